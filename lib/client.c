@@ -1,0 +1,281 @@
+/*
+ * client.c - a worker's view of a segment, and the check itself.
+ *
+ * fg_allow() is the request path of every worker: after argument checks it
+ * reads the clock, hashes the key, finds the bucket (table.h inline path)
+ * and moves it with one double-width CAS.  No lock, no system call, no
+ * allocation.  What it needs from the rule table comes from a private
+ * cache keyed by the rule record's sequence number: one load of a
+ * read-mostly line tells whether the owner changed the rule.
+ *
+ * Rule names are mapped to indices in private memory too, rebuilt when
+ * the owner names a new rule; names are never renamed or recycled, so a
+ * cached index stays right.
+ */
+#include "lib/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/uatomic.h>
+
+#include "shm/clock.h"
+#include "shm/gcra.h"
+#include "shm/hash.h"
+#include "shm/pair.h"
+#include "shm/table.h"
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static int map_find(const fg_client *c, const char *name)
+{
+	uint32_t h;
+
+	for (h = name_hash(name);; h++) {
+		unsigned e = c->name_map[h % FG_NAME_MAP];
+
+		if (e == 0)
+			return -1;
+		if (strcmp(c->names[e - 1], name) == 0)
+			return (int)e - 1;
+	}
+}
+
+/* Copy in the names the owner added since we last looked. */
+static void names_refresh(fg_client *c, uint64_t n)
+{
+	if (n > FG_MAX_RULES)
+		n = FG_MAX_RULES; /* corrupt count: use what can be valid */
+	cmm_smp_rmb(); /* names are written before nnames */
+	for (; c->nnames < n; c->nnames++) {
+		unsigned idx = (unsigned)c->nnames;
+		char *name = c->names[idx];
+		uint32_t h;
+
+		memcpy(name, c->seg.rules[idx].name, FG_RULE_NAME_MAX);
+		name[FG_RULE_NAME_MAX] = '\0';
+		if (name[0] == '\0' || map_find(c, name) >= 0)
+			continue; /* corrupt: not findable */
+		for (h = name_hash(name);; h++) {
+			if (c->name_map[h % FG_NAME_MAP] == 0) {
+				c->name_map[h % FG_NAME_MAP] = (uint8_t)(idx + 1);
+				break;
+			}
+		}
+	}
+}
+
+int fg__rule_index(fg_client *c, const char *name)
+{
+	uint64_t n = uatomic_read(&c->seg.tbl.hdr->nnames);
+
+	if (n > c->nnames) /* names are only ever added */
+		names_refresh(c, n);
+	return map_find(c, name);
+}
+
+static void params_refresh(fg_client *c, unsigned idx)
+{
+	struct fg_rule_rec *r = &c->seg.rules[idx];
+	struct fg_rule_cache *rc = &c->rc[idx];
+	struct fg_rule_params p;
+	uint64_t s1, s2;
+	unsigned tries = 0;
+
+	do {
+		s1 = uatomic_read(&r->seq);
+		cmm_smp_rmb();
+		memcpy(&p, (const void *)&r->params[s1 & 1], sizeof p);
+		cmm_smp_rmb();
+		s2 = uatomic_read(&r->seq);
+	} while (s1 != s2 && ++tries < 1000);
+
+	rc->seq = s2;
+	rc->flags = 0;
+	/* Only a consistent, sane copy is used: a corrupt or torn rule reads
+	 * as absent rather than as a division by zero. */
+	if (s1 != s2 || s1 == 0 || !(p.flags & FG__RULE_ACTIVE) ||
+	    p.interval_ns == 0 || p.capacity == 0 ||
+	    p.capacity > FG_TAU_MAX / p.interval_ns) {
+		rc->seq = s1 != s2 ? UINT64_MAX : s2;
+		return;
+	}
+	rc->interval_ns = p.interval_ns;
+	rc->tau_ns = (uint64_t)p.capacity * p.interval_ns;
+	rc->capacity = p.capacity;
+	rc->flags = p.flags;
+}
+
+const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx)
+{
+	if (uatomic_read(&c->seg.rules[idx].seq) != c->rc[idx].seq)
+		params_refresh(c, idx);
+	return &c->rc[idx];
+}
+
+static int untracked(fg_client *c, unsigned idx,
+                     const struct fg_rule_cache *rc, fg_decision *d)
+{
+	int allowed = !(rc->flags & FG__RULE_FAIL_CLOSED);
+
+	uatomic_inc(&c->seg.rules[idx].table_full);
+	if (d) {
+		d->limit = rc->capacity;
+		d->remaining = 0;
+		d->retry_after_ms =
+		        allowed ? 0 : fg__ns_to_ms_ceil(rc->interval_ns);
+		d->reset_ms = 0;
+		d->flags = FG_DECISION_UNTRACKED;
+		d->rule = idx;
+	}
+	return allowed;
+}
+
+int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
+              uint32_t cost, fg_decision *d)
+{
+	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
+	struct fg_slot *s;
+	struct fg_pair p;
+	uint64_t now, next, h;
+	int admitted;
+
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	if (cost == 0 || cost > rc->capacity)
+		return FG_ECOST;
+
+	now = fg__now_ns();
+	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+	s = fg__table_find(&c->seg.tbl, idx, key, len, h);
+	if (s == NULL)
+		return untracked(c, idx, rc, d);
+
+	fg__pair_load(s, &p);
+	for (;;) {
+		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
+		                         rc->tau_ns, cost, &next);
+		if (!admitted) {
+			next = p.tat;
+			uatomic_inc(&s->aux); /* denials, for operators */
+			break;
+		}
+		if (fg__pair_advance(s, &p, next, cost))
+			break;
+	}
+
+	if (d) {
+		d->limit = rc->capacity;
+		d->remaining = (uint32_t)fg__gcra_remaining(
+		        next, now, rc->interval_ns, rc->tau_ns);
+		d->retry_after_ms = 0;
+		d->reset_ms = fg__ns_to_ms_ceil(fg__gcra_reset(next, now));
+		d->flags = 0;
+		d->rule = idx;
+	}
+	if (admitted)
+		return 1;
+	if (rc->flags & FG__RULE_SHADOW) {
+		if (d)
+			d->flags = FG_DECISION_SHADOW;
+		return 1;
+	}
+	if (d)
+		d->retry_after_ms = fg__ns_to_ms_ceil(fg__gcra_wait(
+		        next, now, rc->interval_ns, rc->tau_ns, cost));
+	return 0;
+}
+
+int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
+             fg_decision *d)
+{
+	size_t len;
+	int idx;
+
+	if (c == NULL || rule == NULL)
+		return FG_EINVAL;
+	if (key == NULL || key[0] == '\0')
+		return FG_EKEY;
+	len = strnlen(key, FG_KEY_MAX + 1);
+	if (len > FG_KEY_MAX)
+		return FG_EKEYLEN;
+	idx = fg__rule_index(c, rule);
+	if (idx < 0)
+		return FG_ENORULE;
+	return fg__check(c, (unsigned)idx, key, len, cost, d);
+}
+
+int fg_allow_request(fg_client *c, const char *user_id, const char *endpoint)
+{
+	size_t len;
+	uint64_t def;
+	int idx;
+
+	if (c == NULL || endpoint == NULL)
+		return FG_EINVAL;
+	if (user_id == NULL || user_id[0] == '\0')
+		return FG_EKEY;
+	len = strnlen(user_id, FG_KEY_MAX + 1);
+	if (len > FG_KEY_MAX)
+		return FG_EKEYLEN;
+	idx = fg__rule_index(c, endpoint);
+	if (idx < 0 || !(fg__rule_params(c, (unsigned)idx)->flags &
+	                 FG__RULE_ACTIVE)) {
+		def = uatomic_read(&c->seg.tbl.hdr->default_rule);
+		if (def == 0 || def > FG_MAX_RULES)
+			return FG_ENORULE;
+		idx = (int)def - 1;
+	}
+	return fg__check(c, (unsigned)idx, user_id, len, 1, NULL);
+}
+
+int fg__client_new(struct fg_seg *seg, fg_client **out)
+{
+	fg_client *c = calloc(1, sizeof *c);
+	unsigned i;
+
+	if (c == NULL)
+		return FG_ENOMEM;
+	c->seg = *seg;
+	for (i = 0; i < FG_MAX_RULES; i++)
+		c->rc[i].seq = UINT64_MAX; /* never a record's seq: re-read */
+	*out = c;
+	return 0;
+}
+
+int fg_open(const char *segment, unsigned flags, fg_client **out)
+{
+	struct fg_seg seg = {.fd = -1};
+	char path[sizeof seg.path];
+	int r;
+
+	if (out == NULL)
+		return FG_EINVAL;
+	*out = NULL;
+	if (flags != 0)
+		return FG_EINVAL;
+	r = fg__seg_path(segment, path, sizeof path);
+	if (r != 0)
+		return r;
+	r = fg__seg_attach(path, &seg);
+	if (r != 0)
+		return r;
+	r = fg__client_new(&seg, out);
+	if (r != 0)
+		fg__seg_detach(&seg);
+	return r;
+}
+
+void fg_close(fg_client *c)
+{
+	if (c == NULL)
+		return;
+	fg__seg_detach(&c->seg);
+	free(c);
+}

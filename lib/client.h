@@ -1,0 +1,44 @@
+/*
+ * client.h - what a fg_client holds (private to the library and daemon).
+ */
+#ifndef FG_LIB_CLIENT_H
+#define FG_LIB_CLIENT_H
+
+#include <stdint.h>
+
+#include "lib/floodgate.h"
+#include "shm/segment.h"
+
+#define FG_NAME_MAP 512u /* open-addressing map of rule names, private */
+
+/* A rule's parameters as this process last validated them. */
+struct fg_rule_cache {
+	uint64_t seq; /* the rule record's seq they were read at */
+	uint64_t interval_ns;
+	uint64_t tau_ns;
+	uint32_t capacity;
+	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
+};
+
+struct fg_client {
+	struct fg_seg seg;
+	uint64_t nnames; /* rule names copied into names[] */
+	uint8_t name_map[FG_NAME_MAP]; /* index + 1; 0: empty */
+	struct fg_rule_cache rc[FG_MAX_RULES];
+	char names[FG_MAX_RULES][FG_RULE_NAME_MAX + 1];
+};
+
+/* Rule index of @name, or -1. */
+int fg__rule_index(fg_client *c, const char *name);
+
+/* The rule's parameters, re-read if the owner changed them. */
+const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx);
+
+/* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
+int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
+              uint32_t cost, fg_decision *d);
+
+/* Allocate a client around an attached segment. */
+int fg__client_new(struct fg_seg *seg, fg_client **out);
+
+#endif

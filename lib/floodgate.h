@@ -1,0 +1,293 @@
+/*
+ * floodgate.h - libfloodgate, lock-free token buckets in shared memory.
+ *
+ * Worker processes of a prefork server attach to a shared-memory segment
+ * with fg_open() and ask fg_allow() whether a request may go through.  A
+ * check is a hash, a probe of an open-addressing table and one atomic
+ * compare-and-swap: no lock, no system call, no allocation.  A worker killed
+ * at any instruction leaves nothing locked.
+ *
+ * The owner side (the floodgated daemon, tests, or a single-host embedding)
+ * creates the segment with fg_create() and publishes rules with
+ * fg_rule_set().  Rules change under running workers.
+ *
+ * Conventions.  Every function returns 0 (or a documented non-negative
+ * value) on success and a negative FG_E* code on failure; fg_strerror()
+ * names it.  The library has no global state, never aborts, exits, prints or
+ * logs.  A struct fg_client is used by one thread at a time; several clients
+ * may exist in one process.  See libfloodgate(3).
+ */
+#ifndef FLOODGATE_H
+#define FLOODGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FG_BUILDING_LIBRARY) && defined(__GNUC__)
+#define FG_EXPORT __attribute__((visibility("default")))
+#else
+#define FG_EXPORT
+#endif
+#if defined(__GNUC__)
+#define FG_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define FG_WARN_UNUSED
+#endif
+
+/** Library version, "MAJOR.MINOR.PATCH". */
+#define FG_VERSION_STRING "0.1.0"
+
+/** Longest key, in bytes, that fg_allow() accepts (longer keys are refused,
+ *  never truncated). */
+#define FG_KEY_MAX 64
+/** Longest rule name, in bytes. */
+#define FG_RULE_NAME_MAX 31
+/** Most rule names one segment can hold over its life. */
+#define FG_RULES_MAX 255
+/** Segment name used when fg_open() is given NULL and FLOODGATE_SEGMENT is
+ *  unset. */
+#define FG_DEFAULT_SEGMENT "floodgate"
+/** Keys a segment holds when fg_create() is given capacity 0. */
+#define FG_DEFAULT_CAPACITY 1000000u
+
+/* Error codes: negative, stable, named by fg_strerror(). */
+#define FG_EINVAL -1     /* invalid argument */
+#define FG_EKEY -2       /* key is NULL or empty */
+#define FG_EKEYLEN -3    /* key longer than FG_KEY_MAX */
+#define FG_ENORULE -4    /* no such rule, or rule removed */
+#define FG_ECOST -5      /* cost is 0 or above the rule's capacity */
+#define FG_ENOSEG -6     /* segment does not exist */
+#define FG_EACCES -7     /* no read+write permission on the segment */
+#define FG_EBADSEG -8    /* not a floodgate segment, or corrupt */
+#define FG_EVERSION -9   /* segment has another layout version */
+#define FG_ENOMEM -10    /* out of memory or address space */
+#define FG_ESYS -11      /* unexpected system error (see errno) */
+#define FG_EEXIST -12    /* segment exists with another geometry */
+#define FG_ERULES -13    /* rule table full (FG_RULES_MAX names) */
+#define FG_ENAME -14     /* invalid segment or rule name */
+#define FG_ERULE -15     /* invalid rule parameters */
+#define FG_ETOOBIG -16   /* segment would exceed the address space */
+
+/** Opaque handle: one attachment to a segment. */
+typedef struct fg_client fg_client;
+
+/** Outcome details of a check, filled by fg_allow() when non-NULL. */
+typedef struct fg_decision {
+	uint32_t limit;          /**< the rule's capacity (burst), in tokens */
+	uint32_t remaining;      /**< whole tokens left after this check */
+	uint64_t retry_after_ms; /**< 0 when allowed; else ms until cost tokens
+	                              are available */
+	uint64_t reset_ms;       /**< ms until the bucket is full again */
+	uint32_t flags;          /**< FG_DECISION_* */
+	uint32_t rule;           /**< index of the rule that decided */
+} fg_decision;
+
+/** Shadow rule: this request would have been denied; it was allowed. */
+#define FG_DECISION_SHADOW 0x1u
+/** Table full: no bucket for this key; the rule's policy decided. */
+#define FG_DECISION_UNTRACKED 0x2u
+
+/* ---------------------------------------------------------------- worker */
+
+/**
+ * fg_open() - attach to an existing segment.
+ * @segment: a name ("floodgate": the file /dev/shm/floodgate) or an absolute
+ *           path; NULL means $FLOODGATE_SEGMENT, else FG_DEFAULT_SEGMENT.
+ * @flags:   0 (reserved for future use; other values give FG_EINVAL).
+ * @out:     receives the handle; set to NULL on failure.
+ *
+ * Validates the magic, layout version, sizes and checksum before use.
+ * Call it before fork() in a prefork server: a child may keep using the
+ * parent's handle (its copy of the handle is its own; the mapping is
+ * shared), or open its own.  fg_diagnose() explains an FG_EACCES.
+ *
+ * Return: 0, or FG_ENOSEG, FG_EACCES, FG_EBADSEG, FG_EVERSION, FG_ENAME,
+ * FG_ENOMEM, FG_ESYS, FG_EINVAL.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_open(const char *segment, unsigned flags,
+                                     fg_client **out);
+
+/**
+ * fg_close() - detach and free the handle.  NULL is allowed.
+ * Buckets stay in the segment.
+ */
+FG_EXPORT void fg_close(fg_client *c);
+
+/**
+ * fg_allow() - take @cost tokens from the bucket of (@rule, @key).
+ * @c:    handle; used by one thread at a time.
+ * @rule: rule name.
+ * @key:  NUL-terminated, 1..FG_KEY_MAX bytes (any bytes but NUL).
+ * @cost: tokens, 1..the rule's capacity.
+ * @d:    receives the details; may be NULL.
+ *
+ * The bucket refills lazily from CLOCK_MONOTONIC; a key seen for the first
+ * time gets a full bucket.  Lock-free: concurrent checks on one key from any
+ * number of processes admit exactly what one bucket allows.  When the table
+ * has no room for a new key, the rule's fail-open or fail-closed policy
+ * answers and d->flags has FG_DECISION_UNTRACKED.  A shadow rule always
+ * allows, and sets FG_DECISION_SHADOW when it would have denied.
+ *
+ * Return: 1 allowed, 0 denied, or FG_EINVAL, FG_EKEY, FG_EKEYLEN,
+ * FG_ENORULE, FG_ECOST (then nothing was consumed).
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_allow(fg_client *c, const char *rule,
+                                      const char *key, uint32_t cost,
+                                      fg_decision *d);
+
+/**
+ * fg_allow_request() - the classic allowRequest(userId, endpoint).
+ *
+ * Takes one token from the bucket of @user_id under the rule named
+ * @endpoint, or, when no rule has that name, under the segment's default
+ * rule (see FG_RULE_DEFAULT).  Return: as fg_allow(); FG_ENORULE when
+ * neither exists.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_allow_request(fg_client *c,
+                                              const char *user_id,
+                                              const char *endpoint);
+
+/**
+ * fg_strerror() - a static, human-readable message for a return value
+ * (also for 0 and 1).  Never NULL.
+ */
+FG_EXPORT const char *fg_strerror(int err);
+
+/**
+ * fg_diagnose() - explain why @segment cannot be attached.
+ * @segment: as for fg_open().
+ * @buf, @len: receives one NUL-terminated line, truncated to @len.
+ *
+ * Names the file, its owner, group and mode and the permission this
+ * process lacks ("needs read and write: add uid 33 to group 33 or ...").
+ * Return: the error fg_open() would give now (0 when it would succeed).
+ */
+FG_EXPORT int fg_diagnose(const char *segment, char *buf, size_t len);
+
+/* ----------------------------------------------------------------- owner */
+
+/** Geometry and permissions of a new segment; zero fields mean defaults. */
+typedef struct fg_segment_opts {
+	uint64_t capacity; /**< keys; 0: FG_DEFAULT_CAPACITY */
+	uint32_t mode;     /**< file mode; 0: 0660.  Bits for others are
+	                        refused: a segment is never world-accessible */
+	int64_t uid;       /**< owner; -1 or 0 with gid: leave as created */
+	int64_t gid;       /**< group workers share, e.g. www-data; -1: leave */
+} fg_segment_opts;
+
+/** Replace a segment that exists but is foreign, corrupt, of another
+ *  layout version or of another capacity (its buckets are lost). */
+#define FG_CREATE_REPLACE 0x1u
+
+/**
+ * fg_create() - create a segment, or attach to a valid existing one.
+ * @segment: as for fg_open().
+ * @opts:    NULL for defaults.
+ * @flags:   0 or FG_CREATE_REPLACE.
+ * @out:     receives the handle (also usable for checks).
+ *
+ * The file is built under a temporary name and linked into place only when
+ * complete, so no process ever attaches to a half-initialised segment.  An
+ * existing segment of the same capacity is kept with its buckets: a
+ * restarted daemon does not reset anybody's limits.
+ *
+ * Return: 0, FG_EEXIST (exists with another capacity or is invalid, and
+ * FG_CREATE_REPLACE was not given), FG_EINVAL, FG_ETOOBIG, FG_ENAME,
+ * FG_EACCES, FG_ENOMEM, FG_ESYS.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_create(const char *segment,
+                                       const fg_segment_opts *opts,
+                                       unsigned flags, fg_client **out);
+
+/**
+ * fg_unlink() - remove a segment's name.  Attached processes keep their
+ * mapping until they close.  Return: 0, FG_ENOSEG, FG_EACCES, FG_ENAME.
+ */
+FG_EXPORT int fg_unlink(const char *segment);
+
+/** Rule flags. */
+#define FG_RULE_GLOBAL 0x02u      /**< scope global (gossiped); else host */
+#define FG_RULE_FAIL_CLOSED 0x04u /**< table full: deny; else allow */
+#define FG_RULE_SHADOW 0x08u      /**< dry run: allow all, count denials */
+#define FG_RULE_DEFAULT 0x10u     /**< fg_allow_request()'s fallback rule */
+
+/** A rule: a token bucket of @capacity refilled @rate tokens per
+ *  @period_ms (the issue's seed example: 5 per 1000 ms). */
+typedef struct fg_rule {
+	const char *name;   /**< 1..FG_RULE_NAME_MAX of [A-Za-z0-9_.:/-] */
+	uint32_t capacity;  /**< burst, >= 1 */
+	uint32_t rate;      /**< tokens per period, >= 1 */
+	uint32_t period_ms; /**< >= 1 */
+	uint32_t flags;     /**< FG_RULE_* */
+} fg_rule;
+
+/**
+ * fg_rule_set() - publish a rule, or replace the one of the same name.
+ *
+ * Running workers see the change at their next check; existing buckets
+ * keep their state expressed as time, so a key that was in debt stays
+ * in debt.  The refill interval is period / rate rounded up to a whole
+ * nanosecond (never faster than configured).  Owner operations are
+ * serialised with a lock on the segment file.
+ *
+ * Return: 0, FG_ENAME, FG_ERULE (zero capacity, rate or period; rate above
+ * one token per ns; burst window over 2^56 ns), FG_ERULES, FG_ESYS.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_rule_set(fg_client *c, const fg_rule *rule);
+
+/**
+ * fg_rule_remove() - withdraw a rule: checks against it get FG_ENORULE.
+ * Its buckets stay, and come back if a rule of that name is set again.
+ * Return: 0, FG_ENORULE, FG_ESYS.
+ */
+FG_EXPORT int fg_rule_remove(fg_client *c, const char *name);
+
+/** A rule as it is in force, for inspection. */
+typedef struct fg_rule_info {
+	char name[FG_RULE_NAME_MAX + 1];
+	uint32_t index;
+	uint32_t capacity, rate, period_ms, flags;
+	uint64_t interval_ns; /**< ns per token */
+	uint64_t table_full;  /**< checks that found no room in the table */
+} fg_rule_info;
+
+/**
+ * fg_rule_get() - read rule number @index (0 .. FG_RULES_MAX-1).
+ * Return: 0, or FG_ENORULE when that index holds no active rule.
+ */
+FG_EXPORT int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out);
+
+/** Counters of one segment. */
+typedef struct fg_segment_stats {
+	uint64_t capacity, nslots;
+	uint64_t used;      /**< slots holding a bucket */
+	uint64_t dead;      /**< abandoned half-inserts awaiting reaping */
+	uint64_t inserts;   /**< keys inserted, ever */
+	uint64_t abandoned; /**< inserts found stale and skipped, ever */
+	uint64_t reaped;    /**< dead slots made reusable, ever */
+	uint64_t consumed;  /**< tokens admitted, over live buckets */
+	uint64_t denied;    /**< denials (and shadow would-be denials) */
+	uint64_t table_full;
+} fg_segment_stats;
+
+/**
+ * fg_stats() - scan the table and sum its counters (O(slots): for
+ * operators, not for the request path).  Return: 0 or FG_EINVAL.
+ */
+FG_EXPORT int fg_stats(fg_client *c, fg_segment_stats *out);
+
+/**
+ * fg_reap() - make reusable the slots of inserts abandoned (the inserting
+ * process died) more than @min_age_ms ago.  The daemon calls it
+ * periodically; safe against concurrent checks.  Return: slots reaped.
+ */
+FG_EXPORT int fg_reap(fg_client *c, uint64_t min_age_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLOODGATE_H */

@@ -1,0 +1,254 @@
+/*
+ * owner.c - creating segments and publishing rules.
+ *
+ * The owner (floodgated, or a program embedding the limiter on one host)
+ * writes the rule table; workers only read it.  Owner operations take a
+ * lock on the segment file, so two owners never interleave, but workers
+ * never take it: a rule's parameters are double-buffered (layout.h), and
+ * an owner killed in the middle of an update leaves the live copy whole.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <urcu/uatomic.h>
+
+#include "lib/client.h"
+#include "shm/clock.h"
+#include "shm/gcra.h"
+#include "shm/table.h"
+
+_Static_assert(FG_RULE_GLOBAL == FG__RULE_GLOBAL, "flag values");
+_Static_assert(FG_RULE_FAIL_CLOSED == FG__RULE_FAIL_CLOSED, "flag values");
+_Static_assert(FG_RULE_SHADOW == FG__RULE_SHADOW, "flag values");
+_Static_assert(FG_RULE_NAME_MAX + 1 == FG_RULE_NAME_BYTES, "name length");
+_Static_assert(FG_KEY_MAX == FG_SLOT_KEY_MAX, "key length");
+_Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
+
+#define RULE_FLAGS                                                             \
+	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW | FG_RULE_DEFAULT)
+
+int fg_create(const char *segment, const fg_segment_opts *opts,
+              unsigned flags, fg_client **out)
+{
+	struct fg_seg seg = {.fd = -1};
+	char path[sizeof seg.path];
+	int r;
+
+	if (out == NULL)
+		return FG_EINVAL;
+	*out = NULL;
+	if (flags & ~FG_CREATE_REPLACE)
+		return FG_EINVAL;
+	r = fg__seg_path(segment, path, sizeof path);
+	if (r != 0)
+		return r;
+	r = fg__seg_create(path, opts, flags, &seg);
+	if (r != 0)
+		return r;
+	r = fg__client_new(&seg, out);
+	if (r != 0)
+		fg__seg_detach(&seg);
+	return r;
+}
+
+int fg_unlink(const char *segment)
+{
+	char path[FG_SEG_PATH_MAX + 16];
+	int r = fg__seg_path(segment, path, sizeof path);
+
+	if (r != 0)
+		return r;
+	return unlink(path) == 0 ? 0 : fg__errno_to_fg(errno);
+}
+
+static int rule_name_ok(const char *name)
+{
+	size_t i, n;
+
+	if (name == NULL)
+		return 0;
+	n = strlen(name);
+	if (n == 0 || n > FG_RULE_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || strchr("_.:/-", ch)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Write @p as rule @idx's next live copy (caller holds the owner lock). */
+static void params_publish(fg_client *c, unsigned idx,
+                           const struct fg_rule_params *p)
+{
+	struct fg_rule_rec *r = &c->seg.rules[idx];
+	uint64_t s = uatomic_read(&r->seq);
+
+	cmm_smp_wmb(); /* seq's last increment before we overwrite a copy */
+	memcpy(&r->params[(s + 1) & 1], p, sizeof *p);
+	cmm_smp_wmb(); /* the copy before the seq that makes it live */
+	uatomic_set(&r->seq, s + 1);
+}
+
+static void default_set(fg_client *c, unsigned idx, int on)
+{
+	struct fg_seg_hdr *h = c->seg.tbl.hdr;
+
+	if (on)
+		uatomic_set(&h->default_rule, idx + 1);
+	else if (uatomic_read(&h->default_rule) == idx + 1)
+		uatomic_set(&h->default_rule, 0);
+}
+
+int fg_rule_set(fg_client *c, const fg_rule *rule)
+{
+	struct fg_rule_params p = {0};
+	struct fg_seg_hdr *h;
+	uint64_t period_ns;
+	int idx, r;
+
+	if (c == NULL || rule == NULL)
+		return FG_EINVAL;
+	if (!rule_name_ok(rule->name))
+		return FG_ENAME;
+	period_ns = (uint64_t)rule->period_ms * 1000000u;
+	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||
+	    rule->rate > period_ns || (rule->flags & ~RULE_FLAGS))
+		return FG_ERULE;
+	p.interval_ns = (period_ns + rule->rate - 1) / rule->rate;
+	if (rule->capacity > FG_TAU_MAX / p.interval_ns)
+		return FG_ERULE;
+	p.capacity = rule->capacity;
+	p.rate = rule->rate;
+	p.period_ms = rule->period_ms;
+	p.flags = FG__RULE_ACTIVE | (rule->flags & ~FG_RULE_DEFAULT);
+
+	r = fg__seg_lock(&c->seg);
+	if (r != 0)
+		return r;
+	h = c->seg.tbl.hdr;
+	idx = fg__rule_index(c, rule->name);
+	if (idx < 0) {
+		uint64_t n = uatomic_read(&h->nnames);
+
+		if (n >= FG_MAX_RULES) {
+			r = FG_ERULES;
+			goto out;
+		}
+		idx = (int)n;
+		memset(c->seg.rules[idx].name, 0, sizeof c->seg.rules[idx].name);
+		memcpy(c->seg.rules[idx].name, rule->name, strlen(rule->name));
+		params_publish(c, (unsigned)idx, &p);
+		cmm_smp_wmb(); /* name and params before the name is counted */
+		uatomic_set(&h->nnames, n + 1);
+	} else {
+		params_publish(c, (unsigned)idx, &p);
+	}
+	default_set(c, (unsigned)idx, (rule->flags & FG_RULE_DEFAULT) != 0);
+out:
+	fg__seg_unlock(&c->seg);
+	return r;
+}
+
+int fg_rule_remove(fg_client *c, const char *name)
+{
+	struct fg_rule_params p;
+	struct fg_rule_rec *rec;
+	int idx, r;
+
+	if (c == NULL || name == NULL)
+		return FG_EINVAL;
+	r = fg__seg_lock(&c->seg);
+	if (r != 0)
+		return r;
+	idx = fg__rule_index(c, name);
+	if (idx < 0 || !(fg__rule_params(c, (unsigned)idx)->flags &
+	                 FG__RULE_ACTIVE)) {
+		r = FG_ENORULE;
+		goto out;
+	}
+	rec = &c->seg.rules[idx];
+	memcpy(&p, &rec->params[uatomic_read(&rec->seq) & 1], sizeof p);
+	p.flags &= ~FG__RULE_ACTIVE;
+	params_publish(c, (unsigned)idx, &p);
+	default_set(c, (unsigned)idx, 0);
+out:
+	fg__seg_unlock(&c->seg);
+	return r;
+}
+
+int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
+{
+	const struct fg_rule_cache *rc;
+	struct fg_rule_params p;
+	struct fg_rule_rec *rec;
+
+	if (c == NULL || out == NULL)
+		return FG_EINVAL;
+	if (index >= FG_MAX_RULES)
+		return FG_ENORULE;
+	(void)fg__rule_index(c, ""); /* refresh the name copies */
+	if (index >= c->nnames)
+		return FG_ENORULE;
+	rc = fg__rule_params(c, index);
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	rec = &c->seg.rules[index];
+	memcpy(&p, &rec->params[rc->seq & 1], sizeof p);
+	memset(out, 0, sizeof *out);
+	memcpy(out->name, c->names[index], sizeof out->name);
+	out->index = index;
+	out->capacity = rc->capacity;
+	out->rate = p.rate;
+	out->period_ms = p.period_ms;
+	out->flags = rc->flags & ~FG__RULE_ACTIVE;
+	if (uatomic_read(&c->seg.tbl.hdr->default_rule) == index + 1)
+		out->flags |= FG_RULE_DEFAULT;
+	out->interval_ns = rc->interval_ns;
+	out->table_full = uatomic_read(&rec->table_full);
+	return 0;
+}
+
+int fg_stats(fg_client *c, fg_segment_stats *out)
+{
+	struct fg_table *t;
+	uint64_t i;
+
+	if (c == NULL || out == NULL)
+		return FG_EINVAL;
+	t = &c->seg.tbl;
+	memset(out, 0, sizeof *out);
+	out->capacity = c->seg.capacity;
+	out->nslots = t->nslots;
+	for (i = 0; i < t->nslots; i++) {
+		struct fg_slot *s = &t->slots[i];
+		unsigned st = FG_CTL_STATE(uatomic_read(&s->ctl));
+
+		if (st == FG_SLOT_READY) {
+			out->used++;
+			out->consumed += uatomic_read(&s->consumed);
+			out->denied += uatomic_read(&s->aux);
+		} else if (st == FG_SLOT_DEAD) {
+			out->dead++;
+		}
+	}
+	for (i = 0; i < FG_MAX_RULES; i++)
+		out->table_full += uatomic_read(&c->seg.rules[i].table_full);
+	out->inserts = uatomic_read(&t->hdr->inserts);
+	out->abandoned = uatomic_read(&t->hdr->abandoned);
+	out->reaped = uatomic_read(&t->hdr->reaped);
+	return 0;
+}
+
+int fg_reap(fg_client *c, uint64_t min_age_ms)
+{
+	uint64_t n;
+
+	if (c == NULL || min_age_ms > UINT64_MAX / 1000000u)
+		return FG_EINVAL;
+	n = fg__table_reap(&c->seg.tbl, fg__now_ns(), min_age_ms * 1000000u);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}

@@ -1,0 +1,354 @@
+/*
+ * segment.c - naming, creating, validating and mapping segments.
+ *
+ * A segment is a regular file, by default in /dev/shm.  It is created
+ * under a temporary name, filled in, and only then linked under its public
+ * name, so an attacher sees either no segment or a complete one.  Its
+ * memory is reserved with fallocate at creation: a sparse tmpfs file would
+ * let a worker die of SIGBUS on first touch of a page when /dev/shm is
+ * full.
+ *
+ * Attaching trusts nothing in the file: the header is read with pread,
+ * checked (magic, version, every size and offset, checksum), and the
+ * geometry the process then uses is its own copy, never re-read from the
+ * shared mapping where another process could change it.
+ */
+#include "shm/segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm/hash.h"
+
+#define PAGE 4096u
+#define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
+#define RULES_BYTES ((uint64_t)FG_MAX_RULES * FG_RULE_SIZE)
+#define SLOTS_OFF ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
+/* Beyond this a segment is a mistake, not a configuration (1 TiB). */
+#define SEG_SIZE_MAX (UINT64_C(1) << 40)
+
+int fg__errno_to_fg(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return FG_ENOSEG;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return FG_EACCES;
+	case ENOMEM:
+	case ENOSPC:
+	case EMFILE:
+	case ENFILE:
+		return FG_ENOMEM;
+	case ELOOP: /* a symlink where a segment should be */
+		return FG_EBADSEG;
+	case ENAMETOOLONG:
+		return FG_ENAME;
+	default:
+		return FG_ESYS;
+	}
+}
+
+static int name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > FG_SEG_NAME_MAX || name[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		      ch == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int fg__seg_path(const char *segment, char *out, size_t outlen)
+{
+	int n;
+
+	if (segment == NULL) {
+		segment = secure_getenv("FLOODGATE_SEGMENT");
+		if (segment == NULL || segment[0] == '\0')
+			segment = FG_DEFAULT_SEGMENT;
+	}
+	if (segment[0] == '/') {
+		if (strlen(segment) > FG_SEG_PATH_MAX || segment[1] == '\0')
+			return FG_ENAME;
+		n = snprintf(out, outlen, "%s", segment);
+	} else {
+		if (!name_ok(segment))
+			return FG_ENAME;
+		n = snprintf(out, outlen, "%s%s", FG_SHM_DIR, segment);
+	}
+	return n < 0 || (size_t)n >= outlen ? FG_ENAME : 0;
+}
+
+int fg__seg_geometry(uint64_t capacity, uint64_t *nslots, uint64_t *size)
+{
+	uint64_t n;
+
+	if (capacity == 0 || capacity > SEG_SIZE_MAX / FG_SLOT_SIZE)
+		return FG_ETOOBIG;
+	n = FG_SLOTS_FOR(capacity);
+	if (n > (SEG_SIZE_MAX - SLOTS_OFF) / FG_SLOT_SIZE ||
+	    SLOTS_OFF + n * FG_SLOT_SIZE > (uint64_t)SIZE_MAX)
+		return FG_ETOOBIG;
+	*nslots = n;
+	*size = SLOTS_OFF + n * FG_SLOT_SIZE;
+	return 0;
+}
+
+uint64_t fg__seg_checksum(const struct fg_seg_hdr *h)
+{
+	static const uint64_t seed[2] = {UINT64_C(0x666c6f6f64676174),
+	                                 UINT64_C(0x65206c61796f7574)};
+
+	return fg__hash64(seed, FG_LAYOUT_VERSION, h,
+	                  offsetof(struct fg_seg_hdr, checksum));
+}
+
+int fg__seg_validate(const struct fg_seg_hdr *h, uint64_t file_size)
+{
+	uint64_t nslots, size;
+
+	if (file_size < FG_HDR_SIZE ||
+	    memcmp(h->magic, FG_SEG_MAGIC, sizeof h->magic) != 0)
+		return FG_EBADSEG;
+	if (h->layout_version != FG_LAYOUT_VERSION)
+		return FG_EVERSION;
+	if (h->hdr_size != FG_HDR_SIZE || h->slot_size != FG_SLOT_SIZE ||
+	    h->rule_size != FG_RULE_SIZE || h->max_rules != FG_MAX_RULES ||
+	    h->key_max != FG_SLOT_KEY_MAX || h->rules_off != FG_HDR_SIZE ||
+	    h->slots_off != SLOTS_OFF)
+		return FG_EBADSEG;
+	if (fg__seg_geometry(h->capacity, &nslots, &size) != 0 ||
+	    h->nslots != nslots || h->seg_size != size || size != file_size)
+		return FG_EBADSEG;
+	if (h->checksum != fg__seg_checksum(h))
+		return FG_EBADSEG;
+	return 0;
+}
+
+static int map_validated(int fd, const char *path, struct fg_seg *seg)
+{
+	struct fg_seg_hdr hdr;
+	struct stat st;
+	ssize_t n;
+	void *base;
+	int r;
+
+	if (fstat(fd, &st) != 0)
+		return fg__errno_to_fg(errno);
+	if (!S_ISREG(st.st_mode))
+		return FG_EBADSEG;
+	n = pread(fd, &hdr, sizeof hdr, 0);
+	if (n < 0)
+		return fg__errno_to_fg(errno);
+	if ((size_t)n < sizeof hdr)
+		return FG_EBADSEG;
+	r = fg__seg_validate(&hdr, (uint64_t)st.st_size);
+	if (r != 0)
+		return r;
+	base = mmap(NULL, (size_t)hdr.seg_size, PROT_READ | PROT_WRITE,
+	            MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return fg__errno_to_fg(errno);
+	/* The identity is immutable; if it changed since pread, the file was
+	 * replaced under us: refuse rather than trust either copy. */
+	if (memcmp(base, &hdr, offsetof(struct fg_seg_hdr, nnames)) != 0) {
+		munmap(base, (size_t)hdr.seg_size);
+		return FG_EBADSEG;
+	}
+	seg->fd = fd;
+	seg->base = base;
+	seg->size = (size_t)hdr.seg_size;
+	seg->capacity = hdr.capacity;
+	seg->rules = (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr.rules_off);
+	seg->tbl.hdr = base;
+	seg->tbl.slots = (struct fg_slot *)(void *)((uint8_t *)base + hdr.slots_off);
+	seg->tbl.nslots = hdr.nslots;
+	seg->tbl.seed[0] = hdr.hash_seed[0];
+	seg->tbl.seed[1] = hdr.hash_seed[1];
+	snprintf(seg->path, sizeof seg->path, "%s", path);
+	return 0;
+}
+
+int fg__seg_attach(const char *path, struct fg_seg *seg)
+{
+	int fd, r;
+
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return fg__errno_to_fg(errno);
+	r = map_validated(fd, path, seg);
+	if (r != 0)
+		close(fd);
+	return r;
+}
+
+void fg__seg_detach(struct fg_seg *seg)
+{
+	if (seg->base != NULL)
+		munmap(seg->base, seg->size);
+	if (seg->fd >= 0)
+		close(seg->fd);
+	seg->base = NULL;
+	seg->fd = -1;
+}
+
+static int opts_check(const fg_segment_opts *o, uint64_t *capacity,
+                      mode_t *mode)
+{
+	*capacity = o && o->capacity ? o->capacity : FG_DEFAULT_CAPACITY;
+	*mode = o && o->mode ? (mode_t)o->mode : 0660;
+	/* never world-accessible; the owner must be able to read and write */
+	if ((*mode & ~(mode_t)0770) != 0 || (*mode & 0600) != 0600)
+		return FG_EINVAL;
+	return 0;
+}
+
+/* Build a complete segment in a new file at @tmp. */
+static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
+                 mode_t mode, int *fdp)
+{
+	struct fg_seg_hdr *h = NULL;
+	uint64_t nslots, size;
+	struct timespec ts;
+	int fd, r;
+
+	r = fg__seg_geometry(capacity, &nslots, &size);
+	if (r != 0)
+		return r;
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return fg__errno_to_fg(errno);
+	if (fchmod(fd, mode) != 0)
+		goto fail_errno;
+	if (o && (o->uid > 0 || o->gid > 0) &&
+	    fchown(fd, o->uid > 0 ? (uid_t)o->uid : (uid_t)-1,
+	           o->gid > 0 ? (gid_t)o->gid : (gid_t)-1) != 0)
+		goto fail_errno;
+	r = posix_fallocate(fd, 0, (off_t)size);
+	if (r == EOPNOTSUPP || r == EINVAL)
+		r = ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
+	if (r != 0) {
+		errno = r;
+		goto fail_errno;
+	}
+	h = mmap(NULL, FG_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED) {
+		h = NULL;
+		goto fail_errno;
+	}
+	/* The file is new and zero-filled: every slot EMPTY, no rules. */
+	memcpy(h->magic, FG_SEG_MAGIC, sizeof h->magic);
+	h->layout_version = FG_LAYOUT_VERSION;
+	h->hdr_size = FG_HDR_SIZE;
+	h->seg_size = size;
+	h->nslots = nslots;
+	h->capacity = capacity;
+	h->slot_size = FG_SLOT_SIZE;
+	h->rule_size = FG_RULE_SIZE;
+	h->max_rules = FG_MAX_RULES;
+	h->key_max = FG_SLOT_KEY_MAX;
+	h->rules_off = FG_HDR_SIZE;
+	h->slots_off = SLOTS_OFF;
+	if (getrandom(h->hash_seed, sizeof h->hash_seed, 0) !=
+	    (ssize_t)sizeof h->hash_seed)
+		goto fail_errno;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	h->checksum = fg__seg_checksum(h);
+	munmap(h, FG_HDR_SIZE);
+	*fdp = fd;
+	return 0;
+
+fail_errno:
+	r = fg__errno_to_fg(errno);
+	if (h != NULL)
+		munmap(h, FG_HDR_SIZE);
+	close(fd);
+	unlink(tmp);
+	return r;
+}
+
+int fg__seg_create(const char *path, const fg_segment_opts *opts,
+                   unsigned flags, struct fg_seg *seg)
+{
+	char tmp[sizeof seg->path + 32];
+	uint64_t capacity, nonce;
+	mode_t mode;
+	int r, fd = -1, tries;
+
+	r = opts_check(opts, &capacity, &mode);
+	if (r != 0)
+		return r;
+	for (tries = 0; tries < 8; tries++) {
+		r = fg__seg_attach(path, seg);
+		if (r == 0) {
+			if (seg->capacity == capacity)
+				return 0;
+			fg__seg_detach(seg);
+			if (!(flags & FG_CREATE_REPLACE))
+				return FG_EEXIST;
+		} else if (r != FG_ENOSEG &&
+		           !((r == FG_EBADSEG || r == FG_EVERSION) &&
+		             (flags & FG_CREATE_REPLACE))) {
+			return r;
+		}
+		if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
+			return FG_ESYS;
+		snprintf(tmp, sizeof tmp, "%s.tmp-%016llx", path,
+		         (unsigned long long)nonce);
+		r = build(tmp, opts, capacity, mode, &fd);
+		if (r != 0)
+			return r;
+		/* Publish: link fails if someone else published first (then
+		 * attach theirs); rename replaces a segment we must replace. */
+		if (r == 0 && (flags & FG_CREATE_REPLACE) && rename(tmp, path) == 0)
+			goto published;
+		if (link(tmp, path) == 0) {
+			unlink(tmp);
+			goto published;
+		}
+		r = errno;
+		close(fd);
+		unlink(tmp);
+		if (r != EEXIST)
+			return fg__errno_to_fg(r);
+	}
+	return FG_ESYS;
+
+published:
+	r = map_validated(fd, path, seg);
+	if (r != 0)
+		close(fd);
+	return r;
+}
+
+int fg__seg_lock(struct fg_seg *seg)
+{
+	while (flock(seg->fd, LOCK_EX) != 0)
+		if (errno != EINTR)
+			return FG_ESYS;
+	return 0;
+}
+
+void fg__seg_unlock(struct fg_seg *seg)
+{
+	(void)flock(seg->fd, LOCK_UN);
+}

@@ -1,0 +1,243 @@
+/*
+ * table.c - lock-free find-or-insert of buckets in shared memory.
+ *
+ * The table is an array of fixed-size slots with linear probing from a
+ * key's home slot, bounded by FG_PROBE_MAX.  Processes that share it may
+ * die at any instruction, so nothing here ever waits on another process
+ * without a way out, and no state is left that needs recovery.
+ *
+ * Slot states (ctl word, layout.h):
+ *
+ *   EMPTY --claim--> CLAIMED --publish--> READY
+ *   FREE  --claim--> CLAIMED --yield----> FREE
+ *                    CLAIMED --stale----> DEAD --reap (owner)--> FREE
+ *
+ * Invariants.
+ *  1. A slot never returns to EMPTY.  So every slot between a key's home
+ *     and the slot that holds it stays non-EMPTY, and a lookup may stop at
+ *     the first EMPTY slot.
+ *  2. Only the claimer writes a CLAIMED slot's key and bucket, and only
+ *     before it publishes; a READY slot's key never changes.
+ *  3. At most one READY slot holds a given (rule, key).
+ *
+ * Inserting keeps (3) without a lock by claiming first and checking after.
+ * The inserter claims the first FREE or EMPTY slot of the window with a
+ * CAS that also records the key's fingerprint, then scans the window again.
+ * If it finds the key READY elsewhere it yields its claim; if it finds
+ * another claim for a key with the same fingerprint, the lower slot wins:
+ * a claimer below waits for the one above to yield, the one above yields
+ * at once.  Both claims and both scans are ordered by the CAS's full
+ * barrier, so of two concurrent inserters at least one sees the other's
+ * claim: they cannot both publish.  Waits only go upward, so they end.
+ *
+ * A claim whose process died would block same-key inserters for ever; a
+ * waiter that sees a claim unchanged for FG_CLAIM_STALE_NS marks it DEAD
+ * and goes on.  If the claimer was only slow, its publishing CAS fails and
+ * it starts over: an abandoned claim never becomes READY.  DEAD slots are
+ * made FREE again by the owner (fg_reap) after a grace period long enough
+ * that a stopped claimer is not still writing into them.
+ *
+ * Cost.  A lookup of a live key reads ctl words (one cache line each)
+ * until its fingerprint matches, then compares the key once; the inline
+ * fast path in table.h covers that.  Only the first check of a key, or one
+ * that meets a claim in progress, comes here.
+ */
+#include "shm/table.h"
+
+#include <sched.h>
+
+#include "shm/clock.h"
+
+#define STATE_MASK ((uint64_t)7)
+
+static unsigned window_of(const struct fg_table *t)
+{
+	return t->nslots < FG_PROBE_MAX ? (unsigned)t->nslots : FG_PROBE_MAX;
+}
+
+static struct fg_slot *slot_at(struct fg_table *t, uint64_t home, unsigned j)
+{
+	uint64_t i = home + j;
+
+	if (i >= t->nslots)
+		i -= t->nslots;
+	return &t->slots[i];
+}
+
+static int key_equal(const struct fg_slot *s, const void *key, size_t len)
+{
+	cmm_smp_rmb(); /* the key bytes were published by the ctl CAS */
+	return memcmp(s->key, key, len) == 0;
+}
+
+static uint64_t with_state(uint64_t c, unsigned state)
+{
+	return (c & ~STATE_MASK) | state;
+}
+
+/*
+ * Wait for the claim @c on @s to end: returns the ctl the slot holds next.
+ * Spins briefly (a claim lasts nanoseconds), then yields the CPU so that a
+ * preempted claimer can finish, and after FG_CLAIM_STALE_NS without change
+ * marks the claim DEAD.
+ */
+static uint64_t wait_claim(struct fg_table *t, struct fg_slot *s, uint64_t c)
+{
+	uint64_t start = 0;
+	unsigned spins = 0;
+
+	for (;;) {
+		uint64_t cur = uatomic_read(&s->ctl);
+		uint64_t now;
+
+		if (cur != c)
+			return cur;
+		if (++spins < 256) {
+			caa_cpu_relax();
+			continue;
+		}
+		spins = 0;
+		now = fg__now_ns();
+		if (start == 0) {
+			start = now;
+		} else if (now - start >= FG_CLAIM_STALE_NS) {
+			uint64_t dead = with_state(c, FG_SLOT_DEAD);
+
+			cur = uatomic_cmpxchg(&s->ctl, c, dead);
+			if (cur != c)
+				return cur;
+			uatomic_set(&s->aux, now);
+			uatomic_inc(&t->hdr->abandoned);
+			return dead;
+		}
+		(void)sched_yield();
+	}
+}
+
+/* Give a claim back; if it was already taken for abandoned, leave it. */
+static void yield_claim(struct fg_slot *s, uint64_t claimed)
+{
+	(void)uatomic_cmpxchg(&s->ctl, claimed, with_state(claimed, FG_SLOT_FREE));
+}
+
+struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
+                                    const void *key, size_t len, uint64_t h)
+{
+	const uint64_t meta = fg__table_meta(h, rule, len);
+	const uint64_t home = fg__table_home(t, h);
+	const unsigned window = window_of(t);
+	struct fg_slot *s, *mine;
+	uint64_t c, claimed;
+	unsigned j, target;
+
+restart:
+	/* 1. Look for the key; note the first slot a claim could take. */
+	target = window;
+	for (j = 0; j < window; j++) {
+		s = slot_at(t, home, j);
+		c = uatomic_read(&s->ctl);
+	examine:
+		switch (FG_CTL_STATE(c)) {
+		case FG_SLOT_EMPTY:
+			if (target == window)
+				target = j;
+			goto claim; /* end of chain (invariant 1) */
+		case FG_SLOT_READY:
+			if ((c & FG_CTL_META_MASK) == meta &&
+			    key_equal(s, key, len))
+				return s;
+			break;
+		case FG_SLOT_CLAIMED:
+			if ((c & FG_CTL_META_MASK) == meta) {
+				c = wait_claim(t, s, c);
+				goto examine;
+			}
+			break;
+		case FG_SLOT_FREE:
+			if (target == window)
+				target = j;
+			break;
+		default: /* DEAD, or garbage from a corrupt segment: skip */
+			break;
+		}
+	}
+	if (target == window)
+		return NULL; /* no room in the window */
+
+claim:
+	/* 2. Claim the target, recording the key's fingerprint. */
+	mine = slot_at(t, home, target);
+	c = uatomic_read(&mine->ctl);
+	if (FG_CTL_STATE(c) != FG_SLOT_EMPTY && FG_CTL_STATE(c) != FG_SLOT_FREE)
+		goto restart;
+	claimed = meta | FG_SLOT_CLAIMED |
+	          ((uint64_t)((FG_CTL_GEN(c) + 1) & 0x3fffu) << 18);
+	if (uatomic_cmpxchg(&mine->ctl, c, claimed) != c)
+		goto restart;
+	uatomic_set(&mine->aux, 0);
+	uatomic_set(&mine->tat, 0); /* 0: a full bucket */
+	uatomic_set(&mine->consumed, 0);
+	memcpy(mine->key, key, len);
+	memset(mine->key + len, 0, FG_SLOT_KEY_MAX - len);
+
+	/* 3. Check that nobody else holds or is inserting the key. */
+	for (j = 0; j < window; j++) {
+		if (j == target)
+			continue;
+		s = slot_at(t, home, j);
+		c = uatomic_read(&s->ctl);
+	recheck:
+		if (FG_CTL_STATE(c) == FG_SLOT_EMPTY)
+			break;
+		if ((c & FG_CTL_META_MASK) != meta)
+			continue;
+		if (FG_CTL_STATE(c) == FG_SLOT_READY) {
+			if (key_equal(s, key, len)) {
+				yield_claim(mine, claimed);
+				return s;
+			}
+		} else if (FG_CTL_STATE(c) == FG_SLOT_CLAIMED) {
+			if (j < target) { /* the lower claim wins */
+				yield_claim(mine, claimed);
+				goto restart;
+			}
+			c = wait_claim(t, s, c);
+			goto recheck;
+		}
+	}
+
+	/* 4. Publish; fails only if a waiter took the claim for abandoned. */
+	if (uatomic_cmpxchg(&mine->ctl, claimed,
+	                    with_state(claimed, FG_SLOT_READY)) != claimed)
+		goto restart;
+	uatomic_inc(&t->hdr->inserts);
+	return mine;
+}
+
+uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
+{
+	uint64_t i, n = 0;
+
+	for (i = 0; i < t->nslots; i++) {
+		struct fg_slot *s = &t->slots[i];
+		uint64_t c = uatomic_read(&s->ctl);
+		uint64_t since;
+
+		if (FG_CTL_STATE(c) != FG_SLOT_DEAD)
+			continue;
+		since = uatomic_read(&s->aux);
+		if (since == 0 || since > now) {
+			/* The marker died before stamping it, or a slow
+			 * claimer wrote over the stamp: start the clock. */
+			(void)uatomic_cmpxchg(&s->aux, since, now);
+			continue;
+		}
+		if (now - since < min_age_ns)
+			continue;
+		if (uatomic_cmpxchg(&s->ctl, c, with_state(c, FG_SLOT_FREE)) == c)
+			n++;
+	}
+	if (n)
+		uatomic_add(&t->hdr->reaped, n);
+	return n;
+}

@@ -1,0 +1,2 @@
+#include "tests/helpers.h"
+Test(badinput, placeholder) { cr_assert(1); }
