@@ -12,7 +12,7 @@
  *   | header (4096 B)        | rule table       | slot table                |
  *   |  0-127: identity       | 255 x 256 B      | nslots x 96 B             |
  *   |  128: rule map         |  line 0: seq +   |  ctl | aux | tat | consumed|
- *   |  192: counters         |   2 param copies |  key[64]                  |
+ *   |  256: counters         |   2 param copies |  key[64]                  |
  *   +------------------------+------------------+---------------------------+
  *
  * Header.  The identity (first 128 bytes) is written once, before the file is linked under its
@@ -78,11 +78,12 @@ struct fg_seg_hdr {
 	uint64_t default_rule; /* index + 1 of the default rule, 0 for none */
 	uint64_t owner_pid;    /* pid of the daemon attached as owner, or 0 */
 
-	/* line 3: counters of rare events */
-	uint64_t abandoned __attribute__((aligned(64))); /* claims found stale */
+	/* line 4: counters of rare events, a 128-byte pair away from the
+	 * rule map that every check reads (adjacent-line prefetch) */
+	uint64_t abandoned __attribute__((aligned(128))); /* claims found stale */
 	uint64_t reaped;       /* dead slots made reusable */
 	uint64_t inserts;      /* keys inserted */
-	uint8_t pad[FG_HDR_SIZE - 256];
+	uint8_t pad[FG_HDR_SIZE - 280];
 };
 
 /* Rule flags (fg_rule_params.flags); the public FG_RULE_* values are the same. */
@@ -144,7 +145,7 @@ struct fg_slot {
 _Static_assert(sizeof(struct fg_seg_hdr) == FG_HDR_SIZE, "header size");
 _Static_assert(offsetof(struct fg_seg_hdr, checksum) + 8 <= 128, "identity");
 _Static_assert(offsetof(struct fg_seg_hdr, nnames) == 128, "rule map line");
-_Static_assert(offsetof(struct fg_seg_hdr, abandoned) == 192, "counter line");
+_Static_assert(offsetof(struct fg_seg_hdr, abandoned) == 256, "counter line");
 _Static_assert(sizeof(struct fg_rule_rec) == FG_RULE_SIZE, "rule size");
 _Static_assert(offsetof(struct fg_rule_rec, name) == 64, "rule line 1");
 _Static_assert(offsetof(struct fg_rule_rec, table_full) == 128, "rule line 2");

@@ -1,2 +1,291 @@
+/*
+ * test_table.c - the open-addressing table: placement, collisions, claims
+ * left by dead inserters, reaping, and the probe bound.
+ *
+ * These tests drive fg__table_find() directly on a table in private
+ * memory, choosing hashes by hand so that collisions are certain rather
+ * than hoped for.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/clock.h"
+#include "shm/layout.h"
+#include "shm/table.h"
 #include "tests/helpers.h"
-Test(table, placeholder) { cr_assert(1); }
+
+TestSuite(table, .timeout = 30);
+
+static struct fg_table *table_new(uint64_t nslots)
+{
+	struct fg_table *t = calloc(1, sizeof *t);
+
+	cr_assert_not_null(t);
+	t->hdr = aligned_alloc(64, sizeof *t->hdr);
+	t->slots = aligned_alloc(64, nslots * sizeof *t->slots);
+	cr_assert(t->hdr && t->slots);
+	memset(t->hdr, 0, sizeof *t->hdr);
+	memset(t->slots, 0, nslots * sizeof *t->slots);
+	t->nslots = nslots;
+	t->seed[0] = 1;
+	t->seed[1] = 2;
+	return t;
+}
+
+static void table_free(struct fg_table *t)
+{
+	free(t->slots);
+	free(t->hdr);
+	free(t);
+}
+
+static struct fg_slot *find(struct fg_table *t, unsigned rule,
+                            const char *key, uint64_t h)
+{
+	return fg__table_find(t, rule, key, strlen(key), h);
+}
+
+static unsigned count_state(struct fg_table *t, unsigned state)
+{
+	unsigned n = 0;
+	uint64_t i;
+
+	for (i = 0; i < t->nslots; i++)
+		n += FG_CTL_STATE(t->slots[i].ctl) == state;
+	return n;
+}
+
+Test(table, finds_the_slot_it_inserted)
+{
+	struct fg_table *t = table_new(64);
+	struct fg_slot *a = find(t, 0, "alice", 12345);
+
+	cr_assert_not_null(a);
+	cr_expect_eq(FG_CTL_STATE(a->ctl), FG_SLOT_READY);
+	cr_expect_eq(memcmp(a->key, "alice", 5), 0);
+	cr_expect_eq(find(t, 0, "alice", 12345), a);
+	cr_expect_eq(t->hdr->inserts, 1);
+	table_free(t);
+}
+
+Test(table, keys_with_the_same_hash_get_distinct_slots)
+{
+	struct fg_table *t = table_new(64);
+	const char *keys[] = {"k1", "k2", "k3", "longer-key", "x"};
+	struct fg_slot *s[5];
+	unsigned i, j;
+
+	/* Same hash: same home and same fingerprint; only the bytes differ
+	 * (k1/k2/k3 even have the same length). */
+	for (i = 0; i < 5; i++)
+		s[i] = find(t, 0, keys[i], 777);
+	for (i = 0; i < 5; i++) {
+		cr_assert_not_null(s[i]);
+		cr_expect_eq(find(t, 0, keys[i], 777), s[i]);
+		for (j = 0; j < i; j++)
+			cr_expect_neq(s[i], s[j]);
+	}
+	cr_expect_eq(count_state(t, FG_SLOT_READY), 5);
+	table_free(t);
+}
+
+Test(table, same_key_under_two_rules_is_two_buckets)
+{
+	struct fg_table *t = table_new(64);
+	struct fg_slot *a = find(t, 0, "alice", 99);
+	struct fg_slot *b = find(t, 1, "alice", 99);
+
+	cr_assert(a && b);
+	cr_expect_neq(a, b);
+	cr_expect_eq(find(t, 1, "alice", 99), b);
+	table_free(t);
+}
+
+Test(table, probing_wraps_around_the_end_of_the_table)
+{
+	struct fg_table *t = table_new(8);
+	uint64_t last = UINT64_MAX; /* home = nslots - 1 */
+	struct fg_slot *a = find(t, 0, "a", last);
+	struct fg_slot *b = find(t, 0, "b", last);
+
+	cr_assert(a && b);
+	cr_expect_eq(a, &t->slots[7]);
+	cr_expect_eq(b, &t->slots[0]);
+	cr_expect_eq(find(t, 0, "b", last), b);
+	table_free(t);
+}
+
+Test(table, full_window_returns_null_and_changes_nothing)
+{
+	struct fg_table *t = table_new(4);
+	char key[8];
+	unsigned i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof key, "k%u", i);
+		cr_assert_not_null(find(t, 0, key, i * 1000));
+	}
+	cr_expect_null(find(t, 0, "one-too-many", 5));
+	cr_expect_eq(count_state(t, FG_SLOT_READY), 4);
+	cr_expect_not_null(find(t, 0, "k2", 2000)); /* old keys still found */
+	table_free(t);
+}
+
+Test(table, probe_sequence_is_bounded_by_probe_max)
+{
+	uint64_t n = FG_PROBE_MAX * 2, i;
+	struct fg_table *t = table_new(n);
+	char key[16];
+
+	/* Fill the whole window of home 0 with other keys of home 0. */
+	for (i = 0; i < FG_PROBE_MAX; i++) {
+		snprintf(key, sizeof key, "k%llu", (unsigned long long)i);
+		cr_assert_not_null(find(t, 0, key, 0));
+	}
+	cr_expect_null(find(t, 0, "beyond", 0));
+	cr_expect_eq(FG_CTL_STATE(t->slots[FG_PROBE_MAX].ctl), FG_SLOT_EMPTY);
+	table_free(t);
+}
+
+/* A claim as a process killed between claiming and publishing leaves it. */
+static void plant_claim(struct fg_table *t, uint64_t i, unsigned rule,
+                        const char *key, uint64_t h)
+{
+	t->slots[i].ctl = fg__table_meta(h, rule, strlen(key)) |
+	                  FG_SLOT_CLAIMED | ((uint64_t)5 << 18);
+}
+
+Test(table, claim_of_a_dead_inserter_is_abandoned_and_the_key_inserted)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t h = 4242, home = fg__table_home(t, h), t0, t1;
+	struct fg_slot *s;
+
+	plant_claim(t, home, 0, "victim", h);
+	t0 = fg__now_ns();
+	s = find(t, 0, "victim", h);
+	t1 = fg__now_ns();
+	cr_assert_not_null(s);
+	cr_expect_neq(s, &t->slots[home], "the dead claim is never published");
+	cr_expect_eq(FG_CTL_STATE(t->slots[home].ctl), FG_SLOT_DEAD);
+	cr_expect_geq(t1 - t0, FG_CLAIM_STALE_NS, "waited for the claimer");
+	cr_expect_eq(t->hdr->abandoned, 1);
+	cr_expect_eq(find(t, 0, "victim", h), s, "found again, no wait");
+	table_free(t);
+}
+
+Test(table, claim_for_another_key_is_skipped_without_waiting)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t h = 4242, home = fg__table_home(t, h), t0;
+	struct fg_slot *s;
+
+	/* Same home, different fingerprint: cannot be our key. */
+	plant_claim(t, home, 0, "someone-else", h ^ 0xffffffffu);
+	t0 = fg__now_ns();
+	s = find(t, 0, "mine", h);
+	cr_assert_not_null(s);
+	cr_expect_lt(fg__now_ns() - t0, FG_CLAIM_STALE_NS);
+	cr_expect_eq(FG_CTL_STATE(t->slots[home].ctl), FG_SLOT_CLAIMED);
+	table_free(t);
+}
+
+Test(table, dead_and_free_slots_do_not_hide_keys_behind_them)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t h = 10, home = fg__table_home(t, h);
+	struct fg_slot *b;
+
+	cr_assert_not_null(find(t, 0, "a", h)); /* home */
+	b = find(t, 0, "b", h);                 /* home + 1 */
+	cr_assert_eq(b, &t->slots[home + 1]);
+	t->slots[home].ctl = (t->slots[home].ctl & ~(uint64_t)7) | FG_SLOT_DEAD;
+	cr_expect_eq(find(t, 0, "b", h), b);
+	t->slots[home].ctl = (t->slots[home].ctl & ~(uint64_t)7) | FG_SLOT_FREE;
+	cr_expect_eq(find(t, 0, "b", h), b);
+	table_free(t);
+}
+
+Test(table, free_slot_is_reused_by_the_next_insert)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t h = 10, home = fg__table_home(t, h);
+	unsigned gen;
+
+	cr_assert_not_null(find(t, 0, "a", h));
+	cr_assert_not_null(find(t, 0, "b", h));
+	gen = FG_CTL_GEN(t->slots[home].ctl);
+	t->slots[home].ctl = (t->slots[home].ctl & ~(uint64_t)7) | FG_SLOT_FREE;
+	t->slots[home].tat = 123456; /* old bucket state must not leak */
+	t->slots[home].consumed = 77;
+	cr_expect_eq(find(t, 0, "c", h), &t->slots[home]);
+	cr_expect_eq(FG_CTL_GEN(t->slots[home].ctl), gen + 1);
+	cr_expect_eq(t->slots[home].tat, 0);
+	cr_expect_eq(t->slots[home].consumed, 0);
+	table_free(t);
+}
+
+Test(table, reap_frees_only_dead_slots_older_than_the_grace_period)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t now = fg__now_ns();
+
+	t->slots[1].ctl = FG_SLOT_DEAD;
+	t->slots[1].aux = now - 5000000000ull; /* dead 5 s ago */
+	t->slots[2].ctl = FG_SLOT_DEAD;
+	t->slots[2].aux = now - 1000; /* just now */
+	t->slots[3].ctl = FG_SLOT_DEAD;
+	t->slots[3].aux = 0; /* stamp lost: the clock starts at reaping */
+	cr_assert_not_null(find(t, 0, "live", 77));
+
+	cr_expect_eq(fg__table_reap(t, now, 1000000000ull), 1);
+	cr_expect_eq(FG_CTL_STATE(t->slots[1].ctl), FG_SLOT_FREE);
+	cr_expect_eq(FG_CTL_STATE(t->slots[2].ctl), FG_SLOT_DEAD);
+	cr_expect_eq(FG_CTL_STATE(t->slots[3].ctl), FG_SLOT_DEAD);
+	cr_expect_eq(t->slots[3].aux, now);
+	cr_expect_eq(count_state(t, FG_SLOT_READY), 1, "live keys untouched");
+	cr_expect_eq(fg__table_reap(t, now + 2000000000ull, 1000000000ull), 2);
+	cr_expect_eq(t->hdr->reaped, 3);
+	table_free(t);
+}
+
+Test(table, garbage_slot_states_are_skipped_not_trusted)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t h = 10, home = fg__table_home(t, h);
+	struct fg_slot *s;
+
+	/* A corrupt segment: states 5..7 do not exist. */
+	t->slots[home].ctl = 7 | ((uint64_t)0x7f << 3);
+	t->slots[home + 1].ctl = 5;
+	s = find(t, 0, "k", h);
+	cr_assert_not_null(s);
+	cr_expect_eq(s, &t->slots[home + 2]);
+	table_free(t);
+}
+
+Test(table, default_segment_holds_a_million_keys_in_128_mib)
+{
+	fg_client *c = test_create("million", 0);
+	fg_segment_stats st;
+	fg_decision d;
+	char key[32];
+	unsigned i, untracked = 0;
+
+	test_rule(c, "r", 1, 1, HOUR_MS, 0);
+	for (i = 0; i < FG_DEFAULT_CAPACITY; i++) {
+		snprintf(key, sizeof key, "user-%u", i);
+		cr_assert_eq(fg_allow(c, "r", key, 1, &d), 1);
+		untracked += (d.flags & FG_DECISION_UNTRACKED) != 0;
+	}
+	cr_expect_eq(untracked, 0);
+	cr_assert_eq(fg_stats(c, &st), 0);
+	cr_expect_eq(st.used, FG_DEFAULT_CAPACITY);
+	cr_expect_leq(st.nslots * FG_SLOT_SIZE + 4096 + 65536,
+	              128ull * 1024 * 1024);
+	/* and each of them is a bucket: the first key is now empty */
+	cr_expect_eq(fg_allow(c, "r", "user-0", 1, NULL), 0);
+	fg_close(c);
+	fg_unlink(test_segment("million"));
+}

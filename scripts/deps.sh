@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# deps.sh - install what building and testing floodgate needs, if missing.
+# Sourced by demo.sh and test.sh; Debian 12 package names.
+FG_DEPS="build-essential autoconf automake libtool autoconf-archive pkg-config
+liburcu-dev libsodium-dev libcriterion-dev mandoc"
+
+fg_install_deps() {
+	local missing="" p sudo=""
+	for p in $FG_DEPS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	echo "installing:$missing"
+	$sudo apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+			--no-install-recommends $missing >/dev/null
+}
+
+# fg_build DIR [configure args...]: configure (once) and build out of tree.
+fg_build() {
+	local dir=$1
+	shift
+	[ -x configure ] && [ configure -nt configure.ac ] &&
+		[ Makefile.in -nt Makefile.am ] || autoreconf -fi >/dev/null 2>&1 ||
+		{ echo "autoreconf failed"; return 1; }
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ]; then
+		(cd "$dir" && ../configure --enable-Werror "$@" >configure.out 2>&1) ||
+			{ cat "$dir/configure.out"; return 1; }
+	fi
+	make -C "$dir" -j"$(nproc)" >"$dir/build.out" 2>&1 ||
+		{ tail -50 "$dir/build.out"; return 1; }
+}
