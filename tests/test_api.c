@@ -1,2 +1,210 @@
+/*
+ * test_api.c - the public API as a user sees it, through the installed
+ * shared library (only exported symbols are reachable here), on the real
+ * clock.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <time.h>
+
+#include "floodgate.h"
 #include "tests/helpers.h"
-Test(api, placeholder) { cr_assert(1); }
+
+TestSuite(api, .timeout = 30);
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+Test(api, seed_rule_admits_a_burst_of_5_then_denies_with_retry_after)
+{
+	fg_client *c = test_create("seed", 1000);
+	fg_decision d;
+	int i;
+
+	test_rule(c, "api", 5, 5, 1000, 0);
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(fg_allow(c, "api", "alice", 1, &d), 1);
+		cr_expect_eq(d.limit, 5);
+		cr_expect_eq(d.remaining, (uint32_t)(4 - i));
+		cr_expect_eq(d.retry_after_ms, 0);
+		cr_expect_eq(d.flags, 0);
+	}
+	cr_assert_eq(fg_allow(c, "api", "alice", 1, &d), 0);
+	cr_expect_eq(d.remaining, 0);
+	cr_expect(d.retry_after_ms > 0 && d.retry_after_ms <= 200,
+	          "retry after %llu ms", (unsigned long long)d.retry_after_ms);
+	cr_expect(d.reset_ms > 800 && d.reset_ms <= 1000);
+	/* another key is another bucket */
+	cr_expect_eq(fg_allow(c, "api", "bob", 1, &d), 1);
+	cr_expect_eq(d.remaining, 4);
+	fg_close(c);
+	fg_unlink(test_segment("seed"));
+}
+
+Test(api, a_token_is_back_after_retry_after_ms)
+{
+	fg_client *c = test_create("refill", 1000);
+	fg_decision d;
+
+	test_rule(c, "api", 5, 5, 1000, 0);
+	while (fg_allow(c, "api", "alice", 1, &d) == 1)
+		;
+	cr_assert_gt(d.retry_after_ms, 0);
+	sleep_ms(d.retry_after_ms);
+	cr_expect_eq(fg_allow(c, "api", "alice", 1, &d), 1,
+	             "the token promised by retry_after_ms is there");
+	fg_close(c);
+	fg_unlink(test_segment("refill"));
+}
+
+Test(api, cost_takes_that_many_tokens_or_none)
+{
+	fg_client *c = test_create("cost", 1000);
+	fg_decision d;
+
+	test_rule(c, "bytes", 100, 1, HOUR_MS, 0);
+	cr_expect_eq(fg_allow(c, "bytes", "k", 60, &d), 1);
+	cr_expect_eq(d.remaining, 40);
+	cr_expect_eq(fg_allow(c, "bytes", "k", 41, &d), 0);
+	cr_expect_eq(d.remaining, 40, "a denied check takes nothing");
+	cr_expect_eq(fg_allow(c, "bytes", "k", 40, &d), 1);
+	cr_expect_eq(d.remaining, 0);
+	fg_close(c);
+	fg_unlink(test_segment("cost"));
+}
+
+Test(api, decision_pointer_may_be_null)
+{
+	fg_client *c = test_create("nulld", 1000);
+
+	test_rule(c, "r", 1, 1, HOUR_MS, 0);
+	cr_expect_eq(fg_allow(c, "r", "k", 1, NULL), 1);
+	cr_expect_eq(fg_allow(c, "r", "k", 1, NULL), 0);
+	fg_close(c);
+	fg_unlink(test_segment("nulld"));
+}
+
+Test(api, rule_get_reports_the_rule_with_interval_rounded_up)
+{
+	fg_client *c = test_create("ruleget", 1000);
+	fg_rule_info ri;
+
+	test_rule(c, "third", 7, 3, 1000, FG_RULE_GLOBAL | FG_RULE_DEFAULT);
+	cr_assert_eq(fg_rule_get(c, 0, &ri), 0);
+	cr_expect_str_eq(ri.name, "third");
+	cr_expect_eq(ri.capacity, 7);
+	cr_expect_eq(ri.rate, 3);
+	cr_expect_eq(ri.period_ms, 1000);
+	cr_expect_eq(ri.interval_ns, 333333334, "never faster than 3/s");
+	cr_expect_eq(ri.flags, FG_RULE_GLOBAL | FG_RULE_DEFAULT);
+	cr_expect_eq(fg_rule_get(c, 1, &ri), FG_ENORULE);
+	fg_close(c);
+	fg_unlink(test_segment("ruleget"));
+}
+
+Test(api, raising_capacity_applies_to_an_existing_bucket)
+{
+	fg_client *c = test_create("raise", 1000);
+	fg_decision d;
+
+	test_rule(c, "r", 5, 1, HOUR_MS, 0);
+	while (fg_allow(c, "r", "k", 1, NULL) == 1)
+		;
+	test_rule(c, "r", 10, 1, HOUR_MS, 0);
+	cr_expect_eq(fg_allow(c, "r", "k", 1, &d), 1);
+	cr_expect_eq(d.limit, 10);
+	cr_expect_eq(d.remaining, 4, "the 5 taken stay taken");
+	fg_close(c);
+	fg_unlink(test_segment("raise"));
+}
+
+Test(api, two_clients_in_one_process_share_buckets)
+{
+	fg_client *a = test_create("twoclients", 1000), *b = NULL;
+
+	test_rule(a, "r", 3, 1, HOUR_MS, 0);
+	cr_assert_eq(fg_open(test_segment("twoclients"), 0, &b), 0);
+	cr_expect_eq(fg_allow(a, "r", "k", 2, NULL), 1);
+	cr_expect_eq(fg_allow(b, "r", "k", 2, NULL), 0);
+	cr_expect_eq(fg_allow(b, "r", "k", 1, NULL), 1);
+	cr_expect_eq(fg_allow(a, "r", "k", 1, NULL), 0);
+	fg_close(b);
+	fg_close(a);
+	fg_unlink(test_segment("twoclients"));
+}
+
+Test(api, rule_published_after_open_is_seen_without_reopening)
+{
+	fg_client *owner = test_create("late", 1000), *w = NULL;
+
+	cr_assert_eq(fg_open(test_segment("late"), 0, &w), 0);
+	cr_expect_eq(fg_allow(w, "late", "k", 1, NULL), FG_ENORULE);
+	test_rule(owner, "late", 1, 1, HOUR_MS, 0);
+	cr_expect_eq(fg_allow(w, "late", "k", 1, NULL), 1);
+	cr_assert_eq(fg_rule_remove(owner, "late"), 0);
+	cr_expect_eq(fg_allow(w, "late", "k", 1, NULL), FG_ENORULE);
+	fg_close(w);
+	fg_close(owner);
+	fg_unlink(test_segment("late"));
+}
+
+Test(api, allow_request_uses_the_endpoint_rule_else_the_default)
+{
+	fg_client *c = test_create("allowreq", 1000);
+
+	test_rule(c, "/login", 1, 1, HOUR_MS, 0);
+	test_rule(c, "default", 2, 1, HOUR_MS, FG_RULE_DEFAULT);
+	cr_expect_eq(fg_allow_request(c, "u1", "/login"), 1);
+	cr_expect_eq(fg_allow_request(c, "u1", "/login"), 0);
+	cr_expect_eq(fg_allow_request(c, "u1", "/search"), 1);
+	cr_expect_eq(fg_allow_request(c, "u1", "/feed"), 1);
+	cr_expect_eq(fg_allow_request(c, "u1", "/other"), 0,
+	             "every unnamed endpoint shares the default bucket");
+	cr_expect_eq(fg_allow_request(c, "u2", "/other"), 1);
+	fg_close(c);
+	fg_unlink(test_segment("allowreq"));
+}
+
+Test(api, stats_count_consumption_and_denials)
+{
+	fg_client *c = test_create("stats", 1000);
+	fg_segment_stats st;
+
+	test_rule(c, "r", 3, 1, HOUR_MS, 0);
+	cr_expect_eq(fg_allow(c, "r", "a", 2, NULL), 1);
+	cr_expect_eq(fg_allow(c, "r", "a", 2, NULL), 0);
+	cr_expect_eq(fg_allow(c, "r", "b", 1, NULL), 1);
+	cr_assert_eq(fg_stats(c, &st), 0);
+	cr_expect_eq(st.used, 2);
+	cr_expect_eq(st.inserts, 2);
+	cr_expect_eq(st.consumed, 3);
+	cr_expect_eq(st.denied, 1);
+	cr_expect_eq(st.capacity, 1000);
+	cr_expect_eq(st.nslots, 1375);
+	fg_close(c);
+	fg_unlink(test_segment("stats"));
+}
+
+Test(api, diagnose_says_a_good_segment_is_attachable)
+{
+	fg_client *c = test_create("diag", 100);
+	char buf[512];
+
+	cr_expect_eq(fg_diagnose(test_segment("diag"), buf, sizeof buf), 0);
+	cr_expect(strstr(buf, "attachable") != NULL, "%s", buf);
+	fg_close(c);
+	fg_unlink(test_segment("diag"));
+	cr_expect_eq(fg_diagnose(test_segment("diag"), buf, sizeof buf),
+	             FG_ENOSEG);
+	cr_expect(strstr(buf, "does not exist") != NULL, "%s", buf);
+}
+
+Test(api, close_accepts_null)
+{
+	fg_close(NULL);
+}
