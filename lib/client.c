@@ -75,9 +75,17 @@ int fg__rule_index(fg_client *c, const char *name)
 {
 	uint64_t n = uatomic_read(&c->seg.tbl.hdr->nnames);
 
+	int idx;
+
 	if (n > c->nnames) /* names are only ever added */
 		names_refresh(c, n);
-	return map_find(c, name);
+	/* A worker mostly asks about one rule: skip the hash for it. */
+	if (c->last_rule >= 0 && strcmp(c->names[c->last_rule], name) == 0)
+		return c->last_rule;
+	idx = map_find(c, name);
+	if (idx >= 0)
+		c->last_rule = idx;
+	return idx;
 }
 
 static void params_refresh(fg_client *c, unsigned idx)
@@ -107,6 +115,7 @@ static void params_refresh(fg_client *c, unsigned idx)
 		return;
 	}
 	rc->interval_ns = p.interval_ns;
+	rc->interval_inv = fg__recip(p.interval_ns);
 	rc->tau_ns = (uint64_t)p.capacity * p.interval_ns;
 	rc->capacity = p.capacity;
 	rc->flags = p.flags;
@@ -172,8 +181,9 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 
 	if (d) {
 		d->limit = rc->capacity;
-		d->remaining = (uint32_t)fg__gcra_remaining(
-		        next, now, rc->interval_ns, rc->tau_ns);
+		d->remaining = (uint32_t)fg__gcra_remaining_inv(
+		        next, now, rc->interval_ns, rc->interval_inv,
+		        rc->tau_ns);
 		d->retry_after_ms = 0;
 		d->reset_ms = fg__ns_to_ms_ceil(fg__gcra_reset(next, now));
 		d->flags = 0;
@@ -189,6 +199,35 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 	if (d)
 		d->retry_after_ms = fg__ns_to_ms_ceil(fg__gcra_wait(
 		        next, now, rc->interval_ns, rc->tau_ns, cost));
+	return 0;
+}
+
+int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
+              uint64_t cost, uint64_t max_debt_ns)
+{
+	const struct fg_rule_cache *rc;
+	struct fg_slot *s;
+	struct fg_pair p;
+	uint64_t now;
+
+	if (idx >= FG_MAX_RULES || len == 0 || len > FG_KEY_MAX)
+		return FG_EINVAL;
+	rc = fg__rule_params(c, idx);
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	s = fg__table_find(&c->seg.tbl, idx, key, len,
+	                   fg__hash64(c->seg.tbl.seed, idx, key, len));
+	if (s == NULL)
+		return FG_ENOMEM;
+	now = fg__now_ns();
+	fg__pair_load(s, &p);
+	/* consumed counts this host's admissions only: it is what the
+	 * daemon harvests, and remote consumption must not echo back. */
+	while (!fg__pair_advance(s, &p,
+	                         fg__gcra_debit(p.tat, now, rc->interval_ns,
+	                                        cost, max_debt_ns),
+	                         0))
+		;
 	return 0;
 }
 
@@ -243,6 +282,7 @@ int fg__client_new(struct fg_seg *seg, fg_client **out)
 	if (c == NULL)
 		return FG_ENOMEM;
 	c->seg = *seg;
+	c->last_rule = -1;
 	for (i = 0; i < FG_MAX_RULES; i++)
 		c->rc[i].seq = UINT64_MAX; /* never a record's seq: re-read */
 	*out = c;

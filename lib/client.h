@@ -15,6 +15,7 @@
 struct fg_rule_cache {
 	uint64_t seq; /* the rule record's seq they were read at */
 	uint64_t interval_ns;
+	uint64_t interval_inv; /* fg__recip(interval_ns) */
 	uint64_t tau_ns;
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
@@ -23,6 +24,7 @@ struct fg_rule_cache {
 struct fg_client {
 	struct fg_seg seg;
 	uint64_t nnames; /* rule names copied into names[] */
+	int last_rule;   /* index of the last rule looked up, or -1 */
 	uint8_t name_map[FG_NAME_MAP]; /* index + 1; 0: empty */
 	struct fg_rule_cache rc[FG_MAX_RULES];
 	char names[FG_MAX_RULES][FG_RULE_NAME_MAX + 1];
@@ -37,6 +39,15 @@ const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx);
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
               uint32_t cost, fg_decision *d);
+
+/*
+ * Debit @cost tokens of consumption reported by another host from the
+ * bucket of (@rule, @key), creating it if needed: the bucket may go into
+ * debt, TAT - now capped at @max_debt_ns.  For the daemon; never denies.
+ * Return: 0, FG_ENORULE, FG_ENOMEM (no room in the table), FG_EINVAL.
+ */
+int fg__debit(fg_client *c, unsigned rule, const void *key, size_t len,
+              uint64_t cost, uint64_t max_debt_ns);
 
 /* Allocate a client around an attached segment. */
 int fg__client_new(struct fg_seg *seg, fg_client **out);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/layout.h"
 #include "shm/table.h"
@@ -288,4 +289,31 @@ Test(table, default_segment_holds_a_million_keys_in_128_mib)
 	cr_expect_eq(fg_allow(c, "r", "user-0", 1, NULL), 0);
 	fg_close(c);
 	fg_unlink(test_segment("million"));
+}
+
+Test(table, debit_puts_a_bucket_in_debt_without_counting_local_consumption)
+{
+	fg_client *c = test_create("debit", 100);
+	fg_decision d;
+	int idx;
+
+	test_rule(c, "g", 10, 1, HOUR_MS, FG_RULE_GLOBAL);
+	idx = fg__rule_index(c, "g");
+	cr_assert_geq(idx, 0);
+	/* 15 tokens consumed elsewhere: 5 beyond the burst, in debt */
+	cr_assert_eq(fg__debit(c, (unsigned)idx, "k", 1, 15,
+	                       UINT64_C(100) * 3600 * 1000000000), 0);
+	cr_expect_eq(fg_allow(c, "g", "k", 1, &d), 0);
+	cr_expect_eq(d.remaining, 0);
+	cr_expect_gt(d.retry_after_ms, 5ull * HOUR_MS, "debt repaid first");
+	/* a capped debit: never more than max_debt ahead of now */
+	cr_assert_eq(fg__debit(c, (unsigned)idx, "k2", 2, 1000000, 1000), 0);
+	cr_expect_eq(fg_allow(c, "g", "k2", 1, &d), 1,
+	             "1 us of debt cap is less than one token interval");
+	cr_expect_eq(fg__debit(c, 200, "k", 1, 1, 1), FG_ENORULE);
+	fg_segment_stats st;
+	cr_assert_eq(fg_stats(c, &st), 0);
+	cr_expect_eq(st.consumed, 1, "only the local admission is consumed");
+	fg_close(c);
+	fg_unlink(test_segment("debit"));
 }
