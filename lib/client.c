@@ -132,15 +132,20 @@ static int untracked(fg_client *c, unsigned idx,
                      const struct fg_rule_cache *rc, fg_decision *d)
 {
 	int allowed = !(rc->flags & FG__RULE_FAIL_CLOSED);
+	unsigned flags = FG_DECISION_UNTRACKED;
 
 	uatomic_inc(&c->seg.rules[idx].table_full);
+	if (!allowed && (rc->flags & FG__RULE_SHADOW)) {
+		allowed = 1; /* a shadow rule never denies */
+		flags |= FG_DECISION_SHADOW;
+	}
 	if (d) {
 		d->limit = rc->capacity;
 		d->remaining = 0;
 		d->retry_after_ms =
 		        allowed ? 0 : fg__ns_to_ms_ceil(rc->interval_ns);
 		d->reset_ms = 0;
-		d->flags = FG_DECISION_UNTRACKED;
+		d->flags = flags;
 		d->rule = idx;
 	}
 	return allowed;

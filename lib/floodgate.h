@@ -131,6 +131,8 @@ FG_EXPORT void fg_close(fg_client *c);
  * has no room for a new key, the rule's fail-open or fail-closed policy
  * answers and d->flags has FG_DECISION_UNTRACKED.  A shadow rule always
  * allows, and sets FG_DECISION_SHADOW when it would have denied.
+ * The first check of a key that meets the claim of a process killed
+ * mid-insert waits up to 20 ms (yielding the CPU) before skipping it.
  *
  * Return: 1 allowed, 0 denied, or FG_EINVAL, FG_EKEY, FG_EKEYLEN,
  * FG_ENORULE, FG_ECOST (then nothing was consumed).
@@ -162,8 +164,9 @@ FG_EXPORT const char *fg_strerror(int err);
  * @segment: as for fg_open().
  * @buf, @len: receives one NUL-terminated line, truncated to @len.
  *
- * Names the file, its owner, group and mode and the permission this
- * process lacks ("needs read and write: add uid 33 to group 33 or ...").
+ * Names the file, its owner, group and mode, which of owner, group or
+ * other this process is, and the permission it lacks, with the fix ("run
+ * it as uid 0 or in group www-data, and give the group read and write").
  * Return: the error fg_open() would give now (0 when it would succeed).
  */
 FG_EXPORT int fg_diagnose(const char *segment, char *buf, size_t len);
@@ -175,8 +178,9 @@ typedef struct fg_segment_opts {
 	uint64_t capacity; /**< keys; 0: FG_DEFAULT_CAPACITY */
 	uint32_t mode;     /**< file mode; 0: 0660.  Bits for others are
 	                        refused: a segment is never world-accessible */
-	int64_t uid;       /**< owner; -1 or 0 with gid: leave as created */
-	int64_t gid;       /**< group workers share, e.g. www-data; -1: leave */
+	int64_t uid;       /**< owner; 0 or -1: leave as created */
+	int64_t gid;       /**< group workers share (www-data); 0 or -1:
+	                        leave as created */
 } fg_segment_opts;
 
 /** Replace a segment that exists but is foreign, corrupt, of another
@@ -195,9 +199,14 @@ typedef struct fg_segment_opts {
  * existing segment of the same capacity is kept with its buckets: a
  * restarted daemon does not reset anybody's limits.
  *
- * Return: 0, FG_EEXIST (exists with another capacity or is invalid, and
- * FG_CREATE_REPLACE was not given), FG_EINVAL, FG_ETOOBIG, FG_ENAME,
- * FG_EACCES, FG_ENOMEM, FG_ESYS.
+ * Mode, owner and group apply to a segment this call creates; an existing
+ * one keeps its own.  @capacity sizes the table (FG_SLOTS_FOR in layout.h:
+ * 11 slots per 8 keys); a few more keys may fit.
+ *
+ * Return: 0; without FG_CREATE_REPLACE, FG_EEXIST (a segment of another
+ * capacity exists) or FG_EBADSEG / FG_EVERSION (a foreign, corrupt or
+ * other-version file is there); FG_EINVAL, FG_ETOOBIG, FG_ENAME,
+ * FG_ENOSEG (no such directory), FG_EACCES, FG_ENOMEM, FG_ESYS.
  */
 FG_EXPORT FG_WARN_UNUSED int fg_create(const char *segment,
                                        const fg_segment_opts *opts,
@@ -205,7 +214,10 @@ FG_EXPORT FG_WARN_UNUSED int fg_create(const char *segment,
 
 /**
  * fg_unlink() - remove a segment's name.  Attached processes keep their
- * mapping until they close.  Return: 0, FG_ENOSEG, FG_EACCES, FG_ENAME.
+ * mapping until they close.  Only a file that starts with the segment
+ * magic is removed (of any layout version).
+ * Return: 0, FG_ENOSEG, FG_EACCES, FG_ENAME, FG_EBADSEG (not a segment),
+ * FG_ESYS.
  */
 FG_EXPORT int fg_unlink(const char *segment);
 
@@ -234,15 +246,16 @@ typedef struct fg_rule {
  * nanosecond (never faster than configured).  Owner operations are
  * serialised with a lock on the segment file.
  *
- * Return: 0, FG_ENAME, FG_ERULE (zero capacity, rate or period; rate above
- * one token per ns; burst window over 2^56 ns), FG_ERULES, FG_ESYS.
+ * Return: 0, FG_EINVAL (NULL argument), FG_ENAME, FG_ERULE (zero
+ * capacity, rate or period; rate above one token per ns; burst window over
+ * 2^56 ns; unknown flags), FG_ERULES, FG_ESYS.
  */
 FG_EXPORT FG_WARN_UNUSED int fg_rule_set(fg_client *c, const fg_rule *rule);
 
 /**
  * fg_rule_remove() - withdraw a rule: checks against it get FG_ENORULE.
  * Its buckets stay, and come back if a rule of that name is set again.
- * Return: 0, FG_ENORULE, FG_ESYS.
+ * Return: 0, FG_EINVAL, FG_ENORULE, FG_ESYS.
  */
 FG_EXPORT int fg_rule_remove(fg_client *c, const char *name);
 
@@ -257,7 +270,8 @@ typedef struct fg_rule_info {
 
 /**
  * fg_rule_get() - read rule number @index (0 .. FG_RULES_MAX-1).
- * Return: 0, or FG_ENORULE when that index holds no active rule.
+ * Return: 0, FG_EINVAL, or FG_ENORULE when that index holds no active
+ * rule.
  */
 FG_EXPORT int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out);
 
@@ -281,9 +295,12 @@ typedef struct fg_segment_stats {
 FG_EXPORT int fg_stats(fg_client *c, fg_segment_stats *out);
 
 /**
- * fg_reap() - make reusable the slots of inserts abandoned (the inserting
- * process died) more than @min_age_ms ago.  The daemon calls it
- * periodically; safe against concurrent checks.  Return: slots reaped.
+ * fg_reap() - reclaim the slots of inserts abandoned by processes that
+ * died mid-insert.  A claim seen unchanged for @min_age_ms (at least
+ * 20 ms) is marked dead; a slot dead for @min_age_ms becomes reusable, so
+ * a claim is reclaimed over two calls.  The daemon calls it periodically;
+ * safe against concurrent checks.  Return: slots made reusable, or
+ * FG_EINVAL.
  */
 FG_EXPORT int fg_reap(fg_client *c, uint64_t min_age_ms);
 

@@ -8,6 +8,7 @@
  * an owner killed in the middle of an update leaves the live copy whole.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <urcu/uatomic.h>
@@ -53,12 +54,24 @@ int fg_create(const char *segment, const fg_segment_opts *opts,
 
 int fg_unlink(const char *segment)
 {
-	char path[FG_SEG_PATH_MAX + 16];
-	int r = fg__seg_path(segment, path, sizeof path);
+	char path[FG_SEG_PATH_MAX + 16], magic[8];
+	int fd, r = fg__seg_path(segment, path, sizeof path);
 
 	if (r != 0)
 		return r;
-	return unlink(path) == 0 ? 0 : fg__errno_to_fg(errno);
+	/* Remove segments only (of any layout version): a mistyped path
+	 * must not delete somebody's file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return fg__errno_to_fg(errno);
+	r = pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+	            memcmp(magic, FG_SEG_MAGIC, sizeof magic) == 0
+	        ? 0
+	        : FG_EBADSEG;
+	close(fd);
+	if (r == 0 && unlink(path) != 0)
+		r = fg__errno_to_fg(errno);
+	return r;
 }
 
 static int rule_name_ok(const char *name)

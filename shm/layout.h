@@ -7,7 +7,7 @@
  * naturally aligned.  This header is the only place the layout is described;
  * change anything here and bump FG_LAYOUT_VERSION.
  *
- *   offset 0                 4096               rules_off + 255*256
+ *   offset 0                 4096               69632 (page-aligned)
  *   +------------------------+------------------+---------------------------+
  *   | header (4096 B)        | rule table       | slot table                |
  *   |  0-127: identity       | 255 x 256 B      | nslots x 96 B             |

@@ -33,9 +33,12 @@
  * A claim whose process died would block same-key inserters for ever; a
  * waiter that sees a claim unchanged for FG_CLAIM_STALE_NS marks it DEAD
  * and goes on.  If the claimer was only slow, its publishing CAS fails and
- * it starts over: an abandoned claim never becomes READY.  DEAD slots are
- * made FREE again by the owner (fg_reap) after a grace period long enough
- * that a stopped claimer is not still writing into them.
+ * it starts over: an abandoned claim never becomes READY.  A claim that no
+ * inserter of the same key comes to abandon is found by the owner's
+ * periodic fg_reap(), which marks it DEAD once it has seen it unchanged
+ * for the grace period.  DEAD slots are made FREE again by fg_reap() after
+ * a grace period long enough that a stopped claimer is not still writing
+ * into them.
  *
  * Cost.  A lookup of a live key reads ctl words (one cache line each)
  * until its fingerprint matches, then compares the key once; the inline
@@ -216,6 +219,8 @@ claim:
 
 uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 {
+	uint64_t stale = min_age_ns > FG_CLAIM_STALE_NS ? min_age_ns
+	                                                : FG_CLAIM_STALE_NS;
 	uint64_t i, n = 0;
 
 	for (i = 0; i < t->nslots; i++) {
@@ -223,19 +228,43 @@ uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 		uint64_t c = uatomic_read(&s->ctl);
 		uint64_t since;
 
-		if (FG_CTL_STATE(c) != FG_SLOT_DEAD)
-			continue;
-		since = uatomic_read(&s->aux);
-		if (since == 0 || since > now) {
-			/* The marker died before stamping it, or a slow
-			 * claimer wrote over the stamp: start the clock. */
-			(void)uatomic_cmpxchg(&s->aux, since, now);
-			continue;
+		switch (FG_CTL_STATE(c)) {
+		case FG_SLOT_CLAIMED:
+			/*
+			 * A claim whose inserter died is abandoned by the next
+			 * inserter of the same key; if none comes, by us.  The
+			 * claim's tat is 0 (a full bucket) until published:
+			 * stamp it with the time we first saw the claim.  Any
+			 * tat <= now still reads as a full bucket, so a stamp
+			 * that lands on a just-published slot changes nothing.
+			 */
+			since = uatomic_read(&s->tat);
+			if (since == 0 || since > now) {
+				(void)uatomic_cmpxchg(&s->tat, since, now);
+			} else if (now - since >= stale &&
+			           uatomic_cmpxchg(&s->ctl, c,
+			                           with_state(c, FG_SLOT_DEAD)) ==
+			                   c) {
+				uatomic_set(&s->aux, now);
+				uatomic_inc(&t->hdr->abandoned);
+			}
+			break;
+		case FG_SLOT_DEAD:
+			since = uatomic_read(&s->aux);
+			if (since == 0 || since > now) {
+				/* The marker died before stamping it, or a slow
+				 * claimer wrote over the stamp: start the clock. */
+				(void)uatomic_cmpxchg(&s->aux, since, now);
+			} else if (now - since >= min_age_ns &&
+			           uatomic_cmpxchg(&s->ctl, c,
+			                           with_state(c, FG_SLOT_FREE)) ==
+			                   c) {
+				n++;
+			}
+			break;
+		default:
+			break;
 		}
-		if (now - since < min_age_ns)
-			continue;
-		if (uatomic_cmpxchg(&s->ctl, c, with_state(c, FG_SLOT_FREE)) == c)
-			n++;
 	}
 	if (n)
 		uatomic_add(&t->hdr->reaped, n);

@@ -71,7 +71,9 @@ static inline struct fg_slot *fg__table_find(struct fg_table *t,
 	return fg__table_find_slow(t, rule, key, len, h);
 }
 
-/* Make DEAD slots older than @min_age_ns FREE; returns how many. */
+/* Mark claims seen unchanged for @min_age_ns (at least FG_CLAIM_STALE_NS)
+ * DEAD, and make DEAD slots older than @min_age_ns FREE; returns how many
+ * slots were freed.  Owner-side maintenance: O(slots). */
 uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns);
 
 #endif

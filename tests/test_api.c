@@ -208,3 +208,38 @@ Test(api, close_accepts_null)
 {
 	fg_close(NULL);
 }
+
+Test(api, shadow_rule_allows_even_on_a_full_table_that_fails_closed)
+{
+	fg_client *c = test_create("shadowfull", 1);
+	fg_decision d;
+	char key[16];
+	int i, r;
+
+	test_rule(c, "s", 1, 1, HOUR_MS, FG_RULE_SHADOW | FG_RULE_FAIL_CLOSED);
+	for (i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		r = fg_allow(c, "s", key, 1, &d);
+		cr_assert_eq(r, 1, "shadow never denies (key %s)", key);
+		if (d.flags & FG_DECISION_UNTRACKED)
+			break;
+	}
+	cr_assert(d.flags & FG_DECISION_UNTRACKED, "the table filled up");
+	cr_expect(d.flags & FG_DECISION_SHADOW, "and reports the denial");
+	fg_close(c);
+	fg_unlink(test_segment("shadowfull"));
+}
+
+Test(api, unlink_refuses_a_file_that_is_not_a_segment)
+{
+	char path[] = "/tmp/fgtest-notaseg-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "precious data", 13), 13);
+	close(fd);
+	cr_expect_eq(fg_unlink(path), FG_EBADSEG);
+	cr_expect_eq(access(path, F_OK), 0, "the file is still there");
+	unlink(path);
+	cr_expect_eq(fg_unlink(path), FG_ENOSEG);
+}

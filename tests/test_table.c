@@ -12,6 +12,7 @@
 
 #include "lib/client.h"
 #include "shm/clock.h"
+#include "shm/hash.h"
 #include "shm/layout.h"
 #include "shm/table.h"
 #include "tests/helpers.h"
@@ -316,4 +317,46 @@ Test(table, debit_puts_a_bucket_in_debt_without_counting_local_consumption)
 	cr_expect_eq(st.consumed, 1, "only the local admission is consumed");
 	fg_close(c);
 	fg_unlink(test_segment("debit"));
+}
+
+Test(table, reap_abandons_a_claim_no_inserter_came_back_for)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t now = fg__now_ns();
+
+	plant_claim(t, 9, 0, "orphan", 1);
+	/* first pass: the claim is stamped, not judged */
+	cr_expect_eq(fg__table_reap(t, now, 0), 0);
+	cr_expect_eq(FG_CTL_STATE(t->slots[9].ctl), FG_SLOT_CLAIMED);
+	cr_expect_eq(t->slots[9].tat, now);
+	/* still within the grace period: left alone */
+	cr_expect_eq(fg__table_reap(t, now + 1000, 0), 0);
+	cr_expect_eq(FG_CTL_STATE(t->slots[9].ctl), FG_SLOT_CLAIMED);
+	/* unchanged past FG_CLAIM_STALE_NS: dead, then free */
+	now += FG_CLAIM_STALE_NS;
+	cr_expect_eq(fg__table_reap(t, now, 0), 0);
+	cr_expect_eq(FG_CTL_STATE(t->slots[9].ctl), FG_SLOT_DEAD);
+	cr_expect_eq(t->hdr->abandoned, 1);
+	cr_expect_eq(fg__table_reap(t, now, 0), 1);
+	cr_expect_eq(FG_CTL_STATE(t->slots[9].ctl), FG_SLOT_FREE);
+	table_free(t);
+}
+
+Test(table, reap_stamp_on_a_just_published_bucket_leaves_it_full)
+{
+	fg_client *c = test_create("stamp", 100);
+	fg_decision d;
+	struct fg_slot *s;
+	int idx;
+
+	test_rule(c, "r", 3, 1, HOUR_MS, 0);
+	idx = fg__rule_index(c, "r");
+	s = fg__table_find(&c->seg.tbl, (unsigned)idx, "k", 1,
+	                   fg__hash64(c->seg.tbl.seed, (unsigned)idx, "k", 1));
+	cr_assert_not_null(s);
+	s->tat = fg__now_ns(); /* what a reaper's stamp leaves behind */
+	cr_expect_eq(fg_allow(c, "r", "k", 1, &d), 1);
+	cr_expect_eq(d.remaining, 2, "a stamp is never a debit");
+	fg_close(c);
+	fg_unlink(test_segment("stamp"));
 }
