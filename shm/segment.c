@@ -51,6 +51,7 @@ int fg__errno_to_fg(int err)
 	case ENFILE:
 		return FG_ENOMEM;
 	case ELOOP: /* a symlink where a segment should be */
+	case EISDIR:
 		return FG_EBADSEG;
 	case ENAMETOOLONG:
 		return FG_ENAME;
@@ -86,7 +87,11 @@ int fg__seg_path(const char *segment, char *out, size_t outlen)
 			segment = FG_DEFAULT_SEGMENT;
 	}
 	if (segment[0] == '/') {
-		if (strlen(segment) > FG_SEG_PATH_MAX || segment[1] == '\0')
+		const char *base = strrchr(segment, '/') + 1;
+
+		/* room for the ".tmp-" suffix of creation within NAME_MAX */
+		if (strlen(segment) > FG_SEG_PATH_MAX || base[0] == '\0' ||
+		    strlen(base) > FG_SEG_BASE_MAX)
 			return FG_ENAME;
 		n = snprintf(out, outlen, "%s", segment);
 	} else {
@@ -286,6 +291,15 @@ fail_errno:
 	return r;
 }
 
+static int replaceable(const char *path)
+{
+	struct stat st;
+
+	/* rename() replaces a symlink itself, never its target */
+	return lstat(path, &st) != 0 || S_ISREG(st.st_mode) ||
+	       S_ISLNK(st.st_mode);
+}
+
 int fg__seg_create(const char *path, const fg_segment_opts *opts,
                    unsigned flags, struct fg_seg *seg)
 {
@@ -318,9 +332,17 @@ int fg__seg_create(const char *path, const fg_segment_opts *opts,
 		if (r != 0)
 			return r;
 		/* Publish: link fails if someone else published first (then
-		 * attach theirs); rename replaces a segment we must replace. */
-		if (r == 0 && (flags & FG_CREATE_REPLACE) && rename(tmp, path) == 0)
-			goto published;
+		 * attach theirs); rename replaces a segment we must replace,
+		 * but never a device, FIFO or directory of that name. */
+		if (flags & FG_CREATE_REPLACE) {
+			if (!replaceable(path)) {
+				close(fd);
+				unlink(tmp);
+				return FG_EBADSEG;
+			}
+			if (rename(tmp, path) == 0)
+				goto published;
+		}
 		if (link(tmp, path) == 0) {
 			unlink(tmp);
 			goto published;

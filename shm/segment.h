@@ -14,6 +14,7 @@
 #define FG_SHM_DIR "/dev/shm/"
 #define FG_SEG_NAME_MAX 64u  /* a bare name, below FG_SHM_DIR */
 #define FG_SEG_PATH_MAX 240u /* an absolute path */
+#define FG_SEG_BASE_MAX 200u /* its last component */
 
 /* One process's mapping of a segment. */
 struct fg_seg {
