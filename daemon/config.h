@@ -1,0 +1,80 @@
+/*
+ * config.h - floodgated's configuration (floodgate.conf(5)).
+ *
+ * The file is line-based, one directive per line, '#' to end of line is a
+ * comment, like chrony.conf or an OpenBSD daemon's.  Parsing is a pure
+ * function of the text (no DNS, no file system, no user database), so it
+ * can be fuzzed and a reload can be validated as a whole before anything
+ * changes: a config with one error is rejected entirely with
+ * "file:line: reason", and the old one stays in force.
+ */
+#ifndef FGD_CONFIG_H
+#define FGD_CONFIG_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "lib/floodgate.h"
+
+#define FGD_PATH_MAX 240
+#define FGD_NAME_MAX 64
+#define FGD_MAX_PEERS 1024
+#define FGD_DEFAULT_PORT 7420
+#define FGD_DEFAULT_INTERVAL_MS 100
+#define FGD_DEFAULT_DATAGRAM 1200 /* below a 1280-byte IPv6 MTU: no fragments */
+#define FGD_MIN_DATAGRAM 512
+#define FGD_MAX_DATAGRAM 1400
+
+struct fgd_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct fgd_rule {
+	char name[FG_RULE_NAME_MAX + 1];
+	uint32_t capacity;
+	uint32_t rate;
+	uint32_t period_ms;
+	uint32_t flags; /* FG_RULE_* */
+};
+
+struct fgd_config {
+	/* segment */
+	char segment[FGD_PATH_MAX + 1];  /* "segment NAME|/PATH"; default "floodgate" */
+	uint64_t capacity;               /* "capacity N" keys; default FG_DEFAULT_CAPACITY */
+	uint32_t mode;                   /* "mode 0660" (octal); default 0660 */
+	char user[FGD_NAME_MAX + 1];     /* "user NAME" segment owner; "" = leave */
+	char group[FGD_NAME_MAX + 1];    /* "group NAME" segment group; "" = leave */
+	/* identity */
+	char node_key[FGD_PATH_MAX + 1]; /* "node-key PATH" secret key file */
+	char keyring[FGD_PATH_MAX + 1];  /* "keyring PATH" trusted public keys */
+	/* network */
+	struct fgd_addr listen;          /* "listen ADDR[:PORT]"; default 0.0.0.0:7420 */
+	struct fgd_addr *peers;          /* "peer ADDR[:PORT]", repeatable */
+	size_t npeers;
+	uint32_t interval_ms;            /* "interval 100ms" */
+	uint32_t max_datagram;           /* "max-datagram 1200" bytes */
+	/* rules: "rule NAME capacity N rate R/PERIOD [scope host|global]
+	 *         [on-full open|closed] [mode enforce|shadow] [default]" */
+	struct fgd_rule *rules;
+	size_t nrules;
+};
+
+/*
+ * Parse @len bytes of @text (need not be NUL-terminated) read from @fname
+ * (used in messages only).  On success fills @cfg (free with
+ * fgd_config_free) and returns 0.  On the first error returns -1, leaves
+ * @cfg empty and writes "fname:line: reason" to @err.
+ */
+int fgd_config_parse(const char *text, size_t len, const char *fname,
+                     struct fgd_config *cfg, char *err, size_t errlen);
+
+/* Read and parse a file (at most 1 MiB); same contract. */
+int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
+                    size_t errlen);
+
+void fgd_config_free(struct fgd_config *cfg);
+
+#endif

@@ -1,0 +1,563 @@
+/*
+ * floodgated.c - the per-host daemon: owns the segment, publishes the
+ * rules, and gossips signed per-key consumption to its peers.
+ *
+ * One thread, one poll() loop over the UDP socket and a signalfd, woken
+ * at least every round (the gossip interval).  Workers never wait on it:
+ * if it is down they keep limiting on local state, and when it comes back
+ * it re-attaches to the same segment and goes on (a new incarnation, so
+ * peers do not count anything twice).
+ *
+ * Lifecycle as chrony's main.c: each module is set up in order and torn
+ * down in reverse from one exit path.  Signals: SIGTERM/SIGINT flush one
+ * last round and exit 0; SIGHUP re-reads the config (rejected whole, with
+ * file:line, if it has an error: the old rules stay); SIGUSR1 logs the
+ * counters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <urcu/uatomic.h>
+
+#include <sodium.h>
+
+#include "daemon/config.h"
+#include "daemon/node.h"
+#include "gossip/keys.h"
+#include "lib/client.h"
+#include "lib/floodgate.h"
+
+#define REAP_EVERY_MS 10000u
+#define REAP_MIN_AGE_MS 60000u
+#define EXPIRE_EVERY_MS 10000u
+
+static int use_syslog;
+static int verbose;
+
+static void logmsg(int prio, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void logmsg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prio == LOG_DEBUG && !verbose)
+		return;
+	va_start(ap, fmt);
+	if (use_syslog) {
+		vsyslog(prio, fmt, ap);
+	} else {
+		fprintf(stderr, "floodgated: ");
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+	        "usage: floodgated -c FILE [-f] [-v]\n"
+	        "       floodgated --keygen PATH [NAME]\n"
+	        "  -c FILE   configuration (floodgate.conf(5))\n"
+	        "  -f        stay in the foreground, log to stderr\n"
+	        "  -v        log debug messages\n"
+	        "  --keygen  write a new node key pair: PATH (secret, 0600)\n"
+	        "            and PATH.pub (keyring line \"NAME KEY\")\n");
+}
+
+struct daemon {
+	struct fgd_config cfg;
+	const char *cfg_path;
+	fg_client *fg;
+	uint8_t *sk;
+	uint8_t pk[FGW_PK_SIZE];
+	struct fgw_keyring kr;
+	struct fgd_node node;
+	int node_ok;
+	int sock;
+	int sigfd;
+};
+
+/* ---------------------------------------------------------------- rules */
+
+/* Make the segment's rules those of @cfg: set each, remove the others. */
+static int rules_apply(fg_client *fg, const struct fgd_config *cfg)
+{
+	fg_rule_info ri;
+	size_t i;
+	unsigned idx;
+	int r;
+
+	for (i = 0; i < cfg->nrules; i++) {
+		const struct fgd_rule *cr = &cfg->rules[i];
+		fg_rule rule = {.name = cr->name,
+		                .capacity = cr->capacity,
+		                .rate = cr->rate,
+		                .period_ms = cr->period_ms,
+		                .flags = cr->flags};
+
+		r = fg_rule_set(fg, &rule);
+		if (r != 0) {
+			logmsg(LOG_ERR, "rule %s: %s", cr->name, fg_strerror(r));
+			return -1;
+		}
+	}
+	for (idx = 0; idx < FG_RULES_MAX; idx++) {
+		int keep = 0;
+
+		if (fg_rule_get(fg, idx, &ri) != 0)
+			continue;
+		for (i = 0; i < cfg->nrules && !keep; i++)
+			keep = strcmp(cfg->rules[i].name, ri.name) == 0;
+		if (!keep && fg_rule_remove(fg, ri.name) == 0)
+			logmsg(LOG_INFO, "rule %s removed", ri.name);
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- segment */
+
+static int segment_open(struct daemon *d)
+{
+	fg_segment_opts o = {.capacity = d->cfg.capacity,
+	                     .mode = d->cfg.mode,
+	                     .uid = -1,
+	                     .gid = -1};
+	char buf[1024];
+	int r;
+
+	if (d->cfg.user[0]) {
+		struct passwd pw, *res = NULL;
+
+		if (getpwnam_r(d->cfg.user, &pw, buf, sizeof buf, &res) != 0 ||
+		    res == NULL) {
+			logmsg(LOG_ERR, "user %s: no such user", d->cfg.user);
+			return -1;
+		}
+		o.uid = res->pw_uid;
+	}
+	if (d->cfg.group[0]) {
+		struct group gr, *res = NULL;
+
+		if (getgrnam_r(d->cfg.group, &gr, buf, sizeof buf, &res) != 0 ||
+		    res == NULL) {
+			logmsg(LOG_ERR, "group %s: no such group", d->cfg.group);
+			return -1;
+		}
+		o.gid = res->gr_gid;
+	}
+	r = fg_create(d->cfg.segment, &o, 0, &d->fg);
+	if (r != 0) {
+		logmsg(LOG_ERR, "segment %s: %s%s", d->cfg.segment,
+		       fg_strerror(r),
+		       r == FG_EEXIST ? " (remove it with fg_unlink or change "
+		                        "capacity back)"
+		                      : "");
+		return -1;
+	}
+	uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, (uint64_t)getpid());
+	return rules_apply(d->fg, &d->cfg);
+}
+
+/* ---------------------------------------------------------------- gossip */
+
+static int identity_load(struct daemon *d)
+{
+	char err[512];
+
+	if (d->cfg.node_key[0] == '\0') {
+		if (d->cfg.npeers == 0)
+			return 0; /* a single host: nothing to sign */
+		logmsg(LOG_ERR, "%s: peers need node-key and keyring",
+		       d->cfg_path);
+		return -1;
+	}
+	if (fgk_load_secret(d->cfg.node_key, &d->sk, d->pk, err, sizeof err) !=
+	    0) {
+		logmsg(LOG_ERR, "%s", err);
+		return -1;
+	}
+	if (d->cfg.keyring[0] &&
+	    fgk_keyring_load(d->cfg.keyring, &d->kr, err, sizeof err) != 0) {
+		logmsg(LOG_ERR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int socket_open(struct daemon *d)
+{
+	int one = 1;
+
+	d->sock = socket(d->cfg.listen.ss.ss_family,
+	                 SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (d->sock < 0) {
+		logmsg(LOG_ERR, "socket: %s", strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(d->sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (d->cfg.listen.ss.ss_family == AF_INET6) {
+		int zero = 0; /* [::] reaches IPv4 peers whatever the sysctl */
+
+		(void)setsockopt(d->sock, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+		                 sizeof zero);
+	}
+	if (bind(d->sock, (struct sockaddr *)&d->cfg.listen.ss,
+	         d->cfg.listen.len) != 0) {
+		logmsg(LOG_ERR, "listen: bind: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int node_start(struct daemon *d)
+{
+	struct fgd_node_params p = {.max_datagram = d->cfg.max_datagram,
+	                            .interval_ms = d->cfg.interval_ms,
+	                            .npeers = d->cfg.npeers};
+	char state[FG_SEG_PATH_MAX + 32];
+	struct timespec ts;
+
+	if (d->sk == NULL)
+		return 0;
+	/* The harvest baseline lives beside the segment, so that what
+	 * workers consume while we are down is reported when we are back. */
+	if (fg__seg_path(d->cfg.segment, state, sizeof state - 8) == 0) {
+		strcat(state, ".state");
+		p.state_path = state;
+	}
+	/* The incarnation must grow across restarts of this node: the
+	 * wall clock at start, its only use here. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	p.incarnation = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (fgd_node_init(&d->node, d->fg, &d->kr, d->sk, d->pk, &p) != 0) {
+		logmsg(LOG_ERR, "out of memory for the gossip state");
+		return -1;
+	}
+	d->node_ok = 1;
+	if (d->node.self < 0)
+		logmsg(LOG_WARNING, "our own key is not in the keyring: peers "
+		                    "will drop what we send");
+	return 0;
+}
+
+static void send_all(void *arg, const uint8_t *buf, size_t len)
+{
+	struct daemon *d = arg;
+	size_t i;
+
+	for (i = 0; i < d->cfg.npeers; i++) {
+		const struct fgd_addr *a = &d->cfg.peers[i];
+
+		if (sendto(d->sock, buf, len, 0, (const struct sockaddr *)&a->ss,
+		           a->len) == (ssize_t)len) {
+			d->node.ctr.tx_datagrams++;
+			d->node.ctr.tx_bytes += len;
+		} else {
+			d->node.ctr.tx_errors++;
+		}
+	}
+}
+
+static void round_run(struct daemon *d, uint64_t t, int full)
+{
+	if (!d->node_ok)
+		return;
+	fgd_node_harvest(&d->node, t);
+	(void)fgd_node_emit(&d->node, t, full, send_all, d);
+}
+
+static void receive_all(struct daemon *d, uint64_t t)
+{
+	uint8_t buf[FGW_MAX_SIZE + 1];
+	unsigned i;
+
+	for (i = 0; i < 1024; i++) { /* bounded: rounds must still run */
+		ssize_t n = recv(d->sock, buf, sizeof buf, 0);
+
+		if (n < 0)
+			return;
+		if (!d->node_ok)
+			continue;
+		(void)fgd_node_receive(&d->node, buf, (size_t)n, t);
+	}
+}
+
+static void counters_log(const struct daemon *d)
+{
+	const struct fgd_counters *c = &d->node.ctr;
+	char drops[512];
+	size_t off = 0;
+	int i;
+
+	for (i = 1; i < FGW_NDROPS && off < sizeof drops; i++)
+		off += (size_t)snprintf(drops + off, sizeof drops - off, " %s=%llu",
+		                        fgw_drop_name((enum fgw_drop)i),
+		                        (unsigned long long)c->drops[i]);
+	logmsg(LOG_INFO,
+	       "rx %llu datagrams %llu bytes, tx %llu datagrams %llu bytes "
+	       "(%llu errors), harvested %llu, applied %llu, unknown-rule "
+	       "%llu, no-room %llu, dropped:%s self=%llu",
+	       (unsigned long long)c->rx_datagrams,
+	       (unsigned long long)c->rx_bytes,
+	       (unsigned long long)c->tx_datagrams,
+	       (unsigned long long)c->tx_bytes,
+	       (unsigned long long)c->tx_errors,
+	       (unsigned long long)c->harvested,
+	       (unsigned long long)c->applied,
+	       (unsigned long long)c->records_unknown,
+	       (unsigned long long)(c->records_noroom + c->local_noroom), drops,
+	       (unsigned long long)c->drops_self);
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static void reload(struct daemon *d)
+{
+	struct fgd_config nc;
+	char err[512];
+
+	if (fgd_config_load(d->cfg_path, &nc, err, sizeof err) != 0) {
+		logmsg(LOG_ERR, "reload rejected, old config kept: %s", err);
+		return;
+	}
+	if (strcmp(nc.segment, d->cfg.segment) != 0 ||
+	    nc.capacity != d->cfg.capacity ||
+	    strcmp(nc.node_key, d->cfg.node_key) != 0 ||
+	    strcmp(nc.keyring, d->cfg.keyring) != 0 ||
+	    nc.listen.len != d->cfg.listen.len ||
+	    memcmp(&nc.listen.ss, &d->cfg.listen.ss, nc.listen.len) != 0)
+		logmsg(LOG_WARNING, "segment, capacity, keys and listen take "
+		                    "effect at restart only");
+	if (rules_apply(d->fg, &nc) != 0) {
+		logmsg(LOG_ERR, "reload: rules not all applied");
+		fgd_config_free(&nc);
+		return;
+	}
+	/* take what a running node can change: peers, interval, size */
+	free(d->cfg.peers);
+	d->cfg.peers = nc.peers;
+	d->cfg.npeers = nc.npeers;
+	nc.peers = NULL;
+	d->cfg.interval_ms = nc.interval_ms;
+	d->cfg.max_datagram = nc.max_datagram;
+	free(d->cfg.rules);
+	d->cfg.rules = nc.rules;
+	d->cfg.nrules = nc.nrules;
+	nc.rules = NULL;
+	if (d->node_ok) {
+		d->node.npeers = d->cfg.npeers;
+		d->node.max_datagram = d->cfg.max_datagram;
+		d->node.interval_ns = (uint64_t)d->cfg.interval_ms * 1000000u;
+	}
+	fgd_config_free(&nc);
+	logmsg(LOG_INFO, "configuration reloaded: %zu rules, %zu peers",
+	       d->cfg.nrules, d->cfg.npeers);
+}
+
+/* ------------------------------------------------------------------ loop */
+
+static int run(struct daemon *d)
+{
+	uint64_t t = now_ms(), next_round = t, next_reap = t + REAP_EVERY_MS;
+	uint64_t next_expire = t + EXPIRE_EVERY_MS;
+
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = d->sigfd, .events = POLLIN},
+		                        {.fd = d->sock, .events = POLLIN}};
+		int timeout;
+
+		t = now_ms();
+		if (t >= next_round) {
+			round_run(d, t, 0);
+			next_round += d->cfg.interval_ms;
+			if (next_round <= t) /* fell behind: do not burst */
+				next_round = t + d->cfg.interval_ms;
+		}
+		if (t >= next_reap) {
+			int n = fg_reap(d->fg, REAP_MIN_AGE_MS);
+
+			if (n > 0)
+				logmsg(LOG_INFO, "reaped %d abandoned slots", n);
+			next_reap = t + REAP_EVERY_MS;
+		}
+		if (t >= next_expire && d->node_ok) {
+			fgd_node_expire(&d->node, t);
+			next_expire = t + EXPIRE_EVERY_MS;
+		}
+		timeout = (int)(next_round > t ? next_round - t : 0);
+		if (poll(pfd, d->sock >= 0 ? 2 : 1, timeout) < 0 &&
+		    errno != EINTR) {
+			logmsg(LOG_ERR, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd[1].revents & POLLIN)
+			receive_all(d, now_ms());
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(d->sigfd, &si, sizeof si) != sizeof si)
+				continue;
+			switch (si.ssi_signo) {
+			case SIGHUP:
+				reload(d);
+				break;
+			case SIGUSR1:
+				counters_log(d);
+				break;
+			default: /* SIGTERM, SIGINT */
+				logmsg(LOG_INFO, "signal %u: exiting",
+				       si.ssi_signo);
+				round_run(d, now_ms(), 0); /* flush */
+				return 0;
+			}
+		}
+	}
+}
+
+static int signals_block(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	(void)signal(SIGPIPE, SIG_IGN);
+	return d->sigfd < 0 ? -1 : 0;
+}
+
+/* No core dumps: the secret key must not end up in one. */
+static void harden(void)
+{
+	struct rlimit rl = {0, 0};
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static int keygen(int argc, char **argv)
+{
+	char err[512], host[64];
+	const char *name = argc > 3 ? argv[3] : NULL;
+
+	if (argc < 3) {
+		usage();
+		return 2;
+	}
+	if (name == NULL) {
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "node");
+		host[sizeof host - 1] = '\0';
+		name = host;
+	}
+	harden();
+	if (fgk_keygen(argv[2], name, err, sizeof err) != 0) {
+		fprintf(stderr, "floodgated: %s\n", err);
+		return 1;
+	}
+	printf("secret key: %s\npublic key: %s.pub (add its line to every "
+	       "node's keyring)\n",
+	       argv[2], argv[2]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {.sock = -1, .sigfd = -1};
+	char err[512];
+	int foreground = 0, opt, rc = 1;
+
+	if (argc >= 2 && strcmp(argv[1], "--keygen") == 0)
+		return keygen(argc, argv);
+	while ((opt = getopt(argc, argv, "c:fvh")) != -1) {
+		switch (opt) {
+		case 'c':
+			d.cfg_path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (d.cfg_path == NULL || optind != argc) {
+		usage();
+		return 2;
+	}
+	harden();
+	if (sodium_init() < 0) {
+		fprintf(stderr, "floodgated: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (fgd_config_load(d.cfg_path, &d.cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "floodgated: %s\n", err);
+		return 1;
+	}
+	if (!foreground) {
+		if (daemon(0, 0) != 0) {
+			fprintf(stderr, "floodgated: daemon: %s\n",
+			        strerror(errno));
+			goto out;
+		}
+		use_syslog = 1;
+		openlog("floodgated", LOG_PID, LOG_DAEMON);
+	}
+	if (signals_block(&d) != 0 || identity_load(&d) != 0 ||
+	    segment_open(&d) != 0 || socket_open(&d) != 0 ||
+	    node_start(&d) != 0)
+		goto out;
+	logmsg(LOG_INFO,
+	       "running: segment %s, %zu rules, %zu peers, interval %u ms",
+	       d.cfg.segment, d.cfg.nrules, d.cfg.npeers, d.cfg.interval_ms);
+	rc = run(&d) == 0 ? 0 : 1;
+out:
+	if (d.node_ok)
+		fgd_node_fini(&d.node);
+	if (d.sock >= 0)
+		close(d.sock);
+	if (d.fg) {
+		uatomic_set(&d.fg->seg.tbl.hdr->owner_pid, 0);
+		fg_close(d.fg);
+	}
+	if (d.sk)
+		fgk_secret_free(d.sk);
+	fgk_keyring_free(&d.kr);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+	fgd_config_free(&d.cfg);
+	return rc;
+}

@@ -1,0 +1,343 @@
+/*
+ * node.c - harvest, emit and apply consumption (see node.h).
+ *
+ * Why cumulative counts: a datagram carries, per key, everything this
+ * node has consumed in its incarnation, never a delta.  The receiver's
+ * rule is "debit the increase over the highest count seen", so every
+ * datagram is idempotent: lost ones are repaired by the next, duplicated
+ * or replayed ones debit nothing.  Consumption is applied as debt (the
+ * bucket may go below zero) so that all hosts draw on one budget; the
+ * debt is capped only far above what honest traffic can produce.
+ */
+#include "daemon/node.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <urcu/uatomic.h>
+
+#include "lib/client.h"
+#include "shm/layout.h"
+
+#define REMOTE_MAX_PER_PEER 4u /* remote ledger: this many x capacity */
+
+/* Take everything in the segment now as already reported. */
+static void snapshot(struct fgd_node *n)
+{
+	struct fg_table *t = &n->fg->seg.tbl;
+	uint64_t i;
+
+	for (i = 0; i < n->nslots; i++) {
+		n->base[i].ctl = uatomic_read(&t->slots[i].ctl);
+		n->base[i].seen = uatomic_read(&t->slots[i].consumed);
+	}
+}
+
+/*
+ * The state file: a header naming the segment it belongs to (its random
+ * hash seed and creation time, which a re-created segment does not share)
+ * and the per-slot baseline.  It lives beside the segment, on tmpfs, and
+ * like it does not survive a reboot.
+ */
+struct state_hdr {
+	uint8_t magic[8];
+	uint64_t seed[2];
+	uint64_t created_ns;
+	uint64_t nslots;
+	uint64_t pad[3];
+};
+
+static const uint8_t state_magic[8] = "FGDSTAT1";
+
+static int state_map(struct fgd_node *n, const char *path)
+{
+	const struct fg_seg_hdr *h = n->fg->seg.tbl.hdr;
+	size_t bytes = sizeof(struct state_hdr) + n->nslots * sizeof *n->base;
+	struct state_hdr *sh;
+	struct stat st;
+	int fd, fresh;
+	void *p;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    ((size_t)st.st_size != bytes && ftruncate(fd, (off_t)bytes) != 0)) {
+		close(fd);
+		return 0;
+	}
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return 0;
+	sh = p;
+	fresh = (size_t)st.st_size != bytes ||
+	        memcmp(sh->magic, state_magic, sizeof sh->magic) != 0 ||
+	        sh->seed[0] != h->hash_seed[0] ||
+	        sh->seed[1] != h->hash_seed[1] ||
+	        sh->created_ns != h->created_ns || sh->nslots != n->nslots;
+	if (fresh) {
+		memset(sh, 0, sizeof *sh);
+		sh->seed[0] = h->hash_seed[0];
+		sh->seed[1] = h->hash_seed[1];
+		sh->created_ns = h->created_ns;
+		sh->nslots = n->nslots;
+	}
+	n->base = (struct fgd_base *)(void *)(sh + 1);
+	n->base_bytes = bytes;
+	if (fresh) {
+		snapshot(n);
+		memcpy(sh->magic, state_magic, sizeof sh->magic);
+	}
+	return 1;
+}
+
+int fgd_node_init(struct fgd_node *n, fg_client *fg,
+                  const struct fgw_keyring *kr, const uint8_t *sk,
+                  const uint8_t pk[FGW_PK_SIZE],
+                  const struct fgd_node_params *p)
+{
+	uint64_t cap = fg->seg.capacity;
+
+	memset(n, 0, sizeof *n);
+	n->fg = fg;
+	n->kr = kr;
+	n->sk = sk;
+	memcpy(n->pk, pk, FGW_PK_SIZE);
+	n->self = fgw_keyring_find(kr, pk);
+	n->incarnation = p->incarnation;
+	n->max_datagram = p->max_datagram;
+	n->interval_ns = (uint64_t)p->interval_ms * 1000000u;
+	n->npeers = p->npeers;
+	n->nslots = fg->seg.tbl.nslots;
+	if (fgd_map_init(&n->local, cap) != 0 ||
+	    fgd_map_init(&n->remote, cap * REMOTE_MAX_PER_PEER) != 0)
+		goto fail;
+	n->replay = calloc(kr->n ? kr->n : 1, sizeof *n->replay);
+	n->heard_ms = calloc(kr->n ? kr->n : 1, sizeof *n->heard_ms);
+	if (n->replay == NULL || n->heard_ms == NULL)
+		goto fail;
+	if (p->state_path == NULL || !state_map(n, p->state_path)) {
+		n->base = calloc(n->nslots, sizeof *n->base);
+		if (n->base == NULL)
+			goto fail;
+		snapshot(n);
+	}
+	return 0;
+fail:
+	fgd_node_fini(n);
+	return -1;
+}
+
+void fgd_node_fini(struct fgd_node *n)
+{
+	fgd_map_fini(&n->local);
+	fgd_map_fini(&n->remote);
+	free(n->replay);
+	free(n->heard_ms);
+	if (n->base_bytes)
+		munmap((struct state_hdr *)(void *)n->base - 1, n->base_bytes);
+	else
+		free(n->base);
+	n->base_bytes = 0;
+	n->replay = NULL;
+	n->heard_ms = NULL;
+	n->base = NULL;
+}
+
+void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
+{
+	struct fg_table *t = &n->fg->seg.tbl;
+	uint8_t global[FG_RULES_MAX];
+	fg_rule_info ri[FG_RULES_MAX];
+	uint64_t i;
+	unsigned r;
+
+	for (r = 0; r < FG_RULES_MAX; r++)
+		global[r] = fg_rule_get(n->fg, r, &ri[r]) == 0 &&
+		            (ri[r].flags & FG_RULE_GLOBAL);
+
+	for (i = 0; i < n->nslots; i++) {
+		struct fg_slot *s = &t->slots[i];
+		struct fgd_base *b = &n->base[i];
+		uint64_t c = uatomic_read(&s->ctl), consumed, delta;
+		struct fgd_entry *e;
+		unsigned len;
+
+		if (FG_CTL_STATE(c) != FG_SLOT_READY)
+			continue;
+		if (c != b->ctl) { /* a bucket new since the last look */
+			b->ctl = c;
+			b->seen = 0;
+		}
+		consumed = uatomic_read(&s->consumed);
+		if (consumed == b->seen)
+			continue;
+		delta = consumed - b->seen;
+		b->seen = consumed;
+		r = FG_CTL_RULE(c);
+		len = FG_CTL_KEYLEN(c);
+		if (r >= FG_RULES_MAX || !global[r] || len == 0 ||
+		    len > FG_KEY_MAX)
+			continue;
+		e = fgd_map_get(&n->local, 0, ri[r].name, strlen(ri[r].name),
+		                s->key, len, 1);
+		if (e == NULL) {
+			n->ctr.local_noroom++;
+			continue;
+		}
+		e->count += delta;
+		e->touched = now_ms;
+		n->ctr.harvested += delta;
+	}
+}
+
+struct emitter {
+	struct fgd_node *n;
+	struct fgw_writer w;
+	fgd_send_fn *send;
+	void *arg;
+	size_t sent;
+};
+
+static void emit_flush(struct emitter *em)
+{
+	size_t len;
+
+	if (em->w.nrec == 0)
+		return;
+	len = fgw_finish(&em->w, em->n->sk);
+	if (len == 0) {
+		em->n->ctr.tx_errors++; /* could not sign: send nothing */
+	} else {
+		em->send(em->arg, em->w.buf, len);
+		em->sent++;
+	}
+	fgw_begin(&em->w, em->n->max_datagram, em->n->pk, em->n->incarnation,
+	          ++em->n->seq);
+}
+
+size_t fgd_node_emit(struct fgd_node *n, uint64_t now_ms, int full,
+                     fgd_send_fn *send, void *arg)
+{
+	struct emitter em = {.n = n, .send = send, .arg = arg};
+	size_t i;
+
+	n->rounds++;
+	if (n->rounds % FGD_FULL_SYNC_EVERY == 0)
+		full = 1;
+	fgw_begin(&em.w, n->max_datagram, n->pk, n->incarnation, ++n->seq);
+	for (i = 0; i < n->local.cap; i++) {
+		struct fgd_entry *e = &n->local.e[i];
+
+		if (e->hash == 0 || e->count == 0)
+			continue;
+		if (e->count == e->sent &&
+		    !(full && now_ms - e->touched <= FGD_SYNC_WINDOW_MS))
+			continue;
+		if (fgw_add(&em.w, e->rule, e->rule_len, e->key, e->key_len,
+		            e->count) != 0) {
+			emit_flush(&em);
+			if (fgw_add(&em.w, e->rule, e->rule_len, e->key,
+			            e->key_len, e->count) != 0)
+				continue; /* cannot happen: a record fits */
+		}
+		e->sent = e->count;
+	}
+	emit_flush(&em);
+	return em.sent;
+}
+
+/* The debt a remote debit may leave, in ns beyond now: far above what
+ * honest peers can produce, (N-1) x (rate x interval + capacity), times 4.
+ */
+static uint64_t max_debt(const struct fgd_node *n, uint64_t tau)
+{
+	uint64_t per = n->interval_ns + tau, peers = n->npeers ? n->npeers : 1;
+	uint64_t cap = UINT64_C(1) << 60;
+
+	if (per > cap / (4 * peers))
+		return cap;
+	return tau + 4 * peers * per;
+}
+
+static void apply(struct fgd_node *n, const struct fgw_view *v,
+                  const struct fgw_record *rec, uint64_t now_ms)
+{
+	const struct fg_rule_cache *rc;
+	char rule[FG_RULE_NAME_MAX + 1];
+	struct fgd_entry *e;
+	uint64_t delta;
+	int idx;
+
+	memcpy(rule, rec->rule, rec->rule_len);
+	rule[rec->rule_len] = '\0';
+	idx = memchr(rule, '\0', rec->rule_len) ? -1
+	                                        : fg__rule_index(n->fg, rule);
+	rc = idx < 0 ? NULL : fg__rule_params(n->fg, (unsigned)idx);
+	if (rc == NULL || !(rc->flags & FG__RULE_ACTIVE) ||
+	    !(rc->flags & FG__RULE_GLOBAL)) {
+		n->ctr.records_unknown++;
+		return;
+	}
+	e = fgd_map_get(&n->remote, (uint16_t)v->origin, rule,
+	                rec->rule_len, rec->key, rec->key_len, 1);
+	if (e == NULL) {
+		n->ctr.records_noroom++;
+		return;
+	}
+	e->touched = now_ms;
+	if (e->incarnation != v->incarnation) {
+		if (e->incarnation > v->incarnation)
+			return; /* an older life of the origin: already counted */
+		e->incarnation = v->incarnation; /* its counts restart at 0 */
+		e->count = 0;
+	}
+	if (rec->count <= e->count)
+		return; /* nothing new: duplicate, reordered or replayed */
+	delta = rec->count - e->count;
+	if (fg__debit(n->fg, (unsigned)idx, rec->key, rec->key_len, delta,
+	              max_debt(n, rc->tau_ns)) != 0) {
+		n->ctr.records_noroom++;
+		return; /* not recorded as seen: retried with the next count */
+	}
+	e->count = rec->count;
+	n->ctr.applied += delta;
+}
+
+enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
+                               size_t len, uint64_t now_ms)
+{
+	struct fgw_record rec;
+	struct fgw_view v;
+	enum fgw_drop d;
+
+	n->ctr.rx_datagrams++;
+	n->ctr.rx_bytes += len;
+	d = fgw_open(buf, len, n->kr, &v);
+	if (d == FGW_OK && v.origin == n->self) {
+		n->ctr.drops_self++;
+		return FGW_REPLAY;
+	}
+	if (d == FGW_OK)
+		d = fgw_replay_check(&n->replay[v.origin], v.incarnation, v.seq);
+	if (d != FGW_OK) {
+		n->ctr.drops[d]++;
+		return d;
+	}
+	n->heard_ms[v.origin] = now_ms;
+	while (fgw_next(&v, &rec))
+		apply(n, &v, &rec, now_ms);
+	return FGW_OK;
+}
+
+void fgd_node_expire(struct fgd_node *n, uint64_t now_ms)
+{
+	if (now_ms > FGD_REMOTE_TTL_MS)
+		(void)fgd_map_expire(&n->remote, now_ms - FGD_REMOTE_TTL_MS);
+	if (now_ms > FGD_LOCAL_TTL_MS)
+		(void)fgd_map_expire(&n->local, now_ms - FGD_LOCAL_TTL_MS);
+}

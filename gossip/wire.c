@@ -1,0 +1,301 @@
+/*
+ * wire.c - building and checking gossip datagrams (layout in wire.h).
+ *
+ * Writing.  fgw_begin() lays down the header with nrec 0, fgw_add()
+ * appends one record if the record *and* the signature still fit under
+ * the writer's cap, and fgw_finish() patches nrec and appends the Ed25519
+ * signature of everything before it.  The invariant "len + FGW_SIG_SIZE
+ * <= cap" holds from fgw_begin() to fgw_finish(), so a refused record
+ * leaves a datagram that can still be signed and sent: the caller starts a
+ * new one for the rest.  fgw_finish() then sets cap = len, so a late
+ * fgw_add() or a second fgw_finish() is refused instead of writing past
+ * the signature.
+ *
+ * Reading.  Everything in the datagram is hostile until the signature has
+ * been checked, and the checks run in a fixed order, cheapest and least
+ * trusting first, each with its own drop reason (chrony's
+ * read_from_cmd_socket does the same):
+ *
+ *   1. length bounds          TRUNCATED / OVERSIZED  (no byte read yet)
+ *   2. magic, version, type, flags                 BADVERSION
+ *   3. origin in the keyring                       UNKNOWNKEY
+ *   4. Ed25519 over [0, len - 64)                  BADSIG
+ *   5. every record's bounds, nrec, exact end      MALFORMED
+ *
+ * Only a key we already trust can make us spend a signature verification
+ * (~57 us, DESIGN-NOTES); a random origin costs a keyring lookup.  Step 5
+ * runs after step 4 because only a trusted node can put bytes there, but
+ * it runs all the same: a buggy or compromised peer must not make
+ * fgw_next() read out of bounds.  Every record is checked before the first
+ * is handed out, so a datagram is applied entirely or not at all.  The
+ * walk is bounded by the datagram: each record advances the position by
+ * at least FGW_REC_FIXED + 2 bytes and the loop stops at len - 64.
+ *
+ * STALE and REPLAY need per-origin state: see replay.h; the caller asks
+ * it after fgw_open() returned FGW_OK, never before (an unauthenticated
+ * datagram must not move a window).
+ *
+ * All multi-byte fields are big-endian and read byte by byte: no
+ * alignment or aliasing assumptions about @buf.
+ */
+#include "gossip/wire.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "lib/floodgate.h"
+
+_Static_assert(FGW_RULE_MAX == FG_RULE_NAME_MAX, "rule names: wire = api");
+_Static_assert(FGW_KEY_MAX == FG_KEY_MAX, "keys: wire = api");
+_Static_assert(FGW_SIG_SIZE == crypto_sign_BYTES, "signature size");
+_Static_assert(FGW_PK_SIZE == crypto_sign_PUBLICKEYBYTES, "public key");
+_Static_assert(FGW_SK_SIZE == crypto_sign_SECRETKEYBYTES, "secret key");
+_Static_assert(FGW_MAX_SIZE - FGW_MIN_SIZE < (FGW_REC_FIXED + 2) * 65535,
+               "nrec cannot overflow");
+
+/* Header offsets. */
+#define OFF_MAGIC  0
+#define OFF_TYPE   4
+#define OFF_FLAGS  5
+#define OFF_NREC   6
+#define OFF_ORIGIN 8
+#define OFF_INC    40
+#define OFF_SEQ    48
+_Static_assert(OFF_SEQ + 8 == FGW_HDR_SIZE, "header layout");
+
+static const char *const drop_names[FGW_NDROPS] = {
+    [FGW_OK] = "ok",
+    [FGW_TRUNCATED] = "truncated",
+    [FGW_OVERSIZED] = "oversized",
+    [FGW_BADVERSION] = "bad-version",
+    [FGW_UNKNOWNKEY] = "unknown-key",
+    [FGW_BADSIG] = "bad-signature",
+    [FGW_STALE] = "stale",
+    [FGW_REPLAY] = "replay",
+    [FGW_MALFORMED] = "malformed",
+};
+
+const char *fgw_drop_name(enum fgw_drop d)
+{
+	if ((unsigned)d >= FGW_NDROPS)
+		return "unknown";
+	return drop_names[d];
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* ------------------------------------------------------------ writing */
+
+void fgw_begin(struct fgw_writer *w, size_t cap,
+               const uint8_t origin[FGW_PK_SIZE], uint64_t incarnation,
+               uint64_t seq)
+{
+	if (cap > FGW_MAX_SIZE)
+		cap = FGW_MAX_SIZE;
+	if (cap < FGW_MIN_SIZE) /* an empty datagram always fits */
+		cap = FGW_MIN_SIZE;
+	memset(w->buf, 0, FGW_HDR_SIZE);
+	memcpy(w->buf + OFF_MAGIC, FGW_MAGIC, 4);
+	w->buf[OFF_TYPE] = FGW_TYPE_CONSUMPTION;
+	w->buf[OFF_FLAGS] = 0;
+	put16(w->buf + OFF_NREC, 0);
+	memcpy(w->buf + OFF_ORIGIN, origin, FGW_PK_SIZE);
+	put64(w->buf + OFF_INC, incarnation);
+	put64(w->buf + OFF_SEQ, seq);
+	w->len = FGW_HDR_SIZE;
+	w->cap = cap;
+	w->nrec = 0;
+}
+
+int fgw_add(struct fgw_writer *w, const char *rule, size_t rule_len,
+            const void *key, size_t key_len, uint64_t count)
+{
+	size_t need = FGW_REC_FIXED + rule_len + key_len;
+	uint8_t *p;
+
+	if (rule == NULL || rule_len == 0 || rule_len > FGW_RULE_MAX)
+		return -1;
+	if (key == NULL || key_len == 0 || key_len > FGW_KEY_MAX)
+		return -1;
+	/* Also refuses a finished writer (cap == len there). */
+	if (w->cap > FGW_MAX_SIZE || w->len > w->cap ||
+	    w->cap - w->len < FGW_SIG_SIZE ||
+	    w->cap - w->len - FGW_SIG_SIZE < need || w->nrec == UINT16_MAX)
+		return -1;
+	p = w->buf + w->len;
+	p[0] = (uint8_t)rule_len;
+	p[1] = (uint8_t)key_len;
+	put64(p + 2, count);
+	memcpy(p + FGW_REC_FIXED, rule, rule_len);
+	memcpy(p + FGW_REC_FIXED + rule_len, key, key_len);
+	w->len += need;
+	w->nrec++;
+	return 0;
+}
+
+size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE])
+{
+	if (w->cap > FGW_MAX_SIZE || w->len < FGW_HDR_SIZE || w->len > w->cap ||
+	    w->cap - w->len < FGW_SIG_SIZE)
+		return 0;
+	if (sodium_init() < 0)
+		return 0;
+	put16(w->buf + OFF_NREC, w->nrec);
+	if (crypto_sign_detached(w->buf + w->len, NULL, w->buf, w->len, sk) !=
+	    0)
+		return 0;
+	w->len += FGW_SIG_SIZE;
+	w->cap = w->len;
+	return w->len;
+}
+
+/* ------------------------------------------------------------ reading */
+
+int fgw_keyring_find(const struct fgw_keyring *kr,
+                     const uint8_t pk[FGW_PK_SIZE])
+{
+	size_t i;
+
+	if (kr == NULL || kr->keys == NULL)
+		return -1;
+	/* Public keys: no need for a constant-time compare.  The keyring
+	 * is small (a peer list); linear is cheaper than one verify. */
+	for (i = 0; i < kr->n && i < (size_t)INT32_MAX; i++)
+		if (memcmp(kr->keys[i].pk, pk, FGW_PK_SIZE) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Walk the records in [FGW_HDR_SIZE, end): 0 if they are exactly @nrec
+ * well-formed records ending at @end, -1 otherwise.
+ */
+static int check_records(const uint8_t *buf, size_t end, uint16_t nrec)
+{
+	size_t pos = FGW_HDR_SIZE;
+	size_t n = 0;
+	size_t rl, kl;
+
+	while (pos < end) {
+		if (end - pos < FGW_REC_FIXED || n == nrec)
+			return -1;
+		rl = buf[pos];
+		kl = buf[pos + 1];
+		if (rl == 0 || rl > FGW_RULE_MAX || kl == 0 || kl > FGW_KEY_MAX)
+			return -1;
+		if (end - pos - FGW_REC_FIXED < rl + kl)
+			return -1;
+		pos += FGW_REC_FIXED + rl + kl;
+		n++;
+	}
+	return (pos == end && n == nrec) ? 0 : -1;
+}
+
+enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
+                       const struct fgw_keyring *kr, struct fgw_view *v)
+{
+	enum fgw_drop ret;
+	size_t end;
+	int origin;
+
+	memset(v, 0, sizeof *v);
+	v->origin = -1;
+
+	if (buf == NULL || len < FGW_MIN_SIZE) {
+		ret = FGW_TRUNCATED;
+		goto out;
+	}
+	if (len > FGW_MAX_SIZE) {
+		ret = FGW_OVERSIZED;
+		goto out;
+	}
+	if (memcmp(buf + OFF_MAGIC, FGW_MAGIC, 4) != 0 ||
+	    buf[OFF_TYPE] != FGW_TYPE_CONSUMPTION || buf[OFF_FLAGS] != 0) {
+		ret = FGW_BADVERSION;
+		goto out;
+	}
+	origin = fgw_keyring_find(kr, buf + OFF_ORIGIN);
+	if (origin < 0) {
+		ret = FGW_UNKNOWNKEY;
+		goto out;
+	}
+	end = len - FGW_SIG_SIZE;
+	/* sodium_init() failing is the one case we cannot verify: drop. */
+	if (sodium_init() < 0 ||
+	    crypto_sign_verify_detached(buf + end, buf, end,
+	                                buf + OFF_ORIGIN) != 0) {
+		ret = FGW_BADSIG;
+		goto out;
+	}
+	if (check_records(buf, end, get16(buf + OFF_NREC)) != 0) {
+		ret = FGW_MALFORMED;
+		goto out;
+	}
+
+	v->buf = buf;
+	v->len = len;
+	v->origin = origin;
+	v->incarnation = get64(buf + OFF_INC);
+	v->seq = get64(buf + OFF_SEQ);
+	v->nrec = get16(buf + OFF_NREC);
+	v->pos = FGW_HDR_SIZE;
+	ret = FGW_OK;
+out:
+	return ret;
+}
+
+int fgw_next(struct fgw_view *v, struct fgw_record *r)
+{
+	size_t end, rl, kl;
+	const uint8_t *p;
+
+	/* fgw_open() checked every record; these bounds only keep a view
+	 * that did not come from it (or was zeroed on a drop) harmless. */
+	if (v->buf == NULL || v->len < FGW_MIN_SIZE || v->len > FGW_MAX_SIZE)
+		return 0;
+	end = v->len - FGW_SIG_SIZE;
+	if (v->pos < FGW_HDR_SIZE || v->pos >= end ||
+	    end - v->pos < FGW_REC_FIXED)
+		return 0;
+	p = v->buf + v->pos;
+	rl = p[0];
+	kl = p[1];
+	if (rl == 0 || kl == 0 || end - v->pos - FGW_REC_FIXED < rl + kl)
+		return 0;
+	r->rule_len = (uint8_t)rl;
+	r->key_len = (uint8_t)kl;
+	r->count = get64(p + 2);
+	r->rule = p + FGW_REC_FIXED;
+	r->key = p + FGW_REC_FIXED + rl;
+	v->pos += FGW_REC_FIXED + rl + kl;
+	return 1;
+}

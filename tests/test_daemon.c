@@ -1,0 +1,337 @@
+/*
+ * test_daemon.c - real floodgated processes on loopback: three nodes, each
+ * with its own segment, port, key pair and config, started from the built
+ * binary ($FLOODGATED).  Workers are ordinary processes using the public
+ * API on their node's segment.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <urcu/uatomic.h>
+
+#include "gossip/keys.h"
+#include "lib/client.h"
+#include "shm/clock.h"
+#include "shm/gcra.h"
+#include "shm/hash.h"
+#include "tests/helpers.h"
+
+#define N 3
+#define INTERVAL_MS 100
+
+TestSuite(daemon, .timeout = 90);
+
+static struct cluster {
+	char dir[64];
+	int port0;
+	pid_t pid[N];
+	fg_client *fg[N];
+	char seg[N][64];
+} K;
+
+static const char *daemon_path(void)
+{
+	const char *p = getenv("FLOODGATED");
+
+	return p ? p : "./daemon/floodgated";
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void write_config(int i, const char *rules)
+{
+	char path[128], text[2048];
+	int off, j;
+
+	off = snprintf(text, sizeof text,
+	               "segment %s\ncapacity 4096\nnode-key %s/n%d.key\n"
+	               "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
+	               "interval %dms\n%s",
+	               K.seg[i], K.dir, i, K.dir, K.port0 + i, INTERVAL_MS,
+	               rules);
+	for (j = 0; j < N; j++)
+		if (j != i)
+			off += snprintf(text + off, sizeof text - (size_t)off,
+			                "peer 127.0.0.1:%d\n", K.port0 + j);
+	snprintf(path, sizeof path, "%s/n%d.conf", K.dir, i);
+	write_file(path, text);
+}
+
+static void start(int i)
+{
+	char conf[128], log[128];
+	pid_t p;
+
+	snprintf(conf, sizeof conf, "%s/n%d.conf", K.dir, i);
+	snprintf(log, sizeof log, "%s/n%d.log", K.dir, i);
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		FILE *f = freopen(log, "a", stderr);
+
+		(void)f;
+		execl(daemon_path(), "floodgated", "-f", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	K.pid[i] = p;
+}
+
+static void stop(int i)
+{
+	int status;
+
+	if (K.pid[i] <= 0)
+		return;
+	kill(K.pid[i], SIGTERM);
+	waitpid(K.pid[i], &status, 0);
+	K.pid[i] = 0;
+}
+
+/* Wait until node @i's segment has rule @rule: the daemon is up. */
+static void await_ready(int i, const char *rule)
+{
+	uint64_t t0 = fg__now_ns();
+	fg_rule_info ri;
+
+	for (;;) {
+		if (K.fg[i] == NULL && fg_open(K.seg[i], 0, &K.fg[i]) != 0)
+			K.fg[i] = NULL;
+		if (K.fg[i] && fg__rule_index(K.fg[i], rule) >= 0 &&
+		    fg_rule_get(K.fg[i], (unsigned)fg__rule_index(K.fg[i], rule),
+		                &ri) == 0)
+			return;
+		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
+		             "node %d did not come up (see %s/n%d.log)", i, K.dir,
+		             i);
+		usleep(10000);
+	}
+}
+
+static void cluster_up(const char *rules)
+{
+	char path[128], line[256], keyring[1024] = "", err[256];
+	int i;
+
+	memset(&K, 0, sizeof K);
+	snprintf(K.dir, sizeof K.dir, "/tmp/fgtest-dmn-XXXXXX");
+	cr_assert_not_null(mkdtemp(K.dir));
+	K.port0 = 20000 + (int)(getpid() % 1000) * 10;
+	for (i = 0; i < N; i++) {
+		FILE *f;
+
+		snprintf(K.seg[i], sizeof K.seg[i], "fgtest-dmn%d-%d", i,
+		         (int)getpid());
+		snprintf(path, sizeof path, "%s/n%d.key", K.dir, i);
+		snprintf(line, sizeof line, "n%d", i);
+		cr_assert_eq(fgk_keygen(path, line, err, sizeof err), 0, "%s",
+		             err);
+		strcat(path, ".pub");
+		f = fopen(path, "r");
+		cr_assert_not_null(f);
+		cr_assert_not_null(fgets(line, sizeof line, f));
+		fclose(f);
+		strcat(keyring, line);
+	}
+	snprintf(path, sizeof path, "%s/keyring", K.dir);
+	write_file(path, keyring);
+	for (i = 0; i < N; i++) {
+		write_config(i, rules);
+		start(i);
+	}
+	for (i = 0; i < N; i++)
+		await_ready(i, "g");
+}
+
+static void cluster_down(void)
+{
+	char cmd[128];
+	int i;
+
+	for (i = 0; i < N; i++) {
+		stop(i);
+		fg_close(K.fg[i]);
+		fg_unlink(K.seg[i]);
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf %s /dev/shm/fgtest-dmn*-%d.state",
+	         K.dir, (int)getpid());
+	if (system(cmd) != 0)
+		cr_log_warn("cleanup failed: %s", cmd);
+}
+
+/* Tokens left in node @i's bucket, without taking any. */
+static int64_t left(int i, const char *rule, const char *key)
+{
+	fg_client *c = K.fg[i];
+	int idx = fg__rule_index(c, rule);
+	const struct fg_rule_cache *rc = fg__rule_params(c, (unsigned)idx);
+	size_t len = strlen(key);
+	struct fg_slot *s = fg__table_find(
+	        &c->seg.tbl, (unsigned)idx, key, len,
+	        fg__hash64(c->seg.tbl.seed, (unsigned)idx, key, len));
+	uint64_t now = fg__now_ns(), tat;
+
+	cr_assert_not_null(s);
+	tat = uatomic_read(&s->tat);
+	if (tat <= now + rc->tau_ns)
+		return (int64_t)fg__gcra_remaining(tat, now, rc->interval_ns,
+		                                   rc->tau_ns);
+	return -(int64_t)((tat - now - rc->tau_ns) / rc->interval_ns);
+}
+
+/* Wait (bounded) until node @i's bucket shows @want tokens left. */
+static int await_left(int i, const char *rule, const char *key, int64_t want)
+{
+	uint64_t t0 = fg__now_ns();
+
+	while (left(i, rule, key) != want) {
+		if (fg__now_ns() - t0 > 10000000000ull)
+			return 0;
+		usleep(2000);
+	}
+	return 1;
+}
+
+Test(daemon, consumption_on_one_node_reaches_the_others)
+{
+	uint64_t t0, waited[N] = {0};
+	int i, done;
+
+	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
+	cr_assert_eq(fg_allow(K.fg[0], "g", "conv", 5, NULL), 1);
+	t0 = fg__now_ns();
+	do {
+		done = 1;
+		for (i = 1; i < N; i++) {
+			if (waited[i] == 0 && left(i, "g", "conv") == 15)
+				waited[i] = fg__now_ns() - t0;
+			done &= waited[i] != 0;
+		}
+		if (!done)
+			usleep(2000);
+	} while (!done && fg__now_ns() - t0 < 5000000000ull);
+	for (i = 1; i < N; i++) {
+		cr_expect_neq(waited[i], 0, "node %d never saw it", i);
+		cr_log_info("node %d converged in %.1f ms", i,
+		            waited[i] / 1e6);
+		/* the claim is 2 intervals; a loaded CI box gets slack */
+		cr_expect_lt(waited[i], 10ull * INTERVAL_MS * 1000000,
+		             "node %d took %.1f ms", i, waited[i] / 1e6);
+	}
+	usleep(5 * INTERVAL_MS * 1000); /* full syncs come and go */
+	for (i = 0; i < N; i++)
+		cr_expect_eq(left(i, "g", "conv"), 15, "node %d: counted once", i);
+	cluster_down();
+}
+
+/* Each worker offers about @offer checks/s to its node for @ms. */
+static void worker(int i, const char *key, unsigned offer, unsigned ms,
+                   uint64_t *admitted)
+{
+	uint64_t end = fg__now_ns() + (uint64_t)ms * 1000000, n = 0;
+	fg_client *c = NULL;
+
+	if (fg_open(K.seg[i], 0, &c) != 0)
+		_exit(1);
+	while (fg__now_ns() < end) {
+		if (fg_allow(c, "g", key, 1, NULL) == 1)
+			n++;
+		usleep(1000000 / offer);
+	}
+	uatomic_set(admitted, n);
+	fg_close(c);
+	_exit(0);
+}
+
+Test(daemon, three_nodes_hold_one_global_limit)
+{
+	const unsigned rate = 100, cap = 20, ms = 3000;
+	uint64_t *admitted, total = 0, t0, elapsed;
+	double bound, floor_;
+	int i;
+
+	cluster_up("rule g capacity 20 rate 100/1s scope global\n");
+	admitted = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(admitted, MAP_FAILED);
+	t0 = fg__now_ns();
+	for (i = 0; i < N; i++)
+		if (fork() == 0)
+			worker(i, "hot", 5 * rate, ms, &admitted[i]);
+	wait_children(N);
+	elapsed = fg__now_ns() - t0;
+	for (i = 0; i < N; i++)
+		total += admitted[i];
+	/* rate x time + capacity, plus what the other nodes admit during
+	 * one propagation delay (taken as 3 intervals). */
+	bound = rate * (elapsed / 1e9) + cap +
+	        (N - 1) * rate * (3.0 * INTERVAL_MS / 1000);
+	floor_ = 0.9 * rate * (elapsed / 1e9);
+	cr_log_info("admitted %llu in %.2f s: %llu/%llu/%llu; bound %.0f",
+	            (unsigned long long)total, elapsed / 1e9,
+	            (unsigned long long)admitted[0],
+	            (unsigned long long)admitted[1],
+	            (unsigned long long)admitted[2], bound);
+	cr_expect_leq(total, bound, "admitted %llu > bound %.0f",
+	              (unsigned long long)total, bound);
+	cr_expect_geq(total, floor_, "admitted %llu < %.0f: consumption lost",
+	              (unsigned long long)total, floor_);
+	for (i = 0; i < N; i++)
+		cr_expect_gt(admitted[i], 0, "node %d admitted nothing", i);
+	munmap(admitted, 4096);
+	cluster_down();
+}
+
+Test(daemon, a_restarted_daemon_keeps_buckets_and_counts_nothing_twice)
+{
+	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
+	cr_assert_eq(fg_allow(K.fg[0], "g", "r", 4, NULL), 1);
+	cr_expect(await_left(1, "g", "r", 16));
+	stop(0);
+	/* workers go on without the daemon */
+	cr_assert_eq(fg_allow(K.fg[0], "g", "r", 3, NULL), 1);
+	start(0);
+	cr_expect(await_left(1, "g", "r", 13), "the 3 taken meanwhile arrive");
+	cr_expect(await_left(2, "g", "r", 13));
+	usleep(5 * INTERVAL_MS * 1000); /* and nothing more comes */
+	cr_expect_eq(left(0, "g", "r"), 13, "the segment kept its buckets");
+	cr_expect_eq(left(1, "g", "r"), 13, "counted once");
+	cr_expect_eq(left(2, "g", "r"), 13);
+	cluster_down();
+}
+
+Test(daemon, sighup_applies_a_good_config_and_rejects_a_bad_one_whole)
+{
+	char path[128], log[128], cmd[256];
+	fg_decision d;
+
+	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
+	write_config(0, "rule g capacity 50 rate 1/1h scope global\n"
+	                "rule extra capacity 1 rate 1/1s\n");
+	kill(K.pid[0], SIGHUP);
+	await_ready(0, "extra");
+	cr_expect_eq(fg_allow(K.fg[0], "g", "h1", 1, &d), 1);
+	cr_expect_eq(d.limit, 50);
+	/* one bad line: nothing of the new file applies */
+	snprintf(path, sizeof path, "%s/n0.conf", K.dir);
+	write_config(0, "rule g capacity 7 rate 1/1h scope global\n"
+	                "rule broken capacity zero\n");
+	kill(K.pid[0], SIGHUP);
+	usleep(3 * INTERVAL_MS * 1000);
+	cr_expect_eq(fg_allow(K.fg[0], "g", "h2", 1, &d), 1);
+	cr_expect_eq(d.limit, 50, "the old rules stay in force");
+	snprintf(log, sizeof log, "%s/n0.log", K.dir);
+	snprintf(cmd, sizeof cmd, "grep -q 'n0.conf:[0-9]*:' %s", log);
+	cr_expect_eq(system(cmd), 0, "the log names file:line");
+	cluster_down();
+}

@@ -1,0 +1,352 @@
+/*
+ * test_node.c - gossip semantics between nodes, in one process: each node
+ * owns a segment of its own, and the test carries datagrams between them,
+ * losing, duplicating, reordering and tampering with them at will.
+ */
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "daemon/node.h"
+#include "gossip/wire.h"
+#include "lib/client.h"
+#include "shm/clock.h"
+#include "shm/gcra.h"
+#include "shm/hash.h"
+#include "tests/helpers.h"
+
+
+#define NNODES 3
+#define CAP 10
+
+struct outbox {
+	size_t n;
+	uint8_t buf[4096][FGW_MAX_SIZE];
+	size_t len[4096];
+};
+
+static struct world {
+	struct fgw_keyring kr;
+	struct fgw_peer_key keys[NNODES + 1]; /* the last: a stranger */
+	uint8_t sk[NNODES + 1][FGW_SK_SIZE];
+	fg_client *fg[NNODES];
+	struct fgd_node node[NNODES];
+	struct outbox out;
+} W;
+
+static const char *seg_name(int i)
+{
+	static char name[64];
+
+	snprintf(name, sizeof name, "fgtest-node%d-%d", i, (int)getpid());
+	return name;
+}
+
+static void capture(void *arg, const uint8_t *buf, size_t len)
+{
+	struct outbox *o = arg;
+
+	cr_assert_lt(o->n, 4096);
+	cr_assert_leq(len, FGW_MAX_SIZE);
+	memcpy(o->buf[o->n], buf, len);
+	o->len[o->n++] = len;
+}
+
+static void node_start_with(int i, uint64_t incarnation, const char *state)
+{
+	struct fgd_node_params p = {.incarnation = incarnation,
+	                            .max_datagram = 1200,
+	                            .interval_ms = 100,
+	                            .npeers = NNODES - 1,
+	                            .state_path = state};
+
+	cr_assert_eq(fgd_node_init(&W.node[i], W.fg[i], &W.kr, W.sk[i],
+	                           W.keys[i].pk, &p),
+	             0);
+}
+
+static void node_start(int i, uint64_t incarnation)
+{
+	node_start_with(i, incarnation, NULL);
+}
+
+static void setup(void)
+{
+	fg_segment_opts o = {.capacity = 4096};
+	int i;
+
+	cr_assert_geq(sodium_init(), 0);
+	memset(&W, 0, sizeof W);
+	for (i = 0; i <= NNODES; i++) {
+		crypto_sign_keypair(W.keys[i].pk, W.sk[i]);
+		snprintf(W.keys[i].name, sizeof W.keys[i].name, "n%d", i);
+	}
+	W.kr.n = NNODES; /* the stranger is not trusted */
+	W.kr.keys = W.keys;
+	for (i = 0; i < NNODES; i++) {
+		fg_unlink(seg_name(i));
+		cr_assert_eq(fg_create(seg_name(i), &o, 0, &W.fg[i]), 0);
+		test_rule(W.fg[i], "g", CAP, 1, HOUR_MS, FG_RULE_GLOBAL);
+		test_rule(W.fg[i], "h", CAP, 1, HOUR_MS, 0);
+		node_start(i, 1000);
+	}
+}
+
+static void teardown(void)
+{
+	int i;
+
+	for (i = 0; i < NNODES; i++) {
+		fgd_node_fini(&W.node[i]);
+		fg_close(W.fg[i]);
+		fg_unlink(seg_name(i));
+	}
+}
+
+/* Node @i's round: harvest and emit into the outbox; returns how many. */
+static size_t round_of(int i, uint64_t now_ms)
+{
+	size_t before = W.out.n;
+
+	fgd_node_harvest(&W.node[i], now_ms);
+	fgd_node_emit(&W.node[i], now_ms, 0, capture, &W.out);
+	return W.out.n - before;
+}
+
+static enum fgw_drop deliver(int to, size_t which)
+{
+	return fgd_node_receive(&W.node[to], W.out.buf[which],
+	                        W.out.len[which], 1);
+}
+
+/* Tokens left in node @i's bucket for (rule, key), without taking any. */
+static uint32_t left(int i, const char *rule, const char *key)
+{
+	fg_client *c = W.fg[i];
+	int idx = fg__rule_index(c, rule);
+	const struct fg_rule_cache *rc = fg__rule_params(c, (unsigned)idx);
+	struct fg_slot *s = fg__table_find(
+	        &c->seg.tbl, (unsigned)idx, key, strlen(key),
+	        fg__hash64(c->seg.tbl.seed, (unsigned)idx, key, strlen(key)));
+
+	cr_assert_not_null(s);
+	return (uint32_t)fg__gcra_remaining(s->tat, fg__now_ns(),
+	                                    rc->interval_ns, rc->tau_ns);
+}
+
+static void take(int i, const char *rule, const char *key, uint32_t n)
+{
+	cr_assert_eq(fg_allow(W.fg[i], rule, key, n, NULL), 1);
+}
+
+TestSuite(gossip, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(gossip, consumption_on_one_node_is_debited_on_the_others)
+{
+	take(0, "g", "alice", 4);
+	cr_assert_eq(round_of(0, 1), 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	cr_expect_eq(deliver(2, 0), FGW_OK);
+	cr_expect_eq(left(1, "g", "alice"), CAP - 4);
+	cr_expect_eq(left(2, "g", "alice"), CAP - 4);
+	cr_expect_eq(W.node[1].ctr.applied, 4);
+	cr_expect_eq(left(0, "g", "alice"), CAP - 4, "the origin is not debited twice");
+}
+
+Test(gossip, nothing_to_send_sends_nothing)
+{
+	cr_expect_eq(round_of(0, 1), 0);
+}
+
+Test(gossip, a_duplicated_or_replayed_datagram_debits_nothing)
+{
+	take(0, "g", "k", 3);
+	round_of(0, 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	cr_expect_eq(deliver(1, 0), FGW_REPLAY);
+	cr_expect_eq(deliver(1, 0), FGW_REPLAY);
+	cr_expect_eq(left(1, "g", "k"), CAP - 3);
+	cr_expect_eq(W.node[1].ctr.drops[FGW_REPLAY], 2);
+}
+
+Test(gossip, a_lost_datagram_is_repaired_by_the_next)
+{
+	take(0, "g", "k", 2);
+	round_of(0, 1); /* datagram 0: lost */
+	take(0, "g", "k", 3);
+	round_of(0, 2); /* datagram 1: cumulative 5 */
+	cr_expect_eq(deliver(1, 1), FGW_OK);
+	cr_expect_eq(left(1, "g", "k"), CAP - 5);
+}
+
+Test(gossip, a_reordered_older_datagram_changes_nothing)
+{
+	take(0, "g", "k", 2);
+	round_of(0, 1);
+	take(0, "g", "k", 3);
+	round_of(0, 2);
+	cr_expect_eq(deliver(1, 1), FGW_OK); /* newer first: 5 */
+	cr_expect_eq(deliver(1, 0), FGW_OK); /* older, in the window: 2 */
+	cr_expect_eq(left(1, "g", "k"), CAP - 5);
+}
+
+Test(gossip, a_full_sync_catches_up_a_node_that_missed_everything)
+{
+	take(0, "g", "a", 1);
+	take(0, "g", "b", 2);
+	round_of(0, 1); /* lost for node 2 */
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	fgd_node_emit(&W.node[0], 2, 1, capture, &W.out); /* full */
+	cr_assert_eq(W.out.n, 2);
+	cr_expect_eq(deliver(2, 1), FGW_OK);
+	cr_expect_eq(deliver(1, 1), FGW_OK);
+	cr_expect_eq(left(2, "g", "a"), CAP - 1);
+	cr_expect_eq(left(2, "g", "b"), CAP - 2);
+	cr_expect_eq(left(1, "g", "b"), CAP - 2, "and nothing twice");
+}
+
+Test(gossip, consumption_of_all_nodes_adds_up_as_debt)
+{
+	take(0, "g", "hot", CAP);
+	take(1, "g", "hot", CAP);
+	round_of(0, 1);
+	round_of(1, 1);
+	cr_expect_eq(deliver(2, 0), FGW_OK);
+	cr_expect_eq(deliver(2, 1), FGW_OK);
+	cr_expect_eq(deliver(0, 1), FGW_OK);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	/* 2 x CAP consumed against one budget of CAP: CAP in debt */
+	fg_decision d;
+	cr_expect_eq(fg_allow(W.fg[2], "g", "hot", 1, &d), 0);
+	cr_expect_gt(d.retry_after_ms, (uint64_t)CAP * HOUR_MS,
+	             "the debt of %u tokens is repaid first", CAP);
+}
+
+Test(gossip, a_restarted_node_does_not_count_anything_twice)
+{
+	take(0, "g", "k", 4);
+	round_of(0, 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	/* node 0 restarts: same segment, new incarnation */
+	fgd_node_fini(&W.node[0]);
+	node_start(0, 2000);
+	cr_expect_eq(round_of(0, 2), 0, "what was reported is not re-sent");
+	take(0, "g", "k", 1);
+	round_of(0, 3);
+	cr_expect_eq(deliver(1, 1), FGW_OK);
+	cr_expect_eq(left(1, "g", "k"), CAP - 5);
+	/* the old incarnation's datagrams are now stale */
+	cr_expect_eq(deliver(1, 0), FGW_STALE);
+}
+
+Test(gossip, tampered_forged_and_garbage_datagrams_change_nothing)
+{
+	uint8_t bad[FGW_MAX_SIZE];
+	struct fgw_writer w;
+	size_t len;
+
+	take(0, "g", "k", 4);
+	round_of(0, 1);
+	/* tampered: one bit of a count */
+	memcpy(bad, W.out.buf[0], W.out.len[0]);
+	bad[W.out.len[0] - FGW_SIG_SIZE - 1] ^= 1;
+	cr_expect_eq(fgd_node_receive(&W.node[1], bad, W.out.len[0], 1),
+	             FGW_BADSIG);
+	/* forged: a stranger signs, claiming to be node 0 */
+	fgw_begin(&w, 1200, W.keys[0].pk, 1000, 99);
+	cr_assert_eq(fgw_add(&w, "g", 1, "k", 1, 1000), 0);
+	len = fgw_finish(&w, W.sk[NNODES]);
+	cr_expect_eq(fgd_node_receive(&W.node[1], w.buf, len, 1), FGW_BADSIG);
+	/* a stranger signing as itself */
+	fgw_begin(&w, 1200, W.keys[NNODES].pk, 1000, 1);
+	cr_assert_eq(fgw_add(&w, "g", 1, "k", 1, 1000), 0);
+	len = fgw_finish(&w, W.sk[NNODES]);
+	cr_expect_eq(fgd_node_receive(&W.node[1], w.buf, len, 1),
+	             FGW_UNKNOWNKEY);
+	/* garbage and a truncated copy */
+	memset(bad, 0xa5, sizeof bad);
+	cr_expect_eq(fgd_node_receive(&W.node[1], bad, 900, 1),
+	             FGW_BADVERSION);
+	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[0], 20, 1),
+	             FGW_TRUNCATED);
+	cr_expect_eq(left(1, "g", "k"), CAP, "nothing was debited");
+	cr_expect_eq(W.node[1].ctr.drops[FGW_BADSIG], 2);
+	cr_expect_eq(W.node[1].ctr.drops[FGW_UNKNOWNKEY], 1);
+	cr_expect_eq(W.node[1].ctr.drops[FGW_BADVERSION], 1);
+	cr_expect_eq(W.node[1].ctr.drops[FGW_TRUNCATED], 1);
+	/* and the genuine one still applies afterwards */
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	cr_expect_eq(left(1, "g", "k"), CAP - 4);
+}
+
+Test(gossip, a_node_drops_its_own_datagrams)
+{
+	take(0, "g", "k", 1);
+	round_of(0, 1);
+	cr_expect_neq(deliver(0, 0), FGW_OK);
+	cr_expect_eq(W.node[0].ctr.drops_self, 1);
+	cr_expect_eq(left(0, "g", "k"), CAP - 1);
+}
+
+Test(gossip, host_scope_rules_are_not_gossiped)
+{
+	take(0, "h", "k", 4);
+	cr_expect_eq(round_of(0, 1), 0);
+}
+
+Test(gossip, records_for_a_rule_not_global_here_are_counted_and_skipped)
+{
+	test_rule(W.fg[1], "g", CAP, 1, HOUR_MS, 0); /* host scope on 1 */
+	take(0, "g", "k", 2);
+	round_of(0, 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	cr_expect_eq(W.node[1].ctr.records_unknown, 1);
+	cr_expect_eq(left(1, "g", "k"), CAP);
+}
+
+Test(gossip, thousands_of_keys_travel_in_datagrams_under_the_size_limit)
+{
+	char key[32];
+	size_t i, n;
+	int k;
+
+	for (k = 0; k < 2000; k++) {
+		snprintf(key, sizeof key, "user-%d", k);
+		take(0, "g", key, 1 + k % 3);
+	}
+	n = round_of(0, 1);
+	cr_expect_gt(n, 1);
+	for (i = 0; i < n; i++) {
+		cr_expect_leq(W.out.len[i], 1200);
+		cr_expect_eq(deliver(1, i), FGW_OK);
+	}
+	for (k = 0; k < 2000; k += 199) {
+		snprintf(key, sizeof key, "user-%d", k);
+		cr_expect_eq(left(1, "g", key), (uint32_t)(CAP - 1 - k % 3));
+	}
+	cr_expect_eq(W.node[1].ctr.applied, W.node[0].ctr.harvested);
+}
+
+Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
+{
+	char state[128];
+
+	snprintf(state, sizeof state, "/dev/shm/fgtest-state-%d", (int)getpid());
+	unlink(state);
+	fgd_node_fini(&W.node[0]);
+	node_start_with(0, 1500, state);
+	take(0, "g", "k", 4);
+	round_of(0, 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	fgd_node_fini(&W.node[0]); /* the daemon stops... */
+	take(0, "g", "k", 3);      /* ...workers go on... */
+	node_start_with(0, 2000, state); /* ...and it comes back */
+	cr_assert_eq(round_of(0, 2), 1, "the 3 consumed meanwhile are sent");
+	cr_expect_eq(deliver(1, 1), FGW_OK);
+	cr_expect_eq(left(1, "g", "k"), CAP - 7, "nothing lost, nothing twice");
+	/* a state file of another segment is not trusted */
+	fgd_node_fini(&W.node[1]);
+	node_start_with(1, 3000, state);
+	cr_expect_eq(round_of(1, 3), 0, "node 1 starts from its own counts");
+	unlink(state);
+}
