@@ -350,3 +350,131 @@ Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
 	cr_expect_eq(round_of(1, 3), 0, "node 1 starts from its own counts");
 	unlink(state);
 }
+
+/* Deliver every datagram of the outbox from @first on to every node but
+ * its sender, each copy lost with probability @loss %, duplicated with
+ * probability @dup %, in shuffled order; @cut[i][j] blocks i -> j. */
+static void deliver_impaired(size_t first, unsigned loss, unsigned dup,
+                             const int cut[NNODES][NNODES], unsigned *seed)
+{
+	size_t order[4096 * 2], n = 0, i;
+	struct fgw_view v;
+	int to;
+
+	for (i = first; i < W.out.n; i++) {
+		order[n++] = i;
+		if ((unsigned)rand_r(seed) % 100 < dup)
+			order[n++] = i;
+	}
+	for (i = n; i > 1; i--) { /* Fisher-Yates */
+		size_t j = (size_t)rand_r(seed) % i, t = order[i - 1];
+
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(fgw_open(W.out.buf[order[i]], W.out.len[order[i]],
+		                      &W.kr, &v),
+		             FGW_OK);
+		for (to = 0; to < NNODES; to++) {
+			if (to == v.origin || (cut && cut[v.origin][to]) ||
+			    (unsigned)rand_r(seed) % 100 < loss)
+				continue;
+			(void)deliver(to, order[i]);
+		}
+	}
+	W.out.n = 0;
+}
+
+#define BIG 1000000u
+
+/* Run @rounds rounds of random consumption on every node, impaired. */
+static void run_rounds(int rounds, unsigned loss, unsigned dup,
+                       const int cut[NNODES][NNODES], uint64_t *consumed,
+                       unsigned *seed, uint64_t *now)
+{
+	char key[16];
+	int r, i, k;
+
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < NNODES; i++) {
+			for (k = 0; k < 3; k++) {
+				int which = rand_r(seed) % 8;
+				uint32_t n = 1 + (uint32_t)rand_r(seed) % 5;
+
+				snprintf(key, sizeof key, "key%d", which);
+				take(i, "big", key, n);
+				consumed[which] += n;
+			}
+			fgd_node_harvest(&W.node[i], *now);
+			fgd_node_emit(&W.node[i], *now, 0, capture, &W.out);
+		}
+		deliver_impaired(0, loss, dup, cut, seed);
+		*now += 100;
+	}
+}
+
+/* Quiet rounds: no new consumption, only the periodic full re-sends. */
+static void settle(int rounds, unsigned loss, unsigned *seed, uint64_t *now)
+{
+	int r, i;
+
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < NNODES; i++) {
+			fgd_node_harvest(&W.node[i], *now);
+			fgd_node_emit(&W.node[i], *now, 0, capture, &W.out);
+		}
+		deliver_impaired(0, loss, 0, NULL, seed);
+		*now += 100;
+	}
+}
+
+static void expect_all_agree(const uint64_t *consumed)
+{
+	char key[16];
+	int i, k;
+
+	for (k = 0; k < 8; k++) {
+		snprintf(key, sizeof key, "key%d", k);
+		for (i = 0; i < NNODES; i++)
+			cr_expect_eq(left(i, "big", key), BIG - consumed[k],
+			             "node %d, %s: %u left, %llu consumed in all",
+			             i, key, left(i, "big", key),
+			             (unsigned long long)consumed[k]);
+	}
+}
+
+Test(gossip, loss_duplication_and_reordering_converge_to_the_exact_totals)
+{
+	uint64_t consumed[8] = {0}, now = 1;
+	unsigned seed = 12345;
+	int i;
+
+	for (i = 0; i < NNODES; i++)
+		test_rule(W.fg[i], "big", BIG, 1, 60000, FG_RULE_GLOBAL);
+	run_rounds(60, 30, 20, NULL, consumed, &seed, &now);
+	settle(40, 30, &seed, &now); /* 4 full re-sends, each 30 % lossy */
+	expect_all_agree(consumed);
+	for (i = 0; i < NNODES; i++)
+		cr_expect_gt(W.node[i].ctr.drops[FGW_REPLAY], 0,
+		             "duplicates were seen, and dropped");
+}
+
+Test(gossip, a_partition_limits_each_side_alone_and_heals_to_agreement)
+{
+	int cut[NNODES][NNODES] = {{0}};
+	uint64_t consumed[8] = {0}, now = 1;
+	unsigned seed = 777;
+	int i;
+
+	for (i = 0; i < NNODES; i++)
+		test_rule(W.fg[i], "big", BIG, 1, 60000, FG_RULE_GLOBAL);
+	/* node 2 is cut off from 0 and 1, both ways */
+	cut[0][2] = cut[2][0] = cut[1][2] = cut[2][1] = 1;
+	run_rounds(30, 0, 0, cut, consumed, &seed, &now);
+	cr_expect_neq(left(2, "big", "key0"), left(0, "big", "key0"),
+	              "while cut off, node 2 knows only its own consumption");
+	/* heal: the full re-sends bring everyone to the same figures */
+	settle(20, 0, &seed, &now);
+	expect_all_agree(consumed);
+}
