@@ -98,6 +98,7 @@ struct daemon {
 	struct fgw_keyring kr;
 	struct fgd_node node;
 	int node_ok;
+	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;
 	int sigfd;
 };
@@ -258,6 +259,11 @@ static int node_start(struct daemon *d)
 		logmsg(LOG_ERR, "out of memory for the gossip state");
 		return -1;
 	}
+	d->peer_state = calloc(d->kr.n ? d->kr.n : 1, sizeof *d->peer_state);
+	if (d->peer_state == NULL) {
+		fgd_node_fini(&d->node);
+		return -1;
+	}
 	d->node_ok = 1;
 	if (d->node.self < 0)
 		logmsg(LOG_WARNING, "our own key is not in the keyring: peers "
@@ -283,12 +289,31 @@ static void send_all(void *arg, const uint8_t *buf, size_t len)
 	}
 }
 
+/* Log each peer's change of state (alive, suspect, dead). */
+static void peers_watch(struct daemon *d, uint64_t t)
+{
+	size_t i;
+
+	for (i = 0; i < d->kr.n; i++) {
+		enum fgd_peer_state st = fgd_node_peer_state(&d->node, (int)i, t);
+
+		if ((int)i == d->node.self || st == d->peer_state[i])
+			continue;
+		logmsg(st == FGD_PEER_ALIVE ? LOG_INFO : LOG_WARNING,
+		       "peer %s: %s -> %s", d->kr.keys[i].name,
+		       fgd_peer_state_name(d->peer_state[i]),
+		       fgd_peer_state_name(st));
+		d->peer_state[i] = st;
+	}
+}
+
 static void round_run(struct daemon *d, uint64_t t, int full)
 {
 	if (!d->node_ok)
 		return;
 	fgd_node_harvest(&d->node, t);
 	(void)fgd_node_emit(&d->node, t, full, send_all, d);
+	peers_watch(d, t);
 }
 
 static void receive_all(struct daemon *d, uint64_t t)
@@ -547,6 +572,7 @@ int main(int argc, char **argv)
 out:
 	if (d.node_ok)
 		fgd_node_fini(&d.node);
+	free(d.peer_state);
 	if (d.sock >= 0)
 		close(d.sock);
 	if (d.fg) {

@@ -203,11 +203,11 @@ struct emitter {
 	size_t sent;
 };
 
-static void emit_flush(struct emitter *em)
+static void emit_flush(struct emitter *em, int heartbeat)
 {
 	size_t len;
 
-	if (em->w.nrec == 0)
+	if (em->w.nrec == 0 && !heartbeat)
 		return;
 	len = fgw_finish(&em->w, em->n->sk);
 	if (len == 0) {
@@ -240,14 +240,14 @@ size_t fgd_node_emit(struct fgd_node *n, uint64_t now_ms, int full,
 			continue;
 		if (fgw_add(&em.w, e->rule, e->rule_len, e->key, e->key_len,
 		            e->count) != 0) {
-			emit_flush(&em);
+			emit_flush(&em, 0);
 			if (fgw_add(&em.w, e->rule, e->rule_len, e->key,
 			            e->key_len, e->count) != 0)
 				continue; /* cannot happen: a record fits */
 		}
 		e->sent = e->count;
 	}
-	emit_flush(&em);
+	emit_flush(&em, full && em.sent == 0);
 	return em.sent;
 }
 
@@ -332,6 +332,32 @@ enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
 	while (fgw_next(&v, &rec))
 		apply(n, &v, &rec, now_ms);
 	return FGW_OK;
+}
+
+enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
+                                        uint64_t now_ms)
+{
+	uint64_t period = FGD_FULL_SYNC_EVERY * (n->interval_ns / 1000000u);
+	uint64_t heard;
+
+	if (origin < 0 || (size_t)origin >= n->kr->n)
+		return FGD_PEER_UNKNOWN;
+	heard = n->heard_ms[origin];
+	if (heard == 0)
+		return FGD_PEER_UNKNOWN;
+	if (now_ms - heard <= FGD_SUSPECT_AFTER * period)
+		return FGD_PEER_ALIVE;
+	if (now_ms - heard <= FGD_DEAD_AFTER * period)
+		return FGD_PEER_SUSPECT;
+	return FGD_PEER_DEAD;
+}
+
+const char *fgd_peer_state_name(enum fgd_peer_state s)
+{
+	static const char *const names[] = {"unknown", "alive", "suspect",
+	                                    "dead"};
+
+	return (unsigned)s < 4 ? names[s] : "?";
 }
 
 void fgd_node_expire(struct fgd_node *n, uint64_t now_ms)

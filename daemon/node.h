@@ -33,6 +33,15 @@
 #define FGD_LOCAL_TTL_MS (FGD_SYNC_WINDOW_MS + FGD_REMOTE_TTL_MS + 60000u)
 #define FGD_FULL_SYNC_EVERY 10u /* rounds */
 
+/* Liveness, from the last datagram heard (a node sends at least a
+ * heartbeat every full-sync round): alive within this many full-sync
+ * periods, then suspect, then dead.  A node that talks again is alive. */
+#define FGD_SUSPECT_AFTER 3u
+#define FGD_DEAD_AFTER 10u
+
+enum fgd_peer_state { FGD_PEER_UNKNOWN, FGD_PEER_ALIVE, FGD_PEER_SUSPECT,
+                      FGD_PEER_DEAD };
+
 struct fgd_counters {
 	uint64_t drops[FGW_NDROPS]; /* datagrams dropped, by reason */
 	uint64_t drops_self;        /* our own datagrams come back */
@@ -99,13 +108,19 @@ typedef void fgd_send_fn(void *arg, const uint8_t *buf, size_t len);
 
 /* Sign and hand to @send the datagrams of this round: changed counts, or
  * (every FGD_FULL_SYNC_EVERY rounds, or when @full) every count changed
- * within FGD_SYNC_WINDOW_MS.  Returns the number of datagrams. */
+ * within FGD_SYNC_WINDOW_MS, and at least a heartbeat.  Returns the
+ * number of datagrams. */
 size_t fgd_node_emit(struct fgd_node *n, uint64_t now_ms, int full,
                      fgd_send_fn *send, void *arg);
 
 /* Check and apply one datagram; FGW_OK or why it was dropped (counted). */
 enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
                                size_t len, uint64_t now_ms);
+
+/* What this node thinks of keyring entry @origin at @now_ms. */
+enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
+                                        uint64_t now_ms);
+const char *fgd_peer_state_name(enum fgd_peer_state s);
 
 /* Forget what expired; call now and then. */
 void fgd_node_expire(struct fgd_node *n, uint64_t now_ms);

@@ -478,3 +478,34 @@ Test(gossip, a_partition_limits_each_side_alone_and_heals_to_agreement)
 	settle(20, 0, &seed, &now);
 	expect_all_agree(consumed);
 }
+
+Test(gossip, a_quiet_node_heartbeats_and_peers_see_it_alive_suspect_dead_alive)
+{
+	size_t i;
+	uint64_t t;
+
+	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1), FGD_PEER_UNKNOWN);
+	/* nothing consumed: a full-sync round still sends a heartbeat */
+	fgd_node_emit(&W.node[0], 1, 1, capture, &W.out);
+	cr_assert_eq(W.out.n, 1);
+	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[0], W.out.len[0],
+	                              1000),
+	             FGW_OK);
+	/* the default interval is 100 ms: a full sync every second */
+	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000), FGD_PEER_ALIVE);
+	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000 + 3000),
+	             FGD_PEER_ALIVE);
+	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000 + 3001),
+	             FGD_PEER_SUSPECT);
+	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000 + 10001),
+	             FGD_PEER_DEAD);
+	/* it talks again */
+	t = 20000;
+	for (i = 0; i < FGD_FULL_SYNC_EVERY; i++)
+		fgd_node_emit(&W.node[0], t, 0, capture, &W.out);
+	cr_assert_eq(W.out.n, 2, "one heartbeat in ten quiet rounds");
+	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[1], W.out.len[1], t),
+	             FGW_OK);
+	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, t), FGD_PEER_ALIVE);
+	cr_expect_str_eq(fgd_peer_state_name(FGD_PEER_SUSPECT), "suspect");
+}
