@@ -79,25 +79,35 @@
 #include "shm/segment.h"
 #include "shm/table.h"
 
-#define NODES             3
-#define RULE_NAME         "api"
-#define RULE_CAPACITY     50u
-#define RULE_RATE         200u /* tokens per RULE_PERIOD_S */
-#define RULE_PERIOD_S     1u
-#define DEMO_KEY          "alice"
-#define INTERVAL_MS       100u  /* gossip */
-#define SEG_CAPACITY      4096u /* keys per segment */
-#define OVERLOAD          5u    /* each node is offered 5x the global rate */
-#define PROPAGATION       3u    /* intervals allowed for a count to land */
-#define TICK_MS           500u  /* live view */
-#define START_DELAY_MS    200u  /* from the forks to the first check */
-#define READY_TIMEOUT_MS  10000u
-#define STOP_TIMEOUT_MS   5000u
-#define COUNTERS_WAIT_MS  2000u
-#define SETTLE_MS         (5u * INTERVAL_MS)
-#define MAX_WORKERS       16 /* per node */
-#define MAX_SECONDS       3600
+/* Plain decimal literals: the intro text spells them with STR(). */
+#define NODES              3
+#define RULE_NAME          "api"
+#define RULE_CAPACITY      50
+#define RULE_RATE          200 /* tokens per RULE_PERIOD_S */
+#define RULE_PERIOD_S      1
+#define DEMO_KEY           "alice"
+#define INTERVAL_MS        100   /* gossip */
+#define SEG_CAPACITY       4096u /* keys per segment */
+#define OVERLOAD           5     /* each node is offered 5x the global rate */
+#define PROPAGATION        3     /* intervals allowed for a count to land */
+#define TICK_MS            500u  /* live view */
+#define START_DELAY_MS     200u  /* from the forks to the first check */
+#define READY_TIMEOUT_MS   10000u
+#define STOP_TIMEOUT_MS    5000u
+#define COUNTERS_WAIT_MS   2000u
+#define SETTLE_MS          (5u * INTERVAL_MS)
+#define MAX_WORKERS        16 /* per node */
+#define MAX_SECONDS        3600
 #define DEFAULT_FLOODGATED "./daemon/floodgated"
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+/* The rule, as the configs have it and the intro shows it. */
+#define RATE_TEXT STR(RULE_RATE) "/" STR(RULE_PERIOD_S) "s"
+#define RULE_TEXT                                                              \
+	"rule " RULE_NAME " capacity " STR(RULE_CAPACITY) " rate " RATE_TEXT   \
+	                                                  " scope global"
+#define INTERVAL_TEXT STR(INTERVAL_MS) " ms"
 
 #define NS_PER_MS 1000000u
 #define NS_PER_S  1000000000u
@@ -119,15 +129,15 @@ struct gossip {
 struct demo {
 	const char *floodgated;
 	int seconds;
-	int workers; /* per node */
-	char dir[64];      /* temporary directory, "" until made */
-	int named;         /* the segment names below are ours to remove */
+	int workers;  /* per node */
+	char dir[64]; /* temporary directory, "" until made */
+	int named;    /* the segment names below are ours to remove */
 	char seg[NODES][64];
 	int port[NODES];
 	pid_t daemon[NODES]; /* 0 when not running */
 	fg_client *fg[NODES];
-	pid_t *wpid;       /* NODES * workers; 0 when reaped */
-	struct row *rows;  /* shared: NODES * workers */
+	pid_t *wpid;      /* NODES * workers; 0 when reaped */
+	struct row *rows; /* shared: NODES * workers */
 	size_t rows_bytes;
 	uint64_t start_ns, deadline_ns;
 };
@@ -167,11 +177,12 @@ static int sleep_ms(uint64_t ms)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: floodgate-cluster-demo [-d seconds] [-w workers] "
-	           "[-D floodgated]\n"
-	           "  -d  seconds of load (default 10)\n"
-	           "  -w  worker processes per node (default 2)\n"
-	           "  -D  the daemon (default $FLOODGATED, else %s)\n",
+	fprintf(f,
+	        "usage: floodgate-cluster-demo [-d seconds] [-w workers] "
+	        "[-D floodgated]\n"
+	        "  -d  seconds of load (default 10)\n"
+	        "  -w  worker processes per node (default 2)\n"
+	        "  -D  the daemon (default $FLOODGATED, else %s)\n",
 	        DEFAULT_FLOODGATED);
 }
 
@@ -191,7 +202,7 @@ static int parse_uint(const char *s, long min, long max, int *out)
 
 /* snprintf that fails, with a message, instead of truncating. */
 static int fmt(char *buf, size_t len, const char *f, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fmt(char *buf, size_t len, const char *f, ...)
 {
@@ -296,8 +307,8 @@ static void dump_log(const struct demo *d, int i)
 	char path[128], text[4096], *line, *save = NULL;
 
 	if (log_path(d, i, path, sizeof path) != 0 ||
-	    read_tail(path, text, sizeof text) < 0) {
-		fprintf(stderr, "  (no log from node%d)\n", i);
+	    read_tail(path, text, sizeof text) <= 0) {
+		fprintf(stderr, "  (node%d's daemon logged nothing)\n", i);
 		return;
 	}
 	for (line = strtok_r(text, "\n", &save); line != NULL;
@@ -362,7 +373,8 @@ static int make_identities(const struct demo *d)
 			goto out;
 		n = read_tail(path, line, sizeof line);
 		if (n <= 0 || (size_t)n + off >= sizeof keyring) {
-			fprintf(stderr, "floodgate-cluster-demo: %s: unreadable\n",
+			fprintf(stderr,
+			        "floodgate-cluster-demo: %s: unreadable\n",
 			        path);
 			goto out;
 		}
@@ -388,8 +400,8 @@ static int write_config(const struct demo *d, int i)
 	for (j = 0; j < NODES; j++) {
 		if (j == i)
 			continue;
-		if (fmt(peers + off, sizeof peers - off,
-		        "peer 127.0.0.1:%d\n", d->port[j]) != 0)
+		if (fmt(peers + off, sizeof peers - off, "peer 127.0.0.1:%d\n",
+		        d->port[j]) != 0)
 			return -1;
 		off += strlen(peers + off);
 	}
@@ -401,11 +413,9 @@ static int write_config(const struct demo *d, int i)
 	        "keyring %s/keyring\n"
 	        "listen 127.0.0.1:%d\n"
 	        "%s"
-	        "interval %ums\n"
-	        "rule %s capacity %u rate %u/%us scope global\n",
+	        "interval %dms\n" RULE_TEXT "\n",
 	        i, NODES, d->seg[i], SEG_CAPACITY, d->dir, i, d->dir,
-	        d->port[i], peers, INTERVAL_MS, RULE_NAME, RULE_CAPACITY,
-	        RULE_RATE, RULE_PERIOD_S) != 0 ||
+	        d->port[i], peers, INTERVAL_MS) != 0 ||
 	    fmt(path, sizeof path, "%s/node%d.conf", d->dir, i) != 0)
 		return -1;
 	return write_text(path, text, 0600);
@@ -464,8 +474,8 @@ static int start_daemon(struct demo *d, int i)
 	}
 	if (p == 0) {
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		              0600);
+		int fd =
+		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 		/* Its own process group: a ^C goes to the parent, which
 		 * stops the daemons in order.  SIGTERM if the parent dies. */
@@ -484,6 +494,22 @@ static int start_daemon(struct demo *d, int i)
 	return 0;
 }
 
+/* Say how node @i's daemon ended, unless it exited 0. */
+static void daemon_status(int i, int status)
+{
+	if (WIFSIGNALED(status))
+		fprintf(stderr,
+		        "floodgate-cluster-demo: node%d: floodgated killed by "
+		        "signal %d\n",
+		        i, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		fprintf(
+		    stderr,
+		    "floodgate-cluster-demo: node%d: floodgated exited %d%s\n",
+		    i, WEXITSTATUS(status),
+		    WEXITSTATUS(status) >= 126 ? " (could not run it)" : "");
+}
+
 /* 1 (and a message) when node @i's daemon is no longer running. */
 static int daemon_gone(struct demo *d, int i)
 {
@@ -499,16 +525,13 @@ static int daemon_gone(struct demo *d, int i)
 	if (p < 0)
 		fprintf(stderr, "floodgate-cluster-demo: node%d: waitpid: %s\n",
 		        i, strerror(errno));
-	else if (WIFSIGNALED(status))
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		fprintf(stderr,
-		        "floodgate-cluster-demo: node%d: floodgated killed by "
-		        "signal %d\n",
-		        i, WTERMSIG(status));
+		        "floodgate-cluster-demo: node%d: floodgated "
+		        "exited\n",
+		        i);
 	else
-		fprintf(stderr,
-		        "floodgate-cluster-demo: node%d: floodgated exited %d%s\n",
-		        i, WEXITSTATUS(status),
-		        WEXITSTATUS(status) == 127 ? " (could not run it)" : "");
+		daemon_status(i, status);
 	return 1;
 }
 
@@ -548,10 +571,7 @@ static int stop_daemon(struct demo *d, int i)
 		(void)sleep_until(now_ns() + 10 * NS_PER_MS); /* EINTR: loop */
 	}
 	rc = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-	if (rc != 0)
-		fprintf(stderr, "floodgate-cluster-demo: node%d: floodgated "
-		                "did not exit cleanly\n",
-		        i);
+	daemon_status(i, status);
 	d->daemon[i] = 0;
 	return rc;
 out:
@@ -599,11 +619,12 @@ static int await_ready(struct demo *d, int i)
 		    log_has(d, i, "running:"))
 			return 0;
 		if (now_ns() - t0 > (uint64_t)READY_TIMEOUT_MS * NS_PER_MS) {
-			fprintf(stderr,
-			        "floodgate-cluster-demo: node%d did not come up "
-			        "in %u ms (segment %s: %s)\n",
-			        i, READY_TIMEOUT_MS, d->seg[i],
-			        d->fg[i] ? "attached" : fg_strerror(r));
+			fprintf(
+			    stderr,
+			    "floodgate-cluster-demo: node%d did not come up "
+			    "in %u ms (segment %s: %s)\n",
+			    i, READY_TIMEOUT_MS, d->seg[i],
+			    d->fg[i] ? "attached" : fg_strerror(r));
 			goto fail;
 		}
 		if (sleep_ms(10) != 0)
@@ -627,18 +648,14 @@ static int worker(const struct demo *d, int node, int k, struct row *row)
 	               (uint64_t)d->workers / (OVERLOAD * RULE_RATE);
 	uint64_t next = d->start_ns + gap * (uint64_t)k / (uint64_t)d->workers;
 	uint64_t admitted = 0, denied = 0;
-	int r = 0, e;
+	int r = 0, e = 0;
 
 	while (next < d->deadline_ns && !interrupted) {
 		while ((e = sleep_until(next)) == EINTR && !interrupted)
 			;
-		if (e != 0 && e != EINTR) {
-			fprintf(stderr,
-			        "floodgate-cluster-demo: worker: "
-			        "clock_nanosleep: %s\n",
-			        strerror(e));
-			return 1;
-		}
+		if (e != 0 && e != EINTR)
+			goto out;
+		e = 0;
 		r = fg_allow(d->fg[node], RULE_NAME, DEMO_KEY, 1, NULL);
 		if (r < 0)
 			goto out;
@@ -652,12 +669,17 @@ static int worker(const struct demo *d, int node, int k, struct row *row)
 	uatomic_set(&row->done, 1);
 	r = 0;
 out:
-	if (r < 0)
+	if (e != 0)
+		fprintf(stderr,
+		        "floodgate-cluster-demo: worker on node%d: "
+		        "clock_nanosleep: %s\n",
+		        node, strerror(e));
+	else if (r < 0)
 		fprintf(stderr,
 		        "floodgate-cluster-demo: worker on node%d: "
 		        "fg_allow(%s, %s): %s\n",
 		        node, RULE_NAME, DEMO_KEY, fg_strerror(r));
-	return r < 0 ? 1 : 0;
+	return e != 0 || r < 0 ? 1 : 0;
 }
 
 static int start_workers(struct demo *d)
@@ -730,9 +752,10 @@ static int reap_workers(struct demo *d, int stop)
 		if (killed)
 			continue; /* we stopped it */
 		if (WIFSIGNALED(status))
-			fprintf(stderr,
-			        "floodgate-cluster-demo: worker %d: signal %d\n",
-			        (int)p, WTERMSIG(status));
+			fprintf(
+			    stderr,
+			    "floodgate-cluster-demo: worker %d: signal %d\n",
+			    (int)p, WTERMSIG(status));
 		else
 			fprintf(stderr,
 			        "floodgate-cluster-demo: worker %d exited %d\n",
@@ -763,9 +786,9 @@ static int tokens_left(fg_client *fg, int64_t *out)
 	rc = fg__rule_params(fg, (unsigned)idx);
 	if (!(rc->flags & FG__RULE_ACTIVE) || rc->interval_ns == 0)
 		return -1;
-	s = fg__table_find(&fg->seg.tbl, (unsigned)idx, DEMO_KEY, len,
-	                   fg__hash64(fg->seg.tbl.seed, (unsigned)idx,
-	                              DEMO_KEY, len));
+	s = fg__table_find(
+	    &fg->seg.tbl, (unsigned)idx, DEMO_KEY, len,
+	    fg__hash64(fg->seg.tbl.seed, (unsigned)idx, DEMO_KEY, len));
 	if (s == NULL)
 		return -1;
 	tat = uatomic_read(&s->tat);
@@ -801,8 +824,8 @@ static int live_view(struct demo *d)
 	unsigned k;
 	int i, e;
 
-	printf("%7s %8s %8s %8s %10s %7s   %s\n", "time", "node0/s",
-	       "node1/s", "node2/s", "cluster/s", "limit", "tokens left");
+	printf("%7s %8s %8s %8s %10s %8s   %s\n", "time", "node0/s", "node1/s",
+	       "node2/s", "cluster/s", "of limit", "tokens left n0/n1/n2");
 	for (k = 1;; k++) {
 		double secs, total = 0;
 		char left[NODES][16];
@@ -841,7 +864,7 @@ static int live_view(struct demo *d)
 			else
 				(void)snprintf(left[i], sizeof left[i], "?");
 		}
-		printf(" %10.0f %5.0f%%   %5s %5s %5s\n", total / secs,
+		printf(" %10.0f %7.0f%%   %5s %5s %5s\n", total / secs,
 		       100.0 * total / secs / global_rate(), left[0], left[1],
 		       left[2]);
 		(void)fflush(stdout);
@@ -937,23 +960,24 @@ static const char *const intro[] = {
     "another node's buckets, as on separate machines.  All three publish",
     "the same global rule",
     "",
-    "    rule " RULE_NAME " capacity 50 rate 200/1s scope global",
+    "    " RULE_TEXT,
     "",
     "and the workers of every node check the key \"" DEMO_KEY "\" against it,",
-    "offering each node 5 times the global rate (15 times in all).",
-    "Every 100 ms each daemon harvests what its workers admitted and sends",
-    "its cumulative counts to the two others, in UDP datagrams signed with",
-    "its Ed25519 key (a datagram from a key not in the keyring, or with a",
-    "bad signature, is dropped); each daemon debits what the others admitted",
-    "from its own bucket.  So three hosts spend one budget: the cluster",
-    "admits about 200/s, not 3 x 200/s.",
+    "offering each node " STR(OVERLOAD) " times the global rate.",
+    "",
+    "Every " INTERVAL_TEXT ", each daemon harvests what its workers admitted",
+    "and sends its cumulative counts to the others in UDP datagrams signed",
+    "with its Ed25519 key (one from a key not in the keyring, or with a bad",
+    "signature, is dropped), and debits what the others admitted from its",
+    "own bucket.  So the hosts spend one budget: together they admit",
+    RATE_TEXT ", as the rule says, not " RATE_TEXT " each.",
     "",
     "A line every 500 ms: what each node admitted per second, the cluster's",
     "total against the limit, and the tokens left in each node's bucket",
     "(negative: debt, what the other hosts admitted not yet refilled).  The",
-    "first line has the opening burst: every bucket starts full, and the",
-    "three are spent before the first gossip round; the debt it leaves is",
-    "paid back out of the next half second.",
+    "first line has the opening burst: every bucket starts full, and all are",
+    "spent before the first gossip round; the debt this leaves is paid back",
+    "out of the refill that follows.",
     "",
 };
 
@@ -982,15 +1006,15 @@ static int report(struct demo *d)
 		total += admitted[i];
 		total_denied += denied[i];
 	}
-	elapsed = last > d->start_ns ? (double)(last - d->start_ns) / NS_PER_S
-	                             : 0.0;
+	elapsed =
+	    last > d->start_ns ? (double)(last - d->start_ns) / NS_PER_S : 0.0;
 	budget = global_rate() * elapsed + RULE_CAPACITY;
 	bound = budget + (NODES - 1) * global_rate() *
-	                         (PROPAGATION * INTERVAL_MS / 1000.0);
+	                     (PROPAGATION * INTERVAL_MS / 1000.0);
 	floor_ = 0.9 * global_rate() * elapsed;
 
-	printf("\n%-8s %9s %7s %9s %9s %9s\n", "", "admitted", "share",
-	       "per s", "denied", "offered");
+	printf("\n%-8s %9s %7s %9s %9s %9s\n", "", "admitted", "share", "per s",
+	       "denied", "offered");
 	for (i = 0; i <= NODES; i++) {
 		uint64_t a = i < NODES ? admitted[i] : total;
 		uint64_t n = i < NODES ? denied[i] : total_denied;
@@ -1004,12 +1028,12 @@ static int report(struct demo *d)
 		       elapsed > 0 ? (double)a / elapsed : 0.0, n, a + n);
 	}
 	printf("\nin %.2f s the cluster admitted %" PRIu64 "; one budget "
-	       "allows\n  rate x time + capacity = %.0f/s x %.2f s + %u = "
+	       "allows\n  rate x time + capacity = %.0f/s x %.2f s + %d = "
 	       "%.0f\n  ratio %.3f\n",
 	       elapsed, total, global_rate(), elapsed, RULE_CAPACITY, budget,
 	       budget > 0 ? (double)total / budget : 0.0);
 	printf("accepted: from 90%% of rate x time (%.0f) to the budget plus "
-	       "what the\n  other hosts admit in %u gossip intervals "
+	       "what the\n  other hosts admit in %d gossip intervals "
 	       "(%d x %.0f/s x %.1f s): %.0f\n",
 	       floor_, PROPAGATION, NODES - 1, global_rate(),
 	       PROPAGATION * INTERVAL_MS / 1000.0, bound);
@@ -1161,10 +1185,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (access(d.floodgated, X_OK) != 0) {
-		fprintf(stderr,
-		        "floodgate-cluster-demo: %s: %s\n  run it from the build "
-		        "directory, or give the daemon with -D or $FLOODGATED\n",
-		        d.floodgated, strerror(errno));
+		fprintf(
+		    stderr,
+		    "floodgate-cluster-demo: %s: %s\n  run it from the build "
+		    "directory, or give the daemon with -D or $FLOODGATED\n",
+		    d.floodgated, strerror(errno));
 		return 2;
 	}
 
@@ -1229,25 +1254,25 @@ int main(int argc, char **argv)
 			goto out;
 	if (find_rule(d.fg[0], &info) != 0)
 		goto out;
-	printf("%d daemons up in %.0f ms (%s), ports %d %d %d; node0's "
-	       "segment\nholds rule %s: capacity %" PRIu32 ", %" PRIu32
-	       " per %" PRIu32 " ms, %s; %d workers per node\noffer %u "
-	       "checks/s each, for %d s.\n\n",
-	       NODES, (double)(now_ns() - t0) / NS_PER_MS, d.floodgated,
+	printf("%d daemons (%s) up in %.0f ms on UDP ports %d, %d, %d.\n"
+	       "node0's segment holds rule %s: capacity %" PRIu32 ", %" PRIu32
+	       " per %" PRIu32 " ms, %s.\n"
+	       "%d workers per node offer %d checks/s each, for %d s.\n\n",
+	       NODES, d.floodgated, (double)(now_ns() - t0) / NS_PER_MS,
 	       d.port[0], d.port[1], d.port[2], info.name, info.capacity,
 	       info.rate, info.period_ms,
 	       (info.flags & FG_RULE_GLOBAL) ? "global" : "host", d.workers,
-	       OVERLOAD * RULE_RATE / RULE_PERIOD_S / (unsigned)d.workers,
-	       d.seconds);
+	       OVERLOAD * RULE_RATE / RULE_PERIOD_S / d.workers, d.seconds);
 
 	if (start_workers(&d) != 0 || live_view(&d) != 0 ||
 	    reap_workers(&d, 0) != 0)
 		goto out;
 	for (i = 0; i < NODES * d.workers; i++) {
 		if (!d.rows[i].done) {
-			fprintf(stderr,
-			        "floodgate-cluster-demo: worker %d: no report\n",
-			        i);
+			fprintf(
+			    stderr,
+			    "floodgate-cluster-demo: worker %d: no report\n",
+			    i);
 			goto out;
 		}
 	}
@@ -1256,7 +1281,8 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	if (interrupted)
-		fprintf(stderr, "floodgate-cluster-demo: stopped by signal %d\n",
+		fprintf(stderr,
+		        "floodgate-cluster-demo: stopped by signal %d\n",
 		        (int)interrupted);
 	if (cleanup(&d) != 0)
 		status = 1;

@@ -179,6 +179,7 @@ static int map_validated(int fd, const char *path, struct fg_seg *seg)
 		return FG_EBADSEG;
 	}
 	seg->fd = fd;
+	seg->lock_fd = -1;
 	seg->base = base;
 	seg->size = (size_t)hdr.seg_size;
 	seg->capacity = hdr.capacity;
@@ -362,15 +363,37 @@ published:
 	return r;
 }
 
+/*
+ * The lock is taken on a descriptor opened for the occasion: flock()
+ * belongs to an open file description, which a handle inherited through
+ * fork() shares with its parent, so locking the handle's own descriptor
+ * would not exclude the parent.  /proc/self/fd reopens the very file we
+ * mapped, even if the name has since been replaced.
+ */
 int fg__seg_lock(struct fg_seg *seg)
 {
-	while (flock(seg->fd, LOCK_EX) != 0)
-		if (errno != EINTR)
+	char self[64];
+	int fd;
+
+	snprintf(self, sizeof self, "/proc/self/fd/%d", seg->fd);
+	fd = open(self, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(seg->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return fg__errno_to_fg(errno);
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			close(fd);
 			return FG_ESYS;
+		}
+	}
+	seg->lock_fd = fd;
 	return 0;
 }
 
 void fg__seg_unlock(struct fg_seg *seg)
 {
-	(void)flock(seg->fd, LOCK_UN);
+	if (seg->lock_fd >= 0)
+		close(seg->lock_fd); /* releases the lock */
+	seg->lock_fd = -1;
 }

@@ -19,6 +19,7 @@
 /* One process's mapping of a segment. */
 struct fg_seg {
 	int fd;
+	int lock_fd; /* owner lock held, or -1 */
 	uint8_t *base;
 	size_t size;
 	struct fg_table tbl;

@@ -234,17 +234,18 @@ uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 			 * A claim whose inserter died is abandoned by the next
 			 * inserter of the same key; if none comes, by us.  The
 			 * claim's tat is 0 (a full bucket) until published:
-			 * stamp it with the time we first saw the claim.  Any
-			 * tat <= now still reads as a full bucket, so a stamp
-			 * that lands on a just-published slot changes nothing.
+			 * stamp it with the time we first saw the claim.  The
+			 * stamp only ever replaces 0, and any tat <= now reads
+			 * as a full bucket, so a stamp that lands on a bucket
+			 * published meanwhile changes nothing.  A tat beyond
+			 * now is such a bucket, already in use: never touch it.
 			 */
 			since = uatomic_read(&s->tat);
-			if (since == 0 || since > now) {
-				(void)uatomic_cmpxchg(&s->tat, since, now);
-			} else if (now - since >= stale &&
-			           uatomic_cmpxchg(&s->ctl, c,
-			                           with_state(c, FG_SLOT_DEAD)) ==
-			                   c) {
+			if (since == 0)
+				(void)uatomic_cmpxchg(&s->tat, 0, now);
+			else if (since <= now && now - since >= stale &&
+			         uatomic_cmpxchg(&s->ctl, c,
+			                         with_state(c, FG_SLOT_DEAD)) == c) {
 				uatomic_set(&s->aux, now);
 				uatomic_inc(&t->hdr->abandoned);
 			}
@@ -255,11 +256,13 @@ uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 				/* The marker died before stamping it, or a slow
 				 * claimer wrote over the stamp: start the clock. */
 				(void)uatomic_cmpxchg(&s->aux, since, now);
-			} else if (now - since >= min_age_ns &&
-			           uatomic_cmpxchg(&s->ctl, c,
-			                           with_state(c, FG_SLOT_FREE)) ==
-			                   c) {
-				n++;
+			} else if (now - since >= min_age_ns) {
+				/* Clear the claim stamp first: once FREE, a new
+				 * claim must not be judged by an old one. */
+				uatomic_set(&s->tat, 0);
+				if (uatomic_cmpxchg(&s->ctl, c,
+				                    with_state(c, FG_SLOT_FREE)) == c)
+					n++;
 			}
 			break;
 		default:

@@ -360,3 +360,68 @@ Test(table, reap_stamp_on_a_just_published_bucket_leaves_it_full)
 	fg_close(c);
 	fg_unlink(test_segment("stamp"));
 }
+
+Test(table, reap_never_touches_a_bucket_already_in_use)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t now = fg__now_ns(), later = now + 5000000000ull;
+
+	/* The reaper read ctl as CLAIMED; the insert was then published
+	 * and tokens taken, so tat is beyond now: not a stamp to judge. */
+	plant_claim(t, 3, 0, "busy", 1);
+	t->slots[3].tat = later;
+	cr_expect_eq(fg__table_reap(t, now, 0), 0);
+	cr_expect_eq(t->slots[3].tat, later, "a live bucket is not rewound");
+	cr_expect_eq(FG_CTL_STATE(t->slots[3].ctl), FG_SLOT_CLAIMED);
+	table_free(t);
+}
+
+Test(table, a_reaped_slot_carries_no_old_stamp_into_its_next_claim)
+{
+	struct fg_table *t = table_new(64);
+	uint64_t now = fg__now_ns();
+
+	t->slots[4].ctl = FG_SLOT_DEAD;
+	t->slots[4].aux = now - 5000000000ull;
+	t->slots[4].tat = now - 5000000000ull; /* the old claim's stamp */
+	cr_expect_eq(fg__table_reap(t, now, 1000), 1);
+	cr_expect_eq(FG_CTL_STATE(t->slots[4].ctl), FG_SLOT_FREE);
+	cr_expect_eq(t->slots[4].tat, 0);
+	table_free(t);
+}
+
+Test(table, owner_lock_excludes_a_child_using_the_parents_handle)
+{
+	fg_client *c = test_create("lockfork", 16);
+	int go[2], done[2], status;
+	char b;
+	pid_t p;
+
+	cr_assert_eq(pipe(go), 0);
+	cr_assert_eq(pipe(done), 0);
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		fg_rule rule = {.name = "x", .capacity = 1, .rate = 1,
+		                .period_ms = 1000};
+
+		/* once the parent holds the lock, an owner operation through
+		 * the very handle inherited from it must wait */
+		if (read(go[0], &b, 1) != 1)
+			_exit(2);
+		_exit(fg_rule_set(c, &rule) == 0 && write(done[1], "x", 1) == 1
+		              ? 0
+		              : 1);
+	}
+	cr_assert_eq(fg__seg_lock(&c->seg), 0);
+	cr_assert_eq(write(go[1], "g", 1), 1);
+	usleep(200000);
+	cr_expect_eq(waitpid(p, &status, WNOHANG), 0,
+	             "the child got the lock the parent holds");
+	fg__seg_unlock(&c->seg);
+	cr_assert_eq(read(done[0], &b, 1), 1);
+	cr_assert_eq(waitpid(p, &status, 0), p);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fg_close(c);
+	fg_unlink(test_segment("lockfork"));
+}
