@@ -181,7 +181,7 @@ static int segment_open(struct daemon *d)
 		return -1;
 	}
 	uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, (uint64_t)getpid());
-	return rules_apply(d->fg, &d->cfg);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- gossip */
@@ -561,9 +561,11 @@ int main(int argc, char **argv)
 		use_syslog = 1;
 		openlog("floodgated", LOG_PID, LOG_DAEMON);
 	}
+	/* The harvest baseline is taken before the rules are published:
+	 * workers cannot consume before that, so nothing falls between. */
 	if (signals_block(&d) != 0 || identity_load(&d) != 0 ||
-	    segment_open(&d) != 0 || socket_open(&d) != 0 ||
-	    node_start(&d) != 0)
+	    segment_open(&d) != 0 || node_start(&d) != 0 ||
+	    socket_open(&d) != 0 || rules_apply(d.fg, &d.cfg) != 0)
 		goto out;
 	logmsg(LOG_INFO,
 	       "running: segment %s, %zu rules, %zu peers, interval %u ms",

@@ -3,15 +3,30 @@
  */
 #include "daemon/keymap.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shm/hash.h"
 
 static const uint64_t map_seed[2] = {UINT64_C(0x6b65796d61702d31),
                                      UINT64_C(0x666c6f6f64676174)};
 
-static uint64_t entry_hash(uint16_t origin, const char *rule, size_t rule_len,
+struct map_file_hdr {
+	uint8_t magic[8];
+	uint64_t ident[3];
+	uint64_t cap;
+	uint64_t entry_size;
+	uint64_t pad[2];
+};
+
+static const uint8_t map_magic[8] = "FGDMAP01";
+
+static uint64_t entry_hash(uint64_t origin, const char *rule, size_t rule_len,
                            const void *key, size_t key_len)
 {
 	uint64_t h = fg__hash64(map_seed, origin, rule, rule_len);
@@ -20,14 +35,72 @@ static uint64_t entry_hash(uint16_t origin, const char *rule, size_t rule_len,
 	return h ? h : 1; /* 0 marks an empty slot */
 }
 
+/* A new, empty table of @cap slots: in memory, or in "path.new". */
 static int table_alloc(struct fgd_map *m, size_t cap)
 {
-	m->e = calloc(cap, sizeof *m->e);
-	if (m->e == NULL)
+	struct map_file_hdr *h;
+	char tmp[512];
+	size_t bytes;
+	void *p;
+	int fd;
+
+	if (m->path == NULL) {
+		m->e = calloc(cap, sizeof *m->e);
+		if (m->e == NULL)
+			return -1;
+		m->cap = cap;
+		m->n = 0;
+		return 0;
+	}
+	bytes = sizeof *h + cap * sizeof *m->e;
+	snprintf(tmp, sizeof tmp, "%s.new", m->path);
+	(void)unlink(tmp);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
 		return -1;
+	if (ftruncate(fd, (off_t)bytes) != 0) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		unlink(tmp);
+		return -1;
+	}
+	h = p;
+	memcpy(h->magic, map_magic, sizeof h->magic);
+	memcpy(h->ident, m->ident, sizeof h->ident);
+	h->cap = cap;
+	h->entry_size = sizeof *m->e;
+	m->e = (struct fgd_entry *)(void *)(h + 1);
 	m->cap = cap;
+	m->bytes = bytes;
 	m->n = 0;
 	return 0;
+}
+
+static void table_release(struct fgd_map *m)
+{
+	if (m->e == NULL)
+		return;
+	if (m->path)
+		munmap((struct map_file_hdr *)(void *)m->e - 1, m->bytes);
+	else
+		free(m->e);
+	m->e = NULL;
+}
+
+/* Make the table just built the one in force. */
+static int table_commit(struct fgd_map *m)
+{
+	char tmp[512];
+
+	if (m->path == NULL)
+		return 0;
+	snprintf(tmp, sizeof tmp, "%s.new", m->path);
+	return rename(tmp, m->path);
 }
 
 int fgd_map_init(struct fgd_map *m, size_t max)
@@ -37,14 +110,64 @@ int fgd_map_init(struct fgd_map *m, size_t max)
 	return table_alloc(m, 64);
 }
 
+int fgd_map_open(struct fgd_map *m, size_t max, const char *path,
+                 const uint64_t ident[3])
+{
+	const struct map_file_hdr *h;
+	struct stat st;
+	size_t i;
+	void *p;
+	int fd;
+
+	memset(m, 0, sizeof *m);
+	m->max = max;
+	m->path = strdup(path);
+	if (m->path == NULL)
+		return -1;
+	memcpy(m->ident, ident, sizeof m->ident);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size > sizeof *h) {
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		         MAP_SHARED, fd, 0);
+		h = p;
+		if (p != MAP_FAILED &&
+		    memcmp(h->magic, map_magic, sizeof h->magic) == 0 &&
+		    memcmp(h->ident, ident, sizeof h->ident) == 0 &&
+		    h->entry_size == sizeof *m->e && h->cap >= 64 &&
+		    (h->cap & (h->cap - 1)) == 0 &&
+		    h->cap <= ((size_t)st.st_size - sizeof *h) / sizeof *m->e &&
+		    (size_t)st.st_size == sizeof *h + h->cap * sizeof *m->e) {
+			close(fd);
+			m->e = (struct fgd_entry *)(void *)(h + 1);
+			m->cap = h->cap;
+			m->bytes = (size_t)st.st_size;
+			for (i = 0; i < m->cap; i++)
+				m->n += m->e[i].hash != 0;
+			return 0;
+		}
+		if (p != MAP_FAILED)
+			munmap(p, (size_t)st.st_size);
+	}
+	if (fd >= 0)
+		close(fd);
+	/* absent, or another segment's, or damaged: start empty */
+	if (table_alloc(m, 64) != 0 || table_commit(m) != 0) {
+		fgd_map_fini(m);
+		return -1;
+	}
+	return 0;
+}
+
 void fgd_map_fini(struct fgd_map *m)
 {
-	free(m->e);
+	table_release(m);
+	free(m->path);
 	memset(m, 0, sizeof *m);
 }
 
 static struct fgd_entry *slot_for(struct fgd_map *m, uint64_t h,
-                                  uint16_t origin, const char *rule,
+                                  uint64_t origin, const char *rule,
                                   size_t rule_len, const void *key,
                                   size_t key_len)
 {
@@ -84,11 +207,16 @@ static int rebuild(struct fgd_map *m, size_t cap, uint64_t before)
 		*d = *e;
 		m->n++;
 	}
-	free(old.e);
+	if (table_commit(m) != 0) {
+		table_release(m);
+		*m = old;
+		return -1;
+	}
+	table_release(&old);
 	return 0;
 }
 
-struct fgd_entry *fgd_map_get(struct fgd_map *m, uint16_t origin,
+struct fgd_entry *fgd_map_get(struct fgd_map *m, uint64_t origin,
                               const char *rule, size_t rule_len,
                               const void *key, size_t key_len, int create)
 {

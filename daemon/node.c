@@ -12,6 +12,7 @@
 #include "daemon/node.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -47,7 +48,8 @@ struct state_hdr {
 	uint64_t seed[2];
 	uint64_t created_ns;
 	uint64_t nslots;
-	uint64_t pad[3];
+	uint64_t incarnation; /* the last one this node used */
+	uint64_t pad[2];
 };
 
 static const uint8_t state_magic[8] = "FGDSTAT1";
@@ -88,6 +90,11 @@ static int state_map(struct fgd_node *n, const char *path)
 	}
 	n->base = (struct fgd_base *)(void *)(sh + 1);
 	n->base_bytes = bytes;
+	/* Incarnations must grow: a clock set back between two starts must
+	 * not make peers take us for our own past. */
+	if (n->incarnation <= sh->incarnation)
+		n->incarnation = sh->incarnation + 1;
+	sh->incarnation = n->incarnation;
 	if (fresh) {
 		snapshot(n);
 		memcpy(sh->magic, state_magic, sizeof sh->magic);
@@ -113,9 +120,21 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 	n->interval_ns = (uint64_t)p->interval_ms * 1000000u;
 	n->npeers = p->npeers;
 	n->nslots = fg->seg.tbl.nslots;
-	if (fgd_map_init(&n->local, cap) != 0 ||
-	    fgd_map_init(&n->remote, cap * REMOTE_MAX_PER_PEER) != 0)
+	if (fgd_map_init(&n->local, cap) != 0)
 		goto fail;
+	if (p->state_path != NULL) {
+		const struct fg_seg_hdr *h = fg->seg.tbl.hdr;
+		uint64_t ident[3] = {h->hash_seed[0], h->hash_seed[1],
+		                     h->created_ns};
+		char path[512];
+
+		snprintf(path, sizeof path, "%s-remote", p->state_path);
+		if (fgd_map_open(&n->remote, cap * REMOTE_MAX_PER_PEER, path,
+		                 ident) != 0)
+			goto fail;
+	} else if (fgd_map_init(&n->remote, cap * REMOTE_MAX_PER_PEER) != 0) {
+		goto fail;
+	}
 	n->replay = calloc(kr->n ? kr->n : 1, sizeof *n->replay);
 	n->heard_ms = calloc(kr->n ? kr->n : 1, sizeof *n->heard_ms);
 	if (n->replay == NULL || n->heard_ms == NULL)
@@ -264,6 +283,16 @@ static uint64_t max_debt(const struct fgd_node *n, uint64_t tau)
 	return tau + 4 * peers * per;
 }
 
+/* A stable name for an origin: keyring indices change when it is edited,
+ * its key does not. */
+static uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
+{
+	uint64_t id;
+
+	memcpy(&id, kr->keys[origin].pk, sizeof id);
+	return id ? id : 1; /* 0 names this node's own ledger */
+}
+
 static void apply(struct fgd_node *n, const struct fgw_view *v,
                   const struct fgw_record *rec, uint64_t now_ms)
 {
@@ -283,7 +312,7 @@ static void apply(struct fgd_node *n, const struct fgw_view *v,
 		n->ctr.records_unknown++;
 		return;
 	}
-	e = fgd_map_get(&n->remote, (uint16_t)v->origin, rule,
+	e = fgd_map_get(&n->remote, fgd_origin_id(n->kr, v->origin), rule,
 	                rec->rule_len, rec->key, rec->key_len, 1);
 	if (e == NULL) {
 		n->ctr.records_noroom++;

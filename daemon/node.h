@@ -84,8 +84,9 @@ struct fgd_node_params {
 	size_t max_datagram;
 	uint32_t interval_ms;
 	size_t npeers;
-	/* Where the harvest baseline survives a daemon restart (a file beside
-	 * the segment), or NULL to keep it in memory only. */
+	/* Where the harvest baseline, the incarnation and (in PATH-remote)
+	 * the high-water marks of other nodes' counts survive a daemon
+	 * restart: files beside the segment.  NULL: memory only. */
 	const char *state_path;
 };
 

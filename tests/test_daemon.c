@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <urcu/uatomic.h>
 
@@ -81,6 +82,8 @@ static void start(int i)
 		FILE *f = freopen(log, "a", stderr);
 
 		(void)f;
+		/* a test that fails half-way must not leave daemons behind */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(daemon_path(), "floodgated", "-f", "-c", conf, (char *)NULL);
 		_exit(127);
 	}
@@ -155,7 +158,7 @@ static void cluster_up(const char *rules)
 
 static void cluster_down(void)
 {
-	char cmd[128];
+	char cmd[256];
 	int i;
 
 	for (i = 0; i < N; i++) {
@@ -163,8 +166,9 @@ static void cluster_down(void)
 		fg_close(K.fg[i]);
 		fg_unlink(K.seg[i]);
 	}
-	snprintf(cmd, sizeof cmd, "rm -rf %s /dev/shm/fgtest-dmn*-%d.state",
-	         K.dir, (int)getpid());
+	snprintf(cmd, sizeof cmd,
+	         "rm -rf %s /dev/shm/fgtest-dmn*-%d.state /dev/shm/fgtest-dmn*-%d.state-remote",
+	         K.dir, (int)getpid(), (int)getpid());
 	if (system(cmd) != 0)
 		cr_log_warn("cleanup failed: %s", cmd);
 }
@@ -307,6 +311,21 @@ Test(daemon, a_restarted_daemon_keeps_buckets_and_counts_nothing_twice)
 	cr_expect_eq(left(0, "g", "r"), 13, "the segment kept its buckets");
 	cr_expect_eq(left(1, "g", "r"), 13, "counted once");
 	cr_expect_eq(left(2, "g", "r"), 13);
+	cluster_down();
+}
+
+Test(daemon, a_restarted_daemon_does_not_debit_its_peers_consumption_again)
+{
+	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
+	cr_assert_eq(fg_allow(K.fg[1], "g", "p", 5, NULL), 1);
+	cr_expect(await_left(0, "g", "p", 15));
+	stop(0);
+	start(0);
+	await_ready(0, "g");
+	/* node 1 keeps re-sending its count of 5 in full syncs (every 10
+	 * rounds): node 0 must take none of them as new */
+	usleep(25 * INTERVAL_MS * 1000);
+	cr_expect_eq(left(0, "g", "p"), 15, "counted once across the restart");
 	cluster_down();
 }
 

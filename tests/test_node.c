@@ -509,3 +509,55 @@ Test(gossip, a_quiet_node_heartbeats_and_peers_see_it_alive_suspect_dead_alive)
 	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, t), FGD_PEER_ALIVE);
 	cr_expect_str_eq(fgd_peer_state_name(FGD_PEER_SUSPECT), "suspect");
 }
+
+Test(gossip, a_restarted_receiver_remembers_what_it_already_debited)
+{
+	char state[128], remote[160];
+
+	snprintf(state, sizeof state, "/dev/shm/fgtest-rstate-%d", (int)getpid());
+	snprintf(remote, sizeof remote, "%s-remote", state);
+	unlink(state);
+	unlink(remote);
+	fgd_node_fini(&W.node[1]);
+	node_start_with(1, 1500, state);
+	take(0, "g", "k", 4);
+	round_of(0, 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	cr_expect_eq(left(1, "g", "k"), CAP - 4);
+	/* node 1's daemon restarts; node 0 re-sends its count in a full sync */
+	fgd_node_fini(&W.node[1]);
+	node_start_with(1, 2500, state);
+	fgd_node_emit(&W.node[0], 2, 1, capture, &W.out);
+	cr_expect_eq(deliver(1, 1), FGW_OK);
+	cr_expect_eq(left(1, "g", "k"), CAP - 4, "the 4 are not debited twice");
+	/* and later increases still arrive */
+	take(0, "g", "k", 1);
+	round_of(0, 3);
+	cr_expect_eq(deliver(1, 2), FGW_OK);
+	cr_expect_eq(left(1, "g", "k"), CAP - 5);
+	unlink(state);
+	unlink(remote);
+}
+
+Test(gossip, incarnations_grow_across_restarts_even_if_the_clock_goes_back)
+{
+	char state[128], remote[160];
+
+	snprintf(state, sizeof state, "/dev/shm/fgtest-istate-%d", (int)getpid());
+	snprintf(remote, sizeof remote, "%s-remote", state);
+	unlink(state);
+	fgd_node_fini(&W.node[0]);
+	node_start_with(0, 5000, state);
+	take(0, "g", "k", 1);
+	round_of(0, 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	fgd_node_fini(&W.node[0]);
+	node_start_with(0, 4000, state); /* the wall clock stepped back */
+	cr_expect_gt(W.node[0].incarnation, 5000);
+	take(0, "g", "k", 2);
+	round_of(0, 2);
+	cr_expect_eq(deliver(1, 1), FGW_OK, "not taken for the node's past");
+	cr_expect_eq(left(1, "g", "k"), CAP - 3);
+	unlink(state);
+	unlink(remote);
+}
