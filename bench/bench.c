@@ -185,15 +185,10 @@ static __attribute__((noinline)) int bl_allow(struct bl_zone *z, fg_client *c,
                                               uint32_t cost)
 {
 	size_t len;
-	int idx;
+	int idx, r = fg__key_args(c, rule, key, &len);
 
-	if (c == NULL || rule == NULL)
-		return FG_EINVAL;
-	if (key == NULL || key[0] == '\0')
-		return FG_EKEY;
-	len = strnlen(key, FG_KEY_MAX + 1);
-	if (len > FG_KEY_MAX)
-		return FG_EKEYLEN;
+	if (r != 0)
+		return r;
 	idx = fg__rule_index(c, rule);
 	if (idx < 0)
 		return FG_ENORULE;

@@ -133,6 +133,32 @@ static int finish_file(int fd, const void *buf, size_t len)
 
 /* ------------------------------------------------------------ keygen */
 
+/*
+ * Open @path for reading, a regular file only; -1 with a message in @err.
+ * O_NONBLOCK: a FIFO planted at @path must not hang us in open().
+ */
+static int open_regular(const char *path, struct stat *st, char *err,
+                        size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) != 0) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		seterr(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int fgk_keygen(const char *path, const char *name, char *err, size_t errlen)
 {
 	uint8_t pk[FGW_PK_SIZE];
@@ -239,20 +265,9 @@ int fgk_load_secret(const char *path, uint8_t **skp, uint8_t pk[FGW_PK_SIZE],
 		seterr(err, errlen, "sodium_init failed");
 		goto out;
 	}
-	/* O_NONBLOCK: a FIFO planted at @path must not hang us in open(). */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+	fd = open_regular(path, &st, err, errlen);
+	if (fd < 0)
 		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
 	if (st.st_mode & 077) {
 		seterr(err, errlen,
 		       "%s: mode %04o lets group or others access a secret "
@@ -484,19 +499,9 @@ int fgk_keyring_load(const char *path, struct fgw_keyring *kr, char *err,
 
 	kr->n = 0;
 	kr->keys = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+	fd = open_regular(path, &st, err, errlen);
+	if (fd < 0)
 		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
 	/* Whoever can write the keyring decides whom we trust. */
 	if (st.st_mode & S_IWOTH) {
 		seterr(err, errlen,

@@ -240,15 +240,10 @@ int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
              fg_decision *d)
 {
 	size_t len;
-	int idx;
+	int idx, r = fg__key_args(c, rule, key, &len);
 
-	if (c == NULL || rule == NULL)
-		return FG_EINVAL;
-	if (key == NULL || key[0] == '\0')
-		return FG_EKEY;
-	len = strnlen(key, FG_KEY_MAX + 1);
-	if (len > FG_KEY_MAX)
-		return FG_EKEYLEN;
+	if (r != 0)
+		return r;
 	idx = fg__rule_index(c, rule);
 	if (idx < 0)
 		return FG_ENORULE;
@@ -259,15 +254,10 @@ int fg_allow_request(fg_client *c, const char *user_id, const char *endpoint)
 {
 	size_t len;
 	uint64_t def;
-	int idx;
+	int idx, r = fg__key_args(c, endpoint, user_id, &len);
 
-	if (c == NULL || endpoint == NULL)
-		return FG_EINVAL;
-	if (user_id == NULL || user_id[0] == '\0')
-		return FG_EKEY;
-	len = strnlen(user_id, FG_KEY_MAX + 1);
-	if (len > FG_KEY_MAX)
-		return FG_EKEYLEN;
+	if (r != 0)
+		return r;
 	idx = fg__rule_index(c, endpoint);
 	if (idx < 0 || !(fg__rule_params(c, (unsigned)idx)->flags &
 	                 FG__RULE_ACTIVE)) {

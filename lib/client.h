@@ -5,6 +5,7 @@
 #define FG_LIB_CLIENT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/floodgate.h"
 #include "shm/segment.h"
@@ -32,6 +33,18 @@ struct fg_client {
 
 /* Rule index of @name, or -1. */
 int fg__rule_index(fg_client *c, const char *name);
+
+/* The argument checks of fg_allow(): 0 with *@len set, or the error. */
+static inline int fg__key_args(const fg_client *c, const char *rule,
+                               const char *key, size_t *len)
+{
+	if (c == NULL || rule == NULL)
+		return FG_EINVAL;
+	if (key == NULL || key[0] == '\0')
+		return FG_EKEY;
+	*len = strnlen(key, FG_KEY_MAX + 1);
+	return *len > FG_KEY_MAX ? FG_EKEYLEN : 0;
+}
 
 /* The rule's parameters, re-read if the owner changed them. */
 const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx);
