@@ -250,10 +250,14 @@ struct fgd_entry *fgd_map_get(struct fgd_map *m, uint64_t origin,
 
 size_t fgd_map_expire(struct fgd_map *m, uint64_t before)
 {
-	size_t n = m->n, cap = m->cap;
+	size_t n = m->n, cap = m->cap, stale = 0, i;
 
+	for (i = 0; i < m->cap; i++)
+		stale += m->e[i].hash != 0 && m->e[i].touched < before;
+	if (stale == 0)
+		return 0; /* nothing to drop: no rebuild, no file rewritten */
 	/* shrink when mostly empty, never below the initial size */
-	while (cap > 64 && m->n * 8 < cap)
+	while (cap > 64 && (n - stale) * 8 < cap)
 		cap /= 2;
 	if (rebuild(m, cap, before) != 0)
 		return 0;

@@ -561,3 +561,31 @@ Test(gossip, incarnations_grow_across_restarts_even_if_the_clock_goes_back)
 	unlink(state);
 	unlink(remote);
 }
+
+Test(gossip, idle_counts_expire_and_recent_ones_stay)
+{
+	struct fgd_map m;
+	struct fgd_entry *e;
+	int k;
+	char key[16];
+
+	cr_assert_eq(fgd_map_init(&m, 1000), 0);
+	for (k = 0; k < 100; k++) {
+		snprintf(key, sizeof key, "k%d", k);
+		e = fgd_map_get(&m, 7, "g", 1, key, strlen(key), 1);
+		cr_assert_not_null(e);
+		e->count = (uint64_t)k;
+		e->touched = k < 90 ? 10 : 1000;
+	}
+	cr_expect_eq(fgd_map_expire(&m, 5), 0, "nothing older than 5");
+	cr_expect_eq(m.n, 100);
+	cr_expect_eq(fgd_map_expire(&m, 500), 90);
+	cr_expect_eq(m.n, 10);
+	cr_expect_null(fgd_map_get(&m, 7, "g", 1, "k3", 2, 0));
+	e = fgd_map_get(&m, 7, "g", 1, "k95", 3, 0);
+	cr_assert_not_null(e);
+	cr_expect_eq(e->count, 95, "kept entries keep their counts");
+	cr_expect_null(fgd_map_get(&m, 8, "g", 1, "k95", 3, 0),
+	               "another origin's count is another entry");
+	fgd_map_fini(&m);
+}
