@@ -1,0 +1,117 @@
+/*
+ * fuzz_config.c - floodgate.conf(5) text: fgd_config_parse().
+ *
+ * The input is the file's contents, any bytes (NUL, CR, no final
+ * newline).  fgd_config_parse() is pure by design (config.h), so nothing
+ * is opened or resolved; the parsed config is freed with
+ * fgd_config_free().
+ *
+ * Oracles, from config.h and config.c's design notes:
+ *  - all or nothing: a failure leaves @cfg empty and says
+ *    "fname:line: reason" in a NUL-terminated @err; a success leaves @err
+ *    empty;
+ *  - every string field is NUL-terminated within its array, every list
+ *    within its bound, every number within its documented range;
+ *  - "a config that parses is one the library accepts at publish": each
+ *    rule passes rule_publishable(), a restatement of what fg_rule_set()
+ *    (lib/owner.c) refuses, and at most one rule is the default.
+ */
+#include <string.h>
+
+#include "daemon/config.h"
+#include "shm/gcra.h"
+#include "tests/fuzz/fuzz.h"
+
+#define FNAME         "fuzz.conf"
+#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
+
+static int rule_publishable(const struct fgd_rule *r)
+{
+	const uint32_t known = FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED |
+	                       FG_RULE_SHADOW | FG_RULE_DEFAULT;
+	uint64_t period_ns = (uint64_t)r->period_ms * 1000000u, interval_ns;
+	size_t i, n;
+
+	if (!TERMINATED(r->name))
+		return 0;
+	n = strlen(r->name);
+	if (n == 0 || n > FG_RULE_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = r->name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || strchr("_.:/-", ch)))
+			return 0;
+	}
+	if (r->capacity == 0 || r->rate == 0 || r->period_ms == 0 ||
+	    r->rate > period_ns || (r->flags & ~known))
+		return 0;
+	interval_ns = (period_ns + r->rate - 1) / r->rate;
+	return r->capacity <= FG_TAU_MAX / interval_ns;
+}
+
+static void check_config(const struct fgd_config *cfg)
+{
+	size_t i, j, ndefault = 0;
+
+	FUZZ_ASSERT(TERMINATED(cfg->segment) && cfg->segment[0] != '\0');
+	FUZZ_ASSERT(TERMINATED(cfg->user) && TERMINATED(cfg->group));
+	FUZZ_ASSERT(TERMINATED(cfg->node_key) && TERMINATED(cfg->keyring));
+	FUZZ_ASSERT(cfg->capacity >= 1);
+	FUZZ_ASSERT((cfg->mode & 0600) == 0600 && (cfg->mode & ~0770u) == 0);
+	FUZZ_ASSERT(cfg->interval_ms >= 10 && cfg->interval_ms <= 10000);
+	FUZZ_ASSERT(cfg->max_datagram >= FGD_MIN_DATAGRAM &&
+	            cfg->max_datagram <= FGD_MAX_DATAGRAM);
+	FUZZ_ASSERT(cfg->listen.len > 0 &&
+	            cfg->listen.len <= sizeof cfg->listen.ss);
+	FUZZ_ASSERT(cfg->npeers <= FGD_MAX_PEERS);
+	FUZZ_ASSERT((cfg->npeers == 0) == (cfg->peers == NULL));
+	for (i = 0; i < cfg->npeers; i++) {
+		const struct fgd_addr *a = &cfg->peers[i];
+
+		FUZZ_ASSERT(a->ss.ss_family == AF_INET ||
+		            a->ss.ss_family == AF_INET6);
+		/* One socket reaches them all (config.c, finish()). */
+		if (cfg->listen.ss.ss_family == AF_INET)
+			FUZZ_ASSERT(a->ss.ss_family == AF_INET);
+		for (j = 0; j < i; j++)
+			FUZZ_ASSERT(a->len != cfg->peers[j].len ||
+			            memcmp(&a->ss, &cfg->peers[j].ss, a->len) !=
+			                0);
+	}
+	FUZZ_ASSERT(cfg->nrules <= FG_RULES_MAX);
+	FUZZ_ASSERT((cfg->nrules == 0) == (cfg->rules == NULL));
+	for (i = 0; i < cfg->nrules; i++) {
+		FUZZ_ASSERT(rule_publishable(&cfg->rules[i]));
+		ndefault += (cfg->rules[i].flags & FG_RULE_DEFAULT) != 0;
+		for (j = 0; j < i; j++)
+			FUZZ_ASSERT(strcmp(cfg->rules[i].name,
+			                   cfg->rules[j].name) != 0);
+	}
+	FUZZ_ASSERT(ndefault <= 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct fgd_config empty;
+	struct fgd_config cfg;
+	char err[256];
+	int r;
+
+	memset(err, 'x', sizeof err);
+	r = fgd_config_parse((const char *)data, size, FNAME, &cfg, err,
+	                     sizeof err);
+	FUZZ_ASSERT(r == 0 || r == -1);
+	FUZZ_ASSERT(TERMINATED(err));
+	if (r != 0) {
+		FUZZ_ASSERT(memcmp(&cfg, &empty, sizeof cfg) == 0);
+		FUZZ_ASSERT(strncmp(err, FNAME ":", strlen(FNAME ":")) == 0);
+		return 0;
+	}
+	FUZZ_ASSERT(err[0] == '\0');
+	check_config(&cfg);
+	fgd_config_free(&cfg);
+	FUZZ_ASSERT(cfg.peers == NULL && cfg.rules == NULL);
+	return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * fuzz_segment.c - a segment header read from a file anyone in the
+ * segment's group may have written: fg__seg_validate().
+ *
+ * Input: the file size (8 bytes, little-endian: segments never leave the
+ * host, layout.h), then the header as pread() would return it, zero-padded
+ * or cut to sizeof(struct fg_seg_hdr).  Only the identity line (the first
+ * 128 bytes) is looked at, so the seeds stop there.
+ *
+ * The checksum is checked last, so every field check is reached by
+ * mutation; but a fuzzer cannot forge the checksum, so past it only the
+ * seeds would go.  The target therefore validates twice: the header as
+ * given, then the same header with its checksum recomputed, which lets
+ * any combination of fields reach the "valid" verdict and meet the
+ * oracle.
+ *
+ * Oracle: what map_validated() (shm/segment.c) and the table go on to
+ * trust about a header that validated: the sizes and offsets are the
+ * compiled-in ones, the rule table and the slots fit in the file in that
+ * order with no overflow, the file is exactly seg_size, and there are
+ * at least as many slots as keys.
+ */
+#include <string.h>
+
+#include "shm/segment.h"
+#include "tests/fuzz/fuzz.h"
+
+static uint64_t get_le64(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < 8 && i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void check_valid(const struct fg_seg_hdr *h, uint64_t file_size)
+{
+	uint64_t rules_end, slots_bytes;
+
+	FUZZ_ASSERT(memcmp(h->magic, FG_SEG_MAGIC, sizeof h->magic) == 0);
+	FUZZ_ASSERT(h->layout_version == FG_LAYOUT_VERSION);
+	FUZZ_ASSERT(h->hdr_size == FG_HDR_SIZE && h->rules_off >= h->hdr_size);
+	FUZZ_ASSERT(
+	    h->slot_size == FG_SLOT_SIZE && h->rule_size == FG_RULE_SIZE &&
+	    h->max_rules == FG_MAX_RULES && h->key_max == FG_SLOT_KEY_MAX);
+	FUZZ_ASSERT(h->seg_size == file_size);
+	rules_end = h->rules_off + (uint64_t)h->max_rules * h->rule_size;
+	FUZZ_ASSERT(rules_end <= h->slots_off && h->slots_off % 4096 == 0);
+	FUZZ_ASSERT(h->slots_off <= h->seg_size);
+	FUZZ_ASSERT(h->nslots <= (h->seg_size - h->slots_off) / h->slot_size);
+	slots_bytes = h->nslots * h->slot_size;
+	FUZZ_ASSERT(h->slots_off + slots_bytes == h->seg_size);
+	FUZZ_ASSERT(h->capacity >= 1 && h->nslots >= h->capacity);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fg_seg_hdr h;
+	uint64_t file_size;
+	int r, r2;
+
+	file_size = get_le64(data, size);
+	memset(&h, 0, sizeof h);
+	if (size > 8)
+		memcpy(&h, data + 8, size - 8 < sizeof h ? size - 8 : sizeof h);
+
+	r = fg__seg_validate(&h, file_size);
+	FUZZ_ASSERT(r == 0 || r == FG_EBADSEG || r == FG_EVERSION);
+	if (r == 0)
+		check_valid(&h, file_size);
+
+	h.checksum = fg__seg_checksum(&h);
+	r2 = fg__seg_validate(&h, file_size);
+	FUZZ_ASSERT(r2 == 0 || r2 == FG_EBADSEG || r2 == FG_EVERSION);
+	/* The checksum is the last check: mending it can only turn a
+	 * checksum failure into success, never change another verdict. */
+	FUZZ_ASSERT(r2 == 0 || r2 == r);
+	if (r2 == 0)
+		check_valid(&h, file_size);
+	return 0;
+}
