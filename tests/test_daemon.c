@@ -90,15 +90,20 @@ static void start(int i)
 	K.pid[i] = p;
 }
 
-static void stop(int i)
+static void stop_with(int i, int sig)
 {
 	int status;
 
 	if (K.pid[i] <= 0)
 		return;
-	kill(K.pid[i], SIGTERM);
+	kill(K.pid[i], sig);
 	waitpid(K.pid[i], &status, 0);
 	K.pid[i] = 0;
+}
+
+static void stop(int i)
+{
+	stop_with(i, SIGTERM);
 }
 
 /* Wait until node @i's segment has rule @rule: the daemon is up. */
@@ -326,6 +331,35 @@ Test(daemon, a_restarted_daemon_does_not_debit_its_peers_consumption_again)
 	 * rounds): node 0 must take none of them as new */
 	usleep(25 * INTERVAL_MS * 1000);
 	cr_expect_eq(left(0, "g", "p"), 15, "counted once across the restart");
+	cluster_down();
+}
+
+Test(daemon, a_daemon_killed_with_sigkill_under_load_loses_and_doubles_nothing)
+{
+	uint64_t t0;
+	int n;
+
+	cluster_up("rule g capacity 1000 rate 1/1m scope global\n");
+	/* load on both sides while node 0's daemon dies without warning */
+	cr_assert_eq(fg_allow(K.fg[1], "g", "x", 7, NULL), 1);
+	cr_expect(await_left(0, "g", "x", 993));
+	for (n = 0; n < 20; n++)
+		cr_assert_eq(fg_allow(K.fg[0], "g", "x", 1, NULL), 1);
+	stop_with(0, SIGKILL);
+	/* workers do not wait for a dead daemon */
+	t0 = fg__now_ns();
+	for (n = 0; n < 30; n++)
+		cr_assert_eq(fg_allow(K.fg[0], "g", "x", 1, NULL), 1);
+	cr_expect_lt(fg__now_ns() - t0, 100000000ull, "30 checks in < 100 ms");
+	start(0);
+	await_ready(0, "g");
+	/* 7 on node 1, 50 on node 0: everyone agrees, nothing twice */
+	cr_expect(await_left(1, "g", "x", 943));
+	cr_expect(await_left(2, "g", "x", 943));
+	usleep(15 * INTERVAL_MS * 1000); /* a full re-send comes and goes */
+	cr_expect_eq(left(0, "g", "x"), 943);
+	cr_expect_eq(left(1, "g", "x"), 943);
+	cr_expect_eq(left(2, "g", "x"), 943);
 	cluster_down();
 }
 
