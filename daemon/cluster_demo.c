@@ -766,39 +766,13 @@ static int reap_workers(struct demo *d, int stop)
 
 /* ---------------------------------------------------------- live view */
 
-/*
- * Whole tokens left in node @fg's bucket of DEMO_KEY, without taking any;
- * negative while in debt.  The public API has no peek: read the slot (as
- * tests/test_daemon.c's left() does).  fg__table_find inserts a key it
- * does not find, so call it only once the workers have made the bucket.
- */
+/* Whole tokens left in node @fg's bucket of DEMO_KEY, without taking
+ * any; negative while in debt. */
 static int tokens_left(fg_client *fg, int64_t *out)
 {
-	const struct fg_rule_cache *rc;
-	size_t len = strlen(DEMO_KEY);
-	struct fg_slot *s;
-	uint64_t now, tat;
-	int idx;
-
-	idx = fg__rule_index(fg, RULE_NAME);
-	if (idx < 0)
-		return -1;
-	rc = fg__rule_params(fg, (unsigned)idx);
-	if (!(rc->flags & FG__RULE_ACTIVE) || rc->interval_ns == 0)
-		return -1;
-	s = fg__table_find(
-	    &fg->seg.tbl, (unsigned)idx, DEMO_KEY, len,
-	    fg__hash64(fg->seg.tbl.seed, (unsigned)idx, DEMO_KEY, len));
-	if (s == NULL)
-		return -1;
-	tat = uatomic_read(&s->tat);
-	now = fg__now_ns();
-	if (tat <= now + rc->tau_ns)
-		*out = (int64_t)fg__gcra_remaining(tat, now, rc->interval_ns,
-		                                   rc->tau_ns);
-	else
-		*out = -(int64_t)((tat - now - rc->tau_ns) / rc->interval_ns);
-	return 0;
+	return fg__peek(fg, RULE_NAME, DEMO_KEY, strlen(DEMO_KEY), out) == 0
+	               ? 0
+	               : -1;
 }
 
 static uint64_t node_admitted(const struct demo *d, int node)

@@ -236,6 +236,47 @@ int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
 	return 0;
 }
 
+int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
+             int64_t *left)
+{
+	const struct fg_rule_cache *rc;
+	struct fg_slot *s;
+	uint64_t now, tat;
+	int idx;
+
+	if (c == NULL || rule == NULL || left == NULL)
+		return FG_EINVAL;
+	if (key == NULL || len == 0)
+		return FG_EKEY;
+	if (len > FG_KEY_MAX)
+		return FG_EKEYLEN;
+	idx = fg__rule_index(c, rule);
+	if (idx < 0)
+		return FG_ENORULE;
+	rc = fg__rule_params(c, (unsigned)idx);
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	s = fg__table_lookup(&c->seg.tbl, (unsigned)idx, key, len,
+	                     fg__hash64(c->seg.tbl.seed, (unsigned)idx, key,
+	                                len));
+	if (s == NULL) {
+		*left = rc->capacity;
+		return 0;
+	}
+	now = fg__now_ns();
+	tat = uatomic_read(&s->tat);
+	if (tat <= now + rc->tau_ns)
+		*left = (int64_t)fg__gcra_remaining_inv(
+		        tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
+	else { /* in debt: floor of the level, as for a positive one */
+		uint64_t debt = tat - now - rc->tau_ns;
+		uint64_t q = fg__div(debt, rc->interval_ns, rc->interval_inv);
+
+		*left = -(int64_t)(q * rc->interval_ns < debt ? q + 1 : q);
+	}
+	return 0;
+}
+
 int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
              fg_decision *d)
 {

@@ -62,6 +62,15 @@ int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
 int fg__debit(fg_client *c, unsigned rule, const void *key, size_t len,
               uint64_t cost, uint64_t max_debt_ns);
 
+/*
+ * Whole tokens left in the bucket of (@rule, @key) now, without taking
+ * any and without creating the bucket (an absent key has a full one);
+ * negative while the bucket is in debt.  For operators, tests and demos.
+ * Return: 0 and *@left, FG_ENORULE, FG_EKEY, FG_EKEYLEN, FG_EINVAL.
+ */
+int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
+             int64_t *left);
+
 /* Allocate a client around an attached segment. */
 int fg__client_new(struct fg_seg *seg, fg_client **out);
 

@@ -217,6 +217,27 @@ claim:
 	return mine;
 }
 
+struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
+                                 const void *key, size_t len, uint64_t h)
+{
+	const uint64_t meta = fg__table_meta(h, rule, len);
+	const uint64_t home = fg__table_home(t, h);
+	const unsigned window = window_of(t);
+	unsigned j;
+
+	for (j = 0; j < window; j++) {
+		struct fg_slot *s = slot_at(t, home, j);
+		uint64_t c = uatomic_read(&s->ctl);
+
+		if (FG_CTL_STATE(c) == FG_SLOT_EMPTY)
+			return NULL;
+		if (FG_CTL_STATE(c) == FG_SLOT_READY &&
+		    (c & FG_CTL_META_MASK) == meta && key_equal(s, key, len))
+			return s;
+	}
+	return NULL;
+}
+
 uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 {
 	uint64_t stale = min_age_ns > FG_CLAIM_STALE_NS ? min_age_ns

@@ -71,6 +71,10 @@ static inline struct fg_slot *fg__table_find(struct fg_table *t,
 	return fg__table_find_slow(t, rule, key, len, h);
 }
 
+/* The bucket of (@rule, @key) if it is in the table; never inserts. */
+struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
+                                 const void *key, size_t len, uint64_t h);
+
 /* Mark claims seen unchanged for @min_age_ns (at least FG_CLAIM_STALE_NS)
  * DEAD, and make DEAD slots older than @min_age_ns FREE; returns how many
  * slots were freed.  Owner-side maintenance: O(slots). */

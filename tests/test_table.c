@@ -425,3 +425,31 @@ Test(table, owner_lock_excludes_a_child_using_the_parents_handle)
 	fg_close(c);
 	fg_unlink(test_segment("lockfork"));
 }
+
+Test(table, peek_reads_a_bucket_without_taking_or_creating_anything)
+{
+	fg_client *c = test_create("peek", 100);
+	fg_segment_stats st;
+	int64_t n = 0;
+	int idx;
+
+	test_rule(c, "r", 10, 1, HOUR_MS, 0);
+	cr_expect_eq(fg__peek(c, "r", "absent", 6, &n), 0);
+	cr_expect_eq(n, 10, "an absent key has a full bucket");
+	cr_assert_eq(fg_stats(c, &st), 0);
+	cr_expect_eq(st.used, 0, "and peeking did not create it");
+	cr_assert_eq(fg_allow(c, "r", "k", 4, NULL), 1);
+	cr_expect_eq(fg__peek(c, "r", "k", 1, &n), 0);
+	cr_expect_eq(n, 6);
+	cr_expect_eq(fg__peek(c, "r", "k", 1, &n), 0);
+	cr_expect_eq(n, 6, "peeking takes nothing");
+	idx = fg__rule_index(c, "r");
+	cr_assert_eq(fg__debit(c, (unsigned)idx, "k", 1, 9, UINT64_MAX / 4), 0);
+	cr_expect_eq(fg__peek(c, "r", "k", 1, &n), 0);
+	cr_expect_eq(n, -3, "3 tokens in debt");
+	cr_expect_eq(fg__peek(c, "nope", "k", 1, &n), FG_ENORULE);
+	cr_expect_eq(fg__peek(c, "r", "k", 0, &n), FG_EKEY);
+	cr_expect_eq(fg__peek(c, "r", "k", FG_KEY_MAX + 1, &n), FG_EKEYLEN);
+	fg_close(c);
+	fg_unlink(test_segment("peek"));
+}
