@@ -134,5 +134,7 @@ int main(int argc, char **argv)
 		total += n;
 	}
 	printf("%ld inputs\n", total);
+	if (total == 0)
+		fprintf(stderr, "%s: no input found\n", argv[0]);
 	return total > 0 ? 0 : 2;
 }
