@@ -110,12 +110,34 @@ int fgd_map_init(struct fgd_map *m, size_t max)
 	return table_alloc(m, 64);
 }
 
+/*
+ * Nothing read back from a file is trusted beyond what was checked: every
+ * used entry's lengths must be in bounds (they index fixed arrays), and
+ * the load must leave empty slots (every probe ends at one).
+ */
+static int entries_valid(struct fgd_map *m)
+{
+	size_t i;
+
+	m->n = 0;
+	for (i = 0; i < m->cap; i++) {
+		const struct fgd_entry *e = &m->e[i];
+
+		if (e->hash == 0)
+			continue;
+		if (e->rule_len == 0 || e->rule_len > FG_RULE_NAME_MAX ||
+		    e->key_len == 0 || e->key_len > FG_KEY_MAX)
+			return 0;
+		m->n++;
+	}
+	return m->n * 4 <= m->cap * 3;
+}
+
 int fgd_map_open(struct fgd_map *m, size_t max, const char *path,
                  const uint64_t ident[3])
 {
 	const struct map_file_hdr *h;
 	struct stat st;
-	size_t i;
 	void *p;
 	int fd;
 
@@ -142,15 +164,20 @@ int fgd_map_open(struct fgd_map *m, size_t max, const char *path,
 			m->e = (struct fgd_entry *)(void *)(h + 1);
 			m->cap = h->cap;
 			m->bytes = (size_t)st.st_size;
-			for (i = 0; i < m->cap; i++)
-				m->n += m->e[i].hash != 0;
-			return 0;
+			if (entries_valid(m))
+				return 0;
+			/* damaged: trust none of it */
+			munmap(p, (size_t)st.st_size);
+			m->e = NULL;
+			m->n = 0;
+			goto fresh;
 		}
 		if (p != MAP_FAILED)
 			munmap(p, (size_t)st.st_size);
 	}
 	if (fd >= 0)
 		close(fd);
+fresh:
 	/* absent, or another segment's, or damaged: start empty */
 	if (table_alloc(m, 64) != 0 || table_commit(m) != 0) {
 		fgd_map_fini(m);
@@ -166,14 +193,16 @@ void fgd_map_fini(struct fgd_map *m)
 	memset(m, 0, sizeof *m);
 }
 
+/* The slot of the entry, or the empty slot where it would go; NULL only
+ * if a table read from a damaged file has no empty slot left. */
 static struct fgd_entry *slot_for(struct fgd_map *m, uint64_t h,
                                   uint64_t origin, const char *rule,
                                   size_t rule_len, const void *key,
                                   size_t key_len)
 {
-	size_t i = h & (m->cap - 1);
+	size_t i = h & (m->cap - 1), n;
 
-	for (;;) {
+	for (n = 0; n < m->cap; n++) {
 		struct fgd_entry *e = &m->e[i];
 
 		if (e->hash == 0)
@@ -185,6 +214,7 @@ static struct fgd_entry *slot_for(struct fgd_map *m, uint64_t h,
 			return e;
 		i = (i + 1) & (m->cap - 1);
 	}
+	return NULL;
 }
 
 /* Move every entry accepted by @keep into a table of @cap slots. */
@@ -204,6 +234,8 @@ static int rebuild(struct fgd_map *m, size_t cap, uint64_t before)
 			continue;
 		d = slot_for(m, e->hash, e->origin, e->rule, e->rule_len,
 		             e->key, e->key_len);
+		if (d == NULL)
+			continue; /* cannot happen: the new table has room */
 		*d = *e;
 		m->n++;
 	}
@@ -228,6 +260,8 @@ struct fgd_entry *fgd_map_get(struct fgd_map *m, uint64_t origin,
 		return NULL;
 	h = entry_hash(origin, rule, rule_len, key, key_len);
 	e = slot_for(m, h, origin, rule, rule_len, key, key_len);
+	if (e == NULL)
+		return NULL;
 	if (e->hash != 0 || !create)
 		return e->hash != 0 ? e : NULL;
 	if (m->n >= m->max)

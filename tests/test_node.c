@@ -4,6 +4,7 @@
  * losing, duplicating, reordering and tampering with them at will.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -583,4 +584,68 @@ Test(gossip, idle_counts_expire_and_recent_ones_stay)
 	cr_expect_null(fgd_map_get(&m, 8, "g", 1, "k95", 3, 0),
 	               "another origin's count is another entry");
 	fgd_map_fini(&m);
+}
+
+Test(gossip, a_damaged_ledger_file_is_not_trusted)
+{
+	static const uint64_t ident[3] = {1, 2, 3};
+	struct fgd_entry *e, one;
+	struct fgd_map m;
+	char path[128];
+	size_t off, i;
+	int fd;
+
+	snprintf(path, sizeof path, "/dev/shm/fgtest-ledger-%d", (int)getpid());
+	unlink(path);
+	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
+	e = fgd_map_get(&m, 9, "g", 1, "k", 1, 1);
+	cr_assert_not_null(e);
+	e->count = 42;
+	fgd_map_fini(&m);
+	/* reopened intact: the count is there */
+	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
+	e = fgd_map_get(&m, 9, "g", 1, "k", 1, 0);
+	cr_assert_not_null(e);
+	cr_expect_eq(e->count, 42);
+	off = (size_t)((char *)e - (char *)m.e);
+	fgd_map_fini(&m);
+	/* another segment's file: started afresh */
+	{
+		static const uint64_t other[3] = {7, 8, 9};
+
+		cr_assert_eq(fgd_map_open(&m, 100, path, other), 0);
+		cr_expect_eq(m.n, 0);
+		fgd_map_fini(&m);
+	}
+	/* rebuild ours, then damage an entry's length field */
+	unlink(path);
+	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
+	e = fgd_map_get(&m, 9, "g", 1, "k", 1, 1);
+	off = (size_t)((char *)e - (char *)m.e);
+	fgd_map_fini(&m);
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &one, sizeof one, 64 + (off_t)off),
+	             (ssize_t)sizeof one);
+	one.rule_len = 200; /* would index past a 32-byte field */
+	cr_assert_eq(pwrite(fd, &one, sizeof one, 64 + (off_t)off),
+	             (ssize_t)sizeof one);
+	/* and fill every other slot: no empty slot would end a probe */
+	for (i = 0; i < 64; i++) {
+		struct fgd_entry full = one;
+
+		full.rule_len = 1;
+		full.hash = i + 1;
+		if (64 + i * sizeof full != 64 + off)
+			cr_assert_eq(pwrite(fd, &full, sizeof full,
+			                    64 + (off_t)(i * sizeof full)),
+			             (ssize_t)sizeof full);
+	}
+	close(fd);
+	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
+	cr_expect_eq(m.n, 0, "a damaged file is dropped whole");
+	cr_expect_null(fgd_map_get(&m, 9, "g", 1, "zz", 2, 0),
+	               "and a lookup ends");
+	fgd_map_fini(&m);
+	unlink(path);
 }
