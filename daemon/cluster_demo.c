@@ -434,7 +434,7 @@ static int state_path(const struct demo *d, int i, char *buf, size_t len)
 	return 0;
 }
 
-/* Remove node @i's segment and state file; absent ones are fine. */
+/* Remove node @i's segment and state files; absent ones are fine. */
 static int remove_segment(const struct demo *d, int i)
 {
 	char state[FG_SEG_PATH_MAX + 32];
@@ -446,8 +446,14 @@ static int remove_segment(const struct demo *d, int i)
 		        d->seg[i], fg_strerror(r));
 		rc = -1;
 	}
-	if (state_path(d, i, state, sizeof state) != 0)
+	if (state_path(d, i, state, sizeof state - 8) != 0)
 		return -1;
+	if (unlink(state) != 0 && errno != ENOENT) {
+		fprintf(stderr, "floodgate-cluster-demo: %s: %s\n", state,
+		        strerror(errno));
+		rc = -1;
+	}
+	strcat(state, "-remote"); /* the ledger of the others' counts */
 	if (unlink(state) != 0 && errno != ENOENT) {
 		fprintf(stderr, "floodgate-cluster-demo: %s: %s\n", state,
 		        strerror(errno));

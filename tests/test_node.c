@@ -324,10 +324,12 @@ Test(gossip, thousands_of_keys_travel_in_datagrams_under_the_size_limit)
 
 Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
 {
-	char state[128];
+	char state[128], remote[160];
 
 	snprintf(state, sizeof state, "/dev/shm/fgtest-state-%d", (int)getpid());
+	snprintf(remote, sizeof remote, "%s-remote", state);
 	unlink(state);
+	unlink(remote);
 	fgd_node_fini(&W.node[0]);
 	node_start_with(0, 1500, state);
 	take(0, "g", "k", 4);
@@ -344,6 +346,7 @@ Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
 	node_start_with(1, 3000, state);
 	cr_expect_eq(round_of(1, 3), 0, "node 1 starts from its own counts");
 	unlink(state);
+	unlink(remote);
 }
 
 /* Deliver every datagram of the outbox from @first on to every node but
