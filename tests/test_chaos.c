@@ -67,6 +67,7 @@
 #include "shm/gcra.h"
 #include "shm/hash.h"
 #include "shm/segment.h"
+#include "tests/cluster.h"
 #include "tests/helpers.h"
 
 #define N              3
@@ -107,13 +108,6 @@ static struct cluster {
 
 /* ------------------------------------------------------------- helpers */
 
-static const char *daemon_path(void)
-{
-	const char *p = getenv("FLOODGATED");
-
-	return p ? p : "./daemon/floodgated";
-}
-
 static int node_port(int i)
 {
 	return K.port0 + i;
@@ -132,15 +126,6 @@ static struct sockaddr_in loopback(int port)
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return a;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	fputs(text, f);
-	cr_assert_eq(fclose(f), 0);
 }
 
 static void write_config(int i, const char *rules)
@@ -429,7 +414,6 @@ static void relay_stop_wait(void)
 
 static void cluster_up(int drop, int dup, int delay)
 {
-	char path[128], line[256], keyring[1024] = "", err[256];
 	int i;
 
 	memset(&K, 0, sizeof K);
@@ -438,24 +422,11 @@ static void cluster_up(int drop, int dup, int delay)
 	K.up = 1;
 	K.port0 = 10000 + (int)(getpid() % 800) * 12;
 	for (i = 0; i < N; i++) {
-		FILE *f;
-
 		snprintf(K.seg[i], sizeof K.seg[i], "fgtest-chaos%d-%d", i,
 		         (int)getpid());
 		(void)fg_unlink(K.seg[i]);
-		snprintf(path, sizeof path, "%s/n%d.key", K.dir, i);
-		snprintf(line, sizeof line, "n%d", i);
-		cr_assert_eq(fgk_keygen(path, line, err, sizeof err), 0, "%s",
-		             err);
-		strcat(path, ".pub");
-		f = fopen(path, "r");
-		cr_assert_not_null(f);
-		cr_assert_not_null(fgets(line, sizeof line, f));
-		fclose(f);
-		strcat(keyring, line);
 	}
-	snprintf(path, sizeof path, "%s/keyring", K.dir);
-	write_file(path, keyring);
+	make_node_keys(K.dir, N);
 	relay_start(drop, dup, delay);
 	for (i = 0; i < N; i++) {
 		write_config(i, RULES);

@@ -19,6 +19,7 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
+#include "tests/cluster.h"
 #include "tests/helpers.h"
 
 #define N 3
@@ -33,22 +34,6 @@ static struct cluster {
 	fg_client *fg[N];
 	char seg[N][64];
 } K;
-
-static const char *daemon_path(void)
-{
-	const char *p = getenv("FLOODGATED");
-
-	return p ? p : "./daemon/floodgated";
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	fputs(text, f);
-	cr_assert_eq(fclose(f), 0);
-}
 
 static void write_config(int i, const char *rules)
 {
@@ -128,7 +113,6 @@ static void await_ready(int i, const char *rule)
 
 static void cluster_up(const char *rules)
 {
-	char path[128], line[256], keyring[1024] = "", err[256];
 	int i;
 
 	memset(&K, 0, sizeof K);
@@ -136,23 +120,10 @@ static void cluster_up(const char *rules)
 	cr_assert_not_null(mkdtemp(K.dir));
 	K.port0 = 20000 + (int)(getpid() % 1000) * 10;
 	for (i = 0; i < N; i++) {
-		FILE *f;
-
 		snprintf(K.seg[i], sizeof K.seg[i], "fgtest-dmn%d-%d", i,
 		         (int)getpid());
-		snprintf(path, sizeof path, "%s/n%d.key", K.dir, i);
-		snprintf(line, sizeof line, "n%d", i);
-		cr_assert_eq(fgk_keygen(path, line, err, sizeof err), 0, "%s",
-		             err);
-		strcat(path, ".pub");
-		f = fopen(path, "r");
-		cr_assert_not_null(f);
-		cr_assert_not_null(fgets(line, sizeof line, f));
-		fclose(f);
-		strcat(keyring, line);
 	}
-	snprintf(path, sizeof path, "%s/keyring", K.dir);
-	write_file(path, keyring);
+	make_node_keys(K.dir, N);
 	for (i = 0; i < N; i++) {
 		write_config(i, rules);
 		start(i);

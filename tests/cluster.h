@@ -1,0 +1,59 @@
+/*
+ * cluster.h - what the tests that start real floodgated processes share:
+ * where the binary is, writing a file, and one key pair per node with
+ * the keyring that trusts them all.
+ */
+#ifndef FG_TESTS_CLUSTER_H
+#define FG_TESTS_CLUSTER_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gossip/keys.h"
+
+/* The daemon under test: $FLOODGATED (make check sets it), else the one
+ * of the build directory the test runs from. */
+static inline const char *daemon_path(void)
+{
+	const char *p = getenv("FLOODGATED");
+
+	return p ? p : "./daemon/floodgated";
+}
+
+static inline void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* DIR/nI.key (and .pub) for I < @n, named "nI", and DIR/keyring. */
+static inline void make_node_keys(const char *dir, int n)
+{
+	char path[256], line[256], keyring[4096] = "", err[256];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof path, "%s/n%d.key", dir, i);
+		snprintf(line, sizeof line, "n%d", i);
+		cr_assert_eq(fgk_keygen(path, line, err, sizeof err), 0, "%s",
+		             err);
+		strcat(path, ".pub");
+		f = fopen(path, "r");
+		cr_assert_not_null(f);
+		cr_assert_not_null(fgets(line, sizeof line, f));
+		fclose(f);
+		strcat(keyring, line);
+	}
+	snprintf(path, sizeof path, "%s/keyring", dir);
+	write_file(path, keyring);
+}
+
+#endif
