@@ -1,0 +1,355 @@
+/*
+ * metrics.c - Prometheus text exposition of the segment and the daemon.
+ *
+ * The segment keeps no per-rule allowed/denied counters: a check touches
+ * only its own slot (tat and consumed move in one CAS; a denial bumps the
+ * slot's aux), and a shared per-rule counter would cost every check a
+ * contended atomic.  The per-rule figures are therefore sums over a scan
+ * of the slot table: consumed (tokens admitted here) and aux (denials) of
+ * each live bucket, grouped by its rule.  Live buckets are never evicted,
+ * so the sums only grow and are valid Prometheus counters; a scan costs
+ * O(slots), which is for a scrape, never for a request.  One scan serves
+ * every figure (fg_stats() would be a second).
+ *
+ * Everything is appended to a growable buffer that records allocation
+ * failure instead of reporting it at each call: the caller checks once.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/uatomic.h>
+
+#include "daemon/metrics.h"
+#include "daemon/node.h"
+#include "lib/client.h"
+#include "shm/layout.h"
+
+void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room;
+	int n;
+
+	if (b->oom)
+		return;
+	room = b->cap - b->len;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return;
+	}
+	if ((size_t)n >= room) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap - b->len <= (size_t)n)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+	}
+	b->len += (size_t)n;
+}
+
+void fgd_buf_free(struct fgd_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/* A family's header: # HELP and # TYPE. */
+static void family(struct fgd_buf *b, const char *name, const char *type,
+                   const char *help)
+{
+	fgd_buf_printf(b, "# HELP floodgate_%s %s\n# TYPE floodgate_%s %s\n",
+	               name, help, name, type);
+}
+
+static void scalar(struct fgd_buf *b, const char *name, const char *type,
+                   const char *help, uint64_t v)
+{
+	family(b, name, type, help);
+	fgd_buf_printf(b, "floodgate_%s %llu\n", name, (unsigned long long)v);
+}
+
+/* A label value: backslash, double quote and newline escaped, as the
+ * exposition format requires (rule names cannot hold them today; the
+ * format must not depend on that). */
+static void label_value(struct fgd_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fgd_buf_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			fgd_buf_printf(b, "\\n");
+		else
+			fgd_buf_printf(b, "%c", *s);
+	}
+}
+
+static void rule_sample(struct fgd_buf *b, const char *name,
+                        const fg_rule_info *ri, uint64_t v)
+{
+	fgd_buf_printf(b, "floodgate_%s{rule=\"", name);
+	label_value(b, ri->name);
+	fgd_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+}
+
+struct rule_sums {
+	uint64_t keys, allowed, denied;
+};
+
+struct scan {
+	uint64_t used, dead;
+	struct rule_sums r[FG_MAX_RULES];
+};
+
+static void slots_scan(fg_client *fg, struct scan *s)
+{
+	const struct fg_table *t = &fg->seg.tbl;
+	uint64_t i;
+
+	for (i = 0; i < t->nslots; i++) {
+		struct fg_slot *sl = &t->slots[i];
+		uint64_t ctl = uatomic_read(&sl->ctl);
+		struct rule_sums *r;
+
+		if (FG_CTL_STATE(ctl) == FG_SLOT_DEAD)
+			s->dead++;
+		if (FG_CTL_STATE(ctl) != FG_SLOT_READY)
+			continue;
+		s->used++;
+		if (FG_CTL_RULE(ctl) >= FG_MAX_RULES)
+			continue;
+		r = &s->r[FG_CTL_RULE(ctl)];
+		r->keys++;
+		r->allowed += uatomic_read(&sl->consumed);
+		r->denied += uatomic_read(&sl->aux);
+	}
+}
+
+/* Each active rule's sample of one family. */
+enum rule_fig {
+	RF_CAPACITY,
+	RF_RATE,
+	RF_PERIOD,
+	RF_KEYS,
+	RF_ALLOWED,
+	RF_DENIED,
+	RF_FULL
+};
+
+static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
+                         const uint8_t *active, const struct scan *s,
+                         const char *name, const char *type, const char *help,
+                         enum rule_fig fig)
+{
+	unsigned i;
+
+	family(b, name, type, help);
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		const struct rule_sums *r = &s->r[i];
+		uint64_t v = 0;
+
+		if (!active[i])
+			continue;
+		switch (fig) {
+		case RF_CAPACITY:
+			v = ri[i].capacity;
+			break;
+		case RF_RATE:
+			v = ri[i].rate;
+			break;
+		case RF_PERIOD:
+			v = ri[i].period_ms;
+			break;
+		case RF_KEYS:
+			v = r->keys;
+			break;
+		case RF_ALLOWED:
+			v = r->allowed;
+			break;
+		case RF_DENIED:
+			v = r->denied;
+			break;
+		case RF_FULL:
+			v = ri[i].table_full;
+			break;
+		}
+		rule_sample(b, name, &ri[i], v);
+	}
+}
+
+static void segment_metrics(struct fgd_buf *b, fg_client *fg)
+{
+	const struct fg_seg_hdr *h = fg->seg.tbl.hdr;
+	struct scan *s;
+	fg_rule_info *ri;
+	uint8_t active[FG_MAX_RULES];
+	unsigned i;
+
+	s = calloc(1, sizeof *s);
+	ri = calloc(FG_MAX_RULES, sizeof *ri);
+	if (s == NULL || ri == NULL) {
+		b->oom = 1;
+		goto out;
+	}
+	for (i = 0; i < FG_MAX_RULES; i++)
+		active[i] = fg_rule_get(fg, i, &ri[i]) == 0;
+	slots_scan(fg, s);
+
+	scalar(b, "segment_capacity_keys", "gauge",
+	       "Keys the segment's table is sized for.", fg->seg.capacity);
+	scalar(b, "segment_slots", "gauge", "Slots in the segment's table.",
+	       fg->seg.tbl.nslots);
+	scalar(b, "segment_slots_used", "gauge",
+	       "Slots holding a live bucket (occupancy).", s->used);
+	scalar(b, "segment_slots_dead", "gauge",
+	       "Abandoned half-inserts awaiting reaping.", s->dead);
+	scalar(b, "segment_inserts_total", "counter", "Keys inserted, ever.",
+	       uatomic_read(&h->inserts));
+	scalar(b, "segment_abandoned_total", "counter",
+	       "Inserts found stale (their process died) and skipped.",
+	       uatomic_read(&h->abandoned));
+	scalar(b, "segment_reaped_total", "counter",
+	       "Dead slots made reusable.", uatomic_read(&h->reaped));
+
+	family(b, "rule_info", "gauge",
+	       "Rules in force (value 1), their scope, policy when the table "
+	       "is full, mode, and whether the rule is the default.");
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		uint32_t f = ri[i].flags;
+
+		if (!active[i])
+			continue;
+		fgd_buf_printf(b, "floodgate_rule_info{rule=\"");
+		label_value(b, ri[i].name);
+		fgd_buf_printf(b,
+		               "\",scope=\"%s\",on_full=\"%s\",mode=\"%s\","
+		               "default=\"%s\"} 1\n",
+		               f & FG_RULE_GLOBAL ? "global" : "host",
+		               f & FG_RULE_FAIL_CLOSED ? "closed" : "open",
+		               f & FG_RULE_SHADOW ? "shadow" : "enforce",
+		               f & FG_RULE_DEFAULT ? "yes" : "no");
+	}
+	rules_family(b, ri, active, s, "rule_capacity_tokens", "gauge",
+	             "Bucket capacity (burst) of the rule, in tokens.",
+	             RF_CAPACITY);
+	rules_family(b, ri, active, s, "rule_rate_tokens", "gauge",
+	             "Tokens refilled per period (see "
+	             "floodgate_rule_period_milliseconds).",
+	             RF_RATE);
+	rules_family(b, ri, active, s, "rule_period_milliseconds", "gauge",
+	             "Refill period of the rule.", RF_PERIOD);
+	rules_family(b, ri, active, s, "rule_keys", "gauge",
+	             "Live buckets (keys) under the rule.", RF_KEYS);
+	rules_family(b, ri, active, s, "rule_allowed_tokens_total", "counter",
+	             "Tokens admitted on this host under the rule (a check "
+	             "of cost N counts N), summed over its live buckets by a "
+	             "scan of the slot table; checks answered by the on-full "
+	             "policy are not included.",
+	             RF_ALLOWED);
+	rules_family(b, ri, active, s, "rule_denied_total", "counter",
+	             "Checks denied under the rule (for a shadow rule: that "
+	             "would have been denied), summed over its live buckets "
+	             "by a scan of the slot table.",
+	             RF_DENIED);
+	rules_family(b, ri, active, s, "rule_table_full_total", "counter",
+	             "Checks that found no room in the table for a new key "
+	             "(answered by the rule's on-full policy).",
+	             RF_FULL);
+out:
+	free(s);
+	free(ri);
+}
+
+static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
+                           uint64_t now_ms)
+{
+	const struct fgd_counters *c = &n->ctr;
+	uint64_t by_state[4] = {0, 0, 0, 0};
+	size_t i;
+	int d;
+
+	family(b, "gossip_dropped_datagrams_total", "counter",
+	       "Gossip datagrams dropped, by reason (self: our own, come "
+	       "back).");
+	for (d = 1; d < FGW_NDROPS; d++)
+		fgd_buf_printf(b,
+		               "floodgate_gossip_dropped_datagrams_total"
+		               "{reason=\"%s\"} %llu\n",
+		               fgw_drop_name((enum fgw_drop)d),
+		               (unsigned long long)c->drops[d]);
+	fgd_buf_printf(b,
+	               "floodgate_gossip_dropped_datagrams_total"
+	               "{reason=\"self\"} %llu\n",
+	               (unsigned long long)c->drops_self);
+	scalar(b, "gossip_received_datagrams_total", "counter",
+	       "Gossip datagrams received.", c->rx_datagrams);
+	scalar(b, "gossip_received_bytes_total", "counter",
+	       "Bytes of gossip datagrams received.", c->rx_bytes);
+	scalar(b, "gossip_sent_datagrams_total", "counter",
+	       "Gossip datagrams sent (one per peer).", c->tx_datagrams);
+	scalar(b, "gossip_sent_bytes_total", "counter",
+	       "Bytes of gossip datagrams sent.", c->tx_bytes);
+	scalar(b, "gossip_send_errors_total", "counter",
+	       "Gossip datagrams the kernel refused to send.", c->tx_errors);
+	scalar(b, "gossip_rounds_total", "counter", "Gossip rounds run.",
+	       n->rounds);
+	scalar(b, "gossip_harvested_tokens_total", "counter",
+	       "Tokens admitted here on global rules, harvested for gossip.",
+	       c->harvested);
+	scalar(b, "gossip_applied_tokens_total", "counter",
+	       "Tokens debited here for consumption on other nodes.",
+	       c->applied);
+	scalar(b, "gossip_records_unknown_rule_total", "counter",
+	       "Received records for a rule that is not global here.",
+	       c->records_unknown);
+	scalar(b, "gossip_records_no_room_total", "counter",
+	       "Received records dropped for want of room in the remote "
+	       "ledger or the table.",
+	       c->records_noroom);
+	scalar(b, "gossip_local_no_room_total", "counter",
+	       "Harvested keys that found no room in the local ledger.",
+	       c->local_noroom);
+
+	for (i = 0; i < n->kr->n; i++) {
+		enum fgd_peer_state st;
+
+		if ((int)i == n->self)
+			continue;
+		st = fgd_node_peer_state(n, (int)i, now_ms);
+		if ((unsigned)st < 4)
+			by_state[st]++;
+	}
+	family(b, "peers", "gauge",
+	       "Other nodes of the keyring, by state (from the last "
+	       "datagram heard).");
+	for (d = 0; d < 4; d++)
+		fgd_buf_printf(b, "floodgate_peers{state=\"%s\"} %llu\n",
+		               fgd_peer_state_name((enum fgd_peer_state)d),
+		               (unsigned long long)by_state[d]);
+}
+
+void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
+                            const struct fgd_node *n, uint64_t now_ms)
+{
+	if (fg != NULL)
+		segment_metrics(b, fg);
+	if (n != NULL)
+		daemon_metrics(b, n, now_ms);
+}

@@ -1,0 +1,43 @@
+/*
+ * metrics.h - the daemon's and the segment's figures as text.
+ *
+ * One renderer of the Prometheus text exposition format (version 0.0.4),
+ * shared by the daemon's HTTP endpoint (GET /metrics) and the floodgate
+ * CLI (floodgate stats --prometheus), so that both show the same figures.
+ * Reads the segment with the O(slots) scans of an operator's tool; never
+ * touches the path of a check.
+ */
+#ifndef FGD_METRICS_H
+#define FGD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/floodgate.h"
+
+struct fgd_node;
+
+struct fgd_buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+}; /* growable text buffer; zero-initialised is empty */
+
+/* Append formatted text; on allocation failure set @b->oom and keep what
+ * is there (the caller checks oom once at the end).  p is NUL-terminated
+ * whenever len > 0. */
+void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void fgd_buf_free(struct fgd_buf *b);
+
+/* Prometheus text exposition format (# HELP/# TYPE, metric names prefixed
+ * floodgate_): segment figures from @fg (fg_stats: occupancy, inserts,
+ * abandoned, reaped, table_full per rule; rules with their parameters as
+ * labels/gauges; allowed/denied per rule if the segment has them — see
+ * below), and when @n is not NULL (inside the daemon) the daemon's
+ * counters: struct fgd_counters in daemon/node.h incl. each gossip drop
+ * reason (label reason=...), bytes/datagrams in/out, peers by state. */
+void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
+                            const struct fgd_node *n, uint64_t now_ms);
+
+#endif

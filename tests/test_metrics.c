@@ -1,0 +1,303 @@
+/*
+ * test_metrics.c - the Prometheus exposition of a segment (no daemon) and
+ * of a gossip node, checked line by line and against fg_stats().
+ */
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "daemon/metrics.h"
+#include "daemon/node.h"
+#include "tests/helpers.h"
+#include "tests/prom.h"
+
+static double series(const char *text, const char *s)
+{
+	double v = prom_value(text, s);
+
+	cr_assert_geq(v, 0, "series %s missing in:\n%s", s, text);
+	return v;
+}
+
+static char *render(fg_client *c, const struct fgd_node *n, uint64_t now)
+{
+	struct fgd_buf b = {0};
+	const char *why;
+
+	fgd_metrics_prometheus(&b, c, n, now);
+	cr_assert_eq(b.oom, 0);
+	cr_assert_gt(b.len, 0);
+	cr_assert_eq(strlen(b.p), b.len);
+	why = prom_check(b.p);
+	cr_assert_null(why, "%s", why);
+	return b.p;
+}
+
+Test(metrics, buffer_grows_without_losing_text)
+{
+	struct fgd_buf b = {0};
+	size_t i;
+
+	for (i = 0; i < 10000; i++)
+		fgd_buf_printf(&b, "%05zu,", i);
+	cr_assert_eq(b.oom, 0);
+	cr_assert_eq(b.len, 60000);
+	cr_assert_eq(strncmp(b.p, "00000,00001,", 12), 0);
+	cr_assert_eq(strcmp(b.p + b.len - 6, "09999,"), 0);
+	fgd_buf_printf(&b, "%s", "");
+	cr_assert_eq(b.len, 60000);
+	fgd_buf_free(&b);
+	cr_assert_null(b.p);
+	cr_assert_eq(b.len, 0);
+}
+
+Test(metrics, checker_rejects_what_prometheus_would)
+{
+	static const char *const bad[] = {
+	    "",
+	    "floodgate_x 1\n", /* no TYPE */
+	    "# HELP floodgate_x h\n# TYPE floodgate_x gauge\nfloodgate_x "
+	    "1", /* no newline */
+	    "# HELP floodgate_x h\n# TYPE floodgate_x gauge\nfloodgate_x\n",
+	    "# HELP floodgate_x h\n# TYPE floodgate_x gauge\n"
+	    "floodgate_x{a=\"1} 1\n",
+	    "# HELP floodgate_x h\n# TYPE floodgate_x gauge\n"
+	    "floodgate_x{a=\"1\"} 1\nfloodgate_x{a=\"1\"} 2\n",
+	    "# HELP floodgate_x h\n# TYPE floodgate_x counter\n"
+	    "floodgate_x 1\n",
+	    "# HELP x h\n# TYPE x gauge\nx 1\n",
+	    "# HELP floodgate_x h\n# TYPE floodgate_x gauge\n"
+	    "floodgate_y 1\n",
+	    "# HELP floodgate_x h\n# TYPE floodgate_x gauge\n"
+	    "floodgate_x one\n",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_expect_not_null(prom_check(bad[i]), "accepted: %s", bad[i]);
+	cr_assert_null(prom_check("# HELP floodgate_x_total h\n"
+	                          "# TYPE floodgate_x_total counter\n"
+	                          "floodgate_x_total{a=\"q\\\"\",b=\"\"} 1\n"
+	                          "floodgate_x_total 2\n"));
+}
+
+/* Per-rule allowed/denied come from a scan of the slot table: exact. */
+Test(metrics, per_rule_allowed_and_denied_are_exact_sums_over_buckets)
+{
+	fg_client *c = test_create("metrics-rules", 1000);
+	fg_segment_stats st;
+	char *t;
+	int i, allowed = 0;
+
+	test_rule(c, "api", 3, 1, HOUR_MS, FG_RULE_DEFAULT);
+	test_rule(c, "login", 5, 2, 1000, FG_RULE_GLOBAL | FG_RULE_SHADOW);
+	test_rule(c, "gone", 1, 1, 1000, 0);
+	for (i = 0; i < 5; i++)
+		allowed += fg_allow(c, "api", "alice", 1, NULL);
+	cr_assert_eq(allowed, 3);
+	cr_assert_eq(fg_allow(c, "api", "bob", 2, NULL), 1);
+	cr_assert_eq(fg_allow(c, "api", "bob", 2, NULL), 0);
+	for (i = 0; i < 7; i++) /* shadow: 5 admitted, 2 would-be denials */
+		cr_assert_eq(fg_allow(c, "login", "carol", 1, NULL), 1);
+	cr_assert_eq(fg_allow(c, "gone", "dave", 1, NULL), 1);
+	cr_assert_eq(fg_rule_remove(c, "gone"), 0);
+
+	t = render(c, NULL, 0);
+	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
+	                       "{rule=\"api\"}"),
+	             5);
+	cr_expect_eq(series(t, "floodgate_rule_denied_total{rule=\"api\"}"), 3);
+	cr_expect_eq(series(t, "floodgate_rule_keys{rule=\"api\"}"), 2);
+	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
+	                       "{rule=\"login\"}"),
+	             5);
+	cr_expect_eq(series(t, "floodgate_rule_denied_total{rule=\"login\"}"),
+	             2);
+	cr_expect_eq(
+	    series(t, "floodgate_rule_capacity_tokens{rule=\"login\"}"), 5);
+	cr_expect_eq(series(t, "floodgate_rule_rate_tokens{rule=\"login\"}"),
+	             2);
+	cr_expect_eq(series(t, "floodgate_rule_period_milliseconds"
+	                       "{rule=\"login\"}"),
+	             1000);
+	cr_expect_eq(series(t,
+	                    "floodgate_rule_info{rule=\"api\",scope=\"host\","
+	                    "on_full=\"open\",mode=\"enforce\","
+	                    "default=\"yes\"}"),
+	             1);
+	cr_expect_eq(series(t, "floodgate_rule_info{rule=\"login\","
+	                       "scope=\"global\",on_full=\"open\","
+	                       "mode=\"shadow\",default=\"no\"}"),
+	             1);
+	/* a removed rule is not in force: not listed */
+	cr_expect_null(strstr(t, "rule=\"gone\""), "%s", t);
+	/* no daemon: no daemon figures */
+	cr_expect_null(strstr(t, "floodgate_gossip_"));
+	cr_expect_null(strstr(t, "floodgate_peers"));
+
+	/* the segment figures agree with fg_stats() */
+	cr_assert_eq(fg_stats(c, &st), 0);
+	cr_expect_eq(series(t, "floodgate_segment_slots_used"), st.used);
+	cr_expect_eq(series(t, "floodgate_segment_slots"), st.nslots);
+	cr_expect_eq(series(t, "floodgate_segment_capacity_keys"), st.capacity);
+	cr_expect_eq(series(t, "floodgate_segment_inserts_total"), st.inserts);
+	cr_expect_eq(series(t, "floodgate_segment_slots_dead"), st.dead);
+	cr_expect_eq(series(t, "floodgate_segment_abandoned_total"),
+	             st.abandoned);
+	cr_expect_eq(series(t, "floodgate_segment_reaped_total"), st.reaped);
+	cr_expect_eq(st.used, 4);
+	free(t);
+
+	/* counters grow with the traffic */
+	cr_assert_eq(fg_allow(c, "api", "alice", 1, NULL), 0);
+	t = render(c, NULL, 0);
+	cr_expect_eq(series(t, "floodgate_rule_denied_total{rule=\"api\"}"), 4);
+	free(t);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-rules"));
+}
+
+Test(metrics, table_full_is_counted_per_rule)
+{
+	fg_client *c = test_create("metrics-full", 8);
+	fg_segment_stats st;
+	fg_decision d;
+	char key[16], *t;
+	int i, untracked = 0;
+
+	test_rule(c, "a", 10, 1, HOUR_MS, 0);
+	test_rule(c, "b", 10, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
+	cr_assert_eq(fg_stats(c, &st), 0);
+	for (i = 0; i < (int)st.nslots + 20; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		cr_assert_eq(fg_allow(c, "a", key, 1, &d), 1);
+		untracked += !!(d.flags & FG_DECISION_UNTRACKED);
+	}
+	cr_assert_geq(untracked, 20);
+	cr_assert_eq(fg_allow(c, "b", "z", 1, &d), 0);
+	cr_assert(d.flags & FG_DECISION_UNTRACKED);
+	t = render(c, NULL, 0);
+	cr_expect_eq(series(t, "floodgate_rule_table_full_total{rule=\"a\"}"),
+	             untracked);
+	cr_expect_eq(series(t, "floodgate_rule_table_full_total{rule=\"b\"}"),
+	             1);
+	cr_expect_eq(series(t, "floodgate_segment_slots_used"), st.nslots);
+	/* checks the policy answered are not in a bucket */
+	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
+	                       "{rule=\"a\"}"),
+	             (double)st.nslots);
+	free(t);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-full"));
+}
+
+static const char *node_seg(int i)
+{
+	static char name[64];
+
+	snprintf(name, sizeof name, "fgtest-metrics-node%d-%d", i,
+	         (int)getpid());
+	return name;
+}
+
+struct dgram {
+	uint8_t buf[FGW_MAX_SIZE];
+	size_t len;
+};
+
+static void capture(void *arg, const uint8_t *buf, size_t len)
+{
+	struct dgram *out = arg;
+
+	/* keep the first datagram only: one is enough here */
+	if (out->len == 0 && len <= sizeof out->buf) {
+		memcpy(out->buf, buf, len);
+		out->len = len;
+	}
+}
+
+/* Two nodes: what node 1 receives, drops and hears shows in its figures. */
+Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
+{
+	struct fgw_peer_key keys[3];
+	uint8_t sk[3][FGW_SK_SIZE]; /* n2: in the keyring, never runs */
+	struct fgw_keyring kr = {.n = 3, .keys = keys};
+	struct fgd_node node[2];
+	struct fgd_node_params p = {.incarnation = 1,
+	                            .max_datagram = 1200,
+	                            .interval_ms = 100,
+	                            .npeers = 1};
+	fg_client *fg[2];
+	struct dgram dgram = {0}, own = {0};
+	uint8_t junk[10] = {0};
+	fg_segment_opts o = {.capacity = 64};
+	char *t;
+	int i;
+
+	cr_assert_geq(sodium_init(), 0);
+	for (i = 0; i < 3; i++) {
+		crypto_sign_keypair(keys[i].pk, sk[i]);
+		snprintf(keys[i].name, sizeof keys[i].name, "n%d", i);
+	}
+	for (i = 0; i < 2; i++) {
+		fg_unlink(node_seg(i));
+		cr_assert_eq(fg_create(node_seg(i), &o, 0, &fg[i]), 0);
+		test_rule(fg[i], "g", 10, 1, HOUR_MS, FG_RULE_GLOBAL);
+		cr_assert_eq(
+		    fgd_node_init(&node[i], fg[i], &kr, sk[i], keys[i].pk, &p),
+		    0);
+	}
+	cr_assert_eq(fg_allow(fg[0], "g", "k", 4, NULL), 1);
+	fgd_node_harvest(&node[0], 1);
+	cr_assert_gt(fgd_node_emit(&node[0], 1, 0, capture, &dgram), 0);
+	fgd_node_harvest(&node[1], 1);
+	cr_assert_gt(fgd_node_emit(&node[1], 1, 1, capture, &own), 0);
+
+	cr_assert_eq(fgd_node_receive(&node[1], dgram.buf, dgram.len, 2),
+	             FGW_OK);
+	cr_assert_eq(fgd_node_receive(&node[1], dgram.buf, dgram.len, 2),
+	             FGW_REPLAY);
+	cr_assert_eq(fgd_node_receive(&node[1], junk, sizeof junk, 2),
+	             FGW_TRUNCATED);
+	cr_assert_eq(fgd_node_receive(&node[1], own.buf, own.len, 2),
+	             FGW_REPLAY); /* our own: counted as self */
+
+	t = render(fg[1], &node[1], 2);
+	cr_expect_eq(series(t, "floodgate_gossip_dropped_datagrams_total"
+	                       "{reason=\"replay\"}"),
+	             1);
+	cr_expect_eq(series(t, "floodgate_gossip_dropped_datagrams_total"
+	                       "{reason=\"truncated\"}"),
+	             1);
+	cr_expect_eq(series(t, "floodgate_gossip_dropped_datagrams_total"
+	                       "{reason=\"self\"}"),
+	             1);
+	cr_expect_eq(series(t, "floodgate_gossip_dropped_datagrams_total"
+	                       "{reason=\"bad-signature\"}"),
+	             0);
+	cr_expect_eq(series(t, "floodgate_gossip_received_datagrams_total"),
+	             (double)node[1].ctr.rx_datagrams);
+	cr_expect_geq(node[1].ctr.rx_datagrams, 1);
+	cr_expect_eq(series(t, "floodgate_gossip_received_bytes_total"),
+	             (double)node[1].ctr.rx_bytes);
+	cr_expect_eq(series(t, "floodgate_gossip_applied_tokens_total"), 4);
+	/* n0 was heard; n2 never was */
+	cr_expect_eq(series(t, "floodgate_peers{state=\"alive\"}"), 1);
+	cr_expect_eq(series(t, "floodgate_peers{state=\"unknown\"}"), 1);
+	cr_expect_eq(series(t, "floodgate_peers{state=\"dead\"}"), 0);
+	free(t);
+	/* long after: n0 is dead */
+	t = render(fg[1], &node[1],
+	           2 + 100u * FGD_FULL_SYNC_EVERY * (FGD_DEAD_AFTER + 1));
+	cr_expect_eq(series(t, "floodgate_peers{state=\"dead\"}"), 1);
+	free(t);
+	t = render(fg[0], &node[0], 2);
+	cr_expect_eq(series(t, "floodgate_gossip_harvested_tokens_total"), 4);
+	free(t);
+
+	for (i = 0; i < 2; i++) {
+		fgd_node_fini(&node[i]);
+		fg_close(fg[i]);
+		fg_unlink(node_seg(i));
+	}
+}
