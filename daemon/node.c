@@ -21,6 +21,9 @@
 #include <urcu/uatomic.h>
 
 #include "lib/client.h"
+#include "shm/clock.h"
+#include "shm/pair.h"
+#include "shm/table.h"
 #include "shm/layout.h"
 
 #define REMOTE_MAX_PER_PEER 4u /* remote ledger: this many x capacity */
@@ -179,6 +182,7 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		global[r] = fg_rule_get(n->fg, r, &ri[r]) == 0 &&
 		            (ri[r].flags & FG_RULE_GLOBAL);
 
+	n->ready = 0;
 	for (i = 0; i < n->nslots; i++) {
 		struct fg_slot *s = &t->slots[i];
 		struct fgd_base *b = &n->base[i];
@@ -188,6 +192,7 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 
 		if (FG_CTL_STATE(c) != FG_SLOT_READY)
 			continue;
+		n->ready++;
 		if (c != b->ctl) { /* a bucket new since the last look */
 			b->ctl = c;
 			b->seen = 0;
@@ -212,6 +217,7 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		e->touched = now_ms;
 		n->ctr.harvested += delta;
 	}
+	(void)fgd_node_evict(n); /* only under pressure: see node.h */
 }
 
 struct emitter {
@@ -395,4 +401,42 @@ void fgd_node_expire(struct fgd_node *n, uint64_t now_ms)
 		(void)fgd_map_expire(&n->remote, now_ms - FGD_REMOTE_TTL_MS);
 	if (now_ms > FGD_LOCAL_TTL_MS)
 		(void)fgd_map_expire(&n->local, now_ms - FGD_LOCAL_TTL_MS);
+}
+
+uint64_t fgd_node_evict(struct fgd_node *n)
+{
+	struct fg_table *t = &n->fg->seg.tbl;
+	uint8_t global[FG_RULES_MAX];
+	fg_rule_info ri;
+	uint64_t i, now, evicted = 0, full = 0;
+	unsigned r;
+
+	for (r = 0; r < FG_RULES_MAX; r++)
+		full += uatomic_read(&n->fg->seg.rules[r].table_full);
+	if (n->ready <= n->fg->seg.capacity && full == n->table_full_seen)
+		return 0;
+	n->table_full_seen = full;
+	for (r = 0; r < FG_RULES_MAX; r++)
+		global[r] = fg_rule_get(n->fg, r, &ri) == 0 &&
+		            (ri.flags & FG_RULE_GLOBAL);
+	now = fg__now_ns();
+	for (i = 0; i < n->nslots; i++) {
+		struct fg_slot *s = &t->slots[i];
+		const struct fgd_base *b = &n->base[i];
+		uint64_t c = uatomic_read(&s->ctl);
+		struct fg_pair p;
+
+		if (FG_CTL_STATE(c) != FG_SLOT_READY)
+			continue;
+		fg__pair_load(s, &p);
+		/* A global bucket's consumption must have reached the ledger:
+		 * the harvest's baseline is this very bucket, and has seen
+		 * all of it.  The pair CAS in fg__table_evict then fails if
+		 * anything was admitted since. */
+		if (FG_CTL_RULE(c) < FG_RULES_MAX && global[FG_CTL_RULE(c)] &&
+		    (b->ctl != c || b->seen != p.consumed))
+			continue;
+		evicted += (uint64_t)fg__table_evict(t, s, c, &p, now);
+	}
+	return evicted;
 }

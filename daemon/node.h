@@ -76,6 +76,9 @@ struct fgd_node {
 	} *base;           /* per slot; in the state file when there is one */
 	size_t base_bytes; /* mapped length, 0 when calloc'ed */
 	uint64_t nslots;
+	uint64_t ready;           /* buckets the last harvest saw */
+	uint64_t table_full_seen; /* the segment's table_full at the last
+	                           * eviction pass */
 	struct fgd_counters ctr;
 };
 
@@ -102,7 +105,8 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
                   const struct fgd_node_params *p);
 void fgd_node_fini(struct fgd_node *n);
 
-/* Add what the workers consumed since the last harvest to the ledger. */
+/* Add what the workers consumed since the last harvest to the ledger,
+ * then relieve table pressure (fgd_node_evict). */
 void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms);
 
 typedef void fgd_send_fn(void *arg, const uint8_t *buf, size_t len);
@@ -122,6 +126,17 @@ enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
 enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
                                         uint64_t now_ms);
 const char *fgd_peer_state_name(enum fgd_peer_state s);
+
+/*
+ * Table pressure: when the last harvest saw more buckets than the segment
+ * is sized for, or checks found no room since the last call, evict every
+ * bucket that is full again and whose consumption has been harvested
+ * (call right after fgd_node_harvest).  A full bucket decides as an
+ * absent one would, so this changes no decision and loses nothing that
+ * is owed to the other nodes.  Returns how many were evicted.  Called by
+ * fgd_node_harvest.
+ */
+uint64_t fgd_node_evict(struct fgd_node *n);
 
 /* Forget what expired; call now and then. */
 void fgd_node_expire(struct fgd_node *n, uint64_t now_ms);

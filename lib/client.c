@@ -151,14 +151,27 @@ static int untracked(fg_client *c, unsigned idx,
 	return allowed;
 }
 
+/* Workers make room only with buckets nobody else is owed anything for:
+ * a host-scope rule's (a global rule's consumption may not have been
+ * harvested yet: the daemon evicts those). */
+static int worker_may_evict(void *arg, unsigned rule)
+{
+	fg_client *c = arg;
+
+	if (rule >= FG_MAX_RULES)
+		return 0;
+	return (fg__rule_params(c, rule)->flags &
+	        (FG__RULE_ACTIVE | FG__RULE_GLOBAL)) == FG__RULE_ACTIVE;
+}
+
 int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
               uint32_t cost, fg_decision *d)
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 	struct fg_slot *s;
 	struct fg_pair p;
-	uint64_t now, next, h;
-	int admitted;
+	uint64_t now, next, h, ctl;
+	int admitted, room = 0;
 
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
@@ -167,21 +180,37 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 
 	now = fg__now_ns();
 	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
-	s = fg__table_find(&c->seg.tbl, idx, key, len, h);
-	if (s == NULL)
+find:
+	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
+	if (s == NULL) {
+		if (!room && fg__table_make_room(&c->seg.tbl, h, now,
+		                                 worker_may_evict, c)) {
+			room = 1; /* once: a full window stays bounded work */
+			goto find;
+		}
 		return untracked(c, idx, rc, d);
+	}
 
 	fg__pair_load(s, &p);
 	for (;;) {
 		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
 		                         rc->tau_ns, cost, &next);
 		if (!admitted) {
+			if (caa_unlikely(p.tat == FG_TAT_EVICTED)) {
+				/* evicted under us: the key is absent now */
+				fg__table_bury(&c->seg.tbl, s, ctl);
+				goto find;
+			}
 			next = p.tat;
 			uatomic_inc(&s->aux); /* denials, for operators */
 			break;
 		}
 		if (fg__pair_advance(s, &p, next, cost))
 			break;
+		/* The pair moved: by another check, or the slot was evicted
+		 * and reused for another key (its generation changed). */
+		if (caa_unlikely(uatomic_read(&s->ctl) != ctl))
+			goto find;
 	}
 
 	if (d) {
@@ -213,27 +242,35 @@ int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
 	const struct fg_rule_cache *rc;
 	struct fg_slot *s;
 	struct fg_pair p;
-	uint64_t now;
+	uint64_t now, h, ctl;
 
 	if (idx >= FG_MAX_RULES || len == 0 || len > FG_KEY_MAX)
 		return FG_EINVAL;
 	rc = fg__rule_params(c, idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	s = fg__table_find(&c->seg.tbl, idx, key, len,
-	                   fg__hash64(c->seg.tbl.seed, idx, key, len));
+	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+	now = fg__now_ns();
+find:
+	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
 	if (s == NULL)
 		return FG_ENOMEM;
-	now = fg__now_ns();
 	fg__pair_load(s, &p);
 	/* consumed counts this host's admissions only: it is what the
 	 * daemon harvests, and remote consumption must not echo back. */
-	while (!fg__pair_advance(s, &p,
-	                         fg__gcra_debit(p.tat, now, rc->interval_ns,
-	                                        cost, max_debt_ns),
-	                         0))
-		;
-	return 0;
+	for (;;) {
+		if (p.tat == FG_TAT_EVICTED) {
+			fg__table_bury(&c->seg.tbl, s, ctl);
+			goto find;
+		}
+		if (fg__pair_advance(s, &p,
+		                     fg__gcra_debit(p.tat, now, rc->interval_ns,
+		                                    cost, max_debt_ns),
+		                     0))
+			return 0;
+		if (uatomic_read(&s->ctl) != ctl)
+			goto find;
+	}
 }
 
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
@@ -265,7 +302,9 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 	}
 	now = fg__now_ns();
 	tat = uatomic_read(&s->tat);
-	if (tat <= now + rc->tau_ns)
+	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
+		*left = rc->capacity;
+	else if (tat <= now + rc->tau_ns)
 		*left = (int64_t)fg__gcra_remaining_inv(
 		        tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
 	else { /* in debt: floor of the level, as for a positive one */

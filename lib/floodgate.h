@@ -286,6 +286,7 @@ typedef struct fg_segment_stats {
 	uint64_t consumed;  /**< tokens admitted, over live buckets */
 	uint64_t denied;    /**< denials (and shadow would-be denials) */
 	uint64_t table_full;
+	uint64_t evicted;   /**< idle full buckets reclaimed for room, ever */
 } fg_segment_stats;
 
 /**

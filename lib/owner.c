@@ -253,6 +253,7 @@ int fg_stats(fg_client *c, fg_segment_stats *out)
 	out->inserts = uatomic_read(&t->hdr->inserts);
 	out->abandoned = uatomic_read(&t->hdr->abandoned);
 	out->reaped = uatomic_read(&t->hdr->reaped);
+	out->evicted = uatomic_read(&t->hdr->evicted);
 	return 0;
 }
 

@@ -8,7 +8,9 @@
  * things bound that: the 128-bit seed is random per segment and never
  * leaves it (the segment is not world-readable); every probe sequence is
  * bounded by FG_PROBE_MAX; and a key that finds no room is answered by its
- * rule's fail-open/closed policy, never by evicting another key.
+ * rule's fail-open/closed policy.  Room is only ever made by evicting a
+ * bucket that is full again (which decides as an absent one would), so
+ * colliding keys cannot push a limited key out of the table.
  */
 #ifndef FG_SHM_HASH_H
 #define FG_SHM_HASH_H

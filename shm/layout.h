@@ -83,7 +83,8 @@ struct fg_seg_hdr {
 	uint64_t abandoned __attribute__((aligned(128))); /* claims found stale */
 	uint64_t reaped;       /* dead slots made reusable */
 	uint64_t inserts;      /* keys inserted */
-	uint8_t pad[FG_HDR_SIZE - 280];
+	uint64_t evicted;      /* idle full buckets reclaimed under pressure */
+	uint8_t pad[FG_HDR_SIZE - 288];
 };
 
 /* Rule flags (fg_rule_params.flags); the public FG_RULE_* values are the same. */
@@ -121,6 +122,11 @@ enum fg_slot_state {
 	FG_SLOT_FREE = 3,    /* reusable; skipped by lookups */
 	FG_SLOT_DEAD = 4,    /* abandoned claim; FREE once reaped */
 };
+
+/* tat of a bucket being evicted (table.c): far beyond any real time (which
+ * stays below 2^62 ns for a century of uptime), so a check that meets it
+ * denies, and only the denial path has to tell it from a real debt. */
+#define FG_TAT_EVICTED (UINT64_C(1) << 63)
 
 struct fg_slot {
 	uint64_t ctl;

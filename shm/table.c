@@ -8,7 +8,7 @@
  *
  * Slot states (ctl word, layout.h):
  *
- *   EMPTY --claim--> CLAIMED --publish--> READY
+ *   EMPTY --claim--> CLAIMED --publish--> READY --evict--> FREE
  *   FREE  --claim--> CLAIMED --yield----> FREE
  *                    CLAIMED --stale----> DEAD --reap (owner)--> FREE
  *
@@ -17,7 +17,8 @@
  *     and the slot that holds it stays non-EMPTY, and a lookup may stop at
  *     the first EMPTY slot.
  *  2. Only the claimer writes a CLAIMED slot's key and bucket, and only
- *     before it publishes; a READY slot's key never changes.
+ *     before it publishes; a READY slot's key never changes while its ctl
+ *     word stays the same (a reuse after eviction changes the generation).
  *  3. At most one READY slot holds a given (rule, key).
  *
  * Inserting keeps (3) without a lock by claiming first and checking after.
@@ -40,6 +41,23 @@
  * a grace period long enough that a stopped claimer is not still writing
  * into them.
  *
+ * Eviction.  When the table fills up, a bucket that is full again is worth
+ * nothing: it decides exactly as an absent one would.  Evicting one takes
+ * two CASes.  The first moves the (tat, consumed) pair from the values
+ * that showed it full to (FG_TAT_EVICTED, consumed): a check racing it
+ * either moved the pair first (the CAS fails: the bucket is in use, not
+ * evicted) or meets the mark, which denies, and then looks the key up
+ * again.  The second turns ctl from READY to FREE with the same state
+ * bits as before, so the slot is reusable at once.  Two things keep a
+ * check that read the old bucket from touching the next one: a check
+ * compares the slot's ctl (its generation changes on every claim) after
+ * any failed CAS, and a bucket whose tat is still 0 (published, never
+ * moved) is never evicted, so no new bucket can show the pair an old
+ * one was read with (a new bucket's tat is 0 or later than the eviction,
+ * the old one's was non-zero and earlier).  Owners evict buckets of any
+ * rule whose consumption has been harvested; workers that find no room
+ * evict buckets of host-scope rules only (table.h, client.c).
+ *
  * Cost.  A lookup of a live key reads ctl words (one cache line each)
  * until its fingerprint matches, then compares the key once; the inline
  * fast path in table.h covers that.  Only the first check of a key, or one
@@ -50,6 +68,7 @@
 #include <sched.h>
 
 #include "shm/clock.h"
+#include "shm/pair.h"
 
 #define STATE_MASK ((uint64_t)7)
 
@@ -124,7 +143,8 @@ static void yield_claim(struct fg_slot *s, uint64_t claimed)
 }
 
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
-                                    const void *key, size_t len, uint64_t h)
+                                    const void *key, size_t len, uint64_t h,
+                                    uint64_t *ctl)
 {
 	const uint64_t meta = fg__table_meta(h, rule, len);
 	const uint64_t home = fg__table_home(t, h);
@@ -147,8 +167,10 @@ restart:
 			goto claim; /* end of chain (invariant 1) */
 		case FG_SLOT_READY:
 			if ((c & FG_CTL_META_MASK) == meta &&
-			    key_equal(s, key, len))
+			    key_equal(s, key, len)) {
+				*ctl = c;
 				return s;
+			}
 			break;
 		case FG_SLOT_CLAIMED:
 			if ((c & FG_CTL_META_MASK) == meta) {
@@ -197,6 +219,7 @@ claim:
 		if (FG_CTL_STATE(c) == FG_SLOT_READY) {
 			if (key_equal(s, key, len)) {
 				yield_claim(mine, claimed);
+				*ctl = c;
 				return s;
 			}
 		} else if (FG_CTL_STATE(c) == FG_SLOT_CLAIMED) {
@@ -210,8 +233,8 @@ claim:
 	}
 
 	/* 4. Publish; fails only if a waiter took the claim for abandoned. */
-	if (uatomic_cmpxchg(&mine->ctl, claimed,
-	                    with_state(claimed, FG_SLOT_READY)) != claimed)
+	*ctl = with_state(claimed, FG_SLOT_READY);
+	if (uatomic_cmpxchg(&mine->ctl, claimed, *ctl) != claimed)
 		goto restart;
 	uatomic_inc(&t->hdr->inserts);
 	return mine;
@@ -293,4 +316,53 @@ uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 	if (n)
 		uatomic_add(&t->hdr->reaped, n);
 	return n;
+}
+
+int fg__table_evict(struct fg_table *t, struct fg_slot *s, uint64_t c,
+                    const struct fg_pair *p, uint64_t now)
+{
+	struct fg_pair cur = *p;
+
+	if (FG_CTL_STATE(c) != FG_SLOT_READY || p->tat == 0 || p->tat > now)
+		return 0;
+	if (!fg__pair_advance(s, &cur, FG_TAT_EVICTED, 0))
+		return 0; /* in use since it was read: keep it */
+	fg__table_bury(t, s, c);
+	return 1;
+}
+
+void fg__table_bury(struct fg_table *t, struct fg_slot *s, uint64_t c)
+{
+	/* Anyone who meets the mark may finish the eviction; one CAS wins,
+	 * and only a READY ctl that the mark was put on can match. */
+	if (uatomic_cmpxchg(&s->ctl, c, with_state(c, FG_SLOT_FREE)) == c)
+		uatomic_inc(&t->hdr->evicted);
+}
+
+int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
+                        int (*evictable)(void *arg, unsigned rule),
+                        void *arg)
+{
+	const uint64_t home = fg__table_home(t, h);
+	const unsigned window = window_of(t);
+	unsigned j;
+
+	for (j = 0; j < window; j++) {
+		struct fg_slot *s = slot_at(t, home, j);
+		uint64_t c = uatomic_read(&s->ctl);
+		struct fg_pair p;
+
+		if (FG_CTL_STATE(c) != FG_SLOT_READY)
+			continue;
+		fg__pair_load(s, &p);
+		if (p.tat == FG_TAT_EVICTED) { /* an evictor stopped half-way */
+			fg__table_bury(t, s, c);
+			return 1;
+		}
+		if (p.tat == 0 || p.tat > now || !evictable(arg, FG_CTL_RULE(c)))
+			continue;
+		if (fg__table_evict(t, s, c, &p, now))
+			return 1;
+	}
+	return 0;
 }

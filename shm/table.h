@@ -10,6 +10,7 @@
 #include <urcu/uatomic.h>
 
 #include "shm/layout.h"
+#include "shm/pair.h"
 
 /* A claim unchanged this long is taken for abandoned (its inserter died or
  * is stopped) by a process that needs the same key. */
@@ -35,17 +36,21 @@ static inline uint64_t fg__table_meta(uint64_t h, unsigned rule, size_t len)
 }
 
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
-                                    const void *key, size_t len, uint64_t h);
+                                    const void *key, size_t len, uint64_t h,
+                                    uint64_t *ctl);
 
 /*
  * Find the bucket of (@rule, @key) whose hash is @h, inserting it if it is
- * absent.  NULL when the probe window has no room.  The common case, a
- * live key near its home slot, stays inline; anything else (end of chain,
- * a claim in progress) goes to the slow path.
+ * absent; *@ctl gets the slot's ctl word as it was found READY (a check
+ * compares it again after a failed CAS: eviction).  NULL when the probe
+ * window has no room.  The common case, a live key near its home slot,
+ * stays inline; anything else (end of chain, a claim in progress) goes to
+ * the slow path.
  */
-static inline struct fg_slot *fg__table_find(struct fg_table *t,
-                                             unsigned rule, const void *key,
-                                             size_t len, uint64_t h)
+static inline struct fg_slot *fg__table_find_ctl(struct fg_table *t,
+                                                 unsigned rule,
+                                                 const void *key, size_t len,
+                                                 uint64_t h, uint64_t *ctl)
 {
 	uint64_t meta = fg__table_meta(h, rule, len);
 	uint64_t i = fg__table_home(t, h);
@@ -58,8 +63,10 @@ static inline struct fg_slot *fg__table_find(struct fg_table *t,
 		if (FG_CTL_STATE(c) == FG_SLOT_READY) {
 			if ((c & FG_CTL_META_MASK) == meta) {
 				cmm_smp_rmb(); /* key bytes after ctl */
-				if (memcmp(s->key, key, len) == 0)
+				if (memcmp(s->key, key, len) == 0) {
+					*ctl = c;
 					return s;
+				}
 			}
 		} else if (FG_CTL_STATE(c) != FG_SLOT_FREE &&
 		           FG_CTL_STATE(c) != FG_SLOT_DEAD) {
@@ -68,7 +75,16 @@ static inline struct fg_slot *fg__table_find(struct fg_table *t,
 		if (++i == t->nslots)
 			i = 0;
 	}
-	return fg__table_find_slow(t, rule, key, len, h);
+	return fg__table_find_slow(t, rule, key, len, h, ctl);
+}
+
+static inline struct fg_slot *fg__table_find(struct fg_table *t,
+                                             unsigned rule, const void *key,
+                                             size_t len, uint64_t h)
+{
+	uint64_t ctl;
+
+	return fg__table_find_ctl(t, rule, key, len, h, &ctl);
 }
 
 /* The bucket of (@rule, @key) if it is in the table; never inserts. */
@@ -79,5 +95,21 @@ struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
  * DEAD, and make DEAD slots older than @min_age_ns FREE; returns how many
  * slots were freed.  Owner-side maintenance: O(slots). */
 uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns);
+
+/*
+ * Eviction (table.c).  fg__table_evict() frees @s, read as READY with ctl
+ * @c and pair *@p, if the bucket is full at @now (and has been used); 0
+ * when it is not, or was used meanwhile.  The caller decides that nothing
+ * in it is still owed to anyone (the owner's harvest).  fg__table_bury()
+ * finishes an eviction a stopped evictor left with its mark set.
+ * fg__table_make_room() evicts one full bucket, of a rule @evictable
+ * accepts, from the probe window of hash @h; 1 if it freed a slot.
+ */
+int fg__table_evict(struct fg_table *t, struct fg_slot *s, uint64_t c,
+                    const struct fg_pair *p, uint64_t now);
+void fg__table_bury(struct fg_table *t, struct fg_slot *s, uint64_t c);
+int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
+                        int (*evictable)(void *arg, unsigned rule),
+                        void *arg);
 
 #endif

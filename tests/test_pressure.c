@@ -1,0 +1,436 @@
+/*
+ * test_pressure.c - a table with more keys than slots.
+ *
+ * The rule under test: a bucket that has refilled completely decides as
+ * an absent one would, so it may be evicted to make room, and nothing
+ * else may.  Workers evict buckets of host-scope rules from the probe
+ * window of a key that finds no room; the daemon evicts global ones only
+ * after harvesting them.  When nothing can be evicted the rule's fail
+ * policy answers and table_full counts it.
+ */
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "daemon/node.h"
+#include "lib/client.h"
+#include "shm/clock.h"
+#include "shm/hash.h"
+#include "shm/pair.h"
+#include "shm/table.h"
+#include "tests/helpers.h"
+
+/* A table of FG_SLOTS_FOR(8) = 11 slots: the probe window is the table. */
+#define SMALL_CAP   8
+#define SMALL_SLOTS FG_SLOTS_FOR(SMALL_CAP)
+
+static fg_segment_stats stats_of(fg_client *c)
+{
+	fg_segment_stats st;
+
+	cr_assert_eq(fg_stats(c, &st), 0);
+	return st;
+}
+
+static void key_name(char *buf, size_t size, const char *prefix, unsigned i)
+{
+	snprintf(buf, size, "%s-%u", prefix, i);
+}
+
+/* Let @ms of monotonic time go by: buckets refill with time, not events. */
+static void let_time_pass(unsigned ms)
+{
+	uint64_t until = fg__now_ns() + (uint64_t)ms * 1000000u;
+	struct timespec ts = {0, 200000};
+
+	while (fg__now_ns() < until)
+		nanosleep(&ts, NULL);
+}
+
+/* Fill every slot with a key of @rule, each admitted once. */
+static void fill(fg_client *c, const char *rule)
+{
+	char key[32];
+	unsigned i;
+	fg_decision d;
+
+	for (i = 0; i < SMALL_SLOTS; i++) {
+		key_name(key, sizeof key, "fill", i);
+		cr_assert_eq(fg_allow(c, rule, key, 1, &d), 1);
+		cr_assert_eq(d.flags & FG_DECISION_UNTRACKED, 0,
+		             "key %u of %u found no room", i,
+		             (unsigned)SMALL_SLOTS);
+	}
+	cr_assert_eq(stats_of(c).used, SMALL_SLOTS);
+}
+
+Test(pressure, a_full_table_makes_room_by_evicting_a_refilled_bucket)
+{
+	fg_client *c = test_create("evict", SMALL_CAP);
+	fg_segment_stats st;
+	fg_decision d;
+
+	test_rule(c, "fast", 1, 1, 1, 0); /* one token per ms */
+	fill(c, "fast");
+	let_time_pass(3);
+	cr_expect_eq(fg_allow(c, "fast", "newcomer", 1, &d), 1);
+	cr_expect_eq(d.flags & FG_DECISION_UNTRACKED, 0,
+	             "the newcomer got a bucket of its own");
+	st = stats_of(c);
+	cr_expect_eq(st.evicted, 1, "one bucket evicted, %llu",
+	             (unsigned long long)st.evicted);
+	cr_expect_eq(st.table_full, 0);
+	cr_expect_eq(st.used, SMALL_SLOTS);
+	/* the newcomer's bucket is tracked: its one token is gone */
+	cr_expect_eq(fg_allow(c, "fast", "newcomer", 1, &d), 0);
+	fg_close(c);
+	fg_unlink(test_segment("evict"));
+}
+
+Test(pressure, a_bucket_that_has_not_refilled_is_never_evicted)
+{
+	fg_client *c = test_create("keep", SMALL_CAP);
+	fg_segment_stats st;
+	fg_decision d;
+	char key[32];
+	unsigned i;
+
+	test_rule(c, "slow", 2, 1, HOUR_MS, 0);
+	fill(c, "slow"); /* every bucket has 1 of 2 tokens left */
+	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 1, "fail-open");
+	cr_expect_neq(d.flags & FG_DECISION_UNTRACKED, 0);
+	st = stats_of(c);
+	cr_expect_eq(st.evicted, 0);
+	cr_expect_eq(st.table_full, 1);
+	/* every old key kept its bucket: exactly one more token each */
+	for (i = 0; i < SMALL_SLOTS; i++) {
+		key_name(key, sizeof key, "fill", i);
+		cr_expect_eq(fg_allow(c, "slow", key, 1, NULL), 1);
+		cr_expect_eq(fg_allow(c, "slow", key, 1, NULL), 0,
+		             "key %u admitted a third time", i);
+	}
+	fg_close(c);
+	fg_unlink(test_segment("keep"));
+}
+
+Test(pressure, a_full_table_of_unrefilled_buckets_applies_fail_closed)
+{
+	fg_client *c = test_create("closed", SMALL_CAP);
+	fg_decision d;
+
+	test_rule(c, "slow", 2, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
+	fill(c, "slow");
+	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 0);
+	cr_expect_neq(d.flags & FG_DECISION_UNTRACKED, 0);
+	cr_expect_eq(stats_of(c).table_full, 1);
+	fg_close(c);
+	fg_unlink(test_segment("closed"));
+}
+
+Test(pressure, workers_never_evict_buckets_of_a_global_rule)
+{
+	fg_client *c = test_create("global", SMALL_CAP);
+	fg_decision d;
+
+	test_rule(c, "fastg", 1, 1, 1, FG_RULE_GLOBAL);
+	fill(c, "fastg");
+	let_time_pass(3);
+	/* full again, but maybe not harvested: only the daemon may judge */
+	cr_expect_eq(fg_allow(c, "fastg", "newcomer", 1, &d), 1, "fail-open");
+	cr_expect_neq(d.flags & FG_DECISION_UNTRACKED, 0);
+	cr_expect_eq(stats_of(c).evicted, 0);
+	fg_close(c);
+	fg_unlink(test_segment("global"));
+}
+
+Test(pressure, a_host_key_may_evict_a_refilled_bucket_of_another_host_rule)
+{
+	fg_client *c = test_create("other", SMALL_CAP);
+	fg_decision d;
+
+	test_rule(c, "fast", 1, 1, 1, 0);
+	test_rule(c, "slow", 1, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
+	fill(c, "fast");
+	let_time_pass(3);
+	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 1);
+	cr_expect_eq(d.flags & FG_DECISION_UNTRACKED, 0);
+	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 0,
+	             "its bucket is tracked");
+	fg_close(c);
+	fg_unlink(test_segment("other"));
+}
+
+/* The slot that holds (@rule, @key), or NULL. */
+static struct fg_slot *slot_of(fg_client *c, const char *rule, const char *key)
+{
+	int idx = fg__rule_index(c, rule);
+	size_t len = strlen(key);
+
+	cr_assert_geq(idx, 0);
+	return fg__table_lookup(
+	    &c->seg.tbl, (unsigned)idx, key, len,
+	    fg__hash64(c->seg.tbl.seed, (unsigned)idx, key, len));
+}
+
+Test(pressure, a_check_that_meets_a_half_done_eviction_finishes_it)
+{
+	fg_client *c = test_create("half", SMALL_CAP);
+	struct fg_slot *s;
+	struct fg_pair p;
+	fg_segment_stats st;
+	fg_decision d;
+
+	test_rule(c, "slow", 3, 1, HOUR_MS, 0);
+	cr_assert_eq(fg_allow(c, "slow", "k", 1, NULL), 1);
+	s = slot_of(c, "slow", "k");
+	cr_assert_not_null(s);
+	/* an evictor set its mark and died before freeing the slot */
+	fg__pair_load(s, &p);
+	cr_assert(fg__pair_advance(s, &p, FG_TAT_EVICTED, 0));
+	cr_expect_eq(fg_allow(c, "slow", "k", 1, &d), 1);
+	cr_expect_eq(d.remaining, 2, "a fresh bucket (the old one was full)");
+	cr_expect_eq(d.flags & FG_DECISION_UNTRACKED, 0);
+	st = stats_of(c);
+	cr_expect_eq(st.evicted, 1, "the check finished the eviction");
+	cr_expect_eq(st.used, 1, "and the key has one bucket");
+	cr_expect_neq(slot_of(c, "slow", "k"), NULL);
+	fg_close(c);
+	fg_unlink(test_segment("half"));
+}
+
+Test(pressure, evicting_a_bucket_used_since_it_was_read_fails)
+{
+	fg_client *c = test_create("race", SMALL_CAP);
+	struct fg_slot *s;
+	struct fg_pair p;
+	uint64_t ctl;
+
+	test_rule(c, "fast", 2, 2, 2, 0);
+	cr_assert_eq(fg_allow(c, "fast", "k", 1, NULL), 1);
+	let_time_pass(3);
+	s = slot_of(c, "fast", "k");
+	ctl = uatomic_read(&s->ctl);
+	fg__pair_load(s, &p); /* full, as the evictor sees it */
+	cr_assert_eq(fg_allow(c, "fast", "k", 1, NULL), 1); /* a check wins */
+	cr_expect_eq(fg__table_evict(&c->seg.tbl, s, ctl, &p, fg__now_ns()), 0);
+	cr_expect_eq(stats_of(c).evicted, 0);
+	cr_expect_eq(fg_allow(c, "fast", "k", 1, NULL), 1);
+	cr_expect_eq(fg_allow(c, "fast", "k", 1, NULL), 0,
+	             "the bucket kept count");
+	fg_close(c);
+	fg_unlink(test_segment("race"));
+}
+
+/*
+ * Many processes, ten times more keys than slots.  "churn" keys (host
+ * scope, a token per microsecond) refill almost at once, so they keep
+ * being evicted and reinserted; "exact" keys (3 tokens an hour,
+ * fail-closed) never refill, so no eviction may ever take their bucket:
+ * each must be admitted exactly 3 times however hard the churn pushes.
+ */
+#define PW_WORKERS 4
+#define PW_CAP     64
+#define PW_SLOTS   FG_SLOTS_FOR(PW_CAP)
+#define PW_CHURN   (10 * PW_SLOTS)
+#define PW_EXACT   24
+#define PW_ROUNDS  40
+
+struct pw_shared {
+	uint64_t admitted[PW_EXACT];
+	uint64_t untracked_exact;
+	uint64_t churn_checks, churn_untracked;
+};
+
+static void pressure_worker(fg_client *c, struct pw_shared *sh, unsigned w)
+{
+	char key[32];
+	unsigned r, i, k;
+	fg_decision d;
+
+	for (r = 0; r < PW_ROUNDS; r++) {
+		for (i = 0; i < PW_CHURN; i++) {
+			key_name(key, sizeof key, "churn",
+			         (i * 7 + w * 131 + r) % PW_CHURN);
+			if (fg_allow(c, "churn", key, 1, &d) < 0)
+				_exit(3);
+			__atomic_add_fetch(&sh->churn_checks, 1,
+			                   __ATOMIC_RELAXED);
+			if (d.flags & FG_DECISION_UNTRACKED)
+				__atomic_add_fetch(&sh->churn_untracked, 1,
+				                   __ATOMIC_RELAXED);
+			if (i % (PW_CHURN / PW_EXACT) != 0)
+				continue;
+			k = (i / (PW_CHURN / PW_EXACT) + w) % PW_EXACT;
+			key_name(key, sizeof key, "exact", k);
+			switch (fg_allow(c, "exact", key, 1, &d)) {
+			case 1:
+				__atomic_add_fetch(&sh->admitted[k], 1,
+				                   __ATOMIC_RELAXED);
+				break;
+			case 0:
+				if (d.flags & FG_DECISION_UNTRACKED)
+					__atomic_add_fetch(&sh->untracked_exact,
+					                   1, __ATOMIC_RELAXED);
+				break;
+			default:
+				_exit(4);
+			}
+		}
+	}
+}
+
+Test(pressure, ten_times_more_keys_than_slots_never_evicts_a_bucket_in_use,
+     .timeout = 120)
+{
+	fg_client *c = test_create("churn", PW_CAP);
+	struct pw_shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+	                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	const char *name = test_segment("churn"); /* before fork: the pid */
+	fg_segment_stats st;
+	unsigned w, k, wrong = 0;
+
+	cr_assert_neq(sh, MAP_FAILED);
+	memset(sh, 0, sizeof *sh);
+	test_rule(c, "churn", 1, 1000, 1, 0); /* a token per microsecond */
+	test_rule(c, "exact", 3, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
+	for (w = 0; w < PW_WORKERS; w++) {
+		pid_t pid = fork();
+
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			fg_client *wc = NULL;
+
+			if (fg_open(name, 0, &wc) != 0)
+				_exit(2);
+			pressure_worker(wc, sh, w);
+			fg_close(wc);
+			_exit(0);
+		}
+	}
+	wait_children(PW_WORKERS);
+
+	for (k = 0; k < PW_EXACT; k++)
+		if (sh->admitted[k] != 3 && wrong++ < 5)
+			cr_log_error("exact-%u admitted %llu times, not 3", k,
+			             (unsigned long long)sh->admitted[k]);
+	cr_expect_eq(wrong, 0,
+	             "%u of %u exact keys admitted other than 3 times", wrong,
+	             PW_EXACT);
+	st = stats_of(c);
+	cr_log_info("%llu churn checks, %llu untracked, %llu evictions, "
+	            "%llu exact checks found no room",
+	            (unsigned long long)sh->churn_checks,
+	            (unsigned long long)sh->churn_untracked,
+	            (unsigned long long)st.evicted,
+	            (unsigned long long)sh->untracked_exact);
+	cr_expect_gt(st.evicted, PW_CHURN,
+	             "churn keys were evicted and "
+	             "reinserted, %llu",
+	             (unsigned long long)st.evicted);
+	cr_expect_lt(sh->churn_untracked * 10, sh->churn_checks,
+	             "most churn checks found room (%llu of %llu did not)",
+	             (unsigned long long)sh->churn_untracked,
+	             (unsigned long long)sh->churn_checks);
+	cr_expect_eq(st.table_full, sh->churn_untracked + sh->untracked_exact,
+	             "every check without a bucket is counted");
+	munmap(sh, sizeof *sh);
+	fg_close(c);
+	fg_unlink(test_segment("churn"));
+}
+
+/* ---------------------------------------------------------- the daemon */
+
+/* A daemon's node, alone in its keyring, owning a small segment. */
+static struct pnode {
+	struct fgw_peer_key key;
+	struct fgw_keyring kr;
+	uint8_t sk[FGW_SK_SIZE];
+	struct fgd_node n;
+	fg_client *c;
+	char seg[64];
+} P;
+
+static void pnode_setup(void)
+{
+	fg_segment_opts o = {.capacity = SMALL_CAP};
+	struct fgd_node_params np = {.incarnation = 1,
+	                             .max_datagram = 1200,
+	                             .interval_ms = 100,
+	                             .npeers = 0};
+
+	memset(&P, 0, sizeof P);
+	cr_assert_geq(sodium_init(), 0);
+	snprintf(P.key.name, sizeof P.key.name, "self");
+	crypto_sign_keypair(P.key.pk, P.sk);
+	P.kr.n = 1;
+	P.kr.keys = &P.key;
+	snprintf(P.seg, sizeof P.seg, "fgtest-pnode-%d", (int)getpid());
+	fg_unlink(P.seg);
+	cr_assert_eq(fg_create(P.seg, &o, 0, &P.c), 0);
+	test_rule(P.c, "fastg", 1, 1, 1, FG_RULE_GLOBAL);
+	test_rule(P.c, "fast", 1, 1, 1, 0);
+	cr_assert_eq(fgd_node_init(&P.n, P.c, &P.kr, P.sk, P.key.pk, &np), 0);
+}
+
+static void pnode_teardown(void)
+{
+	fgd_node_fini(&P.n);
+	fg_close(P.c);
+	fg_unlink(P.seg);
+}
+
+Test(pressure, the_daemon_evicts_a_global_bucket_only_once_it_is_harvested,
+     .init = pnode_setup, .fini = pnode_teardown)
+{
+	fg_client *c = P.c;
+	const struct fgd_entry *e;
+	char key_s[32];
+	unsigned i;
+	uint64_t total = 0;
+
+	/* more buckets than the segment is sized for (the ledger holds
+	 * SMALL_CAP keys: the rest are host-scope) */
+	for (i = 0; i < SMALL_SLOTS; i++) {
+		key_name(key_s, sizeof key_s, "g", i);
+		cr_assert_eq(fg_allow(c, i < SMALL_CAP ? "fastg" : "fast",
+		                      key_s, 1, NULL),
+		             1);
+	}
+	let_time_pass(3); /* all full again, none harvested yet */
+	P.n.ready = SMALL_SLOTS;
+	cr_expect_eq(fgd_node_evict(&P.n), SMALL_SLOTS - SMALL_CAP,
+	             "host buckets evicted, global ones not yet harvested");
+	cr_expect_eq(stats_of(c).used, SMALL_CAP);
+	/* pressure again; this time the harvest comes first */
+	for (i = SMALL_CAP; i < SMALL_SLOTS; i++) {
+		key_name(key_s, sizeof key_s, "h", i);
+		cr_assert_eq(fg_allow(c, "fast", key_s, 1, NULL), 1);
+	}
+	let_time_pass(3);
+	fgd_node_harvest(&P.n, 1); /* harvests, then evicts */
+	cr_expect_eq(stats_of(c).evicted,
+	             2 * (SMALL_SLOTS - SMALL_CAP) + SMALL_CAP);
+	cr_expect_eq(stats_of(c).used, 0);
+	for (i = 0; i < SMALL_CAP; i++) {
+		key_name(key_s, sizeof key_s, "g", i);
+		e = fgd_map_get(&P.n.local, 0, "fastg", 5, key_s, strlen(key_s),
+		                0);
+		cr_expect_not_null(e, "%s reached the ledger", key_s);
+		if (e)
+			total += e->count;
+	}
+	cr_expect_eq(total, SMALL_CAP, "every admission is in the ledger");
+}
+
+Test(pressure, the_daemon_leaves_a_table_below_capacity_alone,
+     .init = pnode_setup, .fini = pnode_teardown)
+{
+	cr_assert_eq(fg_allow(P.c, "fast", "a", 1, NULL), 1);
+	cr_assert_eq(fg_allow(P.c, "fast", "b", 1, NULL), 1);
+	let_time_pass(3);
+	fgd_node_harvest(&P.n, 1);
+	cr_expect_eq(stats_of(P.c).evicted, 0, "no pressure, no eviction");
+	cr_expect_eq(stats_of(P.c).used, 2);
+}
