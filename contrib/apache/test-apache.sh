@@ -1,0 +1,257 @@
+#!/bin/sh
+# test-apache.sh - mod_floodgate in a real Apache httpd, prefork MPM (TAP).
+#
+# Starts Debian's apache2 on loopback (a port in 23000-23999) with its own
+# ServerRoot, configuration and logs in a temporary directory, loading
+# mod_mpm_prefork, mod_authz_core and the module built in this tree.  The
+# segment and its rules are made with the Python binding's Owner
+# (contrib/python).  Rules refill one token an hour, so during the test a
+# key is admitted exactly `capacity` times; ab drives the server from 8
+# connections and its counts are compared with that number and with the
+# segment's own counters.  When run as root, the children run as nobody and
+# the segment stays 0660 root: they can only check requests through the
+# handle the parent attached before forking them (see mod_floodgate.c).
+#
+# Skips (exit 77) only when apache2, its prefork module, ab, python3 or the
+# module itself are missing.
+srcdir=${srcdir:-.}
+builddir=$PWD
+mod=$builddir/contrib/apache/.libs/mod_floodgate.so
+lib=${FLOODGATE_LIBRARY:-$builddir/lib/.libs/libfloodgate.so.0}
+httpd=${APACHE2:-/usr/sbin/apache2}
+moddir=${APACHE_MODULES:-/usr/lib/apache2/modules}
+
+skip() {
+	echo "1..0 # SKIP $*"
+	exit 77
+}
+[ -x "$httpd" ] || skip "$httpd not found (install apache2)"
+[ -f "$moddir/mod_mpm_prefork.so" ] || skip "no $moddir/mod_mpm_prefork.so"
+[ -f "$mod" ] || skip "mod_floodgate not built (configure found no apxs)"
+command -v ab >/dev/null 2>&1 || skip "ab not found (install apache2-utils)"
+command -v curl >/dev/null 2>&1 || skip "curl not found"
+command -v python3 >/dev/null 2>&1 || skip "python3 not found"
+
+tmp=$(mktemp -d /tmp/fg-apache.XXXXXX) || exit 1
+seg=fg-apache-$$
+pid=
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	owner unlink >/dev/null 2>&1
+	[ -n "$FG_TEST_KEEP" ] && echo "# kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# A sanitizer build: apache2 and python3 load the ASan runtime first.
+asan_preload=
+if ldd "$lib" 2>/dev/null | grep -q libasan; then
+	asan_preload=$(${CC:-cc} -print-file-name=libasan.so)
+fi
+
+# owner create|stats|unlink: the segment, through floodgate.Owner.
+owner() {
+	op=$1
+	shift
+	LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 PYTHONMALLOC=malloc \
+	FLOODGATE_LIBRARY=$lib PYTHONPATH=$srcdir/contrib/python python3 -c '
+import sys, floodgate
+op, seg = sys.argv[1], sys.argv[2]
+o = floodgate.Owner(seg, capacity=1024)
+if op == "create":
+    for spec in sys.argv[3:]:
+        name, cap = spec.split(":")
+        o.set_rule(name, int(cap), 1, 3600 * 1000)
+elif op == "stats":
+    st = o.stats()
+    print(st["consumed"], st["denied"])
+elif op == "unlink":
+    o.unlink()
+' "$op" "$seg" "$@"
+}
+
+port=
+for i in $(seq 0 99); do
+	p=$((23000 + ($$ * 13 + i * 7) % 1000))
+	if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
+		port=$p
+		break
+	fi
+done
+[ -n "$port" ] || { echo "Bail out! no free port in 23000-23999"; exit 1; }
+url=http://127.0.0.1:$port
+
+n=0
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $*"
+}
+notok() {
+	n=$((n + 1))
+	echo "not ok $n - $*"
+	failed=1
+}
+check() { # check "description" test-args...
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else notok "$d"; fi
+}
+failed=
+
+mkdir -p "$tmp/htdocs/limited" "$tmp/htdocs/g" "$tmp/htdocs/free" "$tmp/logs"
+for d in limited g free; do echo "hello $d" >"$tmp/htdocs/$d/index.html"; done
+user_conf=
+if [ "$(id -u)" -eq 0 ]; then
+	user_conf="User nobody
+Group nogroup"
+	chmod 755 "$tmp"
+	chmod -R a+rX "$tmp/htdocs"
+fi
+
+write_conf() { # write_conf SEGMENT
+	cat >"$tmp/httpd.conf" <<EOF
+ServerRoot "$tmp"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile $tmp/httpd.pid
+DefaultRuntimeDir $tmp
+Mutex file:$tmp default
+ErrorLog $tmp/logs/error.log
+LogLevel warn
+$user_conf
+LoadModule mpm_prefork_module $moddir/mod_mpm_prefork.so
+LoadModule authz_core_module $moddir/mod_authz_core.so
+LoadModule floodgate_module $mod
+StartServers 4
+MinSpareServers 4
+MaxSpareServers 8
+MaxRequestWorkers 16
+MaxConnectionsPerChild 0
+KeepAlive Off
+DocumentRoot "$tmp/htdocs"
+<Directory "$tmp/htdocs">
+	Require all granted
+</Directory>
+FloodgateSegment $1
+<Location /limited>
+	FloodgateRule t
+</Location>
+<Location /g>
+	FloodgateRule g
+	FloodgateKey header X-Client
+</Location>
+EOF
+}
+
+# ab URL N: "complete non2xx broken" (broken = connect, receive, exceptions)
+abrun() {
+	ab -q -n "$2" -c 8 ${3:+-H "$3"} "$1" >"$tmp/ab.out" 2>&1 || {
+		sed 's/^/# /' "$tmp/ab.out"
+		echo "0 0 0"
+		return
+	}
+	awk '/^Complete requests:/ { c = $3 }
+	     /^Non-2xx responses:/ { x = $3 }
+	     /^ +\(Connect:/ { gsub(/[(),]/, ""); b = $2 + $4 + $8 }
+	     END { print c + 0, x + 0, b + 0 }' "$tmp/ab.out"
+}
+
+header() { # header FILE NAME: the value of a response header
+	tr -d '\r' <"$1" | awk -v h="$2" 'tolower($1) == tolower(h) ":" { print $2 }'
+}
+
+CAP=300
+GCAP=2000
+GREQ=12000
+echo "1..14"
+owner create "t:$CAP" "g:$GCAP" || { echo "Bail out! cannot create the segment"; exit 1; }
+write_conf "$seg"
+LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
+	"$httpd" -f "$tmp/httpd.conf" -k start
+for _ in $(seq 100); do
+	[ -s "$tmp/httpd.pid" ] && curl -s -o /dev/null "$url/free/index.html" && break
+	sleep 0.1
+done
+pid=$(cat "$tmp/httpd.pid" 2>/dev/null)
+check "apache2 prefork starts with mod_floodgate" kill -0 "${pid:-0}"
+
+if [ "$(id -u)" -eq 0 ]; then
+	users=$(ps -o user= --ppid "${pid:-0}" | sort -u | tr '\n' ' ')
+	mode=$(stat -c '%a %U' "/dev/shm/$seg")
+	check "children run as nobody ($users) and the segment is $mode: they check through the handle the parent attached" \
+		test "$users $mode" = "nobody  660 root"
+else
+	ok "children check through the handle the parent attached # SKIP not root"
+fi
+curl -s -D "$tmp/h1" -o /dev/null "$url/limited/index.html"
+check "an allowed response is 200" grep -q "^HTTP/1.1 200" "$tmp/h1"
+check "an allowed response carries RateLimit-Limit/Remaining/Reset" \
+	test "$(header "$tmp/h1" RateLimit-Limit) $(header "$tmp/h1" RateLimit-Remaining) $(header "$tmp/h1" RateLimit-Reset)" = "$CAP $((CAP - 1)) 3600"
+
+set -- $(abrun "$url/limited/index.html" 1000)
+echo "# ab: complete $1, non-2xx $2, broken $3"
+check "ab from 8 connections: all 1000 requests answered" test "$1 $3" = "1000 0"
+check "admitted exactly the bucket's remaining $((CAP - 1))" test $(($1 - $2)) -eq $((CAP - 1))
+
+curl -s -D "$tmp/h2" -o /dev/null "$url/limited/index.html"
+check "a denied request is 429" grep -q "^HTTP/1.1 429" "$tmp/h2"
+ra=$(header "$tmp/h2" Retry-After)
+check "429 carries Retry-After (an hour away) and RateLimit-*" \
+	test "${ra:-0}" -ge 3500 -a "$(header "$tmp/h2" RateLimit-Limit) $(header "$tmp/h2" RateLimit-Remaining)" = "$CAP 0" -a "$(header "$tmp/h2" RateLimit-Reset)" -gt 3600
+
+curl -s -D "$tmp/h3" -o /dev/null "$url/free/index.html"
+check "a location without a rule is not limited and has no headers" \
+	test "$(grep -c "^HTTP/1.1 200" "$tmp/h3") $(grep -ci "^RateLimit" "$tmp/h3")" = "1 0"
+
+# Graceful restarts under load: ab runs while the parent replaces every
+# child twice; the restarts happen while ab is still running (checked).
+abrun "$url/g/index.html" $GREQ "X-Client: loadgen" >"$tmp/g.out" &
+abpid=$!
+during=yes
+for round in 1 2; do
+	sleep 0.4
+	kill -0 $abpid 2>/dev/null || during=no
+	LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
+		"$httpd" -f "$tmp/httpd.conf" -k graceful
+done
+kill -0 $abpid 2>/dev/null || during=no
+wait $abpid
+set -- $(cat "$tmp/g.out")
+echo "# ab during 2 graceful restarts: complete $1, non-2xx $2, broken $3 (restarts during load: $during)"
+check "two graceful restarts happened while ab was running" \
+	test "$during $(grep -c "Graceful restart requested" "$tmp/logs/error.log")" = "yes 2"
+check "graceful restarts lose no request and admit exactly $GCAP" \
+	test "$1 $3 $(($1 - $2))" = "$GREQ 0 $GCAP"
+st=$(owner stats)
+check "the segment counted $((CAP + GCAP)) admitted, the rest denied ($st)" \
+	test "$st" = "$((CAP + GCAP)) $((1000 + 1 - (CAP - 1) + GREQ - GCAP))"
+
+# A missing segment: the restarted server serves unlimited, and says why.
+write_conf "$seg-absent"
+LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
+	"$httpd" -f "$tmp/httpd.conf" -k graceful
+for _ in $(seq 100); do
+	grep -q "cannot attach to segment $seg-absent" "$tmp/logs/error.log" && break
+	sleep 0.1
+done
+codes=
+for _ in $(seq 100); do
+	curl -s -D "$tmp/h4" -o /dev/null "$url/limited/index.html"
+	grep -qi "^RateLimit" "$tmp/h4" || break # the old generation is gone
+	sleep 0.1
+done
+check "a missing segment fails open with a logged warning" \
+	test "$(grep -c "^HTTP/1.1 200" "$tmp/h4") $(grep -c "floodgate: cannot attach to segment $seg-absent" "$tmp/logs/error.log")" = "1 1"
+
+kill -TERM "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]|AddressSanitizer|runtime error' "$tmp/logs/error.log" >/dev/null; then
+	sed 's/^/# /' "$tmp/logs/error.log"
+	notok "the error log has no errors"
+else
+	ok "the error log has no errors"
+fi
+[ -z "$failed" ]
