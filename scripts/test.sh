@@ -2,6 +2,8 @@
 # test.sh - build and run the whole test suite (make check).
 #   scripts/test.sh                 the normal build, in _build/
 #   scripts/test.sh --sanitizers    an ASan+UBSan build, in _build-san/
+#   scripts/test.sh --tsan          a ThreadSanitizer build, in _build-tsan/,
+#                                   running the threaded tests only
 # Prints the totals as "N passed, N failed" and the logs of failing tests.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -9,14 +11,22 @@ cd "$(dirname "$0")/.." || exit 2
 
 dir=_build
 args=()
-if [ "${1:-}" = "--sanitizers" ]; then
+tests=()
+case "${1:-}" in
+--sanitizers)
 	dir=_build-san
 	args=(--enable-sanitizers)
-fi
+	;;
+--tsan)
+	dir=_build-tsan
+	args=(--enable-sanitizers=thread)
+	tests=("TESTS=tests/test_threads")
+	;;
+esac
 fg_install_deps || { echo "could not install dependencies"; exit 2; }
 fg_build "$dir" "${args[@]}" || { echo "0 passed, 1 failed"; exit 1; }
 
-make -C "$dir" -j"$(nproc)" check >"$dir/check.out" 2>&1
+make -C "$dir" -j"$(nproc)" check "${tests[@]}" >"$dir/check.out" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP)' "$dir/check.out" | grep -v '^PASS' || true
 log="$dir/test-suite.log"
