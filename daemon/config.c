@@ -389,6 +389,19 @@ static int d_path(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+static int d_control(struct parser *p, char **w, int nw)
+{
+	(void)nw;
+	if (strcmp(w[1], "off") != 0 &&
+	    (w[1][0] != '/' || strlen(w[1]) > FGD_CONTROL_MAX))
+		return fail(p,
+		            "control '" CLIP "': must be off or an absolute "
+		            "path of at most %d bytes (a Unix socket)",
+		            w[1], FGD_CONTROL_MAX);
+	strcpy(p->cfg.control, w[1]);
+	return 0;
+}
+
 static int d_listen(struct parser *p, char **w, int nw)
 {
 	const char *why = parse_addr(w[1], &p->cfg.listen);
@@ -640,6 +653,7 @@ static const struct directive directives[] = {
     {"group", d_user, 1, 0},
     {"node-key", d_path, 1, 0},
     {"keyring", d_path, 1, 0},
+    {"control", d_control, 1, 0},
     {"listen", d_listen, 1, 0},
     {"peer", d_peer, 1, 1},
     {"interval", d_interval, 1, 0},

@@ -26,6 +26,7 @@
 #define FGD_DEFAULT_DATAGRAM 1200 /* below a 1280-byte IPv6 MTU: no fragments */
 #define FGD_MIN_DATAGRAM 512
 #define FGD_MAX_DATAGRAM 1400
+#define FGD_CONTROL_MAX 107 /* a Unix socket path: sun_path less its NUL */
 
 struct fgd_addr {
 	struct sockaddr_storage ss;
@@ -50,6 +51,9 @@ struct fgd_config {
 	/* identity */
 	char node_key[FGD_PATH_MAX + 1]; /* "node-key PATH" secret key file */
 	char keyring[FGD_PATH_MAX + 1];  /* "keyring PATH" trusted public keys */
+	/* operators: "control PATH|off" the control socket (floodgate(1));
+	 * "" = the segment's path + ".sock" */
+	char control[FGD_CONTROL_MAX + 1];
 	/* network */
 	struct fgd_addr listen;          /* "listen ADDR[:PORT]"; default 0.0.0.0:7420 */
 	struct fgd_addr *peers;          /* "peer ADDR[:PORT]", repeatable */

@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "daemon/config.h"
+#include "daemon/control.h"
 #include "daemon/node.h"
 #include "gossip/keys.h"
 #include "lib/client.h"
@@ -101,6 +102,7 @@ struct daemon {
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;
 	int sigfd;
+	struct fgd_ctl ctl; /* control socket for floodgate(1) */
 };
 
 /* ---------------------------------------------------------------- rules */
@@ -361,14 +363,17 @@ static void counters_log(const struct daemon *d)
 
 /* ---------------------------------------------------------------- reload */
 
-static void reload(struct daemon *d)
+/* SIGHUP, or floodgate reload: 0, or -1 with the reason in @why. */
+static int reload(struct daemon *d, char *why, size_t whylen)
 {
 	struct fgd_config nc;
 	char err[512];
 
 	if (fgd_config_load(d->cfg_path, &nc, err, sizeof err) != 0) {
 		logmsg(LOG_ERR, "reload rejected, old config kept: %s", err);
-		return;
+		snprintf(why, whylen, "reload rejected, old config kept: %s",
+		         err);
+		return -1;
 	}
 	if (strcmp(nc.segment, d->cfg.segment) != 0 ||
 	    nc.capacity != d->cfg.capacity ||
@@ -380,8 +385,9 @@ static void reload(struct daemon *d)
 		                    "effect at restart only");
 	if (rules_apply(d->fg, &nc) != 0) {
 		logmsg(LOG_ERR, "reload: rules not all applied");
+		snprintf(why, whylen, "rules not all applied (see the log)");
 		fgd_config_free(&nc);
-		return;
+		return -1;
 	}
 	/* take what a running node can change: peers, interval, size */
 	free(d->cfg.peers);
@@ -402,6 +408,40 @@ static void reload(struct daemon *d)
 	fgd_config_free(&nc);
 	logmsg(LOG_INFO, "configuration reloaded: %zu rules, %zu peers",
 	       d->cfg.nrules, d->cfg.npeers);
+	return 0;
+}
+
+static int reload_ctl(void *arg, char *why, size_t whylen)
+{
+	return reload(arg, why, whylen);
+}
+
+static int control_open(struct daemon *d)
+{
+	struct fgd_ctl_env env = {.fg = d->fg,
+	                          .cfg = &d->cfg,
+	                          .kr = &d->kr,
+	                          .node = d->node_ok ? &d->node : NULL,
+	                          .cfg_path = d->cfg_path,
+	                          .started_ms = now_ms(),
+	                          .reload = reload_ctl,
+	                          .arg = d};
+	char path[FGD_CONTROL_MAX + 1], err[600];
+	int r = fgd_ctl_path(&d->cfg, path, sizeof path);
+
+	if (r == 1)
+		return 0; /* "control off" */
+	if (r != 0) {
+		logmsg(LOG_ERR, "control socket: the path beside segment %s "
+		                "is too long for a socket; set control",
+		       d->cfg.segment);
+		return -1;
+	}
+	if (fgd_ctl_open(&d->ctl, path, &env, err, sizeof err) != 0) {
+		logmsg(LOG_ERR, "%s", err);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ loop */
@@ -412,8 +452,10 @@ static int run(struct daemon *d)
 	uint64_t next_expire = t + EXPIRE_EVERY_MS;
 
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = d->sigfd, .events = POLLIN},
-		                        {.fd = d->sock, .events = POLLIN}};
+		struct pollfd pfd[2 + FGD_CTL_NFDS] = {
+		        {.fd = d->sigfd, .events = POLLIN},
+		        {.fd = d->sock, .events = POLLIN}};
+		unsigned nctl;
 		int timeout;
 
 		t = now_ms();
@@ -435,22 +477,27 @@ static int run(struct daemon *d)
 			next_expire = t + EXPIRE_EVERY_MS;
 		}
 		timeout = (int)(next_round > t ? next_round - t : 0);
-		if (poll(pfd, d->sock >= 0 ? 2 : 1, timeout) < 0 &&
-		    errno != EINTR) {
+		nctl = fgd_ctl_pollfds(&d->ctl, pfd + 2, t, &timeout);
+		/* poll() skips a negative fd: no socket, no control slot */
+		if (poll(pfd, 2 + nctl, timeout) < 0 && errno != EINTR) {
 			logmsg(LOG_ERR, "poll: %s", strerror(errno));
 			return -1;
 		}
 		if (pfd[1].revents & POLLIN)
 			receive_all(d, now_ms());
+		fgd_ctl_service(&d->ctl, pfd + 2, nctl, now_ms());
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(d->sigfd, &si, sizeof si) != sizeof si)
 				continue;
 			switch (si.ssi_signo) {
-			case SIGHUP:
-				reload(d);
+			case SIGHUP: {
+				char why[600];
+
+				(void)reload(d, why, sizeof why);
 				break;
+			}
 			case SIGUSR1:
 				counters_log(d);
 				break;
@@ -517,7 +564,7 @@ static int keygen(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {.sock = -1, .sigfd = -1};
+	struct daemon d = {.sock = -1, .sigfd = -1, .ctl = {.lfd = -1}};
 	char err[512];
 	int foreground = 0, opt, rc = 1;
 
@@ -565,7 +612,8 @@ int main(int argc, char **argv)
 	 * workers cannot consume before that, so nothing falls between. */
 	if (signals_block(&d) != 0 || identity_load(&d) != 0 ||
 	    segment_open(&d) != 0 || node_start(&d) != 0 ||
-	    socket_open(&d) != 0 || rules_apply(d.fg, &d.cfg) != 0)
+	    socket_open(&d) != 0 || control_open(&d) != 0 ||
+	    rules_apply(d.fg, &d.cfg) != 0)
 		goto out;
 	logmsg(LOG_INFO,
 	       "running: segment %s, %zu rules, %zu peers, interval %u ms",
@@ -575,6 +623,7 @@ out:
 	if (d.node_ok)
 		fgd_node_fini(&d.node);
 	free(d.peer_state);
+	fgd_ctl_close(&d.ctl);
 	if (d.sock >= 0)
 		close(d.sock);
 	if (d.fg) {

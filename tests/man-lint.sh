@@ -1,7 +1,7 @@
 #!/bin/sh
 # man-lint.sh - every man page passes mandoc -Tlint (TAP output).
 srcdir=${srcdir:-.}
-pages="$srcdir/man/libfloodgate.3 $srcdir/man/floodgate.conf.5 $srcdir/man/floodgated.8"
+pages="$srcdir/man/floodgate.1 $srcdir/man/libfloodgate.3 $srcdir/man/floodgate.conf.5 $srcdir/man/floodgated.8"
 n=0
 echo "1..$(echo $pages | wc -w)"
 for p in $pages; do

@@ -31,6 +31,7 @@ skip() {
 command -v ab >/dev/null 2>&1 || skip "ab not found (install apache2-utils)"
 command -v curl >/dev/null 2>&1 || skip "curl not found"
 command -v python3 >/dev/null 2>&1 || skip "python3 not found"
+. "$srcdir/contrib/apache/conf.sh"
 
 tmp=$(mktemp -d /tmp/fg-apache.XXXXXX) || exit 1
 seg=fg-apache-$$
@@ -52,35 +53,9 @@ if ldd "$lib" 2>/dev/null | grep -q libasan; then
 	asan_preload=$(${CC:-cc} -print-file-name=libasan.so)
 fi
 
-# owner create|stats|unlink: the segment, through floodgate.Owner.
-owner() {
-	op=$1
-	shift
-	LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 PYTHONMALLOC=malloc \
-	FLOODGATE_LIBRARY=$lib PYTHONPATH=$srcdir/contrib/python python3 -c '
-import sys, floodgate
-op, seg = sys.argv[1], sys.argv[2]
-o = floodgate.Owner(seg, capacity=1024)
-if op == "create":
-    for spec in sys.argv[3:]:
-        name, cap = spec.split(":")
-        o.set_rule(name, int(cap), 1, 3600 * 1000)
-elif op == "stats":
-    st = o.stats()
-    print(st["consumed"], st["denied"])
-elif op == "unlink":
-    o.unlink()
-' "$op" "$seg" "$@"
-}
+owner() { fg_owner "$seg" "$@"; }
 
-port=
-for i in $(seq 0 99); do
-	p=$((23000 + ($$ * 13 + i * 7) % 1000))
-	if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
-		port=$p
-		break
-	fi
-done
+port=$(fg_free_port)
 [ -n "$port" ] || { echo "Bail out! no free port in 23000-23999"; exit 1; }
 url=http://127.0.0.1:$port
 
@@ -103,47 +78,20 @@ failed=
 
 mkdir -p "$tmp/htdocs/limited" "$tmp/htdocs/g" "$tmp/htdocs/free" "$tmp/logs"
 for d in limited g free; do echo "hello $d" >"$tmp/htdocs/$d/index.html"; done
-user_conf=
 if [ "$(id -u)" -eq 0 ]; then
-	user_conf="User nobody
-Group nogroup"
 	chmod 755 "$tmp"
 	chmod -R a+rX "$tmp/htdocs"
 fi
 
-write_conf() { # write_conf SEGMENT
-	cat >"$tmp/httpd.conf" <<EOF
-ServerRoot "$tmp"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$port
-PidFile $tmp/httpd.pid
-DefaultRuntimeDir $tmp
-Mutex file:$tmp default
-ErrorLog $tmp/logs/error.log
-LogLevel warn
-$user_conf
-LoadModule mpm_prefork_module $moddir/mod_mpm_prefork.so
-LoadModule authz_core_module $moddir/mod_authz_core.so
-LoadModule floodgate_module $mod
-StartServers 4
-MinSpareServers 4
-MaxSpareServers 8
-MaxRequestWorkers 16
-MaxConnectionsPerChild 0
-KeepAlive Off
-DocumentRoot "$tmp/htdocs"
-<Directory "$tmp/htdocs">
-	Require all granted
-</Directory>
-FloodgateSegment $1
-<Location /limited>
+LOCATIONS='<Location /limited>
 	FloodgateRule t
 </Location>
 <Location /g>
 	FloodgateRule g
 	FloodgateKey header X-Client
-</Location>
-EOF
+</Location>'
+write_conf() { # write_conf SEGMENT
+	fg_apache_conf "$tmp" "$port" "$1" 4 "$LOCATIONS" >"$tmp/httpd.conf"
 }
 
 # ab URL N: "complete non2xx broken" (broken = connect, receive, exceptions)
@@ -167,7 +115,7 @@ CAP=300
 GCAP=2000
 GREQ=12000
 echo "1..14"
-owner create "t:$CAP" "g:$GCAP" || { echo "Bail out! cannot create the segment"; exit 1; }
+owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
 write_conf "$seg"
 LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
 	"$httpd" -f "$tmp/httpd.conf" -k start

@@ -26,5 +26,6 @@ if ldd "$lib" 2>/dev/null | grep -q libasan; then
 fi
 FLOODGATE_LIBRARY=$lib
 PYTHONPATH=$here${PYTHONPATH:+:$PYTHONPATH}
-export FLOODGATE_LIBRARY PYTHONPATH
+PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
+export FLOODGATE_LIBRARY PYTHONPATH PYTHONDONTWRITEBYTECODE
 exec python3 "$here/test_floodgate.py" "$@"

@@ -1,0 +1,1160 @@
+/*
+ * test_cli.c - floodgate(1) against real segments and real floodgated
+ * processes: every command's output, its --json (parsed by a strict
+ * checker below), and its exit status on every error path.
+ *
+ * The CLI under test is $FLOODGATE_CLI (make check sets it), the daemon
+ * $FLOODGATED.  Each test has its own directory, segment names and ports
+ * (22000-22999, from its pid), and removes them.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <urcu/uatomic.h>
+
+#include "daemon/control.h"
+#include "lib/client.h"
+#include "shm/clock.h"
+#include "tests/cluster.h"
+#include "tests/helpers.h"
+
+TestSuite(cli, .timeout = 60);
+
+static const char *cli_path(void)
+{
+	const char *p = getenv("FLOODGATE_CLI");
+
+	return p ? p : "./daemon/floodgate";
+}
+
+static struct env {
+	char dir[64];
+	char seg[2][64];
+	char conf[2][128];
+	char sock[2][160];
+	pid_t pid[2];
+	int port0;
+} E;
+
+/* ------------------------------------------------------------- running */
+
+struct run {
+	int status; /* exit status, or -1 if killed */
+	char *out, *err;
+};
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+/* Run floodgate with the NULL-terminated arguments; capture everything. */
+static struct run cli(const char *arg, ...)
+{
+	const char *argv[32] = {"floodgate"};
+	char out[160], err[160];
+	struct run r = {0};
+	va_list ap;
+	int n = 1, st;
+	pid_t p;
+
+	va_start(ap, arg);
+	for (; arg != NULL && n < 31; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	snprintf(out, sizeof out, "%s/out", E.dir);
+	snprintf(err, sizeof err, "%s/err", E.dir);
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr))
+			_exit(126);
+		execv(cli_path(), (char **)argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(p, &st, 0), p);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	cr_assert_neq(r.status, 127, "cannot run %s", cli_path());
+	r.out = slurp(out);
+	r.err = slurp(err);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+#define EXPECT(r, code)                                                        \
+	cr_assert_eq((r).status, (code),                                       \
+	             "exit %d, wanted %d\nout: %s\nerr: %s", (r).status,       \
+	             (code), (r).out, (r).err)
+
+/* ---------------------------------------------------------------- JSON */
+
+/* A strict RFC 8259 checker: 1 if @s is exactly one valid JSON value. */
+static const char *j_value(const char *s, int depth);
+
+static const char *j_ws(const char *s)
+{
+	while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+		s++;
+	return s;
+}
+
+static const char *j_string(const char *s)
+{
+	if (*s++ != '"')
+		return NULL;
+	for (;;) {
+		unsigned char ch = (unsigned char)*s++;
+
+		if (ch == '"')
+			return s;
+		if (ch < 0x20 || ch >= 0x80)
+			return NULL; /* the CLI writes ASCII only */
+		if (ch == '\\') {
+			ch = (unsigned char)*s++;
+			if (ch == 'u') {
+				int i;
+
+				for (i = 0; i < 4; i++, s++)
+					if (!strchr("0123456789abcdefABCDEF",
+					            *s) ||
+					    *s == '\0')
+						return NULL;
+			} else if (!strchr("\"\\/bfnrt", ch) || ch == '\0') {
+				return NULL;
+			}
+		}
+	}
+}
+
+static const char *j_number(const char *s)
+{
+	const char *d;
+
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return NULL;
+	if (*s == '.') {
+		d = ++s;
+		while (*s >= '0' && *s <= '9')
+			s++;
+		if (s == d)
+			return NULL;
+	}
+	return s;
+}
+
+static const char *j_seq(const char *s, int depth, char close, int obj)
+{
+	s = j_ws(s);
+	if (*s == close)
+		return s + 1;
+	for (;;) {
+		if (obj) {
+			s = j_string(j_ws(s));
+			if (s == NULL || *(s = j_ws(s)) != ':')
+				return NULL;
+			s++;
+		}
+		s = j_value(s, depth + 1);
+		if (s == NULL)
+			return NULL;
+		s = j_ws(s);
+		if (*s == close)
+			return s + 1;
+		if (*s++ != ',')
+			return NULL;
+	}
+}
+
+static const char *j_value(const char *s, int depth)
+{
+	if (depth > 32)
+		return NULL;
+	s = j_ws(s);
+	switch (*s) {
+	case '{':
+		return j_seq(s + 1, depth, '}', 1);
+	case '[':
+		return j_seq(s + 1, depth, ']', 0);
+	case '"':
+		return j_string(s);
+	case 't':
+		return strncmp(s, "true", 4) ? NULL : s + 4;
+	case 'f':
+		return strncmp(s, "false", 5) ? NULL : s + 5;
+	case 'n':
+		return strncmp(s, "null", 4) ? NULL : s + 4;
+	default:
+		return j_number(s);
+	}
+}
+
+static void assert_json(const char *s)
+{
+	const char *end = j_value(s, 0);
+
+	cr_assert(end != NULL && *j_ws(end) == '\0', "not valid JSON: %s", s);
+}
+
+Test(cli, json_checker_rejects_what_is_not_json)
+{
+	assert_json("{\"a\": [1, -2.5, \"x\\u00ff\", true, null, {}]}");
+	cr_assert_null(j_value("{\"a\": 1,}", 0));
+	cr_assert_null(j_value("\"a\nb\"", 0));
+	cr_assert_null(j_value("[01]", 0));
+	cr_assert(j_value("[1] x", 0) != NULL &&
+	          *j_ws(j_value("[1] x", 0)) != '\0');
+}
+
+/* -------------------------------------------------------------- daemons */
+
+static void env_init(int nodes)
+{
+	int i;
+
+	memset(&E, 0, sizeof E);
+	snprintf(E.dir, sizeof E.dir, "/tmp/fgtest-cli-XXXXXX");
+	cr_assert_not_null(mkdtemp(E.dir));
+	E.port0 = 22000 + (int)(getpid() % 499) * 2;
+	for (i = 0; i < 2; i++) {
+		snprintf(E.seg[i], sizeof E.seg[i], "fgtest-cli%d-%d", i,
+		         (int)getpid());
+		snprintf(E.conf[i], sizeof E.conf[i], "%s/n%d.conf", E.dir, i);
+		snprintf(E.sock[i], sizeof E.sock[i], "/dev/shm/%s.sock",
+		         E.seg[i]);
+	}
+	if (nodes > 0)
+		make_node_keys(E.dir, 2);
+}
+
+#define RULES                                                                  \
+	"rule api capacity 5 rate 1/1h scope global\n"                         \
+	"rule login capacity 3 rate 1/1s on-full closed\n"                     \
+	"rule wide capacity 1000000 rate 1000000/1s\n"
+
+static void write_conf(int i, int npeers, const char *extra)
+{
+	char text[2048];
+	int off;
+
+	off = snprintf(text, sizeof text,
+	               "segment %s\ncapacity 4096\nnode-key %s/n%d.key\n"
+	               "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
+	               "interval 50ms\n" RULES "%s",
+	               E.seg[i], E.dir, i, E.dir, E.port0 + i, extra);
+	if (npeers)
+		snprintf(text + off, sizeof text - (size_t)off,
+		         "peer 127.0.0.1:%d\n", E.port0 + 1 - i);
+	write_file(E.conf[i], text);
+}
+
+/* floodgated -f -c @conf, its stderr appended to @log; killed with us. */
+static pid_t spawn_daemon(const char *conf, const char *log)
+{
+	pid_t p = fork();
+
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		if (!freopen(log, "a", stderr))
+			_exit(126);
+		/* a test that fails half-way must not leave daemons behind */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(daemon_path(), "floodgated", "-f", "-c", conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return p;
+}
+
+/* A daemon that must refuse to start: its exit status. */
+static int daemon_refuses(const char *conf, const char *log)
+{
+	pid_t p = spawn_daemon(conf, log);
+	int st;
+
+	cr_assert_eq(waitpid(p, &st, 0), p);
+	cr_assert(WIFEXITED(st), "status %#x", st);
+	return WEXITSTATUS(st);
+}
+
+/* Start node @i and wait until its control socket answers. */
+static void start(int i)
+{
+	char log[160];
+	uint64_t t0 = fg__now_ns();
+	pid_t p;
+
+	snprintf(log, sizeof log, "%s/n%d.log", E.dir, i);
+	p = spawn_daemon(E.conf[i], log);
+	E.pid[i] = p;
+	for (;;) {
+		char *reply = NULL;
+
+		if (fgd_ctl_request(E.sock[i], "status", &reply) == 0) {
+			free(reply);
+			return;
+		}
+		cr_assert_eq(waitpid(p, NULL, WNOHANG), 0,
+		             "floodgated %d exited (see %s)", i, log);
+		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
+		             "floodgated %d did not come up (see %s)", i, log);
+		usleep(10000);
+	}
+}
+
+/* SIGTERM: the daemon must exit 0 (and clean: a sanitizer's report
+ * would make it exit otherwise). */
+static void stop(int i)
+{
+	int st;
+
+	if (E.pid[i] <= 0)
+		return;
+	kill(E.pid[i], SIGTERM);
+	cr_assert_eq(waitpid(E.pid[i], &st, 0), E.pid[i]);
+	E.pid[i] = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	          "floodgated %d: status %#x (see %s/n%d.log)", i, st, E.dir,
+	          i);
+}
+
+static void env_fini(void)
+{
+	char cmd[256], path[160];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		stop(i);
+		(void)fg_unlink(E.seg[i]);
+		snprintf(path, sizeof path, "/dev/shm/%s.state", E.seg[i]);
+		unlink(path);
+		strcat(path, "-remote");
+		unlink(path);
+		unlink(E.sock[i]);
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", E.dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* One node, gossip on, no peers; its segment and socket by default. */
+static void one_up(void)
+{
+	env_init(1);
+	write_conf(0, 0, "");
+	start(0);
+}
+
+/* -------------------------------------------------------------- status */
+
+Test(cli, status_shows_segment_rules_and_running_daemon)
+{
+	struct run r;
+
+	one_up();
+	r = cli("-s", E.seg[0], "status", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, E.seg[0]) != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "version 1") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "of 4096") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "rules:     3") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "daemon:    running, pid") != NULL, "%s",
+	          r.out);
+	run_free(&r);
+
+	r = cli("-c", E.conf[0], "--json", "status", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"running\": true") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"gossip\":\"on\"") != NULL, "%s", r.out);
+	run_free(&r);
+	env_fini();
+}
+
+Test(cli, with_the_daemon_down_status_get_and_list_still_read_the_segment)
+{
+	struct run r;
+
+	one_up();
+	r = cli("-s", E.seg[0], "check", "api", "alice", NULL);
+	EXPECT(r, 0);
+	run_free(&r);
+	stop(0);
+
+	r = cli("-s", E.seg[0], "status", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "daemon:    not running") != NULL, "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "--json", "status", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"running\": false") != NULL, "%s", r.out);
+	run_free(&r);
+
+	r = cli("-s", E.seg[0], "get", "api", "alice", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "tokens left:  4") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "unknown (daemon not running)") != NULL, "%s",
+	          r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "get", "api", "alice", "--json", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"remote_consumed\": null") != NULL);
+	run_free(&r);
+
+	r = cli("-s", E.seg[0], "list", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "alice") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "daemon not running") != NULL, "%s", r.out);
+	run_free(&r);
+
+	/* what only the daemon knows: exit 3 */
+	r = cli("-s", E.seg[0], "peers", NULL);
+	EXPECT(r, 3);
+	cr_assert(strstr(r.err, "daemon not running") != NULL, "%s", r.err);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "reload", NULL);
+	EXPECT(r, 3);
+	run_free(&r);
+	env_fini();
+}
+
+/* --------------------------------------------------------------- rules */
+
+Test(cli, rules_shows_every_rule_as_the_workers_see_it)
+{
+	struct run r;
+
+	one_up();
+	r = cli("-s", E.seg[0], "rules", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "api") && strstr(r.out, "1/3600000ms") &&
+	              strstr(r.out, "global"),
+	          "%s", r.out);
+	cr_assert(strstr(r.out, "login") && strstr(r.out, "closed"), "%s",
+	          r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "rules", "--json", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "{\"name\": \"api\", \"capacity\": 5, "
+	                        "\"rate\": 1, \"period_ms\": 3600000, "
+	                        "\"scope\": \"global\"") != NULL,
+	          "%s", r.out);
+	run_free(&r);
+	env_fini();
+}
+
+/* --------------------------------------------------------- check, reset */
+
+Test(cli, check_exits_0_while_tokens_last_then_1)
+{
+	struct run r;
+	int i;
+
+	one_up();
+	for (i = 0; i < 5; i++) {
+		r = cli("-s", E.seg[0], "check", "api", "k", NULL);
+		EXPECT(r, 0);
+		cr_assert(strstr(r.out, "allowed") != NULL);
+		run_free(&r);
+	}
+	r = cli("-s", E.seg[0], "check", "api", "k", NULL);
+	EXPECT(r, 1);
+	cr_assert(strstr(r.out, "denied: retry after") != NULL, "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "check", "--json", "api", "k", NULL);
+	EXPECT(r, 1);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"allowed\": false") != NULL, "%s", r.out);
+	run_free(&r);
+	/* --cost: 3 of login's 3 at once, then nothing */
+	r = cli("-s", E.seg[0], "check", "login", "k", "--cost", "3", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "0 of 3 left") != NULL, "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "check", "login", "k", "--cost", "1", NULL);
+	EXPECT(r, 1);
+	run_free(&r);
+	env_fini();
+}
+
+Test(cli, reset_refills_one_bucket_and_only_that_one)
+{
+	struct run r;
+	int64_t left;
+	fg_client *fg;
+
+	one_up();
+	cr_assert_eq(fg_open(E.seg[0], 0, &fg), 0);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(fg_allow(fg, "api", "a", 1, NULL), 1);
+		cr_assert_eq(fg_allow(fg, "api", "b", 1, NULL), 1);
+	}
+	cr_assert_eq(fg_allow(fg, "api", "a", 1, NULL), 0);
+	r = cli("-s", E.seg[0], "reset", "api", "a", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "refilled: 5 tokens") != NULL, "%s", r.out);
+	run_free(&r);
+	cr_assert_eq(fg__peek(fg, "api", "a", 1, &left), 0);
+	cr_assert_eq(left, 5);
+	cr_assert_eq(fg__peek(fg, "api", "b", 1, &left), 0);
+	cr_assert_eq(left, 0, "reset touched another key");
+	cr_assert_eq(fg_allow(fg, "api", "a", 1, NULL), 1);
+	/* consumption stays counted: the daemon harvests it */
+	r = cli("-s", E.seg[0], "get", "api", "a", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "local:        6 consumed") != NULL, "%s",
+	          r.out);
+	run_free(&r);
+	/* a full bucket, and an absent one, need nothing */
+	r = cli("-s", E.seg[0], "--json", "reset", "api", "nobody", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"refilled\": false") != NULL, "%s", r.out);
+	run_free(&r);
+	fg_close(fg);
+	env_fini();
+}
+
+Test(cli, reset_by_another_user_than_the_owner_exits_7)
+{
+	struct run r;
+	char path[160];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to act as another user");
+	one_up();
+	/* workers' group access, but not the owner */
+	snprintf(path, sizeof path, "/dev/shm/%s", E.seg[0]);
+	cr_assert_eq(chmod(path, 0666 & ~0006), 0);
+	cr_assert_eq(chown(path, 0, 65534), 0);
+	pid_t p = fork();
+
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		char out[160];
+		int fd;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(120);
+		snprintf(out, sizeof out, "/dev/null");
+		fd = open(out, O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(cli_path(), "floodgate", "-s", E.seg[0], "reset", "api",
+		      "x", (char *)NULL);
+		_exit(127);
+	}
+	int st;
+
+	cr_assert_eq(waitpid(p, &st, 0), p);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %#x", st);
+	(void)r;
+	env_fini();
+}
+
+/* ---------------------------------------------------------------- list */
+
+Test(cli, list_of_a_segment_without_keys_says_so)
+{
+	struct run r;
+
+	one_up();
+	r = cli("-s", E.seg[0], "list", "--top", "3", "--window", "10", NULL);
+	EXPECT(r, 0);
+	cr_assert_str_eq(r.out, "no keys\n");
+	run_free(&r);
+	r = cli("-s", E.seg[0], "list", "--json", NULL);
+	EXPECT(r, 0);
+	cr_assert_str_eq(r.out, "[]\n");
+	run_free(&r);
+	env_fini();
+}
+
+Test(cli, list_filters_by_rule_and_prefix_and_escapes_any_key_bytes)
+{
+	static const uint8_t odd[] = {'q', '"', '\\', '\n', 0, 0xff, ' '};
+	struct run r;
+	fg_client *fg;
+	fg_decision d;
+
+	one_up();
+	cr_assert_eq(fg_open(E.seg[0], 0, &fg), 0);
+	cr_assert_eq(fg_allow(fg, "api", "user:1", 1, NULL), 1);
+	cr_assert_eq(fg_allow(fg, "api", "user:2", 1, NULL), 1);
+	cr_assert_eq(fg_allow(fg, "login", "user:1", 1, NULL), 1);
+	cr_assert_eq(fg_allow(fg, "api", "bot", 1, NULL), 1);
+	cr_assert_eq(fg__check(fg, (unsigned)fg__rule_index(fg, "api"), odd,
+	                       sizeof odd, 1, &d),
+	             1);
+
+	r = cli("-s", E.seg[0], "list", "--rule", "api", "--prefix",
+	        "user:", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "user:1") && strstr(r.out, "user:2"), "%s",
+	          r.out);
+	cr_assert(!strstr(r.out, "bot") && !strstr(r.out, "login"), "%s",
+	          r.out);
+	run_free(&r);
+
+	r = cli("-s", E.seg[0], "list", "--json", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"key\": \"q\\\"\\\\\\u000a\\u0000\\u00ff "
+	                        "\", \"key_hex\": \"71225c0a00ff20\"") != NULL,
+	          "%s", r.out);
+	cr_assert(strstr(r.out, "\"rule\": \"login\", \"key\": \"user:1\"") !=
+	              NULL,
+	          "%s", r.out);
+	cr_assert(strstr(r.out, "\"remote_consumed\": 0") != NULL, "%s", r.out);
+	run_free(&r);
+	/* a table keeps one word per column */
+	r = cli("-s", E.seg[0], "list", "--prefix", "q", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "q\"\\x5c\\x0a\\x00\\xff\\x20") != NULL, "%s",
+	          r.out);
+	run_free(&r);
+	fg_close(fg);
+	env_fini();
+}
+
+Test(cli, list_top_puts_the_heaviest_recent_consumer_first)
+{
+	struct run r;
+	fg_client *fg;
+	pid_t p;
+	char *first;
+	int i;
+
+	one_up();
+	cr_assert_eq(fg_open(E.seg[0], 0, &fg), 0);
+	/* big consumers of the past, quiet now; one abuser now */
+	for (i = 0; i < 5000; i++)
+		cr_assert_eq(fg_allow(fg, "wide", "old-heavy", 1, NULL), 1);
+	cr_assert_eq(fg_allow(fg, "wide", "abuser", 1, NULL), 1);
+	cr_assert_eq(fg_allow(fg, "wide", "quiet", 1, NULL), 1);
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		uint64_t t0 = fg__now_ns();
+
+		while (fg__now_ns() - t0 < 3000000000ull) {
+			if (fg_allow(fg, "wide", "abuser", 1, NULL) != 1)
+				_exit(1);
+			usleep(100);
+		}
+		_exit(0);
+	}
+	r = cli("-s", E.seg[0], "list", "--top", "2", "--window", "500", NULL);
+	EXPECT(r, 0);
+	first = strchr(r.out, '\n');
+	cr_assert_not_null(first, "%s", r.out);
+	cr_assert(strncmp(first + 1, "wide", 4) == 0 &&
+	              strstr(first, "abuser") < strchr(first + 1, '\n') &&
+	              strstr(first, "abuser") != NULL,
+	          "abuser not first:\n%s", r.out);
+	cr_assert(strstr(r.out, "RECENT") != NULL);
+	/* --top 2 shows two keys, and not the quiet one */
+	cr_assert_null(strstr(r.out, "quiet"), "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "--json", "list", "--top", "1", "--window",
+	        "300", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"key\": \"abuser\"") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"recent\": ") != NULL, "%s", r.out);
+	run_free(&r);
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	fg_close(fg);
+	env_fini();
+}
+
+/* ------------------------------------------------ two nodes: remote, peers */
+
+static int contains_soon(const char *needle, int node, const char *cmd,
+                         const char *a1, const char *a2)
+{
+	uint64_t t0 = fg__now_ns();
+
+	for (;;) {
+		struct run r = cli("-s", E.seg[node], cmd, a1, a2, NULL);
+		int ok = r.status == 0 && strstr(r.out, needle) != NULL;
+
+		run_free(&r);
+		if (ok)
+			return 1;
+		if (fg__now_ns() - t0 > 10000000000ull)
+			return 0;
+		usleep(50000);
+	}
+}
+
+Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
+{
+	struct run r;
+	fg_client *fg;
+	int i;
+
+	env_init(2);
+	write_conf(0, 1, "");
+	write_conf(1, 1, "");
+	start(0);
+	start(1);
+	cr_assert_eq(fg_open(E.seg[1], 0, &fg), 0);
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(fg_allow(fg, "api", "carol", 1, NULL), 1);
+	cr_assert(contains_soon("n1 consumed 4, last heard", 0, "get", "api",
+	                        "carol"),
+	          "node 0 never learnt node 1's consumption");
+	r = cli("-s", E.seg[0], "get", "api", "carol", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "tokens left:  1") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "local:        0 consumed") != NULL, "%s",
+	          r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "--json", "get", "api", "carol", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"origin\":\"n1\"") &&
+	              strstr(r.out, "\"remote_consumed\": 4") &&
+	              strstr(r.out, "\"lag_ms\":"),
+	          "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "list", "--rule", "api", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "carol") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "         4") != NULL, "remote column: %s",
+	          r.out);
+	run_free(&r);
+
+	cr_assert(contains_soon("alive", 0, "peers", NULL, NULL));
+	r = cli("-s", E.seg[0], "peers", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "n0") && strstr(r.out, "self"), "%s", r.out);
+	cr_assert(strstr(r.out, "n1") && strstr(r.out, "alive"), "%s", r.out);
+	cr_assert(strstr(r.out, "sends to:  127.0.0.1:") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "datagrams: ") != NULL, "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "peers", "--json", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"name\":\"n1\"") != NULL, "%s", r.out);
+	run_free(&r);
+
+	/* the summary counts the one peer */
+	stop(1);
+	r = cli("-s", E.seg[0], "status", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "peers:     1:") != NULL, "%s", r.out);
+	run_free(&r);
+	fg_close(fg);
+	env_fini();
+}
+
+/* --------------------------------------------------------------- stats */
+
+Test(cli, stats_counts_allowed_and_denied_per_rule_and_speaks_prometheus)
+{
+	struct run r;
+	int i;
+
+	one_up();
+	for (i = 0; i < 7; i++) {
+		r = cli("-s", E.seg[0], "check", "login", "s", NULL);
+		run_free(&r);
+	}
+	r = cli("-s", E.seg[0], "stats", NULL);
+	EXPECT(r, 0);
+	{
+		const char *l = strstr(r.out, "\nlogin ");
+		unsigned long allowed = 0, denied = 0;
+
+		cr_assert(l && sscanf(l, "%*s %lu %lu", &allowed, &denied) == 2,
+		          "%s", r.out);
+		cr_assert_eq(allowed, 3);
+		cr_assert_eq(denied, 4);
+	}
+	cr_assert(strstr(r.out, "dropped bad-signature") != NULL, "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "stats", "--json", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(strstr(r.out, "{\"name\": \"login\", \"allowed\": 3, "
+	                        "\"denied\": 4") != NULL,
+	          "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "stats", "--prometheus", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "# TYPE floodgate_") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "floodgate_gossip_dropped_datagrams_total"
+	                        "{reason=\"bad-signature\"} 0") != NULL,
+	          "daemon figures missing: %s", r.out);
+	run_free(&r);
+	stop(0);
+	/* without the daemon: the segment's figures only */
+	r = cli("-s", E.seg[0], "stats", "--prometheus", NULL);
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "# TYPE floodgate_") != NULL, "%s", r.out);
+	cr_assert_null(strstr(r.out, "floodgate_gossip_"), "%s", r.out);
+	run_free(&r);
+	env_fini();
+}
+
+/* -------------------------------------------------------- keygen, reload */
+
+Test(cli, keygen_writes_a_key_pair_and_never_overwrites)
+{
+	struct run r;
+	char key[160], pub[170];
+	struct stat st;
+
+	env_init(0);
+	snprintf(key, sizeof key, "%s/k", E.dir);
+	snprintf(pub, sizeof pub, "%s/k.pub", E.dir);
+	r = cli("keygen", key, "web1", NULL);
+	EXPECT(r, 0);
+	run_free(&r);
+	cr_assert_eq(stat(key, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	r = (struct run){0};
+	{
+		char *text = slurp(pub);
+
+		cr_assert(strncmp(text, "web1 ", 5) == 0, "%s", text);
+		free(text);
+	}
+	r = cli("keygen", key, "web1", NULL);
+	cr_assert_neq(r.status, 0);
+	run_free(&r);
+	env_fini();
+}
+
+Test(cli, reload_applies_a_good_config_and_reports_a_bad_one)
+{
+	struct run r;
+
+	one_up();
+	write_conf(0, 0, "rule fresh capacity 9 rate 1/1s\n");
+	r = cli("-c", E.conf[0], "reload", NULL);
+	EXPECT(r, 0);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "rules", NULL);
+	cr_assert(strstr(r.out, "fresh") != NULL, "%s", r.out);
+	run_free(&r);
+	write_conf(0, 0, "rule broken capacity 0 rate 1/1s\n");
+	r = cli("-s", E.seg[0], "reload", NULL);
+	EXPECT(r, 8);
+	cr_assert(strstr(r.err, "reload rejected") != NULL, "%s", r.err);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "rules", NULL);
+	cr_assert(strstr(r.out, "fresh") != NULL, "old rules kept: %s", r.out);
+	run_free(&r);
+	env_fini();
+}
+
+/* ---------------------------------------------------------- exit codes */
+
+Test(cli, every_error_has_its_own_exit_status)
+{
+	struct run r;
+	char path[160];
+	fg_client *fg;
+
+	one_up();
+	r = cli(NULL); /* no command */
+	EXPECT(r, 64);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "frobnicate", NULL);
+	EXPECT(r, 64);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "get", "api", NULL);
+	EXPECT(r, 64);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "check", "api", "k", "--cost", "x", NULL);
+	EXPECT(r, 64);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "check", "api", "k", "--cost", "6", NULL);
+	EXPECT(r, 64); /* above the capacity */
+	run_free(&r);
+	r = cli("-s", E.seg[0], "list", "--top", "0", NULL);
+	EXPECT(r, 64);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "get", "nosuchrule", "k", NULL);
+	EXPECT(r, 2);
+	cr_assert(strstr(r.err, "no rule nosuchrule") != NULL, "%s", r.err);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "check", "nosuchrule", "k", NULL);
+	EXPECT(r, 2);
+	run_free(&r);
+	r = cli("-s", "fgtest-cli-absent", "status", NULL);
+	EXPECT(r, 4);
+	cr_assert(strstr(r.err, "does not exist") != NULL, "%s", r.err);
+	run_free(&r);
+
+	/* not a segment */
+	snprintf(path, sizeof path, "%s/junk", E.dir);
+	write_file(path, "this is not a floodgate segment, it is text\n");
+	r = cli("-s", path, "status", NULL);
+	EXPECT(r, 6);
+	run_free(&r);
+
+	/* another layout version */
+	snprintf(path, sizeof path, "%s/old", E.dir);
+	cr_assert_eq(
+	    fg_create(path, &(fg_segment_opts){.capacity = 16}, 0, &fg), 0);
+	fg->seg.tbl.hdr->layout_version = FG_LAYOUT_VERSION + 1;
+	fg_close(fg);
+	r = cli("-s", path, "rules", NULL);
+	EXPECT(r, 5);
+	run_free(&r);
+
+	/* the config does not load */
+	snprintf(path, sizeof path, "%s/bad.conf", E.dir);
+	write_file(path, "segment\n");
+	r = cli("-c", path, "status", NULL);
+	EXPECT(r, 9);
+	run_free(&r);
+
+	/* the daemon is not running */
+	stop(0);
+	r = cli("-s", E.seg[0], "peers", NULL);
+	EXPECT(r, 3);
+	run_free(&r);
+
+	env_fini();
+}
+
+/* ------------------------------------------------------ control socket */
+
+Test(cli, control_socket_is_owner_only_and_answers_protocol_errors)
+{
+	char *reply = NULL, big[FGD_CTL_LINE_MAX + 64];
+	struct stat st;
+
+	one_up();
+	cr_assert_eq(lstat(E.sock[0], &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+
+	cr_assert_eq(fgd_ctl_request(E.sock[0], "nonsense", &reply), 0);
+	cr_assert(strncmp(reply, "error: unknown request", 22) == 0, "%s",
+	          reply);
+	free(reply);
+	cr_assert_eq(fgd_ctl_request(E.sock[0], "remote api zz", &reply), 0);
+	cr_assert(strncmp(reply, "error: key must be", 18) == 0, "%s", reply);
+	free(reply);
+	/* the client refuses to send an oversized line; the daemon, sent
+	 * one by hand, answers an error and closes */
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	cr_assert_eq(fgd_ctl_request(E.sock[0], big, &reply), -EINVAL);
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		char buf[256] = "";
+		ssize_t n;
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		memcpy(sa.sun_path, E.sock[0], strlen(E.sock[0]));
+		cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+		cr_assert_eq(send(fd, big, sizeof big - 1, 0),
+		             (ssize_t)sizeof big - 1);
+		n = recv(fd, buf, sizeof buf - 1, MSG_WAITALL);
+		cr_assert_gt(n, 0);
+		cr_assert(strstr(buf, "error: request longer") != NULL, "%s",
+		          buf);
+		close(fd);
+	}
+	env_fini();
+}
+
+Test(cli, control_socket_serves_a_bounded_number_of_clients_and_drops_idle_ones)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd[FGD_CTL_CLIENTS + 1], i;
+	char buf[64] = "", *reply = NULL;
+	uint64_t t0;
+	ssize_t n;
+
+	one_up();
+	memcpy(sa.sun_path, E.sock[0], strlen(E.sock[0]));
+	for (i = 0; i <= (int)FGD_CTL_CLIENTS; i++) {
+		fd[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		cr_assert_eq(connect(fd[i], (struct sockaddr *)&sa, sizeof sa),
+		             0);
+	}
+	/* the ninth is told to come back; the eight idle ones block no one */
+	n = recv(fd[FGD_CTL_CLIENTS], buf, sizeof buf - 1, 0);
+	cr_assert_gt(n, 0);
+	cr_assert(strncmp(buf, "error: busy", 11) == 0, "%s", buf);
+	close(fd[FGD_CTL_CLIENTS]);
+	/* the idle ones are dropped after FGD_CTL_IDLE_MS */
+	t0 = fg__now_ns();
+	n = recv(fd[0], buf, sizeof buf, 0);
+	cr_assert_eq(n, 0, "an idle client was not dropped");
+	cr_assert_geq(fg__now_ns() - t0, (FGD_CTL_IDLE_MS - 500) * 1000000ull);
+	for (i = 0; i < (int)FGD_CTL_CLIENTS; i++)
+		close(fd[i]);
+	cr_assert_eq(fgd_ctl_request(E.sock[0], "status", &reply), 0);
+	cr_assert(strncmp(reply, "ok\n", 3) == 0);
+	free(reply);
+	env_fini();
+}
+
+Test(cli, daemon_replaces_a_stale_socket_but_not_a_live_one_or_a_file)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char log[160], *text, sock[160];
+	int fd;
+
+	env_init(1);
+	snprintf(sock, sizeof sock, "%s/ctl.sock", E.dir);
+	snprintf(E.sock[0], sizeof E.sock[0], "%s", sock);
+	{
+		char extra[200];
+
+		snprintf(extra, sizeof extra, "control %s\n", sock);
+		write_conf(0, 0, extra);
+	}
+	/* a socket file nobody listens on: left by a killed daemon */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	memcpy(sa.sun_path, sock, strlen(sock));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(fd);
+	start(0);
+	{
+		struct run r = cli("-c", E.conf[0], "status", NULL);
+
+		EXPECT(r, 0);
+		cr_assert(strstr(r.out, "daemon:    running") != NULL, "%s",
+		          r.out);
+		run_free(&r);
+	}
+	/* a second daemon on another segment but the same socket: refused */
+	snprintf(E.conf[1], sizeof E.conf[1], "%s/second.conf", E.dir);
+	{
+		char text2[512];
+
+		snprintf(text2, sizeof text2,
+		         "segment %s\ncapacity 64\ncontrol %s\n"
+		         "listen 127.0.0.1:%d\n",
+		         E.seg[1], sock, E.port0 + 1);
+		write_file(E.conf[1], text2);
+	}
+	snprintf(log, sizeof log, "%s/second.log", E.dir);
+	cr_assert_eq(daemon_refuses(E.conf[1], log), 1);
+	text = slurp(log);
+	cr_assert(strstr(text, "another daemon answers there") != NULL, "%s",
+	          text);
+	free(text);
+	stop(0);
+	cr_assert_neq(access(sock, F_OK), 0, "socket file left behind");
+
+	/* a regular file at the path is never removed */
+	write_file(sock, "precious\n");
+	cr_assert_eq(daemon_refuses(E.conf[0], log), 1);
+	text = slurp(log);
+	cr_assert(strstr(text, "exists and is not a socket") != NULL, "%s",
+	          text);
+	free(text);
+	text = slurp(sock);
+	cr_assert_str_eq(text, "precious\n");
+	free(text);
+	unlink(sock);
+	env_fini();
+}
+
+/* ---------------------------------------------- the control directive */
+
+Test(
+    cli,
+    control_directive_takes_a_socket_path_or_off_and_defaults_beside_the_segment)
+{
+	struct fgd_config cfg;
+	char err[256], path[FGD_CONTROL_MAX + 1], text[400];
+
+	cr_assert_eq(
+	    fgd_config_parse("segment web\n", 12, "t", &cfg, err, sizeof err),
+	    0, "%s", err);
+	cr_assert_eq(fgd_ctl_path(&cfg, path, sizeof path), 0);
+	cr_assert_str_eq(path, "/dev/shm/web.sock");
+	fgd_config_free(&cfg);
+
+	cr_assert_eq(
+	    fgd_config_parse("control off\n", 12, "t", &cfg, err, sizeof err),
+	    0, "%s", err);
+	cr_assert_eq(fgd_ctl_path(&cfg, path, sizeof path), 1);
+	fgd_config_free(&cfg);
+
+	cr_assert_eq(fgd_config_parse("control /run/fg/x.sock\n", 23, "t", &cfg,
+	                              err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(fgd_ctl_path(&cfg, path, sizeof path), 0);
+	cr_assert_str_eq(path, "/run/fg/x.sock");
+	fgd_config_free(&cfg);
+
+	cr_assert_neq(fgd_config_parse("control run/x.sock\n", 19, "t", &cfg,
+	                               err, sizeof err),
+	              0);
+	cr_assert(strstr(err, "t:1: control 'run/x.sock'") != NULL, "%s", err);
+	snprintf(text, sizeof text, "control /%0108d\n", 0); /* 109 bytes */
+	cr_assert_neq(
+	    fgd_config_parse(text, strlen(text), "t", &cfg, err, sizeof err),
+	    0);
+	/* a segment path too long for a socket beside it: an error, not a
+	 * truncated path */
+	snprintf(text, sizeof text, "segment /%0120d\n", 0);
+	cr_assert_eq(
+	    fgd_config_parse(text, strlen(text), "t", &cfg, err, sizeof err), 0,
+	    "%s", err);
+	cr_assert_eq(fgd_ctl_path(&cfg, path, sizeof path), FG_ENAME);
+	fgd_config_free(&cfg);
+}
+
+Test(cli, hex_round_trips_any_key_and_rejects_bad_digits)
+{
+	uint8_t key[FG_KEY_MAX], back[FG_KEY_MAX];
+	char hex[2 * FG_KEY_MAX + 1];
+	int i;
+
+	for (i = 0; i < FG_KEY_MAX; i++)
+		key[i] = (uint8_t)(i * 37 + 1);
+	fgd_ctl_hex(key, sizeof key, hex);
+	cr_assert_eq(fgd_ctl_unhex(hex, back, sizeof back), FG_KEY_MAX);
+	cr_assert_eq(memcmp(key, back, sizeof key), 0);
+	cr_assert_eq(fgd_ctl_unhex("abc", back, sizeof back), -1);
+	cr_assert_eq(fgd_ctl_unhex("zz", back, sizeof back), -1);
+	cr_assert_eq(fgd_ctl_unhex("00", back, 0), -1);
+}
