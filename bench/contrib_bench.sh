@@ -17,17 +17,12 @@
 # srcdir=SRC sh SRC/bench/contrib_bench.sh).  Knobs (environment):
 # DURATION (5), ROUNDS (3), THREADS (2), CONNECTIONS (16), WORKERS (4).
 srcdir=${srcdir:-.}
-builddir=$PWD
-mod=$builddir/contrib/apache/.libs/mod_floodgate.so
-lib=${FLOODGATE_LIBRARY:-$builddir/lib/.libs/libfloodgate.so.0}
-httpd=${APACHE2:-/usr/sbin/apache2}
-moddir=${APACHE_MODULES:-/usr/lib/apache2/modules}
+. "$srcdir/contrib/apache/conf.sh"
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-16}
 WORKERS=${WORKERS:-4}
-asan_preload=
 PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 export PYTHONDONTWRITEBYTECODE
 
@@ -35,7 +30,6 @@ for t in wrk python3 gunicorn "$httpd"; do
 	command -v "$t" >/dev/null 2>&1 || { echo "contrib_bench: $t not found"; exit 1; }
 done
 [ -f "$mod" ] || { echo "contrib_bench: $mod not built (configure found no apxs)"; exit 1; }
-. "$srcdir/contrib/apache/conf.sh"
 
 tmp=$(mktemp -d /tmp/fg-bench.XXXXXX) || exit 1
 seg=fg-bench-$$

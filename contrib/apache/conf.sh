@@ -1,5 +1,6 @@
-# conf.sh - the httpd.conf of a private Apache prefork for tests and
-# benchmarks; sourced by test-apache.sh and bench/contrib_bench.sh.
+# conf.sh - paths, the httpd.conf of a private Apache prefork, a free port
+# and the segment's owner, for test-apache.sh and bench/contrib_bench.sh
+# (sourced; needs $srcdir).
 #
 # fg_apache_conf DIR PORT SEGMENT SERVERS [LOCATIONS]: print a configuration
 # with ServerRoot, logs, pid file and mutexes in DIR, listening on
@@ -7,6 +8,19 @@
 # children, mod_floodgate ($mod) on SEGMENT, then LOCATIONS verbatim.
 # Under root the children run as nobody (DIR must be readable by them).
 # Needs $moddir (Apache's module directory) and $mod.
+
+# Where things are, from the build directory (make check's, or the caller's).
+builddir=$PWD
+mod=$builddir/contrib/apache/.libs/mod_floodgate.so
+lib=${FLOODGATE_LIBRARY:-$builddir/lib/.libs/libfloodgate.so.0}
+httpd=${APACHE2:-/usr/sbin/apache2}
+moddir=${APACHE_MODULES:-/usr/lib/apache2/modules}
+# A sanitizer build: apache2 and python3 load the ASan runtime first.
+asan_preload=
+if ldd "$lib" 2>/dev/null | grep -q libasan; then
+	asan_preload=$(${CC:-cc} -print-file-name=libasan.so)
+fi
+
 fg_apache_conf() {
 	cat <<CONF
 ServerRoot "$1"

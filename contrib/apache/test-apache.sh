@@ -15,11 +15,7 @@
 # Skips (exit 77) only when apache2, its prefork module, ab, python3 or the
 # module itself are missing.
 srcdir=${srcdir:-.}
-builddir=$PWD
-mod=$builddir/contrib/apache/.libs/mod_floodgate.so
-lib=${FLOODGATE_LIBRARY:-$builddir/lib/.libs/libfloodgate.so.0}
-httpd=${APACHE2:-/usr/sbin/apache2}
-moddir=${APACHE_MODULES:-/usr/lib/apache2/modules}
+. "$srcdir/contrib/apache/conf.sh"
 
 skip() {
 	echo "1..0 # SKIP $*"
@@ -31,7 +27,6 @@ skip() {
 command -v ab >/dev/null 2>&1 || skip "ab not found (install apache2-utils)"
 command -v curl >/dev/null 2>&1 || skip "curl not found"
 command -v python3 >/dev/null 2>&1 || skip "python3 not found"
-. "$srcdir/contrib/apache/conf.sh"
 
 tmp=$(mktemp -d /tmp/fg-apache.XXXXXX) || exit 1
 seg=fg-apache-$$
@@ -47,11 +42,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# A sanitizer build: apache2 and python3 load the ASan runtime first.
-asan_preload=
-if ldd "$lib" 2>/dev/null | grep -q libasan; then
-	asan_preload=$(${CC:-cc} -print-file-name=libasan.so)
-fi
 
 owner() { fg_owner "$seg" "$@"; }
 
