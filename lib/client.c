@@ -273,6 +273,39 @@ find:
 	}
 }
 
+int fg__raise(fg_client *c, unsigned idx, const void *key, size_t len,
+              uint64_t debt_ns)
+{
+	const struct fg_rule_cache *rc;
+	struct fg_slot *s;
+	struct fg_pair p;
+	uint64_t h, ctl, want;
+
+	if (idx >= FG_MAX_RULES || len == 0 || len > FG_KEY_MAX ||
+	    debt_ns > FG_TAU_MAX)
+		return FG_EINVAL;
+	rc = fg__rule_params(c, idx);
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+	want = fg__now_ns() + debt_ns;
+find:
+	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
+	if (s == NULL)
+		return FG_ENOMEM;
+	fg__pair_load(s, &p);
+	for (;;) {
+		if (p.tat == FG_TAT_EVICTED) {
+			fg__table_bury(&c->seg.tbl, s, ctl);
+			goto find;
+		}
+		if (p.tat >= want || fg__pair_advance(s, &p, want, 0))
+			return 0;
+		if (uatomic_read(&s->ctl) != ctl)
+			goto find;
+	}
+}
+
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left)
 {

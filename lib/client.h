@@ -63,6 +63,15 @@ int fg__debit(fg_client *c, unsigned rule, const void *key, size_t len,
               uint64_t cost, uint64_t max_debt_ns);
 
 /*
+ * Make the bucket of (@rule, @key) carry at least @debt_ns of debt from
+ * now (TAT >= now + @debt_ns), creating it if needed; never lowers it and
+ * never counts as consumption.  For restoring a snapshot.
+ * Return: 0, FG_ENORULE, FG_ENOMEM (no room in the table), FG_EINVAL.
+ */
+int fg__raise(fg_client *c, unsigned rule, const void *key, size_t len,
+              uint64_t debt_ns);
+
+/*
  * Whole tokens left in the bucket of (@rule, @key) now, without taking
  * any and without creating the bucket (an absent key has a full one);
  * negative while the bucket is in debt.  For operators, tests and demos.

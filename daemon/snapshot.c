@@ -1,0 +1,439 @@
+/*
+ * snapshot.c - write and restore a snapshot (see snapshot.h).
+ *
+ * A snapshot is read back only by the daemon that wrote it, but from a
+ * file that anything with write access to its directory could have
+ * replaced: the reader checks the header, the sizes against the file's,
+ * the checksum over the whole body, and every record (lengths, NUL
+ * padding, rule name syntax) before it changes anything.
+ */
+#include "daemon/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <urcu/uatomic.h>
+
+#include "lib/client.h"
+#include "shm/clock.h"
+#include "shm/gcra.h"
+#include "shm/table.h"
+
+#define REC_SIZE     FGD_SNAP_REC_SIZE
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+void fgd_snapshot_sum(const struct fgd_snap_hdr *h, const void *body,
+                      size_t len, uint8_t out[FGD_SNAP_SUM_BYTES])
+{
+	crypto_generichash_state st;
+	struct fgd_snap_hdr copy = *h;
+
+	memset(copy.sum, 0, sizeof copy.sum);
+	crypto_generichash_init(&st, NULL, 0, FGD_SNAP_SUM_BYTES);
+	crypto_generichash_update(&st, (const void *)&copy, sizeof copy);
+	crypto_generichash_update(&st, body, len);
+	crypto_generichash_final(&st, out, FGD_SNAP_SUM_BYTES);
+}
+
+static int failf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int failf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void boot_id(uint8_t out[40])
+{
+	int fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	memset(out, 0, 40);
+	if (fd >= 0) {
+		n = read(fd, out, 39);
+		close(fd);
+	}
+	if (n <= 0)
+		memset(out, 0, 40); /* unknown: never equal, wall clock used */
+}
+
+/* Write all of @buf or fail. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Records are collected in memory first: the header's counts and
+ * checksum come before them in the file. */
+struct recbuf {
+	uint8_t *p;
+	size_t n, cap; /* records */
+};
+
+static void *rec_new(struct recbuf *b)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		uint8_t *p = realloc(b->p, cap * REC_SIZE);
+
+		if (p == NULL)
+			return NULL;
+		b->p = p;
+		b->cap = cap;
+	}
+	memset(b->p + b->n * REC_SIZE, 0, REC_SIZE);
+	return b->p + b->n++ * REC_SIZE;
+}
+
+static int collect_buckets(struct fgd_node *n, struct recbuf *b,
+                           uint64_t *count)
+{
+	struct fg_table *t = &n->fg->seg.tbl;
+	fg_rule_info ri[FG_RULES_MAX];
+	uint8_t active[FG_RULES_MAX];
+	uint64_t i, now = fg__now_ns();
+	unsigned r;
+
+	for (r = 0; r < FG_RULES_MAX; r++)
+		active[r] = fg_rule_get(n->fg, r, &ri[r]) == 0;
+	for (i = 0; i < t->nslots; i++) {
+		struct fg_slot *s = &t->slots[i];
+		uint64_t c = uatomic_read(&s->ctl), tat;
+		unsigned len = FG_CTL_KEYLEN(c);
+		struct fgd_snap_bucket *rec;
+
+		if (FG_CTL_STATE(c) != FG_SLOT_READY ||
+		    FG_CTL_RULE(c) >= FG_RULES_MAX || !active[FG_CTL_RULE(c)] ||
+		    len == 0 || len > FG_KEY_MAX)
+			continue;
+		tat = uatomic_read(&s->tat);
+		if (tat <= now || tat == FG_TAT_EVICTED)
+			continue; /* full: as good as absent */
+		rec = rec_new(b);
+		if (rec == NULL)
+			return -1;
+		memcpy(rec->rule, ri[FG_CTL_RULE(c)].name, sizeof rec->rule);
+		memcpy(rec->key, s->key, len);
+		rec->key_len = len;
+		rec->debt_ns = tat - now;
+		/* the key bytes are valid only if the slot still holds the
+		 * bucket it held when we read ctl */
+		if (uatomic_read(&s->ctl) != c)
+			b->n--;
+		else
+			(*count)++;
+	}
+	return 0;
+}
+
+static int collect_remote(struct fgd_node *n, struct recbuf *b, uint64_t *count)
+{
+	size_t i;
+
+	for (i = 0; i < n->remote.cap; i++) {
+		const struct fgd_entry *e = &n->remote.e[i];
+		struct fgd_snap_remote *rec;
+
+		if (e->hash == 0 || e->rule_len == 0 ||
+		    e->rule_len > FG_RULE_NAME_MAX || e->key_len == 0 ||
+		    e->key_len > FG_KEY_MAX)
+			continue;
+		rec = rec_new(b);
+		if (rec == NULL)
+			return -1;
+		memcpy(rec->rule, e->rule, e->rule_len);
+		memcpy(rec->key, e->key, e->key_len);
+		rec->key_len = e->key_len;
+		rec->origin = e->origin;
+		rec->incarnation = e->incarnation;
+		rec->count = e->count;
+		(*count)++;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, r = -1;
+
+	if (copy == NULL)
+		return -1;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return r;
+}
+
+int fgd_snapshot_write(const char *path, struct fgd_node *n,
+                       struct fgd_snap_counts *out, char *err, size_t errlen)
+{
+	struct fgd_snap_hdr h;
+	struct recbuf b = {0};
+	char tmp[FG_SEG_PATH_MAX + 16];
+	int fd = -1, rc = -1;
+
+	memset(&h, 0, sizeof h);
+	memset(out, 0, sizeof *out);
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+		failf(err, errlen, "snapshot %s: path too long", path);
+		goto out;
+	}
+	memcpy(h.magic, FGD_SNAP_MAGIC, sizeof h.magic);
+	h.version = FGD_SNAP_VERSION;
+	h.rec_size = REC_SIZE;
+	h.realtime_ns = clock_ns(CLOCK_REALTIME);
+	h.monotonic_ns = fg__now_ns();
+	boot_id(h.boot_id);
+	if (collect_buckets(n, &b, &out->buckets) != 0 ||
+	    collect_remote(n, &b, &out->remote) != 0) {
+		failf(err, errlen, "snapshot %s: out of memory", path);
+		goto out;
+	}
+	h.nbuckets = out->buckets;
+	h.nremote = out->remote;
+	fgd_snapshot_sum(&h, b.p, b.n * REC_SIZE, h.sum);
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	          0600);
+	if (fd < 0) {
+		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, &h, sizeof h) != 0 ||
+	    write_all(fd, b.p, b.n * REC_SIZE) != 0 || fsync(fd) != 0) {
+		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		failf(err, errlen, "snapshot %s: rename: %s", path,
+		      strerror(errno));
+		goto out;
+	}
+	(void)fsync_dir(path);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		(void)unlink(tmp);
+	free(b.p);
+	return rc;
+}
+
+/* ------------------------------------------------------------- restore */
+
+static int name_ok(const char *s, size_t size)
+{
+	size_t len = strnlen(s, size), i;
+
+	if (len == 0 || len == size)
+		return 0;
+	for (i = len; i < size; i++)
+		if (s[i] != '\0')
+			return 0; /* NUL-padded, nothing after */
+	return 1;
+}
+
+/* How long ago, in ns, a snapshot was written: by the monotonic clock
+ * within the same boot, else by the wall clock, and 0 when the wall
+ * clock says the snapshot is from the future. */
+static uint64_t elapsed_since(const struct fgd_snap_hdr *h)
+{
+	uint8_t now_boot[40];
+	uint64_t now;
+
+	boot_id(now_boot);
+	if (now_boot[0] != 0 && memcmp(now_boot, h->boot_id, 40) == 0) {
+		now = fg__now_ns();
+		return now > h->monotonic_ns ? now - h->monotonic_ns : 0;
+	}
+	now = clock_ns(CLOCK_REALTIME);
+	return now > h->realtime_ns ? now - h->realtime_ns : 0;
+}
+
+static void restore_bucket(struct fgd_node *n, const struct fgd_snap_bucket *r,
+                           uint64_t elapsed, struct fgd_snap_counts *out)
+{
+	int idx = fg__rule_index(n->fg, r->rule);
+
+	if (idx < 0 || r->debt_ns <= elapsed ||
+	    fg__raise(n->fg, (unsigned)idx, r->key, r->key_len,
+	              r->debt_ns - elapsed) != 0) {
+		out->skipped++; /* rule gone, refilled since, or no room */
+		return;
+	}
+	out->buckets++;
+}
+
+static void restore_remote(struct fgd_node *n, const struct fgd_snap_remote *r,
+                           uint64_t now_ms, struct fgd_snap_counts *out)
+{
+	size_t rule_len = strlen(r->rule);
+	struct fgd_entry *e = fgd_map_get(&n->remote, r->origin, r->rule,
+	                                  rule_len, r->key, r->key_len, 1);
+
+	if (e == NULL) {
+		out->skipped++;
+		return;
+	}
+	if (e->incarnation < r->incarnation ||
+	    (e->incarnation == r->incarnation && e->count < r->count)) {
+		e->incarnation = r->incarnation;
+		e->count = r->count;
+	}
+	e->touched = now_ms;
+	out->remote++;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
+                         struct fgd_snap_counts *out, char *err, size_t errlen)
+{
+	struct fgd_snap_hdr h;
+	uint8_t sum[FGD_SNAP_SUM_BYTES];
+	uint8_t *body = NULL;
+	struct stat st;
+	uint64_t nrec, i, elapsed;
+	int fd, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		return failf(err, errlen, "snapshot %s: %s", path,
+		             strerror(errno));
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		failf(err, errlen, "snapshot %s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size < sizeof h ||
+	    read_all(fd, &h, sizeof h) != 0) {
+		failf(err, errlen, "snapshot %s: truncated header", path);
+		goto out;
+	}
+	if (memcmp(h.magic, FGD_SNAP_MAGIC, sizeof h.magic) != 0) {
+		failf(err, errlen, "snapshot %s: not a floodgate snapshot",
+		      path);
+		goto out;
+	}
+	if (h.version != FGD_SNAP_VERSION || h.rec_size != REC_SIZE) {
+		failf(err, errlen,
+		      "snapshot %s: format version %u, this daemon reads %u",
+		      path, h.version, FGD_SNAP_VERSION);
+		goto out;
+	}
+	/* sizes before any allocation: the file must hold exactly them */
+	nrec = h.nbuckets + h.nremote;
+	if (h.nbuckets > (uint64_t)st.st_size / REC_SIZE ||
+	    h.nremote > (uint64_t)st.st_size / REC_SIZE ||
+	    (uint64_t)st.st_size != sizeof h + nrec * REC_SIZE) {
+		failf(err, errlen,
+		      "snapshot %s: %llu bytes do not hold %llu + %llu records",
+		      path, (unsigned long long)st.st_size,
+		      (unsigned long long)h.nbuckets,
+		      (unsigned long long)h.nremote);
+		goto out;
+	}
+	body = malloc(nrec ? nrec * REC_SIZE : 1);
+	if (body == NULL) {
+		failf(err, errlen, "snapshot %s: out of memory", path);
+		goto out;
+	}
+	if (read_all(fd, body, nrec * REC_SIZE) != 0) {
+		failf(err, errlen, "snapshot %s: short read", path);
+		goto out;
+	}
+	fgd_snapshot_sum(&h, body, nrec * REC_SIZE, sum);
+	if (sodium_memcmp(sum, h.sum, sizeof sum) != 0) {
+		failf(err, errlen, "snapshot %s: checksum mismatch (corrupt)",
+		      path);
+		goto out;
+	}
+	for (i = 0; i < nrec; i++) {
+		const struct fgd_snap_bucket *r =
+		    (const void *)(body + i * REC_SIZE);
+
+		if (!name_ok(r->rule, sizeof r->rule) || r->key_len == 0 ||
+		    r->key_len > FG_KEY_MAX) {
+			failf(err, errlen,
+			      "snapshot %s: record %llu is malformed", path,
+			      (unsigned long long)i);
+			goto out;
+		}
+	}
+
+	/* verified: apply */
+	elapsed = elapsed_since(&h);
+	for (i = 0; i < h.nbuckets; i++)
+		restore_bucket(n, (const void *)(body + i * REC_SIZE), elapsed,
+		               out);
+	for (; i < nrec; i++)
+		restore_remote(n, (const void *)(body + i * REC_SIZE), now_ms,
+		               out);
+	rc = 0;
+out:
+	free(body);
+	close(fd);
+	return rc;
+}
