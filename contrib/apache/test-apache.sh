@@ -26,6 +26,7 @@ skip() {
 [ -f "$mod" ] || skip "mod_floodgate not built (configure found no apxs)"
 command -v ab >/dev/null 2>&1 || skip "ab not found (install apache2-utils)"
 command -v curl >/dev/null 2>&1 || skip "curl not found"
+command -v htpasswd >/dev/null 2>&1 || skip "htpasswd not found (install apache2-utils)"
 command -v python3 >/dev/null 2>&1 || skip "python3 not found"
 
 tmp=$(mktemp -d /tmp/fg-apache.XXXXXX) || exit 1
@@ -66,20 +67,51 @@ check() { # check "description" test-args...
 }
 failed=
 
-mkdir -p "$tmp/htdocs/limited" "$tmp/htdocs/g" "$tmp/htdocs/free" "$tmp/logs"
-for d in limited g free; do echo "hello $d" >"$tmp/htdocs/$d/index.html"; done
+for d in limited limited/free g free c e u; do
+	mkdir -p "$tmp/htdocs/$d"
+	echo "hello $d" >"$tmp/htdocs/$d/index.html"
+done
+mkdir -p "$tmp/logs"
+htpasswd -bcB "$tmp/htpasswd" alice pw-a 2>/dev/null &&
+	htpasswd -bB "$tmp/htpasswd" bob pw-b 2>/dev/null ||
+	{ echo "Bail out! htpasswd failed"; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$tmp"
 	chmod -R a+rX "$tmp/htdocs"
 fi
 
-LOCATIONS='<Location /limited>
+LOCATIONS="LoadModule setenvif_module $moddir/mod_setenvif.so
+SetEnvIf X-Tenant ^(.+)\$ FG_TENANT=\$1
+<Location /limited>
 	FloodgateRule t
+</Location>
+<Location /limited/free>
+	FloodgateRule off
 </Location>
 <Location /g>
 	FloodgateRule g
 	FloodgateKey header X-Client
-</Location>'
+</Location>
+<Location /c>
+	FloodgateRule c
+	FloodgateCost 3
+</Location>
+<Location /e>
+	FloodgateRule e
+	FloodgateKey env FG_TENANT
+</Location>
+LoadModule authn_core_module $moddir/mod_authn_core.so
+LoadModule authn_file_module $moddir/mod_authn_file.so
+LoadModule auth_basic_module $moddir/mod_auth_basic.so
+LoadModule authz_user_module $moddir/mod_authz_user.so
+<Location /u>
+	AuthType Basic
+	AuthName floodgate
+	AuthUserFile $tmp/htpasswd
+	Require valid-user
+	FloodgateRule u
+	FloodgateKey user
+</Location>"
 write_conf() { # write_conf SEGMENT
 	fg_apache_conf "$tmp" "$port" "$1" 4 "$LOCATIONS" >"$tmp/httpd.conf"
 }
@@ -104,8 +136,9 @@ header() { # header FILE NAME: the value of a response header
 CAP=300
 GCAP=2000
 GREQ=12000
-echo "1..14"
-owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
+echo "1..19"
+owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" \
+	"c:10:1:3600000" "e:1:1:3600000" "u:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
 write_conf "$seg"
 LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
 	"$httpd" -f "$tmp/httpd.conf" -k start
@@ -144,6 +177,24 @@ curl -s -D "$tmp/h3" -o /dev/null "$url/free/index.html"
 check "a location without a rule is not limited and has no headers" \
 	test "$(grep -c "^HTTP/1.1 200" "$tmp/h3") $(grep -ci "^RateLimit" "$tmp/h3")" = "1 0"
 
+codes() { # codes URL N [HEADER]: the status of N requests in a row
+	for _ in $(seq "$2"); do
+		curl -s -o /dev/null -w '%{http_code} ' ${3:+-H "$3"} "$1"
+	done
+}
+curl -s -D "$tmp/h5" -o /dev/null "$url/limited/free/index.html"
+check "FloodgateRule off lifts an inherited rule" \
+	test "$(grep -c "^HTTP/1.1 200" "$tmp/h5") $(grep -ci "^RateLimit" "$tmp/h5")" = "1 0"
+check "FloodgateCost 3 on a bucket of 10: three requests, then 429" \
+	test "$(codes "$url/c/index.html" 4)" = "200 200 200 429 "
+check "FloodgateKey env: one bucket per variable's value" \
+	test "$(codes "$url/e/index.html" 2 "X-Tenant: a")$(codes "$url/e/index.html" 1 "X-Tenant: b")" = "200 429 200 "
+check "FloodgateKey user: after authentication, one bucket per user" \
+	test "$(codes "$url/u/index.html" 1)$(codes "$url/u/index.html" 2 "Authorization: Basic $(printf alice:pw-a | base64)")$(codes "$url/u/index.html" 1 "Authorization: Basic $(printf bob:pw-b | base64)")" = "401 200 429 200 "
+curl -s -D "$tmp/h6" -o /dev/null "$url/g/index.html"
+check "FloodgateKey header, header absent: the client address's own bucket" \
+	test "$(header "$tmp/h6" RateLimit-Remaining)" = "$((GCAP - 1))"
+
 # Graceful restarts under load: ab runs while the parent replaces every
 # child twice; the restarts happen while ab is still running (checked).
 abrun "$url/g/index.html" $GREQ "X-Client: loadgen" >"$tmp/g.out" &
@@ -164,8 +215,10 @@ check "two graceful restarts happened while ab was running" \
 check "graceful restarts lose no request and admit exactly $GCAP" \
 	test "$1 $3 $(($1 - $2))" = "$GREQ 0 $GCAP"
 st=$(owner stats)
-check "the segment counted $((CAP + GCAP)) admitted, the rest denied ($st)" \
-	test "$st" = "$((CAP + GCAP)) $((1000 + 1 - (CAP - 1) + GREQ - GCAP))"
+adm=$((CAP + GCAP + 1 + 9 + 2 + 2))
+den=$((1000 + 1 - (CAP - 1) + GREQ - GCAP + 1 + 1 + 1))
+check "the segment counted $adm tokens admitted and $den requests denied ($st)" \
+	test "$st" = "$adm $den"
 
 # A missing segment: the restarted server serves unlimited, and says why.
 write_conf "$seg-absent"
