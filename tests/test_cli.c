@@ -260,7 +260,7 @@ static void env_init(int nodes)
 
 #define RULES                                                                  \
 	"rule api capacity 5 rate 1/1h scope global\n"                         \
-	"rule login capacity 3 rate 1/1s on-full closed\n"                     \
+	"rule login capacity 3 rate 3/1h on-full closed\n"                     \
 	"rule wide capacity 1000000 rate 1000000/1s\n"
 
 static void write_conf(int i, int npeers, const char *extra)
@@ -280,7 +280,7 @@ static void write_conf(int i, int npeers, const char *extra)
 }
 
 /* floodgated -f -c @conf, its stderr appended to @log; killed with us. */
-static pid_t spawn_daemon(const char *conf, const char *log)
+static pid_t daemon_start_logged(const char *conf, const char *log)
 {
 	pid_t p = fork();
 
@@ -300,7 +300,7 @@ static pid_t spawn_daemon(const char *conf, const char *log)
 /* A daemon that must refuse to start: its exit status. */
 static int daemon_refuses(const char *conf, const char *log)
 {
-	pid_t p = spawn_daemon(conf, log);
+	pid_t p = daemon_start_logged(conf, log);
 	int st;
 
 	cr_assert_eq(waitpid(p, &st, 0), p);
@@ -316,7 +316,7 @@ static void start(int i)
 	pid_t p;
 
 	snprintf(log, sizeof log, "%s/n%d.log", E.dir, i);
-	p = spawn_daemon(E.conf[i], log);
+	p = daemon_start_logged(E.conf[i], log);
 	E.pid[i] = p;
 	for (;;) {
 		char *reply = NULL;
@@ -793,27 +793,28 @@ Test(cli, stats_counts_allowed_and_denied_per_rule_and_speaks_prometheus)
 
 	one_up();
 	for (i = 0; i < 7; i++) {
-		r = cli("-s", E.seg[0], "check", "login", "s", NULL);
+		/* api refills one token an hour: 5 allowed, 2 denied */
+		r = cli("-s", E.seg[0], "check", "api", "s", NULL);
 		run_free(&r);
 	}
 	r = cli("-s", E.seg[0], "stats", NULL);
 	EXPECT(r, 0);
 	{
-		const char *l = strstr(r.out, "\nlogin ");
+		const char *l = strstr(r.out, "\napi ");
 		unsigned long allowed = 0, denied = 0;
 
 		cr_assert(l && sscanf(l, "%*s %lu %lu", &allowed, &denied) == 2,
 		          "%s", r.out);
-		cr_assert_eq(allowed, 3);
-		cr_assert_eq(denied, 4);
+		cr_assert_eq(allowed, 5);
+		cr_assert_eq(denied, 2);
 	}
 	cr_assert(strstr(r.out, "dropped bad-signature") != NULL, "%s", r.out);
 	run_free(&r);
 	r = cli("-s", E.seg[0], "stats", "--json", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "{\"name\": \"login\", \"allowed\": 3, "
-	                        "\"denied\": 4") != NULL,
+	cr_assert(strstr(r.out, "{\"name\": \"api\", \"allowed\": 5, "
+	                        "\"denied\": 2") != NULL,
 	          "%s", r.out);
 	run_free(&r);
 	r = cli("-s", E.seg[0], "stats", "--prometheus", NULL);
