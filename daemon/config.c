@@ -482,6 +482,74 @@ static int d_max_datagram(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+/*
+ * "http [ADDR:]PORT [timeout DURATION] [connections N]" or "http off".
+ * A bare port listens on 127.0.0.1: the endpoint answers the network
+ * only where an operator wrote an address.  MHD counts whole seconds.
+ */
+static int d_http(struct parser *p, char **w, int nw)
+{
+	const char *s = w[1], *why, *after;
+	char buf[32];
+	uint64_t v;
+	unsigned seen = 0;
+	int i;
+
+	if (nw < 2)
+		return fail(p, "http needs [ADDR:]PORT (or off)");
+	if (strcmp(s, "off") == 0) {
+		if (nw > 2)
+			return fail(p, "'http off' takes nothing more");
+		memset(&p->cfg.http, 0, sizeof p->cfg.http);
+		return 0;
+	}
+	if (s[strspn(s, "0123456789")] == '\0' && strlen(s) <= 5) {
+		snprintf(buf, sizeof buf, "127.0.0.1:%s", s);
+		s = buf;
+	}
+	why = parse_addr(s, &p->cfg.http);
+	after = s[0] == '[' ? strchr(s, ']') : s;
+	if (why == NULL && (after == NULL || strchr(after, ':') == NULL))
+		why = "needs a port, like 127.0.0.1:8080 or 8080";
+	if (why != NULL)
+		return fail(p, "http '" CLIP "': %s", w[1], why);
+	for (i = 2; i < nw; i += 2) {
+		int k = strcmp(w[i], "timeout") == 0       ? 1
+		        : strcmp(w[i], "connections") == 0 ? 2
+		                                           : 0;
+
+		if (k == 0)
+			return fail(p,
+			            "http: unknown keyword '" CLIP "' (timeout "
+			            "or connections)",
+			            w[i]);
+		if (seen & (1u << k))
+			return fail(p, "http: '%s' given twice", w[i]);
+		seen |= 1u << k;
+		if (i + 1 >= nw)
+			return fail(p, "http: '%s' needs a value", w[i]);
+		if (k == 1) {
+			if (parse_duration(w[i + 1], 3600000, &v) != 0 ||
+			    v < 1000)
+				return fail(p,
+				            "http: timeout '" CLIP "' must be a "
+				            "duration from 1s to 1h, like 10s",
+				            w[i + 1]);
+			p->cfg.http_timeout_s = (uint32_t)((v + 999) / 1000);
+		} else if (parse_uint(w[i + 1], strlen(w[i + 1]),
+		                      FGD_HTTP_CONNECTIONS_MAX, &v) != 0 ||
+		           v == 0) {
+			return fail(p,
+			            "http: connections '" CLIP "' must be a "
+			            "number from 1 to %d",
+			            w[i + 1], FGD_HTTP_CONNECTIONS_MAX);
+		} else {
+			p->cfg.http_connections = (uint32_t)v;
+		}
+	}
+	return 0;
+}
+
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
 static int rule_rate(struct parser *p, const char *name, const char *s,
                      struct fgd_rule *r)
@@ -658,6 +726,7 @@ static const struct directive directives[] = {
     {"peer", d_peer, 1, 1},
     {"interval", d_interval, 1, 0},
     {"max-datagram", d_max_datagram, 1, 0},
+    {"http", d_http, -1, 0},
     {"rule", d_rule, -1, 1},
 };
 _Static_assert(sizeof directives / sizeof directives[0] <=
@@ -782,6 +851,8 @@ int fgd_config_parse(const char *text, size_t len, const char *fname,
 	p.cfg.listen.len = sizeof *sin;
 	p.cfg.interval_ms = FGD_DEFAULT_INTERVAL_MS;
 	p.cfg.max_datagram = FGD_DEFAULT_DATAGRAM;
+	p.cfg.http_timeout_s = FGD_HTTP_TIMEOUT_S;
+	p.cfg.http_connections = FGD_HTTP_CONNECTIONS;
 
 	while (off < len) {
 		const char *s = text + off, *nl = memchr(s, '\n', len - off);

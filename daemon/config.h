@@ -26,6 +26,9 @@
 #define FGD_DEFAULT_DATAGRAM 1200 /* below a 1280-byte IPv6 MTU: no fragments */
 #define FGD_MIN_DATAGRAM 512
 #define FGD_MAX_DATAGRAM 1400
+#define FGD_HTTP_TIMEOUT_S 10     /* idle HTTP connection closed after */
+#define FGD_HTTP_CONNECTIONS 64   /* HTTP connections at once */
+#define FGD_HTTP_CONNECTIONS_MAX 1024
 #define FGD_CONTROL_MAX 107 /* a Unix socket path: sun_path less its NUL */
 
 struct fgd_addr {
@@ -60,6 +63,11 @@ struct fgd_config {
 	size_t npeers;
 	uint32_t interval_ms;            /* "interval 100ms" */
 	uint32_t max_datagram;           /* "max-datagram 1200" bytes */
+	/* "http [ADDR:]PORT [timeout 10s] [connections 64]": the HTTP
+	 * endpoint (daemon/http.c); ADDR defaults to 127.0.0.1 */
+	struct fgd_addr http;            /* len 0: off (the default) */
+	uint32_t http_timeout_s;
+	uint32_t http_connections;
 	/* rules: "rule NAME capacity N rate R/PERIOD [scope host|global]
 	 *         [on-full open|closed] [mode enforce|shadow] [default]" */
 	struct fgd_rule *rules;

@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "daemon/config.h"
+#include "daemon/http.h"
 #include "daemon/control.h"
 #include "daemon/node.h"
 #include "gossip/keys.h"
@@ -102,6 +103,7 @@ struct daemon {
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;
 	int sigfd;
+	struct fgd_http *http; /* NULL: no HTTP endpoint */
 	struct fgd_ctl ctl; /* control socket for floodgate(1) */
 };
 
@@ -444,6 +446,17 @@ static int control_open(struct daemon *d)
 	return 0;
 }
 
+static int http_open(struct daemon *d)
+{
+	char err[256];
+
+	if (fgd_http_start(&d->http, &d->cfg, d->fg,
+	                   d->node_ok ? &d->node : NULL, err, sizeof err) == 0)
+		return 0;
+	logmsg(LOG_ERR, "%s", err);
+	return -1;
+}
+
 /* ------------------------------------------------------------------ loop */
 
 static int run(struct daemon *d)
@@ -452,10 +465,10 @@ static int run(struct daemon *d)
 	uint64_t next_expire = t + EXPIRE_EVERY_MS;
 
 	for (;;) {
-		struct pollfd pfd[2 + FGD_CTL_NFDS] = {
+		struct pollfd pfd[2 + FGD_CTL_NFDS + 1] = {
 		        {.fd = d->sigfd, .events = POLLIN},
 		        {.fd = d->sock, .events = POLLIN}};
-		unsigned nctl;
+		unsigned nctl, nhttp;
 		int timeout;
 
 		t = now_ms();
@@ -479,13 +492,16 @@ static int run(struct daemon *d)
 		timeout = (int)(next_round > t ? next_round - t : 0);
 		nctl = fgd_ctl_pollfds(&d->ctl, pfd + 2, t, &timeout);
 		/* poll() skips a negative fd: no socket, no control slot */
-		if (poll(pfd, 2 + nctl, timeout) < 0 && errno != EINTR) {
+		nhttp = fgd_http_pollfd(d->http, pfd + 2 + nctl, &timeout);
+		if (poll(pfd, 2 + nctl + nhttp, timeout) < 0 &&
+		    errno != EINTR) {
 			logmsg(LOG_ERR, "poll: %s", strerror(errno));
 			return -1;
 		}
 		if (pfd[1].revents & POLLIN)
 			receive_all(d, now_ms());
 		fgd_ctl_service(&d->ctl, pfd + 2, nctl, now_ms());
+		fgd_http_service(d->http);
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -613,7 +629,7 @@ int main(int argc, char **argv)
 	if (signals_block(&d) != 0 || identity_load(&d) != 0 ||
 	    segment_open(&d) != 0 || node_start(&d) != 0 ||
 	    socket_open(&d) != 0 || control_open(&d) != 0 ||
-	    rules_apply(d.fg, &d.cfg) != 0)
+	    rules_apply(d.fg, &d.cfg) != 0 || http_open(&d) != 0)
 		goto out;
 	logmsg(LOG_INFO,
 	       "running: segment %s, %zu rules, %zu peers, interval %u ms",
@@ -623,6 +639,7 @@ out:
 	if (d.node_ok)
 		fgd_node_fini(&d.node);
 	free(d.peer_state);
+	fgd_http_stop(d.http);
 	fgd_ctl_close(&d.ctl);
 	if (d.sock >= 0)
 		close(d.sock);

@@ -6,10 +6,12 @@
  * slot's aux), and a shared per-rule counter would cost every check a
  * contended atomic.  The per-rule figures are therefore sums over a scan
  * of the slot table: consumed (tokens admitted here) and aux (denials) of
- * each live bucket, grouped by its rule.  Live buckets are never evicted,
- * so the sums only grow and are valid Prometheus counters; a scan costs
- * O(slots), which is for a scrape, never for a request.  One scan serves
- * every figure (fg_stats() would be a second).
+ * each live bucket, grouped by its rule.  Under table pressure an idle,
+ * full bucket is evicted and its counts go with it, so these sums are
+ * gauges, not counters: they fall by what evicted buckets held
+ * (floodgate_segment_evicted_total says when).  A scan costs O(slots),
+ * which is for a scrape, never for a request; one scan serves every
+ * figure (fg_stats() would be a second).
  *
  * Everything is appended to a growable buffer that records allocation
  * failure instead of reporting it at each call: the caller checks once.
@@ -227,6 +229,10 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg)
 	       uatomic_read(&h->abandoned));
 	scalar(b, "segment_reaped_total", "counter",
 	       "Dead slots made reusable.", uatomic_read(&h->reaped));
+	scalar(b, "segment_evicted_total", "counter",
+	       "Idle full buckets evicted to make room (their counts leave "
+	       "the per-rule live sums).",
+	       uatomic_read(&h->evicted));
 
 	family(b, "rule_info", "gauge",
 	       "Rules in force (value 1), their scope, policy when the table "
@@ -257,16 +263,18 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg)
 	             "Refill period of the rule.", RF_PERIOD);
 	rules_family(b, ri, active, s, "rule_keys", "gauge",
 	             "Live buckets (keys) under the rule.", RF_KEYS);
-	rules_family(b, ri, active, s, "rule_allowed_tokens_total", "counter",
+	rules_family(b, ri, active, s, "rule_live_allowed_tokens", "gauge",
 	             "Tokens admitted on this host under the rule (a check "
 	             "of cost N counts N), summed over its live buckets by a "
-	             "scan of the slot table; checks answered by the on-full "
-	             "policy are not included.",
+	             "scan of the slot table: falls when buckets are "
+	             "evicted; checks answered by the on-full policy are not "
+	             "included.",
 	             RF_ALLOWED);
-	rules_family(b, ri, active, s, "rule_denied_total", "counter",
+	rules_family(b, ri, active, s, "rule_live_denials", "gauge",
 	             "Checks denied under the rule (for a shadow rule: that "
 	             "would have been denied), summed over its live buckets "
-	             "by a scan of the slot table.",
+	             "by a scan of the slot table: falls when buckets are "
+	             "evicted.",
 	             RF_DENIED);
 	rules_family(b, ri, active, s, "rule_table_full_total", "counter",
 	             "Checks that found no room in the table for a new key "

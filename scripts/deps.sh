@@ -2,7 +2,7 @@
 # deps.sh - install what building and testing floodgate needs, if missing.
 # Sourced by demo.sh and test.sh; Debian 12 package names.
 FG_DEPS="build-essential autoconf automake libtool autoconf-archive pkg-config
-liburcu-dev libsodium-dev libcriterion-dev mandoc
+liburcu-dev libsodium-dev libcriterion-dev mandoc libmicrohttpd-dev curl
 apache2 apache2-dev apache2-utils wrk gunicorn python3 curl"
 
 fg_install_deps() {

@@ -1,0 +1,489 @@
+/*
+ * http.c - floodgated's HTTP endpoint on libmicrohttpd (see http.h).
+ *
+ * Threading.  MHD runs without a thread (MHD_USE_EPOLL, external event
+ * loop): its epoll descriptor sits in the daemon's poll() set and
+ * fgd_http_service() calls MHD_run(), which answers whatever is ready
+ * and returns.  Every handler therefore runs on the loop's thread, between
+ * gossip rounds, and reads the node without locks.  A handler never
+ * blocks: a check is one fg_allow(), /metrics one scan of the table.
+ *
+ * Hostile clients.  The request line and headers of a connection must fit
+ * in FGD_HTTP_MEMORY bytes (MHD answers 431/414 and closes beyond it); an
+ * idle or dribbling connection is closed after the configured time-out,
+ * whatever it has sent; connections beyond the configured number are
+ * refused at accept.  No handler reads a request body.  Query values are
+ * counted bytes (a %00 in a key is refused, not truncated), a parameter
+ * given twice is refused rather than guessed, and every byte of a key
+ * echoed in a JSON body is escaped.
+ *
+ * Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
+ * (seconds, rounded up) on every 200 and 429 of a check, Retry-After on a
+ * 429, and Cache-Control: no-store: a decision must never be replayed by
+ * a cache.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <urcu/uatomic.h>
+
+#include <microhttpd.h>
+
+#include "daemon/http.h"
+#include "daemon/metrics.h"
+#include "lib/client.h"
+#include "shm/layout.h"
+
+#define FGD_HTTP_MEMORY (16 * 1024) /* per connection: request + headers */
+#define JSON            "application/json"
+
+struct fgd_http {
+	struct MHD_Daemon *mhd;
+	fg_client *fg;
+	const struct fgd_node *node;
+	int epfd;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+/* Length of the valid UTF-8 sequence at @s (@n bytes left), 0 if none. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (s[0] == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (s[0] == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* @n bytes of @s as a JSON string: quotes, backslashes and control
+ * characters escaped; a byte that is not valid UTF-8 becomes U+FFFD (a
+ * key is bytes, a JSON text is Unicode). */
+static void json_str(struct fgd_buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	fgd_buf_printf(b, "\"");
+	while (i < n) {
+		if (u[i] == '"' || u[i] == '\\') {
+			fgd_buf_printf(b, "\\%c", u[i]);
+			i++;
+		} else if (u[i] < 0x20 || u[i] == 0x7f) {
+			fgd_buf_printf(b, "\\u%04x", u[i]);
+			i++;
+		} else if ((k = utf8_seq(u + i, n - i)) == 0) {
+			fgd_buf_printf(b, "\\ufffd");
+			i++;
+		} else {
+			fgd_buf_printf(b, "%.*s", (int)k, s + i);
+			i += k;
+		}
+	}
+	fgd_buf_printf(b, "\"");
+}
+
+/* --------------------------------------------------------------- replies */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+                             const char *type, struct fgd_buf *b,
+                             const fg_decision *d)
+{
+	static const char oom[] = "{\"error\":\"out of memory\"}\n";
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	char v[32];
+
+	if (b->oom) {
+		fgd_buf_free(b);
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		type = JSON;
+		d = NULL;
+		r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
+		                                    MHD_RESPMEM_PERSISTENT);
+	} else {
+		r = MHD_create_response_from_buffer(b->len, b->p,
+		                                    MHD_RESPMEM_MUST_FREE);
+		if (r == NULL)
+			fgd_buf_free(b);
+	}
+	if (r == NULL)
+		return MHD_NO;
+	memset(b, 0, sizeof *b); /* the response owns the text now */
+	ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		                             "no-store");
+	if (ok == MHD_YES && d != NULL) {
+		snprintf(v, sizeof v, "%u", (unsigned)d->limit);
+		ok = MHD_add_response_header(r, "RateLimit-Limit", v);
+		snprintf(v, sizeof v, "%u", (unsigned)d->remaining);
+		if (ok == MHD_YES)
+			ok = MHD_add_response_header(r, "RateLimit-Remaining",
+			                             v);
+		snprintf(v, sizeof v, "%llu",
+		         (unsigned long long)((d->reset_ms + 999) / 1000));
+		if (ok == MHD_YES)
+			ok = MHD_add_response_header(r, "RateLimit-Reset", v);
+	}
+	if (ok == MHD_YES && d != NULL &&
+	    status == MHD_HTTP_TOO_MANY_REQUESTS) {
+		uint64_t s = (d->retry_after_ms + 999) / 1000;
+
+		snprintf(v, sizeof v, "%llu", (unsigned long long)(s ? s : 1));
+		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+	}
+	if (ok == MHD_YES)
+		ok = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
+                                   const char *what, const char *name)
+{
+	struct fgd_buf b = {0};
+	char msg[160];
+
+	if (name != NULL)
+		snprintf(msg, sizeof msg, "%s: %s", what, name);
+	else
+		snprintf(msg, sizeof msg, "%s", what);
+	fgd_buf_printf(&b, "{\"error\":");
+	json_str(&b, msg, strlen(msg));
+	fgd_buf_printf(&b, "}\n");
+	return reply(conn, status, JSON, &b, NULL);
+}
+
+/* ---------------------------------------------------------------- checks */
+
+struct param {
+	const char *name;
+	int required;
+	const char *v;
+	size_t n;
+	unsigned count;
+};
+
+static enum MHD_Result param_seen(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+	struct param *p;
+
+	(void)kind;
+	for (p = cls; p->name != NULL; p++) {
+		if (strlen(p->name) != key_size ||
+		    memcmp(p->name, key, key_size) != 0)
+			continue;
+		p->count++;
+		p->v = value ? value : "";
+		p->n = value ? value_size : 0;
+	}
+	return MHD_YES;
+}
+
+/* Collect @ps (ended by a NULL name): NULL, or why the query is refused
+ * (and *@which names the parameter).  Parameters not named are ignored. */
+static const char *params_get(struct MHD_Connection *conn, struct param *ps,
+                              const char **which)
+{
+	struct param *p;
+
+	(void)MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND,
+	                                  param_seen, ps);
+	for (p = ps; p->name != NULL; p++) {
+		*which = p->name;
+		if (p->count == 0 && p->required)
+			return "missing parameter";
+		if (p->count > 1)
+			return "parameter given twice";
+		if (p->count == 1 && memchr(p->v, '\0', p->n) != NULL)
+			return "parameter contains a NUL byte";
+	}
+	return NULL;
+}
+
+static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
+                               int r, const char *key, uint32_t cost,
+                               const fg_decision *d)
+{
+	struct fgd_buf b = {0};
+
+	if (r < 0)
+		return reply_error(conn, MHD_HTTP_BAD_REQUEST, fg_strerror(r),
+		                   NULL);
+	fgd_buf_printf(&b, "{\"allowed\":%s,\"rule\":", r ? "true" : "false");
+	json_str(&b, h->fg->names[d->rule], strlen(h->fg->names[d->rule]));
+	fgd_buf_printf(&b, ",\"key\":");
+	json_str(&b, key, strlen(key));
+	fgd_buf_printf(&b,
+	               ",\"cost\":%u,\"limit\":%u,\"remaining\":%u,"
+	               "\"reset_ms\":%llu,\"retry_after_ms\":%llu,"
+	               "\"shadow\":%s,\"untracked\":%s}\n",
+	               (unsigned)cost, (unsigned)d->limit,
+	               (unsigned)d->remaining, (unsigned long long)d->reset_ms,
+	               (unsigned long long)d->retry_after_ms,
+	               d->flags & FG_DECISION_SHADOW ? "true" : "false",
+	               d->flags & FG_DECISION_UNTRACKED ? "true" : "false");
+	return reply(conn, r ? MHD_HTTP_OK : MHD_HTTP_TOO_MANY_REQUESTS, JSON,
+	             &b, d);
+}
+
+/* Strict decimal 1..UINT32_MAX digits; 0 is left to fg_allow (FG_ECOST). */
+static int cost_parse(const char *s, size_t n, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* GET /v1/allow?rule=R&key=K[&cost=N] */
+static enum MHD_Result allow(struct MHD_Connection *conn, struct fgd_http *h)
+{
+	struct param ps[] = {{.name = "rule", .required = 1},
+	                     {.name = "key", .required = 1},
+	                     {.name = "cost"},
+	                     {.name = NULL}};
+	const char *why, *which = NULL;
+	fg_decision d;
+	uint32_t cost = 1;
+	int r;
+
+	why = params_get(conn, ps, &which);
+	if (why != NULL)
+		return reply_error(conn, MHD_HTTP_BAD_REQUEST, why, which);
+	if (ps[2].count == 1 && cost_parse(ps[2].v, ps[2].n, &cost) != 0)
+		return reply_error(conn, MHD_HTTP_BAD_REQUEST,
+		                   "cost must be a whole number from 1 to the "
+		                   "rule's capacity",
+		                   NULL);
+	r = fg_allow(h->fg, ps[0].v, ps[1].v, cost, &d);
+	return decided(conn, h, r, ps[1].v, cost, &d);
+}
+
+/* GET /check?user_id=U&endpoint=E: fg_allow_request(U, E), with the
+ * decision's figures (the public call gives none). */
+static enum MHD_Result check(struct MHD_Connection *conn, struct fgd_http *h)
+{
+	struct param ps[] = {{.name = "user_id", .required = 1},
+	                     {.name = "endpoint", .required = 1},
+	                     {.name = NULL}};
+	const char *why, *which = NULL;
+	fg_decision d;
+	uint64_t def;
+	size_t len;
+	int idx, r;
+
+	why = params_get(conn, ps, &which);
+	if (why != NULL)
+		return reply_error(conn, MHD_HTTP_BAD_REQUEST, why, which);
+	r = fg__key_args(h->fg, ps[1].v, ps[0].v, &len);
+	if (r == 0) {
+		idx = fg__rule_index(h->fg, ps[1].v);
+		if (idx < 0 || !(fg__rule_params(h->fg, (unsigned)idx)->flags &
+		                 FG__RULE_ACTIVE)) {
+			def = uatomic_read(&h->fg->seg.tbl.hdr->default_rule);
+			idx =
+			    def == 0 || def > FG_MAX_RULES ? -1 : (int)def - 1;
+		}
+		r = idx < 0
+		        ? FG_ENORULE
+		        : fg__check(h->fg, (unsigned)idx, ps[0].v, len, 1, &d);
+	}
+	return decided(conn, h, r, ps[0].v, 1, &d);
+}
+
+/* ----------------------------------------------------------------- other */
+
+static enum MHD_Result metrics(struct MHD_Connection *conn, struct fgd_http *h)
+{
+	struct fgd_buf b = {0};
+
+	fgd_metrics_prometheus(&b, h->fg, h->node, mono_ms());
+	return reply(conn, MHD_HTTP_OK,
+	             "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
+}
+
+/* Healthy while the segment we own is the one workers find: a segment
+ * file removed under us would leave new workers without limits. */
+static enum MHD_Result healthz(struct MHD_Connection *conn, struct fgd_http *h)
+{
+	struct fgd_buf b = {0};
+	struct stat st;
+
+	if (fstat(h->fg->seg.fd, &st) != 0 || st.st_nlink == 0)
+		return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                   "segment file removed", NULL);
+	fgd_buf_printf(&b, "ok\n");
+	return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", &b, NULL);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+                              const char *url, const char *method,
+                              const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+	static const struct {
+		const char *path;
+		enum MHD_Result (*fn)(struct MHD_Connection *,
+		                      struct fgd_http *);
+	} routes[] = {{"/v1/allow", allow},
+	              {"/check", check},
+	              {"/metrics", metrics},
+	              {"/healthz", healthz}};
+	struct fgd_http *h = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	size_t i;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
+		if (strcmp(url, routes[i].path) == 0)
+			break;
+	if (i == sizeof routes / sizeof routes[0])
+		return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such path",
+		                   NULL);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+		return routes[i].fn(conn, h);
+	/* 405 must name what is allowed */
+	r = MHD_create_response_from_buffer(
+	    sizeof "{\"error\":\"only GET\"}\n" - 1,
+	    (void *)"{\"error\":\"only GET\"}\n", MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		                             JSON);
+	if (ok == MHD_YES)
+		ok = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
+                   fg_client *fg, const struct fgd_node *node, char *err,
+                   size_t errlen)
+{
+	const union MHD_DaemonInfo *info;
+	struct fgd_http *h;
+	unsigned flags = MHD_USE_EPOLL;
+
+	*out = NULL;
+	if (cfg->http.len == 0)
+		return 0;
+	h = calloc(1, sizeof *h);
+	if (h == NULL) {
+		snprintf(err, errlen, "http: out of memory");
+		return -1;
+	}
+	h->fg = fg;
+	h->node = node;
+	if (cfg->http.ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	errno = 0;
+	h->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
+	    (const struct sockaddr *)&cfg->http.ss, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg->http_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)FGD_HTTP_MEMORY, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	if (h->mhd == NULL) {
+		snprintf(err, errlen, "http: cannot listen%s%s",
+		         errno ? ": " : "", errno ? strerror(errno) : "");
+		free(h);
+		return -1;
+	}
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || info->epoll_fd < 0) {
+		snprintf(err, errlen, "http: no epoll descriptor");
+		fgd_http_stop(h);
+		return -1;
+	}
+	h->epfd = info->epoll_fd;
+	*out = h;
+	return 0;
+}
+
+unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
+                         int *timeout_ms)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	if (h == NULL)
+		return 0;
+	pfd->fd = h->epfd;
+	pfd->events = POLLIN;
+	pfd->revents = 0;
+	if (MHD_get_timeout(h->mhd, &t) == MHD_YES &&
+	    (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms))
+		*timeout_ms = (int)t;
+	return 1;
+}
+
+void fgd_http_service(struct fgd_http *h)
+{
+	/* MHD_run also closes connections whose time-out passed, so it
+	 * runs at every wake-up, not only when the descriptor is ready. */
+	if (h != NULL)
+		(void)MHD_run(h->mhd);
+}
+
+void fgd_http_stop(struct fgd_http *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->mhd);
+	free(h);
+}

@@ -1,0 +1,50 @@
+/*
+ * http.h - floodgated's HTTP endpoint (libmicrohttpd), off by default.
+ *
+ *   GET /metrics                        Prometheus text (daemon/metrics.h)
+ *   GET /v1/allow?rule=R&key=K[&cost=N] 200 allowed, 429 denied, 400 bad
+ *   GET /check?user_id=U&endpoint=E     the classic allowRequest: rule E
+ *                                       (else the default rule), key U
+ *   GET /healthz                        200 while the segment is linked
+ *
+ * It runs inside the daemon's single poll() loop: libmicrohttpd without a
+ * thread of its own, in epoll mode, so that the whole server is one file
+ * descriptor in the loop's poll set and every request is answered by the
+ * loop's thread; nothing the node holds needs a lock.  A check is an
+ * fg_allow() on the daemon's own handle, as a worker's would be.
+ */
+#ifndef FGD_HTTP_H
+#define FGD_HTTP_H
+
+#include <poll.h>
+#include <stddef.h>
+
+#include "daemon/config.h"
+#include "lib/floodgate.h"
+
+struct fgd_node;
+struct fgd_http;
+
+/*
+ * Start the endpoint of @cfg (cfg->http; len 0: off, *@out = NULL, 0).
+ * @fg and @node (NULL when the daemon does not gossip) must outlive it.
+ * Return: 0, or -1 with the reason in @err.
+ */
+int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
+                   fg_client *fg, const struct fgd_node *node, char *err,
+                   size_t errlen);
+
+/* Fill @pfd with the server's descriptor and lower *@timeout_ms to when
+ * it next needs to run (connection time-outs).  Returns the number of
+ * descriptors filled: 0 (off) or 1. */
+unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
+                         int *timeout_ms);
+
+/* After poll(): accept, read and answer what is ready, close what timed
+ * out.  Never blocks. */
+void fgd_http_service(struct fgd_http *h);
+
+/* Close every connection and the listening socket.  NULL is allowed. */
+void fgd_http_stop(struct fgd_http *h);
+
+#endif

@@ -1,0 +1,780 @@
+/*
+ * test_http.c - floodgated's HTTP endpoint, end to end: a real daemon
+ * started from the built binary with an http directive, asked by a real
+ * HTTP client (curl, for status, headers and body) and by raw TCP
+ * sockets for what a client library would refuse to send (oversized,
+ * malformed and idle requests).  Each test runs its own daemon on its own
+ * segment and ports (in 21000-21999) and removes what it made.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "lib/client.h"
+#include "tests/cluster.h"
+#include "tests/helpers.h"
+#include "tests/prom.h"
+
+#define PORT_LO   21000
+#define PORT_HI   21999
+#define TIMEOUT_S 1 /* the daemon's HTTP connection time-out */
+#define MAX_CONNS 4
+
+static struct {
+	char dir[64];
+	char seg[64];
+	int http_port, gossip_port;
+	pid_t pid;
+	fg_client *fg;
+} D;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A port of the range free for both TCP and UDP now. */
+static int free_port(int from, int avoid)
+{
+	int i;
+
+	for (i = 0; i <= PORT_HI - PORT_LO; i++) {
+		int port =
+		    PORT_LO + (from - PORT_LO + i) % (PORT_HI - PORT_LO + 1);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		                        .sin_port = htons((uint16_t)port),
+		                        .sin_addr.s_addr =
+		                            htonl(INADDR_LOOPBACK)};
+		int t, u, ok;
+
+		if (port == avoid)
+			continue;
+		t = socket(AF_INET, SOCK_STREAM, 0);
+		u = socket(AF_INET, SOCK_DGRAM, 0);
+		ok = bind(t, (struct sockaddr *)&a, sizeof a) == 0 &&
+		     bind(u, (struct sockaddr *)&a, sizeof a) == 0;
+		close(t);
+		close(u);
+		if (ok)
+			return port;
+	}
+	cr_assert_fail("no free port in %d-%d", PORT_LO, PORT_HI);
+	return -1;
+}
+
+static int tcp_connect(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)D.http_port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0,
+	             "connect: %s", strerror(errno));
+	return fd;
+}
+
+/* ------------------------------------------------------------ curl */
+
+struct resp {
+	int status; /* 0: no HTTP answer */
+	char raw[65536];
+	const char *body;
+};
+
+/* curl -i for @method @path; the status, headers and body. */
+static void http(struct resp *r, const char *method, const char *path)
+{
+	char cmd[8192];
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof cmd,
+	         "curl -s -i --max-time 5 -X %s 'http://127.0.0.1:%d%s' "
+	         "2>/dev/null",
+	         method, D.http_port, path);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	n = fread(r->raw, 1, sizeof r->raw - 1, f);
+	r->raw[n] = '\0';
+	(void)pclose(f);
+	r->status = 0;
+	r->body = "";
+	if (sscanf(r->raw, "HTTP/1.%*d %d", &r->status) != 1)
+		r->status = 0;
+	r->body = strstr(r->raw, "\r\n\r\n");
+	r->body = r->body ? r->body + 4 : "";
+}
+
+static void get(struct resp *r, const char *path)
+{
+	http(r, "GET", path);
+}
+
+/* The value of header @name (case-insensitive), or NULL. */
+static const char *header(const struct resp *r, const char *name)
+{
+	static char v[256];
+	const char *p = strstr(r->raw, "\r\n"),
+	           *end = strstr(r->raw, "\r\n\r\n");
+	size_t n = strlen(name);
+
+	while (p && end && p < end) {
+		p += 2;
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *e = strstr(p, "\r\n");
+
+			p += n + 1;
+			p += strspn(p, " ");
+			snprintf(v, sizeof v, "%.*s", (int)(e - p), p);
+			return v;
+		}
+		p = strstr(p, "\r\n");
+	}
+	return NULL;
+}
+
+static long header_num(const struct resp *r, const char *name)
+{
+	const char *v = header(r, name);
+
+	cr_assert_not_null(v, "no %s header in:\n%s", name, r->raw);
+	return strtol(v, NULL, 10);
+}
+
+/* ---------------------------------------------------------- daemon */
+
+static void start(const char *rules)
+{
+	char conf[128], log[128], text[2048];
+	uint64_t t0;
+	struct resp r;
+	pid_t p;
+
+	memset(&D, 0, sizeof D);
+	snprintf(D.dir, sizeof D.dir, "/tmp/fgtest-http-XXXXXX");
+	cr_assert_not_null(mkdtemp(D.dir));
+	snprintf(D.seg, sizeof D.seg, "fgtest-http-%d", (int)getpid());
+	D.gossip_port = free_port(PORT_LO + (int)(getpid() % 500) * 2, 0);
+	D.http_port = free_port(D.gossip_port + 1, D.gossip_port);
+	make_node_keys(D.dir, 1);
+	snprintf(text, sizeof text,
+	         "segment %s\ncapacity 1000\nnode-key %s/n0.key\n"
+	         "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
+	         "http 127.0.0.1:%d timeout %ds connections %d\n%s",
+	         D.seg, D.dir, D.dir, D.gossip_port, D.http_port, TIMEOUT_S,
+	         MAX_CONNS, rules);
+	snprintf(conf, sizeof conf, "%s/fg.conf", D.dir);
+	write_file(conf, text);
+	snprintf(log, sizeof log, "%s/fg.log", D.dir);
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		FILE *f = freopen(log, "a", stderr);
+
+		(void)f;
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(daemon_path(), "floodgated", "-f", "-c", conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	D.pid = p;
+	t0 = now_ms();
+	for (;;) {
+		get(&r, "/healthz");
+		if (r.status == 200)
+			break;
+		cr_assert_lt(now_ms() - t0, 10000,
+		             "floodgated did not answer (see %s)", log);
+		usleep(20000);
+	}
+	cr_assert_eq(fg_open(D.seg, 0, &D.fg), 0);
+}
+
+static void stop(void)
+{
+	char cmd[512];
+	int status;
+
+	if (D.pid > 0) {
+		kill(D.pid, SIGTERM);
+		waitpid(D.pid, &status, 0);
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		          "floodgated exited with status %#x", status);
+	}
+	fg_close(D.fg);
+	fg_unlink(D.seg);
+	snprintf(cmd, sizeof cmd,
+	         "rm -rf %s /dev/shm/%s.state /dev/shm/%s.state-remote "
+	         "/dev/shm/%s.sock",
+	         D.dir, D.seg, D.seg, D.seg);
+	if (system(cmd) != 0)
+		cr_log_warn("cleanup failed: %s", cmd);
+}
+
+/* Tokens left in a bucket, without taking any. */
+static int64_t left(const char *rule, const char *key)
+{
+	int64_t n = 0;
+
+	cr_assert_eq(fg__peek(D.fg, rule, key, strlen(key), &n), 0);
+	return n;
+}
+
+#define RULES                                                                  \
+	"rule api capacity 5 rate 5/1h default\n"                              \
+	"rule small capacity 3 rate 3/1h\n"                                    \
+	"rule login capacity 2 rate 2/1h\n"
+
+TestSuite(http, .timeout = 60);
+
+/* ----------------------------------------------------------- checks */
+
+Test(http, allowed_check_is_200_with_ratelimit_headers_and_json_figures)
+{
+	struct resp r;
+
+	start(RULES);
+	get(&r, "/v1/allow?rule=api&key=alice");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_eq(header_num(&r, "RateLimit-Limit"), 5);
+	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 4);
+	/* one token back every 720 s: full again in 720 s */
+	cr_expect_eq(header_num(&r, "RateLimit-Reset"), 720);
+	cr_expect_null(header(&r, "Retry-After"));
+	cr_expect_str_eq(header(&r, "Content-Type"), "application/json");
+	cr_expect_str_eq(header(&r, "Cache-Control"), "no-store");
+	cr_expect_str_eq(r.body,
+	                 "{\"allowed\":true,\"rule\":\"api\",\"key\":\"alice\","
+	                 "\"cost\":1,\"limit\":5,\"remaining\":4,"
+	                 "\"reset_ms\":720000,\"retry_after_ms\":0,"
+	                 "\"shadow\":false,\"untracked\":false}\n");
+	cr_expect_eq(left("api", "alice"), 4);
+	stop();
+}
+
+Test(http, capacity_c_admits_exactly_c_then_429_with_retry_after)
+{
+	struct resp r;
+	int i;
+
+	start(RULES);
+	for (i = 0; i < 3; i++) {
+		get(&r, "/v1/allow?rule=small&key=bob");
+		cr_assert_eq(r.status, 200, "request %d: %s", i, r.raw);
+		cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 2 - i);
+	}
+	for (i = 0; i < 2; i++) {
+		get(&r, "/v1/allow?rule=small&key=bob");
+		cr_assert_eq(r.status, 429, "%s", r.raw);
+		/* a token every 1200 s; the wait is rounded up to seconds */
+		cr_expect_eq(header_num(&r, "Retry-After"), 1200);
+		cr_expect_eq(header_num(&r, "RateLimit-Limit"), 3);
+		cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 0);
+		cr_expect_eq(header_num(&r, "RateLimit-Reset"), 3600);
+		cr_expect_not_null(strstr(r.body, "\"allowed\":false"), "%s",
+		                   r.body);
+		cr_expect_not_null(strstr(r.body, "\"remaining\":0"));
+	}
+	/* another key has its own bucket */
+	get(&r, "/v1/allow?rule=small&key=carol");
+	cr_expect_eq(r.status, 200);
+	stop();
+}
+
+Test(http, cost_takes_n_tokens_at_once)
+{
+	struct resp r;
+
+	start(RULES);
+	get(&r, "/v1/allow?rule=small&key=dan&cost=2");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 1);
+	cr_expect_not_null(strstr(r.body, "\"cost\":2"));
+	get(&r, "/v1/allow?rule=small&key=dan&cost=2");
+	cr_assert_eq(r.status, 429, "%s", r.raw);
+	cr_expect_eq(header_num(&r, "Retry-After"), 1200);
+	get(&r, "/v1/allow?rule=small&key=dan&cost=1");
+	cr_expect_eq(r.status, 200);
+	cr_expect_eq(left("small", "dan"), 0);
+	stop();
+}
+
+Test(http, classic_check_maps_endpoint_to_rule_and_user_id_to_key)
+{
+	struct resp r;
+
+	start(RULES);
+	get(&r, "/check?user_id=erin&endpoint=login");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_not_null(
+	    strstr(r.body, "\"rule\":\"login\",\"key\":\"erin\""), "%s",
+	    r.body);
+	cr_expect_eq(header_num(&r, "RateLimit-Limit"), 2);
+	get(&r, "/check?endpoint=login&user_id=erin");
+	cr_assert_eq(r.status, 200);
+	get(&r, "/check?user_id=erin&endpoint=login");
+	cr_assert_eq(r.status, 429);
+	cr_expect_eq(header_num(&r, "Retry-After"), 1800);
+	/* the same bucket as rule=login, key=erin */
+	get(&r, "/v1/allow?rule=login&key=erin");
+	cr_expect_eq(r.status, 429);
+	cr_expect_eq(left("login", "erin"), 0);
+	/* an endpoint with no rule of its own falls to the default rule */
+	get(&r, "/check?user_id=erin&endpoint=/some/page");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_not_null(strstr(r.body, "\"rule\":\"api\""), "%s", r.body);
+	cr_expect_eq(left("api", "erin"), 4);
+	stop();
+}
+
+Test(http, every_bad_input_is_400_with_its_reason_and_consumes_nothing)
+{
+	static const struct {
+		const char *path, *reason;
+	} bad[] = {
+	    {"/v1/allow?key=frank", "missing parameter: rule"},
+	    {"/v1/allow?rule=small", "missing parameter: key"},
+	    {"/v1/allow?rule=nosuch&key=frank", "no such rule"},
+	    {"/v1/allow?rule=&key=frank", "no such rule"},
+	    {"/v1/allow?rule=small&key=", "key is NULL or empty"},
+	    {"/v1/allow?rule=small&key", "key is NULL or empty"},
+	    {"/v1/allow?rule=small&key=%00x", "NUL byte: key"},
+	    {"/v1/allow?rule=small&key=0123456789012345678901234567890123"
+	     "4567890123456789012345678901234",
+	     "longer than"},
+	    {"/v1/allow?rule=small&key=frank&cost=0", "cost is 0"},
+	    {"/v1/allow?rule=small&key=frank&cost=4", "above the rule"},
+	    {"/v1/allow?rule=small&key=frank&cost=abc", "whole number"},
+	    {"/v1/allow?rule=small&key=frank&cost=-1", "whole number"},
+	    {"/v1/allow?rule=small&key=frank&cost=", "whole number"},
+	    {"/v1/allow?rule=small&key=frank&cost=99999999999", "whole number"},
+	    {"/v1/allow?rule=small&key=frank&key=george", "twice: key"},
+	    {"/v1/allow?rule=small&rule=api&key=frank", "twice: rule"},
+	    {"/check?endpoint=small", "missing parameter: user_id"},
+	    {"/check?user_id=frank", "missing parameter: endpoint"},
+	    {"/check?user_id=&endpoint=small", "key is NULL or empty"},
+	};
+	struct resp r;
+	size_t i;
+
+	start(RULES);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		get(&r, bad[i].path);
+		cr_expect_eq(r.status, 400, "%s: %s", bad[i].path, r.raw);
+		cr_expect_str_eq(header(&r, "Content-Type"),
+		                 "application/json");
+		cr_expect_eq(strncmp(r.body, "{\"error\":\"", 10), 0, "%s",
+		             r.body);
+		cr_expect_not_null(strstr(r.body, bad[i].reason),
+		                   "%s: want \"%s\" in %s", bad[i].path,
+		                   bad[i].reason, r.body);
+		cr_expect_null(header(&r, "RateLimit-Limit"), "%s",
+		               bad[i].path);
+	}
+	cr_expect_eq(left("small", "frank"), 3);
+	cr_expect_eq(left("small", "george"), 3);
+	cr_expect_eq(left("api", "frank"), 5);
+	stop();
+}
+
+Test(http, keys_are_escaped_in_json_and_invalid_utf8_replaced)
+{
+	struct resp r;
+
+	start(RULES);
+	/* q " \ U+0001 newline 0xff é */
+	get(&r, "/v1/allow?rule=api&key=q%22%5C%01%0A%FF%C3%A9");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_not_null(
+	    strstr(r.body,
+	           "\"key\":\"q\\\"\\\\\\u0001\\u000a\\ufffd\xc3\xa9\""),
+	    "%s", r.body);
+	/* the bucket is the key's exact bytes */
+	cr_expect_eq(left("api", "q\"\\\x01\n\xff\xc3\xa9"), 4);
+	stop();
+}
+
+/* ---------------------------------------------------- other paths */
+
+Test(http, metrics_parse_and_follow_the_requests)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	const char *why;
+	struct resp r;
+	double allowed, denied;
+	uint64_t t0;
+	int u;
+
+	start(RULES);
+	get(&r, "/v1/allow?rule=login&key=hal");
+	get(&r, "/metrics");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_str_eq(header(&r, "Content-Type"),
+	                 "text/plain; version=0.0.4; charset=utf-8");
+	why = prom_check(r.body);
+	cr_assert_null(why, "%s", why);
+	allowed = prom_value(r.body, "floodgate_rule_live_allowed_tokens"
+	                             "{rule=\"login\"}");
+	denied = prom_value(r.body, "floodgate_rule_live_denials"
+	                            "{rule=\"login\"}");
+	cr_expect_eq(allowed, 1);
+	cr_expect_eq(denied, 0);
+	cr_expect_geq(prom_value(r.body, "floodgate_gossip_rounds_total"), 0);
+
+	get(&r, "/v1/allow?rule=login&key=hal");
+	get(&r, "/v1/allow?rule=login&key=hal");
+	cr_assert_eq(r.status, 429);
+	get(&r, "/v1/allow?rule=login&key=ian");
+	/* a datagram too short to be gossip: counted, by reason */
+	a.sin_port = htons((uint16_t)D.gossip_port);
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_eq(sendto(u, "junk", 4, 0, (struct sockaddr *)&a, sizeof a),
+	             4);
+	close(u);
+	t0 = now_ms();
+	do {
+		get(&r, "/metrics");
+		cr_assert_eq(r.status, 200);
+		if (prom_value(r.body,
+		               "floodgate_gossip_dropped_datagrams_total"
+		               "{reason=\"truncated\"}") == 1)
+			break;
+		usleep(10000);
+	} while (now_ms() - t0 < 5000);
+	why = prom_check(r.body);
+	cr_assert_null(why, "%s", why);
+	cr_expect_eq(prom_value(r.body, "floodgate_gossip_dropped_datagrams_"
+	                                "total{reason=\"truncated\"}"),
+	             1);
+	cr_expect_eq(
+	    prom_value(r.body, "floodgate_gossip_received_bytes_total"), 4);
+	cr_expect_eq(prom_value(r.body, "floodgate_rule_live_allowed_tokens"
+	                                "{rule=\"login\"}"),
+	             allowed + 2);
+	cr_expect_eq(prom_value(r.body, "floodgate_rule_live_denials"
+	                                "{rule=\"login\"}"),
+	             denied + 1);
+	cr_expect_eq(prom_value(r.body, "floodgate_rule_keys{rule=\"login\"}"),
+	             2);
+	stop();
+}
+
+Test(http, healthz_is_ok_while_the_segment_is_linked)
+{
+	struct resp r;
+
+	start(RULES);
+	get(&r, "/healthz");
+	cr_assert_eq(r.status, 200);
+	cr_expect_str_eq(r.body, "ok\n");
+	/* workers starting now would find no segment: unhealthy */
+	cr_assert_eq(fg_unlink(D.seg), 0);
+	get(&r, "/healthz");
+	cr_expect_eq(r.status, 503, "%s", r.raw);
+	cr_expect_not_null(strstr(r.body, "segment"));
+	stop();
+}
+
+Test(http, unknown_path_is_404_and_other_methods_are_405)
+{
+	static const char *const paths[] = {"/v1/allow", "/check", "/metrics",
+	                                    "/healthz"};
+	static const char *const methods[] = {"POST", "PUT", "DELETE", "HEAD",
+	                                      "OPTIONS"};
+	struct resp r;
+	size_t i, j;
+
+	start(RULES);
+	get(&r, "/nope");
+	cr_expect_eq(r.status, 404);
+	get(&r, "/v1/allow/extra?rule=api&key=x");
+	cr_expect_eq(r.status, 404);
+	get(&r, "/");
+	cr_expect_eq(r.status, 404);
+	for (i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		for (j = 0; j < sizeof methods / sizeof methods[0]; j++) {
+			char p[128];
+
+			snprintf(p, sizeof p, "%s?rule=api&key=jim", paths[i]);
+			if (strcmp(methods[j], "HEAD") == 0) {
+				/* curl -X HEAD waits for a body: use -I */
+				char cmd[256];
+				FILE *f;
+
+				snprintf(cmd, sizeof cmd,
+				         "curl -s -I --max-time 5 "
+				         "'http://127.0.0.1:%d%s'",
+				         D.http_port, p);
+				f = popen(cmd, "r");
+				cr_assert_not_null(f);
+				r.raw[fread(r.raw, 1, sizeof r.raw - 1, f)] = 0;
+				pclose(f);
+				cr_expect_eq(strncmp(r.raw, "HTTP/1.1 405", 12),
+				             0, "HEAD %s: %s", p, r.raw);
+				continue;
+			}
+			http(&r, methods[j], p);
+			cr_expect_eq(r.status, 405, "%s %s: %s", methods[j], p,
+			             r.raw);
+			cr_expect_str_eq(header(&r, "Allow"), "GET");
+		}
+	/* none of them took a token */
+	cr_expect_eq(left("api", "jim"), 5);
+	stop();
+}
+
+/* ------------------------------------------------ hostile clients */
+
+/* Send @len bytes (the server may close before it has read them all),
+ * then read its answer until it closes: the status, 0 if none. */
+static int raw_exchange(const char *req, size_t len, char *ans, size_t cap)
+{
+	int fd = tcp_connect(), status = 0;
+	size_t off = 0, got = 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	while (off < len) {
+		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	while (got < cap - 1 && poll(&p, 1, 5000) == 1) {
+		ssize_t n = recv(fd, ans + got, cap - 1 - got, 0);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	ans[got] = '\0';
+	close(fd);
+	if (sscanf(ans, "HTTP/1.%*d %d", &status) != 1)
+		status = 0;
+	return status;
+}
+
+static void still_serves(void)
+{
+	struct resp r;
+
+	get(&r, "/v1/allow?rule=api&key=after");
+	cr_expect_eq(r.status, 200, "the daemon no longer serves: %s", r.raw);
+}
+
+Test(http, oversized_header_or_url_is_refused_and_the_daemon_serves_on)
+{
+	size_t big = 100 * 1024;
+	char *req = malloc(big + 256), ans[4096];
+	int st;
+
+	cr_assert_not_null(req);
+	start(RULES);
+	/* a 100 KB header line */
+	strcpy(req, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	memset(req + strlen(req), 'a', big);
+	strcpy(req + strlen("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ") +
+	           big,
+	       "\r\n\r\n");
+	st = raw_exchange(req, strlen(req), ans, sizeof ans);
+	cr_expect(st == 0 || (st >= 400 && st < 500),
+	          "100 KB header answered %d", st);
+	cr_log_info("100 KB header: %d", st);
+	/* a 100 KB URL */
+	strcpy(req, "GET /v1/allow?rule=api&key=");
+	memset(req + strlen(req), 'k', big);
+	strcpy(req + strlen("GET /v1/allow?rule=api&key=") + big,
+	       " HTTP/1.1\r\nHost: x\r\n\r\n");
+	st = raw_exchange(req, strlen(req), ans, sizeof ans);
+	cr_expect(st == 0 || (st >= 400 && st < 500), "100 KB URL answered %d",
+	          st);
+	cr_log_info("100 KB URL: %d", st);
+	free(req);
+	still_serves();
+	stop();
+}
+
+Test(http, garbage_request_lines_are_refused_and_the_daemon_serves_on)
+{
+	static const char *const junk[] = {
+	    "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+	    "GET\r\n\r\n",
+	    "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n",
+	    "GET /healthz HTTP/1.1\r\nBad Header Line\r\n\r\n",
+	    "\r\n\r\n\r\n\r\n",
+	    "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+	};
+	char ans[4096];
+	size_t i;
+	int st;
+
+	start(RULES);
+	for (i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+		st = raw_exchange(junk[i], strlen(junk[i]), ans, sizeof ans);
+		cr_expect(st == 0 || (st >= 400 && st < 600 && st != 429),
+		          "junk %zu answered %d: %s", i, st, ans);
+		cr_log_info("junk %zu: %d", i, st);
+	}
+	still_serves();
+	stop();
+}
+
+Test(http, idle_connection_is_closed_after_the_timeout_while_others_are_served)
+{
+	char buf[256];
+	struct pollfd p;
+	uint64_t t0, waited;
+	ssize_t n;
+	int fd;
+
+	start(RULES);
+	fd = tcp_connect();
+	cr_assert_eq(send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 32, 0),
+	             32);
+	t0 = now_ms();
+	/* one thread, yet the dribbler blocks nobody */
+	still_serves();
+	p.fd = fd;
+	p.events = POLLIN;
+	cr_assert_eq(poll(&p, 1, (TIMEOUT_S + 4) * 1000), 1,
+	             "idle connection still open after %d s", TIMEOUT_S + 4);
+	waited = now_ms() - t0;
+	n = recv(fd, buf, sizeof buf, 0);
+	cr_expect_leq(n, 0, "the idle connection got an answer");
+	cr_log_info("idle connection closed after %llu ms",
+	            (unsigned long long)waited);
+	cr_expect_geq(waited, TIMEOUT_S * 1000 / 2, "closed after %llu ms",
+	              (unsigned long long)waited);
+	close(fd);
+	still_serves();
+	stop();
+}
+
+/* Beyond the limit a connection waits in the kernel's listen queue: it is
+ * answered only once an idle one has timed out, never alongside them. */
+Test(http, connections_beyond_the_limit_wait_until_idle_ones_time_out)
+{
+	struct resp r;
+	uint64_t t0, waited;
+	int fds[MAX_CONNS], i;
+
+	start(RULES);
+	for (i = 0; i < MAX_CONNS; i++) {
+		fds[i] = tcp_connect();
+		cr_assert_eq(send(fds[i], "GET /", 5, 0), 5);
+	}
+	t0 = now_ms();
+	get(&r, "/v1/allow?rule=api&key=kim");
+	waited = now_ms() - t0;
+	cr_log_info("over the limit: answered after %llu ms",
+	            (unsigned long long)waited);
+	cr_expect_eq(r.status, 200, "%s", r.raw);
+	cr_expect_geq(waited, TIMEOUT_S * 1000 / 2,
+	              "answered after %llu ms, beside %d open connections",
+	              (unsigned long long)waited, MAX_CONNS);
+	/* with the slots free again, answers are immediate */
+	t0 = now_ms();
+	still_serves();
+	cr_expect_lt(now_ms() - t0, TIMEOUT_S * 1000 / 2);
+	for (i = 0; i < MAX_CONNS; i++)
+		close(fds[i]);
+	stop();
+}
+
+/* ------------------------------------------------------------ config */
+
+static const char *parse(const char *text, struct fgd_config *cfg)
+{
+	static char err[512];
+
+	if (fgd_config_parse(text, strlen(text), "t.conf", cfg, err,
+	                     sizeof err) == 0)
+		return NULL;
+	return err;
+}
+
+Test(http_config, http_is_off_by_default_and_a_bare_port_is_loopback)
+{
+	struct fgd_config c;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&c.http.ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&c.http.ss;
+
+	cr_assert_null(parse("rule a capacity 1 rate 1/1s\n", &c));
+	cr_expect_eq(c.http.len, 0);
+	fgd_config_free(&c);
+
+	cr_assert_null(parse("http 8080\n", &c));
+	cr_expect_eq(sin->sin_family, AF_INET);
+	cr_expect_eq(sin->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	cr_expect_eq(ntohs(sin->sin_port), 8080);
+	cr_expect_eq(c.http_timeout_s, FGD_HTTP_TIMEOUT_S);
+	cr_expect_eq(c.http_connections, FGD_HTTP_CONNECTIONS);
+	fgd_config_free(&c);
+
+	cr_assert_null(
+	    parse("http [::1]:9090 connections 9 timeout 1500ms\n", &c));
+	cr_expect_eq(sin6->sin6_family, AF_INET6);
+	cr_expect_eq(ntohs(sin6->sin6_port), 9090);
+	cr_expect_eq(c.http_connections, 9);
+	cr_expect_eq(c.http_timeout_s, 2); /* whole seconds, rounded up */
+	fgd_config_free(&c);
+
+	cr_assert_null(parse("http off\n", &c));
+	cr_expect_eq(c.http.len, 0);
+	fgd_config_free(&c);
+}
+
+Test(http_config, bad_http_directives_are_refused_with_file_and_line)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+	    {"http\n", "t.conf:1: http needs [ADDR:]PORT"},
+	    {"\nhttp 127.0.0.1\n", "t.conf:2: http '127.0.0.1': needs a port"},
+	    {"http [::1]\n", "needs a port"},
+	    {"http 99999\n", "port must be"},
+	    {"http 0\n", "port must be"},
+	    {"http localhost:80\n", "not a numeric IPv4"},
+	    {"http 8080 timeout\n", "'timeout' needs a value"},
+	    {"http 8080 timeout 0s\n", "from 1s to 1h"},
+	    {"http 8080 timeout 500ms\n", "from 1s to 1h"},
+	    {"http 8080 timeout 2h\n", "from 1s to 1h"},
+	    {"http 8080 timeout 10\n", "from 1s to 1h"},
+	    {"http 8080 connections 0\n", "from 1 to 1024"},
+	    {"http 8080 connections 1025\n", "from 1 to 1024"},
+	    {"http 8080 connections 1 connections 2\n", "given twice"},
+	    {"http 8080 threads 4\n", "unknown keyword 'threads'"},
+	    {"http off timeout 1s\n", "takes nothing more"},
+	    {"http 8080\nhttp 8081\n", "t.conf:2: 'http' given twice"},
+	};
+	struct fgd_config c;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const char *err = parse(bad[i].text, &c);
+
+		cr_expect_not_null(err, "accepted: %s", bad[i].text);
+		if (err)
+			cr_expect_not_null(strstr(err, bad[i].why),
+			                   "%s: want \"%s\", got \"%s\"",
+			                   bad[i].text, bad[i].why, err);
+	}
+}
