@@ -54,41 +54,62 @@ wait_http() { # wait_http URL: up to 10 s
 	exit 1
 }
 
-# measure URL: one wrk run; prints "req/s p50_ms p99_ms non2xx"
+# server_cpu PID: CPU time, in clock ticks, of PID, its live children and
+# its reaped ones (utime + stime + cutime + cstime of the parent, utime +
+# stime of each child): the server's cost, which the load of a shared
+# machine disturbs much less than its throughput.
+server_cpu() {
+	{
+		cat "/proc/$1/stat"
+		for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+			cat "/proc/$c/stat" 2>/dev/null
+		done
+	} | sed 's/^.*) //' | awk -v p="$1" 'NR == 1 { t += $12 + $13 + $14 + $15; next }
+		{ t += $12 + $13 } END { print t }'
+}
+
+# measure URL PID: one wrk run against the server PID; prints
+# "req/s p50_ms p99_ms non2xx cpu_us_per_request"
 measure() {
+	c0=$(server_cpu "$2")
 	wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" >"$tmp/wrk.out" 2>&1
-	awk 'function ms(v) {
+	c1=$(server_cpu "$2")
+	awk -v cpu=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '
+	     function ms(v) {
 		if (v ~ /us$/) return v * 0.001
 		if (v ~ /ms$/) return v + 0
 		if (v ~ /s$/) return v * 1000
 		return v + 0
 	     }
+	     / requests in / { n = $1 }
 	     /Requests\/sec:/ { r = $2 }
 	     $1 == "50%" { p50 = ms($2) }
 	     $1 == "99%" { p99 = ms($2) }
 	     /Non-2xx or 3xx responses:/ { bad = $5 }
-	     END { printf "%.0f %.3f %.3f %d\n", r, p50, p99, bad }' "$tmp/wrk.out"
+	     END { printf "%.0f %.3f %.3f %d %.0f\n", r, p50, p99, bad,
+	           n ? cpu * 1e6 / hz / n : 0 }' "$tmp/wrk.out"
 }
 
 median() { # median of the numbers on stdin
 	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# compare NAME_A URL_A NAME_B URL_B: alternate, then one table row each
+# compare NAME_A URL_A PID_A NAME_B URL_B PID_B: alternate, then a row each
 compare() {
 	: >"$tmp/a"
 	: >"$tmp/b"
 	for _ in $(seq "$ROUNDS"); do
-		measure "$2" >>"$tmp/a"
-		measure "$4" >>"$tmp/b"
+		measure "$2" "$3" >>"$tmp/a"
+		measure "$5" "$6" >>"$tmp/b"
 	done
 	for side in a b; do
-		[ $side = a ] && name=$1 || name=$3
+		[ $side = a ] && name=$1 || name=$4
 		f=$tmp/$side
-		printf '| %s | %s | %s | %s | %s |\n' "$name" \
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$name" \
 			"$(cut -d' ' -f1 "$f" | median)" \
 			"$(cut -d' ' -f2 "$f" | median)" \
 			"$(cut -d' ' -f3 "$f" | median)" \
+			"$(cut -d' ' -f5 "$f" | median)" \
 			"$(awk '{ s += $4 } END { print s + 0 }' "$f")"
 	done
 }
@@ -108,13 +129,15 @@ fg_apache_conf "$tmp" "$apache_port" "$seg" "$((WORKERS * 2))" \
 </Location>' >"$tmp/httpd.conf"
 "$httpd" -f "$tmp/httpd.conf" -k start || exit 1
 wait_http "http://127.0.0.1:$apache_port/plain/f.txt"
-pids="$pids $(cat "$tmp/httpd.pid")"
+apache_pid=$(cat "$tmp/httpd.pid")
+pids="$pids $apache_pid"
 
 # gunicorn: one server without the middleware, one with it.
 gport_plain=$(fg_free_port)
 PYTHONPATH=$srcdir/contrib/python gunicorn -w "$WORKERS" -k sync \
 	-b "127.0.0.1:$gport_plain" --log-level warning testapp:application \
 	2>"$tmp/gunicorn-plain.log" &
+gpid_plain=$!
 pids="$pids $!"
 wait_http "http://127.0.0.1:$gport_plain/"
 gport_fg=$(fg_free_port)
@@ -122,21 +145,22 @@ FG_TEST_SEGMENT=$seg FG_TEST_RULE=bench FLOODGATE_LIBRARY=$lib \
 	PYTHONPATH=$srcdir/contrib/python gunicorn -w "$WORKERS" -k sync \
 	-b "127.0.0.1:$gport_fg" --log-level warning testapp:application \
 	2>"$tmp/gunicorn-fg.log" &
+gpid_fg=$!
 pids="$pids $!"
 wait_http "http://127.0.0.1:$gport_fg/"
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency, median of $ROUNDS alternating runs; $(nproc) CPUs; $(uname -r)"
 echo
-echo "| server | requests/s | p50 ms | p99 ms | non-2xx |"
-echo "|---|---|---|---|---|"
+echo "| server | requests/s | p50 ms | p99 ms | server CPU us/request | non-2xx |"
+echo "|---|---|---|---|---|---|"
 compare "Apache prefork, static 1 KiB file" \
-	"http://127.0.0.1:$apache_port/plain/f.txt" \
+	"http://127.0.0.1:$apache_port/plain/f.txt" "$apache_pid" \
 	"Apache prefork + mod_floodgate" \
-	"http://127.0.0.1:$apache_port/limited/f.txt"
+	"http://127.0.0.1:$apache_port/limited/f.txt" "$apache_pid"
 compare "gunicorn $WORKERS sync workers, WSGI hello" \
-	"http://127.0.0.1:$gport_plain/" \
+	"http://127.0.0.1:$gport_plain/" "$gpid_plain" \
 	"gunicorn + floodgate_wsgi.RateLimit" \
-	"http://127.0.0.1:$gport_fg/"
+	"http://127.0.0.1:$gport_fg/" "$gpid_fg"
 echo
 echo "admitted, denied by the segment: $(fg_owner "$seg" stats)"
 
