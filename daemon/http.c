@@ -23,6 +23,7 @@
  * a cache.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,7 +469,7 @@ unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
 	pfd->revents = 0;
 	if (MHD_get_timeout(h->mhd, &t) == MHD_YES &&
 	    (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms))
-		*timeout_ms = (int)t;
+		*timeout_ms = t > INT_MAX ? INT_MAX : (int)t;
 	return 1;
 }
 

@@ -160,9 +160,24 @@ static long header_num(const struct resp *r, const char *name)
 
 /* ---------------------------------------------------------- daemon */
 
+/* DIR/fg.conf: the daemon's config, its endpoint on @http_port. */
+static void write_conf(const char *rules, int http_port)
+{
+	char conf[128], text[2048];
+
+	snprintf(text, sizeof text,
+	         "segment %s\ncapacity 1000\nnode-key %s/n0.key\n"
+	         "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
+	         "http 127.0.0.1:%d timeout %ds connections %d\n%s",
+	         D.seg, D.dir, D.dir, D.gossip_port, http_port, TIMEOUT_S,
+	         MAX_CONNS, rules);
+	snprintf(conf, sizeof conf, "%s/fg.conf", D.dir);
+	write_file(conf, text);
+}
+
 static void start(const char *rules)
 {
-	char conf[128], log[128], text[2048];
+	char conf[128], log[128];
 	uint64_t t0;
 	struct resp r;
 	pid_t p;
@@ -174,14 +189,8 @@ static void start(const char *rules)
 	D.gossip_port = free_port(PORT_LO + (int)(getpid() % 500) * 2, 0);
 	D.http_port = free_port(D.gossip_port + 1, D.gossip_port);
 	make_node_keys(D.dir, 1);
-	snprintf(text, sizeof text,
-	         "segment %s\ncapacity 1000\nnode-key %s/n0.key\n"
-	         "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
-	         "http 127.0.0.1:%d timeout %ds connections %d\n%s",
-	         D.seg, D.dir, D.dir, D.gossip_port, D.http_port, TIMEOUT_S,
-	         MAX_CONNS, rules);
+	write_conf(rules, D.http_port);
 	snprintf(conf, sizeof conf, "%s/fg.conf", D.dir);
-	write_file(conf, text);
 	snprintf(log, sizeof log, "%s/fg.log", D.dir);
 	p = fork();
 	cr_assert_geq(p, 0);
@@ -538,6 +547,39 @@ Test(http, unknown_path_is_404_and_other_methods_are_405)
 		}
 	/* none of them took a token */
 	cr_expect_eq(left("api", "jim"), 5);
+	stop();
+}
+
+/* The endpoint is set up at start: a reload applies the new rules and
+ * says that the http line waits for a restart; the old port serves on. */
+Test(http, reload_keeps_the_endpoint_and_warns_that_http_waits_for_restart)
+{
+	char path[128], log[8192] = "";
+	struct resp r;
+	uint64_t t0;
+	FILE *f;
+
+	start(RULES);
+	write_conf("rule small capacity 7 rate 7/1h\n", D.http_port + 1);
+	cr_assert_eq(kill(D.pid, SIGHUP), 0);
+	t0 = now_ms();
+	do {
+		get(&r, "/v1/allow?rule=small&key=lee");
+		if (r.status == 200 && header_num(&r, "RateLimit-Limit") == 7)
+			break;
+		usleep(20000);
+	} while (now_ms() - t0 < 5000);
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_eq(header_num(&r, "RateLimit-Limit"), 7);
+	get(&r, "/v1/allow?rule=api&key=lee");
+	cr_expect_eq(r.status, 400, "a withdrawn rule still answers");
+	snprintf(path, sizeof path, "%s/fg.log", D.dir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	log[fread(log, 1, sizeof log - 1, f)] = '\0';
+	fclose(f);
+	cr_expect_not_null(strstr(log, "http takes effect at restart only"),
+	                   "%s", log);
 	stop();
 }
 
