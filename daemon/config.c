@@ -57,7 +57,7 @@ struct parser {
 	size_t line;
 	char *err;
 	size_t errlen;
-	size_t seen[16]; /* line of each single directive, 0: unseen */
+	size_t seen[32]; /* line of each single directive, 0: unseen */
 	size_t peers_alloc, rules_alloc;
 	size_t v4_peer, v6_peer; /* line of the first peer of each family */
 	size_t v4_idx, v6_idx;
@@ -412,6 +412,21 @@ static int d_listen(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+static int d_announce(struct parser *p, char **w, int nw)
+{
+	const char *why;
+
+	(void)nw;
+	if (strcmp(w[1], "off") == 0) {
+		p->cfg.announce_off = 1;
+		return 0;
+	}
+	why = parse_addr(w[1], &p->cfg.announce);
+	if (why != NULL)
+		return fail(p, "announce '" CLIP "': %s", w[1], why);
+	return 0;
+}
+
 static int d_peer(struct parser *p, char **w, int nw)
 {
 	struct fgd_addr a;
@@ -479,6 +494,24 @@ static int d_max_datagram(struct parser *p, char **w, int nw)
 		            "bytes from %d to %d",
 		            w[1], FGD_MIN_DATAGRAM, FGD_MAX_DATAGRAM);
 	p->cfg.max_datagram = (uint32_t)v;
+	return 0;
+}
+
+static int d_fanout(struct parser *p, char **w, int nw)
+{
+	uint64_t v;
+
+	(void)nw;
+	if (strcmp(w[1], "all") == 0) {
+		p->cfg.fanout = FGD_FANOUT_ALL;
+		return 0;
+	}
+	if (parse_uint(w[1], strlen(w[1]), FGD_FANOUT_MAX, &v) != 0 || v < 1)
+		return fail(p,
+		            "fanout '" CLIP "': must be all or a number of "
+		            "peers from 1 to %d",
+		            w[1], FGD_FANOUT_MAX);
+	p->cfg.fanout = (uint32_t)v;
 	return 0;
 }
 
@@ -726,6 +759,8 @@ static const struct directive directives[] = {
     {"peer", d_peer, 1, 1},
     {"interval", d_interval, 1, 0},
     {"max-datagram", d_max_datagram, 1, 0},
+    {"fanout", d_fanout, 1, 0},
+    {"announce", d_announce, 1, 0},
     {"http", d_http, -1, 0},
     {"rule", d_rule, -1, 1},
 };

@@ -26,6 +26,9 @@
 #define FGD_DEFAULT_DATAGRAM 1200 /* below a 1280-byte IPv6 MTU: no fragments */
 #define FGD_MIN_DATAGRAM 512
 #define FGD_MAX_DATAGRAM 1400
+#define FGD_FANOUT_UNSET 0          /* not given: by cluster size */
+#define FGD_FANOUT_ALL UINT32_MAX   /* "fanout all" */
+#define FGD_FANOUT_MAX 64
 #define FGD_HTTP_TIMEOUT_S 10     /* idle HTTP connection closed after */
 #define FGD_HTTP_CONNECTIONS 64   /* HTTP connections at once */
 #define FGD_HTTP_CONNECTIONS_MAX 1024
@@ -59,10 +62,15 @@ struct fgd_config {
 	char control[FGD_CONTROL_MAX + 1];
 	/* network */
 	struct fgd_addr listen;          /* "listen ADDR[:PORT]"; default 0.0.0.0:7420 */
+	struct fgd_addr announce;        /* "announce ADDR[:PORT]|off": where
+	                                  * members reach us; len 0: listen */
+	int announce_off;
 	struct fgd_addr *peers;          /* "peer ADDR[:PORT]", repeatable */
 	size_t npeers;
 	uint32_t interval_ms;            /* "interval 100ms" */
 	uint32_t max_datagram;           /* "max-datagram 1200" bytes */
+	uint32_t fanout;                 /* "fanout N|all"; FGD_FANOUT_UNSET:
+	                                  * all up to 8 keyring members, else 3 */
 	/* "http [ADDR:]PORT [timeout 10s] [connections 64]": the HTTP
 	 * endpoint (daemon/http.c); ADDR defaults to 127.0.0.1 */
 	struct fgd_addr http;            /* len 0: off (the default) */

@@ -239,6 +239,8 @@ static int socket_open(struct daemon *d)
 	return 0;
 }
 
+static int net_attach(struct daemon *d);
+
 static int node_start(struct daemon *d)
 {
 	struct fgd_node_params p = {.max_datagram = d->cfg.max_datagram,
@@ -268,6 +270,11 @@ static int node_start(struct daemon *d)
 		fgd_node_fini(&d->node);
 		return -1;
 	}
+	if (net_attach(d) != 0) {
+		logmsg(LOG_ERR, "out of memory for the gossip state");
+		fgd_node_fini(&d->node);
+		return -1;
+	}
 	d->node_ok = 1;
 	if (d->node.self < 0)
 		logmsg(LOG_WARNING, "our own key is not in the keyring: peers "
@@ -275,22 +282,38 @@ static int node_start(struct daemon *d)
 	return 0;
 }
 
-static void send_all(void *arg, const uint8_t *buf, size_t len)
+/* The node picks the destinations (members.c): fanout, relaying, SWIM. */
+static void send_to(void *arg, const struct fgd_addr *a, const uint8_t *buf,
+                    size_t len)
 {
 	struct daemon *d = arg;
-	size_t i;
 
-	for (i = 0; i < d->cfg.npeers; i++) {
-		const struct fgd_addr *a = &d->cfg.peers[i];
-
-		if (sendto(d->sock, buf, len, 0, (const struct sockaddr *)&a->ss,
-		           a->len) == (ssize_t)len) {
-			d->node.ctr.tx_datagrams++;
-			d->node.ctr.tx_bytes += len;
-		} else {
-			d->node.ctr.tx_errors++;
-		}
+	if (sendto(d->sock, buf, len, 0, (const struct sockaddr *)&a->ss,
+	           a->len) == (ssize_t)len) {
+		d->node.ctr.tx_datagrams++;
+		d->node.ctr.tx_bytes += len;
+	} else {
+		d->node.ctr.tx_errors++;
 	}
+}
+
+/* Seeds, fanout and our address to the node; again after a reload. */
+static int net_attach(struct daemon *d)
+{
+	struct fgd_net net = {.self = d->cfg.announce.len ? &d->cfg.announce
+	                                                  : &d->cfg.listen,
+	                      .seeds = d->cfg.peers,
+	                      .nseeds = d->cfg.npeers,
+	                      .send = send_to,
+	                      .arg = d};
+
+	if (d->cfg.announce_off)
+		net.self = NULL; /* members find us only in their config */
+	if (d->cfg.fanout == FGD_FANOUT_UNSET)
+		net.fanout = fgd_fanout_auto(d->kr.n);
+	else
+		net.fanout = d->cfg.fanout == FGD_FANOUT_ALL ? 0 : d->cfg.fanout;
+	return fgd_node_set_net(&d->node, &net);
 }
 
 /* Log each peer's change of state (alive, suspect, dead). */
@@ -316,7 +339,8 @@ static void round_run(struct daemon *d, uint64_t t, int full)
 	if (!d->node_ok)
 		return;
 	fgd_node_harvest(&d->node, t);
-	(void)fgd_node_emit(&d->node, t, full, send_all, d);
+	(void)full; /* every FGD_FULL_SYNC_EVERY rounds anyway */
+	(void)fgd_node_tick(&d->node, t);
 	peers_watch(d, t);
 }
 
@@ -326,13 +350,15 @@ static void receive_all(struct daemon *d, uint64_t t)
 	unsigned i;
 
 	for (i = 0; i < 1024; i++) { /* bounded: rounds must still run */
-		ssize_t n = recv(d->sock, buf, sizeof buf, 0);
+		struct fgd_addr from = {.len = sizeof from.ss};
+		ssize_t n = recvfrom(d->sock, buf, sizeof buf, 0,
+		                     (struct sockaddr *)&from.ss, &from.len);
 
 		if (n < 0)
 			return;
 		if (!d->node_ok)
 			continue;
-		(void)fgd_node_receive(&d->node, buf, (size_t)n, t);
+		(void)fgd_node_receive_from(&d->node, buf, (size_t)n, &from, t);
 	}
 }
 
@@ -403,12 +429,17 @@ static int reload(struct daemon *d, char *why, size_t whylen)
 	nc.peers = NULL;
 	d->cfg.interval_ms = nc.interval_ms;
 	d->cfg.max_datagram = nc.max_datagram;
+	d->cfg.fanout = nc.fanout;
+	d->cfg.announce = nc.announce;
+	d->cfg.announce_off = nc.announce_off;
 	free(d->cfg.rules);
 	d->cfg.rules = nc.rules;
 	d->cfg.nrules = nc.nrules;
 	nc.rules = NULL;
 	if (d->node_ok) {
 		d->node.npeers = d->cfg.npeers;
+		if (net_attach(d) != 0)
+			logmsg(LOG_ERR, "reload: out of memory: old peers kept");
 		d->node.max_datagram = d->cfg.max_datagram;
 		d->node.interval_ns = (uint64_t)d->cfg.interval_ms * 1000000u;
 	}

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <urcu/uatomic.h>
 
+#include "daemon/members.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/pair.h"
@@ -121,7 +122,11 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 	n->incarnation = p->incarnation;
 	n->max_datagram = p->max_datagram;
 	n->interval_ns = (uint64_t)p->interval_ms * 1000000u;
+	/* The debt bound counts every member that may consume, not only
+	 * the seeds: with discovery a node may be configured with one. */
 	n->npeers = p->npeers;
+	if (kr->n > 1 && kr->n - 1 > n->npeers)
+		n->npeers = kr->n - 1;
 	n->nslots = fg->seg.tbl.nslots;
 	if (fgd_map_init(&n->local, cap) != 0)
 		goto fail;
@@ -140,7 +145,8 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 	}
 	n->replay = calloc(kr->n ? kr->n : 1, sizeof *n->replay);
 	n->heard_ms = calloc(kr->n ? kr->n : 1, sizeof *n->heard_ms);
-	if (n->replay == NULL || n->heard_ms == NULL)
+	if (n->replay == NULL || n->heard_ms == NULL ||
+	    fgd_members_init(n) != 0)
 		goto fail;
 	if (p->state_path == NULL || !state_map(n, p->state_path)) {
 		n->base = calloc(n->nslots, sizeof *n->base);
@@ -160,6 +166,7 @@ void fgd_node_fini(struct fgd_node *n)
 	fgd_map_fini(&n->remote);
 	free(n->replay);
 	free(n->heard_ms);
+	fgd_members_fini(n);
 	if (n->base_bytes)
 		munmap((struct state_hdr *)(void *)n->base - 1, n->base_bytes);
 	else
@@ -343,8 +350,9 @@ static void apply(struct fgd_node *n, const struct fgw_view *v,
 	n->ctr.applied += delta;
 }
 
-enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
-                               size_t len, uint64_t now_ms)
+enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
+                                    size_t len, const struct fgd_addr *from,
+                                    uint64_t now_ms)
 {
 	struct fgw_record rec;
 	struct fgw_view v;
@@ -352,21 +360,49 @@ enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
 
 	n->ctr.rx_datagrams++;
 	n->ctr.rx_bytes += len;
+	/* Others re-send announcements: one we verified already costs a
+	 * compare, not a signature check. */
+	if (fgd_members_known(n, buf, len))
+		return FGW_OK;
 	d = fgw_open(buf, len, n->kr, &v);
 	if (d == FGW_OK && v.origin == n->self) {
 		n->ctr.drops_self++;
 		return FGW_REPLAY;
 	}
-	if (d == FGW_OK)
+	if (d == FGW_OK && v.type == FGW_TYPE_MEMBER &&
+	    buf[FGW_HDR_SIZE] == FGW_ANNOUNCE)
+		d = fgd_members_announce(n, &v, now_ms);
+	else if (d == FGW_OK)
 		d = fgw_replay_check(&n->replay[v.origin], v.incarnation, v.seq);
 	if (d != FGW_OK) {
 		n->ctr.drops[d]++;
 		return d;
 	}
+	if (v.type == FGW_TYPE_MEMBER) {
+		if (buf[FGW_HDR_SIZE] != FGW_ANNOUNCE) {
+			n->heard_ms[v.origin] = now_ms;
+			fgd_members_heard(n, v.origin);
+			fgd_members_receive(n, &v, from, now_ms);
+		}
+		return FGW_OK;
+	}
 	n->heard_ms[v.origin] = now_ms;
+	fgd_members_heard(n, v.origin);
 	while (fgw_next(&v, &rec))
 		apply(n, &v, &rec, now_ms);
+	/* First time we accept it (the replay window said so): pass it on,
+	 * unchanged, so that its origin's signature travels with it.  Not
+	 * a heartbeat: flooding those would cost every node N x fanout
+	 * verifications a full-sync period for nothing SWIM does not do. */
+	if (v.nrec > 0)
+		fgd_members_forward(n, buf, len, v.origin, from, now_ms);
 	return FGW_OK;
+}
+
+enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
+                               size_t len, uint64_t now_ms)
+{
+	return fgd_node_receive_from(n, buf, len, NULL, now_ms);
 }
 
 enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
@@ -377,9 +413,16 @@ enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
 
 	if (origin < 0 || (size_t)origin >= n->kr->n)
 		return FGD_PEER_UNKNOWN;
+	/* The probes' verdict first; talking again clears it. */
+	if (fgd_members_verdict(n, origin) != FGD_PEER_UNKNOWN)
+		return fgd_members_verdict(n, origin);
 	heard = n->heard_ms[origin];
 	if (heard == 0)
 		return FGD_PEER_UNKNOWN;
+	/* A member we can probe: its probes say, not silence (in a large
+	 * cluster it may rightly send us nothing for a while). */
+	if (n->mem[origin].addr.len != 0)
+		return FGD_PEER_ALIVE;
 	if (now_ms - heard <= FGD_SUSPECT_AFTER * period)
 		return FGD_PEER_ALIVE;
 	if (now_ms - heard <= FGD_DEAD_AFTER * period)

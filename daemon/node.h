@@ -11,6 +11,17 @@
  * from the local bucket: duplicates, reordering and replays change
  * nothing, and a later datagram repairs a lost one.
  *
+ * Dissemination and membership (members.c): with a network attached
+ * (fgd_node_set_net), each round's datagrams go to `fanout` members
+ * chosen at random among the live ones, and a consumption datagram of
+ * another origin accepted for the first time is forwarded unchanged (its
+ * origin's signature travels with it) to `fanout` others; duplicates are
+ * never forwarded, so forwarding ends.  Liveness is SWIM's: a ping per
+ * round, an indirect ping through FGD_PING_REQ_K others when no ack
+ * comes, suspect when both fail, dead after a suspicion timeout, alive
+ * as soon as the member talks again.  Addresses of members not in the
+ * config are learned from their own signed announcements.
+ *
  * Time enters only as arguments (monotonic ms), so tests drive rounds.
  */
 #ifndef FGD_NODE_H
@@ -19,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/config.h"
 #include "daemon/keymap.h"
 #include "gossip/replay.h"
 #include "gossip/wire.h"
@@ -52,6 +64,46 @@ struct fgd_counters {
 	uint64_t records_unknown; /* records for a rule not global here */
 	uint64_t records_noroom;  /* no room in a ledger or the table */
 	uint64_t local_noroom;    /* harvest found no room in the ledger */
+	/* dissemination and membership */
+	uint64_t relayed;         /* datagrams of other origins forwarded */
+	uint64_t pings, acks, ping_reqs; /* probes sent, acks to ours, asked */
+	uint64_t acks_relayed;    /* acks forwarded for a ping-req */
+	uint64_t suspected, declared_dead;
+	uint64_t announces;       /* announcements of others learned */
+	uint64_t member_ignored;  /* signed but not for us: ping to another
+	                           * member, ack to no probe, bad ping-req */
+};
+
+#define FGD_PING_REQ_K 3      /* members asked to probe indirectly */
+#define FGD_SUSPICION_ROUNDS 20 /* suspect this long, then dead */
+#define FGD_ANNOUNCE_PER_ROUND 2 /* others' announcements re-sent */
+#define FGD_FANOUT_AUTO_ALL 8 /* a cluster this small: send to all */
+#define FGD_FANOUT_AUTO 3
+
+/* What this node knows of one keyring member (see members.c). */
+struct fgd_member {
+	struct fgd_addr addr;         /* len 0: unknown */
+	uint64_t addr_inc, addr_seq;  /* version of the signed word for it */
+	uint8_t ann[FGW_MEMBER_SIZE]; /* its latest announcement, verified */
+	size_t ann_len;
+	uint64_t ann_inc, ann_seq;
+	uint8_t swim;                 /* enum fgd_peer_state by probes */
+	uint8_t probe;                /* 0 none, 1 direct, 2 indirect */
+	uint64_t suspect_ms, probe_ms, probe_nonce;
+	int relay_to; /* a ping-req asked us to probe it: who, or -1 */
+	uint64_t relay_nonce, relay_ms;
+};
+
+typedef void fgd_sendto_fn(void *arg, const struct fgd_addr *to,
+                           const uint8_t *buf, size_t len);
+
+struct fgd_net {
+	const struct fgd_addr *self; /* announced; NULL or len 0: none */
+	const struct fgd_addr *seeds; /* the config's peers */
+	size_t nseeds;
+	unsigned fanout; /* 0: every member, no forwarding */
+	fgd_sendto_fn *send;
+	void *arg;
 };
 
 struct fgd_node {
@@ -80,6 +132,18 @@ struct fgd_node {
 	uint64_t table_full_seen; /* the segment's table_full at the last
 	                           * eviction pass */
 	struct fgd_counters ctr;
+	/* dissemination and membership (members.c) */
+	struct fgd_member *mem; /* per keyring entry */
+	struct fgd_addr self_addr;
+	struct fgd_addr *seeds;
+	int *seed_member; /* per seed: the member found there, or -1 */
+	size_t nseeds;
+	unsigned fanout;
+	fgd_sendto_fn *net_send;
+	void *net_arg;
+	const struct fgd_addr **cand; /* scratch: kr->n + nseeds */
+	uint64_t rng;
+	size_t probe_next, ann_next;
 };
 
 struct fgd_node_params {
@@ -126,6 +190,29 @@ enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
 enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
                                         uint64_t now_ms);
 const char *fgd_peer_state_name(enum fgd_peer_state s);
+
+/*
+ * Attach a network: where we listen (announced to members), the seeds,
+ * the fanout and how to send.  Copies what it needs; call again after a
+ * reload.  0, or -1 out of memory.
+ */
+int fgd_node_set_net(struct fgd_node *n, const struct fgd_net *net);
+
+/* The fanout a cluster of @members keyring entries gets by default. */
+unsigned fgd_fanout_auto(size_t members);
+
+/*
+ * One round on the attached network (harvest first): this round's
+ * datagrams to `fanout` live members, announcements, and a SWIM step.
+ * Returns the number of datagrams sent.
+ */
+size_t fgd_node_tick(struct fgd_node *n, uint64_t now_ms);
+
+/* fgd_node_receive, from @from (NULL: unknown): also answers probes and
+ * forwards what it accepted first to `fanout` others. */
+enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
+                                    size_t len, const struct fgd_addr *from,
+                                    uint64_t now_ms);
 
 /*
  * Table pressure: when the last harvest saw more buckets than the segment

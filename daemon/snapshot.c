@@ -345,14 +345,89 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
-                         struct fgd_snap_counts *out, char *err, size_t errlen)
+int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
+                           char *err, size_t errlen)
 {
-	struct fgd_snap_hdr h;
+	uint64_t max = file_size / REC_SIZE;
+
+	if (file_size < sizeof *h)
+		return failf(err, errlen, "truncated header");
+	if (memcmp(h->magic, FGD_SNAP_MAGIC, sizeof h->magic) != 0)
+		return failf(err, errlen, "not a floodgate snapshot");
+	if (h->version != FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
+		return failf(err, errlen,
+		             "format version %u, this daemon reads %u",
+		             h->version, FGD_SNAP_VERSION);
+	/* each count alone first: their sum must not wrap */
+	if (h->nbuckets > max || h->nremote > max ||
+	    file_size != sizeof *h + (h->nbuckets + h->nremote) * REC_SIZE)
+		return failf(err, errlen,
+		             "%llu bytes do not hold %llu + %llu records",
+		             (unsigned long long)file_size,
+		             (unsigned long long)h->nbuckets,
+		             (unsigned long long)h->nremote);
+	return 0;
+}
+
+int fgd_snapshot_check_rec(const void *rec)
+{
+	/* both kinds share the rule and key fields */
+	const struct fgd_snap_bucket *r = rec;
+
+	return name_ok(r->rule, sizeof r->rule) && r->key_len > 0 &&
+	               r->key_len <= FG_KEY_MAX
+	           ? 0
+	           : -1;
+}
+
+#define CHUNK 256u /* records per read */
+
+/* Pass over the records of @fd (just past the header): with @n NULL,
+ * hash and check them; else apply them. */
+static int records_pass(int fd, const struct fgd_snap_hdr *h,
+                        crypto_generichash_state *st, struct fgd_node *n,
+                        uint64_t now_ms, struct fgd_snap_counts *out,
+                        uint64_t *bad)
+{
+	uint8_t buf[CHUNK * REC_SIZE]; /* 32 KiB */
+	uint64_t nrec = h->nbuckets + h->nremote, i = 0, elapsed = 0;
+
+	if (n)
+		elapsed = elapsed_since(h);
+	while (i < nrec) {
+		uint64_t k = nrec - i < CHUNK ? nrec - i : CHUNK, j;
+
+		if (read_all(fd, buf, k * REC_SIZE) != 0)
+			return -1;
+		if (st)
+			crypto_generichash_update(st, buf, k * REC_SIZE);
+		for (j = 0; j < k; j++, i++) {
+			const void *rec = buf + j * REC_SIZE;
+
+			if (n == NULL) {
+				if (fgd_snapshot_check_rec(rec) != 0 &&
+				    *bad == UINT64_MAX)
+					*bad = i;
+			} else if (i < h->nbuckets) {
+				restore_bucket(n, rec, elapsed, out);
+			} else {
+				restore_remote(n, rec, now_ms, out);
+			}
+		}
+	}
+	return 0;
+}
+
+int fgd_snapshot_restore(const char *path, struct fgd_node *n,
+                         uint64_t now_ms, struct fgd_snap_counts *out,
+                         char *err, size_t errlen)
+{
+	struct fgd_snap_hdr h, zeroed;
+	crypto_generichash_state st;
 	uint8_t sum[FGD_SNAP_SUM_BYTES];
-	uint8_t *body = NULL;
-	struct stat st;
-	uint64_t nrec, i, elapsed;
+	uint64_t bad = UINT64_MAX;
+	struct stat sb;
+	char why[200];
 	int fd, rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -363,77 +438,48 @@ int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
 		return failf(err, errlen, "snapshot %s: %s", path,
 		             strerror(errno));
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		failf(err, errlen, "snapshot %s: not a regular file", path);
 		goto out;
 	}
-	if ((uint64_t)st.st_size < sizeof h ||
-	    read_all(fd, &h, sizeof h) != 0) {
-		failf(err, errlen, "snapshot %s: truncated header", path);
+	memset(&h, 0, sizeof h);
+	if ((uint64_t)sb.st_size >= sizeof h && read_all(fd, &h, sizeof h) != 0) {
+		failf(err, errlen, "snapshot %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (memcmp(h.magic, FGD_SNAP_MAGIC, sizeof h.magic) != 0) {
-		failf(err, errlen, "snapshot %s: not a floodgate snapshot",
-		      path);
+	if (fgd_snapshot_check_hdr(&h, (uint64_t)sb.st_size, why,
+	                           sizeof why) != 0) {
+		failf(err, errlen, "snapshot %s: %s", path, why);
 		goto out;
 	}
-	if (h.version != FGD_SNAP_VERSION || h.rec_size != REC_SIZE) {
-		failf(err, errlen,
-		      "snapshot %s: format version %u, this daemon reads %u",
-		      path, h.version, FGD_SNAP_VERSION);
-		goto out;
-	}
-	/* sizes before any allocation: the file must hold exactly them */
-	nrec = h.nbuckets + h.nremote;
-	if (h.nbuckets > (uint64_t)st.st_size / REC_SIZE ||
-	    h.nremote > (uint64_t)st.st_size / REC_SIZE ||
-	    (uint64_t)st.st_size != sizeof h + nrec * REC_SIZE) {
-		failf(err, errlen,
-		      "snapshot %s: %llu bytes do not hold %llu + %llu records",
-		      path, (unsigned long long)st.st_size,
-		      (unsigned long long)h.nbuckets,
-		      (unsigned long long)h.nremote);
-		goto out;
-	}
-	body = malloc(nrec ? nrec * REC_SIZE : 1);
-	if (body == NULL) {
-		failf(err, errlen, "snapshot %s: out of memory", path);
-		goto out;
-	}
-	if (read_all(fd, body, nrec * REC_SIZE) != 0) {
+	/* first pass: the checksum and every record, before any change */
+	zeroed = h;
+	memset(zeroed.sum, 0, sizeof zeroed.sum);
+	crypto_generichash_init(&st, NULL, 0, sizeof sum);
+	crypto_generichash_update(&st, (const void *)&zeroed, sizeof zeroed);
+	if (records_pass(fd, &h, &st, NULL, 0, out, &bad) != 0) {
 		failf(err, errlen, "snapshot %s: short read", path);
 		goto out;
 	}
-	fgd_snapshot_sum(&h, body, nrec * REC_SIZE, sum);
+	crypto_generichash_final(&st, sum, sizeof sum);
 	if (sodium_memcmp(sum, h.sum, sizeof sum) != 0) {
 		failf(err, errlen, "snapshot %s: checksum mismatch (corrupt)",
 		      path);
 		goto out;
 	}
-	for (i = 0; i < nrec; i++) {
-		const struct fgd_snap_bucket *r =
-		    (const void *)(body + i * REC_SIZE);
-
-		if (!name_ok(r->rule, sizeof r->rule) || r->key_len == 0 ||
-		    r->key_len > FG_KEY_MAX) {
-			failf(err, errlen,
-			      "snapshot %s: record %llu is malformed", path,
-			      (unsigned long long)i);
-			goto out;
-		}
+	if (bad != UINT64_MAX) {
+		failf(err, errlen, "snapshot %s: record %llu is malformed", path,
+		      (unsigned long long)bad);
+		goto out;
 	}
-
-	/* verified: apply */
-	elapsed = elapsed_since(&h);
-	for (i = 0; i < h.nbuckets; i++)
-		restore_bucket(n, (const void *)(body + i * REC_SIZE), elapsed,
-		               out);
-	for (; i < nrec; i++)
-		restore_remote(n, (const void *)(body + i * REC_SIZE), now_ms,
-		               out);
+	/* second pass: apply */
+	if (lseek(fd, (off_t)sizeof h, SEEK_SET) != (off_t)sizeof h ||
+	    records_pass(fd, &h, NULL, n, now_ms, out, &bad) != 0) {
+		failf(err, errlen, "snapshot %s: short read", path);
+		goto out;
+	}
 	rc = 0;
 out:
-	free(body);
 	close(fd);
 	return rc;
 }

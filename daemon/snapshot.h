@@ -91,6 +91,13 @@ struct fgd_snap_counts {
 void fgd_snapshot_sum(const struct fgd_snap_hdr *h, const void *body,
                       size_t len, uint8_t out[FGD_SNAP_SUM_BYTES]);
 
+/* The checks a snapshot passes before its checksum is even computed, on
+ * its header and the size of its file; 0, or -1 and why in @err. */
+int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
+                           char *err, size_t errlen);
+/* The check every record passes (both kinds): 0 or -1. */
+int fgd_snapshot_check_rec(const void *rec);
+
 /* Write @n's segment and remote ledger to @path.  0, or -1 with a
  * message in @err. */
 int fgd_snapshot_write(const char *path, struct fgd_node *n,

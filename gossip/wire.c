@@ -21,6 +21,7 @@
  *   3. origin in the keyring                       UNKNOWNKEY
  *   4. Ed25519 over [0, len - 64)                  BADSIG
  *   5. every record's bounds, nrec, exact end      MALFORMED
+ *      (type 2: nrec 0, the body's exact size and values)
  *
  * Only a key we already trust can make us spend a signature verification
  * (~57 us, DESIGN-NOTES); a random origin costs a keyring lookup.  Step 5
@@ -178,6 +179,80 @@ size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE])
 	return w->len;
 }
 
+/* Member body offsets, from FGW_HDR_SIZE. */
+#define M_KIND   0
+#define M_FAMILY 1
+#define M_PORT   2
+#define M_ADDR   4
+#define M_NONCE  20
+#define M_TARGET 28
+#define M_REQ    60
+_Static_assert(M_REQ + FGW_PK_SIZE == FGW_MEMBER_BODY, "member layout");
+
+/* The values a member body may hold: a known kind, and an address in
+ * one canonical form (family 0 has no port or address bytes, IPv4 uses
+ * the first 4 of 16). */
+static int member_valid(uint8_t kind, uint8_t family, uint16_t port,
+                        const uint8_t addr[16])
+{
+	if (kind < FGW_PING || kind > FGW_ANNOUNCE)
+		return 0;
+	if (family == 0)
+		return port == 0 && sodium_is_zero(addr, 16);
+	if (family == 4)
+		return port != 0 && sodium_is_zero(addr + 4, 12);
+	return family == 6 && port != 0;
+}
+
+size_t fgw_member_write(uint8_t buf[FGW_MEMBER_SIZE],
+                        const uint8_t origin[FGW_PK_SIZE],
+                        uint64_t incarnation, uint64_t seq,
+                        const struct fgw_member *m,
+                        const uint8_t sk[FGW_SK_SIZE])
+{
+	uint8_t *b = buf + FGW_HDR_SIZE;
+	const size_t end = FGW_HDR_SIZE + FGW_MEMBER_BODY;
+
+	if (!member_valid(m->kind, m->family, m->port, m->addr))
+		return 0;
+	if (sodium_init() < 0)
+		return 0;
+	memset(buf, 0, FGW_HDR_SIZE);
+	memcpy(buf + OFF_MAGIC, FGW_MAGIC, 4);
+	buf[OFF_TYPE] = FGW_TYPE_MEMBER;
+	memcpy(buf + OFF_ORIGIN, origin, FGW_PK_SIZE);
+	put64(buf + OFF_INC, incarnation);
+	put64(buf + OFF_SEQ, seq);
+	b[M_KIND] = m->kind;
+	b[M_FAMILY] = m->family;
+	put16(b + M_PORT, m->port);
+	memcpy(b + M_ADDR, m->addr, 16);
+	put64(b + M_NONCE, m->nonce);
+	memcpy(b + M_TARGET, m->target, FGW_PK_SIZE);
+	memcpy(b + M_REQ, m->requester, FGW_PK_SIZE);
+	if (crypto_sign_detached(buf + end, NULL, buf, end, sk) != 0)
+		return 0;
+	return FGW_MEMBER_SIZE;
+}
+
+int fgw_member_get(const struct fgw_view *v, struct fgw_member *m)
+{
+	const uint8_t *b;
+
+	if (v->buf == NULL || v->type != FGW_TYPE_MEMBER ||
+	    v->len != FGW_MEMBER_SIZE)
+		return -1;
+	b = v->buf + FGW_HDR_SIZE;
+	m->kind = b[M_KIND];
+	m->family = b[M_FAMILY];
+	m->port = get16(b + M_PORT);
+	memcpy(m->addr, b + M_ADDR, 16);
+	m->nonce = get64(b + M_NONCE);
+	memcpy(m->target, b + M_TARGET, FGW_PK_SIZE);
+	memcpy(m->requester, b + M_REQ, FGW_PK_SIZE);
+	return 0;
+}
+
 /* ------------------------------------------------------------ reading */
 
 int fgw_keyring_find(const struct fgw_keyring *kr,
@@ -239,7 +314,9 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 		goto out;
 	}
 	if (memcmp(buf + OFF_MAGIC, FGW_MAGIC, 4) != 0 ||
-	    buf[OFF_TYPE] != FGW_TYPE_CONSUMPTION || buf[OFF_FLAGS] != 0) {
+	    (buf[OFF_TYPE] != FGW_TYPE_CONSUMPTION &&
+	     buf[OFF_TYPE] != FGW_TYPE_MEMBER) ||
+	    buf[OFF_FLAGS] != 0) {
 		ret = FGW_BADVERSION;
 		goto out;
 	}
@@ -256,7 +333,18 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 		ret = FGW_BADSIG;
 		goto out;
 	}
-	if (check_records(buf, end, get16(buf + OFF_NREC)) != 0) {
+	if (buf[OFF_TYPE] == FGW_TYPE_MEMBER) {
+		/* Fixed size first: only then are the body's bytes there. */
+		if (end != FGW_HDR_SIZE + FGW_MEMBER_BODY ||
+		    get16(buf + OFF_NREC) != 0 ||
+		    !member_valid(buf[FGW_HDR_SIZE + M_KIND],
+		                  buf[FGW_HDR_SIZE + M_FAMILY],
+		                  get16(buf + FGW_HDR_SIZE + M_PORT),
+		                  buf + FGW_HDR_SIZE + M_ADDR)) {
+			ret = FGW_MALFORMED;
+			goto out;
+		}
+	} else if (check_records(buf, end, get16(buf + OFF_NREC)) != 0) {
 		ret = FGW_MALFORMED;
 		goto out;
 	}
@@ -264,10 +352,12 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 	v->buf = buf;
 	v->len = len;
 	v->origin = origin;
+	v->type = buf[OFF_TYPE];
 	v->incarnation = get64(buf + OFF_INC);
 	v->seq = get64(buf + OFF_SEQ);
 	v->nrec = get16(buf + OFF_NREC);
-	v->pos = FGW_HDR_SIZE;
+	/* A membership datagram has no records: its walk is at the end. */
+	v->pos = v->type == FGW_TYPE_MEMBER ? end : FGW_HDR_SIZE;
 	ret = FGW_OK;
 out:
 	return ret;
@@ -280,7 +370,8 @@ int fgw_next(struct fgw_view *v, struct fgw_record *r)
 
 	/* fgw_open() checked every record; these bounds only keep a view
 	 * that did not come from it (or was zeroed on a drop) harmless. */
-	if (v->buf == NULL || v->len < FGW_MIN_SIZE || v->len > FGW_MAX_SIZE)
+	if (v->buf == NULL || v->type != FGW_TYPE_CONSUMPTION ||
+	    v->len < FGW_MIN_SIZE || v->len > FGW_MAX_SIZE)
 		return 0;
 	end = v->len - FGW_SIG_SIZE;
 	if (v->pos < FGW_HDR_SIZE || v->pos >= end ||

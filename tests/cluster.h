@@ -8,9 +8,12 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "gossip/keys.h"
 
@@ -30,6 +33,30 @@ static inline void write_file(const char *path, const char *text)
 	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
 	fputs(text, f);
 	cr_assert_eq(fclose(f), 0);
+}
+
+/* Start floodgated -f -c DIR/nI.conf, its stderr appended to DIR/nI.log;
+ * its pid.  It dies with the test: a test that fails half-way must not
+ * leave daemons behind. */
+static inline pid_t cluster_spawn(const char *dir, int i)
+{
+	char conf[128], log[128];
+	pid_t p;
+
+	snprintf(conf, sizeof conf, "%s/n%d.conf", dir, i);
+	snprintf(log, sizeof log, "%s/n%d.log", dir, i);
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		FILE *f = freopen(log, "a", stderr);
+
+		(void)f;
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(daemon_path(), "floodgated", "-f", "-c", conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return p;
 }
 
 /* DIR/nI.key (and .pub) for I < @n, named "nI", and DIR/keyring. */

@@ -133,10 +133,12 @@ static void write_config(int i, const char *rules)
 	char path[128], text[2048];
 	int off, j;
 
+	/* announce off: the nodes must reach each other through the relay
+	 * only, never at the addresses they would announce */
 	off = snprintf(text, sizeof text,
 	               "segment %s\ncapacity 4096\nnode-key %s/n%d.key\n"
 	               "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
-	               "interval %dms\n%s",
+	               "announce off\ninterval %dms\n%s",
 	               K.seg[i], K.dir, i, K.dir, node_port(i), INTERVAL_MS,
 	               rules);
 	for (j = 0; j < N; j++)
@@ -150,23 +152,7 @@ static void write_config(int i, const char *rules)
 
 static void start(int i)
 {
-	char conf[128], log[128];
-	pid_t p;
-
-	snprintf(conf, sizeof conf, "%s/n%d.conf", K.dir, i);
-	snprintf(log, sizeof log, "%s/n%d.log", K.dir, i);
-	p = fork();
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		FILE *f = freopen(log, "a", stderr);
-
-		(void)f;
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(daemon_path(), "floodgated", "-f", "-c", conf,
-		      (char *)NULL);
-		_exit(127);
-	}
-	K.pid[i] = p;
+	K.pid[i] = cluster_spawn(K.dir, i);
 }
 
 /* SIGTERM node @i and reap it: its wait status (0: a clean exit). */

@@ -946,3 +946,25 @@ Test(config, sample_config_rules_are_accepted_by_fg_rule_set)
 	publish_all(&cfg);
 	fgd_config_free(&cfg);
 }
+
+Test(config, snapshot_is_an_absolute_path_with_an_optional_period)
+{
+	struct fgd_config cfg;
+
+	parse_ok("", &cfg);
+	cr_expect_eq(cfg.snapshot[0], '\0', "no snapshot by default");
+	fgd_config_free(&cfg);
+	parse_ok("snapshot /var/lib/floodgate/x.snap\n", &cfg);
+	cr_expect_str_eq(cfg.snapshot, "/var/lib/floodgate/x.snap");
+	cr_expect_eq(cfg.snapshot_every_ms, 60000);
+	fgd_config_free(&cfg);
+	parse_ok("snapshot /s every 5s\n", &cfg);
+	cr_expect_eq(cfg.snapshot_every_ms, 5000);
+	fgd_config_free(&cfg);
+	rejects("snapshot relative.snap\n", 1, "absolute path");
+	rejects("snapshot\n", 1, "snapshot PATH [every DURATION]");
+	rejects("snapshot /s every\n", 1, "snapshot PATH [every DURATION]");
+	rejects("snapshot /s often 5s\n", 1, "snapshot PATH [every DURATION]");
+	rejects("snapshot /s every 500ms\n", 1, "from 1s to 1h");
+	rejects("snapshot /s every 2h\n", 1, "every '2h'");
+}

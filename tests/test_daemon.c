@@ -56,23 +56,7 @@ static void write_config(int i, const char *rules)
 
 static void start(int i)
 {
-	char conf[128], log[128];
-	pid_t p;
-
-	snprintf(conf, sizeof conf, "%s/n%d.conf", K.dir, i);
-	snprintf(log, sizeof log, "%s/n%d.log", K.dir, i);
-	p = fork();
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		FILE *f = freopen(log, "a", stderr);
-
-		(void)f;
-		/* a test that fails half-way must not leave daemons behind */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(daemon_path(), "floodgated", "-f", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	K.pid[i] = p;
+	K.pid[i] = cluster_spawn(K.dir, i);
 }
 
 static void stop_with(int i, int sig)

@@ -401,7 +401,7 @@ static fg_client *daemon_up(void)
 	fg_client *c = NULL;
 
 	snprintf(name, sizeof name, "%s-d", seg);
-	daemon_pid = spawn_daemon(dir, 0);
+	daemon_pid = cluster_spawn(dir, 0);
 	for (;;) {
 		if (c == NULL && fg_open(name, 0, &c) != 0)
 			c = NULL;

@@ -78,6 +78,23 @@ static inline size_t fuzz_walk(struct fgw_view *v, const uint8_t *buf,
 
 	FUZZ_ASSERT(v->buf == buf && v->len == len);
 	FUZZ_ASSERT(len >= FGW_MIN_SIZE && len <= FGW_MAX_SIZE);
+	if (v->type == FGW_TYPE_MEMBER) {
+		struct fgw_member m;
+
+		/* No records; a body of the one size, with valid values. */
+		FUZZ_ASSERT(len == FGW_MEMBER_SIZE && v->nrec == 0);
+		FUZZ_ASSERT(fgw_next(v, &r) == 0);
+		FUZZ_ASSERT(fgw_member_get(v, &m) == 0);
+		FUZZ_ASSERT(m.kind >= FGW_PING && m.kind <= FGW_ANNOUNCE);
+		FUZZ_ASSERT(m.family == 0 || m.family == 4 || m.family == 6);
+		return 0;
+	}
+	FUZZ_ASSERT(v->type == FGW_TYPE_CONSUMPTION);
+	{
+		struct fgw_member m;
+
+		FUZZ_ASSERT(fgw_member_get(v, &m) == -1);
+	}
 	while (fgw_next(v, &r)) {
 		FUZZ_ASSERT(r.rule_len >= 1 && r.rule_len <= FGW_RULE_MAX);
 		FUZZ_ASSERT(r.key_len >= 1 && r.key_len <= FGW_KEY_MAX);

@@ -1,0 +1,56 @@
+/*
+ * fuzz_snapshot.c - a snapshot file read back after a reboot:
+ * fgd_snapshot_check_hdr() and fgd_snapshot_check_rec() (daemon/snapshot.c).
+ *
+ * Input: the file, whole; its length is the file size.  The checksum is
+ * not looked at here (a fuzzer cannot forge it, and the checks below run
+ * before it is computed, so that a lying header never sizes a read).
+ *
+ * Oracle: a header that passes promises exactly what the restore goes on
+ * to rely on: the version and record size are this daemon's, and the file
+ * holds the header and exactly nbuckets + nremote records, with no
+ * overflow on the way; a record that passes has a NUL-terminated,
+ * NUL-padded rule name of 1..31 bytes and a key of 1..64 bytes.
+ */
+#include <string.h>
+
+#include "daemon/snapshot.h"
+#include "tests/fuzz/fuzz.h"
+
+static void check_rec_valid(const struct fgd_snap_bucket *r)
+{
+	size_t len = strnlen(r->rule, sizeof r->rule), i;
+
+	FUZZ_ASSERT(len >= 1 && len < sizeof r->rule);
+	for (i = len; i < sizeof r->rule; i++)
+		FUZZ_ASSERT(r->rule[i] == '\0');
+	FUZZ_ASSERT(r->key_len >= 1 && r->key_len <= FG_KEY_MAX);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fgd_snap_hdr h;
+	struct fgd_snap_bucket rec;
+	char err[256];
+	uint64_t i, n;
+
+	memset(&h, 0, sizeof h);
+	memcpy(&h, data, size < sizeof h ? size : sizeof h);
+	if (fgd_snapshot_check_hdr(&h, size, err, sizeof err) != 0) {
+		FUZZ_ASSERT(err[0] != '\0');
+		return 0;
+	}
+	FUZZ_ASSERT(size >= sizeof h);
+	FUZZ_ASSERT(h.version == FGD_SNAP_VERSION &&
+	            h.rec_size == FGD_SNAP_REC_SIZE);
+	FUZZ_ASSERT(h.nbuckets <= size / FGD_SNAP_REC_SIZE &&
+	            h.nremote <= size / FGD_SNAP_REC_SIZE);
+	n = h.nbuckets + h.nremote;
+	FUZZ_ASSERT(sizeof h + n * FGD_SNAP_REC_SIZE == size);
+	for (i = 0; i < n; i++) {
+		memcpy(&rec, data + sizeof h + i * FGD_SNAP_REC_SIZE, sizeof rec);
+		if (fgd_snapshot_check_rec(&rec) == 0)
+			check_rec_valid(&rec);
+	}
+	return 0;
+}
