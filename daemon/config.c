@@ -402,6 +402,29 @@ static int d_control(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+static int d_snapshot(struct parser *p, char **w, int nw)
+{
+	uint64_t ms = 0;
+
+	if (nw != 2 && (nw != 4 || strcmp(w[2], "every") != 0))
+		return fail(p, "snapshot: expected 'snapshot PATH [every "
+		               "DURATION]'");
+	if (w[1][0] != '/' || strlen(w[1]) > FGD_PATH_MAX - 4)
+		return fail(p,
+		            "snapshot '" CLIP "': must be an absolute path of "
+		            "at most %d bytes",
+		            w[1], FGD_PATH_MAX - 4);
+	if (nw == 4 && (parse_duration(w[3], 3600000, &ms) != 0 || ms < 1000))
+		return fail(p,
+		            "snapshot every '" CLIP "': must be a duration "
+		            "from 1s to 1h, like 60s",
+		            w[3]);
+	strcpy(p->cfg.snapshot, w[1]);
+	p->cfg.snapshot_every_ms =
+	        nw == 4 ? (uint32_t)ms : FGD_DEFAULT_SNAPSHOT_MS;
+	return 0;
+}
+
 static int d_listen(struct parser *p, char **w, int nw)
 {
 	const char *why = parse_addr(w[1], &p->cfg.listen);
@@ -497,24 +520,6 @@ static int d_max_datagram(struct parser *p, char **w, int nw)
 	return 0;
 }
 
-static int d_fanout(struct parser *p, char **w, int nw)
-{
-	uint64_t v;
-
-	(void)nw;
-	if (strcmp(w[1], "all") == 0) {
-		p->cfg.fanout = FGD_FANOUT_ALL;
-		return 0;
-	}
-	if (parse_uint(w[1], strlen(w[1]), FGD_FANOUT_MAX, &v) != 0 || v < 1)
-		return fail(p,
-		            "fanout '" CLIP "': must be all or a number of "
-		            "peers from 1 to %d",
-		            w[1], FGD_FANOUT_MAX);
-	p->cfg.fanout = (uint32_t)v;
-	return 0;
-}
-
 /*
  * "http [ADDR:]PORT [timeout DURATION] [connections N]" or "http off".
  * A bare port listens on 127.0.0.1: the endpoint answers the network
@@ -580,6 +585,24 @@ static int d_http(struct parser *p, char **w, int nw)
 			p->cfg.http_connections = (uint32_t)v;
 		}
 	}
+	return 0;
+}
+
+static int d_fanout(struct parser *p, char **w, int nw)
+{
+	uint64_t v;
+
+	(void)nw;
+	if (strcmp(w[1], "all") == 0) {
+		p->cfg.fanout = FGD_FANOUT_ALL;
+		return 0;
+	}
+	if (parse_uint(w[1], strlen(w[1]), FGD_FANOUT_MAX, &v) != 0 || v < 1)
+		return fail(p,
+		            "fanout '" CLIP "': must be all or a number of "
+		            "peers from 1 to %d",
+		            w[1], FGD_FANOUT_MAX);
+	p->cfg.fanout = (uint32_t)v;
 	return 0;
 }
 
@@ -755,13 +778,14 @@ static const struct directive directives[] = {
     {"node-key", d_path, 1, 0},
     {"keyring", d_path, 1, 0},
     {"control", d_control, 1, 0},
+    {"snapshot", d_snapshot, -1, 0},
     {"listen", d_listen, 1, 0},
     {"peer", d_peer, 1, 1},
     {"interval", d_interval, 1, 0},
     {"max-datagram", d_max_datagram, 1, 0},
+    {"http", d_http, -1, 0},
     {"fanout", d_fanout, 1, 0},
     {"announce", d_announce, 1, 0},
-    {"http", d_http, -1, 0},
     {"rule", d_rule, -1, 1},
 };
 _Static_assert(sizeof directives / sizeof directives[0] <=
@@ -885,6 +909,7 @@ int fgd_config_parse(const char *text, size_t len, const char *fname,
 	sin->sin_port = htons(FGD_DEFAULT_PORT);
 	p.cfg.listen.len = sizeof *sin;
 	p.cfg.interval_ms = FGD_DEFAULT_INTERVAL_MS;
+	p.cfg.snapshot_every_ms = FGD_DEFAULT_SNAPSHOT_MS;
 	p.cfg.max_datagram = FGD_DEFAULT_DATAGRAM;
 	p.cfg.http_timeout_s = FGD_HTTP_TIMEOUT_S;
 	p.cfg.http_connections = FGD_HTTP_CONNECTIONS;

@@ -26,12 +26,13 @@
 #define FGD_DEFAULT_DATAGRAM 1200 /* below a 1280-byte IPv6 MTU: no fragments */
 #define FGD_MIN_DATAGRAM 512
 #define FGD_MAX_DATAGRAM 1400
-#define FGD_FANOUT_UNSET 0          /* not given: by cluster size */
-#define FGD_FANOUT_ALL UINT32_MAX   /* "fanout all" */
-#define FGD_FANOUT_MAX 64
 #define FGD_HTTP_TIMEOUT_S 10     /* idle HTTP connection closed after */
 #define FGD_HTTP_CONNECTIONS 64   /* HTTP connections at once */
 #define FGD_HTTP_CONNECTIONS_MAX 1024
+#define FGD_FANOUT_UNSET 0          /* not given: by cluster size */
+#define FGD_FANOUT_ALL UINT32_MAX   /* "fanout all" */
+#define FGD_FANOUT_MAX 64
+#define FGD_DEFAULT_SNAPSHOT_MS 60000u
 #define FGD_CONTROL_MAX 107 /* a Unix socket path: sun_path less its NUL */
 
 struct fgd_addr {
@@ -69,13 +70,17 @@ struct fgd_config {
 	size_t npeers;
 	uint32_t interval_ms;            /* "interval 100ms" */
 	uint32_t max_datagram;           /* "max-datagram 1200" bytes */
-	uint32_t fanout;                 /* "fanout N|all"; FGD_FANOUT_UNSET:
-	                                  * all up to 8 keyring members, else 3 */
 	/* "http [ADDR:]PORT [timeout 10s] [connections 64]": the HTTP
 	 * endpoint (daemon/http.c); ADDR defaults to 127.0.0.1 */
 	struct fgd_addr http;            /* len 0: off (the default) */
 	uint32_t http_timeout_s;
 	uint32_t http_connections;
+	uint32_t fanout;                 /* "fanout N|all"; FGD_FANOUT_UNSET:
+	                                  * all up to 8 keyring members, else 3 */
+	/* "snapshot PATH [every DURATION]": buckets and gossip marks kept
+	 * on disk across reboots (daemon/snapshot.h); "" = none */
+	char snapshot[FGD_PATH_MAX + 1];
+	uint32_t snapshot_every_ms;      /* default FGD_DEFAULT_SNAPSHOT_MS */
 	/* rules: "rule NAME capacity N rate R/PERIOD [scope host|global]
 	 *         [on-full open|closed] [mode enforce|shadow] [default]" */
 	struct fgd_rule *rules;

@@ -40,6 +40,7 @@
 #include "daemon/http.h"
 #include "daemon/control.h"
 #include "daemon/node.h"
+#include "daemon/snapshot.h"
 #include "gossip/keys.h"
 #include "lib/client.h"
 #include "lib/floodgate.h"
@@ -105,6 +106,7 @@ struct daemon {
 	int sigfd;
 	struct fgd_http *http; /* NULL: no HTTP endpoint */
 	struct fgd_ctl ctl; /* control socket for floodgate(1) */
+	int fresh; /* we created the segment: restore the snapshot */
 };
 
 /* ---------------------------------------------------------------- rules */
@@ -175,6 +177,8 @@ static int segment_open(struct daemon *d)
 		}
 		o.gid = res->gr_gid;
 	}
+	if (fg__seg_path(d->cfg.segment, buf, sizeof buf) == 0)
+		d->fresh = access(buf, F_OK) != 0;
 	r = fg_create(d->cfg.segment, &o, 0, &d->fg);
 	if (r != 0) {
 		logmsg(LOG_ERR, "segment %s: %s%s", d->cfg.segment,
@@ -493,12 +497,55 @@ static int http_open(struct daemon *d)
 	return -1;
 }
 
+/* ------------------------------------------------------------ snapshots */
+
+static void snapshot_save(struct daemon *d)
+{
+	struct fgd_snap_counts n;
+	char err[600];
+
+	if (!d->cfg.snapshot[0] || !d->node_ok)
+		return;
+	if (fgd_snapshot_write(d->cfg.snapshot, &d->node, &n, err,
+	                       sizeof err) != 0)
+		logmsg(LOG_ERR, "%s", err);
+	else if (verbose)
+		logmsg(LOG_DEBUG, "snapshot %s: %llu buckets, %llu marks",
+		       d->cfg.snapshot, (unsigned long long)n.buckets,
+		       (unsigned long long)n.remote);
+}
+
+/* A segment we just created (the host rebooted, or it was removed) gets
+ * back the buckets and marks of the last snapshot; one that survived is
+ * newer than any snapshot and is left alone. */
+static void snapshot_load(struct daemon *d)
+{
+	struct fgd_snap_counts n;
+	char err[600];
+	int r;
+
+	if (!d->cfg.snapshot[0] || !d->node_ok || !d->fresh)
+		return;
+	r = fgd_snapshot_restore(d->cfg.snapshot, &d->node, now_ms(), &n, err,
+	                         sizeof err);
+	if (r < 0)
+		logmsg(LOG_ERR, "%s: starting with full buckets", err);
+	else if (r == 0)
+		logmsg(LOG_INFO,
+		       "snapshot %s restored: %llu buckets, %llu marks, "
+		       "%llu skipped (refilled, or rule gone)",
+		       d->cfg.snapshot, (unsigned long long)n.buckets,
+		       (unsigned long long)n.remote,
+		       (unsigned long long)n.skipped);
+}
+
 /* ------------------------------------------------------------------ loop */
 
 static int run(struct daemon *d)
 {
 	uint64_t t = now_ms(), next_round = t, next_reap = t + REAP_EVERY_MS;
 	uint64_t next_expire = t + EXPIRE_EVERY_MS;
+	uint64_t next_snap = t + d->cfg.snapshot_every_ms;
 
 	for (;;) {
 		struct pollfd pfd[2 + FGD_CTL_NFDS + 1] = {
@@ -524,6 +571,10 @@ static int run(struct daemon *d)
 		if (t >= next_expire && d->node_ok) {
 			fgd_node_expire(&d->node, t);
 			next_expire = t + EXPIRE_EVERY_MS;
+		}
+		if (t >= next_snap) {
+			snapshot_save(d);
+			next_snap = t + d->cfg.snapshot_every_ms;
 		}
 		timeout = (int)(next_round > t ? next_round - t : 0);
 		nctl = fgd_ctl_pollfds(&d->ctl, pfd + 2, t, &timeout);
@@ -557,6 +608,7 @@ static int run(struct daemon *d)
 				logmsg(LOG_INFO, "signal %u: exiting",
 				       si.ssi_signo);
 				round_run(d, now_ms(), 0); /* flush */
+				snapshot_save(d);
 				return 0;
 			}
 		}
@@ -667,6 +719,7 @@ int main(int argc, char **argv)
 	    socket_open(&d) != 0 || control_open(&d) != 0 ||
 	    rules_apply(d.fg, &d.cfg) != 0 || http_open(&d) != 0)
 		goto out;
+	snapshot_load(&d);
 	logmsg(LOG_INFO,
 	       "running: segment %s, %zu rules, %zu peers, interval %u ms",
 	       d.cfg.segment, d.cfg.nrules, d.cfg.npeers, d.cfg.interval_ms);
