@@ -1063,16 +1063,16 @@ static int cmd_peers(struct cli *c)
 	} else {
 		const struct rline *dg = reply_find(&r, "datagrams");
 
-		printf("%-20s %-16s %-8s %s\n", "PEER", "KEY", "STATE",
-		       "LAST HEARD");
+		printf("%-20s %-16s %-24s %-8s %s\n", "PEER", "KEY", "ADDRESS",
+		       "STATE", "LAST HEARD");
 		for (i = 0; i < r.n; i++) {
 			const struct rline *l = &r.l[i];
 			const char *h = kv(l, "heard_ms_ago");
 
 			if (strcmp(l->type, "peer") != 0)
 				continue;
-			printf("%-20s %-16s %-8s %s%s\n", kv(l, "name"),
-			       kv(l, "key"), kv(l, "state"),
+			printf("%-20s %-16s %-24s %-8s %s%s\n", kv(l, "name"),
+			       kv(l, "key"), kv(l, "addr"), kv(l, "state"),
 			       strcmp(h, "-1") ? h : "never",
 			       strcmp(h, "-1") ? " ms ago" : "");
 		}
@@ -1115,6 +1115,7 @@ static int cmd_stats(struct cli *c, int argc, char **argv)
 	fg_rule_info ri;
 	struct reply r;
 	unsigned i;
+	size_t j;
 	int o, e, prom = 0, up, first = 1, k;
 
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1175,27 +1176,18 @@ static int cmd_stats(struct cli *c, int argc, char **argv)
 		printf("], \"daemon\": ");
 		if (!up) {
 			printf("null");
-		} else {
-			const struct rline *g = reply_find(&r, "gossip");
-			const struct rline *d = reply_find(&r, "drops");
-
-			printf("{\"gossip\": ");
-			if (g)
-				json_line(g);
-			else
-				printf("null");
-			printf(", \"drops\": ");
-			if (d)
-				json_line(d);
-			else
-				printf("null");
+		} else { /* gossip, members, drops: one object each */
+			printf("{");
+			for (j = 0; j < r.n; j++) {
+				printf("%s", j ? ", " : "");
+				json_cstr(r.l[j].type);
+				printf(": ");
+				json_line(&r.l[j]);
+			}
 			printf("}");
 		}
 		printf("}\n");
 	} else {
-		const struct rline *g = up ? reply_find(&r, "gossip") : NULL;
-		const struct rline *d = up ? reply_find(&r, "drops") : NULL;
-
 		printf("segment: %" PRIu64 " keys of %" PRIu64 ", %" PRIu64
 		       " inserted, %" PRIu64 " abandoned, %" PRIu64
 		       " reaped, %" PRIu64 " table full\n",
@@ -1211,12 +1203,12 @@ static int cmd_stats(struct cli *c, int argc, char **argv)
 				       ri.table_full);
 		if (!up)
 			printf("daemon: not running\n");
-		else if (g == NULL)
+		else if (r.n == 0)
 			printf("daemon: gossip off\n");
-		for (k = 0; g && k < g->nkv; k++)
-			printf("gossip %-18s %s\n", g->k[k], g->v[k]);
-		for (k = 0; d && k < d->nkv; k++)
-			printf("dropped %-17s %s\n", d->k[k], d->v[k]);
+		for (j = 0; up && j < r.n; j++)
+			for (k = 0; k < r.l[j].nkv; k++)
+				printf("%-8s %-18s %s\n", r.l[j].type,
+				       r.l[j].k[k], r.l[j].v[k]);
 	}
 	if (up)
 		reply_free(&r);

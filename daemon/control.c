@@ -163,6 +163,28 @@ static void answer_status(const struct fgd_ctl_env *env, uint64_t now,
 	               st[FGD_PEER_UNKNOWN]);
 }
 
+/* "ADDR:PORT" or "[ADDR]:PORT"; "-" when unknown. */
+static void addr_fmt(const struct fgd_addr *a, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (a->len == 0) {
+		snprintf(out, len, "-");
+	} else if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+		    (const struct sockaddr_in6 *)&a->ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+		snprintf(out, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 =
+		    (const struct sockaddr_in *)&a->ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+		snprintf(out, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
 static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
                          struct fgd_buf *o)
 {
@@ -177,8 +199,11 @@ static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
 		uint64_t heard = n->heard_ms[i];
 
 		fgd_ctl_hex(env->kr->keys[i].pk, 8, pk);
-		fgd_buf_printf(o, "peer name=%s key=%s self=%d state=%s",
-		               env->kr->keys[i].name, pk, self,
+		/* the address it announced, or the one we found it at */
+		addr_fmt(&n->mem[i].addr, addr, sizeof addr);
+		fgd_buf_printf(o,
+		               "peer name=%s key=%s addr=%s self=%d state=%s",
+		               env->kr->keys[i].name, pk, addr, self,
 		               self ? "self"
 		                    : fgd_peer_state_name(
 		                          fgd_node_peer_state(n, (int)i, now)));
@@ -188,26 +213,8 @@ static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
 			fgd_buf_printf(o, " heard_ms_ago=%" PRIu64 "\n",
 			               since(now, heard));
 	}
-	for (i = 0; i < env->cfg->npeers; i++) {
-		const struct fgd_addr *a = &env->cfg->peers[i];
-		char host[INET6_ADDRSTRLEN];
-		unsigned port;
-
-		if (a->ss.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *s6 =
-			    (const struct sockaddr_in6 *)&a->ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
-			port = ntohs(s6->sin6_port);
-			snprintf(addr, sizeof addr, "[%s]:%u", host, port);
-		} else {
-			const struct sockaddr_in *s4 =
-			    (const struct sockaddr_in *)&a->ss;
-
-			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
-			port = ntohs(s4->sin_port);
-			snprintf(addr, sizeof addr, "%s:%u", host, port);
-		}
+	for (i = 0; i < env->cfg->npeers; i++) { /* the config's seeds */
+		addr_fmt(&env->cfg->peers[i], addr, sizeof addr);
 		fgd_buf_printf(o, "address addr=%s\n", addr);
 	}
 	if (n == NULL)
@@ -240,6 +247,14 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
 	    c->rx_datagrams, c->rx_bytes, c->tx_datagrams, c->tx_bytes,
 	    c->tx_errors, c->harvested, c->applied, c->records_unknown,
 	    c->records_noroom, c->local_noroom, c->drops_self);
+	fgd_buf_printf(
+	    o,
+	    "members relayed=%" PRIu64 " pings=%" PRIu64 " acks=%" PRIu64
+	    " ping_reqs=%" PRIu64 " acks_relayed=%" PRIu64 " suspected=%" PRIu64
+	    " declared_dead=%" PRIu64 " announces=%" PRIu64 " ignored=%" PRIu64
+	    "\n",
+	    c->relayed, c->pings, c->acks, c->ping_reqs, c->acks_relayed,
+	    c->suspected, c->declared_dead, c->announces, c->member_ignored);
 	fgd_buf_printf(o, "drops");
 	for (i = 1; i < FGW_NDROPS; i++)
 		fgd_buf_printf(o, " %s=%" PRIu64,

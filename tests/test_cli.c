@@ -765,6 +765,18 @@ Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
 	EXPECT(r, 0);
 	cr_assert(strstr(r.out, "n0") && strstr(r.out, "self"), "%s", r.out);
 	cr_assert(strstr(r.out, "n1") && strstr(r.out, "alive"), "%s", r.out);
+	{
+		char a[64];
+
+		const char *l = strstr(r.out, "\nn1 ");
+		const char *end = l ? strchr(l + 1, '\n') : NULL;
+		const char *at;
+
+		snprintf(a, sizeof a, "127.0.0.1:%d", E.port0 + 1);
+		at = l ? strstr(l, a) : NULL;
+		cr_assert(at != NULL && end != NULL && at < end,
+		          "n1's line lacks its address %s: %s", a, r.out);
+	}
 	cr_assert(strstr(r.out, "sends to:  127.0.0.1:") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "datagrams: ") != NULL, "%s", r.out);
 	run_free(&r);
@@ -808,11 +820,16 @@ Test(cli, stats_counts_allowed_and_denied_per_rule_and_speaks_prometheus)
 		cr_assert_eq(allowed, 5);
 		cr_assert_eq(denied, 2);
 	}
-	cr_assert(strstr(r.out, "dropped bad-signature") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "drops    bad-signature      0") != NULL, "%s",
+	          r.out);
+	cr_assert(strstr(r.out, "gossip   harvested") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "members  pings") != NULL, "%s", r.out);
 	run_free(&r);
 	r = cli("-s", E.seg[0], "stats", "--json", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
+	cr_assert(strstr(r.out, "\"members\": {\"relayed\":") != NULL, "%s",
+	          r.out);
 	cr_assert(strstr(r.out, "{\"name\": \"api\", \"allowed\": 5, "
 	                        "\"denied\": 2") != NULL,
 	          "%s", r.out);
