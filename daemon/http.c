@@ -384,16 +384,37 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 
 	(void)version;
 	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_cls;
 	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
 		if (strcmp(url, routes[i].path) == 0)
 			break;
 	if (i == sizeof routes / sizeof routes[0])
 		return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such path",
 		                   NULL);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
+		/* A reply queued at the first call, before MHD has seen the
+		 * end of the request, makes it close the connection; the
+		 * answer waits for the second call, so that clients keep
+		 * theirs alive.  A GET announcing a body is refused at once
+		 * (and closed): no body is ever read. */
+		if (*req_cls == NULL) {
+			const char *cl = MHD_lookup_connection_value(
+			    conn, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+			if ((cl != NULL && strcmp(cl, "0") != 0) ||
+			    MHD_lookup_connection_value(
+			        conn, MHD_HEADER_KIND,
+			        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+				return reply_error(conn,
+				                   MHD_HTTP_CONTENT_TOO_LARGE,
+				                   "a GET takes no body", NULL);
+			*req_cls = h;
+			return MHD_YES;
+		}
+		if (*upload_data_size != 0)
+			return MHD_NO; /* a body after all: close */
 		return routes[i].fn(conn, h);
+	}
 	/* 405 must name what is allowed */
 	r = MHD_create_response_from_buffer(
 	    sizeof "{\"error\":\"only GET\"}\n" - 1,

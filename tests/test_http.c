@@ -622,6 +622,55 @@ static void still_serves(void)
 	cr_expect_eq(r.status, 200, "the daemon no longer serves: %s", r.raw);
 }
 
+/* One connection serves many checks: a service asking per request must
+ * not pay a TCP handshake each time. */
+Test(http, connections_are_kept_alive_across_requests)
+{
+	char cmd[512], out[256];
+	FILE *f;
+	size_t n;
+
+	start(RULES);
+	snprintf(cmd, sizeof cmd,
+	         "curl -s -o /dev/null -o /dev/null -o /dev/null "
+	         "-w '%%{http_code} %%{num_connects}\\n' "
+	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=max' "
+	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=max' "
+	         "'http://127.0.0.1:%d/metrics'",
+	         D.http_port, D.http_port, D.http_port);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	n = fread(out, 1, sizeof out - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	cr_expect_str_eq(out, "200 1\n200 0\n200 0\n");
+	cr_expect_eq(left("api", "max"), 3);
+	stop();
+}
+
+Test(http, a_get_with_a_body_is_refused)
+{
+	char cmd[512], out[64];
+	FILE *f;
+	size_t n;
+
+	start(RULES);
+	snprintf(cmd, sizeof cmd,
+	         "curl -s -o /dev/null -w '%%{http_code}' -X GET "
+	         "--data-binary 'some body' "
+	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=ned'",
+	         D.http_port);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	n = fread(out, 1, sizeof out - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	cr_expect_str_eq(out, "413");
+	cr_expect_eq(left("api", "ned"), 5);
+	still_serves();
+	stop();
+}
+
 Test(http, oversized_header_or_url_is_refused_and_the_daemon_serves_on)
 {
 	size_t big = 100 * 1024;
