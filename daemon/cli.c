@@ -57,7 +57,7 @@ enum {
 #define TOP_WINDOW_MS 1000u
 
 struct cli {
-	const char *segment; /* as given (-s, config, env), NULL: default */
+	char segment[FGD_PATH_MAX + 1]; /* -s, else config, env, default */
 	const char *config;
 	int json;
 	char seg_path[FG_SEG_PATH_MAX + 16];
@@ -347,8 +347,7 @@ static int seg_open(struct cli *c)
 		(void)fg__rule_index(c->fg, ""); /* copy in the rule names */
 		return 0;
 	}
-	warnx("segment %s (%s): %s%s", c->segment ? c->segment : "(default)",
-	      c->seg_path, fg_strerror(r),
+	warnx("segment %s (%s): %s%s", c->segment, c->seg_path, fg_strerror(r),
 	      r == FG_ENOSEG ? " (is floodgated running? -s picks another)"
 	                     : "");
 	return fg_exit(r);
@@ -462,7 +461,7 @@ static int cmd_status(struct cli *c)
 	}
 	if (c->json) {
 		printf("{\"segment\": ");
-		json_cstr(c->segment ? c->segment : FG_DEFAULT_SEGMENT);
+		json_cstr(c->segment);
 		printf(", \"path\": ");
 		json_cstr(c->seg_path);
 		printf(", \"layout_version\": %u, \"size_bytes\": %zu, "
@@ -490,9 +489,7 @@ static int cmd_status(struct cli *c)
 		}
 		printf("}}\n");
 	} else {
-		printf("segment:   %s (%s)\n",
-		       c->segment ? c->segment : FG_DEFAULT_SEGMENT,
-		       c->seg_path);
+		printf("segment:   %s (%s)\n", c->segment, c->seg_path);
 		printf("layout:    version %u, %zu bytes, created ",
 		       h->layout_version, c->fg->seg.size);
 		print_time(h->created_ns);
@@ -1298,12 +1295,19 @@ static int locate(struct cli *c, const char *seg_opt)
 	} else {
 		const char *env = getenv("FLOODGATE_SEGMENT");
 
-		snprintf(cfg.segment, sizeof cfg.segment, "%s",
-		         env && env[0] ? env : FG_DEFAULT_SEGMENT);
+		seg_opt = seg_opt         ? seg_opt
+		          : env && env[0] ? env
+		                          : FG_DEFAULT_SEGMENT;
+	}
+	if (seg_opt != NULL && strlen(seg_opt) > FGD_PATH_MAX) {
+		warnx("segment %.64s...: longer than %d bytes", seg_opt,
+		      FGD_PATH_MAX);
+		fgd_config_free(&cfg);
+		return EXIT_USAGE;
 	}
 	if (seg_opt != NULL) /* -s wins over the config */
-		snprintf(cfg.segment, sizeof cfg.segment, "%s", seg_opt);
-	c->segment = seg_opt ? seg_opt : c->config ? strdup(cfg.segment) : NULL;
+		strcpy(cfg.segment, seg_opt);
+	memcpy(c->segment, cfg.segment, sizeof c->segment);
 	r = fg__seg_path(cfg.segment, c->seg_path, sizeof c->seg_path);
 	if (r != 0) {
 		warnx("segment %s: %s", cfg.segment, fg_strerror(r));
@@ -1396,8 +1400,6 @@ int main(int argc, char **argv)
 		}
 	}
 	fg_close(c.fg);
-	if (c.config && !seg_opt)
-		free((char *)c.segment);
 	fflush(stdout);
 	return ferror(stdout) ? EXIT_SYS : e;
 }

@@ -392,6 +392,14 @@ Test(cli, status_shows_segment_rules_and_running_daemon)
 	          r.out);
 	run_free(&r);
 
+	/* FLOODGATE_SEGMENT names it when -s and -c do not */
+	setenv("FLOODGATE_SEGMENT", E.seg[0], 1);
+	r = cli("rules", NULL);
+	unsetenv("FLOODGATE_SEGMENT");
+	EXPECT(r, 0);
+	cr_assert(strstr(r.out, "login") != NULL, "%s", r.out);
+	run_free(&r);
+
 	r = cli("-c", E.conf[0], "--json", "status", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
@@ -942,6 +950,16 @@ Test(cli, every_error_has_its_own_exit_status)
 	r = cli("-s", E.seg[0], "check", "nosuchrule", "k", NULL);
 	EXPECT(r, 2);
 	run_free(&r);
+	{
+		char longname[300];
+
+		memset(longname, 'a', sizeof longname - 1);
+		longname[0] = '/';
+		longname[sizeof longname - 1] = '\0';
+		r = cli("-s", longname, "status", NULL);
+		EXPECT(r, 64);
+		run_free(&r);
+	}
 	r = cli("-s", "fgtest-cli-absent", "status", NULL);
 	EXPECT(r, 4);
 	cr_assert(strstr(r.err, "does not exist") != NULL, "%s", r.err);
