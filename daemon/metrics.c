@@ -334,6 +334,32 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	scalar(b, "gossip_local_no_room_total", "counter",
 	       "Harvested keys that found no room in the local ledger.",
 	       c->local_noroom);
+	scalar(b, "gossip_relayed_datagrams_total", "counter",
+	       "Datagrams of other origins forwarded to other members.",
+	       c->relayed);
+	scalar(b, "members_pings_total", "counter", "Direct probes sent.",
+	       c->pings);
+	scalar(b, "members_acks_total", "counter",
+	       "Acknowledgements received for our probes.", c->acks);
+	scalar(b, "members_ping_requests_total", "counter",
+	       "Indirect probes asked of other members.", c->ping_reqs);
+	scalar(b, "members_acks_relayed_total", "counter",
+	       "Acknowledgements forwarded for another member's indirect "
+	       "probe.",
+	       c->acks_relayed);
+	scalar(b, "members_suspected_total", "counter",
+	       "Members that failed a direct and an indirect probe.",
+	       c->suspected);
+	scalar(b, "members_declared_dead_total", "counter",
+	       "Suspected members declared dead after the suspicion time.",
+	       c->declared_dead);
+	scalar(b, "members_announcements_total", "counter",
+	       "Announcements of other members' addresses learned.",
+	       c->announces);
+	scalar(b, "members_ignored_total", "counter",
+	       "Signed membership datagrams not meant for us (a ping for "
+	       "another member, an ack to no probe, a bad ping request).",
+	       c->member_ignored);
 
 	for (i = 0; i < n->kr->n; i++) {
 		enum fgd_peer_state st;

@@ -98,22 +98,29 @@ struct resp {
 	const char *body;
 };
 
-/* curl -i for @method @path; the status, headers and body. */
-static void http(struct resp *r, const char *method, const char *path)
+/* What "curl -s --max-time 5 @args" prints, in @out (NUL-terminated). */
+static void curl(const char *args, char *out, size_t cap)
 {
 	char cmd[8192];
 	FILE *f;
 	size_t n;
 
-	snprintf(cmd, sizeof cmd,
-	         "curl -s -i --max-time 5 -X %s 'http://127.0.0.1:%d%s' "
-	         "2>/dev/null",
-	         method, D.http_port, path);
+	snprintf(cmd, sizeof cmd, "curl -s --max-time 5 %s 2>/dev/null", args);
 	f = popen(cmd, "r");
 	cr_assert_not_null(f);
-	n = fread(r->raw, 1, sizeof r->raw - 1, f);
-	r->raw[n] = '\0';
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
 	(void)pclose(f);
+}
+
+/* curl -i for @method @path; the status, headers and body. */
+static void http(struct resp *r, const char *method, const char *path)
+{
+	char args[4096];
+
+	snprintf(args, sizeof args, "-i -X %s 'http://127.0.0.1:%d%s'", method,
+	         D.http_port, path);
+	curl(args, r->raw, sizeof r->raw);
 	r->status = 0;
 	r->body = "";
 	if (sscanf(r->raw, "HTTP/1.%*d %d", &r->status) != 1)
@@ -525,17 +532,12 @@ Test(http, unknown_path_is_404_and_other_methods_are_405)
 			snprintf(p, sizeof p, "%s?rule=api&key=jim", paths[i]);
 			if (strcmp(methods[j], "HEAD") == 0) {
 				/* curl -X HEAD waits for a body: use -I */
-				char cmd[256];
-				FILE *f;
+				char args[256];
 
-				snprintf(cmd, sizeof cmd,
-				         "curl -s -I --max-time 5 "
-				         "'http://127.0.0.1:%d%s'",
+				snprintf(args, sizeof args,
+				         "-I 'http://127.0.0.1:%d%s'",
 				         D.http_port, p);
-				f = popen(cmd, "r");
-				cr_assert_not_null(f);
-				r.raw[fread(r.raw, 1, sizeof r.raw - 1, f)] = 0;
-				pclose(f);
+				curl(args, r.raw, sizeof r.raw);
 				cr_expect_eq(strncmp(r.raw, "HTTP/1.1 405", 12),
 				             0, "HEAD %s: %s", p, r.raw);
 				continue;
@@ -626,23 +628,17 @@ static void still_serves(void)
  * not pay a TCP handshake each time. */
 Test(http, connections_are_kept_alive_across_requests)
 {
-	char cmd[512], out[256];
-	FILE *f;
-	size_t n;
+	char args[512], out[256];
 
 	start(RULES);
-	snprintf(cmd, sizeof cmd,
-	         "curl -s -o /dev/null -o /dev/null -o /dev/null "
+	snprintf(args, sizeof args,
+	         "-o /dev/null -o /dev/null -o /dev/null "
 	         "-w '%%{http_code} %%{num_connects}\\n' "
 	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=max' "
 	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=max' "
 	         "'http://127.0.0.1:%d/metrics'",
 	         D.http_port, D.http_port, D.http_port);
-	f = popen(cmd, "r");
-	cr_assert_not_null(f);
-	n = fread(out, 1, sizeof out - 1, f);
-	out[n] = '\0';
-	pclose(f);
+	curl(args, out, sizeof out);
 	cr_expect_str_eq(out, "200 1\n200 0\n200 0\n");
 	cr_expect_eq(left("api", "max"), 3);
 	stop();
@@ -650,21 +646,15 @@ Test(http, connections_are_kept_alive_across_requests)
 
 Test(http, a_get_with_a_body_is_refused)
 {
-	char cmd[512], out[64];
-	FILE *f;
-	size_t n;
+	char args[512], out[64];
 
 	start(RULES);
-	snprintf(cmd, sizeof cmd,
-	         "curl -s -o /dev/null -w '%%{http_code}' -X GET "
+	snprintf(args, sizeof args,
+	         "-o /dev/null -w '%%{http_code}' -X GET "
 	         "--data-binary 'some body' "
 	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=ned'",
 	         D.http_port);
-	f = popen(cmd, "r");
-	cr_assert_not_null(f);
-	n = fread(out, 1, sizeof out - 1, f);
-	out[n] = '\0';
-	pclose(f);
+	curl(args, out, sizeof out);
 	cr_expect_str_eq(out, "413");
 	cr_expect_eq(left("api", "ned"), 5);
 	still_serves();

@@ -296,6 +296,41 @@ Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
 	cr_expect_eq(series(t, "floodgate_gossip_harvested_tokens_total"), 4);
 	free(t);
 
+	/* each membership counter under its own name */
+	{
+		struct fgd_counters *c = &node[0].ctr;
+		const struct {
+			const char *name;
+			uint64_t *v;
+		} m[] = {
+		    {"floodgate_gossip_relayed_datagrams_total", &c->relayed},
+		    {"floodgate_members_pings_total", &c->pings},
+		    {"floodgate_members_acks_total", &c->acks},
+		    {"floodgate_members_ping_requests_total", &c->ping_reqs},
+		    {"floodgate_members_acks_relayed_total", &c->acks_relayed},
+		    {"floodgate_members_suspected_total", &c->suspected},
+		    {"floodgate_members_declared_dead_total",
+		     &c->declared_dead},
+		    {"floodgate_members_announcements_total", &c->announces},
+		    {"floodgate_members_ignored_total", &c->member_ignored},
+		    {"floodgate_gossip_send_errors_total", &c->tx_errors},
+		    {"floodgate_gossip_records_unknown_rule_total",
+		     &c->records_unknown},
+		    {"floodgate_gossip_records_no_room_total",
+		     &c->records_noroom},
+		    {"floodgate_gossip_local_no_room_total", &c->local_noroom},
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof m / sizeof m[0]; k++)
+			*m[k].v = 1000 + k;
+		t = render(fg[0], &node[0], 2);
+		for (k = 0; k < sizeof m / sizeof m[0]; k++)
+			cr_expect_eq(series(t, m[k].name), 1000 + k, "%s",
+			             m[k].name);
+		free(t);
+	}
+
 	for (i = 0; i < 2; i++) {
 		fgd_node_fini(&node[i]);
 		fg_close(fg[i]);
