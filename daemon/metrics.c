@@ -17,6 +17,7 @@
  * failure instead of reporting it at each call: the caller checks once.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,12 +286,62 @@ out:
 	free(ri);
 }
 
+#define CTR(field, name, help)                                                 \
+	{                                                                      \
+		name, help, offsetof(struct fgd_counters, field)               \
+	}
+
+/* The daemon's counters (daemon/node.h), each under its name. */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} counters[] = {
+    CTR(rx_datagrams, "gossip_received_datagrams_total",
+        "Gossip datagrams received."),
+    CTR(rx_bytes, "gossip_received_bytes_total",
+        "Bytes of gossip datagrams received."),
+    CTR(tx_datagrams, "gossip_sent_datagrams_total",
+        "Gossip datagrams sent (one per peer)."),
+    CTR(tx_bytes, "gossip_sent_bytes_total", "Bytes of gossip datagrams sent."),
+    CTR(tx_errors, "gossip_send_errors_total",
+        "Gossip datagrams the kernel refused to send."),
+    CTR(harvested, "gossip_harvested_tokens_total",
+        "Tokens admitted here on global rules, harvested for gossip."),
+    CTR(applied, "gossip_applied_tokens_total",
+        "Tokens debited here for consumption on other nodes."),
+    CTR(records_unknown, "gossip_records_unknown_rule_total",
+        "Received records for a rule that is not global here."),
+    CTR(records_noroom, "gossip_records_no_room_total",
+        "Received records dropped for want of room in the remote ledger "
+        "or the table."),
+    CTR(local_noroom, "gossip_local_no_room_total",
+        "Harvested keys that found no room in the local ledger."),
+    CTR(relayed, "gossip_relayed_datagrams_total",
+        "Datagrams of other origins forwarded to other members."),
+    CTR(pings, "members_pings_total", "Direct probes sent."),
+    CTR(acks, "members_acks_total",
+        "Acknowledgements received for our probes."),
+    CTR(ping_reqs, "members_ping_requests_total",
+        "Indirect probes asked of other members."),
+    CTR(acks_relayed, "members_acks_relayed_total",
+        "Acknowledgements forwarded for another member's indirect probe."),
+    CTR(suspected, "members_suspected_total",
+        "Members that failed a direct and an indirect probe."),
+    CTR(declared_dead, "members_declared_dead_total",
+        "Suspected members declared dead after the suspicion time."),
+    CTR(announces, "members_announcements_total",
+        "Announcements of other members' addresses learned."),
+    CTR(member_ignored, "members_ignored_total",
+        "Signed membership datagrams not meant for us (a ping for another "
+        "member, an ack to no probe, a bad ping request)."),
+};
+
 static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
                            uint64_t now_ms)
 {
 	const struct fgd_counters *c = &n->ctr;
 	uint64_t by_state[4] = {0, 0, 0, 0};
-	size_t i;
+	size_t i, k;
 	int d;
 
 	family(b, "gossip_dropped_datagrams_total", "counter",
@@ -306,60 +357,11 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	               "floodgate_gossip_dropped_datagrams_total"
 	               "{reason=\"self\"} %llu\n",
 	               (unsigned long long)c->drops_self);
-	scalar(b, "gossip_received_datagrams_total", "counter",
-	       "Gossip datagrams received.", c->rx_datagrams);
-	scalar(b, "gossip_received_bytes_total", "counter",
-	       "Bytes of gossip datagrams received.", c->rx_bytes);
-	scalar(b, "gossip_sent_datagrams_total", "counter",
-	       "Gossip datagrams sent (one per peer).", c->tx_datagrams);
-	scalar(b, "gossip_sent_bytes_total", "counter",
-	       "Bytes of gossip datagrams sent.", c->tx_bytes);
-	scalar(b, "gossip_send_errors_total", "counter",
-	       "Gossip datagrams the kernel refused to send.", c->tx_errors);
+	for (k = 0; k < sizeof counters / sizeof counters[0]; k++)
+		scalar(b, counters[k].name, "counter", counters[k].help,
+		       *(const uint64_t *)((const char *)c + counters[k].off));
 	scalar(b, "gossip_rounds_total", "counter", "Gossip rounds run.",
 	       n->rounds);
-	scalar(b, "gossip_harvested_tokens_total", "counter",
-	       "Tokens admitted here on global rules, harvested for gossip.",
-	       c->harvested);
-	scalar(b, "gossip_applied_tokens_total", "counter",
-	       "Tokens debited here for consumption on other nodes.",
-	       c->applied);
-	scalar(b, "gossip_records_unknown_rule_total", "counter",
-	       "Received records for a rule that is not global here.",
-	       c->records_unknown);
-	scalar(b, "gossip_records_no_room_total", "counter",
-	       "Received records dropped for want of room in the remote "
-	       "ledger or the table.",
-	       c->records_noroom);
-	scalar(b, "gossip_local_no_room_total", "counter",
-	       "Harvested keys that found no room in the local ledger.",
-	       c->local_noroom);
-	scalar(b, "gossip_relayed_datagrams_total", "counter",
-	       "Datagrams of other origins forwarded to other members.",
-	       c->relayed);
-	scalar(b, "members_pings_total", "counter", "Direct probes sent.",
-	       c->pings);
-	scalar(b, "members_acks_total", "counter",
-	       "Acknowledgements received for our probes.", c->acks);
-	scalar(b, "members_ping_requests_total", "counter",
-	       "Indirect probes asked of other members.", c->ping_reqs);
-	scalar(b, "members_acks_relayed_total", "counter",
-	       "Acknowledgements forwarded for another member's indirect "
-	       "probe.",
-	       c->acks_relayed);
-	scalar(b, "members_suspected_total", "counter",
-	       "Members that failed a direct and an indirect probe.",
-	       c->suspected);
-	scalar(b, "members_declared_dead_total", "counter",
-	       "Suspected members declared dead after the suspicion time.",
-	       c->declared_dead);
-	scalar(b, "members_announcements_total", "counter",
-	       "Announcements of other members' addresses learned.",
-	       c->announces);
-	scalar(b, "members_ignored_total", "counter",
-	       "Signed membership datagrams not meant for us (a ping for "
-	       "another member, an ack to no probe, a bad ping request).",
-	       c->member_ignored);
 
 	for (i = 0; i < n->kr->n; i++) {
 		enum fgd_peer_state st;
