@@ -357,6 +357,8 @@ Test(members, a_silent_node_becomes_suspect_then_dead)
 		if (state_of(0, 4) == FGD_PEER_DEAD)
 			dead_at = r;
 	}
+	cr_log_info("silent node: suspect after %d rounds, dead after %d",
+	            suspect_at, dead_at);
 	cr_assert_gt(suspect_at, 0, "never suspect");
 	cr_assert_gt(dead_at, suspect_at, "never dead");
 	/* probes, not silence: silence alone says suspect after 30 rounds
