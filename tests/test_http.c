@@ -256,7 +256,8 @@ static int64_t left(const char *rule, const char *key)
 #define RULES                                                                  \
 	"rule api capacity 5 rate 5/1h default\n"                              \
 	"rule small capacity 3 rate 3/1h\n"                                    \
-	"rule login capacity 2 rate 2/1h\n"
+	"rule login capacity 2 rate 2/1h\n"                                    \
+	"rule dry capacity 1 rate 1/1h mode shadow\n"
 
 TestSuite(http, .timeout = 60);
 
@@ -329,6 +330,25 @@ Test(http, cost_takes_n_tokens_at_once)
 	get(&r, "/v1/allow?rule=small&key=dan&cost=1");
 	cr_expect_eq(r.status, 200);
 	cr_expect_eq(left("small", "dan"), 0);
+	stop();
+}
+
+/* A shadow rule never denies: what it would have denied is a 200 that
+ * says so. */
+Test(http, shadow_rule_answers_200_and_flags_the_would_be_denial)
+{
+	struct resp r;
+
+	start(RULES);
+	get(&r, "/v1/allow?rule=dry&key=olga");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_not_null(strstr(r.body, "\"shadow\":false"), "%s", r.body);
+	get(&r, "/v1/allow?rule=dry&key=olga");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_not_null(strstr(r.body, "\"allowed\":true"), "%s", r.body);
+	cr_expect_not_null(strstr(r.body, "\"shadow\":true"), "%s", r.body);
+	cr_expect_null(header(&r, "Retry-After"));
+	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 0);
 	stop();
 }
 
