@@ -394,7 +394,27 @@ static void daemon_conf(void)
 	write_file(path, text);
 }
 
-static fg_client *daemon_up(void)
+/* How many times the daemon's log says it restored a snapshot. */
+static int restores_logged(void)
+{
+	char path[128], line[512];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof path, "%s/n0.log", dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, "restored:") != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Start the daemon; wait until its rules are published and, when
+ * @restores says how many restores the log must show, for that too (the
+ * rules are published first: a restore needs them). */
+static fg_client *daemon_up_after(int restores)
 {
 	char name[80];
 	uint64_t t0 = fg__now_ns();
@@ -405,7 +425,8 @@ static fg_client *daemon_up(void)
 	for (;;) {
 		if (c == NULL && fg_open(name, 0, &c) != 0)
 			c = NULL;
-		if (c && fg__rule_index(c, "login") >= 0)
+		if (c && fg__rule_index(c, "login") >= 0 &&
+		    restores_logged() >= restores)
 			return c;
 		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
 		             "floodgated did not come up (%s/n0.log)", dir);
@@ -443,12 +464,12 @@ Test(snapshot, floodgated_restores_its_buckets_after_the_segment_is_lost,
 
 	make_node_keys(dir, 1);
 	daemon_conf();
-	c = daemon_up();
+	c = daemon_up_after(0);
 	cr_assert_eq(fg_allow(c, "api", "alice", 7, NULL), 1);
 	cr_assert_eq(fg_allow(c, "login", "alice", 2, NULL), 1);
 	daemon_down(c);             /* writes a snapshot on the way out */
 	daemon_segment_destroyed(); /* what a reboot does to /dev/shm */
-	c = daemon_up();
+	c = daemon_up_after(1);
 	cr_assert_eq(fg__peek(c, "api", "alice", 5, &left), 0);
 	cr_expect_eq(left, 3, "api: %lld left, not 3", (long long)left);
 	cr_assert_eq(fg__peek(c, "login", "alice", 5, &left), 0);
@@ -468,7 +489,7 @@ Test(snapshot, floodgated_snapshots_periodically_so_a_kill_loses_little,
 
 	make_node_keys(dir, 1);
 	daemon_conf();
-	c = daemon_up();
+	c = daemon_up_after(0);
 	cr_assert_eq(fg_allow(c, "api", "bob", 6, NULL), 1);
 	/* the next periodic snapshot (every 1s) has it; then SIGKILL */
 	usleep(2500000);
@@ -476,7 +497,7 @@ Test(snapshot, floodgated_snapshots_periodically_so_a_kill_loses_little,
 	kill(daemon_pid, SIGKILL);
 	cr_assert_eq(waitpid(daemon_pid, &status, 0), daemon_pid);
 	daemon_segment_destroyed();
-	c = daemon_up();
+	c = daemon_up_after(1);
 	cr_assert_eq(fg__peek(c, "api", "bob", 3, &left), 0);
 	cr_expect_eq(left, 4, "%lld left, not 4", (long long)left);
 	daemon_down(c);
