@@ -126,6 +126,12 @@ static void slots_scan(fg_client *fg, struct scan *s)
 	const struct fg_table *t = &fg->seg.tbl;
 	uint64_t i;
 
+	/* What evicted buckets held, first: a bucket evicted during the
+	 * scan is then missed at worst (once), never counted twice. */
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		s->r[i].allowed = uatomic_read(&fg->seg.rules[i].evicted_consumed);
+		s->r[i].denied = uatomic_read(&fg->seg.rules[i].evicted_denied);
+	}
 	for (i = 0; i < t->nslots; i++) {
 		struct fg_slot *sl = &t->slots[i];
 		uint64_t ctl = uatomic_read(&sl->ctl);
@@ -231,8 +237,8 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg)
 	scalar(b, "segment_reaped_total", "counter",
 	       "Dead slots made reusable.", uatomic_read(&h->reaped));
 	scalar(b, "segment_evicted_total", "counter",
-	       "Idle full buckets evicted to make room (their counts leave "
-	       "the per-rule live sums).",
+	       "Idle full buckets evicted to make room (their counts move "
+	       "to their rule's totals).",
 	       uatomic_read(&h->evicted));
 
 	family(b, "rule_info", "gauge",
@@ -264,18 +270,16 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg)
 	             "Refill period of the rule.", RF_PERIOD);
 	rules_family(b, ri, active, s, "rule_keys", "gauge",
 	             "Live buckets (keys) under the rule.", RF_KEYS);
-	rules_family(b, ri, active, s, "rule_live_allowed_tokens", "gauge",
+	rules_family(b, ri, active, s, "rule_allowed_tokens_total", "counter",
 	             "Tokens admitted on this host under the rule (a check "
-	             "of cost N counts N), summed over its live buckets by a "
-	             "scan of the slot table: falls when buckets are "
-	             "evicted; checks answered by the on-full policy are not "
-	             "included.",
+	             "of cost N counts N): its live buckets, summed by a scan "
+	             "of the slot table, plus what evicted ones held; checks "
+	             "answered by the on-full policy are not included.",
 	             RF_ALLOWED);
-	rules_family(b, ri, active, s, "rule_live_denials", "gauge",
+	rules_family(b, ri, active, s, "rule_denials_total", "counter",
 	             "Checks denied under the rule (for a shadow rule: that "
-	             "would have been denied), summed over its live buckets "
-	             "by a scan of the slot table: falls when buckets are "
-	             "evicted.",
+	             "would have been denied): its live buckets plus evicted "
+	             "ones.",
 	             RF_DENIED);
 	rules_family(b, ri, active, s, "rule_table_full_total", "counter",
 	             "Checks that found no room in the table for a new key "

@@ -111,7 +111,9 @@ struct fg_rule_rec {
 	uint8_t pad1[32];
 	/* line 2: counters of rare events */
 	uint64_t table_full; /* checks that found no slot */
-	uint8_t pad2[FG_RULE_SIZE - 136];
+	uint64_t evicted_consumed; /* tokens admitted in evicted buckets */
+	uint64_t evicted_denied;   /* denials counted in evicted buckets */
+	uint8_t pad2[FG_RULE_SIZE - 152];
 };
 
 /* ctl word: state:3 | keylen:7 | rule:8 | gen:14 | fingerprint:32 */

@@ -185,6 +185,7 @@ static int map_validated(int fd, const char *path, struct fg_seg *seg)
 	seg->capacity = hdr.capacity;
 	seg->rules = (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr.rules_off);
 	seg->tbl.hdr = base;
+	seg->tbl.rules = seg->rules;
 	seg->tbl.slots = (struct fg_slot *)(void *)((uint8_t *)base + hdr.slots_off);
 	seg->tbl.nslots = hdr.nslots;
 	seg->tbl.seed[0] = hdr.hash_seed[0];

@@ -333,10 +333,23 @@ int fg__table_evict(struct fg_table *t, struct fg_slot *s, uint64_t c,
 
 void fg__table_bury(struct fg_table *t, struct fg_slot *s, uint64_t c)
 {
+	/* The mark stops every check and debit, so consumed and the denial
+	 * count are final; read them before the slot can be reused. */
+	uint64_t consumed = uatomic_read(&s->consumed);
+	uint64_t denied = uatomic_read(&s->aux);
+	unsigned rule = FG_CTL_RULE(c);
+
 	/* Anyone who meets the mark may finish the eviction; one CAS wins,
-	 * and only a READY ctl that the mark was put on can match. */
-	if (uatomic_cmpxchg(&s->ctl, c, with_state(c, FG_SLOT_FREE)) == c)
-		uatomic_inc(&t->hdr->evicted);
+	 * and only a READY ctl that the mark was put on can match.  The
+	 * winner moves the bucket's counts to its rule, so that per-rule
+	 * totals survive the bucket. */
+	if (uatomic_cmpxchg(&s->ctl, c, with_state(c, FG_SLOT_FREE)) != c)
+		return;
+	uatomic_inc(&t->hdr->evicted);
+	if (t->rules != NULL && rule < FG_MAX_RULES) {
+		uatomic_add(&t->rules[rule].evicted_consumed, consumed);
+		uatomic_add(&t->rules[rule].evicted_denied, denied);
+	}
 }
 
 int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,

@@ -20,6 +20,7 @@
  * never re-read from shared memory. */
 struct fg_table {
 	struct fg_seg_hdr *hdr;
+	struct fg_rule_rec *rules; /* NULL in tests of the table alone */
 	struct fg_slot *slots;
 	uint64_t nslots;
 	uint64_t seed[2];

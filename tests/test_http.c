@@ -467,9 +467,9 @@ Test(http, metrics_parse_and_follow_the_requests)
 	                 "text/plain; version=0.0.4; charset=utf-8");
 	why = prom_check(r.body);
 	cr_assert_null(why, "%s", why);
-	allowed = prom_value(r.body, "floodgate_rule_live_allowed_tokens"
+	allowed = prom_value(r.body, "floodgate_rule_allowed_tokens_total"
 	                             "{rule=\"login\"}");
-	denied = prom_value(r.body, "floodgate_rule_live_denials"
+	denied = prom_value(r.body, "floodgate_rule_denials_total"
 	                            "{rule=\"login\"}");
 	cr_expect_eq(allowed, 1);
 	cr_expect_eq(denied, 0);
@@ -502,10 +502,10 @@ Test(http, metrics_parse_and_follow_the_requests)
 	             1);
 	cr_expect_eq(
 	    prom_value(r.body, "floodgate_gossip_received_bytes_total"), 4);
-	cr_expect_eq(prom_value(r.body, "floodgate_rule_live_allowed_tokens"
+	cr_expect_eq(prom_value(r.body, "floodgate_rule_allowed_tokens_total"
 	                                "{rule=\"login\"}"),
 	             allowed + 2);
-	cr_expect_eq(prom_value(r.body, "floodgate_rule_live_denials"
+	cr_expect_eq(prom_value(r.body, "floodgate_rule_denials_total"
 	                                "{rule=\"login\"}"),
 	             denied + 1);
 	cr_expect_eq(prom_value(r.body, "floodgate_rule_keys{rule=\"login\"}"),

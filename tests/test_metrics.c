@@ -103,15 +103,15 @@ Test(metrics, per_rule_allowed_and_denied_are_exact_sums_over_buckets)
 	cr_assert_eq(fg_rule_remove(c, "gone"), 0);
 
 	t = render(c, NULL, 0);
-	cr_expect_eq(series(t, "floodgate_rule_live_allowed_tokens"
+	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
 	                       "{rule=\"api\"}"),
 	             5);
-	cr_expect_eq(series(t, "floodgate_rule_live_denials{rule=\"api\"}"), 3);
+	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"api\"}"), 3);
 	cr_expect_eq(series(t, "floodgate_rule_keys{rule=\"api\"}"), 2);
-	cr_expect_eq(series(t, "floodgate_rule_live_allowed_tokens"
+	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
 	                       "{rule=\"login\"}"),
 	             5);
-	cr_expect_eq(series(t, "floodgate_rule_live_denials{rule=\"login\"}"),
+	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"login\"}"),
 	             2);
 	cr_expect_eq(
 	    series(t, "floodgate_rule_capacity_tokens{rule=\"login\"}"), 5);
@@ -152,7 +152,7 @@ Test(metrics, per_rule_allowed_and_denied_are_exact_sums_over_buckets)
 	/* counters grow with the traffic */
 	cr_assert_eq(fg_allow(c, "api", "alice", 1, NULL), 0);
 	t = render(c, NULL, 0);
-	cr_expect_eq(series(t, "floodgate_rule_live_denials{rule=\"api\"}"), 4);
+	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"api\"}"), 4);
 	free(t);
 	fg_close(c);
 	fg_unlink(test_segment("metrics-rules"));
@@ -184,7 +184,7 @@ Test(metrics, table_full_is_counted_per_rule)
 	             1);
 	cr_expect_eq(series(t, "floodgate_segment_slots_used"), st.nslots);
 	/* checks the policy answered are not in a bucket */
-	cr_expect_eq(series(t, "floodgate_rule_live_allowed_tokens"
+	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
 	                       "{rule=\"a\"}"),
 	             (double)st.nslots);
 	free(t);

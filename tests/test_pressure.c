@@ -85,6 +85,9 @@ Test(pressure, a_full_table_makes_room_by_evicting_a_refilled_bucket)
 	cr_expect_eq(st.used, SMALL_SLOTS);
 	/* the newcomer's bucket is tracked: its one token is gone */
 	cr_expect_eq(fg_allow(c, "fast", "newcomer", 1, &d), 0);
+	/* the evicted bucket's count moved to its rule */
+	cr_expect_eq(c->seg.rules[fg__rule_index(c, "fast")].evicted_consumed,
+	             1);
 	fg_close(c);
 	fg_unlink(test_segment("evict"));
 }
