@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "daemon/config.h"
 #include "daemon/node.h"
 #include "gossip/wire.h"
 #include "lib/client.h"
@@ -638,4 +639,54 @@ Test(members, consumption_datagrams_still_parse_and_have_no_member_body)
 	cr_expect_eq(fgw_member_get(&v, &m), -1);
 	cr_assert_eq(fgw_next(&v, &rec), 1);
 	cr_expect_eq(rec.count, 42);
+}
+
+/* ------------------------------------------------------------ the config */
+
+static int parse(const char *text, struct fgd_config *cfg, char *err)
+{
+	return fgd_config_parse(text, strlen(text), "t.conf", cfg, err, 256);
+}
+
+Test(members, fanout_is_all_or_1_to_64_and_unset_by_default)
+{
+	struct fgd_config cfg;
+	char err[256];
+
+	cr_assert_eq(parse("listen 127.0.0.1:1\n", &cfg, err), 0, "%s", err);
+	cr_expect_eq(cfg.fanout, FGD_FANOUT_UNSET);
+	fgd_config_free(&cfg);
+	cr_assert_eq(parse("fanout all\n", &cfg, err), 0, "%s", err);
+	cr_expect_eq(cfg.fanout, FGD_FANOUT_ALL);
+	fgd_config_free(&cfg);
+	cr_assert_eq(parse("fanout 64\n", &cfg, err), 0, "%s", err);
+	cr_expect_eq(cfg.fanout, 64);
+	fgd_config_free(&cfg);
+	cr_expect_eq(parse("fanout 0\n", &cfg, err), -1);
+	cr_expect(strstr(err, "t.conf:1: fanout '0'") != NULL, "%s", err);
+	cr_expect_eq(parse("fanout 65\n", &cfg, err), -1);
+	cr_expect_eq(parse("fanout some\n", &cfg, err), -1);
+	cr_expect_eq(parse("fanout 2\nfanout 3\n", &cfg, err), -1, "once");
+	cr_expect_eq(fgd_fanout_auto(8), 0, "up to 8 members: all");
+	cr_expect_eq(fgd_fanout_auto(9), FGD_FANOUT_AUTO);
+}
+
+Test(members, announce_is_an_address_or_off)
+{
+	struct fgd_config cfg;
+	char err[256];
+
+	cr_assert_eq(parse("announce 10.0.0.7:7421\n", &cfg, err), 0, "%s",
+	             err);
+	cr_expect_eq(cfg.announce.ss.ss_family, AF_INET);
+	cr_expect_eq(ntohs(((struct sockaddr_in *)&cfg.announce.ss)->sin_port),
+	             7421);
+	cr_expect_eq(cfg.announce_off, 0);
+	fgd_config_free(&cfg);
+	cr_assert_eq(parse("announce off\n", &cfg, err), 0, "%s", err);
+	cr_expect_eq(cfg.announce_off, 1);
+	cr_expect_eq(cfg.announce.len, 0);
+	fgd_config_free(&cfg);
+	cr_expect_eq(parse("announce nowhere:x\n", &cfg, err), -1);
+	cr_expect(strstr(err, "announce 'nowhere:x'") != NULL, "%s", err);
 }
