@@ -137,7 +137,7 @@ header() { # header FILE NAME: the value of a response header
 
 CAP=300
 GCAP=2000
-GREQ=12000
+GREQ=30000
 echo "1..19"
 owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" \
 	"c:10:1:3600000" "e:1:1:3600000" "u:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
@@ -199,11 +199,25 @@ check "FloodgateKey header, header absent: the client address's own bucket" \
 
 # Graceful restarts under load: ab runs while the parent replaces every
 # child twice; the restarts happen while ab is still running (checked).
+# Each restart waits for the load to make progress (10% and 30% of the
+# requests checked, read from the segment), not for a time: on a fast
+# machine ab could be done before a timer fires, on a slow one not started.
+progress() { # progress N: wait until N more checks than at $base
+	local adm_den i
+	for i in $(seq 3000); do
+		adm_den=$(owner stats)
+		[ $((${adm_den% *} + ${adm_den#* } - base)) -ge "$1" ] && return 0
+		sleep 0.01
+	done
+	return 1
+}
+base=$(owner stats)
+base=$((${base% *} + ${base#* }))
 abrun "$url/g/index.html" $GREQ "X-Client: loadgen" >"$tmp/g.out" &
 abpid=$!
 during=yes
 for round in 1 2; do
-	sleep 0.4
+	progress $((GREQ * (round * 2 - 1) / 10)) || during=no
 	kill -0 $abpid 2>/dev/null || during=no
 	LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
 		"$httpd" -f "$tmp/httpd.conf" -k graceful
