@@ -1000,10 +1000,8 @@ static int cmd_reset(struct cli *c, int argc, char **argv)
 			now = fg__now_ns();
 			if (uatomic_read(&s->ctl) != ctl || p.tat <= now)
 				break; /* reused, or full already */
-#ifdef FG_TAT_EVICTED
 			if (p.tat == FG_TAT_EVICTED)
 				break; /* being evicted: as good as full */
-#endif
 			if (fg__pair_advance(s, &p, now, 0)) {
 				done = 1;
 				break;

@@ -406,7 +406,7 @@ int fgd_ctl_open(struct fgd_ctl *ctl, const char *path,
 		snprintf(err, errlen,
 		         "control %s: not an absolute path of at "
 		         "most %u bytes",
-		         path, FGD_CONTROL_MAX);
+		         path, (unsigned)FGD_CONTROL_MAX);
 		return -1;
 	}
 	if (lstat(path, &st) == 0) {
