@@ -30,6 +30,7 @@
 
 #include <sodium.h>
 
+#include "daemon/args.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/metrics.h"
@@ -908,19 +909,16 @@ static int cmd_check(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"cost", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
-	unsigned long cost = 1;
+	uint32_t cost = 1;
 	fg_decision d;
-	char *end;
 	size_t len;
 	int o, e, r;
 
 	while ((o = getopt_long(argc, argv, "n:", lo, NULL)) != -1) {
 		if (o != 'n')
 			return EXIT_USAGE;
-		errno = 0;
-		cost = strtoul(optarg, &end, 10);
-		if (errno || *end || optarg[0] == '-' || cost == 0 ||
-		    cost > UINT32_MAX) {
+		if (fgd_arg_cost(optarg, strlen(optarg), &cost) != 0 ||
+		    cost == 0) {
 			warnx("--cost %s: must be a number of tokens above 0",
 			      optarg);
 			return EXIT_USAGE;

@@ -33,6 +33,7 @@
 
 #include <microhttpd.h>
 
+#include "daemon/args.h"
 #include "daemon/http.h"
 #include "daemon/metrics.h"
 #include "lib/client.h"
@@ -264,25 +265,6 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
 	             &b, d);
 }
 
-/* Strict decimal 1..UINT32_MAX digits; 0 is left to fg_allow (FG_ECOST). */
-static int cost_parse(const char *s, size_t n, uint32_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 10)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > UINT32_MAX)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* GET /v1/allow?rule=R&key=K[&cost=N] */
 static enum MHD_Result allow(struct MHD_Connection *conn, struct fgd_http *h)
 {
@@ -298,7 +280,7 @@ static enum MHD_Result allow(struct MHD_Connection *conn, struct fgd_http *h)
 	why = params_get(conn, ps, &which);
 	if (why != NULL)
 		return reply_error(conn, MHD_HTTP_BAD_REQUEST, why, which);
-	if (ps[2].count == 1 && cost_parse(ps[2].v, ps[2].n, &cost) != 0)
+	if (ps[2].count == 1 && fgd_arg_cost(ps[2].v, ps[2].n, &cost) != 0)
 		return reply_error(conn, MHD_HTTP_BAD_REQUEST,
 		                   "cost must be a whole number from 1 to the "
 		                   "rule's capacity",
