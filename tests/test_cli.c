@@ -574,6 +574,43 @@ Test(cli, reset_refills_one_bucket_and_only_that_one)
 	env_fini();
 }
 
+/* A copy of the CLI that nobody can run: the build tree may be under a
+ * directory only root may enter (a CI checkout in /root, a 0700 temporary
+ * directory).  Its directory, in /tmp. */
+static char nobody_dir[64];
+
+static void nobody_cli(char *path, size_t len)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out;
+
+	snprintf(nobody_dir, sizeof nobody_dir, "/tmp/fgtest-nobody-XXXXXX");
+	cr_assert_not_null(mkdtemp(nobody_dir));
+	cr_assert_eq(chmod(nobody_dir, 0755), 0);
+	snprintf(path, len, "%s/floodgate", nobody_dir);
+	in = open(cli_path(), O_RDONLY);
+	cr_assert_geq(in, 0, "%s: %s", cli_path(), strerror(errno));
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0755);
+	cr_assert_geq(out, 0);
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		cr_assert_eq(write(out, buf, (size_t)n), n);
+	cr_assert_eq(n, 0);
+	close(in);
+	cr_assert_eq(close(out), 0);
+}
+
+static void nobody_cli_remove(void)
+{
+	char path[96];
+
+	snprintf(path, sizeof path, "%s/floodgate", nobody_dir);
+	(void)unlink(path);
+	(void)rmdir(nobody_dir);
+}
+
+static char nobody_path[96];
+
 /* Run floodgate as nobody (uid and gid 65534): its exit status. */
 static int as_nobody(const char *cmd, const char *a1, const char *a2)
 {
@@ -587,7 +624,7 @@ static int as_nobody(const char *cmd, const char *a1, const char *a2)
 		fd = open("/dev/null", O_WRONLY);
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(121);
-		execl(cli_path(), "floodgate", "-s", E.seg[0], cmd, a1, a2,
+		execl(nobody_path, "floodgate", "-s", E.seg[0], cmd, a1, a2,
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -608,11 +645,13 @@ Test(cli, a_worker_of_the_group_may_check_but_not_reset_nor_ask_the_daemon)
 	snprintf(path, sizeof path, "/dev/shm/%s", E.seg[0]);
 	cr_assert_eq(chmod(path, 0660), 0);
 	cr_assert_eq(chown(path, 0, 65534), 0);
+	nobody_cli(nobody_path, sizeof nobody_path);
 	cr_assert_eq(as_nobody("check", "api", "w"), 0);
 	cr_assert_eq(as_nobody("get", "api", "w"), 0);
 	cr_assert_eq(as_nobody("reset", "api", "w"), 7);
 	cr_assert_eq(as_nobody("peers", NULL, NULL), 7);
 	cr_assert_eq(as_nobody("reload", NULL, NULL), 7);
+	nobody_cli_remove();
 	env_fini();
 }
 
