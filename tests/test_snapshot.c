@@ -222,18 +222,15 @@ Test(snapshot, no_snapshot_is_not_an_error)
 
 /* Rewrite the snapshot's header with @edit, checksum made right again
  * when @fix, and expect the restore to fail (or pass) accordingly. */
-static void with_header(void (*edit)(struct fgd_snap_hdr *), int fix,
-                        int expect, const char *why)
+/* Edit the header of the snapshot on disk, making its checksum right
+ * again when @fix. */
+static void rewrite_header(void (*edit)(struct fgd_snap_hdr *), int fix)
 {
-	struct fgd_snap_counts w, r;
 	struct fgd_snap_hdr h;
 	uint8_t body[64 * FGD_SNAP_REC_SIZE];
-	char err[512] = "";
 	ssize_t n;
 	int fd;
 
-	consume();
-	write_ok(&w);
 	fd = open(snap, O_RDWR);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(read(fd, &h, sizeof h), (ssize_t)sizeof h);
@@ -244,6 +241,19 @@ static void with_header(void (*edit)(struct fgd_snap_hdr *), int fix,
 		fgd_snapshot_sum(&h, body, (size_t)n, h.sum);
 	cr_assert_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
 	close(fd);
+}
+
+/* Snapshot consume()'s buckets, edit the header with @edit, and expect
+ * the restore to fail (or pass) accordingly. */
+static void with_header(void (*edit)(struct fgd_snap_hdr *), int fix,
+                        int expect, const char *why)
+{
+	struct fgd_snap_counts w, r;
+	char err[512] = "";
+
+	consume();
+	write_ok(&w);
+	rewrite_header(edit, fix);
 	cr_expect_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
 	             expect, "%s: %s", why, err);
 	if (expect < 0) {
@@ -319,23 +329,12 @@ static void other_boot_in_the_future(struct fgd_snap_hdr *h)
 Test(snapshot, a_snapshot_from_the_future_counts_no_time_as_passed)
 {
 	struct fgd_snap_counts w, r;
-	struct fgd_snap_hdr h;
-	uint8_t body[4 * FGD_SNAP_REC_SIZE];
 	char err[512];
 	int64_t left;
-	ssize_t n;
-	int fd;
 
 	cr_assert_eq(fg_allow(H.c, "api", "k", 6, NULL), 1); /* 4 left */
 	write_ok(&w);
-	fd = open(snap, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(read(fd, &h, sizeof h), (ssize_t)sizeof h);
-	n = read(fd, body, sizeof body);
-	other_boot_in_the_future(&h);
-	fgd_snapshot_sum(&h, body, (size_t)n, h.sum);
-	cr_assert_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
-	close(fd);
+	rewrite_header(other_boot_in_the_future, 1);
 	host_down();
 	host_up();
 	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
@@ -348,24 +347,13 @@ Test(snapshot, a_snapshot_from_the_future_counts_no_time_as_passed)
 Test(snapshot, a_snapshot_an_hour_old_from_another_boot_has_refilled)
 {
 	struct fgd_snap_counts w, r;
-	struct fgd_snap_hdr h;
-	uint8_t body[4 * FGD_SNAP_REC_SIZE];
 	char err[512];
 	int64_t left;
-	ssize_t n;
-	int fd;
 
 	/* a token an hour: 6 spent, 4 left; an hour later, 5 left */
 	cr_assert_eq(fg_allow(H.c, "api", "k", 6, NULL), 1);
 	write_ok(&w);
-	fd = open(snap, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(read(fd, &h, sizeof h), (ssize_t)sizeof h);
-	n = read(fd, body, sizeof body);
-	other_boot_an_hour_ago(&h);
-	fgd_snapshot_sum(&h, body, (size_t)n, h.sum);
-	cr_assert_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
-	close(fd);
+	rewrite_header(other_boot_an_hour_ago, 1);
 	host_down();
 	host_up();
 	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
