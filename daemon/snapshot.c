@@ -79,12 +79,13 @@ static void boot_id(uint8_t out[40])
 }
 
 /* Write all of @buf or fail. */
-static int write_all(int fd, const void *buf, size_t len)
+/* Read or write all of @len bytes, through EINTR and short counts. */
+static int io_all(int fd, void *buf, size_t len, int writing)
 {
-	const uint8_t *p = buf;
+	uint8_t *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -236,8 +237,8 @@ int fgd_snapshot_write(const char *path, struct fgd_node *n,
 		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, &h, sizeof h) != 0 ||
-	    write_all(fd, b.p, b.n * REC_SIZE) != 0 || fsync(fd) != 0) {
+	if (io_all(fd, &h, sizeof h, 1) != 0 ||
+	    io_all(fd, b.p, b.n * REC_SIZE, 1) != 0 || fsync(fd) != 0) {
 		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -328,23 +329,6 @@ static void restore_remote(struct fgd_node *n, const struct fgd_snap_remote *r,
 	out->remote++;
 }
 
-static int read_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
                            char *err, size_t errlen)
 {
@@ -397,7 +381,7 @@ static int records_pass(int fd, const struct fgd_snap_hdr *h,
 	while (i < nrec) {
 		uint64_t k = nrec - i < CHUNK ? nrec - i : CHUNK, j;
 
-		if (read_all(fd, buf, k * REC_SIZE) != 0)
+		if (io_all(fd, buf, k * REC_SIZE, 0) != 0)
 			return -1;
 		if (st)
 			crypto_generichash_update(st, buf, k * REC_SIZE);
@@ -443,7 +427,7 @@ int fgd_snapshot_restore(const char *path, struct fgd_node *n,
 		goto out;
 	}
 	memset(&h, 0, sizeof h);
-	if ((uint64_t)sb.st_size >= sizeof h && read_all(fd, &h, sizeof h) != 0) {
+	if ((uint64_t)sb.st_size >= sizeof h && io_all(fd, &h, sizeof h, 0) != 0) {
 		failf(err, errlen, "snapshot %s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -236,13 +236,27 @@ find:
 	return 0;
 }
 
-int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
-              uint64_t cost, uint64_t max_debt_ns)
+/*
+ * The owner's way of moving a bucket: set TAT to @next(TAT) (never
+ * counted as consumption: consumed is this host's admissions only, what
+ * the daemon harvests, and remote debits must not echo back), creating
+ * the bucket if needed.  An eviction met on the way is finished and the
+ * key looked up again, as a check does.
+ */
+struct owner_move {
+	uint64_t (*next)(const struct owner_move *m, uint64_t tat, uint64_t now,
+	                 const struct fg_rule_cache *rc);
+	uint64_t cost, max_debt_ns; /* debit */
+	uint64_t debt_ns;           /* raise */
+};
+
+static int owner_move(fg_client *c, unsigned idx, const void *key,
+                      size_t len, const struct owner_move *m)
 {
 	const struct fg_rule_cache *rc;
 	struct fg_slot *s;
 	struct fg_pair p;
-	uint64_t now, h, ctl;
+	uint64_t now, h, ctl, next;
 
 	if (idx >= FG_MAX_RULES || len == 0 || len > FG_KEY_MAX)
 		return FG_EINVAL;
@@ -256,54 +270,51 @@ find:
 	if (s == NULL)
 		return FG_ENOMEM;
 	fg__pair_load(s, &p);
-	/* consumed counts this host's admissions only: it is what the
-	 * daemon harvests, and remote consumption must not echo back. */
 	for (;;) {
 		if (p.tat == FG_TAT_EVICTED) {
 			fg__table_bury(&c->seg.tbl, s, ctl);
 			goto find;
 		}
-		if (fg__pair_advance(s, &p,
-		                     fg__gcra_debit(p.tat, now, rc->interval_ns,
-		                                    cost, max_debt_ns),
-		                     0))
+		next = m->next(m, p.tat, now, rc);
+		if (next == p.tat || fg__pair_advance(s, &p, next, 0))
 			return 0;
 		if (uatomic_read(&s->ctl) != ctl)
 			goto find;
 	}
 }
 
+static uint64_t debit_next(const struct owner_move *m, uint64_t tat,
+                           uint64_t now, const struct fg_rule_cache *rc)
+{
+	return fg__gcra_debit(tat, now, rc->interval_ns, m->cost,
+	                      m->max_debt_ns);
+}
+
+int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
+              uint64_t cost, uint64_t max_debt_ns)
+{
+	struct owner_move m = {.next = debit_next,
+	                       .cost = cost,
+	                       .max_debt_ns = max_debt_ns};
+
+	return owner_move(c, idx, key, len, &m);
+}
+
+static uint64_t raise_next(const struct owner_move *m, uint64_t tat,
+                           uint64_t now, const struct fg_rule_cache *rc)
+{
+	(void)rc;
+	return tat > now + m->debt_ns ? tat : now + m->debt_ns;
+}
+
 int fg__raise(fg_client *c, unsigned idx, const void *key, size_t len,
               uint64_t debt_ns)
 {
-	const struct fg_rule_cache *rc;
-	struct fg_slot *s;
-	struct fg_pair p;
-	uint64_t h, ctl, want;
+	struct owner_move m = {.next = raise_next, .debt_ns = debt_ns};
 
-	if (idx >= FG_MAX_RULES || len == 0 || len > FG_KEY_MAX ||
-	    debt_ns > FG_TAU_MAX)
+	if (debt_ns > FG_TAU_MAX)
 		return FG_EINVAL;
-	rc = fg__rule_params(c, idx);
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
-	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
-	want = fg__now_ns() + debt_ns;
-find:
-	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
-	if (s == NULL)
-		return FG_ENOMEM;
-	fg__pair_load(s, &p);
-	for (;;) {
-		if (p.tat == FG_TAT_EVICTED) {
-			fg__table_bury(&c->seg.tbl, s, ctl);
-			goto find;
-		}
-		if (p.tat >= want || fg__pair_advance(s, &p, want, 0))
-			return 0;
-		if (uatomic_read(&s->ctl) != ctl)
-			goto find;
-	}
+	return owner_move(c, idx, key, len, &m);
 }
 
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,

@@ -28,6 +28,11 @@
  * use params[seq & 1] and re-check seq.  An owner killed half-way through
  * an update leaves the live copy intact, so readers never wait for it.
  *
+ * Version 2 added eviction: a tat of FG_TAT_EVICTED marks a bucket being
+ * evicted, and the counts of evicted buckets move to their rule record.  A
+ * version 1 client would neither honour the mark nor re-check a reused
+ * slot, so the two must not share a segment.
+ *
  * Slots.  96 bytes; tat and consumed are a 16-byte aligned pair so that one
  * double-width CAS moves both (x86-64 cmpxchg16b): admitting a request is a
  * single atomic instruction.  ctl packs the slot's state with a fingerprint
@@ -41,7 +46,7 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC "FLOODGT\0"
-#define FG_LAYOUT_VERSION 1u
+#define FG_LAYOUT_VERSION 2u /* 2: eviction (FG_TAT_EVICTED, evicted counts) */
 
 #define FG_HDR_SIZE 4096u
 #define FG_RULE_SIZE 256u

@@ -397,13 +397,15 @@ static void one_up(void)
 
 Test(cli, status_shows_segment_rules_and_running_daemon)
 {
+	char version[32];
 	struct run r;
 
 	one_up();
 	r = cli("-s", E.seg[0], "status", NULL);
 	EXPECT(r, 0);
 	cr_assert(strstr(r.out, E.seg[0]) != NULL, "%s", r.out);
-	cr_assert(strstr(r.out, "version 1") != NULL, "%s", r.out);
+	snprintf(version, sizeof version, "version %u", FG_LAYOUT_VERSION);
+	cr_assert(strstr(r.out, version) != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "of 4096") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "rules:     3") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "daemon:    running, pid") != NULL, "%s",
