@@ -5,15 +5,17 @@
  * N in-process nodes (10, 100, 1000), each with a small segment of its
  * own and a global rule, on a simulated network (as tests/test_members.c):
  * every datagram is really signed and really verified, so the CPU time
- * is what the cluster's Ed25519 work costs on one core.  Each node knows
- * every other as a seed; nobody announces, so no SWIM traffic runs and
- * what is measured is dissemination alone.
+ * is what the cluster's Ed25519 work costs on one core.  Each node starts
+ * knowing every member's address, as after discovery (tests/test_members.c
+ * measures that), and announces its own as the daemon does by default, so
+ * SWIM runs too: its pings carry the digests that repairs answer
+ * (daemon/sync.c).
  *
  * Per N and fanout: K = min(N, 10) origins each consume once a round for
  * R rounds, then the cluster runs until every node holds the exact total
  * of every origin.  Printed: the share of nodes a single round's datagram
  * reached through forwarding (coverage; the rest are repaired by the next
- * count or by the full re-send every FGD_FULL_SYNC_EVERY rounds), the
+ * count, or by a repair once they learn they lack a version), the
  * rounds after the last consumption until all nodes agree, the hops a
  * round's forwarding took, datagrams sent per node per round, and the
  * CPU time of one simulated round (all N nodes on this one core).
@@ -114,9 +116,8 @@ static int cluster_up(int n, unsigned fanout)
 	                .rate = 1,
 	                .period_ms = 3600000,
 	                .flags = FG_RULE_GLOBAL};
-	struct fgd_addr *seeds;
 	char seg[64];
-	int i, j, k;
+	int i, j;
 
 	memset(&B, 0, sizeof B);
 	B.n = n;
@@ -127,9 +128,8 @@ static int cluster_up(int n, unsigned fanout)
 	B.fg = calloc((size_t)n, sizeof *B.fg);
 	B.node = calloc((size_t)n, sizeof *B.node);
 	B.ctx = calloc((size_t)n, sizeof *B.ctx);
-	seeds = calloc((size_t)n, sizeof *seeds);
-	if (!B.keys || !B.sk || !B.addr || !B.fg || !B.node || !B.ctx || !seeds)
-		goto fail;
+	if (!B.keys || !B.sk || !B.addr || !B.fg || !B.node || !B.ctx)
+		return -1;
 	for (i = 0; i < n; i++) {
 		struct sockaddr_in *s = (void *)&B.addr[i].ss;
 
@@ -147,7 +147,7 @@ static int cluster_up(int n, unsigned fanout)
 		                            .max_datagram = 1200,
 		                            .interval_ms = IV_MS,
 		                            .npeers = (size_t)n - 1};
-		struct fgd_net net = {.seeds = seeds,
+		struct fgd_net net = {.self = &B.addr[i],
 		                      .fanout = fanout,
 		                      .send = net_send,
 		                      .arg = &B.ctx[i]};
@@ -155,25 +155,20 @@ static int cluster_up(int n, unsigned fanout)
 		snprintf(seg, sizeof seg, "fgbench-conv%d-%d", i,
 		         (int)getpid());
 		if (fg_create(seg, &o, FG_CREATE_REPLACE, &B.fg[i]) != 0)
-			goto fail;
+			return -1;
 		(void)fg_unlink(seg); /* the mapping stays: nothing to clean */
 		if (fg_rule_set(B.fg[i], &rule) != 0 ||
 		    fgd_node_init(&B.node[i], B.fg[i], &B.kr, B.sk[i],
-		                  B.keys[i].pk, &p) != 0)
-			goto fail;
-		for (k = 0, j = 0; j < n; j++)
+		                  B.keys[i].pk, &p) != 0 ||
+		    fgd_node_set_net(&B.node[i], &net) != 0)
+			return -1;
+		/* discovery done: every member's address known */
+		for (j = 0; j < n; j++)
 			if (j != i)
-				seeds[k++] = B.addr[j];
-		net.nseeds = (size_t)k;
-		if (fgd_node_set_net(&B.node[i], &net) != 0)
-			goto fail;
+				B.node[i].mem[j].addr = B.addr[j];
 		B.node[i].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 	}
-	free(seeds);
 	return 0;
-fail:
-	free(seeds);
-	return -1;
 }
 
 static void cluster_down(void)
@@ -258,7 +253,7 @@ static int run(int n, unsigned fanout)
 		coverage += (double)agreeing(total) / n;
 		(void)before;
 	}
-	while (agreeing(total) < n && more < 3 * (int)FGD_FULL_SYNC_EVERY) {
+	while (agreeing(total) < n && more < 3 * (int)FGD_HEARTBEAT_EVERY) {
 		B.now += IV_MS;
 		t0 = cpu_ns();
 		for (i = 0; i < n; i++) {

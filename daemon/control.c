@@ -255,6 +255,12 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
 	    "\n",
 	    c->relayed, c->pings, c->acks, c->ping_reqs, c->acks_relayed,
 	    c->suspected, c->declared_dead, c->announces, c->member_ignored);
+	fgd_buf_printf(o,
+	               "sync requests=%" PRIu64 " repairs=%" PRIu64
+	               " repair_datagrams=%" PRIu64 " limited=%" PRIu64
+	               " caught_up=%" PRIu64 "\n",
+	               c->sync_requests, c->repairs, c->repair_datagrams,
+	               c->repairs_limited, c->caught_up);
 	fgd_buf_printf(o, "drops");
 	for (i = 1; i < FGW_NDROPS; i++)
 		fgd_buf_printf(o, " %s=%" PRIu64,

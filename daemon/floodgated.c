@@ -338,12 +338,11 @@ static void peers_watch(struct daemon *d, uint64_t t)
 	}
 }
 
-static void round_run(struct daemon *d, uint64_t t, int full)
+static void round_run(struct daemon *d, uint64_t t)
 {
 	if (!d->node_ok)
 		return;
 	fgd_node_harvest(&d->node, t);
-	(void)full; /* every FGD_FULL_SYNC_EVERY rounds anyway */
 	(void)fgd_node_tick(&d->node, t);
 	peers_watch(d, t);
 }
@@ -556,7 +555,7 @@ static int run(struct daemon *d)
 
 		t = now_ms();
 		if (t >= next_round) {
-			round_run(d, t, 0);
+			round_run(d, t);
 			next_round += d->cfg.interval_ms;
 			if (next_round <= t) /* fell behind: do not burst */
 				next_round = t + d->cfg.interval_ms;
@@ -607,7 +606,7 @@ static int run(struct daemon *d)
 			default: /* SIGTERM, SIGINT */
 				logmsg(LOG_INFO, "signal %u: exiting",
 				       si.ssi_signo);
-				round_run(d, now_ms(), 0); /* flush */
+				round_run(d, now_ms()); /* flush */
 				snapshot_save(d);
 				return 0;
 			}

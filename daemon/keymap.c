@@ -24,7 +24,7 @@ struct map_file_hdr {
 	uint64_t pad[2];
 };
 
-static const uint8_t map_magic[8] = "FGDMAP01";
+static const uint8_t map_magic[8] = "FGDMAP02";
 
 static uint64_t entry_hash(uint64_t origin, const char *rule, size_t rule_len,
                            const void *key, size_t key_len)
@@ -218,7 +218,16 @@ static struct fgd_entry *slot_for(struct fgd_map *m, uint64_t h,
 }
 
 /* Move every entry accepted by @keep into a table of @cap slots. */
-static int rebuild(struct fgd_map *m, size_t cap, uint64_t before)
+/* Whether fgd_map_expire() drops @e. */
+static int expired(const struct fgd_entry *e, uint64_t before, uint64_t stale)
+{
+	if (e->count <= e->floor)
+		return e->touched < before;
+	return stale != 0 && e->touched < stale;
+}
+
+static int rebuild(struct fgd_map *m, size_t cap, uint64_t before,
+                   uint64_t stale)
 {
 	struct fgd_map old = *m;
 	size_t i;
@@ -230,7 +239,7 @@ static int rebuild(struct fgd_map *m, size_t cap, uint64_t before)
 	for (i = 0; i < old.cap; i++) {
 		struct fgd_entry *e = &old.e[i], *d;
 
-		if (e->hash == 0 || e->touched < before)
+		if (e->hash == 0 || expired(e, before, stale))
 			continue;
 		d = slot_for(m, e->hash, e->origin, e->rule, e->rule_len,
 		             e->key, e->key_len);
@@ -267,7 +276,7 @@ struct fgd_entry *fgd_map_get(struct fgd_map *m, uint64_t origin,
 	if (m->n >= m->max)
 		return NULL;
 	if ((m->n + 1) * 4 > m->cap * 3) { /* keep the load under 3/4 */
-		if (rebuild(m, m->cap * 2, 0) != 0)
+		if (rebuild(m, m->cap * 2, 0, 0) != 0)
 			return NULL;
 		e = slot_for(m, h, origin, rule, rule_len, key, key_len);
 	}
@@ -282,18 +291,18 @@ struct fgd_entry *fgd_map_get(struct fgd_map *m, uint64_t origin,
 	return e;
 }
 
-size_t fgd_map_expire(struct fgd_map *m, uint64_t before)
+size_t fgd_map_expire(struct fgd_map *m, uint64_t before, uint64_t stale)
 {
-	size_t n = m->n, cap = m->cap, stale = 0, i;
+	size_t n = m->n, cap = m->cap, drop = 0, i;
 
 	for (i = 0; i < m->cap; i++)
-		stale += m->e[i].hash != 0 && m->e[i].touched < before;
-	if (stale == 0)
+		drop += m->e[i].hash != 0 && expired(&m->e[i], before, stale);
+	if (drop == 0)
 		return 0; /* nothing to drop: no rebuild, no file rewritten */
 	/* shrink when mostly empty, never below the initial size */
-	while (cap > 64 && (n - stale) * 8 < cap)
+	while (cap > 64 && (n - drop) * 8 < cap)
 		cap /= 2;
-	if (rebuild(m, cap, before) != 0)
+	if (rebuild(m, cap, before, stale) != 0)
 		return 0;
 	return n - m->n;
 }

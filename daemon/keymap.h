@@ -30,8 +30,10 @@ struct fgd_entry {
 	uint64_t hash;        /* 0: empty slot */
 	uint64_t incarnation; /* remote: the origin's incarnation of count */
 	uint64_t count;       /* cumulative consumption */
-	uint64_t sent;        /* local: count last gossiped */
-	uint64_t touched;     /* round of the last change */
+	uint64_t floor;       /* of count, what no longer matters: consumed
+	                       * before the origin's bucket was last full */
+	uint64_t ver;         /* local: the version of its last change */
+	uint64_t touched;     /* time (ms) of the last change */
 	uint64_t origin;      /* remote: fgd_origin_id of its key; local: 0 */
 	uint8_t rule_len;
 	uint8_t key_len;
@@ -64,7 +66,9 @@ struct fgd_entry *fgd_map_get(struct fgd_map *m, uint64_t origin,
                               const char *rule, size_t rule_len,
                               const void *key, size_t key_len, int create);
 
-/* Drop entries not touched since round @before; returns how many. */
-size_t fgd_map_expire(struct fgd_map *m, uint64_t before);
+/* Drop entries not touched since @before (ms) and absorbed (count <=
+ * floor: nothing in them matters any more); and, when @stale is not 0,
+ * also the unabsorbed ones not touched since @stale.  Returns how many. */
+size_t fgd_map_expire(struct fgd_map *m, uint64_t before, uint64_t stale);
 
 #endif

@@ -33,6 +33,11 @@ void fgd_members_forward(struct fgd_node *n, const uint8_t *buf, size_t len,
                          int origin, const struct fgd_addr *from,
                          uint64_t now_ms);
 
+/* Sign a membership datagram of ours (our address filled in) and send it
+ * to @to. */
+void fgd_members_send(struct fgd_node *n, const struct fgd_addr *to,
+                      struct fgw_member *m);
+
 /* The probes' verdict on @origin: FGD_PEER_SUSPECT, FGD_PEER_DEAD, or
  * FGD_PEER_UNKNOWN when they have none. */
 enum fgd_peer_state fgd_members_verdict(const struct fgd_node *n, int origin);

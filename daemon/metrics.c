@@ -337,7 +337,19 @@ static const struct {
         "Announcements of other members' addresses learned."),
     CTR(member_ignored, "members_ignored_total",
         "Signed membership datagrams not meant for us (a ping for another "
-        "member, an ack to no probe, a bad ping request)."),
+        "member, an ack to no probe, a bad ping request, a digest ahead "
+        "of what we sent)."),
+    CTR(sync_requests, "sync_requests_total",
+        "Sync requests sent to origins this node was behind."),
+    CTR(repairs, "sync_repairs_total",
+        "Repairs sent: answers to another member's digest."),
+    CTR(repair_datagrams, "sync_repair_datagrams_total",
+        "Datagrams of the repairs sent."),
+    CTR(repairs_limited, "sync_repairs_limited_total",
+        "Digests not answered: a repair went to that member within the "
+        "period."),
+    CTR(caught_up, "sync_caught_up_total",
+        "Repairs received that completed a batch."),
 };
 
 static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,

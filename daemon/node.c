@@ -8,6 +8,10 @@
  * or replayed ones debit nothing.  Consumption is applied as debt (the
  * bucket may go below zero) so that all hosts draw on one budget; the
  * debt is capped only far above what honest traffic can produce.
+ *
+ * Versions and floors (node.h) make a count meaningful to a node that has
+ * no mark for it: the ledger entry's `ver` orders its changes for the
+ * repairs of sync.c, its `floor` says how much of it still matters.
  */
 #include "daemon/node.h"
 
@@ -21,6 +25,7 @@
 #include <urcu/uatomic.h>
 
 #include "daemon/members.h"
+#include "daemon/sync.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/pair.h"
@@ -115,7 +120,13 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 
 	memset(n, 0, sizeof *n);
 	n->fg = fg;
-	n->kr = kr;
+	n->ring = *kr;
+	n->ring.pw = NULL;
+	n->kr = &n->ring;
+	/* Without keys (a bad key, no memory) everything is signed. */
+	if (kr->n <= FGD_PAIRWISE_MAX &&
+	    fgw_pairwise_new(kr, sk, pk, &n->pw) == 0)
+		n->ring.pw = n->pw;
 	n->sk = sk;
 	memcpy(n->pk, pk, FGW_PK_SIZE);
 	n->self = fgw_keyring_find(kr, pk);
@@ -144,9 +155,11 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 		goto fail;
 	}
 	n->replay = calloc(kr->n ? kr->n : 1, sizeof *n->replay);
+	n->replay_direct = calloc(kr->n ? kr->n : 1, sizeof *n->replay_direct);
 	n->heard_ms = calloc(kr->n ? kr->n : 1, sizeof *n->heard_ms);
-	if (n->replay == NULL || n->heard_ms == NULL ||
-	    fgd_members_init(n) != 0)
+	if (n->replay == NULL || n->replay_direct == NULL ||
+	    n->heard_ms == NULL ||
+	    fgd_members_init(n) != 0 || fgd_sync_init(n) != 0)
 		goto fail;
 	if (p->state_path == NULL || !state_map(n, p->state_path)) {
 		n->base = calloc(n->nslots, sizeof *n->base);
@@ -165,16 +178,49 @@ void fgd_node_fini(struct fgd_node *n)
 	fgd_map_fini(&n->local);
 	fgd_map_fini(&n->remote);
 	free(n->replay);
+	free(n->replay_direct);
 	free(n->heard_ms);
 	fgd_members_fini(n);
+	fgd_sync_fini(n);
+	n->ring.pw = NULL;
+	fgw_pairwise_free(n->pw);
+	n->pw = NULL;
 	if (n->base_bytes)
 		munmap((struct state_hdr *)(void *)n->base - 1, n->base_bytes);
 	else
 		free(n->base);
 	n->base_bytes = 0;
 	n->replay = NULL;
+	n->replay_direct = NULL;
 	n->heard_ms = NULL;
 	n->base = NULL;
+}
+
+/*
+ * Raise the floor of every count whose bucket is full now: all of it was
+ * consumed before, and a full bucket has forgotten it.  A bucket that is
+ * gone (evicted full, or its rule removed) counts as full.  The change
+ * takes a version, so receivers learn the floor and may forget the key.
+ */
+static void absorb(struct fgd_node *n, uint64_t now_ms)
+{
+	uint64_t now = fg__now_ns();
+	size_t i;
+
+	for (i = 0; i < n->local.cap; i++) {
+		struct fgd_entry *e = &n->local.e[i];
+		int idx;
+
+		if (e->hash == 0 || e->count <= e->floor)
+			continue;
+		idx = fg__rule_index(n->fg, e->rule);
+		if (idx >= 0 && fg__bucket_full(n->fg, (unsigned)idx, e->key,
+		                                e->key_len, now) == 0)
+			continue;
+		e->floor = e->count;
+		e->ver = ++n->version;
+		e->touched = now_ms;
+	}
 }
 
 void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
@@ -220,67 +266,134 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 			n->ctr.local_noroom++;
 			continue;
 		}
+		if (e->count == 0) /* new: above any mark left of its past */
+			e->count = e->floor = n->total;
 		e->count += delta;
+		e->ver = ++n->version;
 		e->touched = now_ms;
+		n->total += delta;
 		n->ctr.harvested += delta;
 	}
+	if (++n->harvests % FGD_ABSORB_EVERY == 0)
+		absorb(n, now_ms);
 	(void)fgd_node_evict(n); /* only under pressure: see node.h */
 }
 
-struct emitter {
-	struct fgd_node *n;
-	struct fgw_writer w;
-	fgd_send_fn *send;
-	void *arg;
-	size_t sent;
-};
-
-static void emit_flush(struct emitter *em, int heartbeat)
+/* A batch's parts take consecutive seqs (receivers tell batches of one
+ * range apart by the seq of part 0): nothing else may sign between
+ * fgd_batch_begin and fgd_batch_end. */
+static void batch_flush(struct fgd_batch *b, int last)
 {
 	size_t len;
+	int sign = 1;
 
-	if (em->w.nrec == 0 && !heartbeat)
-		return;
-	len = fgw_finish(&em->w, em->n->sk);
-	if (len == 0) {
-		em->n->ctr.tx_errors++; /* could not sign: send nothing */
+	if (b->split) { /* each datagram a batch: part 0, the last */
+		uint64_t to = last ? b->to : b->last_ver;
+
+		fgw_set_batch(&b->w, b->from, to, 0, b->flags | FGW_F_LAST);
+		b->from = to;
 	} else {
-		em->send(em->arg, em->w.buf, len);
-		em->sent++;
+		fgw_set_batch(&b->w, b->from, b->to, b->part++,
+		              b->flags | (last ? FGW_F_LAST : 0));
 	}
-	fgw_begin(&em->w, em->n->max_datagram, em->n->pk, em->n->incarnation,
-	          ++em->n->seq);
+	/* MAC'd copies first: signing finishes the writer. */
+	if (b->seal != NULL)
+		sign = b->seal(b->arg, &b->w);
+	len = sign ? fgw_finish(&b->w, b->n->sk) : 0;
+	if (sign && len == 0)
+		b->n->ctr.tx_errors++; /* could not sign: send nothing */
+	else if (sign)
+		b->send(b->arg, b->w.buf, len);
+	if (!sign || len != 0)
+		b->sent++;
+	fgw_begin(&b->w, b->n->max_datagram, b->n->pk, b->n->incarnation,
+	          ++*b->seq);
+}
+
+void fgd_batch_begin(struct fgd_batch *b, struct fgd_node *n, uint64_t from,
+                     uint64_t to, unsigned flags, fgd_send_fn *send,
+                     void *arg)
+{
+	b->n = n;
+	b->from = from;
+	b->to = to;
+	b->last_ver = from;
+	b->flags = flags;
+	b->split = (flags & FGW_F_REPAIR) != 0;
+	b->seq = b->split ? &n->seq_direct : &n->seq;
+	b->part = 0;
+	b->sent = 0;
+	b->send = send;
+	b->seal = NULL;
+	b->arg = arg;
+	fgw_begin(&b->w, n->max_datagram, n->pk, n->incarnation, ++*b->seq);
+}
+
+void fgd_batch_add(struct fgd_batch *b, const struct fgd_entry *e)
+{
+	if (fgw_add(&b->w, e->rule, e->rule_len, e->key, e->key_len, e->count,
+	            e->floor) != 0) {
+		/* Full: this part goes, the record starts the next (a record
+		 * always fits an empty datagram). */
+		batch_flush(b, 0);
+		(void)fgw_add(&b->w, e->rule, e->rule_len, e->key, e->key_len,
+		              e->count, e->floor);
+	}
+	b->last_ver = e->ver;
+}
+
+size_t fgd_batch_end(struct fgd_batch *b, int always)
+{
+	if (b->w.nrec > 0 || always)
+		batch_flush(b, 1);
+	return b->sent;
 }
 
 size_t fgd_node_emit(struct fgd_node *n, uint64_t now_ms, int full,
                      fgd_send_fn *send, void *arg)
 {
-	struct emitter em = {.n = n, .send = send, .arg = arg};
+	return fgd_node_emit_sealed(n, now_ms, full, send, NULL, arg);
+}
+
+size_t fgd_node_emit_sealed(struct fgd_node *n, uint64_t now_ms, int full,
+                            fgd_send_fn *send,
+                            int (*seal)(void *arg, const struct fgw_writer *w),
+                            void *arg)
+{
+	struct fgd_batch b;
+	int heartbeat;
 	size_t i;
 
+	(void)now_ms;
 	n->rounds++;
-	if (n->rounds % FGD_FULL_SYNC_EVERY == 0)
-		full = 1;
-	fgw_begin(&em.w, n->max_datagram, n->pk, n->incarnation, ++n->seq);
+	/* The first two quiet rounds after a change, and the next few
+	 * periodic heartbeats, send a heartbeat that travels like records:
+	 * a node that missed the last change learns it lacks it (sync.c);
+	 * each forwarding reaches all but a few percent of the nodes. */
+	heartbeat = full || n->rounds % FGD_HEARTBEAT_EVERY == 0 ||
+	            (n->changed_round != 0 && n->version == n->emitted &&
+	             n->rounds - n->changed_round <= 2);
+	if (n->version != n->emitted)
+		n->changed_round = n->rounds;
+	fgd_batch_begin(&b, n, full ? 0 : n->emitted, n->version,
+	                heartbeat && n->changed_round != 0 &&
+	                        n->rounds - n->changed_round <=
+	                            FGD_FLOOD_HEARTBEATS * FGD_HEARTBEAT_EVERY
+	                    ? FGW_F_FLOOD
+	                    : 0,
+	                send, arg);
+	b.seal = seal;
 	for (i = 0; i < n->local.cap; i++) {
-		struct fgd_entry *e = &n->local.e[i];
+		const struct fgd_entry *e = &n->local.e[i];
 
 		if (e->hash == 0 || e->count == 0)
 			continue;
-		if (e->count == e->sent &&
-		    !(full && now_ms - e->touched <= FGD_SYNC_WINDOW_MS))
-			continue;
-		if (fgw_add(&em.w, e->rule, e->rule_len, e->key, e->key_len,
-		            e->count) != 0) {
-			emit_flush(&em, 0);
-			if (fgw_add(&em.w, e->rule, e->rule_len, e->key,
-			            e->key_len, e->count) != 0)
-				continue; /* cannot happen: a record fits */
-		}
-		e->sent = e->count;
+		if (e->ver > n->emitted || (full && e->count > e->floor))
+			fgd_batch_add(&b, e);
 	}
-	emit_flush(&em, full && em.sent == 0);
-	return em.sent;
+	n->emitted = n->version;
+	n->ver_hist[n->rounds % FGD_VER_HIST] = n->version;
+	return fgd_batch_end(&b, heartbeat);
 }
 
 /* The debt a remote debit may leave, in ns beyond now: far above what
@@ -306,8 +419,10 @@ static uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
 	return id ? id : 1; /* 0 names this node's own ledger */
 }
 
-static void apply(struct fgd_node *n, const struct fgw_view *v,
-                  const struct fgw_record *rec, uint64_t now_ms)
+/* Debit what @rec adds; -1 if it could not be recorded for want of room
+ * (the batch then stays incomplete, and a repair brings it again). */
+static int apply(struct fgd_node *n, const struct fgw_view *v,
+                 const struct fgw_record *rec, uint64_t now_ms)
 {
 	const struct fg_rule_cache *rc;
 	char rule[FG_RULE_NAME_MAX + 1];
@@ -323,31 +438,37 @@ static void apply(struct fgd_node *n, const struct fgw_view *v,
 	if (rc == NULL || !(rc->flags & FG__RULE_ACTIVE) ||
 	    !(rc->flags & FG__RULE_GLOBAL)) {
 		n->ctr.records_unknown++;
-		return;
+		return 0; /* not ours to count: the same when repaired */
 	}
 	e = fgd_map_get(&n->remote, fgd_origin_id(n->kr, v->origin), rule,
 	                rec->rule_len, rec->key, rec->key_len, 1);
 	if (e == NULL) {
 		n->ctr.records_noroom++;
-		return;
+		return -1;
 	}
 	e->touched = now_ms;
 	if (e->incarnation != v->incarnation) {
 		if (e->incarnation > v->incarnation)
-			return; /* an older life of the origin: already counted */
+			return 0; /* an older life of the origin: counted */
 		e->incarnation = v->incarnation; /* its counts restart at 0 */
-		e->count = 0;
+		e->count = e->floor = 0;
 	}
+	if (rec->floor > e->floor)
+		e->floor = rec->floor;
 	if (rec->count <= e->count)
-		return; /* nothing new: duplicate, reordered or replayed */
-	delta = rec->count - e->count;
-	if (fg__debit(n->fg, (unsigned)idx, rec->key, rec->key_len, delta,
+		return 0; /* nothing new: duplicate, reordered or replayed */
+	/* What the origin's bucket has forgotten, ours has too. */
+	delta = rec->count - (e->count > e->floor ? e->count : e->floor);
+	if (rec->count > e->floor &&
+	    fg__debit(n->fg, (unsigned)idx, rec->key, rec->key_len, delta,
 	              max_debt(n, rc->tau_ns)) != 0) {
 		n->ctr.records_noroom++;
-		return; /* not recorded as seen: retried with the next count */
+		return -1; /* not recorded as seen: retried with the next */
 	}
 	e->count = rec->count;
-	n->ctr.applied += delta;
+	if (rec->count > e->floor)
+		n->ctr.applied += delta;
+	return 0;
 }
 
 enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
@@ -357,6 +478,7 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
 	struct fgw_record rec;
 	struct fgw_view v;
 	enum fgw_drop d;
+	int whole = 1;
 
 	n->ctr.rx_datagrams++;
 	n->ctr.rx_bytes += len;
@@ -373,7 +495,11 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
 	    buf[FGW_HDR_SIZE] == FGW_ANNOUNCE)
 		d = fgd_members_announce(n, &v, now_ms);
 	else if (d == FGW_OK)
-		d = fgw_replay_check(&n->replay[v.origin], v.incarnation, v.seq);
+		d = fgw_replay_check(v.type == FGW_TYPE_MEMBER ||
+		                             (v.flags & FGW_F_REPAIR)
+		                         ? &n->replay_direct[v.origin]
+		                         : &n->replay[v.origin],
+		                     v.incarnation, v.seq);
 	if (d != FGW_OK) {
 		n->ctr.drops[d]++;
 		return d;
@@ -389,12 +515,16 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
 	n->heard_ms[v.origin] = now_ms;
 	fgd_members_heard(n, v.origin);
 	while (fgw_next(&v, &rec))
-		apply(n, &v, &rec, now_ms);
+		if (apply(n, &v, &rec, now_ms) != 0)
+			whole = 0;
+	fgd_sync_note(n, v.origin, &v, whole, now_ms);
 	/* First time we accept it (the replay window said so): pass it on,
 	 * unchanged, so that its origin's signature travels with it.  Not
-	 * a heartbeat: flooding those would cost every node N x fanout
-	 * verifications a full-sync period for nothing SWIM does not do. */
-	if (v.nrec > 0)
+	 * a heartbeat, unless it follows a change: flooding all would cost
+	 * every node N x fanout verifications a heartbeat period for
+	 * nothing SWIM does not do; not a repair: it answers one node. */
+	if ((v.nrec > 0 || (v.flags & FGW_F_FLOOD)) &&
+	    !(v.flags & (FGW_F_REPAIR | FGW_F_MAC)))
 		fgd_members_forward(n, buf, len, v.origin, from, now_ms);
 	return FGW_OK;
 }
@@ -408,7 +538,7 @@ enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
 enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
                                         uint64_t now_ms)
 {
-	uint64_t period = FGD_FULL_SYNC_EVERY * (n->interval_ns / 1000000u);
+	uint64_t period = FGD_HEARTBEAT_EVERY * (n->interval_ns / 1000000u);
 	uint64_t heard;
 
 	if (origin < 0 || (size_t)origin >= n->kr->n)
@@ -440,10 +570,15 @@ const char *fgd_peer_state_name(enum fgd_peer_state s)
 
 void fgd_node_expire(struct fgd_node *n, uint64_t now_ms)
 {
+	/* Our own counts still owed are never dropped: absorb() floors
+	 * them once their bucket is full, or gone. */
 	if (now_ms > FGD_REMOTE_TTL_MS)
-		(void)fgd_map_expire(&n->remote, now_ms - FGD_REMOTE_TTL_MS);
+		(void)fgd_map_expire(&n->remote, now_ms - FGD_REMOTE_TTL_MS,
+		                     now_ms > FGD_REMOTE_STALE_MS
+		                         ? now_ms - FGD_REMOTE_STALE_MS
+		                         : 0);
 	if (now_ms > FGD_LOCAL_TTL_MS)
-		(void)fgd_map_expire(&n->local, now_ms - FGD_LOCAL_TTL_MS);
+		(void)fgd_map_expire(&n->local, now_ms - FGD_LOCAL_TTL_MS, 0);
 }
 
 uint64_t fgd_node_evict(struct fgd_node *n)

@@ -5,11 +5,26 @@
  * workers admitted on global rules (each slot's grow-only `consumed`
  * counter, against a per-slot baseline), adds it to its own cumulative
  * per-(rule, key) counts, and emits signed datagrams carrying the counts
- * that changed; every few rounds it re-emits every recently active count,
- * which repairs any loss.  A received count is compared with the highest
- * seen from that origin for that key, and only the increase is debited
- * from the local bucket: duplicates, reordering and replays change
- * nothing, and a later datagram repairs a lost one.
+ * that changed.  A received count is compared with the highest seen from
+ * that origin for that key, and only the increase is debited from the
+ * local bucket: duplicates, reordering and replays change nothing.
+ *
+ * What still matters: each count carries its floor, the part consumed
+ * before the origin's own bucket was last seen full (fgd_node_harvest
+ * looks every FGD_ABSORB_EVERY rounds).  Consumption below the floor is
+ * forgotten by every bucket, so a node that never heard of a key (it just
+ * joined, or forgot the key) debits only count - floor, not the
+ * incarnation's whole history; and a ledger entry whose count is all
+ * floor can be dropped at any time by sender and receiver alike.  A key
+ * new in the ledger starts at count = floor = everything harvested so far
+ * in the incarnation, above any mark a receiver may still hold for it.
+ *
+ * Repair (sync.c): every change takes the origin's next version; rounds
+ * carry their version range, so a receiver knows up to which version it
+ * holds an origin completely, and tells the origin so in its pings and,
+ * when it finds itself behind, in a sync request.  The origin answers
+ * with every record changed since then that still matters.  That is what
+ * repairs loss and catches up a node that joined or came back.
  *
  * Dissemination and membership (members.c): with a network attached
  * (fgd_node_set_net), each round's datagrams go to `fanout` members
@@ -32,22 +47,27 @@
 
 #include "daemon/config.h"
 #include "daemon/keymap.h"
+#include "gossip/pairwise.h"
 #include "gossip/replay.h"
 #include "gossip/wire.h"
 #include "lib/floodgate.h"
 
-/* A count is re-sent in full syncs for this long after its last change; a
- * receiver forgets a count it has not heard for FGD_REMOTE_TTL_MS; the
- * sender forgets it only after both, so that a count restarting from zero
- * never meets a receiver that still remembers the old one. */
-#define FGD_SYNC_WINDOW_MS 60000u
+/* Absorbed counts (all floor) are dropped after this long idle, by the
+ * origin (FGD_LOCAL_TTL_MS) and by receivers (FGD_REMOTE_TTL_MS): nothing
+ * in them matters any more.  A receiver also drops a count still owed
+ * after FGD_REMOTE_STALE_MS without news of it: its origin is gone, or
+ * far away behind a partition (it would repair it on its return). */
+#define FGD_LOCAL_TTL_MS 60000u
 #define FGD_REMOTE_TTL_MS 120000u
-#define FGD_LOCAL_TTL_MS (FGD_SYNC_WINDOW_MS + FGD_REMOTE_TTL_MS + 60000u)
-#define FGD_FULL_SYNC_EVERY 10u /* rounds */
+#define FGD_REMOTE_STALE_MS 3600000u
+#define FGD_HEARTBEAT_EVERY 10u /* rounds: an empty datagram at least */
+#define FGD_ABSORB_EVERY 10u    /* rounds: floors are looked at */
+#define FGD_FLOOD_HEARTBEATS 3u /* heartbeats after a change forwarded */
 
 /* Liveness, from the last datagram heard (a node sends at least a
- * heartbeat every full-sync round): alive within this many full-sync
- * periods, then suspect, then dead.  A node that talks again is alive. */
+ * heartbeat every FGD_HEARTBEAT_EVERY rounds): alive within this many
+ * heartbeat periods, then suspect, then dead.  A node that talks again is
+ * alive. */
 #define FGD_SUSPECT_AFTER 3u
 #define FGD_DEAD_AFTER 10u
 
@@ -71,7 +91,14 @@ struct fgd_counters {
 	uint64_t suspected, declared_dead;
 	uint64_t announces;       /* announcements of others learned */
 	uint64_t member_ignored;  /* signed but not for us: ping to another
-	                           * member, ack to no probe, bad ping-req */
+	                           * member, ack to no probe, bad ping-req,
+	                           * a digest ahead of us */
+	/* repair (sync.c) */
+	uint64_t sync_requests;   /* sent: we were behind an origin */
+	uint64_t repairs;         /* answers to digests, sent */
+	uint64_t repair_datagrams;
+	uint64_t repairs_limited; /* digests not answered: too soon */
+	uint64_t caught_up;       /* batches completed by a repair */
 };
 
 #define FGD_PING_REQ_K 3      /* members asked to probe indirectly */
@@ -79,6 +106,31 @@ struct fgd_counters {
 #define FGD_ANNOUNCE_PER_ROUND 2 /* others' announcements re-sent */
 #define FGD_FANOUT_AUTO_ALL 8 /* a cluster this small: send to all */
 #define FGD_FANOUT_AUTO 3
+
+/*
+ * How far this node holds an origin's records (sync.c): every version up
+ * to `have` of its incarnation `inc`.  Batches beyond it are collected in
+ * `pend` until they join up.
+ */
+#define FGD_SYNC_PENDING 8
+#define FGD_SYNC_GRACE 3u   /* rounds behind before asking */
+#define FGD_SYNC_RETRY 5u   /* rounds between two requests, or repairs */
+#define FGD_REPAIR_MAX 4096u /* records per repair; the rest next time */
+#define FGD_VER_HIST 8u     /* rounds of our versions kept (> GRACE) */
+
+struct fgd_sync {
+	uint64_t inc, have;
+	uint64_t latest;      /* the highest version heard of */
+	uint64_t behind_ms;   /* since when have < latest; 0: not behind */
+	uint64_t asked_ms;    /* our last request to it; 0: none */
+	uint64_t answered_ms; /* our last repair for it; 0: none */
+	struct fgd_pending {
+		uint64_t from, to;
+		uint64_t base; /* seq of its part 0 */
+		int repair;    /* a repair's (another seq space) */
+		uint32_t got, n; /* parts held; n: 0 until the last is seen */
+	} pend[FGD_SYNC_PENDING];
+};
 
 /* What this node knows of one keyring member (see members.c). */
 struct fgd_member {
@@ -106,21 +158,40 @@ struct fgd_net {
 	void *arg;
 };
 
+/* Pairwise MAC keys (gossip/pairwise.h) are derived at start for
+ * keyrings up to this size (~90 us a member): in larger clusters rounds
+ * are relayed, and relaying needs the origin's signature anyway. */
+#define FGD_PAIRWISE_MAX 256
+
 struct fgd_node {
 	fg_client *fg;
-	const struct fgw_keyring *kr;
+	const struct fgw_keyring *kr; /* &ring */
+	struct fgw_keyring ring;      /* the caller's, with our pairwise keys */
+	struct fgw_pairwise *pw;      /* NULL: everything is signed */
 	const uint8_t *sk; /* read-only secret key */
 	uint8_t pk[FGW_PK_SIZE];
 	int self; /* our index in the keyring, or -1 */
 	uint64_t incarnation;
-	uint64_t seq;
+	/* Two seq spaces, each with its own replay window at receivers:
+	 * what is relayed (rounds) and what goes straight to one member
+	 * (probes, announcements, sync requests, repairs), so that many of
+	 * the latter never push the window past a relayed datagram still
+	 * on its way. */
+	uint64_t seq, seq_direct;
 	uint64_t rounds;
+	uint64_t version; /* of our records' last change, this incarnation */
+	uint64_t emitted; /* version covered by the rounds sent so far */
+	uint64_t changed_round; /* the last round that sent a change; 0 none */
+	uint64_t ver_hist[FGD_VER_HIST]; /* version after round r, at r % */
+	uint64_t total;   /* tokens harvested in this incarnation */
+	uint64_t harvests;
 	size_t max_datagram;
 	uint64_t interval_ns;
 	size_t npeers;
 	struct fgd_map local;
 	struct fgd_map remote;
-	struct fgw_replay *replay; /* per keyring entry */
+	struct fgw_replay *replay; /* per keyring entry: relayed datagrams */
+	struct fgw_replay *replay_direct; /* and the others */
 	uint64_t *heard_ms;        /* per keyring entry: last datagram */
 	struct fgd_base {
 		uint64_t ctl;  /* the slot's ctl when the baseline was taken */
@@ -142,8 +213,12 @@ struct fgd_node {
 	fgd_sendto_fn *net_send;
 	void *net_arg;
 	const struct fgd_addr **cand; /* scratch: kr->n + nseeds */
+	int *cand_member;             /* per cand: keyring index, -1: seed */
+	uint8_t *cand_done;           /* per cand: sent a MAC'd copy */
 	uint64_t rng;
 	size_t probe_next, ann_next;
+	struct fgd_sync *sync; /* per keyring entry (sync.c) */
+	size_t sync_seed;      /* where the next seed-wide request starts */
 };
 
 struct fgd_node_params {
@@ -175,10 +250,11 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms);
 
 typedef void fgd_send_fn(void *arg, const uint8_t *buf, size_t len);
 
-/* Sign and hand to @send the datagrams of this round: changed counts, or
- * (every FGD_FULL_SYNC_EVERY rounds, or when @full) every count changed
- * within FGD_SYNC_WINDOW_MS, and at least a heartbeat.  Returns the
- * number of datagrams. */
+/* Sign and hand to @send the datagrams of this round: the counts that
+ * changed since the last round, as one batch; every FGD_HEARTBEAT_EVERY
+ * rounds at least an empty one.  With @full, every count that still
+ * matters, as the batch (0, version]: what a node without a network to
+ * ask for repairs can be sent.  Returns the number of datagrams. */
 size_t fgd_node_emit(struct fgd_node *n, uint64_t now_ms, int full,
                      fgd_send_fn *send, void *arg);
 

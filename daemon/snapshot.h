@@ -12,7 +12,7 @@
  * Consistency.  The daemon writes a snapshot between two rounds of its one
  * thread, so buckets and marks are taken at one instant: each remote debit
  * is either in both (restored bucket and mark) or in neither (the peer's
- * next full sync debits it again after the restore).  What a crash
+ * repair debits it again after the restore).  What a crash
  * between snapshots loses is the local consumption since the last one:
  * those buckets come back fuller than they were, by at most what workers
  * consumed in one snapshot interval.  Time is converted through the wall

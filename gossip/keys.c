@@ -421,6 +421,7 @@ int fgk_keyring_parse(const char *text, size_t len, const char *fname,
 
 	kr->n = 0;
 	kr->keys = NULL;
+	kr->pw = NULL;
 	why[0] = '\0';
 	if (fname == NULL)
 		fname = "keyring";
@@ -499,6 +500,7 @@ int fgk_keyring_load(const char *path, struct fgw_keyring *kr, char *err,
 
 	kr->n = 0;
 	kr->keys = NULL;
+	kr->pw = NULL;
 	fd = open_regular(path, &st, err, errlen);
 	if (fd < 0)
 		goto out;
@@ -540,4 +542,5 @@ void fgk_keyring_free(struct fgw_keyring *kr)
 	free(kr->keys);
 	kr->keys = NULL;
 	kr->n = 0;
+	kr->pw = NULL; /* not ours: fgw_pairwise_free() it */
 }

@@ -9,7 +9,10 @@
  * leaves a datagram that can still be signed and sent: the caller starts a
  * new one for the rest.  fgw_finish() then sets cap = len, so a late
  * fgw_add() or a second fgw_finish() is refused instead of writing past
- * the signature.
+ * the signature.  fgw_seal_mac() reads the writer without changing it
+ * (one copy per member, each with its own key); the MAC is shorter than
+ * the signature, so the same invariant makes room for it, and a finished
+ * writer (cap == len) is refused there too.
  *
  * Reading.  Everything in the datagram is hostile until the signature has
  * been checked, and the checks run in a fixed order, cheapest and least
@@ -20,7 +23,10 @@
  *   2. magic, version, type, flags                 BADVERSION
  *   3. origin in the keyring                       UNKNOWNKEY
  *   4. Ed25519 over [0, len - 64)                  BADSIG
- *   5. every record's bounds, nrec, exact end      MALFORMED
+ *      or, with FGW_F_MAC, the MAC over [0, len - 16) under the pairwise
+ *      key for that origin (none: BADSIG)
+ *   5. every record's bounds, nrec, exact end,     MALFORMED
+ *      recent <= count, from <= to
  *      (type 2: nrec 0, the body's exact size and values)
  *
  * Only a key we already trust can make us spend a signature verification
@@ -30,7 +36,19 @@
  * fgw_next() read out of bounds.  Every record is checked before the first
  * is handed out, so a datagram is applied entirely or not at all.  The
  * walk is bounded by the datagram: each record advances the position by
- * at least FGW_REC_FIXED + 2 bytes and the loop stops at len - 64.
+ * at least FGW_REC_FIXED + 2 bytes and the loop stops at len - 64 (len -
+ * 16 with FGW_F_MAC: the view keeps that end).
+ * Step 1 knows only the shortest datagram of all (FGW_MAC_MIN); the
+ * minimum of a type and trailer is known after reading the type and flag
+ * bytes, so a datagram too short for them (a signed consumption datagram
+ * without room for its batch fields, say) is TRUNCATED right after step 2.
+ *
+ * A MAC is checked with the key the receiver shares with the claimed
+ * origin, so a trusted member cannot pass one off in another's name
+ * (wire.h), and like the signature it is checked before any byte of the
+ * body is believed.  Its comparison is constant-time (crypto_verify_16),
+ * and the MAC computed for comparison is wiped: for a forged datagram it
+ * is exactly the tag the forger lacks.
  *
  * STALE and REPLAY need per-origin state: see replay.h; the caller asks
  * it after fgw_open() returned FGW_OK, never before (an unauthenticated
@@ -44,6 +62,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "gossip/pairwise.h"
 #include "lib/floodgate.h"
 
 _Static_assert(FGW_RULE_MAX == FG_RULE_NAME_MAX, "rule names: wire = api");
@@ -53,6 +72,15 @@ _Static_assert(FGW_PK_SIZE == crypto_sign_PUBLICKEYBYTES, "public key");
 _Static_assert(FGW_SK_SIZE == crypto_sign_SECRETKEYBYTES, "secret key");
 _Static_assert(FGW_MAX_SIZE - FGW_MIN_SIZE < (FGW_REC_FIXED + 2) * 65535,
                "nrec cannot overflow");
+_Static_assert(FGW_MAC_SIZE == crypto_verify_16_BYTES, "MAC compare");
+_Static_assert(FGW_MAC_SIZE >= crypto_generichash_BYTES_MIN &&
+                   FGW_MAC_SIZE <= crypto_generichash_BYTES_MAX,
+               "MAC size");
+_Static_assert(FGW_MAC_KEY_SIZE >= crypto_generichash_KEYBYTES_MIN &&
+                   FGW_MAC_KEY_SIZE <= crypto_generichash_KEYBYTES_MAX,
+               "MAC key size");
+_Static_assert(FGW_MAC_SIZE < FGW_SIG_SIZE && FGW_MAC_MIN < FGW_MIN_SIZE,
+               "a datagram that fits signed fits MAC'd");
 
 /* Header offsets. */
 #define OFF_MAGIC  0
@@ -63,6 +91,14 @@ _Static_assert(FGW_MAX_SIZE - FGW_MIN_SIZE < (FGW_REC_FIXED + 2) * 65535,
 #define OFF_INC    40
 #define OFF_SEQ    48
 _Static_assert(OFF_SEQ + 8 == FGW_HDR_SIZE, "header layout");
+#define OFF_FROM   56
+#define OFF_TO     64
+#define OFF_PART   72
+_Static_assert(OFF_PART + 4 == FGW_CONS_HDR, "consumption header layout");
+/* What fgw_set_batch() may set; FGW_F_MAC is fgw_seal_mac()'s alone, so
+ * that a signed datagram never claims to end with a MAC. */
+#define FLAGS_BATCH (FGW_F_LAST | FGW_F_REPAIR | FGW_F_FLOOD)
+#define FLAGS_CONS  (FLAGS_BATCH | FGW_F_MAC)
 
 static const char *const drop_names[FGW_NDROPS] = {
     [FGW_OK] = "ok",
@@ -89,6 +125,14 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
 static void put64(uint8_t *p, uint64_t v)
 {
 	int i;
@@ -102,6 +146,12 @@ static void put64(uint8_t *p, uint64_t v)
 static uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
 }
 
 static uint64_t get64(const uint8_t *p)
@@ -122,9 +172,9 @@ void fgw_begin(struct fgw_writer *w, size_t cap,
 {
 	if (cap > FGW_MAX_SIZE)
 		cap = FGW_MAX_SIZE;
-	if (cap < FGW_MIN_SIZE) /* an empty datagram always fits */
-		cap = FGW_MIN_SIZE;
-	memset(w->buf, 0, FGW_HDR_SIZE);
+	if (cap < FGW_CONS_MIN) /* an empty datagram always fits */
+		cap = FGW_CONS_MIN;
+	memset(w->buf, 0, FGW_CONS_HDR);
 	memcpy(w->buf + OFF_MAGIC, FGW_MAGIC, 4);
 	w->buf[OFF_TYPE] = FGW_TYPE_CONSUMPTION;
 	w->buf[OFF_FLAGS] = 0;
@@ -132,13 +182,13 @@ void fgw_begin(struct fgw_writer *w, size_t cap,
 	memcpy(w->buf + OFF_ORIGIN, origin, FGW_PK_SIZE);
 	put64(w->buf + OFF_INC, incarnation);
 	put64(w->buf + OFF_SEQ, seq);
-	w->len = FGW_HDR_SIZE;
+	w->len = FGW_CONS_HDR;
 	w->cap = cap;
 	w->nrec = 0;
 }
 
 int fgw_add(struct fgw_writer *w, const char *rule, size_t rule_len,
-            const void *key, size_t key_len, uint64_t count)
+            const void *key, size_t key_len, uint64_t count, uint64_t floor)
 {
 	size_t need = FGW_REC_FIXED + rule_len + key_len;
 	uint8_t *p;
@@ -146,6 +196,8 @@ int fgw_add(struct fgw_writer *w, const char *rule, size_t rule_len,
 	if (rule == NULL || rule_len == 0 || rule_len > FGW_RULE_MAX)
 		return -1;
 	if (key == NULL || key_len == 0 || key_len > FGW_KEY_MAX)
+		return -1;
+	if (floor > count)
 		return -1;
 	/* Also refuses a finished writer (cap == len there). */
 	if (w->cap > FGW_MAX_SIZE || w->len > w->cap ||
@@ -156,6 +208,8 @@ int fgw_add(struct fgw_writer *w, const char *rule, size_t rule_len,
 	p[0] = (uint8_t)rule_len;
 	p[1] = (uint8_t)key_len;
 	put64(p + 2, count);
+	put32(p + 10, count - floor > UINT32_MAX ? UINT32_MAX
+	                                         : (uint32_t)(count - floor));
 	memcpy(p + FGW_REC_FIXED, rule, rule_len);
 	memcpy(p + FGW_REC_FIXED + rule_len, key, key_len);
 	w->len += need;
@@ -163,9 +217,22 @@ int fgw_add(struct fgw_writer *w, const char *rule, size_t rule_len,
 	return 0;
 }
 
+void fgw_set_batch(struct fgw_writer *w, uint64_t from, uint64_t to,
+                   uint32_t part, unsigned flags)
+{
+	/* A finished writer's bytes are signed: never rewrite them. */
+	if (from > to || (flags & ~(unsigned)FLAGS_BATCH) != 0 ||
+	    w->len > w->cap || w->cap - w->len < FGW_SIG_SIZE)
+		return;
+	put64(w->buf + OFF_FROM, from);
+	put64(w->buf + OFF_TO, to);
+	put32(w->buf + OFF_PART, part);
+	w->buf[OFF_FLAGS] = (uint8_t)flags;
+}
+
 size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE])
 {
-	if (w->cap > FGW_MAX_SIZE || w->len < FGW_HDR_SIZE || w->len > w->cap ||
+	if (w->cap > FGW_MAX_SIZE || w->len < FGW_CONS_HDR || w->len > w->cap ||
 	    w->cap - w->len < FGW_SIG_SIZE)
 		return 0;
 	if (sodium_init() < 0)
@@ -179,6 +246,28 @@ size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE])
 	return w->len;
 }
 
+size_t fgw_seal_mac(const struct fgw_writer *w,
+                    const uint8_t key[FGW_MAC_KEY_SIZE],
+                    uint8_t out[FGW_MAX_SIZE])
+{
+	size_t len = w->len;
+
+	/* fgw_finish()'s conditions: an unfinished datagram, with room for
+	 * a signature, hence for the shorter MAC. */
+	if (key == NULL || out == NULL || w->cap > FGW_MAX_SIZE ||
+	    len < FGW_CONS_HDR || len > w->cap || w->cap - len < FGW_SIG_SIZE)
+		return 0;
+	if (sodium_init() < 0)
+		return 0;
+	memcpy(out, w->buf, len);
+	out[OFF_FLAGS] |= FGW_F_MAC;
+	put16(out + OFF_NREC, w->nrec);
+	if (crypto_generichash(out + len, FGW_MAC_SIZE, out, len, key,
+	                       FGW_MAC_KEY_SIZE) != 0)
+		return 0;
+	return len + FGW_MAC_SIZE;
+}
+
 /* Member body offsets, from FGW_HDR_SIZE. */
 #define M_KIND   0
 #define M_FAMILY 1
@@ -187,15 +276,19 @@ size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE])
 #define M_NONCE  20
 #define M_TARGET 28
 #define M_REQ    60
-_Static_assert(M_REQ + FGW_PK_SIZE == FGW_MEMBER_BODY, "member layout");
+#define M_DINC   92
+#define M_DHAVE  100
+_Static_assert(M_DHAVE + 8 == FGW_MEMBER_BODY, "member layout");
 
 /* The values a member body may hold: a known kind, and an address in
  * one canonical form (family 0 has no port or address bytes, IPv4 uses
  * the first 4 of 16). */
 static int member_valid(uint8_t kind, uint8_t family, uint16_t port,
-                        const uint8_t addr[16])
+                        const uint8_t addr[16], uint64_t dinc, uint64_t dhave)
 {
-	if (kind < FGW_PING || kind > FGW_ANNOUNCE)
+	if (kind < FGW_PING || kind > FGW_SYNC)
+		return 0;
+	if (kind != FGW_PING && kind != FGW_SYNC && (dinc | dhave) != 0)
 		return 0;
 	if (family == 0)
 		return port == 0 && sodium_is_zero(addr, 16);
@@ -213,7 +306,8 @@ size_t fgw_member_write(uint8_t buf[FGW_MEMBER_SIZE],
 	uint8_t *b = buf + FGW_HDR_SIZE;
 	const size_t end = FGW_HDR_SIZE + FGW_MEMBER_BODY;
 
-	if (!member_valid(m->kind, m->family, m->port, m->addr))
+	if (!member_valid(m->kind, m->family, m->port, m->addr, m->digest_inc,
+	                  m->digest_have))
 		return 0;
 	if (sodium_init() < 0)
 		return 0;
@@ -230,6 +324,8 @@ size_t fgw_member_write(uint8_t buf[FGW_MEMBER_SIZE],
 	put64(b + M_NONCE, m->nonce);
 	memcpy(b + M_TARGET, m->target, FGW_PK_SIZE);
 	memcpy(b + M_REQ, m->requester, FGW_PK_SIZE);
+	put64(b + M_DINC, m->digest_inc);
+	put64(b + M_DHAVE, m->digest_have);
 	if (crypto_sign_detached(buf + end, NULL, buf, end, sk) != 0)
 		return 0;
 	return FGW_MEMBER_SIZE;
@@ -250,6 +346,8 @@ int fgw_member_get(const struct fgw_view *v, struct fgw_member *m)
 	m->nonce = get64(b + M_NONCE);
 	memcpy(m->target, b + M_TARGET, FGW_PK_SIZE);
 	memcpy(m->requester, b + M_REQ, FGW_PK_SIZE);
+	m->digest_inc = get64(b + M_DINC);
+	m->digest_have = get64(b + M_DHAVE);
 	return 0;
 }
 
@@ -271,12 +369,12 @@ int fgw_keyring_find(const struct fgw_keyring *kr,
 }
 
 /*
- * Walk the records in [FGW_HDR_SIZE, end): 0 if they are exactly @nrec
+ * Walk the records in [FGW_CONS_HDR, end): 0 if they are exactly @nrec
  * well-formed records ending at @end, -1 otherwise.
  */
 static int check_records(const uint8_t *buf, size_t end, uint16_t nrec)
 {
-	size_t pos = FGW_HDR_SIZE;
+	size_t pos = FGW_CONS_HDR;
 	size_t n = 0;
 	size_t rl, kl;
 
@@ -289,6 +387,8 @@ static int check_records(const uint8_t *buf, size_t end, uint16_t nrec)
 			return -1;
 		if (end - pos - FGW_REC_FIXED < rl + kl)
 			return -1;
+		if (get32(buf + pos + 10) > get64(buf + pos + 2))
+			return -1; /* more recent than ever consumed */
 		pos += FGW_REC_FIXED + rl + kl;
 		n++;
 	}
@@ -298,14 +398,16 @@ static int check_records(const uint8_t *buf, size_t end, uint16_t nrec)
 enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
                        const struct fgw_keyring *kr, struct fgw_view *v)
 {
+	uint8_t mac[FGW_MAC_SIZE];
+	const uint8_t *key;
 	enum fgw_drop ret;
-	size_t end;
+	size_t end, trailer, min;
 	int origin;
 
 	memset(v, 0, sizeof *v);
 	v->origin = -1;
 
-	if (buf == NULL || len < FGW_MIN_SIZE) {
+	if (buf == NULL || len < FGW_MAC_MIN) {
 		ret = FGW_TRUNCATED;
 		goto out;
 	}
@@ -314,10 +416,20 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 		goto out;
 	}
 	if (memcmp(buf + OFF_MAGIC, FGW_MAGIC, 4) != 0 ||
+	    (buf[OFF_TYPE] == FGW_TYPE_CONSUMPTION &&
+	     (buf[OFF_FLAGS] & ~FLAGS_CONS) != 0) ||
+	    (buf[OFF_TYPE] == FGW_TYPE_MEMBER && buf[OFF_FLAGS] != 0) ||
 	    (buf[OFF_TYPE] != FGW_TYPE_CONSUMPTION &&
-	     buf[OFF_TYPE] != FGW_TYPE_MEMBER) ||
-	    buf[OFF_FLAGS] != 0) {
+	     buf[OFF_TYPE] != FGW_TYPE_MEMBER)) {
 		ret = FGW_BADVERSION;
+		goto out;
+	}
+	/* Step 1 again, now that the type and the trailer are known. */
+	trailer = (buf[OFF_FLAGS] & FGW_F_MAC) ? FGW_MAC_SIZE : FGW_SIG_SIZE;
+	min = trailer + (buf[OFF_TYPE] == FGW_TYPE_CONSUMPTION ? FGW_CONS_HDR
+	                                                       : FGW_HDR_SIZE);
+	if (len < min) {
+		ret = FGW_TRUNCATED;
 		goto out;
 	}
 	origin = fgw_keyring_find(kr, buf + OFF_ORIGIN);
@@ -325,11 +437,27 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 		ret = FGW_UNKNOWNKEY;
 		goto out;
 	}
-	end = len - FGW_SIG_SIZE;
+	end = len - trailer;
 	/* sodium_init() failing is the one case we cannot verify: drop. */
-	if (sodium_init() < 0 ||
-	    crypto_sign_verify_detached(buf + end, buf, end,
-	                                buf + OFF_ORIGIN) != 0) {
+	if (sodium_init() < 0) {
+		ret = FGW_BADSIG;
+		goto out;
+	}
+	if (trailer == FGW_MAC_SIZE) {
+		/* Only type 1 gets here (step 2).  The key must be the one
+		 * built for this very public key: the pairwise keys of
+		 * another keyring must not check a datagram in the name of
+		 * whoever now has the index. */
+		key = fgw_pairwise_rx_from(kr->pw, origin, buf + OFF_ORIGIN);
+		if (key == NULL ||
+		    crypto_generichash(mac, sizeof mac, buf, end, key,
+		                       FGW_MAC_KEY_SIZE) != 0 ||
+		    crypto_verify_16(mac, buf + end) != 0) {
+			ret = FGW_BADSIG;
+			goto out;
+		}
+	} else if (crypto_sign_verify_detached(buf + end, buf, end,
+	                                       buf + OFF_ORIGIN) != 0) {
 		ret = FGW_BADSIG;
 		goto out;
 	}
@@ -340,11 +468,14 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 		    !member_valid(buf[FGW_HDR_SIZE + M_KIND],
 		                  buf[FGW_HDR_SIZE + M_FAMILY],
 		                  get16(buf + FGW_HDR_SIZE + M_PORT),
-		                  buf + FGW_HDR_SIZE + M_ADDR)) {
+		                  buf + FGW_HDR_SIZE + M_ADDR,
+		                  get64(buf + FGW_HDR_SIZE + M_DINC),
+		                  get64(buf + FGW_HDR_SIZE + M_DHAVE))) {
 			ret = FGW_MALFORMED;
 			goto out;
 		}
-	} else if (check_records(buf, end, get16(buf + OFF_NREC)) != 0) {
+	} else if (get64(buf + OFF_FROM) > get64(buf + OFF_TO) ||
+	           check_records(buf, end, get16(buf + OFF_NREC)) != 0) {
 		ret = FGW_MALFORMED;
 		goto out;
 	}
@@ -356,25 +487,34 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 	v->incarnation = get64(buf + OFF_INC);
 	v->seq = get64(buf + OFF_SEQ);
 	v->nrec = get16(buf + OFF_NREC);
+	v->flags = buf[OFF_FLAGS];
+	if (v->type == FGW_TYPE_CONSUMPTION) {
+		v->from = get64(buf + OFF_FROM);
+		v->to = get64(buf + OFF_TO);
+		v->part = get32(buf + OFF_PART);
+	}
+	v->end = end;
 	/* A membership datagram has no records: its walk is at the end. */
-	v->pos = v->type == FGW_TYPE_MEMBER ? end : FGW_HDR_SIZE;
+	v->pos = v->type == FGW_TYPE_MEMBER ? end : FGW_CONS_HDR;
 	ret = FGW_OK;
 out:
+	sodium_memzero(mac, sizeof mac);
 	return ret;
 }
 
 int fgw_next(struct fgw_view *v, struct fgw_record *r)
 {
-	size_t end, rl, kl;
+	size_t end = v->end, rl, kl;
 	const uint8_t *p;
 
 	/* fgw_open() checked every record; these bounds only keep a view
 	 * that did not come from it (or was zeroed on a drop) harmless. */
 	if (v->buf == NULL || v->type != FGW_TYPE_CONSUMPTION ||
-	    v->len < FGW_MIN_SIZE || v->len > FGW_MAX_SIZE)
+	    v->len > FGW_MAX_SIZE || end > v->len ||
+	    v->len - end != ((v->flags & FGW_F_MAC) ? FGW_MAC_SIZE
+	                                            : FGW_SIG_SIZE))
 		return 0;
-	end = v->len - FGW_SIG_SIZE;
-	if (v->pos < FGW_HDR_SIZE || v->pos >= end ||
+	if (v->pos < FGW_CONS_HDR || v->pos >= end ||
 	    end - v->pos < FGW_REC_FIXED)
 		return 0;
 	p = v->buf + v->pos;
@@ -385,6 +525,9 @@ int fgw_next(struct fgw_view *v, struct fgw_record *r)
 	r->rule_len = (uint8_t)rl;
 	r->key_len = (uint8_t)kl;
 	r->count = get64(p + 2);
+	r->floor = r->count - get32(p + 10); /* <= count: fgw_open checked */
+	if (r->floor > r->count)
+		r->floor = 0;
 	r->rule = p + FGW_REC_FIXED;
 	r->key = p + FGW_REC_FIXED + rl;
 	v->pos += FGW_REC_FIXED + rl + kl;

@@ -360,6 +360,23 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 	return 0;
 }
 
+int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
+                    uint64_t now_ns)
+{
+	struct fg_slot *s;
+	uint64_t tat;
+
+	if (c == NULL || rule >= FG_MAX_RULES || key == NULL || len == 0 ||
+	    len > FG_KEY_MAX)
+		return FG_EINVAL;
+	s = fg__table_lookup(&c->seg.tbl, rule, key, len,
+	                     fg__hash64(c->seg.tbl.seed, rule, key, len));
+	if (s == NULL)
+		return 1;
+	tat = uatomic_read(&s->tat);
+	return tat == FG_TAT_EVICTED || tat <= now_ns;
+}
+
 int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
              fg_decision *d)
 {

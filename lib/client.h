@@ -80,6 +80,14 @@ int fg__raise(fg_client *c, unsigned rule, const void *key, size_t len,
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left);
 
+/*
+ * 1 if the bucket of (@rule, @key) is full at @now_ns (absent, evicted,
+ * or TAT <= now): whatever was consumed from it before no longer matters
+ * to any decision.  0 if not.  For the daemon's ledger.  FG_EINVAL.
+ */
+int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
+                    uint64_t now_ns);
+
 /* Allocate a client around an attached segment. */
 int fg__client_new(struct fg_seg *seg, fg_client **out);
 

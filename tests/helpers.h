@@ -15,6 +15,16 @@
 
 #include "lib/floodgate.h"
 
+/* UNDER_ASAN: the test runs under AddressSanitizer (which, for one,
+ * turns a write to read-only memory into its own report). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 /* "No refill" for the duration of a test: one token an hour. */
 #define HOUR_MS 3600000u
 

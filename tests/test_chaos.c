@@ -4,8 +4,9 @@
  * The claim under test (node.h, wire.h): consumption travels as signed,
  * cumulative per-origin counts and a receiver debits only the increase
  * over the highest count it has seen, so loss, duplication, reordering,
- * partitions and replays change nothing lasting, and the full re-send
- * every FGD_FULL_SYNC_EVERY rounds repairs loss.  "Nothing lasting" is
+ * partitions and replays change nothing lasting, and the repairs a node
+ * asks for when it finds itself behind (sync.c) make up for loss and
+ * partitions.  "Nothing lasting" is
  * checked exactly: every node's bucket must end at capacity minus what
  * was consumed on all nodes, to the token, and stay there.
  *
@@ -20,8 +21,12 @@
  *     there to j's real port.  It drops, duplicates and delays (so
  *     reorders) each datagram at random, with the percentages and a
  *     "cut node 2 off" switch in a shared anonymous mapping the test
- *     flips while it runs.  The receiver sees the relay's address as the
- *     source: floodgated authenticates by signature, not by address.  The
+ *     flips while it runs.  The relay sends what it forwards on i->j from
+ *     its socket of the link j->i, so the receiver sees as the source the
+ *     address it knows the sender by, and an answer sent back to where a
+ *     datagram came from (an ack, a repair) goes back through the relay,
+ *     impaired in turn: a symmetric bump in the wire.  floodgated
+ *     authenticates by signature, not by address.  The
  *     relay also keeps a copy of the first datagram with records it sees
  *     on the link 1->0, for the replay test.
  *
@@ -32,7 +37,7 @@
  *
  * Nothing here waits a fixed time for something to happen: every wait
  * polls its condition with a deadline.  Fixed-length waits only *hold* a
- * condition that was reached, to see it survive a few full re-sends.
+ * condition that was reached, to see it survive a few rounds of repairs.
  *
  * Ports: 10000 + (pid % 800) * 12, twelve per test process: below the
  * kernel's ephemeral range (32768 and up by default), so that no socket
@@ -237,7 +242,7 @@ static void relay_send(struct relay_shared *rs, int i, int j,
 		rs->cut_off++;
 		return;
 	}
-	if (sendto(K.relay_fd[i][j], buf, len, 0, (struct sockaddr *)&to,
+	if (sendto(K.relay_fd[j][i], buf, len, 0, (struct sockaddr *)&to,
 	           sizeof to) == (ssize_t)len)
 		rs->sent++;
 }
@@ -554,7 +559,7 @@ static uint64_t await_match(const struct expect *e, const char *what)
 	return fg__now_ns() - t0;
 }
 
-/* @e, reached, must hold for @ms (full re-sends come and go). */
+/* @e, reached, must hold for @ms (heartbeats and repairs come and go). */
 static void hold_match(const struct expect *e, unsigned ms, const char *what)
 {
 	uint64_t t0 = fg__now_ns();
@@ -641,7 +646,7 @@ Test(chaos, impaired_links_converge_to_the_same_figures_as_clean_ones)
 	took = await_match(&e, "impaired");
 	cr_log_info("impaired: converged %.2f s after the last worker",
 	            took / 1e9);
-	/* three full re-sends: still exact, nothing counted twice */
+	/* three heartbeat periods: still exact, nothing counted twice */
 	hold_match(&e, 3000, "impaired");
 	cr_log_info("relay: %llu datagrams, %llu dropped, %llu duplicated, "
 	            "%llu delayed",
@@ -684,7 +689,7 @@ Test(chaos, partition_then_heal_agrees)
 		healed.want[i][2] = CAP - r0;
 	}
 	await_match(&cut, "partitioned");
-	/* three full re-sends go nowhere across the cut */
+	/* three heartbeat periods: nothing crosses the cut */
 	hold_match(&cut, 3000, "partitioned");
 	cr_assert_gt(uatomic_read(&K.rs->cut_off), 0);
 
@@ -764,7 +769,7 @@ static size_t forge(uint8_t *out, const uint8_t *pk, const uint8_t *sk,
 	size_t len;
 
 	fgw_begin(&w, FGW_MAX_SIZE, pk, inc, seq);
-	cr_assert_eq(fgw_add(&w, "g", 1, key, strlen(key), count), 0);
+	cr_assert_eq(fgw_add(&w, "g", 1, key, strlen(key), count, 0), 0);
 	w.nrec = (uint16_t)(w.nrec + extra_nrec);
 	len = fgw_finish(&w, sk);
 	cr_assert_gt(len, 0);
@@ -816,10 +821,10 @@ Test(chaos, hostile_datagrams_to_a_live_daemon_are_counted_and_change_nothing)
 	/* garbage of a plausible size; wrong version; flags set */
 	send_to(fd, 0, buf, 300);
 	memcpy(buf, genuine, glen);
-	buf[3] = 2;
+	buf[3] = 1; /* version 1 */
 	send_to(fd, 0, buf, glen);
 	memcpy(buf, genuine, glen);
-	buf[5] = 1;
+	buf[5] = 0x80; /* a flag no version 2 datagram has */
 	send_to(fd, 0, buf, glen);
 	sent[FGW_BADVERSION] += 3;
 	/* well formed and signed, by a key not in the keyring */
@@ -830,7 +835,7 @@ Test(chaos, hostile_datagrams_to_a_live_daemon_are_counted_and_change_nothing)
 	len = forge(buf, n1_pk, sk, UINT64_MAX, 1, "h", 500000, 0);
 	send_to(fd, 0, buf, len);
 	memcpy(buf, genuine, glen);
-	buf[FGW_HDR_SIZE + 9] ^= 0x40; /* the low byte of the first count */
+	buf[FGW_CONS_HDR + 9] ^= 0x40; /* the low byte of the first count */
 	send_to(fd, 0, buf, glen);
 	sent[FGW_BADSIG] += 2;
 	/* node 1's real key, an older incarnation */
@@ -878,7 +883,7 @@ Test(chaos, hostile_datagrams_to_a_live_daemon_are_counted_and_change_nothing)
 		            (unsigned long long)sent[d],
 		            (unsigned long long)got[d]);
 
-	/* nothing changed, through full re-sends, and the daemon lives on */
+	/* nothing changed, through heartbeats and repairs, and the daemon lives on */
 	hold_match(&e, 2000, "after hostile input");
 	cr_assert_eq(waitpid(K.pid[0], NULL, WNOHANG), 0, "node 0 died");
 	/* and node 0 still takes node 1's counts: none of the forgeries in

@@ -181,7 +181,7 @@ Test(daemon, consumption_on_one_node_reaches_the_others)
 		cr_expect_lt(waited[i], 10ull * INTERVAL_MS * 1000000,
 		             "node %d took %.1f ms", i, waited[i] / 1e6);
 	}
-	usleep(5 * INTERVAL_MS * 1000); /* full syncs come and go */
+	usleep(5 * INTERVAL_MS * 1000); /* heartbeats and digests come and go */
 	for (i = 0; i < N; i++)
 		cr_expect_eq(left(i, "g", "conv"), 15, "node %d: counted once", i);
 	cluster_down();
@@ -271,8 +271,8 @@ Test(daemon, a_restarted_daemon_does_not_debit_its_peers_consumption_again)
 	stop(0);
 	start(0);
 	await_ready(0, "g");
-	/* node 1 keeps re-sending its count of 5 in full syncs (every 10
-	 * rounds): node 0 must take none of them as new */
+	/* node 0's new life asks node 1 for a repair of everything, its
+	 * count of 5 included: node 0 must take none of it as new */
 	usleep(25 * INTERVAL_MS * 1000);
 	cr_expect_eq(left(0, "g", "p"), 15, "counted once across the restart");
 	cluster_down();
@@ -300,7 +300,7 @@ Test(daemon, a_daemon_killed_with_sigkill_under_load_loses_and_doubles_nothing)
 	/* 7 on node 1, 50 on node 0: everyone agrees, nothing twice */
 	cr_expect(await_left(1, "g", "x", 943));
 	cr_expect(await_left(2, "g", "x", 943));
-	usleep(15 * INTERVAL_MS * 1000); /* a full re-send comes and goes */
+	usleep(15 * INTERVAL_MS * 1000); /* heartbeats and repairs come and go */
 	cr_expect_eq(left(0, "g", "x"), 943);
 	cr_expect_eq(left(1, "g", "x"), 943);
 	cr_expect_eq(left(2, "g", "x"), 943);

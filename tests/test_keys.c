@@ -18,14 +18,7 @@
 
 #include "gossip/keys.h"
 #include "gossip/wire.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
+#include "tests/helpers.h"
 
 static char dir[64];
 
@@ -135,7 +128,7 @@ Test(keys, keygen_then_load_gives_the_key_of_the_pub_file)
 		size_t len;
 
 		fgw_begin(&w, 1200, pk, 1, 1);
-		cr_assert_eq(fgw_add(&w, "api", 3, "k", 1, 1), 0);
+		cr_assert_eq(fgw_add(&w, "api", 3, "k", 1, 1, 0), 0);
 		len = fgw_finish(&w, sk);
 		cr_assert_eq(fgw_open(w.buf, len, &kr, &v), FGW_OK);
 		cr_assert_eq(v.origin, 0);

@@ -11,239 +11,7 @@
  *
  * Also the membership datagram format (type 2) itself.
  */
-#include <criterion/criterion.h>
-#include <sodium.h>
-#include <string.h>
-
-#include "daemon/config.h"
-#include "daemon/node.h"
-#include "gossip/wire.h"
-#include "lib/client.h"
-#include "tests/helpers.h"
-
-#define MAXN  20
-#define CAP   1000
-#define PORT0 24100
-#define IV_MS 100
-#define MAXQ  65536
-
-struct pkt {
-	int from, to;
-	size_t len;
-	uint8_t buf[FGW_MAX_SIZE];
-};
-
-static struct sim {
-	int n;
-	struct fgw_keyring kr;
-	struct fgw_peer_key keys[MAXN + 1]; /* the last: a stranger */
-	uint8_t sk[MAXN + 1][FGW_SK_SIZE];
-	struct fgd_addr addr[MAXN];
-	fg_client *fg[MAXN];
-	struct fgd_node node[MAXN];
-	int ctx[MAXN];
-	int down[MAXN];           /* neither ticks nor receives */
-	int cut[MAXN][MAXN];      /* from -> to dropped */
-	int dup;                  /* deliver everything twice */
-	int tamper_by;            /* -1, or a relay flipping a count bit */
-	uint64_t sent[MAXN];      /* datagrams each node sent */
-	uint64_t sent_cons[MAXN]; /* of them, consumption (type 1) */
-	uint64_t now;
-	struct pkt *q;
-	size_t nq, head;
-} S;
-
-static const char *seg_name(int i)
-{
-	static char name[64];
-
-	snprintf(name, sizeof name, "fgtest-mem%d-%d", i, (int)getpid());
-	return name;
-}
-
-static int addr_index(const struct fgd_addr *a)
-{
-	const struct sockaddr_in *s = (const void *)&a->ss;
-	int p;
-
-	cr_assert_eq(a->ss.ss_family, AF_INET);
-	p = ntohs(s->sin_port) - PORT0;
-	cr_assert(p >= 0 && p < S.n, "port %d", p + PORT0);
-	return p;
-}
-
-static void net_send(void *arg, const struct fgd_addr *to, const uint8_t *buf,
-                     size_t len)
-{
-	int from = *(int *)arg, t = addr_index(to);
-	struct pkt *p;
-
-	S.sent[from]++;
-	S.sent_cons[from] += len > 4 && buf[4] == 1;
-	if (S.cut[from][t])
-		return;
-	cr_assert_lt(S.nq, MAXQ);
-	p = &S.q[S.nq++];
-	p->from = from;
-	p->to = t;
-	p->len = len;
-	memcpy(p->buf, buf, len);
-	/* A dishonest relay changes a count in what it forwards. */
-	if (from == S.tamper_by && len > FGW_MIN_SIZE && buf[4] == 1 &&
-	    memcmp(buf + 8, S.keys[from].pk, FGW_PK_SIZE) != 0)
-		p->buf[len - FGW_SIG_SIZE - 1] ^= 1;
-}
-
-/* Node @i, knowing the seeds @seeds (indices, -1 ends), fanout @f. */
-static void net_attach(int i, const int *seeds, unsigned f)
-{
-	struct fgd_addr sa[MAXN];
-	struct fgd_net net = {.self = &S.addr[i],
-	                      .seeds = sa,
-	                      .fanout = f,
-	                      .send = net_send,
-	                      .arg = &S.ctx[i]};
-	size_t k = 0;
-
-	for (; seeds && *seeds >= 0; seeds++)
-		sa[k++] = S.addr[*seeds];
-	net.nseeds = k;
-	cr_assert_eq(fgd_node_set_net(&S.node[i], &net), 0);
-}
-
-/* Every node seeded with every other. */
-static void net_mesh(unsigned f)
-{
-	int i, j, seeds[MAXN + 1], k;
-
-	for (i = 0; i < S.n; i++) {
-		for (k = 0, j = 0; j < S.n; j++)
-			if (j != i)
-				seeds[k++] = j;
-		seeds[k] = -1;
-		net_attach(i, seeds, f);
-	}
-}
-
-static void sim_up(int n)
-{
-	fg_segment_opts o = {.capacity = 256};
-	int i;
-
-	cr_assert_geq(sodium_init(), 0);
-	cr_assert_leq(n, MAXN);
-	memset(&S, 0, sizeof S);
-	S.q = calloc(MAXQ, sizeof *S.q);
-	cr_assert_not_null(S.q);
-	S.n = n;
-	S.tamper_by = -1;
-	S.now = 1000;
-	for (i = 0; i <= n; i++) {
-		crypto_sign_keypair(S.keys[i].pk, S.sk[i]);
-		snprintf(S.keys[i].name, sizeof S.keys[i].name, "n%d", i);
-	}
-	S.kr.n = (size_t)n;
-	S.kr.keys = S.keys;
-	for (i = 0; i < n; i++) {
-		struct sockaddr_in *s = (void *)&S.addr[i].ss;
-		struct fgd_node_params p = {.incarnation = 7,
-		                            .max_datagram = 1200,
-		                            .interval_ms = IV_MS,
-		                            .npeers = (size_t)n - 1};
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons((uint16_t)(PORT0 + i));
-		s->sin_addr.s_addr = htonl(0x7f000001);
-		S.addr[i].len = sizeof *s;
-		S.ctx[i] = i;
-		fg_unlink(seg_name(i));
-		cr_assert_eq(fg_create(seg_name(i), &o, 0, &S.fg[i]), 0);
-		test_rule(S.fg[i], "g", CAP, 1, HOUR_MS, FG_RULE_GLOBAL);
-		cr_assert_eq(fgd_node_init(&S.node[i], S.fg[i], &S.kr, S.sk[i],
-		                           S.keys[i].pk, &p),
-		             0);
-		S.node[i].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
-	}
-}
-
-static void sim_down(void)
-{
-	int i;
-
-	for (i = 0; i < S.n; i++) {
-		fgd_node_fini(&S.node[i]);
-		fg_close(S.fg[i]);
-		fg_unlink(seg_name(i));
-	}
-	free(S.q);
-	S.q = NULL;
-}
-
-/* Deliver wave after wave until nothing is in flight; returns the number
- * of waves (hops). */
-static int deliver_all(void)
-{
-	int waves = 0;
-
-	while (S.head < S.nq) {
-		size_t end = S.nq;
-
-		for (; S.head < end; S.head++) {
-			struct pkt *p = &S.q[S.head];
-			int k;
-
-			if (S.down[p->to])
-				continue;
-			for (k = 0; k < (S.dup ? 2 : 1); k++)
-				(void)fgd_node_receive_from(
-				    &S.node[p->to], p->buf, p->len,
-				    &S.addr[p->from], S.now);
-		}
-		waves++;
-		cr_assert_lt(waves, 1000, "forwarding does not end");
-	}
-	S.head = S.nq = 0;
-	return waves;
-}
-
-/* One round: every live node harvests and ticks, then the network
- * delivers everything.  Returns the hops that took. */
-static int round_all(void)
-{
-	int i;
-
-	S.now += IV_MS;
-	for (i = 0; i < S.n; i++) {
-		if (S.down[i])
-			continue;
-		fgd_node_harvest(&S.node[i], S.now);
-		(void)fgd_node_tick(&S.node[i], S.now);
-	}
-	return deliver_all();
-}
-
-static int64_t left(int i, const char *key)
-{
-	int64_t n = 0;
-
-	cr_assert_eq(fg__peek(S.fg[i], "g", key, strlen(key), &n), 0);
-	return n;
-}
-
-static int all_left(const char *key, int64_t want)
-{
-	int i;
-
-	for (i = 0; i < S.n; i++)
-		if (!S.down[i] && left(i, key) != want)
-			return 0;
-	return 1;
-}
-
-static enum fgd_peer_state state_of(int viewer, int of)
-{
-	return fgd_node_peer_state(&S.node[viewer], of, S.now);
-}
+#include "tests/sim.h"
 
 TestSuite(members, .fini = sim_down, .timeout = 120);
 
@@ -259,13 +27,13 @@ Test(members, consumption_reaches_every_node_with_fanout_below_n)
 		round_all();
 	cr_assert_eq(fg_allow(S.fg[0], "g", "k", 5, NULL), 1);
 	S.sent_cons[0] = 0;
-	S.node[0].rounds = 1; /* the next round is not a full sync */
+	S.node[0].rounds = 1; /* the next round is not a heartbeat round */
 	fgd_node_harvest(&S.node[0], S.now);
 	S.now += IV_MS;
 	cr_assert_eq(fgd_node_tick(&S.node[0], S.now), 1);
 	cr_expect_eq(S.sent_cons[0], 3, "one datagram to 3 of 15 peers");
 	deliver_all();
-	for (r = 0; r < 2 * (int)FGD_FULL_SYNC_EVERY && done < 0; r++) {
+	for (r = 0; r < 2 * (int)FGD_HEARTBEAT_EVERY && done < 0; r++) {
 		if (all_left("k", CAP - 5))
 			done = r;
 		else
@@ -276,7 +44,7 @@ Test(members, consumption_reaches_every_node_with_fanout_below_n)
 	            done);
 	for (i = 1; i < S.n; i++)
 		cr_expect_leq(S.node[i].ctr.relayed,
-		              (uint64_t)(3 * FGD_FULL_SYNC_EVERY * 8),
+		              (uint64_t)(3 * FGD_HEARTBEAT_EVERY * 8),
 		              "node %d forwarded a lot", i);
 	cr_expect_gt(S.node[5].ctr.relayed + S.node[9].ctr.relayed +
 	                 S.node[13].ctr.relayed,
@@ -298,7 +66,7 @@ Test(members, forwarding_never_debits_twice)
 		}
 		round_all();
 	}
-	for (r = 0; r < 3 * (int)FGD_FULL_SYNC_EVERY &&
+	for (r = 0; r < 3 * (int)FGD_HEARTBEAT_EVERY &&
 	            !all_left("hot", CAP - (int64_t)total);
 	     r++)
 		round_all();
@@ -328,7 +96,7 @@ Test(members, a_relayed_datagram_altered_by_the_relay_is_rejected)
 		round_all();
 	}
 	for (r = 0;
-	     r < 3 * (int)FGD_FULL_SYNC_EVERY && !all_left("t", CAP - 30); r++)
+	     r < 3 * (int)FGD_HEARTBEAT_EVERY && !all_left("t", CAP - 30); r++)
 		round_all();
 	cr_expect_gt(S.node[4].ctr.relayed, 0, "the bad relay forwarded");
 	for (i = 0; i < S.n; i++) {
@@ -436,7 +204,7 @@ Test(members, a_node_configured_with_one_seed_learns_all)
 	sim_up(8);
 	for (i = 0; i < S.n; i++)
 		net_attach(i, i == 0 ? seed1 : seed0, 2);
-	for (r = 0; r < 4 * (int)FGD_FULL_SYNC_EVERY && !all; r++) {
+	for (r = 0; r < 4 * (int)FGD_HEARTBEAT_EVERY && !all; r++) {
 		round_all();
 		for (all = 1, i = 0; i < S.n; i++)
 			all &= knows_all(i);
@@ -445,7 +213,7 @@ Test(members, a_node_configured_with_one_seed_learns_all)
 	cr_log_info("8 nodes, one seed each: all addresses after %d rounds", r);
 	/* and consumption flows between nodes never configured together */
 	cr_assert_eq(fg_allow(S.fg[7], "g", "d", 9, NULL), 1);
-	for (r = 0; r < 2 * (int)FGD_FULL_SYNC_EVERY && !all_left("d", CAP - 9);
+	for (r = 0; r < 2 * (int)FGD_HEARTBEAT_EVERY && !all_left("d", CAP - 9);
 	     r++)
 		round_all();
 	cr_expect(all_left("d", CAP - 9));
@@ -461,12 +229,8 @@ Test(members, an_address_is_taken_only_from_the_member_itself)
 	uint8_t buf[FGW_MEMBER_SIZE], old[FGW_MEMBER_SIZE];
 	struct fgd_addr before;
 	size_t len;
-	int r;
 
-	sim_up(3);
-	net_mesh(0);
-	for (r = 0; r < 3; r++)
-		round_all();
+	sim_start(3, 0);
 	before = S.node[0].mem[2].addr;
 	cr_assert_neq(before.len, 0);
 	memcpy(m.addr, "\x0a\x00\x00\x09", 4);
@@ -566,6 +330,35 @@ Test(members, a_membership_datagram_round_trips)
 	cr_expect_eq(got.nonce, m.nonce);
 	cr_expect_eq(memcmp(got.target, m.target, FGW_PK_SIZE), 0);
 	cr_expect_eq(memcmp(got.requester, m.requester, FGW_PK_SIZE), 0);
+	cr_expect_eq(got.digest_inc, 0);
+	cr_expect_eq(got.digest_have, 0);
+
+	/* the two kinds that carry a digest */
+	static const uint8_t digest_kinds[] = {FGW_PING, FGW_SYNC};
+	for (size_t i = 0; i < sizeof digest_kinds; i++) {
+		m.kind = digest_kinds[i];
+		m.family = 4;
+		memset(m.addr, 0, 16);
+		memcpy(m.addr, "\x0a\x00\x00\x07", 4);
+		memset(m.requester, 0, FGW_PK_SIZE);
+		m.digest_inc = 0x1112131415161718ull + i;
+		m.digest_have = UINT64_MAX - i;
+		cr_assert_eq(fgw_member_write(buf, pk, 3, 5 + i, &m, sk),
+		             FGW_MEMBER_SIZE, "kind %u", m.kind);
+		cr_assert_eq(fgw_open(buf, FGW_MEMBER_SIZE, &kr, &v), FGW_OK);
+		cr_expect_eq(v.flags, 0);
+		cr_assert_eq(fgw_member_get(&v, &got), 0);
+		cr_expect_eq(got.kind, m.kind);
+		cr_expect_eq(got.family, 4);
+		cr_expect_eq(got.port, m.port);
+		cr_expect_eq(memcmp(got.addr, m.addr, 16), 0);
+		cr_expect_eq(got.nonce, m.nonce);
+		cr_expect_eq(memcmp(got.target, m.target, FGW_PK_SIZE), 0);
+		cr_expect_eq(memcmp(got.requester, m.requester, FGW_PK_SIZE),
+		             0);
+		cr_expect_eq(got.digest_inc, m.digest_inc, "kind %u", m.kind);
+		cr_expect_eq(got.digest_have, m.digest_have, "kind %u", m.kind);
+	}
 }
 
 Test(members, a_membership_datagram_of_the_wrong_shape_is_malformed)
@@ -585,10 +378,10 @@ Test(members, a_membership_datagram_of_the_wrong_shape_is_malformed)
 		size_t off;
 		uint8_t val;
 	} bad[] = {
-	    {56, 0}, {56, 5}, /* kind */
-	    {57, 5},          /* family */
-	    {59, 1},          /* a port without a family */
-	    {7, 1},           /* nrec */
+	    {56, 0}, {56, 6}, {56, 0xff}, /* kind */
+	    {57, 5},                      /* family */
+	    {59, 1},                      /* a port without a family */
+	    {7, 1},                       /* nrec */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint8_t c[FGW_MEMBER_SIZE];
@@ -600,6 +393,38 @@ Test(members, a_membership_datagram_of_the_wrong_shape_is_malformed)
 		cr_expect_eq(fgw_open(c, len, &kr, &v), FGW_MALFORMED,
 		             "case %zu", i);
 	}
+	/* a digest in a kind other than ping or sync, written or received;
+	 * digest_inc's first byte and digest_have's last on the wire */
+	static const size_t digest_off[] = {56 + 92, 56 + 107};
+	for (uint8_t kind = FGW_PING; kind <= FGW_SYNC; kind++) {
+		int carries = kind == FGW_PING || kind == FGW_SYNC;
+		uint8_t c[FGW_MEMBER_SIZE];
+
+		m.kind = kind;
+		m.digest_inc = 1;
+		cr_expect_eq(fgw_member_write(c, pk, 1, 1, &m, sk),
+		             carries ? FGW_MEMBER_SIZE : 0,
+		             "kind %u, digest_inc", kind);
+		m.digest_inc = 0;
+		m.digest_have = 1;
+		cr_expect_eq(fgw_member_write(c, pk, 1, 1, &m, sk),
+		             carries ? FGW_MEMBER_SIZE : 0,
+		             "kind %u, digest_have", kind);
+		m.digest_have = 0;
+		for (size_t j = 0; j < sizeof digest_off / sizeof digest_off[0];
+		     j++) {
+			cr_assert_eq(fgw_member_write(c, pk, 1, 1, &m, sk),
+			             FGW_MEMBER_SIZE);
+			c[digest_off[j]] = 1;
+			crypto_sign_detached(
+			    c + FGW_MEMBER_SIZE - FGW_SIG_SIZE, NULL, c,
+			    FGW_MEMBER_SIZE - FGW_SIG_SIZE, sk);
+			cr_expect_eq(fgw_open(c, FGW_MEMBER_SIZE, &kr, &v),
+			             carries ? FGW_OK : FGW_MALFORMED,
+			             "kind %u, byte %zu", kind, digest_off[j]);
+		}
+	}
+	m.kind = FGW_PING;
 	/* IPv4 with bytes beyond the first four */
 	m.family = 4;
 	m.port = 1;
@@ -632,7 +457,7 @@ Test(members, consumption_datagrams_still_parse_and_have_no_member_body)
 
 	wire_keys(pk, sk, &kr, &k);
 	fgw_begin(&w, 1200, pk, 1, 1);
-	cr_assert_eq(fgw_add(&w, "g", 1, "key", 3, 42), 0);
+	cr_assert_eq(fgw_add(&w, "g", 1, "key", 3, 42, 0), 0);
 	len = fgw_finish(&w, sk);
 	cr_assert_eq(fgw_open(w.buf, len, &kr, &v), FGW_OK);
 	cr_expect_eq(v.type, FGW_TYPE_CONSUMPTION);

@@ -289,14 +289,14 @@ Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
 	free(t);
 	/* long after: n0 is dead */
 	t = render(fg[1], &node[1],
-	           2 + 100u * FGD_FULL_SYNC_EVERY * (FGD_DEAD_AFTER + 1));
+	           2 + 100u * FGD_HEARTBEAT_EVERY * (FGD_DEAD_AFTER + 1));
 	cr_expect_eq(series(t, "floodgate_peers{state=\"dead\"}"), 1);
 	free(t);
 	t = render(fg[0], &node[0], 2);
 	cr_expect_eq(series(t, "floodgate_gossip_harvested_tokens_total"), 4);
 	free(t);
 
-	/* each membership counter under its own name */
+	/* each membership and repair counter under its own name */
 	{
 		struct fgd_counters *c = &node[0].ctr;
 		const struct {
@@ -319,6 +319,13 @@ Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
 		    {"floodgate_gossip_records_no_room_total",
 		     &c->records_noroom},
 		    {"floodgate_gossip_local_no_room_total", &c->local_noroom},
+		    {"floodgate_sync_requests_total", &c->sync_requests},
+		    {"floodgate_sync_repairs_total", &c->repairs},
+		    {"floodgate_sync_repair_datagrams_total",
+		     &c->repair_datagrams},
+		    {"floodgate_sync_repairs_limited_total",
+		     &c->repairs_limited},
+		    {"floodgate_sync_caught_up_total", &c->caught_up},
 		};
 		size_t k;
 

@@ -249,12 +249,12 @@ Test(gossip, tampered_forged_and_garbage_datagrams_change_nothing)
 	             FGW_BADSIG);
 	/* forged: a stranger signs, claiming to be node 0 */
 	fgw_begin(&w, 1200, W.keys[0].pk, 1000, 99);
-	cr_assert_eq(fgw_add(&w, "g", 1, "k", 1, 1000), 0);
+	cr_assert_eq(fgw_add(&w, "g", 1, "k", 1, 1000, 0), 0);
 	len = fgw_finish(&w, W.sk[NNODES]);
 	cr_expect_eq(fgd_node_receive(&W.node[1], w.buf, len, 1), FGW_BADSIG);
 	/* a stranger signing as itself */
 	fgw_begin(&w, 1200, W.keys[NNODES].pk, 1000, 1);
-	cr_assert_eq(fgw_add(&w, "g", 1, "k", 1, 1000), 0);
+	cr_assert_eq(fgw_add(&w, "g", 1, "k", 1, 1000, 0), 0);
 	len = fgw_finish(&w, W.sk[NNODES]);
 	cr_expect_eq(fgd_node_receive(&W.node[1], w.buf, len, 1),
 	             FGW_UNKNOWNKEY);
@@ -412,7 +412,9 @@ static void run_rounds(int rounds, unsigned loss, unsigned dup,
 	}
 }
 
-/* Quiet rounds: no new consumption, only the periodic full re-sends. */
+/* Quiet rounds: no new consumption; every tenth round each node sends
+ * everything that still matters (a full batch: these nodes have no
+ * network to ask for repairs on, test_sync.c covers the digests). */
 static void settle(int rounds, unsigned loss, unsigned *seed, uint64_t *now)
 {
 	int r, i;
@@ -420,7 +422,8 @@ static void settle(int rounds, unsigned loss, unsigned *seed, uint64_t *now)
 	for (r = 0; r < rounds; r++) {
 		for (i = 0; i < NNODES; i++) {
 			fgd_node_harvest(&W.node[i], *now);
-			fgd_node_emit(&W.node[i], *now, 0, capture, &W.out);
+			fgd_node_emit(&W.node[i], *now, r % 10 == 9, capture,
+			              &W.out);
 		}
 		deliver_impaired(0, loss, 0, NULL, seed);
 		*now += 100;
@@ -452,7 +455,7 @@ Test(gossip, loss_duplication_and_reordering_converge_to_the_exact_totals)
 	for (i = 0; i < NNODES; i++)
 		test_rule(W.fg[i], "big", BIG, 1, 60000, FG_RULE_GLOBAL);
 	run_rounds(60, 30, 20, NULL, consumed, &seed, &now);
-	settle(40, 30, &seed, &now); /* 4 full re-sends, each 30 % lossy */
+	settle(40, 30, &seed, &now); /* 4 full batches, each 30 % lossy */
 	expect_all_agree(consumed);
 	for (i = 0; i < NNODES; i++)
 		cr_expect_gt(W.node[i].ctr.drops[FGW_REPLAY], 0,
@@ -473,7 +476,7 @@ Test(gossip, a_partition_limits_each_side_alone_and_heals_to_agreement)
 	run_rounds(30, 0, 0, cut, consumed, &seed, &now);
 	cr_expect_neq(left(2, "big", "key0"), left(0, "big", "key0"),
 	              "while cut off, node 2 knows only its own consumption");
-	/* heal: the full re-sends bring everyone to the same figures */
+	/* heal: the full batches bring everyone to the same figures */
 	settle(20, 0, &seed, &now);
 	expect_all_agree(consumed);
 }
@@ -484,13 +487,13 @@ Test(gossip, a_quiet_node_heartbeats_and_peers_see_it_alive_suspect_dead_alive)
 	uint64_t t;
 
 	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1), FGD_PEER_UNKNOWN);
-	/* nothing consumed: a full-sync round still sends a heartbeat */
+	/* nothing consumed: a full batch is still sent, as a heartbeat */
 	fgd_node_emit(&W.node[0], 1, 1, capture, &W.out);
 	cr_assert_eq(W.out.n, 1);
 	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[0], W.out.len[0],
 	                              1000),
 	             FGW_OK);
-	/* the default interval is 100 ms: a full sync every second */
+	/* the default interval is 100 ms: a heartbeat every second */
 	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000), FGD_PEER_ALIVE);
 	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000 + 3000),
 	             FGD_PEER_ALIVE);
@@ -500,7 +503,7 @@ Test(gossip, a_quiet_node_heartbeats_and_peers_see_it_alive_suspect_dead_alive)
 	             FGD_PEER_DEAD);
 	/* it talks again */
 	t = 20000;
-	for (i = 0; i < FGD_FULL_SYNC_EVERY; i++)
+	for (i = 0; i < FGD_HEARTBEAT_EVERY; i++)
 		fgd_node_emit(&W.node[0], t, 0, capture, &W.out);
 	cr_assert_eq(W.out.n, 2, "one heartbeat in ten quiet rounds");
 	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[1], W.out.len[1], t),
@@ -523,7 +526,7 @@ Test(gossip, a_restarted_receiver_remembers_what_it_already_debited)
 	round_of(0, 1);
 	cr_expect_eq(deliver(1, 0), FGW_OK);
 	cr_expect_eq(left(1, "g", "k"), CAP - 4);
-	/* node 1's daemon restarts; node 0 re-sends its count in a full sync */
+	/* node 1's daemon restarts; node 0 re-sends its count in a full batch */
 	fgd_node_fini(&W.node[1]);
 	node_start_with(1, 2500, state);
 	fgd_node_emit(&W.node[0], 2, 1, capture, &W.out);
@@ -561,7 +564,7 @@ Test(gossip, incarnations_grow_across_restarts_even_if_the_clock_goes_back)
 	unlink(remote);
 }
 
-Test(gossip, idle_counts_expire_and_recent_ones_stay)
+Test(gossip, idle_absorbed_counts_expire_and_owed_ones_stay_until_stale)
 {
 	struct fgd_map m;
 	struct fgd_entry *e;
@@ -573,17 +576,26 @@ Test(gossip, idle_counts_expire_and_recent_ones_stay)
 		snprintf(key, sizeof key, "k%d", k);
 		e = fgd_map_get(&m, 7, "g", 1, key, strlen(key), 1);
 		cr_assert_not_null(e);
-		e->count = (uint64_t)k;
+		e->count = (uint64_t)k + 1;
+		/* even: all of it absorbed by the origin's full bucket */
+		e->floor = k % 2 == 0 ? e->count : 0;
 		e->touched = k < 90 ? 10 : 1000;
 	}
-	cr_expect_eq(fgd_map_expire(&m, 5), 0, "nothing older than 5");
+	cr_expect_eq(fgd_map_expire(&m, 5, 0), 0, "nothing older than 5");
 	cr_expect_eq(m.n, 100);
-	cr_expect_eq(fgd_map_expire(&m, 500), 90);
+	cr_expect_eq(fgd_map_expire(&m, 500, 0), 45,
+	             "only the idle absorbed ones");
+	cr_expect_eq(m.n, 55);
+	cr_expect_null(fgd_map_get(&m, 7, "g", 1, "k2", 2, 0));
+	e = fgd_map_get(&m, 7, "g", 1, "k3", 2, 0);
+	cr_assert_not_null(e, "a count still owed stays however idle");
+	cr_expect_eq(e->count, 4, "kept entries keep their counts");
+	cr_expect_eq(fgd_map_expire(&m, 500, 500), 45,
+	             "owed ones go once stale");
 	cr_expect_eq(m.n, 10);
-	cr_expect_null(fgd_map_get(&m, 7, "g", 1, "k3", 2, 0));
 	e = fgd_map_get(&m, 7, "g", 1, "k95", 3, 0);
 	cr_assert_not_null(e);
-	cr_expect_eq(e->count, 95, "kept entries keep their counts");
+	cr_expect_eq(e->count, 96);
 	cr_expect_null(fgd_map_get(&m, 8, "g", 1, "k95", 3, 0),
 	               "another origin's count is another entry");
 	fgd_map_fini(&m);

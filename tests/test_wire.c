@@ -23,6 +23,10 @@
 TestSuite(wire, .timeout = 30);
 TestSuite(replay, .timeout = 30);
 
+/* Every flag a consumption datagram may carry (wire.h); 0x80 is none. */
+#define KNOWN_FLAGS  (FGW_F_LAST | FGW_F_REPAIR | FGW_F_FLOOD | FGW_F_MAC)
+#define UNKNOWN_FLAG 0x80
+
 /* ------------------------------------------------------------ fixtures */
 
 struct node {
@@ -33,7 +37,7 @@ struct node {
 /* a and b are in the keyring, stranger is not. */
 static struct node a, b, stranger;
 static struct fgw_peer_key ring_keys[2];
-static struct fgw_keyring ring = {2, ring_keys};
+static struct fgw_keyring ring = {.n = 2, .keys = ring_keys};
 
 static void setup(void)
 {
@@ -62,42 +66,79 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
 static void put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		p[i] = (uint8_t)v;
 }
 
+/* The batch block of a consumption datagram (wire.h, offsets 56-75). */
+struct batch {
+	uint8_t flags;
+	uint64_t from, to;
+	uint32_t part;
+};
+
 /*
- * A raw datagram: header of @origin with @nrec, then @body (records as
- * bytes, unchecked), then room for a signature made with @sk.
+ * A raw consumption datagram: header of @origin with @nrec, the batch
+ * fields of @bt, then @body (records as bytes, unchecked) at
+ * FGW_CONS_HDR, then room for a signature made with @sk.
  */
-static size_t raw(uint8_t *buf, const struct node *origin, uint16_t nrec,
-                  const void *body, size_t bodylen, const uint8_t *sk)
+static size_t raw_batch(uint8_t *buf, const struct node *origin,
+                        const struct batch *bt, uint16_t nrec, const void *body,
+                        size_t bodylen, const uint8_t *sk)
 {
-	size_t len = FGW_HDR_SIZE + bodylen + FGW_SIG_SIZE;
+	size_t len = FGW_CONS_HDR + bodylen + FGW_SIG_SIZE;
 
 	memcpy(buf, FGW_MAGIC, 4);
 	buf[4] = FGW_TYPE_CONSUMPTION;
-	buf[5] = 0;
+	buf[5] = bt->flags;
 	put16(buf + 6, nrec);
 	memcpy(buf + 8, origin->pk, FGW_PK_SIZE);
 	put64(buf + 40, 7);
 	put64(buf + 48, 42);
-	memcpy(buf + FGW_HDR_SIZE, body, bodylen);
+	put64(buf + 56, bt->from);
+	put64(buf + 64, bt->to);
+	put32(buf + 72, bt->part);
+	memcpy(buf + FGW_CONS_HDR, body, bodylen);
 	resign(buf, len, sk);
 	return len;
 }
 
+/* The same, as the only (last) part of the batch (0, 1]. */
+static size_t raw(uint8_t *buf, const struct node *origin, uint16_t nrec,
+                  const void *body, size_t bodylen, const uint8_t *sk)
+{
+	static const struct batch one = {FGW_F_LAST, 0, 1, 0};
+
+	return raw_batch(buf, origin, &one, nrec, body, bodylen, sk);
+}
+
 /* A record as bytes: returns its length. */
-static size_t rec(uint8_t *p, uint8_t rl, uint8_t kl, uint64_t count)
+static size_t rec_recent(uint8_t *p, uint8_t rl, uint8_t kl, uint64_t count,
+                         uint32_t recent)
 {
 	p[0] = rl;
 	p[1] = kl;
 	put64(p + 2, count);
+	put32(p + 10, recent);
 	memset(p + FGW_REC_FIXED, 'r', rl);
 	memset(p + FGW_REC_FIXED + rl, 'k', kl);
 	return FGW_REC_FIXED + (size_t)rl + kl;
+}
+
+/* A record with floor 0: all of its count still matters (recent = count,
+ * saturated as fgw_add() does). */
+static size_t rec(uint8_t *p, uint8_t rl, uint8_t kl, uint64_t count)
+{
+	return rec_recent(p, rl, kl, count,
+	                  count > UINT32_MAX ? UINT32_MAX : (uint32_t)count);
 }
 
 /* A small valid datagram from a with two records. */
@@ -107,8 +148,8 @@ static size_t sample(uint8_t *buf)
 	size_t len;
 
 	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 3, 9);
-	cr_assert_eq(fgw_add(&w, "api", 3, "10.0.0.1", 8, 5), 0);
-	cr_assert_eq(fgw_add(&w, "login", 5, "bob", 3, UINT64_MAX), 0);
+	cr_assert_eq(fgw_add(&w, "api", 3, "10.0.0.1", 8, 5, 0), 0);
+	cr_assert_eq(fgw_add(&w, "login", 5, "bob", 3, UINT64_MAX, 0), 0);
 	len = fgw_finish(&w, a.sk);
 	cr_assert_gt(len, 0);
 	memcpy(buf, w.buf, len);
@@ -141,13 +182,16 @@ Test(wire, round_trip_of_many_records, .init = setup)
 
 	fgw_begin(&w, FGW_MAX_SIZE, b.pk, UINT64_C(0x0102030405060708),
 	          UINT64_MAX - 1);
+	fgw_set_batch(&w, 1000, 1070, 4, FGW_F_REPAIR);
 	for (;;) {
 		size_t rl = 1 + n % FGW_RULE_MAX,
 		       kl = 1 + (n * 7) % FGW_KEY_MAX;
+		uint64_t count = n * 0x9e3779b97f4a7c15u;
 
 		memset(rule, 'a' + (int)(n % 26), rl);
 		memset(key, (int)n, kl);
-		if (fgw_add(&w, rule, rl, key, kl, n * 0x9e3779b97f4a7c15u) !=
+		/* recent n % 1000: the floor comes back exactly */
+		if (fgw_add(&w, rule, rl, key, kl, count, count - n % 1000) !=
 		    0)
 			break;
 		n++;
@@ -162,6 +206,10 @@ Test(wire, round_trip_of_many_records, .init = setup)
 	cr_assert_eq(v.incarnation, UINT64_C(0x0102030405060708));
 	cr_assert_eq(v.seq, UINT64_MAX - 1);
 	cr_assert_eq(v.nrec, n);
+	cr_assert_eq(v.flags, FGW_F_REPAIR);
+	cr_assert_eq(v.from, 1000);
+	cr_assert_eq(v.to, 1070);
+	cr_assert_eq(v.part, 4);
 	for (i = 0; fgw_next(&v, &r); i++) {
 		size_t rl = 1 + i % FGW_RULE_MAX,
 		       kl = 1 + (i * 7) % FGW_KEY_MAX;
@@ -170,6 +218,7 @@ Test(wire, round_trip_of_many_records, .init = setup)
 		cr_assert_eq(r.rule_len, rl);
 		cr_assert_eq(r.key_len, kl);
 		cr_assert_eq(r.count, i * 0x9e3779b97f4a7c15u);
+		cr_assert_eq(r.floor, r.count - i % 1000);
 		memset(rule, 'a' + (int)(i % 26), rl);
 		memset(key, (int)i, kl);
 		cr_assert_eq(memcmp(r.rule, rule, rl), 0);
@@ -188,12 +237,17 @@ Test(wire, empty_datagram_is_valid, .init = setup)
 	size_t len;
 
 	fgw_begin(&w, 0, a.pk, 0, 0); /* cap raised to the minimum */
-	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 1), -1);
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 1, 0), -1);
 	len = fgw_finish(&w, a.sk);
-	cr_assert_eq(len, FGW_MIN_SIZE);
+	cr_assert_eq(len, FGW_CONS_MIN);
 	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
 	cr_assert_eq(v.nrec, 0);
 	cr_assert_eq(fgw_next(&v, &r), 0);
+	/* fgw_begin's batch: none, (0, 0], part 0, no flags */
+	cr_assert_eq(v.flags, 0);
+	cr_assert_eq(v.from, 0);
+	cr_assert_eq(v.to, 0);
+	cr_assert_eq(v.part, 0);
 }
 
 Test(wire, record_that_does_not_fit_is_refused_and_datagram_stays_valid,
@@ -205,34 +259,34 @@ Test(wire, record_that_does_not_fit_is_refused_and_datagram_stays_valid,
 	size_t len, before, n = 0;
 	int i;
 
-	/* cap 200: header 56 + sig 64 leaves 80 = two 40-byte records. */
-	fgw_begin(&w, 200, a.pk, 1, 1);
+	/* cap 228: header 76 + sig 64 leaves 88 = two 44-byte records. */
+	fgw_begin(&w, 228, a.pk, 1, 1);
 	for (i = 0; i < 2; i++) {
 		cr_assert_eq(fgw_add(&w, "rule", 4,
 		                     "0123456789abcdefghijklmnop", 26,
-		                     (uint64_t)i),
+		                     (uint64_t)i, 0),
 		             0);
 	}
 	before = w.len;
-	cr_assert_eq(before + FGW_SIG_SIZE, 200);
-	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 9), -1, "no byte left");
+	cr_assert_eq(before + FGW_SIG_SIZE, 228);
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 9, 0), -1, "no byte left");
 	cr_assert_eq(w.len, before, "a refused record writes nothing");
 	cr_assert_eq(w.nrec, 2);
 
-	fgw_begin(&w, 200, a.pk, 1, 1);
+	fgw_begin(&w, 228, a.pk, 1, 1);
 	cr_assert_eq(
-	    fgw_add(&w, "rule", 4, "0123456789abcdefghijklmnop", 26, 0), 0);
+	    fgw_add(&w, "rule", 4, "0123456789abcdefghijklmnop", 26, 0, 0), 0);
 	cr_assert_eq(
-	    fgw_add(&w, "rule", 4, "0123456789abcdefghijklmnopq", 27, 0), -1,
+	    fgw_add(&w, "rule", 4, "0123456789abcdefghijklmnopq", 27, 0, 0), -1,
 	    "one byte too many");
 	len = fgw_finish(&w, a.sk);
-	cr_assert_eq(len, FGW_HDR_SIZE + 40 + FGW_SIG_SIZE);
+	cr_assert_eq(len, FGW_CONS_HDR + 44 + FGW_SIG_SIZE);
 	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
 	while (fgw_next(&v, &r))
 		n++;
 	cr_assert_eq(n, 1);
 	/* A finished writer takes nothing more, and is not signed twice. */
-	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 1), -1);
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 1, 0), -1);
 	cr_assert_eq(fgw_finish(&w, a.sk), 0);
 	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
 }
@@ -245,15 +299,129 @@ Test(wire, add_refuses_bad_lengths, .init = setup)
 	memset(rule, 'r', sizeof rule);
 	memset(key, 'k', sizeof key);
 	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 1);
-	cr_assert_eq(fgw_add(&w, rule, 0, key, 1, 1), -1);
-	cr_assert_eq(fgw_add(&w, rule, FGW_RULE_MAX + 1, key, 1, 1), -1);
-	cr_assert_eq(fgw_add(&w, rule, 1, key, 0, 1), -1);
-	cr_assert_eq(fgw_add(&w, rule, 1, key, FGW_KEY_MAX + 1, 1), -1);
-	cr_assert_eq(fgw_add(&w, NULL, 1, key, 1, 1), -1);
-	cr_assert_eq(fgw_add(&w, rule, 1, NULL, 1, 1), -1);
-	cr_assert_eq(w.len, FGW_HDR_SIZE);
-	cr_assert_eq(fgw_add(&w, rule, FGW_RULE_MAX, key, FGW_KEY_MAX, 1), 0);
+	cr_assert_eq(fgw_add(&w, rule, 0, key, 1, 1, 0), -1);
+	cr_assert_eq(fgw_add(&w, rule, FGW_RULE_MAX + 1, key, 1, 1, 0), -1);
+	cr_assert_eq(fgw_add(&w, rule, 1, key, 0, 1, 0), -1);
+	cr_assert_eq(fgw_add(&w, rule, 1, key, FGW_KEY_MAX + 1, 1, 0), -1);
+	cr_assert_eq(fgw_add(&w, NULL, 1, key, 1, 1, 0), -1);
+	cr_assert_eq(fgw_add(&w, rule, 1, NULL, 1, 1, 0), -1);
+	cr_assert_eq(w.len, FGW_CONS_HDR);
+	cr_assert_eq(fgw_add(&w, rule, FGW_RULE_MAX, key, FGW_KEY_MAX, 1, 0),
+	             0);
 	cr_assert_eq(w.nrec, 1);
+}
+
+Test(wire, add_refuses_a_floor_above_the_count, .init = setup)
+{
+	struct fgw_writer w;
+	struct fgw_record r;
+	struct fgw_view v;
+	size_t len;
+
+	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 1);
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 5, 6), -1);
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 0, 1), -1);
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, UINT64_MAX - 1, UINT64_MAX),
+	             -1);
+	cr_assert_eq(w.len, FGW_CONS_HDR, "a refused record writes nothing");
+	cr_assert_eq(w.nrec, 0);
+	/* floor = count: all of it absorbed, recent 0 */
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 5, 5), 0);
+	len = fgw_finish(&w, a.sk);
+	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
+	cr_assert_eq(fgw_next(&v, &r), 1);
+	cr_assert_eq(r.count, 5);
+	cr_assert_eq(r.floor, 5);
+}
+
+Test(wire, recent_saturates_at_2_pow_32_minus_1_and_floor_is_count_minus_recent,
+     .init = setup)
+{
+	static const struct {
+		uint64_t count, floor; /* given to fgw_add */
+		uint32_t recent;       /* on the wire */
+		uint64_t back;         /* the floor fgw_next returns */
+	} c[] = {
+	    {0, 0, 0, 0},
+	    {10, 3, 7, 3},
+	    {10, 0, 10, 0},
+	    /* recent just fits: no loss */
+	    {(UINT64_C(1) << 32) + 4, 5, UINT32_MAX, 5},
+	    /* one more: saturated, the floor comes back raised by one */
+	    {(UINT64_C(1) << 32) + 4, 4, UINT32_MAX, 5},
+	    {UINT64_MAX, 0, UINT32_MAX, UINT64_MAX - UINT32_MAX},
+	    {UINT64_MAX, UINT64_MAX, 0, UINT64_MAX},
+	};
+	const size_t n = sizeof c / sizeof c[0];
+	struct fgw_writer w;
+	struct fgw_record r;
+	struct fgw_view v;
+	size_t len, i, pos = FGW_CONS_HDR;
+
+	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 1);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(
+		    fgw_add(&w, "r", 1, "k", 1, c[i].count, c[i].floor), 0,
+		    "case %zu", i);
+	len = fgw_finish(&w, a.sk);
+	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
+	for (i = 0; fgw_next(&v, &r); i++) {
+		const uint8_t *p = w.buf + pos;
+		uint32_t recent = (uint32_t)p[10] << 24 |
+		                  (uint32_t)p[11] << 16 | (uint32_t)p[12] << 8 |
+		                  p[13];
+
+		cr_assert_lt(i, n);
+		cr_expect_eq(recent, c[i].recent, "case %zu: recent %" PRIu32,
+		             i, recent);
+		cr_expect_eq(r.count, c[i].count, "case %zu", i);
+		cr_expect_eq(r.floor, c[i].back, "case %zu: floor %" PRIu64, i,
+		             r.floor);
+		cr_expect_eq(r.count - r.floor, recent, "case %zu", i);
+		pos += FGW_REC_FIXED + 2;
+	}
+	cr_assert_eq(i, n);
+}
+
+Test(wire, set_batch_round_trips_and_ignores_bad_arguments, .init = setup)
+{
+	struct fgw_writer w;
+	struct fgw_view v;
+	size_t len;
+
+	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 1);
+	fgw_set_batch(&w, 5, 9, 3, FGW_F_LAST | FGW_F_REPAIR);
+	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 1, 0), 0);
+	len = fgw_finish(&w, a.sk);
+	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
+	cr_expect_eq(v.from, 5);
+	cr_expect_eq(v.to, 9);
+	cr_expect_eq(v.part, 3);
+	cr_expect_eq(v.flags, FGW_F_LAST | FGW_F_REPAIR);
+
+	/* extremes, and from = to (a round in which nothing changed) */
+	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 2);
+	fgw_set_batch(&w, UINT64_MAX, UINT64_MAX, UINT32_MAX, FGW_F_LAST);
+	len = fgw_finish(&w, a.sk);
+	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
+	cr_expect_eq(v.from, UINT64_MAX);
+	cr_expect_eq(v.to, UINT64_MAX);
+	cr_expect_eq(v.part, UINT32_MAX);
+	cr_expect_eq(v.flags, FGW_F_LAST);
+
+	/* from > to, or a flag that is not ours: the call changes nothing */
+	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 3);
+	fgw_set_batch(&w, 10, 20, 1, FGW_F_REPAIR);
+	fgw_set_batch(&w, 21, 20, 2, FGW_F_LAST);
+	fgw_set_batch(&w, 30, 40, 3, UNKNOWN_FLAG);
+	fgw_set_batch(&w, 30, 40, 3, FGW_F_LAST | UNKNOWN_FLAG);
+	fgw_set_batch(&w, 30, 40, 3, 0x100); /* not even a byte */
+	len = fgw_finish(&w, a.sk);
+	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
+	cr_expect_eq(v.from, 10);
+	cr_expect_eq(v.to, 20);
+	cr_expect_eq(v.part, 1);
+	cr_expect_eq(v.flags, FGW_F_REPAIR);
 }
 
 Test(wire, drop_names_are_distinct)
@@ -270,7 +438,7 @@ Test(wire, drop_names_are_distinct)
 
 Test(wire, keyring_find, .init = setup)
 {
-	struct fgw_keyring empty = {0, NULL};
+	struct fgw_keyring empty = {.n = 0, .keys = NULL};
 
 	cr_assert_eq(fgw_keyring_find(&ring, a.pk), 0);
 	cr_assert_eq(fgw_keyring_find(&ring, b.pk), 1);
@@ -296,6 +464,38 @@ Test(wire, drops_truncated, .init = setup)
 	cr_assert_null(v.buf);
 }
 
+/* Long enough for the common header and a signature, too short for the
+ * batch fields: refused before the keyring is searched, whoever signed. */
+Test(wire, a_consumption_datagram_shorter_than_FGW_CONS_MIN_is_truncated,
+     .init = setup)
+{
+	uint8_t buf[FGW_MAX_SIZE], c[FGW_MAX_SIZE];
+	struct fgw_member m = {.kind = FGW_ACK};
+	size_t len;
+
+	raw(buf, &a, 0, "", 0, a.sk);
+	for (len = FGW_MIN_SIZE; len < FGW_CONS_MIN; len++) {
+		memcpy(c, buf, len);
+		resign(c, len, a.sk);
+		cr_expect_eq(open_exact(c, len), FGW_TRUNCATED, "%zu bytes",
+		             len);
+		memcpy(c + 8, stranger.pk, FGW_PK_SIZE);
+		resign(c, len, stranger.sk);
+		cr_expect_eq(open_exact(c, len), FGW_TRUNCATED,
+		             "%zu bytes from a stranger", len);
+		/* the version and flags are checked first */
+		c[5] = UNKNOWN_FLAG;
+		cr_expect_eq(open_exact(c, len), FGW_BADVERSION, "%zu bytes",
+		             len);
+	}
+	cr_expect_eq(open_exact(buf, FGW_CONS_MIN), FGW_OK);
+	/* A membership datagram that short is a body of the wrong size. */
+	cr_assert_eq(fgw_member_write(c, a.pk, 1, 1, &m, a.sk),
+	             FGW_MEMBER_SIZE);
+	resign(c, FGW_MIN_SIZE, a.sk);
+	cr_expect_eq(open_exact(c, FGW_MIN_SIZE), FGW_MALFORMED);
+}
+
 Test(wire, drops_oversized, .init = setup)
 {
 	uint8_t buf[FGW_MAX_SIZE + 1] = {0};
@@ -305,12 +505,12 @@ Test(wire, drops_oversized, .init = setup)
 	int i;
 
 	/* Well-formed records and a good signature: only the size is bad.
-	 * 16 records of 75 bytes and one of 81 make 1401 - 120 bytes. */
-	for (i = 0; i < 16; i++)
+	 * 15 records of 79 bytes and one of 76 make 1401 - 140 bytes. */
+	for (i = 0; i < 15; i++)
 		pos += rec(body + pos, 1, 64, 1);
-	pos += rec(body + pos, 31, 40, 1);
-	cr_assert_eq(FGW_MIN_SIZE + pos, FGW_MAX_SIZE + 1);
-	cr_assert_eq(raw(buf, &a, 17, body, pos, a.sk), FGW_MAX_SIZE + 1);
+	pos += rec(body + pos, 31, 31, 1);
+	cr_assert_eq(FGW_CONS_MIN + pos, FGW_MAX_SIZE + 1);
+	cr_assert_eq(raw(buf, &a, 16, body, pos, a.sk), FGW_MAX_SIZE + 1);
 	cr_assert_eq(open_exact(buf, FGW_MAX_SIZE + 1), FGW_OVERSIZED);
 	/* Nothing is read past the length check. */
 	cr_assert_eq(fgw_open(buf, SIZE_MAX, &ring, &v), FGW_OVERSIZED);
@@ -318,7 +518,7 @@ Test(wire, drops_oversized, .init = setup)
 
 Test(wire, drops_bad_magic_version_type_flags_even_when_signed, .init = setup)
 {
-	static const size_t off[] = {0, 1, 2, 3, 4, 5};
+	static const size_t off[] = {0, 1, 2, 3, 4};
 	uint8_t buf[FGW_MAX_SIZE], orig[FGW_MAX_SIZE];
 	size_t len = sample(orig), i;
 
@@ -330,14 +530,53 @@ Test(wire, drops_bad_magic_version_type_flags_even_when_signed, .init = setup)
 		             off[i]);
 	}
 	memcpy(buf, orig, len);
-	buf[3] = 2; /* version 2 */
+	buf[3] = 1; /* version 1: a cluster is upgraded all at once */
 	resign(buf, len, a.sk);
 	cr_assert_eq(open_exact(buf, len), FGW_BADVERSION);
 	memcpy(buf, orig, len);
-	buf[5] = 0x80; /* a flag we do not know */
+	buf[3] = 3;
+	resign(buf, len, a.sk);
+	cr_assert_eq(open_exact(buf, len), FGW_BADVERSION);
+	memcpy(buf, orig, len);
+	buf[5] = UNKNOWN_FLAG;
 	resign(buf, len, a.sk);
 	cr_assert_eq(open_exact(buf, len), FGW_BADVERSION);
 	cr_assert_eq(open_exact(orig, len), FGW_OK);
+}
+
+Test(wire, unknown_flag_bits_are_bad_version_even_when_signed, .init = setup)
+{
+	uint8_t buf[FGW_MAX_SIZE], orig[FGW_MAX_SIZE];
+	struct fgw_member m = {.kind = FGW_PING};
+	size_t len = sample(orig);
+	unsigned f;
+
+	/* Consumption: the known flags, in any combination, and nothing
+	 * else. */
+	for (f = 0; f < 256; f++) {
+		int known = (f & ~(unsigned)KNOWN_FLAGS) == 0;
+
+		memcpy(buf, orig, len);
+		buf[5] = (uint8_t)f;
+		resign(buf, len, a.sk);
+		/* FGW_F_MAC: no MAC there, nor keys to check one */
+		cr_expect_eq(open_exact(buf, len),
+		             !known               ? FGW_BADVERSION
+		             : (f & FGW_F_MAC) != 0 ? FGW_BADSIG
+		                                    : FGW_OK,
+		             "flags 0x%02x", f);
+	}
+	/* Membership: none, not even the consumption flags. */
+	len = fgw_member_write(orig, a.pk, 1, 1, &m, a.sk);
+	cr_assert_eq(len, FGW_MEMBER_SIZE);
+	cr_expect_eq(open_exact(orig, len), FGW_OK);
+	for (f = 1; f < 256; f++) {
+		memcpy(buf, orig, len);
+		buf[5] = (uint8_t)f;
+		resign(buf, len, a.sk);
+		cr_expect_eq(open_exact(buf, len), FGW_BADVERSION,
+		             "membership, flags 0x%02x", f);
+	}
 }
 
 Test(wire, drops_unknown_key, .init = setup)
@@ -370,10 +609,11 @@ Test(wire, any_flipped_bit_is_dropped_before_the_records, .init = setup)
 	struct fgw_view v;
 	size_t len, bit;
 	enum fgw_drop d;
-	unsigned seen[FGW_NDROPS] = {0};
+	unsigned seen[FGW_NDROPS] = {0}, nflags = 0;
 
 	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 2);
-	cr_assert_eq(fgw_add(&w, "api", 3, "k1", 2, 77), 0);
+	cr_assert_eq(fgw_add(&w, "api", 3, "k1", 2, 77, 0), 0);
+	fgw_set_batch(&w, 3, 4, 0, 0);
 	len = fgw_finish(&w, a.sk);
 	memcpy(orig, w.buf, len);
 	buf = malloc(len);
@@ -388,11 +628,16 @@ Test(wire, any_flipped_bit_is_dropped_before_the_records, .init = setup)
 		seen[d]++;
 	}
 	free(buf);
-	/* The header's first six bytes say BADVERSION, the origin's 256
-	 * bits UNKNOWNKEY, and every other bit BADSIG. */
-	cr_assert_eq(seen[FGW_BADVERSION], 6 * 8);
+	/* The header's first six bytes say BADVERSION, but for the flags a
+	 * consumption datagram may carry; the origin's 256 bits say
+	 * UNKNOWNKEY, and every other bit BADSIG, the batch fields' and the
+	 * records' included. */
+	for (bit = 0; bit < 8; bit++)
+		nflags += (KNOWN_FLAGS >> bit) & 1;
+	cr_assert_eq(seen[FGW_BADVERSION], 6 * 8 - nflags);
 	cr_assert_eq(seen[FGW_UNKNOWNKEY], FGW_PK_SIZE * 8);
-	cr_assert_eq(seen[FGW_BADSIG], len * 8 - 6 * 8 - FGW_PK_SIZE * 8);
+	cr_assert_eq(seen[FGW_BADSIG],
+	             len * 8 - (6 * 8 - nflags) - FGW_PK_SIZE * 8);
 }
 
 Test(wire, drops_records_overrunning, .init = setup)
@@ -431,6 +676,63 @@ Test(wire, drops_nrec_too_high_or_too_low, .init = setup)
 	             FGW_MALFORMED);
 	cr_assert_eq(open_exact(buf, raw(buf, &a, 1, body, 0, a.sk)),
 	             FGW_MALFORMED);
+}
+
+Test(wire, a_record_more_recent_than_its_count_is_malformed, .init = setup)
+{
+	uint8_t buf[FGW_MAX_SIZE], body[256];
+	size_t n;
+
+	n = rec_recent(body, 3, 3, 5, 6);
+	cr_assert_eq(open_exact(buf, raw(buf, &a, 1, body, n, a.sk)),
+	             FGW_MALFORMED);
+	n = rec_recent(body, 3, 3, 0, 1);
+	cr_assert_eq(open_exact(buf, raw(buf, &a, 1, body, n, a.sk)),
+	             FGW_MALFORMED);
+	n = rec_recent(body, 3, 3, UINT32_MAX - 1, UINT32_MAX);
+	cr_assert_eq(open_exact(buf, raw(buf, &a, 1, body, n, a.sk)),
+	             FGW_MALFORMED);
+	/* one bad record spoils the datagram, wherever it is */
+	n = rec_recent(body, 3, 3, 5, 5);
+	n += rec_recent(body + n, 3, 3, 5, 6);
+	cr_assert_eq(open_exact(buf, raw(buf, &a, 2, body, n, a.sk)),
+	             FGW_MALFORMED);
+	/* recent = count is all of it, and fine */
+	n = rec_recent(body, 3, 3, 5, 5);
+	n += rec_recent(body + n, 3, 3, UINT32_MAX, UINT32_MAX);
+	n += rec_recent(body + n, 3, 3, 0, 0);
+	cr_assert_eq(open_exact(buf, raw(buf, &a, 3, body, n, a.sk)), FGW_OK);
+}
+
+Test(wire, a_batch_whose_from_is_above_its_to_is_malformed, .init = setup)
+{
+	static const struct batch bad[] = {
+	    {0, 8, 7, 0},
+	    {FGW_F_LAST, 1, 0, 0},
+	    {FGW_F_REPAIR, UINT64_MAX, 0, 3},
+	    {FGW_F_LAST | FGW_F_REPAIR, UINT64_MAX, UINT64_MAX - 1, 0},
+	};
+	static const struct batch good[] = {
+	    {0, 0, 0, 0},
+	    {0, 7, 7, 0}, /* nothing changed */
+	    {FGW_F_LAST, 7, 8, 5},
+	    {FGW_F_REPAIR, 0, UINT64_MAX, UINT32_MAX},
+	};
+	uint8_t buf[FGW_MAX_SIZE], body[64];
+	size_t n = rec(body, 3, 3, 1), i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cr_expect_eq(open_exact(buf, raw_batch(buf, &a, &bad[i], 1,
+		                                       body, n, a.sk)),
+		             FGW_MALFORMED, "bad %zu", i);
+		cr_expect_eq(open_exact(buf, raw_batch(buf, &a, &bad[i], 0,
+		                                       body, 0, a.sk)),
+		             FGW_MALFORMED, "bad %zu, no record", i);
+	}
+	for (i = 0; i < sizeof good / sizeof good[0]; i++)
+		cr_expect_eq(open_exact(buf, raw_batch(buf, &a, &good[i], 1,
+		                                       body, n, a.sk)),
+		             FGW_OK, "good %zu", i);
 }
 
 Test(wire, drops_zero_or_overlong_rule_and_key_lengths, .init = setup)
@@ -542,7 +844,10 @@ static enum fgw_drop open_and_walk(const uint8_t *buf, size_t len)
 	cr_assert(d != FGW_STALE && d != FGW_REPLAY);
 	if (d == FGW_OK) {
 		while (fgw_next(&v, &r)) {
-			cr_assert(r.rule >= copy + FGW_HDR_SIZE);
+			cr_assert(r.rule >=
+			          copy + FGW_CONS_HDR + FGW_REC_FIXED);
+			cr_assert(r.floor <= r.count);
+			cr_assert(r.count - r.floor <= UINT32_MAX);
 			cr_assert(r.key + r.key_len <=
 			          copy + len - FGW_SIG_SIZE);
 			cr_assert(r.rule_len >= 1 &&
@@ -576,8 +881,11 @@ Test(wire, random_and_mutated_datagrams_never_crash, .init = setup)
 	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 5, 6);
 	for (k = 0; k < 8; k++)
 		cr_assert_eq(fgw_add(&w, "rule", 4, "key-0123456789",
-		                     4 + (size_t)k, (uint64_t)k),
+		                     4 + (size_t)k, (uint64_t)k * 1000,
+		                     (uint64_t)k * 999),
 		             0);
+	/* from and to close together: a mutation can swap their order */
+	fgw_set_batch(&w, 100, 108, 2, FGW_F_LAST);
 	olen = fgw_finish(&w, a.sk);
 	memcpy(orig, w.buf, olen);
 	cr_assert_eq(open_and_walk(orig, olen), FGW_OK);
@@ -615,7 +923,7 @@ Test(wire, random_and_mutated_datagrams_never_crash, .init = setup)
 			memcpy(buf, orig, olen);
 			len = olen;
 			mutate(buf, &len, sizeof buf);
-			if (len < FGW_MIN_SIZE || len > FGW_MAX_SIZE)
+			if (len < FGW_CONS_MIN || len > FGW_MAX_SIZE)
 				continue;
 			memcpy(buf, orig, 8); /* magic .. nrec */
 			put16(buf + 6, (uint16_t)(rnd() % 4 ? 8 : rnd() % 12));
@@ -644,9 +952,10 @@ Test(wire, sign_and_verify_cost, .init = setup)
 	size_t len = 0, body;
 	int i, n = 200, k = 0;
 
+	/* 20 records of 14 + 4 + 35 bytes fill 1200 - 76 - 64 exactly. */
 	memset(key, 'k', sizeof key);
 	fgw_begin(&w, 1200, a.pk, 1, 1);
-	while (fgw_add(&w, "rule", 4, key, 16, (uint64_t)k) == 0)
+	while (fgw_add(&w, "rule", 4, key, 35, (uint64_t)k, 0) == 0)
 		k++;
 	body = w.len;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
