@@ -282,7 +282,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	printf("converge_bench: %d origins (at most) consume every %d ms round "
-	       "for %d rounds; Ed25519 sign and verify are real, one core\n",
+	       "for %d rounds; signatures and MACs are real, one core\n",
 	       10, IV_MS, ROUNDS);
 	printf("%6s %10s %10s %14s %7s %16s %12s\n", "nodes", "fanout",
 	       "coverage", "rounds-after", "hops", "datagrams/node/rd",

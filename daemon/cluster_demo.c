@@ -18,7 +18,8 @@
  * prefork master does, the parent attaches to each segment before fork().
  *
  * What it shows.  Each daemon harvests what its workers admitted, sends
- * its cumulative counts to the others in Ed25519-signed datagrams, and
+ * its cumulative counts to the others in authenticated datagrams (three
+ * nodes: straight to each, under pairwise MACs), and
  * debits what the others admitted from its own bucket.  The three buckets
  * drain as one: over an elapsed time T the cluster admits about
  *
@@ -1045,7 +1046,8 @@ static int report(struct demo *d)
 				others += g[j].harvested;
 		printf("  node%d: harvested %llu (its workers admitted %" PRIu64
 		       "), sent %llu datagrams;\n"
-		       "         received %llu signed datagrams, dropped %llu; "
+		       "         received %llu authenticated datagrams, dropped "
+		       "%llu; "
 		       "debited %llu\n"
 		       "         for the other nodes (which harvested %llu)\n",
 		       i, g[i].harvested, admitted[i], g[i].tx, g[i].rx,

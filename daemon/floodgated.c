@@ -390,6 +390,14 @@ static void counters_log(const struct daemon *d)
 	       (unsigned long long)c->records_unknown,
 	       (unsigned long long)(c->records_noroom + c->local_noroom), drops,
 	       (unsigned long long)c->drops_self);
+	logmsg(LOG_INFO,
+	       "sync: %llu requests, %llu repairs sent (%llu datagrams, %llu "
+	       "not sent: too soon), %llu caught up by a repair",
+	       (unsigned long long)c->sync_requests,
+	       (unsigned long long)c->repairs,
+	       (unsigned long long)c->repair_datagrams,
+	       (unsigned long long)c->repairs_limited,
+	       (unsigned long long)c->caught_up);
 }
 
 /* ---------------------------------------------------------------- reload */
