@@ -15,7 +15,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <urcu/uatomic.h>
+
 #include "gossip/keys.h"
+#include "lib/floodgate.h"
+#include "shm/clock.h"
 
 /* The daemon under test: $FLOODGATED (make check sets it), else the one
  * of the build directory the test runs from. */
@@ -81,6 +85,28 @@ static inline void make_node_keys(const char *dir, int n)
 	}
 	snprintf(path, sizeof path, "%s/keyring", dir);
 	write_file(path, keyring);
+}
+
+/* A worker process offers about @offer checks/s of (@rule, @key) to
+ * segment @seg for @ms, stores how many were admitted in *@admitted (shared
+ * memory) and exits. */
+static inline void cluster_worker(const char *seg, const char *rule,
+                                  const char *key, unsigned offer,
+                                  unsigned ms, uint64_t *admitted)
+{
+	uint64_t end = fg__now_ns() + (uint64_t)ms * 1000000, n = 0;
+	fg_client *c = NULL;
+
+	if (fg_open(seg, 0, &c) != 0)
+		_exit(1);
+	while (fg__now_ns() < end) {
+		if (fg_allow(c, rule, key, 1, NULL) == 1)
+			n++;
+		usleep(1000000 / offer);
+	}
+	uatomic_set(admitted, n);
+	fg_close(c);
+	_exit(0);
 }
 
 #endif

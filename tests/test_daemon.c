@@ -187,25 +187,6 @@ Test(daemon, consumption_on_one_node_reaches_the_others)
 	cluster_down();
 }
 
-/* Each worker offers about @offer checks/s to its node for @ms. */
-static void worker(int i, const char *key, unsigned offer, unsigned ms,
-                   uint64_t *admitted)
-{
-	uint64_t end = fg__now_ns() + (uint64_t)ms * 1000000, n = 0;
-	fg_client *c = NULL;
-
-	if (fg_open(K.seg[i], 0, &c) != 0)
-		_exit(1);
-	while (fg__now_ns() < end) {
-		if (fg_allow(c, "g", key, 1, NULL) == 1)
-			n++;
-		usleep(1000000 / offer);
-	}
-	uatomic_set(admitted, n);
-	fg_close(c);
-	_exit(0);
-}
-
 Test(daemon, three_nodes_hold_one_global_limit)
 {
 	const unsigned rate = 100, cap = 20, ms = 3000;
@@ -220,7 +201,8 @@ Test(daemon, three_nodes_hold_one_global_limit)
 	t0 = fg__now_ns();
 	for (i = 0; i < N; i++)
 		if (fork() == 0)
-			worker(i, "hot", 5 * rate, ms, &admitted[i]);
+			cluster_worker(K.seg[i], "g", "hot", 5 * rate, ms,
+			               &admitted[i]);
 	wait_children(N);
 	elapsed = fg__now_ns() - t0;
 	for (i = 0; i < N; i++)
