@@ -1056,16 +1056,27 @@ static int cmd_peers(struct cli *c)
 	} else {
 		const struct rline *dg = reply_find(&r, "datagrams");
 
-		printf("%-20s %-16s %-24s %-8s %s\n", "PEER", "KEY", "ADDRESS",
-		       "STATE", "LAST HEARD");
+		printf("%-20s %-16s %-24s %-8s %-16s %s\n", "PEER", "KEY",
+		       "ADDRESS", "STATE", "RECORDS", "LAST HEARD");
 		for (i = 0; i < r.n; i++) {
 			const struct rline *l = &r.l[i];
 			const char *h = kv(l, "heard_ms_ago");
+			unsigned long long have, latest;
+			char rec[32];
 
 			if (strcmp(l->type, "peer") != 0)
 				continue;
-			printf("%-20s %-16s %-24s %-8s %s%s\n", kv(l, "name"),
-			       kv(l, "key"), kv(l, "addr"), kv(l, "state"),
+			/* versions of its records we hold, of those heard of */
+			have = strtoull(kv(l, "have"), NULL, 10);
+			latest = strtoull(kv(l, "latest"), NULL, 10);
+			if (have >= latest)
+				snprintf(rec, sizeof rec, "all (v%llu)", have);
+			else
+				snprintf(rec, sizeof rec, "%llu behind",
+				         latest - have);
+			printf("%-20s %-16s %-24s %-8s %-16s %s%s\n",
+			       kv(l, "name"), kv(l, "key"), kv(l, "addr"),
+			       kv(l, "state"), rec,
 			       strcmp(h, "-1") ? h : "never",
 			       strcmp(h, "-1") ? " ms ago" : "");
 		}

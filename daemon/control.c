@@ -207,6 +207,10 @@ static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
 		               self ? "self"
 		                    : fgd_peer_state_name(
 		                          fgd_node_peer_state(n, (int)i, now)));
+		/* how far we hold its records: versions (sync.c) */
+		fgd_buf_printf(o, " have=%" PRIu64 " latest=%" PRIu64,
+		               self ? n->version : n->sync[i].have,
+		               self ? n->version : n->sync[i].latest);
 		if (heard == 0 || self)
 			fgd_buf_printf(o, " heard_ms_ago=-1\n");
 		else

@@ -852,10 +852,15 @@ Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
 	cr_assert(strstr(r.out, "sends to:  127.0.0.1:") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "datagrams: ") != NULL, "%s", r.out);
 	run_free(&r);
+	/* n0 holds every record n1 made (n1 consumed): no repair pending */
+	cr_assert(contains_soon("all (v", 0, "peers", NULL, NULL));
 	r = cli("-s", E.seg[0], "peers", "--json", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
 	cr_assert(strstr(r.out, "\"name\":\"n1\"") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"have\":") != NULL &&
+	              strstr(r.out, "\"latest\":") != NULL,
+	          "%s", r.out);
 	run_free(&r);
 
 	/* the summary counts the one peer */
