@@ -346,8 +346,8 @@ static const struct {
     CTR(repair_datagrams, "sync_repair_datagrams_total",
         "Datagrams of the repairs sent."),
     CTR(repairs_limited, "sync_repairs_limited_total",
-        "Digests not answered: a repair went to that member within the "
-        "period."),
+        "Digests not answered: a repair went to that member less than 5 "
+        "rounds before."),
     CTR(caught_up, "sync_caught_up_total",
         "Repairs received that completed a batch."),
 };

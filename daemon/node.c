@@ -215,7 +215,7 @@ static void absorb(struct fgd_node *n, uint64_t now_ms)
 			continue;
 		idx = fg__rule_index(n->fg, e->rule);
 		if (idx >= 0 && fg__bucket_full(n->fg, (unsigned)idx, e->key,
-		                                e->key_len, now) == 0)
+		                                e->key_len, now) != 1)
 			continue;
 		e->floor = e->count;
 		e->ver = ++n->version;
