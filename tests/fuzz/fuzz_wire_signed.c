@@ -13,13 +13,20 @@
  * of on BADSIG.  Inputs whose datagram would exceed FGW_MAX_SIZE are
  * skipped (fuzz_wire.c covers OVERSIZED).
  *
+ * The keyring (wire_common.h's `ring`) has no pairwise keys: FGW_F_MAC
+ * makes fgw_open() check a MAC over all but the last 16 bytes instead of
+ * the signature, and with no key to check it with that is BADSIG.
+ * fuzz_wire_mac.c covers the MAC'd datagrams themselves.
+ *
  * Oracles:
- *  - the verdict agrees with ref_verdict(), a plain restatement of the
- *    consumption layout of wire.h: BADVERSION for a flag that is not
- *    ours, TRUNCATED for a body too short for the batch fields, MALFORMED
- *    for from > to or a body that is not exactly nrec well-formed records
+ *  - the verdict agrees with fuzz_ref_verdict() (wire_common.h), a plain
+ *    restatement of the consumption layout of wire.h: BADVERSION for a
+ *    flag that is not ours, then BADSIG for FGW_F_MAC (no pairwise keys),
+ *    TRUNCATED for a body too short for the batch fields, MALFORMED for
+ *    from > to or a body that is not exactly nrec well-formed records
  *    with recent <= count, OK otherwise; the parser accepts exactly the
  *    well-formed datagrams, no more and no fewer;
+ *  - a dropped datagram leaves an empty view;
  *  - an opened datagram walks as fuzz_walk() expects;
  *  - writing it again with fgw_begin/fgw_set_batch/fgw_add (each record
  *    with its floor)/fgw_finish gives back the same bytes, signature
@@ -36,49 +43,10 @@
 #define INCARNATION UINT64_C(0x0123456789abcdef)
 #define SEQ         UINT64_C(42)
 
-/* wire.h: the header's flags and nrec, and the batch fields after it; the
- * input starts with flags and nrec. */
-#define FLAGS_OFF  5
-#define NREC_OFF   6
-#define IN_HDR     3
-#define BATCH_SIZE (FGW_CONS_HDR - FGW_HDR_SIZE)
-
-/* What wire.h says of a consumption datagram from a trusted origin with
- * these flags, nrec and body. */
-static enum fgw_drop ref_verdict(unsigned flags, unsigned nrec,
-                                 const uint8_t *body, size_t len)
-{
-	unsigned n = 0;
-	size_t pos = BATCH_SIZE;
-
-	if ((flags & ~(unsigned)FUZZ_CONS_FLAGS) != 0)
-		return FGW_BADVERSION;
-	if (len < BATCH_SIZE)
-		return FGW_TRUNCATED;
-	if (fuzz_get(body, 8) > fuzz_get(body + 8, 8)) /* from > to */
-		return FGW_MALFORMED;
-	while (pos < len) {
-		size_t rule_len, key_len;
-
-		if (len - pos < FGW_REC_FIXED)
-			return FGW_MALFORMED;
-		rule_len = body[pos];
-		key_len = body[pos + 1];
-		if (rule_len < 1 || rule_len > FGW_RULE_MAX)
-			return FGW_MALFORMED;
-		if (key_len < 1 || key_len > FGW_KEY_MAX)
-			return FGW_MALFORMED;
-		/* recent (u32 at 10) <= count (u64 at 2) */
-		if (fuzz_get(body + pos + 10, 4) > fuzz_get(body + pos + 2, 8))
-			return FGW_MALFORMED;
-		pos += FGW_REC_FIXED;
-		if (len - pos < rule_len + key_len)
-			return FGW_MALFORMED;
-		pos += rule_len + key_len;
-		n++;
-	}
-	return n == nrec ? FGW_OK : FGW_MALFORMED;
-}
+/* wire.h: the header's flags and nrec; the input starts with them. */
+#define FLAGS_OFF 5
+#define NREC_OFF  6
+#define IN_HDR    3
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -110,9 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(crypto_sign_detached(dg + len - FGW_SIG_SIZE, NULL, dg,
 	                                 len - FGW_SIG_SIZE, ids->sk[0]) == 0);
 
+	/* The signature always verifies; a MAC never does (the keyring has
+	 * no pairwise keys). */
 	d = fgw_open(dg, len, &ids->ring, &v);
-	FUZZ_ASSERT(d == ref_verdict(data[0], nrec, data + IN_HDR, body));
-	if (d == FGW_OK) {
+	FUZZ_ASSERT(d == fuzz_ref_verdict(data[0], nrec, data + IN_HDR, body,
+	                                  FGW_SIG_SIZE,
+	                                  !(data[0] & FGW_F_MAC)));
+	if (d != FGW_OK) {
+		FUZZ_ASSERT(v.buf == NULL && v.origin == -1);
+	} else {
 		FUZZ_ASSERT(v.origin == 0 && v.nrec == nrec);
 		FUZZ_ASSERT(v.incarnation == INCARNATION && v.seq == SEQ);
 		fgw_begin(w, FGW_MAX_SIZE, pk, INCARNATION, SEQ);

@@ -1,28 +1,34 @@
 /*
- * wire_seeds.c - writes the seed corpora of the two wire targets,
- * corpus/wire/ and corpus/wire_signed/, from the fixed test keys of
- * wire_common.h.
+ * wire_seeds.c - writes the seed corpora of the three wire targets,
+ * corpus/wire/, corpus/wire_signed/ and corpus/wire_mac/, from the fixed
+ * test keys of wire_common.h.
  *
  * From the top of the source tree (FUZZING.md):
  *
- *   cc -std=c11 -I. tests/fuzz/wire_seeds.c gossip/wire.c -lsodium \
- *       -o /tmp/wire_seeds
+ *   cc -std=c11 -I. tests/fuzz/wire_seeds.c gossip/wire.c \
+ *       gossip/pairwise.c -lsodium -o /tmp/wire_seeds
  *   /tmp/wire_seeds tests/fuzz/corpus
  *
- * after emptying corpus/wire and corpus/wire_signed (a seed it no longer
- * writes would stay behind).
+ * after emptying corpus/wire, corpus/wire_signed and corpus/wire_mac (a
+ * seed it no longer writes would stay behind).
  *
  * Not built by make: run it by hand when the wire format changes, and
  * commit what it writes (FUZZING.md).  Ed25519 is deterministic, so the
  * same sources write the same bytes.  Valid datagrams are made with the
  * writer (fgw_begin/fgw_set_batch/fgw_add/fgw_finish, fgw_member_write);
  * the malformed ones by hand, then signed by fuzz-a, so that each fails
- * the one check its name says and no earlier one.
+ * the one check its name says and no earlier one.  The MAC'd datagrams of
+ * corpus/wire are made by fgw_seal_mac() with fuzz-a's key toward fuzz-b
+ * (the receiver of fuzz_wire.c).
  *
- * Every consumption datagram signed by fuzz-a is also written, as
- * fuzz_wire_signed.c takes it (flags, nrec, then the bytes between the
- * common header and the signature), to corpus/wire_signed/ under the same
- * name.
+ * Every consumption datagram signed by fuzz-a (but for its "from-b"
+ * variant) is also written, as fuzz_wire_signed.c takes it (flags, nrec,
+ * then the bytes between the common header and the signature), to
+ * corpus/wire_signed/ under the same name, and as fuzz_wire_mac.c takes
+ * it (selector 0, the right key, then the same bytes: that target MACs
+ * them) to corpus/wire_mac/.  corpus/wire_mac/ also has a seed for each
+ * selector, the shortest MAC'd datagram and one byte less, and one of
+ * FGW_MAX_SIZE, longer than the writer makes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,10 +104,40 @@ static void wire_signed(const char *name, const uint8_t *buf, size_t len)
 	write_file("wire_signed", name, in, 3 + body);
 }
 
+/* An input of the wire_mac target: @sel, then flags and nrec, then
+ * @body (@len bytes: batch fields, then records). */
+static void wire_mac(const char *name, uint8_t sel, uint8_t flags,
+                     uint16_t nrec, const uint8_t *body, size_t len)
+{
+	uint8_t in[4 + FGW_MAX_SIZE];
+
+	FUZZ_ASSERT(len <= FGW_MAX_SIZE - FGW_HDR_SIZE - FGW_MAC_SIZE);
+	in[0] = sel;
+	in[1] = flags;
+	put(in + 2, nrec, 2);
+	memcpy(in + 4, body, len);
+	write_file("wire_mac", name, in, 4 + len);
+}
+
+/* A consumption datagram of fuzz-a, signed or MAC'd (@trailer: the
+ * length of its signature or MAC), as the wire_mac target takes it with
+ * selector @sel. */
+static void wire_mac_of(const char *name, uint8_t sel, const uint8_t *buf,
+                        size_t len, size_t trailer)
+{
+	FUZZ_ASSERT(len >= FGW_HDR_SIZE + trailer &&
+	            buf[4] == FGW_TYPE_CONSUMPTION);
+	FUZZ_ASSERT(memcmp(buf + 8, ids->keys[0].pk, FGW_PK_SIZE) == 0);
+	wire_mac(name, sel, buf[5], (uint16_t)(buf[6] << 8 | buf[7]),
+	         buf + FGW_HDR_SIZE, len - FGW_HDR_SIZE - trailer);
+}
+
+/* A consumption datagram signed by fuzz-a, for the three targets. */
 static void both(const char *name, const uint8_t *buf, size_t len)
 {
 	wire(name, buf, len);
 	wire_signed(name, buf, len);
+	wire_mac_of(name, 0, buf, len, FGW_SIG_SIZE);
 }
 
 /* A consumption datagram by hand: header, batch, @body, signature. */
@@ -269,6 +305,75 @@ static void consumption(void)
 	put(buf + 48, 1, 8);
 	sign(buf, len, sk);
 	wire("version-1", buf, len);
+
+	/* Signed, but flagged as MAC'd: the MAC (the signature's last 16
+	 * bytes) is checked instead, and fails (wire_signed: no pairwise
+	 * keys at all). */
+	n = rec(body, 3, 8, 5, 5, "api", "10.0.0.1");
+	both("signed-with-mac-flag", buf,
+	     raw(buf, 2, FGW_F_LAST | FGW_F_MAC, 1, 0, 1, 0, body, n));
+}
+
+/* MAC'd datagrams: fuzz-a's for fuzz-b, the receiver of the wire target;
+ * the wire_mac target's own seeds. */
+static void mac(void)
+{
+	static struct fgw_writer w;
+	uint8_t buf[FGW_MAX_SIZE], body[FGW_MAX_SIZE];
+	const uint8_t *a = ids->keys[FUZZ_A].pk;
+	static const char *const sel_names[] = {
+	    "key-a-to-b", "key-c-to-b", "key-a-to-c",
+	    "key-b-to-a", "key-zero",   "ring-without-pw"};
+	size_t len, n, i;
+
+	/* A round's only part, MAC'd for fuzz-b. */
+	fgw_begin(&w, FGW_MAX_SIZE, a, 3, 9);
+	fgw_set_batch(&w, 4, 6, 0, FGW_F_LAST);
+	ADD(&w, "login", "user:alice", 3, 0);
+	ADD(&w, "login", "user:bob", 4, 1);
+	len = fgw_seal_mac(&w, ids->mac_ab, buf);
+	FUZZ_ASSERT(len > 0);
+	wire("mac-two-records", buf, len);
+	/* the same for every selector of wire_mac (that target MACs it
+	 * with the key the selector names) */
+	for (i = 0; i < sizeof sel_names / sizeof sel_names[0]; i++)
+		wire_mac_of(sel_names[i], (uint8_t)i, buf, len, FGW_MAC_SIZE);
+
+	/* The shortest of all: a heartbeat, FGW_MAC_MIN bytes; then one
+	 * byte less. */
+	fgw_begin(&w, FGW_MAX_SIZE, a, 3, 10);
+	fgw_set_batch(&w, 6, 6, 0, FGW_F_LAST);
+	len = fgw_seal_mac(&w, ids->mac_ab, buf);
+	FUZZ_ASSERT(len == FGW_MAC_MIN);
+	wire("mac-minimum", buf, len);
+	wire("mac-truncated", buf, len - 1);
+	wire_mac_of("minimum-92", 0, buf, len, FGW_MAC_SIZE);
+	wire_mac("truncated-91", 0, buf[5], 0, buf + FGW_HDR_SIZE,
+	         FGW_MAC_MIN - FGW_HDR_SIZE - FGW_MAC_SIZE - 1);
+
+	/* A repair MAC'd by fuzz-b "for itself": it has no such key, its
+	 * tx key toward fuzz-a is the nearest (BADSIG at fuzz-b). */
+	fgw_begin(&w, FGW_MAX_SIZE, ids->keys[FUZZ_B].pk, 2, 4);
+	fgw_set_batch(&w, 12, 40, 0, FGW_F_LAST | FGW_F_REPAIR);
+	ADD(&w, "login", "user:carol", 1000, 990);
+	len = fgw_seal_mac(&w, fgw_pairwise_tx(ids->ring_b.pw, FUZZ_A), buf);
+	FUZZ_ASSERT(len > 0);
+	wire("mac-from-b", buf, len);
+
+	/* FGW_MAX_SIZE bytes MAC'd: 12 records of the longest rule and
+	 * key.  The reader takes it; the writer, which keeps room for a
+	 * signature, never makes one this long. */
+	memset(body, 0, 20); /* batch: (0, 0], part 0 */
+	for (i = 0, n = 20; i < 12; i++) {
+		char rule[FGW_RULE_MAX], key[FGW_KEY_MAX];
+
+		memset(rule, 'r', sizeof rule);
+		memset(key, 'a' + (int)i, sizeof key);
+		n += rec(body + n, FGW_RULE_MAX, FGW_KEY_MAX, i * 7,
+		         (uint32_t)i, rule, key);
+	}
+	FUZZ_ASSERT(FGW_HDR_SIZE + n + FGW_MAC_SIZE == FGW_MAX_SIZE);
+	wire_mac("full-1400", 0, FGW_F_LAST, 12, body, n);
 }
 
 /* @m from fuzz-a; if @off, then @val at @off, signed again. */
@@ -350,6 +455,7 @@ int main(int argc, char **argv)
 	ids = fuzz_ids();
 	fuzz_keypair(FUZZ_SEED_STRANGER, stranger_pk, stranger_sk);
 	consumption();
+	mac();
 	membership();
 	return 0;
 }
