@@ -885,8 +885,9 @@ static int parse_counters(const char *log, struct gossip *g)
 	drops = strstr(line, "dropped:");
 	if (drops == NULL)
 		return -1;
-	/* "dropped: truncated=0 ... malformed=0 self=0": our own
-	 * datagrams coming back (self) are not a peer's loss */
+	/* "dropped: truncated=0 ... malformed=0 self=0 buffer-full=0": our
+	 * own datagrams coming back (self) are not a peer's loss; those the
+	 * kernel dropped for a full receive buffer are */
 	for (tok = strtok_r(drops + 8, " ", &save); tok != NULL;
 	     tok = strtok_r(NULL, " ", &save)) {
 		char *eq = strchr(tok, '=');

@@ -103,6 +103,7 @@ struct daemon {
 	int node_ok;
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;
+	uint32_t rxq_ovfl; /* the socket's SO_RXQ_OVFL count, last seen */
 	int sigfd;
 	struct fgd_http *http; /* NULL: no HTTP endpoint */
 	struct fgd_ctl ctl; /* control socket for floodgate(1) */
@@ -218,9 +219,16 @@ static int identity_load(struct daemon *d)
 	return 0;
 }
 
+/* What the UDP socket's receive buffer is asked to hold: every peer's
+ * round lands at once, and the loop reads at most 1024 datagrams between
+ * two rounds.  The kernel caps it at net.core.rmem_max unless we may
+ * force it (CAP_NET_ADMIN). */
+#define RCVBUF_BYTES (4 << 20)
+
 static int socket_open(struct daemon *d)
 {
-	int one = 1;
+	int one = 1, want = RCVBUF_BYTES, got = 0;
+	socklen_t gl = sizeof got;
 
 	d->sock = socket(d->cfg.listen.ss.ss_family,
 	                 SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -240,6 +248,20 @@ static int socket_open(struct daemon *d)
 		logmsg(LOG_ERR, "listen: bind: %s", strerror(errno));
 		return -1;
 	}
+	if (setsockopt(d->sock, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+	               sizeof want) != 0)
+		(void)setsockopt(d->sock, SOL_SOCKET, SO_RCVBUF, &want,
+		                 sizeof want);
+	/* the kernel reports twice what it grants (its bookkeeping) */
+	if (getsockopt(d->sock, SOL_SOCKET, SO_RCVBUF, &got, &gl) == 0 &&
+	    got / 2 < want)
+		logmsg(LOG_NOTICE,
+		       "receive buffer: %d KiB of the %d asked for; bursts "
+		       "from many peers may overflow it (sysctl "
+		       "net.core.rmem_max=%d raises the limit)",
+		       got / 2 / 1024, want / 1024, want);
+	/* Each read then says how many datagrams the kernel dropped. */
+	(void)setsockopt(d->sock, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 	return 0;
 }
 
@@ -347,20 +369,49 @@ static void round_run(struct daemon *d, uint64_t t)
 	peers_watch(d, t);
 }
 
+/* SO_RXQ_OVFL: the socket's count of datagrams dropped for a full
+ * buffer (32 bits, wrapping), into the node's counter. */
+static void overflow_note(struct daemon *d, struct msghdr *mh)
+{
+	struct cmsghdr *c;
+	uint32_t drops;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+		    c->cmsg_len < CMSG_LEN(sizeof drops))
+			continue;
+		memcpy(&drops, CMSG_DATA(c), sizeof drops);
+		d->node.ctr.rx_overflow += (uint32_t)(drops - d->rxq_ovfl);
+		d->rxq_ovfl = drops;
+	}
+}
+
 static void receive_all(struct daemon *d, uint64_t t)
 {
 	uint8_t buf[FGW_MAX_SIZE + 1];
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(uint32_t))];
+	} ctl;
 	unsigned i;
 
 	for (i = 0; i < 1024; i++) { /* bounded: rounds must still run */
 		struct fgd_addr from = {.len = sizeof from.ss};
-		ssize_t n = recvfrom(d->sock, buf, sizeof buf, 0,
-		                     (struct sockaddr *)&from.ss, &from.len);
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+		struct msghdr mh = {.msg_name = &from.ss,
+		                    .msg_namelen = sizeof from.ss,
+		                    .msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctl.b,
+		                    .msg_controllen = sizeof ctl.b};
+		ssize_t n = recvmsg(d->sock, &mh, 0);
 
 		if (n < 0)
 			return;
+		from.len = mh.msg_namelen;
 		if (!d->node_ok)
 			continue;
+		overflow_note(d, &mh);
 		(void)fgd_node_receive_from(&d->node, buf, (size_t)n, &from, t);
 	}
 }
@@ -379,7 +430,7 @@ static void counters_log(const struct daemon *d)
 	logmsg(LOG_INFO,
 	       "rx %llu datagrams %llu bytes, tx %llu datagrams %llu bytes "
 	       "(%llu errors), harvested %llu, applied %llu, unknown-rule "
-	       "%llu, no-room %llu, dropped:%s self=%llu",
+	       "%llu, no-room %llu, dropped:%s self=%llu buffer-full=%llu",
 	       (unsigned long long)c->rx_datagrams,
 	       (unsigned long long)c->rx_bytes,
 	       (unsigned long long)c->tx_datagrams,
@@ -389,7 +440,8 @@ static void counters_log(const struct daemon *d)
 	       (unsigned long long)c->applied,
 	       (unsigned long long)c->records_unknown,
 	       (unsigned long long)(c->records_noroom + c->local_noroom), drops,
-	       (unsigned long long)c->drops_self);
+	       (unsigned long long)c->drops_self,
+	       (unsigned long long)c->rx_overflow);
 	logmsg(LOG_INFO,
 	       "sync: %llu requests, %llu repairs sent (%llu datagrams, %llu "
 	       "not sent: too soon), %llu caught up by a repair",

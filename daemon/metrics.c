@@ -304,6 +304,9 @@ static const struct {
         "Gossip datagrams received."),
     CTR(rx_bytes, "gossip_received_bytes_total",
         "Bytes of gossip datagrams received."),
+    CTR(rx_overflow, "gossip_receive_buffer_drops_total",
+        "Datagrams the kernel dropped because the daemon's receive buffer "
+        "was full."),
     CTR(tx_datagrams, "gossip_sent_datagrams_total",
         "Gossip datagrams sent (one per peer)."),
     CTR(tx_bytes, "gossip_sent_bytes_total", "Bytes of gossip datagrams sent."),

@@ -78,6 +78,8 @@ struct fgd_counters {
 	uint64_t drops[FGW_NDROPS]; /* datagrams dropped, by reason */
 	uint64_t drops_self;        /* our own datagrams come back */
 	uint64_t rx_datagrams, rx_bytes;
+	uint64_t rx_overflow;       /* dropped by the kernel: our receive
+	                             * buffer was full (the daemon's loop) */
 	uint64_t tx_datagrams, tx_bytes, tx_errors;
 	uint64_t harvested;       /* tokens harvested from local buckets */
 	uint64_t applied;         /* tokens debited for other nodes */

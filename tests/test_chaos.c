@@ -755,7 +755,8 @@ Test(chaos, three_nodes_hold_one_global_limit_through_30_percent_loss)
 /* ------------------------------------------------------- hostile input */
 
 /* Node @i's drop counters, from the last counters line of its log:
- * 1 if one was found. */
+ * 1 if one was found.  drops[0]: what the kernel dropped for a full
+ * receive buffer (buffer-full=). */
 static int read_drops(int i, uint64_t drops[FGW_NDROPS])
 {
 	char path[128], *text, *p, *eol;
@@ -797,6 +798,9 @@ static int read_drops(int i, uint64_t drops[FGW_NDROPS])
 		cr_assert_not_null(v, "no %s in the counters: %s", pat, p);
 		drops[d] = strtoull(v + strlen(pat), NULL, 10);
 	}
+	p = strstr(p, " buffer-full=");
+	cr_assert_not_null(p, "no buffer-full= in the counters");
+	drops[0] = strtoull(p + strlen(" buffer-full="), NULL, 10);
 	free(text);
 	return 1;
 }
@@ -944,5 +948,47 @@ Test(chaos, hostile_datagrams_to_a_live_daemon_are_counted_and_change_nothing)
 	for (i = 0; i < N; i++)
 		e.want[i][0] = CAP - taken - 4 - 3;
 	await_match(&e, "still gossiping");
+	cluster_stop_clean();
+}
+
+/* Count what you drop, also what the kernel drops: a daemon that cannot
+ * read fast enough (stopped here) loses datagrams in its full receive
+ * buffer, and says how many. */
+Test(chaos, datagrams_lost_in_a_full_receive_buffer_are_counted)
+{
+	const unsigned sent = 20000;
+	uint64_t got[FGW_NDROPS], t0;
+	uint8_t junk[1000];
+	unsigned k;
+	int fd, ok;
+
+	cluster_up(0, 0, 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	memset(junk, 0xa5, sizeof junk); /* bad-version, once read */
+	cr_assert_eq(kill(K.pid[0], SIGSTOP), 0);
+	for (k = 0; k < sent; k++) /* 20 MB: more than any buffer holds */
+		send_to(fd, 0, junk, sizeof junk);
+	cr_assert_eq(kill(K.pid[0], SIGCONT), 0);
+	close(fd);
+	t0 = fg__now_ns();
+	do {
+		cr_assert_eq(kill(K.pid[0], SIGUSR1), 0);
+		usleep(50000);
+		ok = read_drops(0, got) &&
+		     got[0] + got[FGW_BADVERSION] >= sent;
+		cr_assert_lt(fg__now_ns() - t0, 10 * SEC,
+		             "never accounted for: %llu in a full buffer, %llu "
+		             "bad-version, of %u (log %s/n0.log)",
+		             (unsigned long long)got[0],
+		             (unsigned long long)got[FGW_BADVERSION], sent,
+		             K.dir);
+	} while (!ok);
+	cr_log_info("%u junk datagrams to a stopped daemon: %llu lost in its "
+	            "full receive buffer, %llu read and dropped as bad-version",
+	            sent, (unsigned long long)got[0],
+	            (unsigned long long)got[FGW_BADVERSION]);
+	cr_expect_gt(got[0], 0, "the buffer overflowed");
+	cr_expect_gt(got[FGW_BADVERSION], 0, "and what it held was read");
 	cluster_stop_clean();
 }

@@ -326,6 +326,8 @@ Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
 		    {"floodgate_sync_repairs_limited_total",
 		     &c->repairs_limited},
 		    {"floodgate_sync_caught_up_total", &c->caught_up},
+		    {"floodgate_gossip_receive_buffer_drops_total",
+		     &c->rx_overflow},
 		};
 		size_t k;
 
