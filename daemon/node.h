@@ -115,7 +115,7 @@ struct fgd_counters {
  * `pend` until they join up.
  */
 #define FGD_SYNC_PENDING 8
-#define FGD_SYNC_GRACE 3u   /* rounds behind before asking */
+#define FGD_SYNC_GRACE 2u   /* rounds behind before asking */
 #define FGD_SYNC_RETRY 5u   /* rounds between two requests, or repairs */
 #define FGD_REPAIR_MAX 4096u /* records per repair; the rest next time */
 #define FGD_VER_HIST 8u     /* rounds of our versions kept (> GRACE) */

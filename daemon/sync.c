@@ -14,8 +14,8 @@
  * The digest is (origin's incarnation, have).  A node sends it to each
  * member in its SWIM pings, which go round robin, and to an origin it has
  * been behind for FGD_SYNC_GRACE rounds in a sync request (it learns the
- * origin's latest version from every datagram's `to`, heartbeats
- * included).  The origin answers a digest below its version with a
+ * origin's latest version from every datagram's `to`; from a heartbeat it
+ * asks at once, since a heartbeat follows the round it lacks).  The origin answers a digest below its version with a
  * repair: every record changed after `have` that still matters (count
  * above floor), in version order, each datagram a batch of its own (so
  * that each one that arrives is progress), flagged FGW_F_REPAIR and never
@@ -155,6 +155,8 @@ void fgd_sync_note(struct fgd_node *n, int origin, const struct fgw_view *v,
 	}
 	if (s->have >= s->latest)
 		s->behind_ms = 0;
+	else if (v->from == v->to && v->nrec == 0) /* a heartbeat: what */
+		s->behind_ms = 1; /* we lack went out a round ago: ask now */
 	else if (s->behind_ms == 0)
 		s->behind_ms = now_ms;
 }

@@ -228,6 +228,23 @@ Test(sync, a_large_repair_comes_in_bounded_pieces_and_resumes)
 	cr_expect_eq(left(1, "k04500"), CAP - 1);
 }
 
+Test(sync, a_heartbeat_that_shows_a_gap_gets_it_repaired_at_once)
+{
+	sim_start(4, 0);
+	cr_assert_eq(fg_allow(S.fg[0], "g", "gap", 5, NULL), 1);
+	S.cut[0][1] = 1; /* node 1 misses the round with the change */
+	round_all();
+	S.cut[0][1] = 0;
+	cr_assert_eq(left(1, "gap"), CAP);
+	round_all(); /* the first quiet round: a heartbeat, flooded */
+	cr_expect_eq(S.node[1].sync[0].latest, S.node[0].version);
+	cr_expect_lt(S.node[1].sync[0].have, S.node[0].version);
+	round_all(); /* node 1 asks at its next round, no grace to wait */
+	cr_expect_eq(left(1, "gap"), CAP - 5,
+	             "a heartbeat follows the round it lacks: no need to wait");
+	cr_expect_eq(S.node[1].sync[0].have, S.node[0].version);
+}
+
 /* A sync request signed by node @from, about node @to, as if sent now. */
 static size_t sync_request(uint8_t buf[FGW_MEMBER_SIZE], int from, int to,
                            uint64_t inc, uint64_t have)
