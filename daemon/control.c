@@ -241,17 +241,17 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
 	if (env->node == NULL)
 		return;
 	c = &env->node->ctr;
-	fgd_buf_printf(
-	    o,
-	    "gossip rx_datagrams=%" PRIu64 " rx_bytes=%" PRIu64
-	    " tx_datagrams=%" PRIu64 " tx_bytes=%" PRIu64 " tx_errors=%" PRIu64
-	    " harvested=%" PRIu64 " applied=%" PRIu64
-	    " records_unknown=%" PRIu64 " records_noroom=%" PRIu64
-	    " local_noroom=%" PRIu64 " own_datagrams=%" PRIu64
-	    " buffer_full=%" PRIu64 "\n",
-	    c->rx_datagrams, c->rx_bytes, c->tx_datagrams, c->tx_bytes,
-	    c->tx_errors, c->harvested, c->applied, c->records_unknown,
-	    c->records_noroom, c->local_noroom, c->drops_self, c->rx_overflow);
+	fgd_buf_printf(o,
+	               "gossip rx_datagrams=%" PRIu64 " rx_bytes=%" PRIu64
+	               " tx_datagrams=%" PRIu64 " tx_bytes=%" PRIu64
+	               " tx_errors=%" PRIu64 " harvested=%" PRIu64
+	               " applied=%" PRIu64 " records_unknown=%" PRIu64
+	               " records_noroom=%" PRIu64 " local_noroom=%" PRIu64
+	               " own_datagrams=%" PRIu64 " buffer_full=%" PRIu64 "\n",
+	               c->rx_datagrams, c->rx_bytes, c->tx_datagrams,
+	               c->tx_bytes, c->tx_errors, c->harvested, c->applied,
+	               c->records_unknown, c->records_noroom, c->local_noroom,
+	               c->drops_self, c->rx_overflow);
 	fgd_buf_printf(
 	    o,
 	    "members relayed=%" PRIu64 " pings=%" PRIu64 " acks=%" PRIu64

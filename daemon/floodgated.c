@@ -45,7 +45,7 @@
 #include "lib/client.h"
 #include "lib/floodgate.h"
 
-#define REAP_EVERY_MS 10000u
+#define REAP_EVERY_MS   10000u
 #define REAP_MIN_AGE_MS 60000u
 #define EXPIRE_EVERY_MS 10000u
 
@@ -53,7 +53,7 @@ static int use_syslog;
 static int verbose;
 
 static void logmsg(int prio, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void logmsg(int prio, const char *fmt, ...)
 {
@@ -106,7 +106,7 @@ struct daemon {
 	uint32_t rxq_ovfl; /* the socket's SO_RXQ_OVFL count, last seen */
 	int sigfd;
 	struct fgd_http *http; /* NULL: no HTTP endpoint */
-	struct fgd_ctl ctl; /* control socket for floodgate(1) */
+	struct fgd_ctl ctl;    /* control socket for floodgate(1) */
 	int fresh; /* we created the segment: restore the snapshot */
 };
 
@@ -130,7 +130,8 @@ static int rules_apply(fg_client *fg, const struct fgd_config *cfg)
 
 		r = fg_rule_set(fg, &rule);
 		if (r != 0) {
-			logmsg(LOG_ERR, "rule %s: %s", cr->name, fg_strerror(r));
+			logmsg(LOG_ERR, "rule %s: %s", cr->name,
+			       fg_strerror(r));
 			return -1;
 		}
 	}
@@ -173,7 +174,8 @@ static int segment_open(struct daemon *d)
 
 		if (getgrnam_r(d->cfg.group, &gr, buf, sizeof buf, &res) != 0 ||
 		    res == NULL) {
-			logmsg(LOG_ERR, "group %s: no such group", d->cfg.group);
+			logmsg(LOG_ERR, "group %s: no such group",
+			       d->cfg.group);
 			return -1;
 		}
 		o.gid = res->gr_gid;
@@ -286,7 +288,8 @@ static int node_start(struct daemon *d)
 	/* The incarnation must grow across restarts of this node: the
 	 * wall clock at start, its only use here. */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	p.incarnation = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	p.incarnation =
+	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	if (fgd_node_init(&d->node, d->fg, &d->kr, d->sk, d->pk, &p) != 0) {
 		logmsg(LOG_ERR, "out of memory for the gossip state");
 		return -1;
@@ -338,7 +341,8 @@ static int net_attach(struct daemon *d)
 	if (d->cfg.fanout == FGD_FANOUT_UNSET)
 		net.fanout = fgd_fanout_auto(d->kr.n);
 	else
-		net.fanout = d->cfg.fanout == FGD_FANOUT_ALL ? 0 : d->cfg.fanout;
+		net.fanout =
+		    d->cfg.fanout == FGD_FANOUT_ALL ? 0 : d->cfg.fanout;
 	return fgd_node_set_net(&d->node, &net);
 }
 
@@ -348,7 +352,8 @@ static void peers_watch(struct daemon *d, uint64_t t)
 	size_t i;
 
 	for (i = 0; i < d->kr.n; i++) {
-		enum fgd_peer_state st = fgd_node_peer_state(&d->node, (int)i, t);
+		enum fgd_peer_state st =
+		    fgd_node_peer_state(&d->node, (int)i, t);
 
 		if ((int)i == d->node.self || st == d->peer_state[i])
 			continue;
@@ -377,7 +382,8 @@ static void overflow_note(struct daemon *d, struct msghdr *mh)
 	uint32_t drops;
 
 	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+		if (c->cmsg_level != SOL_SOCKET ||
+		    c->cmsg_type != SO_RXQ_OVFL ||
 		    c->cmsg_len < CMSG_LEN(sizeof drops))
 			continue;
 		memcpy(&drops, CMSG_DATA(c), sizeof drops);
@@ -424,7 +430,8 @@ static void counters_log(const struct daemon *d)
 	int i;
 
 	for (i = 1; i < FGW_NDROPS && off < sizeof drops; i++)
-		off += (size_t)snprintf(drops + off, sizeof drops - off, " %s=%llu",
+		off += (size_t)snprintf(drops + off, sizeof drops - off,
+		                        " %s=%llu",
 		                        fgw_drop_name((enum fgw_drop)i),
 		                        (unsigned long long)c->drops[i]);
 	logmsg(LOG_INFO,
@@ -436,8 +443,7 @@ static void counters_log(const struct daemon *d)
 	       (unsigned long long)c->tx_datagrams,
 	       (unsigned long long)c->tx_bytes,
 	       (unsigned long long)c->tx_errors,
-	       (unsigned long long)c->harvested,
-	       (unsigned long long)c->applied,
+	       (unsigned long long)c->harvested, (unsigned long long)c->applied,
 	       (unsigned long long)c->records_unknown,
 	       (unsigned long long)(c->records_noroom + c->local_noroom), drops,
 	       (unsigned long long)c->drops_self,
@@ -502,7 +508,8 @@ static int reload(struct daemon *d, char *why, size_t whylen)
 	if (d->node_ok) {
 		d->node.npeers = d->cfg.npeers;
 		if (net_attach(d) != 0)
-			logmsg(LOG_ERR, "reload: out of memory: old peers kept");
+			logmsg(LOG_ERR,
+			       "reload: out of memory: old peers kept");
 		d->node.max_datagram = d->cfg.max_datagram;
 		d->node.interval_ns = (uint64_t)d->cfg.interval_ms * 1000000u;
 	}
@@ -533,8 +540,9 @@ static int control_open(struct daemon *d)
 	if (r == 1)
 		return 0; /* "control off" */
 	if (r != 0) {
-		logmsg(LOG_ERR, "control socket: the path beside segment %s "
-		                "is too long for a socket; set control",
+		logmsg(LOG_ERR,
+		       "control socket: the path beside segment %s "
+		       "is too long for a socket; set control",
 		       d->cfg.segment);
 		return -1;
 	}
@@ -608,8 +616,8 @@ static int run(struct daemon *d)
 
 	for (;;) {
 		struct pollfd pfd[2 + FGD_CTL_NFDS + 1] = {
-		        {.fd = d->sigfd, .events = POLLIN},
-		        {.fd = d->sock, .events = POLLIN}};
+		    {.fd = d->sigfd, .events = POLLIN},
+		    {.fd = d->sock, .events = POLLIN}};
 		unsigned nctl, nhttp;
 		int timeout;
 
@@ -624,7 +632,8 @@ static int run(struct daemon *d)
 			int n = fg_reap(d->fg, REAP_MIN_AGE_MS);
 
 			if (n > 0)
-				logmsg(LOG_INFO, "reaped %d abandoned slots", n);
+				logmsg(LOG_INFO, "reaped %d abandoned slots",
+				       n);
 			next_reap = t + REAP_EVERY_MS;
 		}
 		if (t >= next_expire && d->node_ok) {

@@ -388,10 +388,10 @@ static int seal_cand(void *arg, const struct fgw_writer *w)
 	int sign = 0;
 
 	for (i = 0; i < tc->k; i++) {
-		const uint8_t *key = n->cand_member[i] < 0
-		                         ? NULL
-		                         : fgw_pairwise_tx(n->pw,
-		                                           n->cand_member[i]);
+		const uint8_t *key =
+		    n->cand_member[i] < 0
+		        ? NULL
+		        : fgw_pairwise_tx(n->pw, n->cand_member[i]);
 
 		len = key ? fgw_seal_mac(w, key, buf) : 0;
 		n->cand_done[i] = len != 0;
@@ -628,9 +628,9 @@ static void announce(struct fgd_node *n, size_t k, int own, uint64_t now_ms)
 		self_to_wire(n, &m);
 		if (m.family != 0) {
 			uint8_t buf[FGW_MEMBER_SIZE];
-			size_t len = fgw_member_write(
-			    buf, n->pk, n->incarnation, ++n->seq_direct, &m,
-			    n->sk);
+			size_t len =
+			    fgw_member_write(buf, n->pk, n->incarnation,
+			                     ++n->seq_direct, &m, n->sk);
 
 			for (i = 0; len && i < k; i++)
 				xmit(n, n->cand[i], buf, len);

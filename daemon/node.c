@@ -158,8 +158,8 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 	n->replay_direct = calloc(kr->n ? kr->n : 1, sizeof *n->replay_direct);
 	n->heard_ms = calloc(kr->n ? kr->n : 1, sizeof *n->heard_ms);
 	if (n->replay == NULL || n->replay_direct == NULL ||
-	    n->heard_ms == NULL ||
-	    fgd_members_init(n) != 0 || fgd_sync_init(n) != 0)
+	    n->heard_ms == NULL || fgd_members_init(n) != 0 ||
+	    fgd_sync_init(n) != 0)
 		goto fail;
 	if (p->state_path == NULL || !state_map(n, p->state_path)) {
 		n->base = calloc(n->nslots, sizeof *n->base);
@@ -311,8 +311,7 @@ static void batch_flush(struct fgd_batch *b, int last)
 }
 
 void fgd_batch_begin(struct fgd_batch *b, struct fgd_node *n, uint64_t from,
-                     uint64_t to, unsigned flags, fgd_send_fn *send,
-                     void *arg)
+                     uint64_t to, unsigned flags, fgd_send_fn *send, void *arg)
 {
 	b->n = n;
 	b->from = from;

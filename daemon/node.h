@@ -57,29 +57,33 @@
  * in them matters any more.  A receiver also drops a count still owed
  * after FGD_REMOTE_STALE_MS without news of it: its origin is gone, or
  * far away behind a partition (it would repair it on its return). */
-#define FGD_LOCAL_TTL_MS 60000u
-#define FGD_REMOTE_TTL_MS 120000u
-#define FGD_REMOTE_STALE_MS 3600000u
-#define FGD_HEARTBEAT_EVERY 10u /* rounds: an empty datagram at least */
-#define FGD_ABSORB_EVERY 10u    /* rounds: floors are looked at */
-#define FGD_FLOOD_HEARTBEATS 3u /* heartbeats after a change forwarded */
+#define FGD_LOCAL_TTL_MS     60000u
+#define FGD_REMOTE_TTL_MS    120000u
+#define FGD_REMOTE_STALE_MS  3600000u
+#define FGD_HEARTBEAT_EVERY  10u /* rounds: an empty datagram at least */
+#define FGD_ABSORB_EVERY     10u /* rounds: floors are looked at */
+#define FGD_FLOOD_HEARTBEATS 3u  /* heartbeats after a change forwarded */
 
 /* Liveness, from the last datagram heard (a node sends at least a
  * heartbeat every FGD_HEARTBEAT_EVERY rounds): alive within this many
  * heartbeat periods, then suspect, then dead.  A node that talks again is
  * alive. */
 #define FGD_SUSPECT_AFTER 3u
-#define FGD_DEAD_AFTER 10u
+#define FGD_DEAD_AFTER    10u
 
-enum fgd_peer_state { FGD_PEER_UNKNOWN, FGD_PEER_ALIVE, FGD_PEER_SUSPECT,
-                      FGD_PEER_DEAD };
+enum fgd_peer_state {
+	FGD_PEER_UNKNOWN,
+	FGD_PEER_ALIVE,
+	FGD_PEER_SUSPECT,
+	FGD_PEER_DEAD
+};
 
 struct fgd_counters {
 	uint64_t drops[FGW_NDROPS]; /* datagrams dropped, by reason */
 	uint64_t drops_self;        /* our own datagrams come back */
 	uint64_t rx_datagrams, rx_bytes;
-	uint64_t rx_overflow;       /* dropped by the kernel: our receive
-	                             * buffer was full (the daemon's loop) */
+	uint64_t rx_overflow; /* dropped by the kernel: our receive
+	                       * buffer was full (the daemon's loop) */
 	uint64_t tx_datagrams, tx_bytes, tx_errors;
 	uint64_t harvested;       /* tokens harvested from local buckets */
 	uint64_t applied;         /* tokens debited for other nodes */
@@ -87,27 +91,27 @@ struct fgd_counters {
 	uint64_t records_noroom;  /* no room in a ledger or the table */
 	uint64_t local_noroom;    /* harvest found no room in the ledger */
 	/* dissemination and membership */
-	uint64_t relayed;         /* datagrams of other origins forwarded */
+	uint64_t relayed; /* datagrams of other origins forwarded */
 	uint64_t pings, acks, ping_reqs; /* probes sent, acks to ours, asked */
-	uint64_t acks_relayed;    /* acks forwarded for a ping-req */
+	uint64_t acks_relayed;           /* acks forwarded for a ping-req */
 	uint64_t suspected, declared_dead;
-	uint64_t announces;       /* announcements of others learned */
-	uint64_t member_ignored;  /* signed but not for us: ping to another
-	                           * member, ack to no probe, bad ping-req,
-	                           * a digest ahead of us */
+	uint64_t announces;      /* announcements of others learned */
+	uint64_t member_ignored; /* signed but not for us: ping to another
+	                          * member, ack to no probe, bad ping-req,
+	                          * a digest ahead of us */
 	/* repair (sync.c) */
-	uint64_t sync_requests;   /* sent: we were behind an origin */
-	uint64_t repairs;         /* answers to digests, sent */
+	uint64_t sync_requests; /* sent: we were behind an origin */
+	uint64_t repairs;       /* answers to digests, sent */
 	uint64_t repair_datagrams;
 	uint64_t repairs_limited; /* digests not answered: too soon */
 	uint64_t caught_up;       /* batches completed by a repair */
 };
 
-#define FGD_PING_REQ_K 3      /* members asked to probe indirectly */
-#define FGD_SUSPICION_ROUNDS 20 /* suspect this long, then dead */
-#define FGD_ANNOUNCE_PER_ROUND 2 /* others' announcements re-sent */
-#define FGD_FANOUT_AUTO_ALL 8 /* a cluster this small: send to all */
-#define FGD_FANOUT_AUTO 3
+#define FGD_PING_REQ_K         3  /* members asked to probe indirectly */
+#define FGD_SUSPICION_ROUNDS   20 /* suspect this long, then dead */
+#define FGD_ANNOUNCE_PER_ROUND 2  /* others' announcements re-sent */
+#define FGD_FANOUT_AUTO_ALL    8  /* a cluster this small: send to all */
+#define FGD_FANOUT_AUTO        3
 
 /*
  * How far this node holds an origin's records (sync.c): every version up
@@ -115,10 +119,10 @@ struct fgd_counters {
  * `pend` until they join up.
  */
 #define FGD_SYNC_PENDING 8
-#define FGD_SYNC_GRACE 2u   /* rounds behind before asking */
-#define FGD_SYNC_RETRY 5u   /* rounds between two requests, or repairs */
-#define FGD_REPAIR_MAX 4096u /* records per repair; the rest next time */
-#define FGD_VER_HIST 8u     /* rounds of our versions kept (> GRACE) */
+#define FGD_SYNC_GRACE   2u    /* rounds behind before asking */
+#define FGD_SYNC_RETRY   5u    /* rounds between two requests, or repairs */
+#define FGD_REPAIR_MAX   4096u /* records per repair; the rest next time */
+#define FGD_VER_HIST     8u    /* rounds of our versions kept (> GRACE) */
 
 struct fgd_sync {
 	uint64_t inc, have;
@@ -128,8 +132,8 @@ struct fgd_sync {
 	uint64_t answered_ms; /* our last repair for it; 0: none */
 	struct fgd_pending {
 		uint64_t from, to;
-		uint64_t base; /* seq of its part 0 */
-		int repair;    /* a repair's (another seq space) */
+		uint64_t base;   /* seq of its part 0 */
+		int repair;      /* a repair's (another seq space) */
 		uint32_t got, n; /* parts held; n: 0 until the last is seen */
 	} pend[FGD_SYNC_PENDING];
 };
@@ -141,8 +145,8 @@ struct fgd_member {
 	uint8_t ann[FGW_MEMBER_SIZE]; /* its latest announcement, verified */
 	size_t ann_len;
 	uint64_t ann_inc, ann_seq;
-	uint8_t swim;                 /* enum fgd_peer_state by probes */
-	uint8_t probe;                /* 0 none, 1 direct, 2 indirect */
+	uint8_t swim;  /* enum fgd_peer_state by probes */
+	uint8_t probe; /* 0 none, 1 direct, 2 indirect */
 	uint64_t suspect_ms, probe_ms, probe_nonce;
 	int relay_to; /* a ping-req asked us to probe it: who, or -1 */
 	uint64_t relay_nonce, relay_ms;
@@ -152,7 +156,7 @@ typedef void fgd_sendto_fn(void *arg, const struct fgd_addr *to,
                            const uint8_t *buf, size_t len);
 
 struct fgd_net {
-	const struct fgd_addr *self; /* announced; NULL or len 0: none */
+	const struct fgd_addr *self;  /* announced; NULL or len 0: none */
 	const struct fgd_addr *seeds; /* the config's peers */
 	size_t nseeds;
 	unsigned fanout; /* 0: every member, no forwarding */
@@ -170,7 +174,7 @@ struct fgd_node {
 	const struct fgw_keyring *kr; /* &ring */
 	struct fgw_keyring ring;      /* the caller's, with our pairwise keys */
 	struct fgw_pairwise *pw;      /* NULL: everything is signed */
-	const uint8_t *sk; /* read-only secret key */
+	const uint8_t *sk;            /* read-only secret key */
 	uint8_t pk[FGW_PK_SIZE];
 	int self; /* our index in the keyring, or -1 */
 	uint64_t incarnation;
@@ -185,7 +189,7 @@ struct fgd_node {
 	uint64_t emitted; /* version covered by the rounds sent so far */
 	uint64_t changed_round; /* the last round that sent a change; 0 none */
 	uint64_t ver_hist[FGD_VER_HIST]; /* version after round r, at r % */
-	uint64_t total;   /* tokens harvested in this incarnation */
+	uint64_t total; /* tokens harvested in this incarnation */
 	uint64_t harvests;
 	size_t max_datagram;
 	uint64_t interval_ns;
@@ -194,11 +198,11 @@ struct fgd_node {
 	struct fgd_map remote;
 	struct fgw_replay *replay; /* per keyring entry: relayed datagrams */
 	struct fgw_replay *replay_direct; /* and the others */
-	uint64_t *heard_ms;        /* per keyring entry: last datagram */
+	uint64_t *heard_ms;               /* per keyring entry: last datagram */
 	struct fgd_base {
 		uint64_t ctl;  /* the slot's ctl when the baseline was taken */
 		uint64_t seen; /* its consumed count already harvested */
-	} *base;           /* per slot; in the state file when there is one */
+	} * base;          /* per slot; in the state file when there is one */
 	size_t base_bytes; /* mapped length, 0 when calloc'ed */
 	uint64_t nslots;
 	uint64_t ready;           /* buckets the last harvest saw */

@@ -15,33 +15,36 @@
  * member in its SWIM pings, which go round robin, and to an origin it has
  * been behind for FGD_SYNC_GRACE rounds in a sync request (it learns the
  * origin's latest version from every datagram's `to`; from a heartbeat it
- * asks at once, since a heartbeat follows the round it lacks).  The origin answers a digest below its version with a
- * repair: every record changed after `have` that still matters (count
- * above floor), in version order, each datagram a batch of its own (so
- * that each one that arrives is progress), flagged FGW_F_REPAIR and never
- * forwarded.  It goes under a MAC of the key we share with the requester
- * (gossip/pairwise.h; signed when there is none), to the address the
- * requester signed (or, in a cluster that does not announce addresses, to
- * where its request came from).  Without a known address for an origin,
- * a request goes to the seeds no member was found at (a few at a time):
- * only the origin answers it.  A record that no longer matters is left
- * out: a node without it debits nothing for it anyway (node.c).  So the
- * lost datagram, the node that joined late, restarted, or was cut off by
- * a partition all get the same thing: what they lack, once.
+ * asks at once, since a heartbeat follows the round it lacks).  The origin
+ * answers a digest below its version with a repair: every record changed
+ * after `have` that still matters (count above floor), in version order,
+ * each datagram a batch of its own (so that each one that arrives is
+ * progress), flagged FGW_F_REPAIR and never forwarded.  It goes under a
+ * MAC of the key we share with the requester (gossip/pairwise.h; signed
+ * when there is none), to the address the requester signed (or, in a
+ * cluster that does not announce addresses, to where its request came
+ * from).  Without a known address for an origin, a request goes to the
+ * seeds no member was found at (a few at a time): only the origin answers
+ * it.  A record that no longer matters is left out: a node without it
+ * debits nothing for it anyway (node.c).  So the lost datagram, the node
+ * that joined late, restarted, or was cut off by a partition all get the
+ * same thing: what they lack, once.
  *
- * Why the origin and not any node: records carry their origin's
- * signature, and a third node holds them only as datagrams of another
- * shape; it cannot re-batch them with proof.  Why not a periodic full
- * re-send: it costs every active key every period, to every node, most of
- * which have it.
+ * Why the origin and not any node: records carry their origin's proof
+ * (a signature, or a MAC only their one recipient can check), and a third
+ * node holds them only as datagrams of another shape; it cannot re-batch
+ * them with proof.  Why not a periodic full re-send: it costs every
+ * active key every period, to every node, most of which have it.
  *
- * Bounds: a repair holds at most FGD_REPAIR_MAX records (the batch then
- * ends at the last version sent, and the requester asks again for the
- * rest); a node answers one member at most once per FGD_SYNC_RETRY rounds
- * and asks one at most as often, so a request can never make a node send
- * more than one repair per period to its signed address.  A digest ahead
- * of what we have sent (a confused or compromised member) is ignored and
- * counted.
+ * A ping's digest lags by the rounds still in flight, so a ping is
+ * answered only for what went out FGD_SYNC_GRACE rounds ago or earlier.
+ *
+ * Bounds: a repair holds at most FGD_REPAIR_MAX records (it then ends at
+ * the last version sent, and the requester asks again for the rest); a
+ * node answers one member at most once per FGD_SYNC_RETRY rounds and asks
+ * one at most as often, so a request can never make a node send more than
+ * one repair per period to its signed address.  A digest ahead of what we
+ * have sent (a confused or compromised member) is ignored and counted.
  */
 #include "daemon/sync.h"
 
@@ -161,8 +164,7 @@ void fgd_sync_note(struct fgd_node *n, int origin, const struct fgw_view *v,
 		s->behind_ms = now_ms;
 }
 
-void fgd_sync_digest(const struct fgd_node *n, int origin,
-                     struct fgw_member *m)
+void fgd_sync_digest(const struct fgd_node *n, int origin, struct fgw_member *m)
 {
 	const struct fgd_sync *s = &n->sync[origin];
 
@@ -265,13 +267,12 @@ static uint64_t version_ago(const struct fgd_node *n, unsigned ago)
 	return n->ver_hist[(n->rounds - ago) % FGD_VER_HIST];
 }
 
-void fgd_sync_answer(struct fgd_node *n, int origin,
-                     const struct fgw_member *m, const struct fgd_addr *from,
-                     uint64_t now_ms)
+void fgd_sync_answer(struct fgd_node *n, int origin, const struct fgw_member *m,
+                     const struct fgd_addr *from, uint64_t now_ms)
 {
 	struct fgd_sync *s = &n->sync[origin];
-	struct to_addr ta = {.n = n, .to = &n->mem[origin].addr,
-	                     .member = origin};
+	struct to_addr ta = {
+	    .n = n, .to = &n->mem[origin].addr, .member = origin};
 	uint64_t have = m->digest_have, to;
 	struct by_ver *list = NULL;
 	struct fgd_batch b;

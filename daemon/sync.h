@@ -24,9 +24,8 @@ void fgd_sync_digest(const struct fgd_node *n, int origin,
 /* A digest of us from @origin (its ping or sync request, verified and
  * fresh, its address learned), which came from @from (NULL: unknown):
  * send it what it lacks. */
-void fgd_sync_answer(struct fgd_node *n, int origin,
-                     const struct fgw_member *m, const struct fgd_addr *from,
-                     uint64_t now_ms);
+void fgd_sync_answer(struct fgd_node *n, int origin, const struct fgw_member *m,
+                     const struct fgd_addr *from, uint64_t now_ms);
 
 /* Once a round: ask the origins we have been behind for a while.
  * Returns how many requests were sent. */
@@ -55,8 +54,7 @@ struct fgd_batch {
 };
 
 void fgd_batch_begin(struct fgd_batch *b, struct fgd_node *n, uint64_t from,
-                     uint64_t to, unsigned flags, fgd_send_fn *send,
-                     void *arg);
+                     uint64_t to, unsigned flags, fgd_send_fn *send, void *arg);
 
 /* fgd_node_emit, with MAC'd copies sealed by @seal (see struct
  * fgd_batch) before any signed one goes to @send. */

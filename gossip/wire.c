@@ -91,9 +91,9 @@ _Static_assert(FGW_MAC_SIZE < FGW_SIG_SIZE && FGW_MAC_MIN < FGW_MIN_SIZE,
 #define OFF_INC    40
 #define OFF_SEQ    48
 _Static_assert(OFF_SEQ + 8 == FGW_HDR_SIZE, "header layout");
-#define OFF_FROM   56
-#define OFF_TO     64
-#define OFF_PART   72
+#define OFF_FROM 56
+#define OFF_TO   64
+#define OFF_PART 72
 _Static_assert(OFF_PART + 4 == FGW_CONS_HDR, "consumption header layout");
 /* What fgw_set_batch() may set; FGW_F_MAC is fgw_seal_mac()'s alone, so
  * that a signed datagram never claims to end with a MAC. */
@@ -298,9 +298,8 @@ static int member_valid(uint8_t kind, uint8_t family, uint16_t port,
 }
 
 size_t fgw_member_write(uint8_t buf[FGW_MEMBER_SIZE],
-                        const uint8_t origin[FGW_PK_SIZE],
-                        uint64_t incarnation, uint64_t seq,
-                        const struct fgw_member *m,
+                        const uint8_t origin[FGW_PK_SIZE], uint64_t incarnation,
+                        uint64_t seq, const struct fgw_member *m,
                         const uint8_t sk[FGW_SK_SIZE])
 {
 	uint8_t *b = buf + FGW_HDR_SIZE;
@@ -511,8 +510,8 @@ int fgw_next(struct fgw_view *v, struct fgw_record *r)
 	 * that did not come from it (or was zeroed on a drop) harmless. */
 	if (v->buf == NULL || v->type != FGW_TYPE_CONSUMPTION ||
 	    v->len > FGW_MAX_SIZE || end > v->len ||
-	    v->len - end != ((v->flags & FGW_F_MAC) ? FGW_MAC_SIZE
-	                                            : FGW_SIG_SIZE))
+	    v->len - end !=
+	        ((v->flags & FGW_F_MAC) ? FGW_MAC_SIZE : FGW_SIG_SIZE))
 		return 0;
 	if (v->pos < FGW_CONS_HDR || v->pos >= end ||
 	    end - v->pos < FGW_REC_FIXED)

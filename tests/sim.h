@@ -80,8 +80,8 @@ static inline int addr_index(const struct fgd_addr *a)
 	return p;
 }
 
-static inline void net_send(void *arg, const struct fgd_addr *to, const uint8_t *buf,
-                     size_t len)
+static inline void net_send(void *arg, const struct fgd_addr *to,
+                            const uint8_t *buf, size_t len)
 {
 	int from = *(int *)arg, t = addr_index(to);
 	struct pkt *p;
@@ -208,7 +208,8 @@ static inline int deliver_all(void)
 			int k;
 
 			if (S.down[p->to] ||
-			    (S.loss && (unsigned)rand_r(&S.seed) % 100 < S.loss))
+			    (S.loss &&
+			     (unsigned)rand_r(&S.seed) % 100 < S.loss))
 				continue;
 			for (k = 0; k < (S.dup ? 2 : 1); k++)
 				(void)fgd_node_receive_from(

@@ -120,8 +120,8 @@ Test(sync, a_key_the_origin_forgot_and_uses_again_costs_only_its_new_use)
 	/* node 0 drops the absorbed count; node 1 still holds its mark 5 */
 	S.now += FGD_LOCAL_TTL_MS + 1000;
 	fgd_node_expire(&S.node[0], S.now);
-	cr_assert_null(fgd_map_get(&S.node[0].local, 0, "fast", 4, "again", 5,
-	                           0));
+	cr_assert_null(
+	    fgd_map_get(&S.node[0].local, 0, "fast", 4, "again", 5, 0));
 	memcpy(&origin, S.keys[0].pk, sizeof origin); /* as node.c names it */
 	e = fgd_map_get(&S.node[1].remote, origin ? origin : 1, "fast", 4,
 	                "again", 5, 0);
@@ -163,9 +163,8 @@ Test(sync, loss_is_repaired_by_digests_not_by_resending_everything)
 		for (i = 0; i < S.n; i++)
 			for (k = r % 4; k < 200; k += 4) {
 				snprintf(key, sizeof key, "key%d", k);
-				cr_assert_eq(fg_allow(S.fg[i], "g", key, 1,
-				                      NULL),
-				             1);
+				cr_assert_eq(
+				    fg_allow(S.fg[i], "g", key, 1, NULL), 1);
 				consumed[k]++;
 			}
 		round_all();
@@ -174,7 +173,8 @@ Test(sync, loss_is_repaired_by_digests_not_by_resending_everything)
 		for (bad = 0, k = 0; k < 200 && !bad; k++) {
 			snprintf(key, sizeof key, "key%d", k);
 			for (i = 0; i < S.n; i++)
-				bad |= left(i, key) != CAP - (int64_t)consumed[k];
+				bad |=
+				    left(i, key) != CAP - (int64_t)consumed[k];
 		}
 		if (!bad)
 			break;
@@ -198,7 +198,8 @@ Test(sync, loss_is_repaired_by_digests_not_by_resending_everything)
 		cr_expect_leq(S.sent_cons[i] - cons[i], 2 * 2 + 2,
 		              "node %d: %llu consumption datagrams in 20 quiet "
 		              "rounds: only heartbeats, no full re-sends",
-		              i, (unsigned long long)(S.sent_cons[i] - cons[i]));
+		              i,
+		              (unsigned long long)(S.sent_cons[i] - cons[i]));
 }
 
 Test(sync, a_large_repair_comes_in_bounded_pieces_and_resumes)
@@ -259,9 +260,8 @@ static size_t sync_request(uint8_t buf[FGW_MEMBER_SIZE], int from, int to,
 	m.port = (uint16_t)(PORT0 + from);
 	m.addr[0] = 127;
 	m.addr[3] = 1;
-	return fgw_member_write(buf, S.keys[from].pk,
-	                        S.node[from].incarnation, ++S.node[from].seq_direct,
-	                        &m, S.sk[from]);
+	return fgw_member_write(buf, S.keys[from].pk, S.node[from].incarnation,
+	                        ++S.node[from].seq_direct, &m, S.sk[from]);
 }
 
 Test(sync, a_digest_ahead_of_what_the_origin_made_is_ignored_and_counted)
@@ -278,9 +278,9 @@ Test(sync, a_digest_ahead_of_what_the_origin_made_is_ignored_and_counted)
 	len = sync_request(buf, 1, 0, S.node[0].incarnation,
 	                   S.node[0].version + 1000);
 	cr_assert_eq(len, FGW_MEMBER_SIZE);
-	cr_assert_eq(fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1],
-	                                   S.now),
-	             FGW_OK);
+	cr_assert_eq(
+	    fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now),
+	    FGW_OK);
 	cr_expect_eq(S.node[0].ctr.member_ignored, 1);
 	cr_expect_eq(S.node[0].ctr.repairs, 0);
 }
@@ -307,7 +307,8 @@ Test(sync, repairs_to_one_member_are_rate_limited)
 	S.now += FGD_SYNC_RETRY * IV_MS;
 	len = sync_request(buf, 1, 0, S.node[0].incarnation, 0);
 	(void)fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now);
-	cr_expect_eq(S.node[0].ctr.repairs - repairs, 2, "again a period later");
+	cr_expect_eq(S.node[0].ctr.repairs - repairs, 2,
+	             "again a period later");
 	deliver_all();
 }
 
@@ -336,8 +337,9 @@ Test(sync, a_repair_answers_one_node_and_is_never_forwarded)
 	for (i = 0; i < S.n; i++)
 		relayed -= S.node[i].ctr.relayed;
 	cr_expect_eq(relayed, 0, "nobody forwarded the repair");
-	cr_expect_eq(S.node[2].ctr.applied, applied, "and it debits nothing "
-	                                             "that was already there");
+	cr_expect_eq(S.node[2].ctr.applied, applied,
+	             "and it debits nothing "
+	             "that was already there");
 }
 
 /* ------------------------------------------------------------ batches */
