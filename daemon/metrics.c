@@ -129,7 +129,8 @@ static void slots_scan(fg_client *fg, struct scan *s)
 	/* What evicted buckets held, first: a bucket evicted during the
 	 * scan is then missed at worst (once), never counted twice. */
 	for (i = 0; i < FG_MAX_RULES; i++) {
-		s->r[i].allowed = uatomic_read(&fg->seg.rules[i].evicted_consumed);
+		s->r[i].allowed =
+		    uatomic_read(&fg->seg.rules[i].evicted_consumed);
 		s->r[i].denied = uatomic_read(&fg->seg.rules[i].evicted_denied);
 	}
 	for (i = 0; i < t->nslots; i++) {
@@ -203,7 +204,23 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 	}
 }
 
-static void segment_metrics(struct fgd_buf *b, fg_client *fg)
+/* Inside the daemon, the last harvest's sums (at most one interval old):
+ * a scrape must not scan a million slots in the daemon's loop. */
+static void node_sums(const struct fgd_node *n, struct scan *s)
+{
+	unsigned i;
+
+	s->used = n->ready;
+	s->dead = n->dead;
+	for (i = 0; i < FG_RULES_MAX && i < FG_MAX_RULES; i++) {
+		s->r[i].keys = n->sums[i].keys;
+		s->r[i].allowed = n->sums[i].allowed;
+		s->r[i].denied = n->sums[i].denied;
+	}
+}
+
+static void segment_metrics(struct fgd_buf *b, fg_client *fg,
+                            const struct fgd_node *n)
 {
 	const struct fg_seg_hdr *h = fg->seg.tbl.hdr;
 	struct scan *s;
@@ -219,7 +236,10 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg)
 	}
 	for (i = 0; i < FG_MAX_RULES; i++)
 		active[i] = fg_rule_get(fg, i, &ri[i]) == 0;
-	slots_scan(fg, s);
+	if (n != NULL && n->harvests != 0 && n->fg == fg)
+		node_sums(n, s);
+	else
+		slots_scan(fg, s);
 
 	scalar(b, "segment_capacity_keys", "gauge",
 	       "Keys the segment's table is sized for.", fg->seg.capacity);
@@ -404,7 +424,7 @@ void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
                             const struct fgd_node *n, uint64_t now_ms)
 {
 	if (fg != NULL)
-		segment_metrics(b, fg);
+		segment_metrics(b, fg, n);
 	if (n != NULL)
 		daemon_metrics(b, n, now_ms);
 }

@@ -4,8 +4,10 @@
  * One renderer of the Prometheus text exposition format (version 0.0.4),
  * shared by the daemon's HTTP endpoint (GET /metrics) and the floodgate
  * CLI (floodgate stats --prometheus), so that both show the same figures.
- * Reads the segment with the O(slots) scans of an operator's tool; never
- * touches the path of a check.
+ * Inside a gossiping daemon the per-rule sums come from its last harvest
+ * (struct fgd_rule_sums, node.h), so a scrape does not scan the table in
+ * the daemon's loop; otherwise it reads the segment with the O(slots)
+ * scan of an operator's tool.  Never touches the path of a check.
  */
 #ifndef FGD_METRICS_H
 #define FGD_METRICS_H

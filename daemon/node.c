@@ -235,7 +235,16 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		global[r] = fg_rule_get(n->fg, r, &ri[r]) == 0 &&
 		            (ri[r].flags & FG_RULE_GLOBAL);
 
-	n->ready = 0;
+	/* What evicted buckets held, first: a bucket evicted during the
+	 * pass is then missed at worst (once), never counted twice. */
+	for (r = 0; r < FG_RULES_MAX; r++) {
+		n->sums[r].keys = 0;
+		n->sums[r].allowed =
+		    uatomic_read(&n->fg->seg.rules[r].evicted_consumed);
+		n->sums[r].denied =
+		    uatomic_read(&n->fg->seg.rules[r].evicted_denied);
+	}
+	n->ready = n->dead = 0;
 	for (i = 0; i < n->nslots; i++) {
 		struct fg_slot *s = &t->slots[i];
 		struct fgd_base *b = &n->base[i];
@@ -243,6 +252,7 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		struct fgd_entry *e;
 		unsigned len;
 
+		n->dead += FG_CTL_STATE(c) == FG_SLOT_DEAD;
 		if (FG_CTL_STATE(c) != FG_SLOT_READY)
 			continue;
 		n->ready++;
@@ -251,11 +261,16 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 			b->seen = 0;
 		}
 		consumed = uatomic_read(&s->consumed);
+		r = FG_CTL_RULE(c);
+		if (r < FG_RULES_MAX) {
+			n->sums[r].keys++;
+			n->sums[r].allowed += consumed;
+			n->sums[r].denied += uatomic_read(&s->aux);
+		}
 		if (consumed == b->seen)
 			continue;
 		delta = consumed - b->seen;
 		b->seen = consumed;
-		r = FG_CTL_RULE(c);
 		len = FG_CTL_KEYLEN(c);
 		if (r >= FG_RULES_MAX || !global[r] || len == 0 ||
 		    len > FG_KEY_MAX)

@@ -164,6 +164,14 @@ struct fgd_net {
 	void *arg;
 };
 
+/* Per rule, over the live buckets plus what evicted ones held, as the
+ * last harvest saw them: what /metrics serves inside the daemon, so that
+ * a scrape never scans the table in the daemon's loop (the harvest reads
+ * these words anyway, in the cache line of each slot's ctl). */
+struct fgd_rule_sums {
+	uint64_t keys, allowed, denied;
+};
+
 /* Pairwise MAC keys (gossip/pairwise.h) are derived at start for
  * keyrings up to this size (~90 us a member): in larger clusters rounds
  * are relayed, and relaying needs the origin's signature anyway. */
@@ -205,7 +213,9 @@ struct fgd_node {
 	} * base;          /* per slot; in the state file when there is one */
 	size_t base_bytes; /* mapped length, 0 when calloc'ed */
 	uint64_t nslots;
-	uint64_t ready;           /* buckets the last harvest saw */
+	uint64_t ready; /* buckets the last harvest saw */
+	uint64_t dead;  /* and abandoned inserts */
+	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once harvests */
 	uint64_t table_full_seen; /* the segment's table_full at the last
 	                           * eviction pass */
 	struct fgd_counters ctr;

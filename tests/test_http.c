@@ -461,8 +461,17 @@ Test(http, metrics_parse_and_follow_the_requests)
 
 	start(RULES);
 	get(&r, "/v1/allow?rule=login&key=hal");
-	get(&r, "/metrics");
-	cr_assert_eq(r.status, 200, "%s", r.raw);
+	/* the per-rule figures are the daemon's last round's (node.h):
+	 * at most one interval old */
+	t0 = now_ms();
+	do {
+		get(&r, "/metrics");
+		cr_assert_eq(r.status, 200, "%s", r.raw);
+		if (prom_value(r.body, "floodgate_rule_allowed_tokens_total"
+		                       "{rule=\"login\"}") == 1)
+			break;
+		usleep(10000);
+	} while (now_ms() - t0 < 5000);
 	cr_expect_str_eq(header(&r, "Content-Type"),
 	                 "text/plain; version=0.0.4; charset=utf-8");
 	why = prom_check(r.body);
@@ -491,7 +500,9 @@ Test(http, metrics_parse_and_follow_the_requests)
 		cr_assert_eq(r.status, 200);
 		if (prom_value(r.body,
 		               "floodgate_gossip_dropped_datagrams_total"
-		               "{reason=\"truncated\"}") == 1)
+		               "{reason=\"truncated\"}") == 1 &&
+		    prom_value(r.body, "floodgate_rule_keys{rule=\"login\"}") ==
+		        2)
 			break;
 		usleep(10000);
 	} while (now_ms() - t0 < 5000);

@@ -106,7 +106,8 @@ Test(metrics, per_rule_allowed_and_denied_are_exact_sums_over_buckets)
 	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
 	                       "{rule=\"api\"}"),
 	             5);
-	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"api\"}"), 3);
+	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"api\"}"),
+	             3);
 	cr_expect_eq(series(t, "floodgate_rule_keys{rule=\"api\"}"), 2);
 	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
 	                       "{rule=\"login\"}"),
@@ -152,10 +153,57 @@ Test(metrics, per_rule_allowed_and_denied_are_exact_sums_over_buckets)
 	/* counters grow with the traffic */
 	cr_assert_eq(fg_allow(c, "api", "alice", 1, NULL), 0);
 	t = render(c, NULL, 0);
-	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"api\"}"), 4);
+	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"api\"}"),
+	             4);
 	free(t);
 	fg_close(c);
 	fg_unlink(test_segment("metrics-rules"));
+}
+
+/* One series of what @n (NULL: a scan) renders for segment @c. */
+static double figure(fg_client *c, const struct fgd_node *n, const char *s)
+{
+	char *t = render(c, n, 1);
+	double v = series(t, s);
+
+	free(t);
+	return v;
+}
+
+#define API_ALLOWED "floodgate_rule_allowed_tokens_total{rule=\"api\"}"
+
+Test(metrics, inside_the_daemon_rule_figures_come_from_the_last_harvest)
+{
+	fg_client *c = test_create("metrics-harvest", 1000);
+	struct fgw_peer_key key = {.name = "self"};
+	struct fgw_keyring kr = {.n = 1, .keys = &key};
+	struct fgd_node_params p = {
+	    .incarnation = 1, .max_datagram = 1200, .interval_ms = 100};
+	uint8_t sk[FGW_SK_SIZE];
+	struct fgd_node n;
+
+	crypto_sign_keypair(key.pk, sk);
+	test_rule(c, "api", 3, 1, HOUR_MS, 0);
+	cr_assert_eq(fgd_node_init(&n, c, &kr, sk, key.pk, &p), 0);
+	cr_assert_eq(fg_allow(c, "api", "alice", 2, NULL), 1);
+	cr_assert_eq(fg_allow(c, "api", "alice", 2, NULL), 0);
+	fgd_node_harvest(&n, 1);
+	cr_expect_eq(figure(c, &n, API_ALLOWED), 2);
+	cr_expect_eq(
+	    figure(c, &n, "floodgate_rule_denials_total{rule=\"api\"}"), 1);
+	cr_expect_eq(figure(c, &n, "floodgate_segment_slots_used"), 1);
+	/* no scan: what happened since the harvest shows after the next */
+	cr_assert_eq(fg_allow(c, "api", "bob", 1, NULL), 1);
+	cr_expect_eq(figure(c, &n, API_ALLOWED), 2);
+	fgd_node_harvest(&n, 3);
+	cr_expect_eq(figure(c, &n, API_ALLOWED), 3);
+	cr_expect_eq(figure(c, &n, "floodgate_rule_keys{rule=\"api\"}"), 2);
+	cr_expect_eq(figure(c, &n, "floodgate_segment_slots_used"), 2);
+	/* the CLI, without a daemon, scans */
+	cr_expect_eq(figure(c, NULL, API_ALLOWED), 3);
+	fgd_node_fini(&n);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-harvest"));
 }
 
 Test(metrics, table_full_is_counted_per_rule)
