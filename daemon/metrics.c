@@ -342,7 +342,8 @@ static const struct {
         "Received records dropped for want of room in the remote ledger "
         "or the table."),
     CTR(local_noroom, "gossip_local_no_room_total",
-        "Harvested keys that found no room in the local ledger."),
+        "Harvests of a key deferred: the local ledger had no room "
+        "(retried at the next round)."),
     CTR(relayed, "gossip_relayed_datagrams_total",
         "Datagrams of other origins forwarded to other members."),
     CTR(pings, "members_pings_total", "Direct probes sent."),

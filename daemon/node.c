@@ -230,6 +230,7 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 	fg_rule_info ri[FG_RULES_MAX];
 	uint64_t i;
 	unsigned r;
+	int purged = 0;
 
 	for (r = 0; r < FG_RULES_MAX; r++)
 		global[r] = fg_rule_get(n->fg, r, &ri[r]) == 0 &&
@@ -270,17 +271,28 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		if (consumed == b->seen)
 			continue;
 		delta = consumed - b->seen;
-		b->seen = consumed;
 		len = FG_CTL_KEYLEN(c);
 		if (r >= FG_RULES_MAX || !global[r] || len == 0 ||
-		    len > FG_KEY_MAX)
+		    len > FG_KEY_MAX) {
+			b->seen = consumed; /* not gossiped */
 			continue;
+		}
 		e = fgd_map_get(&n->local, 0, ri[r].name, strlen(ri[r].name),
 		                s->key, len, 1);
-		if (e == NULL) {
+		if (e == NULL && !purged) {
+			/* Full: a count that is all floor matters to nobody,
+			 * and a key that comes back starts above any mark a
+			 * receiver holds of it (node.h).  Once a harvest. */
+			purged = 1;
+			(void)fgd_map_expire(&n->local, UINT64_MAX, 0);
+			e = fgd_map_get(&n->local, 0, ri[r].name,
+			                strlen(ri[r].name), s->key, len, 1);
+		}
+		if (e == NULL) { /* every count still owed: retried later */
 			n->ctr.local_noroom++;
 			continue;
 		}
+		b->seen = consumed;
 		if (e->count == 0) /* new: above any mark left of its past */
 			e->count = e->floor = n->total;
 		e->count += delta;

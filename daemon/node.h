@@ -89,7 +89,8 @@ struct fgd_counters {
 	uint64_t applied;         /* tokens debited for other nodes */
 	uint64_t records_unknown; /* records for a rule not global here */
 	uint64_t records_noroom;  /* no room in a ledger or the table */
-	uint64_t local_noroom;    /* harvest found no room in the ledger */
+	uint64_t local_noroom;    /* harvest found no room in the ledger:
+	                           * retried at the next round */
 	/* dissemination and membership */
 	uint64_t relayed; /* datagrams of other origins forwarded */
 	uint64_t pings, acks, ping_reqs; /* probes sent, acks to ours, asked */

@@ -16,9 +16,8 @@
 #include "shm/hash.h"
 #include "tests/helpers.h"
 
-
 #define NNODES 3
-#define CAP 10
+#define CAP    10
 
 struct outbox {
 	size_t n;
@@ -116,8 +115,8 @@ static size_t round_of(int i, uint64_t now_ms)
 
 static enum fgw_drop deliver(int to, size_t which)
 {
-	return fgd_node_receive(&W.node[to], W.out.buf[which],
-	                        W.out.len[which], 1);
+	return fgd_node_receive(&W.node[to], W.out.buf[which], W.out.len[which],
+	                        1);
 }
 
 /* Tokens left in node @i's bucket for (rule, key), without taking any. */
@@ -145,7 +144,8 @@ Test(gossip, consumption_on_one_node_is_debited_on_the_others)
 	cr_expect_eq(left(1, "g", "alice"), CAP - 4);
 	cr_expect_eq(left(2, "g", "alice"), CAP - 4);
 	cr_expect_eq(W.node[1].ctr.applied, 4);
-	cr_expect_eq(left(0, "g", "alice"), CAP - 4, "the origin is not debited twice");
+	cr_expect_eq(left(0, "g", "alice"), CAP - 4,
+	             "the origin is not debited twice");
 }
 
 Test(gossip, nothing_to_send_sends_nothing)
@@ -260,8 +260,7 @@ Test(gossip, tampered_forged_and_garbage_datagrams_change_nothing)
 	             FGW_UNKNOWNKEY);
 	/* garbage and a truncated copy */
 	memset(bad, 0xa5, sizeof bad);
-	cr_expect_eq(fgd_node_receive(&W.node[1], bad, 900, 1),
-	             FGW_BADVERSION);
+	cr_expect_eq(fgd_node_receive(&W.node[1], bad, 900, 1), FGW_BADVERSION);
 	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[0], 20, 1),
 	             FGW_TRUNCATED);
 	cr_expect_eq(left(1, "g", "k"), CAP, "nothing was debited");
@@ -326,7 +325,8 @@ Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
 {
 	char state[128], remote[160];
 
-	snprintf(state, sizeof state, "/dev/shm/fgtest-state-%d", (int)getpid());
+	snprintf(state, sizeof state, "/dev/shm/fgtest-state-%d",
+	         (int)getpid());
 	snprintf(remote, sizeof remote, "%s-remote", state);
 	unlink(state);
 	unlink(remote);
@@ -335,8 +335,8 @@ Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
 	take(0, "g", "k", 4);
 	round_of(0, 1);
 	cr_expect_eq(deliver(1, 0), FGW_OK);
-	fgd_node_fini(&W.node[0]); /* the daemon stops... */
-	take(0, "g", "k", 3);      /* ...workers go on... */
+	fgd_node_fini(&W.node[0]);       /* the daemon stops... */
+	take(0, "g", "k", 3);            /* ...workers go on... */
 	node_start_with(0, 2000, state); /* ...and it comes back */
 	cr_assert_eq(round_of(0, 2), 1, "the 3 consumed meanwhile are sent");
 	cr_expect_eq(deliver(1, 1), FGW_OK);
@@ -438,11 +438,11 @@ static void expect_all_agree(const uint64_t *consumed)
 	for (k = 0; k < 8; k++) {
 		snprintf(key, sizeof key, "key%d", k);
 		for (i = 0; i < NNODES; i++)
-			cr_expect_eq(left(i, "big", key),
-			             (int64_t)(BIG - consumed[k]),
-			             "node %d, %s: %lld left, %llu consumed in all",
-			             i, key, (long long)left(i, "big", key),
-			             (unsigned long long)consumed[k]);
+			cr_expect_eq(
+			    left(i, "big", key), (int64_t)(BIG - consumed[k]),
+			    "node %d, %s: %lld left, %llu consumed in all", i,
+			    key, (long long)left(i, "big", key),
+			    (unsigned long long)consumed[k]);
 	}
 }
 
@@ -490,9 +490,9 @@ Test(gossip, a_quiet_node_heartbeats_and_peers_see_it_alive_suspect_dead_alive)
 	/* nothing consumed: a full batch is still sent, as a heartbeat */
 	fgd_node_emit(&W.node[0], 1, 1, capture, &W.out);
 	cr_assert_eq(W.out.n, 1);
-	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[0], W.out.len[0],
-	                              1000),
-	             FGW_OK);
+	cr_expect_eq(
+	    fgd_node_receive(&W.node[1], W.out.buf[0], W.out.len[0], 1000),
+	    FGW_OK);
 	/* the default interval is 100 ms: a heartbeat every second */
 	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000), FGD_PEER_ALIVE);
 	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, 1000 + 3000),
@@ -506,8 +506,9 @@ Test(gossip, a_quiet_node_heartbeats_and_peers_see_it_alive_suspect_dead_alive)
 	for (i = 0; i < FGD_HEARTBEAT_EVERY; i++)
 		fgd_node_emit(&W.node[0], t, 0, capture, &W.out);
 	cr_assert_eq(W.out.n, 2, "one heartbeat in ten quiet rounds");
-	cr_expect_eq(fgd_node_receive(&W.node[1], W.out.buf[1], W.out.len[1], t),
-	             FGW_OK);
+	cr_expect_eq(
+	    fgd_node_receive(&W.node[1], W.out.buf[1], W.out.len[1], t),
+	    FGW_OK);
 	cr_expect_eq(fgd_node_peer_state(&W.node[1], 0, t), FGD_PEER_ALIVE);
 	cr_expect_str_eq(fgd_peer_state_name(FGD_PEER_SUSPECT), "suspect");
 }
@@ -516,7 +517,8 @@ Test(gossip, a_restarted_receiver_remembers_what_it_already_debited)
 {
 	char state[128], remote[160];
 
-	snprintf(state, sizeof state, "/dev/shm/fgtest-rstate-%d", (int)getpid());
+	snprintf(state, sizeof state, "/dev/shm/fgtest-rstate-%d",
+	         (int)getpid());
 	snprintf(remote, sizeof remote, "%s-remote", state);
 	unlink(state);
 	unlink(remote);
@@ -526,7 +528,8 @@ Test(gossip, a_restarted_receiver_remembers_what_it_already_debited)
 	round_of(0, 1);
 	cr_expect_eq(deliver(1, 0), FGW_OK);
 	cr_expect_eq(left(1, "g", "k"), CAP - 4);
-	/* node 1's daemon restarts; node 0 re-sends its count in a full batch */
+	/* node 1's daemon restarts; node 0 re-sends its count in a full batch
+	 */
 	fgd_node_fini(&W.node[1]);
 	node_start_with(1, 2500, state);
 	fgd_node_emit(&W.node[0], 2, 1, capture, &W.out);
@@ -545,7 +548,8 @@ Test(gossip, incarnations_grow_across_restarts_even_if_the_clock_goes_back)
 {
 	char state[128], remote[160];
 
-	snprintf(state, sizeof state, "/dev/shm/fgtest-istate-%d", (int)getpid());
+	snprintf(state, sizeof state, "/dev/shm/fgtest-istate-%d",
+	         (int)getpid());
 	snprintf(remote, sizeof remote, "%s-remote", state);
 	unlink(state);
 	fgd_node_fini(&W.node[0]);
@@ -599,6 +603,47 @@ Test(gossip, idle_absorbed_counts_expire_and_owed_ones_stay_until_stale)
 	cr_expect_null(fgd_map_get(&m, 8, "g", 1, "k95", 3, 0),
 	               "another origin's count is another entry");
 	fgd_map_fini(&m);
+}
+
+Test(gossip, a_full_ledger_drops_what_no_longer_matters_and_defers_the_rest)
+{
+	struct timespec ts = {0, 30000000};
+	char key[16];
+	int k;
+
+	test_rule(W.fg[0], "fast", 1, 1, 10, FG_RULE_GLOBAL); /* 10 ms */
+	W.node[0].local.max = 16;
+	for (k = 0; k < 16; k++) {
+		snprintf(key, sizeof key, "f%d", k);
+		take(0, "fast", key, 1);
+	}
+	fgd_node_harvest(&W.node[0], 1);
+	cr_assert_eq(W.node[0].local.n, 16, "the ledger is full");
+	nanosleep(&ts, NULL); /* every bucket is full again */
+	for (k = 0; k < (int)FGD_ABSORB_EVERY; k++)
+		fgd_node_harvest(&W.node[0], 2); /* floors: all absorbed */
+	for (k = 0; k < 16; k++) {
+		snprintf(key, sizeof key, "g%d", k);
+		take(0, "g", key, 1);
+	}
+	fgd_node_harvest(&W.node[0], 3);
+	cr_expect_eq(W.node[0].ctr.local_noroom, 0,
+	             "absorbed counts made room for the new ones");
+	cr_expect_eq(W.node[0].ctr.harvested, 32);
+	/* now full of counts still owed: a new one waits, and is lost to
+	 * nobody */
+	take(0, "g", "late", 2);
+	fgd_node_harvest(&W.node[0], 4);
+	cr_expect_eq(W.node[0].ctr.local_noroom, 1);
+	cr_expect_eq(W.node[0].ctr.harvested, 32);
+	W.node[0].local.max = 17;
+	fgd_node_harvest(&W.node[0], 5);
+	cr_expect_eq(W.node[0].ctr.harvested, 34, "taken at the next round");
+	W.out.n = 0;
+	fgd_node_emit(&W.node[0], 5, 0, capture, &W.out);
+	cr_assert_geq(W.out.n, 1);
+	cr_expect_eq(deliver(1, W.out.n - 1), FGW_OK);
+	cr_expect_eq(left(1, "g", "late"), CAP - 2, "and reaches the others");
 }
 
 Test(gossip, a_damaged_ledger_file_is_not_trusted)
