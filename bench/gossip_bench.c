@@ -44,10 +44,8 @@ static void count(void *arg, const uint8_t *buf, size_t len)
 /* The full-mesh path: a MAC'd copy for the peer (keyring entry 1). */
 static int seal(void *arg, const struct fgw_writer *w)
 {
-	struct fgd_node *n = arg;
-	const uint8_t *key = fgw_pairwise_tx(n->pw, 1);
 	uint8_t buf[FGW_MAX_SIZE];
-	size_t len = key ? fgw_seal_mac(w, key, buf) : 0;
+	size_t len = fgd_seal_for(arg, 1, w, buf);
 
 	if (len == 0)
 		return 1;
@@ -66,11 +64,14 @@ int main(void)
 {
 	static const unsigned active[] = {0, 10000, 100000};
 	uint8_t pk[FGW_PK_SIZE], sk[FGW_SK_SIZE], pk2[FGW_PK_SIZE],
-	        sk2[FGW_SK_SIZE];
+	    sk2[FGW_SK_SIZE];
 	struct fgw_peer_key kk[2] = {{.name = "self"}, {.name = "peer"}};
 	struct fgw_keyring kr = {.n = 2, .keys = kk};
-	fg_rule rule = {.name = "api", .capacity = 1000000, .rate = 1000000,
-	                .period_ms = 1000, .flags = FG_RULE_GLOBAL};
+	fg_rule rule = {.name = "api",
+	                .capacity = 1000000,
+	                .rate = 1000000,
+	                .period_ms = 1000,
+	                .flags = FG_RULE_GLOBAL};
 	char seg[64], seg2[64], key[32];
 	fg_client *c = NULL, *c2 = NULL;
 	unsigned a, k, r;
@@ -98,48 +99,54 @@ int main(void)
 	       "send (ms)", "CPU@100ms", "receive (ms)", "CPU@100ms",
 	       "datagrams", "bytes/key");
 	for (mac = 0; mac < 2; mac++)
-	for (a = 0; a < sizeof active / sizeof active[0]; a++) {
-		struct fgd_node_params p = {.incarnation = 1 + a + 10 * mac,
-		                            .max_datagram = 1200,
-		                            .interval_ms = 100,
-		                            .npeers = 2};
-		struct fgd_node n, n2;
-		uint64_t t[9], u[9];
-		size_t i;
+		for (a = 0; a < sizeof active / sizeof active[0]; a++) {
+			struct fgd_node_params p = {.incarnation =
+			                                1 + a + 10 * mac,
+			                            .max_datagram = 1200,
+			                            .interval_ms = 100,
+			                            .npeers = 2};
+			struct fgd_node n, n2;
+			uint64_t t[9], u[9];
+			size_t i;
 
-		if (fgd_node_init(&n, c, &kr, sk, pk, &p) != 0)
-			goto out;
-		if (fgd_node_init(&n2, c2, &kr, sk2, pk2, &p) != 0)
-			goto out;
-		for (r = 0; r < 9; r++) {
-			uint64_t t0;
+			if (fgd_node_init(&n, c, &kr, sk, pk, &p) != 0)
+				goto out;
+			if (fgd_node_init(&n2, c2, &kr, sk2, pk2, &p) != 0)
+				goto out;
+			for (r = 0; r < 9; r++) {
+				uint64_t t0;
 
-			for (k = 0; k < active[a]; k++) {
-				snprintf(key, sizeof key, "user-%07u", k);
-				if (fg_allow(c, "api", key, 1, NULL) < 0)
-					goto out;
+				for (k = 0; k < active[a]; k++) {
+					snprintf(key, sizeof key, "user-%07u",
+					         k);
+					if (fg_allow(c, "api", key, 1, NULL) <
+					    0)
+						goto out;
+				}
+				sent_bytes = sent_datagrams = 0;
+				t0 = fg__now_ns();
+				fgd_node_harvest(&n, r + 1);
+				(void)fgd_node_emit_sealed(
+				    &n, r + 1, 0, count, mac ? seal : NULL, &n);
+				t[r] = fg__now_ns() - t0;
+				t0 = fg__now_ns();
+				for (i = 0; i < sent_datagrams && i < MAXDG;
+				     i++)
+					(void)fgd_node_receive(&n2, dg[i],
+					                       dglen[i], r + 1);
+				u[r] = fg__now_ns() - t0;
 			}
-			sent_bytes = sent_datagrams = 0;
-			t0 = fg__now_ns();
-			fgd_node_harvest(&n, r + 1);
-			(void)fgd_node_emit_sealed(&n, r + 1, 0, count,
-			                           mac ? seal : NULL, &n);
-			t[r] = fg__now_ns() - t0;
-			t0 = fg__now_ns();
-			for (i = 0; i < sent_datagrams && i < MAXDG; i++)
-				(void)fgd_node_receive(&n2, dg[i], dglen[i],
-				                       r + 1);
-			u[r] = fg__now_ns() - t0;
+			qsort(t, 9, sizeof t[0], cmp);
+			qsort(u, 9, sizeof u[0], cmp);
+			printf(
+			    "%8s %12u %12.2f %10.1f%% %12.2f %10.1f%% %10zu "
+			    "%10.1f\n",
+			    mac ? "MAC" : "Ed25519", active[a], t[4] / 1e6,
+			    t[4] / 1e6, u[4] / 1e6, u[4] / 1e6, sent_datagrams,
+			    active[a] ? (double)sent_bytes / active[a] : 0.0);
+			fgd_node_fini(&n);
+			fgd_node_fini(&n2);
 		}
-		qsort(t, 9, sizeof t[0], cmp);
-		qsort(u, 9, sizeof u[0], cmp);
-		printf("%8s %12u %12.2f %10.1f%% %12.2f %10.1f%% %10zu %10.1f\n",
-		       mac ? "MAC" : "Ed25519", active[a], t[4] / 1e6, t[4] / 1e6, u[4] / 1e6,
-		       u[4] / 1e6, sent_datagrams,
-		       active[a] ? (double)sent_bytes / active[a] : 0.0);
-		fgd_node_fini(&n);
-		fgd_node_fini(&n2);
-	}
 	rc = 0;
 out:
 	fg_close(c);

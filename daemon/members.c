@@ -388,12 +388,7 @@ static int seal_cand(void *arg, const struct fgw_writer *w)
 	int sign = 0;
 
 	for (i = 0; i < tc->k; i++) {
-		const uint8_t *key =
-		    n->cand_member[i] < 0
-		        ? NULL
-		        : fgw_pairwise_tx(n->pw, n->cand_member[i]);
-
-		len = key ? fgw_seal_mac(w, key, buf) : 0;
+		len = fgd_seal_for(n, n->cand_member[i], w, buf);
 		n->cand_done[i] = len != 0;
 		if (len != 0)
 			xmit(n, n->cand[i], buf, len);
@@ -419,13 +414,6 @@ void fgd_members_forward(struct fgd_node *n, const uint8_t *buf, size_t len,
 
 /* ----------------------------------------------------------------- SWIM */
 
-static uint64_t interval_ms(const struct fgd_node *n)
-{
-	uint64_t ms = n->interval_ns / 1000000u;
-
-	return ms ? ms : 1;
-}
-
 static void ping(struct fgd_node *n, int i, uint64_t nonce,
                  const uint8_t *requester)
 {
@@ -440,7 +428,7 @@ static void ping(struct fgd_node *n, int i, uint64_t nonce,
 
 static void swim_step(struct fgd_node *n, uint64_t now_ms)
 {
-	const uint64_t iv = interval_ms(n);
+	const uint64_t iv = fgd_interval_ms(n);
 	size_t i, tries, k, j;
 
 	for (i = 0; i < n->kr->n; i++) {

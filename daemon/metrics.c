@@ -112,14 +112,14 @@ static void rule_sample(struct fgd_buf *b, const char *name,
 	fgd_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
 }
 
-struct rule_sums {
-	uint64_t keys, allowed, denied;
-};
-
 struct scan {
 	uint64_t used, dead;
-	struct rule_sums r[FG_MAX_RULES];
+	struct fgd_rule_sums r[FG_MAX_RULES];
 };
+
+_Static_assert(sizeof((struct scan *)0)->r ==
+                   sizeof((struct fgd_node *)0)->sums,
+               "a harvest's sums are a scan's");
 
 static void slots_scan(fg_client *fg, struct scan *s)
 {
@@ -136,7 +136,7 @@ static void slots_scan(fg_client *fg, struct scan *s)
 	for (i = 0; i < t->nslots; i++) {
 		struct fg_slot *sl = &t->slots[i];
 		uint64_t ctl = uatomic_read(&sl->ctl);
-		struct rule_sums *r;
+		struct fgd_rule_sums *r;
 
 		if (FG_CTL_STATE(ctl) == FG_SLOT_DEAD)
 			s->dead++;
@@ -172,7 +172,7 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 
 	family(b, name, type, help);
 	for (i = 0; i < FG_MAX_RULES; i++) {
-		const struct rule_sums *r = &s->r[i];
+		const struct fgd_rule_sums *r = &s->r[i];
 		uint64_t v = 0;
 
 		if (!active[i])
@@ -208,15 +208,9 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
  * a scrape must not scan a million slots in the daemon's loop. */
 static void node_sums(const struct fgd_node *n, struct scan *s)
 {
-	unsigned i;
-
 	s->used = n->ready;
 	s->dead = n->dead;
-	for (i = 0; i < FG_RULES_MAX && i < FG_MAX_RULES; i++) {
-		s->r[i].keys = n->sums[i].keys;
-		s->r[i].allowed = n->sums[i].allowed;
-		s->r[i].denied = n->sums[i].denied;
-	}
+	memcpy(s->r, n->sums, sizeof n->sums);
 }
 
 static void segment_metrics(struct fgd_buf *b, fg_client *fg,

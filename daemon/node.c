@@ -368,6 +368,14 @@ void fgd_batch_add(struct fgd_batch *b, const struct fgd_entry *e)
 	b->last_ver = e->ver;
 }
 
+size_t fgd_seal_for(const struct fgd_node *n, int member,
+                    const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE])
+{
+	const uint8_t *key = member < 0 ? NULL : fgw_pairwise_tx(n->pw, member);
+
+	return key ? fgw_seal_mac(w, key, out) : 0;
+}
+
 size_t fgd_batch_end(struct fgd_batch *b, int always)
 {
 	if (b->w.nrec > 0 || always)
@@ -387,6 +395,7 @@ size_t fgd_node_emit_sealed(struct fgd_node *n, uint64_t now_ms, int full,
                             void *arg)
 {
 	struct fgd_batch b;
+	unsigned flags;
 	int heartbeat;
 	size_t i;
 
@@ -401,13 +410,13 @@ size_t fgd_node_emit_sealed(struct fgd_node *n, uint64_t now_ms, int full,
 	             n->rounds - n->changed_round <= 2);
 	if (n->version != n->emitted)
 		n->changed_round = n->rounds;
-	fgd_batch_begin(&b, n, full ? 0 : n->emitted, n->version,
-	                heartbeat && n->changed_round != 0 &&
-	                        n->rounds - n->changed_round <=
-	                            FGD_FLOOD_HEARTBEATS * FGD_HEARTBEAT_EVERY
-	                    ? FGW_F_FLOOD
-	                    : 0,
-	                send, arg);
+	flags = heartbeat && n->changed_round != 0 &&
+	                n->rounds - n->changed_round <=
+	                    FGD_FLOOD_HEARTBEATS * FGD_HEARTBEAT_EVERY
+	            ? FGW_F_FLOOD
+	            : 0;
+	fgd_batch_begin(&b, n, full ? 0 : n->emitted, n->version, flags, send,
+	                arg);
 	b.seal = seal;
 	for (i = 0; i < n->local.cap; i++) {
 		const struct fgd_entry *e = &n->local.e[i];
@@ -453,7 +462,7 @@ static int apply(struct fgd_node *n, const struct fgw_view *v,
 	const struct fg_rule_cache *rc;
 	char rule[FG_RULE_NAME_MAX + 1];
 	struct fgd_entry *e;
-	uint64_t delta;
+	uint64_t delta, base;
 	int idx;
 
 	memcpy(rule, rec->rule, rec->rule_len);
@@ -483,17 +492,19 @@ static int apply(struct fgd_node *n, const struct fgw_view *v,
 		e->floor = rec->floor;
 	if (rec->count <= e->count)
 		return 0; /* nothing new: duplicate, reordered or replayed */
-	/* What the origin's bucket has forgotten, ours has too. */
-	delta = rec->count - (e->count > e->floor ? e->count : e->floor);
-	if (rec->count > e->floor &&
-	    fg__debit(n->fg, (unsigned)idx, rec->key, rec->key_len, delta,
-	              max_debt(n, rc->tau_ns)) != 0) {
-		n->ctr.records_noroom++;
-		return -1; /* not recorded as seen: retried with the next */
+	/* What the origin's bucket has forgotten, ours has too: only what
+	 * is above both our mark and the floor is debited. */
+	base = e->count > e->floor ? e->count : e->floor;
+	if (rec->count > base) {
+		delta = rec->count - base;
+		if (fg__debit(n->fg, (unsigned)idx, rec->key, rec->key_len,
+		              delta, max_debt(n, rc->tau_ns)) != 0) {
+			n->ctr.records_noroom++;
+			return -1; /* not recorded as seen: retried */
+		}
+		n->ctr.applied += delta;
 	}
 	e->count = rec->count;
-	if (rec->count > e->floor)
-		n->ctr.applied += delta;
 	return 0;
 }
 
@@ -564,7 +575,7 @@ enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
 enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
                                         uint64_t now_ms)
 {
-	uint64_t period = FGD_HEARTBEAT_EVERY * (n->interval_ns / 1000000u);
+	uint64_t period = FGD_HEARTBEAT_EVERY * fgd_interval_ms(n);
 	uint64_t heard;
 
 	if (origin < 0 || (size_t)origin >= n->kr->n)

@@ -291,6 +291,14 @@ const char *fgd_peer_state_name(enum fgd_peer_state s);
  */
 int fgd_node_set_net(struct fgd_node *n, const struct fgd_net *net);
 
+/* The round interval in ms, at least 1: the unit of every timeout. */
+static inline uint64_t fgd_interval_ms(const struct fgd_node *n)
+{
+	uint64_t ms = n->interval_ns / 1000000u;
+
+	return ms ? ms : 1;
+}
+
 /* The fanout a cluster of @members keyring entries gets by default. */
 unsigned fgd_fanout_auto(size_t members);
 

@@ -67,13 +67,6 @@ void fgd_sync_fini(struct fgd_node *n)
 	n->sync = NULL;
 }
 
-static uint64_t rounds_ms(const struct fgd_node *n, unsigned rounds)
-{
-	uint64_t ms = n->interval_ns / 1000000u;
-
-	return (ms ? ms : 1) * rounds;
-}
-
 /* Move `have` along every complete batch that starts at or before it. */
 static void join_up(struct fgd_sync *s)
 {
@@ -102,10 +95,9 @@ static void join_up(struct fgd_sync *s)
 
 /*
  * The pending slot of a batch: found, free, or the one furthest ahead
- * given up (a repair will cover it).  A batch is known by its range and
- * by the seq of its part 0 (a batch's parts take consecutive seqs, in the
- * seq space of rounds or in that of repairs): two
- * batches of one range, a round and a repair or two repairs, need not
+ * given up (a repair will cover it).  A batch is known by its range, by
+ * its seq space (rounds or repairs) and by the seq of its part 0 (a
+ * batch's parts take consecutive seqs): two batches of one range need not
  * cut their records into the same parts, and a part of one must never
  * stand in for a part of the other.
  */
@@ -198,10 +190,10 @@ size_t fgd_sync_tick(struct fgd_node *n, uint64_t now_ms)
 		struct fgw_member m;
 
 		if ((int)i == n->self || s->behind_ms == 0 ||
-		    now_ms - s->behind_ms < rounds_ms(n, FGD_SYNC_GRACE))
+		    now_ms - s->behind_ms < FGD_SYNC_GRACE * fgd_interval_ms(n))
 			continue;
 		if (s->asked_ms != 0 &&
-		    now_ms - s->asked_ms < rounds_ms(n, FGD_SYNC_RETRY))
+		    now_ms - s->asked_ms < FGD_SYNC_RETRY * fgd_interval_ms(n))
 			continue;
 		memset(&m, 0, sizeof m);
 		m.kind = FGW_SYNC;
@@ -249,9 +241,8 @@ static void send_to_addr(void *arg, const uint8_t *buf, size_t len)
 static int seal_to_addr(void *arg, const struct fgw_writer *w)
 {
 	struct to_addr *ta = arg;
-	const uint8_t *key = fgw_pairwise_tx(ta->n->pw, ta->member);
 	uint8_t buf[FGW_MAX_SIZE];
-	size_t len = key ? fgw_seal_mac(w, key, buf) : 0;
+	size_t len = fgd_seal_for(ta->n, ta->member, w, buf);
 
 	if (len == 0)
 		return 1;
@@ -295,7 +286,7 @@ void fgd_sync_answer(struct fgd_node *n, int origin, const struct fgw_member *m,
 	    n->net_send == NULL)
 		return;
 	if (s->answered_ms != 0 &&
-	    now_ms - s->answered_ms < rounds_ms(n, FGD_SYNC_RETRY)) {
+	    now_ms - s->answered_ms < FGD_SYNC_RETRY * fgd_interval_ms(n)) {
 		n->ctr.repairs_limited++;
 		return;
 	}

@@ -63,6 +63,11 @@ size_t fgd_node_emit_sealed(struct fgd_node *n, uint64_t now_ms, int full,
                             int (*seal)(void *arg, const struct fgw_writer *w),
                             void *arg);
 void fgd_batch_add(struct fgd_batch *b, const struct fgd_entry *e);
+/* @w, unsigned, sealed under the MAC of the key we share with keyring
+ * entry @member into @out: its length, or 0 when we share none (sign). */
+size_t fgd_seal_for(const struct fgd_node *n, int member,
+                    const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE]);
+
 /* Send the last part: if it holds records, or if @always.  Returns the
  * number of datagrams the batch took. */
 size_t fgd_batch_end(struct fgd_batch *b, int always);
