@@ -637,7 +637,7 @@ static void remotes_merge(struct cli *c, struct item *it, size_t n,
 		k.klen = (uint8_t)len;
 		f = bsearch(&k, it, n, sizeof *it, cmp_rule_key);
 		if (f)
-			f->remote += strtoull(kv(l, "count"), NULL, 10);
+			f->remote += strtoull(kv(l, "consumed"), NULL, 10);
 	}
 	reply_free(&r);
 }
@@ -869,7 +869,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 				printf("%s", i ? ", " : "");
 				json_line(&r.l[i]);
 				total +=
-				    strtoull(kv(&r.l[i], "count"), NULL, 10);
+				    strtoull(kv(&r.l[i], "consumed"), NULL, 10);
 			}
 			printf("], \"remote_consumed\": %" PRIu64, total);
 		} else {
@@ -895,7 +895,7 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 
 			printf(
 			    "remote:       %s consumed %s, last heard %s%s\n",
-			    kv(&r.l[i], "origin"), kv(&r.l[i], "count"),
+			    kv(&r.l[i], "origin"), kv(&r.l[i], "consumed"),
 			    strcmp(lag, "-1") ? lag : "never",
 			    strcmp(lag, "-1") ? " ms ago (lag)" : "");
 		}

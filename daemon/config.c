@@ -43,13 +43,15 @@
 #include "daemon/config.h"
 #include "shm/gcra.h"
 
-#define FGD_LINE_MAX 1024       /* bytes, without the line end */
-#define FGD_FILE_MAX (1u << 20) /* fgd_config_load() reads no more */
-#define MAX_WORDS    16         /* the longest rule line has 13 */
-#define CAPACITY_MAX (UINT64_C(1) << 32)
-#define INTERVAL_MIN 10u
-#define INTERVAL_MAX 10000u
-#define CLIP         "%.64s" /* how much of a word a message echoes */
+#define FGD_LINE_MAX    1024       /* bytes, without the line end */
+#define FGD_FILE_MAX    (1u << 20) /* fgd_config_load() reads no more */
+#define MAX_WORDS       16         /* the longest rule line has 13 */
+#define CAPACITY_MAX    (UINT64_C(1) << 32)
+#define INTERVAL_MIN    10u
+#define INTERVAL_MAX    10000u
+#define LEDGER_MAX      (UINT64_C(1) << 34) /* 1 TiB of marks: no sane host */
+#define DEBT_WINDOW_MAX 86400000u
+#define CLIP            "%.64s" /* how much of a word a message echoes */
 
 struct parser {
 	struct fgd_config cfg; /* handed over only when all is well */
@@ -421,7 +423,7 @@ static int d_snapshot(struct parser *p, char **w, int nw)
 		            w[3]);
 	strcpy(p->cfg.snapshot, w[1]);
 	p->cfg.snapshot_every_ms =
-	        nw == 4 ? (uint32_t)ms : FGD_DEFAULT_SNAPSHOT_MS;
+	    nw == 4 ? (uint32_t)ms : FGD_DEFAULT_SNAPSHOT_MS;
 	return 0;
 }
 
@@ -505,6 +507,34 @@ static int d_interval(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+static int d_ledger_size(struct parser *p, char **w, int nw)
+{
+	uint64_t v;
+
+	(void)nw;
+	if (parse_uint(w[1], strlen(w[1]), LEDGER_MAX, &v) != 0 || v == 0)
+		return fail(p,
+		            "ledger-size '" CLIP "': must be a number of marks "
+		            "from 1 to %" PRIu64,
+		            w[1], LEDGER_MAX);
+	p->cfg.ledger_size = v;
+	return 0;
+}
+
+static int d_debt_window(struct parser *p, char **w, int nw)
+{
+	uint64_t ms;
+
+	(void)nw;
+	if (parse_duration(w[1], DEBT_WINDOW_MAX, &ms) != 0 || ms < 1000)
+		return fail(p,
+		            "debt-window '" CLIP "': must be a duration from "
+		            "1s to 24h, like 60s",
+		            w[1]);
+	p->cfg.debt_window_ms = (uint32_t)ms;
+	return 0;
+}
+
 static int d_max_datagram(struct parser *p, char **w, int nw)
 {
 	uint64_t v;
@@ -570,7 +600,8 @@ static int d_http(struct parser *p, char **w, int nw)
 			if (parse_duration(w[i + 1], 3600000, &v) != 0 ||
 			    v < 1000)
 				return fail(p,
-				            "http: timeout '" CLIP "' must be a "
+				            "http: timeout '" CLIP
+				            "' must be a "
 				            "duration from 1s to 1h, like 10s",
 				            w[i + 1]);
 			p->cfg.http_timeout_s = (uint32_t)((v + 999) / 1000);
@@ -786,6 +817,8 @@ static const struct directive directives[] = {
     {"http", d_http, -1, 0},
     {"fanout", d_fanout, 1, 0},
     {"announce", d_announce, 1, 0},
+    {"ledger-size", d_ledger_size, 1, 0},
+    {"debt-window", d_debt_window, 1, 0},
     {"rule", d_rule, -1, 1},
 };
 _Static_assert(sizeof directives / sizeof directives[0] <=

@@ -18,22 +18,23 @@
 
 #include "lib/floodgate.h"
 
-#define FGD_PATH_MAX 240
-#define FGD_NAME_MAX 64
-#define FGD_MAX_PEERS 1024
-#define FGD_DEFAULT_PORT 7420
+#define FGD_PATH_MAX            240
+#define FGD_NAME_MAX            64
+#define FGD_MAX_PEERS           1024
+#define FGD_DEFAULT_PORT        7420
 #define FGD_DEFAULT_INTERVAL_MS 100
-#define FGD_DEFAULT_DATAGRAM 1200 /* below a 1280-byte IPv6 MTU: no fragments */
-#define FGD_MIN_DATAGRAM 512
-#define FGD_MAX_DATAGRAM 1400
-#define FGD_HTTP_TIMEOUT_S 10     /* idle HTTP connection closed after */
-#define FGD_HTTP_CONNECTIONS 64   /* HTTP connections at once */
+#define FGD_DEFAULT_DATAGRAM    1200 /* below a 1280-byte IPv6 MTU: no fragments \
+	                              */
+#define FGD_MIN_DATAGRAM         512
+#define FGD_MAX_DATAGRAM         1400
+#define FGD_HTTP_TIMEOUT_S       10 /* idle HTTP connection closed after */
+#define FGD_HTTP_CONNECTIONS     64 /* HTTP connections at once */
 #define FGD_HTTP_CONNECTIONS_MAX 1024
-#define FGD_FANOUT_UNSET 0          /* not given: by cluster size */
-#define FGD_FANOUT_ALL UINT32_MAX   /* "fanout all" */
-#define FGD_FANOUT_MAX 64
-#define FGD_DEFAULT_SNAPSHOT_MS 60000u
-#define FGD_CONTROL_MAX 107 /* a Unix socket path: sun_path less its NUL */
+#define FGD_FANOUT_UNSET         0          /* not given: by cluster size */
+#define FGD_FANOUT_ALL           UINT32_MAX /* "fanout all" */
+#define FGD_FANOUT_MAX           64
+#define FGD_DEFAULT_SNAPSHOT_MS  60000u
+#define FGD_CONTROL_MAX          107 /* a Unix socket path: sun_path less its NUL */
 
 struct fgd_addr {
 	struct sockaddr_storage ss;
@@ -50,37 +51,45 @@ struct fgd_rule {
 
 struct fgd_config {
 	/* segment */
-	char segment[FGD_PATH_MAX + 1];  /* "segment NAME|/PATH"; default "floodgate" */
-	uint64_t capacity;               /* "capacity N" keys; default FG_DEFAULT_CAPACITY */
-	uint32_t mode;                   /* "mode 0660" (octal); default 0660 */
-	char user[FGD_NAME_MAX + 1];     /* "user NAME" segment owner; "" = leave */
-	char group[FGD_NAME_MAX + 1];    /* "group NAME" segment group; "" = leave */
+	char segment[FGD_PATH_MAX +
+	             1];   /* "segment NAME|/PATH"; default "floodgate" */
+	uint64_t capacity; /* "capacity N" keys; default FG_DEFAULT_CAPACITY */
+	uint32_t mode;     /* "mode 0660" (octal); default 0660 */
+	char user[FGD_NAME_MAX + 1]; /* "user NAME" segment owner; "" = leave */
+	char group[FGD_NAME_MAX +
+	           1]; /* "group NAME" segment group; "" = leave */
 	/* identity */
 	char node_key[FGD_PATH_MAX + 1]; /* "node-key PATH" secret key file */
-	char keyring[FGD_PATH_MAX + 1];  /* "keyring PATH" trusted public keys */
+	char keyring[FGD_PATH_MAX + 1]; /* "keyring PATH" trusted public keys */
 	/* operators: "control PATH|off" the control socket (floodgate(1));
 	 * "" = the segment's path + ".sock" */
 	char control[FGD_CONTROL_MAX + 1];
 	/* network */
-	struct fgd_addr listen;          /* "listen ADDR[:PORT]"; default 0.0.0.0:7420 */
-	struct fgd_addr announce;        /* "announce ADDR[:PORT]|off": where
-	                                  * members reach us; len 0: listen */
+	struct fgd_addr listen; /* "listen ADDR[:PORT]"; default 0.0.0.0:7420 */
+	struct fgd_addr announce; /* "announce ADDR[:PORT]|off": where
+	                           * members reach us; len 0: listen */
 	int announce_off;
-	struct fgd_addr *peers;          /* "peer ADDR[:PORT]", repeatable */
+	struct fgd_addr *peers; /* "peer ADDR[:PORT]", repeatable */
 	size_t npeers;
-	uint32_t interval_ms;            /* "interval 100ms" */
-	uint32_t max_datagram;           /* "max-datagram 1200" bytes */
+	uint32_t interval_ms;  /* "interval 100ms" */
+	uint32_t max_datagram; /* "max-datagram 1200" bytes */
 	/* "http [ADDR:]PORT [timeout 10s] [connections 64]": the HTTP
 	 * endpoint (daemon/http.c); ADDR defaults to 127.0.0.1 */
-	struct fgd_addr http;            /* len 0: off (the default) */
+	struct fgd_addr http; /* len 0: off (the default) */
 	uint32_t http_timeout_s;
 	uint32_t http_connections;
-	uint32_t fanout;                 /* "fanout N|all"; FGD_FANOUT_UNSET:
-	                                  * all up to 8 keyring members, else 3 */
+	uint32_t fanout; /* "fanout N|all"; FGD_FANOUT_UNSET:
+	                  * all up to 8 keyring members, else 3 */
+	/* "ledger-size N": marks of other nodes' counts kept (node.h);
+	 * 0 = capacity x min(peers, 4) */
+	uint64_t ledger_size;
+	/* "debt-window DURATION": a partition's debt is paid back in full
+	 * up to this long a cut (node.c); 0 = 60s */
+	uint32_t debt_window_ms;
 	/* "snapshot PATH [every DURATION]": buckets and gossip marks kept
 	 * on disk across reboots (daemon/snapshot.h); "" = none */
 	char snapshot[FGD_PATH_MAX + 1];
-	uint32_t snapshot_every_ms;      /* default FGD_DEFAULT_SNAPSHOT_MS */
+	uint32_t snapshot_every_ms; /* default FGD_DEFAULT_SNAPSHOT_MS */
 	/* rules: "rule NAME capacity N rate R/PERIOD [scope host|global]
 	 *         [on-full open|closed] [mode enforce|shadow] [default]" */
 	struct fgd_rule *rules;

@@ -103,25 +103,6 @@ static uint64_t since(uint64_t now, uint64_t then)
 	return now > then ? now - then : 0;
 }
 
-/* Keyring entry @i's name in the remote ledger; as node.c names it. */
-static uint64_t origin_id(const struct fgw_keyring *kr, size_t i)
-{
-	uint64_t id;
-
-	memcpy(&id, kr->keys[i].pk, sizeof id);
-	return id ? id : 1;
-}
-
-static const char *origin_name(const struct fgw_keyring *kr, uint64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < kr->n; i++)
-		if (origin_id(kr, i) == id)
-			return kr->keys[i].name;
-	return "(gone)"; /* removed from the keyring since */
-}
-
 static void peer_counts(const struct fgd_ctl_env *env, uint64_t now,
                         unsigned st[4])
 {
@@ -261,6 +242,14 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
 	    c->relayed, c->pings, c->acks, c->ping_reqs, c->acks_relayed,
 	    c->suspected, c->declared_dead, c->announces, c->member_ignored);
 	fgd_buf_printf(o,
+	               "ledger marks=%zu max=%zu bytes_max=%zu evicted=%" PRIu64
+	               " clamped=%" PRIu64 " capped=%" PRIu64 " own=%zu\n",
+	               env->node->remote.n, env->node->remote.max,
+	               fgd_ledger_bytes_max(sizeof(struct fgd_remote),
+	                                    env->node->remote.max),
+	               c->ledger_evicted, c->debit_clamped, c->debt_capped,
+	               env->node->local.n);
+	fgd_buf_printf(o,
 	               "sync requests=%" PRIu64 " repairs=%" PRIu64
 	               " repair_datagrams=%" PRIu64 " limited=%" PRIu64
 	               " caught_up=%" PRIu64 "\n",
@@ -273,53 +262,94 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
 	fgd_buf_printf(o, "\n");
 }
 
-/* One remote ledger entry per line; only those of @rule and @key when
- * given (a key of @klen bytes). */
-static void answer_remote(const struct fgd_ctl_env *env, const char *rule,
-                          const uint8_t *key, int klen, uint64_t now,
-                          struct fgd_buf *o)
+/* The marks other origins hold us to for (@rule, @key), a line each:
+ * the mark's count, what the origin consumed of the key since the mark
+ * was made, what of it is still owed (above the floor), and how long ago
+ * it moved and the origin was heard.  Returns the lines written. */
+static size_t marks_of(const struct fgd_ctl_env *env, const char *rule,
+                       const uint8_t *key, size_t klen, uint64_t now,
+                       struct fgd_buf *o)
 {
-	const struct fgd_node *n = env->node;
+	struct fgd_node *n = env->node;
 	char hex[2 * FG_KEY_MAX + 1];
-	size_t i, lines = 0;
+	size_t j, lines = 0;
 
-	fgd_buf_printf(o, "ok\n");
-	if (n == NULL)
-		return;
-	for (i = 0; i < n->remote.cap; i++) {
-		const struct fgd_entry *e = &n->remote.e[i];
-		size_t rlen = rule ? strlen(rule) : 0;
-		size_t j;
-		uint64_t heard = 0;
+	fgd_ctl_hex(key, klen, hex);
+	for (j = 0; j < env->kr->n; j++) {
+		const struct fgd_remote *e;
 
-		if (e->hash == 0 || e->rule_len > FG_RULE_NAME_MAX ||
-		    e->key_len > FG_KEY_MAX)
+		if ((int)j == n->self)
 			continue;
-		if (rule &&
-		    (e->rule_len != rlen || memcmp(e->rule, rule, rlen) != 0))
+		e = fgd_node_mark(n, fgd_origin_id(env->kr, (int)j), rule,
+		                  strlen(rule), key, klen);
+		if (e == NULL)
 			continue;
-		if (key && (e->key_len != (size_t)klen ||
-		            memcmp(e->key, key, (size_t)klen) != 0))
-			continue;
-		if (++lines > REMOTES_MAX) {
-			fgd_buf_printf(o, "truncated at=%u\n", REMOTES_MAX);
-			return;
-		}
-		for (j = 0; j < env->kr->n; j++)
-			if (origin_id(env->kr, j) == e->origin)
-				heard = n->heard_ms[j];
-		fgd_ctl_hex(e->key, e->key_len, hex);
-		fgd_buf_printf(
-		    o,
-		    "remote origin=%s rule=%.*s key=%s count=%" PRIu64
-		    " changed_ms_ago=%" PRIu64,
-		    origin_name(env->kr, e->origin), (int)e->rule_len, e->rule,
-		    hex, e->count, since(now, e->touched));
-		if (heard == 0)
+		lines++;
+		fgd_buf_printf(o,
+		               "remote origin=%s rule=%s key=%s count=%" PRIu64
+		               " consumed=%" PRIu64 " owed=%" PRIu64
+		               " changed_ms_ago=%" PRIu64,
+		               env->kr->keys[j].name, rule, hex, e->count,
+		               e->consumed, e->count - e->floor,
+		               since(now, e->touched));
+		if (n->heard_ms[j] == 0)
 			fgd_buf_printf(o, " lag_ms=-1\n");
 		else
 			fgd_buf_printf(o, " lag_ms=%" PRIu64 "\n",
-			               since(now, heard));
+			               since(now, n->heard_ms[j]));
+	}
+	return lines;
+}
+
+static void answer_marks(const struct fgd_ctl_env *env, const char *rule,
+                         const uint8_t *key, size_t klen, uint64_t now,
+                         struct fgd_buf *o)
+{
+	fgd_buf_printf(o, "ok\n");
+	if (env->node != NULL && fg__rule_index(env->fg, rule) >= 0)
+		(void)marks_of(env, rule, key, klen, now, o);
+}
+
+/*
+ * The marks of every key of @rule (NULL: of every global rule) that has
+ * a bucket here: marks are kept by id, not by name (node.h), so the keys
+ * come from the segment, read like the CLI reads it (a slot whose ctl
+ * changed during the copy is skipped).  An operator's request: it costs
+ * a pass over the table, and at most REMOTES_MAX lines.
+ */
+static void answer_remotes(const struct fgd_ctl_env *env, const char *rule,
+                           uint64_t now, struct fgd_buf *o)
+{
+	struct fg_table *t = &env->fg->seg.tbl;
+	size_t lines = 0;
+	uint64_t i;
+	int want = rule ? fg__rule_index(env->fg, rule) : -1;
+
+	fgd_buf_printf(o, "ok\n");
+	if (env->node == NULL || (rule != NULL && want < 0))
+		return;
+	for (i = 0; i < t->nslots; i++) {
+		const struct fg_slot *s = &t->slots[i];
+		uint64_t c = uatomic_read(&s->ctl);
+		unsigned r = FG_CTL_RULE(c), len = FG_CTL_KEYLEN(c);
+		uint8_t key[FG_KEY_MAX];
+		const struct fg_rule_cache *rc;
+
+		if (FG_CTL_STATE(c) != FG_SLOT_READY || len == 0 ||
+		    len > FG_KEY_MAX || r >= FG_RULES_MAX ||
+		    (want >= 0 && r != (unsigned)want))
+			continue;
+		rc = fg__rule_params(env->fg, r);
+		if (!(rc->flags & FG__RULE_GLOBAL))
+			continue;
+		memcpy(key, s->key, len);
+		if (uatomic_read(&s->ctl) != c)
+			continue;
+		lines += marks_of(env, env->fg->names[r], key, len, now, o);
+		if (lines >= REMOTES_MAX) {
+			fgd_buf_printf(o, "truncated at=%u\n", REMOTES_MAX);
+			return;
+		}
 	}
 }
 
@@ -367,9 +397,9 @@ void fgd_ctl_answer(const struct fgd_ctl_env *env, const char *line,
 			               "in hex\n",
 			               FG_KEY_MAX);
 		else
-			answer_remote(env, w[1], key, klen, now_ms, out);
+			answer_marks(env, w[1], key, (size_t)klen, now_ms, out);
 	} else if (strcmp(w[0], "remotes") == 0 && nw <= 2) {
-		answer_remote(env, nw == 2 ? w[1] : NULL, NULL, 0, now_ms, out);
+		answer_remotes(env, nw == 2 ? w[1] : NULL, now_ms, out);
 	} else if (strcmp(w[0], "reload") == 0 && nw == 1) {
 		if (env->reload(env->arg, why, sizeof why) == 0)
 			fgd_buf_printf(out, "ok\n");

@@ -100,6 +100,7 @@ struct daemon {
 	uint8_t pk[FGW_PK_SIZE];
 	struct fgw_keyring kr;
 	struct fgd_node node;
+	struct fgd_counters noted; /* as ledger_note() last saw them */
 	int node_ok;
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;
@@ -271,10 +272,14 @@ static int net_attach(struct daemon *d);
 
 static int node_start(struct daemon *d)
 {
+	char state[FG_SEG_PATH_MAX + 32], err[300] = "";
 	struct fgd_node_params p = {.max_datagram = d->cfg.max_datagram,
 	                            .interval_ms = d->cfg.interval_ms,
-	                            .npeers = d->cfg.npeers};
-	char state[FG_SEG_PATH_MAX + 32];
+	                            .npeers = d->cfg.npeers,
+	                            .ledger_max = d->cfg.ledger_size,
+	                            .debt_window_ms = d->cfg.debt_window_ms,
+	                            .err = err,
+	                            .errlen = sizeof err};
 	struct timespec ts;
 
 	if (d->sk == NULL)
@@ -291,9 +296,18 @@ static int node_start(struct daemon *d)
 	p.incarnation =
 	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	if (fgd_node_init(&d->node, d->fg, &d->kr, d->sk, d->pk, &p) != 0) {
-		logmsg(LOG_ERR, "out of memory for the gossip state");
+		logmsg(LOG_ERR, "gossip state: %s",
+		       err[0] ? err : "out of memory");
 		return -1;
 	}
+	logmsg(LOG_INFO,
+	       "remote ledger: up to %zu marks (%zu MiB); debt paid back "
+	       "for cuts of up to %u s",
+	       d->node.remote.max,
+	       fgd_ledger_bytes_max(sizeof(struct fgd_remote),
+	                            d->node.remote.max) >>
+	           20,
+	       (unsigned)(d->node.debt_window_ns / 1000000000u));
 	d->peer_state = calloc(d->kr.n ? d->kr.n : 1, sizeof *d->peer_state);
 	if (d->peer_state == NULL) {
 		fgd_node_fini(&d->node);
@@ -437,7 +451,8 @@ static void counters_log(const struct daemon *d)
 	logmsg(LOG_INFO,
 	       "rx %llu datagrams %llu bytes, tx %llu datagrams %llu bytes "
 	       "(%llu errors), harvested %llu, applied %llu, unknown-rule "
-	       "%llu, no-room %llu, dropped:%s self=%llu buffer-full=%llu",
+	       "%llu, no-room %llu, marks forgotten %llu, clamped %llu, "
+	       "capped %llu, dropped:%s self=%llu buffer-full=%llu",
 	       (unsigned long long)c->rx_datagrams,
 	       (unsigned long long)c->rx_bytes,
 	       (unsigned long long)c->tx_datagrams,
@@ -445,7 +460,10 @@ static void counters_log(const struct daemon *d)
 	       (unsigned long long)c->tx_errors,
 	       (unsigned long long)c->harvested, (unsigned long long)c->applied,
 	       (unsigned long long)c->records_unknown,
-	       (unsigned long long)(c->records_noroom + c->local_noroom), drops,
+	       (unsigned long long)(c->records_noroom + c->local_noroom),
+	       (unsigned long long)c->ledger_evicted,
+	       (unsigned long long)c->debit_clamped,
+	       (unsigned long long)c->debt_capped, drops,
 	       (unsigned long long)c->drops_self,
 	       (unsigned long long)c->rx_overflow);
 	logmsg(LOG_INFO,
@@ -456,6 +474,48 @@ static void counters_log(const struct daemon *d)
 	       (unsigned long long)c->repair_datagrams,
 	       (unsigned long long)c->repairs_limited,
 	       (unsigned long long)c->caught_up);
+}
+
+/*
+ * What the gossip could not do as asked since the last call (every
+ * EXPIRE_EVERY_MS), logged once with what to change: forgotten marks,
+ * debits with no room, and what the debit bounds kept out.
+ */
+static void ledger_note(struct daemon *d)
+{
+	const struct fgd_counters *c = &d->node.ctr;
+	struct fgd_counters *was = &d->noted;
+
+	if (c->ledger_evicted > was->ledger_evicted)
+		logmsg(LOG_WARNING,
+		       "remote ledger full (%zu marks): %llu marks still owed "
+		       "forgotten in %u s; keys used on several hosts may be "
+		       "charged twice (stricter, never looser): raise "
+		       "ledger-size",
+		       d->node.remote.max,
+		       (unsigned long long)(c->ledger_evicted -
+		                            was->ledger_evicted),
+		       EXPIRE_EVERY_MS / 1000);
+	if (c->records_noroom > was->records_noroom)
+		logmsg(LOG_WARNING,
+		       "%llu debits for other hosts found no room in the "
+		       "table (capacity %llu): they wait for a repair; raise "
+		       "capacity",
+		       (unsigned long long)(c->records_noroom -
+		                            was->records_noroom),
+		       (unsigned long long)d->cfg.capacity);
+	if (c->debit_clamped > was->debit_clamped)
+		logmsg(LOG_WARNING,
+		       "peers reported %llu tokens more than they can have "
+		       "admitted: not debited (a peer's clock or key is wrong)",
+		       (unsigned long long)(c->debit_clamped -
+		                            was->debit_clamped));
+	if (c->debt_capped > was->debt_capped)
+		logmsg(LOG_NOTICE,
+		       "%llu tokens of debt beyond the bound forgiven (a cut "
+		       "longer than debt-window, or a peer's key misused)",
+		       (unsigned long long)(c->debt_capped - was->debt_capped));
+	*was = *c;
 }
 
 /* ---------------------------------------------------------------- reload */
@@ -638,6 +698,7 @@ static int run(struct daemon *d)
 		}
 		if (t >= next_expire && d->node_ok) {
 			fgd_node_expire(&d->node, t);
+			ledger_note(d);
 			next_expire = t + EXPIRE_EVERY_MS;
 		}
 		if (t >= next_snap) {

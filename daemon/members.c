@@ -24,9 +24,11 @@
  * SWIM.  Each round one member is pinged (round robin).  No ack by the
  * next round: FGD_PING_REQ_K others are asked to ping it for us; they
  * forward its ack, signed by the member itself, so a helper cannot vouch
- * for a dead one.  No ack within 2.5 rounds: suspect, and after
- * FGD_SUSPICION_ROUNDS of that, dead.  Any fresh datagram from the member
- * makes it alive again.  Suspicion is this node's own view and is not
+ * for a dead one.  No ack within 2.5 rounds and nothing heard from it for
+ * FGD_SUSPECT_ROUNDS: suspect; nothing for FGD_DEAD_ROUNDS: dead (node.h
+ * says why a failed probe alone is not enough: one late ack on a busy host
+ * must not make a member flap).  Any fresh datagram from the member makes
+ * it alive again.  Suspicion is this node's own view and is not
  * gossiped, so a member never needs to refute it (no incarnation bump).
  * A ping also carries our digest of the member pinged, which answers
  * with a repair when we are behind it (sync.c): the round robin of
@@ -426,11 +428,53 @@ static void ping(struct fgd_node *n, int i, uint64_t nonce,
 	fgd_members_send(n, &n->mem[i].addr, &m);
 }
 
+/* Nothing heard from member @i (or, if never, since we started) for
+ * @rounds. */
+static int silent(const struct fgd_node *n, size_t i, uint64_t now_ms,
+                  uint64_t rounds)
+{
+	uint64_t heard =
+	    n->heard_ms[i] > n->started_ms ? n->heard_ms[i] : n->started_ms;
+
+	return now_ms - heard >= rounds * fgd_interval_ms(n);
+}
+
+/* Member @i's probe: no ack by the next round, ask others to try; none
+ * within 2.5 rounds, the probe failed. */
+static void probe_step(struct fgd_node *n, size_t i, uint64_t now_ms)
+{
+	const uint64_t iv = fgd_interval_ms(n);
+	struct fgd_member *m = &n->mem[i];
+	size_t k, j;
+
+	if (m->probe == 1 && now_ms - m->probe_ms >= iv / 2) {
+		struct fgw_member req = {.kind = FGW_PING_REQ,
+		                         .nonce = m->probe_nonce};
+
+		memcpy(req.target, n->kr->keys[i].pk, FGW_PK_SIZE);
+		k = pick(n, (int)i, -1, &m->addr, FGD_PING_REQ_K, now_ms);
+		for (j = 0; j < k; j++)
+			fgd_members_send(n, n->cand[j], &req);
+		n->ctr.ping_reqs += k;
+		m->probe = 2;
+	} else if (m->probe == 2 && now_ms - m->probe_ms >= iv * 5 / 2) {
+		m->probe = 0;
+		if (m->swim != FGD_PEER_SUSPECT && m->swim != FGD_PEER_DEAD &&
+		    silent(n, i, now_ms, FGD_SUSPECT_ROUNDS)) {
+			m->swim = FGD_PEER_SUSPECT;
+			m->suspect_ms = now_ms;
+			n->ctr.suspected++;
+		}
+	}
+}
+
 static void swim_step(struct fgd_node *n, uint64_t now_ms)
 {
 	const uint64_t iv = fgd_interval_ms(n);
-	size_t i, tries, k, j;
+	size_t i, tries;
 
+	if (n->started_ms == 0)
+		n->started_ms = now_ms;
 	for (i = 0; i < n->kr->n; i++) {
 		struct fgd_member *m = &n->mem[i];
 
@@ -438,30 +482,9 @@ static void swim_step(struct fgd_node *n, uint64_t now_ms)
 			continue;
 		if (m->relay_to >= 0 && now_ms - m->relay_ms > 3 * iv)
 			m->relay_to = -1;
-		if (m->probe == 1 && now_ms - m->probe_ms >= iv / 2) {
-			/* No ack by the next round: ask others to try. */
-			struct fgw_member req = {.kind = FGW_PING_REQ,
-			                         .nonce = m->probe_nonce};
-
-			memcpy(req.target, n->kr->keys[i].pk, FGW_PK_SIZE);
-			k = pick(n, (int)i, -1, &m->addr, FGD_PING_REQ_K,
-			         now_ms);
-			for (j = 0; j < k; j++)
-				fgd_members_send(n, n->cand[j], &req);
-			n->ctr.ping_reqs += k;
-			m->probe = 2;
-		} else if (m->probe == 2 &&
-		           now_ms - m->probe_ms >= iv * 5 / 2) {
-			m->probe = 0;
-			if (m->swim != FGD_PEER_SUSPECT &&
-			    m->swim != FGD_PEER_DEAD) {
-				m->swim = FGD_PEER_SUSPECT;
-				m->suspect_ms = now_ms;
-				n->ctr.suspected++;
-			}
-		}
+		probe_step(n, i, now_ms);
 		if (m->swim == FGD_PEER_SUSPECT &&
-		    now_ms - m->suspect_ms >= FGD_SUSPICION_ROUNDS * iv) {
+		    silent(n, i, now_ms, FGD_DEAD_ROUNDS)) {
 			m->swim = FGD_PEER_DEAD;
 			n->ctr.declared_dead++;
 		}

@@ -333,8 +333,16 @@ static const struct {
     CTR(records_unknown, "gossip_records_unknown_rule_total",
         "Received records for a rule that is not global here."),
     CTR(records_noroom, "gossip_records_no_room_total",
-        "Received records dropped for want of room in the remote ledger "
-        "or the table."),
+        "Received records not applied for want of room in the table "
+        "(retried by a repair)."),
+    CTR(ledger_evicted, "ledger_evicted_total",
+        "Marks still owed forgotten because the remote ledger was full "
+        "(the key may be charged twice: stricter, never looser)."),
+    CTR(debit_clamped, "ledger_clamped_tokens_total",
+        "Tokens peers reported beyond what they can have admitted: not "
+        "debited."),
+    CTR(debt_capped, "ledger_capped_tokens_total",
+        "Tokens of debt beyond the debt bound: forgiven."),
     CTR(local_noroom, "gossip_local_no_room_total",
         "Harvests of a key deferred: the local ledger had no room "
         "(retried at the next round)."),
@@ -396,6 +404,12 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 		       *(const uint64_t *)((const char *)c + counters[k].off));
 	scalar(b, "gossip_rounds_total", "counter", "Gossip rounds run.",
 	       n->rounds);
+	scalar(b, "ledger_marks", "gauge",
+	       "Marks of other nodes' counts held in the remote ledger.",
+	       n->remote.n);
+	scalar(b, "ledger_marks_max", "gauge",
+	       "Marks the remote ledger holds at most (ledger-size).",
+	       n->remote.max);
 
 	for (i = 0; i < n->kr->n; i++) {
 		enum fgd_peer_state st;

@@ -6,8 +6,30 @@
  * rule is "debit the increase over the highest count seen", so every
  * datagram is idempotent: lost ones are repaired by the next, duplicated
  * or replayed ones debit nothing.  Consumption is applied as debt (the
- * bucket may go below zero) so that all hosts draw on one budget; the
- * debt is capped only far above what honest traffic can produce.
+ * bucket may go below zero) so that all hosts draw on one budget.
+ *
+ * Two bounds keep a debit honest, and they are stated in floodgated(8):
+ *  - An increase is debited up to what an honest origin can have admitted
+ *    since the mark last moved: its own bucket's capacity plus its refill
+ *    over that time (FGD_HONEST_SLACK_MS of it to spare).  A partition
+ *    lasts as long as that time, so what the origin admitted meanwhile is
+ *    all paid back when it heals.
+ *  - The debt a bucket may carry: its capacity time, plus, per peer, its
+ *    capacity time and the debt window (FGD_DEBT_WINDOW_MS, config
+ *    debt-window).  That is what honest peers can produce in a partition
+ *    of that length; a peer whose key was stolen can push a key no
+ *    further, and what lies beyond is forgiven.
+ * What either bound keeps out is counted, never silently dropped.
+ *
+ * Bounded ledgers.  The remote ledger holds ledger-size marks (80 bytes
+ * each at most, ledger.h).  A mark whose count is all floor is forgotten
+ * at once: nothing in it matters any more.  When the ledger is full of
+ * marks still owed, the one idle longest among a sample is forgotten
+ * (counted, logged by the daemon): if its origin sends the key again, the
+ * increase is measured from the origin's floor instead of our mark, so
+ * the key pays twice for what its origin consumed since its bucket was
+ * last full, at most up to the debt bound.  Stricter, never looser: a
+ * full ledger can never switch a global limit off.
  *
  * Versions and floors (node.h) make a count meaningful to a node that has
  * no mark for it: the ledger entry's `ver` orders its changes for the
@@ -16,6 +38,7 @@
 #include "daemon/node.h"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +54,6 @@
 #include "shm/pair.h"
 #include "shm/table.h"
 #include "shm/layout.h"
-
-#define REMOTE_MAX_PER_PEER 4u /* remote ledger: this many x capacity */
 
 /* Take everything in the segment now as already reported. */
 static void snapshot(struct fgd_node *n)
@@ -111,13 +132,50 @@ static int state_map(struct fgd_node *n, const char *path)
 	return 1;
 }
 
+static const char ledger_ctx[] = "floodgate remote ledger ids v1";
+
+size_t fgd_ledger_default(uint64_t capacity, size_t peers)
+{
+	size_t k = peers < FGD_LEDGER_PEERS ? peers : FGD_LEDGER_PEERS;
+
+	return (size_t)capacity * (k ? k : 1);
+}
+
+/* The remote ledger: in PATH-remote when there is a state path. */
+static int remote_open(struct fgd_node *n, const struct fgd_node_params *p)
+{
+	const struct fg_seg_hdr *h = n->fg->seg.tbl.hdr;
+	uint64_t ident[3] = {h->hash_seed[0], h->hash_seed[1], h->created_ns};
+	size_t max = p->ledger_max
+	                 ? p->ledger_max
+	                 : fgd_ledger_default(n->fg->seg.capacity, n->npeers);
+	uint8_t key[FGD_LEDGER_KEYBYTES];
+	char path[512], err[256];
+	int r;
+
+	/* Ids that stay the same across restarts and reboots, so that marks
+	 * in the file and in snapshots stay found, and secret. */
+	crypto_generichash(key, sizeof key, (const uint8_t *)ledger_ctx,
+	                   sizeof ledger_ctx - 1, n->sk, 32);
+	if (p->state_path == NULL) {
+		r = fgd_ledger_init(&n->remote, sizeof(struct fgd_remote), max,
+		                    key);
+	} else {
+		snprintf(path, sizeof path, "%s-remote", p->state_path);
+		r = fgd_ledger_open(&n->remote, sizeof(struct fgd_remote), max,
+		                    key, path, ident, err, sizeof err);
+		if (r != 0 && p->err != NULL)
+			snprintf(p->err, p->errlen, "%s", err);
+	}
+	sodium_memzero(key, sizeof key);
+	return r;
+}
+
 int fgd_node_init(struct fgd_node *n, fg_client *fg,
                   const struct fgw_keyring *kr, const uint8_t *sk,
                   const uint8_t pk[FGW_PK_SIZE],
                   const struct fgd_node_params *p)
 {
-	uint64_t cap = fg->seg.capacity;
-
 	memset(n, 0, sizeof *n);
 	n->fg = fg;
 	n->ring = *kr;
@@ -133,27 +191,19 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 	n->incarnation = p->incarnation;
 	n->max_datagram = p->max_datagram;
 	n->interval_ns = (uint64_t)p->interval_ms * 1000000u;
+	n->debt_window_ns = (uint64_t)(p->debt_window_ms ? p->debt_window_ms
+	                                                 : FGD_DEBT_WINDOW_MS) *
+	                    1000000u;
 	/* The debt bound counts every member that may consume, not only
 	 * the seeds: with discovery a node may be configured with one. */
 	n->npeers = p->npeers;
 	if (kr->n > 1 && kr->n - 1 > n->npeers)
 		n->npeers = kr->n - 1;
 	n->nslots = fg->seg.tbl.nslots;
-	if (fgd_map_init(&n->local, cap) != 0)
+	if (fgd_ledger_init(&n->local, sizeof(struct fgd_local),
+	                    fg->seg.capacity, NULL) != 0 ||
+	    remote_open(n, p) != 0)
 		goto fail;
-	if (p->state_path != NULL) {
-		const struct fg_seg_hdr *h = fg->seg.tbl.hdr;
-		uint64_t ident[3] = {h->hash_seed[0], h->hash_seed[1],
-		                     h->created_ns};
-		char path[512];
-
-		snprintf(path, sizeof path, "%s-remote", p->state_path);
-		if (fgd_map_open(&n->remote, cap * REMOTE_MAX_PER_PEER, path,
-		                 ident) != 0)
-			goto fail;
-	} else if (fgd_map_init(&n->remote, cap * REMOTE_MAX_PER_PEER) != 0) {
-		goto fail;
-	}
 	n->replay = calloc(kr->n ? kr->n : 1, sizeof *n->replay);
 	n->replay_direct = calloc(kr->n ? kr->n : 1, sizeof *n->replay_direct);
 	n->heard_ms = calloc(kr->n ? kr->n : 1, sizeof *n->heard_ms);
@@ -175,8 +225,8 @@ fail:
 
 void fgd_node_fini(struct fgd_node *n)
 {
-	fgd_map_fini(&n->local);
-	fgd_map_fini(&n->remote);
+	fgd_ledger_fini(&n->local);
+	fgd_ledger_fini(&n->remote);
 	free(n->replay);
 	free(n->replay_direct);
 	free(n->heard_ms);
@@ -196,11 +246,66 @@ void fgd_node_fini(struct fgd_node *n)
 	n->base = NULL;
 }
 
+/* Our count of (@rule, @key): found, or made when @create and there is
+ * room.  A new one starts at count = floor = everything harvested so far
+ * (node.h): above any mark a receiver may still hold of its past. */
+static struct fgd_local *local_get(struct fgd_node *n, unsigned rule,
+                                   const uint8_t *key, size_t len, int create)
+{
+	uint8_t name[1 + FG_KEY_MAX];
+	struct fgd_local *e;
+	uint64_t id[2];
+
+	name[0] = (uint8_t)rule;
+	memcpy(name + 1, key, len);
+	fgd_ledger_id(&n->local, name, len + 1, id);
+	e = fgd_ledger_find(&n->local, id);
+	if (e != NULL || !create)
+		return e;
+	e = fgd_ledger_add(&n->local, id);
+	if (e == NULL)
+		return NULL;
+	e->rule = (uint8_t)rule;
+	e->key_len = (uint8_t)len;
+	memcpy(e->key, key, len);
+	e->count = e->floor = n->total;
+	return e;
+}
+
+struct fgd_local *fgd_node_count(struct fgd_node *n, const char *rule,
+                                 const void *key, size_t len)
+{
+	int idx = fg__rule_index(n->fg, rule);
+
+	if (idx < 0 || len == 0 || len > FG_KEY_MAX)
+		return NULL;
+	return local_get(n, (unsigned)idx, key, len, 0);
+}
+
+/* Drop our counts that are all floor and unchanged since @before (ms):
+ * they matter to nobody.  Returns how many. */
+static size_t local_drop_absorbed(struct fgd_node *n, uint64_t before)
+{
+	size_t i = 0, dropped = 0;
+
+	while (i < n->local.cap) {
+		struct fgd_local *e = fgd_ledger_at(&n->local, i);
+
+		if (e != NULL && e->count <= e->floor && e->touched < before) {
+			fgd_ledger_del(&n->local, e);
+			dropped++;
+			continue; /* the slot may hold a record moved back */
+		}
+		i++;
+	}
+	return dropped;
+}
+
 /*
  * Raise the floor of every count whose bucket is full now: all of it was
  * consumed before, and a full bucket has forgotten it.  A bucket that is
  * gone (evicted full, or its rule removed) counts as full.  The change
- * takes a version, so receivers learn the floor and may forget the key.
+ * takes a version, so receivers learn the floor and forget the key.
  */
 static void absorb(struct fgd_node *n, uint64_t now_ms)
 {
@@ -208,19 +313,46 @@ static void absorb(struct fgd_node *n, uint64_t now_ms)
 	size_t i;
 
 	for (i = 0; i < n->local.cap; i++) {
-		struct fgd_entry *e = &n->local.e[i];
-		int idx;
+		struct fgd_local *e = fgd_ledger_at(&n->local, i);
+		const struct fg_rule_cache *rc;
 
-		if (e->hash == 0 || e->count <= e->floor)
+		if (e == NULL || e->count <= e->floor)
 			continue;
-		idx = fg__rule_index(n->fg, e->rule);
-		if (idx >= 0 && fg__bucket_full(n->fg, (unsigned)idx, e->key,
-		                                e->key_len, now) != 1)
+		rc = fg__rule_params(n->fg, e->rule);
+		if ((rc->flags & FG__RULE_ACTIVE) &&
+		    fg__bucket_full(n->fg, e->rule, e->key, e->key_len, now) !=
+		        1)
 			continue;
 		e->floor = e->count;
 		e->ver = ++n->version;
 		e->touched = now_ms;
 	}
+}
+
+/* Add @delta of (@rule, @key) to our ledger; 0, or -1 when it has no
+ * room (the harvest keeps its baseline and tries again next round). */
+static int local_add(struct fgd_node *n, unsigned rule, const uint8_t *key,
+                     size_t len, uint64_t delta, int *purged, uint64_t now_ms)
+{
+	struct fgd_local *e = local_get(n, rule, key, len, 1);
+
+	if (e == NULL && !*purged) {
+		/* Full: a count that is all floor matters to nobody.  Once a
+		 * harvest. */
+		*purged = 1;
+		(void)local_drop_absorbed(n, UINT64_MAX);
+		e = local_get(n, rule, key, len, 1);
+	}
+	if (e == NULL) {
+		n->ctr.local_noroom++;
+		return -1;
+	}
+	e->count += delta;
+	e->ver = ++n->version;
+	e->touched = now_ms;
+	n->total += delta;
+	n->ctr.harvested += delta;
+	return 0;
 }
 
 void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
@@ -250,7 +382,6 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		struct fg_slot *s = &t->slots[i];
 		struct fgd_base *b = &n->base[i];
 		uint64_t c = uatomic_read(&s->ctl), consumed, delta;
-		struct fgd_entry *e;
 		unsigned len;
 
 		n->dead += FG_CTL_STATE(c) == FG_SLOT_DEAD;
@@ -277,29 +408,8 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 			b->seen = consumed; /* not gossiped */
 			continue;
 		}
-		e = fgd_map_get(&n->local, 0, ri[r].name, strlen(ri[r].name),
-		                s->key, len, 1);
-		if (e == NULL && !purged) {
-			/* Full: a count that is all floor matters to nobody,
-			 * and a key that comes back starts above any mark a
-			 * receiver holds of it (node.h).  Once a harvest. */
-			purged = 1;
-			(void)fgd_map_expire(&n->local, UINT64_MAX, 0);
-			e = fgd_map_get(&n->local, 0, ri[r].name,
-			                strlen(ri[r].name), s->key, len, 1);
-		}
-		if (e == NULL) { /* every count still owed: retried later */
-			n->ctr.local_noroom++;
-			continue;
-		}
-		b->seen = consumed;
-		if (e->count == 0) /* new: above any mark left of its past */
-			e->count = e->floor = n->total;
-		e->count += delta;
-		e->ver = ++n->version;
-		e->touched = now_ms;
-		n->total += delta;
-		n->ctr.harvested += delta;
+		if (local_add(n, r, s->key, len, delta, &purged, now_ms) == 0)
+			b->seen = consumed;
 	}
 	if (++n->harvests % FGD_ABSORB_EVERY == 0)
 		absorb(n, now_ms);
@@ -355,15 +465,18 @@ void fgd_batch_begin(struct fgd_batch *b, struct fgd_node *n, uint64_t from,
 	fgw_begin(&b->w, n->max_datagram, n->pk, n->incarnation, ++*b->seq);
 }
 
-void fgd_batch_add(struct fgd_batch *b, const struct fgd_entry *e)
+void fgd_batch_add(struct fgd_batch *b, const struct fgd_local *e)
 {
-	if (fgw_add(&b->w, e->rule, e->rule_len, e->key, e->key_len, e->count,
+	const char *rule = b->n->fg->names[e->rule];
+	size_t rlen = strlen(rule);
+
+	if (fgw_add(&b->w, rule, rlen, e->key, e->key_len, e->count,
 	            e->floor) != 0) {
 		/* Full: this part goes, the record starts the next (a record
 		 * always fits an empty datagram). */
 		batch_flush(b, 0);
-		(void)fgw_add(&b->w, e->rule, e->rule_len, e->key, e->key_len,
-		              e->count, e->floor);
+		(void)fgw_add(&b->w, rule, rlen, e->key, e->key_len, e->count,
+		              e->floor);
 	}
 	b->last_ver = e->ver;
 }
@@ -418,10 +531,11 @@ size_t fgd_node_emit_sealed(struct fgd_node *n, uint64_t now_ms, int full,
 	fgd_batch_begin(&b, n, full ? 0 : n->emitted, n->version, flags, send,
 	                arg);
 	b.seal = seal;
+	(void)fg__rule_index(n->fg, ""); /* rule names, for the records */
 	for (i = 0; i < n->local.cap; i++) {
-		const struct fgd_entry *e = &n->local.e[i];
+		const struct fgd_local *e = fgd_ledger_at(&n->local, i);
 
-		if (e->hash == 0 || e->count == 0)
+		if (e == NULL || e->count == 0)
 			continue;
 		if (e->ver > n->emitted || (full && e->count > e->floor))
 			fgd_batch_add(&b, e);
@@ -431,22 +545,29 @@ size_t fgd_node_emit_sealed(struct fgd_node *n, uint64_t now_ms, int full,
 	return fgd_batch_end(&b, heartbeat);
 }
 
-/* The debt a remote debit may leave, in ns beyond now: far above what
- * honest peers can produce, (N-1) x (rate x interval + capacity), times 4.
- */
+/* The debt a bucket may carry, in ns beyond now (the file's comment):
+ * tau + peers x (tau + debt window). */
 static uint64_t max_debt(const struct fgd_node *n, uint64_t tau)
 {
-	uint64_t per = n->interval_ns + tau, peers = n->npeers ? n->npeers : 1;
+	uint64_t per = n->debt_window_ns + tau,
+	         peers = n->npeers ? n->npeers : 1;
 	uint64_t cap = UINT64_C(1) << 60;
 
-	if (per > cap / (4 * peers))
+	if (per > (cap - tau) / peers)
 		return cap;
-	return tau + 4 * peers * per;
+	return tau + peers * per;
 }
 
-/* A stable name for an origin: keyring indices change when it is edited,
- * its key does not. */
-static uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
+/* Tokens an honest origin can have admitted in @dt_ms: its bucket's
+ * capacity and its refill, with FGD_HONEST_SLACK_MS to spare. */
+static uint64_t honest_tokens(const struct fg_rule_cache *rc, uint64_t dt_ms)
+{
+	uint64_t ns = (dt_ms + FGD_HONEST_SLACK_MS) * 1000000u;
+
+	return rc->capacity + ns / rc->interval_ns;
+}
+
+uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
 {
 	uint64_t id;
 
@@ -454,57 +575,153 @@ static uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
 	return id ? id : 1; /* 0 names this node's own ledger */
 }
 
-/* Debit what @rec adds; -1 if it could not be recorded for want of room
- * (the batch then stays incomplete, and a repair brings it again). */
-static int apply(struct fgd_node *n, const struct fgw_view *v,
-                 const struct fgw_record *rec, uint64_t now_ms)
+void fgd_node_mark_id(const struct fgd_node *n, uint64_t origin_id,
+                      const char *rule, size_t rule_len, const void *key,
+                      size_t key_len, uint64_t id[2])
 {
-	const struct fg_rule_cache *rc;
-	char rule[FG_RULE_NAME_MAX + 1];
-	struct fgd_entry *e;
-	uint64_t delta, base;
+	uint8_t name[8 + 1 + FG_RULE_NAME_MAX + FG_KEY_MAX];
+	size_t len = 0;
+
+	memcpy(name, &origin_id, 8);
+	name[8] = (uint8_t)rule_len;
+	len = 9;
+	memcpy(name + len, rule, rule_len);
+	len += rule_len;
+	memcpy(name + len, key, key_len);
+	len += key_len;
+	fgd_ledger_id(&n->remote, name, len, id);
+}
+
+struct fgd_remote *fgd_node_mark(struct fgd_node *n, uint64_t origin_id,
+                                 const char *rule, size_t rule_len,
+                                 const void *key, size_t key_len)
+{
+	uint64_t id[2];
+
+	if (rule_len == 0 || rule_len > FG_RULE_NAME_MAX || key_len == 0 ||
+	    key_len > FG_KEY_MAX)
+		return NULL;
+	fgd_node_mark_id(n, origin_id, rule, rule_len, key, key_len, id);
+	return fgd_ledger_find(&n->remote, id);
+}
+
+/* Which of two marks to forget first: the one idle longer. */
+static int idler(const void *a, const void *b)
+{
+	return ((const struct fgd_remote *)a)->touched <
+	       ((const struct fgd_remote *)b)->touched;
+}
+
+/* A new mark for @id; when the ledger is full, the idlest of a sample is
+ * forgotten for it (the file's comment says what that costs). */
+static struct fgd_remote *mark_new(struct fgd_node *n, const uint64_t id[2])
+{
+	struct fgd_remote *e = fgd_ledger_add(&n->remote, id);
+	void *victim;
+
+	if (e != NULL || n->remote.n == 0)
+		return e;
+	victim = fgd_ledger_victim(&n->remote, FGD_VICTIM_SAMPLE, idler);
+	if (victim == NULL)
+		return NULL;
+	fgd_ledger_del(&n->remote, victim);
+	n->ctr.ledger_evicted++;
+	return fgd_ledger_add(&n->remote, id);
+}
+
+/* Debit @delta of @rec's key, within both bounds; -1 when the table has
+ * no room for the bucket (not recorded: a repair brings it again). */
+static int debit(struct fgd_node *n, unsigned idx,
+                 const struct fg_rule_cache *rc, const struct fgw_record *rec,
+                 uint64_t delta, uint64_t honest)
+{
+	uint64_t capped = 0;
+
+	if (delta > honest) {
+		n->ctr.debit_clamped += delta - honest;
+		delta = honest;
+	}
+	if (fg__debit(n->fg, idx, rec->key, rec->key_len, delta,
+	              max_debt(n, rc->tau_ns), &capped) != 0) {
+		n->ctr.records_noroom++;
+		return -1;
+	}
+	n->ctr.debt_capped += capped;
+	n->ctr.applied += delta - capped;
+	return 0;
+}
+
+/* The rule @rec names, if it is an active global rule here; else -1. */
+static int global_rule(struct fgd_node *n, const struct fgw_record *rec,
+                       char rule[FG_RULE_NAME_MAX + 1],
+                       const struct fg_rule_cache **rc)
+{
 	int idx;
 
 	memcpy(rule, rec->rule, rec->rule_len);
 	rule[rec->rule_len] = '\0';
 	idx = memchr(rule, '\0', rec->rule_len) ? -1
 	                                        : fg__rule_index(n->fg, rule);
-	rc = idx < 0 ? NULL : fg__rule_params(n->fg, (unsigned)idx);
-	if (rc == NULL || !(rc->flags & FG__RULE_ACTIVE) ||
-	    !(rc->flags & FG__RULE_GLOBAL)) {
+	*rc = idx < 0 ? NULL : fg__rule_params(n->fg, (unsigned)idx);
+	if (*rc == NULL || !((*rc)->flags & FG__RULE_ACTIVE) ||
+	    !((*rc)->flags & FG__RULE_GLOBAL))
+		return -1;
+	return idx;
+}
+
+/* Debit what @rec adds; -1 if it could not be recorded for want of room
+ * in the table (the batch then stays incomplete, and a repair brings it
+ * again). */
+static int apply(struct fgd_node *n, const struct fgw_view *v,
+                 const struct fgw_record *rec, uint64_t now_ms)
+{
+	const struct fg_rule_cache *rc;
+	char rule[FG_RULE_NAME_MAX + 1];
+	uint64_t id[2], base, honest = UINT64_MAX;
+	struct fgd_remote *e;
+	int idx = global_rule(n, rec, rule, &rc);
+
+	if (idx < 0) {
 		n->ctr.records_unknown++;
 		return 0; /* not ours to count: the same when repaired */
 	}
-	e = fgd_map_get(&n->remote, fgd_origin_id(n->kr, v->origin), rule,
-	                rec->rule_len, rec->key, rec->key_len, 1);
-	if (e == NULL) {
-		n->ctr.records_noroom++;
-		return -1;
+	fgd_node_mark_id(n, fgd_origin_id(n->kr, v->origin), rule,
+	                 rec->rule_len, rec->key, rec->key_len, id);
+	e = fgd_ledger_find(&n->remote, id);
+	if (e != NULL && e->incarnation > v->incarnation)
+		return 0; /* an older life of the origin: counted */
+	if (e != NULL && e->incarnation < v->incarnation) {
+		fgd_ledger_del(&n->remote, e); /* its counts restart at 0 */
+		e = NULL;
 	}
-	e->touched = now_ms;
-	if (e->incarnation != v->incarnation) {
-		if (e->incarnation > v->incarnation)
-			return 0; /* an older life of the origin: counted */
-		e->incarnation = v->incarnation; /* its counts restart at 0 */
-		e->count = e->floor = 0;
+	if (rec->count <= rec->floor) {
+		/* All floor: nothing in it matters to anyone any more. */
+		if (e != NULL && rec->floor >= e->count)
+			fgd_ledger_del(&n->remote, e);
+		return 0;
 	}
-	if (rec->floor > e->floor)
-		e->floor = rec->floor;
-	if (rec->count <= e->count)
+	if (e != NULL && rec->count <= e->count)
 		return 0; /* nothing new: duplicate, reordered or replayed */
 	/* What the origin's bucket has forgotten, ours has too: only what
 	 * is above both our mark and the floor is debited. */
-	base = e->count > e->floor ? e->count : e->floor;
-	if (rec->count > base) {
-		delta = rec->count - base;
-		if (fg__debit(n->fg, (unsigned)idx, rec->key, rec->key_len,
-		              delta, max_debt(n, rc->tau_ns)) != 0) {
-			n->ctr.records_noroom++;
-			return -1; /* not recorded as seen: retried */
-		}
-		n->ctr.applied += delta;
+	base = rec->floor;
+	if (e != NULL) {
+		base = e->count > rec->floor ? e->count : rec->floor;
+		honest = honest_tokens(rc, now_ms - e->touched);
 	}
+	if (rec->count > base &&
+	    debit(n, (unsigned)idx, rc, rec, rec->count - base, honest) != 0)
+		return -1; /* not recorded as seen: retried */
+	if (e == NULL && (e = mark_new(n, id)) == NULL)
+		return 0; /* cannot happen: a full ledger forgets one */
+	if (e->count == 0) {
+		e->origin = fgd_origin_id(n->kr, v->origin);
+		e->incarnation = v->incarnation;
+	}
+	e->floor = rec->floor > e->floor ? rec->floor : e->floor;
+	e->consumed += rec->count - base;
 	e->count = rec->count;
+	e->touched = now_ms;
 	return 0;
 }
 
@@ -575,7 +792,7 @@ enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
 enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
                                         uint64_t now_ms)
 {
-	uint64_t period = FGD_HEARTBEAT_EVERY * fgd_interval_ms(n);
+	uint64_t iv = fgd_interval_ms(n);
 	uint64_t heard;
 
 	if (origin < 0 || (size_t)origin >= n->kr->n)
@@ -590,9 +807,9 @@ enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,
 	 * cluster it may rightly send us nothing for a while). */
 	if (n->mem[origin].addr.len != 0)
 		return FGD_PEER_ALIVE;
-	if (now_ms - heard <= FGD_SUSPECT_AFTER * period)
+	if (now_ms - heard <= FGD_SUSPECT_ROUNDS * iv)
 		return FGD_PEER_ALIVE;
-	if (now_ms - heard <= FGD_DEAD_AFTER * period)
+	if (now_ms - heard <= FGD_DEAD_ROUNDS * iv)
 		return FGD_PEER_SUSPECT;
 	return FGD_PEER_DEAD;
 }
@@ -607,15 +824,23 @@ const char *fgd_peer_state_name(enum fgd_peer_state s)
 
 void fgd_node_expire(struct fgd_node *n, uint64_t now_ms)
 {
+	size_t i = 0;
+
 	/* Our own counts still owed are never dropped: absorb() floors
 	 * them once their bucket is full, or gone. */
-	if (now_ms > FGD_REMOTE_TTL_MS)
-		(void)fgd_map_expire(&n->remote, now_ms - FGD_REMOTE_TTL_MS,
-		                     now_ms > FGD_REMOTE_STALE_MS
-		                         ? now_ms - FGD_REMOTE_STALE_MS
-		                         : 0);
 	if (now_ms > FGD_LOCAL_TTL_MS)
-		(void)fgd_map_expire(&n->local, now_ms - FGD_LOCAL_TTL_MS, 0);
+		(void)local_drop_absorbed(n, now_ms - FGD_LOCAL_TTL_MS);
+	if (now_ms <= FGD_REMOTE_STALE_MS)
+		return;
+	while (i < n->remote.cap) {
+		struct fgd_remote *e = fgd_ledger_at(&n->remote, i);
+
+		if (e != NULL && e->touched < now_ms - FGD_REMOTE_STALE_MS) {
+			fgd_ledger_del(&n->remote, e);
+			continue; /* the slot may hold a record moved back */
+		}
+		i++;
+	}
 }
 
 uint64_t fgd_node_evict(struct fgd_node *n)

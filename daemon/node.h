@@ -46,30 +46,34 @@
 #include <stdint.h>
 
 #include "daemon/config.h"
-#include "daemon/keymap.h"
+#include "daemon/ledger.h"
 #include "gossip/pairwise.h"
 #include "gossip/replay.h"
 #include "gossip/wire.h"
 #include "lib/floodgate.h"
 
-/* Absorbed counts (all floor) are dropped after this long idle, by the
- * origin (FGD_LOCAL_TTL_MS) and by receivers (FGD_REMOTE_TTL_MS): nothing
- * in them matters any more.  A receiver also drops a count still owed
- * after FGD_REMOTE_STALE_MS without news of it: its origin is gone, or
- * far away behind a partition (it would repair it on its return). */
+/* Our own absorbed counts (all floor) stay FGD_LOCAL_TTL_MS after their
+ * last change, so that a repair can still carry their floor to a node
+ * that missed it (sync.c); a full ledger drops them first.  A receiver
+ * forgets a mark as soon as it learns its count is all floor, and one
+ * still owed after FGD_REMOTE_STALE_MS without news (its origin is gone,
+ * or far away behind a partition: it would repair it on its return). */
 #define FGD_LOCAL_TTL_MS     60000u
-#define FGD_REMOTE_TTL_MS    120000u
 #define FGD_REMOTE_STALE_MS  3600000u
 #define FGD_HEARTBEAT_EVERY  10u /* rounds: an empty datagram at least */
 #define FGD_ABSORB_EVERY     10u /* rounds: floors are looked at */
 #define FGD_FLOOD_HEARTBEATS 3u  /* heartbeats after a change forwarded */
 
-/* Liveness, from the last datagram heard (a node sends at least a
- * heartbeat every FGD_HEARTBEAT_EVERY rounds): alive within this many
- * heartbeat periods, then suspect, then dead.  A node that talks again is
- * alive. */
-#define FGD_SUSPECT_AFTER 3u
-#define FGD_DEAD_AFTER    10u
+/* Liveness, in rounds since the last datagram heard from a member (a
+ * node sends at least a heartbeat every FGD_HEARTBEAT_EVERY rounds, and
+ * answers every probe): alive within FGD_SUSPECT_ROUNDS, then suspect,
+ * and dead after FGD_DEAD_ROUNDS.  A probe that fails (members.c) only
+ * confirms what silence says: it never makes suspect a member heard
+ * within FGD_SUSPECT_ROUNDS, so a late ack on a busy host is no flap.  A
+ * node that talks again is alive.  At the default interval of 100 ms:
+ * 3 s and 10 s. */
+#define FGD_SUSPECT_ROUNDS 30u
+#define FGD_DEAD_ROUNDS    100u
 
 enum fgd_peer_state {
 	FGD_PEER_UNKNOWN,
@@ -88,9 +92,16 @@ struct fgd_counters {
 	uint64_t harvested;       /* tokens harvested from local buckets */
 	uint64_t applied;         /* tokens debited for other nodes */
 	uint64_t records_unknown; /* records for a rule not global here */
-	uint64_t records_noroom;  /* no room in a ledger or the table */
+	uint64_t records_noroom;  /* no room in the table for a debit:
+	                           * retried by a repair */
 	uint64_t local_noroom;    /* harvest found no room in the ledger:
 	                           * retried at the next round */
+	uint64_t ledger_evicted;  /* marks still owed, forgotten for room
+	                           * (node.c: a stricter answer, bounded) */
+	uint64_t debit_clamped;   /* tokens more than an honest origin can
+	                           * have consumed: not debited */
+	uint64_t debt_capped;     /* tokens beyond the debt bound: not
+	                           * debited */
 	/* dissemination and membership */
 	uint64_t relayed; /* datagrams of other origins forwarded */
 	uint64_t pings, acks, ping_reqs; /* probes sent, acks to ours, asked */
@@ -108,10 +119,9 @@ struct fgd_counters {
 	uint64_t caught_up;       /* batches completed by a repair */
 };
 
-#define FGD_PING_REQ_K         3  /* members asked to probe indirectly */
-#define FGD_SUSPICION_ROUNDS   20 /* suspect this long, then dead */
-#define FGD_ANNOUNCE_PER_ROUND 2  /* others' announcements re-sent */
-#define FGD_FANOUT_AUTO_ALL    8  /* a cluster this small: send to all */
+#define FGD_PING_REQ_K         3 /* members asked to probe indirectly */
+#define FGD_ANNOUNCE_PER_ROUND 2 /* others' announcements re-sent */
+#define FGD_FANOUT_AUTO_ALL    8 /* a cluster this small: send to all */
 #define FGD_FANOUT_AUTO        3
 
 /*
@@ -138,6 +148,37 @@ struct fgd_sync {
 		uint32_t got, n; /* parts held; n: 0 until the last is seen */
 	} pend[FGD_SYNC_PENDING];
 };
+
+/*
+ * The two ledgers' records (ledger.h).  Ours: what this node consumed of
+ * (rule, key) in its incarnation, with the version of its last change
+ * (sync.c) and its floor.  Theirs: the highest count an origin sent for
+ * (rule, key), its floor, and what that origin consumed of the key since
+ * the mark was made, for operators.  The remote one is 64 bytes, so that
+ * the ledger a node keeps of all others is stated per key: 80 bytes of
+ * memory per ledger-size entry, at most.
+ */
+struct fgd_local {
+	uint64_t id[2]; /* of (rule index, key) */
+	uint64_t count, floor;
+	uint64_t ver;     /* the version of its last change */
+	uint64_t touched; /* ms of its last change */
+	uint8_t rule;     /* the segment's index of the rule */
+	uint8_t key_len;
+	uint8_t pad[6];
+	uint8_t key[FG_KEY_MAX];
+};
+
+struct fgd_remote {
+	uint64_t id[2]; /* of (origin, rule name, key) */
+	uint64_t origin;
+	uint64_t incarnation;
+	uint64_t count, floor;
+	uint64_t consumed; /* increases debited for it: the origin's use */
+	uint64_t touched;  /* ms of its last increase (CLOCK_MONOTONIC) */
+};
+
+_Static_assert(sizeof(struct fgd_remote) == 64, "a mark: one line");
 
 /* What this node knows of one keyring member (see members.c). */
 struct fgd_member {
@@ -203,8 +244,10 @@ struct fgd_node {
 	size_t max_datagram;
 	uint64_t interval_ns;
 	size_t npeers;
-	struct fgd_map local;
-	struct fgd_map remote;
+	struct fgd_ledger local;   /* struct fgd_local */
+	struct fgd_ledger remote;  /* struct fgd_remote */
+	uint64_t debt_window_ns;   /* partitions paid back in full up to it */
+	uint64_t started_ms;       /* first round: "heard" for the unheard */
 	struct fgw_replay *replay; /* per keyring entry: relayed datagrams */
 	struct fgw_replay *replay_direct; /* and the others */
 	uint64_t *heard_ms;               /* per keyring entry: last datagram */
@@ -247,7 +290,25 @@ struct fgd_node_params {
 	 * the high-water marks of other nodes' counts survive a daemon
 	 * restart: files beside the segment.  NULL: memory only. */
 	const char *state_path;
+	size_t ledger_max;       /* marks of others kept; 0: the default */
+	uint32_t debt_window_ms; /* 0: FGD_DEBT_WINDOW_MS */
+	char *err;               /* why init failed, when it says */
+	size_t errlen;
 };
+
+/* Debt a partition leaves is paid back in full up to this long a cut;
+ * beyond it, forgiven (node.c, floodgated(8)). */
+#define FGD_DEBT_WINDOW_MS 60000u
+/* A record's increase is debited up to what an honest origin can have
+ * consumed since the mark's last increase, give or take this much. */
+#define FGD_HONEST_SLACK_MS 2000u
+/* The remote ledger's default size: a mark per key of the table per
+ * peer, for up to FGD_LEDGER_PEERS peers (a key in use on every host
+ * needs a mark per other host; most keys are not). */
+#define FGD_LEDGER_PEERS 4u
+size_t fgd_ledger_default(uint64_t capacity, size_t peers);
+/* Records sampled to pick one to forget when the remote ledger is full. */
+#define FGD_VICTIM_SAMPLE 32u
 
 /*
  * @fg: the segment (this node owns it).  With a state file left by the
@@ -325,6 +386,25 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
  * fgd_node_harvest.
  */
 uint64_t fgd_node_evict(struct fgd_node *n);
+
+/* Our own count of (rule, key), or NULL (tests, operators). */
+struct fgd_local *fgd_node_count(struct fgd_node *n, const char *rule,
+                                 const void *key, size_t len);
+
+/* The remote ledger's id of @origin_id's (rule, key); lengths in bounds
+ * (1..FG_RULE_NAME_MAX, 1..FG_KEY_MAX). */
+void fgd_node_mark_id(const struct fgd_node *n, uint64_t origin_id,
+                      const char *rule, size_t rule_len, const void *key,
+                      size_t key_len, uint64_t id[2]);
+
+/* The mark of @origin_id's (rule, key), or NULL (control, snapshots). */
+struct fgd_remote *fgd_node_mark(struct fgd_node *n, uint64_t origin_id,
+                                 const char *rule, size_t rule_len,
+                                 const void *key, size_t key_len);
+
+/* A stable name for keyring entry @origin: indices change when the
+ * keyring is edited, its key does not.  Never 0. */
+uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin);
 
 /* Forget what expired; call now and then. */
 void fgd_node_expire(struct fgd_node *n, uint64_t now_ms);

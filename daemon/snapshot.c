@@ -165,22 +165,20 @@ static int collect_remote(struct fgd_node *n, struct recbuf *b, uint64_t *count)
 	size_t i;
 
 	for (i = 0; i < n->remote.cap; i++) {
-		const struct fgd_entry *e = &n->remote.e[i];
-		struct fgd_snap_remote *rec;
+		const struct fgd_remote *e = fgd_ledger_at(&n->remote, i);
+		struct fgd_snap_mark *rec;
 
-		if (e->hash == 0 || e->rule_len == 0 ||
-		    e->rule_len > FG_RULE_NAME_MAX || e->key_len == 0 ||
-		    e->key_len > FG_KEY_MAX)
+		if (e == NULL)
 			continue;
 		rec = rec_new(b);
 		if (rec == NULL)
 			return -1;
-		memcpy(rec->rule, e->rule, e->rule_len);
-		memcpy(rec->key, e->key, e->key_len);
-		rec->key_len = e->key_len;
+		memcpy(rec->id, e->id, sizeof rec->id);
 		rec->origin = e->origin;
 		rec->incarnation = e->incarnation;
 		rec->count = e->count;
+		rec->floor = e->floor;
+		rec->consumed = e->consumed;
 		(*count)++;
 	}
 	return 0;
@@ -309,24 +307,48 @@ static void restore_bucket(struct fgd_node *n, const struct fgd_snap_bucket *r,
 	out->buckets++;
 }
 
-static void restore_remote(struct fgd_node *n, const struct fgd_snap_remote *r,
-                           uint64_t now_ms, struct fgd_snap_counts *out)
+/* Keep the higher of a mark and what a snapshot says of it. */
+static void mark_merge(struct fgd_remote *e, const struct fgd_snap_mark *r,
+                       uint64_t now_ms)
 {
-	size_t rule_len = strlen(r->rule);
-	struct fgd_entry *e = fgd_map_get(&n->remote, r->origin, r->rule,
-	                                  rule_len, r->key, r->key_len, 1);
-
-	if (e == NULL) {
-		out->skipped++;
-		return;
-	}
-	if (e->incarnation < r->incarnation ||
+	if (e->count == 0 || e->incarnation < r->incarnation ||
 	    (e->incarnation == r->incarnation && e->count < r->count)) {
+		e->origin = r->origin;
 		e->incarnation = r->incarnation;
 		e->count = r->count;
+		e->floor = r->floor;
+		e->consumed = r->consumed;
 	}
-	e->touched = now_ms;
+	e->touched = now_ms; /* another boot's times mean nothing here */
+}
+
+static void restore_mark(struct fgd_node *n, const struct fgd_snap_mark *r,
+                         uint64_t now_ms, struct fgd_snap_counts *out)
+{
+	struct fgd_remote *e = fgd_ledger_find(&n->remote, r->id);
+
+	if (e == NULL)
+		e = fgd_ledger_add(&n->remote, r->id);
+	if (e == NULL) {
+		out->skipped++; /* the ledger is full */
+		return;
+	}
+	mark_merge(e, r, now_ms);
 	out->remote++;
+}
+
+/* A version 1 mark, by name: its id under our ledger's key. */
+static void restore_remote_v1(struct fgd_node *n,
+                              const struct fgd_snap_remote *r, uint64_t now_ms,
+                              struct fgd_snap_counts *out)
+{
+	struct fgd_snap_mark m = {.origin = r->origin,
+	                          .incarnation = r->incarnation,
+	                          .count = r->count};
+
+	fgd_node_mark_id(n, r->origin, r->rule, strlen(r->rule), r->key,
+	                 r->key_len, m.id);
+	restore_mark(n, &m, now_ms, out);
 }
 
 int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
@@ -338,10 +360,12 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 		return failf(err, errlen, "truncated header");
 	if (memcmp(h->magic, FGD_SNAP_MAGIC, sizeof h->magic) != 0)
 		return failf(err, errlen, "not a floodgate snapshot");
-	if (h->version != FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
+	if (h->version < FGD_SNAP_VERSION_MIN ||
+	    h->version > FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
 		return failf(err, errlen,
-		             "format version %u, this daemon reads %u",
-		             h->version, FGD_SNAP_VERSION);
+		             "format version %u, this daemon reads %u to %u",
+		             h->version, FGD_SNAP_VERSION_MIN,
+		             FGD_SNAP_VERSION);
 	/* each count alone first: their sum must not wrap */
 	if (h->nbuckets > max || h->nremote > max ||
 	    file_size != sizeof *h + (h->nbuckets + h->nremote) * REC_SIZE)
@@ -353,11 +377,17 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 	return 0;
 }
 
-int fgd_snapshot_check_rec(const void *rec)
+int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
+                           const void *rec)
 {
-	/* both kinds share the rule and key fields */
-	const struct fgd_snap_bucket *r = rec;
+	const struct fgd_snap_bucket *r = rec; /* and a version 1 mark */
+	const struct fgd_snap_mark *m = rec;
 
+	if (i >= h->nbuckets && h->version >= 2)
+		return (m->id[0] | m->id[1]) != 0 && m->origin != 0 &&
+		               m->count > m->floor
+		           ? 0
+		           : -1;
 	return name_ok(r->rule, sizeof r->rule) && r->key_len > 0 &&
 	               r->key_len <= FG_KEY_MAX
 	           ? 0
@@ -389,22 +419,23 @@ static int records_pass(int fd, const struct fgd_snap_hdr *h,
 			const void *rec = buf + j * REC_SIZE;
 
 			if (n == NULL) {
-				if (fgd_snapshot_check_rec(rec) != 0 &&
+				if (fgd_snapshot_check_rec(h, i, rec) != 0 &&
 				    *bad == UINT64_MAX)
 					*bad = i;
 			} else if (i < h->nbuckets) {
 				restore_bucket(n, rec, elapsed, out);
+			} else if (h->version >= 2) {
+				restore_mark(n, rec, now_ms, out);
 			} else {
-				restore_remote(n, rec, now_ms, out);
+				restore_remote_v1(n, rec, now_ms, out);
 			}
 		}
 	}
 	return 0;
 }
 
-int fgd_snapshot_restore(const char *path, struct fgd_node *n,
-                         uint64_t now_ms, struct fgd_snap_counts *out,
-                         char *err, size_t errlen)
+int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
+                         struct fgd_snap_counts *out, char *err, size_t errlen)
 {
 	struct fgd_snap_hdr h, zeroed;
 	crypto_generichash_state st;
@@ -427,12 +458,13 @@ int fgd_snapshot_restore(const char *path, struct fgd_node *n,
 		goto out;
 	}
 	memset(&h, 0, sizeof h);
-	if ((uint64_t)sb.st_size >= sizeof h && io_all(fd, &h, sizeof h, 0) != 0) {
+	if ((uint64_t)sb.st_size >= sizeof h &&
+	    io_all(fd, &h, sizeof h, 0) != 0) {
 		failf(err, errlen, "snapshot %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (fgd_snapshot_check_hdr(&h, (uint64_t)sb.st_size, why,
-	                           sizeof why) != 0) {
+	if (fgd_snapshot_check_hdr(&h, (uint64_t)sb.st_size, why, sizeof why) !=
+	    0) {
 		failf(err, errlen, "snapshot %s: %s", path, why);
 		goto out;
 	}
@@ -452,8 +484,8 @@ int fgd_snapshot_restore(const char *path, struct fgd_node *n,
 		goto out;
 	}
 	if (bad != UINT64_MAX) {
-		failf(err, errlen, "snapshot %s: record %llu is malformed", path,
-		      (unsigned long long)bad);
+		failf(err, errlen, "snapshot %s: record %llu is malformed",
+		      path, (unsigned long long)bad);
 		goto out;
 	}
 	/* second pass: apply */

@@ -37,10 +37,11 @@
 #include "daemon/node.h"
 #include "lib/floodgate.h"
 
-#define FGD_SNAP_MAGIC     "FGSNAP\0\0"
-#define FGD_SNAP_VERSION   1u
-#define FGD_SNAP_REC_SIZE  128u
-#define FGD_SNAP_SUM_BYTES 32u
+#define FGD_SNAP_MAGIC       "FGSNAP\0\0"
+#define FGD_SNAP_VERSION     2u /* 2: marks by their ledger id (node.h) */
+#define FGD_SNAP_VERSION_MIN 1u /* read too: marks by name */
+#define FGD_SNAP_REC_SIZE    128u
+#define FGD_SNAP_SUM_BYTES   32u
 
 struct fgd_snap_hdr {
 	uint8_t magic[8];
@@ -66,7 +67,20 @@ struct fgd_snap_bucket {
 	uint8_t pad2[16];
 };
 
-/* A high-water mark of another node's cumulative count. */
+/* A high-water mark of another node's cumulative count, by the remote
+ * ledger's id of (origin, rule, key): the id key is derived from the node
+ * key, so a snapshot restores into the ledger of the node that wrote it
+ * (with another node key, its marks are found by nobody). */
+struct fgd_snap_mark {
+	uint64_t id[2];
+	uint64_t origin;
+	uint64_t incarnation;
+	uint64_t count, floor;
+	uint64_t consumed;
+	uint8_t pad[72];
+};
+
+/* Version 1's mark, by name; still restored. */
 struct fgd_snap_remote {
 	char rule[FG_RULE_NAME_MAX + 1];
 	uint8_t key[FG_KEY_MAX];
@@ -80,6 +94,7 @@ struct fgd_snap_remote {
 _Static_assert(sizeof(struct fgd_snap_hdr) == 128, "snapshot header");
 _Static_assert(sizeof(struct fgd_snap_bucket) == FGD_SNAP_REC_SIZE, "bucket");
 _Static_assert(sizeof(struct fgd_snap_remote) == FGD_SNAP_REC_SIZE, "mark");
+_Static_assert(sizeof(struct fgd_snap_mark) == FGD_SNAP_REC_SIZE, "mark v2");
 
 struct fgd_snap_counts {
 	uint64_t buckets; /* written, or restored */
@@ -95,8 +110,9 @@ void fgd_snapshot_sum(const struct fgd_snap_hdr *h, const void *body,
  * its header and the size of its file; 0, or -1 and why in @err. */
 int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
                            char *err, size_t errlen);
-/* The check every record passes (both kinds): 0 or -1. */
-int fgd_snapshot_check_rec(const void *rec);
+/* The check record @i of a snapshot with header @h passes: 0 or -1. */
+int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
+                           const void *rec);
 
 /* Write @n's segment and remote ledger to @path.  0, or -1 with a
  * message in @err. */

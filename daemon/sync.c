@@ -19,16 +19,17 @@
  * answers a digest below its version with a repair: every record changed
  * after `have` that still matters (count above floor), in version order,
  * each datagram a batch of its own (so that each one that arrives is
- * progress), flagged FGW_F_REPAIR and never forwarded.  It goes under a
- * MAC of the key we share with the requester (gossip/pairwise.h; signed
- * when there is none), to the address the requester signed (or, in a
- * cluster that does not announce addresses, to where its request came
- * from).  Without a known address for an origin, a request goes to the
- * seeds no member was found at (a few at a time): only the origin answers
- * it.  A record that no longer matters is left out: a node without it
- * debits nothing for it anyway (node.c).  So the lost datagram, the node
- * that joined late, restarted, or was cut off by a partition all get the
- * same thing: what they lack, once.
+ * progress), flagged FGW_F_REPAIR and never forwarded; to a node that holds
+ * part of our history, records that became all floor since go too, so
+ * that a node that lost the datagram saying so forgets its mark.  It goes under
+ * a MAC of the key we share with the requester (gossip/pairwise.h; signed when
+ * there is none), to the address the requester signed (or, in a cluster that
+ * does not announce addresses, to where its request came from).  Without a
+ * known address for an origin, a request goes to the seeds no member was found
+ * at (a few at a time): only the origin answers it.  A record that no longer
+ * matters is left out: a node without it debits nothing for it anyway (node.c).
+ * So the lost datagram, the node that joined late, restarted, or was cut off by
+ * a partition all get the same thing: what they lack, once.
  *
  * Why the origin and not any node: records carry their origin's proof
  * (a signature, or a MAC only their one recipient can check), and a third
@@ -258,6 +259,18 @@ static uint64_t version_ago(const struct fgd_node *n, unsigned ago)
 	return n->ver_hist[(n->rounds - ago) % FGD_VER_HIST];
 }
 
+/*
+ * Whether a repair from @have carries @e: a count changed since then that
+ * still matters, and, to a node that holds some of our records, also one
+ * that became all floor (it tells the node to forget its mark; a node
+ * with none has nothing to forget).
+ */
+static int repaired(const struct fgd_local *e, uint64_t have)
+{
+	return e != NULL && e->ver > have && e->count != 0 &&
+	       (e->count > e->floor || have != 0);
+}
+
 void fgd_sync_answer(struct fgd_node *n, int origin, const struct fgw_member *m,
                      const struct fgd_addr *from, uint64_t now_ms)
 {
@@ -290,11 +303,8 @@ void fgd_sync_answer(struct fgd_node *n, int origin, const struct fgw_member *m,
 		n->ctr.repairs_limited++;
 		return;
 	}
-	for (i = 0; i < n->local.cap; i++) {
-		const struct fgd_entry *e = &n->local.e[i];
-
-		k += e->hash != 0 && e->ver > have && e->count > e->floor;
-	}
+	for (i = 0; i < n->local.cap; i++)
+		k += repaired(fgd_ledger_at(&n->local, i), have);
 	if (k != 0) {
 		list = malloc(k * sizeof *list);
 		if (list == NULL)
@@ -302,9 +312,9 @@ void fgd_sync_answer(struct fgd_node *n, int origin, const struct fgw_member *m,
 	}
 	k = 0;
 	for (i = 0; list != NULL && i < n->local.cap; i++) {
-		const struct fgd_entry *e = &n->local.e[i];
+		const struct fgd_local *e = fgd_ledger_at(&n->local, i);
 
-		if (e->hash != 0 && e->ver > have && e->count > e->floor) {
+		if (repaired(e, have)) {
 			list[k].ver = e->ver;
 			list[k++].i = i;
 		}
@@ -321,7 +331,7 @@ void fgd_sync_answer(struct fgd_node *n, int origin, const struct fgw_member *m,
 	fgd_batch_begin(&b, n, have, to, FGW_F_REPAIR, send_to_addr, &ta);
 	b.seal = seal_to_addr;
 	for (i = 0; i < k; i++)
-		fgd_batch_add(&b, &n->local.e[list[i].i]);
+		fgd_batch_add(&b, fgd_ledger_at(&n->local, list[i].i));
 	(void)fgd_batch_end(&b, 1);
 	free(list);
 	s->answered_ms = now_ms;

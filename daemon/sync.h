@@ -62,7 +62,7 @@ size_t fgd_node_emit_sealed(struct fgd_node *n, uint64_t now_ms, int full,
                             fgd_send_fn *send,
                             int (*seal)(void *arg, const struct fgw_writer *w),
                             void *arg);
-void fgd_batch_add(struct fgd_batch *b, const struct fgd_entry *e);
+void fgd_batch_add(struct fgd_batch *b, const struct fgd_local *e);
 /* @w, unsigned, sealed under the MAC of the key we share with keyring
  * entry @member into @out: its length, or 0 when we share none (sign). */
 size_t fgd_seal_for(const struct fgd_node *n, int member,

@@ -244,14 +244,15 @@ find:
  * key looked up again, as a check does.
  */
 struct owner_move {
-	uint64_t (*next)(const struct owner_move *m, uint64_t tat, uint64_t now,
+	uint64_t (*next)(struct owner_move *m, uint64_t tat, uint64_t now,
 	                 const struct fg_rule_cache *rc);
 	uint64_t cost, max_debt_ns; /* debit */
+	uint64_t capped;            /* debit: tokens the cap kept out */
 	uint64_t debt_ns;           /* raise */
 };
 
 static int owner_move(fg_client *c, unsigned idx, const void *key,
-                      size_t len, const struct owner_move *m)
+                      size_t len, struct owner_move *m)
 {
 	const struct fg_rule_cache *rc;
 	struct fg_slot *s;
@@ -283,25 +284,32 @@ find:
 	}
 }
 
-static uint64_t debit_next(const struct owner_move *m, uint64_t tat,
-                           uint64_t now, const struct fg_rule_cache *rc)
+static uint64_t debit_next(struct owner_move *m, uint64_t tat, uint64_t now,
+                           const struct fg_rule_cache *rc)
 {
-	return fg__gcra_debit(tat, now, rc->interval_ns, m->cost,
-	                      m->max_debt_ns);
+	uint64_t next = fg__gcra_debit(tat, now, rc->interval_ns, m->cost,
+	                               m->max_debt_ns);
+	uint64_t moved = (next - fg__gcra_base(tat, now)) / rc->interval_ns;
+
+	m->capped = m->cost - (moved < m->cost ? moved : m->cost);
+	return next;
 }
 
 int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
-              uint64_t cost, uint64_t max_debt_ns)
+              uint64_t cost, uint64_t max_debt_ns, uint64_t *capped)
 {
 	struct owner_move m = {.next = debit_next,
 	                       .cost = cost,
 	                       .max_debt_ns = max_debt_ns};
+	int r = owner_move(c, idx, key, len, &m);
 
-	return owner_move(c, idx, key, len, &m);
+	if (capped != NULL)
+		*capped = r == 0 ? m.capped : 0;
+	return r;
 }
 
-static uint64_t raise_next(const struct owner_move *m, uint64_t tat,
-                           uint64_t now, const struct fg_rule_cache *rc)
+static uint64_t raise_next(struct owner_move *m, uint64_t tat, uint64_t now,
+                           const struct fg_rule_cache *rc)
 {
 	(void)rc;
 	return tat > now + m->debt_ns ? tat : now + m->debt_ns;

@@ -57,10 +57,11 @@ int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
  * Debit @cost tokens of consumption reported by another host from the
  * bucket of (@rule, @key), creating it if needed: the bucket may go into
  * debt, TAT - now capped at @max_debt_ns.  For the daemon; never denies.
+ * *@capped (if not NULL) gets the tokens the cap kept out.
  * Return: 0, FG_ENORULE, FG_ENOMEM (no room in the table), FG_EINVAL.
  */
 int fg__debit(fg_client *c, unsigned rule, const void *key, size_t len,
-              uint64_t cost, uint64_t max_debt_ns);
+              uint64_t cost, uint64_t max_debt_ns, uint64_t *capped);
 
 /*
  * Make the bucket of (@rule, @key) carry at least @debt_ns of debt from

@@ -602,6 +602,26 @@ Test(config, interval_is_a_duration_from_10ms_to_10s)
 	rejects_value("interval", "99999999999999999999999s", "interval");
 }
 
+Test(config, ledger_size_is_a_count_of_marks_and_debt_window_a_duration)
+{
+	struct fgd_config cfg;
+
+	parse_ok("", &cfg);
+	cr_expect_eq(cfg.ledger_size, 0, "0: the default, by capacity");
+	cr_expect_eq(cfg.debt_window_ms, 0, "0: the default, 60 s");
+	fgd_config_free(&cfg);
+	parse_ok("ledger-size 2000000\ndebt-window 5m\n", &cfg);
+	cr_expect_eq(cfg.ledger_size, 2000000);
+	cr_expect_eq(cfg.debt_window_ms, 300000);
+	fgd_config_free(&cfg);
+	rejects_value("ledger-size", "0", "from 1 to");
+	rejects_value("ledger-size", "-5", "ledger-size '-5'");
+	rejects_value("ledger-size", "99999999999999999999", "from 1 to");
+	rejects_value("debt-window", "500ms", "from 1s to 24h");
+	rejects_value("debt-window", "25h", "debt-window '25h'");
+	rejects_value("debt-window", "60", "debt-window '60'");
+}
+
 Test(config, max_datagram_is_FGD_MIN_to_FGD_MAX_DATAGRAM)
 {
 	struct fgd_config cfg;

@@ -119,7 +119,7 @@ Test(members, a_silent_node_becomes_suspect_then_dead)
 		round_all();
 	cr_assert_eq(state_of(0, 4), FGD_PEER_ALIVE);
 	S.down[4] = 1;
-	for (r = 1; r <= 60 && dead_at < 0; r++) {
+	for (r = 1; r <= (int)FGD_DEAD_ROUNDS + 20 && dead_at < 0; r++) {
 		round_all();
 		if (suspect_at < 0 && state_of(0, 4) == FGD_PEER_SUSPECT)
 			suspect_at = r;
@@ -130,11 +130,15 @@ Test(members, a_silent_node_becomes_suspect_then_dead)
 	            suspect_at, dead_at);
 	cr_assert_gt(suspect_at, 0, "never suspect");
 	cr_assert_gt(dead_at, suspect_at, "never dead");
-	/* probes, not silence: silence alone says suspect after 30 rounds
-	 * and dead after 100 */
-	cr_expect_leq(suspect_at, 4 + 3 + 1, "suspect after %d rounds",
-	              suspect_at);
-	cr_expect_leq(dead_at, suspect_at + FGD_SUSPICION_ROUNDS + 1);
+	/* silence decides, a failed probe confirms: suspect once a probe
+	 * fails after FGD_SUSPECT_ROUNDS without a word (a probe cycle is
+	 * 4 rounds here, and takes 2.5 to fail), dead after FGD_DEAD_ROUNDS */
+	cr_expect_geq(suspect_at, (int)FGD_SUSPECT_ROUNDS,
+	              "suspect after %d rounds", suspect_at);
+	cr_expect_leq(suspect_at, (int)FGD_SUSPECT_ROUNDS + 4 + 3 + 1,
+	              "suspect after %d rounds", suspect_at);
+	cr_expect_geq(dead_at, (int)FGD_DEAD_ROUNDS);
+	cr_expect_leq(dead_at, (int)FGD_DEAD_ROUNDS + 1);
 	cr_expect_gt(S.node[0].ctr.ping_reqs, 0, "indirect probes were tried");
 	cr_expect_eq(state_of(1, 2), FGD_PEER_ALIVE, "the others stay alive");
 }
@@ -148,7 +152,7 @@ Test(members, a_dead_node_is_alive_again_when_it_talks)
 	for (r = 0; r < 5; r++)
 		round_all();
 	S.down[3] = 1;
-	for (r = 0; r < 40; r++)
+	for (r = 0; r < (int)FGD_DEAD_ROUNDS + 2; r++)
 		round_all();
 	cr_assert_eq(state_of(0, 3), FGD_PEER_DEAD);
 	S.down[3] = 0;
@@ -176,12 +180,15 @@ Test(members, an_indirect_ping_keeps_alive_a_node_whose_direct_path_is_cut)
 		relayed_acks += S.node[i].ctr.acks_relayed;
 	cr_expect_gt(S.node[0].ctr.ping_reqs, 0);
 	cr_expect_gt(relayed_acks, 0, "the helpers passed 4's acks on");
-	/* with the helpers cut too, it is suspect */
+	/* with the helpers cut too, it is suspect once silent long enough */
 	for (i = 1; i < 4; i++)
 		S.cut[i][4] = S.cut[4][i] = 1;
-	for (r = 0; r < 12 && state_of(0, 4) == FGD_PEER_ALIVE; r++)
+	for (r = 0; r < (int)FGD_SUSPECT_ROUNDS + 12 &&
+	            state_of(0, 4) == FGD_PEER_ALIVE;
+	     r++)
 		round_all();
 	cr_expect_eq(state_of(0, 4), FGD_PEER_SUSPECT);
+	cr_expect_geq(r, (int)FGD_SUSPECT_ROUNDS - 4, "not before: %d", r);
 }
 
 /* ------------------------------------------------------------ discovery */

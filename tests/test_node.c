@@ -113,10 +113,15 @@ static size_t round_of(int i, uint64_t now_ms)
 	return W.out.n - before;
 }
 
-static enum fgw_drop deliver(int to, size_t which)
+static enum fgw_drop deliver_at(int to, size_t which, uint64_t now_ms)
 {
 	return fgd_node_receive(&W.node[to], W.out.buf[which], W.out.len[which],
-	                        1);
+	                        now_ms);
+}
+
+static enum fgw_drop deliver(int to, size_t which)
+{
+	return deliver_at(to, which, 1);
 }
 
 /* Tokens left in node @i's bucket for (rule, key), without taking any. */
@@ -568,43 +573,6 @@ Test(gossip, incarnations_grow_across_restarts_even_if_the_clock_goes_back)
 	unlink(remote);
 }
 
-Test(gossip, idle_absorbed_counts_expire_and_owed_ones_stay_until_stale)
-{
-	struct fgd_map m;
-	struct fgd_entry *e;
-	int k;
-	char key[16];
-
-	cr_assert_eq(fgd_map_init(&m, 1000), 0);
-	for (k = 0; k < 100; k++) {
-		snprintf(key, sizeof key, "k%d", k);
-		e = fgd_map_get(&m, 7, "g", 1, key, strlen(key), 1);
-		cr_assert_not_null(e);
-		e->count = (uint64_t)k + 1;
-		/* even: all of it absorbed by the origin's full bucket */
-		e->floor = k % 2 == 0 ? e->count : 0;
-		e->touched = k < 90 ? 10 : 1000;
-	}
-	cr_expect_eq(fgd_map_expire(&m, 5, 0), 0, "nothing older than 5");
-	cr_expect_eq(m.n, 100);
-	cr_expect_eq(fgd_map_expire(&m, 500, 0), 45,
-	             "only the idle absorbed ones");
-	cr_expect_eq(m.n, 55);
-	cr_expect_null(fgd_map_get(&m, 7, "g", 1, "k2", 2, 0));
-	e = fgd_map_get(&m, 7, "g", 1, "k3", 2, 0);
-	cr_assert_not_null(e, "a count still owed stays however idle");
-	cr_expect_eq(e->count, 4, "kept entries keep their counts");
-	cr_expect_eq(fgd_map_expire(&m, 500, 500), 45,
-	             "owed ones go once stale");
-	cr_expect_eq(m.n, 10);
-	e = fgd_map_get(&m, 7, "g", 1, "k95", 3, 0);
-	cr_assert_not_null(e);
-	cr_expect_eq(e->count, 96);
-	cr_expect_null(fgd_map_get(&m, 8, "g", 1, "k95", 3, 0),
-	               "another origin's count is another entry");
-	fgd_map_fini(&m);
-}
-
 Test(gossip, a_full_ledger_drops_what_no_longer_matters_and_defers_the_rest)
 {
 	struct timespec ts = {0, 30000000};
@@ -646,66 +614,130 @@ Test(gossip, a_full_ledger_drops_what_no_longer_matters_and_defers_the_rest)
 	cr_expect_eq(left(1, "g", "late"), CAP - 2, "and reaches the others");
 }
 
-Test(gossip, a_damaged_ledger_file_is_not_trusted)
+/* ------------------------------------------------- bounded ledgers (20) */
+
+/* Node 0's last datagram of a round at @now_ms, delivered to node 1. */
+static void round_to_1(uint64_t now_ms)
 {
-	static const uint64_t ident[3] = {1, 2, 3};
-	struct fgd_entry *e, one;
-	struct fgd_map m;
-	char path[128];
-	size_t off, i;
-	int fd;
+	cr_assert_geq(round_of(0, now_ms), 1);
+	cr_assert_eq(deliver_at(1, W.out.n - 1, now_ms), FGW_OK);
+}
 
-	snprintf(path, sizeof path, "/dev/shm/fgtest-ledger-%d", (int)getpid());
-	unlink(path);
-	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
-	e = fgd_map_get(&m, 9, "g", 1, "k", 1, 1);
-	cr_assert_not_null(e);
-	e->count = 42;
-	fgd_map_fini(&m);
-	/* reopened intact: the count is there */
-	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
-	e = fgd_map_get(&m, 9, "g", 1, "k", 1, 0);
-	cr_assert_not_null(e);
-	cr_expect_eq(e->count, 42);
-	off = (size_t)((char *)e - (char *)m.e);
-	fgd_map_fini(&m);
-	/* another segment's file: started afresh */
-	{
-		static const uint64_t other[3] = {7, 8, 9};
+Test(gossip, a_receiver_forgets_a_mark_as_soon_as_its_count_is_all_floor)
+{
+	struct timespec ts = {0, 30000000};
+	int k;
 
-		cr_assert_eq(fgd_map_open(&m, 100, path, other), 0);
-		cr_expect_eq(m.n, 0);
-		fgd_map_fini(&m);
+	test_rule(W.fg[0], "fast", 1, 1, 10, FG_RULE_GLOBAL); /* 10 ms */
+	test_rule(W.fg[1], "fast", 1, 1, 10, FG_RULE_GLOBAL);
+	take(0, "fast", "x", 1);
+	round_to_1(1);
+	cr_expect_eq(W.node[1].remote.n, 1, "a mark while it is owed");
+	nanosleep(&ts, NULL); /* node 0's bucket is full again */
+	for (k = 1; k < (int)FGD_ABSORB_EVERY; k++)
+		fgd_node_harvest(&W.node[0], 2);
+	round_to_1(3); /* the round that floors it */
+	cr_expect_eq(W.node[1].remote.n, 0, "forgotten at once, not idled");
+	cr_expect_eq(W.node[1].ctr.ledger_evicted, 0);
+}
+
+Test(gossip, a_full_remote_ledger_forgets_the_idlest_mark_never_a_debit)
+{
+	char key[16];
+	int k;
+
+	W.node[1].remote.max = 4;
+	for (k = 0; k < 6; k++) {
+		snprintf(key, sizeof key, "k%d", k);
+		take(0, "g", key, 1);
+		round_to_1(1000 + 100 * (uint64_t)k);
 	}
-	/* rebuild ours, then damage an entry's length field */
-	unlink(path);
-	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
-	e = fgd_map_get(&m, 9, "g", 1, "k", 1, 1);
-	off = (size_t)((char *)e - (char *)m.e);
-	fgd_map_fini(&m);
-	fd = open(path, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, &one, sizeof one, 64 + (off_t)off),
-	             (ssize_t)sizeof one);
-	one.rule_len = 200; /* would index past a 32-byte field */
-	cr_assert_eq(pwrite(fd, &one, sizeof one, 64 + (off_t)off),
-	             (ssize_t)sizeof one);
-	/* and fill every other slot: no empty slot would end a probe */
-	for (i = 0; i < 64; i++) {
-		struct fgd_entry full = one;
+	cr_expect_eq(W.node[1].remote.n, 4);
+	cr_expect_eq(W.node[1].ctr.ledger_evicted, 2, "counted, not silent");
+	cr_expect_eq(W.node[1].ctr.applied, 6, "every token was debited");
+	cr_expect_null(
+	    fgd_node_mark(&W.node[1], fgd_origin_id(&W.kr, 0), "g", 1, "k0", 2),
+	    "the idlest went first");
+	cr_expect_not_null(fgd_node_mark(&W.node[1], fgd_origin_id(&W.kr, 0),
+	                                 "g", 1, "k5", 2));
+	/* k0 again: without its mark, node 1 measures from the floor, so
+	 * the key pays again for its first token: stricter, never looser */
+	take(0, "g", "k0", 1);
+	round_to_1(2000);
+	cr_expect_eq(left(0, "g", "k0"), CAP - 2);
+	cr_expect_eq(left(1, "g", "k0"), CAP - 3, "charged twice for one");
+}
 
-		full.rule_len = 1;
-		full.hash = i + 1;
-		if (64 + i * sizeof full != 64 + off)
-			cr_assert_eq(pwrite(fd, &full, sizeof full,
-			                    64 + (off_t)(i * sizeof full)),
-			             (ssize_t)sizeof full);
-	}
-	close(fd);
-	cr_assert_eq(fgd_map_open(&m, 100, path, ident), 0);
-	cr_expect_eq(m.n, 0, "a damaged file is dropped whole");
-	cr_expect_null(fgd_map_get(&m, 9, "g", 1, "zz", 2, 0),
-	               "and a lookup ends");
-	fgd_map_fini(&m);
-	unlink(path);
+Test(gossip, a_mark_still_owed_is_forgotten_after_an_hour_without_news)
+{
+	take(0, "g", "old", 1);
+	round_to_1(1000);
+	take(0, "g", "new", 1);
+	round_to_1(1000 + FGD_REMOTE_STALE_MS);
+	fgd_node_expire(&W.node[1], 1001 + FGD_REMOTE_STALE_MS);
+	cr_expect_eq(W.node[1].remote.n, 1);
+	cr_expect_not_null(fgd_node_mark(&W.node[1], fgd_origin_id(&W.kr, 0),
+	                                 "g", 1, "new", 3));
+}
+
+/* Make node 0 claim @more tokens of (@rule, @key) than it admitted, as a
+ * peer with a stolen key could. */
+static void claim_more(const char *rule, const char *key, uint64_t more)
+{
+	struct fgd_local *e =
+	    fgd_node_count(&W.node[0], rule, key, strlen(key));
+
+	cr_assert_not_null(e);
+	e->count += more;
+	e->ver = ++W.node[0].version;
+}
+
+Test(gossip, an_increase_beyond_what_the_origin_can_admit_is_not_debited)
+{
+	take(0, "g", "k", CAP);
+	round_to_1(1000);
+	cr_expect_eq(left(1, "g", "k"), 0);
+	claim_more("g", "k", 1000);
+	round_to_1(1100); /* 100 ms later: at most a bucketful */
+	cr_expect_eq(W.node[1].ctr.debit_clamped, 1000 - CAP,
+	             "what no honest origin can admit is counted");
+	cr_expect_eq(left(1, "g", "k"), -CAP);
+}
+
+Test(gossip, a_partition_is_paid_back_in_full_up_to_the_debt_window)
+{
+	int64_t l;
+
+	/* 10 a second: 30 s of partition is 300 tokens */
+	test_rule(W.fg[0], "p", 10, 10, 1000, FG_RULE_GLOBAL);
+	test_rule(W.fg[1], "p", 10, 10, 1000, FG_RULE_GLOBAL);
+	take(0, "p", "k", 10);
+	round_to_1(1000);
+	claim_more("p", "k", 300); /* as admitted during the cut */
+	round_to_1(31000);
+	cr_expect_eq(W.node[1].ctr.debit_clamped, 0, "honest: all of it");
+	cr_expect_eq(W.node[1].ctr.debt_capped, 0);
+	cr_assert_eq(fg__peek(W.fg[1], "p", "k", 1, &l), 0);
+	cr_expect_leq(l, -299, "300 tokens of debt, not a capped few");
+}
+
+Test(gossip, a_stolen_key_cannot_push_a_key_beyond_the_debt_bound)
+{
+	int64_t l;
+	uint64_t bound;
+
+	test_rule(W.fg[0], "p", 10, 10, 1000, FG_RULE_GLOBAL);
+	test_rule(W.fg[1], "p", 10, 10, 1000, FG_RULE_GLOBAL);
+	take(0, "p", "k", 1);
+	fgd_node_harvest(&W.node[0], 500);
+	claim_more("p", "k", 1000000000);
+	round_to_1(1000); /* a new mark: only the debt bound applies */
+	/* tau + peers x (tau + window), in tokens of 100 ms */
+	bound = (1000 + 2 * (1000 + FGD_DEBT_WINDOW_MS)) / 100;
+	cr_assert_eq(fg__peek(W.fg[1], "p", "k", 1, &l), 0);
+	cr_expect_geq(l, 10 - (int64_t)bound, "no deeper than the bound");
+	cr_expect_leq(l, 10 - (int64_t)bound + 1);
+	cr_expect_gt(W.node[1].ctr.debt_capped, 0, "and the rest counted");
+	cr_expect_eq(W.node[1].ctr.applied + W.node[1].ctr.debt_capped,
+	             1000000001, "nothing unaccounted for");
 }

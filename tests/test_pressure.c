@@ -388,7 +388,7 @@ Test(pressure, the_daemon_evicts_a_global_bucket_only_once_it_is_harvested,
      .init = pnode_setup, .fini = pnode_teardown)
 {
 	fg_client *c = P.c;
-	const struct fgd_entry *e;
+	const struct fgd_local *e;
 	char key_s[32];
 	unsigned i;
 	uint64_t total = 0;
@@ -418,8 +418,7 @@ Test(pressure, the_daemon_evicts_a_global_bucket_only_once_it_is_harvested,
 	cr_expect_eq(stats_of(c).used, 0);
 	for (i = 0; i < SMALL_CAP; i++) {
 		key_name(key_s, sizeof key_s, "g", i);
-		e = fgd_map_get(&P.n.local, 0, "fastg", 5, key_s, strlen(key_s),
-		                0);
+		e = fgd_node_count(&P.n, "fastg", key_s, strlen(key_s));
 		cr_expect_not_null(e, "%s reached the ledger", key_s);
 		if (e) /* a new count starts at its floor (node.h) */
 			total += e->count - e->floor;

@@ -162,13 +162,18 @@ Test(snapshot, full_buckets_are_not_written)
 Test(snapshot, remote_marks_come_back_so_nothing_is_debited_twice)
 {
 	struct fgd_snap_counts w, r;
-	struct fgd_entry *e;
+	struct fgd_remote *e;
+	uint64_t id[2];
 	char err[512];
 
-	e = fgd_map_get(&H.n.remote, 77, "api", 3, "k", 1, 1);
+	fgd_node_mark_id(&H.n, 77, "api", 3, "k", 1, id);
+	e = fgd_ledger_add(&H.n.remote, id);
 	cr_assert_not_null(e);
+	e->origin = 77;
 	e->incarnation = 5;
 	e->count = 1234;
+	e->floor = 1000;
+	e->consumed = 234;
 	write_ok(&w);
 	cr_expect_eq(w.remote, 1);
 	host_down();
@@ -176,7 +181,53 @@ Test(snapshot, remote_marks_come_back_so_nothing_is_debited_twice)
 	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
 	             0, "%s", err);
 	cr_expect_eq(r.remote, 1);
-	e = fgd_map_get(&H.n.remote, 77, "api", 3, "k", 1, 0);
+	e = fgd_node_mark(&H.n, 77, "api", 3, "k", 1);
+	cr_assert_not_null(e, "found by name: the id key is the node's");
+	cr_expect_eq(e->incarnation, 5);
+	cr_expect_eq(e->count, 1234);
+	cr_expect_eq(e->floor, 1000);
+	cr_expect_eq(e->consumed, 234);
+}
+
+/* A snapshot of format version 1 (marks by name), written by hand. */
+static void write_v1(uint64_t origin, const char *rule, const char *key,
+                     uint64_t inc, uint64_t count)
+{
+	struct fgd_snap_remote rec;
+	struct fgd_snap_hdr h;
+	int fd;
+
+	memset(&h, 0, sizeof h);
+	memset(&rec, 0, sizeof rec);
+	memcpy(h.magic, FGD_SNAP_MAGIC, sizeof h.magic);
+	h.version = 1;
+	h.rec_size = FGD_SNAP_REC_SIZE;
+	h.nremote = 1;
+	snprintf(rec.rule, sizeof rec.rule, "%s", rule);
+	rec.key_len = (uint32_t)strlen(key);
+	memcpy(rec.key, key, rec.key_len);
+	rec.origin = origin;
+	rec.incarnation = inc;
+	rec.count = count;
+	fgd_snapshot_sum(&h, &rec, sizeof rec, h.sum);
+	fd = open(snap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, &h, sizeof h), (ssize_t)sizeof h);
+	cr_assert_eq(write(fd, &rec, sizeof rec), (ssize_t)sizeof rec);
+	close(fd);
+}
+
+Test(snapshot, a_version_1_snapshot_still_restores_its_marks_by_name)
+{
+	struct fgd_snap_counts r;
+	struct fgd_remote *e;
+	char err[512];
+
+	write_v1(77, "api", "k", 5, 1234);
+	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
+	             0, "%s", err);
+	cr_expect_eq(r.remote, 1);
+	e = fgd_node_mark(&H.n, 77, "api", 3, "k", 1);
 	cr_assert_not_null(e);
 	cr_expect_eq(e->incarnation, 5);
 	cr_expect_eq(e->count, 1234);

@@ -104,8 +104,8 @@ Test(sync, a_joiner_is_not_charged_for_what_the_origin_bucket_forgot)
 
 Test(sync, a_key_the_origin_forgot_and_uses_again_costs_only_its_new_use)
 {
-	const struct fgd_entry *e;
-	uint64_t before, origin;
+	const struct fgd_remote *e;
+	uint64_t before;
 	int r;
 
 	sim_up(2);
@@ -115,16 +115,17 @@ Test(sync, a_key_the_origin_forgot_and_uses_again_costs_only_its_new_use)
 	round_all();
 	cr_assert_eq(S.node[1].ctr.applied, 5);
 	wait_full(0, "fast", "again", 10);
+	/* node 1 misses the round that floors the count, and node 0 drops
+	 * it before node 1 asks: node 1 still holds its mark 5 */
+	S.down[1] = 1;
 	for (r = 0; r < (int)FGD_ABSORB_EVERY + 1; r++)
 		round_all();
-	/* node 0 drops the absorbed count; node 1 still holds its mark 5 */
 	S.now += FGD_LOCAL_TTL_MS + 1000;
 	fgd_node_expire(&S.node[0], S.now);
-	cr_assert_null(
-	    fgd_map_get(&S.node[0].local, 0, "fast", 4, "again", 5, 0));
-	memcpy(&origin, S.keys[0].pk, sizeof origin); /* as node.c names it */
-	e = fgd_map_get(&S.node[1].remote, origin ? origin : 1, "fast", 4,
-	                "again", 5, 0);
+	S.down[1] = 0;
+	cr_assert_null(fgd_node_count(&S.node[0], "fast", "again", 5));
+	e = fgd_node_mark(&S.node[1], fgd_origin_id(&S.kr, 0), "fast", 4,
+	                  "again", 5);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->count, 5, "node 1 still holds its mark");
 	before = S.node[1].ctr.applied;

@@ -296,6 +296,7 @@ Test(table, debit_puts_a_bucket_in_debt_without_counting_local_consumption)
 {
 	fg_client *c = test_create("debit", 100);
 	fg_decision d;
+	uint64_t capped = 1;
 	int idx;
 
 	test_rule(c, "g", 10, 1, HOUR_MS, FG_RULE_GLOBAL);
@@ -303,15 +304,21 @@ Test(table, debit_puts_a_bucket_in_debt_without_counting_local_consumption)
 	cr_assert_geq(idx, 0);
 	/* 15 tokens consumed elsewhere: 5 beyond the burst, in debt */
 	cr_assert_eq(fg__debit(c, (unsigned)idx, "k", 1, 15,
-	                       UINT64_C(100) * 3600 * 1000000000), 0);
+	                       UINT64_C(100) * 3600 * 1000000000, &capped),
+	             0);
+	cr_expect_eq(capped, 0, "within the cap: all of it debited");
 	cr_expect_eq(fg_allow(c, "g", "k", 1, &d), 0);
 	cr_expect_eq(d.remaining, 0);
 	cr_expect_gt(d.retry_after_ms, 5ull * HOUR_MS, "debt repaid first");
 	/* a capped debit: never more than max_debt ahead of now */
-	cr_assert_eq(fg__debit(c, (unsigned)idx, "k2", 2, 1000000, 1000), 0);
+	cr_assert_eq(fg__debit(c, (unsigned)idx, "k2", 2, 1000000, 1000,
+	                       &capped),
+	             0);
+	cr_expect_eq(capped, 1000000, "the cap kept out all %llu tokens",
+	             1000000ull);
 	cr_expect_eq(fg_allow(c, "g", "k2", 1, &d), 1,
 	             "1 us of debt cap is less than one token interval");
-	cr_expect_eq(fg__debit(c, 200, "k", 1, 1, 1), FG_ENORULE);
+	cr_expect_eq(fg__debit(c, 200, "k", 1, 1, 1, NULL), FG_ENORULE);
 	fg_segment_stats st;
 	cr_assert_eq(fg_stats(c, &st), 0);
 	cr_expect_eq(st.consumed, 1, "only the local admission is consumed");
@@ -444,7 +451,8 @@ Test(table, peek_reads_a_bucket_without_taking_or_creating_anything)
 	cr_expect_eq(fg__peek(c, "r", "k", 1, &n), 0);
 	cr_expect_eq(n, 6, "peeking takes nothing");
 	idx = fg__rule_index(c, "r");
-	cr_assert_eq(fg__debit(c, (unsigned)idx, "k", 1, 9, UINT64_MAX / 4), 0);
+	cr_assert_eq(fg__debit(c, (unsigned)idx, "k", 1, 9, UINT64_MAX / 4, NULL),
+	             0);
 	cr_expect_eq(fg__peek(c, "r", "k", 1, &n), 0);
 	cr_expect_eq(n, -3, "3 tokens in debt");
 	cr_expect_eq(fg__peek(c, "nope", "k", 1, &n), FG_ENORULE);

@@ -9,8 +9,10 @@
  * Oracle: a header that passes promises exactly what the restore goes on
  * to rely on: the version and record size are this daemon's, and the file
  * holds the header and exactly nbuckets + nremote records, with no
- * overflow on the way; a record that passes has a NUL-terminated,
- * NUL-padded rule name of 1..31 bytes and a key of 1..64 bytes.
+ * overflow on the way; a bucket (or a version 1 mark) that passes has a
+ * NUL-terminated, NUL-padded rule name of 1..31 bytes and a key of 1..64
+ * bytes; a version 2 mark that passes has an id, an origin, and a count
+ * above its floor.
  */
 #include <string.h>
 
@@ -27,10 +29,20 @@ static void check_rec_valid(const struct fgd_snap_bucket *r)
 	FUZZ_ASSERT(r->key_len >= 1 && r->key_len <= FG_KEY_MAX);
 }
 
+static void check_mark_valid(const struct fgd_snap_mark *m)
+{
+	FUZZ_ASSERT((m->id[0] | m->id[1]) != 0);
+	FUZZ_ASSERT(m->origin != 0);
+	FUZZ_ASSERT(m->count > m->floor);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fgd_snap_hdr h;
-	struct fgd_snap_bucket rec;
+	union {
+		struct fgd_snap_bucket bucket;
+		struct fgd_snap_mark mark;
+	} rec;
 	char err[256];
 	uint64_t i, n;
 
@@ -41,16 +53,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_ASSERT(size >= sizeof h);
-	FUZZ_ASSERT(h.version == FGD_SNAP_VERSION &&
+	FUZZ_ASSERT(h.version >= FGD_SNAP_VERSION_MIN &&
+	            h.version <= FGD_SNAP_VERSION &&
 	            h.rec_size == FGD_SNAP_REC_SIZE);
 	FUZZ_ASSERT(h.nbuckets <= size / FGD_SNAP_REC_SIZE &&
 	            h.nremote <= size / FGD_SNAP_REC_SIZE);
 	n = h.nbuckets + h.nremote;
 	FUZZ_ASSERT(sizeof h + n * FGD_SNAP_REC_SIZE == size);
 	for (i = 0; i < n; i++) {
-		memcpy(&rec, data + sizeof h + i * FGD_SNAP_REC_SIZE, sizeof rec);
-		if (fgd_snapshot_check_rec(&rec) == 0)
-			check_rec_valid(&rec);
+		memcpy(&rec, data + sizeof h + i * FGD_SNAP_REC_SIZE,
+		       sizeof rec);
+		if (fgd_snapshot_check_rec(&h, i, &rec) != 0)
+			continue;
+		if (i >= h.nbuckets && h.version >= 2)
+			check_mark_valid(&rec.mark);
+		else
+			check_rec_valid(&rec.bucket);
 	}
 	return 0;
 }
