@@ -132,6 +132,8 @@ static int state_map(struct fgd_node *n, const char *path)
 	return 1;
 }
 
+static uint64_t evict_pass(struct fgd_node *n);
+
 static const char ledger_ctx[] = "floodgate remote ledger ids v1";
 
 size_t fgd_ledger_default(uint64_t capacity, size_t peers)
@@ -316,7 +318,9 @@ static void absorb(struct fgd_node *n, uint64_t now_ms)
 		struct fgd_local *e = fgd_ledger_at(&n->local, i);
 		const struct fg_rule_cache *rc;
 
-		if (e == NULL || e->count <= e->floor)
+		/* A change not sent yet is sent with its old floor first:
+		 * every consumption is announced once as such. */
+		if (e == NULL || e->count <= e->floor || e->ver > n->emitted)
 			continue;
 		rc = fg__rule_params(n->fg, e->rule);
 		if ((rc->flags & FG__RULE_ACTIVE) &&
@@ -636,13 +640,23 @@ static int debit(struct fgd_node *n, unsigned idx,
                  uint64_t delta, uint64_t honest)
 {
 	uint64_t capped = 0;
+	int r;
 
 	if (delta > honest) {
 		n->ctr.debit_clamped += delta - honest;
 		delta = honest;
 	}
-	if (fg__debit(n->fg, idx, rec->key, rec->key_len, delta,
-	              max_debt(n, rc->tau_ns), &capped) != 0) {
+	r = fg__debit(n->fg, idx, rec->key, rec->key_len, delta,
+	              max_debt(n, rc->tau_ns), &capped);
+	if (r == FG_ENOMEM && n->evicted_round != n->rounds) {
+		/* The table is full: make room as the harvest would, once a
+		 * round, and try again. */
+		n->evicted_round = n->rounds;
+		(void)evict_pass(n);
+		r = fg__debit(n->fg, idx, rec->key, rec->key_len, delta,
+		              max_debt(n, rc->tau_ns), &capped);
+	}
+	if (r != 0) {
 		n->ctr.records_noroom++;
 		return -1;
 	}
@@ -845,10 +859,7 @@ void fgd_node_expire(struct fgd_node *n, uint64_t now_ms)
 
 uint64_t fgd_node_evict(struct fgd_node *n)
 {
-	struct fg_table *t = &n->fg->seg.tbl;
-	uint8_t global[FG_RULES_MAX];
-	fg_rule_info ri;
-	uint64_t i, now, evicted = 0, full = 0;
+	uint64_t full = 0;
 	unsigned r;
 
 	for (r = 0; r < FG_RULES_MAX; r++)
@@ -856,6 +867,18 @@ uint64_t fgd_node_evict(struct fgd_node *n)
 	if (n->ready <= n->fg->seg.capacity && full == n->table_full_seen)
 		return 0;
 	n->table_full_seen = full;
+	return evict_pass(n);
+}
+
+/* Evict every bucket that is full again and harvested (node.h). */
+static uint64_t evict_pass(struct fgd_node *n)
+{
+	struct fg_table *t = &n->fg->seg.tbl;
+	uint8_t global[FG_RULES_MAX];
+	fg_rule_info ri;
+	uint64_t i, now, evicted = 0;
+	unsigned r;
+
 	for (r = 0; r < FG_RULES_MAX; r++)
 		global[r] = fg_rule_get(n->fg, r, &ri) == 0 &&
 		            (ri.flags & FG_RULE_GLOBAL);

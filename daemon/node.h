@@ -262,6 +262,8 @@ struct fgd_node {
 	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once harvests */
 	uint64_t table_full_seen; /* the segment's table_full at the last
 	                           * eviction pass */
+	uint64_t evicted_round;   /* a debit found no room: the round of the
+	                           * eviction pass it ran */
 	struct fgd_counters ctr;
 	/* dissemination and membership (members.c) */
 	struct fgd_member *mem; /* per keyring entry */
