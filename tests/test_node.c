@@ -587,6 +587,7 @@ Test(gossip, a_full_ledger_drops_what_no_longer_matters_and_defers_the_rest)
 	}
 	fgd_node_harvest(&W.node[0], 1);
 	cr_assert_eq(W.node[0].local.n, 16, "the ledger is full");
+	fgd_node_emit(&W.node[0], 1, 0, capture, &W.out); /* then floored */
 	nanosleep(&ts, NULL); /* every bucket is full again */
 	for (k = 0; k < (int)FGD_ABSORB_EVERY; k++)
 		fgd_node_harvest(&W.node[0], 2); /* floors: all absorbed */
@@ -740,4 +741,20 @@ Test(gossip, a_stolen_key_cannot_push_a_key_beyond_the_debt_bound)
 	cr_expect_gt(W.node[1].ctr.debt_capped, 0, "and the rest counted");
 	cr_expect_eq(W.node[1].ctr.applied + W.node[1].ctr.debt_capped,
 	             1000000001, "nothing unaccounted for");
+}
+
+Test(gossip, a_change_is_sent_before_its_count_is_floored)
+{
+	struct timespec ts = {0, 30000000};
+	int k;
+
+	test_rule(W.fg[0], "fast", 1, 1, 10, FG_RULE_GLOBAL); /* 10 ms */
+	test_rule(W.fg[1], "fast", 10, 1, HOUR_MS, FG_RULE_GLOBAL);
+	take(0, "fast", "y", 1);
+	nanosleep(&ts, NULL); /* full again before the round that sends it */
+	for (k = 0; k < (int)FGD_ABSORB_EVERY; k++)
+		fgd_node_harvest(&W.node[0], 1);
+	round_to_1(2);
+	cr_expect_eq(W.node[1].ctr.applied, 1, "announced once as consumed");
+	cr_expect_eq(left(1, "fast", "y"), 9);
 }
