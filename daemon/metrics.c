@@ -29,6 +29,7 @@
 #include "daemon/metrics.h"
 #include "daemon/node.h"
 #include "lib/client.h"
+#include "shm/clock.h"
 #include "shm/layout.h"
 
 void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
@@ -717,12 +718,18 @@ void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
                         uint64_t now_ms)
 {
 	/* The harvest of the next round, brought forward: what workers did
-	 * up to this request is in the figures.  At most once between two
-	 * rounds, so that a flood of scrapes costs at most one more pass
-	 * a round; later scrapes of the round read that harvest. */
-	if (n != NULL && n->fg == fg && n->early_round != n->rounds + 1) {
-		fgd_node_harvest(n, now_ms);
-		n->early_round = n->rounds + 1;
+	 * up to this request is in the figures.  A pass over a large table
+	 * takes a while, so a flood of scrapes may not harvest more than
+	 * FGD_SCRAPE_SHARE of the daemon's time: after a pass of D, scrapes
+	 * read it until D * (FGD_SCRAPE_SHARE - 1) later. */
+	if (n != NULL && n->fg == fg) {
+		uint64_t t0 = fg__now_ns();
+
+		if (t0 >= n->scrape_next_ns) {
+			fgd_node_harvest(n, now_ms);
+			n->scrape_next_ns =
+			    t0 + (fg__now_ns() - t0) * FGD_SCRAPE_SHARE;
+		}
 	}
 	fgd_metrics_prometheus(b, fg, n, now_ms);
 }

@@ -5,10 +5,10 @@
  * shared by the daemon's HTTP endpoint (GET /metrics) and the floodgate
  * CLI (floodgate stats --prometheus), so that both show the same figures.
  * Inside a gossiping daemon the per-rule sums come from its harvest
- * (struct fgd_rule_sums, node.h), brought forward by a scrape at most
- * once a round, so that scrapes never add more than a pass a round to the
- * daemon's loop; otherwise it reads the segment with the O(slots) scan of
- * an operator's tool.  Never touches the path of a check.
+ * (struct fgd_rule_sums, node.h), brought forward by a scrape within a
+ * bounded share of the daemon's time (fgd_metrics_scrape); otherwise it reads
+ * the segment with the O(slots) scan of an operator's tool.  Never touches the
+ * path of a check.
  */
 #ifndef FGD_METRICS_H
 #define FGD_METRICS_H
@@ -48,9 +48,12 @@ void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
 
 /* What a scrape of the daemon (GET /metrics, the control socket's
  * "metrics") answers: with @n, the next round's harvest is brought
- * forward (at most once between two rounds), so that the figures include
- * every check that returned before the request, whichever way it is
- * read; then fgd_metrics_prometheus(). */
+ * forward, so that the figures include every check that returned before
+ * the request, whichever way they are read; then fgd_metrics_prometheus().
+ * Scrapes harvest at most 1/FGD_SCRAPE_SHARE of the time (a pass over a
+ * million slots takes milliseconds): a scrape that follows one sooner
+ * reads that one's harvest. */
+#define FGD_SCRAPE_SHARE 5u
 void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
                         uint64_t now_ms);
 

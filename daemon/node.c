@@ -224,6 +224,28 @@ static void absorb(struct fgd_node *n, uint64_t now_ms)
 	}
 }
 
+/* The harvest's per-rule totals into the sums /metrics shows, which
+ * never fall; the growth of the denial count goes to the rule's mode. */
+static void sums_take(struct fgd_node *n, const uint64_t *allowed,
+                      const uint64_t *aux, const uint8_t *shadow)
+{
+	unsigned r;
+
+	for (r = 0; r < FG_RULES_MAX; r++) {
+		struct fgd_rule_sums *m = &n->sums[r];
+
+		if (allowed[r] > m->allowed)
+			m->allowed = allowed[r];
+		if (aux[r] <= m->aux)
+			continue;
+		if (shadow[r])
+			m->shadow_denied += aux[r] - m->aux;
+		else
+			m->denied += aux[r] - m->aux;
+		m->aux = aux[r];
+	}
+}
+
 void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 {
 	struct fg_table *t = &n->fg->seg.tbl;
@@ -233,16 +255,13 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 	unsigned r;
 	int purged = 0, top = fgd_top_begin(&n->top, n->nslots, now_ms) == 1;
 
+	/* What evicted buckets held, first: a bucket evicted during the
+	 * pass is then missed at worst (once), never counted twice. */
 	for (r = 0; r < FG_RULES_MAX; r++) {
 		int in_force = fg_rule_get(n->fg, r, &ri[r]) == 0;
 
 		global[r] = in_force && (ri[r].flags & FG_RULE_GLOBAL);
 		shadow[r] = in_force && (ri[r].flags & FG_RULE_SHADOW);
-	}
-
-	/* What evicted buckets held, first: a bucket evicted during the
-	 * pass is then missed at worst (once), never counted twice. */
-	for (r = 0; r < FG_RULES_MAX; r++) {
 		n->sums[r].keys = 0;
 		allowed[r] =
 		    uatomic_read(&n->fg->seg.rules[r].evicted_consumed);
@@ -309,19 +328,7 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		n->total += delta;
 		n->ctr.harvested += delta;
 	}
-	for (r = 0; r < FG_RULES_MAX; r++) { /* never falling: see node.h */
-		struct fgd_rule_sums *m = &n->sums[r];
-
-		if (allowed[r] > m->allowed)
-			m->allowed = allowed[r];
-		if (aux[r] <= m->aux)
-			continue;
-		if (shadow[r])
-			m->shadow_denied += aux[r] - m->aux;
-		else
-			m->denied += aux[r] - m->aux;
-		m->aux = aux[r];
-	}
+	sums_take(n, allowed, aux, shadow);
 	if (top)
 		fgd_top_end(&n->top, now_ms);
 	n->harvest_ms = now_ms;
