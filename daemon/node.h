@@ -228,7 +228,7 @@ struct fgd_node {
 	uint64_t ready; /* buckets the last harvest saw */
 	uint64_t dead;  /* and abandoned inserts */
 	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once harvests */
-	uint64_t harvest_ms;      /* when the last harvest ran */
+	uint64_t harvest_ms;                     /* when the last harvest ran */
 	uint64_t scrape_next_ns;  /* a scrape may harvest from then on */
 	struct fgd_topdenied top; /* the keys denied most (topdenied.h) */
 	uint64_t table_full_seen; /* the segment's table_full at the last
