@@ -36,7 +36,8 @@
  * node holds exactly capacity - 1 of every trial key at the end (nothing
  * debited twice); and the CPU time (utime + stime in /proc/PID/stat) all
  * daemons used during the trials, in % of one CPU over the trials' wall
- * time, in total and per daemon.  The exit status is 1 if a cluster did
+ * time, in total and per daemon (and, with FG_CONVERGE_RAW=FILE, each
+ * trial in FILE: see raw_put).  The exit status is 1 if a cluster did
  * not come up or settle, a trial timed out, or a count was not exact.
  *
  *   make bench   (or bench/daemon_converge FLOODGATED [N...])
@@ -366,6 +367,25 @@ static void put_rank(const uint64_t *sorted, int n, double q)
 		printf(" %8.1f", v / 1e6);
 }
 
+/* With FG_CONVERGE_RAW=FILE, every trial appended to FILE as "N MS" (MS
+ * "timeout" for one that timed out), sorted: what scripts/charts.sh
+ * draws the CDF of. */
+static void raw_put(int n, const uint64_t *sorted)
+{
+	const char *path = getenv("FG_CONVERGE_RAW");
+	FILE *f;
+	int t;
+
+	if (path == NULL || (f = fopen(path, "a")) == NULL)
+		return;
+	for (t = 0; t < TRIALS; t++)
+		if (sorted[t] == NEVER)
+			fprintf(f, "%d timeout\n", n);
+		else
+			fprintf(f, "%d %.3f\n", n, sorted[t] / 1e6);
+	fclose(f);
+}
+
 static int run(int n)
 {
 	char(*keys)[16] =
@@ -463,6 +483,7 @@ static int run(int n)
 	}
 
 	qsort(took, TRIALS, sizeof took[0], cmp_u64);
+	raw_put(n, took);
 	if (fgd_fanout_auto((size_t)n) == 0)
 		printf("%6d %7s", n, "all");
 	else

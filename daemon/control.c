@@ -388,7 +388,7 @@ void fgd_ctl_answer(const struct fgd_ctl_env *env, const char *line,
 		answer_stats(env, out);
 	} else if (strcmp(w[0], "metrics") == 0 && nw == 1) {
 		fgd_buf_printf(out, "ok\n");
-		fgd_metrics_prometheus(out, env->fg, env->node, now_ms);
+		fgd_metrics_scrape(out, env->fg, env->node, now_ms);
 	} else if (strcmp(w[0], "remote") == 0 && nw == 3) {
 		klen = fgd_ctl_unhex(w[2], key, sizeof key);
 		if (klen <= 0)

@@ -633,10 +633,16 @@ static void snapshot_save(struct daemon *d)
 
 	if (!d->cfg.snapshot[0] || !d->node_ok)
 		return;
+	d->node.ctr.snapshot_every_ms = d->cfg.snapshot_every_ms;
 	if (fgd_snapshot_write(d->cfg.snapshot, &d->node, &n, err,
-	                       sizeof err) != 0)
+	                       sizeof err) != 0) {
+		d->node.ctr.snapshot_errors++;
 		logmsg(LOG_ERR, "%s", err);
-	else if (verbose)
+		return;
+	}
+	d->node.ctr.snapshots++;
+	d->node.ctr.snapshot_ms = now_ms();
+	if (verbose)
 		logmsg(LOG_DEBUG, "snapshot %s: %llu buckets, %llu marks",
 		       d->cfg.snapshot, (unsigned long long)n.buckets,
 		       (unsigned long long)n.remote);

@@ -45,7 +45,7 @@
 struct fgd_http {
 	struct MHD_Daemon *mhd;
 	fg_client *fg;
-	const struct fgd_node *node;
+	struct fgd_node *node;
 	int epfd;
 };
 
@@ -327,7 +327,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn, struct fgd_http *h)
 {
 	struct fgd_buf b = {0};
 
-	fgd_metrics_prometheus(&b, h->fg, h->node, mono_ms());
+	fgd_metrics_scrape(&b, h->fg, h->node, mono_ms());
 	return reply(conn, MHD_HTTP_OK,
 	             "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
 }
@@ -416,7 +416,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 /* ------------------------------------------------------------- lifecycle */
 
 int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
-                   fg_client *fg, const struct fgd_node *node, char *err,
+                   fg_client *fg, struct fgd_node *node, char *err,
                    size_t errlen)
 {
 	const union MHD_DaemonInfo *info;

@@ -31,7 +31,7 @@ struct fgd_http;
  * Return: 0, or -1 with the reason in @err.
  */
 int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
-                   fg_client *fg, const struct fgd_node *node, char *err,
+                   fg_client *fg, struct fgd_node *node, char *err,
                    size_t errlen);
 
 /* Fill @pfd with the server's descriptor and lower *@timeout_ms to when

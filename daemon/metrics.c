@@ -16,16 +16,20 @@
  * Everything is appended to a growable buffer that records allocation
  * failure instead of reporting it at each call: the caller checks once.
  */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <urcu/uatomic.h>
 
 #include "daemon/metrics.h"
 #include "daemon/node.h"
 #include "lib/client.h"
+#include "shm/clock.h"
 #include "shm/layout.h"
 
 void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
@@ -104,24 +108,25 @@ static void label_value(struct fgd_buf *b, const char *s)
 	}
 }
 
+/* One sample, @v printed with @prec decimals. */
 static void rule_sample(struct fgd_buf *b, const char *name,
-                        const fg_rule_info *ri, uint64_t v)
+                        const fg_rule_info *ri, int prec, double v)
 {
 	fgd_buf_printf(b, "floodgate_%s{rule=\"", name);
 	label_value(b, ri->name);
-	fgd_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+	fgd_buf_printf(b, "\"} %.*f\n", prec, v);
 }
 
+/* Per rule: what a scan or the daemon's last harvest found. */
 struct scan {
 	uint64_t used, dead;
 	struct fgd_rule_sums r[FG_MAX_RULES];
 };
 
-_Static_assert(sizeof((struct scan *)0)->r ==
-                   sizeof((struct fgd_node *)0)->sums,
-               "a harvest's sums are a scan's");
-
-static void slots_scan(fg_client *fg, struct scan *s)
+/* Outside the daemon (the CLI without one): one pass over the slots.
+ * With no history, a rule's denials all go to the mode it has now. */
+static void slots_scan(fg_client *fg, const fg_rule_info *ri,
+                       const uint8_t *active, struct scan *s)
 {
 	const struct fg_table *t = &fg->seg.tbl;
 	uint64_t i;
@@ -131,7 +136,7 @@ static void slots_scan(fg_client *fg, struct scan *s)
 	for (i = 0; i < FG_MAX_RULES; i++) {
 		s->r[i].allowed =
 		    uatomic_read(&fg->seg.rules[i].evicted_consumed);
-		s->r[i].denied = uatomic_read(&fg->seg.rules[i].evicted_denied);
+		s->r[i].aux = uatomic_read(&fg->seg.rules[i].evicted_denied);
 	}
 	for (i = 0; i < t->nslots; i++) {
 		struct fg_slot *sl = &t->slots[i];
@@ -148,7 +153,13 @@ static void slots_scan(fg_client *fg, struct scan *s)
 		r = &s->r[FG_CTL_RULE(ctl)];
 		r->keys++;
 		r->allowed += uatomic_read(&sl->consumed);
-		r->denied += uatomic_read(&sl->aux);
+		r->aux += uatomic_read(&sl->aux);
+	}
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		if (active[i] && (ri[i].flags & FG_RULE_SHADOW))
+			s->r[i].shadow_denied = s->r[i].aux;
+		else
+			s->r[i].denied = s->r[i].aux;
 	}
 }
 
@@ -160,6 +171,7 @@ enum rule_fig {
 	RF_KEYS,
 	RF_ALLOWED,
 	RF_DENIED,
+	RF_SHADOW,
 	RF_FULL
 };
 
@@ -184,9 +196,10 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 		case RF_RATE:
 			v = ri[i].rate;
 			break;
-		case RF_PERIOD:
-			v = ri[i].period_ms;
-			break;
+		case RF_PERIOD: /* base unit: seconds, to the millisecond */
+			rule_sample(b, name, &ri[i], 3,
+			            ri[i].period_ms / 1000.0);
+			continue;
 		case RF_KEYS:
 			v = r->keys;
 			break;
@@ -196,22 +209,86 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 		case RF_DENIED:
 			v = r->denied;
 			break;
+		case RF_SHADOW:
+			v = r->shadow_denied;
+			break;
 		case RF_FULL:
 			v = ri[i].table_full;
 			break;
 		}
-		rule_sample(b, name, &ri[i], v);
+		rule_sample(b, name, &ri[i], 0, (double)v);
 	}
 }
 
-/* Inside the daemon, the last harvest's sums (at most one interval old):
- * a scrape must not scan a million slots in the daemon's loop. */
+static void rule_info(struct fgd_buf *b, const fg_rule_info *ri,
+                      const uint8_t *active)
+{
+	unsigned i;
+
+	family(b, "rule_info", "gauge",
+	       "Rules in force (value 1), their scope, policy when the table "
+	       "is full, mode, and whether the rule is the default.");
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		uint32_t f = ri[i].flags;
+
+		if (!active[i])
+			continue;
+		fgd_buf_printf(b, "floodgate_rule_info{rule=\"");
+		label_value(b, ri[i].name);
+		fgd_buf_printf(b,
+		               "\",scope=\"%s\",on_full=\"%s\",mode=\"%s\","
+		               "default=\"%s\"} 1\n",
+		               f & FG_RULE_GLOBAL ? "global" : "host",
+		               f & FG_RULE_FAIL_CLOSED ? "closed" : "open",
+		               f & FG_RULE_SHADOW ? "shadow" : "enforce",
+		               f & FG_RULE_DEFAULT ? "yes" : "no");
+	}
+}
+
+static const struct {
+	const char *name, *type, *help;
+	enum rule_fig fig;
+} rule_families[] = {
+    {"rule_capacity_tokens", "gauge",
+     "Bucket capacity (burst) of the rule, in tokens.", RF_CAPACITY},
+    {"rule_rate_tokens", "gauge",
+     "Tokens refilled per period (see floodgate_rule_period_seconds).",
+     RF_RATE},
+    {"rule_period_seconds", "gauge", "Refill period of the rule.", RF_PERIOD},
+    {"rule_keys", "gauge", "Live buckets (keys) under the rule.", RF_KEYS},
+    {"rule_allowed_tokens_total", "counter",
+     "Tokens admitted on this host under the rule (a check of cost N "
+     "counts N): its live buckets plus what evicted ones held; checks "
+     "answered by the on-full policy and the would-be denials of a shadow "
+     "rule are not included.",
+     RF_ALLOWED},
+    {"rule_denials_total", "counter",
+     "Checks denied under the rule while it enforced: its live buckets "
+     "plus evicted ones.",
+     RF_DENIED},
+    {"rule_shadow_denials_total", "counter",
+     "Checks a rule in shadow mode admitted but would have denied "
+     "(never in floodgate_rule_denials_total).",
+     RF_SHADOW},
+    {"rule_table_full_total", "counter",
+     "Checks that found no room in the table for a new key (answered by "
+     "the rule's on-full policy).",
+     RF_FULL},
+};
+
+/* Inside the daemon, the last harvest's sums (refreshed by a scrape, see
+ * fgd_metrics_scrape): a scrape must not scan a million slots in the
+ * daemon's loop. */
 static void node_sums(const struct fgd_node *n, struct scan *s)
 {
 	s->used = n->ready;
 	s->dead = n->dead;
-	memcpy(s->r, n->sums, sizeof n->sums);
+	memcpy(s->r, n->sums, sizeof s->r);
 }
+
+_Static_assert(sizeof((struct scan *)0)->r ==
+                   sizeof((struct fgd_node *)0)->sums,
+               "a harvest's sums are a scan's");
 
 static void segment_metrics(struct fgd_buf *b, fg_client *fg,
                             const struct fgd_node *n)
@@ -233,7 +310,7 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	if (n != NULL && n->harvests != 0 && n->fg == fg)
 		node_sums(n, s);
 	else
-		slots_scan(fg, s);
+		slots_scan(fg, ri, active, s);
 
 	scalar(b, "segment_capacity_keys", "gauge",
 	       "Keys the segment's table is sized for.", fg->seg.capacity);
@@ -254,51 +331,11 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	       "Idle full buckets evicted to make room (their counts move "
 	       "to their rule's totals).",
 	       uatomic_read(&h->evicted));
-
-	family(b, "rule_info", "gauge",
-	       "Rules in force (value 1), their scope, policy when the table "
-	       "is full, mode, and whether the rule is the default.");
-	for (i = 0; i < FG_MAX_RULES; i++) {
-		uint32_t f = ri[i].flags;
-
-		if (!active[i])
-			continue;
-		fgd_buf_printf(b, "floodgate_rule_info{rule=\"");
-		label_value(b, ri[i].name);
-		fgd_buf_printf(b,
-		               "\",scope=\"%s\",on_full=\"%s\",mode=\"%s\","
-		               "default=\"%s\"} 1\n",
-		               f & FG_RULE_GLOBAL ? "global" : "host",
-		               f & FG_RULE_FAIL_CLOSED ? "closed" : "open",
-		               f & FG_RULE_SHADOW ? "shadow" : "enforce",
-		               f & FG_RULE_DEFAULT ? "yes" : "no");
-	}
-	rules_family(b, ri, active, s, "rule_capacity_tokens", "gauge",
-	             "Bucket capacity (burst) of the rule, in tokens.",
-	             RF_CAPACITY);
-	rules_family(b, ri, active, s, "rule_rate_tokens", "gauge",
-	             "Tokens refilled per period (see "
-	             "floodgate_rule_period_milliseconds).",
-	             RF_RATE);
-	rules_family(b, ri, active, s, "rule_period_milliseconds", "gauge",
-	             "Refill period of the rule.", RF_PERIOD);
-	rules_family(b, ri, active, s, "rule_keys", "gauge",
-	             "Live buckets (keys) under the rule.", RF_KEYS);
-	rules_family(b, ri, active, s, "rule_allowed_tokens_total", "counter",
-	             "Tokens admitted on this host under the rule (a check "
-	             "of cost N counts N): its live buckets, summed by a scan "
-	             "of the slot table, plus what evicted ones held; checks "
-	             "answered by the on-full policy are not included.",
-	             RF_ALLOWED);
-	rules_family(b, ri, active, s, "rule_denials_total", "counter",
-	             "Checks denied under the rule (for a shadow rule: that "
-	             "would have been denied): its live buckets plus evicted "
-	             "ones.",
-	             RF_DENIED);
-	rules_family(b, ri, active, s, "rule_table_full_total", "counter",
-	             "Checks that found no room in the table for a new key "
-	             "(answered by the rule's on-full policy).",
-	             RF_FULL);
+	rule_info(b, ri, active);
+	for (i = 0; i < sizeof rule_families / sizeof rule_families[0]; i++)
+		rules_family(b, ri, active, s, rule_families[i].name,
+		             rule_families[i].type, rule_families[i].help,
+		             rule_families[i].fig);
 out:
 	free(s);
 	free(ri);
@@ -378,12 +415,203 @@ static const struct {
         "Repairs received that completed a batch."),
 };
 
+/* A family of one unlabelled sample, any name (process_*). */
+static void pfamily(struct fgd_buf *b, const char *name, const char *type,
+                    const char *help, int prec, double v)
+{
+	fgd_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.*f\n", name, help,
+	               name, type, name, prec, v);
+}
+
+static void peer_sample(struct fgd_buf *b, const char *name, const char *peer,
+                        const char *state, double v)
+{
+	fgd_buf_printf(b, "floodgate_%s{peer=\"", name);
+	label_value(b, peer);
+	if (state != NULL)
+		fgd_buf_printf(b, "\",state=\"%s", state);
+	fgd_buf_printf(b, "\"} %.3f\n", v);
+}
+
+/* Each other keyring member: its state, how long since it was heard, and
+ * how many of its versions this node still lacks (sync.c). */
+static void peers_metrics(struct fgd_buf *b, const struct fgd_node *n,
+                          uint64_t now_ms)
+{
+	uint64_t by_state[4] = {0, 0, 0, 0};
+	size_t i;
+	int d;
+
+	for (i = 0; i < n->kr->n; i++) {
+		enum fgd_peer_state st;
+
+		if ((int)i == n->self)
+			continue;
+		st = fgd_node_peer_state(n, (int)i, now_ms);
+		if ((unsigned)st < 4)
+			by_state[st]++;
+	}
+	family(b, "peers", "gauge",
+	       "Other nodes of the keyring, by state (from the last "
+	       "datagram heard).");
+	for (d = 0; d < 4; d++)
+		fgd_buf_printf(b, "floodgate_peers{state=\"%s\"} %llu\n",
+		               fgd_peer_state_name((enum fgd_peer_state)d),
+		               (unsigned long long)by_state[d]);
+	family(b, "peer_state", "gauge",
+	       "Each other node of the keyring: 1 for the state it is in.");
+	for (i = 0; i < n->kr->n; i++) {
+		enum fgd_peer_state st;
+
+		if ((int)i == n->self)
+			continue;
+		st = fgd_node_peer_state(n, (int)i, now_ms);
+		for (d = 0; d < 4; d++)
+			peer_sample(b, "peer_state", n->kr->keys[i].name,
+			            fgd_peer_state_name((enum fgd_peer_state)d),
+			            st == (enum fgd_peer_state)d);
+	}
+	family(b, "peer_heard_age_seconds", "gauge",
+	       "Time since the last datagram from each other node (absent: "
+	       "never heard).");
+	for (i = 0; i < n->kr->n; i++)
+		if ((int)i != n->self && n->heard_ms[i] != 0 &&
+		    now_ms >= n->heard_ms[i])
+			peer_sample(b, "peer_heard_age_seconds",
+			            n->kr->keys[i].name, NULL,
+			            (now_ms - n->heard_ms[i]) / 1000.0);
+	family(b, "peer_versions_behind", "gauge",
+	       "Versions of each other node's records heard of but not yet "
+	       "held (repaired by sync; 0: up to date).");
+	for (i = 0; i < n->kr->n; i++)
+		if ((int)i != n->self)
+			peer_sample(
+			    b, "peer_versions_behind", n->kr->keys[i].name,
+			    NULL,
+			    n->sync[i].latest > n->sync[i].have
+			        ? (double)(n->sync[i].latest - n->sync[i].have)
+			        : 0.0);
+}
+
+static void harvest_metrics(struct fgd_buf *b, const struct fgd_node *n,
+                            uint64_t now_ms)
+{
+	scalar(b, "harvests_total", "counter",
+	       "Passes over the table that took the workers' consumption "
+	       "(one a round, and one brought forward by a scrape).",
+	       n->harvests);
+	family(b, "harvest_age_seconds", "gauge",
+	       "Age of the per-rule figures, the occupancy and the top "
+	       "denied keys: since the last harvest.");
+	fgd_buf_printf(b, "floodgate_harvest_age_seconds %.3f\n",
+	               n->harvests && now_ms >= n->harvest_ms
+	                   ? (now_ms - n->harvest_ms) / 1000.0
+	                   : 0.0);
+	family(b, "gossip_interval_seconds", "gauge",
+	       "Time between two gossip rounds (the interval directive).");
+	fgd_buf_printf(b, "floodgate_gossip_interval_seconds %.3f\n",
+	               n->interval_ns / 1e9);
+}
+
+/* A key as a label value: printable ASCII up to FGD_TOP_TEXT_MAX bytes as
+ * it is (escaped), anything else as hex of at most FGD_TOP_HEX_MAX bytes;
+ * the encoding label says which, and "hex-prefix" that it was clipped. */
+#define FGD_TOP_TEXT_MAX 48u
+#define FGD_TOP_HEX_MAX  16u
+
+static const char *key_label(char *out, const uint8_t *k, unsigned len)
+{
+	unsigned i, text = len <= FGD_TOP_TEXT_MAX;
+
+	for (i = 0; i < len && text; i++)
+		text = k[i] >= 0x20 && k[i] < 0x7f;
+	if (text) {
+		memcpy(out, k, len);
+		out[len] = '\0';
+		return "text";
+	}
+	for (i = 0; i < len && i < FGD_TOP_HEX_MAX; i++)
+		sprintf(out + 2 * i, "%02x", k[i]);
+	out[2 * i] = '\0';
+	return len > FGD_TOP_HEX_MAX ? "hex-prefix" : "hex";
+}
+
+static void top_metrics(struct fgd_buf *b, const struct fgd_node *n)
+{
+	const struct fgd_topdenied *t = &n->top;
+	char seen[FGD_TOP_N][FGD_TOP_TEXT_MAX + 2 * FGD_TOP_HEX_MAX + 48];
+	size_t i, j, nseen = 0;
+
+	family(b, "top_denied_window_seconds", "gauge",
+	       "Length of the last complete window the top denied keys are "
+	       "counted over (0: none yet).");
+	fgd_buf_printf(b, "floodgate_top_denied_window_seconds %.3f\n",
+	               t->window_ms / 1000.0);
+	family(b, "top_denied_key_denials", "gauge",
+	       "The keys denied most in the last complete window (at most "
+	       "10, by rule), with their denials in it; enforced and shadow "
+	       "rules alike.");
+	for (i = 0; i < t->n; i++) {
+		char key[FGD_TOP_TEXT_MAX + 2 * FGD_TOP_HEX_MAX + 1];
+		const char *enc;
+		fg_rule_info ri;
+		uint64_t sum = t->top[i].denied;
+
+		if (fg_rule_get(n->fg, t->top[i].rule, &ri) != 0)
+			continue; /* removed since */
+		enc = key_label(key, t->top[i].key, t->top[i].len);
+		snprintf(seen[nseen], sizeof seen[0], "%s/%s/%s", ri.name, enc,
+		         key);
+		for (j = 0; j < nseen; j++)
+			if (strcmp(seen[j], seen[nseen]) == 0)
+				break;
+		if (j < nseen)
+			continue; /* merged into the first below */
+		for (j = i + 1; j < t->n; j++) {
+			char k2[sizeof key];
+
+			if (t->top[j].rule == t->top[i].rule &&
+			    strcmp(key_label(k2, t->top[j].key, t->top[j].len),
+			           enc) == 0 &&
+			    strcmp(k2, key) == 0)
+				sum += t->top[j].denied;
+		}
+		nseen++;
+		fgd_buf_printf(b, "floodgate_top_denied_key_denials{rule=\"");
+		label_value(b, ri.name);
+		fgd_buf_printf(b, "\",key=\"");
+		label_value(b, key);
+		fgd_buf_printf(b, "\",encoding=\"%s\"} %llu\n", enc,
+		               (unsigned long long)sum);
+	}
+}
+
+static void snapshot_metrics(struct fgd_buf *b, const struct fgd_counters *c,
+                             uint64_t now_ms)
+{
+	scalar(b, "snapshots_total", "counter", "Snapshots written.",
+	       c->snapshots);
+	scalar(b, "snapshot_errors_total", "counter",
+	       "Snapshots that could not be written (the log says why).",
+	       c->snapshot_errors);
+	family(b, "snapshot_interval_seconds", "gauge",
+	       "Time between two snapshots (absent: snapshots off, or none "
+	       "tried yet).");
+	if (c->snapshot_every_ms)
+		fgd_buf_printf(b, "floodgate_snapshot_interval_seconds %.3f\n",
+		               c->snapshot_every_ms / 1000.0);
+	family(b, "snapshot_age_seconds", "gauge",
+	       "Time since the last snapshot written (absent: none yet).");
+	if (c->snapshot_ms && now_ms >= c->snapshot_ms)
+		fgd_buf_printf(b, "floodgate_snapshot_age_seconds %.3f\n",
+		               (now_ms - c->snapshot_ms) / 1000.0);
+}
+
 static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
                            uint64_t now_ms)
 {
 	const struct fgd_counters *c = &n->ctr;
-	uint64_t by_state[4] = {0, 0, 0, 0};
-	size_t i, k;
+	size_t k;
 	int d;
 
 	family(b, "gossip_dropped_datagrams_total", "counter",
@@ -411,22 +639,80 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	       "Marks the remote ledger holds at most (ledger-size).",
 	       n->remote.max);
 
-	for (i = 0; i < n->kr->n; i++) {
-		enum fgd_peer_state st;
+	peers_metrics(b, n, now_ms);
+	harvest_metrics(b, n, now_ms);
+	top_metrics(b, n);
+	snapshot_metrics(b, &n->ctr, now_ms);
+}
 
-		if ((int)i == n->self)
-			continue;
-		st = fgd_node_peer_state(n, (int)i, now_ms);
-		if ((unsigned)st < 4)
-			by_state[st]++;
+/* Inside the daemon: the process, as client libraries export it
+ * (process_*), from getrusage() and /proc/self: a few small reads. */
+static void process_metrics(struct fgd_buf *b)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	long page = sysconf(_SC_PAGESIZE), tck = sysconf(_SC_CLK_TCK);
+	unsigned long long vsz = 0, rss = 0, start = 0, btime = 0;
+	char line[256];
+	FILE *f;
+	DIR *dir;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		pfamily(b, "process_cpu_seconds_total", "counter",
+		        "User and system CPU time spent, in seconds.", 6,
+		        ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%llu %llu", &vsz, &rss) == 2 && page > 0) {
+			pfamily(b, "process_virtual_memory_bytes", "gauge",
+			        "Virtual memory size in bytes.", 0,
+			        (double)vsz * (double)page);
+			pfamily(b, "process_resident_memory_bytes", "gauge",
+			        "Resident memory size in bytes.", 0,
+			        (double)rss * (double)page);
+		}
+		fclose(f);
 	}
-	family(b, "peers", "gauge",
-	       "Other nodes of the keyring, by state (from the last "
-	       "datagram heard).");
-	for (d = 0; d < 4; d++)
-		fgd_buf_printf(b, "floodgate_peers{state=\"%s\"} %llu\n",
-		               fgd_peer_state_name((enum fgd_peer_state)d),
-		               (unsigned long long)by_state[d]);
+	if ((dir = opendir("/proc/self/fd")) != NULL) {
+		unsigned long long nfd = 0;
+
+		while (readdir(dir) != NULL)
+			nfd++;
+		closedir(dir);
+		/* ".", ".." and the directory's own descriptor */
+		pfamily(b, "process_open_fds", "gauge",
+		        "Number of open file descriptors.", 0,
+		        nfd >= 3 ? (double)(nfd - 3) : 0.0);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		pfamily(b, "process_max_fds", "gauge",
+		        "Maximum number of open file descriptors.", 0,
+		        (double)rl.rlim_cur);
+	/* start: clock ticks after boot (field 22 of stat) + boot time */
+	if ((f = fopen("/proc/self/stat", "re")) != NULL) {
+		if (fgets(line, sizeof line, f) != NULL) {
+			const char *p = strrchr(line, ')');
+
+			if (p == NULL || sscanf(p + 2,
+			                        "%*c %*d %*d %*d %*d %*d %*u "
+			                        "%*u %*u %*u %*u %*u %*u %*d "
+			                        "%*d %*d %*d %*d %*d %llu",
+			                        &start) != 1)
+				start = 0;
+		}
+		fclose(f);
+	}
+	if ((f = fopen("/proc/stat", "re")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL)
+			if (sscanf(line, "btime %llu", &btime) == 1)
+				break;
+		fclose(f);
+	}
+	if (start != 0 && btime != 0 && tck > 0)
+		pfamily(b, "process_start_time_seconds", "gauge",
+		        "Start time of the process since the Unix epoch, in "
+		        "seconds.",
+		        2, (double)btime + (double)start / (double)tck);
 }
 
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
@@ -436,4 +722,28 @@ void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
 		segment_metrics(b, fg, n);
 	if (n != NULL)
 		daemon_metrics(b, n, now_ms);
+	/* the owner of the segment renders: the daemon, not the CLI */
+	if (fg != NULL &&
+	    uatomic_read(&fg->seg.tbl.hdr->owner_pid) == (uint64_t)getpid())
+		process_metrics(b);
+}
+
+void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
+                        uint64_t now_ms)
+{
+	/* The harvest of the next round, brought forward: what workers did
+	 * up to this request is in the figures.  A pass over a large table
+	 * takes a while, so a flood of scrapes may not harvest more than
+	 * FGD_SCRAPE_SHARE of the daemon's time: after a pass of D, scrapes
+	 * read it until D * (FGD_SCRAPE_SHARE - 1) later. */
+	if (n != NULL && n->fg == fg) {
+		uint64_t t0 = fg__now_ns();
+
+		if (t0 >= n->scrape_next_ns) {
+			fgd_node_harvest(n, now_ms);
+			n->scrape_next_ns =
+			    t0 + (fg__now_ns() - t0) * FGD_SCRAPE_SHARE;
+		}
+	}
+	fgd_metrics_prometheus(b, fg, n, now_ms);
 }

@@ -4,10 +4,11 @@
  * One renderer of the Prometheus text exposition format (version 0.0.4),
  * shared by the daemon's HTTP endpoint (GET /metrics) and the floodgate
  * CLI (floodgate stats --prometheus), so that both show the same figures.
- * Inside a gossiping daemon the per-rule sums come from its last harvest
- * (struct fgd_rule_sums, node.h), so a scrape does not scan the table in
- * the daemon's loop; otherwise it reads the segment with the O(slots)
- * scan of an operator's tool.  Never touches the path of a check.
+ * Inside a gossiping daemon the per-rule sums come from its harvest
+ * (struct fgd_rule_sums, node.h), brought forward by a scrape within a
+ * bounded share of the daemon's time (fgd_metrics_scrape); otherwise it reads
+ * the segment with the O(slots) scan of an operator's tool.  Never touches the
+ * path of a check.
  */
 #ifndef FGD_METRICS_H
 #define FGD_METRICS_H
@@ -33,13 +34,27 @@ void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
 void fgd_buf_free(struct fgd_buf *b);
 
 /* Prometheus text exposition format (# HELP/# TYPE, metric names prefixed
- * floodgate_): segment figures from @fg (fg_stats: occupancy, inserts,
- * abandoned, reaped, table_full per rule; rules with their parameters as
- * labels/gauges; allowed/denied per rule if the segment has them — see
- * below), and when @n is not NULL (inside the daemon) the daemon's
- * counters: struct fgd_counters in daemon/node.h incl. each gossip drop
- * reason (label reason=...), bytes/datagrams in/out, peers by state. */
+ * floodgate_, base units): segment figures from @fg (occupancy, inserts,
+ * abandoned, reaped, evicted; rules with their parameters; per rule the
+ * tokens allowed, the denials, the would-be denials of shadow mode and
+ * the checks that found the table full), and when @n is not NULL (inside
+ * a gossiping daemon) the daemon's counters (struct fgd_counters in
+ * daemon/node.h, each gossip drop by reason), peers by state and each
+ * peer's, harvests, the top denied keys (topdenied.h) and snapshots.  The
+ * owner of the segment (the daemon) adds the standard process_* figures.
+ * man/floodgated.8 (METRICS) lists every name. */
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
                             const struct fgd_node *n, uint64_t now_ms);
+
+/* What a scrape of the daemon (GET /metrics, the control socket's
+ * "metrics") answers: with @n, the next round's harvest is brought
+ * forward, so that the figures include every check that returned before
+ * the request, whichever way they are read; then fgd_metrics_prometheus().
+ * Scrapes harvest at most 1/FGD_SCRAPE_SHARE of the time (a pass over a
+ * million slots takes milliseconds): a scrape that follows one sooner
+ * reads that one's harvest. */
+#define FGD_SCRAPE_SHARE 5u
+void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
+                        uint64_t now_ms);
 
 #endif

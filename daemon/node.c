@@ -234,6 +234,7 @@ void fgd_node_fini(struct fgd_node *n)
 	free(n->heard_ms);
 	fgd_members_fini(n);
 	fgd_sync_fini(n);
+	fgd_top_fini(&n->top);
 	n->ring.pw = NULL;
 	fgw_pairwise_free(n->pw);
 	n->pw = NULL;
@@ -359,27 +360,48 @@ static int local_add(struct fgd_node *n, unsigned rule, const uint8_t *key,
 	return 0;
 }
 
+/* The harvest's per-rule totals into the sums /metrics shows, which
+ * never fall; the growth of the denial count goes to the rule's mode. */
+static void sums_take(struct fgd_node *n, const uint64_t *allowed,
+                      const uint64_t *aux, const uint8_t *shadow)
+{
+	unsigned r;
+
+	for (r = 0; r < FG_RULES_MAX; r++) {
+		struct fgd_rule_sums *m = &n->sums[r];
+
+		if (allowed[r] > m->allowed)
+			m->allowed = allowed[r];
+		if (aux[r] <= m->aux)
+			continue;
+		if (shadow[r])
+			m->shadow_denied += aux[r] - m->aux;
+		else
+			m->denied += aux[r] - m->aux;
+		m->aux = aux[r];
+	}
+}
+
 void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 {
 	struct fg_table *t = &n->fg->seg.tbl;
-	uint8_t global[FG_RULES_MAX];
+	uint8_t global[FG_RULES_MAX], shadow[FG_RULES_MAX];
 	fg_rule_info ri[FG_RULES_MAX];
-	uint64_t i;
+	uint64_t i, allowed[FG_RULES_MAX], aux[FG_RULES_MAX];
 	unsigned r;
-	int purged = 0;
-
-	for (r = 0; r < FG_RULES_MAX; r++)
-		global[r] = fg_rule_get(n->fg, r, &ri[r]) == 0 &&
-		            (ri[r].flags & FG_RULE_GLOBAL);
+	int purged = 0, top = fgd_top_begin(&n->top, n->nslots, now_ms) == 1;
 
 	/* What evicted buckets held, first: a bucket evicted during the
 	 * pass is then missed at worst (once), never counted twice. */
 	for (r = 0; r < FG_RULES_MAX; r++) {
+		int in_force = fg_rule_get(n->fg, r, &ri[r]) == 0;
+
+		global[r] = in_force && (ri[r].flags & FG_RULE_GLOBAL);
+		shadow[r] = in_force && (ri[r].flags & FG_RULE_SHADOW);
 		n->sums[r].keys = 0;
-		n->sums[r].allowed =
+		allowed[r] =
 		    uatomic_read(&n->fg->seg.rules[r].evicted_consumed);
-		n->sums[r].denied =
-		    uatomic_read(&n->fg->seg.rules[r].evicted_denied);
+		aux[r] = uatomic_read(&n->fg->seg.rules[r].evicted_denied);
 	}
 	n->ready = n->dead = 0;
 	for (i = 0; i < n->nslots; i++) {
@@ -395,13 +417,18 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		if (c != b->ctl) { /* a bucket new since the last look */
 			b->ctl = c;
 			b->seen = 0;
+			fgd_top_new(&n->top, i);
 		}
 		consumed = uatomic_read(&s->consumed);
 		r = FG_CTL_RULE(c);
 		if (r < FG_RULES_MAX) {
+			uint64_t denied = uatomic_read(&s->aux);
+
 			n->sums[r].keys++;
-			n->sums[r].allowed += consumed;
-			n->sums[r].denied += uatomic_read(&s->aux);
+			allowed[r] += consumed;
+			aux[r] += denied;
+			if (top)
+				fgd_top_see(&n->top, i, s, c, denied);
 		}
 		if (consumed == b->seen)
 			continue;
@@ -415,6 +442,10 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		if (local_add(n, r, s->key, len, delta, &purged, now_ms) == 0)
 			b->seen = consumed;
 	}
+	sums_take(n, allowed, aux, shadow);
+	if (top)
+		fgd_top_end(&n->top, now_ms);
+	n->harvest_ms = now_ms;
 	if (++n->harvests % FGD_ABSORB_EVERY == 0)
 		absorb(n, now_ms);
 	(void)fgd_node_evict(n); /* only under pressure: see node.h */

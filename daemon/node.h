@@ -47,6 +47,7 @@
 
 #include "daemon/config.h"
 #include "daemon/ledger.h"
+#include "daemon/topdenied.h"
 #include "gossip/pairwise.h"
 #include "gossip/replay.h"
 #include "gossip/wire.h"
@@ -117,6 +118,10 @@ struct fgd_counters {
 	uint64_t repair_datagrams;
 	uint64_t repairs_limited; /* digests not answered: too soon */
 	uint64_t caught_up;       /* batches completed by a repair */
+	/* snapshots (floodgated.c) */
+	uint64_t snapshots, snapshot_errors; /* written, failed */
+	uint64_t snapshot_ms;       /* the last written (monotonic); 0 none */
+	uint64_t snapshot_every_ms; /* 0: snapshots are off */
 };
 
 #define FGD_PING_REQ_K         3 /* members asked to probe indirectly */
@@ -209,9 +214,15 @@ struct fgd_net {
 /* Per rule, over the live buckets plus what evicted ones held, as the
  * last harvest saw them: what /metrics serves inside the daemon, so that
  * a scrape never scans the table in the daemon's loop (the harvest reads
- * these words anyway, in the cache line of each slot's ctl). */
+ * these words anyway, in the cache line of each slot's ctl).  A bucket
+ * counts denials and would-be denials alike (the slot's aux): each
+ * harvest gives what the count grew by to the mode the rule has then, so
+ * a rule moved from shadow to enforce keeps its past in shadow_denied.
+ * The sums never fall (a bucket evicted during a pass is missed once). */
 struct fgd_rule_sums {
-	uint64_t keys, allowed, denied;
+	uint64_t keys, allowed;
+	uint64_t denied, shadow_denied; /* by mode at each harvest */
+	uint64_t aux;                   /* the buckets' count so far */
 };
 
 /* Pairwise MAC keys (gossip/pairwise.h) are derived at start for
@@ -260,6 +271,9 @@ struct fgd_node {
 	uint64_t ready; /* buckets the last harvest saw */
 	uint64_t dead;  /* and abandoned inserts */
 	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once harvests */
+	uint64_t harvest_ms;                     /* when the last harvest ran */
+	uint64_t scrape_next_ns;  /* a scrape may harvest from then on */
+	struct fgd_topdenied top; /* the keys denied most (topdenied.h) */
 	uint64_t table_full_seen; /* the segment's table_full at the last
 	                           * eviction pass */
 	uint64_t evicted_round;   /* a debit found no room: the round of the

@@ -5,7 +5,9 @@
  * Every line is "# HELP name text", "# TYPE name counter|gauge" or a sample
  * "name[{label="value",...}] value"; a family's HELP and TYPE come once,
  * before its samples; a sample belongs to the family declared last; names
- * start with floodgate_, counters end in _total; no series twice.
+ * start with floodgate_ (or process_, the standard process figures),
+ * counters end in _total; no series twice.  prom_promtool() runs
+ * Prometheus's own checker (promtool check metrics) on the same text.
  * prom_check() returns NULL or what is wrong (with the line);
  * prom_value() finds one series' value.
  */
@@ -16,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static inline int prom_name_char(int c, int first)
 {
@@ -133,8 +137,10 @@ static inline const char *prom_check(const char *text)
 				ftype = 2;
 			else
 				err = "TYPE neither counter nor gauge";
-			if (!err && strncmp(family, "floodgate_", 10) != 0)
-				err = "name not prefixed floodgate_";
+			if (!err && strncmp(family, "floodgate_", 10) != 0 &&
+			    strncmp(family, "process_", 8) != 0)
+				err = "name not prefixed floodgate_ (or the "
+				      "standard process_)";
 			if (!err && ftype == 1 &&
 			    (n < 6 || strcmp(family + n - 6, "_total") != 0))
 				err = "counter name without _total";
@@ -169,6 +175,38 @@ static inline const char *prom_check(const char *text)
 	free(seen);
 	free(help);
 	return err ? why : NULL;
+}
+
+/* promtool check metrics (Debian's prometheus package) on @text: NULL
+ * when it passes, else what it said (or why it could not run). */
+static inline const char *prom_promtool(const char *text)
+{
+	static char why[2048];
+	char path[] = "/tmp/fgtest-prom-XXXXXX", cmd[128];
+	FILE *f, *p;
+	size_t n;
+	int fd = mkstemp(path), rc;
+
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
+		return "promtool: cannot write a temporary file";
+	fputs(text, f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "promtool check metrics <%s 2>&1", path);
+	p = popen(cmd, "r");
+	if (p == NULL) {
+		unlink(path);
+		return "promtool: cannot run";
+	}
+	n = fread(why, 1, sizeof why - 1, p);
+	why[n] = '\0';
+	rc = pclose(p);
+	unlink(path);
+	if (rc == 0)
+		return NULL;
+	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)
+		return "promtool not found: install Debian's prometheus "
+		       "package (scripts/deps.sh)";
+	return why[0] ? why : "promtool check metrics failed";
 }
 
 /* The value of the series @series (name and labels exactly as written),

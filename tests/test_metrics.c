@@ -8,6 +8,7 @@
 
 #include "daemon/metrics.h"
 #include "daemon/node.h"
+#include "lib/client.h"
 #include "tests/helpers.h"
 #include "tests/prom.h"
 
@@ -30,6 +31,8 @@ static char *render(fg_client *c, const struct fgd_node *n, uint64_t now)
 	cr_assert_eq(strlen(b.p), b.len);
 	why = prom_check(b.p);
 	cr_assert_null(why, "%s", why);
+	why = prom_promtool(b.p);
+	cr_assert_null(why, "%s\n%s", why, b.p);
 	return b.p;
 }
 
@@ -112,15 +115,24 @@ Test(metrics, per_rule_allowed_and_denied_are_exact_sums_over_buckets)
 	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
 	                       "{rule=\"login\"}"),
 	             5);
+	/* a shadow rule's would-be denials have their own counter */
 	cr_expect_eq(series(t, "floodgate_rule_denials_total{rule=\"login\"}"),
-	             2);
+	             0);
+	cr_expect_eq(
+	    series(t, "floodgate_rule_shadow_denials_total{rule=\"login\"}"),
+	    2);
+	cr_expect_eq(
+	    series(t, "floodgate_rule_shadow_denials_total{rule=\"api\"}"), 0);
 	cr_expect_eq(
 	    series(t, "floodgate_rule_capacity_tokens{rule=\"login\"}"), 5);
 	cr_expect_eq(series(t, "floodgate_rule_rate_tokens{rule=\"login\"}"),
 	             2);
-	cr_expect_eq(series(t, "floodgate_rule_period_milliseconds"
-	                       "{rule=\"login\"}"),
-	             1000);
+	/* base units: seconds */
+	cr_expect_eq(series(t, "floodgate_rule_period_seconds{rule=\"login\"}"),
+	             1);
+	cr_expect_eq(series(t, "floodgate_rule_period_seconds{rule=\"api\"}"),
+	             3600);
+	cr_expect_null(strstr(t, "milliseconds"), "%s", t);
 	cr_expect_eq(series(t,
 	                    "floodgate_rule_info{rule=\"api\",scope=\"host\","
 	                    "on_full=\"open\",mode=\"enforce\","
@@ -393,4 +405,203 @@ Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
 		fg_close(fg[i]);
 		fg_unlink(node_seg(i));
 	}
+}
+
+/* A node of its own on segment @c (keyring of one). */
+struct solo {
+	struct fgw_peer_key key;
+	struct fgw_keyring kr;
+	uint8_t sk[FGW_SK_SIZE];
+	struct fgd_node n;
+};
+
+static void solo_start(struct solo *s, fg_client *c)
+{
+	struct fgd_node_params p = {
+	    .incarnation = 1, .max_datagram = 1200, .interval_ms = 100};
+
+	memset(s, 0, sizeof *s);
+	snprintf(s->key.name, sizeof s->key.name, "self");
+	s->kr.n = 1;
+	s->kr.keys = &s->key;
+	crypto_sign_keypair(s->key.pk, s->sk);
+	cr_assert_eq(fgd_node_init(&s->n, c, &s->kr, s->sk, s->key.pk, &p), 0);
+}
+
+#define SH_DENIED "floodgate_rule_denials_total{rule=\"trial\"}"
+#define SH_SHADOW "floodgate_rule_shadow_denials_total{rule=\"trial\"}"
+
+/* Denials go to the mode the rule had when they happened: a rule moved
+ * from shadow to enforce shows no burst of old would-be denials. */
+Test(metrics, shadow_denials_stay_with_the_mode_they_happened_in)
+{
+	fg_client *c = test_create("metrics-shadow", 100);
+	struct solo s;
+	fg_decision d;
+	int i;
+
+	test_rule(c, "trial", 2, 1, HOUR_MS, FG_RULE_SHADOW);
+	solo_start(&s, c);
+	for (i = 0; i < 5; i++) { /* 2 admitted, 3 would-be denials */
+		cr_assert_eq(fg_allow(c, "trial", "k", 1, &d), 1);
+		cr_assert_eq(!!(d.flags & FG_DECISION_SHADOW), i >= 2);
+	}
+	fgd_node_harvest(&s.n, 1);
+	cr_expect_eq(figure(c, &s.n, SH_SHADOW), 3);
+	cr_expect_eq(figure(c, &s.n, SH_DENIED), 0);
+	cr_expect_eq(
+	    figure(c, &s.n,
+	           "floodgate_rule_allowed_tokens_total{rule=\"trial\"}"),
+	    2);
+
+	test_rule(c, "trial", 2, 1, HOUR_MS, 0); /* now it enforces */
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(fg_allow(c, "trial", "k", 1, NULL), 0);
+	fgd_node_harvest(&s.n, 2);
+	cr_expect_eq(figure(c, &s.n, SH_SHADOW), 3);
+	cr_expect_eq(figure(c, &s.n, SH_DENIED), 4);
+
+	test_rule(c, "trial", 2, 1, HOUR_MS, FG_RULE_SHADOW); /* and back */
+	cr_assert_eq(fg_allow(c, "trial", "k", 1, NULL), 1);
+	fgd_node_harvest(&s.n, 3);
+	cr_expect_eq(figure(c, &s.n, SH_SHADOW), 4);
+	cr_expect_eq(figure(c, &s.n, SH_DENIED), 4);
+	fgd_node_fini(&s.n);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-shadow"));
+}
+
+/* Check @key (@len bytes) under rule index @rule until @n are denied
+ * (a new key's first check is admitted: capacity 1, no refill). */
+static void deny(fg_client *c, unsigned rule, const void *key, size_t len,
+                 int n)
+{
+	int tries = 0;
+
+	while (n > 0) {
+		int r = fg__check(c, rule, key, len, 1, NULL);
+
+		cr_assert_geq(r, 0);
+		n -= r == 0;
+		cr_assert_lt(++tries, 1000);
+	}
+}
+
+static double top(const char *t, const char *labels)
+{
+	char s[256];
+
+	snprintf(s, sizeof s, "floodgate_top_denied_key_denials{%s}", labels);
+	return prom_value(t, s);
+}
+
+/* Bounded: the FGD_TOP_N keys with the most denials in the last complete
+ * window, never what came before it; keys are label-safe. */
+Test(metrics, top_denied_keys_rank_the_last_window_and_label_keys_safely)
+{
+	fg_client *c = test_create("metrics-top", 1000);
+	static const uint8_t bin[] = {0x00, 0xff, 'a', '\n'};
+	char lng[61], key[16], *t;
+	unsigned api;
+	struct solo s;
+	int i;
+
+	test_rule(c, "api", 1, 1, HOUR_MS, 0);
+	api = (unsigned)fg__rule_index(c, "api");
+	deny(c, api, "old", 3, 1);
+	deny(c, api, "old", 3, 50); /* before the first harvest: history */
+	solo_start(&s, c);
+	fgd_node_harvest(&s.n, 1);
+	t = render(c, &s.n, 1);
+	cr_expect_eq(series(t, "floodgate_top_denied_window_seconds"), 0);
+	cr_expect_null(strstr(t, "floodgate_top_denied_key_denials{"), "%s", t);
+	free(t);
+
+	deny(c, api, "old", 3, 2);
+	deny(c, api, "q\"\\x", 4, 30);     /* quote and backslash: escaped */
+	deny(c, api, bin, sizeof bin, 29); /* binary: hex */
+	memset(lng, 'L', 60);
+	lng[60] = '\0';
+	deny(c, api, lng, 60, 28); /* too long for text: a hex prefix */
+	for (i = 0; i < 12; i++) { /* 12 more keys, 1..12 denials each */
+		snprintf(key, sizeof key, "k%02d", i);
+		deny(c, api, key, strlen(key), i + 1);
+	}
+	/* a harvest within the window ranks nothing yet */
+	fgd_node_harvest(&s.n, 2);
+	t = render(c, &s.n, 2);
+	cr_expect_eq(series(t, "floodgate_top_denied_window_seconds"), 0);
+	free(t);
+	fgd_node_harvest(&s.n, 1 + FGD_TOP_WINDOW_MS);
+	t = render(c, &s.n, 1 + FGD_TOP_WINDOW_MS);
+	cr_expect_eq(series(t, "floodgate_top_denied_window_seconds"),
+	             FGD_TOP_WINDOW_MS / 1000.0);
+	cr_expect_eq(
+	    top(t, "rule=\"api\",key=\"q\\\"\\\\x\",encoding=\"text\""), 30,
+	    "%s", t);
+	cr_expect_eq(top(t, "rule=\"api\",key=\"00ff610a\",encoding=\"hex\""),
+	             29, "%s", t);
+	cr_expect_eq(top(t, "rule=\"api\",key=\"4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c"
+	                    "4c\",encoding=\"hex-prefix\""),
+	             28, "%s", t);
+	cr_expect_eq(top(t, "rule=\"api\",key=\"k11\",encoding=\"text\""), 12);
+	cr_expect_eq(top(t, "rule=\"api\",key=\"k05\",encoding=\"text\""), 6);
+	/* ten in all: k04 (5 denials) and below, and "old" (2 in the
+	 * window, 53 in its life) are not among them */
+	cr_expect_lt(top(t, "rule=\"api\",key=\"k04\",encoding=\"text\""), 0);
+	cr_expect_lt(top(t, "rule=\"api\",key=\"old\",encoding=\"text\""), 0);
+	{
+		const char *p = t;
+		int n = 0;
+
+		while ((p = strstr(p, "\nfloodgate_top_denied_key_denials{")))
+			n++, p++;
+		cr_expect_eq(n, FGD_TOP_N, "%s", t);
+	}
+	free(t);
+
+	/* the next window: only what is denied in it */
+	deny(c, api, "old", 3, 7);
+	fgd_node_harvest(&s.n, 1 + 2 * FGD_TOP_WINDOW_MS);
+	t = render(c, &s.n, 1 + 2 * FGD_TOP_WINDOW_MS);
+	cr_expect_eq(top(t, "rule=\"api\",key=\"old\",encoding=\"text\""), 7,
+	             "%s", t);
+	cr_expect_lt(top(t, "rule=\"api\",key=\"k11\",encoding=\"text\""), 0);
+	free(t);
+	fgd_node_fini(&s.n);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-top"));
+}
+
+/* A scrape inside the daemon reads a harvest brought forward: what was
+ * decided before it is there; right after a slow pass it reads that one. */
+Test(metrics, a_scrape_brings_the_harvest_forward_within_its_share)
+{
+	fg_client *c = test_create("metrics-scrape", 100);
+	struct fgd_buf b = {0};
+	struct solo s;
+
+	test_rule(c, "api", 3, 1, HOUR_MS, 0);
+	solo_start(&s, c);
+	fgd_node_harvest(&s.n, 1);
+	cr_assert_eq(fg_allow(c, "api", "alice", 2, NULL), 1);
+	fgd_metrics_scrape(&b, c, &s.n, 2);
+	cr_expect_eq(prom_value(b.p, API_ALLOWED), 2);
+	cr_expect_eq(s.n.harvests, 2);
+	fgd_buf_free(&b);
+	/* as if that pass had been long: the next scrape reads it */
+	s.n.scrape_next_ns = UINT64_MAX;
+	cr_assert_eq(fg_allow(c, "api", "alice", 1, NULL), 1);
+	fgd_metrics_scrape(&b, c, &s.n, 3);
+	cr_expect_eq(prom_value(b.p, API_ALLOWED), 2);
+	cr_expect_eq(s.n.harvests, 2);
+	fgd_buf_free(&b);
+	s.n.scrape_next_ns = 0;
+	fgd_metrics_scrape(&b, c, &s.n, 4);
+	cr_expect_eq(prom_value(b.p, API_ALLOWED), 3);
+	cr_expect_eq(s.n.harvests, 3);
+	fgd_buf_free(&b);
+	fgd_node_fini(&s.n);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-scrape"));
 }
