@@ -53,6 +53,7 @@
 
 #include "daemon/node.h"
 #include "demo/cluster.h"
+#include "demo/figures.h"
 #include "gossip/keys.h"
 #include "lib/floodgate.h"
 #include "shm/clock.h"

@@ -39,14 +39,12 @@
 #include <unistd.h>
 
 #include "demo/cluster.h"
-#include "gossip/keys.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/segment.h"
 
 #define NS_PER_MS 1000000ull
 #define POLL_MS   10u
-#define LOG_SPAN  65536u /* what is read of a log at most */
 
 static int fail(struct fgc_cluster *c, const char *f, ...)
     __attribute__((format(printf, 2, 3)));
@@ -89,75 +87,19 @@ const char *fgc_floodgated(void)
 
 /* ------------------------------------------------------------- files */
 
-int fgc_write_file(const char *path, const char *text, char *err, size_t errlen)
-{
-	size_t len = strlen(text), off = 0;
-	int fd, rc = -1;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	          0644);
-	if (fd < 0)
-		goto out;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		off += (size_t)n;
-	}
-	rc = 0;
-out:
-	if (fd >= 0 && close(fd) != 0)
-		rc = -1;
-	if (rc != 0)
-		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	return rc;
-}
-
-/* Bytes [max(@from, size - (@cap - 1)), size) of @path into @buf,
- * NUL-ended; @from < 0 counts from the end.  The length, or -1. */
-static ssize_t read_span(const char *path, long from, char *buf, size_t cap)
-{
-	struct stat st;
-	ssize_t rc = -1;
-	off_t start;
-	size_t off = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &st) != 0)
-		goto out;
-	start = st.st_size - (off_t)(cap - 1);
-	if (start < (off_t)from)
-		start = (off_t)from;
-	if (start > st.st_size)
-		start = st.st_size;
-	if (start > 0 && lseek(fd, start, SEEK_SET) < 0)
-		goto out;
-	while (off < cap - 1) {
-		ssize_t n = read(fd, buf + off, cap - 1 - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	rc = (ssize_t)off;
-out:
-	if (fd >= 0)
-		(void)close(fd);
-	return rc;
-}
-
 static long file_size(const char *path)
 {
 	struct stat st;
 
 	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+long fgc_log_size(const struct fgc_cluster *c, int i)
+{
+	char path[FGC_NAME_MAX + 32];
+
+	return fgc_file(c, i, "log", path, sizeof path) == 0 ? file_size(path)
+	                                                     : 0;
 }
 
 int fgc_file(const struct fgc_cluster *c, int i, const char *ext, char *buf,
@@ -174,22 +116,7 @@ ssize_t fgc_log_tail(const struct fgc_cluster *c, int i, char *buf, size_t len)
 
 	if (fgc_file(c, i, "log", path, sizeof path) != 0)
 		return -1;
-	return read_span(path, 0, buf, len);
-}
-
-int fgc_log_count(const struct fgc_cluster *c, int i, const char *needle)
-{
-	char text[LOG_SPAN];
-	const char *p = text;
-	int n = 0;
-
-	if (fgc_log_tail(c, i, text, sizeof text) < 0)
-		return 0;
-	while ((p = strstr(p, needle)) != NULL) {
-		n++;
-		p++;
-	}
-	return n;
+	return fgc_read_span(path, 0, buf, len);
 }
 
 /* "node I: WHAT; its log ends:\n..." into c->err. */
@@ -204,48 +131,6 @@ static int fail_with_log(struct fgc_cluster *c, int i, const char *what)
 }
 
 /* ------------------------------------------------------ keys, configs */
-
-/* Append DIR/nI.key.pub's line to @ring (of @cap bytes, @used so far). */
-static int append_pub(const char *path, char *ring, size_t cap, size_t *used)
-{
-	char line[256];
-	ssize_t n = read_span(path, 0, line, sizeof line);
-
-	if (n <= 0 || *used + (size_t)n >= cap || line[n - 1] != '\n')
-		return -1;
-	memcpy(ring + *used, line, (size_t)n + 1);
-	*used += (size_t)n;
-	return 0;
-}
-
-int fgc_keys_in(const char *dir, int n, char *err, size_t errlen)
-{
-	char path[256], name[32];
-	size_t cap = (size_t)n * 160 + 1, used = 0;
-	char *ring = calloc(1, cap);
-	int i, rc = -1;
-
-	if (ring == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		(void)snprintf(path, sizeof path, "%s/n%d.key", dir, i);
-		(void)snprintf(name, sizeof name, "n%d", i);
-		if (fgk_keygen(path, name, err, errlen) != 0)
-			goto out;
-		strcat(path, ".pub");
-		if (append_pub(path, ring, cap, &used) != 0) {
-			(void)snprintf(err, errlen, "%s: unreadable", path);
-			goto out;
-		}
-	}
-	(void)snprintf(path, sizeof path, "%s/keyring", dir);
-	rc = fgc_write_file(path, ring, err, errlen);
-out:
-	free(ring);
-	return rc;
-}
 
 int fgc_make_keys(struct fgc_cluster *c)
 {
@@ -630,7 +515,8 @@ static int marked_ready(const struct fgc_cluster *c, int i)
 	char path[FGC_NAME_MAX + 32], text[8192];
 
 	return fgc_file(c, i, "log", path, sizeof path) == 0 &&
-	       read_span(path, c->node[i].log_mark, text, sizeof text) >= 0 &&
+	       fgc_read_span(path, c->node[i].log_mark, text, sizeof text) >=
+	           0 &&
 	       strstr(text, FGC_READY_MARK) != NULL;
 }
 
@@ -666,6 +552,28 @@ int fgc_await_ready(struct fgc_cluster *c, int i, const char *rule)
 	}
 }
 
+int fgc_await_log(struct fgc_cluster *c, int i, long mark,
+                  int (*found)(const char *text, void *arg), void *arg,
+                  const char *what)
+{
+	uint64_t end = fg__now_ns() + c->ready_ms * NS_PER_MS;
+	char path[FGC_NAME_MAX + 32], text[16384], why[128];
+
+	if (!valid(c, i) || fgc_file(c, i, "log", path, sizeof path) != 0)
+		return fail(c, "node %d: no such node", i);
+	for (;;) {
+		if (cancelled(c))
+			return -1;
+		if (fgc_read_span(path, mark, text, sizeof text) >= 0 &&
+		    found(text, arg))
+			return 0;
+		(void)snprintf(why, sizeof why, "%s not logged", what);
+		if (fgc_exited(c, i) || fg__now_ns() > end)
+			return fail_with_log(c, i, why);
+		sleep_ms(POLL_MS);
+	}
+}
+
 int fgc_start_all(struct fgc_cluster *c, const char *rule)
 {
 	int i;
@@ -677,112 +585,4 @@ int fgc_start_all(struct fgc_cluster *c, const char *rule)
 		if (fgc_await_ready(c, i, rule) != 0)
 			return -1;
 	return 0;
-}
-
-/* ---------------------------------------------------- reading figures */
-
-int fgc_left(struct fgc_cluster *c, int i, const char *rule, const char *key,
-             int64_t *out)
-{
-	int r;
-
-	if (!valid(c, i) || c->node[i].fg == NULL)
-		return fail(c, "node %d: not attached", i);
-	r = fg__peek(c->node[i].fg, rule, key, strlen(key), out);
-	if (r != 0)
-		return fail(c, "node %d: peek %s/%s: %s", i, rule, key,
-		            fg_strerror(r));
-	return 0;
-}
-
-/* Sum the "name=N" drop counts after "dropped:", all but self=. */
-static int sum_drops(char *drops, unsigned long long *out)
-{
-	char *tok, *save = NULL;
-
-	*out = 0;
-	for (tok = strtok_r(drops, " ", &save); tok != NULL;
-	     tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-
-		if (eq == NULL)
-			return -1;
-		if (strncmp(tok, "self=", 5) != 0)
-			*out += strtoull(eq + 1, NULL, 10);
-	}
-	return 0;
-}
-
-int fgc_parse_counters(const char *log, struct fgc_counters *g)
-{
-	const char *p = NULL, *q = log;
-	char line[1024], *drops;
-	size_t len;
-
-	while ((q = strstr(q, "floodgated: rx ")) != NULL)
-		p = q++;
-	if (p == NULL)
-		return -1;
-	len = strcspn(p, "\n");
-	if (len >= sizeof line || p[len] != '\n')
-		return -1; /* too long, or not all written yet */
-	memcpy(line, p, len);
-	line[len] = '\0';
-	memset(g, 0, sizeof *g);
-	if (sscanf(line,
-	           "floodgated: rx %llu datagrams %llu bytes, tx %llu "
-	           "datagrams %llu bytes (%llu errors), harvested %llu, "
-	           "applied %llu, unknown-rule %llu, no-room %llu",
-	           &g->rx, &g->rx_bytes, &g->tx, &g->tx_bytes, &g->tx_errors,
-	           &g->harvested, &g->applied, &g->unknown, &g->noroom) != 9)
-		return -1;
-	drops = strstr(line, "dropped:");
-	if (drops == NULL)
-		return -1;
-	return sum_drops(drops + 8, &g->dropped);
-}
-
-int fgc_counters(struct fgc_cluster *c, int i, struct fgc_counters *g)
-{
-	char path[FGC_NAME_MAX + 32], text[16384];
-	uint64_t end = fg__now_ns() + c->ready_ms * NS_PER_MS;
-	long mark;
-
-	if (!valid(c, i) || c->node[i].pid <= 0)
-		return fail(c, "node %d: not running", i);
-	if (fgc_file(c, i, "log", path, sizeof path) != 0)
-		return fail(c, "node %d: path too long", i);
-	mark = file_size(path);
-	if (kill(c->node[i].pid, SIGUSR1) != 0)
-		return fail(c, "node %d: SIGUSR1: %s", i, strerror(errno));
-	for (;;) {
-		if (cancelled(c))
-			return -1;
-		if (read_span(path, mark, text, sizeof text) >= 0 &&
-		    fgc_parse_counters(text, g) == 0)
-			return 0;
-		if (fgc_exited(c, i))
-			return fail_with_log(c, i, "exited");
-		if (fg__now_ns() > end)
-			return fail_with_log(c, i, "no counters logged");
-		sleep_ms(POLL_MS);
-	}
-}
-
-unsigned long long fgc_cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-
-	(void)snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (read_span(path, 0, buf, sizeof buf) <= 0)
-		return 0;
-	/* fields 14 and 15, counted after the ')' ending the command name */
-	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 2,
-	                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	                        "%llu %llu",
-	                        &ut, &st) != 2)
-		return 0;
-	return ut + st;
 }

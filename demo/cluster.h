@@ -8,7 +8,9 @@
  * Criterion assertion).  It lives in demo/ because the demo is its one
  * user that ships; it is built as a convenience library (libfgcluster)
  * and depends only downward, on the daemon's and the core's libraries
- * (key generation, segment paths, peeking at a bucket).
+ * (key generation, segment paths, peeking at a bucket).  Its layers:
+ * files.h (writing, reading, keys) under cluster.h (a cluster's life)
+ * under figures.h (what a running cluster says) and load.h (workers).
  *
  * A cluster is a private temporary directory holding, per node I, a key
  * pair nI.key/nI.key.pub named "nI", a config nI.conf and a log nI.log
@@ -33,6 +35,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "demo/files.h"
 #include "lib/floodgate.h"
 
 #define FGC_NAME_MAX     64
@@ -111,14 +114,8 @@ void fgc_set_ports(struct fgc_cluster *c, int base);
  */
 int fgc_pick_ports(struct fgc_cluster *c, int lo, int hi);
 
-/* DIR/nI.key (and .pub) named "nI" for I < @n, and DIR/keyring trusting
- * all of them.  The cluster form uses the cluster's directory. */
-int fgc_keys_in(const char *dir, int n, char *err, size_t errlen);
+/* Key pairs and the keyring (fgc_keys_in) in the cluster's directory. */
 int fgc_make_keys(struct fgc_cluster *c);
-
-/* Write @text to @path (created 0644 or truncated; no symlink followed). */
-int fgc_write_file(const char *path, const char *text, char *err,
-                   size_t errlen);
 
 /* "DIR/nI.<ext>" into @buf: ext "conf", "log", "key". */
 int fgc_file(const struct fgc_cluster *c, int i, const char *ext, char *buf,
@@ -170,37 +167,21 @@ int fgc_exited(struct fgc_cluster *c, int i);
 /* Describe a wait status ("exited 1", "killed by signal 9") into @buf. */
 const char *fgc_status_text(int status, char *buf, size_t len);
 
-/* ---------------------------------------------------- reading figures */
-
-/* Whole tokens left in node @i's bucket of (@rule, @key), taking none;
- * negative while in debt; full for a key the node has no bucket for. */
-int fgc_left(struct fgc_cluster *c, int i, const char *rule, const char *key,
-             int64_t *out);
+/* ------------------------------------------------------- its log */
 
 /* The last @len - 1 bytes (at most) of node @i's log; its length or -1. */
 ssize_t fgc_log_tail(const struct fgc_cluster *c, int i, char *buf, size_t len);
 
-/* How many times node @i's log (its last 64 KiB) contains @needle. */
-int fgc_log_count(const struct fgc_cluster *c, int i, const char *needle);
-
-/* A daemon's counters, as it logs them on SIGUSR1. */
-struct fgc_counters {
-	unsigned long long rx, rx_bytes, tx, tx_bytes, tx_errors;
-	unsigned long long harvested, applied, unknown, noroom;
-	unsigned long long dropped; /* every reason but our own (self=) */
-};
-
-/* Parse the last counters line in @log; 0, or -1 if there is none. */
-int fgc_parse_counters(const char *log, struct fgc_counters *g);
+/* The size of node @i's log now (0 if none): a mark to read from. */
+long fgc_log_size(const struct fgc_cluster *c, int i);
 
 /*
- * fgc_counters() - ask node @i's daemon for its counters (SIGUSR1) and
- * poll its log until a counters line newer than the signal shows, for
- * ready_ms at most.
+ * fgc_await_log() - poll what node @i logged since @mark until @found
+ * (given the text and @arg) returns non-zero: 0.  -1 (with the log's
+ * end, and @what named) when the daemon exits or ready_ms pass first.
  */
-int fgc_counters(struct fgc_cluster *c, int i, struct fgc_counters *g);
-
-/* CPU time (utime + stime) @pid used so far, in clock ticks; 0 if gone. */
-unsigned long long fgc_cpu_ticks(pid_t pid);
+int fgc_await_log(struct fgc_cluster *c, int i, long mark,
+                  int (*found)(const char *text, void *arg), void *arg,
+                  const char *what);
 
 #endif

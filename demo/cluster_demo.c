@@ -57,6 +57,7 @@
 
 #include "demo/chart.h"
 #include "demo/cluster.h"
+#include "demo/figures.h"
 #include "demo/load.h"
 #include "lib/floodgate.h"
 #include "shm/clock.h"

@@ -1,7 +1,7 @@
 /*
  * cluster.h - the tests' face of the cluster harness (demo/cluster.h,
- * demo/load.h): the same calls, with a failure turned into a Criterion
- * assertion that carries the harness's message (and the end of the
+ * demo/figures.h, demo/load.h): the same calls, with a failure turned into a
+ * Criterion assertion that carries the harness's message (and the end of the
  * daemon's log, when a daemon failed).  The older helpers below keep
  * their names for the tests written against them.
  */
@@ -17,6 +17,7 @@
 #include <urcu/uatomic.h>
 
 #include "demo/cluster.h"
+#include "demo/figures.h"
 #include "demo/load.h"
 #include "lib/floodgate.h"
 #include "shm/clock.h"

@@ -14,7 +14,7 @@
 #include "tests/cluster.h"
 #include "tests/helpers.h"
 
-#define N 3
+#define N           3
 #define INTERVAL_MS 100
 
 static void cluster_down(void);
@@ -26,9 +26,8 @@ static struct fgc_cluster K;
 
 static void write_config(int i, const char *rules)
 {
-	struct fgc_conf conf = {.interval_ms = INTERVAL_MS,
-	                        .peers = FGC_PEERS_ALL,
-	                        .extra = rules};
+	struct fgc_conf conf = {
+	    .interval_ms = INTERVAL_MS, .peers = FGC_PEERS_ALL, .extra = rules};
 
 	CLUSTER_OK(&K, fgc_write_conf(&K, i, &conf));
 }
@@ -82,16 +81,15 @@ static int64_t left(int i, const char *rule, const char *key)
 	return n;
 }
 
+static int contains(const char *text, void *needle)
+{
+	return strstr(text, needle) != NULL;
+}
+
 /* Wait (bounded) until node @i's log shows @text. */
 static void await_logged(int i, const char *text)
 {
-	uint64_t t0 = fg__now_ns();
-
-	while (fgc_log_count(&K, i, text) == 0) {
-		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
-		             "node %d never logged \"%s\"", i, text);
-		usleep(2000);
-	}
+	CLUSTER_OK(&K, fgc_await_log(&K, i, 0, contains, (void *)text, text));
 }
 
 /* Wait (bounded) until node @i's bucket shows @want tokens left. */
@@ -127,23 +125,26 @@ Test(daemon, consumption_on_one_node_reaches_the_others)
 	} while (!done && fg__now_ns() - t0 < 5000000000ull);
 	for (i = 1; i < N; i++) {
 		cr_expect_neq(waited[i], 0, "node %d never saw it", i);
-		cr_log_info("node %d converged in %.1f ms", i,
-		            waited[i] / 1e6);
+		cr_log_info("node %d converged in %.1f ms", i, waited[i] / 1e6);
 		/* the claim is 2 intervals; a loaded CI box gets slack */
 		cr_expect_lt(waited[i], 10ull * INTERVAL_MS * 1000000,
 		             "node %d took %.1f ms", i, waited[i] / 1e6);
 	}
 	usleep(5 * INTERVAL_MS * 1000); /* heartbeats and digests come and go */
 	for (i = 0; i < N; i++)
-		cr_expect_eq(left(i, "g", "conv"), 15, "node %d: counted once", i);
+		cr_expect_eq(left(i, "g", "conv"), 15, "node %d: counted once",
+		             i);
 	cluster_down();
 }
 
 Test(daemon, three_nodes_hold_one_global_limit)
 {
 	const unsigned rate = 100, cap = 20, ms = 3000;
-	struct fgc_load load = {.rule = "g", .key = "hot", .per_node = 1,
-	                        .offer = 5 * rate, .ms = ms};
+	struct fgc_load load = {.rule = "g",
+	                        .key = "hot",
+	                        .per_node = 1,
+	                        .offer = 5 * rate,
+	                        .ms = ms};
 	struct fgc_row all, node[N];
 	uint64_t total, elapsed;
 	double bound, floor_;
@@ -234,7 +235,8 @@ Test(daemon, a_daemon_killed_with_sigkill_under_load_loses_and_doubles_nothing)
 	/* 7 on node 1, 50 on node 0: everyone agrees, nothing twice */
 	cr_expect(await_left(1, "g", "x", 943));
 	cr_expect(await_left(2, "g", "x", 943));
-	usleep(15 * INTERVAL_MS * 1000); /* heartbeats and repairs come and go */
+	usleep(15 * INTERVAL_MS *
+	       1000); /* heartbeats and repairs come and go */
 	cr_expect_eq(left(0, "g", "x"), 943);
 	cr_expect_eq(left(1, "g", "x"), 943);
 	cr_expect_eq(left(2, "g", "x"), 943);
