@@ -160,11 +160,23 @@ static void why(const struct fgc_load *l, size_t w, int status, char *err,
 		(void)snprintf(err, errlen, "worker %zu: did not finish", w);
 }
 
+/* Reap worker @w: its wait status, -1 if waitpid failed. */
+static int reap(struct fgc_load *l, size_t w)
+{
+	int status;
+	pid_t p;
+
+	do
+		p = waitpid(l->pid[w], &status, 0);
+	while (p < 0 && errno == EINTR);
+	l->pid[w] = 0;
+	return p < 0 ? -1 : status;
+}
+
 int fgc_load_wait(struct fgc_load *l, int stop, char *err, size_t errlen)
 {
 	size_t n = (size_t)l->nodes * (size_t)l->per_node, w;
 	int status, failed = 0;
-	pid_t p;
 
 	err[0] = '\0';
 	if (l->pid == NULL)
@@ -175,12 +187,7 @@ int fgc_load_wait(struct fgc_load *l, int stop, char *err, size_t errlen)
 	for (w = 0; w < n; w++) {
 		if (l->pid[w] <= 0)
 			continue;
-		do
-			p = waitpid(l->pid[w], &status, 0);
-		while (p < 0 && errno == EINTR);
-		l->pid[w] = 0;
-		if (p < 0)
-			status = -1;
+		status = reap(l, w);
 		if (status == 0 && uatomic_read(&l->rows[w].done))
 			continue;
 		failed = 1;
