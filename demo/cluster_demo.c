@@ -392,8 +392,8 @@ static int draw_chart(struct demo *d, const struct tick *tk, int final)
 	const char *foot[3] = {f[0], f[1], f[2]};
 
 	snprintf(title, sizeof title,
-	         "cluster's admitted/s over the last second vs the limit "
-	         "%.0f/s:  %.1f s of %d%s",
+	         "cluster admitted/s (last 1 s) vs the limit %.0f/s    t = "
+	         "%.1f of %d s%s",
 	         global_rate(), tk->secs, d->seconds, final ? ", done" : "");
 	snprintf(f[0], sizeof f[0],
 	         "%s node0 %4.0f/s  node1 %4.0f/s  node2 %4.0f/s  cluster "
