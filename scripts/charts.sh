@@ -47,7 +47,7 @@ style='set terminal svg size 800,450 dynamic font "sans,12" background "#ffffff"
 set grid lc rgb "#dddddd"; set border lc rgb "#666666"; set key top right'
 
 # -- cluster: admitted per second, per node and in total, against the limit
-run cluster "$data/demo.out" "$build/daemon/floodgate-cluster-demo" -d 20 \
+run cluster "$data/demo.out" "$build/demo/floodgate-cluster-demo" -d 20 \
 	-D "$build/daemon/floodgated" || true
 if [ -s "$data/demo.out" ]; then
 	awk '$2 == "s" && $1 ~ /^[0-9.]+$/ { print $1, $3, $4, $5, $6 }' \

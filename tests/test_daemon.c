@@ -1,73 +1,45 @@
 /*
  * test_daemon.c - real floodgated processes on loopback: three nodes, each
  * with its own segment, port, key pair and config, started from the built
- * binary ($FLOODGATED).  Workers are ordinary processes using the public
- * API on their node's segment.
+ * binary ($FLOODGATED) by the cluster harness (demo/cluster.h).  Workers
+ * are ordinary processes using the public API on their node's segment
+ * (demo/load.h).
  */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <time.h>
-#include <urcu/uatomic.h>
 
-#include "gossip/keys.h"
 #include "lib/client.h"
 #include "shm/clock.h"
-#include "shm/gcra.h"
-#include "shm/hash.h"
 #include "tests/cluster.h"
 #include "tests/helpers.h"
 
-#define N 3
+#define N           3
 #define INTERVAL_MS 100
 
-TestSuite(daemon, .timeout = 90);
+static void cluster_down(void);
 
-static struct cluster {
-	char dir[64];
-	int port0;
-	pid_t pid[N];
-	fg_client *fg[N];
-	char seg[N][64];
-} K;
+/* .fini: a failed test leaves no files behind either */
+TestSuite(daemon, .timeout = 90, .fini = cluster_down);
+
+static struct fgc_cluster K;
 
 static void write_config(int i, const char *rules)
 {
-	char path[128], text[2048];
-	int off, j;
+	struct fgc_conf conf = {
+	    .interval_ms = INTERVAL_MS, .peers = FGC_PEERS_ALL, .extra = rules};
 
-	off = snprintf(text, sizeof text,
-	               "segment %s\ncapacity 4096\nnode-key %s/n%d.key\n"
-	               "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
-	               "interval %dms\n%s",
-	               K.seg[i], K.dir, i, K.dir, K.port0 + i, INTERVAL_MS,
-	               rules);
-	for (j = 0; j < N; j++)
-		if (j != i)
-			off += snprintf(text + off, sizeof text - (size_t)off,
-			                "peer 127.0.0.1:%d\n", K.port0 + j);
-	snprintf(path, sizeof path, "%s/n%d.conf", K.dir, i);
-	write_file(path, text);
+	CLUSTER_OK(&K, fgc_write_conf(&K, i, &conf));
 }
 
 static void start(int i)
 {
-	K.pid[i] = cluster_spawn(K.dir, i);
+	CLUSTER_OK(&K, fgc_start(&K, i));
 }
 
 static void stop_with(int i, int sig)
 {
-	int status;
-
-	if (K.pid[i] <= 0)
-		return;
-	kill(K.pid[i], sig);
-	waitpid(K.pid[i], &status, 0);
-	K.pid[i] = 0;
+	cr_assert_geq(fgc_kill(&K, i, sig), 0, "%s", K.err);
 }
 
 static void stop(int i)
@@ -78,59 +50,26 @@ static void stop(int i)
 /* Wait until node @i's segment has rule @rule: the daemon is up. */
 static void await_ready(int i, const char *rule)
 {
-	uint64_t t0 = fg__now_ns();
-	fg_rule_info ri;
-
-	for (;;) {
-		if (K.fg[i] == NULL && fg_open(K.seg[i], 0, &K.fg[i]) != 0)
-			K.fg[i] = NULL;
-		if (K.fg[i] && fg__rule_index(K.fg[i], rule) >= 0 &&
-		    fg_rule_get(K.fg[i], (unsigned)fg__rule_index(K.fg[i], rule),
-		                &ri) == 0)
-			return;
-		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
-		             "node %d did not come up (see %s/n%d.log)", i, K.dir,
-		             i);
-		usleep(10000);
-	}
+	CLUSTER_OK(&K, fgc_await_ready(&K, i, rule));
 }
 
 static void cluster_up(const char *rules)
 {
 	int i;
 
-	memset(&K, 0, sizeof K);
-	snprintf(K.dir, sizeof K.dir, "/tmp/fgtest-dmn-XXXXXX");
-	cr_assert_not_null(mkdtemp(K.dir));
-	K.port0 = 20000 + (int)(getpid() % 1000) * 10;
-	for (i = 0; i < N; i++) {
-		snprintf(K.seg[i], sizeof K.seg[i], "fgtest-dmn%d-%d", i,
-		         (int)getpid());
-	}
-	make_node_keys(K.dir, N);
-	for (i = 0; i < N; i++) {
-		write_config(i, rules);
-		start(i);
-	}
+	CLUSTER_OK(&K, fgc_init(&K, N, "fgtest-dmn"));
+	fgc_set_ports(&K, 20000 + (int)(getpid() % 1000) * 10);
+	CLUSTER_OK(&K, fgc_make_keys(&K));
 	for (i = 0; i < N; i++)
-		await_ready(i, "g");
+		write_config(i, rules);
+	CLUSTER_OK(&K, fgc_start_all(&K, "g"));
 }
 
+/* Idempotent. */
 static void cluster_down(void)
 {
-	char cmd[256];
-	int i;
-
-	for (i = 0; i < N; i++) {
-		stop(i);
-		fg_close(K.fg[i]);
-		fg_unlink(K.seg[i]);
-	}
-	snprintf(cmd, sizeof cmd,
-	         "rm -rf %s /dev/shm/fgtest-dmn*-%d.state /dev/shm/fgtest-dmn*-%d.state-remote",
-	         K.dir, (int)getpid(), (int)getpid());
-	if (system(cmd) != 0)
-		cr_log_warn("cleanup failed: %s", cmd);
+	if (fgc_fini(&K, 0) != 0)
+		cr_log_warn("cleanup: %s", K.err);
 }
 
 /* Tokens left in node @i's bucket, without taking any (negative: debt). */
@@ -138,8 +77,19 @@ static int64_t left(int i, const char *rule, const char *key)
 {
 	int64_t n = 0;
 
-	cr_assert_eq(fg__peek(K.fg[i], rule, key, strlen(key), &n), 0);
+	CLUSTER_OK(&K, fgc_left(&K, i, rule, key, &n));
 	return n;
+}
+
+static int contains(const char *text, void *needle)
+{
+	return strstr(text, needle) != NULL;
+}
+
+/* Wait (bounded) until node @i's log shows @text. */
+static void await_logged(int i, const char *text)
+{
+	CLUSTER_OK(&K, fgc_await_log(&K, i, 0, contains, (void *)text, text));
 }
 
 /* Wait (bounded) until node @i's bucket shows @want tokens left. */
@@ -161,7 +111,7 @@ Test(daemon, consumption_on_one_node_reaches_the_others)
 	int i, done;
 
 	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
-	cr_assert_eq(fg_allow(K.fg[0], "g", "conv", 5, NULL), 1);
+	cr_assert_eq(fg_allow(K.node[0].fg, "g", "conv", 5, NULL), 1);
 	t0 = fg__now_ns();
 	do {
 		done = 1;
@@ -175,38 +125,40 @@ Test(daemon, consumption_on_one_node_reaches_the_others)
 	} while (!done && fg__now_ns() - t0 < 5000000000ull);
 	for (i = 1; i < N; i++) {
 		cr_expect_neq(waited[i], 0, "node %d never saw it", i);
-		cr_log_info("node %d converged in %.1f ms", i,
-		            waited[i] / 1e6);
+		cr_log_info("node %d converged in %.1f ms", i, waited[i] / 1e6);
 		/* the claim is 2 intervals; a loaded CI box gets slack */
 		cr_expect_lt(waited[i], 10ull * INTERVAL_MS * 1000000,
 		             "node %d took %.1f ms", i, waited[i] / 1e6);
 	}
 	usleep(5 * INTERVAL_MS * 1000); /* heartbeats and digests come and go */
 	for (i = 0; i < N; i++)
-		cr_expect_eq(left(i, "g", "conv"), 15, "node %d: counted once", i);
+		cr_expect_eq(left(i, "g", "conv"), 15, "node %d: counted once",
+		             i);
 	cluster_down();
 }
 
 Test(daemon, three_nodes_hold_one_global_limit)
 {
 	const unsigned rate = 100, cap = 20, ms = 3000;
-	uint64_t *admitted, total = 0, t0, elapsed;
+	struct fgc_load load = {.rule = "g",
+	                        .key = "hot",
+	                        .per_node = 1,
+	                        .offer = 5 * rate,
+	                        .ms = ms};
+	struct fgc_row all, node[N];
+	uint64_t total, elapsed;
 	double bound, floor_;
+	char err[256];
 	int i;
 
 	cluster_up("rule g capacity 20 rate 100/1s scope global\n");
-	admitted = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(admitted, MAP_FAILED);
-	t0 = fg__now_ns();
+	CLUSTER_OK(&K, fgc_load_start(&K, &load));
+	cr_assert_eq(fgc_load_wait(&load, 0, err, sizeof err), 0, "%s", err);
+	fgc_load_sum(&load, -1, &all);
 	for (i = 0; i < N; i++)
-		if (fork() == 0)
-			cluster_worker(K.seg[i], "g", "hot", 5 * rate, ms,
-			               &admitted[i]);
-	wait_children(N);
-	elapsed = fg__now_ns() - t0;
-	for (i = 0; i < N; i++)
-		total += admitted[i];
+		fgc_load_sum(&load, i, &node[i]);
+	total = all.admitted;
+	elapsed = all.last_ns - load.start_ns;
 	/* rate x time + capacity, plus what the other nodes admit during
 	 * one propagation delay (taken as 3 intervals). */
 	bound = rate * (elapsed / 1e9) + cap +
@@ -214,27 +166,28 @@ Test(daemon, three_nodes_hold_one_global_limit)
 	floor_ = 0.9 * rate * (elapsed / 1e9);
 	cr_log_info("admitted %llu in %.2f s: %llu/%llu/%llu; bound %.0f",
 	            (unsigned long long)total, elapsed / 1e9,
-	            (unsigned long long)admitted[0],
-	            (unsigned long long)admitted[1],
-	            (unsigned long long)admitted[2], bound);
+	            (unsigned long long)node[0].admitted,
+	            (unsigned long long)node[1].admitted,
+	            (unsigned long long)node[2].admitted, bound);
 	cr_expect_leq(total, bound, "admitted %llu > bound %.0f",
 	              (unsigned long long)total, bound);
 	cr_expect_geq(total, floor_, "admitted %llu < %.0f: consumption lost",
 	              (unsigned long long)total, floor_);
 	for (i = 0; i < N; i++)
-		cr_expect_gt(admitted[i], 0, "node %d admitted nothing", i);
-	munmap(admitted, 4096);
+		cr_expect_gt(node[i].admitted, 0, "node %d admitted nothing",
+		             i);
+	fgc_load_free(&load);
 	cluster_down();
 }
 
 Test(daemon, a_restarted_daemon_keeps_buckets_and_counts_nothing_twice)
 {
 	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
-	cr_assert_eq(fg_allow(K.fg[0], "g", "r", 4, NULL), 1);
+	cr_assert_eq(fg_allow(K.node[0].fg, "g", "r", 4, NULL), 1);
 	cr_expect(await_left(1, "g", "r", 16));
 	stop(0);
 	/* workers go on without the daemon */
-	cr_assert_eq(fg_allow(K.fg[0], "g", "r", 3, NULL), 1);
+	cr_assert_eq(fg_allow(K.node[0].fg, "g", "r", 3, NULL), 1);
 	start(0);
 	cr_expect(await_left(1, "g", "r", 13), "the 3 taken meanwhile arrive");
 	cr_expect(await_left(2, "g", "r", 13));
@@ -248,7 +201,7 @@ Test(daemon, a_restarted_daemon_keeps_buckets_and_counts_nothing_twice)
 Test(daemon, a_restarted_daemon_does_not_debit_its_peers_consumption_again)
 {
 	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
-	cr_assert_eq(fg_allow(K.fg[1], "g", "p", 5, NULL), 1);
+	cr_assert_eq(fg_allow(K.node[1].fg, "g", "p", 5, NULL), 1);
 	cr_expect(await_left(0, "g", "p", 15));
 	stop(0);
 	start(0);
@@ -267,22 +220,23 @@ Test(daemon, a_daemon_killed_with_sigkill_under_load_loses_and_doubles_nothing)
 
 	cluster_up("rule g capacity 1000 rate 1/1m scope global\n");
 	/* load on both sides while node 0's daemon dies without warning */
-	cr_assert_eq(fg_allow(K.fg[1], "g", "x", 7, NULL), 1);
+	cr_assert_eq(fg_allow(K.node[1].fg, "g", "x", 7, NULL), 1);
 	cr_expect(await_left(0, "g", "x", 993));
 	for (n = 0; n < 20; n++)
-		cr_assert_eq(fg_allow(K.fg[0], "g", "x", 1, NULL), 1);
+		cr_assert_eq(fg_allow(K.node[0].fg, "g", "x", 1, NULL), 1);
 	stop_with(0, SIGKILL);
 	/* workers do not wait for a dead daemon */
 	t0 = fg__now_ns();
 	for (n = 0; n < 30; n++)
-		cr_assert_eq(fg_allow(K.fg[0], "g", "x", 1, NULL), 1);
+		cr_assert_eq(fg_allow(K.node[0].fg, "g", "x", 1, NULL), 1);
 	cr_expect_lt(fg__now_ns() - t0, 100000000ull, "30 checks in < 100 ms");
 	start(0);
 	await_ready(0, "g");
 	/* 7 on node 1, 50 on node 0: everyone agrees, nothing twice */
 	cr_expect(await_left(1, "g", "x", 943));
 	cr_expect(await_left(2, "g", "x", 943));
-	usleep(15 * INTERVAL_MS * 1000); /* heartbeats and repairs come and go */
+	usleep(15 * INTERVAL_MS *
+	       1000); /* heartbeats and repairs come and go */
 	cr_expect_eq(left(0, "g", "x"), 943);
 	cr_expect_eq(left(1, "g", "x"), 943);
 	cr_expect_eq(left(2, "g", "x"), 943);
@@ -297,17 +251,17 @@ Test(daemon, sighup_applies_a_good_config_and_rejects_a_bad_one_whole)
 	cluster_up("rule g capacity 20 rate 1/1h scope global\n");
 	write_config(0, "rule g capacity 50 rate 1/1h scope global\n"
 	                "rule extra capacity 1 rate 1/1s\n");
-	kill(K.pid[0], SIGHUP);
+	kill(K.node[0].pid, SIGHUP);
 	await_ready(0, "extra");
-	cr_expect_eq(fg_allow(K.fg[0], "g", "h1", 1, &d), 1);
+	cr_expect_eq(fg_allow(K.node[0].fg, "g", "h1", 1, &d), 1);
 	cr_expect_eq(d.limit, 50);
 	/* one bad line: nothing of the new file applies */
 	snprintf(path, sizeof path, "%s/n0.conf", K.dir);
 	write_config(0, "rule g capacity 7 rate 1/1h scope global\n"
 	                "rule broken capacity zero\n");
-	kill(K.pid[0], SIGHUP);
-	usleep(3 * INTERVAL_MS * 1000);
-	cr_expect_eq(fg_allow(K.fg[0], "g", "h2", 1, &d), 1);
+	kill(K.node[0].pid, SIGHUP);
+	await_logged(0, "n0.conf:");
+	cr_expect_eq(fg_allow(K.node[0].fg, "g", "h2", 1, &d), 1);
 	cr_expect_eq(d.limit, 50, "the old rules stay in force");
 	snprintf(log, sizeof log, "%s/n0.log", K.dir);
 	snprintf(cmd, sizeof cmd, "grep -q 'n0.conf:[0-9]*:' %s", log);

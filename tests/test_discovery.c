@@ -6,106 +6,65 @@
  * repair it asks for, what the others consumed before it existed.
  */
 #include <criterion/criterion.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 
-#include "lib/client.h"
 #include "shm/clock.h"
 #include "tests/cluster.h"
-#include "tests/helpers.h"
 
 #define N           5
 #define CAP         1000
 #define INTERVAL_MS 50
 
-static struct {
-	char dir[64];
-	int port0;
-	pid_t pid[N];
-	fg_client *fg[N];
-	char seg[N][64];
-} K;
-
-static void write_config(int i)
-{
-	char path[128], text[1024];
-
-	/* node 0's seed is node 1; everybody else knows node 0 only */
-	snprintf(text, sizeof text,
-	         "segment %s\ncapacity 1024\nnode-key %s/n%d.key\n"
-	         "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
-	         "interval %dms\nfanout 2\ncontrol off\n"
-	         "peer 127.0.0.1:%d\n"
-	         "rule g capacity %d rate 1/1h scope global\n",
-	         K.seg[i], K.dir, i, K.dir, K.port0 + i, INTERVAL_MS,
-	         K.port0 + (i == 0 ? 1 : 0), CAP);
-	snprintf(path, sizeof path, "%s/n%d.conf", K.dir, i);
-	write_file(path, text);
-}
+static struct fgc_cluster K;
 
 static void await_ready(int i)
 {
-	uint64_t t0 = fg__now_ns();
-
-	while (K.fg[i] == NULL || fg__rule_index(K.fg[i], "g") < 0) {
-		if (K.fg[i] == NULL && fg_open(K.seg[i], 0, &K.fg[i]) != 0)
-			K.fg[i] = NULL;
-		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
-		             "node %d did not come up (see %s/n%d.log)", i,
-		             K.dir, i);
-		usleep(10000);
-	}
+	CLUSTER_OK(&K, fgc_await_ready(&K, i, "g"));
 }
 
+/* Idempotent: the suite's .fini. */
 static void down(void)
 {
-	char cmd[256];
-	int i, status;
-
-	for (i = 0; i < N; i++) {
-		if (K.pid[i] > 0) {
-			kill(K.pid[i], SIGTERM);
-			waitpid(K.pid[i], &status, 0);
-		}
-		if (K.fg[i])
-			fg_close(K.fg[i]);
-		fg_unlink(K.seg[i]);
-	}
-	snprintf(cmd, sizeof cmd,
-	         "rm -rf %s /dev/shm/fgtest-dsc*-%d.state "
-	         "/dev/shm/fgtest-dsc*-%d.state-remote",
-	         K.dir, (int)getpid(), (int)getpid());
-	if (system(cmd) != 0)
-		cr_log_warn("cleanup failed: %s", cmd);
+	if (fgc_fini(&K, 0) != 0)
+		cr_log_warn("cleanup: %s", K.err);
 }
 
 static int64_t left(int i, const char *key)
 {
 	int64_t n = 0;
 
-	cr_assert_eq(fg__peek(K.fg[i], "g", key, strlen(key), &n), 0);
+	CLUSTER_OK(&K, fgc_left(&K, i, "g", key, &n));
 	return n;
 }
 
 TestSuite(discovery, .fini = down, .timeout = 90);
 
-/* Keys, configs and segment names for N nodes; none started. */
+/* Keys, configs and segment names for N nodes; none started.  Node 0's
+ * seed is node 1; everybody else knows node 0 only. */
 static void prepare(void)
 {
+	char rule[128];
+	struct fgc_conf conf = {.capacity = 1024,
+	                        .interval_ms = INTERVAL_MS,
+	                        .peers = FGC_PEERS_SEED,
+	                        .extra = rule};
 	int i;
 
-	memset(&K, 0, sizeof K);
-	snprintf(K.dir, sizeof K.dir, "/tmp/fgtest-dsc-XXXXXX");
-	cr_assert_not_null(mkdtemp(K.dir));
+	snprintf(rule, sizeof rule,
+	         "fanout 2\ncontrol off\nrule g capacity %d rate 1/1h "
+	         "scope global\n",
+	         CAP);
+	CLUSTER_OK(&K, fgc_init(&K, N, "fgtest-dsc"));
 	/* this helper's range: 24000-24499, ten ports a run */
-	K.port0 = 24000 + (int)(getpid() % 50) * 10;
+	fgc_set_ports(&K, 24000 + (int)(getpid() % 50) * 10);
+	CLUSTER_OK(&K, fgc_make_keys(&K));
 	for (i = 0; i < N; i++)
-		snprintf(K.seg[i], sizeof K.seg[i], "fgtest-dsc%d-%d", i,
-		         (int)getpid());
-	make_node_keys(K.dir, N);
-	for (i = 0; i < N; i++)
-		write_config(i);
+		CLUSTER_OK(&K, fgc_write_conf(&K, i, &conf));
+}
+
+static void start(int i)
+{
+	CLUSTER_OK(&K, fgc_start(&K, i));
 }
 
 /* Poll until nodes [0, @n) all show @want left of @key (bounded). */
@@ -136,13 +95,13 @@ Test(discovery, five_daemons_with_one_seed_each_and_fanout_2_converge_exactly)
 
 	prepare();
 	for (i = 0; i < N; i++)
-		K.pid[i] = cluster_spawn(K.dir, i);
+		start(i);
 	for (i = 0; i < N; i++)
 		await_ready(i);
 	/* consumption on every node, several rounds apart */
 	for (r = 0; r < 10; r++) {
 		for (i = 0; i < N; i++) {
-			cr_assert_eq(fg_allow(K.fg[i], "g", "shared",
+			cr_assert_eq(fg_allow(K.node[i].fg, "g", "shared",
 			                      (uint32_t)(i + 1), NULL),
 			             1);
 			total += i + 1;
@@ -178,16 +137,16 @@ Test(discovery, a_daemon_started_late_gets_what_was_consumed_before_it_came)
 
 	prepare();
 	for (i = 0; i < N - 1; i++)
-		K.pid[i] = cluster_spawn(K.dir, i);
+		start(i);
 	for (i = 0; i < N - 1; i++)
 		await_ready(i);
-	cr_assert_eq(fg_allow(K.fg[1], "g", "old", 7, NULL), 1);
-	cr_assert_eq(fg_allow(K.fg[3], "g", "old", 5, NULL), 1);
+	cr_assert_eq(fg_allow(K.node[1].fg, "g", "old", 7, NULL), 1);
+	cr_assert_eq(fg_allow(K.node[3].fg, "g", "old", 5, NULL), 1);
 	await_left(N - 1, "old", CAP - 12);
 	/* long enough that no round or heartbeat carries it any more: 40
 	 * rounds, four heartbeat periods */
 	usleep(40 * INTERVAL_MS * 1000);
-	K.pid[N - 1] = cluster_spawn(K.dir, N - 1); /* seed: node 0 only */
+	start(N - 1); /* seed: node 0 only */
 	await_ready(N - 1);
 	took = await_left(N, "old", CAP - 12);
 	cr_log_info("a daemon started late caught up in %.0f ms", took / 1e6);

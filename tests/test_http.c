@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -199,17 +198,8 @@ static void start(const char *rules)
 	write_conf(rules, D.http_port);
 	snprintf(conf, sizeof conf, "%s/fg.conf", D.dir);
 	snprintf(log, sizeof log, "%s/fg.log", D.dir);
-	p = fork();
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		FILE *f = freopen(log, "a", stderr);
-
-		(void)f;
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(daemon_path(), "floodgated", "-f", "-c", conf,
-		      (char *)NULL);
-		_exit(127);
-	}
+	p = fgc_spawn(daemon_path(), conf, log, SIGKILL, 0);
+	cr_assert_geq(p, 0, "fork");
 	D.pid = p;
 	t0 = now_ms();
 	for (;;) {

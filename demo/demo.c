@@ -257,6 +257,60 @@ out:
 	return r;
 }
 
+/* Sum one key's figures over the workers' rows, print its line, and
+ * check it against its bound (elapsed ns from the first check to the
+ * last).  1 when within the bound. */
+static int report_key(unsigned k, const struct worker_row *rows, int n,
+                      uint64_t elapsed, uint64_t *admitted_all,
+                      uint64_t *denied_all)
+{
+	const fg_rule *rule = &demo_rules[demo_keys[k].rule];
+	uint64_t admitted = 0, denied = 0, retry = 0, bound, period_ns;
+	int i, ok;
+
+	for (i = 0; i < n; i++) {
+		admitted += rows[i].admitted[k];
+		denied += rows[i].denied[k];
+		if (rows[i].retry_max_ms[k] > retry)
+			retry = rows[i].retry_max_ms[k];
+	}
+	/* elapsed <= MAX_SECONDS s: the product stays far below 2^64 */
+	period_ns = (uint64_t)rule->period_ms * 1000000u;
+	bound = rule->capacity + rule->rate * elapsed / period_ns;
+	ok = admitted <= bound;
+	*admitted_all += admitted;
+	*denied_all += denied;
+	printf("%-6s %-8s %10" PRIu64 " %12" PRIu64 " %7" PRIu64 " %8" PRIu64
+	       " ms  %s\n",
+	       rule->name, demo_keys[k].key, admitted, denied, bound, retry,
+	       ok ? "OK" : "VIOLATION");
+	return ok;
+}
+
+/* The segment's own counters must agree with the workers' sums: 0 when
+ * they do, 1 when not, -1 when they cannot be read. */
+static int check_stats(fg_client *owner, uint64_t admitted, uint64_t denied)
+{
+	fg_segment_stats st;
+	int r = fg_stats(owner, &st);
+
+	if (r != 0) {
+		fprintf(stderr, "floodgate-demo: fg_stats: %s\n",
+		        fg_strerror(r));
+		return -1;
+	}
+	printf("fg_stats: %" PRIu64 " buckets in %" PRIu64 " slots, %" PRIu64
+	       " consumed, %" PRIu64 " denied, %" PRIu64 " table-full\n",
+	       st.used, st.nslots, st.consumed, st.denied, st.table_full);
+	if (st.used != NKEYS || st.consumed != admitted ||
+	    st.denied != denied || st.table_full != 0) {
+		printf("segment counters disagree with the workers' counts: "
+		       "VIOLATION\n");
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Sum the workers' rows, print a line per key and the totals, and check
  * every key against its bound and the segment's counters against the sums.
@@ -264,9 +318,8 @@ out:
  */
 static int report(fg_client *owner, const struct worker_row *rows, int n)
 {
-	uint64_t first = UINT64_MAX, last = 0, elapsed, checks = 0;
-	uint64_t total_admitted = 0, total_denied = 0;
-	fg_segment_stats st;
+	uint64_t first = UINT64_MAX, last = 0, elapsed, admitted = 0,
+	         denied = 0;
 	unsigned k;
 	int i, r, violations = 0;
 
@@ -280,83 +333,42 @@ static int report(fg_client *owner, const struct worker_row *rows, int n)
 
 	printf("\n%-6s %-8s %10s %12s %7s %11s  %s\n", "rule", "key",
 	       "admitted", "denied", "bound", "retry max", "result");
-	for (k = 0; k < NKEYS; k++) {
-		const fg_rule *rule = &demo_rules[demo_keys[k].rule];
-		uint64_t admitted = 0, denied = 0, retry = 0, bound, period_ns;
-		int ok;
-
-		for (i = 0; i < n; i++) {
-			admitted += rows[i].admitted[k];
-			denied += rows[i].denied[k];
-			if (rows[i].retry_max_ms[k] > retry)
-				retry = rows[i].retry_max_ms[k];
-		}
-		/* elapsed <= MAX_SECONDS s: the product stays far below 2^64 */
-		period_ns = (uint64_t)rule->period_ms * 1000000u;
-		bound = rule->capacity + rule->rate * elapsed / period_ns;
-		ok = admitted <= bound;
-		violations += !ok;
-		total_admitted += admitted;
-		total_denied += denied;
-		checks += admitted + denied;
-		printf("%-6s %-8s %10" PRIu64 " %12" PRIu64 " %7" PRIu64
-		       " %8" PRIu64 " ms  %s\n",
-		       rule->name, demo_keys[k].key, admitted, denied, bound,
-		       retry, ok ? "OK" : "VIOLATION");
-	}
+	for (k = 0; k < NKEYS; k++)
+		violations +=
+		    !report_key(k, rows, n, elapsed, &admitted, &denied);
 	printf("\n%" PRIu64 " checks in %.6f s (%.1f million/s over %d "
 	       "workers)\n",
-	       checks, (double)elapsed / 1e9,
-	       elapsed ? (double)checks / ((double)elapsed / 1e9) / 1e6 : 0.0,
+	       admitted + denied, (double)elapsed / 1e9,
+	       elapsed
+	           ? (double)(admitted + denied) / ((double)elapsed / 1e9) / 1e6
+	           : 0.0,
 	       n);
-
-	r = fg_stats(owner, &st);
-	if (r != 0) {
-		fprintf(stderr, "floodgate-demo: fg_stats: %s\n",
-		        fg_strerror(r));
-		goto out;
-	}
-	printf("fg_stats: %" PRIu64 " buckets in %" PRIu64 " slots, %" PRIu64
-	       " consumed, %" PRIu64 " denied, %" PRIu64 " table-full\n",
-	       st.used, st.nslots, st.consumed, st.denied, st.table_full);
-	if (st.used != NKEYS || st.consumed != total_admitted ||
-	    st.denied != total_denied || st.table_full != 0) {
-		printf("segment counters disagree with the workers' counts: "
-		       "VIOLATION\n");
-		violations++;
-	}
-	r = violations ? -1 : 0;
+	r = check_stats(owner, admitted, denied);
+	if (r < 0)
+		return -1;
+	violations += r;
 	printf("%s\n", violations ? "VIOLATION: see above"
 	                          : "OK: every key stayed within its bound, "
 	                            "and the segment agrees");
-out:
-	return r;
+	return violations ? -1 : 0;
 }
 
-int main(int argc, char **argv)
+/* 0 to run, 1 after -h, 2 on a bad command line. */
+static int parse_args(int argc, char **argv, int *nworkers, int *seconds)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
-	fg_segment_opts opts = {.capacity = DEMO_CAPACITY};
-	fg_client *owner = NULL, *fg = NULL;
-	struct worker_row *rows = MAP_FAILED;
-	pid_t pids[MAX_WORKERS];
-	char segment[64];
-	int nworkers = 4, seconds = 3, started = 0, named = 0, forkfail = 0;
-	int opt, i, r, status = 1;
-	uint64_t deadline;
-	unsigned k;
+	int opt;
 
 	while ((opt = getopt(argc, argv, "d:w:h")) != -1) {
 		switch (opt) {
 		case 'd':
-			if (parse_uint(optarg, 1, MAX_SECONDS, &seconds)) {
+			if (parse_uint(optarg, 1, MAX_SECONDS, seconds)) {
 				fprintf(stderr, "floodgate-demo: -d 1..%d\n",
 				        MAX_SECONDS);
 				return 2;
 			}
 			break;
 		case 'w':
-			if (parse_uint(optarg, 1, MAX_WORKERS, &nworkers)) {
+			if (parse_uint(optarg, 1, MAX_WORKERS, nworkers)) {
 				fprintf(stderr, "floodgate-demo: -w 1..%d\n",
 				        MAX_WORKERS);
 				return 2;
@@ -364,7 +376,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
 			usage(stderr);
 			return 2;
@@ -374,62 +386,63 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return 0;
+}
 
-	/* Caught, not ignored: the parent cleans up; workers go back to
-	 * the default action. */
-	(void)sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) != 0 ||
-	    sigaction(SIGTERM, &sa, NULL) != 0) {
-		fprintf(stderr, "floodgate-demo: sigaction: %s\n",
-		        strerror(errno));
-		goto out;
-	}
+/* The owner's part: a fresh segment @segment holding the demo's rules.
+ * A segment left by an earlier run with our pid would be kept, with its
+ * buckets, by fg_create (same capacity): start from nothing. */
+static int make_segment(const char *segment, fg_client **owner)
+{
+	fg_segment_opts opts = {.capacity = DEMO_CAPACITY};
+	unsigned k;
+	int r;
 
-	snprintf(segment, sizeof segment, "floodgate-demo-%d", (int)getpid());
-	/* A segment left by an earlier run with our pid would be kept, with
-	 * its buckets, by fg_create (same capacity): start from nothing.
-	 * From here on, whatever has this name is ours to remove. */
-	named = 1;
 	r = fg_unlink(segment);
 	if (r != 0 && r != FG_ENOSEG) {
 		fprintf(stderr, "floodgate-demo: fg_unlink(%s): %s\n", segment,
 		        fg_strerror(r));
-		goto out;
+		return -1;
 	}
-	r = fg_create(segment, &opts, FG_CREATE_REPLACE, &owner);
+	r = fg_create(segment, &opts, FG_CREATE_REPLACE, owner);
 	if (r != 0) {
 		fprintf(stderr, "floodgate-demo: fg_create(%s): %s\n", segment,
 		        fg_strerror(r));
-		goto out;
+		return -1;
 	}
 	for (k = 0; k < NRULES; k++) {
-		r = fg_rule_set(owner, &demo_rules[k]);
+		r = fg_rule_set(*owner, &demo_rules[k]);
 		if (r != 0) {
 			fprintf(stderr, "floodgate-demo: fg_rule_set(%s): %s\n",
 			        demo_rules[k].name, fg_strerror(r));
-			goto out;
+			return -1;
 		}
 	}
-	if (print_header(owner, segment, nworkers, seconds) != 0)
-		goto out;
+	return 0;
+}
 
-	/* What a prefork master does: attach once, before fork(). */
-	r = fg_open(segment, 0, &fg);
-	if (r != 0) {
-		char why[256];
+/* What a prefork master does: attach once, before fork(). */
+static int attach(const char *segment, fg_client **fg)
+{
+	char why[256];
+	int r = fg_open(segment, 0, fg);
 
-		(void)fg_diagnose(segment, why, sizeof why);
-		fprintf(stderr, "floodgate-demo: fg_open(%s): %s\n  %s\n",
-		        segment, fg_strerror(r), why);
-		goto out;
-	}
+	if (r == 0)
+		return 0;
+	(void)fg_diagnose(segment, why, sizeof why);
+	fprintf(stderr, "floodgate-demo: fg_open(%s): %s\n  %s\n", segment,
+	        fg_strerror(r), why);
+	return -1;
+}
 
-	rows = mmap(NULL, sizeof *rows * (size_t)nworkers,
-	            PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rows == MAP_FAILED) {
-		fprintf(stderr, "floodgate-demo: mmap: %s\n", strerror(errno));
-		goto out;
-	}
+/* Fork @nworkers workers on @fg until a common deadline @seconds away,
+ * reap them and check that each wrote its row.  0 when all did. */
+static int run_workers(fg_client *fg, struct worker_row *rows, int nworkers,
+                       int seconds)
+{
+	pid_t pids[MAX_WORKERS];
+	int i, started = 0, forkfail = 0;
+	uint64_t deadline;
 
 	(void)fflush(stdout); /* or workers would inherit buffered output */
 	deadline = now_ns() + (uint64_t)seconds * 1000000000u;
@@ -454,32 +467,73 @@ int main(int argc, char **argv)
 	}
 	if (reap_workers(pids, started, forkfail) != 0 || interrupted ||
 	    forkfail)
-		goto out;
-	for (i = 0; i < nworkers; i++) {
+		return -1;
+	for (i = 0; i < nworkers; i++)
 		if (!rows[i].done) {
 			fprintf(stderr,
 			        "floodgate-demo: worker %d: no report\n", i);
-			goto out;
+			return -1;
 		}
+	return 0;
+}
+
+static int run(const char *segment, int nworkers, int seconds,
+               fg_client **owner, fg_client **fg, struct worker_row **rows)
+{
+	void *m;
+
+	if (make_segment(segment, owner) != 0 ||
+	    print_header(*owner, segment, nworkers, seconds) != 0 ||
+	    attach(segment, fg) != 0)
+		return -1;
+	m = mmap(NULL, sizeof **rows * (size_t)nworkers, PROT_READ | PROT_WRITE,
+	         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		fprintf(stderr, "floodgate-demo: mmap: %s\n", strerror(errno));
+		return -1;
 	}
-	if (report(owner, rows, nworkers) != 0)
-		goto out;
-	status = 0;
-out:
+	*rows = m;
+	if (run_workers(*fg, *rows, nworkers, seconds) != 0)
+		return -1;
+	return report(*owner, *rows, nworkers);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	fg_client *owner = NULL, *fg = NULL;
+	struct worker_row *rows = NULL;
+	char segment[64];
+	int nworkers = 4, seconds = 3, r, status;
+
+	status = parse_args(argc, argv, &nworkers, &seconds);
+	if (status != 0)
+		return status == 1 ? 0 : 2;
+	/* Caught, not ignored: the parent cleans up; workers go back to
+	 * the default action. */
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGTERM, &sa, NULL) != 0) {
+		fprintf(stderr, "floodgate-demo: sigaction: %s\n",
+		        strerror(errno));
+		return 1;
+	}
+	/* From here on, whatever has this name is ours to remove. */
+	snprintf(segment, sizeof segment, "floodgate-demo-%d", (int)getpid());
+	status =
+	    run(segment, nworkers, seconds, &owner, &fg, &rows) == 0 ? 0 : 1;
 	if (interrupted)
 		fprintf(stderr, "floodgate-demo: stopped by signal %d\n",
 		        (int)interrupted);
-	if (rows != MAP_FAILED)
+	if (rows != NULL)
 		(void)munmap(rows, sizeof *rows * (size_t)nworkers);
 	fg_close(fg);
 	fg_close(owner);
-	if (named) {
-		r = fg_unlink(segment);
-		if (r != 0 && r != FG_ENOSEG) {
-			fprintf(stderr, "floodgate-demo: fg_unlink(%s): %s\n",
-			        segment, fg_strerror(r));
-			status = 1;
-		}
+	r = fg_unlink(segment);
+	if (r != 0 && r != FG_ENOSEG) {
+		fprintf(stderr, "floodgate-demo: fg_unlink(%s): %s\n", segment,
+		        fg_strerror(r));
+		status = 1;
 	}
 	return status;
 }
