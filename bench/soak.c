@@ -126,17 +126,19 @@ static void churn(const char *seg, unsigned per_min, unsigned seconds, int id)
 static void report(struct fgc_cluster *c, double t, unsigned long long ticks[N],
                    double period)
 {
-	unsigned long long harvested[N];
+	unsigned long long harvested[N], applied[N], peers, now;
 	long hz = sysconf(_SC_CLK_TCK);
 	int i, j;
 
+	/* applied first: while the churn runs, what is applied was
+	 * harvested before, never the other way round */
+	for (i = 0; i < N; i++)
+		applied[i] = stat_of(c, i, "gossip", "applied");
 	for (i = 0; i < N; i++)
 		harvested[i] = stat_of(c, i, "gossip", "harvested");
 	for (i = 0; i < N; i++) {
-		unsigned long long peers = 0,
-		                   now = fgc_cpu_ticks(c->node[i].pid);
-
-		for (j = 0; j < N; j++)
+		now = fgc_cpu_ticks(c->node[i].pid);
+		for (peers = 0, j = 0; j < N; j++)
 			peers += j == i ? 0 : harvested[j];
 		printf(
 		    "%6.0f s  node %d  rss %6.1f MiB  cpu %5.1f %%  marks "
@@ -148,11 +150,8 @@ static void report(struct fgc_cluster *c, double t, unsigned long long ticks[N],
 		        : 0.0,
 		    stat_of(c, i, "ledger", "marks"),
 		    stat_of(c, i, "ledger", "max"),
-		    stat_of(c, i, "ledger", "own"),
-		    stat_of(c, i, "gossip", "applied"), peers,
-		    peers ? 100.0 * (double)stat_of(c, i, "gossip", "applied") /
-		                (double)peers
-		          : 100.0,
+		    stat_of(c, i, "ledger", "own"), applied[i], peers,
+		    peers ? 100.0 * (double)applied[i] / (double)peers : 100.0,
 		    stat_of(c, i, "ledger", "evicted"),
 		    stat_of(c, i, "gossip", "records_noroom"));
 		ticks[i] = now;
