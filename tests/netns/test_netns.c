@@ -471,21 +471,11 @@ static void stop_daemons_clean(void)
 	int k, status;
 
 	for (k = 0; k < W.n; k++) {
-		size_t n = 0;
-		FILE *f;
-
 		status = fgn_stop(&W.pid[k], SIGTERM);
 		if (status == 0)
 			continue;
 		snprintf(path, sizeof path, "%s/n%d.log", W.net.dir, k);
-		f = fopen(path, "r");
-		if (f) {
-			if (fseek(f, -(long)(sizeof tail - 1), SEEK_END) != 0)
-				rewind(f);
-			n = fread(tail, 1, sizeof tail - 1, f);
-			fclose(f);
-		}
-		tail[n] = '\0';
+		cluster_log_tail(path, tail, sizeof tail);
 		cr_expect_fail("node %d exited with status %#x; its log ends:"
 		               "\n%s",
 		               k, status, tail);
