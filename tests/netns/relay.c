@@ -19,6 +19,8 @@
  *   -r FD      write "ready\n" to descriptor FD, then close it, once the
  *              devices are up and SOCKET listens
  *   -q QMAX    copies held back at most (default 4096), ~1.5 KiB each
+ *   -t SECONDS stop after this long (default 600): a relay whose test
+ *              died does not linger
  *
  * The second form sends one command and prints the reply; it exits 0 if
  * the relay answered "ok".  The commands are in the table below ("help").
@@ -27,8 +29,9 @@
  *
  * One thread, one ppoll(): the TUN descriptors, the control socket, and
  * the due time of the next held copy as its timeout.  A command is read
- * and answered at once (its client has SO_RCVTIMEO of a second): the
- * control socket is root's and the test's, not the network's.
+ * and answered at once, and a client that does not send its line within
+ * a second is dropped: the control socket is root's and the test's, not
+ * the network's.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,10 +48,10 @@
 #include "tests/netns/impair.h"
 #include "tests/netns/tun.h"
 
-#define SUBNET    0x0A4D0000u /* 10.77.0.0/24 */
-#define PREFIX    24
-#define LINE_MAX_ 256
-#define BURST     64 /* packets read from one device per wake-up */
+#define SUBNET  0x0A4D0000u /* 10.77.0.0/24 */
+#define PREFIX  24
+#define CMD_MAX 256
+#define BURST   64 /* packets read from one device per wake-up */
 
 struct relay {
 	unsigned n;
@@ -84,31 +87,39 @@ static int send_tun(void *arg, unsigned to, const uint8_t *buf, size_t len)
 
 /* ------------------------------------------------------------- commands */
 
+/* A node number, or "*" (-1), at @s: where it ends, or NULL. */
+static const char *node(const char *s, long *v)
+{
+	char *end;
+
+	if (*s == '*') {
+		*v = -1;
+		return s + 1;
+	}
+	if (*s < '0' || *s > '9')
+		return NULL;
+	*v = strtol(s, &end, 10);
+	return end;
+}
+
 /* Which links @s names: "all", "K", or "A>B" with A, B a node or "*". */
 static int select_links(const struct relay *r, const char *s,
                         int sel[FGN_MAX_NODES][FGN_MAX_NODES])
 {
 	long a = -1, b = -1, k = -1;
+	const char *e = s;
 	unsigned i, j;
-	char *end;
 
 	if (strcmp(s, "all") == 0) {
-		/* every link */
-	} else if (strchr(s, '>')) {
-		if (s[0] == '*' && s[1] == '>')
-			end = (char *)s + 1;
-		else if ((a = strtol(s, &end, 10)) < 0 || end == s)
-			return -1;
-		s = end + 1;
-		if (*end != '>')
-			return -1;
-		if (strcmp(s, "*") != 0 &&
-		    ((b = strtol(s, &end, 10)) < 0 || end == s || *end))
-			return -1;
-	} else if ((k = strtol(s, &end, 10)) < 0 || end == s || *end) {
-		return -1;
+		e = "";
+	} else if ((e = node(s, &a)) != NULL && *e == '>') {
+		e = node(e + 1, &b);
+	} else if (e != NULL && a >= 0) {
+		k = a; /* K: every link to or from K */
+		a = -1;
 	}
-	if (a >= (long)r->n || b >= (long)r->n || k >= (long)r->n)
+	if (e == NULL || *e != '\0' || a >= (long)r->n || b >= (long)r->n ||
+	    k >= (long)r->n)
 		return -1;
 	for (i = 0; i < r->n; i++)
 		for (j = 0; j < r->n; j++)
@@ -145,10 +156,11 @@ static int set_param(struct fgn_params *p, const char *name, const char *v)
 	return -1;
 }
 
+/* All or nothing: every selected link's new settings are checked first. */
 static int cmd_set(struct relay *r, int argc, char **argv, FILE *out)
 {
 	int sel[FGN_MAX_NODES][FGN_MAX_NODES];
-	struct fgn_params p;
+	struct fgn_params np[FGN_MAX_NODES][FGN_MAX_NODES];
 	unsigned i, j;
 	int k;
 
@@ -156,21 +168,22 @@ static int cmd_set(struct relay *r, int argc, char **argv, FILE *out)
 		return -1;
 	for (i = 0; i < r->n; i++)
 		for (j = 0; j < r->n; j++) {
-			if (!sel[i][j])
-				continue;
-			p = r->im.link[i][j].p;
-			for (k = 2; k < argc; k += 2)
-				if (set_param(&p, argv[k], argv[k + 1]) != 0) {
+			np[i][j] = r->im.link[i][j].p;
+			for (k = 2; sel[i][j] && k < argc; k += 2)
+				if (set_param(&np[i][j], argv[k],
+				              argv[k + 1]) != 0) {
 					fprintf(out, "error: bad %s %s\n",
 					        argv[k], argv[k + 1]);
 					return 1;
 				}
-			if (p.jitter_us > p.delay_us) {
+			if (np[i][j].jitter_us > np[i][j].delay_us) {
 				fprintf(out, "error: jitter over delay\n");
 				return 1;
 			}
-			r->im.link[i][j].p = p;
 		}
+	for (i = 0; i < r->n; i++)
+		for (j = 0; j < r->n; j++)
+			r->im.link[i][j].p = np[i][j];
 	return 0;
 }
 
@@ -258,8 +271,10 @@ static int cmd_quit(struct relay *r, int argc, char **argv, FILE *out)
 {
 	(void)argv;
 	(void)out;
+	if (argc != 1)
+		return -1;
 	r->quit = 1;
-	return argc == 1 ? 0 : -1;
+	return 0;
 }
 
 static int cmd_help(struct relay *r, int argc, char **argv, FILE *out);
@@ -285,8 +300,9 @@ static int cmd_help(struct relay *r, int argc, char **argv, FILE *out)
 	(void)argc;
 	(void)argv;
 	for (i = 0; i < sizeof commands / sizeof *commands; i++)
-		fprintf(out, "%s %s\n\t%s\n", commands[i].name,
-		        commands[i].args, commands[i].help);
+		fprintf(out, "%s%s%s\n\t%s\n", commands[i].name,
+		        commands[i].args[0] ? " " : "", commands[i].args,
+		        commands[i].help);
 	fprintf(out, "LINKS: all, K (to or from node K), A>B (A or B may be "
 	             "*)\n");
 	return 0;
@@ -348,7 +364,7 @@ static int listen_on(const char *path)
 static void serve(struct relay *r)
 {
 	struct timeval tv = {.tv_sec = 1};
-	char line[LINE_MAX_ + 1], *reply = NULL;
+	char line[CMD_MAX + 1], *reply = NULL;
 	size_t len = 0, got = 0;
 	FILE *out;
 	int c;
@@ -357,8 +373,8 @@ static void serve(struct relay *r)
 	if (c < 0)
 		return;
 	(void)setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	while (got < LINE_MAX_ && !memchr(line, '\n', got)) {
-		ssize_t k = read(c, line + got, LINE_MAX_ - got);
+	while (got < CMD_MAX && !memchr(line, '\n', got)) {
+		ssize_t k = read(c, line + got, CMD_MAX - got);
 
 		if (k <= 0)
 			break;
@@ -456,7 +472,7 @@ static void loop(struct relay *r, uint64_t end, const sigset_t *unblocked)
 static int ctl(int argc, char **argv)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char line[LINE_MAX_ + 2] = "", buf[4096];
+	char line[CMD_MAX + 2] = "", buf[4096];
 	size_t off = 0;
 	ssize_t k;
 	int fd, i, ok = 0, first = 1;
@@ -468,7 +484,7 @@ static int ctl(int argc, char **argv)
 	for (i = 3; i < argc; i++)
 		off += (size_t)snprintf(line + off, sizeof line - off, "%s%s",
 		                        i > 3 ? " " : "", argv[i]);
-	if (off >= LINE_MAX_) {
+	if (off >= CMD_MAX) {
 		fprintf(stderr, "relay ctl: command too long\n");
 		return 2;
 	}
@@ -516,49 +532,68 @@ static int setup(struct relay *r, char **ns, const char *sock)
 	return sock && r->lfd < 0 ? -1 : 0;
 }
 
+struct options {
+	unsigned long long seed, qmax, life;
+	const char *sock;
+	int ready, have_seed;
+};
+
+/* A number from 0 to @max, or the usage. */
+static unsigned long long number(const char *s, unsigned long long max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		usage();
+	return v;
+}
+
+/* The options; the index of the first namespace. */
+static int options(int argc, char **argv, struct options *o)
+{
+	int opt;
+
+	*o = (struct options){.qmax = 4096, .life = 600, .ready = -1};
+	while ((opt = getopt(argc, argv, "s:c:r:q:t:")) != -1) {
+		if (opt == 's') {
+			o->seed = number(optarg, ~0ull);
+			o->have_seed = 1;
+		} else if (opt == 'c')
+			o->sock = optarg;
+		else if (opt == 'r')
+			o->ready = (int)number(optarg, 1024);
+		else if (opt == 'q')
+			o->qmax = number(optarg, 1u << 20);
+		else if (opt == 't')
+			o->life = number(optarg, 86400);
+		else
+			usage();
+	}
+	if (argc - optind < 2 || argc - optind > FGN_MAX_NODES || o->qmax < 1 ||
+	    o->life < 1)
+		usage();
+	if (!o->have_seed)
+		o->seed = now_ns() ^ (unsigned long long)getpid() << 32;
+	return optind;
+}
+
 int main(int argc, char **argv)
 {
 	struct relay r = {.lfd = -1};
-	unsigned long long seed = 0;
-	unsigned long life = 600, qmax = 4096;
-	const char *sock = NULL;
+	struct options o;
 	sigset_t block, unblocked;
-	int opt, ready = -1, have_seed = 0, rc = 1;
+	int rc = 1, first;
 	unsigned k;
 
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
 		return ctl(argc, argv);
-	while ((opt = getopt(argc, argv, "s:c:r:q:t:")) != -1) {
-		switch (opt) {
-		case 's':
-			seed = strtoull(optarg, NULL, 0);
-			have_seed = 1;
-			break;
-		case 'c':
-			sock = optarg;
-			break;
-		case 'r':
-			ready = atoi(optarg);
-			break;
-		case 'q':
-			qmax = strtoul(optarg, NULL, 10);
-			break;
-		case 't':
-			life = strtoul(optarg, NULL, 10);
-			break;
-		default:
-			usage();
-		}
-	}
-	r.n = (unsigned)(argc - optind);
-	if (r.n < 2 || r.n > FGN_MAX_NODES || qmax < 1 || qmax > 1u << 20 ||
-	    life < 1)
-		usage();
-	if (!have_seed)
-		seed = now_ns() ^ (unsigned long long)getpid() << 32;
+	first = options(argc, argv, &o);
+	r.n = (unsigned)(argc - first);
 	for (k = 0; k < FGN_MAX_NODES; k++)
 		r.tun[k] = -1;
-
 	/* signals only while waiting in ppoll(): none is lost */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -567,21 +602,21 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	if (fgn_impair_init(&r.im, r.n, (unsigned)qmax, seed, send_tun, &r) !=
-	    0) {
+	if (fgn_impair_init(&r.im, r.n, (unsigned)o.qmax, o.seed, send_tun,
+	                    &r) != 0) {
 		fprintf(stderr, "relay: out of memory\n");
-		return 1;
+		goto out;
 	}
-	if (setup(&r, argv + optind, sock) != 0)
+	if (setup(&r, argv + first, o.sock) != 0)
 		goto out;
 	fprintf(stderr, "relay: %u nodes on 10.77.0.0/24, seed %#llx\n", r.n,
-	        seed);
-	if (ready >= 0) {
-		if (write(ready, "ready\n", 6) != 6)
+	        o.seed);
+	if (o.ready >= 0) {
+		if (write(o.ready, "ready\n", 6) != 6)
 			perror("relay: -r");
-		close(ready);
+		close(o.ready);
 	}
-	loop(&r, now_ns() + life * 1000000000ull, &unblocked);
+	loop(&r, now_ns() + o.life * 1000000000ull, &unblocked);
 	show(&r, stdout);
 	rc = fgn_impair_balanced(&r.im) ? 0 : 1;
 	if (rc)
@@ -592,7 +627,7 @@ out:
 			close(r.tun[k]);
 	if (r.lfd >= 0) {
 		close(r.lfd);
-		unlink(sock);
+		unlink(o.sock);
 	}
 	fgn_impair_fini(&r.im);
 	return rc;
