@@ -47,6 +47,22 @@ static inline void make_node_keys(const char *dir, int n)
 	cr_assert_eq(fgc_keys_in(dir, n, err, sizeof err), 0, "%s", err);
 }
 
+/* The end of the file @path (at most @len - 1 bytes), NUL-terminated in
+ * @buf; empty when it cannot be read.  For a daemon's log in a failure. */
+static inline void cluster_log_tail(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		if (fseek(f, -(long)(len - 1), SEEK_END) != 0)
+			rewind(f);
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
 /* Start floodgated -f -c DIR/nI.conf, its output appended to DIR/nI.log;
  * its pid.  It dies with the test: a test that fails half-way must not
  * leave daemons behind. */

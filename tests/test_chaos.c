@@ -486,21 +486,11 @@ static void cluster_stop_clean(void)
 	int i, status;
 
 	for (i = 0; i < N; i++) {
-		FILE *f;
-		size_t n = 0;
-
 		status = stop(i);
 		if (status == 0)
 			continue;
 		snprintf(path, sizeof path, "%s/n%d.log", K.dir, i);
-		f = fopen(path, "r");
-		if (f) {
-			if (fseek(f, -(long)(sizeof tail - 1), SEEK_END) != 0)
-				rewind(f);
-			n = fread(tail, 1, sizeof tail - 1, f);
-			fclose(f);
-		}
-		tail[n] = '\0';
+		cluster_log_tail(path, tail, sizeof tail);
 		cr_expect_fail(
 		    "node %d exited with status %#x; its log ends:\n%s", i,
 		    status, tail);
