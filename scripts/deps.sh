@@ -3,7 +3,7 @@
 # Sourced by demo.sh and test.sh; Debian 12 package names.
 FG_DEPS="build-essential autoconf automake libtool autoconf-archive pkg-config
 liburcu-dev libsodium-dev libcriterion-dev mandoc libmicrohttpd-dev curl
-apache2 apache2-dev apache2-utils wrk gunicorn python3 curl"
+apache2 apache2-dev apache2-utils wrk gunicorn python3 curl clang-format"
 
 fg_install_deps() {
 	local missing="" p sudo=""

@@ -36,7 +36,7 @@ static inline const char *cli_path(void)
 {
 	const char *p = getenv("FLOODGATE_CLI");
 
-	return p ? p : "./daemon/floodgate";
+	return p ? p : "./cli/floodgate";
 }
 
 static struct env {

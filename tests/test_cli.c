@@ -224,6 +224,24 @@ Test(cli, a_worker_of_the_group_may_check_but_not_reset_nor_ask_the_daemon)
 	cr_assert_eq(as_nobody("reset", "api", "w"), 7);
 	cr_assert_eq(as_nobody("peers", NULL, NULL), 7);
 	cr_assert_eq(as_nobody("reload", NULL, NULL), 7);
+	/* a segment the group may not use: who owns it and what to do,
+	 * in words a shell user can act on */
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(as_nobody("status", NULL, NULL), 7);
+	{
+		char err[160], *text;
+
+		snprintf(err, sizeof err, "%s/nobody.err", E.dir);
+		text = slurp(err);
+		cr_assert(strstr(text, "is owned by uid 0") &&
+		              strstr(text, "lacks read and write permission: "
+		                           "run it as uid 0 or in group"),
+		          "%s", text);
+		cr_assert_null(strstr(text, "fg_"), "%s", text);
+		cr_assert_eq(strchr(text, '\n'), text + strlen(text) - 1, "%s",
+		             text);
+		free(text);
+	}
 	nobody_cli_remove();
 	env_fini();
 }
