@@ -186,9 +186,8 @@ int fgc_cmd_reload(struct fgc *c, int argc, char **argv)
 	struct fgc_reply r;
 	int e;
 
+	(void)argc;
 	(void)argv;
-	if (argc != 1)
-		return fgc_usage_error(c);
 	if ((e = fgc_ask(c, "reload", &r, 0)) != 0)
 		return e;
 	fgc_reply_free(&r);

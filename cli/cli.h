@@ -57,7 +57,8 @@ struct fgc;
 struct fgc_command {
 	const char *name;
 	int (*run)(struct fgc *c, int argc, char **argv);
-	const char *args; /* its arguments, as usage and floodgate(1) write */
+	const char *args; /* its arguments, as usage and floodgate(1) write;
+	                   * "": none (main.c refuses any) */
 	enum fgc_needs needs;
 	const char *help; /* one line */
 };

@@ -191,6 +191,8 @@ static int run(struct fgc *c, const struct global *g, int argc, char **argv)
 		fgc_command_usage(stdout, c->cmd);
 		return 0;
 	}
+	if (c->cmd->args[0] == '\0' && argc != 1)
+		return fgc_usage_error(c); /* it takes no arguments */
 	if (c->cmd->needs != NEEDS_NOTHING && (e = locate(c, g->segment)) != 0)
 		return e;
 	fgu_json_init(&c->j, &c->out);

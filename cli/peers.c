@@ -87,9 +87,8 @@ int fgc_cmd_peers(struct fgc *c, int argc, char **argv)
 	struct fgc_reply r;
 	int e;
 
+	(void)argc;
 	(void)argv;
-	if (argc != 1)
-		return fgc_usage_error(c);
 	if ((e = fgc_ask(c, "peers", &r, 0)) != 0)
 		return e;
 	if (c->json)

@@ -135,9 +135,8 @@ int fgc_cmd_status(struct fgc *c, int argc, char **argv)
 	struct status s;
 	int e;
 
+	(void)argc;
 	(void)argv;
-	if (argc != 1)
-		return fgc_usage_error(c);
 	if ((e = fgc_seg_open(c)) != 0)
 		return e;
 	memset(&s, 0, sizeof s);
@@ -197,9 +196,8 @@ int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 	unsigned i;
 	int e;
 
+	(void)argc;
 	(void)argv;
-	if (argc != 1)
-		return fgc_usage_error(c);
 	if ((e = fgc_seg_open(c)) != 0)
 		return e;
 	if (c->json)

@@ -376,6 +376,16 @@ static inline void env_fini(void)
 		          "floodgated %d: status %#x", i, st[i]);
 }
 
+/* Two nodes that gossip with each other, both running. */
+static inline void two_up(void)
+{
+	env_init(2);
+	write_conf(0, 1, "");
+	write_conf(1, 1, "");
+	start(0);
+	start(1);
+}
+
 /* One node, gossip on, no peers; its segment and socket by default. */
 static inline void one_up(void)
 {

@@ -417,11 +417,7 @@ Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
 	fg_client *fg;
 	int i;
 
-	env_init(2);
-	write_conf(0, 1, "");
-	write_conf(1, 1, "");
-	start(0);
-	start(1);
+	two_up();
 	cr_assert_eq(fg_open(E.seg[1], 0, &fg), 0);
 	for (i = 0; i < 4; i++)
 		cr_assert_eq(fg_allow(fg, "api", "carol", 1, NULL), 1);

@@ -198,11 +198,7 @@ Test(cli_operator, get_json_quotes_remote_keys_whose_hex_is_all_digits)
 	fg_decision d;
 	unsigned api;
 
-	env_init(2);
-	write_conf(0, 1, "");
-	write_conf(1, 1, "");
-	start(0);
-	start(1);
+	two_up();
 	cr_assert_eq(fg_open(E.seg[1], 0, &fg), 0);
 	api = (unsigned)fg__rule_index(fg, "api");
 	cr_assert_eq(fg__check(fg, api, digits, sizeof digits, 1, &d), 1);
