@@ -131,19 +131,11 @@ void fgc_warn(const char *fmt, ...)
 
 void fgc_out(struct fgc *c, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	fgd_buf_vprintf(&c->out, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		c->out.oom = 1;
-	else if ((size_t)n < sizeof buf)
-		fgd_buf_add(&c->out, buf, (size_t)n);
-	else
-		fgd_buf_printf(&c->out, "%.*s...", (int)sizeof buf - 4, buf);
 }
 
 int fgc_usage_error(const struct fgc *c)

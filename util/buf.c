@@ -38,32 +38,34 @@ static int reserve(struct fgd_buf *b, size_t need)
 	return 0;
 }
 
-void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
+void fgd_buf_vprintf(struct fgd_buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int n;
 
 	if (b->oom)
 		return;
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
+	if (n >= 0 && (size_t)n >= b->cap - b->len &&
+	    reserve(b, (size_t)n) == 0)
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, again);
+	va_end(again);
+	if (n < 0)
 		b->oom = 1;
-		return;
-	}
-	if ((size_t)n >= b->cap - b->len) {
-		if (reserve(b, (size_t)n) != 0)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-	}
-	b->len += (size_t)n;
+	if (!b->oom)
+		b->len += (size_t)n;
+	else if (b->p != NULL)
+		b->p[b->len] = '\0'; /* a cut-short first try is not text */
+}
+
+void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fgd_buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 void fgd_buf_add(struct fgd_buf *b, const char *s, size_t n)

@@ -13,6 +13,7 @@
 #ifndef FGU_BUF_H
 #define FGU_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct fgd_buf {
@@ -25,6 +26,8 @@ struct fgd_buf {
  * is there.  p is NUL-terminated whenever len > 0. */
 void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void fgd_buf_vprintf(struct fgd_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Append @n bytes of @s as they are. */
 void fgd_buf_add(struct fgd_buf *b, const char *s, size_t n);
 void fgd_buf_free(struct fgd_buf *b);
