@@ -13,6 +13,22 @@
 #include "cli/cli.h"
 #include "gossip/keys.h"
 
+/* What to do when writing the key failed with @e. */
+static const char *fix(int e)
+{
+	switch (e) {
+	case EEXIST:
+		return "; give another path, or remove the old key first";
+	case ENOENT:
+		return "; create its directory first";
+	case EACCES:
+	case EPERM:
+		return "; run as a user who may write there";
+	default:
+		return "";
+	}
+}
+
 int fgc_cmd_keygen(struct fgc *c, int argc, char **argv)
 {
 	char err[512], host[64], pub[4096];
@@ -32,8 +48,10 @@ int fgc_cmd_keygen(struct fgc *c, int argc, char **argv)
 		return EXIT_SYS;
 	}
 	if (fgk_keygen(argv[1], name, err, sizeof err) != 0) {
-		fgc_warn("%s", err);
-		return errno == EACCES ? EXIT_PERM : EXIT_SYS;
+		int e = errno;
+
+		fgc_warn("%s%s", err, fix(e));
+		return e == EACCES ? EXIT_PERM : EXIT_SYS;
 	}
 	snprintf(pub, sizeof pub, "%s.pub", argv[1]);
 	if (c->json) {

@@ -133,7 +133,7 @@ static int locate(struct fgc *c, const char *seg_opt)
 	memset(&cfg, 0, sizeof cfg);
 	if (c->config != NULL &&
 	    fgd_config_load(c->config, &cfg, err, sizeof err) != 0) {
-		fgc_warn("%s", err);
+		fgc_warn("%s; correct the -c file or give another", err);
 		return EXIT_CONFIG;
 	}
 	seg_opt = segment_name(c, seg_opt);
