@@ -1,24 +1,20 @@
 /*
  * args.c - parse what operators and HTTP clients pass (see args.h).
  *
- * strtoul() is not used: it skips white space, takes a sign and wraps
- * negative numbers around, so " -1" would be a huge cost.
+ * The number itself goes through the one strict parser (util/num.h): no
+ * strtoul(), which skips white space, takes a sign and wraps negative
+ * numbers around, so " -1" would be a huge cost.
  */
 #include "daemon/args.h"
+#include "util/num.h"
 
 int fgd_arg_cost(const char *s, size_t n, uint32_t *out)
 {
-	uint64_t v = 0;
-	size_t i;
+	uint64_t v;
 
-	if (s == NULL || n == 0 || n > 10)
+	if (s == NULL || n > 10) /* UINT32_MAX has 10 digits */
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > UINT32_MAX)
+	if (fgu_parse_uint(s, n, 0, UINT32_MAX, &v) != 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;

@@ -42,6 +42,7 @@
 
 #include "daemon/config.h"
 #include "shm/gcra.h"
+#include "util/num.h"
 
 #define FGD_LINE_MAX    1024       /* bytes, without the line end */
 #define FGD_FILE_MAX    (1u << 20) /* fgd_config_load() reads no more */
@@ -111,25 +112,6 @@ __attribute__((format(printf, 2, 3))) static int fail(struct parser *p,
 
 /* ------------------------------------------------------------- lexemes */
 
-/* Strict decimal: [0-9]+, at most @max; no sign, blank or junk. */
-static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (s[i] < '0' || s[i] > '9' || d > max || v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
 enum { DUR_SYNTAX = -1, DUR_NOUNIT = -2, DUR_RANGE = -3 };
 
 /* A duration with a unit: "500ms", "1s", "1m", "1h"; at most @max ms. */
@@ -149,7 +131,7 @@ static int parse_duration(const char *s, uint64_t max, uint64_t *ms)
 	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
 		if (strcmp(s + n, units[i].name) != 0)
 			continue;
-		if (parse_uint(s, n, max / units[i].ms, &v) != 0)
+		if (fgu_parse_uint(s, n, 0, max / units[i].ms, &v) != 0)
 			return DUR_RANGE;
 		*ms = v * units[i].ms;
 		return 0;
@@ -225,7 +207,8 @@ static const char *parse_addr(const char *s, struct fgd_addr *a)
 		          : "not a numeric IPv4 address";
 	memcpy(host, s, n);
 	host[n] = '\0';
-	if (port != NULL && parse_uint(port, strlen(port), 65535, &pn) != 0)
+	if (port != NULL &&
+	    fgu_parse_uint(port, strlen(port), 0, 65535, &pn) != 0)
 		return "port must be a number from 1 to 65535";
 	if (pn == 0)
 		return "port must be a number from 1 to 65535";
@@ -323,7 +306,8 @@ static int d_capacity(struct parser *p, char **w, int nw)
 	uint64_t v;
 
 	(void)nw;
-	if (parse_uint(w[1], strlen(w[1]), CAPACITY_MAX, &v) != 0 || v == 0)
+	if (fgu_parse_uint(w[1], strlen(w[1]), 0, CAPACITY_MAX, &v) != 0 ||
+	    v == 0)
 		return fail(p,
 		            "capacity '" CLIP "': must be a number of keys "
 		            "from 1 to %" PRIu64,
@@ -512,7 +496,8 @@ static int d_ledger_size(struct parser *p, char **w, int nw)
 	uint64_t v;
 
 	(void)nw;
-	if (parse_uint(w[1], strlen(w[1]), LEDGER_MAX, &v) != 0 || v == 0)
+	if (fgu_parse_uint(w[1], strlen(w[1]), 0, LEDGER_MAX, &v) != 0 ||
+	    v == 0)
 		return fail(p,
 		            "ledger-size '" CLIP "': must be a number of marks "
 		            "from 1 to %" PRIu64,
@@ -540,7 +525,7 @@ static int d_max_datagram(struct parser *p, char **w, int nw)
 	uint64_t v;
 
 	(void)nw;
-	if (parse_uint(w[1], strlen(w[1]), FGD_MAX_DATAGRAM, &v) != 0 ||
+	if (fgu_parse_uint(w[1], strlen(w[1]), 0, FGD_MAX_DATAGRAM, &v) != 0 ||
 	    v < FGD_MIN_DATAGRAM)
 		return fail(p,
 		            "max-datagram '" CLIP "': must be a number of "
@@ -605,8 +590,8 @@ static int d_http(struct parser *p, char **w, int nw)
 				            "duration from 1s to 1h, like 10s",
 				            w[i + 1]);
 			p->cfg.http_timeout_s = (uint32_t)((v + 999) / 1000);
-		} else if (parse_uint(w[i + 1], strlen(w[i + 1]),
-		                      FGD_HTTP_CONNECTIONS_MAX, &v) != 0 ||
+		} else if (fgu_parse_uint(w[i + 1], strlen(w[i + 1]), 0,
+		                          FGD_HTTP_CONNECTIONS_MAX, &v) != 0 ||
 		           v == 0) {
 			return fail(p,
 			            "http: connections '" CLIP "' must be a "
@@ -628,7 +613,8 @@ static int d_fanout(struct parser *p, char **w, int nw)
 		p->cfg.fanout = FGD_FANOUT_ALL;
 		return 0;
 	}
-	if (parse_uint(w[1], strlen(w[1]), FGD_FANOUT_MAX, &v) != 0 || v < 1)
+	if (fgu_parse_uint(w[1], strlen(w[1]), 0, FGD_FANOUT_MAX, &v) != 0 ||
+	    v < 1)
 		return fail(p,
 		            "fanout '" CLIP "': must be all or a number of "
 		            "peers from 1 to %d",
@@ -646,7 +632,7 @@ static int rule_rate(struct parser *p, const char *name, const char *s,
 	int e;
 
 	if (slash == NULL ||
-	    parse_uint(s, (size_t)(slash - s), UINT32_MAX, &rate) != 0)
+	    fgu_parse_uint(s, (size_t)(slash - s), 0, UINT32_MAX, &rate) != 0)
 		return fail(p,
 		            "rule '%s': rate must be N/PERIOD like 5/1s, not "
 		            "'" CLIP "'",
@@ -738,7 +724,8 @@ static int d_rule(struct parser *p, char **w, int nw)
 			            kw);
 		i++;
 		if (k == K_CAPACITY) {
-			if (parse_uint(val, strlen(val), UINT32_MAX, &v) != 0 ||
+			if (fgu_parse_uint(val, strlen(val), 0, UINT32_MAX,
+			                   &v) != 0 ||
 			    v == 0)
 				return fail(
 				    p,
@@ -825,6 +812,13 @@ _Static_assert(sizeof directives / sizeof directives[0] <=
                    sizeof((struct parser *)0)->seen /
                        sizeof((struct parser *)0)->seen[0],
                "one seen[] entry per directive");
+
+const char *fgd_config_directive(size_t i)
+{
+	return i < sizeof directives / sizeof directives[0]
+	           ? directives[i].name
+	           : NULL;
+}
 
 /* ---------------------------------------------------------------- lines */
 

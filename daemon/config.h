@@ -111,4 +111,8 @@ int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
 
 void fgd_config_free(struct fgd_config *cfg);
 
+/* The name of directive @i of the table, in its order; NULL past the
+ * last (for tests that hold floodgate.conf(5) to the table). */
+const char *fgd_config_directive(size_t i);
+
 #endif

@@ -369,48 +369,135 @@ static int split(char *line, char **w, int max)
 	}
 }
 
+/* ------------------------------------------------------------- requests */
+
+/* A request's words: w[0] is its name, w[1..nw-1] its arguments. */
+typedef void answer_fn(const struct fgd_ctl_env *env, char **w, int nw,
+                       uint64_t now, struct fgd_buf *out);
+
+static void req_status(const struct fgd_ctl_env *env, char **w, int nw,
+                       uint64_t now, struct fgd_buf *out)
+{
+	(void)w;
+	(void)nw;
+	answer_status(env, now, out);
+}
+
+static void req_peers(const struct fgd_ctl_env *env, char **w, int nw,
+                      uint64_t now, struct fgd_buf *out)
+{
+	(void)w;
+	(void)nw;
+	answer_peers(env, now, out);
+}
+
+static void req_stats(const struct fgd_ctl_env *env, char **w, int nw,
+                      uint64_t now, struct fgd_buf *out)
+{
+	(void)w;
+	(void)nw;
+	(void)now;
+	answer_stats(env, out);
+}
+
+static void req_metrics(const struct fgd_ctl_env *env, char **w, int nw,
+                        uint64_t now, struct fgd_buf *out)
+{
+	(void)w;
+	(void)nw;
+	fgd_buf_printf(out, "ok\n");
+	fgd_metrics_scrape(out, env->fg, env->node, now);
+}
+
+static void req_remote(const struct fgd_ctl_env *env, char **w, int nw,
+                       uint64_t now, struct fgd_buf *out)
+{
+	uint8_t key[FG_KEY_MAX];
+	int klen = fgd_ctl_unhex(w[2], key, sizeof key);
+
+	(void)nw;
+	if (klen <= 0)
+		fgd_buf_printf(out, "error: key must be 1..%d bytes in hex\n",
+		               FG_KEY_MAX);
+	else
+		answer_marks(env, w[1], key, (size_t)klen, now, out);
+}
+
+static void req_remotes(const struct fgd_ctl_env *env, char **w, int nw,
+                        uint64_t now, struct fgd_buf *out)
+{
+	answer_remotes(env, nw == 2 ? w[1] : NULL, now, out);
+}
+
+static void req_reload(const struct fgd_ctl_env *env, char **w, int nw,
+                       uint64_t now, struct fgd_buf *out)
+{
+	char why[600];
+
+	(void)w;
+	(void)nw;
+	(void)now;
+	if (env->reload(env->arg, why, sizeof why) == 0)
+		fgd_buf_printf(out, "ok\n");
+	else
+		fgd_buf_printf(out, "error: %s\n", why);
+}
+
+/* Every request, with its arguments (which the usage in an error names). */
+static const struct request {
+	const char *name;
+	const char *args; /* as the error lists them */
+	int min, max;     /* arguments after the name */
+	answer_fn *answer;
+} requests[] = {
+    {"status", "", 0, 0, req_status},
+    {"peers", "", 0, 0, req_peers},
+    {"stats", "", 0, 0, req_stats},
+    {"metrics", "", 0, 0, req_metrics},
+    {"remote", "RULE HEXKEY", 2, 2, req_remote},
+    {"remotes", "[RULE]", 0, 1, req_remotes},
+    {"reload", "", 0, 0, req_reload},
+};
+
+#define NREQUESTS (sizeof requests / sizeof requests[0])
+#define MAX_ARGS  2 /* the most any request takes */
+
+/* "error: unknown request (status, ..., remote RULE HEXKEY, ...)" */
+static void unknown(struct fgd_buf *out)
+{
+	size_t i;
+
+	fgd_buf_printf(out, "error: unknown request (");
+	for (i = 0; i < NREQUESTS; i++)
+		fgd_buf_printf(out, "%s%s%s%s", i ? ", " : "", requests[i].name,
+		               requests[i].args[0] ? " " : "",
+		               requests[i].args);
+	fgd_buf_printf(out, ")\n");
+}
+
 void fgd_ctl_answer(const struct fgd_ctl_env *env, const char *line,
                     uint64_t now_ms, struct fgd_buf *out)
 {
-	char buf[FGD_CTL_LINE_MAX + 1], why[600], *w[4];
-	uint8_t key[FG_KEY_MAX];
-	int nw, klen;
+	char buf[FGD_CTL_LINE_MAX + 1], *w[MAX_ARGS + 2];
+	size_t i;
+	int nw;
 
 	snprintf(buf, sizeof buf, "%s", line);
-	nw = split(buf, w, 3);
+	nw = split(buf, w, MAX_ARGS + 1);
 	if (nw <= 0) {
 		fgd_buf_printf(out, "error: empty request\n");
-	} else if (strcmp(w[0], "status") == 0 && nw == 1) {
-		answer_status(env, now_ms, out);
-	} else if (strcmp(w[0], "peers") == 0 && nw == 1) {
-		answer_peers(env, now_ms, out);
-	} else if (strcmp(w[0], "stats") == 0 && nw == 1) {
-		answer_stats(env, out);
-	} else if (strcmp(w[0], "metrics") == 0 && nw == 1) {
-		fgd_buf_printf(out, "ok\n");
-		fgd_metrics_scrape(out, env->fg, env->node, now_ms);
-	} else if (strcmp(w[0], "remote") == 0 && nw == 3) {
-		klen = fgd_ctl_unhex(w[2], key, sizeof key);
-		if (klen <= 0)
-			fgd_buf_printf(out,
-			               "error: key must be 1..%d bytes "
-			               "in hex\n",
-			               FG_KEY_MAX);
-		else
-			answer_marks(env, w[1], key, (size_t)klen, now_ms, out);
-	} else if (strcmp(w[0], "remotes") == 0 && nw <= 2) {
-		answer_remotes(env, nw == 2 ? w[1] : NULL, now_ms, out);
-	} else if (strcmp(w[0], "reload") == 0 && nw == 1) {
-		if (env->reload(env->arg, why, sizeof why) == 0)
-			fgd_buf_printf(out, "ok\n");
-		else
-			fgd_buf_printf(out, "error: %s\n", why);
-	} else {
-		fgd_buf_printf(out,
-		               "error: unknown request (status, peers, stats, "
-		               "metrics, remote RULE HEXKEY, remotes [RULE], "
-		               "reload)\n");
+		return;
 	}
+	for (i = 0; i < NREQUESTS; i++) {
+		const struct request *r = &requests[i];
+
+		if (strcmp(w[0], r->name) == 0 && nw - 1 >= r->min &&
+		    nw - 1 <= r->max) {
+			r->answer(env, w, nw, now_ms, out);
+			return;
+		}
+	}
+	unknown(out);
 }
 
 /* --------------------------------------------------------------- server */

@@ -14,8 +14,9 @@
  * whatever it has sent; connections beyond the configured number are
  * refused at accept.  No handler reads a request body.  Query values are
  * counted bytes (a %00 in a key is refused, not truncated), a parameter
- * given twice is refused rather than guessed, and every byte of a key
- * echoed in a JSON body is escaped.
+ * given twice is refused rather than guessed, and a key echoed in a JSON
+ * body goes through the one JSON writer (util/json.h: valid UTF-8 as it
+ * is, control bytes escaped, any other byte as U+FFFD).
  *
  * Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
  * (seconds, rounded up) on every 200 and 429 of a check, Retry-After on a
@@ -38,6 +39,7 @@
 #include "daemon/metrics.h"
 #include "lib/client.h"
 #include "shm/layout.h"
+#include "util/json.h"
 
 #define FGD_HTTP_MEMORY (16 * 1024) /* per connection: request + headers */
 #define JSON            "application/json"
@@ -55,67 +57,6 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ------------------------------------------------------------------ JSON */
-
-/* Length of the valid UTF-8 sequence at @s (@n bytes left), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0; /* overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f; /* surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90; /* overlong */
-	else if (s[0] == 0xf4)
-		hi = 0x8f; /* above U+10FFFF */
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-/* @n bytes of @s as a JSON string: quotes, backslashes and control
- * characters escaped; a byte that is not valid UTF-8 becomes U+FFFD (a
- * key is bytes, a JSON text is Unicode). */
-static void json_str(struct fgd_buf *b, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, k;
-
-	fgd_buf_printf(b, "\"");
-	while (i < n) {
-		if (u[i] == '"' || u[i] == '\\') {
-			fgd_buf_printf(b, "\\%c", u[i]);
-			i++;
-		} else if (u[i] < 0x20 || u[i] == 0x7f) {
-			fgd_buf_printf(b, "\\u%04x", u[i]);
-			i++;
-		} else if ((k = utf8_seq(u + i, n - i)) == 0) {
-			fgd_buf_printf(b, "\\ufffd");
-			i++;
-		} else {
-			fgd_buf_printf(b, "%.*s", (int)k, s + i);
-			i += k;
-		}
-	}
-	fgd_buf_printf(b, "\"");
 }
 
 /* --------------------------------------------------------------- replies */
@@ -178,15 +119,18 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
                                    const char *what, const char *name)
 {
 	struct fgd_buf b = {0};
+	struct fgu_json j;
 	char msg[160];
 
 	if (name != NULL)
 		snprintf(msg, sizeof msg, "%s: %s", what, name);
 	else
 		snprintf(msg, sizeof msg, "%s", what);
-	fgd_buf_printf(&b, "{\"error\":");
-	json_str(&b, msg, strlen(msg));
-	fgd_buf_printf(&b, "}\n");
+	fgu_json_init(&j, &b);
+	fgu_json_object(&j);
+	fgu_json_kstr(&j, "error", msg);
+	fgu_json_object_end(&j);
+	fgd_buf_add(&b, "\n", 1);
 	return reply(conn, status, JSON, &b, NULL);
 }
 
@@ -244,23 +188,25 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
                                const fg_decision *d)
 {
 	struct fgd_buf b = {0};
+	struct fgu_json j;
 
 	if (r < 0)
 		return reply_error(conn, MHD_HTTP_BAD_REQUEST, fg_strerror(r),
 		                   NULL);
-	fgd_buf_printf(&b, "{\"allowed\":%s,\"rule\":", r ? "true" : "false");
-	json_str(&b, h->fg->names[d->rule], strlen(h->fg->names[d->rule]));
-	fgd_buf_printf(&b, ",\"key\":");
-	json_str(&b, key, strlen(key));
-	fgd_buf_printf(&b,
-	               ",\"cost\":%u,\"limit\":%u,\"remaining\":%u,"
-	               "\"reset_ms\":%llu,\"retry_after_ms\":%llu,"
-	               "\"shadow\":%s,\"untracked\":%s}\n",
-	               (unsigned)cost, (unsigned)d->limit,
-	               (unsigned)d->remaining, (unsigned long long)d->reset_ms,
-	               (unsigned long long)d->retry_after_ms,
-	               d->flags & FG_DECISION_SHADOW ? "true" : "false",
-	               d->flags & FG_DECISION_UNTRACKED ? "true" : "false");
+	fgu_json_init(&j, &b);
+	fgu_json_object(&j);
+	fgu_json_kbool(&j, "allowed", r);
+	fgu_json_kstr(&j, "rule", h->fg->names[d->rule]);
+	fgu_json_kstr(&j, "key", key);
+	fgu_json_ku64(&j, "cost", cost);
+	fgu_json_ku64(&j, "limit", d->limit);
+	fgu_json_ku64(&j, "remaining", d->remaining);
+	fgu_json_ku64(&j, "reset_ms", d->reset_ms);
+	fgu_json_ku64(&j, "retry_after_ms", d->retry_after_ms);
+	fgu_json_kbool(&j, "shadow", d->flags & FG_DECISION_SHADOW);
+	fgu_json_kbool(&j, "untracked", d->flags & FG_DECISION_UNTRACKED);
+	fgu_json_object_end(&j);
+	fgd_buf_add(&b, "\n", 1);
 	return reply(conn, r ? MHD_HTTP_OK : MHD_HTTP_TOO_MANY_REQUESTS, JSON,
 	             &b, d);
 }

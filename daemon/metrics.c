@@ -32,52 +32,6 @@
 #include "shm/clock.h"
 #include "shm/layout.h"
 
-void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	size_t room;
-	int n;
-
-	if (b->oom)
-		return;
-	room = b->cap - b->len;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if ((size_t)n >= room) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap - b->len <= (size_t)n)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-	}
-	b->len += (size_t)n;
-}
-
-void fgd_buf_free(struct fgd_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
-
 /* A family's header: # HELP and # TYPE. */
 static void family(struct fgd_buf *b, const char *name, const char *type,
                    const char *help)

@@ -17,21 +17,9 @@
 #include <stdint.h>
 
 #include "lib/floodgate.h"
+#include "util/buf.h" /* struct fgd_buf */
 
 struct fgd_node;
-
-struct fgd_buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-}; /* growable text buffer; zero-initialised is empty */
-
-/* Append formatted text; on allocation failure set @b->oom and keep what
- * is there (the caller checks oom once at the end).  p is NUL-terminated
- * whenever len > 0. */
-void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void fgd_buf_free(struct fgd_buf *b);
 
 /* Prometheus text exposition format (# HELP/# TYPE, metric names prefixed
  * floodgate_, base units): segment figures from @fg (occupancy, inserts,

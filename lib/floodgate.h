@@ -38,8 +38,9 @@ extern "C" {
 #define FG_WARN_UNUSED
 #endif
 
-/** Library version, "MAJOR.MINOR.PATCH". */
-#define FG_VERSION_STRING "0.1.0"
+/* FG_VERSION_STRING, "MAJOR.MINOR.PATCH": written by configure from the
+ * version in configure.ac's AC_INIT, the one place it is defined. */
+#include "floodgate-version.h"
 
 /** Longest key, in bytes, that fg_allow() accepts (longer keys are refused,
  *  never truncated). */

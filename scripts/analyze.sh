@@ -24,8 +24,8 @@ fg_install_deps || { echo "could not install dependencies"; exit 2; }
 if cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--enable=warning,portability,performance \
 	--suppress=missingIncludeSystem -D_GNU_SOURCE -D__x86_64__ \
-	-D__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16 -I. -Ilib \
-	lib shm gossip daemon demo bench >"$build/cppcheck.out" 2>&1; then
+	-D__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16 -I. -Ilib -I"$build/lib" \
+	lib shm gossip daemon cli util demo bench >"$build/cppcheck.out" 2>&1; then
 	ok "cppcheck: no findings"
 else
 	cat "$build/cppcheck.out"
@@ -33,7 +33,7 @@ else
 fi
 
 # ------------------------------------------------------------ valgrind
-cli="$build/daemon/floodgate"
+cli="$build/cli/floodgate"
 daemon="$build/daemon/floodgated"
 if [ ! -x "$cli" ] || [ ! -x "$daemon" ]; then
 	ko "valgrind: $cli or $daemon not built"
@@ -95,6 +95,12 @@ vg_cases() {
 0 peers
 0 --json peers
 0 reload
+0 --version
+0 list --help
+0 --json keygen $tmp/vg.key vg
+* --json stats --prometheus
+* list --top -1
+* list --window 10x
 * check nosuchrule alice
 * check api $(printf 'k%.0s' $(seq 80))
 * check api alice --cost 0

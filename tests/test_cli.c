@@ -1,234 +1,13 @@
 /*
  * test_cli.c - floodgate(1) against real segments and real floodgated
- * processes: every command's output, its --json (parsed by a strict
- * checker below), and its exit status on every error path.
- *
- * The CLI under test is $FLOODGATE_CLI (make check sets it), the daemon
- * $FLOODGATED.  Each test has its own directory, segment names and ports
- * (22000-22999, from its pid), and removes them.
+ * processes: every command's output, its --json (parsed by the strict
+ * checker of cli_harness.h), and its exit status on every error path.
+ * What an operator reads (messages, human figures, --json everywhere,
+ * list --top) has its own file, test_cli_operator.c.
  */
-#include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <urcu/uatomic.h>
+#include "tests/cli_harness.h"
 
-#include "daemon/control.h"
-#include "lib/client.h"
-#include "shm/clock.h"
-#include "tests/cluster.h"
-#include "tests/helpers.h"
-
-static void env_fini(void);
-
-/* env_fini runs after every test, passed or failed: nothing is left. */
 TestSuite(cli, .timeout = 60, .fini = env_fini);
-
-static const char *cli_path(void)
-{
-	const char *p = getenv("FLOODGATE_CLI");
-
-	return p ? p : "./daemon/floodgate";
-}
-
-static struct env {
-	char dir[64];
-	char seg[2][64];
-	char conf[2][128];
-	char sock[2][160];
-	pid_t pid[2];
-	int port0;
-} E;
-
-/* ------------------------------------------------------------- running */
-
-struct run {
-	int status; /* exit status, or -1 if killed */
-	char *out, *err;
-};
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	cr_assert_not_null(buf);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
-
-/* Run floodgate with the NULL-terminated arguments; capture everything. */
-static struct run cli(const char *arg, ...)
-{
-	const char *argv[32] = {"floodgate"};
-	char out[160], err[160];
-	struct run r = {0};
-	va_list ap;
-	int n = 1, st;
-	pid_t p;
-
-	va_start(ap, arg);
-	for (; arg != NULL && n < 31; arg = va_arg(ap, const char *))
-		argv[n++] = arg;
-	va_end(ap);
-	snprintf(out, sizeof out, "%s/out", E.dir);
-	snprintf(err, sizeof err, "%s/err", E.dir);
-	p = fork();
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr))
-			_exit(126);
-		execv(cli_path(), (char **)argv);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(p, &st, 0), p);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	cr_assert_neq(r.status, 127, "cannot run %s", cli_path());
-	r.out = slurp(out);
-	r.err = slurp(err);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-#define EXPECT(r, code)                                                        \
-	cr_assert_eq((r).status, (code),                                       \
-	             "exit %d, wanted %d\nout: %s\nerr: %s", (r).status,       \
-	             (code), (r).out, (r).err)
-
-/* ---------------------------------------------------------------- JSON */
-
-/* A strict RFC 8259 checker: 1 if @s is exactly one valid JSON value. */
-static const char *j_value(const char *s, int depth);
-
-static const char *j_ws(const char *s)
-{
-	while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-		s++;
-	return s;
-}
-
-static const char *j_string(const char *s)
-{
-	if (*s++ != '"')
-		return NULL;
-	for (;;) {
-		unsigned char ch = (unsigned char)*s++;
-
-		if (ch == '"')
-			return s;
-		if (ch < 0x20 || ch >= 0x80)
-			return NULL; /* the CLI writes ASCII only */
-		if (ch == '\\') {
-			ch = (unsigned char)*s++;
-			if (ch == 'u') {
-				int i;
-
-				for (i = 0; i < 4; i++, s++)
-					if (!strchr("0123456789abcdefABCDEF",
-					            *s) ||
-					    *s == '\0')
-						return NULL;
-			} else if (!strchr("\"\\/bfnrt", ch) || ch == '\0') {
-				return NULL;
-			}
-		}
-	}
-}
-
-static const char *j_number(const char *s)
-{
-	const char *d;
-
-	if (*s == '-')
-		s++;
-	if (*s == '0')
-		s++;
-	else if (*s >= '1' && *s <= '9')
-		while (*s >= '0' && *s <= '9')
-			s++;
-	else
-		return NULL;
-	if (*s == '.') {
-		d = ++s;
-		while (*s >= '0' && *s <= '9')
-			s++;
-		if (s == d)
-			return NULL;
-	}
-	return s;
-}
-
-static const char *j_seq(const char *s, int depth, char close, int obj)
-{
-	s = j_ws(s);
-	if (*s == close)
-		return s + 1;
-	for (;;) {
-		if (obj) {
-			s = j_string(j_ws(s));
-			if (s == NULL || *(s = j_ws(s)) != ':')
-				return NULL;
-			s++;
-		}
-		s = j_value(s, depth + 1);
-		if (s == NULL)
-			return NULL;
-		s = j_ws(s);
-		if (*s == close)
-			return s + 1;
-		if (*s++ != ',')
-			return NULL;
-	}
-}
-
-static const char *j_value(const char *s, int depth)
-{
-	if (depth > 32)
-		return NULL;
-	s = j_ws(s);
-	switch (*s) {
-	case '{':
-		return j_seq(s + 1, depth, '}', 1);
-	case '[':
-		return j_seq(s + 1, depth, ']', 0);
-	case '"':
-		return j_string(s);
-	case 't':
-		return strncmp(s, "true", 4) ? NULL : s + 4;
-	case 'f':
-		return strncmp(s, "false", 5) ? NULL : s + 5;
-	case 'n':
-		return strncmp(s, "null", 4) ? NULL : s + 4;
-	default:
-		return j_number(s);
-	}
-}
-
-static void assert_json(const char *s)
-{
-	const char *end = j_value(s, 0);
-
-	cr_assert(end != NULL && *j_ws(end) == '\0', "not valid JSON: %s", s);
-}
 
 Test(cli, json_checker_rejects_what_is_not_json)
 {
@@ -238,159 +17,6 @@ Test(cli, json_checker_rejects_what_is_not_json)
 	cr_assert_null(j_value("[01]", 0));
 	cr_assert(j_value("[1] x", 0) != NULL &&
 	          *j_ws(j_value("[1] x", 0)) != '\0');
-}
-
-/* -------------------------------------------------------------- daemons */
-
-static void env_init(int nodes)
-{
-	int i;
-
-	memset(&E, 0, sizeof E);
-	snprintf(E.dir, sizeof E.dir, "/tmp/fgtest-cli-XXXXXX");
-	cr_assert_not_null(mkdtemp(E.dir));
-	E.port0 = 22000 + (int)(getpid() % 499) * 2;
-	for (i = 0; i < 2; i++) {
-		snprintf(E.seg[i], sizeof E.seg[i], "fgtest-cli%d-%d", i,
-		         (int)getpid());
-		snprintf(E.conf[i], sizeof E.conf[i], "%s/n%d.conf", E.dir, i);
-		snprintf(E.sock[i], sizeof E.sock[i], "/dev/shm/%s.sock",
-		         E.seg[i]);
-	}
-	if (nodes > 0)
-		make_node_keys(E.dir, 2);
-}
-
-#define RULES                                                                  \
-	"rule api capacity 5 rate 1/1h scope global\n"                         \
-	"rule login capacity 3 rate 3/1h on-full closed\n"                     \
-	"rule wide capacity 1000000 rate 1000000/1s\n"
-
-static void write_conf(int i, int npeers, const char *extra)
-{
-	char text[2048];
-	int off;
-
-	off = snprintf(text, sizeof text,
-	               "segment %s\ncapacity 4096\nnode-key %s/n%d.key\n"
-	               "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
-	               "interval 50ms\n" RULES "%s",
-	               E.seg[i], E.dir, i, E.dir, E.port0 + i, extra);
-	if (npeers)
-		snprintf(text + off, sizeof text - (size_t)off,
-		         "peer 127.0.0.1:%d\n", E.port0 + 1 - i);
-	write_file(E.conf[i], text);
-}
-
-/* floodgated -f -c @conf, its stderr appended to @log; killed with us. */
-static pid_t daemon_start_logged(const char *conf, const char *log)
-{
-	pid_t p = fork();
-
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		if (!freopen(log, "a", stderr))
-			_exit(126);
-		/* a test that fails half-way must not leave daemons behind */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl(daemon_path(), "floodgated", "-f", "-c", conf,
-		      (char *)NULL);
-		_exit(127);
-	}
-	return p;
-}
-
-/* A daemon that must refuse to start: its exit status. */
-static int daemon_refuses(const char *conf, const char *log)
-{
-	pid_t p = daemon_start_logged(conf, log);
-	int st;
-
-	cr_assert_eq(waitpid(p, &st, 0), p);
-	cr_assert(WIFEXITED(st), "status %#x", st);
-	return WEXITSTATUS(st);
-}
-
-/* Start node @i and wait until its control socket answers. */
-static void start(int i)
-{
-	char log[160];
-	uint64_t t0 = fg__now_ns();
-	pid_t p;
-
-	snprintf(log, sizeof log, "%s/n%d.log", E.dir, i);
-	p = daemon_start_logged(E.conf[i], log);
-	E.pid[i] = p;
-	for (;;) {
-		char *reply = NULL;
-
-		if (fgd_ctl_request(E.sock[i], "status", &reply) == 0) {
-			free(reply);
-			return;
-		}
-		cr_assert_eq(waitpid(p, NULL, WNOHANG), 0,
-		             "floodgated %d exited (see %s)", i, log);
-		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
-		             "floodgated %d did not come up (see %s)", i, log);
-		usleep(10000);
-	}
-}
-
-/* SIGTERM; its wait status (0 when it was not running). */
-static int stop_status(int i)
-{
-	int st = 0;
-
-	if (E.pid[i] <= 0)
-		return 0;
-	kill(E.pid[i], SIGTERM);
-	if (waitpid(E.pid[i], &st, 0) != E.pid[i])
-		st = -1;
-	E.pid[i] = 0;
-	return st;
-}
-
-/* The daemon must exit 0 (and clean: a sanitizer's report would make it
- * exit otherwise). */
-static void stop(int i)
-{
-	int st = stop_status(i);
-
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	          "floodgated %d: status %#x (see %s/n%d.log)", i, st, E.dir,
-	          i);
-}
-
-static void env_fini(void)
-{
-	char cmd[256], path[160];
-	int i, st[2];
-
-	if (E.dir[0] == '\0')
-		return; /* nothing made, or already removed */
-	for (i = 0; i < 2; i++) {
-		st[i] = stop_status(i);
-		(void)fg_unlink(E.seg[i]);
-		snprintf(path, sizeof path, "/dev/shm/%s.state", E.seg[i]);
-		unlink(path);
-		strcat(path, "-remote");
-		unlink(path);
-		unlink(E.sock[i]);
-	}
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", E.dir);
-	E.dir[0] = '\0';
-	cr_assert_eq(system(cmd), 0);
-	for (i = 0; i < 2; i++)
-		cr_assert(WIFEXITED(st[i]) && WEXITSTATUS(st[i]) == 0,
-		          "floodgated %d: status %#x", i, st[i]);
-}
-
-/* One node, gossip on, no peers; its segment and socket by default. */
-static void one_up(void)
-{
-	env_init(1);
-	write_conf(0, 0, "");
-	start(0);
 }
 
 /* -------------------------------------------------------------- status */
@@ -423,7 +49,7 @@ Test(cli, status_shows_segment_rules_and_running_daemon)
 	r = cli("-c", E.conf[0], "--json", "status", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"running\": true") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"running\":true") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "\"gossip\":\"on\"") != NULL, "%s", r.out);
 	run_free(&r);
 	env_fini();
@@ -446,7 +72,7 @@ Test(cli, with_the_daemon_down_status_get_and_list_still_read_the_segment)
 	r = cli("-s", E.seg[0], "--json", "status", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"running\": false") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"running\":false") != NULL, "%s", r.out);
 	run_free(&r);
 
 	r = cli("-s", E.seg[0], "get", "api", "alice", NULL);
@@ -458,7 +84,7 @@ Test(cli, with_the_daemon_down_status_get_and_list_still_read_the_segment)
 	r = cli("-s", E.seg[0], "get", "api", "alice", "--json", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"remote_consumed\": null") != NULL);
+	cr_assert(strstr(r.out, "\"remote_consumed\":null") != NULL);
 	run_free(&r);
 
 	r = cli("-s", E.seg[0], "list", NULL);
@@ -470,7 +96,8 @@ Test(cli, with_the_daemon_down_status_get_and_list_still_read_the_segment)
 	/* what only the daemon knows: exit 3 */
 	r = cli("-s", E.seg[0], "peers", NULL);
 	EXPECT(r, 3);
-	cr_assert(strstr(r.err, "daemon not running") != NULL, "%s", r.err);
+	cr_assert(strstr(r.err, "floodgated is not running") != NULL, "%s",
+	          r.err);
 	run_free(&r);
 	r = cli("-s", E.seg[0], "reload", NULL);
 	EXPECT(r, 3);
@@ -487,7 +114,7 @@ Test(cli, rules_shows_every_rule_as_the_workers_see_it)
 	one_up();
 	r = cli("-s", E.seg[0], "rules", NULL);
 	EXPECT(r, 0);
-	cr_assert(strstr(r.out, "api") && strstr(r.out, "1/3600000ms") &&
+	cr_assert(strstr(r.out, "api") && strstr(r.out, " 1/h ") &&
 	              strstr(r.out, "global"),
 	          "%s", r.out);
 	cr_assert(strstr(r.out, "login") && strstr(r.out, "closed"), "%s",
@@ -496,9 +123,9 @@ Test(cli, rules_shows_every_rule_as_the_workers_see_it)
 	r = cli("-s", E.seg[0], "rules", "--json", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "{\"name\": \"api\", \"capacity\": 5, "
-	                        "\"rate\": 1, \"period_ms\": 3600000, "
-	                        "\"scope\": \"global\"") != NULL,
+	cr_assert(strstr(r.out, "{\"name\":\"api\",\"capacity\":5,"
+	                        "\"rate\":1,\"period_ms\":3600000,"
+	                        "\"scope\":\"global\"") != NULL,
 	          "%s", r.out);
 	run_free(&r);
 	env_fini();
@@ -525,7 +152,7 @@ Test(cli, check_exits_0_while_tokens_last_then_1)
 	r = cli("-s", E.seg[0], "check", "--json", "api", "k", NULL);
 	EXPECT(r, 1);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"allowed\": false") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"allowed\":false") != NULL, "%s", r.out);
 	run_free(&r);
 	/* --cost: 3 of login's 3 at once, then nothing */
 	r = cli("-s", E.seg[0], "check", "login", "k", "--cost", "3", NULL);
@@ -570,7 +197,7 @@ Test(cli, reset_refills_one_bucket_and_only_that_one)
 	r = cli("-s", E.seg[0], "--json", "reset", "api", "nobody", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"refilled\": false") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"refilled\":false") != NULL, "%s", r.out);
 	run_free(&r);
 	fg_close(fg);
 	env_fini();
@@ -579,62 +206,6 @@ Test(cli, reset_refills_one_bucket_and_only_that_one)
 /* A copy of the CLI that nobody can run: the build tree may be under a
  * directory only root may enter (a CI checkout in /root, a 0700 temporary
  * directory).  Its directory, in /tmp. */
-static char nobody_dir[64];
-
-static void nobody_cli(char *path, size_t len)
-{
-	char buf[65536];
-	ssize_t n;
-	int in, out;
-
-	snprintf(nobody_dir, sizeof nobody_dir, "/tmp/fgtest-nobody-XXXXXX");
-	cr_assert_not_null(mkdtemp(nobody_dir));
-	cr_assert_eq(chmod(nobody_dir, 0755), 0);
-	snprintf(path, len, "%s/floodgate", nobody_dir);
-	in = open(cli_path(), O_RDONLY);
-	cr_assert_geq(in, 0, "%s: %s", cli_path(), strerror(errno));
-	out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0755);
-	cr_assert_geq(out, 0);
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		cr_assert_eq(write(out, buf, (size_t)n), n);
-	cr_assert_eq(n, 0);
-	close(in);
-	cr_assert_eq(close(out), 0);
-}
-
-static void nobody_cli_remove(void)
-{
-	char path[96];
-
-	snprintf(path, sizeof path, "%s/floodgate", nobody_dir);
-	(void)unlink(path);
-	(void)rmdir(nobody_dir);
-}
-
-static char nobody_path[96];
-
-/* Run floodgate as nobody (uid and gid 65534): its exit status. */
-static int as_nobody(const char *cmd, const char *a1, const char *a2)
-{
-	int st, fd;
-	pid_t p = fork();
-
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		if (setgid(65534) != 0 || setuid(65534) != 0)
-			_exit(120);
-		fd = open("/dev/null", O_WRONLY);
-		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(121);
-		execl(nobody_path, "floodgate", "-s", E.seg[0], cmd, a1, a2,
-		      (char *)NULL);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(p, &st, 0), p);
-	cr_assert(WIFEXITED(st), "status %#x", st);
-	return WEXITSTATUS(st);
-}
-
 Test(cli, a_worker_of_the_group_may_check_but_not_reset_nor_ask_the_daemon)
 {
 	char path[160];
@@ -653,6 +224,24 @@ Test(cli, a_worker_of_the_group_may_check_but_not_reset_nor_ask_the_daemon)
 	cr_assert_eq(as_nobody("reset", "api", "w"), 7);
 	cr_assert_eq(as_nobody("peers", NULL, NULL), 7);
 	cr_assert_eq(as_nobody("reload", NULL, NULL), 7);
+	/* a segment the group may not use: who owns it and what to do,
+	 * in words a shell user can act on */
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(as_nobody("status", NULL, NULL), 7);
+	{
+		char err[160], *text;
+
+		snprintf(err, sizeof err, "%s/nobody.err", E.dir);
+		text = slurp(err);
+		cr_assert(strstr(text, "is owned by uid 0") &&
+		              strstr(text, "lacks read and write permission: "
+		                           "run it as uid 0 or in group"),
+		          "%s", text);
+		cr_assert_null(strstr(text, "fg_"), "%s", text);
+		cr_assert_eq(strchr(text, '\n'), text + strlen(text) - 1, "%s",
+		             text);
+		free(text);
+	}
 	nobody_cli_remove();
 	env_fini();
 }
@@ -704,13 +293,13 @@ Test(cli, list_filters_by_rule_and_prefix_and_escapes_any_key_bytes)
 	r = cli("-s", E.seg[0], "list", "--json", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"key\": \"q\\\"\\\\\\u000a\\u0000\\u00ff "
-	                        "\", \"key_hex\": \"71225c0a00ff20\"") != NULL,
+	cr_assert(strstr(r.out, "\"key\":\"q\\\"\\\\\\u000a\\u0000\\ufffd "
+	                        "\",\"key_hex\":\"71225c0a00ff20\"") != NULL,
 	          "%s", r.out);
-	cr_assert(strstr(r.out, "\"rule\": \"login\", \"key\": \"user:1\"") !=
+	cr_assert(strstr(r.out, "\"rule\":\"login\",\"key\":\"user:1\"") !=
 	              NULL,
 	          "%s", r.out);
-	cr_assert(strstr(r.out, "\"remote_consumed\": 0") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"remote_consumed\":0") != NULL, "%s", r.out);
 	run_free(&r);
 	/* a table keeps one word per column */
 	r = cli("-s", E.seg[0], "list", "--prefix", "q", NULL);
@@ -722,77 +311,105 @@ Test(cli, list_filters_by_rule_and_prefix_and_escapes_any_key_bytes)
 	env_fini();
 }
 
-Test(cli, list_top_puts_the_heaviest_recent_consumer_first)
+/* The keys one list --top row names, and its figures (text columns). */
+static int top_row(const char *out, int row, char *key, unsigned long v[4])
+{
+	const char *l = out;
+	int i;
+
+	for (i = 0; i <= row && l; i++) /* row 0 is the one after the header */
+		l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL;
+	return l && sscanf(l, "%*s %63s %lu %lu %lu %lu", key, &v[0], &v[1],
+	                   &v[2], &v[3]) == 5;
+}
+
+/* During a window of list --top: a key that did not exist before takes
+ * 50 tokens, a full key is denied 1000 times; one old heavy key and one
+ * quiet key do nothing.  Returns the CLI's run. */
+static struct run top_run(fg_client *fg, const char *json)
 {
 	struct run r;
+	pid_t p = fork();
+	int i;
+
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		/* the CLI takes its first reading at once; the window is
+		 * 3 s: all of this happens inside it */
+		usleep(1000000);
+		for (i = 0; i < 50; i++)
+			if (fg_allow(fg, "wide", "late:1", 1, NULL) != 1)
+				_exit(1);
+		for (i = 0; i < 1000; i++)
+			if (fg_allow(fg, "login", "flood", 1, NULL) != 0)
+				_exit(2);
+		_exit(0);
+	}
+	if (json)
+		r = cli("-s", E.seg[0], json, "list", "--top", "2", "--window",
+		        "3000", NULL);
+	else
+		r = cli("-s", E.seg[0], "list", "--top", "2", "--window",
+		        "3000", NULL);
+	wait_children(1);
+	return r;
+}
+
+Test(cli, list_top_ranks_by_offered_with_new_keys_and_denied_floods)
+{
+	unsigned long v[4];
+	char key[64];
+	struct run r;
 	fg_client *fg;
-	pid_t p;
-	char *first;
 	int i;
 
 	one_up();
 	cr_assert_eq(fg_open(E.seg[0], 0, &fg), 0);
-	/* big consumers of the past, quiet now; one abuser now */
+	/* the past: a heavy key, a quiet one, a flood key used up */
 	for (i = 0; i < 5000; i++)
 		cr_assert_eq(fg_allow(fg, "wide", "old-heavy", 1, NULL), 1);
-	cr_assert_eq(fg_allow(fg, "wide", "abuser", 1, NULL), 1);
 	cr_assert_eq(fg_allow(fg, "wide", "quiet", 1, NULL), 1);
-	p = fork();
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		uint64_t t0 = fg__now_ns();
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(fg_allow(fg, "login", "flood", 1, NULL), 1);
+	cr_assert_eq(fg_allow(fg, "login", "flood", 1, NULL), 0);
 
-		while (fg__now_ns() - t0 < 3000000000ull) {
-			if (fg_allow(fg, "wide", "abuser", 1, NULL) != 1)
-				_exit(1);
-			usleep(100);
-		}
-		_exit(0);
-	}
-	r = cli("-s", E.seg[0], "list", "--top", "2", "--window", "500", NULL);
+	r = top_run(fg, NULL);
 	EXPECT(r, 0);
-	first = strchr(r.out, '\n');
-	cr_assert_not_null(first, "%s", r.out);
-	cr_assert(strncmp(first + 1, "wide", 4) == 0 &&
-	              strstr(first, "abuser") < strchr(first + 1, '\n') &&
-	              strstr(first, "abuser") != NULL,
-	          "abuser not first:\n%s", r.out);
-	cr_assert(strstr(r.out, "RECENT") != NULL);
-	/* --top 2 shows two keys, and not the quiet one */
+	cr_assert(strstr(r.out, "OFFERED") && strstr(r.out, "ALLOWED") &&
+	              strstr(r.out, "DENIED") && strstr(r.out, "last 3 s"),
+	          "%s", r.out);
+	/* the flood first: 1000 offered, 0 allowed, 1000 denied */
+	cr_assert(top_row(r.out, 0, key, v), "%s", r.out);
+	cr_assert_str_eq(key, "flood", "%s", r.out);
+	cr_assert(v[1] == 1000 && v[2] == 0 && v[3] == 1000, "%s", r.out);
+	/* then the new key, with everything it took */
+	cr_assert(top_row(r.out, 1, key, v), "%s", r.out);
+	cr_assert_str_eq(key, "late:1", "%s", r.out);
+	cr_assert(v[1] == 50 && v[2] == 50 && v[3] == 0, "%s", r.out);
+	cr_assert_null(strstr(r.out, "old-heavy"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "quiet"), "%s", r.out);
 	run_free(&r);
-	r = cli("-s", E.seg[0], "--json", "list", "--top", "1", "--window",
-	        "300", NULL);
+
+	/* the same in JSON, raw counts with the window's length */
+	r = top_run(fg, "--json");
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"key\": \"abuser\"") != NULL, "%s", r.out);
-	cr_assert(strstr(r.out, "\"recent\": ") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "[{\"rule\":\"login\",\"key\":\"flood\"") !=
+	              NULL,
+	          "%s", r.out);
+	cr_assert(strstr(r.out, "\"window_ms\":3000,\"window_offered\":1000,"
+	                        "\"window_allowed\":0,\"window_denied\":1000"),
+	          "%s", r.out);
+	cr_assert(strstr(r.out, "\"key\":\"late:1\"") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "\"window_offered\":50,\"window_allowed\":50,"
+	                        "\"window_denied\":0"),
+	          "%s", r.out);
 	run_free(&r);
-	kill(p, SIGKILL);
-	waitpid(p, NULL, 0);
 	fg_close(fg);
 	env_fini();
 }
 
 /* ------------------------------------------------ two nodes: remote, peers */
-
-static int contains_soon(const char *needle, int node, const char *cmd,
-                         const char *a1, const char *a2)
-{
-	uint64_t t0 = fg__now_ns();
-
-	for (;;) {
-		struct run r = cli("-s", E.seg[node], cmd, a1, a2, NULL);
-		int ok = r.status == 0 && strstr(r.out, needle) != NULL;
-
-		run_free(&r);
-		if (ok)
-			return 1;
-		if (fg__now_ns() - t0 > 10000000000ull)
-			return 0;
-		usleep(50000);
-	}
-}
 
 Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
 {
@@ -800,11 +417,7 @@ Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
 	fg_client *fg;
 	int i;
 
-	env_init(2);
-	write_conf(0, 1, "");
-	write_conf(1, 1, "");
-	start(0);
-	start(1);
+	two_up();
 	cr_assert_eq(fg_open(E.seg[1], 0, &fg), 0);
 	for (i = 0; i < 4; i++)
 		cr_assert_eq(fg_allow(fg, "api", "carol", 1, NULL), 1);
@@ -821,7 +434,7 @@ Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
 	EXPECT(r, 0);
 	assert_json(r.out);
 	cr_assert(strstr(r.out, "\"origin\":\"n1\"") &&
-	              strstr(r.out, "\"remote_consumed\": 4") &&
+	              strstr(r.out, "\"remote_consumed\":4") &&
 	              strstr(r.out, "\"lag_ms\":"),
 	          "%s", r.out);
 	run_free(&r);
@@ -867,7 +480,7 @@ Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
 	stop(1);
 	r = cli("-s", E.seg[0], "status", NULL);
 	EXPECT(r, 0);
-	cr_assert(strstr(r.out, "peers:     1:") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "peers:     1 peer:") != NULL, "%s", r.out);
 	run_free(&r);
 	fg_close(fg);
 	env_fini();
@@ -905,10 +518,10 @@ Test(cli, stats_counts_allowed_and_denied_per_rule_and_speaks_prometheus)
 	r = cli("-s", E.seg[0], "stats", "--json", NULL);
 	EXPECT(r, 0);
 	assert_json(r.out);
-	cr_assert(strstr(r.out, "\"members\": {\"relayed\":") != NULL, "%s",
+	cr_assert(strstr(r.out, "\"members\":{\"relayed\":") != NULL, "%s",
 	          r.out);
-	cr_assert(strstr(r.out, "{\"name\": \"api\", \"allowed\": 5, "
-	                        "\"denied\": 2") != NULL,
+	cr_assert(strstr(r.out, "{\"name\":\"api\",\"allowed\":5,"
+	                        "\"denied\":2") != NULL,
 	          "%s", r.out);
 	run_free(&r);
 	r = cli("-s", E.seg[0], "stats", "--prometheus", NULL);
@@ -1024,7 +637,7 @@ Test(cli, every_error_has_its_own_exit_status)
 		EXPECT(r, 64);
 		run_free(&r);
 	}
-	r = cli("-s", "fgtest-cli-absent", "status", NULL);
+	r = cli("-s", "fg-cli-absent", "status", NULL);
 	EXPECT(r, 4);
 	cr_assert(strstr(r.err, "does not exist") != NULL, "%s", r.err);
 	run_free(&r);

@@ -85,7 +85,7 @@ static char *scrape_cli(void)
 	char *t;
 
 	snprintf(cmd, sizeof cmd, "%s -c %s stats --prometheus",
-	         cli ? cli : "./daemon/floodgate", D.conf);
+	         cli ? cli : "./cli/floodgate", D.conf);
 	t = run(cmd, &rc);
 	cr_assert_eq(rc, 0, "%s", cmd);
 	return t;

@@ -205,7 +205,7 @@ check "FloodgateKey header, header absent: the client address's own bucket" \
 # from the segment by the floodgate CLI (milliseconds, where the Python
 # owner takes a second under the sanitizers' preload).
 checked_g() { # tokens admitted + checks denied under rule g
-	"$builddir/daemon/floodgate" -s "$seg" stats --prometheus 2>/dev/null |
+	"$builddir/cli/floodgate" -s "$seg" stats --prometheus 2>/dev/null |
 		awk '/^floodgate_rule_(allowed_tokens|denials)_total\{rule="g"/ { n += $2 }
 		     END { print n + 0 }'
 }

@@ -9,4 +9,4 @@ export PYTHONDONTWRITEBYTECODE
 exec python3 "$srcdir/contrib/grafana/check_dashboard.py" \
 	"$srcdir/contrib/grafana/floodgate.json" \
 	"$srcdir/contrib/prometheus/floodgate.rules.yml" \
-	"${FLOODGATED:-./daemon/floodgated}" "${FLOODGATE_CLI:-./daemon/floodgate}"
+	"${FLOODGATED:-./daemon/floodgated}" "${FLOODGATE_CLI:-./cli/floodgate}"

@@ -1,0 +1,333 @@
+/*
+ * list.c - floodgate list: the keys that have a bucket, and with --top the
+ * keys that take most right now.
+ *
+ * --top N reads the table twice, a window apart, and ranks each key by
+ * what it was offered in between: tokens admitted plus checks denied.  A
+ * key present at both reads counts the difference; a key whose slot was
+ * empty or held another key at the first read was created during the
+ * window, so all its counts are from the window.  Both reads walk the
+ * slots in order, so the two lists are matched by one merge, without a
+ * table the size of the segment.  Keys whose bucket was evicted during
+ * the window are gone from the second read and are not shown.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "shm/clock.h"
+#include "shm/table.h"
+#include "util/human.h"
+
+#define TOP_MAX       10000000u
+#define WINDOW_MS     1000u   /* --window's default */
+#define WINDOW_MAX_MS 600000u /* ten minutes */
+
+struct list_opts {
+	const char *rule, *prefix;
+	size_t plen;
+	unsigned ridx;
+	uint64_t top, window;
+};
+
+struct items {
+	struct fgc_item *v;
+	size_t n, cap;
+};
+
+static int list_options(struct fgc *c, int argc, char **argv,
+                        struct list_opts *o)
+{
+	static const struct option lo[] = {
+	    {"rule", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"top", required_argument, NULL, 't'},
+	    {"window", required_argument, NULL, 'w'},
+	    {NULL, 0, NULL, 0}};
+	int opt, e = 0;
+
+	memset(o, 0, sizeof *o);
+	o->window = WINDOW_MS;
+	while (e == 0 &&
+	       (opt = getopt_long(argc, argv, ":r:p:t:w:", lo, NULL)) != -1) {
+		if (opt == 'r')
+			o->rule = optarg;
+		else if (opt == 'p')
+			o->prefix = optarg;
+		else if (opt == 't')
+			e = fgc_uint_arg("--top", optarg, 1, TOP_MAX, "keys",
+			                 &o->top);
+		else if (opt == 'w')
+			e = fgc_uint_arg("--window", optarg, 1, WINDOW_MAX_MS,
+			                 "milliseconds", &o->window);
+		else
+			return fgc_bad_option(c, argv, optind, opt);
+	}
+	if (e == 0 && optind != argc)
+		return fgc_usage_error(c);
+	o->plen = o->prefix ? strlen(o->prefix) : 0;
+	return e;
+}
+
+static int items_add(struct items *it, const struct fgc_item *x)
+{
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? 2 * it->cap : 1024;
+		struct fgc_item *v = realloc(it->v, cap * sizeof *v);
+
+		if (v == NULL)
+			return -1;
+		it->v = v;
+		it->cap = cap;
+	}
+	it->v[it->n++] = *x;
+	return 0;
+}
+
+/* Every live bucket that passes the filters, in slot order. */
+static int scan(struct fgc *c, const struct list_opts *o, struct items *it)
+{
+	struct fg_table *t = &c->fg->seg.tbl;
+	struct fgc_item x;
+	uint64_t s;
+
+	it->n = 0;
+	for (s = 0; s < t->nslots; s++) {
+		if (!fgc_slot_read(t, s, &x) || (o->rule && x.rule != o->ridx))
+			continue;
+		if (o->prefix && (x.klen < o->plen ||
+		                  memcmp(x.key, o->prefix, o->plen) != 0))
+			continue;
+		if (items_add(it, &x) != 0) {
+			fgc_warn("out of memory");
+			return EXIT_SYS;
+		}
+	}
+	return 0;
+}
+
+static void window_wait(uint64_t ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+	                      .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* What each key of @now was offered since @before (both in slot order). */
+static void window_diff(const struct items *before, struct items *now)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < now->n; i++) {
+		struct fgc_item *x = &now->v[i];
+
+		while (k < before->n && before->v[k].slot < x->slot)
+			k++;
+		x->win_allowed = x->consumed;
+		x->win_denied = x->denied;
+		if (k < before->n && before->v[k].slot == x->slot &&
+		    before->v[k].ctl == x->ctl) { /* the same key: the rise */
+			const struct fgc_item *b = &before->v[k];
+
+			/* both counters only grow while the key holds it */
+			x->win_allowed -= b->consumed <= x->consumed
+			                      ? b->consumed
+			                      : x->consumed;
+			x->win_denied -=
+			    b->denied <= x->denied ? b->denied : x->denied;
+		}
+	}
+}
+
+static int cmp_offered(const void *a, const void *b)
+{
+	const struct fgc_item *x = a, *y = b;
+	uint64_t ox = x->win_allowed + x->win_denied;
+	uint64_t oy = y->win_allowed + y->win_denied;
+
+	if (ox != oy)
+		return ox > oy ? -1 : 1;
+	return fgc_cmp_rule_key(a, b);
+}
+
+/* Sum the daemon's remote ledger into @it (sorted by rule and key). */
+static void remotes_merge(struct fgc *c, struct fgc_item *it, size_t n,
+                          const char *rule)
+{
+	char req[64];
+	struct fgc_reply r;
+	size_t i;
+
+	snprintf(req, sizeof req, "remotes%s%s", rule ? " " : "",
+	         rule ? rule : "");
+	if (fgc_ask(c, req, &r, 0) != 0)
+		return;
+	for (i = 0; i < n; i++)
+		it[i].remote_known = 1;
+	for (i = 0; i < r.n; i++) {
+		const struct fgc_rline *l = &r.l[i];
+		struct fgc_item k = {0};
+		struct fgc_item *f;
+		int idx, len;
+
+		if (strcmp(l->type, "remote") != 0)
+			continue;
+		idx = fg__rule_index(c->fg, fgc_kv(l, "rule"));
+		len = fgd_ctl_unhex(fgc_kv(l, "key"), k.key, sizeof k.key);
+		if (idx < 0 || len <= 0)
+			continue;
+		k.rule = (unsigned)idx;
+		k.klen = (uint8_t)len;
+		f = bsearch(&k, it, n, sizeof *it, fgc_cmp_rule_key);
+		if (f)
+			f->remote += fgc_kv_u64(l, "consumed");
+	}
+	fgc_reply_free(&r);
+}
+
+static void row_json(struct fgc *c, const struct list_opts *o,
+                     const struct fgc_item *x, uint64_t now)
+{
+	struct fgu_json *j = &c->j;
+	char hex[2 * FG_KEY_MAX + 1];
+
+	fgd_ctl_hex(x->key, x->klen, hex);
+	fgu_json_object(j);
+	fgu_json_kstr(j, "rule", c->fg->names[x->rule]);
+	fgu_json_name(j, "key");
+	fgu_json_bytes(j, x->key, x->klen);
+	fgu_json_kstr(j, "key_hex", hex);
+	fgu_json_ki64(j, "tokens_left",
+	              fgc_tokens_left(c, x->rule, x->tat, now));
+	fgu_json_ku64(j, "capacity", fg__rule_params(c->fg, x->rule)->capacity);
+	fgu_json_ku64(j, "local_consumed", x->consumed);
+	fgu_json_ku64(j, "denied", x->denied);
+	fgu_json_name(j, "remote_consumed");
+	if (x->remote_known)
+		fgu_json_u64(j, x->remote);
+	else
+		fgu_json_null(j);
+	if (o->top) {
+		fgu_json_ku64(j, "window_ms", o->window);
+		fgu_json_ku64(j, "window_offered",
+		              x->win_allowed + x->win_denied);
+		fgu_json_ku64(j, "window_allowed", x->win_allowed);
+		fgu_json_ku64(j, "window_denied", x->win_denied);
+	}
+	fgu_json_object_end(j);
+}
+
+static void header_text(struct fgc *c, const struct list_opts *o)
+{
+	if (o->top)
+		fgc_out(c, "%-16s %-24s %8s %10s %10s %10s\n", "RULE", "KEY",
+		        "LEFT", "OFFERED", "ALLOWED", "DENIED");
+	else
+		fgc_out(c, "%-16s %-24s %8s %8s %10s %10s %8s\n", "RULE", "KEY",
+		        "LEFT", "CAPACITY", "LOCAL", "REMOTE", "DENIED");
+}
+
+static void row_text(struct fgc *c, const struct list_opts *o,
+                     const struct fgc_item *x, uint64_t now)
+{
+	char hk[HUMAN_KEY_MAX], rem[24];
+	int64_t left = fgc_tokens_left(c, x->rule, x->tat, now);
+
+	fgc_human_key(x->key, x->klen, hk);
+	if (o->top) {
+		fgc_out(c,
+		        "%-16s %-24s %8" PRId64 " %10" PRIu64 " %10" PRIu64
+		        " %10" PRIu64 "\n",
+		        c->fg->names[x->rule], hk, left,
+		        x->win_allowed + x->win_denied, x->win_allowed,
+		        x->win_denied);
+		return;
+	}
+	if (x->remote_known)
+		snprintf(rem, sizeof rem, "%" PRIu64, x->remote);
+	else
+		snprintf(rem, sizeof rem, "-");
+	fgc_out(
+	    c, "%-16s %-24s %8" PRId64 " %8u %10" PRIu64 " %10s %8" PRIu64 "\n",
+	    c->fg->names[x->rule], hk, left,
+	    fg__rule_params(c->fg, x->rule)->capacity, x->consumed, rem,
+	    x->denied);
+}
+
+static void footer_text(struct fgc *c, const struct list_opts *o,
+                        const struct items *it)
+{
+	char win[FGU_HUMAN_MAX];
+
+	if (it->n == 0)
+		fgc_out(c, "no keys\n");
+	else if (o->top)
+		fgc_out(c,
+		        "(the last %s: offered = tokens allowed + checks "
+		        "denied)\n",
+		        fgu_duration(o->window, win, sizeof win));
+	else if (!it->v[0].remote_known)
+		fgc_out(c, "(remote: daemon not running)\n");
+}
+
+static void list_print(struct fgc *c, const struct list_opts *o,
+                       const struct items *it)
+{
+	size_t i, shown = o->top && o->top < it->n ? o->top : it->n;
+	uint64_t now = fg__now_ns();
+
+	if (c->json)
+		fgu_json_array(&c->j);
+	else if (it->n > 0)
+		header_text(c, o);
+	for (i = 0; i < shown; i++) {
+		if (c->json)
+			row_json(c, o, &it->v[i], now);
+		else
+			row_text(c, o, &it->v[i], now);
+	}
+	if (c->json)
+		fgu_json_array_end(&c->j);
+	else
+		footer_text(c, o, it);
+}
+
+int fgc_cmd_list(struct fgc *c, int argc, char **argv)
+{
+	struct list_opts o;
+	struct items before = {0}, it = {0};
+	fg_rule_info ri;
+	int e;
+
+	if ((e = list_options(c, argc, argv, &o)) != 0 ||
+	    (e = fgc_seg_open(c)) != 0 ||
+	    (o.rule && (e = fgc_rule_find(c, o.rule, &o.ridx, &ri)) != 0))
+		return e;
+	if (o.top) {
+		if ((e = scan(c, &o, &before)) != 0)
+			goto out;
+		window_wait(o.window);
+	}
+	if ((e = scan(c, &o, &it)) != 0)
+		goto out;
+	if (o.top)
+		window_diff(&before, &it);
+	if (it.n > 0) {
+		qsort(it.v, it.n, sizeof *it.v, fgc_cmp_rule_key);
+		remotes_merge(c, it.v, it.n, o.rule);
+		if (o.top)
+			qsort(it.v, it.n, sizeof *it.v, cmp_offered);
+	}
+	list_print(c, &o, &it);
+out:
+	free(before.v);
+	free(it.v);
+	return e;
+}
