@@ -815,9 +815,8 @@ _Static_assert(sizeof directives / sizeof directives[0] <=
 
 const char *fgd_config_directive(size_t i)
 {
-	return i < sizeof directives / sizeof directives[0]
-	           ? directives[i].name
-	           : NULL;
+	return i < sizeof directives / sizeof directives[0] ? directives[i].name
+	                                                    : NULL;
 }
 
 /* ---------------------------------------------------------------- lines */

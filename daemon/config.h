@@ -23,8 +23,8 @@
 #define FGD_MAX_PEERS           1024
 #define FGD_DEFAULT_PORT        7420
 #define FGD_DEFAULT_INTERVAL_MS 100
-#define FGD_DEFAULT_DATAGRAM    1200 /* below a 1280-byte IPv6 MTU: no fragments \
-	                              */
+/* below a 1280-byte IPv6 MTU: no fragments */
+#define FGD_DEFAULT_DATAGRAM     1200
 #define FGD_MIN_DATAGRAM         512
 #define FGD_MAX_DATAGRAM         1400
 #define FGD_HTTP_TIMEOUT_S       10 /* idle HTTP connection closed after */

@@ -104,30 +104,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FGW_MAGIC "FGW\x02"
-#define FGW_VERSION 2
+#define FGW_MAGIC            "FGW\x02"
+#define FGW_VERSION          2
 #define FGW_TYPE_CONSUMPTION 1
-#define FGW_TYPE_MEMBER 2
-#define FGW_HDR_SIZE 56   /* common to both types */
-#define FGW_CONS_HDR 76   /* type 1: where its records start */
-#define FGW_F_LAST 0x01   /* type 1: the last part of its batch */
-#define FGW_F_REPAIR 0x02 /* type 1: an answer to a digest: unicast */
-#define FGW_F_FLOOD 0x04  /* type 1: forwarded even without records */
-#define FGW_F_MAC 0x08    /* type 1: direct, ends with a MAC: never relayed */
-#define FGW_SIG_SIZE 64
-#define FGW_MAC_SIZE 16
-#define FGW_MAC_KEY_SIZE 32
-#define FGW_PK_SIZE 32
-#define FGW_SK_SIZE 64
-#define FGW_REC_FIXED 14 /* rule_len, key_len, count, recent */
-#define FGW_RULE_MAX 31  /* = FG_RULE_NAME_MAX */
-#define FGW_KEY_MAX 64   /* = FG_KEY_MAX */
-#define FGW_MIN_SIZE (FGW_HDR_SIZE + FGW_SIG_SIZE) /* signed, any type */
-#define FGW_CONS_MIN (FGW_CONS_HDR + FGW_SIG_SIZE)
-#define FGW_MAC_MIN (FGW_CONS_HDR + FGW_MAC_SIZE) /* the shortest of all */
-#define FGW_MAX_SIZE 1400
-#define FGW_MEMBER_BODY 108
-#define FGW_MEMBER_SIZE (FGW_HDR_SIZE + FGW_MEMBER_BODY + FGW_SIG_SIZE)
+#define FGW_TYPE_MEMBER      2
+#define FGW_HDR_SIZE         56   /* common to both types */
+#define FGW_CONS_HDR         76   /* type 1: where its records start */
+#define FGW_F_LAST           0x01 /* type 1: the last part of its batch */
+#define FGW_F_REPAIR         0x02 /* type 1: an answer to a digest: unicast */
+#define FGW_F_FLOOD          0x04 /* type 1: forwarded even without records */
+#define FGW_F_MAC            0x08 /* type 1: direct, ends with a MAC: never relayed */
+#define FGW_SIG_SIZE         64
+#define FGW_MAC_SIZE         16
+#define FGW_MAC_KEY_SIZE     32
+#define FGW_PK_SIZE          32
+#define FGW_SK_SIZE          64
+#define FGW_REC_FIXED        14 /* rule_len, key_len, count, recent */
+#define FGW_RULE_MAX         31 /* = FG_RULE_NAME_MAX */
+#define FGW_KEY_MAX          64 /* = FG_KEY_MAX */
+#define FGW_MIN_SIZE         (FGW_HDR_SIZE + FGW_SIG_SIZE) /* signed, any type */
+#define FGW_CONS_MIN         (FGW_CONS_HDR + FGW_SIG_SIZE)
+#define FGW_MAC_MIN          (FGW_CONS_HDR + FGW_MAC_SIZE) /* the shortest of all */
+#define FGW_MAX_SIZE         1400
+#define FGW_MEMBER_BODY      108
+#define FGW_MEMBER_SIZE      (FGW_HDR_SIZE + FGW_MEMBER_BODY + FGW_SIG_SIZE)
 
 enum fgw_member_kind {
 	FGW_PING = 1,
@@ -152,18 +152,18 @@ struct fgw_member {
 
 enum fgw_drop {
 	FGW_OK = 0,
-	FGW_TRUNCATED,   /* shorter than a header and its signature or MAC
-	                  * (type 1: and its batch fields) */
-	FGW_OVERSIZED,   /* longer than FGW_MAX_SIZE */
-	FGW_BADVERSION,  /* magic, version, type or flags not ours */
-	FGW_UNKNOWNKEY,  /* origin not in the keyring */
-	FGW_BADSIG,      /* signature or MAC does not verify, or no key
-	                  * to check a MAC with */
-	FGW_STALE,       /* incarnation older than one already seen */
-	FGW_REPLAY,      /* seq already seen or older than the window */
-	FGW_MALFORMED,   /* records overrun, count disagrees with nrec,
-	                  * recent > count, from > to; a membership body of
-	                  * the wrong size or values */
+	FGW_TRUNCATED,  /* shorter than a header and its signature or MAC
+	                 * (type 1: and its batch fields) */
+	FGW_OVERSIZED,  /* longer than FGW_MAX_SIZE */
+	FGW_BADVERSION, /* magic, version, type or flags not ours */
+	FGW_UNKNOWNKEY, /* origin not in the keyring */
+	FGW_BADSIG,     /* signature or MAC does not verify, or no key
+	                 * to check a MAC with */
+	FGW_STALE,      /* incarnation older than one already seen */
+	FGW_REPLAY,     /* seq already seen or older than the window */
+	FGW_MALFORMED,  /* records overrun, count disagrees with nrec,
+	                 * recent > count, from > to; a membership body of
+	                 * the wrong size or values */
 	FGW_NDROPS
 };
 
@@ -222,7 +222,7 @@ struct fgw_keyring {
 	struct fgw_peer_key {
 		uint8_t pk[FGW_PK_SIZE];
 		char name[64];
-	} *keys;
+	} * keys;
 	/* Our MAC keys with each entry, built from this very keyring
 	 * (fgw_pairwise_new), not owned by it; NULL: none, and every
 	 * FGW_F_MAC datagram is BADSIG.  fgk_keyring_parse/load/free set
@@ -238,17 +238,17 @@ int fgw_keyring_find(const struct fgw_keyring *kr,
 struct fgw_view {
 	const uint8_t *buf;
 	size_t len;
-	int origin;            /* index in the keyring */
-	uint8_t type;          /* FGW_TYPE_* */
+	int origin;   /* index in the keyring */
+	uint8_t type; /* FGW_TYPE_* */
 	uint64_t incarnation;
 	uint64_t seq;
 	uint16_t nrec;
-	uint8_t flags;         /* type 1: FGW_F_* */
-	uint64_t from, to;     /* type 1: its batch's versions (from, to] */
-	uint32_t part;         /* type 1: its index in the batch */
-	size_t end;            /* where the body ends: len - FGW_SIG_SIZE,
-	                        * or len - FGW_MAC_SIZE with FGW_F_MAC */
-	size_t pos;            /* of the next record */
+	uint8_t flags;     /* type 1: FGW_F_* */
+	uint64_t from, to; /* type 1: its batch's versions (from, to] */
+	uint32_t part;     /* type 1: its index in the batch */
+	size_t end;        /* where the body ends: len - FGW_SIG_SIZE,
+	                    * or len - FGW_MAC_SIZE with FGW_F_MAC */
+	size_t pos;        /* of the next record */
 };
 
 /*
@@ -264,9 +264,8 @@ int fgw_next(struct fgw_view *v, struct fgw_record *r);
 /* Sign a membership datagram into @buf (FGW_MEMBER_SIZE bytes); returns
  * its length, or 0 if @m is not valid or it could not be signed. */
 size_t fgw_member_write(uint8_t buf[FGW_MEMBER_SIZE],
-                        const uint8_t origin[FGW_PK_SIZE],
-                        uint64_t incarnation, uint64_t seq,
-                        const struct fgw_member *m,
+                        const uint8_t origin[FGW_PK_SIZE], uint64_t incarnation,
+                        uint64_t seq, const struct fgw_member *m,
                         const uint8_t sk[FGW_SK_SIZE]);
 /* The body of an opened membership datagram: 0, or -1 if @v is not one. */
 int fgw_member_get(const struct fgw_view *v, struct fgw_member *m);

@@ -52,7 +52,7 @@ static void names_refresh(fg_client *c, uint64_t n)
 {
 	if (n > FG_MAX_RULES)
 		n = FG_MAX_RULES; /* corrupt count: use what can be valid */
-	cmm_smp_rmb(); /* names are written before nnames */
+	cmm_smp_rmb();            /* names are written before nnames */
 	for (; c->nnames < n; c->nnames++) {
 		unsigned idx = (unsigned)c->nnames;
 		char *name = c->names[idx];
@@ -64,7 +64,8 @@ static void names_refresh(fg_client *c, uint64_t n)
 			continue; /* corrupt: not findable */
 		for (h = name_hash(name);; h++) {
 			if (c->name_map[h % FG_NAME_MAP] == 0) {
-				c->name_map[h % FG_NAME_MAP] = (uint8_t)(idx + 1);
+				c->name_map[h % FG_NAME_MAP] =
+				    (uint8_t)(idx + 1);
 				break;
 			}
 		}
@@ -128,8 +129,8 @@ const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx)
 	return &c->rc[idx];
 }
 
-static int untracked(fg_client *c, unsigned idx,
-                     const struct fg_rule_cache *rc, fg_decision *d)
+static int untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                     fg_decision *d)
 {
 	int allowed = !(rc->flags & FG__RULE_FAIL_CLOSED);
 	unsigned flags = FG_DECISION_UNTRACKED;
@@ -143,7 +144,7 @@ static int untracked(fg_client *c, unsigned idx,
 		d->limit = rc->capacity;
 		d->remaining = 0;
 		d->retry_after_ms =
-		        allowed ? 0 : fg__ns_to_ms_ceil(rc->interval_ns);
+		    allowed ? 0 : fg__ns_to_ms_ceil(rc->interval_ns);
 		d->reset_ms = 0;
 		d->flags = flags;
 		d->rule = idx;
@@ -216,8 +217,7 @@ find:
 	if (d) {
 		d->limit = rc->capacity;
 		d->remaining = (uint32_t)fg__gcra_remaining_inv(
-		        next, now, rc->interval_ns, rc->interval_inv,
-		        rc->tau_ns);
+		    next, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
 		d->retry_after_ms = 0;
 		d->reset_ms = fg__ns_to_ms_ceil(fg__gcra_reset(next, now));
 		d->flags = 0;
@@ -232,7 +232,7 @@ find:
 	}
 	if (d)
 		d->retry_after_ms = fg__ns_to_ms_ceil(fg__gcra_wait(
-		        next, now, rc->interval_ns, rc->tau_ns, cost));
+		    next, now, rc->interval_ns, rc->tau_ns, cost));
 	return 0;
 }
 
@@ -251,8 +251,8 @@ struct owner_move {
 	uint64_t debt_ns;           /* raise */
 };
 
-static int owner_move(fg_client *c, unsigned idx, const void *key,
-                      size_t len, struct owner_move *m)
+static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
+                      struct owner_move *m)
 {
 	const struct fg_rule_cache *rc;
 	struct fg_slot *s;
@@ -287,8 +287,8 @@ find:
 static uint64_t debit_next(struct owner_move *m, uint64_t tat, uint64_t now,
                            const struct fg_rule_cache *rc)
 {
-	uint64_t next = fg__gcra_debit(tat, now, rc->interval_ns, m->cost,
-	                               m->max_debt_ns);
+	uint64_t next =
+	    fg__gcra_debit(tat, now, rc->interval_ns, m->cost, m->max_debt_ns);
 	uint64_t moved = (next - fg__gcra_base(tat, now)) / rc->interval_ns;
 
 	m->capped = m->cost - (moved < m->cost ? moved : m->cost);
@@ -298,9 +298,8 @@ static uint64_t debit_next(struct owner_move *m, uint64_t tat, uint64_t now,
 int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
               uint64_t cost, uint64_t max_debt_ns, uint64_t *capped)
 {
-	struct owner_move m = {.next = debit_next,
-	                       .cost = cost,
-	                       .max_debt_ns = max_debt_ns};
+	struct owner_move m = {
+	    .next = debit_next, .cost = cost, .max_debt_ns = max_debt_ns};
 	int r = owner_move(c, idx, key, len, &m);
 
 	if (capped != NULL)
@@ -345,9 +344,9 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 	rc = fg__rule_params(c, (unsigned)idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	s = fg__table_lookup(&c->seg.tbl, (unsigned)idx, key, len,
-	                     fg__hash64(c->seg.tbl.seed, (unsigned)idx, key,
-	                                len));
+	s = fg__table_lookup(
+	    &c->seg.tbl, (unsigned)idx, key, len,
+	    fg__hash64(c->seg.tbl.seed, (unsigned)idx, key, len));
 	if (s == NULL) {
 		*left = rc->capacity;
 		return 0;
@@ -358,7 +357,7 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 		*left = rc->capacity;
 	else if (tat <= now + rc->tau_ns)
 		*left = (int64_t)fg__gcra_remaining_inv(
-		        tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
+		    tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
 	else { /* in debt: floor of the level, as for a positive one */
 		uint64_t debt = tat - now - rc->tau_ns;
 		uint64_t q = fg__div(debt, rc->interval_ns, rc->interval_inv);
@@ -408,8 +407,8 @@ int fg_allow_request(fg_client *c, const char *user_id, const char *endpoint)
 	if (r != 0)
 		return r;
 	idx = fg__rule_index(c, endpoint);
-	if (idx < 0 || !(fg__rule_params(c, (unsigned)idx)->flags &
-	                 FG__RULE_ACTIVE)) {
+	if (idx < 0 ||
+	    !(fg__rule_params(c, (unsigned)idx)->flags & FG__RULE_ACTIVE)) {
 		def = uatomic_read(&c->seg.tbl.hdr->default_rule);
 		if (def == 0 || def > FG_MAX_RULES)
 			return FG_ENORULE;

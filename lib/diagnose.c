@@ -56,15 +56,18 @@ int fg_diagnose(const char *segment, char *buf, size_t len)
 		return FG_EINVAL;
 	r = fg__seg_path(segment, path, sizeof path);
 	if (r != 0) {
-		snprintf(buf, len, "invalid segment name: a name of up to 64 "
-		                   "[A-Za-z0-9._-] or an absolute path");
+		snprintf(buf, len,
+		         "invalid segment name: a name of up to 64 "
+		         "[A-Za-z0-9._-] or an absolute path");
 		return r;
 	}
 	if (lstat(path, &st) != 0) {
 		r = fg__errno_to_fg(errno);
 		if (r == FG_ENOSEG)
-			snprintf(buf, len, "%s does not exist: start floodgated, "
-			                   "or set FLOODGATE_SEGMENT", path);
+			snprintf(buf, len,
+			         "%s does not exist: start floodgated, "
+			         "or set FLOODGATE_SEGMENT",
+			         path);
 		else
 			snprintf(buf, len, "%s: %s", path, strerror(errno));
 		return r;
@@ -97,7 +100,8 @@ int fg_diagnose(const char *segment, char *buf, size_t len)
 		         (unsigned)(st.st_mode & 07777), (unsigned)geteuid(),
 		         (unsigned)getegid(), who, (bits & 04) ? "" : "read",
 		         (bits & 06) == 0 ? " and " : "",
-		         (bits & 02) ? "" : "write", (unsigned)st.st_uid, gname);
+		         (bits & 02) ? "" : "write", (unsigned)st.st_uid,
+		         gname);
 		return FG_EACCES;
 	}
 	r = fg_open(path, 0, &c);

@@ -56,22 +56,22 @@ extern "C" {
 #define FG_DEFAULT_CAPACITY 1000000u
 
 /* Error codes: negative, stable, named by fg_strerror(). */
-#define FG_EINVAL -1     /* invalid argument */
-#define FG_EKEY -2       /* key is NULL or empty */
-#define FG_EKEYLEN -3    /* key longer than FG_KEY_MAX */
-#define FG_ENORULE -4    /* no such rule, or rule removed */
-#define FG_ECOST -5      /* cost is 0 or above the rule's capacity */
-#define FG_ENOSEG -6     /* segment does not exist */
-#define FG_EACCES -7     /* no read+write permission on the segment */
-#define FG_EBADSEG -8    /* not a floodgate segment, or corrupt */
-#define FG_EVERSION -9   /* segment has another layout version */
-#define FG_ENOMEM -10    /* out of memory or address space */
-#define FG_ESYS -11      /* unexpected system error (see errno) */
-#define FG_EEXIST -12    /* segment exists with another geometry */
-#define FG_ERULES -13    /* rule table full (FG_RULES_MAX names) */
-#define FG_ENAME -14     /* invalid segment or rule name */
-#define FG_ERULE -15     /* invalid rule parameters */
-#define FG_ETOOBIG -16   /* segment would exceed the address space */
+#define FG_EINVAL   -1  /* invalid argument */
+#define FG_EKEY     -2  /* key is NULL or empty */
+#define FG_EKEYLEN  -3  /* key longer than FG_KEY_MAX */
+#define FG_ENORULE  -4  /* no such rule, or rule removed */
+#define FG_ECOST    -5  /* cost is 0 or above the rule's capacity */
+#define FG_ENOSEG   -6  /* segment does not exist */
+#define FG_EACCES   -7  /* no read+write permission on the segment */
+#define FG_EBADSEG  -8  /* not a floodgate segment, or corrupt */
+#define FG_EVERSION -9  /* segment has another layout version */
+#define FG_ENOMEM   -10 /* out of memory or address space */
+#define FG_ESYS     -11 /* unexpected system error (see errno) */
+#define FG_EEXIST   -12 /* segment exists with another geometry */
+#define FG_ERULES   -13 /* rule table full (FG_RULES_MAX names) */
+#define FG_ENAME    -14 /* invalid segment or rule name */
+#define FG_ERULE    -15 /* invalid rule parameters */
+#define FG_ETOOBIG  -16 /* segment would exceed the address space */
 
 /** Opaque handle: one attachment to a segment. */
 typedef struct fg_client fg_client;
@@ -150,8 +150,7 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow(fg_client *c, const char *rule,
  * rule (see FG_RULE_DEFAULT).  Return: as fg_allow(); FG_ENORULE when
  * neither exists.
  */
-FG_EXPORT FG_WARN_UNUSED int fg_allow_request(fg_client *c,
-                                              const char *user_id,
+FG_EXPORT FG_WARN_UNUSED int fg_allow_request(fg_client *c, const char *user_id,
                                               const char *endpoint);
 
 /**
@@ -223,10 +222,10 @@ FG_EXPORT FG_WARN_UNUSED int fg_create(const char *segment,
 FG_EXPORT int fg_unlink(const char *segment);
 
 /** Rule flags. */
-#define FG_RULE_GLOBAL 0x02u      /**< scope global (gossiped); else host */
+#define FG_RULE_GLOBAL      0x02u /**< scope global (gossiped); else host */
 #define FG_RULE_FAIL_CLOSED 0x04u /**< table full: deny; else allow */
-#define FG_RULE_SHADOW 0x08u      /**< dry run: allow all, count denials */
-#define FG_RULE_DEFAULT 0x10u     /**< fg_allow_request()'s fallback rule */
+#define FG_RULE_SHADOW      0x08u /**< dry run: allow all, count denials */
+#define FG_RULE_DEFAULT     0x10u /**< fg_allow_request()'s fallback rule */
 
 /** A rule: a token bucket of @capacity refilled @rate tokens per
  *  @period_ms (the issue's seed example: 5 per 1000 ms). */
@@ -287,7 +286,7 @@ typedef struct fg_segment_stats {
 	uint64_t consumed;  /**< tokens admitted, over live buckets */
 	uint64_t denied;    /**< denials (and shadow would-be denials) */
 	uint64_t table_full;
-	uint64_t evicted;   /**< idle full buckets reclaimed for room, ever */
+	uint64_t evicted; /**< idle full buckets reclaimed for room, ever */
 } fg_segment_stats;
 
 /**

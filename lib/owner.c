@@ -26,10 +26,11 @@ _Static_assert(FG_KEY_MAX == FG_SLOT_KEY_MAX, "key length");
 _Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
 
 #define RULE_FLAGS                                                             \
-	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW | FG_RULE_DEFAULT)
+	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW |               \
+	 FG_RULE_DEFAULT)
 
-int fg_create(const char *segment, const fg_segment_opts *opts,
-              unsigned flags, fg_client **out)
+int fg_create(const char *segment, const fg_segment_opts *opts, unsigned flags,
+              fg_client **out)
 {
 	struct fg_seg seg = {.fd = -1};
 	char path[sizeof seg.path];
@@ -152,7 +153,8 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 			goto out;
 		}
 		idx = (int)n;
-		memset(c->seg.rules[idx].name, 0, sizeof c->seg.rules[idx].name);
+		memset(c->seg.rules[idx].name, 0,
+		       sizeof c->seg.rules[idx].name);
 		memcpy(c->seg.rules[idx].name, rule->name, strlen(rule->name));
 		params_publish(c, (unsigned)idx, &p);
 		cmm_smp_wmb(); /* name and params before the name is counted */
@@ -178,8 +180,8 @@ int fg_rule_remove(fg_client *c, const char *name)
 	if (r != 0)
 		return r;
 	idx = fg__rule_index(c, name);
-	if (idx < 0 || !(fg__rule_params(c, (unsigned)idx)->flags &
-	                 FG__RULE_ACTIVE)) {
+	if (idx < 0 ||
+	    !(fg__rule_params(c, (unsigned)idx)->flags & FG__RULE_ACTIVE)) {
 		r = FG_ENORULE;
 		goto out;
 	}

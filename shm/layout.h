@@ -15,11 +15,12 @@
  *   |  256: counters         |   2 param copies |  key[64]                  |
  *   +------------------------+------------------+---------------------------+
  *
- * Header.  The identity (first 128 bytes) is written once, before the file is linked under its
- * public name, and is covered by a checksum: an attacher that finds the right
- * magic and version but inconsistent sizes refuses the segment instead of
- * indexing out of the mapping.  The rule map changes when rules are added.
- * The counter line holds counters of rare events (never touched by a successful check).
+ * Header.  The identity (first 128 bytes) is written once, before the file is
+ * linked under its public name, and is covered by a checksum: an attacher that
+ * finds the right magic and version but inconsistent sizes refuses the segment
+ * instead of indexing out of the mapping.  The rule map changes when rules are
+ * added. The counter line holds counters of rare events (never touched by a
+ * successful check).
  *
  * Rules.  A rule is named once and keeps its index (0..254) for the life of
  * the segment, so a slot can refer to its rule with 8 bits and an index is
@@ -45,65 +46,70 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FG_SEG_MAGIC "FLOODGT\0"
-#define FG_LAYOUT_VERSION 2u /* 2: eviction (FG_TAT_EVICTED, evicted counts) */
+/* 2: eviction (FG_TAT_EVICTED, evicted counts) */
+#define FG_SEG_MAGIC      "FLOODGT\0"
+#define FG_LAYOUT_VERSION 2u
 
-#define FG_HDR_SIZE 4096u
-#define FG_RULE_SIZE 256u
-#define FG_MAX_RULES 255u /* rule indices fit in 8 bits of ctl */
-#define FG_RULE_NAME_BYTES 32u /* NUL-padded */
-#define FG_SLOT_SIZE 96u
-#define FG_SLOT_KEY_MAX 64u
-#define FG_PROBE_MAX 1024u /* bound on any probe sequence */
+#define FG_HDR_SIZE        4096u
+#define FG_RULE_SIZE       256u
+#define FG_MAX_RULES       255u /* rule indices fit in 8 bits of ctl */
+#define FG_RULE_NAME_BYTES 32u  /* NUL-padded */
+#define FG_SLOT_SIZE       96u
+#define FG_SLOT_KEY_MAX    64u
+#define FG_PROBE_MAX       1024u /* bound on any probe sequence */
 
 /* Slot table size for a capacity: 11/8 slots per key keeps linear probing
  * below a 0.73 load factor, and 1,000,000 keys in 126 MiB. */
-#define FG_SLOTS_FOR(capacity) ((capacity) + ((capacity) * 3 + 7) / 8)
+#define FG_SLOTS_FOR(capacity) ((capacity) + ((capacity)*3 + 7) / 8)
 
 struct fg_seg_hdr {
 	/* lines 0-1: identity; immutable once published */
 	uint8_t magic[8];
 	uint32_t layout_version;
-	uint32_t hdr_size;     /* FG_HDR_SIZE */
-	uint64_t seg_size;     /* bytes, equals the file size */
+	uint32_t hdr_size; /* FG_HDR_SIZE */
+	uint64_t seg_size; /* bytes, equals the file size */
 	uint64_t nslots;
-	uint64_t capacity;     /* keys the table is sized for */
-	uint32_t slot_size;    /* FG_SLOT_SIZE */
-	uint32_t rule_size;    /* FG_RULE_SIZE */
-	uint32_t max_rules;    /* FG_MAX_RULES */
-	uint32_t key_max;      /* FG_SLOT_KEY_MAX */
+	uint64_t capacity;  /* keys the table is sized for */
+	uint32_t slot_size; /* FG_SLOT_SIZE */
+	uint32_t rule_size; /* FG_RULE_SIZE */
+	uint32_t max_rules; /* FG_MAX_RULES */
+	uint32_t key_max;   /* FG_SLOT_KEY_MAX */
 	uint64_t rules_off;
 	uint64_t slots_off;
-	uint64_t hash_seed[2]; /* random per segment: keys' placement is secret */
-	uint64_t created_ns;   /* CLOCK_REALTIME at creation, for operators */
-	uint64_t checksum;     /* fg__hash64 of this line up to here */
+	uint64_t
+	    hash_seed[2];    /* random per segment: keys' placement is secret */
+	uint64_t created_ns; /* CLOCK_REALTIME at creation, for operators */
+	uint64_t checksum;   /* fg__hash64 of this line up to here */
 
 	/* line 2: rule name map (owner writes, workers read) */
-	uint64_t nnames __attribute__((aligned(64))); /* indices 0..nnames-1 named */
+	uint64_t nnames
+	    __attribute__((aligned(64))); /* indices 0..nnames-1 named */
 	uint64_t default_rule; /* index + 1 of the default rule, 0 for none */
 	uint64_t owner_pid;    /* pid of the daemon attached as owner, or 0 */
 
 	/* line 4: counters of rare events, a 128-byte pair away from the
 	 * rule map that every check reads (adjacent-line prefetch) */
-	uint64_t abandoned __attribute__((aligned(128))); /* claims found stale */
-	uint64_t reaped;       /* dead slots made reusable */
-	uint64_t inserts;      /* keys inserted */
-	uint64_t evicted;      /* idle full buckets reclaimed under pressure */
+	uint64_t abandoned
+	    __attribute__((aligned(128))); /* claims found stale */
+	uint64_t reaped;                   /* dead slots made reusable */
+	uint64_t inserts;                  /* keys inserted */
+	uint64_t evicted; /* idle full buckets reclaimed under pressure */
 	uint8_t pad[FG_HDR_SIZE - 288];
 };
 
-/* Rule flags (fg_rule_params.flags); the public FG_RULE_* values are the same. */
-#define FG__RULE_ACTIVE 0x01u      /* published and not removed */
-#define FG__RULE_GLOBAL 0x02u      /* scope global: gossiped (else host) */
+/* Rule flags (fg_rule_params.flags); the public FG_RULE_* values are the same.
+ */
+#define FG__RULE_ACTIVE      0x01u /* published and not removed */
+#define FG__RULE_GLOBAL      0x02u /* scope global: gossiped (else host) */
 #define FG__RULE_FAIL_CLOSED 0x04u /* table full: deny (else allow) */
-#define FG__RULE_SHADOW 0x08u      /* dry run: allow, count would-be denials */
+#define FG__RULE_SHADOW      0x08u /* dry run: allow, count would-be denials */
 
 struct fg_rule_params {
 	uint64_t interval_ns; /* T: ns per token, ceil(period / rate) */
 	uint32_t capacity;    /* burst, tokens */
 	uint32_t flags;
-	uint32_t rate;        /* tokens ... */
-	uint32_t period_ms;   /* ... per period */
+	uint32_t rate;      /* tokens ... */
+	uint32_t period_ms; /* ... per period */
 };
 
 struct fg_rule_rec {
@@ -115,7 +121,7 @@ struct fg_rule_rec {
 	char name[FG_RULE_NAME_BYTES];
 	uint8_t pad1[32];
 	/* line 2: counters of rare events */
-	uint64_t table_full; /* checks that found no slot */
+	uint64_t table_full;       /* checks that found no slot */
 	uint64_t evicted_consumed; /* tokens admitted in evicted buckets */
 	uint64_t evicted_denied;   /* denials counted in evicted buckets */
 	uint8_t pad2[FG_RULE_SIZE - 152];
@@ -137,22 +143,22 @@ enum fg_slot_state {
 
 struct fg_slot {
 	uint64_t ctl;
-	uint64_t aux;      /* READY: denials; DEAD: when it was abandoned (ns) */
-	uint64_t tat;      /* GCRA theoretical arrival time, CLOCK_MONOTONIC ns */
+	uint64_t aux; /* READY: denials; DEAD: when it was abandoned (ns) */
+	uint64_t tat; /* GCRA theoretical arrival time, CLOCK_MONOTONIC ns */
 	uint64_t consumed; /* tokens admitted here, ever (grow-only) */
 	uint8_t key[FG_SLOT_KEY_MAX];
 } __attribute__((aligned(16)));
 
-#define FG_CTL_STATE(c) ((unsigned)((c) & 7u))
+#define FG_CTL_STATE(c)  ((unsigned)((c)&7u))
 #define FG_CTL_KEYLEN(c) ((unsigned)(((c) >> 3) & 0x7fu))
-#define FG_CTL_RULE(c) ((unsigned)(((c) >> 10) & 0xffu))
-#define FG_CTL_GEN(c) ((unsigned)(((c) >> 18) & 0x3fffu))
-#define FG_CTL_FP(c) ((uint32_t)((c) >> 32))
+#define FG_CTL_RULE(c)   ((unsigned)(((c) >> 10) & 0xffu))
+#define FG_CTL_GEN(c)    ((unsigned)(((c) >> 18) & 0x3fffu))
+#define FG_CTL_FP(c)     ((uint32_t)((c) >> 32))
 /* the bits that name a key: keylen, rule and fingerprint */
 #define FG_CTL_META_MASK (UINT64_C(0xffffffff00000000) | UINT64_C(0x3fff8))
 #define FG_CTL_MAKE(state, keylen, rule, gen, fp)                              \
 	((uint64_t)(state) | ((uint64_t)(keylen) << 3) |                       \
-	 ((uint64_t)(rule) << 10) | (((uint64_t)(gen) & 0x3fffu) << 18) |      \
+	 ((uint64_t)(rule) << 10) | (((uint64_t)(gen)&0x3fffu) << 18) |        \
 	 ((uint64_t)(fp) << 32))
 
 _Static_assert(sizeof(struct fg_seg_hdr) == FG_HDR_SIZE, "header size");

@@ -42,8 +42,8 @@ static inline int fg__pair_advance(struct fg_slot *s, struct fg_pair *p,
 	typedef unsigned __int128 u128;
 	u128 old = ((u128)p->consumed << 64) | p->tat;
 	u128 new = ((u128)(p->consumed + cost) << 64) | tat;
-	u128 cur = __sync_val_compare_and_swap((u128 *)(void *)&s->tat, old,
-	                                       new);
+	u128 cur =
+	    __sync_val_compare_and_swap((u128 *)(void *)&s->tat, old, new);
 
 	if (cur == old)
 		return 1;

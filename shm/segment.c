@@ -29,10 +29,10 @@
 
 #include "shm/hash.h"
 
-#define PAGE 4096u
+#define PAGE           4096u
 #define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
-#define RULES_BYTES ((uint64_t)FG_MAX_RULES * FG_RULE_SIZE)
-#define SLOTS_OFF ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
+#define RULES_BYTES    ((uint64_t)FG_MAX_RULES * FG_RULE_SIZE)
+#define SLOTS_OFF      ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
 /* Beyond this a segment is a mistake, not a configuration (1 TiB). */
 #define SEG_SIZE_MAX (UINT64_C(1) << 40)
 
@@ -183,10 +183,12 @@ static int map_validated(int fd, const char *path, struct fg_seg *seg)
 	seg->base = base;
 	seg->size = (size_t)hdr.seg_size;
 	seg->capacity = hdr.capacity;
-	seg->rules = (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr.rules_off);
+	seg->rules =
+	    (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr.rules_off);
 	seg->tbl.hdr = base;
 	seg->tbl.rules = seg->rules;
-	seg->tbl.slots = (struct fg_slot *)(void *)((uint8_t *)base + hdr.slots_off);
+	seg->tbl.slots =
+	    (struct fg_slot *)(void *)((uint8_t *)base + hdr.slots_off);
 	seg->tbl.nslots = hdr.nslots;
 	seg->tbl.seed[0] = hdr.hash_seed[0];
 	seg->tbl.seed[1] = hdr.hash_seed[1];
@@ -240,7 +242,8 @@ static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
 	r = fg__seg_geometry(capacity, &nslots, &size);
 	if (r != 0)
 		return r;
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd =
+	    open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return fg__errno_to_fg(errno);
 	if (fchmod(fd, mode) != 0)
@@ -278,7 +281,8 @@ static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
 	    (ssize_t)sizeof h->hash_seed)
 		goto fail_errno;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	h->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	h->created_ns =
+	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	h->checksum = fg__seg_checksum(h);
 	munmap(h, FG_HDR_SIZE);
 	*fdp = fd;

@@ -11,7 +11,7 @@
 #include "shm/layout.h"
 #include "shm/table.h"
 
-#define FG_SHM_DIR "/dev/shm/"
+#define FG_SHM_DIR      "/dev/shm/"
 #define FG_SEG_NAME_MAX 64u  /* a bare name, below FG_SHM_DIR */
 #define FG_SEG_PATH_MAX 240u /* an absolute path */
 #define FG_SEG_BASE_MAX 200u /* its last component */

@@ -139,7 +139,8 @@ static uint64_t wait_claim(struct fg_table *t, struct fg_slot *s, uint64_t c)
 /* Give a claim back; if it was already taken for abandoned, leave it. */
 static void yield_claim(struct fg_slot *s, uint64_t claimed)
 {
-	(void)uatomic_cmpxchg(&s->ctl, claimed, with_state(claimed, FG_SLOT_FREE));
+	(void)uatomic_cmpxchg(&s->ctl, claimed,
+	                      with_state(claimed, FG_SLOT_FREE));
 }
 
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
@@ -263,8 +264,8 @@ struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
 
 uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 {
-	uint64_t stale = min_age_ns > FG_CLAIM_STALE_NS ? min_age_ns
-	                                                : FG_CLAIM_STALE_NS;
+	uint64_t stale =
+	    min_age_ns > FG_CLAIM_STALE_NS ? min_age_ns : FG_CLAIM_STALE_NS;
 	uint64_t i, n = 0;
 
 	for (i = 0; i < t->nslots; i++) {
@@ -289,7 +290,8 @@ uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 				(void)uatomic_cmpxchg(&s->tat, 0, now);
 			else if (since <= now && now - since >= stale &&
 			         uatomic_cmpxchg(&s->ctl, c,
-			                         with_state(c, FG_SLOT_DEAD)) == c) {
+			                         with_state(c, FG_SLOT_DEAD)) ==
+			             c) {
 				uatomic_set(&s->aux, now);
 				uatomic_inc(&t->hdr->abandoned);
 			}
@@ -298,14 +300,16 @@ uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns)
 			since = uatomic_read(&s->aux);
 			if (since == 0 || since > now) {
 				/* The marker died before stamping it, or a slow
-				 * claimer wrote over the stamp: start the clock. */
+				 * claimer wrote over the stamp: start the
+				 * clock. */
 				(void)uatomic_cmpxchg(&s->aux, since, now);
 			} else if (now - since >= min_age_ns) {
 				/* Clear the claim stamp first: once FREE, a new
 				 * claim must not be judged by an old one. */
 				uatomic_set(&s->tat, 0);
-				if (uatomic_cmpxchg(&s->ctl, c,
-				                    with_state(c, FG_SLOT_FREE)) == c)
+				if (uatomic_cmpxchg(
+				        &s->ctl, c,
+				        with_state(c, FG_SLOT_FREE)) == c)
 					n++;
 			}
 			break;
@@ -353,8 +357,7 @@ void fg__table_bury(struct fg_table *t, struct fg_slot *s, uint64_t c)
 }
 
 int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
-                        int (*evictable)(void *arg, unsigned rule),
-                        void *arg)
+                        int (*evictable)(void *arg, unsigned rule), void *arg)
 {
 	const uint64_t home = fg__table_home(t, h);
 	const unsigned window = window_of(t);
@@ -372,7 +375,8 @@ int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
 			fg__table_bury(t, s, c);
 			return 1;
 		}
-		if (p.tat == 0 || p.tat > now || !evictable(arg, FG_CTL_RULE(c)))
+		if (p.tat == 0 || p.tat > now ||
+		    !evictable(arg, FG_CTL_RULE(c)))
 			continue;
 		if (fg__table_evict(t, s, c, &p, now))
 			return 1;

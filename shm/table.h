@@ -49,9 +49,9 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
  * the slow path.
  */
 static inline struct fg_slot *fg__table_find_ctl(struct fg_table *t,
-                                                 unsigned rule,
-                                                 const void *key, size_t len,
-                                                 uint64_t h, uint64_t *ctl)
+                                                 unsigned rule, const void *key,
+                                                 size_t len, uint64_t h,
+                                                 uint64_t *ctl)
 {
 	uint64_t meta = fg__table_meta(h, rule, len);
 	uint64_t i = fg__table_home(t, h);
@@ -79,9 +79,9 @@ static inline struct fg_slot *fg__table_find_ctl(struct fg_table *t,
 	return fg__table_find_slow(t, rule, key, len, h, ctl);
 }
 
-static inline struct fg_slot *fg__table_find(struct fg_table *t,
-                                             unsigned rule, const void *key,
-                                             size_t len, uint64_t h)
+static inline struct fg_slot *fg__table_find(struct fg_table *t, unsigned rule,
+                                             const void *key, size_t len,
+                                             uint64_t h)
 {
 	uint64_t ctl;
 
@@ -110,7 +110,6 @@ int fg__table_evict(struct fg_table *t, struct fg_slot *s, uint64_t c,
                     const struct fg_pair *p, uint64_t now);
 void fg__table_bury(struct fg_table *t, struct fg_slot *s, uint64_t c);
 int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
-                        int (*evictable)(void *arg, unsigned rule),
-                        void *arg);
+                        int (*evictable)(void *arg, unsigned rule), void *arg);
 
 #endif

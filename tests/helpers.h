@@ -48,12 +48,14 @@ static inline fg_client *test_create(const char *tag, uint64_t capacity)
 	return c;
 }
 
-static inline void test_rule(fg_client *c, const char *name,
-                             uint32_t capacity, uint32_t rate,
-                             uint32_t period_ms, uint32_t flags)
+static inline void test_rule(fg_client *c, const char *name, uint32_t capacity,
+                             uint32_t rate, uint32_t period_ms, uint32_t flags)
 {
-	fg_rule rule = {.name = name, .capacity = capacity, .rate = rate,
-	                .period_ms = period_ms, .flags = flags};
+	fg_rule rule = {.name = name,
+	                .capacity = capacity,
+	                .rate = rate,
+	                .period_ms = period_ms,
+	                .flags = flags};
 	int r = fg_rule_set(c, &rule);
 
 	cr_assert_eq(r, 0, "fg_rule_set(%s): %s", name, fg_strerror(r));

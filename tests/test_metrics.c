@@ -348,8 +348,7 @@ Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
 	cr_expect_eq(series(t, "floodgate_peers{state=\"dead\"}"), 0);
 	free(t);
 	/* long after: n0 is dead */
-	t = render(fg[1], &node[1],
-	           2 + 100u * (FGD_DEAD_ROUNDS + 1));
+	t = render(fg[1], &node[1], 2 + 100u * (FGD_DEAD_ROUNDS + 1));
 	cr_expect_eq(series(t, "floodgate_peers{state=\"dead\"}"), 1);
 	free(t);
 	t = render(fg[0], &node[0], 2);

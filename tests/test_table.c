@@ -42,8 +42,8 @@ static void table_free(struct fg_table *t)
 	free(t);
 }
 
-static struct fg_slot *find(struct fg_table *t, unsigned rule,
-                            const char *key, uint64_t h)
+static struct fg_slot *find(struct fg_table *t, unsigned rule, const char *key,
+                            uint64_t h)
 {
 	return fg__table_find(t, rule, key, strlen(key), h);
 }
@@ -311,9 +311,8 @@ Test(table, debit_puts_a_bucket_in_debt_without_counting_local_consumption)
 	cr_expect_eq(d.remaining, 0);
 	cr_expect_gt(d.retry_after_ms, 5ull * HOUR_MS, "debt repaid first");
 	/* a capped debit: never more than max_debt ahead of now */
-	cr_assert_eq(fg__debit(c, (unsigned)idx, "k2", 2, 1000000, 1000,
-	                       &capped),
-	             0);
+	cr_assert_eq(
+	    fg__debit(c, (unsigned)idx, "k2", 2, 1000000, 1000, &capped), 0);
 	cr_expect_eq(capped, 1000000, "the cap kept out all %llu tokens",
 	             1000000ull);
 	cr_expect_eq(fg_allow(c, "g", "k2", 1, &d), 1,
@@ -409,16 +408,16 @@ Test(table, owner_lock_excludes_a_child_using_the_parents_handle)
 	p = fork();
 	cr_assert_geq(p, 0);
 	if (p == 0) {
-		fg_rule rule = {.name = "x", .capacity = 1, .rate = 1,
-		                .period_ms = 1000};
+		fg_rule rule = {
+		    .name = "x", .capacity = 1, .rate = 1, .period_ms = 1000};
 
 		/* once the parent holds the lock, an owner operation through
 		 * the very handle inherited from it must wait */
 		if (read(go[0], &b, 1) != 1)
 			_exit(2);
 		_exit(fg_rule_set(c, &rule) == 0 && write(done[1], "x", 1) == 1
-		              ? 0
-		              : 1);
+		          ? 0
+		          : 1);
 	}
 	cr_assert_eq(fg__seg_lock(&c->seg), 0);
 	cr_assert_eq(write(go[1], "g", 1), 1);
@@ -451,8 +450,8 @@ Test(table, peek_reads_a_bucket_without_taking_or_creating_anything)
 	cr_expect_eq(fg__peek(c, "r", "k", 1, &n), 0);
 	cr_expect_eq(n, 6, "peeking takes nothing");
 	idx = fg__rule_index(c, "r");
-	cr_assert_eq(fg__debit(c, (unsigned)idx, "k", 1, 9, UINT64_MAX / 4, NULL),
-	             0);
+	cr_assert_eq(
+	    fg__debit(c, (unsigned)idx, "k", 1, 9, UINT64_MAX / 4, NULL), 0);
 	cr_expect_eq(fg__peek(c, "r", "k", 1, &n), 0);
 	cr_expect_eq(n, -3, "3 tokens in debt");
 	cr_expect_eq(fg__peek(c, "nope", "k", 1, &n), FG_ENORULE);

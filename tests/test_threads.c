@@ -23,10 +23,10 @@
 
 #define HOUR_MS 3600000u
 
-#define THREADS 4
+#define THREADS  4
 #define HOT_KEYS 8
-#define CAP 500u
-#define TRIES 2000u /* per thread per key: far more than CAP in all */
+#define CAP      500u
+#define TRIES    2000u /* per thread per key: far more than CAP in all */
 
 struct job {
 	const char *segment;
@@ -55,15 +55,16 @@ static void *hammer(void *arg)
 		;
 	for (i = 0; i < TRIES; i++) {
 		for (k = 0; k < HOT_KEYS; k++) {
-			snprintf(key, sizeof key, "hot-%u", (k + j->id) % HOT_KEYS);
+			snprintf(key, sizeof key, "hot-%u",
+			         (k + j->id) % HOT_KEYS);
 			r = fg_allow(c, "exact", key, 1, NULL);
 			if (r < 0) {
 				j->err = r;
 				goto out;
 			}
 			if (r == 1)
-				atomic_fetch_add(&j->admitted[(k + j->id) % HOT_KEYS],
-				                 1);
+				atomic_fetch_add(
+				    &j->admitted[(k + j->id) % HOT_KEYS], 1);
 		}
 		/* and fresh keys, inserted by every thread at once */
 		snprintf(key, sizeof key, "fresh-%u", i);
@@ -81,7 +82,7 @@ out:
 static int failures;
 
 static void expect(int ok, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void expect(int ok, const char *fmt, ...)
 {
@@ -100,10 +101,10 @@ static void expect(int ok, const char *fmt, ...)
 static void threads_with_a_client_each_admit_exactly_the_capacity(void)
 {
 	fg_segment_opts o = {.capacity = 4 * TRIES};
-	fg_rule exact = {.name = "exact", .capacity = CAP, .rate = 1,
-	                 .period_ms = HOUR_MS};
-	fg_rule once = {.name = "once", .capacity = 1, .rate = 1,
-	                .period_ms = HOUR_MS};
+	fg_rule exact = {
+	    .name = "exact", .capacity = CAP, .rate = 1, .period_ms = HOUR_MS};
+	fg_rule once = {
+	    .name = "once", .capacity = 1, .rate = 1, .period_ms = HOUR_MS};
 	fg_client *owner = NULL;
 	_Atomic uint64_t admitted[HOT_KEYS];
 	_Atomic unsigned ready = 0;

@@ -561,7 +561,7 @@ Test(wire, unknown_flag_bits_are_bad_version_even_when_signed, .init = setup)
 		resign(buf, len, a.sk);
 		/* FGW_F_MAC: no MAC there, nor keys to check one */
 		cr_expect_eq(open_exact(buf, len),
-		             !known               ? FGW_BADVERSION
+		             !known                 ? FGW_BADVERSION
 		             : (f & FGW_F_MAC) != 0 ? FGW_BADSIG
 		                                    : FGW_OK,
 		             "flags 0x%02x", f);

@@ -34,10 +34,13 @@ static void seg_remove(void)
 static void seg_make(void)
 {
 	fg_segment_opts o = {.capacity = 4096};
-	fg_rule a = {.name = "api", .capacity = 1000, .rate = 1000,
-	             .period_ms = 1};
-	fg_rule b = {.name = "login", .capacity = 3, .rate = 1,
-	             .period_ms = 3600000, .flags = FG_RULE_FAIL_CLOSED};
+	fg_rule a = {
+	    .name = "api", .capacity = 1000, .rate = 1000, .period_ms = 1};
+	fg_rule b = {.name = "login",
+	             .capacity = 3,
+	             .rate = 1,
+	             .period_ms = 3600000,
+	             .flags = FG_RULE_FAIL_CLOSED};
 
 	snprintf(seg_name, sizeof seg_name, "fgfuzz-args-%d", (int)getpid());
 	(void)fg_unlink(seg_name);
@@ -81,8 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t i;
 
 			/* refused: not all digits, too long, or too big */
-			for (i = 0; i < cost_n && cost_s[i] >= '0' &&
-			            cost_s[i] <= '9';
+			for (i = 0;
+			     i < cost_n && cost_s[i] >= '0' && cost_s[i] <= '9';
 			     i++)
 				;
 			FUZZ_ASSERT(cost_n == 0 || cost_n > 10 || i < cost_n ||
