@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 
@@ -165,8 +165,9 @@ static int cluster_up(int n, unsigned fanout)
 		/* discovery done: every member's address known */
 		for (j = 0; j < n; j++)
 			if (j != i)
-				B.node[i].mem[j].addr = B.addr[j];
-		B.node[i].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+				B.node[i].members.mem[j].addr = B.addr[j];
+		B.node[i].members.rng =
+		    0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 	}
 	return 0;
 }

@@ -52,7 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "demo/cluster.h"
 #include "demo/figures.h"
 #include "gossip/keys.h"

@@ -19,8 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/node.h"
-#include "daemon/sync.h"
+#include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 
@@ -45,7 +44,7 @@ static void count(void *arg, const uint8_t *buf, size_t len)
 static int seal(void *arg, const struct fgw_writer *w)
 {
 	uint8_t buf[FGW_MAX_SIZE];
-	size_t len = fgd_seal_for(arg, 1, w, buf);
+	size_t len = fgd_xmit_seal(&((struct fgd_node *)arg)->x, 1, w, buf);
 
 	if (len == 0)
 		return 1;

@@ -170,122 +170,6 @@ static int rule_name_ok(const char *s)
 	return word_ok(s, FG_RULE_NAME_MAX, "_.:/-");
 }
 
-/*
- * "A.B.C.D[:PORT]" or "[IPV6][:PORT]", numeric only.  Returns NULL, or
- * why not.
- */
-static const char *parse_addr(const char *s, struct fgd_addr *a)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *end, *port = NULL;
-	uint64_t pn = FGD_DEFAULT_PORT;
-	int v6 = s[0] == '[';
-	size_t n;
-
-	if (v6) {
-		s++;
-		end = strchr(s, ']');
-		if (end == NULL)
-			return "missing ']' after the IPv6 address";
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0')
-			return "junk after ']'";
-	} else {
-		end = strchr(s, ':');
-		if (end != NULL && strchr(end + 1, ':') != NULL)
-			return "an IPv6 address goes in brackets, "
-			       "like [::1]:7420";
-		if (end != NULL)
-			port = end + 1;
-		else
-			end = s + strlen(s);
-	}
-	n = (size_t)(end - s);
-	if (n == 0 || n >= sizeof host)
-		return v6 ? "not a numeric IPv6 address"
-		          : "not a numeric IPv4 address";
-	memcpy(host, s, n);
-	host[n] = '\0';
-	if (port != NULL &&
-	    fgu_parse_uint(port, strlen(port), 0, 65535, &pn) != 0)
-		return "port must be a number from 1 to 65535";
-	if (pn == 0)
-		return "port must be a number from 1 to 65535";
-
-	memset(a, 0, sizeof *a);
-	if (v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
-
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return "not a numeric IPv6 address";
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)pn);
-		a->len = sizeof *sin6;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
-
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return "not a numeric IPv4 address (no host names)";
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)pn);
-		a->len = sizeof *sin;
-	}
-	return NULL;
-}
-
-/* The address as IPv6 (IPv4 mapped) and the port: equal keys, same peer. */
-static void addr_key(const struct fgd_addr *a, uint8_t key[18])
-{
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&a->ss;
-
-		memset(key, 0, 10);
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &sin->sin_addr, 4);
-		memcpy(key + 16, &sin->sin_port, 2);
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)&a->ss;
-
-		memcpy(key, &sin6->sin6_addr, 16);
-		memcpy(key + 16, &sin6->sin6_port, 2);
-	}
-}
-
-static int addr_unspecified(const struct fgd_addr *a)
-{
-	static const uint8_t any4[18] = {[10] = 0xff, [11] = 0xff};
-	static const uint8_t any6[18];
-	uint8_t key[18];
-
-	addr_key(a, key);
-	return memcmp(key, any4, 16) == 0 || memcmp(key, any6, 16) == 0;
-}
-
-static void addr_str(const struct fgd_addr *a, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	int v6 = a->ss.ss_family == AF_INET6;
-	const void *src;
-	unsigned port;
-
-	if (v6) {
-		const struct sockaddr_in6 *sin6 = (const void *)&a->ss;
-
-		src = &sin6->sin6_addr;
-		port = ntohs(sin6->sin6_port);
-	} else {
-		const struct sockaddr_in *sin = (const void *)&a->ss;
-
-		src = &sin->sin_addr;
-		port = ntohs(sin->sin_port);
-	}
-	if (inet_ntop(a->ss.ss_family, src, host, sizeof host) == NULL)
-		strcpy(host, "?");
-	if (snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", host, port) < 0)
-		buf[0] = '\0';
-}
-
 /* ---------------------------------------------------------- directives */
 
 static int d_segment(struct parser *p, char **w, int nw)
@@ -413,7 +297,8 @@ static int d_snapshot(struct parser *p, char **w, int nw)
 
 static int d_listen(struct parser *p, char **w, int nw)
 {
-	const char *why = parse_addr(w[1], &p->cfg.listen);
+	const char *why =
+	    fgd_addr_parse(w[1], FGD_DEFAULT_PORT, &p->cfg.listen);
 
 	(void)nw;
 	if (why != NULL)
@@ -430,7 +315,7 @@ static int d_announce(struct parser *p, char **w, int nw)
 		p->cfg.announce_off = 1;
 		return 0;
 	}
-	why = parse_addr(w[1], &p->cfg.announce);
+	why = fgd_addr_parse(w[1], FGD_DEFAULT_PORT, &p->cfg.announce);
 	if (why != NULL)
 		return fail(p, "announce '" CLIP "': %s", w[1], why);
 	return 0;
@@ -439,23 +324,19 @@ static int d_announce(struct parser *p, char **w, int nw)
 static int d_peer(struct parser *p, char **w, int nw)
 {
 	struct fgd_addr a;
-	const char *why = parse_addr(w[1], &a);
-	uint8_t key[18], other[18];
+	const char *why = fgd_addr_parse(w[1], FGD_DEFAULT_PORT, &a);
 	size_t i;
 
 	(void)nw;
 	if (why != NULL)
 		return fail(p, "peer '" CLIP "': %s", w[1], why);
-	if (addr_unspecified(&a))
+	if (fgd_addr_wildcard(&a))
 		return fail(p, "peer '" CLIP "': not a host's address", w[1]);
 	if (p->cfg.npeers == FGD_MAX_PEERS)
 		return fail(p, "more than %d peers", FGD_MAX_PEERS);
-	addr_key(&a, key);
-	for (i = 0; i < p->cfg.npeers; i++) {
-		addr_key(&p->cfg.peers[i], other);
-		if (memcmp(key, other, sizeof key) == 0)
+	for (i = 0; i < p->cfg.npeers; i++)
+		if (fgd_addr_eq(&a, &p->cfg.peers[i]))
 			return fail(p, "peer '" CLIP "': given twice", w[1]);
-	}
 	if (p->cfg.npeers == p->peers_alloc) {
 		size_t n = p->peers_alloc ? 2 * p->peers_alloc : 8;
 		struct fgd_addr *np = realloc(p->cfg.peers, n * sizeof *np);
@@ -560,7 +441,7 @@ static int d_http(struct parser *p, char **w, int nw)
 		snprintf(buf, sizeof buf, "127.0.0.1:%s", s);
 		s = buf;
 	}
-	why = parse_addr(s, &p->cfg.http);
+	why = fgd_addr_parse(s, FGD_DEFAULT_PORT, &p->cfg.http);
 	after = s[0] == '[' ? strchr(s, ']') : s;
 	if (why == NULL && (after == NULL || strchr(after, ':') == NULL))
 		why = "needs a port, like 127.0.0.1:8080 or 8080";
@@ -883,7 +764,7 @@ static int parse_line(struct parser *p, const char *s, size_t n)
 static int finish(struct parser *p)
 {
 	const struct fgd_addr *l = &p->cfg.listen;
-	char a[INET6_ADDRSTRLEN + 8], b[INET6_ADDRSTRLEN + 8];
+	char a[FGD_ADDR_TEXT], b[FGD_ADDR_TEXT];
 	const struct fgd_addr *peer = NULL;
 
 	/* One socket: an IPv4 one cannot reach IPv6 peers, and an IPv6 one
@@ -892,14 +773,14 @@ static int finish(struct parser *p)
 		p->line = p->v6_peer;
 		peer = &p->cfg.peers[p->v6_idx];
 	} else if (l->ss.ss_family == AF_INET6 && p->v4_peer != 0 &&
-	           !addr_unspecified(l)) {
+	           !fgd_addr_wildcard(l)) {
 		p->line = p->v4_peer;
 		peer = &p->cfg.peers[p->v4_idx];
 	}
 	if (peer == NULL)
 		return 0;
-	addr_str(peer, a, sizeof a);
-	addr_str(l, b, sizeof b);
+	fgd_addr_format(peer, a, sizeof a);
+	fgd_addr_format(l, b, sizeof b);
 	return fail(p,
 	            "peer %s cannot be reached from listen %s (another "
 	            "address family; listen on [::] to reach both)",

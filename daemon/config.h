@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "gossip/addr.h"
 #include "lib/floodgate.h"
 
 #define FGD_PATH_MAX            240
@@ -35,11 +36,6 @@
 #define FGD_FANOUT_MAX           64
 #define FGD_DEFAULT_SNAPSHOT_MS  60000u
 #define FGD_CONTROL_MAX          107 /* a Unix socket path: sun_path less its NUL */
-
-struct fgd_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
 
 struct fgd_rule {
 	char name[FG_RULE_NAME_MAX + 1];

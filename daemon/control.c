@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "lib/client.h"
 
 #define REMOTES_MAX 200000u /* ledger lines in one reply */
@@ -114,7 +114,7 @@ static void peer_counts(const struct fgd_ctl_env *env, uint64_t now,
 	for (i = 0; i < env->kr->n; i++) {
 		enum fgd_peer_state s;
 
-		if ((int)i == env->node->self)
+		if ((int)i == env->node->x.self)
 			continue;
 		s = fgd_node_peer_state(env->node, (int)i, now);
 		st[(unsigned)s < 4 ? s : 0]++;
@@ -134,7 +134,7 @@ static void answer_status(const struct fgd_ctl_env *env, uint64_t now,
 	               " rounds=%" PRIu64 " rules=%zu peer_addresses=%zu\n",
 	               (long)getpid(), since(now, env->started_ms),
 	               env->cfg->segment, env->cfg_path, n ? "on" : "off",
-	               n ? n->incarnation : 0, n ? n->rounds : 0,
+	               n ? n->x.incarnation : 0, n ? n->rounds : 0,
 	               env->cfg->nrules, env->cfg->npeers);
 	fgd_buf_printf(o,
 	               "peers total=%u alive=%u suspect=%u dead=%u "
@@ -176,12 +176,12 @@ static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
 
 	fgd_buf_printf(o, "ok\n");
 	for (i = 0; n && i < env->kr->n; i++) {
-		int self = (int)i == n->self;
-		uint64_t heard = n->heard_ms[i];
+		int self = (int)i == n->x.self;
+		uint64_t heard = n->members.mem[i].heard_ms;
 
 		fgd_ctl_hex(env->kr->keys[i].pk, 8, pk);
 		/* the address it announced, or the one we found it at */
-		addr_fmt(&n->mem[i].addr, addr, sizeof addr);
+		addr_fmt(&n->members.mem[i].addr, addr, sizeof addr);
 		fgd_buf_printf(o,
 		               "peer name=%s key=%s addr=%s self=%d state=%s",
 		               env->kr->keys[i].name, pk, addr, self,
@@ -190,8 +190,8 @@ static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
 		                          fgd_node_peer_state(n, (int)i, now)));
 		/* how far we hold its records: versions (sync.c) */
 		fgd_buf_printf(o, " have=%" PRIu64 " latest=%" PRIu64,
-		               self ? n->version : n->sync[i].have,
-		               self ? n->version : n->sync[i].latest);
+		               self ? n->counts.version : n->sync.o[i].have,
+		               self ? n->counts.version : n->sync.o[i].latest);
 		if (heard == 0 || self)
 			fgd_buf_printf(o, " heard_ms_ago=-1\n");
 		else
@@ -244,11 +244,11 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
 	fgd_buf_printf(o,
 	               "ledger marks=%zu max=%zu bytes_max=%zu evicted=%" PRIu64
 	               " clamped=%" PRIu64 " capped=%" PRIu64 " own=%zu\n",
-	               env->node->remote.n, env->node->remote.max,
+	               env->node->counts.remote.n, env->node->counts.remote.max,
 	               fgd_ledger_bytes_max(sizeof(struct fgd_remote),
-	                                    env->node->remote.max),
+	                                    env->node->counts.remote.max),
 	               c->ledger_evicted, c->debit_clamped, c->debt_capped,
-	               env->node->local.n);
+	               env->node->counts.local.n);
 	fgd_buf_printf(o,
 	               "sync requests=%" PRIu64 " repairs=%" PRIu64
 	               " repair_datagrams=%" PRIu64 " limited=%" PRIu64
@@ -278,7 +278,7 @@ static size_t marks_of(const struct fgd_ctl_env *env, const char *rule,
 	for (j = 0; j < env->kr->n; j++) {
 		const struct fgd_remote *e;
 
-		if ((int)j == n->self)
+		if ((int)j == n->x.self)
 			continue;
 		e = fgd_node_mark(n, fgd_origin_id(env->kr, (int)j), rule,
 		                  strlen(rule), key, klen);
@@ -292,11 +292,11 @@ static size_t marks_of(const struct fgd_ctl_env *env, const char *rule,
 		               env->kr->keys[j].name, rule, hex, e->count,
 		               e->consumed, e->count - e->floor,
 		               since(now, e->touched));
-		if (n->heard_ms[j] == 0)
+		if (n->members.mem[j].heard_ms == 0)
 			fgd_buf_printf(o, " lag_ms=-1\n");
 		else
 			fgd_buf_printf(o, " lag_ms=%" PRIu64 "\n",
-			               since(now, n->heard_ms[j]));
+			               since(now, n->members.mem[j].heard_ms));
 	}
 	return lines;
 }

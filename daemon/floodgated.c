@@ -39,7 +39,7 @@
 #include "daemon/config.h"
 #include "daemon/http.h"
 #include "daemon/control.h"
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "daemon/snapshot.h"
 #include "gossip/keys.h"
 #include "lib/client.h"
@@ -303,11 +303,11 @@ static int node_start(struct daemon *d)
 	logmsg(LOG_INFO,
 	       "remote ledger: up to %zu marks (%zu MiB); debt paid back "
 	       "for cuts of up to %u s",
-	       d->node.remote.max,
+	       d->node.counts.remote.max,
 	       fgd_ledger_bytes_max(sizeof(struct fgd_remote),
-	                            d->node.remote.max) >>
+	                            d->node.counts.remote.max) >>
 	           20,
-	       (unsigned)(d->node.debt_window_ns / 1000000000u));
+	       (unsigned)(d->node.counts.debt_window_ns / 1000000000u));
 	d->peer_state = calloc(d->kr.n ? d->kr.n : 1, sizeof *d->peer_state);
 	if (d->peer_state == NULL) {
 		fgd_node_fini(&d->node);
@@ -319,7 +319,7 @@ static int node_start(struct daemon *d)
 		return -1;
 	}
 	d->node_ok = 1;
-	if (d->node.self < 0)
+	if (d->node.x.self < 0)
 		logmsg(LOG_WARNING, "our own key is not in the keyring: peers "
 		                    "will drop what we send");
 	return 0;
@@ -369,7 +369,7 @@ static void peers_watch(struct daemon *d, uint64_t t)
 		enum fgd_peer_state st =
 		    fgd_node_peer_state(&d->node, (int)i, t);
 
-		if ((int)i == d->node.self || st == d->peer_state[i])
+		if ((int)i == d->node.x.self || st == d->peer_state[i])
 			continue;
 		logmsg(st == FGD_PEER_ALIVE ? LOG_INFO : LOG_WARNING,
 		       "peer %s: %s -> %s", d->kr.keys[i].name,
@@ -492,7 +492,7 @@ static void ledger_note(struct daemon *d)
 		       "forgotten in %u s; keys used on several hosts may be "
 		       "charged twice (stricter, never looser): raise "
 		       "ledger-size",
-		       d->node.remote.max,
+		       d->node.counts.remote.max,
 		       (unsigned long long)(c->ledger_evicted -
 		                            was->ledger_evicted),
 		       EXPIRE_EVERY_MS / 1000);
@@ -566,12 +566,13 @@ static int reload(struct daemon *d, char *why, size_t whylen)
 	d->cfg.nrules = nc.nrules;
 	nc.rules = NULL;
 	if (d->node_ok) {
-		d->node.npeers = d->cfg.npeers;
+		if (d->cfg.npeers > d->node.counts.npeers)
+			d->node.counts.npeers = d->cfg.npeers;
 		if (net_attach(d) != 0)
 			logmsg(LOG_ERR,
 			       "reload: out of memory: old peers kept");
-		d->node.max_datagram = d->cfg.max_datagram;
-		d->node.interval_ns = (uint64_t)d->cfg.interval_ms * 1000000u;
+		d->node.x.max_datagram = d->cfg.max_datagram;
+		d->node.members.interval_ms = d->cfg.interval_ms;
 	}
 	fgd_config_free(&nc);
 	logmsg(LOG_INFO, "configuration reloaded: %zu rules, %zu peers",

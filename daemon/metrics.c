@@ -27,7 +27,7 @@
 #include <urcu/uatomic.h>
 
 #include "daemon/metrics.h"
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/layout.h"
@@ -235,13 +235,13 @@ static const struct {
  * daemon's loop. */
 static void node_sums(const struct fgd_node *n, struct scan *s)
 {
-	s->used = n->ready;
-	s->dead = n->dead;
-	memcpy(s->r, n->sums, sizeof s->r);
+	s->used = n->harvest.ready;
+	s->dead = n->harvest.dead;
+	memcpy(s->r, n->harvest.sums, sizeof s->r);
 }
 
 _Static_assert(sizeof((struct scan *)0)->r ==
-                   sizeof((struct fgd_node *)0)->sums,
+                   sizeof((struct fgd_harvest *)0)->sums,
                "a harvest's sums are a scan's");
 
 static void segment_metrics(struct fgd_buf *b, fg_client *fg,
@@ -261,7 +261,7 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	}
 	for (i = 0; i < FG_MAX_RULES; i++)
 		active[i] = fg_rule_get(fg, i, &ri[i]) == 0;
-	if (n != NULL && n->harvests != 0 && n->fg == fg)
+	if (n != NULL && n->harvest.passes != 0 && n->fg == fg)
 		node_sums(n, s);
 	else
 		slots_scan(fg, ri, active, s);
@@ -399,7 +399,7 @@ static void peers_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	for (i = 0; i < n->kr->n; i++) {
 		enum fgd_peer_state st;
 
-		if ((int)i == n->self)
+		if ((int)i == n->x.self)
 			continue;
 		st = fgd_node_peer_state(n, (int)i, now_ms);
 		if ((unsigned)st < 4)
@@ -417,7 +417,7 @@ static void peers_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	for (i = 0; i < n->kr->n; i++) {
 		enum fgd_peer_state st;
 
-		if ((int)i == n->self)
+		if ((int)i == n->x.self)
 			continue;
 		st = fgd_node_peer_state(n, (int)i, now_ms);
 		for (d = 0; d < 4; d++)
@@ -429,22 +429,23 @@ static void peers_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	       "Time since the last datagram from each other node (absent: "
 	       "never heard).");
 	for (i = 0; i < n->kr->n; i++)
-		if ((int)i != n->self && n->heard_ms[i] != 0 &&
-		    now_ms >= n->heard_ms[i])
+		if ((int)i != n->x.self && n->members.mem[i].heard_ms != 0 &&
+		    now_ms >= n->members.mem[i].heard_ms)
 			peer_sample(b, "peer_heard_age_seconds",
 			            n->kr->keys[i].name, NULL,
-			            (now_ms - n->heard_ms[i]) / 1000.0);
+			            (now_ms - n->members.mem[i].heard_ms) /
+			                1000.0);
 	family(b, "peer_versions_behind", "gauge",
 	       "Versions of each other node's records heard of but not yet "
 	       "held (repaired by sync; 0: up to date).");
 	for (i = 0; i < n->kr->n; i++)
-		if ((int)i != n->self)
-			peer_sample(
-			    b, "peer_versions_behind", n->kr->keys[i].name,
-			    NULL,
-			    n->sync[i].latest > n->sync[i].have
-			        ? (double)(n->sync[i].latest - n->sync[i].have)
-			        : 0.0);
+		if ((int)i != n->x.self)
+			peer_sample(b, "peer_versions_behind",
+			            n->kr->keys[i].name, NULL,
+			            n->sync.o[i].latest > n->sync.o[i].have
+			                ? (double)(n->sync.o[i].latest -
+			                           n->sync.o[i].have)
+			                : 0.0);
 }
 
 static void harvest_metrics(struct fgd_buf *b, const struct fgd_node *n,
@@ -453,18 +454,18 @@ static void harvest_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	scalar(b, "harvests_total", "counter",
 	       "Passes over the table that took the workers' consumption "
 	       "(one a round, and one brought forward by a scrape).",
-	       n->harvests);
+	       n->harvest.passes);
 	family(b, "harvest_age_seconds", "gauge",
 	       "Age of the per-rule figures, the occupancy and the top "
 	       "denied keys: since the last harvest.");
 	fgd_buf_printf(b, "floodgate_harvest_age_seconds %.3f\n",
-	               n->harvests && now_ms >= n->harvest_ms
-	                   ? (now_ms - n->harvest_ms) / 1000.0
+	               n->harvest.passes && now_ms >= n->harvest.last_ms
+	                   ? (now_ms - n->harvest.last_ms) / 1000.0
 	                   : 0.0);
 	family(b, "gossip_interval_seconds", "gauge",
 	       "Time between two gossip rounds (the interval directive).");
 	fgd_buf_printf(b, "floodgate_gossip_interval_seconds %.3f\n",
-	               n->interval_ns / 1e9);
+	               fgd_interval_ms(n) / 1e3);
 }
 
 /* A key as a label value: printable ASCII up to FGD_TOP_TEXT_MAX bytes as
@@ -492,7 +493,7 @@ static const char *key_label(char *out, const uint8_t *k, unsigned len)
 
 static void top_metrics(struct fgd_buf *b, const struct fgd_node *n)
 {
-	const struct fgd_topdenied *t = &n->top;
+	const struct fgd_topdenied *t = &n->harvest.top;
 	char seen[FGD_TOP_N][FGD_TOP_TEXT_MAX + 2 * FGD_TOP_HEX_MAX + 48];
 	size_t i, j, nseen = 0;
 
@@ -588,10 +589,10 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	       n->rounds);
 	scalar(b, "ledger_marks", "gauge",
 	       "Marks of other nodes' counts held in the remote ledger.",
-	       n->remote.n);
+	       n->counts.remote.n);
 	scalar(b, "ledger_marks_max", "gauge",
 	       "Marks the remote ledger holds at most (ledger-size).",
-	       n->remote.max);
+	       n->counts.remote.max);
 
 	peers_metrics(b, n, now_ms);
 	harvest_metrics(b, n, now_ms);

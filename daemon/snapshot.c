@@ -164,8 +164,9 @@ static int collect_remote(struct fgd_node *n, struct recbuf *b, uint64_t *count)
 {
 	size_t i;
 
-	for (i = 0; i < n->remote.cap; i++) {
-		const struct fgd_remote *e = fgd_ledger_at(&n->remote, i);
+	for (i = 0; i < n->counts.remote.cap; i++) {
+		const struct fgd_remote *e =
+		    fgd_ledger_at(&n->counts.remote, i);
 		struct fgd_snap_mark *rec;
 
 		if (e == NULL)
@@ -325,10 +326,10 @@ static void mark_merge(struct fgd_remote *e, const struct fgd_snap_mark *r,
 static void restore_mark(struct fgd_node *n, const struct fgd_snap_mark *r,
                          uint64_t now_ms, struct fgd_snap_counts *out)
 {
-	struct fgd_remote *e = fgd_ledger_find(&n->remote, r->id);
+	struct fgd_remote *e = fgd_ledger_find(&n->counts.remote, r->id);
 
 	if (e == NULL)
-		e = fgd_ledger_add(&n->remote, r->id);
+		e = fgd_ledger_add(&n->counts.remote, r->id);
 	if (e == NULL) {
 		out->skipped++; /* the ledger is full */
 		return;

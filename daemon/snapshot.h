@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "lib/floodgate.h"
 
 #define FGD_SNAP_MAGIC       "FGSNAP\0\0"

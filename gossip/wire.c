@@ -492,6 +492,8 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 		v->to = get64(buf + OFF_TO);
 		v->part = get32(buf + OFF_PART);
 	}
+	if (v->type == FGW_TYPE_MEMBER)
+		v->kind = buf[FGW_HDR_SIZE + M_KIND];
 	v->end = end;
 	/* A membership datagram has no records: its walk is at the end. */
 	v->pos = v->type == FGW_TYPE_MEMBER ? end : FGW_CONS_HDR;

@@ -240,6 +240,7 @@ struct fgw_view {
 	size_t len;
 	int origin;   /* index in the keyring */
 	uint8_t type; /* FGW_TYPE_* */
+	uint8_t kind; /* type 2: its FGW_PING.. kind; else 0 */
 	uint64_t incarnation;
 	uint64_t seq;
 	uint16_t nrec;

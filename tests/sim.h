@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "gossip/wire.h"
 #include "lib/client.h"
 #include "tests/helpers.h"
@@ -172,7 +172,8 @@ static inline void sim_up_cap(int n, uint64_t capacity)
 		cr_assert_eq(fgd_node_init(&S.node[i], S.fg[i], &S.kr, S.sk[i],
 		                           S.keys[i].pk, &p),
 		             0);
-		S.node[i].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+		S.node[i].members.rng =
+		    0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 	}
 }
 

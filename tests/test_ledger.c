@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/ledger.h"
+#include "gossip/ledger.h"
 
 struct rec {
 	uint64_t id[2];

@@ -198,7 +198,7 @@ static int knows_all(int i)
 	int j;
 
 	for (j = 0; j < S.n; j++)
-		if (j != i && S.node[i].mem[j].addr.len == 0)
+		if (j != i && S.node[i].members.mem[j].addr.len == 0)
 			return 0;
 	return 1;
 }
@@ -238,7 +238,7 @@ Test(members, an_address_is_taken_only_from_the_member_itself)
 	size_t len;
 
 	sim_start(3, 0);
-	before = S.node[0].mem[2].addr;
+	before = S.node[0].members.mem[2].addr;
 	cr_assert_neq(before.len, 0);
 	memcpy(m.addr, "\x0a\x00\x00\x09", 4);
 	/* node 1 claims to be 2: the signature is 1's, not 2's */
@@ -256,15 +256,17 @@ Test(members, an_address_is_taken_only_from_the_member_itself)
 	cr_assert_eq(
 	    fgd_node_receive_from(&S.node[0], old, len, &S.addr[1], S.now),
 	    FGW_OK);
-	cr_expect_eq(memcmp(&S.node[0].mem[2].addr, &before, sizeof before), 0,
-	             "the address of 2 did not move");
+	cr_expect_eq(
+	    memcmp(&S.node[0].members.mem[2].addr, &before, sizeof before), 0,
+	    "the address of 2 did not move");
 	/* 2's own and newer: taken */
 	len = fgw_member_write(buf, S.keys[2].pk, 8, 1, &m, S.sk[2]);
 	cr_assert_eq(
 	    fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now),
 	    FGW_OK);
 	cr_expect_eq(
-	    ntohs(((struct sockaddr_in *)&S.node[0].mem[2].addr.ss)->sin_port),
+	    ntohs(((struct sockaddr_in *)&S.node[0].members.mem[2].addr.ss)
+	              ->sin_port),
 	    9999);
 }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "daemon/metrics.h"
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "lib/client.h"
 #include "tests/helpers.h"
 #include "tests/prom.h"
@@ -586,19 +586,19 @@ Test(metrics, a_scrape_brings_the_harvest_forward_within_its_share)
 	cr_assert_eq(fg_allow(c, "api", "alice", 2, NULL), 1);
 	fgd_metrics_scrape(&b, c, &s.n, 2);
 	cr_expect_eq(prom_value(b.p, API_ALLOWED), 2);
-	cr_expect_eq(s.n.harvests, 2);
+	cr_expect_eq(s.n.harvest.passes, 2);
 	fgd_buf_free(&b);
 	/* as if that pass had been long: the next scrape reads it */
 	s.n.scrape_next_ns = UINT64_MAX;
 	cr_assert_eq(fg_allow(c, "api", "alice", 1, NULL), 1);
 	fgd_metrics_scrape(&b, c, &s.n, 3);
 	cr_expect_eq(prom_value(b.p, API_ALLOWED), 2);
-	cr_expect_eq(s.n.harvests, 2);
+	cr_expect_eq(s.n.harvest.passes, 2);
 	fgd_buf_free(&b);
 	s.n.scrape_next_ns = 0;
 	fgd_metrics_scrape(&b, c, &s.n, 4);
 	cr_expect_eq(prom_value(b.p, API_ALLOWED), 3);
-	cr_expect_eq(s.n.harvests, 3);
+	cr_expect_eq(s.n.harvest.passes, 3);
 	fgd_buf_free(&b);
 	fgd_node_fini(&s.n);
 	fg_close(c);

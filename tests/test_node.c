@@ -8,7 +8,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "gossip/wire.h"
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -564,7 +564,7 @@ Test(gossip, incarnations_grow_across_restarts_even_if_the_clock_goes_back)
 	cr_expect_eq(deliver(1, 0), FGW_OK);
 	fgd_node_fini(&W.node[0]);
 	node_start_with(0, 4000, state); /* the wall clock stepped back */
-	cr_expect_gt(W.node[0].incarnation, 5000);
+	cr_expect_gt(W.node[0].x.incarnation, 5000);
 	take(0, "g", "k", 2);
 	round_of(0, 2);
 	cr_expect_eq(deliver(1, 1), FGW_OK, "not taken for the node's past");
@@ -580,13 +580,13 @@ Test(gossip, a_full_ledger_drops_what_no_longer_matters_and_defers_the_rest)
 	int k;
 
 	test_rule(W.fg[0], "fast", 1, 1, 10, FG_RULE_GLOBAL); /* 10 ms */
-	W.node[0].local.max = 16;
+	W.node[0].counts.local.max = 16;
 	for (k = 0; k < 16; k++) {
 		snprintf(key, sizeof key, "f%d", k);
 		take(0, "fast", key, 1);
 	}
 	fgd_node_harvest(&W.node[0], 1);
-	cr_assert_eq(W.node[0].local.n, 16, "the ledger is full");
+	cr_assert_eq(W.node[0].counts.local.n, 16, "the ledger is full");
 	fgd_node_emit(&W.node[0], 1, 0, capture, &W.out); /* then floored */
 	nanosleep(&ts, NULL); /* every bucket is full again */
 	for (k = 0; k < (int)FGD_ABSORB_EVERY; k++)
@@ -605,7 +605,7 @@ Test(gossip, a_full_ledger_drops_what_no_longer_matters_and_defers_the_rest)
 	fgd_node_harvest(&W.node[0], 4);
 	cr_expect_eq(W.node[0].ctr.local_noroom, 1);
 	cr_expect_eq(W.node[0].ctr.harvested, 32);
-	W.node[0].local.max = 17;
+	W.node[0].counts.local.max = 17;
 	fgd_node_harvest(&W.node[0], 5);
 	cr_expect_eq(W.node[0].ctr.harvested, 34, "taken at the next round");
 	W.out.n = 0;
@@ -633,12 +633,13 @@ Test(gossip, a_receiver_forgets_a_mark_as_soon_as_its_count_is_all_floor)
 	test_rule(W.fg[1], "fast", 1, 1, 10, FG_RULE_GLOBAL);
 	take(0, "fast", "x", 1);
 	round_to_1(1);
-	cr_expect_eq(W.node[1].remote.n, 1, "a mark while it is owed");
+	cr_expect_eq(W.node[1].counts.remote.n, 1, "a mark while it is owed");
 	nanosleep(&ts, NULL); /* node 0's bucket is full again */
 	for (k = 1; k < (int)FGD_ABSORB_EVERY; k++)
 		fgd_node_harvest(&W.node[0], 2);
 	round_to_1(3); /* the round that floors it */
-	cr_expect_eq(W.node[1].remote.n, 0, "forgotten at once, not idled");
+	cr_expect_eq(W.node[1].counts.remote.n, 0,
+	             "forgotten at once, not idled");
 	cr_expect_eq(W.node[1].ctr.ledger_evicted, 0);
 }
 
@@ -647,13 +648,13 @@ Test(gossip, a_full_remote_ledger_forgets_the_idlest_mark_never_a_debit)
 	char key[16];
 	int k;
 
-	W.node[1].remote.max = 4;
+	W.node[1].counts.remote.max = 4;
 	for (k = 0; k < 6; k++) {
 		snprintf(key, sizeof key, "k%d", k);
 		take(0, "g", key, 1);
 		round_to_1(1000 + 100 * (uint64_t)k);
 	}
-	cr_expect_eq(W.node[1].remote.n, 4);
+	cr_expect_eq(W.node[1].counts.remote.n, 4);
 	cr_expect_eq(W.node[1].ctr.ledger_evicted, 2, "counted, not silent");
 	cr_expect_eq(W.node[1].ctr.applied, 6, "every token was debited");
 	cr_expect_null(
@@ -676,7 +677,7 @@ Test(gossip, a_mark_still_owed_is_forgotten_after_an_hour_without_news)
 	take(0, "g", "new", 1);
 	round_to_1(1000 + FGD_REMOTE_STALE_MS);
 	fgd_node_expire(&W.node[1], 1001 + FGD_REMOTE_STALE_MS);
-	cr_expect_eq(W.node[1].remote.n, 1);
+	cr_expect_eq(W.node[1].counts.remote.n, 1);
 	cr_expect_not_null(fgd_node_mark(&W.node[1], fgd_origin_id(&W.kr, 0),
 	                                 "g", 1, "new", 3));
 }
@@ -690,7 +691,7 @@ static void claim_more(const char *rule, const char *key, uint64_t more)
 
 	cr_assert_not_null(e);
 	e->count += more;
-	e->ver = ++W.node[0].version;
+	e->ver = ++W.node[0].counts.version;
 }
 
 Test(gossip, an_increase_beyond_what_the_origin_can_admit_is_not_debited)

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/hash.h"
@@ -402,7 +402,7 @@ Test(pressure, the_daemon_evicts_a_global_bucket_only_once_it_is_harvested,
 		             1);
 	}
 	let_time_pass(3); /* all full again, none harvested yet */
-	P.n.ready = SMALL_SLOTS;
+	P.n.harvest.ready = SMALL_SLOTS;
 	cr_expect_eq(fgd_node_evict(&P.n), SMALL_SLOTS - SMALL_CAP,
 	             "host buckets evicted, global ones not yet harvested");
 	cr_expect_eq(stats_of(c).used, SMALL_CAP);

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "daemon/node.h"
+#include "gossip/node.h"
 #include "daemon/snapshot.h"
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -167,7 +167,7 @@ Test(snapshot, remote_marks_come_back_so_nothing_is_debited_twice)
 	char err[512];
 
 	fgd_node_mark_id(&H.n, 77, "api", 3, "k", 1, id);
-	e = fgd_ledger_add(&H.n.remote, id);
+	e = fgd_ledger_add(&H.n.counts.remote, id);
 	cr_assert_not_null(e);
 	e->origin = 77;
 	e->incarnation = 5;

@@ -5,7 +5,6 @@
  */
 #include <time.h>
 
-#include "daemon/sync.h"
 #include "shm/clock.h"
 #include "tests/sim.h"
 
@@ -74,7 +73,7 @@ Test(sync, a_node_that_joins_late_gets_consumption_older_than_any_round)
 	cr_expect_gt(S.node[0].ctr.repairs, 0, "by a repair");
 	cr_expect_eq(S.node[3].ctr.applied, 7);
 	cr_expect_eq(S.node[1].ctr.applied, 7, "and nothing twice elsewhere");
-	cr_expect_eq(S.node[3].sync[0].have, S.node[0].version,
+	cr_expect_eq(S.node[3].sync.o[0].have, S.node[0].counts.version,
 	             "it holds node 0 up to its latest version");
 }
 
@@ -144,8 +143,8 @@ static int all_caught_up(void)
 
 	for (i = 0; i < S.n; i++)
 		for (j = 0; j < S.n; j++)
-			if (i != j &&
-			    S.node[i].sync[j].have != S.node[j].version)
+			if (i != j && S.node[i].sync.o[j].have !=
+			                  S.node[j].counts.version)
 				return 0;
 	return 1;
 }
@@ -225,7 +224,7 @@ Test(sync, a_large_repair_comes_in_bounded_pieces_and_resumes)
 	             (unsigned long long)S.node[1].ctr.applied, nkeys, r);
 	cr_expect_geq(S.node[0].ctr.repairs, 2, "at most %u records a repair",
 	              FGD_REPAIR_MAX);
-	cr_expect_eq(S.node[1].sync[0].have, S.node[0].version);
+	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.version);
 	cr_expect_eq(left(1, "k00000"), CAP - 1);
 	cr_expect_eq(left(1, "k04500"), CAP - 1);
 }
@@ -239,12 +238,12 @@ Test(sync, a_heartbeat_that_shows_a_gap_gets_it_repaired_at_once)
 	S.cut[0][1] = 0;
 	cr_assert_eq(left(1, "gap"), CAP);
 	round_all(); /* the first quiet round: a heartbeat, flooded */
-	cr_expect_eq(S.node[1].sync[0].latest, S.node[0].version);
-	cr_expect_lt(S.node[1].sync[0].have, S.node[0].version);
+	cr_expect_eq(S.node[1].sync.o[0].latest, S.node[0].counts.version);
+	cr_expect_lt(S.node[1].sync.o[0].have, S.node[0].counts.version);
 	round_all(); /* node 1 asks at its next round, no grace to wait */
 	cr_expect_eq(left(1, "gap"), CAP - 5,
 	             "a heartbeat follows the round it lacks: no need to wait");
-	cr_expect_eq(S.node[1].sync[0].have, S.node[0].version);
+	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.version);
 }
 
 /* A sync request signed by node @from, about node @to, as if sent now. */
@@ -261,8 +260,9 @@ static size_t sync_request(uint8_t buf[FGW_MEMBER_SIZE], int from, int to,
 	m.port = (uint16_t)(PORT0 + from);
 	m.addr[0] = 127;
 	m.addr[3] = 1;
-	return fgw_member_write(buf, S.keys[from].pk, S.node[from].incarnation,
-	                        ++S.node[from].seq_direct, &m, S.sk[from]);
+	return fgw_member_write(buf, S.keys[from].pk,
+	                        S.node[from].x.incarnation,
+	                        ++S.node[from].x.seq_direct, &m, S.sk[from]);
 }
 
 Test(sync, a_digest_ahead_of_what_the_origin_made_is_ignored_and_counted)
@@ -276,8 +276,8 @@ Test(sync, a_digest_ahead_of_what_the_origin_made_is_ignored_and_counted)
 	cr_assert_eq(fg_allow(S.fg[0], "g", "k", 1, NULL), 1);
 	for (r = 0; r < 3; r++)
 		round_all();
-	len = sync_request(buf, 1, 0, S.node[0].incarnation,
-	                   S.node[0].version + 1000);
+	len = sync_request(buf, 1, 0, S.node[0].x.incarnation,
+	                   S.node[0].counts.version + 1000);
 	cr_assert_eq(len, FGW_MEMBER_SIZE);
 	cr_assert_eq(
 	    fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now),
@@ -298,15 +298,15 @@ Test(sync, repairs_to_one_member_are_rate_limited)
 	S.now += FGD_SYNC_RETRY * IV_MS; /* no repair to node 1 of late */
 	repairs = S.node[0].ctr.repairs;
 	limited = S.node[0].ctr.repairs_limited;
-	len = sync_request(buf, 1, 0, S.node[0].incarnation, 0);
+	len = sync_request(buf, 1, 0, S.node[0].x.incarnation, 0);
 	(void)fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now);
 	cr_expect_eq(S.node[0].ctr.repairs - repairs, 1);
-	len = sync_request(buf, 1, 0, S.node[0].incarnation, 0);
+	len = sync_request(buf, 1, 0, S.node[0].x.incarnation, 0);
 	(void)fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now);
 	cr_expect_eq(S.node[0].ctr.repairs - repairs, 1, "not twice a period");
 	cr_expect_eq(S.node[0].ctr.repairs_limited - limited, 1);
 	S.now += FGD_SYNC_RETRY * IV_MS;
-	len = sync_request(buf, 1, 0, S.node[0].incarnation, 0);
+	len = sync_request(buf, 1, 0, S.node[0].x.incarnation, 0);
 	(void)fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now);
 	cr_expect_eq(S.node[0].ctr.repairs - repairs, 2,
 	             "again a period later");
@@ -331,7 +331,7 @@ Test(sync, a_repair_answers_one_node_and_is_never_forwarded)
 	applied = S.node[2].ctr.applied;
 	repairs = S.node[0].ctr.repairs;
 	S.now += FGD_SYNC_RETRY * IV_MS; /* no repair to node 2 of late */
-	len = sync_request(buf, 2, 0, S.node[0].incarnation, 0);
+	len = sync_request(buf, 2, 0, S.node[0].x.incarnation, 0);
 	(void)fgd_node_receive_from(&S.node[0], buf, len, &S.addr[2], S.now);
 	cr_assert_eq(S.node[0].ctr.repairs - repairs, 1);
 	deliver_all();
@@ -361,7 +361,7 @@ static void capture(void *arg, const uint8_t *buf, size_t len)
 
 Test(sync, rounds_that_arrive_out_of_order_join_up)
 {
-	struct fgd_sync *s;
+	struct fgd_sync_origin *s;
 
 	sim_up(2);
 	out.n = 0;
@@ -371,7 +371,7 @@ Test(sync, rounds_that_arrive_out_of_order_join_up)
 	cr_assert_eq(fg_allow(S.fg[0], "g", "b", 1, NULL), 1);
 	fgd_node_harvest(&S.node[0], 2);
 	cr_assert_eq(fgd_node_emit(&S.node[0], 2, 0, capture, NULL), 1);
-	s = &S.node[1].sync[0];
+	s = &S.node[1].sync.o[0];
 	cr_assert_eq(fgd_node_receive(&S.node[1], out.buf[1], out.len[1], 3),
 	             FGW_OK);
 	cr_expect_eq(s->have, 0, "the second round alone leaves a gap");
@@ -385,7 +385,7 @@ Test(sync, rounds_that_arrive_out_of_order_join_up)
 
 Test(sync, a_new_incarnation_of_an_origin_starts_its_versions_again)
 {
-	struct fgd_sync *s;
+	struct fgd_sync_origin *s;
 	struct fgd_node_params p = {.incarnation = 99,
 	                            .max_datagram = 1200,
 	                            .interval_ms = IV_MS,
@@ -398,7 +398,7 @@ Test(sync, a_new_incarnation_of_an_origin_starts_its_versions_again)
 	cr_assert_eq(fgd_node_emit(&S.node[0], 1, 0, capture, NULL), 1);
 	cr_assert_eq(fgd_node_receive(&S.node[1], out.buf[0], out.len[0], 1),
 	             FGW_OK);
-	s = &S.node[1].sync[0];
+	s = &S.node[1].sync.o[0];
 	cr_assert_eq(s->have, 1);
 	fgd_node_fini(&S.node[0]); /* restart: same segment */
 	cr_assert_eq(fgd_node_init(&S.node[0], S.fg[0], &S.kr, S.sk[0],
@@ -424,7 +424,7 @@ Test(sync, a_full_mesh_round_goes_under_pairwise_macs)
 	net_mesh(0); /* every member, every round, nothing forwarded */
 	for (r = 0; r < 3; r++)
 		round_all();
-	cr_assert_not_null(S.node[0].pw, "keys derived for a small keyring");
+	cr_assert_not_null(S.node[0].x.pw, "keys derived for a small keyring");
 	S.sent_cons[0] = S.sent_mac[0] = 0;
 	cr_assert_eq(fg_allow(S.fg[0], "g", "k", 5, NULL), 1);
 	round_all();
@@ -466,7 +466,7 @@ Test(sync, a_repair_goes_under_a_mac_to_its_requester_only)
 	round_all();
 	S.now += FGD_SYNC_RETRY * IV_MS;
 	S.sent_mac[0] = 0;
-	len = sync_request(buf, 1, 0, S.node[0].incarnation, 0);
+	len = sync_request(buf, 1, 0, S.node[0].x.incarnation, 0);
 	(void)fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now);
 	cr_expect_eq(S.sent_mac[0], 1);
 	cr_assert_eq(S.nq, 1);

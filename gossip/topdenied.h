@@ -8,7 +8,7 @@
  * keys.
  *
  * Nothing here scans the table: the harvest visits every live bucket each
- * round anyway (node.c), and hands this module the bucket's denial count
+ * round anyway (harvest.c), and hands this module the bucket's denial count
  * (the slot's aux, in the cache line it reads for ctl).  Each slot has a
  * baseline, the denials it had at the start of the window; the harvest
  * that closes a window ranks count - baseline over the slots and takes

@@ -6,7 +6,7 @@
  * empty slot is an all-zero id; every probe ends at one because the table
  * never holds more than cap - 1 records.
  */
-#include "daemon/ledger.h"
+#include "gossip/ledger.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * that does not beat the last entry costs one comparison, which is what
  * almost every bucket of a closing harvest costs.
  */
-#include "daemon/topdenied.h"
+#include "gossip/topdenied.h"
 
 #include <stdlib.h>
 #include <string.h>

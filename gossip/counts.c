@@ -1,0 +1,409 @@
+/*
+ * counts.c - see counts.h.
+ */
+#include "gossip/counts.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/client.h"
+#include "shm/clock.h"
+
+static const char ledger_ctx[] = "floodgate remote ledger ids v1";
+
+size_t fgd_ledger_default(uint64_t capacity, size_t peers)
+{
+	size_t k = peers < FGD_LEDGER_PEERS ? peers : FGD_LEDGER_PEERS;
+
+	return (size_t)capacity * (k ? k : 1);
+}
+
+static int remote_open(struct fgd_counts *c, const uint8_t *sk,
+                       const struct fgd_counts_params *p, char *err,
+                       size_t errlen)
+{
+	size_t max = p->ledger_max
+	                 ? p->ledger_max
+	                 : fgd_ledger_default(c->fg->seg.capacity, c->npeers);
+	uint8_t key[FGD_LEDGER_KEYBYTES];
+	int r;
+
+	/* Ids that stay the same across restarts and reboots, so that marks
+	 * in the file and in snapshots stay found, and secret. */
+	crypto_generichash(key, sizeof key, (const uint8_t *)ledger_ctx,
+	                   sizeof ledger_ctx - 1, sk, 32);
+	if (p->path == NULL) {
+		r = fgd_ledger_init(&c->remote, sizeof(struct fgd_remote), max,
+		                    key);
+		if (r != 0)
+			snprintf(err, errlen, "out of memory");
+	} else {
+		r = fgd_ledger_open(&c->remote, sizeof(struct fgd_remote), max,
+		                    key, p->path, p->ident, err, errlen);
+	}
+	sodium_memzero(key, sizeof key);
+	return r;
+}
+
+int fgd_counts_init(struct fgd_counts *c, fg_client *fg, struct fgd_harvest *h,
+                    const struct fgw_keyring *kr, const uint8_t *sk,
+                    const struct fgd_counts_params *p, struct fgd_counters *ctr,
+                    char *err, size_t errlen)
+{
+	memset(c, 0, sizeof *c);
+	c->fg = fg;
+	c->harvest = h;
+	c->kr = kr;
+	c->ctr = ctr;
+	c->npeers = p->npeers;
+	c->debt_window_ns = (uint64_t)(p->debt_window_ms ? p->debt_window_ms
+	                                                 : FGD_DEBT_WINDOW_MS) *
+	                    1000000u;
+	c->purged_pass = c->evicted_pass = UINT64_MAX;
+	if (fgd_ledger_init(&c->local, sizeof(struct fgd_local),
+	                    fg->seg.capacity, NULL) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (remote_open(c, sk, p, err, errlen) != 0) {
+		fgd_ledger_fini(&c->local);
+		return -1;
+	}
+	return 0;
+}
+
+void fgd_counts_fini(struct fgd_counts *c)
+{
+	fgd_ledger_fini(&c->local);
+	fgd_ledger_fini(&c->remote);
+}
+
+/* ------------------------------------------------------------------ ours */
+
+/* Our count of (@rule, @key): found, or made when @create and there is
+ * room, at count = floor = everything harvested so far (counts.h). */
+static struct fgd_local *local_get(struct fgd_counts *c, unsigned rule,
+                                   const uint8_t *key, size_t len, int create)
+{
+	uint8_t name[1 + FG_KEY_MAX];
+	struct fgd_local *e;
+	uint64_t id[2];
+
+	name[0] = (uint8_t)rule;
+	memcpy(name + 1, key, len);
+	fgd_ledger_id(&c->local, name, len + 1, id);
+	e = fgd_ledger_find(&c->local, id);
+	if (e != NULL || !create)
+		return e;
+	e = fgd_ledger_add(&c->local, id);
+	if (e == NULL)
+		return NULL;
+	e->rule = (uint8_t)rule;
+	e->key_len = (uint8_t)len;
+	memcpy(e->key, key, len);
+	e->count = e->floor = c->total;
+	return e;
+}
+
+struct fgd_local *fgd_counts_local(struct fgd_counts *c, const char *rule,
+                                   const void *key, size_t len)
+{
+	int idx = fg__rule_index(c->fg, rule);
+
+	if (idx < 0 || len == 0 || len > FG_KEY_MAX)
+		return NULL;
+	return local_get(c, (unsigned)idx, key, len, 0);
+}
+
+/* Drop our counts that are all floor and unchanged since @before (ms):
+ * they matter to nobody.  Returns how many. */
+static size_t local_drop_absorbed(struct fgd_counts *c, uint64_t before)
+{
+	size_t i = 0, dropped = 0;
+
+	while (i < c->local.cap) {
+		struct fgd_local *e = fgd_ledger_at(&c->local, i);
+
+		if (e != NULL && e->count <= e->floor && e->touched < before) {
+			fgd_ledger_del(&c->local, e);
+			dropped++;
+			continue; /* the slot may hold a record moved back */
+		}
+		i++;
+	}
+	return dropped;
+}
+
+int fgd_counts_take(void *arg, unsigned rule, const uint8_t *key, size_t len,
+                    uint64_t delta, uint64_t now_ms)
+{
+	struct fgd_counts *c = arg;
+	struct fgd_local *e = local_get(c, rule, key, len, 1);
+
+	if (e == NULL && c->purged_pass != c->harvest->passes) {
+		/* Full: a count that is all floor matters to nobody.  Once a
+		 * pass. */
+		c->purged_pass = c->harvest->passes;
+		(void)local_drop_absorbed(c, UINT64_MAX);
+		e = local_get(c, rule, key, len, 1);
+	}
+	if (e == NULL) { /* every count still owed: taken at a later pass */
+		c->ctr->local_noroom++;
+		return -1;
+	}
+	e->count += delta;
+	e->ver = ++c->version;
+	e->touched = now_ms;
+	c->total += delta;
+	c->ctr->harvested += delta;
+	return 0;
+}
+
+void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms)
+{
+	uint64_t now = fg__now_ns();
+	size_t i;
+
+	for (i = 0; i < c->local.cap; i++) {
+		struct fgd_local *e = fgd_ledger_at(&c->local, i);
+		const struct fg_rule_cache *rc;
+
+		/* A change not sent yet is sent with its old floor first:
+		 * every consumption is announced once as such. */
+		if (e == NULL || e->count <= e->floor || e->ver > c->emitted)
+			continue;
+		rc = fg__rule_params(c->fg, e->rule);
+		if ((rc->flags & FG__RULE_ACTIVE) &&
+		    fg__bucket_full(c->fg, e->rule, e->key, e->key_len, now) !=
+		        1)
+			continue;
+		e->floor = e->count;
+		e->ver = ++c->version;
+		e->touched = now_ms;
+	}
+}
+
+/* ---------------------------------------------------------------- theirs */
+
+uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
+{
+	uint64_t id;
+
+	memcpy(&id, kr->keys[origin].pk, sizeof id);
+	return id ? id : 1; /* 0 would name nobody */
+}
+
+void fgd_counts_mark_id(const struct fgd_counts *c, uint64_t origin_id,
+                        const char *rule, size_t rule_len, const void *key,
+                        size_t key_len, uint64_t id[2])
+{
+	uint8_t name[8 + 1 + FG_RULE_NAME_MAX + FG_KEY_MAX];
+
+	memcpy(name, &origin_id, 8);
+	name[8] = (uint8_t)rule_len;
+	memcpy(name + 9, rule, rule_len);
+	memcpy(name + 9 + rule_len, key, key_len);
+	fgd_ledger_id(&c->remote, name, 9 + rule_len + key_len, id);
+}
+
+struct fgd_remote *fgd_counts_mark(struct fgd_counts *c, uint64_t origin_id,
+                                   const char *rule, size_t rule_len,
+                                   const void *key, size_t key_len)
+{
+	uint64_t id[2];
+
+	if (rule_len == 0 || rule_len > FG_RULE_NAME_MAX || key_len == 0 ||
+	    key_len > FG_KEY_MAX)
+		return NULL;
+	fgd_counts_mark_id(c, origin_id, rule, rule_len, key, key_len, id);
+	return fgd_ledger_find(&c->remote, id);
+}
+
+/* The debt a bucket may carry, in ns beyond now (counts.h):
+ * tau + peers x (tau + debt window). */
+static uint64_t max_debt(const struct fgd_counts *c, uint64_t tau)
+{
+	uint64_t per = c->debt_window_ns + tau,
+	         peers = c->npeers ? c->npeers : 1;
+	uint64_t cap = UINT64_C(1) << 60;
+
+	if (per > (cap - tau) / peers)
+		return cap;
+	return tau + peers * per;
+}
+
+/* Tokens an honest origin can have admitted in @dt_ms: its bucket's
+ * capacity and its refill, with FGD_HONEST_SLACK_MS to spare. */
+static uint64_t honest_tokens(const struct fg_rule_cache *rc, uint64_t dt_ms)
+{
+	uint64_t ns = (dt_ms + FGD_HONEST_SLACK_MS) * 1000000u;
+
+	return rc->capacity + ns / rc->interval_ns;
+}
+
+/* Which of two marks to forget first: the one idle longer. */
+static int idler(const void *a, const void *b)
+{
+	return ((const struct fgd_remote *)a)->touched <
+	       ((const struct fgd_remote *)b)->touched;
+}
+
+/* A new mark for @id; when the ledger is full, the idlest of a sample is
+ * forgotten for it (counts.h says what that costs). */
+static struct fgd_remote *mark_new(struct fgd_counts *c, const uint64_t id[2])
+{
+	struct fgd_remote *e = fgd_ledger_add(&c->remote, id);
+	void *victim;
+
+	if (e != NULL || c->remote.n == 0)
+		return e;
+	victim = fgd_ledger_victim(&c->remote, FGD_VICTIM_SAMPLE, idler);
+	if (victim == NULL)
+		return NULL;
+	fgd_ledger_del(&c->remote, victim);
+	c->ctr->ledger_evicted++;
+	return fgd_ledger_add(&c->remote, id);
+}
+
+/* Debit @delta of @rec's key, within both bounds; -1 when the table has
+ * no room for the bucket (not recorded: a repair brings it again). */
+static int debit(struct fgd_counts *c, unsigned idx,
+                 const struct fg_rule_cache *rc, const struct fgw_record *rec,
+                 uint64_t delta, uint64_t honest)
+{
+	uint64_t capped = 0;
+	int r;
+
+	if (delta > honest) {
+		c->ctr->debit_clamped += delta - honest;
+		delta = honest;
+	}
+	r = fg__debit(c->fg, idx, rec->key, rec->key_len, delta,
+	              max_debt(c, rc->tau_ns), &capped);
+	if (r == FG_ENOMEM && c->evicted_pass != c->harvest->passes) {
+		/* The table is full: make room as the harvest would, once a
+		 * pass, and try again. */
+		c->evicted_pass = c->harvest->passes;
+		(void)fgd_harvest_evict(c->harvest, 1);
+		r = fg__debit(c->fg, idx, rec->key, rec->key_len, delta,
+		              max_debt(c, rc->tau_ns), &capped);
+	}
+	if (r != 0) {
+		c->ctr->records_noroom++;
+		return -1;
+	}
+	c->ctr->debt_capped += capped;
+	c->ctr->applied += delta - capped;
+	return 0;
+}
+
+/* The rule @rec names, if it is an active global rule here; else -1. */
+static int global_rule(struct fgd_counts *c, const struct fgw_record *rec,
+                       char rule[FG_RULE_NAME_MAX + 1],
+                       const struct fg_rule_cache **rc)
+{
+	int idx;
+
+	memcpy(rule, rec->rule, rec->rule_len);
+	rule[rec->rule_len] = '\0';
+	idx = memchr(rule, '\0', rec->rule_len) ? -1
+	                                        : fg__rule_index(c->fg, rule);
+	*rc = idx < 0 ? NULL : fg__rule_params(c->fg, (unsigned)idx);
+	if (*rc == NULL || !((*rc)->flags & FG__RULE_ACTIVE) ||
+	    !((*rc)->flags & FG__RULE_GLOBAL))
+		return -1;
+	return idx;
+}
+
+/* The mark @rec is measured against: NULL when there is none, or when
+ * its count is all floor (then it is forgotten).  *@stop when @rec
+ * changes nothing. */
+static struct fgd_remote *mark_for(struct fgd_counts *c, const uint64_t id[2],
+                                   uint64_t inc, const struct fgw_record *rec,
+                                   int *stop)
+{
+	struct fgd_remote *e = fgd_ledger_find(&c->remote, id);
+
+	*stop = 1;
+	if (e != NULL && e->incarnation > inc)
+		return NULL; /* an older life of the origin: counted */
+	if (e != NULL && e->incarnation < inc) {
+		fgd_ledger_del(&c->remote, e); /* its counts restart at 0 */
+		e = NULL;
+	}
+	if (rec->count <= rec->floor) {
+		/* All floor: nothing in it matters to anyone any more. */
+		if (e != NULL && rec->floor >= e->count)
+			fgd_ledger_del(&c->remote, e);
+		return NULL;
+	}
+	if (e != NULL && rec->count <= e->count)
+		return NULL; /* nothing new: duplicate, reordered, replayed */
+	*stop = 0;
+	return e;
+}
+
+int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
+                     const struct fgw_record *rec, uint64_t now_ms)
+{
+	const struct fg_rule_cache *rc;
+	char rule[FG_RULE_NAME_MAX + 1];
+	uint64_t id[2], base, honest = UINT64_MAX, oid;
+	struct fgd_remote *e;
+	int stop, idx = global_rule(c, rec, rule, &rc);
+
+	if (idx < 0) {
+		c->ctr->records_unknown++;
+		return 0; /* not ours to count: the same when repaired */
+	}
+	oid = fgd_origin_id(c->kr, origin);
+	fgd_counts_mark_id(c, oid, rule, rec->rule_len, rec->key, rec->key_len,
+	                   id);
+	e = mark_for(c, id, inc, rec, &stop);
+	if (stop)
+		return 0;
+	/* What the origin's bucket has forgotten, ours has too: only what
+	 * is above both our mark and the floor is debited. */
+	base = rec->floor;
+	if (e != NULL) {
+		base = e->count > rec->floor ? e->count : rec->floor;
+		honest = honest_tokens(rc, now_ms - e->touched);
+	}
+	if (rec->count > base &&
+	    debit(c, (unsigned)idx, rc, rec, rec->count - base, honest) != 0)
+		return -1; /* not recorded as seen: retried */
+	if (e == NULL && (e = mark_new(c, id)) == NULL)
+		return 0; /* cannot happen: a full ledger forgets one */
+	if (e->count == 0) {
+		e->origin = oid;
+		e->incarnation = inc;
+	}
+	e->floor = rec->floor > e->floor ? rec->floor : e->floor;
+	e->consumed += rec->count - base;
+	e->count = rec->count;
+	e->touched = now_ms;
+	return 0;
+}
+
+void fgd_counts_expire(struct fgd_counts *c, uint64_t now_ms)
+{
+	size_t i = 0;
+
+	/* Our own counts still owed are never dropped: absorb() floors
+	 * them once their bucket is full, or gone. */
+	if (now_ms > FGD_LOCAL_TTL_MS)
+		(void)local_drop_absorbed(c, now_ms - FGD_LOCAL_TTL_MS);
+	if (now_ms <= FGD_REMOTE_STALE_MS)
+		return;
+	while (i < c->remote.cap) {
+		struct fgd_remote *e = fgd_ledger_at(&c->remote, i);
+
+		if (e != NULL && e->touched < now_ms - FGD_REMOTE_STALE_MS) {
+			fgd_ledger_del(&c->remote, e);
+			continue; /* the slot may hold a record moved back */
+		}
+		i++;
+	}
+}

@@ -1,0 +1,104 @@
+/*
+ * harvest.h - the one pass over the segment's table each round.
+ *
+ * Workers count, per bucket, a grow-only `consumed` (tokens admitted
+ * here, ever) and their denials; the harvest takes the growth of each
+ * since its last pass against a baseline per slot, and gives the growth
+ * of every bucket of a global rule to its taker (counts.c) to gossip.  A
+ * baseline moves only once the taker has taken it, so a taker without
+ * room loses nothing: the growth is taken at a later pass.  The same pass
+ * keeps what the operators read without scanning the table again: per
+ * rule sums (the figures of /metrics) and the keys denied most
+ * (topdenied.h).
+ *
+ * The baseline is a file beside the segment (PATH.state), so that what
+ * workers consume while no daemon runs is harvested when one is back.  It
+ * names the segment it belongs to (its random hash seed and birth, which
+ * a re-created segment does not share) and holds the last incarnation
+ * the node used (node.h).  It is created 0600 with O_EXCL and O_NOFOLLOW
+ * under a temporary name and renamed into place; one that is not a
+ * regular file of ours, closed to others, is refused: a local user who
+ * could write it could make the daemon report consumption nobody had.
+ *
+ * Eviction lives here too, because it needs the baseline: a bucket of a
+ * global rule may go only once everything it admitted was harvested.
+ */
+#ifndef FGD_HARVEST_H
+#define FGD_HARVEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gossip/topdenied.h"
+#include "lib/floodgate.h"
+
+/* Per rule, over the live buckets plus what evicted ones held, as the
+ * last harvest saw them: what /metrics serves inside the daemon, so that
+ * a scrape never scans the table in the daemon's loop (the harvest reads
+ * these words anyway, in the cache line of each slot's ctl).  A bucket
+ * counts denials and would-be denials alike (the slot's aux): each
+ * harvest gives what the count grew by to the mode the rule has then, so
+ * a rule moved from shadow to enforce keeps its past in shadow_denied.
+ * The sums never fall (a bucket evicted during a pass is missed once). */
+struct fgd_rule_sums {
+	uint64_t keys, allowed;
+	uint64_t denied, shadow_denied; /* by mode at each harvest */
+	uint64_t aux;                   /* the buckets' count so far */
+};
+
+struct fgd_harvest {
+	fg_client *fg;
+	struct fgd_base {
+		uint64_t ctl;  /* the slot's ctl when the baseline was taken */
+		uint64_t seen; /* its consumed count already taken */
+	} * base;          /* per slot; in the state file when there is one */
+	size_t base_bytes; /* mapped length, 0 when calloc'ed */
+	uint64_t *incarnation; /* in the state file; else &own_inc */
+	uint64_t own_inc;
+	uint64_t nslots;
+	uint64_t passes;
+	uint64_t last_ms;                        /* when the last pass ran */
+	uint64_t ready;                          /* buckets the last pass saw */
+	uint64_t dead;                           /* and abandoned inserts */
+	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once it ran */
+	struct fgd_topdenied top;                /* the keys denied most */
+	uint64_t table_full_seen; /* the segment's table_full at the last
+	                           * eviction pass */
+};
+
+/*
+ * The harvest of @fg's table, its baseline in @state_path (NULL: memory
+ * only).  With a state file left by the previous daemon on this segment,
+ * what workers consumed meanwhile is harvested at the first pass; without
+ * one, what the segment holds now is taken as already reported.  0, or -1
+ * with why in @err (a file not ours, no memory).
+ */
+int fgd_harvest_init(struct fgd_harvest *h, fg_client *fg,
+                     const char *state_path, char *err, size_t errlen);
+void fgd_harvest_fini(struct fgd_harvest *h);
+
+/* The incarnation to use: @want, or one above the last one this node
+ * used on this segment if that is not below it; recorded as the last. */
+uint64_t fgd_harvest_incarnation(struct fgd_harvest *h, uint64_t want);
+
+/* Take the growth of (@rule, @key)'s bucket: 0, or -1 to leave it for a
+ * later pass. */
+typedef int fgd_take_fn(void *arg, unsigned rule, const uint8_t *key,
+                        size_t len, uint64_t delta, uint64_t now_ms);
+
+/* One pass: what every bucket of a global rule admitted since the last
+ * goes to @take; the sums and the ranking are brought up to date. */
+void fgd_harvest_pass(struct fgd_harvest *h, uint64_t now_ms, fgd_take_fn *take,
+                      void *arg);
+
+/*
+ * Table pressure: when the last pass saw more buckets than the segment is
+ * sized for, or checks found no room since the last call, evict every
+ * bucket that is full again and whose consumption has been harvested.  A
+ * full bucket decides as an absent one would, so this changes no decision
+ * and loses nothing owed to the other nodes.  With @always, whatever the
+ * pressure.  Returns how many were evicted.
+ */
+uint64_t fgd_harvest_evict(struct fgd_harvest *h, int always);
+
+#endif

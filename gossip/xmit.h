@@ -1,0 +1,113 @@
+/*
+ * xmit.h - the transmit layer: who this node is on the wire, and the only
+ * way anything leaves it.
+ *
+ * It holds the node's identity (keys, keyring index, incarnation), its two
+ * seq spaces, its pairwise MAC keys (gossip/pairwise.h) and the network
+ * the daemon attached, and writes three kinds of datagrams: signed
+ * membership datagrams (members.c, sync.c), batches of records (a round's
+ * or a repair's: signed for what may be relayed, sealed under a member's
+ * MAC key for what goes to that member alone), and datagrams of others
+ * forwarded unchanged.  Everything above it decides what to send and to
+ * whom; nothing above it signs, seals or sends.
+ *
+ * Two seq spaces, each with its own replay window at receivers: what is
+ * relayed (rounds) and what goes straight to one member (probes,
+ * announcements, sync requests, repairs), so that many of the latter
+ * never push a window past a relayed datagram still on its way.
+ */
+#ifndef FGD_XMIT_H
+#define FGD_XMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gossip/addr.h"
+#include "gossip/counters.h"
+#include "gossip/pairwise.h"
+#include "gossip/wire.h"
+
+/* Pairwise MAC keys are derived at start for keyrings up to this size
+ * (~90 us a member): in larger clusters rounds are relayed, and relaying
+ * needs the origin's signature anyway. */
+#define FGD_PAIRWISE_MAX 256
+
+typedef void fgd_sendto_fn(void *arg, const struct fgd_addr *to,
+                           const uint8_t *buf, size_t len);
+typedef void fgd_send_fn(void *arg, const uint8_t *buf, size_t len);
+
+struct fgd_xmit {
+	const struct fgw_keyring *kr; /* &ring */
+	struct fgw_keyring ring;      /* the caller's, with our pairwise keys */
+	struct fgw_pairwise *pw;      /* NULL: everything is signed */
+	const uint8_t *sk;            /* read-only secret key */
+	uint8_t pk[FGW_PK_SIZE];
+	int self; /* our index in the keyring, or -1 */
+	uint64_t incarnation;
+	uint64_t seq, seq_direct;
+	size_t max_datagram;
+	fgd_sendto_fn *send; /* the network; NULL: none attached */
+	void *arg;
+	struct fgd_counters *ctr;
+};
+
+/* Our identity on @kr (copied; our pairwise keys are added to the copy).
+ * 0; without pairwise keys (no memory, a bad key) everything is signed. */
+void fgd_xmit_init(struct fgd_xmit *x, const struct fgw_keyring *kr,
+                   const uint8_t *sk, const uint8_t pk[FGW_PK_SIZE],
+                   uint64_t incarnation, size_t max_datagram,
+                   struct fgd_counters *ctr);
+void fgd_xmit_fini(struct fgd_xmit *x);
+
+/* Send @buf to @to as it is (a relay's forward, a re-sent announcement);
+ * nothing without a network or an address. */
+void fgd_xmit_to(struct fgd_xmit *x, const struct fgd_addr *to,
+                 const uint8_t *buf, size_t len);
+
+/* Sign @m (our address in it already) with the next direct seq and send
+ * it to @to. */
+void fgd_xmit_member(struct fgd_xmit *x, const struct fgd_addr *to,
+                     const struct fgw_member *m);
+
+/* @w, unsigned, sealed under the MAC of the key we share with keyring
+ * entry @member into @out: its length, or 0 when we share none (sign). */
+size_t fgd_xmit_seal(const struct fgd_xmit *x, int member,
+                     const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE]);
+
+/*
+ * One batch of records, in as many datagrams as it takes: a round's, or a
+ * repair's.  A repair's records come in version order and each datagram
+ * is a batch of its own, (from, version of its last record], so that
+ * every one that arrives is progress.  A batch's parts take consecutive
+ * seqs (receivers tell batches of one range apart by the seq of part 0):
+ * nothing else may sign between fgd_batch_begin and fgd_batch_end.
+ */
+struct fgd_batch {
+	struct fgd_xmit *x;
+	struct fgw_writer w;
+	uint64_t from, to;
+	uint64_t last_ver; /* split: of the last record added */
+	uint64_t *seq;     /* the node's seq space for it */
+	unsigned flags;
+	int split;
+	uint32_t part;
+	size_t sent;
+	fgd_send_fn *send; /* where the signed copy goes */
+	/* Optional: seal MAC'd copies for the recipients it can (the batch
+	 * is complete but unsigned in @w); 1 if a signed copy is still
+	 * needed, for @send. */
+	int (*seal)(void *arg, const struct fgw_writer *w);
+	void *arg;
+};
+
+void fgd_batch_begin(struct fgd_batch *b, struct fgd_xmit *x, uint64_t from,
+                     uint64_t to, unsigned flags, fgd_send_fn *send, void *arg);
+/* One record of version @ver. */
+void fgd_batch_add(struct fgd_batch *b, const char *rule, const uint8_t *key,
+                   size_t key_len, uint64_t count, uint64_t floor,
+                   uint64_t ver);
+/* Send the last part: if it holds records, or if @always.  Returns the
+ * number of datagrams the batch took. */
+size_t fgd_batch_end(struct fgd_batch *b, int always);
+
+#endif
