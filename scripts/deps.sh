@@ -3,7 +3,10 @@
 # Sourced by demo.sh and test.sh; Debian 12 package names.
 FG_DEPS="build-essential autoconf automake libtool autoconf-archive pkg-config
 liburcu-dev libsodium-dev libcriterion-dev mandoc libmicrohttpd-dev curl
-apache2 apache2-dev apache2-utils wrk gunicorn python3 curl"
+apache2 apache2-dev apache2-utils wrk gunicorn python3 curl
+php8.2-dev php8.2-cli php8.2-fpm libfcgi-bin php-parser
+nginx nginx-dev uwsgi uwsgi-plugin-python3
+python3-venv python3-pip python3-setuptools python3-wheel"
 
 fg_install_deps() {
 	local missing="" p sudo=""
