@@ -95,8 +95,7 @@ static time_t fg_next_warning;
 
 static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
 
-static char *fg_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-                               void *conf);
+static char *fg_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t fg_add_variables(ngx_conf_t *cf);
 static ngx_int_t fg_init(ngx_conf_t *cf);
 static void *fg_create_main_conf(ngx_conf_t *cf);
@@ -105,15 +104,15 @@ static char *fg_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
 static ngx_int_t fg_init_process(ngx_cycle_t *cycle);
 static void fg_exit_process(ngx_cycle_t *cycle);
 
-static ngx_conf_enum_t fg_log_levels[] = {{ngx_string("info"), NGX_LOG_INFO},
-                                          {ngx_string("notice"),
-                                           NGX_LOG_NOTICE},
-                                          {ngx_string("warn"), NGX_LOG_WARN},
-                                          {ngx_string("error"), NGX_LOG_ERR},
-                                          {ngx_null_string, 0}};
+static ngx_conf_enum_t fg_log_levels[] = {
+    {ngx_string("info"), NGX_LOG_INFO},
+    {ngx_string("notice"), NGX_LOG_NOTICE},
+    {ngx_string("warn"), NGX_LOG_WARN},
+    {ngx_string("error"), NGX_LOG_ERR},
+    {ngx_null_string, 0}};
 
-static ngx_conf_num_bounds_t fg_status_bounds = {ngx_conf_check_num_bounds,
-                                                 400, 599};
+static ngx_conf_num_bounds_t fg_status_bounds = {ngx_conf_check_num_bounds, 400,
+                                                 599};
 
 static ngx_command_t fg_commands[] = {
     {ngx_string("floodgate_segment"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
@@ -132,8 +131,7 @@ static ngx_command_t fg_commands[] = {
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
          NGX_CONF_TAKE1,
      ngx_conf_set_num_slot, NGX_HTTP_LOC_CONF_OFFSET,
-     offsetof(ngx_http_floodgate_loc_conf_t, status_code),
-     &fg_status_bounds},
+     offsetof(ngx_http_floodgate_loc_conf_t, status_code), &fg_status_bounds},
     ngx_null_command};
 
 static ngx_http_module_t fg_module_ctx = {
@@ -147,18 +145,11 @@ static ngx_http_module_t fg_module_ctx = {
     fg_merge_loc_conf    /* merge location configuration */
 };
 
-ngx_module_t ngx_http_floodgate_module = {NGX_MODULE_V1,
-                                          &fg_module_ctx,
-                                          fg_commands,
-                                          NGX_HTTP_MODULE,
-                                          NULL,
-                                          NULL,
-                                          fg_init_process,
-                                          NULL,
-                                          NULL,
-                                          fg_exit_process,
-                                          NULL,
-                                          NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_floodgate_module = {
+    NGX_MODULE_V1,   &fg_module_ctx, fg_commands,
+    NGX_HTTP_MODULE, NULL,           NULL,
+    fg_init_process, NULL,           NULL,
+    fg_exit_process, NULL,           NGX_MODULE_V1_PADDING};
 
 static ngx_str_t fg_status_names[] = {ngx_string("PASSED"),
                                       ngx_string("REJECTED"),
@@ -204,11 +195,12 @@ static char *fg_rule_params(ngx_conf_t *cf, ngx_http_floodgate_rule_t *rule)
 		if (ngx_strncmp(value[i].data, "cost=", 5) == 0) {
 			n = ngx_atoi(value[i].data + 5, value[i].len - 5);
 			if (n < 1 || (uint64_t)n > UINT32_MAX) {
-				ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-				                   "invalid cost \"%V\": a whole "
-				                   "number of tokens, 1 to "
-				                   "4294967295",
-				                   &value[i]);
+				ngx_conf_log_error(
+				    NGX_LOG_EMERG, cf, 0,
+				    "invalid cost \"%V\": a whole "
+				    "number of tokens, 1 to "
+				    "4294967295",
+				    &value[i]);
 				return NGX_CONF_ERROR;
 			}
 			rule->cost = (uint32_t)n;
@@ -371,7 +363,8 @@ static fg_client *fg_client_for(ngx_http_request_t *r)
 		return NULL;
 	}
 	ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-	              "floodgate: attached to segment \"%V\"; limiting", &shown);
+	              "floodgate: attached to segment \"%V\"; limiting",
+	              &shown);
 	return fg;
 }
 
@@ -431,8 +424,8 @@ static ngx_int_t fg_key(ngx_http_request_t *r, ngx_http_floodgate_rule_t *rule,
 		return NGX_ERROR;
 	if (v.len == 0)
 		v = r->connection->addr_text;
-	if (v.len <= FG_KEY_MAX && ngx_strlchr(v.data, v.data + v.len, '\0') ==
-	                               NULL) {
+	if (v.len <= FG_KEY_MAX &&
+	    ngx_strlchr(v.data, v.data + v.len, '\0') == NULL) {
 		ngx_memcpy(buf, v.data, v.len);
 		buf[v.len] = '\0';
 		return NGX_OK;
@@ -487,10 +480,11 @@ static ngx_int_t fg_check(ngx_http_request_t *r, fg_client *c,
 	}
 	if (fg_is_shadow(c, &d)) {
 		if (d.flags & FG_DECISION_SHADOW) {
-			ngx_log_error(lcf->log_level, r->connection->log, 0,
-			              "limiting requests, dry run, by floodgate "
-			              "rule \"%V\"",
-			              &rule->name);
+			ngx_log_error(
+			    lcf->log_level, r->connection->log, 0,
+			    "limiting requests, dry run, by floodgate "
+			    "rule \"%V\"",
+			    &rule->name);
 			ctx->status = FG_STATUS_REJECTED_DRY_RUN;
 		} else if (ctx->status == 0) {
 			ctx->status = FG_STATUS_PASSED;

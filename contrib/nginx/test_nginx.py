@@ -26,7 +26,7 @@ import fgtest
 import floodgate
 
 MODULE = os.environ.get("FLOODGATE_NGINX_MODULE", "")
-NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
+NGINX = os.environ.get("NGINX_BIN", "/usr/sbin/nginx")
 HOUR_MS = fgtest.HOUR_MS
 ROOT = os.geteuid() == 0
 WORKERS = 2

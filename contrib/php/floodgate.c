@@ -139,8 +139,8 @@ PHP_FUNCTION(floodgate_allow)
 	}
 	if (cost < 1 || (zend_ulong)cost > UINT32_MAX) {
 		zend_throw_exception_ex(floodgate_exception_ce, FG_ECOST,
-		                        "%s: " ZEND_LONG_FMT, fg_strerror(FG_ECOST),
-		                        cost);
+		                        "%s: " ZEND_LONG_FMT,
+		                        fg_strerror(FG_ECOST), cost);
 		RETURN_THROWS();
 	}
 	c = client();
@@ -203,23 +203,22 @@ static PHP_MINFO_FUNCTION(floodgate)
 static const zend_module_dep floodgate_deps[] = {ZEND_MOD_REQUIRED("spl")
                                                      ZEND_MOD_END};
 
-zend_module_entry floodgate_module_entry = {
-    STANDARD_MODULE_HEADER_EX,
-    NULL,
-    floodgate_deps,
-    "floodgate",
-    ext_functions,
-    PHP_MINIT(floodgate),
-    PHP_MSHUTDOWN(floodgate),
-    NULL,
-    NULL,
-    PHP_MINFO(floodgate),
-    PHP_FLOODGATE_VERSION,
-    PHP_MODULE_GLOBALS(floodgate),
-    PHP_GINIT(floodgate),
-    PHP_GSHUTDOWN(floodgate),
-    NULL,
-    STANDARD_MODULE_PROPERTIES_EX};
+zend_module_entry floodgate_module_entry = {STANDARD_MODULE_HEADER_EX,
+                                            NULL,
+                                            floodgate_deps,
+                                            "floodgate",
+                                            ext_functions,
+                                            PHP_MINIT(floodgate),
+                                            PHP_MSHUTDOWN(floodgate),
+                                            NULL,
+                                            NULL,
+                                            PHP_MINFO(floodgate),
+                                            PHP_FLOODGATE_VERSION,
+                                            PHP_MODULE_GLOBALS(floodgate),
+                                            PHP_GINIT(floodgate),
+                                            PHP_GSHUTDOWN(floodgate),
+                                            NULL,
+                                            STANDARD_MODULE_PROPERTIES_EX};
 
 #ifdef COMPILE_DL_FLOODGATE
 #ifdef ZTS

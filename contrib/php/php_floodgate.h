@@ -13,9 +13,9 @@ extern zend_module_entry floodgate_module_entry;
 #define PHP_FLOODGATE_VERSION FG_VERSION_STRING
 
 ZEND_BEGIN_MODULE_GLOBALS(floodgate)
-	char *segment;     /* floodgate.segment; "" means fg_open(NULL) */
-	fg_client *client; /* attached at the first check, kept for the
-	                      process's life */
+char *segment;     /* floodgate.segment; "" means fg_open(NULL) */
+fg_client *client; /* attached at the first check, kept for the
+                      process's life */
 ZEND_END_MODULE_GLOBALS(floodgate)
 
 ZEND_EXTERN_MODULE_GLOBALS(floodgate)
