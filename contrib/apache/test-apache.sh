@@ -280,6 +280,7 @@ printf 'LoadModule floodgate_module %s\nInclude %s\n' "$mod" \
 fg_apache_conf "$tmp" "$port" "$seg" 1 "Include $tmp/conftest.conf" |
 	grep -v '^LoadModule floodgate_module' >"$tmp/httpd-t.conf"
 check "floodgate.conf passes apache2 -t" \
+	env LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 \
 	"$httpd" -t -f "$tmp/httpd-t.conf"
 
 kill -TERM "$pid"
