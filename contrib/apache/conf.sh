@@ -52,10 +52,11 @@ CONF
 	printf '%s\n' "$5"
 }
 
-# fg_free_port: a TCP port free on loopback in 23000-23999, or nothing.
+# fg_free_port: a TCP port free on loopback in 21000-21999 (the contrib
+# tests' range), or nothing.
 fg_free_port() {
 	for i in $(seq 0 99); do
-		p=$((23000 + ($$ * 13 + i * 7) % 1000))
+		p=$((21000 + ($$ * 13 + i * 7) % 1000))
 		if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
 			echo "$p"
 			return 0

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test-apache.sh - mod_floodgate in a real Apache httpd, prefork MPM (TAP).
 #
-# Starts Debian's apache2 on loopback (a port in 23000-23999) with its own
+# Starts Debian's apache2 on loopback (a port in 21000-21999) with its own
 # ServerRoot, configuration and logs in a temporary directory, loading
 # mod_mpm_prefork, mod_authz_core and the module built in this tree.  The
 # segment and its rules are made with the Python binding's Owner
@@ -31,8 +31,8 @@ command -v curl >/dev/null 2>&1 || skip "curl not found"
 command -v htpasswd >/dev/null 2>&1 || skip "htpasswd not found (install apache2-utils)"
 command -v python3 >/dev/null 2>&1 || skip "python3 not found"
 
-tmp=$(mktemp -d /tmp/fg-apache.XXXXXX) || exit 1
-seg=fg-apache-$$
+tmp=$(mktemp -d /tmp/fg-int-apache.XXXXXX) || exit 1
+seg=fg-int-apache-$$
 pid=
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -49,7 +49,7 @@ trap 'exit 1' INT TERM
 owner() { fg_owner "$seg" "$@"; }
 
 port=$(fg_free_port)
-[ -n "$port" ] || { echo "Bail out! no free port in 23000-23999"; exit 1; }
+[ -n "$port" ] || { echo "Bail out! no free port in 21000-21999"; exit 1; }
 url=http://127.0.0.1:$port
 
 n=0
@@ -138,7 +138,7 @@ header() { # header FILE NAME: the value of a response header
 CAP=300
 GCAP=2000
 GREQ=30000
-echo "1..19"
+echo "1..22"
 owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" \
 	"c:10:1:3600000" "e:1:1:3600000" "u:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
 write_conf "$seg"
@@ -257,6 +257,31 @@ for _ in $(seq 100); do
 done
 check "a missing segment fails open with a logged warning" \
 	test "$(grep -c "^HTTP/1.1 200" "$tmp/h4") $(grep -c "floodgate: cannot attach to segment $seg-absent" "$tmp/logs/error.log")" = "1 1"
+
+# a2enmod with the files make install puts in Apache's mods-available:
+# floodgate.load names the module where make install puts it, and
+# floodgate.conf is valid once the module is loaded.
+etc=$tmp/etc
+mkdir -p "$etc/mods-available" "$etc/mods-enabled"
+cp "$builddir/contrib/apache/floodgate.load" \
+	"$srcdir/contrib/apache/floodgate.conf" "$etc/mods-available/"
+if command -v a2enmod >/dev/null 2>&1; then
+	APACHE_CONFDIR=$etc a2enmod -q floodgate >"$tmp/a2enmod.out" 2>&1
+	check "a2enmod floodgate enables floodgate.load and floodgate.conf" \
+		test "$(readlink "$etc/mods-enabled/floodgate.load") $(readlink "$etc/mods-enabled/floodgate.conf")" = "../mods-available/floodgate.load ../mods-available/floodgate.conf"
+else
+	ok "a2enmod floodgate # SKIP a2enmod not found"
+fi
+check "floodgate.load loads $APACHE_MODDIR/mod_floodgate.so, where make install puts it" \
+	grep -qx "LoadModule floodgate_module ${APACHE_MODDIR:-?}/mod_floodgate.so" \
+	"$etc/mods-available/floodgate.load"
+printf 'LoadModule floodgate_module %s\nInclude %s\n' "$mod" \
+	"$etc/mods-enabled/floodgate.conf" >"$tmp/conftest.conf"
+fg_apache_conf "$tmp" "$port" "$seg" 1 "Include $tmp/conftest.conf" |
+	grep -v '^LoadModule floodgate_module' >"$tmp/httpd-t.conf"
+check "floodgate.conf passes apache2 -t" \
+	env LD_PRELOAD="$asan_preload" ASAN_OPTIONS=detect_leaks=0 \
+	"$httpd" -t -f "$tmp/httpd-t.conf"
 
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

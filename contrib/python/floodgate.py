@@ -11,10 +11,12 @@ state of its own beyond the handle.  Every negative return of the library
 becomes a floodgate.Error carrying the code and fg_strerror()'s message, so
 a caller never has to look at integers.
 
-Finding the library.  $FLOODGATE_LIBRARY (a path) wins; then the build tree
-this file sits in (../../lib/.libs, for tests and in-tree use); then
-ctypes.util.find_library("floodgate"); then the soname libfloodgate.so.0.
-The library is loaded at the first Client, not at import, so that an
+Finding the library.  $FLOODGATE_LIBRARY (a path) wins; then the dynamic
+loader's own search (ctypes.util.find_library("floodgate"): ld.so.cache,
+and LD_LIBRARY_PATH); then the libdir that pkg-config gives for floodgate
+(an installation under a prefix the loader does not search, with
+PKG_CONFIG_PATH pointing at it); then the soname libfloodgate.so.0 as the
+loader finds it.  No path is built in.  The library is loaded at the first Client, not at import, so that an
 application (and the WSGI middleware) can import the module and fail open
 when the library is absent.
 
@@ -36,6 +38,7 @@ import ctypes
 import ctypes.util
 import math
 import os
+import subprocess
 import threading
 import weakref
 
@@ -162,16 +165,30 @@ _lib = None
 _lib_lock = threading.Lock()
 
 
+def _pkg_config_libdir():
+    """The libdir of floodgate.pc, or None (no pkg-config, no .pc)."""
+    try:
+        out = subprocess.run(["pkg-config", "--variable=libdir", "floodgate"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    libdir = out.stdout.strip()
+    return libdir if out.returncode == 0 and libdir else None
+
+
 def _candidates():
+    """Where to look for the library, in order (see the module comment)."""
     env = os.environ.get("FLOODGATE_LIBRARY")
     if env:
-        return [env]  # an explicit choice is never second-guessed
-    here = os.path.dirname(os.path.abspath(__file__))
-    tree = os.path.join(here, os.pardir, os.pardir, "lib", ".libs",
-                        "libfloodgate.so.0")
+        yield env  # an explicit choice is never second-guessed
+        return
     found = ctypes.util.find_library("floodgate")
-    return [p for p in (tree if os.path.exists(tree) else None, found,
-                        "libfloodgate.so.0") if p]
+    if found:
+        yield found
+    libdir = _pkg_config_libdir()
+    if libdir:
+        yield os.path.join(libdir, "libfloodgate.so.0")
+    yield "libfloodgate.so.0"
 
 
 def _declare(lib):
@@ -219,8 +236,10 @@ def load_library():
                 continue
             _lib = lib
             return lib
-        raise Error(None, "libfloodgate not found (set FLOODGATE_LIBRARY "
-                    "to its path); tried " + "; ".join(tried))
+        raise Error(None, "libfloodgate not found (install it, point "
+                    "PKG_CONFIG_PATH at its floodgate.pc, or set "
+                    "FLOODGATE_LIBRARY to its path); tried " +
+                    "; ".join(tried))
 
 
 def strerror(code):

@@ -1,19 +1,39 @@
 """floodgate_wsgi - WSGI middleware that rate-limits requests with floodgate.
 
     from floodgate_wsgi import RateLimit
-    application = RateLimit(application, rule="api")            # by client address
+    application = RateLimit(application, rule="api")        # by client address
     application = RateLimit(application, rule="api",
                             key=lambda environ: environ.get("HTTP_X_API_KEY"))
 
-Each request takes `cost` tokens from the bucket of (rule, key(environ)).
-Denied: 429 Too Many Requests with Retry-After (whole seconds, at least 1)
-and RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset; the
-application is not called.  Allowed: the application's response, with the
-three RateLimit-* headers added.  A key function that returns None or ""
-exempts the request.  Keys longer than floodgate.KEY_MAX bytes, or holding
-a NUL byte, are replaced by their SHA-256 in hex (64 bytes): a client
-cannot escape its limit by sending a long key, and two keys share a bucket
-only if their hashes collide.
+Each request takes `cost` tokens from the bucket of (rule, key).  Denied:
+429 Too Many Requests with Retry-After (whole seconds, at least 1) and
+RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset; the application is
+not called.  Allowed: the application's response, with the three
+RateLimit-* headers added.
+
+No request is exempted silently.  The key is key(environ), by default the
+client's address.  When the key function returns None or "" (the header it
+reads is absent), missing_key decides: "address" (the default) limits the
+request by the client's address, "deny" answers 403 Forbidden.  A request
+whose client address is unknown is denied (403) too, with a warning logged
+once.  Only a key function that returns EXEMPT lets a request through
+unlimited: an exemption is always written down.  Keys longer than
+floodgate.KEY_MAX bytes, or holding a NUL byte, are replaced by their
+SHA-256 in hex (64 bytes): a client cannot escape its limit by sending a
+long key.
+
+The client's address.  Behind reverse proxies REMOTE_ADDR is the nearest
+proxy's, and every client would share its bucket.  trusted_proxies=N says
+that exactly N proxies, each appending the address of its peer to
+X-Forwarded-For (or, with proxy_header="Forwarded", adding an RFC 7239
+element with for=), stand in front of the application: the client is then
+the N-th address from the right.  Everything left of those N entries comes
+from the client and is ignored, so it cannot choose its bucket.  Getting N
+wrong is the risk (README.md): too large and the client picks its own key
+from the part it wrote, too small and clients share a proxy's bucket; and
+with trusted_proxies set, an application reachable without going through
+the proxies lets anyone claim any address.  A header with fewer entries
+than N is logged once and REMOTE_ADDR is used.
 
 Failing open.  A limiter must never take the site down: when the library
 or the segment is missing (floodgated not running yet), or the rule does
@@ -23,22 +43,25 @@ every `retry_interval` seconds, so the middleware picks up a segment that
 appears later without costing a system call per request.
 
 Pre-fork servers.  The client is opened when the middleware is built: with
-gunicorn --preload that is in the master, before fork, which libfloodgate
-supports (see floodgate.py); without it, in each worker.
+gunicorn --preload or uWSGI without lazy-apps that is in the master, before
+fork, which libfloodgate supports (see floodgate.py); else in each worker.
 """
 import hashlib
+import ipaddress
 import logging
 import threading
 import time
 
 import floodgate
 
+__all__ = ["RateLimit", "EXEMPT", "forwarded_for"]
+
 _log = logging.getLogger("floodgate")
 
+# Returned by a key function: this request is not limited, on purpose.
+EXEMPT = object()
 
-def remote_addr(environ):
-    """The default key: the peer address of the connection."""
-    return environ.get("REMOTE_ADDR")
+_FORBIDDEN = b"Forbidden: no rate-limit key\n"
 
 
 def _bucket_key(key):
@@ -48,19 +71,66 @@ def _bucket_key(key):
     return b
 
 
+def _node(value):
+    """An address of a forwarding header as a key: an IP address in its
+    canonical form (brackets and port removed); anything else (unknown,
+    an obfuscated identifier) as written."""
+    v = value.strip().strip('"')
+    if v.startswith("["):  # [v6] or [v6]:port
+        v = v[1:].split("]", 1)[0]
+    elif v.count(":") == 1:  # v4:port
+        v = v.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(v))
+    except ValueError:
+        return v or None
+
+
+def forwarded_for(environ, header="X-Forwarded-For"):
+    """The addresses a forwarding header lists, leftmost first (each proxy
+    appends one).  "Forwarded" is RFC 7239: an element without for= still
+    counts as one hop (None)."""
+    name = "HTTP_" + header.upper().replace("-", "_")
+    raw = environ.get(name, "")
+    hops = []
+    if header.lower() != "forwarded":
+        return [_node(p) for p in raw.split(",") if p.strip()]
+    for element in raw.split(","):
+        if not element.strip():
+            continue
+        node = None
+        for pair in element.split(";"):
+            k, _, v = pair.partition("=")
+            if k.strip().lower() == "for":
+                node = _node(v)
+        hops.append(node)
+    return hops
+
+
 class RateLimit:
-    def __init__(self, app, rule, key=remote_addr, cost=1, segment=None,
-                 retry_interval=5.0, logger=None):
+    def __init__(self, app, rule, key=None, cost=1, segment=None,
+                 missing_key="address", trusted_proxies=0,
+                 proxy_header="X-Forwarded-For", retry_interval=5.0,
+                 logger=None):
+        if missing_key not in ("address", "deny"):
+            raise ValueError("missing_key: 'address' or 'deny', not %r" %
+                             (missing_key,))
+        if not isinstance(trusted_proxies, int) or trusted_proxies < 0:
+            raise ValueError("trusted_proxies: a number of proxies, >= 0")
         self.app = app
         self.rule = rule
         self.key = key
         self.cost = cost
         self.segment = segment
+        self.missing_key = missing_key
+        self.trusted_proxies = trusted_proxies
+        self.proxy_header = proxy_header
         self.retry_interval = retry_interval
         self.log = logger or _log
         self._client = None
         self._next_attach = 0.0
         self._problem = None  # the condition last logged; None when healthy
+        self._warned = set()  # request conditions logged once
         self._lock = threading.Lock()
         self._attach()
 
@@ -71,6 +141,13 @@ class RateLimit:
             self._problem = what
         self.log.warning("floodgate: %s (%s); requests are not limited "
                          "until this clears", what, err)
+
+    def _note_once(self, what):
+        with self._lock:
+            if what in self._warned:
+                return
+            self._warned.add(what)
+        self.log.warning("floodgate: %s", what)
 
     def _healthy(self):
         if self._problem is not None:
@@ -91,33 +168,66 @@ class RateLimit:
         if c is not None:
             c.close()
 
+    def client_address(self, environ):
+        """The client's address: REMOTE_ADDR, or with trusted_proxies=N the
+        N-th entry from the right of the forwarding header."""
+        addr = environ.get("REMOTE_ADDR") or None
+        n = self.trusted_proxies
+        if n:
+            hops = forwarded_for(environ, self.proxy_header)
+            if len(hops) >= n:
+                return hops[-n]
+            self._note_once("%s lists fewer than trusted_proxies=%d "
+                            "addresses: limiting by REMOTE_ADDR" %
+                            (self.proxy_header, n))
+        return addr
+
+    def _key(self, environ):
+        """The bucket key, EXEMPT, or None (deny: no key)."""
+        if self.key is not None:
+            key = self.key(environ)
+            if key is EXEMPT:
+                return EXEMPT
+            if key is not None and key != "" and key != b"":
+                return _bucket_key(key)
+            if self.missing_key == "deny":
+                return None
+        addr = self.client_address(environ)
+        if addr is None:
+            self._note_once("a request without a client address is "
+                            "denied (REMOTE_ADDR empty)")
+            return None
+        return _bucket_key(addr)
+
     def _headers(self, d):
         return [("RateLimit-Limit", str(d.limit)),
                 ("RateLimit-Remaining", str(d.remaining)),
                 ("RateLimit-Reset", str(d.reset))]
 
-    def _decide(self, environ):
-        """A Decision, or None when the request is not limited."""
-        if self._client is None:
-            if time.monotonic() < self._next_attach:
-                return None
+    def _client_now(self):
+        if self._client is None and time.monotonic() >= self._next_attach:
             self._attach()
-            if self._client is None:
-                return None
-        key = self.key(environ)
-        if key is None or key == "" or key == b"":
-            return None
-        try:
-            d = self._client.allow(self.rule, _bucket_key(key), self.cost)
-        except floodgate.Error as e:
-            self._warn_once("rule %r cannot be checked" % (self.rule,), e)
-            return None
-        self._healthy()
-        return d
+        return self._client
 
     def __call__(self, environ, start_response):
-        d = self._decide(environ)
-        if d is None:
+        key = self._key(environ)
+        if key is EXEMPT:
+            return self.app(environ, start_response)
+        if key is None:
+            start_response("403 Forbidden", [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(_FORBIDDEN)))])
+            return [_FORBIDDEN]
+        client = self._client_now()
+        if client is None:
+            return self.app(environ, start_response)  # fail open
+        try:
+            d = client.allow(self.rule, key, self.cost)
+        except floodgate.Error as e:
+            self._warn_once("rule %r cannot be checked" % (self.rule,), e)
+            return self.app(environ, start_response)  # fail open
+        self._healthy()
+        if d.shadow:  # a dry run's would-be denial: the client sees nothing
             return self.app(environ, start_response)
         headers = self._headers(d)
         if not d.allowed:

@@ -1,46 +1,48 @@
-"""test_floodgate - tests of the Python binding and the WSGI middleware (TAP).
+"""test_floodgate - tests of the Python package: the binding, the WSGI
+middleware, and the middleware in real gunicorn and uWSGI servers (TAP).
 
-Run by contrib/python/test-python.sh from make check.  Every test makes its
-own segment, named after the pid and the test, with fg_create through
-floodgate.Owner, and unlinks it afterwards.
+Run by contrib/python/test-python.sh from make check, which installs the
+package (pip install ./contrib/python) into a venv and runs this file with
+the venv's python from a directory without the sources, so what is tested
+is the installed package.  Every test makes its own segment, named
+fg-int-py-..., with fg_create through floodgate.Owner, and unlinks it
+afterwards.
 
 The counting tests use rules that refill one token an hour: during a test
 that lasts seconds nothing refills, so the token-bucket math says exactly
 `capacity` requests of one key are admitted, however many processes ask.
 
-The gunicorn tests run Debian's gunicorn with four sync workers on
-loopback (a port in 23000-23999), once with the middleware built in each
-worker and once with --preload (built in the master, before fork), and
-drive it with ab from 8 connections.
+The server tests run Debian's gunicorn (four sync workers) and uWSGI (four
+processes, python3 plugin, the venv's packages) on loopback (ports in
+21000-21999), each with the middleware built in the master before fork
+(gunicorn --preload; uWSGI's default) and in each worker (gunicorn's
+default; uWSGI --lazy-apps), and drive them with ab from 8 connections.
 """
 import contextlib
 import io
 import logging
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
+import sysconfig
+import tempfile
 import time
 import unittest
 import urllib.error
 import urllib.request
 
+import fgtest
 import floodgate
 import floodgate_wsgi
 
-HOUR_MS = 3600 * 1000
-PID = os.getpid()
-_seq = 0
+HOUR_MS = fgtest.HOUR_MS
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def seg_name(tag):
-    global _seq
-    _seq += 1
-    return "fgpy-%d-%d-%s" % (PID, _seq, tag)
+    return fgtest.seg_name("py-" + tag)
 
 
 class SegmentCase(unittest.TestCase):
@@ -247,9 +249,7 @@ def app_ok(environ, start_response):
 @contextlib.contextmanager
 def captured_log():
     """A private logger and the text it receives."""
-    global _seq
-    _seq += 1
-    log = logging.getLogger("floodgate.test%d" % _seq)
+    log = logging.getLogger("floodgate." + fgtest.seg_name("log"))
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
     log.addHandler(handler)
@@ -295,15 +295,72 @@ class TestMiddleware(SegmentCase):
         self.assertEqual(self.call(mw, addr="192.0.2.2")[0].status, "200 OK")
         mw.close()
 
-    def test_key_function_picks_the_bucket_and_none_exempts(self):
+    def test_key_function_picks_the_bucket(self):
         mw = floodgate_wsgi.RateLimit(
             app_ok, rule="t", segment=self.seg, cost=2,
             key=lambda e: e.get("HTTP_X_USER"))
         self.assertEqual(self.call(mw, HTTP_X_USER="a")[0].status, "200 OK")
         self.assertEqual(self.call(mw, HTTP_X_USER="a")[0].status[:3], "429")
-        r, _ = self.call(mw)  # no header: not limited, no headers
+        self.assertEqual(self.call(mw, HTTP_X_USER="b")[0].status, "200 OK")
+        mw.close()
+
+    def test_missing_key_is_limited_by_the_client_address(self):
+        mw = floodgate_wsgi.RateLimit(
+            app_ok, rule="t", segment=self.seg,
+            key=lambda e: e.get("HTTP_X_API_KEY"))
+        got = [self.call(mw)[0] for _ in range(3)]  # no header
+        self.assertEqual([r.status[:3] for r in got], ["200", "200", "429"])
+        self.assertEqual(got[0].headers["RateLimit-Remaining"], "1")
+        # an empty header is missing too, and the same address
+        self.assertEqual(self.call(mw, HTTP_X_API_KEY="")[0].status[:3],
+                         "429")
+        self.assertEqual(self.call(mw, HTTP_X_API_KEY="k")[0].status,
+                         "200 OK")
+        mw.close()
+
+    def test_missing_key_denied_when_configured(self):
+        mw = floodgate_wsgi.RateLimit(
+            app_ok, rule="t", segment=self.seg, missing_key="deny",
+            key=lambda e: e.get("HTTP_X_API_KEY"))
+        r, body = self.call(mw)
+        self.assertEqual(r.status, "403 Forbidden")
+        self.assertNotEqual(body, b"ok")
+        self.assertEqual(self.call(mw, HTTP_X_API_KEY="k")[0].status,
+                         "200 OK")
+        self.assertEqual(self.owner.stats()["consumed"], 1)
+        mw.close()
+
+    def test_only_exempt_lets_a_request_through_unlimited(self):
+        mw = floodgate_wsgi.RateLimit(
+            app_ok, rule="t", segment=self.seg,
+            key=lambda e: floodgate_wsgi.EXEMPT
+            if e.get("PATH_INFO") == "/health" else e.get("HTTP_X_API_KEY"))
+        for _ in range(5):
+            r, _ = self.call(mw, PATH_INFO="/health")
+            self.assertEqual(r.status, "200 OK")
+            self.assertNotIn("RateLimit-Limit", r.headers)
+        self.assertEqual(self.owner.stats()["consumed"], 0)
+        mw.close()
+
+    def test_request_without_any_address_is_denied_and_logged_once(self):
+        with captured_log() as (log, buf):
+            mw = floodgate_wsgi.RateLimit(app_ok, rule="t", segment=self.seg,
+                                          logger=log)
+            for _ in range(3):
+                self.assertEqual(self.call(mw, addr="")[0].status,
+                                 "403 Forbidden")
+            self.assertEqual(buf.getvalue().count("without a client "
+                                                  "address"), 1)
+            mw.close()
+
+    def test_shadow_rule_would_be_denial_shows_nothing(self):
+        self.owner.set_rule("dry", 1, 1, HOUR_MS, floodgate.RULE_SHADOW)
+        mw = floodgate_wsgi.RateLimit(app_ok, rule="dry", segment=self.seg)
+        self.assertIn("RateLimit-Limit", self.call(mw)[0].headers)
+        r, _ = self.call(mw)
         self.assertEqual(r.status, "200 OK")
         self.assertNotIn("RateLimit-Limit", r.headers)
+        self.assertEqual(self.owner.stats()["denied"], 1)
         mw.close()
 
     def test_long_keys_are_hashed_not_truncated(self):
@@ -353,112 +410,240 @@ class TestMiddleware(SegmentCase):
             mw.close()
 
 
+class TestProxies(SegmentCase):
+    """trusted_proxies=N: the N-th forwarded address from the right."""
+    CAP = 1
+
+    def mw(self, **kw):
+        return floodgate_wsgi.RateLimit(app_ok, rule="t", segment=self.seg,
+                                        **kw)
+
+    def addr(self, mw, **env):
+        env.setdefault("REMOTE_ADDR", "10.0.0.2")
+        return mw.client_address(env)
+
+    def test_without_trusted_proxies_forwarding_headers_are_ignored(self):
+        mw = self.mw()
+        self.assertEqual(self.addr(mw, HTTP_X_FORWARDED_FOR="192.0.2.9"),
+                         "10.0.0.2")
+        mw.close()
+
+    def test_one_proxy_takes_the_rightmost_entry(self):
+        mw = self.mw(trusted_proxies=1)
+        self.assertEqual(self.addr(mw, HTTP_X_FORWARDED_FOR="192.0.2.9"),
+                         "192.0.2.9")
+        # what the client wrote itself is left of what the proxy appended
+        self.assertEqual(self.addr(
+            mw, HTTP_X_FORWARDED_FOR="6.6.6.6, 1.2.3.4,192.0.2.9"),
+            "192.0.2.9")
+        mw.close()
+
+    def test_two_proxies_take_the_second_from_the_right(self):
+        mw = self.mw(trusted_proxies=2)
+        self.assertEqual(self.addr(
+            mw, HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.9, 10.0.0.1"),
+            "192.0.2.9")
+        mw.close()
+
+    def test_spoofed_entries_cannot_choose_the_bucket(self):
+        mw = self.mw(trusted_proxies=1)
+        env = {"REMOTE_ADDR": "10.0.0.2", "REQUEST_METHOD": "GET"}
+        codes = []
+        for fake in ("1.1.1.1", "2.2.2.2", "3.3.3.3"):
+            env["HTTP_X_FORWARDED_FOR"] = fake + ", 192.0.2.9"
+            r = FakeResponse()
+            b"".join(mw(dict(env), r))
+            codes.append(r.status[:3])
+        self.assertEqual(codes, ["200", "429", "429"])
+        mw.close()
+
+    def test_fewer_entries_than_proxies_use_remote_addr_and_warn_once(self):
+        with captured_log() as (log, buf):
+            mw = self.mw(trusted_proxies=2, logger=log)
+            for _ in range(2):
+                self.assertEqual(
+                    self.addr(mw, HTTP_X_FORWARDED_FOR="192.0.2.9"),
+                    "10.0.0.2")
+            self.assertEqual(buf.getvalue().count("fewer than "
+                                                  "trusted_proxies=2"), 1)
+            mw.close()
+
+    def test_forwarded_header_rfc7239(self):
+        mw = self.mw(trusted_proxies=2, proxy_header="Forwarded")
+        fwd = ('for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, '
+               'for=10.0.0.1;by=10.0.0.2')
+        self.assertEqual(self.addr(mw, HTTP_FORWARDED=fwd),
+                         "2001:db8:cafe::17")
+        mw.close()
+        mw = self.mw(trusted_proxies=1, proxy_header="Forwarded")
+        # an element without for= is still a hop; IPv4 loses its port
+        self.assertEqual(self.addr(mw, HTTP_FORWARDED="for=1.2.3.4, proto=http"),
+                         None)
+        self.assertEqual(self.addr(mw, HTTP_FORWARDED='For="192.0.2.3:80"'),
+                         "192.0.2.3")
+        mw.close()
+
+    def test_forwarded_for_parses_and_normalises(self):
+        f = floodgate_wsgi.forwarded_for
+        self.assertEqual(f({"HTTP_X_FORWARDED_FOR": " 192.0.2.1 ,, "
+                            "2001:DB8::1 ,unknown"}),
+                         ["192.0.2.1", "2001:db8::1", "unknown"])
+        self.assertEqual(f({}), [])
+        self.assertEqual(f({"HTTP_FORWARDED": "for=_hidden;by=x, for=unknown"},
+                           "Forwarded"), ["_hidden", "unknown"])
+
+    def test_bad_settings_are_refused(self):
+        with self.assertRaises(ValueError):
+            self.mw(missing_key="skip")
+        with self.assertRaises(ValueError):
+            self.mw(trusted_proxies=-1)
+
+
+class TestPackage(unittest.TestCase):
+    """What pip installed: the modules, and how they find libfloodgate."""
+
+    def test_modules_come_from_the_installed_package(self):
+        if not os.environ.get("FG_TEST_INSTALLED"):
+            self.skipTest("not run from an installed package")
+        site = sysconfig.get_paths()["purelib"]
+        for m in (floodgate, floodgate_wsgi):
+            self.assertEqual(os.path.dirname(m.__file__), site, m.__file__)
+
+    def loaded_from(self, env):
+        """The file of libfloodgate a fresh interpreter loads under env."""
+        code = ("import floodgate; floodgate.load_library()\n"
+                "print([l.split()[-1] for l in open('/proc/self/maps')"
+                " if 'libfloodgate' in l][0])")
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("FLOODGATE_LIBRARY", "LD_LIBRARY_PATH",
+                             "PKG_CONFIG_PATH")}
+        out = subprocess.run([sys.executable, "-c", code],
+                             env=dict(base, **env), capture_output=True,
+                             text=True, timeout=60)
+        return out.returncode, out.stdout.strip(), out.stderr
+
+    def installed_prefix(self):
+        """A prefix holding the built library as make install would."""
+        real = os.path.realpath(os.environ["FLOODGATE_LIBRARY"])
+        tmp = tempfile.mkdtemp(prefix="fg-int-prefix.")
+        self.addCleanup(shutil.rmtree, tmp)
+        lib = os.path.join(tmp, "lib")
+        os.makedirs(os.path.join(lib, "pkgconfig"))
+        for name in ("libfloodgate.so", "libfloodgate.so.0"):
+            os.symlink(real, os.path.join(lib, name))
+        with open(os.path.join(lib, "pkgconfig", "floodgate.pc"), "w") as f:
+            f.write("prefix=%s\nlibdir=${prefix}/lib\n"
+                    "includedir=${prefix}/include\n\nName: floodgate\n"
+                    "Description: test\nVersion: 0.1.0\n"
+                    "Libs: -L${libdir} -lfloodgate\n" % tmp)
+        return tmp, real
+
+    def test_library_found_on_the_loader_path(self):
+        if not shutil.which("ld"):
+            self.skipTest("find_library reads LD_LIBRARY_PATH through ld")
+        tmp, real = self.installed_prefix()
+        rc, path, err = self.loaded_from(
+            {"LD_LIBRARY_PATH": os.path.join(tmp, "lib")})
+        self.assertEqual((rc, os.path.realpath(path)), (0, real), err)
+
+    def test_library_found_through_pkg_config(self):
+        if not shutil.which("pkg-config"):
+            self.skipTest("pkg-config not installed")
+        tmp, real = self.installed_prefix()
+        rc, path, err = self.loaded_from(
+            {"PKG_CONFIG_PATH": os.path.join(tmp, "lib", "pkgconfig")})
+        self.assertEqual((rc, os.path.realpath(path)), (0, real), err)
+
+    def test_floodgate_library_overrides_the_search(self):
+        tmp, real = self.installed_prefix()
+        rc, path, err = self.loaded_from(
+            {"FLOODGATE_LIBRARY": os.path.join(tmp, "lib",
+                                               "libfloodgate.so.0")})
+        self.assertEqual((rc, os.path.realpath(path)), (0, real), err)
+
+    def test_no_library_is_a_clear_error(self):
+        code = ("import floodgate\ntry:\n floodgate.Client('x')\n"
+                "except floodgate.Error as e:\n print(e.code, e)")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("FLOODGATE_LIBRARY", "LD_LIBRARY_PATH",
+                            "PKG_CONFIG_PATH")}
+        out = subprocess.run([sys.executable, "-c", code], env=env,
+                             capture_output=True, text=True, timeout=60)
+        if "libfloodgate not found" not in out.stdout:
+            self.skipTest("a libfloodgate is installed on this system")
+        self.assertIn("None libfloodgate not found (install it", out.stdout)
+
+
 # ---------------------------------------------------------------- gunicorn
 
-def free_port():
-    """A free TCP port on loopback in 23000-23999 (this suite's range)."""
-    start = 23000 + (PID * 7) % 1000
-    for i in range(1000):
-        port = 23000 + (start - 23000 + i) % 1000
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port in 23000-23999")
+def app_dir():
+    """A directory holding testapp.py and nothing else, for the servers'
+    path: the installed package, not the sources, must be imported."""
+    d = tempfile.mkdtemp(prefix="fg-int-app.")
+    shutil.copy(os.path.join(HERE, "testapp.py"), d)
+    os.chmod(d, 0o755)
+    return d
 
 
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return f.read().split()
-    except OSError:
-        return []
-
-
-def run_ab(url, n, c):
-    """ab's counts: (complete, non-2xx, failed connects + exceptions)."""
-    out = subprocess.run(["ab", "-q", "-n", str(n), "-c", str(c), url],
-                         capture_output=True, text=True, timeout=300)
-    if out.returncode != 0:
-        raise AssertionError("ab failed: %s %s" % (out.stdout, out.stderr))
-
-    def field(name):
-        m = re.search(r"^%s:\s+(\d+)" % re.escape(name), out.stdout, re.M)
-        return int(m.group(1)) if m else 0
-
-    m = re.search(r"Failed requests:.*\n\s+\(Connect: (\d+), Receive: (\d+), "
-                  r"Length: \d+, Exceptions: (\d+)\)", out.stdout)
-    broken = sum(int(x) for x in m.groups()) if m else 0
-    return field("Complete requests"), field("Non-2xx responses"), broken
-
-
-class GunicornServer:
-    def __init__(self, seg, workers, preload):
-        self.port = free_port()
-        here = os.path.dirname(os.path.abspath(__file__))
-        env = dict(os.environ, FG_TEST_SEGMENT=seg, FG_TEST_RULE="t",
-                   PYTHONPATH=here)
-        cmd = [shutil.which("gunicorn"), "-w", str(workers), "-k", "sync",
-               "-b", "127.0.0.1:%d" % self.port, "--log-level", "warning",
-               "--graceful-timeout", "5"]
-        if preload:
-            cmd.append("--preload")
-        cmd.append("testapp:application")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.workers = workers
-
-    def wait_ready(self, seconds=30):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("gunicorn exited: " +
-                                     self.proc.stderr.read())
-            if len(children(self.proc.pid)) >= self.workers:
-                try:
-                    socket.create_connection(("127.0.0.1", self.port),
-                                             timeout=1).close()
-                    return
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        raise AssertionError("gunicorn not ready in %d s" % seconds)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.stderr.read()
-
-
-@unittest.skipUnless(shutil.which("gunicorn") and shutil.which("ab"),
-                     "gunicorn or ab (apache2-utils) not installed")
-class TestGunicorn(SegmentCase):
-    CAP = 400
-    REQUESTS = 1200
+class Server:
+    """A prefork server on loopback serving testapp with the middleware."""
     WORKERS = 4
 
-    def run_server(self, preload):
-        srv = GunicornServer(self.seg, self.WORKERS, preload)
+    def __init__(self, seg, cmd, ready_line=None, ready_count=0):
+        self.ready_line = ready_line
+        self.ready_count = ready_count
+        self.port = fgtest.free_port()
+        self.app = app_dir()
+        env = dict(os.environ, FG_TEST_SEGMENT=seg, FG_TEST_RULE="t",
+                   PYTHONPATH=self.app)
+        self.log = open(os.path.join(self.app, "server.log"), "w+")
+        self.proc = subprocess.Popen(
+            [a.format(port=self.port, app=self.app, n=self.WORKERS)
+             for a in cmd],
+            env=env, cwd=self.app, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, seconds=60):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited: " + self.output())
+            if (self.ready_line and self.output().count(self.ready_line) <
+                    self.ready_count):
+                return False  # the app is not loaded everywhere yet
+            return (len(fgtest.children(self.proc.pid)) >= self.WORKERS and
+                    fgtest.port_open(self.port))
+        fgtest.wait_for(ready, seconds, "%d workers and port %d" %
+                        (self.WORKERS, self.port))
+
+    def output(self):
+        self.log.flush()
+        return fgtest.read(self.log.name)
+
+    def stop(self, sig=signal.SIGTERM):
+        fgtest.stop(self.proc, sig=sig)
+        out = self.output()
+        self.log.close()
+        shutil.rmtree(self.app, ignore_errors=True)
+        return out
+
+
+class ServerCase(SegmentCase):
+    CAP = 400
+    REQUESTS = 1200
+    STOP_SIGNAL = signal.SIGTERM
+
+    def run_server(self, cmd, **ready):
+        srv = Server(self.seg, cmd, **ready)
         try:
             srv.wait_ready()
             url = "http://127.0.0.1:%d/" % srv.port
             # one request first: an allowed response and its headers
-            with urllib.request.urlopen(url, timeout=10) as r:
+            with urllib.request.urlopen(url, timeout=30) as r:
                 self.assertEqual(r.status, 200)
                 self.assertEqual(r.headers["RateLimit-Limit"], str(self.CAP))
                 self.assertEqual(r.headers["RateLimit-Remaining"],
                                  str(self.CAP - 1))
                 self.assertEqual(r.headers["RateLimit-Reset"], "3600")
-            complete, non2xx, broken = run_ab(url, self.REQUESTS, 8)
+            complete, non2xx, broken = fgtest.run_ab(url, self.REQUESTS, 8)
             self.assertEqual((complete, broken), (self.REQUESTS, 0))
             # exactly the bucket: CAP tokens, nothing refills in an hour
             self.assertEqual(complete - non2xx, self.CAP - 1)
@@ -466,7 +651,7 @@ class TestGunicorn(SegmentCase):
             self.assertEqual(st["consumed"], self.CAP)
             self.assertEqual(st["denied"], self.REQUESTS - self.CAP + 1)
             with self.assertRaises(urllib.error.HTTPError) as cm:
-                urllib.request.urlopen(url, timeout=10)
+                urllib.request.urlopen(url, timeout=30)
             h = cm.exception.headers
             self.assertEqual(cm.exception.code, 429)
             self.assertGreaterEqual(int(h["Retry-After"]), 3500)
@@ -474,64 +659,67 @@ class TestGunicorn(SegmentCase):
             self.assertEqual(h["RateLimit-Remaining"], "0")
             self.assertGreater(int(h["RateLimit-Reset"]), 3600)
         finally:
-            err = srv.stop()
-        self.assertNotIn("Traceback", err)
-        self.assertNotIn("floodgate:", err)  # never failed open
+            out = srv.stop(self.STOP_SIGNAL)
+        self.assertNotIn("Traceback", out)
+        self.assertNotIn("floodgate:", out)  # never failed open
+
+
+@unittest.skipUnless(shutil.which("gunicorn") and shutil.which("ab"),
+                     "gunicorn or ab (apache2-utils) not installed")
+class TestGunicorn(ServerCase):
+    # Debian's gunicorn, run by this interpreter so that it imports the
+    # package installed in the venv (which sees the system's packages)
+    CMD = [sys.executable, "-m", "gunicorn", "-w", "{n}", "-k", "sync",
+           "-b", "127.0.0.1:{port}", "--log-level", "warning",
+           "--graceful-timeout", "5"]
 
     def test_sync_workers_admit_exactly_the_bucket(self):
-        self.run_server(preload=False)
+        self.run_server(self.CMD + ["testapp:application"])
 
     def test_preloaded_middleware_shared_across_fork_admits_exactly(self):
-        self.run_server(preload=True)
+        self.run_server(self.CMD + ["--preload", "testapp:application"])
 
 
-# ---------------------------------------------------------------- TAP
-
-class TapResult(unittest.TestResult):
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _line(self, ok, test, extra=""):
-        self.n += 1
-        print("%s %d - %s%s" % ("ok" if ok else "not ok", self.n,
-                                test.id().split(".", 1)[-1], extra))
-        sys.stdout.flush()
-
-    def _diag(self, text):
-        for line in text.rstrip().splitlines():
-            print("# " + line)
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self._line(True, test)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._diag(self.failures[-1][1])
-        self._line(False, test)
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._diag(self.errors[-1][1])
-        self._line(False, test)
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self._line(True, test, " # SKIP " + reason)
+def uwsgi_python3():
+    """Whether uWSGI with the python3 plugin runs."""
+    if not shutil.which("uwsgi"):
+        return False
+    out = subprocess.run(["uwsgi", "--plugin", "python3", "--version"],
+                         capture_output=True, timeout=30)
+    return out.returncode == 0
 
 
-def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(
-        sys.modules[__name__])
-    if len(sys.argv) > 1:
-        suite = unittest.defaultTestLoader.loadTestsFromNames(
-            sys.argv[1:], sys.modules[__name__])
-    print("1..%d" % suite.countTestCases())
-    result = TapResult()
-    suite.run(result)
-    return 0 if result.wasSuccessful() else 1
+@unittest.skipUnless(uwsgi_python3() and shutil.which("ab"),
+                     "uwsgi with the python3 plugin (uwsgi-plugin-python3) "
+                     "or ab (apache2-utils) not installed")
+class TestUwsgi(ServerCase):
+    # Debian's uWSGI with its python3 plugin; the venv's site-packages
+    # (the installed package) first on its path.
+    STOP_SIGNAL = signal.SIGINT
+    CMD = ["uwsgi", "--plugin", "python3", "--master", "--processes", "{n}",
+           "--http-socket", "127.0.0.1:{port}", "--wsgi-file",
+           "{app}/testapp.py", "--pythonpath",
+           sysconfig.get_paths()["purelib"], "--need-app",
+           "--disable-logging", "--die-on-term"]
+    if os.geteuid() == 0:
+        CMD += ["--uid", "nobody", "--gid", "nogroup"]
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() == 0:  # the workers run as nobody
+            import grp
+            os.chown("/dev/shm/" + self.seg, 0, grp.getgrnam("nogroup").gr_gid)
+            os.chmod("/dev/shm/" + self.seg, 0o660)
+
+    READY = "WSGI app 0 (mountpoint='') ready"
+
+    def test_app_loaded_before_fork_admits_exactly_the_bucket(self):
+        self.run_server(self.CMD, ready_line=self.READY, ready_count=1)
+
+    def test_lazy_apps_each_worker_attaches_and_admits_exactly(self):
+        self.run_server(self.CMD + ["--lazy-apps"], ready_line=self.READY,
+                        ready_count=Server.WORKERS)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(fgtest.main())
