@@ -233,14 +233,15 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
 	               c->tx_bytes, c->tx_errors, c->harvested, c->applied,
 	               c->records_unknown, c->records_noroom, c->local_noroom,
 	               c->drops_self, c->rx_overflow);
-	fgd_buf_printf(
-	    o,
-	    "members relayed=%" PRIu64 " pings=%" PRIu64 " acks=%" PRIu64
-	    " ping_reqs=%" PRIu64 " acks_relayed=%" PRIu64 " suspected=%" PRIu64
-	    " declared_dead=%" PRIu64 " announces=%" PRIu64 " ignored=%" PRIu64
-	    "\n",
-	    c->relayed, c->pings, c->acks, c->ping_reqs, c->acks_relayed,
-	    c->suspected, c->declared_dead, c->announces, c->member_ignored);
+	fgd_buf_printf(o,
+	               "members relayed=%" PRIu64 " pings=%" PRIu64
+	               " acks=%" PRIu64 " ping_reqs=%" PRIu64
+	               " acks_relayed=%" PRIu64 " suspected=%" PRIu64
+	               " declared_dead=%" PRIu64 " announces=%" PRIu64
+	               " ignored=%" PRIu64 " incarnations=%" PRIu64 "\n",
+	               c->relayed, c->pings, c->acks, c->ping_reqs,
+	               c->acks_relayed, c->suspected, c->declared_dead,
+	               c->announces, c->member_ignored, c->incarnations);
 	fgd_buf_printf(o,
 	               "ledger marks=%zu max=%zu bytes_max=%zu evicted=%" PRIu64
 	               " clamped=%" PRIu64 " capped=%" PRIu64 " own=%zu\n",

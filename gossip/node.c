@@ -239,15 +239,18 @@ static void on_records(struct fgd_node *n, struct fgw_view *v,
 		                    from, now_ms);
 }
 
-/* Whether an opened datagram is new: an announcement by its version,
- * anything else by its seq space's replay window. */
+/* Whether an opened datagram is new: from an incarnation of its origin
+ * no older than any seen in either seq space, then an announcement by
+ * its version, anything else by its seq space's replay window. */
 static enum fgw_drop admit(struct fgd_node *n, const struct fgw_view *v)
 {
-	if (v->type == FGW_TYPE_MEMBER && v->kind == FGW_ANNOUNCE) {
-		if (v->incarnation < n->replay[v->origin].incarnation)
-			return FGW_STALE;
+	const struct fgw_replay *r = &n->replay[v->origin];
+	const struct fgw_replay *d = &n->replay_direct[v->origin];
+
+	if (v->incarnation < r->incarnation || v->incarnation < d->incarnation)
+		return FGW_STALE;
+	if (v->type == FGW_TYPE_MEMBER && v->kind == FGW_ANNOUNCE)
 		return fgd_members_announce(&n->members, v);
-	}
 	return fgw_replay_check(v->type == FGW_TYPE_MEMBER ||
 	                                (v->flags & FGW_F_REPAIR)
 	                            ? &n->replay_direct[v->origin]
@@ -281,6 +284,7 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
 	}
 	if (v.type == FGW_TYPE_MEMBER && v.kind == FGW_ANNOUNCE)
 		return FGW_OK; /* re-sent by others: says nothing of liveness */
+	fgd_sync_known(&n->sync, v.origin, v.incarnation);
 	fgd_members_heard(&n->members, v.origin, now_ms);
 	if (v.type == FGW_TYPE_MEMBER)
 		on_member(n, &v, from, now_ms);

@@ -118,17 +118,24 @@ static void part_note(struct fgd_sync *sy, struct fgd_sync_origin *s,
 	join_up(s);
 }
 
+void fgd_sync_known(struct fgd_sync *sy, int origin, uint64_t inc)
+{
+	struct fgd_sync_origin *s = &sy->o[origin];
+
+	if (inc > s->inc) {
+		memset(s, 0, sizeof *s); /* a new life: versions restart */
+		s->inc = inc;
+	}
+}
+
 void fgd_sync_note(struct fgd_sync *sy, int origin, const struct fgw_view *v,
                    int whole, uint64_t now_ms)
 {
 	struct fgd_sync_origin *s = &sy->o[origin];
 
-	if (v->incarnation != s->inc) {
-		if (v->incarnation < s->inc)
-			return; /* the replay window drops these already */
-		memset(s, 0, sizeof *s); /* a new life: versions restart */
-		s->inc = v->incarnation;
-	}
+	fgd_sync_known(sy, origin, v->incarnation);
+	if (v->incarnation < s->inc)
+		return; /* the node drops these already */
 	if (v->to > s->latest)
 		s->latest = v->to;
 	if (whole && v->to > s->have && v->to > v->from && v->seq >= v->part)

@@ -106,6 +106,11 @@ void fgd_sync_fini(struct fgd_sync *sy);
 /* A round of ours went out, covering our records up to @version. */
 void fgd_sync_round(struct fgd_sync *sy, uint64_t version);
 
+/* A datagram of @origin's incarnation @inc passed: a later one than we
+ * knew is a new life, whose versions restart (and our digests name it,
+ * so that a node restarted below its last incarnation learns of it). */
+void fgd_sync_known(struct fgd_sync *sy, int origin, uint64_t inc);
+
 /* An accepted consumption datagram of @origin: count its part of its
  * batch (if @whole: every record of it was recorded), and move `have` on
  * when batches join up. */

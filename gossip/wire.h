@@ -34,7 +34,17 @@
  * datagram, duplicates, reordering and replays change nothing, and a
  * node that never heard of a key debits only what still matters.
  *
- * Versions (the digest exchange, daemon/sync.c): every change of an
+ * Incarnations (gossip/node.h).  A receiver drops a datagram whose
+ * incarnation is older than any it has seen from that origin, in either
+ * seq space (FGW_STALE), and takes a later one as a new life whose
+ * counts, versions and seqs restart.  Nothing compares an incarnation
+ * with a clock: an origin picks its first as it likes (floodgated uses
+ * its wall clock, a guess), and the digest_inc of every ping and sync
+ * request a member sends it names the incarnation the member knows it
+ * by, so an origin that restarted below that (a clock set back across a
+ * reboot) learns it from the next probe and moves past it.
+ *
+ * Versions (the digest exchange, gossip/sync.c): every change of an
  * origin's record takes the origin's next version.  A round's datagrams
  * carry (from, to] = the versions since its previous round, parts 0..n-1;
  * a receiver that holds every part of a batch whose `from` it has reached

@@ -414,6 +414,56 @@ Test(sync, a_new_incarnation_of_an_origin_starts_its_versions_again)
 	cr_expect_eq(left(1, "a"), CAP - 3, "2 before the restart, 1 after");
 }
 
+/* Node @i restarts with incarnation @inc (its clock was set back, say):
+ * same segment, same address, and its network attached again. */
+static void restart_with(int i, uint64_t inc)
+{
+	struct fgd_node_params p = {.incarnation = inc,
+	                            .max_datagram = 1200,
+	                            .interval_ms = IV_MS,
+	                            .npeers = (size_t)S.n - 1};
+	int j, k = 0, seeds[MAXN + 1];
+
+	fgd_node_fini(&S.node[i]);
+	cr_assert_eq(fgd_node_init(&S.node[i], S.fg[i], &S.kr, S.sk[i],
+	                           S.keys[i].pk, &p),
+	             0);
+	for (j = 0; j < S.n; j++)
+		if (j != i)
+			seeds[k++] = j;
+	seeds[k] = -1;
+	net_attach(i, seeds, 0);
+}
+
+Test(sync, a_node_restarted_below_its_last_incarnation_is_heard_again)
+{
+	uint64_t stale = 0;
+	int r, i;
+
+	sim_up(3);
+	net_mesh(0);
+	for (r = 0; r < 5; r++)
+		round_all(); /* everyone knows node 2 as incarnation 7 */
+	restart_with(2, 3);  /* a clock set back across a reboot */
+	cr_assert_eq(fg_allow(S.fg[2], "g", "late", 4, NULL), 1);
+	for (r = 0; r < 4 * S.n + 2 * (int)FGD_SYNC_RETRY &&
+	            !all_left("late", CAP - 4);
+	     r++)
+		round_all();
+	for (i = 0; i < 2; i++)
+		stale += S.node[i].ctr.drops[FGW_STALE];
+	cr_log_info("heard again after %d rounds (%llu datagrams dropped as "
+	            "stale meanwhile)",
+	            r, (unsigned long long)stale);
+	cr_expect(all_left("late", CAP - 4),
+	          "node 2's consumption never reached the others");
+	cr_expect_gt(stale, 0, "its low incarnation was dropped first");
+	cr_expect_eq(S.node[2].ctr.incarnations, 1, "it moved past it once");
+	cr_expect_gt(S.node[2].x.incarnation, 7);
+	cr_expect_leq(r, 2 * S.n + (int)FGD_SYNC_RETRY,
+	              "within a probe cycle and a repair: %d rounds", r);
+}
+
 /* ------------------------------------------------------------ MACs */
 
 Test(sync, a_full_mesh_round_goes_under_pairwise_macs)
