@@ -42,6 +42,8 @@
 
 #include "daemon/config.h"
 #include "shm/gcra.h"
+#include "shm/segment.h"
+#include "daemon/rule.h"
 #include "util/num.h"
 
 #define FGD_LINE_MAX    1024       /* bytes, without the line end */
@@ -74,17 +76,19 @@ struct directive {
 	int repeat; /* may appear more than once */
 };
 
-__attribute__((format(printf, 3, 4))) static void msg(char *err, size_t errlen,
-                                                      const char *fmt, ...)
+/* Why into @err; always returns -1. */
+__attribute__((format(printf, 3, 4))) static int msg(char *err, size_t errlen,
+                                                     const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err == NULL || errlen == 0)
-		return;
+		return -1;
 	va_start(ap, fmt);
 	if (vsnprintf(err, errlen, fmt, ap) < 0)
 		err[0] = '\0';
 	va_end(ap);
+	return -1;
 }
 
 /* "fname:line: reason"; always returns -1. */
@@ -112,33 +116,6 @@ __attribute__((format(printf, 2, 3))) static int fail(struct parser *p,
 
 /* ------------------------------------------------------------- lexemes */
 
-enum { DUR_SYNTAX = -1, DUR_NOUNIT = -2, DUR_RANGE = -3 };
-
-/* A duration with a unit: "500ms", "1s", "1m", "1h"; at most @max ms. */
-static int parse_duration(const char *s, uint64_t max, uint64_t *ms)
-{
-	static const struct {
-		const char *name;
-		uint64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-	size_t n = strspn(s, "0123456789"), i;
-	uint64_t v;
-
-	if (n == 0)
-		return DUR_SYNTAX;
-	if (s[n] == '\0')
-		return DUR_NOUNIT;
-	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (strcmp(s + n, units[i].name) != 0)
-			continue;
-		if (fgu_parse_uint(s, n, 0, max / units[i].ms, &v) != 0)
-			return DUR_RANGE;
-		*ms = v * units[i].ms;
-		return 0;
-	}
-	return DUR_SYNTAX;
-}
-
 /* 1..@max bytes of [A-Za-z0-9] and those of @extra. */
 static int word_ok(const char *s, size_t max, const char *extra)
 {
@@ -156,18 +133,14 @@ static int word_ok(const char *s, size_t max, const char *extra)
 	return 1;
 }
 
-/* As fg__seg_path() in shm/segment.c accepts. */
+/* What the library takes for a segment (fg__seg_path): the daemon, the
+ * CLI and the workers must all accept it. */
 static int segment_ok(const char *s)
 {
-	if (s[0] == '/')
-		return strlen(s) <= FGD_PATH_MAX && s[1] != '\0';
-	return s[0] != '.' && word_ok(s, FGD_NAME_MAX, "._-");
-}
+	char path[FG_SEG_PATH_MAX + 16];
 
-/* As rule_name_ok() in lib/owner.c accepts. */
-static int rule_name_ok(const char *s)
-{
-	return word_ok(s, FG_RULE_NAME_MAX, "_.:/-");
+	return strlen(s) <= FGD_PATH_MAX &&
+	       fg__seg_path(s, path, sizeof path) == 0;
 }
 
 /* ---------------------------------------------------------- directives */
@@ -179,8 +152,9 @@ static int d_segment(struct parser *p, char **w, int nw)
 		return fail(p,
 		            "segment '" CLIP "': must be a name of 1..%d of "
 		            "[A-Za-z0-9._-] not starting with '.', or an "
-		            "absolute path of at most %d bytes",
-		            w[1], FGD_NAME_MAX, FGD_PATH_MAX);
+		            "absolute path of at most %d bytes whose last part "
+		            "is 1..%u bytes",
+		            w[1], FGD_NAME_MAX, FGD_PATH_MAX, FG_SEG_BASE_MAX);
 	strcpy(p->cfg.segment, w[1]);
 	return 0;
 }
@@ -284,7 +258,8 @@ static int d_snapshot(struct parser *p, char **w, int nw)
 		            "snapshot '" CLIP "': must be an absolute path of "
 		            "at most %d bytes",
 		            w[1], FGD_PATH_MAX - 4);
-	if (nw == 4 && (parse_duration(w[3], 3600000, &ms) != 0 || ms < 1000))
+	if (nw == 4 &&
+	    (fgu_parse_duration(w[3], 3600000, &ms) != 0 || ms < 1000))
 		return fail(p,
 		            "snapshot every '" CLIP "': must be a duration "
 		            "from 1s to 1h, like 60s",
@@ -363,7 +338,8 @@ static int d_interval(struct parser *p, char **w, int nw)
 	uint64_t ms;
 
 	(void)nw;
-	if (parse_duration(w[1], INTERVAL_MAX, &ms) != 0 || ms < INTERVAL_MIN)
+	if (fgu_parse_duration(w[1], INTERVAL_MAX, &ms) != 0 ||
+	    ms < INTERVAL_MIN)
 		return fail(p,
 		            "interval '" CLIP "': must be a duration from "
 		            "10ms to 10s, like 100ms",
@@ -392,7 +368,7 @@ static int d_debt_window(struct parser *p, char **w, int nw)
 	uint64_t ms;
 
 	(void)nw;
-	if (parse_duration(w[1], DEBT_WINDOW_MAX, &ms) != 0 || ms < 1000)
+	if (fgu_parse_duration(w[1], DEBT_WINDOW_MAX, &ms) != 0 || ms < 1000)
 		return fail(p,
 		            "debt-window '" CLIP "': must be a duration from "
 		            "1s to 24h, like 60s",
@@ -463,7 +439,7 @@ static int d_http(struct parser *p, char **w, int nw)
 		if (i + 1 >= nw)
 			return fail(p, "http: '%s' needs a value", w[i]);
 		if (k == 1) {
-			if (parse_duration(w[i + 1], 3600000, &v) != 0 ||
+			if (fgu_parse_duration(w[i + 1], 3600000, &v) != 0 ||
 			    v < 1000)
 				return fail(p,
 				            "http: timeout '" CLIP
@@ -504,153 +480,24 @@ static int d_fanout(struct parser *p, char **w, int nw)
 	return 0;
 }
 
-/* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
-static int rule_rate(struct parser *p, const char *name, const char *s,
-                     struct fgd_rule *r)
-{
-	const char *slash = strchr(s, '/');
-	uint64_t rate, ms;
-	int e;
-
-	if (slash == NULL ||
-	    fgu_parse_uint(s, (size_t)(slash - s), 0, UINT32_MAX, &rate) != 0)
-		return fail(p,
-		            "rule '%s': rate must be N/PERIOD like 5/1s, not "
-		            "'" CLIP "'",
-		            name, s);
-	if (rate == 0)
-		return fail(p, "rule '%s': rate must be at least 1", name);
-	e = parse_duration(slash + 1, UINT32_MAX, &ms);
-	if (e == DUR_NOUNIT)
-		return fail(p,
-		            "rule '%s': rate period '" CLIP "' needs a unit "
-		            "(ms, s, m or h), like 5/1s",
-		            name, slash + 1);
-	if (e == DUR_RANGE)
-		return fail(p, "rule '%s': rate period '" CLIP "' is too long",
-		            name, slash + 1);
-	if (e != 0)
-		return fail(p,
-		            "rule '%s': rate must be N/PERIOD like 5/1s, not "
-		            "'" CLIP "'",
-		            name, s);
-	if (ms == 0)
-		return fail(p, "rule '%s': rate period must be at least 1ms",
-		            name);
-	r->rate = (uint32_t)rate;
-	r->period_ms = (uint32_t)ms;
-	return 0;
-}
-
-/*
- * "rule NAME capacity N rate R/PERIOD [scope host|global]
- *  [on-full open|closed] [mode enforce|shadow] [default]", keywords in any
- * order, each at most once.
- */
+/* "rule NAME ...": the words are rule.c's; here, what makes it one rule
+ * of this config (a name used once, one default, the rule limit). */
 static int d_rule(struct parser *p, char **w, int nw)
 {
-	enum { K_CAPACITY, K_RATE, K_SCOPE, K_ONFULL, K_MODE, K_DEFAULT };
-	static const struct {
-		const char *kw;
-		const char *off, *on; /* values; NULL: takes a number */
-		uint32_t flag;        /* set by @on */
-	} kws[] = {
-	    [K_CAPACITY] = {"capacity", NULL, NULL, 0},
-	    [K_RATE] = {"rate", NULL, NULL, 0},
-	    [K_SCOPE] = {"scope", "host", "global", FG_RULE_GLOBAL},
-	    [K_ONFULL] = {"on-full", "open", "closed", FG_RULE_FAIL_CLOSED},
-	    [K_MODE] = {"mode", "enforce", "shadow", FG_RULE_SHADOW},
-	    [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
-	};
-	const char *name = w[1];
-	struct fgd_rule r = {.flags = 0};
-	unsigned seen = 0, k;
-	uint64_t period_ns, interval_ns, v;
-	int i;
+	struct fgd_rule r;
+	char why[256];
+	size_t i;
 
-	if (nw < 2)
-		return fail(p, "rule needs a name, capacity N and rate "
-		               "R/PERIOD");
-	if (!rule_name_ok(name))
-		return fail(p,
-		            "rule '" CLIP "': name must be 1..%d of "
-		            "[A-Za-z0-9_.:/-]",
-		            name, FG_RULE_NAME_MAX);
-	for (i = 0; (size_t)i < p->cfg.nrules; i++)
-		if (strcmp(p->cfg.rules[i].name, name) == 0)
-			return fail(p, "rule '%s': defined twice", name);
-	strcpy(r.name, name);
-
-	for (i = 2; i < nw; i++) {
-		const char *kw = w[i], *val = i + 1 < nw ? w[i + 1] : NULL;
-
-		for (k = 0; k < sizeof kws / sizeof kws[0]; k++)
-			if (strcmp(kw, kws[k].kw) == 0)
-				break;
-		if (k == sizeof kws / sizeof kws[0])
-			return fail(p,
-			            "rule '%s': unknown keyword '" CLIP "' "
-			            "(capacity, rate, scope, on-full, mode or "
-			            "default)",
-			            name, kw);
-		if (seen & (1u << k))
-			return fail(p, "rule '%s': '%s' given twice", name, kw);
-		seen |= 1u << k;
-		if (k == K_DEFAULT) {
-			r.flags |= FG_RULE_DEFAULT;
-			continue;
-		}
-		if (val == NULL)
-			return fail(p, "rule '%s': '%s' needs a value", name,
-			            kw);
-		i++;
-		if (k == K_CAPACITY) {
-			if (fgu_parse_uint(val, strlen(val), 0, UINT32_MAX,
-			                   &v) != 0 ||
-			    v == 0)
-				return fail(
-				    p,
-				    "rule '%s': capacity '" CLIP "' "
-				    "must be a number from 1 to %" PRIu32,
-				    name, val, UINT32_MAX);
-			r.capacity = (uint32_t)v;
-		} else if (k == K_RATE) {
-			if (rule_rate(p, name, val, &r) != 0)
-				return -1;
-		} else if (strcmp(val, kws[k].on) == 0) {
-			r.flags |= kws[k].flag;
-		} else if (strcmp(val, kws[k].off) != 0) {
-			return fail(p,
-			            "rule '%s': %s must be %s or %s, not "
-			            "'" CLIP "'",
-			            name, kw, kws[k].off, kws[k].on, val);
-		}
-	}
-	if (!(seen & (1u << K_CAPACITY)))
-		return fail(p, "rule '%s': needs capacity N", name);
-	if (!(seen & (1u << K_RATE)))
-		return fail(p, "rule '%s': needs rate R/PERIOD, like 5/1s",
-		            name);
-
-	/* What fg_rule_set() refuses, refused here, in its terms. */
-	period_ns = (uint64_t)r.period_ms * 1000000u;
-	if (r.rate > period_ns)
-		return fail(p,
-		            "rule '%s': rate %" PRIu32 "/%" PRIu32 "ms is "
-		            "above one token per nanosecond",
-		            name, r.rate, r.period_ms);
-	interval_ns = (period_ns + r.rate - 1) / r.rate;
-	if (r.capacity > FG_TAU_MAX / interval_ns)
-		return fail(
-		    p,
-		    "rule '%s': capacity / rate spans more than 2^56 ns "
-		    "(834 days) of refill",
-		    name);
+	if (fgd_rule_words(w + 1, nw - 1, &r, why, sizeof why) != 0)
+		return fail(p, "%s", why);
+	for (i = 0; i < p->cfg.nrules; i++)
+		if (strcmp(p->cfg.rules[i].name, r.name) == 0)
+			return fail(p, "rule '%s': defined twice", r.name);
 	if ((r.flags & FG_RULE_DEFAULT) && p->default_line != 0)
 		return fail(p,
 		            "rule '%s': a second default rule (the first is on "
 		            "line %zu)",
-		            name, p->default_line);
+		            r.name, p->default_line);
 	if (p->cfg.nrules == FG_RULES_MAX)
 		return fail(p, "more than %d rules", FG_RULES_MAX);
 	if (p->cfg.nrules == p->rules_alloc) {
@@ -702,10 +549,12 @@ const char *fgd_config_directive(size_t i)
 
 /* ---------------------------------------------------------------- lines */
 
-static int parse_line(struct parser *p, const char *s, size_t n)
+/* The line @s of @n bytes, checked and with its comment cut, into @buf;
+ * its words into @w: their number, or -1 (failed). */
+static int words_of(struct parser *p, const char *s, size_t n, char *buf,
+                    char **w)
 {
-	char buf[FGD_LINE_MAX + 1], *w[MAX_WORDS], *c;
-	const struct directive *d = NULL;
+	char *c;
 	size_t i;
 	int nw = 0;
 
@@ -726,11 +575,7 @@ static int parse_line(struct parser *p, const char *s, size_t n)
 	c = strchr(buf, '#');
 	if (c != NULL)
 		*c = '\0';
-
-	for (c = buf;;) {
-		c += strspn(c, " \t");
-		if (*c == '\0')
-			break;
+	for (c = buf + strspn(buf, " \t"); *c != '\0'; c += strspn(c, " \t")) {
 		if (nw == MAX_WORDS)
 			return fail(p, "too many words (at most %d)",
 			            MAX_WORDS);
@@ -739,17 +584,24 @@ static int parse_line(struct parser *p, const char *s, size_t n)
 		if (*c != '\0')
 			*c++ = '\0';
 	}
-	if (nw == 0)
-		return 0;
+	return nw;
+}
 
-	for (i = 0; i < sizeof directives / sizeof directives[0]; i++) {
-		if (strcmp(w[0], directives[i].name) == 0) {
-			d = &directives[i];
+static int parse_line(struct parser *p, const char *s, size_t n)
+{
+	char buf[FGD_LINE_MAX + 1], *w[MAX_WORDS];
+	const struct directive *d;
+	int nw = words_of(p, s, n, buf, w);
+	size_t i;
+
+	if (nw <= 0)
+		return nw;
+	for (i = 0; i < sizeof directives / sizeof directives[0]; i++)
+		if (strcmp(w[0], directives[i].name) == 0)
 			break;
-		}
-	}
-	if (d == NULL)
+	if (i == sizeof directives / sizeof directives[0])
 		return fail(p, "unknown directive '" CLIP "'", w[0]);
+	d = &directives[i];
 	if (!d->repeat && p->seen[i] != 0)
 		return fail(p, "'%s' given twice (first on line %zu)", d->name,
 		            p->seen[i]);
@@ -840,12 +692,42 @@ out:
 	return r;
 }
 
+/* All of @fd, a regular file, into @buf (FGD_FILE_MAX + 1 bytes): its
+ * length, or -1 with why in @err. */
+static ssize_t file_read(int fd, const char *path, char *buf, char *err,
+                         size_t errlen)
+{
+	struct stat st;
+	size_t n = 0;
+
+	if (fstat(fd, &st) != 0)
+		return msg(err, errlen, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return msg(err, errlen, "%s: not a regular file", path);
+	/* Read one byte past the limit: the file may grow under us. */
+	while (n <= FGD_FILE_MAX) {
+		ssize_t k = read(fd, buf + n, FGD_FILE_MAX + 1 - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return msg(err, errlen, "%s: %s", path,
+			           strerror(errno));
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n > FGD_FILE_MAX)
+		return msg(err, errlen, "%s: larger than %u bytes", path,
+		           FGD_FILE_MAX);
+	return (ssize_t)n;
+}
+
 int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
                     size_t errlen)
 {
 	char *buf = NULL;
-	struct stat st;
-	size_t n = 0;
+	ssize_t n = -1;
 	int fd = -1, r = -1;
 
 	if (cfg != NULL)
@@ -860,44 +742,13 @@ int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
 		msg(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (fstat(fd, &st) != 0) {
-		msg(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		msg(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > (off_t)FGD_FILE_MAX) {
-		msg(err, errlen, "%s: larger than %u bytes", path,
-		    FGD_FILE_MAX);
-		goto out;
-	}
 	buf = malloc(FGD_FILE_MAX + 1);
-	if (buf == NULL) {
+	if (buf == NULL)
 		msg(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	/* Read one byte past the limit: the file may grow under us. */
-	while (n <= FGD_FILE_MAX) {
-		ssize_t k = read(fd, buf + n, FGD_FILE_MAX + 1 - n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			msg(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-	}
-	if (n > FGD_FILE_MAX) {
-		msg(err, errlen, "%s: larger than %u bytes", path,
-		    FGD_FILE_MAX);
-		goto out;
-	}
-	r = fgd_config_parse(buf, n, path, cfg, err, errlen);
+	else
+		n = file_read(fd, path, buf, err, errlen);
+	if (n >= 0)
+		r = fgd_config_parse(buf, (size_t)n, path, cfg, err, errlen);
 out:
 	free(buf);
 	if (fd >= 0)

@@ -89,6 +89,21 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
                     uint64_t now_ns);
 
+/* 1 if @name is a rule name: 1..FG_RULE_NAME_MAX of [A-Za-z0-9_.:/-]. */
+int fg__rule_name_ok(const char *name);
+
+/* What is wrong with @rule, for fg_rule_set() and the daemon's config,
+ * which must refuse the same rules; with FG__RULE_OK, *@interval_ns is
+ * its ns per token. */
+enum fg__rule_bad {
+	FG__RULE_OK,
+	FG__RULE_BAD_NAME,  /* FG_ENAME */
+	FG__RULE_BAD_VALUE, /* a zero, or unknown flags */
+	FG__RULE_TOO_FAST,  /* more than a token per nanosecond */
+	FG__RULE_TOO_LONG,  /* capacity / rate beyond FG_TAU_MAX of refill */
+};
+enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
+
 /* Allocate a client around an attached segment. */
 int fg__client_new(struct fg_seg *seg, fg_client **out);
 

@@ -75,7 +75,7 @@ int fg_unlink(const char *segment)
 	return r;
 }
 
-static int rule_name_ok(const char *name)
+int fg__rule_name_ok(const char *name)
 {
 	size_t i, n;
 
@@ -92,6 +92,24 @@ static int rule_name_ok(const char *name)
 			return 0;
 	}
 	return 1;
+}
+
+enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
+{
+	uint64_t period_ns = (uint64_t)rule->period_ms * 1000000u, t;
+
+	if (!fg__rule_name_ok(rule->name))
+		return FG__RULE_BAD_NAME;
+	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||
+	    (rule->flags & ~RULE_FLAGS))
+		return FG__RULE_BAD_VALUE;
+	if (rule->rate > period_ns)
+		return FG__RULE_TOO_FAST;
+	t = (period_ns + rule->rate - 1) / rule->rate;
+	if (rule->capacity > FG_TAU_MAX / t)
+		return FG__RULE_TOO_LONG;
+	*interval_ns = t;
+	return FG__RULE_OK;
 }
 
 /* Write @p as rule @idx's next live copy (caller holds the owner lock). */
@@ -121,20 +139,14 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 {
 	struct fg_rule_params p = {0};
 	struct fg_seg_hdr *h;
-	uint64_t period_ns;
+	enum fg__rule_bad bad;
 	int idx, r;
 
 	if (c == NULL || rule == NULL)
 		return FG_EINVAL;
-	if (!rule_name_ok(rule->name))
-		return FG_ENAME;
-	period_ns = (uint64_t)rule->period_ms * 1000000u;
-	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||
-	    rule->rate > period_ns || (rule->flags & ~RULE_FLAGS))
-		return FG_ERULE;
-	p.interval_ns = (period_ns + rule->rate - 1) / rule->rate;
-	if (rule->capacity > FG_TAU_MAX / p.interval_ns)
-		return FG_ERULE;
+	bad = fg__rule_check(rule, &p.interval_ns);
+	if (bad != FG__RULE_OK)
+		return bad == FG__RULE_BAD_NAME ? FG_ENAME : FG_ERULE;
 	p.capacity = rule->capacity;
 	p.rate = rule->rate;
 	p.period_ms = rule->period_ms;

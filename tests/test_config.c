@@ -367,6 +367,7 @@ Test(config, segment_takes_a_library_segment_name)
 	memset(path, 'p', sizeof path);
 	path[0] = '/';
 	path[FGD_PATH_MAX] = '\0';
+	path[100] = '/'; /* the last part within FG_SEG_BASE_MAX */
 	accepts_value("segment", path);
 
 	name[FGD_NAME_MAX] = 'n';
@@ -376,6 +377,12 @@ Test(config, segment_takes_a_library_segment_name)
 	rejects_value("segment", "a/b", "segment 'a/b'");
 	rejects_value("segment", "bad!", "segment 'bad!'");
 	rejects_value("segment", "/", "absolute path");
+	/* as the library refuses them: the daemon and the CLI must take
+	 * every segment the config takes */
+	rejects_value("segment", "/tmp/x/", "last part is 1..200 bytes");
+	path[100] = 'p';
+	rejects_value("segment", path, "last part is 1..200 bytes");
+	path[100] = '/';
 	path[FGD_PATH_MAX] = 'p';
 	path[FGD_PATH_MAX + 1] = '\0';
 	rejects_value("segment", path, "at most 240 bytes");

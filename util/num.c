@@ -7,6 +7,8 @@
  */
 #include "util/num.h"
 
+#include <string.h>
+
 int fgu_parse_uint(const char *s, size_t n, uint64_t min, uint64_t max,
                    uint64_t *out)
 {
@@ -47,4 +49,28 @@ const char *fgu_num_strerror(int err)
 	default:
 		return "is out of range";
 	}
+}
+
+int fgu_parse_duration(const char *s, uint64_t max_ms, uint64_t *ms)
+{
+	static const struct {
+		const char *name;
+		uint64_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	size_t n = strspn(s, "0123456789"), i;
+	uint64_t v;
+
+	if (n == 0)
+		return FGU_DUR_SYNTAX;
+	if (s[n] == '\0')
+		return FGU_DUR_NOUNIT;
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(s + n, units[i].name) != 0)
+			continue;
+		if (fgu_parse_uint(s, n, 0, max_ms / units[i].ms, &v) != 0)
+			return FGU_DUR_RANGE;
+		*ms = v * units[i].ms;
+		return 0;
+	}
+	return FGU_DUR_SYNTAX;
 }

@@ -36,4 +36,14 @@ int fgu_parse_uint(const char *s, size_t n, uint64_t min, uint64_t max,
  * whole number", "is negative", ... */
 const char *fgu_num_strerror(int err);
 
+enum fgu_duration_error {
+	FGU_DUR_SYNTAX = -1, /* not digits and a unit */
+	FGU_DUR_NOUNIT = -2, /* digits alone: "100" (ms? s?) */
+	FGU_DUR_RANGE = -3,  /* above @max_ms */
+};
+
+/* A duration written with a unit, "500ms", "10s", "1m", "1h", of at most
+ * @max_ms: 0 with *@ms set, or a negative enum fgu_duration_error. */
+int fgu_parse_duration(const char *s, uint64_t max_ms, uint64_t *ms);
+
 #endif

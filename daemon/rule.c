@@ -1,0 +1,216 @@
+/*
+ * rule.c - the words of a rule directive (floodgate.conf(5)):
+ *
+ *   rule NAME capacity N rate R/PERIOD [scope host|global]
+ *        [on-full open|closed] [mode enforce|shadow] [default]
+ *
+ * keywords in any order, each at most once, from one table that also
+ * names them in messages.  What the library's fg_rule_set() would refuse
+ * is refused here in its own terms, by the library's own check
+ * (fg__rule_check), so the config and the owner API cannot drift apart.
+ * Pure: no allocation, no state; config.c adds the rule to the config.
+ */
+#include "daemon/rule.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/client.h"
+#include "util/num.h"
+
+#define CLIP "%.64s" /* how much of a word a message echoes */
+
+enum { K_CAPACITY, K_RATE, K_SCOPE, K_ONFULL, K_MODE, K_DEFAULT, K_N };
+
+static const struct keyword {
+	const char *kw;
+	const char *off, *on; /* values; NULL: takes a number or a rate */
+	uint32_t flag;        /* set by @on */
+} kws[K_N] = {
+    [K_CAPACITY] = {"capacity", NULL, NULL, 0},
+    [K_RATE] = {"rate", NULL, NULL, 0},
+    [K_SCOPE] = {"scope", "host", "global", FG_RULE_GLOBAL},
+    [K_ONFULL] = {"on-full", "open", "closed", FG_RULE_FAIL_CLOSED},
+    [K_MODE] = {"mode", "enforce", "shadow", FG_RULE_SHADOW},
+    [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
+};
+
+static int why_f(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int why_f(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(why, len, fmt, ap) < 0 && len > 0)
+		why[0] = '\0';
+	va_end(ap);
+	return -1;
+}
+
+/* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
+static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
+                     char *why, size_t len)
+{
+	const char *slash = strchr(s, '/');
+	uint64_t rate, ms;
+	int e;
+
+	if (slash == NULL ||
+	    fgu_parse_uint(s, (size_t)(slash - s), 0, UINT32_MAX, &rate) != 0)
+		return why_f(why, len,
+		             "rule '%s': rate must be N/PERIOD like 5/1s, not "
+		             "'" CLIP "'",
+		             name, s);
+	if (rate == 0)
+		return why_f(why, len, "rule '%s': rate must be at least 1",
+		             name);
+	e = fgu_parse_duration(slash + 1, UINT32_MAX, &ms);
+	if (e == FGU_DUR_NOUNIT)
+		return why_f(why, len,
+		             "rule '%s': rate period '" CLIP "' needs a unit "
+		             "(ms, s, m or h), like 5/1s",
+		             name, slash + 1);
+	if (e == FGU_DUR_RANGE)
+		return why_f(why, len,
+		             "rule '%s': rate period '" CLIP "' is too long",
+		             name, slash + 1);
+	if (e != 0)
+		return why_f(why, len,
+		             "rule '%s': rate must be N/PERIOD like 5/1s, not "
+		             "'" CLIP "'",
+		             name, s);
+	if (ms == 0)
+		return why_f(why, len,
+		             "rule '%s': rate period must be at least 1ms",
+		             name);
+	r->rate = (uint32_t)rate;
+	r->period_ms = (uint32_t)ms;
+	return 0;
+}
+
+/* Keyword @k's value @val into @r. */
+static int value(const char *name, unsigned k, const char *val,
+                 struct fgd_rule *r, char *why, size_t len)
+{
+	uint64_t v;
+
+	if (k == K_CAPACITY) {
+		if (fgu_parse_uint(val, strlen(val), 1, UINT32_MAX, &v) != 0)
+			return why_f(why, len,
+			             "rule '%s': capacity '" CLIP "' must be a "
+			             "number from 1 to %" PRIu32,
+			             name, val, UINT32_MAX);
+		r->capacity = (uint32_t)v;
+		return 0;
+	}
+	if (k == K_RATE)
+		return rule_rate(name, val, r, why, len);
+	if (strcmp(val, kws[k].on) == 0)
+		r->flags |= kws[k].flag;
+	else if (strcmp(val, kws[k].off) != 0)
+		return why_f(why, len,
+		             "rule '%s': %s must be %s or %s, not '" CLIP "'",
+		             name, kws[k].kw, kws[k].off, kws[k].on, val);
+	return 0;
+}
+
+static unsigned keyword(const char *kw)
+{
+	unsigned k;
+
+	for (k = 0; k < K_N; k++)
+		if (strcmp(kw, kws[k].kw) == 0)
+			break;
+	return k;
+}
+
+/* The keywords after the name, each once; their bits into *@seen. */
+static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
+                 char *why, size_t len)
+{
+	const char *name = w[0];
+	int i;
+
+	for (i = 1; i < nw; i++) {
+		unsigned k = keyword(w[i]);
+
+		if (k == K_N)
+			return why_f(why, len,
+			             "rule '%s': unknown keyword '" CLIP "' "
+			             "(capacity, rate, scope, on-full, mode or "
+			             "default)",
+			             name, w[i]);
+		if (*seen & (1u << k))
+			return why_f(why, len, "rule '%s': '%s' given twice",
+			             name, w[i]);
+		*seen |= 1u << k;
+		if (k == K_DEFAULT) {
+			r->flags |= FG_RULE_DEFAULT;
+			continue;
+		}
+		if (i + 1 == nw)
+			return why_f(why, len, "rule '%s': '%s' needs a value",
+			             name, w[i]);
+		if (value(name, k, w[++i], r, why, len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* What fg_rule_set() refuses, refused here, in its terms. */
+static int library_check(const struct fgd_rule *r, char *why, size_t len)
+{
+	fg_rule lr = {.name = r->name,
+	              .capacity = r->capacity,
+	              .rate = r->rate,
+	              .period_ms = r->period_ms,
+	              .flags = r->flags};
+	uint64_t interval_ns;
+
+	switch (fg__rule_check(&lr, &interval_ns)) {
+	case FG__RULE_OK:
+		return 0;
+	case FG__RULE_TOO_FAST:
+		return why_f(why, len,
+		             "rule '%s': rate %" PRIu32 "/%" PRIu32 "ms is "
+		             "above one token per nanosecond",
+		             r->name, r->rate, r->period_ms);
+	case FG__RULE_TOO_LONG:
+		return why_f(why, len,
+		             "rule '%s': capacity / rate spans more than 2^56 "
+		             "ns (834 days) of refill",
+		             r->name);
+	default:
+		return why_f(why, len, "rule '%s': refused by the library",
+		             r->name);
+	}
+}
+
+int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
+{
+	unsigned seen = 0;
+
+	memset(r, 0, sizeof *r);
+	if (nw < 1)
+		return why_f(why, len,
+		             "rule needs a name, capacity N and rate R/PERIOD");
+	if (!fg__rule_name_ok(w[0]))
+		return why_f(why, len,
+		             "rule '" CLIP "': name must be 1..%d of "
+		             "[A-Za-z0-9_.:/-]",
+		             w[0], FG_RULE_NAME_MAX);
+	strcpy(r->name, w[0]);
+	if (words(w, nw, r, &seen, why, len) != 0)
+		return -1;
+	if (!(seen & (1u << K_CAPACITY)))
+		return why_f(why, len, "rule '%s': needs capacity N", r->name);
+	if (!(seen & (1u << K_RATE)))
+		return why_f(why, len,
+		             "rule '%s': needs rate R/PERIOD, like 5/1s",
+		             r->name);
+	return library_check(r, why, len);
+}
