@@ -602,33 +602,31 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 
 /* Inside the daemon: the process, as client libraries export it
  * (process_*), from getrusage() and /proc/self: a few small reads. */
-static void process_metrics(struct fgd_buf *b)
+static void process_memory(struct fgd_buf *b)
 {
-	struct rusage ru;
-	struct rlimit rl;
-	long page = sysconf(_SC_PAGESIZE), tck = sysconf(_SC_CLK_TCK);
-	unsigned long long vsz = 0, rss = 0, start = 0, btime = 0;
-	char line[256];
-	FILE *f;
-	DIR *dir;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long long vsz = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
 
-	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		pfamily(b, "process_cpu_seconds_total", "counter",
-		        "User and system CPU time spent, in seconds.", 6,
-		        ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-		            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
-		if (fscanf(f, "%llu %llu", &vsz, &rss) == 2 && page > 0) {
-			pfamily(b, "process_virtual_memory_bytes", "gauge",
-			        "Virtual memory size in bytes.", 0,
-			        (double)vsz * (double)page);
-			pfamily(b, "process_resident_memory_bytes", "gauge",
-			        "Resident memory size in bytes.", 0,
-			        (double)rss * (double)page);
-		}
-		fclose(f);
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%llu %llu", &vsz, &rss) == 2 && page > 0) {
+		pfamily(b, "process_virtual_memory_bytes", "gauge",
+		        "Virtual memory size in bytes.", 0,
+		        (double)vsz * (double)page);
+		pfamily(b, "process_resident_memory_bytes", "gauge",
+		        "Resident memory size in bytes.", 0,
+		        (double)rss * (double)page);
 	}
-	if ((dir = opendir("/proc/self/fd")) != NULL) {
+	fclose(f);
+}
+
+static void process_fds(struct fgd_buf *b)
+{
+	struct rlimit rl;
+	DIR *dir = opendir("/proc/self/fd");
+
+	if (dir != NULL) {
 		unsigned long long nfd = 0;
 
 		while (readdir(dir) != NULL)
@@ -643,18 +641,28 @@ static void process_metrics(struct fgd_buf *b)
 		pfamily(b, "process_max_fds", "gauge",
 		        "Maximum number of open file descriptors.", 0,
 		        (double)rl.rlim_cur);
-	/* start: clock ticks after boot (field 22 of stat) + boot time */
-	if ((f = fopen("/proc/self/stat", "re")) != NULL) {
-		if (fgets(line, sizeof line, f) != NULL) {
-			const char *p = strrchr(line, ')');
+}
 
-			if (p == NULL || sscanf(p + 2,
-			                        "%*c %*d %*d %*d %*d %*d %*u "
-			                        "%*u %*u %*u %*u %*u %*u %*d "
-			                        "%*d %*d %*d %*d %*d %llu",
-			                        &start) != 1)
-				start = 0;
-		}
+/* When we started, in seconds of the Unix epoch: clock ticks after boot
+ * (field 22 of /proc/self/stat) plus the boot time; 0 if unknown. */
+static double start_time(void)
+{
+	unsigned long long start = 0, btime = 0;
+	long tck = sysconf(_SC_CLK_TCK);
+	char line[256];
+	FILE *f;
+
+	if ((f = fopen("/proc/self/stat", "re")) != NULL) {
+		const char *p = fgets(line, sizeof line, f) != NULL
+		                    ? strrchr(line, ')')
+		                    : NULL;
+
+		if (p == NULL || sscanf(p + 2,
+		                        "%*c %*d %*d %*d %*d %*d %*u "
+		                        "%*u %*u %*u %*u %*u %*u %*d "
+		                        "%*d %*d %*d %*d %*d %llu",
+		                        &start) != 1)
+			start = 0;
 		fclose(f);
 	}
 	if ((f = fopen("/proc/stat", "re")) != NULL) {
@@ -663,11 +671,28 @@ static void process_metrics(struct fgd_buf *b)
 				break;
 		fclose(f);
 	}
-	if (start != 0 && btime != 0 && tck > 0)
+	if (start == 0 || btime == 0 || tck <= 0)
+		return 0;
+	return (double)btime + (double)start / (double)tck;
+}
+
+static void process_metrics(struct fgd_buf *b)
+{
+	struct rusage ru;
+	double start = start_time();
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		pfamily(b, "process_cpu_seconds_total", "counter",
+		        "User and system CPU time spent, in seconds.", 6,
+		        ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	process_memory(b);
+	process_fds(b);
+	if (start != 0)
 		pfamily(b, "process_start_time_seconds", "gauge",
 		        "Start time of the process since the Unix epoch, in "
 		        "seconds.",
-		        2, (double)btime + (double)start / (double)tck);
+		        2, start);
 }
 
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,

@@ -150,6 +150,19 @@ out:
 	return ret;
 }
 
+/* Whether the arguments can make a table: members are ints in the API,
+ * and its size must not wrap. */
+static int args_ok(const struct fgw_keyring *kr, const uint8_t *sk,
+                   const uint8_t *pk)
+{
+	if (kr == NULL || sk == NULL || pk == NULL ||
+	    (kr->n > 0 && kr->keys == NULL))
+		return 0;
+	return kr->n <= (size_t)INT_MAX &&
+	       kr->n <= (SIZE_MAX - sizeof(struct fgw_pairwise) - 15) /
+	                    sizeof(struct fgw_pw_entry);
+}
+
 int fgw_pairwise_new(const struct fgw_keyring *kr,
                      const uint8_t sk[FGW_SK_SIZE],
                      const uint8_t pk[FGW_PK_SIZE], struct fgw_pairwise **out)
@@ -164,16 +177,9 @@ int fgw_pairwise_new(const struct fgw_keyring *kr,
 	if (out == NULL)
 		goto out;
 	*out = NULL;
-	if (kr == NULL || sk == NULL || pk == NULL ||
-	    (kr->n > 0 && kr->keys == NULL))
+	if (!args_ok(kr, sk, pk) || sodium_init() < 0)
 		goto out;
 	n = kr->n;
-	/* Members are ints in the API; the size must not wrap. */
-	if (n > (size_t)INT_MAX ||
-	    n > (SIZE_MAX - sizeof *p - 15) / sizeof p->e[0])
-		goto out;
-	if (sodium_init() < 0)
-		goto out;
 	/* @pk must be @sk's, and peers derive our X25519 key from @pk: check
 	 * that it is the one our secret makes, or no key would agree. */
 	if (memcmp(sk + crypto_sign_SEEDBYTES, pk, FGW_PK_SIZE) != 0 ||

@@ -394,91 +394,84 @@ static int check_records(const uint8_t *buf, size_t end, uint16_t nrec)
 	return (pos == end && n == nrec) ? 0 : -1;
 }
 
-enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
-                       const struct fgw_keyring *kr, struct fgw_view *v)
+/* Steps 1 and 2: the frame.  FGW_OK with the trailer's size. */
+static enum fgw_drop check_frame(const uint8_t *buf, size_t len,
+                                 size_t *trailer)
+{
+	uint8_t type, flags;
+
+	if (buf == NULL || len < FGW_MAC_MIN)
+		return FGW_TRUNCATED;
+	if (len > FGW_MAX_SIZE)
+		return FGW_OVERSIZED;
+	type = buf[OFF_TYPE];
+	flags = buf[OFF_FLAGS];
+	if (memcmp(buf + OFF_MAGIC, FGW_MAGIC, 4) != 0 ||
+	    (type == FGW_TYPE_CONSUMPTION && (flags & ~FLAGS_CONS) != 0) ||
+	    (type == FGW_TYPE_MEMBER && flags != 0) ||
+	    (type != FGW_TYPE_CONSUMPTION && type != FGW_TYPE_MEMBER))
+		return FGW_BADVERSION;
+	/* Step 1 again, now that the type and the trailer are known. */
+	*trailer = (flags & FGW_F_MAC) ? FGW_MAC_SIZE : FGW_SIG_SIZE;
+	if (len < *trailer + (type == FGW_TYPE_CONSUMPTION ? FGW_CONS_HDR
+	                                                   : FGW_HDR_SIZE))
+		return FGW_TRUNCATED;
+	return FGW_OK;
+}
+
+/* Step 4: the signature over [0, @end), or the MAC under the key made for
+ * this very origin: the pairwise keys of another keyring must not check a
+ * datagram in the name of whoever now has the index.  (A MAC'd datagram
+ * is of type 1: step 2 refused the flag on type 2.) */
+static enum fgw_drop check_auth(const uint8_t *buf, size_t end,
+                                const struct fgw_keyring *kr, int origin)
 {
 	uint8_t mac[FGW_MAC_SIZE];
 	const uint8_t *key;
-	enum fgw_drop ret;
-	size_t end, trailer, min;
-	int origin;
+	enum fgw_drop d = FGW_OK;
 
-	memset(v, 0, sizeof *v);
-	v->origin = -1;
-
-	if (buf == NULL || len < FGW_MAC_MIN) {
-		ret = FGW_TRUNCATED;
-		goto out;
-	}
-	if (len > FGW_MAX_SIZE) {
-		ret = FGW_OVERSIZED;
-		goto out;
-	}
-	if (memcmp(buf + OFF_MAGIC, FGW_MAGIC, 4) != 0 ||
-	    (buf[OFF_TYPE] == FGW_TYPE_CONSUMPTION &&
-	     (buf[OFF_FLAGS] & ~FLAGS_CONS) != 0) ||
-	    (buf[OFF_TYPE] == FGW_TYPE_MEMBER && buf[OFF_FLAGS] != 0) ||
-	    (buf[OFF_TYPE] != FGW_TYPE_CONSUMPTION &&
-	     buf[OFF_TYPE] != FGW_TYPE_MEMBER)) {
-		ret = FGW_BADVERSION;
-		goto out;
-	}
-	/* Step 1 again, now that the type and the trailer are known. */
-	trailer = (buf[OFF_FLAGS] & FGW_F_MAC) ? FGW_MAC_SIZE : FGW_SIG_SIZE;
-	min = trailer + (buf[OFF_TYPE] == FGW_TYPE_CONSUMPTION ? FGW_CONS_HDR
-	                                                       : FGW_HDR_SIZE);
-	if (len < min) {
-		ret = FGW_TRUNCATED;
-		goto out;
-	}
-	origin = fgw_keyring_find(kr, buf + OFF_ORIGIN);
-	if (origin < 0) {
-		ret = FGW_UNKNOWNKEY;
-		goto out;
-	}
-	end = len - trailer;
 	/* sodium_init() failing is the one case we cannot verify: drop. */
-	if (sodium_init() < 0) {
-		ret = FGW_BADSIG;
-		goto out;
-	}
-	if (trailer == FGW_MAC_SIZE) {
-		/* Only type 1 gets here (step 2).  The key must be the one
-		 * built for this very public key: the pairwise keys of
-		 * another keyring must not check a datagram in the name of
-		 * whoever now has the index. */
-		key = fgw_pairwise_rx_from(kr->pw, origin, buf + OFF_ORIGIN);
-		if (key == NULL ||
-		    crypto_generichash(mac, sizeof mac, buf, end, key,
-		                       FGW_MAC_KEY_SIZE) != 0 ||
-		    crypto_verify_16(mac, buf + end) != 0) {
-			ret = FGW_BADSIG;
-			goto out;
-		}
-	} else if (crypto_sign_verify_detached(buf + end, buf, end,
-	                                       buf + OFF_ORIGIN) != 0) {
-		ret = FGW_BADSIG;
-		goto out;
-	}
-	if (buf[OFF_TYPE] == FGW_TYPE_MEMBER) {
-		/* Fixed size first: only then are the body's bytes there. */
-		if (end != FGW_HDR_SIZE + FGW_MEMBER_BODY ||
-		    get16(buf + OFF_NREC) != 0 ||
-		    !member_valid(buf[FGW_HDR_SIZE + M_KIND],
-		                  buf[FGW_HDR_SIZE + M_FAMILY],
-		                  get16(buf + FGW_HDR_SIZE + M_PORT),
-		                  buf + FGW_HDR_SIZE + M_ADDR,
-		                  get64(buf + FGW_HDR_SIZE + M_DINC),
-		                  get64(buf + FGW_HDR_SIZE + M_DHAVE))) {
-			ret = FGW_MALFORMED;
-			goto out;
-		}
-	} else if (get64(buf + OFF_FROM) > get64(buf + OFF_TO) ||
-	           check_records(buf, end, get16(buf + OFF_NREC)) != 0) {
-		ret = FGW_MALFORMED;
-		goto out;
-	}
+	if (sodium_init() < 0)
+		return FGW_BADSIG;
+	if (!(buf[OFF_FLAGS] & FGW_F_MAC))
+		return crypto_sign_verify_detached(buf + end, buf, end,
+		                                   buf + OFF_ORIGIN) == 0
+		           ? FGW_OK
+		           : FGW_BADSIG;
+	key = fgw_pairwise_rx_from(kr->pw, origin, buf + OFF_ORIGIN);
+	if (key == NULL ||
+	    crypto_generichash(mac, sizeof mac, buf, end, key,
+	                       FGW_MAC_KEY_SIZE) != 0 ||
+	    crypto_verify_16(mac, buf + end) != 0)
+		d = FGW_BADSIG;
+	sodium_memzero(mac, sizeof mac);
+	return d;
+}
 
+/* Step 5: the body, now that it is authentic. */
+static enum fgw_drop check_body(const uint8_t *buf, size_t end)
+{
+	const uint8_t *m = buf + FGW_HDR_SIZE;
+
+	if (buf[OFF_TYPE] == FGW_TYPE_MEMBER)
+		/* Fixed size first: only then are the body's bytes there. */
+		return end == FGW_HDR_SIZE + FGW_MEMBER_BODY &&
+		               get16(buf + OFF_NREC) == 0 &&
+		               member_valid(m[M_KIND], m[M_FAMILY],
+		                            get16(m + M_PORT), m + M_ADDR,
+		                            get64(m + M_DINC),
+		                            get64(m + M_DHAVE))
+		           ? FGW_OK
+		           : FGW_MALFORMED;
+	return get64(buf + OFF_FROM) <= get64(buf + OFF_TO) &&
+	               check_records(buf, end, get16(buf + OFF_NREC)) == 0
+	           ? FGW_OK
+	           : FGW_MALFORMED;
+}
+
+static void view_fill(const uint8_t *buf, size_t len, size_t end, int origin,
+                      struct fgw_view *v)
+{
 	v->buf = buf;
 	v->len = len;
 	v->origin = origin;
@@ -491,16 +484,36 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 		v->from = get64(buf + OFF_FROM);
 		v->to = get64(buf + OFF_TO);
 		v->part = get32(buf + OFF_PART);
-	}
-	if (v->type == FGW_TYPE_MEMBER)
+	} else {
 		v->kind = buf[FGW_HDR_SIZE + M_KIND];
+	}
 	v->end = end;
 	/* A membership datagram has no records: its walk is at the end. */
 	v->pos = v->type == FGW_TYPE_MEMBER ? end : FGW_CONS_HDR;
-	ret = FGW_OK;
-out:
-	sodium_memzero(mac, sizeof mac);
-	return ret;
+}
+
+enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
+                       const struct fgw_keyring *kr, struct fgw_view *v)
+{
+	enum fgw_drop d;
+	size_t trailer = 0;
+	int origin = -1;
+
+	memset(v, 0, sizeof *v);
+	v->origin = -1;
+	d = check_frame(buf, len, &trailer);
+	if (d == FGW_OK) {
+		origin = fgw_keyring_find(kr, buf + OFF_ORIGIN);
+		if (origin < 0)
+			d = FGW_UNKNOWNKEY;
+	}
+	if (d == FGW_OK)
+		d = check_auth(buf, len - trailer, kr, origin);
+	if (d == FGW_OK)
+		d = check_body(buf, len - trailer);
+	if (d == FGW_OK)
+		view_fill(buf, len, len - trailer, origin, v);
+	return d;
 }
 
 int fgw_next(struct fgw_view *v, struct fgw_record *r)
