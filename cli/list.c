@@ -23,6 +23,7 @@
 #include "shm/clock.h"
 #include "shm/table.h"
 #include "util/human.h"
+#include "util/hex.h"
 
 #define TOP_MAX       10000000u
 #define WINDOW_MS     1000u   /* --window's default */
@@ -180,7 +181,7 @@ static void remotes_merge(struct fgc *c, struct fgc_item *it, size_t n,
 		if (strcmp(l->type, "remote") != 0)
 			continue;
 		idx = fg__rule_index(c->fg, fgc_kv(l, "rule"));
-		len = fgd_ctl_unhex(fgc_kv(l, "key"), k.key, sizeof k.key);
+		len = fgu_unhex(fgc_kv(l, "key"), k.key, sizeof k.key);
 		if (idx < 0 || len <= 0)
 			continue;
 		k.rule = (unsigned)idx;
@@ -198,7 +199,7 @@ static void row_json(struct fgc *c, const struct list_opts *o,
 	struct fgu_json *j = &c->j;
 	char hex[2 * FG_KEY_MAX + 1];
 
-	fgd_ctl_hex(x->key, x->klen, hex);
+	fgu_hex(x->key, x->klen, hex);
 	fgu_json_object(j);
 	fgu_json_kstr(j, "rule", c->fg->names[x->rule]);
 	fgu_json_name(j, "key");

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "shm/clock.h"
 #include "util/human.h"
+#include "util/hex.h"
 
 static void iso_time(uint64_t ns, char *buf, size_t len)
 {
@@ -239,7 +240,7 @@ static void get_json(struct fgc *c, const struct bucket *b)
 	uint64_t total = 0;
 	size_t i;
 
-	fgd_ctl_hex(b->key, b->len, hex);
+	fgu_hex(b->key, b->len, hex);
 	fgu_json_object(j);
 	fgu_json_kstr(j, "rule", b->rule);
 	fgu_json_name(j, "key");
@@ -311,7 +312,7 @@ int fgc_cmd_get(struct fgc *c, int argc, char **argv)
 	if ((e = fg__peek(c->fg, b.rule, b.key, b.len, &b.left)) != 0)
 		return fgc_fail(c, b.rule, e);
 	b.found = fgc_bucket_read(c, idx, b.key, b.len, &b.x);
-	fgd_ctl_hex(b.key, b.len, hex);
+	fgu_hex(b.key, b.len, hex);
 	snprintf(req, sizeof req, "remote %s %s", b.rule, hex);
 	b.up = fgc_ask(c, req, &b.r, 0) == 0;
 	if (c->json)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "daemon/rule.h"
 #include "gossip/addr.h"
 #include "lib/floodgate.h"
 
@@ -36,14 +37,6 @@
 #define FGD_FANOUT_MAX           64
 #define FGD_DEFAULT_SNAPSHOT_MS  60000u
 #define FGD_CONTROL_MAX          107 /* a Unix socket path: sun_path less its NUL */
-
-struct fgd_rule {
-	char name[FG_RULE_NAME_MAX + 1];
-	uint32_t capacity;
-	uint32_t rate;
-	uint32_t period_ms;
-	uint32_t flags; /* FG_RULE_* */
-};
 
 struct fgd_config {
 	/* segment */

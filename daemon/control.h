@@ -22,30 +22,14 @@
 #include <stdint.h>
 
 #include "daemon/config.h"
-#include "daemon/metrics.h"
-#include "gossip/wire.h"
+#include "daemon/requests.h"
 #include "lib/floodgate.h"
+#include "util/buf.h"
 
-#define FGD_CTL_LINE_MAX  512u        /* request bytes, without the '\n' */
 #define FGD_CTL_CLIENTS   8u          /* served at once */
 #define FGD_CTL_IDLE_MS   5000u       /* to send a line or take a reply */
 #define FGD_CTL_REPLY_MAX (64u << 20) /* the client reads no more */
 #define FGD_CTL_NFDS      (1u + FGD_CTL_CLIENTS)
-
-struct fgd_node;
-
-/* What a request may look at, and how to reload (floodgated's own). */
-struct fgd_ctl_env {
-	fg_client *fg;
-	const struct fgd_config *cfg; /* live: peers change on reload */
-	const struct fgw_keyring *kr;
-	struct fgd_node *node; /* NULL: gossip is off (single host) */
-	const char *cfg_path;
-	uint64_t started_ms; /* monotonic */
-	/* 0, or -1 with the reason in @why */
-	int (*reload)(void *arg, char *why, size_t whylen);
-	void *arg;
-};
 
 struct fgd_ctl_conn {
 	int fd; /* -1: free */
@@ -89,20 +73,11 @@ unsigned fgd_ctl_pollfds(struct fgd_ctl *ctl, struct pollfd *pfd,
 void fgd_ctl_service(struct fgd_ctl *ctl, const struct pollfd *pfd, unsigned n,
                      uint64_t now_ms);
 
-/* The reply to one request line (for the server, and tests). */
-void fgd_ctl_answer(const struct fgd_ctl_env *env, const char *line,
-                    uint64_t now_ms, struct fgd_buf *out);
-
 /*
  * Client: send @line to the daemon at @path and read its whole reply
  * into *@reply (malloc'ed, NUL-terminated).  0, or a negative errno:
  * -ENOENT or -ECONNREFUSED when no daemon listens there.
  */
 int fgd_ctl_request(const char *path, const char *line, char **reply);
-
-/* Hex of @len bytes into @out (2 * @len + 1 bytes). */
-void fgd_ctl_hex(const void *buf, size_t len, char *out);
-/* Bytes of hex @s into @out (at most @max); their count, or -1. */
-int fgd_ctl_unhex(const char *s, uint8_t *out, size_t max);
 
 #endif

@@ -5,7 +5,7 @@
  * the daemon's memory, bounded (the ledger's at REMOTES_MAX lines), and
  * starts "ok" or "error: ...".
  */
-#include "daemon/control.h"
+#include "daemon/requests.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include "lib/client.h"
 #include "shm/layout.h"
 #include "shm/table.h"
+#include "util/hex.h"
 
 #define REMOTES_MAX 200000u /* ledger lines in one reply */
 
@@ -85,7 +86,7 @@ static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
 		int self = (int)i == n->x.self;
 		uint64_t heard = n->members.mem[i].heard_ms;
 
-		fgd_ctl_hex(env->kr->keys[i].pk, 8, pk);
+		fgu_hex(env->kr->keys[i].pk, 8, pk);
 		/* the address it announced, or the one we found it at */
 		fgd_addr_format(&n->members.mem[i].addr, addr, sizeof addr);
 		fgd_buf_printf(o,
@@ -181,7 +182,7 @@ static size_t marks_of(const struct fgd_ctl_env *env, const char *rule,
 	char hex[2 * FG_KEY_MAX + 1];
 	size_t j, lines = 0;
 
-	fgd_ctl_hex(key, klen, hex);
+	fgu_hex(key, klen, hex);
 	for (j = 0; j < env->kr->n; j++) {
 		const struct fgd_remote *e;
 
@@ -320,7 +321,7 @@ static void req_remote(const struct fgd_ctl_env *env, char **w, int nw,
                        uint64_t now, struct fgd_buf *out)
 {
 	uint8_t key[FG_KEY_MAX];
-	int klen = fgd_ctl_unhex(w[2], key, sizeof key);
+	int klen = fgu_unhex(w[2], key, sizeof key);
 
 	(void)nw;
 	if (klen <= 0)

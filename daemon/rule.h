@@ -5,8 +5,18 @@
 #define FGD_RULE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "daemon/config.h"
+#include "lib/floodgate.h"
+
+/* A rule of the config, as fg_rule_set() takes it. */
+struct fgd_rule {
+	char name[FG_RULE_NAME_MAX + 1];
+	uint32_t capacity;
+	uint32_t rate;
+	uint32_t period_ms;
+	uint32_t flags; /* FG_RULE_* */
+};
 
 /* The words of a rule directive after "rule", the name first: 0 and @r
  * filled, or -1 and why in @why ("rule 'api': ..."). */

@@ -394,6 +394,21 @@ void fgk_secret_free(uint8_t *sk)
 
 /* ------------------------------------------------------------ keyring */
 
+int fgw_keyring_find(const struct fgw_keyring *kr,
+                     const uint8_t pk[FGW_PK_SIZE])
+{
+	size_t i;
+
+	if (kr == NULL || kr->keys == NULL)
+		return -1;
+	/* Public keys: no need for a constant-time compare.  The keyring
+	 * is small (a peer list); linear is cheaper than one verify. */
+	for (i = 0; i < kr->n && i < (size_t)INT32_MAX; i++)
+		if (memcmp(kr->keys[i].pk, pk, FGW_PK_SIZE) == 0)
+			return (int)i;
+	return -1;
+}
+
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';

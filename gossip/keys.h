@@ -13,12 +13,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gossip/wire.h"
+/* Sizes of an identity (libsodium's crypto_sign: Ed25519). */
+#define FGW_PK_SIZE 32
+#define FGW_SK_SIZE 64
 
 #define FGK_NAME_MAX         63         /* names: 1..63 of [A-Za-z0-9._-] */
 #define FGK_KEYRING_MAX      4096       /* keys in one keyring */
 #define FGK_KEYRING_FILE_MAX (1u << 20) /* bytes of keyring text */
 #define FGK_SECRET_FILE_MAX  256        /* bytes of a secret key file */
+
+struct fgw_pairwise; /* gossip/pairwise.h */
+
+/* Trusted origins. */
+struct fgw_keyring {
+	size_t n;
+	struct fgw_peer_key {
+		uint8_t pk[FGW_PK_SIZE];
+		char name[64];
+	} * keys;
+	/* Our MAC keys with each entry, built from this very keyring
+	 * (fgw_pairwise_new), not owned by it; NULL: none, and every
+	 * FGW_F_MAC datagram is BADSIG.  fgk_keyring_parse/load/free set
+	 * it to NULL. */
+	const struct fgw_pairwise *pw;
+};
+
+/* The index of @pk in @kr, or -1 if absent. */
+int fgw_keyring_find(const struct fgw_keyring *kr,
+                     const uint8_t pk[FGW_PK_SIZE]);
 
 /* Write a new key pair: the secret key to @path (created 0600, never
  * overwriting), the public key to @path.pub as one keyring-style line

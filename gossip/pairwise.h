@@ -18,7 +18,9 @@
 
 #include <stdint.h>
 
-#include "gossip/wire.h"
+#include "gossip/keys.h"
+
+#define FGW_MAC_KEY_SIZE 32 /* a pairwise key: BLAKE2b-256 */
 
 struct fgw_pairwise;
 

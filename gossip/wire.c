@@ -352,21 +352,6 @@ int fgw_member_get(const struct fgw_view *v, struct fgw_member *m)
 
 /* ------------------------------------------------------------ reading */
 
-int fgw_keyring_find(const struct fgw_keyring *kr,
-                     const uint8_t pk[FGW_PK_SIZE])
-{
-	size_t i;
-
-	if (kr == NULL || kr->keys == NULL)
-		return -1;
-	/* Public keys: no need for a constant-time compare.  The keyring
-	 * is small (a peer list); linear is cheaper than one verify. */
-	for (i = 0; i < kr->n && i < (size_t)INT32_MAX; i++)
-		if (memcmp(kr->keys[i].pk, pk, FGW_PK_SIZE) == 0)
-			return (int)i;
-	return -1;
-}
-
 /*
  * Walk the records in [FGW_CONS_HDR, end): 0 if they are exactly @nrec
  * well-formed records ending at @end, -1 otherwise.

@@ -114,6 +114,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gossip/pairwise.h"
+
 #define FGW_MAGIC            "FGW\x02"
 #define FGW_VERSION          2
 #define FGW_TYPE_CONSUMPTION 1
@@ -126,9 +128,6 @@
 #define FGW_F_MAC            0x08 /* type 1: direct, ends with a MAC: never relayed */
 #define FGW_SIG_SIZE         64
 #define FGW_MAC_SIZE         16
-#define FGW_MAC_KEY_SIZE     32
-#define FGW_PK_SIZE          32
-#define FGW_SK_SIZE          64
 #define FGW_REC_FIXED        14 /* rule_len, key_len, count, recent */
 #define FGW_RULE_MAX         31 /* = FG_RULE_NAME_MAX */
 #define FGW_KEY_MAX          64 /* = FG_KEY_MAX */
@@ -223,26 +222,6 @@ size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE]);
 size_t fgw_seal_mac(const struct fgw_writer *w,
                     const uint8_t key[FGW_MAC_KEY_SIZE],
                     uint8_t out[FGW_MAX_SIZE]);
-
-struct fgw_pairwise; /* gossip/pairwise.h */
-
-/* Trusted origins. */
-struct fgw_keyring {
-	size_t n;
-	struct fgw_peer_key {
-		uint8_t pk[FGW_PK_SIZE];
-		char name[64];
-	} * keys;
-	/* Our MAC keys with each entry, built from this very keyring
-	 * (fgw_pairwise_new), not owned by it; NULL: none, and every
-	 * FGW_F_MAC datagram is BADSIG.  fgk_keyring_parse/load/free set
-	 * it to NULL. */
-	const struct fgw_pairwise *pw;
-};
-
-/* -1 if absent. */
-int fgw_keyring_find(const struct fgw_keyring *kr,
-                     const uint8_t pk[FGW_PK_SIZE]);
 
 /* A datagram that passed fgw_open(). */
 struct fgw_view {

@@ -6,6 +6,7 @@
  * list --top) has its own file, test_cli_operator.c.
  */
 #include "tests/cli_harness.h"
+#include "util/hex.h"
 
 TestSuite(cli, .timeout = 60, .fini = env_fini);
 
@@ -869,10 +870,10 @@ Test(cli, hex_round_trips_any_key_and_rejects_bad_digits)
 
 	for (i = 0; i < FG_KEY_MAX; i++)
 		key[i] = (uint8_t)(i * 37 + 1);
-	fgd_ctl_hex(key, sizeof key, hex);
-	cr_assert_eq(fgd_ctl_unhex(hex, back, sizeof back), FG_KEY_MAX);
+	fgu_hex(key, sizeof key, hex);
+	cr_assert_eq(fgu_unhex(hex, back, sizeof back), FG_KEY_MAX);
 	cr_assert_eq(memcmp(key, back, sizeof key), 0);
-	cr_assert_eq(fgd_ctl_unhex("abc", back, sizeof back), -1);
-	cr_assert_eq(fgd_ctl_unhex("zz", back, sizeof back), -1);
-	cr_assert_eq(fgd_ctl_unhex("00", back, 0), -1);
+	cr_assert_eq(fgu_unhex("abc", back, sizeof back), -1);
+	cr_assert_eq(fgu_unhex("zz", back, sizeof back), -1);
+	cr_assert_eq(fgu_unhex("00", back, 0), -1);
 }
