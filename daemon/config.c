@@ -551,17 +551,106 @@ static int d_max_datagram(struct parser *p, char **w, int nw)
 }
 
 /*
- * "http [ADDR:]PORT [timeout DURATION] [connections N]" or "http off".
- * A bare port listens on 127.0.0.1: the endpoint answers the network
- * only where an operator wrote an address.  MHD counts whole seconds.
+ * The http directive's keywords, each with its value: "timeout DURATION"
+ * (a request's absolute deadline, daemon/http.c), "connections N",
+ * "per-address N" (checked against connections once all are read) and
+ * "legacy-headers on|off".
+ */
+static int http_timeout(struct parser *p, const char *v)
+{
+	uint64_t ms;
+
+	if (parse_duration(v, 3600000, &ms) != 0 || ms < 1000)
+		return fail(p,
+		            "http: timeout '" CLIP "' must be a duration "
+		            "from 1s to 1h, like 10s",
+		            v);
+	p->cfg.http_timeout_ms = (uint32_t)ms;
+	return 0;
+}
+
+static int http_count(struct parser *p, const char *what, const char *v,
+                      uint32_t *out)
+{
+	uint64_t n;
+
+	if (parse_uint(v, strlen(v), FGD_HTTP_CONNECTIONS_MAX, &n) != 0 ||
+	    n == 0)
+		return fail(p,
+		            "http: %s '" CLIP "' must be a number from 1 to %d",
+		            what, v, FGD_HTTP_CONNECTIONS_MAX);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int http_connections(struct parser *p, const char *v)
+{
+	return http_count(p, "connections", v, &p->cfg.http_connections);
+}
+
+static int http_per_address(struct parser *p, const char *v)
+{
+	return http_count(p, "per-address", v, &p->cfg.http_per_address);
+}
+
+static int http_legacy(struct parser *p, const char *v)
+{
+	if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+		return fail(
+		    p, "http: legacy-headers '" CLIP "' must be on or off", v);
+	p->cfg.http_legacy_headers = strcmp(v, "on") == 0;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*set)(struct parser *p, const char *v);
+} http_keywords[] = {{"timeout", http_timeout},
+                     {"connections", http_connections},
+                     {"per-address", http_per_address},
+                     {"legacy-headers", http_legacy}};
+#define HTTP_NKEYWORDS (sizeof http_keywords / sizeof http_keywords[0])
+
+/* "KEYWORD VALUE" pairs from @w[2]: each keyword once. */
+static int http_options(struct parser *p, char **w, int nw)
+{
+	char names[128] = "";
+	unsigned seen = 0;
+	size_t k;
+	int i;
+
+	for (i = 2; i < nw; i += 2) {
+		for (k = 0; k < HTTP_NKEYWORDS; k++)
+			if (strcmp(w[i], http_keywords[k].name) == 0)
+				break;
+		if (k == HTTP_NKEYWORDS) {
+			for (k = 0; k < HTTP_NKEYWORDS; k++)
+				snprintf(names + strlen(names),
+				         sizeof names - strlen(names), "%s%s",
+				         k ? ", " : "", http_keywords[k].name);
+			return fail(p, "http: unknown keyword '" CLIP "' (%s)",
+			            w[i], names);
+		}
+		if (seen & (1u << k))
+			return fail(p, "http: '%s' given twice", w[i]);
+		seen |= 1u << k;
+		if (i + 1 >= nw)
+			return fail(p, "http: '%s' needs a value", w[i]);
+		if (http_keywords[k].set(p, w[i + 1]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * "http [ADDR:]PORT [KEYWORD VALUE]..." or "http off".  A bare port
+ * listens on 127.0.0.1: the endpoint answers the network only where an
+ * operator wrote an address.
  */
 static int d_http(struct parser *p, char **w, int nw)
 {
 	const char *s = w[1], *why, *after;
 	char buf[32];
-	uint64_t v;
-	unsigned seen = 0;
-	int i;
 
 	if (nw < 2)
 		return fail(p, "http needs [ADDR:]PORT (or off)");
@@ -581,41 +670,18 @@ static int d_http(struct parser *p, char **w, int nw)
 		why = "needs a port, like 127.0.0.1:8080 or 8080";
 	if (why != NULL)
 		return fail(p, "http '" CLIP "': %s", w[1], why);
-	for (i = 2; i < nw; i += 2) {
-		int k = strcmp(w[i], "timeout") == 0       ? 1
-		        : strcmp(w[i], "connections") == 0 ? 2
-		                                           : 0;
-
-		if (k == 0)
-			return fail(p,
-			            "http: unknown keyword '" CLIP "' (timeout "
-			            "or connections)",
-			            w[i]);
-		if (seen & (1u << k))
-			return fail(p, "http: '%s' given twice", w[i]);
-		seen |= 1u << k;
-		if (i + 1 >= nw)
-			return fail(p, "http: '%s' needs a value", w[i]);
-		if (k == 1) {
-			if (parse_duration(w[i + 1], 3600000, &v) != 0 ||
-			    v < 1000)
-				return fail(p,
-				            "http: timeout '" CLIP
-				            "' must be a "
-				            "duration from 1s to 1h, like 10s",
-				            w[i + 1]);
-			p->cfg.http_timeout_s = (uint32_t)((v + 999) / 1000);
-		} else if (parse_uint(w[i + 1], strlen(w[i + 1]),
-		                      FGD_HTTP_CONNECTIONS_MAX, &v) != 0 ||
-		           v == 0) {
-			return fail(p,
-			            "http: connections '" CLIP "' must be a "
-			            "number from 1 to %d",
-			            w[i + 1], FGD_HTTP_CONNECTIONS_MAX);
-		} else {
-			p->cfg.http_connections = (uint32_t)v;
-		}
-	}
+	p->cfg.http_per_address = 0;
+	if (http_options(p, w, nw) != 0)
+		return -1;
+	if (p->cfg.http_per_address == 0)
+		p->cfg.http_per_address =
+		    FGD_HTTP_PER_ADDRESS(p->cfg.http_connections);
+	if (p->cfg.http_per_address > p->cfg.http_connections)
+		return fail(p,
+		            "http: per-address %u is above connections %u: "
+		            "one address could take every connection",
+		            (unsigned)p->cfg.http_per_address,
+		            (unsigned)p->cfg.http_connections);
 	return 0;
 }
 
@@ -944,8 +1010,9 @@ int fgd_config_parse(const char *text, size_t len, const char *fname,
 	p.cfg.interval_ms = FGD_DEFAULT_INTERVAL_MS;
 	p.cfg.snapshot_every_ms = FGD_DEFAULT_SNAPSHOT_MS;
 	p.cfg.max_datagram = FGD_DEFAULT_DATAGRAM;
-	p.cfg.http_timeout_s = FGD_HTTP_TIMEOUT_S;
+	p.cfg.http_timeout_ms = FGD_HTTP_TIMEOUT_MS;
 	p.cfg.http_connections = FGD_HTTP_CONNECTIONS;
+	p.cfg.http_per_address = FGD_HTTP_PER_ADDRESS(FGD_HTTP_CONNECTIONS);
 
 	while (off < len) {
 		const char *s = text + off, *nl = memchr(s, '\n', len - off);
@@ -1029,6 +1096,16 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return r;
+}
+
+int fgd_config_http_same(const struct fgd_config *a, const struct fgd_config *b)
+{
+	return a->http.len == b->http.len &&
+	       memcmp(&a->http.ss, &b->http.ss, a->http.len) == 0 &&
+	       a->http_timeout_ms == b->http_timeout_ms &&
+	       a->http_connections == b->http_connections &&
+	       a->http_per_address == b->http_per_address &&
+	       a->http_legacy_headers == b->http_legacy_headers;
 }
 
 void fgd_config_free(struct fgd_config *cfg)

@@ -27,9 +27,12 @@
 	                              */
 #define FGD_MIN_DATAGRAM         512
 #define FGD_MAX_DATAGRAM         1400
-#define FGD_HTTP_TIMEOUT_S       10 /* idle HTTP connection closed after */
-#define FGD_HTTP_CONNECTIONS     64 /* HTTP connections at once */
+#define FGD_HTTP_TIMEOUT_MS      10000 /* a request's absolute deadline */
+#define FGD_HTTP_CONNECTIONS     64    /* HTTP connections at once */
 #define FGD_HTTP_CONNECTIONS_MAX 1024
+/* connections from one address: by default a quarter of "connections" */
+#define FGD_HTTP_PER_ADDRESS(connections)                                      \
+	((connections) >= 4 ? (connections) / 4 : 1)
 #define FGD_FANOUT_UNSET         0          /* not given: by cluster size */
 #define FGD_FANOUT_ALL           UINT32_MAX /* "fanout all" */
 #define FGD_FANOUT_MAX           64
@@ -73,11 +76,14 @@ struct fgd_config {
 	size_t npeers;
 	uint32_t interval_ms;  /* "interval 100ms" */
 	uint32_t max_datagram; /* "max-datagram 1200" bytes */
-	/* "http [ADDR:]PORT [timeout 10s] [connections 64]": the HTTP
-	 * endpoint (daemon/http.c); ADDR defaults to 127.0.0.1 */
-	struct fgd_addr http; /* len 0: off (the default) */
-	uint32_t http_timeout_s;
-	uint32_t http_connections;
+	/* "http [ADDR:]PORT [timeout 10s] [connections 64] [per-address 16]
+	 * [legacy-headers on|off]": the HTTP endpoint (daemon/http.c); ADDR
+	 * defaults to 127.0.0.1 */
+	struct fgd_addr http;      /* len 0: off (the default) */
+	uint32_t http_timeout_ms;  /* each request's absolute deadline */
+	uint32_t http_connections; /* at once, from all addresses */
+	uint32_t http_per_address; /* at once, from one address (IPv6: /64) */
+	int http_legacy_headers;   /* also RateLimit-Limit/-Remaining/-Reset */
 	uint32_t fanout; /* "fanout N|all"; FGD_FANOUT_UNSET:
 	                  * all up to 8 keyring members, else 3 */
 	/* "ledger-size N": marks of other nodes' counts kept (node.h);
@@ -110,5 +116,10 @@ int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
                     size_t errlen);
 
 void fgd_config_free(struct fgd_config *cfg);
+
+/* 1 when @a and @b configure the same HTTP endpoint (the http directive
+ * takes effect at start only: a reload compares), else 0. */
+int fgd_config_http_same(const struct fgd_config *a,
+                         const struct fgd_config *b);
 
 #endif

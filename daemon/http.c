@@ -8,25 +8,56 @@
  * gossip rounds, and reads the node without locks.  A handler never
  * blocks: a check is one fg_allow(), /metrics one scan of the table.
  *
- * Hostile clients.  The request line and headers of a connection must fit
- * in FGD_HTTP_MEMORY bytes (MHD answers 431/414 and closes beyond it); an
- * idle or dribbling connection is closed after the configured time-out,
- * whatever it has sent; connections beyond the configured number are
- * refused at accept.  No handler reads a request body.  Query values are
- * counted bytes (a %00 in a key is refused, not truncated), a parameter
- * given twice is refused rather than guessed, and every byte of a key
- * echoed in a JSON body is escaped.
+ * Hostile requests.  The request line and headers of a connection must
+ * fit in FGD_HTTP_MEMORY bytes (MHD answers 431/414 and closes beyond it).
+ * No handler reads a request body.  Query values are counted bytes (a %00
+ * in a key is refused, not truncated), a parameter given twice is refused
+ * rather than guessed, and every byte of a key echoed in a JSON body is
+ * escaped.
  *
- * Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
- * (seconds, rounded up) on every 200 and 429 of a check, Retry-After on a
- * 429, and Cache-Control: no-store: a decision must never be replayed by
- * a cache.
+ * Slow clients: an absolute deadline.  MHD's own time-out
+ * (MHD_OPTION_CONNECTION_TIMEOUT) is an inactivity timer that every byte
+ * restarts: one byte every few seconds holds a connection for ever.  So
+ * each connection is tracked here (MHD_OPTION_NOTIFY_CONNECTION) in a list
+ * ordered by when its clock started: at accept, and again when an answer
+ * has gone out (MHD_OPTION_NOTIFY_COMPLETED).  A request must arrive whole
+ * and be answered within the configured timeout of the connection's
+ * opening or of the previous answer on it, however its bytes trickle; an
+ * idle kept-alive connection ends at the same point.  MHD 0.9.75 has no
+ * call that closes a connection outside its callbacks, so the loop shuts
+ * the socket down (shutdown(2) on MHD_CONNECTION_INFO_CONNECTION_FD): the
+ * next MHD_run() sees the hang-up and closes the connection itself; we
+ * never close() a descriptor MHD owns.  MHD's inactivity timer stays as a
+ * backstop, at the deadline rounded up to seconds: it never fires first.
+ *
+ * Many clients.  One address (an IPv6 client: its /64, which one host or
+ * site routinely holds; an IPv4-mapped one: its IPv4 address) may hold
+ * per-address connections; one more is refused at accept by MHD's accept
+ * policy callback, before a byte is read.  With all "connections" taken, a
+ * newcomer takes the place of the oldest connection (the nearest to its
+ * deadline) rather than waiting in the kernel's listen queue behind
+ * clients that hold slots without finishing requests.  MHD's own limit
+ * leaves room (FGD_HTTP_SPARE) for connections shut down and not yet
+ * closed.
+ *
+ * Methods.  /v1/allow consumes tokens: POST only.  /check consumes too but
+ * stays GET, the seed API's method.  /metrics and /healthz are read-only:
+ * GET and HEAD (MHD sends a HEAD the headers of the GET).  Any other
+ * method is 405 with Allow.
+ *
+ * Answers to a check (200 and 429) carry RateLimit-Policy and RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers-10; with legacy-headers on, also
+ * the pre-07 RateLimit-Limit, -Remaining and -Reset), a 429 Retry-After,
+ * and every answer Cache-Control: no-store: a decision must never be
+ * replayed by a cache.
  */
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <urcu/uatomic.h>
@@ -41,12 +72,35 @@
 
 #define FGD_HTTP_MEMORY (16 * 1024) /* per connection: request + headers */
 #define JSON            "application/json"
+/* MHD's limit above ours: connections shut down and not closed yet (at
+ * most ours, from before a run) and those one run accepts (10 in 0.9.75) */
+#define FGD_HTTP_SPARE(connections) ((connections) + 16u)
+
+/* An address as the per-address limit counts it: family, then the IPv4
+ * address or the IPv6 /64. */
+struct addr_key {
+	unsigned char b[9];
+};
+
+/* A connection MHD holds, until shut down (then unlinked: not counted,
+ * waiting for MHD to close it) */
+struct conn {
+	struct conn *prev, *next; /* in fgd_http's list, oldest clock first */
+	struct MHD_Connection *mc;
+	uint64_t start_ms; /* accept, or the previous answer */
+	struct addr_key key;
+	int linked;
+};
 
 struct fgd_http {
 	struct MHD_Daemon *mhd;
 	fg_client *fg;
 	struct fgd_node *node;
 	int epfd;
+	uint32_t timeout_ms, connections, per_address;
+	int legacy_headers;
+	struct conn *head, *tail; /* live connections, by start_ms */
+	uint32_t nlive;
 };
 
 static uint64_t mono_ms(void)
@@ -120,9 +174,70 @@ static void json_str(struct fgd_buf *b, const char *s, size_t n)
 
 /* --------------------------------------------------------------- replies */
 
+/* What a check's answer says of its bucket. */
+struct limits {
+	const fg_decision *d;
+	const char *policy;   /* the rule's name */
+	uint64_t interval_ns; /* the rule's ns per token */
+	uint64_t window_s;    /* capacity / rate, rounded up */
+	int legacy;           /* also the pre-07 names */
+};
+
+static uint64_t ceil_s(unsigned __int128 ns)
+{
+	ns = (ns + 999999999u) / 1000000000u;
+	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
+}
+
+/*
+ * RateLimit-Policy: "RULE";q=CAPACITY;w=SECONDS and RateLimit:
+ * "RULE";r=REMAINING;t=SECONDS, the draft's quota policy and service
+ * limit.  The bucket holds q tokens and refills from empty in w seconds
+ * (q/w is the rule's rate, w rounded up).  t is when r next grows: the
+ * next token, ceil((debt + (r + 1) T - q T) / 1 s), with debt the time
+ * until full (reset_ms); no t when the bucket is full or untracked, as
+ * nothing more is coming.  A 429's Retry-After (time until cost tokens)
+ * is never earlier than t, as the draft asks.
+ */
+static enum MHD_Result ratelimit_headers(struct MHD_Response *r,
+                                         const struct limits *l)
+{
+	const fg_decision *d = l->d;
+	unsigned __int128 tau = (unsigned __int128)d->limit * l->interval_ns;
+	unsigned __int128 debt = (unsigned __int128)d->reset_ms * 1000000u;
+	unsigned __int128 next =
+	    debt + ((unsigned __int128)d->remaining + 1) * l->interval_ns;
+	char v[FG_RULE_NAME_MAX + 64];
+	enum MHD_Result ok;
+	int n;
+
+	snprintf(v, sizeof v, "\"%s\";q=%u;w=%llu", l->policy,
+	         (unsigned)d->limit, (unsigned long long)l->window_s);
+	ok = MHD_add_response_header(r, "RateLimit-Policy", v);
+	n = snprintf(v, sizeof v, "\"%s\";r=%u", l->policy,
+	             (unsigned)d->remaining);
+	if (d->reset_ms > 0 && d->remaining < d->limit && next > tau)
+		snprintf(v + n, sizeof v - (size_t)n, ";t=%llu",
+		         (unsigned long long)ceil_s(next - tau));
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, "RateLimit", v);
+	if (ok != MHD_YES || !l->legacy)
+		return ok;
+	snprintf(v, sizeof v, "%u", (unsigned)d->limit);
+	ok = MHD_add_response_header(r, "RateLimit-Limit", v);
+	snprintf(v, sizeof v, "%u", (unsigned)d->remaining);
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, "RateLimit-Remaining", v);
+	snprintf(v, sizeof v, "%llu",
+	         (unsigned long long)((d->reset_ms + 999) / 1000));
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, "RateLimit-Reset", v);
+	return ok;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
                              const char *type, struct fgd_buf *b,
-                             const fg_decision *d)
+                             const struct limits *l)
 {
 	static const char oom[] = "{\"error\":\"out of memory\"}\n";
 	struct MHD_Response *r;
@@ -133,7 +248,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 		fgd_buf_free(b);
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		type = JSON;
-		d = NULL;
+		l = NULL;
 		r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
 		                                    MHD_RESPMEM_PERSISTENT);
 	} else {
@@ -149,21 +264,11 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 	if (ok == MHD_YES)
 		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		                             "no-store");
-	if (ok == MHD_YES && d != NULL) {
-		snprintf(v, sizeof v, "%u", (unsigned)d->limit);
-		ok = MHD_add_response_header(r, "RateLimit-Limit", v);
-		snprintf(v, sizeof v, "%u", (unsigned)d->remaining);
-		if (ok == MHD_YES)
-			ok = MHD_add_response_header(r, "RateLimit-Remaining",
-			                             v);
-		snprintf(v, sizeof v, "%llu",
-		         (unsigned long long)((d->reset_ms + 999) / 1000));
-		if (ok == MHD_YES)
-			ok = MHD_add_response_header(r, "RateLimit-Reset", v);
-	}
-	if (ok == MHD_YES && d != NULL &&
+	if (ok == MHD_YES && l != NULL)
+		ok = ratelimit_headers(r, l);
+	if (ok == MHD_YES && l != NULL &&
 	    status == MHD_HTTP_TOO_MANY_REQUESTS) {
-		uint64_t s = (d->retry_after_ms + 999) / 1000;
+		uint64_t s = (l->d->retry_after_ms + 999) / 1000;
 
 		snprintf(v, sizeof v, "%llu", (unsigned long long)(s ? s : 1));
 		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
@@ -244,10 +349,27 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
                                const fg_decision *d)
 {
 	struct fgd_buf b = {0};
+	struct limits l;
+	fg_rule_info ri;
 
 	if (r < 0)
 		return reply_error(conn, MHD_HTTP_BAD_REQUEST, fg_strerror(r),
 		                   NULL);
+	if (fg_rule_get(h->fg, d->rule, &ri) == 0) {
+		/* capacity x period / rate: the rule's own figures, exact */
+		uint64_t s = ceil_s(
+		    ((unsigned __int128)ri.capacity * ri.period_ms * 1000000u +
+		     ri.rate - 1) /
+		    ri.rate);
+
+		l.window_s = s ? s : 1;
+	} else {
+		ri.interval_ns = 0; /* withdrawn meanwhile: say nothing */
+	}
+	l.d = d;
+	l.policy = h->fg->names[d->rule];
+	l.interval_ns = ri.interval_ns;
+	l.legacy = h->legacy_headers;
 	fgd_buf_printf(&b, "{\"allowed\":%s,\"rule\":", r ? "true" : "false");
 	json_str(&b, h->fg->names[d->rule], strlen(h->fg->names[d->rule]));
 	fgd_buf_printf(&b, ",\"key\":");
@@ -262,10 +384,10 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
 	               d->flags & FG_DECISION_SHADOW ? "true" : "false",
 	               d->flags & FG_DECISION_UNTRACKED ? "true" : "false");
 	return reply(conn, r ? MHD_HTTP_OK : MHD_HTTP_TOO_MANY_REQUESTS, JSON,
-	             &b, d);
+	             &b, l.interval_ns ? &l : NULL);
 }
 
-/* GET /v1/allow?rule=R&key=K[&cost=N] */
+/* POST /v1/allow?rule=R&key=K[&cost=N] */
 static enum MHD_Result allow(struct MHD_Connection *conn, struct fgd_http *h)
 {
 	struct param ps[] = {{.name = "rule", .required = 1},
@@ -346,64 +468,46 @@ static enum MHD_Result healthz(struct MHD_Connection *conn, struct fgd_http *h)
 	return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", &b, NULL);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
-                              const char *url, const char *method,
-                              const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls)
+/* ------------------------------------------------------------- routing */
+
+enum { M_GET = 1, M_HEAD = 2, M_POST = 4 };
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} methods[] = {{MHD_HTTP_METHOD_GET, M_GET},
+               {MHD_HTTP_METHOD_HEAD, M_HEAD},
+               {MHD_HTTP_METHOD_POST, M_POST}};
+
+static const struct route {
+	const char *path;
+	unsigned methods; /* M_* */
+	enum MHD_Result (*fn)(struct MHD_Connection *, struct fgd_http *);
+} routes[] = {{"/v1/allow", M_POST, allow},
+              {"/check", M_GET, check},
+              {"/metrics", M_GET | M_HEAD, metrics},
+              {"/healthz", M_GET | M_HEAD, healthz}};
+
+/* 405, with the route's methods in Allow (which a 405 must carry) */
+static enum MHD_Result not_allowed(struct MHD_Connection *conn,
+                                   const struct route *rt)
 {
-	static const struct {
-		const char *path;
-		enum MHD_Result (*fn)(struct MHD_Connection *,
-		                      struct fgd_http *);
-	} routes[] = {{"/v1/allow", allow},
-	              {"/check", check},
-	              {"/metrics", metrics},
-	              {"/healthz", healthz}};
-	struct fgd_http *h = cls;
+	static const char body[] = "{\"error\":\"method not allowed\"}\n";
 	struct MHD_Response *r;
 	enum MHD_Result ok;
+	char allow[32] = "";
 	size_t i;
 
-	(void)version;
-	(void)upload_data;
-	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
-		if (strcmp(url, routes[i].path) == 0)
-			break;
-	if (i == sizeof routes / sizeof routes[0])
-		return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such path",
-		                   NULL);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
-		/* A reply queued at the first call, before MHD has seen the
-		 * end of the request, makes it close the connection; the
-		 * answer waits for the second call, so that clients keep
-		 * theirs alive.  A GET announcing a body is refused at once
-		 * (and closed): no body is ever read. */
-		if (*req_cls == NULL) {
-			const char *cl = MHD_lookup_connection_value(
-			    conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-			if ((cl != NULL && strcmp(cl, "0") != 0) ||
-			    MHD_lookup_connection_value(
-			        conn, MHD_HEADER_KIND,
-			        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
-				return reply_error(conn,
-				                   MHD_HTTP_CONTENT_TOO_LARGE,
-				                   "a GET takes no body", NULL);
-			*req_cls = h;
-			return MHD_YES;
-		}
-		if (*upload_data_size != 0)
-			return MHD_NO; /* a body after all: close */
-		return routes[i].fn(conn, h);
-	}
-	/* 405 must name what is allowed */
-	r = MHD_create_response_from_buffer(
-	    sizeof "{\"error\":\"only GET\"}\n" - 1,
-	    (void *)"{\"error\":\"only GET\"}\n", MHD_RESPMEM_PERSISTENT);
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (rt->methods & methods[i].bit)
+			snprintf(allow + strlen(allow),
+			         sizeof allow - strlen(allow), "%s%s",
+			         allow[0] ? ", " : "", methods[i].name);
+	r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
+	                                    MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
 		return MHD_NO;
-	ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+	ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	if (ok == MHD_YES)
 		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 		                             JSON);
@@ -411,6 +515,188 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		ok = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 	MHD_destroy_response(r);
 	return ok;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+                              const char *url, const char *method,
+                              const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+	const size_t nroutes = sizeof routes / sizeof routes[0];
+	struct fgd_http *h = cls;
+	unsigned bit = 0;
+	size_t i, m;
+
+	(void)version;
+	(void)upload_data;
+	for (i = 0; i < nroutes; i++)
+		if (strcmp(url, routes[i].path) == 0)
+			break;
+	if (i == nroutes)
+		return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such path",
+		                   NULL);
+	for (m = 0; m < sizeof methods / sizeof methods[0]; m++)
+		if (strcmp(method, methods[m].name) == 0)
+			bit = methods[m].bit;
+	if (!(routes[i].methods & bit))
+		return not_allowed(conn, &routes[i]);
+	/* A reply queued at the first call, before MHD has seen the end of
+	 * the request, makes it close the connection; the answer waits for
+	 * the second call, so that clients keep theirs alive.  A request
+	 * announcing a body is refused at once (and closed): no body is ever
+	 * read, parameters go in the query string. */
+	if (*req_cls == NULL) {
+		const char *cl = MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		if ((cl != NULL && strcmp(cl, "0") != 0) ||
+		    MHD_lookup_connection_value(
+		        conn, MHD_HEADER_KIND,
+		        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+			return reply_error(
+			    conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "no request body is read: parameters "
+			    "go in the query string",
+			    NULL);
+		*req_cls = h;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0)
+		return MHD_NO; /* a body after all: close */
+	return routes[i].fn(conn, h);
+}
+
+/* --------------------------------------------------------- connections */
+
+static void addr_key(const struct sockaddr *sa, socklen_t len,
+                     struct addr_key *k)
+{
+	memset(k, 0, sizeof *k);
+	if (sa->sa_family == AF_INET &&
+	    len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		k->b[0] = 4;
+		memcpy(k->b + 1, &((const struct sockaddr_in *)sa)->sin_addr,
+		       4);
+	} else if (sa->sa_family == AF_INET6 &&
+	           len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		k->b[0] = IN6_IS_ADDR_V4MAPPED(a) ? 4 : 6;
+		memcpy(k->b + 1,
+		       IN6_IS_ADDR_V4MAPPED(a) ? a->s6_addr + 12 : a->s6_addr,
+		       IN6_IS_ADDR_V4MAPPED(a) ? 4 : 8);
+	}
+}
+
+static void conn_unlink(struct fgd_http *h, struct conn *c)
+{
+	if (!c->linked)
+		return;
+	*(c->prev ? &c->prev->next : &h->head) = c->next;
+	*(c->next ? &c->next->prev : &h->tail) = c->prev;
+	c->prev = c->next = NULL;
+	c->linked = 0;
+	h->nlive--;
+}
+
+/* (Re)start @c's clock at @now: it goes last, the list stays sorted. */
+static void conn_start(struct fgd_http *h, struct conn *c, uint64_t now)
+{
+	conn_unlink(h, c);
+	c->start_ms = now;
+	c->prev = h->tail;
+	*(h->tail ? &h->tail->next : &h->head) = c;
+	h->tail = c;
+	c->linked = 1;
+	h->nlive++;
+}
+
+/* Shut @mc's socket down: MHD closes the connection at its next run. */
+static void conn_shut(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ci != NULL)
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
+static void conn_end(struct fgd_http *h, struct conn *c)
+{
+	conn_unlink(h, c);
+	conn_shut(c->mc);
+}
+
+/* MHD's accept policy: the per-address limit, then a place. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa,
+                                 socklen_t len)
+{
+	struct fgd_http *h = cls;
+	struct addr_key k;
+	struct conn *c;
+	uint32_t same = 0;
+
+	addr_key(sa, len, &k);
+	for (c = h->head; c != NULL; c = c->next)
+		same += memcmp(&c->key, &k, sizeof k) == 0;
+	if (same >= h->per_address)
+		return MHD_NO;
+	if (h->nlive >= h->connections && h->head != NULL)
+		conn_end(h, h->head);
+	return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **sc,
+                          enum MHD_ConnectionNotificationCode what)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct fgd_http *h = cls;
+	struct conn *c = *sc;
+
+	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (c != NULL)
+			conn_unlink(h, c);
+		free(c);
+		*sc = NULL;
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		conn_shut(mc); /* untracked, it would have no deadline */
+		return;
+	}
+	c->mc = mc;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL)
+		addr_key(ci->client_addr,
+		         ci->client_addr->sa_family == AF_INET6
+		             ? (socklen_t)sizeof(struct sockaddr_in6)
+		             : (socklen_t)sizeof(struct sockaddr_in),
+		         &c->key);
+	conn_start(h, c, mono_ms());
+	*sc = c;
+}
+
+/* An answer has gone out whole: the next request's clock starts. */
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *c = ci != NULL ? ci->socket_context : NULL;
+
+	(void)req_cls;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && c != NULL &&
+	    c->linked)
+		conn_start(cls, c, mono_ms());
+}
+
+/* Shut down every connection whose deadline has come. */
+static void expire(struct fgd_http *h, uint64_t now)
+{
+	while (h->head != NULL && now - h->head->start_ms >= h->timeout_ms)
+		conn_end(h, h->head);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -433,15 +719,22 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
 	}
 	h->fg = fg;
 	h->node = node;
+	h->timeout_ms = cfg->http_timeout_ms;
+	h->connections = cfg->http_connections;
+	h->per_address = cfg->http_per_address;
+	h->legacy_headers = cfg->http_legacy_headers;
 	if (cfg->http.ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
 	h->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
+	    flags, 0, on_accept, h, handle, h, MHD_OPTION_SOCK_ADDR,
 	    (const struct sockaddr *)&cfg->http.ss, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)cfg->http_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)FGD_HTTP_MEMORY, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	    FGD_HTTP_SPARE(h->connections), MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)((h->timeout_ms + 999) / 1000),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FGD_HTTP_MEMORY,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		snprintf(err, errlen, "http: cannot listen%s%s",
@@ -470,7 +763,18 @@ unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
 	pfd->fd = h->epfd;
 	pfd->events = POLLIN;
 	pfd->revents = 0;
-	if (MHD_get_timeout(h->mhd, &t) == MHD_YES &&
+	if (MHD_get_timeout(h->mhd, &t) != MHD_YES)
+		t = ULLONG_MAX;
+	if (h->head != NULL) {
+		uint64_t now = mono_ms(),
+		         end = h->head->start_ms + h->timeout_ms;
+
+		if (end <= now)
+			t = 0;
+		else if (end - now < t)
+			t = end - now;
+	}
+	if (t != ULLONG_MAX &&
 	    (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms))
 		*timeout_ms = t > INT_MAX ? INT_MAX : (int)t;
 	return 1;
@@ -478,16 +782,19 @@ unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
 
 void fgd_http_service(struct fgd_http *h)
 {
-	/* MHD_run also closes connections whose time-out passed, so it
-	 * runs at every wake-up, not only when the descriptor is ready. */
-	if (h != NULL)
-		(void)MHD_run(h->mhd);
+	if (h == NULL)
+		return;
+	/* first the deadlines, so that this run already closes what they
+	 * shut down; MHD_run also closes what its own timer ended, so it
+	 * runs at every wake-up, not only when the descriptor is ready */
+	expire(h, mono_ms());
+	(void)MHD_run(h->mhd);
 }
 
 void fgd_http_stop(struct fgd_http *h)
 {
 	if (h == NULL)
 		return;
-	MHD_stop_daemon(h->mhd);
+	MHD_stop_daemon(h->mhd); /* notifies every close: the list empties */
 	free(h);
 }
