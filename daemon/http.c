@@ -34,11 +34,12 @@
  * site routinely holds; an IPv4-mapped one: its IPv4 address) may hold
  * per-address connections; one more is refused at accept by MHD's accept
  * policy callback, before a byte is read.  With all "connections" taken, a
- * newcomer takes the place of the oldest connection (the nearest to its
- * deadline) rather than waiting in the kernel's listen queue behind
- * clients that hold slots without finishing requests.  MHD's own limit
+ * newcomer takes the place of the oldest connection of the address that
+ * holds the most, rather than waiting in the kernel's listen queue behind
+ * clients that hold places without finishing requests.  MHD's own limit
  * leaves room (FGD_HTTP_SPARE) for connections shut down and not yet
- * closed.
+ * closed.  The bookkeeping is a pass over the list per connection opened
+ * or closed: at most 1024 entries, against a system call's cost.
  *
  * Methods.  /v1/allow consumes tokens: POST only.  /check consumes too but
  * stays GET, the seed API's method.  /metrics and /healthz are read-only:
@@ -89,6 +90,7 @@ struct conn {
 	struct MHD_Connection *mc;
 	uint64_t start_ms; /* accept, or the previous answer */
 	struct addr_key key;
+	uint32_t same; /* live connections of this key, this one included */
 	int linked;
 };
 
@@ -589,27 +591,51 @@ static void addr_key(const struct sockaddr *sa, socklen_t len,
 	}
 }
 
-static void conn_unlink(struct fgd_http *h, struct conn *c)
+static void list_remove(struct fgd_http *h, struct conn *c)
 {
-	if (!c->linked)
-		return;
 	*(c->prev ? &c->prev->next : &h->head) = c->next;
 	*(c->next ? &c->next->prev : &h->tail) = c->prev;
 	c->prev = c->next = NULL;
-	c->linked = 0;
-	h->nlive--;
 }
 
-/* (Re)start @c's clock at @now: it goes last, the list stays sorted. */
-static void conn_start(struct fgd_http *h, struct conn *c, uint64_t now)
+/* @c goes last, its clock (re)started at @now: the list stays sorted. */
+static void list_append(struct fgd_http *h, struct conn *c, uint64_t now)
 {
-	conn_unlink(h, c);
 	c->start_ms = now;
 	c->prev = h->tail;
 	*(h->tail ? &h->tail->next : &h->head) = c;
 	h->tail = c;
+}
+
+/* Count @c in (@d = 1) or out (@d = -1) of its address's connections. */
+static void same_add(struct fgd_http *h, struct conn *c, int d)
+{
+	struct conn *o;
+
+	c->same = 1;
+	for (o = h->head; o != NULL; o = o->next)
+		if (o != c && memcmp(&o->key, &c->key, sizeof c->key) == 0) {
+			o->same += (uint32_t)d;
+			c->same++;
+		}
+}
+
+static void conn_link(struct fgd_http *h, struct conn *c, uint64_t now)
+{
+	same_add(h, c, 1);
+	list_append(h, c, now);
 	c->linked = 1;
 	h->nlive++;
+}
+
+static void conn_unlink(struct fgd_http *h, struct conn *c)
+{
+	if (!c->linked)
+		return;
+	list_remove(h, c);
+	same_add(h, c, -1);
+	c->linked = 0;
+	h->nlive--;
 }
 
 /* Shut @mc's socket down: MHD closes the connection at its next run. */
@@ -628,22 +654,32 @@ static void conn_end(struct fgd_http *h, struct conn *c)
 	conn_shut(c->mc);
 }
 
-/* MHD's accept policy: the per-address limit, then a place. */
+/*
+ * MHD's accept policy: the per-address limit, then a place.  The place
+ * given up is the oldest connection of the address holding the most: a
+ * client with few connections keeps them while another holds many, even
+ * one whose request is still on its way under a flood of newcomers.
+ */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa,
                                  socklen_t len)
 {
 	struct fgd_http *h = cls;
+	struct conn *c, *victim = h->head;
 	struct addr_key k;
-	struct conn *c;
-	uint32_t same = 0;
 
 	addr_key(sa, len, &k);
 	for (c = h->head; c != NULL; c = c->next)
-		same += memcmp(&c->key, &k, sizeof k) == 0;
-	if (same >= h->per_address)
-		return MHD_NO;
-	if (h->nlive >= h->connections && h->head != NULL)
-		conn_end(h, h->head);
+		if (memcmp(&c->key, &k, sizeof k) == 0) {
+			if (c->same >= h->per_address)
+				return MHD_NO;
+			break;
+		}
+	if (h->nlive < h->connections || victim == NULL)
+		return MHD_YES;
+	for (c = h->head; c != NULL; c = c->next)
+		if (c->same > victim->same)
+			victim = c;
+	conn_end(h, victim);
 	return MHD_YES;
 }
 
@@ -674,7 +710,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **sc,
 		             ? (socklen_t)sizeof(struct sockaddr_in6)
 		             : (socklen_t)sizeof(struct sockaddr_in),
 		         &c->key);
-	conn_start(h, c, mono_ms());
+	conn_link(h, c, mono_ms());
 	*sc = c;
 }
 
@@ -688,8 +724,10 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 
 	(void)req_cls;
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && c != NULL &&
-	    c->linked)
-		conn_start(cls, c, mono_ms());
+	    c->linked) {
+		list_remove(cls, c);
+		list_append(cls, c, mono_ms());
+	}
 }
 
 /* Shut down every connection whose deadline has come. */
