@@ -647,17 +647,21 @@ Test(http, idle_connection_is_closed_after_the_timeout_while_others_are_served)
 
 /* With every place taken, a newcomer does not wait in the kernel's listen
  * queue behind connections that sit on theirs: it takes the place of the
- * oldest, which is closed, and is answered at once. */
-Test(http, a_newcomer_beyond_the_connection_limit_takes_the_oldest_place)
+ * oldest connection of the address holding the most, which is closed,
+ * and is answered at once.  An address with fewer keeps its own, older
+ * though it is. */
+Test(http, a_newcomer_beyond_the_limit_takes_the_place_of_the_biggest_holder)
 {
+	static const char *const from[MAX_CONNS] = {"127.0.0.3", "127.0.0.2",
+	                                            "127.0.0.2", "127.0.0.2"};
 	struct resp r;
 	uint64_t t0, waited;
 	int fds[MAX_CONNS], i;
 
 	start(RULES);
 	for (i = 0; i < MAX_CONNS; i++) {
-		/* another address: 127.0.0.1 keeps its own per-address room */
-		fds[i] = tcp_connect_from("127.0.0.2");
+		/* not 127.0.0.1: curl's address keeps its own room */
+		fds[i] = tcp_connect_from(from[i]);
 		cr_assert_geq(fds[i], 0, "connect: %s", strerror(errno));
 		cr_assert_eq(send(fds[i], "GET /", 5, 0), 5);
 		usleep(20000); /* so that they have an order */
@@ -671,8 +675,10 @@ Test(http, a_newcomer_beyond_the_connection_limit_takes_the_oldest_place)
 	cr_expect_lt(waited, TIMEOUT_S * 1000 / 2,
 	             "answered after %llu ms, beside %d open connections",
 	             (unsigned long long)waited, MAX_CONNS);
-	cr_expect(closed_within(fds[0], 1000), "the oldest was not closed");
-	for (i = 1; i < MAX_CONNS; i++)
+	/* 127.0.0.2 held three: its oldest went */
+	cr_expect(closed_within(fds[1], 1000), "the oldest of 127.0.0.2 kept");
+	cr_expect(!closed_within(fds[0], 0), "127.0.0.3's only one closed");
+	for (i = 2; i < MAX_CONNS; i++)
 		cr_expect(!closed_within(fds[i], 0), "connection %d closed", i);
 	for (i = 0; i < MAX_CONNS; i++)
 		close(fds[i]);
