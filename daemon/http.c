@@ -15,31 +15,11 @@
  * rather than guessed, and every byte of a key echoed in a JSON body is
  * escaped.
  *
- * Slow clients: an absolute deadline.  MHD's own time-out
- * (MHD_OPTION_CONNECTION_TIMEOUT) is an inactivity timer that every byte
- * restarts: one byte every few seconds holds a connection for ever.  So
- * each connection is tracked here (MHD_OPTION_NOTIFY_CONNECTION) in a list
- * ordered by when its clock started: at accept, and again when an answer
- * has gone out (MHD_OPTION_NOTIFY_COMPLETED).  A request must arrive whole
- * and be answered within the configured timeout of the connection's
- * opening or of the previous answer on it, however its bytes trickle; an
- * idle kept-alive connection ends at the same point.  MHD 0.9.75 has no
- * call that closes a connection outside its callbacks, so the loop shuts
- * the socket down (shutdown(2) on MHD_CONNECTION_INFO_CONNECTION_FD): the
- * next MHD_run() sees the hang-up and closes the connection itself; we
- * never close() a descriptor MHD owns.  MHD's inactivity timer stays as a
+ * Slow and many clients.  Each request has an absolute deadline,
+ * whatever its bytes do, and one address a bounded number of places; when
+ * all are taken a newcomer takes the place of the biggest holder's oldest
+ * connection (daemon/httpconns.h).  MHD's own inactivity timer stays as a
  * backstop, at the deadline rounded up to seconds: it never fires first.
- *
- * Many clients.  One address (an IPv6 client: its /64, which one host or
- * site routinely holds; an IPv4-mapped one: its IPv4 address) may hold
- * per-address connections; one more is refused at accept by MHD's accept
- * policy callback, before a byte is read.  With all "connections" taken, a
- * newcomer takes the place of the oldest connection of the address that
- * holds the most, rather than waiting in the kernel's listen queue behind
- * clients that hold places without finishing requests.  MHD's own limit
- * leaves room (FGD_HTTP_SPARE) for connections shut down and not yet
- * closed.  The bookkeeping is a pass over the list per connection opened
- * or closed: at most 1024 entries, against a system call's cost.
  *
  * Methods.  /v1/allow consumes tokens: POST only.  /check consumes too but
  * stays GET, the seed API's method.  /metrics and /healthz are read-only:
@@ -54,11 +34,9 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <urcu/uatomic.h>
@@ -67,42 +45,21 @@
 
 #include "daemon/args.h"
 #include "daemon/http.h"
+#include "daemon/httpconns.h"
 #include "daemon/metrics.h"
 #include "lib/client.h"
 #include "shm/layout.h"
 
 #define FGD_HTTP_MEMORY (16 * 1024) /* per connection: request + headers */
 #define JSON            "application/json"
-/* MHD's limit above ours: connections shut down and not closed yet (at
- * most ours, from before a run) and those one run accepts (10 in 0.9.75) */
-#define FGD_HTTP_SPARE(connections) ((connections) + 16u)
-
-/* An address as the per-address limit counts it: family, then the IPv4
- * address or the IPv6 /64. */
-struct addr_key {
-	unsigned char b[9];
-};
-
-/* A connection MHD holds, until shut down (then unlinked: not counted,
- * waiting for MHD to close it) */
-struct conn {
-	struct conn *prev, *next; /* in fgd_http's list, oldest clock first */
-	struct MHD_Connection *mc;
-	uint64_t start_ms; /* accept, or the previous answer */
-	struct addr_key key;
-	uint32_t same; /* live connections of this key, this one included */
-	int linked;
-};
 
 struct fgd_http {
 	struct MHD_Daemon *mhd;
 	fg_client *fg;
 	struct fgd_node *node;
 	int epfd;
-	uint32_t timeout_ms, connections, per_address;
 	int legacy_headers;
-	struct conn *head, *tail; /* live connections, by start_ms */
-	uint32_t nlive;
+	struct fgd_hc hc; /* deadlines and places (httpconns.h) */
 };
 
 static uint64_t mono_ms(void)
@@ -568,175 +525,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	return routes[i].fn(conn, h);
 }
 
-/* --------------------------------------------------------- connections */
-
-static void addr_key(const struct sockaddr *sa, socklen_t len,
-                     struct addr_key *k)
-{
-	memset(k, 0, sizeof *k);
-	if (sa->sa_family == AF_INET &&
-	    len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		k->b[0] = 4;
-		memcpy(k->b + 1, &((const struct sockaddr_in *)sa)->sin_addr,
-		       4);
-	} else if (sa->sa_family == AF_INET6 &&
-	           len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		const struct in6_addr *a =
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		k->b[0] = IN6_IS_ADDR_V4MAPPED(a) ? 4 : 6;
-		memcpy(k->b + 1,
-		       IN6_IS_ADDR_V4MAPPED(a) ? a->s6_addr + 12 : a->s6_addr,
-		       IN6_IS_ADDR_V4MAPPED(a) ? 4 : 8);
-	}
-}
-
-static void list_remove(struct fgd_http *h, struct conn *c)
-{
-	*(c->prev ? &c->prev->next : &h->head) = c->next;
-	*(c->next ? &c->next->prev : &h->tail) = c->prev;
-	c->prev = c->next = NULL;
-}
-
-/* @c goes last, its clock (re)started at @now: the list stays sorted. */
-static void list_append(struct fgd_http *h, struct conn *c, uint64_t now)
-{
-	c->start_ms = now;
-	c->prev = h->tail;
-	*(h->tail ? &h->tail->next : &h->head) = c;
-	h->tail = c;
-}
-
-/* Count @c in (@d = 1) or out (@d = -1) of its address's connections. */
-static void same_add(struct fgd_http *h, struct conn *c, int d)
-{
-	struct conn *o;
-
-	c->same = 1;
-	for (o = h->head; o != NULL; o = o->next)
-		if (o != c && memcmp(&o->key, &c->key, sizeof c->key) == 0) {
-			o->same += (uint32_t)d;
-			c->same++;
-		}
-}
-
-static void conn_link(struct fgd_http *h, struct conn *c, uint64_t now)
-{
-	same_add(h, c, 1);
-	list_append(h, c, now);
-	c->linked = 1;
-	h->nlive++;
-}
-
-static void conn_unlink(struct fgd_http *h, struct conn *c)
-{
-	if (!c->linked)
-		return;
-	list_remove(h, c);
-	same_add(h, c, -1);
-	c->linked = 0;
-	h->nlive--;
-}
-
-/* Shut @mc's socket down: MHD closes the connection at its next run. */
-static void conn_shut(struct MHD_Connection *mc)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-	if (ci != NULL)
-		(void)shutdown(ci->connect_fd, SHUT_RDWR);
-}
-
-static void conn_end(struct fgd_http *h, struct conn *c)
-{
-	conn_unlink(h, c);
-	conn_shut(c->mc);
-}
-
-/*
- * MHD's accept policy: the per-address limit, then a place.  The place
- * given up is the oldest connection of the address holding the most: a
- * client with few connections keeps them while another holds many, even
- * one whose request is still on its way under a flood of newcomers.
- */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa,
-                                 socklen_t len)
-{
-	struct fgd_http *h = cls;
-	struct conn *c, *victim = h->head;
-	struct addr_key k;
-
-	addr_key(sa, len, &k);
-	for (c = h->head; c != NULL; c = c->next)
-		if (memcmp(&c->key, &k, sizeof k) == 0) {
-			if (c->same >= h->per_address)
-				return MHD_NO;
-			break;
-		}
-	if (h->nlive < h->connections || victim == NULL)
-		return MHD_YES;
-	for (c = h->head; c != NULL; c = c->next)
-		if (c->same > victim->same)
-			victim = c;
-	conn_end(h, victim);
-	return MHD_YES;
-}
-
-static void on_connection(void *cls, struct MHD_Connection *mc, void **sc,
-                          enum MHD_ConnectionNotificationCode what)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct fgd_http *h = cls;
-	struct conn *c = *sc;
-
-	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
-		if (c != NULL)
-			conn_unlink(h, c);
-		free(c);
-		*sc = NULL;
-		return;
-	}
-	c = calloc(1, sizeof *c);
-	if (c == NULL) {
-		conn_shut(mc); /* untracked, it would have no deadline */
-		return;
-	}
-	c->mc = mc;
-	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL)
-		addr_key(ci->client_addr,
-		         ci->client_addr->sa_family == AF_INET6
-		             ? (socklen_t)sizeof(struct sockaddr_in6)
-		             : (socklen_t)sizeof(struct sockaddr_in),
-		         &c->key);
-	conn_link(h, c, mono_ms());
-	*sc = c;
-}
-
-/* An answer has gone out whole: the next request's clock starts. */
-static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct conn *c = ci != NULL ? ci->socket_context : NULL;
-
-	(void)req_cls;
-	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && c != NULL &&
-	    c->linked) {
-		list_remove(cls, c);
-		list_append(cls, c, mono_ms());
-	}
-}
-
-/* Shut down every connection whose deadline has come. */
-static void expire(struct fgd_http *h, uint64_t now)
-{
-	while (h->head != NULL && now - h->head->start_ms >= h->timeout_ms)
-		conn_end(h, h->head);
-}
-
 /* ------------------------------------------------------------- lifecycle */
 
 int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
@@ -757,21 +545,21 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
 	}
 	h->fg = fg;
 	h->node = node;
-	h->timeout_ms = cfg->http_timeout_ms;
-	h->connections = cfg->http_connections;
-	h->per_address = cfg->http_per_address;
 	h->legacy_headers = cfg->http_legacy_headers;
+	fgd_hc_init(&h->hc, cfg->http_timeout_ms, cfg->http_connections,
+	            cfg->http_per_address);
 	if (cfg->http.ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
 	h->mhd = MHD_start_daemon(
-	    flags, 0, on_accept, h, handle, h, MHD_OPTION_SOCK_ADDR,
+	    flags, 0, fgd_hc_accept, &h->hc, handle, h, MHD_OPTION_SOCK_ADDR,
 	    (const struct sockaddr *)&cfg->http.ss, MHD_OPTION_CONNECTION_LIMIT,
-	    FGD_HTTP_SPARE(h->connections), MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)((h->timeout_ms + 999) / 1000),
+	    FGD_HC_MHD_LIMIT(cfg->http_connections),
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)((cfg->http_timeout_ms + 999) / 1000),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FGD_HTTP_MEMORY,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, fgd_hc_notify, &h->hc,
+	    MHD_OPTION_NOTIFY_COMPLETED, fgd_hc_completed, &h->hc,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 	if (h->mhd == NULL) {
@@ -795,23 +583,18 @@ unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
                          int *timeout_ms)
 {
 	MHD_UNSIGNED_LONG_LONG t;
+	uint64_t next;
 
 	if (h == NULL)
 		return 0;
+	next = fgd_hc_next(&h->hc, mono_ms());
 	pfd->fd = h->epfd;
 	pfd->events = POLLIN;
 	pfd->revents = 0;
 	if (MHD_get_timeout(h->mhd, &t) != MHD_YES)
 		t = ULLONG_MAX;
-	if (h->head != NULL) {
-		uint64_t now = mono_ms(),
-		         end = h->head->start_ms + h->timeout_ms;
-
-		if (end <= now)
-			t = 0;
-		else if (end - now < t)
-			t = end - now;
-	}
+	if (next < t) /* a request's deadline comes first */
+		t = next;
 	if (t != ULLONG_MAX &&
 	    (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms))
 		*timeout_ms = t > INT_MAX ? INT_MAX : (int)t;
@@ -825,7 +608,7 @@ void fgd_http_service(struct fgd_http *h)
 	/* first the deadlines, so that this run already closes what they
 	 * shut down; MHD_run also closes what its own timer ended, so it
 	 * runs at every wake-up, not only when the descriptor is ready */
-	expire(h, mono_ms());
+	fgd_hc_expire(&h->hc, mono_ms());
 	(void)MHD_run(h->mhd);
 }
 
