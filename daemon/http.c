@@ -175,9 +175,14 @@ static enum MHD_Result ratelimit_headers(struct MHD_Response *r,
 	ok = MHD_add_response_header(r, "RateLimit-Policy", v);
 	n = snprintf(v, sizeof v, "\"%s\";r=%u", l->policy,
 	             (unsigned)d->remaining);
-	if (d->reset_ms > 0 && d->remaining < d->limit && next > tau)
+	if (d->reset_ms > 0 && d->remaining < d->limit && next > tau) {
+		uint64_t t = ceil_s(next - tau),
+		         ra = (d->retry_after_ms + 999) / 1000;
+
+		/* reset_ms is rounded up: never past Retry-After for that */
 		snprintf(v + n, sizeof v - (size_t)n, ";t=%llu",
-		         (unsigned long long)ceil_s(next - tau));
+		         (unsigned long long)(ra && ra < t ? ra : t));
+	}
 	if (ok == MHD_YES)
 		ok = MHD_add_response_header(r, "RateLimit", v);
 	if (ok != MHD_YES || !l->legacy)

@@ -184,7 +184,8 @@ Test(http_slow, ipv6_clients_are_counted_by_their_64)
 	for (i = 0; i < 4; i++) {
 		snprintf(cmd, sizeof cmd, "ip -6 addr add %s/128 dev lo nodad",
 		         addrs[i]);
-		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		if (system(cmd) != 0)
+			cr_skip_test("%s failed: no IPv6 here", cmd);
 	}
 	start_on(addrs[0], "timeout 5s connections 8 per-address 2", RULES);
 	for (i = 0; i < 3; i++) {
