@@ -45,6 +45,7 @@
 #include "shm/segment.h"
 #include "daemon/rule.h"
 #include "util/num.h"
+#include "util/why.h"
 
 #define FGD_LINE_MAX    1024       /* bytes, without the line end */
 #define FGD_FILE_MAX    (1u << 20) /* fgd_config_load() reads no more */
@@ -75,21 +76,6 @@ struct directive {
 	int nargs;  /* exact argument count, or -1: the handler checks */
 	int repeat; /* may appear more than once */
 };
-
-/* Why into @err; always returns -1. */
-__attribute__((format(printf, 3, 4))) static int msg(char *err, size_t errlen,
-                                                     const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-	return -1;
-}
 
 /* "fname:line: reason"; always returns -1. */
 __attribute__((format(printf, 2, 3))) static int fail(struct parser *p,
@@ -392,72 +378,13 @@ static int d_max_datagram(struct parser *p, char **w, int nw)
 	return 0;
 }
 
-/*
- * "http [ADDR:]PORT [timeout DURATION] [connections N]" or "http off".
- * A bare port listens on 127.0.0.1: the endpoint answers the network
- * only where an operator wrote an address.  MHD counts whole seconds.
- */
+/* "http ...": the words are httpconf.c's. */
 static int d_http(struct parser *p, char **w, int nw)
 {
-	const char *s = w[1], *why, *after;
-	char buf[32];
-	uint64_t v;
-	unsigned seen = 0;
-	int i;
+	char why[256];
 
-	if (nw < 2)
-		return fail(p, "http needs [ADDR:]PORT (or off)");
-	if (strcmp(s, "off") == 0) {
-		if (nw > 2)
-			return fail(p, "'http off' takes nothing more");
-		memset(&p->cfg.http, 0, sizeof p->cfg.http);
-		return 0;
-	}
-	if (s[strspn(s, "0123456789")] == '\0' && strlen(s) <= 5) {
-		snprintf(buf, sizeof buf, "127.0.0.1:%s", s);
-		s = buf;
-	}
-	why = fgd_addr_parse(s, FGD_DEFAULT_PORT, &p->cfg.http);
-	after = s[0] == '[' ? strchr(s, ']') : s;
-	if (why == NULL && (after == NULL || strchr(after, ':') == NULL))
-		why = "needs a port, like 127.0.0.1:8080 or 8080";
-	if (why != NULL)
-		return fail(p, "http '" CLIP "': %s", w[1], why);
-	for (i = 2; i < nw; i += 2) {
-		int k = strcmp(w[i], "timeout") == 0       ? 1
-		        : strcmp(w[i], "connections") == 0 ? 2
-		                                           : 0;
-
-		if (k == 0)
-			return fail(p,
-			            "http: unknown keyword '" CLIP "' (timeout "
-			            "or connections)",
-			            w[i]);
-		if (seen & (1u << k))
-			return fail(p, "http: '%s' given twice", w[i]);
-		seen |= 1u << k;
-		if (i + 1 >= nw)
-			return fail(p, "http: '%s' needs a value", w[i]);
-		if (k == 1) {
-			if (fgu_parse_duration(w[i + 1], 3600000, &v) != 0 ||
-			    v < 1000)
-				return fail(p,
-				            "http: timeout '" CLIP
-				            "' must be a "
-				            "duration from 1s to 1h, like 10s",
-				            w[i + 1]);
-			p->cfg.http_timeout_s = (uint32_t)((v + 999) / 1000);
-		} else if (fgu_parse_uint(w[i + 1], strlen(w[i + 1]), 0,
-		                          FGD_HTTP_CONNECTIONS_MAX, &v) != 0 ||
-		           v == 0) {
-			return fail(p,
-			            "http: connections '" CLIP "' must be a "
-			            "number from 1 to %d",
-			            w[i + 1], FGD_HTTP_CONNECTIONS_MAX);
-		} else {
-			p->cfg.http_connections = (uint32_t)v;
-		}
-	}
+	if (fgd_http_words(w + 1, nw - 1, &p->cfg.http, why, sizeof why) != 0)
+		return fail(p, "%s", why);
 	return 0;
 }
 
@@ -670,8 +597,7 @@ int fgd_config_parse(const char *text, size_t len, const char *fname,
 	p.cfg.interval_ms = FGD_DEFAULT_INTERVAL_MS;
 	p.cfg.snapshot_every_ms = FGD_DEFAULT_SNAPSHOT_MS;
 	p.cfg.max_datagram = FGD_DEFAULT_DATAGRAM;
-	p.cfg.http_timeout_s = FGD_HTTP_TIMEOUT_S;
-	p.cfg.http_connections = FGD_HTTP_CONNECTIONS;
+	fgd_http_conf_defaults(&p.cfg.http);
 
 	while (off < len) {
 		const char *s = text + off, *nl = memchr(s, '\n', len - off);
@@ -701,9 +627,9 @@ static ssize_t file_read(int fd, const char *path, char *buf, char *err,
 	size_t n = 0;
 
 	if (fstat(fd, &st) != 0)
-		return msg(err, errlen, "%s: %s", path, strerror(errno));
+		return fgu_why(err, errlen, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return msg(err, errlen, "%s: not a regular file", path);
+		return fgu_why(err, errlen, "%s: not a regular file", path);
 	/* Read one byte past the limit: the file may grow under us. */
 	while (n <= FGD_FILE_MAX) {
 		ssize_t k = read(fd, buf + n, FGD_FILE_MAX + 1 - n);
@@ -711,15 +637,15 @@ static ssize_t file_read(int fd, const char *path, char *buf, char *err,
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			return msg(err, errlen, "%s: %s", path,
-			           strerror(errno));
+			return fgu_why(err, errlen, "%s: %s", path,
+			               strerror(errno));
 		if (k == 0)
 			break;
 		n += (size_t)k;
 	}
 	if (n > FGD_FILE_MAX)
-		return msg(err, errlen, "%s: larger than %u bytes", path,
-		           FGD_FILE_MAX);
+		return fgu_why(err, errlen, "%s: larger than %u bytes", path,
+		               FGD_FILE_MAX);
 	return (ssize_t)n;
 }
 
@@ -733,18 +659,18 @@ int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
 	if (cfg != NULL)
 		memset(cfg, 0, sizeof *cfg);
 	if (path == NULL || cfg == NULL) {
-		msg(err, errlen, "invalid argument");
+		fgu_why(err, errlen, "invalid argument");
 		goto out;
 	}
 	/* O_NONBLOCK: a FIFO put in the file's place must not hang us. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		msg(err, errlen, "%s: %s", path, strerror(errno));
+		fgu_why(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	buf = malloc(FGD_FILE_MAX + 1);
 	if (buf == NULL)
-		msg(err, errlen, "%s: out of memory", path);
+		fgu_why(err, errlen, "%s: out of memory", path);
 	else
 		n = file_read(fd, path, buf, err, errlen);
 	if (n >= 0)
@@ -754,6 +680,11 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return r;
+}
+
+int fgd_config_http_same(const struct fgd_config *a, const struct fgd_config *b)
+{
+	return fgd_http_conf_same(&a->http, &b->http);
 }
 
 void fgd_config_free(struct fgd_config *cfg)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "daemon/httpconf.h"
 #include "daemon/rule.h"
 #include "gossip/addr.h"
 #include "lib/floodgate.h"
@@ -26,17 +27,14 @@
 #define FGD_DEFAULT_PORT        7420
 #define FGD_DEFAULT_INTERVAL_MS 100
 /* below a 1280-byte IPv6 MTU: no fragments */
-#define FGD_DEFAULT_DATAGRAM     1200
-#define FGD_MIN_DATAGRAM         512
-#define FGD_MAX_DATAGRAM         1400
-#define FGD_HTTP_TIMEOUT_S       10 /* idle HTTP connection closed after */
-#define FGD_HTTP_CONNECTIONS     64 /* HTTP connections at once */
-#define FGD_HTTP_CONNECTIONS_MAX 1024
-#define FGD_FANOUT_UNSET         0          /* not given: by cluster size */
-#define FGD_FANOUT_ALL           UINT32_MAX /* "fanout all" */
-#define FGD_FANOUT_MAX           64
-#define FGD_DEFAULT_SNAPSHOT_MS  60000u
-#define FGD_CONTROL_MAX          107 /* a Unix socket path: sun_path less its NUL */
+#define FGD_DEFAULT_DATAGRAM    1200
+#define FGD_MIN_DATAGRAM        512
+#define FGD_MAX_DATAGRAM        1400
+#define FGD_FANOUT_UNSET        0          /* not given: by cluster size */
+#define FGD_FANOUT_ALL          UINT32_MAX /* "fanout all" */
+#define FGD_FANOUT_MAX          64
+#define FGD_DEFAULT_SNAPSHOT_MS 60000u
+#define FGD_CONTROL_MAX         107 /* a Unix socket path: sun_path less its NUL */
 
 struct fgd_config {
 	/* segment */
@@ -62,11 +60,8 @@ struct fgd_config {
 	size_t npeers;
 	uint32_t interval_ms;  /* "interval 100ms" */
 	uint32_t max_datagram; /* "max-datagram 1200" bytes */
-	/* "http [ADDR:]PORT [timeout 10s] [connections 64]": the HTTP
-	 * endpoint (daemon/http.c); ADDR defaults to 127.0.0.1 */
-	struct fgd_addr http; /* len 0: off (the default) */
-	uint32_t http_timeout_s;
-	uint32_t http_connections;
+	/* "http ...": the HTTP endpoint (daemon/http.c, httpconf.h) */
+	struct fgd_http_conf http;
 	uint32_t fanout; /* "fanout N|all"; FGD_FANOUT_UNSET:
 	                  * all up to 8 keyring members, else 3 */
 	/* "ledger-size N": marks of other nodes' counts kept (node.h);
@@ -103,5 +98,10 @@ void fgd_config_free(struct fgd_config *cfg);
 /* The name of directive @i of the table, in its order; NULL past the
  * last (for tests that hold floodgate.conf(5) to the table). */
 const char *fgd_config_directive(size_t i);
+
+/* 1 when @a and @b configure the same HTTP endpoint (the http directive
+ * takes effect at start only: a reload compares), else 0. */
+int fgd_config_http_same(const struct fgd_config *a,
+                         const struct fgd_config *b);
 
 #endif

@@ -540,10 +540,7 @@ static int reload(struct daemon *d, char *why, size_t whylen)
 	    memcmp(&nc.listen.ss, &d->cfg.listen.ss, nc.listen.len) != 0)
 		logmsg(LOG_WARNING, "segment, capacity, keys and listen take "
 		                    "effect at restart only");
-	if (nc.http.len != d->cfg.http.len ||
-	    memcmp(&nc.http.ss, &d->cfg.http.ss, nc.http.len) != 0 ||
-	    nc.http_timeout_s != d->cfg.http_timeout_s ||
-	    nc.http_connections != d->cfg.http_connections)
+	if (!fgd_config_http_same(&nc, &d->cfg))
 		logmsg(LOG_WARNING, "http takes effect at restart only");
 	if (rules_apply(d->fg, &nc) != 0) {
 		logmsg(LOG_ERR, "reload: rules not all applied");

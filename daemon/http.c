@@ -8,20 +8,30 @@
  * gossip rounds, and reads the node without locks.  A handler never
  * blocks: a check is one fg_allow(), /metrics one scan of the table.
  *
- * Hostile clients.  The request line and headers of a connection must fit
- * in FGD_HTTP_MEMORY bytes (MHD answers 431/414 and closes beyond it); an
- * idle or dribbling connection is closed after the configured time-out,
- * whatever it has sent; connections beyond the configured number are
- * refused at accept.  No handler reads a request body.  Query values are
- * counted bytes (a %00 in a key is refused, not truncated), a parameter
- * given twice is refused rather than guessed, and a key echoed in a JSON
- * body goes through the one JSON writer (util/json.h: valid UTF-8 as it
- * is, control bytes escaped, any other byte as U+FFFD).
+ * Hostile requests.  The request line and headers of a connection must
+ * fit in FGD_HTTP_MEMORY bytes (MHD answers 431/414 and closes beyond it).
+ * No handler reads a request body.  Query values are counted bytes (a %00
+ * in a key is refused, not truncated), a parameter given twice is refused
+ * rather than guessed, and a key echoed in a JSON body goes through the
+ * one JSON writer (util/json.h: valid UTF-8 as it is, control bytes
+ * escaped, any other byte as U+FFFD).
  *
- * Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
- * (seconds, rounded up) on every 200 and 429 of a check, Retry-After on a
- * 429, and Cache-Control: no-store: a decision must never be replayed by
- * a cache.
+ * Slow and many clients.  Each request has an absolute deadline,
+ * whatever its bytes do, and one address a bounded number of places; when
+ * all are taken a newcomer takes the place of the biggest holder's oldest
+ * connection (daemon/httpconns.h).  MHD's own inactivity timer stays as a
+ * backstop, at the deadline rounded up to seconds: it never fires first.
+ *
+ * Methods.  /v1/allow consumes tokens: POST only.  /check consumes too but
+ * stays GET, the seed API's method.  /metrics and /healthz are read-only:
+ * GET and HEAD (MHD sends a HEAD the headers of the GET).  Any other
+ * method is 405 with Allow.
+ *
+ * Answers to a check (200 and 429) carry RateLimit-Policy and RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers-10; with legacy-headers on, also
+ * the pre-07 RateLimit-Limit, -Remaining and -Reset), a 429 Retry-After,
+ * and every answer Cache-Control: no-store: a decision must never be
+ * replayed by a cache.
  */
 #include <errno.h>
 #include <limits.h>
@@ -36,6 +46,7 @@
 
 #include "daemon/args.h"
 #include "daemon/http.h"
+#include "daemon/httpconns.h"
 #include "daemon/metrics.h"
 #include "lib/client.h"
 #include "shm/layout.h"
@@ -49,6 +60,8 @@ struct fgd_http {
 	fg_client *fg;
 	struct fgd_node *node;
 	int epfd;
+	int legacy_headers;
+	struct fgd_hc hc; /* deadlines and places (httpconns.h) */
 };
 
 static uint64_t mono_ms(void)
@@ -61,9 +74,75 @@ static uint64_t mono_ms(void)
 
 /* --------------------------------------------------------------- replies */
 
+/* What a check's answer says of its bucket. */
+struct limits {
+	const fg_decision *d;
+	const char *policy;   /* the rule's name */
+	uint64_t interval_ns; /* the rule's ns per token */
+	uint64_t window_s;    /* capacity / rate, rounded up */
+	int legacy;           /* also the pre-07 names */
+};
+
+static uint64_t ceil_s(unsigned __int128 ns)
+{
+	ns = (ns + 999999999u) / 1000000000u;
+	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
+}
+
+/*
+ * RateLimit-Policy: "RULE";q=CAPACITY;w=SECONDS and RateLimit:
+ * "RULE";r=REMAINING;t=SECONDS, the draft's quota policy and service
+ * limit.  The bucket holds q tokens and refills from empty in w seconds
+ * (q/w is the rule's rate, w rounded up).  t is when r next grows: the
+ * next token, ceil((debt + (r + 1) T - q T) / 1 s), with debt the time
+ * until full (reset_ms); no t when the bucket is full or untracked, as
+ * nothing more is coming.  A 429's Retry-After (time until cost tokens)
+ * is never earlier than t, as the draft asks.
+ */
+static enum MHD_Result ratelimit_headers(struct MHD_Response *r,
+                                         const struct limits *l)
+{
+	const fg_decision *d = l->d;
+	unsigned __int128 tau = (unsigned __int128)d->limit * l->interval_ns;
+	unsigned __int128 debt = (unsigned __int128)d->reset_ms * 1000000u;
+	unsigned __int128 next =
+	    debt + ((unsigned __int128)d->remaining + 1) * l->interval_ns;
+	char v[FG_RULE_NAME_MAX + 64];
+	enum MHD_Result ok;
+	int n;
+
+	snprintf(v, sizeof v, "\"%s\";q=%u;w=%llu", l->policy,
+	         (unsigned)d->limit, (unsigned long long)l->window_s);
+	ok = MHD_add_response_header(r, "RateLimit-Policy", v);
+	n = snprintf(v, sizeof v, "\"%s\";r=%u", l->policy,
+	             (unsigned)d->remaining);
+	if (d->reset_ms > 0 && d->remaining < d->limit && next > tau) {
+		uint64_t t = ceil_s(next - tau),
+		         ra = (d->retry_after_ms + 999) / 1000;
+
+		/* reset_ms is rounded up: never past Retry-After for that */
+		snprintf(v + n, sizeof v - (size_t)n, ";t=%llu",
+		         (unsigned long long)(ra && ra < t ? ra : t));
+	}
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, "RateLimit", v);
+	if (ok != MHD_YES || !l->legacy)
+		return ok;
+	snprintf(v, sizeof v, "%u", (unsigned)d->limit);
+	ok = MHD_add_response_header(r, "RateLimit-Limit", v);
+	snprintf(v, sizeof v, "%u", (unsigned)d->remaining);
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, "RateLimit-Remaining", v);
+	snprintf(v, sizeof v, "%llu",
+	         (unsigned long long)((d->reset_ms + 999) / 1000));
+	if (ok == MHD_YES)
+		ok = MHD_add_response_header(r, "RateLimit-Reset", v);
+	return ok;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
                              const char *type, struct fgd_buf *b,
-                             const fg_decision *d)
+                             const struct limits *l)
 {
 	static const char oom[] = "{\"error\":\"out of memory\"}\n";
 	struct MHD_Response *r;
@@ -74,7 +153,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 		fgd_buf_free(b);
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		type = JSON;
-		d = NULL;
+		l = NULL;
 		r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
 		                                    MHD_RESPMEM_PERSISTENT);
 	} else {
@@ -90,21 +169,11 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 	if (ok == MHD_YES)
 		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		                             "no-store");
-	if (ok == MHD_YES && d != NULL) {
-		snprintf(v, sizeof v, "%u", (unsigned)d->limit);
-		ok = MHD_add_response_header(r, "RateLimit-Limit", v);
-		snprintf(v, sizeof v, "%u", (unsigned)d->remaining);
-		if (ok == MHD_YES)
-			ok = MHD_add_response_header(r, "RateLimit-Remaining",
-			                             v);
-		snprintf(v, sizeof v, "%llu",
-		         (unsigned long long)((d->reset_ms + 999) / 1000));
-		if (ok == MHD_YES)
-			ok = MHD_add_response_header(r, "RateLimit-Reset", v);
-	}
-	if (ok == MHD_YES && d != NULL &&
+	if (ok == MHD_YES && l != NULL)
+		ok = ratelimit_headers(r, l);
+	if (ok == MHD_YES && l != NULL &&
 	    status == MHD_HTTP_TOO_MANY_REQUESTS) {
-		uint64_t s = (d->retry_after_ms + 999) / 1000;
+		uint64_t s = (l->d->retry_after_ms + 999) / 1000;
 
 		snprintf(v, sizeof v, "%llu", (unsigned long long)(s ? s : 1));
 		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
@@ -189,10 +258,27 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
 {
 	struct fgd_buf b = {0};
 	struct fgu_json j;
+	struct limits l;
+	fg_rule_info ri;
 
 	if (r < 0)
 		return reply_error(conn, MHD_HTTP_BAD_REQUEST, fg_strerror(r),
 		                   NULL);
+	if (fg_rule_get(h->fg, d->rule, &ri) == 0) {
+		/* capacity x period / rate: the rule's own figures, exact */
+		uint64_t s = ceil_s(
+		    ((unsigned __int128)ri.capacity * ri.period_ms * 1000000u +
+		     ri.rate - 1) /
+		    ri.rate);
+
+		l.window_s = s ? s : 1;
+	} else {
+		ri.interval_ns = 0; /* withdrawn meanwhile: say nothing */
+	}
+	l.d = d;
+	l.policy = h->fg->names[d->rule];
+	l.interval_ns = ri.interval_ns;
+	l.legacy = h->legacy_headers;
 	fgu_json_init(&j, &b);
 	fgu_json_object(&j);
 	fgu_json_kbool(&j, "allowed", r);
@@ -208,10 +294,10 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
 	fgu_json_object_end(&j);
 	fgd_buf_add(&b, "\n", 1);
 	return reply(conn, r ? MHD_HTTP_OK : MHD_HTTP_TOO_MANY_REQUESTS, JSON,
-	             &b, d);
+	             &b, l.interval_ns ? &l : NULL);
 }
 
-/* GET /v1/allow?rule=R&key=K[&cost=N] */
+/* POST /v1/allow?rule=R&key=K[&cost=N] */
 static enum MHD_Result allow(struct MHD_Connection *conn, struct fgd_http *h)
 {
 	struct param ps[] = {{.name = "rule", .required = 1},
@@ -292,64 +378,46 @@ static enum MHD_Result healthz(struct MHD_Connection *conn, struct fgd_http *h)
 	return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", &b, NULL);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
-                              const char *url, const char *method,
-                              const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls)
+/* ------------------------------------------------------------- routing */
+
+enum { M_GET = 1, M_HEAD = 2, M_POST = 4 };
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} methods[] = {{MHD_HTTP_METHOD_GET, M_GET},
+               {MHD_HTTP_METHOD_HEAD, M_HEAD},
+               {MHD_HTTP_METHOD_POST, M_POST}};
+
+static const struct route {
+	const char *path;
+	unsigned methods; /* M_* */
+	enum MHD_Result (*fn)(struct MHD_Connection *, struct fgd_http *);
+} routes[] = {{"/v1/allow", M_POST, allow},
+              {"/check", M_GET, check},
+              {"/metrics", M_GET | M_HEAD, metrics},
+              {"/healthz", M_GET | M_HEAD, healthz}};
+
+/* 405, with the route's methods in Allow (which a 405 must carry) */
+static enum MHD_Result not_allowed(struct MHD_Connection *conn,
+                                   const struct route *rt)
 {
-	static const struct {
-		const char *path;
-		enum MHD_Result (*fn)(struct MHD_Connection *,
-		                      struct fgd_http *);
-	} routes[] = {{"/v1/allow", allow},
-	              {"/check", check},
-	              {"/metrics", metrics},
-	              {"/healthz", healthz}};
-	struct fgd_http *h = cls;
+	static const char body[] = "{\"error\":\"method not allowed\"}\n";
 	struct MHD_Response *r;
 	enum MHD_Result ok;
+	char allow[32] = "";
 	size_t i;
 
-	(void)version;
-	(void)upload_data;
-	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
-		if (strcmp(url, routes[i].path) == 0)
-			break;
-	if (i == sizeof routes / sizeof routes[0])
-		return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such path",
-		                   NULL);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
-		/* A reply queued at the first call, before MHD has seen the
-		 * end of the request, makes it close the connection; the
-		 * answer waits for the second call, so that clients keep
-		 * theirs alive.  A GET announcing a body is refused at once
-		 * (and closed): no body is ever read. */
-		if (*req_cls == NULL) {
-			const char *cl = MHD_lookup_connection_value(
-			    conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-			if ((cl != NULL && strcmp(cl, "0") != 0) ||
-			    MHD_lookup_connection_value(
-			        conn, MHD_HEADER_KIND,
-			        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
-				return reply_error(conn,
-				                   MHD_HTTP_CONTENT_TOO_LARGE,
-				                   "a GET takes no body", NULL);
-			*req_cls = h;
-			return MHD_YES;
-		}
-		if (*upload_data_size != 0)
-			return MHD_NO; /* a body after all: close */
-		return routes[i].fn(conn, h);
-	}
-	/* 405 must name what is allowed */
-	r = MHD_create_response_from_buffer(
-	    sizeof "{\"error\":\"only GET\"}\n" - 1,
-	    (void *)"{\"error\":\"only GET\"}\n", MHD_RESPMEM_PERSISTENT);
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (rt->methods & methods[i].bit)
+			snprintf(allow + strlen(allow),
+			         sizeof allow - strlen(allow), "%s%s",
+			         allow[0] ? ", " : "", methods[i].name);
+	r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
+	                                    MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
 		return MHD_NO;
-	ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+	ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	if (ok == MHD_YES)
 		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 		                             JSON);
@@ -357,6 +425,55 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		ok = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 	MHD_destroy_response(r);
 	return ok;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+                              const char *url, const char *method,
+                              const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+	const size_t nroutes = sizeof routes / sizeof routes[0];
+	struct fgd_http *h = cls;
+	unsigned bit = 0;
+	size_t i, m;
+
+	(void)version;
+	(void)upload_data;
+	for (i = 0; i < nroutes; i++)
+		if (strcmp(url, routes[i].path) == 0)
+			break;
+	if (i == nroutes)
+		return reply_error(conn, MHD_HTTP_NOT_FOUND, "no such path",
+		                   NULL);
+	for (m = 0; m < sizeof methods / sizeof methods[0]; m++)
+		if (strcmp(method, methods[m].name) == 0)
+			bit = methods[m].bit;
+	if (!(routes[i].methods & bit))
+		return not_allowed(conn, &routes[i]);
+	/* A reply queued at the first call, before MHD has seen the end of
+	 * the request, makes it close the connection; the answer waits for
+	 * the second call, so that clients keep theirs alive.  A request
+	 * announcing a body is refused at once (and closed): no body is ever
+	 * read, parameters go in the query string. */
+	if (*req_cls == NULL) {
+		const char *cl = MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		if ((cl != NULL && strcmp(cl, "0") != 0) ||
+		    MHD_lookup_connection_value(
+		        conn, MHD_HEADER_KIND,
+		        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+			return reply_error(
+			    conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "no request body is read: parameters "
+			    "go in the query string",
+			    NULL);
+		*req_cls = h;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0)
+		return MHD_NO; /* a body after all: close */
+	return routes[i].fn(conn, h);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -370,7 +487,7 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
 	unsigned flags = MHD_USE_EPOLL;
 
 	*out = NULL;
-	if (cfg->http.len == 0)
+	if (cfg->http.addr.len == 0)
 		return 0;
 	h = calloc(1, sizeof *h);
 	if (h == NULL) {
@@ -379,15 +496,23 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
 	}
 	h->fg = fg;
 	h->node = node;
-	if (cfg->http.ss.ss_family == AF_INET6)
+	h->legacy_headers = cfg->http.legacy_headers;
+	fgd_hc_init(&h->hc, cfg->http.timeout_ms, cfg->http.connections,
+	            cfg->http.per_address);
+	if (cfg->http.addr.ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
 	h->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
-	    (const struct sockaddr *)&cfg->http.ss, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)cfg->http_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)FGD_HTTP_MEMORY, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+	    flags, 0, fgd_hc_accept, &h->hc, handle, h, MHD_OPTION_SOCK_ADDR,
+	    (const struct sockaddr *)&cfg->http.addr.ss,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    FGD_HC_MHD_LIMIT(cfg->http.connections),
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)((cfg->http.timeout_ms + 999) / 1000),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FGD_HTTP_MEMORY,
+	    MHD_OPTION_NOTIFY_CONNECTION, fgd_hc_notify, &h->hc,
+	    MHD_OPTION_NOTIFY_COMPLETED, fgd_hc_completed, &h->hc,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		snprintf(err, errlen, "http: cannot listen%s%s",
@@ -410,13 +535,19 @@ unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
                          int *timeout_ms)
 {
 	MHD_UNSIGNED_LONG_LONG t;
+	uint64_t next;
 
 	if (h == NULL)
 		return 0;
+	next = fgd_hc_next(&h->hc, mono_ms());
 	pfd->fd = h->epfd;
 	pfd->events = POLLIN;
 	pfd->revents = 0;
-	if (MHD_get_timeout(h->mhd, &t) == MHD_YES &&
+	if (MHD_get_timeout(h->mhd, &t) != MHD_YES)
+		t = ULLONG_MAX;
+	if (next < t) /* a request's deadline comes first */
+		t = next;
+	if (t != ULLONG_MAX &&
 	    (*timeout_ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*timeout_ms))
 		*timeout_ms = t > INT_MAX ? INT_MAX : (int)t;
 	return 1;
@@ -424,16 +555,19 @@ unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
 
 void fgd_http_service(struct fgd_http *h)
 {
-	/* MHD_run also closes connections whose time-out passed, so it
-	 * runs at every wake-up, not only when the descriptor is ready. */
-	if (h != NULL)
-		(void)MHD_run(h->mhd);
+	if (h == NULL)
+		return;
+	/* first the deadlines, so that this run already closes what they
+	 * shut down; MHD_run also closes what its own timer ended, so it
+	 * runs at every wake-up, not only when the descriptor is ready */
+	fgd_hc_expire(&h->hc, mono_ms());
+	(void)MHD_run(h->mhd);
 }
 
 void fgd_http_stop(struct fgd_http *h)
 {
 	if (h == NULL)
 		return;
-	MHD_stop_daemon(h->mhd);
+	MHD_stop_daemon(h->mhd); /* notifies every close: the list empties */
 	free(h);
 }

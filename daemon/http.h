@@ -1,11 +1,12 @@
 /*
  * http.h - floodgated's HTTP endpoint (libmicrohttpd), off by default.
  *
- *   GET /metrics                        Prometheus text (daemon/metrics.h)
- *   GET /v1/allow?rule=R&key=K[&cost=N] 200 allowed, 429 denied, 400 bad
- *   GET /check?user_id=U&endpoint=E     the classic allowRequest: rule E
- *                                       (else the default rule), key U
- *   GET /healthz                        200 while the segment is linked
+ *   POST /v1/allow?rule=R&key=K[&cost=N] 200 allowed, 429 denied, 400 bad
+ *   GET /check?user_id=U&endpoint=E      the classic allowRequest: rule E
+ *                                        (else the default rule), key U;
+ *                                        consumes, yet GET as in the seed
+ *   GET|HEAD /metrics                    Prometheus text (daemon/metrics.h)
+ *   GET|HEAD /healthz                    200 while the segment is linked
  *
  * It runs inside the daemon's single poll() loop: libmicrohttpd without a
  * thread of its own, in epoll mode, so that the whole server is one file
@@ -35,13 +36,13 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
                    size_t errlen);
 
 /* Fill @pfd with the server's descriptor and lower *@timeout_ms to when
- * it next needs to run (connection time-outs).  Returns the number of
- * descriptors filled: 0 (off) or 1. */
+ * it next needs to run (the nearest request deadline, MHD's timers).
+ * Returns the number of descriptors filled: 0 (off) or 1. */
 unsigned fgd_http_pollfd(struct fgd_http *h, struct pollfd *pfd,
                          int *timeout_ms);
 
-/* After poll(): accept, read and answer what is ready, close what timed
- * out.  Never blocks. */
+/* After poll(): end the connections past their deadline, accept, read
+ * and answer what is ready.  Never blocks. */
 void fgd_http_service(struct fgd_http *h);
 
 /* Close every connection and the listening socket.  NULL is allowed. */

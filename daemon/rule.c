@@ -13,12 +13,12 @@
 #include "daemon/rule.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lib/client.h"
 #include "util/num.h"
+#include "util/why.h"
 
 #define CLIP "%.64s" /* how much of a word a message echoes */
 
@@ -37,20 +37,6 @@ static const struct keyword {
     [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
 };
 
-static int why_f(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int why_f(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(why, len, fmt, ap) < 0 && len > 0)
-		why[0] = '\0';
-	va_end(ap);
-	return -1;
-}
-
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
 static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
                      char *why, size_t len)
@@ -61,32 +47,34 @@ static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
 
 	if (slash == NULL ||
 	    fgu_parse_uint(s, (size_t)(slash - s), 0, UINT32_MAX, &rate) != 0)
-		return why_f(why, len,
-		             "rule '%s': rate must be N/PERIOD like 5/1s, not "
-		             "'" CLIP "'",
-		             name, s);
+		return fgu_why(
+		    why, len,
+		    "rule '%s': rate must be N/PERIOD like 5/1s, not "
+		    "'" CLIP "'",
+		    name, s);
 	if (rate == 0)
-		return why_f(why, len, "rule '%s': rate must be at least 1",
-		             name);
+		return fgu_why(why, len, "rule '%s': rate must be at least 1",
+		               name);
 	e = fgu_parse_duration(slash + 1, UINT32_MAX, &ms);
 	if (e == FGU_DUR_NOUNIT)
-		return why_f(why, len,
-		             "rule '%s': rate period '" CLIP "' needs a unit "
-		             "(ms, s, m or h), like 5/1s",
-		             name, slash + 1);
+		return fgu_why(why, len,
+		               "rule '%s': rate period '" CLIP "' needs a unit "
+		               "(ms, s, m or h), like 5/1s",
+		               name, slash + 1);
 	if (e == FGU_DUR_RANGE)
-		return why_f(why, len,
-		             "rule '%s': rate period '" CLIP "' is too long",
-		             name, slash + 1);
+		return fgu_why(why, len,
+		               "rule '%s': rate period '" CLIP "' is too long",
+		               name, slash + 1);
 	if (e != 0)
-		return why_f(why, len,
-		             "rule '%s': rate must be N/PERIOD like 5/1s, not "
-		             "'" CLIP "'",
-		             name, s);
+		return fgu_why(
+		    why, len,
+		    "rule '%s': rate must be N/PERIOD like 5/1s, not "
+		    "'" CLIP "'",
+		    name, s);
 	if (ms == 0)
-		return why_f(why, len,
-		             "rule '%s': rate period must be at least 1ms",
-		             name);
+		return fgu_why(why, len,
+		               "rule '%s': rate period must be at least 1ms",
+		               name);
 	r->rate = (uint32_t)rate;
 	r->period_ms = (uint32_t)ms;
 	return 0;
@@ -100,10 +88,11 @@ static int value(const char *name, unsigned k, const char *val,
 
 	if (k == K_CAPACITY) {
 		if (fgu_parse_uint(val, strlen(val), 1, UINT32_MAX, &v) != 0)
-			return why_f(why, len,
-			             "rule '%s': capacity '" CLIP "' must be a "
-			             "number from 1 to %" PRIu32,
-			             name, val, UINT32_MAX);
+			return fgu_why(why, len,
+			               "rule '%s': capacity '" CLIP
+			               "' must be a "
+			               "number from 1 to %" PRIu32,
+			               name, val, UINT32_MAX);
 		r->capacity = (uint32_t)v;
 		return 0;
 	}
@@ -112,9 +101,9 @@ static int value(const char *name, unsigned k, const char *val,
 	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
-		return why_f(why, len,
-		             "rule '%s': %s must be %s or %s, not '" CLIP "'",
-		             name, kws[k].kw, kws[k].off, kws[k].on, val);
+		return fgu_why(why, len,
+		               "rule '%s': %s must be %s or %s, not '" CLIP "'",
+		               name, kws[k].kw, kws[k].off, kws[k].on, val);
 	return 0;
 }
 
@@ -139,22 +128,24 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 		unsigned k = keyword(w[i]);
 
 		if (k == K_N)
-			return why_f(why, len,
-			             "rule '%s': unknown keyword '" CLIP "' "
-			             "(capacity, rate, scope, on-full, mode or "
-			             "default)",
-			             name, w[i]);
+			return fgu_why(
+			    why, len,
+			    "rule '%s': unknown keyword '" CLIP "' "
+			    "(capacity, rate, scope, on-full, mode or "
+			    "default)",
+			    name, w[i]);
 		if (*seen & (1u << k))
-			return why_f(why, len, "rule '%s': '%s' given twice",
-			             name, w[i]);
+			return fgu_why(why, len, "rule '%s': '%s' given twice",
+			               name, w[i]);
 		*seen |= 1u << k;
 		if (k == K_DEFAULT) {
 			r->flags |= FG_RULE_DEFAULT;
 			continue;
 		}
 		if (i + 1 == nw)
-			return why_f(why, len, "rule '%s': '%s' needs a value",
-			             name, w[i]);
+			return fgu_why(why, len,
+			               "rule '%s': '%s' needs a value", name,
+			               w[i]);
 		if (value(name, k, w[++i], r, why, len) != 0)
 			return -1;
 	}
@@ -175,18 +166,19 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 	case FG__RULE_OK:
 		return 0;
 	case FG__RULE_TOO_FAST:
-		return why_f(why, len,
-		             "rule '%s': rate %" PRIu32 "/%" PRIu32 "ms is "
-		             "above one token per nanosecond",
-		             r->name, r->rate, r->period_ms);
+		return fgu_why(why, len,
+		               "rule '%s': rate %" PRIu32 "/%" PRIu32 "ms is "
+		               "above one token per nanosecond",
+		               r->name, r->rate, r->period_ms);
 	case FG__RULE_TOO_LONG:
-		return why_f(why, len,
-		             "rule '%s': capacity / rate spans more than 2^56 "
-		             "ns (834 days) of refill",
-		             r->name);
+		return fgu_why(
+		    why, len,
+		    "rule '%s': capacity / rate spans more than 2^56 "
+		    "ns (834 days) of refill",
+		    r->name);
 	default:
-		return why_f(why, len, "rule '%s': refused by the library",
-		             r->name);
+		return fgu_why(why, len, "rule '%s': refused by the library",
+		               r->name);
 	}
 }
 
@@ -196,21 +188,23 @@ int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
 
 	memset(r, 0, sizeof *r);
 	if (nw < 1)
-		return why_f(why, len,
-		             "rule needs a name, capacity N and rate R/PERIOD");
+		return fgu_why(
+		    why, len,
+		    "rule needs a name, capacity N and rate R/PERIOD");
 	if (!fg__rule_name_ok(w[0]))
-		return why_f(why, len,
-		             "rule '" CLIP "': name must be 1..%d of "
-		             "[A-Za-z0-9_.:/-]",
-		             w[0], FG_RULE_NAME_MAX);
+		return fgu_why(why, len,
+		               "rule '" CLIP "': name must be 1..%d of "
+		               "[A-Za-z0-9_.:/-]",
+		               w[0], FG_RULE_NAME_MAX);
 	strcpy(r->name, w[0]);
 	if (words(w, nw, r, &seen, why, len) != 0)
 		return -1;
 	if (!(seen & (1u << K_CAPACITY)))
-		return why_f(why, len, "rule '%s': needs capacity N", r->name);
+		return fgu_why(why, len, "rule '%s': needs capacity N",
+		               r->name);
 	if (!(seen & (1u << K_RATE)))
-		return why_f(why, len,
-		             "rule '%s': needs rate R/PERIOD, like 5/1s",
-		             r->name);
+		return fgu_why(why, len,
+		               "rule '%s': needs rate R/PERIOD, like 5/1s",
+		               r->name);
 	return library_check(r, why, len);
 }

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,8 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/table.h"
+
+#include "util/why.h"
 
 #define REC_SIZE     FGD_SNAP_REC_SIZE
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
@@ -41,19 +42,6 @@ void fgd_snapshot_sum(const struct fgd_snap_hdr *h, const void *body,
 	crypto_generichash_update(&st, (const void *)&copy, sizeof copy);
 	crypto_generichash_update(&st, body, len);
 	crypto_generichash_final(&st, out, FGD_SNAP_SUM_BYTES);
-}
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 static uint64_t clock_ns(clockid_t id)
@@ -212,7 +200,7 @@ int fgd_snapshot_write(const char *path, struct fgd_node *n,
 	memset(&h, 0, sizeof h);
 	memset(out, 0, sizeof *out);
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
-		failf(err, errlen, "snapshot %s: path too long", path);
+		fgu_why(err, errlen, "snapshot %s: path too long", path);
 		goto out;
 	}
 	memcpy(h.magic, FGD_SNAP_MAGIC, sizeof h.magic);
@@ -223,7 +211,7 @@ int fgd_snapshot_write(const char *path, struct fgd_node *n,
 	boot_id(h.boot_id);
 	if (collect_buckets(n, &b, &out->buckets) != 0 ||
 	    collect_remote(n, &b, &out->remote) != 0) {
-		failf(err, errlen, "snapshot %s: out of memory", path);
+		fgu_why(err, errlen, "snapshot %s: out of memory", path);
 		goto out;
 	}
 	h.nbuckets = out->buckets;
@@ -233,23 +221,23 @@ int fgd_snapshot_write(const char *path, struct fgd_node *n,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	          0600);
 	if (fd < 0) {
-		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
+		fgu_why(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (io_all(fd, &h, sizeof h, 1) != 0 ||
 	    io_all(fd, b.p, b.n * REC_SIZE, 1) != 0 || fsync(fd) != 0) {
-		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
+		fgu_why(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) != 0) {
 		fd = -1;
-		failf(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
+		fgu_why(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		failf(err, errlen, "snapshot %s: rename: %s", path,
-		      strerror(errno));
+		fgu_why(err, errlen, "snapshot %s: rename: %s", path,
+		        strerror(errno));
 		goto out;
 	}
 	(void)fsync_dir(path);
@@ -358,23 +346,23 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 	uint64_t max = file_size / REC_SIZE;
 
 	if (file_size < sizeof *h)
-		return failf(err, errlen, "truncated header");
+		return fgu_why(err, errlen, "truncated header");
 	if (memcmp(h->magic, FGD_SNAP_MAGIC, sizeof h->magic) != 0)
-		return failf(err, errlen, "not a floodgate snapshot");
+		return fgu_why(err, errlen, "not a floodgate snapshot");
 	if (h->version < FGD_SNAP_VERSION_MIN ||
 	    h->version > FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
-		return failf(err, errlen,
-		             "format version %u, this daemon reads %u to %u",
-		             h->version, FGD_SNAP_VERSION_MIN,
-		             FGD_SNAP_VERSION);
+		return fgu_why(err, errlen,
+		               "format version %u, this daemon reads %u to %u",
+		               h->version, FGD_SNAP_VERSION_MIN,
+		               FGD_SNAP_VERSION);
 	/* each count alone first: their sum must not wrap */
 	if (h->nbuckets > max || h->nremote > max ||
 	    file_size != sizeof *h + (h->nbuckets + h->nremote) * REC_SIZE)
-		return failf(err, errlen,
-		             "%llu bytes do not hold %llu + %llu records",
-		             (unsigned long long)file_size,
-		             (unsigned long long)h->nbuckets,
-		             (unsigned long long)h->nremote);
+		return fgu_why(err, errlen,
+		               "%llu bytes do not hold %llu + %llu records",
+		               (unsigned long long)file_size,
+		               (unsigned long long)h->nbuckets,
+		               (unsigned long long)h->nremote);
 	return 0;
 }
 
@@ -451,22 +439,22 @@ int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 1;
-		return failf(err, errlen, "snapshot %s: %s", path,
-		             strerror(errno));
+		return fgu_why(err, errlen, "snapshot %s: %s", path,
+		               strerror(errno));
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		failf(err, errlen, "snapshot %s: not a regular file", path);
+		fgu_why(err, errlen, "snapshot %s: not a regular file", path);
 		goto out;
 	}
 	memset(&h, 0, sizeof h);
 	if ((uint64_t)sb.st_size >= sizeof h &&
 	    io_all(fd, &h, sizeof h, 0) != 0) {
-		failf(err, errlen, "snapshot %s: %s", path, strerror(errno));
+		fgu_why(err, errlen, "snapshot %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fgd_snapshot_check_hdr(&h, (uint64_t)sb.st_size, why, sizeof why) !=
 	    0) {
-		failf(err, errlen, "snapshot %s: %s", path, why);
+		fgu_why(err, errlen, "snapshot %s: %s", path, why);
 		goto out;
 	}
 	/* first pass: the checksum and every record, before any change */
@@ -475,24 +463,24 @@ int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
 	crypto_generichash_init(&st, NULL, 0, sizeof sum);
 	crypto_generichash_update(&st, (const void *)&zeroed, sizeof zeroed);
 	if (records_pass(fd, &h, &st, NULL, 0, out, &bad) != 0) {
-		failf(err, errlen, "snapshot %s: short read", path);
+		fgu_why(err, errlen, "snapshot %s: short read", path);
 		goto out;
 	}
 	crypto_generichash_final(&st, sum, sizeof sum);
 	if (sodium_memcmp(sum, h.sum, sizeof sum) != 0) {
-		failf(err, errlen, "snapshot %s: checksum mismatch (corrupt)",
-		      path);
+		fgu_why(err, errlen, "snapshot %s: checksum mismatch (corrupt)",
+		        path);
 		goto out;
 	}
 	if (bad != UINT64_MAX) {
-		failf(err, errlen, "snapshot %s: record %llu is malformed",
-		      path, (unsigned long long)bad);
+		fgu_why(err, errlen, "snapshot %s: record %llu is malformed",
+		        path, (unsigned long long)bad);
 		goto out;
 	}
 	/* second pass: apply */
 	if (lseek(fd, (off_t)sizeof h, SEEK_SET) != (off_t)sizeof h ||
 	    records_pass(fd, &h, NULL, n, now_ms, out, &bad) != 0) {
-		failf(err, errlen, "snapshot %s: short read", path);
+		fgu_why(err, errlen, "snapshot %s: short read", path);
 		goto out;
 	}
 	rc = 0;

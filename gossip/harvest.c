@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,8 @@
 #include "shm/pair.h"
 #include "shm/table.h"
 
+#include "util/why.h"
+
 struct state_hdr {
 	uint8_t magic[8];
 	uint64_t seed[2];
@@ -30,19 +31,6 @@ struct state_hdr {
 };
 
 static const uint8_t state_magic[8] = "FGDSTAT1";
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Take everything in the segment now as already reported. */
 static void baseline_now(struct fgd_harvest *h)
@@ -118,18 +106,18 @@ static int state_reuse(struct fgd_harvest *h, const char *path, size_t bytes,
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0)
-		return failf(err, errlen, "%s: %s", path,
-		             errno == ELOOP ? "a symbolic link: refused; "
-		                              "remove it"
-		                            : strerror(errno));
+		return fgu_why(err, errlen, "%s: %s", path,
+		               errno == ELOOP ? "a symbolic link: refused; "
+		                                "remove it"
+		                              : strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
 		close(fd);
-		return failf(err, errlen,
-		             "%s: not a file of ours (owner %u, mode %04o): "
-		             "refused; remove it",
-		             path, (unsigned)st.st_uid,
-		             (unsigned)(st.st_mode & 07777));
+		return fgu_why(err, errlen,
+		               "%s: not a file of ours (owner %u, mode %04o): "
+		               "refused; remove it",
+		               path, (unsigned)st.st_uid,
+		               (unsigned)(st.st_mode & 07777));
 	}
 	p = (size_t)st.st_size != bytes
 	        ? MAP_FAILED
@@ -156,8 +144,8 @@ static int state_map(struct fgd_harvest *h, const char *path, char *err,
 	if (r < 0)
 		return -1;
 	if (r == 0 && state_create(h, path, bytes, &p) != 0)
-		return failf(err, errlen, "%s: cannot create: %s", path,
-		             strerror(errno));
+		return fgu_why(err, errlen, "%s: cannot create: %s", path,
+		               strerror(errno));
 	h->base_bytes = bytes;
 	h->incarnation = &((struct state_hdr *)p)->incarnation;
 	return 0;
@@ -174,7 +162,7 @@ int fgd_harvest_init(struct fgd_harvest *h, fg_client *fg,
 		return state_map(h, state_path, err, errlen);
 	h->base = calloc(h->nslots ? h->nslots : 1, sizeof *h->base);
 	if (h->base == NULL)
-		return failf(err, errlen, "out of memory");
+		return fgu_why(err, errlen, "out of memory");
 	baseline_now(h);
 	return 0;
 }

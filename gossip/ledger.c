@@ -11,13 +11,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/why.h"
 
 _Static_assert(FGD_LEDGER_KEYBYTES == crypto_shorthash_siphashx24_KEYBYTES,
                "ledger key size");
@@ -240,19 +241,6 @@ int fgd_ledger_init(struct fgd_ledger *l, size_t esize, size_t max,
 	return rebuild(l, NULL, 0, FGD_LEDGER_MIN);
 }
 
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* The header of a file that holds a ledger of ours, or NULL. */
 static const struct file_hdr *file_valid(const struct fgd_ledger *l,
                                          const void *p, size_t size)
@@ -283,14 +271,14 @@ static int reload(struct fgd_ledger *l, int fd, char *err, size_t errlen)
 	int r;
 
 	if (fstat(fd, &st) != 0)
-		return failf(err, errlen, "%s: %s", l->path, strerror(errno));
+		return fgu_why(err, errlen, "%s: %s", l->path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) != 0)
-		return failf(err, errlen,
-		             "%s: not a file of ours (owner %u, mode %04o): "
-		             "refused; remove it",
-		             l->path, (unsigned)st.st_uid,
-		             (unsigned)(st.st_mode & 07777));
+		return fgu_why(err, errlen,
+		               "%s: not a file of ours (owner %u, mode %04o): "
+		               "refused; remove it",
+		               l->path, (unsigned)st.st_uid,
+		               (unsigned)(st.st_mode & 07777));
 	size = (size_t)st.st_size;
 	if (size < sizeof *h)
 		return 0;
@@ -305,8 +293,8 @@ static int reload(struct fgd_ledger *l, int fd, char *err, size_t errlen)
 			cap = l->cap_max;
 		r = rebuild(l, (uint8_t *)(void *)(h + 1), h->cap, cap);
 		if (r != 0)
-			failf(err, errlen, "%s: cannot rewrite: %s", l->path,
-			      strerror(errno));
+			fgu_why(err, errlen, "%s: cannot rewrite: %s", l->path,
+			        strerror(errno));
 	}
 	munmap(p, size);
 	return r;
@@ -319,16 +307,16 @@ int fgd_ledger_open(struct fgd_ledger *l, size_t esize, size_t max,
 	int fd;
 
 	if (setup(l, esize, max, key) != 0)
-		return failf(err, errlen, "ledger: bad parameters");
+		return fgu_why(err, errlen, "ledger: bad parameters");
 	l->path = strdup(path);
 	if (l->path == NULL)
-		return failf(err, errlen, "out of memory");
+		return fgu_why(err, errlen, "out of memory");
 	memcpy(l->ident, ident, sizeof l->ident);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno != ENOENT) {
-		failf(err, errlen, "%s: %s", path,
-		      errno == ELOOP ? "a symbolic link: refused; remove it"
-		                     : strerror(errno));
+		fgu_why(err, errlen, "%s: %s", path,
+		        errno == ELOOP ? "a symbolic link: refused; remove it"
+		                       : strerror(errno));
 		goto fail;
 	}
 	if (fd >= 0) {
@@ -339,8 +327,8 @@ int fgd_ledger_open(struct fgd_ledger *l, size_t esize, size_t max,
 			goto fail;
 	}
 	if (l->slots == NULL && rebuild(l, NULL, 0, FGD_LEDGER_MIN) != 0) {
-		failf(err, errlen, "%s: cannot create: %s", path,
-		      strerror(errno));
+		fgu_why(err, errlen, "%s: cannot create: %s", path,
+		        strerror(errno));
 		goto fail;
 	}
 	return 0;

@@ -1,246 +1,26 @@
 /*
- * test_http.c - floodgated's HTTP endpoint, end to end: a real daemon
- * started from the built binary with an http directive, asked by a real
- * HTTP client (curl, for status, headers and body) and by raw TCP
- * sockets for what a client library would refuse to send (oversized,
- * malformed and idle requests).  Each test runs its own daemon on its own
- * segment and ports (in 21000-21999) and removes what it made.
+ * test_http.c - floodgated's HTTP endpoint, end to end (tests/httpd.h):
+ * what it answers, with which status, headers and body, to real clients
+ * and to malformed requests.  Slow and many clients: test_http_slow.c.
  */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include "daemon/config.h"
-#include "lib/client.h"
-#include "tests/cluster.h"
-#include "tests/helpers.h"
+
+#define HTTPD_PORT_LO 27000
+#define HTTPD_PORT_HI 27499
+#include "tests/httpd.h"
 #include "tests/prom.h"
 
-#define PORT_LO   21000
-#define PORT_HI   21999
-#define TIMEOUT_S 1 /* the daemon's HTTP connection time-out */
+#define TIMEOUT_S 1 /* the daemon's HTTP deadline */
 #define MAX_CONNS 4
-
-static struct {
-	char dir[64];
-	char seg[64];
-	int http_port, gossip_port;
-	pid_t pid;
-	fg_client *fg;
-} D;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* A port of the range free for both TCP and UDP now. */
-static int free_port(int from, int avoid)
-{
-	int i;
-
-	for (i = 0; i <= PORT_HI - PORT_LO; i++) {
-		int port =
-		    PORT_LO + (from - PORT_LO + i) % (PORT_HI - PORT_LO + 1);
-		struct sockaddr_in a = {.sin_family = AF_INET,
-		                        .sin_port = htons((uint16_t)port),
-		                        .sin_addr.s_addr =
-		                            htonl(INADDR_LOOPBACK)};
-		int t, u, ok;
-
-		if (port == avoid)
-			continue;
-		t = socket(AF_INET, SOCK_STREAM, 0);
-		u = socket(AF_INET, SOCK_DGRAM, 0);
-		ok = bind(t, (struct sockaddr *)&a, sizeof a) == 0 &&
-		     bind(u, (struct sockaddr *)&a, sizeof a) == 0;
-		close(t);
-		close(u);
-		if (ok)
-			return port;
-	}
-	cr_assert_fail("no free port in %d-%d", PORT_LO, PORT_HI);
-	return -1;
-}
-
-static int tcp_connect(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)D.http_port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0,
-	             "connect: %s", strerror(errno));
-	return fd;
-}
-
-/* ------------------------------------------------------------ curl */
-
-struct resp {
-	int status; /* 0: no HTTP answer */
-	char raw[65536];
-	const char *body;
-};
-
-/* What "curl -s --max-time 5 @args" prints, in @out (NUL-terminated). */
-static void curl(const char *args, char *out, size_t cap)
-{
-	char cmd[8192];
-	FILE *f;
-	size_t n;
-
-	snprintf(cmd, sizeof cmd, "curl -s --max-time 5 %s 2>/dev/null", args);
-	f = popen(cmd, "r");
-	cr_assert_not_null(f);
-	n = fread(out, 1, cap - 1, f);
-	out[n] = '\0';
-	(void)pclose(f);
-}
-
-/* curl -i for @method @path; the status, headers and body. */
-static void http(struct resp *r, const char *method, const char *path)
-{
-	char args[4096];
-
-	snprintf(args, sizeof args, "-i -X %s 'http://127.0.0.1:%d%s'", method,
-	         D.http_port, path);
-	curl(args, r->raw, sizeof r->raw);
-	r->status = 0;
-	r->body = "";
-	if (sscanf(r->raw, "HTTP/1.%*d %d", &r->status) != 1)
-		r->status = 0;
-	r->body = strstr(r->raw, "\r\n\r\n");
-	r->body = r->body ? r->body + 4 : "";
-}
-
-static void get(struct resp *r, const char *path)
-{
-	http(r, "GET", path);
-}
-
-/* The value of header @name (case-insensitive), or NULL. */
-static const char *header(const struct resp *r, const char *name)
-{
-	static char v[256];
-	const char *p = strstr(r->raw, "\r\n"),
-	           *end = strstr(r->raw, "\r\n\r\n");
-	size_t n = strlen(name);
-
-	while (p && end && p < end) {
-		p += 2;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			const char *e = strstr(p, "\r\n");
-
-			p += n + 1;
-			p += strspn(p, " ");
-			snprintf(v, sizeof v, "%.*s", (int)(e - p), p);
-			return v;
-		}
-		p = strstr(p, "\r\n");
-	}
-	return NULL;
-}
-
-static long header_num(const struct resp *r, const char *name)
-{
-	const char *v = header(r, name);
-
-	cr_assert_not_null(v, "no %s header in:\n%s", name, r->raw);
-	return strtol(v, NULL, 10);
-}
-
-/* ---------------------------------------------------------- daemon */
-
-/* DIR/fg.conf: the daemon's config, its endpoint on @http_port. */
-static void write_conf(const char *rules, int http_port)
-{
-	char conf[128], text[2048];
-
-	snprintf(text, sizeof text,
-	         "segment %s\ncapacity 1000\nnode-key %s/n0.key\n"
-	         "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
-	         "http 127.0.0.1:%d timeout %ds connections %d\n%s",
-	         D.seg, D.dir, D.dir, D.gossip_port, http_port, TIMEOUT_S,
-	         MAX_CONNS, rules);
-	snprintf(conf, sizeof conf, "%s/fg.conf", D.dir);
-	write_file(conf, text);
-}
+#define HTTP_OPTS "timeout 1s connections 4 per-address 4"
 
 static void start(const char *rules)
 {
-	char conf[128], log[128];
-	uint64_t t0;
-	struct resp r;
-	pid_t p;
-
-	memset(&D, 0, sizeof D);
-	snprintf(D.dir, sizeof D.dir, "/tmp/fgtest-http-XXXXXX");
-	cr_assert_not_null(mkdtemp(D.dir));
-	snprintf(D.seg, sizeof D.seg, "fgtest-http-%d", (int)getpid());
-	D.gossip_port = free_port(PORT_LO + (int)(getpid() % 500) * 2, 0);
-	D.http_port = free_port(D.gossip_port + 1, D.gossip_port);
-	make_node_keys(D.dir, 1);
-	write_conf(rules, D.http_port);
-	snprintf(conf, sizeof conf, "%s/fg.conf", D.dir);
-	snprintf(log, sizeof log, "%s/fg.log", D.dir);
-	p = fgc_spawn(daemon_path(), conf, log, SIGKILL, 0);
-	cr_assert_geq(p, 0, "fork");
-	D.pid = p;
-	t0 = now_ms();
-	for (;;) {
-		get(&r, "/healthz");
-		if (r.status == 200)
-			break;
-		cr_assert_lt(now_ms() - t0, 10000,
-		             "floodgated did not answer (see %s)", log);
-		usleep(20000);
-	}
-	cr_assert_eq(fg_open(D.seg, 0, &D.fg), 0);
-}
-
-static void stop(void)
-{
-	char cmd[512];
-	int status;
-
-	if (D.pid > 0) {
-		kill(D.pid, SIGTERM);
-		waitpid(D.pid, &status, 0);
-		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		          "floodgated exited with status %#x", status);
-	}
-	fg_close(D.fg);
-	fg_unlink(D.seg);
-	snprintf(cmd, sizeof cmd,
-	         "rm -rf %s /dev/shm/%s.state /dev/shm/%s.state-remote "
-	         "/dev/shm/%s.sock",
-	         D.dir, D.seg, D.seg, D.seg);
-	if (system(cmd) != 0)
-		cr_log_warn("cleanup failed: %s", cmd);
-}
-
-/* Tokens left in a bucket, without taking any. */
-static int64_t left(const char *rule, const char *key)
-{
-	int64_t n = 0;
-
-	cr_assert_eq(fg__peek(D.fg, rule, key, strlen(key), &n), 0);
-	return n;
+	start_on(NULL, HTTP_OPTS, rules);
 }
 
 #define RULES                                                                  \
@@ -253,17 +33,24 @@ TestSuite(http, .timeout = 60);
 
 /* ----------------------------------------------------------- checks */
 
-Test(http, allowed_check_is_200_with_ratelimit_headers_and_json_figures)
+/* draft-ietf-httpapi-ratelimit-headers-10: the policy is the rule (q
+ * tokens, refilled from empty in w seconds), the service limit what is
+ * left (r) and when it next grows (t, seconds). */
+Test(http, allowed_check_is_200_with_draft_ratelimit_fields_and_json_figures)
 {
 	struct resp r;
 
 	start(RULES);
-	get(&r, "/v1/allow?rule=api&key=alice");
+	post(&r, "/v1/allow?rule=api&key=alice");
 	cr_assert_eq(r.status, 200, "%s", r.raw);
-	cr_expect_eq(header_num(&r, "RateLimit-Limit"), 5);
-	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 4);
-	/* one token back every 720 s: full again in 720 s */
-	cr_expect_eq(header_num(&r, "RateLimit-Reset"), 720);
+	/* 5 tokens, one every 720 s: empty to full in 3600 s */
+	cr_expect_str_eq(header(&r, "RateLimit-Policy"), "\"api\";q=5;w=3600");
+	/* 4 left, the fifth back in 720 s */
+	cr_expect_str_eq(header(&r, "RateLimit"), "\"api\";r=4;t=720");
+	/* the pre-07 names only with legacy-headers on */
+	cr_expect_null(header(&r, "RateLimit-Limit"));
+	cr_expect_null(header(&r, "RateLimit-Remaining"));
+	cr_expect_null(header(&r, "RateLimit-Reset"));
 	cr_expect_null(header(&r, "Retry-After"));
 	cr_expect_str_eq(header(&r, "Content-Type"), "application/json");
 	cr_expect_str_eq(header(&r, "Cache-Control"), "no-store");
@@ -283,24 +70,31 @@ Test(http, capacity_c_admits_exactly_c_then_429_with_retry_after)
 
 	start(RULES);
 	for (i = 0; i < 3; i++) {
-		get(&r, "/v1/allow?rule=small&key=bob");
+		char want[64];
+
+		post(&r, "/v1/allow?rule=small&key=bob");
 		cr_assert_eq(r.status, 200, "request %d: %s", i, r.raw);
-		cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 2 - i);
+		/* a token every 1200 s: the next one is at most 1200 s away
+		 * (the clock moved a little since the last one) */
+		snprintf(want, sizeof want, "\"small\";r=%d;t=1200", 2 - i);
+		cr_expect_str_eq(header(&r, "RateLimit"), want);
 	}
 	for (i = 0; i < 2; i++) {
-		get(&r, "/v1/allow?rule=small&key=bob");
+		post(&r, "/v1/allow?rule=small&key=bob");
 		cr_assert_eq(r.status, 429, "%s", r.raw);
-		/* a token every 1200 s; the wait is rounded up to seconds */
+		/* a token every 1200 s; the wait is rounded up to seconds,
+		 * and Retry-After is never before t */
 		cr_expect_eq(header_num(&r, "Retry-After"), 1200);
-		cr_expect_eq(header_num(&r, "RateLimit-Limit"), 3);
-		cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 0);
-		cr_expect_eq(header_num(&r, "RateLimit-Reset"), 3600);
+		cr_expect_str_eq(header(&r, "RateLimit-Policy"),
+		                 "\"small\";q=3;w=3600");
+		cr_expect_str_eq(header(&r, "RateLimit"),
+		                 "\"small\";r=0;t=1200");
 		cr_expect_not_null(strstr(r.body, "\"allowed\":false"), "%s",
 		                   r.body);
 		cr_expect_not_null(strstr(r.body, "\"remaining\":0"));
 	}
 	/* another key has its own bucket */
-	get(&r, "/v1/allow?rule=small&key=carol");
+	post(&r, "/v1/allow?rule=small&key=carol");
 	cr_expect_eq(r.status, 200);
 	stop();
 }
@@ -310,14 +104,14 @@ Test(http, cost_takes_n_tokens_at_once)
 	struct resp r;
 
 	start(RULES);
-	get(&r, "/v1/allow?rule=small&key=dan&cost=2");
+	post(&r, "/v1/allow?rule=small&key=dan&cost=2");
 	cr_assert_eq(r.status, 200, "%s", r.raw);
-	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 1);
+	cr_expect_str_eq(header(&r, "RateLimit"), "\"small\";r=1;t=1200");
 	cr_expect_not_null(strstr(r.body, "\"cost\":2"));
-	get(&r, "/v1/allow?rule=small&key=dan&cost=2");
+	post(&r, "/v1/allow?rule=small&key=dan&cost=2");
 	cr_assert_eq(r.status, 429, "%s", r.raw);
 	cr_expect_eq(header_num(&r, "Retry-After"), 1200);
-	get(&r, "/v1/allow?rule=small&key=dan&cost=1");
+	post(&r, "/v1/allow?rule=small&key=dan&cost=1");
 	cr_expect_eq(r.status, 200);
 	cr_expect_eq(left("small", "dan"), 0);
 	stop();
@@ -330,15 +124,15 @@ Test(http, shadow_rule_answers_200_and_flags_the_would_be_denial)
 	struct resp r;
 
 	start(RULES);
-	get(&r, "/v1/allow?rule=dry&key=olga");
+	post(&r, "/v1/allow?rule=dry&key=olga");
 	cr_assert_eq(r.status, 200, "%s", r.raw);
 	cr_expect_not_null(strstr(r.body, "\"shadow\":false"), "%s", r.body);
-	get(&r, "/v1/allow?rule=dry&key=olga");
+	post(&r, "/v1/allow?rule=dry&key=olga");
 	cr_assert_eq(r.status, 200, "%s", r.raw);
 	cr_expect_not_null(strstr(r.body, "\"allowed\":true"), "%s", r.body);
 	cr_expect_not_null(strstr(r.body, "\"shadow\":true"), "%s", r.body);
 	cr_expect_null(header(&r, "Retry-After"));
-	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 0);
+	cr_expect_str_eq(header(&r, "RateLimit"), "\"dry\";r=0;t=3600");
 	stop();
 }
 
@@ -352,20 +146,22 @@ Test(http, classic_check_maps_endpoint_to_rule_and_user_id_to_key)
 	cr_expect_not_null(
 	    strstr(r.body, "\"rule\":\"login\",\"key\":\"erin\""), "%s",
 	    r.body);
-	cr_expect_eq(header_num(&r, "RateLimit-Limit"), 2);
+	cr_expect_str_eq(header(&r, "RateLimit-Policy"),
+	                 "\"login\";q=2;w=3600");
 	get(&r, "/check?endpoint=login&user_id=erin");
 	cr_assert_eq(r.status, 200);
 	get(&r, "/check?user_id=erin&endpoint=login");
 	cr_assert_eq(r.status, 429);
 	cr_expect_eq(header_num(&r, "Retry-After"), 1800);
 	/* the same bucket as rule=login, key=erin */
-	get(&r, "/v1/allow?rule=login&key=erin");
+	post(&r, "/v1/allow?rule=login&key=erin");
 	cr_expect_eq(r.status, 429);
 	cr_expect_eq(left("login", "erin"), 0);
 	/* an endpoint with no rule of its own falls to the default rule */
 	get(&r, "/check?user_id=erin&endpoint=/some/page");
 	cr_assert_eq(r.status, 200, "%s", r.raw);
 	cr_expect_not_null(strstr(r.body, "\"rule\":\"api\""), "%s", r.body);
+	cr_expect_str_eq(header(&r, "RateLimit"), "\"api\";r=4;t=720");
 	cr_expect_eq(left("api", "erin"), 4);
 	stop();
 }
@@ -402,7 +198,8 @@ Test(http, every_bad_input_is_400_with_its_reason_and_consumes_nothing)
 
 	start(RULES);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		get(&r, bad[i].path);
+		http(&r, strncmp(bad[i].path, "/check", 6) ? "POST" : "GET",
+		     bad[i].path);
 		cr_expect_eq(r.status, 400, "%s: %s", bad[i].path, r.raw);
 		cr_expect_str_eq(header(&r, "Content-Type"),
 		                 "application/json");
@@ -411,7 +208,8 @@ Test(http, every_bad_input_is_400_with_its_reason_and_consumes_nothing)
 		cr_expect_not_null(strstr(r.body, bad[i].reason),
 		                   "%s: want \"%s\" in %s", bad[i].path,
 		                   bad[i].reason, r.body);
-		cr_expect_null(header(&r, "RateLimit-Limit"), "%s",
+		cr_expect_null(header(&r, "RateLimit"), "%s", bad[i].path);
+		cr_expect_null(header(&r, "RateLimit-Policy"), "%s",
 		               bad[i].path);
 	}
 	cr_expect_eq(left("small", "frank"), 3);
@@ -426,7 +224,7 @@ Test(http, keys_are_escaped_in_json_and_invalid_utf8_replaced)
 
 	start(RULES);
 	/* q " \ U+0001 newline 0xff é */
-	get(&r, "/v1/allow?rule=api&key=q%22%5C%01%0A%FF%C3%A9");
+	post(&r, "/v1/allow?rule=api&key=q%22%5C%01%0A%FF%C3%A9");
 	cr_assert_eq(r.status, 200, "%s", r.raw);
 	cr_expect_not_null(
 	    strstr(r.body,
@@ -450,7 +248,7 @@ Test(http, metrics_parse_and_follow_the_requests)
 	int u;
 
 	start(RULES);
-	get(&r, "/v1/allow?rule=login&key=hal");
+	post(&r, "/v1/allow?rule=login&key=hal");
 	/* the per-rule figures are the daemon's last round's (node.h):
 	 * at most one interval old */
 	t0 = now_ms();
@@ -474,10 +272,10 @@ Test(http, metrics_parse_and_follow_the_requests)
 	cr_expect_eq(denied, 0);
 	cr_expect_geq(prom_value(r.body, "floodgate_gossip_rounds_total"), 0);
 
-	get(&r, "/v1/allow?rule=login&key=hal");
-	get(&r, "/v1/allow?rule=login&key=hal");
+	post(&r, "/v1/allow?rule=login&key=hal");
+	post(&r, "/v1/allow?rule=login&key=hal");
 	cr_assert_eq(r.status, 429);
-	get(&r, "/v1/allow?rule=login&key=ian");
+	post(&r, "/v1/allow?rule=login&key=ian");
 	/* a datagram too short to be gossip: counted, by reason */
 	a.sin_port = htons((uint16_t)D.gossip_port);
 	u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -530,46 +328,73 @@ Test(http, healthz_is_ok_while_the_segment_is_linked)
 	stop();
 }
 
-Test(http, unknown_path_is_404_and_other_methods_are_405)
+/* /v1/allow consumes: POST only (a GET must be safe).  /check consumes
+ * too, yet stays GET, the seed API's method.  /metrics and /healthz are
+ * read-only: GET and HEAD.  Anything else is 405 naming what is allowed,
+ * and takes no token. */
+Test(http, each_path_takes_its_methods_and_answers_405_with_allow_otherwise)
 {
-	static const char *const paths[] = {"/v1/allow", "/check", "/metrics",
-	                                    "/healthz"};
-	static const char *const methods[] = {"POST", "PUT", "DELETE", "HEAD",
-	                                      "OPTIONS"};
+	static const struct {
+		const char *path, *allow;
+	} paths[] = {{"/v1/allow?rule=api&key=jim", "POST"},
+	             {"/check?user_id=jim&endpoint=api", "GET"},
+	             {"/metrics", "GET, HEAD"},
+	             {"/healthz", "GET, HEAD"}};
+	static const char *const methods[] = {
+	    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
 	struct resp r;
 	size_t i, j;
 
 	start(RULES);
 	get(&r, "/nope");
 	cr_expect_eq(r.status, 404);
-	get(&r, "/v1/allow/extra?rule=api&key=x");
+	post(&r, "/v1/allow/extra?rule=api&key=x");
 	cr_expect_eq(r.status, 404);
 	get(&r, "/");
 	cr_expect_eq(r.status, 404);
 	for (i = 0; i < sizeof paths / sizeof paths[0]; i++)
 		for (j = 0; j < sizeof methods / sizeof methods[0]; j++) {
-			char p[128];
+			int ok = strstr(paths[i].allow, methods[j]) != NULL;
 
-			snprintf(p, sizeof p, "%s?rule=api&key=jim", paths[i]);
-			if (strcmp(methods[j], "HEAD") == 0) {
-				/* curl -X HEAD waits for a body: use -I */
-				char args[256];
-
-				snprintf(args, sizeof args,
-				         "-I 'http://127.0.0.1:%d%s'",
-				         D.http_port, p);
-				curl(args, r.raw, sizeof r.raw);
-				cr_expect_eq(strncmp(r.raw, "HTTP/1.1 405", 12),
-				             0, "HEAD %s: %s", p, r.raw);
+			if (ok && strcmp(methods[j], "HEAD") != 0)
+				continue; /* would consume: the tests above */
+			http(&r, methods[j], paths[i].path);
+			if (ok) {
+				cr_expect_eq(r.status, 200, "HEAD %s: %s",
+				             paths[i].path, r.raw);
 				continue;
 			}
-			http(&r, methods[j], p);
-			cr_expect_eq(r.status, 405, "%s %s: %s", methods[j], p,
-			             r.raw);
-			cr_expect_str_eq(header(&r, "Allow"), "GET");
+			cr_expect_eq(r.status, 405, "%s %s: %s", methods[j],
+			             paths[i].path, r.raw);
+			cr_expect_str_eq(header(&r, "Allow"), paths[i].allow,
+			                 "%s %s", methods[j], paths[i].path);
 		}
 	/* none of them took a token */
 	cr_expect_eq(left("api", "jim"), 5);
+	stop();
+}
+
+/* legacy-headers on: the names of the drafts before -07 as well, for
+ * clients that still read them. */
+Test(http, legacy_headers_on_adds_the_pre_07_names_beside_the_draft_fields)
+{
+	struct resp r;
+
+	start_on(NULL, HTTP_OPTS " legacy-headers on", RULES);
+	post(&r, "/v1/allow?rule=api&key=pat");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_str_eq(header(&r, "RateLimit"), "\"api\";r=4;t=720");
+	cr_expect_eq(header_num(&r, "RateLimit-Limit"), 5);
+	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 4);
+	/* one token back every 720 s: full again in 720 s */
+	cr_expect_eq(header_num(&r, "RateLimit-Reset"), 720);
+	post(&r, "/v1/allow?rule=login&key=pat&cost=2");
+	post(&r, "/v1/allow?rule=login&key=pat");
+	cr_assert_eq(r.status, 429, "%s", r.raw);
+	cr_expect_str_eq(header(&r, "RateLimit"), "\"login\";r=0;t=1800");
+	cr_expect_eq(header_num(&r, "RateLimit-Remaining"), 0);
+	cr_expect_eq(header_num(&r, "RateLimit-Reset"), 3600);
+	cr_expect_eq(header_num(&r, "Retry-After"), 1800);
 	stop();
 }
 
@@ -583,18 +408,21 @@ Test(http, reload_keeps_the_endpoint_and_warns_that_http_waits_for_restart)
 	FILE *f;
 
 	start(RULES);
-	write_conf("rule small capacity 7 rate 7/1h\n", D.http_port + 1);
+	write_conf(HTTP_OPTS, "rule small capacity 7 rate 7/1h\n",
+	           D.http_port + 1);
 	cr_assert_eq(kill(D.pid, SIGHUP), 0);
 	t0 = now_ms();
 	do {
-		get(&r, "/v1/allow?rule=small&key=lee");
-		if (r.status == 200 && header_num(&r, "RateLimit-Limit") == 7)
+		post(&r, "/v1/allow?rule=small&key=lee");
+		if (r.status == 200 && header(&r, "RateLimit-Policy") &&
+		    strstr(header(&r, "RateLimit-Policy"), ";q=7;"))
 			break;
 		usleep(20000);
 	} while (now_ms() - t0 < 5000);
 	cr_assert_eq(r.status, 200, "%s", r.raw);
-	cr_expect_eq(header_num(&r, "RateLimit-Limit"), 7);
-	get(&r, "/v1/allow?rule=api&key=lee");
+	cr_expect_str_eq(header(&r, "RateLimit-Policy"),
+	                 "\"small\";q=7;w=3600");
+	post(&r, "/v1/allow?rule=api&key=lee");
 	cr_expect_eq(r.status, 400, "a withdrawn rule still answers");
 	snprintf(path, sizeof path, "%s/fg.log", D.dir);
 	f = fopen(path, "r");
@@ -641,7 +469,7 @@ static void still_serves(void)
 {
 	struct resp r;
 
-	get(&r, "/v1/allow?rule=api&key=after");
+	post(&r, "/v1/allow?rule=api&key=after");
 	cr_expect_eq(r.status, 200, "the daemon no longer serves: %s", r.raw);
 }
 
@@ -652,11 +480,14 @@ Test(http, connections_are_kept_alive_across_requests)
 	char args[512], out[256];
 
 	start(RULES);
+	/* two checks, then --next (curl's options anew, the connection
+	 * kept) a GET of /metrics */
 	snprintf(args, sizeof args,
-	         "-o /dev/null -o /dev/null -o /dev/null "
+	         "-o /dev/null -o /dev/null -X POST "
 	         "-w '%%{http_code} %%{num_connects}\\n' "
 	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=max' "
-	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=max' "
+	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=max' --next "
+	         "-o /dev/null -w '%%{http_code} %%{num_connects}\\n' "
 	         "'http://127.0.0.1:%d/metrics'",
 	         D.http_port, D.http_port, D.http_port);
 	curl(args, out, sizeof out);
@@ -665,20 +496,64 @@ Test(http, connections_are_kept_alive_across_requests)
 	stop();
 }
 
-Test(http, a_get_with_a_body_is_refused)
+/* Parameters go in the query string: no body is ever read. */
+Test(http, a_request_with_a_body_is_refused_with_413_and_consumes_nothing)
 {
+	static const struct {
+		const char *opts, *path;
+	} reqs[] = {{"-X POST --data-binary 'rule=api&key=ned'",
+	             "/v1/allow?rule=api&key=ned"},
+	            {"-X GET --data-binary 'some body'",
+	             "/check?user_id=ned&endpoint=api"},
+	            {"-X POST -H 'Transfer-Encoding: chunked' --data-binary x",
+	             "/v1/allow?rule=api&key=ned"}};
 	char args[512], out[64];
+	size_t i;
 
 	start(RULES);
-	snprintf(args, sizeof args,
-	         "-o /dev/null -w '%%{http_code}' -X GET "
-	         "--data-binary 'some body' "
-	         "'http://127.0.0.1:%d/v1/allow?rule=api&key=ned'",
-	         D.http_port);
-	curl(args, out, sizeof out);
-	cr_expect_str_eq(out, "413");
+	for (i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+		snprintf(args, sizeof args,
+		         "-o /dev/null -w '%%{http_code}' %s "
+		         "'http://127.0.0.1:%d%s'",
+		         reqs[i].opts, D.http_port, reqs[i].path);
+		curl(args, out, sizeof out);
+		cr_expect_str_eq(out, "413", "%s", args);
+	}
 	cr_expect_eq(left("api", "ned"), 5);
 	still_serves();
+	stop();
+}
+
+/* HEAD is GET without the body: the same status and headers, the length
+ * of the body GET would send, and not a byte of it. */
+Test(http, head_of_metrics_and_healthz_is_their_get_without_a_body)
+{
+	static const char *const paths[] = {"/healthz", "/metrics"};
+	char req[256], ans[65536];
+	size_t i;
+
+	start(RULES);
+	for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		const char *end, *cl;
+		int st;
+
+		snprintf(req, sizeof req,
+		         "HEAD %s HTTP/1.1\r\nHost: x\r\n"
+		         "Connection: close\r\n\r\n",
+		         paths[i]);
+		st = raw_exchange(req, strlen(req), ans, sizeof ans);
+		cr_expect_eq(st, 200, "HEAD %s: %s", paths[i], ans);
+		end = strstr(ans, "\r\n\r\n");
+		cr_assert_not_null(end, "%s", ans);
+		cr_expect_str_eq(end + 4, "", "HEAD %s sent a body", paths[i]);
+		cl = strcasestr(ans, "\r\nContent-Length: ");
+		cr_assert_not_null(cl, "%s", ans);
+		cr_expect_gt(strtol(cl + 18, NULL, 10), 0, "%s", ans);
+		if (i == 0)
+			cr_expect_eq(strtol(cl + 18, NULL, 10), 3); /* "ok\n" */
+		cr_expect_not_null(
+		    strcasestr(ans, "\r\nContent-Type: text/plain"), "%s", ans);
+	}
 	stop();
 }
 
@@ -770,32 +645,41 @@ Test(http, idle_connection_is_closed_after_the_timeout_while_others_are_served)
 	stop();
 }
 
-/* Beyond the limit a connection waits in the kernel's listen queue: it is
- * answered only once an idle one has timed out, never alongside them. */
-Test(http, connections_beyond_the_limit_wait_until_idle_ones_time_out)
+/* With every place taken, a newcomer does not wait in the kernel's listen
+ * queue behind connections that sit on theirs: it takes the place of the
+ * oldest connection of the address holding the most, which is closed,
+ * and is answered at once.  An address with fewer keeps its own, older
+ * though it is. */
+Test(http, a_newcomer_beyond_the_limit_takes_the_place_of_the_biggest_holder)
 {
+	static const char *const from[MAX_CONNS] = {"127.0.0.3", "127.0.0.2",
+	                                            "127.0.0.2", "127.0.0.2"};
 	struct resp r;
 	uint64_t t0, waited;
 	int fds[MAX_CONNS], i;
 
 	start(RULES);
 	for (i = 0; i < MAX_CONNS; i++) {
-		fds[i] = tcp_connect();
+		/* not 127.0.0.1: curl's address keeps its own room */
+		fds[i] = tcp_connect_from(from[i]);
+		cr_assert_geq(fds[i], 0, "connect: %s", strerror(errno));
 		cr_assert_eq(send(fds[i], "GET /", 5, 0), 5);
+		usleep(20000); /* so that they have an order */
 	}
 	t0 = now_ms();
-	get(&r, "/v1/allow?rule=api&key=kim");
+	post(&r, "/v1/allow?rule=api&key=kim");
 	waited = now_ms() - t0;
 	cr_log_info("over the limit: answered after %llu ms",
 	            (unsigned long long)waited);
 	cr_expect_eq(r.status, 200, "%s", r.raw);
-	cr_expect_geq(waited, TIMEOUT_S * 1000 / 2,
-	              "answered after %llu ms, beside %d open connections",
-	              (unsigned long long)waited, MAX_CONNS);
-	/* with the slots free again, answers are immediate */
-	t0 = now_ms();
-	still_serves();
-	cr_expect_lt(now_ms() - t0, TIMEOUT_S * 1000 / 2);
+	cr_expect_lt(waited, TIMEOUT_S * 1000 / 2,
+	             "answered after %llu ms, beside %d open connections",
+	             (unsigned long long)waited, MAX_CONNS);
+	/* 127.0.0.2 held three: its oldest went */
+	cr_expect(closed_within(fds[1], 1000), "the oldest of 127.0.0.2 kept");
+	cr_expect(!closed_within(fds[0], 0), "127.0.0.3's only one closed");
+	for (i = 2; i < MAX_CONNS; i++)
+		cr_expect(!closed_within(fds[i], 0), "connection %d closed", i);
 	for (i = 0; i < MAX_CONNS; i++)
 		close(fds[i]);
 	stop();
@@ -816,31 +700,47 @@ static const char *parse(const char *text, struct fgd_config *cfg)
 Test(http_config, http_is_off_by_default_and_a_bare_port_is_loopback)
 {
 	struct fgd_config c;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&c.http.ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&c.http.ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&c.http.addr.ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&c.http.addr.ss;
 
 	cr_assert_null(parse("rule a capacity 1 rate 1/1s\n", &c));
-	cr_expect_eq(c.http.len, 0);
+	cr_expect_eq(c.http.addr.len, 0);
 	fgd_config_free(&c);
 
 	cr_assert_null(parse("http 8080\n", &c));
 	cr_expect_eq(sin->sin_family, AF_INET);
 	cr_expect_eq(sin->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
 	cr_expect_eq(ntohs(sin->sin_port), 8080);
-	cr_expect_eq(c.http_timeout_s, FGD_HTTP_TIMEOUT_S);
-	cr_expect_eq(c.http_connections, FGD_HTTP_CONNECTIONS);
+	cr_expect_eq(c.http.timeout_ms, FGD_HTTP_TIMEOUT_MS);
+	cr_expect_eq(c.http.connections, FGD_HTTP_CONNECTIONS);
+	/* one address may take a quarter of the connections */
+	cr_expect_eq(c.http.per_address, 16);
+	cr_expect_eq(c.http.legacy_headers, 0);
 	fgd_config_free(&c);
 
 	cr_assert_null(
 	    parse("http [::1]:9090 connections 9 timeout 1500ms\n", &c));
 	cr_expect_eq(sin6->sin6_family, AF_INET6);
 	cr_expect_eq(ntohs(sin6->sin6_port), 9090);
-	cr_expect_eq(c.http_connections, 9);
-	cr_expect_eq(c.http_timeout_s, 2); /* whole seconds, rounded up */
+	cr_expect_eq(c.http.connections, 9);
+	cr_expect_eq(c.http.timeout_ms, 1500);
+	cr_expect_eq(c.http.per_address, 2);
+	fgd_config_free(&c);
+
+	cr_assert_null(parse("http 8080 per-address 3 connections 3 "
+	                     "legacy-headers on\n",
+	                     &c));
+	cr_expect_eq(c.http.per_address, 3);
+	cr_expect_eq(c.http.connections, 3);
+	cr_expect_eq(c.http.legacy_headers, 1);
+	fgd_config_free(&c);
+
+	cr_assert_null(parse("http 8080 connections 2\n", &c));
+	cr_expect_eq(c.http.per_address, 1);
 	fgd_config_free(&c);
 
 	cr_assert_null(parse("http off\n", &c));
-	cr_expect_eq(c.http.len, 0);
+	cr_expect_eq(c.http.addr.len, 0);
 	fgd_config_free(&c);
 }
 
@@ -863,7 +763,18 @@ Test(http_config, bad_http_directives_are_refused_with_file_and_line)
 	    {"http 8080 connections 0\n", "from 1 to 1024"},
 	    {"http 8080 connections 1025\n", "from 1 to 1024"},
 	    {"http 8080 connections 1 connections 2\n", "given twice"},
-	    {"http 8080 threads 4\n", "unknown keyword 'threads'"},
+	    {"http 8080 threads 4\n",
+	     "unknown keyword 'threads' (timeout, connections, per-address, "
+	     "legacy-headers)"},
+	    {"http 8080 per-address 0\n", "from 1 to 1024"},
+	    {"http 8080 per-address x\n", "from 1 to 1024"},
+	    {"http 8080 per-address 65\n",
+	     "per-address 65 is above connections 64"},
+	    {"http 8080 connections 8 per-address 9\n",
+	     "per-address 9 is above connections 8"},
+	    {"http 8080 per-address 2 per-address 2\n", "given twice"},
+	    {"http 8080 legacy-headers\n", "'legacy-headers' needs a value"},
+	    {"http 8080 legacy-headers yes\n", "must be on or off"},
 	    {"http off timeout 1s\n", "takes nothing more"},
 	    {"http 8080\nhttp 8081\n", "t.conf:2: 'http' given twice"},
 	};

@@ -12,6 +12,7 @@
 #include "util/human.h"
 #include "util/json.h"
 #include "util/num.h"
+#include "util/why.h"
 
 /* @n bytes as a JSON string, NUL-terminated in a static buffer. */
 static const char *enc(const void *s, size_t n)
@@ -216,4 +217,17 @@ Test(buf, grows_and_records_nothing_lost)
 	cr_assert_eq(strcmp(b.p + b.len - 3, "xyz"), 0);
 	fgd_buf_free(&b);
 	cr_assert_null(b.p);
+}
+
+Test(why, a_refusal_says_why_within_the_buffer_and_returns_minus_one)
+{
+	char b[8];
+
+	memset(b, 'x', sizeof b);
+	cr_expect_eq(fgu_why(b, sizeof b, "bad '%s'", "value"), -1);
+	cr_expect_str_eq(b, "bad 'va", "cut to the buffer, terminated");
+	cr_expect_eq(fgu_why(NULL, 0, "%s", "nowhere"), -1, "no buffer");
+	b[0] = 'x';
+	cr_expect_eq(fgu_why(b, 0, "%s", "nothing"), -1);
+	cr_expect_eq(b[0], 'x', "a zero-length buffer is not written");
 }
