@@ -39,12 +39,15 @@ static inline const char *cli_path(void)
 	return p ? p : "./cli/floodgate";
 }
 
+#define ENV_NODES_MAX 3
+
 static struct env {
 	char dir[64];
-	char seg[2][64];
-	char conf[2][128];
-	char sock[2][160];
-	pid_t pid[2];
+	char seg[ENV_NODES_MAX][64];
+	char conf[ENV_NODES_MAX][128];
+	char sock[ENV_NODES_MAX][160];
+	pid_t pid[ENV_NODES_MAX];
+	int nodes; /* with keys in the keyring: 2, or 3 */
 	int port0;
 } E;
 
@@ -240,8 +243,10 @@ static inline void env_init(int nodes)
 	memset(&E, 0, sizeof E);
 	snprintf(E.dir, sizeof E.dir, "/tmp/fg-cli-XXXXXX");
 	cr_assert_not_null(mkdtemp(E.dir));
-	E.port0 = 23000 + (int)(getpid() % 499) * 2;
-	for (i = 0; i < 2; i++) {
+	E.port0 = 23000 + (int)(getpid() % 333) * ENV_NODES_MAX;
+	E.nodes = nodes > 2 ? nodes : 2;
+	cr_assert_leq(E.nodes, ENV_NODES_MAX);
+	for (i = 0; i < ENV_NODES_MAX; i++) {
 		snprintf(E.seg[i], sizeof E.seg[i], "fg-cli-%d-%d", i,
 		         (int)getpid());
 		snprintf(E.conf[i], sizeof E.conf[i], "%s/n%d.conf", E.dir, i);
@@ -249,7 +254,7 @@ static inline void env_init(int nodes)
 		         E.seg[i]);
 	}
 	if (nodes > 0)
-		make_node_keys(E.dir, 2);
+		make_node_keys(E.dir, E.nodes);
 }
 
 #define RULES                                                                  \
@@ -257,19 +262,22 @@ static inline void env_init(int nodes)
 	"rule login capacity 3 rate 3/1h on-full closed\n"                     \
 	"rule wide capacity 1000000 rate 1000000/1s\n"
 
+/* Node @i's config, @extra appended; with @npeers, every other node of
+ * the keyring is its peer. */
 static inline void write_conf(int i, int npeers, const char *extra)
 {
 	char text[2048];
-	int off;
+	int off, j;
 
 	off = snprintf(text, sizeof text,
 	               "segment %s\ncapacity 4096\nnode-key %s/n%d.key\n"
 	               "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
 	               "interval 50ms\n" RULES "%s",
 	               E.seg[i], E.dir, i, E.dir, E.port0 + i, extra);
-	if (npeers)
-		snprintf(text + off, sizeof text - (size_t)off,
-		         "peer 127.0.0.1:%d\n", E.port0 + 1 - i);
+	for (j = 0; npeers && j < E.nodes; j++)
+		if (j != i)
+			off += snprintf(text + off, sizeof text - (size_t)off,
+			                "peer 127.0.0.1:%d\n", E.port0 + j);
 	write_file(E.conf[i], text);
 }
 
@@ -355,11 +363,11 @@ static inline void stop(int i)
 static inline void env_fini(void)
 {
 	char cmd[256], path[160];
-	int i, st[2];
+	int i, st[ENV_NODES_MAX];
 
 	if (E.dir[0] == '\0')
 		return; /* nothing made, or already removed */
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ENV_NODES_MAX; i++) {
 		st[i] = stop_status(i);
 		(void)fg_unlink(E.seg[i]);
 		snprintf(path, sizeof path, "/dev/shm/%s.state", E.seg[i]);
@@ -371,7 +379,7 @@ static inline void env_fini(void)
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", E.dir);
 	E.dir[0] = '\0';
 	cr_assert_eq(system(cmd), 0);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < ENV_NODES_MAX; i++)
 		cr_assert(WIFEXITED(st[i]) && WEXITSTATUS(st[i]) == 0,
 		          "floodgated %d: status %#x", i, st[i]);
 }

@@ -410,6 +410,96 @@ Test(cli, list_top_ranks_by_offered_with_new_keys_and_denied_floods)
 	env_fini();
 }
 
+/* ------------------------------------ three nodes: each host's use, per key */
+
+#define SHARE "rule share capacity 100 rate 1/1h scope global\n"
+
+/* Node @at's "get share KEY" names what node @from consumed, exactly. */
+static int shows_use(int at, int from, const char *key, int used)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof needle, "n%d consumed %d, last heard", from,
+	         used);
+	return contains_soon(needle, at, "get", "share", key);
+}
+
+/*
+ * What "get" and "list" say another host consumed of a key is that host's
+ * use of that key, counted from its first token: not a running mark of the
+ * origin, which had consumed other keys before (the fresh key's first
+ * token once showed as 25).  Checked against what the test consumed on
+ * each of three hosts.
+ */
+Test(cli, get_and_list_show_each_hosts_use_of_a_fresh_key_to_the_token)
+{
+	static const int used[3] = {1, 3, 7}; /* of fresh:1, at n0 n1 n2 */
+	fg_client *fg[3];
+	struct run r;
+	char key[16];
+	int i, j, k;
+
+	env_init(3);
+	for (i = 0; i < 3; i++)
+		write_conf(i, 1, SHARE);
+	for (i = 0; i < 3; i++) {
+		start(i);
+		cr_assert_eq(fg_open(E.seg[i], 0, &fg[i]), 0);
+	}
+	/* history: each host consumes other keys first */
+	for (i = 0; i < 3; i++)
+		for (k = 0; k < 8; k++) {
+			snprintf(key, sizeof key, "old:%d", k);
+			cr_assert_eq(fg_allow(fg[i], "share", key, 3, NULL), 1);
+		}
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 3; j++)
+			cr_assert(j == i || shows_use(i, j, "old:7", 3),
+			          "n%d never learnt n%d's old:7", i, j);
+	for (i = 0; i < 3; i++)
+		for (k = 0; k < used[i]; k++)
+			cr_assert_eq(
+			    fg_allow(fg[i], "share", "fresh:1", 1, NULL), 1);
+	for (i = 0; i < 3; i++) {
+		char want[256];
+
+		for (j = 0; j < 3; j++)
+			cr_assert(j == i || shows_use(i, j, "fresh:1", used[j]),
+			          "n%d does not show n%d's %d tokens", i, j,
+			          used[j]);
+		r = cli("-s", E.seg[i], "get", "share", "fresh:1", NULL);
+		EXPECT(r, 0);
+		snprintf(want, sizeof want, "local:        %d consumed",
+		         used[i]);
+		cr_assert(strstr(r.out, want) != NULL, "%s", r.out);
+		cr_assert(strstr(r.out, "tokens left:  89") != NULL,
+		          "100 - (1 + 3 + 7): %s", r.out);
+		run_free(&r);
+		r = cli("-s", E.seg[i], "--json", "get", "share", "fresh:1",
+		        NULL);
+		EXPECT(r, 0);
+		snprintf(want, sizeof want, "\"remote_consumed\":%d",
+		         11 - used[i]);
+		cr_assert(strstr(r.out, want) != NULL, "%s", r.out);
+		run_free(&r);
+		r = cli("-s", E.seg[i], "--json", "list", "--rule", "share",
+		        NULL);
+		EXPECT(r, 0);
+		snprintf(want, sizeof want,
+		         "\"key\":\"fresh:1\",\"key_hex\":\"66726573683a31\","
+		         "\"tokens_left\":89,\"capacity\":100,"
+		         "\"local_consumed\":%d,\"denied\":0,"
+		         "\"remote_consumed\":%d",
+		         used[i], 11 - used[i]);
+		cr_assert(strstr(r.out, want) != NULL, "want %s in %s", want,
+		          r.out);
+		run_free(&r);
+	}
+	for (i = 0; i < 3; i++)
+		fg_close(fg[i]);
+	env_fini();
+}
+
 /* ------------------------------------------------ two nodes: remote, peers */
 
 Test(cli, get_and_peers_show_what_other_nodes_consumed_and_their_lag)
