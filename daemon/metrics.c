@@ -27,6 +27,7 @@
 #include "daemon/node.h"
 #include "lib/client.h"
 #include "shm/layout.h"
+#include "shm/scan.h"
 
 void fgd_buf_printf(struct fgd_buf *b, const char *fmt, ...)
 {
@@ -121,35 +122,23 @@ _Static_assert(sizeof((struct scan *)0)->r ==
                    sizeof((struct fgd_node *)0)->sums,
                "a harvest's sums are a scan's");
 
-static void slots_scan(fg_client *fg, struct scan *s)
+static int slots_scan(fg_client *fg, struct scan *s)
 {
-	const struct fg_table *t = &fg->seg.tbl;
-	uint64_t i;
+	struct fg_table_sums *sums = malloc(sizeof *sums);
+	unsigned i;
 
-	/* What evicted buckets held, first: a bucket evicted during the
-	 * scan is then missed at worst (once), never counted twice. */
+	if (sums == NULL)
+		return -1;
+	fg__table_sums(&fg->seg.tbl, sums);
+	s->used = sums->used;
+	s->dead = sums->dead;
 	for (i = 0; i < FG_MAX_RULES; i++) {
-		s->r[i].allowed =
-		    uatomic_read(&fg->seg.rules[i].evicted_consumed);
-		s->r[i].denied = uatomic_read(&fg->seg.rules[i].evicted_denied);
+		s->r[i].keys = sums->r[i].keys;
+		s->r[i].allowed = sums->r[i].allowed;
+		s->r[i].denied = sums->r[i].denied;
 	}
-	for (i = 0; i < t->nslots; i++) {
-		struct fg_slot *sl = &t->slots[i];
-		uint64_t ctl = uatomic_read(&sl->ctl);
-		struct fgd_rule_sums *r;
-
-		if (FG_CTL_STATE(ctl) == FG_SLOT_DEAD)
-			s->dead++;
-		if (FG_CTL_STATE(ctl) != FG_SLOT_READY)
-			continue;
-		s->used++;
-		if (FG_CTL_RULE(ctl) >= FG_MAX_RULES)
-			continue;
-		r = &s->r[FG_CTL_RULE(ctl)];
-		r->keys++;
-		r->allowed += uatomic_read(&sl->consumed);
-		r->denied += uatomic_read(&sl->aux);
-	}
+	free(sums);
+	return 0;
 }
 
 /* Each active rule's sample of one family. */
@@ -230,10 +219,12 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	}
 	for (i = 0; i < FG_MAX_RULES; i++)
 		active[i] = fg_rule_get(fg, i, &ri[i]) == 0;
-	if (n != NULL && n->harvests != 0 && n->fg == fg)
+	if (n != NULL && n->harvests != 0 && n->fg == fg) {
 		node_sums(n, s);
-	else
-		slots_scan(fg, s);
+	} else if (slots_scan(fg, s) != 0) {
+		b->oom = 1;
+		goto out;
+	}
 
 	scalar(b, "segment_capacity_keys", "gauge",
 	       "Keys the segment's table is sized for.", fg->seg.capacity);

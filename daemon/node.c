@@ -28,9 +28,8 @@
 #include "daemon/sync.h"
 #include "lib/client.h"
 #include "shm/clock.h"
-#include "shm/pair.h"
-#include "shm/table.h"
 #include "shm/layout.h"
+#include "shm/scan.h"
 
 #define REMOTE_MAX_PER_PEER 4u /* remote ledger: this many x capacity */
 
@@ -38,11 +37,13 @@
 static void snapshot(struct fgd_node *n)
 {
 	struct fg_table *t = &n->fg->seg.tbl;
-	uint64_t i;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
 
-	for (i = 0; i < n->nslots; i++) {
-		n->base[i].ctl = uatomic_read(&t->slots[i].ctl);
-		n->base[i].seen = uatomic_read(&t->slots[i].consumed);
+	memset(n->base, 0, n->nslots * sizeof *n->base);
+	while (fg__slot_next(t, &cur, &v)) {
+		n->base[v.slot].id = v.id;
+		n->base[v.slot].seen = v.count;
 	}
 }
 
@@ -138,7 +139,7 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 	n->npeers = p->npeers;
 	if (kr->n > 1 && kr->n - 1 > n->npeers)
 		n->npeers = kr->n - 1;
-	n->nslots = fg->seg.tbl.nslots;
+	n->nslots = fg__table_nslots(&fg->seg.tbl);
 	if (fgd_map_init(&n->local, cap) != 0)
 		goto fail;
 	if (p->state_path != NULL) {
@@ -228,7 +229,8 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 	struct fg_table *t = &n->fg->seg.tbl;
 	uint8_t global[FG_RULES_MAX];
 	fg_rule_info ri[FG_RULES_MAX];
-	uint64_t i;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
 	unsigned r;
 	int purged = 0;
 
@@ -246,53 +248,48 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		    uatomic_read(&n->fg->seg.rules[r].evicted_denied);
 	}
 	n->ready = n->dead = 0;
-	for (i = 0; i < n->nslots; i++) {
-		struct fg_slot *s = &t->slots[i];
-		struct fgd_base *b = &n->base[i];
-		uint64_t c = uatomic_read(&s->ctl), consumed, delta;
+	while (fg__harvest_next(t, &cur, &v)) {
+		struct fgd_base *b = &n->base[v.slot];
 		struct fgd_entry *e;
-		unsigned len;
+		uint64_t delta;
 
-		n->dead += FG_CTL_STATE(c) == FG_SLOT_DEAD;
-		if (FG_CTL_STATE(c) != FG_SLOT_READY)
+		n->dead += v.state == FG_SLOT_DEAD;
+		if (v.state != FG_SLOT_READY)
 			continue;
 		n->ready++;
-		if (c != b->ctl) { /* a bucket new since the last look */
-			b->ctl = c;
-			b->seen = 0;
+		if (v.id != b->id) { /* a bucket new since the last look */
+			b->id = v.id;
+			b->seen = v.origin;
 		}
-		consumed = uatomic_read(&s->consumed);
-		r = FG_CTL_RULE(c);
-		if (r < FG_RULES_MAX) {
-			n->sums[r].keys++;
-			n->sums[r].allowed += consumed;
-			n->sums[r].denied += uatomic_read(&s->aux);
+		if (v.rule < FG_RULES_MAX) {
+			n->sums[v.rule].keys++;
+			n->sums[v.rule].allowed += v.consumed;
+			n->sums[v.rule].denied += v.denied;
 		}
-		if (consumed == b->seen)
+		if (v.count == b->seen)
 			continue;
-		delta = consumed - b->seen;
-		len = FG_CTL_KEYLEN(c);
-		if (r >= FG_RULES_MAX || !global[r] || len == 0 ||
-		    len > FG_KEY_MAX) {
-			b->seen = consumed; /* not gossiped */
+		delta = v.count - b->seen;
+		if (v.rule >= FG_RULES_MAX || !global[v.rule]) {
+			b->seen = v.count; /* not gossiped */
 			continue;
 		}
-		e = fgd_map_get(&n->local, 0, ri[r].name, strlen(ri[r].name),
-		                s->key, len, 1);
+		e = fgd_map_get(&n->local, 0, ri[v.rule].name,
+		                strlen(ri[v.rule].name), v.key, v.keylen, 1);
 		if (e == NULL && !purged) {
 			/* Full: a count that is all floor matters to nobody,
 			 * and a key that comes back starts above any mark a
 			 * receiver holds of it (node.h).  Once a harvest. */
 			purged = 1;
 			(void)fgd_map_expire(&n->local, UINT64_MAX, 0);
-			e = fgd_map_get(&n->local, 0, ri[r].name,
-			                strlen(ri[r].name), s->key, len, 1);
+			e = fgd_map_get(&n->local, 0, ri[v.rule].name,
+			                strlen(ri[v.rule].name), v.key,
+			                v.keylen, 1);
 		}
 		if (e == NULL) { /* every count still owed: retried later */
 			n->ctr.local_noroom++;
 			continue;
 		}
-		b->seen = consumed;
+		b->seen = v.count;
 		if (e->count == 0) /* new: above any mark left of its past */
 			e->count = e->floor = n->total;
 		e->count += delta;
@@ -623,7 +620,8 @@ uint64_t fgd_node_evict(struct fgd_node *n)
 	struct fg_table *t = &n->fg->seg.tbl;
 	uint8_t global[FG_RULES_MAX];
 	fg_rule_info ri;
-	uint64_t i, now, evicted = 0, full = 0;
+	struct fg_slot_view v;
+	uint64_t cur = 0, now, evicted = 0, full = 0;
 	unsigned r;
 
 	for (r = 0; r < FG_RULES_MAX; r++)
@@ -635,23 +633,17 @@ uint64_t fgd_node_evict(struct fgd_node *n)
 		global[r] = fg_rule_get(n->fg, r, &ri) == 0 &&
 		            (ri.flags & FG_RULE_GLOBAL);
 	now = fg__now_ns();
-	for (i = 0; i < n->nslots; i++) {
-		struct fg_slot *s = &t->slots[i];
-		const struct fgd_base *b = &n->base[i];
-		uint64_t c = uatomic_read(&s->ctl);
-		struct fg_pair p;
+	while (fg__slot_next(t, &cur, &v)) {
+		const struct fgd_base *b = &n->base[v.slot];
 
-		if (FG_CTL_STATE(c) != FG_SLOT_READY)
-			continue;
-		fg__pair_load(s, &p);
 		/* A global bucket's consumption must have reached the ledger:
 		 * the harvest's baseline is this very bucket, and has seen
-		 * all of it.  The pair CAS in fg__table_evict then fails if
-		 * anything was admitted since. */
-		if (FG_CTL_RULE(c) < FG_RULES_MAX && global[FG_CTL_RULE(c)] &&
-		    (b->ctl != c || b->seen != p.consumed))
+		 * all of it.  fg__bucket_evict then fails if anything was
+		 * admitted since it was read. */
+		if (v.rule < FG_RULES_MAX && global[v.rule] &&
+		    (b->id != v.id || b->seen != v.count))
 			continue;
-		evicted += (uint64_t)fg__table_evict(t, s, c, &p, now);
+		evicted += (uint64_t)fg__bucket_evict(t, &v, now);
 	}
 	return evicted;
 }

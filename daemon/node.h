@@ -209,8 +209,9 @@ struct fgd_node {
 	struct fgw_replay *replay_direct; /* and the others */
 	uint64_t *heard_ms;               /* per keyring entry: last datagram */
 	struct fgd_base {
-		uint64_t ctl;  /* the slot's ctl when the baseline was taken */
-		uint64_t seen; /* its consumed count already harvested */
+		uint64_t id;   /* the slot's bucket when the baseline was taken
+		                * (fg_slot_view.id) */
+		uint64_t seen; /* its count already harvested */
 	} * base;          /* per slot; in the state file when there is one */
 	size_t base_bytes; /* mapped length, 0 when calloc'ed */
 	uint64_t nslots;

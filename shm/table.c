@@ -379,3 +379,32 @@ int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
 	}
 	return 0;
 }
+
+int64_t fg__table_plant_claim(struct fg_table *t, unsigned rule,
+                              const void *key, size_t len, uint64_t h)
+{
+	const uint64_t meta = fg__table_meta(h, rule, len);
+	const uint64_t home = fg__table_home(t, h);
+	const unsigned window = window_of(t);
+	unsigned j;
+
+	if (fg__table_lookup(t, rule, key, len, h) != NULL)
+		return -1;
+	for (j = 0; j < window; j++) {
+		struct fg_slot *s = slot_at(t, home, j);
+		uint64_t c = uatomic_read(&s->ctl);
+
+		if (FG_CTL_STATE(c) != FG_SLOT_EMPTY &&
+		    FG_CTL_STATE(c) != FG_SLOT_FREE)
+			continue;
+		if (uatomic_cmpxchg(&s->ctl, c,
+		                    meta | FG_SLOT_CLAIMED |
+		                        ((uint64_t)((FG_CTL_GEN(c) + 1) & 0x3fffu)
+		                         << 18)) != c)
+			continue;
+		uatomic_set(&s->tat, 0);
+		memcpy(s->key, key, len);
+		return (int64_t)(s - t->slots);
+	}
+	return -1;
+}

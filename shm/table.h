@@ -113,4 +113,13 @@ int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
                         int (*evictable)(void *arg, unsigned rule),
                         void *arg);
 
+/*
+ * For tests that stand in for a process killed at a given instruction.
+ * fg__table_plant_claim() claims a slot for (@rule, @key) and stops, as
+ * an inserter killed between claiming and publishing leaves it; it returns
+ * the slot's index, or -1 if the key is present or the window is full.
+ */
+int64_t fg__table_plant_claim(struct fg_table *t, unsigned rule,
+                              const void *key, size_t len, uint64_t h);
+
 #endif

@@ -24,12 +24,12 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <urcu/uatomic.h>
 
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/hash.h"
 #include "shm/layout.h"
+#include "shm/scan.h"
 #include "tests/helpers.h"
 
 #define MS  1000000ull
@@ -209,25 +209,13 @@ static int rule_index(fg_client *c, const char *name)
 	return idx;
 }
 
-/* The READY slot of (@rule, @key), or NULL: a scan, no insert. */
-static struct fg_slot *ready_slot(fg_client *c, const char *rule,
-                                  const char *key)
+/* The bucket of (@rule, @key): 1 with @v, 0 if absent (never inserts). */
+static int bucket_of(fg_client *c, const char *rule, const char *key,
+                     struct fg_slot_view *v)
 {
-	struct fg_table *t = &c->seg.tbl;
 	unsigned idx = (unsigned)rule_index(c, rule);
-	size_t len = strlen(key);
-	uint64_t i;
 
-	for (i = 0; i < t->nslots; i++) {
-		struct fg_slot *s = &t->slots[i];
-		uint64_t ctl = uatomic_read(&s->ctl);
-
-		if (FG_CTL_STATE(ctl) == FG_SLOT_READY &&
-		    FG_CTL_RULE(ctl) == idx && FG_CTL_KEYLEN(ctl) == len &&
-		    memcmp(s->key, key, len) == 0)
-			return s;
-	}
-	return NULL;
+	return fg__bucket_get(&c->seg.tbl, idx, key, strlen(key), v);
 }
 
 static unsigned count_state(fg_client *c, unsigned state)
@@ -236,8 +224,8 @@ static unsigned count_state(fg_client *c, unsigned state)
 	unsigned n = 0;
 	uint64_t i;
 
-	for (i = 0; i < t->nslots; i++)
-		n += FG_CTL_STATE(uatomic_read(&t->slots[i].ctl)) == state;
+	for (i = 0; i < fg__table_nslots(t); i++)
+		n += fg__slot_state(t, i) == state;
 	return n;
 }
 
@@ -265,20 +253,16 @@ static int bucket_id_cmp(const void *a, const void *b)
 static unsigned duplicate_buckets(fg_client *c)
 {
 	struct fg_table *t = &c->seg.tbl;
-	struct bucket_id *ids = calloc(t->nslots, sizeof *ids);
+	struct bucket_id *ids = calloc(fg__table_nslots(t), sizeof *ids);
 	unsigned n = 0, dups = 0, i;
-	uint64_t j;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
 
 	cr_assert_not_null(ids);
-	for (j = 0; j < t->nslots; j++) {
-		struct fg_slot *s = &t->slots[j];
-		uint64_t ctl = uatomic_read(&s->ctl);
-
-		if (FG_CTL_STATE(ctl) != FG_SLOT_READY)
-			continue;
-		ids[n].rule = FG_CTL_RULE(ctl);
-		ids[n].len = FG_CTL_KEYLEN(ctl);
-		memcpy(ids[n].key, s->key, sizeof ids[n].key);
+	while (fg__slot_next(t, &cur, &v)) {
+		ids[n].rule = v.rule;
+		ids[n].len = v.keylen;
+		memcpy(ids[n].key, v.key, v.keylen);
 		n++;
 	}
 	qsort(ids, n, sizeof *ids, bucket_id_cmp);
@@ -770,34 +754,17 @@ static int kill_worker(void *arg, unsigned i)
  * this only now and then; this makes sure that every run has workers of
  * other processes meet such claims.
  */
-static struct fg_slot *plant_dead_claim(fg_client *c, const char *rule,
-                                        const char *key)
+static uint64_t plant_dead_claim(fg_client *c, const char *rule,
+                                 const char *key)
 {
 	struct fg_table *t = &c->seg.tbl;
 	unsigned idx = (unsigned)rule_index(c, rule);
 	size_t len = strlen(key);
-	uint64_t h = fg__hash64(t->seed, idx, key, len);
-	uint64_t i = fg__table_home(t, h), n;
+	int64_t i = fg__table_plant_claim(t, idx, key, len,
+	                                  fg__hash64(t->seed, idx, key, len));
 
-	for (n = 0; n < t->nslots; n++, i = (i + 1) % t->nslots) {
-		struct fg_slot *s = &t->slots[i];
-		uint64_t ctl = uatomic_read(&s->ctl);
-
-		cr_assert(FG_CTL_STATE(ctl) != FG_SLOT_READY ||
-		              FG_CTL_RULE(ctl) != idx ||
-		              FG_CTL_KEYLEN(ctl) != len ||
-		              memcmp(s->key, key, len) != 0,
-		          "%s is not new", key);
-		if (FG_CTL_STATE(ctl) != FG_SLOT_EMPTY)
-			continue;
-		uatomic_set(&s->tat, 0);
-		memcpy(s->key, key, len);
-		uatomic_set(&s->ctl, FG_CTL_MAKE(FG_SLOT_CLAIMED, len, idx, 1,
-		                                 (uint32_t)h));
-		return s;
-	}
-	cr_assert_fail("no EMPTY slot for %s", key);
-	return NULL;
+	cr_assert_geq(i, 0, "%s is not new, or finds no room", key);
+	return (uint64_t)i;
 }
 
 /*
@@ -835,12 +802,11 @@ static void kill_round(fg_client *c, struct kill_shm *shm, unsigned round,
 static int kill_shared_exact(fg_client *c, unsigned round)
 {
 	uint64_t before, after, got = 0;
-	struct fg_slot *s;
+	struct fg_slot_view v;
 	char key[KILL_KEY_SIZE];
 
 	kill_shared_key(key, sizeof key, round);
-	s = ready_slot(c, "drain", key);
-	before = s ? uatomic_read(&s->consumed) : 0;
+	before = bucket_of(c, "drain", key, &v) ? v.consumed : 0;
 	while (got <= KILL_TOKENS) {
 		int r = fg_allow(c, "drain", key, 1, NULL);
 
@@ -849,9 +815,8 @@ static int kill_shared_exact(fg_client *c, unsigned round)
 			break;
 		got++;
 	}
-	s = ready_slot(c, "drain", key);
-	cr_assert_not_null(s, "%s has a bucket", key);
-	after = uatomic_read(&s->consumed);
+	cr_assert(bucket_of(c, "drain", key, &v), "%s has a bucket", key);
+	after = v.consumed;
 	if (before + got == KILL_TOKENS && after == KILL_TOKENS)
 		return 1;
 	cr_log_error("%s: workers took %llu, then %llu drained, consumed %llu "
@@ -868,7 +833,7 @@ Test(multiproc, sigkill_workers_at_random_moments_leaves_table_usable_and_exact)
 	struct kill_shm *shm = shared_alloc(sizeof *shm);
 	uint64_t t0 = fg__now_ns(), t1, rng = t0 | 1;
 	unsigned rounds, round, k, stale = 0, bad = 0, inexact = 0, claimed;
-	struct fg_slot *planted[KILL_PLANTED];
+	uint64_t planted[KILL_PLANTED];
 	uint64_t reaped;
 	fg_segment_stats st;
 	char key[KILL_KEY_SIZE];
@@ -913,7 +878,7 @@ Test(multiproc, sigkill_workers_at_random_moments_leaves_table_usable_and_exact)
 	cr_expect_eq(bad, 0, "%u keys cannot be checked", bad);
 	cr_expect_eq(duplicate_buckets(c), 0, "no key has two buckets");
 	for (k = 0; k < KILL_PLANTED; k++)
-		cr_expect_eq(FG_CTL_STATE(uatomic_read(&planted[k]->ctl)),
+		cr_expect_eq(fg__slot_state(&c->seg.tbl, planted[k]),
 		             FG_SLOT_DEAD,
 		             "the claim planted in round %u was "
 		             "abandoned, never published",
