@@ -38,8 +38,7 @@
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/hash.h"
-#include "shm/pair.h"
-#include "shm/table.h"
+#include "shm/scan.h"
 
 enum {
 	EXIT_DENIED = 1,   /* check: the request would be denied */
@@ -370,7 +369,7 @@ static int rule_find(struct cli *c, const char *name, unsigned *idx,
 }
 
 struct item {
-	uint64_t slot, ctl;
+	uint64_t slot, id;
 	uint64_t consumed, denied, tat;
 	uint64_t recent;
 	uint64_t remote;
@@ -380,27 +379,29 @@ struct item {
 	uint8_t key[FG_KEY_MAX];
 };
 
+/* An item from a consistent copy of a bucket (shm/scan.h). */
+static void item_of(struct item *it, const struct fg_slot_view *v)
+{
+	memset(it, 0, sizeof *it);
+	it->slot = v->slot;
+	it->id = v->id;
+	it->rule = v->rule;
+	it->klen = (uint8_t)v->keylen;
+	memcpy(it->key, v->key, v->keylen);
+	it->consumed = v->consumed;
+	it->denied = v->denied;
+	it->tat = v->tat;
+}
+
 /* Copy slot @i if it holds a live bucket; 1 if it does. */
 static int slot_read(struct fg_table *t, uint64_t i, struct item *it)
 {
-	struct fg_slot *s = &t->slots[i];
-	uint64_t c = uatomic_read(&s->ctl);
+	struct fg_slot_view v;
 
-	if (FG_CTL_STATE(c) != FG_SLOT_READY || FG_CTL_KEYLEN(c) == 0 ||
-	    FG_CTL_KEYLEN(c) > FG_KEY_MAX)
+	if (!fg__slot_read(t, i, &v))
 		return 0;
-	cmm_smp_rmb(); /* key bytes after ctl */
-	memset(it, 0, sizeof *it);
-	it->slot = i;
-	it->ctl = c;
-	it->rule = FG_CTL_RULE(c);
-	it->klen = (uint8_t)FG_CTL_KEYLEN(c);
-	memcpy(it->key, s->key, it->klen);
-	it->consumed = uatomic_read(&s->consumed);
-	it->denied = uatomic_read(&s->aux);
-	it->tat = uatomic_read(&s->tat);
-	cmm_smp_rmb();
-	return uatomic_read(&s->ctl) == c; /* else reused meanwhile: skip */
+	item_of(it, &v);
+	return 1;
 }
 
 static int cmp_rule_key(const void *a, const void *b)
@@ -700,7 +701,7 @@ static int cmd_list(struct cli *c, int argc, char **argv)
 	if (rule && (e = rule_find(c, rule, &ridx, &ri)) != 0)
 		return e;
 	t = &c->fg->seg.tbl;
-	for (s = 0; s < t->nslots; s++) {
+	for (s = 0; s < fg__table_nslots(t); s++) {
 		if (!slot_read(t, s, &one) || (rule && one.rule != ridx) ||
 		    (prefix &&
 		     (one.klen < plen || memcmp(one.key, prefix, plen) != 0)))
@@ -731,7 +732,7 @@ static int cmd_list(struct cli *c, int argc, char **argv)
 			uint64_t before = it[i].consumed;
 
 			if (!slot_read(t, it[i].slot, &one) ||
-			    one.ctl != it[i].ctl) {
+			    one.id != it[i].id) {
 				it[i].recent = 0; /* gone or another key now */
 				continue;
 			}
@@ -823,8 +824,9 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 	char hex[2 * FG_KEY_MAX + 1], req[FGD_CTL_LINE_MAX + 1];
 	char hk[HUMAN_KEY_MAX];
 	const char *rule, *key;
-	struct fg_slot *s;
+	struct fg_slot_view v;
 	struct item x = {0};
+	int s;
 	struct reply r;
 	fg_rule_info ri;
 	unsigned idx;
@@ -843,11 +845,9 @@ static int cmd_get(struct cli *c, int argc, char **argv)
 		return e;
 	if (fg__peek(c->fg, rule, key, len, &left) != 0)
 		return EXIT_SYS;
-	s = fg__table_lookup(&c->fg->seg.tbl, idx, key, len,
-	                     fg__hash64(c->fg->seg.tbl.seed, idx, key, len));
-	if (s != NULL && !slot_read(&c->fg->seg.tbl,
-	                            (uint64_t)(s - c->fg->seg.tbl.slots), &x))
-		memset(&x, 0, sizeof x);
+	s = fg__bucket_get(&c->fg->seg.tbl, idx, key, len, &v);
+	if (s)
+		item_of(&x, &v);
 	fgd_ctl_hex(key, len, hex);
 	snprintf(req, sizeof req, "remote %s %s", rule, hex);
 	up = ask(c, req, &r, 1, 0) == 0;
@@ -958,13 +958,10 @@ static int cmd_check(struct cli *c, int argc, char **argv)
 
 static int cmd_reset(struct cli *c, int argc, char **argv)
 {
-	struct fg_table *t;
-	struct fg_slot *s;
-	struct fg_pair p;
+	struct fg_slot_view v;
 	struct stat st;
 	fg_rule_info ri;
 	unsigned idx;
-	uint64_t now, ctl;
 	size_t len;
 	int e, done = 0;
 
@@ -984,28 +981,10 @@ static int cmd_reset(struct cli *c, int argc, char **argv)
 	}
 	if ((e = rule_find(c, argv[1], &idx, &ri)) != 0)
 		return e;
-	t = &c->fg->seg.tbl;
-	s = fg__table_lookup(t, idx, argv[2], len,
-	                     fg__hash64(t->seed, idx, argv[2], len));
-	if (s != NULL) {
-		/* Refill = a tat not after now; consumed stays (grow-only:
-		 * the daemon harvests it).  tat becomes now, not 0: a bucket
-		 * that moved never shows tat 0 again (eviction relies on it),
-		 * and a bucket already full is left alone. */
-		ctl = uatomic_read(&s->ctl);
-		fg__pair_load(s, &p);
-		for (;;) {
-			now = fg__now_ns();
-			if (uatomic_read(&s->ctl) != ctl || p.tat <= now)
-				break; /* reused, or full already */
-			if (p.tat == FG_TAT_EVICTED)
-				break; /* being evicted: as good as full */
-			if (fg__pair_advance(s, &p, now, 0)) {
-				done = 1;
-				break;
-			}
-		}
-	}
+	/* Refill: consumed stays (the daemon harvests it); a bucket
+	 * already full, or gone, is left alone. */
+	if (fg__bucket_get(&c->fg->seg.tbl, idx, argv[2], len, &v))
+		done = fg__bucket_refill(&c->fg->seg.tbl, &v, fg__now_ns());
 	if (c->json) {
 		printf("{\"rule\": ");
 		json_cstr(argv[1]);
@@ -1098,15 +1077,14 @@ static int cmd_peers(struct cli *c)
 /* Allowed and denied per rule, over the live buckets. */
 static void per_rule(struct cli *c, uint64_t *allowed, uint64_t *denied)
 {
-	struct fg_table *t = &c->fg->seg.tbl;
-	struct item x;
-	uint64_t s;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
 
-	for (s = 0; s < t->nslots; s++) {
-		if (!slot_read(t, s, &x) || x.rule >= FG_RULES_MAX)
+	while (fg__slot_next(&c->fg->seg.tbl, &cur, &v)) {
+		if (v.rule >= FG_RULES_MAX)
 			continue;
-		allowed[x.rule] += x.consumed;
-		denied[x.rule] += x.denied;
+		allowed[v.rule] += v.consumed;
+		denied[v.rule] += v.denied;
 	}
 }
 
