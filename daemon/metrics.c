@@ -229,7 +229,7 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	scalar(b, "segment_capacity_keys", "gauge",
 	       "Keys the segment's table is sized for.", fg->seg.capacity);
 	scalar(b, "segment_slots", "gauge", "Slots in the segment's table.",
-	       fg->seg.tbl.nslots);
+	       fg__table_nslots(&fg->seg.tbl));
 	scalar(b, "segment_slots_used", "gauge",
 	       "Slots holding a live bucket (occupancy).", s->used);
 	scalar(b, "segment_slots_dead", "gauge",

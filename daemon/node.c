@@ -33,6 +33,44 @@
 
 #define REMOTE_MAX_PER_PEER 4u /* remote ledger: this many x capacity */
 
+/* What the sums hold of slot @b: taken out (@sign -1) or put in (+1). */
+static void base_count(struct fgd_node *n, const struct fgd_base *b, int sign)
+{
+	struct fgd_rule_sums *r;
+
+	if (b->id == FGD_BASE_DEAD) {
+		n->dead += (uint64_t)(int64_t)sign;
+		return;
+	}
+	if (b->id == FGD_BASE_NONE)
+		return;
+	n->ready += (uint64_t)(int64_t)sign;
+	r = &n->live[b->id >> 56]; /* the rule: fg_slot_view.id keeps it */
+	r->keys += (uint64_t)(int64_t)sign;
+	r->allowed += (uint64_t)(int64_t)sign * b->allowed;
+	r->denied += (uint64_t)(int64_t)sign * b->denied;
+}
+
+/* Slot @v as it is now goes into the sums; its baseline follows, except
+ * seen, which the gossip moves. */
+static void base_take(struct fgd_node *n, struct fgd_base *b,
+                      const struct fg_slot_view *v, int live)
+{
+	base_count(n, b, -1);
+	if (live) {
+		if (v->id != b->id) /* a bucket new since the last look */
+			b->seen = v->origin;
+		b->id = v->id;
+		b->allowed = v->consumed;
+		b->denied = v->denied;
+	} else {
+		b->id =
+		    v->state == FG_SLOT_DEAD ? FGD_BASE_DEAD : FGD_BASE_NONE;
+		b->allowed = b->denied = 0;
+	}
+	base_count(n, b, 1);
+}
+
 /* Take everything in the segment now as already reported. */
 static void snapshot(struct fgd_node *n)
 {
@@ -41,10 +79,32 @@ static void snapshot(struct fgd_node *n)
 	uint64_t cur = 0;
 
 	memset(n->base, 0, n->nslots * sizeof *n->base);
+	memset(n->live, 0, sizeof n->live);
+	n->ready = n->dead = 0;
 	while (fg__slot_next(t, &cur, &v)) {
-		n->base[v.slot].id = v.id;
+		base_take(n, &n->base[v.slot], &v, 1);
 		n->base[v.slot].seen = v.count;
 	}
+	fg__harvest_all(t); /* the first pass counts the rest (DEAD) */
+}
+
+/* A baseline kept from the previous daemon: its sums, and a first pass
+ * over every block (a pass it died in may have taken blocks' marks). */
+static void baseline_resume(struct fgd_node *n)
+{
+	uint64_t i;
+
+	memset(n->live, 0, sizeof n->live);
+	n->ready = n->dead = 0;
+	for (i = 0; i < n->nslots; i++) {
+		struct fgd_base *b = &n->base[i];
+
+		if (b->id != FGD_BASE_DEAD && b->id != FGD_BASE_NONE &&
+		    !(b->id & 1))
+			b->id = FGD_BASE_NONE; /* not one of ours: forget */
+		base_count(n, b, 1);
+	}
+	fg__harvest_all(&n->fg->seg.tbl);
 }
 
 /*
@@ -62,7 +122,7 @@ struct state_hdr {
 	uint64_t pad[2];
 };
 
-static const uint8_t state_magic[8] = "FGDSTAT1";
+static const uint8_t state_magic[8] = "FGDSTAT3"; /* layout 3 baseline */
 
 static int state_map(struct fgd_node *n, const char *path)
 {
@@ -108,6 +168,8 @@ static int state_map(struct fgd_node *n, const char *path)
 	if (fresh) {
 		snapshot(n);
 		memcpy(sh->magic, state_magic, sizeof sh->magic);
+	} else {
+		baseline_resume(n);
 	}
 	return 1;
 }
@@ -241,34 +303,22 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 	/* What evicted buckets held, first: a bucket evicted during the
 	 * pass is then missed at worst (once), never counted twice. */
 	for (r = 0; r < FG_RULES_MAX; r++) {
-		n->sums[r].keys = 0;
 		n->sums[r].allowed =
 		    uatomic_read(&n->fg->seg.rules[r].evicted_consumed);
 		n->sums[r].denied =
 		    uatomic_read(&n->fg->seg.rules[r].evicted_denied);
 	}
-	n->ready = n->dead = 0;
+	/* Only the blocks that changed since the last pass. */
 	while (fg__harvest_next(t, &cur, &v)) {
 		struct fgd_base *b = &n->base[v.slot];
 		struct fgd_entry *e;
 		uint64_t delta;
+		int live = v.state == FG_SLOT_READY && v.keylen > 0;
 
-		n->dead += v.state == FG_SLOT_DEAD;
-		if (v.state != FG_SLOT_READY)
+		base_take(n, b, &v, live);
+		if (!live || v.count == b->seen)
 			continue;
-		n->ready++;
-		if (v.id != b->id) { /* a bucket new since the last look */
-			b->id = v.id;
-			b->seen = v.origin;
-		}
-		if (v.rule < FG_RULES_MAX) {
-			n->sums[v.rule].keys++;
-			n->sums[v.rule].allowed += v.consumed;
-			n->sums[v.rule].denied += v.denied;
-		}
-		if (v.count == b->seen)
-			continue;
-		delta = v.count - b->seen;
+		delta = (v.count - b->seen) & FG_W_COUNT_MASK;
 		if (v.rule >= FG_RULES_MAX || !global[v.rule]) {
 			b->seen = v.count; /* not gossiped */
 			continue;
@@ -287,6 +337,7 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		}
 		if (e == NULL) { /* every count still owed: retried later */
 			n->ctr.local_noroom++;
+			fg__harvest_again(t, v.slot);
 			continue;
 		}
 		b->seen = v.count;
@@ -297,6 +348,11 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		e->touched = now_ms;
 		n->total += delta;
 		n->ctr.harvested += delta;
+	}
+	for (r = 0; r < FG_RULES_MAX; r++) {
+		n->sums[r].keys = n->live[r].keys;
+		n->sums[r].allowed += n->live[r].allowed;
+		n->sums[r].denied += n->live[r].denied;
 	}
 	if (++n->harvests % FGD_ABSORB_EVERY == 0)
 		absorb(n, now_ms);

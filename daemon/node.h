@@ -173,6 +173,9 @@ struct fgd_rule_sums {
 	uint64_t keys, allowed, denied;
 };
 
+#define FGD_BASE_NONE 0u /* fgd_base.id: no bucket */
+#define FGD_BASE_DEAD 2u /* an abandoned insert */
+
 /* Pairwise MAC keys (gossip/pairwise.h) are derived at start for
  * keyrings up to this size (~90 us a member): in larger clusters rounds
  * are relayed, and relaying needs the origin's signature anyway. */
@@ -208,16 +211,23 @@ struct fgd_node {
 	struct fgw_replay *replay; /* per keyring entry: relayed datagrams */
 	struct fgw_replay *replay_direct; /* and the others */
 	uint64_t *heard_ms;               /* per keyring entry: last datagram */
+	/* What the harvest last saw of each slot: the baseline of its
+	 * gossip (seen) and what the sums hold of it.  The harvest visits
+	 * only the blocks that changed (shm/scan.c), so the sums are kept
+	 * by difference. */
 	struct fgd_base {
-		uint64_t id;   /* the slot's bucket when the baseline was taken
-		                * (fg_slot_view.id) */
-		uint64_t seen; /* its count already harvested */
+		uint64_t id;      /* the slot's bucket (fg_slot_view.id, odd);
+		                   * FGD_BASE_NONE or FGD_BASE_DEAD */
+		uint64_t seen;    /* its count already harvested */
+		uint64_t allowed; /* its consumed count, in the sums */
+		uint64_t denied;  /* its denials, in the sums */
 	} * base;          /* per slot; in the state file when there is one */
 	size_t base_bytes; /* mapped length, 0 when calloc'ed */
 	uint64_t nslots;
 	uint64_t ready; /* buckets the last harvest saw */
 	uint64_t dead;  /* and abandoned inserts */
 	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once harvests */
+	struct fgd_rule_sums live[FG_RULES_MAX]; /* live buckets' part */
 	uint64_t table_full_seen; /* the segment's table_full at the last
 	                           * eviction pass */
 	struct fgd_counters ctr;

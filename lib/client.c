@@ -168,48 +168,61 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
               uint32_t cost, fg_decision *d)
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
-	struct fg_slot *s;
-	struct fg_pair p;
-	uint64_t now, next, h, ctl;
-	int admitted, room = 0;
 
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
+	return fg__check_at(c, idx, rc, key, len, cost, fg__now_ns(), d);
+}
 
-	now = fg__now_ns();
-	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                 const void *key, size_t len, uint32_t cost, uint64_t now,
+                 fg_decision *d)
+{
+	struct fg_table *t = &c->seg.tbl;
+	struct fg_slot *s;
+	struct fg_ref ref;
+	struct fg_pair p;
+	uint64_t next, h;
+	int admitted, room = 0;
+
+	h = fg__hash64(t->seed, idx, key, len);
 find:
-	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
+	s = fg__table_find_ref(t, idx, key, len, h, &ref);
 	if (s == NULL) {
-		if (!room && fg__table_make_room(&c->seg.tbl, h, now,
-		                                 worker_may_evict, c)) {
+		if (!room &&
+		    fg__table_make_room(t, h, now, worker_may_evict, c)) {
 			room = 1; /* once: a full window stays bounded work */
 			goto find;
 		}
 		return untracked(c, idx, rc, d);
 	}
-
 	fg__pair_load(s, &p);
+	if (caa_unlikely(!fg__ref_valid(&ref)))
+		goto find; /* its group changed meanwhile: look again */
 	for (;;) {
 		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
 		                         rc->tau_ns, cost, &next);
 		if (!admitted) {
 			if (caa_unlikely(p.tat == FG_TAT_EVICTED)) {
 				/* evicted under us: the key is absent now */
-				fg__table_bury(&c->seg.tbl, s, ctl);
+				fg__table_bury(t, &ref);
 				goto find;
 			}
 			next = p.tat;
-			uatomic_inc(&s->aux); /* denials, for operators */
+			fg__table_deny(t, &ref); /* for operators */
 			break;
 		}
-		if (fg__pair_advance(s, &p, next, cost))
+		if (fg__pair_advance(s, &p, next, cost)) {
+			/* the first admission since the owner's harvest */
+			if (caa_unlikely(p.word & FG_W_CLEAN))
+				fg__table_touch(t, fg__ref_block(t, &ref));
 			break;
-		/* The pair moved: by another check, or the slot was evicted
-		 * and reused for another key (its generation changed). */
-		if (caa_unlikely(uatomic_read(&s->ctl) != ctl))
+		}
+		/* The pair moved: by another check, or the bucket was evicted
+		 * (its group's version moved with it: invariant 4). */
+		if (caa_unlikely(!fg__ref_valid(&ref)))
 			goto find;
 	}
 
@@ -253,32 +266,36 @@ struct owner_move {
 static int owner_move(fg_client *c, unsigned idx, const void *key,
                       size_t len, const struct owner_move *m)
 {
+	struct fg_table *t = &c->seg.tbl;
 	const struct fg_rule_cache *rc;
 	struct fg_slot *s;
+	struct fg_ref ref;
 	struct fg_pair p;
-	uint64_t now, h, ctl, next;
+	uint64_t now, h, next;
 
 	if (idx >= FG_MAX_RULES || len == 0 || len > FG_KEY_MAX)
 		return FG_EINVAL;
 	rc = fg__rule_params(c, idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
-	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
+	s = fg__table_find_ref(t, idx, key, len, h, &ref);
 	if (s == NULL)
 		return FG_ENOMEM;
 	fg__pair_load(s, &p);
+	if (!fg__ref_valid(&ref))
+		goto find;
 	for (;;) {
 		if (p.tat == FG_TAT_EVICTED) {
-			fg__table_bury(&c->seg.tbl, s, ctl);
+			fg__table_bury(t, &ref);
 			goto find;
 		}
 		next = m->next(m, p.tat, now, rc);
 		if (next == p.tat || fg__pair_advance(s, &p, next, 0))
 			return 0;
-		if (uatomic_read(&s->ctl) != ctl)
+		if (!fg__ref_valid(&ref))
 			goto find;
 	}
 }
@@ -297,6 +314,8 @@ int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
 	                       .cost = cost,
 	                       .max_debt_ns = max_debt_ns};
 
+	if (cost == 0 || max_debt_ns == 0)
+		return 0; /* nothing to take (invariant 4 wants a move) */
 	return owner_move(c, idx, key, len, &m);
 }
 
@@ -314,14 +333,31 @@ int fg__raise(fg_client *c, unsigned idx, const void *key, size_t len,
 
 	if (debt_ns > FG_TAU_MAX)
 		return FG_EINVAL;
+	if (debt_ns == 0)
+		return 0; /* no debt: a full bucket, present or not */
 	return owner_move(c, idx, key, len, &m);
+}
+
+/* The tat of the bucket of (@rule, @key): 1, or 0 if it is absent. */
+static int bucket_tat(fg_client *c, unsigned rule, const void *key,
+                      size_t len, uint64_t *tat)
+{
+	struct fg_table *t = &c->seg.tbl;
+	uint64_t h = fg__hash64(t->seed, rule, key, len);
+	struct fg_ref ref;
+
+	do {
+		if (fg__table_lookup(t, rule, key, len, h, &ref) == NULL)
+			return 0;
+		*tat = fg__load(&ref.s->tat);
+	} while (!fg__ref_valid(&ref));
+	return 1;
 }
 
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left)
 {
 	const struct fg_rule_cache *rc;
-	struct fg_slot *s;
 	uint64_t now, tat;
 	int idx;
 
@@ -337,15 +373,11 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 	rc = fg__rule_params(c, (unsigned)idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	s = fg__table_lookup(&c->seg.tbl, (unsigned)idx, key, len,
-	                     fg__hash64(c->seg.tbl.seed, (unsigned)idx, key,
-	                                len));
-	if (s == NULL) {
+	if (!bucket_tat(c, (unsigned)idx, key, len, &tat)) {
 		*left = rc->capacity;
 		return 0;
 	}
 	now = fg__now_ns();
-	tat = uatomic_read(&s->tat);
 	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
 		*left = rc->capacity;
 	else if (tat <= now + rc->tau_ns)
@@ -363,17 +395,13 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
                     uint64_t now_ns)
 {
-	struct fg_slot *s;
 	uint64_t tat;
 
 	if (c == NULL || rule >= FG_MAX_RULES || key == NULL || len == 0 ||
 	    len > FG_KEY_MAX)
 		return FG_EINVAL;
-	s = fg__table_lookup(&c->seg.tbl, rule, key, len,
-	                     fg__hash64(c->seg.tbl.seed, rule, key, len));
-	if (s == NULL)
+	if (!bucket_tat(c, rule, key, len, &tat))
 		return 1;
-	tat = uatomic_read(&s->tat);
 	return tat == FG_TAT_EVICTED || tat <= now_ns;
 }
 

@@ -53,6 +53,12 @@ const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx);
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
               uint32_t cost, fg_decision *d);
 
+/* The same at @now (CLOCK_MONOTONIC ns), for a rule whose parameters @rc
+ * are active and admit @cost. */
+int fg__check_at(fg_client *c, unsigned rule, const struct fg_rule_cache *rc,
+                 const void *key, size_t len, uint32_t cost, uint64_t now,
+                 fg_decision *d);
+
 /*
  * Debit @cost tokens of consumption reported by another host from the
  * bucket of (@rule, @key), creating it if needed: the bucket may go into

@@ -260,9 +260,15 @@ int fg_stats(fg_client *c, fg_segment_stats *out)
 int fg_reap(fg_client *c, uint64_t min_age_ms)
 {
 	uint64_t n;
+	int r;
 
 	if (c == NULL || min_age_ms > UINT64_MAX / 1000000u)
 		return FG_EINVAL;
+	/* Reopening groups is for one owner at a time (table.c). */
+	r = fg__seg_lock(&c->seg);
+	if (r != 0)
+		return r;
 	n = fg__table_reap(&c->seg.tbl, fg__now_ns(), min_age_ms * 1000000u);
+	fg__seg_unlock(&c->seg);
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }

@@ -1,144 +1,286 @@
 /*
  * scan.c - consistent copies of slots, iteration and sums (see scan.h).
  *
- * A slot is copied the way a seqlock is read: its control word, then the
- * bucket, then the control word again.  The control word changes (its
- * generation moves) whenever the slot is claimed for another bucket, and a
- * READY slot's key never changes while its control word stays the same
- * (table.c, invariant 2), so two equal reads bracket a copy of one bucket.
- * The counters are copied with single loads: each is exact at the moment
- * it was read, which is all an observer can ask of a live bucket.
+ * A slot is copied the way a seqlock is read: its group's version, then
+ * the bucket, then the version again (table.c, invariant 2).  The counters
+ * are copied with single loads: each is exact at the moment it was read,
+ * which is all an observer can ask of a live bucket.
+ *
+ * The harvest.  Every change to a block sets the block's bit in the dirty
+ * map (table.h): a claim, a publish, a free, an eviction, and the first
+ * admission or denial of a bucket after the harvest set its clean bits.
+ * A pass clears a block's bit before it reads the block's slots, and sets
+ * a bucket's clean bits with the same atomic steps that read its counts
+ * (a cmpxchg16b on the pair, a fetch-or on aux).  A check that admits
+ * clears the clean bit in its own cmpxchg16b and, if it was set, sets the
+ * block's bit: so either the pass's read already counts the admission, or
+ * the check saw the clean bit the pass set and marks the block for the
+ * next pass.  No change is missed, and a block is visited at most once a
+ * pass however busy it is.
  */
 #include "shm/scan.h"
 
 #include <string.h>
-#include <urcu/uatomic.h>
 
 #include "shm/hash.h"
 #include "shm/pair.h"
 
+#define TOKEN_BIT FG_AUX_TOKEN
+
 uint64_t fg__table_nslots(const struct fg_table *t)
 {
-	return t->nslots;
+	return t->nblocks * FG_BLOCK_SLOTS;
+}
+
+static unsigned tag_of(const struct fg_ref *ref)
+{
+	unsigned i = ref->j % FG_GROUP_SLOTS;
+
+	return (unsigned)(fg__load(&ref->g->tags) >> (8 * i)) & 0xffu;
 }
 
 unsigned fg__slot_state(const struct fg_table *t, uint64_t i)
 {
-	return FG_CTL_STATE(uatomic_read(&t->slots[i].ctl));
+	struct fg_ref ref;
+
+	fg__table_ref_of((struct fg_table *)t, i, &ref);
+	return FG_TAG_STATE(tag_of(&ref));
 }
 
-/* One attempt at a copy: 1 done, 0 not a bucket, -1 changed meanwhile. */
-static int read_once(const struct fg_table *t, uint64_t i,
-                     struct fg_slot_view *v)
+static uint64_t denials(uint64_t aux)
 {
-	struct fg_slot *s = &t->slots[i];
-	uint64_t c = uatomic_read(&s->ctl);
-	unsigned len = FG_CTL_KEYLEN(c);
+	/* a token: a publisher killed before taking it back (table.c) */
+	return aux & TOKEN_BIT ? 0 : aux & ~FG_AUX_CLEAN;
+}
+
+/* The bucket's fields from its pair, cold part and key slots. */
+static int copy_bucket(const struct fg_ref *ref, const struct fg_pair *p,
+                       uint64_t aux, struct fg_slot_view *v)
+{
+	const struct fg_cold *cold = &ref->b->cold[ref->j];
+	unsigned len = FG_W_KEYLEN(p->word), n;
+
+	if (len == 0 || len > FG_SLOT_KEY_MAX ||
+	    ref->j + (len + 15) / 16 > FG_BLOCK_SLOTS)
+		return 0; /* garbage: a corrupt segment */
+	v->tat = p->tat;
+	v->word = p->word;
+	v->count = p->word & FG_W_COUNT_MASK;
+	v->origin = fg__load(&cold->base) & FG_W_COUNT_MASK;
+	v->consumed = (v->count - v->origin) & FG_W_COUNT_MASK;
+	v->denied = denials(aux);
+	v->rule = FG_W_RULE(p->word);
+	v->keylen = len;
+	for (n = 0; 16 * n < len; n++)
+		memcpy(v->key + 16 * n, ref->b->s[ref->j + n].key,
+		       len - 16 * n < 16 ? len - 16 * n : 16);
+	/* odd: never one of the values a caller may keep for "none" */
+	v->id = (v->origin ^ FG_W_IDENT(p->word) ^
+	         ((uint64_t)__atomic_load_n(
+	              &ref->g->fp[ref->j % FG_GROUP_SLOTS], __ATOMIC_RELAXED)
+	          << 32)) |
+	        1u;
+	return 1;
+}
+
+/* One attempt at a copy of @ref's slot: 1 done, 0 not a live bucket, -1
+ * changed meanwhile.  With @harvest, the bucket's clean bits are set by
+ * the reads. */
+static int read_once(const struct fg_ref *ref, struct fg_slot_view *v,
+                     int harvest)
+{
+	struct fg_pair p;
+	uint64_t aux;
+
+	v->state = FG_TAG_STATE(tag_of(ref));
+	if (v->state != FG_SLOT_READY)
+		return 0;
+	fg__pair_load(ref->s, &p);
+	if (harvest && p.tat != FG_TAT_EVICTED) {
+		while (!(p.word & FG_W_CLEAN) &&
+		       !fg__dwcas(&ref->s->tat, &p.tat, &p.word, p.tat,
+		                  p.word | FG_W_CLEAN))
+			;
+		aux = __atomic_fetch_or(&ref->b->cold[ref->j].aux, FG_AUX_CLEAN,
+		                        __ATOMIC_SEQ_CST);
+	} else {
+		aux = fg__load(&ref->b->cold[ref->j].aux);
+	}
+	if (!copy_bucket(ref, &p, aux, v))
+		return fg__ref_valid(ref) ? 0 : -1;
+	if (!fg__ref_valid(ref))
+		return -1;
+	return p.tat != FG_TAT_EVICTED;
+}
+
+static int read_slot(const struct fg_table *t, uint64_t i,
+                     struct fg_slot_view *v, int harvest)
+{
+	struct fg_ref ref;
+	int r, tries = 0;
 
 	v->slot = i;
-	v->state = FG_CTL_STATE(c);
-	if (v->state != FG_SLOT_READY || len == 0 || len > FG_SLOT_KEY_MAX)
-		return 0;
-	cmm_smp_rmb(); /* the bucket after ctl */
-	v->id = c;
-	v->rule = FG_CTL_RULE(c);
-	v->keylen = len;
-	memcpy(v->key, s->key, len);
-	v->tat = uatomic_read(&s->tat);
-	v->count = uatomic_read(&s->consumed);
-	v->origin = 0; /* a v2 slot's counter starts with each bucket */
-	v->consumed = v->count;
-	v->denied = uatomic_read(&s->aux);
-	cmm_smp_rmb(); /* ... before ctl again */
-	if (uatomic_read(&s->ctl) != c)
-		return -1;
-	return v->tat != FG_TAT_EVICTED;
+	/* A slot given to another bucket while we copied it: read the new
+	 * one (a few times at most: a slot reused that fast is churn). */
+	do {
+		fg__table_ref_of((struct fg_table *)t, i, &ref);
+		r = read_once(&ref, v, harvest);
+	} while (r < 0 && ++tries < 4);
+	return r > 0;
 }
 
 int fg__slot_read(const struct fg_table *t, uint64_t i, struct fg_slot_view *v)
 {
-	int r, tries = 0;
-
-	/* A slot given to another bucket while we copied it: read the new
-	 * one (a few times at most: a slot reused that fast is churn). */
-	while ((r = read_once(t, i, v)) < 0 && ++tries < 4)
-		;
-	return r > 0;
+	return read_slot(t, i, v, 0);
 }
 
 int fg__slot_next(const struct fg_table *t, uint64_t *cursor,
                   struct fg_slot_view *v)
 {
-	while (*cursor < t->nslots)
+	uint64_t n = fg__table_nslots(t);
+
+	while (*cursor < n)
 		if (fg__slot_read(t, (*cursor)++, v))
 			return 1;
 	return 0;
 }
 
+/* The next dirty block at or after @blk, its bit cleared: its index, or
+ * nblocks at the end. */
+static uint64_t next_dirty(struct fg_table *t, uint64_t blk)
+{
+	while (blk < t->nblocks) {
+		uint64_t *w = &t->dirty[blk >> 6];
+		uint64_t bits = fg__load(w) >> (blk & 63);
+
+		if (bits == 0) {
+			blk = (blk | 63) + 1;
+			continue;
+		}
+		blk += (uint64_t)__builtin_ctzll(bits);
+		if (blk >= t->nblocks)
+			break;
+		__atomic_fetch_and(w, ~(UINT64_C(1) << (blk & 63)),
+		                   __ATOMIC_SEQ_CST);
+		return blk;
+	}
+	return t->nblocks;
+}
+
 int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
                      struct fg_slot_view *v)
 {
-	/* No change tracking in this layout: every slot, every time. */
-	if (*cursor >= t->nslots)
-		return 0;
-	(void)fg__slot_read(t, (*cursor)++, v);
+	uint64_t i = *cursor;
+
+	if (t->dirty == NULL) { /* not tracked: every slot, every time */
+		if (i >= fg__table_nslots(t))
+			return 0;
+		(void)read_slot(t, i, v, 1);
+		*cursor = i + 1;
+		return 1;
+	}
+	if (i % FG_BLOCK_SLOTS == 0) {
+		uint64_t blk = next_dirty(t, i / FG_BLOCK_SLOTS);
+
+		if (blk >= t->nblocks) {
+			*cursor = fg__table_nslots(t);
+			return 0;
+		}
+		i = blk * FG_BLOCK_SLOTS;
+	}
+	(void)read_slot(t, i, v, 1);
+	*cursor = i + 1;
 	return 1;
+}
+
+void fg__harvest_again(struct fg_table *t, uint64_t slot)
+{
+	fg__table_touch(t, slot / FG_BLOCK_SLOTS);
+}
+
+void fg__harvest_all(struct fg_table *t)
+{
+	uint64_t blk;
+
+	for (blk = 0; blk < t->nblocks; blk++)
+		fg__table_touch(t, blk);
 }
 
 int fg__bucket_get(const struct fg_table *t, unsigned rule, const void *key,
                    size_t len, struct fg_slot_view *v)
 {
 	struct fg_table *tt = (struct fg_table *)t;
-	struct fg_slot *s;
+	uint64_t h;
+	struct fg_ref ref;
 
 	if (len == 0 || len > FG_SLOT_KEY_MAX)
 		return 0;
-	s = fg__table_lookup(tt, rule, key, len,
-	                     fg__hash64(t->seed, rule, key, len));
-	return s != NULL && fg__slot_read(t, (uint64_t)(s - t->slots), v);
+	h = fg__hash64(t->seed, rule, key, len);
+	if (fg__table_lookup(tt, rule, key, len, h, &ref) == NULL)
+		return 0;
+	return fg__slot_read(
+	    t, (uint64_t)(ref.b - t->blocks) * FG_BLOCK_SLOTS + ref.j, v);
+}
+
+/* A reference to @v's slot if it still holds @v's bucket: 1, else 0. */
+static int same_bucket(struct fg_table *t, const struct fg_slot_view *v,
+                       struct fg_ref *ref)
+{
+	struct fg_slot_view now;
+
+	fg__table_ref_of(t, v->slot, ref);
+	if (read_once(ref, &now, 0) <= 0)
+		return 0;
+	return now.id == v->id && now.keylen == v->keylen &&
+	       memcmp(now.key, v->key, v->keylen) == 0;
 }
 
 int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
                       uint64_t now)
 {
-	struct fg_slot *s = &t->slots[v->slot];
+	struct fg_ref ref;
 	struct fg_pair p;
 
-	fg__pair_load(s, &p);
-	for (;;) {
+	if (!same_bucket(t, v, &ref))
+		return 0;
+	fg__pair_load(ref.s, &p);
+	while (fg__ref_valid(&ref)) {
 		/* Refill = a tat not after now; the counts stay (the daemon
-		 * harvests them).  tat becomes now, not 0: a bucket that moved
-		 * never shows tat 0 again (eviction relies on it). */
-		if (uatomic_read(&s->ctl) != v->id || p.tat <= now ||
-		    p.tat == FG_TAT_EVICTED)
+		 * harvests them).  tat becomes now, not 0: a bucket that
+		 * moved never shows tat 0 again (eviction relies on it). */
+		if (p.tat <= now || p.tat == FG_TAT_EVICTED)
 			return 0;
-		if (fg__pair_advance(s, &p, now, 0))
+		if (fg__pair_advance(ref.s, &p, now, 0))
 			return 1;
 	}
+	return 0;
 }
 
 int fg__bucket_evict(struct fg_table *t, const struct fg_slot_view *v,
                      uint64_t now)
 {
-	struct fg_slot *s = &t->slots[v->slot];
-	struct fg_pair p = {.tat = v->tat, .consumed = v->count};
+	struct fg_pair p = {.tat = v->tat, .word = v->word};
+	struct fg_ref ref;
 
-	return fg__table_evict(t, s, v->id, &p, now);
+	if (!same_bucket(t, v, &ref))
+		return 0;
+	return fg__table_evict(t, &ref, &p, now);
 }
 
 int fg__bucket_mark_evicted(struct fg_table *t, const struct fg_slot_view *v)
 {
-	struct fg_slot *s = &t->slots[v->slot];
-	struct fg_pair p = {.tat = v->tat, .consumed = v->count};
+	struct fg_pair p = {.tat = v->tat, .word = v->word};
+	struct fg_ref ref;
 
-	return uatomic_read(&s->ctl) == v->id &&
-	       fg__pair_advance(s, &p, FG_TAT_EVICTED, 0);
+	if (!same_bucket(t, v, &ref))
+		return 0;
+	return fg__dwcas(&ref.s->tat, &p.tat, &p.word, FG_TAT_EVICTED, p.word);
 }
 
 void fg__table_sums(const struct fg_table *t, struct fg_table_sums *s)
 {
 	struct fg_slot_view v;
-	uint64_t i;
+	uint64_t i, n = fg__table_nslots(t);
 
 	memset(s, 0, sizeof *s);
 	/* What evicted buckets held, first: a bucket evicted during the
@@ -146,11 +288,10 @@ void fg__table_sums(const struct fg_table *t, struct fg_table_sums *s)
 	if (t->rules != NULL)
 		for (i = 0; i < FG_MAX_RULES; i++) {
 			s->r[i].allowed =
-			    uatomic_read(&t->rules[i].evicted_consumed);
-			s->r[i].denied =
-			    uatomic_read(&t->rules[i].evicted_denied);
+			    fg__load(&t->rules[i].evicted_consumed);
+			s->r[i].denied = fg__load(&t->rules[i].evicted_denied);
 		}
-	for (i = 0; i < t->nslots; i++) {
+	for (i = 0; i < n; i++) {
 		if (!fg__slot_read(t, i, &v)) {
 			s->dead += v.state == FG_SLOT_DEAD;
 			s->claimed += v.state == FG_SLOT_CLAIMED;

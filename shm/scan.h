@@ -31,8 +31,9 @@
 /* A consistent copy of one slot. */
 struct fg_slot_view {
 	uint64_t slot;     /* its index, below fg__table_nslots() */
-	uint64_t id;       /* equal ids at one slot: the same bucket */
+	uint64_t id;       /* equal ids at one slot: the same bucket (odd) */
 	uint64_t tat;      /* GCRA TAT; FG_TAT_EVICTED while evicted */
+	uint64_t word;     /* the bucket's word as read (layout.h) */
 	uint64_t count;    /* tokens admitted in the slot (grow-only) */
 	uint64_t origin;   /* count when the bucket was created */
 	uint64_t consumed; /* count - origin: this bucket's admissions */
@@ -73,14 +74,21 @@ int fg__slot_next(const struct fg_table *t, uint64_t *cursor,
                   struct fg_slot_view *v);
 
 /*
- * The slots that may have changed since the previous call (every slot, in
- * a table without change tracking), one at a time, live or not: 1 with
- * @v (v->state tells whether it is a bucket), 0 when done.  A pass starts
- * with *@cursor = 0; only the owner's harvest may run passes (a pass
- * resets what the next one sees).
+ * The slots of the blocks that changed since the previous pass (scan.c),
+ * one at a time, live or not: 1 with @v (v->state tells whether it is a
+ * bucket), 0 when done.  A pass starts with *@cursor = 0; only the owner's
+ * harvest may run passes (a pass resets what the next one sees).
  */
 int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
                      struct fg_slot_view *v);
+
+/* Have the next pass visit @slot's block again (the harvest could not
+ * take what it read there yet). */
+void fg__harvest_again(struct fg_table *t, uint64_t slot);
+
+/* Have the next pass visit every block (a daemon that does not know what
+ * happened since its last pass: it restarted). */
+void fg__harvest_all(struct fg_table *t);
 
 /* The live bucket of (@rule, @key): 1 with @v, 0 if it is absent. */
 int fg__bucket_get(const struct fg_table *t, unsigned rule, const void *key,

@@ -15,6 +15,7 @@
 
 #include "daemon/config.h"
 #include "lib/floodgate.h"
+#include "tests/helpers.h"
 
 TestSuite(config, .timeout = 30);
 
@@ -128,20 +129,6 @@ static void expect_rule(const struct fgd_rule *r, const char *name,
 	cr_expect_eq(r->flags, flags, "%s flags %#x", name, r->flags);
 }
 
-/* Where the source tree is: $srcdir (make check), else from __FILE__. */
-static void src_path(const char *rel, char *buf, size_t len)
-{
-	const char *srcdir = getenv("srcdir");
-	const char *f = __FILE__, *slash = strrchr(f, '/');
-
-	if (srcdir != NULL)
-		snprintf(buf, len, "%s/%s", srcdir, rel);
-	else if (slash != NULL)
-		snprintf(buf, len, "%.*s/../%s", (int)(slash - f), f, rel);
-	else
-		snprintf(buf, len, "./%s", rel);
-}
-
 /* ------------------------------------------------------------ the whole */
 
 Test(config, full_config_parses_into_the_right_fields)
@@ -218,7 +205,7 @@ Test(config, sample_config_parses)
 	struct fgd_config cfg;
 	int r;
 
-	src_path("daemon/floodgate.conf.sample", path, sizeof path);
+	test_src_path("daemon/floodgate.conf.sample", path, sizeof path);
 	r = fgd_config_load(path, &cfg, err, sizeof err);
 	cr_assert_eq(r, 0, "%s", err);
 	cr_expect_eq(cfg.npeers, 2);
@@ -940,7 +927,7 @@ Test(config, sample_config_rules_are_accepted_by_fg_rule_set)
 	char path[4096];
 	struct fgd_config cfg;
 
-	src_path("daemon/floodgate.conf.sample", path, sizeof path);
+	test_src_path("daemon/floodgate.conf.sample", path, sizeof path);
 	cr_assert_eq(fgd_config_load(path, &cfg, err, sizeof err), 0, "%s",
 	             err);
 	publish_all(&cfg);

@@ -21,9 +21,9 @@
 #include "shm/scan.h"
 #include "tests/helpers.h"
 
-/* A table of FG_SLOTS_FOR(8) = 11 slots: the probe window is the table. */
+/* A table of one block of 16 slots: the probe window is the table. */
 #define SMALL_CAP   8
-#define SMALL_SLOTS FG_SLOTS_FOR(SMALL_CAP)
+#define SMALL_SLOTS (FG_BLOCKS_FOR(SMALL_CAP) * FG_BLOCK_SLOTS)
 
 static fg_segment_stats stats_of(fg_client *c)
 {
@@ -226,7 +226,7 @@ Test(pressure, evicting_a_bucket_used_since_it_was_read_fails)
  */
 #define PW_WORKERS 4
 #define PW_CAP     64
-#define PW_SLOTS   FG_SLOTS_FOR(PW_CAP)
+#define PW_SLOTS   (FG_BLOCKS_FOR(PW_CAP) * FG_BLOCK_SLOTS)
 #define PW_CHURN   (10 * PW_SLOTS)
 #define PW_EXACT   24
 #define PW_ROUNDS  40
