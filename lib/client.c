@@ -419,6 +419,28 @@ int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
 	return fg__check(c, (unsigned)idx, key, len, cost, d);
 }
 
+int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
+                uint64_t now_ns, fg_decision *d)
+{
+	const struct fg_rule_cache *rc;
+	size_t len;
+	int idx, r = fg__key_args(c, rule, key, &len);
+
+	if (r != 0)
+		return r;
+	if (now_ns >= FG_TAT_EVICTED / 2)
+		return FG_EINVAL; /* not a monotonic reading */
+	idx = fg__rule_index(c, rule);
+	if (idx < 0)
+		return FG_ENORULE;
+	rc = fg__rule_params(c, (unsigned)idx);
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	if (cost == 0 || cost > rc->capacity)
+		return FG_ECOST;
+	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);
+}
+
 int fg_allow_request(fg_client *c, const char *user_id, const char *endpoint)
 {
 	size_t len;

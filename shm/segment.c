@@ -179,6 +179,9 @@ static int map_validated(int fd, const char *path, struct fg_seg *seg)
 	            MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		return fg__errno_to_fg(errno);
+	/* Ask for huge pages: the kernel may grant them (layout.h). */
+	if (hdr.flags & FG_SEG_HUGE)
+		(void)madvise(base, (size_t)hdr.seg_size, MADV_HUGEPAGE);
 	/* The identity is immutable; if it changed since pread, the file was
 	 * replaced under us: refuse rather than trust either copy. */
 	if (memcmp(base, &hdr, offsetof(struct fg_seg_hdr, nnames)) != 0) {
@@ -231,6 +234,8 @@ static int opts_check(const fg_segment_opts *o, uint64_t *capacity,
 {
 	*capacity = o && o->capacity ? o->capacity : FG_DEFAULT_CAPACITY;
 	*mode = o && o->mode ? (mode_t)o->mode : 0660;
+	if (o && (o->flags & ~FG_SEGMENT_HUGEPAGES))
+		return FG_EINVAL;
 	/* never world-accessible; the owner must be able to read and write */
 	if ((*mode & ~(mode_t)0770) != 0 || (*mode & 0600) != 0600)
 		return FG_EINVAL;
@@ -243,7 +248,8 @@ static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
 {
 	struct fg_seg_hdr *h = NULL;
 	struct fg_seg_geom g;
-	unsigned segflags = 0;
+	unsigned segflags =
+	    o && (o->flags & FG_SEGMENT_HUGEPAGES) ? FG_SEG_HUGE : 0;
 	struct timespec ts;
 	int fd, r;
 

@@ -861,7 +861,7 @@ static int passed(struct fg_table *t, uint64_t m, unsigned hm,
 	for (n = 0; n * 16 < len; n++)
 		memcpy(key + 16 * n, b->s[j + n].key,
 		       len - 16 * n < 16 ? len - 16 * n : 16);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	cmm_smp_rmb();
 	if (fg__load(&b->g[hm].ver) != s->ver)
 		return 1; /* changed while read */
 	h = fg__hash64(t->seed, FG_W_RULE(w), key, len);

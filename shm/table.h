@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <urcu/arch.h>
 
 #include "shm/hash.h"
 #include "shm/layout.h"
@@ -152,7 +153,7 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
  * of its bucket since then is the bucket's. */
 static inline int fg__ref_valid(const struct fg_ref *ref)
 {
-	__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the copies first */
+	cmm_smp_rmb(); /* the copies first */
 	return fg__load(&ref->g->ver) == ref->ver;
 }
 

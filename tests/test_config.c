@@ -415,6 +415,21 @@ Test(config, mode_is_octal_within_0770_with_0600)
 	rejects_value("mode", "077777777777777777777777", "octal");
 }
 
+Test(config, huge_pages_is_on_or_off_and_off_by_default)
+{
+	struct fgd_config cfg;
+
+	parse_ok("capacity 10\n", &cfg);
+	cr_expect_eq(cfg.huge_pages, 0);
+	fgd_config_free(&cfg);
+	parse_ok("huge-pages on\n", &cfg);
+	cr_expect_eq(cfg.huge_pages, 1);
+	fgd_config_free(&cfg);
+	accepts_value("huge-pages", "off");
+	rejects_value("huge-pages", "yes", "must be on or off");
+	rejects_value("huge-pages", "1", "must be on or off");
+}
+
 Test(config, user_and_group_are_names_not_resolved)
 {
 	struct fgd_config cfg;
