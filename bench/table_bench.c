@@ -48,15 +48,18 @@
 #include "lib/floodgate.h"
 #include "shm/clock.h"
 #include "shm/gcra.h"
+#include "shm/scan.h"
 
 #define SPREAD_KEYS  1000u
-#define SPREAD_ITERS 4000u
+#define SPREAD_ITERS  4000u
+#define SPREAD_CHUNKS 8u
 #define MAX_RUNS     15u
 #define PORT_LO      25100
 
 static unsigned opt_runs = 3;
 static uint64_t opt_capacity = FG_DEFAULT_CAPACITY;
 static unsigned opt_idle_s = 10;
+static int opt_huge;
 static const char *opt_daemon;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -109,6 +112,11 @@ static fg_client *segment(const char *tag, uint64_t capacity, uint32_t tokens,
                           uint32_t period_ms)
 {
 	fg_segment_opts o = {.capacity = capacity, .mode = 0600};
+
+#ifdef FG_SEGMENT_HUGEPAGES
+	if (opt_huge)
+		o.flags = FG_SEGMENT_HUGEPAGES;
+#endif
 	fg_rule rule = {
 	    .name = "r", .capacity = tokens, .rate = 1, .period_ms = period_ms};
 	fg_client *c = NULL;
@@ -219,66 +227,97 @@ static uint64_t fill(fg_client *c, uint64_t n)
 	return tracked;
 }
 
-/* ns per check of one key, back to back. */
-static double key_ns(fg_client *c, const char *key)
+/* ns per check of one key, back to back, and the CAS limit measured in
+ * turns with it: the medians of SPREAD_CHUNKS timed runs each, so that a
+ * run the scheduler interrupted does not count. */
+static void key_ns(fg_client *c, const char *key, struct pair16 *pair,
+                   double *ns, double *limit)
 {
-	uint64_t t0;
-	unsigned i;
+	double v[SPREAD_CHUNKS], l[SPREAD_CHUNKS];
+	const unsigned n = SPREAD_ITERS / SPREAD_CHUNKS;
+	unsigned i, k;
 	int sink = 0;
 
 	for (i = 0; i < 100; i++)
 		sink += fg_allow(c, "r", key, 1, NULL);
-	t0 = fg__now_ns();
-	for (i = 0; i < SPREAD_ITERS; i++)
-		sink += fg_allow(c, "r", key, 1, NULL);
+	for (k = 0; k < SPREAD_CHUNKS; k++) {
+		uint64_t t0;
+
+		l[k] = cas_limit_ns(pair, n);
+		t0 = fg__now_ns();
+		for (i = 0; i < n; i++)
+			sink += fg_allow(c, "r", key, 1, NULL);
+		v[k] = (double)(fg__now_ns() - t0) / n;
+	}
 	__asm__ __volatile__("" ::"r"(sink));
-	return (double)(fg__now_ns() - t0) / SPREAD_ITERS;
+	*ns = median(v, SPREAD_CHUNKS);
+	*limit = median(l, SPREAD_CHUNKS);
 }
 
-/* Median and 99th percentile over SPREAD_KEYS random present keys. */
-static void spread(fg_client *c, uint64_t nkeys, double *med, double *p99)
+struct spread {
+	double med, p99;       /* ns of the median and 99th percentile key */
+	double limit;          /* the CAS limit, median */
+	double rmed, rp99;     /* the same per-key ratios to the limit */
+};
+
+/* SPREAD_KEYS random present keys. */
+static void spread(fg_client *c, uint64_t nkeys, struct spread *out)
 {
-	double v[SPREAD_KEYS];
+	static struct pair16 pair;
+	double v[SPREAD_KEYS], l[SPREAD_KEYS], r[SPREAD_KEYS];
 	char key[32];
 	unsigned k;
 
 	for (k = 0; k < SPREAD_KEYS; k++) {
 		user_key(key, sizeof key, rnd() % nkeys);
-		v[k] = key_ns(c, key);
+		key_ns(c, key, &pair, &v[k], &l[k]);
+		r[k] = v[k] / l[k];
 	}
-	*med = median(v, SPREAD_KEYS);
-	*p99 = rank(v, SPREAD_KEYS, 0.99);
+	out->med = median(v, SPREAD_KEYS);
+	out->p99 = rank(v, SPREAD_KEYS, 0.99);
+	out->limit = median(l, SPREAD_KEYS);
+	out->rmed = median(r, SPREAD_KEYS);
+	out->rp99 = rank(r, SPREAD_KEYS, 0.99);
 }
 
-/* ns per check of every key once, in random order. */
-static double cold_ns(fg_client *c, uint64_t nkeys)
+#define COLD_CHUNKS 20u
+
+/* Every key once in random order, in chunks that take turns with chunks
+ * of random reads: ns per check and per read (medians). */
+static void cold_ns(fg_client *c, uint64_t nkeys, const uint64_t *chase,
+                    double *ns, double *limit)
 {
-	uint64_t *order = malloc(nkeys * sizeof *order), i, t0, t;
-	char key[32];
+	char(*keys)[24] = malloc(nkeys * sizeof *keys);
+	double v[COLD_CHUNKS], l[COLD_CHUNKS];
+	uint64_t i, n = nkeys / COLD_CHUNKS;
+	unsigned k;
 	int sink = 0;
 
-	if (order == NULL)
+	if (keys == NULL)
 		abort();
 	for (i = 0; i < nkeys; i++)
-		order[i] = i;
+		user_key(keys[i], sizeof keys[i], i);
 	for (i = nkeys - 1; i > 0; i--) {
-		uint64_t j = rnd() % (i + 1), x = order[i];
+		uint64_t j = rnd() % (i + 1);
+		char x[24];
 
-		order[i] = order[j];
-		order[j] = x;
+		memcpy(x, keys[i], sizeof x);
+		memcpy(keys[i], keys[j], sizeof x);
+		memcpy(keys[j], x, sizeof x);
 	}
-	t = 0;
-	for (i = 0; i < nkeys; i++) {
-		user_key(key, sizeof key, order[i]);
+	for (k = 0; k < COLD_CHUNKS; k++) {
+		uint64_t t0;
+
+		l[k] = random_read_ns(chase, 20000);
 		t0 = fg__now_ns();
-		sink += fg_allow(c, "r", key, 1, NULL);
-		t += fg__now_ns() - t0;
+		for (i = k * n; i < (k + 1) * n; i++)
+			sink += fg_allow(c, "r", keys[i], 1, NULL);
+		v[k] = (double)(fg__now_ns() - t0) / (double)n;
 	}
 	__asm__ __volatile__("" ::"r"(sink));
-	free(order);
-	/* the timing clock read is the check's own, counted once: the
-	 * limit (clock + read) counts one clock too */
-	return (double)t / nkeys;
+	free(keys);
+	*ns = median(v, COLD_CHUNKS);
+	*limit = median(l, COLD_CHUNKS);
 }
 
 /* Keys of @len bytes a segment of capacity 1000 holds. */
@@ -350,12 +389,26 @@ static void let_refill(void)
 	nanosleep(&ts, NULL);
 }
 
+/* What floodgated does to a table above its capacity (node.c): evict
+ * every bucket that is full again, then fg_reap() (which, from layout 3
+ * on, also reopens groups of tombstones). */
+static void owner_maintenance(fg_client *c)
+{
+	uint64_t cur = 0, now = fg__now_ns();
+	struct fg_slot_view v;
+
+	while (fg__slot_next(&c->seg.tbl, &cur, &v))
+		if (v.tat < now)
+			(void)fg__bucket_evict(&c->seg.tbl, &v, now);
+	(void)fg_reap(c, 0);
+}
+
 /*
  * A table of CHURN_CAP keys whose buckets refill in 1 ms, so that any of
  * them may be evicted: filled to capacity, then the first checks and the
  * misses of new keys; the same after CHURN_ROUNDS x capacity more keys
- * went through it (each evicting a refilled one); and again after the
- * owner's maintenance, fg_reap().
+ * went through it (checks that find no room evict a refilled one: the
+ * table fills up); and again after the owner's maintenance.
  */
 static int churn_run(struct churn *out)
 {
@@ -378,12 +431,70 @@ static int churn_run(struct churn *out)
 	out->miss[1] = miss_ns(c, 2000000000u, probe);
 	out->first[1] = first_check_ns(c, 2100000000u, probe);
 	let_refill();
-	(void)fg_reap(c, 0);
+	owner_maintenance(c);
 	out->miss[2] = miss_ns(c, 3000000000u, probe);
 	out->first[2] = first_check_ns(c, 3100000000u, probe);
 	fg_close(c);
 	return 0;
 }
+
+/* ---------------------------------------------------- the harvest's mark */
+
+#ifdef FG_SEGMENT_HUGEPAGES /* layout 3 on: the harvest marks blocks */
+#define MARK_ITERS 20000u
+
+/* ns of one check of a key just after a harvest pass over its block (the
+ * check is the first since: it marks the block), or over another block
+ * (it marks nothing); the pass itself is not timed. */
+static double marked_check_ns(fg_client *c, const char *key, uint64_t slot)
+{
+	struct fg_table *t = &c->seg.tbl;
+	double v[SPREAD_CHUNKS];
+	unsigned i, k;
+	int sink = 0;
+
+	for (k = 0; k < SPREAD_CHUNKS; k++) {
+		uint64_t sum = 0;
+
+		for (i = 0; i < MARK_ITERS / SPREAD_CHUNKS; i++) {
+			struct fg_slot_view sv;
+			uint64_t cur = 0, t0;
+
+			fg__harvest_again(t, slot);
+			while (fg__harvest_next(t, &cur, &sv))
+				;
+			t0 = fg__now_ns();
+			sink += fg_allow(c, "r", key, 1, NULL);
+			sum += fg__now_ns() - t0;
+		}
+		v[k] = (double)sum / (MARK_ITERS / SPREAD_CHUNKS);
+	}
+	__asm__ __volatile__("" ::"r"(sink));
+	return median(v, SPREAD_CHUNKS);
+}
+
+static void mark_cost(fg_client *c, double out[2])
+{
+	struct fg_slot_view v;
+	char key[32];
+	uint64_t n = fg__table_nslots(&c->seg.tbl);
+
+	user_key(key, sizeof key, 12345);
+	if (!fg__bucket_get(&c->seg.tbl, (unsigned)fg__rule_index(c, "r"), key,
+	                    strlen(key), &v)) {
+		out[0] = out[1] = -1;
+		return;
+	}
+	out[0] = marked_check_ns(c, key, v.slot);
+	out[1] = marked_check_ns(c, key, (v.slot + n / 2) % n);
+}
+#else
+static void mark_cost(fg_client *c, double out[2])
+{
+	(void)c;
+	out[0] = out[1] = -1; /* no marks before layout 3 */
+}
+#endif
 
 /* ------------------------------------------------------- idle daemon */
 
@@ -519,10 +630,39 @@ out:
 	return pct;
 }
 
+/* kB of the mapping that holds @addr mapped with 2 MiB pages (shmem or
+ * anonymous), from /proc/self/smaps; -1 if not found. */
+static long huge_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	long kb = -1;
+	int in = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		long v;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && (sscanf(line, "ShmemPmdMapped: %ld kB", &v) == 1 ||
+		           sscanf(line, "AnonHugePages: %ld kB", &v) == 1))
+			kb = (kb < 0 ? 0 : kb) + v;
+	}
+	fclose(f);
+	return kb;
+}
+
 /* ------------------------------------------------------------ main */
 
 struct run {
-	double clock, cas, read, med, p99, cold;
+	double clock, cas, read, cold;
+	struct spread sp;
+	double mark[2]; /* a check that marks its block; one that does not */
 	struct churn churn;
 };
 
@@ -534,9 +674,9 @@ static void one_run(fg_client *full, const uint64_t *chase, struct run *r)
 
 	r->clock = clock_ns(1u << 20);
 	r->cas = cas_limit_ns(&pair, 1u << 20);
-	r->read = random_read_ns(chase, 1u << 20);
-	spread(full, opt_capacity, &r->med, &r->p99);
-	r->cold = cold_ns(full, opt_capacity);
+	spread(full, opt_capacity, &r->sp);
+	cold_ns(full, opt_capacity, chase, &r->cold, &r->read);
+	mark_cost(full, r->mark);
 }
 
 /* The median over the runs of the double at @off in struct run. */
@@ -554,9 +694,10 @@ static double med_of(size_t off)
 
 static void report(size_t size, const uint64_t held[3], double idle)
 {
-	double cas = MED(cas), read = MED(read), med = MED(med), p99 = MED(p99);
+	double cas = MED(sp.limit), read = MED(read), med = MED(sp.med);
+	double p99 = MED(sp.p99);
 	static const char *const state[3] = {"fresh", "churned",
-	                                     "churned + fg_reap"};
+	                                     "churned, then owner"};
 	unsigned i;
 
 	printf("\n%-46s %10s %10s %8s\n", "what", "figure", "limit", "ratio");
@@ -568,12 +709,17 @@ static void report(size_t size, const uint64_t held[3], double idle)
 	       "random 64-byte read over the segment + clock", read, "", "");
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
 	       "fg_allow, existing key: median of 1000 (ns)", med, cas,
-	       med / cas);
+	       MED(sp.rmed));
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
-	       "fg_allow, existing key: p99 of 1000 (ns)", p99, cas, p99 / cas);
+	       "fg_allow, existing key: p99 of 1000 (ns)", p99, cas,
+	       MED(sp.rp99));
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
 	       "fg_allow, every key once, random order (ns)", MED(cold), read,
 	       MED(cold) / read);
+	if (MED(mark[0]) >= 0)
+		printf("%-46s %10.1f %10.1f %7.2fx\n",
+		       "a check that marks its block for the harvest",
+		       MED(mark[0]), MED(mark[1]), MED(mark[0]) / MED(mark[1]));
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
 	       "bytes per key (segment size / capacity)",
 	       (double)size / (double)opt_capacity, 64.0,
@@ -610,7 +756,8 @@ static void report(size_t size, const uint64_t held[3], double idle)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: table_bench [-r runs] [-c capacity] "
-	           "[-i idle-seconds] [floodgated]\n"
+	           "[-i idle-seconds] [-H] [floodgated]\n"
+	           "  -H  ask for 2 MiB pages (segment and read buffer)\n"
 	           "  -r  runs, medians reported (default 3)\n"
 	           "  -c  keys of the measured segment (default 1000000)\n"
 	           "  -i  seconds the idle daemon is watched (default 10; "
@@ -628,8 +775,11 @@ int main(int argc, char **argv)
 	unsigned i;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:c:i:h")) != -1) {
+	while ((opt = getopt(argc, argv, "r:c:i:Hh")) != -1) {
 		switch (opt) {
+		case 'H':
+			opt_huge = 1;
+			break;
 		case 'r':
 			opt_runs = (unsigned)atoi(optarg);
 			break;
@@ -671,7 +821,12 @@ int main(int argc, char **argv)
 	             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (chase == MAP_FAILED)
 		return 1;
+	if (opt_huge) /* the limit with the pages the segment asked for */
+		(void)madvise(chase, size, MADV_HUGEPAGE);
 	chase_build(chase, size / 64);
+	printf("  2 MiB pages: %s; segment %ld kB of them, read buffer %ld kB\n",
+	       opt_huge ? "asked for" : "not asked for", huge_kb(full->seg.base),
+	       huge_kb(chase));
 
 	for (i = 0; i < opt_runs; i++) {
 		one_run(full, chase, &g_run[i]);

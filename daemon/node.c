@@ -701,5 +701,11 @@ uint64_t fgd_node_evict(struct fgd_node *n)
 			continue;
 		evicted += (uint64_t)fg__bucket_evict(t, &v, now);
 	}
+	/* What was evicted from groups that had been full left tombstones:
+	 * make misses short again now, not at the next reap. */
+	if (evicted > 0 && fg__seg_lock(&n->fg->seg) == 0) {
+		(void)fg__table_reopen(t);
+		fg__seg_unlock(&n->fg->seg);
+	}
 	return evicted;
 }

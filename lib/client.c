@@ -121,10 +121,9 @@ static void params_refresh(fg_client *c, unsigned idx)
 	rc->flags = p.flags;
 }
 
-const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx)
+const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx)
 {
-	if (uatomic_read(&c->seg.rules[idx].seq) != c->rc[idx].seq)
-		params_refresh(c, idx);
+	params_refresh(c, idx);
 	return &c->rc[idx];
 }
 
@@ -164,73 +163,15 @@ static int worker_may_evict(void *arg, unsigned rule)
 	        (FG__RULE_ACTIVE | FG__RULE_GLOBAL)) == FG__RULE_ACTIVE;
 }
 
-int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
-              uint32_t cost, fg_decision *d)
+/* The decision's details of a bucket left at @next by a check at @now:
+ * 1 admitted, else 0 (or 1 for a shadow rule). */
+static int decide(unsigned idx, const struct fg_rule_cache *rc, uint64_t next,
+                  uint64_t now, uint32_t cost, int admitted, fg_decision *d)
 {
-	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
-
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
-	if (cost == 0 || cost > rc->capacity)
-		return FG_ECOST;
-	return fg__check_at(c, idx, rc, key, len, cost, fg__now_ns(), d);
-}
-
-int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-                 const void *key, size_t len, uint32_t cost, uint64_t now,
-                 fg_decision *d)
-{
-	struct fg_table *t = &c->seg.tbl;
-	struct fg_slot *s;
-	struct fg_ref ref;
-	struct fg_pair p;
-	uint64_t next, h;
-	int admitted, room = 0;
-
-	h = fg__hash64(t->seed, idx, key, len);
-find:
-	s = fg__table_find_ref(t, idx, key, len, h, &ref);
-	if (s == NULL) {
-		if (!room &&
-		    fg__table_make_room(t, h, now, worker_may_evict, c)) {
-			room = 1; /* once: a full window stays bounded work */
-			goto find;
-		}
-		return untracked(c, idx, rc, d);
-	}
-	fg__pair_load(s, &p);
-	if (caa_unlikely(!fg__ref_valid(&ref)))
-		goto find; /* its group changed meanwhile: look again */
-	for (;;) {
-		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
-		                         rc->tau_ns, cost, &next);
-		if (!admitted) {
-			if (caa_unlikely(p.tat == FG_TAT_EVICTED)) {
-				/* evicted under us: the key is absent now */
-				fg__table_bury(t, &ref);
-				goto find;
-			}
-			next = p.tat;
-			fg__table_deny(t, &ref); /* for operators */
-			break;
-		}
-		if (fg__pair_advance(s, &p, next, cost)) {
-			/* the first admission since the owner's harvest */
-			if (caa_unlikely(p.word & FG_W_CLEAN))
-				fg__table_touch(t, fg__ref_block(t, &ref));
-			break;
-		}
-		/* The pair moved: by another check, or the bucket was evicted
-		 * (its group's version moved with it: invariant 4). */
-		if (caa_unlikely(!fg__ref_valid(&ref)))
-			goto find;
-	}
-
 	if (d) {
 		d->limit = rc->capacity;
 		d->remaining = (uint32_t)fg__gcra_remaining_inv(
-		        next, now, rc->interval_ns, rc->interval_inv,
-		        rc->tau_ns);
+		    next, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
 		d->retry_after_ms = 0;
 		d->reset_ms = fg__ns_to_ms_ceil(fg__gcra_reset(next, now));
 		d->flags = 0;
@@ -244,9 +185,114 @@ find:
 		return 1;
 	}
 	if (d)
-		d->retry_after_ms = fg__ns_to_ms_ceil(fg__gcra_wait(
-		        next, now, rc->interval_ns, rc->tau_ns, cost));
+		d->retry_after_ms = fg__ns_to_ms_ceil(
+		    fg__gcra_wait(next, now, rc->interval_ns, rc->tau_ns, cost));
 	return 0;
+}
+
+/*
+ * The check in general: a key anywhere in its window, absent, being
+ * evicted, or under contention; room made when there is none.
+ */
+static __attribute__((noinline)) int
+check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+           const void *key, size_t len, uint32_t cost, uint64_t now,
+           uint64_t h, fg_decision *d)
+{
+	struct fg_table *t = &c->seg.tbl;
+	struct fg_slot *s;
+	struct fg_ref ref;
+	struct fg_pair p;
+	uint64_t next;
+	int admitted, room = 0;
+
+find:
+	s = fg__table_find_ref(t, idx, key, len, h, &ref);
+	if (s == NULL) {
+		if (!room &&
+		    fg__table_make_room(t, h, now, worker_may_evict, c)) {
+			room = 1; /* once: a full window stays bounded work */
+			goto find;
+		}
+		return untracked(c, idx, rc, d);
+	}
+	fg__pair_load(s, &p);
+	if (!fg__ref_valid(&ref))
+		goto find; /* its group changed meanwhile: look again */
+	for (;;) {
+		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
+		                         rc->tau_ns, cost, &next);
+		if (!admitted) {
+			if (p.tat == FG_TAT_EVICTED) {
+				/* evicted under us: the key is absent now */
+				fg__table_bury(t, &ref);
+				goto find;
+			}
+			next = p.tat;
+			fg__table_deny(t, &ref); /* for operators */
+			break;
+		}
+		if (fg__pair_advance(s, &p, next, cost)) {
+			/* the first admission since the owner's harvest */
+			if (p.word & FG_W_CLEAN)
+				fg__table_touch(t, fg__ref_block(t, &ref));
+			break;
+		}
+		/* The pair moved: by another check, or the bucket was evicted
+		 * (its group's version moved with it: invariant 4). */
+		if (!fg__ref_valid(&ref))
+			goto find;
+	}
+	return decide(idx, rc, next, now, cost, admitted, d);
+}
+
+/*
+ * The check at @now.  Inline, the common case: the key in its home group,
+ * its bucket admits, one cmpxchg16b.  Anything else is check_slow's.
+ */
+static inline __attribute__((always_inline)) int
+check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+      const void *key, size_t len, uint32_t cost, uint64_t now,
+      fg_decision *d)
+{
+	struct fg_table *t = &c->seg.tbl;
+	uint64_t h = fg__hash64(t->seed, idx, key, len), next;
+	struct fg_ref ref;
+	struct fg_pair p;
+	struct fg_slot *s = fg__table_find_home(t, idx, key, len, h, &ref);
+
+	if (caa_likely(s != NULL)) {
+		fg__pair_load(s, &p);
+		if (caa_likely(fg__ref_valid(&ref)) &&
+		    fg__gcra_take(p.tat, now, rc->interval_ns, rc->tau_ns,
+		                  cost, &next) &&
+		    caa_likely(fg__pair_advance(s, &p, next, cost))) {
+			/* the first admission since the owner's harvest */
+			if (caa_unlikely(p.word & FG_W_CLEAN))
+				fg__table_touch(t, fg__ref_block(t, &ref));
+			return d ? decide(idx, rc, next, now, cost, 1, d) : 1;
+		}
+	}
+	return check_slow(c, idx, rc, key, len, cost, now, h, d);
+}
+
+int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
+              uint32_t cost, fg_decision *d)
+{
+	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
+
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	if (cost == 0 || cost > rc->capacity)
+		return FG_ECOST;
+	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
+}
+
+int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                 const void *key, size_t len, uint32_t cost, uint64_t now,
+                 fg_decision *d)
+{
+	return check(c, idx, rc, key, len, cost, now, d);
 }
 
 /*

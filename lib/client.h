@@ -46,8 +46,19 @@ static inline int fg__key_args(const fg_client *c, const char *rule,
 	return *len > FG_KEY_MAX ? FG_EKEYLEN : 0;
 }
 
-/* The rule's parameters, re-read if the owner changed them. */
-const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx);
+/* Re-read rule @idx's parameters (the owner changed them). */
+const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx);
+
+/* The rule's parameters, re-read if the owner changed them: one load of
+ * the rule record's seq when it did not. */
+static inline const struct fg_rule_cache *fg__rule_params(fg_client *c,
+                                                          unsigned idx)
+{
+	if (__atomic_load_n(&c->seg.rules[idx].seq, __ATOMIC_ACQUIRE) !=
+	    c->rc[idx].seq)
+		return fg__rule_refresh(c, idx);
+	return &c->rc[idx];
+}
 
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,

@@ -80,8 +80,8 @@ static inline uint16_t fg__table_fp16(uint64_t h)
 }
 
 /* Whether the first @len (1..16) bytes at @a and @b are equal. */
-static inline int fg__key16_equal(const uint8_t *a, const uint8_t *b,
-                                  size_t len)
+static inline __attribute__((always_inline)) int
+fg__key16_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	if (len >= 8)
 		return ((fg__rd64(a) ^ fg__rd64(b)) |
@@ -98,8 +98,8 @@ static inline int fg__key16_equal(const uint8_t *a, const uint8_t *b,
 int fg__table_key_equal(const struct fg_block *b, unsigned j, const void *key,
                         size_t len);
 
-static inline int fg__key_equal(const struct fg_block *b, unsigned j,
-                                const void *key, size_t len)
+static inline __attribute__((always_inline)) int
+fg__key_equal(const struct fg_block *b, unsigned j, const void *key, size_t len)
 {
 	if (len <= FG_SLOT_KEY_INLINE)
 		return fg__key16_equal(b->s[j].key, (const uint8_t *)key, len);
@@ -116,34 +116,45 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
  * Reads the group's version, then its tags, then the candidate's word and
  * key: a caller validates with fg__ref_valid() after copying the pair.
  */
-static inline struct fg_slot *
+static inline __attribute__((always_inline)) struct fg_slot *
 fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
                     size_t len, uint64_t h, struct fg_ref *ref)
 {
 	struct fg_block *b = &t->blocks[fg__table_home(t, h)];
-	unsigned half = fg__table_pref(h) >> 3;
+	const unsigned pref = fg__table_pref(h), half = pref >> 3;
 	struct fg_group *g = &b->g[half];
-	uint64_t ident = FG_W_MAKE(rule, len, 0);
-	uint64_t ver = fg__load(&g->ver);
-	uint64_t m = fg__tag_match(fg__load(&g->tags),
-	                           FG_TAG(FG_SLOT_READY, fg__table_fp5(h)));
+	const uint64_t ident = FG_W_MAKE(rule, len, 0);
+	const uint8_t tag = FG_TAG(FG_SLOT_READY, fg__table_fp5(h));
+	struct fg_slot *s = &b->s[pref];
+	uint64_t ver, tags, m;
+	unsigned i = pref % FG_GROUP_SLOTS;
 
+	/* The key is most likely in its preferred slot: every address of
+	 * that guess is known from the hash, so its loads (and the slot's
+	 * line, fetched to be written) go out together with the metadata. */
+	__builtin_prefetch(s, 1, 3);
+	ver = fg__load(&g->ver);
+	tags = fg__load(&g->tags);
+	m = fg__tag_match(tags, tag);
+	if (caa_likely((m >> (8 * i)) & 0x80)) {
+		m &= ~(UINT64_C(0x80) << (8 * i));
+		goto check;
+	}
 	while (m) {
-		unsigned i = (unsigned)__builtin_ctzll(m) >> 3;
-		unsigned j = half * FG_GROUP_SLOTS + i;
-		struct fg_slot *s = &b->s[j];
-
+		i = (unsigned)__builtin_ctzll(m) >> 3;
 		m &= m - 1;
+		s = &b->s[half * FG_GROUP_SLOTS + i];
+	check:
 		if (__atomic_load_n(&g->fp[i], __ATOMIC_RELAXED) !=
 		        fg__table_fp16(h) ||
 		    FG_W_IDENT(fg__load(&s->word)) != ident ||
-		    !fg__key_equal(b, j, key, len))
+		    !fg__key_equal(b, half * FG_GROUP_SLOTS + i, key, len))
 			continue;
 		ref->b = b;
 		ref->g = g;
 		ref->s = s;
 		ref->ver = ver;
-		ref->j = j;
+		ref->j = half * FG_GROUP_SLOTS + i;
 		return s;
 	}
 	return NULL;
@@ -162,10 +173,9 @@ static inline int fg__ref_valid(const struct fg_ref *ref)
  * slot with @ref set, or NULL when the probe window has no room.  The
  * common case, a live key in its home group, stays inline.
  */
-static inline struct fg_slot *fg__table_find_ref(struct fg_table *t,
-                                                 unsigned rule, const void *key,
-                                                 size_t len, uint64_t h,
-                                                 struct fg_ref *ref)
+static inline __attribute__((always_inline)) struct fg_slot *
+fg__table_find_ref(struct fg_table *t, unsigned rule, const void *key,
+                   size_t len, uint64_t h, struct fg_ref *ref)
 {
 	struct fg_slot *s = fg__table_find_home(t, rule, key, len, h, ref);
 
@@ -215,6 +225,10 @@ static inline void fg__table_deny(struct fg_table *t, const struct fg_ref *ref)
  * the caller holds the owner lock (fg__seg_lock).
  */
 uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns);
+
+/* Only the last part of the reap: reopen the groups of tombstones that no
+ * key is behind, as the owner does after evicting.  Returns how many. */
+uint64_t fg__table_reopen(struct fg_table *t);
 
 /*
  * Eviction (table.c).  fg__table_evict() frees the bucket of @ref whose
