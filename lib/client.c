@@ -33,6 +33,31 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
+/* Whether rule @idx is named @name: strcmp, without a call when 32 bytes
+ * from @name stay in its page. */
+static inline int name_is(const fg_client *c, unsigned idx, const char *name)
+{
+#ifdef FG_SSE2_PEEK
+	if (((uintptr_t)name & 4095) <= 4096 - 32) {
+		const char *n = c->names[idx];
+		unsigned eq, need = (2u << c->name_len[idx]) - 1;
+
+		eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		         _mm_loadu_si128((const __m128i *)(const void *)name),
+		         _mm_loadu_si128((const __m128i *)(const void *)n))) |
+		     (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		         _mm_loadu_si128(
+		             (const __m128i *)(const void *)(name + 16)),
+		         _mm_loadu_si128(
+		             (const __m128i *)(const void *)(n + 16))))
+		         << 16;
+		/* bytes 0..len, the NUL included; len <= 31 */
+		return (eq & need) == need;
+	}
+#endif
+	return strcmp(c->names[idx], name) == 0;
+}
+
 static int map_find(const fg_client *c, const char *name)
 {
 	uint32_t h;
@@ -60,6 +85,7 @@ static void names_refresh(fg_client *c, uint64_t n)
 
 		memcpy(name, c->seg.rules[idx].name, FG_RULE_NAME_MAX);
 		name[FG_RULE_NAME_MAX] = '\0';
+		c->name_len[idx] = (uint8_t)strlen(name);
 		if (name[0] == '\0' || map_find(c, name) >= 0)
 			continue; /* corrupt: not findable */
 		for (h = name_hash(name);; h++) {
@@ -80,7 +106,7 @@ int fg__rule_index(fg_client *c, const char *name)
 	if (n > c->nnames) /* names are only ever added */
 		names_refresh(c, n);
 	/* A worker mostly asks about one rule: skip the hash for it. */
-	if (c->last_rule >= 0 && strcmp(c->names[c->last_rule], name) == 0)
+	if (c->last_rule >= 0 && name_is(c, (unsigned)c->last_rule, name))
 		return c->last_rule;
 	idx = map_find(c, name);
 	if (idx >= 0)
@@ -185,8 +211,8 @@ static int decide(unsigned idx, const struct fg_rule_cache *rc, uint64_t next,
 		return 1;
 	}
 	if (d)
-		d->retry_after_ms = fg__ns_to_ms_ceil(
-		    fg__gcra_wait(next, now, rc->interval_ns, rc->tau_ns, cost));
+		d->retry_after_ms = fg__ns_to_ms_ceil(fg__gcra_wait(
+		    next, now, rc->interval_ns, rc->tau_ns, cost));
 	return 0;
 }
 
@@ -194,10 +220,11 @@ static int decide(unsigned idx, const struct fg_rule_cache *rc, uint64_t next,
  * The check in general: a key anywhere in its window, absent, being
  * evicted, or under contention; room made when there is none.
  */
-static __attribute__((noinline)) int
-check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-           const void *key, size_t len, uint32_t cost, uint64_t now,
-           uint64_t h, fg_decision *d)
+static __attribute__((noinline)) int check_slow(fg_client *c, unsigned idx,
+                                                const struct fg_rule_cache *rc,
+                                                const void *key, size_t len,
+                                                uint32_t cost, uint64_t now,
+                                                uint64_t h, fg_decision *d)
 {
 	struct fg_table *t = &c->seg.tbl;
 	struct fg_slot *s;
@@ -206,6 +233,10 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	uint64_t next;
 	int admitted, room = 0;
 
+	/* The inline path has seen the home block. */
+	s = fg__table_lookup_from(t, idx, key, len, h, 2, &ref);
+	if (s != NULL)
+		goto found;
 find:
 	s = fg__table_find_ref(t, idx, key, len, h, &ref);
 	if (s == NULL) {
@@ -216,6 +247,7 @@ find:
 		}
 		return untracked(c, idx, rc, d);
 	}
+found:
 	fg__pair_load(s, &p);
 	if (!fg__ref_valid(&ref))
 		goto find; /* its group changed meanwhile: look again */
@@ -252,8 +284,7 @@ find:
  */
 static inline __attribute__((always_inline)) int
 check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-      const void *key, size_t len, uint32_t cost, uint64_t now,
-      fg_decision *d)
+      const void *key, size_t len, uint32_t cost, uint64_t now, fg_decision *d)
 {
 	struct fg_table *t = &c->seg.tbl;
 	uint64_t h = fg__hash64(t->seed, idx, key, len), next;
@@ -264,8 +295,8 @@ check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	if (caa_likely(s != NULL)) {
 		fg__pair_load(s, &p);
 		if (caa_likely(fg__ref_valid(&ref)) &&
-		    fg__gcra_take(p.tat, now, rc->interval_ns, rc->tau_ns,
-		                  cost, &next) &&
+		    fg__gcra_take(p.tat, now, rc->interval_ns, rc->tau_ns, cost,
+		                  &next) &&
 		    caa_likely(fg__pair_advance(s, &p, next, cost))) {
 			/* the first admission since the owner's harvest */
 			if (caa_unlikely(p.word & FG_W_CLEAN))

@@ -93,11 +93,12 @@ static inline void fg__pair_load(struct fg_slot *s, struct fg_pair *p)
 static inline int fg__pair_advance(struct fg_slot *s, struct fg_pair *p,
                                    uint64_t tat, uint64_t cost)
 {
-	uint64_t w = p->word;
+	/* The count wraps at 2^48 into the clean bit, which then reads set:
+	 * harmless (the harvest takes differences modulo 2^48, and a clean
+	 * bit only makes the next admission mark its block again); cost is
+	 * below 2^32, so nothing wraps further. */
+	uint64_t w = cost ? (p->word & ~FG_W_CLEAN) + cost : p->word;
 
-	if (cost != 0)
-		w = (w & ~(FG_W_COUNT_MASK | FG_W_CLEAN)) |
-		    ((w + cost) & FG_W_COUNT_MASK);
 	return fg__dwcas(&s->tat, &p->tat, &p->word, tat, w);
 }
 

@@ -545,9 +545,9 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 	}
 }
 
-struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
-                                 const void *key, size_t len, uint64_t h,
-                                 struct fg_ref *ref)
+struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
+                                      const void *key, size_t len, uint64_t h,
+                                      unsigned from, struct fg_ref *ref)
 {
 	struct probe p;
 	struct pos at;
@@ -559,7 +559,7 @@ struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
 	for (k = 0; k < p.steps; k++) {
 		pos_at(t, &p, k, &at);
 		gload(at.g, &s);
-		i = match_ready(&at, &s, rule, key, len, h);
+		i = k < from ? -1 : match_ready(&at, &s, rule, key, len, h);
 		if (i >= 0) {
 			set_ref(&at, (unsigned)i, s.ver, ref);
 			return ref->s;
@@ -568,6 +568,13 @@ struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
 			return NULL;
 	}
 	return NULL;
+}
+
+struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
+                                 const void *key, size_t len, uint64_t h,
+                                 struct fg_ref *ref)
+{
+	return fg__table_lookup_from(t, rule, key, len, h, 0, ref);
 }
 
 void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref)

@@ -106,13 +106,25 @@ fg__key_equal(const struct fg_block *b, unsigned j, const void *key, size_t len)
 	return fg__table_key_equal(b, j, key, len);
 }
 
+/* The bucket of (@rule, @key) if it is in the table; never inserts. */
+struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
+                                 const void *key, size_t len, uint64_t h,
+                                 struct fg_ref *ref);
+
+/* The same, looking for the key only from the @from-th group of its
+ * sequence on (the caller has seen the ones before: their ends still
+ * count). */
+struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
+                                      const void *key, size_t len, uint64_t h,
+                                      unsigned from, struct fg_ref *ref);
+
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     const void *key, size_t len, uint64_t h,
                                     struct fg_ref *ref);
 
 /*
- * Find the bucket of (@rule, @key), whose hash is @h, in its home group:
- * the slot, with @ref set, or NULL when the group does not hold it.
+ * Find the bucket of (@rule, @key), whose hash is @h, in its home block:
+ * the slot, with @ref set, or NULL when the block does not hold it.
  * Reads the group's version, then its tags, then the candidate's word and
  * key: a caller validates with fg__ref_valid() after copying the pair.
  */
@@ -121,43 +133,53 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
                     size_t len, uint64_t h, struct fg_ref *ref)
 {
 	struct fg_block *b = &t->blocks[fg__table_home(t, h)];
-	const unsigned pref = fg__table_pref(h), half = pref >> 3;
+	const unsigned pref = fg__table_pref(h);
+	unsigned half = pref >> 3, i = pref % FG_GROUP_SLOTS;
 	struct fg_group *g = &b->g[half];
 	const uint64_t ident = FG_W_MAKE(rule, len, 0);
 	const uint8_t tag = FG_TAG(FG_SLOT_READY, fg__table_fp5(h));
 	struct fg_slot *s = &b->s[pref];
 	uint64_t ver, tags, m;
-	unsigned i = pref % FG_GROUP_SLOTS;
 
 	/* The key is most likely in its preferred slot: every address of
 	 * that guess is known from the hash, so its loads (and the slot's
-	 * line, fetched to be written) go out together with the metadata. */
+	 * line, fetched to be written) go out together with the metadata;
+	 * the key's own bytes, rule and length decide. */
 	__builtin_prefetch(s, 1, 3);
 	ver = fg__load(&g->ver);
 	tags = fg__load(&g->tags);
-	m = fg__tag_match(tags, tag);
-	if (caa_likely((m >> (8 * i)) & 0x80)) {
-		m &= ~(UINT64_C(0x80) << (8 * i));
-		goto check;
+	if (caa_likely(((tags >> (8 * i)) & 0xffu) == tag &&
+	               FG_W_IDENT(fg__load(&s->word)) == ident &&
+	               fg__key_equal(b, pref, key, len)))
+		goto found;
+	/* Elsewhere in the group, then in the other group of the block (the
+	 * same line of metadata): the fingerprints first, so that other
+	 * keys' slot lines are not read. */
+	for (;;) {
+		for (m = fg__tag_match(tags, tag); m; m &= m - 1) {
+			i = (unsigned)__builtin_ctzll(m) >> 3;
+			s = &b->s[half * FG_GROUP_SLOTS + i];
+			if (__atomic_load_n(&g->fp[i], __ATOMIC_RELAXED) ==
+			        fg__table_fp16(h) &&
+			    FG_W_IDENT(fg__load(&s->word)) == ident &&
+			    fg__key_equal(b, half * FG_GROUP_SLOTS + i, key,
+			                  len))
+				goto found;
+		}
+		if (half != pref >> 3 || fg__tag_match(tags, 0))
+			return NULL; /* both seen, or an open group ended it */
+		half ^= 1;
+		g = &b->g[half];
+		ver = fg__load(&g->ver);
+		tags = fg__load(&g->tags);
 	}
-	while (m) {
-		i = (unsigned)__builtin_ctzll(m) >> 3;
-		m &= m - 1;
-		s = &b->s[half * FG_GROUP_SLOTS + i];
-	check:
-		if (__atomic_load_n(&g->fp[i], __ATOMIC_RELAXED) !=
-		        fg__table_fp16(h) ||
-		    FG_W_IDENT(fg__load(&s->word)) != ident ||
-		    !fg__key_equal(b, half * FG_GROUP_SLOTS + i, key, len))
-			continue;
-		ref->b = b;
-		ref->g = g;
-		ref->s = s;
-		ref->ver = ver;
-		ref->j = half * FG_GROUP_SLOTS + i;
-		return s;
-	}
-	return NULL;
+found:
+	ref->b = b;
+	ref->g = g;
+	ref->s = s;
+	ref->ver = ver;
+	ref->j = half * FG_GROUP_SLOTS + i;
+	return s;
 }
 
 /* The group has not changed state since @ref was taken: what was read
@@ -179,13 +201,10 @@ fg__table_find_ref(struct fg_table *t, unsigned rule, const void *key,
 {
 	struct fg_slot *s = fg__table_find_home(t, rule, key, len, h, ref);
 
+	if (s == NULL) /* elsewhere in the window, or absent */
+		s = fg__table_lookup(t, rule, key, len, h, ref);
 	return s ? s : fg__table_find_slow(t, rule, key, len, h, ref);
 }
-
-/* The bucket of (@rule, @key) if it is in the table; never inserts. */
-struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
-                                 const void *key, size_t len, uint64_t h,
-                                 struct fg_ref *ref);
 
 /* Mark block @blk as changed for the owner's harvest (shm/scan.c). */
 static inline void fg__table_touch(struct fg_table *t, uint64_t blk)
