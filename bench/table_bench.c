@@ -9,23 +9,34 @@
  * 64-byte read at a random line of a buffer as large as the segment,
  * chased (each line holds the index of the next, in one random cycle over
  * all lines) so that reads cannot overlap: the floor of a check whose
- * bucket is not in any cache.
+ * bucket is not in any cache.  Each limit is measured in turns with the
+ * figure it bounds, in chunks, and medians are kept: on a shared VM the
+ * speed of everything moves from one second to the next.
  *
  * Figures.  (1) The per-key spread: a segment filled to its capacity with
  * short keys ("user:NNNNNNN"), then 1000 of them picked at random, each
- * checked back to back in a timed loop (its lines in L1): the median and
- * the 99th percentile of the 1000 per-key times, over the CAS limit.
- * (2) Cold: every key of that segment once, in random order, over the
- * random read.  (3) Bytes per key: the segment's size over its capacity,
- * and how many keys of 16, 32 and 64 bytes a small segment really holds.
- * (4) Churn: the first check of a new key (a miss, then an insert) in a
- * fresh table and in one that has evicted and reinserted many times its
- * capacity, before and after the owner's maintenance (fg_reap).  (5) The
- * idle daemon: floodgated owning a segment of 1 M keys, gossip on, nobody
- * checking; its CPU time (schedstat, ns) over a window, in % of a CPU.
+ * checked back to back (its lines in L1): the median and 99th percentile
+ * of the 1000 per-key times, and of their ratios to the CAS limit; the
+ * same in a segment filled to half its capacity.  (2) Cold: every key of
+ * the full segment once, in random order, against the random read.
+ * (3) What the harvest's mark costs: a check just after a harvest pass
+ * over its block (it marks the block again) against one after a pass
+ * over another block (layout 3).  (4) Bytes per key: the segment's size
+ * over its capacity, and how many keys of 16, 32 and 64 bytes a segment of
+ * capacity 1000 holds.  (5) Churn: first checks (a miss, then an insert)
+ * and lookups of absent keys in a table at capacity, after 10 x its
+ * capacity of new keys went through it (checks that find no room evict a
+ * refilled bucket), and after the owner's maintenance as floodgated does
+ * it.  (6) The idle daemon: floodgated owning a segment of 1 M keys, all
+ * in use, gossip on, nobody checking; its CPU time (schedstat) over a
+ * window, in % of a CPU.
  *
- * Every figure is a median over -r runs.  Segments are named
- * fg-table-bench-PID-*, the daemon listens on a port in 25000-25999.
+ * Options: -r runs (medians of runs are printed), -c capacity, -i seconds
+ * of idle daemon (0: skip), -H for 2 MiB pages (segment and read
+ * buffer), -s DIR for the segments (a tmpfs mounted huge=advise, say).
+ * It uses the public API and shm/scan.h only, so the same program
+ * measures layouts 2 and 3.  Segments are named fg-table-bench-PID-*,
+ * the daemon listens on a port in 25100-25899.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,16 +61,17 @@
 #include "shm/gcra.h"
 #include "shm/scan.h"
 
-#define SPREAD_KEYS  1000u
+#define SPREAD_KEYS   1000u
 #define SPREAD_ITERS  4000u
 #define SPREAD_CHUNKS 8u
-#define MAX_RUNS     15u
-#define PORT_LO      25100
+#define MAX_RUNS      15u
+#define PORT_LO       25100
 
 static unsigned opt_runs = 3;
 static uint64_t opt_capacity = FG_DEFAULT_CAPACITY;
 static unsigned opt_idle_s = 10;
 static int opt_huge;
+static const char *opt_dir; /* where segments go: NULL, /dev/shm */
 static const char *opt_daemon;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -103,7 +115,11 @@ static void user_key(char *buf, size_t size, uint64_t i)
 
 static void seg_name(char *buf, size_t size, const char *tag)
 {
-	snprintf(buf, size, "fg-table-bench-%d-%s", (int)getpid(), tag);
+	if (opt_dir)
+		snprintf(buf, size, "%s/fg-table-bench-%d-%s", opt_dir,
+		         (int)getpid(), tag);
+	else
+		snprintf(buf, size, "fg-table-bench-%d-%s", (int)getpid(), tag);
 }
 
 /* A new segment of @capacity with rule "r" (@capacity_tokens, one token
@@ -120,7 +136,7 @@ static fg_client *segment(const char *tag, uint64_t capacity, uint32_t tokens,
 	fg_rule rule = {
 	    .name = "r", .capacity = tokens, .rate = 1, .period_ms = period_ms};
 	fg_client *c = NULL;
-	char name[80];
+	char name[256];
 	int r;
 
 	seg_name(name, sizeof name, tag);
@@ -255,9 +271,9 @@ static void key_ns(fg_client *c, const char *key, struct pair16 *pair,
 }
 
 struct spread {
-	double med, p99;       /* ns of the median and 99th percentile key */
-	double limit;          /* the CAS limit, median */
-	double rmed, rp99;     /* the same per-key ratios to the limit */
+	double med, p99;   /* ns of the median and 99th percentile key */
+	double limit;      /* the CAS limit, median */
+	double rmed, rp99; /* the same per-key ratios to the limit */
 };
 
 /* SPREAD_KEYS random present keys. */
@@ -553,7 +569,7 @@ static pid_t daemon_start(const char *conf, const char *log)
  * all in use, gossip on, nobody checking; -1 on failure. */
 static double idle_daemon(uint64_t cap, unsigned secs)
 {
-	char path[128], conf[1024], line[256], err[256], seg[80];
+	char path[512], conf[1024], line[256], err[256], seg[256];
 	fg_client *c = NULL;
 	uint64_t t0, c0, c1, w0, w1;
 	double pct = -1;
@@ -620,9 +636,10 @@ out:
 	waitpid(pid, &status, 0);
 	fg_close(c);
 	(void)fg_unlink(seg);
-	snprintf(path, sizeof path, "/dev/shm/%s.state", seg);
+	snprintf(path, sizeof path, "%s%s.state", opt_dir ? "" : "/dev/shm/",
+	         seg);
 	unlink(path);
-	snprintf(path, sizeof path, "/dev/shm/%s.state-remote", seg);
+	strncat(path, "-remote", sizeof path - strlen(path) - 1);
 	unlink(path);
 	snprintf(path, sizeof path, "rm -rf %s", g_dir);
 	if (system(path) != 0)
@@ -661,20 +678,22 @@ static long huge_kb(const void *addr)
 
 struct run {
 	double clock, cas, read, cold;
-	struct spread sp;
+	struct spread sp, half; /* at capacity; half of it */
 	double mark[2]; /* a check that marks its block; one that does not */
 	struct churn churn;
 };
 
 static struct run g_run[MAX_RUNS];
 
-static void one_run(fg_client *full, const uint64_t *chase, struct run *r)
+static void one_run(fg_client *full, fg_client *half, const uint64_t *chase,
+                    struct run *r)
 {
 	static struct pair16 pair;
 
 	r->clock = clock_ns(1u << 20);
 	r->cas = cas_limit_ns(&pair, 1u << 20);
 	spread(full, opt_capacity, &r->sp);
+	spread(half, opt_capacity / 2, &r->half);
 	cold_ns(full, opt_capacity, chase, &r->cold, &r->read);
 	mark_cost(full, r->mark);
 }
@@ -713,6 +732,12 @@ static void report(size_t size, const uint64_t held[3], double idle)
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
 	       "fg_allow, existing key: p99 of 1000 (ns)", p99, cas,
 	       MED(sp.rp99));
+	printf("%-46s %10.1f %10.1f %7.2fx\n",
+	       "  the same, segment half full: median", MED(half.med),
+	       MED(half.limit), MED(half.rmed));
+	printf("%-46s %10.1f %10.1f %7.2fx\n",
+	       "  the same, segment half full: p99", MED(half.p99),
+	       MED(half.limit), MED(half.rp99));
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
 	       "fg_allow, every key once, random order (ns)", MED(cold), read,
 	       MED(cold) / read);
@@ -758,6 +783,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: table_bench [-r runs] [-c capacity] "
 	           "[-i idle-seconds] [-H] [floodgated]\n"
 	           "  -H  ask for 2 MiB pages (segment and read buffer)\n"
+	           "  -s  directory of the segments (absolute; default "
+	           "/dev/shm), e.g. a tmpfs mounted huge=advise\n"
 	           "  -r  runs, medians reported (default 3)\n"
 	           "  -c  keys of the measured segment (default 1000000)\n"
 	           "  -i  seconds the idle daemon is watched (default 10; "
@@ -769,14 +796,17 @@ int main(int argc, char **argv)
 {
 	uint64_t *chase, held[3];
 	uint64_t t0 = fg__now_ns(), tracked;
-	fg_client *full;
+	fg_client *full, *half;
 	double idle = -1;
 	size_t size;
 	unsigned i;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:c:i:Hh")) != -1) {
+	while ((opt = getopt(argc, argv, "r:c:i:s:Hh")) != -1) {
 		switch (opt) {
+		case 's':
+			opt_dir = optarg;
+			break;
 		case 'H':
 			opt_huge = 1;
 			break;
@@ -824,12 +854,17 @@ int main(int argc, char **argv)
 	if (opt_huge) /* the limit with the pages the segment asked for */
 		(void)madvise(chase, size, MADV_HUGEPAGE);
 	chase_build(chase, size / 64);
-	printf("  2 MiB pages: %s; segment %ld kB of them, read buffer %ld kB\n",
-	       opt_huge ? "asked for" : "not asked for", huge_kb(full->seg.base),
-	       huge_kb(chase));
+	printf(
+	    "  2 MiB pages: %s; segment %ld kB of them, read buffer %ld kB\n",
+	    opt_huge ? "asked for" : "not asked for", huge_kb(full->seg.base),
+	    huge_kb(chase));
 
+	half = segment("half", opt_capacity, 1000000000u, 1);
+	if (half == NULL)
+		return 1;
+	(void)fill(half, opt_capacity / 2);
 	for (i = 0; i < opt_runs; i++) {
-		one_run(full, chase, &g_run[i]);
+		one_run(full, half, chase, &g_run[i]);
 		if (churn_run(&g_run[i].churn) != 0)
 			return 1;
 	}
@@ -841,6 +876,7 @@ int main(int argc, char **argv)
 	report(size, held, idle);
 	printf("\ntotal time %.1f s\n", (double)(fg__now_ns() - t0) / 1e9);
 	munmap(chase, size);
+	fg_close(half);
 	fg_close(full);
 	return 0;
 }

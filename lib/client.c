@@ -220,11 +220,10 @@ static int decide(unsigned idx, const struct fg_rule_cache *rc, uint64_t next,
  * The check in general: a key anywhere in its window, absent, being
  * evicted, or under contention; room made when there is none.
  */
-static __attribute__((noinline)) int check_slow(fg_client *c, unsigned idx,
-                                                const struct fg_rule_cache *rc,
-                                                const void *key, size_t len,
-                                                uint32_t cost, uint64_t now,
-                                                uint64_t h, fg_decision *d)
+static __attribute__((noinline)) int
+check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+           const void *key, size_t len, uint32_t cost, uint64_t now, uint64_t h,
+           unsigned seen, fg_decision *d)
 {
 	struct fg_table *t = &c->seg.tbl;
 	struct fg_slot *s;
@@ -233,8 +232,8 @@ static __attribute__((noinline)) int check_slow(fg_client *c, unsigned idx,
 	uint64_t next;
 	int admitted, room = 0;
 
-	/* The inline path has seen the home block. */
-	s = fg__table_lookup_from(t, idx, key, len, h, 2, &ref);
+	/* The inline path has looked through @seen groups already. */
+	s = fg__table_lookup_from(t, idx, key, len, h, seen, &ref);
 	if (s != NULL)
 		goto found;
 find:
@@ -292,19 +291,29 @@ check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	struct fg_pair p;
 	struct fg_slot *s = fg__table_find_home(t, idx, key, len, h, &ref);
 
-	if (caa_likely(s != NULL)) {
-		fg__pair_load(s, &p);
-		if (caa_likely(fg__ref_valid(&ref)) &&
-		    fg__gcra_take(p.tat, now, rc->interval_ns, rc->tau_ns, cost,
-		                  &next) &&
-		    caa_likely(fg__pair_advance(s, &p, next, cost))) {
-			/* the first admission since the owner's harvest */
-			if (caa_unlikely(p.word & FG_W_CLEAN))
-				fg__table_touch(t, fg__ref_block(t, &ref));
-			return d ? decide(idx, rc, next, now, cost, 1, d) : 1;
+	if (caa_unlikely(s == NULL))
+		return check_slow(c, idx, rc, key, len, cost, now, h,
+		                  FG_INLINE_GROUPS, d);
+	fg__pair_load(s, &p);
+	if (caa_likely(fg__ref_valid(&ref))) {
+		if (fg__gcra_take(p.tat, now, rc->interval_ns, rc->tau_ns, cost,
+		                  &next)) {
+			if (caa_likely(fg__pair_advance(s, &p, next, cost))) {
+				/* the first admission since the harvest */
+				if (caa_unlikely(p.word & FG_W_CLEAN))
+					fg__table_touch(t,
+					                fg__ref_block(t, &ref));
+				return d ? decide(idx, rc, next, now, cost, 1,
+				                  d)
+				         : 1;
+			}
+		} else if (caa_likely(p.tat != FG_TAT_EVICTED)) {
+			fg__table_deny(t, &ref); /* for operators */
+			return decide(idx, rc, p.tat, now, cost, 0, d);
 		}
 	}
-	return check_slow(c, idx, rc, key, len, cost, now, h, d);
+	/* contention, a change in the group, or an eviction */
+	return check_slow(c, idx, rc, key, len, cost, now, h, 0, d);
 }
 
 int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,

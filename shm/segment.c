@@ -242,6 +242,37 @@ static int opts_check(const fg_segment_opts *o, uint64_t *capacity,
 	return 0;
 }
 
+/*
+ * Reserve the memory of a segment asked for 2 MiB pages: the kernel picks
+ * the page size when a page is allocated, and fallocate() allocates
+ * without the mapping that says "huge", so the pages are faulted in
+ * through one instead (MADV_POPULATE_WRITE reports a full /dev/shm as an
+ * error, where touching them would be SIGBUS).  0, EINVAL where the
+ * kernel cannot (then fallocate()), or an errno.
+ */
+static int reserve_huge(int fd, uint64_t size)
+{
+	void *p;
+	int r = 0;
+
+	if (ftruncate(fd, (off_t)size) != 0)
+		return errno;
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	(void)madvise(p, (size_t)size, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(p, (size_t)size, MADV_POPULATE_WRITE) != 0)
+		r = errno;
+#else
+	r = EINVAL;
+#endif
+	munmap(p, (size_t)size);
+	if (r == EINVAL) /* an older kernel: reserve the small way */
+		r = posix_fallocate(fd, 0, (off_t)size);
+	return r;
+}
+
 /* Build a complete segment in a new file at @tmp. */
 static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
                  mode_t mode, int *fdp)
@@ -265,7 +296,8 @@ static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
 	    fchown(fd, o->uid > 0 ? (uid_t)o->uid : (uid_t)-1,
 	           o->gid > 0 ? (gid_t)o->gid : (gid_t)-1) != 0)
 		goto fail_errno;
-	r = posix_fallocate(fd, 0, (off_t)g.size);
+	r = segflags & FG_SEG_HUGE ? reserve_huge(fd, g.size)
+	                           : posix_fallocate(fd, 0, (off_t)g.size);
 	if (r == EOPNOTSUPP || r == EINVAL)
 		r = ftruncate(fd, (off_t)g.size) == 0 ? 0 : errno;
 	if (r != 0) {

@@ -42,6 +42,10 @@ struct fg_ref {
 	unsigned j; /* slot in the block, 0..15 */
 };
 
+/* Groups a check looks through inline: its home block's two, the next
+ * block's two; the rest of the window is fg__table_lookup_from()'s. */
+#define FG_INLINE_GROUPS 8u
+
 #define FG__ONES UINT64_C(0x0101010101010101)
 #define FG__HIGH UINT64_C(0x8080808080808080)
 #define FG__LOW7 UINT64_C(0x7f7f7f7f7f7f7f7f)
@@ -123,8 +127,9 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     struct fg_ref *ref);
 
 /*
- * Find the bucket of (@rule, @key), whose hash is @h, in its home block:
- * the slot, with @ref set, or NULL when the block does not hold it.
+ * Find the bucket of (@rule, @key), whose hash is @h, in the first
+ * FG_INLINE_GROUPS groups of its sequence: the slot, with @ref set, or
+ * NULL when they do not hold it.
  * Reads the group's version, then its tags, then the candidate's word and
  * key: a caller validates with fg__ref_valid() after copying the pair.
  */
@@ -134,7 +139,7 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 {
 	struct fg_block *b = &t->blocks[fg__table_home(t, h)];
 	const unsigned pref = fg__table_pref(h);
-	unsigned half = pref >> 3, i = pref % FG_GROUP_SLOTS;
+	unsigned half = pref >> 3, i = pref % FG_GROUP_SLOTS, k;
 	struct fg_group *g = &b->g[half];
 	const uint64_t ident = FG_W_MAKE(rule, len, 0);
 	const uint8_t tag = FG_TAG(FG_SLOT_READY, fg__table_fp5(h));
@@ -153,9 +158,10 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 	               fg__key_equal(b, pref, key, len)))
 		goto found;
 	/* Elsewhere in the group, then in the other group of the block (the
-	 * same line of metadata): the fingerprints first, so that other
-	 * keys' slot lines are not read. */
-	for (;;) {
+	 * same line of metadata), then the next block's (FG_INLINE_GROUPS in
+	 * all: 99% of keys at capacity): the fingerprints first, so that
+	 * other keys' slot lines are not read. */
+	for (k = 0;;) {
 		for (m = fg__tag_match(tags, tag); m; m &= m - 1) {
 			i = (unsigned)__builtin_ctzll(m) >> 3;
 			s = &b->s[half * FG_GROUP_SLOTS + i];
@@ -166,9 +172,14 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 			                  len))
 				goto found;
 		}
-		if (half != pref >> 3 || fg__tag_match(tags, 0))
-			return NULL; /* both seen, or an open group ended it */
+		if (++k == FG_INLINE_GROUPS || fg__tag_match(tags, 0))
+			return NULL; /* seen enough, or an open group ends it */
 		half ^= 1;
+		if (half == pref >> 3) { /* the next block */
+			b = b + 1 == t->blocks + t->nblocks ? t->blocks : b + 1;
+			if (t->nblocks < 2)
+				return NULL;
+		}
 		g = &b->g[half];
 		ver = fg__load(&g->ver);
 		tags = fg__load(&g->tags);
