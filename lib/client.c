@@ -239,11 +239,11 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 find:
 	s = fg__table_find_ref(t, idx, key, len, h, &ref);
 	if (s == NULL) {
-		if (!room &&
-		    fg__table_make_room(t, h, now, worker_may_evict, c)) {
-			room = 1; /* once: a full window stays bounded work */
+		/* A few times at most: others may take the room we made, and
+		 * a full window must stay bounded work. */
+		if (room++ < 4 &&
+		    fg__table_make_room(t, h, now, worker_may_evict, c))
 			goto find;
-		}
 		return untracked(c, idx, rc, d);
 	}
 found:

@@ -351,8 +351,9 @@ static int claim_at(struct fg_table *t, const struct probe *p, unsigned k,
 		tags = with_tag(tags, c->i + n, TAG_EXT);
 	if (!gcas(c->at.g, s, tags, s->ver + 2))
 		return 0;
+	/* (no mark for the harvest: a claim is not a bucket; its publish,
+	 * yield or abandonment marks the block) */
 	c->token = TOKEN_BIT | fg__now_ns();
-	fg__table_touch(t, block_index(t, c->at.b));
 	return 1;
 }
 
@@ -657,8 +658,10 @@ static int evict_one(struct fg_table *t, const struct pos *at, uint64_t now,
 			continue;
 		set_ref(at, i, s.ver, &ref);
 		fg__pair_load(ref.s, &p);
-		if (!fg__ref_valid(&ref))
-			return 0; /* the group changed: no room here now */
+		if (!fg__ref_valid(&ref)) {
+			gload(at->g, &s); /* changed: go on with it as it is */
+			continue;
+		}
 		if (p.tat == FG_TAT_EVICTED) { /* an evictor stopped */
 			fg__table_bury(t, &ref);
 			return 1;
