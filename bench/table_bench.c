@@ -667,7 +667,9 @@ static long huge_kb(const void *addr)
 			continue;
 		}
 		if (in && (sscanf(line, "ShmemPmdMapped: %ld kB", &v) == 1 ||
-		           sscanf(line, "AnonHugePages: %ld kB", &v) == 1))
+		           sscanf(line, "AnonHugePages: %ld kB", &v) == 1 ||
+		           sscanf(line, "Shared_Hugetlb: %ld kB", &v) == 1 ||
+		           sscanf(line, "Private_Hugetlb: %ld kB", &v) == 1))
 			kb = (kb < 0 ? 0 : kb) + v;
 	}
 	fclose(f);

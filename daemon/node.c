@@ -315,6 +315,8 @@ void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 		uint64_t delta;
 		int live = v.state == FG_SLOT_READY && v.keylen > 0;
 
+		if (!live && b->id == FGD_BASE_NONE && v.state != FG_SLOT_DEAD)
+			continue; /* empty, and was: most of a block */
 		base_take(n, b, &v, live);
 		if (!live || v.count == b->seen)
 			continue;

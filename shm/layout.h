@@ -213,10 +213,15 @@ struct fg_slot {
 	uint8_t key[FG_SLOT_KEY_INLINE]; /* zero-padded */
 } __attribute__((aligned(32)));
 
-/* aux of a READY slot: denials, and the clean bit of the harvest */
-#define FG_AUX_CLEAN (UINT64_C(1) << 63)
-/* aux of a CLAIMED slot: the claim's token (table.c) */
+/* aux of a CLAIMED slot: the claim's token, this bit and the time of the
+ * claim (below 2^62: table.c); also of a READY slot whose publisher was
+ * killed before taking its token back, whose denials are then lost */
 #define FG_AUX_TOKEN (UINT64_C(1) << 63)
+/* aux of a READY slot: denials (bits 0-61), and the clean bit of the
+ * harvest, which must not be the token's (a set clean bit is no token) */
+#define FG_AUX_CLEAN (UINT64_C(1) << 62)
+#define FG_AUX_DENIALS(aux)                                                    \
+	((aux)&FG_AUX_TOKEN ? 0 : (aux) & (FG_AUX_CLEAN - 1))
 
 struct fg_cold {
 	uint64_t aux;  /* READY: denials | FG_AUX_CLEAN; CLAIMED: token;
@@ -251,6 +256,7 @@ _Static_assert(offsetof(struct fg_block, cold) == 64 + 16 * FG_SLOT_SIZE,
 _Static_assert(sizeof(struct fg_block) == FG_BLOCK_SIZE, "block size");
 _Static_assert(FG_BLOCK_SIZE % 64 == 0, "blocks start on a line");
 _Static_assert(FG_BLOCK_SLOTS == 2 * FG_GROUP_SLOTS, "two groups a block");
+_Static_assert((FG_AUX_CLEAN & FG_AUX_TOKEN) == 0, "a clean bit is no token");
 _Static_assert(FG_SLOT_KEY_INLINE + 2 * FG_SLOT_SIZE >= FG_SLOT_KEY_MAX,
                "two EXT slots hold the longest key");
 

@@ -16,7 +16,9 @@
  * block's bit: so either the pass's read already counts the admission, or
  * the check saw the clean bit the pass set and marks the block for the
  * next pass.  No change is missed, and a block is visited at most once a
- * pass however busy it is.
+ * pass however busy it is.  A clean bit the pass finds set it leaves
+ * alone, read with a plain load: nothing counted since it was set, and
+ * the next admission or denial clears it and marks the block.
  */
 #include "shm/scan.h"
 
@@ -24,8 +26,6 @@
 
 #include "shm/hash.h"
 #include "shm/pair.h"
-
-#define TOKEN_BIT FG_AUX_TOKEN
 
 uint64_t fg__table_nslots(const struct fg_table *t)
 {
@@ -50,7 +50,7 @@ unsigned fg__slot_state(const struct fg_table *t, uint64_t i)
 static uint64_t denials(uint64_t aux)
 {
 	/* a token: a publisher killed before taking it back (table.c) */
-	return aux & TOKEN_BIT ? 0 : aux & ~FG_AUX_CLEAN;
+	return FG_AUX_DENIALS(aux);
 }
 
 /* The bucket's fields from its pair, cold part and key slots. */
@@ -101,8 +101,11 @@ static int read_once(const struct fg_ref *ref, struct fg_slot_view *v,
 		       !fg__dwcas(&ref->s->tat, &p.tat, &p.word, p.tat,
 		                  p.word | FG_W_CLEAN))
 			;
-		aux = __atomic_fetch_or(&ref->b->cold[ref->j].aux, FG_AUX_CLEAN,
-		                        __ATOMIC_SEQ_CST);
+		/* set already: no denial since, and the next one marks */
+		aux = fg__load(&ref->b->cold[ref->j].aux);
+		if (!(aux & FG_AUX_CLEAN))
+			aux = __atomic_fetch_or(&ref->b->cold[ref->j].aux,
+			                        FG_AUX_CLEAN, __ATOMIC_SEQ_CST);
 	} else {
 		aux = fg__load(&ref->b->cold[ref->j].aux);
 	}
@@ -167,6 +170,73 @@ static uint64_t next_dirty(struct fg_table *t, uint64_t blk)
 	return t->nblocks;
 }
 
+/* The next block at or after @blk whose bit is set, bits left alone. */
+static uint64_t peek_dirty(const struct fg_table *t, uint64_t blk)
+{
+	while (blk < t->nblocks) {
+		uint64_t bits = fg__load(&t->dirty[blk >> 6]) >> (blk & 63);
+
+		if (bits != 0)
+			return blk + (uint64_t)__builtin_ctzll(bits);
+		blk = (blk | 63) + 1;
+	}
+	return t->nblocks;
+}
+
+/*
+ * The pass's reads of one bucket take a few hundred instructions, so the
+ * processor never has the next bucket's loads in flight while it waits
+ * for this one's: every bucket would cost a full miss.  So the pass asks
+ * ahead, in two steps: the metadata line of the block after next, and the
+ * lines of the buckets of the next block, whose tags that line, asked for
+ * a block earlier, now holds.
+ */
+static void prefetch_ahead(const struct fg_table *t, uint64_t blk)
+{
+	uint64_t n1 = peek_dirty(t, blk + 1), n2;
+	const struct fg_block *b;
+	unsigned j, h;
+
+	if (n1 >= t->nblocks)
+		return;
+	n2 = peek_dirty(t, n1 + 1);
+	if (n2 < t->nblocks)
+		__builtin_prefetch(&t->blocks[n2].g[0]);
+	b = &t->blocks[n1];
+	for (h = 0; h < 2; h++) {
+		uint64_t tags = fg__load(&b->g[h].tags);
+
+		for (j = 0; j < FG_GROUP_SLOTS; j++, tags >>= 8)
+			if (FG_TAG_STATE((unsigned)tags & 0xffu) ==
+			    FG_SLOT_READY) {
+				unsigned k = h * FG_GROUP_SLOTS + j;
+
+				__builtin_prefetch(&b->s[k], 1);
+				__builtin_prefetch(&b->cold[k], 1);
+			}
+	}
+}
+
+/* What the harvest reports of slot @i: a copy of a bucket, or only the
+ * state of a slot that holds none (from its group's tags, one load: most
+ * slots of a dirty block are empty). */
+static void harvest_slot(struct fg_table *t, uint64_t i, struct fg_slot_view *v)
+{
+	const struct fg_group *g =
+	    &t->blocks[i / FG_BLOCK_SLOTS]
+	         .g[(unsigned)(i % FG_BLOCK_SLOTS) / FG_GROUP_SLOTS];
+	unsigned st = FG_TAG_STATE(
+	    (unsigned)(fg__load(&g->tags) >> (8 * (i % FG_GROUP_SLOTS))));
+
+	if (st != FG_SLOT_READY) {
+		v->slot = i;
+		v->state = st;
+		v->keylen = 0;
+		return;
+	}
+	(void)read_slot(t, i, v, 1);
+}
+
 int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
                      struct fg_slot_view *v)
 {
@@ -175,7 +245,7 @@ int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
 	if (t->dirty == NULL) { /* not tracked: every slot, every time */
 		if (i >= fg__table_nslots(t))
 			return 0;
-		(void)read_slot(t, i, v, 1);
+		harvest_slot(t, i, v);
 		*cursor = i + 1;
 		return 1;
 	}
@@ -187,8 +257,9 @@ int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
 			return 0;
 		}
 		i = blk * FG_BLOCK_SLOTS;
+		prefetch_ahead(t, blk);
 	}
-	(void)read_slot(t, i, v, 1);
+	harvest_slot(t, i, v);
 	*cursor = i + 1;
 	return 1;
 }

@@ -634,8 +634,7 @@ void fg__table_bury(struct fg_table *t, const struct fg_ref *ref)
 		__atomic_fetch_add(&r->evicted_consumed,
 		                   (word - base) & FG_W_COUNT_MASK,
 		                   __ATOMIC_SEQ_CST);
-		__atomic_fetch_add(&r->evicted_denied,
-		                   aux & TOKEN_BIT ? 0 : aux & ~FG_AUX_CLEAN,
+		__atomic_fetch_add(&r->evicted_denied, FG_AUX_DENIALS(aux),
 		                   __ATOMIC_SEQ_CST);
 	}
 }

@@ -815,3 +815,51 @@ Test(table, peek_reads_a_bucket_without_taking_or_creating_anything)
 	fg_close(c);
 	fg_unlink(test_segment("peek"));
 }
+
+/* What the harvest reads of slot @i now (the pass marks nothing else). */
+static struct fg_slot_view harvest_one(struct fg_table *t, uint64_t i)
+{
+	struct fg_slot_view v, got = {0};
+	uint64_t cur = 0;
+
+	fg__harvest_again(t, i);
+	while (fg__harvest_next(t, &cur, &v))
+		if (v.slot == i)
+			got = v;
+	cr_assert_eq(got.slot, i, "the pass visited the slot");
+	return got;
+}
+
+Test(table, denials_read_the_same_by_every_pass_clean_bit_or_not)
+{
+	struct fg_table *t = table_new(2);
+	uint64_t h = hash_at(1, 3, 0x77), i;
+	struct fg_ref ref;
+	struct fg_slot_view v;
+
+	cr_assert_not_null(fg__table_find_ref(t, 0, "k", 1, h, &ref));
+	i = index_of(t, ref.s);
+	fg__table_deny(t, &ref);
+	fg__table_deny(t, &ref);
+	v = harvest_one(t, i);
+	cr_expect_eq(v.denied, 2);
+	/* the pass left the clean bit set: a second pass over the block
+	 * (another bucket of it changed) reads the same count */
+	cr_expect(t->blocks[1].cold[ref.j].aux & FG_AUX_CLEAN);
+	v = harvest_one(t, i);
+	cr_expect_eq(v.denied, 2, "a set clean bit is not a token");
+	cr_expect_eq(fg__slot_read(t, i, &v), 1);
+	cr_expect_eq(v.denied, 2);
+	/* the next denial clears it and marks the block */
+	memset(t->dirty, 0, sizeof *t->dirty);
+	fg__table_deny(t, &ref);
+	cr_expect(t->dirty[0] & 2, "the block is marked");
+	cr_expect(!(t->blocks[1].cold[ref.j].aux & FG_AUX_CLEAN));
+	v = harvest_one(t, i);
+	cr_expect_eq(v.denied, 3);
+	/* a publisher killed before taking its token back: no denials */
+	t->blocks[1].cold[ref.j].aux = FG_AUX_TOKEN | 12345;
+	v = harvest_one(t, i);
+	cr_expect_eq(v.denied, 0);
+	table_free(t);
+}
