@@ -7,7 +7,7 @@
  * keys of their own, and with two processes on one key, for a rule that
  * admits nearly everything and for an exhausted key that denies
  * everything.  (3) The same on a baseline, the design floodgate replaces:
- * a table of the same 96-byte slots in a MAP_SHARED mapping behind one
+ * a table of 96-byte slots in a MAP_SHARED mapping behind one
  * process-shared pthread mutex.  The baseline does the work fg_allow()
  * does - the same argument checks, the library's own rule lookup, the
  * clock read (outside the lock, as in fg_allow), fg__hash64 with the
@@ -45,8 +45,6 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
-#include "shm/layout.h"
-#include "shm/table.h"
 
 #define MAX_PROCS  2
 #define MAX_REPS   99
@@ -69,21 +67,34 @@ static unsigned opt_keys = 1;
 
 /*
  * The shm zone of the classic design: one lock for the whole table, then
- * plain find-or-insert and update.  The slots are struct fg_slot, placed by
- * fg__table_home() from fg__hash64(), so both tables touch the same number
- * of cache lines per check.
+ * plain find-or-insert and update.  Its slots are its own (96 bytes: the
+ * layout floodgate had before version 3, kept so that the baseline stays
+ * the same across floodgate's layouts), placed by fg__hash64() with the
+ * segment's seed and probed linearly on a fingerprint, then memcmp.
  */
+struct bl_slot {
+	uint64_t meta; /* 0: empty; else fingerprint | rule | length | 1 */
+	uint64_t denied;
+	uint64_t tat;
+	uint64_t consumed;
+	uint8_t key[FG_KEY_MAX];
+};
+
 struct bl_zone {
-	struct fg_table tbl; /* geometry, read-only; hdr is unused */
+	struct bl_slot *slots;
+	uint64_t nslots;
+	uint64_t seed[2];
 	/* 128 bytes apart: the adjacent-line prefetcher pairs lines */
 	pthread_mutex_t lock __attribute__((aligned(128)));
 	uint64_t inserts __attribute__((aligned(128)));
 };
 
+#define BL_PROBE_MAX 1024u
+
 static struct bl_zone *bl_create(const fg_client *c, size_t *size)
 {
-	uint64_t nslots = c->seg.tbl.nslots;
-	size_t sz = FG_HDR_SIZE + (size_t)nslots * FG_SLOT_SIZE;
+	uint64_t nslots = c->seg.capacity + (c->seg.capacity * 3 + 7) / 8;
+	size_t sz = 4096 + (size_t)nslots * sizeof(struct bl_slot);
 	pthread_mutexattr_t a;
 	struct bl_zone *z;
 	void *p;
@@ -100,43 +111,39 @@ static struct bl_zone *bl_create(const fg_client *c, size_t *size)
 		return NULL;
 	}
 	pthread_mutexattr_destroy(&a);
-	z->tbl.hdr = NULL;
-	z->tbl.slots = (struct fg_slot *)(void *)((uint8_t *)p + FG_HDR_SIZE);
-	z->tbl.nslots = nslots;
-	z->tbl.seed[0] = c->seg.tbl.seed[0];
-	z->tbl.seed[1] = c->seg.tbl.seed[1];
+	z->slots = (struct bl_slot *)(void *)((uint8_t *)p + 4096);
+	z->nslots = nslots;
+	z->seed[0] = c->seg.tbl.seed[0];
+	z->seed[1] = c->seg.tbl.seed[1];
 	*size = sz;
 	return z;
 }
 
 /* Find or insert (@rule, @key) under the zone lock; NULL if no room. */
-static struct fg_slot *bl_find(struct bl_zone *z, unsigned rule,
+static struct bl_slot *bl_find(struct bl_zone *z, unsigned rule,
                                const void *key, size_t len, uint64_t h)
 {
-	const struct fg_table *t = &z->tbl;
-	uint64_t meta = fg__table_meta(h, rule, len);
-	uint64_t i = fg__table_home(t, h);
+	uint64_t meta = ((h << 32) | ((uint64_t)rule << 8) | (len << 1) | 1);
+	uint64_t i = (uint64_t)(((unsigned __int128)h * z->nslots) >> 64);
 	unsigned j, window;
 
-	window = t->nslots < FG_PROBE_MAX ? (unsigned)t->nslots : FG_PROBE_MAX;
+	window = z->nslots < BL_PROBE_MAX ? (unsigned)z->nslots : BL_PROBE_MAX;
 	for (j = 0; j < window; j++) {
-		struct fg_slot *s = &t->slots[i];
-		uint64_t c = s->ctl;
+		struct bl_slot *s = &z->slots[i];
 
-		if (FG_CTL_STATE(c) == FG_SLOT_EMPTY) {
-			s->aux = 0;
+		if (s->meta == 0) {
+			s->denied = 0;
 			s->tat = 0; /* a full bucket */
 			s->consumed = 0;
 			memcpy(s->key, key, len);
-			memset(s->key + len, 0, FG_SLOT_KEY_MAX - len);
-			s->ctl = meta | FG_SLOT_READY;
+			memset(s->key + len, 0, FG_KEY_MAX - len);
+			s->meta = meta;
 			z->inserts++;
 			return s;
 		}
-		if ((c & FG_CTL_META_MASK) == meta &&
-		    memcmp(s->key, key, len) == 0)
+		if (s->meta == meta && memcmp(s->key, key, len) == 0)
 			return s;
-		if (++i == t->nslots)
+		if (++i == z->nslots)
 			i = 0;
 	}
 	return NULL;
@@ -148,7 +155,7 @@ static __attribute__((noinline)) int bl_check(struct bl_zone *z, fg_client *c,
                                               size_t len, uint32_t cost)
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
-	struct fg_slot *s;
+	struct bl_slot *s;
 	uint64_t now, next, h;
 	int admitted;
 
@@ -158,7 +165,7 @@ static __attribute__((noinline)) int bl_check(struct bl_zone *z, fg_client *c,
 		return FG_ECOST;
 
 	now = fg__now_ns();
-	h = fg__hash64(z->tbl.seed, idx, key, len);
+	h = fg__hash64(z->seed, idx, key, len);
 	pthread_mutex_lock(&z->lock);
 	s = bl_find(z, idx, key, len, h);
 	if (s == NULL) {
@@ -171,7 +178,7 @@ static __attribute__((noinline)) int bl_check(struct bl_zone *z, fg_client *c,
 		s->tat = next;
 		s->consumed += cost;
 	} else {
-		s->aux++;
+		s->denied++;
 	}
 	pthread_mutex_unlock(&z->lock);
 	if (!admitted && (rc->flags & FG__RULE_SHADOW))

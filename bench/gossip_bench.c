@@ -22,6 +22,7 @@
 #include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/clock.h"
+#include "shm/scan.h"
 
 #define MAXDG 4096
 
@@ -93,7 +94,7 @@ int main(void)
 	(void)fg_unlink(seg2);
 	printf("gossip_bench: one floodgated round on a default segment "
 	       "(%llu slots), 1200-byte datagrams\n",
-	       (unsigned long long)c->seg.tbl.nslots);
+	       (unsigned long long)fg__table_nslots(&c->seg.tbl));
 	printf("%8s %12s %12s %11s %12s %11s %10s %10s\n", "auth", "keys/round",
 	       "send (ms)", "CPU@100ms", "receive (ms)", "CPU@100ms",
 	       "datagrams", "bytes/key");

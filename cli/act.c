@@ -10,14 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <urcu/uatomic.h>
 
 #include "cli/cli.h"
 #include "daemon/args.h"
 #include "shm/clock.h"
 #include "shm/hash.h"
-#include "shm/pair.h"
-#include "shm/table.h"
+#include "shm/scan.h"
 #include "util/human.h"
 
 /* ----------------------------------------------------------------- check */
@@ -121,32 +119,16 @@ static int owner_only(struct fgc *c)
 	return 0;
 }
 
-/* Refill = a tat not after now; consumed stays (grow-only: the daemon
- * harvests it).  tat becomes now, not 0: a bucket that moved never shows
- * tat 0 again (eviction relies on it), and a bucket already full is left
- * alone.  1 if it was refilled. */
+/* Refill: consumed stays (grow-only: the daemon harvests it); a bucket
+ * already full, being evicted or gone is left alone.  1 if it was
+ * refilled. */
 static int refill(struct fgc *c, unsigned idx, const char *key, size_t len)
 {
-	struct fg_table *t = &c->fg->seg.tbl;
-	struct fg_slot *s;
-	struct fg_pair p;
-	uint64_t now, ctl;
+	struct fg_slot_view v;
 
-	s = fg__table_lookup(t, idx, key, len,
-	                     fg__hash64(t->seed, idx, key, len));
-	if (s == NULL)
+	if (!fg__bucket_get(&c->fg->seg.tbl, idx, key, len, &v))
 		return 0;
-	ctl = uatomic_read(&s->ctl);
-	fg__pair_load(s, &p);
-	for (;;) {
-		now = fg__now_ns();
-		if (uatomic_read(&s->ctl) != ctl || p.tat <= now)
-			return 0; /* reused, or full already */
-		if (p.tat == FG_TAT_EVICTED)
-			return 0; /* being evicted: as good as full */
-		if (fg__pair_advance(s, &p, now, 0))
-			return 1;
-	}
+	return fg__bucket_refill(&c->fg->seg.tbl, &v, fg__now_ns());
 }
 
 int fgc_cmd_reset(struct fgc *c, int argc, char **argv)

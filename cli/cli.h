@@ -115,7 +115,7 @@ int fgc_uint_arg(const char *opt, const char *s, uint64_t min, uint64_t max,
 
 /* One live bucket, copied out of its slot. */
 struct fgc_item {
-	uint64_t slot, ctl;
+	uint64_t slot, id; /* the bucket's (shm/scan.h) */
 	uint64_t consumed, denied, tat;
 	uint64_t win_allowed, win_denied; /* list --top: over the window */
 	uint64_t remote;

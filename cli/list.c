@@ -21,7 +21,7 @@
 
 #include "cli/cli.h"
 #include "shm/clock.h"
-#include "shm/table.h"
+#include "shm/scan.h"
 #include "util/human.h"
 #include "util/hex.h"
 
@@ -98,7 +98,7 @@ static int scan(struct fgc *c, const struct list_opts *o, struct items *it)
 	uint64_t s;
 
 	it->n = 0;
-	for (s = 0; s < t->nslots; s++) {
+	for (s = 0; s < fg__table_nslots(t); s++) {
 		if (!fgc_slot_read(t, s, &x) || (o->rule && x.rule != o->ridx))
 			continue;
 		if (o->prefix && (x.klen < o->plen ||
@@ -134,7 +134,7 @@ static void window_diff(const struct items *before, struct items *now)
 		x->win_allowed = x->consumed;
 		x->win_denied = x->denied;
 		if (k < before->n && before->v[k].slot == x->slot &&
-		    before->v[k].ctl == x->ctl) { /* the same key: the rise */
+		    before->v[k].id == x->id) { /* the same key: the rise */
 			const struct fgc_item *b = &before->v[k];
 
 			/* both counters only grow while the key holds it */

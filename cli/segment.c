@@ -2,20 +2,18 @@
  * segment.c - what floodgate(1) reads in the segment: the segment itself,
  * its rules and its buckets, and the library's errors said to a person.
  *
- * Reading slots.  A slot is copied (ctl, key, counters) and kept only if
- * its ctl word is the same after the copy: a slot reclaimed and reused
- * meanwhile is skipped, never shown with another key's figures.  The tool
- * never writes a slot except in reset (act.c), through the library's CAS.
+ * Reading slots.  Buckets are read through shm/scan.h, whose copies are
+ * consistent: a slot reclaimed and reused meanwhile is skipped, never
+ * shown with another key's figures.  The tool never writes a slot except
+ * in reset (act.c), through the same module.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu/uatomic.h>
 
 #include "cli/cli.h"
-#include "shm/hash.h"
-#include "shm/table.h"
+#include "shm/scan.h"
 #include "util/human.h"
 
 /* An error of the library, with what the operator can do about it. */
@@ -100,38 +98,39 @@ int fgc_key_arg(const char *key, size_t *len)
 	return 0;
 }
 
+/* An item from a consistent copy of a bucket. */
+static void item_of(struct fgc_item *it, const struct fg_slot_view *v)
+{
+	memset(it, 0, sizeof *it);
+	it->slot = v->slot;
+	it->id = v->id;
+	it->rule = v->rule;
+	it->klen = (uint8_t)(v->keylen <= FG_KEY_MAX ? v->keylen : FG_KEY_MAX);
+	memcpy(it->key, v->key, it->klen);
+	it->consumed = v->consumed;
+	it->denied = v->denied;
+	it->tat = v->tat;
+}
+
 int fgc_slot_read(struct fg_table *t, uint64_t i, struct fgc_item *it)
 {
-	struct fg_slot *s = &t->slots[i];
-	uint64_t c = uatomic_read(&s->ctl);
+	struct fg_slot_view v;
 
-	if (FG_CTL_STATE(c) != FG_SLOT_READY || FG_CTL_KEYLEN(c) == 0 ||
-	    FG_CTL_KEYLEN(c) > FG_KEY_MAX)
+	if (!fg__slot_read(t, i, &v))
 		return 0;
-	cmm_smp_rmb(); /* key bytes after ctl */
-	memset(it, 0, sizeof *it);
-	it->slot = i;
-	it->ctl = c;
-	it->rule = FG_CTL_RULE(c);
-	it->klen = (uint8_t)FG_CTL_KEYLEN(c);
-	memcpy(it->key, s->key, it->klen);
-	it->consumed = uatomic_read(&s->consumed);
-	it->denied = uatomic_read(&s->aux);
-	it->tat = uatomic_read(&s->tat);
-	cmm_smp_rmb();
-	return uatomic_read(&s->ctl) == c; /* else reused meanwhile: skip */
+	item_of(it, &v);
+	return 1;
 }
 
 int fgc_bucket_read(struct fgc *c, unsigned rule, const void *key, size_t len,
                     struct fgc_item *it)
 {
-	struct fg_table *t = &c->fg->seg.tbl;
-	struct fg_slot *s;
+	struct fg_slot_view v;
 
-	s = fg__table_lookup(t, rule, key, len,
-	                     fg__hash64(t->seed, rule, key, len));
-	if (s != NULL && fgc_slot_read(t, (uint64_t)(s - t->slots), it))
+	if (fg__bucket_get(&c->fg->seg.tbl, rule, key, len, &v)) {
+		item_of(it, &v);
 		return 1;
+	}
 	memset(it, 0, sizeof *it);
 	return 0;
 }

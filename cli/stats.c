@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 #include "daemon/metrics.h"
 #include "shm/clock.h"
-#include "shm/table.h"
+#include "shm/scan.h"
 
 struct sums {
 	uint64_t allowed[FG_RULES_MAX], denied[FG_RULES_MAX];
@@ -23,16 +23,15 @@ struct sums {
 /* Allowed and denied per rule, over the live buckets. */
 static void per_rule(struct fgc *c, struct sums *s)
 {
-	struct fg_table *t = &c->fg->seg.tbl;
-	struct fgc_item x;
-	uint64_t i;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
 
 	memset(s, 0, sizeof *s);
-	for (i = 0; i < t->nslots; i++) {
-		if (!fgc_slot_read(t, i, &x) || x.rule >= FG_RULES_MAX)
+	while (fg__slot_next(&c->fg->seg.tbl, &cur, &v)) {
+		if (v.rule >= FG_RULES_MAX)
 			continue;
-		s->allowed[x.rule] += x.consumed;
-		s->denied[x.rule] += x.denied;
+		s->allowed[v.rule] += v.consumed;
+		s->denied[v.rule] += v.denied;
 	}
 }
 

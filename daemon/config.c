@@ -160,6 +160,16 @@ static int d_capacity(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+static int d_huge_pages(struct parser *p, char **w, int nw)
+{
+	(void)nw;
+	if (strcmp(w[1], "on") != 0 && strcmp(w[1], "off") != 0)
+		return fail(p, "huge-pages '" CLIP "': must be on or off",
+		            w[1]);
+	p->cfg.huge_pages = strcmp(w[1], "on") == 0;
+	return 0;
+}
+
 static int d_mode(struct parser *p, char **w, int nw)
 {
 	const char *s = w[1];
@@ -445,6 +455,7 @@ static int d_rule(struct parser *p, char **w, int nw)
 static const struct directive directives[] = {
     {"segment", d_segment, 1, 0},
     {"capacity", d_capacity, 1, 0},
+    {"huge-pages", d_huge_pages, 1, 0},
     {"mode", d_mode, 1, 0},
     {"user", d_user, 1, 0},
     {"group", d_user, 1, 0},

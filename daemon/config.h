@@ -42,6 +42,7 @@ struct fgd_config {
 	             1];   /* "segment NAME|/PATH"; default "floodgate" */
 	uint64_t capacity; /* "capacity N" keys; default FG_DEFAULT_CAPACITY */
 	uint32_t mode;     /* "mode 0660" (octal); default 0660 */
+	int huge_pages;    /* "huge-pages on|off"; default off */
 	char user[FGD_NAME_MAX + 1]; /* "user NAME" segment owner; "" = leave */
 	char group[FGD_NAME_MAX +
 	           1]; /* "group NAME" segment group; "" = leave */

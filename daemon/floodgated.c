@@ -155,6 +155,8 @@ static int segment_open(struct daemon *d)
 {
 	fg_segment_opts o = {.capacity = d->cfg.capacity,
 	                     .mode = d->cfg.mode,
+	                     .flags =
+	                         d->cfg.huge_pages ? FG_SEGMENT_HUGEPAGES : 0,
 	                     .uid = -1,
 	                     .gid = -1};
 	char buf[1024];

@@ -31,6 +31,7 @@
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/layout.h"
+#include "shm/scan.h"
 
 /* A family's header: # HELP and # TYPE. */
 static void family(struct fgd_buf *b, const char *name, const char *type,
@@ -79,42 +80,28 @@ struct scan {
 
 /* Outside the daemon (the CLI without one): one pass over the slots.
  * With no history, a rule's denials all go to the mode it has now. */
-static void slots_scan(fg_client *fg, const fg_rule_info *ri,
-                       const uint8_t *active, struct scan *s)
+static int slots_scan(fg_client *fg, const fg_rule_info *ri,
+                      const uint8_t *active, struct scan *s)
 {
-	const struct fg_table *t = &fg->seg.tbl;
-	uint64_t i;
+	struct fg_table_sums *sums = malloc(sizeof *sums);
+	unsigned i;
 
-	/* What evicted buckets held, first: a bucket evicted during the
-	 * scan is then missed at worst (once), never counted twice. */
+	if (sums == NULL)
+		return -1;
+	fg__table_sums(&fg->seg.tbl, sums);
+	s->used = sums->used;
+	s->dead = sums->dead;
 	for (i = 0; i < FG_MAX_RULES; i++) {
-		s->r[i].allowed =
-		    uatomic_read(&fg->seg.rules[i].evicted_consumed);
-		s->r[i].aux = uatomic_read(&fg->seg.rules[i].evicted_denied);
-	}
-	for (i = 0; i < t->nslots; i++) {
-		struct fg_slot *sl = &t->slots[i];
-		uint64_t ctl = uatomic_read(&sl->ctl);
-		struct fgd_rule_sums *r;
-
-		if (FG_CTL_STATE(ctl) == FG_SLOT_DEAD)
-			s->dead++;
-		if (FG_CTL_STATE(ctl) != FG_SLOT_READY)
-			continue;
-		s->used++;
-		if (FG_CTL_RULE(ctl) >= FG_MAX_RULES)
-			continue;
-		r = &s->r[FG_CTL_RULE(ctl)];
-		r->keys++;
-		r->allowed += uatomic_read(&sl->consumed);
-		r->aux += uatomic_read(&sl->aux);
-	}
-	for (i = 0; i < FG_MAX_RULES; i++) {
+		s->r[i].keys = sums->r[i].keys;
+		s->r[i].allowed = sums->r[i].allowed;
+		s->r[i].aux = sums->r[i].denied;
 		if (active[i] && (ri[i].flags & FG_RULE_SHADOW))
-			s->r[i].shadow_denied = s->r[i].aux;
+			s->r[i].shadow_denied = sums->r[i].denied;
 		else
-			s->r[i].denied = s->r[i].aux;
+			s->r[i].denied = sums->r[i].denied;
 	}
+	free(sums);
+	return 0;
 }
 
 /* Each active rule's sample of one family. */
@@ -261,15 +248,17 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	}
 	for (i = 0; i < FG_MAX_RULES; i++)
 		active[i] = fg_rule_get(fg, i, &ri[i]) == 0;
-	if (n != NULL && n->harvest.passes != 0 && n->fg == fg)
+	if (n != NULL && n->harvest.passes != 0 && n->fg == fg) {
 		node_sums(n, s);
-	else
-		slots_scan(fg, ri, active, s);
+	} else if (slots_scan(fg, ri, active, s) != 0) {
+		b->oom = 1;
+		goto out;
+	}
 
 	scalar(b, "segment_capacity_keys", "gauge",
 	       "Keys the segment's table is sized for.", fg->seg.capacity);
 	scalar(b, "segment_slots", "gauge", "Slots in the segment's table.",
-	       fg->seg.tbl.nslots);
+	       fg__table_nslots(&fg->seg.tbl));
 	scalar(b, "segment_slots_used", "gauge",
 	       "Slots holding a live bucket (occupancy).", s->used);
 	scalar(b, "segment_slots_dead", "gauge",

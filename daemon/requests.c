@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <urcu/uatomic.h>
 
 #include "daemon/metrics.h"
 #include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/layout.h"
-#include "shm/table.h"
+#include "shm/scan.h"
 #include "util/hex.h"
 
 #define REMOTES_MAX 200000u /* ledger lines in one reply */
@@ -221,39 +220,29 @@ static void answer_marks(const struct fgd_ctl_env *env, const char *rule,
 /*
  * The marks of every key of @rule (NULL: of every global rule) that has
  * a bucket here: marks are kept by id, not by name (node.h), so the keys
- * come from the segment, read like the CLI reads it (a slot whose ctl
- * changed during the copy is skipped).  An operator's request: it costs
+ * come from the segment, read like the CLI reads it (consistent copies,
+ * shm/scan.h).  An operator's request: it costs
  * a pass over the table, and at most REMOTES_MAX lines.
  */
 static void answer_remotes(const struct fgd_ctl_env *env, const char *rule,
                            uint64_t now, struct fgd_buf *o)
 {
-	struct fg_table *t = &env->fg->seg.tbl;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
 	size_t lines = 0;
-	uint64_t i;
 	int want = rule ? fg__rule_index(env->fg, rule) : -1;
 
 	fgd_buf_printf(o, "ok\n");
 	if (env->node == NULL || (rule != NULL && want < 0))
 		return;
-	for (i = 0; i < t->nslots; i++) {
-		const struct fg_slot *s = &t->slots[i];
-		uint64_t c = uatomic_read(&s->ctl);
-		unsigned r = FG_CTL_RULE(c), len = FG_CTL_KEYLEN(c);
-		uint8_t key[FG_KEY_MAX];
-		const struct fg_rule_cache *rc;
-
-		if (FG_CTL_STATE(c) != FG_SLOT_READY || len == 0 ||
-		    len > FG_KEY_MAX || r >= FG_RULES_MAX ||
-		    (want >= 0 && r != (unsigned)want))
+	while (fg__slot_next(&env->fg->seg.tbl, &cur, &v)) {
+		if (v.rule >= FG_RULES_MAX || v.keylen > FG_KEY_MAX ||
+		    (want >= 0 && v.rule != (unsigned)want) ||
+		    !(fg__rule_params(env->fg, v.rule)->flags &
+		      FG__RULE_GLOBAL))
 			continue;
-		rc = fg__rule_params(env->fg, r);
-		if (!(rc->flags & FG__RULE_GLOBAL))
-			continue;
-		memcpy(key, s->key, len);
-		if (uatomic_read(&s->ctl) != c)
-			continue;
-		lines += marks_of(env, env->fg->names[r], key, len, now, o);
+		lines += marks_of(env, env->fg->names[v.rule], v.key, v.keylen,
+		                  now, o);
 		if (lines >= REMOTES_MAX) {
 			fgd_buf_printf(o, "truncated at=%u\n", REMOTES_MAX);
 			return;

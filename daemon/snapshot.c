@@ -19,12 +19,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <urcu/uatomic.h>
 
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/gcra.h"
-#include "shm/table.h"
+#include "shm/scan.h"
 
 #include "util/why.h"
 
@@ -113,37 +112,25 @@ static int collect_buckets(struct fgd_node *n, struct recbuf *b,
 	struct fg_table *t = &n->fg->seg.tbl;
 	fg_rule_info ri[FG_RULES_MAX];
 	uint8_t active[FG_RULES_MAX];
-	uint64_t i, now = fg__now_ns();
+	struct fg_slot_view v;
+	uint64_t cur = 0, now = fg__now_ns();
 	unsigned r;
 
 	for (r = 0; r < FG_RULES_MAX; r++)
 		active[r] = fg_rule_get(n->fg, r, &ri[r]) == 0;
-	for (i = 0; i < t->nslots; i++) {
-		struct fg_slot *s = &t->slots[i];
-		uint64_t c = uatomic_read(&s->ctl), tat;
-		unsigned len = FG_CTL_KEYLEN(c);
+	while (fg__slot_next(t, &cur, &v)) {
 		struct fgd_snap_bucket *rec;
 
-		if (FG_CTL_STATE(c) != FG_SLOT_READY ||
-		    FG_CTL_RULE(c) >= FG_RULES_MAX || !active[FG_CTL_RULE(c)] ||
-		    len == 0 || len > FG_KEY_MAX)
-			continue;
-		tat = uatomic_read(&s->tat);
-		if (tat <= now || tat == FG_TAT_EVICTED)
+		if (v.rule >= FG_RULES_MAX || !active[v.rule] || v.tat <= now)
 			continue; /* full: as good as absent */
 		rec = rec_new(b);
 		if (rec == NULL)
 			return -1;
-		memcpy(rec->rule, ri[FG_CTL_RULE(c)].name, sizeof rec->rule);
-		memcpy(rec->key, s->key, len);
-		rec->key_len = len;
-		rec->debt_ns = tat - now;
-		/* the key bytes are valid only if the slot still holds the
-		 * bucket it held when we read ctl */
-		if (uatomic_read(&s->ctl) != c)
-			b->n--;
-		else
-			(*count)++;
+		memcpy(rec->rule, ri[v.rule].name, sizeof rec->rule);
+		memcpy(rec->key, v.key, v.keylen);
+		rec->key_len = v.keylen;
+		rec->debt_ns = v.tat - now;
+		(*count)++;
 	}
 	return 0;
 }

@@ -16,9 +16,9 @@
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/layout.h"
-#include "shm/pair.h"
+#include "shm/scan.h"
+#include "shm/segment.h"
 #include "shm/table.h"
-
 #include "util/why.h"
 
 struct state_hdr {
@@ -30,18 +30,81 @@ struct state_hdr {
 	uint64_t pad[2];
 };
 
-static const uint8_t state_magic[8] = "FGDSTAT1";
+static const uint8_t state_magic[8] = "FGDSTAT3"; /* layout 3 baseline */
+
+/* What the sums hold of slot @b: taken out (@sign -1) or put in (+1). */
+static void base_count(struct fgd_harvest *h, const struct fgd_base *b,
+                       int sign)
+{
+	uint64_t one = (uint64_t)(int64_t)sign;
+	struct fgd_live *r;
+
+	if (b->id == FGD_BASE_DEAD) {
+		h->dead += one;
+		return;
+	}
+	if (b->id == FGD_BASE_NONE)
+		return;
+	h->ready += one;
+	r = &h->live[b->id >> 56]; /* the rule: fg_slot_view.id keeps it */
+	r->keys += one;
+	r->allowed += one * b->allowed;
+	r->denied += one * b->denied;
+}
+
+/* Slot @v as it is now goes into the sums; its baseline follows, except
+ * seen, which moves once the taker took the growth. */
+static void base_take(struct fgd_harvest *h, struct fgd_base *b,
+                      const struct fg_slot_view *v, int live)
+{
+	base_count(h, b, -1);
+	if (live) {
+		if (v->id != b->id) /* a bucket new since the last look */
+			b->seen = v->origin;
+		b->id = v->id;
+		b->allowed = v->consumed;
+		b->denied = v->denied;
+	} else {
+		b->id =
+		    v->state == FG_SLOT_DEAD ? FGD_BASE_DEAD : FGD_BASE_NONE;
+		b->allowed = b->denied = 0;
+	}
+	base_count(h, b, 1);
+}
 
 /* Take everything in the segment now as already reported. */
 static void baseline_now(struct fgd_harvest *h)
 {
 	struct fg_table *t = &h->fg->seg.tbl;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
+
+	memset(h->base, 0, h->nslots * sizeof *h->base);
+	memset(h->live, 0, sizeof h->live);
+	h->ready = h->dead = 0;
+	while (fg__slot_next(t, &cur, &v)) {
+		base_take(h, &h->base[v.slot], &v, 1);
+		h->base[v.slot].seen = v.count;
+	}
+	fg__harvest_all(t); /* the first pass counts the rest (DEAD) */
+}
+
+/* A baseline kept by the previous daemon: its sums, and a first pass over
+ * every block (a pass it died in may have taken blocks' marks). */
+static void baseline_resume(struct fgd_harvest *h)
+{
 	uint64_t i;
 
+	memset(h->live, 0, sizeof h->live);
+	h->ready = h->dead = 0;
 	for (i = 0; i < h->nslots; i++) {
-		h->base[i].ctl = uatomic_read(&t->slots[i].ctl);
-		h->base[i].seen = uatomic_read(&t->slots[i].consumed);
+		struct fgd_base *b = &h->base[i];
+
+		if (b->id != FGD_BASE_DEAD && !(b->id & 1))
+			b->id = FGD_BASE_NONE; /* not one of ours: forget */
+		base_count(h, b, 1);
 	}
+	fg__harvest_all(&h->fg->seg.tbl);
 }
 
 /* Whether the mapped state @sh belongs to our segment. */
@@ -130,6 +193,7 @@ static int state_reuse(struct fgd_harvest *h, const char *path, size_t bytes,
 		return 0; /* another segment's: made anew */
 	}
 	h->base = (struct fgd_base *)(void *)((struct state_hdr *)p + 1);
+	baseline_resume(h);
 	*out = p;
 	return 1;
 }
@@ -156,7 +220,7 @@ int fgd_harvest_init(struct fgd_harvest *h, fg_client *fg,
 {
 	memset(h, 0, sizeof *h);
 	h->fg = fg;
-	h->nslots = fg->seg.tbl.nslots;
+	h->nslots = fg__table_nslots(&fg->seg.tbl);
 	h->incarnation = &h->own_inc;
 	if (state_path != NULL)
 		return state_map(h, state_path, err, errlen);
@@ -213,7 +277,6 @@ static void sums_take(struct fgd_harvest *h, const uint64_t *allowed,
 struct pass {
 	uint8_t global[FG_RULES_MAX], shadow[FG_RULES_MAX];
 	uint64_t allowed[FG_RULES_MAX], aux[FG_RULES_MAX];
-	int top; /* the ranking wants every bucket */
 	fgd_take_fn *take;
 	void *arg;
 	uint64_t now_ms;
@@ -231,48 +294,42 @@ static void pass_begin(struct fgd_harvest *h, struct pass *p)
 
 		p->global[r] = in_force && (ri.flags & FG_RULE_GLOBAL);
 		p->shadow[r] = in_force && (ri.flags & FG_RULE_SHADOW);
-		h->sums[r].keys = 0;
 		p->allowed[r] =
 		    uatomic_read(&h->fg->seg.rules[r].evicted_consumed);
 		p->aux[r] = uatomic_read(&h->fg->seg.rules[r].evicted_denied);
 	}
-	h->ready = h->dead = 0;
 }
 
-/* Slot @i, read as @c: its sums, and its growth to the taker. */
-static void pass_slot(struct fgd_harvest *h, struct pass *p, uint64_t i,
-                      uint64_t c)
+/* Slot @v of a changed block: its sums, its ranking, and its growth to
+ * the taker. */
+static void pass_slot(struct fgd_harvest *h, struct pass *p,
+                      const struct fg_slot_view *v)
 {
-	struct fg_slot *s = &h->fg->seg.tbl.slots[i];
-	struct fgd_base *b = &h->base[i];
-	unsigned r = FG_CTL_RULE(c), len = FG_CTL_KEYLEN(c);
-	uint64_t consumed;
+	struct fg_table *t = &h->fg->seg.tbl;
+	struct fgd_base *b = &h->base[v->slot];
+	int live = v->state == FG_SLOT_READY && v->keylen > 0;
 
-	h->ready++;
-	if (c != b->ctl) { /* a bucket new since the last look */
-		b->ctl = c;
-		b->seen = 0;
-		fgd_top_new(&h->top, i);
-	}
-	consumed = uatomic_read(&s->consumed);
-	if (r < FG_RULES_MAX) {
-		uint64_t denied = uatomic_read(&s->aux);
-
-		h->sums[r].keys++;
-		p->allowed[r] += consumed;
-		p->aux[r] += denied;
-		if (p->top)
-			fgd_top_see(&h->top, i, s, c, denied);
-	}
-	if (consumed == b->seen)
-		return;
-	if (r >= FG_RULES_MAX || !p->global[r] || len == 0 ||
-	    len > FG_KEY_MAX) {
-		b->seen = consumed; /* not gossiped */
+	if (v->state == FG_SLOT_READY && v->keylen == 0) {
+		fg__harvest_again(t, v->slot); /* changing as we read */
 		return;
 	}
-	if (p->take(p->arg, r, s->key, len, consumed - b->seen, p->now_ms) == 0)
-		b->seen = consumed;
+	if (!live && b->id == FGD_BASE_NONE && v->state != FG_SLOT_DEAD)
+		return; /* empty, and was: most of a block */
+	if (live)
+		fgd_top_see(&h->top, v, b->id == v->id ? b->denied : 0,
+		            b->id != v->id);
+	base_take(h, b, v, live);
+	if (!live || v->count == b->seen)
+		return;
+	if (v->rule >= FG_RULES_MAX || !p->global[v->rule]) {
+		b->seen = v->count; /* not gossiped */
+		return;
+	}
+	if (p->take(p->arg, v->rule, v->key, v->keylen,
+	            (v->count - b->seen) & FG_W_COUNT_MASK, p->now_ms) == 0)
+		b->seen = v->count;
+	else
+		fg__harvest_again(t, v->slot); /* the taker had no room */
 }
 
 void fgd_harvest_pass(struct fgd_harvest *h, uint64_t now_ms, fgd_take_fn *take,
@@ -280,59 +337,72 @@ void fgd_harvest_pass(struct fgd_harvest *h, uint64_t now_ms, fgd_take_fn *take,
 {
 	struct fg_table *t = &h->fg->seg.tbl;
 	struct pass p = {.take = take, .arg = arg, .now_ms = now_ms};
-	uint64_t i;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
+	unsigned r;
 
-	p.top = fgd_top_begin(&h->top, h->nslots, now_ms) == 1;
+	(void)fgd_top_begin(&h->top, h->nslots, now_ms);
 	pass_begin(h, &p);
-	for (i = 0; i < h->nslots; i++) {
-		uint64_t c = uatomic_read(&t->slots[i].ctl);
-
-		h->dead += FG_CTL_STATE(c) == FG_SLOT_DEAD;
-		if (FG_CTL_STATE(c) == FG_SLOT_READY)
-			pass_slot(h, &p, i, c);
+	while (fg__harvest_next(t, &cur, &v))
+		pass_slot(h, &p, &v);
+	for (r = 0; r < FG_RULES_MAX; r++) {
+		h->sums[r].keys = h->live[r].keys;
+		p.allowed[r] += h->live[r].allowed;
+		p.aux[r] += h->live[r].denied;
 	}
 	sums_take(h, p.allowed, p.aux, p.shadow);
-	if (p.top)
-		fgd_top_end(&h->top, now_ms);
+	fgd_top_end(&h->top, now_ms);
 	h->last_ms = now_ms;
 	h->passes++;
+}
+
+/* Whether the table is under pressure: more buckets than it is sized for,
+ * or checks that found no room since the last look. */
+static int pressed(struct fgd_harvest *h)
+{
+	uint64_t full = 0;
+	unsigned r;
+
+	for (r = 0; r < FG_RULES_MAX; r++)
+		full += uatomic_read(&h->fg->seg.rules[r].table_full);
+	if (h->ready <= h->fg->seg.capacity && full == h->table_full_seen)
+		return 0;
+	h->table_full_seen = full;
+	return 1;
 }
 
 uint64_t fgd_harvest_evict(struct fgd_harvest *h, int always)
 {
 	struct fg_table *t = &h->fg->seg.tbl;
 	uint8_t global[FG_RULES_MAX];
-	uint64_t i, now, evicted = 0, full = 0;
+	struct fg_slot_view v;
+	uint64_t cur = 0, now, evicted = 0;
 	fg_rule_info ri;
 	unsigned r;
 
-	for (r = 0; r < FG_RULES_MAX; r++)
-		full += uatomic_read(&h->fg->seg.rules[r].table_full);
-	if (!always && h->ready <= h->fg->seg.capacity &&
-	    full == h->table_full_seen)
+	if (!pressed(h) && !always)
 		return 0;
-	h->table_full_seen = full;
 	for (r = 0; r < FG_RULES_MAX; r++)
 		global[r] = fg_rule_get(h->fg, r, &ri) == 0 &&
 		            (ri.flags & FG_RULE_GLOBAL);
 	now = fg__now_ns();
-	for (i = 0; i < h->nslots; i++) {
-		struct fg_slot *s = &t->slots[i];
-		const struct fgd_base *b = &h->base[i];
-		uint64_t c = uatomic_read(&s->ctl);
-		struct fg_pair p;
+	while (fg__slot_next(t, &cur, &v)) {
+		const struct fgd_base *b = &h->base[v.slot];
 
-		if (FG_CTL_STATE(c) != FG_SLOT_READY)
-			continue;
-		fg__pair_load(s, &p);
 		/* A global bucket's consumption must have been taken: the
-		 * baseline is this very bucket, and has seen all of it.  The
-		 * pair CAS in fg__table_evict then fails if anything was
-		 * admitted since. */
-		if (FG_CTL_RULE(c) < FG_RULES_MAX && global[FG_CTL_RULE(c)] &&
-		    (b->ctl != c || b->seen != p.consumed))
+		 * baseline is this very bucket, and has seen all of it.
+		 * fg__bucket_evict then fails if anything was admitted since
+		 * it was read. */
+		if (v.rule < FG_RULES_MAX && global[v.rule] &&
+		    (b->id != v.id || b->seen != v.count))
 			continue;
-		evicted += (uint64_t)fg__table_evict(t, s, c, &p, now);
+		evicted += (uint64_t)fg__bucket_evict(t, &v, now);
+	}
+	/* Evictions from groups that had been full left tombstones: make
+	 * misses short again now, not at the next reap. */
+	if (evicted > 0 && fg__seg_lock(&h->fg->seg) == 0) {
+		(void)fg__table_reopen(t);
+		fg__seg_unlock(&h->fg->seg);
 	}
 	return evicted;
 }

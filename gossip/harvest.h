@@ -1,15 +1,20 @@
 /*
  * harvest.h - the one pass over the segment's table each round.
  *
- * Workers count, per bucket, a grow-only `consumed` (tokens admitted
- * here, ever) and their denials; the harvest takes the growth of each
+ * Workers count, per bucket, a grow-only `count` (tokens admitted in the
+ * slot, ever) and their denials; the harvest takes the growth of each
  * since its last pass against a baseline per slot, and gives the growth
  * of every bucket of a global rule to its taker (counts.c) to gossip.  A
  * baseline moves only once the taker has taken it, so a taker without
- * room loses nothing: the growth is taken at a later pass.  The same pass
- * keeps what the operators read without scanning the table again: per
- * rule sums (the figures of /metrics) and the keys denied most
+ * room loses nothing: the block is visited again at the next pass.  The
+ * same pass keeps what the operators read without scanning the table
+ * again: per rule sums (the figures of /metrics) and the keys denied most
  * (topdenied.h).
+ *
+ * A pass visits only the blocks that changed since the previous one
+ * (shm/scan.h): an idle table costs nothing.  So the sums are kept by
+ * difference: each slot's baseline records what the sums hold of it, and
+ * a visit takes that out and puts the slot's present figures in.
  *
  * The baseline is a file beside the segment (PATH.state), so that what
  * workers consume while no daemon runs is harvested when one is back.  It
@@ -35,7 +40,7 @@
 /* Per rule, over the live buckets plus what evicted ones held, as the
  * last harvest saw them: what /metrics serves inside the daemon, so that
  * a scrape never scans the table in the daemon's loop (the harvest reads
- * these words anyway, in the cache line of each slot's ctl).  A bucket
+ * these words anyway).  A bucket
  * counts denials and would-be denials alike (the slot's aux): each
  * harvest gives what the count grew by to the mode the rule has then, so
  * a rule moved from shadow to enforce keeps its past in shadow_denied.
@@ -46,11 +51,22 @@ struct fgd_rule_sums {
 	uint64_t aux;                   /* the buckets' count so far */
 };
 
+/* The live buckets' part of the sums, kept by difference. */
+struct fgd_live {
+	uint64_t keys, allowed, denied;
+};
+
+#define FGD_BASE_NONE 0u /* fgd_base.id: no bucket */
+#define FGD_BASE_DEAD 2u /* an abandoned insert */
+
 struct fgd_harvest {
 	fg_client *fg;
 	struct fgd_base {
-		uint64_t ctl;  /* the slot's ctl when the baseline was taken */
-		uint64_t seen; /* its consumed count already taken */
+		uint64_t id;      /* the slot's bucket (fg_slot_view.id, odd);
+		                   * FGD_BASE_NONE or FGD_BASE_DEAD */
+		uint64_t seen;    /* its count already taken */
+		uint64_t allowed; /* its consumed count, in the sums */
+		uint64_t denied;  /* its denials, in the sums */
 	} * base;          /* per slot; in the state file when there is one */
 	size_t base_bytes; /* mapped length, 0 when calloc'ed */
 	uint64_t *incarnation; /* in the state file; else &own_inc */
@@ -61,6 +77,7 @@ struct fgd_harvest {
 	uint64_t ready;                          /* buckets the last pass saw */
 	uint64_t dead;                           /* and abandoned inserts */
 	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once it ran */
+	struct fgd_live live[FG_RULES_MAX];      /* live buckets' part */
 	struct fgd_topdenied top;                /* the keys denied most */
 	uint64_t table_full_seen; /* the segment's table_full at the last
 	                           * eviction pass */

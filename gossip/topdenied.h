@@ -7,18 +7,22 @@
  * FGD_TOP_WINDOW_MS, a bounded gauge whose series come and go with the
  * keys.
  *
- * Nothing here scans the table: the harvest visits every live bucket each
- * round anyway (harvest.c), and hands this module the bucket's denial count
- * (the slot's aux, in the cache line it reads for ctl).  Each slot has a
- * baseline, the denials it had at the start of the window; the harvest
- * that closes a window ranks count - baseline over the slots and takes
- * the new baselines in the same pass; other harvests only reset the
- * baseline of a bucket that is new in its slot (its denials all fall in
- * the window).  The first harvest only takes baselines, so a daemon that
- * restarts does not rank lifetime counts as one window's.
+ * Nothing here scans the table: the harvest visits every bucket that
+ * changed since its last pass (harvest.c), and a denial is a change.  It
+ * hands this module the bucket's denials now and at its previous visit.
+ * Per slot the module keeps the denials at the start of the window and
+ * the window that start belongs to: at a bucket's first visit in a new
+ * window, its denials at the previous visit are those at the window's
+ * start (nothing changed in between, or it would have been visited).  A
+ * bucket new in its slot starts from 0.  The count in the window only
+ * grows, and every growth is a visit, so a ranking updated at each visit
+ * (an entry of the same bucket updated in place) is the exact ranking at
+ * the window's close.  The first harvest after a start only takes
+ * baselines, so a daemon that restarts does not rank lifetime counts as
+ * one window's.
  *
- * Costs: 8 bytes a slot, allocated at the first harvest; O(FGD_TOP_N) for
- * a bucket that beats the last of the top, once a window.
+ * Costs: 12 bytes a slot, allocated at the first harvest; O(FGD_TOP_N)
+ * for a visit of a bucket that beats the last of the top.
  */
 #ifndef FGD_TOPDENIED_H
 #define FGD_TOPDENIED_H
@@ -28,24 +32,25 @@
 
 #include "lib/floodgate.h"
 
-struct fg_slot;
+struct fg_slot_view;
 
 #define FGD_TOP_N         10u    /* keys exported */
 #define FGD_TOP_WINDOW_MS 10000u /* ranked over this long (or a round) */
 
 struct fgd_top_key {
-	uint64_t denied; /* in the window */
-	unsigned rule;   /* rule index */
+	uint64_t denied;   /* in the window */
+	uint64_t slot, id; /* the bucket (fg_slot_view) */
+	unsigned rule;     /* rule index */
 	unsigned len;
 	uint8_t key[FG_KEY_MAX];
 };
 
 struct fgd_topdenied {
-	uint64_t *base; /* per slot: denials at the window's start */
+	uint64_t *start; /* per slot: denials at the start of window win */
+	uint32_t *win;
 	uint64_t nslots;
-	uint64_t start_ms; /* the window being counted began then */
-	int priming;       /* the first harvest: baselines only */
-	int closing;       /* this harvest closes the window */
+	uint32_t window;   /* the window being counted; 0: priming */
+	uint64_t start_ms; /* it began then */
 	size_t nnext;      /* its ranking so far */
 	struct fgd_top_key next[FGD_TOP_N];
 	/* the last complete window, what /metrics shows */
@@ -56,25 +61,16 @@ struct fgd_topdenied {
 };
 
 /* A harvest of a table of @nslots begins at @now_ms: allocates on the
- * first (returns -1 out of memory: nothing is ranked), and says (1)
- * whether this harvest closes a window, then fgd_top_see() wants every
- * live bucket; 0 otherwise. */
+ * first (-1 out of memory: nothing is ranked), else 0. */
 int fgd_top_begin(struct fgd_topdenied *t, uint64_t nslots, uint64_t now_ms);
 
-/* Slot @i holds a bucket new since the last harvest. */
-static inline void fgd_top_new(struct fgd_topdenied *t, uint64_t i)
-{
-	if (t->base != NULL && i < t->nslots)
-		t->base[i] = 0;
-}
+/* The harvest visits the live bucket @v, which had @last denials at its
+ * previous visit; @fresh: new in its slot since then. */
+void fgd_top_see(struct fgd_topdenied *t, const struct fg_slot_view *v,
+                 uint64_t last, int fresh);
 
-/* Live bucket at slot @i (ctl @ctl as the harvest read it) with @denied
- * denials; only while closing.  Its key is copied only when it enters
- * the ranking, and dropped if the slot changed meanwhile. */
-void fgd_top_see(struct fgd_topdenied *t, uint64_t i, const struct fg_slot *s,
-                 uint64_t ctl, uint64_t denied);
-
-/* The harvest is over: a closing one publishes its ranking. */
+/* The harvest is over: one that closes the window publishes its
+ * ranking. */
 void fgd_top_end(struct fgd_topdenied *t, uint64_t now_ms);
 
 void fgd_top_fini(struct fgd_topdenied *t);

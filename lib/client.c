@@ -33,6 +33,31 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
+/* Whether rule @idx is named @name: strcmp, without a call when 32 bytes
+ * from @name stay in its page. */
+static inline int name_is(const fg_client *c, unsigned idx, const char *name)
+{
+#ifdef FG_SSE2_PEEK
+	if (((uintptr_t)name & 4095) <= 4096 - 32) {
+		const char *n = c->names[idx];
+		unsigned eq, need = (2u << c->name_len[idx]) - 1;
+
+		eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		         _mm_loadu_si128((const __m128i *)(const void *)name),
+		         _mm_loadu_si128((const __m128i *)(const void *)n))) |
+		     (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		         _mm_loadu_si128(
+		             (const __m128i *)(const void *)(name + 16)),
+		         _mm_loadu_si128(
+		             (const __m128i *)(const void *)(n + 16))))
+		         << 16;
+		/* bytes 0..len, the NUL included; len <= 31 */
+		return (eq & need) == need;
+	}
+#endif
+	return strcmp(c->names[idx], name) == 0;
+}
+
 static int map_find(const fg_client *c, const char *name)
 {
 	uint32_t h;
@@ -60,6 +85,7 @@ static void names_refresh(fg_client *c, uint64_t n)
 
 		memcpy(name, c->seg.rules[idx].name, FG_RULE_NAME_MAX);
 		name[FG_RULE_NAME_MAX] = '\0';
+		c->name_len[idx] = (uint8_t)strlen(name);
 		if (name[0] == '\0' || map_find(c, name) >= 0)
 			continue; /* corrupt: not findable */
 		for (h = name_hash(name);; h++) {
@@ -81,7 +107,7 @@ int fg__rule_index(fg_client *c, const char *name)
 	if (n > c->nnames) /* names are only ever added */
 		names_refresh(c, n);
 	/* A worker mostly asks about one rule: skip the hash for it. */
-	if (c->last_rule >= 0 && strcmp(c->names[c->last_rule], name) == 0)
+	if (c->last_rule >= 0 && name_is(c, (unsigned)c->last_rule, name))
 		return c->last_rule;
 	idx = map_find(c, name);
 	if (idx >= 0)
@@ -122,10 +148,9 @@ static void params_refresh(fg_client *c, unsigned idx)
 	rc->flags = p.flags;
 }
 
-const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx)
+const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx)
 {
-	if (uatomic_read(&c->seg.rules[idx].seq) != c->rc[idx].seq)
-		params_refresh(c, idx);
+	params_refresh(c, idx);
 	return &c->rc[idx];
 }
 
@@ -165,55 +190,11 @@ static int worker_may_evict(void *arg, unsigned rule)
 	        (FG__RULE_ACTIVE | FG__RULE_GLOBAL)) == FG__RULE_ACTIVE;
 }
 
-int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
-              uint32_t cost, fg_decision *d)
+/* The decision's details of a bucket left at @next by a check at @now:
+ * 1 admitted, else 0 (or 1 for a shadow rule). */
+static int decide(unsigned idx, const struct fg_rule_cache *rc, uint64_t next,
+                  uint64_t now, uint32_t cost, int admitted, fg_decision *d)
 {
-	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
-	struct fg_slot *s;
-	struct fg_pair p;
-	uint64_t now, next, h, ctl;
-	int admitted, room = 0;
-
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
-	if (cost == 0 || cost > rc->capacity)
-		return FG_ECOST;
-
-	now = fg__now_ns();
-	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
-find:
-	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
-	if (s == NULL) {
-		if (!room && fg__table_make_room(&c->seg.tbl, h, now,
-		                                 worker_may_evict, c)) {
-			room = 1; /* once: a full window stays bounded work */
-			goto find;
-		}
-		return untracked(c, idx, rc, d);
-	}
-
-	fg__pair_load(s, &p);
-	for (;;) {
-		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
-		                         rc->tau_ns, cost, &next);
-		if (!admitted) {
-			if (caa_unlikely(p.tat == FG_TAT_EVICTED)) {
-				/* evicted under us: the key is absent now */
-				fg__table_bury(&c->seg.tbl, s, ctl);
-				goto find;
-			}
-			next = p.tat;
-			uatomic_inc(&s->aux); /* denials, for operators */
-			break;
-		}
-		if (fg__pair_advance(s, &p, next, cost))
-			break;
-		/* The pair moved: by another check, or the slot was evicted
-		 * and reused for another key (its generation changed). */
-		if (caa_unlikely(uatomic_read(&s->ctl) != ctl))
-			goto find;
-	}
-
 	if (d) {
 		d->limit = rc->capacity;
 		d->remaining = (uint32_t)fg__gcra_remaining_inv(
@@ -237,6 +218,125 @@ find:
 }
 
 /*
+ * The check in general: a key anywhere in its window, absent, being
+ * evicted, or under contention; room made when there is none.
+ */
+static __attribute__((noinline)) int
+check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+           const void *key, size_t len, uint32_t cost, uint64_t now, uint64_t h,
+           unsigned seen, fg_decision *d)
+{
+	struct fg_table *t = &c->seg.tbl;
+	struct fg_slot *s;
+	struct fg_ref ref;
+	struct fg_pair p;
+	uint64_t next;
+	int admitted, room = 0;
+
+	/* The inline path has looked through @seen groups already. */
+	s = fg__table_lookup_from(t, idx, key, len, h, seen, &ref);
+	if (s != NULL)
+		goto found;
+find:
+	s = fg__table_find_ref(t, idx, key, len, h, &ref);
+	if (s == NULL) {
+		/* A few times at most: others may take the room we made, and
+		 * a full window must stay bounded work. */
+		if (room++ < 4 &&
+		    fg__table_make_room(t, h, now, worker_may_evict, c))
+			goto find;
+		return untracked(c, idx, rc, d);
+	}
+found:
+	fg__pair_load(s, &p);
+	if (!fg__ref_valid(&ref))
+		goto find; /* its group changed meanwhile: look again */
+	for (;;) {
+		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
+		                         rc->tau_ns, cost, &next);
+		if (!admitted) {
+			if (p.tat == FG_TAT_EVICTED) {
+				/* evicted under us: the key is absent now */
+				fg__table_bury(t, &ref);
+				goto find;
+			}
+			next = p.tat;
+			fg__table_deny(t, &ref); /* for operators */
+			break;
+		}
+		if (fg__pair_advance(s, &p, next, cost)) {
+			/* the first admission since the owner's harvest */
+			if (p.word & FG_W_CLEAN)
+				fg__table_touch(t, fg__ref_block(t, &ref));
+			break;
+		}
+		/* The pair moved: by another check, or the bucket was evicted
+		 * (its group's version moved with it: invariant 4). */
+		if (!fg__ref_valid(&ref))
+			goto find;
+	}
+	return decide(idx, rc, next, now, cost, admitted, d);
+}
+
+/*
+ * The check at @now.  Inline, the common case: the key in its home group,
+ * its bucket admits, one cmpxchg16b.  Anything else is check_slow's.
+ */
+static inline __attribute__((always_inline)) int
+check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+      const void *key, size_t len, uint32_t cost, uint64_t now, fg_decision *d)
+{
+	struct fg_table *t = &c->seg.tbl;
+	uint64_t h = fg__hash64(t->seed, idx, key, len), next;
+	struct fg_ref ref;
+	struct fg_pair p;
+	struct fg_slot *s = fg__table_find_home(t, idx, key, len, h, &ref);
+
+	if (caa_unlikely(s == NULL))
+		return check_slow(c, idx, rc, key, len, cost, now, h,
+		                  FG_INLINE_GROUPS, d);
+	fg__pair_load(s, &p);
+	if (caa_likely(fg__ref_valid(&ref))) {
+		if (fg__gcra_take(p.tat, now, rc->interval_ns, rc->tau_ns, cost,
+		                  &next)) {
+			if (caa_likely(fg__pair_advance(s, &p, next, cost))) {
+				/* the first admission since the harvest */
+				if (caa_unlikely(p.word & FG_W_CLEAN))
+					fg__table_touch(t,
+					                fg__ref_block(t, &ref));
+				return d ? decide(idx, rc, next, now, cost, 1,
+				                  d)
+				         : 1;
+			}
+		} else if (caa_likely(p.tat != FG_TAT_EVICTED)) {
+			fg__table_deny(t, &ref); /* for operators */
+			return decide(idx, rc, p.tat, now, cost, 0, d);
+		}
+	}
+	/* contention, a change in the group, or an eviction */
+	return check_slow(c, idx, rc, key, len, cost, now, h, 0, d);
+}
+
+int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
+              uint32_t cost, fg_decision *d)
+{
+	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
+
+	if (!(rc->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	if (cost == 0 || cost > rc->capacity)
+		return FG_ECOST;
+	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
+}
+
+int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                 const void *key, size_t len, uint32_t cost, uint64_t now,
+                 fg_decision *d)
+{
+	return check(c, idx, rc, key, len, cost, now, d);
+}
+
+/*
  * The owner's way of moving a bucket: set TAT to @next(TAT) (never
  * counted as consumption: consumed is this host's admissions only, what
  * the daemon harvests, and remote debits must not echo back), creating
@@ -254,32 +354,36 @@ struct owner_move {
 static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
                       struct owner_move *m)
 {
+	struct fg_table *t = &c->seg.tbl;
 	const struct fg_rule_cache *rc;
 	struct fg_slot *s;
+	struct fg_ref ref;
 	struct fg_pair p;
-	uint64_t now, h, ctl, next;
+	uint64_t now, h, next;
 
 	if (idx >= FG_MAX_RULES || len == 0 || len > FG_KEY_MAX)
 		return FG_EINVAL;
 	rc = fg__rule_params(c, idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
-	s = fg__table_find_ctl(&c->seg.tbl, idx, key, len, h, &ctl);
+	s = fg__table_find_ref(t, idx, key, len, h, &ref);
 	if (s == NULL)
 		return FG_ENOMEM;
 	fg__pair_load(s, &p);
+	if (!fg__ref_valid(&ref))
+		goto find;
 	for (;;) {
 		if (p.tat == FG_TAT_EVICTED) {
-			fg__table_bury(&c->seg.tbl, s, ctl);
+			fg__table_bury(t, &ref);
 			goto find;
 		}
 		next = m->next(m, p.tat, now, rc);
 		if (next == p.tat || fg__pair_advance(s, &p, next, 0))
 			return 0;
-		if (uatomic_read(&s->ctl) != ctl)
+		if (!fg__ref_valid(&ref))
 			goto find;
 	}
 }
@@ -300,10 +404,15 @@ int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	struct owner_move m = {
 	    .next = debit_next, .cost = cost, .max_debt_ns = max_debt_ns};
-	int r = owner_move(c, idx, key, len, &m);
+	int r;
 
 	if (capped != NULL)
-		*capped = r == 0 ? m.capped : 0;
+		*capped = max_debt_ns == 0 ? cost : 0;
+	if (cost == 0 || max_debt_ns == 0)
+		return 0; /* nothing to take (invariant 4 wants a move) */
+	r = owner_move(c, idx, key, len, &m);
+	if (capped != NULL && r == 0)
+		*capped = m.capped;
 	return r;
 }
 
@@ -321,14 +430,44 @@ int fg__raise(fg_client *c, unsigned idx, const void *key, size_t len,
 
 	if (debt_ns > FG_TAU_MAX)
 		return FG_EINVAL;
+	if (debt_ns == 0)
+		return 0; /* no debt: a full bucket, present or not */
 	return owner_move(c, idx, key, len, &m);
+}
+
+/* The tat of the bucket of (@rule, @key): 1, or 0 if it is absent. */
+static int bucket_tat(fg_client *c, unsigned rule, const void *key, size_t len,
+                      uint64_t *tat)
+{
+	struct fg_table *t = &c->seg.tbl;
+	uint64_t h = fg__hash64(t->seed, rule, key, len);
+	struct fg_ref ref;
+
+	do {
+		if (fg__table_lookup(t, rule, key, len, h, &ref) == NULL)
+			return 0;
+		*tat = fg__load(&ref.s->tat);
+	} while (!fg__ref_valid(&ref));
+	return 1;
+}
+
+/* The index of the rule in force named @rule, with its parameters in
+ * *@rc; or FG_ENORULE. */
+static int active_rule(fg_client *c, const char *rule,
+                       const struct fg_rule_cache **rc)
+{
+	int idx = fg__rule_index(c, rule);
+
+	if (idx < 0)
+		return FG_ENORULE;
+	*rc = fg__rule_params(c, (unsigned)idx);
+	return (*rc)->flags & FG__RULE_ACTIVE ? idx : FG_ENORULE;
 }
 
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left)
 {
 	const struct fg_rule_cache *rc;
-	struct fg_slot *s;
 	uint64_t now, tat;
 	int idx;
 
@@ -338,21 +477,14 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 		return FG_EKEY;
 	if (len > FG_KEY_MAX)
 		return FG_EKEYLEN;
-	idx = fg__rule_index(c, rule);
+	idx = active_rule(c, rule, &rc);
 	if (idx < 0)
-		return FG_ENORULE;
-	rc = fg__rule_params(c, (unsigned)idx);
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
-	s = fg__table_lookup(
-	    &c->seg.tbl, (unsigned)idx, key, len,
-	    fg__hash64(c->seg.tbl.seed, (unsigned)idx, key, len));
-	if (s == NULL) {
+		return idx;
+	if (!bucket_tat(c, (unsigned)idx, key, len, &tat)) {
 		*left = rc->capacity;
 		return 0;
 	}
 	now = fg__now_ns();
-	tat = uatomic_read(&s->tat);
 	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
 		*left = rc->capacity;
 	else if (tat <= now + rc->tau_ns)
@@ -370,17 +502,13 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
                     uint64_t now_ns)
 {
-	struct fg_slot *s;
 	uint64_t tat;
 
 	if (c == NULL || rule >= FG_MAX_RULES || key == NULL || len == 0 ||
 	    len > FG_KEY_MAX)
 		return FG_EINVAL;
-	s = fg__table_lookup(&c->seg.tbl, rule, key, len,
-	                     fg__hash64(c->seg.tbl.seed, rule, key, len));
-	if (s == NULL)
+	if (!bucket_tat(c, rule, key, len, &tat))
 		return 1;
-	tat = uatomic_read(&s->tat);
 	return tat == FG_TAT_EVICTED || tat <= now_ns;
 }
 
@@ -396,6 +524,25 @@ int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
 	if (idx < 0)
 		return FG_ENORULE;
 	return fg__check(c, (unsigned)idx, key, len, cost, d);
+}
+
+int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
+                uint64_t now_ns, fg_decision *d)
+{
+	const struct fg_rule_cache *rc;
+	size_t len;
+	int idx, r = fg__key_args(c, rule, key, &len);
+
+	if (r != 0)
+		return r;
+	if (now_ns >= FG_TAT_EVICTED / 2)
+		return FG_EINVAL; /* not a monotonic reading */
+	idx = active_rule(c, rule, &rc);
+	if (idx < 0)
+		return idx;
+	if (cost == 0 || cost > rc->capacity)
+		return FG_ECOST;
+	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);
 }
 
 int fg_allow_request(fg_client *c, const char *user_id, const char *endpoint)

@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+#include <emmintrin.h>
+#define FG_SSE2_PEEK 1 /* may read past a string's end, within its page */
+#endif
 
 #include "lib/floodgate.h"
 #include "shm/segment.h"
@@ -26,13 +30,38 @@ struct fg_client {
 	struct fg_seg seg;
 	uint64_t nnames; /* rule names copied into names[] */
 	int last_rule;   /* index of the last rule looked up, or -1 */
-	uint8_t name_map[FG_NAME_MAP]; /* index + 1; 0: empty */
+	uint8_t name_map[FG_NAME_MAP];  /* index + 1; 0: empty */
+	uint8_t name_len[FG_MAX_RULES]; /* strlen of names[i] */
 	struct fg_rule_cache rc[FG_MAX_RULES];
 	char names[FG_MAX_RULES][FG_RULE_NAME_MAX + 1];
 };
 
 /* Rule index of @name, or -1. */
 int fg__rule_index(fg_client *c, const char *name);
+
+/* strnlen(@s, FG_KEY_MAX + 1), without a call when 80 bytes from @s stay
+ * in its page (a check's keys are short: one 16-byte compare). */
+static inline size_t fg__key_strlen(const char *s)
+{
+#ifdef FG_SSE2_PEEK
+	if (((uintptr_t)s & 4095) <= 4096 - 80) {
+		const __m128i zero = _mm_setzero_si128();
+		size_t off;
+
+		for (off = 0; off < 80; off += 16) {
+			unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			    _mm_loadu_si128(
+			        (const __m128i *)(const void *)(s + off)),
+			    zero));
+
+			if (m)
+				return off + (unsigned)__builtin_ctz(m);
+		}
+		return 80; /* longer than FG_KEY_MAX */
+	}
+#endif
+	return strnlen(s, FG_KEY_MAX + 1);
+}
 
 /* The argument checks of fg_allow(): 0 with *@len set, or the error. */
 static inline int fg__key_args(const fg_client *c, const char *rule,
@@ -42,16 +71,33 @@ static inline int fg__key_args(const fg_client *c, const char *rule,
 		return FG_EINVAL;
 	if (key == NULL || key[0] == '\0')
 		return FG_EKEY;
-	*len = strnlen(key, FG_KEY_MAX + 1);
+	*len = fg__key_strlen(key);
 	return *len > FG_KEY_MAX ? FG_EKEYLEN : 0;
 }
 
-/* The rule's parameters, re-read if the owner changed them. */
-const struct fg_rule_cache *fg__rule_params(fg_client *c, unsigned idx);
+/* Re-read rule @idx's parameters (the owner changed them). */
+const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx);
+
+/* The rule's parameters, re-read if the owner changed them: one load of
+ * the rule record's seq when it did not. */
+static inline const struct fg_rule_cache *fg__rule_params(fg_client *c,
+                                                          unsigned idx)
+{
+	if (__atomic_load_n(&c->seg.rules[idx].seq, __ATOMIC_ACQUIRE) !=
+	    c->rc[idx].seq)
+		return fg__rule_refresh(c, idx);
+	return &c->rc[idx];
+}
 
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
               uint32_t cost, fg_decision *d);
+
+/* The same at @now (CLOCK_MONOTONIC ns), for a rule whose parameters @rc
+ * are active and admit @cost. */
+int fg__check_at(fg_client *c, unsigned rule, const struct fg_rule_cache *rc,
+                 const void *key, size_t len, uint32_t cost, uint64_t now,
+                 fg_decision *d);
 
 /*
  * Debit @cost tokens of consumption reported by another host from the

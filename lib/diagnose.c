@@ -15,6 +15,7 @@
 
 #include "lib/floodgate.h"
 #include "lib/client.h"
+#include "shm/scan.h"
 #include "shm/segment.h"
 
 static int in_group(gid_t gid)
@@ -111,7 +112,7 @@ int fg_diagnose(const char *segment, char *buf, size_t len)
 	}
 	snprintf(buf, len, "%s: attachable (layout version %u, %llu slots)",
 	         path, FG_LAYOUT_VERSION,
-	         (unsigned long long)c->seg.tbl.nslots);
+	         (unsigned long long)fg__table_nslots(&c->seg.tbl));
 	fg_close(c);
 	return 0;
 }

@@ -28,7 +28,10 @@ const char *fg_strerror(int err)
 	case FG_EBADSEG:
 		return "not a floodgate segment, or a corrupt one";
 	case FG_EVERSION:
-		return "segment has another layout version";
+		return "segment has another layout version (made by another "
+		       "floodgate release: stop its workers and remove it; "
+		       "floodgated makes a new one and restores the last "
+		       "snapshot)";
 	case FG_ENOMEM:
 		return "out of memory or address space";
 	case FG_ESYS:

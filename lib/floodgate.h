@@ -143,6 +143,30 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow(fg_client *c, const char *rule,
                                       fg_decision *d);
 
 /**
+ * fg_allow_at() - fg_allow() at a time the caller has already read.
+ * @now_ns: CLOCK_MONOTONIC in ns (tv_sec * 10^9 + tv_nsec of
+ *          clock_gettime(CLOCK_MONOTONIC)), read no later than the call.
+ *
+ * A server that reads the clock once per request and checks several rules
+ * pays for one clock read (most of a check's cost) instead of one a rule.
+ * The answer is the one fg_allow() would have given at @now_ns, and the
+ * request counts as made then.  An older time never gives a looser answer
+ * than the clock would: a bucket only refills as time passes, so at an
+ * earlier time it holds at most the same tokens, and the answer is the same
+ * or stricter (retry_after_ms may be longer).  Requests stamped up to D ns
+ * late can together pass at most D / (period / rate) more tokens than the
+ * rule, over any window: the refill of the time they lag.  A time ahead of
+ * the clock would be credited refill that has not happened yet: never pass
+ * one.
+ *
+ * Return: as fg_allow(); FG_EINVAL also for a @now_ns of 2^62 or more (not
+ * a CLOCK_MONOTONIC reading).
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_allow_at(fg_client *c, const char *rule,
+                                         const char *key, uint32_t cost,
+                                         uint64_t now_ns, fg_decision *d);
+
+/**
  * fg_allow_request() - the classic allowRequest(userId, endpoint).
  *
  * Takes one token from the bucket of @user_id under the rule named
@@ -178,10 +202,19 @@ typedef struct fg_segment_opts {
 	uint64_t capacity; /**< keys; 0: FG_DEFAULT_CAPACITY */
 	uint32_t mode;     /**< file mode; 0: 0660.  Bits for others are
 	                        refused: a segment is never world-accessible */
+	uint32_t flags;    /**< FG_SEGMENT_*; 0: none (in what was padding) */
 	int64_t uid;       /**< owner; 0 or -1: leave as created */
 	int64_t gid;       /**< group workers share (www-data); 0 or -1:
 	                        leave as created */
 } fg_segment_opts;
+
+/** fg_segment_opts.flags: ask for 2 MiB pages.  The segment's size is
+ *  rounded up to 2 MiB and every process that maps it advises the kernel
+ *  (MADV_HUGEPAGE), which backs it with huge pages where transparent huge
+ *  pages for shared memory are enabled (shmem_enabled: advise, always or
+ *  within_size), or when the segment is a file on a hugetlbfs mount (an
+ *  absolute path).  Elsewhere it changes nothing but the size. */
+#define FG_SEGMENT_HUGEPAGES 0x1u
 
 /** Replace a segment that exists but is foreign, corrupt, of another
  *  layout version or of another capacity (its buckets are lost). */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <urcu/uatomic.h>
@@ -16,6 +17,7 @@
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/gcra.h"
+#include "shm/scan.h"
 #include "shm/table.h"
 
 _Static_assert(FG_RULE_GLOBAL == FG__RULE_GLOBAL, "flag values");
@@ -241,29 +243,27 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 
 int fg_stats(fg_client *c, fg_segment_stats *out)
 {
+	struct fg_table_sums *sums;
 	struct fg_table *t;
-	uint64_t i;
+	unsigned i;
 
 	if (c == NULL || out == NULL)
 		return FG_EINVAL;
+	sums = malloc(sizeof *sums);
+	if (sums == NULL)
+		return FG_ENOMEM;
 	t = &c->seg.tbl;
+	fg__table_sums(t, sums);
 	memset(out, 0, sizeof *out);
 	out->capacity = c->seg.capacity;
-	out->nslots = t->nslots;
-	for (i = 0; i < t->nslots; i++) {
-		struct fg_slot *s = &t->slots[i];
-		unsigned st = FG_CTL_STATE(uatomic_read(&s->ctl));
-
-		if (st == FG_SLOT_READY) {
-			out->used++;
-			out->consumed += uatomic_read(&s->consumed);
-			out->denied += uatomic_read(&s->aux);
-		} else if (st == FG_SLOT_DEAD) {
-			out->dead++;
-		}
-	}
+	out->nslots = fg__table_nslots(t);
+	out->used = sums->used;
+	out->dead = sums->dead;
+	out->consumed = sums->consumed; /* live buckets only */
+	out->denied = sums->denied;
 	for (i = 0; i < FG_MAX_RULES; i++)
 		out->table_full += uatomic_read(&c->seg.rules[i].table_full);
+	free(sums);
 	out->inserts = uatomic_read(&t->hdr->inserts);
 	out->abandoned = uatomic_read(&t->hdr->abandoned);
 	out->reaped = uatomic_read(&t->hdr->reaped);
@@ -274,9 +274,15 @@ int fg_stats(fg_client *c, fg_segment_stats *out)
 int fg_reap(fg_client *c, uint64_t min_age_ms)
 {
 	uint64_t n;
+	int r;
 
 	if (c == NULL || min_age_ms > UINT64_MAX / 1000000u)
 		return FG_EINVAL;
+	/* Reopening groups is for one owner at a time (table.c). */
+	r = fg__seg_lock(&c->seg);
+	if (r != 0)
+		return r;
 	n = fg__table_reap(&c->seg.tbl, fg__now_ns(), min_age_ms * 1000000u);
+	fg__seg_unlock(&c->seg);
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }

@@ -7,20 +7,27 @@
  * naturally aligned.  This header is the only place the layout is described;
  * change anything here and bump FG_LAYOUT_VERSION.
  *
- *   offset 0                 4096               69632 (page-aligned)
- *   +------------------------+------------------+---------------------------+
- *   | header (4096 B)        | rule table       | slot table                |
- *   |  0-127: identity       | 255 x 256 B      | nslots x 96 B             |
- *   |  128: rule map         |  line 0: seq +   |  ctl | aux | tat | consumed|
- *   |  256: counters         |   2 param copies |  key[64]                  |
- *   +------------------------+------------------+---------------------------+
+ *   0            4096          69632        dirty_off+   blocks_off
+ *   +------------+-------------+------------+------------------------------+
+ *   | header     | rule table  | dirty map  | blocks: nblocks x 832 B      |
+ *   | 0: identity| 255 x 256 B | 1 bit a    |                              |
+ *   | 128: names |             | block,     |                              |
+ *   | 256: counts|             | pages      |                              |
+ *   +------------+-------------+------------+------------------------------+
  *
- * Header.  The identity (first 128 bytes) is written once, before the file is
- * linked under its public name, and is covered by a checksum: an attacher that
- * finds the right magic and version but inconsistent sizes refuses the segment
- * instead of indexing out of the mapping.  The rule map changes when rules are
- * added. The counter line holds counters of rare events (never touched by a
- * successful check).
+ *   one block (832 B = 13 cache lines, 16 slots):
+ *   +--------------------------------------------------------------------+
+ *   | line 0: group 0 control | group 1 control     (tags, ver, fp16[8]) |
+ *   | lines 1-8: slots 0-15, 32 B each: tat | word | key[16]             |
+ *   | lines 9-12: cold, 16 B a slot: aux | base                          |
+ *   +--------------------------------------------------------------------+
+ *
+ * Header.  The identity (first 128 bytes) is written once, before the file
+ * is linked under its public name, and is covered by a checksum: an
+ * attacher that finds the right magic and version but inconsistent sizes
+ * refuses the segment instead of indexing out of the mapping.  The rule
+ * map changes when rules are added.  The counter line holds counters of
+ * rare events (never touched by a successful check).
  *
  * Rules.  A rule is named once and keeps its index (0..254) for the life of
  * the segment, so a slot can refer to its rule with 8 bits and an index is
@@ -29,16 +36,33 @@
  * use params[seq & 1] and re-check seq.  An owner killed half-way through
  * an update leaves the live copy intact, so readers never wait for it.
  *
- * Version 2 added eviction: a tat of FG_TAT_EVICTED marks a bucket being
- * evicted, and the counts of evicted buckets move to their rule record.  A
- * version 1 client would neither honour the mark nor re-check a reused
- * slot, so the two must not share a segment.
+ * Blocks.  A key hashes to a home block and a preferred slot in it.  Its
+ * block's first line holds the control of its two groups of 8 slots: the
+ * tags (a byte a slot: state and 5 bits of fingerprint), the group's
+ * version, and 16 more bits of fingerprint a slot, so a check reads one
+ * line of metadata to find its slot among 16, and one line of bucket data
+ * (a slot is 32 bytes, two to a line, never across one).  Tags and version
+ * are one 16-byte word that every change of state moves with one
+ * cmpxchg16b, so a group's slots change state together (a long key's
+ * slots, the rule that keeps probes short: shm/table.c).  A bucket's tat
+ * and word are a 16-byte pair: admitting a request is one cmpxchg16b.  The
+ * word holds the bucket's rule and key length, its clean bit and the
+ * slot's count of admitted tokens, which keeps growing across the slot's
+ * buckets (base, in the cold part, is where this bucket started).  Keys of
+ * up to 16 bytes live in their slot; longer ones take the next one or two
+ * slots of the group as well (EXT), which hold bytes 16-47 and 48-63.
  *
- * Slots.  96 bytes; tat and consumed are a 16-byte aligned pair so that one
- * double-width CAS moves both (x86-64 cmpxchg16b): admitting a request is a
- * single atomic instruction.  ctl packs the slot's state with a fingerprint
- * of its key so that a probe rejects almost every foreign slot without
- * touching the key bytes.  See shm/table.c for the state machine.
+ * The dirty map has a bit a block, set by the first change to a block
+ * after the owner's harvest cleared it (shm/scan.c): the harvest visits
+ * those blocks only.
+ *
+ * Version 3 replaced the 96-byte slots of versions 1 and 2 (linear probing,
+ * one control word a slot, a third of the slots across two cache lines)
+ * with these blocks, tombstones that do not lengthen probes, and the dirty
+ * map.  Version 2 had added eviction (FG_TAT_EVICTED, evicted counts).  A
+ * client of another version would misread every slot: segments of other
+ * versions are refused (FG_EVERSION); snapshots, which name buckets by rule
+ * and key, restore across versions.
  */
 #ifndef FG_SHM_LAYOUT_H
 #define FG_SHM_LAYOUT_H
@@ -46,40 +70,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 2: eviction (FG_TAT_EVICTED, evicted counts) */
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 2u
+#define FG_LAYOUT_VERSION 3u /* 3: blocks of 16 slots, dirty map */
 
 #define FG_HDR_SIZE        4096u
 #define FG_RULE_SIZE       256u
-#define FG_MAX_RULES       255u /* rule indices fit in 8 bits of ctl */
+#define FG_MAX_RULES       255u /* rule indices fit in 8 bits of a word */
 #define FG_RULE_NAME_BYTES 32u  /* NUL-padded */
-#define FG_SLOT_SIZE       96u
-#define FG_SLOT_KEY_MAX    64u
-#define FG_PROBE_MAX       1024u /* bound on any probe sequence */
+#define FG_SLOT_SIZE       32u
+#define FG_SLOT_KEY_MAX    64u /* longest key */
+#define FG_SLOT_KEY_INLINE 16u /* key bytes in a bucket's own slot */
+#define FG_GROUP_SLOTS     8u  /* slots under one control word */
+#define FG_BLOCK_SLOTS     16u /* two groups: one line of metadata */
+#define FG_BLOCK_SIZE      832u
+#define FG_PROBE_BLOCKS    64u /* bound on any probe sequence (1024 slots) */
 
-/* Slot table size for a capacity: 11/8 slots per key keeps linear probing
- * below a 0.73 load factor, and 1,000,000 keys in 126 MiB. */
-#define FG_SLOTS_FOR(capacity) ((capacity) + ((capacity)*3 + 7) / 8)
+/* Blocks for a capacity: 14 keys a block, a load of 0.875 at capacity. */
+#define FG_BLOCK_KEYS 14u
+#define FG_BLOCKS_FOR(capacity)                                                \
+	(((capacity) + FG_BLOCK_KEYS - 1) / FG_BLOCK_KEYS)
+
+/* Header flags (fg_seg_hdr.flags). */
+#define FG_SEG_HUGE  0x1u /* sized and advised for 2 MiB pages */
+#define FG_HUGE_PAGE (UINT64_C(2) << 20)
 
 struct fg_seg_hdr {
 	/* lines 0-1: identity; immutable once published */
 	uint8_t magic[8];
 	uint32_t layout_version;
-	uint32_t hdr_size; /* FG_HDR_SIZE */
-	uint64_t seg_size; /* bytes, equals the file size */
-	uint64_t nslots;
+	uint32_t hdr_size;  /* FG_HDR_SIZE */
+	uint64_t seg_size;  /* bytes, equals the file size */
+	uint64_t nslots;    /* nblocks * FG_BLOCK_SLOTS */
 	uint64_t capacity;  /* keys the table is sized for */
 	uint32_t slot_size; /* FG_SLOT_SIZE */
 	uint32_t rule_size; /* FG_RULE_SIZE */
 	uint32_t max_rules; /* FG_MAX_RULES */
 	uint32_t key_max;   /* FG_SLOT_KEY_MAX */
 	uint64_t rules_off;
-	uint64_t slots_off;
+	uint64_t blocks_off;
 	uint64_t
 	    hash_seed[2];    /* random per segment: keys' placement is secret */
 	uint64_t created_ns; /* CLOCK_REALTIME at creation, for operators */
-	uint64_t checksum;   /* fg__hash64 of this line up to here */
+	uint64_t nblocks;
+	uint64_t dirty_off;
+	uint32_t block_size; /* FG_BLOCK_SIZE */
+	uint32_t flags;      /* FG_SEG_* */
+	uint64_t checksum;   /* fg__hash64 of the identity up to here */
 
 	/* line 2: rule name map (owner writes, workers read) */
 	uint64_t nnames
@@ -93,8 +129,9 @@ struct fg_seg_hdr {
 	    __attribute__((aligned(128))); /* claims found stale */
 	uint64_t reaped;                   /* dead slots made reusable */
 	uint64_t inserts;                  /* keys inserted */
-	uint64_t evicted; /* idle full buckets reclaimed under pressure */
-	uint8_t pad[FG_HDR_SIZE - 288];
+	uint64_t evicted;  /* idle full buckets reclaimed under pressure */
+	uint64_t reopened; /* groups whose tombstones became empty again */
+	uint8_t pad[FG_HDR_SIZE - 296];
 };
 
 /* Rule flags (fg_rule_params.flags); the public FG_RULE_* values are the same.
@@ -127,14 +164,42 @@ struct fg_rule_rec {
 	uint8_t pad2[FG_RULE_SIZE - 152];
 };
 
-/* ctl word: state:3 | keylen:7 | rule:8 | gen:14 | fingerprint:32 */
+/* A slot's state: the low 3 bits of its tag (shm/table.c). */
 enum fg_slot_state {
-	FG_SLOT_EMPTY = 0,   /* never used: ends every probe sequence */
-	FG_SLOT_CLAIMED = 1, /* an inserter owns it; key bytes not yet valid */
+	FG_SLOT_EMPTY = 0,   /* never used since its group was last open */
+	FG_SLOT_CLAIMED = 1, /* an inserter owns it; the bucket is not valid */
 	FG_SLOT_READY = 2,   /* a live bucket */
-	FG_SLOT_FREE = 3,    /* reusable; skipped by lookups */
+	FG_SLOT_FREE = 3,    /* a tombstone: reusable, does not end probes */
 	FG_SLOT_DEAD = 4,    /* abandoned claim; FREE once reaped */
+	FG_SLOT_EXT = 5,     /* more key bytes of the slot before it */
 };
+
+/* tag: state:3 | fingerprint:5 (of CLAIMED and READY slots) */
+#define FG_TAG_STATE(t)    ((unsigned)((t)&7u))
+#define FG_TAG(state, fp5) ((uint8_t)((state) | ((fp5) << 3)))
+
+/* A group's control word and fingerprints: half a metadata line. */
+struct fg_group {
+	uint64_t tags; /* slot i's tag in byte i */
+	uint64_t ver;  /* bit 0: reopening (table.c); +2 a change of tags */
+	uint16_t fp[FG_GROUP_SLOTS]; /* 16 more fingerprint bits a slot */
+} __attribute__((aligned(32)));
+
+#define FG_VER_REOPENING UINT64_C(1)
+
+/*
+ * A bucket's word: rule:8 | keylen:7 | clean:1 | count:48.  count is the
+ * slot's tokens admitted, ever (modulo 2^48: 78 hours at a token a ns); a
+ * check adds its cost and clears clean, the harvest sets clean.
+ */
+#define FG_W_COUNT_MASK ((UINT64_C(1) << 48) - 1)
+#define FG_W_CLEAN      (UINT64_C(1) << 48)
+#define FG_W_KEYLEN(w)  ((unsigned)(((w) >> 49) & 0x7fu))
+#define FG_W_RULE(w)    ((unsigned)((w) >> 56))
+#define FG_W_IDENT(w)   ((w) & ~(FG_W_COUNT_MASK | FG_W_CLEAN))
+#define FG_W_MAKE(rule, keylen, count)                                         \
+	(((uint64_t)(rule) << 56) | ((uint64_t)(keylen) << 49) |               \
+	 ((count)&FG_W_COUNT_MASK))
 
 /* tat of a bucket being evicted (table.c): far beyond any real time (which
  * stays below 2^62 ns for a century of uptime), so a check that meets it
@@ -142,34 +207,57 @@ enum fg_slot_state {
 #define FG_TAT_EVICTED (UINT64_C(1) << 63)
 
 struct fg_slot {
-	uint64_t ctl;
-	uint64_t aux; /* READY: denials; DEAD: when it was abandoned (ns) */
-	uint64_t tat; /* GCRA theoretical arrival time, CLOCK_MONOTONIC ns */
-	uint64_t consumed; /* tokens admitted here, ever (grow-only) */
-	uint8_t key[FG_SLOT_KEY_MAX];
-} __attribute__((aligned(16)));
+	uint64_t tat;  /* GCRA theoretical arrival time, CLOCK_MONOTONIC ns;
+	                * CLAIMED: when the reaper first saw the claim */
+	uint64_t word; /* see FG_W_*; tat and word move as one pair */
+	uint8_t key[FG_SLOT_KEY_INLINE]; /* zero-padded */
+} __attribute__((aligned(32)));
 
-#define FG_CTL_STATE(c)  ((unsigned)((c)&7u))
-#define FG_CTL_KEYLEN(c) ((unsigned)(((c) >> 3) & 0x7fu))
-#define FG_CTL_RULE(c)   ((unsigned)(((c) >> 10) & 0xffu))
-#define FG_CTL_GEN(c)    ((unsigned)(((c) >> 18) & 0x3fffu))
-#define FG_CTL_FP(c)     ((uint32_t)((c) >> 32))
-/* the bits that name a key: keylen, rule and fingerprint */
-#define FG_CTL_META_MASK (UINT64_C(0xffffffff00000000) | UINT64_C(0x3fff8))
-#define FG_CTL_MAKE(state, keylen, rule, gen, fp)                              \
-	((uint64_t)(state) | ((uint64_t)(keylen) << 3) |                       \
-	 ((uint64_t)(rule) << 10) | (((uint64_t)(gen)&0x3fffu) << 18) |        \
-	 ((uint64_t)(fp) << 32))
+/* aux of a CLAIMED slot: the claim's token, this bit and the time of the
+ * claim (below 2^62: table.c); also of a READY slot whose publisher was
+ * killed before taking its token back, whose denials are then lost */
+#define FG_AUX_TOKEN (UINT64_C(1) << 63)
+/* aux of a READY slot: denials (bits 0-61), and the clean bit of the
+ * harvest, which must not be the token's (a set clean bit is no token) */
+#define FG_AUX_CLEAN (UINT64_C(1) << 62)
+#define FG_AUX_DENIALS(aux)                                                    \
+	((aux)&FG_AUX_TOKEN ? 0 : (aux) & (FG_AUX_CLEAN - 1))
+
+struct fg_cold {
+	uint64_t aux;  /* READY: denials | FG_AUX_CLEAN; CLAIMED: token;
+	                * DEAD: when it was abandoned (ns) */
+	uint64_t base; /* the word's count when the bucket was created */
+};
+
+struct fg_block {
+	struct fg_group g[2];                /* line 0 */
+	struct fg_slot s[FG_BLOCK_SLOTS];    /* lines 1-8 */
+	struct fg_cold cold[FG_BLOCK_SLOTS]; /* lines 9-12 */
+} __attribute__((aligned(64)));
 
 _Static_assert(sizeof(struct fg_seg_hdr) == FG_HDR_SIZE, "header size");
-_Static_assert(offsetof(struct fg_seg_hdr, checksum) + 8 <= 128, "identity");
+_Static_assert(offsetof(struct fg_seg_hdr, blocks_off) == 64, "identity");
+_Static_assert(offsetof(struct fg_seg_hdr, nblocks) == 96, "identity");
+_Static_assert(offsetof(struct fg_seg_hdr, checksum) == 120, "identity");
 _Static_assert(offsetof(struct fg_seg_hdr, nnames) == 128, "rule map line");
 _Static_assert(offsetof(struct fg_seg_hdr, abandoned) == 256, "counter line");
 _Static_assert(sizeof(struct fg_rule_rec) == FG_RULE_SIZE, "rule size");
 _Static_assert(offsetof(struct fg_rule_rec, name) == 64, "rule line 1");
 _Static_assert(offsetof(struct fg_rule_rec, table_full) == 128, "rule line 2");
+_Static_assert(sizeof(struct fg_group) == 32, "a group is half a line");
+_Static_assert(offsetof(struct fg_group, ver) == 8, "tags and ver: one pair");
 _Static_assert(sizeof(struct fg_slot) == FG_SLOT_SIZE, "slot size");
-_Static_assert(offsetof(struct fg_slot, tat) % 16 == 0, "tat pair alignment");
-_Static_assert(FG_SLOT_SIZE % 16 == 0, "slot alignment");
+_Static_assert(64 % FG_SLOT_SIZE == 0, "no slot across a cache line");
+_Static_assert(offsetof(struct fg_slot, word) == 8, "tat and word: one pair");
+_Static_assert(sizeof(struct fg_cold) == 16, "cold part of a slot");
+_Static_assert(offsetof(struct fg_block, s) == 64, "slots after one line");
+_Static_assert(offsetof(struct fg_block, cold) == 64 + 16 * FG_SLOT_SIZE,
+               "cold after the slots");
+_Static_assert(sizeof(struct fg_block) == FG_BLOCK_SIZE, "block size");
+_Static_assert(FG_BLOCK_SIZE % 64 == 0, "blocks start on a line");
+_Static_assert(FG_BLOCK_SLOTS == 2 * FG_GROUP_SLOTS, "two groups a block");
+_Static_assert((FG_AUX_CLEAN & FG_AUX_TOKEN) == 0, "a clean bit is no token");
+_Static_assert(FG_SLOT_KEY_INLINE + 2 * FG_SLOT_SIZE >= FG_SLOT_KEY_MAX,
+               "two EXT slots hold the longest key");
 
 #endif

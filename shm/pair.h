@@ -1,12 +1,15 @@
 /*
- * pair.h - one atomic step on a bucket's (tat, consumed) pair.
+ * pair.h - one atomic step on two adjacent words.
  *
- * Admitting a request must move the bucket's theoretical arrival time and
- * add to the count of consumed tokens that the daemon harvests.  On x86-64
- * both words move with one cmpxchg16b: 6.8 ns here against 12 ns for a CAS
- * followed by an atomic add, in a check budgeted at 40 ns.  Elsewhere the
- * pair is a CAS on tat then an add on consumed; consumed may then lag tat
- * by one in-flight request, which only the harvest (not a decision) sees.
+ * Two places in a segment move two words at once.  A bucket's (tat, word)
+ * pair: admitting a request moves the theoretical arrival time and adds
+ * to the slot's count in one cmpxchg16b (6.8 ns here, against 12 ns for a
+ * CAS then an atomic add, in a check budgeted at 40 ns).  A group's
+ * (tags, ver): every change of a slot's state moves the group's tags and
+ * its version together (shm/table.c).  Both need a lock-free 16-byte
+ * compare-and-swap: cmpxchg16b on x86-64 (-mcx16), casp or ldxp/stxp on
+ * arm64.  Emulating it with a lock would break the promise that a worker
+ * killed anywhere leaves nothing locked, so there is no fallback.
  *
  * The two halves are loaded separately and may tear; a torn snapshot just
  * fails the CAS, which returns the true current pair for the retry.
@@ -15,57 +18,88 @@
 #define FG_SHM_PAIR_H
 
 #include <stdint.h>
-#include <urcu/uatomic.h>
 
 #include "shm/layout.h"
 
+#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
+#error "floodgate needs a lock-free 16-byte compare-and-swap (x86-64: -mcx16)"
+#endif
+
+typedef unsigned __int128 fg_u128;
+
+/*
+ * If the 16 bytes at @p (16-aligned) hold (*@lo, *@hi), replace them by
+ * (@nlo, @nhi): 1.  Otherwise 0, with *@lo and *@hi set to what is there.
+ * A full barrier either way.
+ */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+static inline int fg__dwcas(uint64_t *p, uint64_t *lo, uint64_t *hi,
+                            uint64_t nlo, uint64_t nhi)
+{
+	uint64_t olo = *lo, ohi = *hi;
+	unsigned char ok;
+
+	/* By hand: the builtin's 128-bit result went through the stack on
+	 * the path of every check. */
+	__asm__ __volatile__("lock cmpxchg16b %1\n\tsete %0"
+	                     : "=q"(ok), "+m"(*(fg_u128 *)(void *)p), "+a"(olo),
+	                       "+d"(ohi)
+	                     : "b"(nlo), "c"(nhi)
+	                     : "memory", "cc");
+	if (!ok) {
+		*lo = olo;
+		*hi = ohi;
+	}
+	return ok;
+}
+#else /* the builtin: other CPUs, and what ThreadSanitizer understands */
+static inline int fg__dwcas(uint64_t *p, uint64_t *lo, uint64_t *hi,
+                            uint64_t nlo, uint64_t nhi)
+{
+	fg_u128 old = ((fg_u128)*hi << 64) | *lo;
+	fg_u128 nw = ((fg_u128)nhi << 64) | nlo;
+	fg_u128 cur =
+	    __sync_val_compare_and_swap((fg_u128 *)(void *)p, old, nw);
+
+	if (cur == old)
+		return 1;
+	*lo = (uint64_t)cur;
+	*hi = (uint64_t)(cur >> 64);
+	return 0;
+}
+#endif
+
+static inline uint64_t fg__load(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 struct fg_pair {
 	uint64_t tat;
-	uint64_t consumed;
+	uint64_t word;
 };
 
 static inline void fg__pair_load(struct fg_slot *s, struct fg_pair *p)
 {
-	p->tat = uatomic_read(&s->tat);
-	p->consumed = uatomic_read(&s->consumed);
+	p->tat = fg__load(&s->tat);
+	p->word = fg__load(&s->word);
 }
 
-#if defined(__x86_64__) && defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
-#define FG_PAIR_DWCAS 1
 /*
- * Set tat to @tat and add @cost to consumed if the pair still holds *p.
+ * Set tat to @tat and add @cost to the word's count (modulo 2^48, clearing
+ * its clean bit when @cost is not 0) if the pair still holds *p.
  * Return: 1 on success; 0 with *p reloaded with the current pair.
  */
 static inline int fg__pair_advance(struct fg_slot *s, struct fg_pair *p,
                                    uint64_t tat, uint64_t cost)
 {
-	typedef unsigned __int128 u128;
-	u128 old = ((u128)p->consumed << 64) | p->tat;
-	u128 new = ((u128)(p->consumed + cost) << 64) | tat;
-	u128 cur =
-	    __sync_val_compare_and_swap((u128 *)(void *)&s->tat, old, new);
+	/* The count wraps at 2^48 into the clean bit, which then reads set:
+	 * harmless (the harvest takes differences modulo 2^48, and a clean
+	 * bit only makes the next admission mark its block again); cost is
+	 * below 2^32, so nothing wraps further. */
+	uint64_t w = cost ? (p->word & ~FG_W_CLEAN) + cost : p->word;
 
-	if (cur == old)
-		return 1;
-	p->tat = (uint64_t)cur;
-	p->consumed = (uint64_t)(cur >> 64);
-	return 0;
+	return fg__dwcas(&s->tat, &p->tat, &p->word, tat, w);
 }
-#else
-#define FG_PAIR_DWCAS 0
-static inline int fg__pair_advance(struct fg_slot *s, struct fg_pair *p,
-                                   uint64_t tat, uint64_t cost)
-{
-	uint64_t cur = uatomic_cmpxchg(&s->tat, p->tat, tat);
-
-	if (cur != p->tat) {
-		p->tat = cur;
-		return 0;
-	}
-	if (cost)
-		uatomic_add(&s->consumed, cost);
-	return 1;
-}
-#endif
 
 #endif

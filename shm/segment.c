@@ -32,7 +32,7 @@
 #define PAGE           4096u
 #define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
 #define RULES_BYTES    ((uint64_t)FG_MAX_RULES * FG_RULE_SIZE)
-#define SLOTS_OFF      ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
+#define DIRTY_OFF      ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
 /* Beyond this a segment is a mistake, not a configuration (1 TiB). */
 #define SEG_SIZE_MAX (UINT64_C(1) << 40)
 
@@ -102,18 +102,22 @@ int fg__seg_path(const char *segment, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? FG_ENAME : 0;
 }
 
-int fg__seg_geometry(uint64_t capacity, uint64_t *nslots, uint64_t *size)
+int fg__seg_geometry(uint64_t capacity, unsigned flags, struct fg_seg_geom *g)
 {
-	uint64_t n;
+	uint64_t size;
 
-	if (capacity == 0 || capacity > SEG_SIZE_MAX / FG_SLOT_SIZE)
+	if (capacity == 0 || capacity > SEG_SIZE_MAX / FG_BLOCK_SIZE)
 		return FG_ETOOBIG;
-	n = FG_SLOTS_FOR(capacity);
-	if (n > (SEG_SIZE_MAX - SLOTS_OFF) / FG_SLOT_SIZE ||
-	    SLOTS_OFF + n * FG_SLOT_SIZE > (uint64_t)SIZE_MAX)
+	g->nblocks = FG_BLOCKS_FOR(capacity);
+	g->dirty_off = DIRTY_OFF;
+	g->blocks_off =
+	    DIRTY_OFF + ALIGN_UP((g->nblocks + 63) / 64 * 8, (uint64_t)PAGE);
+	size = g->blocks_off + g->nblocks * FG_BLOCK_SIZE;
+	if (flags & FG_SEG_HUGE)
+		size = ALIGN_UP(size, FG_HUGE_PAGE);
+	if (size > SEG_SIZE_MAX || size > (uint64_t)SIZE_MAX)
 		return FG_ETOOBIG;
-	*nslots = n;
-	*size = SLOTS_OFF + n * FG_SLOT_SIZE;
+	g->size = size;
 	return 0;
 }
 
@@ -128,7 +132,7 @@ uint64_t fg__seg_checksum(const struct fg_seg_hdr *h)
 
 int fg__seg_validate(const struct fg_seg_hdr *h, uint64_t file_size)
 {
-	uint64_t nslots, size;
+	struct fg_seg_geom g;
 
 	if (file_size < FG_HDR_SIZE ||
 	    memcmp(h->magic, FG_SEG_MAGIC, sizeof h->magic) != 0)
@@ -137,11 +141,14 @@ int fg__seg_validate(const struct fg_seg_hdr *h, uint64_t file_size)
 		return FG_EVERSION;
 	if (h->hdr_size != FG_HDR_SIZE || h->slot_size != FG_SLOT_SIZE ||
 	    h->rule_size != FG_RULE_SIZE || h->max_rules != FG_MAX_RULES ||
-	    h->key_max != FG_SLOT_KEY_MAX || h->rules_off != FG_HDR_SIZE ||
-	    h->slots_off != SLOTS_OFF)
+	    h->key_max != FG_SLOT_KEY_MAX || h->block_size != FG_BLOCK_SIZE ||
+	    h->rules_off != FG_HDR_SIZE || (h->flags & ~FG_SEG_HUGE) != 0)
 		return FG_EBADSEG;
-	if (fg__seg_geometry(h->capacity, &nslots, &size) != 0 ||
-	    h->nslots != nslots || h->seg_size != size || size != file_size)
+	if (fg__seg_geometry(h->capacity, h->flags, &g) != 0 ||
+	    h->nblocks != g.nblocks ||
+	    h->nslots != g.nblocks * FG_BLOCK_SLOTS ||
+	    h->dirty_off != g.dirty_off || h->blocks_off != g.blocks_off ||
+	    h->seg_size != g.size || g.size != file_size)
 		return FG_EBADSEG;
 	if (h->checksum != fg__seg_checksum(h))
 		return FG_EBADSEG;
@@ -172,6 +179,9 @@ static int map_validated(int fd, const char *path, struct fg_seg *seg)
 	            MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		return fg__errno_to_fg(errno);
+	/* Ask for huge pages: the kernel may grant them (layout.h). */
+	if (hdr.flags & FG_SEG_HUGE)
+		(void)madvise(base, (size_t)hdr.seg_size, MADV_HUGEPAGE);
 	/* The identity is immutable; if it changed since pread, the file was
 	 * replaced under us: refuse rather than trust either copy. */
 	if (memcmp(base, &hdr, offsetof(struct fg_seg_hdr, nnames)) != 0) {
@@ -187,9 +197,10 @@ static int map_validated(int fd, const char *path, struct fg_seg *seg)
 	    (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr.rules_off);
 	seg->tbl.hdr = base;
 	seg->tbl.rules = seg->rules;
-	seg->tbl.slots =
-	    (struct fg_slot *)(void *)((uint8_t *)base + hdr.slots_off);
-	seg->tbl.nslots = hdr.nslots;
+	seg->tbl.blocks =
+	    (struct fg_block *)(void *)((uint8_t *)base + hdr.blocks_off);
+	seg->tbl.dirty = (uint64_t *)(void *)((uint8_t *)base + hdr.dirty_off);
+	seg->tbl.nblocks = hdr.nblocks;
 	seg->tbl.seed[0] = hdr.hash_seed[0];
 	seg->tbl.seed[1] = hdr.hash_seed[1];
 	snprintf(seg->path, sizeof seg->path, "%s", path);
@@ -224,10 +235,43 @@ static int opts_check(const fg_segment_opts *o, uint64_t *capacity,
 {
 	*capacity = o && o->capacity ? o->capacity : FG_DEFAULT_CAPACITY;
 	*mode = o && o->mode ? (mode_t)o->mode : 0660;
+	if (o && (o->flags & ~FG_SEGMENT_HUGEPAGES))
+		return FG_EINVAL;
 	/* never world-accessible; the owner must be able to read and write */
 	if ((*mode & ~(mode_t)0770) != 0 || (*mode & 0600) != 0600)
 		return FG_EINVAL;
 	return 0;
+}
+
+/*
+ * Reserve the memory of a segment asked for 2 MiB pages: the kernel picks
+ * the page size when a page is allocated, and fallocate() allocates
+ * without the mapping that says "huge", so the pages are faulted in
+ * through one instead (MADV_POPULATE_WRITE reports a full /dev/shm as an
+ * error, where touching them would be SIGBUS).  0, EINVAL where the
+ * kernel cannot (then fallocate()), or an errno.
+ */
+static int reserve_huge(int fd, uint64_t size)
+{
+	void *p;
+	int r = 0;
+
+	if (ftruncate(fd, (off_t)size) != 0)
+		return errno;
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	(void)madvise(p, (size_t)size, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(p, (size_t)size, MADV_POPULATE_WRITE) != 0)
+		r = errno;
+#else
+	r = EINVAL;
+#endif
+	munmap(p, (size_t)size);
+	if (r == EINVAL) /* an older kernel: reserve the small way */
+		r = posix_fallocate(fd, 0, (off_t)size);
+	return r;
 }
 
 /* Build a complete segment in a new file at @tmp. */
@@ -235,11 +279,13 @@ static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
                  mode_t mode, int *fdp)
 {
 	struct fg_seg_hdr *h = NULL;
-	uint64_t nslots, size;
+	struct fg_seg_geom g;
+	unsigned segflags =
+	    o && (o->flags & FG_SEGMENT_HUGEPAGES) ? FG_SEG_HUGE : 0;
 	struct timespec ts;
 	int fd, r;
 
-	r = fg__seg_geometry(capacity, &nslots, &size);
+	r = fg__seg_geometry(capacity, segflags, &g);
 	if (r != 0)
 		return r;
 	fd =
@@ -252,9 +298,10 @@ static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
 	    fchown(fd, o->uid > 0 ? (uid_t)o->uid : (uid_t)-1,
 	           o->gid > 0 ? (gid_t)o->gid : (gid_t)-1) != 0)
 		goto fail_errno;
-	r = posix_fallocate(fd, 0, (off_t)size);
+	r = segflags & FG_SEG_HUGE ? reserve_huge(fd, g.size)
+	                           : posix_fallocate(fd, 0, (off_t)g.size);
 	if (r == EOPNOTSUPP || r == EINVAL)
-		r = ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
+		r = ftruncate(fd, (off_t)g.size) == 0 ? 0 : errno;
 	if (r != 0) {
 		errno = r;
 		goto fail_errno;
@@ -268,15 +315,19 @@ static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
 	memcpy(h->magic, FG_SEG_MAGIC, sizeof h->magic);
 	h->layout_version = FG_LAYOUT_VERSION;
 	h->hdr_size = FG_HDR_SIZE;
-	h->seg_size = size;
-	h->nslots = nslots;
+	h->seg_size = g.size;
+	h->nslots = g.nblocks * FG_BLOCK_SLOTS;
 	h->capacity = capacity;
 	h->slot_size = FG_SLOT_SIZE;
 	h->rule_size = FG_RULE_SIZE;
 	h->max_rules = FG_MAX_RULES;
 	h->key_max = FG_SLOT_KEY_MAX;
 	h->rules_off = FG_HDR_SIZE;
-	h->slots_off = SLOTS_OFF;
+	h->blocks_off = g.blocks_off;
+	h->nblocks = g.nblocks;
+	h->dirty_off = g.dirty_off;
+	h->block_size = FG_BLOCK_SIZE;
+	h->flags = segflags;
 	if (getrandom(h->hash_seed, sizeof h->hash_seed, 0) !=
 	    (ssize_t)sizeof h->hash_seed)
 		goto fail_errno;

@@ -31,8 +31,17 @@ struct fg_seg {
 /* Resolve a segment name (NULL: $FLOODGATE_SEGMENT or the default). */
 int fg__seg_path(const char *segment, char *out, size_t outlen);
 
-/* Slots and bytes for @capacity keys; FG_ETOOBIG past the address space. */
-int fg__seg_geometry(uint64_t capacity, uint64_t *nslots, uint64_t *size);
+/* Where everything is in a segment of @capacity keys. */
+struct fg_seg_geom {
+	uint64_t nblocks;
+	uint64_t dirty_off;
+	uint64_t blocks_off;
+	uint64_t size; /* bytes */
+};
+
+/* The geometry for @capacity keys and header @flags (FG_SEG_*);
+ * FG_ETOOBIG past the address space. */
+int fg__seg_geometry(uint64_t capacity, unsigned flags, struct fg_seg_geom *g);
 
 uint64_t fg__seg_checksum(const struct fg_seg_hdr *h);
 

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +60,20 @@ static inline void test_rule(fg_client *c, const char *name, uint32_t capacity,
 	int r = fg_rule_set(c, &rule);
 
 	cr_assert_eq(r, 0, "fg_rule_set(%s): %s", name, fg_strerror(r));
+}
+
+/* Where the source tree is: $srcdir (make check), else from __FILE__. */
+static inline void test_src_path(const char *rel, char *buf, size_t len)
+{
+	const char *srcdir = getenv("srcdir");
+	const char *f = __FILE__, *slash = strrchr(f, '/');
+
+	if (srcdir != NULL)
+		snprintf(buf, len, "%s/%s", srcdir, rel);
+	else if (slash != NULL)
+		snprintf(buf, len, "%.*s/../%s", (int)(slash - f), f, rel);
+	else
+		snprintf(buf, len, "./%s", rel);
 }
 
 /* Wait for every child; each must exit 0. */

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "floodgate.h"
@@ -185,7 +186,9 @@ Test(api, stats_count_consumption_and_denials)
 	cr_expect_eq(st.consumed, 3);
 	cr_expect_eq(st.denied, 1);
 	cr_expect_eq(st.capacity, 1000);
-	cr_expect_eq(st.nslots, 1375);
+	cr_expect_eq(st.nslots, 72 * 16,
+	             "72 blocks of 16 slots: 14 keys a "
+	             "block (layout.h)");
 	fg_close(c);
 	fg_unlink(test_segment("stats"));
 }
@@ -242,4 +245,144 @@ Test(api, unlink_refuses_a_file_that_is_not_a_segment)
 	cr_expect_eq(access(path, F_OK), 0, "the file is still there");
 	unlink(path);
 	cr_expect_eq(fg_unlink(path), FG_ENOSEG);
+}
+
+/* ------------------------------------------------------- fg_allow_at */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define MS_NS 1000000ull
+
+Test(api, allow_at_the_clock_answers_as_allow_does)
+{
+	fg_client *c = test_create("at", 100);
+	fg_decision d;
+	uint64_t now = mono_ns();
+	int i;
+
+	test_rule(c, "r", 5, 5, 1000, 0); /* the seed example */
+	for (i = 0; i < 5; i++)
+		cr_expect_eq(fg_allow_at(c, "r", "k", 1, now, &d), 1);
+	cr_expect_eq(fg_allow_at(c, "r", "k", 1, now, &d), 0);
+	cr_expect_eq(d.retry_after_ms, 200, "one token per 200 ms");
+	cr_expect_eq(d.reset_ms, 1000);
+	/* and the bucket is fg_allow()'s: it is empty for it too */
+	cr_expect_eq(fg_allow(c, "r", "k", 1, NULL), 0);
+	/* 200 ms later by the caller's clock: a token is back */
+	cr_expect_eq(fg_allow_at(c, "r", "k", 1, now + 200 * MS_NS, &d), 1);
+	fg_close(c);
+	fg_unlink(test_segment("at"));
+}
+
+Test(api, allow_at_one_clock_read_serves_several_rules)
+{
+	fg_client *c = test_create("atrules", 100);
+	uint64_t now = mono_ns();
+
+	test_rule(c, "per-user", 2, 2, 1000, 0);
+	test_rule(c, "per-ip", 1, 1, 1000, 0);
+	cr_expect_eq(fg_allow_at(c, "per-user", "alice", 1, now, NULL), 1);
+	cr_expect_eq(fg_allow_at(c, "per-ip", "192.0.2.1", 1, now, NULL), 1);
+	cr_expect_eq(fg_allow_at(c, "per-user", "alice", 1, now, NULL), 1);
+	cr_expect_eq(fg_allow_at(c, "per-ip", "192.0.2.1", 1, now, NULL), 0);
+	cr_expect_eq(fg_allow_at(c, "per-user", "alice", 1, now, NULL), 0);
+	fg_close(c);
+	fg_unlink(test_segment("atrules"));
+}
+
+/* Two keys with one history, then one asked at t and the other at an
+ * older time: the older answer is never "allowed" where the newer one is
+ * "denied", nor does it promise the tokens for an earlier moment. */
+Test(api, allow_at_an_older_time_never_gives_a_looser_answer)
+{
+	fg_client *c = test_create("atold", 20000);
+	uint64_t rng = 0x2545f4914f6cdd1dull, t0 = mono_ns(), looser = 0;
+	uint64_t stricter = 0;
+	unsigned probe, step;
+	char a[32], b[32];
+
+	test_rule(c, "r", 8, 4, 100, 0); /* 8 of burst, a token per 25 ms */
+	for (probe = 0; probe < 2000; probe++) {
+		uint64_t t = t0, lag;
+		fg_decision da, db;
+		int ra, rb;
+
+		snprintf(a, sizeof a, "a%u", probe);
+		snprintf(b, sizeof b, "b%u", probe);
+		for (step = 0; step < 1 + probe % 12; step++) {
+			uint32_t cost = 1 + (uint32_t)(rng % 3);
+
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			t += rng % (30 * MS_NS);
+			cr_assert_eq(fg_allow_at(c, "r", a, cost, t, NULL),
+			             fg_allow_at(c, "r", b, cost, t, NULL));
+		}
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		lag = rng % (60 * MS_NS);
+		t += 60 * MS_NS;
+		ra = fg_allow_at(c, "r", a, 2, t - lag, &da);
+		rb = fg_allow_at(c, "r", b, 2, t, &db);
+		cr_assert(ra == 0 || ra == 1);
+		/* a retry promised for an earlier moment (to the ms) */
+		if (ra > rb || (ra == 0 && rb == 0 &&
+		                (da.retry_after_ms + 1) * MS_NS <
+		                    db.retry_after_ms * MS_NS + lag))
+			looser++;
+		stricter += ra < rb;
+	}
+	cr_expect_eq(looser, 0, "%llu older answers were looser",
+	             (unsigned long long)looser);
+	cr_expect_gt(stricter, 0, "an older time was stricter sometimes");
+	fg_close(c);
+	fg_unlink(test_segment("atold"));
+}
+
+Test(api, allow_at_refuses_what_is_not_a_monotonic_time)
+{
+	fg_client *c = test_create("atbad", 100);
+	fg_decision d;
+
+	test_rule(c, "r", 5, 5, 1000, 0);
+	cr_expect_eq(fg_allow_at(c, "r", "k", 1, UINT64_C(1) << 62, &d),
+	             FG_EINVAL);
+	cr_expect_eq(fg_allow_at(c, "r", "k", 1, UINT64_MAX, &d), FG_EINVAL);
+	cr_expect_eq(fg_allow_at(NULL, "r", "k", 1, mono_ns(), &d), FG_EINVAL);
+	cr_expect_eq(fg_allow_at(c, "nope", "k", 1, mono_ns(), &d), FG_ENORULE);
+	cr_expect_eq(fg_allow_at(c, "r", "k", 6, mono_ns(), &d), FG_ECOST);
+	cr_expect_eq(fg_allow_at(c, "r", "", 1, mono_ns(), &d), FG_EKEY);
+	fg_close(c);
+	fg_unlink(test_segment("atbad"));
+}
+
+Test(api, a_segment_asked_for_huge_pages_is_sized_for_them)
+{
+	fg_segment_opts o = {.capacity = 1000, .flags = FG_SEGMENT_HUGEPAGES};
+	fg_segment_opts bad = {.capacity = 1000, .flags = 0x80};
+	fg_client *c = NULL, *w = NULL;
+	fg_segment_stats st;
+	char path[128];
+	struct stat sb;
+
+	(void)fg_unlink(test_segment("huge"));
+	cr_expect_eq(fg_create(test_segment("huge"), &bad, 0, &c), FG_EINVAL);
+	cr_assert_eq(fg_create(test_segment("huge"), &o, 0, &c), 0);
+	snprintf(path, sizeof path, "/dev/shm/%s", test_segment("huge"));
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_expect_eq(sb.st_size % (2 << 20), 0, "%lld bytes",
+	             (long long)sb.st_size);
+	cr_assert_eq(fg_open(test_segment("huge"), 0, &w), 0);
+	test_rule(c, "r", 2, 1, 1000, 0);
+	cr_expect_eq(fg_allow(w, "r", "k", 2, NULL), 1);
+	cr_expect_eq(fg_allow(c, "r", "k", 1, NULL), 0, "one bucket");
+	cr_assert_eq(fg_stats(w, &st), 0);
+	cr_expect_eq(st.capacity, 1000);
+	fg_close(w);
+	fg_close(c);
+	fg_unlink(test_segment("huge"));
 }

@@ -15,6 +15,7 @@
 
 #include "daemon/config.h"
 #include "lib/floodgate.h"
+#include "tests/helpers.h"
 
 TestSuite(config, .timeout = 30);
 
@@ -128,20 +129,6 @@ static void expect_rule(const struct fgd_rule *r, const char *name,
 	cr_expect_eq(r->flags, flags, "%s flags %#x", name, r->flags);
 }
 
-/* Where the source tree is: $srcdir (make check), else from __FILE__. */
-static void src_path(const char *rel, char *buf, size_t len)
-{
-	const char *srcdir = getenv("srcdir");
-	const char *f = __FILE__, *slash = strrchr(f, '/');
-
-	if (srcdir != NULL)
-		snprintf(buf, len, "%s/%s", srcdir, rel);
-	else if (slash != NULL)
-		snprintf(buf, len, "%.*s/../%s", (int)(slash - f), f, rel);
-	else
-		snprintf(buf, len, "./%s", rel);
-}
-
 /* ------------------------------------------------------------ the whole */
 
 Test(config, full_config_parses_into_the_right_fields)
@@ -218,7 +205,7 @@ Test(config, sample_config_parses)
 	struct fgd_config cfg;
 	int r;
 
-	src_path("daemon/floodgate.conf.sample", path, sizeof path);
+	test_src_path("daemon/floodgate.conf.sample", path, sizeof path);
 	r = fgd_config_load(path, &cfg, err, sizeof err);
 	cr_assert_eq(r, 0, "%s", err);
 	cr_expect_eq(cfg.npeers, 2);
@@ -433,6 +420,21 @@ Test(config, mode_is_octal_within_0770_with_0600)
 	rejects_value("mode", "rw-rw----", "octal");
 	rejects_value("mode", "-0660", "octal");
 	rejects_value("mode", "077777777777777777777777", "octal");
+}
+
+Test(config, huge_pages_is_on_or_off_and_off_by_default)
+{
+	struct fgd_config cfg;
+
+	parse_ok("capacity 10\n", &cfg);
+	cr_expect_eq(cfg.huge_pages, 0);
+	fgd_config_free(&cfg);
+	parse_ok("huge-pages on\n", &cfg);
+	cr_expect_eq(cfg.huge_pages, 1);
+	fgd_config_free(&cfg);
+	accepts_value("huge-pages", "off");
+	rejects_value("huge-pages", "yes", "must be on or off");
+	rejects_value("huge-pages", "1", "must be on or off");
 }
 
 Test(config, user_and_group_are_names_not_resolved)
@@ -967,7 +969,7 @@ Test(config, sample_config_rules_are_accepted_by_fg_rule_set)
 	char path[4096];
 	struct fgd_config cfg;
 
-	src_path("daemon/floodgate.conf.sample", path, sizeof path);
+	test_src_path("daemon/floodgate.conf.sample", path, sizeof path);
 	cr_assert_eq(fgd_config_load(path, &cfg, err, sizeof err), 0, "%s",
 	             err);
 	publish_all(&cfg);

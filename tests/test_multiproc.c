@@ -24,26 +24,14 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <urcu/uatomic.h>
 
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/hash.h"
 #include "shm/layout.h"
+#include "shm/scan.h"
 #include "tests/helpers.h"
-
-#define MS  1000000ull
-#define SEC (1000ull * MS)
-
-/* A worker still running after this gave up waiting for something. */
-#define WORKER_DEADLINE_NS (20 * SEC)
-
-/* Exit codes of workers (0: the worker saw what it waited for). */
-#define WX_PDEATHSIG 100 /* could not tie its life to the test's */
-#define WX_OPEN      101 /* fg_open failed */
-#define WX_ERROR     102 /* fg_allow returned an error */
-#define WX_DEADLINE  103 /* never saw what it waited for */
-#define WX_START     104 /* the start went wrong */
+#include "tests/procs.h"
 
 static char segment[80]; /* of the running test, for the fini hook */
 
@@ -69,252 +57,6 @@ static void mp_destroy(fg_client *c)
 	fg_close(c);
 	cr_expect_eq(fg_unlink(segment), 0);
 	segment[0] = '\0';
-}
-
-static void *shared_alloc(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	cr_assert(p != MAP_FAILED, "mmap: %s", strerror(errno));
-	return p;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
-
-static uint64_t load64(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void store64(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-/* ------------------------------------------------------------- workers */
-
-typedef int (*worker_fn)(void *job, unsigned i);
-
-/*
- * Fork worker @i running @fn.  The child never returns into Criterion: it
- * leaves with _exit(fn's result), and is killed if the test process dies.
- */
-static pid_t spawn(worker_fn fn, void *job, unsigned i)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-
-	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
-		    getppid() != parent)
-			_exit(WX_PDEATHSIG);
-		_exit(fn(job, i));
-	}
-	return pid;
-}
-
-static void spawn_n(worker_fn fn, void *job, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		(void)spawn(fn, job, i);
-}
-
-/*
- * The start of a race: each worker says it is ready on one pipe, then
- * blocks on another until the parent closes it, which wakes all of them at
- * once.  A worker that dies before it is ready fails the test instead of
- * hanging it.
- */
-struct start_gun {
-	int ready[2];
-	int go[2];
-};
-
-static void gun_load(struct start_gun *g)
-{
-	cr_assert_eq(pipe(g->ready), 0);
-	cr_assert_eq(pipe(g->go), 0);
-}
-
-/* In a worker: 0 once started, -1 if the start went wrong. */
-static int gun_wait(const struct start_gun *g)
-{
-	char b = 0;
-	ssize_t n;
-
-	close(g->go[1]);
-	close(g->ready[0]);
-	if (write(g->ready[1], &b, 1) != 1)
-		return -1;
-	close(g->ready[1]);
-	while ((n = read(g->go[0], &b, 1)) < 0 && errno == EINTR)
-		;
-	close(g->go[0]);
-	return n == 0 ? 0 : -1;
-}
-
-/* In the parent, once @n workers are forked: start them all when ready. */
-static void gun_fire(struct start_gun *g, unsigned n)
-{
-	unsigned ready = 0;
-	char b;
-
-	close(g->ready[1]);
-	close(g->go[0]);
-	while (ready < n) {
-		ssize_t r = read(g->ready[0], &b, 1);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		cr_assert_eq(r, 1, "%u of %u workers ready", ready, n);
-		ready++;
-	}
-	close(g->ready[0]);
-	close(g->go[1]);
-}
-
-/* Wait until *@p reaches @n (workers report progress this way). */
-static void await_count(uint64_t *p, uint64_t n, const char *what)
-{
-	uint64_t deadline = fg__now_ns() + WORKER_DEADLINE_NS;
-
-	while (load64(p) < n) {
-		cr_assert(fg__now_ns() < deadline, "%s: %llu, waited for %llu",
-		          what, (unsigned long long)load64(p),
-		          (unsigned long long)n);
-		usleep(50);
-	}
-}
-
-/* ------------------------------------------------- looking into the table */
-
-static int rule_index(fg_client *c, const char *name)
-{
-	int idx = fg__rule_index(c, name);
-
-	cr_assert_geq(idx, 0, "rule %s has no index", name);
-	return idx;
-}
-
-/* The READY slot of (@rule, @key), or NULL: a scan, no insert. */
-static struct fg_slot *ready_slot(fg_client *c, const char *rule,
-                                  const char *key)
-{
-	struct fg_table *t = &c->seg.tbl;
-	unsigned idx = (unsigned)rule_index(c, rule);
-	size_t len = strlen(key);
-	uint64_t i;
-
-	for (i = 0; i < t->nslots; i++) {
-		struct fg_slot *s = &t->slots[i];
-		uint64_t ctl = uatomic_read(&s->ctl);
-
-		if (FG_CTL_STATE(ctl) == FG_SLOT_READY &&
-		    FG_CTL_RULE(ctl) == idx && FG_CTL_KEYLEN(ctl) == len &&
-		    memcmp(s->key, key, len) == 0)
-			return s;
-	}
-	return NULL;
-}
-
-static unsigned count_state(fg_client *c, unsigned state)
-{
-	struct fg_table *t = &c->seg.tbl;
-	unsigned n = 0;
-	uint64_t i;
-
-	for (i = 0; i < t->nslots; i++)
-		n += FG_CTL_STATE(uatomic_read(&t->slots[i].ctl)) == state;
-	return n;
-}
-
-/* What names a bucket: its rule and its key bytes. */
-struct bucket_id {
-	unsigned rule, len;
-	uint8_t key[FG_SLOT_KEY_MAX];
-};
-
-static int bucket_id_cmp(const void *a, const void *b)
-{
-	const struct bucket_id *x = a, *y = b;
-
-	if (x->rule != y->rule)
-		return x->rule < y->rule ? -1 : 1;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return memcmp(x->key, y->key, x->len);
-}
-
-/*
- * Pairs of READY slots that hold the same (rule, key): invariant 3 of
- * shm/table.c says there are none.  Logs the first one found.
- */
-static unsigned duplicate_buckets(fg_client *c)
-{
-	struct fg_table *t = &c->seg.tbl;
-	struct bucket_id *ids = calloc(t->nslots, sizeof *ids);
-	unsigned n = 0, dups = 0, i;
-	uint64_t j;
-
-	cr_assert_not_null(ids);
-	for (j = 0; j < t->nslots; j++) {
-		struct fg_slot *s = &t->slots[j];
-		uint64_t ctl = uatomic_read(&s->ctl);
-
-		if (FG_CTL_STATE(ctl) != FG_SLOT_READY)
-			continue;
-		ids[n].rule = FG_CTL_RULE(ctl);
-		ids[n].len = FG_CTL_KEYLEN(ctl);
-		memcpy(ids[n].key, s->key, sizeof ids[n].key);
-		n++;
-	}
-	qsort(ids, n, sizeof *ids, bucket_id_cmp);
-	for (i = 1; i < n; i++) {
-		if (bucket_id_cmp(&ids[i - 1], &ids[i]) != 0)
-			continue;
-		if (dups++ == 0)
-			cr_log_error("two READY slots for rule %u key %.*s",
-			             ids[i].rule, (int)ids[i].len,
-			             (const char *)ids[i].key);
-	}
-	free(ids);
-	return dups;
-}
-
-/*
- * Map every page of the segment into this process.  A child starts with
- * none of its parent's page table entries for the mapping, and a new
- * worker that faults them in one by one runs at a fraction of its speed
- * (a worker of a prefork server has long been past that), out of step with
- * the others.  MADV_POPULATE_READ/WRITE did not help here; touching does.
- */
-static void map_segment(fg_client *c)
-{
-	size_t off;
-
-	for (off = 0; off < c->seg.size; off += 4096)
-		(void)*(volatile const uint8_t *)(c->seg.base + off);
-}
-
-static fg_segment_stats stats_of(fg_client *c)
-{
-	fg_segment_stats st;
-
-	cr_assert_eq(fg_stats(c, &st), 0);
-	return st;
 }
 
 /* ------------------------------------------ draining one key from N workers */
@@ -770,34 +512,17 @@ static int kill_worker(void *arg, unsigned i)
  * this only now and then; this makes sure that every run has workers of
  * other processes meet such claims.
  */
-static struct fg_slot *plant_dead_claim(fg_client *c, const char *rule,
-                                        const char *key)
+static uint64_t plant_dead_claim(fg_client *c, const char *rule,
+                                 const char *key)
 {
 	struct fg_table *t = &c->seg.tbl;
 	unsigned idx = (unsigned)rule_index(c, rule);
 	size_t len = strlen(key);
-	uint64_t h = fg__hash64(t->seed, idx, key, len);
-	uint64_t i = fg__table_home(t, h), n;
+	int64_t i = fg__table_plant_claim(t, idx, key, len,
+	                                  fg__hash64(t->seed, idx, key, len));
 
-	for (n = 0; n < t->nslots; n++, i = (i + 1) % t->nslots) {
-		struct fg_slot *s = &t->slots[i];
-		uint64_t ctl = uatomic_read(&s->ctl);
-
-		cr_assert(FG_CTL_STATE(ctl) != FG_SLOT_READY ||
-		              FG_CTL_RULE(ctl) != idx ||
-		              FG_CTL_KEYLEN(ctl) != len ||
-		              memcmp(s->key, key, len) != 0,
-		          "%s is not new", key);
-		if (FG_CTL_STATE(ctl) != FG_SLOT_EMPTY)
-			continue;
-		uatomic_set(&s->tat, 0);
-		memcpy(s->key, key, len);
-		uatomic_set(&s->ctl, FG_CTL_MAKE(FG_SLOT_CLAIMED, len, idx, 1,
-		                                 (uint32_t)h));
-		return s;
-	}
-	cr_assert_fail("no EMPTY slot for %s", key);
-	return NULL;
+	cr_assert_geq(i, 0, "%s is not new, or finds no room", key);
+	return (uint64_t)i;
 }
 
 /*
@@ -816,18 +541,7 @@ static void kill_round(fg_client *c, struct kill_shm *shm, unsigned round,
 	for (i = 0; i < KILL_WORKERS; i++)
 		pids[i] = spawn(kill_worker, &job, i);
 	gun_fire(&job.gun, KILL_WORKERS);
-	for (i = 0; i < KILL_WORKERS; i++) {
-		usleep((useconds_t)(xorshift(rng) % KILL_GAP_US));
-		cr_assert_eq(kill(pids[i], SIGKILL), 0);
-	}
-	for (i = 0; i < KILL_WORKERS; i++) {
-		int status;
-
-		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
-		cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-		          "round %u worker %u ended by itself (%#x)", round, i,
-		          status);
-	}
+	kill_each(pids, KILL_WORKERS, rng, KILL_GAP_US);
 }
 
 /* The shared bucket of a round: workers took at most its capacity, and
@@ -835,12 +549,11 @@ static void kill_round(fg_client *c, struct kill_shm *shm, unsigned round,
 static int kill_shared_exact(fg_client *c, unsigned round)
 {
 	uint64_t before, after, got = 0;
-	struct fg_slot *s;
+	struct fg_slot_view v;
 	char key[KILL_KEY_SIZE];
 
 	kill_shared_key(key, sizeof key, round);
-	s = ready_slot(c, "drain", key);
-	before = s ? uatomic_read(&s->consumed) : 0;
+	before = bucket_of(c, "drain", key, &v) ? v.consumed : 0;
 	while (got <= KILL_TOKENS) {
 		int r = fg_allow(c, "drain", key, 1, NULL);
 
@@ -849,9 +562,8 @@ static int kill_shared_exact(fg_client *c, unsigned round)
 			break;
 		got++;
 	}
-	s = ready_slot(c, "drain", key);
-	cr_assert_not_null(s, "%s has a bucket", key);
-	after = uatomic_read(&s->consumed);
+	cr_assert(bucket_of(c, "drain", key, &v), "%s has a bucket", key);
+	after = v.consumed;
 	if (before + got == KILL_TOKENS && after == KILL_TOKENS)
 		return 1;
 	cr_log_error("%s: workers took %llu, then %llu drained, consumed %llu "
@@ -868,7 +580,7 @@ Test(multiproc, sigkill_workers_at_random_moments_leaves_table_usable_and_exact)
 	struct kill_shm *shm = shared_alloc(sizeof *shm);
 	uint64_t t0 = fg__now_ns(), t1, rng = t0 | 1;
 	unsigned rounds, round, k, stale = 0, bad = 0, inexact = 0, claimed;
-	struct fg_slot *planted[KILL_PLANTED];
+	uint64_t planted[KILL_PLANTED];
 	uint64_t reaped;
 	fg_segment_stats st;
 	char key[KILL_KEY_SIZE];
@@ -913,7 +625,7 @@ Test(multiproc, sigkill_workers_at_random_moments_leaves_table_usable_and_exact)
 	cr_expect_eq(bad, 0, "%u keys cannot be checked", bad);
 	cr_expect_eq(duplicate_buckets(c), 0, "no key has two buckets");
 	for (k = 0; k < KILL_PLANTED; k++)
-		cr_expect_eq(FG_CTL_STATE(uatomic_read(&planted[k]->ctl)),
+		cr_expect_eq(fg__slot_state(&c->seg.tbl, planted[k]),
 		             FG_SLOT_DEAD,
 		             "the claim planted in round %u was "
 		             "abandoned, never published",

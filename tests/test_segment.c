@@ -127,6 +127,17 @@ static void assert_no_tmp_files(const char *name)
 
 /* ------------------------------------------------- create and attach */
 
+/* The size of a segment of @capacity keys, by the layout: the header,
+ * the rule table and the dirty map (a bit a block) rounded to pages,
+ * then the blocks. */
+static uint64_t expected_size(uint64_t capacity)
+{
+	uint64_t blocks = (capacity + 13) / 14;
+	uint64_t map = ((blocks + 63) / 64 * 8 + 4095) / 4096 * 4096;
+
+	return 4096 + 65536 + map + blocks * FG_BLOCK_SIZE;
+}
+
 Test(segment, created_segment_is_attachable_and_shares_buckets)
 {
 	fg_client *c = test_create("attach", 16), *w = NULL;
@@ -140,10 +151,10 @@ Test(segment, created_segment_is_attachable_and_shares_buckets)
 	cr_assert_eq(remaining_after_one(c, "k"), 3, "not the same bucket");
 	cr_assert_eq(fg_stats(w, &st), 0);
 	cr_assert_eq(st.capacity, 16);
-	cr_assert_eq(st.nslots, FG_SLOTS_FOR(16));
+	cr_assert_eq(st.nslots, 2 * FG_BLOCK_SLOTS, "16 keys: 2 blocks");
 	cr_assert_eq(file_size(shm_path(test_segment("attach"))),
-	             4096 + 65536 + FG_SLOTS_FOR(16) * FG_SLOT_SIZE,
-	             "header, rule table rounded to pages, slots");
+	             expected_size(16),
+	             "header, rule table, dirty map, blocks");
 	assert_no_tmp_files(test_segment("attach"));
 	fg_close(w);
 	fg_close(c);
@@ -211,8 +222,7 @@ Test(segment, create_with_other_capacity_is_eexist_unless_replace)
 	cr_assert_eq(st.used, 0, "buckets of the old segment");
 	cr_assert_eq(fg_allow(c2, "r", "k", 1, NULL), FG_ENORULE,
 	             "rules of the old segment");
-	cr_assert_eq(file_size(shm_path(name)),
-	             4096 + 65536 + FG_SLOTS_FOR(32) * FG_SLOT_SIZE);
+	cr_assert_eq(file_size(shm_path(name)), expected_size(32));
 	assert_no_tmp_files(name);
 
 	/* the old owner keeps its mapping of the replaced file */
@@ -317,6 +327,52 @@ Test(segment, open_of_other_layout_version_is_eversion)
 	fg_unlink(name);
 }
 
+/* A segment made by floodgate 0.1 (layout version 2): its header as that
+ * release wrote it (tests/fuzz/corpus/segment/v2-capacity-1-full), on a
+ * file of its size.  Refused, with a message that says what to do; left
+ * as it is unless the daemon is told to replace it. */
+Test(segment, a_segment_of_layout_version_2_is_refused_with_what_to_do)
+{
+	const char *name = test_segment("v2");
+	const char *path = shm_path(name);
+	uint8_t seed[8 + FG_HDR_SIZE];
+	char src[512];
+	uint64_t size = 0;
+	unsigned i;
+	fg_client *c = NULL;
+	FILE *f;
+	int fd, r;
+
+	test_src_path("tests/fuzz/corpus/segment/v2-capacity-1-full", src,
+	              sizeof src);
+	f = fopen(src, "rb");
+	cr_assert_not_null(f, "%s", src);
+	cr_assert_eq(fread(seed, 1, sizeof seed, f), sizeof seed);
+	fclose(f);
+	for (i = 0; i < 8; i++)
+		size |= (uint64_t)seed[i] << (8 * i);
+	fg_unlink(name);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, seed + 8, FG_HDR_SIZE), FG_HDR_SIZE);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+
+	assert_refused(name, FG_EVERSION);
+	cr_expect(strstr(fg_strerror(FG_EVERSION), "another layout version") &&
+	              strstr(fg_strerror(FG_EVERSION), "snapshot"),
+	          "%s", fg_strerror(FG_EVERSION));
+	r = fg_create(name, &(fg_segment_opts){.capacity = 1}, 0, &c);
+	cr_expect_eq(r, FG_EVERSION, "fg_create without replace: %d", r);
+	cr_expect_eq(file_size(path), size, "left as it was");
+	r = fg_create(name, &(fg_segment_opts){.capacity = 1},
+	              FG_CREATE_REPLACE, &c);
+	cr_assert_eq(r, 0, "replace: %s", fg_strerror(r));
+	fg_close(c);
+	cr_expect_eq(open_result(name), 0, "a segment of this version now");
+	fg_unlink(name);
+}
+
 /* fg_create() of a name that holds something invalid, without
  * FG_CREATE_REPLACE: the reason, and the file left as it was. */
 Test(segment, create_over_invalid_file_is_ebadseg_or_eversion_and_leaves_it)
@@ -359,7 +415,7 @@ Test(segment, open_of_truncated_or_extended_segment_is_ebadseg)
 	full = file_size(path);
 	sizes[0] = full - 1;
 	sizes[1] = full - FG_SLOT_SIZE;
-	sizes[2] = full - FG_SLOTS_FOR(16) * FG_SLOT_SIZE; /* no slot table */
+	sizes[2] = full - 2 * FG_BLOCK_SIZE; /* no blocks */
 	sizes[3] = FG_HDR_SIZE;
 	sizes[4] = FG_HDR_SIZE - 1;
 	sizes[5] = 100;
@@ -375,19 +431,33 @@ Test(segment, open_of_truncated_or_extended_segment_is_ebadseg)
 	remove_seg(name);
 }
 
-/* Each size and offset field, changed by one: refused with the checksum
- * left stale, and refused with the checksum made to match (the field
- * checks, not only the checksum, catch it). */
+/* Each size and offset field, changed by one (capacity by a block's
+ * worth of keys: capacities that share a geometry are equally valid):
+ * refused with the checksum left stale, and refused with the checksum
+ * made to match (the field checks, not only the checksum, catch it). */
 Test(segment, open_of_segment_with_corrupt_size_or_offset_is_ebadseg)
 {
 	static const struct {
 		const char *name;
 		size_t off;
+		uint8_t by;
 	} fields[] = {
-#define F(f) {#f, offsetof(struct fg_seg_hdr, f)}
-	    F(hdr_size),  F(seg_size),  F(nslots),  F(capacity),  F(slot_size),
-	    F(rule_size), F(max_rules), F(key_max), F(rules_off), F(slots_off),
+#define F(f) {#f, offsetof(struct fg_seg_hdr, f), 1}
+	    F(hdr_size),
+	    F(seg_size),
+	    F(nslots),
+	    F(slot_size),
+	    F(rule_size),
+	    F(max_rules),
+	    F(key_max),
+	    F(rules_off),
+	    F(blocks_off),
+	    F(nblocks),
+	    F(dirty_off),
+	    F(block_size),
+	    F(flags),
 #undef F
+	    {"capacity", offsetof(struct fg_seg_hdr, capacity), 14},
 	};
 	const char *name = test_segment("fields");
 	const char *path = shm_path(name);
@@ -401,7 +471,7 @@ Test(segment, open_of_segment_with_corrupt_size_or_offset_is_ebadseg)
 			make_closed("fields", 16);
 			read_hdr(path, &h);
 			p = (uint8_t *)&h + fields[i].off;
-			p[0]++; /* little-endian: the field + 1 (mod 256) */
+			p[0] += fields[i].by; /* little-endian (mod 256) */
 			if (fix)
 				h.checksum = fg__seg_checksum(&h);
 			write_hdr(path, &h);
@@ -414,14 +484,16 @@ Test(segment, open_of_segment_with_corrupt_size_or_offset_is_ebadseg)
 	/* a consistent header of another capacity, on a file of this size */
 	{
 		struct fg_seg_hdr h;
-		uint64_t nslots, size;
+		struct fg_seg_geom g;
 
 		make_closed("fields", 16);
 		read_hdr(path, &h);
-		cr_assert_eq(fg__seg_geometry(1000, &nslots, &size), 0);
+		cr_assert_eq(fg__seg_geometry(1000, 0, &g), 0);
 		h.capacity = 1000;
-		h.nslots = nslots;
-		h.seg_size = size;
+		h.nblocks = g.nblocks;
+		h.nslots = g.nblocks * FG_BLOCK_SLOTS;
+		h.blocks_off = g.blocks_off;
+		h.seg_size = g.size;
 		h.checksum = fg__seg_checksum(&h);
 		write_hdr(path, &h);
 		assert_refused(name, FG_EBADSEG);
@@ -480,7 +552,7 @@ Test(segment, corrupt_header_does_not_affect_attached_client)
 		cr_assert_eq(fg_allow(c, "r", key, 1, NULL), 1);
 	}
 	cr_assert_eq(fg_stats(c, &st), 0);
-	cr_assert_eq(st.nslots, FG_SLOTS_FOR(16));
+	cr_assert_eq(st.nslots, 2 * FG_BLOCK_SLOTS);
 	cr_assert_eq(st.used, 16);
 	fg_close(c);
 	remove_seg(name);
@@ -1170,13 +1242,17 @@ static const size_t u32_fields[] = {
     offsetof(struct fg_seg_hdr, rule_size),
     offsetof(struct fg_seg_hdr, max_rules),
     offsetof(struct fg_seg_hdr, key_max),
+    offsetof(struct fg_seg_hdr, block_size),
+    offsetof(struct fg_seg_hdr, flags),
 };
 static const size_t u64_fields[] = {
     offsetof(struct fg_seg_hdr, seg_size),
     offsetof(struct fg_seg_hdr, nslots),
     offsetof(struct fg_seg_hdr, capacity),
     offsetof(struct fg_seg_hdr, rules_off),
-    offsetof(struct fg_seg_hdr, slots_off),
+    offsetof(struct fg_seg_hdr, blocks_off),
+    offsetof(struct fg_seg_hdr, nblocks),
+    offsetof(struct fg_seg_hdr, dirty_off),
     offsetof(struct fg_seg_hdr, hash_seed),
     offsetof(struct fg_seg_hdr, created_ns),
     offsetof(struct fg_seg_hdr, checksum),
@@ -1195,7 +1271,8 @@ static void mutate(struct fg_seg_hdr *h)
 		b[rnd() % IDENTITY] = (uint8_t)rnd();
 		break;
 	case 2: {
-		size_t off = u32_fields[rnd() % 6];
+		size_t off = u32_fields[rnd() % (sizeof u32_fields /
+		                                 sizeof u32_fields[0])];
 		uint32_t v;
 
 		memcpy(&v, b + off, 4);
@@ -1204,7 +1281,8 @@ static void mutate(struct fg_seg_hdr *h)
 		break;
 	}
 	case 3: {
-		size_t off = u64_fields[rnd() % 9];
+		size_t off = u64_fields[rnd() % (sizeof u64_fields /
+		                                 sizeof u64_fields[0])];
 		uint64_t v;
 
 		memcpy(&v, b + off, 8);
@@ -1300,17 +1378,21 @@ Test(segment, validate_never_accepts_inconsistent_geometry)
 	cr_assert_not_null(m);
 	rng_state = UINT64_C(0xf0220002);
 	for (i = 0; i < 300000; i++) {
-		uint64_t fsz, nslots, gsize;
+		struct fg_seg_geom g;
+		uint64_t fsz;
 		int r;
 
 		memcpy(m, orig, sizeof *m);
 		if (rnd() % 2) { /* another geometry, consistent in itself */
 			m->capacity = rnd() % 3 ? 1 + rnd() % 100000
 			                        : interesting(m->capacity);
-			if (fg__seg_geometry(m->capacity, &nslots, &gsize) ==
-			    0) {
-				m->nslots = nslots;
-				m->seg_size = gsize;
+			m->flags = rnd() % 4 == 0 ? FG_SEG_HUGE : 0;
+			if (fg__seg_geometry(m->capacity, m->flags, &g) == 0) {
+				m->nblocks = g.nblocks;
+				m->nslots = g.nblocks * FG_BLOCK_SLOTS;
+				m->dirty_off = g.dirty_off;
+				m->blocks_off = g.blocks_off;
+				m->seg_size = g.size;
 			}
 		}
 		n = (unsigned)(rnd() % 3);
@@ -1339,12 +1421,16 @@ Test(segment, validate_never_accepts_inconsistent_geometry)
 		    m->rule_size != FG_RULE_SIZE ||
 		    m->max_rules != FG_MAX_RULES ||
 		    m->key_max != FG_SLOT_KEY_MAX ||
+		    m->block_size != FG_BLOCK_SIZE ||
 		    m->rules_off != FG_HDR_SIZE ||
-		    m->slots_off != orig->slots_off ||
-		    fg__seg_geometry(m->capacity, &nslots, &gsize) != 0 ||
-		    m->nslots != nslots || m->seg_size != gsize ||
-		    fsz != gsize ||
-		    m->slots_off + m->nslots * FG_SLOT_SIZE != fsz)
+		    m->dirty_off != orig->dirty_off ||
+		    fg__seg_geometry(m->capacity, m->flags, &g) != 0 ||
+		    m->nblocks != g.nblocks ||
+		    m->nslots != m->nblocks * FG_BLOCK_SLOTS ||
+		    m->blocks_off != g.blocks_off || m->seg_size != g.size ||
+		    fsz != g.size ||
+		    m->dirty_off + (m->nblocks + 63) / 64 * 8 > m->blocks_off ||
+		    m->blocks_off + m->nblocks * FG_BLOCK_SIZE > fsz)
 			cr_assert_fail(
 			    "iteration %u: accepted capacity %" PRIu64
 			    " nslots %" PRIu64 " seg_size %" PRIu64

@@ -377,6 +377,64 @@ static void other_boot_in_the_future(struct fgd_snap_hdr *h)
 	h->realtime_ns += 3600ull * 1000000000u;
 }
 
+/*
+ * A snapshot that floodgate 0.1 wrote over a segment of layout version 2
+ * (tests/fixtures/snapshot-layout2.snap: consume()'s buckets, written by
+ * that release's fgd_snapshot_write), dated now: it names buckets by rule
+ * and key, so it restores into this layout and every key gets the
+ * decisions it had.
+ */
+Test(snapshot, a_snapshot_of_a_layout_2_segment_restores_into_this_layout)
+{
+	struct fgd_snap_counts r;
+	int64_t after[2 * KEYS];
+	char src[512], err[512];
+	struct fgd_snap_hdr h;
+	struct timespec ts;
+	uint8_t *body;
+	size_t len;
+	unsigned i;
+	FILE *f;
+
+	test_src_path("tests/fixtures/snapshot-layout2.snap", src, sizeof src);
+	f = fopen(src, "rb");
+	cr_assert_not_null(f, "%s", src);
+	cr_assert_eq(fread(&h, 1, sizeof h, f), sizeof h);
+	body = malloc(h.nbuckets * FGD_SNAP_REC_SIZE);
+	cr_assert_not_null(body);
+	len = fread(body, 1, h.nbuckets * FGD_SNAP_REC_SIZE, f);
+	fclose(f);
+	cr_assert_eq(len, h.nbuckets * FGD_SNAP_REC_SIZE);
+	cr_assert_eq(h.nbuckets, 82, "45 api and 37 login buckets");
+	/* written now, on another boot: no time has passed */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h.realtime_ns =
+	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	memset(h.boot_id, 0, sizeof h.boot_id);
+	memcpy(h.boot_id, "another-boot", 12);
+	fgd_snapshot_sum(&h, body, len, h.sum);
+	f = fopen(snap, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(&h, 1, sizeof h, f), sizeof h);
+	cr_assert_eq(fwrite(body, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+	free(body);
+
+	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
+	             0, "%s", err);
+	cr_expect_eq(r.buckets, 82);
+	cr_expect_eq(r.skipped, 0);
+	levels(after);
+	for (i = 0; i < KEYS; i++) {
+		cr_expect_eq(after[i],
+		             10 - (int64_t)(i % 12 < 10 ? i % 12 : 10),
+		             "api user-%u", i);
+		cr_expect_eq(after[KEYS + i],
+		             3 - (int64_t)(i % 4 < 3 ? i % 4 : 3),
+		             "login user-%u", i);
+	}
+}
+
 Test(snapshot, a_snapshot_from_the_future_counts_no_time_as_passed)
 {
 	struct fgd_snap_counts w, r;

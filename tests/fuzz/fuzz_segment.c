@@ -16,9 +16,10 @@
  *
  * Oracle: what map_validated() (shm/segment.c) and the table go on to
  * trust about a header that validated: the sizes and offsets are the
- * compiled-in ones, the rule table and the slots fit in the file in that
- * order with no overflow, the file is exactly seg_size, and there are
- * at least as many slots as keys.
+ * compiled-in ones, the rule table, the dirty map and the blocks fit in
+ * the file in that order with no overflow, the file is exactly seg_size,
+ * the map has a bit for every block, and there are at least as many
+ * slots as keys.
  */
 #include <string.h>
 
@@ -37,21 +38,25 @@ static uint64_t get_le64(const uint8_t *p, size_t n)
 
 static void check_valid(const struct fg_seg_hdr *h, uint64_t file_size)
 {
-	uint64_t rules_end, slots_bytes;
+	uint64_t rules_end, blocks_bytes;
 
 	FUZZ_ASSERT(memcmp(h->magic, FG_SEG_MAGIC, sizeof h->magic) == 0);
 	FUZZ_ASSERT(h->layout_version == FG_LAYOUT_VERSION);
 	FUZZ_ASSERT(h->hdr_size == FG_HDR_SIZE && h->rules_off >= h->hdr_size);
 	FUZZ_ASSERT(
 	    h->slot_size == FG_SLOT_SIZE && h->rule_size == FG_RULE_SIZE &&
-	    h->max_rules == FG_MAX_RULES && h->key_max == FG_SLOT_KEY_MAX);
+	    h->max_rules == FG_MAX_RULES && h->key_max == FG_SLOT_KEY_MAX &&
+	    h->block_size == FG_BLOCK_SIZE);
 	FUZZ_ASSERT(h->seg_size == file_size);
 	rules_end = h->rules_off + (uint64_t)h->max_rules * h->rule_size;
-	FUZZ_ASSERT(rules_end <= h->slots_off && h->slots_off % 4096 == 0);
-	FUZZ_ASSERT(h->slots_off <= h->seg_size);
-	FUZZ_ASSERT(h->nslots <= (h->seg_size - h->slots_off) / h->slot_size);
-	slots_bytes = h->nslots * h->slot_size;
-	FUZZ_ASSERT(h->slots_off + slots_bytes == h->seg_size);
+	FUZZ_ASSERT(rules_end <= h->dirty_off && h->dirty_off % 4096 == 0);
+	FUZZ_ASSERT(h->nblocks >= 1 &&
+	            h->nblocks <= h->seg_size / FG_BLOCK_SIZE);
+	FUZZ_ASSERT(h->dirty_off + (h->nblocks + 63) / 64 * 8 <= h->blocks_off);
+	FUZZ_ASSERT(h->blocks_off % 64 == 0 && h->blocks_off <= h->seg_size);
+	blocks_bytes = h->nblocks * FG_BLOCK_SIZE;
+	FUZZ_ASSERT(h->blocks_off + blocks_bytes <= h->seg_size);
+	FUZZ_ASSERT(h->nslots == h->nblocks * FG_BLOCK_SLOTS);
 	FUZZ_ASSERT(h->capacity >= 1 && h->nslots >= h->capacity);
 }
 
