@@ -9,7 +9,7 @@
  *
  * Layout: commands.c holds the command table (and the usage text made
  * from it), main.c dispatches from it; each other file is one group of
- * commands (show.c: status, rules, get; list.c: list; act.c: check,
+ * commands (show.c: status, rules, get; list.c: list, top; act.c: check,
  * reset, reload; peers.c; stats.c; keygen.c) on top of two helpers,
  * segment.c (open, rules, slots) and daemon.c (ask, reply lines).
  *
@@ -193,6 +193,7 @@ int fgc_cmd_status(struct fgc *c, int argc, char **argv);
 int fgc_cmd_rules(struct fgc *c, int argc, char **argv);
 int fgc_cmd_get(struct fgc *c, int argc, char **argv);
 int fgc_cmd_list(struct fgc *c, int argc, char **argv);
+int fgc_cmd_top(struct fgc *c, int argc, char **argv);
 int fgc_cmd_check(struct fgc *c, int argc, char **argv);
 int fgc_cmd_reset(struct fgc *c, int argc, char **argv);
 int fgc_cmd_reload(struct fgc *c, int argc, char **argv);

@@ -1,6 +1,7 @@
 /*
  * list.c - floodgate list: the keys that have a bucket, and with --top the
- * keys that take most right now.
+ * keys that take most right now; floodgate top: that ranking redrawn every
+ * window, like top(1).
  *
  * --top N reads the table twice, a window apart, and ranks each key by
  * what it was offered in between: tokens admitted plus checks denied.  A
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "shm/clock.h"
@@ -28,12 +31,15 @@
 #define TOP_MAX       10000000u
 #define WINDOW_MS     1000u   /* --window's default */
 #define WINDOW_MAX_MS 600000u /* ten minutes */
+#define TOP_ROWS      20u     /* top's keys when the terminal says nothing */
+#define TOP_FRAMES    1000000000u
 
 struct list_opts {
 	const char *rule, *prefix;
 	size_t plen;
 	unsigned ridx;
 	uint64_t top, window;
+	uint64_t frames; /* top: frames to draw; 0 until interrupted */
 };
 
 struct items {
@@ -87,6 +93,19 @@ static int items_add(struct items *it, const struct fgc_item *x)
 		it->cap = cap;
 	}
 	it->v[it->n++] = *x;
+	return 0;
+}
+
+/* @to = @from, grown as needed. */
+static int items_copy(struct items *to, const struct items *from)
+{
+	size_t i;
+
+	for (i = 0; i < from->n; i++)
+		if (items_add(to, &from->v[i]) != 0) {
+			fgc_warn("out of memory");
+			return -1;
+		}
 	return 0;
 }
 
@@ -330,5 +349,139 @@ int fgc_cmd_list(struct fgc *c, int argc, char **argv)
 out:
 	free(before.v);
 	free(it.v);
+	return e;
+}
+
+/* ------------------------------------------------------------- top */
+
+static int top_options(struct fgc *c, int argc, char **argv,
+                       struct list_opts *o)
+{
+	static const struct option lo[] = {
+	    {"rule", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"keys", required_argument, NULL, 'n'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"frames", required_argument, NULL, 'f'},
+	    {NULL, 0, NULL, 0}};
+	int opt, e = 0;
+
+	memset(o, 0, sizeof *o);
+	o->window = WINDOW_MS;
+	while (e == 0 &&
+	       (opt = getopt_long(argc, argv, ":r:p:n:w:f:", lo, NULL)) != -1) {
+		if (opt == 'r')
+			o->rule = optarg;
+		else if (opt == 'p')
+			o->prefix = optarg;
+		else if (opt == 'n')
+			e = fgc_uint_arg("--keys", optarg, 1, TOP_MAX, "keys",
+			                 &o->top);
+		else if (opt == 'w')
+			e = fgc_uint_arg("--window", optarg, 100, WINDOW_MAX_MS,
+			                 "milliseconds", &o->window);
+		else if (opt == 'f')
+			e = fgc_uint_arg("--frames", optarg, 1, TOP_FRAMES,
+			                 "frames", &o->frames);
+		else
+			return fgc_bad_option(c, argv, optind, opt);
+	}
+	if (e == 0 && optind != argc)
+		return fgc_usage_error(c);
+	o->plen = o->prefix ? strlen(o->prefix) : 0;
+	return e;
+}
+
+/* Keys a frame shows: --keys, else what fits the terminal, else 20. */
+static uint64_t top_rows(const struct list_opts *o, int tty)
+{
+	struct winsize ws;
+
+	if (o->top)
+		return o->top;
+	if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 5)
+		return ws.ws_row -
+		       5u; /* title, blank, header, footer, cursor */
+	return TOP_ROWS;
+}
+
+/* One frame: on a terminal it replaces the last one; elsewhere frames
+ * follow each other, a blank line apart. */
+static void top_frame(struct fgc *c, const struct list_opts *o,
+                      struct items *it, int tty, uint64_t n)
+{
+	uint64_t offered = 0, allowed = 0, denied = 0;
+	char win[FGU_HUMAN_MAX];
+	size_t i;
+
+	for (i = 0; i < it->n; i++) {
+		allowed += it->v[i].win_allowed;
+		denied += it->v[i].win_denied;
+	}
+	offered = allowed + denied;
+	if (it->n > 0)
+		qsort(it->v, it->n, sizeof *it->v, cmp_offered);
+	if (tty)
+		fgc_out(c, "\033[H\033[J");
+	else if (n > 1)
+		fgc_out(c, "\n");
+	fgc_out(c,
+	        "floodgate top: segment %s, frame %" PRIu64 ", the last %s: "
+	        "%" PRIu64 " offered, %" PRIu64 " allowed, %" PRIu64
+	        " denied, %zu keys\n\n",
+	        c->segment, n, fgu_duration(o->window, win, sizeof win),
+	        offered, allowed, denied, it->n);
+	list_print(c, o, it);
+	fwrite(c->out.p, 1, c->out.len, stdout);
+	c->out.len = 0;
+	fflush(stdout);
+}
+
+/*
+ * floodgate top: list --top every window until interrupted (or --frames
+ * of them).  Each frame ranks what was offered since the previous one.
+ * Text only: a screen is not a format (list --top --json gives figures).
+ */
+int fgc_cmd_top(struct fgc *c, int argc, char **argv)
+{
+	struct list_opts o;
+	struct items a = {0}, b = {0}, t;
+	fg_rule_info ri;
+	uint64_t n;
+	int e, tty = isatty(STDOUT_FILENO);
+
+	if (c->json) {
+		fgc_warn("top draws a screen and has no --json: floodgate "
+		         "--json list --top N gives the figures");
+		return EXIT_USAGE;
+	}
+	if ((e = top_options(c, argc, argv, &o)) != 0 ||
+	    (e = fgc_seg_open(c)) != 0 ||
+	    (o.rule && (e = fgc_rule_find(c, o.rule, &o.ridx, &ri)) != 0))
+		return e;
+	o.top = top_rows(&o, tty);
+	if ((e = scan(c, &o, &a)) != 0)
+		goto out;
+	for (n = 1; o.frames == 0 || n <= o.frames; n++) {
+		window_wait(o.window);
+		if ((e = scan(c, &o, &b)) != 0)
+			goto out;
+		window_diff(&a, &b);
+		/* the next window starts from this scan, in slot order */
+		t = a;
+		a = b;
+		b = t;
+		if (a.n > 0) {
+			b.n = 0;
+			if (items_copy(&b, &a) != 0) {
+				e = EXIT_SYS;
+				goto out;
+			}
+		}
+		top_frame(c, &o, a.n > 0 ? &b : &a, tty, n);
+	}
+out:
+	free(a.v);
+	free(b.v);
 	return e;
 }

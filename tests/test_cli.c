@@ -410,6 +410,105 @@ Test(cli, list_top_ranks_by_offered_with_new_keys_and_denied_floods)
 	env_fini();
 }
 
+/* Frame @f (1..) of top's output: its title's figures and the first
+ * row's key and figures; 0 if there is no such frame. */
+static int top_frame_of(const char *out, int f, unsigned long t[3], char *key,
+                        unsigned long v[4])
+{
+	const char *l = out;
+	int i;
+
+	for (i = 0; i < f && l; i++) {
+		l = strstr(l, "floodgate top: segment ");
+		if (l && i + 1 < f)
+			l++;
+	}
+	if (l == NULL || sscanf(strstr(l, "the last "),
+	                        "the last %*s %*s %lu "
+	                        "offered, %lu allowed, %lu denied",
+	                        &t[0], &t[1], &t[2]) != 3)
+		return 0;
+	/* title, blank line, header: the first row is the fourth line */
+	key[0] = '\0';
+	v[0] = v[1] = v[2] = v[3] = 0;
+	l = strchr(l, '\n');
+	l = l ? strchr(l + 1, '\n') : NULL;
+	if (l && strncmp(l + 1, "no keys", 7) != 0)
+		(void)top_row(l + 1, 0, key, v);
+	return 1;
+}
+
+/*
+ * top redraws list --top every window: three frames while a worker floods
+ * one key.  Each frame's title sums its rows (one key is active), every
+ * row's offered is allowed plus denied, and all frames together never
+ * show more than the worker offered or the rule's capacity allowed.
+ */
+Test(cli, top_redraws_the_ranking_every_window_from_what_keys_were_offered)
+{
+	unsigned long t[3], v[4], offered = 0, allowed = 0, seen[2];
+	int go[2], back[2], f, shown = 0;
+	char key[64];
+	struct run r;
+	fg_client *fg;
+	pid_t p;
+
+	one_up();
+	cr_assert_eq(fg_open(E.seg[0], 0, &fg), 0);
+	cr_assert_eq(fg_allow(fg, "wide", "quiet", 1, NULL), 1);
+	cr_assert_eq(pipe(go), 0);
+	cr_assert_eq(pipe(back), 0);
+	p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) { /* floods "flood" until go closes; says what it did */
+		unsigned long n[2] = {0, 0};
+		char b;
+
+		close(go[1]);
+		fcntl(go[0], F_SETFL, O_NONBLOCK);
+		while (read(go[0], &b, 1) < 0) {
+			n[1] += fg_allow(fg, "login", "flood", 1, NULL) == 1;
+			n[0]++;
+		}
+		_exit(write(back[1], n, sizeof n) == sizeof n ? 0 : 1);
+	}
+	close(go[0]);
+	r = cli("-s", E.seg[0], "top", "--frames", "3", "--window", "200",
+	        NULL);
+	close(go[1]);
+	cr_assert_eq(read(back[0], seen, sizeof seen), (ssize_t)sizeof seen);
+	wait_children(1);
+	EXPECT(r, 0);
+	for (f = 1; f <= 3; f++) {
+		cr_assert(top_frame_of(r.out, f, t, key, v), "frame %d: %s", f,
+		          r.out);
+		cr_assert_eq(t[0], t[1] + t[2], "%s", r.out);
+		if (t[0] == 0)
+			continue;
+		shown++;
+		cr_assert_str_eq(key, "flood", "frame %d: %s", f, r.out);
+		cr_assert(v[1] == t[0] && v[2] == t[1] && v[3] == t[2],
+		          "the title sums the one active key: %s", r.out);
+		offered += v[1];
+		allowed += v[2];
+	}
+	cr_assert(!top_frame_of(r.out, 4, t, key, v), "--frames 3: %s", r.out);
+	cr_assert_gt(shown, 0, "the flood never showed: %s", r.out);
+	cr_assert_leq(offered, seen[0], "%s", r.out);
+	cr_assert_leq(allowed, seen[1], "%s", r.out);
+	cr_assert_leq(seen[1], 3, "login's capacity");
+	cr_assert(strstr(r.out, "\n\nfloodgate top: segment ") != NULL,
+	          "frames a blank line apart off a terminal: %s", r.out);
+	run_free(&r);
+
+	r = cli("-s", E.seg[0], "--json", "top", NULL);
+	EXPECT(r, 64);
+	cr_assert(strstr(r.err, "list --top") != NULL, "%s", r.err);
+	run_free(&r);
+	fg_close(fg);
+	env_fini();
+}
+
 /* ------------------------------------ three nodes: each host's use, per key */
 
 #define SHARE "rule share capacity 100 rate 1/1h scope global\n"
