@@ -47,31 +47,44 @@ struct items {
 	size_t n, cap;
 };
 
+/* list's options, or with @top those of the top command. */
 static int list_options(struct fgc *c, int argc, char **argv,
-                        struct list_opts *o)
+                        struct list_opts *o, int top)
 {
-	static const struct option lo[] = {
+	static const struct option list_lo[] = {
 	    {"rule", required_argument, NULL, 'r'},
 	    {"prefix", required_argument, NULL, 'p'},
 	    {"top", required_argument, NULL, 't'},
 	    {"window", required_argument, NULL, 'w'},
+	    {NULL, 0, NULL, 0}};
+	static const struct option top_lo[] = {
+	    {"rule", required_argument, NULL, 'r'},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"keys", required_argument, NULL, 't'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"frames", required_argument, NULL, 'f'},
 	    {NULL, 0, NULL, 0}};
 	int opt, e = 0;
 
 	memset(o, 0, sizeof *o);
 	o->window = WINDOW_MS;
 	while (e == 0 &&
-	       (opt = getopt_long(argc, argv, ":r:p:t:w:", lo, NULL)) != -1) {
+	       (opt = getopt_long(argc, argv, top ? ":r:p:t:w:f:" : ":r:p:t:w:",
+	                          top ? top_lo : list_lo, NULL)) != -1) {
 		if (opt == 'r')
 			o->rule = optarg;
 		else if (opt == 'p')
 			o->prefix = optarg;
 		else if (opt == 't')
-			e = fgc_uint_arg("--top", optarg, 1, TOP_MAX, "keys",
-			                 &o->top);
-		else if (opt == 'w')
-			e = fgc_uint_arg("--window", optarg, 1, WINDOW_MAX_MS,
-			                 "milliseconds", &o->window);
+			e = fgc_uint_arg(top ? "--keys" : "--top", optarg, 1,
+			                 TOP_MAX, "keys", &o->top);
+		else if (opt == 'w') /* a frame every ms would be a blur */
+			e = fgc_uint_arg("--window", optarg, top ? 100 : 1,
+			                 WINDOW_MAX_MS, "milliseconds",
+			                 &o->window);
+		else if (opt == 'f')
+			e = fgc_uint_arg("--frames", optarg, 1, TOP_FRAMES,
+			                 "frames", &o->frames);
 		else
 			return fgc_bad_option(c, argv, optind, opt);
 	}
@@ -326,7 +339,7 @@ int fgc_cmd_list(struct fgc *c, int argc, char **argv)
 	fg_rule_info ri;
 	int e;
 
-	if ((e = list_options(c, argc, argv, &o)) != 0 ||
+	if ((e = list_options(c, argc, argv, &o, 0)) != 0 ||
 	    (e = fgc_seg_open(c)) != 0 ||
 	    (o.rule && (e = fgc_rule_find(c, o.rule, &o.ridx, &ri)) != 0))
 		return e;
@@ -353,44 +366,6 @@ out:
 }
 
 /* ------------------------------------------------------------- top */
-
-static int top_options(struct fgc *c, int argc, char **argv,
-                       struct list_opts *o)
-{
-	static const struct option lo[] = {
-	    {"rule", required_argument, NULL, 'r'},
-	    {"prefix", required_argument, NULL, 'p'},
-	    {"keys", required_argument, NULL, 'n'},
-	    {"window", required_argument, NULL, 'w'},
-	    {"frames", required_argument, NULL, 'f'},
-	    {NULL, 0, NULL, 0}};
-	int opt, e = 0;
-
-	memset(o, 0, sizeof *o);
-	o->window = WINDOW_MS;
-	while (e == 0 &&
-	       (opt = getopt_long(argc, argv, ":r:p:n:w:f:", lo, NULL)) != -1) {
-		if (opt == 'r')
-			o->rule = optarg;
-		else if (opt == 'p')
-			o->prefix = optarg;
-		else if (opt == 'n')
-			e = fgc_uint_arg("--keys", optarg, 1, TOP_MAX, "keys",
-			                 &o->top);
-		else if (opt == 'w')
-			e = fgc_uint_arg("--window", optarg, 100, WINDOW_MAX_MS,
-			                 "milliseconds", &o->window);
-		else if (opt == 'f')
-			e = fgc_uint_arg("--frames", optarg, 1, TOP_FRAMES,
-			                 "frames", &o->frames);
-		else
-			return fgc_bad_option(c, argv, optind, opt);
-	}
-	if (e == 0 && optind != argc)
-		return fgc_usage_error(c);
-	o->plen = o->prefix ? strlen(o->prefix) : 0;
-	return e;
-}
 
 /* Keys a frame shows: --keys, else what fits the terminal, else 20. */
 static uint64_t top_rows(const struct list_opts *o, int tty)
@@ -455,7 +430,7 @@ int fgc_cmd_top(struct fgc *c, int argc, char **argv)
 		         "--json list --top N gives the figures");
 		return EXIT_USAGE;
 	}
-	if ((e = top_options(c, argc, argv, &o)) != 0 ||
+	if ((e = list_options(c, argc, argv, &o, 1)) != 0 ||
 	    (e = fgc_seg_open(c)) != 0 ||
 	    (o.rule && (e = fgc_rule_find(c, o.rule, &o.ridx, &ri)) != 0))
 		return e;
