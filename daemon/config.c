@@ -12,7 +12,7 @@
  * are numeric, inet_pton), no user database (user and group are checked for
  * shape, resolved by the daemon), no file system (key paths are checked for
  * shape, read by gossip/keys.c).  So it can be fuzzed, and a reload can be
- * checked whole before anything changes.  fgd_config_load() is the only
+ * checked whole before anything changes.  fgd_config_read() is the only
  * I/O: one bounded read of a regular file.
  *
  * All or nothing.  The config is built in a private struct and copied to
@@ -44,7 +44,7 @@
 #include "shm/gcra.h"
 
 #define FGD_LINE_MAX    1024       /* bytes, without the line end */
-#define FGD_FILE_MAX    (1u << 20) /* fgd_config_load() reads no more */
+#define FGD_FILE_MAX    (1u << 20) /* fgd_config_read() reads no more */
 #define MAX_WORDS       16         /* the longest rule line has 13 */
 #define CAPACITY_MAX    (UINT64_C(1) << 32)
 #define INTERVAL_MIN    10u
@@ -966,7 +966,7 @@ out:
 	return r;
 }
 
-int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
+int fgd_config_read(const char *path, char **text, size_t *len, char *err,
                     size_t errlen)
 {
 	char *buf = NULL;
@@ -974,12 +974,8 @@ int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
 	size_t n = 0;
 	int fd = -1, r = -1;
 
-	if (cfg != NULL)
-		memset(cfg, 0, sizeof *cfg);
-	if (path == NULL || cfg == NULL) {
-		msg(err, errlen, "invalid argument");
-		goto out;
-	}
+	*text = NULL;
+	*len = 0;
 	/* O_NONBLOCK: a FIFO put in the file's place must not hang us. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
@@ -1023,11 +1019,33 @@ int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
 		    FGD_FILE_MAX);
 		goto out;
 	}
-	r = fgd_config_parse(buf, n, path, cfg, err, errlen);
+	*text = buf;
+	*len = n;
+	buf = NULL;
+	r = 0;
 out:
 	free(buf);
 	if (fd >= 0)
 		close(fd);
+	return r;
+}
+
+int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
+                    size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r = -1;
+
+	if (cfg != NULL)
+		memset(cfg, 0, sizeof *cfg);
+	if (path == NULL || cfg == NULL) {
+		msg(err, errlen, "invalid argument");
+		return -1;
+	}
+	if (fgd_config_read(path, &text, &len, err, errlen) == 0)
+		r = fgd_config_parse(text, len, path, cfg, err, errlen);
+	free(text);
 	return r;
 }
 
