@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "daemon/config.h"
 #include "lib/floodgate.h"
 #include "tests/cluster.h"
 
@@ -333,12 +334,12 @@ Test(configtest, host_errors_name_the_line_of_their_directive)
 	cr_assert_eq(mkdir(path, 0700), 0);
 	cr_assert_eq(chmod(path, 0777), 0);
 	snprintf(more, sizeof more,
-	         "node-key %s/n0.key\n"           /* 4: readable by others */
-	         "keyring %s/no-keyring\n"        /* 5: missing */
-	         "user fg-ops-nosuchuser\n"       /* 6 */
-	         "group fg-ops-nosuchgroup\n"     /* 7 */
-	         "snapshot %s/open/fg.snap\n"     /* 8: others may write */
-	         "control %s/no-dir/fg.sock\n"    /* 9: no directory */
+	         "node-key %s/n0.key\n"        /* 4: readable by others */
+	         "keyring %s/no-keyring\n"     /* 5: missing */
+	         "user fg-ops-nosuchuser\n"    /* 6 */
+	         "group fg-ops-nosuchgroup\n"  /* 7 */
+	         "snapshot %s/open/fg.snap\n"  /* 8: others may write */
+	         "control %s/no-dir/fg.sock\n" /* 9: no directory */
 	         "rule api capacity 10 rate 5/1s\n",
 	         dir, dir, dir, dir);
 	conf_with(more);
@@ -458,10 +459,53 @@ Test(configtest, what_the_check_refuses_the_daemon_refuses_alike)
 	msg = strstr(t.err, "snapshot ");
 	cr_assert_not_null(msg, "%s", t.err);
 	*strchr(msg, '\n') = '\0';
-	cr_expect(strstr(d.err, msg) != NULL, "-t: %s\ndaemon: %s", msg,
-	          d.err);
+	cr_expect(strstr(d.err, msg) != NULL, "-t: %s\ndaemon: %s", msg, d.err);
 	snprintf(path, sizeof path, "/dev/shm/%s", seg);
 	cr_expect_neq(access(path, F_OK), 0, "no segment was created");
 	run_free(&t);
 	run_free(&d);
+}
+
+/* -------------------------------------------------------------- sample */
+
+TestSuite(sample, .init = setup, .fini = teardown, .timeout = 30);
+
+/* The sample runs a single host as installed; its cluster lines, once
+ * uncommented with the node's own listen address, make a node of three,
+ * as its header says. */
+Test(sample, the_sample_is_a_single_host_and_its_cluster_lines_make_a_node)
+{
+	const char *src = getenv("srcdir");
+	char path[512], *text, *p, err[600];
+	struct fgd_config cfg;
+	size_t len;
+
+	snprintf(path, sizeof path, "%s/daemon/floodgate.conf.sample",
+	         src ? src : "..");
+	cr_assert_eq(fgd_config_read(path, &text, &len, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_eq(fgd_config_parse(text, len, path, &cfg, err, sizeof err),
+	             0, "%s", err);
+	cr_expect_eq(cfg.npeers, 0);
+	cr_expect_str_eq(cfg.node_key, "");
+	cr_expect_str_eq(cfg.snapshot, "/var/lib/floodgate/floodgate.snap");
+	cr_expect_str_eq(cfg.user, "floodgate");
+	fgd_config_free(&cfg);
+	/* uncomment node-key, keyring and peer; listen on 192.0.2.1 */
+	for (p = text; p < text + len; p++) {
+		if (p != text && p[-1] != '\n')
+			continue;
+		if (!strncmp(p, "#node-key ", 10) ||
+		    !strncmp(p, "#keyring ", 9) || !strncmp(p, "#peer ", 6))
+			*p = ' ';
+		if (!strncmp(p, "listen 127.0.0.1:7420", 21))
+			memcpy(p, "listen 192.0.2.1:7420", 21);
+	}
+	cr_assert_eq(fgd_config_parse(text, len, path, &cfg, err, sizeof err),
+	             0, "%s", err);
+	cr_expect_eq(cfg.npeers, 2);
+	cr_expect_str_eq(cfg.node_key, "/etc/floodgate/node.key");
+	cr_expect_str_eq(cfg.keyring, "/etc/floodgate/keyring");
+	fgd_config_free(&cfg);
+	free(text);
 }
