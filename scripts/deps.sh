@@ -4,7 +4,7 @@
 FG_DEPS="build-essential autoconf automake libtool autoconf-archive pkg-config
 liburcu-dev libsodium-dev libcriterion-dev mandoc libmicrohttpd-dev curl
 apache2 apache2-dev apache2-utils wrk gunicorn python3 curl
-prometheus gnuplot-nox"
+prometheus gnuplot-nox systemd man-db iproute2"
 
 fg_install_deps() {
 	local missing="" p sudo=""

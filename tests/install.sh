@@ -30,22 +30,7 @@ tmp=$(mktemp -d /tmp/fg-ops-install-XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 dest=$tmp/dest
 
-# sandbox DIR... -- COMMAND...: COMMAND with every mount read-only but
-# the DIRs; 99 if the namespace cannot be made.
-sandbox() {
-	unshare -m --propagation private sh -c '
-		w=
-		while [ "$1" != -- ]; do w="$w $1"; shift; done
-		shift
-		for d in $w; do mount --bind "$d" "$d" || exit 99; done
-		awk "{ print \$2 }" /proc/self/mounts | while read -r m; do
-			m=$(printf "%b" "$m") # \040 for a blank
-			case " $w " in *" $m "*) continue ;; esac
-			mount -o remount,bind,ro "$m" 2>/dev/null
-		done
-		touch /fg-ops-sandbox-probe 2>/dev/null && exit 99
-		exec "$@"' sh "$@"
-}
+. "$srcdir/tests/sandbox.sh"
 
 echo "1..10"
 
@@ -73,7 +58,7 @@ fi
 make -s install-dirs >"$tmp/dirs" 2>&1 || cat "$tmp/dirs"
 . "$tmp/dirs"
 mkdir -p "$dest"
-sandbox "$tmp" "$build" -- make -C "$build" install DESTDIR="$dest" \
+fg_sandbox "$tmp" "$build" -- make -C "$build" install DESTDIR="$dest" \
 	>"$tmp/install.out" 2>&1
 rc=$?
 if [ $rc -eq 0 ]; then
