@@ -15,7 +15,10 @@
 # ReadWritePaths= and those directories), run its ExecReload= lines, and
 # keep its output as the journal.  Then the test stops the daemon, loses
 # the segment as a reboot does, starts it again, and checks that the
-# buckets came back.  Needs root (CI runs as root).
+# buckets came back.  What the three-host section says in words (the
+# keyring, the edits of the configuration) the test does with cat and
+# sed; the key's name node1 is nodeN on host N.  Needs root (CI runs as
+# root).
 srcdir=${srcdir:-.}
 srcdir=$(cd "$srcdir" && pwd)
 unset MAKEFLAGS MFLAGS MAKELEVEL # the replay's make is a user's make
@@ -26,14 +29,22 @@ command -v unshare >/dev/null || skip_all "unshare (util-linux) not installed"
 command -v ip >/dev/null || skip_all "ip (iproute2) not installed"
 
 tmp=$(mktemp -d /tmp/fg-ops-readme-XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${FG_KEEP:-}" ] || rm -rf "$tmp"' EXIT # FG_KEEP=1: keep it to look
 
-# The commands: the indented lines of the "### One host" section.
-awk '/^### One host/ { on = 1; next }
-     /^##/ { on = 0 }
-     on && /^    / { print substr($0, 5) }' "$srcdir/README.md" >"$tmp/commands"
-ncmd=$(wc -l <"$tmp/commands")
-[ "$ncmd" -ge 10 ] || { echo "1..1"; echo "not ok 1 - README.md has its one-host commands ($ncmd found)"; exit 1; }
+# The commands: the indented lines of the sections "### One host" and
+# "### Three hosts".
+section() {
+	awk -v h="### $1" '$0 == h { on = 1; next }
+	     /^##/ { on = 0 }
+	     on && /^    / { print substr($0, 5) }' "$srcdir/README.md"
+}
+section "One host" >"$tmp/commands"
+section "Three hosts" >"$tmp/commands3"
+if [ "$(wc -l <"$tmp/commands")" -lt 10 ] || [ "$(wc -l <"$tmp/commands3")" -lt 3 ]; then
+	echo "1..1"
+	echo "not ok 1 - README.md has its one-host and three-host commands"
+	exit 1
+fi
 
 # A copy of the source as a reader has it: no build, no git.
 mkdir "$tmp/src"
@@ -43,4 +54,4 @@ mkdir "$tmp/src"
 
 export FG_SHIMS="$srcdir/tests/readme-shims" FG_SRCDIR="$srcdir" FG_TMP="$tmp"
 unshare -m -n --propagation private sh "$srcdir/tests/readme-shims/host.sh" \
-	"$tmp/commands"
+	"$tmp/commands" "$tmp/commands3"

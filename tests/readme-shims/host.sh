@@ -6,8 +6,11 @@
 # checks what the README promises that the commands themselves do not
 # show: the segment's owner, the snapshot at exit under the unit's
 # sandbox, the buckets after a "reboot", a bad config refused by reload.
+# Then the commands of file $2 on three hosts: this one (192.0.2.1) and
+# two clones of it after its install (cluster.sh).
 set -u
 cmds=$1
+cmds3=$2
 tmp=$FG_TMP
 n=0
 fails=0
@@ -30,9 +33,10 @@ mount -t tmpfs -o mode=0755 fg-ops-run /run || exit 1
 mount -t tmpfs -o mode=1777 fg-ops-shm /dev/shm || exit 1
 PATH=$FG_SHIMS:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
-trap 'systemctl stop floodgated >/dev/null 2>&1' EXIT
+trap 'systemctl stop floodgated >/dev/null 2>&1; cluster_down' EXIT
+. "$FG_SHIMS/cluster.sh"
 
-echo "1..$(($(wc -l <"$cmds") + 4))"
+echo "1..$(($(wc -l <"$cmds") + 4 + 3 * $(wc -l <"$cmds3")))"
 
 # What a command's output must hold, beyond its exit status 0.
 expect_of() {
@@ -107,4 +111,6 @@ if systemctl start floodgated >"$tmp/start.out" 2>&1 &&
 else
 	not_ok "after a reboot the buckets come back from the snapshot" /run/fg-journal
 fi
+
+cluster_up && cluster_replay "$cmds3"
 [ "$fails" -eq 0 ]
