@@ -155,7 +155,8 @@ static size_t line_of(const struct check *c, const char *word)
 		const char *nl = memchr(s, '\n', c->len - off);
 
 		end = nl ? nl : c->text + c->len;
-		s += strspn(s, " \t"); /* stops at '\n' at the latest */
+		while (s < end && (*s == ' ' || *s == '\t'))
+			s++; /* the text is not NUL-terminated */
 		if (s + n <= end && memcmp(s, word, n) == 0 &&
 		    (s + n == end || strchr(" \t#\r", s[n]) != NULL))
 			return line;
