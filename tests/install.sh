@@ -37,7 +37,7 @@ echo "1..10"
 # 1. configure's defaults follow a non-root prefix: nothing taken from
 # the build machine's systemd (it says /lib/systemd/system).
 mkdir -p "$tmp/conf"
-if (cd "$tmp/conf" && "$srcdir/configure" --prefix="$tmp/p" \
+if (cd "$tmp/conf" && nice -n 19 "$srcdir/configure" --prefix="$tmp/p" \
 	>configure.out 2>&1) &&
 	make -s -C "$tmp/conf" install-dirs >"$tmp/conf/dirs" 2>&1; then
 	outside=$(sed -n 's/^[a-z]*=//p' "$tmp/conf/dirs" |
@@ -58,7 +58,7 @@ fi
 make -s install-dirs >"$tmp/dirs" 2>&1 || cat "$tmp/dirs"
 . "$tmp/dirs"
 mkdir -p "$dest"
-fg_sandbox "$tmp" "$build" -- make -C "$build" install DESTDIR="$dest" \
+fg_sandbox "$tmp" "$build" -- nice -n 19 make -C "$build" install DESTDIR="$dest" \
 	>"$tmp/install.out" 2>&1
 rc=$?
 if [ $rc -eq 0 ]; then
