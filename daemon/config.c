@@ -12,7 +12,7 @@
  * are numeric, inet_pton), no user database (user and group are checked for
  * shape, resolved by the daemon), no file system (key paths are checked for
  * shape, read by gossip/keys.c).  So it can be fuzzed, and a reload can be
- * checked whole before anything changes.  fgd_config_load() is the only
+ * checked whole before anything changes.  fgd_config_read() is the only
  * I/O: one bounded read of a regular file.
  *
  * All or nothing.  The config is built in a private struct and copied to
@@ -48,7 +48,7 @@
 #include "util/why.h"
 
 #define FGD_LINE_MAX    1024       /* bytes, without the line end */
-#define FGD_FILE_MAX    (1u << 20) /* fgd_config_load() reads no more */
+#define FGD_FILE_MAX    (1u << 20) /* fgd_config_read() reads no more */
 #define MAX_WORDS       16         /* the longest rule line has 13 */
 #define CAPACITY_MAX    (UINT64_C(1) << 32)
 #define INTERVAL_MIN    10u
@@ -660,36 +660,48 @@ static ssize_t file_read(int fd, const char *path, char *buf, char *err,
 	return (ssize_t)n;
 }
 
-int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
+int fgd_config_read(const char *path, char **text, size_t *len, char *err,
                     size_t errlen)
 {
-	char *buf = NULL;
+	char *buf;
 	ssize_t n = -1;
-	int fd = -1, r = -1;
+	int fd;
 
-	if (cfg != NULL)
-		memset(cfg, 0, sizeof *cfg);
-	if (path == NULL || cfg == NULL) {
-		fgu_why(err, errlen, "invalid argument");
-		goto out;
-	}
+	*text = NULL;
+	*len = 0;
 	/* O_NONBLOCK: a FIFO put in the file's place must not hang us. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		fgu_why(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
+	if (fd < 0)
+		return fgu_why(err, errlen, "%s: %s", path, strerror(errno));
 	buf = malloc(FGD_FILE_MAX + 1);
 	if (buf == NULL)
 		fgu_why(err, errlen, "%s: out of memory", path);
 	else
 		n = file_read(fd, path, buf, err, errlen);
-	if (n >= 0)
-		r = fgd_config_parse(buf, (size_t)n, path, cfg, err, errlen);
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	*text = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
+                    size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r = -1;
+
+	if (cfg != NULL)
+		memset(cfg, 0, sizeof *cfg);
+	if (path == NULL || cfg == NULL)
+		return fgu_why(err, errlen, "invalid argument");
+	if (fgd_config_read(path, &text, &len, err, errlen) == 0)
+		r = fgd_config_parse(text, len, path, cfg, err, errlen);
+	free(text);
 	return r;
 }
 

@@ -90,6 +90,12 @@ struct fgd_config {
 int fgd_config_parse(const char *text, size_t len, const char *fname,
                      struct fgd_config *cfg, char *err, size_t errlen);
 
+/* Read a regular file of at most 1 MiB into *@text (malloc'ed, free it;
+ * not NUL-terminated), its length in *@len.  0, or -1 with "path: reason"
+ * in @err. */
+int fgd_config_read(const char *path, char **text, size_t *len, char *err,
+                    size_t errlen);
+
 /* Read and parse a file (at most 1 MiB); same contract. */
 int fgd_config_load(const char *path, struct fgd_config *cfg, char *err,
                     size_t errlen);

@@ -16,9 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,11 +34,13 @@
 
 #include <sodium.h>
 
+#include "daemon/check.h"
+#include "daemon/cmdline.h"
 #include "daemon/config.h"
 #include "daemon/http.h"
 #include "daemon/control.h"
+#include "daemon/persist.h"
 #include "gossip/node.h"
-#include "daemon/snapshot.h"
 #include "gossip/keys.h"
 #include "lib/client.h"
 #include "lib/floodgate.h"
@@ -80,18 +80,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void usage(void)
-{
-	fprintf(stderr,
-	        "usage: floodgated -c FILE [-f] [-v]\n"
-	        "       floodgated --keygen PATH [NAME]\n"
-	        "  -c FILE   configuration (floodgate.conf(5))\n"
-	        "  -f        stay in the foreground, log to stderr\n"
-	        "  -v        log debug messages\n"
-	        "  --keygen  write a new node key pair: PATH (secret, 0600)\n"
-	        "            and PATH.pub (keyring line \"NAME KEY\")\n");
-}
-
 struct daemon {
 	struct fgd_config cfg;
 	const char *cfg_path;
@@ -100,7 +88,9 @@ struct daemon {
 	uint8_t pk[FGW_PK_SIZE];
 	struct fgw_keyring kr;
 	struct fgd_node node;
-	struct fgd_counters noted; /* as ledger_note() last saw them */
+	struct fgd_counters noted;  /* as ledger_note() last saw them */
+	struct fgd_counters solo;   /* a single host's snapshot counters */
+	struct fgd_persist persist; /* snapshots: where, when, of what */
 	int node_ok;
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;
@@ -162,26 +152,9 @@ static int segment_open(struct daemon *d)
 	char buf[1024];
 	int r;
 
-	if (d->cfg.user[0]) {
-		struct passwd pw, *res = NULL;
-
-		if (getpwnam_r(d->cfg.user, &pw, buf, sizeof buf, &res) != 0 ||
-		    res == NULL) {
-			logmsg(LOG_ERR, "user %s: no such user", d->cfg.user);
-			return -1;
-		}
-		o.uid = res->pw_uid;
-	}
-	if (d->cfg.group[0]) {
-		struct group gr, *res = NULL;
-
-		if (getgrnam_r(d->cfg.group, &gr, buf, sizeof buf, &res) != 0 ||
-		    res == NULL) {
-			logmsg(LOG_ERR, "group %s: no such group",
-			       d->cfg.group);
-			return -1;
-		}
-		o.gid = res->gr_gid;
+	if (fgd_owner_lookup(&d->cfg, &o.uid, &o.gid, buf, sizeof buf) != 0) {
+		logmsg(LOG_ERR, "%s", buf);
+		return -1;
 	}
 	if (fg__seg_path(d->cfg.segment, buf, sizeof buf) == 0)
 		d->fresh = access(buf, F_OK) != 0;
@@ -204,13 +177,12 @@ static int identity_load(struct daemon *d)
 {
 	char err[512];
 
-	if (d->cfg.node_key[0] == '\0') {
-		if (d->cfg.npeers == 0)
-			return 0; /* a single host: nothing to sign */
-		logmsg(LOG_ERR, "%s: peers need node-key and keyring",
-		       d->cfg_path);
+	if (fgd_identity_check(&d->cfg, err, sizeof err) != 0) {
+		logmsg(LOG_ERR, "%s: %s", d->cfg_path, err);
 		return -1;
 	}
+	if (d->cfg.node_key[0] == '\0')
+		return 0; /* a single host: nothing to sign */
 	if (fgk_load_secret(d->cfg.node_key, &d->sk, d->pk, err, sizeof err) !=
 	    0) {
 		logmsg(LOG_ERR, "%s", err);
@@ -626,50 +598,18 @@ static int http_open(struct daemon *d)
 
 /* ------------------------------------------------------------ snapshots */
 
-static void snapshot_save(struct daemon *d)
+/* What the snapshots need (daemon/persist.h), once the node is up or
+ * known to be absent: on a single host, the buckets alone and the
+ * daemon's own counters. */
+static void persist_init(struct daemon *d)
 {
-	struct fgd_snap_counts n;
-	char err[600];
-
-	if (!d->cfg.snapshot[0] || !d->node_ok)
-		return;
-	d->node.ctr.snapshot_every_ms = d->cfg.snapshot_every_ms;
-	if (fgd_snapshot_write(d->cfg.snapshot, &d->node, &n, err,
-	                       sizeof err) != 0) {
-		d->node.ctr.snapshot_errors++;
-		logmsg(LOG_ERR, "%s", err);
-		return;
-	}
-	d->node.ctr.snapshots++;
-	d->node.ctr.snapshot_ms = now_ms();
-	if (verbose)
-		logmsg(LOG_DEBUG, "snapshot %s: %llu buckets, %llu marks",
-		       d->cfg.snapshot, (unsigned long long)n.buckets,
-		       (unsigned long long)n.remote);
-}
-
-/* A segment we just created (the host rebooted, or it was removed) gets
- * back the buckets and marks of the last snapshot; one that survived is
- * newer than any snapshot and is left alone. */
-static void snapshot_load(struct daemon *d)
-{
-	struct fgd_snap_counts n;
-	char err[600];
-	int r;
-
-	if (!d->cfg.snapshot[0] || !d->node_ok || !d->fresh)
-		return;
-	r = fgd_snapshot_restore(d->cfg.snapshot, &d->node, now_ms(), &n, err,
-	                         sizeof err);
-	if (r < 0)
-		logmsg(LOG_ERR, "%s: starting with full buckets", err);
-	else if (r == 0)
-		logmsg(LOG_INFO,
-		       "snapshot %s restored: %llu buckets, %llu marks, "
-		       "%llu skipped (refilled, or rule gone)",
-		       d->cfg.snapshot, (unsigned long long)n.buckets,
-		       (unsigned long long)n.remote,
-		       (unsigned long long)n.skipped);
+	d->persist =
+	    (struct fgd_persist){.path = d->cfg.snapshot,
+	                         .every_ms = d->cfg.snapshot_every_ms,
+	                         .fg = d->fg,
+	                         .marks = d->node_ok ? &d->node : NULL,
+	                         .ctr = d->node_ok ? &d->node.ctr : &d->solo,
+	                         .log = logmsg};
 }
 
 /* ------------------------------------------------------------------ loop */
@@ -708,7 +648,7 @@ static int run(struct daemon *d)
 			next_expire = t + EXPIRE_EVERY_MS;
 		}
 		if (t >= next_snap) {
-			snapshot_save(d);
+			fgd_persist_save(&d->persist, NULL, t);
 			next_snap = t + d->cfg.snapshot_every_ms;
 		}
 		timeout = (int)(next_round > t ? next_round - t : 0);
@@ -743,7 +683,8 @@ static int run(struct daemon *d)
 				logmsg(LOG_INFO, "signal %u: exiting",
 				       si.ssi_signo);
 				round_run(d, now_ms()); /* flush */
-				snapshot_save(d);
+				fgd_persist_save(&d->persist, "at exit",
+				                 now_ms());
 				return 0;
 			}
 		}
@@ -775,91 +716,63 @@ static void harden(void)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-static int keygen(int argc, char **argv)
+/* Start: the config, then each module in order; nothing may fail late. */
+static int start(struct daemon *d, int foreground)
 {
-	char err[512], host[64];
-	const char *name = argc > 3 ? argv[3] : NULL;
-
-	if (argc < 3) {
-		usage();
-		return 2;
-	}
-	if (name == NULL) {
-		if (gethostname(host, sizeof host) != 0)
-			snprintf(host, sizeof host, "node");
-		host[sizeof host - 1] = '\0';
-		name = host;
-	}
-	harden();
-	if (fgk_keygen(argv[2], name, err, sizeof err) != 0) {
-		fprintf(stderr, "floodgated: %s\n", err);
-		return 1;
-	}
-	printf("secret key: %s\npublic key: %s.pub (add its line to every "
-	       "node's keyring)\n",
-	       argv[2], argv[2]);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	struct daemon d = {.sock = -1, .sigfd = -1, .ctl = {.lfd = -1}};
 	char err[512];
-	int foreground = 0, opt, rc = 1;
 
-	if (argc >= 2 && strcmp(argv[1], "--keygen") == 0)
-		return keygen(argc, argv);
-	while ((opt = getopt(argc, argv, "c:fvh")) != -1) {
-		switch (opt) {
-		case 'c':
-			d.cfg_path = optarg;
-			break;
-		case 'f':
-			foreground = 1;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-			return opt == 'h' ? 0 : 2;
-		}
-	}
-	if (d.cfg_path == NULL || optind != argc) {
-		usage();
-		return 2;
-	}
-	harden();
-	if (sodium_init() < 0) {
-		fprintf(stderr, "floodgated: libsodium failed to initialise\n");
-		return 1;
-	}
-	if (fgd_config_load(d.cfg_path, &d.cfg, err, sizeof err) != 0) {
+	if (fgd_config_load(d->cfg_path, &d->cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "floodgated: %s\n", err);
-		return 1;
+		return -1;
 	}
 	if (!foreground) {
 		if (daemon(0, 0) != 0) {
 			fprintf(stderr, "floodgated: daemon: %s\n",
 			        strerror(errno));
-			goto out;
+			return -1;
 		}
 		use_syslog = 1;
 		openlog("floodgated", LOG_PID, LOG_DAEMON);
 	}
 	/* The harvest baseline is taken before the rules are published:
 	 * workers cannot consume before that, so nothing falls between. */
-	if (signals_block(&d) != 0 || identity_load(&d) != 0 ||
-	    segment_open(&d) != 0 || node_start(&d) != 0 ||
-	    socket_open(&d) != 0 || control_open(&d) != 0 ||
-	    rules_apply(d.fg, &d.cfg) != 0 || http_open(&d) != 0)
-		goto out;
-	snapshot_load(&d);
+	if (signals_block(d) != 0 || identity_load(d) != 0 ||
+	    fgd_persist_check(d->cfg.snapshot, logmsg) != 0 ||
+	    segment_open(d) != 0 || node_start(d) != 0 || socket_open(d) != 0 ||
+	    control_open(d) != 0 || rules_apply(d->fg, &d->cfg) != 0 ||
+	    http_open(d) != 0)
+		return -1;
+	persist_init(d);
+	fgd_persist_start(&d->persist, d->fresh, now_ms());
 	logmsg(LOG_INFO,
 	       "running: segment %s, %zu rules, %zu peers, interval %u ms",
-	       d.cfg.segment, d.cfg.nrules, d.cfg.npeers, d.cfg.interval_ms);
-	rc = run(&d) == 0 ? 0 : 1;
-out:
+	       d->cfg.segment, d->cfg.nrules, d->cfg.npeers,
+	       d->cfg.interval_ms);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {.sock = -1, .sigfd = -1, .ctl = {.lfd = -1}};
+	struct fgd_cmdline cl;
+	int rc = 1;
+
+	fgd_cmdline_parse(argc, argv, &cl);
+	if (cl.mode == FGD_EXIT)
+		return cl.status;
+	harden();
+	if (sodium_init() < 0) {
+		fprintf(stderr, "floodgated: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (cl.mode == FGD_KEYGEN)
+		return fgd_cmdline_keygen(&cl);
+	if (cl.mode == FGD_TEST)
+		return fgd_check(cl.config, stdout, stderr) == 0 ? 0 : 1;
+	d.cfg_path = cl.config;
+	verbose = cl.verbose;
+	if (start(&d, cl.foreground) == 0)
+		rc = run(&d) == 0 ? 0 : 1;
 	if (d.node_ok)
 		fgd_node_fini(&d.node);
 	free(d.peer_state);

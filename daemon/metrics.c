@@ -289,7 +289,7 @@ out:
 		name, help, offsetof(struct fgd_counters, field)               \
 	}
 
-/* The daemon's counters (daemon/node.h), each under its name. */
+/* The daemon's counters (gossip/counters.h), each under its name. */
 static const struct {
 	const char *name, *help;
 	size_t off;

@@ -27,7 +27,7 @@ struct fgd_node;
  * tokens allowed, the denials, the would-be denials of shadow mode and
  * the checks that found the table full), and when @n is not NULL (inside
  * a gossiping daemon) the daemon's counters (struct fgd_counters in
- * daemon/node.h, each gossip drop by reason), peers by state and each
+ * gossip/counters.h, each gossip drop by reason), peers by state and each
  * peer's, harvests, the top denied keys (topdenied.h) and snapshots.  The
  * owner of the segment (the daemon) adds the standard process_* figures.
  * man/floodgated.8 (METRICS) lists every name. */

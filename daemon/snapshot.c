@@ -24,7 +24,6 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/scan.h"
-
 #include "util/why.h"
 
 #define REC_SIZE     FGD_SNAP_REC_SIZE
@@ -106,10 +105,9 @@ static void *rec_new(struct recbuf *b)
 	return b->p + b->n++ * REC_SIZE;
 }
 
-static int collect_buckets(struct fgd_node *n, struct recbuf *b,
-                           uint64_t *count)
+static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 {
-	struct fg_table *t = &n->fg->seg.tbl;
+	struct fg_table *t = &fg->seg.tbl;
 	fg_rule_info ri[FG_RULES_MAX];
 	uint8_t active[FG_RULES_MAX];
 	struct fg_slot_view v;
@@ -117,7 +115,7 @@ static int collect_buckets(struct fgd_node *n, struct recbuf *b,
 	unsigned r;
 
 	for (r = 0; r < FG_RULES_MAX; r++)
-		active[r] = fg_rule_get(n->fg, r, &ri[r]) == 0;
+		active[r] = fg_rule_get(fg, r, &ri[r]) == 0;
 	while (fg__slot_next(t, &cur, &v)) {
 		struct fgd_snap_bucket *rec;
 
@@ -176,7 +174,7 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-int fgd_snapshot_write(const char *path, struct fgd_node *n,
+int fgd_snapshot_write(const char *path, fg_client *fg, struct fgd_node *marks,
                        struct fgd_snap_counts *out, char *err, size_t errlen)
 {
 	struct fgd_snap_hdr h;
@@ -196,8 +194,8 @@ int fgd_snapshot_write(const char *path, struct fgd_node *n,
 	h.realtime_ns = clock_ns(CLOCK_REALTIME);
 	h.monotonic_ns = fg__now_ns();
 	boot_id(h.boot_id);
-	if (collect_buckets(n, &b, &out->buckets) != 0 ||
-	    collect_remote(n, &b, &out->remote) != 0) {
+	if (collect_buckets(fg, &b, &out->buckets) != 0 ||
+	    (marks != NULL && collect_remote(marks, &b, &out->remote) != 0)) {
 		fgu_why(err, errlen, "snapshot %s: out of memory", path);
 		goto out;
 	}
@@ -269,13 +267,13 @@ static uint64_t elapsed_since(const struct fgd_snap_hdr *h)
 	return now > h->realtime_ns ? now - h->realtime_ns : 0;
 }
 
-static void restore_bucket(struct fgd_node *n, const struct fgd_snap_bucket *r,
+static void restore_bucket(fg_client *fg, const struct fgd_snap_bucket *r,
                            uint64_t elapsed, struct fgd_snap_counts *out)
 {
-	int idx = fg__rule_index(n->fg, r->rule);
+	int idx = fg__rule_index(fg, r->rule);
 
 	if (idx < 0 || r->debt_ns <= elapsed ||
-	    fg__raise(n->fg, (unsigned)idx, r->key, r->key_len,
+	    fg__raise(fg, (unsigned)idx, r->key, r->key_len,
 	              r->debt_ns - elapsed) != 0) {
 		out->skipped++; /* rule gone, refilled since, or no room */
 		return;
@@ -301,8 +299,13 @@ static void mark_merge(struct fgd_remote *e, const struct fgd_snap_mark *r,
 static void restore_mark(struct fgd_node *n, const struct fgd_snap_mark *r,
                          uint64_t now_ms, struct fgd_snap_counts *out)
 {
-	struct fgd_remote *e = fgd_ledger_find(&n->counts.remote, r->id);
+	struct fgd_remote *e;
 
+	if (n == NULL) {
+		out->skipped++; /* no gossip here: nobody to take it */
+		return;
+	}
+	e = fgd_ledger_find(&n->counts.remote, r->id);
 	if (e == NULL)
 		e = fgd_ledger_add(&n->counts.remote, r->id);
 	if (e == NULL) {
@@ -322,6 +325,10 @@ static void restore_remote_v1(struct fgd_node *n,
 	                          .incarnation = r->incarnation,
 	                          .count = r->count};
 
+	if (n == NULL) {
+		out->skipped++;
+		return;
+	}
 	fgd_node_mark_id(n, r->origin, r->rule, strlen(r->rule), r->key,
 	                 r->key_len, m.id);
 	restore_mark(n, &m, now_ms, out);
@@ -372,17 +379,17 @@ int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
 
 #define CHUNK 256u /* records per read */
 
-/* Pass over the records of @fd (just past the header): with @n NULL,
- * hash and check them; else apply them. */
+/* Pass over the records of @fd (just past the header): with @fg NULL,
+ * hash and check them; else apply them (the marks to @marks, if any). */
 static int records_pass(int fd, const struct fgd_snap_hdr *h,
-                        crypto_generichash_state *st, struct fgd_node *n,
-                        uint64_t now_ms, struct fgd_snap_counts *out,
-                        uint64_t *bad)
+                        crypto_generichash_state *st, fg_client *fg,
+                        struct fgd_node *marks, uint64_t now_ms,
+                        struct fgd_snap_counts *out, uint64_t *bad)
 {
 	uint8_t buf[CHUNK * REC_SIZE]; /* 32 KiB */
 	uint64_t nrec = h->nbuckets + h->nremote, i = 0, elapsed = 0;
 
-	if (n)
+	if (fg)
 		elapsed = elapsed_since(h);
 	while (i < nrec) {
 		uint64_t k = nrec - i < CHUNK ? nrec - i : CHUNK, j;
@@ -394,84 +401,180 @@ static int records_pass(int fd, const struct fgd_snap_hdr *h,
 		for (j = 0; j < k; j++, i++) {
 			const void *rec = buf + j * REC_SIZE;
 
-			if (n == NULL) {
+			if (fg == NULL) {
 				if (fgd_snapshot_check_rec(h, i, rec) != 0 &&
 				    *bad == UINT64_MAX)
 					*bad = i;
 			} else if (i < h->nbuckets) {
-				restore_bucket(n, rec, elapsed, out);
+				restore_bucket(fg, rec, elapsed, out);
 			} else if (h->version >= 2) {
-				restore_mark(n, rec, now_ms, out);
+				restore_mark(marks, rec, now_ms, out);
 			} else {
-				restore_remote_v1(n, rec, now_ms, out);
+				restore_remote_v1(marks, rec, now_ms, out);
 			}
 		}
 	}
 	return 0;
 }
 
-int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
-                         struct fgd_snap_counts *out, char *err, size_t errlen)
+/*
+ * Open @path and check all of it: the header, the checksum over the whole
+ * body and every record, before anything is applied.  The open descriptor
+ * (positioned just past the header) and the header, or -1 with @err; and
+ * -2 when there is no file.
+ */
+static int open_verified(const char *path, struct fgd_snap_hdr *h, char *err,
+                         size_t errlen)
 {
-	struct fgd_snap_hdr h, zeroed;
+	struct fgd_snap_hdr zeroed;
+	struct fgd_snap_counts unused;
 	crypto_generichash_state st;
 	uint8_t sum[FGD_SNAP_SUM_BYTES];
 	uint64_t bad = UINT64_MAX;
 	struct stat sb;
 	char why[200];
-	int fd, rc = -1;
+	int fd;
 
-	memset(out, 0, sizeof *out);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return 1;
+			return -2;
 		return fgu_why(err, errlen, "snapshot %s: %s", path,
 		               strerror(errno));
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		fgu_why(err, errlen, "snapshot %s: not a regular file", path);
-		goto out;
+		goto bad;
 	}
-	memset(&h, 0, sizeof h);
-	if ((uint64_t)sb.st_size >= sizeof h &&
-	    io_all(fd, &h, sizeof h, 0) != 0) {
+	memset(h, 0, sizeof *h);
+	if ((uint64_t)sb.st_size >= sizeof *h &&
+	    io_all(fd, h, sizeof *h, 0) != 0) {
 		fgu_why(err, errlen, "snapshot %s: %s", path, strerror(errno));
-		goto out;
+		goto bad;
 	}
-	if (fgd_snapshot_check_hdr(&h, (uint64_t)sb.st_size, why, sizeof why) !=
+	if (fgd_snapshot_check_hdr(h, (uint64_t)sb.st_size, why, sizeof why) !=
 	    0) {
 		fgu_why(err, errlen, "snapshot %s: %s", path, why);
-		goto out;
+		goto bad;
 	}
-	/* first pass: the checksum and every record, before any change */
-	zeroed = h;
+	zeroed = *h;
 	memset(zeroed.sum, 0, sizeof zeroed.sum);
 	crypto_generichash_init(&st, NULL, 0, sizeof sum);
 	crypto_generichash_update(&st, (const void *)&zeroed, sizeof zeroed);
-	if (records_pass(fd, &h, &st, NULL, 0, out, &bad) != 0) {
+	if (records_pass(fd, h, &st, NULL, NULL, 0, &unused, &bad) != 0) {
 		fgu_why(err, errlen, "snapshot %s: short read", path);
-		goto out;
+		goto bad;
 	}
 	crypto_generichash_final(&st, sum, sizeof sum);
-	if (sodium_memcmp(sum, h.sum, sizeof sum) != 0) {
+	if (sodium_memcmp(sum, h->sum, sizeof sum) != 0) {
 		fgu_why(err, errlen, "snapshot %s: checksum mismatch (corrupt)",
 		        path);
-		goto out;
+		goto bad;
 	}
 	if (bad != UINT64_MAX) {
 		fgu_why(err, errlen, "snapshot %s: record %llu is malformed",
 		        path, (unsigned long long)bad);
-		goto out;
+		goto bad;
 	}
-	/* second pass: apply */
-	if (lseek(fd, (off_t)sizeof h, SEEK_SET) != (off_t)sizeof h ||
-	    records_pass(fd, &h, NULL, n, now_ms, out, &bad) != 0) {
+	if (lseek(fd, (off_t)sizeof *h, SEEK_SET) != (off_t)sizeof *h) {
+		fgu_why(err, errlen, "snapshot %s: %s", path, strerror(errno));
+		goto bad;
+	}
+	return fd;
+bad:
+	close(fd);
+	return -1;
+}
+
+int fgd_snapshot_verify(const char *path, struct fgd_snap_counts *out,
+                        char *err, size_t errlen)
+{
+	struct fgd_snap_hdr h;
+	int fd;
+
+	memset(out, 0, sizeof *out);
+	fd = open_verified(path, &h, err, errlen);
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
+	close(fd);
+	out->buckets = h.nbuckets;
+	out->remote = h.nremote;
+	out->age_ms = elapsed_since(&h) / 1000000u;
+	return 0;
+}
+
+int fgd_snapshot_restore(const char *path, fg_client *fg,
+                         struct fgd_node *marks, uint64_t now_ms,
+                         struct fgd_snap_counts *out, char *err, size_t errlen)
+{
+	struct fgd_snap_hdr h;
+	uint64_t bad = UINT64_MAX;
+	int fd, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	fd = open_verified(path, &h, err, errlen);
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
+	out->age_ms = elapsed_since(&h) / 1000000u;
+	if (records_pass(fd, &h, NULL, fg, marks, now_ms, out, &bad) != 0) {
 		fgu_why(err, errlen, "snapshot %s: short read", path);
 		goto out;
 	}
 	rc = 0;
 out:
 	close(fd);
+	return rc;
+}
+
+/* ------------------------------------------------------- the directory */
+
+int fgd_snapshot_check_dir(const char *path, char *err, size_t errlen)
+{
+	char *copy = strdup(path);
+	const char *dir;
+	struct stat sb;
+	int rc = -1;
+
+	if (copy == NULL)
+		return fgu_why(err, errlen, "snapshot %s: out of memory", path);
+	dir = dirname(copy);
+	if (stat(dir, &sb) != 0) {
+		fgu_why(
+		    err, errlen,
+		    "snapshot %s: directory %s: %s (create it with install "
+		    "-d -m 0700 %s; under systemd, StateDirectory=floodgate "
+		    "makes /var/lib/floodgate)",
+		    path, dir, strerror(errno), dir);
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		fgu_why(err, errlen, "snapshot %s: %s is not a directory", path,
+		        dir);
+		goto out;
+	}
+	if ((sb.st_uid != geteuid() && sb.st_uid != 0) ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		fgu_why(
+		    err, errlen,
+		    "snapshot %s: directory %s (mode %04o, owner uid %u) may "
+		    "be written by others, who could replace the snapshot: "
+		    "use a directory only floodgated writes, such as "
+		    "/var/lib/floodgate",
+		    path, dir, (unsigned)(sb.st_mode & 07777),
+		    (unsigned)sb.st_uid);
+		goto out;
+	}
+	if (access(dir, W_OK) != 0) {
+		fgu_why(err, errlen, "snapshot %s: directory %s: %s%s", path,
+		        dir, strerror(errno),
+		        errno == EROFS ? " (under systemd's ProtectSystem=, "
+		                         "StateDirectory=floodgate makes "
+		                         "/var/lib/floodgate writable)"
+		                       : "");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(copy);
 	return rc;
 }

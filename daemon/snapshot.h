@@ -7,7 +7,9 @@
  * ns) and the highest count seen from each other node per key (without
  * which a rebooted node would debit its peers' whole consumption again).
  * Full buckets are not written: a full bucket and an absent one decide
- * alike.
+ * alike.  The buckets need only the segment: a single host, which does
+ * not gossip, snapshots them alone, and the marks are written and restored
+ * only by a daemon that gossips (a node given).
  *
  * Consistency.  The daemon writes a snapshot between two rounds of its one
  * thread, so buckets and marks are taken at one instant: each remote debit
@@ -99,7 +101,9 @@ _Static_assert(sizeof(struct fgd_snap_mark) == FGD_SNAP_REC_SIZE, "mark v2");
 struct fgd_snap_counts {
 	uint64_t buckets; /* written, or restored */
 	uint64_t remote;  /* marks written, or restored */
-	uint64_t skipped; /* restore: unknown rule, refilled, no room */
+	uint64_t skipped; /* restore: unknown rule, refilled, no room, or a
+	                   * mark with no node to take it */
+	uint64_t age_ms;  /* restore: how long ago the snapshot was written */
 };
 
 /* The checksum of a snapshot with header @h and records @body. */
@@ -114,19 +118,36 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
                            const void *rec);
 
-/* Write @n's segment and remote ledger to @path.  0, or -1 with a
- * message in @err. */
-int fgd_snapshot_write(const char *path, struct fgd_node *n,
+/* Write the buckets of @fg and, when @marks is not NULL (a daemon that
+ * gossips, on the same segment), its remote ledger to @path.  0, or -1
+ * with a message in @err. */
+int fgd_snapshot_write(const char *path, fg_client *fg, struct fgd_node *marks,
                        struct fgd_snap_counts *out, char *err, size_t errlen);
 
 /*
- * Restore @path into @n: each bucket of a rule that exists (by name)
- * gets at least the debt it had left, converted to now; each remote mark
- * is raised to the one written.  Never lowers anything, so it is safe
- * while workers already use the segment.  0 done; 1 no snapshot there;
- * -1 a file that is not a valid snapshot (nothing restored), with @err.
+ * Restore @path into @fg: each bucket of a rule that exists (by name)
+ * gets at least the debt it had left, converted to now; with @marks, each
+ * remote mark is raised to the one written (without, marks are skipped).
+ * Never lowers anything, so it is safe while workers already use the
+ * segment.  0 done; 1 no snapshot there; -1 a file that is not a valid
+ * snapshot (nothing restored), with @err.
  */
-int fgd_snapshot_restore(const char *path, struct fgd_node *n, uint64_t now_ms,
+int fgd_snapshot_restore(const char *path, fg_client *fg,
+                         struct fgd_node *marks, uint64_t now_ms,
                          struct fgd_snap_counts *out, char *err, size_t errlen);
+
+/* Whether @path holds an intact snapshot, as restore checks it, without
+ * applying it: 0 yes (its age in @out->age_ms), 1 no file, -1 with @err. */
+int fgd_snapshot_verify(const char *path, struct fgd_snap_counts *out,
+                        char *err, size_t errlen);
+
+/*
+ * Whether the directory of @path can hold snapshots safely: it exists, is
+ * a directory owned by us or root, we may write it (a read-only mount
+ * fails here, as under ProtectSystem=strict without StateDirectory=), and
+ * nobody else may (a snapshot is checksummed, not signed: who can replace
+ * it can fill any bucket).  0, or -1 with the reason and its fix in @err.
+ */
+int fgd_snapshot_check_dir(const char *path, char *err, size_t errlen);
 
 #endif

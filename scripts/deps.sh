@@ -7,7 +7,8 @@ apache2 apache2-dev apache2-utils wrk gunicorn python3 curl iproute2
 prometheus gnuplot-nox clang-format faketime
 php8.2-dev php8.2-cli php8.2-fpm libfcgi-bin php-parser
 nginx nginx-dev uwsgi uwsgi-plugin-python3
-python3-venv python3-pip python3-setuptools python3-wheel"
+python3-venv python3-pip python3-setuptools python3-wheel
+systemd man-db"
 
 fg_install_deps() {
 	local missing="" p sudo=""

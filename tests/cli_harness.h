@@ -29,6 +29,7 @@
 #include "shm/clock.h"
 #include "tests/cluster.h"
 #include "tests/helpers.h"
+#include "tests/run.h"
 
 static inline void env_fini(void);
 
@@ -53,70 +54,19 @@ static struct env {
 
 /* ------------------------------------------------------------- running */
 
-struct run {
-	int status; /* exit status, or -1 if killed */
-	char *out, *err;
-};
-
-static inline char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	cr_assert_not_null(buf);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
-
 /* Run floodgate with the NULL-terminated arguments; capture everything. */
 static inline struct run cli(const char *arg, ...)
 {
 	const char *argv[32] = {"floodgate"};
-	char out[160], err[160];
-	struct run r = {0};
 	va_list ap;
-	int n = 1, st;
-	pid_t p;
+	int n = 1;
 
 	va_start(ap, arg);
 	for (; arg != NULL && n < 31; arg = va_arg(ap, const char *))
 		argv[n++] = arg;
 	va_end(ap);
-	snprintf(out, sizeof out, "%s/out", E.dir);
-	snprintf(err, sizeof err, "%s/err", E.dir);
-	p = fork();
-	cr_assert_geq(p, 0);
-	if (p == 0) {
-		if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr))
-			_exit(126);
-		execv(cli_path(), (char **)argv);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(p, &st, 0), p);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	cr_assert_neq(r.status, 127, "cannot run %s", cli_path());
-	r.out = slurp(out);
-	r.err = slurp(err);
-	return r;
+	return run_program(cli_path(), argv, E.dir, 0);
 }
-
-static inline void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-#define EXPECT(r, code)                                                        \
-	cr_assert_eq((r).status, (code),                                       \
-	             "exit %d, wanted %d\nout: %s\nerr: %s", (r).status,       \
-	             (code), (r).out, (r).err)
 
 /* ---------------------------------------------------------------- JSON */
 

@@ -4,7 +4,9 @@
  * The rule: snapshot, destroy the segment, restore into a new one, and
  * every key gets the same decisions as before; a remote count already
  * debited is not debited again; a file that is not an intact snapshot is
- * refused whole; time that cannot be measured counts as none.
+ * refused whole; time that cannot be measured counts as none.  A single
+ * host, which does not gossip, keeps its buckets all the same, and says
+ * at start where its snapshot is and when it is written.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -73,10 +75,12 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[160];
+	char cmd[256];
 
 	host_down();
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	/* and what a daemon test that failed half-way left */
+	snprintf(cmd, sizeof cmd, "rm -rf %s /dev/shm/%s-d /dev/shm/%s-d.*",
+	         dir, seg, seg);
 	cr_assert_eq(system(cmd), 0);
 }
 
@@ -115,7 +119,7 @@ static void write_ok(struct fgd_snap_counts *n)
 {
 	char err[512];
 
-	cr_assert_eq(fgd_snapshot_write(snap, &H.n, n, err, sizeof err), 0,
+	cr_assert_eq(fgd_snapshot_write(snap, H.c, &H.n, n, err, sizeof err), 0,
 	             "%s", err);
 }
 
@@ -134,8 +138,9 @@ Test(snapshot, a_restored_segment_makes_the_same_decisions)
 	cr_expect_gt(w.buckets, 0);
 	host_down(); /* the segment is gone, as after a reboot */
 	host_up();
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
+	    "%s", err);
 	cr_expect_eq(r.buckets, w.buckets);
 	levels(after);
 	for (i = 0; i < 2 * KEYS; i++)
@@ -178,8 +183,9 @@ Test(snapshot, remote_marks_come_back_so_nothing_is_debited_twice)
 	cr_expect_eq(w.remote, 1);
 	host_down();
 	host_up();
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
+	    "%s", err);
 	cr_expect_eq(r.remote, 1);
 	e = fgd_node_mark(&H.n, 77, "api", 3, "k", 1);
 	cr_assert_not_null(e, "found by name: the id key is the node's");
@@ -224,8 +230,9 @@ Test(snapshot, a_version_1_snapshot_still_restores_its_marks_by_name)
 	char err[512];
 
 	write_v1(77, "api", "k", 5, 1234);
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
+	    "%s", err);
 	cr_expect_eq(r.remote, 1);
 	e = fgd_node_mark(&H.n, 77, "api", 3, "k", 1);
 	cr_assert_not_null(e);
@@ -242,8 +249,8 @@ Test(snapshot, restoring_never_lowers_what_is_there)
 	cr_assert_eq(fg_allow(H.c, "api", "k", 1, NULL), 1); /* 9 left */
 	write_ok(&w);
 	cr_assert_eq(fg_allow(H.c, "api", "k", 5, NULL), 1); /* 4 left */
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0);
 	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 4);
 }
@@ -256,8 +263,8 @@ Test(snapshot, buckets_of_rules_that_are_gone_are_skipped)
 	consume();
 	write_ok(&w);
 	cr_assert_eq(fg_rule_remove(H.c, "login"), 0);
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0);
 	cr_expect_gt(r.skipped, 0);
 	cr_expect_eq(r.buckets + r.skipped, w.buckets);
 }
@@ -267,8 +274,79 @@ Test(snapshot, no_snapshot_is_not_an_error)
 	struct fgd_snap_counts r;
 	char err[512];
 
-	cr_expect_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             1);
+	cr_expect_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 1);
+}
+
+/* ------------------------------------------------------ without a node */
+
+Test(snapshot, buckets_alone_are_written_and_restored_without_a_node)
+{
+	int64_t before[2 * KEYS], after[2 * KEYS];
+	struct fgd_snap_counts w, r;
+	char err[512];
+	unsigned i;
+
+	consume();
+	levels(before);
+	cr_assert_eq(fgd_snapshot_write(snap, H.c, NULL, &w, err, sizeof err),
+	             0, "%s", err);
+	cr_expect_gt(w.buckets, 0);
+	cr_expect_eq(w.remote, 0);
+	host_down();
+	host_up();
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, NULL, 1, &r, err, sizeof err), 0,
+	    "%s", err);
+	cr_expect_eq(r.buckets, w.buckets);
+	levels(after);
+	for (i = 0; i < 2 * KEYS; i++)
+		cr_expect_eq(after[i], before[i], "bucket %u", i);
+}
+
+Test(snapshot, marks_are_skipped_where_nothing_gossips)
+{
+	struct fgd_snap_counts w, r;
+	struct fgd_remote *e;
+	uint64_t id[2];
+	char err[512];
+
+	cr_assert_eq(fg_allow(H.c, "api", "k", 2, NULL), 1);
+	fgd_node_mark_id(&H.n, 77, "api", 3, "k", 1, id);
+	e = fgd_ledger_add(&H.n.counts.remote, id);
+	cr_assert_not_null(e);
+	e->origin = 77;
+	e->incarnation = 5;
+	e->count = 10;
+	write_ok(&w);
+	cr_assert_eq(w.remote, 1);
+	host_down();
+	host_up();
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, NULL, 1, &r, err, sizeof err), 0,
+	    "%s", err);
+	cr_expect_eq(r.buckets, 1);
+	cr_expect_eq(r.remote, 0);
+	cr_expect_eq(r.skipped, 1, "the mark is counted as skipped");
+}
+
+Test(snapshot, verify_reads_without_applying)
+{
+	struct fgd_snap_counts w, v;
+	char err[512];
+	int64_t left;
+
+	cr_expect_eq(fgd_snapshot_verify(snap, &v, err, sizeof err), 1,
+	             "no file yet");
+	cr_assert_eq(fg_allow(H.c, "api", "k", 4, NULL), 1);
+	write_ok(&w);
+	host_down();
+	host_up();
+	cr_assert_eq(fgd_snapshot_verify(snap, &v, err, sizeof err), 0, "%s",
+	             err);
+	cr_expect_eq(v.buckets, 1);
+	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
+	cr_expect_eq(left, 10, "nothing applied");
 }
 
 /* Rewrite the snapshot's header with @edit, checksum made right again
@@ -305,8 +383,11 @@ static void with_header(void (*edit)(struct fgd_snap_hdr *), int fix,
 	consume();
 	write_ok(&w);
 	rewrite_header(edit, fix);
-	cr_expect_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             expect, "%s: %s", why, err);
+	cr_expect_eq(fgd_snapshot_verify(snap, &r, err, sizeof err), expect,
+	             "verify, %s: %s", why, err);
+	cr_expect_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err),
+	    expect, "%s: %s", why, err);
 	if (expect < 0) {
 		cr_expect_eq(r.buckets + r.remote, 0, "nothing restored");
 		cr_expect_neq(err[0], '\0', "a message says why");
@@ -358,8 +439,8 @@ Test(snapshot, a_truncated_snapshot_is_refused)
 	consume();
 	write_ok(&w);
 	cr_assert_eq(truncate(snap, sizeof(struct fgd_snap_hdr) + 100), 0);
-	cr_expect_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             -1);
+	cr_expect_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), -1);
 	cr_expect_eq(r.buckets, 0);
 }
 
@@ -420,8 +501,9 @@ Test(snapshot, a_snapshot_of_a_layout_2_segment_restores_into_this_layout)
 	cr_assert_eq(fclose(f), 0);
 	free(body);
 
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
+	    "%s", err);
 	cr_expect_eq(r.buckets, 82);
 	cr_expect_eq(r.skipped, 0);
 	levels(after);
@@ -446,8 +528,9 @@ Test(snapshot, a_snapshot_from_the_future_counts_no_time_as_passed)
 	rewrite_header(other_boot_in_the_future, 1);
 	host_down();
 	host_up();
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
+	    "%s", err);
 	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 4, "%lld left: the clock went back, no refill",
 	             (long long)left);
@@ -465,8 +548,9 @@ Test(snapshot, a_snapshot_an_hour_old_from_another_boot_has_refilled)
 	rewrite_header(other_boot_an_hour_ago, 1);
 	host_down();
 	host_up();
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
+	    "%s", err);
 	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 5, "%lld left after an hour of refill",
 	             (long long)left);
@@ -476,25 +560,31 @@ Test(snapshot, a_snapshot_an_hour_old_from_another_boot_has_refilled)
 
 static pid_t daemon_pid;
 
-static void daemon_conf(void)
+/* The daemon's config: with @gossip, a node key and keyring (a node of
+ * one); without, a single host, which needs neither. */
+static void daemon_conf(int gossip)
 {
-	char path[128], text[1024];
+	char path[128], text[1024], keys[256] = "";
 
+	if (gossip) {
+		make_node_keys(dir, 1);
+		snprintf(keys, sizeof keys,
+		         "node-key %s/n0.key\nkeyring %s/keyring\n", dir, dir);
+	}
 	snprintf(text, sizeof text,
-	         "segment %s-d\ncapacity 1024\nnode-key %s/n0.key\n"
-	         "keyring %s/keyring\nlisten 127.0.0.1:%d\ncontrol off\n"
-	         "snapshot %s every 1s\n"
+	         "segment %s-d\ncapacity 1024\n%slisten 127.0.0.1:%d\n"
+	         "control off\nsnapshot %s every 1s\n"
 	         "rule api capacity 10 rate 1/1h scope global\n"
 	         "rule login capacity 3 rate 1/1h\n",
-	         seg, dir, dir, 26000 + (int)(getpid() % 1000), snap);
+	         seg, keys, 29600 + (int)(getpid() % 400), snap);
 	snprintf(path, sizeof path, "%s/n0.conf", dir);
 	write_file(path, text);
 }
 
-/* How many times the daemon's log says it restored a snapshot. */
-static int restores_logged(void)
+/* How many lines of the daemon's log hold @what. */
+static int logged(const char *what)
 {
-	char path[128], line[512];
+	char path[128], line[1024];
 	FILE *f;
 	int n = 0;
 
@@ -503,16 +593,27 @@ static int restores_logged(void)
 	if (f == NULL)
 		return 0;
 	while (fgets(line, sizeof line, f))
-		n += strstr(line, "restored:") != NULL;
+		n += strstr(line, what) != NULL;
 	fclose(f);
 	return n;
 }
 
-/* Start the daemon; wait until its rules are published and, when
- * @restores says how many restores the log must show, for that too (the
- * rules are published first: a restore needs them). */
+/* How many times the daemon's log says it restored a snapshot. */
+static int restores_logged(void)
+{
+	char what[200];
+
+	snprintf(what, sizeof what, "snapshot %s: restored ", snap);
+	return logged(what);
+}
+
+/* Start the daemon; wait until it says it is running (its rules are
+ * published: a segment that survived has rules before the daemon is up)
+ * and, when @restores says how many restores the log must show, for that
+ * too. */
 static fg_client *daemon_up_after(int restores)
 {
+	int runs = logged("running: segment");
 	char name[80];
 	uint64_t t0 = fg__now_ns();
 	fg_client *c = NULL;
@@ -523,6 +624,7 @@ static fg_client *daemon_up_after(int restores)
 		if (c == NULL && fg_open(name, 0, &c) != 0)
 			c = NULL;
 		if (c && fg__rule_index(c, "login") >= 0 &&
+		    logged("running: segment") > runs &&
 		    restores_logged() >= restores)
 			return c;
 		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
@@ -553,18 +655,27 @@ static void daemon_segment_destroyed(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-Test(snapshot, floodgated_restores_its_buckets_after_the_segment_is_lost,
-     .timeout = 60)
+/* Spend from two buckets, stop the daemon (a snapshot on the way out),
+ * lose the segment as a reboot does, start again: the buckets are back. */
+static void restores_after_the_segment_is_lost(int gossip)
 {
+	char what[200];
 	fg_client *c;
 	int64_t left;
 
-	make_node_keys(dir, 1);
-	daemon_conf();
+	daemon_conf(gossip);
 	c = daemon_up_after(0);
+	snprintf(what, sizeof what,
+	         "snapshot %s: none yet: full buckets; written every 1 s and "
+	         "at exit",
+	         snap);
+	cr_expect_eq(logged(what), 1, "the start-up line says where and when");
 	cr_assert_eq(fg_allow(c, "api", "alice", 7, NULL), 1);
 	cr_assert_eq(fg_allow(c, "login", "alice", 2, NULL), 1);
-	daemon_down(c);             /* writes a snapshot on the way out */
+	daemon_down(c);
+	snprintf(what, sizeof what, "snapshot %s written at exit: 2 buckets",
+	         snap);
+	cr_expect_eq(logged(what), 1, "the snapshot at exit is logged");
 	daemon_segment_destroyed(); /* what a reboot does to /dev/shm */
 	c = daemon_up_after(1);
 	cr_assert_eq(fg__peek(c, "api", "alice", 5, &left), 0);
@@ -577,15 +688,14 @@ Test(snapshot, floodgated_restores_its_buckets_after_the_segment_is_lost,
 	daemon_segment_destroyed();
 }
 
-Test(snapshot, floodgated_snapshots_periodically_so_a_kill_loses_little,
-     .timeout = 60)
+/* The periodic snapshot holds what was spent before a SIGKILL. */
+static void snapshots_periodically(int gossip)
 {
 	fg_client *c;
 	int64_t left;
 	int status;
 
-	make_node_keys(dir, 1);
-	daemon_conf();
+	daemon_conf(gossip);
 	c = daemon_up_after(0);
 	cr_assert_eq(fg_allow(c, "api", "bob", 6, NULL), 1);
 	/* the next periodic snapshot (every 1s) has it; then SIGKILL */
@@ -599,4 +709,85 @@ Test(snapshot, floodgated_snapshots_periodically_so_a_kill_loses_little,
 	cr_expect_eq(left, 4, "%lld left, not 4", (long long)left);
 	daemon_down(c);
 	daemon_segment_destroyed();
+}
+
+Test(snapshot, floodgated_restores_its_buckets_after_the_segment_is_lost,
+     .timeout = 60)
+{
+	restores_after_the_segment_is_lost(1);
+}
+
+Test(snapshot, floodgated_snapshots_periodically_so_a_kill_loses_little,
+     .timeout = 60)
+{
+	snapshots_periodically(1);
+}
+
+Test(snapshot, a_single_host_restores_its_buckets_after_the_segment_is_lost,
+     .timeout = 60)
+{
+	restores_after_the_segment_is_lost(0);
+}
+
+Test(snapshot, a_single_host_snapshots_periodically_so_a_kill_loses_little,
+     .timeout = 60)
+{
+	snapshots_periodically(0);
+}
+
+Test(snapshot, a_segment_that_survived_is_newer_and_is_not_restored,
+     .timeout = 60)
+{
+	char what[200];
+	fg_client *c;
+	int64_t left;
+
+	daemon_conf(0);
+	c = daemon_up_after(0);
+	cr_assert_eq(fg_allow(c, "api", "carol", 2, NULL), 1);
+	daemon_down(c); /* snapshot: 8 left */
+	c = daemon_up_after(0);
+	cr_assert_eq(fg_allow(c, "api", "carol", 3, NULL), 1);
+	daemon_down(c); /* the segment, 5 left, survives the restart */
+	c = daemon_up_after(0);
+	snprintf(what, sizeof what,
+	         "snapshot %s: not restored: the segment survived", snap);
+	cr_expect_eq(logged(what), 2, "said at each start that kept it");
+	cr_assert_eq(fg__peek(c, "api", "carol", 5, &left), 0);
+	cr_expect_eq(left, 5, "%lld left, not 5", (long long)left);
+	daemon_down(c);
+	daemon_segment_destroyed();
+}
+
+/* Under systemd's ProtectSystem=strict, a directory not made writable by
+ * StateDirectory= is a read-only mount: the daemon says so at start, with
+ * the fix, instead of failing every interval.  A read-only tmpfs in a
+ * mount namespace of its own is that mount. */
+Test(snapshot, a_read_only_snapshot_directory_stops_the_start_with_the_fix,
+     .timeout = 60)
+{
+	char cmd[1024], ro[96];
+	int rc;
+
+	if (geteuid() != 0) {
+		cr_skip_test("mounting needs root (CI runs as root)");
+		return;
+	}
+	snprintf(ro, sizeof ro, "%s/ro", dir);
+	cr_assert_eq(mkdir(ro, 0700), 0);
+	snprintf(snap, sizeof snap, "%s/floodgate.snap", ro);
+	daemon_conf(0);
+	snprintf(cmd, sizeof cmd,
+	         "timeout -s KILL 10 unshare -m --propagation private sh -c "
+	         "'mount -t tmpfs -o ro,mode=0700 fg-ops-ro %s && exec %s -f "
+	         "-c %s/n0.conf' >%s/n0.log 2>&1",
+	         ro, daemon_path(), dir, dir);
+	rc = system(cmd); /* a daemon that starts is killed after 10 s */
+	cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 1,
+	          "exit 1, not %d (137: it started)", rc);
+	cr_expect_eq(logged("Read-only file system (under systemd's "
+	                    "ProtectSystem=, StateDirectory=floodgate"),
+	             1, "the log names the cause and the fix");
+	snprintf(cmd, sizeof cmd, "/dev/shm/%s-d", seg);
+	cr_expect_neq(access(cmd, F_OK), 0, "no segment was created");
 }
