@@ -29,6 +29,7 @@
 #include "shm/clock.h"
 #include "tests/cluster.h"
 #include "tests/helpers.h"
+#include "tests/ports.h"
 #include "tests/run.h"
 
 static inline void env_fini(void);
@@ -193,7 +194,7 @@ static inline void env_init(int nodes)
 	memset(&E, 0, sizeof E);
 	snprintf(E.dir, sizeof E.dir, "/tmp/fg-cli-XXXXXX");
 	cr_assert_not_null(mkdtemp(E.dir));
-	E.port0 = 23000 + (int)(getpid() % 333) * ENV_NODES_MAX;
+	E.port0 = fgt_ports(ENV_NODES_MAX);
 	E.nodes = nodes > 2 ? nodes : 2;
 	cr_assert_leq(E.nodes, ENV_NODES_MAX);
 	for (i = 0; i < ENV_NODES_MAX; i++) {

@@ -3,9 +3,8 @@
  * from the built binary with an http directive, asked by a real HTTP
  * client (curl, for status, headers and body) and by raw TCP sockets for
  * what a client library would refuse to send.  Each test runs its own
- * daemon on its own segment ("fg-http-PID") and on ports of the range the
- * including file defines (HTTPD_PORT_LO..HTTPD_PORT_HI), and removes what
- * it made.
+ * daemon on its own segment ("fg-http-PID") and on two ports of
+ * tests/ports.h, and removes what it made.
  */
 #ifndef FG_TESTS_HTTPD_H
 #define FG_TESTS_HTTPD_H
@@ -26,10 +25,7 @@
 
 #include "lib/client.h"
 #include "tests/cluster.h"
-
-#if !defined(HTTPD_PORT_LO) || !defined(HTTPD_PORT_HI)
-#error "define HTTPD_PORT_LO and HTTPD_PORT_HI, the ports the tests may use"
-#endif
+#include "tests/ports.h"
 
 static struct {
 	char dir[64];
@@ -46,34 +42,6 @@ static inline uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* A port of the range free for both TCP and UDP on loopback now. */
-static inline int free_port(int from, int avoid)
-{
-	int span = HTTPD_PORT_HI - HTTPD_PORT_LO + 1, i;
-
-	for (i = 0; i < span; i++) {
-		int port = HTTPD_PORT_LO + (from - HTTPD_PORT_LO + i) % span;
-		struct sockaddr_in a = {.sin_family = AF_INET,
-		                        .sin_port = htons((uint16_t)port),
-		                        .sin_addr.s_addr =
-		                            htonl(INADDR_LOOPBACK)};
-		int t, u, ok;
-
-		if (port == avoid)
-			continue;
-		t = socket(AF_INET, SOCK_STREAM, 0);
-		u = socket(AF_INET, SOCK_DGRAM, 0);
-		ok = bind(t, (struct sockaddr *)&a, sizeof a) == 0 &&
-		     bind(u, (struct sockaddr *)&a, sizeof a) == 0;
-		close(t);
-		close(u);
-		if (ok)
-			return port;
-	}
-	cr_assert_fail("no free port in %d-%d", HTTPD_PORT_LO, HTTPD_PORT_HI);
-	return -1;
 }
 
 /* A TCP connection to the endpoint (IPv4) from source address @from
@@ -252,11 +220,8 @@ static inline void start_on(const char *host, const char *opts,
 	snprintf(D.dir, sizeof D.dir, "/tmp/fg-http-XXXXXX");
 	cr_assert_not_null(mkdtemp(D.dir));
 	snprintf(D.seg, sizeof D.seg, "fg-http-%d", (int)getpid());
-	D.gossip_port = free_port(
-	    HTTPD_PORT_LO +
-	        (int)(getpid() % ((HTTPD_PORT_HI - HTTPD_PORT_LO) / 2)) * 2,
-	    0);
-	D.http_port = free_port(D.gossip_port + 1, D.gossip_port);
+	D.gossip_port = fgt_ports(2);
+	D.http_port = D.gossip_port + 1;
 	make_node_keys(D.dir, 1);
 	write_conf(opts, rules, D.http_port);
 	snprintf(conf, sizeof conf, "%s/fg.conf", D.dir);

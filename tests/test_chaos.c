@@ -39,10 +39,8 @@
  * polls its condition with a deadline.  Fixed-length waits only *hold* a
  * condition that was reached, to see it survive a few rounds of repairs.
  *
- * Ports: 10000 + (pid % 800) * 12, twelve per test process: below the
- * kernel's ephemeral range (32768 and up by default), so that no socket
- * bound to port 0 can take one, and apart from test_daemon.c's
- * 20000..29999.  Children (daemons, relay, workers)
+ * Ports: N + N * N of tests/ports.h's, taken for the test's process.
+ * Children (daemons, relay, workers)
  * end with _exit() or exec, and the daemons and the relay die with the
  * test (PR_SET_PDEATHSIG).  The .fini of every test stops them and
  * removes the segments, their .state/.state-remote files and the
@@ -73,6 +71,7 @@
 #include "shm/hash.h"
 #include "shm/segment.h"
 #include "tests/cluster.h"
+#include "tests/ports.h"
 #include "tests/helpers.h"
 
 #define N           3
@@ -413,7 +412,7 @@ static void cluster_up(int drop, int dup, int delay)
 	snprintf(K.dir, sizeof K.dir, "/tmp/fgtest-chaos-XXXXXX");
 	cr_assert_not_null(mkdtemp(K.dir));
 	K.up = 1;
-	K.port0 = 10000 + (int)(getpid() % 800) * 12;
+	K.port0 = fgt_ports(N + N * N);
 	for (i = 0; i < N; i++) {
 		snprintf(K.seg[i], sizeof K.seg[i], "fgtest-chaos%d-%d", i,
 		         (int)getpid());

@@ -15,8 +15,7 @@
  * peers harvested (daemon stats over the control socket): nothing lost
  * for want of room, nothing dropped silently.
  *
- * Ports: 30000 + (pid % 600) * 4, apart from the other tests' ranges and
- * below the kernel's ephemeral ports.
+ * Ports: tests/ports.h's, taken for the test's process.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -32,6 +31,7 @@
 #include "shm/clock.h"
 #include "shm/segment.h"
 #include "tests/cluster.h"
+#include "tests/ports.h"
 
 #define N           3
 #define CAPACITY    2000
@@ -122,7 +122,7 @@ static void cluster_up(void)
 {
 	int i;
 
-	K.port0 = 30000 + (int)(getpid() % 600) * 4;
+	K.port0 = fgt_ports(N);
 	snprintf(K.dir, sizeof K.dir, "/tmp/fgtest-churn-XXXXXX");
 	cr_assert_not_null(mkdtemp(K.dir));
 	make_node_keys(K.dir, N);

@@ -12,6 +12,7 @@
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "tests/cluster.h"
+#include "tests/ports.h"
 #include "tests/helpers.h"
 
 #define N           3
@@ -58,7 +59,7 @@ static void cluster_up(const char *rules)
 	int i;
 
 	CLUSTER_OK(&K, fgc_init(&K, N, "fgtest-dmn"));
-	fgc_set_ports(&K, 20000 + (int)(getpid() % 1000) * 10);
+	fgc_set_ports(&K, fgt_ports(K.n));
 	CLUSTER_OK(&K, fgc_make_keys(&K));
 	for (i = 0; i < N; i++)
 		write_config(i, rules);

@@ -10,6 +10,7 @@
 
 #include "shm/clock.h"
 #include "tests/cluster.h"
+#include "tests/ports.h"
 
 #define N           5
 #define CAP         1000
@@ -55,8 +56,7 @@ static void prepare(void)
 	         "scope global\n",
 	         CAP);
 	CLUSTER_OK(&K, fgc_init(&K, N, "fgtest-dsc"));
-	/* this helper's range: 24000-24499, ten ports a run */
-	fgc_set_ports(&K, 24000 + (int)(getpid() % 50) * 10);
+	fgc_set_ports(&K, fgt_ports(K.n));
 	CLUSTER_OK(&K, fgc_make_keys(&K));
 	for (i = 0; i < N; i++)
 		CLUSTER_OK(&K, fgc_write_conf(&K, i, &conf));

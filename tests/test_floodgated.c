@@ -6,8 +6,8 @@
  * would refuse at start.
  *
  * The daemon under test is $FLOODGATED (make check sets it).  Each test
- * has its own directory, segment name (fg-ops-...) and port (29000-29599,
- * from its pid), and removes them.
+ * has its own directory, segment name (fg-ops-...) and port (tests/ports.h),
+ * and removes them.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "daemon/config.h"
 #include "lib/floodgate.h"
 #include "tests/cluster.h"
+#include "tests/ports.h"
 #include "tests/run.h"
 
 static char dir[64], conf[128], seg[64];
@@ -192,7 +193,7 @@ static void conf_with(const char *more)
 
 	snprintf(text, sizeof text,
 	         "segment %s\ncapacity 128\nlisten 127.0.0.1:%d\n%s", seg,
-	         29000 + (int)(getpid() % 300), more);
+	         fgt_ports(1), more);
 	write_file(conf, text);
 }
 
@@ -226,7 +227,7 @@ Test(configtest, a_good_configuration_says_configuration_ok_and_exits_0)
 	snprintf(more, sizeof more,
 	         "node-key %s/n0.key\nkeyring %s/keyring\npeer 127.0.0.1:%d\n"
 	         "rule api capacity 10 rate 5/1s scope global\n",
-	         dir, dir, 29300 + (int)(getpid() % 300));
+	         dir, dir, fgt_ports(1));
 	conf_with(more);
 	expect_ok();
 }
@@ -330,7 +331,7 @@ Test(configtest, peers_need_a_key_and_a_keyring_here_and_at_start)
 	snprintf(more, sizeof more,
 	         "node-key %s/n0.key\npeer 127.0.0.1:%d\n"
 	         "rule api capacity 10 rate 5/1s\n",
-	         dir, 29300 + (int)(getpid() % 300));
+	         dir, fgt_ports(1));
 	conf_with(more);
 	r = fgd("-t", "-c", conf, NULL);
 	EXPECT(r, 1);

@@ -9,8 +9,6 @@
 
 #include "daemon/config.h"
 
-#define HTTPD_PORT_LO 27000
-#define HTTPD_PORT_HI 27499
 #include "tests/httpd.h"
 #include "tests/prom.h"
 

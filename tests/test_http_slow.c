@@ -16,8 +16,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-#define HTTPD_PORT_LO 27500
-#define HTTPD_PORT_HI 27999
 #include "tests/httpd.h"
 
 #define RULES "rule api capacity 1000000 rate 1000000/1s default\n"

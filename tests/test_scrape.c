@@ -16,9 +16,8 @@
 #include "lib/client.h"
 #include "tests/cluster.h"
 #include "tests/helpers.h"
+#include "tests/ports.h"
 #include "tests/prom.h"
-
-#define PORT_LO 26100 /* the monitoring range: 26000-26999 */
 
 static struct {
 	char dir[64], seg[64], conf[128];
@@ -26,19 +25,6 @@ static struct {
 	pid_t pid;
 	fg_client *fg;
 } D;
-
-static int port_free(int port, int type)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, type, 0), ok;
-
-	cr_assert_geq(fd, 0);
-	ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	close(fd);
-	return ok;
-}
 
 /* Run @cmd; its output in a malloc'ed string, its status in *@rc. */
 static char *run(const char *cmd, int *rc)
@@ -94,18 +80,13 @@ static char *scrape_cli(void)
 static void start(void)
 {
 	char text[1024], log[128];
-	int port = PORT_LO + (int)(getpid() % 400) * 2, tries = 0;
+	int port = fgt_ports(2);
 	uint64_t t0;
 
 	memset(&D, 0, sizeof D);
 	snprintf(D.dir, sizeof D.dir, "/tmp/fg-mon-scrape-XXXXXX");
 	cr_assert_not_null(mkdtemp(D.dir));
 	snprintf(D.seg, sizeof D.seg, "fg-mon-scrape-%d", (int)getpid());
-	while (!port_free(port, SOCK_DGRAM) ||
-	       !port_free(port + 1, SOCK_STREAM)) {
-		port = PORT_LO + (port - PORT_LO + 2) % 800;
-		cr_assert_lt(++tries, 400, "no free port");
-	}
 	D.http_port = port + 1;
 	make_node_keys(D.dir, 1);
 	snprintf(text, sizeof text,

@@ -21,6 +21,7 @@
 #include "shm/clock.h"
 #include "tests/cluster.h"
 #include "tests/helpers.h"
+#include "tests/ports.h"
 
 #define KEYS 50
 
@@ -576,7 +577,7 @@ static void daemon_conf(int gossip)
 	         "control off\nsnapshot %s every 1s\n"
 	         "rule api capacity 10 rate 1/1h scope global\n"
 	         "rule login capacity 3 rate 1/1h\n",
-	         seg, keys, 29600 + (int)(getpid() % 400), snap);
+	         seg, keys, fgt_ports(1), snap);
 	snprintf(path, sizeof path, "%s/n0.conf", dir);
 	write_file(path, text);
 }
