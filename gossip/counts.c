@@ -187,12 +187,17 @@ void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms)
 
 /* ---------------------------------------------------------------- theirs */
 
-uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
+uint64_t fgd_origin_of(const uint8_t pk[FGW_PK_SIZE])
 {
 	uint64_t id;
 
-	memcpy(&id, kr->keys[origin].pk, sizeof id);
+	memcpy(&id, pk, sizeof id);
 	return id ? id : 1; /* 0 would name nobody */
+}
+
+uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
+{
+	return fgd_origin_of(kr->keys[origin].pk);
 }
 
 void fgd_counts_mark_id(const struct fgd_counts *c, uint64_t origin_id,
@@ -348,9 +353,16 @@ static struct fgd_remote *mark_for(struct fgd_counts *c, const uint64_t id[2],
 int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
                      const struct fgw_record *rec, uint64_t now_ms)
 {
+	return fgd_counts_apply_from(c, fgd_origin_id(c->kr, origin), inc, rec,
+	                             now_ms);
+}
+
+int fgd_counts_apply_from(struct fgd_counts *c, uint64_t oid, uint64_t inc,
+                          const struct fgw_record *rec, uint64_t now_ms)
+{
 	const struct fg_rule_cache *rc;
 	char rule[FG_RULE_NAME_MAX + 1];
-	uint64_t id[2], base, honest = UINT64_MAX, oid;
+	uint64_t id[2], base, honest = UINT64_MAX;
 	struct fgd_remote *e;
 	int stop, idx = global_rule(c, rec, rule, &rc);
 
@@ -358,7 +370,6 @@ int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
 		c->ctr->records_unknown++;
 		return 0; /* not ours to count: the same when repaired */
 	}
-	oid = fgd_origin_id(c->kr, origin);
 	fgd_counts_mark_id(c, oid, rule, rec->rule_len, rec->key, rec->key_len,
 	                   id);
 	e = mark_for(c, id, inc, rec, &stop);
