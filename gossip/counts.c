@@ -62,6 +62,7 @@ int fgd_counts_init(struct fgd_counts *c, fg_client *fg, struct fgd_harvest *h,
 	                                                 : FGD_DEBT_WINDOW_MS) *
 	                    1000000u;
 	c->purged_pass = c->evicted_pass = UINT64_MAX;
+	c->pushed = UINT64_MAX;
 	if (fgd_ledger_init(&c->local, sizeof(struct fgd_local),
 	                    fg->seg.capacity, NULL) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -170,9 +171,11 @@ void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms)
 		struct fgd_local *e = fgd_ledger_at(&c->local, i);
 		const struct fg_rule_cache *rc;
 
-		/* A change not sent yet is sent with its old floor first:
-		 * every consumption is announced once as such. */
-		if (e == NULL || e->count <= e->floor || e->ver > c->emitted)
+		/* A change not sent yet (by every transport) is sent with
+		 * its old floor first: every consumption is announced once
+		 * as such. */
+		if (e == NULL || e->count <= e->floor || e->ver > c->emitted ||
+		    e->ver > c->pushed)
 			continue;
 		rc = fg__rule_params(c->fg, e->rule);
 		if ((rc->flags & FG__RULE_ACTIVE) &&

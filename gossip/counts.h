@@ -126,6 +126,8 @@ struct fgd_counts {
 	struct fgd_ledger remote;     /* struct fgd_remote */
 	uint64_t version; /* of our records' last change, this incarnation */
 	uint64_t emitted; /* version covered by the rounds sent so far */
+	uint64_t pushed;  /* and by what Redis holds (redis/); UINT64_MAX
+	                   * without the Redis transport */
 	uint64_t total;   /* tokens harvested in this incarnation */
 	uint64_t debt_window_ns;
 	size_t npeers;

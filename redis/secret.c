@@ -73,6 +73,8 @@ int fgr_secret_load(struct fgr_secret *s, const char *path, char *err,
 	int r = -1;
 
 	memset(s, 0, sizeof *s);
+	if (sodium_init() < 0)
+		return fgu_why(err, errlen, "sodium_init failed");
 	n = file_text(path, buf, sizeof buf, err, errlen);
 	if (n < 0)
 		goto out;

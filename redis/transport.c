@@ -46,8 +46,10 @@ int fgr_sync_init(struct fgr_sync *s, struct fgd_node *n,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (fgr_conn_init(&s->conn, conf, name, err, errlen) == 0)
+	if (fgr_conn_init(&s->conn, conf, name, err, errlen) == 0) {
+		n->counts.pushed = 0; /* floors wait for Redis too */
 		return 0;
+	}
 fail:
 	fgr_sync_fini(s);
 	return -1;
@@ -346,6 +348,7 @@ static void answered(struct fgr_sync *s, const redisReply *r, uint64_t now_ms)
 		return;
 	}
 	pushed_note(s, &p);
+	s->node->counts.pushed = push_from(s);
 	pull_apply(s, &p, now_ms);
 	s->st.exchanges++;
 	s->st.last_ms = now_ms;
