@@ -192,6 +192,7 @@ int fgr_conn_open(struct fgr_conn *c, uint64_t now_ms)
 		return fail(c, FGR_F_CONNECT, "out of memory"), -1;
 	}
 	c->ctx->flags &= ~REDIS_BLOCK; /* we poll; writes may be partial */
+	fgr_reader_bound(c->ctx->reader);
 	if (handshake_append(c) != 0)
 		return fail(c, FGR_F_CONNECT, "out of memory"), -1;
 	c->state = in_progress ? FGR_CONN_CONNECTING : FGR_CONN_HANDSHAKE;

@@ -18,7 +18,7 @@
 #define NUM               21u /* 20 digits and a NUL */
 #define HEAD_ARGS         12 /* EVALSHA sha 1 key self inc from to ttl n n budget */
 #define KEY_MAX           (2u + 32u + 6u + 1u) /* "{NS}:tops" */
-#define ORIGINS_REPLY_MAX 65536u /* origins a reply may list at all */
+#define ORIGINS_REPLY_MAX (FGR_ARRAY_MAX - 3)  /* origins a reply lists */
 
 void fgr_oid_text(uint64_t oid, char out[17])
 {
@@ -139,6 +139,27 @@ void fgr_argv_free(struct fgr_argv *a)
 }
 
 /* ------------------------------------------------------------ the reply */
+
+static void *(*array_of)(const redisReadTask *, int);
+
+static void *bounded_array(const redisReadTask *task, int elements)
+{
+	if (elements < 0 || (unsigned)elements > FGR_ARRAY_MAX)
+		return NULL; /* the reader says: out of memory */
+	return array_of(task, elements);
+}
+
+void fgr_reader_bound(redisReader *r)
+{
+	static redisReplyObjectFunctions fn;
+
+	if (r->fn == NULL || r->fn == &fn)
+		return;
+	fn = *r->fn; /* hiredis's own builders (one table for all) */
+	array_of = fn.createArray;
+	fn.createArray = bounded_array;
+	r->fn = &fn;
+}
 
 void fgr_error_text(const redisReply *r, char *out, size_t len)
 {

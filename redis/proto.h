@@ -108,6 +108,15 @@ void fgr_reply_origin(const struct fgr_reply *p, size_t i,
 void fgr_reply_record(const struct fgr_origin *o, size_t j,
                       struct fgr_record *rec);
 
+/*
+ * Bound hiredis's reader @r: an array longer than a reply of ours can be
+ * (FGR_ARRAY_MAX elements) is refused as out of memory, before hiredis
+ * allocates it; else "*2000000000" in 13 bytes would make it allocate
+ * 16 GB.  The reader's own builders do the rest.
+ */
+#define FGR_ARRAY_MAX (3u + 65536u) /* the top array: 3 + origins */
+void fgr_reader_bound(redisReader *r);
+
 /* An origin id as Redis names it: 16 lowercase hex digits and a NUL. */
 void fgr_oid_text(uint64_t oid, char out[17]);
 
