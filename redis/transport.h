@@ -52,7 +52,7 @@
  * a sorted-set member, about 220 bytes for a 10-byte key (3.7 times a
  * plain SET of the same name; bench/redis_bench, BENCHMARKS.md), plus a
  * few hundred bytes per origin.  Redis CPU: about 4 us per record pushed,
- * 1 us per record pulled, 50 us per idle round (3 origins).  Nothing outlives
+ * 1 us per record pulled, 30 us per idle round (3 origins).  Nothing outlives
  * its use: an origin's keys expire TTL after its last call (TTL: the
  * longest time a global rule takes to refill its bucket, plus the debt
  * window, from FGD_LOCAL_TTL_MS to FGD_REMOTE_STALE_MS: consumption

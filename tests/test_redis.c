@@ -604,3 +604,31 @@ Test(redis, a_reply_not_the_scripts_is_refused_and_nothing_applied)
 	consume(2, "k", 9);
 	hold("k", 9);
 }
+
+/* ---------------------------------------------------------------- demo */
+
+Test(redis, the_cluster_demo_holds_one_budget_over_redis_with_its_flag)
+{
+	const char *demos = getenv("FLOODGATE_DEMOS");
+	char cmd[512], out[16384];
+	size_t n;
+	FILE *p;
+	int st;
+
+	redis_required();
+	snprintf(cmd, sizeof cmd,
+	         "%s/floodgate-cluster-demo -R -d 2 -m lines -P 28000-28899 "
+	         "2>&1",
+	         demos ? demos : "./demo");
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+	cr_expect(strstr(out, "OK: three hosts, one budget") != NULL, "%s",
+	          out);
+	cr_expect(strstr(out, "through Redis, from each daemon's counters") !=
+	              NULL,
+	          "%s", out);
+}
