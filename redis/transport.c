@@ -106,6 +106,8 @@ static void failed(struct fgr_sync *s, uint64_t now_ms)
 
 	s->st.fails[c->fail]++;
 	s->want = 0;
+	/* open: floors move as during a gossip partition (transport.h) */
+	s->node->counts.pushed = UINT64_MAX;
 	if (opened)
 		LOG(s, LOG_WARNING,
 		    "redis %s: %s: breaker open: global rules decide on local "

@@ -43,10 +43,13 @@
  * changed since our cursors.  Cost per round: one round trip; in Redis
  * O(R log N + O) for R records pushed and pulled and O origins; on the
  * wire about 60 + key bytes per record each way.  One exchange at a
- * time: a round that finds the last still out skips (counted).  A floor
- * moves only once Redis holds the count under it (counts.pushed), as it
- * waits for the gossip's round: every increase is in Redis before its
- * record says it no longer matters.
+ * time: a round that finds the last still out skips (counted).  While
+ * the breaker is closed, a floor moves only once Redis holds the count
+ * under it (counts.pushed), as it waits for the gossip's round: every
+ * increase is in Redis before its record says it no longer matters.
+ * While it is open, floors move as during a gossip partition (what the
+ * origin's bucket forgot, every bucket has), so that a long outage does
+ * not keep every count owed, the ledger full and the table unevictable.
  *
  * Memory in Redis per (origin, key) that still matters: a hash field and
  * a sorted-set member, about 220 bytes for a 10-byte key (3.7 times a
