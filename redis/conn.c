@@ -114,6 +114,7 @@ void fgr_conn_close(struct fgr_conn *c)
 		redisFree(c->ctx); /* closes the socket */
 	c->ctx = NULL;
 	c->state = FGR_CONN_DOWN;
+	c->expect = 0;
 }
 
 /* ------------------------------------------------------------ connect */
@@ -201,15 +202,23 @@ int fgr_conn_open(struct fgr_conn *c, uint64_t now_ms)
 	return 0;
 }
 
-int fgr_conn_send(struct fgr_conn *c, int argc, const char **argv,
-                  const size_t *len, uint64_t now_ms)
+int fgr_conn_append(struct fgr_conn *c, int argc, const char **argv,
+                    const size_t *len)
 {
-	int done = 0;
-
 	if (c->state != FGR_CONN_READY)
 		return fail(c, FGR_F_IO, "not connected"), -1;
 	if (redisAppendCommandArgv(c->ctx, argc, argv, len) != REDIS_OK)
 		return fail(c, FGR_F_IO, "out of memory"), -1;
+	c->expect++;
+	return 0;
+}
+
+int fgr_conn_send(struct fgr_conn *c, uint64_t now_ms)
+{
+	int done = 0;
+
+	if (c->state != FGR_CONN_READY || c->expect == 0)
+		return fail(c, FGR_F_IO, "nothing to send"), -1;
 	c->state = FGR_CONN_BUSY;
 	c->deadline_ms = now_ms + c->conf.timeout_ms;
 	c->rx = 0;
@@ -295,11 +304,12 @@ static enum fgr_event replies(struct fgr_conn *c, redisReply **reply)
 			}
 			continue;
 		}
-		if (c->state != FGR_CONN_BUSY) {
+		if (c->state != FGR_CONN_BUSY || c->expect == 0) {
 			freeReplyObject(r);
 			return fail(c, FGR_F_REPLY, "a reply nobody asked for");
 		}
-		c->state = FGR_CONN_READY;
+		if (--c->expect == 0)
+			c->state = FGR_CONN_READY;
 		*reply = r;
 		return FGR_EV_REPLY;
 	}
@@ -344,26 +354,33 @@ static enum fgr_event connected(struct fgr_conn *c)
 	return FGR_EV_NONE;
 }
 
-enum fgr_event fgr_conn_service(struct fgr_conn *c, short revents,
-                                uint64_t now_ms, redisReply **reply)
+/* What poll() said: connected, written, read.  FGR_EV_FAIL, or NONE. */
+static enum fgr_event io(struct fgr_conn *c, short revents)
 {
 	int done = 0;
 
+	if (c->state == FGR_CONN_CONNECTING)
+		return revents != 0 ? connected(c) : FGR_EV_NONE;
+	if ((revents & POLLOUT) && redisBufferWrite(c->ctx, &done) != REDIS_OK)
+		return fail(c, FGR_F_IO, "write: %s", c->ctx->errstr);
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		return drain(c);
+	return FGR_EV_NONE;
+}
+
+enum fgr_event fgr_conn_service(struct fgr_conn *c, short revents,
+                                uint64_t now_ms, redisReply **reply)
+{
 	*reply = NULL;
 	if (c->ctx == NULL)
 		return FGR_EV_NONE;
-	if (c->state == FGR_CONN_CONNECTING && revents != 0 &&
-	    connected(c) == FGR_EV_FAIL)
+	if (io(c, revents) == FGR_EV_FAIL)
 		return FGR_EV_FAIL;
-	if (c->state != FGR_CONN_CONNECTING && (revents & POLLOUT) &&
-	    redisBufferWrite(c->ctx, &done) != REDIS_OK)
-		return fail(c, FGR_F_IO, "write: %s", c->ctx->errstr);
-	if ((revents & (POLLIN | POLLHUP | POLLERR)) &&
-	    c->state != FGR_CONN_CONNECTING) {
-		enum fgr_event ev = drain(c);
+	if (c->state == FGR_CONN_HANDSHAKE || c->state == FGR_CONN_BUSY ||
+	    (revents & POLLIN)) {
+		/* what the reader holds, read now or at an earlier call */
+		enum fgr_event ev = replies(c, reply);
 
-		if (ev == FGR_EV_NONE)
-			ev = replies(c, reply);
 		if (ev != FGR_EV_NONE)
 			return ev;
 	}

@@ -4,9 +4,10 @@
  *
  * States: down; connecting (a non-blocking connect in progress);
  * handshake (AUTH, SELECT, CLIENT SETNAME and SCRIPT LOAD sent at once,
- * their replies awaited); ready; busy (one exchange sent, its reply
- * awaited).  Connect and handshake share one deadline, timeout_ms from
- * the start; an exchange has its own, timeout_ms from when it was sent.
+ * their replies awaited); ready; busy (one exchange, the commands of a
+ * round sent at once, their replies awaited).  Connect and handshake
+ * share one deadline, timeout_ms from the start; an exchange has its
+ * own, timeout_ms from when it was sent, for all its replies.
  * A deadline passed, an error reply in the handshake, a connection closed
  * or anything that is not RESP fails the connection: it is closed, and
  * why is said in words (err) and as a reason for the counters (fail).
@@ -75,7 +76,8 @@ struct fgr_conn {
 	uint64_t deadline_ms;
 	unsigned step, nsteps; /* handshake replies: the next, how many */
 	unsigned char steps[4];
-	size_t rx; /* bytes read toward what is awaited */
+	size_t rx;       /* bytes read toward what is awaited */
+	unsigned expect; /* busy: replies still due */
 	char sha[41];
 	enum fgr_fail fail;
 	char err[256];
@@ -90,9 +92,11 @@ void fgr_conn_fini(struct fgr_conn *c);
 /* Start connecting (down only): 0, or -1 (failed at once: fail, err). */
 int fgr_conn_open(struct fgr_conn *c, uint64_t now_ms);
 
-/* Send one exchange (ready only): 0, or -1 (failed: fail, err). */
-int fgr_conn_send(struct fgr_conn *c, int argc, const char **argv,
-                  const size_t *len, uint64_t now_ms);
+/* An exchange (ready only): append its commands, then send them all at
+ * once (pipelined).  0, or -1 (failed: fail, err). */
+int fgr_conn_append(struct fgr_conn *c, int argc, const char **argv,
+                    const size_t *len);
+int fgr_conn_send(struct fgr_conn *c, uint64_t now_ms);
 
 /* Close, whatever the state; nothing counted. */
 void fgr_conn_close(struct fgr_conn *c);
@@ -103,7 +107,9 @@ void fgr_conn_pollfd(const struct fgr_conn *c, struct pollfd *pfd,
                      uint64_t now_ms, int *timeout);
 
 /* Progress on what poll() said (@revents, 0 if it was not polled) and on
- * the clock.  FGR_EV_REPLY hands over *@reply (freeReplyObject it). */
+ * the clock.  FGR_EV_REPLY hands over *@reply (freeReplyObject it), one
+ * reply of the exchange a call, in order: call again (@revents 0) until
+ * it returns something else. */
 enum fgr_event fgr_conn_service(struct fgr_conn *c, short revents,
                                 uint64_t now_ms, redisReply **reply);
 

@@ -41,7 +41,7 @@ int fgr_sync_init(struct fgr_sync *s, struct fgd_node *n,
 	         (unsigned long long)s->self);
 	fgr_breaker_init(&s->br, now_ms);
 	s->cur = calloc(2 * FGR_ORIGINS_MAX, sizeof *s->cur);
-	s->out = calloc(FGR_PUSH_MAX, sizeof *s->out);
+	s->out = calloc(FGR_BATCHES * FGR_PUSH_MAX, sizeof *s->out);
 	if (s->cur == NULL || s->out == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -157,97 +157,144 @@ static int sel_room(struct fgr_sync *s, size_t n)
 	return 0;
 }
 
-/* Our records changed after @from, the FGR_PUSH_MAX oldest at most, into
- * s->out: how many; *@to the version the push then completes. */
-static size_t select_changed(struct fgr_sync *s, uint64_t from, uint64_t *to)
+/* Our records changed after @from that we may push, in s->sel: how
+ * many (all of them: none is left out for want of room in s->sel). */
+static size_t changed(struct fgr_sync *s, uint64_t from)
 {
 	struct fgd_counts *c = &s->node->counts;
 	fg_client *fg = s->node->fg;
-	size_t i, n = 0, k = 0;
+	size_t i, n = 0;
 
-	*to = c->version;
 	if (sel_room(s, c->local.n) != 0)
-		return (*to = from), 0; /* nothing now; again next round */
+		return 0;
+	(void)fg__rule_index(fg, ""); /* rule names, for the records */
 	for (i = 0; i < c->local.cap && n < c->local.n; i++) {
 		const struct fgd_local *e = fgd_ledger_at(&c->local, i);
+		size_t rl;
 
-		if (e != NULL && e->count != 0 && e->ver > from)
-			s->sel[n++] = e;
-	}
-	if (n > FGR_PUSH_MAX) {
-		qsort(s->sel, n, sizeof *s->sel, by_ver);
-		n = FGR_PUSH_MAX;
-		*to = s->sel[n - 1]->ver;
-	}
-	(void)fg__rule_index(fg, ""); /* rule names, for the records */
-	for (i = 0; i < n; i++) {
-		const struct fgd_local *e = s->sel[i];
-		size_t rl = strlen(fg->names[e->rule]);
-
+		if (e == NULL || e->count == 0 || e->ver <= from)
+			continue;
+		rl = strlen(fg->names[e->rule]);
 		if (rl == 0 || rl > FGR_RULE_MAX || e->key_len == 0 ||
 		    e->key_len > FGR_KEY_MAX)
 			continue; /* its rule is gone: nobody needs it */
-		s->out[k++] = (struct fgr_out){.rule = fg->names[e->rule],
-		                               .rule_len = rl,
-		                               .key = e->key,
-		                               .key_len = e->key_len,
-		                               .ver = e->ver,
-		                               .count = e->count,
-		                               .floor = e->floor};
+		s->sel[n++] = e;
 	}
-	return k;
+	return n;
 }
 
+/* The records to push from @from, the oldest first and FGR_BATCHES x
+ * FGR_PUSH_MAX at most, into s->out: how many; *@to the version the
+ * push then completes (every record changed up to it is among them). */
+static size_t select_changed(struct fgr_sync *s, uint64_t from, uint64_t *to)
+{
+	fg_client *fg = s->node->fg;
+	size_t i, n = changed(s, from);
+
+	*to =
+	    s->cap >= s->node->counts.local.n ? s->node->counts.version : from;
+	if (n > FGR_PUSH_MAX)
+		qsort(s->sel, n, sizeof *s->sel, by_ver);
+	if (n > FGR_BATCHES * FGR_PUSH_MAX) {
+		n = FGR_BATCHES * FGR_PUSH_MAX;
+		*to = s->sel[n - 1]->ver;
+	}
+	for (i = 0; i < n; i++) {
+		const struct fgd_local *e = s->sel[i];
+
+		s->out[i] =
+		    (struct fgr_out){.rule = fg->names[e->rule],
+		                     .rule_len = strlen(fg->names[e->rule]),
+		                     .key = e->key,
+		                     .key_len = e->key_len,
+		                     .ver = e->ver,
+		                     .count = e->count,
+		                     .floor = e->floor};
+	}
+	return n;
+}
+
+/* Batch @b of the @n records in s->out (to @to in all) into @call, and
+ * appended to the connection: 0, or -1 (the connection failed). */
+static int batch(struct fgr_sync *s, struct fgr_call *call, size_t b, size_t nb,
+                 size_t n, uint64_t to)
+{
+	int last = b + 1 == nb, r;
+	struct fgr_argv a;
+
+	call->out = s->out + b * FGR_PUSH_MAX;
+	call->nout = last ? n - b * FGR_PUSH_MAX : FGR_PUSH_MAX;
+	call->to = last ? to : call->out[call->nout - 1].ver;
+	/* only the last pulls: one reply brings the others' changes */
+	call->ncur = last ? s->ncur : 0;
+	call->budget = last ? FGR_PULL_MAX : 0;
+	if (fgr_argv_build(&a, s->conn.sha, s->conn.conf.ns, call) != 0) {
+		fgr_conn_close(&s->conn);
+		s->conn.fail = FGR_F_IO;
+		snprintf(s->conn.err, sizeof s->conn.err, "out of memory");
+		return -1;
+	}
+	r = fgr_conn_append(&s->conn, a.argc, a.argv, a.len);
+	fgr_argv_free(&a);
+	s->sent_to[b] = call->to;
+	s->sent_n[b] = call->nout;
+	call->from = call->to;
+	return r;
+}
+
+/* The round's exchange: its batches, pipelined. */
 static void exchange(struct fgr_sync *s, uint64_t now_ms)
 {
 	struct fgr_call call = {.self = s->self,
 	                        .inc = s->node->x.incarnation,
 	                        .from = push_from(s),
 	                        .ttl_ms = fgr_sync_ttl(s),
-	                        .budget = FGR_PULL_MAX,
-	                        .out = s->out,
-	                        .cur = s->cur,
-	                        .ncur = s->ncur};
-	struct fgr_argv a;
+	                        .cur = s->cur};
+	uint64_t to;
+	size_t n, nb, b;
 
 	s->want = 0;
-	call.nout = select_changed(s, call.from, &call.to);
-	if (fgr_argv_build(&a, s->conn.sha, s->conn.conf.ns, &call) != 0) {
-		refused(s, FGR_F_IO, "out of memory", now_ms);
-		return;
-	}
-	s->sent_to = call.to;
+	n = select_changed(s, call.from, &to);
+	nb = n == 0 ? 1 : (n + FGR_PUSH_MAX - 1) / FGR_PUSH_MAX;
+	for (b = 0; b < nb; b++)
+		if (batch(s, &call, b, nb, n, to) != 0) {
+			failed(s, now_ms);
+			return;
+		}
+	s->nsent = nb;
+	s->nreplied = 0;
 	s->sent_inc = call.inc;
 	s->sent_ms = now_ms;
-	s->sent_n = call.nout;
-	if (fgr_conn_send(&s->conn, a.argc, a.argv, a.len, now_ms) != 0)
+	if (fgr_conn_send(&s->conn, now_ms) != 0)
 		failed(s, now_ms);
-	fgr_argv_free(&a);
 }
 
-/* What the reply says of us. */
-static void pushed_note(struct fgr_sync *s, const struct fgr_reply *p)
+/* What reply @b says of us. */
+static void pushed_note(struct fgr_sync *s, const struct fgr_reply *p, size_t b)
 {
 	switch (p->status) {
 	case FGR_PUSHED:
-		s->st.pushed += s->sent_n;
-		s->pushed = s->sent_to;
+		s->st.pushed += s->sent_n[b];
+		s->pushed = s->sent_to[b];
 		s->pushed_inc = s->sent_inc;
 		return;
 	case FGR_GAP:
 		s->st.gaps++;
 		s->pushed = p->inc == s->sent_inc ? p->top : 0;
 		s->pushed_inc = s->sent_inc;
-		LOG(s, LOG_NOTICE,
-		    "redis %s: holds our counts up to version %llu of %llu "
-		    "only (it lost data: restarted, flushed or failed over): "
-		    "pushing them again",
-		    s->url, (unsigned long long)s->pushed,
-		    (unsigned long long)s->sent_to);
+		if (b == 0)
+			LOG(s, LOG_NOTICE,
+			    "redis %s: holds our counts up to version %llu of "
+			    "%llu only (it lost data: restarted, flushed or "
+			    "failed over): pushing them again",
+			    s->url, (unsigned long long)s->pushed,
+			    (unsigned long long)s->sent_to[s->nsent - 1]);
 		return;
 	case FGR_STALE:
 		s->st.stale++;
 		s->pushed = s->pushed_inc = 0;
+		if (p->inc < s->node->x.incarnation)
+			return; /* moved past it at an earlier batch */
 		LOG(s, LOG_WARNING,
 		    "redis %s: holds incarnation %llu of this node, later "
 		    "than ours: moving past it (is another daemon using our "
@@ -338,19 +385,27 @@ static void pull_apply(struct fgr_sync *s, const struct fgr_reply *p,
 
 /* ------------------------------------------------------------- a round */
 
-static void answered(struct fgr_sync *s, const redisReply *r, uint64_t now_ms)
+/* Reply number s->nreplied of the exchange: 0, or -1 (refused). */
+static int answered(struct fgr_sync *s, const redisReply *r, uint64_t now_ms)
 {
+	size_t b = s->nreplied++;
 	struct fgr_reply p;
 	char why[256];
 
+	if (b >= s->nsent) {
+		refused(s, FGR_F_REPLY, "a reply nobody asked for", now_ms);
+		return -1;
+	}
 	if (fgr_reply_open(r, &p, why, sizeof why) != 0) {
 		refused(
 		    s, r->type == REDIS_REPLY_ERROR ? FGR_F_REDIS : FGR_F_REPLY,
 		    why, now_ms);
-		return;
+		return -1;
 	}
-	pushed_note(s, &p);
+	pushed_note(s, &p, b);
 	s->node->counts.pushed = push_from(s);
+	if (b + 1 < s->nsent)
+		return 0; /* the last one pulls */
 	pull_apply(s, &p, now_ms);
 	s->st.exchanges++;
 	s->st.last_ms = now_ms;
@@ -358,8 +413,9 @@ static void answered(struct fgr_sync *s, const redisReply *r, uint64_t now_ms)
 	if (fgr_breaker_success(&s->br, now_ms))
 		LOG(s, LOG_NOTICE,
 		    "redis %s: answers again after %.1f s: breaker closed, "
-		    "caught up",
+		    "catching up",
 		    s->url, (double)(now_ms - s->br.opened_ms) / 1000.0);
+	return 0;
 }
 
 void fgr_sync_round(struct fgr_sync *s, uint64_t now_ms)
@@ -395,24 +451,29 @@ void fgr_sync_pollfd(const struct fgr_sync *s, struct pollfd *pfd,
 void fgr_sync_service(struct fgr_sync *s, short revents, uint64_t now_ms)
 {
 	redisReply *r = NULL;
+	int more;
 
-	switch (fgr_conn_service(&s->conn, revents, now_ms, &r)) {
-	case FGR_EV_READY:
-		if (s->st.connects++ == 0)
-			LOG(s, LOG_INFO, "redis %s: connected", s->url);
-		if (s->want)
-			exchange(s, now_ms);
-		break;
-	case FGR_EV_REPLY:
-		answered(s, r, now_ms);
-		freeReplyObject(r);
-		break;
-	case FGR_EV_FAIL:
-		failed(s, now_ms);
-		break;
-	case FGR_EV_NONE:
-		break;
-	}
+	do { /* every reply the reader holds */
+		more = 0;
+		switch (fgr_conn_service(&s->conn, revents, now_ms, &r)) {
+		case FGR_EV_READY:
+			if (s->st.connects++ == 0)
+				LOG(s, LOG_INFO, "redis %s: connected", s->url);
+			if (s->want)
+				exchange(s, now_ms);
+			break;
+		case FGR_EV_REPLY:
+			more = answered(s, r, now_ms) == 0;
+			freeReplyObject(r);
+			break;
+		case FGR_EV_FAIL:
+			failed(s, now_ms);
+			break;
+		case FGR_EV_NONE:
+			break;
+		}
+		revents = 0;
+	} while (more);
 }
 
 void fgr_sync_flush(struct fgr_sync *s, uint64_t (*clock_ms)(void))

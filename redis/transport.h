@@ -36,20 +36,22 @@
  * from its cursor (from version 0: everything that still matters, and
  * its marks make the rest a no-op).
  *
- * A round (one EVALSHA, script.h): push the records changed since the
- * versions Redis holds of us, at most FGR_PUSH_MAX in version order (the
- * rest next round, so that Redis never holds a version of ours without
- * every one below it); pull at most FGR_PULL_MAX records the others
- * changed since our cursors.  Cost per round: one round trip; in Redis
- * O(R log N + O) for R records pushed and pulled and O origins; on the
- * wire about 60 + key bytes per record each way.  One exchange at a
- * time: a round that finds the last still out skips (counted).  While
- * the breaker is closed, a floor moves only once Redis holds the count
- * under it (counts.pushed), as it waits for the gossip's round: every
- * increase is in Redis before its record says it no longer matters.
- * While it is open, floors move as during a gossip partition (what the
- * origin's bucket forgot, every bucket has), so that a long outage does
- * not keep every count owed, the ledger full and the table unevictable.
+ * A round (script.h): push the records changed since the versions Redis
+ * holds of us, in version order, in batches of FGR_PUSH_MAX, one EVALSHA
+ * each, up to FGR_BATCHES pipelined (the rest next round); each batch
+ * completes the versions up to its last record, and Redis takes one only
+ * if it follows what Redis holds, so that Redis never holds a version of
+ * ours without every one below it.  The last batch also pulls at most
+ * FGR_PULL_MAX records the others changed since our cursors.  Cost per round:
+ * one round trip; in Redis O(R log N + O) for R records pushed and pulled and O
+ * origins; on the wire about 60 + key bytes per record each way.  One exchange
+ * at a time: a round that finds the last still out skips (counted).  While the
+ * breaker is closed, a floor moves only once Redis holds the count under it
+ * (counts.pushed), as it waits for the gossip's round: every increase is in
+ * Redis before its record says it no longer matters. While it is open, floors
+ * move as during a gossip partition (what the origin's bucket forgot, every
+ * bucket has), so that a long outage does not keep every count owed, the ledger
+ * full and the table unevictable.
  *
  * Memory in Redis per (origin, key) that still matters: a hash field and
  * a sorted-set member, about 220 bytes for a 10-byte key (3.7 times a
@@ -91,6 +93,8 @@
 #include "redis/conn.h"
 #include "redis/proto.h"
 
+#define FGR_BATCHES 8u /* pushed in a round, pipelined: FGR_PUSH_MAX each */
+
 struct fgr_stats {
 	uint64_t exchanges;         /* answered by the script */
 	uint64_t fails[FGR_NFAILS]; /* by reason (conn.h) */
@@ -111,14 +115,16 @@ struct fgr_sync {
 	struct fgd_node *node;
 	struct fgr_conn conn;
 	struct fgr_breaker br;
-	uint64_t self;       /* our origin id */
-	char url[300];       /* for messages */
-	uint64_t pushed;     /* Redis holds our versions up to this, */
-	uint64_t pushed_inc; /* of this incarnation (0: none yet) */
-	uint64_t sent_to, sent_inc, sent_ms; /* the exchange out */
-	size_t sent_n;                       /* and its records */
-	int want;               /* an exchange is due once connected */
-	struct fgr_cursor *cur; /* where we are in the others' records */
+	uint64_t self;              /* our origin id */
+	char url[300];              /* for messages */
+	uint64_t pushed;            /* Redis holds our versions up to this, */
+	uint64_t pushed_inc;        /* of this incarnation (0: none yet) */
+	uint64_t sent_inc, sent_ms; /* the exchange out: */
+	uint64_t sent_to[FGR_BATCHES]; /* each batch's last version */
+	size_t sent_n[FGR_BATCHES];    /* and records */
+	size_t nsent, nreplied;        /* batches, and replies read */
+	int want;                      /* an exchange is due once connected */
+	struct fgr_cursor *cur;        /* where we are in the others' records */
 	size_t ncur;
 	const struct fgd_local **sel; /* scratch: our changed records */
 	struct fgr_out *out;

@@ -119,7 +119,8 @@ static void configure(int i, const char *rules, enum fgc_peers peers, int tcp,
                       const char *extra)
 {
 	char text[2048], sync[256];
-	struct fgc_conf conf = {.interval_ms = 100, .peers = peers};
+	struct fgc_conf conf = {
+	    .capacity = 30000, .interval_ms = 100, .peers = peers};
 
 	if (tcp)
 		snprintf(sync, sizeof sync, "sync redis://127.0.0.1:%d\n",
@@ -342,6 +343,42 @@ Test(redis, a_daemon_restarted_catches_up_from_redis_and_debits_nothing_twice)
 	CLUSTER_OK(&K.c, fgc_start(&K.c, 1));
 	CLUSTER_OK(&K.c, fgc_await_ready(&K.c, 1, "g"));
 	hold("k", 75);
+}
+
+/* Every node holds CAP - 1 for each of the @n keys "bK". */
+static int batch_keys_left(unsigned n)
+{
+	char key[16];
+	int64_t l;
+	unsigned k;
+	int i;
+
+	for (k = 0; k < n; k++) {
+		snprintf(key, sizeof key, "b%u", k);
+		for (i = 0; i < N; i++)
+			if (fgc_left(&K.c, i, "g", key, &l) != 0 ||
+			    l != CAP - 1)
+				return 0;
+	}
+	return 1;
+}
+
+Test(redis, more_counts_than_a_batch_go_pipelined_and_arrive_whole)
+{
+	const unsigned n = 20000; /* 10 batches: 8 in a round, then 2 */
+	char key[16];
+	unsigned k;
+
+	cluster(G_RULE, "g", FGC_PEERS_NONE, 0);
+	for (k = 0; k < n; k++) {
+		snprintf(key, sizeof key, "b%u", k);
+		consume(0, key, 1);
+	}
+	AWAIT(batch_keys_left(n), "a key of the batches never arrived");
+	AWAIT(all_caught_up() && applied_all(),
+	      "applied never equals the others' harvest");
+	cr_expect_geq(status_u64(0, "pushed"), n);
+	cr_expect_geq(status_u64(1, "pulled"), n);
 }
 
 /* ------------------------------------------------------------ outages */
