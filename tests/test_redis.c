@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "tests/cluster.h"
+#include "tests/prom.h"
 #include "tests/redis.h"
 
 #define N      3
@@ -403,6 +404,22 @@ static int metric_is(int i, const char *sample)
 	return found;
 }
 
+/* Node @i's /metrics passes the strict checker and promtool. */
+static void expect_metrics_valid(int i)
+{
+	char *m = ctl_ask(seg(i), "metrics"), *text;
+	const char *why;
+
+	cr_assert_not_null(m);
+	text = strchr(m, '\n'); /* after "ok" */
+	cr_assert_not_null(text);
+	why = prom_check(text + 1);
+	cr_expect_null(why, "%s", why);
+	why = prom_promtool(text + 1);
+	cr_expect_null(why, "%s", why);
+	free(m);
+}
+
 /* floodgate(1) status of node @i's segment contains @text. */
 static int cli_says(int i, const char *text)
 {
@@ -442,6 +459,7 @@ Test(redis, redis_killed_and_restarted_mid_load_the_counts_catch_up_exactly)
 	cr_expect(metric_is(0, "floodgate_redis_breaker_state{state=\"open\"} "
 	                       "1\n"));
 	cr_expect(metric_is(0, "floodgate_redis_up 0\n"));
+	expect_metrics_valid(0);
 	cr_expect(cli_says(0, "breaker open"), "floodgate status");
 	redis_up(&K.r, K.rdir); /* empty: it lost everything */
 	AWAIT(all_state("closed"), "the breaker did not close again");
