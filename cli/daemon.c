@@ -35,6 +35,8 @@ static const struct {
     {"remote", " count consumed owed changed_ms_ago lag_ms "},
     {"ledger", "*"},
     {"truncated", " at "},
+    {"redis", " up since_ms_ago exchanges errors opens probes pushed pulled "
+              "unpushed origins rtt_ms last_ms_ago "},
 };
 
 static int is_count(const char *type, const char *field)

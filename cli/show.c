@@ -40,7 +40,7 @@ struct status {
 	char created[32];
 	struct fgc_reply r;
 	int daemon; /* 0: answers; else the exit status ask() gave */
-	const struct fgc_rline *dl, *pl;
+	const struct fgc_rline *dl, *pl, *rl;
 };
 
 static void status_json(struct fgc *c, const struct status *s)
@@ -77,8 +77,32 @@ static void status_json(struct fgc *c, const struct status *s)
 		fgu_json_name(j, "peers");
 		fgc_json_line(c, s->pl);
 	}
+	if (s->rl) {
+		fgu_json_name(j, "redis");
+		fgc_json_line(c, s->rl);
+	}
 	fgu_json_object_end(j);
 	fgu_json_object_end(j);
+}
+
+/* The Redis transport's line: its breaker, and since when. */
+static void status_redis_text(struct fgc *c, const struct fgc_rline *rl)
+{
+	char since[FGU_HUMAN_MAX], ago[64];
+	const char *state = fgc_kv(rl, "state");
+
+	fgu_duration(fgc_kv_u64(rl, "since_ms_ago"), since, sizeof since);
+	if (strcmp(state, "closed") == 0)
+		fgc_out(c,
+		        "redis:     %s, breaker closed, %s other nodes, "
+		        "last exchange %s\n",
+		        fgc_kv(rl, "url"), fgc_kv(rl, "origins"),
+		        fgc_ago(fgc_kv(rl, "last_ms_ago"), ago, sizeof ago));
+	else
+		fgc_out(c,
+		        "redis:     %s, breaker %s for %s (%s): global rules "
+		        "decide on local state\n",
+		        fgc_kv(rl, "url"), state, since, fgc_kv(rl, "reason"));
 }
 
 static void status_daemon_text(struct fgc *c, const struct status *s)
@@ -110,6 +134,8 @@ static void status_daemon_text(struct fgc *c, const struct status *s)
 		              sizeof peers),
 		    fgc_kv(pl, "alive"), fgc_kv(pl, "suspect"),
 		    fgc_kv(pl, "dead"), fgc_kv(pl, "unknown"));
+	if (s->rl)
+		status_redis_text(c, s->rl);
 }
 
 static void status_text(struct fgc *c, const struct status *s)
@@ -149,6 +175,7 @@ int fgc_cmd_status(struct fgc *c, int argc, char **argv)
 	if (s.daemon == 0) {
 		s.dl = fgc_reply_find(&s.r, "status");
 		s.pl = fgc_reply_find(&s.r, "peers");
+		s.rl = fgc_reply_find(&s.r, "redis");
 	}
 	if (c->json)
 		status_json(c, &s);

@@ -417,6 +417,16 @@ static int d_fanout(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+/* "sync", "redis-*": the words are redis/conf.c's. */
+static int d_redis(struct parser *p, char **w, int nw)
+{
+	char why[256];
+
+	if (fgr_conf_words(w, nw, &p->cfg.redis, why, sizeof why) != 0)
+		return fail(p, "%s", why);
+	return 0;
+}
+
 /* "rule NAME ...": the words are rule.c's; here, what makes it one rule
  * of this config (a name used once, one default, the rule limit). */
 static int d_rule(struct parser *p, char **w, int nw)
@@ -472,6 +482,10 @@ static const struct directive directives[] = {
     {"announce", d_announce, 1, 0},
     {"ledger-size", d_ledger_size, 1, 0},
     {"debt-window", d_debt_window, 1, 0},
+    {"sync", d_redis, -1, 0},
+    {"redis-auth", d_redis, -1, 0},
+    {"redis-timeout", d_redis, -1, 0},
+    {"redis-namespace", d_redis, -1, 0},
     {"rule", d_rule, -1, 1},
 };
 _Static_assert(sizeof directives / sizeof directives[0] <=
@@ -550,12 +564,34 @@ static int parse_line(struct parser *p, const char *s, size_t n)
 	return d->parse(p, w, nw);
 }
 
+/* The line of the first Redis directive given, for a message. */
+static size_t redis_line(const struct parser *p)
+{
+	size_t i, line = 0;
+
+	for (i = 0; i < sizeof directives / sizeof directives[0]; i++)
+		if (p->seen[i] != 0 &&
+		    strncmp(directives[i].name, "redis-", 6) == 0 &&
+		    (line == 0 || p->seen[i] < line))
+			line = p->seen[i];
+	for (i = 0; i < sizeof directives / sizeof directives[0]; i++)
+		if (p->seen[i] != 0 && strcmp(directives[i].name, "sync") == 0)
+			return p->seen[i];
+	return line;
+}
+
 /* Checks between directives, once every line has been read. */
 static int finish(struct parser *p)
 {
 	const struct fgd_addr *l = &p->cfg.listen;
-	char a[FGD_ADDR_TEXT], b[FGD_ADDR_TEXT];
+	char a[FGD_ADDR_TEXT], b[FGD_ADDR_TEXT], why[256];
 	const struct fgd_addr *peer = NULL;
+
+	if (fgr_conf_check(&p->cfg.redis, p->cfg.node_key[0] != '\0', why,
+	                   sizeof why) != 0) {
+		p->line = redis_line(p);
+		return fail(p, "%s", why);
+	}
 
 	/* One socket: an IPv4 one cannot reach IPv6 peers, and an IPv6 one
 	 * reaches IPv4 peers only when bound to [::] (dual stack). */
@@ -609,6 +645,7 @@ int fgd_config_parse(const char *text, size_t len, const char *fname,
 	p.cfg.snapshot_every_ms = FGD_DEFAULT_SNAPSHOT_MS;
 	p.cfg.max_datagram = FGD_DEFAULT_DATAGRAM;
 	fgd_http_conf_defaults(&p.cfg.http);
+	fgr_conf_defaults(&p.cfg.redis);
 
 	while (off < len) {
 		const char *s = text + off, *nl = memchr(s, '\n', len - off);

@@ -20,6 +20,7 @@
 #include "daemon/rule.h"
 #include "gossip/addr.h"
 #include "lib/floodgate.h"
+#include "redis/conf.h"
 
 #define FGD_PATH_MAX            240
 #define FGD_NAME_MAX            64
@@ -75,6 +76,9 @@ struct fgd_config {
 	 * on disk across reboots (daemon/snapshot.h); "" = none */
 	char snapshot[FGD_PATH_MAX + 1];
 	uint32_t snapshot_every_ms; /* default FGD_DEFAULT_SNAPSHOT_MS */
+	/* "sync redis://...|unix:...", "redis-auth", "redis-timeout",
+	 * "redis-namespace": the Redis transport (redis/conf.h) */
+	struct fgr_conf redis;
 	/* rules: "rule NAME capacity N rate R/PERIOD [scope host|global]
 	 *         [on-full open|closed] [mode enforce|shadow] [default]" */
 	struct fgd_rule *rules;

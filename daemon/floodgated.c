@@ -40,7 +40,9 @@
 #include "daemon/http.h"
 #include "daemon/control.h"
 #include "daemon/persist.h"
+#include "daemon/redisview.h"
 #include "gossip/node.h"
+#include "redis/transport.h"
 #include "gossip/keys.h"
 #include "lib/client.h"
 #include "lib/floodgate.h"
@@ -99,6 +101,8 @@ struct daemon {
 	struct fgd_http *http; /* NULL: no HTTP endpoint */
 	struct fgd_ctl ctl;    /* control socket for floodgate(1) */
 	int fresh; /* we created the segment: restore the snapshot */
+	struct fgr_sync redis; /* "sync redis://..." (redis/transport.h);
+	                        * all zero, and every call a no-op, when off */
 };
 
 /* ---------------------------------------------------------------- rules */
@@ -244,6 +248,24 @@ static int socket_open(struct daemon *d)
 
 static int net_attach(struct daemon *d);
 
+/* "sync": the Redis transport, beside the node (config.c requires
+ * node-key with sync, so there is one). */
+static int redis_start(struct daemon *d)
+{
+	char err[600];
+
+	if (!d->cfg.redis.on)
+		return 0;
+	if (fgr_sync_init(&d->redis, &d->node, &d->cfg.redis, logmsg, now_ms(),
+	                  err, sizeof err) != 0) {
+		logmsg(LOG_ERR, "%s", err);
+		return -1;
+	}
+	d->node.metrics_more = fgd_redis_metrics;
+	d->node.metrics_arg = &d->redis;
+	return 0;
+}
+
 static int node_start(struct daemon *d)
 {
 	char state[FG_SEG_PATH_MAX + 32], err[300] = "";
@@ -293,10 +315,10 @@ static int node_start(struct daemon *d)
 		return -1;
 	}
 	d->node_ok = 1;
-	if (d->node.x.self < 0)
+	if (d->node.x.self < 0 && d->cfg.npeers > 0)
 		logmsg(LOG_WARNING, "our own key is not in the keyring: peers "
 		                    "will drop what we send");
-	return 0;
+	return redis_start(d);
 }
 
 /* The node picks the destinations (members.c): fanout, relaying, SWIM. */
@@ -360,6 +382,7 @@ static void round_run(struct daemon *d, uint64_t t)
 	fgd_node_harvest(&d->node, t);
 	(void)fgd_node_tick(&d->node, t);
 	peers_watch(d, t);
+	fgr_sync_round(&d->redis, t);
 }
 
 /* SO_RXQ_OVFL: the socket's count of datagrams dropped for a full
@@ -516,6 +539,9 @@ static int reload(struct daemon *d, char *why, size_t whylen)
 		                    "effect at restart only");
 	if (!fgd_config_http_same(&nc, &d->cfg))
 		logmsg(LOG_WARNING, "http takes effect at restart only");
+	if (!fgr_conf_same(&nc.redis, &d->cfg.redis))
+		logmsg(LOG_WARNING, "sync and redis-* take effect at restart "
+		                    "only");
 	if (rules_apply(d->fg, &nc) != 0) {
 		logmsg(LOG_ERR, "reload: rules not all applied");
 		snprintf(why, whylen, "rules not all applied (see the log)");
@@ -562,6 +588,7 @@ static int control_open(struct daemon *d)
 	                          .cfg = &d->cfg,
 	                          .kr = &d->kr,
 	                          .node = d->node_ok ? &d->node : NULL,
+	                          .redis = d->redis.node ? &d->redis : NULL,
 	                          .cfg_path = d->cfg_path,
 	                          .started_ms = now_ms(),
 	                          .reload = reload_ctl,
@@ -621,10 +648,10 @@ static int run(struct daemon *d)
 	uint64_t next_snap = t + d->cfg.snapshot_every_ms;
 
 	for (;;) {
-		struct pollfd pfd[2 + FGD_CTL_NFDS + 1] = {
+		struct pollfd pfd[2 + FGD_CTL_NFDS + 2] = {
 		    {.fd = d->sigfd, .events = POLLIN},
 		    {.fd = d->sock, .events = POLLIN}};
-		unsigned nctl, nhttp;
+		unsigned nctl, nhttp, nfd;
 		int timeout;
 
 		t = now_ms();
@@ -655,8 +682,9 @@ static int run(struct daemon *d)
 		nctl = fgd_ctl_pollfds(&d->ctl, pfd + 2, t, &timeout);
 		/* poll() skips a negative fd: no socket, no control slot */
 		nhttp = fgd_http_pollfd(d->http, pfd + 2 + nctl, &timeout);
-		if (poll(pfd, 2 + nctl + nhttp, timeout) < 0 &&
-		    errno != EINTR) {
+		nfd = 2 + nctl + nhttp; /* and Redis's, fd -1 when down */
+		fgr_sync_pollfd(&d->redis, &pfd[nfd], t, &timeout);
+		if (poll(pfd, nfd + 1, timeout) < 0 && errno != EINTR) {
 			logmsg(LOG_ERR, "poll: %s", strerror(errno));
 			return -1;
 		}
@@ -664,6 +692,7 @@ static int run(struct daemon *d)
 			receive_all(d, now_ms());
 		fgd_ctl_service(&d->ctl, pfd + 2, nctl, now_ms());
 		fgd_http_service(d->http);
+		fgr_sync_service(&d->redis, pfd[nfd].revents, now_ms());
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -683,6 +712,7 @@ static int run(struct daemon *d)
 				logmsg(LOG_INFO, "signal %u: exiting",
 				       si.ssi_signo);
 				round_run(d, now_ms()); /* flush */
+				fgr_sync_flush(&d->redis, now_ms);
 				fgd_persist_save(&d->persist, "at exit",
 				                 now_ms());
 				return 0;
@@ -773,6 +803,7 @@ int main(int argc, char **argv)
 	verbose = cl.verbose;
 	if (start(&d, cl.foreground) == 0)
 		rc = run(&d) == 0 ? 0 : 1;
+	fgr_sync_fini(&d.redis);
 	if (d.node_ok)
 		fgd_node_fini(&d.node);
 	free(d.peer_state);

@@ -587,6 +587,8 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	harvest_metrics(b, n, now_ms);
 	top_metrics(b, n);
 	snapshot_metrics(b, &n->ctr, now_ms);
+	if (n->metrics_more != NULL) /* the Redis transport (redisview.h) */
+		n->metrics_more(b, n->metrics_arg, now_ms);
 }
 
 /* Inside the daemon: the process, as client libraries export it
@@ -682,6 +684,18 @@ static void process_metrics(struct fgd_buf *b)
 		        "Start time of the process since the Unix epoch, in "
 		        "seconds.",
 		        2, start);
+}
+
+void fgd_metrics_family(struct fgd_buf *b, const char *name, const char *type,
+                        const char *help)
+{
+	family(b, name, type, help);
+}
+
+void fgd_metrics_scalar(struct fgd_buf *b, const char *name, const char *type,
+                        const char *help, uint64_t v)
+{
+	scalar(b, name, type, help, v);
 }
 
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,

@@ -34,6 +34,14 @@ struct fgd_node;
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
                             const struct fgd_node *n, uint64_t now_ms);
 
+/* A family's # HELP and # TYPE lines for floodgate_@name; and a family of
+ * one unlabelled sample @v: for the daemon's other renderers of families
+ * (redisview.c), so that every name is written the one way. */
+void fgd_metrics_family(struct fgd_buf *b, const char *name, const char *type,
+                        const char *help);
+void fgd_metrics_scalar(struct fgd_buf *b, const char *name, const char *type,
+                        const char *help, uint64_t v);
+
 /* What a scrape of the daemon (GET /metrics, the control socket's
  * "metrics") answers: with @n, the next round's harvest is brought
  * forward, so that the figures include every check that returned before

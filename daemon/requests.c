@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/metrics.h"
+#include "daemon/redisview.h"
 #include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/layout.h"
@@ -68,6 +69,8 @@ static void answer_status(const struct fgd_ctl_env *env, uint64_t now,
 	               st[1] + st[2] + st[3] + st[0], st[FGD_PEER_ALIVE],
 	               st[FGD_PEER_SUSPECT], st[FGD_PEER_DEAD],
 	               st[FGD_PEER_UNKNOWN]);
+	if (env->redis != NULL)
+		fgd_redis_status(o, env->redis, now);
 }
 
 /* "ADDR:PORT" or "[ADDR]:PORT"; "-" when unknown. */

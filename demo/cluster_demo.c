@@ -40,6 +40,12 @@
  * log) once each has harvested all its workers admitted: a second source
  * for the same figures (tests/test_demo.c checks that they agree).
  *
+ * With -R the daemons share their counts through a private redis-server
+ * (Debian's, started by the demo on a Unix socket, demo/redisd.h)
+ * instead of UDP gossip: each pushes its counts and pulls the others' in
+ * one script call a round, and the bound allows for the two intervals a
+ * count then takes (one to be pushed, one to be pulled).
+ *
  * Cleanup.  Whatever happened (an error, SIGINT, SIGTERM), the parent
  * stops its workers and the daemons and removes the segments, their
  * files and the temporary directory (fgc_fini).  The daemons run in
@@ -59,6 +65,7 @@
 #include "demo/cluster.h"
 #include "demo/figures.h"
 #include "demo/load.h"
+#include "demo/redisd.h"
 #include "lib/floodgate.h"
 #include "shm/clock.h"
 
@@ -97,6 +104,9 @@ struct demo {
 	int seconds, workers, port_lo, port_hi;
 	enum mode mode;
 	int color;
+	int redis;          /* -R: counts through Redis, not gossip */
+	struct fgc_redis r; /* its redis-server */
+	char rdir[64];      /* and the directory of its socket */
 	struct fgc_cluster c;
 	struct fgc_load load;
 	struct fgc_chart chart;
@@ -126,12 +136,14 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: " PROG
 	        " [-d seconds] [-w workers] [-m auto|chart|lines]"
-	        "\n       [-P lo-hi] [-D floodgated]\n"
+	        "\n       [-P lo-hi] [-D floodgated] [-R]\n"
 	        "  -d  seconds of load (default 10)\n"
 	        "  -w  worker processes per node (default 2)\n"
 	        "  -m  the live view: a chart on a terminal, else lines\n"
 	        "  -P  UDP ports from this range (default: any free ones)\n"
-	        "  -D  the daemon (default $FLOODGATED, else %s)\n",
+	        "  -D  the daemon (default $FLOODGATED, else %s)\n"
+	        "  -R  share counts through a private redis-server, not "
+	        "UDP gossip\n",
 	        FGC_DEFAULT_BIN);
 }
 
@@ -194,6 +206,9 @@ static int option(struct demo *d, int opt, const char *arg)
 	case 'D':
 		d->c.floodgated = arg;
 		return 0;
+	case 'R':
+		d->redis = 1;
+		return 0;
 	default:
 		return 2;
 	}
@@ -208,7 +223,7 @@ static int parse_args(struct demo *d, int argc, char **argv)
 	d->seconds = 10;
 	d->workers = 2;
 	d->c.floodgated = bin;
-	while ((opt = getopt(argc, argv, "d:w:m:P:D:h")) != -1) {
+	while ((opt = getopt(argc, argv, "d:w:m:P:D:Rh")) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return 1;
@@ -238,14 +253,53 @@ static int parse_args(struct demo *d, int argc, char **argv)
 
 /* ------------------------------------------------------------- set-up */
 
+/* -R: the demo's redis-server, and the sync line of every node. */
+static int redis_up(struct demo *d, char *extra, size_t len)
+{
+	size_t n = strlen(extra);
+
+	snprintf(d->rdir, sizeof d->rdir, "/tmp/fg-demo-redis-XXXXXX");
+	if (mkdtemp(d->rdir) == NULL) {
+		d->rdir[0] = '\0';
+		snprintf(d->c.err, sizeof d->c.err, "mkdtemp: %s",
+		         strerror(errno));
+		return -1;
+	}
+	d->r.pdeathsig = SIGTERM;
+	if (fgc_redis_start(&d->r, d->rdir) != 0) {
+		snprintf(d->c.err, sizeof d->c.err, "%s", d->r.err);
+		return -1;
+	}
+	return fgc_redis_sync_line(&d->r, extra + n, len - n);
+}
+
+static void redis_down(struct demo *d)
+{
+	char path[128];
+
+	(void)fgc_redis_stop(&d->r, SIGTERM);
+	if (d->rdir[0] == '\0')
+		return;
+	snprintf(path, sizeof path, "%s/redis.sock", d->rdir);
+	(void)unlink(path);
+	snprintf(path, sizeof path, "%s/redis.log", d->rdir);
+	(void)unlink(path);
+	(void)rmdir(d->rdir);
+}
+
 static int set_up(struct demo *d)
 {
 	const char *bin = d->c.floodgated;
-	struct fgc_conf conf = {.interval_ms = INTERVAL_MS,
-	                        .peers = FGC_PEERS_ALL,
-	                        .extra = RULE_TEXT "\n"};
+	static char extra[512] = RULE_TEXT "\n";
+	struct fgc_conf conf = {
+	    .interval_ms = INTERVAL_MS, .peers = FGC_PEERS_ALL, .extra = extra};
 	int i;
 
+	if (d->redis) {
+		conf.peers = FGC_PEERS_NONE;
+		if (redis_up(d, extra, sizeof extra) != 0)
+			return -1;
+	}
 	if (fgc_init(&d->c, NODES, "fg-demo-") != 0)
 		return -1;
 	d->c.floodgated = bin;
@@ -274,6 +328,9 @@ static const char *const intro[] = {
     "and the workers of every node check the key \"" DEMO_KEY "\" against it,",
     "offering each node " STR(OVERLOAD) " times the global rate.",
     "",
+};
+
+static const char *const intro_gossip[] = {
     "Every " STR(INTERVAL_MS) " ms, each daemon harvests what its workers "
                               "admitted",
     "and sends its cumulative counts to the others in authenticated UDP",
@@ -282,6 +339,20 @@ static const char *const intro[] = {
     "own bucket.  So the hosts spend one budget: together they admit",
     RATE_TEXT ", as the rule says, not " RATE_TEXT " each.",
     "",
+};
+
+static const char *const intro_redis[] = {
+    "Every " STR(INTERVAL_MS) " ms, each daemon harvests what its workers "
+                              "admitted,",
+    "pushes its cumulative counts to a redis-server the demo started (-R)",
+    "and pulls what the others pushed, in one script call, and debits what",
+    "the others admitted from its own bucket.  So the hosts spend one",
+    "budget: together they admit " RATE_TEXT ", as the rule says, not",
+    RATE_TEXT " each.  A count takes up to two intervals to land.",
+    "",
+};
+
+static const char *const intro_tail[] = {
     "The first figures are high: every bucket starts full, and all three",
     "are spent before the first gossip round; the debt this leaves is paid",
     "back out of the refill that follows.  From then on the cluster holds",
@@ -306,13 +377,18 @@ static int start(struct demo *d)
 
 	for (k = 0; k < sizeof intro / sizeof intro[0]; k++)
 		puts(intro[k]);
+	for (k = 0; k < sizeof intro_gossip / sizeof intro_gossip[0]; k++)
+		puts(d->redis ? intro_redis[k] : intro_gossip[k]);
+	for (k = 0; k < sizeof intro_tail / sizeof intro_tail[0]; k++)
+		puts(intro_tail[k]);
 	puts(d->mode == MODE_CHART ? intro_chart : intro_lines);
 	if (fgc_start_all(&d->c, RULE_NAME) != 0)
 		return -1;
-	printf("%d daemons (%s) up in %.0f ms on UDP ports %d, %d, %d;\n"
+	printf("%d daemons (%s) up in %.0f ms on UDP ports %d, %d, %d%s%s;\n"
 	       "%d workers per node offer %d checks/s each, for %d s.\n\n",
 	       NODES, d->c.floodgated, (double)(fg__now_ns() - t0) / NS_PER_MS,
 	       d->c.node[0].port, d->c.node[1].port, d->c.node[2].port,
+	       d->redis ? ", Redis on " : "", d->redis ? d->r.sock : "",
 	       d->workers, OVERLOAD * RULE_RATE / RULE_PERIOD_S / d->workers,
 	       d->seconds);
 	d->load =
@@ -543,7 +619,8 @@ static void print_counters(struct demo *d, const uint64_t *admitted)
 	int ok[NODES], i, j;
 
 	daemon_counters(d, admitted, g, ok);
-	printf("\ngossip, from each daemon's counters (SIGUSR1):\n");
+	printf("\n%s, from each daemon's counters (SIGUSR1):\n",
+	       d->redis ? "through Redis" : "gossip");
 	for (i = 0; i < NODES; i++) {
 		unsigned long long others = 0;
 
@@ -566,11 +643,11 @@ static void print_counters(struct demo *d, const uint64_t *admitted)
 }
 
 /* The verdict on @total over @elapsed s: 0 within the bounds. */
-static int verdict(uint64_t total, double elapsed)
+static int verdict(uint64_t total, double elapsed, int propagation)
 {
 	double budget = budget_at(elapsed), floor_;
 	double bound = budget + (NODES - 1) * global_rate() *
-	                            (PROPAGATION * INTERVAL_MS / 1000.0);
+	                            (propagation * INTERVAL_MS / 1000.0);
 
 	floor_ = 0.9 * global_rate() * elapsed;
 	printf("\nin %.2f s the cluster admitted %" PRIu64 "; one budget "
@@ -579,10 +656,10 @@ static int verdict(uint64_t total, double elapsed)
 	       elapsed, total, global_rate(), elapsed, RULE_CAPACITY, budget,
 	       budget > 0 ? (double)total / budget : 0.0);
 	printf("accepted: from 90%% of rate x time (%.0f) to the budget plus "
-	       "what the\n  other hosts admit in %d gossip intervals "
+	       "what the\n  other hosts admit in %d intervals "
 	       "(%d x %.0f/s x %.1f s): %.0f\n",
-	       floor_, PROPAGATION, NODES - 1, global_rate(),
-	       PROPAGATION * INTERVAL_MS / 1000.0, bound);
+	       floor_, propagation, NODES - 1, global_rate(),
+	       propagation * INTERVAL_MS / 1000.0, bound);
 	if ((double)total > bound)
 		printf("VIOLATION: the cluster admitted more than one budget "
 		       "allows\n");
@@ -626,7 +703,9 @@ static int report(struct demo *d)
 		       (double)r.admitted / elapsed, r.denied,
 		       r.admitted + r.denied);
 	}
-	rc = verdict(all.admitted, elapsed);
+	/* through Redis a count is pushed, then pulled: two hops */
+	rc = verdict(all.admitted, elapsed,
+	             d->redis ? 2 * PROPAGATION : PROPAGATION);
 	print_counters(d, admitted);
 	return rc;
 }
@@ -683,5 +762,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", d.c.err);
 		status = 1;
 	}
+	redis_down(&d); /* after the daemons: they push a last time */
 	return status;
 }

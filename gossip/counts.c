@@ -62,6 +62,7 @@ int fgd_counts_init(struct fgd_counts *c, fg_client *fg, struct fgd_harvest *h,
 	                                                 : FGD_DEBT_WINDOW_MS) *
 	                    1000000u;
 	c->purged_pass = c->evicted_pass = UINT64_MAX;
+	c->pushed = UINT64_MAX;
 	if (fgd_ledger_init(&c->local, sizeof(struct fgd_local),
 	                    fg->seg.capacity, NULL) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -170,9 +171,11 @@ void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms)
 		struct fgd_local *e = fgd_ledger_at(&c->local, i);
 		const struct fg_rule_cache *rc;
 
-		/* A change not sent yet is sent with its old floor first:
-		 * every consumption is announced once as such. */
-		if (e == NULL || e->count <= e->floor || e->ver > c->emitted)
+		/* A change not sent yet (by every transport) is sent with
+		 * its old floor first: every consumption is announced once
+		 * as such. */
+		if (e == NULL || e->count <= e->floor || e->ver > c->emitted ||
+		    e->ver > c->pushed)
 			continue;
 		rc = fg__rule_params(c->fg, e->rule);
 		if ((rc->flags & FG__RULE_ACTIVE) &&
@@ -187,12 +190,17 @@ void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms)
 
 /* ---------------------------------------------------------------- theirs */
 
-uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
+uint64_t fgd_origin_of(const uint8_t pk[FGW_PK_SIZE])
 {
 	uint64_t id;
 
-	memcpy(&id, kr->keys[origin].pk, sizeof id);
+	memcpy(&id, pk, sizeof id);
 	return id ? id : 1; /* 0 would name nobody */
+}
+
+uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin)
+{
+	return fgd_origin_of(kr->keys[origin].pk);
 }
 
 void fgd_counts_mark_id(const struct fgd_counts *c, uint64_t origin_id,
@@ -348,9 +356,16 @@ static struct fgd_remote *mark_for(struct fgd_counts *c, const uint64_t id[2],
 int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
                      const struct fgw_record *rec, uint64_t now_ms)
 {
+	return fgd_counts_apply_from(c, fgd_origin_id(c->kr, origin), inc, rec,
+	                             now_ms);
+}
+
+int fgd_counts_apply_from(struct fgd_counts *c, uint64_t oid, uint64_t inc,
+                          const struct fgw_record *rec, uint64_t now_ms)
+{
 	const struct fg_rule_cache *rc;
 	char rule[FG_RULE_NAME_MAX + 1];
-	uint64_t id[2], base, honest = UINT64_MAX, oid;
+	uint64_t id[2], base, honest = UINT64_MAX;
 	struct fgd_remote *e;
 	int stop, idx = global_rule(c, rec, rule, &rc);
 
@@ -358,7 +373,6 @@ int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
 		c->ctr->records_unknown++;
 		return 0; /* not ours to count: the same when repaired */
 	}
-	oid = fgd_origin_id(c->kr, origin);
 	fgd_counts_mark_id(c, oid, rule, rec->rule_len, rec->key, rec->key_len,
 	                   id);
 	e = mark_for(c, id, inc, rec, &stop);

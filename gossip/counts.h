@@ -126,6 +126,8 @@ struct fgd_counts {
 	struct fgd_ledger remote;     /* struct fgd_remote */
 	uint64_t version; /* of our records' last change, this incarnation */
 	uint64_t emitted; /* version covered by the rounds sent so far */
+	uint64_t pushed;  /* and by what Redis holds (redis/); UINT64_MAX
+	                   * without the Redis transport */
 	uint64_t total;   /* tokens harvested in this incarnation */
 	uint64_t debt_window_ns;
 	size_t npeers;
@@ -158,12 +160,20 @@ void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms);
 int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
                      const struct fgw_record *rec, uint64_t now_ms);
 
+/* The same for a count of the origin named @oid (fgd_origin_of), which
+ * came by another way than gossip (the Redis transport, redis/): the
+ * same mark, so that a count that came both ways is debited once. */
+int fgd_counts_apply_from(struct fgd_counts *c, uint64_t oid, uint64_t inc,
+                          const struct fgw_record *rec, uint64_t now_ms);
+
 /* Forget what expired; now and then. */
 void fgd_counts_expire(struct fgd_counts *c, uint64_t now_ms);
 
 /* A stable name for keyring entry @origin: indices change when the
  * keyring is edited, its key does not.  Never 0. */
 uint64_t fgd_origin_id(const struct fgw_keyring *kr, int origin);
+/* The same name for the node of public key @pk. */
+uint64_t fgd_origin_of(const uint8_t pk[FGW_PK_SIZE]);
 
 /* Our count of (rule, key), or NULL (tests, operators). */
 struct fgd_local *fgd_counts_local(struct fgd_counts *c, const char *rule,

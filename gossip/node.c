@@ -192,9 +192,7 @@ size_t fgd_node_tick(struct fgd_node *n, uint64_t now_ms)
 
 /* --------------------------------------------------------------- receive */
 
-/* A member knows us by a later incarnation than ours (node.h): move past
- * it, so that what we send is not dropped as our own past. */
-static void learn_incarnation(struct fgd_node *n, uint64_t known)
+void fgd_node_learn_incarnation(struct fgd_node *n, uint64_t known)
 {
 	if (known <= n->x.incarnation || known == UINT64_MAX)
 		return;
@@ -211,7 +209,7 @@ static void on_member(struct fgd_node *n, const struct fgw_view *v,
 	if (fgw_member_get(v, &m) != 0)
 		return;
 	if (fgd_members_receive(&n->members, v, &m, from, now_ms)) {
-		learn_incarnation(n, m.digest_inc);
+		fgd_node_learn_incarnation(n, m.digest_inc);
 		fgd_sync_answer(&n->sync, v->origin, &m, from, now_ms);
 	}
 }

@@ -49,6 +49,8 @@
 #include "gossip/xmit.h"
 #include "lib/floodgate.h"
 
+struct fgd_buf; /* util/buf.h */
+
 #define FGD_FLOOD_HEARTBEATS 3u /* heartbeats after a change forwarded */
 
 struct fgd_node {
@@ -65,6 +67,11 @@ struct fgd_node {
 	uint64_t rounds;
 	uint64_t changed_round;  /* the last round that sent a change; 0 none */
 	uint64_t scrape_next_ns; /* the daemon's: a scrape may harvest then */
+	/* the daemon's: more families for /metrics after the node's (its
+	 * Redis transport's, daemon/redisview.h); NULL: none */
+	void (*metrics_more)(struct fgd_buf *b, const void *arg,
+	                     uint64_t now_ms);
+	const void *metrics_arg;
 };
 
 struct fgd_node_params {
@@ -124,6 +131,11 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
                                     uint64_t now_ms);
 enum fgw_drop fgd_node_receive(struct fgd_node *n, const uint8_t *buf,
                                size_t len, uint64_t now_ms);
+
+/* Someone knows us by incarnation @known, later than ours (a member's
+ * digest, or the Redis transport): move past it, so that what we send is
+ * not dropped as our own past (see the incarnations above). */
+void fgd_node_learn_incarnation(struct fgd_node *n, uint64_t known);
 
 /* What this node thinks of keyring entry @origin at @now_ms. */
 enum fgd_peer_state fgd_node_peer_state(const struct fgd_node *n, int origin,

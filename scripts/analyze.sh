@@ -25,7 +25,7 @@ if cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--enable=warning,portability,performance \
 	--suppress=missingIncludeSystem -D_GNU_SOURCE -D__x86_64__ \
 	-D__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16 -I. -Ilib -I"$build/lib" \
-	lib shm gossip daemon cli util demo bench >"$build/cppcheck.out" 2>&1; then
+	lib shm gossip redis daemon cli util demo bench >"$build/cppcheck.out" 2>&1; then
 	ok "cppcheck: no findings"
 else
 	cat "$build/cppcheck.out"

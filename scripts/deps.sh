@@ -3,6 +3,7 @@
 # Sourced by demo.sh and test.sh; Debian 12 package names.
 FG_DEPS="build-essential autoconf automake libtool autoconf-archive pkg-config
 liburcu-dev libsodium-dev libcriterion-dev mandoc libmicrohttpd-dev curl
+libhiredis-dev redis-server
 apache2 apache2-dev apache2-utils wrk gunicorn python3 curl iproute2
 prometheus gnuplot-nox clang-format faketime
 php8.2-dev php8.2-cli php8.2-fpm libfcgi-bin php-parser

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """structure.py BUILD_DIR - the house rules HACKING states, checked.
 
-  1. No C file of the product (lib shm gossip daemon cli util demo) is over
+  1. No C file of the product (lib shm gossip redis daemon cli util demo) is over
      800 lines.
   2. No function there is over 80 lines or of cyclomatic complexity over 15,
      as pmccabe (Debian's pmccabe) measures them.
@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 
-ROOMS = ["lib", "shm", "gossip", "daemon", "cli", "util", "demo"]
+ROOMS = ["lib", "shm", "gossip", "redis", "daemon", "cli", "util", "demo"]
 MAX_FILE_LINES = 800
 MAX_FUNC_LINES = 80
 MAX_COMPLEXITY = 15

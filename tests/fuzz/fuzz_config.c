@@ -51,6 +51,31 @@ static int rule_publishable(const struct fgd_rule *r)
 	return r->capacity <= FG_TAU_MAX / interval_ns;
 }
 
+/* sync and redis-*: redis/conf.h */
+static void check_redis(const struct fgd_config *cfg)
+{
+	const struct fgr_conf *r = &cfg->redis;
+
+	FUZZ_ASSERT(TERMINATED(r->host) && TERMINATED(r->path) &&
+	            TERMINATED(r->user) && TERMINATED(r->password_file) &&
+	            TERMINATED(r->ns));
+	FUZZ_ASSERT(r->timeout_ms >= FGR_TIMEOUT_MIN_MS &&
+	            r->timeout_ms <= FGR_TIMEOUT_MAX_MS);
+	FUZZ_ASSERT(r->ns[0] != '\0' && strpbrk(r->ns, "{}: ") == NULL);
+	FUZZ_ASSERT(r->db <= FGR_DB_MAX);
+	FUZZ_ASSERT(r->password_file[0] == '\0' || r->password_file[0] == '/');
+	FUZZ_ASSERT(r->user[0] == '\0' || r->password_file[0] != '\0');
+	if (!r->on) {
+		FUZZ_ASSERT(r->password_file[0] == '\0');
+		return;
+	}
+	FUZZ_ASSERT(cfg->node_key[0] != '\0');
+	if (r->unix_sock)
+		FUZZ_ASSERT(r->path[0] == '/' && r->path[1] != '\0');
+	else
+		FUZZ_ASSERT(r->host[0] != '\0' && r->port >= 1);
+}
+
 static void check_config(const struct fgd_config *cfg)
 {
 	size_t i, j, ndefault = 0;
@@ -90,6 +115,7 @@ static void check_config(const struct fgd_config *cfg)
 			                   cfg->rules[j].name) != 0);
 	}
 	FUZZ_ASSERT(ndefault <= 1);
+	check_redis(cfg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
