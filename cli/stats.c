@@ -133,7 +133,8 @@ static int stats_prometheus(struct fgc *c)
 		fgc_reply_free(&r);
 		return 0;
 	}
-	fgd_metrics_prometheus(&c->out, c->fg, NULL, fg__now_ns() / 1000000u);
+	fgd_metrics_prometheus(&c->out, c->fg, NULL, NULL,
+	                       fg__now_ns() / 1000000u);
 	return 0;
 }
 

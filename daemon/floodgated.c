@@ -588,6 +588,7 @@ static int control_open(struct daemon *d)
 	                          .cfg = &d->cfg,
 	                          .kr = &d->kr,
 	                          .node = d->node_ok ? &d->node : NULL,
+	                          .solo = &d->solo,
 	                          .redis = d->redis.node ? &d->redis : NULL,
 	                          .cfg_path = d->cfg_path,
 	                          .started_ms = now_ms(),
@@ -617,7 +618,8 @@ static int http_open(struct daemon *d)
 	char err[256];
 
 	if (fgd_http_start(&d->http, &d->cfg, d->fg,
-	                   d->node_ok ? &d->node : NULL, err, sizeof err) == 0)
+	                   d->node_ok ? &d->node : NULL, &d->solo, err,
+	                   sizeof err) == 0)
 		return 0;
 	logmsg(LOG_ERR, "%s", err);
 	return -1;

@@ -59,6 +59,7 @@ struct fgd_http {
 	struct MHD_Daemon *mhd;
 	fg_client *fg;
 	struct fgd_node *node;
+	const struct fgd_counters *solo; /* no node: a single host's own */
 	int epfd;
 	int legacy_headers;
 	struct fgd_hc hc; /* deadlines and places (httpconns.h) */
@@ -359,7 +360,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn, struct fgd_http *h)
 {
 	struct fgd_buf b = {0};
 
-	fgd_metrics_scrape(&b, h->fg, h->node, mono_ms());
+	fgd_metrics_scrape(&b, h->fg, h->node, h->solo, mono_ms());
 	return reply(conn, MHD_HTTP_OK,
 	             "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
 }
@@ -479,8 +480,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 /* ------------------------------------------------------------- lifecycle */
 
 int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
-                   fg_client *fg, struct fgd_node *node, char *err,
-                   size_t errlen)
+                   fg_client *fg, struct fgd_node *node,
+                   const struct fgd_counters *solo, char *err, size_t errlen)
 {
 	const union MHD_DaemonInfo *info;
 	struct fgd_http *h;
@@ -496,6 +497,7 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
 	}
 	h->fg = fg;
 	h->node = node;
+	h->solo = solo;
 	h->legacy_headers = cfg->http.legacy_headers;
 	fgd_hc_init(&h->hc, cfg->http.timeout_ms, cfg->http.connections,
 	            cfg->http.per_address);

@@ -24,16 +24,18 @@
 #include "lib/floodgate.h"
 
 struct fgd_node;
+struct fgd_counters;
 struct fgd_http;
 
 /*
  * Start the endpoint of @cfg (cfg->http; len 0: off, *@out = NULL, 0).
- * @fg and @node (NULL when the daemon does not gossip) must outlive it.
+ * @fg and @node (NULL when the daemon does not gossip; then @solo, its
+ * own counters, may give the snapshot figures) must outlive it.
  * Return: 0, or -1 with the reason in @err.
  */
 int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
-                   fg_client *fg, struct fgd_node *node, char *err,
-                   size_t errlen);
+                   fg_client *fg, struct fgd_node *node,
+                   const struct fgd_counters *solo, char *err, size_t errlen);
 
 /* Fill @pfd with the server's descriptor and lower *@timeout_ms to when
  * it next needs to run (the nearest request deadline, MHD's timers).

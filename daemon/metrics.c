@@ -699,12 +699,15 @@ void fgd_metrics_scalar(struct fgd_buf *b, const char *name, const char *type,
 }
 
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
-                            const struct fgd_node *n, uint64_t now_ms)
+                            const struct fgd_node *n,
+                            const struct fgd_counters *solo, uint64_t now_ms)
 {
 	if (fg != NULL)
 		segment_metrics(b, fg, n);
 	if (n != NULL)
 		daemon_metrics(b, n, now_ms);
+	else if (solo != NULL)
+		snapshot_metrics(b, solo, now_ms);
 	/* the owner of the segment renders: the daemon, not the CLI */
 	if (fg != NULL &&
 	    uatomic_read(&fg->seg.tbl.hdr->owner_pid) == (uint64_t)getpid())
@@ -712,7 +715,7 @@ void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
 }
 
 void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
-                        uint64_t now_ms)
+                        const struct fgd_counters *solo, uint64_t now_ms)
 {
 	/* The harvest of the next round, brought forward: what workers did
 	 * up to this request is in the figures.  A pass over a large table
@@ -728,5 +731,5 @@ void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
 			    t0 + (fg__now_ns() - t0) * FGD_SCRAPE_SHARE;
 		}
 	}
-	fgd_metrics_prometheus(b, fg, n, now_ms);
+	fgd_metrics_prometheus(b, fg, n, solo, now_ms);
 }

@@ -20,6 +20,7 @@
 #include "util/buf.h" /* struct fgd_buf */
 
 struct fgd_node;
+struct fgd_counters; /* gossip/counters.h */
 
 /* Prometheus text exposition format (# HELP/# TYPE, metric names prefixed
  * floodgate_, base units): segment figures from @fg (occupancy, inserts,
@@ -28,11 +29,14 @@ struct fgd_node;
  * the checks that found the table full), and when @n is not NULL (inside
  * a gossiping daemon) the daemon's counters (struct fgd_counters in
  * gossip/counters.h, each gossip drop by reason), peers by state and each
- * peer's, harvests, the top denied keys (topdenied.h) and snapshots.  The
+ * peer's, harvests, the top denied keys (topdenied.h) and snapshots;
+ * without @n, a single host's daemon gives @solo, its own counters, for
+ * the snapshot figures (NULL: the CLI, no daemon figures at all).  The
  * owner of the segment (the daemon) adds the standard process_* figures.
  * man/floodgated.8 (METRICS) lists every name. */
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
-                            const struct fgd_node *n, uint64_t now_ms);
+                            const struct fgd_node *n,
+                            const struct fgd_counters *solo, uint64_t now_ms);
 
 /* A family's # HELP and # TYPE lines for floodgate_@name; and a family of
  * one unlabelled sample @v: for the daemon's other renderers of families
@@ -51,6 +55,6 @@ void fgd_metrics_scalar(struct fgd_buf *b, const char *name, const char *type,
  * reads that one's harvest. */
 #define FGD_SCRAPE_SHARE 5u
 void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
-                        uint64_t now_ms);
+                        const struct fgd_counters *solo, uint64_t now_ms);
 
 #endif

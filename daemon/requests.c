@@ -306,7 +306,7 @@ static void req_metrics(const struct fgd_ctl_env *env, char **w, int nw,
 	(void)w;
 	(void)nw;
 	fgd_buf_printf(out, "ok\n");
-	fgd_metrics_scrape(out, env->fg, env->node, now);
+	fgd_metrics_scrape(out, env->fg, env->node, env->solo, now);
 }
 
 static void req_remote(const struct fgd_ctl_env *env, char **w, int nw,

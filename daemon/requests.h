@@ -16,6 +16,7 @@
 #define FGD_CTL_LINE_MAX 512u /* request bytes, without the '\n' */
 
 struct fgd_node;
+struct fgd_counters;
 struct fgr_sync; /* redis/transport.h */
 
 /* What a request may look at, and how to reload (floodgated's own). */
@@ -23,8 +24,9 @@ struct fgd_ctl_env {
 	fg_client *fg;
 	const struct fgd_config *cfg; /* live: peers change on reload */
 	const struct fgw_keyring *kr;
-	struct fgd_node *node;        /* NULL: gossip is off (single host) */
-	const struct fgr_sync *redis; /* NULL: no sync redis */
+	struct fgd_node *node;           /* NULL: gossip is off (single host) */
+	const struct fgd_counters *solo; /* then: its own counters */
+	const struct fgr_sync *redis;    /* NULL: no sync redis */
 	const char *cfg_path;
 	uint64_t started_ms; /* monotonic */
 	/* 0, or -1 with the reason in @why */

@@ -25,7 +25,7 @@ static char *render(fg_client *c, const struct fgd_node *n, uint64_t now)
 	struct fgd_buf b = {0};
 	const char *why;
 
-	fgd_metrics_prometheus(&b, c, n, now);
+	fgd_metrics_prometheus(&b, c, n, NULL, now);
 	cr_assert_eq(b.oom, 0);
 	cr_assert_gt(b.len, 0);
 	cr_assert_eq(strlen(b.p), b.len);
@@ -584,19 +584,19 @@ Test(metrics, a_scrape_brings_the_harvest_forward_within_its_share)
 	solo_start(&s, c);
 	fgd_node_harvest(&s.n, 1);
 	cr_assert_eq(fg_allow(c, "api", "alice", 2, NULL), 1);
-	fgd_metrics_scrape(&b, c, &s.n, 2);
+	fgd_metrics_scrape(&b, c, &s.n, NULL, 2);
 	cr_expect_eq(prom_value(b.p, API_ALLOWED), 2);
 	cr_expect_eq(s.n.harvest.passes, 2);
 	fgd_buf_free(&b);
 	/* as if that pass had been long: the next scrape reads it */
 	s.n.scrape_next_ns = UINT64_MAX;
 	cr_assert_eq(fg_allow(c, "api", "alice", 1, NULL), 1);
-	fgd_metrics_scrape(&b, c, &s.n, 3);
+	fgd_metrics_scrape(&b, c, &s.n, NULL, 3);
 	cr_expect_eq(prom_value(b.p, API_ALLOWED), 2);
 	cr_expect_eq(s.n.harvest.passes, 2);
 	fgd_buf_free(&b);
 	s.n.scrape_next_ns = 0;
-	fgd_metrics_scrape(&b, c, &s.n, 4);
+	fgd_metrics_scrape(&b, c, &s.n, NULL, 4);
 	cr_expect_eq(prom_value(b.p, API_ALLOWED), 3);
 	cr_expect_eq(s.n.harvest.passes, 3);
 	fgd_buf_free(&b);

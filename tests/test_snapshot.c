@@ -13,9 +13,11 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "gossip/node.h"
+#include "daemon/control.h"
 #include "daemon/snapshot.h"
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -689,18 +691,51 @@ static void restores_after_the_segment_is_lost(int gossip)
 	daemon_segment_destroyed();
 }
 
+/* Wait until the daemon has written a snapshot after @since_ns
+ * (CLOCK_REALTIME, as the file's mtime): it then holds what was decided
+ * before @since_ns.  The file appears whole (rename), so its mtime is the
+ * write's. */
+static void snapshot_written_after(uint64_t since_ns)
+{
+	uint64_t t0 = fg__now_ns();
+	struct stat st;
+
+	for (;;) {
+		if (stat(snap, &st) == 0 &&
+		    (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+		            (uint64_t)st.st_mtim.tv_nsec >
+		        since_ns)
+			return;
+		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
+		             "no snapshot written in 10 s (%s/n0.log)", dir);
+		usleep(20000);
+	}
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* The periodic snapshot holds what was spent before a SIGKILL. */
 static void snapshots_periodically(int gossip)
 {
 	fg_client *c;
 	int64_t left;
+	uint64_t spent;
 	int status;
 
 	daemon_conf(gossip);
 	c = daemon_up_after(0);
 	cr_assert_eq(fg_allow(c, "api", "bob", 6, NULL), 1);
-	/* the next periodic snapshot (every 1s) has it; then SIGKILL */
-	usleep(2500000);
+	/* the next periodic snapshot (every 1s) has it; then SIGKILL.
+	 * A file system's mtime may lag the clock by a tick: wait for a
+	 * write that began well after the check. */
+	spent = wall_ns() + 200000000u;
+	snapshot_written_after(spent);
 	fg_close(c);
 	kill(daemon_pid, SIGKILL);
 	cr_assert_eq(waitpid(daemon_pid, &status, 0), daemon_pid);
@@ -734,6 +769,53 @@ Test(snapshot, a_single_host_snapshots_periodically_so_a_kill_loses_little,
      .timeout = 60)
 {
 	snapshots_periodically(0);
+}
+
+/* One sample's value in a Prometheus text, or -1 if it is absent. */
+static double sample(const char *text, const char *name)
+{
+	char key[128];
+	const char *p;
+
+	snprintf(key, sizeof key, "\n%s ", name);
+	p = strstr(text, key);
+	return p ? strtod(p + strlen(key), NULL) : -1;
+}
+
+/*
+ * A single host (no gossip) has the snapshot figures in its metrics too,
+ * or the "snapshots failing" alert could never fire there: once the file
+ * is on disk, the daemon counts at least one snapshot and no error.
+ */
+Test(snapshot, a_single_host_exports_its_snapshot_figures, .timeout = 60)
+{
+	char path[128], text[1024], sock[160], *reply = NULL;
+	fg_client *c;
+
+	snprintf(sock, sizeof sock, "%s/ctl.sock", dir);
+	snprintf(text, sizeof text,
+	         "segment %s-d\ncapacity 1024\nlisten 127.0.0.1:%d\n"
+	         "control %s\nsnapshot %s every 1s\n"
+	         "rule api capacity 10 rate 1/1h\n"
+	         "rule login capacity 3 rate 1/1h\n",
+	         seg, fgt_ports(1), sock, snap);
+	snprintf(path, sizeof path, "%s/n0.conf", dir);
+	write_file(path, text);
+	c = daemon_up_after(0);
+	cr_assert_eq(fg_allow(c, "api", "k", 1, NULL), 1);
+	snapshot_written_after(wall_ns() + 200000000u);
+	cr_assert_eq(fgd_ctl_request(sock, "metrics", &reply), 0);
+	cr_expect_geq(sample(reply, "floodgate_snapshots_total"), 1, "%s",
+	              reply);
+	cr_expect_eq(sample(reply, "floodgate_snapshot_errors_total"), 0, "%s",
+	             reply);
+	cr_expect_eq(sample(reply, "floodgate_snapshot_interval_seconds"), 1,
+	             "%s", reply);
+	cr_expect_geq(sample(reply, "floodgate_snapshot_age_seconds"), 0, "%s",
+	              reply);
+	free(reply);
+	daemon_down(c);
+	daemon_segment_destroyed();
 }
 
 Test(snapshot, a_segment_that_survived_is_newer_and_is_not_restored,
