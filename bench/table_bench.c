@@ -36,7 +36,10 @@
  * buffer), -s DIR for the segments (a tmpfs mounted huge=advise, say).
  * It uses the public API and shm/scan.h only, so the same program
  * measures layouts 2 and 3.  Segments are named fg-table-bench-PID-*,
- * the daemon listens on a port in 25100-25899.
+ * the daemon listens on a port in 25100-25899.  With FG_COST_RAW=FILE,
+ * the first run's per-key figures of the full table go to FILE for
+ * scripts/charts.sh: "ns V" a key, then "limit NAME V" for the limits
+ * measured beside them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -276,6 +279,26 @@ struct spread {
 	double rmed, rp99; /* the same per-key ratios to the limit */
 };
 
+static FILE *cost_raw; /* FG_COST_RAW: written once, then closed */
+
+/* The per-key figures of a spread, for the chart of check costs. */
+static void cost_raw_write(const double *v, double limit)
+{
+	double clk[SPREAD_CHUNKS];
+	unsigned k;
+
+	if (cost_raw == NULL)
+		return;
+	for (k = 0; k < SPREAD_KEYS; k++)
+		fprintf(cost_raw, "ns %.1f\n", v[k]);
+	for (k = 0; k < SPREAD_CHUNKS; k++) /* medians, as for the rest */
+		clk[k] = clock_ns(SPREAD_ITERS / SPREAD_CHUNKS);
+	fprintf(cost_raw, "limit clock %.1f\nlimit cas %.1f\n",
+	        median(clk, SPREAD_CHUNKS), limit);
+	fclose(cost_raw);
+	cost_raw = NULL;
+}
+
 /* SPREAD_KEYS random present keys. */
 static void spread(fg_client *c, uint64_t nkeys, struct spread *out)
 {
@@ -294,6 +317,7 @@ static void spread(fg_client *c, uint64_t nkeys, struct spread *out)
 	out->limit = median(l, SPREAD_KEYS);
 	out->rmed = median(r, SPREAD_KEYS);
 	out->rp99 = rank(r, SPREAD_KEYS, 0.99);
+	cost_raw_write(v, out->limit);
 }
 
 #define COLD_CHUNKS 20u
@@ -804,6 +828,11 @@ int main(int argc, char **argv)
 	unsigned i;
 	int opt;
 
+	if (getenv("FG_COST_RAW") != NULL &&
+	    (cost_raw = fopen(getenv("FG_COST_RAW"), "w")) == NULL) {
+		perror(getenv("FG_COST_RAW"));
+		return 1;
+	}
 	while ((opt = getopt(argc, argv, "r:c:i:s:Hh")) != -1) {
 		switch (opt) {
 		case 's':

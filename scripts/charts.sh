@@ -7,8 +7,9 @@
 #                      cluster admitted per second against the limit
 #   converge-cdf.svg   bench/daemon_converge 3 8 16 32: CDF of the time
 #                      until every node shows a token
-#   check-cost.svg     bench/fg_bench, when it writes per-check costs
-#                      (format below)
+#   check-cost.svg     bench/table_bench (FG_COST_RAW): the cost of a
+#                      check per key of a full table, against the clock
+#                      read and the CAS limit measured beside it
 #   overshoot-loss.svg admitted / budget against gossip loss, when a
 #                      producer wrote it (format below)
 # A chart whose producer is missing is skipped with a line saying so.
@@ -97,6 +98,11 @@ GP
 fi
 
 # -- per-check cost against the limits measured in the same run
+if [ "${CHARTS_REUSE:-0}" != 1 ]; then
+	rm -f "$data/cost.raw"
+	FG_COST_RAW=$data/cost.raw run cost "$data/table_bench.out" \
+		"$build/bench/table_bench" -r 1 -i 0 || true
+fi
 if [ -s "$data/cost.raw" ]; then
 	awk '$1 == "ns" { print $2 }' "$data/cost.raw" | sort -n |
 		awk '{ v[NR] = $1 } END { for (i = 1; i <= NR; i++) print v[i], i / NR }' \
@@ -105,14 +111,14 @@ if [ -s "$data/cost.raw" ]; then
 	gnuplot <<GP
 $style
 set output "$out/check-cost.svg"
-set title "Cost of one check, per key (bench/fg\\\\_bench) against the limits of the same run"
+set title "Cost of one check, per key of a full table (bench/table\\\\_bench), against the limits of the same run"
 set xlabel "nanoseconds"; set ylabel "share of checks"; set logscale x
 $arrows
 plot "$data/cost.dat" u 1:2 w steps lw 2 lc rgb "#1f77b4" t "fg_allow"
 GP
 	echo "charts: $out/check-cost.svg"
 else
-	echo "charts: check cost: no $data/cost.raw (bench/fg_bench writes no per-check costs yet), skipped"
+	echo "charts: check cost: no $data/cost.raw (bench/table_bench not built?), skipped"
 fi
 
 # -- overshoot against loss
