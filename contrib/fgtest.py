@@ -17,6 +17,7 @@ automake's driver.  This module holds the parts they have in common:
 Needs the Python binding (floodgate) on sys.path for Owner.
 """
 import os
+import fcntl
 import re
 import signal
 import socket
@@ -28,6 +29,7 @@ import unittest
 PORTS = (21000, 21999)
 HOUR_MS = 3600 * 1000
 _seq = 0
+_held = []  # the port locks this process holds
 
 
 def skip_all(why):
@@ -41,10 +43,29 @@ def seg_name(tag):
     return "fg-int-%s-%d-%d" % (tag[:16], os.getpid(), _seq)
 
 
+def _port_lock(port):
+    """Hold the lock of @port for the rest of this process (tests/ports.h
+    locks the C tests' blocks the same way, in another range): another
+    test of the run that checked the port free before we bound it would
+    otherwise bind it too."""
+    d = "/tmp/fg-test-ports-%d" % os.getuid()
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(d, "p%d" % port),
+                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _held.append(fd)
+    return True
+
+
 def free_port():
-    """A TCP port nobody listens on in PORTS; the start depends on the pid
-    and on the calls so far, so that parallel test processes seldom race
-    for one and two calls give two ports."""
+    """A TCP port of PORTS nobody listens on and no other test of the run
+    holds: its lock is ours until we exit.  The start depends on the pid
+    and on the calls so far, so that parallel test processes seldom try
+    the same ones first."""
     global _seq
     _seq += 1
     lo, hi = PORTS
@@ -55,11 +76,12 @@ def free_port():
         s = socket.socket()
         try:
             s.bind(("127.0.0.1", port))
-            return port
         except OSError:
             continue
         finally:
             s.close()
+        if _port_lock(port):
+            return port
     raise RuntimeError("no free port in %d-%d" % PORTS)
 
 

@@ -53,14 +53,23 @@ CONF
 }
 
 # fg_free_port: a TCP port free on loopback in 21000-21999 (the contrib
-# tests' range), or nothing.
+# tests' range) into $port, its lock held by this shell on fd 9 (call it
+# in the test's shell, not in $(...): a subshell would let the lock go);
+# 1 if there is none.
 fg_free_port() {
+	locks=/tmp/fg-test-ports-$(id -u)
+	mkdir -p -m 700 "$locks" || return 1
 	for i in $(seq 0 99); do
 		p=$((21000 + ($$ * 13 + i * 7) % 1000))
-		if python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
-			echo "$p"
+		python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null || continue
+		# the port's lock (contrib/fgtest.py's), held on fd 9 by this
+		# shell until it exits: no other test of the run takes it
+		exec 9>"$locks/p$p"
+		if flock -n 9; then
+			port=$p
 			return 0
 		fi
+		exec 9>&-
 	done
 	return 1
 }

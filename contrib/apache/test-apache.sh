@@ -48,8 +48,7 @@ trap 'exit 1' INT TERM
 
 owner() { fg_owner "$seg" "$@"; }
 
-port=$(fg_free_port)
-[ -n "$port" ] || { echo "Bail out! no free port in 21000-21999"; exit 1; }
+fg_free_port || { echo "Bail out! no free port in 21000-21999"; exit 1; }
 url=http://127.0.0.1:$port
 
 n=0
