@@ -54,6 +54,11 @@ if ldd "$lib" 2>/dev/null | grep -q libasan; then
 	PYTHONMALLOC=malloc # so ASan sees every object
 	export LD_PRELOAD ASAN_OPTIONS PYTHONMALLOC
 fi
+# uWSGI's workers run as nobody, who may not enter the build tree (a CI
+# checkout under a 0700 directory): they load a copy from $tmp.
+mkdir "$tmp/lib" && cp "$lib" "$tmp/lib/" && chmod 755 "$tmp/lib" || exit 1
+lib=$tmp/lib/$(basename "$lib")
+chmod 644 "$lib"
 FLOODGATE_LIBRARY=$lib
 FG_TEST_INSTALLED=1
 PYTHONDONTWRITEBYTECODE=1
