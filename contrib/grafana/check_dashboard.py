@@ -125,41 +125,62 @@ def free_port(lo):
     raise SystemExit("no free port")
 
 
-def exported(floodgated, cli):
+def gossip_conf(cli, d, port):
+    """A gossip node with a snapshot: the default transport's families."""
+    for n in ("n0", "n1"):
+        subprocess.run([cli, "keygen", f"{d}/{n}.key", n], check=True,
+                       stdout=subprocess.DEVNULL)
+    with open(f"{d}/keyring", "w") as k:
+        for n in ("n0", "n1"):
+            k.write(open(f"{d}/{n}.key.pub").read())
+    return (f"node-key {d}/n0.key\nkeyring {d}/keyring\n"
+            f"listen 127.0.0.1:{port}\npeer 127.0.0.1:{port + 300}\n"
+            f"snapshot {d}/snap every 1s\n")
+
+
+def redis_conf(cli, d, port):
+    """A Redis node whose Redis is down (nothing listens on port): the
+    Redis transport's families, breaker open."""
+    subprocess.run([cli, "keygen", f"{d}/n0.key", "n0"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return f"node-key {d}/n0.key\nsync redis://127.0.0.1:{port}\nredis-timeout 100ms\n"
+
+
+def gossip_ready(text):
+    # a snapshot written, a window of top keys closed: every family has
+    # its samples
+    return re.search(r"^floodgate_snapshot_age_seconds ", text, re.M) \
+        and "\nfloodgate_top_denied_key_denials{" in text
+
+
+def redis_ready(text):
+    return "\nfloodgate_redis_breaker_state{" in text
+
+
+def exported(floodgated, cli, transport, ready):
     """Family names from a live daemon's /metrics, and its text."""
     d = tempfile.mkdtemp(prefix="fg-mon-dash-")
     seg = f"fg-mon-dash-{os.getpid()}"
     port = free_port(26600 + os.getpid() % 100 * 2)
     proc = None
     try:
-        for n in ("n0", "n1"):
-            subprocess.run([cli, "keygen", f"{d}/{n}.key", n], check=True,
-                           stdout=subprocess.DEVNULL)
-        with open(f"{d}/keyring", "w") as k:
-            for n in ("n0", "n1"):
-                k.write(open(f"{d}/{n}.key.pub").read())
         conf = f"{d}/n0.conf"
         with open(conf, "w") as f:
-            f.write(f"segment {seg}\ncapacity 1000\nnode-key {d}/n0.key\n"
-                    f"keyring {d}/keyring\nlisten 127.0.0.1:{port}\n"
-                    f"peer 127.0.0.1:{port + 300}\ninterval 100ms\n"
+            f.write(f"segment {seg}\ncapacity 1000\ninterval 100ms\n"
                     f"http {port + 1}\ncontrol {d}/ctl.sock\n"
-                    f"snapshot {d}/snap every 1s\n"
+                    + transport(cli, d, port) +
                     "rule api capacity 2 rate 1/1h scope global\n"
                     "rule trial capacity 2 rate 1/1h mode shadow\n")
         proc = subprocess.Popen([floodgated, "-f", "-c", conf],
                                 stderr=open(f"{d}/log", "w"))
         url = f"http://127.0.0.1:{port + 1}/metrics"
         text, deadline = "", time.time() + 30
-        while time.time() < deadline:
+        while time.time() < deadline and proc.poll() is None:
             try:
                 text = urllib.request.urlopen(url, timeout=5).read().decode()
             except OSError:
                 pass
-            # a snapshot written, a window of top keys closed: every
-            # family has its samples
-            if re.search(r"^floodgate_snapshot_age_seconds ", text, re.M) \
-                    and "\nfloodgate_top_denied_key_denials{" in text:
+            if ready(text):
                 break
             for r in ("api", "trial"):  # denials: top keys have samples
                 subprocess.run([cli, "-c", conf, "check", r, "k"],
@@ -189,7 +210,11 @@ def main():
         dash = {}
     bad = dashboard_problems(dash) if dash else ["no dashboard"]
     check(not bad, "the dashboard has what Grafana imports", "\n".join(bad))
-    names, text, log = exported(floodgated, cli)
+    names, text, log = exported(floodgated, cli, gossip_conf, gossip_ready)
+    rnames_live, rtext, rlog = exported(floodgated, cli, redis_conf,
+                                        redis_ready)
+    check(redis_ready(rtext), "a Redis node whose Redis is down says so",
+          f"daemon log:\n{rlog}\n{rtext[:2000]}")
     check(len(names) > 40, "a live floodgated declares its families",
           f"{len(names)} found; daemon log:\n{log}\n{text[:2000]}")
     r = subprocess.run(["promtool", "check", "metrics"], input=text,
@@ -204,7 +229,7 @@ def main():
           "every metric the dashboard names is exported",
           "not exported: " + ", ".join(missing))
     rnames, nexpr = names_in_rules(rules_path)
-    missing = sorted(rnames - names - PROMETHEUS - PENDING)
+    missing = sorted(rnames - names - rnames_live - PROMETHEUS - PENDING)
     check(nexpr >= 10 and not missing,
           "every metric the alerting rules name is exported",
           f"{nexpr} expressions; not exported: " + ", ".join(missing))
