@@ -1,0 +1,295 @@
+/*
+ * start.c - set up floodgated's modules in order, tear them down in
+ * reverse (chrony's main.c): the config, signals, our identity, the
+ * snapshot's directory, the segment, the gossip node (and Redis), its
+ * socket, the control socket, the rules, HTTP, then the snapshot.
+ *
+ * The order matters twice.  The harvest baseline is taken (node start)
+ * before the rules are published: workers cannot consume before that, so
+ * nothing falls between.  And the snapshot is restored last, once every
+ * rule it names exists.
+ */
+#include "daemon/start.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <urcu/uatomic.h>
+
+#include "daemon/check.h"
+#include "daemon/log.h"
+#include "daemon/net.h"
+#include "daemon/redisview.h"
+#include "daemon/reload.h"
+#include "lib/client.h"
+
+/* -------------------------------------------------------------- segment */
+
+static int segment_open(struct fgd_daemon *d)
+{
+	fg_segment_opts o = {.capacity = d->cfg.capacity,
+	                     .mode = d->cfg.mode,
+	                     .flags =
+	                         d->cfg.huge_pages ? FG_SEGMENT_HUGEPAGES : 0,
+	                     .uid = -1,
+	                     .gid = -1};
+	char buf[1024];
+	int r;
+
+	if (fgd_owner_lookup(&d->cfg, &o.uid, &o.gid, buf, sizeof buf) != 0) {
+		fgd_log(LOG_ERR, "%s", buf);
+		return -1;
+	}
+	if (fg__seg_path(d->cfg.segment, buf, sizeof buf) == 0)
+		d->fresh = access(buf, F_OK) != 0;
+	r = fg_create(d->cfg.segment, &o, 0, &d->fg);
+	if (r != 0) {
+		fgd_log(LOG_ERR, "segment %s: %s%s", d->cfg.segment,
+		        fg_strerror(r),
+		        r == FG_EEXIST ? " (remove it with fg_unlink or change "
+		                         "capacity back)"
+		                       : "");
+		return -1;
+	}
+	uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, (uint64_t)getpid());
+	return 0;
+}
+
+/* ---------------------------------------------------------------- gossip */
+
+static int identity_load(struct fgd_daemon *d)
+{
+	char err[512];
+
+	if (fgd_identity_check(&d->cfg, err, sizeof err) != 0) {
+		fgd_log(LOG_ERR, "%s: %s", d->cfg_path, err);
+		return -1;
+	}
+	if (d->cfg.node_key[0] == '\0')
+		return 0; /* a single host: nothing to sign */
+	if (fgk_load_secret(d->cfg.node_key, &d->sk, d->pk, err, sizeof err) !=
+	    0) {
+		fgd_log(LOG_ERR, "%s", err);
+		return -1;
+	}
+	if (d->cfg.keyring[0] &&
+	    fgk_keyring_load(d->cfg.keyring, &d->kr, err, sizeof err) != 0) {
+		fgd_log(LOG_ERR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* "sync": the Redis transport, beside the node (config.c requires
+ * node-key with sync, so there is one). */
+static int redis_start(struct fgd_daemon *d)
+{
+	char err[600];
+
+	if (!d->cfg.redis.on)
+		return 0;
+	if (fgr_sync_init(&d->redis, &d->node, &d->cfg.redis, fgd_log,
+	                  fgd_now_ms(), err, sizeof err) != 0) {
+		fgd_log(LOG_ERR, "%s", err);
+		return -1;
+	}
+	d->node.metrics_more = fgd_redis_metrics;
+	d->node.metrics_arg = &d->redis;
+	return 0;
+}
+
+static void node_note(const struct fgd_daemon *d)
+{
+	fgd_log(LOG_INFO,
+	        "remote ledger: up to %zu marks (%zu MiB); debt paid back "
+	        "for cuts of up to %u s",
+	        d->node.counts.remote.max,
+	        fgd_ledger_bytes_max(sizeof(struct fgd_remote),
+	                             d->node.counts.remote.max) >>
+	            20,
+	        (unsigned)(d->node.counts.debt_window_ns / 1000000000u));
+}
+
+static int node_start(struct fgd_daemon *d)
+{
+	char state[FG_SEG_PATH_MAX + 32], err[300] = "";
+	struct fgd_node_params p = {.max_datagram = d->cfg.max_datagram,
+	                            .interval_ms = d->cfg.interval_ms,
+	                            .npeers = d->cfg.npeers,
+	                            .ledger_max = d->cfg.ledger_size,
+	                            .debt_window_ms = d->cfg.debt_window_ms,
+	                            .err = err,
+	                            .errlen = sizeof err};
+	struct timespec ts;
+
+	if (d->sk == NULL)
+		return 0;
+	/* The harvest baseline lives beside the segment, so that what
+	 * workers consume while we are down is reported when we are back. */
+	if (fg__seg_path(d->cfg.segment, state, sizeof state - 8) == 0) {
+		strcat(state, ".state");
+		p.state_path = state;
+	}
+	/* The incarnation must grow across restarts of this node: the
+	 * wall clock at start, its only use here. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	p.incarnation =
+	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (fgd_node_init(&d->node, d->fg, &d->kr, d->sk, d->pk, &p) != 0) {
+		fgd_log(LOG_ERR, "gossip state: %s",
+		        err[0] ? err : "out of memory");
+		return -1;
+	}
+	node_note(d);
+	d->peer_state = calloc(d->kr.n ? d->kr.n : 1, sizeof *d->peer_state);
+	if (d->peer_state == NULL || fgd_net_attach(d) != 0) {
+		fgd_log(LOG_ERR, "out of memory for the gossip state");
+		fgd_node_fini(&d->node);
+		return -1;
+	}
+	d->node_ok = 1;
+	if (d->node.x.self < 0 && d->cfg.npeers > 0)
+		fgd_log(LOG_WARNING, "our own key is not in the keyring: peers "
+		                     "will drop what we send");
+	return redis_start(d);
+}
+
+/* -------------------------------------------------------- the endpoints */
+
+static int control_open(struct fgd_daemon *d)
+{
+	struct fgd_ctl_env env = {.fg = d->fg,
+	                          .cfg = &d->cfg,
+	                          .kr = &d->kr,
+	                          .node = d->node_ok ? &d->node : NULL,
+	                          .redis = d->redis.node ? &d->redis : NULL,
+	                          .cfg_path = d->cfg_path,
+	                          .started_ms = fgd_now_ms(),
+	                          .reload = fgd_reload_ctl,
+	                          .arg = d};
+	char path[FGD_CONTROL_MAX + 1], err[600];
+	int r = fgd_ctl_path(&d->cfg, path, sizeof path);
+
+	if (r == 1)
+		return 0; /* "control off" */
+	if (r != 0) {
+		fgd_log(LOG_ERR,
+		        "control socket: the path beside segment %s "
+		        "is too long for a socket; set control",
+		        d->cfg.segment);
+		return -1;
+	}
+	if (fgd_ctl_open(&d->ctl, path, &env, err, sizeof err) != 0) {
+		fgd_log(LOG_ERR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int http_open(struct fgd_daemon *d)
+{
+	char err[256];
+
+	if (fgd_http_start(&d->http, &d->cfg, d->fg,
+	                   d->node_ok ? &d->node : NULL, err, sizeof err) == 0)
+		return 0;
+	fgd_log(LOG_ERR, "%s", err);
+	return -1;
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+/* What the snapshots need (daemon/persist.h), once the node is up or
+ * known to be absent: on a single host, the buckets alone and the
+ * daemon's own counters. */
+static void persist_init(struct fgd_daemon *d)
+{
+	d->persist =
+	    (struct fgd_persist){.path = d->cfg.snapshot,
+	                         .every_ms = d->cfg.snapshot_every_ms,
+	                         .fg = d->fg,
+	                         .marks = d->node_ok ? &d->node : NULL,
+	                         .ctr = d->node_ok ? &d->node.ctr : &d->solo,
+	                         .log = fgd_log};
+}
+
+/* --------------------------------------------------------------- start */
+
+static int signals_block(struct fgd_daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	(void)signal(SIGPIPE, SIG_IGN);
+	return d->sigfd < 0 ? -1 : 0;
+}
+
+static int background(void)
+{
+	if (daemon(0, 0) != 0) {
+		fprintf(stderr, "floodgated: daemon: %s\n", strerror(errno));
+		return -1;
+	}
+	fgd_log_syslog();
+	return 0;
+}
+
+int fgd_start(struct fgd_daemon *d, int foreground)
+{
+	char err[512];
+
+	if (fgd_config_load(d->cfg_path, &d->cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "floodgated: %s\n", err);
+		return -1;
+	}
+	if (!foreground && background() != 0)
+		return -1;
+	if (signals_block(d) != 0 || identity_load(d) != 0 ||
+	    fgd_persist_check(d->cfg.snapshot, fgd_log) != 0 ||
+	    segment_open(d) != 0 || node_start(d) != 0 ||
+	    fgd_net_open(d) != 0 || control_open(d) != 0 ||
+	    fgd_rules_apply(d->fg, &d->cfg) != 0 || http_open(d) != 0)
+		return -1;
+	persist_init(d);
+	fgd_persist_start(&d->persist, d->fresh, fgd_now_ms());
+	fgd_log(LOG_INFO,
+	        "running: segment %s, %zu rules, %zu peers, interval %u ms",
+	        d->cfg.segment, d->cfg.nrules, d->cfg.npeers,
+	        d->cfg.interval_ms);
+	return 0;
+}
+
+void fgd_stop(struct fgd_daemon *d)
+{
+	fgr_sync_fini(&d->redis);
+	if (d->node_ok)
+		fgd_node_fini(&d->node);
+	free(d->peer_state);
+	fgd_http_stop(d->http);
+	fgd_ctl_close(&d->ctl);
+	if (d->sock >= 0)
+		close(d->sock);
+	if (d->fg) {
+		uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, 0);
+		fg_close(d->fg);
+	}
+	if (d->sk)
+		fgk_secret_free(d->sk);
+	fgk_keyring_free(&d->kr);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	fgd_config_free(&d->cfg);
+}
