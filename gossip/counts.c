@@ -275,6 +275,14 @@ static struct fgd_remote *mark_new(struct fgd_counts *c, const uint64_t id[2])
 	return fgd_ledger_add(&c->remote, id);
 }
 
+/* Add to a counter of tokens a peer claimed: those are the peer's
+ * numbers (up to 2^64 - 1 each), so their sum stops at UINT64_MAX
+ * rather than wrapping to a small, plausible figure. */
+static void tokens_add(uint64_t *ctr, uint64_t n)
+{
+	*ctr = n > UINT64_MAX - *ctr ? UINT64_MAX : *ctr + n;
+}
+
 /* Debit @delta of @rec's key, within both bounds; -1 when the table has
  * no room for the bucket (not recorded: a repair brings it again). */
 static int debit(struct fgd_counts *c, unsigned idx,
@@ -285,7 +293,7 @@ static int debit(struct fgd_counts *c, unsigned idx,
 	int r;
 
 	if (delta > honest) {
-		c->ctr->debit_clamped += delta - honest;
+		tokens_add(&c->ctr->debit_clamped, delta - honest);
 		delta = honest;
 	}
 	r = fg__debit(c->fg, idx, rec->key, rec->key_len, delta,
@@ -302,8 +310,8 @@ static int debit(struct fgd_counts *c, unsigned idx,
 		c->ctr->records_noroom++;
 		return -1;
 	}
-	c->ctr->debt_capped += capped;
-	c->ctr->applied += delta - capped;
+	tokens_add(&c->ctr->debt_capped, capped);
+	tokens_add(&c->ctr->applied, delta - capped); /* at most the bound */
 	return 0;
 }
 
