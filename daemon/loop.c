@@ -76,7 +76,7 @@ static int timers_run(struct fgd_daemon *d, struct timers *tm, uint64_t t)
 static int signal_take(struct fgd_daemon *d)
 {
 	struct signalfd_siginfo si;
-	char why[600];
+	char why[1100];
 
 	if (read(d->sigfd, &si, sizeof si) != sizeof si)
 		return 0;

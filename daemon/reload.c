@@ -1,10 +1,19 @@
 /*
  * reload.c - see reload.h.
  *
- * A configuration with an error is rejected whole, with its file:line,
- * and the old one stays in force (config.c parses it purely, before
- * anything changes).  What a running daemon cannot change (the segment,
- * the keys, the sockets, HTTP, Redis) is said to take effect at restart.
+ * A reload is all or nothing.  A configuration with an error is
+ * rejected whole, with its file:line (config.c parses it purely, and
+ * checks every rule as fg_rule_set() would), and so is one the segment
+ * cannot hold: a rule name, once given, is the segment's for its life
+ * (lib/owner.c keeps rule indices stable for workers), so a segment holds
+ * FG_RULES_MAX names over all its configurations, removed rules
+ * included.  Both are checked before anything changes; the answer says
+ * why, and how to recover: a restart on a new segment, whose snapshot
+ * (written at exit, restored into the new segment by name) keeps the
+ * buckets of the rules that still exist.  After that only a failure of
+ * the segment's lock can stop fg_rule_set half-way; the old rules are then
+ * put back.  What a running daemon cannot change (the segment, the keys,
+ * the sockets, HTTP, Redis) is said to take effect at restart.
  */
 #include "daemon/reload.h"
 
@@ -15,6 +24,39 @@
 
 #include "daemon/log.h"
 #include "daemon/net.h"
+#include "lib/client.h"
+
+int fgd_rules_fit(fg_client *fg, const struct fgd_config *cfg, char *why,
+                  size_t whylen)
+{
+	size_t i, fresh = 0, used, gone = 0;
+	char seg[FG_SEG_PATH_MAX + FGD_PATH_MAX + 2];
+	fg_rule_info ri;
+	unsigned idx;
+
+	(void)fg__rule_index(fg, ""); /* the names given so far */
+	used = fg->nnames;
+	for (i = 0; i < cfg->nrules; i++)
+		fresh += fg__rule_index(fg, cfg->rules[i].name) < 0;
+	if (used + fresh <= FG_RULES_MAX)
+		return 0;
+	for (idx = 0; idx < used; idx++)
+		gone += fg_rule_get(fg, idx, &ri) != 0;
+	if (fg__seg_path(cfg->segment, seg, sizeof seg) != 0)
+		memcpy(seg, cfg->segment, sizeof cfg->segment);
+	snprintf(why, whylen,
+	         "rule table full: the segment has names for %d rules, %zu "
+	         "given (%zu to rules since removed), and this configuration "
+	         "needs %zu more; nothing changed.  To apply it, restart on "
+	         "a new segment: stop floodgated, remove %s, start it, then "
+	         "restart the workers%s",
+	         FG_RULES_MAX, used, gone, fresh, seg,
+	         cfg->snapshot[0] ? "; the snapshot written at exit keeps the "
+	                            "buckets of the rules that still exist"
+	                          : "; without a snapshot directive, buckets "
+	                            "start full");
+	return -1;
+}
 
 int fgd_rules_apply(fg_client *fg, const struct fgd_config *cfg)
 {
@@ -101,7 +143,7 @@ static void take(struct fgd_daemon *d, struct fgd_config *nc)
 int fgd_reload(struct fgd_daemon *d, char *why, size_t whylen)
 {
 	struct fgd_config nc;
-	char err[512];
+	char err[1024];
 
 	if (fgd_config_load(d->cfg_path, &nc, err, sizeof err) != 0) {
 		fgd_log(LOG_ERR, "reload rejected, old config kept: %s", err);
@@ -109,10 +151,20 @@ int fgd_reload(struct fgd_daemon *d, char *why, size_t whylen)
 		         err);
 		return -1;
 	}
+	if (fgd_rules_fit(d->fg, &nc, err, sizeof err) != 0) {
+		fgd_log(LOG_ERR, "reload refused: %s", err);
+		snprintf(why, whylen, "reload refused: %s", err);
+		fgd_config_free(&nc);
+		return -1;
+	}
 	restart_only(&nc, &d->cfg);
 	if (fgd_rules_apply(d->fg, &nc) != 0) {
-		fgd_log(LOG_ERR, "reload: rules not all applied");
-		snprintf(why, whylen, "rules not all applied (see the log)");
+		/* the lock failed half-way: put the old rules back */
+		(void)fgd_rules_apply(d->fg, &d->cfg);
+		fgd_log(LOG_ERR, "reload failed, old rules put back");
+		snprintf(why, whylen,
+		         "reload failed, old rules put back: "
+		         "the segment's lock failed (see the log)");
 		fgd_config_free(&nc);
 		return -1;
 	}

@@ -9,6 +9,12 @@
 
 #include "daemon/daemon.h"
 
+/* Whether the segment has a name for each rule of @cfg (names are never
+ * given back, removed rules keep theirs).  0, or -1 with why, and how to
+ * recover, in @why. */
+int fgd_rules_fit(fg_client *fg, const struct fgd_config *cfg, char *why,
+                  size_t whylen);
+
 /* Make the segment's rules those of @cfg: set each, remove the others.
  * 0, or -1 logged. */
 int fgd_rules_apply(fg_client *fg, const struct fgd_config *cfg);

