@@ -33,6 +33,7 @@ struct fgd_daemon {
 	struct fgd_counters noted;  /* as ledger_note() last saw them */
 	struct fgd_counters solo;   /* a single host's snapshot counters */
 	struct fgd_persist persist; /* snapshots: where, when, of what */
+	uint8_t snapkey[FGD_SNAP_KEY_BYTES]; /* their MAC's (snapkey.h) */
 	int node_ok;
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;

@@ -26,8 +26,8 @@ void fgd_persist_save(const struct fgd_persist *p, const char *why,
 	if (!p->path[0])
 		return;
 	p->ctr->snapshot_every_ms = p->every_ms;
-	if (fgd_snapshot_write(p->path, p->fg, p->marks, &n, err, sizeof err) !=
-	    0) {
+	if (fgd_snapshot_write(p->path, p->key, p->fg, p->marks, &n, err,
+	                       sizeof err) != 0) {
 		p->ctr->snapshot_errors++;
 		p->log(LOG_ERR, "%s", err);
 		return;
@@ -64,8 +64,8 @@ void fgd_persist_start(const struct fgd_persist *p, int fresh, uint64_t now_ms)
 		snprintf(what, sizeof what,
 		         "not restored: the segment survived, and is newer");
 	} else {
-		r = fgd_snapshot_restore(p->path, p->fg, p->marks, now_ms, &n,
-		                         err, sizeof err);
+		r = fgd_snapshot_restore(p->path, p->key, p->fg, p->marks,
+		                         now_ms, &n, err, sizeof err);
 		age_str(n.age_ms, age, sizeof age);
 		if (r < 0)
 			p->log(LOG_ERR, "%s", err);

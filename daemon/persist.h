@@ -23,6 +23,7 @@ typedef void fgd_log_fn(int prio, const char *fmt, ...)
 
 struct fgd_persist {
 	const char *path;         /* the snapshot; "": none */
+	const uint8_t *key;       /* its MAC's (snapkey.h) */
 	uint32_t every_ms;        /* how often it is written */
 	fg_client *fg;            /* the buckets */
 	struct fgd_node *marks;   /* the remote marks; NULL: no gossip */

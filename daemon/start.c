@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "daemon/net.h"
 #include "daemon/redisview.h"
 #include "daemon/reload.h"
+#include "daemon/snapkey.h"
 #include "lib/client.h"
 
 /* -------------------------------------------------------------- segment */
@@ -217,6 +219,22 @@ static int rules_publish(struct fgd_daemon *d)
 
 /* ------------------------------------------------------------ snapshots */
 
+/* The snapshot's directory can hold it, and its MAC has a key. */
+static int snapshot_check(struct fgd_daemon *d)
+{
+	char err[600];
+
+	if (!d->cfg.snapshot[0])
+		return 0;
+	if (fgd_persist_check(d->cfg.snapshot, fgd_log) != 0)
+		return -1;
+	if (fgd_snapkey_get(d->cfg.snapshot, d->sk, 1, d->snapkey, err,
+	                    sizeof err) == 0)
+		return 0;
+	fgd_log(LOG_ERR, "%s", err);
+	return -1;
+}
+
 /* What the snapshots need (daemon/persist.h), once the node is up or
  * known to be absent: on a single host, the buckets alone and the
  * daemon's own counters. */
@@ -224,6 +242,7 @@ static void persist_init(struct fgd_daemon *d)
 {
 	d->persist =
 	    (struct fgd_persist){.path = d->cfg.snapshot,
+	                         .key = d->snapkey,
 	                         .every_ms = d->cfg.snapshot_every_ms,
 	                         .fg = d->fg,
 	                         .marks = d->node_ok ? &d->node : NULL,
@@ -270,10 +289,9 @@ int fgd_start(struct fgd_daemon *d, int foreground)
 	if (!foreground && background() != 0)
 		return -1;
 	if (signals_block(d) != 0 || identity_load(d) != 0 ||
-	    fgd_persist_check(d->cfg.snapshot, fgd_log) != 0 ||
-	    segment_open(d) != 0 || node_start(d) != 0 ||
-	    fgd_net_open(d) != 0 || control_open(d) != 0 ||
-	    rules_publish(d) != 0 || http_open(d) != 0)
+	    snapshot_check(d) != 0 || segment_open(d) != 0 ||
+	    node_start(d) != 0 || fgd_net_open(d) != 0 ||
+	    control_open(d) != 0 || rules_publish(d) != 0 || http_open(d) != 0)
 		return -1;
 	persist_init(d);
 	fgd_persist_start(&d->persist, d->fresh, fgd_now_ms());
@@ -303,5 +321,6 @@ void fgd_stop(struct fgd_daemon *d)
 	fgk_keyring_free(&d->kr);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	sodium_memzero(d->snapkey, sizeof d->snapkey);
 	fgd_config_free(&d->cfg);
 }

@@ -12,6 +12,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon/control.h"
+#include "daemon/snapshot.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "tests/cluster.h"
@@ -195,4 +197,63 @@ Test(reload, a_reload_the_rule_table_cannot_hold_changes_nothing_and_says_how)
 	cr_expect_eq(fg_allow(c, "r1", "x", 1, &dec), FG_ENORULE);
 	daemon_down(c);
 	free(rules);
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+TestSuite(snapmac, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Finding 2: a single host makes its snapshot key once, 0600 beside the
+ * snapshot; a snapshot rewritten by whoever can write the file (here: a
+ * debt made larger, its checksum made right without the key) is refused
+ * at start with a clear line and kept aside; the buckets start full. */
+Test(snapmac, a_snapshot_rewritten_without_the_key_is_refused_and_kept_aside)
+{
+	char path[160], what[300];
+	struct fgd_snap_hdr h;
+	struct fgd_snap_bucket rec;
+	struct stat st;
+	crypto_generichash_state gs;
+	fg_client *c;
+	int64_t left;
+	FILE *f;
+
+	conf("rule api capacity 10 rate 1/1h\n", "");
+	c = daemon_up("api");
+	cr_assert_eq(fg_allow(c, "api", "k", 4, NULL), 1);
+	daemon_down(c);
+	snprintf(path, sizeof path, "%s.key", snap);
+	cr_assert_eq(stat(path, &st), 0, "the key is made beside it");
+	cr_expect_eq(st.st_mode & 07777, 0600);
+	cr_expect_eq(st.st_size, FGD_SNAP_KEY_BYTES);
+	/* the forger: more debt, a checksum made without the key */
+	f = fopen(snap, "r+b");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(&h, sizeof h, 1, f), 1);
+	cr_assert_eq(h.nbuckets, 1);
+	cr_assert_eq(fread(&rec, sizeof rec, 1, f), 1);
+	rec.debt_ns *= 2;
+	memset(h.sum, 0, sizeof h.sum);
+	crypto_generichash_init(&gs, NULL, 0, sizeof h.sum);
+	crypto_generichash_update(&gs, (const void *)&h, sizeof h);
+	crypto_generichash_update(&gs, (const void *)&rec, sizeof rec);
+	crypto_generichash_final(&gs, h.sum, sizeof h.sum);
+	rewind(f);
+	cr_assert_eq(fwrite(&h, sizeof h, 1, f), 1);
+	cr_assert_eq(fwrite(&rec, sizeof rec, 1, f), 1);
+	cr_assert_eq(fclose(f), 0);
+	segment_gone();
+	c = daemon_up("api");
+	snprintf(what, sizeof what,
+	         "snapshot %s: MAC mismatch: not written under this "
+	         "daemon's key",
+	         snap);
+	cr_expect_eq(logged(what), 1, "a clear line (%s/n0.log)", dir);
+	snprintf(what, sizeof what, "kept aside as %s.refused", snap);
+	cr_expect_eq(logged(what), 1);
+	snprintf(path, sizeof path, "%s.refused", snap);
+	cr_expect_eq(access(path, F_OK), 0);
+	cr_assert_eq(fg__peek(c, "api", "k", 1, &left), 0);
+	cr_expect_eq(left, 10, "never restored: %lld left", (long long)left);
+	daemon_down(c);
 }
