@@ -17,6 +17,7 @@
 #include "daemon/control.h"
 #include "daemon/http.h"
 #include "daemon/persist.h"
+#include "daemon/privsep.h"
 #include "gossip/keys.h"
 #include "gossip/node.h"
 #include "lib/floodgate.h"
@@ -26,14 +27,14 @@ struct fgd_daemon {
 	struct fgd_config cfg;
 	const char *cfg_path;
 	fg_client *fg;
-	uint8_t *sk;
-	uint8_t pk[FGW_PK_SIZE];
+	struct fgd_ps ps; /* to the privileged process (privsep.h) */
+	int parent;       /* this is the privileged process: done */
+	int status;       /* its exit status, then */
 	struct fgw_keyring kr;
 	struct fgd_node node;
 	struct fgd_counters noted;  /* as ledger_note() last saw them */
 	struct fgd_counters solo;   /* a single host's snapshot counters */
 	struct fgd_persist persist; /* snapshots: where, when, of what */
-	uint8_t snapkey[FGD_SNAP_KEY_BYTES]; /* their MAC's (snapkey.h) */
 	int node_ok;
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */
 	int sock;

@@ -3,10 +3,12 @@
  * rules, and gossips signed per-key consumption to its peers.
  *
  * This file is the process: its command line, its hardening, and the
- * order of the rest.  The modules, top down:
+ * order of the rest.  It runs as two processes (privsep.h): a small
+ * privileged one that holds the keys (priv.c), and the one that does the
+ * rest.  The modules, top down:
  *
- *     floodgated ── loop ── notes, net, reload
- *          └────── start ── net, reload
+ *     floodgated ── loop ── notes, net, reload ── persist, privsep
+ *          └────── start ── net, reload, priv ── psmsg
  *
  * start.c sets up each module in order and fgd_stop tears them down in
  * reverse from one exit path (chrony's main.c); loop.c is the one poll()
@@ -36,9 +38,10 @@ static void harden(void)
 
 int main(int argc, char **argv)
 {
-	struct fgd_daemon d = {.sock = -1, .sigfd = -1, .ctl = {.lfd = -1}};
+	struct fgd_daemon d = {
+	    .sock = -1, .sigfd = -1, .ctl = {.lfd = -1}, .ps = {.fd = -1}};
 	struct fgd_cmdline cl;
-	int rc = 1;
+	int rc = 1, r;
 
 	fgd_cmdline_parse(argc, argv, &cl);
 	if (cl.mode == FGD_EXIT)
@@ -54,8 +57,11 @@ int main(int argc, char **argv)
 		return fgd_check(cl.config, stdout, stderr) == 0 ? 0 : 1;
 	d.cfg_path = cl.config;
 	fgd_log_verbose(cl.verbose);
-	if (fgd_start(&d, cl.foreground) == 0)
+	r = fgd_start(&d, cl.foreground);
+	if (r == 0)
 		rc = fgd_run(&d) == 0 ? 0 : 1;
+	else if (d.parent) /* the privileged process, done */
+		rc = d.status;
 	fgd_stop(&d);
 	return rc;
 }

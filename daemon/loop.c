@@ -90,6 +90,8 @@ static int signal_take(struct fgd_daemon *d)
 	default: /* SIGTERM, SIGINT */
 		fgd_log(LOG_INFO, "signal %u: exiting", si.ssi_signo);
 		round_run(d, fgd_now_ms()); /* flush */
+		if (d->node_ok)
+			fgd_xmit_flush(&d->node.x);
 		fgr_sync_flush(&d->redis, fgd_now_ms);
 		fgd_persist_save(&d->persist, "at exit", fgd_now_ms());
 		return 1;
@@ -127,6 +129,8 @@ int fgd_run(struct fgd_daemon *d)
 		fgd_ctl_service(&d->ctl, pfd + 2, nctl, fgd_now_ms());
 		fgd_http_service(d->http);
 		fgr_sync_service(&d->redis, pfd[nfd].revents, fgd_now_ms());
+		if (d->node_ok) /* what this pass made, proved at once */
+			fgd_xmit_flush(&d->node.x);
 		if ((pfd[0].revents & POLLIN) && signal_take(d))
 			return 0;
 	}

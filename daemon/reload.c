@@ -143,9 +143,17 @@ static void take(struct fgd_daemon *d, struct fgd_config *nc)
 int fgd_reload(struct fgd_daemon *d, char *why, size_t whylen)
 {
 	struct fgd_config nc;
-	char err[1024];
+	char err[1024], *text = NULL;
+	size_t len = 0;
+	int r;
 
-	if (fgd_config_load(d->cfg_path, &nc, err, sizeof err) != 0) {
+	/* read by the privileged process: it can where we may not */
+	r = fgd_ps_conf_read(&d->ps, &text, &len, err, sizeof err);
+	if (r == 0)
+		r = fgd_config_parse(text, len, d->cfg_path, &nc, err,
+		                     sizeof err);
+	free(text);
+	if (r != 0) {
 		fgd_log(LOG_ERR, "reload rejected, old config kept: %s", err);
 		snprintf(why, whylen, "reload rejected, old config kept: %s",
 		         err);

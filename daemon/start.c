@@ -1,13 +1,16 @@
 /*
  * start.c - set up floodgated's modules in order, tear them down in
- * reverse (chrony's main.c): the config, signals, our identity, the
- * snapshot's directory, the segment, the gossip node (and Redis), its
- * socket, the control socket, the rules, HTTP, then the snapshot.
+ * reverse (chrony's main.c): the config, signals, the split in two
+ * (privsep.h; the parent then loads our identity and the snapshot's key
+ * and serves, priv.c), and in the child: the segment, the gossip socket,
+ * the control socket and HTTP while still root, then the drop to the
+ * daemon's user, the gossip node (and Redis), the rules, the snapshot.
  *
- * The order matters twice.  The harvest baseline is taken (node start)
- * before the rules are published: workers cannot consume before that, so
- * nothing falls between.  And the snapshot is restored last, once every
- * rule it names exists.
+ * The order matters three times.  Nothing that reads the network runs
+ * before the drop.  The harvest baseline is taken (node start) before the
+ * rules are published: workers cannot consume before that, so nothing
+ * falls between.  And the snapshot is restored last, once every rule it
+ * names exists.
  */
 #include "daemon/start.h"
 
@@ -28,7 +31,7 @@
 #include "daemon/net.h"
 #include "daemon/redisview.h"
 #include "daemon/reload.h"
-#include "daemon/snapkey.h"
+#include "daemon/priv.h"
 #include "lib/client.h"
 
 /* -------------------------------------------------------------- segment */
@@ -44,7 +47,8 @@ static int segment_open(struct fgd_daemon *d)
 	char buf[1024];
 	int r;
 
-	if (fgd_owner_lookup(&d->cfg, &o.uid, &o.gid, buf, sizeof buf) != 0) {
+	if (fgd_owner_lookup(&d->cfg, &o.uid, &o.gid, buf, sizeof buf) != 0 ||
+	    fgd_ps_owner(&o.uid, buf, sizeof buf) != 0) {
 		fgd_log(LOG_ERR, "%s", buf);
 		return -1;
 	}
@@ -65,27 +69,17 @@ static int segment_open(struct fgd_daemon *d)
 
 /* ---------------------------------------------------------------- gossip */
 
-static int identity_load(struct fgd_daemon *d)
+/* The keyring: public keys, which the privileged process checked and
+ * reads too (its pairwise keys follow its order: fgd_ps_pairwise). */
+static int keyring_load(struct fgd_daemon *d)
 {
 	char err[512];
 
-	if (fgd_identity_check(&d->cfg, err, sizeof err) != 0) {
-		fgd_log(LOG_ERR, "%s: %s", d->cfg_path, err);
-		return -1;
-	}
-	if (d->cfg.node_key[0] == '\0')
-		return 0; /* a single host: nothing to sign */
-	if (fgk_load_secret(d->cfg.node_key, &d->sk, d->pk, err, sizeof err) !=
-	    0) {
-		fgd_log(LOG_ERR, "%s", err);
-		return -1;
-	}
-	if (d->cfg.keyring[0] &&
-	    fgk_keyring_load(d->cfg.keyring, &d->kr, err, sizeof err) != 0) {
-		fgd_log(LOG_ERR, "%s", err);
-		return -1;
-	}
-	return 0;
+	if (!d->ps.hello.node || !d->cfg.keyring[0] ||
+	    fgk_keyring_load(d->cfg.keyring, &d->kr, err, sizeof err) == 0)
+		return 0;
+	fgd_log(LOG_ERR, "%s", err);
+	return -1;
 }
 
 /* "sync": the Redis transport, beside the node (config.c requires
@@ -130,8 +124,18 @@ static int node_start(struct fgd_daemon *d)
 	                            .errlen = sizeof err};
 	struct timespec ts;
 
-	if (d->sk == NULL)
-		return 0;
+	if (!d->ps.hello.node)
+		return 0; /* a single host: no gossip */
+	p.ledger_key = d->ps.hello.ledger_key;
+	p.prove = fgd_ps_prove;
+	p.prove_arg = &d->ps;
+	if (fgd_ps_pairwise(&d->ps, &d->kr, &p.pw_rx) != 0) {
+		fgd_log(LOG_ERR,
+		        "keyring %s changed while we started: start "
+		        "again",
+		        d->cfg.keyring);
+		return -1;
+	}
 	/* The harvest baseline lives beside the segment, so that what
 	 * workers consume while we are down is reported when we are back. */
 	if (fg__seg_path(d->cfg.segment, state, sizeof state - 8) == 0) {
@@ -143,7 +147,8 @@ static int node_start(struct fgd_daemon *d)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	p.incarnation =
 	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	if (fgd_node_init(&d->node, d->fg, &d->kr, d->sk, d->pk, &p) != 0) {
+	if (fgd_node_init(&d->node, d->fg, &d->kr, NULL, d->ps.hello.pk, &p) !=
+	    0) {
 		fgd_log(LOG_ERR, "gossip state: %s",
 		        err[0] ? err : "out of memory");
 		return -1;
@@ -191,7 +196,16 @@ static int control_open(struct fgd_daemon *d)
 		fgd_log(LOG_ERR, "%s", err);
 		return -1;
 	}
+	fgd_ps_ctl_path(&d->ps, path); /* its to remove, once we are gone */
 	return 0;
+}
+
+/* The endpoints opened before the node started: now they may see it. */
+static void endpoints_attach(struct fgd_daemon *d)
+{
+	d->ctl.env.node = d->node_ok ? &d->node : NULL;
+	d->ctl.env.redis = d->redis.node ? &d->redis : NULL;
+	fgd_http_set_node(d->http, d->node_ok ? &d->node : NULL);
 }
 
 static int http_open(struct fgd_daemon *d)
@@ -219,22 +233,6 @@ static int rules_publish(struct fgd_daemon *d)
 
 /* ------------------------------------------------------------ snapshots */
 
-/* The snapshot's directory can hold it, and its MAC has a key. */
-static int snapshot_check(struct fgd_daemon *d)
-{
-	char err[600];
-
-	if (!d->cfg.snapshot[0])
-		return 0;
-	if (fgd_persist_check(d->cfg.snapshot, fgd_log) != 0)
-		return -1;
-	if (fgd_snapkey_get(d->cfg.snapshot, d->sk, 1, d->snapkey, err,
-	                    sizeof err) == 0)
-		return 0;
-	fgd_log(LOG_ERR, "%s", err);
-	return -1;
-}
-
 /* What the snapshots need (daemon/persist.h), once the node is up or
  * known to be absent: on a single host, the buckets alone and the
  * daemon's own counters. */
@@ -242,7 +240,7 @@ static void persist_init(struct fgd_daemon *d)
 {
 	d->persist =
 	    (struct fgd_persist){.path = d->cfg.snapshot,
-	                         .key = d->snapkey,
+	                         .ps = &d->ps,
 	                         .every_ms = d->cfg.snapshot_every_ms,
 	                         .fg = d->fg,
 	                         .marks = d->node_ok ? &d->node : NULL,
@@ -252,20 +250,35 @@ static void persist_init(struct fgd_daemon *d)
 
 /* --------------------------------------------------------------- start */
 
-static int signals_block(struct fgd_daemon *d)
+/* Signals are read from a signalfd, in both processes: blocked before
+ * the split, each makes its own. */
+static int signals_block(sigset_t *set)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
-		return -1;
-	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
 	(void)signal(SIGPIPE, SIG_IGN);
-	return d->sigfd < 0 ? -1 : 0;
+	return sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+/* Split in two (privsep.h): 1 in the parent, done and its status in
+ * d->status; 0 in the child; -1 logged. */
+static int split(struct fgd_daemon *d)
+{
+	pid_t pid = fgd_ps_fork(&d->ps);
+
+	if (pid < 0) {
+		fgd_log(LOG_ERR, "privsep: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		return 0;
+	d->parent = 1;
+	d->status = fgd_priv_run(d->cfg_path, &d->cfg, d->ps.fd, pid);
+	d->ps.fd = -1; /* closed by it */
+	return 1;
 }
 
 static int background(void)
@@ -278,21 +291,38 @@ static int background(void)
 	return 0;
 }
 
+/* What the child opens while it is root: the keyring (public), the
+ * segment (its owner), the sockets (ports below 1024). */
+static int as_root(struct fgd_daemon *d)
+{
+	if (keyring_load(d) != 0 || segment_open(d) != 0 ||
+	    fgd_net_open(d) != 0 || control_open(d) != 0 || http_open(d) != 0)
+		return -1;
+	return 0;
+}
+
 int fgd_start(struct fgd_daemon *d, int foreground)
 {
 	char err[512];
+	sigset_t set;
+	int r;
 
 	if (fgd_config_load(d->cfg_path, &d->cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "floodgated: %s\n", err);
 		return -1;
 	}
-	if (!foreground && background() != 0)
+	if ((!foreground && background() != 0) || signals_block(&set) != 0)
 		return -1;
-	if (signals_block(d) != 0 || identity_load(d) != 0 ||
-	    snapshot_check(d) != 0 || segment_open(d) != 0 ||
-	    node_start(d) != 0 || fgd_net_open(d) != 0 ||
-	    control_open(d) != 0 || rules_publish(d) != 0 || http_open(d) != 0)
+	r = split(d);
+	if (r != 0)
+		return r;
+	/* The child: what needs root first, then never root again. */
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->sigfd < 0 || fgd_ps_hello(&d->ps) != 0 || as_root(d) != 0 ||
+	    fgd_ps_drop(&d->ps) != 0 || node_start(d) != 0 ||
+	    rules_publish(d) != 0)
 		return -1;
+	endpoints_attach(d);
 	persist_init(d);
 	fgd_persist_start(&d->persist, d->fresh, fgd_now_ms());
 	fgd_log(LOG_INFO,
@@ -316,11 +346,9 @@ void fgd_stop(struct fgd_daemon *d)
 		uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, 0);
 		fg_close(d->fg);
 	}
-	if (d->sk)
-		fgk_secret_free(d->sk);
 	fgk_keyring_free(&d->kr);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
-	sodium_memzero(d->snapkey, sizeof d->snapkey);
+	fgd_ps_close(&d->ps);
 	fgd_config_free(&d->cfg);
 }

@@ -10,6 +10,7 @@
 
 #include "lib/client.h"
 #include "shm/clock.h"
+#include "util/why.h"
 
 static const char ledger_ctx[] = "floodgate remote ledger ids v1";
 
@@ -18,6 +19,13 @@ size_t fgd_ledger_default(uint64_t capacity, size_t peers)
 	size_t k = peers < FGD_LEDGER_PEERS ? peers : FGD_LEDGER_PEERS;
 
 	return (size_t)capacity * (k ? k : 1);
+}
+
+void fgd_counts_ledger_key(const uint8_t *sk, uint8_t key[FGD_LEDGER_KEYBYTES])
+{
+	crypto_generichash(key, FGD_LEDGER_KEYBYTES,
+	                   (const uint8_t *)ledger_ctx, sizeof ledger_ctx - 1,
+	                   sk, 32);
 }
 
 static int remote_open(struct fgd_counts *c, const uint8_t *sk,
@@ -32,8 +40,12 @@ static int remote_open(struct fgd_counts *c, const uint8_t *sk,
 
 	/* Ids that stay the same across restarts and reboots, so that marks
 	 * in the file and in snapshots stay found, and secret. */
-	crypto_generichash(key, sizeof key, (const uint8_t *)ledger_ctx,
-	                   sizeof ledger_ctx - 1, sk, 32);
+	if (sk != NULL)
+		fgd_counts_ledger_key(sk, key);
+	else if (p->ledger_key != NULL)
+		memcpy(key, p->ledger_key, sizeof key);
+	else
+		return fgu_why(err, errlen, "no ledger key");
 	if (p->path == NULL) {
 		r = fgd_ledger_init(&c->remote, sizeof(struct fgd_remote), max,
 		                    key);
