@@ -12,17 +12,23 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/control.h"
+#include "daemon/psmsg.h"
+#include "daemon/snapkey.h"
 #include "daemon/snapshot.h"
+#include "gossip/keys.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "tests/cluster.h"
@@ -256,4 +262,182 @@ Test(snapmac, a_snapshot_rewritten_without_the_key_is_refused_and_kept_aside)
 	cr_assert_eq(fg__peek(c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 10, "never restored: %lld left", (long long)left);
 	daemon_down(c);
+}
+
+/* ------------------------------------------------------ two processes */
+
+TestSuite(privsep, .init = setup, .fini = teardown, .timeout = 60);
+
+/* The uid, gid and groups /proc/@pid/status gives (the real ones; the
+ * test asks all four uids and gids to agree). */
+static void ids_of(pid_t pid, long ids[3], char groups[128])
+{
+	char path[64], line[256];
+	long u[4] = {-1, -1, -1, -1}, g[4] = {-1, -1, -1, -1};
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	groups[0] = '\0';
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "Uid: %ld %ld %ld %ld", &u[0], &u[1], &u[2],
+		           &u[3]) == 4)
+			continue;
+		if (sscanf(line, "Gid: %ld %ld %ld %ld", &g[0], &g[1], &g[2],
+		           &g[3]) == 4)
+			continue;
+		if (strncmp(line, "Groups:", 7) == 0)
+			snprintf(groups, 128, "%.120s", line + 7);
+	}
+	fclose(f);
+	cr_expect(u[0] == u[1] && u[1] == u[2] && u[2] == u[3],
+	          "pid %d: uids differ", (int)pid);
+	cr_expect(g[0] == g[1] && g[1] == g[2] && g[2] == g[3],
+	          "pid %d: gids differ", (int)pid);
+	ids[0] = u[0];
+	ids[1] = g[0];
+	ids[2] = 0;
+}
+
+/* Whether @len bytes of @what are anywhere in the readable memory of
+ * @pid (as root reads it: /proc/PID/mem). */
+static int in_memory(pid_t pid, const uint8_t *what, size_t len)
+{
+	char path[64], line[512];
+	size_t cap = 1u << 20;
+	uint8_t *buf = malloc(cap + len);
+	FILE *maps;
+	int fd, found = 0;
+
+	cr_assert_not_null(buf);
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	cr_assert_not_null(maps, "%s", path);
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	while (!found && fgets(line, sizeof line, maps)) {
+		unsigned long lo, hi, at;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+		    perms[0] != 'r' || strstr(line, "[vvar") != NULL)
+			continue;
+		for (at = lo; !found && at < hi; at += cap) {
+			size_t want = hi - at < cap + len ? hi - at : cap + len;
+			ssize_t n = pread(fd, buf, want, (off_t)at);
+			ssize_t i;
+
+			for (i = 0; n >= (ssize_t)len && i <= n - (ssize_t)len;
+			     i++)
+				if (buf[i] == what[0] &&
+				    memcmp(buf + i, what, len) == 0) {
+					found = 1;
+					break;
+				}
+		}
+	}
+	close(fd);
+	fclose(maps);
+	free(buf);
+	return found;
+}
+
+/* Finding 10: started as root, the process that reads the network (the
+ * segment's owner, which serves the control socket and HTTP) runs as
+ * the daemon's user with its group alone, and neither the node's secret
+ * key nor the snapshot key derived from it is anywhere in its memory:
+ * signing needs the parent, which has both (the same scan finds them
+ * there). */
+Test(privsep, the_network_process_runs_as_the_daemon_user_without_a_key)
+{
+	uint8_t *sk = NULL, pk[32], snapkey[FGD_SNAP_KEY_BYTES];
+	char keys[256], err[512], groups[128], want[32];
+	struct passwd *pw = getpwnam("floodgate");
+	long ids[3];
+	fg_client *c;
+	pid_t child;
+
+	if (geteuid() != 0)
+		cr_skip_test("not root: nobody to switch to");
+	cr_assert_not_null(pw, "user floodgate (scripts/deps.sh makes it)");
+	make_node_keys(dir, 1);
+	snprintf(keys, sizeof keys,
+	         "node-key %s/n0.key\nkeyring %s/keyring\n"
+	         "http 127.0.0.1:%d\n",
+	         dir, dir, fgt_ports(1) + 1);
+	conf("rule api capacity 10 rate 1/1h scope global\n", keys);
+	c = daemon_up("api");
+	child = (pid_t)c->seg.tbl.hdr->owner_pid;
+	cr_assert_gt(child, 0);
+	cr_assert_neq(child, daemon_pid, "the segment's owner is the child");
+	ids_of(child, ids, groups);
+	cr_expect_eq(ids[0], (long)pw->pw_uid, "uid %ld", ids[0]);
+	cr_expect_eq(ids[1], (long)pw->pw_gid, "gid %ld", ids[1]);
+	snprintf(want, sizeof want, "%u", (unsigned)pw->pw_gid);
+	cr_expect_str_eq(strtok(groups, " \t\n"), want, "its group: %s",
+	                 groups);
+	cr_expect_null(strtok(NULL, " \t\n"), "and no other");
+	ids_of(daemon_pid, ids, groups);
+	cr_expect_eq(ids[0], 0, "the parent stays root");
+	snprintf(keys, sizeof keys, "%s/n0.key", dir);
+	cr_assert_eq(fgk_load_secret(keys, &sk, pk, err, sizeof err), 0, "%s",
+	             err);
+	cr_assert_eq(fgd_snapkey_get(snap, sk, 0, snapkey, err, sizeof err), 0,
+	             "%s", err);
+	cr_expect(in_memory(daemon_pid, sk, 32), "the parent has the key");
+	cr_expect(!in_memory(child, sk, 32), "the child has no secret key");
+	cr_expect(!in_memory(child, snapkey, sizeof snapkey),
+	          "nor the snapshot key");
+	cr_expect(in_memory(child, pk, sizeof pk), "but the public key");
+	fgk_secret_free(sk);
+	daemon_down(c);
+}
+
+/* The messages between the two are checked for the exact length of
+ * their type before anything reads them (psmsg.h). */
+Test(privsep, a_message_of_the_wrong_length_for_its_type_is_refused)
+{
+	struct {
+		uint32_t type, len;
+		uint8_t body[200];
+	} m;
+	uint8_t *buf = malloc(FGD_MSG_MAX);
+	uint32_t type;
+	int sv[2];
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	memset(&m, 0, sizeof m);
+	/* a good one */
+	cr_assert_eq(fgd_msg_send(sv[0], FGD_MSG_PROOFS, m.body, 128, NULL, 0),
+	             0);
+	cr_expect_eq(fgd_msg_recv(sv[1], &type, buf), 128);
+	cr_expect_eq(type, FGD_MSG_PROOFS);
+	/* proofs come in 64 bytes: 100 is no number of them */
+	m.type = FGD_MSG_PROOFS;
+	m.len = 100;
+	cr_assert_eq(send(sv[0], &m, 8 + 100, 0), 108);
+	cr_expect_eq(fgd_msg_recv(sv[1], &type, buf), -1);
+	cr_expect_eq(errno, EBADMSG);
+	/* a header that says more than came */
+	m.len = 128;
+	cr_assert_eq(send(sv[0], &m, 8 + 64, 0), 72);
+	cr_expect_eq(fgd_msg_recv(sv[1], &type, buf), -1);
+	cr_expect_eq(errno, EBADMSG);
+	/* an end that carries bytes; a type that does not exist */
+	m.type = FGD_MSG_SNAP_END;
+	m.len = 1;
+	cr_assert_eq(send(sv[0], &m, 9, 0), 9);
+	cr_expect_eq(fgd_msg_recv(sv[1], &type, buf), -1);
+	m.type = FGD_MSG_NTYPES;
+	m.len = 0;
+	cr_assert_eq(send(sv[0], &m, 8, 0), 8);
+	cr_expect_eq(fgd_msg_recv(sv[1], &type, buf), -1);
+	/* the other side gone */
+	close(sv[0]);
+	cr_expect_eq(fgd_msg_recv(sv[1], &type, buf), -1);
+	close(sv[1]);
+	free(buf);
 }
