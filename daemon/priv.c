@@ -124,14 +124,15 @@ static void result(struct priv *p, int32_t rc, const char *msg)
 	                   strlen(msg));
 }
 
-/* PROVE: u32 n, then n items, each its bytes, proof room included. */
-static int prove(struct priv *p, size_t len)
+ssize_t fgd_priv_prove(uint8_t *req, size_t len, const uint8_t *sk,
+                       const struct fgw_pairwise *pw, uint8_t *out,
+                       size_t outcap)
 {
 	uint32_t n, i;
 	size_t off = 4;
 
-	memcpy(&n, p->buf, 4);
-	if ((size_t)n * FGD_MSG_PROOF > sizeof p->out)
+	memcpy(&n, req, 4);
+	if ((size_t)n > outcap / FGD_MSG_PROOF)
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct fgd_msg_item it;
@@ -140,25 +141,35 @@ static int prove(struct priv *p, size_t len)
 
 		if (len - off < sizeof it)
 			return -1;
-		memcpy(&it, p->buf + off, sizeof it);
+		memcpy(&it, req + off, sizeof it);
 		off += sizeof it;
 		if (it.len > len - off)
 			return -1;
 		if (it.member >= 0 &&
-		    (key = fgw_pairwise_tx(p->pw, it.member)) == NULL)
+		    (key = fgw_pairwise_tx(pw, it.member)) == NULL)
 			return -1;
-		if ((it.member < 0 && p->sk == NULL) ||
-		    fgw_prove(p->buf + off, it.len, p->sk, key) != 0)
+		if ((it.member < 0 && sk == NULL) ||
+		    fgw_prove(req + off, it.len, sk, key) != 0)
 			return -1;
 		plen = key ? FGW_MAC_SIZE : FGW_SIG_SIZE;
-		memcpy(p->out + (size_t)i * FGD_MSG_PROOF,
-		       p->buf + off + it.len - plen, plen);
+		memcpy(out + (size_t)i * FGD_MSG_PROOF,
+		       req + off + it.len - plen, plen);
 		off += it.len;
 	}
 	if (off != len)
 		return -1; /* exact length: nothing after the last item */
-	return fgd_msg_send(p->fd, FGD_MSG_PROOFS, p->out,
-	                    (size_t)n * FGD_MSG_PROOF, NULL, 0) == 0
+	return (ssize_t)n * FGD_MSG_PROOF;
+}
+
+static int prove(struct priv *p, size_t len)
+{
+	ssize_t n =
+	    fgd_priv_prove(p->buf, len, p->sk, p->pw, p->out, sizeof p->out);
+
+	if (n < 0)
+		return -1;
+	return fgd_msg_send(p->fd, FGD_MSG_PROOFS, p->out, (size_t)n, NULL,
+	                    0) == 0
 	           ? 0
 	           : 1;
 }

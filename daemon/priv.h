@@ -15,14 +15,25 @@
 #ifndef FGD_PRIV_H
 #define FGD_PRIV_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "gossip/pairwise.h"
 
 /* Serve the child @child over @fd until it is gone; its exit status (1
  * when our own start failed: then the child is told nothing, and leaves
  * without a word). */
 int fgd_priv_run(const char *cfg_path, const struct fgd_config *cfg, int fd,
                  pid_t child);
+
+/* The answer to a PROVE message of @len bytes at @req (psmsg.h), proved
+ * in place with @sk or @pw's send keys: its proofs into @out, their
+ * length; -1 when the message breaks its rules or asks what we cannot
+ * prove.  What priv.c runs for each, and what bench/gossip_bench runs. */
+ssize_t fgd_priv_prove(uint8_t *req, size_t len, const uint8_t *sk,
+                       const struct fgw_pairwise *pw, uint8_t *out,
+                       size_t outcap);
 
 #endif

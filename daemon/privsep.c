@@ -53,7 +53,8 @@ int fgd_ps_hello(struct fgd_ps *ps)
 	ssize_t n;
 
 	ps->buf = malloc(FGD_MSG_MAX);
-	if (ps->buf == NULL)
+	ps->out = malloc(FGD_MSG_MAX);
+	if (ps->buf == NULL || ps->out == NULL)
 		return -1;
 	n = fgd_msg_recv(ps->fd, &type, ps->buf);
 	if (n < 0 || type != FGD_MSG_HELLO)
@@ -178,59 +179,75 @@ static ssize_t answer(struct fgd_ps *ps, uint32_t want, int *rc, char *err,
 	return -2;
 }
 
-/* One PROVE message for @p[0 .. @n). */
-static int prove_part(struct fgd_ps *ps, struct fgd_proof *p, size_t n)
+/* Send one PROVE message for @p[0 .. @n). */
+static int prove_send(struct fgd_ps *ps, const struct fgd_proof *p, size_t n)
 {
-	uint8_t *msg = malloc(FGD_MSG_MAX);
 	uint32_t k = (uint32_t)n;
 	size_t off = 4, i;
-	int rc = -1;
 
-	if (msg == NULL)
-		return -1;
-	memcpy(msg, &k, 4);
+	memcpy(ps->out, &k, 4);
 	for (i = 0; i < n; i++) {
 		struct fgd_msg_item it = {.len = (uint16_t)p[i].len,
 		                          .member = p[i].member};
 
-		memcpy(msg + off, &it, sizeof it);
-		memcpy(msg + off + sizeof it, p[i].buf, p[i].len);
+		memcpy(ps->out + off, &it, sizeof it);
+		memcpy(ps->out + off + sizeof it, p[i].buf, p[i].len);
 		off += sizeof it + p[i].len;
 	}
-	if (fgd_msg_send(ps->fd, FGD_MSG_PROVE, msg, off, NULL, 0) == 0 &&
-	    answer(ps, FGD_MSG_PROOFS, &rc, NULL, 0) ==
-	        (ssize_t)(n * FGD_MSG_PROOF)) {
-		for (i = 0; i < n; i++) {
-			size_t pl =
-			    p[i].member < 0 ? FGW_SIG_SIZE : FGW_MAC_SIZE;
+	return fgd_msg_send(ps->fd, FGD_MSG_PROVE, ps->out, off, NULL, 0);
+}
 
-			memcpy(p[i].buf + p[i].len - pl,
-			       ps->buf + i * FGD_MSG_PROOF, pl);
-		}
-		rc = 0;
+/* Its answer: the proofs of @p[0 .. @n), in place. */
+static int prove_take(struct fgd_ps *ps, struct fgd_proof *p, size_t n)
+{
+	int rc = -1;
+	size_t i;
+
+	if (answer(ps, FGD_MSG_PROOFS, &rc, NULL, 0) !=
+	    (ssize_t)(n * FGD_MSG_PROOF))
+		return -1;
+	for (i = 0; i < n; i++) {
+		size_t pl = p[i].member < 0 ? FGW_SIG_SIZE : FGW_MAC_SIZE;
+
+		memcpy(p[i].buf + p[i].len - pl, ps->buf + i * FGD_MSG_PROOF,
+		       pl);
 	}
-	free(msg);
-	return rc == 0 ? 0 : -1;
+	return 0;
+}
+
+/* How many of @p[0 .. @n) fit one message (at least one does). */
+static size_t part_of(const struct fgd_proof *p, size_t n)
+{
+	size_t size = 4, k;
+
+	for (k = 0; k < n; k++) {
+		size_t one = sizeof(struct fgd_msg_item) + p[k].len;
+
+		if (size + one > FGD_MSG_MAX)
+			break;
+		size += one;
+	}
+	return k;
 }
 
 int fgd_ps_prove(void *arg, struct fgd_proof *p, size_t n)
 {
 	struct fgd_ps *ps = arg;
-	size_t i = 0, k, size;
+	size_t i, k, parts[FGD_PEND_MAX], np = 0;
 
-	while (i < n) { /* as many as fit a message */
-		size = 4;
-		for (k = 0; i + k < n; k++) {
-			size_t one = sizeof(struct fgd_msg_item) + p[i + k].len;
-
-			if (size + one > FGD_MSG_MAX)
-				break;
-			size += one;
-		}
-		if (k == 0 || prove_part(ps, p + i, k) != 0)
+	/* All the messages, then all the answers: the parent proves one
+	 * while we send the next, and wakes once, not once a message. */
+	for (i = 0; i < n && np < FGD_PEND_MAX; i += k) {
+		k = part_of(p + i, n - i);
+		if (k == 0 || prove_send(ps, p + i, k) != 0)
 			return -1;
-		i += k;
+		parts[np++] = k;
 	}
+	if (i < n)
+		return -1;
+	for (i = 0, k = 0; k < np; i += parts[k++])
+		if (prove_take(ps, p + i, parts[k]) != 0)
+			return -1;
 	return 0;
 }
 
@@ -335,7 +352,8 @@ void fgd_ps_close(struct fgd_ps *ps)
 		close(ps->fd);
 	ps->fd = -1;
 	free(ps->buf);
-	ps->buf = NULL;
+	free(ps->out);
+	ps->buf = ps->out = NULL;
 	sodium_free(ps->rx);
 	ps->rx = NULL;
 	sodium_memzero(&ps->hello, sizeof ps->hello);

@@ -37,6 +37,7 @@ struct fgd_ps {
 	int fd; /* -1: not split */
 	pid_t parent;
 	uint8_t *buf; /* FGD_MSG_MAX bytes: what the parent sends */
+	uint8_t *out; /* FGD_MSG_MAX bytes: what we send it */
 	struct fgd_msg_hello hello;
 	uint8_t *rx; /* hello.nrx entries: pk[32], rx[32] */
 };
