@@ -21,6 +21,7 @@
 #include "gossip/keys.h"
 #include "gossip/node.h"
 #include "lib/floodgate.h"
+#include "redis/secret.h"
 #include "redis/transport.h"
 
 struct fgd_daemon {
@@ -43,8 +44,9 @@ struct fgd_daemon {
 	struct fgd_http *http; /* NULL: no HTTP endpoint */
 	struct fgd_ctl ctl;    /* control socket for floodgate(1) */
 	int fresh; /* we created the segment: restore the snapshot */
-	struct fgr_sync redis; /* "sync redis://..." (redis/transport.h);
-	                        * all zero, and every call a no-op, when off */
+	struct fgr_secret redis_pw; /* read while root, for redis below */
+	struct fgr_sync redis;      /* "sync redis://..." (redis/transport.h);
+	                             * all zero, and every call a no-op, when off */
 };
 
 #endif

@@ -90,8 +90,8 @@ static int redis_start(struct fgd_daemon *d)
 
 	if (!d->cfg.redis.on)
 		return 0;
-	if (fgr_sync_init(&d->redis, &d->node, &d->cfg.redis, fgd_log,
-	                  fgd_now_ms(), err, sizeof err) != 0) {
+	if (fgr_sync_init(&d->redis, &d->node, &d->cfg.redis, &d->redis_pw,
+	                  fgd_log, fgd_now_ms(), err, sizeof err) != 0) {
 		fgd_log(LOG_ERR, "%s", err);
 		return -1;
 	}
@@ -291,12 +291,27 @@ static int background(void)
 	return 0;
 }
 
+/* The Redis password, read while we may (the file is root's). */
+static int redis_secret(struct fgd_daemon *d)
+{
+	char err[600];
+
+	if (!d->cfg.redis.on || !d->cfg.redis.password_file[0] ||
+	    fgr_secret_load(&d->redis_pw, d->cfg.redis.password_file, err,
+	                    sizeof err) == 0)
+		return 0;
+	fgd_log(LOG_ERR, "%s", err);
+	return -1;
+}
+
 /* What the child opens while it is root: the keyring (public), the
- * segment (its owner), the sockets (ports below 1024). */
+ * segment (its owner), the sockets (ports below 1024), the Redis
+ * password. */
 static int as_root(struct fgd_daemon *d)
 {
 	if (keyring_load(d) != 0 || segment_open(d) != 0 ||
-	    fgd_net_open(d) != 0 || control_open(d) != 0 || http_open(d) != 0)
+	    redis_secret(d) != 0 || fgd_net_open(d) != 0 ||
+	    control_open(d) != 0 || http_open(d) != 0)
 		return -1;
 	return 0;
 }
@@ -335,6 +350,7 @@ int fgd_start(struct fgd_daemon *d, int foreground)
 void fgd_stop(struct fgd_daemon *d)
 {
 	fgr_sync_fini(&d->redis);
+	fgr_secret_free(&d->redis_pw);
 	if (d->node_ok)
 		fgd_node_fini(&d->node);
 	free(d->peer_state);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "gossip/node.h"
+#include "daemon/snapkey.h"
 #include "daemon/snapshot.h"
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -837,4 +838,39 @@ Test(snapshot, a_read_only_snapshot_directory_stops_the_start_with_the_fix,
 	             1, "the log names the cause and the fix");
 	snprintf(cmd, sizeof cmd, "/dev/shm/%s-d", seg);
 	cr_expect_neq(access(cmd, F_OK), 0, "no segment was created");
+}
+
+/* A single host's snapshot key: made once, 0600, then the same; a key
+ * file that is not ours (open to others, a link, the wrong size) is
+ * refused with the fix, never used and never replaced. */
+Test(snapshot, the_key_file_is_made_once_and_one_not_ours_is_refused)
+{
+	uint8_t k1[FGD_SNAP_KEY_BYTES], k2[FGD_SNAP_KEY_BYTES];
+	char path[160], err[600];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s.key", snap);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 0, k1, err, sizeof err), 1,
+	             "none yet, and not to be made");
+	cr_assert_eq(fgd_snapkey_get(snap, NULL, 1, k1, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), 0);
+	cr_expect_eq(memcmp(k1, k2, sizeof k1), 0, "the same key");
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), -1);
+	cr_expect(strstr(err, "not a snapshot key of ours") != NULL, "%s", err);
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(truncate(path, 31), 0);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), -1);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(symlink("/etc/hostname", path), 0);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), -1);
+	cr_expect(strstr(err, "symbolic link") != NULL, "%s", err);
+	cr_assert_eq(unlink(path), 0);
+	/* with a node key: derived, no file */
+	cr_assert_eq(fgd_snapkey_get(snap, H.sk, 1, k2, err, sizeof err), 0);
+	cr_expect_neq(access(path, F_OK), 0, "no file made");
+	cr_expect_neq(memcmp(k1, k2, sizeof k1), 0);
 }
