@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "daemon/control.h"
+#include "daemon/snapkey.h"
 #include "daemon/snapshot.h"
 #include "gossip/keys.h"
 #include "lib/client.h"
@@ -349,11 +350,31 @@ static void check_control(struct check *c, const struct fgd_config *cfg)
 		       path);
 }
 
+/* The snapshot's MAC key, as the daemon would take it, never made
+ * here: 0, 1 none yet, -1 with @err. */
+static int snapshot_key(const struct fgd_config *cfg,
+                        uint8_t key[FGD_SNAP_KEY_BYTES], char *err,
+                        size_t errlen)
+{
+	uint8_t *sk = NULL, pk[FGW_PK_SIZE];
+	int r;
+
+	if (cfg->node_key[0] &&
+	    fgk_load_secret(cfg->node_key, &sk, pk, err, errlen) != 0)
+		return -1; /* check_identity says why */
+	r = fgd_snapkey_get(cfg->snapshot, sk, 0, key, err, errlen);
+	if (sk)
+		fgk_secret_free(sk);
+	return r;
+}
+
 static void check_snapshot(struct check *c, const struct fgd_config *cfg)
 {
 	size_t line = line_of(c, "snapshot");
+	uint8_t key[FGD_SNAP_KEY_BYTES];
 	struct fgd_snap_counts n;
 	char err[600];
+	int r;
 
 	if (!cfg->snapshot[0])
 		return;
@@ -361,9 +382,19 @@ static void check_snapshot(struct check *c, const struct fgd_config *cfg)
 		report(c, line, 0, "%s", err);
 		return;
 	}
-	if (fgd_snapshot_verify(cfg->snapshot, &n, err, sizeof err) < 0)
+	r = snapshot_key(cfg, key, err, sizeof err);
+	if (r < 0 && !cfg->node_key[0])
+		report(c, line, 0, "%s", err);
+	if (r == 0 &&
+	    fgd_snapshot_verify(cfg->snapshot, key, &n, err, sizeof err) < 0)
 		report(c, line, 1,
 		       "%s: a new segment would start with full buckets", err);
+	if (r == 1 && access(cfg->snapshot, F_OK) == 0)
+		report(c, line, 1,
+		       "snapshot %s: no key beside it (%s.key) to check it "
+		       "with: it would be refused",
+		       cfg->snapshot, cfg->snapshot);
+	sodium_memzero(key, sizeof key);
 }
 
 int fgd_check(const char *path, FILE *out, FILE *err)

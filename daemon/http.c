@@ -566,6 +566,12 @@ void fgd_http_service(struct fgd_http *h)
 	(void)MHD_run(h->mhd);
 }
 
+void fgd_http_set_node(struct fgd_http *h, struct fgd_node *node)
+{
+	if (h != NULL)
+		h->node = node;
+}
+
 void fgd_http_stop(struct fgd_http *h)
 {
 	if (h == NULL)

@@ -37,6 +37,10 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
                    fg_client *fg, struct fgd_node *node,
                    const struct fgd_counters *solo, char *err, size_t errlen);
 
+/* The node, once it is up (it starts after the endpoint, see start.c):
+ * its metrics join /metrics.  @h NULL is allowed. */
+void fgd_http_set_node(struct fgd_http *h, struct fgd_node *node);
+
 /* Fill @pfd with the server's descriptor and lower *@timeout_ms to when
  * it next needs to run (the nearest request deadline, MHD's timers).
  * Returns the number of descriptors filled: 0 (off) or 1. */

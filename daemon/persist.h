@@ -4,9 +4,12 @@
  *
  * Snapshots do not need gossip: a single host keeps its buckets across a
  * reboot just as a cluster node does, and a node that gossips adds its
- * remote marks.  One line at start says where the snapshot is, what was
- * restored from it and how often it is written; each write at exit is
- * logged, the periodic ones at debug level, every failure as an error.
+ * remote marks.  The records are taken and applied here, in the process
+ * that has the segment; the file and its MAC's key are the privileged
+ * process's (privsep.h), which writes and checks it.  One line at start says
+ * where the snapshot is, what was restored from it and how often it is written;
+ * each write at exit is logged, the periodic ones at debug level, every failure
+ * as an error.
  */
 #ifndef FGD_PERSIST_H
 #define FGD_PERSIST_H
@@ -14,6 +17,7 @@
 #include <stdint.h>
 
 #include "gossip/node.h"
+#include "daemon/privsep.h"
 #include "daemon/snapshot.h"
 #include "lib/floodgate.h"
 
@@ -23,6 +27,7 @@ typedef void fgd_log_fn(int prio, const char *fmt, ...)
 
 struct fgd_persist {
 	const char *path;         /* the snapshot; "": none */
+	struct fgd_ps *ps;        /* who writes and reads it */
 	uint32_t every_ms;        /* how often it is written */
 	fg_client *fg;            /* the buckets */
 	struct fgd_node *marks;   /* the remote marks; NULL: no gossip */

@@ -332,7 +332,7 @@ static void req_remotes(const struct fgd_ctl_env *env, char **w, int nw,
 static void req_reload(const struct fgd_ctl_env *env, char **w, int nw,
                        uint64_t now, struct fgd_buf *out)
 {
-	char why[600];
+	char why[1100];
 
 	(void)w;
 	(void)nw;

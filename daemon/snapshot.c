@@ -4,8 +4,11 @@
  * A snapshot is read back only by the daemon that wrote it, but from a
  * file that anything with write access to its directory could have
  * replaced: the reader checks the header, the sizes against the file's,
- * the checksum over the whole body, and every record (lengths, NUL
- * padding, rule name syntax) before it changes anything.
+ * the MAC over the whole body, and every record (lengths, NUL padding,
+ * rule name syntax) before it changes anything.  A file that fails after
+ * it was read whole is renamed PATH.refused: the next snapshot must not
+ * overwrite what an operator will want to look at, and it must not be
+ * tried again at the next start.
  */
 #include "daemon/snapshot.h"
 
@@ -24,19 +27,22 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/scan.h"
+#include "daemon/config.h"
 #include "util/why.h"
 
 #define REC_SIZE     FGD_SNAP_REC_SIZE
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
-void fgd_snapshot_sum(const struct fgd_snap_hdr *h, const void *body,
+void fgd_snapshot_mac(const uint8_t key[FGD_SNAP_KEY_BYTES],
+                      const struct fgd_snap_hdr *h, const void *body,
                       size_t len, uint8_t out[FGD_SNAP_SUM_BYTES])
 {
 	crypto_generichash_state st;
 	struct fgd_snap_hdr copy = *h;
 
 	memset(copy.sum, 0, sizeof copy.sum);
-	crypto_generichash_init(&st, NULL, 0, FGD_SNAP_SUM_BYTES);
+	crypto_generichash_init(&st, key, FGD_SNAP_KEY_BYTES,
+	                        FGD_SNAP_SUM_BYTES);
 	crypto_generichash_update(&st, (const void *)&copy, sizeof copy);
 	crypto_generichash_update(&st, body, len);
 	crypto_generichash_final(&st, out, FGD_SNAP_SUM_BYTES);
@@ -174,65 +180,97 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-int fgd_snapshot_write(const char *path, fg_client *fg, struct fgd_node *marks,
-                       struct fgd_snap_counts *out, char *err, size_t errlen)
+int fgd_snapshot_collect(fg_client *fg, struct fgd_node *marks,
+                         struct fgd_snap_body *body)
+{
+	struct recbuf b = {0};
+
+	memset(body, 0, sizeof *body);
+	if (collect_buckets(fg, &b, &body->nbuckets) != 0 ||
+	    (marks != NULL && collect_remote(marks, &b, &body->nremote) != 0)) {
+		free(b.p);
+		memset(body, 0, sizeof *body);
+		return -1;
+	}
+	body->recs = b.p;
+	return 0;
+}
+
+/* @h, then @body, to @tmp (created 0600), synced. */
+static int file_write(const char *tmp, const struct fgd_snap_hdr *h,
+                      const struct fgd_snap_body *body, char *err,
+                      size_t errlen)
+{
+	size_t len = (size_t)(body->nbuckets + body->nremote) * REC_SIZE;
+	int fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return fgu_why(err, errlen, "snapshot %s: %s", tmp,
+		               strerror(errno));
+	if (io_all(fd, (void *)h, sizeof *h, 1) != 0 ||
+	    io_all(fd, body->recs, len, 1) != 0 || fsync(fd) != 0) {
+		fgu_why(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) != 0)
+		return fgu_why(err, errlen, "snapshot %s: %s", tmp,
+		               strerror(errno));
+	return 0;
+}
+
+int fgd_snapshot_store(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                       const struct fgd_snap_body *body, char *err,
+                       size_t errlen)
 {
 	struct fgd_snap_hdr h;
-	struct recbuf b = {0};
 	char tmp[FG_SEG_PATH_MAX + 16];
-	int fd = -1, rc = -1;
 
 	memset(&h, 0, sizeof h);
-	memset(out, 0, sizeof *out);
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
-		fgu_why(err, errlen, "snapshot %s: path too long", path);
-		goto out;
-	}
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return fgu_why(err, errlen, "snapshot %s: path too long", path);
 	memcpy(h.magic, FGD_SNAP_MAGIC, sizeof h.magic);
 	h.version = FGD_SNAP_VERSION;
 	h.rec_size = REC_SIZE;
 	h.realtime_ns = clock_ns(CLOCK_REALTIME);
 	h.monotonic_ns = fg__now_ns();
 	boot_id(h.boot_id);
-	if (collect_buckets(fg, &b, &out->buckets) != 0 ||
-	    (marks != NULL && collect_remote(marks, &b, &out->remote) != 0)) {
-		fgu_why(err, errlen, "snapshot %s: out of memory", path);
-		goto out;
+	h.nbuckets = body->nbuckets;
+	h.nremote = body->nremote;
+	fgd_snapshot_mac(key, &h, body->recs,
+	                 (size_t)(body->nbuckets + body->nremote) * REC_SIZE,
+	                 h.sum);
+	if (file_write(tmp, &h, body, err, errlen) != 0) {
+		(void)unlink(tmp);
+		return -1;
 	}
-	h.nbuckets = out->buckets;
-	h.nremote = out->remote;
-	fgd_snapshot_sum(&h, b.p, b.n * REC_SIZE, h.sum);
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	          0600);
-	if (fd < 0) {
-		fgu_why(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (io_all(fd, &h, sizeof h, 1) != 0 ||
-	    io_all(fd, b.p, b.n * REC_SIZE, 1) != 0 || fsync(fd) != 0) {
-		fgu_why(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		fgu_why(err, errlen, "snapshot %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
 	if (rename(tmp, path) != 0) {
 		fgu_why(err, errlen, "snapshot %s: rename: %s", path,
 		        strerror(errno));
-		goto out;
+		(void)unlink(tmp);
+		return -1;
 	}
 	(void)fsync_dir(path);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0)
-		(void)unlink(tmp);
-	free(b.p);
+	return 0;
+}
+
+int fgd_snapshot_write(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                       fg_client *fg, struct fgd_node *marks,
+                       struct fgd_snap_counts *out, char *err, size_t errlen)
+{
+	struct fgd_snap_body b;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (fgd_snapshot_collect(fg, marks, &b) != 0)
+		return fgu_why(err, errlen, "snapshot %s: out of memory", path);
+	rc = fgd_snapshot_store(path, key, &b, err, errlen);
+	if (rc == 0) {
+		out->buckets = b.nbuckets;
+		out->remote = b.nremote;
+	}
+	fgd_snapshot_body_free(&b);
 	return rc;
 }
 
@@ -316,24 +354,6 @@ static void restore_mark(struct fgd_node *n, const struct fgd_snap_mark *r,
 	out->remote++;
 }
 
-/* A version 1 mark, by name: its id under our ledger's key. */
-static void restore_remote_v1(struct fgd_node *n,
-                              const struct fgd_snap_remote *r, uint64_t now_ms,
-                              struct fgd_snap_counts *out)
-{
-	struct fgd_snap_mark m = {.origin = r->origin,
-	                          .incarnation = r->incarnation,
-	                          .count = r->count};
-
-	if (n == NULL) {
-		out->skipped++;
-		return;
-	}
-	fgd_node_mark_id(n, r->origin, r->rule, strlen(r->rule), r->key,
-	                 r->key_len, m.id);
-	restore_mark(n, &m, now_ms, out);
-}
-
 int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
                            char *err, size_t errlen)
 {
@@ -343,12 +363,15 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 		return fgu_why(err, errlen, "truncated header");
 	if (memcmp(h->magic, FGD_SNAP_MAGIC, sizeof h->magic) != 0)
 		return fgu_why(err, errlen, "not a floodgate snapshot");
-	if (h->version < FGD_SNAP_VERSION_MIN ||
-	    h->version > FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
+	if (h->version == 1 || h->version == 2)
 		return fgu_why(err, errlen,
-		               "format version %u, this daemon reads %u to %u",
-		               h->version, FGD_SNAP_VERSION_MIN,
-		               FGD_SNAP_VERSION);
+		               "format version %u has a checksum but no MAC: "
+		               "anyone who could write it could have forged it",
+		               h->version);
+	if (h->version != FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
+		return fgu_why(err, errlen,
+		               "format version %u, this daemon reads %u",
+		               h->version, FGD_SNAP_VERSION);
 	/* each count alone first: their sum must not wrap */
 	if (h->nbuckets > max || h->nremote > max ||
 	    file_size != sizeof *h + (h->nbuckets + h->nremote) * REC_SIZE)
@@ -363,10 +386,10 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
                            const void *rec)
 {
-	const struct fgd_snap_bucket *r = rec; /* and a version 1 mark */
+	const struct fgd_snap_bucket *r = rec;
 	const struct fgd_snap_mark *m = rec;
 
-	if (i >= h->nbuckets && h->version >= 2)
+	if (i >= h->nbuckets)
 		return (m->id[0] | m->id[1]) != 0 && m->origin != 0 &&
 		               m->count > m->floor
 		           ? 0
@@ -377,153 +400,188 @@ int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
 	           : -1;
 }
 
-#define CHUNK 256u /* records per read */
-
-/* Pass over the records of @fd (just past the header): with @fg NULL,
- * hash and check them; else apply them (the marks to @marks, if any). */
-static int records_pass(int fd, const struct fgd_snap_hdr *h,
-                        crypto_generichash_state *st, fg_client *fg,
-                        struct fgd_node *marks, uint64_t now_ms,
-                        struct fgd_snap_counts *out, uint64_t *bad)
+/* Read the records of @fd (just past the header) into @b, feeding @st;
+ * the index of the first malformed one in *@bad.  0, or -1 (I/O). */
+static int records_read(int fd, const struct fgd_snap_hdr *h,
+                        crypto_generichash_state *st, struct fgd_snap_body *b,
+                        uint64_t *bad)
 {
-	uint8_t buf[CHUNK * REC_SIZE]; /* 32 KiB */
-	uint64_t nrec = h->nbuckets + h->nremote, i = 0, elapsed = 0;
+	uint64_t nrec = h->nbuckets + h->nremote, i;
 
-	if (fg)
-		elapsed = elapsed_since(h);
-	while (i < nrec) {
-		uint64_t k = nrec - i < CHUNK ? nrec - i : CHUNK, j;
-
-		if (io_all(fd, buf, k * REC_SIZE, 0) != 0)
-			return -1;
-		if (st)
-			crypto_generichash_update(st, buf, k * REC_SIZE);
-		for (j = 0; j < k; j++, i++) {
-			const void *rec = buf + j * REC_SIZE;
-
-			if (fg == NULL) {
-				if (fgd_snapshot_check_rec(h, i, rec) != 0 &&
-				    *bad == UINT64_MAX)
-					*bad = i;
-			} else if (i < h->nbuckets) {
-				restore_bucket(fg, rec, elapsed, out);
-			} else if (h->version >= 2) {
-				restore_mark(marks, rec, now_ms, out);
-			} else {
-				restore_remote_v1(marks, rec, now_ms, out);
-			}
-		}
-	}
+	b->nbuckets = h->nbuckets;
+	b->nremote = h->nremote;
+	b->recs = malloc(nrec ? nrec * REC_SIZE : 1); /* sized by the file */
+	if (b->recs == NULL || io_all(fd, b->recs, nrec * REC_SIZE, 0) != 0)
+		return -1;
+	crypto_generichash_update(st, b->recs, nrec * REC_SIZE);
+	for (i = 0; i < nrec && *bad == UINT64_MAX; i++)
+		if (fgd_snapshot_check_rec(h, i, b->recs + i * REC_SIZE) != 0)
+			*bad = i;
 	return 0;
 }
 
-/*
- * Open @path and check all of it: the header, the checksum over the whole
- * body and every record, before anything is applied.  The open descriptor
- * (positioned just past the header) and the header, or -1 with @err; and
- * -2 when there is no file.
- */
-static int open_verified(const char *path, struct fgd_snap_hdr *h, char *err,
-                         size_t errlen)
+/* The header of @fd, checked against the file's size: 0, -1 (I/O, @err)
+ * or -3 (not a snapshot of ours, @err). */
+static int header_read(int fd, const char *path, struct fgd_snap_hdr *h,
+                       char *err, size_t errlen)
 {
-	struct fgd_snap_hdr zeroed;
-	struct fgd_snap_counts unused;
-	crypto_generichash_state st;
-	uint8_t sum[FGD_SNAP_SUM_BYTES];
-	uint64_t bad = UINT64_MAX;
 	struct stat sb;
 	char why[200];
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return -2;
-		return fgu_why(err, errlen, "snapshot %s: %s", path,
-		               strerror(errno));
-	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		fgu_why(err, errlen, "snapshot %s: not a regular file", path);
-		goto bad;
+		return -1;
 	}
 	memset(h, 0, sizeof *h);
 	if ((uint64_t)sb.st_size >= sizeof *h &&
-	    io_all(fd, h, sizeof *h, 0) != 0) {
-		fgu_why(err, errlen, "snapshot %s: %s", path, strerror(errno));
-		goto bad;
-	}
-	if (fgd_snapshot_check_hdr(h, (uint64_t)sb.st_size, why, sizeof why) !=
-	    0) {
-		fgu_why(err, errlen, "snapshot %s: %s", path, why);
-		goto bad;
-	}
+	    io_all(fd, h, sizeof *h, 0) != 0)
+		return fgu_why(err, errlen, "snapshot %s: %s", path,
+		               strerror(errno));
+	if (fgd_snapshot_check_hdr(h, (uint64_t)sb.st_size, why, sizeof why) ==
+	    0)
+		return 0;
+	fgu_why(err, errlen, "snapshot %s: %s", path, why);
+	return -3;
+}
+
+/*
+ * Read @path whole into @b and check all of it: the header, the MAC over
+ * everything and every record, before anything is applied.  0; -2 no
+ * file; -1 it could not be read; -3 it is not a snapshot of ours (bad
+ * header, MAC or record), @err says which.
+ */
+static int load(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                struct fgd_snap_hdr *h, struct fgd_snap_body *b, char *err,
+                size_t errlen)
+{
+	struct fgd_snap_hdr zeroed;
+	crypto_generichash_state st;
+	uint8_t sum[FGD_SNAP_SUM_BYTES];
+	uint64_t bad = UINT64_MAX;
+	int fd, rc;
+
+	memset(b, 0, sizeof *b);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? -2
+		                       : fgu_why(err, errlen, "snapshot %s: %s",
+		                                 path, strerror(errno));
+	rc = header_read(fd, path, h, err, errlen);
+	if (rc != 0)
+		goto out;
 	zeroed = *h;
 	memset(zeroed.sum, 0, sizeof zeroed.sum);
-	crypto_generichash_init(&st, NULL, 0, sizeof sum);
+	crypto_generichash_init(&st, key, FGD_SNAP_KEY_BYTES, sizeof sum);
 	crypto_generichash_update(&st, (const void *)&zeroed, sizeof zeroed);
-	if (records_pass(fd, h, &st, NULL, NULL, 0, &unused, &bad) != 0) {
-		fgu_why(err, errlen, "snapshot %s: short read", path);
-		goto bad;
+	rc = -1;
+	if (records_read(fd, h, &st, b, &bad) != 0) {
+		fgu_why(err, errlen, "snapshot %s: short read or no memory",
+		        path);
+		goto out;
 	}
 	crypto_generichash_final(&st, sum, sizeof sum);
-	if (sodium_memcmp(sum, h->sum, sizeof sum) != 0) {
-		fgu_why(err, errlen, "snapshot %s: checksum mismatch (corrupt)",
+	rc = -3;
+	if (sodium_memcmp(sum, h->sum, sizeof sum) != 0)
+		fgu_why(err, errlen,
+		        "snapshot %s: MAC mismatch: not written under this "
+		        "daemon's key (forged, corrupt, or another key's)",
 		        path);
-		goto bad;
-	}
-	if (bad != UINT64_MAX) {
+	else if (bad != UINT64_MAX)
 		fgu_why(err, errlen, "snapshot %s: record %llu is malformed",
 		        path, (unsigned long long)bad);
-		goto bad;
-	}
-	if (lseek(fd, (off_t)sizeof *h, SEEK_SET) != (off_t)sizeof *h) {
-		fgu_why(err, errlen, "snapshot %s: %s", path, strerror(errno));
-		goto bad;
-	}
-	return fd;
-bad:
+	else
+		rc = 0;
+out:
 	close(fd);
+	if (rc != 0)
+		fgd_snapshot_body_free(b);
+	return rc;
+}
+
+void fgd_snapshot_body_free(struct fgd_snap_body *b)
+{
+	free(b->recs);
+	memset(b, 0, sizeof *b);
+}
+
+int fgd_snapshot_load(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                      struct fgd_snap_body *b, uint64_t *elapsed_ns, char *err,
+                      size_t errlen)
+{
+	char aside[FGD_PATH_MAX + 16];
+	struct fgd_snap_hdr h;
+	size_t n;
+	int rc = load(path, key, &h, b, err, errlen);
+
+	if (rc == 0)
+		*elapsed_ns = elapsed_since(&h);
+	if (rc != -3)
+		return rc == -2 ? 1 : rc;
+	/* Kept aside: never tried again, never overwritten. */
+	n = strlen(err);
+	if ((size_t)snprintf(aside, sizeof aside, "%s.refused", path) <
+	        sizeof aside &&
+	    rename(path, aside) == 0)
+		snprintf(err + n, errlen - n, "; refused, kept aside as %s",
+		         aside);
+	else
+		snprintf(err + n, errlen - n, "; refused");
 	return -1;
 }
 
-int fgd_snapshot_verify(const char *path, struct fgd_snap_counts *out,
-                        char *err, size_t errlen)
+void fgd_snapshot_apply(const struct fgd_snap_body *b, uint64_t first,
+                        const void *recs, uint64_t n, uint64_t elapsed_ns,
+                        fg_client *fg, struct fgd_node *marks, uint64_t now_ms,
+                        struct fgd_snap_counts *out)
 {
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		const void *rec = (const uint8_t *)recs + i * REC_SIZE;
+
+		if (first + i < b->nbuckets)
+			restore_bucket(fg, rec, elapsed_ns, out);
+		else
+			restore_mark(marks, rec, now_ms, out);
+	}
+}
+
+int fgd_snapshot_verify(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                        struct fgd_snap_counts *out, char *err, size_t errlen)
+{
+	struct fgd_snap_body b;
 	struct fgd_snap_hdr h;
-	int fd;
+	int rc;
 
 	memset(out, 0, sizeof *out);
-	fd = open_verified(path, &h, err, errlen);
-	if (fd < 0)
-		return fd == -2 ? 1 : -1;
-	close(fd);
+	rc = load(path, key, &h, &b, err, errlen);
+	if (rc != 0)
+		return rc == -2 ? 1 : -1;
+	fgd_snapshot_body_free(&b);
 	out->buckets = h.nbuckets;
 	out->remote = h.nremote;
 	out->age_ms = elapsed_since(&h) / 1000000u;
 	return 0;
 }
 
-int fgd_snapshot_restore(const char *path, fg_client *fg,
+int fgd_snapshot_restore(const char *path,
+                         const uint8_t key[FGD_SNAP_KEY_BYTES], fg_client *fg,
                          struct fgd_node *marks, uint64_t now_ms,
                          struct fgd_snap_counts *out, char *err, size_t errlen)
 {
-	struct fgd_snap_hdr h;
-	uint64_t bad = UINT64_MAX;
-	int fd, rc = -1;
+	struct fgd_snap_body b;
+	uint64_t elapsed = 0;
+	int rc;
 
 	memset(out, 0, sizeof *out);
-	fd = open_verified(path, &h, err, errlen);
-	if (fd < 0)
-		return fd == -2 ? 1 : -1;
-	out->age_ms = elapsed_since(&h) / 1000000u;
-	if (records_pass(fd, &h, NULL, fg, marks, now_ms, out, &bad) != 0) {
-		fgu_why(err, errlen, "snapshot %s: short read", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	close(fd);
-	return rc;
+	rc = fgd_snapshot_load(path, key, &b, &elapsed, err, errlen);
+	if (rc != 0)
+		return rc;
+	out->age_ms = elapsed / 1000000u;
+	fgd_snapshot_apply(&b, 0, b.recs, b.nbuckets + b.nremote, elapsed, fg,
+	                   marks, now_ms, out);
+	fgd_snapshot_body_free(&b);
+	return 0;
 }
 
 /* ------------------------------------------------------- the directory */

@@ -25,8 +25,14 @@
  *
  * Format (all fields fixed-width, host byte order: a snapshot does not
  * leave its host): a 128-byte header, then nbuckets bucket records, then
- * nremote remote records, 128 bytes each; a BLAKE2b-256 checksum in the
- * header covers the header and everything after it.  Written to PATH.tmp,
+ * nremote remote records, 128 bytes each; a MAC in the header (keyed
+ * BLAKE2b-256) covers the header and everything after it.  Its key is
+ * the daemon's alone (daemon/snapkey.h: derived from the node's secret
+ * key, or a key file in the state directory): whoever can write the file
+ * but not read the key cannot make a snapshot the daemon restores.  A
+ * snapshot that fails the MAC, or of a version before 3 (whose checksum
+ * had no key), is refused and kept aside as PATH.refused, never restored.
+ * Written to PATH.tmp,
  * fsynced, then renamed over PATH (and the directory fsynced): a crash leaves
  * the old snapshot or the new one, never a mix.
  */
@@ -39,11 +45,14 @@
 #include "gossip/node.h"
 #include "lib/floodgate.h"
 
-#define FGD_SNAP_MAGIC       "FGSNAP\0\0"
-#define FGD_SNAP_VERSION     2u /* 2: marks by their ledger id (node.h) */
-#define FGD_SNAP_VERSION_MIN 1u /* read too: marks by name */
-#define FGD_SNAP_REC_SIZE    128u
-#define FGD_SNAP_SUM_BYTES   32u
+#define FGD_SNAP_MAGIC "FGSNAP\0\0"
+/* 3: the checksum is a MAC; 2: marks by their ledger id (node.h); 1:
+ * marks by name.  Versions 1 and 2 are recognised, to say why they are
+ * refused: anyone who could write them could forge them. */
+#define FGD_SNAP_VERSION   3u
+#define FGD_SNAP_REC_SIZE  128u
+#define FGD_SNAP_SUM_BYTES 32u
+#define FGD_SNAP_KEY_BYTES 32u
 
 struct fgd_snap_hdr {
 	uint8_t magic[8];
@@ -55,8 +64,8 @@ struct fgd_snap_hdr {
 	uint64_t monotonic_ns; /* CLOCK_MONOTONIC when written */
 	uint8_t boot_id[40];   /* the kernel's, NUL-padded */
 	uint8_t pad[8];
-	uint8_t sum[FGD_SNAP_SUM_BYTES]; /* BLAKE2b-256 of header (this field
-	                                  * zeroed) and body */
+	uint8_t sum[FGD_SNAP_SUM_BYTES]; /* keyed BLAKE2b-256 of header (this
+	                                  * field zeroed) and body */
 };
 
 /* A bucket: its rule by name, its key, the debt it carried. */
@@ -82,20 +91,8 @@ struct fgd_snap_mark {
 	uint8_t pad[72];
 };
 
-/* Version 1's mark, by name; still restored. */
-struct fgd_snap_remote {
-	char rule[FG_RULE_NAME_MAX + 1];
-	uint8_t key[FG_KEY_MAX];
-	uint32_t key_len;
-	uint32_t pad;
-	uint64_t origin;
-	uint64_t incarnation;
-	uint64_t count;
-};
-
 _Static_assert(sizeof(struct fgd_snap_hdr) == 128, "snapshot header");
 _Static_assert(sizeof(struct fgd_snap_bucket) == FGD_SNAP_REC_SIZE, "bucket");
-_Static_assert(sizeof(struct fgd_snap_remote) == FGD_SNAP_REC_SIZE, "mark");
 _Static_assert(sizeof(struct fgd_snap_mark) == FGD_SNAP_REC_SIZE, "mark v2");
 
 struct fgd_snap_counts {
@@ -106,22 +103,57 @@ struct fgd_snap_counts {
 	uint64_t age_ms;  /* restore: how long ago the snapshot was written */
 };
 
-/* The checksum of a snapshot with header @h and records @body. */
-void fgd_snapshot_sum(const struct fgd_snap_hdr *h, const void *body,
+/* The MAC under @key of a snapshot with header @h and records @body. */
+void fgd_snapshot_mac(const uint8_t key[FGD_SNAP_KEY_BYTES],
+                      const struct fgd_snap_hdr *h, const void *body,
                       size_t len, uint8_t out[FGD_SNAP_SUM_BYTES]);
 
-/* The checks a snapshot passes before its checksum is even computed, on
- * its header and the size of its file; 0, or -1 and why in @err. */
+/* The checks a snapshot passes before its MAC is even computed, on its
+ * header and the size of its file; 0, or -1 and why in @err. */
 int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
                            char *err, size_t errlen);
 /* The check record @i of a snapshot with header @h passes: 0 or -1. */
 int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
                            const void *rec);
 
+/* A snapshot's records in memory: nbuckets buckets, then nremote marks,
+ * FGD_SNAP_REC_SIZE bytes each. */
+struct fgd_snap_body {
+	uint8_t *recs;
+	uint64_t nbuckets, nremote;
+};
+
+/* The records of the buckets of @fg and, with @marks, its remote ledger,
+ * into @body (free with fgd_snapshot_body_free).  0, or -1 no memory. */
+int fgd_snapshot_collect(fg_client *fg, struct fgd_node *marks,
+                         struct fgd_snap_body *body);
+void fgd_snapshot_body_free(struct fgd_snap_body *body);
+
+/* Write @body to @path under a header stamped now and a MAC keyed by
+ * @key: to PATH.tmp, synced, renamed.  0, or -1 with @err. */
+int fgd_snapshot_store(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                       const struct fgd_snap_body *body, char *err,
+                       size_t errlen);
+
+/* Read @path whole into @body, checked (header, MAC, every record), and
+ * how long ago it was written: 0; 1 no file; -1 with @err, the file kept
+ * aside as PATH.refused when it was read but is not a snapshot of ours. */
+int fgd_snapshot_load(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                      struct fgd_snap_body *body, uint64_t *elapsed_ns,
+                      char *err, size_t errlen);
+
+/* Apply records @first .. @first + @n - 1 of @body (at @recs: the body's
+ * own, or a copy of those records) as fgd_snapshot_restore does. */
+void fgd_snapshot_apply(const struct fgd_snap_body *body, uint64_t first,
+                        const void *recs, uint64_t n, uint64_t elapsed_ns,
+                        fg_client *fg, struct fgd_node *marks, uint64_t now_ms,
+                        struct fgd_snap_counts *out);
+
 /* Write the buckets of @fg and, when @marks is not NULL (a daemon that
- * gossips, on the same segment), its remote ledger to @path.  0, or -1
- * with a message in @err. */
-int fgd_snapshot_write(const char *path, fg_client *fg, struct fgd_node *marks,
+ * gossips, on the same segment), its remote ledger to @path, under a MAC
+ * keyed by @key.  0, or -1 with a message in @err. */
+int fgd_snapshot_write(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                       fg_client *fg, struct fgd_node *marks,
                        struct fgd_snap_counts *out, char *err, size_t errlen);
 
 /*
@@ -130,23 +162,28 @@ int fgd_snapshot_write(const char *path, fg_client *fg, struct fgd_node *marks,
  * remote mark is raised to the one written (without, marks are skipped).
  * Never lowers anything, so it is safe while workers already use the
  * segment.  0 done; 1 no snapshot there; -1 a file that is not a valid
- * snapshot (nothing restored), with @err.
+ * snapshot under @key (nothing restored), with @err; a file that was read
+ * whole but failed (MAC, version, a record) is kept aside as
+ * PATH.refused, and @err says so.
  */
-int fgd_snapshot_restore(const char *path, fg_client *fg,
+int fgd_snapshot_restore(const char *path,
+                         const uint8_t key[FGD_SNAP_KEY_BYTES], fg_client *fg,
                          struct fgd_node *marks, uint64_t now_ms,
                          struct fgd_snap_counts *out, char *err, size_t errlen);
 
-/* Whether @path holds an intact snapshot, as restore checks it, without
- * applying it: 0 yes (its age in @out->age_ms), 1 no file, -1 with @err. */
-int fgd_snapshot_verify(const char *path, struct fgd_snap_counts *out,
-                        char *err, size_t errlen);
+/* Whether @path holds an intact snapshot under @key, as restore checks
+ * it, without applying it or moving it: 0 yes (its age in
+ * @out->age_ms), 1 no file, -1 with @err. */
+int fgd_snapshot_verify(const char *path, const uint8_t key[FGD_SNAP_KEY_BYTES],
+                        struct fgd_snap_counts *out, char *err, size_t errlen);
 
 /*
  * Whether the directory of @path can hold snapshots safely: it exists, is
  * a directory owned by us or root, we may write it (a read-only mount
  * fails here, as under ProtectSystem=strict without StateDirectory=), and
- * nobody else may (a snapshot is checksummed, not signed: who can replace
- * it can fill any bucket).  0, or -1 with the reason and its fix in @err.
+ * nobody else may (who can replace a snapshot cannot forge one, but can
+ * delete it, or plant a single host's key file).  0, or -1 with the reason and
+ * its fix in @err.
  */
 int fgd_snapshot_check_dir(const char *path, char *err, size_t errlen);
 

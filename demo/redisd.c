@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "demo/files.h"
@@ -91,8 +92,8 @@ static void command_line(const struct fgc_redis *r, const char *server,
 	argv[n++] = "127.0.0.1";
 	argv[n++] = "--unixsocket";
 	argv[n++] = r->sock;
-	argv[n++] = "--unixsocketperm";
-	argv[n++] = "700";
+	argv[n++] = "--unixsocketperm"; /* floodgated's network process runs */
+	argv[n++] = "777";              /* as the floodgate user: see start */
 	argv[n++] = "--save";
 	argv[n++] = "";
 	argv[n++] = "--appendonly";
@@ -171,6 +172,10 @@ int fgc_redis_start(struct fgc_redis *r, const char *dir)
 	    (size_t)snprintf(r->log, sizeof r->log, "%s/redis.log", dir) >=
 	        sizeof r->log)
 		return fail(r, "%s: too long a directory for a socket", dir);
+	/* The daemons connect as the floodgate user when the test is root
+	 * (floodgated(8), SECURITY): the socket's directory must let them
+	 * through; the socket itself is 0777 (loopback, a test's own). */
+	(void)chmod(dir, 0711);
 	command_line(r, server, dir, port, argv);
 	r->pid = fork();
 	if (r->pid < 0) {

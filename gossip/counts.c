@@ -10,6 +10,7 @@
 
 #include "lib/client.h"
 #include "shm/clock.h"
+#include "util/why.h"
 
 static const char ledger_ctx[] = "floodgate remote ledger ids v1";
 
@@ -18,6 +19,13 @@ size_t fgd_ledger_default(uint64_t capacity, size_t peers)
 	size_t k = peers < FGD_LEDGER_PEERS ? peers : FGD_LEDGER_PEERS;
 
 	return (size_t)capacity * (k ? k : 1);
+}
+
+void fgd_counts_ledger_key(const uint8_t *sk, uint8_t key[FGD_LEDGER_KEYBYTES])
+{
+	crypto_generichash(key, FGD_LEDGER_KEYBYTES,
+	                   (const uint8_t *)ledger_ctx, sizeof ledger_ctx - 1,
+	                   sk, 32);
 }
 
 static int remote_open(struct fgd_counts *c, const uint8_t *sk,
@@ -32,8 +40,12 @@ static int remote_open(struct fgd_counts *c, const uint8_t *sk,
 
 	/* Ids that stay the same across restarts and reboots, so that marks
 	 * in the file and in snapshots stay found, and secret. */
-	crypto_generichash(key, sizeof key, (const uint8_t *)ledger_ctx,
-	                   sizeof ledger_ctx - 1, sk, 32);
+	if (sk != NULL)
+		fgd_counts_ledger_key(sk, key);
+	else if (p->ledger_key != NULL)
+		memcpy(key, p->ledger_key, sizeof key);
+	else
+		return fgu_why(err, errlen, "no ledger key");
 	if (p->path == NULL) {
 		r = fgd_ledger_init(&c->remote, sizeof(struct fgd_remote), max,
 		                    key);
@@ -275,6 +287,14 @@ static struct fgd_remote *mark_new(struct fgd_counts *c, const uint64_t id[2])
 	return fgd_ledger_add(&c->remote, id);
 }
 
+/* Add to a counter of tokens a peer claimed: those are the peer's
+ * numbers (up to 2^64 - 1 each), so their sum stops at UINT64_MAX
+ * rather than wrapping to a small, plausible figure. */
+static void tokens_add(uint64_t *ctr, uint64_t n)
+{
+	*ctr = n > UINT64_MAX - *ctr ? UINT64_MAX : *ctr + n;
+}
+
 /* Debit @delta of @rec's key, within both bounds; -1 when the table has
  * no room for the bucket (not recorded: a repair brings it again). */
 static int debit(struct fgd_counts *c, unsigned idx,
@@ -285,7 +305,7 @@ static int debit(struct fgd_counts *c, unsigned idx,
 	int r;
 
 	if (delta > honest) {
-		c->ctr->debit_clamped += delta - honest;
+		tokens_add(&c->ctr->debit_clamped, delta - honest);
 		delta = honest;
 	}
 	r = fg__debit(c->fg, idx, rec->key, rec->key_len, delta,
@@ -302,8 +322,8 @@ static int debit(struct fgd_counts *c, unsigned idx,
 		c->ctr->records_noroom++;
 		return -1;
 	}
-	c->ctr->debt_capped += capped;
-	c->ctr->applied += delta - capped;
+	tokens_add(&c->ctr->debt_capped, capped);
+	tokens_add(&c->ctr->applied, delta - capped); /* at most the bound */
 	return 0;
 }
 

@@ -116,7 +116,14 @@ struct fgd_counts_params {
 	 * it records stay in the segment); NULL: memory only */
 	const char *path;
 	const uint64_t *ident; /* [3]: the segment's seed and birth */
+	/* the remote ledger's id key when init is given no secret key (a
+	 * daemon whose key is in another process: fgd_counts_ledger_key
+	 * made it there) */
+	const uint8_t *ledger_key;
 };
+
+/* The remote ledger's id key of the node whose secret key is @sk. */
+void fgd_counts_ledger_key(const uint8_t *sk, uint8_t key[FGD_LEDGER_KEYBYTES]);
 
 struct fgd_counts {
 	fg_client *fg;

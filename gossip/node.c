@@ -18,7 +18,8 @@ static int modules_init(struct fgd_node *n, const uint8_t *sk,
 	uint64_t ident[3] = {h->hash_seed[0], h->hash_seed[1], h->created_ns};
 	struct fgd_counts_params cp = {.ledger_max = p->ledger_max,
 	                               .debt_window_ms = p->debt_window_ms,
-	                               .ident = ident};
+	                               .ident = ident,
+	                               .ledger_key = p->ledger_key};
 	char path[600];
 
 	/* The debt bound counts every member that may consume, not only
@@ -65,6 +66,15 @@ int fgd_node_init(struct fgd_node *n, fg_client *fg,
 	n->fg = fg;
 	fgd_xmit_init(&n->x, kr, sk, pk, p->incarnation, p->max_datagram,
 	              &n->ctr);
+	if (sk == NULL) { /* proved elsewhere (xmit.h) */
+		n->x.pw = p->pw_rx;
+		n->x.ring.pw = p->pw_rx;
+		if (p->prove == NULL ||
+		    fgd_xmit_defer(&n->x, p->prove, p->prove_arg) != 0) {
+			fgd_xmit_fini(&n->x);
+			return -1;
+		}
+	}
 	n->kr = n->x.kr;
 	n->replay = calloc(nk, sizeof *n->replay);
 	n->replay_direct = calloc(nk, sizeof *n->replay_direct);

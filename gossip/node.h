@@ -87,10 +87,19 @@ struct fgd_node_params {
 	uint32_t debt_window_ms; /* 0: FGD_DEBT_WINDOW_MS */
 	char *err;               /* why init failed, when it says */
 	size_t errlen;
+	/* Init without a secret key (@sk NULL): our key pair is in another
+	 * process, which proves what we send (xmit.h) and made these: the
+	 * remote ledger's id key, and our rx-only pairwise table (taken
+	 * over: freed with the node; NULL: everything is signed). */
+	const uint8_t *ledger_key;
+	struct fgw_pairwise *pw_rx;
+	fgd_prove_fn *prove;
+	void *prove_arg;
 };
 
 /* @fg: the segment (this node owns it); @kr the keyring, @sk and @pk our
- * keys (kept by reference: they must outlive the node).  0 or -1. */
+ * keys (kept by reference: they must outlive the node); @sk NULL: see
+ * the params' prove.  0 or -1. */
 int fgd_node_init(struct fgd_node *n, fg_client *fg,
                   const struct fgw_keyring *kr, const uint8_t *sk,
                   const uint8_t pk[FGW_PK_SIZE],

@@ -85,7 +85,8 @@ struct fgw_pw_entry {
 	uint8_t pk[FGW_PK_SIZE]; /* the keyring entry's, as derived from */
 	uint8_t tx[FGW_MAC_KEY_SIZE];
 	uint8_t rx[FGW_MAC_KEY_SIZE];
-	uint8_t ok; /* 1: tx and rx are keys; 0: both zero */
+	uint8_t ok;    /* 1: rx is a key; 0: both zero */
+	uint8_t tx_ok; /* 1: tx is a key too (not in an rx-only table) */
 };
 
 struct fgw_pairwise {
@@ -137,13 +138,13 @@ static int derive(struct fgw_pw_entry *e, const uint8_t pk[FGW_PK_SIZE],
 	if (r != 0 || bind_key(e->tx, tx, client, server) != 0 ||
 	    bind_key(e->rx, rx, client, server) != 0)
 		goto out;
-	e->ok = 1;
+	e->ok = e->tx_ok = 1;
 	ret = 0;
 out:
 	if (ret != 0) {
 		sodium_memzero(e->tx, sizeof e->tx);
 		sodium_memzero(e->rx, sizeof e->rx);
-		e->ok = 0;
+		e->ok = e->tx_ok = 0;
 	}
 	sodium_memzero(rx, sizeof rx);
 	sodium_memzero(tx, sizeof tx);
@@ -229,7 +230,43 @@ const uint8_t *fgw_pairwise_tx(const struct fgw_pairwise *p, int member)
 {
 	const struct fgw_pw_entry *e = entry(p, member);
 
-	return e != NULL ? e->tx : NULL;
+	return e != NULL && e->tx_ok ? e->tx : NULL;
+}
+
+int fgw_pairwise_rx_only(const struct fgw_keyring *kr, const uint8_t *rx,
+                         struct fgw_pairwise **out)
+{
+	static const uint8_t pk_none[FGW_PK_SIZE];
+	struct fgw_pairwise *p;
+	size_t i, size;
+
+	if (out == NULL)
+		return -1;
+	*out = NULL;
+	/* args_ok's bounds; no secret key here, so a stand-in for it */
+	if (rx == NULL || !args_ok(kr, pk_none, pk_none) || sodium_init() < 0)
+		return -1;
+	size = (sizeof *p + kr->n * sizeof p->e[0] + 15) & ~(size_t)15;
+	p = sodium_malloc(size);
+	if (p == NULL)
+		return -1;
+	memset(p, 0, size);
+	p->n = kr->n;
+	for (i = 0; i < kr->n; i++) {
+		const uint8_t *k = rx + i * FGW_MAC_KEY_SIZE;
+
+		memcpy(p->e[i].pk, kr->keys[i].pk, FGW_PK_SIZE);
+		if (sodium_is_zero(k, FGW_MAC_KEY_SIZE))
+			continue;
+		memcpy(p->e[i].rx, k, FGW_MAC_KEY_SIZE);
+		p->e[i].ok = 1;
+	}
+	if (sodium_mprotect_readonly(p) != 0) {
+		sodium_free(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
 }
 
 const uint8_t *fgw_pairwise_rx(const struct fgw_pairwise *p, int member)

@@ -51,6 +51,18 @@ void fgw_pairwise_free(struct fgw_pairwise *p);
  */
 const uint8_t *fgw_pairwise_tx(const struct fgw_pairwise *p, int member);
 
+/*
+ * fgw_pairwise_rx_only - a table to check what members send us, never to
+ * seal: entry i of @kr gets the FGW_MAC_KEY_SIZE bytes at @rx + i *
+ * FGW_MAC_KEY_SIZE (all zero: no keys), and fgw_pairwise_tx() is NULL for
+ * every entry.  What the process that reads the network holds when our
+ * key pair lives in another (daemon/privsep.h), which made @rx with
+ * fgw_pairwise_rx().  0, or -1 (bad arguments, no memory).
+ */
+__attribute__((warn_unused_result)) int
+fgw_pairwise_rx_only(const struct fgw_keyring *kr, const uint8_t *rx,
+                     struct fgw_pairwise **out);
+
 /* fgw_pairwise_rx - the key for datagrams @member sends us; as above. */
 const uint8_t *fgw_pairwise_rx(const struct fgw_pairwise *p, int member);
 

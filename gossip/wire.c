@@ -238,8 +238,10 @@ size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE])
 	if (sodium_init() < 0)
 		return 0;
 	put16(w->buf + OFF_NREC, w->nrec);
-	if (crypto_sign_detached(w->buf + w->len, NULL, w->buf, w->len, sk) !=
-	    0)
+	if (sk == NULL) /* signed elsewhere (fgw_prove) */
+		memset(w->buf + w->len, 0, FGW_SIG_SIZE);
+	else if (crypto_sign_detached(w->buf + w->len, NULL, w->buf, w->len,
+	                              sk) != 0)
 		return 0;
 	w->len += FGW_SIG_SIZE;
 	w->cap = w->len;
@@ -250,22 +252,66 @@ size_t fgw_seal_mac(const struct fgw_writer *w,
                     const uint8_t key[FGW_MAC_KEY_SIZE],
                     uint8_t out[FGW_MAX_SIZE])
 {
+	size_t len;
+
+	if (key == NULL)
+		return 0;
+	len = fgw_seal_later(w, out);
+	if (len == 0 || fgw_prove(out, len, NULL, key) != 0)
+		return 0;
+	return len;
+}
+
+size_t fgw_seal_later(const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE])
+{
 	size_t len = w->len;
 
 	/* fgw_finish()'s conditions: an unfinished datagram, with room for
 	 * a signature, hence for the shorter MAC. */
-	if (key == NULL || out == NULL || w->cap > FGW_MAX_SIZE ||
-	    len < FGW_CONS_HDR || len > w->cap || w->cap - len < FGW_SIG_SIZE)
-		return 0;
-	if (sodium_init() < 0)
+	if (out == NULL || w->cap > FGW_MAX_SIZE || len < FGW_CONS_HDR ||
+	    len > w->cap || w->cap - len < FGW_SIG_SIZE)
 		return 0;
 	memcpy(out, w->buf, len);
 	out[OFF_FLAGS] |= FGW_F_MAC;
 	put16(out + OFF_NREC, w->nrec);
-	if (crypto_generichash(out + len, FGW_MAC_SIZE, out, len, key,
-	                       FGW_MAC_KEY_SIZE) != 0)
-		return 0;
+	memset(out + len, 0, FGW_MAC_SIZE);
 	return len + FGW_MAC_SIZE;
+}
+
+int fgw_proof_needed(const uint8_t *buf, size_t len,
+                     const uint8_t origin[FGW_PK_SIZE])
+{
+	int mac;
+
+	if (len < FGW_MAC_MIN || len > FGW_MAX_SIZE ||
+	    memcmp(buf + OFF_MAGIC, FGW_MAGIC, 4) != 0 ||
+	    memcmp(buf + OFF_ORIGIN, origin, FGW_PK_SIZE) != 0)
+		return FGW_PROOF_NONE;
+	mac = buf[OFF_TYPE] == FGW_TYPE_CONSUMPTION &&
+	      (buf[OFF_FLAGS] & FGW_F_MAC);
+	if (mac)
+		return FGW_PROOF_MAC;
+	return len < FGW_MIN_SIZE ? FGW_PROOF_NONE : FGW_PROOF_SIG;
+}
+
+int fgw_prove(uint8_t *buf, size_t len, const uint8_t *sk,
+              const uint8_t *mac_key)
+{
+	if (sodium_init() < 0 || len > FGW_MAX_SIZE)
+		return -1;
+	if (mac_key != NULL)
+		return len < FGW_MAC_MIN ||
+		               crypto_generichash(buf + len - FGW_MAC_SIZE,
+		                                  FGW_MAC_SIZE, buf,
+		                                  len - FGW_MAC_SIZE, mac_key,
+		                                  FGW_MAC_KEY_SIZE) != 0
+		           ? -1
+		           : 0;
+	return sk == NULL || len < FGW_MIN_SIZE ||
+	               crypto_sign_detached(buf + len - FGW_SIG_SIZE, NULL, buf,
+	                                    len - FGW_SIG_SIZE, sk) != 0
+	           ? -1
+	           : 0;
 }
 
 /* Member body offsets, from FGW_HDR_SIZE. */
@@ -325,7 +371,9 @@ size_t fgw_member_write(uint8_t buf[FGW_MEMBER_SIZE],
 	memcpy(b + M_REQ, m->requester, FGW_PK_SIZE);
 	put64(b + M_DINC, m->digest_inc);
 	put64(b + M_DHAVE, m->digest_have);
-	if (crypto_sign_detached(buf + end, NULL, buf, end, sk) != 0)
+	if (sk == NULL) /* signed elsewhere (fgw_prove) */
+		memset(buf + end, 0, FGW_SIG_SIZE);
+	else if (crypto_sign_detached(buf + end, NULL, buf, end, sk) != 0)
 		return 0;
 	return FGW_MEMBER_SIZE;
 }

@@ -208,7 +208,9 @@ int fgw_add(struct fgw_writer *w, const char *rule, size_t rule_len,
  * other than FGW_F_LAST, FGW_F_REPAIR and FGW_F_FLOOD. */
 void fgw_set_batch(struct fgw_writer *w, uint64_t from, uint64_t to,
                    uint32_t part, unsigned flags);
-/* Sign with @sk (libsodium crypto_sign secret key); returns the length. */
+/* Sign with @sk (libsodium crypto_sign secret key); returns the length.
+ * With @sk NULL the signature is left zero, for fgw_prove() to make
+ * where the key is (daemon/privsep.h). */
 size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE]);
 /*
  * fgw_seal_mac - the unfinished datagram of @w, for one member: copied to
@@ -222,6 +224,22 @@ size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE]);
 size_t fgw_seal_mac(const struct fgw_writer *w,
                     const uint8_t key[FGW_MAC_KEY_SIZE],
                     uint8_t out[FGW_MAX_SIZE]);
+/* fgw_seal_mac, the MAC left zero for fgw_prove() to make. */
+size_t fgw_seal_later(const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE]);
+
+/* The proof a datagram we made still needs: FGW_PROOF_SIG (its last
+ * FGW_SIG_SIZE bytes), FGW_PROOF_MAC (its last FGW_MAC_SIZE), or
+ * FGW_PROOF_NONE when @buf is not from @origin (a datagram relayed). */
+#define FGW_PROOF_NONE 0
+#define FGW_PROOF_SIG  1
+#define FGW_PROOF_MAC  2
+int fgw_proof_needed(const uint8_t *buf, size_t len,
+                     const uint8_t origin[FGW_PK_SIZE]);
+/* Write the proof of the @len bytes at @buf into their last bytes: the
+ * MAC under @mac_key if not NULL, else the signature under @sk.  0 or
+ * -1.  Not a check: whoever holds the key proves what it is given. */
+int fgw_prove(uint8_t *buf, size_t len, const uint8_t *sk,
+              const uint8_t *mac_key);
 
 /* A datagram that passed fgw_open(). */
 struct fgw_view {
@@ -252,7 +270,8 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 int fgw_next(struct fgw_view *v, struct fgw_record *r);
 
 /* Sign a membership datagram into @buf (FGW_MEMBER_SIZE bytes); returns
- * its length, or 0 if @m is not valid or it could not be signed. */
+ * its length, or 0 if @m is not valid or it could not be signed.  @sk
+ * NULL: the signature is left zero, as fgw_finish's. */
 size_t fgw_member_write(uint8_t buf[FGW_MEMBER_SIZE],
                         const uint8_t origin[FGW_PK_SIZE], uint64_t incarnation,
                         uint64_t seq, const struct fgw_member *m,

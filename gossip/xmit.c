@@ -3,7 +3,22 @@
  */
 #include "gossip/xmit.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* What waits for its proof (xmit.h): datagrams, and where each goes. */
+struct fgd_pending {
+	size_t n, nd;
+	struct {
+		uint8_t buf[FGW_MAX_SIZE];
+		size_t len;
+		int member;
+	} dg[FGD_PEND_MAX];
+	struct {
+		size_t dg;
+		struct fgd_addr to;
+	} dest[FGD_PEND_DEST];
+};
 
 void fgd_xmit_init(struct fgd_xmit *x, const struct fgw_keyring *kr,
                    const uint8_t *sk, const uint8_t pk[FGW_PK_SIZE],
@@ -27,16 +42,85 @@ void fgd_xmit_init(struct fgd_xmit *x, const struct fgw_keyring *kr,
 
 void fgd_xmit_fini(struct fgd_xmit *x)
 {
+	free(x->pend);
+	x->pend = NULL;
 	x->ring.pw = NULL;
 	fgw_pairwise_free(x->pw);
 	x->pw = NULL;
 	x->send = NULL;
 }
 
+int fgd_xmit_defer(struct fgd_xmit *x, fgd_prove_fn *prove, void *arg)
+{
+	x->pend = calloc(1, sizeof *x->pend);
+	if (x->pend == NULL)
+		return -1;
+	x->prove = prove;
+	x->prove_arg = arg;
+	return 0;
+}
+
+void fgd_xmit_flush(struct fgd_xmit *x)
+{
+	struct fgd_pending *q = x->pend;
+	struct fgd_proof p[FGD_PEND_MAX];
+	size_t i;
+
+	if (q == NULL || q->n == 0)
+		return;
+	for (i = 0; i < q->n; i++)
+		p[i] = (struct fgd_proof){.buf = q->dg[i].buf,
+		                          .len = q->dg[i].len,
+		                          .member = q->dg[i].member};
+	if (x->prove(x->prove_arg, p, q->n) != 0) {
+		x->ctr->tx_errors += q->nd; /* could not prove: send nothing */
+	} else {
+		for (i = 0; i < q->nd && x->send != NULL; i++)
+			x->send(x->arg, &q->dest[i].to,
+			        q->dg[q->dest[i].dg].buf,
+			        q->dg[q->dest[i].dg].len);
+	}
+	q->n = q->nd = 0;
+}
+
+/* Hold @buf, one of ours, for its proof (the same datagram to several
+ * destinations is proved once). */
+static void hold(struct fgd_xmit *x, const struct fgd_addr *to,
+                 const uint8_t *buf, size_t len, int kind)
+{
+	struct fgd_pending *q = x->pend;
+	size_t k;
+
+	if (q->n == FGD_PEND_MAX || q->nd == FGD_PEND_DEST)
+		fgd_xmit_flush(x);
+	k = q->n;
+	if (k > 0 && q->dg[k - 1].len == len &&
+	    memcmp(q->dg[k - 1].buf, buf, len) == 0) {
+		k--;
+	} else {
+		memcpy(q->dg[k].buf, buf, len);
+		q->dg[k].len = len;
+		q->dg[k].member = -1;
+		if (kind == FGW_PROOF_MAC) /* fgd_xmit_seal's placeholder */
+			memcpy(&q->dg[k].member, buf + len - FGW_MAC_SIZE,
+			       sizeof q->dg[k].member);
+		q->n++;
+	}
+	q->dest[q->nd].dg = k;
+	q->dest[q->nd++].to = *to;
+}
+
 void fgd_xmit_to(struct fgd_xmit *x, const struct fgd_addr *to,
                  const uint8_t *buf, size_t len)
 {
-	if (x->send != NULL && to != NULL && to->len != 0)
+	int kind;
+
+	if (x->send == NULL || to == NULL || to->len == 0)
+		return;
+	kind = x->pend ? fgw_proof_needed(buf, len, x->pk) : FGW_PROOF_NONE;
+	if (kind != FGW_PROOF_NONE)
+		hold(x, to, buf, len, kind);
+	else
 		x->send(x->arg, to, buf, len);
 }
 
@@ -58,8 +142,18 @@ size_t fgd_xmit_seal(const struct fgd_xmit *x, int member,
                      const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE])
 {
 	const uint8_t *key = member < 0 ? NULL : fgw_pairwise_tx(x->pw, member);
+	size_t len;
 
-	return key ? fgw_seal_mac(w, key, out) : 0;
+	if (x->pend == NULL)
+		return key ? fgw_seal_mac(w, key, out) : 0;
+	/* Proved elsewhere: whom we share keys with is in our rx-only table;
+	 * the MAC's place holds the member until then (hold()). */
+	if (member < 0 || fgw_pairwise_rx(x->pw, member) == NULL)
+		return 0;
+	len = fgw_seal_later(w, out);
+	if (len != 0)
+		memcpy(out + len - FGW_MAC_SIZE, &member, sizeof member);
+	return len;
 }
 
 static void batch_flush(struct fgd_batch *b, int last)

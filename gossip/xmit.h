@@ -34,6 +34,27 @@
 
 typedef void fgd_sendto_fn(void *arg, const struct fgd_addr *to,
                            const uint8_t *buf, size_t len);
+
+/*
+ * Proofs made elsewhere.  A daemon whose secret key lives in another
+ * process (daemon/privsep.h) gives xmit no key: what it makes is finished
+ * with its proof zero (fgw_finish with no key, fgw_seal_later), held back
+ * at fgd_xmit_to, and proved in one call for up to FGD_PEND_MAX datagrams
+ * at fgd_xmit_flush (or when the queue is full), then sent.  One call a
+ * round, not one a datagram: a round trip to the other process costs
+ * about half a signature.
+ */
+struct fgd_proof {
+	uint8_t *buf; /* a datagram; its proof goes in its last bytes */
+	size_t len;
+	int member; /* the MAC's keyring entry, or -1: a signature */
+};
+/* Make the proofs of @n datagrams in place: 0, or -1 (none made). */
+typedef int fgd_prove_fn(void *arg, struct fgd_proof *p, size_t n);
+
+#define FGD_PEND_MAX  48  /* datagrams proved in one call */
+#define FGD_PEND_DEST 256 /* their sends */
+struct fgd_pending;       /* xmit.c */
 typedef void fgd_send_fn(void *arg, const uint8_t *buf, size_t len);
 
 struct fgd_xmit {
@@ -49,6 +70,9 @@ struct fgd_xmit {
 	fgd_sendto_fn *send; /* the network; NULL: none attached */
 	void *arg;
 	struct fgd_counters *ctr;
+	fgd_prove_fn *prove; /* NULL: proved here, with sk and pw */
+	void *prove_arg;
+	struct fgd_pending *pend;
 };
 
 /* Our identity on @kr (copied; our pairwise keys are added to the copy).
@@ -58,6 +82,13 @@ void fgd_xmit_init(struct fgd_xmit *x, const struct fgw_keyring *kr,
                    uint64_t incarnation, size_t max_datagram,
                    struct fgd_counters *ctr);
 void fgd_xmit_fini(struct fgd_xmit *x);
+
+/* Prove elsewhere, with @prove, from now on (x->sk must be NULL, and
+ * x->pw, if any, an rx-only table that says whom we share keys with).
+ * 0, or -1 out of memory. */
+int fgd_xmit_defer(struct fgd_xmit *x, fgd_prove_fn *prove, void *arg);
+/* Have what waits proved, and send it; nothing when proved here. */
+void fgd_xmit_flush(struct fgd_xmit *x);
 
 /* Send @buf to @to as it is (a relay's forward, a re-sent announcement);
  * nothing without a network or an address. */

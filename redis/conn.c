@@ -83,14 +83,19 @@ static int resolve(struct fgr_conn *c, char *err, size_t errlen)
 }
 
 int fgr_conn_init(struct fgr_conn *c, const struct fgr_conf *conf,
-                  const char *name, char *err, size_t errlen)
+                  const char *name, struct fgr_secret *pw, char *err,
+                  size_t errlen)
 {
 	memset(c, 0, sizeof *c);
 	c->conf = *conf;
 	snprintf(c->name, sizeof c->name, "%s", name);
+	if (pw != NULL && pw->pw != NULL) {
+		c->pw = *pw; /* taken over */
+		memset(pw, 0, sizeof *pw);
+	}
 	if (resolve(c, err, errlen) != 0)
 		return -1;
-	if (conf->password_file[0] &&
+	if (conf->password_file[0] && c->pw.pw == NULL &&
 	    fgr_secret_load(&c->pw, conf->password_file, err, errlen) != 0)
 		return -1;
 	if (c->pw.pw != NULL)

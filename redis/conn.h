@@ -83,10 +83,12 @@ struct fgr_conn {
 	char err[256];
 };
 
-/* Resolve @conf's address and read its password file: 0, or -1 with why
- * in @err.  @name is what CLIENT LIST shows of us. */
+/* Resolve @conf's address and read its password file, unless @pw holds
+ * it already (taken over: a daemon reads it before it drops privileges):
+ * 0, or -1 with why in @err.  @name is what CLIENT LIST shows of us. */
 int fgr_conn_init(struct fgr_conn *c, const struct fgr_conf *conf,
-                  const char *name, char *err, size_t errlen);
+                  const char *name, struct fgr_secret *pw, char *err,
+                  size_t errlen);
 void fgr_conn_fini(struct fgr_conn *c);
 
 /* Start connecting (down only): 0, or -1 (failed at once: fail, err). */

@@ -27,8 +27,8 @@
 	} while (0)
 
 int fgr_sync_init(struct fgr_sync *s, struct fgd_node *n,
-                  const struct fgr_conf *conf, fgr_log_fn *log, uint64_t now_ms,
-                  char *err, size_t errlen)
+                  const struct fgr_conf *conf, struct fgr_secret *pw,
+                  fgr_log_fn *log, uint64_t now_ms, char *err, size_t errlen)
 {
 	char name[64];
 
@@ -46,7 +46,7 @@ int fgr_sync_init(struct fgr_sync *s, struct fgd_node *n,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (fgr_conn_init(&s->conn, conf, name, err, errlen) == 0) {
+	if (fgr_conn_init(&s->conn, conf, name, pw, err, errlen) == 0) {
 		n->counts.pushed = 0; /* floors wait for Redis too */
 		return 0;
 	}

@@ -136,11 +136,12 @@ struct fgr_sync {
 };
 
 /* The transport of node @n to the server of @conf (address resolved and
- * password read now).  0, or -1 with why in @err.  A transport left all
- * zero is off: every call below does nothing (fd -1), fini included. */
+ * password read now, unless @pw holds it: fgr_conn_init).  0, or -1 with
+ * why in @err.  A transport left all zero is off: every call below does
+ * nothing (fd -1), fini included. */
 int fgr_sync_init(struct fgr_sync *s, struct fgd_node *n,
-                  const struct fgr_conf *conf, fgr_log_fn *log, uint64_t now_ms,
-                  char *err, size_t errlen);
+                  const struct fgr_conf *conf, struct fgr_secret *pw,
+                  fgr_log_fn *log, uint64_t now_ms, char *err, size_t errlen);
 void fgr_sync_fini(struct fgr_sync *s);
 
 /* Once a round, after the node's harvest: start an exchange if none is

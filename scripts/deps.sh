@@ -13,6 +13,13 @@ systemd man-db"
 
 fg_install_deps() {
 	local missing="" p sudo=""
+	# the system user floodgated's network process runs as, when started
+	# as root (floodgated(8)); make install creates it the same way
+	if ! getent passwd floodgate >/dev/null && [ "$(id -u)" -eq 0 ]; then
+		systemd-sysusers - \
+			<"$(dirname "${BASH_SOURCE[0]}")/../daemon/sysusers.d/floodgate.conf" ||
+			return 1
+	fi
 	for p in $FG_DEPS; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 			missing="$missing $p"

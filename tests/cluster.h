@@ -9,9 +9,12 @@
 #define FG_TESTS_CLUSTER_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <urcu/uatomic.h>
@@ -76,6 +79,35 @@ static inline pid_t cluster_spawn(const char *dir, int i)
 	p = fgc_spawn(daemon_path(), conf, log, SIGKILL, 0);
 	cr_assert_geq(p, 0, "fork");
 	return p;
+}
+
+/* The network process of the daemon @pid started (floodgated runs as two:
+ * daemon/privsep.h): its child, found in /proc; @pid when it has none. */
+static inline pid_t daemon_network_pid(pid_t pid)
+{
+	char path[64], line[512];
+	struct dirent *e;
+	pid_t found = pid;
+	DIR *d = opendir("/proc");
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL && found == pid) {
+		long ppid = -1;
+		char *p;
+		FILE *f;
+
+		snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(line, sizeof line, f) &&
+		    (p = strrchr(line, ')')) != NULL &&
+		    sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == pid)
+			found = (pid_t)atol(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return found;
 }
 
 /* A worker process offers about @offer checks/s of (@rule, @key) to

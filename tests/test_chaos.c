@@ -1048,15 +1048,17 @@ Test(chaos, datagrams_lost_in_a_full_receive_buffer_are_counted)
 	uint8_t junk[1000];
 	unsigned k;
 	int fd, ok;
+	pid_t net;
 
 	cluster_up(0, 0, 0);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	cr_assert_geq(fd, 0);
-	memset(junk, 0xa5, sizeof junk); /* bad-version, once read */
-	cr_assert_eq(kill(K.pid[0], SIGSTOP), 0);
+	memset(junk, 0xa5, sizeof junk);    /* bad-version, once read */
+	net = daemon_network_pid(K.pid[0]); /* the one that reads */
+	cr_assert_eq(kill(net, SIGSTOP), 0);
 	for (k = 0; k < sent; k++) /* 20 MB: more than any buffer holds */
 		send_to(fd, 0, junk, sizeof junk);
-	cr_assert_eq(kill(K.pid[0], SIGCONT), 0);
+	cr_assert_eq(kill(net, SIGCONT), 0);
 	close(fd);
 	t0 = fg__now_ns();
 	do {

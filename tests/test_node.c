@@ -759,3 +759,43 @@ Test(gossip, a_change_is_sent_before_its_count_is_floored)
 	cr_expect_eq(W.node[1].ctr.applied, 1, "announced once as consumed");
 	cr_expect_eq(left(1, "fast", "y"), 9);
 }
+
+/* Issue 12, finding 9: a peer with a key (stolen, or its own gone bad)
+ * claims 2^64 - 1 tokens of a key.  On the wire a record carries at most
+ * 2^32 - 1 of them (recent saturates, wire.h); a record pulled from
+ * Redis carries its floor as it is, so all of it.  Debts stay within the
+ * bound, and the counters an operator reads stay true: applied is what
+ * was debited (at most the bound a key), and what was kept out only
+ * grows, stopping at UINT64_MAX rather than wrapping to a small number. */
+Test(gossip, a_count_of_2_to_the_64_never_wraps_a_counter)
+{
+	const struct fgd_counters *c = &W.node[1].ctr;
+	static const char *keys[] = {"a", "b", "c"};
+	uint64_t bound, oid = fgd_origin_id(&W.kr, 0), capped;
+	size_t k;
+	int64_t l;
+
+	test_rule(W.fg[1], "p", 10, 10, 1000, FG_RULE_GLOBAL);
+	bound = (1000 + 2 * (1000 + FGD_DEBT_WINDOW_MS)) / 100;
+	for (k = 0; k < 3; k++) {
+		struct fgw_record rec = {.rule = (const uint8_t *)"p",
+		                         .rule_len = 1,
+		                         .key = (const uint8_t *)keys[k],
+		                         .key_len = 1,
+		                         .count = UINT64_MAX,
+		                         .floor = 0};
+
+		cr_assert_eq(fgd_counts_apply_from(&W.node[1].counts, oid, 7,
+		                                   &rec, 1000),
+		             0);
+		cr_assert_eq(fg__peek(W.fg[1], "p", keys[k], 1, &l), 0);
+		cr_expect_geq(l, 10 - (int64_t)bound, "%s: within the bound",
+		              keys[k]);
+		capped = c->debt_capped;
+		cr_expect_geq(capped, UINT64_MAX / 2, "%s: counted, not %llu",
+		              keys[k], (unsigned long long)capped);
+	}
+	cr_expect_eq(capped, UINT64_MAX, "3 x 2^64 kept out: saturated");
+	cr_expect_leq(c->applied, 3 * (bound + 1), "applied: what was debited");
+	cr_expect_geq(c->applied, 3 * (bound - 1));
+}

@@ -13,11 +13,12 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "gossip/node.h"
 #include "daemon/control.h"
+#include "daemon/snapkey.h"
 #include "daemon/snapshot.h"
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -36,6 +37,10 @@ static struct host {
 	int up;
 } H;
 static char seg[64], dir[64], snap[128];
+
+/* The MAC key of the snapshots these tests write by hand. */
+static const uint8_t tkey[FGD_SNAP_KEY_BYTES] =
+    "a test key, 32 bytes long......";
 
 static void host_up(void)
 {
@@ -122,8 +127,9 @@ static void write_ok(struct fgd_snap_counts *n)
 {
 	char err[512];
 
-	cr_assert_eq(fgd_snapshot_write(snap, H.c, &H.n, n, err, sizeof err), 0,
-	             "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_write(snap, tkey, H.c, &H.n, n, err, sizeof err), 0,
+	    "%s", err);
 }
 
 TestSuite(snapshot, .init = setup, .fini = teardown);
@@ -142,8 +148,8 @@ Test(snapshot, a_restored_segment_makes_the_same_decisions)
 	host_down(); /* the segment is gone, as after a reboot */
 	host_up();
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
-	    "%s", err);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_expect_eq(r.buckets, w.buckets);
 	levels(after);
 	for (i = 0; i < 2 * KEYS; i++)
@@ -187,8 +193,8 @@ Test(snapshot, remote_marks_come_back_so_nothing_is_debited_twice)
 	host_down();
 	host_up();
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
-	    "%s", err);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_expect_eq(r.remote, 1);
 	e = fgd_node_mark(&H.n, 77, "api", 3, "k", 1);
 	cr_assert_not_null(e, "found by name: the id key is the node's");
@@ -198,49 +204,81 @@ Test(snapshot, remote_marks_come_back_so_nothing_is_debited_twice)
 	cr_expect_eq(e->consumed, 234);
 }
 
-/* A snapshot of format version 1 (marks by name), written by hand. */
-static void write_v1(uint64_t origin, const char *rule, const char *key,
-                     uint64_t inc, uint64_t count)
+/* Issue 12, finding 2: whoever can write the snapshot but not read the
+ * daemon's key cannot make one it restores.  A snapshot of version 2, as
+ * floodgate wrote it before (an unkeyed BLAKE2b-256), names a debt of an
+ * hour: refused, kept aside, never tried again, nothing restored. */
+Test(snapshot, an_unkeyed_snapshot_of_version_2_is_refused_and_kept_aside)
 {
-	struct fgd_snap_remote rec;
+	struct fgd_snap_bucket rec;
 	struct fgd_snap_hdr h;
+	struct fgd_snap_counts r;
+	crypto_generichash_state st;
+	char err[512], aside[160];
+	int64_t left;
 	int fd;
 
 	memset(&h, 0, sizeof h);
 	memset(&rec, 0, sizeof rec);
 	memcpy(h.magic, FGD_SNAP_MAGIC, sizeof h.magic);
-	h.version = 1;
+	h.version = 2;
 	h.rec_size = FGD_SNAP_REC_SIZE;
-	h.nremote = 1;
-	snprintf(rec.rule, sizeof rec.rule, "%s", rule);
-	rec.key_len = (uint32_t)strlen(key);
-	memcpy(rec.key, key, rec.key_len);
-	rec.origin = origin;
-	rec.incarnation = inc;
-	rec.count = count;
-	fgd_snapshot_sum(&h, &rec, sizeof rec, h.sum);
+	h.nbuckets = 1;
+	h.realtime_ns = (uint64_t)time(NULL) * 1000000000u;
+	snprintf(rec.rule, sizeof rec.rule, "api");
+	rec.key_len = 1;
+	rec.key[0] = 'k';
+	rec.debt_ns = 3600ull * 1000000000u;
+	crypto_generichash_init(&st, NULL, 0, sizeof h.sum);
+	crypto_generichash_update(&st, (const void *)&h, sizeof h);
+	crypto_generichash_update(&st, (const void *)&rec, sizeof rec);
+	crypto_generichash_final(&st, h.sum, sizeof h.sum);
 	fd = open(snap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, &h, sizeof h), (ssize_t)sizeof h);
 	cr_assert_eq(write(fd, &rec, sizeof rec), (ssize_t)sizeof rec);
 	close(fd);
+	cr_expect_eq(
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    -1);
+	cr_expect(strstr(err, "format version 2 has a checksum but no MAC") !=
+	              NULL,
+	          "%s", err);
+	snprintf(aside, sizeof aside, "%s.refused", snap);
+	cr_expect(strstr(err, aside) != NULL, "%s", err);
+	cr_expect_eq(access(aside, F_OK), 0, "kept aside");
+	cr_expect_neq(access(snap, F_OK), 0, "and not tried again");
+	cr_expect_eq(r.buckets, 0);
+	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
+	cr_expect_eq(left, 10, "nothing restored");
 }
 
-Test(snapshot, a_version_1_snapshot_still_restores_its_marks_by_name)
+/* A snapshot under another key (another node key, or a key file
+ * replaced) fails the MAC: refused, kept aside, never restored. */
+Test(snapshot, a_snapshot_under_another_key_is_refused_and_kept_aside)
 {
-	struct fgd_snap_counts r;
-	struct fgd_remote *e;
-	char err[512];
+	static const uint8_t other[FGD_SNAP_KEY_BYTES] = "another key";
+	struct fgd_snap_counts w, r;
+	char err[512], aside[160];
+	int64_t left;
 
-	write_v1(77, "api", "k", 5, 1234);
-	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
-	    "%s", err);
-	cr_expect_eq(r.remote, 1);
-	e = fgd_node_mark(&H.n, 77, "api", 3, "k", 1);
-	cr_assert_not_null(e);
-	cr_expect_eq(e->incarnation, 5);
-	cr_expect_eq(e->count, 1234);
+	cr_assert_eq(fg_allow(H.c, "api", "k", 4, NULL), 1);
+	write_ok(&w);
+	host_down();
+	host_up();
+	cr_expect_eq(fgd_snapshot_verify(snap, other, &r, err, sizeof err), -1);
+	cr_expect_eq(access(snap, F_OK), 0, "verify moves nothing");
+	cr_expect_eq(fgd_snapshot_restore(snap, other, H.c, &H.n, 1, &r, err,
+	                                  sizeof err),
+	             -1);
+	cr_expect(strstr(err, "MAC mismatch") != NULL, "%s", err);
+	snprintf(aside, sizeof aside, "%s.refused", snap);
+	cr_expect_eq(access(aside, F_OK), 0, "kept aside");
+	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
+	cr_expect_eq(left, 10, "nothing restored");
+	cr_expect_eq(
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    1, "never tried again");
 }
 
 Test(snapshot, restoring_never_lowers_what_is_there)
@@ -253,7 +291,8 @@ Test(snapshot, restoring_never_lowers_what_is_there)
 	write_ok(&w);
 	cr_assert_eq(fg_allow(H.c, "api", "k", 5, NULL), 1); /* 4 left */
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0);
 	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 4);
 }
@@ -267,7 +306,8 @@ Test(snapshot, buckets_of_rules_that_are_gone_are_skipped)
 	write_ok(&w);
 	cr_assert_eq(fg_rule_remove(H.c, "login"), 0);
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0);
 	cr_expect_gt(r.skipped, 0);
 	cr_expect_eq(r.buckets + r.skipped, w.buckets);
 }
@@ -278,7 +318,8 @@ Test(snapshot, no_snapshot_is_not_an_error)
 	char err[512];
 
 	cr_expect_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 1);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    1);
 }
 
 /* ------------------------------------------------------ without a node */
@@ -292,15 +333,16 @@ Test(snapshot, buckets_alone_are_written_and_restored_without_a_node)
 
 	consume();
 	levels(before);
-	cr_assert_eq(fgd_snapshot_write(snap, H.c, NULL, &w, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_write(snap, tkey, H.c, NULL, &w, err, sizeof err), 0,
+	    "%s", err);
 	cr_expect_gt(w.buckets, 0);
 	cr_expect_eq(w.remote, 0);
 	host_down();
 	host_up();
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, NULL, 1, &r, err, sizeof err), 0,
-	    "%s", err);
+	    fgd_snapshot_restore(snap, tkey, H.c, NULL, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_expect_eq(r.buckets, w.buckets);
 	levels(after);
 	for (i = 0; i < 2 * KEYS; i++)
@@ -326,8 +368,8 @@ Test(snapshot, marks_are_skipped_where_nothing_gossips)
 	host_down();
 	host_up();
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, NULL, 1, &r, err, sizeof err), 0,
-	    "%s", err);
+	    fgd_snapshot_restore(snap, tkey, H.c, NULL, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_expect_eq(r.buckets, 1);
 	cr_expect_eq(r.remote, 0);
 	cr_expect_eq(r.skipped, 1, "the mark is counted as skipped");
@@ -339,14 +381,14 @@ Test(snapshot, verify_reads_without_applying)
 	char err[512];
 	int64_t left;
 
-	cr_expect_eq(fgd_snapshot_verify(snap, &v, err, sizeof err), 1,
+	cr_expect_eq(fgd_snapshot_verify(snap, tkey, &v, err, sizeof err), 1,
 	             "no file yet");
 	cr_assert_eq(fg_allow(H.c, "api", "k", 4, NULL), 1);
 	write_ok(&w);
 	host_down();
 	host_up();
-	cr_assert_eq(fgd_snapshot_verify(snap, &v, err, sizeof err), 0, "%s",
-	             err);
+	cr_assert_eq(fgd_snapshot_verify(snap, tkey, &v, err, sizeof err), 0,
+	             "%s", err);
 	cr_expect_eq(v.buckets, 1);
 	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 10, "nothing applied");
@@ -370,7 +412,7 @@ static void rewrite_header(void (*edit)(struct fgd_snap_hdr *), int fix)
 	cr_assert_geq(n, 0);
 	edit(&h);
 	if (fix)
-		fgd_snapshot_sum(&h, body, (size_t)n, h.sum);
+		fgd_snapshot_mac(tkey, &h, body, (size_t)n, h.sum);
 	cr_assert_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
 	close(fd);
 }
@@ -386,10 +428,10 @@ static void with_header(void (*edit)(struct fgd_snap_hdr *), int fix,
 	consume();
 	write_ok(&w);
 	rewrite_header(edit, fix);
-	cr_expect_eq(fgd_snapshot_verify(snap, &r, err, sizeof err), expect,
-	             "verify, %s: %s", why, err);
+	cr_expect_eq(fgd_snapshot_verify(snap, tkey, &r, err, sizeof err),
+	             expect, "verify, %s: %s", why, err);
 	cr_expect_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err),
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
 	    expect, "%s: %s", why, err);
 	if (expect < 0) {
 		cr_expect_eq(r.buckets + r.remote, 0, "nothing restored");
@@ -443,7 +485,8 @@ Test(snapshot, a_truncated_snapshot_is_refused)
 	write_ok(&w);
 	cr_assert_eq(truncate(snap, sizeof(struct fgd_snap_hdr) + 100), 0);
 	cr_expect_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), -1);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    -1);
 	cr_expect_eq(r.buckets, 0);
 }
 
@@ -496,7 +539,10 @@ Test(snapshot, a_snapshot_of_a_layout_2_segment_restores_into_this_layout)
 	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	memset(h.boot_id, 0, sizeof h.boot_id);
 	memcpy(h.boot_id, "another-boot", 12);
-	fgd_snapshot_sum(&h, body, len, h.sum);
+	/* its records as they were, under version 3's MAC: what the daemon
+	 * wrote at its first snapshot after the upgrade */
+	h.version = FGD_SNAP_VERSION;
+	fgd_snapshot_mac(tkey, &h, body, len, h.sum);
 	f = fopen(snap, "wb");
 	cr_assert_not_null(f);
 	cr_assert_eq(fwrite(&h, 1, sizeof h, f), sizeof h);
@@ -505,8 +551,8 @@ Test(snapshot, a_snapshot_of_a_layout_2_segment_restores_into_this_layout)
 	free(body);
 
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
-	    "%s", err);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_expect_eq(r.buckets, 82);
 	cr_expect_eq(r.skipped, 0);
 	levels(after);
@@ -532,8 +578,8 @@ Test(snapshot, a_snapshot_from_the_future_counts_no_time_as_passed)
 	host_down();
 	host_up();
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
-	    "%s", err);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 4, "%lld left: the clock went back, no refill",
 	             (long long)left);
@@ -552,8 +598,8 @@ Test(snapshot, a_snapshot_an_hour_old_from_another_boot_has_refilled)
 	host_down();
 	host_up();
 	cr_assert_eq(
-	    fgd_snapshot_restore(snap, H.c, &H.n, 1, &r, err, sizeof err), 0,
-	    "%s", err);
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_assert_eq(fg__peek(H.c, "api", "k", 1, &left), 0);
 	cr_expect_eq(left, 5, "%lld left after an hour of refill",
 	             (long long)left);
@@ -873,4 +919,39 @@ Test(snapshot, a_read_only_snapshot_directory_stops_the_start_with_the_fix,
 	             1, "the log names the cause and the fix");
 	snprintf(cmd, sizeof cmd, "/dev/shm/%s-d", seg);
 	cr_expect_neq(access(cmd, F_OK), 0, "no segment was created");
+}
+
+/* A single host's snapshot key: made once, 0600, then the same; a key
+ * file that is not ours (open to others, a link, the wrong size) is
+ * refused with the fix, never used and never replaced. */
+Test(snapshot, the_key_file_is_made_once_and_one_not_ours_is_refused)
+{
+	uint8_t k1[FGD_SNAP_KEY_BYTES], k2[FGD_SNAP_KEY_BYTES];
+	char path[160], err[600];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s.key", snap);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 0, k1, err, sizeof err), 1,
+	             "none yet, and not to be made");
+	cr_assert_eq(fgd_snapkey_get(snap, NULL, 1, k1, err, sizeof err), 0,
+	             "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), 0);
+	cr_expect_eq(memcmp(k1, k2, sizeof k1), 0, "the same key");
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), -1);
+	cr_expect(strstr(err, "not a snapshot key of ours") != NULL, "%s", err);
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(truncate(path, 31), 0);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), -1);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(symlink("/etc/hostname", path), 0);
+	cr_expect_eq(fgd_snapkey_get(snap, NULL, 1, k2, err, sizeof err), -1);
+	cr_expect(strstr(err, "symbolic link") != NULL, "%s", err);
+	cr_assert_eq(unlink(path), 0);
+	/* with a node key: derived, no file */
+	cr_assert_eq(fgd_snapkey_get(snap, H.sk, 1, k2, err, sizeof err), 0);
+	cr_expect_neq(access(path, F_OK), 0, "no file made");
+	cr_expect_neq(memcmp(k1, k2, sizeof k1), 0);
 }
