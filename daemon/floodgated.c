@@ -16,9 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +39,7 @@
 #include "daemon/control.h"
 #include "gossip/node.h"
 #include "daemon/snapshot.h"
+#include "daemon/segment.h"
 #include "gossip/keys.h"
 #include "lib/client.h"
 #include "lib/floodgate.h"
@@ -153,47 +152,8 @@ static int rules_apply(fg_client *fg, const struct fgd_config *cfg)
 
 static int segment_open(struct daemon *d)
 {
-	fg_segment_opts o = {.capacity = d->cfg.capacity,
-	                     .mode = d->cfg.mode,
-	                     .flags =
-	                         d->cfg.huge_pages ? FG_SEGMENT_HUGEPAGES : 0,
-	                     .uid = -1,
-	                     .gid = -1};
-	char buf[1024];
-	int r;
-
-	if (d->cfg.user[0]) {
-		struct passwd pw, *res = NULL;
-
-		if (getpwnam_r(d->cfg.user, &pw, buf, sizeof buf, &res) != 0 ||
-		    res == NULL) {
-			logmsg(LOG_ERR, "user %s: no such user", d->cfg.user);
-			return -1;
-		}
-		o.uid = res->pw_uid;
-	}
-	if (d->cfg.group[0]) {
-		struct group gr, *res = NULL;
-
-		if (getgrnam_r(d->cfg.group, &gr, buf, sizeof buf, &res) != 0 ||
-		    res == NULL) {
-			logmsg(LOG_ERR, "group %s: no such group",
-			       d->cfg.group);
-			return -1;
-		}
-		o.gid = res->gr_gid;
-	}
-	if (fg__seg_path(d->cfg.segment, buf, sizeof buf) == 0)
-		d->fresh = access(buf, F_OK) != 0;
-	r = fg_create(d->cfg.segment, &o, 0, &d->fg);
-	if (r != 0) {
-		logmsg(LOG_ERR, "segment %s: %s%s", d->cfg.segment,
-		       fg_strerror(r),
-		       r == FG_EEXIST ? " (remove it with fg_unlink or change "
-		                        "capacity back)"
-		                      : "");
+	if (fgd_segment_open(&d->cfg, logmsg, &d->fg, &d->fresh) != 0)
 		return -1;
-	}
 	uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, (uint64_t)getpid());
 	return 0;
 }
@@ -700,6 +660,7 @@ static int run(struct daemon *d)
 			if (n > 0)
 				logmsg(LOG_INFO, "reaped %d abandoned slots",
 				       n);
+			fgd_segment_watch(d->fg, logmsg);
 			next_reap = t + REAP_EVERY_MS;
 		}
 		if (t >= next_expire && d->node_ok) {

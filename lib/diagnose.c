@@ -94,32 +94,36 @@ static int lacks(char *buf, size_t len, const char *what, const struct perms *p)
 	return 1;
 }
 
+/* Made by a user trust.c does not trust, in words. */
+static void owner_why(char *buf, size_t len, const char *what,
+                      const struct perms *p, const struct fg_trust *t)
+{
+	char dir[64];
+
+	if (t->dir_private)
+		snprintf(dir, sizeof dir, "its directory is uid %u's",
+		         (unsigned)t->dir_uid);
+	else
+		snprintf(dir, sizeof dir,
+		         "anyone may add names to its directory");
+	snprintf(buf, len,
+	         "%s was made by uid %u, neither root, this process's user "
+	         "(uid %u) nor the owner of a directory only its owner may "
+	         "add names to (%s): anyone could have made it, so it is not "
+	         "used; remove it as root (rm) and start floodgated again, "
+	         "and name the segment in a directory only floodgated's user "
+	         "may write, such as /run/floodgate",
+	         what, (unsigned)p->uid, (unsigned)t->euid, dir);
+}
+
 /* A trust.c verdict in words: FG_EACCES, or 0 when trusted. */
 static int distrust(char *buf, size_t len, const char *what, enum fg_distrust v,
                     const struct perms *p, const struct fg_trust *t)
 {
 	switch (v) {
-	case FG_DISTRUST_OWNER: {
-		char dir[64];
-
-		if (t->dir_private)
-			snprintf(dir, sizeof dir, "uid %u owns its directory",
-			         (unsigned)t->dir_uid);
-		else
-			snprintf(dir, sizeof dir,
-			         "others may add names to its directory");
-		snprintf(
-		    buf, len,
-		    "%s was made by uid %u, not by root, by this "
-		    "process's user (uid %u) nor by the owner of a "
-		    "directory only its owner may add names to (%s): "
-		    "anyone could have made it, so it is not used; remove "
-		    "it as root (fg_unlink) and start floodgated again, "
-		    "and name the segment in a directory only floodgated's "
-		    "user may write, such as /run/floodgate",
-		    what, (unsigned)p->uid, (unsigned)t->euid, dir);
+	case FG_DISTRUST_OWNER:
+		owner_why(buf, len, what, p, t);
 		return FG_EACCES;
-	}
 	case FG_DISTRUST_MODE:
 		snprintf(buf, len,
 		         "%s is mode %04o: others may read or write it, so it "
@@ -132,7 +136,7 @@ static int distrust(char *buf, size_t len, const char *what, enum fg_distrust v,
 		snprintf(buf, len,
 		         "%s belongs to uid %u, who neither made nor owns the "
 		         "System V memory it names: it is not used; remove it "
-		         "(fg_unlink) and start floodgated again",
+		         "(rm) and start floodgated again",
 		         what, (unsigned)p->uid);
 		return FG_EACCES;
 	default:
@@ -149,6 +153,7 @@ static int sysv_why(char *buf, size_t len, const char *path, int fd,
 	struct shmid_ds ds;
 	struct perms mem, file = {st->st_uid, st->st_gid, st->st_mode};
 	char what[FG_SEG_PATH_MAX + 64];
+	enum fg_distrust v;
 	int r;
 
 	r = distrust(buf, len, path, fg__trust_check(t, 0, st->st_mode), &file,
@@ -172,7 +177,10 @@ static int sysv_why(char *buf, size_t len, const char *path, int fd,
 	                     ds.shm_perm.mode & 0777};
 	if (lacks(buf, len, what, &mem))
 		return FG_EACCES;
-	return distrust(buf, len, what, fg__sysv_judge(t, st, &ds), &mem, t);
+	v = fg__sysv_judge(t, st, &ds);
+	if (v == FG_DISTRUST_NAME)
+		return distrust(buf, len, path, v, &file, t);
+	return distrust(buf, len, what, v, &mem, t);
 }
 
 /* Why the file segment at @path cannot be used: 0 or FG_E*. */

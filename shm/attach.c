@@ -33,7 +33,11 @@
 
 #include "shm/sysv.h"
 
-enum kind { KIND_NONE, KIND_FILE, KIND_SYSV };
+enum kind {
+	KIND_NONE = FG_FOUND_OTHER,
+	KIND_FILE = FG_FOUND_FILE,
+	KIND_SYSV = FG_FOUND_SYSV
+};
 
 /* What is at a name: opened, and the directory it is in described. */
 struct entry {
@@ -101,28 +105,18 @@ static int entry_attach(struct entry *e, const char *path, struct fg_seg *seg)
 	return r;
 }
 
-static int attach_as(const char *path, int64_t also, struct fg_seg *seg,
-                     enum kind *kind)
+int fg__seg_attach(const char *path, struct fg_seg *seg)
 {
 	struct entry e;
 	int r;
 
-	*kind = KIND_NONE;
-	r = entry_open(path, also, &e);
+	r = entry_open(path, -1, &e);
 	if (r != 0)
 		return r;
-	*kind = e.kind;
 	r = entry_attach(&e, path, seg);
 	if (r != 0)
 		close(e.fd);
 	return r;
-}
-
-int fg__seg_attach(const char *path, struct fg_seg *seg)
-{
-	enum kind kind;
-
-	return attach_as(path, -1, seg, &kind);
 }
 
 /* ------------------------------------------------------------ the owner */
@@ -330,6 +324,32 @@ int fg__seg_create(const char *path, const fg_segment_opts *opts,
 	if (built != NULL)
 		*built = made;
 	return r;
+}
+
+int fg__seg_found(const char *path, struct fg_seg_found *f)
+{
+	struct fg_sysv_name name;
+	struct shmid_ds ds;
+	struct entry e;
+	int r;
+
+	memset(f, 0, sizeof *f);
+	r = entry_open(path, -1, &e);
+	if (r != 0)
+		return r;
+	f->kind = (int)e.kind;
+	f->uid = e.st.st_uid;
+	f->gid = e.st.st_gid;
+	f->mode = e.st.st_mode & 07777;
+	f->trusted = fg__trust_uid(&e.t, e.st.st_uid);
+	if (e.kind == KIND_SYSV && fg__sysv_stat(e.fd, &name, &ds) == 0) {
+		f->mem = 1;
+		f->uid = ds.shm_perm.uid;
+		f->gid = ds.shm_perm.gid;
+		f->mode = ds.shm_perm.mode & 0777;
+	}
+	close(e.fd);
+	return 0;
 }
 
 /* ------------------------------------------------------------- removal */

@@ -92,6 +92,24 @@ int fg__seg_attach(const char *path, struct fg_seg *seg);
  * call made a new segment (attach.c). */
 int fg__seg_create(const char *path, const fg_segment_opts *opts,
                    unsigned flags, struct fg_seg *seg, int *built);
+/* What is at a segment's name, for an owner's messages (attach.c). */
+struct fg_seg_found {
+	int kind;    /* FG_FOUND_* */
+	int trusted; /* its owner is one trust.c trusts */
+	int mem;     /* a System V name whose memory is there: the
+	              * following are the memory's */
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+};
+#define FG_FOUND_OTHER 0 /* a regular file of neither kind */
+#define FG_FOUND_FILE  1 /* a file segment (magic of any layout) */
+#define FG_FOUND_SYSV  2 /* the name of a System V segment */
+
+/* 0 with *@f, or FG_ENOSEG (nothing there), FG_EBADSEG (not a regular
+ * file), FG_EACCES... */
+int fg__seg_found(const char *path, struct fg_seg_found *f);
+
 /* fg_unlink() (attach.c). */
 int fg__seg_unlink(const char *path);
 void fg__seg_detach(struct fg_seg *seg);

@@ -1,0 +1,29 @@
+/*
+ * segment.h - the daemon's segment: made or checked at start, watched
+ * while running (segment.c).
+ */
+#ifndef FGD_SEGMENT_H
+#define FGD_SEGMENT_H
+
+#include "daemon/config.h"
+#include "lib/floodgate.h"
+
+typedef void fgd_log_fn(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Create the segment @cfg names, or attach to the one there, giving it
+ * the configured mode, owner and group; replace one the daemon may
+ * rebuild (a file segment, a corrupt one, one of another layout).  Every
+ * decision is logged through @log, refusals with what to do.
+ * Return: 0 with *@out and *@fresh (1: a new segment, to be filled from
+ * the snapshot), or -1.
+ */
+int fgd_segment_open(const struct fgd_config *cfg, fgd_log_fn *log,
+                     fg_client **out, int *fresh);
+
+/* Check, now and then, that nothing a worker did to the segment stops
+ * new workers from attaching; mend and log what it finds. */
+void fgd_segment_watch(fg_client *fg, fgd_log_fn *log);
+
+#endif
