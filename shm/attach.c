@@ -78,24 +78,27 @@ static int entry_open(const char *path, int64_t also, struct entry *e)
 	return 0;
 }
 
-/* Attach to the segment open in @e; @e->fd belongs to @seg on success. */
-static int entry_attach(struct entry *e, const char *path, struct fg_seg *seg)
+/* Attach to the segment open in @e; @e->fd belongs to @seg on success.
+ * The @owner also takes a segment whose mode gives others access, which
+ * it then closes (perms_apply()); the memory of a System V segment is
+ * judged with it (sysv.c). */
+static int entry_attach(struct entry *e, const char *path, int owner,
+                        struct fg_seg *seg)
 {
+	mode_t mode = owner ? 0 : e->st.st_mode;
 	int r;
 
 	switch (e->kind) {
 	case KIND_FILE:
-		if (fg__trust_check(&e->t, e->st.st_uid, e->st.st_mode) !=
-		        FG_TRUSTED ||
+		if (fg__trust_check(&e->t, e->st.st_uid, mode) != FG_TRUSTED ||
 		    !e->writable)
 			return FG_EACCES;
 		r = fg__seg_map_file(e->fd, seg);
 		break;
 	case KIND_SYSV:
-		if (fg__trust_check(&e->t, 0, e->st.st_mode) != FG_TRUSTED)
-			return FG_EACCES; /* its owner is judged with the memory
-			                   */
-		r = fg__sysv_attach(e->fd, &e->t, seg);
+		if (fg__trust_check(&e->t, 0, mode) != FG_TRUSTED)
+			return FG_EACCES;
+		r = fg__sysv_attach(e->fd, &e->t, owner, seg);
 		break;
 	default:
 		return FG_EBADSEG;
@@ -113,7 +116,7 @@ int fg__seg_attach(const char *path, struct fg_seg *seg)
 	r = entry_open(path, -1, &e);
 	if (r != 0)
 		return r;
-	r = entry_attach(&e, path, seg);
+	r = entry_attach(&e, path, 0, seg);
 	if (r != 0)
 		close(e.fd);
 	return r;
@@ -257,7 +260,7 @@ static int owner_attach(const char *path, const struct want *w,
 	r = entry_open(path, w->perms.uid, &e);
 	if (r != 0)
 		return r;
-	r = entry_attach(&e, path, seg);
+	r = entry_attach(&e, path, 1, seg);
 	if (r == FG_ENOSEG && !fg__trust_uid(&e.t, e.st.st_uid))
 		r = FG_EACCES; /* somebody's name of memory long gone */
 	if (r != 0) {

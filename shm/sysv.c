@@ -158,8 +158,10 @@ enum fg_distrust fg__sysv_judge(const struct fg_trust *t,
 	return name_st->st_mode & 0007 ? FG_DISTRUST_MODE : FG_TRUSTED;
 }
 
-int fg__sysv_attach(int fd, const struct fg_trust *t, struct fg_seg *seg)
+int fg__sysv_attach(int fd, const struct fg_trust *t, int owner,
+                    struct fg_seg *seg)
 {
+	enum fg_distrust v;
 	struct fg_sysv_name name;
 	struct fg_seg_hdr hdr;
 	struct shmid_ds ds;
@@ -172,7 +174,8 @@ int fg__sysv_attach(int fd, const struct fg_trust *t, struct fg_seg *seg)
 		return r;
 	if (fstat(fd, &st) != 0)
 		return fg__errno_to_fg(errno);
-	if (fg__sysv_judge(t, &st, &ds) != FG_TRUSTED)
+	v = fg__sysv_judge(t, &st, &ds);
+	if (v != FG_TRUSTED && !(owner && v == FG_DISTRUST_MODE))
 		return FG_EACCES;
 	if (ds.shm_segsz != name.seg_size)
 		return FG_EBADSEG;

@@ -70,8 +70,10 @@ enum fg_distrust fg__sysv_judge(const struct fg_trust *t,
 
 /* Attach to the memory named by the file open at @fd: 0, or FG_EACCES
  * (untrusted, or no permission), FG_ENOSEG, FG_EBADSEG, FG_EVERSION,
- * FG_ENOMEM, FG_ESYS. */
-int fg__sysv_attach(int fd, const struct fg_trust *t, struct fg_seg *seg);
+ * FG_ENOMEM, FG_ESYS.  The @owner takes memory whose mode gives others
+ * access (to close it). */
+int fg__sysv_attach(int fd, const struct fg_trust *t, int owner,
+                    struct fg_seg *seg);
 
 /* New memory of geometry @g, attached, named by the new file @tmp (open
  * in @seg->fd). */
