@@ -212,7 +212,8 @@ static void teardown(void)
 		kill(L.pid, SIGKILL);
 		waitpid(L.pid, NULL, 0);
 	}
-	(void)fg_unlink(L.seg);
+	if (fg_unlink(L.seg) != 0)
+		unlink(L.path); /* not a segment any more: garbage */
 	unlink(L.sock);
 	snprintf(path, sizeof path, "%s.state", L.path);
 	unlink(path);
@@ -333,7 +334,7 @@ Test(local_users, floodgated_refuses_a_segment_another_user_made_first)
 
 	st = start_or_status();
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1,
-	          "floodgated started on a segment nobody made (status %#x)",
+	          "floodgated started on a segment another user made (status %#x)",
 	          st);
 	cr_assert(log_has("was made by uid 4242"), "log: see %s", L.log);
 	cr_assert(log_has("/run/floodgate"), "no fix said: see %s", L.log);
