@@ -158,8 +158,9 @@ static int perms_apply(const struct fg_seg *seg, const struct want *w)
 	                      w->perms.gid);
 }
 
-/* Build a new segment under the temporary name @tmp. */
-static int build(const char *tmp, const struct want *w, struct fg_seg *seg)
+/* Build a new segment for @path under the temporary name @tmp. */
+static int build(const char *path, const char *tmp, const struct want *w,
+                 struct fg_seg *seg)
 {
 	struct fg_seg_geom g;
 	int fd, r;
@@ -168,7 +169,7 @@ static int build(const char *tmp, const struct want *w, struct fg_seg *seg)
 	if (r != 0)
 		return r;
 	if (w->kind == KIND_SYSV)
-		return fg__sysv_build(tmp, &g, w->capacity, w->segflags,
+		return fg__sysv_build(path, tmp, &g, w->capacity, w->segflags,
 		                      &w->perms, seg);
 	r = fg__seg_build_file(tmp, &g, w->capacity, w->segflags, &w->perms,
 	                       &fd);
@@ -228,7 +229,7 @@ static int publish(const char *path, const struct want *w, int replace,
 	         (unsigned long long)nonce);
 	if (replace && !replaceable(path))
 		return FG_EBADSEG; /* never a device, FIFO or directory */
-	r = build(tmp, w, seg);
+	r = build(path, tmp, w, seg);
 	if (r != 0)
 		return r;
 	if (replace ? rename(tmp, path) == 0 : link(tmp, path) == 0) {

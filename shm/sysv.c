@@ -15,13 +15,16 @@
  * attachment mapped until it detaches.  So no process but root can make
  * the memory of another process's mapping go away.
  *
- * Naming.  The memory is made with IPC_PRIVATE, so the kernel picks its id
- * and there is no key for anyone to take first.  The segment's name is a
+ * Naming.  Workers find the memory by the id in the segment's name, a
  * small file, the name file (sysv.h), created and published like a file
  * segment: under a temporary name, then linked into place.  It holds the
  * id, the size and the checksum of the memory's header, so a name left
  * over from memory since removed (the id may be reused) is told apart.
- * The owner lock (segment.c) is a flock() on it.
+ * The owner lock (segment.c) is a flock() on it.  The memory also carries
+ * a label, a key hashed from the segment's path, only so that memory
+ * whose name file was removed with rm is found and removed when that name
+ * is made again (reclaim()): nothing is ever found by it, and where
+ * someone took the key first the memory goes without (IPC_PRIVATE).
  *
  * Trust.  Besides the name file's own (trust.c: its mode gives nothing to
  * others), the memory is used only when the kernel's record of who made it
@@ -34,9 +37,9 @@
  * kernel checks them at shmat()); the name file the same owner and group,
  * and is written by its owner only (FG_SYSV_NAME_MODE).
  *
- * Removing the name file alone (rm) leaves the memory until the host
- * restarts: fg_unlink() removes both; ipcs -m lists what is left, and
- * ipcrm -m ID removes it.
+ * Removing the name file alone (rm) leaves the memory until that name is
+ * made again, or the host restarts: fg_unlink() removes both; ipcs -m
+ * lists what is left, and ipcrm -m ID removes it.
  */
 #include "shm/sysv.h"
 
@@ -220,14 +223,81 @@ static int mem_perms(int shmid, mode_t mode, int64_t uid, int64_t gid)
 	return shmctl(shmid, IPC_SET, &ds) == 0 ? 0 : fg__errno_to_fg(errno);
 }
 
-/* New memory of @size bytes, attached at *@base and reserved (every page
- * faulted in, so that a host short of memory fails here, not later). */
-static int mem_make(uint64_t size, unsigned segflags,
+/* The label of the memory of the segment at @path: its System V key,
+ * never IPC_PRIVATE. */
+static key_t label(const char *path)
+{
+	static const uint64_t seed[2] = {UINT64_C(0x666c6f6f64676174),
+	                                 UINT64_C(0x65206b65792e2e2e)};
+	uint32_t h = (uint32_t)fg__hash64(seed, 0, path, strlen(path));
+
+	return (key_t)(h | 1u);
+}
+
+/* Remove memory left labelled @key by an earlier segment of this name
+ * whose name file was removed (rm): 1 if it did.  Only memory we made,
+ * that nobody uses, and that starts like a segment; anything else keeps
+ * its label and the new memory goes without one. */
+static int reclaim(key_t key)
+{
+	struct shmid_ds ds;
+	void *p;
+	int shmid = shmget(key, 0, 0), ours;
+
+	if (shmid < 0 || shmctl(shmid, IPC_STAT, &ds) != 0 ||
+	    ds.shm_perm.cuid != geteuid() || ds.shm_nattch != 0 ||
+	    ds.shm_segsz < FG_HDR_SIZE)
+		return 0;
+	p = shmat(shmid, NULL, SHM_RDONLY);
+	if (p == (void *)-1)
+		return 0;
+	ours = memcmp(p, FG_SEG_MAGIC, 8) == 0;
+	shmdt(p);
+	return ours && shmctl(shmid, IPC_RMID, NULL) == 0;
+}
+
+/* New memory of @size bytes for the segment at @path, labelled with its
+ * key where the label is free: ipcs -m shows which is whose, and the
+ * memory of a name removed with rm is reclaimed when the name is made
+ * again. */
+static int mem_get(const char *path, uint64_t size, mode_t mode)
+{
+	key_t key = label(path);
+	int shmid = shmget(key, (size_t)size, IPC_CREAT | IPC_EXCL | mode);
+
+	if (shmid < 0 && errno == EEXIST && reclaim(key))
+		shmid = shmget(key, (size_t)size, IPC_CREAT | IPC_EXCL | mode);
+	if (shmid < 0 && errno == EEXIST)
+		shmid = shmget(IPC_PRIVATE, (size_t)size, IPC_CREAT | mode);
+	return shmid;
+}
+
+/* Fault in every page of new memory, so that a host short of memory
+ * fails here, not at a worker's first touch of a page. */
+static int mem_reserve(void *base, uint64_t size, unsigned segflags)
+{
+	int r;
+
+	if (segflags & FG_SEG_HUGE)
+		(void)madvise(base, (size_t)size, MADV_HUGEPAGE);
+	r = fg__seg_populate(base, (size_t)size);
+	if (r == EINVAL) { /* an older kernel: touch every page */
+		size_t off;
+
+		for (off = 0; off < size; off += 4096)
+			((volatile uint8_t *)base)[off] = 0;
+		r = 0;
+	}
+	return r == 0 ? 0 : fg__errno_to_fg(r);
+}
+
+/* New memory for the segment at @path, attached at *@base, reserved. */
+static int mem_make(const char *path, uint64_t size, unsigned segflags,
                     const struct fg_seg_perms *p, int *shmidp, void **base)
 {
 	int shmid, r;
 
-	shmid = shmget(IPC_PRIVATE, (size_t)size, IPC_CREAT | (p->mode & 0777));
+	shmid = mem_get(path, size, p->mode & 0777);
 	if (shmid < 0)
 		return errno == EINVAL ? FG_ETOOBIG : fg__errno_to_fg(errno);
 	r = mem_perms(shmid, p->mode & 0777, p->uid, p->gid);
@@ -235,22 +305,8 @@ static int mem_make(uint64_t size, unsigned segflags,
 		*base = shmat(shmid, NULL, 0);
 		if (*base == (void *)-1)
 			r = fg__errno_to_fg(errno);
-	}
-	if (r == 0) {
-		if (segflags & FG_SEG_HUGE)
-			(void)madvise(*base, (size_t)size, MADV_HUGEPAGE);
-		r = fg__seg_populate(*base, (size_t)size);
-		if (r == EINVAL) { /* an older kernel: touch every page */
-			size_t off;
-
-			for (off = 0; off < size; off += 4096)
-				((volatile uint8_t *)*base)[off] = 0;
-			r = 0;
-		}
-		if (r != 0) {
+		else if ((r = mem_reserve(*base, size, segflags)) != 0)
 			shmdt(*base);
-			r = fg__errno_to_fg(r);
-		}
 	}
 	if (r != 0) {
 		shmctl(shmid, IPC_RMID, NULL);
@@ -285,15 +341,16 @@ static int name_write(const char *tmp, int shmid, const struct fg_seg_hdr *h,
 	return 0;
 }
 
-int fg__sysv_build(const char *tmp, const struct fg_seg_geom *g,
-                   uint64_t capacity, unsigned segflags,
-                   const struct fg_seg_perms *p, struct fg_seg *seg)
+int fg__sysv_build(const char *path, const char *tmp,
+                   const struct fg_seg_geom *g, uint64_t capacity,
+                   unsigned segflags, const struct fg_seg_perms *p,
+                   struct fg_seg *seg)
 {
 	struct fg_seg_hdr hdr;
 	void *base = NULL;
 	int shmid = -1, fd = -1, r;
 
-	r = mem_make(g->size, segflags, p, &shmid, &base);
+	r = mem_make(path, g->size, segflags, p, &shmid, &base);
 	if (r != 0)
 		return r;
 	r = fg__seg_hdr_init(base, g, capacity, segflags);

@@ -75,11 +75,12 @@ enum fg_distrust fg__sysv_judge(const struct fg_trust *t,
 int fg__sysv_attach(int fd, const struct fg_trust *t, int owner,
                     struct fg_seg *seg);
 
-/* New memory of geometry @g, attached, named by the new file @tmp (open
- * in @seg->fd). */
-int fg__sysv_build(const char *tmp, const struct fg_seg_geom *g,
-                   uint64_t capacity, unsigned segflags,
-                   const struct fg_seg_perms *p, struct fg_seg *seg);
+/* New memory of geometry @g for the segment at @path, attached, named by
+ * the new file @tmp (open in @seg->fd). */
+int fg__sysv_build(const char *path, const char *tmp,
+                   const struct fg_seg_geom *g, uint64_t capacity,
+                   unsigned segflags, const struct fg_seg_perms *p,
+                   struct fg_seg *seg);
 
 /* Detach from and remove the memory of @seg (a segment never published). */
 void fg__sysv_discard(struct fg_seg *seg);

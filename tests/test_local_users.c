@@ -333,9 +333,10 @@ Test(local_users, floodgated_refuses_a_segment_another_user_made_first)
 	digest = file_digest(L.path);
 
 	st = start_or_status();
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1,
-	          "floodgated started on a segment another user made (status %#x)",
-	          st);
+	cr_assert(
+	    WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "floodgated started on a segment another user made (status %#x)",
+	    st);
 	cr_assert(log_has("was made by uid 4242"), "log: see %s", L.log);
 	cr_assert(log_has("/run/floodgate"), "no fix said: see %s", L.log);
 	/* refused, never adopted: not a byte changed */
@@ -672,4 +673,48 @@ Test(local_users, a_daemon_finding_its_header_corrupt_rebuilds_from_snapshot)
 	cr_assert_eq(d.remaining, 5, "the 4 taken before came back");
 	fg_close(c);
 	stop();
+}
+
+/* ------------------------------------------------------------ removing */
+
+/* floodgate remove, run as @uid (group @gid): its exit status. */
+static int cli_remove_as(uid_t uid, gid_t gid)
+{
+	const char *cli = getenv("FLOODGATE_CLI");
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 ||
+		    (uid != 0 && become(uid, gid) != 0))
+			_exit(120);
+		execl(cli ? cli : "./cli/floodgate", "floodgate", "-s", L.seg,
+		      "remove", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st), "floodgate remove: %#x", st);
+	return WEXITSTATUS(st);
+}
+
+Test(local_users, floodgate_remove_takes_the_name_and_the_memory_away)
+{
+	struct shmid_ds ds;
+	fg_client *c = NULL;
+	int shmid;
+
+	setup("remove", "mode 0660\ngroup nogroup\n");
+	start();
+	stop();
+	cr_assert_eq(fg_open(L.seg, 0, &c), 0);
+	shmid = c->seg.shmid;
+	fg_close(c);
+	cr_assert_eq(cli_remove_as(NOBODY, NOGROUP), 7, "a worker removed it");
+	cr_assert_eq(cli_remove_as(0, 0), 0);
+	cr_assert_eq(fg_open(L.seg, 0, &c), FG_ENOSEG);
+	cr_assert_neq(shmctl(shmid, IPC_STAT, &ds), 0, "memory left behind");
+	cr_assert_eq(cli_remove_as(0, 0), 4, "no segment: exit 4");
 }

@@ -206,6 +206,66 @@ Test(trust, a_name_whose_memory_is_gone_is_enoseg_and_create_makes_another)
 	fg_unlink(seg);
 }
 
+static int shm_alive(int shmid)
+{
+	struct shmid_ds ds;
+
+	return shmctl(shmid, IPC_STAT, &ds) == 0 &&
+	       !(ds.shm_perm.mode & SHM_DEST);
+}
+
+Test(trust, memory_whose_name_was_removed_with_rm_goes_when_it_is_made_again)
+{
+	const char *seg = seg_name("rm");
+	fg_segment_opts o = {.capacity = 16, .flags = FG_SEGMENT_SYSV};
+	fg_client *c = make(seg, 0660, FG_SEGMENT_SYSV);
+	int old = c->seg.shmid;
+
+	fg_close(c);
+	cr_assert_eq(unlink(shm_path(seg)), 0); /* not fg_unlink() */
+	cr_assert(shm_alive(old), "nothing else removes it");
+	cr_assert_eq(fg_create(seg, &o, 0, &c), 0);
+	cr_assert_neq(c->seg.shmid, old);
+	cr_assert(!shm_alive(old), "the memory of the removed name is left");
+	fg_close(c);
+	fg_unlink(seg);
+}
+
+static int take_key_fn(void *arg)
+{
+	key_t key = *(const key_t *)arg;
+
+	return shmget(key, 4096, IPC_CREAT | IPC_EXCL | 0600) >= 0 ? 0 : 1;
+}
+
+Test(trust, a_label_another_user_took_first_changes_nothing_of_theirs)
+{
+	const char *seg = seg_name("label");
+	fg_client *c = make(seg, 0660, FG_SEGMENT_SYSV), *w = NULL;
+	struct shmid_ds ds;
+	key_t key;
+	int theirs;
+
+	need_root();
+	cr_assert_eq(shmctl(c->seg.shmid, IPC_STAT, &ds), 0);
+	key = ds.shm_perm.__key;
+	cr_assert_neq(key, IPC_PRIVATE, "the memory is labelled");
+	fg_close(c);
+	cr_assert_eq(fg_unlink(seg), 0);
+	/* Mallory takes the label of the name before it is made again */
+	cr_assert_eq(run_as(MALLORY, MALLORY, take_key_fn, &key), 0);
+	theirs = shmget(key, 0, 0);
+	cr_assert_geq(theirs, 0);
+	c = make(seg, 0660, FG_SEGMENT_SYSV);
+	cr_assert_neq(c->seg.shmid, theirs);
+	cr_assert_eq(fg_open(seg, 0, &w), 0, "workers find it by its name");
+	fg_close(w);
+	fg_close(c);
+	cr_assert(shm_alive(theirs), "somebody else's memory was removed");
+	cr_assert_eq(shmctl(theirs, IPC_RMID, NULL), 0);
+	fg_unlink(seg);
+}
+
 Test(trust, a_file_segment_becomes_system_v_memory_only_when_replaced)
 {
 	const char *seg = seg_name("kind");
