@@ -52,7 +52,7 @@
 
 #include "shm/hash.h"
 
-static uint64_t name_hash(const struct fg_sysv_name *n)
+uint64_t fg__sysv_name_sum(const struct fg_sysv_name *n)
 {
 	static const uint64_t seed[2] = {UINT64_C(0x666c6f6f64676174),
 	                                 UINT64_C(0x6520737973762e6e)};
@@ -74,7 +74,7 @@ int fg__sysv_name_check(const void *buf, size_t len, struct fg_sysv_name *out)
 	    n.layout_version != FG_LAYOUT_VERSION)
 		return FG_EVERSION;
 	if (n.shmid < 0 || n.flags != 0 || n.zero[0] != 0 || n.zero[1] != 0 ||
-	    n.seg_size < FG_HDR_SIZE || n.check != name_hash(&n))
+	    n.seg_size < FG_HDR_SIZE || n.check != fg__sysv_name_sum(&n))
 		return FG_EBADSEG;
 	*out = n;
 	return 0;
@@ -90,7 +90,7 @@ void fg__sysv_name_make(struct fg_sysv_name *n, int shmid,
 	n->shmid = shmid;
 	n->seg_size = h->seg_size;
 	n->ident = h->checksum;
-	n->check = name_hash(n);
+	n->check = fg__sysv_name_sum(n);
 }
 
 /* What /proc/sysvipc/shm says of @shmid, which anyone may read: the

@@ -42,6 +42,9 @@ struct fg_sysv_name {
 _Static_assert(sizeof(struct fg_sysv_name) == 64, "name record size");
 _Static_assert(offsetof(struct fg_sysv_name, check) == 56, "check last");
 
+/* The check of a name record: fg__hash64 of its bytes before the check. */
+uint64_t fg__sysv_name_sum(const struct fg_sysv_name *n);
+
 /* Check a name record of @len bytes read from a name file (pure: the fuzz
  * target).  0 with *@out, FG_EBADSEG or FG_EVERSION (another version of
  * the record or of the layout). */

@@ -7,7 +7,7 @@
 # $srcdir/tests/fuzz/corpus/TARGET/ (make check exports srcdir), and a
 # target's oracle failing aborts it.  `make fuzz` is the real fuzzing.
 srcdir=${srcdir:-.}
-targets="wire wire_signed wire_mac config keyring segment snapshot args"
+targets="wire wire_signed wire_mac config keyring segment sysv_name snapshot args"
 n=0
 echo "1..$(echo $targets | wc -w)"
 for t in $targets; do
