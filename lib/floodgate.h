@@ -224,7 +224,8 @@ typedef struct fg_segment_opts {
  *  (MADV_HUGEPAGE), which backs it with huge pages where transparent huge
  *  pages for shared memory are enabled (shmem_enabled: advise, always or
  *  within_size), or when the segment is a file on a hugetlbfs mount (an
- *  absolute path).  Elsewhere it changes nothing but the size. */
+ *  absolute path); System V memory (FG_SEGMENT_SYSV) where shmem_enabled
+ *  is advise or always.  Elsewhere it changes nothing but the size. */
 #define FG_SEGMENT_HUGEPAGES 0x1u
 
 /** fg_segment_opts.flags: keep the table in System V shared memory,

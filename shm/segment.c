@@ -1,17 +1,27 @@
 /*
- * segment.c - naming, creating, validating and mapping segments.
+ * segment.c - naming, validating and mapping segments; the file kind.
  *
- * A segment is a regular file, by default in /dev/shm.  It is created
- * under a temporary name, filled in, and only then linked under its public
- * name, so an attacher sees either no segment or a complete one.  Its
- * memory is reserved with fallocate at creation: a sparse tmpfs file would
- * let a worker die of SIGBUS on first touch of a page when /dev/shm is
- * full.
+ * A segment's bytes (layout.h) live in one of two places: a regular file,
+ * by default in /dev/shm, mapped MAP_SHARED (this file), or System V
+ * shared memory named by a small file (sysv.c), which no process can
+ * resize.  What is at a name, whose it is and what to do about it is
+ * attach.c's; whether to trust who made it, trust.c's.
  *
- * Attaching trusts nothing in the file: the header is read with pread,
- * checked (magic, version, every size and offset, checksum), and the
- * geometry the process then uses is its own copy, never re-read from the
- * shared mapping where another process could change it.
+ * A file segment is created under a temporary name, filled in, and only
+ * then linked under its public name, so an attacher sees either no
+ * segment or a complete one.  Its memory is reserved with fallocate at
+ * creation: a sparse tmpfs file would let a worker die of SIGBUS on first
+ * touch of a page when /dev/shm is full.  Any process that may write it
+ * may also truncate it, which kills every process that maps it: that is
+ * why floodgated keeps its table in System V memory.
+ *
+ * Attaching trusts nothing in the segment: the header is read once (pread,
+ * or a copy out of the memory), checked (magic, version, every size and
+ * offset, checksum), and the geometry the process then uses is its own
+ * copy, never re-read from the shared mapping where another process could
+ * change it.  The owner keeps the identity it validated, and writes it
+ * back if someone changed it (fg__seg_repair), since new attachers check
+ * it.
  */
 #include "shm/segment.h"
 
