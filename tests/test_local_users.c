@@ -513,32 +513,36 @@ Test(local_users, no_worker_can_kill_the_daemon_or_the_others_by_resizing)
 
 /* ------------------------------------------------------- mode and owner */
 
+/* What the kernel says of the segment's memory; its id in *@shmid. */
+static struct shmid_ds memory_stat(int *shmid)
+{
+	struct fg_sysv_name name;
+	struct shmid_ds ds;
+	int fd = open(L.path, O_RDONLY | O_NOFOLLOW);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fg__sysv_stat(fd, &name, &ds), 0);
+	close(fd);
+	*shmid = name.shmid;
+	return ds;
+}
+
 /* Give the segment's name file and its memory mode @mode. */
 static void chmod_segment(mode_t mode)
 {
-	struct fg_sysv_name name;
-	struct shmid_ds ds;
-	int fd = open(L.path, O_RDONLY | O_NOFOLLOW);
+	int shmid;
+	struct shmid_ds ds = memory_stat(&shmid);
 
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(fg__sysv_stat(fd, &name, &ds), 0);
-	close(fd);
 	ds.shm_perm.mode = (unsigned short)mode;
-	cr_assert_eq(shmctl(name.shmid, IPC_SET, &ds), 0);
+	cr_assert_eq(shmctl(shmid, IPC_SET, &ds), 0);
 	cr_assert_eq(chmod(L.path, mode), 0);
 }
 
-/* The mode of the memory the name file names. */
 static mode_t memory_mode(void)
 {
-	struct fg_sysv_name name;
-	struct shmid_ds ds;
-	int fd = open(L.path, O_RDONLY | O_NOFOLLOW);
+	int shmid;
 
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(fg__sysv_stat(fd, &name, &ds), 0);
-	close(fd);
-	return ds.shm_perm.mode & 0777;
+	return memory_stat(&shmid).shm_perm.mode & 0777;
 }
 
 /* Finding 4 of issue 12: after chmod 0666 on the segment, workers and a
