@@ -1,8 +1,9 @@
 /*
- * act.c - floodgate check, reset and reload: the commands that change
- * something.  check spends tokens exactly as a worker does; reset refills
- * one bucket with the library's CAS (the segment's owner or root only);
- * reload asks the daemon to re-read its configuration.
+ * act.c - floodgate check, reset, reload and remove: the commands that
+ * change something.  check spends tokens exactly as a worker does; reset
+ * refills one bucket with the library's CAS (the segment's owner or root
+ * only); reload asks the daemon to re-read its configuration; remove
+ * removes the segment, its System V memory included (fg_unlink()).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -157,6 +158,30 @@ int fgc_cmd_reset(struct fgc *c, int argc, char **argv)
 		fgc_out(c, "%s: %u tokens%s\n",
 		        done ? "refilled" : "already full", ri.capacity,
 		        done ? "" : " (nothing to do)");
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- remove */
+
+int fgc_cmd_remove(struct fgc *c, int argc, char **argv)
+{
+	int r;
+
+	(void)argc;
+	(void)argv;
+	r = fg_unlink(c->seg_path);
+	if (r != 0)
+		return fgc_fail(c, "remove", r);
+	if (c->json) {
+		fgu_json_object(&c->j);
+		fgu_json_kstr(&c->j, "removed", c->seg_path);
+		fgu_json_object_end(&c->j);
+	} else {
+		fgc_out(c,
+		        "removed %s: processes attached keep it until they "
+		        "close; floodgated makes a new one when it starts\n",
+		        c->seg_path);
 	}
 	return 0;
 }

@@ -10,7 +10,7 @@
  * Layout: commands.c holds the command table (and the usage text made
  * from it), main.c dispatches from it; each other file is one group of
  * commands (show.c: status, rules, get; list.c: list, top; act.c: check,
- * reset, reload; peers.c; stats.c; keygen.c) on top of two helpers,
+ * reset, reload, remove; peers.c; stats.c; keygen.c) on top of two helpers,
  * segment.c (open, rules, slots) and daemon.c (ask, reply lines).
  *
  * Output: a command writes its result into c->out (tables with out(),
@@ -197,6 +197,7 @@ int fgc_cmd_top(struct fgc *c, int argc, char **argv);
 int fgc_cmd_check(struct fgc *c, int argc, char **argv);
 int fgc_cmd_reset(struct fgc *c, int argc, char **argv);
 int fgc_cmd_reload(struct fgc *c, int argc, char **argv);
+int fgc_cmd_remove(struct fgc *c, int argc, char **argv);
 int fgc_cmd_peers(struct fgc *c, int argc, char **argv);
 int fgc_cmd_stats(struct fgc *c, int argc, char **argv);
 int fgc_cmd_keygen(struct fgc *c, int argc, char **argv);

@@ -37,6 +37,8 @@ static const struct fgc_command commands[] = {
      "counters of the segment and the daemon"},
     {"reload", fgc_cmd_reload, "", NEEDS_DAEMON,
      "make the daemon re-read its configuration"},
+    {"remove", fgc_cmd_remove, "", NEEDS_SEGMENT,
+     "remove the segment and its memory (owner or root)"},
     {"keygen", fgc_cmd_keygen, "PATH [NAME]", NEEDS_NOTHING,
      "write a new node key pair for gossip"},
 };

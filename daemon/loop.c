@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/segment.h"
 #include "daemon/net.h"
 #include "daemon/notes.h"
 #include "daemon/reload.h"
@@ -58,6 +59,7 @@ static int timers_run(struct fgd_daemon *d, struct timers *tm, uint64_t t)
 
 		if (n > 0)
 			fgd_log(LOG_INFO, "reaped %d abandoned slots", n);
+		fgd_segment_watch(d->fg);
 		tm->reap = t + REAP_EVERY_MS;
 	}
 	if (t >= tm->expire && d->node_ok) {

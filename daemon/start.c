@@ -31,6 +31,7 @@
 #include "daemon/net.h"
 #include "daemon/redisview.h"
 #include "daemon/reload.h"
+#include "daemon/segment.h"
 #include "daemon/priv.h"
 #include "lib/client.h"
 
@@ -38,31 +39,16 @@
 
 static int segment_open(struct fgd_daemon *d)
 {
-	fg_segment_opts o = {.capacity = d->cfg.capacity,
-	                     .mode = d->cfg.mode,
-	                     .flags =
-	                         d->cfg.huge_pages ? FG_SEGMENT_HUGEPAGES : 0,
-	                     .uid = -1,
-	                     .gid = -1};
+	int64_t uid = -1, gid = -1;
 	char buf[1024];
-	int r;
 
-	if (fgd_owner_lookup(&d->cfg, &o.uid, &o.gid, buf, sizeof buf) != 0 ||
-	    fgd_ps_owner(&o.uid, buf, sizeof buf) != 0) {
+	if (fgd_owner_lookup(&d->cfg, &uid, &gid, buf, sizeof buf) != 0 ||
+	    fgd_ps_owner(&uid, buf, sizeof buf) != 0) {
 		fgd_log(LOG_ERR, "%s", buf);
 		return -1;
 	}
-	if (fg__seg_path(d->cfg.segment, buf, sizeof buf) == 0)
-		d->fresh = access(buf, F_OK) != 0;
-	r = fg_create(d->cfg.segment, &o, 0, &d->fg);
-	if (r != 0) {
-		fgd_log(LOG_ERR, "segment %s: %s%s", d->cfg.segment,
-		        fg_strerror(r),
-		        r == FG_EEXIST ? " (remove it with fg_unlink or change "
-		                         "capacity back)"
-		                       : "");
+	if (fgd_segment_open(&d->cfg, uid, gid, &d->fg, &d->fresh) != 0)
 		return -1;
-	}
 	uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, (uint64_t)getpid());
 	return 0;
 }

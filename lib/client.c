@@ -581,7 +581,7 @@ int fg__client_new(struct fg_seg *seg, fg_client **out)
 
 int fg_open(const char *segment, unsigned flags, fg_client **out)
 {
-	struct fg_seg seg = {.fd = -1};
+	struct fg_seg seg = {.fd = -1, .shmid = -1};
 	char path[sizeof seg.path];
 	int r;
 

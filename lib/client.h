@@ -157,6 +157,11 @@ enum fg__rule_bad {
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
 
+/* fg_create(); *@built (if not NULL) is 1 when it made a new segment
+ * (the daemon then restores its snapshot). */
+int fg__create(const char *segment, const fg_segment_opts *opts, unsigned flags,
+               fg_client **out, int *built);
+
 /* Allocate a client around an attached segment. */
 int fg__client_new(struct fg_seg *seg, fg_client **out);
 

@@ -24,20 +24,21 @@ const char *fg_strerror(int err)
 		return "segment does not exist (is floodgated running?)";
 	case FG_EACCES:
 		return "permission denied: the segment needs read and write "
-		       "access (see fg_diagnose)";
+		       "access, and must be made by a user this process "
+		       "trusts and closed to others (see fg_diagnose)";
 	case FG_EBADSEG:
 		return "not a floodgate segment, or a corrupt one";
 	case FG_EVERSION:
 		return "segment has another layout version (made by another "
-		       "floodgate release: stop its workers and remove it; "
-		       "floodgated makes a new one and restores the last "
-		       "snapshot)";
+		       "floodgate release: floodgated replaces it when it "
+		       "starts and restores the last snapshot; open it again "
+		       "then)";
 	case FG_ENOMEM:
 		return "out of memory or address space";
 	case FG_ESYS:
 		return "unexpected system error";
 	case FG_EEXIST:
-		return "segment exists with another capacity";
+		return "segment exists with another capacity or kind";
 	case FG_ERULES:
 		return "rule table full";
 	case FG_ENAME:

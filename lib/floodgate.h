@@ -102,9 +102,18 @@ typedef struct fg_decision {
  * @out:     receives the handle; set to NULL on failure.
  *
  * Validates the magic, layout version, sizes and checksum before use.
+ * A segment is used only if it can be trusted: it was made by root, by
+ * this process's effective user, or by the owner of the directory holding
+ * its name when nobody else may add names there; and it gives no
+ * permission to others.  Anything else (another user's file in /dev/shm,
+ * a world-writable segment) is refused with FG_EACCES, as is a segment
+ * this process may not read and write.  A symbolic link, a directory or
+ * any other file that is not a regular file is FG_EBADSEG.  fg_diagnose()
+ * explains either.
+ *
  * Call it before fork() in a prefork server: a child may keep using the
  * parent's handle (its copy of the handle is its own; the mapping is
- * shared), or open its own.  fg_diagnose() explains an FG_EACCES.
+ * shared), or open its own.
  *
  * Return: 0, or FG_ENOSEG, FG_EACCES, FG_EBADSEG, FG_EVERSION, FG_ENAME,
  * FG_ENOMEM, FG_ESYS, FG_EINVAL.
@@ -188,9 +197,11 @@ FG_EXPORT const char *fg_strerror(int err);
  * @segment: as for fg_open().
  * @buf, @len: receives one NUL-terminated line, truncated to @len.
  *
- * Names the file, its owner, group and mode, which of owner, group or
- * other this process is, and the permission it lacks, with the fix ("run
- * it as uid 0 or in group www-data, and give the group read and write").
+ * Names the file (and the System V memory it names), its owner, group and
+ * mode, which of owner, group or other this process is, and the
+ * permission it lacks, with the fix ("run it as uid 0 or in group
+ * www-data, and give the group read and write"); or why the segment is
+ * not trusted (who made it, or its mode) and what to do.
  * Return: the error fg_open() would give now (0 when it would succeed).
  */
 FG_EXPORT int fg_diagnose(const char *segment, char *buf, size_t len);
@@ -200,7 +211,7 @@ FG_EXPORT int fg_diagnose(const char *segment, char *buf, size_t len);
 /** Geometry and permissions of a new segment; zero fields mean defaults. */
 typedef struct fg_segment_opts {
 	uint64_t capacity; /**< keys; 0: FG_DEFAULT_CAPACITY */
-	uint32_t mode;     /**< file mode; 0: 0660.  Bits for others are
+	uint32_t mode;     /**< mode; 0: 0660.  Bits for others are
 	                        refused: a segment is never world-accessible */
 	uint32_t flags;    /**< FG_SEGMENT_*; 0: none (in what was padding) */
 	int64_t uid;       /**< owner; 0 or -1: leave as created */
@@ -213,11 +224,25 @@ typedef struct fg_segment_opts {
  *  (MADV_HUGEPAGE), which backs it with huge pages where transparent huge
  *  pages for shared memory are enabled (shmem_enabled: advise, always or
  *  within_size), or when the segment is a file on a hugetlbfs mount (an
- *  absolute path).  Elsewhere it changes nothing but the size. */
+ *  absolute path); System V memory (FG_SEGMENT_SYSV) where shmem_enabled
+ *  is advise or always.  Elsewhere it changes nothing but the size. */
 #define FG_SEGMENT_HUGEPAGES 0x1u
 
+/** fg_segment_opts.flags: keep the table in System V shared memory,
+ *  whose size no process can change, rather than in the file at the
+ *  segment's name, which any process allowed to write it can truncate
+ *  (every process that maps it then dies of SIGBUS).  The file at the
+ *  name then holds only the id of that memory, and may be read by the
+ *  group; the memory has the segment's mode, owner and group.  fg_unlink()
+ *  removes both; removing the file alone leaves the memory until the host
+ *  restarts (ipcs -m lists it).  floodgated always asks for it; see
+ *  libfloodgate(3). */
+#define FG_SEGMENT_SYSV 0x2u
+
 /** Replace a segment that exists but is foreign, corrupt, of another
- *  layout version or of another capacity (its buckets are lost). */
+ *  layout version, of another capacity or of the other kind (file or
+ *  System V memory): its buckets are lost.  Never one another user made
+ *  (FG_EACCES). */
 #define FG_CREATE_REPLACE 0x1u
 
 /**
@@ -229,16 +254,20 @@ typedef struct fg_segment_opts {
  *
  * The file is built under a temporary name and linked into place only when
  * complete, so no process ever attaches to a half-initialised segment.  An
- * existing segment of the same capacity is kept with its buckets: a
- * restarted daemon does not reset anybody's limits.
+ * existing segment of the same capacity and kind is kept with its buckets:
+ * a restarted daemon does not reset anybody's limits.  It must be one this
+ * process can trust, as fg_open() says, where @opts->uid counts as
+ * trusted too: a segment another user made first is refused with
+ * FG_EACCES, never used nor replaced.
  *
- * Mode, owner and group apply to a segment this call creates; an existing
- * one keeps its own.  @capacity sizes the table (FG_SLOTS_FOR in layout.h:
- * 11 slots per 8 keys); a few more keys may fit.
+ * Mode, owner and group are applied to the segment whether this call
+ * creates it or finds it, so a mode changed since (chmod 0666) is set back;
+ * FG_EACCES if this process may not.  @capacity sizes the table (14 keys a
+ * block of 16 slots: layout.h); a few more keys may fit.
  *
  * Return: 0; without FG_CREATE_REPLACE, FG_EEXIST (a segment of another
- * capacity exists) or FG_EBADSEG / FG_EVERSION (a foreign, corrupt or
- * other-version file is there); FG_EINVAL, FG_ETOOBIG, FG_ENAME,
+ * capacity or kind exists) or FG_EBADSEG / FG_EVERSION (a foreign, corrupt
+ * or other-version file is there); FG_EINVAL, FG_ETOOBIG, FG_ENAME,
  * FG_ENOSEG (no such directory), FG_EACCES, FG_ENOMEM, FG_ESYS.
  */
 FG_EXPORT FG_WARN_UNUSED int fg_create(const char *segment,
@@ -246,9 +275,11 @@ FG_EXPORT FG_WARN_UNUSED int fg_create(const char *segment,
                                        unsigned flags, fg_client **out);
 
 /**
- * fg_unlink() - remove a segment's name.  Attached processes keep their
- * mapping until they close.  Only a file that starts with the segment
- * magic is removed (of any layout version).
+ * fg_unlink() - remove a segment's name, and its System V memory if it
+ * has some.  Attached processes keep their mapping until they close.
+ * Only a file that starts with a segment's magic is removed (of any
+ * layout version); memory only when this process may remove it and its
+ * name file belongs to the memory's creator or owner.
  * Return: 0, FG_ENOSEG, FG_EACCES, FG_ENAME, FG_EBADSEG (not a segment),
  * FG_ESYS.
  */

@@ -31,10 +31,10 @@ _Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
 	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW |               \
 	 FG_RULE_DEFAULT)
 
-int fg_create(const char *segment, const fg_segment_opts *opts, unsigned flags,
-              fg_client **out)
+int fg__create(const char *segment, const fg_segment_opts *opts, unsigned flags,
+               fg_client **out, int *built)
 {
-	struct fg_seg seg = {.fd = -1};
+	struct fg_seg seg = {.fd = -1, .shmid = -1};
 	char path[sizeof seg.path];
 	int r;
 
@@ -46,7 +46,7 @@ int fg_create(const char *segment, const fg_segment_opts *opts, unsigned flags,
 	r = fg__seg_path(segment, path, sizeof path);
 	if (r != 0)
 		return r;
-	r = fg__seg_create(path, opts, flags, &seg);
+	r = fg__seg_create(path, opts, flags, &seg, built);
 	if (r != 0)
 		return r;
 	r = fg__client_new(&seg, out);
@@ -55,26 +55,18 @@ int fg_create(const char *segment, const fg_segment_opts *opts, unsigned flags,
 	return r;
 }
 
+int fg_create(const char *segment, const fg_segment_opts *opts, unsigned flags,
+              fg_client **out)
+{
+	return fg__create(segment, opts, flags, out, NULL);
+}
+
 int fg_unlink(const char *segment)
 {
-	char path[FG_SEG_PATH_MAX + 16], magic[8];
-	int fd, r = fg__seg_path(segment, path, sizeof path);
+	char path[FG_SEG_PATH_MAX + 16];
+	int r = fg__seg_path(segment, path, sizeof path);
 
-	if (r != 0)
-		return r;
-	/* Remove segments only (of any layout version): a mistyped path
-	 * must not delete somebody's file. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return fg__errno_to_fg(errno);
-	r = pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
-	            memcmp(magic, FG_SEG_MAGIC, sizeof magic) == 0
-	        ? 0
-	        : FG_EBADSEG;
-	close(fd);
-	if (r == 0 && unlink(path) != 0)
-		r = fg__errno_to_fg(errno);
-	return r;
+	return r != 0 ? r : fg__seg_unlink(path);
 }
 
 int fg__rule_name_ok(const char *name)

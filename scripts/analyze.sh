@@ -44,7 +44,7 @@ tmp=$(mktemp -d /tmp/fg-analyze.XXXXXX)
 seg="fg-analyze-$$"
 cleanup() {
 	[ -n "${dpid:-}" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	"$cli" -s "$seg" status >/dev/null 2>&1 # nothing: just not left over
+	"$cli" -s "$seg" remove >/dev/null 2>&1 # the name and its memory
 	rm -f "/dev/shm/$seg" "/dev/shm/$seg".state*
 	rm -rf "$tmp"
 }

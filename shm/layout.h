@@ -1,7 +1,8 @@
 /*
  * layout.h - the shared-memory segment, as a file format.
  *
- * A segment is one file (by default under /dev/shm) mapped MAP_SHARED by the
+ * A segment is one file (by default under /dev/shm), or System V shared
+ * memory named by one (shm/sysv.c: the daemon's), mapped shared by the
  * daemon, the CLI and every worker process.  Everything in it is fixed-width,
  * little-endian as the host writes it (segments never leave the host), and
  * naturally aligned.  This header is the only place the layout is described;

@@ -60,9 +60,12 @@ static int copy_bucket(const struct fg_ref *ref, const struct fg_pair *p,
 	const struct fg_cold *cold = &ref->b->cold[ref->j];
 	unsigned len = FG_W_KEYLEN(p->word), n;
 
+	/* garbage, which any process attached may write: no rule index
+	 * past the table (the daemon indexes its sums with it) */
 	if (len == 0 || len > FG_SLOT_KEY_MAX ||
-	    ref->j + (len + 15) / 16 > FG_BLOCK_SLOTS)
-		return 0; /* garbage: a corrupt segment */
+	    ref->j + (len + 15) / 16 > FG_BLOCK_SLOTS ||
+	    FG_W_RULE(p->word) >= FG_MAX_RULES)
+		return 0;
 	v->tat = p->tat;
 	v->word = p->word;
 	v->count = p->word & FG_W_COUNT_MASK;

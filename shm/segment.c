@@ -1,17 +1,27 @@
 /*
- * segment.c - naming, creating, validating and mapping segments.
+ * segment.c - naming, validating and mapping segments; the file kind.
  *
- * A segment is a regular file, by default in /dev/shm.  It is created
- * under a temporary name, filled in, and only then linked under its public
- * name, so an attacher sees either no segment or a complete one.  Its
- * memory is reserved with fallocate at creation: a sparse tmpfs file would
- * let a worker die of SIGBUS on first touch of a page when /dev/shm is
- * full.
+ * A segment's bytes (layout.h) live in one of two places: a regular file,
+ * by default in /dev/shm, mapped MAP_SHARED (this file), or System V
+ * shared memory named by a small file (sysv.c), which no process can
+ * resize.  What is at a name, whose it is and what to do about it is
+ * attach.c's; whether to trust who made it, trust.c's.
  *
- * Attaching trusts nothing in the file: the header is read with pread,
- * checked (magic, version, every size and offset, checksum), and the
- * geometry the process then uses is its own copy, never re-read from the
- * shared mapping where another process could change it.
+ * A file segment is created under a temporary name, filled in, and only
+ * then linked under its public name, so an attacher sees either no
+ * segment or a complete one.  Its memory is reserved with fallocate at
+ * creation: a sparse tmpfs file would let a worker die of SIGBUS on first
+ * touch of a page when /dev/shm is full.  Any process that may write it
+ * may also truncate it, which kills every process that maps it: that is
+ * why floodgated keeps its table in System V memory.
+ *
+ * Attaching trusts nothing in the segment: the header is read once (pread,
+ * or a copy out of the memory), checked (magic, version, every size and
+ * offset, checksum), and the geometry the process then uses is its own
+ * copy, never re-read from the shared mapping where another process could
+ * change it.  The owner keeps the identity it validated, and writes it
+ * back if someone changed it (fg__seg_repair), since new attachers check
+ * it.
  */
 #include "shm/segment.h"
 
@@ -23,6 +33,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,30 +46,6 @@
 #define DIRTY_OFF      ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
 /* Beyond this a segment is a mistake, not a configuration (1 TiB). */
 #define SEG_SIZE_MAX (UINT64_C(1) << 40)
-
-int fg__errno_to_fg(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return FG_ENOSEG;
-	case EACCES:
-	case EPERM:
-	case EROFS:
-		return FG_EACCES;
-	case ENOMEM:
-	case ENOSPC:
-	case EMFILE:
-	case ENFILE:
-		return FG_ENOMEM;
-	case ELOOP: /* a symlink where a segment should be */
-	case EISDIR:
-		return FG_EBADSEG;
-	case ENAMETOOLONG:
-		return FG_ENAME;
-	default:
-		return FG_ESYS;
-	}
-}
 
 static int name_ok(const char *name)
 {
@@ -130,32 +117,78 @@ uint64_t fg__seg_checksum(const struct fg_seg_hdr *h)
 	                  offsetof(struct fg_seg_hdr, checksum));
 }
 
-int fg__seg_validate(const struct fg_seg_hdr *h, uint64_t file_size)
+/* The sizes every segment of this layout has. */
+static int fixed_fields_ok(const struct fg_seg_hdr *h)
+{
+	const uint32_t got[] = {h->hdr_size,  h->slot_size, h->rule_size,
+	                        h->max_rules, h->key_max,   h->block_size};
+	static const uint32_t want[] = {FG_HDR_SIZE,     FG_SLOT_SIZE,
+	                                FG_RULE_SIZE,    FG_MAX_RULES,
+	                                FG_SLOT_KEY_MAX, FG_BLOCK_SIZE};
+
+	return memcmp(got, want, sizeof want) == 0 &&
+	       h->rules_off == FG_HDR_SIZE && (h->flags & ~FG_SEG_HUGE) == 0;
+}
+
+/* Where everything is follows from the capacity and the flags alone. */
+static int geometry_ok(const struct fg_seg_hdr *h, uint64_t file_size)
 {
 	struct fg_seg_geom g;
 
+	if (fg__seg_geometry(h->capacity, h->flags, &g) != 0)
+		return 0;
+	{
+		const uint64_t got[] = {h->nblocks,   h->nslots,
+		                        h->dirty_off, h->blocks_off,
+		                        h->seg_size,  file_size};
+		const uint64_t want[] = {
+		    g.nblocks,   g.nblocks * FG_BLOCK_SLOTS,
+		    g.dirty_off, g.blocks_off,
+		    g.size,      g.size};
+
+		return memcmp(got, want, sizeof want) == 0;
+	}
+}
+
+int fg__seg_validate(const struct fg_seg_hdr *h, uint64_t file_size)
+{
 	if (file_size < FG_HDR_SIZE ||
 	    memcmp(h->magic, FG_SEG_MAGIC, sizeof h->magic) != 0)
 		return FG_EBADSEG;
 	if (h->layout_version != FG_LAYOUT_VERSION)
 		return FG_EVERSION;
-	if (h->hdr_size != FG_HDR_SIZE || h->slot_size != FG_SLOT_SIZE ||
-	    h->rule_size != FG_RULE_SIZE || h->max_rules != FG_MAX_RULES ||
-	    h->key_max != FG_SLOT_KEY_MAX || h->block_size != FG_BLOCK_SIZE ||
-	    h->rules_off != FG_HDR_SIZE || (h->flags & ~FG_SEG_HUGE) != 0)
-		return FG_EBADSEG;
-	if (fg__seg_geometry(h->capacity, h->flags, &g) != 0 ||
-	    h->nblocks != g.nblocks ||
-	    h->nslots != g.nblocks * FG_BLOCK_SLOTS ||
-	    h->dirty_off != g.dirty_off || h->blocks_off != g.blocks_off ||
-	    h->seg_size != g.size || g.size != file_size)
+	if (!fixed_fields_ok(h) || !geometry_ok(h, file_size))
 		return FG_EBADSEG;
 	if (h->checksum != fg__seg_checksum(h))
 		return FG_EBADSEG;
 	return 0;
 }
 
-static int map_validated(int fd, const char *path, struct fg_seg *seg)
+void fg__seg_use(struct fg_seg *seg, void *base, const struct fg_seg_hdr *hdr,
+                 int fd, int shmid)
+{
+	seg->fd = fd;
+	seg->shmid = shmid;
+	seg->lock_fd = -1;
+	seg->base = base;
+	seg->size = (size_t)hdr->seg_size;
+	seg->capacity = hdr->capacity;
+	memcpy(seg->ident, hdr, sizeof seg->ident);
+	seg->rules =
+	    (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr->rules_off);
+	seg->tbl.hdr = base;
+	seg->tbl.rules = seg->rules;
+	seg->tbl.blocks =
+	    (struct fg_block *)(void *)((uint8_t *)base + hdr->blocks_off);
+	seg->tbl.dirty = (uint64_t *)(void *)((uint8_t *)base + hdr->dirty_off);
+	seg->tbl.nblocks = hdr->nblocks;
+	seg->tbl.seed[0] = hdr->hash_seed[0];
+	seg->tbl.seed[1] = hdr->hash_seed[1];
+}
+
+/* Map the file segment open at @fd, validated first: 0, FG_EBADSEG,
+ * FG_EVERSION or another FG_E* code. */
+int fg__seg_map_file(int fd, struct fg_seg *seg)
 {
 	struct fg_seg_hdr hdr;
 	struct stat st;
@@ -184,62 +217,57 @@ static int map_validated(int fd, const char *path, struct fg_seg *seg)
 		(void)madvise(base, (size_t)hdr.seg_size, MADV_HUGEPAGE);
 	/* The identity is immutable; if it changed since pread, the file was
 	 * replaced under us: refuse rather than trust either copy. */
-	if (memcmp(base, &hdr, offsetof(struct fg_seg_hdr, nnames)) != 0) {
+	if (memcmp(base, &hdr, FG_IDENT_SIZE) != 0) {
 		munmap(base, (size_t)hdr.seg_size);
 		return FG_EBADSEG;
 	}
-	seg->fd = fd;
-	seg->lock_fd = -1;
-	seg->base = base;
-	seg->size = (size_t)hdr.seg_size;
-	seg->capacity = hdr.capacity;
-	seg->rules =
-	    (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr.rules_off);
-	seg->tbl.hdr = base;
-	seg->tbl.rules = seg->rules;
-	seg->tbl.blocks =
-	    (struct fg_block *)(void *)((uint8_t *)base + hdr.blocks_off);
-	seg->tbl.dirty = (uint64_t *)(void *)((uint8_t *)base + hdr.dirty_off);
-	seg->tbl.nblocks = hdr.nblocks;
-	seg->tbl.seed[0] = hdr.hash_seed[0];
-	seg->tbl.seed[1] = hdr.hash_seed[1];
-	snprintf(seg->path, sizeof seg->path, "%s", path);
+	fg__seg_use(seg, base, &hdr, fd, -1);
 	return 0;
-}
-
-int fg__seg_attach(const char *path, struct fg_seg *seg)
-{
-	int fd, r;
-
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return fg__errno_to_fg(errno);
-	r = map_validated(fd, path, seg);
-	if (r != 0)
-		close(fd);
-	return r;
 }
 
 void fg__seg_detach(struct fg_seg *seg)
 {
-	if (seg->base != NULL)
-		munmap(seg->base, seg->size);
+	if (seg->base != NULL) {
+		if (seg->shmid >= 0)
+			shmdt(seg->base);
+		else
+			munmap(seg->base, seg->size);
+	}
 	if (seg->fd >= 0)
 		close(seg->fd);
 	seg->base = NULL;
 	seg->fd = -1;
 }
 
-static int opts_check(const fg_segment_opts *o, uint64_t *capacity,
-                      mode_t *mode)
+int fg__seg_hdr_init(struct fg_seg_hdr *h, const struct fg_seg_geom *g,
+                     uint64_t capacity, unsigned segflags)
 {
-	*capacity = o && o->capacity ? o->capacity : FG_DEFAULT_CAPACITY;
-	*mode = o && o->mode ? (mode_t)o->mode : 0660;
-	if (o && (o->flags & ~FG_SEGMENT_HUGEPAGES))
-		return FG_EINVAL;
-	/* never world-accessible; the owner must be able to read and write */
-	if ((*mode & ~(mode_t)0770) != 0 || (*mode & 0600) != 0600)
-		return FG_EINVAL;
+	struct timespec ts;
+
+	/* The memory is new and zero-filled: every slot EMPTY, no rules. */
+	memcpy(h->magic, FG_SEG_MAGIC, sizeof h->magic);
+	h->layout_version = FG_LAYOUT_VERSION;
+	h->hdr_size = FG_HDR_SIZE;
+	h->seg_size = g->size;
+	h->nslots = g->nblocks * FG_BLOCK_SLOTS;
+	h->capacity = capacity;
+	h->slot_size = FG_SLOT_SIZE;
+	h->rule_size = FG_RULE_SIZE;
+	h->max_rules = FG_MAX_RULES;
+	h->key_max = FG_SLOT_KEY_MAX;
+	h->rules_off = FG_HDR_SIZE;
+	h->blocks_off = g->blocks_off;
+	h->nblocks = g->nblocks;
+	h->dirty_off = g->dirty_off;
+	h->block_size = FG_BLOCK_SIZE;
+	h->flags = segflags;
+	if (getrandom(h->hash_seed, sizeof h->hash_seed, 0) !=
+	    (ssize_t)sizeof h->hash_seed)
+		return FG_ESYS;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->created_ns =
+	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	h->checksum = fg__seg_checksum(h);
 	return 0;
 }
 
@@ -262,160 +290,87 @@ static int reserve_huge(int fd, uint64_t size)
 	if (p == MAP_FAILED)
 		return errno;
 	(void)madvise(p, (size_t)size, MADV_HUGEPAGE);
-#ifdef MADV_POPULATE_WRITE
-	if (madvise(p, (size_t)size, MADV_POPULATE_WRITE) != 0)
-		r = errno;
-#else
-	r = EINVAL;
-#endif
+	r = fg__seg_populate(p, (size_t)size);
 	munmap(p, (size_t)size);
 	if (r == EINVAL) /* an older kernel: reserve the small way */
 		r = posix_fallocate(fd, 0, (off_t)size);
 	return r;
 }
 
-/* Build a complete segment in a new file at @tmp. */
-static int build(const char *tmp, const fg_segment_opts *o, uint64_t capacity,
-                 mode_t mode, int *fdp)
+int fg__seg_populate(void *p, size_t size)
 {
-	struct fg_seg_hdr *h = NULL;
-	struct fg_seg_geom g;
-	unsigned segflags =
-	    o && (o->flags & FG_SEGMENT_HUGEPAGES) ? FG_SEG_HUGE : 0;
-	struct timespec ts;
-	int fd, r;
-
-	r = fg__seg_geometry(capacity, segflags, &g);
-	if (r != 0)
-		return r;
-	fd =
-	    open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return fg__errno_to_fg(errno);
-	if (fchmod(fd, mode) != 0)
-		goto fail_errno;
-	if (o && (o->uid > 0 || o->gid > 0) &&
-	    fchown(fd, o->uid > 0 ? (uid_t)o->uid : (uid_t)-1,
-	           o->gid > 0 ? (gid_t)o->gid : (gid_t)-1) != 0)
-		goto fail_errno;
-	r = segflags & FG_SEG_HUGE ? reserve_huge(fd, g.size)
-	                           : posix_fallocate(fd, 0, (off_t)g.size);
-	if (r == EOPNOTSUPP || r == EINVAL)
-		r = ftruncate(fd, (off_t)g.size) == 0 ? 0 : errno;
-	if (r != 0) {
-		errno = r;
-		goto fail_errno;
-	}
-	h = mmap(NULL, FG_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		h = NULL;
-		goto fail_errno;
-	}
-	/* The file is new and zero-filled: every slot EMPTY, no rules. */
-	memcpy(h->magic, FG_SEG_MAGIC, sizeof h->magic);
-	h->layout_version = FG_LAYOUT_VERSION;
-	h->hdr_size = FG_HDR_SIZE;
-	h->seg_size = g.size;
-	h->nslots = g.nblocks * FG_BLOCK_SLOTS;
-	h->capacity = capacity;
-	h->slot_size = FG_SLOT_SIZE;
-	h->rule_size = FG_RULE_SIZE;
-	h->max_rules = FG_MAX_RULES;
-	h->key_max = FG_SLOT_KEY_MAX;
-	h->rules_off = FG_HDR_SIZE;
-	h->blocks_off = g.blocks_off;
-	h->nblocks = g.nblocks;
-	h->dirty_off = g.dirty_off;
-	h->block_size = FG_BLOCK_SIZE;
-	h->flags = segflags;
-	if (getrandom(h->hash_seed, sizeof h->hash_seed, 0) !=
-	    (ssize_t)sizeof h->hash_seed)
-		goto fail_errno;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	h->created_ns =
-	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	h->checksum = fg__seg_checksum(h);
-	munmap(h, FG_HDR_SIZE);
-	*fdp = fd;
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(p, size, MADV_POPULATE_WRITE) != 0)
+		return errno;
 	return 0;
-
-fail_errno:
-	r = fg__errno_to_fg(errno);
-	if (h != NULL)
-		munmap(h, FG_HDR_SIZE);
-	close(fd);
-	unlink(tmp);
-	return r;
+#else
+	(void)p;
+	(void)size;
+	return EINVAL;
+#endif
 }
 
-static int replaceable(const char *path)
+/* Give @fd mode @mode, and owner @uid and group @gid where they are not
+ * 0 or -1 (left as they are). */
+int fg__seg_fperms(int fd, mode_t mode, int64_t uid, int64_t gid)
 {
 	struct stat st;
 
-	/* rename() replaces a symlink itself, never its target */
-	return lstat(path, &st) != 0 || S_ISREG(st.st_mode) ||
-	       S_ISLNK(st.st_mode);
+	if (fstat(fd, &st) != 0)
+		return fg__errno_to_fg(errno);
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) != 0)
+		return fg__errno_to_fg(errno);
+	if (uid <= 0 || (int64_t)st.st_uid == uid)
+		uid = -1;
+	if (gid <= 0 || (int64_t)st.st_gid == gid)
+		gid = -1;
+	if ((uid >= 0 || gid >= 0) && fchown(fd, (uid_t)uid, (gid_t)gid) != 0)
+		return fg__errno_to_fg(errno);
+	return 0;
 }
 
-int fg__seg_create(const char *path, const fg_segment_opts *opts,
-                   unsigned flags, struct fg_seg *seg)
+/* Reserve @size bytes of file @fd: a sparse tmpfs file would let a worker
+ * die of SIGBUS on first touch of a page when /dev/shm is full. */
+static int reserve(int fd, uint64_t size, unsigned segflags)
 {
-	char tmp[sizeof seg->path + 32];
-	uint64_t capacity, nonce;
-	mode_t mode;
-	int r, fd = -1, tries;
+	int r = segflags & FG_SEG_HUGE ? reserve_huge(fd, size)
+	                               : posix_fallocate(fd, 0, (off_t)size);
 
-	r = opts_check(opts, &capacity, &mode);
+	if (r == EOPNOTSUPP || r == EINVAL)
+		r = ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
+	return r == 0 ? 0 : fg__errno_to_fg(r);
+}
+
+int fg__seg_build_file(const char *tmp, const struct fg_seg_geom *g,
+                       uint64_t capacity, unsigned segflags,
+                       const struct fg_seg_perms *p, int *fdp)
+{
+	struct fg_seg_hdr *h;
+	int fd, r;
+
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	          p->mode);
+	if (fd < 0)
+		return fg__errno_to_fg(errno);
+	r = fg__seg_fperms(fd, p->mode, p->uid, p->gid);
+	if (r == 0)
+		r = reserve(fd, g->size, segflags);
 	if (r != 0)
-		return r;
-	for (tries = 0; tries < 8; tries++) {
-		r = fg__seg_attach(path, seg);
-		if (r == 0) {
-			if (seg->capacity == capacity)
-				return 0;
-			fg__seg_detach(seg);
-			if (!(flags & FG_CREATE_REPLACE))
-				return FG_EEXIST;
-		} else if (r != FG_ENOSEG &&
-		           !((r == FG_EBADSEG || r == FG_EVERSION) &&
-		             (flags & FG_CREATE_REPLACE))) {
-			return r;
-		}
-		if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
-			return FG_ESYS;
-		snprintf(tmp, sizeof tmp, "%s.tmp-%016llx", path,
-		         (unsigned long long)nonce);
-		r = build(tmp, opts, capacity, mode, &fd);
-		if (r != 0)
-			return r;
-		/* Publish: link fails if someone else published first (then
-		 * attach theirs); rename replaces a segment we must replace,
-		 * but never a device, FIFO or directory of that name. */
-		if (flags & FG_CREATE_REPLACE) {
-			if (!replaceable(path)) {
-				close(fd);
-				unlink(tmp);
-				return FG_EBADSEG;
-			}
-			if (rename(tmp, path) == 0)
-				goto published;
-		}
-		if (link(tmp, path) == 0) {
-			unlink(tmp);
-			goto published;
-		}
-		r = errno;
-		close(fd);
-		unlink(tmp);
-		if (r != EEXIST)
-			return fg__errno_to_fg(r);
+		goto fail;
+	h = mmap(NULL, FG_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED) {
+		r = fg__errno_to_fg(errno);
+		goto fail;
 	}
-	return FG_ESYS;
-
-published:
-	r = map_validated(fd, path, seg);
+	r = fg__seg_hdr_init(h, g, capacity, segflags);
+	munmap(h, FG_HDR_SIZE);
 	if (r != 0)
-		close(fd);
+		goto fail;
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
 	return r;
 }
 
@@ -424,7 +379,8 @@ published:
  * belongs to an open file description, which a handle inherited through
  * fork() shares with its parent, so locking the handle's own descriptor
  * would not exclude the parent.  /proc/self/fd reopens the very file we
- * mapped, even if the name has since been replaced.
+ * opened (the segment, or the name of its System V memory), even if the
+ * name has since been replaced.
  */
 int fg__seg_lock(struct fg_seg *seg)
 {
@@ -452,4 +408,20 @@ void fg__seg_unlock(struct fg_seg *seg)
 	if (seg->lock_fd >= 0)
 		close(seg->lock_fd); /* releases the lock */
 	seg->lock_fd = -1;
+}
+
+int fg__seg_repair(struct fg_seg *seg)
+{
+	int r;
+
+	if (memcmp(seg->base, seg->ident, FG_IDENT_SIZE) == 0)
+		return 0;
+	r = fg__seg_lock(seg);
+	if (r != 0)
+		return r;
+	/* Identity fields are read once, at attach: rewriting them under a
+	 * running worker changes nothing it uses. */
+	memcpy(seg->base, seg->ident, FG_IDENT_SIZE);
+	fg__seg_unlock(seg);
+	return 1;
 }

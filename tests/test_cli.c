@@ -213,12 +213,12 @@ Test(cli, a_worker_of_the_group_may_check_but_not_reset_nor_ask_the_daemon)
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root to act as another user");
-	one_up();
 	/* the workers' group may read and write the segment; root owns it
 	 * and the control socket (0600) */
+	env_init(1);
+	write_conf(0, 0, "mode 0660\ngroup nogroup\n");
+	start(0);
 	snprintf(path, sizeof path, "/dev/shm/%s", E.seg[0]);
-	cr_assert_eq(chmod(path, 0660), 0);
-	cr_assert_eq(chown(path, 0, 65534), 0);
 	nobody_cli(nobody_path, sizeof nobody_path);
 	cr_assert_eq(as_nobody("check", "api", "w"), 0);
 	cr_assert_eq(as_nobody("get", "api", "w"), 0);

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "lib/client.h"
+#include "shm/scan.h"
 #include "shm/segment.h"
 
 #define NOBODY 65534 /* uid nobody, gid nogroup */
@@ -623,6 +625,35 @@ Test(segment, corrupt_rule_records_read_as_absent_rules)
 	fg_close(w);
 	fg_close(c);
 	fg_unlink(name);
+}
+
+/* Any process attached may write a slot's word: one naming rule 255 (past
+ * the 255 rules, 0-254) crashed floodgated, whose harvest indexed its
+ * per-rule sums with it.  The scan takes it for garbage. */
+Test(segment, a_slot_naming_a_rule_past_the_table_is_garbage_to_the_scan)
+{
+	fg_client *c = test_create("rule255", 16);
+	struct fg_slot_view v;
+	uint64_t i, live = 0;
+
+	test_rule(c, "r", 5, 5, HOUR_MS, 0);
+	cr_assert_eq(fg_allow(c, "r", "k", 1, NULL), 1);
+	for (i = 0; i < fg__table_nslots(&c->seg.tbl); i++) {
+		struct fg_ref ref;
+
+		if (!fg__slot_read(&c->seg.tbl, i, &v))
+			continue;
+		live++;
+		cr_assert_eq(v.rule, 0);
+		fg__table_ref_of(&c->seg.tbl, i, &ref);
+		__atomic_or_fetch(&ref.s->word, UINT64_C(0xff) << 56,
+		                  __ATOMIC_SEQ_CST);
+		cr_assert_eq(fg__slot_read(&c->seg.tbl, i, &v), 0,
+		             "a bucket of rule %u", v.rule);
+	}
+	cr_assert_eq(live, 1);
+	fg_close(c);
+	fg_unlink(test_segment("rule255"));
 }
 
 /* ------------------------------------- what is at the segment's name */

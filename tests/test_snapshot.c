@@ -695,12 +695,13 @@ static void daemon_down(fg_client *c)
 
 static void daemon_segment_destroyed(void)
 {
-	char cmd[256];
+	char cmd[256], name[80];
 
+	snprintf(name, sizeof name, "%s-d", seg);
+	cr_assert_eq(fg_unlink(name), 0); /* its memory too, as a reboot */
 	snprintf(cmd, sizeof cmd,
-	         "rm -f /dev/shm/%s-d /dev/shm/%s-d.state "
-	         "/dev/shm/%s-d.state-remote",
-	         seg, seg, seg);
+	         "rm -f /dev/shm/%s-d.state /dev/shm/%s-d.state-remote", seg,
+	         seg);
 	cr_assert_eq(system(cmd), 0);
 }
 

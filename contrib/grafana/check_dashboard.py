@@ -193,10 +193,9 @@ def exported(floodgated, cli, transport, ready):
         if proc:
             proc.terminate()
             proc.wait()
-        try:
-            os.unlink(f"/dev/shm/{seg}")
-        except OSError:
-            pass
+        # the segment's name and its System V memory
+        subprocess.run([cli, "-s", seg, "remove"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
         shutil.rmtree(d, ignore_errors=True)
 
 
