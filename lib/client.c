@@ -98,21 +98,40 @@ static void names_refresh(fg_client *c, uint64_t n)
 	}
 }
 
+/* fg__rule_index() past the most recent name: the others (left where
+ * they are: a multi-rule check asks for its few in turn), then the map,
+ * whose answer becomes the most recent. */
+static __attribute__((noinline)) int rule_index_slow(fg_client *c,
+                                                     const char *name)
+{
+	unsigned i;
+	int idx;
+
+	for (i = 1; i < FG_RECENT_RULES; i++)
+		if (c->recent[i] >= 0 &&
+		    name_is(c, (unsigned)c->recent[i], name))
+			return c->recent[i];
+	idx = map_find(c, name);
+	if (idx >= 0) {
+		i = c->recent_next; /* the oldest of recent[1..] goes */
+		c->recent_next = i % (FG_RECENT_RULES - 1) + 1;
+		c->recent[i] = c->recent[0];
+		c->recent[0] = idx;
+	}
+	return idx;
+}
+
 int fg__rule_index(fg_client *c, const char *name)
 {
 	uint64_t n = uatomic_read(&c->seg.tbl.hdr->nnames);
 
-	int idx;
-
 	if (n > c->nnames) /* names are only ever added */
 		names_refresh(c, n);
-	/* A worker mostly asks about one rule: skip the hash for it. */
-	if (c->last_rule >= 0 && name_is(c, (unsigned)c->last_rule, name))
-		return c->last_rule;
-	idx = map_find(c, name);
-	if (idx >= 0)
-		c->last_rule = idx;
-	return idx;
+	/* A worker mostly asks about one rule, or the few of a multi-rule
+	 * check: skip the hash for them. */
+	if (c->recent[0] >= 0 && name_is(c, (unsigned)c->recent[0], name))
+		return c->recent[0];
+	return rule_index_slow(c, name);
 }
 
 static void params_refresh(fg_client *c, unsigned idx)
@@ -215,6 +234,36 @@ static int decide(unsigned idx, const struct fg_rule_cache *rc, uint64_t next,
 		d->retry_after_ms = fg__ns_to_ms_ceil(fg__gcra_wait(
 		    next, now, rc->interval_ns, rc->tau_ns, cost));
 	return 0;
+}
+
+int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
+                    uint64_t h, uint64_t now, struct fg_ref *ref,
+                    struct fg_pair *p)
+{
+	struct fg_table *t = &c->seg.tbl;
+	struct fg_slot *s = fg__table_find_home(t, idx, key, len, h, ref);
+	int room = 0;
+
+	if (s != NULL) {
+		fg__pair_load(s, p);
+		if (fg__ref_valid(ref) && p->tat != FG_TAT_EVICTED)
+			return 1;
+	}
+	for (;;) {
+		s = fg__table_find_ref(t, idx, key, len, h, ref);
+		if (s == NULL) {
+			if (room++ < 4 &&
+			    fg__table_make_room(t, h, now, worker_may_evict, c))
+				continue;
+			return 0;
+		}
+		fg__pair_load(s, p);
+		if (!fg__ref_valid(ref))
+			continue;
+		if (p->tat != FG_TAT_EVICTED)
+			return 1;
+		fg__table_bury(t, ref); /* evicted under us: absent now */
+	}
 }
 
 /*
@@ -572,7 +621,9 @@ int fg__client_new(struct fg_seg *seg, fg_client **out)
 	if (c == NULL)
 		return FG_ENOMEM;
 	c->seg = *seg;
-	c->last_rule = -1;
+	for (i = 0; i < FG_RECENT_RULES; i++)
+		c->recent[i] = -1;
+	c->recent_next = 1;
 	for (i = 0; i < FG_MAX_RULES; i++)
 		c->rc[i].seq = UINT64_MAX; /* never a record's seq: re-read */
 	*out = c;

@@ -12,9 +12,11 @@
 #endif
 
 #include "lib/floodgate.h"
+#include "shm/pair.h"
 #include "shm/segment.h"
 
-#define FG_NAME_MAP 512u /* open-addressing map of rule names, private */
+#define FG_NAME_MAP     512u /* open-addressing map of rule names, private */
+#define FG_RECENT_RULES 4u   /* names a worker finds without the map */
 
 /* A rule's parameters as this process last validated them. */
 struct fg_rule_cache {
@@ -28,12 +30,18 @@ struct fg_rule_cache {
 
 struct fg_client {
 	struct fg_seg seg;
-	uint64_t nnames; /* rule names copied into names[] */
-	int last_rule;   /* index of the last rule looked up, or -1 */
+	uint64_t nnames;                /* rule names copied into names[] */
+	int recent[FG_RECENT_RULES];    /* rules last looked up, or -1; [0]
+	                                 * the last */
+	unsigned recent_next;           /* the next of recent[1..] to go */
 	uint8_t name_map[FG_NAME_MAP];  /* index + 1; 0: empty */
 	uint8_t name_len[FG_MAX_RULES]; /* strlen of names[i] */
 	struct fg_rule_cache rc[FG_MAX_RULES];
 	char names[FG_MAX_RULES][FG_RULE_NAME_MAX + 1];
+	/* For tests: run at each stage of a multi-rule check (many.c), where
+	 * another process may act (NULL: nothing). */
+	void (*many_hook)(fg_client *c, unsigned stage, void *arg);
+	void *many_arg;
 };
 
 /* Rule index of @name, or -1. */
@@ -88,6 +96,35 @@ static inline const struct fg_rule_cache *fg__rule_params(fg_client *c,
 		return fg__rule_refresh(c, idx);
 	return &c->rc[idx];
 }
+
+/*
+ * Find the bucket of (@idx, @key), whose hash is @h, inserting it if it is
+ * absent and making room as a check does when there is none (at @now),
+ * and copy its pair into *@p, consistent with @ref (the group had not
+ * changed when it was copied) and never an eviction's mark (an eviction
+ * met on the way is finished).  1 found; 0 when the table has no room.
+ */
+int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
+                    uint64_t h, uint64_t now, struct fg_ref *ref,
+                    struct fg_pair *p);
+
+/* One (rule, key, cost) of a multi-rule check, the rule by index and the
+ * key as counted bytes (1..FG_KEY_MAX), all checked by the caller. */
+struct fg__triple {
+	unsigned rule;
+	const void *key;
+	size_t len;
+	uint32_t cost;
+};
+
+/*
+ * fg_allow_many() at @now for @n (1..FG_TRIPLES_MAX) triples whose rules
+ * are active and admit their costs: 1 all taken, 0 denied and nothing
+ * taken; *@which (if not NULL) gets the position of the triple @d
+ * describes.  Never an error.
+ */
+int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
+                   uint64_t now, fg_decision *d, unsigned *which);
 
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,

@@ -166,6 +166,48 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow_at(fg_client *c, const char *rule,
                                          const char *key, uint32_t cost,
                                          uint64_t now_ns, fg_decision *d);
 
+/** Most triples one fg_allow_many() takes. */
+#define FG_TRIPLES_MAX 8
+
+/** One (rule, key, cost) triple of fg_allow_many(). */
+typedef struct fg_triple {
+	const char *rule; /**< rule name */
+	const char *key;  /**< as fg_allow()'s @key */
+	uint32_t cost;    /**< 1..the rule's capacity */
+} fg_triple;
+
+/**
+ * fg_allow_many() - take tokens under several rules at once, all or none.
+ * @c:      handle; used by one thread at a time.
+ * @triples: @n (rule, key, cost) triples: per user, per address, per
+ *          endpoint...  A rule may appear more than once.
+ * @n:      1..FG_TRIPLES_MAX.
+ * @d:      receives the details of one triple; may be NULL.  Denied: the
+ *          denying triple whose retry_after_ms is the longest (the wait
+ *          until every rule would admit).  Allowed: the triple with the
+ *          fewest tokens left, or a shadow rule that would have denied.
+ * @which:  receives the position in @triples of that triple, or of the
+ *          first invalid one on an error; may be NULL.
+ *
+ * One clock read for all the triples.  The request is admitted only if
+ * every rule admits it, and then takes every cost; when one denies, no
+ * rule keeps anything of it, and only the rules that deny count a denial.
+ * Concurrent multi-rule and single checks from any number of processes
+ * stay exact: no rule admits more than its bucket allows, and no rule
+ * loses tokens to a request that was denied.  Lock-free: a check that
+ * loses a race after taking from some rules gives their tokens back.  A
+ * concurrent check may meet such tokens while they are taken and be
+ * denied for a moment (never admitted beyond a bucket); see CAVEATS in
+ * libfloodgate(3).
+ *
+ * Return: 1 allowed, 0 denied, or FG_EINVAL (NULL @c or @triples, @n 0 or
+ * above FG_TRIPLES_MAX), FG_EKEY, FG_EKEYLEN, FG_ENORULE, FG_ECOST for the
+ * triple at *@which; on an error nothing was consumed.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_allow_many(fg_client *c,
+                                           const fg_triple *triples, unsigned n,
+                                           fg_decision *d, unsigned *which);
+
 /**
  * fg_allow_request() - the classic allowRequest(userId, endpoint).
  *

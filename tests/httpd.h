@@ -5,7 +5,7 @@
  * what a client library would refuse to send.  Each test runs its own
  * daemon on its own segment ("fg-http-PID") and on ports of the range the
  * including file defines (HTTPD_PORT_LO..HTTPD_PORT_HI), and removes what
- * it made.
+ * it made.  HTTPD_SEG_PREFIX may name the segments otherwise.
  */
 #ifndef FG_TESTS_HTTPD_H
 #define FG_TESTS_HTTPD_H
@@ -26,6 +26,11 @@
 
 #include "lib/client.h"
 #include "tests/cluster.h"
+
+/* The segment's name: PREFIX-PID. */
+#ifndef HTTPD_SEG_PREFIX
+#define HTTPD_SEG_PREFIX "fg-http"
+#endif
 
 #if !defined(HTTPD_PORT_LO) || !defined(HTTPD_PORT_HI)
 #error "define HTTPD_PORT_LO and HTTPD_PORT_HI, the ports the tests may use"
@@ -251,7 +256,7 @@ static inline void start_on(const char *host, const char *opts,
 	snprintf(D.host, sizeof D.host, "%s", host ? host : "127.0.0.1");
 	snprintf(D.dir, sizeof D.dir, "/tmp/fg-http-XXXXXX");
 	cr_assert_not_null(mkdtemp(D.dir));
-	snprintf(D.seg, sizeof D.seg, "fg-http-%d", (int)getpid());
+	snprintf(D.seg, sizeof D.seg, HTTPD_SEG_PREFIX "-%d", (int)getpid());
 	D.gossip_port = free_port(
 	    HTTPD_PORT_LO +
 	        (int)(getpid() % ((HTTPD_PORT_HI - HTTPD_PORT_LO) / 2)) * 2,
