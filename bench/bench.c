@@ -253,19 +253,20 @@ static void key_name(char *buf, unsigned proc, unsigned k, int shared)
 /* -------------------------------------------------------- latency */
 
 enum lat_kind {
-	LAT_CLOCK,  /* bare clock_gettime(CLOCK_MONOTONIC) */
-	LAT_ALLOW,  /* existing key, admitted */
-	LAT_CHECK,  /* the same through fg__check(): rule index resolved */
-	LAT_DENY,   /* exhausted key, denied */
-	LAT_ALLOW3, /* three rules: three fg_allow() (floodgate only) */
-	LAT_MANY3,  /* three rules: one fg_allow_many() (floodgate only) */
+	LAT_CLOCK,   /* bare clock_gettime(CLOCK_MONOTONIC) */
+	LAT_ALLOW,   /* existing key, admitted */
+	LAT_CHECK,   /* the same through fg__check(): rule index resolved */
+	LAT_DENY,    /* exhausted key, denied */
+	LAT_ALLOW3,  /* three rules: three fg_allow() (floodgate only) */
+	LAT_MANY3,   /* three rules: one fg_allow_many() (floodgate only) */
+	LAT_RESERVE, /* fg_reserve() of an existing key, no delay */
 	NLAT
 };
 
 /* Workloads without a baseline. */
 static int fg_only(unsigned kind)
 {
-	return kind == LAT_CLOCK || kind == LAT_ALLOW3 || kind == LAT_MANY3;
+	return kind == LAT_CLOCK || kind >= LAT_ALLOW3;
 }
 
 /* One request under the three rules: 3 if all admitted. */
@@ -294,9 +295,10 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 
 	/* warm-up: insert the key, exhaust it for LAT_DENY, fault pages in */
 	for (i = 0; i < 1000 && r >= 0 && kind != LAT_CLOCK; i++)
-		r = impl != IMPL_FG      ? bl_allow(g_bl, g_fg, rule, key, 1)
-		    : kind >= LAT_ALLOW3 ? three(1, key) - 3
-		                         : fg_allow(g_fg, rule, key, 1, NULL);
+		r = impl != IMPL_FG ? bl_allow(g_bl, g_fg, rule, key, 1)
+		    : kind == LAT_ALLOW3 || kind == LAT_MANY3
+		        ? three(1, key) - 3
+		        : fg_allow(g_fg, rule, key, 1, NULL);
 	if (r < 0 || idx < 0) {
 		fprintf(stderr, "fg_bench: warm-up: %s\n", fg_strerror(r));
 		return -1;
@@ -332,6 +334,14 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 			for (i = 0; i < iters; i++)
 				sink += (uint64_t)bl_check(
 				    g_bl, g_fg, (unsigned)idx, key, len, 1);
+		break;
+	case LAT_RESERVE:
+		for (i = 0; i < iters; i++) {
+			uint64_t delay;
+
+			sink += (uint64_t)fg_reserve(g_fg, rule, key, 1, &delay,
+			                             NULL);
+		}
 		break;
 	case LAT_ALLOW3:
 	case LAT_MANY3:
@@ -646,6 +656,7 @@ static const char *const lat_label[NLAT] = {
     "clock_gettime(MONOTONIC) (ns)",      "1 proc, existing key (ns/check)",
     "  same, rule pre-resolved (ns)",     "1 proc, exhausted key (ns/check)",
     "3 rules, 3 x fg_allow (ns/request)", "3 rules, fg_allow_many (ns/request)",
+    "fg_reserve, existing key (ns/call)",
 };
 
 /* One run of every workload; 0 or -1. */

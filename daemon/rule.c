@@ -3,6 +3,7 @@
  *
  *   rule NAME capacity N rate R/PERIOD [scope host|global]
  *        [on-full open|closed] [mode enforce|shadow] [default]
+ *        [max-delay DURATION]
  *
  * keywords in any order, each at most once, from one table that also
  * names them in messages.  What the library's fg_rule_set() would refuse
@@ -22,7 +23,16 @@
 
 #define CLIP "%.64s" /* how much of a word a message echoes */
 
-enum { K_CAPACITY, K_RATE, K_SCOPE, K_ONFULL, K_MODE, K_DEFAULT, K_N };
+enum {
+	K_CAPACITY,
+	K_RATE,
+	K_SCOPE,
+	K_ONFULL,
+	K_MODE,
+	K_DEFAULT,
+	K_MAXDELAY,
+	K_N
+};
 
 static const struct keyword {
 	const char *kw;
@@ -35,6 +45,7 @@ static const struct keyword {
     [K_ONFULL] = {"on-full", "open", "closed", FG_RULE_FAIL_CLOSED},
     [K_MODE] = {"mode", "enforce", "shadow", FG_RULE_SHADOW},
     [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
+    [K_MAXDELAY] = {"max-delay", NULL, NULL, 0},
 };
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
@@ -80,6 +91,27 @@ static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
 	return 0;
 }
 
+/* "max-delay DURATION": how long fg_reserve() may hold a request. */
+static int rule_delay(const char *name, const char *s, struct fgd_rule *r,
+                      char *why, size_t len)
+{
+	uint64_t ms;
+	int e = fgu_parse_duration(s, UINT32_MAX, &ms);
+
+	if (e == FGU_DUR_NOUNIT)
+		return fgu_why(why, len,
+		               "rule '%s': max-delay '" CLIP "' needs a unit "
+		               "(ms, s, m or h), like 500ms",
+		               name, s);
+	if (e != 0)
+		return fgu_why(why, len,
+		               "rule '%s': max-delay must be a duration like "
+		               "500ms, of at most 49 days, not '" CLIP "'",
+		               name, s);
+	r->max_delay_ms = (uint32_t)ms;
+	return 0;
+}
+
 /* Keyword @k's value @val into @r. */
 static int value(const char *name, unsigned k, const char *val,
                  struct fgd_rule *r, char *why, size_t len)
@@ -98,6 +130,8 @@ static int value(const char *name, unsigned k, const char *val,
 	}
 	if (k == K_RATE)
 		return rule_rate(name, val, r, why, len);
+	if (k == K_MAXDELAY)
+		return rule_delay(name, val, r, why, len);
 	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
@@ -128,12 +162,11 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 		unsigned k = keyword(w[i]);
 
 		if (k == K_N)
-			return fgu_why(
-			    why, len,
-			    "rule '%s': unknown keyword '" CLIP "' "
-			    "(capacity, rate, scope, on-full, mode or "
-			    "default)",
-			    name, w[i]);
+			return fgu_why(why, len,
+			               "rule '%s': unknown keyword '" CLIP "' "
+			               "(capacity, rate, scope, on-full, mode, "
+			               "default or max-delay)",
+			               name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",
 			               name, w[i]);
@@ -152,15 +185,23 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 	return 0;
 }
 
+void fgd_rule_lib(const struct fgd_rule *r, fg_rule *out)
+{
+	*out = (fg_rule){.name = r->name,
+	                 .capacity = r->capacity,
+	                 .rate = r->rate,
+	                 .period_ms = r->period_ms,
+	                 .flags = r->flags,
+	                 .max_delay_ms = r->max_delay_ms};
+}
+
 /* What fg_rule_set() refuses, refused here, in its terms. */
 static int library_check(const struct fgd_rule *r, char *why, size_t len)
 {
-	fg_rule lr = {.name = r->name,
-	              .capacity = r->capacity,
-	              .rate = r->rate,
-	              .period_ms = r->period_ms,
-	              .flags = r->flags};
 	uint64_t interval_ns;
+	fg_rule lr;
+
+	fgd_rule_lib(r, &lr);
 
 	switch (fg__rule_check(&lr, &interval_ns)) {
 	case FG__RULE_OK:
@@ -176,6 +217,11 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 		    "rule '%s': capacity / rate spans more than 2^56 "
 		    "ns (834 days) of refill",
 		    r->name);
+	case FG__RULE_TOO_LATE:
+		return fgu_why(why, len,
+		               "rule '%s': capacity / rate plus max-delay "
+		               "spans more than 2^56 ns (834 days)",
+		               r->name);
 	default:
 		return fgu_why(why, len, "rule '%s': refused by the library",
 		               r->name);

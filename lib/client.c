@@ -155,14 +155,16 @@ static void params_refresh(fg_client *c, unsigned idx)
 	/* Only a consistent, sane copy is used: a corrupt or torn rule reads
 	 * as absent rather than as a division by zero. */
 	if (s1 != s2 || s1 == 0 || !(p.flags & FG__RULE_ACTIVE) ||
-	    p.interval_ns == 0 || p.capacity == 0 ||
-	    p.capacity > FG_TAU_MAX / p.interval_ns) {
+	    (p.flags & ~FG__RULE_KNOWN) || p.interval_ns == 0 ||
+	    p.capacity == 0 || p.capacity > FG_TAU_MAX / p.interval_ns ||
+	    p.max_delay_ns > FG_TAU_MAX - p.capacity * p.interval_ns) {
 		rc->seq = s1 != s2 ? UINT64_MAX : s2;
 		return;
 	}
 	rc->interval_ns = p.interval_ns;
 	rc->interval_inv = fg__recip(p.interval_ns);
 	rc->tau_ns = (uint64_t)p.capacity * p.interval_ns;
+	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
 	rc->flags = p.flags;
 }
@@ -173,8 +175,8 @@ const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx)
 	return &c->rc[idx];
 }
 
-static int untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-                     fg_decision *d)
+int fg__untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                  fg_decision *d)
 {
 	int allowed = !(rc->flags & FG__RULE_FAIL_CLOSED);
 	unsigned flags = FG_DECISION_UNTRACKED;
@@ -294,7 +296,7 @@ find:
 		if (room++ < 4 &&
 		    fg__table_make_room(t, h, now, worker_may_evict, c))
 			goto find;
-		return untracked(c, idx, rc, d);
+		return fg__untracked(c, idx, rc, d);
 	}
 found:
 	fg__pair_load(s, &p);
@@ -511,6 +513,19 @@ static int active_rule(fg_client *c, const char *rule,
 		return FG_ENORULE;
 	*rc = fg__rule_params(c, (unsigned)idx);
 	return (*rc)->flags & FG__RULE_ACTIVE ? idx : FG_ENORULE;
+}
+
+int fg__call_args(fg_client *c, const char *rule, const char *key,
+                  uint32_t cost, size_t *len, const struct fg_rule_cache **rc)
+{
+	int idx, r = fg__key_args(c, rule, key, len);
+
+	if (r != 0)
+		return r;
+	idx = active_rule(c, rule, rc);
+	if (idx >= 0 && (cost == 0 || cost > (*rc)->capacity))
+		return FG_ECOST;
+	return idx;
 }
 
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,

@@ -24,6 +24,7 @@ struct fg_rule_cache {
 	uint64_t interval_ns;
 	uint64_t interval_inv; /* fg__recip(interval_ns) */
 	uint64_t tau_ns;
+	uint64_t max_delay_ns; /* fg_reserve(): tau_ns + this at most */
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
 };
@@ -83,6 +84,11 @@ static inline int fg__key_args(const fg_client *c, const char *rule,
 	return *len > FG_KEY_MAX ? FG_EKEYLEN : 0;
 }
 
+/* The argument checks of a call on (@rule, @key, @cost), as fg_allow()
+ * makes them: the rule's index, with *@len and *@rc set, or the error. */
+int fg__call_args(fg_client *c, const char *rule, const char *key,
+                  uint32_t cost, size_t *len, const struct fg_rule_cache **rc);
+
 /* Re-read rule @idx's parameters (the owner changed them). */
 const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx);
 
@@ -125,6 +131,20 @@ struct fg__triple {
  */
 int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
                    uint64_t now, fg_decision *d, unsigned *which);
+
+/* The answer for a key the table has no room for: the rule's fail policy
+ * (a shadow rule never denies), counted in its table_full. */
+int fg__untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                  fg_decision *d);
+
+/*
+ * fg_reserve() at @now for rule @idx, whose parameters @rc are active and
+ * admit @cost, and a key of @len bytes: 1 reserved, to go after
+ * *@delay_ns; 0 denied, nothing taken.  Never an error.
+ */
+int fg__reserve_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                   const void *key, size_t len, uint32_t cost, uint64_t now,
+                   uint64_t *delay_ns, fg_decision *d);
 
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
@@ -184,6 +204,7 @@ enum fg__rule_bad {
 	FG__RULE_BAD_VALUE, /* a zero, or unknown flags */
 	FG__RULE_TOO_FAST,  /* more than a token per nanosecond */
 	FG__RULE_TOO_LONG,  /* capacity / rate beyond FG_TAU_MAX of refill */
+	FG__RULE_TOO_LATE,  /* the same with max_delay_ms added */
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
 

@@ -166,6 +166,32 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow_at(fg_client *c, const char *rule,
                                          const char *key, uint32_t cost,
                                          uint64_t now_ns, fg_decision *d);
 
+/**
+ * fg_reserve() - take @cost tokens now, to be used after a delay if need
+ * be: delay instead of deny.
+ * @c, @rule, @key, @cost, @d: as for fg_allow().
+ * @delay_ns: receives the wait in ns (0: go now), counted from the
+ *            moment the call read the clock; must not be NULL.
+ *
+ * When fg_allow() would admit the request, so does fg_reserve(), with a
+ * delay of 0.  Otherwise, if the cost is there within the rule's
+ * max_delay_ms, the tokens are taken now and the request may proceed
+ * once *@delay_ns has passed (the bucket goes up to max_delay_ms into
+ * debt, and later requests wait behind it).  Beyond it, or for a rule
+ * without a max_delay_ms, the request is denied and takes nothing;
+ * d->retry_after_ms is then the time until a reservation would fit.  A
+ * shadow rule never delays: it answers as fg_allow() does.  Concurrent
+ * reservations from any number of processes get delays cost x interval
+ * apart, never more tokens than the bucket allows by their time.
+ *
+ * Return: 1 reserved (wait *@delay_ns), 0 denied, or FG_EINVAL (also for
+ * a NULL @delay_ns), FG_EKEY, FG_EKEYLEN, FG_ENORULE, FG_ECOST (then
+ * nothing was consumed).
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_reserve(fg_client *c, const char *rule,
+                                        const char *key, uint32_t cost,
+                                        uint64_t *delay_ns, fg_decision *d);
+
 /** Most triples one fg_allow_many() takes. */
 #define FG_TRIPLES_MAX 8
 
@@ -305,11 +331,12 @@ FG_EXPORT int fg_unlink(const char *segment);
 /** A rule: a token bucket of @capacity refilled @rate tokens per
  *  @period_ms (the issue's seed example: 5 per 1000 ms). */
 typedef struct fg_rule {
-	const char *name;   /**< 1..FG_RULE_NAME_MAX of [A-Za-z0-9_.:/-] */
-	uint32_t capacity;  /**< burst, >= 1 */
-	uint32_t rate;      /**< tokens per period, >= 1 */
-	uint32_t period_ms; /**< >= 1 */
-	uint32_t flags;     /**< FG_RULE_* */
+	const char *name;      /**< 1..FG_RULE_NAME_MAX of [A-Za-z0-9_.:/-] */
+	uint32_t capacity;     /**< burst, >= 1 */
+	uint32_t rate;         /**< tokens per period, >= 1 */
+	uint32_t period_ms;    /**< >= 1 */
+	uint32_t flags;        /**< FG_RULE_* */
+	uint32_t max_delay_ms; /**< fg_reserve()'s longest wait; 0: none */
 } fg_rule;
 
 /**
@@ -322,8 +349,8 @@ typedef struct fg_rule {
  * serialised with a lock on the segment file.
  *
  * Return: 0, FG_EINVAL (NULL argument), FG_ENAME, FG_ERULE (zero
- * capacity, rate or period; rate above one token per ns; burst window over
- * 2^56 ns; unknown flags), FG_ERULES, FG_ESYS.
+ * capacity, rate or period; rate above one token per ns; burst window
+ * plus max_delay_ms over 2^56 ns; unknown flags), FG_ERULES, FG_ESYS.
  */
 FG_EXPORT FG_WARN_UNUSED int fg_rule_set(fg_client *c, const fg_rule *rule);
 
@@ -339,8 +366,10 @@ typedef struct fg_rule_info {
 	char name[FG_RULE_NAME_MAX + 1];
 	uint32_t index;
 	uint32_t capacity, rate, period_ms, flags;
-	uint64_t interval_ns; /**< ns per token */
-	uint64_t table_full;  /**< checks that found no room in the table */
+	uint64_t interval_ns;  /**< ns per token */
+	uint64_t table_full;   /**< checks that found no room in the table */
+	uint32_t max_delay_ms; /**< as in fg_rule */
+	uint32_t reserved;     /**< 0 */
 } fg_rule_info;
 
 /**

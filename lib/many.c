@@ -406,18 +406,10 @@ static int triple(fg_client *c, const fg_triple *ck, struct fg__triple *t)
 {
 	const struct fg_rule_cache *rc;
 	size_t len;
-	int idx, r = fg__key_args(c, ck->rule, ck->key, &len);
+	int idx = fg__call_args(c, ck->rule, ck->key, ck->cost, &len, &rc);
 
-	if (r != 0)
-		return r;
-	idx = fg__rule_index(c, ck->rule);
 	if (idx < 0)
-		return FG_ENORULE;
-	rc = fg__rule_params(c, (unsigned)idx);
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
-	if (ck->cost == 0 || ck->cost > rc->capacity)
-		return FG_ECOST;
+		return idx;
 	t->rule = (unsigned)idx;
 	t->key = ck->key;
 	t->len = len;

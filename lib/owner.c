@@ -110,6 +110,9 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 	t = (period_ns + rule->rate - 1) / rule->rate;
 	if (rule->capacity > FG_TAU_MAX / t)
 		return FG__RULE_TOO_LONG;
+	if ((uint64_t)rule->max_delay_ms * 1000000u >
+	    FG_TAU_MAX - rule->capacity * t)
+		return FG__RULE_TOO_LATE;
 	*interval_ns = t;
 	return FG__RULE_OK;
 }
@@ -149,6 +152,7 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 	bad = fg__rule_check(rule, &p.interval_ns);
 	if (bad != FG__RULE_OK)
 		return bad == FG__RULE_BAD_NAME ? FG_ENAME : FG_ERULE;
+	p.max_delay_ns = (uint64_t)rule->max_delay_ms * 1000000u;
 	p.capacity = rule->capacity;
 	p.rate = rule->rate;
 	p.period_ms = rule->period_ms;
@@ -238,6 +242,7 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 		out->flags |= FG_RULE_DEFAULT;
 	out->interval_ns = rc->interval_ns;
 	out->table_full = uatomic_read(&rec->table_full);
+	out->max_delay_ms = (uint32_t)(rc->max_delay_ns / 1000000u);
 	return 0;
 }
 

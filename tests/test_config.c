@@ -209,7 +209,7 @@ Test(config, sample_config_parses)
 	r = fgd_config_load(path, &cfg, err, sizeof err);
 	cr_assert_eq(r, 0, "%s", err);
 	cr_expect_eq(cfg.npeers, 2);
-	cr_expect_eq(cfg.nrules, 4);
+	cr_expect_eq(cfg.nrules, 5);
 	fgd_config_free(&cfg);
 }
 
