@@ -55,6 +55,7 @@
 
 #define RULE_ALLOW "bench.allow"
 #define RULE_DENY  "bench.deny"
+#define RULE_CONN  "bench.conn" /* in-flight, never full */
 /* two more rules like bench.allow, for checks under three rules */
 static const char *const rules3[3] = {RULE_ALLOW, "bench.allow2",
                                       "bench.allow3"};
@@ -260,6 +261,7 @@ enum lat_kind {
 	LAT_ALLOW3,  /* three rules: three fg_allow() (floodgate only) */
 	LAT_MANY3,   /* three rules: one fg_allow_many() (floodgate only) */
 	LAT_RESERVE, /* fg_reserve() of an existing key, no delay */
+	LAT_LEASE,   /* fg_acquire() then fg_release() of an existing key */
 	NLAT
 };
 
@@ -267,6 +269,17 @@ enum lat_kind {
 static int fg_only(unsigned kind)
 {
 	return kind == LAT_CLOCK || kind >= LAT_ALLOW3;
+}
+
+/* A lease of bench.conn taken and given back: 0, or an error. */
+static int lease_pair(const char *key)
+{
+	fg_lease l;
+	int r = fg_acquire(g_fg, RULE_CONN, key, &l, NULL);
+
+	if (r == 1)
+		r = fg_release(g_fg, &l) == 1 ? 0 : FG_EINVAL;
+	return r == 0 ? 0 : r < 0 ? r : FG_EINVAL;
 }
 
 /* One request under the three rules: 3 if all admitted. */
@@ -282,6 +295,23 @@ static int three(int many, const char *key)
 	       fg_allow(g_fg, rules3[2], key, 1, NULL);
 }
 
+/* One call of @kind's warm-up: < 0 on an error. */
+static int warm_once(enum lat_kind kind, enum impl impl, const char *rule,
+                     const char *key)
+{
+	if (impl != IMPL_FG)
+		return bl_allow(g_bl, g_fg, rule, key, 1);
+	switch (kind) {
+	case LAT_ALLOW3:
+	case LAT_MANY3:
+		return three(1, key) - 3;
+	case LAT_LEASE:
+		return lease_pair(key);
+	default:
+		return fg_allow(g_fg, rule, key, 1, NULL);
+	}
+}
+
 /* ns per call of @kind on @impl; -1 on error. */
 static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 {
@@ -295,10 +325,7 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 
 	/* warm-up: insert the key, exhaust it for LAT_DENY, fault pages in */
 	for (i = 0; i < 1000 && r >= 0 && kind != LAT_CLOCK; i++)
-		r = impl != IMPL_FG ? bl_allow(g_bl, g_fg, rule, key, 1)
-		    : kind == LAT_ALLOW3 || kind == LAT_MANY3
-		        ? three(1, key) - 3
-		        : fg_allow(g_fg, rule, key, 1, NULL);
+		r = warm_once(kind, impl, rule, key);
 	if (r < 0 || idx < 0) {
 		fprintf(stderr, "fg_bench: warm-up: %s\n", fg_strerror(r));
 		return -1;
@@ -341,6 +368,15 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 
 			sink += (uint64_t)fg_reserve(g_fg, rule, key, 1, &delay,
 			                             NULL);
+		}
+		break;
+	case LAT_LEASE:
+		for (i = 0; i < iters; i++) {
+			fg_lease l;
+
+			sink += (uint64_t)fg_acquire(g_fg, RULE_CONN, key, &l,
+			                             NULL);
+			(void)fg_release(g_fg, &l);
 		}
 		break;
 	case LAT_ALLOW3:
@@ -632,6 +668,10 @@ static int setup_rules(void)
 	                      .capacity = 1u,
 	                      .rate = 1u,
 	                      .period_ms = 3600000u};
+	const fg_rule conn = {.name = RULE_CONN,
+	                      .capacity = FG_LEASES_MAX,
+	                      .lease_ms = 60000,
+	                      .flags = FG_RULE_IN_FLIGHT};
 	fg_rule more = allow;
 	int r = fg_rule_set(g_fg, &allow);
 	unsigned i;
@@ -642,6 +682,8 @@ static int setup_rules(void)
 		more.name = rules3[i];
 		r = fg_rule_set(g_fg, &more);
 	}
+	if (r == 0)
+		r = fg_rule_set(g_fg, &conn);
 	if (r != 0)
 		fprintf(stderr, "fg_bench: fg_rule_set: %s\n", fg_strerror(r));
 	return r;
@@ -656,7 +698,7 @@ static const char *const lat_label[NLAT] = {
     "clock_gettime(MONOTONIC) (ns)",      "1 proc, existing key (ns/check)",
     "  same, rule pre-resolved (ns)",     "1 proc, exhausted key (ns/check)",
     "3 rules, 3 x fg_allow (ns/request)", "3 rules, fg_allow_many (ns/request)",
-    "fg_reserve, existing key (ns/call)",
+    "fg_reserve, existing key (ns/call)", "fg_acquire + fg_release (ns/pair)",
 };
 
 /* One run of every workload; 0 or -1. */

@@ -349,6 +349,9 @@ static int check_list(struct fgd_http *h, const char *v, size_t n, int fallback,
 
 		if (idx < 0)
 			return FG_ENORULE;
+		if (fg__rule_params(h->fg, (unsigned)idx)->flags &
+		    FG__RULE_IN_FLIGHT)
+			return FG_EKIND; /* leases are not checked here */
 		for (i = 0; i < count && in[i].rule != (unsigned)idx; i++)
 			;
 		if (i == count && count == FG_TRIPLES_MAX)

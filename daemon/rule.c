@@ -4,6 +4,8 @@
  *   rule NAME capacity N rate R/PERIOD [scope host|global]
  *        [on-full open|closed] [mode enforce|shadow] [default]
  *        [max-delay DURATION]
+ *   rule NAME in-flight N [lease DURATION] [on-full open|closed]
+ *        [mode enforce|shadow]
  *
  * keywords in any order, each at most once, from one table that also
  * names them in messages.  What the library's fg_rule_set() would refuse
@@ -18,6 +20,8 @@
 #include <string.h>
 
 #include "lib/client.h"
+#include "shm/lease.h"
+#include "util/human.h"
 #include "util/num.h"
 #include "util/why.h"
 
@@ -31,8 +35,17 @@ enum {
 	K_MODE,
 	K_DEFAULT,
 	K_MAXDELAY,
+	K_INFLIGHT,
+	K_LEASE,
 	K_N
 };
+
+/* What only a rule of tokens takes, and what only an in-flight one does. */
+#define K_TOKENS                                                               \
+	(1u << K_CAPACITY | 1u << K_RATE | 1u << K_DEFAULT | 1u << K_MAXDELAY)
+#define K_LEASES (1u << K_INFLIGHT | 1u << K_LEASE)
+
+#define LEASE_DEFAULT_MS 60000u /* the lease when none is given */
 
 static const struct keyword {
 	const char *kw;
@@ -46,6 +59,8 @@ static const struct keyword {
     [K_MODE] = {"mode", "enforce", "shadow", FG_RULE_SHADOW},
     [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
     [K_MAXDELAY] = {"max-delay", NULL, NULL, 0},
+    [K_INFLIGHT] = {"in-flight", NULL, NULL, FG_RULE_IN_FLIGHT},
+    [K_LEASE] = {"lease", NULL, NULL, 0},
 };
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
@@ -91,24 +106,45 @@ static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
 	return 0;
 }
 
-/* "max-delay DURATION": how long fg_reserve() may hold a request. */
-static int rule_delay(const char *name, const char *s, struct fgd_rule *r,
-                      char *why, size_t len)
+/* "max-delay DURATION" (how long fg_reserve() may hold a request) or
+ * "lease DURATION" (how long an in-flight lease may last) into *@out, at
+ * least @min and at most @max ms. */
+static int rule_ms(const char *name, const char *kw, const char *s,
+                   uint64_t min, uint64_t max, uint32_t *out, char *why,
+                   size_t len)
 {
+	char most[FGU_HUMAN_MAX];
 	uint64_t ms;
-	int e = fgu_parse_duration(s, UINT32_MAX, &ms);
+	int e = fgu_parse_duration(s, max, &ms);
 
 	if (e == FGU_DUR_NOUNIT)
 		return fgu_why(why, len,
-		               "rule '%s': max-delay '" CLIP "' needs a unit "
+		               "rule '%s': %s '" CLIP "' needs a unit "
 		               "(ms, s, m or h), like 500ms",
-		               name, s);
-	if (e != 0)
+		               name, kw, s);
+	if (e != 0 || ms < min)
+		return fgu_why(
+		    why, len,
+		    "rule '%s': %s must be a duration like "
+		    "500ms, from %" PRIu64 "ms to %s, not '" CLIP "'",
+		    name, kw, min, fgu_duration(max, most, sizeof most), s);
+	*out = (uint32_t)ms;
+	return 0;
+}
+
+/* "in-flight N": leases at once. */
+static int rule_leases(const char *name, const char *s, struct fgd_rule *r,
+                       char *why, size_t len)
+{
+	uint64_t v;
+
+	if (fgu_parse_uint(s, strlen(s), 1, FG_LEASES_MAX, &v) != 0)
 		return fgu_why(why, len,
-		               "rule '%s': max-delay must be a duration like "
-		               "500ms, of at most 49 days, not '" CLIP "'",
-		               name, s);
-	r->max_delay_ms = (uint32_t)ms;
+		               "rule '%s': in-flight '" CLIP "' must be a "
+		               "number from 1 to %u",
+		               name, s, FG_LEASES_MAX);
+	r->capacity = (uint32_t)v;
+	r->flags |= FG_RULE_IN_FLIGHT;
 	return 0;
 }
 
@@ -131,7 +167,13 @@ static int value(const char *name, unsigned k, const char *val,
 	if (k == K_RATE)
 		return rule_rate(name, val, r, why, len);
 	if (k == K_MAXDELAY)
-		return rule_delay(name, val, r, why, len);
+		return rule_ms(name, kws[k].kw, val, 0, UINT32_MAX,
+		               &r->max_delay_ms, why, len);
+	if (k == K_LEASE)
+		return rule_ms(name, kws[k].kw, val, 1, FG_LEASE_MAX_MS,
+		               &r->lease_ms, why, len);
+	if (k == K_INFLIGHT)
+		return rule_leases(name, val, r, why, len);
 	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
@@ -162,11 +204,12 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 		unsigned k = keyword(w[i]);
 
 		if (k == K_N)
-			return fgu_why(why, len,
-			               "rule '%s': unknown keyword '" CLIP "' "
-			               "(capacity, rate, scope, on-full, mode, "
-			               "default or max-delay)",
-			               name, w[i]);
+			return fgu_why(
+			    why, len,
+			    "rule '%s': unknown keyword '" CLIP "' "
+			    "(capacity, rate, scope, on-full, mode, "
+			    "default, max-delay, in-flight or lease)",
+			    name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",
 			               name, w[i]);
@@ -192,7 +235,8 @@ void fgd_rule_lib(const struct fgd_rule *r, fg_rule *out)
 	                 .rate = r->rate,
 	                 .period_ms = r->period_ms,
 	                 .flags = r->flags,
-	                 .max_delay_ms = r->max_delay_ms};
+	                 .max_delay_ms = r->max_delay_ms,
+	                 .lease_ms = r->lease_ms};
 }
 
 /* What fg_rule_set() refuses, refused here, in its terms. */
@@ -222,10 +266,56 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 		               "rule '%s': capacity / rate plus max-delay "
 		               "spans more than 2^56 ns (834 days)",
 		               r->name);
+	case FG__RULE_BAD_LEASES:
+		return fgu_why(why, len,
+		               "rule '%s': an in-flight rule takes 1 to %u "
+		               "leases of 1ms to 24h",
+		               r->name, FG_LEASES_MAX);
 	default:
 		return fgu_why(why, len, "rule '%s': refused by the library",
 		               r->name);
 	}
+}
+
+/* A rule of tokens needs capacity and rate; an in-flight one has its
+ * leases and a lease (LEASE_DEFAULT_MS unless given), and no keyword of
+ * tokens. */
+static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
+{
+	unsigned k;
+
+	if (seen & (1u << K_INFLIGHT)) {
+		for (k = 0; k < K_N; k++)
+			if (seen & K_TOKENS & (1u << k))
+				return fgu_why(
+				    why, len,
+				    "rule '%s': an in-flight rule "
+				    "takes no '%s' (in-flight limits "
+				    "are per host, of requests at "
+				    "once)",
+				    r->name, kws[k].kw);
+		if (r->flags & FG_RULE_GLOBAL)
+			return fgu_why(why, len,
+			               "rule '%s': in-flight limits are per "
+			               "host: scope global is refused",
+			               r->name);
+		if (!(seen & (1u << K_LEASE)))
+			r->lease_ms = LEASE_DEFAULT_MS;
+		return 0;
+	}
+	if (seen & K_LEASES)
+		return fgu_why(why, len,
+		               "rule '%s': lease is for in-flight rules",
+		               r->name);
+	if (!(seen & (1u << K_CAPACITY)))
+		return fgu_why(why, len,
+		               "rule '%s': needs capacity N (or in-flight N)",
+		               r->name);
+	if (!(seen & (1u << K_RATE)))
+		return fgu_why(why, len,
+		               "rule '%s': needs rate R/PERIOD, like 5/1s",
+		               r->name);
+	return 0;
 }
 
 int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
@@ -245,12 +335,7 @@ int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
 	strcpy(r->name, w[0]);
 	if (words(w, nw, r, &seen, why, len) != 0)
 		return -1;
-	if (!(seen & (1u << K_CAPACITY)))
-		return fgu_why(why, len, "rule '%s': needs capacity N",
-		               r->name);
-	if (!(seen & (1u << K_RATE)))
-		return fgu_why(why, len,
-		               "rule '%s': needs rate R/PERIOD, like 5/1s",
-		               r->name);
+	if (kind_check(r, seen, why, len) != 0)
+		return -1;
 	return library_check(r, why, len);
 }

@@ -21,6 +21,7 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
+#include "shm/lease.h"
 #include "shm/pair.h"
 #include "shm/table.h"
 
@@ -134,6 +135,22 @@ int fg__rule_index(fg_client *c, const char *name)
 	return rule_index_slow(c, name);
 }
 
+/* Whether @p are parameters this reader may use: of a kind it knows,
+ * and of sizes no arithmetic of that kind overflows with. */
+static int params_sane(const struct fg_rule_params *p)
+{
+	if (!(p->flags & FG__RULE_ACTIVE) || (p->flags & ~FG__RULE_KNOWN) ||
+	    p->interval_ns == 0 || p->capacity == 0)
+		return 0;
+	if (p->flags & FG__RULE_IN_FLIGHT)
+		return p->capacity <= FG_LEASE_COUNT_MAX &&
+		       p->max_delay_ns == 0 &&
+		       p->interval_ns % FG_LEASE_QUANTUM_NS == 0 &&
+		       p->interval_ns <= fg__lease_epoch_ns(FG_LEASE_MAX_MS);
+	return p->capacity <= FG_TAU_MAX / p->interval_ns &&
+	       p->max_delay_ns <= FG_TAU_MAX - p->capacity * p->interval_ns;
+}
+
 static void params_refresh(fg_client *c, unsigned idx)
 {
 	struct fg_rule_rec *r = &c->seg.rules[idx];
@@ -154,16 +171,16 @@ static void params_refresh(fg_client *c, unsigned idx)
 	rc->flags = 0;
 	/* Only a consistent, sane copy is used: a corrupt or torn rule reads
 	 * as absent rather than as a division by zero. */
-	if (s1 != s2 || s1 == 0 || !(p.flags & FG__RULE_ACTIVE) ||
-	    (p.flags & ~FG__RULE_KNOWN) || p.interval_ns == 0 ||
-	    p.capacity == 0 || p.capacity > FG_TAU_MAX / p.interval_ns ||
-	    p.max_delay_ns > FG_TAU_MAX - p.capacity * p.interval_ns) {
+	if (s1 != s2 || s1 == 0 || !params_sane(&p)) {
 		rc->seq = s1 != s2 ? UINT64_MAX : s2;
 		return;
 	}
 	rc->interval_ns = p.interval_ns;
 	rc->interval_inv = fg__recip(p.interval_ns);
-	rc->tau_ns = (uint64_t)p.capacity * p.interval_ns;
+	/* no burst window for leases: nothing of tokens reads it */
+	rc->tau_ns = p.flags & FG__RULE_IN_FLIGHT
+	                 ? 0
+	                 : (uint64_t)p.capacity * p.interval_ns;
 	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
 	rc->flags = p.flags;
@@ -373,8 +390,9 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
+	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT)) !=
+	                 FG__RULE_ACTIVE))
+		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
@@ -417,6 +435,8 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 	rc = fg__rule_params(c, idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
+	if (rc->flags & FG__RULE_IN_FLIGHT)
+		return FG_EKIND; /* leases are no debt */
 	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
@@ -515,17 +535,15 @@ static int active_rule(fg_client *c, const char *rule,
 	return (*rc)->flags & FG__RULE_ACTIVE ? idx : FG_ENORULE;
 }
 
-int fg__call_args(fg_client *c, const char *rule, const char *key,
-                  uint32_t cost, size_t *len, const struct fg_rule_cache **rc)
+/* Leases held at @now in a bucket of the in-flight rule @rc at @tat. */
+static int64_t leases_held(const struct fg_rule_cache *rc, uint64_t tat,
+                           uint64_t now)
 {
-	int idx, r = fg__key_args(c, rule, key, len);
+	struct fg_leases l;
 
-	if (r != 0)
-		return r;
-	idx = active_rule(c, rule, rc);
-	if (idx >= 0 && (cost == 0 || cost > (*rc)->capacity))
-		return FG_ECOST;
-	return idx;
+	fg__leases_at(tat, fg__div(now, rc->interval_ns, rc->interval_inv),
+	              rc->interval_ns, &l);
+	return fg__leases_held(&l);
 }
 
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
@@ -551,6 +569,8 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 	now = fg__now_ns();
 	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
 		*left = rc->capacity;
+	else if (rc->flags & FG__RULE_IN_FLIGHT) /* leases free */
+		*left = (int64_t)rc->capacity - leases_held(rc, tat, now);
 	else if (tat <= now + rc->tau_ns)
 		*left = (int64_t)fg__gcra_remaining_inv(
 		    tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
@@ -604,6 +624,8 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
 	idx = active_rule(c, rule, &rc);
 	if (idx < 0)
 		return idx;
+	if (rc->flags & FG__RULE_IN_FLIGHT)
+		return FG_EKIND;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);

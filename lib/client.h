@@ -84,11 +84,6 @@ static inline int fg__key_args(const fg_client *c, const char *rule,
 	return *len > FG_KEY_MAX ? FG_EKEYLEN : 0;
 }
 
-/* The argument checks of a call on (@rule, @key, @cost), as fg_allow()
- * makes them: the rule's index, with *@len and *@rc set, or the error. */
-int fg__call_args(fg_client *c, const char *rule, const char *key,
-                  uint32_t cost, size_t *len, const struct fg_rule_cache **rc);
-
 /* Re-read rule @idx's parameters (the owner changed them). */
 const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx);
 
@@ -146,6 +141,41 @@ int fg__reserve_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
                    const void *key, size_t len, uint32_t cost, uint64_t now,
                    uint64_t *delay_ns, fg_decision *d);
 
+/*
+ * fg_acquire() at @now for the in-flight rule @idx whose parameters are
+ * @rc (active), and a key of @len bytes: 1 with *@lease, 0 denied.  And
+ * fg_release() at @now.  For tests that choose the time, too.
+ */
+int fg__acquire_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                   const void *key, size_t len, uint64_t now, fg_lease *lease,
+                   fg_decision *d);
+int fg__release_at(fg_client *c, fg_lease *lease, uint64_t now);
+
+/* The argument checks of a call on (@rule, @key, @cost), as fg_allow()
+ * makes them: the rule's index, with *@len and *@rc set, or the error.
+ * @kind: 0 for a rule of tokens, FG__RULE_IN_FLIGHT for one of leases
+ * (whose cost is not checked); FG_EKIND for a rule of the other kind. */
+static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
+                                unsigned kind, uint32_t cost, size_t *len,
+                                const struct fg_rule_cache **rc)
+{
+	int idx, r = fg__key_args(c, rule, key, len);
+
+	if (r != 0)
+		return r;
+	idx = fg__rule_index(c, rule);
+	if (idx < 0)
+		return FG_ENORULE;
+	*rc = fg__rule_params(c, (unsigned)idx);
+	if (!((*rc)->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	if (((*rc)->flags & FG__RULE_IN_FLIGHT) != kind)
+		return FG_EKIND;
+	if (kind == 0 && (cost == 0 || cost > (*rc)->capacity))
+		return FG_ECOST;
+	return idx;
+}
+
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
               uint32_t cost, fg_decision *d);
@@ -200,11 +230,12 @@ int fg__rule_name_ok(const char *name);
  * its ns per token. */
 enum fg__rule_bad {
 	FG__RULE_OK,
-	FG__RULE_BAD_NAME,  /* FG_ENAME */
-	FG__RULE_BAD_VALUE, /* a zero, or unknown flags */
-	FG__RULE_TOO_FAST,  /* more than a token per nanosecond */
-	FG__RULE_TOO_LONG,  /* capacity / rate beyond FG_TAU_MAX of refill */
-	FG__RULE_TOO_LATE,  /* the same with max_delay_ms added */
+	FG__RULE_BAD_NAME,   /* FG_ENAME */
+	FG__RULE_BAD_VALUE,  /* a zero, or unknown flags */
+	FG__RULE_TOO_FAST,   /* more than a token per nanosecond */
+	FG__RULE_TOO_LONG,   /* capacity / rate beyond FG_TAU_MAX of refill */
+	FG__RULE_TOO_LATE,   /* the same with max_delay_ms added */
+	FG__RULE_BAD_LEASES, /* in-flight: capacity, lease, or a rate's field */
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
 

@@ -72,6 +72,7 @@ extern "C" {
 #define FG_ENAME    -14 /* invalid segment or rule name */
 #define FG_ERULE    -15 /* invalid rule parameters */
 #define FG_ETOOBIG  -16 /* segment would exceed the address space */
+#define FG_EKIND    -17 /* the rule is of the other kind (in-flight or rate) */
 
 /** Opaque handle: one attachment to a segment. */
 typedef struct fg_client fg_client;
@@ -191,6 +192,50 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow_at(fg_client *c, const char *rule,
 FG_EXPORT FG_WARN_UNUSED int fg_reserve(fg_client *c, const char *rule,
                                         const char *key, uint32_t cost,
                                         uint64_t *delay_ns, fg_decision *d);
+
+/** A lease of an in-flight rule, filled by fg_acquire(): the caller's
+ *  memory, its contents private to the library. */
+typedef struct fg_lease {
+	uint64_t opaque_[11];
+} fg_lease;
+
+/**
+ * fg_acquire() - take one of the leases of (@rule, @key), an in-flight
+ * limit: at most the rule's capacity of them at once, whatever process
+ * holds them.
+ * @c:     handle; used by one thread at a time.
+ * @rule:  an in-flight rule (FG_RULE_IN_FLIGHT).
+ * @key:   as for fg_allow().
+ * @lease: receives the lease, to give to fg_release() when the request
+ *         ends; on a denial or an error, an empty lease.
+ * @d:     receives the details (limit: the capacity, remaining: leases
+ *         free, retry_after_ms when denied: until a lease ends by itself,
+ *         reset_ms: until all have); may be NULL.
+ *
+ * Lock-free, one cmpxchg16b: concurrent fg_acquire() and fg_release()
+ * from any number of processes never let more than the capacity hold a
+ * lease.  A lease also ends by itself between lease_ms and twice lease_ms
+ * after it was taken (lease_ms rounded up to a multiple of 16.777216 ms):
+ * so the lease of a process killed while it held one comes back within
+ * twice lease_ms, and a request that runs longer than lease_ms may find
+ * its place taken.  Set lease_ms above the longest request.
+ *
+ * Return: 1 acquired, 0 denied, or FG_EINVAL, FG_EKEY, FG_EKEYLEN,
+ * FG_ENORULE, FG_EKIND (a rule of tokens).
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_acquire(fg_client *c, const char *rule,
+                                        const char *key, fg_lease *lease,
+                                        fg_decision *d);
+
+/**
+ * fg_release() - give back a lease fg_acquire() took, and empty it.  Any
+ * process attached to the same segment may give it back, once.
+ *
+ * Return: 1 given back; 0 when it held nothing any more (empty, given back
+ * already, ended by itself, or taken while the table was full); FG_EINVAL
+ * (NULL argument, or a lease of another segment).
+ */
+FG_EXPORT int fg_release(fg_client *c, fg_lease *lease);
 
 /** Most triples one fg_allow_many() takes. */
 #define FG_TRIPLES_MAX 8
@@ -327,6 +372,11 @@ FG_EXPORT int fg_unlink(const char *segment);
 #define FG_RULE_FAIL_CLOSED 0x04u /**< table full: deny; else allow */
 #define FG_RULE_SHADOW      0x08u /**< dry run: allow all, count denials */
 #define FG_RULE_DEFAULT     0x10u /**< fg_allow_request()'s fallback rule */
+/** An in-flight limit: at most capacity leases of a key at once, taken
+ *  with fg_acquire(), not tokens (host scope; no rate, no delay). */
+#define FG_RULE_IN_FLIGHT 0x20u
+/** Most leases an in-flight rule allows at once. */
+#define FG_LEASES_MAX 4095u
 
 /** A rule: a token bucket of @capacity refilled @rate tokens per
  *  @period_ms (the issue's seed example: 5 per 1000 ms). */
@@ -337,6 +387,8 @@ typedef struct fg_rule {
 	uint32_t period_ms;    /**< >= 1 */
 	uint32_t flags;        /**< FG_RULE_* */
 	uint32_t max_delay_ms; /**< fg_reserve()'s longest wait; 0: none */
+	uint32_t lease_ms;     /**< FG_RULE_IN_FLIGHT: how long a lease may
+	                            last, 1..86400000 (rate, period_ms 0) */
 } fg_rule;
 
 /**
@@ -369,7 +421,7 @@ typedef struct fg_rule_info {
 	uint64_t interval_ns;  /**< ns per token */
 	uint64_t table_full;   /**< checks that found no room in the table */
 	uint32_t max_delay_ms; /**< as in fg_rule */
-	uint32_t reserved;     /**< 0 */
+	uint32_t lease_ms;     /**< as in fg_rule */
 } fg_rule_info;
 
 /**

@@ -406,7 +406,7 @@ static int triple(fg_client *c, const fg_triple *ck, struct fg__triple *t)
 {
 	const struct fg_rule_cache *rc;
 	size_t len;
-	int idx = fg__call_args(c, ck->rule, ck->key, ck->cost, &len, &rc);
+	int idx = fg__call_args(c, ck->rule, ck->key, 0, ck->cost, &len, &rc);
 
 	if (idx < 0)
 		return idx;

@@ -102,7 +102,7 @@ int fg_reserve(fg_client *c, const char *rule, const char *key, uint32_t cost,
 	if (delay_ns == NULL)
 		return FG_EINVAL;
 	*delay_ns = 0;
-	idx = fg__call_args(c, rule, key, cost, &len, &rc);
+	idx = fg__call_args(c, rule, key, 0, cost, &len, &rc);
 	if (idx < 0)
 		return idx;
 	return fg__reserve_at(c, (unsigned)idx, rc, key, len, cost,

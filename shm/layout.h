@@ -58,7 +58,9 @@
  * and word are a 16-byte pair: admitting a request is one cmpxchg16b.  The
  * word holds the bucket's rule and key length, its clean bit and the
  * slot's count of admitted tokens, which keeps growing across the slot's
- * buckets (base, in the cold part, is where this bucket started).  Keys of
+ * buckets (base, in the cold part, is where this bucket started).  The
+ * bucket of an in-flight rule keeps its leases where tat would be, and
+ * counts the leases taken (shm/lease.h).  Keys of
  * up to 16 bytes live in their slot; longer ones take the next one or two
  * slots of the group as well (EXT), which hold bytes 16-47 and 48-63.
  *
@@ -68,7 +70,9 @@
  *
  * Version 4 gave a rule's parameters a maximum delay (fg_reserve():
  * reservations may hold a bucket up to that far past its capacity), which
- * moved the name and counters of a rule record a line down.  Version 3
+ * moved the name and counters of a rule record a line down, and added
+ * rules of the in-flight kind, whose buckets hold leases in their tat
+ * (shm/lease.h) and are read by nothing that reads tokens.  Version 3
  * replaced the 96-byte slots of versions 1 and 2 (linear probing,
  * one control word a slot, a third of the slots across two cache lines)
  * with these blocks, tombstones that do not lengthen probes, and the dirty
@@ -153,13 +157,17 @@ struct fg_seg_hdr {
 #define FG__RULE_GLOBAL      0x02u /* scope global: gossiped (else host) */
 #define FG__RULE_FAIL_CLOSED 0x04u /* table full: deny (else allow) */
 #define FG__RULE_SHADOW      0x08u /* dry run: allow, count would-be denials */
+#define FG__RULE_IN_FLIGHT   0x20u /* leases, not tokens (shm/lease.h) */
 
 /* Flags a reader of this version knows; any other makes the rule absent
  * to it (a rule of a kind it would misread). */
 #define FG__RULE_KNOWN                                                         \
 	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
-	 FG__RULE_SHADOW)
+	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT)
 
+/* A rule of the in-flight kind uses interval_ns for its lease's epoch
+ * (a multiple of FG_LEASE_QUANTUM_NS), capacity for its leases at once,
+ * period_ms for the lease as set, and no rate or delay (shm/lease.h). */
 struct fg_rule_params {
 	uint64_t interval_ns;  /* T: ns per token, ceil(period / rate) */
 	uint64_t max_delay_ns; /* fg_reserve()'s longest wait; 0: none.

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/config.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "tests/helpers.h"
@@ -74,6 +75,44 @@ static inline int64_t pol_left(fg_client *c, const char *rule, const char *key)
 
 	cr_assert_eq(r, 0, "peek %s/%s: %s", rule, key, fg_strerror(r));
 	return left;
+}
+
+/* @text as floodgate.conf(5) into @cfg, and each of its rules set on @c
+ * as floodgated sets them. */
+static inline void pol_config(fg_client *c, const char *text,
+                              struct fgd_config *cfg)
+{
+	char err[256];
+	size_t i;
+
+	cr_assert_eq(fgd_config_parse(text, strlen(text), "t.conf", cfg, err,
+	                              sizeof err),
+	             0, "%s", err);
+	for (i = 0; i < cfg->nrules; i++) {
+		fg_rule r;
+		int e;
+
+		fgd_rule_lib(&cfg->rules[i], &r);
+		e = fg_rule_set(c, &r);
+		cr_assert_eq(e, 0, "%s: %s", r.name, fg_strerror(e));
+	}
+}
+
+/* Why the config of @rule alone is refused ("t.conf:2: ..."), or NULL
+ * if it is not. */
+static inline const char *pol_config_error(const char *rule)
+{
+	static char err[256];
+	char text[256];
+	struct fgd_config cfg;
+
+	snprintf(text, sizeof text, "segment x\n%s\n", rule);
+	if (fgd_config_parse(text, strlen(text), "t.conf", &cfg, err,
+	                     sizeof err) == 0) {
+		fgd_config_free(&cfg);
+		return NULL;
+	}
+	return err;
 }
 
 #endif

@@ -18,7 +18,8 @@
 	"rule login capacity 2 rate 2/1h\n"                                    \
 	"rule r1 capacity 9 rate 1/1h\nrule r2 capacity 9 rate 1/1h\n"         \
 	"rule r3 capacity 9 rate 1/1h\nrule r4 capacity 9 rate 1/1h\n"         \
-	"rule r5 capacity 9 rate 1/1h\nrule r6 capacity 9 rate 1/1h\n"
+	"rule r5 capacity 9 rate 1/1h\nrule r6 capacity 9 rate 1/1h\n"         \
+	"rule conn in-flight 2\n"
 
 TestSuite(http_policies, .timeout = 60);
 
@@ -98,6 +99,7 @@ Test(http_policies, a_bad_list_is_400_and_consumes_nothing)
 	    {"/v1/allow?rule=small,login&key=", "key is NULL or empty"},
 	    {"/v1/allow?rule=small,login,api,r1,r2,r3,r4,r5,r6&key=walt",
 	     "at most 8 rules"},
+	    {"/v1/allow?rule=small,conn&key=walt", "the other kind"},
 	};
 	struct resp r;
 	size_t i;

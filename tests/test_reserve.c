@@ -270,21 +270,11 @@ Test(reserve, max_delay_goes_from_the_config_to_the_segment)
 	fg_client *c = pol_create("config", 100);
 	struct fgd_config cfg;
 	fg_rule_info ri;
-	char err[256];
-	size_t i;
 
-	cr_assert_eq(fgd_config_parse(text, strlen(text), "t.conf", &cfg, err,
-	                              sizeof err),
-	             0, "%s", err);
+	pol_config(c, text, &cfg);
 	cr_assert_eq(cfg.nrules, 2);
 	cr_expect_eq(cfg.rules[0].max_delay_ms, 2000);
 	cr_expect_eq(cfg.rules[1].max_delay_ms, 0);
-	for (i = 0; i < cfg.nrules; i++) {
-		fg_rule r;
-
-		fgd_rule_lib(&cfg.rules[i], &r);
-		cr_assert_eq(fg_rule_set(c, &r), 0);
-	}
 	cr_assert_eq(fg_rule_get(c, pol_rule_index(c, "api"), &ri), 0);
 	cr_expect_eq(ri.max_delay_ms, 2000);
 	cr_assert_eq(fg_rule_get(c, pol_rule_index(c, "plain"), &ri), 0);
@@ -295,15 +285,10 @@ Test(reserve, max_delay_goes_from_the_config_to_the_segment)
 
 static void config_refuses(const char *rule, const char *why)
 {
-	char text[256], err[256];
-	struct fgd_config cfg;
+	const char *e = pol_config_error(rule);
 
-	snprintf(text, sizeof text, "segment x\n%s\n", rule);
-	cr_expect_eq(fgd_config_parse(text, strlen(text), "t.conf", &cfg, err,
-	                              sizeof err),
-	             -1, "%s", rule);
-	cr_expect(strstr(err, "t.conf:2: ") == err && strstr(err, why),
-	          "%s: %s", rule, err);
+	cr_expect(e != NULL && strstr(e, "t.conf:2: ") == e && strstr(e, why),
+	          "%s: %s", rule, e ? e : "accepted");
 }
 
 Test(reserve, a_bad_max_delay_is_refused_with_its_reason)
