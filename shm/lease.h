@@ -30,6 +30,8 @@
  * between E and 2E later, whichever comes first; that of a process killed
  * while holding it comes back within 2E.  Counts are exact: a counter is
  * moved only by the cmpxchg16b of a take or a give-back that read it.
+ * When the owner changes a rule's lease, E changes under the stored
+ * epochs: leases taken before end within twice the longer of the two.
  */
 #ifndef FG_SHM_LEASE_H
 #define FG_SHM_LEASE_H
