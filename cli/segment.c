@@ -184,5 +184,12 @@ const char *fgc_rule_scope(uint32_t flags)
 
 char *fgc_rule_rate(const fg_rule_info *ri, char *buf, size_t len)
 {
+	char d[FGU_HUMAN_MAX];
+
+	if (ri->flags & FG_RULE_IN_FLIGHT) { /* leases at once, no rate */
+		snprintf(buf, len, "lease %s",
+		         fgu_duration(ri->lease_ms, d, sizeof d));
+		return buf;
+	}
 	return fgu_rate(ri->rate, ri->period_ms, buf, len);
 }

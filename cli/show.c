@@ -203,6 +203,9 @@ static void rule_json(struct fgc *c, const fg_rule_info *ri)
 	              ri->flags & FG_RULE_SHADOW ? "shadow" : "enforce");
 	fgu_json_kbool(j, "default", ri->flags & FG_RULE_DEFAULT);
 	fgu_json_ku64(j, "table_full", ri->table_full);
+	fgu_json_ku64(j, "max_delay_ms", ri->max_delay_ms);
+	fgu_json_kbool(j, "in_flight", ri->flags & FG_RULE_IN_FLIGHT);
+	fgu_json_ku64(j, "lease_ms", ri->lease_ms);
 	fgu_json_object_end(j);
 }
 

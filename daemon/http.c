@@ -22,6 +22,10 @@
  * connection (daemon/httpconns.h).  MHD's own inactivity timer stays as a
  * backstop, at the deadline rounded up to seconds: it never fires first.
  *
+ * Several rules.  Both checks take a list of rules (rule=a,b or
+ * endpoint=a,b: a comma is in no rule name) for one request, all or none
+ * (fg_allow_many()); the answer describes the rule that decided.
+ *
  * Methods.  /v1/allow consumes tokens: POST only.  /check consumes too but
  * stays GET, the seed API's method.  /metrics and /healthz are read-only:
  * GET and HEAD (MHD sends a HEAD the headers of the GET).  Any other
@@ -49,6 +53,7 @@
 #include "daemon/httpconns.h"
 #include "daemon/metrics.h"
 #include "lib/client.h"
+#include "shm/clock.h"
 #include "shm/layout.h"
 #include "util/json.h"
 
@@ -298,7 +303,73 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
 	             &b, l.interval_ns ? &l : NULL);
 }
 
-/* POST /v1/allow?rule=R&key=K[&cost=N] */
+#define TOO_MANY "at most 8 rules in one check"
+_Static_assert(FG_TRIPLES_MAX == 8, "TOO_MANY says how many");
+
+/* A rule in force: its index, or -1.  With @fallback, a name that is
+ * none means the segment's default rule, as fg_allow_request() has it. */
+static int rule_of(struct fgd_http *h, const char *name, size_t n, int fallback)
+{
+	char buf[FG_RULE_NAME_MAX + 1];
+	uint64_t def;
+	int idx = -1;
+
+	if (n < sizeof buf) {
+		memcpy(buf, name, n);
+		buf[n] = '\0';
+		idx = fg__rule_index(h->fg, buf);
+	}
+	if (idx >= 0 &&
+	    fg__rule_params(h->fg, (unsigned)idx)->flags & FG__RULE_ACTIVE)
+		return idx;
+	if (!fallback)
+		return -1;
+	def = uatomic_read(&h->fg->seg.tbl.hdr->default_rule);
+	return def == 0 || def > FG_MAX_RULES ? -1 : (int)def - 1;
+}
+
+/*
+ * One request, @cost tokens of @key under each rule of the list @v (@n
+ * bytes, names separated by commas: a comma is in no rule name), all or
+ * none (fg_allow_many()); a rule the list reaches twice is checked once.
+ * The result as fg_allow() gives it, @d the deciding rule's figures;
+ * FG_EINVAL for more than FG_TRIPLES_MAX rules.
+ */
+static int check_list(struct fgd_http *h, const char *v, size_t n, int fallback,
+                      const char *key, uint32_t cost, fg_decision *d)
+{
+	struct fg__triple in[FG_TRIPLES_MAX];
+	unsigned count = 0, i;
+	size_t len, at = 0;
+	int r = fg__key_args(h->fg, "", key, &len);
+
+	while (r == 0) {
+		const char *comma = memchr(v + at, ',', n - at);
+		size_t end = comma ? (size_t)(comma - v) : n;
+		int idx = rule_of(h, v + at, end - at, fallback);
+
+		if (idx < 0)
+			return FG_ENORULE;
+		if (fg__rule_params(h->fg, (unsigned)idx)->flags &
+		    FG__RULE_IN_FLIGHT)
+			return FG_EKIND; /* leases are not checked here */
+		for (i = 0; i < count && in[i].rule != (unsigned)idx; i++)
+			;
+		if (i == count && count == FG_TRIPLES_MAX)
+			return FG_EINVAL;
+		if (cost == 0 ||
+		    cost > fg__rule_params(h->fg, (unsigned)idx)->capacity)
+			return FG_ECOST;
+		in[i] = (struct fg__triple){(unsigned)idx, key, len, cost};
+		count += i == count;
+		if (comma == NULL)
+			break;
+		at = end + 1;
+	}
+	return r ? r : fg__check_many(h->fg, in, count, fg__now_ns(), d, NULL);
+}
+
+/* POST /v1/allow?rule=R[,R2...]&key=K[&cost=N] */
 static enum MHD_Result allow(struct MHD_Connection *conn, struct fgd_http *h)
 {
 	struct param ps[] = {{.name = "rule", .required = 1},
@@ -318,12 +389,15 @@ static enum MHD_Result allow(struct MHD_Connection *conn, struct fgd_http *h)
 		                   "cost must be a whole number from 1 to the "
 		                   "rule's capacity",
 		                   NULL);
-	r = fg_allow(h->fg, ps[0].v, ps[1].v, cost, &d);
+	r = check_list(h, ps[0].v, ps[0].n, 0, ps[1].v, cost, &d);
+	if (r == FG_EINVAL)
+		return reply_error(conn, MHD_HTTP_BAD_REQUEST, TOO_MANY, NULL);
 	return decided(conn, h, r, ps[1].v, cost, &d);
 }
 
-/* GET /check?user_id=U&endpoint=E: fg_allow_request(U, E), with the
- * decision's figures (the public call gives none). */
+/* GET /check?user_id=U&endpoint=E[,E2...]: fg_allow_request(U, E) for
+ * each, all or none, with the decision's figures (the public call gives
+ * none). */
 static enum MHD_Result check(struct MHD_Connection *conn, struct fgd_http *h)
 {
 	struct param ps[] = {{.name = "user_id", .required = 1},
@@ -331,26 +405,14 @@ static enum MHD_Result check(struct MHD_Connection *conn, struct fgd_http *h)
 	                     {.name = NULL}};
 	const char *why, *which = NULL;
 	fg_decision d;
-	uint64_t def;
-	size_t len;
-	int idx, r;
+	int r;
 
 	why = params_get(conn, ps, &which);
 	if (why != NULL)
 		return reply_error(conn, MHD_HTTP_BAD_REQUEST, why, which);
-	r = fg__key_args(h->fg, ps[1].v, ps[0].v, &len);
-	if (r == 0) {
-		idx = fg__rule_index(h->fg, ps[1].v);
-		if (idx < 0 || !(fg__rule_params(h->fg, (unsigned)idx)->flags &
-		                 FG__RULE_ACTIVE)) {
-			def = uatomic_read(&h->fg->seg.tbl.hdr->default_rule);
-			idx =
-			    def == 0 || def > FG_MAX_RULES ? -1 : (int)def - 1;
-		}
-		r = idx < 0
-		        ? FG_ENORULE
-		        : fg__check(h->fg, (unsigned)idx, ps[0].v, len, 1, &d);
-	}
+	r = check_list(h, ps[1].v, ps[1].n, 1, ps[0].v, 1, &d);
+	if (r == FG_EINVAL)
+		return reply_error(conn, MHD_HTTP_BAD_REQUEST, TOO_MANY, NULL);
 	return decided(conn, h, r, ps[0].v, 1, &d);
 }
 

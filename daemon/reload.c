@@ -67,12 +67,9 @@ int fgd_rules_apply(fg_client *fg, const struct fgd_config *cfg)
 
 	for (i = 0; i < cfg->nrules; i++) {
 		const struct fgd_rule *cr = &cfg->rules[i];
-		fg_rule rule = {.name = cr->name,
-		                .capacity = cr->capacity,
-		                .rate = cr->rate,
-		                .period_ms = cr->period_ms,
-		                .flags = cr->flags};
+		fg_rule rule;
 
+		fgd_rule_lib(cr, &rule);
 		r = fg_rule_set(fg, &rule);
 		if (r != 0) {
 			fgd_log(LOG_ERR, "rule %s: %s", cr->name,

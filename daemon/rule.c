@@ -3,6 +3,9 @@
  *
  *   rule NAME capacity N rate R/PERIOD [scope host|global]
  *        [on-full open|closed] [mode enforce|shadow] [default]
+ *        [max-delay DURATION]
+ *   rule NAME in-flight N [lease DURATION] [on-full open|closed]
+ *        [mode enforce|shadow]
  *
  * keywords in any order, each at most once, from one table that also
  * names them in messages.  What the library's fg_rule_set() would refuse
@@ -17,12 +20,32 @@
 #include <string.h>
 
 #include "lib/client.h"
+#include "shm/lease.h"
+#include "util/human.h"
 #include "util/num.h"
 #include "util/why.h"
 
 #define CLIP "%.64s" /* how much of a word a message echoes */
 
-enum { K_CAPACITY, K_RATE, K_SCOPE, K_ONFULL, K_MODE, K_DEFAULT, K_N };
+enum {
+	K_CAPACITY,
+	K_RATE,
+	K_SCOPE,
+	K_ONFULL,
+	K_MODE,
+	K_DEFAULT,
+	K_MAXDELAY,
+	K_INFLIGHT,
+	K_LEASE,
+	K_N
+};
+
+/* What only a rule of tokens takes, and what only an in-flight one does. */
+#define K_TOKENS                                                               \
+	(1u << K_CAPACITY | 1u << K_RATE | 1u << K_DEFAULT | 1u << K_MAXDELAY)
+#define K_LEASES (1u << K_INFLIGHT | 1u << K_LEASE)
+
+#define LEASE_DEFAULT_MS 60000u /* the lease when none is given */
 
 static const struct keyword {
 	const char *kw;
@@ -35,6 +58,9 @@ static const struct keyword {
     [K_ONFULL] = {"on-full", "open", "closed", FG_RULE_FAIL_CLOSED},
     [K_MODE] = {"mode", "enforce", "shadow", FG_RULE_SHADOW},
     [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
+    [K_MAXDELAY] = {"max-delay", NULL, NULL, 0},
+    [K_INFLIGHT] = {"in-flight", NULL, NULL, FG_RULE_IN_FLIGHT},
+    [K_LEASE] = {"lease", NULL, NULL, 0},
 };
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
@@ -80,6 +106,48 @@ static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
 	return 0;
 }
 
+/* "max-delay DURATION" (how long fg_reserve() may hold a request) or
+ * "lease DURATION" (how long an in-flight lease may last) into *@out, at
+ * least @min and at most @max ms. */
+static int rule_ms(const char *name, const char *kw, const char *s,
+                   uint64_t min, uint64_t max, uint32_t *out, char *why,
+                   size_t len)
+{
+	char most[FGU_HUMAN_MAX];
+	uint64_t ms;
+	int e = fgu_parse_duration(s, max, &ms);
+
+	if (e == FGU_DUR_NOUNIT)
+		return fgu_why(why, len,
+		               "rule '%s': %s '" CLIP "' needs a unit "
+		               "(ms, s, m or h), like 500ms",
+		               name, kw, s);
+	if (e != 0 || ms < min)
+		return fgu_why(
+		    why, len,
+		    "rule '%s': %s must be a duration like "
+		    "500ms, from %" PRIu64 "ms to %s, not '" CLIP "'",
+		    name, kw, min, fgu_duration(max, most, sizeof most), s);
+	*out = (uint32_t)ms;
+	return 0;
+}
+
+/* "in-flight N": leases at once. */
+static int rule_leases(const char *name, const char *s, struct fgd_rule *r,
+                       char *why, size_t len)
+{
+	uint64_t v;
+
+	if (fgu_parse_uint(s, strlen(s), 1, FG_LEASES_MAX, &v) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': in-flight '" CLIP "' must be a "
+		               "number from 1 to %u",
+		               name, s, FG_LEASES_MAX);
+	r->capacity = (uint32_t)v;
+	r->flags |= FG_RULE_IN_FLIGHT;
+	return 0;
+}
+
 /* Keyword @k's value @val into @r. */
 static int value(const char *name, unsigned k, const char *val,
                  struct fgd_rule *r, char *why, size_t len)
@@ -98,6 +166,14 @@ static int value(const char *name, unsigned k, const char *val,
 	}
 	if (k == K_RATE)
 		return rule_rate(name, val, r, why, len);
+	if (k == K_MAXDELAY)
+		return rule_ms(name, kws[k].kw, val, 0, UINT32_MAX,
+		               &r->max_delay_ms, why, len);
+	if (k == K_LEASE)
+		return rule_ms(name, kws[k].kw, val, 1, FG_LEASE_MAX_MS,
+		               &r->lease_ms, why, len);
+	if (k == K_INFLIGHT)
+		return rule_leases(name, val, r, why, len);
 	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
@@ -131,8 +207,8 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			return fgu_why(
 			    why, len,
 			    "rule '%s': unknown keyword '" CLIP "' "
-			    "(capacity, rate, scope, on-full, mode or "
-			    "default)",
+			    "(capacity, rate, scope, on-full, mode, "
+			    "default, max-delay, in-flight or lease)",
 			    name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",
@@ -152,15 +228,24 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 	return 0;
 }
 
+void fgd_rule_lib(const struct fgd_rule *r, fg_rule *out)
+{
+	*out = (fg_rule){.name = r->name,
+	                 .capacity = r->capacity,
+	                 .rate = r->rate,
+	                 .period_ms = r->period_ms,
+	                 .flags = r->flags,
+	                 .max_delay_ms = r->max_delay_ms,
+	                 .lease_ms = r->lease_ms};
+}
+
 /* What fg_rule_set() refuses, refused here, in its terms. */
 static int library_check(const struct fgd_rule *r, char *why, size_t len)
 {
-	fg_rule lr = {.name = r->name,
-	              .capacity = r->capacity,
-	              .rate = r->rate,
-	              .period_ms = r->period_ms,
-	              .flags = r->flags};
 	uint64_t interval_ns;
+	fg_rule lr;
+
+	fgd_rule_lib(r, &lr);
 
 	switch (fg__rule_check(&lr, &interval_ns)) {
 	case FG__RULE_OK:
@@ -176,10 +261,61 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 		    "rule '%s': capacity / rate spans more than 2^56 "
 		    "ns (834 days) of refill",
 		    r->name);
+	case FG__RULE_TOO_LATE:
+		return fgu_why(why, len,
+		               "rule '%s': capacity / rate plus max-delay "
+		               "spans more than 2^56 ns (834 days)",
+		               r->name);
+	case FG__RULE_BAD_LEASES:
+		return fgu_why(why, len,
+		               "rule '%s': an in-flight rule takes 1 to %u "
+		               "leases of 1ms to 24h",
+		               r->name, FG_LEASES_MAX);
 	default:
 		return fgu_why(why, len, "rule '%s': refused by the library",
 		               r->name);
 	}
+}
+
+/* A rule of tokens needs capacity and rate; an in-flight one has its
+ * leases and a lease (LEASE_DEFAULT_MS unless given), and no keyword of
+ * tokens. */
+static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
+{
+	unsigned k;
+
+	if (seen & (1u << K_INFLIGHT)) {
+		for (k = 0; k < K_N; k++)
+			if (seen & K_TOKENS & (1u << k))
+				return fgu_why(
+				    why, len,
+				    "rule '%s': an in-flight rule "
+				    "takes no '%s' (in-flight limits "
+				    "are per host, of requests at "
+				    "once)",
+				    r->name, kws[k].kw);
+		if (r->flags & FG_RULE_GLOBAL)
+			return fgu_why(why, len,
+			               "rule '%s': in-flight limits are per "
+			               "host: scope global is refused",
+			               r->name);
+		if (!(seen & (1u << K_LEASE)))
+			r->lease_ms = LEASE_DEFAULT_MS;
+		return 0;
+	}
+	if (seen & K_LEASES)
+		return fgu_why(why, len,
+		               "rule '%s': lease is for in-flight rules",
+		               r->name);
+	if (!(seen & (1u << K_CAPACITY)))
+		return fgu_why(why, len,
+		               "rule '%s': needs capacity N (or in-flight N)",
+		               r->name);
+	if (!(seen & (1u << K_RATE)))
+		return fgu_why(why, len,
+		               "rule '%s': needs rate R/PERIOD, like 5/1s",
+		               r->name);
+	return 0;
 }
 
 int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
@@ -199,12 +335,7 @@ int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
 	strcpy(r->name, w[0]);
 	if (words(w, nw, r, &seen, why, len) != 0)
 		return -1;
-	if (!(seen & (1u << K_CAPACITY)))
-		return fgu_why(why, len, "rule '%s': needs capacity N",
-		               r->name);
-	if (!(seen & (1u << K_RATE)))
-		return fgu_why(why, len,
-		               "rule '%s': needs rate R/PERIOD, like 5/1s",
-		               r->name);
+	if (kind_check(r, seen, why, len) != 0)
+		return -1;
 	return library_check(r, why, len);
 }

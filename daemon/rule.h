@@ -15,8 +15,13 @@ struct fgd_rule {
 	uint32_t capacity;
 	uint32_t rate;
 	uint32_t period_ms;
-	uint32_t flags; /* FG_RULE_* */
+	uint32_t flags;        /* FG_RULE_* */
+	uint32_t max_delay_ms; /* 0: none */
+	uint32_t lease_ms;     /* in-flight rules */
 };
+
+/* @r as fg_rule_set() takes it (its name is @r's). */
+void fgd_rule_lib(const struct fgd_rule *r, fg_rule *out);
 
 /* The words of a rule directive after "rule", the name first: 0 and @r
  * filled, or -1 and why in @why ("rule 'api': ..."). */

@@ -120,8 +120,9 @@ static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 	uint64_t cur = 0, now = fg__now_ns();
 	unsigned r;
 
-	for (r = 0; r < FG_RULES_MAX; r++)
-		active[r] = fg_rule_get(fg, r, &ri[r]) == 0;
+	for (r = 0; r < FG_RULES_MAX; r++) /* leases end with the boot */
+		active[r] = fg_rule_get(fg, r, &ri[r]) == 0 &&
+		            !(ri[r].flags & FG_RULE_IN_FLIGHT);
 	while (fg__slot_next(t, &cur, &v)) {
 		struct fgd_snap_bucket *rec;
 

@@ -21,6 +21,7 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
+#include "shm/lease.h"
 #include "shm/pair.h"
 #include "shm/table.h"
 
@@ -98,21 +99,56 @@ static void names_refresh(fg_client *c, uint64_t n)
 	}
 }
 
+/* fg__rule_index() past the most recent name: the others (left where
+ * they are: a multi-rule check asks for its few in turn), then the map,
+ * whose answer becomes the most recent. */
+static __attribute__((noinline)) int rule_index_slow(fg_client *c,
+                                                     const char *name)
+{
+	unsigned i;
+	int idx;
+
+	for (i = 1; i < FG_RECENT_RULES; i++)
+		if (c->recent[i] >= 0 &&
+		    name_is(c, (unsigned)c->recent[i], name))
+			return c->recent[i];
+	idx = map_find(c, name);
+	if (idx >= 0) {
+		i = c->recent_next; /* the oldest of recent[1..] goes */
+		c->recent_next = i % (FG_RECENT_RULES - 1) + 1;
+		c->recent[i] = c->recent[0];
+		c->recent[0] = idx;
+	}
+	return idx;
+}
+
 int fg__rule_index(fg_client *c, const char *name)
 {
 	uint64_t n = uatomic_read(&c->seg.tbl.hdr->nnames);
 
-	int idx;
-
 	if (n > c->nnames) /* names are only ever added */
 		names_refresh(c, n);
-	/* A worker mostly asks about one rule: skip the hash for it. */
-	if (c->last_rule >= 0 && name_is(c, (unsigned)c->last_rule, name))
-		return c->last_rule;
-	idx = map_find(c, name);
-	if (idx >= 0)
-		c->last_rule = idx;
-	return idx;
+	/* A worker mostly asks about one rule, or the few of a multi-rule
+	 * check: skip the hash for them. */
+	if (c->recent[0] >= 0 && name_is(c, (unsigned)c->recent[0], name))
+		return c->recent[0];
+	return rule_index_slow(c, name);
+}
+
+/* Whether @p are parameters this reader may use: of a kind it knows,
+ * and of sizes no arithmetic of that kind overflows with. */
+static int params_sane(const struct fg_rule_params *p)
+{
+	if (!(p->flags & FG__RULE_ACTIVE) || (p->flags & ~FG__RULE_KNOWN) ||
+	    p->interval_ns == 0 || p->capacity == 0)
+		return 0;
+	if (p->flags & FG__RULE_IN_FLIGHT)
+		return p->capacity <= FG_LEASE_COUNT_MAX &&
+		       p->max_delay_ns == 0 &&
+		       p->interval_ns % FG_LEASE_QUANTUM_NS == 0 &&
+		       p->interval_ns <= fg__lease_epoch_ns(FG_LEASE_MAX_MS);
+	return p->capacity <= FG_TAU_MAX / p->interval_ns &&
+	       p->max_delay_ns <= FG_TAU_MAX - p->capacity * p->interval_ns;
 }
 
 static void params_refresh(fg_client *c, unsigned idx)
@@ -135,15 +171,17 @@ static void params_refresh(fg_client *c, unsigned idx)
 	rc->flags = 0;
 	/* Only a consistent, sane copy is used: a corrupt or torn rule reads
 	 * as absent rather than as a division by zero. */
-	if (s1 != s2 || s1 == 0 || !(p.flags & FG__RULE_ACTIVE) ||
-	    p.interval_ns == 0 || p.capacity == 0 ||
-	    p.capacity > FG_TAU_MAX / p.interval_ns) {
+	if (s1 != s2 || s1 == 0 || !params_sane(&p)) {
 		rc->seq = s1 != s2 ? UINT64_MAX : s2;
 		return;
 	}
 	rc->interval_ns = p.interval_ns;
 	rc->interval_inv = fg__recip(p.interval_ns);
-	rc->tau_ns = (uint64_t)p.capacity * p.interval_ns;
+	/* no burst window for leases: nothing of tokens reads it */
+	rc->tau_ns = p.flags & FG__RULE_IN_FLIGHT
+	                 ? 0
+	                 : (uint64_t)p.capacity * p.interval_ns;
+	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
 	rc->flags = p.flags;
 }
@@ -154,8 +192,8 @@ const struct fg_rule_cache *fg__rule_refresh(fg_client *c, unsigned idx)
 	return &c->rc[idx];
 }
 
-static int untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-                     fg_decision *d)
+int fg__untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                  fg_decision *d)
 {
 	int allowed = !(rc->flags & FG__RULE_FAIL_CLOSED);
 	unsigned flags = FG_DECISION_UNTRACKED;
@@ -217,6 +255,36 @@ static int decide(unsigned idx, const struct fg_rule_cache *rc, uint64_t next,
 	return 0;
 }
 
+int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
+                    uint64_t h, uint64_t now, struct fg_ref *ref,
+                    struct fg_pair *p)
+{
+	struct fg_table *t = &c->seg.tbl;
+	struct fg_slot *s = fg__table_find_home(t, idx, key, len, h, ref);
+	int room = 0;
+
+	if (s != NULL) {
+		fg__pair_load(s, p);
+		if (fg__ref_valid(ref) && p->tat != FG_TAT_EVICTED)
+			return 1;
+	}
+	for (;;) {
+		s = fg__table_find_ref(t, idx, key, len, h, ref);
+		if (s == NULL) {
+			if (room++ < 4 &&
+			    fg__table_make_room(t, h, now, worker_may_evict, c))
+				continue;
+			return 0;
+		}
+		fg__pair_load(s, p);
+		if (!fg__ref_valid(ref))
+			continue;
+		if (p->tat != FG_TAT_EVICTED)
+			return 1;
+		fg__table_bury(t, ref); /* evicted under us: absent now */
+	}
+}
+
 /*
  * The check in general: a key anywhere in its window, absent, being
  * evicted, or under contention; room made when there is none.
@@ -245,7 +313,7 @@ find:
 		if (room++ < 4 &&
 		    fg__table_make_room(t, h, now, worker_may_evict, c))
 			goto find;
-		return untracked(c, idx, rc, d);
+		return fg__untracked(c, idx, rc, d);
 	}
 found:
 	fg__pair_load(s, &p);
@@ -322,8 +390,9 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
+	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT)) !=
+	                 FG__RULE_ACTIVE))
+		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
@@ -366,6 +435,8 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 	rc = fg__rule_params(c, idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
+	if (rc->flags & FG__RULE_IN_FLIGHT)
+		return FG_EKIND; /* leases are no debt */
 	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
@@ -464,6 +535,17 @@ static int active_rule(fg_client *c, const char *rule,
 	return (*rc)->flags & FG__RULE_ACTIVE ? idx : FG_ENORULE;
 }
 
+/* Leases held at @now in a bucket of the in-flight rule @rc at @tat. */
+static int64_t leases_held(const struct fg_rule_cache *rc, uint64_t tat,
+                           uint64_t now)
+{
+	struct fg_leases l;
+
+	fg__leases_at(tat, fg__div(now, rc->interval_ns, rc->interval_inv),
+	              rc->interval_ns, &l);
+	return fg__leases_held(&l);
+}
+
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left)
 {
@@ -487,6 +569,8 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 	now = fg__now_ns();
 	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
 		*left = rc->capacity;
+	else if (rc->flags & FG__RULE_IN_FLIGHT) /* leases free */
+		*left = (int64_t)rc->capacity - leases_held(rc, tat, now);
 	else if (tat <= now + rc->tau_ns)
 		*left = (int64_t)fg__gcra_remaining_inv(
 		    tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
@@ -540,6 +624,8 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
 	idx = active_rule(c, rule, &rc);
 	if (idx < 0)
 		return idx;
+	if (rc->flags & FG__RULE_IN_FLIGHT)
+		return FG_EKIND;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);
@@ -572,7 +658,9 @@ int fg__client_new(struct fg_seg *seg, fg_client **out)
 	if (c == NULL)
 		return FG_ENOMEM;
 	c->seg = *seg;
-	c->last_rule = -1;
+	for (i = 0; i < FG_RECENT_RULES; i++)
+		c->recent[i] = -1;
+	c->recent_next = 1;
 	for (i = 0; i < FG_MAX_RULES; i++)
 		c->rc[i].seq = UINT64_MAX; /* never a record's seq: re-read */
 	*out = c;

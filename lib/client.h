@@ -19,9 +19,11 @@
 #endif
 
 #include "lib/floodgate.h"
+#include "shm/pair.h"
 #include "shm/segment.h"
 
-#define FG_NAME_MAP 512u /* open-addressing map of rule names, private */
+#define FG_NAME_MAP     512u /* open-addressing map of rule names, private */
+#define FG_RECENT_RULES 4u   /* names a worker finds without the map */
 
 /* A rule's parameters as this process last validated them. */
 struct fg_rule_cache {
@@ -29,18 +31,25 @@ struct fg_rule_cache {
 	uint64_t interval_ns;
 	uint64_t interval_inv; /* fg__recip(interval_ns) */
 	uint64_t tau_ns;
+	uint64_t max_delay_ns; /* fg_reserve(): tau_ns + this at most */
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
 };
 
 struct fg_client {
 	struct fg_seg seg;
-	uint64_t nnames; /* rule names copied into names[] */
-	int last_rule;   /* index of the last rule looked up, or -1 */
+	uint64_t nnames;                /* rule names copied into names[] */
+	int recent[FG_RECENT_RULES];    /* rules last looked up, or -1; [0]
+	                                 * the last */
+	unsigned recent_next;           /* the next of recent[1..] to go */
 	uint8_t name_map[FG_NAME_MAP];  /* index + 1; 0: empty */
 	uint8_t name_len[FG_MAX_RULES]; /* strlen of names[i] */
 	struct fg_rule_cache rc[FG_MAX_RULES];
 	char names[FG_MAX_RULES][FG_RULE_NAME_MAX + 1];
+	/* For tests: run at each stage of a multi-rule check (many.c), where
+	 * another process may act (NULL: nothing). */
+	void (*many_hook)(fg_client *c, unsigned stage, void *arg);
+	void *many_arg;
 };
 
 /* Rule index of @name, or -1. */
@@ -94,6 +103,84 @@ static inline const struct fg_rule_cache *fg__rule_params(fg_client *c,
 	    c->rc[idx].seq)
 		return fg__rule_refresh(c, idx);
 	return &c->rc[idx];
+}
+
+/*
+ * Find the bucket of (@idx, @key), whose hash is @h, inserting it if it is
+ * absent and making room as a check does when there is none (at @now),
+ * and copy its pair into *@p, consistent with @ref (the group had not
+ * changed when it was copied) and never an eviction's mark (an eviction
+ * met on the way is finished).  1 found; 0 when the table has no room.
+ */
+int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
+                    uint64_t h, uint64_t now, struct fg_ref *ref,
+                    struct fg_pair *p);
+
+/* One (rule, key, cost) of a multi-rule check, the rule by index and the
+ * key as counted bytes (1..FG_KEY_MAX), all checked by the caller. */
+struct fg__triple {
+	unsigned rule;
+	const void *key;
+	size_t len;
+	uint32_t cost;
+};
+
+/*
+ * fg_allow_many() at @now for @n (1..FG_TRIPLES_MAX) triples whose rules
+ * are active and admit their costs: 1 all taken, 0 denied and nothing
+ * taken; *@which (if not NULL) gets the position of the triple @d
+ * describes.  Never an error.
+ */
+int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
+                   uint64_t now, fg_decision *d, unsigned *which);
+
+/* The answer for a key the table has no room for: the rule's fail policy
+ * (a shadow rule never denies), counted in its table_full. */
+int fg__untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                  fg_decision *d);
+
+/*
+ * fg_reserve() at @now for rule @idx, whose parameters @rc are active and
+ * admit @cost, and a key of @len bytes: 1 reserved, to go after
+ * *@delay_ns; 0 denied, nothing taken.  Never an error.
+ */
+int fg__reserve_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                   const void *key, size_t len, uint32_t cost, uint64_t now,
+                   uint64_t *delay_ns, fg_decision *d);
+
+/*
+ * fg_acquire() at @now for the in-flight rule @idx whose parameters are
+ * @rc (active), and a key of @len bytes: 1 with *@lease, 0 denied.  And
+ * fg_release() at @now.  For tests that choose the time, too.
+ */
+int fg__acquire_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                   const void *key, size_t len, uint64_t now, fg_lease *lease,
+                   fg_decision *d);
+int fg__release_at(fg_client *c, fg_lease *lease, uint64_t now);
+
+/* The argument checks of a call on (@rule, @key, @cost), as fg_allow()
+ * makes them: the rule's index, with *@len and *@rc set, or the error.
+ * @kind: 0 for a rule of tokens, FG__RULE_IN_FLIGHT for one of leases
+ * (whose cost is not checked); FG_EKIND for a rule of the other kind. */
+static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
+                                unsigned kind, uint32_t cost, size_t *len,
+                                const struct fg_rule_cache **rc)
+{
+	int idx, r = fg__key_args(c, rule, key, len);
+
+	if (r != 0)
+		return r;
+	idx = fg__rule_index(c, rule);
+	if (idx < 0)
+		return FG_ENORULE;
+	*rc = fg__rule_params(c, (unsigned)idx);
+	if (!((*rc)->flags & FG__RULE_ACTIVE))
+		return FG_ENORULE;
+	if (((*rc)->flags & FG__RULE_IN_FLIGHT) != kind)
+		return FG_EKIND;
+	if (kind == 0 && (cost == 0 || cost > (*rc)->capacity))
+		return FG_ECOST;
+	return idx;
 }
 
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
@@ -150,10 +237,12 @@ int fg__rule_name_ok(const char *name);
  * its ns per token. */
 enum fg__rule_bad {
 	FG__RULE_OK,
-	FG__RULE_BAD_NAME,  /* FG_ENAME */
-	FG__RULE_BAD_VALUE, /* a zero, or unknown flags */
-	FG__RULE_TOO_FAST,  /* more than a token per nanosecond */
-	FG__RULE_TOO_LONG,  /* capacity / rate beyond FG_TAU_MAX of refill */
+	FG__RULE_BAD_NAME,   /* FG_ENAME */
+	FG__RULE_BAD_VALUE,  /* a zero, or unknown flags */
+	FG__RULE_TOO_FAST,   /* more than a token per nanosecond */
+	FG__RULE_TOO_LONG,   /* capacity / rate beyond FG_TAU_MAX of refill */
+	FG__RULE_TOO_LATE,   /* the same with max_delay_ms added */
+	FG__RULE_BAD_LEASES, /* in-flight: capacity, lease, or a rate's field */
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
 

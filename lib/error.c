@@ -47,6 +47,9 @@ const char *fg_strerror(int err)
 		return "invalid rule parameters";
 	case FG_ETOOBIG:
 		return "segment too large";
+	case FG_EKIND:
+		return "the rule is of the other kind: in-flight rules take "
+		       "fg_acquire(), the others fg_allow()";
 	default:
 		return "unknown error";
 	}

@@ -72,6 +72,7 @@ extern "C" {
 #define FG_ENAME    -14 /* invalid segment or rule name */
 #define FG_ERULE    -15 /* invalid rule parameters */
 #define FG_ETOOBIG  -16 /* segment would exceed the address space */
+#define FG_EKIND    -17 /* the rule is of the other kind (in-flight or rate) */
 
 /** Opaque handle: one attachment to a segment. */
 typedef struct fg_client fg_client;
@@ -174,6 +175,118 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow(fg_client *c, const char *rule,
 FG_EXPORT FG_WARN_UNUSED int fg_allow_at(fg_client *c, const char *rule,
                                          const char *key, uint32_t cost,
                                          uint64_t now_ns, fg_decision *d);
+
+/**
+ * fg_reserve() - take @cost tokens now, to be used after a delay if need
+ * be: delay instead of deny.
+ * @c, @rule, @key, @cost, @d: as for fg_allow().
+ * @delay_ns: receives the wait in ns (0: go now), counted from the
+ *            moment the call read the clock; must not be NULL.
+ *
+ * When fg_allow() would admit the request, so does fg_reserve(), with a
+ * delay of 0.  Otherwise, if the cost is there within the rule's
+ * max_delay_ms, the tokens are taken now and the request may proceed
+ * once *@delay_ns has passed (the bucket goes up to max_delay_ms into
+ * debt, and later requests wait behind it).  Beyond it, or for a rule
+ * without a max_delay_ms, the request is denied and takes nothing;
+ * d->retry_after_ms is then the time until a reservation would fit.  A
+ * shadow rule never delays: it answers as fg_allow() does.  Concurrent
+ * reservations from any number of processes get delays cost x interval
+ * apart, never more tokens than the bucket allows by their time.
+ *
+ * Return: 1 reserved (wait *@delay_ns), 0 denied, or FG_EINVAL (also for
+ * a NULL @delay_ns), FG_EKEY, FG_EKEYLEN, FG_ENORULE, FG_ECOST (then
+ * nothing was consumed).
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_reserve(fg_client *c, const char *rule,
+                                        const char *key, uint32_t cost,
+                                        uint64_t *delay_ns, fg_decision *d);
+
+/** A lease of an in-flight rule, filled by fg_acquire(): the caller's
+ *  memory, its contents private to the library. */
+typedef struct fg_lease {
+	uint64_t opaque_[11];
+} fg_lease;
+
+/**
+ * fg_acquire() - take one of the leases of (@rule, @key), an in-flight
+ * limit: at most the rule's capacity of them at once, whatever process
+ * holds them.
+ * @c:     handle; used by one thread at a time.
+ * @rule:  an in-flight rule (FG_RULE_IN_FLIGHT).
+ * @key:   as for fg_allow().
+ * @lease: receives the lease, to give to fg_release() when the request
+ *         ends; on a denial or an error, an empty lease.
+ * @d:     receives the details (limit: the capacity, remaining: leases
+ *         free, retry_after_ms when denied: until a lease ends by itself,
+ *         reset_ms: until all have); may be NULL.
+ *
+ * Lock-free, one cmpxchg16b: concurrent fg_acquire() and fg_release()
+ * from any number of processes never let more than the capacity hold a
+ * lease.  A lease also ends by itself between lease_ms and twice lease_ms
+ * after it was taken (lease_ms rounded up to a multiple of 16.777216 ms):
+ * so the lease of a process killed while it held one comes back within
+ * twice lease_ms, and a request that runs longer than lease_ms may find
+ * its place taken.  Set lease_ms above the longest request.
+ *
+ * Return: 1 acquired, 0 denied, or FG_EINVAL, FG_EKEY, FG_EKEYLEN,
+ * FG_ENORULE, FG_EKIND (a rule of tokens).
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_acquire(fg_client *c, const char *rule,
+                                        const char *key, fg_lease *lease,
+                                        fg_decision *d);
+
+/**
+ * fg_release() - give back a lease fg_acquire() took, and empty it.  Any
+ * process attached to the same segment may give it back, once.
+ *
+ * Return: 1 given back; 0 when it held nothing any more (empty, given back
+ * already, ended by itself, or taken while the table was full); FG_EINVAL
+ * (NULL argument, or a lease of another segment).
+ */
+FG_EXPORT int fg_release(fg_client *c, fg_lease *lease);
+
+/** Most triples one fg_allow_many() takes. */
+#define FG_TRIPLES_MAX 8
+
+/** One (rule, key, cost) triple of fg_allow_many(). */
+typedef struct fg_triple {
+	const char *rule; /**< rule name */
+	const char *key;  /**< as fg_allow()'s @key */
+	uint32_t cost;    /**< 1..the rule's capacity */
+} fg_triple;
+
+/**
+ * fg_allow_many() - take tokens under several rules at once, all or none.
+ * @c:      handle; used by one thread at a time.
+ * @triples: @n (rule, key, cost) triples: per user, per address, per
+ *          endpoint...  A rule may appear more than once.
+ * @n:      1..FG_TRIPLES_MAX.
+ * @d:      receives the details of one triple; may be NULL.  Denied: the
+ *          denying triple whose retry_after_ms is the longest (the wait
+ *          until every rule would admit).  Allowed: the triple with the
+ *          fewest tokens left, or a shadow rule that would have denied.
+ * @which:  receives the position in @triples of that triple, or of the
+ *          first invalid one on an error; may be NULL.
+ *
+ * One clock read for all the triples.  The request is admitted only if
+ * every rule admits it, and then takes every cost; when one denies, no
+ * rule keeps anything of it, and only the rules that deny count a denial.
+ * Concurrent multi-rule and single checks from any number of processes
+ * stay exact: no rule admits more than its bucket allows, and no rule
+ * loses tokens to a request that was denied.  Lock-free: a check that
+ * loses a race after taking from some rules gives their tokens back.  A
+ * concurrent check may meet such tokens while they are taken and be
+ * denied for a moment (never admitted beyond a bucket); see CAVEATS in
+ * libfloodgate(3).
+ *
+ * Return: 1 allowed, 0 denied, or FG_EINVAL (NULL @c or @triples, @n 0 or
+ * above FG_TRIPLES_MAX), FG_EKEY, FG_EKEYLEN, FG_ENORULE, FG_ECOST for the
+ * triple at *@which; on an error nothing was consumed.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_allow_many(fg_client *c,
+                                           const fg_triple *triples, unsigned n,
+                                           fg_decision *d, unsigned *which);
 
 /**
  * fg_allow_request() - the classic allowRequest(userId, endpoint).
@@ -290,15 +403,23 @@ FG_EXPORT int fg_unlink(const char *segment);
 #define FG_RULE_FAIL_CLOSED 0x04u /**< table full: deny; else allow */
 #define FG_RULE_SHADOW      0x08u /**< dry run: allow all, count denials */
 #define FG_RULE_DEFAULT     0x10u /**< fg_allow_request()'s fallback rule */
+/** An in-flight limit: at most capacity leases of a key at once, taken
+ *  with fg_acquire(), not tokens (host scope; no rate, no delay). */
+#define FG_RULE_IN_FLIGHT 0x20u
+/** Most leases an in-flight rule allows at once. */
+#define FG_LEASES_MAX 4095u
 
 /** A rule: a token bucket of @capacity refilled @rate tokens per
  *  @period_ms (the issue's seed example: 5 per 1000 ms). */
 typedef struct fg_rule {
-	const char *name;   /**< 1..FG_RULE_NAME_MAX of [A-Za-z0-9_.:/-] */
-	uint32_t capacity;  /**< burst, >= 1 */
-	uint32_t rate;      /**< tokens per period, >= 1 */
-	uint32_t period_ms; /**< >= 1 */
-	uint32_t flags;     /**< FG_RULE_* */
+	const char *name;      /**< 1..FG_RULE_NAME_MAX of [A-Za-z0-9_.:/-] */
+	uint32_t capacity;     /**< burst, >= 1 */
+	uint32_t rate;         /**< tokens per period, >= 1 */
+	uint32_t period_ms;    /**< >= 1 */
+	uint32_t flags;        /**< FG_RULE_* */
+	uint32_t max_delay_ms; /**< fg_reserve()'s longest wait; 0: none */
+	uint32_t lease_ms;     /**< FG_RULE_IN_FLIGHT: how long a lease may
+	                            last, 1..86400000 (rate, period_ms 0) */
 } fg_rule;
 
 /**
@@ -311,8 +432,8 @@ typedef struct fg_rule {
  * serialised with a lock on the segment file.
  *
  * Return: 0, FG_EINVAL (NULL argument), FG_ENAME, FG_ERULE (zero
- * capacity, rate or period; rate above one token per ns; burst window over
- * 2^56 ns; unknown flags), FG_ERULES, FG_ESYS.
+ * capacity, rate or period; rate above one token per ns; burst window
+ * plus max_delay_ms over 2^56 ns; unknown flags), FG_ERULES, FG_ESYS.
  */
 FG_EXPORT FG_WARN_UNUSED int fg_rule_set(fg_client *c, const fg_rule *rule);
 
@@ -328,8 +449,10 @@ typedef struct fg_rule_info {
 	char name[FG_RULE_NAME_MAX + 1];
 	uint32_t index;
 	uint32_t capacity, rate, period_ms, flags;
-	uint64_t interval_ns; /**< ns per token */
-	uint64_t table_full;  /**< checks that found no room in the table */
+	uint64_t interval_ns;  /**< ns per token */
+	uint64_t table_full;   /**< checks that found no room in the table */
+	uint32_t max_delay_ms; /**< as in fg_rule */
+	uint32_t lease_ms;     /**< as in fg_rule */
 } fg_rule_info;
 
 /**

@@ -17,6 +17,7 @@
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/gcra.h"
+#include "shm/lease.h"
 #include "shm/scan.h"
 #include "shm/table.h"
 
@@ -27,9 +28,12 @@ _Static_assert(FG_RULE_NAME_MAX + 1 == FG_RULE_NAME_BYTES, "name length");
 _Static_assert(FG_KEY_MAX == FG_SLOT_KEY_MAX, "key length");
 _Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
 
+_Static_assert(FG_RULE_IN_FLIGHT == FG__RULE_IN_FLIGHT, "flag values");
+_Static_assert(FG_LEASES_MAX == FG_LEASE_COUNT_MAX, "lease count");
+
 #define RULE_FLAGS                                                             \
 	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW |               \
-	 FG_RULE_DEFAULT)
+	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT)
 
 int fg__create(const char *segment, const fg_segment_opts *opts, unsigned flags,
                fg_client **out, int *built)
@@ -88,20 +92,41 @@ int fg__rule_name_ok(const char *name)
 	return 1;
 }
 
+/* fg__rule_check() of an in-flight rule: leases, host scope, no rate. */
+static enum fg__rule_bad in_flight_check(const fg_rule *rule,
+                                         uint64_t *interval_ns)
+{
+	if (rule->capacity == 0 || rule->capacity > FG_LEASES_MAX ||
+	    rule->lease_ms == 0 || rule->lease_ms > FG_LEASE_MAX_MS ||
+	    rule->rate != 0 || rule->period_ms != 0 ||
+	    rule->max_delay_ms != 0 ||
+	    (rule->flags & (FG_RULE_GLOBAL | FG_RULE_DEFAULT)))
+		return FG__RULE_BAD_LEASES;
+	*interval_ns = fg__lease_epoch_ns(rule->lease_ms);
+	return FG__RULE_OK;
+}
+
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 {
 	uint64_t period_ns = (uint64_t)rule->period_ms * 1000000u, t;
 
 	if (!fg__rule_name_ok(rule->name))
 		return FG__RULE_BAD_NAME;
+	if (rule->flags & ~RULE_FLAGS)
+		return FG__RULE_BAD_VALUE;
+	if (rule->flags & FG_RULE_IN_FLIGHT)
+		return in_flight_check(rule, interval_ns);
 	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||
-	    (rule->flags & ~RULE_FLAGS))
+	    rule->lease_ms != 0)
 		return FG__RULE_BAD_VALUE;
 	if (rule->rate > period_ns)
 		return FG__RULE_TOO_FAST;
 	t = (period_ns + rule->rate - 1) / rule->rate;
 	if (rule->capacity > FG_TAU_MAX / t)
 		return FG__RULE_TOO_LONG;
+	if ((uint64_t)rule->max_delay_ms * 1000000u >
+	    FG_TAU_MAX - rule->capacity * t)
+		return FG__RULE_TOO_LATE;
 	*interval_ns = t;
 	return FG__RULE_OK;
 }
@@ -117,6 +142,15 @@ static void params_publish(fg_client *c, unsigned idx,
 	memcpy(&r->params[(s + 1) & 1], p, sizeof *p);
 	cmm_smp_wmb(); /* the copy before the seq that makes it live */
 	uatomic_set(&r->seq, s + 1);
+}
+
+/* The kind of rule @idx as last published, in force or removed: a name
+ * keeps its kind, since its buckets hold that kind's state. */
+static unsigned kind_of(fg_client *c, unsigned idx)
+{
+	const struct fg_rule_rec *r = &c->seg.rules[idx];
+
+	return r->params[uatomic_read(&r->seq) & 1].flags & FG__RULE_IN_FLIGHT;
 }
 
 static void default_set(fg_client *c, unsigned idx, int on)
@@ -141,9 +175,11 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 	bad = fg__rule_check(rule, &p.interval_ns);
 	if (bad != FG__RULE_OK)
 		return bad == FG__RULE_BAD_NAME ? FG_ENAME : FG_ERULE;
+	p.max_delay_ns = (uint64_t)rule->max_delay_ms * 1000000u;
 	p.capacity = rule->capacity;
 	p.rate = rule->rate;
-	p.period_ms = rule->period_ms;
+	p.period_ms =
+	    rule->flags & FG_RULE_IN_FLIGHT ? rule->lease_ms : rule->period_ms;
 	p.flags = FG__RULE_ACTIVE | (rule->flags & ~FG_RULE_DEFAULT);
 
 	r = fg__seg_lock(&c->seg);
@@ -165,6 +201,10 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		params_publish(c, (unsigned)idx, &p);
 		cmm_smp_wmb(); /* name and params before the name is counted */
 		uatomic_set(&h->nnames, n + 1);
+	} else if (kind_of(c, (unsigned)idx) !=
+	           (p.flags & FG__RULE_IN_FLIGHT)) {
+		r = FG_EKIND; /* its buckets hold the other kind of state */
+		goto out;
 	} else {
 		params_publish(c, (unsigned)idx, &p);
 	}
@@ -225,11 +265,16 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 	out->capacity = rc->capacity;
 	out->rate = p.rate;
 	out->period_ms = p.period_ms;
+	if (rc->flags & FG__RULE_IN_FLIGHT) { /* its period is the lease */
+		out->lease_ms = p.period_ms;
+		out->period_ms = 0;
+	}
 	out->flags = rc->flags & ~FG__RULE_ACTIVE;
 	if (uatomic_read(&c->seg.tbl.hdr->default_rule) == index + 1)
 		out->flags |= FG_RULE_DEFAULT;
 	out->interval_ns = rc->interval_ns;
 	out->table_full = uatomic_read(&rec->table_full);
+	out->max_delay_ms = (uint32_t)(rc->max_delay_ns / 1000000u);
 	return 0;
 }
 

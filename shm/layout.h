@@ -36,6 +36,16 @@
  * the owner writes the copy that is not live, then increments seq; readers
  * use params[seq & 1] and re-check seq.  An owner killed half-way through
  * an update leaves the live copy intact, so readers never wait for it.
+ * A check reads seq only (workers keep a private copy of the parameters);
+ * a reader that finds flags it does not know takes the rule for absent.
+ *
+ *   one rule record (256 B):
+ *   +--------------------------------------------------------------------+
+ *   | 0: seq | 8: params[0] | 40: params[1]   (32 B each: interval,       |
+ *   |        |   max delay, capacity, flags, rate, period)  | pad         |
+ *   | 128: name[32] | pad                                                |
+ *   | 192: counters of rare events (table full, evicted) | pad           |
+ *   +--------------------------------------------------------------------+
  *
  * Blocks.  A key hashes to a home block and a preferred slot in it.  Its
  * block's first line holds the control of its two groups of 8 slots: the
@@ -49,7 +59,9 @@
  * and word are a 16-byte pair: admitting a request is one cmpxchg16b.  The
  * word holds the bucket's rule and key length, its clean bit and the
  * slot's count of admitted tokens, which keeps growing across the slot's
- * buckets (base, in the cold part, is where this bucket started).  Keys of
+ * buckets (base, in the cold part, is where this bucket started).  The
+ * bucket of an in-flight rule keeps its leases where tat would be, and
+ * counts the leases taken (shm/lease.h).  Keys of
  * up to 16 bytes live in their slot; longer ones take the next one or two
  * slots of the group as well (EXT), which hold bytes 16-47 and 48-63.
  *
@@ -57,7 +69,12 @@
  * after the owner's harvest cleared it (shm/scan.c): the harvest visits
  * those blocks only.
  *
- * Version 3 replaced the 96-byte slots of versions 1 and 2 (linear probing,
+ * Version 4 gave a rule's parameters a maximum delay (fg_reserve():
+ * reservations may hold a bucket up to that far past its capacity), which
+ * moved the name and counters of a rule record a line down, and added
+ * rules of the in-flight kind, whose buckets hold leases in their tat
+ * (shm/lease.h) and are read by nothing that reads tokens.  Version 3
+ * replaced the 96-byte slots of versions 1 and 2 (linear probing,
  * one control word a slot, a third of the slots across two cache lines)
  * with these blocks, tombstones that do not lengthen probes, and the dirty
  * map.  Version 2 had added eviction (FG_TAT_EVICTED, evicted counts).  A
@@ -72,7 +89,7 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 3u /* 3: blocks of 16 slots, dirty map */
+#define FG_LAYOUT_VERSION 4u /* 4: rule parameters for policies */
 
 #define FG_HDR_SIZE        4096u
 #define FG_RULE_SIZE       256u
@@ -141,28 +158,41 @@ struct fg_seg_hdr {
 #define FG__RULE_GLOBAL      0x02u /* scope global: gossiped (else host) */
 #define FG__RULE_FAIL_CLOSED 0x04u /* table full: deny (else allow) */
 #define FG__RULE_SHADOW      0x08u /* dry run: allow, count would-be denials */
+#define FG__RULE_IN_FLIGHT   0x20u /* leases, not tokens (shm/lease.h) */
 
+/* Flags a reader of this version knows; any other makes the rule absent
+ * to it (a rule of a kind it would misread). */
+#define FG__RULE_KNOWN                                                         \
+	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
+	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT)
+
+/* A rule of the in-flight kind uses interval_ns for its lease's epoch
+ * (a multiple of FG_LEASE_QUANTUM_NS), capacity for its leases at once,
+ * period_ms for the lease as set, and no rate or delay (shm/lease.h). */
 struct fg_rule_params {
-	uint64_t interval_ns; /* T: ns per token, ceil(period / rate) */
-	uint32_t capacity;    /* burst, tokens */
+	uint64_t interval_ns;  /* T: ns per token, ceil(period / rate) */
+	uint64_t max_delay_ns; /* fg_reserve()'s longest wait; 0: none.
+	                        * capacity * T + this <= FG_TAU_MAX */
+	uint32_t capacity;     /* burst, tokens */
 	uint32_t flags;
 	uint32_t rate;      /* tokens ... */
 	uint32_t period_ms; /* ... per period */
 };
 
 struct fg_rule_rec {
-	/* line 0: read by every check */
+	/* line 0: seq, read by every check; then the parameters, read when
+	 * seq has moved, into line 1 */
 	uint64_t seq; /* 0: never published; live copy is params[seq & 1] */
 	struct fg_rule_params params[2];
-	uint8_t pad0[64 - 8 - 2 * sizeof(struct fg_rule_params)];
-	/* line 1: set once when the index is assigned */
+	uint8_t pad0[128 - 8 - 2 * sizeof(struct fg_rule_params)];
+	/* line 2: set once when the index is assigned */
 	char name[FG_RULE_NAME_BYTES];
 	uint8_t pad1[32];
-	/* line 2: counters of rare events */
+	/* line 3: counters of rare events */
 	uint64_t table_full;       /* checks that found no slot */
 	uint64_t evicted_consumed; /* tokens admitted in evicted buckets */
 	uint64_t evicted_denied;   /* denials counted in evicted buckets */
-	uint8_t pad2[FG_RULE_SIZE - 152];
+	uint8_t pad2[FG_RULE_SIZE - 216];
 };
 
 /* A slot's state: the low 3 bits of its tag (shm/table.c). */
@@ -243,8 +273,10 @@ _Static_assert(offsetof(struct fg_seg_hdr, checksum) == 120, "identity");
 _Static_assert(offsetof(struct fg_seg_hdr, nnames) == 128, "rule map line");
 _Static_assert(offsetof(struct fg_seg_hdr, abandoned) == 256, "counter line");
 _Static_assert(sizeof(struct fg_rule_rec) == FG_RULE_SIZE, "rule size");
-_Static_assert(offsetof(struct fg_rule_rec, name) == 64, "rule line 1");
-_Static_assert(offsetof(struct fg_rule_rec, table_full) == 128, "rule line 2");
+_Static_assert(sizeof(struct fg_rule_params) == 32, "rule parameters");
+_Static_assert(offsetof(struct fg_rule_rec, params) == 8, "params after seq");
+_Static_assert(offsetof(struct fg_rule_rec, name) == 128, "rule line 2");
+_Static_assert(offsetof(struct fg_rule_rec, table_full) == 192, "rule line 3");
 _Static_assert(sizeof(struct fg_group) == 32, "a group is half a line");
 _Static_assert(offsetof(struct fg_group, ver) == 8, "tags and ver: one pair");
 _Static_assert(sizeof(struct fg_slot) == FG_SLOT_SIZE, "slot size");

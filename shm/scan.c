@@ -310,13 +310,29 @@ static int same_bucket(struct fg_table *t, const struct fg_slot_view *v,
 	       memcmp(now.key, v->key, v->keylen) == 0;
 }
 
+/* Whether rule @r holds leases (shm/lease.h): a name keeps its kind, so
+ * the flags of either copy of its parameters say. */
+static int in_flight(const struct fg_table *t, unsigned r)
+{
+	const struct fg_rule_rec *rec;
+
+	if (t->rules == NULL || r >= FG_MAX_RULES)
+		return 0;
+	rec = &t->rules[r];
+	return (__atomic_load_n(&rec->params[0].flags, __ATOMIC_RELAXED) |
+	        __atomic_load_n(&rec->params[1].flags, __ATOMIC_RELAXED)) &
+	       FG__RULE_IN_FLIGHT;
+}
+
 int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
                       uint64_t now)
 {
 	struct fg_ref ref;
 	struct fg_pair p;
 
-	if (!same_bucket(t, v, &ref))
+	/* Leases are not refilled: they end by themselves, and forgetting
+	 * them would let their holders give back leases of others. */
+	if (in_flight(t, v->rule) || !same_bucket(t, v, &ref))
 		return 0;
 	fg__pair_load(ref.s, &p);
 	while (fg__ref_valid(&ref)) {

@@ -99,7 +99,8 @@ int fg__bucket_get(const struct fg_table *t, unsigned rule, const void *key,
 /*
  * Refill the bucket @v (read by one of the functions above) at @now: its
  * TAT becomes @now, its counts stay.  1 refilled; 0 if it was full
- * already, is being evicted, or the slot holds another bucket now.
+ * already, is being evicted, holds leases (an in-flight rule's), or the
+ * slot holds another bucket now.
  */
 int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
                       uint64_t now);

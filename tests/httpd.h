@@ -3,8 +3,9 @@
  * from the built binary with an http directive, asked by a real HTTP
  * client (curl, for status, headers and body) and by raw TCP sockets for
  * what a client library would refuse to send.  Each test runs its own
- * daemon on its own segment ("fg-http-PID") and on two ports of
- * tests/ports.h, and removes what it made.
+ * daemon on its own segment (HTTPD_SEG_PREFIX-PID, by default
+ * "fg-http-PID") and on two ports of tests/ports.h, and removes what it
+ * made.
  */
 #ifndef FG_TESTS_HTTPD_H
 #define FG_TESTS_HTTPD_H
@@ -26,6 +27,11 @@
 #include "lib/client.h"
 #include "tests/cluster.h"
 #include "tests/ports.h"
+
+/* The segment's name: PREFIX-PID. */
+#ifndef HTTPD_SEG_PREFIX
+#define HTTPD_SEG_PREFIX "fg-http"
+#endif
 
 static struct {
 	char dir[64];
@@ -219,7 +225,7 @@ static inline void start_on(const char *host, const char *opts,
 	snprintf(D.host, sizeof D.host, "%s", host ? host : "127.0.0.1");
 	snprintf(D.dir, sizeof D.dir, "/tmp/fg-http-XXXXXX");
 	cr_assert_not_null(mkdtemp(D.dir));
-	snprintf(D.seg, sizeof D.seg, "fg-http-%d", (int)getpid());
+	snprintf(D.seg, sizeof D.seg, HTTPD_SEG_PREFIX "-%d", (int)getpid());
 	D.gossip_port = fgt_ports(2);
 	D.http_port = D.gossip_port + 1;
 	make_node_keys(D.dir, 1);

@@ -211,7 +211,7 @@ Test(config, sample_config_parses)
 	cr_expect_eq(cfg.npeers, 0,
 	             "a single host until its peers are "
 	             "uncommented (test_floodgated)");
-	cr_expect_eq(cfg.nrules, 4);
+	cr_expect_eq(cfg.nrules, 6);
 	fgd_config_free(&cfg);
 }
 
@@ -926,12 +926,9 @@ static void publish_all(const struct fgd_config *cfg)
 	cr_assert_eq(r, 0, "fg_create: %s", fg_strerror(r));
 	for (i = 0; i < cfg->nrules; i++) {
 		const struct fgd_rule *cr = &cfg->rules[i];
-		fg_rule rule = {.name = cr->name,
-		                .capacity = cr->capacity,
-		                .rate = cr->rate,
-		                .period_ms = cr->period_ms,
-		                .flags = cr->flags};
+		fg_rule rule;
 
+		fgd_rule_lib(cr, &rule);
 		r = fg_rule_set(c, &rule);
 		cr_expect_eq(r, 0, "fg_rule_set(%s): %s", cr->name,
 		             fg_strerror(r));

@@ -162,6 +162,39 @@ Test(snapshot, a_restored_segment_makes_the_same_decisions)
 	cr_expect_eq(fg_allow(H.c, "api", key, 1, NULL), 0);
 }
 
+/* Reservations (fg_reserve()) take a bucket past its burst, up to the
+ * rule's max-delay into debt: a snapshot carries that debt like any. */
+Test(snapshot, a_reservation_s_debt_past_the_burst_comes_back)
+{
+	fg_rule slow = {.name = "slow",
+	                .capacity = 2,
+	                .rate = 1,
+	                .period_ms = HOUR_MS,
+	                .max_delay_ms = 5 * HOUR_MS};
+	struct fgd_snap_counts w, r;
+	uint64_t delay;
+	int64_t left;
+	char err[512];
+	int i;
+
+	cr_assert_eq(fg_rule_set(H.c, &slow), 0);
+	for (i = 0; i < 7; i++)
+		cr_assert_eq(fg_reserve(H.c, "slow", "k", 1, &delay, NULL), 1);
+	cr_assert_eq(fg_reserve(H.c, "slow", "k", 1, &delay, NULL), 0);
+	cr_assert_eq(fg__peek(H.c, "slow", "k", 1, &left), 0);
+	cr_assert_eq(left, -5, "5 tokens of debt past the burst");
+	write_ok(&w);
+	host_down();
+	host_up();
+	cr_assert_eq(fg_rule_set(H.c, &slow), 0);
+	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
+	             0, "%s", err);
+	cr_assert_eq(fg__peek(H.c, "slow", "k", 1, &left), 0);
+	cr_expect_eq(left, -5);
+	cr_expect_eq(fg_reserve(H.c, "slow", "k", 1, &delay, NULL), 0,
+	             "still 5 hours of waits ahead: no room");
+}
+
 Test(snapshot, full_buckets_are_not_written)
 {
 	struct fgd_snap_counts w;

@@ -97,7 +97,8 @@ class _fg_decision(ctypes.Structure):
 class _fg_rule(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("capacity", ctypes.c_uint32),
                 ("rate", ctypes.c_uint32), ("period_ms", ctypes.c_uint32),
-                ("flags", ctypes.c_uint32)]
+                ("flags", ctypes.c_uint32), ("max_delay_ms", ctypes.c_uint32),
+                ("lease_ms", ctypes.c_uint32)]
 
 
 class _fg_segment_opts(ctypes.Structure):

@@ -14,7 +14,8 @@
  *    within its bound, every number within its documented range;
  *  - "a config that parses is one the library accepts at publish": each
  *    rule passes rule_publishable(), a restatement of what fg_rule_set()
- *    (lib/owner.c) refuses, and at most one rule is the default.
+ *    (lib/owner.c) refuses, rules of tokens and in-flight rules alike,
+ *    and at most one rule is the default.
  */
 #include <string.h>
 
@@ -25,10 +26,21 @@
 #define FNAME         "fuzz.conf"
 #define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
 
+/* An in-flight rule (leases, libfloodgate(3)): 1..4095 of them, a lease
+ * of 1 ms to a day, no rate, delay, global scope or default. */
+static int leases_publishable(const struct fgd_rule *r)
+{
+	return r->capacity >= 1 && r->capacity <= 4095 && r->lease_ms >= 1 &&
+	       r->lease_ms <= 86400000u && r->rate == 0 && r->period_ms == 0 &&
+	       r->max_delay_ms == 0 &&
+	       !(r->flags & (FG_RULE_GLOBAL | FG_RULE_DEFAULT));
+}
+
 static int rule_publishable(const struct fgd_rule *r)
 {
 	const uint32_t known = FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED |
-	                       FG_RULE_SHADOW | FG_RULE_DEFAULT;
+	                       FG_RULE_SHADOW | FG_RULE_DEFAULT |
+	                       FG_RULE_IN_FLIGHT;
 	uint64_t period_ns = (uint64_t)r->period_ms * 1000000u, interval_ns;
 	size_t i, n;
 
@@ -44,11 +56,17 @@ static int rule_publishable(const struct fgd_rule *r)
 		      (ch >= '0' && ch <= '9') || strchr("_.:/-", ch)))
 			return 0;
 	}
+	if (r->flags & ~known)
+		return 0;
+	if (r->flags & FG_RULE_IN_FLIGHT)
+		return leases_publishable(r);
 	if (r->capacity == 0 || r->rate == 0 || r->period_ms == 0 ||
-	    r->rate > period_ns || (r->flags & ~known))
+	    r->rate > period_ns || r->lease_ms != 0)
 		return 0;
 	interval_ns = (period_ns + r->rate - 1) / r->rate;
-	return r->capacity <= FG_TAU_MAX / interval_ns;
+	return r->capacity <= FG_TAU_MAX / interval_ns &&
+	       (uint64_t)r->max_delay_ms * 1000000u <=
+	           FG_TAU_MAX - r->capacity * interval_ns;
 }
 
 /* sync and redis-*: redis/conf.h */
