@@ -55,5 +55,5 @@ mkdir "$tmp/src"
 export FG_SHIMS="$srcdir/tests/readme-shims" FG_SRCDIR="$srcdir" FG_TMP="$tmp"
 # At the lowest CPU priority: the build must not starve the timed tests
 # make check runs beside it.
-nice -n 19 unshare -m -n --propagation private \
+nice -n 19 unshare -m -n -i --propagation private \
 	sh "$srcdir/tests/readme-shims/host.sh" "$tmp/commands" "$tmp/commands3"

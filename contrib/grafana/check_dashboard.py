@@ -196,6 +196,11 @@ def exported(floodgated, cli, transport, ready):
         # the segment's name and its System V memory
         subprocess.run([cli, "-s", seg, "remove"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
+        for tail in (".state", ".state-remote"):  # the daemon's, beside it
+            try:
+                os.unlink(f"/dev/shm/{seg}{tail}")
+            except OSError:
+                pass
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -36,7 +36,7 @@ export PATH
 trap 'systemctl stop floodgated >/dev/null 2>&1; cluster_down' EXIT
 . "$FG_SHIMS/cluster.sh"
 
-echo "1..$(($(wc -l <"$cmds") + 4 + 3 * $(wc -l <"$cmds3")))"
+echo "1..$(($(wc -l <"$cmds") + 5 + 3 * $(wc -l <"$cmds3")))"
 
 # What a command's output must hold, beyond its exit status 0.
 expect_of() {
@@ -66,12 +66,21 @@ while IFS= read -r line <&3; do
 done 3<"$cmds"
 
 # The segment belongs to the user make install created (sysusers.d), in
-# the workers' group, as the installed configuration says.
+# the workers' group, as the installed configuration says: its memory
+# 0660, its name file 0640 (workers read it, only its owner writes it).
 owner=$(stat -c '%U:%G %a' /dev/shm/floodgate 2>&1)
-if [ "$owner" = "floodgate:www-data 660" ]; then
-	ok "the segment is floodgate:www-data 0660"
+if [ "$owner" = "floodgate:www-data 640" ]; then
+	ok "the segment's name is floodgate:www-data 0640"
 else
-	not_ok "the segment is floodgate:www-data 0660 (it is $owner)"
+	not_ok "the segment's name is floodgate:www-data 0640 (it is $owner)"
+fi
+# This host has an IPC namespace of its own (readme.sh): its one segment.
+ipcs -m -c >"$tmp/ipcs" 2>&1
+if awk '$2 == "660" && $5 == "floodgate" && $6 == "www-data"' "$tmp/ipcs" |
+	grep -q .; then
+	ok "the segment's memory is floodgate:www-data 0660"
+else
+	not_ok "the segment's memory is floodgate:www-data 0660" "$tmp/ipcs"
 fi
 
 # A reload of a configuration with an error fails, says where, and the
