@@ -9,7 +9,7 @@ prometheus gnuplot-nox clang-format faketime
 php8.2-dev php8.2-cli php8.2-fpm libfcgi-bin php-parser
 nginx nginx-dev uwsgi uwsgi-plugin-python3
 python3-venv python3-pip python3-setuptools python3-wheel
-systemd man-db"
+systemd man-db pmccabe binutils"
 
 fg_install_deps() {
 	local missing="" p sudo=""
