@@ -187,8 +187,9 @@ Test(snapshot, a_reservation_s_debt_past_the_burst_comes_back)
 	host_down();
 	host_up();
 	cr_assert_eq(fg_rule_set(H.c, &slow), 0);
-	cr_assert_eq(fgd_snapshot_restore(snap, &H.n, 1, &r, err, sizeof err),
-	             0, "%s", err);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
 	cr_assert_eq(fg__peek(H.c, "slow", "k", 1, &left), 0);
 	cr_expect_eq(left, -5);
 	cr_expect_eq(fg_reserve(H.c, "slow", "k", 1, &delay, NULL), 0,
