@@ -477,6 +477,22 @@ static void stop_daemons_clean(void)
 	}
 }
 
+/* With FG_LOSS_RAW set, a scenario without a cut appends "LOSS RATIO
+ * NODES" to that file: the data of overshoot-loss.svg (scripts/charts.sh,
+ * which runs the sweep below). */
+static void record_loss(const struct scenario *s, double ratio)
+{
+	const char *path = getenv("FG_LOSS_RAW");
+	FILE *f;
+
+	if (path == NULL || s->cut_ms)
+		return;
+	f = fopen(path, "a");
+	cr_assert_not_null(f, "FG_LOSS_RAW %s", path);
+	fprintf(f, "%g %.4f %d\n", s->loss, ratio, s->n);
+	cr_assert_eq(fclose(f), 0);
+}
+
 /* Run @s; admitted / budget, with @extra tokens added to the budget. */
 static double measure(const struct scenario *s, double extra)
 {
@@ -502,6 +518,7 @@ static double measure(const struct scenario *s, double extra)
 	              "%s: admitted %" PRIu64 ", under 95%% of %.0f: "
 	              "consumption counted that never happened",
 	              s->name, total, budget);
+	record_loss(s, total / (budget + extra));
 	return total / (budget + extra);
 }
 
@@ -523,6 +540,33 @@ Test(netns, three_nodes_hold_one_global_limit_through_30_percent_loss)
 	double r = measure(&s, 0);
 
 	cr_expect_leq(r, TARGET, "%s: ratio %.3f over %.2f", s.name, r, TARGET);
+}
+
+/*
+ * The overshoot does not grow with loss within the range promised: three
+ * nodes, 10 s at each loss, each run a new cluster.  For the chart,
+ * FG_LOSS_RAW also runs 40 and 50 %: past the promise, recorded but not
+ * held to the target.
+ */
+Test(netns, three_nodes_stay_within_the_target_at_every_loss_up_to_30_percent,
+     .timeout = 400)
+{
+	static const double loss[] = {0, 10, 20, 30, 40, 50};
+	int i, n = getenv("FG_LOSS_RAW") ? 6 : 4;
+
+	for (i = 0; i < n; i++) {
+		char name[32];
+		struct scenario s = {
+		    .name = name, .n = 3, .loss = loss[i], .ms = 10000};
+		double r;
+
+		snprintf(name, sizeof name, "sweep %g%% loss", loss[i]);
+		r = measure(&s, 0);
+		if (loss[i] <= 30)
+			cr_expect_leq(r, TARGET, "%s: ratio %.3f over %.2f",
+			              s.name, r, TARGET);
+		teardown();
+	}
 }
 
 /*
