@@ -50,6 +50,7 @@
 #include "lib/floodgate.h"
 
 #define FGD_FLOOD_HEARTBEATS 3u /* heartbeats after a change forwarded */
+#define FGD_FLOOD_QUIET      2u /* quiet rounds after a change: a heartbeat */
 
 struct fgd_node {
 	fg_client *fg;

@@ -477,6 +477,27 @@ static void view_fill(const uint8_t *buf, size_t len, size_t end, int origin,
 	v->pos = v->type == FGW_TYPE_MEMBER ? end : FGW_CONS_HDR;
 }
 
+enum fgw_drop fgw_peek(const uint8_t *buf, size_t len,
+                       const struct fgw_keyring *kr, struct fgw_view *v)
+{
+	enum fgw_drop d;
+	size_t trailer = 0;
+
+	memset(v, 0, sizeof *v);
+	v->origin = -1;
+	d = check_frame(buf, len, &trailer);
+	if (d == FGW_OK &&
+	    (v->origin = fgw_keyring_find(kr, buf + OFF_ORIGIN)) < 0)
+		d = FGW_UNKNOWNKEY;
+	if (d != FGW_OK)
+		return d;
+	v->type = buf[OFF_TYPE];
+	v->flags = buf[OFF_FLAGS];
+	v->incarnation = get64(buf + OFF_INC);
+	v->seq = get64(buf + OFF_SEQ);
+	return FGW_OK;
+}
+
 enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
                        const struct fgw_keyring *kr, struct fgw_view *v)
 {

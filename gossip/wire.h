@@ -247,6 +247,15 @@ struct fgw_view {
  */
 enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
                        const struct fgw_keyring *kr, struct fgw_view *v);
+/*
+ * Steps 1 to 3 only, nothing authenticated: FGW_OK with @v's origin, type,
+ * flags, incarnation and seq, or the reason to drop @buf.  For a receiver
+ * to drop, before paying for step 4, a copy of a datagram its replay window
+ * already holds (a relayed datagram comes about twice): whatever it reads
+ * here must never change any state.
+ */
+enum fgw_drop fgw_peek(const uint8_t *buf, size_t len,
+                       const struct fgw_keyring *kr, struct fgw_view *v);
 /* The next record of an opened datagram: 1, or 0 at the end (always 0
  * for a membership datagram). */
 int fgw_next(struct fgw_view *v, struct fgw_record *r);
