@@ -60,7 +60,7 @@
 #define FGD_DEAD_ROUNDS        100u /* of silence: dead */
 #define FGD_PING_REQ_K         3    /* members asked to probe indirectly */
 #define FGD_ANNOUNCE_PER_ROUND 2    /* others' announcements re-sent */
-#define FGD_FANOUT_AUTO_ALL    16   /* a cluster this small: send to all */
+#define FGD_FANOUT_AUTO_ALL    8    /* a cluster this small: send to all */
 #define FGD_FANOUT_AUTO        3
 #define FGD_FORWARD_MAX        32 /* destinations of one datagram, at most */
 

@@ -494,8 +494,8 @@ Test(members, fanout_is_all_or_1_to_64_and_unset_by_default)
 	cr_expect_eq(parse("fanout 65\n", &cfg, err), -1);
 	cr_expect_eq(parse("fanout some\n", &cfg, err), -1);
 	cr_expect_eq(parse("fanout 2\nfanout 3\n", &cfg, err), -1, "once");
-	cr_expect_eq(fgd_fanout_auto(16), 0, "up to 16 members: all");
-	cr_expect_eq(fgd_fanout_auto(17), FGD_FANOUT_AUTO);
+	cr_expect_eq(fgd_fanout_auto(8), 0, "up to 8 members: all");
+	cr_expect_eq(fgd_fanout_auto(9), FGD_FANOUT_AUTO);
 }
 
 Test(members, announce_is_an_address_or_off)
