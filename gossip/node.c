@@ -223,13 +223,17 @@ static void on_member(struct fgd_node *n, const struct fgw_view *v,
 static void on_records(struct fgd_node *n, struct fgw_view *v,
                        const struct fgd_addr *from, uint64_t now_ms)
 {
-	struct fgw_record rec;
+	struct fgw_record rec[FGD_APPLY_MAX];
+	size_t k;
 	int whole = 1;
 
-	while (fgw_next(v, &rec))
-		if (fgd_counts_apply(&n->counts, v->origin, v->incarnation,
-		                     &rec, now_ms) != 0)
+	do {
+		for (k = 0; k < FGD_APPLY_MAX && fgw_next(v, &rec[k]); k++)
+			;
+		if (fgd_counts_apply_all(&n->counts, v->origin, v->incarnation,
+		                         rec, k, now_ms) != 0)
 			whole = 0;
+	} while (k == FGD_APPLY_MAX);
 	fgd_sync_note(&n->sync, v->origin, v, whole, now_ms);
 	/* First time we accept it (the replay window said so): pass it on,
 	 * unchanged, so that its origin's signature travels with it.  Not
@@ -299,7 +303,7 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
 		n->ctr.drops[d]++;
 		return d;
 	}
-	d = fgw_open(buf, len, n->kr, &v);
+	d = fgw_open_cached(buf, len, n->kr, &n->roots, &v);
 	if (d == FGW_OK && v.origin == n->x.self) {
 		n->ctr.drops_self++;
 		return FGW_REPLAY;

@@ -63,6 +63,7 @@ struct fgd_node {
 	struct fgd_sync sync;
 	struct fgw_replay *replay;        /* per keyring entry: relayed */
 	struct fgw_replay *replay_direct; /* and the others */
+	struct fgw_roots roots;           /* seal roots verified (seal.h) */
 	uint64_t rounds;
 	uint64_t changed_round;  /* the last round that sent a change; 0 none */
 	uint64_t scrape_next_ns; /* the daemon's: a scrape may harvest then */

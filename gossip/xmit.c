@@ -62,31 +62,44 @@ size_t fgd_xmit_seal(const struct fgd_xmit *x, int member,
 	return key ? fgw_seal_mac(w, key, out) : 0;
 }
 
+/* The group's datagrams: MAC'd copies first, for whoever can take them,
+ * then, if anyone needs it, one seal for all and the signed copies. */
+static void group_send(struct fgd_batch *b)
+{
+	struct fgw_writer *w[FGW_GROUP_MAX];
+	size_t i;
+	int sign = 0;
+
+	for (i = 0; i < b->n; i++) {
+		w[i] = &b->x->group[i];
+		if (b->seal == NULL || b->seal(b->arg, w[i]))
+			sign = 1;
+	}
+	if (sign && fgw_finish_group(w, b->n, b->x->sk) != 0) {
+		b->x->ctr->tx_errors += b->n; /* could not sign: send none */
+	} else {
+		for (i = 0; sign && i < b->n; i++)
+			b->send(b->arg, w[i]->buf, w[i]->len);
+		b->sent += b->n;
+	}
+	b->n = 0;
+}
+
 static void batch_flush(struct fgd_batch *b, int last)
 {
-	size_t len;
-	int sign = 1;
-
 	if (b->split) { /* each datagram a batch: part 0, the last */
 		uint64_t to = last ? b->to : b->last_ver;
 
-		fgw_set_batch(&b->w, b->from, to, 0, b->flags | FGW_F_LAST);
+		fgw_set_batch(b->w, b->from, to, 0, b->flags | FGW_F_LAST);
 		b->from = to;
 	} else {
-		fgw_set_batch(&b->w, b->from, b->to, b->part++,
+		fgw_set_batch(b->w, b->from, b->to, b->part++,
 		              b->flags | (last ? FGW_F_LAST : 0));
 	}
-	/* MAC'd copies first: signing finishes the writer. */
-	if (b->seal != NULL)
-		sign = b->seal(b->arg, &b->w);
-	len = sign ? fgw_finish(&b->w, b->x->sk) : 0;
-	if (sign && len == 0)
-		b->x->ctr->tx_errors++; /* could not sign: send nothing */
-	else if (sign)
-		b->send(b->arg, b->w.buf, len);
-	if (!sign || len != 0)
-		b->sent++;
-	fgw_begin(&b->w, b->x->max_datagram, b->x->pk, b->x->incarnation,
+	if (++b->n == FGW_GROUP_MAX || last)
+		group_send(b);
+	b->w = &b->x->group[b->n];
+	fgw_begin(b->w, b->x->max_datagram, b->x->pk, b->x->incarnation,
 	          ++*b->seq);
 }
 
@@ -94,6 +107,8 @@ void fgd_batch_begin(struct fgd_batch *b, struct fgd_xmit *x, uint64_t from,
                      uint64_t to, unsigned flags, fgd_send_fn *send, void *arg)
 {
 	b->x = x;
+	b->n = 0;
+	b->w = &x->group[0];
 	b->from = from;
 	b->to = to;
 	b->last_ver = from;
@@ -105,7 +120,7 @@ void fgd_batch_begin(struct fgd_batch *b, struct fgd_xmit *x, uint64_t from,
 	b->send = send;
 	b->seal = NULL;
 	b->arg = arg;
-	fgw_begin(&b->w, x->max_datagram, x->pk, x->incarnation, ++*b->seq);
+	fgw_begin(b->w, x->max_datagram, x->pk, x->incarnation, ++*b->seq);
 }
 
 void fgd_batch_add(struct fgd_batch *b, const char *rule, const uint8_t *key,
@@ -113,18 +128,20 @@ void fgd_batch_add(struct fgd_batch *b, const char *rule, const uint8_t *key,
 {
 	size_t rlen = strlen(rule);
 
-	if (fgw_add(&b->w, rule, rlen, key, key_len, count, floor) != 0) {
+	if (fgw_add(b->w, rule, rlen, key, key_len, count, floor) != 0) {
 		/* Full: this part goes, the record starts the next (a record
 		 * always fits an empty datagram). */
 		batch_flush(b, 0);
-		(void)fgw_add(&b->w, rule, rlen, key, key_len, count, floor);
+		(void)fgw_add(b->w, rule, rlen, key, key_len, count, floor);
 	}
 	b->last_ver = ver;
 }
 
 size_t fgd_batch_end(struct fgd_batch *b, int always)
 {
-	if (b->w.nrec > 0 || always)
+	if (b->w->nrec > 0 || always)
 		batch_flush(b, 1);
+	else if (b->n > 0)
+		group_send(b);
 	return b->sent;
 }

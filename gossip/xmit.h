@@ -49,6 +49,8 @@ struct fgd_xmit {
 	fgd_sendto_fn *send; /* the network; NULL: none attached */
 	void *arg;
 	struct fgd_counters *ctr;
+	/* the datagrams of a batch not sealed yet: one seal group (wire.h) */
+	struct fgw_writer group[FGW_GROUP_MAX];
 };
 
 /* Our identity on @kr (copied; our pairwise keys are added to the copy).
@@ -81,10 +83,14 @@ size_t fgd_xmit_seal(const struct fgd_xmit *x, int member,
  * every one that arrives is progress.  A batch's parts take consecutive
  * seqs (receivers tell batches of one range apart by the seq of part 0):
  * nothing else may sign between fgd_batch_begin and fgd_batch_end.
+ * Datagrams wait in x->group until FGW_GROUP_MAX of them are full, or
+ * the batch ends, and are then sealed with one signature (seal.h) and
+ * sent: the receiver checks one signature per group, not per datagram.
  */
 struct fgd_batch {
 	struct fgd_xmit *x;
-	struct fgw_writer w;
+	struct fgw_writer *w; /* being filled: x->group[n] */
+	size_t n;             /* datagrams of the group before it */
 	uint64_t from, to;
 	uint64_t last_ver; /* split: of the last record added */
 	uint64_t *seq;     /* the node's seq space for it */
@@ -93,9 +99,9 @@ struct fgd_batch {
 	uint32_t part;
 	size_t sent;
 	fgd_send_fn *send; /* where the signed copy goes */
-	/* Optional: seal MAC'd copies for the recipients it can (the batch
-	 * is complete but unsigned in @w); 1 if a signed copy is still
-	 * needed, for @send. */
+	/* Optional: seal MAC'd copies for the recipients it can (the
+	 * datagram is complete but unsealed in @w); 1 if a signed copy is
+	 * still needed, for @send. */
 	int (*seal)(void *arg, const struct fgw_writer *w);
 	void *arg;
 };

@@ -19,6 +19,7 @@ TestSuite(members, .fini = sim_down, .timeout = 120);
 
 Test(members, consumption_reaches_every_node_with_fanout_below_n)
 {
+	uint64_t relayed;
 	int r, i;
 
 	sim_up(16);
@@ -34,12 +35,12 @@ Test(members, consumption_reaches_every_node_with_fanout_below_n)
 	              "one datagram to its children in two trees of 3");
 	deliver_all();
 	cr_assert(all_left("k", CAP - 5), "everywhere in the round it went");
-	for (i = 1; i < S.n; i++)
+	for (relayed = 0, i = 1; i < S.n; i++) {
 		cr_expect_leq(S.node[i].ctr.relayed, 2 * 3,
 		              "node %d forwarded a lot", i);
-	cr_expect_gt(S.node[5].ctr.relayed + S.node[9].ctr.relayed +
-	                 S.node[13].ctr.relayed,
-	             0, "nobody forwarded");
+		relayed += S.node[i].ctr.relayed;
+	}
+	cr_expect_gt(relayed, 0, "nobody forwarded");
 }
 
 Test(members, forwarding_never_debits_twice)
