@@ -150,31 +150,29 @@ int fgw_seal_root(const uint8_t *buf, size_t len, size_t tlen,
 
 /* ------------------------------------------------------------- the cache */
 
-static struct fgw_root *slot(struct fgw_roots *c,
-                             const uint8_t root[FGW_HASH_SIZE])
-{
-	/* the root is a hash: its first byte spreads as well as any */
-	return &c->e[root[0] % FGW_ROOTS];
-}
-
+/* Fully associative, replaced in turn: 64 compares (~50 ns) cost nothing
+ * next to the verification a miss costs, and a round's groups, which
+ * arrive interleaved through relays, never evict one another (a direct
+ * mapped cache would make two groups that share a slot thrash). */
 int fgw_roots_has(struct fgw_roots *c, int origin,
                   const uint8_t root[FGW_HASH_SIZE])
 {
-	const struct fgw_root *e = slot(c, root);
-	int hit = e->origin == origin + 1 &&
-	          memcmp(e->root, root, FGW_HASH_SIZE) == 0;
+	size_t i;
 
-	if (hit)
-		c->hits++;
-	else
-		c->misses++;
-	return hit;
+	for (i = 0; i < FGW_ROOTS; i++)
+		if (c->e[i].origin == origin + 1 &&
+		    memcmp(c->e[i].root, root, FGW_HASH_SIZE) == 0) {
+			c->hits++;
+			return 1;
+		}
+	c->misses++;
+	return 0;
 }
 
 void fgw_roots_add(struct fgw_roots *c, int origin,
                    const uint8_t root[FGW_HASH_SIZE])
 {
-	struct fgw_root *e = slot(c, root);
+	struct fgw_root *e = &c->e[c->next++ % FGW_ROOTS];
 
 	memcpy(e->root, root, FGW_HASH_SIZE);
 	e->origin = origin + 1;

@@ -85,13 +85,15 @@ int fgw_seal_verify(const uint8_t root[FGW_HASH_SIZE],
                     const uint8_t sig[FGW_SIG_SIZE],
                     const uint8_t pk[FGW_PK_SIZE]);
 
-/* Roots whose signature verified, by origin (a keyring index); direct
- * mapped.  A zeroed struct is empty.  Not thread-safe: the receive loop's. */
+/* Roots whose signature verified, by origin (a keyring index): the last
+ * FGW_ROOTS.  A zeroed struct is empty.  Not thread-safe: the receive
+ * loop's. */
 struct fgw_roots {
 	struct fgw_root {
 		uint8_t root[FGW_HASH_SIZE];
 		int32_t origin; /* + 1: 0 is an empty entry */
 	} e[FGW_ROOTS];
+	unsigned next; /* the entry replaced next */
 	uint64_t hits, misses;
 };
 

@@ -283,3 +283,90 @@ Test(spread, a_round_goes_to_at_most_twice_fanout_members)
 	deliver_all();
 	cr_expect(all_left("k", CAP - 5));
 }
+
+/* A round of 5,000 keys takes several seal groups (gossip/seal.h); relayed
+ * through the trees, it is applied exactly everywhere, each node checks
+ * one signature per group of it, and the whole round replayed to a node
+ * debits nothing. */
+Test(spread, a_large_round_costs_one_signature_check_a_group_and_never_twice)
+{
+	uint64_t misses[MAXN];
+	size_t groups, k, nsent;
+	struct pkt *sent;
+	char key[16];
+	int i, r;
+
+	sim_up_cap(MAXN, 8192);
+	net_mesh(3);
+	for (r = 0; r < 3; r++)
+		round_all();
+	for (i = 0; i < S.n; i++)
+		misses[i] = S.node[i].roots.misses;
+	for (k = 0; k < 5000; k++) {
+		snprintf(key, sizeof key, "big%zu", k);
+		cr_assert_eq(fg_allow(S.fg[0], "g", key, 1, NULL), 1);
+	}
+	S.sent_cons[0] = 0;
+	fgd_node_harvest(&S.node[0], S.now);
+	S.now += IV_MS;
+	groups = fgd_node_tick(&S.node[0], S.now);
+	groups = (groups + FGW_GROUP_MAX - 1) / FGW_GROUP_MAX;
+	cr_assert_geq(groups, 2, "more than one group");
+	sent = malloc(S.nq * sizeof *sent);
+	cr_assert_not_null(sent);
+	for (nsent = 0, k = 0; k < S.nq; k++)
+		if (S.q[k].from == 0 && S.q[k].buf[4] == FGW_TYPE_CONSUMPTION)
+			sent[nsent++] = S.q[k];
+	deliver_all();
+	for (k = 0; k < 5000; k += 499) {
+		snprintf(key, sizeof key, "big%zu", k);
+		cr_assert(all_left(key, CAP - 1), "%s not everywhere", key);
+	}
+	for (i = 1; i < S.n; i++) {
+		cr_expect_eq(
+		    S.node[i].roots.misses - misses[i], groups,
+		    "node %d: %llu signature checks for %zu groups", i,
+		    (unsigned long long)(S.node[i].roots.misses - misses[i]),
+		    groups);
+		cr_expect_eq(S.node[i].ctr.drops[FGW_BADSIG], 0);
+	}
+	/* node 0's datagrams of the round, again, to every node: all
+	 * replays, nothing debited, nothing forwarded */
+	for (i = 1; i < S.n; i++)
+		for (k = 0; k < nsent; k++)
+			cr_assert_eq(fgd_node_receive_from(
+			                 &S.node[i], sent[k].buf, sent[k].len,
+			                 &S.addr[0], S.now),
+			             FGW_REPLAY);
+	cr_assert_eq(S.nq, 0);
+	for (k = 0; k < 5000; k += 499) {
+		snprintf(key, sizeof key, "big%zu", k);
+		cr_assert(all_left(key, CAP - 1), "%s debited twice", key);
+	}
+	free(sent);
+}
+
+Test(spread, a_relay_cannot_alter_what_it_forwards_under_a_seal)
+{
+	int r, i;
+	uint64_t badsig = 0;
+
+	sim_up(MAXN);
+	net_mesh(3);
+	for (r = 0; r < 3; r++)
+		round_all();
+	S.tamper_by = 5;
+	for (r = 0; r < 20; r++) {
+		cr_assert_eq(fg_allow(S.fg[r % 4], "g", "t", 1, NULL), 1);
+		round_all();
+	}
+	for (r = 0; r < 30 && !all_left("t", CAP - 20); r++)
+		round_all();
+	cr_expect_gt(S.node[5].ctr.relayed, 0, "the bad relay forwarded");
+	for (i = 0; i < S.n; i++) {
+		badsig += S.node[i].ctr.drops[FGW_BADSIG];
+		cr_expect_eq(left(i, "t"), CAP - 20, "node %d: %lld left", i,
+		             (long long)left(i, "t"));
+	}
+	cr_expect_gt(badsig, 0, "what the relay altered was rejected");
+}
