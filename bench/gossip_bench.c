@@ -75,14 +75,17 @@ static double random_read_ns(void)
 	const size_t n = (256u << 20) / sizeof(size_t);
 	size_t *next = malloc(n * sizeof *next), i, j, t, p = 0,
 	       steps = 2000000;
-	uint64_t t0;
+	uint64_t t0, x = UINT64_C(0x9e3779b97f4a7c15);
 
 	if (next == NULL)
 		return 0;
 	for (i = 0; i < n; i++)
 		next[i] = i;
 	for (i = n - 1; i > 0; i--) {
-		j = (size_t)randombytes_uniform((uint32_t)i);
+		x ^= x << 13; /* xorshift64: any shuffle will do, fast */
+		x ^= x >> 7;
+		x ^= x << 17;
+		j = (size_t)(x % i);
 		t = next[i];
 		next[i] = next[j];
 		next[j] = t;
