@@ -247,6 +247,26 @@ Test(sync, a_heartbeat_that_shows_a_gap_gets_it_repaired_at_once)
 	cr_expect_eq(S.node[1].ctr.sync_requests, 1);
 }
 
+Test(sync, a_round_that_starts_past_what_a_node_holds_is_asked_for_at_once)
+{
+	sim_start(4, 0);
+	cr_assert_eq(fg_allow(S.fg[0], "g", "a", 5, NULL), 1);
+	S.cut[0][1] = 1; /* node 1 misses the round with "a" */
+	round_all();
+	S.cut[0][1] = 0;
+	cr_assert_eq(left(1, "a"), CAP);
+	/* the next round changes "b" only; it starts at the version node 1
+	 * lacks, so node 1 asks on receipt and has both in this round */
+	cr_assert_eq(fg_allow(S.fg[0], "g", "b", 2, NULL), 1);
+	round_all();
+	cr_expect_eq(left(1, "b"), CAP - 2);
+	cr_expect_eq(left(1, "a"), CAP - 5,
+	             "the gap, repaired in the round "
+	             "that showed it");
+	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.version);
+	cr_expect_eq(S.node[1].ctr.sync_requests, 1);
+}
+
 /* A sync request signed by node @from, about node @to, as if sent now. */
 static size_t sync_request(uint8_t buf[FGW_MEMBER_SIZE], int from, int to,
                            uint64_t inc, uint64_t have)
