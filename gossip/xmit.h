@@ -6,10 +6,10 @@
  * seq spaces, its pairwise MAC keys (gossip/pairwise.h) and the network
  * the daemon attached, and writes three kinds of datagrams: signed
  * membership datagrams (members.c, sync.c), batches of records (a round's
- * or a repair's: signed for what may be relayed, sealed under a member's
- * MAC key for what goes to that member alone), and datagrams of others
- * forwarded unchanged.  Everything above it decides what to send and to
- * whom; nothing above it signs, seals or sends.
+ * or a repair's: sealed with a signature (seal.h) for what may be
+ * relayed, MAC'd under a member's key for what goes to that member
+ * alone), and datagrams of others forwarded unchanged.  Everything above it
+ * decides what to send and to whom; nothing above it signs, seals or sends.
  *
  * Two seq spaces, each with its own replay window at receivers: what is
  * relayed (rounds) and what goes straight to one member (probes,
