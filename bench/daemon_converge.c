@@ -3,12 +3,13 @@
  * until one node's consumption shows in every node's bucket, as the
  * number of daemons grows.
  *
- * Per N (3, 5, 8, 12, 16, or the list on the command line): N daemons
+ * Per N (3, 8, 16, 32, 64, or the list on the command line): N daemons
  * (the floodgated given as argv[1], started by the cluster harness,
  * demo/cluster.h), each with a small segment of its own, listening on
- * 127.0.0.1 (free ports in 24500-24999, the demo's range), the default
- * 100 ms interval, the default fanout
- * (all up to 8 members, 3 above), announcements on, one seed each as in
+ * 127.0.0.1 (free ports in 27000-27999, the range of issue 15's
+ * engineer), the default 100 ms interval, the default fanout (the full
+ * mesh up to 8 members, trees of fanout 3 above: gossip/spread.h),
+ * announcements on, one seed each as in
  * tests/test_discovery.c (node 0 for everybody, node 1 for node 0) and
  * one global rule g of 10,000 tokens refilling 1 an hour, so nothing
  * refills during a run (1,000,000 at 1 an hour would take 114 years to
@@ -18,7 +19,7 @@
  * originates trials) consumes a warm-up token and the bench waits until
  * every node's bucket shows all of them (30 s + 1 s a node at most), then
  * 20 more rounds, after which tests/test_members.c finds that 8 nodes
- * with one seed each know every address.  Then 20 trials: node
+ * with one seed each know every address.  Then 100 trials (-t): node
  * (trial % N) takes 1 token of key "k<trial>" with fg_allow(), and every
  * node's bucket is read with fg__peek every millisecond until all show
  * capacity - 1 (10 s at most: a timeout).  A trial's figure is the time
@@ -30,20 +31,26 @@
  * trial measured the same ~50 ms instead of the 0-100 ms spread of a
  * round.
  *
- * Printed per N: fanout; median, p90 and max of the trials (nearest
- * rank; a timeout counts as infinite); how many trials took more than two
- * intervals (that is not one round plus forwarding: something was lost
- * or late and a repair or a later round delivered it); whether every
+ * Printed per N: fanout; p50, p90, p99 and max of the trials in ms
+ * (nearest rank; a timeout counts as infinite), and p99 and max in
+ * rounds, ms over the interval rounded up: the limit each trial is
+ * measured against (a consumption waits up to a round for its node's
+ * harvest, so 1 is "in the round it went out", 2 "the round after");
+ * issue 15's target next to them (2 up to 16 nodes, log2(N) + 2
+ * beyond); how many trials took more than two intervals; whether every
  * node holds exactly capacity - 1 of every trial key at the end (nothing
- * debited twice); and the CPU time (utime + stime in /proc/PID/stat) all
- * daemons used during the trials, in % of one CPU over the trials' wall
- * time, in total and per daemon (and, with FG_CONVERGE_RAW=FILE, each
- * trial in FILE: see raw_put).  The exit status is 1 if a cluster did
- * not come up or settle, a trial timed out, or a count was not exact.
+ * debited twice); the datagrams and bytes each daemon sent per round
+ * during the trials (their own counters, SIGUSR1); and the CPU time
+ * (utime + stime in /proc/PID/stat) the daemons used during the trials,
+ * in % of one CPU over the trials' wall time, per daemon (and, with
+ * FG_CONVERGE_RAW=FILE, each trial in FILE: see raw_put).  The exit
+ * status is 1 if a cluster did not come up or settle, a trial timed out,
+ * or a count was not exact.
  *
- *   make bench   (or bench/daemon_converge FLOODGATED [N...])
+ *   make bench   (or bench/daemon_converge FLOODGATED [-t TRIALS] [N...])
  */
 #include <errno.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,24 +68,26 @@
 
 #define CAP         10000
 #define IV_MS       100 /* the daemon's default interval: not configured */
-#define TRIALS      20
+#define TRIALS_MAX  1000
 #define GAP_MS      150
 #define POLL_US     1000
 #define TIMEOUT_NS  10000000000ull
 #define SETTLE_MORE 20 /* rounds after the warm-up tokens arrived */
-#define PORT_LO     24500
-#define PORT_HI     24999
+#define PORT_LO     27000
+#define PORT_HI     27999
 #define NEVER       UINT64_MAX
 
 static const char *daemon_bin;
 static struct fgc_cluster C;
+static int trials_n = 100;
 
 /* What one N's run measured. */
 struct result {
-	uint64_t took[TRIALS]; /* per trial, NEVER for a timeout */
-	uint64_t settle;       /* warm-up tokens everywhere after */
+	uint64_t took[TRIALS_MAX]; /* per trial, NEVER for a timeout */
+	uint64_t settle;           /* warm-up tokens everywhere after */
 	int over, slow, timeouts, exact;
-	double cpu_pct; /* all daemons, % of one CPU over the trials */
+	double cpu_pct;     /* all daemons, % of one CPU over the trials */
+	double dg_rd, b_rd; /* datagrams and bytes a daemon sent a round */
 };
 
 static int64_t left(int i, const char *key)
@@ -174,7 +183,7 @@ static void raw_put(int n, const uint64_t *sorted)
 
 	if (path == NULL || (f = fopen(path, "a")) == NULL)
 		return;
-	for (t = 0; t < TRIALS; t++)
+	for (t = 0; t < trials_n; t++)
 		if (sorted[t] == NEVER)
 			fprintf(f, "%d timeout\n", n);
 		else
@@ -232,17 +241,35 @@ static int warm_up(int n, char (*keys)[16], struct result *res)
 	return 0;
 }
 
-/* The trials, and the daemons' CPU time over them. */
+/* What every daemon has sent so far, by its own counters: 0 or -1. */
+static int sent_so_far(int n, unsigned long long *dg, unsigned long long *b)
+{
+	struct fgc_counters g;
+	int i;
+
+	*dg = *b = 0;
+	for (i = 0; i < n; i++) {
+		if (fgc_counters(&C, i, &g) != 0)
+			return -1;
+		*dg += g.tx;
+		*b += g.tx_bytes;
+	}
+	return 0;
+}
+
+/* The trials, and the daemons' CPU time and traffic over them. */
 static int trials(int n, char (*keys)[16], struct result *res)
 {
-	unsigned long long cpu0 = 0, cpu1 = 0;
+	unsigned long long cpu0 = 0, cpu1 = 0, dg0, b0, dg1, b1;
 	uint64_t wall0, wall, t0;
 	int i, t;
 
+	if (sent_so_far(n, &dg0, &b0) != 0)
+		return -1;
 	for (i = 0; i < n; i++)
 		cpu0 += fgc_cpu_ticks(C.node[i].pid);
 	wall0 = fg__now_ns();
-	for (t = 0; t < TRIALS; t++) {
+	for (t = 0; t < trials_n; t++) {
 		snprintf(keys[0], sizeof keys[0], "k%d", t);
 		t0 = fg__now_ns();
 		if (fg_allow(C.node[t % n].fg, "g", keys[0], 1, NULL) != 1)
@@ -263,8 +290,12 @@ static int trials(int n, char (*keys)[16], struct result *res)
 		}
 		cpu1 += fgc_cpu_ticks(C.node[i].pid);
 	}
+	if (sent_so_far(n, &dg1, &b1) != 0)
+		return -1;
 	res->cpu_pct = (double)(cpu1 - cpu0) / (double)sysconf(_SC_CLK_TCK) /
 	               (wall / 1e9) * 100;
+	res->dg_rd = (double)(dg1 - dg0) / n / (wall / 1e6 / IV_MS);
+	res->b_rd = (double)(b1 - b0) / n / (wall / 1e6 / IV_MS);
 	return 0;
 }
 
@@ -275,34 +306,58 @@ static void check_exact(int n, char (*keys)[16], struct result *res)
 	int i, t;
 
 	usleep(10 * IV_MS * 1000);
-	for (res->exact = 1, t = 0; t < TRIALS; t++) {
+	for (res->exact = 1, t = 0; t < trials_n; t++) {
 		snprintf(keys[0], sizeof keys[0], "k%d", t);
 		for (i = 0; i < n; i++)
 			res->exact &= left(i, keys[0]) == CAP - 1;
 	}
 }
 
+/* The sample of rank @q (nearest rank) of the sorted @v. */
+static uint64_t rank_of(const uint64_t *v, int n, double q)
+{
+	int r = (int)ceil(q * n);
+
+	return v[(r < 1 ? 1 : r) - 1];
+}
+
+/* A trial's time in rounds: ms over the interval, rounded up. */
+static void put_rounds(uint64_t ns)
+{
+	if (ns == NEVER)
+		printf(" %6s", "-");
+	else
+		printf(" %6llu",
+		       (unsigned long long)((ns + IV_MS * 1000000ull - 1) /
+		                            (IV_MS * 1000000ull)));
+}
+
 static void print_row(int n, struct result *res)
 {
-	qsort(res->took, TRIALS, sizeof res->took[0], cmp_u64);
+	const double q[] = {0.5, 0.9, 0.99, 1.0};
+	size_t k;
+
+	qsort(res->took, (size_t)trials_n, sizeof res->took[0], cmp_u64);
 	raw_put(n, res->took);
 	if (fgd_fanout_auto((size_t)n) == 0)
 		printf("%6d %7s", n, "all");
 	else
 		printf("%6d %7u", n, fgd_fanout_auto((size_t)n));
-	put_rank(res->took, TRIALS, 0.5);
-	put_rank(res->took, TRIALS, 0.9);
-	put_rank(res->took, TRIALS, 1.0);
-	printf(" %8d %5d %6s %9.0f %9.1f %9.1f\n", res->timeouts, res->slow,
+	for (k = 0; k < sizeof q / sizeof q[0]; k++)
+		put_rank(res->took, trials_n, q[k]);
+	put_rounds(rank_of(res->took, trials_n, 0.99));
+	put_rounds(rank_of(res->took, trials_n, 1.0));
+	printf(" %6.1f %8d %5d %6s %9.0f %8.1f %8.0f %9.2f\n",
+	       n <= 16 ? 2.0 : log2(n) + 2, res->timeouts, res->slow,
 	       res->exact && !res->over ? "yes" : "NO", res->settle / 1e6,
-	       res->cpu_pct, res->cpu_pct / n);
+	       res->dg_rd, res->b_rd, res->cpu_pct / n);
 	fflush(stdout);
 }
 
 static int run(int n)
 {
 	char(*keys)[16] =
-	    calloc((size_t)(n > TRIALS ? n : TRIALS), sizeof *keys);
+	    calloc((size_t)(n > trials_n ? n : trials_n), sizeof *keys);
 	struct result res = {0};
 	int ok;
 
@@ -325,11 +380,12 @@ static int run(int n)
 
 int main(int argc, char **argv)
 {
-	static const int sizes[] = {3, 5, 8, 12, 16};
-	int i, rc = 0;
+	static const int sizes[] = {3, 8, 16, 32, 64};
+	int i = 2, rc = 0;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s FLOODGATED [N...]\n", argv[0]);
+		fprintf(stderr, "usage: %s FLOODGATED [-t TRIALS] [N...]\n",
+		        argv[0]);
 		return 2;
 	}
 	daemon_bin = argv[1];
@@ -337,15 +393,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", daemon_bin, strerror(errno));
 		return 2;
 	}
+	if (argc > 3 && strcmp(argv[2], "-t") == 0) {
+		trials_n = atoi(argv[3]);
+		i = 4;
+	}
+	if (trials_n < 1 || trials_n > TRIALS_MAX) {
+		fprintf(stderr, "bad number of trials\n");
+		return 2;
+	}
 	printf("daemon_converge: real floodgated on 127.0.0.1, interval "
 	       "%d ms (default), default fanout, one seed each; %d trials "
 	       "per N, 1 token on node (trial %% N), polled every %d us\n",
-	       IV_MS, TRIALS, POLL_US);
-	printf("%6s %7s %8s %8s %8s %8s %5s %6s %9s %9s %9s\n", "nodes",
-	       "fanout", "med ms", "p90 ms", "max ms", "timeouts", ">2iv",
-	       "exact", "settle ms", "CPU% all", "CPU%/node");
-	if (argc > 2) {
-		for (i = 2; i < argc; i++) {
+	       IV_MS, trials_n, POLL_US);
+	printf("%6s %7s %8s %8s %8s %8s %6s %6s %6s %8s %5s %6s %9s %8s %8s "
+	       "%9s\n",
+	       "nodes", "fanout", "p50 ms", "p90 ms", "p99 ms", "max ms",
+	       "p99 rd", "max rd", "target", "timeouts", ">2iv", "exact",
+	       "settle ms", "dg/nd/rd", "B/nd/rd", "CPU%/node");
+	if (argc > i) {
+		for (; i < argc; i++) {
 			int n = atoi(argv[i]);
 
 			if (n < 2 || n > PORT_HI - PORT_LO + 1 ||

@@ -124,9 +124,48 @@ static void result(struct priv *p, int32_t rc, const char *msg)
 	                   strlen(msg));
 }
 
+/* Prove one item of a PROVE message, @it and the @it->len bytes at @b, its
+ * proof copied to @out: 0, or -1 when it is not what its kind must be
+ * (psmsg.h) or we cannot prove it. */
+static int prove_item(const struct fgd_msg_item *it, uint8_t *b,
+                      const uint8_t *sk, const uint8_t *pk,
+                      const struct fgw_pairwise *pw, uint8_t out[FGD_MSG_PROOF])
+{
+	const uint8_t *key = NULL;
+
+	if (it->pad != 0 || (it->kind != FGW_PROOF_MAC && it->member != -1))
+		return -1;
+	switch (it->kind) {
+	case FGW_PROOF_SEAL: /* a root: signed in its own context (seal.h) */
+		if (it->len != FGD_ROOT_PROOF ||
+		    fgw_seal_sign_root(b, b + FGW_HASH_SIZE, sk) != 0)
+			return -1;
+		memcpy(out, b + FGW_HASH_SIZE, FGW_SIG_SIZE);
+		return 0;
+	case FGW_PROOF_MAC:
+		if (it->member < 0 ||
+		    (key = fgw_pairwise_tx(pw, it->member)) == NULL)
+			return -1;
+		break;
+	case FGW_PROOF_SIG:
+		if (sk == NULL)
+			return -1;
+		break;
+	default:
+		return -1;
+	}
+	/* one of our datagrams, of the kind it says, exactly */
+	if (fgw_proof_needed(b, it->len, pk) != it->kind ||
+	    fgw_prove(b, it->len, sk, key) != 0)
+		return -1;
+	memcpy(out, b + it->len - (key ? FGW_MAC_SIZE : FGW_SIG_SIZE),
+	       key ? FGW_MAC_SIZE : FGW_SIG_SIZE);
+	return 0;
+}
+
 ssize_t fgd_priv_prove(uint8_t *req, size_t len, const uint8_t *sk,
-                       const struct fgw_pairwise *pw, uint8_t *out,
-                       size_t outcap)
+                       const uint8_t *pk, const struct fgw_pairwise *pw,
+                       uint8_t *out, size_t outcap)
 {
 	uint32_t n, i;
 	size_t off = 4;
@@ -136,24 +175,15 @@ ssize_t fgd_priv_prove(uint8_t *req, size_t len, const uint8_t *sk,
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct fgd_msg_item it;
-		const uint8_t *key = NULL;
-		size_t plen;
 
 		if (len - off < sizeof it)
 			return -1;
 		memcpy(&it, req + off, sizeof it);
 		off += sizeof it;
-		if (it.len > len - off)
+		if (it.len > len - off ||
+		    prove_item(&it, req + off, sk, pk, pw,
+		               out + (size_t)i * FGD_MSG_PROOF) != 0)
 			return -1;
-		if (it.member >= 0 &&
-		    (key = fgw_pairwise_tx(pw, it.member)) == NULL)
-			return -1;
-		if ((it.member < 0 && sk == NULL) ||
-		    fgw_prove(req + off, it.len, sk, key) != 0)
-			return -1;
-		plen = key ? FGW_MAC_SIZE : FGW_SIG_SIZE;
-		memcpy(out + (size_t)i * FGD_MSG_PROOF,
-		       req + off + it.len - plen, plen);
 		off += it.len;
 	}
 	if (off != len)
@@ -161,10 +191,35 @@ ssize_t fgd_priv_prove(uint8_t *req, size_t len, const uint8_t *sk,
 	return (ssize_t)n * FGD_MSG_PROOF;
 }
 
+int fgd_priv_prove_serve(int fd, const uint8_t *sk, const uint8_t *pk,
+                         const struct fgw_pairwise *pw)
+{
+	uint8_t *req = malloc(FGD_MSG_MAX), *out = malloc(FGD_MSG_MAX);
+	uint32_t type;
+	ssize_t n;
+	int rc = -1;
+
+	while (req != NULL && out != NULL &&
+	       (n = fgd_msg_recv(fd, &type, req)) >= 0) {
+		n = type == FGD_MSG_PROVE
+		        ? fgd_priv_prove(req, (size_t)n, sk, pk, pw, out,
+		                         FGD_MSG_MAX)
+		        : -1;
+		if (n < 0 ||
+		    fgd_msg_send(fd, FGD_MSG_PROOFS, out, (size_t)n, NULL, 0))
+			goto out;
+	}
+	rc = req != NULL && out != NULL ? 0 : -1; /* the other side left */
+out:
+	free(req);
+	free(out);
+	return rc;
+}
+
 static int prove(struct priv *p, size_t len)
 {
-	ssize_t n =
-	    fgd_priv_prove(p->buf, len, p->sk, p->pw, p->out, sizeof p->out);
+	ssize_t n = fgd_priv_prove(p->buf, len, p->sk, p->pk, p->pw, p->out,
+	                           sizeof p->out);
 
 	if (n < 0)
 		return -1;

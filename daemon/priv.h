@@ -29,11 +29,18 @@ int fgd_priv_run(const char *cfg_path, const struct fgd_config *cfg, int fd,
                  pid_t child);
 
 /* The answer to a PROVE message of @len bytes at @req (psmsg.h), proved
- * in place with @sk or @pw's send keys: its proofs into @out, their
- * length; -1 when the message breaks its rules or asks what we cannot
- * prove.  What priv.c runs for each, and what bench/gossip_bench runs. */
+ * in place with @sk or @pw's send keys, for datagrams of @pk alone: its
+ * proofs into @out, their length; -1 when the message breaks its rules
+ * or asks what we cannot prove.  What priv.c runs for each, and what
+ * bench/gossip_bench runs. */
 ssize_t fgd_priv_prove(uint8_t *req, size_t len, const uint8_t *sk,
-                       const struct fgw_pairwise *pw, uint8_t *out,
-                       size_t outcap);
+                       const uint8_t *pk, const struct fgw_pairwise *pw,
+                       uint8_t *out, size_t outcap);
+
+/* Answer PROVE messages on @fd with fgd_priv_prove until the other side
+ * closes it (0), or a message is not one (-1): a prover alone, for the
+ * benches and tests that fork one as floodgated does. */
+int fgd_priv_prove_serve(int fd, const uint8_t *sk, const uint8_t *pk,
+                         const struct fgw_pairwise *pw);
 
 #endif

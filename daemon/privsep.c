@@ -188,6 +188,7 @@ static int prove_send(struct fgd_ps *ps, const struct fgd_proof *p, size_t n)
 	memcpy(ps->out, &k, 4);
 	for (i = 0; i < n; i++) {
 		struct fgd_msg_item it = {.len = (uint16_t)p[i].len,
+		                          .kind = (uint8_t)p[i].kind,
 		                          .member = p[i].member};
 
 		memcpy(ps->out + off, &it, sizeof it);
@@ -207,7 +208,8 @@ static int prove_take(struct fgd_ps *ps, struct fgd_proof *p, size_t n)
 	    (ssize_t)(n * FGD_MSG_PROOF))
 		return -1;
 	for (i = 0; i < n; i++) {
-		size_t pl = p[i].member < 0 ? FGW_SIG_SIZE : FGW_MAC_SIZE;
+		size_t pl =
+		    p[i].kind == FGW_PROOF_MAC ? FGW_MAC_SIZE : FGW_SIG_SIZE;
 
 		memcpy(p[i].buf + p[i].len - pl, ps->buf + i * FGD_MSG_PROOF,
 		       pl);
@@ -233,11 +235,11 @@ static size_t part_of(const struct fgd_proof *p, size_t n)
 int fgd_ps_prove(void *arg, struct fgd_proof *p, size_t n)
 {
 	struct fgd_ps *ps = arg;
-	size_t i, k, parts[FGD_PEND_MAX], np = 0;
+	size_t i, k, parts[FGD_PROVE_MAX], np = 0;
 
 	/* All the messages, then all the answers: the parent proves one
 	 * while we send the next, and wakes once, not once a message. */
-	for (i = 0; i < n && np < FGD_PEND_MAX; i += k) {
+	for (i = 0; i < n && np < FGD_PROVE_MAX; i += k) {
 		k = part_of(p + i, n - i);
 		if (k == 0 || prove_send(ps, p + i, k) != 0)
 			return -1;

@@ -13,9 +13,11 @@
  * the sockets, HTTP) while it still is root, then drops to the daemon's
  * user for good (groups, gid, uid; no new privileges; not dumpable) before
  * it reads a byte from the network, and dies with its parent.  Whatever
- * needs a key goes to the parent: the datagrams of a round, proved in one
- * message (gossip/xmit.h), the snapshot's MAC, with its file, and the
- * config at a reload (the parent can read where the child cannot).
+ * needs a key goes to the parent: the proofs of a round's datagrams, asked
+ * in one message (gossip/xmit.h: one signature a seal group, of its root,
+ * and each membership or MAC'd datagram's own), the snapshot's MAC, with
+ * its file, and the config at a reload (the parent can read where the
+ * child cannot).
  * floodgated(8), SECURITY, says what each side can do for an attacker.
  */
 #ifndef FGD_PRIVSEP_H

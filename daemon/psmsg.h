@@ -22,7 +22,7 @@
 enum fgd_msg_type {
 	FGD_MSG_HELLO = 1,  /* p->c: struct fgd_msg_hello [+ n rx entries] */
 	FGD_MSG_PROVE,      /* c->p: u32 n, then n items (struct fgd_msg_item
-	                     * + its bytes) */
+	                     * + its bytes): datagrams, or seal roots */
 	FGD_MSG_PROOFS,     /* p->c: n x FGD_MSG_PROOF bytes */
 	FGD_MSG_SNAP_BEGIN, /* both: struct fgd_msg_snap */
 	FGD_MSG_SNAP_RECS,  /* both: k x FGD_SNAP_REC_SIZE bytes, k >= 1 */
@@ -44,10 +44,17 @@ struct fgd_msg_hello {
 	uint32_t nrx;           /* entries that follow: pk[32], rx[32] */
 };
 
+/* An item of a PROVE message, and its bytes; what each kind must be is
+ * checked exactly (priv.c): FGW_PROOF_SIG, one of our membership
+ * datagrams, FGW_MEMBER_SIZE bytes; FGW_PROOF_MAC, one of our MAC'd
+ * consumption datagrams, for a member we share keys with;
+ * FGW_PROOF_SEAL, the root of a seal group and room for its signature,
+ * FGD_ROOT_PROOF bytes (gossip/xmit.h). */
 struct fgd_msg_item {
-	uint16_t len; /* the datagram's, its proof's room included */
-	uint16_t pad;
-	int32_t member; /* the MAC's keyring entry, or -1: sign */
+	uint16_t len;   /* its bytes', the proof's room included */
+	uint8_t kind;   /* FGW_PROOF_SIG, _MAC, _SEAL (gossip/wire.h) */
+	uint8_t pad;    /* 0 */
+	int32_t member; /* _MAC: the keyring entry whose key; else -1 */
 };
 
 struct fgd_msg_snap {

@@ -10,6 +10,8 @@
 
 #include "lib/client.h"
 #include "shm/clock.h"
+#include "shm/hash.h"
+#include "shm/table.h"
 #include "util/why.h"
 
 static const char ledger_ctx[] = "floodgate remote ledger ids v1";
@@ -327,21 +329,32 @@ static int debit(struct fgd_counts *c, unsigned idx,
 	return 0;
 }
 
-/* The rule @rec names, if it is an active global rule here; else -1. */
+/* The rule @rec names, if it is an active global rule here; else -1.
+ * @last remembers the previous record's (the records of a datagram
+ * mostly share one): its name is compared, not looked up again. */
 static int global_rule(struct fgd_counts *c, const struct fgw_record *rec,
-                       char rule[FG_RULE_NAME_MAX + 1],
+                       struct fgd_rule_seen *last,
                        const struct fg_rule_cache **rc)
 {
 	int idx;
 
-	memcpy(rule, rec->rule, rec->rule_len);
-	rule[rec->rule_len] = '\0';
-	idx = memchr(rule, '\0', rec->rule_len) ? -1
-	                                        : fg__rule_index(c->fg, rule);
+	if (last->len == rec->rule_len &&
+	    memcmp(last->name, rec->rule, rec->rule_len) == 0) {
+		*rc = last->rc;
+		return last->idx;
+	}
+	memcpy(last->name, rec->rule, rec->rule_len);
+	last->name[rec->rule_len] = '\0';
+	last->len = rec->rule_len;
+	idx = memchr(last->name, '\0', rec->rule_len)
+	          ? -1
+	          : fg__rule_index(c->fg, last->name);
 	*rc = idx < 0 ? NULL : fg__rule_params(c->fg, (unsigned)idx);
 	if (*rc == NULL || !((*rc)->flags & FG__RULE_ACTIVE) ||
 	    !((*rc)->flags & FG__RULE_GLOBAL))
-		return -1;
+		idx = -1;
+	last->idx = idx;
+	last->rc = *rc;
 	return idx;
 }
 
@@ -373,29 +386,15 @@ static struct fgd_remote *mark_for(struct fgd_counts *c, const uint64_t id[2],
 	return e;
 }
 
-int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
+/* One record, its rule and mark id found (struct fgd_apply). */
+static int apply_one(struct fgd_counts *c, const struct fgd_apply *a,
                      const struct fgw_record *rec, uint64_t now_ms)
 {
-	return fgd_counts_apply_from(c, fgd_origin_id(c->kr, origin), inc, rec,
-	                             now_ms);
-}
-
-int fgd_counts_apply_from(struct fgd_counts *c, uint64_t oid, uint64_t inc,
-                          const struct fgw_record *rec, uint64_t now_ms)
-{
-	const struct fg_rule_cache *rc;
-	char rule[FG_RULE_NAME_MAX + 1];
-	uint64_t id[2], base, honest = UINT64_MAX;
+	uint64_t base, honest = UINT64_MAX;
 	struct fgd_remote *e;
-	int stop, idx = global_rule(c, rec, rule, &rc);
+	int stop;
 
-	if (idx < 0) {
-		c->ctr->records_unknown++;
-		return 0; /* not ours to count: the same when repaired */
-	}
-	fgd_counts_mark_id(c, oid, rule, rec->rule_len, rec->key, rec->key_len,
-	                   id);
-	e = mark_for(c, id, inc, rec, &stop);
+	e = mark_for(c, a->id, a->inc, rec, &stop);
 	if (stop)
 		return 0;
 	/* What the origin's bucket has forgotten, ours has too: only what
@@ -403,22 +402,92 @@ int fgd_counts_apply_from(struct fgd_counts *c, uint64_t oid, uint64_t inc,
 	base = rec->floor;
 	if (e != NULL) {
 		base = e->count > rec->floor ? e->count : rec->floor;
-		honest = honest_tokens(rc, now_ms - e->touched);
+		honest = honest_tokens(a->rc, now_ms - e->touched);
 	}
-	if (rec->count > base &&
-	    debit(c, (unsigned)idx, rc, rec, rec->count - base, honest) != 0)
+	if (rec->count > base && debit(c, (unsigned)a->idx, a->rc, rec,
+	                               rec->count - base, honest) != 0)
 		return -1; /* not recorded as seen: retried */
-	if (e == NULL && (e = mark_new(c, id)) == NULL)
+	if (e == NULL && (e = mark_new(c, a->id)) == NULL)
 		return 0; /* cannot happen: a full ledger forgets one */
 	if (e->count == 0) {
-		e->origin = oid;
-		e->incarnation = inc;
+		e->origin = a->oid;
+		e->incarnation = a->inc;
 	}
 	e->floor = rec->floor > e->floor ? rec->floor : e->floor;
 	e->consumed += rec->count - base;
 	e->count = rec->count;
 	e->touched = now_ms;
 	return 0;
+}
+
+/* Find @rec's rule and mark id, and start fetching the memory applying it
+ * will touch: the mark's home in the remote ledger and the bucket's
+ * preferred slot in the table (shm/table.h: a prefetch is a hint, never a
+ * dependency on where a bucket is).  0, or -1 for a rule not ours. */
+static int prepare(struct fgd_counts *c, const struct fgw_record *rec,
+                   struct fgd_rule_seen *last, struct fgd_apply *a)
+{
+	struct fg_table *t = &c->fg->seg.tbl;
+	const struct fg_block *b;
+	uint64_t h;
+
+	a->idx = global_rule(c, rec, last, &a->rc);
+	if (a->idx < 0)
+		return -1;
+	fgd_counts_mark_id(c, a->oid, last->name, rec->rule_len, rec->key,
+	                   rec->key_len, a->id);
+	fgd_ledger_prefetch(&c->remote, a->id);
+	/* the home block's group and preferred slot (fg__table_find_home) */
+	h = fg__hash64(t->seed, (unsigned)a->idx, rec->key, rec->key_len);
+	b = &t->blocks[fg__table_home(t, h)];
+	__builtin_prefetch(&b->g[fg__table_pref(h) / FG_GROUP_SLOTS]);
+	__builtin_prefetch(&b->s[fg__table_pref(h)], 1);
+	return 0;
+}
+
+/* fgd_counts_apply_all for the origin named @oid. */
+static size_t apply_all(struct fgd_counts *c, uint64_t oid, uint64_t inc,
+                        const struct fgw_record *recs, size_t n,
+                        uint64_t now_ms)
+{
+	struct fgd_apply a[FGD_APPLY_MAX];
+	struct fgd_rule_seen last = {.len = 0};
+	size_t i, k, failed = 0;
+
+	for (k = 0; k < n; k += FGD_APPLY_MAX) {
+		size_t m = n - k < FGD_APPLY_MAX ? n - k : FGD_APPLY_MAX;
+
+		for (i = 0; i < m; i++) {
+			a[i].oid = oid;
+			a[i].inc = inc;
+			if (prepare(c, &recs[k + i], &last, &a[i]) != 0)
+				c->ctr->records_unknown++;
+		}
+		for (i = 0; i < m; i++)
+			if (a[i].idx >= 0 &&
+			    apply_one(c, &a[i], &recs[k + i], now_ms) != 0)
+				failed++;
+	}
+	return failed;
+}
+
+size_t fgd_counts_apply_all(struct fgd_counts *c, int origin, uint64_t inc,
+                            const struct fgw_record *recs, size_t n,
+                            uint64_t now_ms)
+{
+	return apply_all(c, fgd_origin_id(c->kr, origin), inc, recs, n, now_ms);
+}
+
+int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
+                     const struct fgw_record *rec, uint64_t now_ms)
+{
+	return fgd_counts_apply_all(c, origin, inc, rec, 1, now_ms) ? -1 : 0;
+}
+
+int fgd_counts_apply_from(struct fgd_counts *c, uint64_t oid, uint64_t inc,
+                          const struct fgw_record *rec, uint64_t now_ms)
+{
+	return apply_all(c, oid, inc, rec, 1, now_ms) ? -1 : 0;
 }
 
 void fgd_counts_expire(struct fgd_counts *c, uint64_t now_ms)

@@ -173,6 +173,34 @@ int fgd_counts_apply(struct fgd_counts *c, int origin, uint64_t inc,
 int fgd_counts_apply_from(struct fgd_counts *c, uint64_t oid, uint64_t inc,
                           const struct fgw_record *rec, uint64_t now_ms);
 
+/*
+ * The same for the @n records of a datagram, @recs: how many found no room
+ * in the table.  They are worked on FGD_APPLY_MAX at a time, in two passes:
+ * first each one's rule and mark are found and the memory it will touch
+ * (its mark, its bucket) is fetched, then each is applied, so that the
+ * cache misses of a datagram's records overlap instead of coming one
+ * after the other (most of what a record costs: issue 15).
+ */
+#define FGD_APPLY_MAX 96
+size_t fgd_counts_apply_all(struct fgd_counts *c, int origin, uint64_t inc,
+                            const struct fgw_record *recs, size_t n,
+                            uint64_t now_ms);
+
+/* What applying one record needs (counts.c). */
+struct fgd_rule_seen {
+	char name[FG_RULE_NAME_MAX + 1];
+	size_t len; /* of name; 0: none yet */
+	int idx;
+	const struct fg_rule_cache *rc;
+};
+
+struct fgd_apply {
+	int idx; /* the rule's, -1: not an active global rule here */
+	const struct fg_rule_cache *rc;
+	uint64_t id[2]; /* of its mark */
+	uint64_t oid, inc;
+};
+
 /* Forget what expired; now and then. */
 void fgd_counts_expire(struct fgd_counts *c, uint64_t now_ms);
 

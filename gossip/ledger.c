@@ -368,6 +368,14 @@ void *fgd_ledger_find(struct fgd_ledger *l, const uint64_t id[2])
 	return NULL;
 }
 
+void fgd_ledger_prefetch(const struct fgd_ledger *l, const uint64_t id[2])
+{
+	if (l->cap != 0)
+		__builtin_prefetch(slot_in(
+		    l, l->slots,
+		    (size_t)(((unsigned __int128)id[0] * l->cap) >> 64)));
+}
+
 void *fgd_ledger_add(struct fgd_ledger *l, const uint64_t id[2])
 {
 	size_t i, k;

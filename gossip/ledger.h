@@ -81,6 +81,10 @@ void fgd_ledger_id(const struct fgd_ledger *l, const void *name, size_t len,
  * or delete. */
 void *fgd_ledger_find(struct fgd_ledger *l, const uint64_t id[2]);
 
+/* Start fetching the slot where @id's record would be found (a hint: it
+ * changes nothing). */
+void fgd_ledger_prefetch(const struct fgd_ledger *l, const uint64_t id[2]);
+
 /* A new record for @id (absent: the caller checked), zeroed but for its
  * id.  NULL at max records, or when the table could not grow. */
 void *fgd_ledger_add(struct fgd_ledger *l, const uint64_t id[2]);

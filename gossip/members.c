@@ -117,7 +117,8 @@ int fgd_members_init(struct fgd_members *mb, struct fgd_xmit *x,
 	mb->ctr = ctr;
 	mb->interval_ms = interval_ms ? interval_ms : 1;
 	mb->mem = calloc(nm, sizeof *mb->mem);
-	if (mb->mem == NULL || cand_alloc(mb, nm) != 0) {
+	if (mb->mem == NULL || cand_alloc(mb, nm) != 0 ||
+	    fgd_spread_init(&mb->spread, x->kr) != 0) {
 		fgd_members_fini(mb);
 		return -1;
 	}
@@ -132,6 +133,7 @@ void fgd_members_fini(struct fgd_members *mb)
 {
 	free(mb->mem);
 	cand_free(mb);
+	fgd_spread_fini(&mb->spread);
 	free(mb->seeds);
 	free(mb->seed_member);
 	mb->mem = NULL;
@@ -166,6 +168,7 @@ int fgd_members_set_net(struct fgd_members *mb, const struct fgd_net *net)
 	if (net->self != NULL)
 		mb->self_addr = *net->self;
 	mb->fanout = net->fanout;
+	mb->random_push = net->random_push;
 	mb->x->send = net->send;
 	mb->x->arg = net->arg;
 	seeds_match(mb, -1);
@@ -309,11 +312,73 @@ void fgd_members_send(struct fgd_members *mb, const struct fgd_addr *to,
 	fgd_xmit_member(mb->x, to, m);
 }
 
+/* Where a datagram goes in the trees (spread.h). */
+struct reach {
+	struct fgd_members *mb;
+	const struct fgd_addr *from;
+	uint64_t now_ms;
+};
+
+static int reachable(void *arg, int i)
+{
+	const struct reach *r = arg;
+	const struct fgd_member *m = &r->mb->mem[i];
+	enum fgd_peer_state st;
+
+	if (m->addr.len == 0)
+		return 0;
+	if (r->from != NULL && fgd_addr_eq(&m->addr, r->from))
+		return -1; /* it sent it to us: it has it */
+	st = fgd_members_state(r->mb, i, r->now_ms);
+	return st != FGD_PEER_SUSPECT && st != FGD_PEER_DEAD;
+}
+
+/* The destinations of a datagram of batch @base of @origin into mb->cand:
+ * our children in its trees, or, when we can reach none of them (nobody
+ * announces an address) or random push is asked for, `fanout` members
+ * and seeds drawn at random.  Returns how many. */
+static size_t spread(struct fgd_members *mb, int origin, uint64_t base,
+                     const struct fgd_addr *from, uint64_t now_ms)
+{
+	struct reach r = {.mb = mb, .from = from, .now_ms = now_ms};
+	size_t k = 0, passed = 1, i;
+
+	if (!mb->random_push && mb->x->self >= 0)
+		k = fgd_spread_children(
+		    &mb->spread, origin, base, mb->x->self, mb->fanout,
+		    reachable, &r, mb->cand_member,
+		    mb->n < FGD_FORWARD_MAX ? mb->n : FGD_FORWARD_MAX, &passed);
+	if (k == 0 && passed != 0)
+		return pick(mb, origin == mb->x->self ? -1 : origin, -1, from,
+		            mb->fanout, now_ms);
+	for (i = 0; i < k; i++)
+		mb->cand[i] = &mb->mem[mb->cand_member[i]].addr;
+	return k;
+}
+
+/* The first round: where our round robins start, and the phase of our
+ * heartbeats, drawn, so that nodes started together neither probe the
+ * same member at once (it would get N - 1 pings in a round) nor beat
+ * their hearts in the same round. */
+static void first_round(struct fgd_members *mb, uint64_t now_ms)
+{
+	mb->started_ms = now_ms;
+	mb->probe_next = (size_t)(rnd(mb) % (mb->n ? mb->n : 1));
+	mb->ann_next = (size_t)(rnd(mb) % (mb->n ? mb->n : 1));
+	mb->phase = (unsigned)(rnd(mb) % FGD_HEARTBEAT_EVERY);
+}
+
 size_t fgd_members_round(struct fgd_members *mb, uint64_t now_ms)
 {
 	if (mb->started_ms == 0)
-		mb->started_ms = now_ms;
-	mb->ncand = pick(mb, -1, -1, NULL, mb->fanout, now_ms);
+		first_round(mb, now_ms);
+	/* The batch about to go takes our next relayed seq for its part 0
+	 * (xmit.h): its trees are known now. */
+	if (mb->fanout != 0)
+		mb->ncand =
+		    spread(mb, mb->x->self, mb->x->seq + 1, NULL, now_ms);
+	else
+		mb->ncand = pick(mb, -1, -1, NULL, 0, now_ms);
 	memset(mb->cand_done, 0, mb->ncand);
 	return mb->ncand;
 }
@@ -354,17 +419,16 @@ int fgd_members_round_seal(void *arg, const struct fgw_writer *w)
 	return sign;
 }
 
-void fgd_members_forward(struct fgd_members *mb, const uint8_t *buf, size_t len,
-                         int origin, const struct fgd_addr *from,
-                         uint64_t now_ms)
+void fgd_members_forward(struct fgd_members *mb, const struct fgw_view *v,
+                         const struct fgd_addr *from, uint64_t now_ms)
 {
 	size_t k, i;
 
 	if (mb->x->send == NULL || mb->fanout == 0)
 		return;
-	k = pick(mb, origin, -1, from, mb->fanout, now_ms);
+	k = spread(mb, v->origin, v->seq - v->part, from, now_ms);
 	for (i = 0; i < k; i++)
-		fgd_xmit_to(mb->x, mb->cand[i], buf, len);
+		fgd_xmit_to(mb->x, mb->cand[i], v->buf, v->len);
 	mb->ctr->relayed += k;
 }
 
@@ -622,7 +686,7 @@ static void announce_others(struct fgd_members *mb, uint64_t now_ms)
 void fgd_members_tick(struct fgd_members *mb, int own, uint64_t now_ms)
 {
 	if (mb->started_ms == 0)
-		mb->started_ms = now_ms;
+		first_round(mb, now_ms);
 	/* ours first: it goes to this round's destinations (mb->cand) */
 	if (own)
 		announce_own(mb);

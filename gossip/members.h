@@ -11,16 +11,21 @@
  * listening there.  Each node re-sends a few of the announcements it
  * holds every round, so a node that knows one seed learns every member.
  *
- * Fanout.  Each round's datagrams go to `fanout` members drawn at random
- * among those not suspect or dead (and the seeds not yet identified).  A
- * consumption datagram of another origin accepted for the first time, as
- * the replay window tells, goes on unchanged to `fanout` others, never to
- * its origin or to the node it came from; a duplicate is dropped by the
- * window and never forwarded.  So a datagram costs at most N x fanout
- * sends, forwarding ends, and a relay cannot alter what it forwards (the
- * origin's signature would fail).  fanout 0 is the full mesh: every
- * member, every round, each its own copy under the MAC of the key we
- * share with it, and nothing forwarded.
+ * Fanout.  Each round's datagrams go to our children in the two trees of
+ * their batch (spread.h: `fanout` is their arity), and a consumption
+ * datagram of another origin accepted for the first time, as the replay
+ * window tells, goes on unchanged to ours in its trees: without loss every
+ * member gets it in the round it is sent, about twice, and it costs
+ * 2 (N - 1) sends in all.  A duplicate is dropped by the window and never
+ * forwarded, so forwarding ends, and a relay cannot alter what it forwards
+ * (the origin's signature would fail).  Members with no address, suspect
+ * or dead are passed over (their children take their place); a node that
+ * can reach none of its children (no member announces an address) sends to
+ * `fanout` members or seeds drawn at random instead, never to the origin
+ * or to the node it came from: the design before the trees, which
+ * fgd_net.random_push keeps for the benches to compare.  fanout 0 is the
+ * full mesh: every member, every round, each its own copy under the MAC of
+ * the key we share with it, and nothing forwarded.
  *
  * Liveness.  A member is alive while it was heard within
  * FGD_SUSPECT_ROUNDS, suspect once a probe fails after that much
@@ -46,6 +51,7 @@
 
 #include "gossip/addr.h"
 #include "gossip/counters.h"
+#include "gossip/spread.h"
 #include "gossip/wire.h"
 #include "gossip/xmit.h"
 
@@ -56,6 +62,7 @@
 #define FGD_ANNOUNCE_PER_ROUND 2    /* others' announcements re-sent */
 #define FGD_FANOUT_AUTO_ALL    8    /* a cluster this small: send to all */
 #define FGD_FANOUT_AUTO        3
+#define FGD_FORWARD_MAX        32 /* destinations of one datagram, at most */
 
 enum fgd_peer_state {
 	FGD_PEER_UNKNOWN,
@@ -85,6 +92,7 @@ struct fgd_net {
 	const struct fgd_addr *seeds; /* the config's peers */
 	size_t nseeds;
 	unsigned fanout; /* 0: every member, no forwarding */
+	int random_push; /* 1: fanout random members, not the trees */
 	fgd_sendto_fn *send;
 	void *arg;
 };
@@ -101,12 +109,15 @@ struct fgd_members {
 	int *seed_member; /* per seed: the member found there, or -1 */
 	size_t nseeds;
 	unsigned fanout;
+	int random_push;
+	struct fgd_spread spread;     /* the trees over our keyring */
 	const struct fgd_addr **cand; /* scratch: kr->n + nseeds */
 	int *cand_member;             /* per cand: keyring index, -1: seed */
 	uint8_t *cand_done;           /* per cand: sent a MAC'd copy */
 	size_t ncand;                 /* of this round */
 	uint64_t rng;
-	size_t probe_next, ann_next;
+	size_t probe_next, ann_next; /* round robins, from a random start */
+	unsigned phase; /* of our heartbeats: in rounds r + phase = 0 mod */
 	uint64_t interval_ms; /* the unit of every timeout, at least 1 */
 	uint64_t started_ms;  /* the first tick: "heard" for the unheard */
 	fgd_ping_fn *on_ping;
@@ -159,14 +170,15 @@ int fgd_members_receive(struct fgd_members *mb, const struct fgw_view *v,
 void fgd_members_send(struct fgd_members *mb, const struct fgd_addr *to,
                       struct fgw_member *m);
 
-/* Forward @buf, of @origin, accepted for the first time, unchanged to
- * `fanout` members other than @origin and the sender @from. */
-void fgd_members_forward(struct fgd_members *mb, const uint8_t *buf, size_t len,
-                         int origin, const struct fgd_addr *from,
-                         uint64_t now_ms);
+/* Forward @v, accepted for the first time, unchanged to our children in
+ * the trees of its batch, never to its origin or the sender @from. */
+void fgd_members_forward(struct fgd_members *mb, const struct fgw_view *v,
+                         const struct fgd_addr *from, uint64_t now_ms);
 
 /*
- * A round's destinations: `fanout` of them, drawn now.  Then hand
+ * A round's destinations: our children in the trees of the batch about to
+ * be sent (its part 0 takes our next relayed seq), or every member with
+ * fanout 0.  Then hand
  * fgd_members_round_send and fgd_members_round_seal (with the members as
  * their argument) to the batch of the round (xmit.h): each destination we
  * share a MAC key with gets its own sealed copy, the others the signed

@@ -129,9 +129,10 @@ static int round_begin(struct fgd_node *n, int full, unsigned *flags)
 	int heartbeat;
 
 	n->rounds++;
-	heartbeat = full || n->rounds % FGD_HEARTBEAT_EVERY == 0 ||
+	heartbeat = full ||
+	            (n->rounds + n->members.phase) % FGD_HEARTBEAT_EVERY == 0 ||
 	            (n->changed_round != 0 && c->version == c->emitted &&
-	             n->rounds - n->changed_round <= 2);
+	             n->rounds - n->changed_round <= FGD_FLOOD_QUIET);
 	if (c->version != c->emitted)
 		n->changed_round = n->rounds;
 	*flags = heartbeat && n->changed_round != 0 &&
@@ -194,7 +195,9 @@ size_t fgd_node_tick(struct fgd_node *n, uint64_t now_ms)
 	sent = emit(n, 0, fgd_members_round_send, fgd_members_round_seal,
 	            &n->members);
 	fgd_members_tick(&n->members,
-	                 n->rounds == 1 || n->rounds % FGD_HEARTBEAT_EVERY == 0,
+	                 n->rounds == 1 || (n->rounds + n->members.phase) %
+	                                           FGD_HEARTBEAT_EVERY ==
+	                                       0,
 	                 now_ms);
 	(void)fgd_sync_tick(&n->sync, now_ms);
 	return sent;
@@ -228,13 +231,17 @@ static void on_member(struct fgd_node *n, const struct fgw_view *v,
 static void on_records(struct fgd_node *n, struct fgw_view *v,
                        const struct fgd_addr *from, uint64_t now_ms)
 {
-	struct fgw_record rec;
+	struct fgw_record rec[FGD_APPLY_MAX];
+	size_t k;
 	int whole = 1;
 
-	while (fgw_next(v, &rec))
-		if (fgd_counts_apply(&n->counts, v->origin, v->incarnation,
-		                     &rec, now_ms) != 0)
+	do {
+		for (k = 0; k < FGD_APPLY_MAX && fgw_next(v, &rec[k]); k++)
+			;
+		if (fgd_counts_apply_all(&n->counts, v->origin, v->incarnation,
+		                         rec, k, now_ms) != 0)
 			whole = 0;
+	} while (k == FGD_APPLY_MAX);
 	fgd_sync_note(&n->sync, v->origin, v, whole, now_ms);
 	/* First time we accept it (the replay window said so): pass it on,
 	 * unchanged, so that its origin's signature travels with it.  Not
@@ -243,8 +250,7 @@ static void on_records(struct fgd_node *n, struct fgw_view *v,
 	 * nothing SWIM does not do; not a repair: it answers one node. */
 	if ((v->nrec > 0 || (v->flags & FGW_F_FLOOD)) &&
 	    !(v->flags & (FGW_F_REPAIR | FGW_F_MAC)))
-		fgd_members_forward(&n->members, v->buf, v->len, v->origin,
-		                    from, now_ms);
+		fgd_members_forward(&n->members, v, from, now_ms);
 }
 
 /* Whether an opened datagram is new: from an incarnation of its origin
@@ -266,6 +272,27 @@ static enum fgw_drop admit(struct fgd_node *n, const struct fgw_view *v)
 	                        v->incarnation, v->seq);
 }
 
+/* A consumption datagram whose (incarnation, seq) its origin's window
+ * holds already: a copy of one we took (a relayed datagram comes about
+ * twice, spread.h) or a forgery of one, dropped before its signature costs
+ * anything.  Nothing is learnt from it: fgw_peek() is not authenticated. */
+static enum fgw_drop seen_before(const struct fgd_node *n, const uint8_t *buf,
+                                 size_t len)
+{
+	struct fgw_view v;
+	const struct fgw_replay *w;
+
+	if (fgw_peek(buf, len, n->kr, &v) != FGW_OK ||
+	    v.type != FGW_TYPE_CONSUMPTION || v.origin == n->x.self)
+		return FGW_OK; /* fgw_open() says what is wrong, if anything */
+	w = (v.flags & FGW_F_REPAIR) ? &n->replay_direct[v.origin]
+	                             : &n->replay[v.origin];
+	if (v.incarnation < n->replay[v.origin].incarnation ||
+	    v.incarnation < n->replay_direct[v.origin].incarnation)
+		return FGW_STALE;
+	return fgw_replay_peek(w, v.incarnation, v.seq);
+}
+
 enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
                                     size_t len, const struct fgd_addr *from,
                                     uint64_t now_ms)
@@ -279,7 +306,12 @@ enum fgw_drop fgd_node_receive_from(struct fgd_node *n, const uint8_t *buf,
 	 * compare, not a signature check. */
 	if (fgd_members_known(&n->members, buf, len))
 		return FGW_OK;
-	d = fgw_open(buf, len, n->kr, &v);
+	d = seen_before(n, buf, len);
+	if (d != FGW_OK) {
+		n->ctr.drops[d]++;
+		return d;
+	}
+	d = fgw_open_cached(buf, len, n->kr, &n->roots, &v);
 	if (d == FGW_OK && v.origin == n->x.self) {
 		n->ctr.drops_self++;
 		return FGW_REPLAY;

@@ -7,18 +7,20 @@
  * A node owns a segment.  Each round it harvests what its workers
  * consumed on global rules (harvest.c) into its own cumulative counts
  * (counts.c), and sends the counts that changed as one batch (xmit.c) to
- * its fanout of live members (members.c); others forward what they accept
- * for the first time.  A received count debits only its increase over
- * the highest seen from that origin (counts.c), and a node that finds it
- * lacks some of an origin's versions asks the origin for them (sync.c).
+ * every member, or to its children in the batch's two trees (spread.c),
+ * who forward what they accept for the first time to theirs.  A received
+ * count debits only its increase over the highest seen from that origin
+ * (counts.c), and a node that finds it lacks some of an origin's
+ * versions asks the origin for them (sync.c).
  * Liveness is SWIM's (members.c); a ping carries our digest of the member
  * pinged, so the round robin of probes is the round robin of digests.
  *
  * Modules depend downward only, and each owns its state and constants:
  *
  *     node ── sync ── counts ── harvest ── topdenied
- *        │      └──── members ── xmit ── wire, pairwise
- *        └── replay                     ledger, addr (below counts, members)
+ *        │      └──── members ── xmit ── wire ── seal, pairwise
+ *        └── replay      └── spread         ledger, addr (below counts,
+ *                                           members)
  *
  * Incarnations.  Each start of a node is a new incarnation; its counts,
  * versions and seqs restart, and receivers take a higher incarnation's
@@ -52,6 +54,7 @@
 struct fgd_buf; /* util/buf.h */
 
 #define FGD_FLOOD_HEARTBEATS 3u /* heartbeats after a change forwarded */
+#define FGD_FLOOD_QUIET      2u /* quiet rounds after a change: a heartbeat */
 
 struct fgd_node {
 	fg_client *fg;
@@ -64,6 +67,7 @@ struct fgd_node {
 	struct fgd_sync sync;
 	struct fgw_replay *replay;        /* per keyring entry: relayed */
 	struct fgw_replay *replay_direct; /* and the others */
+	struct fgw_roots roots;           /* seal roots verified (seal.h) */
 	uint64_t rounds;
 	uint64_t changed_round;  /* the last round that sent a change; 0 none */
 	uint64_t scrape_next_ns; /* the daemon's: a scrape may harvest then */

@@ -79,3 +79,17 @@ enum fgw_drop fgw_replay_check(struct fgw_replay *r, uint64_t incarnation,
 out:
 	return ret;
 }
+
+enum fgw_drop fgw_replay_peek(const struct fgw_replay *r, uint64_t incarnation,
+                              uint64_t seq)
+{
+	uint64_t d;
+
+	if (incarnation != r->incarnation)
+		return incarnation < r->incarnation ? FGW_STALE : FGW_OK;
+	if (seq > r->top)
+		return FGW_OK;
+	d = r->top - seq;
+	return d >= FGW_REPLAY_WINDOW || test_bit(r->bitmap, d) ? FGW_REPLAY
+	                                                        : FGW_OK;
+}

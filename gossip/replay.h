@@ -47,4 +47,12 @@ void fgw_replay_init(struct fgw_replay *r);
 enum fgw_drop fgw_replay_check(struct fgw_replay *r, uint64_t incarnation,
                                uint64_t seq);
 
+/*
+ * What fgw_replay_check() would say of (@incarnation, @seq), without
+ * recording anything: for a datagram not authenticated yet (node.c drops
+ * copies of what it took before checking their signature).
+ */
+enum fgw_drop fgw_replay_peek(const struct fgw_replay *r, uint64_t incarnation,
+                              uint64_t seq);
+
 #endif

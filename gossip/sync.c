@@ -10,6 +10,8 @@
 
 _Static_assert(FGD_VER_HIST > FGD_SYNC_GRACE, "versions kept for a grace");
 
+static int ask(struct fgd_sync *sy, size_t i, uint64_t now_ms);
+
 int fgd_sync_init(struct fgd_sync *sy, struct fgd_counts *counts,
                   struct fgd_members *mb, struct fgd_xmit *x,
                   struct fgd_counters *ctr)
@@ -140,12 +142,18 @@ void fgd_sync_note(struct fgd_sync *sy, int origin, const struct fgw_view *v,
 		s->latest = v->to;
 	if (whole && v->to > s->have && v->to > v->from && v->seq >= v->part)
 		part_note(sy, s, v);
-	if (s->have >= s->latest)
+	if (s->have >= s->latest) {
 		s->behind_ms = 0;
-	else if (v->from == v->to && v->nrec == 0) /* a heartbeat: what */
-		s->behind_ms = 1; /* we lack went out a round ago: ask now */
-	else if (s->behind_ms == 0)
+	} else if (v->from > s->have && !(v->flags & FGW_F_REPAIR)) {
+		/* A round or heartbeat that starts past what we hold: the
+		 * rounds we lack went out a round ago or more, nothing of
+		 * them is on its way.  Ask now (sync.h). */
+		s->behind_ms = 1;
+		if (sy->x->send != NULL && sy->mb->mem != NULL)
+			(void)ask(sy, (size_t)origin, now_ms);
+	} else if (s->behind_ms == 0) {
 		s->behind_ms = now_ms;
+	}
 }
 
 void fgd_sync_digest(const struct fgd_sync *sy, int origin,
@@ -177,32 +185,41 @@ static void ask_seeds(struct fgd_sync *sy, struct fgw_member *m)
 	}
 }
 
+/* Ask origin @i for what we lack of it, unless we asked less than
+ * FGD_SYNC_RETRY rounds ago.  1 if a request went. */
+static int ask(struct fgd_sync *sy, size_t i, uint64_t now_ms)
+{
+	struct fgd_sync_origin *s = &sy->o[i];
+	struct fgw_member m;
+
+	if (s->asked_ms != 0 &&
+	    now_ms - s->asked_ms < FGD_SYNC_RETRY * sy->mb->interval_ms)
+		return 0;
+	memset(&m, 0, sizeof m);
+	m.kind = FGW_SYNC;
+	memcpy(m.target, sy->x->kr->keys[i].pk, FGW_PK_SIZE);
+	fgd_sync_digest(sy, (int)i, &m);
+	if (sy->mb->mem[i].addr.len != 0)
+		fgd_members_send(sy->mb, &sy->mb->mem[i].addr, &m);
+	else
+		ask_seeds(sy, &m);
+	s->asked_ms = now_ms ? now_ms : 1;
+	sy->ctr->sync_requests++;
+	return 1;
+}
+
 size_t fgd_sync_tick(struct fgd_sync *sy, uint64_t now_ms)
 {
 	const uint64_t iv = sy->mb->interval_ms;
 	size_t i, sent = 0;
 
 	for (i = 0; i < sy->n; i++) {
-		struct fgd_sync_origin *s = &sy->o[i];
-		struct fgw_member m;
+		const struct fgd_sync_origin *s = &sy->o[i];
 
 		if ((int)i == sy->x->self || s->behind_ms == 0 ||
 		    now_ms - s->behind_ms < FGD_SYNC_GRACE * iv)
 			continue;
-		if (s->asked_ms != 0 &&
-		    now_ms - s->asked_ms < FGD_SYNC_RETRY * iv)
-			continue;
-		memset(&m, 0, sizeof m);
-		m.kind = FGW_SYNC;
-		memcpy(m.target, sy->x->kr->keys[i].pk, FGW_PK_SIZE);
-		fgd_sync_digest(sy, (int)i, &m);
-		if (sy->mb->mem[i].addr.len != 0)
-			fgd_members_send(sy->mb, &sy->mb->mem[i].addr, &m);
-		else
-			ask_seeds(sy, &m);
-		s->asked_ms = now_ms;
-		sy->ctr->sync_requests++;
-		sent++;
+		sent += (size_t)ask(sy, i, now_ms);
 	}
 	return sent;
 }

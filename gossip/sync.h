@@ -14,8 +14,12 @@
  * The digest is (origin's incarnation, have).  A node sends it to each
  * member in its SWIM pings, which go round robin, and to an origin it has
  * been behind for FGD_SYNC_GRACE rounds in a sync request (it learns the
- * origin's latest version from every datagram's `to`; from a heartbeat it
- * asks at once, since a heartbeat follows the round it lacks).  The origin
+ * origin's latest version from every datagram's `to`).  A round or a
+ * flooded heartbeat whose `from` is past `have` asks on receipt, with no
+ * grace: the rounds it lacks went out a round ago or more, nothing of them
+ * is still on its way, and the repair then comes in the round that showed
+ * the gap (a gap within a batch, whose parts may still be in flight,
+ * waits the grace).  The origin
  * answers a digest below its version with a repair: every record changed
  * after `have` that still matters (count above floor), in version order,
  * each datagram a batch of its own (so that each one that arrives is
@@ -62,7 +66,7 @@
 
 #define FGD_SYNC_PENDING 8
 #define FGD_SYNC_GRACE   2u    /* rounds behind before asking */
-#define FGD_SYNC_RETRY   5u    /* rounds between two requests, or repairs */
+#define FGD_SYNC_RETRY   2u    /* rounds between two requests, or repairs */
 #define FGD_REPAIR_MAX   4096u /* records per repair; the rest next time */
 #define FGD_VER_HIST     8u    /* rounds of our versions kept (> GRACE) */
 

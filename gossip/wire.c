@@ -2,16 +2,17 @@
  * wire.c - building and checking gossip datagrams (layout in wire.h).
  *
  * Writing.  fgw_begin() lays down the header with nrec 0, fgw_add()
- * appends one record if the record *and* the signature still fit under
- * the writer's cap, and fgw_finish() patches nrec and appends the Ed25519
- * signature of everything before it.  The invariant "len + FGW_SIG_SIZE
- * <= cap" holds from fgw_begin() to fgw_finish(), so a refused record
- * leaves a datagram that can still be signed and sent: the caller starts a
- * new one for the rest.  fgw_finish() then sets cap = len, so a late
- * fgw_add() or a second fgw_finish() is refused instead of writing past
- * the signature.  fgw_seal_mac() reads the writer without changing it
+ * appends one record if the record *and* the largest seal still fit
+ * under the writer's cap, and fgw_finish() (or fgw_finish_group(), for
+ * up to FGW_GROUP_MAX writers at once) patches nrec and appends the seal:
+ * the path to the group's root and its signature (seal.h).  The invariant
+ * "len + FGW_SEAL_MAX <= cap" holds from fgw_begin() to the finish, so a
+ * refused record leaves a datagram that can still be sealed and sent: the
+ * caller starts a new one for the rest.  The finish then sets cap = len,
+ * so a late fgw_add() or a second finish is refused instead of writing
+ * past the seal.  fgw_seal_mac() reads the writer without changing it
  * (one copy per member, each with its own key); the MAC is shorter than
- * the signature, so the same invariant makes room for it, and a finished
+ * any seal, so the same invariant makes room for it, and a finished
  * writer (cap == len) is refused there too.
  *
  * Reading.  Everything in the datagram is hostile until the signature has
@@ -20,28 +21,35 @@
  * read_from_cmd_socket does the same):
  *
  *   1. length bounds          TRUNCATED / OVERSIZED  (no byte read yet)
- *   2. magic, version, type, flags                 BADVERSION
+ *   2. magic, version, type, flags,                BADVERSION
+ *      a seal's depth (its last byte before the
+ *      signature) at most FGW_DEPTH_MAX
  *   3. origin in the keyring                       UNKNOWNKEY
- *   4. Ed25519 over [0, len - 64)                  BADSIG
- *      or, with FGW_F_MAC, the MAC over [0, len - 16) under the pairwise
- *      key for that origin (none: BADSIG)
+ *   4. type 1: the seal: the datagram's leaf and   BADSIG
+ *      path fold to a root whose signature
+ *      verifies (or that @roots holds verified);
+ *      type 2: Ed25519 over [0, len - 64);
+ *      with FGW_F_MAC: the MAC over [0, len - 16)
+ *      under the pairwise key for that origin
+ *      (none: BADSIG)
  *   5. every record's bounds, nrec, exact end,     MALFORMED
  *      recent <= count, from <= to
  *      (type 2: nrec 0, the body's exact size and values)
  *
  * Only a key we already trust can make us spend a signature verification
- * (~57 us, DESIGN-NOTES); a random origin costs a keyring lookup.  Step 5
- * runs after step 4 because only a trusted node can put bytes there, but
- * it runs all the same: a buggy or compromised peer must not make
- * fgw_next() read out of bounds.  Every record is checked before the first
- * is handed out, so a datagram is applied entirely or not at all.  The
- * walk is bounded by the datagram: each record advances the position by
- * at least FGW_REC_FIXED + 2 bytes and the loop stops at len - 64 (len -
- * 16 with FGW_F_MAC: the view keeps that end).
- * Step 1 knows only the shortest datagram of all (FGW_MAC_MIN); the
- * minimum of a type and trailer is known after reading the type and flag
- * bytes, so a datagram too short for them (a signed consumption datagram
- * without room for its batch fields, say) is TRUNCATED right after step 2.
+ * (~57 us, DESIGN-NOTES); a random origin costs a keyring lookup, and a
+ * datagram of a seal group whose root was verified costs two hashes.
+ * Step 5 runs after step 4 because only a trusted node can put bytes
+ * there, but it runs all the same: a buggy or compromised peer must not
+ * make fgw_next() read out of bounds.  Every record is checked before the
+ * first is handed out, so a datagram is applied entirely or not at all.
+ * The walk is bounded by the datagram: each record advances the position
+ * by at least FGW_REC_FIXED + 2 bytes and the loop stops where the
+ * trailer starts (the view keeps that end).  Step 1 knows only the
+ * shortest datagram of all (FGW_MAC_MIN); the minimum of a type and
+ * trailer is known after reading the type, flag and depth bytes, so a
+ * datagram too short for them (a signed consumption datagram without
+ * room for its batch fields, say) is TRUNCATED right after step 2.
  *
  * A MAC is checked with the key the receiver shares with the claimed
  * origin, so a trusted member cannot pass one off in another's name
@@ -52,7 +60,8 @@
  *
  * STALE and REPLAY need per-origin state: see replay.h; the caller asks
  * it after fgw_open() returned FGW_OK, never before (an unauthenticated
- * datagram must not move a window).
+ * datagram must not move a window; fgw_peek() lets it drop, unverified,
+ * what its window holds already).
  *
  * All multi-byte fields are big-endian and read byte by byte: no
  * alignment or aliasing assumptions about @buf.
@@ -67,7 +76,6 @@
 
 _Static_assert(FGW_RULE_MAX == FG_RULE_NAME_MAX, "rule names: wire = api");
 _Static_assert(FGW_KEY_MAX == FG_KEY_MAX, "keys: wire = api");
-_Static_assert(FGW_SIG_SIZE == crypto_sign_BYTES, "signature size");
 _Static_assert(FGW_PK_SIZE == crypto_sign_PUBLICKEYBYTES, "public key");
 _Static_assert(FGW_SK_SIZE == crypto_sign_SECRETKEYBYTES, "secret key");
 _Static_assert(FGW_MAX_SIZE - FGW_MIN_SIZE < (FGW_REC_FIXED + 2) * 65535,
@@ -79,8 +87,10 @@ _Static_assert(FGW_MAC_SIZE >= crypto_generichash_BYTES_MIN &&
 _Static_assert(FGW_MAC_KEY_SIZE >= crypto_generichash_KEYBYTES_MIN &&
                    FGW_MAC_KEY_SIZE <= crypto_generichash_KEYBYTES_MAX,
                "MAC key size");
-_Static_assert(FGW_MAC_SIZE < FGW_SIG_SIZE && FGW_MAC_MIN < FGW_MIN_SIZE,
-               "a datagram that fits signed fits MAC'd");
+_Static_assert(FGW_MAC_SIZE < FGW_SEAL_FIXED && FGW_MAC_MIN < FGW_CONS_MIN,
+               "a datagram that fits sealed fits MAC'd");
+_Static_assert(FGW_CONS_HDR + FGW_SEAL_MAX + FGW_REC_MAX <= 512,
+               "a record fits any datagram the config allows");
 
 /* Header offsets. */
 #define OFF_MAGIC  0
@@ -166,14 +176,23 @@ static uint64_t get64(const uint8_t *p)
 
 /* ------------------------------------------------------------ writing */
 
+/* Whether @w is a datagram being written: not finished, with room for
+ * the largest seal. */
+static int writing(const struct fgw_writer *w)
+{
+	return w->cap <= FGW_MAX_SIZE && w->len >= FGW_CONS_HDR &&
+	       w->len <= w->cap && w->cap - w->len >= FGW_SEAL_MAX;
+}
+
 void fgw_begin(struct fgw_writer *w, size_t cap,
                const uint8_t origin[FGW_PK_SIZE], uint64_t incarnation,
                uint64_t seq)
 {
 	if (cap > FGW_MAX_SIZE)
 		cap = FGW_MAX_SIZE;
-	if (cap < FGW_CONS_MIN) /* an empty datagram always fits */
-		cap = FGW_CONS_MIN;
+	/* a record always fits an empty datagram */
+	if (cap < FGW_CONS_HDR + FGW_SEAL_MAX + FGW_REC_MAX)
+		cap = FGW_CONS_HDR + FGW_SEAL_MAX + FGW_REC_MAX;
 	memset(w->buf, 0, FGW_CONS_HDR);
 	memcpy(w->buf + OFF_MAGIC, FGW_MAGIC, 4);
 	w->buf[OFF_TYPE] = FGW_TYPE_CONSUMPTION;
@@ -200,9 +219,8 @@ int fgw_add(struct fgw_writer *w, const char *rule, size_t rule_len,
 	if (floor > count)
 		return -1;
 	/* Also refuses a finished writer (cap == len there). */
-	if (w->cap > FGW_MAX_SIZE || w->len > w->cap ||
-	    w->cap - w->len < FGW_SIG_SIZE ||
-	    w->cap - w->len - FGW_SIG_SIZE < need || w->nrec == UINT16_MAX)
+	if (!writing(w) || w->cap - w->len - FGW_SEAL_MAX < need ||
+	    w->nrec == UINT16_MAX)
 		return -1;
 	p = w->buf + w->len;
 	p[0] = (uint8_t)rule_len;
@@ -221,8 +239,7 @@ void fgw_set_batch(struct fgw_writer *w, uint64_t from, uint64_t to,
                    uint32_t part, unsigned flags)
 {
 	/* A finished writer's bytes are signed: never rewrite them. */
-	if (from > to || (flags & ~(unsigned)FLAGS_BATCH) != 0 ||
-	    w->len > w->cap || w->cap - w->len < FGW_SIG_SIZE)
+	if (from > to || (flags & ~(unsigned)FLAGS_BATCH) != 0 || !writing(w))
 		return;
 	put64(w->buf + OFF_FROM, from);
 	put64(w->buf + OFF_TO, to);
@@ -230,22 +247,56 @@ void fgw_set_batch(struct fgw_writer *w, uint64_t from, uint64_t to,
 	w->buf[OFF_FLAGS] = (uint8_t)flags;
 }
 
+/* Seal @w[0 .. @n): the trailers written and the group's @root given;
+ * signed with @sk unless it is NULL (the signature left zero). */
+static int finish(struct fgw_writer *const w[], size_t n, const uint8_t *sk,
+                  uint8_t root[FGW_HASH_SIZE])
+{
+	const uint8_t *body[FGW_GROUP_MAX];
+	uint8_t *trailer[FGW_GROUP_MAX], sig[FGW_SIG_SIZE];
+	size_t len[FGW_GROUP_MAX], i, tlen;
+
+	if (n == 0 || n > FGW_GROUP_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (w[i] == NULL || !writing(w[i]))
+			return -1;
+		put16(w[i]->buf + OFF_NREC, w[i]->nrec);
+		body[i] = w[i]->buf;
+		len[i] = w[i]->len;
+		trailer[i] = w[i]->buf + w[i]->len;
+	}
+	tlen = fgw_seal_build(n, body, len, trailer, root);
+	if (tlen == 0 || (sk != NULL && fgw_seal_sign_root(root, sig, sk) != 0))
+		return -1;
+	for (i = 0; i < n; i++) {
+		w[i]->len += tlen;
+		w[i]->cap = w[i]->len;
+		if (sk != NULL)
+			memcpy(w[i]->buf + w[i]->len - FGW_SIG_SIZE, sig,
+			       FGW_SIG_SIZE);
+	}
+	sodium_memzero(sig, sizeof sig);
+	return 0;
+}
+
+int fgw_finish_group(struct fgw_writer *const w[], size_t n,
+                     const uint8_t sk[FGW_SK_SIZE])
+{
+	uint8_t root[FGW_HASH_SIZE];
+
+	return finish(w, n, sk, root);
+}
+
+int fgw_finish_group_root(struct fgw_writer *const w[], size_t n,
+                          uint8_t root[FGW_HASH_SIZE])
+{
+	return finish(w, n, NULL, root);
+}
+
 size_t fgw_finish(struct fgw_writer *w, const uint8_t sk[FGW_SK_SIZE])
 {
-	if (w->cap > FGW_MAX_SIZE || w->len < FGW_CONS_HDR || w->len > w->cap ||
-	    w->cap - w->len < FGW_SIG_SIZE)
-		return 0;
-	if (sodium_init() < 0)
-		return 0;
-	put16(w->buf + OFF_NREC, w->nrec);
-	if (sk == NULL) /* signed elsewhere (fgw_prove) */
-		memset(w->buf + w->len, 0, FGW_SIG_SIZE);
-	else if (crypto_sign_detached(w->buf + w->len, NULL, w->buf, w->len,
-	                              sk) != 0)
-		return 0;
-	w->len += FGW_SIG_SIZE;
-	w->cap = w->len;
-	return w->len;
+	return fgw_finish_group(&w, 1, sk) == 0 ? w->len : 0;
 }
 
 size_t fgw_seal_mac(const struct fgw_writer *w,
@@ -266,10 +317,9 @@ size_t fgw_seal_later(const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE])
 {
 	size_t len = w->len;
 
-	/* fgw_finish()'s conditions: an unfinished datagram, with room for
-	 * a signature, hence for the shorter MAC. */
-	if (out == NULL || w->cap > FGW_MAX_SIZE || len < FGW_CONS_HDR ||
-	    len > w->cap || w->cap - len < FGW_SIG_SIZE)
+	/* the finish's conditions: an unfinished datagram, with room for
+	 * a seal, hence for the shorter MAC. */
+	if (out == NULL || !writing(w))
 		return 0;
 	memcpy(out, w->buf, len);
 	out[OFF_FLAGS] |= FGW_F_MAC;
@@ -281,17 +331,19 @@ size_t fgw_seal_later(const struct fgw_writer *w, uint8_t out[FGW_MAX_SIZE])
 int fgw_proof_needed(const uint8_t *buf, size_t len,
                      const uint8_t origin[FGW_PK_SIZE])
 {
-	int mac;
-
 	if (len < FGW_MAC_MIN || len > FGW_MAX_SIZE ||
 	    memcmp(buf + OFF_MAGIC, FGW_MAGIC, 4) != 0 ||
 	    memcmp(buf + OFF_ORIGIN, origin, FGW_PK_SIZE) != 0)
 		return FGW_PROOF_NONE;
-	mac = buf[OFF_TYPE] == FGW_TYPE_CONSUMPTION &&
-	      (buf[OFF_FLAGS] & FGW_F_MAC);
-	if (mac)
+	if (buf[OFF_TYPE] == FGW_TYPE_MEMBER)
+		return len == FGW_MEMBER_SIZE ? FGW_PROOF_SIG : FGW_PROOF_NONE;
+	if (buf[OFF_TYPE] != FGW_TYPE_CONSUMPTION)
+		return FGW_PROOF_NONE;
+	if (buf[OFF_FLAGS] & FGW_F_MAC)
 		return FGW_PROOF_MAC;
-	return len < FGW_MIN_SIZE ? FGW_PROOF_NONE : FGW_PROOF_SIG;
+	return len >= FGW_CONS_MIN && fgw_seal_size(buf, len) != 0
+	           ? FGW_PROOF_SEAL
+	           : FGW_PROOF_NONE;
 }
 
 int fgw_prove(uint8_t *buf, size_t len, const uint8_t *sk,
@@ -307,7 +359,10 @@ int fgw_prove(uint8_t *buf, size_t len, const uint8_t *sk,
 		                                  FGW_MAC_KEY_SIZE) != 0
 		           ? -1
 		           : 0;
-	return sk == NULL || len < FGW_MIN_SIZE ||
+	/* Whole datagrams signed are membership datagrams alone (type 1
+	 * carries a seal: fgw_seal_sign_root). */
+	return sk == NULL || len != FGW_MEMBER_SIZE ||
+	               buf[OFF_TYPE] != FGW_TYPE_MEMBER ||
 	               crypto_sign_detached(buf + len - FGW_SIG_SIZE, NULL, buf,
 	                                    len - FGW_SIG_SIZE, sk) != 0
 	           ? -1
@@ -427,6 +482,20 @@ static int check_records(const uint8_t *buf, size_t end, uint16_t nrec)
 	return (pos == end && n == nrec) ? 0 : -1;
 }
 
+/* The trailer the type, flags and a seal's depth byte (at len - 65: a
+ * datagram is FGW_MAC_MIN bytes at least) call for; 0 for a seal deeper
+ * than FGW_DEPTH_MAX. */
+static size_t trailer_size(const uint8_t *buf, size_t len)
+{
+	unsigned depth = buf[len - FGW_SIG_SIZE - 1];
+
+	if (buf[OFF_FLAGS] & FGW_F_MAC)
+		return FGW_MAC_SIZE;
+	if (buf[OFF_TYPE] == FGW_TYPE_MEMBER)
+		return FGW_SIG_SIZE;
+	return depth > FGW_DEPTH_MAX ? 0 : FGW_SEAL_SIZE(depth);
+}
+
 /* Steps 1 and 2: the frame.  FGW_OK with the trailer's size. */
 static enum fgw_drop check_frame(const uint8_t *buf, size_t len,
                                  size_t *trailer)
@@ -444,20 +513,43 @@ static enum fgw_drop check_frame(const uint8_t *buf, size_t len,
 	    (type == FGW_TYPE_MEMBER && flags != 0) ||
 	    (type != FGW_TYPE_CONSUMPTION && type != FGW_TYPE_MEMBER))
 		return FGW_BADVERSION;
+	*trailer = trailer_size(buf, len);
+	if (*trailer == 0)
+		return FGW_BADVERSION; /* a seal deeper than ours */
 	/* Step 1 again, now that the type and the trailer are known. */
-	*trailer = (flags & FGW_F_MAC) ? FGW_MAC_SIZE : FGW_SIG_SIZE;
 	if (len < *trailer + (type == FGW_TYPE_CONSUMPTION ? FGW_CONS_HDR
 	                                                   : FGW_HDR_SIZE))
 		return FGW_TRUNCATED;
 	return FGW_OK;
 }
 
-/* Step 4: the signature over [0, @end), or the MAC under the key made for
- * this very origin: the pairwise keys of another keyring must not check a
- * datagram in the name of whoever now has the index.  (A MAC'd datagram
- * is of type 1: step 2 refused the flag on type 2.) */
-static enum fgw_drop check_auth(const uint8_t *buf, size_t end,
-                                const struct fgw_keyring *kr, int origin)
+/* Step 4 for a seal: the root the datagram folds to, known verified or
+ * verified now (and then remembered in @roots). */
+static enum fgw_drop check_seal(const uint8_t *buf, size_t len, size_t tlen,
+                                int origin, struct fgw_roots *roots)
+{
+	uint8_t root[FGW_HASH_SIZE];
+	const uint8_t *sig;
+
+	if (fgw_seal_root(buf, len, tlen, root, &sig) != 0)
+		return FGW_BADSIG;
+	if (roots != NULL && fgw_roots_has(roots, origin, root))
+		return FGW_OK;
+	if (fgw_seal_verify(root, sig, buf + OFF_ORIGIN) != 0)
+		return FGW_BADSIG;
+	if (roots != NULL)
+		fgw_roots_add(roots, origin, root);
+	return FGW_OK;
+}
+
+/* Step 4: the seal (type 1), the signature over [0, @end) (type 2), or
+ * the MAC under the key made for this very origin: the pairwise keys of
+ * another keyring must not check a datagram in the name of whoever now
+ * has the index.  (A MAC'd datagram is of type 1: step 2 refused the flag
+ * on type 2.) */
+static enum fgw_drop check_auth(const uint8_t *buf, size_t len, size_t end,
+                                const struct fgw_keyring *kr, int origin,
+                                struct fgw_roots *roots)
 {
 	uint8_t mac[FGW_MAC_SIZE];
 	const uint8_t *key;
@@ -466,11 +558,13 @@ static enum fgw_drop check_auth(const uint8_t *buf, size_t end,
 	/* sodium_init() failing is the one case we cannot verify: drop. */
 	if (sodium_init() < 0)
 		return FGW_BADSIG;
-	if (!(buf[OFF_FLAGS] & FGW_F_MAC))
+	if (!(buf[OFF_FLAGS] & FGW_F_MAC) && buf[OFF_TYPE] == FGW_TYPE_MEMBER)
 		return crypto_sign_verify_detached(buf + end, buf, end,
 		                                   buf + OFF_ORIGIN) == 0
 		           ? FGW_OK
 		           : FGW_BADSIG;
+	if (!(buf[OFF_FLAGS] & FGW_F_MAC))
+		return check_seal(buf, len, len - end, origin, roots);
 	key = fgw_pairwise_rx_from(kr->pw, origin, buf + OFF_ORIGIN);
 	if (key == NULL ||
 	    crypto_generichash(mac, sizeof mac, buf, end, key,
@@ -525,8 +619,30 @@ static void view_fill(const uint8_t *buf, size_t len, size_t end, int origin,
 	v->pos = v->type == FGW_TYPE_MEMBER ? end : FGW_CONS_HDR;
 }
 
-enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
+enum fgw_drop fgw_peek(const uint8_t *buf, size_t len,
                        const struct fgw_keyring *kr, struct fgw_view *v)
+{
+	enum fgw_drop d;
+	size_t trailer = 0;
+
+	memset(v, 0, sizeof *v);
+	v->origin = -1;
+	d = check_frame(buf, len, &trailer);
+	if (d == FGW_OK &&
+	    (v->origin = fgw_keyring_find(kr, buf + OFF_ORIGIN)) < 0)
+		d = FGW_UNKNOWNKEY;
+	if (d != FGW_OK)
+		return d;
+	v->type = buf[OFF_TYPE];
+	v->flags = buf[OFF_FLAGS];
+	v->incarnation = get64(buf + OFF_INC);
+	v->seq = get64(buf + OFF_SEQ);
+	return FGW_OK;
+}
+
+enum fgw_drop fgw_open_cached(const uint8_t *buf, size_t len,
+                              const struct fgw_keyring *kr,
+                              struct fgw_roots *roots, struct fgw_view *v)
 {
 	enum fgw_drop d;
 	size_t trailer = 0;
@@ -541,12 +657,18 @@ enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
 			d = FGW_UNKNOWNKEY;
 	}
 	if (d == FGW_OK)
-		d = check_auth(buf, len - trailer, kr, origin);
+		d = check_auth(buf, len, len - trailer, kr, origin, roots);
 	if (d == FGW_OK)
 		d = check_body(buf, len - trailer);
 	if (d == FGW_OK)
 		view_fill(buf, len, len - trailer, origin, v);
 	return d;
+}
+
+enum fgw_drop fgw_open(const uint8_t *buf, size_t len,
+                       const struct fgw_keyring *kr, struct fgw_view *v)
+{
+	return fgw_open_cached(buf, len, kr, NULL, v);
 }
 
 int fgw_next(struct fgw_view *v, struct fgw_record *r)
@@ -558,8 +680,9 @@ int fgw_next(struct fgw_view *v, struct fgw_record *r)
 	 * that did not come from it (or was zeroed on a drop) harmless. */
 	if (v->buf == NULL || v->type != FGW_TYPE_CONSUMPTION ||
 	    v->len > FGW_MAX_SIZE || end > v->len ||
-	    v->len - end !=
-	        ((v->flags & FGW_F_MAC) ? FGW_MAC_SIZE : FGW_SIG_SIZE))
+	    v->len - end != ((v->flags & FGW_F_MAC)
+	                         ? FGW_MAC_SIZE
+	                         : fgw_seal_size(v->buf, v->len)))
 		return 0;
 	if (v->pos < FGW_CONS_HDR || v->pos >= end ||
 	    end - v->pos < FGW_REC_FIXED)

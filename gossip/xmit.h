@@ -6,10 +6,10 @@
  * seq spaces, its pairwise MAC keys (gossip/pairwise.h) and the network
  * the daemon attached, and writes three kinds of datagrams: signed
  * membership datagrams (members.c, sync.c), batches of records (a round's
- * or a repair's: signed for what may be relayed, sealed under a member's
- * MAC key for what goes to that member alone), and datagrams of others
- * forwarded unchanged.  Everything above it decides what to send and to
- * whom; nothing above it signs, seals or sends.
+ * or a repair's: sealed with a signature (seal.h) for what may be
+ * relayed, MAC'd under a member's key for what goes to that member
+ * alone), and datagrams of others forwarded unchanged.  Everything above it
+ * decides what to send and to whom; nothing above it signs, seals or sends.
  *
  * Two seq spaces, each with its own replay window at receivers: what is
  * relayed (rounds) and what goes straight to one member (probes,
@@ -38,23 +38,36 @@ typedef void fgd_sendto_fn(void *arg, const struct fgd_addr *to,
 /*
  * Proofs made elsewhere.  A daemon whose secret key lives in another
  * process (daemon/privsep.h) gives xmit no key: what it makes is finished
- * with its proof zero (fgw_finish with no key, fgw_seal_later), held back
- * at fgd_xmit_to, and proved in one call for up to FGD_PEND_MAX datagrams
- * at fgd_xmit_flush (or when the queue is full), then sent.  One call a
- * round, not one a datagram: a round trip to the other process costs
- * about half a signature.
+ * with its proof zero (fgw_member_write and fgw_finish_group_root with no
+ * key, fgw_seal_later), held back at fgd_xmit_to, and proved in one call
+ * for up to FGD_PEND_MAX datagrams at fgd_xmit_flush (or when the queue is
+ * full), then sent in the order they came.  A membership datagram needs
+ * its own signature and a MAC'd one its MAC, made over its bytes; the
+ * datagrams of a seal group need one signature between them, of their
+ * root (seal.h), which is all that goes to the other process for them and
+ * which is kept for the group's datagrams still to come when the queue
+ * fills half way through it: a group of 64 costs one signature, made in
+ * one call.  One call a round, not one a datagram: a round trip to the
+ * other process costs about half a signature.
  */
 struct fgd_proof {
-	uint8_t *buf; /* a datagram; its proof goes in its last bytes */
+	uint8_t *buf; /* what is proved; its proof goes in its last bytes */
 	size_t len;
-	int member; /* the MAC's keyring entry, or -1: a signature */
+	int kind;   /* FGW_PROOF_SIG, _MAC (@buf a datagram), _SEAL (@buf a
+	             * root, FGW_HASH_SIZE bytes, then room for its signature) */
+	int member; /* _MAC: the keyring entry whose key; else -1 */
 };
-/* Make the proofs of @n datagrams in place: 0, or -1 (none made). */
+/* Make the proofs of @n items in place: 0, or -1 (none made). */
 typedef int fgd_prove_fn(void *arg, struct fgd_proof *p, size_t n);
 
-#define FGD_PEND_MAX  48  /* datagrams proved in one call */
-#define FGD_PEND_DEST 256 /* their sends */
-struct fgd_pending;       /* xmit.c */
+/* Datagrams proved in one call, their sends, and the items of a call
+ * (each datagram's own proof or its root's: a _SEAL item is the root and
+ * room for its signature). */
+#define FGD_PEND_MAX   FGW_GROUP_MAX
+#define FGD_PEND_DEST  256
+#define FGD_PROVE_MAX  (2 * FGD_PEND_MAX)
+#define FGD_ROOT_PROOF (FGW_HASH_SIZE + FGW_SIG_SIZE)
+struct fgd_pending; /* xmit.c */
 typedef void fgd_send_fn(void *arg, const uint8_t *buf, size_t len);
 
 struct fgd_xmit {
@@ -73,6 +86,8 @@ struct fgd_xmit {
 	fgd_prove_fn *prove; /* NULL: proved here, with sk and pw */
 	void *prove_arg;
 	struct fgd_pending *pend;
+	/* the datagrams of a batch not sealed yet: one seal group (wire.h) */
+	struct fgw_writer group[FGW_GROUP_MAX];
 };
 
 /* Our identity on @kr (copied; our pairwise keys are added to the copy).
@@ -112,10 +127,14 @@ size_t fgd_xmit_seal(const struct fgd_xmit *x, int member,
  * every one that arrives is progress.  A batch's parts take consecutive
  * seqs (receivers tell batches of one range apart by the seq of part 0):
  * nothing else may sign between fgd_batch_begin and fgd_batch_end.
+ * Datagrams wait in x->group until FGW_GROUP_MAX of them are full, or
+ * the batch ends, and are then sealed with one signature (seal.h) and
+ * sent: the receiver checks one signature per group, not per datagram.
  */
 struct fgd_batch {
 	struct fgd_xmit *x;
-	struct fgw_writer w;
+	struct fgw_writer *w; /* being filled: x->group[n] */
+	size_t n;             /* datagrams of the group before it */
 	uint64_t from, to;
 	uint64_t last_ver; /* split: of the last record added */
 	uint64_t *seq;     /* the node's seq space for it */
@@ -124,9 +143,9 @@ struct fgd_batch {
 	uint32_t part;
 	size_t sent;
 	fgd_send_fn *send; /* where the signed copy goes */
-	/* Optional: seal MAC'd copies for the recipients it can (the batch
-	 * is complete but unsigned in @w); 1 if a signed copy is still
-	 * needed, for @send. */
+	/* Optional: seal MAC'd copies for the recipients it can (the
+	 * datagram is complete but unsealed in @w); 1 if a signed copy is
+	 * still needed, for @send. */
 	int (*seal)(void *arg, const struct fgw_writer *w);
 	void *arg;
 };

@@ -97,10 +97,13 @@ static inline void net_send(void *arg, const struct fgd_addr *to,
 	p->to = t;
 	p->len = len;
 	memcpy(p->buf, buf, len);
-	/* A dishonest relay changes a count in what it forwards. */
-	if (from == S.tamper_by && len > FGW_MIN_SIZE && buf[4] == 1 &&
+	/* A dishonest relay changes a count in what it forwards: the last
+	 * byte before the seal, a key's or, with no records, a batch
+	 * field's. */
+	if (from == S.tamper_by && len > FGW_CONS_MIN && buf[4] == 1 &&
+	    !(buf[5] & FGW_F_MAC) && fgw_seal_size(buf, len) != 0 &&
 	    memcmp(buf + 8, S.keys[from].pk, FGW_PK_SIZE) != 0)
-		p->buf[len - FGW_SIG_SIZE - 1] ^= 1;
+		p->buf[len - fgw_seal_size(buf, len) - 1] ^= 1;
 }
 
 /* Node @i, knowing the seeds @seeds (indices, -1 ends), fanout @f. */

@@ -169,6 +169,32 @@ Test(gossip, a_duplicated_or_replayed_datagram_debits_nothing)
 	cr_expect_eq(W.node[1].ctr.drops[FGW_REPLAY], 2);
 }
 
+/* A relayed datagram comes about twice (gossip/spread.h): the copy is
+ * dropped by its replay window before its signature costs anything, and a
+ * forgery of an unseen seq is still checked, and moves nothing. */
+Test(gossip, a_copy_of_a_datagram_taken_is_dropped_before_its_signature)
+{
+	uint8_t bad[FGW_MAX_SIZE];
+
+	take(0, "g", "k", 3);
+	cr_assert_eq(round_of(0, 1), 1);
+	take(0, "g", "k", 1);
+	cr_assert_eq(round_of(0, 2), 1); /* datagram 1: a later seq */
+	memcpy(bad, W.out.buf[0], W.out.len[0]);
+	bad[W.out.len[0] - 1] ^= 1; /* its signature no longer verifies */
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	cr_expect_eq(fgd_node_receive(&W.node[1], bad, W.out.len[0], 1),
+	             FGW_REPLAY, "a copy: not even checked");
+	memcpy(bad, W.out.buf[1], W.out.len[1]);
+	bad[W.out.len[1] - 1] ^= 1;
+	cr_expect_eq(fgd_node_receive(&W.node[1], bad, W.out.len[1], 1),
+	             FGW_BADSIG, "an unseen seq is checked");
+	cr_expect_eq(deliver(1, 1), FGW_OK, "and the forgery moved nothing");
+	cr_expect_eq(left(1, "g", "k"), CAP - 4);
+	cr_expect_eq(W.node[1].ctr.drops[FGW_REPLAY], 1);
+	cr_expect_eq(W.node[1].ctr.drops[FGW_BADSIG], 1);
+}
+
 Test(gossip, a_lost_datagram_is_repaired_by_the_next)
 {
 	take(0, "g", "k", 2);

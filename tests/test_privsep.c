@@ -4,7 +4,9 @@
  * has no rule names left, and says how to recover; a snapshot carries a
  * MAC that only the daemon can make, and one that fails it is kept aside,
  * never restored; the process that reads the network holds no key and,
- * started as root, runs as the daemon's own user.
+ * started as root, runs as the daemon's own user.  And, on their own,
+ * the proofs it asks for: one signature a seal group (wire format 3),
+ * and the parent signs nothing but what each item's kind must be.
  *
  * The daemon under test is $FLOODGATED.  Each test has its own directory,
  * segment name (fg-privsep-...) and port (tests/ports.h), and removes
@@ -25,10 +27,13 @@
 #include <unistd.h>
 
 #include "daemon/control.h"
+#include "daemon/priv.h"
+#include "daemon/privsep.h"
 #include "daemon/psmsg.h"
 #include "daemon/snapkey.h"
 #include "daemon/snapshot.h"
 #include "gossip/keys.h"
+#include "gossip/xmit.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "tests/cluster.h"
@@ -446,4 +451,210 @@ Test(privsep, a_message_of_the_wrong_length_for_its_type_is_refused)
 	cr_expect_eq(fgd_msg_recv(sv[1], &type, buf), -1);
 	close(sv[1]);
 	free(buf);
+}
+
+/* ------------------------------------------- proofs of the network process */
+
+/* A prover as the parent runs one (priv.c's fgd_priv_prove), forked. */
+static void prover(int fd, const uint8_t *sk, const uint8_t *pk,
+                   const struct fgw_keyring *kr)
+{
+	struct fgw_pairwise *pw = NULL;
+
+	if (fgw_pairwise_new(kr, sk, pk, &pw) != 0)
+		_exit(1);
+	_exit(fgd_priv_prove_serve(fd, sk, pk, pw) == 0 ? 0 : 1);
+}
+
+/* What the network process asked for, by kind, on its way to the prover. */
+struct asked {
+	struct fgd_ps *ps;
+	size_t calls, kind[4];
+};
+
+static int prove_counted(void *arg, struct fgd_proof *p, size_t n)
+{
+	struct asked *a = arg;
+	size_t i;
+
+	a->calls++;
+	for (i = 0; i < n; i++)
+		a->kind[p[i].kind]++;
+	return fgd_ps_prove(a->ps, p, n);
+}
+
+static uint8_t sent[1024][FGW_MAX_SIZE];
+static size_t sent_len[1024], nsent;
+
+static void capture(void *arg, const struct fgd_addr *to, const uint8_t *buf,
+                    size_t len)
+{
+	(void)arg;
+	(void)to;
+	cr_assert_lt(nsent, 1024);
+	memcpy(sent[nsent], buf, len);
+	sent_len[nsent++] = len;
+}
+
+static void to_three(void *arg, const uint8_t *buf, size_t len)
+{
+	struct fgd_xmit *x = arg;
+	struct fgd_addr to = {.len = 1};
+	int i;
+
+	for (i = 0; i < 3; i++) /* as a relayed round: to several members */
+		fgd_xmit_to(x, &to, buf, len);
+}
+
+/* Wire format 3 under privilege separation: the network process seals a
+ * round itself but for the signature, and asks the parent for one
+ * signature a group (its root), not one a datagram; the queue of what
+ * waits fills half way through a group (3 sends a datagram), and the
+ * rest of the group takes the signature already made.  Every datagram
+ * then verifies on its own, and a receiver checks one signature a group. */
+Test(privsep, a_seal_group_costs_one_signing_request_for_its_root)
+{
+	uint8_t pk[FGW_PK_SIZE], sk[FGW_SK_SIZE], pk2[FGW_PK_SIZE],
+	    sk2[FGW_SK_SIZE], key[16];
+	struct fgw_peer_key kk[2] = {{.name = "a"}, {.name = "b"}};
+	struct fgw_keyring kr = {.n = 2, .keys = kk};
+	struct fgd_counters ctr = {0};
+	struct fgw_roots *roots = calloc(1, sizeof *roots);
+	struct fgd_ps ps;
+	struct asked a = {.ps = &ps};
+	struct fgd_xmit *x = calloc(1, sizeof *x);
+	struct fgd_batch b;
+	struct fgw_view v;
+	size_t i, k, groups, ndg;
+	pid_t pid;
+
+	cr_assert(x != NULL && roots != NULL && sodium_init() >= 0);
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(pk2, sk2);
+	memcpy(kk[0].pk, pk, FGW_PK_SIZE);
+	memcpy(kk[1].pk, pk2, FGW_PK_SIZE);
+	pid = fgd_ps_fork(&ps);
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		prover(ps.fd, sk, pk, &kr);
+	ps.buf = malloc(FGD_MSG_MAX);
+	ps.out = malloc(FGD_MSG_MAX);
+	cr_assert(ps.buf != NULL && ps.out != NULL);
+	fgd_xmit_init(x, &kr, NULL, pk, 7, 1200, &ctr);
+	cr_assert_eq(fgd_xmit_defer(x, prove_counted, &a), 0);
+	x->send = capture;
+	fgd_batch_begin(&b, x, 0, 5000, 0, to_three, x);
+	for (k = 0; k < 4000; k++) {
+		snprintf((char *)key, sizeof key, "user-%010zu", k);
+		fgd_batch_add(&b, "api", key, sizeof key, 1, 0, k + 1);
+	}
+	ndg = fgd_batch_end(&b, 0);
+	fgd_xmit_flush(x);
+	groups = (ndg + FGW_GROUP_MAX - 1) / FGW_GROUP_MAX;
+	cr_assert_gt(ndg, 2 * FGW_GROUP_MAX, "%zu datagrams", ndg);
+	cr_expect_eq(ctr.tx_errors, 0);
+	cr_expect_eq(a.kind[FGW_PROOF_SEAL], groups, "%zu roots, %zu groups",
+	             a.kind[FGW_PROOF_SEAL], groups);
+	cr_expect_eq(a.kind[FGW_PROOF_SIG] + a.kind[FGW_PROOF_MAC], 0);
+	cr_expect_leq(a.calls, 3 * ndg / FGD_PEND_MAX + 1, "%zu calls",
+	              a.calls);
+	cr_assert_eq(nsent, 3 * ndg, "every datagram sent to all three");
+	for (i = 0; i < nsent; i++) {
+		cr_assert_eq(fgw_open(sent[i], sent_len[i], &kr, &v), FGW_OK,
+		             "datagram %zu verifies on its own", i);
+		cr_assert_eq(
+		    fgw_open_cached(sent[i], sent_len[i], &kr, roots, &v),
+		    FGW_OK);
+	}
+	cr_expect_eq(roots->misses, groups, "one signature checked a group");
+	fgd_xmit_fini(x);
+	fgd_ps_close(&ps); /* the prover sees EOF and leaves */
+	cr_expect_eq(waitpid(pid, NULL, 0), pid);
+	free(roots);
+	free(x);
+}
+
+/* One PROVE message of the items @kind/@member/@len, each item's bytes
+ * @bytes[i]; fgd_priv_prove's answer (its length, or -1). */
+static ssize_t prove_one(const uint8_t *sk, const uint8_t *pk, uint8_t kind,
+                         uint8_t pad, int32_t member, const uint8_t *bytes,
+                         size_t len, size_t extra, uint8_t *proof)
+{
+	static uint8_t req[4 + sizeof(struct fgd_msg_item) + FGW_MAX_SIZE + 1];
+	struct fgd_msg_item it = {
+	    .len = (uint16_t)len, .kind = kind, .pad = pad, .member = member};
+	uint8_t out[FGD_MSG_PROOF];
+	uint32_t n = 1;
+	ssize_t r;
+
+	memcpy(req, &n, 4);
+	memcpy(req + 4, &it, sizeof it);
+	memcpy(req + 4 + sizeof it, bytes, len);
+	r = fgd_priv_prove(req, 4 + sizeof it + len + extra, sk, pk, NULL, out,
+	                   sizeof out);
+	if (r > 0 && proof != NULL)
+		memcpy(proof, out, FGD_MSG_PROOF);
+	return r;
+}
+
+/* What the parent signs for the network process: a seal's root, in the
+ * root's own context, and our membership datagrams, exactly as their
+ * item says; never a consumption datagram whole, another origin's
+ * datagram, an item of the wrong length for its kind, or one with bytes
+ * the kind does not have. */
+Test(privsep, the_parent_signs_roots_and_our_membership_datagrams_only)
+{
+	uint8_t pk[FGW_PK_SIZE], sk[FGW_SK_SIZE], pk2[FGW_PK_SIZE],
+	    sk2[FGW_SK_SIZE], root[FGD_ROOT_PROOF] = "a root of 16 b.",
+	                      sig[FGD_MSG_PROOF], mb[FGW_MEMBER_SIZE],
+	                      other[FGW_MEMBER_SIZE];
+	struct fgw_member m = {.kind = FGW_PING, .nonce = 1};
+	struct fgw_writer w;
+
+	cr_assert_geq(sodium_init(), 0);
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(pk2, sk2);
+	cr_expect_eq(
+	    prove_one(sk, pk, FGW_PROOF_SEAL, 0, -1, root, sizeof root, 0, sig),
+	    FGD_MSG_PROOF);
+	cr_expect_eq(fgw_seal_verify(root, sig, pk), 0, "the root's signature");
+	cr_expect_eq(prove_one(sk, pk, FGW_PROOF_SEAL, 0, -1, root,
+	                       sizeof root - 1, 0, NULL),
+	             -1, "a root item one byte short");
+	cr_expect_eq(prove_one(sk, pk, FGW_PROOF_SEAL, 0, -1, root, sizeof root,
+	                       1, NULL),
+	             -1, "a byte after the last item");
+	cr_expect_eq(prove_one(sk, pk, FGW_PROOF_SEAL, 1, -1, root, sizeof root,
+	                       0, NULL),
+	             -1, "padding not zero");
+	cr_expect_eq(
+	    prove_one(sk, pk, FGW_PROOF_SEAL, 0, 0, root, sizeof root, 0, NULL),
+	    -1, "a member where none belongs");
+	cr_expect_eq(prove_one(sk, pk, 9, 0, -1, root, sizeof root, 0, NULL),
+	             -1, "a kind that does not exist");
+
+	cr_assert_eq(fgw_member_write(mb, pk, 1, 1, &m, NULL), FGW_MEMBER_SIZE);
+	cr_expect_eq(
+	    prove_one(sk, pk, FGW_PROOF_SIG, 0, -1, mb, sizeof mb, 0, sig),
+	    FGD_MSG_PROOF);
+	memcpy(mb + FGW_MEMBER_SIZE - FGW_SIG_SIZE, sig, FGW_SIG_SIZE);
+	cr_expect_eq(crypto_sign_verify_detached(
+	                 sig, mb, FGW_MEMBER_SIZE - FGW_SIG_SIZE, pk),
+	             0, "our membership datagram, signed");
+	cr_assert_eq(fgw_member_write(other, pk2, 1, 1, &m, NULL),
+	             FGW_MEMBER_SIZE);
+	cr_expect_eq(prove_one(sk, pk, FGW_PROOF_SIG, 0, -1, other,
+	                       sizeof other, 0, NULL),
+	             -1, "another origin's");
+
+	fgw_begin(&w, 1200, pk, 1, 1);
+	cr_assert_eq(fgw_add(&w, "api", 3, "k", 1, 5, 0), 0);
+	cr_assert_gt(fgw_finish(&w, NULL), 0);
+	cr_expect_eq(
+	    prove_one(sk, pk, FGW_PROOF_SIG, 0, -1, w.buf, w.len, 0, NULL), -1,
+	    "a sealed consumption datagram is no datagram to "
+	    "sign whole");
+	cr_expect_eq(
+	    prove_one(sk, pk, FGW_PROOF_MAC, 0, 1, w.buf, w.len, 0, NULL), -1,
+	    "nor to MAC, with no key for the member");
 }

@@ -51,9 +51,21 @@ static void setup(void)
 	strcpy(ring_keys[1].name, "b");
 }
 
-/* Sign [0, len - 64) of @buf into its last 64 bytes. */
+/* A consumption datagram (not MAC'd): seal [0, len - 66) as a group of
+ * one into its last 66 bytes (gossip/seal.h).  Anything else: sign
+ * [0, len - 64) into its last 64 bytes. */
 static void resign(uint8_t *buf, size_t len, const uint8_t *sk)
 {
+	if (len >= FGW_SEAL_FIXED && buf[4] == FGW_TYPE_CONSUMPTION &&
+	    !(buf[5] & FGW_F_MAC)) {
+		const uint8_t *body = buf;
+		size_t blen = len - FGW_SEAL_FIXED;
+		uint8_t *t = buf + blen;
+
+		cr_assert_eq(fgw_seal_sign(1, &body, &blen, &t, sk),
+		             FGW_SEAL_FIXED);
+		return;
+	}
 	cr_assert_geq(len, FGW_MIN_SIZE);
 	cr_assert_eq(crypto_sign_detached(buf + len - FGW_SIG_SIZE, NULL, buf,
 	                                  len - FGW_SIG_SIZE, sk),
@@ -94,7 +106,7 @@ static size_t raw_batch(uint8_t *buf, const struct node *origin,
                         const struct batch *bt, uint16_t nrec, const void *body,
                         size_t bodylen, const uint8_t *sk)
 {
-	size_t len = FGW_CONS_HDR + bodylen + FGW_SIG_SIZE;
+	size_t len = FGW_CONS_HDR + bodylen + FGW_SEAL_FIXED;
 
 	memcpy(buf, FGW_MAGIC, 4);
 	buf[4] = FGW_TYPE_CONSUMPTION;
@@ -236,8 +248,14 @@ Test(wire, empty_datagram_is_valid, .init = setup)
 	struct fgw_view v;
 	size_t len;
 
-	fgw_begin(&w, 0, a.pk, 0, 0); /* cap raised to the minimum */
+	char big[FGW_RULE_MAX + FGW_KEY_MAX];
+
+	/* cap raised to the minimum: room for one record of any size */
+	memset(big, 'x', sizeof big);
+	fgw_begin(&w, 0, a.pk, 0, 0);
+	cr_assert_eq(fgw_add(&w, big, FGW_RULE_MAX, big, FGW_KEY_MAX, 1, 0), 0);
 	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 1, 0), -1);
+	fgw_begin(&w, 0, a.pk, 0, 0);
 	len = fgw_finish(&w, a.sk);
 	cr_assert_eq(len, FGW_CONS_MIN);
 	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
@@ -259,32 +277,36 @@ Test(wire, record_that_does_not_fit_is_refused_and_datagram_stays_valid,
 	size_t len, before, n = 0;
 	int i;
 
-	/* cap 228: header 76 + sig 64 leaves 88 = two 44-byte records. */
-	fgw_begin(&w, 228, a.pk, 1, 1);
-	for (i = 0; i < 2; i++) {
+	/* cap 370: header 76 + the largest seal 162 leaves 132 = three
+	 * 44-byte records. */
+	fgw_begin(&w, 370, a.pk, 1, 1);
+	for (i = 0; i < 3; i++) {
 		cr_assert_eq(fgw_add(&w, "rule", 4,
 		                     "0123456789abcdefghijklmnop", 26,
 		                     (uint64_t)i, 0),
 		             0);
 	}
 	before = w.len;
-	cr_assert_eq(before + FGW_SIG_SIZE, 228);
+	cr_assert_eq(before + FGW_SEAL_MAX, 370);
 	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 9, 0), -1, "no byte left");
 	cr_assert_eq(w.len, before, "a refused record writes nothing");
-	cr_assert_eq(w.nrec, 2);
+	cr_assert_eq(w.nrec, 3);
 
-	fgw_begin(&w, 228, a.pk, 1, 1);
-	cr_assert_eq(
-	    fgw_add(&w, "rule", 4, "0123456789abcdefghijklmnop", 26, 0, 0), 0);
+	fgw_begin(&w, 370, a.pk, 1, 1);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(fgw_add(&w, "rule", 4,
+		                     "0123456789abcdefghijklmnop", 26, 0, 0),
+		             0);
 	cr_assert_eq(
 	    fgw_add(&w, "rule", 4, "0123456789abcdefghijklmnopq", 27, 0, 0), -1,
 	    "one byte too many");
 	len = fgw_finish(&w, a.sk);
-	cr_assert_eq(len, FGW_CONS_HDR + 44 + FGW_SIG_SIZE);
+	cr_assert_eq(len, FGW_CONS_HDR + 88 + FGW_SEAL_FIXED,
+	             "a group of one: no path");
 	cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
 	while (fgw_next(&v, &r))
 		n++;
-	cr_assert_eq(n, 1);
+	cr_assert_eq(n, 2);
 	/* A finished writer takes nothing more, and is not signed twice. */
 	cr_assert_eq(fgw_add(&w, "r", 1, "k", 1, 1, 0), -1);
 	cr_assert_eq(fgw_finish(&w, a.sk), 0);
@@ -504,11 +526,11 @@ Test(wire, drops_oversized, .init = setup)
 	size_t pos = 0;
 	int i;
 
-	/* Well-formed records and a good signature: only the size is bad.
-	 * 15 records of 79 bytes and one of 76 make 1401 - 140 bytes. */
+	/* Well-formed records and a good seal: only the size is bad.
+	 * 15 records of 79 bytes and one of 74 make 1401 - 142 bytes. */
 	for (i = 0; i < 15; i++)
 		pos += rec(body + pos, 1, 64, 1);
-	pos += rec(body + pos, 31, 31, 1);
+	pos += rec(body + pos, 30, 30, 1);
 	cr_assert_eq(FGW_CONS_MIN + pos, FGW_MAX_SIZE + 1);
 	cr_assert_eq(raw(buf, &a, 16, body, pos, a.sk), FGW_MAX_SIZE + 1);
 	cr_assert_eq(open_exact(buf, FGW_MAX_SIZE + 1), FGW_OVERSIZED);
@@ -534,7 +556,11 @@ Test(wire, drops_bad_magic_version_type_flags_even_when_signed, .init = setup)
 	resign(buf, len, a.sk);
 	cr_assert_eq(open_exact(buf, len), FGW_BADVERSION);
 	memcpy(buf, orig, len);
-	buf[3] = 3;
+	buf[3] = 2; /* version 2: a signature per datagram */
+	resign(buf, len, a.sk);
+	cr_assert_eq(open_exact(buf, len), FGW_BADVERSION);
+	memcpy(buf, orig, len);
+	buf[3] = 4;
 	resign(buf, len, a.sk);
 	cr_assert_eq(open_exact(buf, len), FGW_BADVERSION);
 	memcpy(buf, orig, len);
@@ -609,7 +635,7 @@ Test(wire, any_flipped_bit_is_dropped_before_the_records, .init = setup)
 	struct fgw_view v;
 	size_t len, bit;
 	enum fgw_drop d;
-	unsigned seen[FGW_NDROPS] = {0}, nflags = 0;
+	unsigned seen[FGW_NDROPS] = {0}, nflags = 0, nbadv = 0, ntrunc = 0;
 
 	fgw_begin(&w, FGW_MAX_SIZE, a.pk, 1, 2);
 	cr_assert_eq(fgw_add(&w, "api", 3, "k1", 2, 77, 0), 0);
@@ -623,21 +649,31 @@ Test(wire, any_flipped_bit_is_dropped_before_the_records, .init = setup)
 		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		d = fgw_open(buf, len, &ring, &v);
 		cr_assert(d == FGW_BADVERSION || d == FGW_UNKNOWNKEY ||
-		              d == FGW_BADSIG,
+		              d == FGW_BADSIG || d == FGW_TRUNCATED,
 		          "bit %zu: %s", bit, fgw_drop_name(d));
 		seen[d]++;
 	}
 	free(buf);
 	/* The header's first six bytes say BADVERSION, but for the flags a
 	 * consumption datagram may carry; the origin's 256 bits say
-	 * UNKNOWNKEY, and every other bit BADSIG, the batch fields' and the
-	 * records' included. */
-	for (bit = 0; bit < 8; bit++)
+	 * UNKNOWNKEY; the seal's depth byte (0 here) says BADVERSION for a
+	 * depth over FGW_DEPTH_MAX, TRUNCATED for one the datagram has no
+	 * room for, BADSIG for the others; and every other bit BADSIG, the
+	 * batch fields', the records' and the index's included. */
+	for (bit = 0; bit < 8; bit++) {
+		size_t depth = (size_t)1 << bit;
+
 		nflags += (KNOWN_FLAGS >> bit) & 1;
-	cr_assert_eq(seen[FGW_BADVERSION], 6 * 8 - nflags);
+		if (depth > FGW_DEPTH_MAX)
+			nbadv++;
+		else if (len < FGW_CONS_HDR + FGW_SEAL_SIZE(depth))
+			ntrunc++;
+	}
+	cr_assert_eq(seen[FGW_BADVERSION], 6 * 8 - nflags + nbadv);
+	cr_assert_eq(seen[FGW_TRUNCATED], ntrunc);
 	cr_assert_eq(seen[FGW_UNKNOWNKEY], FGW_PK_SIZE * 8);
-	cr_assert_eq(seen[FGW_BADSIG],
-	             len * 8 - (6 * 8 - nflags) - FGW_PK_SIZE * 8);
+	cr_assert_eq(seen[FGW_BADSIG], len * 8 - (6 * 8 - nflags) -
+	                                   FGW_PK_SIZE * 8 - nbadv - ntrunc);
 }
 
 Test(wire, drops_records_overrunning, .init = setup)
@@ -952,11 +988,12 @@ Test(wire, sign_and_verify_cost, .init = setup)
 	size_t len = 0, body;
 	int i, n = 200, k = 0;
 
-	/* 20 records of 14 + 4 + 35 bytes fill 1200 - 76 - 64 exactly. */
+	/* 13 records of 14 + 4 + 56 bytes fill 1200 - 76 - 162 exactly. */
 	memset(key, 'k', sizeof key);
 	fgw_begin(&w, 1200, a.pk, 1, 1);
-	while (fgw_add(&w, "rule", 4, key, 35, (uint64_t)k, 0) == 0)
+	while (fgw_add(&w, "rule", 4, key, 56, (uint64_t)k, 0) == 0)
 		k++;
+	cr_assert_eq(k, 13);
 	body = w.len;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++) {
@@ -964,7 +1001,7 @@ Test(wire, sign_and_verify_cost, .init = setup)
 		w.cap = 1200;
 		len = fgw_finish(&w, a.sk);
 	}
-	cr_assert_eq(len, 1200);
+	cr_assert_eq(len, 1200 - FGW_SEAL_MAX + FGW_SEAL_FIXED);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (i = 0; i < n; i++)
 		cr_assert_eq(fgw_open(w.buf, len, &ring, &v), FGW_OK);
@@ -1102,4 +1139,129 @@ Test(replay, matches_a_model_on_random_sequences)
 				top = s;
 		}
 	}
+}
+
+/* ------------------------------------------------------------ seal groups */
+
+/* @n writers of origin a, datagram i holding records "k<i>-<j>". */
+static void group_of(struct fgw_writer *w, struct fgw_writer **wp, size_t n)
+{
+	char key[32];
+	size_t i;
+	int j;
+
+	for (i = 0; i < n; i++) {
+		fgw_begin(&w[i], 1200, a.pk, 5, 100 + i);
+		for (j = 0; j < 3; j++) {
+			snprintf(key, sizeof key, "k%zu-%d", i, j);
+			cr_assert_eq(fgw_add(&w[i], "api", 3, key, strlen(key),
+			                     i * 10 + (size_t)j + 1, 0),
+			             0);
+		}
+		fgw_set_batch(&w[i], 1, 2, (uint32_t)i,
+		              i + 1 == n ? FGW_F_LAST : 0);
+		wp[i] = &w[i];
+	}
+}
+
+Test(wire, every_datagram_of_a_seal_group_opens_on_its_own, .init = setup)
+{
+	static struct fgw_writer w[FGW_GROUP_MAX];
+	struct fgw_writer *wp[FGW_GROUP_MAX];
+	struct fgw_record r;
+	struct fgw_view v;
+	size_t n, i, depth;
+
+	for (n = 1; n <= FGW_GROUP_MAX; n++) {
+		group_of(w, wp, n);
+		cr_assert_eq(fgw_finish_group(wp, n, a.sk), 0);
+		for (depth = 0; ((size_t)1 << depth) < n; depth++)
+			;
+		for (i = 0; i < n; i++) {
+			cr_assert_eq(w[i].len, w[i].cap, "finished");
+			cr_assert_eq(fgw_seal_size(w[i].buf, w[i].len),
+			             FGW_SEAL_SIZE(depth), "%zu of %zu", i, n);
+			cr_assert_eq(open_exact(w[i].buf, w[i].len), FGW_OK,
+			             "datagram %zu of %zu", i, n);
+			cr_assert_eq(fgw_open(w[i].buf, w[i].len, &ring, &v),
+			             FGW_OK);
+			cr_assert_eq(v.part, i);
+			cr_assert_eq(fgw_next(&v, &r), 1);
+			cr_assert_eq(r.count, i * 10 + 1);
+		}
+		cr_assert_eq(fgw_finish_group(wp, n, a.sk), -1,
+		             "a finished group is not sealed twice");
+	}
+	cr_assert_eq(fgw_finish_group(wp, 0, a.sk), -1);
+	cr_assert_eq(fgw_finish_group(wp, FGW_GROUP_MAX + 1, a.sk), -1);
+}
+
+Test(wire, a_group_costs_one_signature_check_and_the_cache_is_never_poisoned,
+     .init = setup)
+{
+	static struct fgw_writer w[FGW_GROUP_MAX], f[4];
+	struct fgw_writer *wp[FGW_GROUP_MAX], *fp[4];
+	struct fgw_roots roots;
+	struct fgw_view v;
+	size_t i;
+
+	memset(&roots, 0, sizeof roots);
+	group_of(w, wp, FGW_GROUP_MAX);
+	cr_assert_eq(fgw_finish_group(wp, FGW_GROUP_MAX, a.sk), 0);
+	for (i = 0; i < FGW_GROUP_MAX; i++)
+		cr_assert_eq(
+		    fgw_open_cached(w[i].buf, w[i].len, &ring, &roots, &v),
+		    FGW_OK);
+	cr_expect_eq(roots.misses, 1, "one signature checked");
+	cr_expect_eq(roots.hits, FGW_GROUP_MAX - 1);
+	/* a group in a's name sealed by b: refused, and refused again, its
+	 * root never remembered */
+	group_of(f, fp, 4);
+	cr_assert_eq(fgw_finish_group(fp, 4, b.sk), 0);
+	for (i = 0; i < 2 * 4; i++)
+		cr_assert_eq(fgw_open_cached(f[i % 4].buf, f[i % 4].len, &ring,
+		                             &roots, &v),
+		             FGW_BADSIG);
+	cr_expect_eq(roots.hits, FGW_GROUP_MAX - 1, "no forged root cached");
+}
+
+Test(wire, a_datagram_changed_under_a_verified_root_is_badsig, .init = setup)
+{
+	static struct fgw_writer w[8];
+	struct fgw_writer *wp[8];
+	uint8_t buf[FGW_MAX_SIZE];
+	struct fgw_roots roots;
+	struct fgw_view v;
+	size_t len, t, depth = 3;
+
+	memset(&roots, 0, sizeof roots);
+	group_of(w, wp, 8);
+	cr_assert_eq(fgw_finish_group(wp, 8, a.sk), 0);
+	cr_assert_eq(fgw_open_cached(w[0].buf, w[0].len, &ring, &roots, &v),
+	             FGW_OK, "the root is verified and remembered");
+	len = w[5].len;
+	t = len - FGW_SEAL_SIZE(depth);
+	/* a record's count; its place in the group; a hash of its path;
+	 * the path of another datagram */
+	memcpy(buf, w[5].buf, len);
+	buf[FGW_CONS_HDR + 9] ^= 1;
+	cr_expect_eq(fgw_open_cached(buf, len, &ring, &roots, &v), FGW_BADSIG);
+	memcpy(buf, w[5].buf, len);
+	buf[t + depth * FGW_HASH_SIZE] = 4;
+	cr_expect_eq(fgw_open_cached(buf, len, &ring, &roots, &v), FGW_BADSIG);
+	memcpy(buf, w[5].buf, len);
+	buf[t + FGW_HASH_SIZE + 3] ^= 0x10;
+	cr_expect_eq(fgw_open_cached(buf, len, &ring, &roots, &v), FGW_BADSIG);
+	memcpy(buf, w[5].buf, len);
+	memcpy(buf + t, w[4].buf + w[4].len - FGW_SEAL_SIZE(depth),
+	       depth * FGW_HASH_SIZE);
+	cr_expect_eq(fgw_open_cached(buf, len, &ring, &roots, &v), FGW_BADSIG);
+	/* an index beyond the depth */
+	memcpy(buf, w[5].buf, len);
+	buf[t + depth * FGW_HASH_SIZE] = 8;
+	cr_expect_eq(fgw_open_cached(buf, len, &ring, &roots, &v), FGW_BADSIG);
+	cr_expect_eq(fgw_open_cached(w[5].buf, len, &ring, &roots, &v), FGW_OK);
+	/* each altered one was checked in full, but the index beyond the
+	 * depth, refused before */
+	cr_expect_eq(roots.misses, 5);
 }

@@ -6,15 +6,18 @@
  * and holds its pairwise keys (`ring_b`), so a datagram MAC'd by fuzz-a
  * for fuzz-b opens.  This target covers everything a stranger can reach:
  * the length bounds, the magic, version, type and flags, the keyring
- * lookup, and the signature or MAC check (which the fuzzer cannot pass by
- * itself: the seed corpus holds datagrams signed by fuzz-a, and MAC'd by
- * fuzz-a for fuzz-b, and a mutation of one mostly lands on BADSIG).  The
- * record walk behind the signature is fuzz_wire_signed.c's job, behind
- * the MAC fuzz_wire_mac.c's.
+ * lookup, and the seal, signature or MAC check (which the fuzzer cannot
+ * pass by itself: the seed corpus holds datagrams sealed by fuzz-a, alone
+ * and in groups of up to 64, membership datagrams signed by fuzz-a, and
+ * datagrams MAC'd by fuzz-a for fuzz-b, and a mutation of one mostly lands
+ * on BADSIG).  The record walk behind the seal is fuzz_wire_signed.c's
+ * job, behind the MAC fuzz_wire_mac.c's.
  *
  * Oracles: a drop reason fgw_open() can give (never STALE or REPLAY,
  * which are the replay window's), a dropped view that yields no record,
- * and for an opened datagram the record walk of fuzz_walk().  An opened
+ * and for an opened datagram the record walk of fuzz_walk(); an opened
+ * sealed datagram folds to a root fuzz-a signed, by fuzz_ref_seal(),
+ * which restates seal.h without seal.c.  An opened
  * MAC'd datagram comes from fuzz-a (fuzz-b has no key for itself) and
  * ends with the MAC of the rest under the key fuzz-a derives toward
  * fuzz-b (recomputed here).  The pairwise keys matter only there: the
@@ -72,6 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                               FGW_MAC_KEY_SIZE) == 0);
 		FUZZ_ASSERT(memcmp(tag, data + v.end, FGW_MAC_SIZE) == 0);
 	}
+	/* A sealed datagram that opened: its seal is what seal.h defines,
+	 * computed here without seal.c. */
+	if (v.type == FGW_TYPE_CONSUMPTION && !mac)
+		FUZZ_ASSERT(
+		    fuzz_ref_seal(data, size, ids->ring_b.keys[v.origin].pk));
 	(void)fuzz_walk(&v, data, size, NULL);
 	/* A view walked to its end stays there. */
 	FUZZ_ASSERT(fgw_next(&v, &r) == 0);

@@ -47,9 +47,10 @@
  *  - writing it again with fgw_begin/fgw_set_batch (its flags without
  *    FGW_F_MAC)/fgw_add (each record with its floor)/fgw_seal_mac under
  *    the key it was made with gives back the same bytes, MAC included.
- *    The writer keeps room for a signature (wire.h), so it never makes a
- *    MAC'd datagram longer than FGW_MAX_SIZE - 48: such a datagram, which
- *    the reader accepts all the same, is walked but not rewritten.
+ *    The writer keeps room for the largest seal (wire.h), so it never
+ *    makes a MAC'd datagram longer than FGW_MAX_SIZE - 146: such a
+ *    datagram, which the reader accepts all the same, is walked but not
+ *    rewritten.
  *
  * Costs at most three keyed BLAKE2b per input (the MAC, and its check at
  * fuzz-b and fuzz-c; fuzz-a has no key to check it with), four when it
@@ -152,8 +153,8 @@ static void opened(struct fgw_view *v, const uint8_t *dg, size_t len,
 	FUZZ_ASSERT(v->nrec == nrec);
 	FUZZ_ASSERT(v->incarnation == INCARNATION && v->seq == SEQ);
 	FUZZ_ASSERT(v->end == len - FGW_MAC_SIZE);
-	/* What the writer makes keeps room for a signature. */
-	writable = len - FGW_MAC_SIZE + FGW_SIG_SIZE <= FGW_MAX_SIZE;
+	/* What the writer makes keeps room for the largest seal. */
+	writable = len - FGW_MAC_SIZE + FGW_SEAL_MAX <= FGW_MAX_SIZE;
 	fgw_begin(w, FGW_MAX_SIZE, a, INCARNATION, SEQ);
 	fgw_set_batch(w, v->from, v->to, v->part, v->flags & ~FGW_F_MAC);
 	FUZZ_ASSERT(fuzz_walk(v, dg, len, writable ? w : NULL) == nrec);

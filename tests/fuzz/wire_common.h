@@ -24,7 +24,7 @@
  *
  * Walk.  fgw_open() promises that an opened consumption datagram has
  * known flags, a batch with from <= to, and exactly nrec well-formed
- * records from FGW_CONS_HDR to its trailer (the signature, or with
+ * records from FGW_CONS_HDR to its trailer (the seal, or with
  * FGW_F_MAC the MAC), none more recent than its count, and a view whose
  * `end` is where that trailer starts; fuzz_walk() holds the view and
  * fgw_next() to that, record by record, against the bytes themselves
@@ -135,12 +135,54 @@ static inline const struct fuzz_ids *fuzz_ids(void)
 	return &ids;
 }
 
-/* The trailer wire.h gives @buf (type and flags bytes): its length. */
-static inline size_t fuzz_trailer(const uint8_t *buf)
+/* The trailer wire.h gives the @len bytes of @buf (its type and flags
+ * bytes, and a seal's depth, the byte before its signature): its length.
+ * Membership: a signature; consumption: a MAC, or a seal of 66 bytes and
+ * 16 a level (gossip/seal.h). */
+static inline size_t fuzz_trailer(const uint8_t *buf, size_t len)
 {
-	return buf[4] == FGW_TYPE_CONSUMPTION && (buf[5] & FGW_F_MAC)
-	           ? FGW_MAC_SIZE
-	           : FGW_SIG_SIZE;
+	if (buf[4] == FGW_TYPE_CONSUMPTION && (buf[5] & FGW_F_MAC))
+		return FGW_MAC_SIZE;
+	if (buf[4] != FGW_TYPE_CONSUMPTION)
+		return FGW_SIG_SIZE;
+	return 2 + FGW_SIG_SIZE + (size_t)buf[len - FGW_SIG_SIZE - 1] * 16;
+}
+
+/*
+ * The root a sealed consumption datagram folds to, computed here from
+ * gossip/seal.h's definition and not by seal.c: the leaf is BLAKE2b-128,
+ * personal "floodgate-leaf3", of the datagram up to its trailer; each
+ * level hashes (left || right), personal "floodgate-node3", the datagram's
+ * side given by the index's bits from the bottom.  The signed message is
+ * "floodgate-root3" NUL || root.  1 if @pk signed it, else 0.
+ */
+static inline int fuzz_ref_seal(const uint8_t *buf, size_t len,
+                                const uint8_t pk[FGW_PK_SIZE])
+{
+	static const uint8_t leaf[16] = "floodgate-leaf3",
+	                     node[16] = "floodgate-node3",
+	                     ctx[16] = "floodgate-root3";
+	size_t depth = buf[len - FGW_SIG_SIZE - 1], t, k;
+	size_t index = buf[len - FGW_SIG_SIZE - 2];
+	uint8_t h[16], pair[32], msg[32];
+
+	t = len - 2 - FGW_SIG_SIZE - depth * 16;
+	if (index >= ((size_t)1 << depth))
+		return 0;
+	FUZZ_ASSERT(crypto_generichash_blake2b_salt_personal(
+	                h, 16, buf, t, NULL, 0, NULL, leaf) == 0);
+	for (k = 0; k < depth; k++) {
+		const uint8_t *sib = buf + t + k * 16;
+
+		memcpy(pair, (index >> k) & 1 ? sib : h, 16);
+		memcpy(pair + 16, (index >> k) & 1 ? h : sib, 16);
+		FUZZ_ASSERT(crypto_generichash_blake2b_salt_personal(
+		                h, 16, pair, 32, NULL, 0, NULL, node) == 0);
+	}
+	memcpy(msg, ctx, 16);
+	memcpy(msg + 16, h, 16);
+	return crypto_sign_verify_detached(buf + len - FGW_SIG_SIZE, msg, 32,
+	                                   pk) == 0;
 }
 
 /*
@@ -148,16 +190,17 @@ static inline size_t fuzz_trailer(const uint8_t *buf)
  * trusted origin: the common header with @flags and @nrec, then @body
  * (@len bytes: the batch fields, then records), then a trailer of
  * @trailer bytes.  @proof: whether the proof @flags call for is there and
- * verifies (the origin's signature; with FGW_F_MAC, its MAC under the key
- * the receiver shares with the origin).  The datagram must not exceed
- * FGW_MAX_SIZE (OVERSIZED is fuzz_wire.c's).
+ * verifies (the origin's seal of a group of one, 66 bytes; with
+ * FGW_F_MAC, its MAC under the key the receiver shares with the origin).
+ * The datagram must not exceed FGW_MAX_SIZE (OVERSIZED is fuzz_wire.c's).
  *
  * In fgw_open()'s order: shorter than the shortest datagram of all
  * (FGW_MAC_MIN), TRUNCATED before a byte is read; a flag that is not
  * ours, BADVERSION; too short for the batch fields and the trailer the
  * flags call for, TRUNCATED; no proof, BADSIG; then from > to, or a body
  * that is not exactly nrec well-formed records with recent <= count,
- * MALFORMED; else OK.
+ * MALFORMED; else OK.  (The seal's depth is 0 wherever this is asked:
+ * the targets seal groups of one.)
  */
 static inline enum fgw_drop fuzz_ref_verdict(unsigned flags, unsigned nrec,
                                              const uint8_t *body, size_t len,
@@ -165,7 +208,8 @@ static inline enum fgw_drop fuzz_ref_verdict(unsigned flags, unsigned nrec,
 {
 	const size_t batch = FGW_CONS_HDR - FGW_HDR_SIZE;
 	const size_t dlen = FGW_HDR_SIZE + len + trailer;
-	const size_t want = (flags & FGW_F_MAC) ? FGW_MAC_SIZE : FGW_SIG_SIZE;
+	const size_t want =
+	    (flags & FGW_F_MAC) ? FGW_MAC_SIZE : 2 + FGW_SIG_SIZE;
 	size_t pos = batch;
 	unsigned n = 0;
 
@@ -220,8 +264,8 @@ static inline size_t fuzz_walk(struct fgw_view *v, const uint8_t *buf,
 	FUZZ_ASSERT(v->buf == buf && v->len == len);
 	FUZZ_ASSERT(len >= FGW_MAC_MIN && len <= FGW_MAX_SIZE);
 	/* The body ends where the trailer its type and flags call for
-	 * starts: len - 64, or len - 16 with FGW_F_MAC. */
-	end = len - fuzz_trailer(buf);
+	 * starts: before the seal, the signature, or the MAC. */
+	end = len - fuzz_trailer(buf, len);
 	FUZZ_ASSERT(v->end == end);
 	if (v->type == FGW_TYPE_MEMBER) {
 		struct fgw_member m;

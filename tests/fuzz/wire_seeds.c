@@ -5,8 +5,9 @@
  *
  * From the top of the source tree (FUZZING.md):
  *
- *   cc -std=c11 -I. tests/fuzz/wire_seeds.c gossip/wire.c \
- *       gossip/pairwise.c -lsodium -o /tmp/wire_seeds
+ *   cc -std=gnu11 -I. -I_build/lib tests/fuzz/wire_seeds.c gossip/wire.c \
+ *       gossip/seal.c gossip/pairwise.c gossip/keys.c -lsodium \
+ *       -o /tmp/wire_seeds
  *   /tmp/wire_seeds tests/fuzz/corpus
  *
  * after emptying corpus/wire, corpus/wire_signed and corpus/wire_mac (a
@@ -58,11 +59,33 @@ static void put(uint8_t *p, uint64_t v, int n)
 		p[i] = (uint8_t)v;
 }
 
+/* A consumption datagram: seal [0, len - 66) as a group of one into its
+ * last 66 bytes (gossip/seal.h).  A membership datagram: sign
+ * [0, len - 64) into its last 64. */
 static void sign(uint8_t *buf, size_t len, const uint8_t *sk)
 {
+	if (buf[4] == FGW_TYPE_CONSUMPTION) {
+		const uint8_t *b = buf;
+		size_t blen = len - FGW_SEAL_FIXED;
+		uint8_t *t = buf + blen;
+
+		FUZZ_ASSERT(len >= FGW_HDR_SIZE + FGW_SEAL_FIXED);
+		FUZZ_ASSERT(fgw_seal_sign(1, &b, &blen, &t, sk) ==
+		            FGW_SEAL_FIXED);
+		return;
+	}
 	FUZZ_ASSERT(len >= FGW_MIN_SIZE);
 	FUZZ_ASSERT(crypto_sign_detached(buf + len - FGW_SIG_SIZE, NULL, buf,
 	                                 len - FGW_SIG_SIZE, sk) == 0);
+}
+
+/* The seal that ends a consumption datagram: its length. */
+static size_t seal_of(const uint8_t *buf, size_t len)
+{
+	size_t t = fgw_seal_size(buf, len);
+
+	FUZZ_ASSERT(t != 0);
+	return t;
 }
 
 static void write_file(const char *target, const char *name, const uint8_t *buf,
@@ -90,14 +113,15 @@ static void wire(const char *name, const uint8_t *buf, size_t len)
 	write_file("wire", name, buf, len);
 }
 
-/* A consumption datagram signed by fuzz-a, as the wire_signed target
- * takes it. */
+/* A consumption datagram sealed by fuzz-a, as the wire_signed target
+ * takes it (which seals it again, alone). */
 static void wire_signed(const char *name, const uint8_t *buf, size_t len)
 {
 	uint8_t in[FGW_MAX_SIZE];
-	size_t body = len - FGW_HDR_SIZE - FGW_SIG_SIZE;
+	size_t body = len - FGW_HDR_SIZE - seal_of(buf, len);
 
-	FUZZ_ASSERT(len >= FGW_MIN_SIZE && buf[4] == FGW_TYPE_CONSUMPTION);
+	FUZZ_ASSERT(len >= FGW_HDR_SIZE + FGW_SEAL_FIXED &&
+	            buf[4] == FGW_TYPE_CONSUMPTION);
 	FUZZ_ASSERT(memcmp(buf + 8, ids->keys[0].pk, FGW_PK_SIZE) == 0);
 	memcpy(in, buf + 5, 3); /* flags, nrec */
 	memcpy(in + 3, buf + FGW_HDR_SIZE, body);
@@ -132,20 +156,21 @@ static void wire_mac_of(const char *name, uint8_t sel, const uint8_t *buf,
 	         buf + FGW_HDR_SIZE, len - FGW_HDR_SIZE - trailer);
 }
 
-/* A consumption datagram signed by fuzz-a, for the three targets. */
+/* A consumption datagram sealed by fuzz-a, for the three targets. */
 static void both(const char *name, const uint8_t *buf, size_t len)
 {
 	wire(name, buf, len);
 	wire_signed(name, buf, len);
-	wire_mac_of(name, 0, buf, len, FGW_SIG_SIZE);
+	wire_mac_of(name, 0, buf, len, seal_of(buf, len));
 }
 
-/* A consumption datagram by hand: header, batch, @body, signature. */
+/* A consumption datagram by hand: header, batch, @body, a seal of its
+ * own. */
 static size_t raw(uint8_t *buf, int version, uint8_t flags, uint16_t nrec,
                   uint64_t from, uint64_t to, uint32_t part, const void *body,
                   size_t bodylen)
 {
-	size_t len = FGW_CONS_HDR + bodylen + FGW_SIG_SIZE;
+	size_t len = FGW_CONS_HDR + bodylen + FGW_SEAL_FIXED;
 
 	memset(buf, 0, len);
 	memcpy(buf, "FGW", 3);
@@ -234,11 +259,17 @@ static void consumption(void)
 	fgw_set_batch(&w, 7, 7, 0, FGW_F_LAST);
 	len = fgw_finish(&w, sk);
 	both("heartbeat", w.buf, len);
-	/* the same, from a future version */
+	/* the same, from a future version, and from version 2 (a
+	 * signature per datagram) */
 	memcpy(buf, w.buf, len);
-	buf[3] = 3;
+	buf[3] = 4;
 	sign(buf, len, sk);
-	wire("version-3", buf, len);
+	wire("version-4", buf, len);
+	memcpy(buf, w.buf, len);
+	buf[3] = 2;
+	FUZZ_ASSERT(crypto_sign_detached(buf + len - FGW_SIG_SIZE, NULL, buf,
+	                                 len - FGW_SIG_SIZE, sk) == 0);
+	wire("version-2", buf, len);
 	/* one soon after a change: relays forward it */
 	fgw_begin(&w, FGW_MAX_SIZE, a, 1, 2);
 	fgw_set_batch(&w, 9, 9, 0, FGW_F_LAST | FGW_F_FLOOD);
@@ -276,26 +307,27 @@ static void consumption(void)
 	/* By hand, signed: each fails one check. */
 	n = rec(body, 3, 8, 5, 5, "api", "10.0.0.1");
 	both("malformed-nrec", buf,
-	     raw(buf, 2, FGW_F_LAST, 2, 0, 1, 0, body, n));
+	     raw(buf, FGW_VERSION, FGW_F_LAST, 2, 0, 1, 0, body, n));
 	n = rec(body, 3, 8, 5, 6, "api", "10.0.0.1");
 	both("malformed-recent-above-count", buf,
-	     raw(buf, 2, FGW_F_LAST, 1, 0, 1, 0, body, n));
+	     raw(buf, FGW_VERSION, FGW_F_LAST, 1, 0, 1, 0, body, n));
 	n = rec(body, 3, 8, 5, 5, "api", "10.0.0.1");
 	both("malformed-from-above-to", buf,
-	     raw(buf, 2, FGW_F_LAST, 1, 9, 8, 0, body, n));
+	     raw(buf, FGW_VERSION, FGW_F_LAST, 1, 9, 8, 0, body, n));
 	n = rec(body, 3, 8, 5, 5, "api", "10.0.0.1");
 	body[0] = 0; /* a rule of no bytes */
 	both("malformed-empty-rule", buf,
-	     raw(buf, 2, FGW_F_LAST, 1, 0, 1, 0, body, n));
+	     raw(buf, FGW_VERSION, FGW_F_LAST, 1, 0, 1, 0, body, n));
 	n = rec(body, 3, 8, 5, 5, "api", "10.0.0.1");
 	body[1] = 60; /* a key longer than what follows */
 	both("malformed-overrun", buf,
-	     raw(buf, 2, FGW_F_LAST, 1, 0, 1, 0, body, n));
+	     raw(buf, FGW_VERSION, FGW_F_LAST, 1, 0, 1, 0, body, n));
 	n = rec(body, 3, 8, 5, 5, "api", "10.0.0.1");
-	both("unknown-flag", buf, raw(buf, 2, 0x80, 1, 0, 1, 0, body, n));
-	/* Version 2's header, version 1's length: no batch fields. */
-	len = FGW_HDR_SIZE + FGW_SIG_SIZE;
-	raw(buf, 2, 0, 0, 0, 0, 0, NULL, 0);
+	both("unknown-flag", buf,
+	     raw(buf, FGW_VERSION, 0x80, 1, 0, 1, 0, body, n));
+	/* No room for the batch fields: the common header and a seal. */
+	len = FGW_HDR_SIZE + FGW_SEAL_FIXED;
+	raw(buf, FGW_VERSION, 0, 0, 0, 0, 0, NULL, 0);
 	sign(buf, len, sk);
 	both("truncated-batch", buf, len);
 	/* A version 1 datagram (its heartbeat): a cluster is upgraded all
@@ -306,12 +338,58 @@ static void consumption(void)
 	sign(buf, len, sk);
 	wire("version-1", buf, len);
 
-	/* Signed, but flagged as MAC'd: the MAC (the signature's last 16
+	/* Sealed, but flagged as MAC'd: the MAC (the signature's last 16
 	 * bytes) is checked instead, and fails (wire_signed: no pairwise
 	 * keys at all). */
 	n = rec(body, 3, 8, 5, 5, "api", "10.0.0.1");
-	both("signed-with-mac-flag", buf,
-	     raw(buf, 2, FGW_F_LAST | FGW_F_MAC, 1, 0, 1, 0, body, n));
+	both(
+	    "signed-with-mac-flag", buf,
+	    raw(buf, FGW_VERSION, FGW_F_LAST | FGW_F_MAC, 1, 0, 1, 0, body, n));
+}
+
+/* Seal groups (gossip/seal.h): datagrams of groups of 5 (depth 3) and 64
+ * (depth 6, the deepest), each opening on its own; and seals that fail
+ * one check each. */
+static void groups(void)
+{
+	static struct fgw_writer w[FGW_GROUP_MAX];
+	struct fgw_writer *wp[FGW_GROUP_MAX];
+	static const size_t sizes[] = {5, FGW_GROUP_MAX};
+	uint8_t buf[FGW_MAX_SIZE];
+	char key[32], name[64];
+	size_t z, i, n, len, t;
+
+	for (z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+		n = sizes[z];
+		for (i = 0; i < n; i++) {
+			fgw_begin(&w[i], 1200, ids->keys[0].pk, 4, 300 + i);
+			fgw_set_batch(&w[i], 50, 60, (uint32_t)i,
+			              i + 1 == n ? FGW_F_LAST : 0);
+			snprintf(key, sizeof key, "10.1.%zu.%zu", z, i);
+			FUZZ_ASSERT(fgw_add(&w[i], "api", 3, key, strlen(key),
+			                    i + 1, 0) == 0);
+			wp[i] = &w[i];
+		}
+		FUZZ_ASSERT(fgw_finish_group(wp, n, ids->sk[0]) == 0);
+		for (i = 0; i<n; i += n - 1> 3 ? (n - 1) / 3 : 1) {
+			snprintf(name, sizeof name, "group-%zu-part-%zu", n, i);
+			both(name, w[i].buf, w[i].len);
+		}
+	}
+	/* of the group of 64 (depth 6): the last datagram, its depth one
+	 * too many; its index beyond the depth of a group of 5; a hash of
+	 * its path altered */
+	len = w[n - 1].len;
+	t = len - FGW_SEAL_MAX;
+	memcpy(buf, w[n - 1].buf, len);
+	buf[len - FGW_SIG_SIZE - 1] = FGW_DEPTH_MAX + 1;
+	wire("seal-too-deep", buf, len);
+	memcpy(buf, w[n - 1].buf, len);
+	buf[t + FGW_DEPTH_MAX * FGW_HASH_SIZE] = 200;
+	wire("seal-index-beyond-depth", buf, len);
+	memcpy(buf, w[n - 1].buf, len);
+	buf[t + 2 * FGW_HASH_SIZE] ^= 0x04;
+	wire("seal-path-altered", buf, len);
 }
 
 /* MAC'd datagrams: fuzz-a's for fuzz-b, the receiver of the wire target;
@@ -361,8 +439,8 @@ static void mac(void)
 	wire("mac-from-b", buf, len);
 
 	/* FGW_MAX_SIZE bytes MAC'd: 12 records of the longest rule and
-	 * key.  The reader takes it; the writer, which keeps room for a
-	 * signature, never makes one this long. */
+	 * key.  The reader takes it; the writer, which keeps room for the
+	 * largest seal, never makes one this long. */
 	memset(body, 0, 20); /* batch: (0, 0], part 0 */
 	for (i = 0, n = 20; i < 12; i++) {
 		char rule[FGW_RULE_MAX], key[FGW_KEY_MAX];
@@ -455,6 +533,7 @@ int main(int argc, char **argv)
 	ids = fuzz_ids();
 	fuzz_keypair(FUZZ_SEED_STRANGER, stranger_pk, stranger_sk);
 	consumption();
+	groups();
 	mac();
 	membership();
 	return 0;
