@@ -4,10 +4,10 @@
  * Each request to a location with a FloodgateRule takes FloodgateCost
  * tokens from the bucket of (rule, key) in the shared-memory segment that
  * floodgated owns.  Denied requests end with 429 and Retry-After; denied and
- * allowed ones carry RateLimit-Limit, RateLimit-Remaining and
- * RateLimit-Reset.  The check runs in the fixups phase, after
- * authentication (so FloodgateKey user sees r->user), once per client
- * request: subrequests and internal redirects are not charged again.
+ * allowed ones carry RateLimit-Policy and RateLimit (the httpapi draft's,
+ * as libfloodgate's fg_ratelimit_headers() writes them).  The check runs in the
+ * fixups phase, after authentication (so FloodgateKey user sees r->user), once
+ * per client request: subrequests and internal redirects are not charged again.
  *
  * Where to attach.  The parent attaches in post_config, before it forks
  * the children, and every child uses its inherited copy of the handle.
@@ -315,10 +315,18 @@ static apr_uint64_t ceil_sec(uint64_t ms)
 	return (ms + 999) / 1000;
 }
 
+/* The decision's RateLimit-Policy and RateLimit, as libfloodgate writes
+ * them; *@ok 0 when the rule was withdrawn since (then none). */
+struct fg_hdrs {
+	char policy[FG_RATELIMIT_MAX], ratelimit[FG_RATELIMIT_MAX];
+	int ok;
+};
+
 static int fixups(request_rec *r)
 {
 	const fg_dir_conf *dc =
 	    ap_get_module_config(r->per_dir_config, &floodgate_module);
+	struct fg_hdrs h = {.ok = 0};
 	fg_decision d;
 	fg_client *c;
 	const char *key;
@@ -336,6 +344,10 @@ static int fixups(request_rec *r)
 	c = client_for(r);
 	allowed = c ? fg_allow(c, dc->rule, key, dc->cost ? dc->cost : 1, &d)
 	            : FG_ENOSEG;
+	if (allowed >= 0)
+		h.ok =
+		    fg_ratelimit_headers(c, &d, h.policy, sizeof h.policy,
+		                         h.ratelimit, sizeof h.ratelimit) == 0;
 	if (fg_mutex)
 		apr_thread_mutex_unlock(fg_mutex);
 	if (!c)
@@ -352,13 +364,10 @@ static int fixups(request_rec *r)
 		return DECLINED;
 	}
 	/* err_headers_out: kept on error responses and internal redirects */
-	apr_table_setn(r->err_headers_out, "RateLimit-Limit",
-	               apr_psprintf(r->pool, "%u", (unsigned)d.limit));
-	apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
-	               apr_psprintf(r->pool, "%u", (unsigned)d.remaining));
-	apr_table_setn(
-	    r->err_headers_out, "RateLimit-Reset",
-	    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, ceil_sec(d.reset_ms)));
+	if (h.ok) {
+		apr_table_set(r->err_headers_out, "RateLimit-Policy", h.policy);
+		apr_table_set(r->err_headers_out, "RateLimit", h.ratelimit);
+	}
 	if (allowed)
 		return DECLINED;
 	apr_table_setn(r->err_headers_out, "Retry-After",

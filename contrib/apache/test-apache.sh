@@ -160,8 +160,9 @@ else
 fi
 curl -s -D "$tmp/h1" -o /dev/null "$url/limited/index.html"
 check "an allowed response is 200" grep -q "^HTTP/1.1 200" "$tmp/h1"
-check "an allowed response carries RateLimit-Limit/Remaining/Reset" \
-	test "$(header "$tmp/h1" RateLimit-Limit) $(header "$tmp/h1" RateLimit-Remaining) $(header "$tmp/h1" RateLimit-Reset)" = "$CAP $((CAP - 1)) 3600"
+# CAP tokens, one an hour: full from empty in CAP hours, the next in one
+check "an allowed response carries RateLimit-Policy and RateLimit, no legacy names" \
+	test "$(header "$tmp/h1" RateLimit-Policy) $(header "$tmp/h1" RateLimit) $(grep -ci "^RateLimit-\(Limit\|Remaining\|Reset\)" "$tmp/h1")" = "\"t\";q=$CAP;w=$((CAP * 3600)) \"t\";r=$((CAP - 1));t=3600 0"
 
 set -- $(abrun "$url/limited/index.html" 1000)
 echo "# ab: complete $1, non-2xx $2, broken $3"
@@ -171,8 +172,9 @@ check "admitted exactly the bucket's remaining $((CAP - 1))" test $(($1 - $2)) -
 curl -s -D "$tmp/h2" -o /dev/null "$url/limited/index.html"
 check "a denied request is 429" grep -q "^HTTP/1.1 429" "$tmp/h2"
 ra=$(header "$tmp/h2" Retry-After)
-check "429 carries Retry-After (an hour away) and RateLimit-*" \
-	test "${ra:-0}" -ge 3500 -a "$(header "$tmp/h2" RateLimit-Limit) $(header "$tmp/h2" RateLimit-Remaining)" = "$CAP 0" -a "$(header "$tmp/h2" RateLimit-Reset)" -gt 3600
+rl=$(header "$tmp/h2" RateLimit)
+check "429 carries Retry-After (an hour away), RateLimit-Policy and RateLimit (t no later than Retry-After)" \
+	test "${ra:-0}" -ge 3500 -a "$(header "$tmp/h2" RateLimit-Policy) ${rl%;t=*}" = "\"t\";q=$CAP;w=$((CAP * 3600)) \"t\";r=0" -a "${rl##*;t=}" -le "${ra:-0}"
 
 curl -s -D "$tmp/h3" -o /dev/null "$url/free/index.html"
 check "a location without a rule is not limited and has no headers" \
@@ -194,7 +196,7 @@ check "FloodgateKey user: after authentication, one bucket per user" \
 	test "$(codes "$url/u/index.html" 1)$(codes "$url/u/index.html" 2 "Authorization: Basic $(printf alice:pw-a | base64)")$(codes "$url/u/index.html" 1 "Authorization: Basic $(printf bob:pw-b | base64)")" = "401 200 429 200 "
 curl -s -D "$tmp/h6" -o /dev/null "$url/g/index.html"
 check "FloodgateKey header, header absent: the client address's own bucket" \
-	test "$(header "$tmp/h6" RateLimit-Remaining)" = "$((GCAP - 1))"
+	test "$(header "$tmp/h6" RateLimit)" = "\"g\";r=$((GCAP - 1));t=3600"
 
 # Graceful restarts under load: ab runs while the parent replaces every
 # child twice; the restarts happen while ab is still running (checked).

@@ -29,10 +29,11 @@
  * floodgate.conf(5)) never denies: a would-be denial is logged ("dry
  * run") and shows in $floodgate_status, and the client sees nothing.
  *
- * Headers.  A limited response carries RateLimit-Limit, -Remaining and
- * -Reset of the rule with the fewest tokens left (of a denied request:
- * the rule that denied), and a 429 Retry-After.  They are added by a
- * header filter, so they reach proxied, FastCGI and error_page responses
+ * Headers.  A limited response carries RateLimit-Policy and RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers-10, written by libfloodgate's
+ * fg_ratelimit_headers()) of the rule with the fewest tokens left (of a
+ * denied request: the rule that denied), and a 429 Retry-After.  They are added
+ * by a header filter, so they reach proxied, FastCGI and error_page responses
  * alike.  The request's context, which an internal redirect erases, is
  * found again through the pool cleanup it is allocated in.
  *
@@ -542,15 +543,16 @@ static ngx_int_t fg_handler(ngx_http_request_t *r)
 /* ------------------------------------------------------------ headers */
 
 static ngx_int_t fg_add_header(ngx_http_request_t *r, const char *name,
-                               uint64_t value)
+                               const char *value)
 {
 	ngx_table_elt_t *h;
+	size_t len = ngx_strlen(value);
 	u_char *p;
 
 	h = ngx_list_push(&r->headers_out.headers);
 	if (h == NULL)
 		return NGX_ERROR;
-	p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+	p = ngx_pnalloc(r->pool, len);
 	if (p == NULL)
 		return NGX_ERROR;
 	h->hash = 1;
@@ -560,17 +562,18 @@ static ngx_int_t fg_add_header(ngx_http_request_t *r, const char *name,
 	h->key.data = (u_char *)name;
 	h->key.len = ngx_strlen(name);
 	h->value.data = p;
-	h->value.len = ngx_sprintf(p, "%uL", value) - p;
+	h->value.len = len;
+	ngx_memcpy(p, value, len);
 	return NGX_OK;
 }
 
-static uint64_t fg_seconds(uint64_t ms)
-{
-	return (ms + 999) / 1000;
-}
-
+/* RateLimit-Policy and RateLimit as libfloodgate writes them (the one
+ * formatter every floodgate front end shares), and a denial's Retry-After:
+ * seconds, rounded up, at least 1.  A rule withdrawn since the check has
+ * no figures to give: only Retry-After then. */
 static ngx_int_t fg_header_filter(ngx_http_request_t *r)
 {
+	char pol[FG_RATELIMIT_MAX], rl[FG_RATELIMIT_MAX], ra[NGX_INT64_LEN + 1];
 	ngx_http_floodgate_ctx_t *ctx;
 	uint64_t retry;
 
@@ -580,16 +583,16 @@ static ngx_int_t fg_header_filter(ngx_http_request_t *r)
 	if (ctx == NULL || !ctx->report || ctx->sent)
 		return ngx_http_next_header_filter(r);
 	ctx->sent = 1;
-	if (fg_add_header(r, "RateLimit-Limit", ctx->d.limit) != NGX_OK ||
-	    fg_add_header(r, "RateLimit-Remaining", ctx->d.remaining) !=
-	        NGX_OK ||
-	    fg_add_header(r, "RateLimit-Reset", fg_seconds(ctx->d.reset_ms)) !=
-	        NGX_OK)
+	if (fg != NULL &&
+	    fg_ratelimit_headers(fg, &ctx->d, pol, sizeof pol, rl, sizeof rl) ==
+	        0 &&
+	    (fg_add_header(r, "RateLimit-Policy", pol) != NGX_OK ||
+	     fg_add_header(r, "RateLimit", rl) != NGX_OK))
 		return NGX_ERROR;
 	if (ctx->denied) {
-		retry = fg_seconds(ctx->d.retry_after_ms);
-		if (fg_add_header(r, "Retry-After", retry > 0 ? retry : 1) !=
-		    NGX_OK)
+		retry = (ctx->d.retry_after_ms + 999) / 1000;
+		*ngx_sprintf((u_char *)ra, "%uL", retry > 0 ? retry : 1) = '\0';
+		if (fg_add_header(r, "Retry-After", ra) != NGX_OK)
 			return NGX_ERROR;
 	}
 	return ngx_http_next_header_filter(r);

@@ -76,6 +76,24 @@ SERVER_RULES = """
 """
 
 
+def fields(value):
+    """A RateLimit or RateLimit-Policy value, '"RULE";k=v;...', as
+    (RULE, {k: int(v)})."""
+    name, _, params = value.partition(";")
+    return name.strip('"'), {k: int(v) for k, _, v in
+                             (p.partition("=") for p in params.split(";"))}
+
+
+def remaining(h):
+    return fields(h["ratelimit"])[1]["r"]
+
+
+def quota(h):
+    """(rule, capacity) of RateLimit-Policy."""
+    name, f = fields(h["ratelimit-policy"])
+    return name, f["q"]
+
+
 def nginx_conf(tmp, port, port2, seg, locations=LOCATIONS):
     user = "user nobody nogroup;" if ROOT else ""
     root = os.path.join(tmp, "www")
@@ -217,9 +235,11 @@ class TestNginx(NginxCase):
     def test_1_allowed_response_carries_ratelimit_headers(self):
         status, h, body = self.nginx.get("/t/")
         self.assertEqual((status, body), (200, b"hello t\n"))
-        self.assertEqual((h["ratelimit-limit"], h["ratelimit-remaining"],
-                          h["ratelimit-reset"]), ("300", "299", "3600"))
+        # 300 tokens, one an hour: full from empty in 300 h; the next in 1 h
+        self.assertEqual((h["ratelimit-policy"], h["ratelimit"]),
+                         ('"t";q=300;w=1080000', '"t";r=299;t=3600'))
         self.assertNotIn("retry-after", h)
+        self.assertNotIn("ratelimit-limit", h)  # no legacy names
 
     def test_2_workers_share_one_bucket_exactly_under_load(self):
         n = 3000
@@ -232,9 +252,10 @@ class TestNginx(NginxCase):
         status, h, _ = self.nginx.get("/t/")
         self.assertEqual(status, 429)
         self.assertGreaterEqual(int(h["retry-after"]), 3500)
-        self.assertEqual((h["ratelimit-limit"], h["ratelimit-remaining"]),
-                         ("300", "0"))
-        self.assertGreater(int(h["ratelimit-reset"]), 3600)
+        self.assertEqual(h["ratelimit-policy"], '"t";q=300;w=1080000')
+        name, f = fields(h["ratelimit"])
+        self.assertEqual((name, f["r"]), ("t", 0))
+        self.assertLessEqual(f["t"], int(h["retry-after"]))
         # both workers answered, and the log agrees (a worker writes its
         # line after the response: wait for all n + 2 of them)
         def t_lines():
@@ -259,9 +280,9 @@ class TestNginx(NginxCase):
         self.assertEqual(self.nginx.get("/h/", {"X-Client": "bob"})[0], 200)
         # no header: the client's address has a bucket of its own
         _, h, _ = self.nginx.get("/h/")
-        self.assertEqual(h["ratelimit-remaining"], "4")
-        self.assertEqual(self.nginx.get("/h/", {"X-Client": ""})[1]
-                         ["ratelimit-remaining"], "3")
+        self.assertEqual(remaining(h), 4)
+        self.assertEqual(remaining(self.nginx.get("/h/", {"X-Client": ""})[1]),
+                         3)
 
     def test_long_and_binary_keys_are_hashed_not_truncated(self):
         long_a = "p" * 100 + "a"
@@ -275,12 +296,12 @@ class TestNginx(NginxCase):
         got = []
         for _ in range(4):
             status, h, _ = self.nginx.get("/two/", hdr)
-            got.append((status, h["ratelimit-remaining"],
-                        h["ratelimit-limit"]))
+            got.append((status, remaining(h), quota(h)))
         # narrow (6, cost 2) has fewer tokens left than wide (10, cost 1):
         # its numbers are in the headers; its denial is the 429
-        self.assertEqual(got, [(200, "4", "6"), (200, "2", "6"),
-                               (200, "0", "6"), (429, "0", "6")])
+        n6 = ("narrow", 6)
+        self.assertEqual(got, [(200, 4, n6), (200, 2, n6),
+                               (200, 0, n6), (429, 0, n6)])
         with floodgate.Client(self.seg) as c:
             # wide gave a token to each of the 4 requests, denied or not
             self.assertEqual(c.allow("wide", "127.0.0.1").remaining, 5)
@@ -290,7 +311,7 @@ class TestNginx(NginxCase):
         self.assertEqual([g[0] for g in got], [200] * 3)
         # the headers are rule dt's, never the dry run's
         for _, h, _ in got:
-            self.assertEqual(h["ratelimit-limit"], "50")
+            self.assertEqual(quota(h), ("dt", 50))
             self.assertNotIn("retry-after", h)
         log = fgtest.read(self.nginx.error_log)
         self.assertEqual(log.count("dry run, by floodgate rule \"dry\""), 2)
@@ -310,23 +331,23 @@ class TestNginx(NginxCase):
         status, h, body = self.nginx.get("/err/")
         self.assertEqual((status, body), (429, b"slow down\n"))
         self.assertGreaterEqual(int(h["retry-after"]), 3500)
-        self.assertEqual(h["ratelimit-remaining"], "0")
+        self.assertEqual(remaining(h), 0)
 
     def test_internal_redirect_is_not_charged_again(self):
         status, h, body = self.nginx.get("/redir/")
         self.assertEqual((status, body), (200, b"hello r2\n"))
-        self.assertEqual(h["ratelimit-remaining"], "9")
+        self.assertEqual(remaining(h), 9)
         with floodgate.Client(self.seg) as c:
             self.assertEqual(c.allow("r2", "127.0.0.1").remaining, 9)
 
     def test_proxied_response_carries_the_headers(self):
         status, h, body = self.nginx.get("/proxy/")
         self.assertEqual((status, body), (200, b"hello free\n"))
-        self.assertEqual(h["ratelimit-remaining"], "9")
+        self.assertEqual(remaining(h), 9)
 
     def test_unknown_rule_fails_open_with_a_warning(self):
         self.assertEqual(self.nginx.codes("/absent/", 3), [200] * 3)
-        self.assertNotIn("ratelimit-limit", self.nginx.get("/absent/")[1])
+        self.assertNotIn("ratelimit", self.nginx.get("/absent/")[1])
         self.assertIn("floodgate: rule \"no-such-rule\": no such rule",
                       fgtest.read(self.nginx.error_log))
 
@@ -337,7 +358,7 @@ class TestNginx(NginxCase):
         self.assertEqual(self.nginx.codes("/own/", 4, port=p),
                          [200, 200, 200, 429])
         _, h, _ = self.nginx.get("/off/", port=p)
-        self.assertNotIn("ratelimit-limit", h)
+        self.assertNotIn("ratelimit", h)
 
     def test_z_reload_keeps_the_buckets_and_workers_attach_again(self):
         old = self.nginx.workers()
@@ -354,7 +375,7 @@ class TestNginxMissingSegment(unittest.TestCase):
         owner = None
         try:
             _, h, _ = srv.get("/t/")
-            self.assertNotIn("ratelimit-limit", h)
+            self.assertNotIn("ratelimit", h)
             self.assertEqual(srv.get("/t/")[0], 200)
             self.assertIn("floodgate: cannot attach to segment \"%s\"" % seg,
                           fgtest.read(srv.error_log))

@@ -7,9 +7,10 @@
 
 Each request takes `cost` tokens from the bucket of (rule, key).  Denied:
 429 Too Many Requests with Retry-After (whole seconds, at least 1) and
-RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset; the application is
-not called.  Allowed: the application's response, with the three
-RateLimit-* headers added.
+RateLimit-Policy / RateLimit (draft-ietf-httpapi-ratelimit-headers-10, as
+libfloodgate's fg_ratelimit_headers() writes them, the same as every other
+floodgate front end); the application is not called.  Allowed: the
+application's response, with RateLimit-Policy and RateLimit added.
 
 No request is exempted silently.  The key is key(environ), by default the
 client's address.  When the key function returns None or "" (the header it
@@ -199,10 +200,12 @@ class RateLimit:
             return None
         return _bucket_key(addr)
 
-    def _headers(self, d):
-        return [("RateLimit-Limit", str(d.limit)),
-                ("RateLimit-Remaining", str(d.remaining)),
-                ("RateLimit-Reset", str(d.reset))]
+    def _headers(self, client, d):
+        try:
+            policy, ratelimit = client.ratelimit_headers(d)
+        except floodgate.Error:
+            return []  # the rule was withdrawn since: say nothing of it
+        return [("RateLimit-Policy", policy), ("RateLimit", ratelimit)]
 
     def _client_now(self):
         if self._client is None and time.monotonic() >= self._next_attach:
@@ -229,7 +232,7 @@ class RateLimit:
         self._healthy()
         if d.shadow:  # a dry run's would-be denial: the client sees nothing
             return self.app(environ, start_response)
-        headers = self._headers(d)
+        headers = self._headers(client, d)
         if not d.allowed:
             body = b"Too Many Requests\n"
             start_response("429 Too Many Requests", [

@@ -104,6 +104,63 @@ class TestBinding(SegmentCase):
             else:
                 os.environ["FLOODGATE_SEGMENT"] = old
 
+    def test_ratelimit_headers_are_the_librarys_values(self):
+        # CAP tokens, one an hour: full from empty in CAP hours; the
+        # tokens taken at one instant come back an hour apart
+        with floodgate.Client(self.seg) as c:
+            d = c.allow("t", "h")
+            self.assertEqual(c.ratelimit_headers(d), (
+                '"t";q=%d;w=%d' % (self.CAP, self.CAP * 3600),
+                '"t";r=%d;t=3600' % (self.CAP - 1)))
+            self.owner.remove_rule("t")
+            with self.assertRaises(floodgate.Error) as cm:
+                c.ratelimit_headers(d)
+            self.assertEqual(cm.exception.code, floodgate.ENORULE)
+
+    def test_allow_many_admits_all_or_none(self):
+        self.owner.set_rule("one", 1, 1, HOUR_MS)
+        with floodgate.Client(self.seg) as c:
+            d = c.allow_many([("t", "k", 1), ("one", "k", 1)])
+            self.assertTrue(d.allowed)
+            self.assertEqual(c.ratelimit_headers(d)[1], '"one";r=0;t=3600')
+            d = c.allow_many([("t", "k", 1), ("one", "k", 1)])
+            self.assertFalse(d.allowed)
+            # "t" kept nothing of the denied request
+            self.assertEqual(c.allow("t", "k").remaining, self.CAP - 2)
+            with self.assertRaises(floodgate.Error) as cm:
+                c.allow_many([("t", "k", 1), ("nope", "k", 1)])
+            self.assertEqual(cm.exception.code, floodgate.ENORULE)
+            with self.assertRaises(floodgate.Error) as cm:
+                c.allow_many([])
+            self.assertEqual(cm.exception.code, floodgate.EINVAL)
+
+    def test_reserve_delays_up_to_the_rules_max_delay(self):
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
+        with floodgate.Client(self.seg) as c:
+            d, delay = c.reserve("d", "k")
+            self.assertEqual((d.allowed, delay), (True, 0))
+            d, delay = c.reserve("d", "k")
+            self.assertTrue(d.allowed)
+            self.assertGreater(delay, 900 * 10**6)
+            self.assertLessEqual(delay, 10**9)
+            d, delay = c.reserve("d", "k")  # 2 s away: beyond 1.5 s
+            self.assertEqual((d.allowed, delay), (False, 0))
+
+    def test_acquire_holds_a_place_until_release(self):
+        self.owner.set_rule("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT,
+                            lease_ms=60000)
+        with floodgate.Client(self.seg) as c:
+            lease = c.acquire("c", "k")
+            self.assertTrue(lease)
+            denied = c.acquire("c", "k")
+            self.assertFalse(denied)
+            self.assertFalse(c.release(denied))
+            self.assertTrue(c.release(lease))
+            self.assertFalse(c.release(lease))  # once
+            again = c.acquire("c", "k")
+            self.assertTrue(again)
+            self.assertTrue(c.release(again))
+
     def test_stats_count_admitted_and_denied(self):
         with floodgate.Client(self.seg) as c:
             for _ in range(self.CAP + 2):
@@ -274,10 +331,12 @@ class TestMiddleware(SegmentCase):
         mw = floodgate_wsgi.RateLimit(app_ok, rule="t", segment=self.seg)
         r, body = self.call(mw)
         self.assertEqual((r.status, body), ("200 OK", b"ok"))
-        self.assertEqual(r.headers["RateLimit-Limit"], "2")
-        self.assertEqual(r.headers["RateLimit-Remaining"], "1")
-        self.assertEqual(r.headers["RateLimit-Reset"], "3600")
+        # 2 tokens, one an hour: full from empty in 7200 s, the next
+        # token in 3600 s
+        self.assertEqual(r.headers["RateLimit-Policy"], '"t";q=2;w=7200')
+        self.assertEqual(r.headers["RateLimit"], '"t";r=1;t=3600')
         self.assertNotIn("Retry-After", r.headers)
+        self.assertNotIn("RateLimit-Limit", r.headers)  # no legacy names
         mw.close()
 
     def test_denied_requests_get_429_with_headers(self):
@@ -288,9 +347,8 @@ class TestMiddleware(SegmentCase):
         self.assertEqual(r.status, "429 Too Many Requests")
         self.assertNotEqual(body, b"ok")
         self.assertEqual(r.headers["Retry-After"], "3600")
-        self.assertEqual(r.headers["RateLimit-Limit"], "2")
-        self.assertEqual(r.headers["RateLimit-Remaining"], "0")
-        self.assertEqual(int(r.headers["RateLimit-Reset"]), 7200)
+        self.assertEqual(r.headers["RateLimit-Policy"], '"t";q=2;w=7200')
+        self.assertEqual(r.headers["RateLimit"], '"t";r=0;t=3600')
         # another address is not affected
         self.assertEqual(self.call(mw, addr="192.0.2.2")[0].status, "200 OK")
         mw.close()
@@ -310,7 +368,7 @@ class TestMiddleware(SegmentCase):
             key=lambda e: e.get("HTTP_X_API_KEY"))
         got = [self.call(mw)[0] for _ in range(3)]  # no header
         self.assertEqual([r.status[:3] for r in got], ["200", "200", "429"])
-        self.assertEqual(got[0].headers["RateLimit-Remaining"], "1")
+        self.assertEqual(got[0].headers["RateLimit"], '"t";r=1;t=3600')
         # an empty header is missing too, and the same address
         self.assertEqual(self.call(mw, HTTP_X_API_KEY="")[0].status[:3],
                          "429")
@@ -338,7 +396,7 @@ class TestMiddleware(SegmentCase):
         for _ in range(5):
             r, _ = self.call(mw, PATH_INFO="/health")
             self.assertEqual(r.status, "200 OK")
-            self.assertNotIn("RateLimit-Limit", r.headers)
+            self.assertNotIn("RateLimit", r.headers)
         self.assertEqual(self.owner.stats()["consumed"], 0)
         mw.close()
 
@@ -356,10 +414,10 @@ class TestMiddleware(SegmentCase):
     def test_shadow_rule_would_be_denial_shows_nothing(self):
         self.owner.set_rule("dry", 1, 1, HOUR_MS, floodgate.RULE_SHADOW)
         mw = floodgate_wsgi.RateLimit(app_ok, rule="dry", segment=self.seg)
-        self.assertIn("RateLimit-Limit", self.call(mw)[0].headers)
+        self.assertIn("RateLimit", self.call(mw)[0].headers)
         r, _ = self.call(mw)
         self.assertEqual(r.status, "200 OK")
-        self.assertNotIn("RateLimit-Limit", r.headers)
+        self.assertNotIn("RateLimit", r.headers)
         self.assertEqual(self.owner.stats()["denied"], 1)
         mw.close()
 
@@ -385,7 +443,7 @@ class TestMiddleware(SegmentCase):
             for _ in range(5):
                 r, body = self.call(mw)
                 self.assertEqual((r.status, body), ("200 OK", b"ok"))
-                self.assertNotIn("RateLimit-Limit", r.headers)
+                self.assertNotIn("RateLimit", r.headers)
             self.assertEqual(buf.getvalue().count("cannot attach"), 1)
             self.assertIn("segment does not exist", buf.getvalue())
             # the segment appears: the next request attaches and is limited
@@ -639,10 +697,11 @@ class ServerCase(SegmentCase):
             # one request first: an allowed response and its headers
             with urllib.request.urlopen(url, timeout=30) as r:
                 self.assertEqual(r.status, 200)
-                self.assertEqual(r.headers["RateLimit-Limit"], str(self.CAP))
-                self.assertEqual(r.headers["RateLimit-Remaining"],
-                                 str(self.CAP - 1))
-                self.assertEqual(r.headers["RateLimit-Reset"], "3600")
+                # CAP tokens, one an hour
+                self.assertEqual(r.headers["RateLimit-Policy"],
+                                 '"t";q=%d;w=%d' % (self.CAP, self.CAP * 3600))
+                self.assertEqual(r.headers["RateLimit"],
+                                 '"t";r=%d;t=3600' % (self.CAP - 1))
             complete, non2xx, broken = fgtest.run_ab(url, self.REQUESTS, 8)
             self.assertEqual((complete, broken), (self.REQUESTS, 0))
             # exactly the bucket: CAP tokens, nothing refills in an hour
@@ -655,9 +714,11 @@ class ServerCase(SegmentCase):
             h = cm.exception.headers
             self.assertEqual(cm.exception.code, 429)
             self.assertGreaterEqual(int(h["Retry-After"]), 3500)
-            self.assertEqual(h["RateLimit-Limit"], str(self.CAP))
-            self.assertEqual(h["RateLimit-Remaining"], "0")
-            self.assertGreater(int(h["RateLimit-Reset"]), 3600)
+            self.assertEqual(h["RateLimit-Policy"],
+                             '"t";q=%d;w=%d' % (self.CAP, self.CAP * 3600))
+            self.assertRegex(h["RateLimit"], r'^"t";r=0;t=\d+$')
+            self.assertLessEqual(int(h["RateLimit"].rsplit("=", 1)[1]),
+                                 int(h["Retry-After"]))
         finally:
             out = srv.stop(self.STOP_SIGNAL)
         self.assertNotIn("Traceback", out)
