@@ -53,39 +53,46 @@ static uint64_t next_token_s(const fg_decision *d, uint64_t interval_ns)
 	return ra && ra < t ? ra : t;
 }
 
+/* "RULE";q=CAPACITY;w=SECONDS and "RULE";r=REMAINING[;t=SECONDS] into the
+ * buffers; FG_ESPACE when one is too small. */
+static int format(const fg_rule_info *ri, const fg_decision *d, char *policy,
+                  size_t policy_len, char *ratelimit, size_t ratelimit_len)
+{
+	uint64_t w =
+	    ceil_s(((unsigned __int128)ri->capacity * ri->period_ms * 1000000u +
+	            ri->rate - 1) /
+	           ri->rate);
+	uint64_t t = next_token_s(d, ri->interval_ns);
+	int n, m;
+
+	n = snprintf(policy, policy_len, "\"%s\";q=%u;w=%llu", ri->name,
+	             (unsigned)d->limit, (unsigned long long)(w ? w : 1));
+	m = snprintf(ratelimit, ratelimit_len,
+	             t ? "\"%s\";r=%u;t=%llu" : "\"%s\";r=%u", ri->name,
+	             (unsigned)d->remaining, (unsigned long long)t);
+	if (n < 0 || m < 0 || (size_t)n >= policy_len ||
+	    (size_t)m >= ratelimit_len)
+		return FG_ESPACE;
+	return 0;
+}
+
 int fg_ratelimit_headers(fg_client *c, const fg_decision *d, char *policy,
                          size_t policy_len, char *ratelimit,
                          size_t ratelimit_len)
 {
 	fg_rule_info ri;
-	uint64_t w, t;
-	int r, n, m;
+	int r;
 
-	if (policy != NULL && policy_len > 0)
-		policy[0] = '\0';
-	if (ratelimit != NULL && ratelimit_len > 0)
-		ratelimit[0] = '\0';
 	if (c == NULL || d == NULL || policy == NULL || ratelimit == NULL)
-		return FG_EINVAL;
-	r = fg_rule_get(c, d->rule, &ri);
-	if (r < 0)
-		return r;
-	if (ri.flags & FG_RULE_IN_FLIGHT)
-		return FG_EKIND;
-	w = ceil_s(((unsigned __int128)ri.capacity * ri.period_ms * 1000000u +
-	            ri.rate - 1) /
-	           ri.rate);
-	n = snprintf(policy, policy_len, "\"%s\";q=%u;w=%llu", ri.name,
-	             (unsigned)d->limit, (unsigned long long)(w ? w : 1));
-	t = next_token_s(d, ri.interval_ns);
-	m = snprintf(ratelimit, ratelimit_len,
-	             t ? "\"%s\";r=%u;t=%llu" : "\"%s\";r=%u", ri.name,
-	             (unsigned)d->remaining, (unsigned long long)t);
-	if (n < 0 || m < 0 || (size_t)n >= policy_len ||
-	    (size_t)m >= ratelimit_len) {
+		r = FG_EINVAL;
+	else if ((r = fg_rule_get(c, d->rule, &ri)) == 0)
+		r = ri.flags & FG_RULE_IN_FLIGHT
+		        ? FG_EKIND
+		        : format(&ri, d, policy, policy_len, ratelimit,
+		                 ratelimit_len);
+	if (r < 0 && policy != NULL && policy_len > 0)
 		policy[0] = '\0';
+	if (r < 0 && ratelimit != NULL && ratelimit_len > 0)
 		ratelimit[0] = '\0';
-		return FG_ESPACE;
-	}
-	return 0;
+	return r;
 }
