@@ -74,8 +74,9 @@ fg_free_port() {
 	return 1
 }
 
-# fg_owner SEGMENT create NAME:CAPACITY:RATE:PERIOD_MS... | stats | unlink:
-# the segment and its rules, through the Python binding's floodgate.Owner;
+# fg_owner SEGMENT create NAME:CAPACITY:RATE:PERIOD_MS[:MAX_DELAY_MS]... |
+# stats | unlink: the segment and its rules (NAME:CAPACITY:inflight:LEASE_MS
+# an in-flight rule), through the Python binding's floodgate.Owner;
 # stats prints "admitted denied".  Needs $srcdir, $lib (libfloodgate) and
 # $asan_preload (empty, or the ASan runtime a sanitizer build needs).
 fg_owner() {
@@ -87,8 +88,13 @@ seg, op = sys.argv[1], sys.argv[2]
 o = floodgate.Owner(seg, capacity=1024)
 if op == "create":
     for spec in sys.argv[3:]:
-        name, cap, rate, period = spec.split(":")
-        o.set_rule(name, int(cap), int(rate), int(period))
+        name, cap, rate, period, *delay = spec.split(":")
+        if rate == "inflight":
+            o.set_rule(name, int(cap), 0, 0, floodgate.RULE_IN_FLIGHT,
+                       lease_ms=int(period))
+        else:
+            o.set_rule(name, int(cap), int(rate), int(period),
+                       max_delay_ms=int(delay[0]) if delay else 0)
 elif op == "stats":
     st = o.stats()
     print(st["consumed"], st["denied"])
