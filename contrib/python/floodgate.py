@@ -121,6 +121,21 @@ class _fg_lease(ctypes.Structure):
     _fields_ = [("opaque_", ctypes.c_uint64 * 11)]
 
 
+class _fg_rule_info(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 32), ("index", ctypes.c_uint32),
+                ("capacity", ctypes.c_uint32), ("rate", ctypes.c_uint32),
+                ("period_ms", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+                ("interval_ns", ctypes.c_uint64),
+                ("table_full", ctypes.c_uint64),
+                ("max_delay_ms", ctypes.c_uint32),
+                ("lease_ms", ctypes.c_uint32)]
+
+
+_RULE_FIELDS = ("index", "capacity", "rate", "period_ms", "flags",
+                "interval_ns", "max_delay_ms", "lease_ms")
+RULES_MAX = 255
+
+
 class _fg_segment_opts(ctypes.Structure):
     _fields_ = [("capacity", ctypes.c_uint64), ("mode", ctypes.c_uint32),
                 ("uid", ctypes.c_int64), ("gid", ctypes.c_int64)]
@@ -249,6 +264,8 @@ def _declare(lib):
         "fg_rule_set": (ctypes.c_int, [P, ctypes.POINTER(_fg_rule)]),
         "fg_rule_remove": (ctypes.c_int, [P, ctypes.c_char_p]),
         "fg_stats": (ctypes.c_int, [P, ctypes.POINTER(_fg_segment_stats)]),
+        "fg_rule_get": (ctypes.c_int, [P, ctypes.c_uint32,
+                                       ctypes.POINTER(_fg_rule_info)]),
     }
     for name, (res, args) in sig.items():
         f = getattr(lib, name)
@@ -349,6 +366,7 @@ class Client:
         self._lib = load_library()
         self._lock = threading.Lock()
         self._h = None
+        self._rule_index = {}  # rule name -> index, as rule() found it
         self.segment = segment
         h = ctypes.c_void_p()
         r = self._attach(_segment_arg(segment), h)
@@ -466,6 +484,27 @@ class Client:
         if r < 0:
             _raise(r)
         return r == 1
+
+    def rule(self, name):
+        """The rule in force named name, as a dict of fg_rule_info (name,
+        index, capacity, rate, period_ms, flags, interval_ns, max_delay_ms,
+        lease_ms), or None.  A name keeps its index for the segment's life:
+        the index is remembered, so a second look is one fg_rule_get()."""
+        want = _cstr(name, "rule name")
+        ri = _fg_rule_info()
+        with self._lock:
+            h = self._handle()
+            guess = self._rule_index.get(want)
+            order = ([guess] if guess is not None else []) + list(
+                range(RULES_MAX))
+            for i in order:
+                if (self._lib.fg_rule_get(h, i, ctypes.byref(ri)) == 0 and
+                        ri.name == want):
+                    self._rule_index[want] = i
+                    info = {f: getattr(ri, f) for f in _RULE_FIELDS}
+                    info["name"] = ri.name.decode()
+                    return info
+        return None
 
     def stats(self):
         """fg_stats() as a dict (O(slots): for operators and tests)."""
