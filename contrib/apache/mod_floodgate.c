@@ -91,6 +91,7 @@ static fg_client *fg;
 static apr_thread_mutex_t *fg_mutex; /* threaded MPMs only */
 static apr_time_t fg_next_retry;     /* children without a handle */
 static apr_time_t fg_next_warning;
+static apr_time_t fg_next_delay_warning; /* its own: hides no other */
 static int fg_off; /* a threaded child without its mutex: never check */
 
 static void *create_server_conf(apr_pool_t *p, server_rec *s)
@@ -433,13 +434,14 @@ static apr_uint64_t ceil_sec(uint64_t ms)
 	return (ms + 999) / 1000;
 }
 
-static void warn(request_rec *r, const char *what, const char *rule, int err)
+static void warn(request_rec *r, const char *what, const char *rule, int err,
+                 apr_time_t *next)
 {
 	apr_time_t now = apr_time_now();
 
-	if (now < fg_next_warning)
+	if (now < *next)
 		return;
-	fg_next_warning = now + apr_time_from_sec(FG_WARN_SEC);
+	*next = now + apr_time_from_sec(FG_WARN_SEC);
 	ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
 	              "floodgate: rule %s: %s%s%s", rule,
 	              err ? fg_strerror(err) : "", err ? "; " : "", what);
@@ -507,7 +509,7 @@ static int may_delay(struct check *k)
 	if ((apr_interval_time_t)ri.max_delay_ms * 1000 <= k->dc->delay)
 		return 1;
 	warn(k->r, "its max-delay exceeds FloodgateDelay: not delayed",
-	     rc->name, 0);
+	     rc->name, 0, &fg_next_delay_warning);
 	return 0;
 }
 
@@ -593,13 +595,14 @@ static int fixups(request_rec *r)
 	if (!k.c)
 		return DECLINED;
 	if (k.conc < 0)
-		warn(r, "request not limited in flight", k.dc->conc, k.conc);
+		warn(r, "request not limited in flight", k.dc->conc, k.conc,
+		     &fg_next_warning);
 	if (k.conc == 0) /* every place taken: one may end any moment */
 		return too_many(r, 1000);
 	if (k.allowed < 0) {
 		warn(r, "request not limited",
-		     k.which < k.n ? k.t[k.which].rule : k.t[0].rule,
-		     k.allowed);
+		     k.which < k.n ? k.t[k.which].rule : k.t[0].rule, k.allowed,
+		     &fg_next_warning);
 		return DECLINED;
 	}
 	/* err_headers_out: kept on error responses and internal redirects */

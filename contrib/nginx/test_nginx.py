@@ -12,6 +12,7 @@ run as nobody and the segment is 0660 root with group nogroup: the master
 never opens it, each worker attaches after the fork.  Rules refill one
 token an hour: exactly `capacity` requests of one key are admitted.
 """
+import concurrent.futures
 import grp
 import http.client
 import os
@@ -19,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import tempfile
 import unittest
 
@@ -61,6 +63,14 @@ LOCATIONS = """
             proxy_pass http://127.0.0.1:{port}/free/;
         }
         location /absent/ { floodgate_rule no-such-rule; }
+        location /d/ {
+            floodgate_rule d;
+            floodgate_delay 2s;
+        }
+        location /d2/ {
+            floodgate_rule d2;
+            floodgate_delay 500ms;
+        }
         location /free/ { }
 """
 
@@ -136,7 +146,7 @@ class Nginx:
         self.port = fgtest.free_port()
         self.port2 = fgtest.free_port()
         www = os.path.join(self.tmp, "www")
-        for d in ("t", "h", "two", "dry", "status", "err", "redir", "r2",
+        for d in ("t", "h", "two", "dry", "status", "err", "redir", "r2", "d", "d2",
                   "free", "absent", "inherits", "own", "off"):
             os.makedirs(os.path.join(www, d))
             with open(os.path.join(www, d, "index.html"), "w") as f:
@@ -223,6 +233,9 @@ class NginxCase(unittest.TestCase):
         for name, cap in RULES.items():
             flags = floodgate.RULE_SHADOW if name == "dry" else 0
             cls.owner.set_rule(name, cap, 1, HOUR_MS, flags)
+        # one token a second, up to 1.5 s of debt
+        for name in ("d", "d2"):
+            cls.owner.set_rule(name, 1, 1, 1000, max_delay_ms=1500)
 
     @classmethod
     def tearDownClass(cls):
@@ -291,7 +304,7 @@ class TestNginx(NginxCase):
         self.assertEqual(self.nginx.get("/h/", {"X-Client": "p" * 100 + "b"})
                          [0], 200)
 
-    def test_several_rules_in_order_the_first_denial_ends_the_check(self):
+    def test_several_rules_all_must_admit_and_a_denial_takes_nothing(self):
         hdr = {"X-Client": "c1"}
         got = []
         for _ in range(4):
@@ -303,8 +316,8 @@ class TestNginx(NginxCase):
         self.assertEqual(got, [(200, 4, n6), (200, 2, n6),
                                (200, 0, n6), (429, 0, n6)])
         with floodgate.Client(self.seg) as c:
-            # wide gave a token to each of the 4 requests, denied or not
-            self.assertEqual(c.allow("wide", "127.0.0.1").remaining, 5)
+            # wide gave a token to the 3 admitted requests only
+            self.assertEqual(c.allow("wide", "127.0.0.1").remaining, 6)
 
     def test_shadow_rule_allows_logs_and_shows_nothing_to_the_client(self):
         got = [self.nginx.get("/dry/", {"X-Client": "d"}) for _ in range(3)]
@@ -322,6 +335,35 @@ class TestNginx(NginxCase):
         statuses = fgtest.wait_for(dry_lines, 30, "3 lines logged")
         self.assertEqual(statuses, ["PASSED", "REJECTED_DRY_RUN",
                                     "REJECTED_DRY_RUN"])
+
+    def timed(self, path):
+        t = time.monotonic()
+        status = self.nginx.get(path)[0]
+        return status, time.monotonic() - t
+
+    def test_delay_serves_after_the_wait_within_the_bound(self):
+        t0 = time.monotonic()
+        (s1, _), (s2, took) = self.timed("/d/"), self.timed("/d/")
+        self.assertEqual((s1, s2), (200, 200))
+        # the token is there 1 s after the first was admitted
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertLess(took, 2.0)
+        # three at once: one waits its token, the two behind it (2 and
+        # 3 s away: beyond the rule's 1.5 s) are denied without waiting
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            got = sorted(pool.map(lambda _: self.timed("/d/"), range(3)))
+        self.assertEqual([g[0] for g in got], [200, 429, 429])
+        self.assertGreater(got[0][1], 0.2)
+        self.assertLess(got[0][1], 2.0)
+        self.assertTrue(all(g[1] < 0.5 for g in got[1:]), got)
+
+    def test_a_max_delay_over_the_bound_is_not_delayed_and_says_so(self):
+        self.assertEqual(self.timed("/d2/")[0], 200)
+        status, took = self.timed("/d2/")
+        self.assertEqual(status, 429)
+        self.assertLess(took, 0.5)
+        self.assertIn("rule \"d2\": its max-delay exceeds floodgate_delay",
+                      fgtest.read(self.nginx.error_log))
 
     def test_floodgate_status_sets_the_denial_code(self):
         self.assertEqual(self.nginx.codes("/status/", 2), [200, 503])
@@ -426,6 +468,15 @@ class TestConfigErrors(unittest.TestCase):
                    "needs a rule name of 1-31 of [A-Za-z0-9_.:/-], or off")
         self.check("location / { floodgate_rule %s; }" % ("x" * 32),
                    "needs a rule name")
+
+    def test_at_most_8_rules_in_one_location(self):
+        self.check("location / { %s }" % " ".join(
+            "floodgate_rule r%d;" % i for i in range(9)),
+            "at most 8 rules at one level")
+
+    def test_delay_is_at_most_60s(self):
+        self.check("location / { floodgate_rule a; floodgate_delay 61s; }",
+                   "floodgate_delay: at most 60s")
 
     def test_duplicate_rule_in_one_location_is_refused(self):
         self.check("location / { floodgate_rule a; floodgate_rule a; }",
