@@ -313,12 +313,12 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow_request(fg_client *c, const char *user_id,
  * @policy:        receives "RULE";q=CAPACITY;w=SECONDS: the rule's name,
  *                 its capacity, and the seconds its bucket takes to refill
  *                 from empty (capacity x period / rate, rounded up).
- * @policy_len:    bytes at @policy; FG_RATELIMIT_MAX is always enough.
+ * @plen:          bytes at @policy; FG_RATELIMIT_MAX is always enough.
  * @ratelimit:     receives "RULE";r=REMAINING;t=SECONDS: whole tokens
  *                 left and the seconds until the next one, rounded up and
  *                 never past the Retry-After of a denial (ceil of
  *                 retry_after_ms / 1000); no ";t=" when the bucket is full.
- * @ratelimit_len: bytes at @ratelimit.
+ * @rlen:          bytes at @ratelimit.
  *
  * Reads the rule's name and figures from the segment (no lock, no system
  * call).  A 429 also wants Retry-After: ceil(retry_after_ms / 1000), at
@@ -328,9 +328,10 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow_request(fg_client *c, const char *user_id,
  * withdrawn since the decision), FG_EKIND (an in-flight rule: it has no
  * quota to describe), FG_ESPACE (a buffer too small).
  */
-FG_EXPORT FG_WARN_UNUSED int
-fg_ratelimit_headers(fg_client *c, const fg_decision *d, char *policy,
-                     size_t policy_len, char *ratelimit, size_t ratelimit_len);
+FG_EXPORT FG_WARN_UNUSED int fg_ratelimit_headers(fg_client *c,
+                                                  const fg_decision *d,
+                                                  char *policy, size_t plen,
+                                                  char *ratelimit, size_t rlen);
 
 /**
  * fg_strerror() - a static, human-readable message for a return value

@@ -77,8 +77,7 @@ static int format(const fg_rule_info *ri, const fg_decision *d, char *policy,
 }
 
 int fg_ratelimit_headers(fg_client *c, const fg_decision *d, char *policy,
-                         size_t policy_len, char *ratelimit,
-                         size_t ratelimit_len)
+                         size_t plen, char *ratelimit, size_t rlen)
 {
 	fg_rule_info ri;
 	int r;
@@ -88,11 +87,10 @@ int fg_ratelimit_headers(fg_client *c, const fg_decision *d, char *policy,
 	else if ((r = fg_rule_get(c, d->rule, &ri)) == 0)
 		r = ri.flags & FG_RULE_IN_FLIGHT
 		        ? FG_EKIND
-		        : format(&ri, d, policy, policy_len, ratelimit,
-		                 ratelimit_len);
-	if (r < 0 && policy != NULL && policy_len > 0)
+		        : format(&ri, d, policy, plen, ratelimit, rlen);
+	if (r < 0 && policy != NULL && plen > 0)
 		policy[0] = '\0';
-	if (r < 0 && ratelimit != NULL && ratelimit_len > 0)
+	if (r < 0 && ratelimit != NULL && rlen > 0)
 		ratelimit[0] = '\0';
 	return r;
 }
