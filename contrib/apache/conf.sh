@@ -75,9 +75,10 @@ fg_free_port() {
 }
 
 # fg_owner SEGMENT create NAME:CAPACITY:RATE:PERIOD_MS[:MAX_DELAY_MS]... |
-# stats | unlink: the segment and its rules (NAME:CAPACITY:inflight:LEASE_MS
+# free RULE KEY | stats | unlink: the segment and its rules (NAME:CAPACITY:inflight:LEASE_MS
 # an in-flight rule), through the Python binding's floodgate.Owner;
-# stats prints "admitted denied".  Needs $srcdir, $lib (libfloodgate) and
+# free prints the places of an in-flight rule free for KEY; stats prints
+# "admitted denied".  Needs $srcdir, $lib (libfloodgate) and
 # $asan_preload (empty, or the ASan runtime a sanitizer build needs).
 fg_owner() {
 	PYTHONDONTWRITEBYTECODE=1 LD_PRELOAD=$asan_preload \
@@ -95,6 +96,16 @@ if op == "create":
         else:
             o.set_rule(name, int(cap), int(rate), int(period),
                        max_delay_ms=int(delay[0]) if delay else 0)
+elif op == "free":  # places free of an in-flight rule for a key
+    leases = []
+    while True:
+        lease = o.acquire(sys.argv[3], sys.argv[4])
+        if not lease:
+            break
+        leases.append(lease)
+    print(len(leases))
+    for lease in leases:
+        o.release(lease)
 elif op == "stats":
     st = o.stats()
     print(st["consumed"], st["denied"])

@@ -541,8 +541,10 @@ static void check_locked(struct check *k)
 		k->headers = fg_ratelimit_headers(
 		                 k->c, &k->d, k->policy, sizeof k->policy,
 		                 k->ratelimit, sizeof k->ratelimit) == 0;
-	if (k->allowed == 0 && k->held) /* denied: give the place back */
-		apr_pool_cleanup_run(k->r->pool, k->lease, release_lease);
+	if (k->allowed == 0 && k->held) { /* denied: the place back now */
+		apr_pool_cleanup_kill(k->r->pool, k->lease, release_lease);
+		(void)fg_release(k->c, k->lease); /* the mutex is held */
+	}
 }
 
 /* The keys of the location's rules and lease; 0 when a key is missing. */

@@ -68,7 +68,7 @@ check() { # check "description" test-args...
 }
 failed=
 
-for d in limited limited/free g free c e u m d d2 slow; do
+for d in limited limited/free g free c e u m d d2 slow mix; do
 	mkdir -p "$tmp/htdocs/$d"
 	echo "hello $d" >"$tmp/htdocs/$d/index.html"
 done
@@ -134,6 +134,10 @@ LoadModule cgi_module $moddir/mod_cgi.so
 </Directory>
 <Location /slow>
 	FloodgateConcurrency conc addr
+</Location>
+<Location /mix>
+	FloodgateRule one
+	FloodgateConcurrency conc
 </Location>"
 write_conf() { # write_conf SEGMENT
 	fg_apache_conf "$tmp" "$port" "$1" 4 "$LOCATIONS" >"$tmp/httpd.conf"
@@ -171,11 +175,11 @@ echo done
 CGI
 chmod 755 "$tmp/htdocs/slow/hold.cgi"
 
-echo "1..31"
+echo "1..32"
 owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" \
 	"c:10:1:3600000" "e:1:1:3600000" "u:1:1:3600000" \
 	"m1:20:1:3600000" "m2:8:1:3600000" "d:1:1:1000:1500" \
-	"d2:1:1:1000:1500" "conc:3:inflight:60000" || { echo "Bail out! cannot create the segment"; exit 1; }
+	"d2:1:1:1000:1500" "conc:3:inflight:60000" "one:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
 write_conf "$seg"
 LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
 	"$httpd" -f "$tmp/httpd.conf" -k start
@@ -328,7 +332,17 @@ check "a rule whose max-delay exceeds FloodgateDelay is not delayed: 429 at once
 	test "$(codes "$url/d2/index.html" 2)" = "200 429 " -a \
 	"$(grep -c "rule d2: its max-delay exceeds FloodgateDelay" "$tmp/logs/error.log")" -ge 1
 
-# FloodgateConcurrency conc: 3 in flight an address, leases of 60 s.
+# FloodgateConcurrency conc: 3 in flight an address, leases of 60 s.  The
+# places free are read from the segment (take leases until denied, count,
+# give them back), a second source beside the responses.
+places() { owner free conc 127.0.0.1; }
+wait_free() { # wait_free N: until N places are free (30 s at most)
+	for _ in $(seq 300); do
+		[ "$(places)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 marks() { ls "$tmp/marks" | wc -l; }
 wait_marks() { # wait_marks N: until N holds have started (10 s at most)
 	for _ in $(seq 1000); do
@@ -342,15 +356,19 @@ hold() { # hold I: a held request in the background, its pid in hold_I
 		>"$tmp/hold.$1" &
 	eval "hold_$1=\$!"
 }
+unhold() { # release the holds, wait for them, and for their places
+	: >"$tmp/release"
+	wait "$@"
+	wait_free 3
+	rm -f "$tmp/release" "$tmp/marks"/*
+}
 for i in 1 2 3; do hold $i; done
 wait_marks 3
-check "FloodgateConcurrency 3: with 3 requests in flight the 4th gets 429" \
+check "FloodgateConcurrency 3: with 3 requests in flight the 4th gets 429 (places free: $(places))" \
 	test "$(marks) $(codes "$url/slow/index.html" 1)" = "3 429 "
-: >"$tmp/release"
-wait $hold_1 $hold_2 $hold_3
+unhold $hold_1 $hold_2 $hold_3
 check "the 3 held requests are served, and after they end a new one passes" \
 	test "$(cat "$tmp/hold.1" "$tmp/hold.2" "$tmp/hold.3") $(codes "$url/slow/index.html" 1)" = "200200200 200 "
-rm -f "$tmp/release" "$tmp/marks"/*
 for i in 1 2 3; do hold $i; done
 wait_marks 3
 full=$(codes "$url/slow/index.html" 1)
@@ -363,17 +381,24 @@ for _ in $(seq 1000); do # 10 s: far less than the 60 s lease
 	sleep 0.01
 done
 echo "# a place came back $(echo "$start $(now)" | awk '{ print $2 - $1 }') s after the client went"
-check "a client that aborts mid-request frees its place (well before its lease ends)" \
+check "a client that aborts mid-request frees its place (well before its lease ends; free now: $(places))" \
 	test "$full$got" = "429 200 "
-: >"$tmp/release"
-wait $hold_2 $hold_3
-rm -f "$tmp/release" "$tmp/marks"/*
+unhold $hold_2 $hold_3
 for i in 1 2 3; do hold $i; done
 wait_marks 3
 check "every place is back once the requests ended: 3 new holds are in flight, a 4th gets 429" \
 	test "$(marks) $(codes "$url/slow/index.html" 1)" = "3 429 "
-: >"$tmp/release"
-wait $hold_1 $hold_2 $hold_3
+unhold $hold_1 $hold_2 $hold_3
+# A request a rate rule denies keeps no place: two holds in flight, /mix
+# (rule one: 1 token, and conc) twice, then one place is free again.
+hold 1
+hold 2
+wait_marks 2
+mix=$(codes "$url/mix/index.html" 2)
+mix_ok() { test "$mix" = "200 429 " && wait_free 1; }
+check "a request a rate rule denies keeps no in-flight place (/mix: $mix)" \
+	mix_ok
+unhold $hold_1 $hold_2
 
 # A missing segment: the restarted server serves unlimited, and says why.
 write_conf "$seg-absent"
