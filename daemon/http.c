@@ -83,55 +83,27 @@ static uint64_t mono_ms(void)
 /* What a check's answer says of its bucket. */
 struct limits {
 	const fg_decision *d;
-	const char *policy;   /* the rule's name */
-	uint64_t interval_ns; /* the rule's ns per token */
-	uint64_t window_s;    /* capacity / rate, rounded up */
-	int legacy;           /* also the pre-07 names */
+	char policy[FG_RATELIMIT_MAX];    /* RateLimit-Policy */
+	char ratelimit[FG_RATELIMIT_MAX]; /* RateLimit */
+	int legacy;                       /* also the pre-07 names */
 };
 
-static uint64_t ceil_s(unsigned __int128 ns)
-{
-	ns = (ns + 999999999u) / 1000000000u;
-	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
-}
-
 /*
- * RateLimit-Policy: "RULE";q=CAPACITY;w=SECONDS and RateLimit:
- * "RULE";r=REMAINING;t=SECONDS, the draft's quota policy and service
- * limit.  The bucket holds q tokens and refills from empty in w seconds
- * (q/w is the rule's rate, w rounded up).  t is when r next grows: the
- * next token, ceil((debt + (r + 1) T - q T) / 1 s), with debt the time
- * until full (reset_ms); no t when the bucket is full or untracked, as
- * nothing more is coming.  A 429's Retry-After (time until cost tokens)
- * is never earlier than t, as the draft asks.
+ * RateLimit-Policy and RateLimit as fg_ratelimit_headers() writes them
+ * (the library's one formatter, which every integration shares: see
+ * lib/headers.c for the form and the arithmetic), and with legacy-headers
+ * on the pre-07 RateLimit-Limit, -Remaining and -Reset.
  */
 static enum MHD_Result ratelimit_headers(struct MHD_Response *r,
                                          const struct limits *l)
 {
 	const fg_decision *d = l->d;
-	unsigned __int128 tau = (unsigned __int128)d->limit * l->interval_ns;
-	unsigned __int128 debt = (unsigned __int128)d->reset_ms * 1000000u;
-	unsigned __int128 next =
-	    debt + ((unsigned __int128)d->remaining + 1) * l->interval_ns;
-	char v[FG_RULE_NAME_MAX + 64];
+	char v[32];
 	enum MHD_Result ok;
-	int n;
 
-	snprintf(v, sizeof v, "\"%s\";q=%u;w=%llu", l->policy,
-	         (unsigned)d->limit, (unsigned long long)l->window_s);
-	ok = MHD_add_response_header(r, "RateLimit-Policy", v);
-	n = snprintf(v, sizeof v, "\"%s\";r=%u", l->policy,
-	             (unsigned)d->remaining);
-	if (d->reset_ms > 0 && d->remaining < d->limit && next > tau) {
-		uint64_t t = ceil_s(next - tau),
-		         ra = (d->retry_after_ms + 999) / 1000;
-
-		/* reset_ms is rounded up: never past Retry-After for that */
-		snprintf(v + n, sizeof v - (size_t)n, ";t=%llu",
-		         (unsigned long long)(ra && ra < t ? ra : t));
-	}
+	ok = MHD_add_response_header(r, "RateLimit-Policy", l->policy);
 	if (ok == MHD_YES)
-		ok = MHD_add_response_header(r, "RateLimit", v);
+		ok = MHD_add_response_header(r, "RateLimit", l->ratelimit);
 	if (ok != MHD_YES || !l->legacy)
 		return ok;
 	snprintf(v, sizeof v, "%u", (unsigned)d->limit);
@@ -265,25 +237,15 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
 	struct fgd_buf b = {0};
 	struct fgu_json j;
 	struct limits l;
-	fg_rule_info ri;
+	int hr;
 
 	if (r < 0)
 		return reply_error(conn, MHD_HTTP_BAD_REQUEST, fg_strerror(r),
 		                   NULL);
-	if (fg_rule_get(h->fg, d->rule, &ri) == 0) {
-		/* capacity x period / rate: the rule's own figures, exact */
-		uint64_t s = ceil_s(
-		    ((unsigned __int128)ri.capacity * ri.period_ms * 1000000u +
-		     ri.rate - 1) /
-		    ri.rate);
-
-		l.window_s = s ? s : 1;
-	} else {
-		ri.interval_ns = 0; /* withdrawn meanwhile: say nothing */
-	}
+	/* the rule withdrawn meanwhile: say nothing of it */
+	hr = fg_ratelimit_headers(h->fg, d, l.policy, sizeof l.policy,
+	                          l.ratelimit, sizeof l.ratelimit);
 	l.d = d;
-	l.policy = h->fg->names[d->rule];
-	l.interval_ns = ri.interval_ns;
 	l.legacy = h->legacy_headers;
 	fgu_json_init(&j, &b);
 	fgu_json_object(&j);
@@ -300,7 +262,7 @@ static enum MHD_Result decided(struct MHD_Connection *conn, struct fgd_http *h,
 	fgu_json_object_end(&j);
 	fgd_buf_add(&b, "\n", 1);
 	return reply(conn, r ? MHD_HTTP_OK : MHD_HTTP_TOO_MANY_REQUESTS, JSON,
-	             &b, l.interval_ns ? &l : NULL);
+	             &b, hr == 0 ? &l : NULL);
 }
 
 #define TOO_MANY "at most 8 rules in one check"

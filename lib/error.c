@@ -50,6 +50,8 @@ const char *fg_strerror(int err)
 	case FG_EKIND:
 		return "the rule is of the other kind: in-flight rules take "
 		       "fg_acquire(), the others fg_allow()";
+	case FG_ESPACE:
+		return "output buffer too small";
 	default:
 		return "unknown error";
 	}

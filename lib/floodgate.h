@@ -73,6 +73,7 @@ extern "C" {
 #define FG_ERULE    -15 /* invalid rule parameters */
 #define FG_ETOOBIG  -16 /* segment would exceed the address space */
 #define FG_EKIND    -17 /* the rule is of the other kind (in-flight or rate) */
+#define FG_ESPACE   -18 /* output buffer too small */
 
 /** Opaque handle: one attachment to a segment. */
 typedef struct fg_client fg_client;
@@ -298,6 +299,39 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow_many(fg_client *c,
  */
 FG_EXPORT FG_WARN_UNUSED int fg_allow_request(fg_client *c, const char *user_id,
                                               const char *endpoint);
+
+/** Bytes that hold either value fg_ratelimit_headers() writes, with its
+ *  NUL, whatever the rule and the decision. */
+#define FG_RATELIMIT_MAX 80
+
+/**
+ * fg_ratelimit_headers() - the values of the HTTP headers RateLimit-Policy
+ * and RateLimit (draft-ietf-httpapi-ratelimit-headers-10) for a decision.
+ * @c:             the handle that made the decision.
+ * @d:             a decision of fg_allow(), fg_allow_at(), fg_allow_many()
+ *                 or fg_reserve() (the rule it names: d->rule).
+ * @policy:        receives "RULE";q=CAPACITY;w=SECONDS: the rule's name,
+ *                 its capacity, and the seconds its bucket takes to refill
+ *                 from empty (capacity x period / rate, rounded up).
+ * @plen:          bytes at @policy; FG_RATELIMIT_MAX is always enough.
+ * @ratelimit:     receives "RULE";r=REMAINING;t=SECONDS: whole tokens
+ *                 left and the seconds until the next one, rounded up and
+ *                 never past the Retry-After of a denial (ceil of
+ *                 retry_after_ms / 1000); no ";t=" when the bucket is full.
+ * @rlen:          bytes at @ratelimit.
+ *
+ * Reads the rule's name and figures from the segment (no lock, no system
+ * call).  A 429 also wants Retry-After: ceil(retry_after_ms / 1000), at
+ * least 1.  On failure both buffers hold "" (when their length allows).
+ *
+ * Return: 0, or FG_EINVAL (a NULL argument), FG_ENORULE (the rule was
+ * withdrawn since the decision), FG_EKIND (an in-flight rule: it has no
+ * quota to describe), FG_ESPACE (a buffer too small).
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_ratelimit_headers(fg_client *c,
+                                                  const fg_decision *d,
+                                                  char *policy, size_t plen,
+                                                  char *ratelimit, size_t rlen);
 
 /**
  * fg_strerror() - a static, human-readable message for a return value

@@ -812,10 +812,10 @@ Test(badinput, allow_request_uses_endpoint_rule_else_default_else_enorule)
 
 Test(badinput, strerror_names_every_error_distinctly)
 {
-	const char *msg[19];
+	const char *msg[20];
 	int e, f;
 
-	for (e = 0; e <= 17; e++) {
+	for (e = 0; e <= 18; e++) {
 		msg[e] = fg_strerror(-e);
 		cr_assert_not_null(msg[e]);
 		cr_assert_gt(strlen(msg[e]), 0);
@@ -825,10 +825,10 @@ Test(badinput, strerror_names_every_error_distinctly)
 			                  "codes %d and %d share \"%s\"", -e,
 			                  -f, msg[e]);
 	}
-	msg[18] = fg_strerror(1);
-	for (f = 0; f < 18; f++)
-		cr_assert_str_neq(msg[18], msg[f]);
-	cr_assert_str_eq(fg_strerror(-18), "unknown error");
+	msg[19] = fg_strerror(1);
+	for (f = 0; f < 19; f++)
+		cr_assert_str_neq(msg[19], msg[f]);
+	cr_assert_str_eq(fg_strerror(-19), "unknown error");
 	cr_assert_str_eq(fg_strerror(2), "unknown error");
 	cr_assert_str_eq(fg_strerror(INT_MIN), "unknown error");
 	cr_assert_str_eq(fg_strerror(INT_MAX), "unknown error");
@@ -836,4 +836,5 @@ Test(badinput, strerror_names_every_error_distinctly)
 	cr_assert_eq(FG_EINVAL, -1);
 	cr_assert_eq(FG_ETOOBIG, -16);
 	cr_assert_eq(FG_EKIND, -17);
+	cr_assert_eq(FG_ESPACE, -18);
 }

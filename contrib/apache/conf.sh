@@ -74,9 +74,11 @@ fg_free_port() {
 	return 1
 }
 
-# fg_owner SEGMENT create NAME:CAPACITY:RATE:PERIOD_MS... | stats | unlink:
-# the segment and its rules, through the Python binding's floodgate.Owner;
-# stats prints "admitted denied".  Needs $srcdir, $lib (libfloodgate) and
+# fg_owner SEGMENT create NAME:CAPACITY:RATE:PERIOD_MS[:MAX_DELAY_MS]... |
+# free RULE KEY | stats | unlink: the segment and its rules (NAME:CAPACITY:inflight:LEASE_MS
+# an in-flight rule), through the Python binding's floodgate.Owner;
+# free prints the places of an in-flight rule free for KEY; stats prints
+# "admitted denied".  Needs $srcdir, $lib (libfloodgate) and
 # $asan_preload (empty, or the ASan runtime a sanitizer build needs).
 fg_owner() {
 	PYTHONDONTWRITEBYTECODE=1 LD_PRELOAD=$asan_preload \
@@ -87,8 +89,23 @@ seg, op = sys.argv[1], sys.argv[2]
 o = floodgate.Owner(seg, capacity=1024)
 if op == "create":
     for spec in sys.argv[3:]:
-        name, cap, rate, period = spec.split(":")
-        o.set_rule(name, int(cap), int(rate), int(period))
+        name, cap, rate, period, *delay = spec.split(":")
+        if rate == "inflight":
+            o.set_rule(name, int(cap), 0, 0, floodgate.RULE_IN_FLIGHT,
+                       lease_ms=int(period))
+        else:
+            o.set_rule(name, int(cap), int(rate), int(period),
+                       max_delay_ms=int(delay[0]) if delay else 0)
+elif op == "free":  # places free of an in-flight rule for a key
+    leases = []
+    while True:
+        lease = o.acquire(sys.argv[3], sys.argv[4])
+        if not lease:
+            break
+        leases.append(lease)
+    print(len(leases))
+    for lease in leases:
+        o.release(lease)
 elif op == "stats":
     st = o.stats()
     print(st["consumed"], st["denied"])

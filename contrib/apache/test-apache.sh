@@ -68,7 +68,7 @@ check() { # check "description" test-args...
 }
 failed=
 
-for d in limited limited/free g free c e u; do
+for d in limited limited/free g free c e u m d d2 slow mix; do
 	mkdir -p "$tmp/htdocs/$d"
 	echo "hello $d" >"$tmp/htdocs/$d/index.html"
 done
@@ -112,6 +112,32 @@ LoadModule authz_user_module $moddir/mod_authz_user.so
 	Require valid-user
 	FloodgateRule u
 	FloodgateKey user
+</Location>
+<Location /m>
+	FloodgateRule m1
+	FloodgateRule m2 key=header:X-User
+</Location>
+<Location /d>
+	FloodgateRule d
+	FloodgateDelay 2s
+</Location>
+<Location /d2>
+	FloodgateRule d2
+	FloodgateDelay 500ms
+</Location>
+LoadModule cgi_module $moddir/mod_cgi.so
+<Directory \"$tmp/htdocs/slow\">
+	Options +ExecCGI
+	<Files \"*.cgi\">
+		SetHandler cgi-script
+	</Files>
+</Directory>
+<Location /slow>
+	FloodgateConcurrency conc addr
+</Location>
+<Location /mix>
+	FloodgateRule one
+	FloodgateConcurrency conc
 </Location>"
 write_conf() { # write_conf SEGMENT
 	fg_apache_conf "$tmp" "$port" "$1" 4 "$LOCATIONS" >"$tmp/httpd.conf"
@@ -137,9 +163,23 @@ header() { # header FILE NAME: the value of a response header
 CAP=300
 GCAP=2000
 GREQ=30000
-echo "1..22"
+# hold.cgi: a request that lasts until the test creates $tmp/release,
+# writing all the while (so a client gone is noticed); it marks its start.
+mkdir -m 777 "$tmp/marks"
+cat >"$tmp/htdocs/slow/hold.cgi" <<CGI
+#!/bin/sh
+: >"$tmp/marks/\$\$"
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+while [ ! -e "$tmp/release" ]; do echo waiting || exit 0; sleep 0.05; done
+echo done
+CGI
+chmod 755 "$tmp/htdocs/slow/hold.cgi"
+
+echo "1..32"
 owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" \
-	"c:10:1:3600000" "e:1:1:3600000" "u:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
+	"c:10:1:3600000" "e:1:1:3600000" "u:1:1:3600000" \
+	"m1:20:1:3600000" "m2:8:1:3600000" "d:1:1:1000:1500" \
+	"d2:1:1:1000:1500" "conc:3:inflight:60000" "one:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
 write_conf "$seg"
 LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
 	"$httpd" -f "$tmp/httpd.conf" -k start
@@ -160,8 +200,9 @@ else
 fi
 curl -s -D "$tmp/h1" -o /dev/null "$url/limited/index.html"
 check "an allowed response is 200" grep -q "^HTTP/1.1 200" "$tmp/h1"
-check "an allowed response carries RateLimit-Limit/Remaining/Reset" \
-	test "$(header "$tmp/h1" RateLimit-Limit) $(header "$tmp/h1" RateLimit-Remaining) $(header "$tmp/h1" RateLimit-Reset)" = "$CAP $((CAP - 1)) 3600"
+# CAP tokens, one an hour: full from empty in CAP hours, the next in one
+check "an allowed response carries RateLimit-Policy and RateLimit, no legacy names" \
+	test "$(header "$tmp/h1" RateLimit-Policy) $(header "$tmp/h1" RateLimit) $(grep -ci "^RateLimit-\(Limit\|Remaining\|Reset\)" "$tmp/h1")" = "\"t\";q=$CAP;w=$((CAP * 3600)) \"t\";r=$((CAP - 1));t=3600 0"
 
 set -- $(abrun "$url/limited/index.html" 1000)
 echo "# ab: complete $1, non-2xx $2, broken $3"
@@ -171,8 +212,9 @@ check "admitted exactly the bucket's remaining $((CAP - 1))" test $(($1 - $2)) -
 curl -s -D "$tmp/h2" -o /dev/null "$url/limited/index.html"
 check "a denied request is 429" grep -q "^HTTP/1.1 429" "$tmp/h2"
 ra=$(header "$tmp/h2" Retry-After)
-check "429 carries Retry-After (an hour away) and RateLimit-*" \
-	test "${ra:-0}" -ge 3500 -a "$(header "$tmp/h2" RateLimit-Limit) $(header "$tmp/h2" RateLimit-Remaining)" = "$CAP 0" -a "$(header "$tmp/h2" RateLimit-Reset)" -gt 3600
+rl=$(header "$tmp/h2" RateLimit)
+check "429 carries Retry-After (an hour away), RateLimit-Policy and RateLimit (t no later than Retry-After)" \
+	test "${ra:-0}" -ge 3500 -a "$(header "$tmp/h2" RateLimit-Policy) ${rl%;t=*}" = "\"t\";q=$CAP;w=$((CAP * 3600)) \"t\";r=0" -a "${rl##*;t=}" -le "${ra:-0}"
 
 curl -s -D "$tmp/h3" -o /dev/null "$url/free/index.html"
 check "a location without a rule is not limited and has no headers" \
@@ -194,7 +236,7 @@ check "FloodgateKey user: after authentication, one bucket per user" \
 	test "$(codes "$url/u/index.html" 1)$(codes "$url/u/index.html" 2 "Authorization: Basic $(printf alice:pw-a | base64)")$(codes "$url/u/index.html" 1 "Authorization: Basic $(printf bob:pw-b | base64)")" = "401 200 429 200 "
 curl -s -D "$tmp/h6" -o /dev/null "$url/g/index.html"
 check "FloodgateKey header, header absent: the client address's own bucket" \
-	test "$(header "$tmp/h6" RateLimit-Remaining)" = "$((GCAP - 1))"
+	test "$(header "$tmp/h6" RateLimit)" = "\"g\";r=$((GCAP - 1));t=3600"
 
 # Graceful restarts under load: ab runs while the parent replaces every
 # child twice; the restarts happen while ab is still running (checked).
@@ -239,6 +281,124 @@ adm=$((CAP + GCAP + 1 + 9 + 2 + 2))
 den=$((1000 + 1 - (CAP - 1) + GREQ - GCAP + 1 + 1 + 1))
 check "the segment counted $adm tokens admitted and $den requests denied ($st)" \
 	test "$st" = "$adm $den"
+
+# Several rules in one location, all must admit (fg_allow_many): m1 (20
+# tokens a client address) and m2 (8 an X-User).  Each user gets 8 until
+# m1's 20 are gone; a request that m2 denies takes nothing from m1 (checked
+# one after the other, u1's 42 denials would have spent m1).
+tokens() { # tokens RULE: tokens admitted under RULE, as the segment counts
+	"$builddir/cli/floodgate" -s "$seg" stats --prometheus 2>/dev/null |
+		awk -v r="floodgate_rule_allowed_tokens_total{rule=\"$1\"" \
+			'index($0, r) == 1 { print $2 }'
+}
+m=
+for u in u1 u2 u3; do
+	set -- $(abrun "$url/m/index.html" 50 "X-User: $u")
+	m="$m$1/$(($1 - $2))/$3 "
+done
+echo "# /m, 50 requests each of u1 u2 u3: complete/admitted/broken $m"
+check "several rules: u1 and u2 get m2's 8 each, u3 the last 4 of m1's 20" \
+	test "$m" = "50/8/0 50/8/0 50/4/0 "
+check "a request one rule denies takes nothing from the other: m1 and m2 admitted exactly 20" \
+	test "$(tokens m1) $(tokens m2)" = "20 20"
+
+# FloodgateDelay: rule d holds 1 token, one a second, max-delay 1.5 s.  A
+# second request right after the first is served once the token is there
+# (1 s after the first was admitted, so at least 1 s after it was sent),
+# within the 2 s bound.  Then three at once: one waits its second, the two
+# behind it (2 and 3 s away: beyond 1.5 s) get 429 at once.
+now() { date +%s.%N; }
+t0=$(now)
+c1=$(curl -s -o /dev/null -w '%{http_code}' "$url/d/index.html")
+c2=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$url/d/index.html")
+t2=$(now)
+echo "# /d: $c1, then $c2 s; $(echo "$t0 $t2" | awk '{ print $2 - $1 }') s after the first was sent"
+check "FloodgateDelay: the second request is served after the token's wait, within the bound" \
+	awk -v c="$c1 $c2" -v t0="$t0" -v t2="$t2" 'BEGIN {
+		split(c, f, " ")
+		exit !(f[1] == 200 && f[2] == 200 && t2 - t0 >= 1 && f[3] < 2) }'
+for i in 1 2 3; do
+	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \
+		"$url/d/index.html" >"$tmp/d.$i" &
+done
+wait
+sort -n "$tmp"/d.? >"$tmp/d.all"
+echo "# /d, three at once: $(tr '\n' ' ' <"$tmp/d.all")"
+check "FloodgateDelay: beyond the rule's max-delay, 429 without waiting; one delayed 200" \
+	awk '{ n[$1]++ } $1 == 429 && $2 >= 0.5 { bad = 1 }
+		$1 == 200 && ($2 < 0.2 || $2 >= 2) { bad = 1 }
+		END { exit !(n[200] == 1 && n[429] == 2 && !bad) }' "$tmp/d.all"
+check "a rule whose max-delay exceeds FloodgateDelay is not delayed: 429 at once, and a warning" \
+	test "$(codes "$url/d2/index.html" 2)" = "200 429 " -a \
+	"$(grep -c "rule d2: its max-delay exceeds FloodgateDelay" "$tmp/logs/error.log")" -ge 1
+
+# FloodgateConcurrency conc: 3 in flight an address, leases of 60 s.  The
+# places free are read from the segment (take leases until denied, count,
+# give them back), a second source beside the responses.
+places() { owner free conc 127.0.0.1; }
+wait_free() { # wait_free N: until N places are free (30 s at most)
+	for _ in $(seq 300); do
+		[ "$(places)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+marks() { ls "$tmp/marks" | wc -l; }
+wait_marks() { # wait_marks N: until N holds have started (10 s at most)
+	for _ in $(seq 1000); do
+		[ "$(marks)" -ge "$1" ] && return 0
+		sleep 0.01
+	done
+	return 1
+}
+hold() { # hold I: a held request in the background, its pid in hold_I
+	curl -s -o /dev/null -w '%{http_code}' "$url/slow/hold.cgi" \
+		>"$tmp/hold.$1" &
+	eval "hold_$1=\$!"
+}
+unhold() { # release the holds, wait for them, and for their places
+	: >"$tmp/release"
+	wait "$@"
+	wait_free 3
+	rm -f "$tmp/release" "$tmp/marks"/*
+}
+for i in 1 2 3; do hold $i; done
+wait_marks 3
+check "FloodgateConcurrency 3: with 3 requests in flight the 4th gets 429 (places free: $(places))" \
+	test "$(marks) $(codes "$url/slow/index.html" 1)" = "3 429 "
+unhold $hold_1 $hold_2 $hold_3
+check "the 3 held requests are served, and after they end a new one passes" \
+	test "$(cat "$tmp/hold.1" "$tmp/hold.2" "$tmp/hold.3") $(codes "$url/slow/index.html" 1)" = "200200200 200 "
+for i in 1 2 3; do hold $i; done
+wait_marks 3
+full=$(codes "$url/slow/index.html" 1)
+kill $hold_1
+start=$(now)
+got=
+for _ in $(seq 1000); do # 10 s: far less than the 60 s lease
+	got=$(codes "$url/slow/index.html" 1)
+	[ "$got" = "200 " ] && break
+	sleep 0.01
+done
+echo "# a place came back $(echo "$start $(now)" | awk '{ print $2 - $1 }') s after the client went"
+check "a client that aborts mid-request frees its place (well before its lease ends; free now: $(places))" \
+	test "$full$got" = "429 200 "
+unhold $hold_2 $hold_3
+for i in 1 2 3; do hold $i; done
+wait_marks 3
+check "every place is back once the requests ended: 3 new holds are in flight, a 4th gets 429" \
+	test "$(marks) $(codes "$url/slow/index.html" 1)" = "3 429 "
+unhold $hold_1 $hold_2 $hold_3
+# A request a rate rule denies keeps no place: two holds in flight, /mix
+# (rule one: 1 token, and conc) twice, then one place is free again.
+hold 1
+hold 2
+wait_marks 2
+mix=$(codes "$url/mix/index.html" 2)
+mix_ok() { test "$mix" = "200 429 " && wait_free 1; }
+check "a request a rate rule denies keeps no in-flight place (/mix: $mix)" \
+	mix_ok
+unhold $hold_1 $hold_2
 
 # A missing segment: the restarted server serves unlimited, and says why.
 write_conf "$seg-absent"

@@ -12,8 +12,8 @@
  *     }
  *
  * Each request to a location with floodgate_rule directives takes `cost`
- * tokens from the bucket of (rule, key) of each rule, in the order
- * written, in the segment floodgated owns: the buckets are shared with
+ * tokens from the bucket of (rule, key) of each rule, all or none, in the
+ * segment floodgated owns: the buckets are shared with
  * every other process of the host (Apache children, PHP-FPM workers) and,
  * for global rules, across hosts.  The model is limit_req: the check runs
  * in the preaccess phase, once per client request (subrequests and
@@ -22,17 +22,26 @@
  * are inherited from the enclosing level only when the current level has
  * none, and $floodgate_status says PASSED, REJECTED or REJECTED_DRY_RUN.
  *
- * Several rules.  They are checked in order and the first denial ends the
- * request: the rules after it are not charged, the ones before it keep
- * the tokens they gave (libfloodgate has no way to give tokens back, nor
- * to check several rules as one).  A rule in shadow mode (FG_RULE_SHADOW,
- * floodgate.conf(5)) never denies: a would-be denial is logged ("dry
- * run") and shows in $floodgate_status, and the client sees nothing.
+ * Several rules.  Up to FG_TRIPLES_MAX enforced rules are checked as one
+ * (fg_allow_many()): the request is admitted only if every rule admits
+ * it, and a denial takes nothing from any of them.  A rule in shadow mode
+ * (FG_RULE_SHADOW, floodgate.conf(5)) never denies: it is checked after
+ * the enforced rules admitted the request (so a denied request charges
+ * no dry run either), a would-be denial is logged ("dry run") and shows
+ * in $floodgate_status, and the client sees nothing of it.
  *
- * Headers.  A limited response carries RateLimit-Limit, -Remaining and
- * -Reset of the rule with the fewest tokens left (of a denied request:
- * the rule that denied), and a 429 Retry-After.  They are added by a
- * header filter, so they reach proxied, FastCGI and error_page responses
+ * Delay.  With floodgate_delay D and one enforced rule, a request the
+ * bucket cannot admit now is reserved (fg_reserve()) and waits on a timer,
+ * as limit_req's delay does (the worker serves others meanwhile), when the
+ * wait is within the rule's max-delay and D.  The library takes nothing
+ * beyond the rule's max-delay, and a reservation cannot be taken back, so
+ * a rule whose max-delay exceeds D is not delayed at all, with a warning.
+ *
+ * Headers.  A limited response carries RateLimit-Policy and RateLimit
+ * (draft-ietf-httpapi-ratelimit-headers-10, written by libfloodgate's
+ * fg_ratelimit_headers()) of the rule with the fewest tokens left (of a
+ * denied request: the rule that denied), and a 429 Retry-After.  They are added
+ * by a header filter, so they reach proxied, FastCGI and error_page responses
  * alike.  The request's context, which an internal redirect erases, is
  * found again through the pool cleanup it is allocated in.
  *
@@ -72,12 +81,14 @@ typedef struct {
 	ngx_str_t name; /* NUL-terminated */
 	ngx_http_complex_value_t key;
 	uint32_t cost;
+	ngx_int_t index; /* the rule's index once seen, else -1 (per worker) */
 } ngx_http_floodgate_rule_t;
 
 typedef struct {
 	ngx_array_t *rules; /* NULL: inherit; empty: floodgate_rule off */
 	ngx_uint_t log_level;
 	ngx_uint_t status_code;
+	ngx_msec_t delay; /* floodgate_delay; 0: off */
 } ngx_http_floodgate_loc_conf_t;
 
 typedef struct {
@@ -92,6 +103,7 @@ typedef struct {
 static fg_client *fg;
 static time_t fg_next_retry;
 static time_t fg_next_warning;
+static time_t fg_next_delay_warning; /* its own: never hides the others */
 
 static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
 
@@ -132,6 +144,11 @@ static ngx_command_t fg_commands[] = {
          NGX_CONF_TAKE1,
      ngx_conf_set_num_slot, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(ngx_http_floodgate_loc_conf_t, status_code), &fg_status_bounds},
+    {ngx_string("floodgate_delay"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF |
+         NGX_CONF_TAKE1,
+     ngx_conf_set_msec_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(ngx_http_floodgate_loc_conf_t, delay), NULL},
     ngx_null_command};
 
 static ngx_http_module_t fg_module_ctx = {
@@ -251,11 +268,14 @@ static char *fg_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 		                value[1].len) == 0)
 			return "is duplicate";
 	}
+	if (lcf->rules->nelts == FG_TRIPLES_MAX)
+		return "is one too many: at most 8 rules at one level";
 	rule = ngx_array_push(lcf->rules);
 	if (rule == NULL)
 		return NGX_CONF_ERROR;
 	ngx_memzero(rule, sizeof(*rule));
 	rule->name = value[1]; /* nginx's arguments are NUL-terminated */
+	rule->index = -1;
 	mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_floodgate_module);
 	mcf->used = 1;
 	return fg_rule_params(cf, rule);
@@ -276,6 +296,7 @@ static void *fg_create_loc_conf(ngx_conf_t *cf)
 		return NULL;
 	conf->log_level = NGX_CONF_UNSET_UINT;
 	conf->status_code = NGX_CONF_UNSET_UINT;
+	conf->delay = NGX_CONF_UNSET_MSEC;
 	return conf;
 }
 
@@ -283,13 +304,18 @@ static char *fg_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
 	ngx_http_floodgate_loc_conf_t *prev = parent, *conf = child;
 
-	(void)cf;
 	if (conf->rules == NULL)
 		conf->rules = prev->rules;
 	ngx_conf_merge_uint_value(conf->log_level, prev->log_level,
 	                          NGX_LOG_ERR);
 	ngx_conf_merge_uint_value(conf->status_code, prev->status_code,
 	                          NGX_HTTP_TOO_MANY_REQUESTS);
+	ngx_conf_merge_msec_value(conf->delay, prev->delay, 0);
+	if (conf->delay > 60000) {
+		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+		                   "floodgate_delay: at most 60s");
+		return NGX_CONF_ERROR;
+	}
 	return NGX_CONF_OK;
 }
 
@@ -438,84 +464,197 @@ static ngx_int_t fg_key(ngx_http_request_t *r, ngx_http_floodgate_rule_t *rule,
 }
 
 static void fg_warn(ngx_http_request_t *r, ngx_http_floodgate_rule_t *rule,
-                    int err)
+                    const char *what, time_t *next)
 {
-	if (ngx_time() < fg_next_warning)
+	if (ngx_time() < *next)
 		return;
-	fg_next_warning = ngx_time() + FG_WARN_SEC;
+	*next = ngx_time() + FG_WARN_SEC;
 	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-	              "floodgate: rule \"%V\": %s; request not limited by it",
-	              &rule->name, fg_strerror(err));
+	              "floodgate: rule \"%V\": %s", &rule->name, what);
 }
 
-/* Whether the rule that decided d is in shadow mode (a dry run): d says so
- * only of a would-be denial. */
-static int fg_is_shadow(fg_client *c, const fg_decision *d)
+/* @rule as it is in force, its index found once per worker (a name keeps
+ * its index for the segment's life); 0, or FG_ENORULE. */
+static int fg_rule_lookup(fg_client *c, ngx_http_floodgate_rule_t *rule,
+                          fg_rule_info *ri)
 {
-	fg_rule_info info;
+	uint32_t i;
 
-	if (d->flags & FG_DECISION_SHADOW)
-		return 1;
-	return fg_rule_get(c, d->rule, &info) == 0 &&
-	       (info.flags & FG_RULE_SHADOW);
+	if (rule->index >= 0 &&
+	    fg_rule_get(c, (uint32_t)rule->index, ri) == 0 &&
+	    ngx_strcmp(ri->name, rule->name.data) == 0)
+		return 0;
+	for (i = 0; i < FG_RULES_MAX; i++) {
+		if (fg_rule_get(c, i, ri) == 0 &&
+		    ngx_strcmp(ri->name, rule->name.data) == 0) {
+			rule->index = (ngx_int_t)i;
+			return 0;
+		}
+	}
+	return FG_ENORULE;
 }
 
-/* One rule: NGX_OK to go on, NGX_DECLINED when it denies, NGX_ERROR. */
+/* One request's rules: the enforced ones as triples, the shadow ones
+ * apart; a rule not in force is left out, with a warning. */
+typedef struct {
+	fg_triple t[FG_TRIPLES_MAX];
+	ngx_http_floodgate_rule_t *rule[FG_TRIPLES_MAX];
+	ngx_uint_t n;
+	fg_triple shadow[FG_TRIPLES_MAX];
+	ngx_http_floodgate_rule_t *shadow_rule[FG_TRIPLES_MAX];
+	ngx_uint_t nshadow;
+	uint32_t max_delay_ms; /* of the one enforced rule */
+	u_char keys[FG_TRIPLES_MAX][FG_KEY_MAX + 1];
+} fg_request_rules;
+
+static ngx_int_t fg_collect(ngx_http_request_t *r, fg_client *c,
+                            ngx_http_floodgate_loc_conf_t *lcf,
+                            fg_request_rules *q)
+{
+	ngx_http_floodgate_rule_t *rules = lcf->rules->elts;
+	ngx_uint_t i, k;
+	fg_rule_info ri;
+	fg_triple *t;
+
+	for (i = 0; i < lcf->rules->nelts && i < FG_TRIPLES_MAX; i++) {
+		if (fg_rule_lookup(c, &rules[i], &ri) != 0) {
+			fg_warn(r, &rules[i],
+			        "no such rule; request not limited by it",
+			        &fg_next_warning);
+			continue;
+		}
+		k = q->n + q->nshadow;
+		if (fg_key(r, &rules[i], q->keys[k]) != NGX_OK)
+			return NGX_ERROR;
+		if (ri.flags & FG_RULE_SHADOW) {
+			q->shadow_rule[q->nshadow] = &rules[i];
+			t = &q->shadow[q->nshadow++];
+		} else {
+			q->max_delay_ms = ri.max_delay_ms;
+			q->rule[q->n] = &rules[i];
+			t = &q->t[q->n++];
+		}
+		t->rule = (const char *)rules[i].name.data;
+		t->key = (const char *)q->keys[k];
+		t->cost = rules[i].cost;
+	}
+	return NGX_OK;
+}
+
+/* Whether the one enforced rule may delay: its max-delay within
+ * floodgate_delay (else a reservation refused here keeps its tokens). */
+static int fg_may_delay(ngx_http_request_t *r,
+                        ngx_http_floodgate_loc_conf_t *lcf, fg_request_rules *q)
+{
+	if (q->n != 1 || lcf->delay == 0 || q->max_delay_ms == 0)
+		return 0;
+	if (q->max_delay_ms <= lcf->delay)
+		return 1;
+	fg_warn(r, q->rule[0],
+	        "its max-delay exceeds floodgate_delay: not delayed",
+	        &fg_next_delay_warning);
+	return 0;
+}
+
+/* The shadow rules of an admitted request: dry runs, never denials. */
+static void fg_dry_runs(ngx_http_request_t *r, fg_client *c,
+                        ngx_http_floodgate_loc_conf_t *lcf, fg_request_rules *q,
+                        ngx_http_floodgate_ctx_t *ctx)
+{
+	fg_decision d;
+	ngx_uint_t i;
+
+	for (i = 0; i < q->nshadow; i++) {
+		if (fg_allow(c, q->shadow[i].rule, q->shadow[i].key,
+		             q->shadow[i].cost, &d) < 0 ||
+		    !(d.flags & FG_DECISION_SHADOW))
+			continue;
+		ngx_log_error(lcf->log_level, r->connection->log, 0,
+		              "limiting requests, dry run, by floodgate "
+		              "rule \"%V\"",
+		              &q->shadow_rule[i]->name);
+		ctx->status = FG_STATUS_REJECTED_DRY_RUN;
+	}
+}
+
+/* The enforced rules, all or none: NGX_OK, NGX_DECLINED (denied), or
+ * NGX_AGAIN with *@delay_ns to wait. */
 static ngx_int_t fg_check(ngx_http_request_t *r, fg_client *c,
                           ngx_http_floodgate_loc_conf_t *lcf,
-                          ngx_http_floodgate_rule_t *rule,
-                          ngx_http_floodgate_ctx_t *ctx)
+                          fg_request_rules *q, ngx_http_floodgate_ctx_t *ctx,
+                          uint64_t *delay_ns)
 {
-	u_char key[FG_KEY_MAX + 1];
-	fg_decision d;
+	unsigned which = 0;
+	ngx_uint_t i;
 	int rc;
 
-	if (fg_key(r, rule, key) != NGX_OK)
-		return NGX_ERROR;
-	rc = fg_allow(c, (const char *)rule->name.data, (const char *)key,
-	              rule->cost, &d);
+	if (fg_may_delay(r, lcf, q))
+		rc = fg_reserve(c, q->t[0].rule, q->t[0].key, q->t[0].cost,
+		                delay_ns, &ctx->d);
+	else
+		rc = fg_allow_many(c, q->t, (unsigned)q->n, &ctx->d, &which);
 	if (rc < 0) {
-		fg_warn(r, rule, rc);
+		fg_warn(r, q->rule[which < q->n ? which : 0],
+		        "cannot be checked; request not limited",
+		        &fg_next_warning);
 		return NGX_OK;
 	}
-	if (fg_is_shadow(c, &d)) {
-		if (d.flags & FG_DECISION_SHADOW) {
-			ngx_log_error(
-			    lcf->log_level, r->connection->log, 0,
-			    "limiting requests, dry run, by floodgate "
-			    "rule \"%V\"",
-			    &rule->name);
-			ctx->status = FG_STATUS_REJECTED_DRY_RUN;
-		} else if (ctx->status == 0) {
-			ctx->status = FG_STATUS_PASSED;
-		}
-		return NGX_OK; /* a dry run: the client sees nothing */
+	ctx->report = 1;
+	ctx->status = FG_STATUS_PASSED;
+	if (rc == 1)
+		return *delay_ns > 0 ? NGX_AGAIN : NGX_OK;
+	for (i = 0; i + 1 < q->n && q->rule[i]->index != (ngx_int_t)ctx->d.rule;
+	     i++)
+		;
+	ngx_log_error(lcf->log_level, r->connection->log, 0,
+	              "limiting requests by floodgate rule \"%V\", "
+	              "retry after %uL ms",
+	              &q->rule[i]->name, ctx->d.retry_after_ms);
+	ctx->status = FG_STATUS_REJECTED;
+	ctx->denied = 1;
+	return NGX_DECLINED;
+}
+
+/* The write event of a delayed request: on the timer, run the phases
+ * again (the handler lets it through: its context is there), as
+ * limit_req's delay does. */
+static void fg_delay_handler(ngx_http_request_t *r)
+{
+	ngx_event_t *wev = r->connection->write;
+
+	if (wev->delayed) {
+		if (ngx_handle_write_event(wev, 0) != NGX_OK)
+			ngx_http_finalize_request(
+			    r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+		return;
 	}
-	if (ctx->status == 0)
-		ctx->status = FG_STATUS_PASSED;
-	if (rc == 0) {
-		ngx_log_error(lcf->log_level, r->connection->log, 0,
-		              "limiting requests by floodgate rule \"%V\", "
-		              "retry after %uL ms",
-		              &rule->name, d.retry_after_ms);
-		ctx->status = FG_STATUS_REJECTED;
-		ctx->denied = 1;
+	if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+		ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+		return;
 	}
-	if (rc == 0 || !ctx->report || d.remaining < ctx->d.remaining) {
-		ctx->d = d;
-		ctx->report = 1;
-	}
-	return rc == 0 ? NGX_DECLINED : NGX_OK;
+	r->read_event_handler = ngx_http_block_reading;
+	r->write_event_handler = ngx_http_core_run_phases;
+	ngx_http_core_run_phases(r);
+}
+
+static ngx_int_t fg_delay(ngx_http_request_t *r, uint64_t delay_ns)
+{
+	r->read_event_handler = ngx_http_test_reading;
+	r->write_event_handler = fg_delay_handler;
+	r->connection->write->delayed = 1;
+	ngx_add_timer(r->connection->write,
+	              (ngx_msec_t)((delay_ns + 999999) / 1000000));
+	return NGX_AGAIN;
 }
 
 static ngx_int_t fg_handler(ngx_http_request_t *r)
 {
 	ngx_http_floodgate_loc_conf_t *lcf;
-	ngx_http_floodgate_rule_t *rules;
 	ngx_http_floodgate_ctx_t *ctx;
-	ngx_uint_t i;
+	fg_request_rules q;
+	uint64_t delay_ns = 0;
 	fg_client *c;
-	ngx_int_t rc;
+	ngx_int_t rc = NGX_OK;
 
 	lcf = ngx_http_get_module_loc_conf(r, ngx_http_floodgate_module);
 	if (lcf->rules == NULL || lcf->rules->nelts == 0)
@@ -528,29 +667,32 @@ static ngx_int_t fg_handler(ngx_http_request_t *r)
 	c = fg_client_for(r);
 	if (c == NULL)
 		return NGX_DECLINED; /* fail open */
-	rules = lcf->rules->elts;
-	for (i = 0; i < lcf->rules->nelts; i++) {
-		rc = fg_check(r, c, lcf, &rules[i], ctx);
-		if (rc == NGX_ERROR)
-			return NGX_HTTP_INTERNAL_SERVER_ERROR;
-		if (rc == NGX_DECLINED)
-			return lcf->status_code;
-	}
-	return NGX_DECLINED;
+	q.n = q.nshadow = 0;
+	if (fg_collect(r, c, lcf, &q) != NGX_OK)
+		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+	if (q.n > 0)
+		rc = fg_check(r, c, lcf, &q, ctx, &delay_ns);
+	if (rc == NGX_DECLINED)
+		return lcf->status_code;
+	if (ctx->status == 0 && q.nshadow > 0)
+		ctx->status = FG_STATUS_PASSED;
+	fg_dry_runs(r, c, lcf, &q, ctx);
+	return rc == NGX_AGAIN ? fg_delay(r, delay_ns) : NGX_DECLINED;
 }
 
 /* ------------------------------------------------------------ headers */
 
 static ngx_int_t fg_add_header(ngx_http_request_t *r, const char *name,
-                               uint64_t value)
+                               const char *value)
 {
 	ngx_table_elt_t *h;
+	size_t len = ngx_strlen(value);
 	u_char *p;
 
 	h = ngx_list_push(&r->headers_out.headers);
 	if (h == NULL)
 		return NGX_ERROR;
-	p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+	p = ngx_pnalloc(r->pool, len);
 	if (p == NULL)
 		return NGX_ERROR;
 	h->hash = 1;
@@ -560,17 +702,18 @@ static ngx_int_t fg_add_header(ngx_http_request_t *r, const char *name,
 	h->key.data = (u_char *)name;
 	h->key.len = ngx_strlen(name);
 	h->value.data = p;
-	h->value.len = ngx_sprintf(p, "%uL", value) - p;
+	h->value.len = len;
+	ngx_memcpy(p, value, len);
 	return NGX_OK;
 }
 
-static uint64_t fg_seconds(uint64_t ms)
-{
-	return (ms + 999) / 1000;
-}
-
+/* RateLimit-Policy and RateLimit as libfloodgate writes them (the one
+ * formatter every floodgate front end shares), and a denial's Retry-After:
+ * seconds, rounded up, at least 1.  A rule withdrawn since the check has
+ * no figures to give: only Retry-After then. */
 static ngx_int_t fg_header_filter(ngx_http_request_t *r)
 {
+	char pol[FG_RATELIMIT_MAX], rl[FG_RATELIMIT_MAX], ra[NGX_INT64_LEN + 1];
 	ngx_http_floodgate_ctx_t *ctx;
 	uint64_t retry;
 
@@ -580,16 +723,16 @@ static ngx_int_t fg_header_filter(ngx_http_request_t *r)
 	if (ctx == NULL || !ctx->report || ctx->sent)
 		return ngx_http_next_header_filter(r);
 	ctx->sent = 1;
-	if (fg_add_header(r, "RateLimit-Limit", ctx->d.limit) != NGX_OK ||
-	    fg_add_header(r, "RateLimit-Remaining", ctx->d.remaining) !=
-	        NGX_OK ||
-	    fg_add_header(r, "RateLimit-Reset", fg_seconds(ctx->d.reset_ms)) !=
-	        NGX_OK)
+	if (fg != NULL &&
+	    fg_ratelimit_headers(fg, &ctx->d, pol, sizeof pol, rl, sizeof rl) ==
+	        0 &&
+	    (fg_add_header(r, "RateLimit-Policy", pol) != NGX_OK ||
+	     fg_add_header(r, "RateLimit", rl) != NGX_OK))
 		return NGX_ERROR;
 	if (ctx->denied) {
-		retry = fg_seconds(ctx->d.retry_after_ms);
-		if (fg_add_header(r, "Retry-After", retry > 0 ? retry : 1) !=
-		    NGX_OK)
+		retry = (ctx->d.retry_after_ms + 999) / 1000;
+		*ngx_sprintf((u_char *)ra, "%uL", retry > 0 ? retry : 1) = '\0';
+		if (fg_add_header(r, "Retry-After", ra) != NGX_OK)
 			return NGX_ERROR;
 	}
 	return ngx_http_next_header_filter(r);

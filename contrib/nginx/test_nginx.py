@@ -12,6 +12,7 @@ run as nobody and the segment is 0660 root with group nogroup: the master
 never opens it, each worker attaches after the fork.  Rules refill one
 token an hour: exactly `capacity` requests of one key are admitted.
 """
+import concurrent.futures
 import grp
 import http.client
 import os
@@ -19,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import tempfile
 import unittest
 
@@ -61,6 +63,14 @@ LOCATIONS = """
             proxy_pass http://127.0.0.1:{port}/free/;
         }
         location /absent/ { floodgate_rule no-such-rule; }
+        location /d/ {
+            floodgate_rule d;
+            floodgate_delay 2s;
+        }
+        location /d2/ {
+            floodgate_rule d2;
+            floodgate_delay 500ms;
+        }
         location /free/ { }
 """
 
@@ -74,6 +84,24 @@ SERVER_RULES = """
         location /off/ { floodgate_rule off; }
     }
 """
+
+
+def fields(value):
+    """A RateLimit or RateLimit-Policy value, '"RULE";k=v;...', as
+    (RULE, {k: int(v)})."""
+    name, _, params = value.partition(";")
+    return name.strip('"'), {k: int(v) for k, _, v in
+                             (p.partition("=") for p in params.split(";"))}
+
+
+def remaining(h):
+    return fields(h["ratelimit"])[1]["r"]
+
+
+def quota(h):
+    """(rule, capacity) of RateLimit-Policy."""
+    name, f = fields(h["ratelimit-policy"])
+    return name, f["q"]
 
 
 def nginx_conf(tmp, port, port2, seg, locations=LOCATIONS):
@@ -118,7 +146,7 @@ class Nginx:
         self.port = fgtest.free_port()
         self.port2 = fgtest.free_port()
         www = os.path.join(self.tmp, "www")
-        for d in ("t", "h", "two", "dry", "status", "err", "redir", "r2",
+        for d in ("t", "h", "two", "dry", "status", "err", "redir", "r2", "d", "d2",
                   "free", "absent", "inherits", "own", "off"):
             os.makedirs(os.path.join(www, d))
             with open(os.path.join(www, d, "index.html"), "w") as f:
@@ -205,6 +233,9 @@ class NginxCase(unittest.TestCase):
         for name, cap in RULES.items():
             flags = floodgate.RULE_SHADOW if name == "dry" else 0
             cls.owner.set_rule(name, cap, 1, HOUR_MS, flags)
+        # one token a second, up to 1.5 s of debt
+        for name in ("d", "d2"):
+            cls.owner.set_rule(name, 1, 1, 1000, max_delay_ms=1500)
 
     @classmethod
     def tearDownClass(cls):
@@ -217,9 +248,11 @@ class TestNginx(NginxCase):
     def test_1_allowed_response_carries_ratelimit_headers(self):
         status, h, body = self.nginx.get("/t/")
         self.assertEqual((status, body), (200, b"hello t\n"))
-        self.assertEqual((h["ratelimit-limit"], h["ratelimit-remaining"],
-                          h["ratelimit-reset"]), ("300", "299", "3600"))
+        # 300 tokens, one an hour: full from empty in 300 h; the next in 1 h
+        self.assertEqual((h["ratelimit-policy"], h["ratelimit"]),
+                         ('"t";q=300;w=1080000', '"t";r=299;t=3600'))
         self.assertNotIn("retry-after", h)
+        self.assertNotIn("ratelimit-limit", h)  # no legacy names
 
     def test_2_workers_share_one_bucket_exactly_under_load(self):
         n = 3000
@@ -232,9 +265,10 @@ class TestNginx(NginxCase):
         status, h, _ = self.nginx.get("/t/")
         self.assertEqual(status, 429)
         self.assertGreaterEqual(int(h["retry-after"]), 3500)
-        self.assertEqual((h["ratelimit-limit"], h["ratelimit-remaining"]),
-                         ("300", "0"))
-        self.assertGreater(int(h["ratelimit-reset"]), 3600)
+        self.assertEqual(h["ratelimit-policy"], '"t";q=300;w=1080000')
+        name, f = fields(h["ratelimit"])
+        self.assertEqual((name, f["r"]), ("t", 0))
+        self.assertLessEqual(f["t"], int(h["retry-after"]))
         # both workers answered, and the log agrees (a worker writes its
         # line after the response: wait for all n + 2 of them)
         def t_lines():
@@ -259,9 +293,9 @@ class TestNginx(NginxCase):
         self.assertEqual(self.nginx.get("/h/", {"X-Client": "bob"})[0], 200)
         # no header: the client's address has a bucket of its own
         _, h, _ = self.nginx.get("/h/")
-        self.assertEqual(h["ratelimit-remaining"], "4")
-        self.assertEqual(self.nginx.get("/h/", {"X-Client": ""})[1]
-                         ["ratelimit-remaining"], "3")
+        self.assertEqual(remaining(h), 4)
+        self.assertEqual(remaining(self.nginx.get("/h/", {"X-Client": ""})[1]),
+                         3)
 
     def test_long_and_binary_keys_are_hashed_not_truncated(self):
         long_a = "p" * 100 + "a"
@@ -270,27 +304,27 @@ class TestNginx(NginxCase):
         self.assertEqual(self.nginx.get("/h/", {"X-Client": "p" * 100 + "b"})
                          [0], 200)
 
-    def test_several_rules_in_order_the_first_denial_ends_the_check(self):
+    def test_several_rules_all_must_admit_and_a_denial_takes_nothing(self):
         hdr = {"X-Client": "c1"}
         got = []
         for _ in range(4):
             status, h, _ = self.nginx.get("/two/", hdr)
-            got.append((status, h["ratelimit-remaining"],
-                        h["ratelimit-limit"]))
+            got.append((status, remaining(h), quota(h)))
         # narrow (6, cost 2) has fewer tokens left than wide (10, cost 1):
         # its numbers are in the headers; its denial is the 429
-        self.assertEqual(got, [(200, "4", "6"), (200, "2", "6"),
-                               (200, "0", "6"), (429, "0", "6")])
+        n6 = ("narrow", 6)
+        self.assertEqual(got, [(200, 4, n6), (200, 2, n6),
+                               (200, 0, n6), (429, 0, n6)])
         with floodgate.Client(self.seg) as c:
-            # wide gave a token to each of the 4 requests, denied or not
-            self.assertEqual(c.allow("wide", "127.0.0.1").remaining, 5)
+            # wide gave a token to the 3 admitted requests only
+            self.assertEqual(c.allow("wide", "127.0.0.1").remaining, 6)
 
     def test_shadow_rule_allows_logs_and_shows_nothing_to_the_client(self):
         got = [self.nginx.get("/dry/", {"X-Client": "d"}) for _ in range(3)]
         self.assertEqual([g[0] for g in got], [200] * 3)
         # the headers are rule dt's, never the dry run's
         for _, h, _ in got:
-            self.assertEqual(h["ratelimit-limit"], "50")
+            self.assertEqual(quota(h), ("dt", 50))
             self.assertNotIn("retry-after", h)
         log = fgtest.read(self.nginx.error_log)
         self.assertEqual(log.count("dry run, by floodgate rule \"dry\""), 2)
@@ -302,6 +336,35 @@ class TestNginx(NginxCase):
         self.assertEqual(statuses, ["PASSED", "REJECTED_DRY_RUN",
                                     "REJECTED_DRY_RUN"])
 
+    def timed(self, path):
+        t = time.monotonic()
+        status = self.nginx.get(path)[0]
+        return status, time.monotonic() - t
+
+    def test_delay_serves_after_the_wait_within_the_bound(self):
+        t0 = time.monotonic()
+        (s1, _), (s2, took) = self.timed("/d/"), self.timed("/d/")
+        self.assertEqual((s1, s2), (200, 200))
+        # the token is there 1 s after the first was admitted
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertLess(took, 2.0)
+        # three at once: one waits its token, the two behind it (2 and
+        # 3 s away: beyond the rule's 1.5 s) are denied without waiting
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            got = sorted(pool.map(lambda _: self.timed("/d/"), range(3)))
+        self.assertEqual([g[0] for g in got], [200, 429, 429])
+        self.assertGreater(got[0][1], 0.2)
+        self.assertLess(got[0][1], 2.0)
+        self.assertTrue(all(g[1] < 0.5 for g in got[1:]), got)
+
+    def test_a_max_delay_over_the_bound_is_not_delayed_and_says_so(self):
+        self.assertEqual(self.timed("/d2/")[0], 200)
+        status, took = self.timed("/d2/")
+        self.assertEqual(status, 429)
+        self.assertLess(took, 0.5)
+        self.assertIn("rule \"d2\": its max-delay exceeds floodgate_delay",
+                      fgtest.read(self.nginx.error_log))
+
     def test_floodgate_status_sets_the_denial_code(self):
         self.assertEqual(self.nginx.codes("/status/", 2), [200, 503])
 
@@ -310,23 +373,23 @@ class TestNginx(NginxCase):
         status, h, body = self.nginx.get("/err/")
         self.assertEqual((status, body), (429, b"slow down\n"))
         self.assertGreaterEqual(int(h["retry-after"]), 3500)
-        self.assertEqual(h["ratelimit-remaining"], "0")
+        self.assertEqual(remaining(h), 0)
 
     def test_internal_redirect_is_not_charged_again(self):
         status, h, body = self.nginx.get("/redir/")
         self.assertEqual((status, body), (200, b"hello r2\n"))
-        self.assertEqual(h["ratelimit-remaining"], "9")
+        self.assertEqual(remaining(h), 9)
         with floodgate.Client(self.seg) as c:
             self.assertEqual(c.allow("r2", "127.0.0.1").remaining, 9)
 
     def test_proxied_response_carries_the_headers(self):
         status, h, body = self.nginx.get("/proxy/")
         self.assertEqual((status, body), (200, b"hello free\n"))
-        self.assertEqual(h["ratelimit-remaining"], "9")
+        self.assertEqual(remaining(h), 9)
 
     def test_unknown_rule_fails_open_with_a_warning(self):
         self.assertEqual(self.nginx.codes("/absent/", 3), [200] * 3)
-        self.assertNotIn("ratelimit-limit", self.nginx.get("/absent/")[1])
+        self.assertNotIn("ratelimit", self.nginx.get("/absent/")[1])
         self.assertIn("floodgate: rule \"no-such-rule\": no such rule",
                       fgtest.read(self.nginx.error_log))
 
@@ -337,7 +400,7 @@ class TestNginx(NginxCase):
         self.assertEqual(self.nginx.codes("/own/", 4, port=p),
                          [200, 200, 200, 429])
         _, h, _ = self.nginx.get("/off/", port=p)
-        self.assertNotIn("ratelimit-limit", h)
+        self.assertNotIn("ratelimit", h)
 
     def test_z_reload_keeps_the_buckets_and_workers_attach_again(self):
         old = self.nginx.workers()
@@ -354,7 +417,7 @@ class TestNginxMissingSegment(unittest.TestCase):
         owner = None
         try:
             _, h, _ = srv.get("/t/")
-            self.assertNotIn("ratelimit-limit", h)
+            self.assertNotIn("ratelimit", h)
             self.assertEqual(srv.get("/t/")[0], 200)
             self.assertIn("floodgate: cannot attach to segment \"%s\"" % seg,
                           fgtest.read(srv.error_log))
@@ -405,6 +468,15 @@ class TestConfigErrors(unittest.TestCase):
                    "needs a rule name of 1-31 of [A-Za-z0-9_.:/-], or off")
         self.check("location / { floodgate_rule %s; }" % ("x" * 32),
                    "needs a rule name")
+
+    def test_at_most_8_rules_in_one_location(self):
+        self.check("location / { %s }" % " ".join(
+            "floodgate_rule r%d;" % i for i in range(9)),
+            "at most 8 rules at one level")
+
+    def test_delay_is_at_most_60s(self):
+        self.check("location / { floodgate_rule a; floodgate_delay 61s; }",
+                   "floodgate_delay: at most 60s")
 
     def test_duplicate_rule_in_one_location_is_refused(self):
         self.check("location / { floodgate_rule a; floodgate_rule a; }",

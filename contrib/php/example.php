@@ -1,8 +1,8 @@
 <?php
 /*
  * example.php - limit a PHP script with floodgate: 429 Too Many Requests
- * with Retry-After when the client's bucket is empty, and the RateLimit-*
- * headers on every limited response.
+ * with Retry-After when the client's bucket is empty, and RateLimit-Policy
+ * and RateLimit (the IETF httpapi draft's) on every limited response.
  *
  * Put the block at the top of a script (or in a file that
  * auto_prepend_file loads).  The rule ("api" here) is one of
@@ -24,9 +24,10 @@ function floodgate_limit(string $rule, string $key, int $cost = 1): void
     if ($d['shadow']) {
         return; // a rule in shadow mode: would have denied, allowed
     }
-    header('RateLimit-Limit: ' . $d['limit']);
-    header('RateLimit-Remaining: ' . $d['remaining']);
-    header('RateLimit-Reset: ' . $d['reset']);
+    if ($d['ratelimit'] !== null) {
+        header('RateLimit-Policy: ' . $d['ratelimit_policy']);
+        header('RateLimit: ' . $d['ratelimit']);
+    }
     if (!$d['allowed']) {
         http_response_code(429);
         header('Retry-After: ' . max(1, $d['retry_after']));

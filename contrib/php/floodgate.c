@@ -6,7 +6,9 @@
  *     if (!$d['allowed']) { http_response_code(429); ... }
  *
  * The binding is thin: the returned array is struct fg_decision (plus the
- * two durations in whole seconds, rounded up, as HTTP headers want them)
+ * two durations in whole seconds, rounded up, as HTTP headers want them,
+ * and the values of RateLimit-Policy and RateLimit that libfloodgate's
+ * fg_ratelimit_headers() writes, the same as every floodgate front end)
  * and every negative return of libfloodgate becomes a FloodgateException
  * whose code is the FG_E* value and whose message is fg_strerror()'s.
  * Whether to serve a request the limiter could not check is the
@@ -96,9 +98,25 @@ static zend_long ms_to_seconds(uint64_t ms)
 	return (zend_long)((ms + 999) / 1000);
 }
 
-static void decision_to_array(zval *out, int allowed, const fg_decision *d)
+/* The header values, or null for both when the rule was withdrawn since
+ * the check (then there is nothing to say of it). */
+static void add_headers(zval *out, fg_client *c, const fg_decision *d)
 {
-	array_init_size(out, 10);
+	char pol[FG_RATELIMIT_MAX], rl[FG_RATELIMIT_MAX];
+
+	if (fg_ratelimit_headers(c, d, pol, sizeof pol, rl, sizeof rl) == 0) {
+		add_assoc_string(out, "ratelimit_policy", pol);
+		add_assoc_string(out, "ratelimit", rl);
+	} else {
+		add_assoc_null(out, "ratelimit_policy");
+		add_assoc_null(out, "ratelimit");
+	}
+}
+
+static void decision_to_array(zval *out, fg_client *c, int allowed,
+                              const fg_decision *d)
+{
+	array_init_size(out, 12);
 	add_assoc_bool(out, "allowed", allowed);
 	add_assoc_long(out, "limit", (zend_long)d->limit);
 	add_assoc_long(out, "remaining", (zend_long)d->remaining);
@@ -110,6 +128,7 @@ static void decision_to_array(zval *out, int allowed, const fg_decision *d)
 	add_assoc_bool(out, "untracked",
 	               (d->flags & FG_DECISION_UNTRACKED) != 0);
 	add_assoc_long(out, "rule", (zend_long)d->rule);
+	add_headers(out, c, d);
 }
 
 /* {{{ floodgate_allow(string $rule, string $key, int $cost = 1): array */
@@ -156,7 +175,7 @@ PHP_FUNCTION(floodgate_allow)
 			throw_fg(r, NULL);
 		RETURN_THROWS();
 	}
-	decision_to_array(return_value, r == 1, &d);
+	decision_to_array(return_value, c, r == 1, &d);
 }
 /* }}} */
 

@@ -9,9 +9,13 @@
  * Take $cost tokens from the bucket of ($rule, $key) in the floodgate
  * segment named by the floodgate.segment ini setting.
  *
+ * ratelimit_policy and ratelimit are the values of the HTTP headers
+ * RateLimit-Policy and RateLimit (null when the rule was withdrawn since).
+ *
  * @return array{allowed: bool, limit: int, remaining: int,
  *               retry_after_ms: int, retry_after: int, reset_ms: int,
- *               reset: int, shadow: bool, untracked: bool, rule: int}
+ *               reset: int, shadow: bool, untracked: bool, rule: int,
+ *               ratelimit_policy: ?string, ratelimit: ?string}
  * @throws FloodgateException
  */
 function floodgate_allow(string $rule, string $key, int $cost = 1): array {}

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: f541610f6832c34c9bf1e4b4d495f97f7687b4ae */
+ * Stub hash: 340c31f4b52656109761a0dcb0c83c7ac0e07127 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_floodgate_allow, 0, 2, IS_ARRAY, 0)
 	ZEND_ARG_TYPE_INFO(0, rule, IS_STRING, 0)

@@ -103,6 +103,10 @@ class TestCli(SegmentCase):
                               d["untracked"]),
                              (True, 3, 2 - i, 0, False, False))
             self.assertEqual(d["reset"], (i + 1) * 3600)
+            # 3 tokens, one an hour: full from empty in 3 h
+            self.assertEqual((d["ratelimit_policy"], d["ratelimit"]),
+                             ('"api";q=3;w=10800', '"api";r=%d;t=3600' %
+                              (2 - i)))
         deny = got[3]
         self.assertFalse(deny["allowed"])
         self.assertEqual(deny["remaining"], 0)
@@ -309,18 +313,20 @@ class TestFpm(SegmentCase):
         ex = self.fpm.script("example.php")
         status, h, body = fcgi(self.fpm.sock, ex, remote="198.51.100.7")
         self.assertEqual((status, body), (200, b"hello\n"))
-        self.assertEqual((h["ratelimit-limit"], h["ratelimit-remaining"],
-                          h["ratelimit-reset"]),
-                         (str(self.CAP), str(self.CAP - 1), "3600"))
+        policy = '"api";q=%d;w=%d' % (self.CAP, self.CAP * 3600)
+        self.assertEqual((h["ratelimit-policy"], h["ratelimit"]),
+                         (policy, '"api";r=%d;t=3600' % (self.CAP - 1)))
         self.assertNotIn("retry-after", h)
+        self.assertNotIn("ratelimit-limit", h)  # no legacy names
         statuses = many(self.fpm.sock, ex, self.CAP, remote="198.51.100.7")
         self.assertEqual(statuses.count(200), self.CAP - 1)
         status, h, body = fcgi(self.fpm.sock, ex, remote="198.51.100.7")
         self.assertEqual((status, body), (429, b"Too Many Requests\n"))
         self.assertGreaterEqual(int(h["retry-after"]), 3500)
-        self.assertEqual((h["ratelimit-limit"], h["ratelimit-remaining"]),
-                         (str(self.CAP), "0"))
-        self.assertGreater(int(h["ratelimit-reset"]), 3600)
+        self.assertEqual(h["ratelimit-policy"], policy)
+        rl, t = h["ratelimit"].rsplit(";t=", 1)
+        self.assertEqual(rl, '"api";r=0')
+        self.assertLessEqual(int(t), int(h["retry-after"]))
         # another client has its own bucket
         self.assertEqual(fcgi(self.fpm.sock, ex, remote="198.51.100.8")[0],
                          200)

@@ -5,6 +5,12 @@
     d = fg.allow("api", user_id)          # fg_allow(), cost 1
     if not d.allowed:
         ...  # d.retry_after_ms, d.remaining, d.limit, d.reset_ms
+    policy, ratelimit = fg.ratelimit_headers(d)   # the HTTP header values
+
+    d = fg.allow_many([("api", user_id, 1), ("ip", addr, 1)])  # all or none
+    d, delay_ns = fg.reserve("api", user_id)      # delay instead of deny
+    lease = fg.acquire("uploads", user_id)        # in-flight limit
+    if lease: ... ; fg.release(lease)
 
 Design.  The binding is a thin layer over the C library: no build step, no
 state of its own beyond the handle.  Every negative return of the library
@@ -46,6 +52,7 @@ __all__ = [
     "Client", "Owner", "Decision", "Error", "load_library", "diagnose",
     "strerror", "KEY_MAX", "DECISION_SHADOW", "DECISION_UNTRACKED",
     "RULE_GLOBAL", "RULE_FAIL_CLOSED", "RULE_SHADOW", "RULE_DEFAULT",
+    "RULE_IN_FLIGHT", "Lease", "TRIPLES_MAX", "RATELIMIT_MAX",
 ]
 
 KEY_MAX = 64
@@ -55,18 +62,22 @@ RULE_GLOBAL = 0x02
 RULE_FAIL_CLOSED = 0x04
 RULE_SHADOW = 0x08
 RULE_DEFAULT = 0x10
+RULE_IN_FLIGHT = 0x20
+TRIPLES_MAX = 8
+RATELIMIT_MAX = 80
 CREATE_REPLACE = 0x1
 
 # Error codes of floodgate.h, by name.
 EINVAL, EKEY, EKEYLEN, ENORULE, ECOST, ENOSEG, EACCES, EBADSEG = range(-1, -9, -1)
 EVERSION, ENOMEM, ESYS, EEXIST, ERULES, ENAME, ERULE, ETOOBIG = range(-9, -17, -1)
+EKIND, ESPACE = -17, -18
 ERROR_NAMES = {
     EINVAL: "FG_EINVAL", EKEY: "FG_EKEY", EKEYLEN: "FG_EKEYLEN",
     ENORULE: "FG_ENORULE", ECOST: "FG_ECOST", ENOSEG: "FG_ENOSEG",
     EACCES: "FG_EACCES", EBADSEG: "FG_EBADSEG", EVERSION: "FG_EVERSION",
     ENOMEM: "FG_ENOMEM", ESYS: "FG_ESYS", EEXIST: "FG_EEXIST",
     ERULES: "FG_ERULES", ENAME: "FG_ENAME", ERULE: "FG_ERULE",
-    ETOOBIG: "FG_ETOOBIG",
+    ETOOBIG: "FG_ETOOBIG", EKIND: "FG_EKIND", ESPACE: "FG_ESPACE",
 }
 
 
@@ -101,6 +112,30 @@ class _fg_rule(ctypes.Structure):
                 ("lease_ms", ctypes.c_uint32)]
 
 
+class _fg_triple(ctypes.Structure):
+    _fields_ = [("rule", ctypes.c_char_p), ("key", ctypes.c_char_p),
+                ("cost", ctypes.c_uint32)]
+
+
+class _fg_lease(ctypes.Structure):
+    _fields_ = [("opaque_", ctypes.c_uint64 * 11)]
+
+
+class _fg_rule_info(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 32), ("index", ctypes.c_uint32),
+                ("capacity", ctypes.c_uint32), ("rate", ctypes.c_uint32),
+                ("period_ms", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+                ("interval_ns", ctypes.c_uint64),
+                ("table_full", ctypes.c_uint64),
+                ("max_delay_ms", ctypes.c_uint32),
+                ("lease_ms", ctypes.c_uint32)]
+
+
+_RULE_FIELDS = ("index", "capacity", "rate", "period_ms", "flags",
+                "interval_ns", "max_delay_ms", "lease_ms")
+RULES_MAX = 255
+
+
 class _fg_segment_opts(ctypes.Structure):
     _fields_ = [("capacity", ctypes.c_uint64), ("mode", ctypes.c_uint32),
                 ("uid", ctypes.c_int64), ("gid", ctypes.c_int64)]
@@ -124,7 +159,7 @@ class Decision:
     rounded up, as HTTP headers want them."""
 
     __slots__ = ("allowed", "limit", "remaining", "retry_after_ms",
-                 "reset_ms", "flags", "rule")
+                 "reset_ms", "flags", "rule", "_d")
 
     def __init__(self, allowed, d):
         self.allowed = allowed
@@ -134,6 +169,7 @@ class Decision:
         self.reset_ms = d.reset_ms
         self.flags = d.flags
         self.rule = d.rule
+        self._d = d
 
     def __bool__(self):
         return self.allowed
@@ -201,6 +237,21 @@ def _declare(lib):
         "fg_allow": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p,
                                     ctypes.c_uint32,
                                     ctypes.POINTER(_fg_decision)]),
+        "fg_allow_many": (ctypes.c_int, [P, ctypes.POINTER(_fg_triple),
+                                         ctypes.c_uint,
+                                         ctypes.POINTER(_fg_decision),
+                                         ctypes.POINTER(ctypes.c_uint)]),
+        "fg_reserve": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p,
+                                      ctypes.c_uint32,
+                                      ctypes.POINTER(ctypes.c_uint64),
+                                      ctypes.POINTER(_fg_decision)]),
+        "fg_acquire": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p,
+                                      ctypes.POINTER(_fg_lease),
+                                      ctypes.POINTER(_fg_decision)]),
+        "fg_release": (ctypes.c_int, [P, ctypes.POINTER(_fg_lease)]),
+        "fg_ratelimit_headers": (ctypes.c_int, [
+            P, ctypes.POINTER(_fg_decision), ctypes.c_char_p,
+            ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]),
         "fg_allow_request": (ctypes.c_int, [P, ctypes.c_char_p,
                                             ctypes.c_char_p]),
         "fg_strerror": (ctypes.c_char_p, [ctypes.c_int]),
@@ -213,6 +264,8 @@ def _declare(lib):
         "fg_rule_set": (ctypes.c_int, [P, ctypes.POINTER(_fg_rule)]),
         "fg_rule_remove": (ctypes.c_int, [P, ctypes.c_char_p]),
         "fg_stats": (ctypes.c_int, [P, ctypes.POINTER(_fg_segment_stats)]),
+        "fg_rule_get": (ctypes.c_int, [P, ctypes.c_uint32,
+                                       ctypes.POINTER(_fg_rule_info)]),
     }
     for name, (res, args) in sig.items():
         f = getattr(lib, name)
@@ -263,6 +316,27 @@ def _segment_arg(segment):
     return None if segment is None else _cstr(os.fsencode(segment), "segment")
 
 
+def _cost_arg(cost):
+    if not isinstance(cost, int) or cost < 0 or cost > 0xFFFFFFFF:
+        _raise(ECOST, "cost %r" % (cost,))
+    return cost
+
+
+class Lease:
+    """A lease of an in-flight rule (fg_acquire), to give back with
+    Client.release(); false when it was denied."""
+
+    __slots__ = ("acquired", "decision", "_l")
+
+    def __init__(self, acquired, decision, lease):
+        self.acquired = acquired
+        self.decision = decision
+        self._l = lease
+
+    def __bool__(self):
+        return self.acquired
+
+
 def diagnose(segment=None):
     """fg_diagnose(): (code fg_open() would give now, one-line explanation)."""
     lib = load_library()
@@ -292,6 +366,7 @@ class Client:
         self._lib = load_library()
         self._lock = threading.Lock()
         self._h = None
+        self._rule_index = {}  # rule name -> index, as rule() found it
         self.segment = segment
         h = ctypes.c_void_p()
         r = self._attach(_segment_arg(segment), h)
@@ -317,8 +392,7 @@ class Client:
         FG_ECOST, FG_EINVAL (then nothing was consumed)."""
         r_b = _cstr(rule, "rule name")
         k_b = _cstr(key, "key")
-        if not isinstance(cost, int) or cost < 0 or cost > 0xFFFFFFFF:
-            _raise(ECOST, "cost %r" % (cost,))
+        cost = _cost_arg(cost)
         d = _fg_decision()
         with self._lock:
             r = self._lib.fg_allow(self._handle(), r_b, k_b, cost,
@@ -326,6 +400,80 @@ class Client:
         if r < 0:
             _raise(r, "rule %r" % (rule,) if r == ENORULE else None)
         return Decision(r == 1, d)
+
+    def allow_many(self, triples):
+        """fg_allow_many(): one request under up to TRIPLES_MAX (rule, key,
+        cost) triples, all or none.  Return the Decision of the rule that
+        decided; raise Error (then nothing was consumed)."""
+        triples = list(triples)
+        if not 1 <= len(triples) <= TRIPLES_MAX:
+            _raise(EINVAL, "%d triples (1 to %d)" % (len(triples),
+                                                     TRIPLES_MAX))
+        arr = (_fg_triple * len(triples))()
+        for i, (rule, key, cost) in enumerate(triples):
+            arr[i] = _fg_triple(_cstr(rule, "rule name"), _cstr(key, "key"),
+                                _cost_arg(cost))
+        d = _fg_decision()
+        which = ctypes.c_uint()
+        with self._lock:
+            r = self._lib.fg_allow_many(self._handle(), arr, len(triples),
+                                        ctypes.byref(d), ctypes.byref(which))
+        if r < 0:
+            bad = triples[which.value] if which.value < len(triples) else None
+            _raise(r, "rule %r" % (bad[0],) if r == ENORULE and bad else None)
+        return Decision(r == 1, d)
+
+    def reserve(self, rule, key, cost=1):
+        """fg_reserve(): (Decision, delay_ns): allowed after delay_ns when
+        the rule's max-delay allows it, else denied with nothing taken."""
+        r_b = _cstr(rule, "rule name")
+        k_b = _cstr(key, "key")
+        cost = _cost_arg(cost)
+        d = _fg_decision()
+        delay = ctypes.c_uint64()
+        with self._lock:
+            r = self._lib.fg_reserve(self._handle(), r_b, k_b, cost,
+                                     ctypes.byref(delay), ctypes.byref(d))
+        if r < 0:
+            _raise(r, "rule %r" % (rule,) if r == ENORULE else None)
+        return Decision(r == 1, d), delay.value
+
+    def acquire(self, rule, key):
+        """fg_acquire(): a Lease (false when denied; its .decision says
+        why); give it back with release() when the request ends."""
+        r_b = _cstr(rule, "rule name")
+        k_b = _cstr(key, "key")
+        lease = _fg_lease()
+        d = _fg_decision()
+        with self._lock:
+            r = self._lib.fg_acquire(self._handle(), r_b, k_b,
+                                     ctypes.byref(lease), ctypes.byref(d))
+        if r < 0:
+            _raise(r, "rule %r" % (rule,) if r == ENORULE else None)
+        return Lease(r == 1, Decision(r == 1, d), lease)
+
+    def release(self, lease):
+        """fg_release(): True when the lease was given back, False when it
+        held nothing any more (denied, given back, or ended by itself)."""
+        with self._lock:
+            r = self._lib.fg_release(self._handle(), ctypes.byref(lease._l))
+        if r < 0:
+            _raise(r)
+        return r == 1
+
+    def ratelimit_headers(self, decision):
+        """fg_ratelimit_headers(): the values of RateLimit-Policy and
+        RateLimit for a Decision of this client, as str; raise Error
+        (FG_ENORULE: the rule was withdrawn since; FG_EKIND: in-flight)."""
+        pol = ctypes.create_string_buffer(RATELIMIT_MAX)
+        rl = ctypes.create_string_buffer(RATELIMIT_MAX)
+        with self._lock:
+            r = self._lib.fg_ratelimit_headers(
+                self._handle(), ctypes.byref(decision._d), pol, len(pol), rl,
+                len(rl))
+        if r < 0:
+            _raise(r)
+        return pol.value.decode(), rl.value.decode()
 
     def allow_request(self, user_id, endpoint):
         """fg_allow_request(): True when allowed."""
@@ -336,6 +484,27 @@ class Client:
         if r < 0:
             _raise(r)
         return r == 1
+
+    def rule(self, name):
+        """The rule in force named name, as a dict of fg_rule_info (name,
+        index, capacity, rate, period_ms, flags, interval_ns, max_delay_ms,
+        lease_ms), or None.  A name keeps its index for the segment's life:
+        the index is remembered, so a second look is one fg_rule_get()."""
+        want = _cstr(name, "rule name")
+        ri = _fg_rule_info()
+        with self._lock:
+            h = self._handle()
+            guess = self._rule_index.get(want)
+            order = ([guess] if guess is not None else []) + list(
+                range(RULES_MAX))
+            for i in order:
+                if (self._lib.fg_rule_get(h, i, ctypes.byref(ri)) == 0 and
+                        ri.name == want):
+                    self._rule_index[want] = i
+                    info = {f: getattr(ri, f) for f in _RULE_FIELDS}
+                    info["name"] = ri.name.decode()
+                    return info
+        return None
 
     def stats(self):
         """fg_stats() as a dict (O(slots): for operators and tests)."""
@@ -379,9 +548,10 @@ class Owner(Client):
         return self._lib.fg_create(seg, ctypes.byref(self._opts),
                                    self._flags, ctypes.byref(h))
 
-    def set_rule(self, name, capacity, rate, period_ms, flags=0):
+    def set_rule(self, name, capacity, rate, period_ms, flags=0,
+                 max_delay_ms=0, lease_ms=0):
         rule = _fg_rule(_cstr(name, "rule name"), capacity, rate, period_ms,
-                        flags)
+                        flags, max_delay_ms, lease_ms)
         with self._lock:
             r = self._lib.fg_rule_set(self._handle(), ctypes.byref(rule))
         if r < 0:

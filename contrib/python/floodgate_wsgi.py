@@ -7,9 +7,26 @@
 
 Each request takes `cost` tokens from the bucket of (rule, key).  Denied:
 429 Too Many Requests with Retry-After (whole seconds, at least 1) and
-RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset; the application is
-not called.  Allowed: the application's response, with the three
-RateLimit-* headers added.
+RateLimit-Policy / RateLimit (draft-ietf-httpapi-ratelimit-headers-10, as
+libfloodgate's fg_ratelimit_headers() writes them, the same as every other
+floodgate front end); the application is not called.  Allowed: the
+application's response, with RateLimit-Policy and RateLimit added.
+
+Several rules, delay, in-flight.  rule may be a list of up to 8 rules,
+each a name or a tuple (name, key function, cost) whose key function and
+cost (None: the middleware's) are that rule's: the request is admitted
+only if every rule admits it, and a denial takes nothing from any of them
+(fg_allow_many()).  delay=SECONDS (one rule): a request the bucket cannot
+admit now waits, the worker sleeping, until its tokens are there
+(fg_reserve()), when that wait is within the rule's max-delay
+(floodgate.conf) and `delay`; beyond, 429.  A reservation cannot be taken
+back, so a rule whose max-delay exceeds `delay` is not delayed at all (a
+warning says so once).  concurrency=NAME or (NAME, key function): an
+in-flight rule; a lease is taken before the rate rules (fg_acquire(); all
+taken: 429 with Retry-After 1) and given back when the server closes the
+response (PEP 3333: also when the client went away), when the application
+raises, or at once when a rate rule denies.  by_path() gives each route
+(a PATH_INFO prefix) its own settings.
 
 No request is exempted silently.  The key is key(environ), by default the
 client's address.  When the key function returns None or "" (the header it
@@ -54,7 +71,7 @@ import time
 
 import floodgate
 
-__all__ = ["RateLimit", "EXEMPT", "forwarded_for"]
+__all__ = ["RateLimit", "EXEMPT", "forwarded_for", "by_path"]
 
 _log = logging.getLogger("floodgate")
 
@@ -62,6 +79,8 @@ _log = logging.getLogger("floodgate")
 EXEMPT = object()
 
 _FORBIDDEN = b"Forbidden: no rate-limit key\n"
+_TOO_MANY = b"Too Many Requests\n"
+_DELAY_MAX = 60.0
 
 
 def _bucket_key(key):
@@ -107,18 +126,63 @@ def forwarded_for(environ, header="X-Forwarded-For"):
     return hops
 
 
+def _rules(rule, cost):
+    """rule as a list of (name, key function or None, cost)."""
+    if rule is None:
+        return []
+    items = [rule] if isinstance(rule, (str, bytes)) else list(rule)
+    out = []
+    for item in items:
+        if isinstance(item, (str, bytes)):
+            item = (item,)
+        name, key, c = (tuple(item) + (None, None))[:3]
+        out.append((name, key, cost if c is None else c))
+    if len(out) > floodgate.TRIPLES_MAX:
+        raise ValueError("rule: at most %d rules" % floodgate.TRIPLES_MAX)
+    return out
+
+
+class _Closing:
+    """The application's response, whose close() (which a WSGI server
+    calls however the response ends) also gives the lease back."""
+
+    def __init__(self, it, release):
+        self._it = it
+        self._release = release
+
+    def __iter__(self):
+        return iter(self._it)
+
+    def close(self):
+        try:
+            close = getattr(self._it, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._release()
+
+
 class RateLimit:
-    def __init__(self, app, rule, key=None, cost=1, segment=None,
+    def __init__(self, app, rule=None, key=None, cost=1, segment=None,
                  missing_key="address", trusted_proxies=0,
                  proxy_header="X-Forwarded-For", retry_interval=5.0,
-                 logger=None):
+                 logger=None, delay=0, concurrency=None):
+        self.rules = _rules(rule, cost)
+        if isinstance(concurrency, (str, bytes)):
+            concurrency = (concurrency, None)
+        if not self.rules and concurrency is None:
+            raise ValueError("rule or concurrency: something to limit")
+        if not 0 <= delay <= _DELAY_MAX:
+            raise ValueError("delay: seconds, 0 to %g" % _DELAY_MAX)
+        self.concurrency = concurrency
+        self.delay = delay
         if missing_key not in ("address", "deny"):
             raise ValueError("missing_key: 'address' or 'deny', not %r" %
                              (missing_key,))
         if not isinstance(trusted_proxies, int) or trusted_proxies < 0:
             raise ValueError("trusted_proxies: a number of proxies, >= 0")
         self.app = app
-        self.rule = rule
+        self.rule = ", ".join(str(r[0]) for r in self.rules) or concurrency[0]
         self.key = key
         self.cost = cost
         self.segment = segment
@@ -182,10 +246,12 @@ class RateLimit:
                             (self.proxy_header, n))
         return addr
 
-    def _key(self, environ):
-        """The bucket key, EXEMPT, or None (deny: no key)."""
-        if self.key is not None:
-            key = self.key(environ)
+    def _key(self, environ, keyfunc=None):
+        """The bucket key under keyfunc (None: the middleware's key),
+        EXEMPT, or None (deny: no key)."""
+        keyfunc = keyfunc or self.key
+        if keyfunc is not None:
+            key = keyfunc(environ)
             if key is EXEMPT:
                 return EXEMPT
             if key is not None and key != "" and key != b"":
@@ -199,47 +265,156 @@ class RateLimit:
             return None
         return _bucket_key(addr)
 
-    def _headers(self, d):
-        return [("RateLimit-Limit", str(d.limit)),
-                ("RateLimit-Remaining", str(d.remaining)),
-                ("RateLimit-Reset", str(d.reset))]
+    def _headers(self, client, d):
+        try:
+            policy, ratelimit = client.ratelimit_headers(d)
+        except floodgate.Error:
+            return []  # the rule was withdrawn since: say nothing of it
+        return [("RateLimit-Policy", policy), ("RateLimit", ratelimit)]
 
     def _client_now(self):
         if self._client is None and time.monotonic() >= self._next_attach:
             self._attach()
         return self._client
 
+    def _keys(self, environ):
+        """(triples, key of the in-flight rule or None), or None: no key,
+        deny.  A rule whose key is EXEMPT does not limit this request."""
+        triples = []
+        for name, keyfunc, cost in self.rules:
+            k = self._key(environ, keyfunc)
+            if k is None:
+                return None
+            if k is not EXEMPT:
+                triples.append((name, k, cost))
+        conc = None
+        if self.concurrency is not None:
+            conc = self._key(environ, self.concurrency[1])
+            if conc is None:
+                return None
+            if conc is EXEMPT:
+                conc = None
+        return triples, conc
+
+    def _may_delay(self, client, name):
+        """Whether the one rule may delay: its max-delay within
+        self.delay (else a reservation refused here keeps its tokens)."""
+        info = client.rule(name)
+        if info is None or not info["max_delay_ms"]:
+            return False
+        if info["max_delay_ms"] <= self.delay * 1000:
+            return True
+        self._note_once("rule %r: its max-delay (%d ms) exceeds delay=%g: "
+                        "not delayed" % (name, info["max_delay_ms"],
+                                         self.delay))
+        return False
+
+    def _check(self, client, triples):
+        """(Decision, delay in ns) of the rate rules."""
+        if (len(triples) == 1 and self.delay > 0 and
+                self._may_delay(client, triples[0][0])):
+            return client.reserve(*triples[0])
+        return client.allow_many(triples), 0
+
+    def _acquire(self, client, key):
+        """The lease (false: every place taken), or None (fail open)."""
+        try:
+            return client.acquire(self.concurrency[0], key)
+        except floodgate.Error as e:
+            self._warn_once("in-flight rule %r cannot be checked" %
+                            (self.concurrency[0],), e)
+            return None
+
+    @staticmethod
+    def _release(client, lease):
+        if lease:
+            try:
+                client.release(lease)
+            except floodgate.Error:
+                pass  # closed meanwhile: the lease ends by itself
+
+    @staticmethod
+    def _too_many(start_response, retry_after, headers):
+        start_response("429 Too Many Requests", [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(_TOO_MANY))),
+            ("Retry-After", str(max(1, retry_after)))] + headers)
+        return [_TOO_MANY]
+
     def __call__(self, environ, start_response):
-        key = self._key(environ)
-        if key is EXEMPT:
-            return self.app(environ, start_response)
-        if key is None:
+        keys = self._keys(environ)
+        if keys is None:
             start_response("403 Forbidden", [
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(_FORBIDDEN)))])
             return [_FORBIDDEN]
-        client = self._client_now()
+        triples, conc = keys
+        client = self._client_now() if triples or conc else None
         if client is None:
-            return self.app(environ, start_response)  # fail open
+            return self.app(environ, start_response)  # exempt or fail open
+        lease = self._acquire(client, conc) if conc is not None else None
+        if lease is not None and not lease:
+            return self._too_many(start_response, 1, [])
         try:
-            d = client.allow(self.rule, key, self.cost)
-        except floodgate.Error as e:
-            self._warn_once("rule %r cannot be checked" % (self.rule,), e)
-            return self.app(environ, start_response)  # fail open
-        self._healthy()
-        if d.shadow:  # a dry run's would-be denial: the client sees nothing
-            return self.app(environ, start_response)
-        headers = self._headers(d)
-        if not d.allowed:
-            body = b"Too Many Requests\n"
-            start_response("429 Too Many Requests", [
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(body))),
-                ("Retry-After", str(max(1, d.retry_after)))] + headers)
-            return [body]
+            return self._limit(client, triples, lease, environ,
+                               start_response)
+        except BaseException:
+            self._release(client, lease)
+            raise
+
+    def _limit(self, client, triples, lease, environ, start_response):
+        headers, delay_ns = [], 0
+        d = None
+        if triples:
+            try:
+                d, delay_ns = self._check(client, triples)
+            except floodgate.Error as e:
+                self._warn_once("rule %r cannot be checked" % (self.rule,),
+                                e)
+        if d is not None:
+            self._healthy()
+        if d is not None and not d.shadow:  # a dry run: nothing shows
+            headers = self._headers(client, d)
+            if not d.allowed:
+                self._release(client, lease)
+                return self._too_many(start_response, d.retry_after,
+                                      headers)
+        if delay_ns:
+            time.sleep(delay_ns / 1e9)  # within delay: _may_delay()
 
         def add_headers(status, response_headers, exc_info=None):
             return start_response(status, list(response_headers) + headers,
                                   exc_info)
 
-        return self.app(environ, add_headers)
+        body = self.app(environ, add_headers if headers else start_response)
+        if not lease:
+            return body
+        return _Closing(body, lambda: self._release(client, lease))
+
+
+def by_path(app, routes, **common):
+    """A RateLimit for each route: routes maps a PATH_INFO prefix to the
+    keyword arguments of its RateLimit (common ones in common); a request
+    goes through the route of its longest matching prefix, or straight to
+    app when none matches."""
+    return _Routes(app, routes, common)
+
+
+class _Routes:
+    def __init__(self, app, routes, common):
+        self.app = app
+        self.routes = sorted(
+            ((prefix, RateLimit(app, **dict(common, **settings)))
+             for prefix, settings in routes.items()),
+            key=lambda r: len(r[0]), reverse=True)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        for prefix, mw in self.routes:
+            if path.startswith(prefix):
+                return mw(environ, start_response)
+        return self.app(environ, start_response)
+
+    def close(self):
+        for _, mw in self.routes:
+            mw.close()

@@ -19,11 +19,13 @@ processes, python3 plugin, the venv's packages) on loopback (ports in
 default; uWSGI --lazy-apps), and drive them with ab from 8 connections.
 """
 import contextlib
+import http.client
 import io
 import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -31,6 +33,7 @@ import tempfile
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import fgtest
@@ -103,6 +106,63 @@ class TestBinding(SegmentCase):
                 del os.environ["FLOODGATE_SEGMENT"]
             else:
                 os.environ["FLOODGATE_SEGMENT"] = old
+
+    def test_ratelimit_headers_are_the_librarys_values(self):
+        # CAP tokens, one an hour: full from empty in CAP hours; the
+        # tokens taken at one instant come back an hour apart
+        with floodgate.Client(self.seg) as c:
+            d = c.allow("t", "h")
+            self.assertEqual(c.ratelimit_headers(d), (
+                '"t";q=%d;w=%d' % (self.CAP, self.CAP * 3600),
+                '"t";r=%d;t=3600' % (self.CAP - 1)))
+            self.owner.remove_rule("t")
+            with self.assertRaises(floodgate.Error) as cm:
+                c.ratelimit_headers(d)
+            self.assertEqual(cm.exception.code, floodgate.ENORULE)
+
+    def test_allow_many_admits_all_or_none(self):
+        self.owner.set_rule("one", 1, 1, HOUR_MS)
+        with floodgate.Client(self.seg) as c:
+            d = c.allow_many([("t", "k", 1), ("one", "k", 1)])
+            self.assertTrue(d.allowed)
+            self.assertEqual(c.ratelimit_headers(d)[1], '"one";r=0;t=3600')
+            d = c.allow_many([("t", "k", 1), ("one", "k", 1)])
+            self.assertFalse(d.allowed)
+            # "t" kept nothing of the denied request
+            self.assertEqual(c.allow("t", "k").remaining, self.CAP - 2)
+            with self.assertRaises(floodgate.Error) as cm:
+                c.allow_many([("t", "k", 1), ("nope", "k", 1)])
+            self.assertEqual(cm.exception.code, floodgate.ENORULE)
+            with self.assertRaises(floodgate.Error) as cm:
+                c.allow_many([])
+            self.assertEqual(cm.exception.code, floodgate.EINVAL)
+
+    def test_reserve_delays_up_to_the_rules_max_delay(self):
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
+        with floodgate.Client(self.seg) as c:
+            d, delay = c.reserve("d", "k")
+            self.assertEqual((d.allowed, delay), (True, 0))
+            d, delay = c.reserve("d", "k")
+            self.assertTrue(d.allowed)
+            self.assertGreater(delay, 900 * 10**6)
+            self.assertLessEqual(delay, 10**9)
+            d, delay = c.reserve("d", "k")  # 2 s away: beyond 1.5 s
+            self.assertEqual((d.allowed, delay), (False, 0))
+
+    def test_acquire_holds_a_place_until_release(self):
+        self.owner.set_rule("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT,
+                            lease_ms=60000)
+        with floodgate.Client(self.seg) as c:
+            lease = c.acquire("c", "k")
+            self.assertTrue(lease)
+            denied = c.acquire("c", "k")
+            self.assertFalse(denied)
+            self.assertFalse(c.release(denied))
+            self.assertTrue(c.release(lease))
+            self.assertFalse(c.release(lease))  # once
+            again = c.acquire("c", "k")
+            self.assertTrue(again)
+            self.assertTrue(c.release(again))
 
     def test_stats_count_admitted_and_denied(self):
         with floodgate.Client(self.seg) as c:
@@ -274,10 +334,12 @@ class TestMiddleware(SegmentCase):
         mw = floodgate_wsgi.RateLimit(app_ok, rule="t", segment=self.seg)
         r, body = self.call(mw)
         self.assertEqual((r.status, body), ("200 OK", b"ok"))
-        self.assertEqual(r.headers["RateLimit-Limit"], "2")
-        self.assertEqual(r.headers["RateLimit-Remaining"], "1")
-        self.assertEqual(r.headers["RateLimit-Reset"], "3600")
+        # 2 tokens, one an hour: full from empty in 7200 s, the next
+        # token in 3600 s
+        self.assertEqual(r.headers["RateLimit-Policy"], '"t";q=2;w=7200')
+        self.assertEqual(r.headers["RateLimit"], '"t";r=1;t=3600')
         self.assertNotIn("Retry-After", r.headers)
+        self.assertNotIn("RateLimit-Limit", r.headers)  # no legacy names
         mw.close()
 
     def test_denied_requests_get_429_with_headers(self):
@@ -288,9 +350,8 @@ class TestMiddleware(SegmentCase):
         self.assertEqual(r.status, "429 Too Many Requests")
         self.assertNotEqual(body, b"ok")
         self.assertEqual(r.headers["Retry-After"], "3600")
-        self.assertEqual(r.headers["RateLimit-Limit"], "2")
-        self.assertEqual(r.headers["RateLimit-Remaining"], "0")
-        self.assertEqual(int(r.headers["RateLimit-Reset"]), 7200)
+        self.assertEqual(r.headers["RateLimit-Policy"], '"t";q=2;w=7200')
+        self.assertEqual(r.headers["RateLimit"], '"t";r=0;t=3600')
         # another address is not affected
         self.assertEqual(self.call(mw, addr="192.0.2.2")[0].status, "200 OK")
         mw.close()
@@ -310,7 +371,7 @@ class TestMiddleware(SegmentCase):
             key=lambda e: e.get("HTTP_X_API_KEY"))
         got = [self.call(mw)[0] for _ in range(3)]  # no header
         self.assertEqual([r.status[:3] for r in got], ["200", "200", "429"])
-        self.assertEqual(got[0].headers["RateLimit-Remaining"], "1")
+        self.assertEqual(got[0].headers["RateLimit"], '"t";r=1;t=3600')
         # an empty header is missing too, and the same address
         self.assertEqual(self.call(mw, HTTP_X_API_KEY="")[0].status[:3],
                          "429")
@@ -338,7 +399,7 @@ class TestMiddleware(SegmentCase):
         for _ in range(5):
             r, _ = self.call(mw, PATH_INFO="/health")
             self.assertEqual(r.status, "200 OK")
-            self.assertNotIn("RateLimit-Limit", r.headers)
+            self.assertNotIn("RateLimit", r.headers)
         self.assertEqual(self.owner.stats()["consumed"], 0)
         mw.close()
 
@@ -356,10 +417,10 @@ class TestMiddleware(SegmentCase):
     def test_shadow_rule_would_be_denial_shows_nothing(self):
         self.owner.set_rule("dry", 1, 1, HOUR_MS, floodgate.RULE_SHADOW)
         mw = floodgate_wsgi.RateLimit(app_ok, rule="dry", segment=self.seg)
-        self.assertIn("RateLimit-Limit", self.call(mw)[0].headers)
+        self.assertIn("RateLimit", self.call(mw)[0].headers)
         r, _ = self.call(mw)
         self.assertEqual(r.status, "200 OK")
-        self.assertNotIn("RateLimit-Limit", r.headers)
+        self.assertNotIn("RateLimit", r.headers)
         self.assertEqual(self.owner.stats()["denied"], 1)
         mw.close()
 
@@ -385,7 +446,7 @@ class TestMiddleware(SegmentCase):
             for _ in range(5):
                 r, body = self.call(mw)
                 self.assertEqual((r.status, body), ("200 OK", b"ok"))
-                self.assertNotIn("RateLimit-Limit", r.headers)
+                self.assertNotIn("RateLimit", r.headers)
             self.assertEqual(buf.getvalue().count("cannot attach"), 1)
             self.assertIn("segment does not exist", buf.getvalue())
             # the segment appears: the next request attaches and is limited
@@ -408,6 +469,153 @@ class TestMiddleware(SegmentCase):
                 self.assertEqual(self.call(mw)[0].status, "200 OK")
             self.assertEqual(buf.getvalue().count("cannot be checked"), 1)
             mw.close()
+
+
+class TestPolicies(SegmentCase):
+    """Several rules, delay instead of deny, in-flight limits (issue 16),
+    in process; the servers' tests below run them under gunicorn and
+    uWSGI."""
+    CAP = 5
+
+    def open(self, app=app_ok, **kw):
+        mw = floodgate_wsgi.RateLimit(app, segment=self.seg, **kw)
+        self.addCleanup(mw.close)
+        return mw
+
+    def start(self, mw, addr="192.0.2.1", **env):
+        """(response, body iterable), the body not yet closed."""
+        environ = {"REMOTE_ADDR": addr, "REQUEST_METHOD": "GET"}
+        environ.update(env)
+        r = FakeResponse()
+        return r, mw(environ, r)
+
+    def call(self, mw, **kw):
+        r, body = self.start(mw, **kw)
+        try:
+            b"".join(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        return r
+
+    def timed(self, mw, **kw):
+        t = time.monotonic()
+        r = self.call(mw, **kw)
+        return r, time.monotonic() - t
+
+    def test_several_rules_all_must_admit_and_a_denial_takes_nothing(self):
+        self.owner.set_rule("two", 2, 1, HOUR_MS)
+        mw = self.open(rule=["t", ("two", lambda e: e.get("HTTP_X_USER"))])
+        got = [self.call(mw, HTTP_X_USER="a") for _ in range(4)]
+        self.assertEqual([r.status[:3] for r in got],
+                         ["200", "200", "429", "429"])
+        # the headers are the deciding rule's: two, then its denial
+        self.assertEqual(got[1].headers["RateLimit"], '"two";r=0;t=3600')
+        self.assertEqual(got[2].headers["RateLimit-Policy"],
+                         '"two";q=2;w=7200')
+        # t gave nothing to the two denied requests: 5 - 2 left, less one
+        self.assertEqual(self.owner.allow("t", "192.0.2.1").remaining, 2)
+        self.assertEqual(self.call(mw, HTTP_X_USER="b").status, "200 OK")
+
+    def test_a_rule_keyed_exempt_does_not_limit(self):
+        mw = self.open(rule=[("t", lambda e: floodgate_wsgi.EXEMPT)])
+        for _ in range(self.CAP + 1):
+            r = self.call(mw)
+            self.assertEqual(r.status, "200 OK")
+            self.assertNotIn("RateLimit", r.headers)
+
+    def test_delay_serves_after_the_wait_within_the_bound(self):
+        # one token a second, 1.5 s of debt at most
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
+        mw = self.open(rule="d", delay=2.0)
+        t0 = time.monotonic()
+        r1, _ = self.timed(mw)
+        r2, took = self.timed(mw)
+        self.assertEqual((r1.status, r2.status), ("200 OK", "200 OK"))
+        # the token is there 1 s after the first was admitted
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertLess(took, 2.0)
+        self.assertEqual(r2.headers["RateLimit-Policy"], '"d";q=1;w=1')
+
+    def test_delay_beyond_the_rules_max_delay_is_429_at_once(self):
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=500)
+        mw = self.open(rule="d", delay=2.0)
+        self.assertEqual(self.call(mw).status, "200 OK")
+        r, took = self.timed(mw)  # the token is 1 s away: beyond 0.5 s
+        self.assertEqual(r.status, "429 Too Many Requests")
+        self.assertEqual(r.headers["Retry-After"], "1")
+        self.assertLess(took, 0.5)
+
+    def test_a_max_delay_over_the_bound_is_not_delayed_and_says_so(self):
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
+        with captured_log() as (log, buf):
+            mw = self.open(rule="d", delay=0.5, logger=log)
+            self.assertEqual(self.call(mw).status, "200 OK")
+            r, took = self.timed(mw)
+            self.assertEqual(r.status, "429 Too Many Requests")
+            self.assertLess(took, 0.5)
+            self.call(mw)
+        self.assertEqual(buf.getvalue().count("exceeds delay=0.5"), 1)
+
+    def test_in_flight_limit_holds_until_the_response_is_closed(self):
+        self.owner.set_rule("c", 2, 0, 0, floodgate.RULE_IN_FLIGHT,
+                            lease_ms=60000)
+        mw = self.open(concurrency="c")
+        (r1, b1), (r2, b2) = self.start(mw), self.start(mw)
+        self.assertEqual((r1.status, r2.status), ("200 OK", "200 OK"))
+        r3 = self.call(mw)
+        self.assertEqual(r3.status, "429 Too Many Requests")
+        self.assertEqual(r3.headers["Retry-After"], "1")
+        self.assertEqual(self.call(mw, addr="192.0.2.9").status, "200 OK")
+        b1.close()  # what a server does at the end, the client gone or not
+        r4, b4 = self.start(mw)
+        self.assertEqual(r4.status, "200 OK")
+        b2.close()
+        b4.close()
+
+    def test_in_flight_place_comes_back_when_the_app_raises(self):
+        self.owner.set_rule("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT,
+                            lease_ms=60000)
+
+        def broken(environ, start_response):
+            raise RuntimeError("boom")
+
+        with self.assertRaises(RuntimeError):
+            self.call(self.open(broken, concurrency="c"))
+        self.assertEqual(self.call(self.open(concurrency="c")).status,
+                         "200 OK")
+
+    def test_a_rate_denial_gives_the_in_flight_place_back(self):
+        self.owner.set_rule("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT,
+                            lease_ms=60000)
+        self.owner.set_rule("one", 1, 1, HOUR_MS)
+        mw = self.open(rule="one", concurrency="c")
+        self.assertEqual(self.call(mw).status, "200 OK")
+        self.assertEqual(self.call(mw).status, "429 Too Many Requests")
+        lease = self.owner.acquire("c", "192.0.2.1")
+        self.assertTrue(lease, "the denied request kept its place")
+        self.owner.release(lease)
+
+    def test_by_path_gives_each_route_its_policy(self):
+        self.owner.set_rule("one", 1, 1, HOUR_MS)
+        app = floodgate_wsgi.by_path(app_ok, {
+            "/api/": dict(rule="t"), "/api/small/": dict(rule="one")},
+            segment=self.seg)
+        self.addCleanup(app.close)
+        got = [self.call(app, PATH_INFO="/api/small/x").status[:3]
+               for _ in range(2)]
+        self.assertEqual(got, ["200", "429"])
+        r = self.call(app, PATH_INFO="/api/x")
+        self.assertEqual(r.headers["RateLimit"], '"t";r=4;t=3600')
+        r = self.call(app, PATH_INFO="/other")
+        self.assertEqual(r.status, "200 OK")
+        self.assertNotIn("RateLimit", r.headers)
+
+    def test_bad_policy_settings_are_refused(self):
+        for kw in (dict(), dict(rule=["t"] * 9), dict(rule="t", delay=-1),
+                   dict(rule="t", delay=61)):
+            with self.assertRaises(ValueError, msg=repr(kw)):
+                floodgate_wsgi.RateLimit(app_ok, segment=self.seg, **kw)
 
 
 class TestProxies(SegmentCase):
@@ -589,13 +797,18 @@ class Server:
     """A prefork server on loopback serving testapp with the middleware."""
     WORKERS = 4
 
-    def __init__(self, seg, cmd, ready_line=None, ready_count=0):
+    def __init__(self, seg, cmd, ready_line=None, ready_count=0,
+                 policies=False):
         self.ready_line = ready_line
         self.ready_count = ready_count
         self.port = fgtest.free_port()
         self.app = app_dir()
         env = dict(os.environ, FG_TEST_SEGMENT=seg, FG_TEST_RULE="t",
                    PYTHONPATH=self.app)
+        if policies:  # testapp's routes of issue 16, its files here
+            os.mkdir(os.path.join(self.app, "marks"), 0o777)
+            os.chmod(os.path.join(self.app, "marks"), 0o777)
+            env["FG_TEST_POLICIES"] = self.app
         self.log = open(os.path.join(self.app, "server.log"), "w+")
         self.proc = subprocess.Popen(
             [a.format(port=self.port, app=self.app, n=self.WORKERS)
@@ -639,10 +852,11 @@ class ServerCase(SegmentCase):
             # one request first: an allowed response and its headers
             with urllib.request.urlopen(url, timeout=30) as r:
                 self.assertEqual(r.status, 200)
-                self.assertEqual(r.headers["RateLimit-Limit"], str(self.CAP))
-                self.assertEqual(r.headers["RateLimit-Remaining"],
-                                 str(self.CAP - 1))
-                self.assertEqual(r.headers["RateLimit-Reset"], "3600")
+                # CAP tokens, one an hour
+                self.assertEqual(r.headers["RateLimit-Policy"],
+                                 '"t";q=%d;w=%d' % (self.CAP, self.CAP * 3600))
+                self.assertEqual(r.headers["RateLimit"],
+                                 '"t";r=%d;t=3600' % (self.CAP - 1))
             complete, non2xx, broken = fgtest.run_ab(url, self.REQUESTS, 8)
             self.assertEqual((complete, broken), (self.REQUESTS, 0))
             # exactly the bucket: CAP tokens, nothing refills in an hour
@@ -655,13 +869,117 @@ class ServerCase(SegmentCase):
             h = cm.exception.headers
             self.assertEqual(cm.exception.code, 429)
             self.assertGreaterEqual(int(h["Retry-After"]), 3500)
-            self.assertEqual(h["RateLimit-Limit"], str(self.CAP))
-            self.assertEqual(h["RateLimit-Remaining"], "0")
-            self.assertGreater(int(h["RateLimit-Reset"]), 3600)
+            self.assertEqual(h["RateLimit-Policy"],
+                             '"t";q=%d;w=%d' % (self.CAP, self.CAP * 3600))
+            self.assertRegex(h["RateLimit"], r'^"t";r=0;t=\d+$')
+            self.assertLessEqual(int(h["RateLimit"].rsplit("=", 1)[1]),
+                                 int(h["Retry-After"]))
         finally:
             out = srv.stop(self.STOP_SIGNAL)
         self.assertNotIn("Traceback", out)
         self.assertNotIn("floodgate:", out)  # never failed open
+
+    HOLDS = 3  # in flight at once: fewer than Server.WORKERS
+
+    def run_policies(self, cmd, **ready):
+        """testapp's /m/ (two rules), /d/ (delay) and /slow/ (in flight)
+        under a real server."""
+        self.owner.set_rule("m1", 20, 1, HOUR_MS)
+        self.owner.set_rule("m2", 8, 1, HOUR_MS)
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
+        self.owner.set_rule("conc", self.HOLDS, 0, 0,
+                            floodgate.RULE_IN_FLIGHT, lease_ms=60000)
+        srv = Server(self.seg, cmd, policies=True, **ready)
+        try:
+            srv.wait_ready()
+            url = "http://127.0.0.1:%d" % srv.port
+            self.check_several_rules(url)
+            self.check_delay(url)
+            self.check_in_flight(srv, url)
+        finally:
+            out = srv.stop(self.STOP_SIGNAL)
+        self.assertNotIn("floodgate:", out)  # never failed open
+
+    def check_several_rules(self, url):
+        # u1 and u2 get m2's 8 each, u3 the last 4 of m1's 20: a request
+        # m2 denies takes nothing from m1
+        got = []
+        for u in ("u1", "u2", "u3"):
+            complete, non2xx, broken = fgtest.run_ab(
+                url + "/m/", 50, 8, headers=["X-User: " + u])
+            got.append((complete, complete - non2xx, broken))
+        self.assertEqual(got, [(50, 8, 0), (50, 8, 0), (50, 4, 0)])
+        self.assertFalse(self.owner.allow("m1", "127.0.0.1").allowed)
+        self.assertEqual(self.owner.allow("m2", "u3").remaining, 3)
+
+    def check_delay(self, url):
+        t0 = time.monotonic()
+        statuses = []
+        for _ in range(2):
+            t = time.monotonic()
+            with urllib.request.urlopen(url + "/d/", timeout=30) as r:
+                statuses.append(r.status)
+            took = time.monotonic() - t
+        self.assertEqual(statuses, [200, 200])
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertLess(took, 2.0)  # the bound
+
+    def status(self, url):
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def check_in_flight(self, srv, url):
+        top = srv.app
+        marks = os.path.join(top, "marks")
+        holds = [Hold(url + "/slow/hold") for _ in range(self.HOLDS)]
+        fgtest.wait_for(lambda: len(os.listdir(marks)) == self.HOLDS, 30,
+                        "%d requests in flight" % self.HOLDS)
+        self.assertEqual(self.status(url + "/slow/x"), 429)
+        open(os.path.join(top, "release"), "w").close()
+        self.assertEqual([h.finish() for h in holds], [200] * self.HOLDS)
+        self.assertEqual(self.status(url + "/slow/x"), 200)
+        # a client that goes away mid-request frees its place
+        os.unlink(os.path.join(top, "release"))
+        for m in os.listdir(marks):
+            os.unlink(os.path.join(marks, m))
+        holds = [Hold(url + "/slow/hold") for _ in range(self.HOLDS)]
+        fgtest.wait_for(lambda: len(os.listdir(marks)) == self.HOLDS, 30,
+                        "%d requests in flight" % self.HOLDS)
+        self.assertEqual(self.status(url + "/slow/x"), 429)
+        holds[0].abort()
+        # 10 s: far less than the 60 s lease
+        fgtest.wait_for(lambda: self.status(url + "/slow/x") == 200, 10,
+                        "the place of the client gone")
+        open(os.path.join(top, "release"), "w").close()
+        self.assertEqual([h.finish() for h in holds[1:]],
+                         [200] * (self.HOLDS - 1))
+
+
+class Hold:
+    """A request to testapp's /slow/hold: its headers read, its body
+    streaming until the test releases it or the client aborts."""
+
+    def __init__(self, url):
+        u = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port,
+                                               timeout=30)
+        self.conn.request("GET", u.path)
+        self.sock = self.conn.sock  # the response may take it over
+        self.resp = self.conn.getresponse()
+
+    def finish(self):
+        self.resp.read()
+        self.conn.close()
+        return self.resp.status
+
+    def abort(self):
+        """The client goes away: the socket closed, the body unread."""
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.resp.close()
+        self.conn.close()
 
 
 @unittest.skipUnless(shutil.which("gunicorn") and shutil.which("ab"),
@@ -678,6 +996,9 @@ class TestGunicorn(ServerCase):
 
     def test_preloaded_middleware_shared_across_fork_admits_exactly(self):
         self.run_server(self.CMD + ["--preload", "testapp:application"])
+
+    def test_several_rules_delay_and_in_flight_places(self):
+        self.run_policies(self.CMD + ["--preload", "testapp:application"])
 
 
 def uwsgi_python3():
@@ -719,6 +1040,9 @@ class TestUwsgi(ServerCase):
     def test_lazy_apps_each_worker_attaches_and_admits_exactly(self):
         self.run_server(self.CMD + ["--lazy-apps"], ready_line=self.READY,
                         ready_count=Server.WORKERS)
+
+    def test_several_rules_delay_and_in_flight_places(self):
+        self.run_policies(self.CMD, ready_line=self.READY, ready_count=1)
 
 
 if __name__ == "__main__":
