@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench.c - floodgate against the classic mutex-protected shm zone.
  *

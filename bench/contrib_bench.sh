@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # contrib_bench.sh - what each integration costs a request.
 #
 # In one run, on loopback (ports in 21000-21999), wrk measures:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * converge_bench.c - how many rounds a consumption takes to reach every
  * node, by dissemination design and cluster size, on a simulated network.

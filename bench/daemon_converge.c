@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon_converge.c - how long real floodgated processes on loopback take
  * until one node's consumption shows in every node's bucket, as the

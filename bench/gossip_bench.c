@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gossip_bench.c - what one floodgated round costs: harvesting a segment
  * and sealing the datagrams of its changed keys, and what receiving them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redis_bench.c - what the Redis transport costs, next to its limits
  * measured in the same run (BENCHMARKS.md, "Redis transport").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * soak.c - make soak: three real floodgated on loopback under key churn
  * for ten minutes, and what an operator would watch while it runs.

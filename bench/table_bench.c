@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * table_bench.c - the table's figures next to the limits measured in the
  * same run (issue 14).

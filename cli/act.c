@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * act.c - floodgate check, reset, reload and remove: the commands that
  * change something.  check spends tokens exactly as a worker does; reset

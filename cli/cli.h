@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli.h - floodgate(1), the operator's tool: what its files share.
  *

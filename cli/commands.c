@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * commands.c - floodgate(1)'s command and option tables, and the usage
  * text generated from them.

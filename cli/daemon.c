@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.c - what floodgate(1) asks floodgated over its control socket,
  * and the replies as tables and JSON.

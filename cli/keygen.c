@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keygen.c - floodgate keygen: a new node key pair for gossip, as
  * floodgated --keygen writes it (gossip/keys.h): the secret key never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * list.c - floodgate list: the keys that have a bucket, and with --top the
  * keys that take most right now; floodgate top: that ranking redrawn every

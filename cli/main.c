@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - floodgate(1): global options, where the segment and the daemon
  * are, and dispatch through the command table (commands.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peers.c - floodgate peers: the daemon's view of its cluster, one line
  * per keyring member (state, address, how far it holds the member's

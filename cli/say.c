@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * say.c - what every command of floodgate(1) says, and how: a message to
  * stderr ("floodgate: ..."), its output (gathered, printed once the

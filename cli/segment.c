@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * segment.c - what floodgate(1) reads in the segment: the segment itself,
  * its rules and its buckets, and the library's errors said to a person.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * show.c - floodgate status, rules and get: what the segment holds, with
  * what the daemon adds when it answers.  None of them needs the daemon:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stats.c - floodgate stats: the segment's counters, tokens allowed and
  * denials per rule summed over the live buckets, and the daemon's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """fgtest - what the contrib/ integration tests share (TAP, ports, waiting).
 
 The tests of contrib/php, contrib/nginx and contrib/python are unittest

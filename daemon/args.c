@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * args.c - parse what operators and HTTP clients pass (see args.h).
  *

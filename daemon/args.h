@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * args.h - arguments from operators and HTTP clients that reach the
  * segment.

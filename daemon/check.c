@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check.c - what floodgated checks of its host, and "floodgated -t".
  *

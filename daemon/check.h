@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check.h - what floodgated checks of its host before it starts, and
  * "floodgated -t", which runs every one of those checks and reports every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmdline.c - floodgated's options (see cmdline.h and floodgated(8)).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmdline.h - floodgated's command line: one table of options, from which
  * getopt_long's arguments and the usage text are both made (as

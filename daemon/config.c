@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c - floodgate.conf(5): the daemon's configuration, parsed.
  *

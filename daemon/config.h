@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.h - floodgated's configuration (floodgate.conf(5)).
  *

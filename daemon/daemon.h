@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.h - what one running floodgated holds: its configuration and a
  * handle on each of its modules.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgated.c - the per-host daemon: owns the segment, publishes the
  * rules, and gossips signed per-key consumption to its peers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http.c - floodgated's HTTP endpoint on libmicrohttpd (see http.h).
  *

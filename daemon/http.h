@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http.h - floodgated's HTTP endpoint (libmicrohttpd), off by default.
  *

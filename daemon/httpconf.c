@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * httpconf.c - the words of the http directive (floodgate.conf(5)):
  *

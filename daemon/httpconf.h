@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * httpconf.h - the HTTP endpoint's settings, and the words of the http
  * directive (httpconf.c).

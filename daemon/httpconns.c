@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * httpconns.c - the HTTP endpoint's connections: deadlines and places
  * (see httpconns.h for the design).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * httpconns.h - the HTTP endpoint's connections: an absolute deadline for
  * each request, and the places one address may hold (daemon/http.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - see log.h.  The two settings are the daemon's only globals:
  * set once at start, read by every line.

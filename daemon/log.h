@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.h - floodgated's one logger: stderr in the foreground, syslog once
  * it has become a daemon; debug lines only with -v.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop.c - one thread, one poll() loop over the signalfd, the gossip
  * socket, the control socket's clients, the HTTP endpoint and Redis,

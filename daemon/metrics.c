@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c - Prometheus text exposition of the segment and the daemon.
  *

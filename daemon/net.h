@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * net.h - the gossip socket: one UDP socket, bound to the listen
  * address, through which the node (gossip/node.h) sends and receives.

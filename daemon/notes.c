@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notes.c - see notes.h.  Each note compares the node's counters with
  * what the last note saw (d->noted, d->peer_state) and logs the change.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notes.h - what floodgated tells its log of its own accord: each peer's
  * change of state, the counters on SIGUSR1, and now and then what the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * persist.c - the daemon's snapshots: when, and what the log says (see
  * persist.h).

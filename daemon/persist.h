@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * persist.h - when floodgated writes and restores its snapshot, and what
  * it says about it (the format is snapshot.h's).

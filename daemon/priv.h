@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * priv.h - floodgated's privileged part: the parent of the process that
  * does everything else (privsep.h), and the only one that holds a key.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * privsep.c - the child's side of the split (see privsep.h), and the
  * split itself.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * privsep.h - floodgated in two processes, the OpenBSD way (ntpd, smtpd).
  *

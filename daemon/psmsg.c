@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * psmsg.c - see psmsg.h.  The length rules of every type are in one
  * table, checked on receipt before the caller sees a byte (OpenBSD

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * psmsg.h - the messages between floodgated's two processes (privsep.h),
  * in the manner of OpenBSD's imsg: a fixed header (type, payload length)

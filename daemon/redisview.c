@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redisview.c - the Redis transport's status line and metrics
  * (redisview.h), read from its state: nothing here touches Redis.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redisview.h - what operators see of the Redis transport (redis/): its
  * line in the control socket's status (floodgate status), its families

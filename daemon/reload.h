@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reload.h - the rules a segment holds, and a configuration re-read at
  * run time (SIGHUP, or floodgate reload over the control socket).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * requests.c - what floodgated's control socket answers (control.h): one
  * table of requests, each with its arguments and its answer, which also

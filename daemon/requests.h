@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * requests.h - what floodgated's control socket answers (requests.c),
  * for the socket server (control.c) and the tests.

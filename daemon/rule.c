@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rule.c - the words of a rule directive (floodgate.conf(5)):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rule.h - the words of a rule directive (rule.c).
  */

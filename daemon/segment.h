@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * segment.h - the daemon's segment: made or checked at start, watched
  * while running (segment.c).

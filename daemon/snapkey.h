@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * snapkey.h - the key of the snapshots' MAC (daemon/snapshot.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * snapshot.c - write and restore a snapshot (see snapshot.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * snapshot.h - the buckets and the gossip high-water marks, on disk.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * start.c - set up floodgated's modules in order, tear them down in
  * reverse (chrony's main.c): the config, signals, the split in two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * start.h - floodgated's start and its one exit path.
  */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # check.sh - build floodgate's Debian packages in a copy of the tree and
 # check them; what .ci/run's "Debian packages" stage runs.
 #

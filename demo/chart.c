@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * chart.c - the moving terminal chart (chart.h).
  *

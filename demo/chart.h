@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * chart.h - a moving bar chart of a rate against its limit, drawn in a
  * terminal with plain ANSI escapes (no curses): the live view of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cluster.c - the "start N real daemons" harness (cluster.h).
  *

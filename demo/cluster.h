@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cluster.h - start N real floodgated on loopback, drive them, read their
  * figures back, and leave nothing behind.

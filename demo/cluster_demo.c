@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cluster_demo.c - floodgate-cluster-demo: three hosts, one budget.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * demo.c - floodgate-demo: worker processes sharing token buckets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * figures.c - reading a running cluster's figures back (figures.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * figures.h - what a running cluster (cluster.h) says: the tokens left in
  * a node's bucket, what its daemon logged, its counters, its CPU time.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * files.c - writing, reading and keying a cluster's files (files.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * files.h - the files a cluster is made of: written whole, read in
  * bounded spans, and the key pairs with the keyring that trusts them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * load.h - worker processes offering load to a cluster's segments, as a
  * prefork server's workers would, and counting what they were admitted.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redisd.c - a private redis-server (redisd.h).
  */

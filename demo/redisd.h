@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redisd.h - a private redis-server for a cluster (cluster.h) whose
  * daemons share their counts through Redis (floodgated(8), sync): the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * addr.h - a peer's UDP address: the one module that parses, prints and
  * compares them, for the config (floodgate.conf(5)), the membership of

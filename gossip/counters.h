@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * counters.h - what the gossip engine counts: one set per node, owned by
  * the node (node.h) and counted into by each of its modules through a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * counts.c - see counts.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * counts.h - the two ledgers: what this node consumed, and what each
  * other node says it consumed.

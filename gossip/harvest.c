@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * harvest.c - see harvest.h.
  */

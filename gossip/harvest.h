@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * harvest.h - the one pass over the segment's table each round.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keys.h - node identities: Ed25519 key files and the keyring.
  *

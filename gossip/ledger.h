@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ledger.h - the daemon's tables of per-key counts, bounded.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * members.c - see members.h.
  */

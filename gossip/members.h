@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * members.h - who the members are, where they listen, whether they live,
  * and to whom a datagram goes.

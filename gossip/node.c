@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * node.c - the engine: a node's modules set up in order and torn down in
  * reverse, a round, and where a received datagram goes (see node.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * node.h - the gossip engine: what one floodgated knows, and how it
  * gossips it.  Socket-free: the daemon (daemon/floodgated.c), the tests'

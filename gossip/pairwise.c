@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pairwise.c - MAC keys for each pair of members, from their identities.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pairwise.h - per-pair MAC keys for direct gossip (design in pairwise.c).
  *

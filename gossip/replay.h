@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay.h - per-origin replay window over (incarnation, seq).
  *

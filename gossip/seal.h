@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * seal.h - one signature for a group of datagrams: the trailer of a signed
  * consumption datagram (wire.h, format version 3).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * spread.c - see spread.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * spread.h - where a relayed datagram goes: two trees over the keyring.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sync.h - the digest exchange: how a node finds out what it missed of an
  * origin's records, and gets it from the origin.

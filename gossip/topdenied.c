@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * topdenied.c - the keys denied most in the last window (see topdenied.h).
  *

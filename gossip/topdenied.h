@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * topdenied.h - the keys denied most in the last window, for /metrics.
  *

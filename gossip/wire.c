@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.c - building and checking gossip datagrams (layout in wire.h).
  *

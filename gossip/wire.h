@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.h - the gossip datagram: signed (or MAC'd), cumulative, per-key
  * consumption.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * xmit.h - the transmit layer: who this node is on the wire, and the only
  * way anything leaves it.

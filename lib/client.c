@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c - a worker's view of a segment, and the check itself.
  *

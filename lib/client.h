@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.h - what a fg_client holds (private to the library and daemon).
  */

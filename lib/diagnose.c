@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * diagnose.c - fg_diagnose(): why can't this process attach?
  *

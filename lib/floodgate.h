@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate.h - libfloodgate, lock-free token buckets in shared memory.
  *

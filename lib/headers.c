@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * headers.c - the RateLimit-Policy and RateLimit header values of a
  * decision (fg_ratelimit_headers()), for every HTTP front end.

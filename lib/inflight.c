@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * inflight.c - in-flight limits: fg_acquire() and fg_release().
  *

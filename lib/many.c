@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * many.c - one request under several rules: all admit, or none keeps a
  * token (fg_allow_many()).

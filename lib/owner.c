@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * owner.c - creating segments and publishing rules.
  *

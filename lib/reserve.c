@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reserve.c - delay instead of deny (fg_reserve()).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * breaker.h - the circuit breaker in front of Redis: closed while Redis
  * answers within its deadline; open from the first exchange that failed

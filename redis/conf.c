@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf.c - the words of the Redis transport's directives (conf.h).
  *

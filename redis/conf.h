@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf.h - the Redis transport's settings, and the words of its
  * directives in floodgate.conf(5) (conf.c):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn.h - one connection to Redis, driven by the daemon's poll() loop:
  * never a blocking call, every wait bounded by an absolute deadline.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proto.h - the script's call and its reply (script.h) as C: the argv of
  * one EVALSHA built from records and cursors, and a reply from Redis

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * script.c - the Lua text of the script (script.h), kept here so that
  * the daemon needs no file of its own at run time.  The keys it keeps,

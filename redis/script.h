@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * script.h - the one Lua script a node runs in Redis each round: push
  * its changed counts, then pull the others' (script.c holds its text;

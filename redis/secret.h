@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * secret.h - the Redis password, read from its file as the node key is
  * (gossip/keys.h): a regular file, not through a symbolic link, owned by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * transport.c - a round of the Redis transport (transport.h): what to
  * push, what the reply says of us, what it brings of the others, and the

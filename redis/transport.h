@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * transport.h - the Redis transport: a node's counts shared through one
  * Redis instead of (or besides) the signed UDP gossip.

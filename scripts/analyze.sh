@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # analyze.sh - static and dynamic analysis beyond the compiler's warnings.
 #   1. cppcheck over every C source we ship: no finding may be left (a
 #      finding that is wrong is silenced in place with a reason:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # charts.sh - draw the benchmarks' own output as SVG charts (gnuplot).
 #   scripts/charts.sh BUILD_DIR [OUT_DIR]     (make charts: BUILD_DIR = .)
 # Runs the producers that exist in BUILD_DIR, keeps their raw output in

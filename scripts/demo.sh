@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # demo.sh - the live demo: three floodgated daemons on loopback, each with
 # its own segment and workers, gossip signed consumption and hold one
 # global limit together.  On a terminal a chart shows the cluster's

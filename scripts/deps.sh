@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # deps.sh - install what building and testing floodgate needs, if missing.
 # Sourced by demo.sh and test.sh; Debian 12 package names.
 FG_DEPS="build-essential autoconf automake libtool autoconf-archive pkg-config

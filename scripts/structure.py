@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """structure.py BUILD_DIR - the house rules HACKING states, checked.
 
   1. No C file of the product (lib shm gossip redis daemon cli util demo) is over
@@ -11,6 +12,11 @@
      the compiler saw); it includes another when it includes a header
      whose .c is that file.  A strongly connected component of more than
      one file is a loop.
+
+  4. Every C, shell and Python file of the tree (tracked by git; fuzz
+     seeds and generated files aside) names its licence with an SPDX line
+     (`SPDX-License-Identifier: ISC`) in its first line, or its second
+     after a #! line.
 
 Prints each breach and exits 1 if there is one; prints a summary and exits
 0 otherwise.  Tests, benches and contrib are not the product: they may be
@@ -63,6 +69,31 @@ def check_functions(top, files):
         if cc > MAX_COMPLEXITY or lines > MAX_FUNC_LINES:
             bad.append("%s: complexity %d, %d lines (at most %d and %d)"
                        % (where, cc, lines, MAX_COMPLEXITY, MAX_FUNC_LINES))
+    return bad
+
+
+SPDX = "SPDX-License-Identifier: ISC"
+
+
+def check_licences(top):
+    """Files whose first lines (after #!) do not carry the SPDX line."""
+    if not os.path.isdir(os.path.join(top, ".git")):
+        return []  # a release tarball: git checks the tree it came from
+    res = subprocess.run(["git", "-C", top, "ls-files", "*.c", "*.h",
+                          "*.cc", "*.sh", "*.py"], capture_output=True,
+                         text=True, check=True)
+    bad = []
+    for f in res.stdout.split():
+        if f.startswith("tests/fuzz/corpus/"):
+            continue
+        with open(os.path.join(top, f), encoding="utf-8",
+                  errors="replace") as fh:
+            head = [fh.readline(), fh.readline()]
+        if head[0].startswith("/* This is a generated file"):
+            continue
+        line = head[1] if head[0].startswith("#!") else head[0]
+        if SPDX not in line:
+            bad.append("%s: no \"%s\" line at its top" % (f, SPDX))
     return bad
 
 
@@ -170,7 +201,8 @@ def main():
     build = os.path.abspath(sys.argv[1])
     files = sources(top)
     known = set(f for f in files if f.endswith(".c"))
-    bad = check_sizes(top, files) + check_functions(top, files)
+    bad = check_sizes(top, files) + check_functions(top, files) + \
+        check_licences(top)
     defs, uses = symbols(build, known)
     if not uses:
         bad.append("no objects under %s: build first" % build)
@@ -187,7 +219,8 @@ def main():
     if bad:
         return 1
     print("structure: %d files, none over %d lines; no function over %d "
-          "lines or complexity %d; %d files in the graph, no loop"
+          "lines or complexity %d; %d files in the graph, no loop; every "
+          "source file names its licence"
           % (len(files), MAX_FILE_LINES, MAX_FUNC_LINES, MAX_COMPLEXITY,
              len(graph)))
     return 0

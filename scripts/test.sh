@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test.sh - build and run the whole test suite (make check).
 #   scripts/test.sh                 the normal build, in _build/
 #   scripts/test.sh --sanitizers    an ASan+UBSan build, in _build-san/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * attach.c - what is at a segment's name, whose it is, and what to do
  * about it: attaching as a worker, creating or re-attaching as the owner,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gcra.h - the token bucket in one word.
  *

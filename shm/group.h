@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * group.h - a group's control word, for table.c and reap.c (internal).
  *

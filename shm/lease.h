@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * lease.h - an in-flight limit's bucket in one word (internal).
  *

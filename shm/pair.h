@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pair.h - one atomic step on two adjacent words.
  *

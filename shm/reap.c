@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reap.c - the owner's maintenance of the table (see table.c).
  *

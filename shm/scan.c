@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * scan.c - consistent copies of slots, iteration and sums (see scan.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * segment.c - naming, validating and mapping segments; the file kind.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * segment.h - naming, creating, validating and mapping segments.
  */

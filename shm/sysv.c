@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sysv.c - segments whose memory is System V shared memory.
  *

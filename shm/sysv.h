@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sysv.h - segments whose memory is System V shared memory (sysv.c).
  *

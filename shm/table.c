@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * table.c - lock-free find-or-insert of buckets in shared memory.
  *

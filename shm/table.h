@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * table.h - the table of buckets in blocks of 16 slots (see table.c).
  */

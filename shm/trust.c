@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * trust.c - whether what is found at a segment's name is ours to use.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli_harness.h - what the tests of floodgate(1) share: running the CLI
  * and capturing its output and exit status, a strict JSON checker, and

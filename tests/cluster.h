@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cluster.h - the tests' face of the cluster harness (demo/cluster.h,
  * demo/figures.h, demo/load.h): the same calls, with a failure turned into a

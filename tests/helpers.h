@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * helpers.h - shared by the test programs.
  *

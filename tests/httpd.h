@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * httpd.h - the HTTP endpoint's tests' fixture: a real floodgated started
  * from the built binary with an http directive, asked by a real HTTP

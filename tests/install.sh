@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # install.sh - make install lays floodgate out as a Debian package would,
 # and writes nothing outside DESTDIR and the prefix (TAP).
 #

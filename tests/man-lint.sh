@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # man-lint.sh - every man page passes mandoc -Tlint (TAP output).
 srcdir=${srcdir:-.}
 pages="$srcdir/man/floodgate.1 $srcdir/man/libfloodgate.3 $srcdir/man/floodgate.conf.5 $srcdir/man/floodgated.8"

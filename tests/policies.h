@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * policies.h - what the tests of several rules per request, delays and
  * in-flight limits share: a segment of the test's own (fg-policies-*),

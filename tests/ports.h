@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ports.h - loopback ports for a test's daemons that no other test of the
  * run takes, whatever runs beside it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * procs.h - worker processes for the multi-process tests.
  *

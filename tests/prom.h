@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prom.h - a strict checker of the Prometheus text exposition format as
  * floodgate writes it, for the tests (metrics unit test, HTTP endpoint).

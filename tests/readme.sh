@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # readme.sh - README.md's "first ten minutes" on one host, replayed word
 # for word (TAP): every command of its "One host" section, as written,
 # from a copy of the source tree, including ../configure --prefix=/usr

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redis.h - what the Redis tests share: a private redis-server
  * (demo/redisd.h) as a Criterion fixture would use it, the rule that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * run.h - run one of our programs the way an operator would, and keep
  * what it said: its exit status, stdout and stderr (through files in the

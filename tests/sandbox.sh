@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # sandbox.sh - sourced by the shell tests: fg_sandbox DIR... -- COMMAND...
 # runs COMMAND in a mount namespace of its own where every mount is
 # read-only but the DIRs, as systemd's ProtectSystem=strict with

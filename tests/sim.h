@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sim.h - a simulated network of in-process nodes, for the tests of
  * dissemination, membership and repair (test_members.c, test_sync.c).

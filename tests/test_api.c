@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_api.c - the public API as a user sees it, through the installed
  * shared library (only exported symbols are reachable here), on the real

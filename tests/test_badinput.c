@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_badinput.c - every bad input gets a clear error and consumes
  * nothing; the table-full, shadow and default-rule policies answer as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_chaos.c - three real floodgated on loopback, behind a bad network.
  *

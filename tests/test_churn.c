@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_churn.c - a global limit holds while new keys pour in (issue 20).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_cli.c - floodgate(1) against real segments and real floodgated
  * processes: every command's output, its --json (parsed by the strict

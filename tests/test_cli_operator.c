@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_cli_operator.c - what an operator reads from floodgate(1): one
  * version, --json on every command (or a clear refusal), messages of one

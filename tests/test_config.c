@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_config.c - floodgate.conf(5) as fgd_config_parse() reads it.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The public header compiles as C++ (-Wall -Wextra -Werror -pedantic) and
 // its functions link from C++.
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_daemon.c - real floodgated processes on loopback: three nodes, each
  * with its own segment, port, key pair and config, started from the built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_demo.c - the demos tell the truth, and the live chart fits a
  * terminal.

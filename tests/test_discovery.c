@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_discovery.c - real floodgated processes on loopback that know one
  * seed each and gossip with fanout 2: they find each other through signed

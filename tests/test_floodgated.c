@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_floodgated.c - floodgated's command line, as an operator meets it:
  * --help and --version answer like any daemon's, and -t checks a

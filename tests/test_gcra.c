@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_gcra.c - the bucket math of shm/gcra.h, against a token bucket kept
  * the textbook way.

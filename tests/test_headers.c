@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_headers.c - fg_ratelimit_headers() writes exactly the draft's
  * RateLimit-Policy and RateLimit values of a decision: the figures are

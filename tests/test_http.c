@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_http.c - floodgated's HTTP endpoint, end to end (tests/httpd.h):
  * what it answers, with which status, headers and body, to real clients

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_http_policies.c - several rules in one HTTP check: /v1/allow with
  * rule=a,b and the classic /check with endpoint=a,b answer for one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_http_slow.c - floodgated's HTTP endpoint under slow and many
  * clients (tests/httpd.h): a request's deadline is absolute however its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_incarnation.c - the wall clock decides nothing in the protocol
  * (issue 12): a node started once with its clock a day ahead, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_inflight.c - in-flight limits (fg_acquire(), fg_release(),
  * lib/inflight.c, shm/lease.h): at most N requests of a key at once,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_keys.c - key files and keyrings (gossip/keys.h).
  *

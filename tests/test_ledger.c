@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ledger.c - the daemon's bounded tables of counts (daemon/ledger.h):
  * every record stays found through any mix of adds and deletes, memory

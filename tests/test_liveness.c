@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_liveness.c - peers are judged as floodgated(8) says: suspect after
  * 3 s without a word, dead after 10, alive again when they talk; and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_local_users.c - what other users of the host can do to a running
  * floodgated and its workers through the segment, and what they see.

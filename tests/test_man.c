@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_man.c - the man pages describe exactly what the tables define:
  * every command of floodgate's command table (cli/commands.c) has its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_many.c - one request under several rules (fg_allow_many(),
  * lib/many.c): every rule admits it and pays, or none keeps a token.

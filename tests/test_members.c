@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_members.c - dissemination with fanout and relaying, SWIM liveness
  * and discovery, between in-process nodes on a simulated network.

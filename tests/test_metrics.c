@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_metrics.c - the Prometheus exposition of a segment (no daemon) and
  * of a gossip node, checked line by line and against fg_stats().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_multiproc.c - many processes on one segment, as in a prefork server:
  * exact admission under contention, concurrent inserts of the same new

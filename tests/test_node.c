@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_node.c - gossip semantics between nodes, in one process: each node
  * owns a segment of its own, and the test carries datagrams between them,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_pairwise.c - pairwise MAC keys (gossip/pairwise.h) and the MAC'd
  * datagrams they authenticate (FGW_F_MAC, gossip/wire.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_privsep.c - issue 12's findings 7, 2 (second half) and 10, against
  * a real floodgated: a reload is all or nothing, also when the segment

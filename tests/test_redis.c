@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_redis.c - three real floodgated sharing their counts through one
  * real redis-server (Debian's, started by the test: demo/redisd.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_redis_script.c - the script every node runs in Redis (script.h),
  * held to what it promises, in a real redis-server: a push taken only

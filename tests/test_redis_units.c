@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_redis_units.c - the Redis transport's parts that need no Redis:
  * its directives (through the config's parser, as floodgate.conf(5)

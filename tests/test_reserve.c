@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_reserve.c - delay instead of deny (fg_reserve(), lib/reserve.c),
  * and a rule's max-delay from the config to the segment.

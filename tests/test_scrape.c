@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_scrape.c - a real floodgated's /metrics and `floodgate stats
  * --prometheus`, read right after a burst: both pass promtool, and both

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_segment.c - the segment as a file format: creating, re-creating,
  * attaching, and refusing whatever is not a complete segment of this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_snapshot.c - buckets and gossip marks survive the segment.
  *

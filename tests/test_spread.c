@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_spread.c - the two trees a relayed datagram travels (gossip/spread.h),
  * as pure functions, and on the simulated network of sim.h.

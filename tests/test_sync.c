@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_sync.c - repair by digests (daemon/sync.c) and the floors that
  * make a count meaningful to a node that never saw it (daemon/node.c),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_table.c - the table of blocks: placement, groups, long keys,
  * tombstones and reopening, claims left by dead inserters, reaping, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_table_churn.c - the table under churn, from many processes: inserts and
  * evictions racing, the owner reopening groups of tombstones under

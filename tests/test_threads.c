@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_threads.c - threads of one process, each with its own client.
  *

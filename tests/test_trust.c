@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_trust.c - whose segment is it: segments in System V memory, and
  * what the library does with a segment another user made or opened to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_util.c - the shared text helpers (util/): the JSON writer's one
  * string rule, its punctuation, the strict integer parser, and figures

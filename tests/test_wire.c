@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_wire.c - gossip datagrams (gossip/wire.h) and the replay window
  * (gossip/replay.h).

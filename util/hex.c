@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hex.c - bytes as lowercase hex and back (see hex.h).
  */

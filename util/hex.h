@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hex.h - bytes as lowercase hex and back: how keys, which may be any
  * bytes, travel in the control socket's lines and show in the CLI.

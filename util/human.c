@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * human.c - durations, rates and counts for people (see human.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * human.h - figures as people read them, for the CLI's tables and the
  * daemon's log: durations ("850 ms", "4.6 s", "2.5 h"), rates ("5/s",

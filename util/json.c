@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json.c - the JSON writer (see json.h for the string rule).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json.h - one JSON writer for everything floodgate prints as JSON: the
  * floodgate CLI's --json and floodgated's HTTP bodies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * num.c - the strict integer parser (see num.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * num.h - the one strict integer parser, for every number floodgate reads
  * from people: the CLI's options, the daemon's command line, the HTTP

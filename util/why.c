@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * why.c - a refusal's message into the caller's buffer (why.h).
  */

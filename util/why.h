@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * why.h - the one way a parser says why it refused: a message into the
  * caller's buffer, and -1 to return.  Every parser of outside input

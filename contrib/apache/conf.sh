@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # conf.sh - paths, the httpd.conf of a private Apache prefork, a free port
 # and the segment's owner, for test-apache.sh and bench/contrib_bench.sh
 # (sourced; needs $srcdir).

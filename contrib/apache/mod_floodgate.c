@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mod_floodgate.c - rate limiting for Apache httpd with libfloodgate.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # test-apache.sh - mod_floodgate in a real Apache httpd, prefork MPM (TAP).
 #
 # Starts Debian's apache2 on loopback (a port in 21000-21999) with its own

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """check_dashboard.py - the Grafana dashboard is a well-formed dashboard,
 and every metric the dashboard and the alerting rules name is one a real
 floodgated exports (TAP).

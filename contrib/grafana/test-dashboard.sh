@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # test-dashboard.sh - the Grafana dashboard is well formed, and every
 # metric it and the alerting rules name is exported by a real floodgated
 # (check_dashboard.py; TAP).  make check sets srcdir, FLOODGATED and

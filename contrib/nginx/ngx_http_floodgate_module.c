@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ngx_http_floodgate_module.c - rate limiting for nginx with libfloodgate.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # test-nginx.sh - ngx_http_floodgate_module in a real nginx (TAP), from
 # make check: finds the module and library built in this tree and nginx
 # ($NGINX_BIN, as configure found it; nginx itself reads $NGINX), then runs test_nginx.py.

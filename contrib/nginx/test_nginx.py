@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """test_nginx - ngx_http_floodgate_module in a real nginx (TAP).
 
 Run by contrib/nginx/test-nginx.sh from make check, which finds the module

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate.c - the floodgate PHP extension: floodgate_allow() checks a
  * request against a token bucket in floodgated's shared-memory segment.

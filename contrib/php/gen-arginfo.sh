@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # gen-arginfo.sh - regenerate floodgate_arginfo.h from floodgate.stub.php
 # with PHP's own gen_stub.php (php8.2-dev) and Debian's PHP-Parser
 # (php-parser), offline: gen_stub.php looks for PHP-Parser next to itself

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * php_floodgate.h - the floodgate PHP extension's module entry and
  * per-process (per-thread under ZTS) state.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # test-php.sh - the PHP extension in php-cli and a real php-fpm (TAP), from
 # make check: finds what configure found ($PHP_CONFIG, $PHP_FPM) and the
 # extension and library built in this tree, then runs test_php.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """test_php - the floodgate PHP extension in php-cli and a real php-fpm (TAP).
 
 Run by contrib/php/test-php.sh from make check, which finds the extension

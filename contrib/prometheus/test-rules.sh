@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # test-rules.sh - the alerting rules are valid (promtool check rules) and
 # fire when they should, with the text they should (promtool test rules
 # floodgate.test.yml).  TAP; make check sets srcdir.  promtool comes with

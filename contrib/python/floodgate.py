@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """floodgate - Python binding of libfloodgate (ctypes, standard library only).
 
     import floodgate

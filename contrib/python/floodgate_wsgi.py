@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """floodgate_wsgi - WSGI middleware that rate-limits requests with floodgate.
 
     from floodgate_wsgi import RateLimit

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # test-python.sh - the Python package as a user gets it (TAP), from make
 # check: pip installs ./contrib/python into a fresh venv (offline: Debian's
 # setuptools through --system-site-packages, --no-build-isolation), and the

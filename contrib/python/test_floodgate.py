@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """test_floodgate - tests of the Python package: the binding, the WSGI
 middleware, and the middleware in real gunicorn and uWSGI servers (TAP).
 

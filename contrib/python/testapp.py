@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """testapp - the WSGI application the gunicorn and uWSGI tests and the
 benchmark serve.
 

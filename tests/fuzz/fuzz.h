@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz.h - what every fuzz target shares: the libFuzzer entry point and
  * the oracle macro.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_args.c - what the floodgate CLI and the HTTP endpoint pass to a
  * segment: a rule name, a key and a cost from outside (daemon/args.h),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_config.c - floodgate.conf(5) text: fgd_config_parse().
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_keyring.c - keyring text, the trust anchor: fgk_keyring_parse().
  *

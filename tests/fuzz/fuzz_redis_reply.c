@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_redis_reply.c - what Redis answers a round: bytes off the socket,
  * through hiredis's own reader (as redis/conn.c feeds it), then

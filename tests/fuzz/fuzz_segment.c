@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_segment.c - a segment header read from a file anyone in the
  * segment's group may have written: fg__seg_validate().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_snapshot.c - a snapshot file read back after a reboot:
  * fgd_snapshot_check_hdr() and fgd_snapshot_check_rec() (daemon/snapshot.c).

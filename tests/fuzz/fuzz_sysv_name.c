@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_sysv_name.c - the name file of a segment in System V memory, read
  * from a file whoever could write it may have written: fg__sysv_name_check().

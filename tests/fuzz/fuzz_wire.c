@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_wire.c - a datagram off the network: fgw_open(), then fgw_next().
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_wire_mac.c - MAC'd datagrams (FGW_F_MAC, wire.h): which key opens
  * one where, and the checks behind the MAC.

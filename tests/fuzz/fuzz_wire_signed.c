@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_wire_signed.c - the checks behind the seal, as a trusted but buggy
  * or compromised peer could feed them.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # replay.sh - every fuzz target over its seed corpus, as TAP.
 #
 # The replay_TARGET programs are the libFuzzer targets of tests/fuzz/

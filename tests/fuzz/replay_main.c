@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay_main.c - run a fuzz target over files, without libFuzzer.
  *

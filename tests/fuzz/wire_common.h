@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire_common.h - the fixed identities of the wire targets, the record
  * walk all of them check, and the reference verdict of a consumption

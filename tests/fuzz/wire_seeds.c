@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire_seeds.c - writes the seed corpora of the three wire targets,
  * corpus/wire/, corpus/wire_signed/ and corpus/wire_mac/, from the fixed

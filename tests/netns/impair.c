@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * impair.c - loss, duplication, delay, reordering and cuts per directed
  * link (see impair.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * impair.h - what the relay does to a packet on its way from node i to
  * node j: netem's loss, duplication, delay with jitter, reordering, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * netns.h - N network namespaces joined by the relay, for a Criterion
  * test that runs as root (test_netns.c).

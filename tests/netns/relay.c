@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * relay.c - N network namespaces on one impaired IPv4 subnet.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_netns.c - real floodgated on real network stacks, one per network
  * namespace, behind a bad network: does a global limit hold?

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tun.c - a TUN device inside a network namespace (see tun.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tun.h - a TUN device inside a network namespace, for the relay.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # cluster.sh - sourced by host.sh: the README's three hosts.  Host 1 is
 # host.sh's own namespaces, after the one-host replay; hosts 2 and 3 are
 # clones of it: new mount and network namespaces held by a sleeping

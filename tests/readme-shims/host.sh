@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # host.sh - the one host of tests/readme.sh, run in its mount and network
 # namespaces: makes /usr, /etc and /var overlays, /run and /dev/shm empty,
 # loopback up; replays the commands of file $1 in one shell, as a reader
