@@ -420,6 +420,11 @@ typedef struct fg_rule {
 	uint32_t max_delay_ms; /**< fg_reserve()'s longest wait; 0: none */
 	uint32_t lease_ms;     /**< FG_RULE_IN_FLIGHT: how long a lease may
 	                            last, 1..86400000 (rate, period_ms 0) */
+	uint32_t share_pct;    /**< the most of the table's slots its keys
+	                            may hold, 1..100 percent; 0: 50.  A new
+	                            key past it is untracked (the rule's
+	                            on-full policy decides) unless one of
+	                            the rule's own full buckets makes room */
 } fg_rule;
 
 /**
@@ -453,6 +458,10 @@ typedef struct fg_rule_info {
 	uint64_t table_full;   /**< checks that found no room in the table */
 	uint32_t max_delay_ms; /**< as in fg_rule */
 	uint32_t lease_ms;     /**< as in fg_rule */
+	uint64_t slots;        /**< slots its buckets hold (see fg_reap()) */
+	uint64_t slot_quota;   /**< the most they may hold; 0: no quota */
+	uint64_t over_quota;   /**< of table_full: checks untracked because
+	                            the rule's buckets held its quota */
 } fg_rule_info;
 
 /**
@@ -486,9 +495,12 @@ FG_EXPORT int fg_stats(fg_client *c, fg_segment_stats *out);
  * fg_reap() - reclaim the slots of inserts abandoned by processes that
  * died mid-insert.  A claim seen unchanged for @min_age_ms (at least
  * 20 ms) is marked dead; a slot dead for @min_age_ms becomes reusable, so
- * a claim is reclaimed over two calls.  The daemon calls it periodically;
- * safe against concurrent checks.  Return: slots made reusable, or
- * FG_EINVAL.
+ * a claim is reclaimed over two calls.  It also sets each rule's count
+ * of the slots its buckets hold (fg_rule_info.slots) to what the table
+ * holds, where no insert or eviction of the rule ran during the count:
+ * a process killed mid-insert or mid-eviction leaves that count too high
+ * until then.  The daemon calls it periodically; safe against concurrent
+ * checks.  Return: slots made reusable, or FG_EINVAL.
  */
 FG_EXPORT int fg_reap(fg_client *c, uint64_t min_age_ms);
 

@@ -18,6 +18,7 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/lease.h"
+#include "shm/quota.h"
 #include "shm/scan.h"
 #include "shm/table.h"
 
@@ -112,7 +113,7 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 
 	if (!fg__rule_name_ok(rule->name))
 		return FG__RULE_BAD_NAME;
-	if (rule->flags & ~RULE_FLAGS)
+	if ((rule->flags & ~RULE_FLAGS) || rule->share_pct > 100)
 		return FG__RULE_BAD_VALUE;
 	if (rule->flags & FG_RULE_IN_FLIGHT)
 		return in_flight_check(rule, interval_ns);
@@ -209,6 +210,10 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		params_publish(c, (unsigned)idx, &p);
 	}
 	default_set(c, (unsigned)idx, (rule->flags & FG_RULE_DEFAULT) != 0);
+	uatomic_set(
+	    &c->seg.rules[idx].slot_quota,
+	    fg__quota_of(fg__table_nslots(&c->seg.tbl),
+	                 rule->share_pct ? rule->share_pct : FG_SHARE_DEFAULT));
 out:
 	fg__seg_unlock(&c->seg);
 	return r;
@@ -246,6 +251,7 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 	const struct fg_rule_cache *rc;
 	struct fg_rule_params p;
 	struct fg_rule_rec *rec;
+	int64_t held;
 
 	if (c == NULL || out == NULL)
 		return FG_EINVAL;
@@ -275,6 +281,10 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 	out->interval_ns = rc->interval_ns;
 	out->table_full = uatomic_read(&rec->table_full);
 	out->max_delay_ms = (uint32_t)(rc->max_delay_ns / 1000000u);
+	held = fg__quota_held(uatomic_read(&rec->slots));
+	out->slots = held > 0 ? (uint64_t)held : 0;
+	out->slot_quota = uatomic_read(&rec->slot_quota);
+	out->over_quota = uatomic_read(&rec->over_quota);
 	return 0;
 }
 
@@ -320,6 +330,7 @@ int fg_reap(fg_client *c, uint64_t min_age_ms)
 	if (r != 0)
 		return r;
 	n = fg__table_reap(&c->seg.tbl, fg__now_ns(), min_age_ms * 1000000u);
+	(void)fg__quota_resync(&c->seg.tbl);
 	fg__seg_unlock(&c->seg);
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }

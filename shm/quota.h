@@ -1,0 +1,47 @@
+/*
+ * quota.h - a rule's share of the table's slots (see quota.c).
+ */
+#ifndef FG_SHM_QUOTA_H
+#define FG_SHM_QUOTA_H
+
+#include <stdint.h>
+
+#include "shm/layout.h"
+#include "shm/table.h"
+
+/* A rule's share when none is configured: no rule may hold more than half
+ * the slots, so one flooded rule leaves the other half to the others. */
+#define FG_SHARE_DEFAULT 50u
+
+/* One operation on a quota word: the high half counts them (quota.c). */
+#define FG_QUOTA_OP (UINT64_C(1) << 32)
+
+/* The slots a quota word says are held (its low half, signed: a re-sync
+ * racing an insert may leave it a little below the truth). */
+static inline int64_t fg__quota_held(uint64_t word)
+{
+	return (int32_t)(uint32_t)word;
+}
+
+/* The quota of slots for a share of @pct percent of @nslots: at least
+ * one; 0 (no quota) for 100 percent. */
+uint64_t fg__quota_of(uint64_t nslots, unsigned pct);
+
+/*
+ * Reserve @span slots for a new bucket of rule @rule: 1 if its quota
+ * allows them (or it has none), 0 if they would take it past its quota
+ * (nothing reserved).  Every reservation is given back with
+ * fg__quota_give() when the bucket is freed, or not made after all.
+ */
+int fg__quota_take(struct fg_table *t, unsigned rule, unsigned span);
+void fg__quota_give(struct fg_table *t, unsigned rule, unsigned span);
+
+/*
+ * The owner's re-synchronisation (quota.c): count the slots each rule's
+ * buckets hold, and set every quota word that no operation moved during
+ * the count to it.  Returns how many words were corrected.  O(slots); the
+ * caller holds the owner lock.
+ */
+unsigned fg__quota_resync(struct fg_table *t);
+
+#endif
