@@ -113,7 +113,10 @@ enum rule_fig {
 	RF_ALLOWED,
 	RF_DENIED,
 	RF_SHADOW,
-	RF_FULL
+	RF_FULL,
+	RF_SLOTS,
+	RF_QUOTA,
+	RF_OVER
 };
 
 static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
@@ -155,6 +158,15 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 			break;
 		case RF_FULL:
 			v = ri[i].table_full;
+			break;
+		case RF_SLOTS:
+			v = ri[i].slots;
+			break;
+		case RF_QUOTA:
+			v = ri[i].slot_quota;
+			break;
+		case RF_OVER:
+			v = ri[i].over_quota;
 			break;
 		}
 		rule_sample(b, name, &ri[i], 0, (double)v);
@@ -215,6 +227,18 @@ static const struct {
      "Checks that found no room in the table for a new key (answered by "
      "the rule's on-full policy).",
      RF_FULL},
+    {"rule_slots", "gauge",
+     "Slots of the table the rule's buckets hold (a key of more than 16 "
+     "bytes takes 2 to 4).",
+     RF_SLOTS},
+    {"rule_slot_quota", "gauge",
+     "The most slots the rule's buckets may hold (its share of the "
+     "table); 0: no quota.",
+     RF_QUOTA},
+    {"rule_over_quota_total", "counter",
+     "Of floodgate_rule_table_full_total: checks of a new key refused "
+     "because the rule's buckets held its quota of slots.",
+     RF_OVER},
 };
 
 /* Inside the daemon, the last harvest's sums (refreshed by a scrape, see
