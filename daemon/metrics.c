@@ -76,6 +76,7 @@ static void rule_sample(struct fgd_buf *b, const char *name,
 struct scan {
 	uint64_t used, dead;
 	struct fgd_rule_sums r[FG_MAX_RULES];
+	fg_share_info share[FG_MAX_RULES]; /* read, never scanned */
 };
 
 /* Outside the daemon (the CLI without one): one pass over the slots.
@@ -160,13 +161,13 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 			v = ri[i].table_full;
 			break;
 		case RF_SLOTS:
-			v = ri[i].slots;
+			v = s->share[i].slots;
 			break;
 		case RF_QUOTA:
-			v = ri[i].slot_quota;
+			v = s->share[i].slot_quota;
 			break;
 		case RF_OVER:
-			v = ri[i].over_quota;
+			v = s->share[i].over_quota;
 			break;
 		}
 		rule_sample(b, name, &ri[i], 0, (double)v);
@@ -271,7 +272,8 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 		goto out;
 	}
 	for (i = 0; i < FG_MAX_RULES; i++)
-		active[i] = fg_rule_get(fg, i, &ri[i]) == 0;
+		active[i] = fg_rule_get(fg, i, &ri[i]) == 0 &&
+		            fg_rule_share_get(fg, i, &s->share[i]) == 0;
 	if (n != NULL && n->harvest.passes != 0 && n->fg == fg) {
 		node_sums(n, s);
 	} else if (slots_scan(fg, ri, active, s) != 0) {

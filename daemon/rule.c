@@ -259,8 +259,7 @@ void fgd_rule_lib(const struct fgd_rule *r, fg_rule *out)
 	                 .period_ms = r->period_ms,
 	                 .flags = r->flags,
 	                 .max_delay_ms = r->max_delay_ms,
-	                 .lease_ms = r->lease_ms,
-	                 .share_pct = r->share_pct};
+	                 .lease_ms = r->lease_ms};
 }
 
 /* What fg_rule_set() refuses, refused here, in its terms. */

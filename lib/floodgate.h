@@ -420,11 +420,6 @@ typedef struct fg_rule {
 	uint32_t max_delay_ms; /**< fg_reserve()'s longest wait; 0: none */
 	uint32_t lease_ms;     /**< FG_RULE_IN_FLIGHT: how long a lease may
 	                            last, 1..86400000 (rate, period_ms 0) */
-	uint32_t share_pct;    /**< the most of the table's slots its keys
-	                            may hold, 1..100 percent; 0: 50.  A new
-	                            key past it is untracked (the rule's
-	                            on-full policy decides) unless one of
-	                            the rule's own full buckets makes room */
 } fg_rule;
 
 /**
@@ -458,10 +453,6 @@ typedef struct fg_rule_info {
 	uint64_t table_full;   /**< checks that found no room in the table */
 	uint32_t max_delay_ms; /**< as in fg_rule */
 	uint32_t lease_ms;     /**< as in fg_rule */
-	uint64_t slots;        /**< slots its buckets hold (see fg_reap()) */
-	uint64_t slot_quota;   /**< the most they may hold; 0: no quota */
-	uint64_t over_quota;   /**< of table_full: checks untracked because
-	                            the rule's buckets held its quota */
 } fg_rule_info;
 
 /**
@@ -470,6 +461,43 @@ typedef struct fg_rule_info {
  * rule.
  */
 FG_EXPORT int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out);
+
+/**
+ * fg_rule_share_set() - the most of the table's slots the keys of rule
+ * @name may hold: @share_pct percent, 1..100; 0: FG_SHARE_DEFAULT, which a
+ * new rule has until this is called.  100 sets no bound.
+ *
+ * A new key of a rule whose buckets hold its share is treated as if the
+ * table were full, for that rule alone: the checking process evicts one of
+ * the rule's own full buckets near the key's place if it can, else the
+ * rule's on-full policy answers (FG_DECISION_UNTRACKED, counted in
+ * table_full and over_quota).  Checks of keys already in the table never
+ * look at it.  A key of up to 16 bytes takes one slot, a longer one 2-4.
+ *
+ * Return: 0, FG_EINVAL (NULL argument, @share_pct over 100), FG_ENORULE,
+ * FG_ESYS.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_rule_share_set(fg_client *c, const char *name,
+                                               uint32_t share_pct);
+
+/** The share a rule has unless fg_rule_share_set() says otherwise. */
+#define FG_SHARE_DEFAULT 50u
+
+/** What a rule's keys hold of the table, and of their share of it. */
+typedef struct fg_share_info {
+	uint64_t slots;      /**< slots its buckets hold (see fg_reap()) */
+	uint64_t slot_quota; /**< the most they may hold; 0: no bound */
+	uint64_t over_quota; /**< of table_full: checks of a new key the
+	                          share refused */
+} fg_share_info;
+
+/**
+ * fg_rule_share_get() - read what the keys of rule number @index hold.
+ * Return: 0, FG_EINVAL, or FG_ENORULE when that index holds no active
+ * rule.
+ */
+FG_EXPORT int fg_rule_share_get(fg_client *c, uint32_t index,
+                                fg_share_info *out);
 
 /** Counters of one segment. */
 typedef struct fg_segment_stats {

@@ -113,7 +113,7 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 
 	if (!fg__rule_name_ok(rule->name))
 		return FG__RULE_BAD_NAME;
-	if ((rule->flags & ~RULE_FLAGS) || rule->share_pct > 100)
+	if (rule->flags & ~RULE_FLAGS)
 		return FG__RULE_BAD_VALUE;
 	if (rule->flags & FG_RULE_IN_FLIGHT)
 		return in_flight_check(rule, interval_ns);
@@ -200,6 +200,10 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		       sizeof c->seg.rules[idx].name);
 		memcpy(c->seg.rules[idx].name, rule->name, strlen(rule->name));
 		params_publish(c, (unsigned)idx, &p);
+		/* a new rule's share: the default (fg_rule_share_set) */
+		uatomic_set(&c->seg.rules[idx].slot_quota,
+		            fg__quota_of(fg__table_nslots(&c->seg.tbl),
+		                         FG_SHARE_DEFAULT));
 		cmm_smp_wmb(); /* name and params before the name is counted */
 		uatomic_set(&h->nnames, n + 1);
 	} else if (kind_of(c, (unsigned)idx) !=
@@ -210,10 +214,6 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		params_publish(c, (unsigned)idx, &p);
 	}
 	default_set(c, (unsigned)idx, (rule->flags & FG_RULE_DEFAULT) != 0);
-	uatomic_set(
-	    &c->seg.rules[idx].slot_quota,
-	    fg__quota_of(fg__table_nslots(&c->seg.tbl),
-	                 rule->share_pct ? rule->share_pct : FG_SHARE_DEFAULT));
 out:
 	fg__seg_unlock(&c->seg);
 	return r;
@@ -251,7 +251,6 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 	const struct fg_rule_cache *rc;
 	struct fg_rule_params p;
 	struct fg_rule_rec *rec;
-	int64_t held;
 
 	if (c == NULL || out == NULL)
 		return FG_EINVAL;
@@ -281,6 +280,44 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 	out->interval_ns = rc->interval_ns;
 	out->table_full = uatomic_read(&rec->table_full);
 	out->max_delay_ms = (uint32_t)(rc->max_delay_ns / 1000000u);
+	return 0;
+}
+
+int fg_rule_share_set(fg_client *c, const char *name, uint32_t share_pct)
+{
+	int idx, r;
+
+	if (c == NULL || name == NULL || share_pct > 100)
+		return FG_EINVAL;
+	r = fg__seg_lock(&c->seg);
+	if (r != 0)
+		return r;
+	idx = fg__rule_index(c, name);
+	if (idx < 0 ||
+	    !(fg__rule_params(c, (unsigned)idx)->flags & FG__RULE_ACTIVE))
+		r = FG_ENORULE;
+	else
+		uatomic_set(
+		    &c->seg.rules[idx].slot_quota,
+		    fg__quota_of(fg__table_nslots(&c->seg.tbl),
+		                 share_pct ? share_pct : FG_SHARE_DEFAULT));
+	fg__seg_unlock(&c->seg);
+	return r;
+}
+
+int fg_rule_share_get(fg_client *c, uint32_t index, fg_share_info *out)
+{
+	const struct fg_rule_rec *rec;
+	fg_rule_info ri;
+	int64_t held;
+	int r;
+
+	if (c == NULL || out == NULL)
+		return FG_EINVAL;
+	r = fg_rule_get(c, index, &ri);
+	if (r != 0)
+		return r;
+	rec = &c->seg.rules[index];
 	held = fg__quota_held(uatomic_read(&rec->slots));
 	out->slots = held > 0 ? (uint64_t)held : 0;
 	out->slot_quota = uatomic_read(&rec->slot_quota);

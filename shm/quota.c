@@ -49,6 +49,9 @@
 
 #include "shm/group.h"
 
+/* FG_SHARE_DEFAULT (floodgate.h): no rule may hold more than half the
+ * slots, so one flooded rule leaves the other half to the others. */
+
 uint64_t fg__quota_of(uint64_t nslots, unsigned pct)
 {
 	uint64_t q;

@@ -9,10 +9,6 @@
 #include "shm/layout.h"
 #include "shm/table.h"
 
-/* A rule's share when none is configured: no rule may hold more than half
- * the slots, so one flooded rule leaves the other half to the others. */
-#define FG_SHARE_DEFAULT 50u
-
 /* One operation on a quota word: the high half counts them (quota.c). */
 #define FG_QUOTA_OP (UINT64_C(1) << 32)
 

@@ -226,13 +226,7 @@ Test(metrics, table_full_is_counted_per_rule)
 	char key[16], *t;
 	int i, untracked = 0;
 
-	fg_rule all = {.name = "a",
-	               .capacity = 10,
-	               .rate = 1,
-	               .period_ms = HOUR_MS,
-	               .share_pct = 100};
-
-	cr_assert_eq(fg_rule_set(c, &all), 0); /* may fill the table */
+	test_rule(c, "a", 10, 1, HOUR_MS, 0); /* the whole table */
 	test_rule(c, "b", 10, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
 	cr_assert_eq(fg_stats(c, &st), 0);
 	for (i = 0; i < (int)st.nslots + 20; i++) {
@@ -266,8 +260,9 @@ Test(metrics, slots_and_quota_refusals_are_counted_per_rule)
 	char key[16], *t;
 	int i, untracked = 0, tracked = 0;
 
-	test_rule(c, "a", 10, 1, HOUR_MS, 0); /* half the table at most */
+	test_rule(c, "a", 10, 1, HOUR_MS, 0);
 	test_rule(c, "b", 10, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
+	cr_assert_eq(fg_rule_share_set(c, "a", 0), 0); /* half at most */
 	cr_assert_eq(fg_stats(c, &st), 0);
 	for (i = 0; i < (int)st.nslots; i++) {
 		snprintf(key, sizeof key, "k%d", i);

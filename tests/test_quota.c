@@ -8,6 +8,7 @@
  * holds.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,19 +46,29 @@ static void rule_share(fg_client *c, const char *name, uint32_t rate,
 	                .capacity = 1,
 	                .rate = rate,
 	                .period_ms = period_ms,
-	                .flags = flags,
-	                .share_pct = share};
+	                .flags = flags};
 	int r = fg_rule_set(c, &rule);
 
 	cr_assert_eq(r, 0, "fg_rule_set(%s): %s", name, fg_strerror(r));
+	if (share != 0) /* else the default, a new rule's */
+		cr_assert_eq(fg_rule_share_set(c, name, share), 0);
 }
 
-static fg_rule_info info_of(fg_client *c, const char *name)
+/* What fg_rule_get() and fg_rule_share_get() say of rule @name. */
+struct info {
+	uint64_t table_full, slots, slot_quota, over_quota;
+};
+
+static struct info info_of(fg_client *c, const char *name)
 {
+	uint32_t idx = (uint32_t)rule_index(c, name);
+	fg_share_info si;
 	fg_rule_info ri;
 
-	cr_assert_eq(fg_rule_get(c, (uint32_t)rule_index(c, name), &ri), 0);
-	return ri;
+	cr_assert_eq(fg_rule_get(c, idx, &ri), 0);
+	cr_assert_eq(fg_rule_share_get(c, idx, &si), 0);
+	return (struct info){ri.table_full, si.slots, si.slot_quota,
+	                     si.over_quota};
 }
 
 /* The slots the buckets of rule @name hold, counted in the table. */
@@ -207,7 +218,7 @@ static uint64_t flood_untracked(const struct flood_shm *shm)
  * every debit applied, and each bucket in the table. */
 static void others_whole(fg_client *c, const struct flood_shm *shm)
 {
-	fg_rule_info other = info_of(c, "other"), glob = info_of(c, "glob");
+	struct info other = info_of(c, "other"), glob = info_of(c, "glob");
 
 	cr_expect_eq(shm->other_untracked, 0, "other: %" PRIu64 " untracked",
 	             shm->other_untracked);
@@ -226,7 +237,7 @@ Test(quota, a_flooded_rule_keeps_to_its_half_and_others_find_room)
 {
 	fg_client *c = quota_create("flood", TABLE_KEYS);
 	struct flood_shm *shm = shared_alloc(sizeof *shm);
-	fg_rule_info fl;
+	struct info fl;
 	uint64_t nslots = fg__table_nslots(&c->seg.tbl), held;
 
 	/* No refill within the test: a flooded bucket never makes room. */
@@ -256,7 +267,7 @@ Test(quota, a_flooded_rule_evicts_only_its_own_full_buckets)
 {
 	fg_client *c = quota_create("evict", TABLE_KEYS);
 	struct flood_shm *shm = shared_alloc(sizeof *shm);
-	fg_rule_info fl;
+	struct info fl;
 	uint64_t held, tracked = 0;
 	unsigned i;
 
@@ -313,7 +324,7 @@ Test(quota, counts_left_by_killed_workers_converge_to_the_table)
 	struct flood_job job = {.seg = seg_name("kill"), .shm = shm};
 	uint64_t rng = fg__now_ns() | 1, leaked = 0, held, q;
 	pid_t pids[KILL_WORKERS];
-	fg_rule_info fl;
+	struct info fl;
 	unsigned round, i;
 
 	/* refilled in 1 ms: workers evict each other's buckets all along */
@@ -389,19 +400,60 @@ Test(quota, share_is_1_to_100_percent_and_100_means_no_quota)
 {
 	fg_client *c = quota_create("share", 1000);
 	uint64_t nslots = fg__table_nslots(&c->seg.tbl);
-	fg_rule bad = {.name = "x",
-	               .capacity = 1,
-	               .rate = 1,
-	               .period_ms = 1,
-	               .share_pct = 101};
+	fg_share_info si;
 
-	cr_expect_eq(fg_rule_set(c, &bad), FG_ERULE);
 	rule_share(c, "all", 1, 1000, 0, 100);
 	rule_share(c, "some", 1, 1000, 0, 1);
 	rule_share(c, "dflt", 1, 1000, 0, 0);
+	cr_expect_eq(fg_rule_share_set(c, "some", 101), FG_EINVAL);
+	cr_expect_eq(fg_rule_share_set(c, "none", 10), FG_ENORULE);
+	cr_expect_eq(fg_rule_share_set(NULL, "some", 10), FG_EINVAL);
+	cr_expect_eq(fg_rule_share_get(c, 200, &si), FG_ENORULE);
+	cr_expect_eq(fg_rule_share_get(c, 0, NULL), FG_EINVAL);
 	cr_expect_eq(info_of(c, "all").slot_quota, 0);
 	cr_expect_eq(info_of(c, "some").slot_quota, nslots / 100);
 	cr_expect_eq(info_of(c, "dflt").slot_quota, nslots / 2);
+	/* a rule set again keeps its share; 0 sets the default back */
+	rule_share(c, "some", 2, 1000, 0, 0);
+	cr_expect_eq(info_of(c, "some").slot_quota, nslots / 100);
+	cr_expect_eq(fg_rule_share_set(c, "some", 0), 0);
+	cr_expect_eq(info_of(c, "some").slot_quota, nslots / 2);
 	fg_close(c);
 	(void)fg_unlink(seg_name("share"));
+}
+
+/* Layout 5 (shm/layout.h) is what this version reads: a segment of
+ * layout 4, as the previous version wrote it (its seed of the segment
+ * fuzz corpus), whose clients would neither keep to quotas nor give
+ * slots back, is refused. */
+Test(quota, a_segment_of_layout_version_4_is_refused)
+{
+	uint8_t seed[8 + FG_HDR_SIZE];
+	char src[512], path[128];
+	const char *name = seg_name("v4");
+	uint64_t size = 0;
+	fg_client *w = NULL;
+	unsigned i;
+	FILE *f;
+	int fd;
+
+	test_src_path("tests/fuzz/corpus/segment/v4-capacity-1-full", src,
+	              sizeof src);
+	f = fopen(src, "rb");
+	cr_assert_not_null(f, "%s", src);
+	cr_assert_eq(fread(seed, 1, sizeof seed, f), sizeof seed);
+	fclose(f);
+	for (i = 0; i < 8; i++)
+		size |= (uint64_t)seed[i] << (8 * i);
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	(void)unlink(path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, seed + 8, FG_HDR_SIZE), FG_HDR_SIZE);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION);
+	cr_expect_null(w);
+	cr_expect_eq(FG_LAYOUT_VERSION, 5);
+	cr_expect_eq(fg_unlink(name), 0, "a segment of any version");
 }
