@@ -367,7 +367,7 @@ int fg_reap(fg_client *c, uint64_t min_age_ms)
 	if (r != 0)
 		return r;
 	n = fg__table_reap(&c->seg.tbl, fg__now_ns(), min_age_ms * 1000000u);
-	(void)fg__quota_resync(&c->seg.tbl);
+	(void)fg__table_quota_resync(&c->seg.tbl);
 	fg__seg_unlock(&c->seg);
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }

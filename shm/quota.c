@@ -47,8 +47,6 @@
  */
 #include "shm/quota.h"
 
-#include "shm/group.h"
-
 /* FG_SHARE_DEFAULT (floodgate.h): no rule may hold more than half the
  * slots, so one flooded rule leaves the other half to the others. */
 
@@ -62,21 +60,21 @@ uint64_t fg__quota_of(uint64_t nslots, unsigned pct)
 	return q > 0 ? q : 1;
 }
 
-static struct fg_rule_rec *rec_of(struct fg_table *t, unsigned rule)
+static struct fg_rule_rec *rec_of(struct fg_rule_rec *rules, unsigned rule)
 {
-	if (t->rules == NULL || rule >= FG_MAX_RULES)
+	if (rules == NULL || rule >= FG_MAX_RULES)
 		return NULL;
-	return &t->rules[rule];
+	return &rules[rule];
 }
 
-int fg__quota_take(struct fg_table *t, unsigned rule, unsigned span)
+int fg__quota_take(struct fg_rule_rec *rules, unsigned rule, unsigned span)
 {
-	struct fg_rule_rec *r = rec_of(t, rule);
+	struct fg_rule_rec *r = rec_of(rules, rule);
 	uint64_t quota, old;
 
 	if (r == NULL)
 		return 1;
-	quota = fg__load(&r->slot_quota);
+	quota = __atomic_load_n(&r->slot_quota, __ATOMIC_RELAXED);
 	old =
 	    __atomic_fetch_add(&r->slots, FG_QUOTA_OP + span, __ATOMIC_SEQ_CST);
 	if (quota == 0 || fg__quota_held(old) + span <= (int64_t)quota)
@@ -85,69 +83,22 @@ int fg__quota_take(struct fg_table *t, unsigned rule, unsigned span)
 	return 0;
 }
 
-void fg__quota_give(struct fg_table *t, unsigned rule, unsigned span)
+void fg__quota_give(struct fg_rule_rec *rules, unsigned rule, unsigned span)
 {
-	struct fg_rule_rec *r = rec_of(t, rule);
+	struct fg_rule_rec *r = rec_of(rules, rule);
 
 	if (r != NULL)
 		__atomic_fetch_add(&r->slots, FG_QUOTA_OP - span,
 		                   __ATOMIC_SEQ_CST);
 }
 
-/* Add the slots of the buckets of group @g to @held, per rule: 1, or 0 if
- * the group kept changing while it was read. */
-static int count_group(const struct fg_block *b, unsigned half, uint32_t *held)
+int fg__quota_set(struct fg_rule_rec *r, uint64_t before, uint32_t held)
 {
-	const struct fg_group *g = &b->g[half];
-	uint32_t add[FG_GROUP_SLOTS];
-	unsigned rule[FG_GROUP_SLOTS], i, n, tries;
-	struct gs s;
+	uint64_t want;
 
-	for (tries = 0; tries < 8; tries++) {
-		gload(g, &s);
-		for (n = 0, i = 0; i < FG_GROUP_SLOTS; i++) {
-			unsigned j = half * FG_GROUP_SLOTS + i;
-
-			if (FG_TAG_STATE(tag_at(s.tags, i)) != FG_SLOT_READY)
-				continue;
-			rule[n] = FG_W_RULE(fg__load(&b->s[j].word));
-			add[n++] = owned_span(s.tags, i);
-		}
-		cmm_smp_rmb();
-		if (fg__load(&g->ver) != s.ver)
-			continue;
-		for (i = 0; i < n; i++)
-			if (rule[i] < FG_MAX_RULES)
-				held[rule[i]] += add[i];
-		return 1;
-	}
-	return 0;
-}
-
-unsigned fg__quota_resync(struct fg_table *t)
-{
-	uint64_t before[FG_MAX_RULES], blk, want;
-	uint32_t held[FG_MAX_RULES] = {0};
-	unsigned r, fixed = 0;
-
-	if (t->rules == NULL)
+	if ((uint32_t)before == held)
 		return 0;
-	for (r = 0; r < FG_MAX_RULES; r++)
-		before[r] = fg__load(&t->rules[r].slots);
-	for (blk = 0; blk < t->nblocks; blk++)
-		if (!count_group(&t->blocks[blk], 0, held) ||
-		    !count_group(&t->blocks[blk], 1, held))
-			return 0; /* churn: the next maintenance */
-	cmm_smp_mb();
-	for (r = 0; r < FG_MAX_RULES; r++) {
-		uint64_t w = before[r];
-
-		if ((uint32_t)w == held[r])
-			continue;
-		want = (w & ~UINT64_C(0xffffffff)) + FG_QUOTA_OP + held[r];
-		fixed += __atomic_compare_exchange_n(&t->rules[r].slots, &w,
-		                                     want, 0, __ATOMIC_SEQ_CST,
-		                                     __ATOMIC_SEQ_CST);
-	}
-	return fixed;
+	want = (before & ~UINT64_C(0xffffffff)) + FG_QUOTA_OP + held;
+	return __atomic_compare_exchange_n(&r->slots, &before, want, 0,
+	                                   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }

@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 #include "shm/layout.h"
-#include "shm/table.h"
 
 /* One operation on a quota word: the high half counts them (quota.c). */
 #define FG_QUOTA_OP (UINT64_C(1) << 32)
@@ -26,18 +25,18 @@ uint64_t fg__quota_of(uint64_t nslots, unsigned pct);
 /*
  * Reserve @span slots for a new bucket of rule @rule: 1 if its quota
  * allows them (or it has none), 0 if they would take it past its quota
- * (nothing reserved).  Every reservation is given back with
- * fg__quota_give() when the bucket is freed, or not made after all.
+ * (nothing reserved).  @rules may be NULL (no quotas).  Every reservation is
+ * given back with fg__quota_give() when the bucket is freed, or not made after
+ * all.
  */
-int fg__quota_take(struct fg_table *t, unsigned rule, unsigned span);
-void fg__quota_give(struct fg_table *t, unsigned rule, unsigned span);
+int fg__quota_take(struct fg_rule_rec *rules, unsigned rule, unsigned span);
+void fg__quota_give(struct fg_rule_rec *rules, unsigned rule, unsigned span);
 
 /*
- * The owner's re-synchronisation (quota.c): count the slots each rule's
- * buckets hold, and set every quota word that no operation moved during
- * the count to it.  Returns how many words were corrected.  O(slots); the
- * caller holds the owner lock.
+ * The owner's re-synchronisation: rule @r's buckets were counted holding
+ * @held slots while its word read @before at the start of the count; set
+ * the word to @held if no operation moved it since.  1 if it was set.
  */
-unsigned fg__quota_resync(struct fg_table *t);
+int fg__quota_set(struct fg_rule_rec *r, uint64_t before, uint32_t held);
 
 #endif

@@ -512,7 +512,7 @@ static struct fg_slot *unreserve(struct fg_table *t, unsigned rule, size_t len,
                                  int reserved, struct fg_slot *s)
 {
 	if (reserved)
-		fg__quota_give(t, rule, span_of(len));
+		fg__quota_give(t->rules, rule, span_of(len));
 	return s;
 }
 
@@ -539,8 +539,8 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 			break;
 		}
 		/* 2. A new bucket: its rule's quota first (quota.c). */
-		if (!reserved &&
-		    !(reserved = fg__quota_take(t, rule, span_of(len)))) {
+		if (!reserved && !(reserved = fg__quota_take(t->rules, rule,
+		                                             span_of(len)))) {
 			ref->over_quota = 1;
 			return NULL;
 		}
@@ -650,7 +650,7 @@ void fg__table_bury(struct fg_table *t, const struct fg_ref *ref)
 	}
 	__atomic_fetch_add(&t->hdr->evicted, 1, __ATOMIC_SEQ_CST);
 	fg__table_touch(t, block_index(t, ref->b));
-	fg__quota_give(t, FG_W_RULE(word), span_of(FG_W_KEYLEN(word)));
+	fg__quota_give(t->rules, FG_W_RULE(word), span_of(FG_W_KEYLEN(word)));
 	if (t->rules != NULL && FG_W_RULE(word) < FG_MAX_RULES) {
 		struct fg_rule_rec *r = &t->rules[FG_W_RULE(word)];
 
