@@ -29,11 +29,12 @@
  * Each leaves the count too high, never too low, by its key's slots: the
  * rule then has less than its quota, and nobody else loses anything.  The
  * owner's periodic maintenance (fg_reap(), every 10 s in floodgated)
- * re-synchronises it: it reads each word, counts the slots of each rule's
- * buckets in the table, reads the word again, and where the word is
- * unchanged -- no operation at all during the count, which the high half
- * tells even when reservations and returns cancel out -- sets it to the
- * count with a compare-and-swap that expects it unchanged.  So a count
+ * re-synchronises it (fg__table_quota_resync(), shm/scan.c): it reads
+ * each word, counts the slots of each rule's buckets in the table, and
+ * where the word is still unchanged -- no operation at all during the
+ * count, which the high half tells even when reservations and returns
+ * cancel out -- sets it to the count with a compare-and-swap that
+ * expects it unchanged.  So a count
  * left wrong by killed processes is right again at the first maintenance
  * during which its rule inserted and freed nothing.
  *
@@ -47,9 +48,8 @@
  */
 #include "shm/quota.h"
 
-/* FG_SHARE_DEFAULT (floodgate.h): no rule may hold more than half the
- * slots, so one flooded rule leaves the other half to the others. */
-
+/* A share of @pct percent; FG_SHARE_DEFAULT (floodgate.h), a new rule's,
+ * is 50: one flooded rule leaves the other half to the others. */
 uint64_t fg__quota_of(uint64_t nslots, unsigned pct)
 {
 	uint64_t q;
