@@ -147,6 +147,10 @@ static fg_client *segment(const char *tag, uint64_t capacity, uint32_t tokens,
 	r = fg_create(name, &o, FG_CREATE_REPLACE, &c);
 	if (r == 0)
 		r = fg_rule_set(c, &rule);
+#ifdef FG_SHARE_DEFAULT
+	if (r == 0) /* its only rule: the whole table, as before shares */
+		r = fg_rule_share_set(c, "r", 100);
+#endif
 	(void)fg_unlink(name);
 	if (r != 0) {
 		fprintf(stderr, "table_bench: segment %s: %s\n", name,

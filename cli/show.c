@@ -188,7 +188,8 @@ int fgc_cmd_status(struct fgc *c, int argc, char **argv)
 
 /* ----------------------------------------------------------------- rules */
 
-static void rule_json(struct fgc *c, const fg_rule_info *ri)
+static void rule_json(struct fgc *c, const fg_rule_info *ri,
+                      const fg_share_info *si)
 {
 	struct fgu_json *j = &c->j;
 
@@ -204,27 +205,37 @@ static void rule_json(struct fgc *c, const fg_rule_info *ri)
 	              ri->flags & FG_RULE_SHADOW ? "shadow" : "enforce");
 	fgu_json_kbool(j, "default", ri->flags & FG_RULE_DEFAULT);
 	fgu_json_ku64(j, "table_full", ri->table_full);
+	fgu_json_ku64(j, "slots", si->slots);
+	fgu_json_ku64(j, "slot_quota", si->slot_quota);
+	fgu_json_ku64(j, "over_quota", si->over_quota);
 	fgu_json_ku64(j, "max_delay_ms", ri->max_delay_ms);
 	fgu_json_kbool(j, "in_flight", ri->flags & FG_RULE_IN_FLIGHT);
 	fgu_json_ku64(j, "lease_ms", ri->lease_ms);
 	fgu_json_object_end(j);
 }
 
-static void rule_text(struct fgc *c, const fg_rule_info *ri)
+static void rule_text(struct fgc *c, const fg_rule_info *ri,
+                      const fg_share_info *si)
 {
-	char rate[FGU_HUMAN_MAX];
+	char rate[FGU_HUMAN_MAX], quota[24] = "-";
 
-	fgc_out(c, "%-20s %10u %12s %-6s %-7s %-7s %-7s %10" PRIu64 "\n",
+	if (si->slot_quota != 0)
+		snprintf(quota, sizeof quota, "%" PRIu64, si->slot_quota);
+	fgc_out(c,
+	        "%-20s %10u %12s %-6s %-7s %-7s %-7s %10" PRIu64 " %8" PRIu64
+	        " %8s\n",
 	        ri->name, ri->capacity, fgc_rule_rate(ri, rate, sizeof rate),
 	        fgc_rule_scope(ri->flags),
 	        ri->flags & FG_RULE_FAIL_CLOSED ? "closed" : "open",
 	        ri->flags & FG_RULE_SHADOW ? "shadow" : "enforce",
-	        ri->flags & FG_RULE_DEFAULT ? "yes" : "no", ri->table_full);
+	        ri->flags & FG_RULE_DEFAULT ? "yes" : "no", ri->table_full,
+	        si->slots, quota);
 }
 
 int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 {
 	fg_rule_info ri;
+	fg_share_info si;
 	unsigned i;
 	int e;
 
@@ -235,16 +246,17 @@ int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 	if (c->json)
 		fgu_json_array(&c->j);
 	else
-		fgc_out(c, "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s\n", "RULE",
-		        "CAPACITY", "RATE", "SCOPE", "ON-FULL", "MODE",
-		        "DEFAULT", "TABLE-FULL");
+		fgc_out(c, "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s %8s %8s\n",
+		        "RULE", "CAPACITY", "RATE", "SCOPE", "ON-FULL", "MODE",
+		        "DEFAULT", "TABLE-FULL", "SLOTS", "QUOTA");
 	for (i = 0; i < FG_RULES_MAX; i++) {
-		if (fg_rule_get(c->fg, i, &ri) != 0)
+		if (fg_rule_get(c->fg, i, &ri) != 0 ||
+		    fg_rule_share_get(c->fg, i, &si) != 0)
 			continue;
 		if (c->json)
-			rule_json(c, &ri);
+			rule_json(c, &ri, &si);
 		else
-			rule_text(c, &ri);
+			rule_text(c, &ri, &si);
 	}
 	if (c->json)
 		fgu_json_array_end(&c->j);

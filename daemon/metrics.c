@@ -77,6 +77,7 @@ static void rule_sample(struct fgd_buf *b, const char *name,
 struct scan {
 	uint64_t used, dead;
 	struct fgd_rule_sums r[FG_MAX_RULES];
+	fg_share_info share[FG_MAX_RULES]; /* read, never scanned */
 };
 
 /* Outside the daemon (the CLI without one): one pass over the slots.
@@ -114,7 +115,10 @@ enum rule_fig {
 	RF_ALLOWED,
 	RF_DENIED,
 	RF_SHADOW,
-	RF_FULL
+	RF_FULL,
+	RF_SLOTS,
+	RF_QUOTA,
+	RF_OVER
 };
 
 static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
@@ -156,6 +160,15 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 			break;
 		case RF_FULL:
 			v = ri[i].table_full;
+			break;
+		case RF_SLOTS:
+			v = s->share[i].slots;
+			break;
+		case RF_QUOTA:
+			v = s->share[i].slot_quota;
+			break;
+		case RF_OVER:
+			v = s->share[i].over_quota;
 			break;
 		}
 		rule_sample(b, name, &ri[i], 0, (double)v);
@@ -216,6 +229,18 @@ static const struct {
      "Checks that found no room in the table for a new key (answered by "
      "the rule's on-full policy).",
      RF_FULL},
+    {"rule_slots", "gauge",
+     "Slots of the table the rule's buckets hold (a key of more than 16 "
+     "bytes takes 2 to 4).",
+     RF_SLOTS},
+    {"rule_slot_quota", "gauge",
+     "The most slots the rule's buckets may hold (its share of the "
+     "table); 0: no quota.",
+     RF_QUOTA},
+    {"rule_over_quota_total", "counter",
+     "Of floodgate_rule_table_full_total: checks of a new key refused "
+     "because the rule's buckets held its quota of slots.",
+     RF_OVER},
 };
 
 /* Inside the daemon, the last harvest's sums (refreshed by a scrape, see
@@ -248,7 +273,8 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 		goto out;
 	}
 	for (i = 0; i < FG_MAX_RULES; i++)
-		active[i] = fg_rule_get(fg, i, &ri[i]) == 0;
+		active[i] = fg_rule_get(fg, i, &ri[i]) == 0 &&
+		            fg_rule_share_get(fg, i, &s->share[i]) == 0;
 	if (n != NULL && n->harvest.passes != 0 && n->fg == fg) {
 		node_sums(n, s);
 	} else if (slots_scan(fg, ri, active, s) != 0) {

@@ -72,6 +72,8 @@ int fgd_rules_apply(fg_client *fg, const struct fgd_config *cfg)
 
 		fgd_rule_lib(cr, &rule);
 		r = fg_rule_set(fg, &rule);
+		if (r == 0) /* 0: the default, also when it was dropped */
+			r = fg_rule_share_set(fg, cr->name, cr->share_pct);
 		if (r != 0) {
 			fgd_log(LOG_ERR, "rule %s: %s", cr->name,
 			        fg_strerror(r));

@@ -4,9 +4,9 @@
  *
  *   rule NAME capacity N rate R/PERIOD [scope host|global]
  *        [on-full open|closed] [mode enforce|shadow] [default]
- *        [max-delay DURATION]
+ *        [max-delay DURATION] [share P%]
  *   rule NAME in-flight N [lease DURATION] [on-full open|closed]
- *        [mode enforce|shadow]
+ *        [mode enforce|shadow] [share P%]
  *
  * keywords in any order, each at most once, from one table that also
  * names them in messages.  What the library's fg_rule_set() would refuse
@@ -38,6 +38,7 @@ enum {
 	K_MAXDELAY,
 	K_INFLIGHT,
 	K_LEASE,
+	K_SHARE,
 	K_N
 };
 
@@ -62,6 +63,7 @@ static const struct keyword {
     [K_MAXDELAY] = {"max-delay", NULL, NULL, 0},
     [K_INFLIGHT] = {"in-flight", NULL, NULL, FG_RULE_IN_FLIGHT},
     [K_LEASE] = {"lease", NULL, NULL, 0},
+    [K_SHARE] = {"share", NULL, NULL, 0},
 };
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
@@ -149,6 +151,25 @@ static int rule_leases(const char *name, const char *s, struct fgd_rule *r,
 	return 0;
 }
 
+/* "share P%": the most of the table's slots the rule's keys may hold,
+ * 1% to 100% (shm/quota.c). */
+static int rule_share(const char *name, const char *s, struct fgd_rule *r,
+                      char *why, size_t len)
+{
+	size_t n = strlen(s);
+	uint64_t v;
+
+	if (n < 2 || s[n - 1] != '%' ||
+	    fgu_parse_uint(s, n - 1, 1, 100, &v) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': share must be a percentage of the "
+		               "table from 1%% to 100%%, like 25%%, not "
+		               "'" CLIP "'",
+		               name, s);
+	r->share_pct = (uint32_t)v;
+	return 0;
+}
+
 /* Keyword @k's value @val into @r. */
 static int value(const char *name, unsigned k, const char *val,
                  struct fgd_rule *r, char *why, size_t len)
@@ -175,6 +196,8 @@ static int value(const char *name, unsigned k, const char *val,
 		               &r->lease_ms, why, len);
 	if (k == K_INFLIGHT)
 		return rule_leases(name, val, r, why, len);
+	if (k == K_SHARE)
+		return rule_share(name, val, r, why, len);
 	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
@@ -209,7 +232,7 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			    why, len,
 			    "rule '%s': unknown keyword '" CLIP "' "
 			    "(capacity, rate, scope, on-full, mode, "
-			    "default, max-delay, in-flight or lease)",
+			    "default, max-delay, in-flight, lease or share)",
 			    name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",

@@ -218,15 +218,38 @@ int fg__untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 
 /* Workers make room only with buckets nobody else is owed anything for:
  * a host-scope rule's (a global rule's consumption may not have been
- * harvested yet: the daemon evicts those). */
+ * harvested yet: the daemon evicts those); and a rule at its quota only
+ * with its own (shm/quota.c). */
+struct evictable {
+	fg_client *c;
+	int only; /* the one rule whose buckets may go, or -1: any */
+};
+
 static int worker_may_evict(void *arg, unsigned rule)
 {
-	fg_client *c = arg;
+	const struct evictable *e = arg;
 
-	if (rule >= FG_MAX_RULES)
+	if (rule >= FG_MAX_RULES || (e->only >= 0 && rule != (unsigned)e->only))
 		return 0;
-	return (fg__rule_params(c, rule)->flags &
+	return (fg__rule_params(e->c, rule)->flags &
 	        (FG__RULE_ACTIVE | FG__RULE_GLOBAL)) == FG__RULE_ACTIVE;
+}
+
+/* After an insert of a key of rule @idx found no room (@ref says why):
+ * 1 if room was made, a few times at most (others may take it, and a
+ * full window must stay bounded work); else 0, a quota's refusal
+ * counted. */
+static int room_for(fg_client *c, unsigned idx, const struct fg_ref *ref,
+                    uint64_t h, uint64_t now, int *tries)
+{
+	struct evictable e = {c, ref->over_quota ? (int)idx : -1};
+
+	if ((*tries)++ < 4 &&
+	    fg__table_make_room(&c->seg.tbl, h, now, worker_may_evict, &e))
+		return 1;
+	if (ref->over_quota)
+		uatomic_inc(&c->seg.rules[idx].over_quota);
+	return 0;
 }
 
 /* The decision's details of a bucket left at @next by a check at @now:
@@ -272,8 +295,7 @@ int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
 	for (;;) {
 		s = fg__table_find_ref(t, idx, key, len, h, ref);
 		if (s == NULL) {
-			if (room++ < 4 &&
-			    fg__table_make_room(t, h, now, worker_may_evict, c))
+			if (room_for(c, idx, ref, h, now, &room))
 				continue;
 			return 0;
 		}
@@ -309,10 +331,7 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 find:
 	s = fg__table_find_ref(t, idx, key, len, h, &ref);
 	if (s == NULL) {
-		/* A few times at most: others may take the room we made, and
-		 * a full window must stay bounded work. */
-		if (room++ < 4 &&
-		    fg__table_make_room(t, h, now, worker_may_evict, c))
+		if (room_for(c, idx, &ref, h, now, &room))
 			goto find;
 		return fg__untracked(c, idx, rc, d);
 	}

@@ -497,6 +497,43 @@ typedef struct fg_rule_info {
  */
 FG_EXPORT int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out);
 
+/**
+ * fg_rule_share_set() - the most of the table's slots the keys of rule
+ * @name may hold: @share_pct percent, 1..100; 0: FG_SHARE_DEFAULT, which a
+ * new rule has until this is called.  100 sets no bound.
+ *
+ * A new key of a rule whose buckets hold its share is treated as if the
+ * table were full, for that rule alone: the checking process evicts one of
+ * the rule's own full buckets near the key's place if it can, else the
+ * rule's on-full policy answers (FG_DECISION_UNTRACKED, counted in
+ * table_full and over_quota).  Checks of keys already in the table never
+ * look at it.  A key of up to 16 bytes takes one slot, a longer one 2-4.
+ *
+ * Return: 0, FG_EINVAL (NULL argument, @share_pct over 100), FG_ENORULE,
+ * FG_ESYS.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_rule_share_set(fg_client *c, const char *name,
+                                               uint32_t share_pct);
+
+/** The share a rule has unless fg_rule_share_set() says otherwise. */
+#define FG_SHARE_DEFAULT 50u
+
+/** What a rule's keys hold of the table, and of their share of it. */
+typedef struct fg_share_info {
+	uint64_t slots;      /**< slots its buckets hold (see fg_reap()) */
+	uint64_t slot_quota; /**< the most they may hold; 0: no bound */
+	uint64_t over_quota; /**< of table_full: checks of a new key the
+	                          share refused */
+} fg_share_info;
+
+/**
+ * fg_rule_share_get() - read what the keys of rule number @index hold.
+ * Return: 0, FG_EINVAL, or FG_ENORULE when that index holds no active
+ * rule.
+ */
+FG_EXPORT int fg_rule_share_get(fg_client *c, uint32_t index,
+                                fg_share_info *out);
+
 /** Counters of one segment. */
 typedef struct fg_segment_stats {
 	uint64_t capacity, nslots;
@@ -521,9 +558,12 @@ FG_EXPORT int fg_stats(fg_client *c, fg_segment_stats *out);
  * fg_reap() - reclaim the slots of inserts abandoned by processes that
  * died mid-insert.  A claim seen unchanged for @min_age_ms (at least
  * 20 ms) is marked dead; a slot dead for @min_age_ms becomes reusable, so
- * a claim is reclaimed over two calls.  The daemon calls it periodically;
- * safe against concurrent checks.  Return: slots made reusable, or
- * FG_EINVAL.
+ * a claim is reclaimed over two calls.  It also sets each rule's count
+ * of the slots its buckets hold (fg_rule_info.slots) to what the table
+ * holds, where no insert or eviction of the rule ran during the count:
+ * a process killed mid-insert or mid-eviction leaves that count too high
+ * until then.  The daemon calls it periodically; safe against concurrent
+ * checks.  Return: slots made reusable, or FG_EINVAL.
  */
 FG_EXPORT int fg_reap(fg_client *c, uint64_t min_age_ms);
 

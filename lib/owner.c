@@ -19,6 +19,7 @@
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/lease.h"
+#include "shm/quota.h"
 #include "shm/scan.h"
 #include "shm/table.h"
 
@@ -200,6 +201,10 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		       sizeof c->seg.rules[idx].name);
 		memcpy(c->seg.rules[idx].name, rule->name, strlen(rule->name));
 		params_publish(c, (unsigned)idx, &p);
+		/* a new rule's share: the default (fg_rule_share_set) */
+		uatomic_set(&c->seg.rules[idx].slot_quota,
+		            fg__quota_of(fg__table_nslots(&c->seg.tbl),
+		                         FG_SHARE_DEFAULT));
 		cmm_smp_wmb(); /* name and params before the name is counted */
 		uatomic_set(&h->nnames, n + 1);
 	} else if (kind_of(c, (unsigned)idx) !=
@@ -279,6 +284,48 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 	return 0;
 }
 
+int fg_rule_share_set(fg_client *c, const char *name, uint32_t share_pct)
+{
+	int idx, r;
+
+	if (c == NULL || name == NULL || share_pct > 100)
+		return FG_EINVAL;
+	r = fg__seg_lock(&c->seg);
+	if (r != 0)
+		return r;
+	idx = fg__rule_index(c, name);
+	if (idx < 0 ||
+	    !(fg__rule_params(c, (unsigned)idx)->flags & FG__RULE_ACTIVE))
+		r = FG_ENORULE;
+	else
+		uatomic_set(
+		    &c->seg.rules[idx].slot_quota,
+		    fg__quota_of(fg__table_nslots(&c->seg.tbl),
+		                 share_pct ? share_pct : FG_SHARE_DEFAULT));
+	fg__seg_unlock(&c->seg);
+	return r;
+}
+
+int fg_rule_share_get(fg_client *c, uint32_t index, fg_share_info *out)
+{
+	const struct fg_rule_rec *rec;
+	fg_rule_info ri;
+	int64_t held;
+	int r;
+
+	if (c == NULL || out == NULL)
+		return FG_EINVAL;
+	r = fg_rule_get(c, index, &ri);
+	if (r != 0)
+		return r;
+	rec = &c->seg.rules[index];
+	held = fg__quota_held(uatomic_read(&rec->slots));
+	out->slots = held > 0 ? (uint64_t)held : 0;
+	out->slot_quota = uatomic_read(&rec->slot_quota);
+	out->over_quota = uatomic_read(&rec->over_quota);
+	return 0;
+}
+
 int fg_stats(fg_client *c, fg_segment_stats *out)
 {
 	struct fg_table_sums *sums;
@@ -321,6 +368,7 @@ int fg_reap(fg_client *c, uint64_t min_age_ms)
 	if (r != 0)
 		return r;
 	n = fg__table_reap(&c->seg.tbl, fg__now_ns(), min_age_ms * 1000000u);
+	(void)fg__table_quota_resync(&c->seg.tbl);
 	fg__seg_unlock(&c->seg);
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * group.h - a group's control word, for table.c and reap.c (internal).
+ * group.h - a group's control word, for table.c, reap.c and scan.c
+ * (internal).
  *
  * A group of 8 slots is controlled by one 16-byte word, its tags and its
  * version, which every change of state moves with one cmpxchg16b

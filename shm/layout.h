@@ -45,7 +45,8 @@
  *   | 0: seq | 8: params[0] | 40: params[1]   (32 B each: interval,       |
  *   |        |   max delay, capacity, flags, rate, period)  | pad         |
  *   | 128: name[32] | pad                                                |
- *   | 192: counters of rare events (table full, evicted) | pad           |
+ *   | 192: counters of rare events (table full, evicted)                 |
+ *   | 216: slots held | slot quota | over quota | pad     (shm/quota.c)  |
  *   +--------------------------------------------------------------------+
  *
  * Blocks.  A key hashes to a home block and a preferred slot in it.  Its
@@ -70,6 +71,12 @@
  * after the owner's harvest cleared it (shm/scan.c): the harvest visits
  * those blocks only.
  *
+ * Version 5 gave each rule a quota of slots (shm/quota.c): the slots its
+ * buckets hold, counted by the inserters and evictors themselves, the
+ * most they may hold, and the inserts refused for it, in what had been
+ * the padding of a rule record's last line.  A version 4 client would
+ * insert past a quota and free slots without counting them.
+ *
  * Version 4 gave a rule's parameters a maximum delay (fg_reserve():
  * reservations may hold a bucket up to that far past its capacity), which
  * moved the name and counters of a rule record a line down, and added
@@ -90,7 +97,7 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 4u /* 4: rule parameters for policies */
+#define FG_LAYOUT_VERSION 5u /* 5: per-rule slot quotas */
 
 #define FG_HDR_SIZE        4096u
 #define FG_RULE_SIZE       256u
@@ -193,7 +200,10 @@ struct fg_rule_rec {
 	uint64_t table_full;       /* checks that found no slot */
 	uint64_t evicted_consumed; /* tokens admitted in evicted buckets */
 	uint64_t evicted_denied;   /* denials counted in evicted buckets */
-	uint8_t pad2[FG_RULE_SIZE - 216];
+	uint64_t slots;            /* held: count | ops << 32 (shm/quota.h) */
+	uint64_t slot_quota;       /* the most slots it may hold; 0: no quota */
+	uint64_t over_quota;       /* of table_full: for the quota */
+	uint8_t pad2[FG_RULE_SIZE - 240];
 };
 
 /* A slot's state: the low 3 bits of its tag (shm/table.c). */
@@ -278,6 +288,7 @@ _Static_assert(sizeof(struct fg_rule_params) == 32, "rule parameters");
 _Static_assert(offsetof(struct fg_rule_rec, params) == 8, "params after seq");
 _Static_assert(offsetof(struct fg_rule_rec, name) == 128, "rule line 2");
 _Static_assert(offsetof(struct fg_rule_rec, table_full) == 192, "rule line 3");
+_Static_assert(offsetof(struct fg_rule_rec, slots) == 216, "quota words");
 _Static_assert(sizeof(struct fg_group) == 32, "a group is half a line");
 _Static_assert(offsetof(struct fg_group, ver) == 8, "tags and ver: one pair");
 _Static_assert(sizeof(struct fg_slot) == FG_SLOT_SIZE, "slot size");

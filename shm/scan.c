@@ -25,8 +25,10 @@
 
 #include <string.h>
 
+#include "shm/group.h"
 #include "shm/hash.h"
 #include "shm/pair.h"
+#include "shm/quota.h"
 
 uint64_t fg__table_nslots(const struct fg_table *t)
 {
@@ -398,4 +400,57 @@ void fg__table_sums(const struct fg_table *t, struct fg_table_sums *s)
 		s->r[v.rule].allowed += v.consumed;
 		s->r[v.rule].denied += v.denied;
 	}
+}
+
+/* ------------------------------------------------------------ quotas */
+
+/* Add the slots of the buckets of group @g to @held, per rule: 1, or 0 if
+ * the group kept changing while it was read. */
+static int count_group(const struct fg_block *b, unsigned half, uint32_t *held)
+{
+	const struct fg_group *g = &b->g[half];
+	uint32_t add[FG_GROUP_SLOTS];
+	unsigned rule[FG_GROUP_SLOTS], i, n, tries;
+	struct gs s;
+
+	for (tries = 0; tries < 8; tries++) {
+		gload(g, &s);
+		for (n = 0, i = 0; i < FG_GROUP_SLOTS; i++) {
+			unsigned j = half * FG_GROUP_SLOTS + i;
+
+			if (FG_TAG_STATE(tag_at(s.tags, i)) != FG_SLOT_READY)
+				continue;
+			rule[n] = FG_W_RULE(fg__load(&b->s[j].word));
+			add[n++] = owned_span(s.tags, i);
+		}
+		cmm_smp_rmb();
+		if (fg__load(&g->ver) != s.ver)
+			continue;
+		for (i = 0; i < n; i++)
+			if (rule[i] < FG_MAX_RULES)
+				held[rule[i]] += add[i];
+		return 1;
+	}
+	return 0;
+}
+
+unsigned fg__table_quota_resync(struct fg_table *t)
+{
+	uint64_t before[FG_MAX_RULES], blk;
+	uint32_t held[FG_MAX_RULES] = {0};
+	unsigned r, fixed = 0;
+
+	if (t->rules == NULL)
+		return 0;
+	for (r = 0; r < FG_MAX_RULES; r++)
+		before[r] = fg__load(&t->rules[r].slots);
+	for (blk = 0; blk < t->nblocks; blk++)
+		if (!count_group(&t->blocks[blk], 0, held) ||
+		    !count_group(&t->blocks[blk], 1, held))
+			return 0; /* churn: the next maintenance */
+	cmm_smp_mb();
+	for (r = 0; r < FG_MAX_RULES; r++)
+		fixed +=
+		    (unsigned)fg__quota_set(&t->rules[r], before[r], held[r]);
+	return fixed;
 }

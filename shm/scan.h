@@ -122,6 +122,14 @@ int fg__bucket_mark_evicted(struct fg_table *t, const struct fg_slot_view *v);
 /* The state of slot @i (enum fg_slot_state), for counts in tests. */
 unsigned fg__slot_state(const struct fg_table *t, uint64_t i);
 
+/*
+ * The owner's re-synchronisation of the rules' quota words (shm/quota.c):
+ * count the slots each rule's buckets hold, and set every word that no
+ * insert or eviction moved during the count to it.  Returns how many were
+ * set.  O(slots); the caller holds the owner lock.
+ */
+unsigned fg__table_quota_resync(struct fg_table *t);
+
 /* Sum the table: occupancy, and per rule the live buckets, their
  * admissions and denials plus the rule's evicted counts.  O(slots). */
 void fg__table_sums(const struct fg_table *t, struct fg_table_sums *s);

@@ -113,6 +113,10 @@
  * any rule whose consumption has been harvested; workers that find no room
  * evict buckets of host-scope rules only (client.c).
  *
+ * Quotas.  An insert reserves its slots in its rule's quota before it
+ * claims, and gives them back unless it publishes; the burier of a bucket
+ * gives its slots back (quota.c).  A check of a present key never looks.
+ *
  * Cost.  A check of a key in its home group reads one metadata line and
  * one slot line, inline in table.h; only the rest comes here.
  */
@@ -124,6 +128,7 @@
 #include "shm/clock.h"
 #include "shm/group.h"
 #include "shm/hash.h"
+#include "shm/quota.h"
 
 /* Where a probe sequence goes. */
 struct probe {
@@ -503,6 +508,15 @@ static enum verdict scan(struct fg_table *t, const struct probe *p,
 	return found == p->steps ? RESTART : GO_ON;
 }
 
+/* Give back the slots reserved for a bucket that was not made; @s. */
+static struct fg_slot *unreserve(struct fg_table *t, unsigned rule, size_t len,
+                                 int reserved, struct fg_slot *s)
+{
+	if (reserved)
+		fg__quota_give(t->rules, rule, span_of(len));
+	return s;
+}
+
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     const void *key, size_t len, uint64_t h,
                                     struct fg_ref *ref)
@@ -511,37 +525,45 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 	struct claim c;
 	unsigned target;
 	struct gs s;
+	int reserved = 0;
 
+	ref->over_quota = 0;
 	probe_init(t, h, &p);
 	for (;;) {
 		/* 1. Look for the key; choose a group with room. */
 		switch (scan(t, &p, rule, key, len, h, ref, &target, &s)) {
 		case FOUND:
-			return ref->s;
-		case RESTART:
-			return NULL; /* no room in the window */
+			return unreserve(t, rule, len, reserved, ref->s);
+		case RESTART: /* no room in the window */
+			return unreserve(t, rule, len, reserved, NULL);
 		default:
 			break;
+		}
+		/* 2. A new bucket: its rule's quota first (quota.c). */
+		if (!reserved && !(reserved = fg__quota_take(t->rules, rule,
+		                                             span_of(len)))) {
+			ref->over_quota = 1;
+			return NULL;
 		}
 		if (caa_unlikely(t->between != NULL))
 			t->between(t, t->between_arg);
-		/* 2. Claim there, recording the key's fingerprint. */
+		/* 3. Claim there, recording the key's fingerprint. */
 		if (!claim_at(t, &p, target, &s, span_of(len), h, &c))
 			continue;
 		claim_fill(&c, rule, key, len, h);
-		/* 3. Check that nobody else holds or is inserting the key. */
+		/* 4. Check that nobody else holds or is inserting the key. */
 		switch (recheck(t, &p, &c, rule, key, len, h, ref)) {
 		case FOUND:
 			yield_claim(t, &c);
-			return ref->s;
+			return unreserve(t, rule, len, reserved, ref->s);
 		case RESTART:
 			yield_claim(t, &c);
 			continue;
 		default:
 			break;
 		}
-		/* 4. Publish; fails only if our claim was taken for
-		 * abandoned. */
+		/* 5. Publish; fails only if our claim was taken for
+		 * abandoned.  The reservation stays with the bucket. */
 		if (publish(t, &c, ref))
 			return ref->s;
 	}
@@ -629,6 +651,7 @@ void fg__table_bury(struct fg_table *t, const struct fg_ref *ref)
 	}
 	__atomic_fetch_add(&t->hdr->evicted, 1, __ATOMIC_SEQ_CST);
 	fg__table_touch(t, block_index(t, ref->b));
+	fg__quota_give(t->rules, FG_W_RULE(word), span_of(FG_W_KEYLEN(word)));
 	if (t->rules != NULL && FG_W_RULE(word) < FG_MAX_RULES) {
 		struct fg_rule_rec *r = &t->rules[FG_W_RULE(word)];
 

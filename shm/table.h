@@ -40,7 +40,9 @@ struct fg_ref {
 	struct fg_group *g;
 	struct fg_slot *s;
 	uint64_t ver;
-	unsigned j; /* slot in the block, 0..15 */
+	unsigned j;          /* slot in the block, 0..15 */
+	unsigned over_quota; /* fg__table_find_slow() found no room because
+	                      * the rule is at its quota (shm/quota.c) */
 };
 
 /* Groups a check looks through inline: its home block's two, the next
@@ -204,7 +206,8 @@ static inline int fg__ref_valid(const struct fg_ref *ref)
 
 /*
  * Find the bucket of (@rule, @key), inserting it if it is absent: the
- * slot with @ref set, or NULL when the probe window has no room.  The
+ * slot with @ref set, or NULL when the probe window has no room, or when
+ * the rule's buckets hold its quota of slots (ref->over_quota set).  The
  * common case, a live key in its home group, stays inline.
  */
 static inline __attribute__((always_inline)) struct fg_slot *

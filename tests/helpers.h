@@ -61,6 +61,10 @@ static inline void test_rule(fg_client *c, const char *name, uint32_t capacity,
 	int r = fg_rule_set(c, &rule);
 
 	cr_assert_eq(r, 0, "fg_rule_set(%s): %s", name, fg_strerror(r));
+	/* The whole table (no share): these tests are of the table itself,
+	 * full or not; test_quota's are of shares. */
+	r = fg_rule_share_set(c, name, 100);
+	cr_assert_eq(r, 0, "fg_rule_share_set(%s): %s", name, fg_strerror(r));
 }
 
 /* Where the source tree is: $srcdir (make check), else from __FILE__. */

@@ -64,7 +64,8 @@ static void write_config(int i)
 	               "segment %s\ncapacity %d\nnode-key %s/n%d.key\n"
 	               "keyring %s/keyring\nlisten 127.0.0.1:%d\n"
 	               "interval 100ms\n"
-	               "rule api capacity %d rate %d/1s scope global\n",
+	               "rule api capacity %d rate %d/1s scope global "
+	               "share 100%%\n", /* the only rule: the whole table */
 	               K.seg[i], CAPACITY, K.dir, i, K.dir, K.port0 + i, BURST,
 	               RATE);
 	for (j = 0; j < N; j++)

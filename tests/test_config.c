@@ -721,6 +721,37 @@ Test(config, rule_rejects_bad_keywords_and_values)
 	rejects("rule api\n", 1, "needs capacity");
 }
 
+Test(config, rule_share_is_a_percentage_from_1_to_100)
+{
+	struct fgd_config cfg;
+
+	parse_ok("rule a capacity 1 rate 1/1s share 25%\n"
+	         "rule b in-flight 2 share 100%\n"
+	         "rule c capacity 1 rate 1/1s share 1% scope global\n"
+	         "rule d capacity 1 rate 1/1s\n",
+	         &cfg);
+	cr_assert_eq(cfg.nrules, 4);
+	cr_expect_eq(cfg.rules[0].share_pct, 25);
+	cr_expect_eq(cfg.rules[1].share_pct, 100);
+	cr_expect_eq(cfg.rules[2].share_pct, 1);
+	cr_expect_eq(cfg.rules[3].share_pct, 0, "none given: the default");
+	fgd_config_free(&cfg);
+	rejects("capacity 10\n\nrule api capacity 1 rate 1/1s share 0%\n", 3,
+	        "rule 'api': share must be a percentage of the table from 1% "
+	        "to 100%, like 25%, not '0%'");
+	rejects("rule api capacity 1 rate 1/1s share 101%\n", 1, "not '101%'");
+	rejects("rule api capacity 1 rate 1/1s share 50\n", 1, "not '50'");
+	rejects("rule api capacity 1 rate 1/1s share %\n", 1, "not '%'");
+	rejects("rule api capacity 1 rate 1/1s share -5%\n", 1, "not '-5%'");
+	rejects("rule api capacity 1 rate 1/1s share 50%%\n", 1, "not '50%%'");
+	rejects("rule api capacity 1 rate 1/1s share 0x10%\n", 1,
+	        "not '0x10%'");
+	rejects("rule api capacity 1 rate 1/1s share\n", 1,
+	        "'share' needs a value");
+	rejects("rule api capacity 1 rate 1/1s share 5% share 6%\n", 1,
+	        "'share' given twice");
+}
+
 Test(config, rule_names_are_those_of_fg_rule_set)
 {
 	accepts_value("rule", "a234567890123456789012345678901 capacity 1 "

@@ -304,6 +304,7 @@ Test(inflight, a_key_the_table_cannot_hold_follows_the_fail_policy)
 
 	cr_assert_eq(fg_rule_set(c, &open), 0);
 	cr_assert_eq(fg_rule_set(c, &closed), 0);
+	cr_assert_eq(fg_rule_share_set(c, "open", 100), 0); /* all of it */
 	for (i = 0; i < FG_BLOCK_SLOTS; i++) { /* each holds a lease */
 		snprintf(key, sizeof key, "fill-%u", i);
 		cr_assert_eq(fg_acquire(c, "open", key, &l[i], &d), 1);

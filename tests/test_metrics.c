@@ -227,7 +227,7 @@ Test(metrics, table_full_is_counted_per_rule)
 	char key[16], *t;
 	int i, untracked = 0;
 
-	test_rule(c, "a", 10, 1, HOUR_MS, 0);
+	test_rule(c, "a", 10, 1, HOUR_MS, 0); /* the whole table */
 	test_rule(c, "b", 10, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
 	cr_assert_eq(fg_stats(c, &st), 0);
 	for (i = 0; i < (int)st.nslots + 20; i++) {
@@ -251,6 +251,42 @@ Test(metrics, table_full_is_counted_per_rule)
 	free(t);
 	fg_close(c);
 	fg_unlink(test_segment("metrics-full"));
+}
+
+Test(metrics, slots_and_quota_refusals_are_counted_per_rule)
+{
+	fg_client *c = test_create("metrics-quota", 100);
+	fg_segment_stats st;
+	fg_decision d;
+	char key[16], *t;
+	int i, untracked = 0, tracked = 0;
+
+	test_rule(c, "a", 10, 1, HOUR_MS, 0);
+	test_rule(c, "b", 10, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
+	cr_assert_eq(fg_rule_share_set(c, "a", 0), 0); /* half at most */
+	cr_assert_eq(fg_stats(c, &st), 0);
+	for (i = 0; i < (int)st.nslots; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		cr_assert_eq(fg_allow(c, "a", key, 1, &d), 1);
+		untracked += !!(d.flags & FG_DECISION_UNTRACKED);
+		tracked += !(d.flags & FG_DECISION_UNTRACKED);
+	}
+	cr_assert_eq(fg_allow(c, "b", "z", 1, &d), 1, "b still finds room");
+	t = render(c, NULL, 0);
+	cr_expect_eq(series(t, "floodgate_rule_slot_quota{rule=\"a\"}"),
+	             st.nslots / 2);
+	cr_expect_eq(series(t, "floodgate_rule_slots{rule=\"a\"}"), tracked);
+	cr_expect_eq(tracked, st.nslots / 2);
+	cr_expect_eq(series(t, "floodgate_rule_over_quota_total{rule=\"a\"}"),
+	             untracked);
+	cr_expect_eq(series(t, "floodgate_rule_table_full_total{rule=\"a\"}"),
+	             untracked);
+	cr_expect_eq(series(t, "floodgate_rule_slots{rule=\"b\"}"), 1);
+	cr_expect_eq(series(t, "floodgate_rule_over_quota_total{rule=\"b\"}"),
+	             0);
+	free(t);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-quota"));
 }
 
 static const char *node_seg(int i)

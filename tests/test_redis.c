@@ -44,7 +44,8 @@
 #define CAP    1000000
 #define WAIT_S 30
 #define SEC    1000000000ull
-#define G_RULE "rule g capacity 1000000 rate 1/1m scope global\n"
+/* the whole table: 20,000 keys of it in a segment of 30,000 */
+#define G_RULE "rule g capacity 1000000 rate 1/1m scope global share 100%\n"
 
 static struct {
 	struct fgc_cluster c;
