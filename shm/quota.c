@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * quota.c - per-rule quotas of slots, so that one rule cannot starve all.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * quota.h - a rule's share of the table's slots (see quota.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_quota.c - per-rule quotas of slots (shm/quota.c): one rule flooded
  * with new keys keeps within its share of the table, the other rules'

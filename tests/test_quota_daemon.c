@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_quota_daemon.c - finding 8 of issue 12 against real daemons: one
  * host rule flooded with 50,000 random keys on a table of 1,000 keys no
