@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gossip/node.h"
 #include "gossip/wire.h"
@@ -379,6 +380,45 @@ Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
 	cr_expect_eq(round_of(1, 3), 0, "node 1 starts from its own counts");
 	unlink(state);
 	unlink(remote);
+}
+
+/* Issue 12, finding 2: a harvest state file that another user could
+ * write (0666, as one made first by somebody else would be) or that
+ * another user owns is refused, never adopted: whoever writes it could
+ * make the node report consumption nobody had. */
+Test(gossip, a_state_file_another_user_could_write_is_refused_not_adopted)
+{
+	struct fgd_node_params p = {.incarnation = 2000,
+	                            .max_datagram = 1200,
+	                            .interval_ms = 100,
+	                            .npeers = NNODES - 1};
+	char state[128], remote[160];
+
+	snprintf(state, sizeof state, "/dev/shm/fgtest-squat-%d",
+	         (int)getpid());
+	snprintf(remote, sizeof remote, "%s-remote", state);
+	unlink(state);
+	unlink(remote);
+	p.state_path = state;
+	fgd_node_fini(&W.node[0]);
+	node_start_with(0, 1500, state);
+	take(0, "g", "k", 4);
+	round_of(0, 1);
+	fgd_node_fini(&W.node[0]);
+	cr_assert_eq(chmod(state, 0666), 0);
+	cr_expect_neq(fgd_node_init(&W.node[0], W.fg[0], &W.kr, W.sk[0],
+	                            W.keys[0].pk, &p),
+	              0, "a state file others may write is refused");
+	cr_assert_eq(chmod(state, 0600), 0);
+	if (geteuid() == 0) {
+		cr_assert_eq(chown(state, 65534, 65534), 0);
+		cr_expect_neq(fgd_node_init(&W.node[0], W.fg[0], &W.kr, W.sk[0],
+		                            W.keys[0].pk, &p),
+		              0, "a state file of another user is refused");
+	}
+	unlink(state);
+	unlink(remote);
+	node_start(0, 3000); /* for the teardown */
 }
 
 /* Deliver every datagram of the outbox from @first on to every node but
