@@ -70,7 +70,7 @@ static int length_ok(uint32_t type, size_t len)
 
 ssize_t fgd_msg_recv(int fd, uint32_t *type, void *buf)
 {
-	struct hdr h;
+	struct hdr h = {0}; /* recvmsg fills it; zero for a short read */
 	struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof h},
 	                       {.iov_base = buf, .iov_len = FGD_MSG_MAX}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
