@@ -76,12 +76,20 @@ static struct info info_of(fg_client *c, const char *name)
 static uint64_t slots_in_table(fg_client *c, const char *name)
 {
 	unsigned idx = (unsigned)rule_index(c, name);
+	uint64_t i, n = 0, nslots = fg__table_nslots(&c->seg.tbl);
 	struct fg_slot_view v;
-	uint64_t cur = 0, n = 0;
 
-	while (fg__slot_next(&c->seg.tbl, &cur, &v))
-		if (v.rule == idx)
+	for (i = 0; i < nslots; i++) {
+		/* a bucket evicted but not yet buried (its evictor was killed
+		 * between the two steps; the next check or eviction that
+		 * meets it finishes it, table.c) still holds its slots */
+		int held = fg__slot_read(&c->seg.tbl, i, &v) ||
+		           (v.state == FG_SLOT_READY &&
+		            v.tat == FG_TAT_EVICTED && v.keylen > 0);
+
+		if (held && v.rule == idx)
 			n += v.keylen <= 16 ? 1 : (v.keylen + 15) / 16;
+	}
 	return n;
 }
 
