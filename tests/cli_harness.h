@@ -358,23 +358,7 @@ static char nobody_dir[64];
 
 static inline void nobody_cli(char *path, size_t len)
 {
-	char buf[65536];
-	ssize_t n;
-	int in, out;
-
-	snprintf(nobody_dir, sizeof nobody_dir, "/tmp/fg-cli-nobody-XXXXXX");
-	cr_assert_not_null(mkdtemp(nobody_dir));
-	cr_assert_eq(chmod(nobody_dir, 0755), 0);
-	snprintf(path, len, "%s/floodgate", nobody_dir);
-	in = open(cli_path(), O_RDONLY);
-	cr_assert_geq(in, 0, "%s: %s", cli_path(), strerror(errno));
-	out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0755);
-	cr_assert_geq(out, 0);
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		cr_assert_eq(write(out, buf, (size_t)n), n);
-	cr_assert_eq(n, 0);
-	close(in);
-	cr_assert_eq(close(out), 0);
+	cli_copy_for_others(nobody_dir, sizeof nobody_dir, path, len);
 }
 
 static inline void nobody_cli_remove(void)

@@ -9,13 +9,18 @@
 #define FG_TESTS_HELPERS_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/floodgate.h"
+#include "shm/layout.h"
 
 /* UNDER_ASAN: the test runs under AddressSanitizer (which, for one,
  * turns a write to read-only memory into its own report). */
@@ -79,6 +84,77 @@ static inline void test_src_path(const char *rel, char *buf, size_t len)
 		snprintf(buf, len, "%.*s/../%s", (int)(slash - f), f, rel);
 	else
 		snprintf(buf, len, "./%s", rel);
+}
+
+/* The segment at @path (a file in /dev/shm, made here) as an earlier
+ * release left it: the header kept in fuzz seed @seed (its first 8 bytes
+ * are the segment's size, little-endian), on a file of that size, which
+ * it returns. */
+static inline uint64_t plant_old_segment(const char *seed, const char *path)
+{
+	uint8_t hdr[8 + FG_HDR_SIZE];
+	char src[512];
+	uint64_t size = 0;
+	unsigned i;
+	FILE *f;
+	int fd;
+
+	test_src_path(seed, src, sizeof src);
+	f = fopen(src, "rb");
+	cr_assert_not_null(f, "%s", src);
+	cr_assert_eq(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+	fclose(f);
+	for (i = 0; i < 8; i++)
+		size |= (uint64_t)hdr[i] << (8 * i);
+	(void)unlink(path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0, "%s", path);
+	cr_assert_eq(write(fd, hdr + 8, FG_HDR_SIZE), FG_HDR_SIZE);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+	return size;
+}
+
+/* How many lines of the file at @path hold @what (0 without the file). */
+static inline int lines_with(const char *path, const char *what)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A copy of the CLI ($FLOODGATE_CLI) that another user can run, in @dir
+ * (made here, 0755), at @path:
+ * the build tree may be under a directory only root may enter (a CI
+ * checkout in a 0700 temporary directory). */
+static inline void cli_copy_for_others(char *dir, size_t dlen, char *path,
+                                       size_t plen)
+{
+	const char *cli = getenv("FLOODGATE_CLI");
+	char buf[65536];
+	ssize_t n;
+	int in, out;
+
+	snprintf(dir, dlen, "/tmp/fg-cli-others-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0755), 0);
+	snprintf(path, plen, "%s/floodgate", dir);
+	in = open(cli ? cli : "./cli/floodgate", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(in, 0, "the CLI: %s", strerror(errno));
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	cr_assert_geq(out, 0);
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		cr_assert_eq(write(out, buf, (size_t)n), n);
+	cr_assert_eq(n, 0);
+	close(in);
+	cr_assert_eq(close(out), 0);
 }
 
 /* Wait for every child; each must exit 0. */

@@ -684,31 +684,6 @@ Test(local_users, a_daemon_finding_its_header_corrupt_rebuilds_from_snapshot)
 
 /* ------------------------------------------------------------ removing */
 
-/* A copy of the CLI that another user can run, in @dir (made here, 0755):
- * the build tree may be under a directory only root may enter (a CI
- * checkout in a 0700 temporary directory). */
-static void cli_copy(char *dir, size_t dlen, char *path, size_t plen)
-{
-	const char *cli = getenv("FLOODGATE_CLI");
-	char buf[65536];
-	ssize_t n;
-	int in, out;
-
-	snprintf(dir, dlen, "/tmp/fg-lu-cli-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(chmod(dir, 0755), 0);
-	snprintf(path, plen, "%s/floodgate", dir);
-	in = open(cli ? cli : "./cli/floodgate", O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(in, 0, "the CLI: %s", strerror(errno));
-	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-	cr_assert_geq(out, 0);
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		cr_assert_eq(write(out, buf, (size_t)n), n);
-	cr_assert_eq(n, 0);
-	close(in);
-	cr_assert_eq(close(out), 0);
-}
-
 /* floodgate remove, the program at @cli run as @uid (group @gid): its
  * exit status (127: it could not be run). */
 static int cli_remove_as(const char *cli, uid_t uid, gid_t gid)
@@ -744,7 +719,7 @@ Test(local_users, floodgate_remove_takes_the_name_and_the_memory_away)
 	cr_assert_eq(fg_open(L.seg, 0, &c), 0);
 	shmid = c->seg.shmid;
 	fg_close(c);
-	cli_copy(dir, sizeof dir, cli, sizeof cli);
+	cli_copy_for_others(dir, sizeof dir, cli, sizeof cli);
 	cr_assert_eq(cli_remove_as(cli, NOBODY, NOGROUP), 7,
 	             "a worker removed it");
 	cr_assert_eq(cli_remove_as(cli, 0, 0), 0);

@@ -437,30 +437,12 @@ Test(quota, share_is_1_to_100_percent_and_100_means_no_quota)
  * slots back, is refused. */
 Test(quota, a_segment_of_layout_version_4_is_refused)
 {
-	uint8_t seed[8 + FG_HDR_SIZE];
-	char src[512], path[128];
 	const char *name = seg_name("v4");
-	uint64_t size = 0;
+	char path[128];
 	fg_client *w = NULL;
-	unsigned i;
-	FILE *f;
-	int fd;
 
-	test_src_path("tests/fuzz/corpus/segment/v4-capacity-1-full", src,
-	              sizeof src);
-	f = fopen(src, "rb");
-	cr_assert_not_null(f, "%s", src);
-	cr_assert_eq(fread(seed, 1, sizeof seed, f), sizeof seed);
-	fclose(f);
-	for (i = 0; i < 8; i++)
-		size |= (uint64_t)seed[i] << (8 * i);
 	snprintf(path, sizeof path, "/dev/shm/%s", name);
-	(void)unlink(path);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, seed + 8, FG_HDR_SIZE), FG_HDR_SIZE);
-	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
-	close(fd);
+	plant_old_segment("tests/fuzz/corpus/segment/v4-capacity-1-full", path);
 	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION);
 	cr_expect_null(w);
 	cr_expect_eq(FG_LAYOUT_VERSION, 5);

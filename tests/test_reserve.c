@@ -348,31 +348,13 @@ Test(reserve, a_rule_with_flags_this_reader_does_not_know_is_absent)
  * fuzz corpus), is refused, with what to do. */
 Test(reserve, a_segment_of_layout_version_3_is_refused)
 {
-	uint8_t seed[8 + FG_HDR_SIZE];
-	char src[512], path[128];
-	uint64_t size = 0;
+	char path[128];
 	fg_client *w = NULL;
-	unsigned i;
-	FILE *f;
-	int fd;
 
-	test_src_path("tests/fuzz/corpus/segment/v3-capacity-1-full", src,
-	              sizeof src);
-	f = fopen(src, "rb");
-	cr_assert_not_null(f, "%s", src);
-	cr_assert_eq(fread(seed, 1, sizeof seed, f), sizeof seed);
-	fclose(f);
-	for (i = 0; i < 8; i++)
-		size |= (uint64_t)seed[i] << (8 * i);
 	snprintf(pol_segment, sizeof pol_segment, "fg-policies-v3-%d",
 	         (int)getpid());
 	snprintf(path, sizeof path, "/dev/shm/%s", pol_segment);
-	(void)unlink(path);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, seed + 8, FG_HDR_SIZE), FG_HDR_SIZE);
-	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
-	close(fd);
+	plant_old_segment("tests/fuzz/corpus/segment/v3-capacity-1-full", path);
 	cr_expect_eq(fg_open(pol_segment, 0, &w), FG_EVERSION);
 	cr_expect_null(w);
 	cr_expect_geq(FG_LAYOUT_VERSION, 4);

@@ -338,28 +338,13 @@ Test(segment, a_segment_of_layout_version_2_is_refused_with_what_to_do)
 {
 	const char *name = test_segment("v2");
 	const char *path = shm_path(name);
-	uint8_t seed[8 + FG_HDR_SIZE];
-	char src[512];
-	uint64_t size = 0;
-	unsigned i;
 	fg_client *c = NULL;
-	FILE *f;
-	int fd, r;
+	uint64_t size;
+	int r;
 
-	test_src_path("tests/fuzz/corpus/segment/v2-capacity-1-full", src,
-	              sizeof src);
-	f = fopen(src, "rb");
-	cr_assert_not_null(f, "%s", src);
-	cr_assert_eq(fread(seed, 1, sizeof seed, f), sizeof seed);
-	fclose(f);
-	for (i = 0; i < 8; i++)
-		size |= (uint64_t)seed[i] << (8 * i);
 	fg_unlink(name);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, seed + 8, FG_HDR_SIZE), FG_HDR_SIZE);
-	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
-	close(fd);
+	size = plant_old_segment("tests/fuzz/corpus/segment/v2-capacity-1-full",
+	                         path);
 
 	assert_refused(name, FG_EVERSION);
 	cr_expect(strstr(fg_strerror(FG_EVERSION), "another layout version") &&

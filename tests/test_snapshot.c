@@ -668,18 +668,10 @@ static void daemon_conf(int gossip)
 /* How many lines of the daemon's log hold @what. */
 static int logged(const char *what)
 {
-	char path[128], line[1024];
-	FILE *f;
-	int n = 0;
+	char path[128];
 
 	snprintf(path, sizeof path, "%s/n0.log", dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof line, f))
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
+	return lines_with(path, what);
 }
 
 /* How many times the daemon's log says it restored a snapshot. */
