@@ -135,6 +135,12 @@ struct fg__triple {
 int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
                    uint64_t now, fg_decision *d, unsigned *which);
 
+/* The same as a reservation (fg_reserve_many()): each rule's tolerance
+ * stretched by its max delay, *@delay_ns the longest wait of them. */
+int fg__reserve_many(fg_client *c, const struct fg__triple *in, unsigned n,
+                     uint64_t now, uint64_t *delay_ns, fg_decision *d,
+                     unsigned *which);
+
 /* The answer for a key the table has no room for: the rule's fail policy
  * (a shadow rule never denies), counted in its table_full. */
 int fg__untracked(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,

@@ -291,6 +291,31 @@ FG_EXPORT FG_WARN_UNUSED int fg_allow_many(fg_client *c,
                                            fg_decision *d, unsigned *which);
 
 /**
+ * fg_reserve_many() - fg_reserve() under several rules at once, all or
+ * none: delay instead of deny when every rule can wait.
+ * @c, @triples, @n, @d, @which: as for fg_allow_many().
+ * @delay_ns: receives the wait in ns (0: go now), the longest of the
+ *            rules' waits, counted from the moment the call read the
+ *            clock; must not be NULL.
+ *
+ * Every rule takes its cost now if it can within its own max_delay_ms
+ * (a rule without one only if it admits now, a shadow rule as for
+ * fg_allow_many()); the request then proceeds once *@delay_ns has passed,
+ * when every rule's tokens are there.  If any rule cannot, the request is
+ * denied, no rule keeps anything of it, and d->retry_after_ms is the time
+ * until that rule could take a reservation.  The same guarantees as
+ * fg_allow_many() under concurrency: no rule grants more than its bucket
+ * allows by the time its reservations proceed.
+ *
+ * Return: as fg_allow_many() (1 reserved: wait *@delay_ns; 0 denied);
+ * FG_EINVAL also for a NULL @delay_ns.
+ */
+FG_EXPORT FG_WARN_UNUSED int fg_reserve_many(fg_client *c,
+                                             const fg_triple *triples,
+                                             unsigned n, uint64_t *delay_ns,
+                                             fg_decision *d, unsigned *which);
+
+/**
  * fg_allow_request() - the classic allowRequest(userId, endpoint).
  *
  * Takes one token from the bucket of @user_id under the rule named

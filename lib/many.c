@@ -84,6 +84,7 @@ struct item {
 	struct fg_ref ref;
 	struct fg_pair p; /* the bucket's pair as last read or left */
 	uint64_t next;    /* TAKE: tat once taken */
+	uint64_t extra;   /* ns past tau it may take: a reservation's delay */
 	uint64_t left;    /* whole tokens left then (untracked: most) */
 	unsigned pos;     /* in the caller's array */
 	unsigned state;   /* TAKE, SKIP (a shadow rule that would deny, or
@@ -112,9 +113,10 @@ static void item_judge(struct item *it, uint64_t now)
 	const struct fg_rule_cache *rc = it->rc;
 
 	it->flags = it->tracked ? 0 : FG_DECISION_UNTRACKED;
-	if (it->tracked ? fg__gcra_take(it->p.tat, now, rc->interval_ns,
-	                                rc->tau_ns, it->in->cost, &it->next)
-	                : !(rc->flags & FG__RULE_FAIL_CLOSED))
+	if (it->tracked
+	        ? fg__gcra_take(it->p.tat, now, rc->interval_ns,
+	                        rc->tau_ns + it->extra, it->in->cost, &it->next)
+	        : !(rc->flags & FG__RULE_FAIL_CLOSED))
 		it->state = it->tracked ? TAKE : SKIP;
 	else if (rc->flags & FG__RULE_SHADOW) { /* never denies */
 		it->state = SKIP;
@@ -157,8 +159,18 @@ static uint64_t item_wait(const struct item *it, uint64_t now)
 		return 0;
 	if (!it->tracked)
 		return rc->interval_ns;
-	return fg__gcra_wait(it->p.tat, now, rc->interval_ns, rc->tau_ns,
-	                     it->in->cost);
+	return fg__gcra_wait(it->p.tat, now, rc->interval_ns,
+	                     rc->tau_ns + it->extra, it->in->cost);
+}
+
+/* ns after @now when @it's taken tokens are there (0: now). */
+static uint64_t item_delay(const struct item *it, uint64_t now)
+{
+	uint64_t ahead = it->next - now;
+
+	return it->state == TAKE && ahead > it->rc->tau_ns
+	           ? ahead - it->rc->tau_ns
+	           : 0;
 }
 
 /* Count a denial (or a shadow rule's would-be denial) in @it's bucket. */
@@ -356,8 +368,11 @@ static int admitted(const struct item *items, unsigned n, uint64_t now,
 	return decided(it ? it : &items[0], now, 1, d, which);
 }
 
-int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
-                   uint64_t now, fg_decision *d, unsigned *which)
+/* fg__check_many(), and with @delay_ns a reservation of them all
+ * (fg__reserve_many()). */
+static int check_many(fg_client *c, const struct fg__triple *in, unsigned n,
+                      uint64_t now, uint64_t *delay_ns, fg_decision *d,
+                      unsigned *which)
 {
 	struct item items[FG_TRIPLES_MAX], *order[FG_TRIPLES_MAX];
 	unsigned i, k, j, denials = 0;
@@ -369,6 +384,10 @@ int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
 		it->rc = &c->rc[in[i].rule];
 		it->pos = i;
 		it->held = 0;
+		it->extra =
+		    delay_ns != NULL && !(it->rc->flags & FG__RULE_SHADOW)
+		        ? it->rc->max_delay_ns
+		        : 0;
 		it->h = fg__hash64(c->seg.tbl.seed, in[i].rule, in[i].key,
 		                   in[i].len);
 		item_read(c, it, now);
@@ -395,10 +414,27 @@ int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
 				item_refund(c, order[i], now);
 		return decided(order[j], now, 0, d, which);
 	}
-	for (j = 0; j < k; j++) /* 3. count */
+	for (j = 0; j < k; j++) { /* 3. count */
 		if (order[j]->held)
 			item_count(c, order[j], now);
+		if (delay_ns != NULL && item_delay(order[j], now) > *delay_ns)
+			*delay_ns = item_delay(order[j], now);
+	}
 	return admitted(items, n, now, d, which);
+}
+
+int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
+                   uint64_t now, fg_decision *d, unsigned *which)
+{
+	return check_many(c, in, n, now, NULL, d, which);
+}
+
+int fg__reserve_many(fg_client *c, const struct fg__triple *in, unsigned n,
+                     uint64_t now, uint64_t *delay_ns, fg_decision *d,
+                     unsigned *which)
+{
+	*delay_ns = 0;
+	return check_many(c, in, n, now, delay_ns, d, which);
 }
 
 /* @ck checked as fg_allow() checks its arguments, into @t: 0 or the
@@ -418,10 +454,11 @@ static int triple(fg_client *c, const fg_triple *ck, struct fg__triple *t)
 	return 0;
 }
 
-int fg_allow_many(fg_client *c, const fg_triple *triples, unsigned n,
-                  fg_decision *d, unsigned *which)
+/* The triples of a public call checked into @in: 0 or the error (and
+ * *@which the triple at fault). */
+static int triples_in(fg_client *c, const fg_triple *triples, unsigned n,
+                      struct fg__triple *in, unsigned *which)
 {
-	struct fg__triple in[FG_TRIPLES_MAX];
 	unsigned i;
 	int r;
 
@@ -437,5 +474,31 @@ int fg_allow_many(fg_client *c, const fg_triple *triples, unsigned n,
 			return r;
 		}
 	}
+	return 0;
+}
+
+int fg_allow_many(fg_client *c, const fg_triple *triples, unsigned n,
+                  fg_decision *d, unsigned *which)
+{
+	struct fg__triple in[FG_TRIPLES_MAX];
+	int r = triples_in(c, triples, n, in, which);
+
+	if (r != 0)
+		return r;
 	return fg__check_many(c, in, n, fg__now_ns(), d, which);
+}
+
+int fg_reserve_many(fg_client *c, const fg_triple *triples, unsigned n,
+                    uint64_t *delay_ns, fg_decision *d, unsigned *which)
+{
+	struct fg__triple in[FG_TRIPLES_MAX];
+	int r;
+
+	if (delay_ns == NULL)
+		return FG_EINVAL;
+	*delay_ns = 0;
+	r = triples_in(c, triples, n, in, which);
+	if (r != 0)
+		return r;
+	return fg__reserve_many(c, in, n, fg__now_ns(), delay_ns, d, which);
 }

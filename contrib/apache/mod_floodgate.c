@@ -497,21 +497,30 @@ static int rule_index(fg_client *c, fg_rule_conf *rc, fg_rule_info *ri)
 	return -1;
 }
 
-/* Whether the one rule may delay: its max-delay within FloodgateDelay
- * (else a reservation refused here would keep its tokens). */
+/* Whether the location's rules may delay: FloodgateDelay on, some rule
+ * with a max-delay, and none's max-delay beyond FloodgateDelay (else a
+ * reservation past this bound would keep its tokens). */
 static int may_delay(struct check *k)
 {
 	fg_rule_conf *rc = (fg_rule_conf *)k->dc->rules->elts;
 	fg_rule_info ri;
+	unsigned i, some = 0;
 
-	if (k->n != 1 || k->dc->delay <= 0 || rule_index(k->c, rc, &ri) < 0 ||
-	    ri.max_delay_ms == 0)
+	if (k->dc->delay <= 0)
 		return 0;
-	if ((apr_interval_time_t)ri.max_delay_ms * 1000 <= k->dc->delay)
-		return 1;
-	warn(k->r, "its max-delay exceeds FloodgateDelay: not delayed",
-	     rc->name, 0, &fg_next_delay_warning);
-	return 0;
+	for (i = 0; i < k->n; i++) {
+		if (rule_index(k->c, &rc[i], &ri) < 0 || ri.max_delay_ms == 0)
+			continue;
+		if ((apr_interval_time_t)ri.max_delay_ms * 1000 >
+		    k->dc->delay) {
+			warn(k->r,
+			     "its max-delay exceeds FloodgateDelay: not delayed",
+			     rc[i].name, 0, &fg_next_delay_warning);
+			return 0;
+		}
+		some = 1;
+	}
+	return some;
 }
 
 /* Under the mutex: the lease, then the rate rules, then the headers. */
@@ -534,8 +543,8 @@ static void check_locked(struct check *k)
 	if (k->n == 0)
 		return;
 	if (may_delay(k))
-		k->allowed = fg_reserve(k->c, k->t[0].rule, k->t[0].key,
-		                        k->t[0].cost, &k->delay_ns, &k->d);
+		k->allowed = fg_reserve_many(k->c, k->t, k->n, &k->delay_ns,
+		                             &k->d, &k->which);
 	else
 		k->allowed = fg_allow_many(k->c, k->t, k->n, &k->d, &k->which);
 	if (k->allowed >= 0)

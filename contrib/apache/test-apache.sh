@@ -69,7 +69,7 @@ check() { # check "description" test-args...
 }
 failed=
 
-for d in limited limited/free g free c e u m d d2 slow mix; do
+for d in limited limited/free g free c e u m d d2 dm slow mix; do
 	mkdir -p "$tmp/htdocs/$d"
 	echo "hello $d" >"$tmp/htdocs/$d/index.html"
 done
@@ -126,6 +126,11 @@ LoadModule authz_user_module $moddir/mod_authz_user.so
 	FloodgateRule d2
 	FloodgateDelay 500ms
 </Location>
+<Location /dm>
+	FloodgateRule dm1
+	FloodgateRule dm2
+	FloodgateDelay 2s
+</Location>
 LoadModule cgi_module $moddir/mod_cgi.so
 <Directory \"$tmp/htdocs/slow\">
 	Options +ExecCGI
@@ -176,11 +181,12 @@ echo done
 CGI
 chmod 755 "$tmp/htdocs/slow/hold.cgi"
 
-echo "1..32"
+echo "1..34"
 owner create "t:$CAP:1:3600000" "g:$GCAP:1:3600000" \
 	"c:10:1:3600000" "e:1:1:3600000" "u:1:1:3600000" \
 	"m1:20:1:3600000" "m2:8:1:3600000" "d:1:1:1000:1500" \
-	"d2:1:1:1000:1500" "conc:3:inflight:60000" "one:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
+	"d2:1:1:1000:1500" "dm1:1:1:1000:1500" "dm2:10:1:3600000" \
+	"conc:3:inflight:60000" "one:1:1:3600000" || { echo "Bail out! cannot create the segment"; exit 1; }
 write_conf "$seg"
 LD_PRELOAD=$asan_preload ASAN_OPTIONS=detect_leaks=0 \
 	"$httpd" -f "$tmp/httpd.conf" -k start
@@ -332,6 +338,29 @@ check "FloodgateDelay: beyond the rule's max-delay, 429 without waiting; one del
 check "a rule whose max-delay exceeds FloodgateDelay is not delayed: 429 at once, and a warning" \
 	test "$(codes "$url/d2/index.html" 2)" = "200 429 " -a \
 	"$(grep -c "rule d2: its max-delay exceeds FloodgateDelay" "$tmp/logs/error.log")" -ge 1
+
+# FloodgateDelay with two rules (fg_reserve_many): dm1 as d above, dm2 10
+# tokens an hour without a max-delay.  The second request waits dm1's
+# second; of three at once one waits, two get 429 at once; dm2 pays for
+# the three served only.
+c1=$(curl -s -o /dev/null -w '%{http_code}' "$url/dm/index.html")
+c2=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$url/dm/index.html")
+for i in 1 2 3; do
+	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \
+		"$url/dm/index.html" >"$tmp/dm.$i" &
+done
+wait
+sort -n "$tmp"/dm.? >"$tmp/dm.all"
+echo "# /dm: $c1, $c2, then three at once: $(tr '\n' ' ' <"$tmp/dm.all")"
+check "FloodgateDelay with two rules: waits for the slower, 429 beyond its max-delay" \
+	awk -v c="$c1 $c2" '{ n[$1]++ } $1 == 429 && $2 >= 0.5 { bad = 1 }
+		$1 == 200 && ($2 < 0.2 || $2 >= 2) { bad = 1 }
+		END { split(c, f, " ")
+			exit !(f[1] == 200 && f[2] == 200 && f[3] >= 0.5 &&
+				f[3] < 2 && n[200] == 1 && n[429] == 2 && !bad) }' \
+	"$tmp/dm.all"
+check "a delayed request's other rule pays for the served only: dm1 and dm2 admitted 3" \
+	test "$(tokens dm1) $(tokens dm2)" = "3 3"
 
 # FloodgateConcurrency conc: 3 in flight an address, leases of 60 s.  The
 # places free are read from the segment (take leases until denied, count,

@@ -246,6 +246,11 @@ def _declare(lib):
                                       ctypes.c_uint32,
                                       ctypes.POINTER(ctypes.c_uint64),
                                       ctypes.POINTER(_fg_decision)]),
+        "fg_reserve_many": (ctypes.c_int, [P, ctypes.POINTER(_fg_triple),
+                                           ctypes.c_uint,
+                                           ctypes.POINTER(ctypes.c_uint64),
+                                           ctypes.POINTER(_fg_decision),
+                                           ctypes.POINTER(ctypes.c_uint)]),
         "fg_acquire": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p,
                                       ctypes.POINTER(_fg_lease),
                                       ctypes.POINTER(_fg_decision)]),
@@ -402,11 +407,9 @@ class Client:
             _raise(r, "rule %r" % (rule,) if r == ENORULE else None)
         return Decision(r == 1, d)
 
-    def allow_many(self, triples):
-        """fg_allow_many(): one request under up to TRIPLES_MAX (rule, key,
-        cost) triples, all or none.  Return the Decision of the rule that
-        decided; raise Error (then nothing was consumed)."""
-        triples = list(triples)
+    @staticmethod
+    def _triples(triples):
+        """The C array of up to TRIPLES_MAX (rule, key, cost) triples."""
         if not 1 <= len(triples) <= TRIPLES_MAX:
             _raise(EINVAL, "%d triples (1 to %d)" % (len(triples),
                                                      TRIPLES_MAX))
@@ -414,15 +417,46 @@ class Client:
         for i, (rule, key, cost) in enumerate(triples):
             arr[i] = _fg_triple(_cstr(rule, "rule name"), _cstr(key, "key"),
                                 _cost_arg(cost))
+        return arr
+
+    @staticmethod
+    def _many_error(r, triples, which):
+        bad = triples[which.value] if which.value < len(triples) else None
+        _raise(r, "rule %r" % (bad[0],) if r == ENORULE and bad else None)
+
+    def allow_many(self, triples):
+        """fg_allow_many(): one request under up to TRIPLES_MAX (rule, key,
+        cost) triples, all or none.  Return the Decision of the rule that
+        decided; raise Error (then nothing was consumed)."""
+        triples = list(triples)
+        arr = self._triples(triples)
         d = _fg_decision()
         which = ctypes.c_uint()
         with self._lock:
             r = self._lib.fg_allow_many(self._handle(), arr, len(triples),
                                         ctypes.byref(d), ctypes.byref(which))
         if r < 0:
-            bad = triples[which.value] if which.value < len(triples) else None
-            _raise(r, "rule %r" % (bad[0],) if r == ENORULE and bad else None)
+            self._many_error(r, triples, which)
         return Decision(r == 1, d)
+
+    def reserve_many(self, triples):
+        """fg_reserve_many(): (Decision, delay_ns) of one request under up
+        to TRIPLES_MAX (rule, key, cost) triples: every rule reserves within
+        its max-delay and the request goes after the longest wait, or none
+        keeps anything."""
+        triples = list(triples)
+        arr = self._triples(triples)
+        d = _fg_decision()
+        which = ctypes.c_uint()
+        delay = ctypes.c_uint64()
+        with self._lock:
+            r = self._lib.fg_reserve_many(self._handle(), arr, len(triples),
+                                          ctypes.byref(delay),
+                                          ctypes.byref(d),
+                                          ctypes.byref(which))
+        if r < 0:
+            self._many_error(r, triples, which)
+        return Decision(r == 1, d), delay.value
 
     def reserve(self, rule, key, cost=1):
         """fg_reserve(): (Decision, delay_ns): allowed after delay_ns when

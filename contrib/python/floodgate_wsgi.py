@@ -17,12 +17,13 @@ Several rules, delay, in-flight.  rule may be a list of up to 8 rules,
 each a name or a tuple (name, key function, cost) whose key function and
 cost (None: the middleware's) are that rule's: the request is admitted
 only if every rule admits it, and a denial takes nothing from any of them
-(fg_allow_many()).  delay=SECONDS (one rule): a request the bucket cannot
-admit now waits, the worker sleeping, until its tokens are there
-(fg_reserve()), when that wait is within the rule's max-delay
-(floodgate.conf) and `delay`; beyond, 429.  A reservation cannot be taken
-back, so a rule whose max-delay exceeds `delay` is not delayed at all (a
-warning says so once).  concurrency=NAME or (NAME, key function): an
+(fg_allow_many()).  delay=SECONDS: a request the rules cannot admit now
+waits, the worker sleeping, until their tokens are there
+(fg_reserve_many(): each rule within its max-delay in floodgate.conf, a
+rule without one admitting now or denying, the request going when the
+slowest allows), within `delay`; beyond, 429 and no rule keeps anything.
+A reservation cannot be taken back, so a route with a rule whose
+max-delay exceeds `delay` is not delayed at all (a warning says so once).  concurrency=NAME or (NAME, key function): an
 in-flight rule; a lease is taken before the rate rules (fg_acquire(); all
 taken: 429 with Retry-After 1) and given back when the server closes the
 response (PEP 3333: also when the client went away), when the application
@@ -297,24 +298,28 @@ class RateLimit:
                 conc = None
         return triples, conc
 
-    def _may_delay(self, client, name):
-        """Whether the one rule may delay: its max-delay within
-        self.delay (else a reservation refused here keeps its tokens)."""
-        info = client.rule(name)
-        if info is None or not info["max_delay_ms"]:
-            return False
-        if info["max_delay_ms"] <= self.delay * 1000:
-            return True
-        self._note_once("rule %r: its max-delay (%d ms) exceeds delay=%g: "
-                        "not delayed" % (name, info["max_delay_ms"],
-                                         self.delay))
-        return False
+    def _may_delay(self, client, names):
+        """Whether the rules may delay: some rule with a max-delay, none's
+        beyond self.delay (else a reservation refused here keeps its
+        tokens)."""
+        some = False
+        for name in names:
+            info = client.rule(name)
+            if info is None or not info["max_delay_ms"]:
+                continue
+            if info["max_delay_ms"] > self.delay * 1000:
+                self._note_once("rule %r: its max-delay (%d ms) exceeds "
+                                "delay=%g: not delayed"
+                                % (name, info["max_delay_ms"], self.delay))
+                return False
+            some = True
+        return some
 
     def _check(self, client, triples):
         """(Decision, delay in ns) of the rate rules."""
-        if (len(triples) == 1 and self.delay > 0 and
-                self._may_delay(client, triples[0][0])):
-            return client.reserve(*triples[0])
+        if self.delay > 0 and self._may_delay(client,
+                                              [t[0] for t in triples]):
+            return client.reserve_many(triples)
         return client.allow_many(triples), 0
 
     def _acquire(self, client, key):

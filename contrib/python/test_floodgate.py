@@ -150,6 +150,25 @@ class TestBinding(SegmentCase):
             d, delay = c.reserve("d", "k")  # 2 s away: beyond 1.5 s
             self.assertEqual((d.allowed, delay), (False, 0))
 
+    def test_reserve_many_waits_for_the_slowest_or_takes_nothing(self):
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
+        self.owner.set_rule("n", 10, 1, 3600000)  # no max-delay
+        t = [("n", "k", 1), ("d", "k", 1)]
+        with floodgate.Client(self.seg) as c:
+            self.assertEqual(c.reserve_many(t)[1], 0)
+            d, delay = c.reserve_many(t)
+            self.assertTrue(d.allowed)
+            self.assertGreater(delay, 900 * 10**6)
+            self.assertLessEqual(delay, 10**9)
+            d, delay = c.reserve_many(t)  # d 2 s away: beyond 1.5 s
+            self.assertEqual((d.allowed, delay), (False, 0))
+            # n paid for the two reserved only: 8 left
+            self.assertEqual(c.allow_many([("n", "k", 8)]).allowed, True)
+            self.assertEqual(c.allow_many([("n", "k", 1)]).allowed, False)
+            with self.assertRaises(floodgate.Error) as cm:
+                c.reserve_many([("n", "k", 1), ("nosuch", "k", 1)])
+            self.assertEqual(cm.exception.code, floodgate.ENORULE)
+
     def test_acquire_holds_a_place_until_release(self):
         self.owner.set_rule("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT,
                             lease_ms=60000)
@@ -546,6 +565,25 @@ class TestPolicies(SegmentCase):
         self.assertEqual(r.status, "429 Too Many Requests")
         self.assertEqual(r.headers["Retry-After"], "1")
         self.assertLess(took, 0.5)
+
+    def test_delay_with_two_rules_waits_for_the_slower(self):
+        self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
+        self.owner.set_rule("d5", 1, 1, 1000, max_delay_ms=500)
+        self.owner.set_rule("n", 10, 1, 3600000)  # no max-delay
+        mw = self.open(rule=["n", "d"], delay=2.0)
+        r1, _ = self.timed(mw)
+        r2, took = self.timed(mw)
+        self.assertEqual((r1.status, r2.status), ("200 OK", "200 OK"))
+        self.assertGreater(took, 0.5)  # d's token, 1 s after the first
+        self.assertLess(took, 2.0)
+        mw = self.open(rule=["n", "d5"], delay=2.0)
+        self.assertEqual(self.call(mw).status, "200 OK")
+        r4, took = self.timed(mw)  # d5 1 s away: beyond 0.5 s
+        self.assertEqual(r4.status, "429 Too Many Requests")
+        self.assertLess(took, 0.5)
+        with floodgate.Client(self.seg) as c:  # n paid for 3 only
+            self.assertTrue(c.allow_many([("n", "192.0.2.1", 7)]).allowed)
+            self.assertFalse(c.allow_many([("n", "192.0.2.1", 1)]).allowed)
 
     def test_a_max_delay_over_the_bound_is_not_delayed_and_says_so(self):
         self.owner.set_rule("d", 1, 1, 1000, max_delay_ms=1500)
