@@ -513,9 +513,10 @@ static int may_delay(struct check *k)
 			continue;
 		if ((apr_interval_time_t)ri.max_delay_ms * 1000 >
 		    k->dc->delay) {
-			warn(k->r,
-			     "its max-delay exceeds FloodgateDelay: not delayed",
-			     rc[i].name, 0, &fg_next_delay_warning);
+			warn(
+			    k->r,
+			    "its max-delay exceeds FloodgateDelay: not delayed",
+			    rc[i].name, 0, &fg_next_delay_warning);
 			return 0;
 		}
 		some = 1;
