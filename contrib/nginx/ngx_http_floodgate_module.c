@@ -31,12 +31,14 @@
  * no dry run either), a would-be denial is logged ("dry run") and shows
  * in $floodgate_status, and the client sees nothing of it.
  *
- * Delay.  With floodgate_delay D and one enforced rule, a request the
- * bucket cannot admit now is reserved (fg_reserve()) and waits on a timer,
- * as limit_req's delay does (the worker serves others meanwhile), when the
- * wait is within the rule's max-delay and D.  The library takes nothing
- * beyond the rule's max-delay, and a reservation cannot be taken back, so
- * a rule whose max-delay exceeds D is not delayed at all, with a warning.
+ * Delay.  With floodgate_delay D, a request the enforced rules cannot
+ * admit now is reserved under all of them (fg_reserve_many()) and waits
+ * on a timer, as limit_req's delay does (the worker serves others
+ * meanwhile), when each rule's wait is within its max-delay (a rule
+ * without one admits now or denies) and D; it goes when the slowest rule
+ * allows.  The library takes nothing beyond a rule's max-delay, and a
+ * reservation cannot be taken back, so a location with a rule whose
+ * max-delay exceeds D is not delayed at all, with a warning.
  *
  * Headers.  A limited response carries RateLimit-Policy and RateLimit
  * (draft-ietf-httpapi-ratelimit-headers-10, written by libfloodgate's
@@ -504,7 +506,7 @@ typedef struct {
 	fg_triple shadow[FG_TRIPLES_MAX];
 	ngx_http_floodgate_rule_t *shadow_rule[FG_TRIPLES_MAX];
 	ngx_uint_t nshadow;
-	uint32_t max_delay_ms; /* of the one enforced rule */
+	uint32_t max_delay_ms[FG_TRIPLES_MAX]; /* of the enforced rules */
 	u_char keys[FG_TRIPLES_MAX][FG_KEY_MAX + 1];
 } fg_request_rules;
 
@@ -531,7 +533,7 @@ static ngx_int_t fg_collect(ngx_http_request_t *r, fg_client *c,
 			q->shadow_rule[q->nshadow] = &rules[i];
 			t = &q->shadow[q->nshadow++];
 		} else {
-			q->max_delay_ms = ri.max_delay_ms;
+			q->max_delay_ms[q->n] = ri.max_delay_ms;
 			q->rule[q->n] = &rules[i];
 			t = &q->t[q->n++];
 		}
@@ -542,19 +544,30 @@ static ngx_int_t fg_collect(ngx_http_request_t *r, fg_client *c,
 	return NGX_OK;
 }
 
-/* Whether the one enforced rule may delay: its max-delay within
- * floodgate_delay (else a reservation refused here keeps its tokens). */
+/* Whether the enforced rules may delay: floodgate_delay on, some rule
+ * with a max-delay, and none's beyond floodgate_delay (else a reservation
+ * refused here keeps its tokens). */
 static int fg_may_delay(ngx_http_request_t *r,
                         ngx_http_floodgate_loc_conf_t *lcf, fg_request_rules *q)
 {
-	if (q->n != 1 || lcf->delay == 0 || q->max_delay_ms == 0)
+	ngx_uint_t i;
+	int some = 0;
+
+	if (lcf->delay == 0)
 		return 0;
-	if (q->max_delay_ms <= lcf->delay)
-		return 1;
-	fg_warn(r, q->rule[0],
-	        "its max-delay exceeds floodgate_delay: not delayed",
-	        &fg_next_delay_warning);
-	return 0;
+	for (i = 0; i < q->n; i++) {
+		if (q->max_delay_ms[i] == 0)
+			continue;
+		if (q->max_delay_ms[i] > lcf->delay) {
+			fg_warn(r, q->rule[i],
+			        "its max-delay exceeds floodgate_delay: not "
+			        "delayed",
+			        &fg_next_delay_warning);
+			return 0;
+		}
+		some = 1;
+	}
+	return some;
 }
 
 /* The shadow rules of an admitted request: dry runs, never denials. */
@@ -590,8 +603,8 @@ static ngx_int_t fg_check(ngx_http_request_t *r, fg_client *c,
 	int rc;
 
 	if (fg_may_delay(r, lcf, q))
-		rc = fg_reserve(c, q->t[0].rule, q->t[0].key, q->t[0].cost,
-		                delay_ns, &ctx->d);
+		rc = fg_reserve_many(c, q->t, (unsigned)q->n, delay_ns, &ctx->d,
+		                     &which);
 	else
 		rc = fg_allow_many(c, q->t, (unsigned)q->n, &ctx->d, &which);
 	if (rc < 0) {

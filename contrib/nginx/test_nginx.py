@@ -72,6 +72,11 @@ LOCATIONS = """
             floodgate_rule d2;
             floodgate_delay 500ms;
         }
+        location /dm/ {
+            floodgate_rule dm;
+            floodgate_rule dmw;
+            floodgate_delay 2s;
+        }
         location /free/ { }
 """
 
@@ -147,8 +152,8 @@ class Nginx:
         self.port = fgtest.free_port()
         self.port2 = fgtest.free_port()
         www = os.path.join(self.tmp, "www")
-        for d in ("t", "h", "two", "dry", "status", "err", "redir", "r2", "d", "d2",
-                  "free", "absent", "inherits", "own", "off"):
+        for d in ("t", "h", "two", "dry", "status", "err", "redir", "r2", "d",
+                  "d2", "dm", "free", "absent", "inherits", "own", "off"):
             os.makedirs(os.path.join(www, d))
             with open(os.path.join(www, d, "index.html"), "w") as f:
                 f.write("hello %s\n" % d)
@@ -213,7 +218,7 @@ class Nginx:
 
 
 RULES = {"t": 300, "dt": 50, "h": 5, "wide": 10, "narrow": 6, "dry": 1, "e": 1,
-         "e2": 1, "r": 10, "r2": 10, "p": 10, "s": 2, "o": 3}
+         "e2": 1, "r": 10, "r2": 10, "p": 10, "s": 2, "o": 3, "dmw": 10}
 
 
 class NginxCase(unittest.TestCase):
@@ -235,7 +240,7 @@ class NginxCase(unittest.TestCase):
             flags = floodgate.RULE_SHADOW if name == "dry" else 0
             cls.owner.set_rule(name, cap, 1, HOUR_MS, flags)
         # one token a second, up to 1.5 s of debt
-        for name in ("d", "d2"):
+        for name in ("d", "d2", "dm"):
             cls.owner.set_rule(name, 1, 1, 1000, max_delay_ms=1500)
 
     @classmethod
@@ -357,6 +362,21 @@ class TestNginx(NginxCase):
         self.assertGreater(got[0][1], 0.2)
         self.assertLess(got[0][1], 2.0)
         self.assertTrue(all(g[1] < 0.5 for g in got[1:]), got)
+
+    def test_delay_with_two_rules_waits_for_the_slower_or_takes_nothing(self):
+        # dm as d, and dmw 10 an hour without a max-delay
+        (s1, _), (s2, took) = self.timed("/dm/"), self.timed("/dm/")
+        self.assertEqual((s1, s2), (200, 200))
+        self.assertGreater(took, 0.5)
+        self.assertLess(took, 2.0)
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            got = sorted(pool.map(lambda _: self.timed("/dm/"), range(3)))
+        self.assertEqual([g[0] for g in got], [200, 429, 429])
+        self.assertGreater(got[0][1], 0.2)
+        self.assertTrue(all(g[1] < 0.5 for g in got[1:]), got)
+        with floodgate.Client(self.seg) as c:
+            # dmw gave a token to the 3 served only
+            self.assertEqual(c.allow("dmw", "127.0.0.1").remaining, 6)
 
     def test_a_max_delay_over_the_bound_is_not_delayed_and_says_so(self):
         self.assertEqual(self.timed("/d2/")[0], 200)
