@@ -35,6 +35,6 @@ of its floodgate.pc, or give --with-floodgate=PREFIX])])
   PHP_EVAL_INCLINE([$FLOODGATE_CFLAGS])
   PHP_EVAL_LIBLINE([$FLOODGATE_LIBS], [FLOODGATE_SHARED_LIBADD])
   PHP_SUBST([FLOODGATE_SHARED_LIBADD])
-  PHP_NEW_EXTENSION([floodgate], [floodgate.c], [$ext_shared], [],
+  PHP_NEW_EXTENSION([floodgate], [floodgate.c policies.c], [$ext_shared], [],
     [-DZEND_ENABLE_STATIC_TSRMLS_CACHE=1])
 fi

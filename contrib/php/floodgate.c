@@ -28,6 +28,8 @@
  * is a private mapping of the shared table, and the table survives any
  * process dying mid-check (libfloodgate(3)).
  *
+ * Several rules, delays and in-flight limits: policies.c.
+ *
  * Threads.  A handle is used by one thread at a time (floodgate.h): the
  * handle lives in the module globals, which ZTS builds keep per thread.
  */
@@ -48,7 +50,7 @@
 
 ZEND_DECLARE_MODULE_GLOBALS(floodgate)
 
-static zend_class_entry *floodgate_exception_ce;
+zend_class_entry *floodgate_exception_ce;
 
 PHP_INI_BEGIN()
 STD_PHP_INI_ENTRY("floodgate.segment", "", PHP_INI_SYSTEM, OnUpdateString,
@@ -57,7 +59,7 @@ PHP_INI_END()
 
 /* A FloodgateException for a libfloodgate error: message "what fg_strerror
  * says[: detail]", code the FG_E* value. */
-static void throw_fg(int code, const char *detail)
+void fgphp_throw(int code, const char *detail)
 {
 	if (detail != NULL && *detail != '\0')
 		zend_throw_exception_ex(floodgate_exception_ce, code, "%s: %s",
@@ -69,7 +71,7 @@ static void throw_fg(int code, const char *detail)
 
 /* The process's handle, attaching at the first call; NULL with an
  * exception thrown when the segment cannot be attached. */
-static fg_client *client(void)
+fg_client *fgphp_client(void)
 {
 	const char *seg = FG_G(segment);
 	char why[512];
@@ -90,7 +92,7 @@ static fg_client *client(void)
 		snprintf(why, sizeof(why), "segment %s (floodgate.segment)",
 		         seg != NULL ? seg : "(default)");
 	}
-	throw_fg(r, why);
+	fgphp_throw(r, why);
 	return NULL;
 }
 
@@ -114,8 +116,7 @@ static void add_headers(zval *out, fg_client *c, const fg_decision *d)
 	}
 }
 
-static void decision_to_array(zval *out, fg_client *c, int allowed,
-                              const fg_decision *d)
+void fgphp_decision(zval *out, fg_client *c, int allowed, const fg_decision *d)
 {
 	array_init_size(out, 12);
 	add_assoc_bool(out, "allowed", allowed);
@@ -130,6 +131,39 @@ static void decision_to_array(zval *out, fg_client *c, int allowed,
 	               (d->flags & FG_DECISION_UNTRACKED) != 0);
 	add_assoc_long(out, "rule", (zend_long)d->rule);
 	add_headers(out, c, d);
+}
+
+/* The checks every call makes of a (rule, key, cost): 0, or -1 with an
+ * exception thrown.  C strings end at a NUL: refuse rather than check
+ * another key. */
+int fgphp_check_args(const zend_string *rule, const zend_string *key,
+                     zend_long cost)
+{
+	if (memchr(ZSTR_VAL(rule), '\0', ZSTR_LEN(rule)) != NULL) {
+		fgphp_throw(FG_EINVAL, "the rule name contains a NUL byte");
+		return -1;
+	}
+	if (memchr(ZSTR_VAL(key), '\0', ZSTR_LEN(key)) != NULL) {
+		fgphp_throw(FG_EINVAL, "the key contains a NUL byte");
+		return -1;
+	}
+	if (cost < 1 || (zend_ulong)cost > UINT32_MAX) {
+		zend_throw_exception_ex(floodgate_exception_ce, FG_ECOST,
+		                        "%s: " ZEND_LONG_FMT,
+		                        fg_strerror(FG_ECOST), cost);
+		return -1;
+	}
+	return 0;
+}
+
+/* A FloodgateException for a negative return about @rule. */
+void fgphp_throw_call(int r, const char *rule)
+{
+	if (r == FG_ENORULE)
+		zend_throw_exception_ex(floodgate_exception_ce, r, "%s: \"%s\"",
+		                        fg_strerror(r), rule);
+	else
+		fgphp_throw(r, NULL);
 }
 
 /* {{{ floodgate_allow(string $rule, string $key, int $cost = 1): array */
@@ -148,35 +182,15 @@ PHP_FUNCTION(floodgate_allow)
 	Z_PARAM_LONG(cost)
 	ZEND_PARSE_PARAMETERS_END();
 
-	/* C strings end at a NUL: refuse rather than check another key. */
-	if (memchr(ZSTR_VAL(rule), '\0', ZSTR_LEN(rule)) != NULL) {
-		throw_fg(FG_EINVAL, "the rule name contains a NUL byte");
-		RETURN_THROWS();
-	}
-	if (memchr(ZSTR_VAL(key), '\0', ZSTR_LEN(key)) != NULL) {
-		throw_fg(FG_EINVAL, "the key contains a NUL byte");
-		RETURN_THROWS();
-	}
-	if (cost < 1 || (zend_ulong)cost > UINT32_MAX) {
-		zend_throw_exception_ex(floodgate_exception_ce, FG_ECOST,
-		                        "%s: " ZEND_LONG_FMT,
-		                        fg_strerror(FG_ECOST), cost);
-		RETURN_THROWS();
-	}
-	c = client();
-	if (c == NULL)
+	if (fgphp_check_args(rule, key, cost) != 0 ||
+	    (c = fgphp_client()) == NULL)
 		RETURN_THROWS();
 	r = fg_allow(c, ZSTR_VAL(rule), ZSTR_VAL(key), (uint32_t)cost, &d);
 	if (r < 0) {
-		if (r == FG_ENORULE)
-			zend_throw_exception_ex(floodgate_exception_ce, r,
-			                        "%s: \"%s\"", fg_strerror(r),
-			                        ZSTR_VAL(rule));
-		else
-			throw_fg(r, NULL);
+		fgphp_throw_call(r, ZSTR_VAL(rule));
 		RETURN_THROWS();
 	}
-	decision_to_array(return_value, c, r == 1, &d);
+	fgphp_decision(return_value, c, r == 1, &d);
 }
 /* }}} */
 
@@ -200,6 +214,7 @@ static PHP_MINIT_FUNCTION(floodgate)
 	REGISTER_INI_ENTRIES();
 	floodgate_exception_ce =
 	    register_class_FloodgateException(spl_ce_RuntimeException);
+	fgphp_lease_init(register_class_FloodgateLease());
 	return SUCCESS;
 }
 

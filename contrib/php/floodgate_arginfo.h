@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 340c31f4b52656109761a0dcb0c83c7ac0e07127 */
+ * Stub hash: 9b679f902ff62a55a350aa55f86053f1d3e2e3a4 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_floodgate_allow, 0, 2, IS_ARRAY, 0)
 	ZEND_ARG_TYPE_INFO(0, rule, IS_STRING, 0)
@@ -7,12 +7,43 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_floodgate_allow, 0, 2, IS_ARRAY,
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, cost, IS_LONG, 0, "1")
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_floodgate_allow_many, 0, 1, IS_ARRAY, 0)
+	ZEND_ARG_TYPE_INFO(0, checks, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+
+#define arginfo_floodgate_reserve arginfo_floodgate_allow
+
+#define arginfo_floodgate_reserve_many arginfo_floodgate_allow_many
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_floodgate_acquire, 0, 2, IS_ARRAY, 0)
+	ZEND_ARG_TYPE_INFO(0, rule, IS_STRING, 0)
+	ZEND_ARG_TYPE_INFO(0, key, IS_STRING, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_FloodgateLease_release, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+
 
 ZEND_FUNCTION(floodgate_allow);
+ZEND_FUNCTION(floodgate_allow_many);
+ZEND_FUNCTION(floodgate_reserve);
+ZEND_FUNCTION(floodgate_reserve_many);
+ZEND_FUNCTION(floodgate_acquire);
+ZEND_METHOD(FloodgateLease, release);
 
 
 static const zend_function_entry ext_functions[] = {
 	ZEND_FE(floodgate_allow, arginfo_floodgate_allow)
+	ZEND_FE(floodgate_allow_many, arginfo_floodgate_allow_many)
+	ZEND_FE(floodgate_reserve, arginfo_floodgate_reserve)
+	ZEND_FE(floodgate_reserve_many, arginfo_floodgate_reserve_many)
+	ZEND_FE(floodgate_acquire, arginfo_floodgate_acquire)
+	ZEND_FE_END
+};
+
+
+static const zend_function_entry class_FloodgateLease_methods[] = {
+	ZEND_ME(FloodgateLease, release, arginfo_class_FloodgateLease_release, ZEND_ACC_PUBLIC)
 	ZEND_FE_END
 };
 
@@ -20,6 +51,17 @@ static const zend_function_entry ext_functions[] = {
 static const zend_function_entry class_FloodgateException_methods[] = {
 	ZEND_FE_END
 };
+
+static zend_class_entry *register_class_FloodgateLease(void)
+{
+	zend_class_entry ce, *class_entry;
+
+	INIT_CLASS_ENTRY(ce, "FloodgateLease", class_FloodgateLease_methods);
+	class_entry = zend_register_internal_class_ex(&ce, NULL);
+	class_entry->ce_flags |= ZEND_ACC_FINAL;
+
+	return class_entry;
+}
 
 static zend_class_entry *register_class_FloodgateException(zend_class_entry *class_entry_RuntimeException)
 {

@@ -22,6 +22,17 @@ ZEND_END_MODULE_GLOBALS(floodgate)
 ZEND_EXTERN_MODULE_GLOBALS(floodgate)
 #define FG_G(v) ZEND_MODULE_GLOBALS_ACCESSOR(floodgate, v)
 
+/* floodgate.c's helpers, shared with policies.c */
+extern zend_class_entry *floodgate_exception_ce;
+fg_client *fgphp_client(void);
+void fgphp_throw(int code, const char *detail);
+void fgphp_throw_call(int r, const char *rule);
+int fgphp_check_args(const zend_string *rule, const zend_string *key,
+                     zend_long cost);
+void fgphp_decision(zval *out, fg_client *c, int allowed, const fg_decision *d);
+/* policies.c: the FloodgateLease class, at MINIT */
+void fgphp_lease_init(zend_class_entry *ce);
+
 #if defined(ZTS) && defined(COMPILE_DL_FLOODGATE)
 ZEND_TSRMLS_CACHE_EXTERN()
 #endif

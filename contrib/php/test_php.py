@@ -180,6 +180,87 @@ class TestCli(SegmentCase):
                           "run contrib/php/gen-arginfo.sh")
 
 
+class TestPolicies(SegmentCase):
+    """Several rules, delays, in-flight limits (issue 16) from PHP; what
+    the segment holds is read back through the Python binding."""
+    RULES = (("api", 3, 1, HOUR_MS, 0), ("one", 1, 1, HOUR_MS, 0),
+             ("d", 1, 1, 1000, 0, 1500),
+             ("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT, 0, 60000))
+
+    def left(self, rule, key):
+        """Tokens left of (rule, key): take them all, count, give none
+        back (the tests that call it are done with the key)."""
+        with floodgate.Client(self.seg) as c:
+            return c.allow(rule, key).remaining + 1
+
+    def test_allow_many_admits_all_or_takes_nothing(self):
+        got = json.loads(php_cli(r"""
+            $c = [['api', 'k'], ['one', 'k']];
+            echo json_encode([floodgate_allow_many($c),
+                              floodgate_allow_many($c)]);""", self.seg))
+        self.assertEqual([(d["allowed"], d["which"]) for d in got],
+                         [(True, 1), (False, 1)])
+        self.assertEqual(got[1]["ratelimit_policy"], '"one";q=1;w=3600')
+        self.assertEqual(self.left("api", "k"), 2, "the denial took none")
+
+    def test_reserve_returns_the_wait_within_the_max_delay(self):
+        got = json.loads(php_cli(r"""
+            echo json_encode([floodgate_reserve('d', 'k'),
+                              floodgate_reserve('d', 'k'),
+                              floodgate_reserve('d', 'k')]);""", self.seg))
+        self.assertEqual([d["allowed"] for d in got], [True, True, False])
+        self.assertEqual(got[0]["delay_ns"], 0)
+        self.assertGreater(got[1]["delay_ns"], 900 * 10**6)
+        self.assertLessEqual(got[1]["delay_ns"], 10**9)
+        self.assertAlmostEqual(got[1]["delay"], got[1]["delay_ns"] / 1e9)
+        self.assertEqual(got[2]["delay_ns"], 0)
+
+    def test_reserve_many_waits_for_the_slowest_or_takes_nothing(self):
+        got = json.loads(php_cli(r"""
+            $c = [['api', 'k'], ['d', 'k']];
+            echo json_encode([floodgate_reserve_many($c),
+                              floodgate_reserve_many($c),
+                              floodgate_reserve_many($c)]);""", self.seg))
+        self.assertEqual([d["allowed"] for d in got], [True, True, False])
+        self.assertGreater(got[1]["delay_ns"], 900 * 10**6)
+        self.assertEqual(got[2]["which"], 1)
+        self.assertEqual(self.left("api", "k"), 1, "2 reserved, 1 left")
+
+    def test_bad_lists_of_checks_throw_einval_and_take_nothing(self):
+        got = json.loads(php_cli(r"""
+            $r = [];
+            foreach ([[], array_fill(0, 9, ['api', 'k']), [['api']],
+                      ['api'], [['api', 'k', 'x']], [['api', 'k', 0]],
+                      [['api', 'k'], ['nope', 'k']]] as $c) {
+                try { floodgate_allow_many($c); $r[] = 'no throw'; }
+                catch (FloodgateException $e) {
+                    $r[] = [$e->getCode(), $e->getMessage()];
+                }
+            }
+            echo json_encode($r);""", self.seg))
+        codes = [g[0] for g in got]
+        self.assertEqual(codes, [floodgate.EINVAL] * 5 +
+                         [floodgate.ECOST, floodgate.ENORULE])
+        self.assertIn("9 checks (1 to 8)", got[1][1])
+        self.assertIn('"nope"', got[6][1])
+        self.assertEqual(self.left("api", "k"), 3)
+
+    def test_a_lease_is_held_until_released_or_freed(self):
+        got = json.loads(php_cli(r"""
+            $a = floodgate_acquire('c', 'k');
+            $b = floodgate_acquire('c', 'k');
+            $r = [$a['allowed'], $b['allowed'], $b['lease'],
+                  $a['lease']->release(), $a['lease']->release()];
+            $a = floodgate_acquire('c', 'k');
+            unset($a);                 /* freed: given back */
+            $r[] = floodgate_acquire('c', 'k')['allowed'];
+            $keep = floodgate_acquire('c', 'k');   /* held at exit */
+            echo json_encode($r);""", self.seg))
+        self.assertEqual(got, [True, False, None, True, False, True])
+        with floodgate.Client(self.seg) as c:  # the end gave it back
+            self.assertTrue(c.acquire("c", "k"))
+
+
 # ---------------------------------------------------------------- php-fpm
 
 def fcgi(sock, script, remote="192.0.2.1", params=None, timeout=30):
