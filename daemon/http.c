@@ -381,11 +381,37 @@ static enum MHD_Result check(struct MHD_Connection *conn, struct fgd_http *h)
 
 /* ----------------------------------------------------------------- other */
 
+/* The endpoint's own connections: open, and ended by httpconns.c. */
+static void conns_metrics(struct fgd_buf *b, const struct fgd_hc *hc)
+{
+	static const char name[] = "http_connections_dropped_total";
+	const struct {
+		const char *why;
+		uint64_t n;
+	} d[] = {{"per-address", hc->refused},
+	         {"displaced", hc->displaced},
+	         {"deadline", hc->expired},
+	         {"no-memory", hc->untracked}};
+	size_t i;
+
+	fgd_metrics_scalar(b, "http_connections_open", "gauge",
+	                   "Connections the HTTP endpoint holds.", hc->nlive);
+	fgd_metrics_family(b, name, "counter",
+	                   "HTTP connections the endpoint ended or refused, "
+	                   "by why: over the per-address limit, displaced by "
+	                   "a newcomer when all were taken, past their "
+	                   "request's deadline, no memory to track.");
+	for (i = 0; i < sizeof d / sizeof d[0]; i++)
+		fgd_buf_printf(b, "floodgate_%s{reason=\"%s\"} %llu\n", name,
+		               d[i].why, (unsigned long long)d[i].n);
+}
+
 static enum MHD_Result metrics(struct MHD_Connection *conn, struct fgd_http *h)
 {
 	struct fgd_buf b = {0};
 
 	fgd_metrics_scrape(&b, h->fg, h->node, h->solo, mono_ms());
+	conns_metrics(&b, &h->hc);
 	return reply(conn, MHD_HTTP_OK,
 	             "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
 }

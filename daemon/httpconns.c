@@ -141,8 +141,10 @@ enum MHD_Result fgd_hc_accept(void *cls, const struct sockaddr *sa,
 	addr_key(sa, len, &k);
 	for (c = hc->head; c != NULL; c = c->next)
 		if (memcmp(&c->key, &k, sizeof k) == 0) {
-			if (c->same >= hc->per_address)
+			if (c->same >= hc->per_address) {
+				hc->refused++;
 				return MHD_NO;
+			}
 			break;
 		}
 	if (hc->nlive < hc->connections || victim == NULL)
@@ -151,6 +153,7 @@ enum MHD_Result fgd_hc_accept(void *cls, const struct sockaddr *sa,
 		if (c->same > victim->same)
 			victim = c;
 	conn_end(hc, victim);
+	hc->displaced++;
 	return MHD_YES;
 }
 
@@ -171,6 +174,7 @@ void fgd_hc_notify(void *cls, struct MHD_Connection *mc, void **sc,
 	c = calloc(1, sizeof *c);
 	if (c == NULL) {
 		conn_shut(mc); /* untracked, it would have no deadline */
+		hc->untracked++;
 		return;
 	}
 	c->mc = mc;
@@ -204,8 +208,10 @@ void fgd_hc_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 void fgd_hc_expire(struct fgd_hc *hc, uint64_t now_ms)
 {
 	while (hc->head != NULL &&
-	       now_ms - hc->head->start_ms >= hc->timeout_ms)
+	       now_ms - hc->head->start_ms >= hc->timeout_ms) {
 		conn_end(hc, hc->head);
+		hc->expired++;
+	}
 }
 
 uint64_t fgd_hc_next(const struct fgd_hc *hc, uint64_t now_ms)

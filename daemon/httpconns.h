@@ -50,6 +50,11 @@ struct fgd_hc {
 	struct fgd_hc_conn *head, *tail; /* live, oldest clock first */
 	uint32_t nlive;
 	uint32_t timeout_ms, connections, per_address;
+	/* connections ended here, by why (for /metrics) */
+	uint64_t refused;   /* over the per-address limit, at accept */
+	uint64_t displaced; /* gave their place to a newcomer */
+	uint64_t expired;   /* their request's deadline came */
+	uint64_t untracked; /* no memory to track them: shut at once */
 };
 
 void fgd_hc_init(struct fgd_hc *hc, uint32_t timeout_ms, uint32_t connections,

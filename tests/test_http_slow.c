@@ -66,6 +66,23 @@ static int read_answer(int fd)
 	return status;
 }
 
+/* floodgate_http_connections_dropped_total{reason="@why"}, as /metrics
+ * says now. */
+static long dropped(const char *why)
+{
+	static struct resp r; /* 64 KiB */
+	char want[128];
+	const char *p;
+
+	get(&r, "/metrics");
+	snprintf(want, sizeof want,
+	         "floodgate_http_connections_dropped_total{reason=\"%s\"} ",
+	         why);
+	p = strstr(r.body, want);
+	cr_assert_not_null(p, "no %s in /metrics", want);
+	return strtol(p + strlen(want), NULL, 10);
+}
+
 /* ---------------------------------------------------------- deadline */
 
 /* A byte every 200 ms keeps libmicrohttpd's inactivity timer from ever
@@ -90,6 +107,9 @@ Test(http_slow, a_request_trickled_a_byte_at_a_time_is_closed_at_its_deadline)
 	              (unsigned long long)took);
 	cr_expect_leq(took, 1500, "closed %llu ms after it opened",
 	              (unsigned long long)took);
+	cr_expect_eq(dropped("deadline"), 1,
+	             "the metric counts the one closed");
+	cr_expect_eq(dropped("per-address"), 0);
 	close(fd);
 	stop();
 }
@@ -162,6 +182,10 @@ Test(http_slow, one_address_holds_at_most_per_address_connections)
 	fds[0] = tcp_connect_from("127.0.0.2");
 	cr_assert_geq(fds[0], 0);
 	cr_expect(!closed_within(fds[0], 500), "a place given back is lost");
+	cr_expect_eq(dropped("per-address"), 1,
+	             "the metric counts the one "
+	             "refused");
+	cr_expect_eq(dropped("displaced"), 0);
 	close(fds[0]);
 	close(fds[1]);
 	stop();
