@@ -6,7 +6,9 @@
 # fg_apache_conf DIR PORT SEGMENT SERVERS [LOCATIONS]: print a configuration
 # with ServerRoot, logs, pid file and mutexes in DIR, listening on
 # 127.0.0.1:PORT, DocumentRoot DIR/htdocs, SERVERS to 4*SERVERS prefork
-# children, mod_floodgate ($mod) on SEGMENT, then LOCATIONS verbatim.
+# children (with FG_APACHE_MPM=event: two children of 2*SERVERS threads,
+# the threaded MPM), mod_floodgate ($mod) on SEGMENT, then LOCATIONS
+# verbatim.
 # Under root the children run as nobody (DIR must be readable by them).
 # Needs $moddir (Apache's module directory) and $mod.
 
@@ -32,13 +34,8 @@ DefaultRuntimeDir $1
 Mutex file:$1 default
 ErrorLog $1/logs/error.log
 LogLevel warn
-LoadModule mpm_prefork_module $moddir/mod_mpm_prefork.so
 LoadModule authz_core_module $moddir/mod_authz_core.so
 LoadModule floodgate_module $mod
-StartServers $4
-MinSpareServers $4
-MaxSpareServers $(($4 * 2))
-MaxRequestWorkers $(($4 * 4))
 MaxConnectionsPerChild 0
 KeepAlive Off
 DocumentRoot "$1/htdocs"
@@ -47,10 +44,47 @@ DocumentRoot "$1/htdocs"
 </Directory>
 FloodgateSegment $3
 CONF
+	fg_apache_mpm "$4"
 	if [ "$(id -u)" -eq 0 ]; then
 		printf 'User nobody\nGroup nogroup\n'
 	fi
 	printf '%s\n' "$5"
+}
+
+# fg_apache_mpm SERVERS: the MPM's lines ($FG_APACHE_MPM: prefork, the
+# default, or event).
+fg_apache_mpm() {
+	if [ "${FG_APACHE_MPM:-prefork}" = event ]; then
+		t=$(($1 * 2))
+		cat <<CONF
+LoadModule mpm_event_module $moddir/mod_mpm_event.so
+StartServers 2
+ServerLimit 2
+ThreadLimit $t
+ThreadsPerChild $t
+MaxRequestWorkers $((t * 2))
+MinSpareThreads $t
+MaxSpareThreads $((t * 2))
+CONF
+	else
+		cat <<CONF
+LoadModule mpm_prefork_module $moddir/mod_mpm_prefork.so
+StartServers $1
+MinSpareServers $1
+MaxSpareServers $(($1 * 2))
+MaxRequestWorkers $(($1 * 4))
+CONF
+	fi
+}
+
+# fg_apache_cgi DIR: the lines that run CGI scripts (mod_cgi under
+# prefork; a threaded MPM needs mod_cgid, its socket in DIR).
+fg_apache_cgi() {
+	if [ "${FG_APACHE_MPM:-prefork}" = event ]; then
+		printf 'LoadModule cgid_module %s/mod_cgid.so\nScriptSock %s/cgisock\n' "$moddir" "$1"
+	else
+		printf 'LoadModule cgi_module %s/mod_cgi.so\n' "$moddir"
+	fi
 }
 
 # fg_free_port: a TCP port free on loopback in 21000-21999 (the contrib
