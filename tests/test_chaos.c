@@ -1097,13 +1097,10 @@ Test(chaos, datagrams_lost_in_a_full_receive_buffer_are_counted)
  * address node i knows j by.  So every link goes through the relay with
  * 2 N sockets in all, and the daemons run as in production: addresses
  * learnt from signed announcements, the default fanout (trees of
- * fanout 3 above 8 members).  Ports: nodes in 27000-27499, the relay
- * in 27500-27999 (this engineer's range), segments "fg-scale-chaos*".
+ * fanout 3 above 8 members).  Ports: 2 N of tests/ports.h's, the nodes'
+ * then the relay's; segments "fg-scale-chaos*".
  */
-#define WIDE         16
-#define WIDE_PORT_LO 27000
-#define WIDE_PORT_HI 27499
-#define WIDE_RELAY   27500
+#define WIDE 16
 
 static struct wide {
 	struct fgc_cluster c;
@@ -1165,29 +1162,21 @@ static void wide_relay_main(uint64_t seed)
 }
 
 /* WIDE free ports in a row for the relay, bound now. */
-static void wide_relay_bind(void)
+/* Bind the relay's sockets R_i on @base + i (ports of tests/ports.h,
+ * held for this test: a taken one fails the test). */
+static void wide_relay_bind(int base)
 {
-	int base, i;
+	int i;
 
-	for (base = WIDE_RELAY; base + WIDE - 1 <= 27999; base += WIDE) {
-		for (i = 0; i < WIDE; i++) {
-			struct sockaddr_in a = loopback(base + i);
+	for (i = 0; i < WIDE; i++) {
+		struct sockaddr_in a = loopback(base + i);
 
-			WD.fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
-			cr_assert_geq(WD.fd[i], 0);
-			if (bind(WD.fd[i], (struct sockaddr *)&a, sizeof a) !=
-			    0)
-				break;
-		}
-		if (i == WIDE) {
-			WD.relay_port = base;
-			return;
-		}
-		for (; i >= 0; i--)
-			close(WD.fd[i]);
+		WD.fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
+		cr_assert_geq(WD.fd[i], 0);
+		cr_assert_eq(bind(WD.fd[i], (struct sockaddr *)&a, sizeof a), 0,
+		             "relay port %d: %s", base + i, strerror(errno));
 	}
-	cr_assert_fail("no %d free UDP ports in a row in %d-27999", WIDE,
-	               WIDE_RELAY);
+	WD.relay_port = base;
 }
 
 static void wide_up(int drop, const char *more)
@@ -1198,14 +1187,15 @@ static void wide_up(int drop, const char *more)
 	                        .interval_ms = INTERVAL_MS,
 	                        .peers = FGC_PEERS_NONE,
 	                        .extra = extra};
-	int i, j, off;
+	int i, j, off, base;
 
 	memset(&WD, 0, sizeof WD);
 	WD.up = 1;
 	CLUSTER_OK(&WD.c, fgc_init(&WD.c, WIDE, "fg-scale-chaos"));
-	CLUSTER_OK(&WD.c, fgc_pick_ports(&WD.c, WIDE_PORT_LO, WIDE_PORT_HI));
+	base = fgt_ports(2 * WIDE); /* the nodes', then the relay's */
+	fgc_set_ports(&WD.c, base);
 	CLUSTER_OK(&WD.c, fgc_make_keys(&WD.c));
-	wide_relay_bind();
+	wide_relay_bind(base + WIDE);
 	for (i = 0; i < WIDE; i++) {
 		off =
 		    snprintf(extra, sizeof extra, "%sannounce 127.0.0.1:%d\n%s",
