@@ -35,6 +35,9 @@ struct fg_rule_cache {
 	uint64_t max_delay_ns; /* fg_reserve(): tau_ns + this at most */
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
+	/* FG__RULE_PENALTY (lib/penalty.c): the count of denials, a bucket
+	 * of tally_tau_ns refilled one every tally_ns; the block */
+	uint64_t tally_ns, tally_tau_ns, block_ns;
 };
 
 struct fg_client {
@@ -244,8 +247,50 @@ enum fg__rule_bad {
 	FG__RULE_TOO_LONG,   /* capacity / rate beyond FG_TAU_MAX of refill */
 	FG__RULE_TOO_LATE,   /* the same with max_delay_ms added */
 	FG__RULE_BAD_LEASES, /* in-flight: capacity, lease, or a rate's field */
+	FG__RULE_BAD_PENALTY, /* penalty: flag and fields disagree, a zero, a
+	                       * window of over 2^56 ns, or a block too long */
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
+
+/* fg__rule_check() of the penalty of a rule of tokens whose ns per
+ * token is @interval_ns: FG__RULE_OK or FG__RULE_BAD_PENALTY. */
+enum fg__rule_bad fg__penalty_check(const fg_rule *rule, uint64_t interval_ns);
+
+/* Whether @p's penalty fields are ones fg_rule_set() writes. */
+int fg__penalty_sane(const struct fg_rule_params *p);
+
+/*
+ * The penalty box after a denial of (@idx, @key) at @now by a rule with
+ * FG__RULE_PENALTY (lib/penalty.c): count it, and if it is the one that
+ * makes N within T, block the key: its bucket, found at @ref with the
+ * pair *@p, is taken to at least @now + tau + block.  1 blocked, with *@p
+ * the pair as left (and @ref, if the key had to be found again); 0 not.
+ */
+int fg__penalty(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                const void *key, size_t len, uint64_t now, struct fg_ref *ref,
+                struct fg_pair *p);
+
+/* After a denial by rule @rc (not a shadow's): the penalty, if the rule
+ * has one.  Inline, so that a rule without pays a test of a flag. */
+static inline void fg__penalize(fg_client *c, unsigned idx,
+                                const struct fg_rule_cache *rc, const void *key,
+                                size_t len, uint64_t now, struct fg_ref *ref,
+                                struct fg_pair *p)
+{
+	if (__builtin_expect(
+	        (rc->flags & (FG__RULE_PENALTY | FG__RULE_SHADOW)) ==
+	            FG__RULE_PENALTY,
+	        0))
+		(void)fg__penalty(c, idx, rc, key, len, now, ref, p);
+}
+
+/*
+ * Lift a block of (@idx, @key): refill its bucket and forget its recent
+ * denials (floodgate reset).  1 if there was something to refill, else 0;
+ * or FG_EINVAL.
+ */
+int fg__penalty_lift(fg_client *c, unsigned idx, const void *key, size_t len,
+                     uint64_t now);
 
 /* fg_create(); *@built (if not NULL) is 1 when it made a new segment
  * (the daemon then restores its snapshot). */
