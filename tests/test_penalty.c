@@ -407,3 +407,67 @@ Test(penalty, four_processes_make_one_block_and_none_is_admitted_during_it)
 	munmap(shm, sizeof *shm);
 	pol_destroy(c);
 }
+
+/* ------------------------------------------------------ floodgate.conf */
+
+Test(penalty, the_config_penalty_reaches_the_segment)
+{
+	fg_client *c = pol_create("conf", 100);
+	struct fgd_config cfg;
+	fg_rule_info ri;
+
+	pol_config(c,
+	           "segment x\n"
+	           "rule api capacity 1 rate 1/1h scope global "
+	           "penalty 3 denials in 10s block 30s share 20%\n",
+	           &cfg);
+	cr_assert_eq(fg_rule_get(c, pol_rule_index(c, "api"), &ri), 0);
+	cr_expect_eq(ri.flags, FG_RULE_PENALTY | FG_RULE_GLOBAL);
+	cr_expect_eq(ri.penalty_denials, 3);
+	cr_expect_eq(ri.penalty_window_ms, 10000);
+	cr_expect_eq(ri.penalty_block_ms, 30000);
+	fgd_config_free(&cfg);
+	pol_destroy(c);
+}
+
+static void refused(const char *rule, const char *why)
+{
+	const char *err = pol_config_error(rule);
+
+	cr_assert_not_null(err, "accepted: %s", rule);
+	cr_expect(strstr(err, why) != NULL, "%s\n  said: %s\n  not: %s", rule,
+	          err, why);
+}
+
+Test(penalty, config_errors_say_what_is_wrong_with_the_penalty)
+{
+	refused("rule a capacity 1 rate 1/1s penalty 0 denials in 10s block 1m",
+	        "t.conf:2: rule 'a': penalty denials '0' must be a number "
+	        "from 1 to 1000000");
+	refused("rule a capacity 1 rate 1/1s penalty x denials in 10s block 1m",
+	        "penalty denials 'x' must be a number");
+	refused("rule a capacity 1 rate 1/1s penalty 5 denial in 10s block 1m",
+	        "rule 'a': penalty must read penalty N denials in DURATION "
+	        "block DURATION, like penalty 5 denials in 10s block 1m");
+	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 10 block 1m",
+	        "rule 'a': penalty window '10' needs a unit");
+	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 10s block 0ms",
+	        "rule 'a': penalty block must be a duration like 500ms, from "
+	        "1ms to");
+	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 2d block 1m",
+	        "penalty window must be a duration");
+	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 10s",
+	        "rule 'a': penalty needs its words: penalty N denials in "
+	        "DURATION block DURATION");
+	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 10s block 1m "
+	        "penalty 5 denials in 10s block 1m",
+	        "'penalty' given twice");
+	refused("rule a in-flight 4 penalty 5 denials in 10s block 1m",
+	        "an in-flight rule takes no 'penalty'");
+	refused("rule a capacity 1 rate 1000000/1ms "
+	        "penalty 5 denials in 10s block 24h",
+	        "rule 'a': the penalty's block plus capacity / rate and "
+	        "max-delay spans more than 2^56 ns, or is 2^32 tokens or more");
+	cr_expect_null(pol_config_error("rule a capacity 1 rate 1/1s "
+	                                "penalty 1 denials in 1ms block 24h"));
+}
