@@ -300,8 +300,12 @@ Test(config, rejects_line_over_1024_bytes)
 
 Test(config, rejects_too_many_words)
 {
+	/* 33 words: the longest rule line has 24 */
 	rejects("rule a capacity 1 rate 1/1s default default default default "
-	        "default default default default default default default\n",
+	        "default default default default default default default "
+	        "default default default default default default default "
+	        "default default default default default default default "
+	        "default default\n",
 	        1, "too many words");
 }
 
