@@ -270,6 +270,25 @@ int fg__penalty(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
                 const void *key, size_t len, uint64_t now, struct fg_ref *ref,
                 struct fg_pair *p);
 
+/* How long from @now the bucket at @tat of rule @rc stays blocked by its
+ * penalty (lib/penalty.c): the time until it is empty again, when its
+ * debt goes past what admissions and reservations make; else 0. */
+static inline uint64_t fg__penalty_blocked(const struct fg_rule_cache *rc,
+                                           uint64_t tat, uint64_t now)
+{
+	if (!(rc->flags & FG__RULE_PENALTY) || tat == FG_TAT_EVICTED ||
+	    tat <= now || tat - now <= rc->tau_ns + rc->max_delay_ns)
+		return 0;
+	return tat - now - rc->tau_ns;
+}
+
+/* Whether a bucket's key is a penalty's tally of denials (lib/penalty.c),
+ * which no caller's key is: for what lists keys. */
+static inline int fg__penalty_tally(const uint8_t *key, size_t len)
+{
+	return len > 0 && key[0] == '\0';
+}
+
 /* After a denial by rule @rc (not a shadow's): the penalty, if the rule
  * has one.  Inline, so that a rule without pays a test of a flag. */
 static inline void fg__penalize(fg_client *c, unsigned idx,

@@ -186,8 +186,8 @@ int fg__penalty(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
                 const void *key, size_t len, uint64_t now, struct fg_ref *ref,
                 struct fg_pair *p)
 {
-	if (p->tat - now > rc->tau_ns + rc->max_delay_ns)
-		return 0; /* blocked: what it is denied now does not count */
+	if (fg__penalty_blocked(rc, p->tat, now))
+		return 0; /* what it is denied while blocked does not count */
 	if (!tally(c, idx, rc, key, len, now) ||
 	    !block(c, idx, rc, key, len, now, ref, p))
 		return 0;

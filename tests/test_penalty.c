@@ -451,9 +451,10 @@ Test(penalty, config_errors_say_what_is_wrong_with_the_penalty)
 	        "block DURATION, like penalty 5 denials in 10s block 1m");
 	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 10 block 1m",
 	        "rule 'a': penalty window '10' needs a unit");
-	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 10s block 0ms",
-	        "rule 'a': penalty block must be a duration like 500ms, from "
-	        "1ms to");
+	refused(
+	    "rule a capacity 1 rate 1/1s penalty 5 denials in 10s block 0ms",
+	    "rule 'a': penalty block must be a duration like 500ms, from "
+	    "1ms to");
 	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 2d block 1m",
 	        "penalty window must be a duration");
 	refused("rule a capacity 1 rate 1/1s penalty 5 denials in 10s",
