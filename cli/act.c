@@ -127,7 +127,8 @@ static int owner_only(struct fgc *c)
  * (lib/penalty.c).  1 if it was refilled. */
 static int refill(struct fgc *c, unsigned idx, const char *key, size_t len)
 {
-	return fg__penalty_lift(c->fg, idx, key, len, fg__now_ns()) == 1;
+	return fg__penalty_lift(&c->fg->seg.tbl, idx, key, len, fg__now_ns()) ==
+	       1;
 }
 
 int fgc_cmd_reset(struct fgc *c, int argc, char **argv)

@@ -141,7 +141,7 @@ uint64_t fgc_blocked_ms(struct fgc *c, unsigned rule, uint64_t tat,
                         uint64_t now)
 {
 	return fg__ns_to_ms_ceil(
-	    fg__penalty_blocked(fg__rule_params(c->fg, rule), tat, now));
+	    fg__penalty_blocked(&fg__rule_params(c->fg, rule)->pen, tat, now));
 }
 
 int64_t fgc_tokens_left(struct fgc *c, unsigned rule, uint64_t tat,

@@ -250,7 +250,7 @@ struct fgd_remote *fgd_counts_mark(struct fgd_counts *c, uint64_t origin_id,
 static uint64_t max_debt(const struct fgd_counts *c,
                          const struct fg_rule_cache *rc)
 {
-	uint64_t tau = rc->tau_ns + rc->block_ns;
+	uint64_t tau = rc->tau_ns + rc->pen.block_ns;
 	uint64_t per = c->debt_window_ns + tau,
 	         peers = c->npeers ? c->npeers : 1;
 	uint64_t cap = UINT64_C(1) << 60;
@@ -272,8 +272,8 @@ static uint64_t honest_tokens(const struct fg_rule_cache *rc, uint64_t dt_ms)
 	uint64_t n = rc->capacity + ns / rc->interval_ns;
 
 	if (rc->flags & FG__RULE_PENALTY)
-		n += (rc->max_delay_ns + rc->block_ns) / rc->interval_ns + 2 +
-		     ns / rc->tally_ns;
+		n += (rc->max_delay_ns + rc->pen.block_ns) / rc->interval_ns +
+		     2 + ns / rc->pen.tally_ns;
 	return n;
 }
 

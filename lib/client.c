@@ -185,9 +185,7 @@ static void params_refresh(fg_client *c, unsigned idx)
 	                 : (uint64_t)p.capacity * p.interval_ns;
 	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
-	rc->tally_ns = (uint64_t)p.penalty_window_ms * 1000000u;
-	rc->tally_tau_ns = rc->tally_ns * p.penalty_denials;
-	rc->block_ns = (uint64_t)p.penalty_block_ms * 1000000u;
+	fg__penalty_of(&p, &rc->pen);
 	rc->flags = p.flags;
 }
 

@@ -20,6 +20,7 @@
 #endif
 
 #include "lib/floodgate.h"
+#include "lib/penalty.h"
 #include "shm/pair.h"
 #include "shm/segment.h"
 
@@ -35,9 +36,7 @@ struct fg_rule_cache {
 	uint64_t max_delay_ns; /* fg_reserve(): tau_ns + this at most */
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
-	/* FG__RULE_PENALTY (lib/penalty.c): the count of denials, a bucket
-	 * of tally_tau_ns refilled one every tally_ns; the block */
-	uint64_t tally_ns, tally_tau_ns, block_ns;
+	struct fg_penalty pen; /* all 0 without FG__RULE_PENALTY */
 };
 
 struct fg_client {
@@ -252,45 +251,9 @@ enum fg__rule_bad {
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
 
-/* fg__rule_check() of the penalty of a rule of tokens whose ns per
- * token is @interval_ns: FG__RULE_OK or FG__RULE_BAD_PENALTY. */
-enum fg__rule_bad fg__penalty_check(const fg_rule *rule, uint64_t interval_ns);
-
-/* Whether @p's penalty fields are ones fg_rule_set() writes. */
-int fg__penalty_sane(const struct fg_rule_params *p);
-
-/*
- * The penalty box after a denial of (@idx, @key) at @now by a rule with
- * FG__RULE_PENALTY (lib/penalty.c): count it, and if it is the one that
- * makes N within T, block the key: its bucket, found at @ref with the
- * pair *@p, is taken to at least @now + tau + block.  1 blocked, with *@p
- * the pair as left (and @ref, if the key had to be found again); 0 not.
- */
-int fg__penalty(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-                const void *key, size_t len, uint64_t now, struct fg_ref *ref,
-                struct fg_pair *p);
-
-/* How long from @now the bucket at @tat of rule @rc stays blocked by its
- * penalty (lib/penalty.c): the time until it is empty again, when its
- * debt goes past what admissions and reservations make; else 0. */
-static inline uint64_t fg__penalty_blocked(const struct fg_rule_cache *rc,
-                                           uint64_t tat, uint64_t now)
-{
-	if (!(rc->flags & FG__RULE_PENALTY) || tat == FG_TAT_EVICTED ||
-	    tat <= now || tat - now <= rc->tau_ns + rc->max_delay_ns)
-		return 0;
-	return tat - now - rc->tau_ns;
-}
-
-/* Whether a bucket's key is a penalty's tally of denials (lib/penalty.c),
- * which no caller's key is: for what lists keys. */
-static inline int fg__penalty_tally(const uint8_t *key, size_t len)
-{
-	return len > 0 && key[0] == '\0';
-}
-
-/* After a denial by rule @rc (not a shadow's): the penalty, if the rule
- * has one.  Inline, so that a rule without pays a test of a flag. */
+/* After a denial by rule @idx of @rc (not a shadow's): the penalty, if
+ * the rule has one (lib/penalty.c).  Inline, so that a rule without pays
+ * a test of a flag. */
 static inline void fg__penalize(fg_client *c, unsigned idx,
                                 const struct fg_rule_cache *rc, const void *key,
                                 size_t len, uint64_t now, struct fg_ref *ref,
@@ -300,16 +263,9 @@ static inline void fg__penalize(fg_client *c, unsigned idx,
 	        (rc->flags & (FG__RULE_PENALTY | FG__RULE_SHADOW)) ==
 	            FG__RULE_PENALTY,
 	        0))
-		(void)fg__penalty(c, idx, rc, key, len, now, ref, p);
+		(void)fg__penalty(&c->seg.tbl, &c->seg.rules[idx], idx,
+		                  &rc->pen, key, len, now, ref, p);
 }
-
-/*
- * Lift a block of (@idx, @key): refill its bucket and forget its recent
- * denials (floodgate reset).  1 if there was something to refill, else 0;
- * or FG_EINVAL.
- */
-int fg__penalty_lift(fg_client *c, unsigned idx, const void *key, size_t len,
-                     uint64_t now);
 
 /* fg_create(); *@built (if not NULL) is 1 when it made a new segment
  * (the daemon then restores its snapshot). */

@@ -134,7 +134,8 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 	    FG_TAU_MAX - rule->capacity * t)
 		return FG__RULE_TOO_LATE;
 	*interval_ns = t;
-	return fg__penalty_check(rule, t);
+	return fg__penalty_check(rule, t) == 0 ? FG__RULE_OK
+	                                        : FG__RULE_BAD_PENALTY;
 }
 
 /* Write @p as rule @idx's next live copy (caller holds the owner lock). */

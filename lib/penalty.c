@@ -18,6 +18,15 @@
  * takes one, with one cmpxchg16b that leaves its count alone (a tally
  * admits nothing: the harvest never sees it grow, nothing is gossiped).
  * The denial whose take leaves it with no whole token blocks the key.
+ * Where the table has no room for a tally, the denial goes uncounted; a
+ * host rule's tally may take the place of one of the rule's own full
+ * buckets, as a check's new key does (a global rule's full buckets are
+ * the daemon's to evict, once harvested).
+ *
+ * Layering.  This file works on the table and the rule's record, with
+ * what it needs of the rule in struct fg_penalty (penalty.h), and calls
+ * nothing of client.c: the check calls it (fg__penalize()), so that the
+ * modules stay a hierarchy.
  *
  * Why one token every T, not every T/N.  From a full tally, the N-th of
  * denials at t1 <= ... <= tN empties it iff tN - t1 < T: N denials within
@@ -54,14 +63,14 @@
  * report (gossip/counts.c) allow for the blocks a rule can make.  The
  * tally is this host's: the other hosts count their own denials.
  */
-#include "lib/client.h"
+#include "lib/penalty.h"
 
+#include <string.h>
 #include <urcu/uatomic.h>
 
 #include "shm/gcra.h"
 #include "shm/hash.h"
 #include "shm/scan.h"
-#include "shm/table.h"
 
 #define MS UINT64_C(1000000)
 
@@ -83,67 +92,117 @@ static size_t tally_key(const struct fg_table *t, unsigned idx, const void *key,
 	return FG_KEY_MAX;
 }
 
-enum fg__rule_bad fg__penalty_check(const fg_rule *rule, uint64_t interval_ns)
+/* The one check of both fg__penalty_check() and fg__penalty_sane(). */
+static int fits(uint64_t n, uint64_t window, uint64_t block, uint64_t tau,
+                uint64_t max_delay, uint64_t interval_ns)
 {
-	const uint64_t tau = rule->capacity * interval_ns;
-	const uint64_t window = rule->penalty_window_ms * MS;
-	const uint64_t block = rule->penalty_block_ms * MS;
+	return n != 0 && window != 0 && block != 0 &&
+	       n <= FG_TAU_MAX / window &&
+	       block <= FG_TAU_MAX - tau - max_delay &&
+	       (tau + block) / interval_ns < UINT32_MAX;
+}
 
+int fg__penalty_check(const fg_rule *rule, uint64_t interval_ns)
+{
 	if (!(rule->flags & FG_RULE_PENALTY))
 		return (rule->penalty_denials | rule->penalty_window_ms |
 		        rule->penalty_block_ms)
-		           ? FG__RULE_BAD_PENALTY
-		           : FG__RULE_OK;
-	if (rule->penalty_denials == 0 || window == 0 || block == 0 ||
-	    rule->penalty_denials > FG_TAU_MAX / window ||
-	    block > FG_TAU_MAX - tau - rule->max_delay_ms * MS ||
-	    (tau + block) / interval_ns >= UINT32_MAX)
-		return FG__RULE_BAD_PENALTY;
-	return FG__RULE_OK;
+		           ? -1
+		           : 0;
+	return fits(rule->penalty_denials, rule->penalty_window_ms * MS,
+	            rule->penalty_block_ms * MS, rule->capacity * interval_ns,
+	            rule->max_delay_ms * MS, interval_ns)
+	           ? 0
+	           : -1;
 }
 
 int fg__penalty_sane(const struct fg_rule_params *p)
 {
-	const uint64_t window = p->penalty_window_ms * MS;
-	const uint64_t block = p->penalty_block_ms * MS;
-	uint64_t tau;
-
 	if (!(p->flags & FG__RULE_PENALTY))
 		return (p->penalty_denials | p->penalty_window_ms |
 		        p->penalty_block_ms | p->reserved) == 0;
-	if ((p->flags & FG__RULE_IN_FLIGHT) || p->reserved != 0 ||
-	    p->penalty_denials == 0 || window == 0 || block == 0)
+	if ((p->flags & FG__RULE_IN_FLIGHT) || p->reserved != 0)
 		return 0;
-	tau = p->capacity * p->interval_ns; /* the caller checked it fits */
-	return p->penalty_denials <= FG_TAU_MAX / window &&
-	       block <= FG_TAU_MAX - tau - p->max_delay_ns &&
-	       (tau + block) / p->interval_ns < UINT32_MAX;
+	/* the caller checked that capacity x interval fits */
+	return fits(p->penalty_denials, p->penalty_window_ms * MS,
+	            p->penalty_block_ms * MS, p->capacity * p->interval_ns,
+	            p->max_delay_ns, p->interval_ns);
+}
+
+void fg__penalty_of(const struct fg_rule_params *p, struct fg_penalty *pen)
+{
+	memset(pen, 0, sizeof *pen);
+	if (!(p->flags & FG__RULE_PENALTY))
+		return;
+	pen->interval_ns = p->interval_ns;
+	pen->tau_ns = p->capacity * p->interval_ns;
+	pen->max_delay_ns = p->max_delay_ns;
+	pen->tally_ns = p->penalty_window_ms * MS;
+	pen->tally_tau_ns = pen->tally_ns * p->penalty_denials;
+	pen->block_ns = p->penalty_block_ms * MS;
+	pen->evict = !(p->flags & FG__RULE_GLOBAL);
+}
+
+static int own_bucket(void *arg, unsigned rule)
+{
+	return rule == *(const unsigned *)arg;
+}
+
+/*
+ * Find the bucket of (@idx, @key), inserting it if it is absent, with its
+ * pair in *@p (never an eviction's mark): 1, or 0 when the table has no
+ * room.  As a check finds one (fg__bucket_find()), but making room only
+ * with the rule's own full buckets, and only if @pen says it may.
+ */
+static int find(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
+                const void *key, size_t len, uint64_t now, struct fg_ref *ref,
+                struct fg_pair *p)
+{
+	const uint64_t h = fg__hash64(t->seed, idx, key, len);
+	unsigned tries = 0;
+
+	for (;;) {
+		struct fg_slot *s =
+		    fg__table_find_ref(t, idx, key, len, h, ref);
+
+		if (s == NULL) {
+			if (!pen->evict || tries++ == 4 ||
+			    !fg__table_make_room(t, h, now, own_bucket, &idx))
+				return 0;
+			continue;
+		}
+		fg__pair_load(s, p);
+		if (!fg__ref_valid(ref))
+			continue;
+		if (p->tat != FG_TAT_EVICTED)
+			return 1;
+		fg__table_bury(t, ref); /* evicted under us: absent now */
+	}
 }
 
 /* Count a denial of (@idx, @key) at @now in its tally: 1 if it is the
  * one that empties it (the key is to be blocked). */
-static int tally(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+static int tally(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
                  const void *key, size_t len, uint64_t now)
 {
-	struct fg_table *t = &c->seg.tbl;
 	uint8_t k[FG_KEY_MAX];
 	size_t klen = tally_key(t, idx, key, len, k);
-	uint64_t h = fg__hash64(t->seed, idx, k, klen), next;
 	struct fg_ref ref;
 	struct fg_pair p;
+	uint64_t next;
 
-	if (!fg__bucket_find(c, idx, k, klen, h, now, &ref, &p))
+	if (!find(t, idx, pen, k, klen, now, &ref, &p))
 		return 0; /* no room: the denial goes uncounted */
 	for (;;) {
-		if (!fg__gcra_take(p.tat, now, rc->tally_ns, rc->tally_tau_ns,
+		if (!fg__gcra_take(p.tat, now, pen->tally_ns, pen->tally_tau_ns,
 		                   1, &next))
 			return 0; /* empty already: blocked, or just was */
 		if (fg__pair_advance(ref.s, &p, next, 0))
-			return next - now > rc->tally_tau_ns - rc->tally_ns;
+			return next - now > pen->tally_tau_ns - pen->tally_ns;
 		/* moved by another denial; or the group changed, or the
 		 * tally is being evicted: find it again */
 		if ((!fg__ref_valid(&ref) || p.tat == FG_TAT_EVICTED) &&
-		    !fg__bucket_find(c, idx, k, klen, h, now, &ref, &p))
+		    !find(t, idx, pen, k, klen, now, &ref, &p))
 			return 0;
 	}
 }
@@ -153,20 +212,19 @@ static int tally(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
  * fraction of one more than tat moves: the other hosts block no less):
  * 1 done (*@p as left), 0 when it is gone and the table has no room for
  * it again. */
-static int block(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+static int block(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
                  const void *key, size_t len, uint64_t now, struct fg_ref *ref,
                  struct fg_pair *p)
 {
-	struct fg_table *t = &c->seg.tbl;
-	const uint64_t until = now + rc->tau_ns + rc->block_ns;
-	const uint64_t T = rc->interval_ns;
+	const uint64_t until = now + pen->tau_ns + pen->block_ns;
+	const uint64_t T = pen->interval_ns;
 
 	for (;;) {
 		uint64_t base = fg__gcra_base(p->tat, now), k;
 
 		if (base >= until)
 			return 1;               /* in debt that long already */
-		k = (until - base + T - 1) / T; /* below 2^32: penalty_sane */
+		k = (until - base + T - 1) / T; /* below 2^32: fits() */
 		if (fg__pair_advance(ref->s, p, until, k)) {
 			if (p->word & FG_W_CLEAN) /* for the harvest */
 				fg__table_touch(t, fg__ref_block(t, ref));
@@ -175,23 +233,21 @@ static int block(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 			return 1;
 		}
 		if ((!fg__ref_valid(ref) || p->tat == FG_TAT_EVICTED) &&
-		    !fg__bucket_find(c, idx, key, len,
-		                     fg__hash64(t->seed, idx, key, len), now,
-		                     ref, p))
+		    !find(t, idx, pen, key, len, now, ref, p))
 			return 0;
 	}
 }
 
-int fg__penalty(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-                const void *key, size_t len, uint64_t now, struct fg_ref *ref,
-                struct fg_pair *p)
+int fg__penalty(struct fg_table *t, struct fg_rule_rec *rec, unsigned idx,
+                const struct fg_penalty *pen, const void *key, size_t len,
+                uint64_t now, struct fg_ref *ref, struct fg_pair *p)
 {
-	if (fg__penalty_blocked(rc, p->tat, now))
+	if (fg__penalty_blocked(pen, p->tat, now))
 		return 0; /* what it is denied while blocked does not count */
-	if (!tally(c, idx, rc, key, len, now) ||
-	    !block(c, idx, rc, key, len, now, ref, p))
+	if (!tally(t, idx, pen, key, len, now) ||
+	    !block(t, idx, pen, key, len, now, ref, p))
 		return 0;
-	uatomic_inc(&c->seg.rules[idx].penalties);
+	uatomic_inc(&rec->penalties);
 	return 1;
 }
 
@@ -206,18 +262,16 @@ static int refill(struct fg_table *t, unsigned idx, const void *key, size_t len,
 	return fg__bucket_refill(t, &v, now);
 }
 
-int fg__penalty_lift(fg_client *c, unsigned idx, const void *key, size_t len,
-                     uint64_t now)
+int fg__penalty_lift(struct fg_table *t, unsigned idx, const void *key,
+                     size_t len, uint64_t now)
 {
-	struct fg_table *t;
 	uint8_t k[FG_KEY_MAX];
 	size_t klen;
 	int done;
 
-	if (c == NULL || idx >= FG_MAX_RULES || key == NULL || len == 0 ||
+	if (t == NULL || idx >= FG_MAX_RULES || key == NULL || len == 0 ||
 	    len > FG_KEY_MAX)
 		return FG_EINVAL;
-	t = &c->seg.tbl;
 	klen = tally_key(t, idx, key, len, k);
 	done = refill(t, idx, key, len, now);
 	(void)refill(t, idx, k, klen, now); /* its denials are forgiven */

@@ -235,14 +235,14 @@ Test(penalty, reset_lifts_the_block_and_forgets_the_denials)
 	(void)denials(c, "k", ms, 3);
 	cr_assert_eq(blocks(c), 1);
 	idx = pol_rule_index(c, "api");
-	cr_assert_eq(fg__penalty_lift(c, idx, "k", 1, fg__now_ns()), 1);
+	cr_assert_eq(fg__penalty_lift(&c->seg.tbl, idx, "k", 1, fg__now_ns()), 1);
 	cr_expect_eq(pol_left(c, "api", "k"), 1, "refilled");
 	cr_expect_eq(fg_allow(c, "api", "k", 1, NULL), 1);
 	/* the count starts again: two denials do not block */
 	cr_expect_eq(fg_allow(c, "api", "k", 1, NULL), 0);
 	cr_expect_eq(fg_allow(c, "api", "k", 1, NULL), 0);
 	cr_expect_eq(blocks(c), 1);
-	cr_expect_eq(fg__penalty_lift(c, idx, "absent", 6, fg__now_ns()), 0);
+	cr_expect_eq(fg__penalty_lift(&c->seg.tbl, idx, "absent", 6, fg__now_ns()), 0);
 	pol_destroy(c);
 }
 
