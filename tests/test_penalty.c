@@ -235,14 +235,16 @@ Test(penalty, reset_lifts_the_block_and_forgets_the_denials)
 	(void)denials(c, "k", ms, 3);
 	cr_assert_eq(blocks(c), 1);
 	idx = pol_rule_index(c, "api");
-	cr_assert_eq(fg__penalty_lift(&c->seg.tbl, idx, "k", 1, fg__now_ns()), 1);
+	cr_assert_eq(fg__penalty_lift(&c->seg.tbl, idx, "k", 1, fg__now_ns()),
+	             1);
 	cr_expect_eq(pol_left(c, "api", "k"), 1, "refilled");
 	cr_expect_eq(fg_allow(c, "api", "k", 1, NULL), 1);
 	/* the count starts again: two denials do not block */
 	cr_expect_eq(fg_allow(c, "api", "k", 1, NULL), 0);
 	cr_expect_eq(fg_allow(c, "api", "k", 1, NULL), 0);
 	cr_expect_eq(blocks(c), 1);
-	cr_expect_eq(fg__penalty_lift(&c->seg.tbl, idx, "absent", 6, fg__now_ns()), 0);
+	cr_expect_eq(
+	    fg__penalty_lift(&c->seg.tbl, idx, "absent", 6, fg__now_ns()), 0);
 	pol_destroy(c);
 }
 
@@ -314,6 +316,24 @@ Test(penalty, rule_set_refuses_penalties_that_do_not_hold_together)
 	cr_assert_eq(fg_rule_get(c, pol_rule_index(c, "r"), &ri), 0);
 	cr_expect_eq(ri.penalty_block_ms, 60000, "what was refused left it");
 	pol_destroy(c);
+}
+
+/* Layout 6 gave the rule parameters their penalty (shm/layout.h): a
+ * segment of layout 5, as the version before wrote it (its seed of the
+ * segment fuzz corpus), whose clients would read the second copy of a
+ * rule's parameters at the wrong offset, is refused. */
+Test(penalty, a_segment_of_layout_version_5_is_refused)
+{
+	char name[64], path[128];
+	fg_client *w = NULL;
+
+	snprintf(name, sizeof name, "fg-policies-v5-%d", (int)getpid());
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	plant_old_segment("tests/fuzz/corpus/segment/v5-capacity-1-full", path);
+	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION);
+	cr_expect_null(w);
+	cr_expect_geq(FG_LAYOUT_VERSION, 6);
+	cr_expect_eq(fg_unlink(name), 0, "a segment of any version");
 }
 
 /* -------------------------------------------------- four processes */
