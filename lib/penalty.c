@@ -55,6 +55,11 @@
  * the block, by B / T denials: after a block shorter than N x T, fewer
  * denials than N may block the key again.
  *
+ * A process killed between its take of the tally's last token and the
+ * block leaves the key unblocked, its tally empty: the key is blocked by
+ * the first denial that finds a token again, one T later at most (a lost
+ * block, never a wrong one; said in CAVEATS of libfloodgate(3)).
+ *
  * Other hosts.  On a global rule, the k tokens are in the count, which
  * the daemon harvests and gossips as consumption (gossip/harvest.c), and
  * the other hosts debit them from their bucket of the key: a host whose
