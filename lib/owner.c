@@ -135,7 +135,7 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 		return FG__RULE_TOO_LATE;
 	*interval_ns = t;
 	return fg__penalty_check(rule, t) == 0 ? FG__RULE_OK
-	                                        : FG__RULE_BAD_PENALTY;
+	                                       : FG__RULE_BAD_PENALTY;
 }
 
 /* Write @p as rule @idx's next live copy (caller holds the owner lock). */
