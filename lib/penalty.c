@@ -43,8 +43,8 @@
  * reach that far, rounded up.  So the bucket is empty B from now, and
  * refills at the rule's rate from there: the next request may go after
  * B and one token's time (retry_after says so).  The block is the
- * bucket's tat, which
- * snapshots keep; and a refill (floodgate reset) lifts it.  Exactly one
+ * bucket's tat, which snapshots keep, and which a refill (floodgate
+ * reset) lifts.  Exactly one
  * denial takes the tally's last token, so concurrent denials from any
  * number of processes make one block, and no check after the block's
  * cmpxchg16b is admitted before it ends (each admission is the GCRA test
