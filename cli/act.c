@@ -122,15 +122,13 @@ static int owner_only(struct fgc *c)
 }
 
 /* Refill: consumed stays (grow-only: the daemon harvests it); a bucket
- * already full, being evicted or gone is left alone.  1 if it was
- * refilled. */
+ * already full, being evicted or gone is left alone.  A penalty's block
+ * is lifted with it, and the key's recent denials forgotten
+ * (lib/penalty.c).  1 if it was refilled. */
 static int refill(struct fgc *c, unsigned idx, const char *key, size_t len)
 {
-	struct fg_slot_view v;
-
-	if (!fg__bucket_get(&c->fg->seg.tbl, idx, key, len, &v))
-		return 0;
-	return fg__bucket_refill(&c->fg->seg.tbl, &v, fg__now_ns());
+	return fg__penalty_lift(&c->fg->seg.tbl, idx, key, len, fg__now_ns()) ==
+	       1;
 }
 
 int fgc_cmd_reset(struct fgc *c, int argc, char **argv)

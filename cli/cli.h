@@ -138,6 +138,10 @@ int fgc_slot_read(struct fg_table *t, uint64_t i, struct fgc_item *it);
 /* The live bucket of (@rule, @key), zeroed if there is none; 1 if found. */
 int fgc_bucket_read(struct fgc *c, unsigned rule, const void *key, size_t len,
                     struct fgc_item *it);
+/* ms the bucket of rule @rule whose tat is @tat stays blocked by the
+ * rule's penalty (lib/penalty.c); 0: it is not. */
+uint64_t fgc_blocked_ms(struct fgc *c, unsigned rule, uint64_t tat,
+                        uint64_t now);
 /* Tokens left in a bucket whose tat is @tat (negative: in debt). */
 int64_t fgc_tokens_left(struct fgc *c, unsigned rule, uint64_t tat,
                         uint64_t now);

@@ -248,6 +248,7 @@ static void row_json(struct fgc *c, const struct list_opts *o,
 		fgu_json_u64(j, x->remote);
 	else
 		fgu_json_null(j);
+	fgu_json_ku64(j, "blocked_ms", fgc_blocked_ms(c, x->rule, x->tat, now));
 	if (o->top) {
 		fgu_json_ku64(j, "window_ms", o->window);
 		fgu_json_ku64(j, "window_offered",
@@ -271,8 +272,10 @@ static void header_text(struct fgc *c, const struct list_opts *o)
 static void row_text(struct fgc *c, const struct list_opts *o,
                      const struct fgc_item *x, uint64_t now)
 {
-	char hk[HUMAN_KEY_MAX], rem[24];
+	char hk[HUMAN_KEY_MAX], rem[24], dur[FGU_HUMAN_MAX],
+	    blk[FGU_HUMAN_MAX + 16] = "";
 	int64_t left = fgc_tokens_left(c, x->rule, x->tat, now);
+	uint64_t blocked;
 
 	fgc_human_key(x->key, x->klen, hk);
 	if (o->top) {
@@ -288,11 +291,16 @@ static void row_text(struct fgc *c, const struct list_opts *o,
 		snprintf(rem, sizeof rem, "%" PRIu64, x->remote);
 	else
 		snprintf(rem, sizeof rem, "-");
-	fgc_out(
-	    c, "%-16s %-24s %8" PRId64 " %8u %10" PRIu64 " %10s %8" PRIu64 "\n",
-	    c->fg->names[x->rule], hk, left,
-	    fg__rule_params(c->fg, x->rule)->capacity, x->consumed, rem,
-	    x->denied);
+	blocked = fgc_blocked_ms(c, x->rule, x->tat, now);
+	if (blocked != 0) /* only where there is one: the columns stay */
+		snprintf(blk, sizeof blk, " blocked %s",
+		         fgu_duration(blocked, dur, sizeof dur));
+	fgc_out(c,
+	        "%-16s %-24s %8" PRId64 " %8u %10" PRIu64 " %10s %8" PRIu64
+	        "%s\n",
+	        c->fg->names[x->rule], hk, left,
+	        fg__rule_params(c->fg, x->rule)->capacity, x->consumed, rem,
+	        x->denied, blk);
 }
 
 static void footer_text(struct fgc *c, const struct list_opts *o,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "shm/clock.h"
 #include "shm/scan.h"
 #include "util/human.h"
 
@@ -117,8 +118,8 @@ int fgc_slot_read(struct fg_table *t, uint64_t i, struct fgc_item *it)
 {
 	struct fg_slot_view v;
 
-	if (!fg__slot_read(t, i, &v))
-		return 0;
+	if (!fg__slot_read(t, i, &v) || fg__penalty_tally(v.key, v.keylen))
+		return 0; /* a penalty's count of denials: not a key */
 	item_of(it, &v);
 	return 1;
 }
@@ -134,6 +135,13 @@ int fgc_bucket_read(struct fgc *c, unsigned rule, const void *key, size_t len,
 	}
 	memset(it, 0, sizeof *it);
 	return 0;
+}
+
+uint64_t fgc_blocked_ms(struct fgc *c, unsigned rule, uint64_t tat,
+                        uint64_t now)
+{
+	return fg__ns_to_ms_ceil(
+	    fg__penalty_blocked(&fg__rule_params(c->fg, rule)->pen, tat, now));
 }
 
 int64_t fgc_tokens_left(struct fgc *c, unsigned rule, uint64_t tat,

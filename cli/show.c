@@ -211,25 +211,44 @@ static void rule_json(struct fgc *c, const fg_rule_info *ri,
 	fgu_json_ku64(j, "max_delay_ms", ri->max_delay_ms);
 	fgu_json_kbool(j, "in_flight", ri->flags & FG_RULE_IN_FLIGHT);
 	fgu_json_ku64(j, "lease_ms", ri->lease_ms);
+	fgu_json_ku64(j, "penalty_denials", ri->penalty_denials);
+	fgu_json_ku64(j, "penalty_window_ms", ri->penalty_window_ms);
+	fgu_json_ku64(j, "penalty_block_ms", ri->penalty_block_ms);
+	fgu_json_ku64(j, "penalty_blocks", ri->penalties);
 	fgu_json_object_end(j);
+}
+
+/* "N/WINDOW BLOCK" of a rule's penalty, "-" for none. */
+static char *penalty_text(const fg_rule_info *ri, char *buf, size_t len)
+{
+	char w[FGU_HUMAN_MAX], b[FGU_HUMAN_MAX];
+
+	if (!(ri->flags & FG_RULE_PENALTY))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%u in %s, %s", ri->penalty_denials,
+		         fgu_duration(ri->penalty_window_ms, w, sizeof w),
+		         fgu_duration(ri->penalty_block_ms, b, sizeof b));
+	return buf;
 }
 
 static void rule_text(struct fgc *c, const fg_rule_info *ri,
                       const fg_share_info *si)
 {
-	char rate[FGU_HUMAN_MAX], quota[24] = "-";
+	char rate[FGU_HUMAN_MAX], quota[24] = "-", pen[3 * FGU_HUMAN_MAX];
 
 	if (si->slot_quota != 0)
 		snprintf(quota, sizeof quota, "%" PRIu64, si->slot_quota);
 	fgc_out(c,
 	        "%-20s %10u %12s %-6s %-7s %-7s %-7s %10" PRIu64 " %8" PRIu64
-	        " %8s\n",
+	        " %8s %-18s %8" PRIu64 "\n",
 	        ri->name, ri->capacity, fgc_rule_rate(ri, rate, sizeof rate),
 	        fgc_rule_scope(ri->flags),
 	        ri->flags & FG_RULE_FAIL_CLOSED ? "closed" : "open",
 	        ri->flags & FG_RULE_SHADOW ? "shadow" : "enforce",
 	        ri->flags & FG_RULE_DEFAULT ? "yes" : "no", ri->table_full,
-	        si->slots, quota);
+	        si->slots, quota, penalty_text(ri, pen, sizeof pen),
+	        ri->penalties);
 }
 
 int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
@@ -246,9 +265,13 @@ int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 	if (c->json)
 		fgu_json_array(&c->j);
 	else
-		fgc_out(c, "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s %8s %8s\n",
-		        "RULE", "CAPACITY", "RATE", "SCOPE", "ON-FULL", "MODE",
-		        "DEFAULT", "TABLE-FULL", "SLOTS", "QUOTA");
+		fgc_out(
+		    c,
+		    "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s %8s %8s %-18s "
+		    "%8s\n",
+		    "RULE", "CAPACITY", "RATE", "SCOPE", "ON-FULL", "MODE",
+		    "DEFAULT", "TABLE-FULL", "SLOTS", "QUOTA", "PENALTY",
+		    "BLOCKS");
 	for (i = 0; i < FG_RULES_MAX; i++) {
 		if (fg_rule_get(c->fg, i, &ri) != 0 ||
 		    fg_rule_share_get(c->fg, i, &si) != 0)
@@ -270,6 +293,7 @@ struct bucket {
 	size_t len;
 	fg_rule_info ri;
 	int64_t left;
+	uint64_t blocked_ms; /* by the rule's penalty, from now */
 	struct fgc_item x;
 	int found;
 	struct fgc_reply r;
@@ -293,6 +317,7 @@ static void get_json(struct fgc *c, const struct bucket *b)
 	fgu_json_ku64(j, "capacity", b->ri.capacity);
 	fgu_json_ku64(j, "local_consumed", b->x.consumed);
 	fgu_json_ku64(j, "denied", b->x.denied);
+	fgu_json_ku64(j, "blocked_ms", b->blocked_ms);
 	fgu_json_kbool(j, "daemon", b->up);
 	fgu_json_name(j, "remote");
 	if (!b->up) {
@@ -315,6 +340,7 @@ static void get_json(struct fgc *c, const struct bucket *b)
 static void get_text(struct fgc *c, const struct bucket *b)
 {
 	char hk[HUMAN_KEY_MAX], rate[FGU_HUMAN_MAX], lag[FGU_HUMAN_MAX + 8];
+	char blk[FGU_HUMAN_MAX];
 	size_t i;
 
 	fgc_human_key((const uint8_t *)b->key, b->len, hk);
@@ -323,6 +349,9 @@ static void get_text(struct fgc *c, const struct bucket *b)
 	        fgc_rule_scope(b->ri.flags));
 	fgc_out(c, "key:          %s\n", hk);
 	fgc_out(c, "tokens left:  %" PRId64 "\n", b->left);
+	if (b->blocked_ms != 0)
+		fgc_out(c, "blocked:      for %s more (penalty)\n",
+		        fgu_duration(b->blocked_ms, blk, sizeof blk));
 	fgc_out(c, "local:        %" PRIu64 " consumed, %" PRIu64 " denied%s\n",
 	        b->x.consumed, b->x.denied, b->found ? "" : " (no bucket yet)");
 	if (!b->up)
@@ -355,6 +384,8 @@ int fgc_cmd_get(struct fgc *c, int argc, char **argv)
 	if ((e = fg__peek(c->fg, b.rule, b.key, b.len, &b.left)) != 0)
 		return fgc_fail(c, b.rule, e);
 	b.found = fgc_bucket_read(c, idx, b.key, b.len, &b.x);
+	if (b.found)
+		b.blocked_ms = fgc_blocked_ms(c, idx, b.x.tat, fg__now_ns());
 	fgu_hex(b.key, b.len, hex);
 	snprintf(req, sizeof req, "remote %s %s", b.rule, hex);
 	b.up = fgc_ask(c, req, &b.r, 0) == 0;

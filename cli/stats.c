@@ -79,6 +79,7 @@ static void stats_json(struct fgc *c, const fg_segment_stats *st,
 		fgu_json_ku64(j, "over_quota", si.over_quota);
 		fgu_json_ku64(j, "slots", si.slots);
 		fgu_json_ku64(j, "slot_quota", si.slot_quota);
+		fgu_json_ku64(j, "penalty_blocks", ri.penalties);
 		fgu_json_object_end(j);
 	}
 	fgu_json_array_end(j);
@@ -111,16 +112,16 @@ static void stats_text(struct fgc *c, const fg_segment_stats *st,
 	        " table full\n",
 	        st->used, st->capacity, st->inserts, st->abandoned, st->reaped,
 	        st->table_full);
-	fgc_out(c, "%-20s %12s %12s %10s %10s\n", "RULE", "ALLOWED", "DENIED",
-	        "TABLE-FULL", "OVER-QUOTA");
+	fgc_out(c, "%-20s %12s %12s %10s %10s %10s\n", "RULE", "ALLOWED",
+	        "DENIED", "TABLE-FULL", "OVER-QUOTA", "BLOCKS");
 	for (i = 0; i < FG_RULES_MAX; i++)
 		if (fg_rule_get(c->fg, i, &ri) == 0 &&
 		    fg_rule_share_get(c->fg, i, &si) == 0)
 			fgc_out(c,
 			        "%-20s %12" PRIu64 " %12" PRIu64 " %10" PRIu64
-			        " %10" PRIu64 "\n",
+			        " %10" PRIu64 " %10" PRIu64 "\n",
 			        ri.name, s->allowed[i], s->denied[i],
-			        ri.table_full, si.over_quota);
+			        ri.table_full, si.over_quota, ri.penalties);
 	if (!up)
 		fgc_out(c, "daemon: not running\n");
 	else if (r->n == 0)

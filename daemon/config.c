@@ -50,7 +50,7 @@
 
 #define FGD_LINE_MAX    1024       /* bytes, without the line end */
 #define FGD_FILE_MAX    (1u << 20) /* fgd_config_read() reads no more */
-#define MAX_WORDS       16         /* the longest rule line has 13 */
+#define MAX_WORDS       32         /* the longest rule line has 24 */
 #define CAPACITY_MAX    (UINT64_C(1) << 32)
 #define INTERVAL_MIN    10u
 #define INTERVAL_MAX    10000u

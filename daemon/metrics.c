@@ -118,7 +118,8 @@ enum rule_fig {
 	RF_FULL,
 	RF_SLOTS,
 	RF_QUOTA,
-	RF_OVER
+	RF_OVER,
+	RF_BLOCKS
 };
 
 static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
@@ -169,6 +170,9 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 			break;
 		case RF_OVER:
 			v = s->share[i].over_quota;
+			break;
+		case RF_BLOCKS:
+			v = ri[i].penalties;
 			break;
 		}
 		rule_sample(b, name, &ri[i], 0, (double)v);
@@ -241,6 +245,10 @@ static const struct {
      "Of floodgate_rule_table_full_total: checks of a new key refused "
      "because the rule's buckets held its quota of slots.",
      RF_OVER},
+    {"rule_penalty_blocks_total", "counter",
+     "Keys this host blocked by the rule's penalty (N denials within T: "
+     "denied for B); a block is counted where its denials were.",
+     RF_BLOCKS},
 };
 
 /* Inside the daemon, the last harvest's sums (refreshed by a scrape, see

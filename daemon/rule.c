@@ -5,6 +5,7 @@
  *   rule NAME capacity N rate R/PERIOD [scope host|global]
  *        [on-full open|closed] [mode enforce|shadow] [default]
  *        [max-delay DURATION] [share P%]
+ *        [penalty N denials in DURATION block DURATION]
  *   rule NAME in-flight N [lease DURATION] [on-full open|closed]
  *        [mode enforce|shadow] [share P%]
  *
@@ -39,12 +40,14 @@ enum {
 	K_INFLIGHT,
 	K_LEASE,
 	K_SHARE,
+	K_PENALTY,
 	K_N
 };
 
 /* What only a rule of tokens takes, and what only an in-flight one does. */
 #define K_TOKENS                                                               \
-	(1u << K_CAPACITY | 1u << K_RATE | 1u << K_DEFAULT | 1u << K_MAXDELAY)
+	(1u << K_CAPACITY | 1u << K_RATE | 1u << K_DEFAULT |                   \
+	 1u << K_MAXDELAY | 1u << K_PENALTY)
 #define K_LEASES (1u << K_INFLIGHT | 1u << K_LEASE)
 
 #define LEASE_DEFAULT_MS 60000u /* the lease when none is given */
@@ -64,7 +67,13 @@ static const struct keyword {
     [K_INFLIGHT] = {"in-flight", NULL, NULL, FG_RULE_IN_FLIGHT},
     [K_LEASE] = {"lease", NULL, NULL, 0},
     [K_SHARE] = {"share", NULL, NULL, 0},
+    [K_PENALTY] = {"penalty", NULL, NULL, FG_RULE_PENALTY},
 };
+
+/* The words after "penalty" (N, "denials", "in", T, "block", B). */
+#define PENALTY_WORDS 6
+#define PENALTY_FORM  "penalty N denials in DURATION block DURATION"
+#define DAY_MS        86400000u /* the longest window or block */
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
 static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
@@ -170,6 +179,33 @@ static int rule_share(const char *name, const char *s, struct fgd_rule *r,
 	return 0;
 }
 
+/* "penalty N denials in T block B", @w the PENALTY_WORDS words after
+ * "penalty" (the caller counted them). */
+static int rule_penalty(const char *name, char **w, struct fgd_rule *r,
+                        char *why, size_t len)
+{
+	uint64_t n;
+
+	if (strcmp(w[1], "denials") != 0 || strcmp(w[2], "in") != 0 ||
+	    strcmp(w[4], "block") != 0)
+		return fgu_why(why, len,
+		               "rule '%s': penalty must read " PENALTY_FORM
+		               ", like penalty 5 denials in 10s block 1m",
+		               name);
+	if (fgu_parse_uint(w[0], strlen(w[0]), 1, 1000000, &n) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': penalty denials '" CLIP "' must be "
+		               "a number from 1 to 1000000",
+		               name, w[0]);
+	r->penalty_denials = (uint32_t)n;
+	r->flags |= FG_RULE_PENALTY;
+	if (rule_ms(name, "penalty window", w[3], 1, DAY_MS,
+	            &r->penalty_window_ms, why, len) != 0)
+		return -1;
+	return rule_ms(name, "penalty block", w[5], 1, DAY_MS,
+	               &r->penalty_block_ms, why, len);
+}
+
 /* Keyword @k's value @val into @r. */
 static int value(const char *name, unsigned k, const char *val,
                  struct fgd_rule *r, char *why, size_t len)
@@ -232,7 +268,8 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			    why, len,
 			    "rule '%s': unknown keyword '" CLIP "' "
 			    "(capacity, rate, scope, on-full, mode, "
-			    "default, max-delay, in-flight, lease or share)",
+			    "default, max-delay, in-flight, lease, share or "
+			    "penalty)",
 			    name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",
@@ -240,6 +277,17 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 		*seen |= 1u << k;
 		if (k == K_DEFAULT) {
 			r->flags |= FG_RULE_DEFAULT;
+			continue;
+		}
+		if (k == K_PENALTY) {
+			if (nw - i <= PENALTY_WORDS)
+				return fgu_why(why, len,
+				               "rule '%s': penalty needs "
+				               "its words: " PENALTY_FORM,
+				               name);
+			if (rule_penalty(name, w + i + 1, r, why, len) != 0)
+				return -1;
+			i += PENALTY_WORDS;
 			continue;
 		}
 		if (i + 1 == nw)
@@ -260,7 +308,10 @@ void fgd_rule_lib(const struct fgd_rule *r, fg_rule *out)
 	                 .period_ms = r->period_ms,
 	                 .flags = r->flags,
 	                 .max_delay_ms = r->max_delay_ms,
-	                 .lease_ms = r->lease_ms};
+	                 .lease_ms = r->lease_ms,
+	                 .penalty_denials = r->penalty_denials,
+	                 .penalty_window_ms = r->penalty_window_ms,
+	                 .penalty_block_ms = r->penalty_block_ms};
 }
 
 /* What fg_rule_set() refuses, refused here, in its terms. */
@@ -289,6 +340,12 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 		return fgu_why(why, len,
 		               "rule '%s': capacity / rate plus max-delay "
 		               "spans more than 2^56 ns (834 days)",
+		               r->name);
+	case FG__RULE_BAD_PENALTY:
+		return fgu_why(why, len,
+		               "rule '%s': the penalty's block plus capacity "
+		               "/ rate and max-delay spans more than 2^56 ns, "
+		               "or is 2^32 tokens or more of the rate",
 		               r->name);
 	case FG__RULE_BAD_LEASES:
 		return fgu_why(why, len,

@@ -20,6 +20,10 @@ struct fgd_rule {
 	uint32_t max_delay_ms; /* 0: none */
 	uint32_t lease_ms;     /* in-flight rules */
 	uint32_t share_pct;    /* of the table's slots; 0: the default */
+
+	uint32_t penalty_denials;   /* FG_RULE_PENALTY: N denials ... */
+	uint32_t penalty_window_ms; /* ... within this ... */
+	uint32_t penalty_block_ms;  /* ... block for this */
 };
 
 /* @r as fg_rule_set() takes it (its name is @r's). */

@@ -245,9 +245,12 @@ struct fgd_remote *fgd_counts_mark(struct fgd_counts *c, uint64_t origin_id,
 }
 
 /* The debt a bucket may carry, in ns beyond now (counts.h):
- * tau + peers x (tau + debt window). */
-static uint64_t max_debt(const struct fgd_counts *c, uint64_t tau)
+ * tau + peers x (tau + debt window), where a penalty's block (which an
+ * honest origin takes a bucket to: lib/penalty.c) counts in tau. */
+static uint64_t max_debt(const struct fgd_counts *c,
+                         const struct fg_rule_cache *rc)
 {
+	uint64_t tau = rc->tau_ns + rc->pen.block_ns;
 	uint64_t per = c->debt_window_ns + tau,
 	         peers = c->npeers ? c->npeers : 1;
 	uint64_t cap = UINT64_C(1) << 60;
@@ -258,12 +261,20 @@ static uint64_t max_debt(const struct fgd_counts *c, uint64_t tau)
 }
 
 /* Tokens an honest origin can have admitted in @dt_ms: its bucket's
- * capacity and its refill, with FGD_HONEST_SLACK_MS to spare. */
+ * capacity and its refill, with FGD_HONEST_SLACK_MS to spare.  And with
+ * a penalty, its blocks (lib/penalty.c): a block takes a bucket at most
+ * tau + max delay + block ns ahead of the time (its tokens that far, and
+ * less than one more), and needs a denial from the tally of the key,
+ * which gives one each penalty window. */
 static uint64_t honest_tokens(const struct fg_rule_cache *rc, uint64_t dt_ms)
 {
 	uint64_t ns = (dt_ms + FGD_HONEST_SLACK_MS) * 1000000u;
+	uint64_t n = rc->capacity + ns / rc->interval_ns;
 
-	return rc->capacity + ns / rc->interval_ns;
+	if (rc->flags & FG__RULE_PENALTY)
+		n += (rc->max_delay_ns + rc->pen.block_ns) / rc->interval_ns +
+		     2 + ns / rc->pen.tally_ns;
+	return n;
 }
 
 /* Which of two marks to forget first: the one idle longer. */
@@ -312,14 +323,14 @@ static int debit(struct fgd_counts *c, unsigned idx,
 		delta = honest;
 	}
 	r = fg__debit(c->fg, idx, rec->key, rec->key_len, delta,
-	              max_debt(c, rc->tau_ns), &capped);
+	              max_debt(c, rc), &capped);
 	if (r == FG_ENOMEM && c->evicted_pass != c->harvest->passes) {
 		/* The table is full: make room as the harvest would, once a
 		 * pass, and try again. */
 		c->evicted_pass = c->harvest->passes;
 		(void)fgd_harvest_evict(c->harvest, 1);
 		r = fg__debit(c->fg, idx, rec->key, rec->key_len, delta,
-		              max_debt(c, rc->tau_ns), &capped);
+		              max_debt(c, rc), &capped);
 	}
 	if (r != 0) {
 		c->ctr->records_noroom++;

@@ -145,11 +145,12 @@ static int params_sane(const struct fg_rule_params *p)
 		return 0;
 	if (p->flags & FG__RULE_IN_FLIGHT)
 		return p->capacity <= FG_LEASE_COUNT_MAX &&
-		       p->max_delay_ns == 0 &&
+		       p->max_delay_ns == 0 && fg__penalty_sane(p) &&
 		       p->interval_ns % FG_LEASE_QUANTUM_NS == 0 &&
 		       p->interval_ns <= fg__lease_epoch_ns(FG_LEASE_MAX_MS);
 	return p->capacity <= FG_TAU_MAX / p->interval_ns &&
-	       p->max_delay_ns <= FG_TAU_MAX - p->capacity * p->interval_ns;
+	       p->max_delay_ns <= FG_TAU_MAX - p->capacity * p->interval_ns &&
+	       fg__penalty_sane(p);
 }
 
 static void params_refresh(fg_client *c, unsigned idx)
@@ -184,6 +185,7 @@ static void params_refresh(fg_client *c, unsigned idx)
 	                 : (uint64_t)p.capacity * p.interval_ns;
 	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
+	fg__penalty_of(&p, &rc->pen);
 	rc->flags = p.flags;
 }
 
@@ -348,8 +350,9 @@ found:
 				fg__table_bury(t, &ref);
 				goto find;
 			}
-			next = p.tat;
 			fg__table_deny(t, &ref); /* for operators */
+			fg__penalize(c, idx, rc, key, len, now, &ref, &p);
+			next = p.tat;
 			break;
 		}
 		if (fg__pair_advance(s, &p, next, cost)) {
@@ -398,6 +401,7 @@ check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 			}
 		} else if (caa_likely(p.tat != FG_TAT_EVICTED)) {
 			fg__table_deny(t, &ref); /* for operators */
+			fg__penalize(c, idx, rc, key, len, now, &ref, &p);
 			return decide(idx, rc, p.tat, now, cost, 0, d);
 		}
 	}

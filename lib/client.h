@@ -20,6 +20,7 @@
 #endif
 
 #include "lib/floodgate.h"
+#include "lib/penalty.h"
 #include "shm/pair.h"
 #include "shm/segment.h"
 
@@ -35,6 +36,7 @@ struct fg_rule_cache {
 	uint64_t max_delay_ns; /* fg_reserve(): tau_ns + this at most */
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
+	struct fg_penalty pen; /* all 0 without FG__RULE_PENALTY */
 };
 
 struct fg_client {
@@ -250,8 +252,26 @@ enum fg__rule_bad {
 	FG__RULE_TOO_LONG,   /* capacity / rate beyond FG_TAU_MAX of refill */
 	FG__RULE_TOO_LATE,   /* the same with max_delay_ms added */
 	FG__RULE_BAD_LEASES, /* in-flight: capacity, lease, or a rate's field */
+	FG__RULE_BAD_PENALTY, /* penalty: flag and fields disagree, a zero, a
+	                       * window of over 2^56 ns, or a block too long */
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
+
+/* After a denial by rule @idx of @rc (not a shadow's): the penalty, if
+ * the rule has one (lib/penalty.c).  Inline, so that a rule without pays
+ * a test of a flag. */
+static inline void fg__penalize(fg_client *c, unsigned idx,
+                                const struct fg_rule_cache *rc, const void *key,
+                                size_t len, uint64_t now, struct fg_ref *ref,
+                                struct fg_pair *p)
+{
+	if (__builtin_expect(
+	        (rc->flags & (FG__RULE_PENALTY | FG__RULE_SHADOW)) ==
+	            FG__RULE_PENALTY,
+	        0))
+		(void)fg__penalty(&c->seg.tbl, &c->seg.rules[idx], idx,
+		                  &rc->pen, key, len, now, ref, p);
+}
 
 /* fg_create(); *@built (if not NULL) is 1 when it made a new segment
  * (the daemon then restores its snapshot). */

@@ -468,6 +468,11 @@ FG_EXPORT int fg_unlink(const char *segment);
 #define FG_RULE_IN_FLIGHT 0x20u
 /** Most leases an in-flight rule allows at once. */
 #define FG_LEASES_MAX 4095u
+/** A penalty box: a key denied penalty_denials times within
+ *  penalty_window_ms is denied for penalty_block_ms.  fg_rule_get() sets
+ *  it for a rule with a penalty; fg_rule_set() takes it with the three
+ *  fields set, or without it and them. */
+#define FG_RULE_PENALTY 0x100u
 
 /** A rule: a token bucket of @capacity refilled @rate tokens per
  *  @period_ms (the issue's seed example: 5 per 1000 ms). */
@@ -480,6 +485,10 @@ typedef struct fg_rule {
 	uint32_t max_delay_ms; /**< fg_reserve()'s longest wait; 0: none */
 	uint32_t lease_ms;     /**< FG_RULE_IN_FLIGHT: how long a lease may
 	                            last, 1..86400000 (rate, period_ms 0) */
+	uint32_t penalty_denials;   /**< FG_RULE_PENALTY: denials ... */
+	uint32_t penalty_window_ms; /**< ... within this long ... */
+	uint32_t penalty_block_ms;  /**< ... block the key this long; all
+	                                 three 0 without FG_RULE_PENALTY */
 } fg_rule;
 
 /**
@@ -491,9 +500,18 @@ typedef struct fg_rule {
  * nanosecond (never faster than configured).  Owner operations are
  * serialised with a lock on the segment file.
  *
+ * A rule with FG_RULE_PENALTY blocks a key that its checks denied
+ * penalty_denials times within penalty_window_ms: the denial that makes
+ * it N takes the bucket penalty_block_ms past empty, so the key is denied
+ * for that long (retry_after_ms says so) and then refills at the rule's
+ * rate.  A block is the tokens it takes, counted as consumption: on a
+ * global rule, the other hosts take them too.  See libfloodgate(3).
+ *
  * Return: 0, FG_EINVAL (NULL argument), FG_ENAME, FG_ERULE (zero
  * capacity, rate or period; rate above one token per ns; burst window
- * plus max_delay_ms over 2^56 ns; unknown flags), FG_ERULES, FG_ESYS.
+ * plus max_delay_ms over 2^56 ns; unknown flags; a penalty on an
+ * in-flight rule, or one of zero or out-of-range denials, window or
+ * block), FG_ERULES, FG_ESYS.
  */
 FG_EXPORT FG_WARN_UNUSED int fg_rule_set(fg_client *c, const fg_rule *rule);
 
@@ -513,6 +531,12 @@ typedef struct fg_rule_info {
 	uint64_t table_full;   /**< checks that found no room in the table */
 	uint32_t max_delay_ms; /**< as in fg_rule */
 	uint32_t lease_ms;     /**< as in fg_rule */
+
+	uint32_t penalty_denials;   /**< as in fg_rule */
+	uint32_t penalty_window_ms; /**< as in fg_rule */
+	uint32_t penalty_block_ms;  /**< as in fg_rule */
+	uint32_t reserved_;         /**< 0 */
+	uint64_t penalties;         /**< keys blocked by the penalty, ever */
 } fg_rule_info;
 
 /**

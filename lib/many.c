@@ -173,12 +173,19 @@ static uint64_t item_delay(const struct item *it, uint64_t now)
 	           : 0;
 }
 
-/* Count a denial (or a shadow rule's would-be denial) in @it's bucket. */
-static void item_deny(fg_client *c, const struct item *it)
+/* Count a denial (or a shadow rule's would-be denial) in @it's bucket,
+ * and a denial's penalty (lib/penalty.c: it->p as a block leaves it). */
+static void item_deny(fg_client *c, struct item *it, uint64_t now)
 {
-	if (it->tracked &&
-	    (it->state == DENY || it->flags & FG_DECISION_SHADOW))
-		fg__table_deny(&c->seg.tbl, &it->ref);
+	const struct fg__triple *in = it->in;
+
+	if (!it->tracked ||
+	    !(it->state == DENY || it->flags & FG_DECISION_SHADOW))
+		return;
+	fg__table_deny(&c->seg.tbl, &it->ref);
+	if (it->state == DENY)
+		fg__penalize(c, in->rule, it->rc, in->key, in->len, now,
+		             &it->ref, &it->p);
 }
 
 /*
@@ -207,7 +214,7 @@ static int item_take(fg_client *c, struct item *it, uint64_t now, int count)
 		else
 			item_read(c, it, now);
 	}
-	item_deny(c, it);
+	item_deny(c, it, now);
 	return 0;
 }
 
@@ -392,7 +399,7 @@ static int check_many(fg_client *c, const struct fg__triple *in, unsigned n,
 		                   in[i].len);
 		item_read(c, it, now);
 		if (caa_unlikely(it->state != TAKE)) {
-			item_deny(c, it);
+			item_deny(c, it, now);
 			denials += it->state == DENY;
 		}
 	}

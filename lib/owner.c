@@ -31,11 +31,12 @@ _Static_assert(FG_KEY_MAX == FG_SLOT_KEY_MAX, "key length");
 _Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
 
 _Static_assert(FG_RULE_IN_FLIGHT == FG__RULE_IN_FLIGHT, "flag values");
+_Static_assert(FG_RULE_PENALTY == FG__RULE_PENALTY, "flag values");
 _Static_assert(FG_LEASES_MAX == FG_LEASE_COUNT_MAX, "lease count");
 
 #define RULE_FLAGS                                                             \
 	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW |               \
-	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT)
+	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT | FG_RULE_PENALTY)
 
 int fg__create(const char *segment, const fg_segment_opts *opts, unsigned flags,
                fg_client **out, int *built)
@@ -98,6 +99,9 @@ int fg__rule_name_ok(const char *name)
 static enum fg__rule_bad in_flight_check(const fg_rule *rule,
                                          uint64_t *interval_ns)
 {
+	if ((rule->flags & FG_RULE_PENALTY) || rule->penalty_denials ||
+	    rule->penalty_window_ms || rule->penalty_block_ms)
+		return FG__RULE_BAD_PENALTY; /* leases are not tokens */
 	if (rule->capacity == 0 || rule->capacity > FG_LEASES_MAX ||
 	    rule->lease_ms == 0 || rule->lease_ms > FG_LEASE_MAX_MS ||
 	    rule->rate != 0 || rule->period_ms != 0 ||
@@ -130,7 +134,8 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 	    FG_TAU_MAX - rule->capacity * t)
 		return FG__RULE_TOO_LATE;
 	*interval_ns = t;
-	return FG__RULE_OK;
+	return fg__penalty_check(rule, t) == 0 ? FG__RULE_OK
+	                                       : FG__RULE_BAD_PENALTY;
 }
 
 /* Write @p as rule @idx's next live copy (caller holds the owner lock). */
@@ -183,6 +188,9 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 	p.period_ms =
 	    rule->flags & FG_RULE_IN_FLIGHT ? rule->lease_ms : rule->period_ms;
 	p.flags = FG__RULE_ACTIVE | (rule->flags & ~FG_RULE_DEFAULT);
+	p.penalty_denials = rule->penalty_denials;
+	p.penalty_window_ms = rule->penalty_window_ms;
+	p.penalty_block_ms = rule->penalty_block_ms;
 
 	r = fg__seg_lock(&c->seg);
 	if (r != 0)
@@ -281,6 +289,10 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 	out->interval_ns = rc->interval_ns;
 	out->table_full = uatomic_read(&rec->table_full);
 	out->max_delay_ms = (uint32_t)(rc->max_delay_ns / 1000000u);
+	out->penalty_denials = p.penalty_denials;
+	out->penalty_window_ms = p.penalty_window_ms;
+	out->penalty_block_ms = p.penalty_block_ms;
+	out->penalties = uatomic_read(&rec->penalties);
 	return 0;
 }
 

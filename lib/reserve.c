@@ -88,6 +88,10 @@ int fg__reserve_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 			return fg__untracked(c, idx, rc, d);
 	}
 	fg__table_deny(t, &ref); /* for operators */
+	if (!shadow) { /* a block moves the time a reservation would fit */
+		fg__penalize(c, idx, rc, key, len, now, &ref, &p);
+		next = fg__gcra_base(p.tat, now) + cost * rc->interval_ns;
+	}
 	describe(idx, rc, p.tat, now, shadow ? 0 : next - now - most,
 	         shadow ? FG_DECISION_SHADOW : 0, d);
 	return shadow;

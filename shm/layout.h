@@ -42,11 +42,12 @@
  *
  *   one rule record (256 B):
  *   +--------------------------------------------------------------------+
- *   | 0: seq | 8: params[0] | 40: params[1]   (32 B each: interval,       |
- *   |        |   max delay, capacity, flags, rate, period)  | pad         |
+ *   | 0: seq | 8: params[0] | 56: params[1]   (48 B each: interval,       |
+ *   |        |   max delay, capacity, flags, rate, period, penalty) | pad |
  *   | 128: name[32] | pad                                                |
  *   | 192: counters of rare events (table full, evicted)                 |
- *   | 216: slots held | slot quota | over quota | pad     (shm/quota.c)  |
+ *   | 216: slots held | slot quota | over quota      (shm/quota.c)      |
+ *   | 240: penalty blocks imposed (lib/penalty.c) | pad                  |
  *   +--------------------------------------------------------------------+
  *
  * Blocks.  A key hashes to a home block and a preferred slot in it.  Its
@@ -70,6 +71,14 @@
  * The dirty map has a bit a block, set by the first change to a block
  * after the owner's harvest cleared it (shm/scan.c): the harvest visits
  * those blocks only.
+ *
+ * Version 6 gave a rule's parameters a penalty (lib/penalty.c): N
+ * denials within T block a key for B, which made them 48 bytes (params[1]
+ * moved from offset 40 to 56), and counted the blocks in the first word of
+ * what had been the padding of a rule record's last line.  A key's count
+ * of recent denials is a bucket of the same rule under a key no caller can
+ * give (a NUL, then the key's bytes).  A version 5 client would read the
+ * second copy of the parameters at the wrong offset.
  *
  * Version 5 gave each rule a quota of slots (shm/quota.c): the slots its
  * buckets hold, counted by the inserters and evictors themselves, the
@@ -97,7 +106,7 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 5u /* 5: per-rule slot quotas */
+#define FG_LAYOUT_VERSION 6u /* 6: penalty box */
 
 #define FG_HDR_SIZE        4096u
 #define FG_RULE_SIZE       256u
@@ -168,11 +177,14 @@ struct fg_seg_hdr {
 #define FG__RULE_SHADOW      0x08u /* dry run: allow, count would-be denials */
 #define FG__RULE_IN_FLIGHT   0x20u /* leases, not tokens (shm/lease.h) */
 
+/* penalty_* set: denials block a key (lib/penalty.c) */
+#define FG__RULE_PENALTY 0x100u
+
 /* Flags a reader of this version knows; any other makes the rule absent
  * to it (a rule of a kind it would misread). */
 #define FG__RULE_KNOWN                                                         \
 	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
-	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT)
+	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_PENALTY)
 
 /* A rule of the in-flight kind uses interval_ns for its lease's epoch
  * (a multiple of FG_LEASE_QUANTUM_NS), capacity for its leases at once,
@@ -185,6 +197,12 @@ struct fg_rule_params {
 	uint32_t flags;
 	uint32_t rate;      /* tokens ... */
 	uint32_t period_ms; /* ... per period */
+	/* FG__RULE_PENALTY: penalty_denials denials within penalty_window_ms
+	 * block a key for penalty_block_ms (lib/penalty.c); else all 0 */
+	uint32_t penalty_denials;
+	uint32_t penalty_window_ms;
+	uint32_t penalty_block_ms;
+	uint32_t reserved; /* 0 */
 };
 
 struct fg_rule_rec {
@@ -203,7 +221,8 @@ struct fg_rule_rec {
 	uint64_t slots;            /* held: count | ops << 32 (shm/quota.h) */
 	uint64_t slot_quota;       /* the most slots it may hold; 0: no quota */
 	uint64_t over_quota;       /* of table_full: for the quota */
-	uint8_t pad2[FG_RULE_SIZE - 240];
+	uint64_t penalties;        /* blocks imposed (lib/penalty.c) */
+	uint8_t pad2[FG_RULE_SIZE - 248];
 };
 
 /* A slot's state: the low 3 bits of its tag (shm/table.c). */
@@ -284,11 +303,14 @@ _Static_assert(offsetof(struct fg_seg_hdr, checksum) == 120, "identity");
 _Static_assert(offsetof(struct fg_seg_hdr, nnames) == 128, "rule map line");
 _Static_assert(offsetof(struct fg_seg_hdr, abandoned) == 256, "counter line");
 _Static_assert(sizeof(struct fg_rule_rec) == FG_RULE_SIZE, "rule size");
-_Static_assert(sizeof(struct fg_rule_params) == 32, "rule parameters");
+_Static_assert(sizeof(struct fg_rule_params) == 48, "rule parameters");
+_Static_assert(8 + 2 * sizeof(struct fg_rule_params) <= 128,
+               "both copies of the parameters in lines 0-1");
 _Static_assert(offsetof(struct fg_rule_rec, params) == 8, "params after seq");
 _Static_assert(offsetof(struct fg_rule_rec, name) == 128, "rule line 2");
 _Static_assert(offsetof(struct fg_rule_rec, table_full) == 192, "rule line 3");
 _Static_assert(offsetof(struct fg_rule_rec, slots) == 216, "quota words");
+_Static_assert(offsetof(struct fg_rule_rec, penalties) == 240, "penalties");
 _Static_assert(sizeof(struct fg_group) == 32, "a group is half a line");
 _Static_assert(offsetof(struct fg_group, ver) == 8, "tags and ver: one pair");
 _Static_assert(sizeof(struct fg_slot) == FG_SLOT_SIZE, "slot size");

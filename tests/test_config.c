@@ -212,7 +212,7 @@ Test(config, sample_config_parses)
 	cr_expect_eq(cfg.npeers, 0,
 	             "a single host until its peers are "
 	             "uncommented (test_floodgated)");
-	cr_expect_eq(cfg.nrules, 6);
+	cr_expect_eq(cfg.nrules, 7);
 	fgd_config_free(&cfg);
 }
 
@@ -300,8 +300,12 @@ Test(config, rejects_line_over_1024_bytes)
 
 Test(config, rejects_too_many_words)
 {
+	/* 33 words: the longest rule line has 24 */
 	rejects("rule a capacity 1 rate 1/1s default default default default "
-	        "default default default default default default default\n",
+	        "default default default default default default default "
+	        "default default default default default default default "
+	        "default default default default default default default "
+	        "default default\n",
 	        1, "too many words");
 }
 

@@ -289,6 +289,41 @@ Test(metrics, slots_and_quota_refusals_are_counted_per_rule)
 	fg_unlink(test_segment("metrics-quota"));
 }
 
+Test(metrics, penalty_blocks_are_the_keys_a_rule_blocked)
+{
+	fg_client *c = test_create("metrics-penalty", 100);
+	fg_rule r = {.name = "p",
+	             .capacity = 1,
+	             .rate = 1,
+	             .period_ms = HOUR_MS,
+	             .flags = FG_RULE_PENALTY,
+	             .penalty_denials = 2,
+	             .penalty_window_ms = 60000,
+	             .penalty_block_ms = 1000};
+	const char *keys[] = {"a", "b", "c"};
+	int i, j, blocked = 0;
+	char *t;
+
+	cr_assert_eq(fg_rule_set(c, &r), 0);
+	test_rule(c, "q", 1, 1, HOUR_MS, 0);
+	for (i = 0; i < 3; i++) { /* a and b: 2 denials; c: 1 */
+		cr_assert_eq(fg_allow(c, "p", keys[i], 1, NULL), 1);
+		for (j = 0; j < (i < 2 ? 2 : 1); j++)
+			cr_assert_eq(fg_allow(c, "p", keys[i], 1, NULL), 0);
+		blocked += i < 2;
+	}
+	t = render(c, NULL, 0);
+	cr_expect_eq(series(t, "floodgate_rule_penalty_blocks_total"
+	                       "{rule=\"p\"}"),
+	             blocked);
+	cr_expect_eq(series(t, "floodgate_rule_penalty_blocks_total"
+	                       "{rule=\"q\"}"),
+	             0);
+	free(t);
+	fg_close(c);
+	fg_unlink(test_segment("metrics-penalty"));
+}
+
 static const char *node_seg(int i)
 {
 	static char name[64];

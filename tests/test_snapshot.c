@@ -197,6 +197,45 @@ Test(snapshot, a_reservation_s_debt_past_the_burst_comes_back)
 	             "still 5 hours of waits ahead: no room");
 }
 
+/* A penalty's block is its bucket's debt past empty (lib/penalty.c):
+ * it comes back with the snapshot, and so does the key's count of
+ * denials, a bucket like any. */
+Test(snapshot, a_penalty_s_block_comes_back)
+{
+	fg_rule box = {.name = "box",
+	               .capacity = 1,
+	               .rate = 1,
+	               .period_ms = HOUR_MS,
+	               .flags = FG_RULE_PENALTY,
+	               .penalty_denials = 2,
+	               .penalty_window_ms = HOUR_MS,
+	               .penalty_block_ms = 2 * HOUR_MS};
+	struct fgd_snap_counts w, r;
+	fg_decision d;
+	char err[512];
+	int64_t left;
+
+	cr_assert_eq(fg_rule_set(H.c, &box), 0);
+	cr_assert_eq(fg_allow(H.c, "box", "k", 1, NULL), 1);
+	cr_assert_eq(fg_allow(H.c, "box", "k", 1, NULL), 0);
+	cr_assert_eq(fg_allow(H.c, "box", "k", 1, NULL), 0); /* blocked */
+	cr_assert_eq(fg__peek(H.c, "box", "k", 1, &left), 0);
+	cr_assert_eq(left, -2, "2 hours past empty");
+	write_ok(&w);
+	cr_expect_eq(w.buckets, 2, "the bucket and its count of denials");
+	host_down();
+	host_up();
+	cr_assert_eq(fg_rule_set(H.c, &box), 0);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
+	cr_expect_eq(r.buckets, 2);
+	cr_assert_eq(fg__peek(H.c, "box", "k", 1, &left), 0);
+	cr_expect_eq(left, -2);
+	cr_expect_eq(fg_allow(H.c, "box", "k", 1, &d), 0);
+	cr_expect_gt(d.retry_after_ms, 3 * HOUR_MS - 60000, "still blocked");
+}
+
 Test(snapshot, full_buckets_are_not_written)
 {
 	struct fgd_snap_counts w;

@@ -64,6 +64,7 @@ RULE_FAIL_CLOSED = 0x04
 RULE_SHADOW = 0x08
 RULE_DEFAULT = 0x10
 RULE_IN_FLIGHT = 0x20
+RULE_PENALTY = 0x100
 TRIPLES_MAX = 8
 RATELIMIT_MAX = 80
 CREATE_REPLACE = 0x1
@@ -110,7 +111,10 @@ class _fg_rule(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("capacity", ctypes.c_uint32),
                 ("rate", ctypes.c_uint32), ("period_ms", ctypes.c_uint32),
                 ("flags", ctypes.c_uint32), ("max_delay_ms", ctypes.c_uint32),
-                ("lease_ms", ctypes.c_uint32)]
+                ("lease_ms", ctypes.c_uint32),
+                ("penalty_denials", ctypes.c_uint32),
+                ("penalty_window_ms", ctypes.c_uint32),
+                ("penalty_block_ms", ctypes.c_uint32)]
 
 
 class _fg_triple(ctypes.Structure):
@@ -129,11 +133,17 @@ class _fg_rule_info(ctypes.Structure):
                 ("interval_ns", ctypes.c_uint64),
                 ("table_full", ctypes.c_uint64),
                 ("max_delay_ms", ctypes.c_uint32),
-                ("lease_ms", ctypes.c_uint32)]
+                ("lease_ms", ctypes.c_uint32),
+                ("penalty_denials", ctypes.c_uint32),
+                ("penalty_window_ms", ctypes.c_uint32),
+                ("penalty_block_ms", ctypes.c_uint32),
+                ("reserved_", ctypes.c_uint32),
+                ("penalties", ctypes.c_uint64)]
 
 
 _RULE_FIELDS = ("index", "capacity", "rate", "period_ms", "flags",
-                "interval_ns", "max_delay_ms", "lease_ms")
+                "interval_ns", "max_delay_ms", "lease_ms", "penalty_denials",
+                "penalty_window_ms", "penalty_block_ms", "penalties")
 RULES_MAX = 255
 
 
@@ -523,7 +533,8 @@ class Client:
     def rule(self, name):
         """The rule in force named name, as a dict of fg_rule_info (name,
         index, capacity, rate, period_ms, flags, interval_ns, max_delay_ms,
-        lease_ms), or None.  A name keeps its index for the segment's life:
+        lease_ms, penalty_denials, penalty_window_ms, penalty_block_ms,
+        penalties), or None.  A name keeps its index for the segment's life:
         the index is remembered, so a second look is one fg_rule_get()."""
         want = _cstr(name, "rule name")
         ri = _fg_rule_info()
@@ -584,9 +595,14 @@ class Owner(Client):
                                    self._flags, ctypes.byref(h))
 
     def set_rule(self, name, capacity, rate, period_ms, flags=0,
-                 max_delay_ms=0, lease_ms=0):
+                 max_delay_ms=0, lease_ms=0, penalty=None):
+        """fg_rule_set(); penalty: (denials, window_ms, block_ms), which
+        sets RULE_PENALTY."""
+        p = penalty or (0, 0, 0)
+        if penalty:
+            flags |= RULE_PENALTY
         rule = _fg_rule(_cstr(name, "rule name"), capacity, rate, period_ms,
-                        flags, max_delay_ms, lease_ms)
+                        flags, max_delay_ms, lease_ms, *p)
         with self._lock:
             r = self._lib.fg_rule_set(self._handle(), ctypes.byref(rule))
         if r < 0:

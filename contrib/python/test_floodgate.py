@@ -169,6 +169,23 @@ class TestBinding(SegmentCase):
                 c.reserve_many([("n", "k", 1), ("nosuch", "k", 1)])
             self.assertEqual(cm.exception.code, floodgate.ENORULE)
 
+    def test_a_penalty_blocks_a_key_denied_3_times_within_10s(self):
+        self.owner.set_rule("p", 1, 1, 3600000, penalty=(3, 10000, 30000))
+        with floodgate.Client(self.seg) as c:
+            info = c.rule("p")
+            self.assertEqual((info["penalty_denials"],
+                              info["penalty_window_ms"],
+                              info["penalty_block_ms"], info["penalties"]),
+                             (3, 10000, 30000, 0))
+            self.assertTrue(info["flags"] & floodgate.RULE_PENALTY)
+            self.assertTrue(c.allow("p", "k").allowed)
+            for _ in range(3):
+                d = c.allow("p", "k")
+                self.assertFalse(d.allowed)
+            # empty 30 s from the block, a token an hour after that
+            self.assertGreater(d.retry_after_ms, 3600000 + 29000)
+            self.assertEqual(c.rule("p")["penalties"], 1)
+
     def test_acquire_holds_a_place_until_release(self):
         self.owner.set_rule("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT,
                             lease_ms=60000)
