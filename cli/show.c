@@ -211,6 +211,7 @@ static void rule_json(struct fgc *c, const fg_rule_info *ri,
 	fgu_json_ku64(j, "max_delay_ms", ri->max_delay_ms);
 	fgu_json_kbool(j, "in_flight", ri->flags & FG_RULE_IN_FLIGHT);
 	fgu_json_ku64(j, "lease_ms", ri->lease_ms);
+	fgu_json_kstr(j, "algorithm", fgc_rule_algorithm(ri->flags));
 	fgu_json_object_end(j);
 }
 
@@ -223,13 +224,13 @@ static void rule_text(struct fgc *c, const fg_rule_info *ri,
 		snprintf(quota, sizeof quota, "%" PRIu64, si->slot_quota);
 	fgc_out(c,
 	        "%-20s %10u %12s %-6s %-7s %-7s %-7s %10" PRIu64 " %8" PRIu64
-	        " %8s\n",
+	        " %8s %s\n",
 	        ri->name, ri->capacity, fgc_rule_rate(ri, rate, sizeof rate),
 	        fgc_rule_scope(ri->flags),
 	        ri->flags & FG_RULE_FAIL_CLOSED ? "closed" : "open",
 	        ri->flags & FG_RULE_SHADOW ? "shadow" : "enforce",
 	        ri->flags & FG_RULE_DEFAULT ? "yes" : "no", ri->table_full,
-	        si->slots, quota);
+	        si->slots, quota, fgc_rule_algorithm(ri->flags));
 }
 
 int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
@@ -246,9 +247,11 @@ int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 	if (c->json)
 		fgu_json_array(&c->j);
 	else
-		fgc_out(c, "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s %8s %8s\n",
+		fgc_out(c,
+		        "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s %8s %8s "
+		        "%s\n",
 		        "RULE", "CAPACITY", "RATE", "SCOPE", "ON-FULL", "MODE",
-		        "DEFAULT", "TABLE-FULL", "SLOTS", "QUOTA");
+		        "DEFAULT", "TABLE-FULL", "SLOTS", "QUOTA", "ALGORITHM");
 	for (i = 0; i < FG_RULES_MAX; i++) {
 		if (fg_rule_get(c->fg, i, &ri) != 0 ||
 		    fg_rule_share_get(c->fg, i, &si) != 0)
