@@ -38,6 +38,15 @@
  * so a stale copy of the evicted pair never matches again (table.c,
  * invariant 4), as for GCRA where they carry a later time.
  *
+ * Clocks of processes.  A process may read the clock, be stopped, and
+ * meet a bucket another moved into a later window since; reading it as a
+ * passed window would wipe that window's counts.  So a check that finds
+ * a window it does not know (neither its own nor the previous) reads the
+ * clock again (fg__win_clock): a window no later than the fresh reading
+ * and later than its own is where the bucket is, and the check decides at
+ * that window's start, stricter, as an old time is for GCRA.  This costs
+ * a clock read once a window a key, when its first check moves it on.
+ *
  * A debit (consumption of other hosts) adds to the current window's count,
  * capped; it may take the count past L, and the excess makes the window
  * deny until it passes.  tests/test_window.c checks every function below
@@ -48,6 +57,7 @@
 
 #include <stdint.h>
 
+#include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/layout.h"
 
@@ -77,8 +87,46 @@ static inline uint64_t fg__win_id(const struct fg_win *w, uint64_t n)
 	return n % (w->slide ? FG_WIN_SLIDE_IDS : FG_WIN_FIXED_IDS) + 1;
 }
 
-/* The counts of the bucket at @tat as seen at @now. */
-static inline void fg__win_read(const struct fg_win *w, uint64_t tat,
+/* The id in @tat. */
+static inline uint64_t fg__win_tat_id(const struct fg_win *w, uint64_t tat)
+{
+	return tat >> (w->slide ? 40 : 32);
+}
+
+/* Where a check at @now must decide, given @fresh, a clock read after
+ * the bucket at @tat was: the start of the bucket's window if that is
+ * after now's and not after fresh's, else @now. */
+static inline uint64_t fg__win_ahead(const struct fg_win *w, uint64_t tat,
+                                     uint64_t now, uint64_t fresh)
+{
+	const uint64_t M = w->slide ? FG_WIN_SLIDE_IDS : FG_WIN_FIXED_IDS;
+	uint64_t id = fg__win_tat_id(w, tat), back;
+	uint64_t n = fg__div(now, w->W, w->inv);
+	uint64_t n2 = fg__div(fresh, w->W, w->inv);
+
+	if (tat == 0 || id == 0 || id > M || n2 <= n)
+		return now;
+	back = (fg__win_id(w, n2) + M - id) % M; /* n2 - its window */
+	return back < n2 - n ? (n2 - back) * w->W : now;
+}
+
+/* The time a check read as @now decides the bucket at @tat at: @now,
+ * unless the bucket is in a window @now does not know, which may be later
+ * (see Clocks above). */
+static inline uint64_t fg__win_clock(const struct fg_win *w, uint64_t tat,
+                                     uint64_t now)
+{
+	uint64_t id = fg__win_tat_id(w, tat),
+	         n = fg__div(now, w->W, w->inv);
+
+	if (tat == 0 || id == fg__win_id(w, n) ||
+	    (n > 0 && id == fg__win_id(w, n - 1)))
+		return now;
+	return fg__win_ahead(w, tat, now, fg__now_ns());
+}
+
+/* The counts of the bucket at @tat as seen at exactly @now. */
+static inline void fg__win_decode(const struct fg_win *w, uint64_t tat,
                                 uint64_t now, struct fg_win_at *a)
 {
 	uint64_t id;
@@ -97,6 +145,14 @@ static inline void fg__win_read(const struct fg_win *w, uint64_t tat,
 	} else if (tat >> 32 == fg__win_id(w, a->n)) {
 		a->cur = tat & UINT32_MAX;
 	}
+}
+
+/* The counts of the bucket at @tat as a check at @now sees them: at
+ * fg__win_clock()'s time, which @a's n and e then describe. */
+static inline void fg__win_read(const struct fg_win *w, uint64_t tat,
+                                uint64_t now, struct fg_win_at *a)
+{
+	fg__win_decode(w, tat, fg__win_clock(w, tat, now), a);
 }
 
 /* The tat of the counts @a. */
@@ -257,7 +313,8 @@ static inline int fg__win_passed(const struct fg_win *w, uint64_t tat,
 
 	if (tat == 0)
 		return 0; /* never moved (table.c, invariant 4) */
-	fg__win_read(w, tat, now, &a);
+	now = fg__win_clock(w, tat, now);
+	fg__win_decode(w, tat, now, &a);
 	if (a.prev || a.cur)
 		return 0;
 	/* zero counts of the current window (an operator's reset) pass with
