@@ -472,9 +472,9 @@ Test(window, a_race_lost_after_a_windows_take_gives_its_tokens_back)
 /* --------------------------------------------- several processes, exact */
 
 #define MPW_PROCS  4u
-#define MPW_TRIES  400u
+#define MPW_RUN    5000u /* denials in a row that end a phase */
 #define MPW_PHASES 4u
-#define MPW_L      400u
+#define MPW_L      20000u
 
 struct mpw_shm {
 	pthread_barrier_t phase; /* process-shared */
@@ -492,7 +492,7 @@ static int mpw_worker(void *arg, unsigned i)
 {
 	struct mpw_job *job = arg;
 	fg_client *c;
-	unsigned p, n;
+	unsigned p, run;
 
 	if (fg_open(pol_segment, 0, &c) != 0)
 		return WX_OPEN;
@@ -502,12 +502,13 @@ static int mpw_worker(void *arg, unsigned i)
 		uint64_t now = job->shm->t0 + p * W_NS + W_NS / 2;
 
 		(void)pthread_barrier_wait(&job->shm->phase);
-		for (n = 0; n < MPW_TRIES; n++) {
+		for (run = 0; run < MPW_RUN;) {
 			int r = fg_allow_at(c, "win", "k", 1, now, NULL);
 
 			if (r < 0)
 				return WX_ERROR;
 			job->shm->admitted[i][p] += (uint64_t)r;
+			run = r ? 0 : run + 1;
 		}
 	}
 	fg_close(c);
@@ -562,11 +563,12 @@ Test(window, four_processes_on_a_fixed_window_admit_its_limit_exactly)
 	hammer(FG_RULE_FIXED_WINDOW, expect);
 }
 
-/* At the middle of each window the previous weighs half: 400, then
- * 400 - 200, 400 - 100, 400 - 150. */
+/* At the middle of each window the previous weighs half: 20000, then
+ * 20000 - 10000, 20000 - 5000, 20000 - 7500. */
 Test(window, four_processes_on_a_sliding_window_admit_its_limit_exactly)
 {
-	static const uint64_t expect[MPW_PHASES] = {400, 200, 300, 250};
+	static const uint64_t expect[MPW_PHASES] = {20000, 10000, 15000,
+	                                            12500};
 
 	hammer(FG_RULE_SLIDING_WINDOW, expect);
 }
