@@ -48,8 +48,8 @@ enum {
 
 /* What only a rule of tokens takes, and what only an in-flight one does. */
 #define K_TOKENS                                                               \
-	(1u << K_CAPACITY | 1u << K_RATE | 1u << K_DEFAULT | 1u << K_MAXDELAY |  \
-	 1u << K_ALGORITHM)
+	(1u << K_CAPACITY | 1u << K_RATE | 1u << K_DEFAULT |                   \
+	 1u << K_MAXDELAY | 1u << K_ALGORITHM)
 #define K_LEASES (1u << K_INFLIGHT | 1u << K_LEASE)
 
 #define LEASE_DEFAULT_MS 60000u /* the lease when none is given */

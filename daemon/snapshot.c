@@ -373,6 +373,8 @@ static void restore_bucket(fg_client *fg, const struct fgd_snap_bucket *r,
 
 	if (r->window ? restore_window(fg, idx, r, elapsed) != 0
 	              : idx < 0 || r->debt_ns <= elapsed ||
+	                    (fg__rule_params(fg, (unsigned)idx)->flags &
+	                     FG__RULE_WINDOWS) ||
 	                    fg__raise(fg, (unsigned)idx, r->key, r->key_len,
 	                              r->debt_ns - elapsed) != 0) {
 		out->skipped++; /* rule gone, refilled since, or no room */
@@ -458,9 +460,9 @@ int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
 		               m->count > m->floor
 		           ? 0
 		           : -1;
-	if (r->window != 0 && (r->window != FGD_SNAP_WINDOW ||
-	                       h->version == FGD_SNAP_VERSION_3 ||
-	                       r->debt_ns == 0))
+	if (r->window != 0 &&
+	    (r->window != FGD_SNAP_WINDOW || h->version == FGD_SNAP_VERSION_3 ||
+	     r->debt_ns == 0))
 		return -1; /* a window of an unknown kind, or in version 3 */
 	return name_ok(r->rule, sizeof r->rule) && r->key_len > 0 &&
 	               r->key_len <= FG_KEY_MAX

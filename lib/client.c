@@ -19,6 +19,7 @@
 #include <string.h>
 #include <urcu/uatomic.h>
 
+#include "lib/window.h"
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
@@ -143,12 +144,7 @@ static int params_sane(const struct fg_rule_params *p)
 	if (!(p->flags & FG__RULE_ACTIVE) || (p->flags & ~FG__RULE_KNOWN) ||
 	    p->interval_ns == 0 || p->capacity == 0)
 		return 0;
-	if ((p->flags & FG__RULE_WINDOWS) &&
-	    ((p->flags & FG__RULE_WINDOWS) == FG__RULE_WINDOWS ||
-	     (p->flags & FG__RULE_IN_FLIGHT) || p->period_ms == 0 ||
-	     p->rate != p->capacity || p->max_delay_ns != 0 ||
-	     ((p->flags & FG__RULE_SLIDING_WINDOW) &&
-	      p->capacity > FG_WIN_SLIDE_MAX)))
+	if ((p->flags & FG__RULE_WINDOWS) && !fg__win_params_sane(p))
 		return 0;
 	if (p->flags & FG__RULE_IN_FLIGHT)
 		return p->capacity <= FG_LEASE_COUNT_MAX &&
@@ -191,14 +187,7 @@ static void params_refresh(fg_client *c, unsigned idx)
 	                 : (uint64_t)p.capacity * p.interval_ns;
 	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
-	if (p.flags & FG__RULE_WINDOWS) {
-		struct fg_win *w = &c->win[idx];
-
-		w->W = (uint64_t)p.period_ms * 1000000u;
-		w->inv = fg__recip(w->W);
-		w->limit = p.capacity;
-		w->slide = (p.flags & FG__RULE_SLIDING_WINDOW) != 0;
-	}
+	(void)fg__win_set(&c->win[idx], p.flags, p.period_ms, p.capacity);
 	rc->flags = p.flags;
 }
 
@@ -420,16 +409,33 @@ check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	return check_slow(c, idx, rc, key, len, cost, now, h, 0, d);
 }
 
+int fg__win_check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                     const void *key, size_t len, uint32_t cost, uint64_t now,
+                     fg_decision *d)
+{
+	uint64_t h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+	struct fg_ref ref;
+	struct fg_pair p;
+	int r;
+
+	do { /* found anew when the bucket went (window.c) */
+		if (!fg__bucket_find(c, idx, key, len, h, now, &ref, &p))
+			return fg__untracked(c, idx, rc, d);
+	} while ((r = fg__win_step(&c->seg.tbl, &c->win[idx], idx, rc->flags,
+	                           &ref, &p, cost, now, d)) < 0);
+	return r;
+}
+
 /* fg__check() of anything but an active GCRA rule: a window rule's
  * check, or the error. */
-static __attribute__((noinline)) int
-check_other(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-            const void *key, size_t len, uint32_t cost, fg_decision *d)
+static __attribute__((noinline)) int check_other(fg_client *c, unsigned idx,
+                                                 const struct fg_rule_cache *rc,
+                                                 const void *key, size_t len,
+                                                 uint32_t cost, fg_decision *d)
 {
-	if (!(rc->flags & FG__RULE_ACTIVE))
-		return FG_ENORULE;
-	if (rc->flags & FG__RULE_IN_FLIGHT)
-		return FG_EKIND;
+	if ((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT)) !=
+	    FG__RULE_ACTIVE)
+		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return fg__win_check_at(c, idx, rc, key, len, cost, fg__now_ns(), d);
@@ -473,15 +479,15 @@ struct owner_move {
 	uint64_t capped;            /* debit: tokens the cap kept out */
 	uint64_t debt_ns;           /* raise */
 	uint64_t prev, cur;         /* raise of a window rule */
-	int algo;                   /* rules it moves: 0 GCRA, 1 window,
-	                             * -1 either */
 };
 
-static uint64_t raise_window_next(struct owner_move *m, uint64_t tat,
-                                  uint64_t now, const struct fg_rule_cache *rc)
+/* Whether @m may move a bucket of rule @idx (@rc): leases are no debt;
+ * a window rule's moves by its counts. */
+static int move_fits(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                     struct owner_move *m)
 {
-	(void)rc;
-	return fg__win_raise(m->win, tat, now, m->prev, m->cur);
+	m->win = rc->flags & FG__RULE_WINDOWS ? &c->win[idx] : NULL;
+	return !(rc->flags & FG__RULE_IN_FLIGHT);
 }
 
 static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
@@ -499,11 +505,8 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 	rc = fg__rule_params(c, idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	if (rc->flags & FG__RULE_IN_FLIGHT)
-		return FG_EKIND; /* leases are no debt */
-	m->win = rc->flags & FG__RULE_WINDOWS ? &c->win[idx] : NULL;
-	if (m->algo >= 0 && m->algo != (m->win != NULL))
-		return FG_EKIND; /* a time is no count, a count no time */
+	if (!move_fits(c, idx, rc, m))
+		return FG_EKIND;
 	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
@@ -547,10 +550,7 @@ int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
               uint64_t cost, uint64_t max_debt_ns, uint64_t *capped)
 {
 	struct owner_move m = {
-	    .next = debit_next,
-	    .cost = cost,
-	    .max_debt_ns = max_debt_ns,
-	    .algo = -1};
+	    .next = debit_next, .cost = cost, .max_debt_ns = max_debt_ns};
 	int r;
 
 	if (capped != NULL)
@@ -567,6 +567,8 @@ static uint64_t raise_next(struct owner_move *m, uint64_t tat, uint64_t now,
                            const struct fg_rule_cache *rc)
 {
 	(void)rc;
+	if (m->win != NULL)
+		return fg__win_raise(m->win, tat, now, m->prev, m->cur);
 	return tat > now + m->debt_ns ? tat : now + m->debt_ns;
 }
 
@@ -585,8 +587,7 @@ int fg__raise(fg_client *c, unsigned idx, const void *key, size_t len,
 int fg__raise_window(fg_client *c, unsigned idx, const void *key, size_t len,
                      uint64_t prev, uint64_t cur)
 {
-	struct owner_move m = {
-	    .next = raise_window_next, .prev = prev, .cur = cur, .algo = 1};
+	struct owner_move m = {.next = raise_next, .prev = prev, .cur = cur};
 
 	if (prev == 0 && cur == 0)
 		return 0; /* nothing counted: as good as absent */

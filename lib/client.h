@@ -196,14 +196,10 @@ int fg__check_at(fg_client *c, unsigned rule, const struct fg_rule_cache *rc,
                  const void *key, size_t len, uint32_t cost, uint64_t now,
                  fg_decision *d);
 
-/* The check of a window rule (window.c), as fg__check_at. */
+/* The check of a window rule, as fg__check_at. */
 int fg__win_check_at(fg_client *c, unsigned rule,
                      const struct fg_rule_cache *rc, const void *key,
                      size_t len, uint32_t cost, uint64_t now, fg_decision *d);
-
-/* Tokens left at @now in a bucket of window rule @w at @tat: negative
- * when debits took its count past the limit. */
-int64_t fg__win_left(const struct fg_win *w, uint64_t tat, uint64_t now);
 
 /*
  * Debit @cost tokens of consumption reported by another host from the
@@ -228,9 +224,9 @@ int fg__raise(fg_client *c, unsigned rule, const void *key, size_t len,
  * Make the bucket of (@rule, @key), of a window rule, count at least
  * @prev tokens in the previous window (sliding) and @cur in the current
  * one, creating it if needed; never lowers a count and never counts as
- * consumption.  For restoring a snapshot.
- * Return: 0, FG_ENORULE, FG_EKIND (not a window rule), FG_ENOMEM,
- * FG_EINVAL.
+ * consumption.  For restoring a snapshot.  (fg__raise() changes nothing
+ * in a window rule's bucket, nor this in a GCRA rule's.)
+ * Return: 0, FG_ENORULE, FG_ENOMEM, FG_EINVAL.
  */
 int fg__raise_window(fg_client *c, unsigned rule, const void *key, size_t len,
                      uint64_t prev, uint64_t cur);
@@ -252,8 +248,9 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 
 /*
  * 1 if the bucket of (@rule, @key) is full at @now_ns (absent, evicted,
- * TAT <= now, or a window rule's windows passed): whatever was consumed from it before no longer matters
- * to any decision.  0 if not.  For the daemon's ledger.  FG_EINVAL.
+ * TAT <= now, or nothing counted in a window rule's windows): whatever
+ * was consumed from it before no longer matters to any decision.  0 if
+ * not.  For the daemon's ledger.  FG_EINVAL.
  */
 int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
                     uint64_t now_ns);

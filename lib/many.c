@@ -298,8 +298,7 @@ static void item_refund(fg_client *c, struct item *it, uint64_t now)
 			return; /* full at our time: refilled by the owner */
 		else
 			next = tat - now > back ? tat - back : now;
-		if (next == tat ||
-		    fg__pair_advance(it->ref.s, &it->p, next, 0))
+		if (next == tat || fg__pair_advance(it->ref.s, &it->p, next, 0))
 			return;
 		if (fg__ref_valid(&it->ref) && it->p.tat != FG_TAT_EVICTED)
 			continue;

@@ -115,26 +115,36 @@ static enum fg__rule_bad in_flight_check(const fg_rule *rule,
 	return FG__RULE_OK;
 }
 
+/* fg__rule_check() of a window rule: one algorithm, of tokens, rate N
+ * a period all at once (capacity N), no delay. */
+static enum fg__rule_bad window_check(const fg_rule *rule)
+{
+	if ((rule->flags & RULE_WINDOWS) == RULE_WINDOWS)
+		return FG__RULE_TWO_WINDOWS;
+	if (rule->flags & FG_RULE_IN_FLIGHT)
+		return FG__RULE_BAD_VALUE;
+	if (rule->capacity != rule->rate || rule->max_delay_ms != 0 ||
+	    ((rule->flags & FG_RULE_SLIDING_WINDOW) &&
+	     rule->rate > FG_SLIDING_WINDOW_MAX))
+		return FG__RULE_BAD_WINDOW;
+	return FG__RULE_OK;
+}
+
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 {
 	uint64_t period_ns = (uint64_t)rule->period_ms * 1000000u, t;
+	enum fg__rule_bad bad = FG__RULE_OK;
 
 	if (!fg__rule_name_ok(rule->name))
 		return FG__RULE_BAD_NAME;
 	if (rule->flags & ~RULE_FLAGS)
 		return FG__RULE_BAD_VALUE;
-	if ((rule->flags & RULE_WINDOWS) == RULE_WINDOWS)
-		return FG__RULE_TWO_WINDOWS;
-	if ((rule->flags & RULE_WINDOWS) && (rule->flags & FG_RULE_IN_FLIGHT))
-		return FG__RULE_BAD_VALUE;
+	if (rule->flags & RULE_WINDOWS)
+		bad = window_check(rule);
+	if (bad != FG__RULE_OK)
+		return bad;
 	if (rule->flags & FG_RULE_IN_FLIGHT)
 		return in_flight_check(rule, interval_ns);
-	/* a window rule: rate tokens a period, all of them at once */
-	if ((rule->flags & RULE_WINDOWS) &&
-	    (rule->capacity != rule->rate || rule->max_delay_ms != 0 ||
-	     ((rule->flags & FG_RULE_SLIDING_WINDOW) &&
-	      rule->rate > FG_SLIDING_WINDOW_MAX)))
-		return FG__RULE_BAD_WINDOW;
 	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||
 	    rule->lease_ms != 0)
 		return FG__RULE_BAD_VALUE;

@@ -182,7 +182,7 @@ struct fg_seg_hdr {
  * to it (a rule of a kind it would misread). */
 #define FG__RULE_KNOWN                                                         \
 	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
-	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_SLIDING_WINDOW |     \
+	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_SLIDING_WINDOW |      \
 	 FG__RULE_FIXED_WINDOW)
 
 /* A window rule admits rate tokens a window of period_ms, its capacity

@@ -92,8 +92,8 @@
  * later than the eviction (debits and refills use a fresh clock, and a
  * bucket is evicted only when its tat is strictly before the evictor's
  * clock and not 0; a window rule's only when its windows have passed, and
- * later states name later windows: shm/window.h).  So a stale copy's cmpxchg16b fails, and the check,
- * reading ver again, looks its key up anew.
+ * later states name later windows: shm/window.h).  So a stale copy's cmpxchg16b
+ * fails, and the check, reading ver again, looks its key up anew.
  *
  * Abandoned claims.  A claimer writes a token in the slot's aux right after
  * claiming: bit 63 and the time of the claim.  A claim older than

@@ -61,11 +61,11 @@
 #include "shm/gcra.h"
 #include "shm/layout.h"
 
-#define FG_WIN_FIXED_IDS  ((UINT64_C(1) << 31) - 1)
-#define FG_WIN_SLIDE_IDS  ((UINT64_C(1) << 23) - 1)
-#define FG_WIN_FIXED_MAX  UINT32_MAX                 /* a fixed count */
-#define FG_WIN_SLIDE_MAX  ((UINT32_C(1) << 20) - 1)  /* prev, cur; L */
-#define FG__RULE_WINDOWS  (FG__RULE_SLIDING_WINDOW | FG__RULE_FIXED_WINDOW)
+#define FG_WIN_FIXED_IDS ((UINT64_C(1) << 31) - 1)
+#define FG_WIN_SLIDE_IDS ((UINT64_C(1) << 23) - 1)
+#define FG_WIN_FIXED_MAX UINT32_MAX                /* a fixed count */
+#define FG_WIN_SLIDE_MAX ((UINT32_C(1) << 20) - 1) /* prev, cur; L */
+#define FG__RULE_WINDOWS (FG__RULE_SLIDING_WINDOW | FG__RULE_FIXED_WINDOW)
 
 /* A window rule as a check uses it. */
 struct fg_win {
@@ -77,9 +77,9 @@ struct fg_win {
 
 /* A bucket's counts as seen at one instant. */
 struct fg_win_at {
-	uint64_t n, e;   /* window, offset in it */
-	uint64_t prev;   /* tokens of window n-1 (sliding only) */
-	uint64_t cur;    /* tokens of window n */
+	uint64_t n, e; /* window, offset in it */
+	uint64_t prev; /* tokens of window n-1 (sliding only) */
+	uint64_t cur;  /* tokens of window n */
 };
 
 static inline uint64_t fg__win_id(const struct fg_win *w, uint64_t n)
@@ -116,8 +116,7 @@ static inline uint64_t fg__win_ahead(const struct fg_win *w, uint64_t tat,
 static inline uint64_t fg__win_clock(const struct fg_win *w, uint64_t tat,
                                      uint64_t now)
 {
-	uint64_t id = fg__win_tat_id(w, tat),
-	         n = fg__div(now, w->W, w->inv);
+	uint64_t id = fg__win_tat_id(w, tat), n = fg__div(now, w->W, w->inv);
 
 	if (tat == 0 || id == fg__win_id(w, n) ||
 	    (n > 0 && id == fg__win_id(w, n - 1)))
@@ -127,7 +126,7 @@ static inline uint64_t fg__win_clock(const struct fg_win *w, uint64_t tat,
 
 /* The counts of the bucket at @tat as seen at exactly @now. */
 static inline void fg__win_decode(const struct fg_win *w, uint64_t tat,
-                                uint64_t now, struct fg_win_at *a)
+                                  uint64_t now, struct fg_win_at *a)
 {
 	uint64_t id;
 
@@ -194,8 +193,8 @@ static inline uint64_t fg__win_remaining(const struct fg_win *w,
 /* 1 and *@next when @cost tokens are there at @now; 0 otherwise, with the
  * counts in *@a either way. */
 static inline int fg__win_take(const struct fg_win *w, uint64_t tat,
-                               uint64_t now, uint64_t cost,
-                               struct fg_win_at *a, uint64_t *next)
+                               uint64_t now, uint64_t cost, struct fg_win_at *a,
+                               uint64_t *next)
 {
 	fg__win_read(w, tat, now, a);
 	if (cost > fg__win_remaining(w, a))
@@ -248,8 +247,8 @@ static inline uint64_t fg__win_reset(const struct fg_win *w,
  * count capped at @most (and its field); the tokens the cap kept out in
  * *@capped. */
 static inline uint64_t fg__win_debit(const struct fg_win *w, uint64_t tat,
-                                     uint64_t now, uint64_t cost,
-                                     uint64_t most, uint64_t *capped)
+                                     uint64_t now, uint64_t cost, uint64_t most,
+                                     uint64_t *capped)
 {
 	uint64_t field = w->slide ? FG_WIN_SLIDE_MAX : FG_WIN_FIXED_MAX;
 	struct fg_win_at a;
@@ -280,6 +279,17 @@ static inline uint64_t fg__win_raise(const struct fg_win *w, uint64_t tat,
 	if (cur > a.cur)
 		a.cur = cur > field ? field : cur;
 	return fg__win_tat(w, &a);
+}
+
+/* Tokens left at @now in the bucket at @tat: negative when debits took
+ * its count past the limit. */
+static inline int64_t fg__win_left(const struct fg_win *w, uint64_t tat,
+                                   uint64_t now)
+{
+	struct fg_win_at a;
+
+	fg__win_read(w, tat, now, &a);
+	return (int64_t)w->limit - (int64_t)fg__win_used(w, &a);
 }
 
 /* The tat after giving back @cost tokens of a take that left the bucket
@@ -324,22 +334,41 @@ static inline int fg__win_passed(const struct fg_win *w, uint64_t tat,
 	                : tat >> 32 != fg__win_id(w, a.n);
 }
 
+/* Whether the parameters @p of a window rule are ones a reader may use:
+ * one algorithm, tokens, a period, rate N as the capacity, no delay. */
+static inline int fg__win_params_sane(const struct fg_rule_params *p)
+{
+	return (p->flags & FG__RULE_WINDOWS) != FG__RULE_WINDOWS &&
+	       !(p->flags & FG__RULE_IN_FLIGHT) && p->period_ms != 0 &&
+	       p->rate == p->capacity && p->max_delay_ns == 0 &&
+	       (!(p->flags & FG__RULE_SLIDING_WINDOW) ||
+	        p->capacity <= FG_WIN_SLIDE_MAX);
+}
+
+/* The window rule of parameters @flags, @period_ms and @rate into *@w:
+ * 1, or 0 when it is none (or its period is 0: a corrupt record). */
+static inline int fg__win_set(struct fg_win *w, uint32_t flags,
+                              uint32_t period_ms, uint32_t rate)
+{
+	if (!(flags & FG__RULE_WINDOWS) || period_ms == 0)
+		return 0;
+	w->W = (uint64_t)period_ms * 1000000u;
+	w->inv = fg__recip(w->W);
+	w->limit = rate;
+	w->slide = (flags & FG__RULE_SLIDING_WINDOW) != 0;
+	return 1;
+}
+
 /* The window rule of a rule record's live parameters into *@w: 1, or 0
- * when it is none (or its period is 0: a corrupt record). */
+ * when it is none. */
 static inline int fg__win_of_rec(const struct fg_rule_rec *r, struct fg_win *w)
 {
 	uint64_t seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
 	const struct fg_rule_params *p = &r->params[seq & 1];
-	uint32_t flags = __atomic_load_n(&p->flags, __ATOMIC_RELAXED);
-	uint32_t ms = __atomic_load_n(&p->period_ms, __ATOMIC_RELAXED);
 
-	if (!(flags & FG__RULE_WINDOWS) || ms == 0)
-		return 0;
-	w->W = (uint64_t)ms * 1000000u;
-	w->inv = fg__recip(w->W);
-	w->limit = __atomic_load_n(&p->rate, __ATOMIC_RELAXED);
-	w->slide = (flags & FG__RULE_SLIDING_WINDOW) != 0;
-	return 1;
+	return fg__win_set(w, __atomic_load_n(&p->flags, __ATOMIC_RELAXED),
+	                   __atomic_load_n(&p->period_ms, __ATOMIC_RELAXED),
+	                   __atomic_load_n(&p->rate, __ATOMIC_RELAXED));
 }
 
 /*

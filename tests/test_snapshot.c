@@ -274,8 +274,9 @@ Test(snapshot, a_window_record_whose_window_has_passed_is_skipped)
 	fgd_snapshot_apply(&body, 0, &rec, 1, 2, H.c, NULL, 1, &r);
 	cr_expect_eq(r.buckets, 1);
 	cr_assert_eq(fg__peek(H.c, "fw", "k", 1, &left), 0);
-	cr_expect(left == 0 || left == 5, "restored, unless the window "
-	                                  "turned meanwhile: %lld",
+	cr_expect(left == 0 || left == 5,
+	          "restored, unless the window "
+	          "turned meanwhile: %lld",
 	          (long long)left);
 }
 

@@ -99,9 +99,11 @@ static void play(fg_client *c, uint64_t t0, const struct row *rows, size_t n,
 Test(window, fixed_window_decides_by_the_count_of_its_window)
 {
 	static const struct row rows[] = {
-	    {0, 1, 1, 2, 0, 1000},    {100, 1, 1, 1, 0, 900},
+	    {0, 1, 1, 2, 0, 1000},
+	    {100, 1, 1, 1, 0, 900},
 	    {200, 2, 0, 1, 800, 800}, /* 1 left: wait for the next window */
-	    {300, 1, 1, 0, 0, 700},   {999, 1, 0, 0, 1, 1},
+	    {300, 1, 1, 0, 0, 700},
+	    {999, 1, 0, 0, 1, 1},
 	    {1000, 3, 1, 0, 0, 1000}, /* a new window: all 3 */
 	    {1000, 1, 0, 0, 1000, 1000},
 	    {2500, 1, 1, 2, 0, 500}, /* window 1 said nothing about 2 */
@@ -128,8 +130,8 @@ Test(window, sliding_window_weighs_the_previous_window_by_its_overlap)
 	    {1500, 3, 1, 0, 0, 1500}, /* 5 + 2 + 3 */
 	    /* 5 + 5 = 10; at t1600 10 * 0.4 + 5 + 1 <= 10 */
 	    {1500, 1, 0, 0, 100, 1500},
-	    {2000, 5, 1, 0, 0, 2000},  /* prev 5 (window 1's) weighs 5 */
-	    {2999, 1, 1, 3, 0, 1001},  /* 5 * 0.001 + 5 + 1 */
+	    {2000, 5, 1, 0, 0, 2000}, /* prev 5 (window 1's) weighs 5 */
+	    {2999, 1, 1, 3, 0, 1001}, /* 5 * 0.001 + 5 + 1 */
 	    /* window 3: prev 6 weighs 0.006: 9 left; all 10 at t4000 */
 	    {3999, 10, 0, 9, 1, 1},
 	    {4000, 10, 1, 0, 0, 2000}, /* window 3 counted nothing */
@@ -201,7 +203,9 @@ static uint64_t ref_reset(const struct ref *r, uint64_t t)
 
 static void trace(int slide, uint64_t W, uint64_t L, uint64_t seed)
 {
-	struct fg_win w = {.W = W, .inv = fg__recip(W), .limit = (uint32_t)L,
+	struct fg_win w = {.W = W,
+	                   .inv = fg__recip(W),
+	                   .limit = (uint32_t)L,
 	                   .slide = (unsigned)slide};
 	struct ref r = {.W = W, .L = L, .slide = slide};
 	uint64_t tat = 0, t, end, rng = seed;
@@ -214,10 +218,9 @@ static void trace(int slide, uint64_t W, uint64_t L, uint64_t seed)
 		struct fg_win_at a;
 		int ok = fg__win_take(&w, tat, t, cost, &a, &next);
 
-		cr_assert_eq(ok, ref_admits(&r, t, cost),
-		             "t0 + %llu: take %llu",
-		             (unsigned long long)(t - r.t0),
-		             (unsigned long long)cost);
+		cr_assert_eq(
+		    ok, ref_admits(&r, t, cost), "t0 + %llu: take %llu",
+		    (unsigned long long)(t - r.t0), (unsigned long long)cost);
 		if (ok) {
 			r.count[(t - r.t0) / W] += cost;
 			tat = next;
@@ -322,22 +325,20 @@ Test(window, an_older_clock_never_moves_a_window_back)
  * window, up to the cap, and shows as tokens owed. */
 Test(window, a_debit_counts_in_the_current_window_up_to_its_cap)
 {
-	fg_client *c = window_rule("debit", FG_RULE_SLIDING_WINDOW, 10,
-	                           HOUR_MS);
+	fg_client *c =
+	    window_rule("debit", FG_RULE_SLIDING_WINDOW, 10, HOUR_MS);
 	unsigned idx = pol_rule_index(c, "win");
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 	uint64_t capped = 9;
 
 	cr_assert_eq(fg_allow(c, "win", "k", 4, NULL), 1);
-	cr_assert_eq(fg__debit(c, idx, "k", 1, 5, 100 * rc->interval_ns,
-	                       &capped),
-	             0);
+	cr_assert_eq(
+	    fg__debit(c, idx, "k", 1, 5, 100 * rc->interval_ns, &capped), 0);
 	cr_expect_eq(capped, 0);
 	cr_expect_eq(pol_left(c, "win", "k"), 1);
 	/* at most 12 tokens of debt: 9 counted, 3 kept out */
-	cr_assert_eq(fg__debit(c, idx, "k", 1, 6, 12 * rc->interval_ns,
-	                       &capped),
-	             0);
+	cr_assert_eq(
+	    fg__debit(c, idx, "k", 1, 6, 12 * rc->interval_ns, &capped), 0);
 	cr_expect_eq(capped, 3);
 	cr_expect_eq(pol_left(c, "win", "k"), -2);
 	cr_expect_eq(fg_allow(c, "win", "k", 1, NULL), 0);
@@ -346,7 +347,7 @@ Test(window, a_debit_counts_in_the_current_window_up_to_its_cap)
 
 /* The copy of a bucket of @key, with its reference. */
 static void win_bucket(fg_client *c, const char *key, struct fg_ref *ref,
-                      struct fg_pair *p)
+                       struct fg_pair *p)
 {
 	struct fg_table *t = &c->seg.tbl;
 	unsigned idx = pol_rule_index(c, "win");
@@ -372,10 +373,9 @@ Test(window, a_bucket_is_evicted_only_once_its_windows_have_passed)
 
 		cr_assert_eq(fg_allow_at(c, "win", "k", 5, t0, NULL), 1);
 		win_bucket(c, "k", &ref, &p);
-		cr_expect_not(fg__table_evict(&c->seg.tbl, &ref, &p,
-		                              t0 + W_NS - 1));
-		cr_expect_eq(fg__table_evict(&c->seg.tbl, &ref, &p,
-		                             t0 + W_NS),
+		cr_expect_not(
+		    fg__table_evict(&c->seg.tbl, &ref, &p, t0 + W_NS - 1));
+		cr_expect_eq(fg__table_evict(&c->seg.tbl, &ref, &p, t0 + W_NS),
 		             k == 0, "window 0 is the previous one");
 		if (k == 1)
 			cr_expect(fg__table_evict(&c->seg.tbl, &ref, &p,
@@ -392,8 +392,7 @@ Test(window, a_bucket_is_evicted_only_once_its_windows_have_passed)
 /* floodgate reset (fg__bucket_refill) forgets what a window counted. */
 Test(window, a_reset_forgets_the_counts_of_the_window)
 {
-	fg_client *c = window_rule("reset", FG_RULE_SLIDING_WINDOW, 5,
-	                           HOUR_MS);
+	fg_client *c = window_rule("reset", FG_RULE_SLIDING_WINDOW, 5, HOUR_MS);
 	struct fg_slot_view v;
 	struct fg_ref ref;
 	struct fg_pair p;
@@ -414,8 +413,8 @@ Test(window, a_reset_forgets_the_counts_of_the_window)
 Test(window, a_multi_rule_check_refunds_a_window_it_took_from)
 {
 	fg_client *c = window_rule("many", FG_RULE_FIXED_WINDOW, 3, HOUR_MS);
-	fg_rule g = {.name = "g", .capacity = 1, .rate = 1,
-	             .period_ms = HOUR_MS};
+	fg_rule g = {
+	    .name = "g", .capacity = 1, .rate = 1, .period_ms = HOUR_MS};
 	struct fg__triple t[2];
 	fg_decision d;
 	unsigned which = 9;
@@ -443,10 +442,9 @@ static void drain_g(fg_client *c, unsigned stage, void *arg)
 
 Test(window, a_race_lost_after_a_windows_take_gives_its_tokens_back)
 {
-	fg_client *c = window_rule("refund", FG_RULE_FIXED_WINDOW, 3,
-	                           HOUR_MS);
-	fg_rule g = {.name = "g", .capacity = 2, .rate = 1,
-	             .period_ms = HOUR_MS};
+	fg_client *c = window_rule("refund", FG_RULE_FIXED_WINDOW, 3, HOUR_MS);
+	fg_rule g = {
+	    .name = "g", .capacity = 2, .rate = 1, .period_ms = HOUR_MS};
 	struct fg_table_sums *sums = malloc(sizeof *sums);
 	struct fg__triple t[2];
 	unsigned which = 9;
@@ -557,8 +555,7 @@ static void hammer(uint32_t flags, const uint64_t expect[MPW_PHASES])
 
 Test(window, four_processes_on_a_fixed_window_admit_its_limit_exactly)
 {
-	static const uint64_t expect[MPW_PHASES] = {MPW_L, MPW_L, MPW_L,
-	                                            MPW_L};
+	static const uint64_t expect[MPW_PHASES] = {MPW_L, MPW_L, MPW_L, MPW_L};
 
 	hammer(FG_RULE_FIXED_WINDOW, expect);
 }
@@ -567,8 +564,7 @@ Test(window, four_processes_on_a_fixed_window_admit_its_limit_exactly)
  * 20000 - 10000, 20000 - 5000, 20000 - 7500. */
 Test(window, four_processes_on_a_sliding_window_admit_its_limit_exactly)
 {
-	static const uint64_t expect[MPW_PHASES] = {20000, 10000, 15000,
-	                                            12500};
+	static const uint64_t expect[MPW_PHASES] = {20000, 10000, 15000, 12500};
 
 	hammer(FG_RULE_SLIDING_WINDOW, expect);
 }

@@ -16,8 +16,9 @@
  * holds the header and exactly nbuckets + nremote records, with no
  * overflow on the way; a bucket (or a version 1 mark) that passes has a
  * NUL-terminated, NUL-padded rule name of 1..31 bytes and a key of 1..64
- * bytes, and counts of a window only under version 4; a mark that passes has an id, an origin, and a count above its
- * floor.  A file whose MAC holds under KEY holds under no other key.
+ * bytes, and counts of a window only under version 4; a mark that passes has an
+ * id, an origin, and a count above its floor.  A file whose MAC holds under KEY
+ * holds under no other key.
  */
 #include <sodium.h>
 #include <string.h>
@@ -31,9 +32,9 @@ static void check_rec_valid(const struct fgd_snap_hdr *h,
 	size_t len = strnlen(r->rule, sizeof r->rule), i;
 
 	/* a window's counts: of a known kind, in a version that has them */
-	FUZZ_ASSERT(r->window == 0 || (r->window == FGD_SNAP_WINDOW &&
-	                               h->version == FGD_SNAP_VERSION &&
-	                               r->debt_ns > 0));
+	FUZZ_ASSERT(r->window == 0 ||
+	            (r->window == FGD_SNAP_WINDOW &&
+	             h->version == FGD_SNAP_VERSION && r->debt_ns > 0));
 	FUZZ_ASSERT(len >= 1 && len < sizeof r->rule);
 	for (i = len; i < sizeof r->rule; i++)
 		FUZZ_ASSERT(r->rule[i] == '\0');
