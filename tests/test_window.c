@@ -304,6 +304,24 @@ Test(window, fg_reserve_on_a_window_rule_answers_as_fg_allow_without_delay)
 	pol_destroy(c);
 }
 
+/* The RateLimit fields of a window: its N a window of its period, and
+ * the tokens back all at once when the window has passed (t). */
+Test(window, ratelimit_headers_of_a_window_name_its_limit_and_its_end)
+{
+	fg_client *c = window_rule("headers", FG_RULE_FIXED_WINDOW, 5, 60000);
+	uint64_t t0 = future_window(60000 * MS);
+	char policy[128], rl[128];
+	fg_decision d;
+
+	cr_assert_eq(fg_allow_at(c, "win", "k", 3, t0 + 20500 * MS, &d), 1);
+	cr_assert_eq(fg_ratelimit_headers(c, &d, policy, sizeof policy, rl,
+	                                  sizeof rl),
+	             0);
+	cr_expect_str_eq(policy, "\"win\";q=5;w=60");
+	cr_expect_str_eq(rl, "\"win\";r=2;t=40");
+	pol_destroy(c);
+}
+
 /* A check whose clock reading is older than the window another process
  * moved the bucket into decides in that window: it never wipes its
  * counts by writing an older one. */
