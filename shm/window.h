@@ -383,6 +383,8 @@ static inline int fg__bucket_refilled(const struct fg_rule_rec *rules,
 {
 	struct fg_win w;
 
+	if (tat == FG_TAT_EVICTED)
+		return 0; /* being evicted already */
 	if (rules != NULL && FG_W_RULE(word) < FG_MAX_RULES &&
 	    fg__win_of_rec(&rules[FG_W_RULE(word)], &w))
 		return fg__win_passed(&w, tat, now);

@@ -848,6 +848,33 @@ Test(cli, reload_applies_a_good_config_and_reports_a_bad_one)
 	env_fini();
 }
 
+/* A rule keeps its algorithm while the segment lives: a reload that
+ * changes it is rejected whole, before any rule moves. */
+Test(cli, a_reload_that_changes_a_rules_algorithm_is_rejected_whole)
+{
+	struct run r;
+
+	one_up();
+	write_conf(0, 0, "rule win rate 5/1s algorithm fixed-window\n");
+	r = cli("-c", E.conf[0], "reload", NULL);
+	EXPECT(r, 0);
+	run_free(&r);
+	write_conf(0, 0,
+	           "rule fresh capacity 9 rate 1/1s\n"
+	           "rule win rate 5/1s algorithm sliding-window\n");
+	r = cli("-c", E.conf[0], "reload", NULL);
+	EXPECT(r, 8);
+	cr_assert(strstr(r.err, "rule 'win': its kind or algorithm differs") !=
+	              NULL,
+	          "%s", r.err);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "rules", NULL);
+	cr_assert(strstr(r.out, "fixed-window") && !strstr(r.out, "fresh"),
+	          "nothing changed: %s", r.out);
+	run_free(&r);
+	env_fini();
+}
+
 /* ---------------------------------------------------------- exit codes */
 
 Test(cli, every_error_has_its_own_exit_status)

@@ -314,9 +314,9 @@ Test(window, ratelimit_headers_of_a_window_name_its_limit_and_its_end)
 	fg_decision d;
 
 	cr_assert_eq(fg_allow_at(c, "win", "k", 3, t0 + 20500 * MS, &d), 1);
-	cr_assert_eq(fg_ratelimit_headers(c, &d, policy, sizeof policy, rl,
-	                                  sizeof rl),
-	             0);
+	cr_assert_eq(
+	    fg_ratelimit_headers(c, &d, policy, sizeof policy, rl, sizeof rl),
+	    0);
 	cr_expect_str_eq(policy, "\"win\";q=5;w=60");
 	cr_expect_str_eq(rl, "\"win\";r=2;t=40");
 	pol_destroy(c);
