@@ -187,7 +187,8 @@ static void params_refresh(fg_client *c, unsigned idx)
 	                 : (uint64_t)p.capacity * p.interval_ns;
 	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
-	(void)fg__win_set(&c->win[idx], p.flags, p.period_ms, p.capacity);
+	if (fg__win_set(&c->win[idx], p.flags, p.period_ms, p.capacity))
+		rc->tau_ns = fg__win_span(&c->win[idx]); /* what counts */
 	rc->flags = p.flags;
 }
 
@@ -426,8 +427,7 @@ int fg__win_check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	return r;
 }
 
-/* fg__check() of anything but an active GCRA rule: a window rule's
- * check, or the error. */
+/* fg__check() of all but an active GCRA rule: a window's, or the error */
 static __attribute__((noinline)) int check_other(fg_client *c, unsigned idx,
                                                  const struct fg_rule_cache *rc,
                                                  const void *key, size_t len,

@@ -334,6 +334,14 @@ static inline int fg__win_passed(const struct fg_win *w, uint64_t tat,
 	                : tat >> 32 != fg__win_id(w, a.n);
 }
 
+/* How long counts of a window rule matter (its tau for the daemon: the
+ * debt it may carry, how long its gossip is kept): one window, or two
+ * for a sliding one. */
+static inline uint64_t fg__win_span(const struct fg_win *w)
+{
+	return w->slide ? 2 * w->W : w->W;
+}
+
 /* Whether the parameters @p of a window rule are ones a reader may use:
  * one algorithm, tokens, a period, rate N as the capacity, no delay. */
 static inline int fg__win_params_sane(const struct fg_rule_params *p)
