@@ -32,7 +32,7 @@ struct fg_rule_cache {
 	uint64_t seq; /* the rule record's seq they were read at */
 	uint64_t interval_ns;
 	uint64_t interval_inv; /* fg__recip(interval_ns) */
-	uint64_t tau_ns; /* a window rule's: fg__win_span() */
+	uint64_t tau_ns;       /* a window rule's: fg__win_span() */
 	uint64_t max_delay_ns; /* fg_reserve(): tau_ns + this at most */
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
