@@ -57,6 +57,10 @@
 #define RULE_ALLOW "bench.allow"
 #define RULE_DENY  "bench.deny"
 #define RULE_CONN  "bench.conn" /* in-flight, never full */
+/* windows of 2 ms, never full: the most a sliding window counts, 5 * 10^8
+ * a second (a new window every 2 ms, as a busy key meets them) */
+#define RULE_FIXED "bench.fixed"
+#define RULE_SLIDE "bench.slide"
 /* two more rules like bench.allow, for checks under three rules */
 static const char *const rules3[3] = {RULE_ALLOW, "bench.allow2",
                                       "bench.allow3"};
@@ -263,6 +267,8 @@ enum lat_kind {
 	LAT_MANY3,   /* three rules: one fg_allow_many() (floodgate only) */
 	LAT_RESERVE, /* fg_reserve() of an existing key, no delay */
 	LAT_LEASE,   /* fg_acquire() then fg_release() of an existing key */
+	LAT_FIXED,   /* fg_allow() of an existing key, fixed-window rule */
+	LAT_SLIDE,   /* the same, sliding-window rule */
 	NLAT
 };
 
@@ -316,7 +322,10 @@ static int warm_once(enum lat_kind kind, enum impl impl, const char *rule,
 /* ns per call of @kind on @impl; -1 on error. */
 static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 {
-	const char *rule = kind == LAT_DENY ? RULE_DENY : RULE_ALLOW;
+	const char *rule = kind == LAT_DENY    ? RULE_DENY
+	                   : kind == LAT_FIXED ? RULE_FIXED
+	                   : kind == LAT_SLIDE ? RULE_SLIDE
+	                                       : RULE_ALLOW;
 	const char *key = "user:123456";
 	size_t len = strlen(key);
 	int idx = fg__rule_index(g_fg, rule);
@@ -344,6 +353,8 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 		break;
 	case LAT_ALLOW:
 	case LAT_DENY:
+	case LAT_FIXED:
+	case LAT_SLIDE:
 		if (impl == IMPL_FG)
 			for (i = 0; i < iters; i++)
 				sink += (uint64_t)fg_allow(g_fg, rule, key, 1,
@@ -673,12 +684,23 @@ static int setup_rules(void)
 	                      .capacity = FG_LEASES_MAX,
 	                      .lease_ms = 60000,
 	                      .flags = FG_RULE_IN_FLIGHT};
-	fg_rule more = allow;
+	const fg_rule fixed = {.name = RULE_FIXED,
+	                       .capacity = FG_SLIDING_WINDOW_MAX,
+	                       .rate = FG_SLIDING_WINDOW_MAX,
+	                       .period_ms = 2,
+	                       .flags = FG_RULE_FIXED_WINDOW};
+	fg_rule more = allow, slide = fixed;
 	int r = fg_rule_set(g_fg, &allow);
 	unsigned i;
 
+	slide.name = RULE_SLIDE;
+	slide.flags = FG_RULE_SLIDING_WINDOW;
 	if (r == 0)
 		r = fg_rule_set(g_fg, &deny);
+	if (r == 0)
+		r = fg_rule_set(g_fg, &fixed);
+	if (r == 0)
+		r = fg_rule_set(g_fg, &slide);
 	for (i = 1; i < 3 && r == 0; i++) {
 		more.name = rules3[i];
 		r = fg_rule_set(g_fg, &more);
@@ -700,6 +722,7 @@ static const char *const lat_label[NLAT] = {
     "  same, rule pre-resolved (ns)",     "1 proc, exhausted key (ns/check)",
     "3 rules, 3 x fg_allow (ns/request)", "3 rules, fg_allow_many (ns/request)",
     "fg_reserve, existing key (ns/call)", "fg_acquire + fg_release (ns/pair)",
+    "fixed window, existing key (ns)",    "sliding window, existing key (ns)",
 };
 
 /* One run of every workload; 0 or -1. */

@@ -151,6 +151,8 @@ int fgc_cmp_rule_key(const void *a, const void *b);
 void fgc_human_key(const uint8_t *k, size_t len, char *out);
 /* "host" or "global". */
 const char *fgc_rule_scope(uint32_t flags);
+/* "gcra", "sliding-window", "fixed-window" or "in-flight". */
+const char *fgc_rule_algorithm(uint32_t flags);
 /* The rule's rate for people ("5/s"). */
 char *fgc_rule_rate(const fg_rule_info *ri, char *buf, size_t len);
 /* The error of a library call as one sentence with the fix; exit status. */

@@ -152,6 +152,8 @@ int64_t fgc_tokens_left(struct fgc *c, unsigned rule, uint64_t tat,
 
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return 0;
+	if (rc->flags & FG__RULE_WINDOWS) /* a window's counts */
+		return fg__tokens_left(c->fg, rule, rc, tat, now);
 	if (tat == FG_TAT_EVICTED || tat <= now)
 		return rc->capacity;
 	debt = tat - now;
@@ -184,6 +186,15 @@ void fgc_human_key(const uint8_t *k, size_t len, char *out)
 			out += sprintf(out, "\\x%02x", k[i]);
 	}
 	*out = '\0';
+}
+
+const char *fgc_rule_algorithm(uint32_t flags)
+{
+	if (flags & FG_RULE_IN_FLIGHT)
+		return "in-flight";
+	if (flags & FG_RULE_SLIDING_WINDOW)
+		return "sliding-window";
+	return flags & FG_RULE_FIXED_WINDOW ? "fixed-window" : "gcra";
 }
 
 const char *fgc_rule_scope(uint32_t flags)

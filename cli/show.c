@@ -215,6 +215,7 @@ static void rule_json(struct fgc *c, const fg_rule_info *ri,
 	fgu_json_ku64(j, "penalty_window_ms", ri->penalty_window_ms);
 	fgu_json_ku64(j, "penalty_block_ms", ri->penalty_block_ms);
 	fgu_json_ku64(j, "penalty_blocks", ri->penalties);
+	fgu_json_kstr(j, "algorithm", fgc_rule_algorithm(ri->flags));
 	fgu_json_object_end(j);
 }
 
@@ -241,14 +242,14 @@ static void rule_text(struct fgc *c, const fg_rule_info *ri,
 		snprintf(quota, sizeof quota, "%" PRIu64, si->slot_quota);
 	fgc_out(c,
 	        "%-20s %10u %12s %-6s %-7s %-7s %-7s %10" PRIu64 " %8" PRIu64
-	        " %8s %-18s %8" PRIu64 "\n",
+	        " %8s %-18s %8" PRIu64 " %s\n",
 	        ri->name, ri->capacity, fgc_rule_rate(ri, rate, sizeof rate),
 	        fgc_rule_scope(ri->flags),
 	        ri->flags & FG_RULE_FAIL_CLOSED ? "closed" : "open",
 	        ri->flags & FG_RULE_SHADOW ? "shadow" : "enforce",
 	        ri->flags & FG_RULE_DEFAULT ? "yes" : "no", ri->table_full,
 	        si->slots, quota, penalty_text(ri, pen, sizeof pen),
-	        ri->penalties);
+	        ri->penalties, fgc_rule_algorithm(ri->flags));
 }
 
 int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
@@ -268,10 +269,10 @@ int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 		fgc_out(
 		    c,
 		    "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s %8s %8s %-18s "
-		    "%8s\n",
+		    "%8s %s\n",
 		    "RULE", "CAPACITY", "RATE", "SCOPE", "ON-FULL", "MODE",
 		    "DEFAULT", "TABLE-FULL", "SLOTS", "QUOTA", "PENALTY",
-		    "BLOCKS");
+		    "BLOCKS", "ALGORITHM");
 	for (i = 0; i < FG_RULES_MAX; i++) {
 		if (fg_rule_get(c->fg, i, &ri) != 0 ||
 		    fg_rule_share_get(c->fg, i, &si) != 0)

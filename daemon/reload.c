@@ -27,15 +27,51 @@
 #include "daemon/net.h"
 #include "lib/client.h"
 
+/* The first rule of @cfg whose kind or algorithm is not the one its name
+ * holds in the segment, removed or not (fg_rule_set() would refuse it,
+ * half-way through the rules), or NULL. */
+static const struct fgd_rule *kind_changed(fg_client *fg,
+                                           const struct fgd_config *cfg)
+{
+	const uint32_t kind =
+	    FG_RULE_IN_FLIGHT | FG_RULE_SLIDING_WINDOW | FG_RULE_FIXED_WINDOW;
+	size_t i;
+
+	for (i = 0; i < cfg->nrules; i++) {
+		int idx = fg__rule_index(fg, cfg->rules[i].name);
+		const struct fg_rule_rec *r;
+
+		if (idx < 0)
+			continue;
+		r = &fg->seg.rules[idx];
+		if ((r->params[__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) & 1]
+		         .flags ^
+		     cfg->rules[i].flags) &
+		    kind)
+			return &cfg->rules[i];
+	}
+	return NULL;
+}
+
 int fgd_rules_fit(fg_client *fg, const struct fgd_config *cfg, char *why,
                   size_t whylen)
 {
 	size_t i, fresh = 0, used, gone = 0;
 	char seg[FG_SEG_PATH_MAX + FGD_PATH_MAX + 2];
+	const struct fgd_rule *changed;
 	fg_rule_info ri;
 	unsigned idx;
 
 	(void)fg__rule_index(fg, ""); /* the names given so far */
+	if ((changed = kind_changed(fg, cfg)) != NULL) {
+		snprintf(why, whylen,
+		         "rule '%s': its kind or algorithm differs from what "
+		         "its buckets hold (a rule keeps both while the "
+		         "segment lives); nothing changed.  Give it a new "
+		         "name, or restart on a new segment",
+		         changed->name);
+		return -1;
+	}
 	used = fg->nnames;
 	for (i = 0; i < cfg->nrules; i++)
 		fresh += fg__rule_index(fg, cfg->rules[i].name) < 0;

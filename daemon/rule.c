@@ -4,8 +4,11 @@
  *
  *   rule NAME capacity N rate R/PERIOD [scope host|global]
  *        [on-full open|closed] [mode enforce|shadow] [default]
- *        [max-delay DURATION] [share P%]
+ *        [max-delay DURATION] [share P%] [algorithm gcra]
  *        [penalty N denials in DURATION block DURATION]
+ *   rule NAME rate N/PERIOD algorithm sliding-window|fixed-window
+ *        [capacity N] [scope ...] [on-full ...] [mode ...] [default]
+ *        [share P%]
  *   rule NAME in-flight N [lease DURATION] [on-full open|closed]
  *        [mode enforce|shadow] [share P%]
  *
@@ -41,16 +44,18 @@ enum {
 	K_LEASE,
 	K_SHARE,
 	K_PENALTY,
+	K_ALGORITHM,
 	K_N
 };
 
 /* What only a rule of tokens takes, and what only an in-flight one does. */
 #define K_TOKENS                                                               \
 	(1u << K_CAPACITY | 1u << K_RATE | 1u << K_DEFAULT |                   \
-	 1u << K_MAXDELAY | 1u << K_PENALTY)
+	 1u << K_MAXDELAY | 1u << K_PENALTY | 1u << K_ALGORITHM)
 #define K_LEASES (1u << K_INFLIGHT | 1u << K_LEASE)
 
 #define LEASE_DEFAULT_MS 60000u /* the lease when none is given */
+#define WINDOWS          (FG_RULE_SLIDING_WINDOW | FG_RULE_FIXED_WINDOW)
 
 static const struct keyword {
 	const char *kw;
@@ -68,12 +73,40 @@ static const struct keyword {
     [K_LEASE] = {"lease", NULL, NULL, 0},
     [K_SHARE] = {"share", NULL, NULL, 0},
     [K_PENALTY] = {"penalty", NULL, NULL, FG_RULE_PENALTY},
+    [K_ALGORITHM] = {"algorithm", NULL, NULL, 0},
 };
 
 /* The words after "penalty" (N, "denials", "in", T, "block", B). */
 #define PENALTY_WORDS 6
 #define PENALTY_FORM  "penalty N denials in DURATION block DURATION"
 #define DAY_MS        86400000u /* the longest window or block */
+
+/* The values of "algorithm", and the flags they set. */
+static const struct algorithm {
+	const char *name;
+	uint32_t flag;
+} algorithms[] = {
+    {"gcra", 0},
+    {"sliding-window", FG_RULE_SLIDING_WINDOW},
+    {"fixed-window", FG_RULE_FIXED_WINDOW},
+};
+
+/* "algorithm gcra|sliding-window|fixed-window". */
+static int rule_algorithm(const char *name, const char *s, struct fgd_rule *r,
+                          char *why, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof algorithms / sizeof algorithms[0]; i++)
+		if (strcmp(s, algorithms[i].name) == 0) {
+			r->flags |= algorithms[i].flag;
+			return 0;
+		}
+	return fgu_why(why, len,
+	               "rule '%s': algorithm must be gcra, sliding-window or "
+	               "fixed-window, not '" CLIP "'",
+	               name, s);
+}
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
 static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
@@ -234,6 +267,8 @@ static int value(const char *name, unsigned k, const char *val,
 		return rule_leases(name, val, r, why, len);
 	if (k == K_SHARE)
 		return rule_share(name, val, r, why, len);
+	if (k == K_ALGORITHM)
+		return rule_algorithm(name, val, r, why, len);
 	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
@@ -268,8 +303,8 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			    why, len,
 			    "rule '%s': unknown keyword '" CLIP "' "
 			    "(capacity, rate, scope, on-full, mode, "
-			    "default, max-delay, in-flight, lease, share or "
-			    "penalty)",
+			    "default, max-delay, in-flight, lease, share, "
+			    "penalty or algorithm)",
 			    name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",
@@ -342,11 +377,23 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 		               "spans more than 2^56 ns (834 days)",
 		               r->name);
 	case FG__RULE_BAD_PENALTY:
+		if (r->flags & (FG_RULE_SLIDING_WINDOW | FG_RULE_FIXED_WINDOW))
+			return fgu_why(why, len,
+			               "rule '%s': a window rule takes no "
+			               "penalty",
+			               r->name);
 		return fgu_why(why, len,
 		               "rule '%s': the penalty's block plus capacity "
 		               "/ rate and max-delay spans more than 2^56 ns, "
 		               "or is 2^32 tokens or more of the rate",
 		               r->name);
+	case FG__RULE_BAD_WINDOW:
+		return fgu_why(why, len,
+		               "rule '%s': a window rule admits its rate's N "
+		               "a window: capacity, if given, must be N, no "
+		               "max-delay, and a sliding window's N is at most "
+		               "%u",
+		               r->name, FG_SLIDING_WINDOW_MAX);
 	case FG__RULE_BAD_LEASES:
 		return fgu_why(why, len,
 		               "rule '%s': an in-flight rule takes 1 to %u "
@@ -388,7 +435,8 @@ static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
 		return fgu_why(why, len,
 		               "rule '%s': lease is for in-flight rules",
 		               r->name);
-	if (!(seen & (1u << K_CAPACITY)))
+	/* a window's limit is its rate's N: capacity says nothing more */
+	if (!(seen & (1u << K_CAPACITY)) && !(r->flags & WINDOWS))
 		return fgu_why(why, len,
 		               "rule '%s': needs capacity N (or in-flight N)",
 		               r->name);
@@ -396,6 +444,8 @@ static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
 		return fgu_why(why, len,
 		               "rule '%s': needs rate R/PERIOD, like 5/1s",
 		               r->name);
+	if (!(seen & (1u << K_CAPACITY)))
+		r->capacity = r->rate;
 	return 0;
 }
 

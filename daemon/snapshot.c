@@ -112,6 +112,37 @@ static void *rec_new(struct recbuf *b)
 	return b->p + b->n++ * REC_SIZE;
 }
 
+/* What a snapshot keeps of a bucket. */
+struct state {
+	uint32_t window; /* FGD_SNAP_WINDOW, or 0 */
+	uint64_t debt_ns;
+	uint32_t prev, cur;
+};
+
+/* The state of the bucket @v at @now: 1, or 0 if it is as good as
+ * absent (full; a window rule's: nothing counted). */
+static int bucket_state(fg_client *fg, const struct fg_slot_view *v,
+                        uint64_t now, struct state *st)
+{
+	const struct fg_rule_cache *rc = fg__rule_params(fg, v->rule);
+	const struct fg_win *w = &fg->win[v->rule];
+	struct fg_win_at a;
+
+	memset(st, 0, sizeof *st);
+	if (!(rc->flags & FG__RULE_WINDOWS)) {
+		st->debt_ns = v->tat > now ? v->tat - now : 0;
+		return v->tat > now;
+	}
+	fg__win_read(w, v->tat, now, &a);
+	if (a.prev == 0 && a.cur == 0)
+		return 0;
+	st->window = FGD_SNAP_WINDOW;
+	st->debt_ns = w->W - a.e;
+	st->prev = (uint32_t)a.prev;
+	st->cur = (uint32_t)a.cur;
+	return 1;
+}
+
 static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 {
 	struct fg_table *t = &fg->seg.tbl;
@@ -119,6 +150,7 @@ static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 	uint8_t active[FG_RULES_MAX];
 	struct fg_slot_view v;
 	uint64_t cur = 0, now = fg__now_ns();
+	struct state st;
 	unsigned r;
 
 	for (r = 0; r < FG_RULES_MAX; r++) /* leases end with the boot */
@@ -127,7 +159,8 @@ static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 	while (fg__slot_next(t, &cur, &v)) {
 		struct fgd_snap_bucket *rec;
 
-		if (v.rule >= FG_RULES_MAX || !active[v.rule] || v.tat <= now)
+		if (v.rule >= FG_RULES_MAX || !active[v.rule] ||
+		    !bucket_state(fg, &v, now, &st))
 			continue; /* full: as good as absent */
 		rec = rec_new(b);
 		if (rec == NULL)
@@ -135,7 +168,10 @@ static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 		memcpy(rec->rule, ri[v.rule].name, sizeof rec->rule);
 		memcpy(rec->key, v.key, v.keylen);
 		rec->key_len = v.keylen;
-		rec->debt_ns = v.tat - now;
+		rec->window = st.window;
+		rec->debt_ns = st.debt_ns;
+		rec->prev = st.prev;
+		rec->cur = st.cur;
 		(*count)++;
 	}
 	return 0;
@@ -307,14 +343,40 @@ static uint64_t elapsed_since(const struct fgd_snap_hdr *h)
 	return now > h->realtime_ns ? now - h->realtime_ns : 0;
 }
 
+/* Restore a window rule's bucket @r, written @elapsed ns ago: its
+ * counts while its window would still run, its current window's as the
+ * previous one's (sliding) for a window after that.  0, or not. */
+static int restore_window(fg_client *fg, int idx,
+                          const struct fgd_snap_bucket *r, uint64_t elapsed)
+{
+	const struct fg_rule_cache *rc;
+
+	if (idx < 0)
+		return -1;
+	rc = fg__rule_params(fg, (unsigned)idx);
+	if (!(rc->flags & FG__RULE_WINDOWS))
+		return -1; /* the rule changed algorithm */
+	if (elapsed < r->debt_ns)
+		return fg__raise_window(fg, (unsigned)idx, r->key, r->key_len,
+		                        r->prev, r->cur);
+	if ((rc->flags & FG__RULE_SLIDING_WINDOW) && r->cur != 0 &&
+	    elapsed - r->debt_ns < fg->win[idx].W)
+		return fg__raise_window(fg, (unsigned)idx, r->key, r->key_len,
+		                        r->cur, 0);
+	return -1; /* its windows have passed */
+}
+
 static void restore_bucket(fg_client *fg, const struct fgd_snap_bucket *r,
                            uint64_t elapsed, struct fgd_snap_counts *out)
 {
 	int idx = fg__rule_index(fg, r->rule);
 
-	if (idx < 0 || r->debt_ns <= elapsed ||
-	    fg__raise(fg, (unsigned)idx, r->key, r->key_len,
-	              r->debt_ns - elapsed) != 0) {
+	if (r->window ? restore_window(fg, idx, r, elapsed) != 0
+	              : idx < 0 || r->debt_ns <= elapsed ||
+	                    (fg__rule_params(fg, (unsigned)idx)->flags &
+	                     FG__RULE_WINDOWS) ||
+	                    fg__raise(fg, (unsigned)idx, r->key, r->key_len,
+	                              r->debt_ns - elapsed) != 0) {
 		out->skipped++; /* rule gone, refilled since, or no room */
 		return;
 	}
@@ -370,7 +432,9 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 		               "format version %u has a checksum but no MAC: "
 		               "anyone who could write it could have forged it",
 		               h->version);
-	if (h->version != FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
+	if ((h->version != FGD_SNAP_VERSION &&
+	     h->version != FGD_SNAP_VERSION_3) ||
+	    h->rec_size != REC_SIZE)
 		return fgu_why(err, errlen,
 		               "format version %u, this daemon reads %u",
 		               h->version, FGD_SNAP_VERSION);
@@ -396,6 +460,10 @@ int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
 		               m->count > m->floor
 		           ? 0
 		           : -1;
+	if (r->window != 0 &&
+	    (r->window != FGD_SNAP_WINDOW || h->version == FGD_SNAP_VERSION_3 ||
+	     r->debt_ns == 0))
+		return -1; /* a window of an unknown kind, or in version 3 */
 	return name_ok(r->rule, sizeof r->rule) && r->key_len > 0 &&
 	               r->key_len <= FG_KEY_MAX
 	           ? 0

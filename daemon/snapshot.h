@@ -22,7 +22,13 @@
  * clock: the debt left is the debt written less the wall-clock time
  * since, and never less than that debt when the clock went backwards, so
  * an unknown gap counts as no time at all (buckets come back emptier, not
- * fuller).  Within one boot the monotonic clock is used instead.
+ * fuller).  Within one boot the monotonic clock is used instead.  A
+ * window rule's bucket is written as its counts and the time left in its
+ * window: restored while that window would still run, its counts go to
+ * the current window (and to the previous one, for a sliding window, if
+ * it has ended since); windows are numbered by each boot's clock, so a
+ * restored window ends up to a window earlier or later than it would
+ * have.
  *
  * Format (all fields fixed-width, host byte order: a snapshot does not
  * leave its host): a 128-byte header, then nbuckets bucket records, then
@@ -47,10 +53,13 @@
 #include "lib/floodgate.h"
 
 #define FGD_SNAP_MAGIC "FGSNAP\0\0"
-/* 3: the checksum is a MAC; 2: marks by their ledger id (node.h); 1:
- * marks by name.  Versions 1 and 2 are recognised, to say why they are
- * refused: anyone who could write them could forge them. */
-#define FGD_SNAP_VERSION   3u
+/* 4: buckets of window rules (their counts); 3: the checksum is a MAC;
+ * 2: marks by their ledger id (node.h); 1: marks by name.  Version 3 is
+ * read as well (its buckets are all of GCRA rules); versions 1 and 2 are
+ * recognised, to say why they are refused: anyone who could write them
+ * could forge them. */
+#define FGD_SNAP_VERSION   4u
+#define FGD_SNAP_VERSION_3 3u
 #define FGD_SNAP_REC_SIZE  128u
 #define FGD_SNAP_SUM_BYTES 32u
 #define FGD_SNAP_KEY_BYTES 32u
@@ -69,15 +78,21 @@ struct fgd_snap_hdr {
 	                                  * field zeroed) and body */
 };
 
-/* A bucket: its rule by name, its key, the debt it carried. */
+/* A bucket: its rule by name, its key, the debt it carried; or, of a
+ * window rule, its counts and when its window was to end. */
 struct fgd_snap_bucket {
 	char rule[FG_RULE_NAME_MAX + 1];
 	uint8_t key[FG_KEY_MAX];
 	uint32_t key_len;
-	uint32_t pad;
-	uint64_t debt_ns; /* TAT - now when written; > 0 */
-	uint8_t pad2[16];
+	uint32_t window;  /* 0: GCRA; FGD_SNAP_WINDOW: a window rule's */
+	uint64_t debt_ns; /* TAT - now when written; > 0.  A window: ns
+	                   * until the current window ended; > 0 */
+	uint32_t prev;    /* a window: tokens of the previous window */
+	uint32_t cur;     /* a window: tokens of the current window */
+	uint8_t pad2[8];
 };
+
+#define FGD_SNAP_WINDOW 1u
 
 /* A high-water mark of another node's cumulative count, by the remote
  * ledger's id of (origin, rule, key): the id key is derived from the node

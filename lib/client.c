@@ -19,6 +19,7 @@
 #include <string.h>
 #include <urcu/uatomic.h>
 
+#include "lib/window.h"
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
@@ -143,6 +144,8 @@ static int params_sane(const struct fg_rule_params *p)
 	if (!(p->flags & FG__RULE_ACTIVE) || (p->flags & ~FG__RULE_KNOWN) ||
 	    p->interval_ns == 0 || p->capacity == 0)
 		return 0;
+	if ((p->flags & FG__RULE_WINDOWS) && !fg__win_params_sane(p))
+		return 0;
 	if (p->flags & FG__RULE_IN_FLIGHT)
 		return p->capacity <= FG_LEASE_COUNT_MAX &&
 		       p->max_delay_ns == 0 && fg__penalty_sane(p) &&
@@ -186,6 +189,8 @@ static void params_refresh(fg_client *c, unsigned idx)
 	rc->max_delay_ns = p.max_delay_ns;
 	rc->capacity = p.capacity;
 	fg__penalty_of(&p, &rc->pen);
+	if (fg__win_set(&c->win[idx], p.flags, p.period_ms, p.capacity))
+		rc->tau_ns = fg__win_span(&c->win[idx]); /* what counts */
 	rc->flags = p.flags;
 }
 
@@ -409,14 +414,46 @@ check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	return check_slow(c, idx, rc, key, len, cost, now, h, 0, d);
 }
 
+int fg__win_check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                     const void *key, size_t len, uint32_t cost, uint64_t now,
+                     fg_decision *d)
+{
+	uint64_t h = fg__hash64(c->seg.tbl.seed, idx, key, len);
+	struct fg_ref ref;
+	struct fg_pair p;
+	int r;
+
+	do { /* found anew when the bucket went (window.c) */
+		if (!fg__bucket_find(c, idx, key, len, h, now, &ref, &p))
+			return fg__untracked(c, idx, rc, d);
+	} while ((r = fg__win_step(&c->seg.tbl, &c->win[idx], idx, rc->flags,
+	                           &ref, &p, cost, now, d)) < 0);
+	return r;
+}
+
+/* fg__check() of all but an active GCRA rule: a window's, or the error */
+static __attribute__((noinline)) int check_other(fg_client *c, unsigned idx,
+                                                 const struct fg_rule_cache *rc,
+                                                 const void *key, size_t len,
+                                                 uint32_t cost, fg_decision *d)
+{
+	if ((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT)) !=
+	    FG__RULE_ACTIVE)
+		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
+	if (cost == 0 || cost > rc->capacity)
+		return FG_ECOST;
+	return fg__win_check_at(c, idx, rc, key, len, cost, fg__now_ns(), d);
+}
+
 int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
               uint32_t cost, fg_decision *d)
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 
-	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT)) !=
-	                 FG__RULE_ACTIVE))
-		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
+	/* one test sends all but an active GCRA rule off the inline path */
+	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT |
+	                               FG__RULE_WINDOWS)) != FG__RULE_ACTIVE))
+		return check_other(c, idx, rc, key, len, cost, d);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
@@ -426,6 +463,8 @@ int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
                  const void *key, size_t len, uint32_t cost, uint64_t now,
                  fg_decision *d)
 {
+	if (rc->flags & FG__RULE_WINDOWS)
+		return fg__win_check_at(c, idx, rc, key, len, cost, now, d);
 	return check(c, idx, rc, key, len, cost, now, d);
 }
 
@@ -439,10 +478,21 @@ int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 struct owner_move {
 	uint64_t (*next)(struct owner_move *m, uint64_t tat, uint64_t now,
 	                 const struct fg_rule_cache *rc);
+	const struct fg_win *win;   /* a window rule's, else NULL */
 	uint64_t cost, max_debt_ns; /* debit */
 	uint64_t capped;            /* debit: tokens the cap kept out */
 	uint64_t debt_ns;           /* raise */
+	uint64_t prev, cur;         /* raise of a window rule */
 };
+
+/* Whether @m may move a bucket of rule @idx (@rc): leases are no debt;
+ * a window rule's moves by its counts. */
+static int move_fits(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                     struct owner_move *m)
+{
+	m->win = rc->flags & FG__RULE_WINDOWS ? &c->win[idx] : NULL;
+	return !(rc->flags & FG__RULE_IN_FLIGHT);
+}
 
 static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
                       struct owner_move *m)
@@ -459,8 +509,8 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 	rc = fg__rule_params(c, idx);
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	if (rc->flags & FG__RULE_IN_FLIGHT)
-		return FG_EKIND; /* leases are no debt */
+	if (!move_fits(c, idx, rc, m))
+		return FG_EKIND;
 	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
@@ -486,7 +536,13 @@ find:
 static uint64_t debit_next(struct owner_move *m, uint64_t tat, uint64_t now,
                            const struct fg_rule_cache *rc)
 {
-	uint64_t next =
+	uint64_t next;
+
+	if (m->win != NULL) /* the window's count, up to the debt in tokens */
+		return fg__win_debit(m->win, tat, now, m->cost,
+		                     m->max_debt_ns / rc->interval_ns,
+		                     &m->capped);
+	next =
 	    fg__gcra_debit(tat, now, rc->interval_ns, m->cost, m->max_debt_ns);
 	uint64_t moved = (next - fg__gcra_base(tat, now)) / rc->interval_ns;
 
@@ -515,6 +571,8 @@ static uint64_t raise_next(struct owner_move *m, uint64_t tat, uint64_t now,
                            const struct fg_rule_cache *rc)
 {
 	(void)rc;
+	if (m->win != NULL)
+		return fg__win_raise(m->win, tat, now, m->prev, m->cur);
 	return tat > now + m->debt_ns ? tat : now + m->debt_ns;
 }
 
@@ -527,6 +585,16 @@ int fg__raise(fg_client *c, unsigned idx, const void *key, size_t len,
 		return FG_EINVAL;
 	if (debt_ns == 0)
 		return 0; /* no debt: a full bucket, present or not */
+	return owner_move(c, idx, key, len, &m);
+}
+
+int fg__raise_window(fg_client *c, unsigned idx, const void *key, size_t len,
+                     uint64_t prev, uint64_t cur)
+{
+	struct owner_move m = {.next = raise_next, .prev = prev, .cur = cur};
+
+	if (prev == 0 && cur == 0)
+		return 0; /* nothing counted: as good as absent */
 	return owner_move(c, idx, key, len, &m);
 }
 
@@ -574,7 +642,7 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left)
 {
 	const struct fg_rule_cache *rc;
-	uint64_t now, tat;
+	uint64_t tat;
 	int idx;
 
 	if (c == NULL || rule == NULL || left == NULL)
@@ -590,21 +658,29 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 		*left = rc->capacity;
 		return 0;
 	}
-	now = fg__now_ns();
-	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
-		*left = rc->capacity;
-	else if (rc->flags & FG__RULE_IN_FLIGHT) /* leases free */
-		*left = (int64_t)rc->capacity - leases_held(rc, tat, now);
-	else if (tat <= now + rc->tau_ns)
-		*left = (int64_t)fg__gcra_remaining_inv(
-		    tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
-	else { /* in debt: floor of the level, as for a positive one */
-		uint64_t debt = tat - now - rc->tau_ns;
-		uint64_t q = fg__div(debt, rc->interval_ns, rc->interval_inv);
-
-		*left = -(int64_t)(q * rc->interval_ns < debt ? q + 1 : q);
-	}
+	*left = fg__tokens_left(c, (unsigned)idx, rc, tat, fg__now_ns());
 	return 0;
+}
+
+int64_t fg__tokens_left(fg_client *c, unsigned idx,
+                        const struct fg_rule_cache *rc, uint64_t tat,
+                        uint64_t now)
+{
+	uint64_t debt, q;
+
+	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
+		return rc->capacity;
+	if (rc->flags & FG__RULE_IN_FLIGHT) /* leases free */
+		return (int64_t)rc->capacity - leases_held(rc, tat, now);
+	if (rc->flags & FG__RULE_WINDOWS)
+		return fg__win_left(&c->win[idx], tat, now);
+	if (tat <= now + rc->tau_ns)
+		return (int64_t)fg__gcra_remaining_inv(
+		    tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
+	/* in debt: floor of the level, as for a positive one */
+	debt = tat - now - rc->tau_ns;
+	q = fg__div(debt, rc->interval_ns, rc->interval_inv);
+	return -(int64_t)(q * rc->interval_ns < debt ? q + 1 : q);
 }
 
 int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
@@ -617,7 +693,12 @@ int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
 		return FG_EINVAL;
 	if (!bucket_tat(c, rule, key, len, &tat))
 		return 1;
-	return tat == FG_TAT_EVICTED || tat <= now_ns;
+	if (tat == FG_TAT_EVICTED || tat == 0)
+		return 1;
+	if (fg__rule_params(c, rule)->flags & FG__RULE_WINDOWS)
+		return fg__win_left(&c->win[rule], tat, now_ns) ==
+		       (int64_t)c->win[rule].limit; /* nothing counted */
+	return tat <= now_ns;
 }
 
 int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,

@@ -23,6 +23,7 @@
 #include "lib/penalty.h"
 #include "shm/pair.h"
 #include "shm/segment.h"
+#include "shm/window.h"
 
 #define FG_NAME_MAP     512u /* open-addressing map of rule names, private */
 #define FG_RECENT_RULES 4u   /* names a worker finds without the map */
@@ -32,7 +33,7 @@ struct fg_rule_cache {
 	uint64_t seq; /* the rule record's seq they were read at */
 	uint64_t interval_ns;
 	uint64_t interval_inv; /* fg__recip(interval_ns) */
-	uint64_t tau_ns;
+	uint64_t tau_ns;       /* a window rule's: fg__win_span() */
 	uint64_t max_delay_ns; /* fg_reserve(): tau_ns + this at most */
 	uint32_t capacity;
 	uint32_t flags; /* 0 when the rule is absent, removed or invalid */
@@ -48,6 +49,7 @@ struct fg_client {
 	uint8_t name_map[FG_NAME_MAP];  /* index + 1; 0: empty */
 	uint8_t name_len[FG_MAX_RULES]; /* strlen of names[i] */
 	struct fg_rule_cache rc[FG_MAX_RULES];
+	struct fg_win win[FG_MAX_RULES]; /* a window rule's, as of rc[i] */
 	char names[FG_MAX_RULES][FG_RULE_NAME_MAX + 1];
 	/* For tests: run at each stage of a multi-rule check (many.c), where
 	 * another process may act (NULL: nothing). */
@@ -202,6 +204,11 @@ int fg__check_at(fg_client *c, unsigned rule, const struct fg_rule_cache *rc,
                  const void *key, size_t len, uint32_t cost, uint64_t now,
                  fg_decision *d);
 
+/* The check of a window rule, as fg__check_at. */
+int fg__win_check_at(fg_client *c, unsigned rule,
+                     const struct fg_rule_cache *rc, const void *key,
+                     size_t len, uint32_t cost, uint64_t now, fg_decision *d);
+
 /*
  * Debit @cost tokens of consumption reported by another host from the
  * bucket of (@rule, @key), creating it if needed: the bucket may go into
@@ -222,6 +229,23 @@ int fg__raise(fg_client *c, unsigned rule, const void *key, size_t len,
               uint64_t debt_ns);
 
 /*
+ * Make the bucket of (@rule, @key), of a window rule, count at least
+ * @prev tokens in the previous window (sliding) and @cur in the current
+ * one, creating it if needed; never lowers a count and never counts as
+ * consumption.  For restoring a snapshot.  (fg__raise() changes nothing
+ * in a window rule's bucket, nor this in a GCRA rule's.)
+ * Return: 0, FG_ENORULE, FG_ENOMEM, FG_EINVAL.
+ */
+int fg__raise_window(fg_client *c, unsigned rule, const void *key, size_t len,
+                     uint64_t prev, uint64_t cur);
+
+/* Whole tokens left at @now in a bucket of rule @rule (active, with
+ * parameters @rc) whose tat is @tat; negative while it is in debt. */
+int64_t fg__tokens_left(fg_client *c, unsigned rule,
+                        const struct fg_rule_cache *rc, uint64_t tat,
+                        uint64_t now);
+
+/*
  * Whole tokens left in the bucket of (@rule, @key) now, without taking
  * any and without creating the bucket (an absent key has a full one);
  * negative while the bucket is in debt.  For operators, tests and demos.
@@ -232,8 +256,9 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 
 /*
  * 1 if the bucket of (@rule, @key) is full at @now_ns (absent, evicted,
- * or TAT <= now): whatever was consumed from it before no longer matters
- * to any decision.  0 if not.  For the daemon's ledger.  FG_EINVAL.
+ * TAT <= now, or nothing counted in a window rule's windows): whatever
+ * was consumed from it before no longer matters to any decision.  0 if
+ * not.  For the daemon's ledger.  FG_EINVAL.
  */
 int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
                     uint64_t now_ns);
@@ -254,6 +279,9 @@ enum fg__rule_bad {
 	FG__RULE_BAD_LEASES, /* in-flight: capacity, lease, or a rate's field */
 	FG__RULE_BAD_PENALTY, /* penalty: flag and fields disagree, a zero, a
 	                       * window of over 2^56 ns, or a block too long */
+	FG__RULE_BAD_WINDOW,  /* a window rule: capacity not its rate, a delay,
+	                       * or sliding over FG_SLIDING_WINDOW_MAX */
+	FG__RULE_TWO_WINDOWS, /* both window flags: FG_EINVAL */
 };
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns);
 

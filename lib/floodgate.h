@@ -466,6 +466,15 @@ FG_EXPORT int fg_unlink(const char *segment);
 /** An in-flight limit: at most capacity leases of a key at once, taken
  *  with fg_acquire(), not tokens (host scope; no rate, no delay). */
 #define FG_RULE_IN_FLIGHT 0x20u
+/** The algorithm of a rule of tokens (GCRA, a token bucket, when neither
+ *  is set; both: FG_EINVAL): at most @rate tokens per window of
+ *  @period_ms, @capacity equal to @rate, no max_delay_ms.  A sliding
+ *  window weighs the previous window's tokens by its overlap with the
+ *  last @period_ms (rate at most FG_SLIDING_WINDOW_MAX). */
+#define FG_RULE_SLIDING_WINDOW 0x40u
+#define FG_RULE_FIXED_WINDOW   0x80u
+/** Largest rate of a sliding-window rule. */
+#define FG_SLIDING_WINDOW_MAX 1048575u
 /** Most leases an in-flight rule allows at once. */
 #define FG_LEASES_MAX 4095u
 /** A penalty box: a key denied penalty_denials times within
@@ -507,11 +516,17 @@ typedef struct fg_rule {
  * rate.  A block is the tokens it takes, counted as consumption: on a
  * global rule, the other hosts take them too.  See libfloodgate(3).
  *
- * Return: 0, FG_EINVAL (NULL argument), FG_ENAME, FG_ERULE (zero
- * capacity, rate or period; rate above one token per ns; burst window
- * plus max_delay_ms over 2^56 ns; unknown flags; a penalty on an
- * in-flight rule, or one of zero or out-of-range denials, window or
- * block), FG_ERULES, FG_ESYS.
+ * A rule's kind (tokens, in-flight) and algorithm (GCRA, sliding or
+ * fixed window) never change: its buckets hold that algorithm's state.
+ *
+ * Return: 0, FG_EINVAL (NULL argument; both window flags), FG_ENAME,
+ * FG_ERULE (zero capacity, rate or period; rate above one token per ns;
+ * burst window plus max_delay_ms over 2^56 ns; unknown flags; a window
+ * rule whose capacity is not its rate, with a max_delay_ms, or sliding
+ * over FG_SLIDING_WINDOW_MAX; a penalty on an in-flight or a window rule,
+ * or one of zero or out-of-range denials, window or block), FG_EKIND
+ * (another kind or algorithm than the rule of that name has), FG_ERULES,
+ * FG_ESYS.
  */
 FG_EXPORT FG_WARN_UNUSED int fg_rule_set(fg_client *c, const fg_rule *rule);
 

@@ -63,7 +63,10 @@ static int format(const fg_rule_info *ri, const fg_decision *d, char *policy,
 	    ceil_s(((unsigned __int128)ri->capacity * ri->period_ms * 1000000u +
 	            ri->rate - 1) /
 	           ri->rate);
-	uint64_t t = next_token_s(d, ri->interval_ns);
+	/* a window gives its tokens back at once, when it has passed */
+	uint64_t t = ri->flags & (FG_RULE_FIXED_WINDOW | FG_RULE_SLIDING_WINDOW)
+	                 ? ceil_s((unsigned __int128)d->reset_ms * 1000000u)
+	                 : next_token_s(d, ri->interval_ns);
 	int n, m;
 
 	n = snprintf(policy, policy_len, "\"%s\";q=%u;w=%llu", ri->name,

@@ -80,6 +80,7 @@ enum { TAKE, SKIP, DENY };
 struct item {
 	const struct fg__triple *in;
 	const struct fg_rule_cache *rc;
+	const struct fg_win *win; /* a window rule's, else NULL (GCRA) */
 	uint64_t h;
 	struct fg_ref ref;
 	struct fg_pair p; /* the bucket's pair as last read or left */
@@ -100,11 +101,30 @@ static uint64_t item_left(const struct item *it, uint64_t now)
 {
 	const struct fg_rule_cache *rc = it->rc;
 
+	uint64_t tat = it->state == TAKE ? it->next : it->p.tat;
+	int64_t left;
+
 	if (!it->tracked)
 		return UINT64_MAX;
-	return fg__gcra_remaining_inv(it->state == TAKE ? it->next : it->p.tat,
-	                              now, rc->interval_ns, rc->interval_inv,
-	                              rc->tau_ns);
+	if (it->win != NULL) {
+		left = fg__win_left(it->win, tat, now);
+		return left > 0 ? (uint64_t)left : 0;
+	}
+	return fg__gcra_remaining_inv(tat, now, rc->interval_ns,
+	                              rc->interval_inv, rc->tau_ns);
+}
+
+/* Whether @it's rule admits its cost on the pair read, with it->next. */
+static int item_admits(struct item *it, uint64_t now)
+{
+	const struct fg_rule_cache *rc = it->rc;
+	struct fg_win_at a;
+
+	if (it->win != NULL)
+		return fg__win_take(it->win, it->p.tat, now, it->in->cost, &a,
+		                    &it->next);
+	return fg__gcra_take(it->p.tat, now, rc->interval_ns,
+	                     rc->tau_ns + it->extra, it->in->cost, &it->next);
 }
 
 /* Judge @it's rule on the pair read, at @now. */
@@ -113,10 +133,8 @@ static void item_judge(struct item *it, uint64_t now)
 	const struct fg_rule_cache *rc = it->rc;
 
 	it->flags = it->tracked ? 0 : FG_DECISION_UNTRACKED;
-	if (it->tracked
-	        ? fg__gcra_take(it->p.tat, now, rc->interval_ns,
-	                        rc->tau_ns + it->extra, it->in->cost, &it->next)
-	        : !(rc->flags & FG__RULE_FAIL_CLOSED))
+	if (it->tracked ? item_admits(it, now)
+	                : !(rc->flags & FG__RULE_FAIL_CLOSED))
 		it->state = it->tracked ? TAKE : SKIP;
 	else if (rc->flags & FG__RULE_SHADOW) { /* never denies */
 		it->state = SKIP;
@@ -157,18 +175,25 @@ static uint64_t item_wait(const struct item *it, uint64_t now)
 
 	if (it->state == TAKE)
 		return 0;
+	struct fg_win_at a;
+
 	if (!it->tracked)
 		return rc->interval_ns;
+	if (it->win != NULL) {
+		fg__win_read(it->win, it->p.tat, now, &a);
+		return fg__win_wait(it->win, &a, it->in->cost);
+	}
 	return fg__gcra_wait(it->p.tat, now, rc->interval_ns,
 	                     rc->tau_ns + it->extra, it->in->cost);
 }
 
-/* ns after @now when @it's taken tokens are there (0: now). */
+/* ns after @now when @it's taken tokens are there (0: now; a window
+ * rule never delays, and its next is counts, not a time). */
 static uint64_t item_delay(const struct item *it, uint64_t now)
 {
 	uint64_t ahead = it->next - now;
 
-	return it->state == TAKE && ahead > it->rc->tau_ns
+	return it->state == TAKE && it->win == NULL && ahead > it->rc->tau_ns
 	           ? ahead - it->rc->tau_ns
 	           : 0;
 }
@@ -218,6 +243,17 @@ static int item_take(fg_client *c, struct item *it, uint64_t now, int count)
 	return 0;
 }
 
+/* The tat a fresh bucket of @it's rule moves to with a count only. */
+static uint64_t fresh_tat(const struct item *it, uint64_t now)
+{
+	struct fg_win_at a;
+
+	if (it->win == NULL)
+		return now;
+	fg__win_read(it->win, 0, now, &a);
+	return fg__win_tat(it->win, &a);
+}
+
 /* Step 3 for @it: its count grows by its cost, tat left as it is. */
 static void item_count(fg_client *c, struct item *it, uint64_t now)
 {
@@ -225,8 +261,9 @@ static void item_count(fg_client *c, struct item *it, uint64_t now)
 	const struct fg__triple *in = it->in;
 
 	for (;;) {
-		/* a bucket found anew is fresh (tat 0): it moves to now */
-		uint64_t tat = it->p.tat ? it->p.tat : now;
+		/* a bucket found anew is fresh (tat 0): it moves to now, or
+		 * to the current window with nothing counted */
+		uint64_t tat = it->p.tat ? it->p.tat : fresh_tat(it, now);
 
 		if (fg__pair_advance(it->ref.s, &it->p, tat, in->cost)) {
 			if (it->p.word & FG_W_CLEAN)
@@ -250,7 +287,11 @@ static int item_again(fg_client *c, struct item *it)
 	const struct fg__triple *in = it->in;
 	struct fg_table *t = &c->seg.tbl;
 
-	if (fg__now_ns() >= it->next)
+	uint64_t now = fg__now_ns();
+
+	if (it->win != NULL ? fg__win_left(it->win, it->next, now) ==
+	                          (int64_t)it->win->limit
+	                    : now >= it->next)
 		return 0; /* it may have been evicted: give up */
 	do {
 		if (fg__table_lookup(t, in->rule, in->key, in->len, it->h,
@@ -267,12 +308,16 @@ static void item_refund(fg_client *c, struct item *it, uint64_t now)
 	const uint64_t back = it->in->cost * it->rc->interval_ns;
 
 	for (;;) {
-		uint64_t tat = it->p.tat;
+		uint64_t tat = it->p.tat, next;
 
-		if (tat <= now)
+		if (it->win != NULL)
+			next = fg__win_refund(it->win, tat, it->next, now,
+			                      it->in->cost);
+		else if (tat <= now)
 			return; /* full at our time: refilled by the owner */
-		if (fg__pair_advance(it->ref.s, &it->p,
-		                     tat - now > back ? tat - back : now, 0))
+		else
+			next = tat - now > back ? tat - back : now;
+		if (next == tat || fg__pair_advance(it->ref.s, &it->p, next, 0))
 			return;
 		if (fg__ref_valid(&it->ref) && it->p.tat != FG_TAT_EVICTED)
 			continue;
@@ -303,6 +348,14 @@ static void describe(const struct item *it, uint64_t now, int admitted,
 	d->rule = it->in->rule;
 	if (!it->tracked)
 		return;
+	if (it->win != NULL) {
+		struct fg_win_at a;
+
+		fg__win_read(it->win, tat, now, &a);
+		d->remaining = (uint32_t)fg__win_remaining(it->win, &a);
+		d->reset_ms = fg__ns_to_ms_ceil(fg__win_reset(it->win, &a));
+		return;
+	}
 	d->remaining = (uint32_t)fg__gcra_remaining_inv(
 	    tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
 	d->reset_ms = fg__ns_to_ms_ceil(fg__gcra_reset(tat, now));
@@ -375,6 +428,22 @@ static int admitted(const struct item *items, unsigned n, uint64_t now,
 	return decided(it ? it : &items[0], now, 1, d, which);
 }
 
+/* @it for triple @in at @pos; @reserve: a reservation's (its rule's
+ * max delay stretches its tolerance, but never a shadow rule's). */
+static void item_init(fg_client *c, struct item *it,
+                      const struct fg__triple *in, unsigned pos, int reserve)
+{
+	it->in = in;
+	it->rc = &c->rc[in->rule];
+	it->win = it->rc->flags & FG__RULE_WINDOWS ? &c->win[in->rule] : NULL;
+	it->pos = pos;
+	it->held = 0;
+	it->extra = reserve && !(it->rc->flags & FG__RULE_SHADOW)
+	                ? it->rc->max_delay_ns
+	                : 0;
+	it->h = fg__hash64(c->seg.tbl.seed, in->rule, in->key, in->len);
+}
+
 /* fg__check_many(), and with @delay_ns a reservation of them all
  * (fg__reserve_many()). */
 static int check_many(fg_client *c, const struct fg__triple *in, unsigned n,
@@ -387,16 +456,7 @@ static int check_many(fg_client *c, const struct fg__triple *in, unsigned n,
 	for (i = 0; i < n; i++) { /* 1. read */
 		struct item *it = &items[i];
 
-		it->in = &in[i];
-		it->rc = &c->rc[in[i].rule];
-		it->pos = i;
-		it->held = 0;
-		it->extra =
-		    delay_ns != NULL && !(it->rc->flags & FG__RULE_SHADOW)
-		        ? it->rc->max_delay_ns
-		        : 0;
-		it->h = fg__hash64(c->seg.tbl.seed, in[i].rule, in[i].key,
-		                   in[i].len);
+		item_init(c, it, &in[i], i, delay_ns != NULL);
 		item_read(c, it, now);
 		if (caa_unlikely(it->state != TAKE)) {
 			item_deny(c, it, now);

@@ -33,10 +33,17 @@ _Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
 _Static_assert(FG_RULE_IN_FLIGHT == FG__RULE_IN_FLIGHT, "flag values");
 _Static_assert(FG_RULE_PENALTY == FG__RULE_PENALTY, "flag values");
 _Static_assert(FG_LEASES_MAX == FG_LEASE_COUNT_MAX, "lease count");
+_Static_assert(FG_RULE_SLIDING_WINDOW == FG__RULE_SLIDING_WINDOW, "flags");
+_Static_assert(FG_RULE_FIXED_WINDOW == FG__RULE_FIXED_WINDOW, "flag values");
+_Static_assert(FG_SLIDING_WINDOW_MAX == FG_WIN_SLIDE_MAX, "sliding limit");
 
 #define RULE_FLAGS                                                             \
 	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW |               \
-	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT | FG_RULE_PENALTY)
+	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT | FG_RULE_SLIDING_WINDOW |        \
+	 FG_RULE_FIXED_WINDOW | FG_RULE_PENALTY)
+#define RULE_WINDOWS (FG_RULE_SLIDING_WINDOW | FG_RULE_FIXED_WINDOW)
+/* What a name keeps for life: what its buckets' tat holds. */
+#define RULE_KIND (FG__RULE_IN_FLIGHT | FG__RULE_WINDOWS)
 
 int fg__create(const char *segment, const fg_segment_opts *opts, unsigned flags,
                fg_client **out, int *built)
@@ -112,14 +119,37 @@ static enum fg__rule_bad in_flight_check(const fg_rule *rule,
 	return FG__RULE_OK;
 }
 
+/* fg__rule_check() of a window rule: one algorithm, of tokens, rate N
+ * a period all at once (capacity N), no delay, no penalty (a block is a
+ * time in tat, which a window's bucket holds counts in). */
+static enum fg__rule_bad window_check(const fg_rule *rule)
+{
+	if ((rule->flags & RULE_WINDOWS) == RULE_WINDOWS)
+		return FG__RULE_TWO_WINDOWS;
+	if (rule->flags & FG_RULE_IN_FLIGHT)
+		return FG__RULE_BAD_VALUE;
+	if (rule->flags & FG_RULE_PENALTY)
+		return FG__RULE_BAD_PENALTY;
+	if (rule->capacity != rule->rate || rule->max_delay_ms != 0 ||
+	    ((rule->flags & FG_RULE_SLIDING_WINDOW) &&
+	     rule->rate > FG_SLIDING_WINDOW_MAX))
+		return FG__RULE_BAD_WINDOW;
+	return FG__RULE_OK;
+}
+
 enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 {
 	uint64_t period_ns = (uint64_t)rule->period_ms * 1000000u, t;
+	enum fg__rule_bad bad = FG__RULE_OK;
 
 	if (!fg__rule_name_ok(rule->name))
 		return FG__RULE_BAD_NAME;
 	if (rule->flags & ~RULE_FLAGS)
 		return FG__RULE_BAD_VALUE;
+	if (rule->flags & RULE_WINDOWS)
+		bad = window_check(rule);
+	if (bad != FG__RULE_OK)
+		return bad;
 	if (rule->flags & FG_RULE_IN_FLIGHT)
 		return in_flight_check(rule, interval_ns);
 	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||
@@ -157,7 +187,7 @@ static unsigned kind_of(fg_client *c, unsigned idx)
 {
 	const struct fg_rule_rec *r = &c->seg.rules[idx];
 
-	return r->params[uatomic_read(&r->seq) & 1].flags & FG__RULE_IN_FLIGHT;
+	return r->params[uatomic_read(&r->seq) & 1].flags & RULE_KIND;
 }
 
 static void default_set(fg_client *c, unsigned idx, int on)
@@ -180,6 +210,8 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 	if (c == NULL || rule == NULL)
 		return FG_EINVAL;
 	bad = fg__rule_check(rule, &p.interval_ns);
+	if (bad == FG__RULE_TWO_WINDOWS)
+		return FG_EINVAL;
 	if (bad != FG__RULE_OK)
 		return bad == FG__RULE_BAD_NAME ? FG_ENAME : FG_ERULE;
 	p.max_delay_ns = (uint64_t)rule->max_delay_ms * 1000000u;
@@ -215,9 +247,8 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		                         FG_SHARE_DEFAULT));
 		cmm_smp_wmb(); /* name and params before the name is counted */
 		uatomic_set(&h->nnames, n + 1);
-	} else if (kind_of(c, (unsigned)idx) !=
-	           (p.flags & FG__RULE_IN_FLIGHT)) {
-		r = FG_EKIND; /* its buckets hold the other kind of state */
+	} else if (kind_of(c, (unsigned)idx) != (p.flags & RULE_KIND)) {
+		r = FG_EKIND; /* its buckets hold another kind of state */
 		goto out;
 	} else {
 		params_publish(c, (unsigned)idx, &p);

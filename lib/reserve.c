@@ -31,6 +31,10 @@
  * its tokens to the new rate); and there is no Cancel, since the tokens of
  * a reservation are counted, and may be gossiped, at once.  A shadow rule
  * never delays: it answers as a check would.
+ *
+ * A window rule (shm/window.h) has no maximum delay: what it admits is
+ * counted in the window it arrives in, and a later window owes it nothing.
+ * fg_reserve() answers for it exactly as fg_allow() does, with no delay.
  */
 #include "lib/client.h"
 
@@ -67,6 +71,8 @@ int fg__reserve_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	struct fg_pair p;
 
 	*delay_ns = 0;
+	if (rc->flags & FG__RULE_WINDOWS) /* no delay: a check */
+		return fg__win_check_at(c, idx, rc, key, len, cost, now, d);
 	if (!fg__bucket_find(c, idx, key, len, h, now, &ref, &p))
 		return fg__untracked(c, idx, rc, d);
 	for (;;) {

@@ -64,7 +64,8 @@
  * slot's count of admitted tokens, which keeps growing across the slot's
  * buckets (base, in the cold part, is where this bucket started).  The
  * bucket of an in-flight rule keeps its leases where tat would be, and
- * counts the leases taken (shm/lease.h).  Keys of
+ * counts the leases taken (shm/lease.h); that of a window rule keeps its
+ * window's id and counts there (shm/window.h).  Keys of
  * up to 16 bytes live in their slot; longer ones take the next one or two
  * slots of the group as well (EXT), which hold bytes 16-47 and 48-63.
  *
@@ -77,8 +78,12 @@
  * moved from offset 40 to 56), and counted the blocks in the first word of
  * what had been the padding of a rule record's last line.  A key's count
  * of recent denials is a bucket of the same rule under a key no caller can
- * give (a NUL, then the key's bytes).  A version 5 client would read the
- * second copy of the parameters at the wrong offset.
+ * give (a NUL, then the key's bytes).  It also added rules of the window
+ * algorithms (FG__RULE_FIXED_WINDOW, FG__RULE_SLIDING_WINDOW): their
+ * buckets keep a window's counts where tat would be (shm/window.h), and
+ * are refilled once their windows passed.  A version 5 client would read
+ * the second copy of the parameters at the wrong offset, and window counts
+ * as a time.
  *
  * Version 5 gave each rule a quota of slots (shm/quota.c): the slots its
  * buckets hold, counted by the inserters and evictors themselves, the
@@ -106,7 +111,7 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 6u /* 6: penalty box */
+#define FG_LAYOUT_VERSION 6u /* 6: penalty box, window algorithms */
 
 #define FG_HDR_SIZE        4096u
 #define FG_RULE_SIZE       256u
@@ -176,6 +181,10 @@ struct fg_seg_hdr {
 #define FG__RULE_FAIL_CLOSED 0x04u /* table full: deny (else allow) */
 #define FG__RULE_SHADOW      0x08u /* dry run: allow, count would-be denials */
 #define FG__RULE_IN_FLIGHT   0x20u /* leases, not tokens (shm/lease.h) */
+/* The algorithm of a rule of tokens: GCRA (neither), or a window's
+ * (shm/window.h); never both. */
+#define FG__RULE_SLIDING_WINDOW 0x40u
+#define FG__RULE_FIXED_WINDOW   0x80u
 
 /* penalty_* set: denials block a key (lib/penalty.c) */
 #define FG__RULE_PENALTY 0x100u
@@ -184,9 +193,12 @@ struct fg_seg_hdr {
  * to it (a rule of a kind it would misread). */
 #define FG__RULE_KNOWN                                                         \
 	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
-	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_PENALTY)
+	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_SLIDING_WINDOW |      \
+	 FG__RULE_FIXED_WINDOW | FG__RULE_PENALTY)
 
-/* A rule of the in-flight kind uses interval_ns for its lease's epoch
+/* A window rule admits rate tokens a window of period_ms, its capacity
+ * equal to its rate, and has no delay (shm/window.h).
+ * A rule of the in-flight kind uses interval_ns for its lease's epoch
  * (a multiple of FG_LEASE_QUANTUM_NS), capacity for its leases at once,
  * period_ms for the lease as set, and no rate or delay (shm/lease.h). */
 struct fg_rule_params {
@@ -269,6 +281,7 @@ struct fg_group {
 
 struct fg_slot {
 	uint64_t tat;  /* GCRA theoretical arrival time, CLOCK_MONOTONIC ns;
+	                * a window rule's counts (shm/window.h);
 	                * CLAIMED: when the reaper first saw the claim */
 	uint64_t word; /* see FG_W_*; tat and word move as one pair */
 	uint8_t key[FG_SLOT_KEY_INLINE]; /* zero-padded */

@@ -29,6 +29,7 @@
 #include "shm/hash.h"
 #include "shm/pair.h"
 #include "shm/quota.h"
+#include "shm/window.h"
 
 uint64_t fg__table_nslots(const struct fg_table *t)
 {
@@ -327,9 +328,29 @@ static int in_flight(const struct fg_table *t, unsigned r)
 	       FG__RULE_IN_FLIGHT;
 }
 
+/* fg__bucket_refill() of a window rule's bucket: its counts become 0 in
+ * the current window (never tat 0, and a state of this window: it passes
+ * with it, as shm/window.h wants). */
+static int window_refill(const struct fg_win *w, const struct fg_ref *ref,
+                         struct fg_pair *p, uint64_t now)
+{
+	struct fg_win_at a;
+
+	while (fg__ref_valid(ref) && p->tat != FG_TAT_EVICTED) {
+		fg__win_read(w, p->tat, now, &a);
+		if (a.prev == 0 && a.cur == 0)
+			return 0; /* nothing counted */
+		a.prev = a.cur = 0;
+		if (fg__pair_advance(ref->s, p, fg__win_tat(w, &a), 0))
+			return 1;
+	}
+	return 0;
+}
+
 int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
                       uint64_t now)
 {
+	struct fg_win w;
 	struct fg_ref ref;
 	struct fg_pair p;
 
@@ -338,6 +359,9 @@ int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
 	if (in_flight(t, v->rule) || !same_bucket(t, v, &ref))
 		return 0;
 	fg__pair_load(ref.s, &p);
+	if (t->rules != NULL && v->rule < FG_MAX_RULES &&
+	    fg__win_of_rec(&t->rules[v->rule], &w))
+		return window_refill(&w, &ref, &p, now);
 	while (fg__ref_valid(&ref)) {
 		/* Refill = a tat not after now; the counts stay (the daemon
 		 * harvests them).  tat becomes now, not 0: a bucket that

@@ -91,8 +91,9 @@
  * steps that leave tat at 0 (a claim), at FG_TAT_EVICTED or FG_TAT_EXT, or
  * later than the eviction (debits and refills use a fresh clock, and a
  * bucket is evicted only when its tat is strictly before the evictor's
- * clock and not 0).  So a stale copy's cmpxchg16b fails, and the check,
- * reading ver again, looks its key up anew.
+ * clock and not 0; a window rule's only when its windows have passed, and
+ * later states name later windows: shm/window.h).  So a stale copy's cmpxchg16b
+ * fails, and the check, reading ver again, looks its key up anew.
  *
  * Abandoned claims.  A claimer writes a token in the slot's aux right after
  * claiming: bit 63 and the time of the claim.  A claim older than
@@ -129,6 +130,7 @@
 #include "shm/group.h"
 #include "shm/hash.h"
 #include "shm/quota.h"
+#include "shm/window.h"
 
 /* Where a probe sequence goes. */
 struct probe {
@@ -618,8 +620,9 @@ int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
 {
 	struct fg_pair cur = *p;
 
-	/* Strictly before now, and moved at least once (invariant 4). */
-	if (p->tat == 0 || p->tat >= now)
+	/* Strictly before now, and moved at least once (invariant 4); a
+	 * window rule's: its windows passed (shm/window.h). */
+	if (!fg__bucket_refilled(t->rules, p->tat, p->word, now))
 		return 0;
 	if (!fg__dwcas(&ref->s->tat, &cur.tat, &cur.word, FG_TAT_EVICTED,
 	               p->word))
@@ -689,7 +692,7 @@ static int evict_one(struct fg_table *t, const struct pos *at, uint64_t now,
 			fg__table_bury(t, &ref);
 			return 1;
 		}
-		if (p.tat == 0 || p.tat >= now ||
+		if (!fg__bucket_refilled(t->rules, p.tat, p.word, now) ||
 		    !evictable(arg, FG_W_RULE(p.word)))
 			continue;
 		if (fg__table_evict(t, &ref, &p, now))

@@ -502,7 +502,7 @@ Test(badinput, failed_rule_update_keeps_the_rule_in_force)
 	cr_assert_eq(take(c, "r", "k", 2), 3);
 	cr_assert_eq(fg_rule_set(c, &rule), FG_ERULE);
 	rule.capacity = 100;
-	rule.flags = 0x40;
+	rule.flags = 0x80000000u; /* a flag no version knows */
 	cr_assert_eq(fg_rule_set(c, &rule), FG_ERULE);
 	info = rule_info(c, "r");
 	cr_assert_eq(info.capacity, 5);

@@ -133,6 +133,70 @@ Test(cli, rules_shows_every_rule_as_the_workers_see_it)
 	env_fini();
 }
 
+/* A segment of window rules made by the test (no daemon): get, list and
+ * rules show what a window has left, as the library counts it. */
+Test(cli, get_list_and_rules_show_what_a_window_has_left)
+{
+	fg_segment_opts o = {.capacity = 64};
+	fg_rule fw = {.name = "fw",
+	              .capacity = 5,
+	              .rate = 5,
+	              .period_ms = HOUR_MS,
+	              .flags = FG_RULE_FIXED_WINDOW};
+	fg_rule sw = {.name = "sw",
+	              .capacity = 9,
+	              .rate = 9,
+	              .period_ms = HOUR_MS,
+	              .flags = FG_RULE_SLIDING_WINDOW};
+	char seg[64], cmd[128];
+	fg_client *c = NULL;
+	int64_t left;
+	struct run r;
+
+	snprintf(E.dir, sizeof E.dir, "/tmp/fg-windows-cli-XXXXXX");
+	cr_assert_not_null(mkdtemp(E.dir));
+	snprintf(seg, sizeof seg, "fg-windows-cli-%d", (int)getpid());
+	(void)fg_unlink(seg);
+	cr_assert_eq(fg_create(seg, &o, 0, &c), 0);
+	cr_assert_eq(fg_rule_set(c, &fw), 0);
+	cr_assert_eq(fg_rule_set(c, &sw), 0);
+	cr_assert_eq(fg_allow(c, "fw", "alice", 3, NULL), 1);
+	cr_assert_eq(fg_allow(c, "sw", "bob", 4, NULL), 1);
+	cr_assert_eq(fg__peek(c, "sw", "bob", 3, &left), 0);
+	cr_assert_eq(left, 5, "the library's count");
+
+	r = cli("-s", seg, "get", "fw", "alice", NULL);
+	EXPECT(r, 0);
+	cr_expect(strstr(r.out, "tokens left:  2") != NULL, "%s", r.out);
+	run_free(&r);
+	r = cli("-s", seg, "--json", "list", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_expect(strstr(r.out, "\"tokens_left\":2,\"capacity\":5,") != NULL,
+	          "%s", r.out);
+	cr_expect(strstr(r.out, "\"tokens_left\":5,\"capacity\":9,") != NULL,
+	          "%s", r.out);
+	run_free(&r);
+	r = cli("-s", seg, "rules", NULL);
+	EXPECT(r, 0);
+	cr_expect(strstr(r.out, "fixed-window") &&
+	              strstr(r.out, "sliding-window"),
+	          "%s", r.out);
+	run_free(&r);
+	r = cli("-s", seg, "--json", "rules", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_expect(strstr(r.out, "\"algorithm\":\"sliding-window\"") != NULL,
+	          "%s", r.out);
+	run_free(&r);
+
+	fg_close(c);
+	(void)fg_unlink(seg);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", E.dir);
+	E.dir[0] = '\0';
+	cr_assert_eq(system(cmd), 0);
+}
+
 /* --------------------------------------------------------- check, reset */
 
 Test(cli, check_exits_0_while_tokens_last_then_1)
@@ -787,6 +851,33 @@ Test(cli, reload_applies_a_good_config_and_reports_a_bad_one)
 	run_free(&r);
 	r = cli("-s", E.seg[0], "rules", NULL);
 	cr_assert(strstr(r.out, "fresh") != NULL, "old rules kept: %s", r.out);
+	run_free(&r);
+	env_fini();
+}
+
+/* A rule keeps its algorithm while the segment lives: a reload that
+ * changes it is rejected whole, before any rule moves. */
+Test(cli, a_reload_that_changes_a_rules_algorithm_is_rejected_whole)
+{
+	struct run r;
+
+	one_up();
+	write_conf(0, 0, "rule win rate 5/1s algorithm fixed-window\n");
+	r = cli("-c", E.conf[0], "reload", NULL);
+	EXPECT(r, 0);
+	run_free(&r);
+	write_conf(0, 0,
+	           "rule fresh capacity 9 rate 1/1s\n"
+	           "rule win rate 5/1s algorithm sliding-window\n");
+	r = cli("-c", E.conf[0], "reload", NULL);
+	EXPECT(r, 8);
+	cr_assert(strstr(r.err, "rule 'win': its kind or algorithm differs") !=
+	              NULL,
+	          "%s", r.err);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "rules", NULL);
+	cr_assert(strstr(r.out, "fixed-window") && !strstr(r.out, "fresh"),
+	          "nothing changed: %s", r.out);
 	run_free(&r);
 	env_fini();
 }

@@ -212,7 +212,7 @@ Test(config, sample_config_parses)
 	cr_expect_eq(cfg.npeers, 0,
 	             "a single host until its peers are "
 	             "uncommented (test_floodgated)");
-	cr_expect_eq(cfg.nrules, 7);
+	cr_expect_eq(cfg.nrules, 8);
 	fgd_config_free(&cfg);
 }
 

@@ -155,6 +155,45 @@ Test(gossip, consumption_on_one_node_is_debited_on_the_others)
 	             "the origin is not debited twice");
 }
 
+/* A window rule @name of @flags (a limit of CAP an hour) on every node. */
+static void window_rules(const char *name, uint32_t flags)
+{
+	fg_rule r = {.name = name,
+	             .capacity = CAP,
+	             .rate = CAP,
+	             .period_ms = HOUR_MS,
+	             .flags = FG_RULE_GLOBAL | flags};
+	int i;
+
+	for (i = 0; i < NNODES; i++)
+		cr_assert_eq(fg_rule_set(W.fg[i], &r), 0);
+}
+
+/* Window rules gossip the consumption of their slots' counts as a token
+ * bucket's: each node counts the others' in its current window. */
+Test(gossip, window_consumption_on_one_node_is_counted_on_the_others)
+{
+	window_rules("fw", FG_RULE_FIXED_WINDOW);
+	window_rules("sw", FG_RULE_SLIDING_WINDOW);
+	take(0, "fw", "alice", 4);
+	take(1, "sw", "alice", 3);
+	cr_assert_eq(round_of(0, 1), 1);
+	cr_assert_eq(round_of(1, 1), 1);
+	cr_expect_eq(deliver(1, 0), FGW_OK);
+	cr_expect_eq(deliver(2, 0), FGW_OK);
+	cr_expect_eq(deliver(0, 1), FGW_OK);
+	cr_expect_eq(deliver(2, 1), FGW_OK);
+	for (int i = 0; i < NNODES; i++) {
+		cr_expect_eq(left(i, "fw", "alice"), CAP - 4, "node %d", i);
+		cr_expect_eq(left(i, "sw", "alice"), CAP - 3, "node %d", i);
+	}
+	/* node 2 admits only what is left of the limit */
+	cr_expect_eq(fg_allow(W.fg[2], "fw", "alice", CAP - 3, NULL), 0);
+	take(2, "fw", "alice", CAP - 4);
+	cr_expect_eq(fg_allow(W.fg[2], "fw", "alice", 1, NULL), 0);
+	cr_expect_eq(W.node[1].ctr.applied, 4);
+}
+
 Test(gossip, nothing_to_send_sends_nothing)
 {
 	cr_expect_eq(round_of(0, 1), 0);

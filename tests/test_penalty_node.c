@@ -78,7 +78,7 @@ Test(penalty_node, the_cli_shows_a_block_and_reset_lifts_it)
 	r = cli("-s", E.seg[0], "--json", "rules", NULL);
 	expect_out(&r,
 	           "\"penalty_denials\":3,\"penalty_window_ms\":10000,"
-	           "\"penalty_block_ms\":30000,\"penalty_blocks\":1}",
+	           "\"penalty_block_ms\":30000,\"penalty_blocks\":1,",
 	           1);
 	r = cli("-s", E.seg[0], "--json", "stats", NULL);
 	expect_out(&r, "\"penalty_blocks\":1}", 1);

@@ -336,7 +336,7 @@ Test(reserve, a_rule_with_flags_this_reader_does_not_know_is_absent)
 	cr_assert_eq(fg_open(pol_segment, 0, &w), 0);
 	cr_assert_eq(fg_allow(w, "lim", "k", 1, NULL), 1);
 	rec->params[(seq + 1) & 1] = rec->params[seq & 1];
-	rec->params[(seq + 1) & 1].flags |= 0x80;
+	rec->params[(seq + 1) & 1].flags |= 0x80000000u;
 	__atomic_store_n(&rec->seq, seq + 1, __ATOMIC_RELEASE);
 	cr_expect_eq(fg_allow(w, "lim", "k", 1, NULL), FG_ENORULE);
 	fg_close(w);

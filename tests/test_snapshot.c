@@ -236,6 +236,89 @@ Test(snapshot, a_penalty_s_block_comes_back)
 	cr_expect_gt(d.retry_after_ms, 3 * HOUR_MS - 60000, "still blocked");
 }
 
+/* A window rule's bucket is written as its counts and the time left in
+ * its window, and restored into the window then current: within one
+ * window (an hour), as it was. */
+Test(snapshot, window_buckets_come_back_with_their_counts)
+{
+	fg_rule fw = {.name = "fw",
+	              .capacity = 5,
+	              .rate = 5,
+	              .period_ms = HOUR_MS,
+	              .flags = FG_RULE_FIXED_WINDOW};
+	fg_rule sw = {.name = "sw",
+	              .capacity = 9,
+	              .rate = 9,
+	              .period_ms = HOUR_MS,
+	              .flags = FG_RULE_SLIDING_WINDOW | FG_RULE_GLOBAL};
+	struct fgd_snap_counts w, r;
+	int64_t left;
+	char err[512];
+
+	cr_assert_eq(fg_rule_set(H.c, &fw), 0);
+	cr_assert_eq(fg_rule_set(H.c, &sw), 0);
+	cr_assert_eq(fg_allow(H.c, "fw", "k", 3, NULL), 1);
+	cr_assert_eq(fg_allow(H.c, "sw", "k", 7, NULL), 1);
+	cr_assert_eq(fg_allow(H.c, "sw", "idle", 1, NULL), 1);
+	write_ok(&w);
+	cr_expect_eq(w.buckets, 3);
+	host_down();
+	host_up();
+	cr_assert_eq(fg_rule_set(H.c, &fw), 0);
+	cr_assert_eq(fg_rule_set(H.c, &sw), 0);
+	cr_assert_eq(
+	    fgd_snapshot_restore(snap, tkey, H.c, &H.n, 1, &r, err, sizeof err),
+	    0, "%s", err);
+	cr_expect_eq(r.buckets, 3);
+	cr_assert_eq(fg__peek(H.c, "fw", "k", 1, &left), 0);
+	cr_expect_eq(left, 2);
+	cr_assert_eq(fg__peek(H.c, "sw", "k", 1, &left), 0);
+	cr_expect_eq(left, 2);
+	cr_assert_eq(fg__peek(H.c, "sw", "idle", 4, &left), 0);
+	cr_expect_eq(left, 8);
+	cr_expect_eq(fg_allow(H.c, "fw", "k", 3, NULL), 0, "2 left, not 5");
+	cr_expect_eq(fg_allow(H.c, "fw", "k", 2, NULL), 1);
+}
+
+/* A window rule's record restores into nothing but a window rule, and
+ * only while its window would still run. */
+Test(snapshot, a_window_record_whose_window_has_passed_is_skipped)
+{
+	fg_rule fw = {.name = "fw",
+	              .capacity = 5,
+	              .rate = 5,
+	              .period_ms = 1000,
+	              .flags = FG_RULE_FIXED_WINDOW};
+	struct fgd_snap_bucket rec = {.rule = "fw",
+	                              .key = "k",
+	                              .key_len = 1,
+	                              .window = FGD_SNAP_WINDOW,
+	                              .debt_ns = 1,
+	                              .cur = 5};
+	struct fgd_snap_body body = {.nbuckets = 1};
+	struct fgd_snap_counts r = {0};
+	int64_t left;
+
+	cr_assert_eq(fg_rule_set(H.c, &fw), 0);
+	fgd_snapshot_apply(&body, 0, &rec, 1, 2, H.c, NULL, 1, &r);
+	cr_expect_eq(r.skipped, 1, "its window ended 1 ns after writing");
+	cr_assert_eq(fg__peek(H.c, "fw", "k", 1, &left), 0);
+	cr_expect_eq(left, 5);
+	rec.debt_ns = 1000000;
+	memcpy(rec.rule, "api", 4); /* a GCRA rule */
+	fgd_snapshot_apply(&body, 0, &rec, 1, 2, H.c, NULL, 1, &r);
+	cr_expect_eq(r.skipped, 2, "a window's counts are no debt");
+	rec.debt_ns = 1000000;
+	memcpy(rec.rule, "fw", 3);
+	fgd_snapshot_apply(&body, 0, &rec, 1, 2, H.c, NULL, 1, &r);
+	cr_expect_eq(r.buckets, 1);
+	cr_assert_eq(fg__peek(H.c, "fw", "k", 1, &left), 0);
+	cr_expect(left == 0 || left == 5,
+	          "restored, unless the window "
+	          "turned meanwhile: %lld",
+	          (long long)left);
+}
+
 Test(snapshot, full_buckets_are_not_written)
 {
 	struct fgd_snap_counts w;

@@ -10,13 +10,15 @@
  * under its own.
  *
  * Oracle: a header that passes promises exactly what the restore goes on
- * to rely on: the version (3: versions 1 and 2 had no MAC and are
- * refused) and record size are this daemon's, and the file
+ * to rely on: the version (4, or 3 without window buckets: versions 1
+ * and 2 had no MAC and are refused) and record size are this daemon's,
+ * and the file
  * holds the header and exactly nbuckets + nremote records, with no
  * overflow on the way; a bucket (or a version 1 mark) that passes has a
  * NUL-terminated, NUL-padded rule name of 1..31 bytes and a key of 1..64
- * bytes; a mark that passes has an id, an origin, and a count above its
- * floor.  A file whose MAC holds under KEY holds under no other key.
+ * bytes, and counts of a window only under version 4; a mark that passes has an
+ * id, an origin, and a count above its floor.  A file whose MAC holds under KEY
+ * holds under no other key.
  */
 #include <sodium.h>
 #include <string.h>
@@ -24,10 +26,15 @@
 #include "daemon/snapshot.h"
 #include "tests/fuzz/fuzz.h"
 
-static void check_rec_valid(const struct fgd_snap_bucket *r)
+static void check_rec_valid(const struct fgd_snap_hdr *h,
+                            const struct fgd_snap_bucket *r)
 {
 	size_t len = strnlen(r->rule, sizeof r->rule), i;
 
+	/* a window's counts: of a known kind, in a version that has them */
+	FUZZ_ASSERT(r->window == 0 ||
+	            (r->window == FGD_SNAP_WINDOW &&
+	             h->version == FGD_SNAP_VERSION && r->debt_ns > 0));
 	FUZZ_ASSERT(len >= 1 && len < sizeof r->rule);
 	for (i = len; i < sizeof r->rule; i++)
 		FUZZ_ASSERT(r->rule[i] == '\0');
@@ -76,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_ASSERT(size >= sizeof h);
-	FUZZ_ASSERT(h.version == FGD_SNAP_VERSION &&
+	FUZZ_ASSERT((h.version == FGD_SNAP_VERSION ||
+	             h.version == FGD_SNAP_VERSION_3) &&
 	            h.rec_size == FGD_SNAP_REC_SIZE);
 	FUZZ_ASSERT(h.nbuckets <= size / FGD_SNAP_REC_SIZE &&
 	            h.nremote <= size / FGD_SNAP_REC_SIZE);
@@ -91,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (i >= h.nbuckets)
 			check_mark_valid(&rec.mark);
 		else
-			check_rec_valid(&rec.bucket);
+			check_rec_valid(&h, &rec.bucket);
 	}
 	return 0;
 }
