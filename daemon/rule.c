@@ -7,6 +7,8 @@
  *        [max-delay DURATION] [share P%]
  *   rule NAME in-flight N [lease DURATION] [on-full open|closed]
  *        [mode enforce|shadow] [share P%]
+ *   rule NAME capacity N rate R/PERIOD scope strict [lease N]
+ *        [on-redis-down allow|deny] [default] [share P%]
  *
  * keywords in any order, each at most once, from one table that also
  * names them in messages.  What the library's fg_rule_set() would refuse
@@ -39,6 +41,7 @@ enum {
 	K_INFLIGHT,
 	K_LEASE,
 	K_SHARE,
+	K_ONDOWN,
 	K_N
 };
 
@@ -64,7 +67,10 @@ static const struct keyword {
     [K_INFLIGHT] = {"in-flight", NULL, NULL, FG_RULE_IN_FLIGHT},
     [K_LEASE] = {"lease", NULL, NULL, 0},
     [K_SHARE] = {"share", NULL, NULL, 0},
+    [K_ONDOWN] = {"on-redis-down", "allow", "deny", FG_RULE_FAIL_CLOSED},
 };
+
+#define STRICT_LEASE_MAX 1000000u /* tokens of one lease */
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
 static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
@@ -191,14 +197,19 @@ static int value(const char *name, unsigned k, const char *val,
 	if (k == K_MAXDELAY)
 		return rule_ms(name, kws[k].kw, val, 0, UINT32_MAX,
 		               &r->max_delay_ms, why, len);
-	if (k == K_LEASE)
-		return rule_ms(name, kws[k].kw, val, 1, FG_LEASE_MAX_MS,
-		               &r->lease_ms, why, len);
 	if (k == K_INFLIGHT)
 		return rule_leases(name, val, r, why, len);
 	if (k == K_SHARE)
 		return rule_share(name, val, r, why, len);
-	if (strcmp(val, kws[k].on) == 0)
+	if (k == K_SCOPE && strcmp(val, "strict") == 0)
+		r->flags |= FG_RULE_STRICT;
+	else if (k == K_SCOPE && strcmp(val, kws[k].off) != 0 &&
+	         strcmp(val, kws[k].on) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': scope must be host, global or "
+		               "strict, not '" CLIP "'",
+		               name, val);
+	else if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
 		return fgu_why(why, len,
@@ -217,9 +228,10 @@ static unsigned keyword(const char *kw)
 	return k;
 }
 
-/* The keywords after the name, each once; their bits into *@seen. */
+/* The keywords after the name, each once; their bits into *@seen, and
+ * lease's value into *@lease (its meaning waits for the rule's kind). */
 static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
-                 char *why, size_t len)
+                 const char **lease, char *why, size_t len)
 {
 	const char *name = w[0];
 	int i;
@@ -232,7 +244,8 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			    why, len,
 			    "rule '%s': unknown keyword '" CLIP "' "
 			    "(capacity, rate, scope, on-full, mode, "
-			    "default, max-delay, in-flight, lease or share)",
+			    "default, max-delay, in-flight, lease, share or "
+			    "on-redis-down)",
 			    name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",
@@ -246,7 +259,9 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			return fgu_why(why, len,
 			               "rule '%s': '%s' needs a value", name,
 			               w[i]);
-		if (value(name, k, w[++i], r, why, len) != 0)
+		if (k == K_LEASE)
+			*lease = w[++i];
+		else if (value(name, k, w[++i], r, why, len) != 0)
 			return -1;
 	}
 	return 0;
@@ -301,13 +316,51 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 	}
 }
 
+/* A strict rule: "lease N" tokens, on-redis-down (its FAIL_CLOSED, so
+ * not on-full too), and nothing Redis could not decide alone. */
+static int strict_check(struct fgd_rule *r, unsigned seen, const char *lease,
+                        char *why, size_t len)
+{
+	uint64_t v;
+
+	if (seen & (1u << K_ONFULL))
+		return fgu_why(
+		    why, len,
+		    "rule '%s': a strict rule takes on-redis-down "
+		    "allow|deny, which answers for a full table too, "
+		    "not on-full",
+		    r->name);
+	if ((r->flags & FG_RULE_SHADOW) || (seen & 1u << K_MAXDELAY) ||
+	    (seen & 1u << K_INFLIGHT))
+		return fgu_why(why, len,
+		               "rule '%s': a strict rule takes no mode shadow, "
+		               "max-delay or in-flight",
+		               r->name);
+	if (lease != NULL &&
+	    fgu_parse_uint(lease, strlen(lease), 1, STRICT_LEASE_MAX, &v) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': lease '" CLIP "' must be a number "
+		               "of tokens from 1 to %u",
+		               r->name, lease, STRICT_LEASE_MAX);
+	r->strict_lease = lease != NULL ? (uint32_t)v : 0;
+	return 0;
+}
+
 /* A rule of tokens needs capacity and rate; an in-flight one has its
  * leases and a lease (LEASE_DEFAULT_MS unless given), and no keyword of
  * tokens. */
-static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
+static int kind_check(struct fgd_rule *r, unsigned seen, const char *lease,
+                      char *why, size_t len)
 {
 	unsigned k;
 
+	if ((r->flags & FG_RULE_STRICT) &&
+	    strict_check(r, seen, lease, why, len) != 0)
+		return -1;
+	if (!(r->flags & FG_RULE_STRICT) && (seen & 1u << K_ONDOWN))
+		return fgu_why(why, len,
+		               "rule '%s': on-redis-down is for scope strict",
+		               r->name);
 	if (seen & (1u << K_INFLIGHT)) {
 		for (k = 0; k < K_N; k++)
 			if (seen & K_TOKENS & (1u << k))
@@ -323,13 +376,17 @@ static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
 			               "rule '%s': in-flight limits are per "
 			               "host: scope global is refused",
 			               r->name);
-		if (!(seen & (1u << K_LEASE)))
+		if (lease == NULL)
 			r->lease_ms = LEASE_DEFAULT_MS;
-		return 0;
+		return lease == NULL
+		           ? 0
+		           : rule_ms(r->name, "lease", lease, 1,
+		                     FG_LEASE_MAX_MS, &r->lease_ms, why, len);
 	}
-	if (seen & K_LEASES)
+	if ((seen & K_LEASES) && !(r->flags & FG_RULE_STRICT))
 		return fgu_why(why, len,
-		               "rule '%s': lease is for in-flight rules",
+		               "rule '%s': lease is for in-flight and strict "
+		               "rules",
 		               r->name);
 	if (!(seen & (1u << K_CAPACITY)))
 		return fgu_why(why, len,
@@ -344,6 +401,7 @@ static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
 
 int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
 {
+	const char *lease = NULL;
 	unsigned seen = 0;
 
 	memset(r, 0, sizeof *r);
@@ -357,9 +415,9 @@ int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
 		               "[A-Za-z0-9_.:/-]",
 		               w[0], FG_RULE_NAME_MAX);
 	strcpy(r->name, w[0]);
-	if (words(w, nw, r, &seen, why, len) != 0)
+	if (words(w, nw, r, &seen, &lease, why, len) != 0)
 		return -1;
-	if (kind_check(r, seen, why, len) != 0)
+	if (kind_check(r, seen, lease, why, len) != 0)
 		return -1;
 	return library_check(r, why, len);
 }

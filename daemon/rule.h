@@ -20,6 +20,7 @@ struct fgd_rule {
 	uint32_t max_delay_ms; /* 0: none */
 	uint32_t lease_ms;     /* in-flight rules */
 	uint32_t share_pct;    /* of the table's slots; 0: the default */
+	uint32_t strict_lease; /* scope strict: "lease N" tokens; 0: none */
 };
 
 /* @r as fg_rule_set() takes it (its name is @r's). */

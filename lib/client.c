@@ -143,6 +143,10 @@ static int params_sane(const struct fg_rule_params *p)
 	if (!(p->flags & FG__RULE_ACTIVE) || (p->flags & ~FG__RULE_KNOWN) ||
 	    p->interval_ns == 0 || p->capacity == 0)
 		return 0;
+	if ((p->flags & FG__RULE_STRICT) &&
+	    (p->flags &
+	     (FG__RULE_GLOBAL | FG__RULE_SHADOW | FG__RULE_IN_FLIGHT)))
+		return 0;
 	if (p->flags & FG__RULE_IN_FLIGHT)
 		return p->capacity <= FG_LEASE_COUNT_MAX &&
 		       p->max_delay_ns == 0 &&
@@ -410,9 +414,16 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 
-	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT)) !=
-	                 FG__RULE_ACTIVE))
-		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
+	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT |
+	                               FG__RULE_STRICT)) != FG__RULE_ACTIVE)) {
+		if (!(rc->flags & FG__RULE_ACTIVE))
+			return FG_ENORULE;
+		if (rc->flags & FG__RULE_IN_FLIGHT)
+			return FG_EKIND;
+		if (cost == 0 || cost > rc->capacity)
+			return FG_ECOST;
+		return fg__strict_check(c, idx, rc, key, len, cost, d);
+	}
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
@@ -505,6 +516,27 @@ int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
 	if (capped != NULL && r == 0)
 		*capped = m.capped;
 	return r;
+}
+
+/* Give back @m->back ns (not below now), then raise to now + debt_ns. */
+static uint64_t settle_next(struct owner_move *m, uint64_t tat, uint64_t now,
+                            const struct fg_rule_cache *rc)
+{
+	uint64_t next = tat > now + m->cost ? tat - m->cost : now;
+
+	(void)rc;
+	return next > now + m->debt_ns ? next : now + m->debt_ns;
+}
+
+int fg__settle(fg_client *c, unsigned idx, const void *key, size_t len,
+               uint64_t back_ns, uint64_t debt_ns)
+{
+	struct owner_move m = {
+	    .next = settle_next, .cost = back_ns, .debt_ns = debt_ns};
+
+	if (debt_ns > FG_TAU_MAX || back_ns > FG_TAU_MAX)
+		return FG_EINVAL;
+	return owner_move(c, idx, key, len, &m);
 }
 
 static uint64_t raise_next(struct owner_move *m, uint64_t tat, uint64_t now,
@@ -644,7 +676,7 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
 	idx = active_rule(c, rule, &rc);
 	if (idx < 0)
 		return idx;
-	if (rc->flags & FG__RULE_IN_FLIGHT)
+	if (rc->flags & (FG__RULE_IN_FLIGHT | FG__RULE_STRICT))
 		return FG_EKIND;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;

@@ -31,11 +31,12 @@ _Static_assert(FG_KEY_MAX == FG_SLOT_KEY_MAX, "key length");
 _Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
 
 _Static_assert(FG_RULE_IN_FLIGHT == FG__RULE_IN_FLIGHT, "flag values");
+_Static_assert(FG_RULE_STRICT == FG__RULE_STRICT, "flag values");
 _Static_assert(FG_LEASES_MAX == FG_LEASE_COUNT_MAX, "lease count");
 
 #define RULE_FLAGS                                                             \
 	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW |               \
-	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT)
+	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT | FG_RULE_STRICT)
 
 int fg__create(const char *segment, const fg_segment_opts *opts, unsigned flags,
                fg_client **out, int *built)
@@ -116,6 +117,11 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 		return FG__RULE_BAD_NAME;
 	if (rule->flags & ~RULE_FLAGS)
 		return FG__RULE_BAD_VALUE;
+	if ((rule->flags & FG_RULE_STRICT) &&
+	    ((rule->flags &
+	      (FG_RULE_GLOBAL | FG_RULE_SHADOW | FG_RULE_IN_FLIGHT)) ||
+	     rule->max_delay_ms != 0))
+		return FG__RULE_BAD_VALUE; /* decided by Redis, alone */
 	if (rule->flags & FG_RULE_IN_FLIGHT)
 		return in_flight_check(rule, interval_ns);
 	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||

@@ -167,12 +167,15 @@ struct fg_seg_hdr {
 #define FG__RULE_FAIL_CLOSED 0x04u /* table full: deny (else allow) */
 #define FG__RULE_SHADOW      0x08u /* dry run: allow, count would-be denials */
 #define FG__RULE_IN_FLIGHT   0x20u /* leases, not tokens (shm/lease.h) */
+#define FG__RULE_STRICT      0x400u /* admitted by floodgated via Redis */
 
 /* Flags a reader of this version knows; any other makes the rule absent
- * to it (a rule of a kind it would misread). */
+ * to it (a rule of a kind it would misread).  FG__RULE_STRICT came
+ * without a new layout: a reader that does not know it finds strict
+ * rules absent, never admits on them alone. */
 #define FG__RULE_KNOWN                                                         \
 	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
-	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT)
+	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_STRICT)
 
 /* A rule of the in-flight kind uses interval_ns for its lease's epoch
  * (a multiple of FG_LEASE_QUANTUM_NS), capacity for its leases at once,
