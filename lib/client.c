@@ -422,7 +422,7 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 			return FG_EKIND;
 		if (cost == 0 || cost > rc->capacity)
 			return FG_ECOST;
-		return fg__strict_check(c, idx, rc, key, len, cost, d);
+		return FG__STRICT; /* lib/allow.c takes it to lib/strict.c */
 	}
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
@@ -648,20 +648,6 @@ int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
 	return tat == FG_TAT_EVICTED || tat <= now_ns;
 }
 
-int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
-             fg_decision *d)
-{
-	size_t len;
-	int idx, r = fg__key_args(c, rule, key, &len);
-
-	if (r != 0)
-		return r;
-	idx = fg__rule_index(c, rule);
-	if (idx < 0)
-		return FG_ENORULE;
-	return fg__check(c, (unsigned)idx, key, len, cost, d);
-}
-
 int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
                 uint64_t now_ns, fg_decision *d)
 {
@@ -681,25 +667,6 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);
-}
-
-int fg_allow_request(fg_client *c, const char *user_id, const char *endpoint)
-{
-	size_t len;
-	uint64_t def;
-	int idx, r = fg__key_args(c, endpoint, user_id, &len);
-
-	if (r != 0)
-		return r;
-	idx = fg__rule_index(c, endpoint);
-	if (idx < 0 ||
-	    !(fg__rule_params(c, (unsigned)idx)->flags & FG__RULE_ACTIVE)) {
-		def = uatomic_read(&c->seg.tbl.hdr->default_rule);
-		if (def == 0 || def > FG_MAX_RULES)
-			return FG_ENORULE;
-		idx = (int)def - 1;
-	}
-	return fg__check(c, (unsigned)idx, user_id, len, 1, NULL);
 }
 
 int fg__client_new(struct fg_seg *seg, fg_client **out)

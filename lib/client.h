@@ -184,6 +184,10 @@ static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
 	return idx;
 }
 
+/* What fg__check() returns for a strict rule whose cost is valid: its
+ * answer is fg__strict_check()'s (lib/allow.c). */
+#define FG__STRICT 2
+
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
               uint32_t cost, fg_decision *d);
