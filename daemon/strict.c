@@ -297,6 +297,7 @@ static void accept_all(struct fgd_strict *s, uint64_t now)
 		    .fd = fd,
 		    .state = CL_READ,
 		    .deadline_ms = now + s->conn.conf.timeout_ms};
+		cl_read(s, &s->cl[i], now); /* sent with the connect, mostly */
 	}
 }
 
