@@ -206,14 +206,10 @@ static void failed(struct fgd_strict *s, uint64_t now)
 
 /* ----------------------------------------------------------- requests */
 
-/* The rule of request @q if it is one we answer for: active, strict,
- * and admitting its cost; else -1. */
-static int rule_of(struct fgd_strict *s, const struct fg__strict_req *q)
+int fgd_strict_req_name(const struct fg__strict_req *q,
+                        char name[FG_RULE_NAME_MAX + 1])
 {
 	static const uint8_t zero[sizeof q->pad];
-	const struct fg_rule_cache *rc;
-	char name[FG_RULE_NAME_MAX + 1];
-	int idx;
 
 	if (q->magic != FG_STRICT_MAGIC || q->rule_len == 0 ||
 	    q->rule_len > FG_RULE_NAME_MAX || q->key_len == 0 ||
@@ -222,6 +218,19 @@ static int rule_of(struct fgd_strict *s, const struct fg__strict_req *q)
 		return -1;
 	memcpy(name, q->rule, q->rule_len);
 	name[q->rule_len] = '\0';
+	return 0;
+}
+
+/* The rule of request @q if it is one we answer for: active, strict,
+ * and admitting its cost; else -1. */
+static int rule_of(struct fgd_strict *s, const struct fg__strict_req *q)
+{
+	const struct fg_rule_cache *rc;
+	char name[FG_RULE_NAME_MAX + 1];
+	int idx;
+
+	if (fgd_strict_req_name(q, name) != 0)
+		return -1;
 	idx = fg__rule_index(s->fg, name);
 	if (idx < 0)
 		return -1;

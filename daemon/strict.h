@@ -90,6 +90,12 @@ unsigned fgd_strict_pollfds(struct fgd_strict *s, struct pollfd *pfd,
 void fgd_strict_service(struct fgd_strict *s, const struct pollfd *pfd,
                         unsigned n, uint64_t now_ms);
 
+/* The first checks of a request, pure (fuzzed: tests/fuzz/fuzz_strict.c):
+ * the magic, the lengths, zero padding, a rule name without NUL.  0 and
+ * the name in @name, or -1. */
+int fgd_strict_req_name(const struct fg__strict_req *q,
+                        char name[FG_RULE_NAME_MAX + 1]);
+
 /* "strict state=... asked=..." and a newline, for floodgate status. */
 void fgd_strict_status(struct fgd_buf *o, const struct fgd_strict *s);
 

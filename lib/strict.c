@@ -160,8 +160,9 @@ int fg__strict_check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	memcpy(q.rule, c->names[idx], q.rule_len);
 	memcpy(q.key, key, len);
 	v = ask(c, &q, now + (uint64_t)FG_STRICT_WAIT_MS * 1000000u, &debt);
-	if (v == FG_STRICT_GRANT) { /* 3 */
-		(void)fg__settle(c, idx, key, len, 0, debt);
+	if (v == FG_STRICT_GRANT) { /* 3; from a lease: nothing to mirror */
+		if (debt != 0)
+			(void)fg__settle(c, idx, key, len, 0, debt);
 		return 1;
 	}
 	if (v == FG_STRICT_DOWN && !(rc->flags & FG__RULE_FAIL_CLOSED)) {

@@ -11,18 +11,26 @@
  * with Redis gone the rule's on-redis-down policy answers, flagged, and
  * no fg_allow() waits beyond FG_STRICT_WAIT_MS; with Redis back, strict
  * admission resumes.  And the config refuses a strict rule it cannot
- * serve.  Every wait polls with a deadline; no sleep decides anything.
+ * serve, the daemon drops a malformed request (and counts it), and the
+ * script grants what the bucket holds, no more.  Every wait polls with a
+ * deadline; no sleep decides anything.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "lib/strict.h"
+#include "redis/gcra.h"
 #include "tests/cluster.h"
 #include "tests/ports.h"
 #include "tests/redis.h"
@@ -375,4 +383,129 @@ Test(strict, the_config_refuses_a_strict_rule_it_cannot_serve)
 	                 "for scope strict") != NULL);
 	cr_expect(strstr(verdict("rule h capacity 5 rate 1/1s scope world\n"),
 	                 "host, global or strict") != NULL);
+}
+
+/* Write @len bytes of @q to the strict socket of node 0, and read what
+ * comes back until the daemon closes: the bytes read. */
+static ssize_t raw_request(const void *q, size_t len, void *rep, size_t cap)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t got = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = {.tv_sec = 5};
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(
+	    fg__seg_path(K.c.node[0].seg, sa.sun_path, sizeof sa.sun_path - 8),
+	    0);
+	strcat(sa.sun_path, FG_STRICT_SUFFIX);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
+	             0);
+	cr_assert_eq(write(fd, q, len), (ssize_t)len);
+	for (;;) {
+		ssize_t n = read(fd, (char *)rep + got, cap - got);
+
+		if (n < 0 && errno == ECONNRESET)
+			break; /* closed with our junk unread */
+		cr_assert_geq(n, 0, "the daemon neither answered nor closed");
+		if (n == 0 || (got += (size_t)n) == cap)
+			break;
+	}
+	close(fd);
+	return (ssize_t)got;
+}
+
+Test(strict, a_malformed_request_is_dropped_and_counted_and_nothing_taken)
+{
+	struct fg__strict_req q = {.magic = FG_STRICT_MAGIC,
+	                           .cost = 1,
+	                           .rule_len = 1,
+	                           .key_len = 1,
+	                           .rule = "s",
+	                           .key = "k"};
+	struct fg__strict_req bad;
+	struct fg__strict_rep rep;
+	char junk[4096];
+
+	fleet(1, "rule s capacity 2 rate 1/1m scope strict\n", "s");
+	bad = q;
+	bad.magic ^= 1;
+	cr_expect_eq(raw_request(&bad, sizeof bad, &rep, sizeof rep), 0);
+	bad = q;
+	bad.pad[2] = 1;
+	cr_expect_eq(raw_request(&bad, sizeof bad, &rep, sizeof rep), 0);
+	bad = q;
+	bad.cost = 3; /* above the capacity */
+	cr_expect_eq(raw_request(&bad, sizeof bad, &rep, sizeof rep), 0);
+	bad = q;
+	memcpy(bad.rule, "t", 1); /* no such rule */
+	cr_expect_eq(raw_request(&bad, sizeof bad, &rep, sizeof rep), 0);
+	memset(junk, 0xff, sizeof junk);
+	cr_expect_eq(raw_request(junk, sizeof junk, &rep, sizeof rep), 0);
+	AWAIT(ctl_u64(K.c.node[0].seg, "status", "strict", "dropped") == 5,
+	      "5 malformed requests, not counted");
+	cr_expect_eq(ctl_u64(K.c.node[0].seg, "status", "strict", "calls"), 0);
+	/* and the daemon still answers, from the whole budget */
+	cr_assert_eq(raw_request(&q, sizeof q, &rep, sizeof rep), sizeof rep);
+	cr_expect_eq(rep.magic, FG_STRICT_MAGIC);
+	cr_expect_eq(rep.verdict, FG_STRICT_GRANT);
+	cr_expect_eq(fg_allow(K.c.node[0].fg, "s", "k", 1, NULL), 1);
+	cr_expect_eq(fg_allow(K.c.node[0].fg, "s", "k", 1, NULL), 0);
+}
+
+/* The GCRA script on (@key) with interval @t and tau @tau us, @cost and
+ * @want: granted tokens, and the debt into *@debt. */
+static long long gcra(redisContext *r, const char *sha, const char *key,
+                      long long t, long long tau, int cost, int want,
+                      long long *debt)
+{
+	redisReply *x =
+	    redis_do(r, "EVALSHA",
+	             redisCommand(r, "EVALSHA %s 1 %s %lld %lld %d %d", sha,
+	                          key, t, tau, cost, want));
+	long long n;
+
+	cr_assert_eq(x->type, REDIS_REPLY_ARRAY);
+	cr_assert_eq(x->elements, 2);
+	n = x->element[0]->integer;
+	*debt = x->element[1]->integer;
+	freeReplyObject(x);
+	return n;
+}
+
+Test(strict, the_gcra_script_grants_what_the_bucket_holds_and_no_more)
+{
+	redisContext *r;
+	redisReply *x;
+	char sha[41];
+	long long debt, ttl;
+
+	redis_required();
+	snprintf(K.rdir, sizeof K.rdir, "/tmp/fg-strict-r-XXXXXX");
+	cr_assert_not_null(mkdtemp(K.rdir));
+	redis_up(&K.r, K.rdir);
+	r = redis_cli(&K.r);
+	x = redis_do(r, "SCRIPT LOAD",
+	             redisCommand(r, "SCRIPT LOAD %s", fgr_gcra_script));
+	memcpy(sha, x->str, 41);
+	freeReplyObject(x);
+	/* an hour a token, 10 of them: a test sees no refill */
+	cr_expect_eq(
+	    gcra(r, sha, "b", 3600000000LL, 36000000000LL, 1, 4, &debt),
+	    4); /* want 4: granted 4 */
+	cr_expect_geq(debt, 4 * 3600000000LL - 1000000);
+	cr_expect_eq(
+	    gcra(r, sha, "b", 3600000000LL, 36000000000LL, 3, 8, &debt),
+	    6); /* 6 left: fewer than wanted, at least the cost */
+	cr_expect_eq(
+	    gcra(r, sha, "b", 3600000000LL, 36000000000LL, 1, 1, &debt),
+	    0); /* empty: denied, nothing taken */
+	cr_expect_leq(debt, 36000000000LL);
+	x = redis_do(r, "PTTL", redisCommand(r, "PTTL b"));
+	ttl = x->integer;
+	freeReplyObject(x);
+	/* the key lives until its bucket is full again: 10 hours */
+	cr_expect(ttl > 35990000LL && ttl <= 36000001LL, "PTTL %lld", ttl);
+	redisFree(r);
 }
