@@ -52,22 +52,28 @@ enum {
 
 #define LEASE_DEFAULT_MS 60000u /* the lease when none is given */
 
+typedef int parse_fn(const char *name, const char *val, struct fgd_rule *r,
+                     char *why, size_t len);
+static parse_fn rule_capacity, rule_rate, rule_scope, rule_max_delay,
+    rule_leases, rule_share;
+
 static const struct keyword {
 	const char *kw;
-	const char *off, *on; /* values; NULL: takes a number or a rate */
-	uint32_t flag;        /* set by @on */
+	parse_fn *parse;      /* its value; NULL: off or on */
+	const char *off, *on; /* values, without parse */
+	uint32_t flag;        /* set by @on, or by the keyword alone */
 } kws[K_N] = {
-    [K_CAPACITY] = {"capacity", NULL, NULL, 0},
-    [K_RATE] = {"rate", NULL, NULL, 0},
-    [K_SCOPE] = {"scope", "host", "global", FG_RULE_GLOBAL},
-    [K_ONFULL] = {"on-full", "open", "closed", FG_RULE_FAIL_CLOSED},
-    [K_MODE] = {"mode", "enforce", "shadow", FG_RULE_SHADOW},
-    [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
-    [K_MAXDELAY] = {"max-delay", NULL, NULL, 0},
-    [K_INFLIGHT] = {"in-flight", NULL, NULL, FG_RULE_IN_FLIGHT},
-    [K_LEASE] = {"lease", NULL, NULL, 0},
-    [K_SHARE] = {"share", NULL, NULL, 0},
-    [K_ONDOWN] = {"on-redis-down", "allow", "deny", FG_RULE_FAIL_CLOSED},
+    [K_CAPACITY] = {"capacity", rule_capacity, NULL, NULL, 0},
+    [K_RATE] = {"rate", rule_rate, NULL, NULL, 0},
+    [K_SCOPE] = {"scope", rule_scope, NULL, NULL, 0},
+    [K_ONFULL] = {"on-full", NULL, "open", "closed", FG_RULE_FAIL_CLOSED},
+    [K_MODE] = {"mode", NULL, "enforce", "shadow", FG_RULE_SHADOW},
+    [K_DEFAULT] = {"default", NULL, NULL, NULL, FG_RULE_DEFAULT},
+    [K_MAXDELAY] = {"max-delay", rule_max_delay, NULL, NULL, 0},
+    [K_INFLIGHT] = {"in-flight", rule_leases, NULL, NULL, FG_RULE_IN_FLIGHT},
+    [K_LEASE] = {"lease", NULL, NULL, NULL, 0}, /* kind_check's */
+    [K_SHARE] = {"share", rule_share, NULL, NULL, 0},
+    [K_ONDOWN] = {"on-redis-down", NULL, "allow", "deny", FG_RULE_FAIL_CLOSED},
 };
 
 #define STRICT_LEASE_MAX 1000000u /* tokens of one lease */
@@ -176,40 +182,51 @@ static int rule_share(const char *name, const char *s, struct fgd_rule *r,
 	return 0;
 }
 
-/* Keyword @k's value @val into @r. */
-static int value(const char *name, unsigned k, const char *val,
-                 struct fgd_rule *r, char *why, size_t len)
+/* "capacity N": the burst. */
+static int rule_capacity(const char *name, const char *val, struct fgd_rule *r,
+                         char *why, size_t len)
 {
 	uint64_t v;
 
-	if (k == K_CAPACITY) {
-		if (fgu_parse_uint(val, strlen(val), 1, UINT32_MAX, &v) != 0)
-			return fgu_why(why, len,
-			               "rule '%s': capacity '" CLIP
-			               "' must be a "
-			               "number from 1 to %" PRIu32,
-			               name, val, UINT32_MAX);
-		r->capacity = (uint32_t)v;
-		return 0;
-	}
-	if (k == K_RATE)
-		return rule_rate(name, val, r, why, len);
-	if (k == K_MAXDELAY)
-		return rule_ms(name, kws[k].kw, val, 0, UINT32_MAX,
-		               &r->max_delay_ms, why, len);
-	if (k == K_INFLIGHT)
-		return rule_leases(name, val, r, why, len);
-	if (k == K_SHARE)
-		return rule_share(name, val, r, why, len);
-	if (k == K_SCOPE && strcmp(val, "strict") == 0)
+	if (fgu_parse_uint(val, strlen(val), 1, UINT32_MAX, &v) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': capacity '" CLIP "' must be a "
+		               "number from 1 to %" PRIu32,
+		               name, val, UINT32_MAX);
+	r->capacity = (uint32_t)v;
+	return 0;
+}
+
+/* "scope host|global|strict". */
+static int rule_scope(const char *name, const char *val, struct fgd_rule *r,
+                      char *why, size_t len)
+{
+	if (strcmp(val, "global") == 0)
+		r->flags |= FG_RULE_GLOBAL;
+	else if (strcmp(val, "strict") == 0)
 		r->flags |= FG_RULE_STRICT;
-	else if (k == K_SCOPE && strcmp(val, kws[k].off) != 0 &&
-	         strcmp(val, kws[k].on) != 0)
+	else if (strcmp(val, "host") != 0)
 		return fgu_why(why, len,
 		               "rule '%s': scope must be host, global or "
 		               "strict, not '" CLIP "'",
 		               name, val);
-	else if (strcmp(val, kws[k].on) == 0)
+	return 0;
+}
+
+static int rule_max_delay(const char *name, const char *val, struct fgd_rule *r,
+                          char *why, size_t len)
+{
+	return rule_ms(name, "max-delay", val, 0, UINT32_MAX, &r->max_delay_ms,
+	               why, len);
+}
+
+/* Keyword @k's value @val into @r. */
+static int value(const char *name, unsigned k, const char *val,
+                 struct fgd_rule *r, char *why, size_t len)
+{
+	if (kws[k].parse != NULL)
+		return kws[k].parse(name, val, r, why, len);
+	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
 		return fgu_why(why, len,
