@@ -180,6 +180,8 @@ void fgc_human_key(const uint8_t *k, size_t len, char *out)
 
 const char *fgc_rule_scope(uint32_t flags)
 {
+	if (flags & FG_RULE_STRICT)
+		return "strict";
 	return flags & FG_RULE_GLOBAL ? "global" : "host";
 }
 

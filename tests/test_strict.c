@@ -244,6 +244,24 @@ Test(strict, with_leases_the_fleet_stays_within_the_rule_and_the_leases)
 	             calls, (unsigned long long)t.admitted);
 }
 
+/* What floodgate status says of node @i's segment has @text. */
+static int cli_says(int i, const char *text)
+{
+	const char *cli = getenv("FLOODGATE_CLI");
+	char cmd[512], out[4096];
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof cmd, "%s -s %s status",
+	         cli ? cli : "./cli/floodgate", K.c.node[i].seg);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return strstr(out, text) != NULL;
+}
+
 Test(strict, a_key_the_local_bucket_denies_costs_no_redis_call)
 {
 	redisContext *m;
@@ -274,6 +292,10 @@ Test(strict, a_key_the_local_bucket_denies_costs_no_redis_call)
 	cr_expect_eq(ctl_u64(K.c.node[0].seg, "status", "strict", "calls"), 5);
 	cr_expect_eq(ctl_u64(K.c.node[1].seg, "status", "strict", "calls"), 1);
 	cr_expect_eq(ctl_u64(K.c.node[1].seg, "status", "strict", "denied"), 1);
+	cr_expect(cli_says(0, "strict:    breaker closed, 5 granted, 0 denied, "
+	                      "0 down (the rules' on-redis-down decided), 5 "
+	                      "Redis calls, 0 from leases"),
+	          "floodgate status");
 }
 
 /* One check: its answer, flags and how long it took. */
