@@ -15,6 +15,11 @@
  *      other origins in Redis: idle (nothing to push or pull), 100
  *      records pushed and 100 pulled, and the most a round carries (2048
  *      pushed, 4000 pulled), as a ratio of the bare call;
+ *   5. a strict check (scope strict: lib/strict.c), fg_allow() on a
+ *      floodgated that runs the GCRA script of redis/gcra.h in this
+ *      Redis: admitted (a round trip to the daemon and to Redis), from a
+ *      lease (to the daemon only), and denied by the host's bucket (no
+ *      round trip), next to 1 and 2;
  *   4. Redis memory per (origin, key), filling 100,000 keys from one
  *      origin then from three, next to 100,000 plain SET keys of the same
  *      names; and Redis CPU (INFO cpu) per 100,000 records pushed and
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "demo/cluster.h"
 #include "demo/redisd.h"
 #include "lib/client.h"
 #include "lib/floodgate.h"
@@ -109,7 +115,7 @@ static long long redis_mem(void)
 
 /* ------------------------------------------------------------ 1. local */
 
-static void local_check(void)
+static double local_check(void)
 {
 	fg_rule rule = {.name = "b",
 	                .capacity = 1000000000,
@@ -149,6 +155,7 @@ static void local_check(void)
 	fg_close(fg);
 	(void)fg_unlink(seg);
 	free(ns);
+	return p50;
 }
 
 /* ------------------------------------------------------ 2. round trips */
@@ -179,6 +186,69 @@ static double round_trips(void)
 	       lua50, lua99, lua50 / ping50);
 	free(ns);
 	return lua50;
+}
+
+/* ------------------------------------------------------ 5. strict checks */
+
+/* p50 and p99 of @n checks of (@rule, @key) on @fg, in µs; *@admitted
+ * the checks admitted. */
+static void strict_run(fg_client *fg, const char *rule, unsigned n, double *p50,
+                       double *p99, unsigned *admitted)
+{
+	uint64_t *ns = malloc(n * sizeof *ns), t0;
+	unsigned i;
+
+	if (ns == NULL)
+		die("out of memory");
+	*admitted = 0;
+	for (i = 0; i < n; i++) {
+		t0 = fg__now_ns();
+		*admitted += fg_allow(fg, rule, "alice", 1, NULL) == 1;
+		ns[i] = fg__now_ns() - t0;
+	}
+	pct(ns, n, p50, p99);
+	free(ns);
+}
+
+static void strict_checks(const struct fgc_redis *r, double local50,
+                          double lua50)
+{
+	static const struct {
+		const char *rule, *what;
+	} runs[] = {
+	    {"s", "strict check, admitted by Redis"},
+	    {"l", "strict check, from a lease of 100"},
+	    {"d", "strict check, denied by the host"},
+	};
+	char sync[256], text[1024];
+	struct fgc_conf conf = {.capacity = 4096};
+	struct fgc_cluster c;
+	double p50, p99;
+	unsigned i, n = ncalls / 4 ? ncalls / 4 : 1, ok;
+
+	if (fgc_redis_sync_line(r, sync, sizeof sync) != 0 ||
+	    fgc_init(&c, 1, "fg-strict-bench-") != 0)
+		die("strict: cluster");
+	snprintf(text, sizeof text,
+	         "%sredis-timeout 250ms\n"
+	         "rule s capacity 1000000000 rate 1000000/1s scope strict\n"
+	         "rule l capacity 1000000000 rate 1000000/1s scope strict "
+	         "lease 100\n"
+	         "rule d capacity 1 rate 1/1h scope strict\n",
+	         sync);
+	conf.extra = text;
+	fgc_set_ports(&c, 28990); /* the redis tests' range */
+	if (fgc_make_keys(&c) != 0 || fgc_write_conf(&c, 0, &conf) != 0 ||
+	    fgc_start_all(&c, "d") != 0)
+		die(c.err);
+	for (i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+		strict_run(c.node[0].fg, runs[i].rule, n, &p50, &p99, &ok);
+		printf("%-32s %8.3f us p50, %.1f p99 (%.2fx the bare Lua "
+		       "call, %.0fx a local check) [%u of %u admitted]\n",
+		       runs[i].what, p50, p99, p50 / lua50, p50 / local50, ok,
+		       n);
+	}
+	(void)fgc_fini(&c, 0);
 }
 
 /* --------------------------------------------------- 3. the transport */
@@ -375,7 +445,7 @@ int main(int argc, char **argv)
 	     .cur = {{.oid = 0xa1, .inc = 1}, {.oid = 0xa2, .inc = 1}}}};
 	char dir[64], rm[128];
 	redisReply *x;
-	double lua50;
+	double lua50, local50;
 	unsigned k;
 	int opt;
 
@@ -400,8 +470,9 @@ int main(int argc, char **argv)
 	freeReplyObject(x);
 	printf("redis_bench: %u calls a figure, one client on a Unix socket\n",
 	       ncalls);
-	local_check();
+	local50 = local_check();
 	lua50 = round_trips();
+	strict_checks(&r, local50, lua50);
 	rounds(nodes, lua50);
 	printf("Redis CPU, 100k bare Lua checks        %6.3f s\n", bare_cpu());
 	memory_and_cpu(nodes);

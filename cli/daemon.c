@@ -38,6 +38,7 @@ static const struct {
     {"truncated", " at "},
     {"redis", " up since_ms_ago exchanges errors opens probes pushed pulled "
               "unpushed origins rtt_ms last_ms_ago "},
+    {"strict", " asked granted denied down calls leased dropped "},
 };
 
 static int is_count(const char *type, const char *field)

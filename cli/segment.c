@@ -199,6 +199,8 @@ const char *fgc_rule_algorithm(uint32_t flags)
 
 const char *fgc_rule_scope(uint32_t flags)
 {
+	if (flags & FG_RULE_STRICT)
+		return "strict";
 	return flags & FG_RULE_GLOBAL ? "global" : "host";
 }
 

@@ -41,7 +41,7 @@ struct status {
 	char created[32];
 	struct fgc_reply r;
 	int daemon; /* 0: answers; else the exit status ask() gave */
-	const struct fgc_rline *dl, *pl, *rl;
+	const struct fgc_rline *dl, *pl, *rl, *sl;
 };
 
 static void status_json(struct fgc *c, const struct status *s)
@@ -81,6 +81,10 @@ static void status_json(struct fgc *c, const struct status *s)
 	if (s->rl) {
 		fgu_json_name(j, "redis");
 		fgc_json_line(c, s->rl);
+	}
+	if (s->sl) {
+		fgu_json_name(j, "strict");
+		fgc_json_line(c, s->sl);
 	}
 	fgu_json_object_end(j);
 	fgu_json_object_end(j);
@@ -137,6 +141,14 @@ static void status_daemon_text(struct fgc *c, const struct status *s)
 		    fgc_kv(pl, "dead"), fgc_kv(pl, "unknown"));
 	if (s->rl)
 		status_redis_text(c, s->rl);
+	if (s->sl) /* strict rules (floodgated(8), Strict rules) */
+		fgc_out(c,
+		        "strict:    breaker %s, %s granted, %s denied, %s down "
+		        "(the rules' on-redis-down decided), %s Redis calls, "
+		        "%s from leases\n",
+		        fgc_kv(s->sl, "state"), fgc_kv(s->sl, "granted"),
+		        fgc_kv(s->sl, "denied"), fgc_kv(s->sl, "down"),
+		        fgc_kv(s->sl, "calls"), fgc_kv(s->sl, "leased"));
 }
 
 static void status_text(struct fgc *c, const struct status *s)
@@ -177,6 +189,7 @@ int fgc_cmd_status(struct fgc *c, int argc, char **argv)
 		s.dl = fgc_reply_find(&s.r, "status");
 		s.pl = fgc_reply_find(&s.r, "peers");
 		s.rl = fgc_reply_find(&s.r, "redis");
+		s.sl = fgc_reply_find(&s.r, "strict");
 	}
 	if (c->json)
 		status_json(c, &s);

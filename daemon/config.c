@@ -581,6 +581,31 @@ static size_t redis_line(const struct parser *p)
 	return line;
 }
 
+/* A strict rule is decided in Redis: it needs sync, and a redis-timeout
+ * whose two deadlines (daemon/strict.h) end before the worker's wait. */
+static int strict_check(struct parser *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->cfg.nrules; i++) {
+		if (!(p->cfg.rules[i].flags & FG_RULE_STRICT))
+			continue;
+		if (!p->cfg.redis.on)
+			return fail(p,
+			            "rule '%s': scope strict needs sync "
+			            "redis://... (Redis decides its requests)",
+			            p->cfg.rules[i].name);
+		if (2 * p->cfg.redis.timeout_ms >= FG_STRICT_WAIT_MS)
+			return fail(p,
+			            "rule '%s': scope strict needs a "
+			            "redis-timeout below %ums (workers wait "
+			            "%ums at most)",
+			            p->cfg.rules[i].name, FG_STRICT_WAIT_MS / 2,
+			            FG_STRICT_WAIT_MS);
+	}
+	return 0;
+}
+
 /* Checks between directives, once every line has been read. */
 static int finish(struct parser *p)
 {
@@ -588,6 +613,8 @@ static int finish(struct parser *p)
 	char a[FGD_ADDR_TEXT], b[FGD_ADDR_TEXT], why[256];
 	const struct fgd_addr *peer = NULL;
 
+	if (strict_check(p) != 0)
+		return -1;
 	if (fgr_conf_check(&p->cfg.redis, p->cfg.node_key[0] != '\0', why,
 	                   sizeof why) != 0) {
 		p->line = redis_line(p);

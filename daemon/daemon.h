@@ -24,6 +24,7 @@
 #include "lib/floodgate.h"
 #include "redis/secret.h"
 #include "redis/transport.h"
+#include "daemon/strict.h"
 
 struct fgd_daemon {
 	struct fgd_config cfg;
@@ -45,9 +46,11 @@ struct fgd_daemon {
 	struct fgd_http *http; /* NULL: no HTTP endpoint */
 	struct fgd_ctl ctl;    /* control socket for floodgate(1) */
 	int fresh; /* we created the segment: restore the snapshot */
-	struct fgr_secret redis_pw; /* read while root, for redis below */
-	struct fgr_sync redis;      /* "sync redis://..." (redis/transport.h);
-	                             * all zero, and every call a no-op, when off */
+	struct fgr_secret redis_pw;  /* read while root, for redis below */
+	struct fgr_secret strict_pw; /* the same, for strict below */
+	struct fgd_strict strict;    /* strict rules' socket (strict.h) */
+	struct fgr_sync redis;       /* "sync redis://..." (redis/transport.h);
+	                              * all zero, and every call a no-op, when off */
 };
 
 #endif

@@ -110,10 +110,10 @@ int fgd_run(struct fgd_daemon *d)
 	                    .snap = t + d->cfg.snapshot_every_ms};
 
 	for (;;) {
-		struct pollfd pfd[2 + FGD_CTL_NFDS + 2] = {
+		struct pollfd pfd[2 + FGD_CTL_NFDS + 2 + FGD_STRICT_NFDS] = {
 		    {.fd = d->sigfd, .events = POLLIN},
 		    {.fd = d->sock, .events = POLLIN}};
-		unsigned nctl, nhttp, nfd;
+		unsigned nctl, nhttp, nfd, nstrict;
 		int timeout;
 
 		t = fgd_now_ms();
@@ -123,7 +123,10 @@ int fgd_run(struct fgd_daemon *d)
 		nhttp = fgd_http_pollfd(d->http, pfd + 2 + nctl, &timeout);
 		nfd = 2 + nctl + nhttp; /* and Redis's, fd -1 when down */
 		fgr_sync_pollfd(&d->redis, &pfd[nfd], t, &timeout);
-		if (poll(pfd, nfd + 1, timeout) < 0 && errno != EINTR) {
+		nstrict =
+		    fgd_strict_pollfds(&d->strict, &pfd[nfd + 1], t, &timeout);
+		if (poll(pfd, nfd + 1 + nstrict, timeout) < 0 &&
+		    errno != EINTR) {
 			fgd_log(LOG_ERR, "poll: %s", strerror(errno));
 			return -1;
 		}
@@ -132,6 +135,8 @@ int fgd_run(struct fgd_daemon *d)
 		fgd_ctl_service(&d->ctl, pfd + 2, nctl, fgd_now_ms());
 		fgd_http_service(d->http);
 		fgr_sync_service(&d->redis, pfd[nfd].revents, fgd_now_ms());
+		fgd_strict_service(&d->strict, &pfd[nfd + 1], nstrict,
+		                   fgd_now_ms());
 		if (d->node_ok) /* what this pass made, proved at once */
 			fgd_xmit_flush(&d->node.x);
 		if ((pfd[0].revents & POLLIN) && signal_take(d))

@@ -72,6 +72,8 @@ static void answer_status(const struct fgd_ctl_env *env, uint64_t now,
 	               st[FGD_PEER_UNKNOWN]);
 	if (env->redis != NULL)
 		fgd_redis_status(o, env->redis, now);
+	if (env->strict != NULL)
+		fgd_strict_status(o, env->strict);
 }
 
 /* "ADDR:PORT" or "[ADDR]:PORT"; "-" when unknown. */

@@ -11,6 +11,7 @@
 
 #include "daemon/config.h"
 #include "gossip/keys.h"
+#include "daemon/strict.h"
 #include "lib/floodgate.h"
 #include "util/buf.h"
 
@@ -28,6 +29,7 @@ struct fgd_ctl_env {
 	struct fgd_node *node;           /* NULL: gossip is off (single host) */
 	const struct fgd_counters *solo; /* then: its own counters */
 	const struct fgr_sync *redis;    /* NULL: no sync redis */
+	const struct fgd_strict *strict; /* NULL: no strict rules */
 	const char *cfg_path;
 	uint64_t started_ms; /* monotonic */
 	/* 0, or -1 with the reason in @why */

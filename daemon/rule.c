@@ -11,6 +11,8 @@
  *        [share P%]
  *   rule NAME in-flight N [lease DURATION] [on-full open|closed]
  *        [mode enforce|shadow] [share P%]
+ *   rule NAME capacity N rate R/PERIOD scope strict [lease N]
+ *        [on-redis-down allow|deny] [default] [share P%]
  *
  * keywords in any order, each at most once, from one table that also
  * names them in messages.  What the library's fg_rule_set() would refuse
@@ -45,6 +47,7 @@ enum {
 	K_SHARE,
 	K_PENALTY,
 	K_ALGORITHM,
+	K_ONDOWN,
 	K_N
 };
 
@@ -57,56 +60,38 @@ enum {
 #define LEASE_DEFAULT_MS 60000u /* the lease when none is given */
 #define WINDOWS          (FG_RULE_SLIDING_WINDOW | FG_RULE_FIXED_WINDOW)
 
+typedef int parse_fn(const char *name, const char *val, struct fgd_rule *r,
+                     char *why, size_t len);
+static parse_fn rule_capacity, rule_rate, rule_scope, rule_max_delay,
+    rule_leases, rule_share, rule_algorithm;
+
 static const struct keyword {
 	const char *kw;
-	const char *off, *on; /* values; NULL: takes a number or a rate */
-	uint32_t flag;        /* set by @on */
+	parse_fn *parse;      /* its value; NULL: off or on */
+	const char *off, *on; /* values, without parse */
+	uint32_t flag;        /* set by @on, or by the keyword alone */
 } kws[K_N] = {
-    [K_CAPACITY] = {"capacity", NULL, NULL, 0},
-    [K_RATE] = {"rate", NULL, NULL, 0},
-    [K_SCOPE] = {"scope", "host", "global", FG_RULE_GLOBAL},
-    [K_ONFULL] = {"on-full", "open", "closed", FG_RULE_FAIL_CLOSED},
-    [K_MODE] = {"mode", "enforce", "shadow", FG_RULE_SHADOW},
-    [K_DEFAULT] = {"default", NULL, NULL, FG_RULE_DEFAULT},
-    [K_MAXDELAY] = {"max-delay", NULL, NULL, 0},
-    [K_INFLIGHT] = {"in-flight", NULL, NULL, FG_RULE_IN_FLIGHT},
-    [K_LEASE] = {"lease", NULL, NULL, 0},
-    [K_SHARE] = {"share", NULL, NULL, 0},
-    [K_PENALTY] = {"penalty", NULL, NULL, FG_RULE_PENALTY},
-    [K_ALGORITHM] = {"algorithm", NULL, NULL, 0},
+    [K_CAPACITY] = {"capacity", rule_capacity, NULL, NULL, 0},
+    [K_RATE] = {"rate", rule_rate, NULL, NULL, 0},
+    [K_SCOPE] = {"scope", rule_scope, NULL, NULL, 0},
+    [K_ONFULL] = {"on-full", NULL, "open", "closed", FG_RULE_FAIL_CLOSED},
+    [K_MODE] = {"mode", NULL, "enforce", "shadow", FG_RULE_SHADOW},
+    [K_DEFAULT] = {"default", NULL, NULL, NULL, FG_RULE_DEFAULT},
+    [K_MAXDELAY] = {"max-delay", rule_max_delay, NULL, NULL, 0},
+    [K_INFLIGHT] = {"in-flight", rule_leases, NULL, NULL, FG_RULE_IN_FLIGHT},
+    [K_LEASE] = {"lease", NULL, NULL, NULL, 0}, /* kind_check's */
+    [K_SHARE] = {"share", rule_share, NULL, NULL, 0},
+    [K_PENALTY] = {"penalty", NULL, NULL, NULL, FG_RULE_PENALTY}, /* words */
+    [K_ALGORITHM] = {"algorithm", rule_algorithm, NULL, NULL, 0},
+    [K_ONDOWN] = {"on-redis-down", NULL, "allow", "deny", FG_RULE_FAIL_CLOSED},
 };
+
+#define STRICT_LEASE_MAX 1000000u /* tokens of one lease */
 
 /* The words after "penalty" (N, "denials", "in", T, "block", B). */
 #define PENALTY_WORDS 6
 #define PENALTY_FORM  "penalty N denials in DURATION block DURATION"
 #define DAY_MS        86400000u /* the longest window or block */
-
-/* The values of "algorithm", and the flags they set. */
-static const struct algorithm {
-	const char *name;
-	uint32_t flag;
-} algorithms[] = {
-    {"gcra", 0},
-    {"sliding-window", FG_RULE_SLIDING_WINDOW},
-    {"fixed-window", FG_RULE_FIXED_WINDOW},
-};
-
-/* "algorithm gcra|sliding-window|fixed-window". */
-static int rule_algorithm(const char *name, const char *s, struct fgd_rule *r,
-                          char *why, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof algorithms / sizeof algorithms[0]; i++)
-		if (strcmp(s, algorithms[i].name) == 0) {
-			r->flags |= algorithms[i].flag;
-			return 0;
-		}
-	return fgu_why(why, len,
-	               "rule '%s': algorithm must be gcra, sliding-window or "
-	               "fixed-window, not '" CLIP "'",
-	               name, s);
-}
 
 /* "R/PERIOD": R tokens every PERIOD, both nonzero and within 32 bits. */
 static int rule_rate(const char *name, const char *s, struct fgd_rule *r,
@@ -212,6 +197,44 @@ static int rule_share(const char *name, const char *s, struct fgd_rule *r,
 	return 0;
 }
 
+/* "capacity N": the burst. */
+static int rule_capacity(const char *name, const char *val, struct fgd_rule *r,
+                         char *why, size_t len)
+{
+	uint64_t v;
+
+	if (fgu_parse_uint(val, strlen(val), 1, UINT32_MAX, &v) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': capacity '" CLIP "' must be a "
+		               "number from 1 to %" PRIu32,
+		               name, val, UINT32_MAX);
+	r->capacity = (uint32_t)v;
+	return 0;
+}
+
+/* "scope host|global|strict". */
+static int rule_scope(const char *name, const char *val, struct fgd_rule *r,
+                      char *why, size_t len)
+{
+	if (strcmp(val, "global") == 0)
+		r->flags |= FG_RULE_GLOBAL;
+	else if (strcmp(val, "strict") == 0)
+		r->flags |= FG_RULE_STRICT;
+	else if (strcmp(val, "host") != 0)
+		return fgu_why(why, len,
+		               "rule '%s': scope must be host, global or "
+		               "strict, not '" CLIP "'",
+		               name, val);
+	return 0;
+}
+
+static int rule_max_delay(const char *name, const char *val, struct fgd_rule *r,
+                          char *why, size_t len)
+{
+	return rule_ms(name, "max-delay", val, 0, UINT32_MAX, &r->max_delay_ms,
+	               why, len);
+}
+
 /* "penalty N denials in T block B", @w the PENALTY_WORDS words after
  * "penalty" (the caller counted them). */
 static int rule_penalty(const char *name, char **w, struct fgd_rule *r,
@@ -239,36 +262,39 @@ static int rule_penalty(const char *name, char **w, struct fgd_rule *r,
 	               &r->penalty_block_ms, why, len);
 }
 
+/* The values of "algorithm", and the flags they set. */
+static const struct algorithm {
+	const char *name;
+	uint32_t flag;
+} algorithms[] = {
+    {"gcra", 0},
+    {"sliding-window", FG_RULE_SLIDING_WINDOW},
+    {"fixed-window", FG_RULE_FIXED_WINDOW},
+};
+
+/* "algorithm gcra|sliding-window|fixed-window". */
+static int rule_algorithm(const char *name, const char *s, struct fgd_rule *r,
+                          char *why, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof algorithms / sizeof algorithms[0]; i++)
+		if (strcmp(s, algorithms[i].name) == 0) {
+			r->flags |= algorithms[i].flag;
+			return 0;
+		}
+	return fgu_why(why, len,
+	               "rule '%s': algorithm must be gcra, sliding-window or "
+	               "fixed-window, not '" CLIP "'",
+	               name, s);
+}
+
 /* Keyword @k's value @val into @r. */
 static int value(const char *name, unsigned k, const char *val,
                  struct fgd_rule *r, char *why, size_t len)
 {
-	uint64_t v;
-
-	if (k == K_CAPACITY) {
-		if (fgu_parse_uint(val, strlen(val), 1, UINT32_MAX, &v) != 0)
-			return fgu_why(why, len,
-			               "rule '%s': capacity '" CLIP
-			               "' must be a "
-			               "number from 1 to %" PRIu32,
-			               name, val, UINT32_MAX);
-		r->capacity = (uint32_t)v;
-		return 0;
-	}
-	if (k == K_RATE)
-		return rule_rate(name, val, r, why, len);
-	if (k == K_MAXDELAY)
-		return rule_ms(name, kws[k].kw, val, 0, UINT32_MAX,
-		               &r->max_delay_ms, why, len);
-	if (k == K_LEASE)
-		return rule_ms(name, kws[k].kw, val, 1, FG_LEASE_MAX_MS,
-		               &r->lease_ms, why, len);
-	if (k == K_INFLIGHT)
-		return rule_leases(name, val, r, why, len);
-	if (k == K_SHARE)
-		return rule_share(name, val, r, why, len);
-	if (k == K_ALGORITHM)
-		return rule_algorithm(name, val, r, why, len);
+	if (kws[k].parse != NULL)
+		return kws[k].parse(name, val, r, why, len);
 	if (strcmp(val, kws[k].on) == 0)
 		r->flags |= kws[k].flag;
 	else if (strcmp(val, kws[k].off) != 0)
@@ -288,9 +314,10 @@ static unsigned keyword(const char *kw)
 	return k;
 }
 
-/* The keywords after the name, each once; their bits into *@seen. */
+/* The keywords after the name, each once; their bits into *@seen, and
+ * lease's value into *@lease (its meaning waits for the rule's kind). */
 static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
-                 char *why, size_t len)
+                 const char **lease, char *why, size_t len)
 {
 	const char *name = w[0];
 	int i;
@@ -304,7 +331,7 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			    "rule '%s': unknown keyword '" CLIP "' "
 			    "(capacity, rate, scope, on-full, mode, "
 			    "default, max-delay, in-flight, lease, share, "
-			    "penalty or algorithm)",
+			    "penalty, algorithm or on-redis-down)",
 			    name, w[i]);
 		if (*seen & (1u << k))
 			return fgu_why(why, len, "rule '%s': '%s' given twice",
@@ -329,7 +356,9 @@ static int words(char **w, int nw, struct fgd_rule *r, unsigned *seen,
 			return fgu_why(why, len,
 			               "rule '%s': '%s' needs a value", name,
 			               w[i]);
-		if (value(name, k, w[++i], r, why, len) != 0)
+		if (k == K_LEASE)
+			*lease = w[++i];
+		else if (value(name, k, w[++i], r, why, len) != 0)
 			return -1;
 	}
 	return 0;
@@ -405,13 +434,60 @@ static int library_check(const struct fgd_rule *r, char *why, size_t len)
 	}
 }
 
+/* A strict rule: "lease N" tokens, on-redis-down (its FAIL_CLOSED, so
+ * not on-full too), and nothing Redis could not decide alone. */
+static int strict_check(struct fgd_rule *r, unsigned seen, const char *lease,
+                        char *why, size_t len)
+{
+	uint64_t v;
+
+	if (seen & (1u << K_ONFULL))
+		return fgu_why(
+		    why, len,
+		    "rule '%s': a strict rule takes on-redis-down "
+		    "allow|deny, which answers for a full table too, "
+		    "not on-full",
+		    r->name);
+	if ((r->flags & (FG_RULE_SHADOW | WINDOWS)) ||
+	    (seen & (1u << K_MAXDELAY | 1u << K_INFLIGHT | 1u << K_PENALTY)))
+		return fgu_why(why, len,
+		               "rule '%s': a strict rule takes no mode shadow, "
+		               "max-delay, in-flight, penalty or window "
+		               "algorithm",
+		               r->name);
+	if (lease != NULL &&
+	    fgu_parse_uint(lease, strlen(lease), 1, STRICT_LEASE_MAX, &v) != 0)
+		return fgu_why(why, len,
+		               "rule '%s': lease '" CLIP "' must be a number "
+		               "of tokens from 1 to %u",
+		               r->name, lease, STRICT_LEASE_MAX);
+	r->strict_lease = lease != NULL ? (uint32_t)v : 0;
+	return 0;
+}
+
+/* Strict's words on a strict rule only. */
+static int scope_check(struct fgd_rule *r, unsigned seen, const char *lease,
+                       char *why, size_t len)
+{
+	if (r->flags & FG_RULE_STRICT)
+		return strict_check(r, seen, lease, why, len);
+	if (seen & 1u << K_ONDOWN)
+		return fgu_why(why, len,
+		               "rule '%s': on-redis-down is for scope strict",
+		               r->name);
+	return 0;
+}
+
 /* A rule of tokens needs capacity and rate; an in-flight one has its
  * leases and a lease (LEASE_DEFAULT_MS unless given), and no keyword of
  * tokens. */
-static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
+static int kind_check(struct fgd_rule *r, unsigned seen, const char *lease,
+                      char *why, size_t len)
 {
 	unsigned k;
 
+	if (scope_check(r, seen, lease, why, len) != 0)
+		return -1;
 	if (seen & (1u << K_INFLIGHT)) {
 		for (k = 0; k < K_N; k++)
 			if (seen & K_TOKENS & (1u << k))
@@ -427,13 +503,17 @@ static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
 			               "rule '%s': in-flight limits are per "
 			               "host: scope global is refused",
 			               r->name);
-		if (!(seen & (1u << K_LEASE)))
+		if (lease == NULL)
 			r->lease_ms = LEASE_DEFAULT_MS;
-		return 0;
+		return lease == NULL
+		           ? 0
+		           : rule_ms(r->name, "lease", lease, 1,
+		                     FG_LEASE_MAX_MS, &r->lease_ms, why, len);
 	}
-	if (seen & K_LEASES)
+	if ((seen & K_LEASES) && !(r->flags & FG_RULE_STRICT))
 		return fgu_why(why, len,
-		               "rule '%s': lease is for in-flight rules",
+		               "rule '%s': lease is for in-flight and strict "
+		               "rules",
 		               r->name);
 	/* a window's limit is its rate's N: capacity says nothing more */
 	if (!(seen & (1u << K_CAPACITY)) && !(r->flags & WINDOWS))
@@ -451,6 +531,7 @@ static int kind_check(struct fgd_rule *r, unsigned seen, char *why, size_t len)
 
 int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
 {
+	const char *lease = NULL;
 	unsigned seen = 0;
 
 	memset(r, 0, sizeof *r);
@@ -464,9 +545,9 @@ int fgd_rule_words(char **w, int nw, struct fgd_rule *r, char *why, size_t len)
 		               "[A-Za-z0-9_.:/-]",
 		               w[0], FG_RULE_NAME_MAX);
 	strcpy(r->name, w[0]);
-	if (words(w, nw, r, &seen, why, len) != 0)
+	if (words(w, nw, r, &seen, &lease, why, len) != 0)
 		return -1;
-	if (kind_check(r, seen, why, len) != 0)
+	if (kind_check(r, seen, lease, why, len) != 0)
 		return -1;
 	return library_check(r, why, len);
 }

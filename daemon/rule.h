@@ -24,6 +24,7 @@ struct fgd_rule {
 	uint32_t penalty_denials;   /* FG_RULE_PENALTY: N denials ... */
 	uint32_t penalty_window_ms; /* ... within this ... */
 	uint32_t penalty_block_ms;  /* ... block for this */
+	uint32_t strict_lease; /* scope strict: "lease N" tokens; 0: none */
 };
 
 /* @r as fg_rule_set() takes it (its name is @r's). */

@@ -193,6 +193,7 @@ static void endpoints_attach(struct fgd_daemon *d)
 {
 	d->ctl.env.node = d->node_ok ? &d->node : NULL;
 	d->ctl.env.redis = d->redis.node ? &d->redis : NULL;
+	d->ctl.env.strict = d->strict.lfd >= 0 ? &d->strict : NULL;
 	fgd_http_set_node(d->http, d->node_ok ? &d->node : NULL);
 }
 
@@ -286,8 +287,11 @@ static int redis_secret(struct fgd_daemon *d)
 	char err[600];
 
 	if (!d->cfg.redis.on || !d->cfg.redis.password_file[0] ||
-	    fgr_secret_load(&d->redis_pw, d->cfg.redis.password_file, err,
-	                    sizeof err) == 0)
+	    (fgr_secret_load(&d->redis_pw, d->cfg.redis.password_file, err,
+	                     sizeof err) == 0 &&
+	     (!fgd_strict_wanted(&d->cfg) ||
+	      fgr_secret_load(&d->strict_pw, d->cfg.redis.password_file, err,
+	                      sizeof err) == 0)))
 		return 0;
 	fgd_log(LOG_ERR, "%s", err);
 	return -1;
@@ -326,6 +330,11 @@ int fgd_start(struct fgd_daemon *d, int foreground)
 	    fgd_ps_drop(&d->ps) != 0 || node_start(d) != 0 ||
 	    rules_publish(d) != 0)
 		return -1;
+	if (fgd_strict_open(&d->strict, d->fg, &d->cfg, &d->strict_pw, fgd_log,
+	                    err, sizeof err) != 0) {
+		fgd_log(LOG_ERR, "%s", err);
+		return -1;
+	}
 	endpoints_attach(d);
 	persist_init(d);
 	fgd_persist_start(&d->persist, d->fresh, fgd_now_ms());
@@ -338,6 +347,8 @@ int fgd_start(struct fgd_daemon *d, int foreground)
 
 void fgd_stop(struct fgd_daemon *d)
 {
+	fgd_strict_close(&d->strict);
+	fgr_secret_free(&d->strict_pw);
 	fgr_sync_fini(&d->redis);
 	fgr_secret_free(&d->redis_pw);
 	if (d->node_ok)

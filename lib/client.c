@@ -139,12 +139,21 @@ int fg__rule_index(fg_client *c, const char *name)
 
 /* Whether @p are parameters this reader may use: of a kind it knows,
  * and of sizes no arithmetic of that kind overflows with. */
-static int params_sane(const struct fg_rule_params *p)
+static int flags_sane(const struct fg_rule_params *p)
 {
-	if (!(p->flags & FG__RULE_ACTIVE) || (p->flags & ~FG__RULE_KNOWN) ||
-	    p->interval_ns == 0 || p->capacity == 0)
+	if (!(p->flags & FG__RULE_ACTIVE) || (p->flags & ~FG__RULE_KNOWN))
 		return 0;
 	if ((p->flags & FG__RULE_WINDOWS) && !fg__win_params_sane(p))
+		return 0;
+	return !(p->flags & FG__RULE_STRICT) ||
+	       !(p->flags &
+	         (FG__RULE_GLOBAL | FG__RULE_SHADOW | FG__RULE_IN_FLIGHT |
+	          FG__RULE_WINDOWS | FG__RULE_PENALTY));
+}
+
+static int params_sane(const struct fg_rule_params *p)
+{
+	if (!flags_sane(p) || p->interval_ns == 0 || p->capacity == 0)
 		return 0;
 	if (p->flags & FG__RULE_IN_FLIGHT)
 		return p->capacity <= FG_LEASE_COUNT_MAX &&
@@ -442,6 +451,8 @@ static __attribute__((noinline)) int check_other(fg_client *c, unsigned idx,
 		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
+	if (rc->flags & FG__RULE_STRICT)
+		return FG__STRICT; /* lib/allow.c takes it to lib/strict.c */
 	return fg__win_check_at(c, idx, rc, key, len, cost, fg__now_ns(), d);
 }
 
@@ -452,7 +463,8 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 
 	/* one test sends all but an active GCRA rule off the inline path */
 	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT |
-	                               FG__RULE_WINDOWS)) != FG__RULE_ACTIVE))
+	                               FG__RULE_WINDOWS | FG__RULE_STRICT)) !=
+	                 FG__RULE_ACTIVE))
 		return check_other(c, idx, rc, key, len, cost, d);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
@@ -567,6 +579,27 @@ int fg__debit(fg_client *c, unsigned idx, const void *key, size_t len,
 	return r;
 }
 
+/* Give back @m->back ns (not below now), then raise to now + debt_ns. */
+static uint64_t settle_next(struct owner_move *m, uint64_t tat, uint64_t now,
+                            const struct fg_rule_cache *rc)
+{
+	uint64_t next = tat > now + m->cost ? tat - m->cost : now;
+
+	(void)rc;
+	return next > now + m->debt_ns ? next : now + m->debt_ns;
+}
+
+int fg__settle(fg_client *c, unsigned idx, const void *key, size_t len,
+               uint64_t back_ns, uint64_t debt_ns)
+{
+	struct owner_move m = {
+	    .next = settle_next, .cost = back_ns, .debt_ns = debt_ns};
+
+	if (debt_ns > FG_TAU_MAX || back_ns > FG_TAU_MAX)
+		return FG_EINVAL;
+	return owner_move(c, idx, key, len, &m);
+}
+
 static uint64_t raise_next(struct owner_move *m, uint64_t tat, uint64_t now,
                            const struct fg_rule_cache *rc)
 {
@@ -614,10 +647,8 @@ static int bucket_tat(fg_client *c, unsigned rule, const void *key, size_t len,
 	return 1;
 }
 
-/* The index of the rule in force named @rule, with its parameters in
- * *@rc; or FG_ENORULE. */
-static int active_rule(fg_client *c, const char *rule,
-                       const struct fg_rule_cache **rc)
+int fg__active_rule(fg_client *c, const char *rule,
+                    const struct fg_rule_cache **rc)
 {
 	int idx = fg__rule_index(c, rule);
 
@@ -651,7 +682,7 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 		return FG_EKEY;
 	if (len > FG_KEY_MAX)
 		return FG_EKEYLEN;
-	idx = active_rule(c, rule, &rc);
+	idx = fg__active_rule(c, rule, &rc);
 	if (idx < 0)
 		return idx;
 	if (!bucket_tat(c, (unsigned)idx, key, len, &tat)) {
@@ -699,60 +730,6 @@ int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
 		return fg__win_left(&c->win[rule], tat, now_ns) ==
 		       (int64_t)c->win[rule].limit; /* nothing counted */
 	return tat <= now_ns;
-}
-
-int fg_allow(fg_client *c, const char *rule, const char *key, uint32_t cost,
-             fg_decision *d)
-{
-	size_t len;
-	int idx, r = fg__key_args(c, rule, key, &len);
-
-	if (r != 0)
-		return r;
-	idx = fg__rule_index(c, rule);
-	if (idx < 0)
-		return FG_ENORULE;
-	return fg__check(c, (unsigned)idx, key, len, cost, d);
-}
-
-int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
-                uint64_t now_ns, fg_decision *d)
-{
-	const struct fg_rule_cache *rc;
-	size_t len;
-	int idx, r = fg__key_args(c, rule, key, &len);
-
-	if (r != 0)
-		return r;
-	if (now_ns >= FG_TAT_EVICTED / 2)
-		return FG_EINVAL; /* not a monotonic reading */
-	idx = active_rule(c, rule, &rc);
-	if (idx < 0)
-		return idx;
-	if (rc->flags & FG__RULE_IN_FLIGHT)
-		return FG_EKIND;
-	if (cost == 0 || cost > rc->capacity)
-		return FG_ECOST;
-	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);
-}
-
-int fg_allow_request(fg_client *c, const char *user_id, const char *endpoint)
-{
-	size_t len;
-	uint64_t def;
-	int idx, r = fg__key_args(c, endpoint, user_id, &len);
-
-	if (r != 0)
-		return r;
-	idx = fg__rule_index(c, endpoint);
-	if (idx < 0 ||
-	    !(fg__rule_params(c, (unsigned)idx)->flags & FG__RULE_ACTIVE)) {
-		def = uatomic_read(&c->seg.tbl.hdr->default_rule);
-		if (def == 0 || def > FG_MAX_RULES)
-			return FG_ENORULE;
-		idx = (int)def - 1;
-	}
-	return fg__check(c, (unsigned)idx, user_id, len, 1, NULL);
 }
 
 int fg__client_new(struct fg_seg *seg, fg_client **out)

@@ -60,6 +60,11 @@ struct fg_client {
 /* Rule index of @name, or -1. */
 int fg__rule_index(fg_client *c, const char *name);
 
+/* The index of the rule in force named @rule, with its parameters in
+ * *@rc; or FG_ENORULE. */
+int fg__active_rule(fg_client *c, const char *rule,
+                    const struct fg_rule_cache **rc);
+
 /* strnlen(@s, FG_KEY_MAX + 1), without a call when 80 bytes from @s stay
  * in its page (a check's keys are short: one 16-byte compare). */
 static inline size_t fg__key_strlen(const char *s)
@@ -187,12 +192,16 @@ static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
 	*rc = fg__rule_params(c, (unsigned)idx);
 	if (!((*rc)->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
-	if (((*rc)->flags & FG__RULE_IN_FLIGHT) != kind)
+	if (((*rc)->flags & (FG__RULE_IN_FLIGHT | FG__RULE_STRICT)) != kind)
 		return FG_EKIND;
 	if (kind == 0 && (cost == 0 || cost > (*rc)->capacity))
 		return FG_ECOST;
 	return idx;
 }
+
+/* What fg__check() returns for a strict rule whose cost is valid: its
+ * answer is fg__strict_check()'s (lib/allow.c). */
+#define FG__STRICT 2
 
 /* fg_allow() for a key of @len bytes (1..FG_KEY_MAX, any bytes). */
 int fg__check(fg_client *c, unsigned rule, const void *key, size_t len,
@@ -262,6 +271,24 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
  */
 int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
                     uint64_t now_ns);
+
+/*
+ * Move the bucket of (@rule, @key) to max(TAT - @back_ns (not below now),
+ * now + @debt_ns), creating it if needed; never counts as consumption.
+ * A strict check's refund of a denial and its mirror of the fleet's
+ * bucket (lib/strict.c).  Return: 0, FG_ENORULE, FG_ENOMEM, FG_EINVAL.
+ */
+int fg__settle(fg_client *c, unsigned rule, const void *key, size_t len,
+               uint64_t back_ns, uint64_t debt_ns);
+
+/*
+ * fg_allow() on the strict rule @idx, whose parameters @rc are active and
+ * admit @cost (lib/strict.c): the local pre-filter, then floodgated's
+ * answer within FG_STRICT_WAIT_MS, or the rule's on-redis-down policy.
+ */
+int fg__strict_check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+                     const void *key, size_t len, uint32_t cost,
+                     fg_decision *d);
 
 /* 1 if @name is a rule name: 1..FG_RULE_NAME_MAX of [A-Za-z0-9_.:/-]. */
 int fg__rule_name_ok(const char *name);

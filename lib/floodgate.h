@@ -94,6 +94,13 @@ typedef struct fg_decision {
 #define FG_DECISION_SHADOW 0x1u
 /** Table full: no bucket for this key; the rule's policy decided. */
 #define FG_DECISION_UNTRACKED 0x2u
+/** A strict rule whose authority (floodgated and its Redis) gave no
+ *  answer within FG_STRICT_WAIT_MS: its on-redis-down policy decided. */
+#define FG_DECISION_FALLBACK 0x4u
+
+/** The longest a check of a strict rule (FG_RULE_STRICT) waits for the
+ *  daemon's answer before its on-redis-down policy decides, in ms. */
+#define FG_STRICT_WAIT_MS 1000u
 
 /* ---------------------------------------------------------------- worker */
 
@@ -146,6 +153,14 @@ FG_EXPORT void fg_close(fg_client *c);
  * allows, and sets FG_DECISION_SHADOW when it would have denied.
  * The first check of a key that meets the claim of a process killed
  * mid-insert waits up to 20 ms (yielding the CPU) before skipping it.
+ *
+ * A strict rule (FG_RULE_STRICT) is the one exception to "no system
+ * call": its local bucket is a pre-filter (a denial there is the answer,
+ * without a round trip), and what it admits is then decided by floodgated,
+ * which asks Redis (or spends a lease Redis granted it): a round trip over
+ * a Unix socket beside the segment, FG_STRICT_WAIT_MS at most.  Without an
+ * answer in that time, the rule's on-redis-down policy decides (allow:
+ * the local bucket's answer; deny) and d->flags has FG_DECISION_FALLBACK.
  *
  * Return: 1 allowed, 0 denied, or FG_EINVAL, FG_EKEY, FG_EKEYLEN,
  * FG_ENORULE, FG_ECOST (then nothing was consumed).
@@ -475,6 +490,13 @@ FG_EXPORT int fg_unlink(const char *segment);
 #define FG_RULE_FIXED_WINDOW   0x80u
 /** Largest rate of a sliding-window rule. */
 #define FG_SLIDING_WINDOW_MAX 1048575u
+/** A strict rule: admission decided fleet-wide by floodgated through
+ *  Redis (a GCRA script), the local bucket a pre-filter; checked with
+ *  fg_allow() and fg_allow_request() only (the others: FG_EKIND).  Host
+ *  scope otherwise; FG_RULE_FAIL_CLOSED is its on-redis-down policy (and
+ *  its on-full one).  Not with FG_RULE_GLOBAL, FG_RULE_SHADOW,
+ *  FG_RULE_IN_FLIGHT or a max_delay_ms. */
+#define FG_RULE_STRICT 0x400u
 /** Most leases an in-flight rule allows at once. */
 #define FG_LEASES_MAX 4095u
 /** A penalty box: a key denied penalty_denials times within

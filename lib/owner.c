@@ -32,6 +32,7 @@ _Static_assert(FG_RULES_MAX == FG_MAX_RULES, "rule count");
 
 _Static_assert(FG_RULE_IN_FLIGHT == FG__RULE_IN_FLIGHT, "flag values");
 _Static_assert(FG_RULE_PENALTY == FG__RULE_PENALTY, "flag values");
+_Static_assert(FG_RULE_STRICT == FG__RULE_STRICT, "flag values");
 _Static_assert(FG_LEASES_MAX == FG_LEASE_COUNT_MAX, "lease count");
 _Static_assert(FG_RULE_SLIDING_WINDOW == FG__RULE_SLIDING_WINDOW, "flags");
 _Static_assert(FG_RULE_FIXED_WINDOW == FG__RULE_FIXED_WINDOW, "flag values");
@@ -40,7 +41,7 @@ _Static_assert(FG_SLIDING_WINDOW_MAX == FG_WIN_SLIDE_MAX, "sliding limit");
 #define RULE_FLAGS                                                             \
 	(FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW |               \
 	 FG_RULE_DEFAULT | FG_RULE_IN_FLIGHT | FG_RULE_SLIDING_WINDOW |        \
-	 FG_RULE_FIXED_WINDOW | FG_RULE_PENALTY)
+	 FG_RULE_FIXED_WINDOW | FG_RULE_PENALTY | FG_RULE_STRICT)
 #define RULE_WINDOWS (FG_RULE_SLIDING_WINDOW | FG_RULE_FIXED_WINDOW)
 /* What a name keeps for life: what its buckets' tat holds. */
 #define RULE_KIND (FG__RULE_IN_FLIGHT | FG__RULE_WINDOWS)
@@ -137,21 +138,21 @@ static enum fg__rule_bad window_check(const fg_rule *rule)
 	return FG__RULE_OK;
 }
 
-enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
+/* A strict rule has nothing Redis could not decide alone. */
+static int strict_ok(const fg_rule *rule)
+{
+	return !(rule->flags &
+	         (FG_RULE_GLOBAL | FG_RULE_SHADOW | FG_RULE_IN_FLIGHT |
+	          RULE_WINDOWS | FG_RULE_PENALTY)) &&
+	       rule->max_delay_ms == 0;
+}
+
+/* fg__rule_check() of a rule of tokens. */
+static enum fg__rule_bad tokens_check(const fg_rule *rule,
+                                      uint64_t *interval_ns)
 {
 	uint64_t period_ns = (uint64_t)rule->period_ms * 1000000u, t;
-	enum fg__rule_bad bad = FG__RULE_OK;
 
-	if (!fg__rule_name_ok(rule->name))
-		return FG__RULE_BAD_NAME;
-	if (rule->flags & ~RULE_FLAGS)
-		return FG__RULE_BAD_VALUE;
-	if (rule->flags & RULE_WINDOWS)
-		bad = window_check(rule);
-	if (bad != FG__RULE_OK)
-		return bad;
-	if (rule->flags & FG_RULE_IN_FLIGHT)
-		return in_flight_check(rule, interval_ns);
 	if (rule->capacity == 0 || rule->rate == 0 || rule->period_ms == 0 ||
 	    rule->lease_ms != 0)
 		return FG__RULE_BAD_VALUE;
@@ -166,6 +167,26 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 	*interval_ns = t;
 	return fg__penalty_check(rule, t) == 0 ? FG__RULE_OK
 	                                       : FG__RULE_BAD_PENALTY;
+}
+
+enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
+{
+	enum fg__rule_bad bad = FG__RULE_OK;
+
+	if (!fg__rule_name_ok(rule->name))
+		return FG__RULE_BAD_NAME;
+	if (rule->flags & ~RULE_FLAGS)
+		return FG__RULE_BAD_VALUE;
+	if (rule->flags & RULE_WINDOWS)
+		bad = window_check(rule);
+	if (bad == FG__RULE_OK && (rule->flags & FG_RULE_STRICT) &&
+	    !strict_ok(rule))
+		bad = FG__RULE_BAD_VALUE; /* decided by Redis, alone */
+	if (bad != FG__RULE_OK)
+		return bad;
+	if (rule->flags & FG_RULE_IN_FLIGHT)
+		return in_flight_check(rule, interval_ns);
+	return tokens_check(rule, interval_ns);
 }
 
 /* Write @p as rule @idx's next live copy (caller holds the owner lock). */

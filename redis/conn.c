@@ -89,6 +89,7 @@ int fgr_conn_init(struct fgr_conn *c, const struct fgr_conf *conf,
 {
 	memset(c, 0, sizeof *c);
 	c->conf = *conf;
+	c->script = fgr_script;
 	snprintf(c->name, sizeof c->name, "%s", name);
 	if (pw != NULL && pw->pw != NULL) {
 		c->pw = *pw; /* taken over */
@@ -152,7 +153,7 @@ static int handshake_append(struct fgr_conn *c)
 			break;
 		default:
 			r = redisAppendCommand(c->ctx, "SCRIPT LOAD %s",
-			                       fgr_script);
+			                       c->script);
 			break;
 		}
 	}

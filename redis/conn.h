@@ -80,6 +80,8 @@ struct fgr_conn {
 	size_t rx;       /* bytes read toward what is awaited */
 	unsigned expect; /* busy: replies still due */
 	char sha[41];
+	const char *script; /* SCRIPT LOAD'ed: fgr_script unless set after
+	                     * init (the strict rules' fgr_gcra_script) */
 	enum fgr_fail fail;
 	char err[256];
 };

@@ -188,13 +188,16 @@ struct fg_seg_hdr {
 
 /* penalty_* set: denials block a key (lib/penalty.c) */
 #define FG__RULE_PENALTY 0x100u
+#define FG__RULE_STRICT  0x400u /* admitted by floodgated via Redis */
 
 /* Flags a reader of this version knows; any other makes the rule absent
- * to it (a rule of a kind it would misread). */
+ * to it (a rule of a kind it would misread).  FG__RULE_STRICT came
+ * without a new layout: a reader that does not know it finds strict
+ * rules absent, never admits on them alone. */
 #define FG__RULE_KNOWN                                                         \
 	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
 	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_SLIDING_WINDOW |      \
-	 FG__RULE_FIXED_WINDOW | FG__RULE_PENALTY)
+	 FG__RULE_FIXED_WINDOW | FG__RULE_PENALTY | FG__RULE_STRICT)
 
 /* A window rule admits rate tokens a window of period_ms, its capacity
  * equal to its rate, and has no delay (shm/window.h).

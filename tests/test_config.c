@@ -704,8 +704,9 @@ Test(config, rule_rejects_bad_keywords_and_values)
 	        "4294967295");
 	rejects("rule api capacity 4294967296 rate 1/1s\n", 1, "capacity");
 	rejects("rule api capacity ten rate 1/1s\n", 1, "capacity 'ten'");
-	rejects("rule api capacity 1 rate 1/1s scope world\n", 1,
-	        "rule 'api': scope must be host or global, not 'world'");
+	rejects(
+	    "rule api capacity 1 rate 1/1s scope world\n", 1,
+	    "rule 'api': scope must be host, global or strict, not 'world'");
 	rejects("rule api capacity 1 rate 1/1s on-full maybe\n", 1,
 	        "on-full must be open or closed");
 	rejects("rule api capacity 1 rate 1/1s mode dry-run\n", 1,

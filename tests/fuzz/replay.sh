@@ -8,7 +8,7 @@
 # $srcdir/tests/fuzz/corpus/TARGET/ (make check exports srcdir), and a
 # target's oracle failing aborts it.  `make fuzz` is the real fuzzing.
 srcdir=${srcdir:-.}
-targets="wire wire_signed wire_mac config keyring segment sysv_name snapshot args redis_reply"
+targets="wire wire_signed wire_mac config keyring segment sysv_name snapshot args redis_reply strict"
 n=0
 echo "1..$(echo $targets | wc -w)"
 for t in $targets; do
