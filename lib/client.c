@@ -409,10 +409,12 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
               uint32_t cost, fg_decision *d)
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
+	struct fg_rule_cache buf;
 
 	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT)) !=
 	                 FG__RULE_ACTIVE))
 		return rc->flags & FG__RULE_ACTIVE ? FG_EKIND : FG_ENORULE;
+	rc = fg__rule_key(c, idx, rc, key, len, &buf);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
@@ -445,6 +447,7 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	struct fg_table *t = &c->seg.tbl;
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	struct fg_slot *s;
 	struct fg_ref ref;
 	struct fg_pair p;
@@ -457,6 +460,7 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 		return FG_ENORULE;
 	if (rc->flags & FG__RULE_IN_FLIGHT)
 		return FG_EKIND; /* leases are no debt */
+	rc = fg__rule_key(c, idx, rc, key, len, &buf); /* T of the key */
 	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
@@ -570,6 +574,7 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left)
 {
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	uint64_t now, tat;
 	int idx;
 
@@ -582,6 +587,7 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 	idx = active_rule(c, rule, &rc);
 	if (idx < 0)
 		return idx;
+	rc = fg__rule_key(c, (unsigned)idx, rc, key, len, &buf);
 	if (!bucket_tat(c, (unsigned)idx, key, len, &tat)) {
 		*left = rc->capacity;
 		return 0;
@@ -634,6 +640,7 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
                 uint64_t now_ns, fg_decision *d)
 {
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	size_t len;
 	int idx, r = fg__key_args(c, rule, key, &len);
 
@@ -646,6 +653,7 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
 		return idx;
 	if (rc->flags & FG__RULE_IN_FLIGHT)
 		return FG_EKIND;
+	rc = fg__rule_key(c, (unsigned)idx, rc, key, len, &buf);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);

@@ -80,6 +80,7 @@ enum { TAKE, SKIP, DENY };
 struct item {
 	const struct fg__triple *in;
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache ovr; /* rc, when the key has an override */
 	uint64_t h;
 	struct fg_ref ref;
 	struct fg_pair p; /* the bucket's pair as last read or left */
@@ -366,7 +367,8 @@ int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
 		struct item *it = &items[i];
 
 		it->in = &in[i];
-		it->rc = &c->rc[in[i].rule];
+		it->rc = fg__rule_key(c, in[i].rule, &c->rc[in[i].rule],
+		                      in[i].key, in[i].len, &it->ovr);
 		it->pos = i;
 		it->held = 0;
 		it->h = fg__hash64(c->seg.tbl.seed, in[i].rule, in[i].key,
@@ -406,8 +408,10 @@ int fg__check_many(fg_client *c, const struct fg__triple *in, unsigned n,
 static int triple(fg_client *c, const fg_triple *ck, struct fg__triple *t)
 {
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	size_t len;
-	int idx = fg__call_args(c, ck->rule, ck->key, 0, ck->cost, &len, &rc);
+	int idx = fg__call_args(c, ck->rule, ck->key, 0, ck->cost, &len, &rc,
+	                        &buf);
 
 	if (idx < 0)
 		return idx;
