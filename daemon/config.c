@@ -463,6 +463,16 @@ static int d_rule(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+/* "tier ..." and "override ...": overconf.c's words. */
+static int d_override(struct parser *p, char **w, int nw)
+{
+	char why[320];
+
+	if (fgd_overconf_words(&p->cfg, w, nw, p->line, why, sizeof why) != 0)
+		return fail(p, "%s", why);
+	return 0;
+}
+
 static const struct directive directives[] = {
     {"segment", d_segment, 1, 0},
     {"capacity", d_capacity, 1, 0},
@@ -488,6 +498,8 @@ static const struct directive directives[] = {
     {"redis-timeout", d_redis, -1, 0},
     {"redis-namespace", d_redis, -1, 0},
     {"rule", d_rule, -1, 1},
+    {"tier", d_override, -1, 1},
+    {"override", d_override, -1, 1},
 };
 _Static_assert(sizeof directives / sizeof directives[0] <=
                    sizeof((struct parser *)0)->seen /
@@ -588,6 +600,8 @@ static int finish(struct parser *p)
 	char a[FGD_ADDR_TEXT], b[FGD_ADDR_TEXT], why[256];
 	const struct fgd_addr *peer = NULL;
 
+	if (fgd_overconf_check(&p->cfg, &p->line, why, sizeof why) != 0)
+		return fail(p, "%s", why);
 	if (fgr_conf_check(&p->cfg.redis, p->cfg.node_key[0] != '\0', why,
 	                   sizeof why) != 0) {
 		p->line = redis_line(p);
@@ -754,5 +768,6 @@ void fgd_config_free(struct fgd_config *cfg)
 		return;
 	free(cfg->peers);
 	free(cfg->rules);
+	fgd_overconf_free(cfg);
 	memset(cfg, 0, sizeof *cfg);
 }

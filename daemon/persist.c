@@ -98,9 +98,10 @@ void fgd_persist_start(const struct fgd_persist *p, int fresh, uint64_t now_ms)
 		if (r < 0)
 			p->log(LOG_ERR, "%s", err);
 		snprintf(what, sizeof what,
-		         "restored %llu buckets, %llu marks (%llu skipped: "
-		         "refilled or rule gone), written %s ago",
+		         "restored %llu buckets, %llu overrides, %llu marks "
+		         "(%llu skipped: refilled or rule gone), written %s ago",
 		         (unsigned long long)n->buckets,
+		         (unsigned long long)n->overrides,
 		         (unsigned long long)n->remote,
 		         (unsigned long long)n->skipped, age);
 		if (r != 0)

@@ -90,7 +90,8 @@ int fgd_rules_apply(fg_client *fg, const struct fgd_config *cfg)
 		if (!keep && fg_rule_remove(fg, ri.name) == 0)
 			fgd_log(LOG_INFO, "rule %s removed", ri.name);
 	}
-	return 0;
+	/* the overrides of the rules just set (daemon/overconf.c) */
+	return fgd_overrides_apply(fg, cfg);
 }
 
 /* Say what a running daemon does not take from @nc. */

@@ -141,6 +141,34 @@ static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 	return 0;
 }
 
+/* The overrides set at run time, among the buckets' records. */
+static int collect_overrides(fg_client *fg, struct recbuf *b, uint64_t *count)
+{
+	struct fg_ovr_entry e;
+	fg_rule_info ri;
+	unsigned i = 0;
+
+	while (fg__override_next(fg, &i, &e)) {
+		struct fgd_snap_bucket *rec;
+
+		if (!(e.kind & FG_OVR_RUNTIME) || fg_rule_get(fg, e.rule, &ri))
+			continue; /* the config's, or of a rule gone */
+		rec = rec_new(b);
+		if (rec == NULL)
+			return -1;
+		memcpy(rec->rule, ri.name, sizeof rec->rule);
+		memcpy(rec->key, e.key, e.keylen);
+		rec->key_len = e.keylen;
+		rec->kind = FGD_SNAP_OVERRIDE;
+		rec->capacity = e.capacity;
+		rec->rate = e.rate;
+		rec->period_ms = e.period_ms;
+		rec->prefix = e.kind & FG_OVR_PREFIX ? 1 : 0;
+		(*count)++;
+	}
+	return 0;
+}
+
 static int collect_remote(struct fgd_node *n, struct recbuf *b, uint64_t *count)
 {
 	size_t i;
@@ -189,6 +217,7 @@ int fgd_snapshot_collect(fg_client *fg, struct fgd_node *marks,
 
 	memset(body, 0, sizeof *body);
 	if (collect_buckets(fg, &b, &body->nbuckets) != 0 ||
+	    collect_overrides(fg, &b, &body->nbuckets) != 0 ||
 	    (marks != NULL && collect_remote(marks, &b, &body->nremote) != 0)) {
 		free(b.p);
 		memset(body, 0, sizeof *body);
@@ -321,6 +350,28 @@ static void restore_bucket(fg_client *fg, const struct fgd_snap_bucket *r,
 	out->buckets++;
 }
 
+/* An override set at run time, set again as it was. */
+static void restore_override(fg_client *fg, const struct fgd_snap_bucket *r,
+                             struct fgd_snap_counts *out)
+{
+	struct fg_ovr_entry e;
+	int idx = fg__rule_index(fg, r->rule);
+
+	memset(&e, 0, sizeof e);
+	e.rule = (uint8_t)idx;
+	e.keylen = (uint8_t)r->key_len;
+	e.kind = FG_OVR_RUNTIME | (r->prefix ? FG_OVR_PREFIX : 0);
+	memcpy(e.key, r->key, r->key_len);
+	e.capacity = r->capacity;
+	e.rate = r->rate;
+	e.period_ms = r->period_ms;
+	if (idx < 0 || fg__override_set(fg, &e) != 0) {
+		out->skipped++; /* rule gone, of leases, or no room */
+		return;
+	}
+	out->overrides++;
+}
+
 /* Keep the higher of a mark and what a snapshot says of it. */
 static void mark_merge(struct fgd_remote *e, const struct fgd_snap_mark *r,
                        uint64_t now_ms)
@@ -370,7 +421,8 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 		               "format version %u has a checksum but no MAC: "
 		               "anyone who could write it could have forged it",
 		               h->version);
-	if (h->version != FGD_SNAP_VERSION || h->rec_size != REC_SIZE)
+	if ((h->version != FGD_SNAP_VERSION && h->version != 3) ||
+	    h->rec_size != REC_SIZE)
 		return fgu_why(err, errlen,
 		               "format version %u, this daemon reads %u",
 		               h->version, FGD_SNAP_VERSION);
@@ -396,8 +448,14 @@ int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
 		               m->count > m->floor
 		           ? 0
 		           : -1;
-	return name_ok(r->rule, sizeof r->rule) && r->key_len > 0 &&
-	               r->key_len <= FG_KEY_MAX
+	if (!name_ok(r->rule, sizeof r->rule) || r->key_len == 0 ||
+	    r->key_len > FG_KEY_MAX)
+		return -1;
+	if (r->kind == FGD_SNAP_BUCKET)
+		return 0;
+	return r->kind == FGD_SNAP_OVERRIDE && h->version >= 4 &&
+	               r->debt_ns == 0 && r->capacity != 0 && r->rate != 0 &&
+	               r->period_ms != 0 && r->prefix <= 1
 	           ? 0
 	           : -1;
 }
@@ -541,7 +599,11 @@ void fgd_snapshot_apply(const struct fgd_snap_body *b, uint64_t first,
 	for (i = 0; i < n; i++) {
 		const void *rec = (const uint8_t *)recs + i * REC_SIZE;
 
-		if (first + i < b->nbuckets)
+		if (first + i < b->nbuckets &&
+		    ((const struct fgd_snap_bucket *)rec)->kind ==
+		        FGD_SNAP_OVERRIDE)
+			restore_override(fg, rec, out);
+		else if (first + i < b->nbuckets)
 			restore_bucket(fg, rec, elapsed_ns, out);
 		else
 			restore_mark(marks, rec, now_ms, out);

@@ -177,7 +177,8 @@ int fg__override_set(fg_client *c, const struct fg_ovr_entry *in)
 		uatomic_or(&c->seg.ovr->prefix_lens[e.rule],
 		           UINT64_C(1) << (e.keylen - 1));
 	r = fg__ovr_put(c->seg.ovr, c->seg.tbl.seed, &e);
-	resync(c, e.rule);
+	if (r != 0)
+		resync(c, e.rule); /* what the flag and the bit were set for */
 out:
 	fg__seg_unlock(&c->seg);
 	return r;

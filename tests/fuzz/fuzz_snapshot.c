@@ -10,12 +10,14 @@
  * under its own.
  *
  * Oracle: a header that passes promises exactly what the restore goes on
- * to rely on: the version (3: versions 1 and 2 had no MAC and are
- * refused) and record size are this daemon's, and the file
+ * to rely on: the version (4, or 3 read as 4 without overrides: versions
+ * 1 and 2 had no MAC and are refused) and record size are this daemon's,
+ * and the file
  * holds the header and exactly nbuckets + nremote records, with no
  * overflow on the way; a bucket (or a version 1 mark) that passes has a
  * NUL-terminated, NUL-padded rule name of 1..31 bytes and a key of 1..64
- * bytes; a mark that passes has an id, an origin, and a count above its
+ * bytes, and is a bucket or (version 4 only) an override with a nonzero
+ * capacity, rate and period and no debt; a mark that passes has an id, an origin, and a count above its
  * floor.  A file whose MAC holds under KEY holds under no other key.
  */
 #include <sodium.h>
@@ -24,7 +26,8 @@
 #include "daemon/snapshot.h"
 #include "tests/fuzz/fuzz.h"
 
-static void check_rec_valid(const struct fgd_snap_bucket *r)
+static void check_rec_valid(const struct fgd_snap_hdr *h,
+                            const struct fgd_snap_bucket *r)
 {
 	size_t len = strnlen(r->rule, sizeof r->rule), i;
 
@@ -32,6 +35,11 @@ static void check_rec_valid(const struct fgd_snap_bucket *r)
 	for (i = len; i < sizeof r->rule; i++)
 		FUZZ_ASSERT(r->rule[i] == '\0');
 	FUZZ_ASSERT(r->key_len >= 1 && r->key_len <= FG_KEY_MAX);
+	FUZZ_ASSERT(r->kind == FGD_SNAP_BUCKET || r->kind == FGD_SNAP_OVERRIDE);
+	if (r->kind == FGD_SNAP_OVERRIDE)
+		FUZZ_ASSERT(h->version == 4 && r->debt_ns == 0 &&
+		            r->capacity != 0 && r->rate != 0 &&
+		            r->period_ms != 0 && r->prefix <= 1);
 }
 
 static void check_mark_valid(const struct fgd_snap_mark *m)
@@ -76,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_ASSERT(size >= sizeof h);
-	FUZZ_ASSERT(h.version == FGD_SNAP_VERSION &&
+	FUZZ_ASSERT((h.version == FGD_SNAP_VERSION || h.version == 3) &&
 	            h.rec_size == FGD_SNAP_REC_SIZE);
 	FUZZ_ASSERT(h.nbuckets <= size / FGD_SNAP_REC_SIZE &&
 	            h.nremote <= size / FGD_SNAP_REC_SIZE);
@@ -91,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (i >= h.nbuckets)
 			check_mark_valid(&rec.mark);
 		else
-			check_rec_valid(&rec.bucket);
+			check_rec_valid(&h, &rec.bucket);
 	}
 	return 0;
 }
