@@ -72,6 +72,8 @@ struct fgc {
 	char seg_path[FG_SEG_PATH_MAX + 16];
 	char ctl_path[FGD_CONTROL_MAX + 1]; /* "": no control socket */
 	fg_client *fg;
+	struct fgd_tier *tiers; /* the -c file's, for override set */
+	size_t ntiers;
 	struct fgd_buf out; /* printed by main when the command returns */
 	struct fgu_json j;  /* on out */
 };
@@ -202,5 +204,15 @@ int fgc_cmd_remove(struct fgc *c, int argc, char **argv);
 int fgc_cmd_peers(struct fgc *c, int argc, char **argv);
 int fgc_cmd_stats(struct fgc *c, int argc, char **argv);
 int fgc_cmd_keygen(struct fgc *c, int argc, char **argv);
+int fgc_cmd_override(struct fgc *c, int argc, char **argv);
+
+/* Changing a bucket or an override is the segment owner's, or root's:
+ * 0, or EXIT_PERM or EXIT_SYS (said, with @what). */
+int fgc_owner_only(struct fgc *c, const char *what);
+/* An override for people ("key vip (tier gold): capacity 100, 50/s
+ * (config)"), and as a JSON object (with its rule when not NULL). */
+void fgc_override_say(const struct fg_ovr_entry *e, char *buf, size_t len);
+void fgc_override_json(struct fgc *c, const char *rule,
+                       const struct fg_ovr_entry *e);
 
 #endif

@@ -32,6 +32,11 @@ static const struct fgc_command commands[] = {
      "take N tokens: exit 0 allowed, 1 denied"},
     {"reset", fgc_cmd_reset, "RULE KEY", NEEDS_SEGMENT,
      "refill one bucket (segment owner or root)"},
+    {"override", fgc_cmd_override,
+     "set RULE key|prefix KEY capacity N rate R/PERIOD | "
+     "set RULE key|prefix KEY tier NAME | rm RULE key|prefix KEY | "
+     "list [RULE]",
+     NEEDS_SEGMENT, "a key's own capacity and rate (owner or root)"},
     {"peers", fgc_cmd_peers, "", NEEDS_DAEMON,
      "the daemon's peers and what it holds of them"},
     {"stats", fgc_cmd_stats, "[--prometheus]", NEEDS_SEGMENT,
