@@ -33,9 +33,7 @@ static const struct fgc_command commands[] = {
     {"reset", fgc_cmd_reset, "RULE KEY", NEEDS_SEGMENT,
      "refill one bucket (segment owner or root)"},
     {"override", fgc_cmd_override,
-     "set RULE key|prefix KEY capacity N rate R/PERIOD | "
-     "set RULE key|prefix KEY tier NAME | rm RULE key|prefix KEY | "
-     "list [RULE]",
+     "set RULE key|prefix KEY LIMIT | rm RULE key|prefix KEY | list [RULE]",
      NEEDS_SEGMENT, "a key's own capacity and rate (owner or root)"},
     {"peers", fgc_cmd_peers, "", NEEDS_DAEMON,
      "the daemon's peers and what it holds of them"},
