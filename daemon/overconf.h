@@ -46,10 +46,4 @@ int fgd_overconf_check(const struct fgd_config *cfg, size_t *line, char *why,
 
 void fgd_overconf_free(struct fgd_config *cfg);
 
-/* Make the overrides of @cfg those of the config in the segment of @fg:
- * set each (an override set at run time for the same key stays: the
- * operator's word is the latest), then remove the config's overrides
- * @cfg no longer has.  0, or -1 (logged). */
-int fgd_overrides_apply(fg_client *fg, const struct fgd_config *cfg);
-
 #endif

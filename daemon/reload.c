@@ -14,7 +14,8 @@
  * buckets of the rules that still exist.  After that only a failure of
  * the segment's lock can stop fg_rule_set half-way; the old rules are then
  * put back.  What a running daemon cannot change (the segment, the keys,
- * the sockets, HTTP, Redis) is said to take effect at restart.
+ * the sockets, HTTP, Redis) is said to take effect at restart.  The
+ * config's overrides follow its rules (overapply.c).
  */
 #include "daemon/reload.h"
 
@@ -25,6 +26,7 @@
 
 #include "daemon/log.h"
 #include "daemon/net.h"
+#include "daemon/overapply.h"
 #include "lib/client.h"
 
 int fgd_rules_fit(fg_client *fg, const struct fgd_config *cfg, char *why,

@@ -10,6 +10,7 @@
 #include "tests/procs.h"
 
 #include "daemon/config.h"
+#include "daemon/overapply.h"
 #include "shm/override.h"
 
 #define T0 (1000 * SEC) /* a monotonic time for fg_allow_at */
