@@ -92,6 +92,33 @@ static int slot_read(const struct fg_ovr_slot *s, struct fg_ovr_entry *out)
 	return 0;
 }
 
+/* Whether @s's live copy is (@rule, @kind, @key), judged in place (a
+ * probe mostly meets other keys: no copy for them): 1 it is, 0 it is
+ * not, -1 the slot was never used (the probe ends), -2 the owner wrote
+ * it under us TRIES times. */
+static int slot_is(const struct fg_ovr_slot *s, unsigned rule, unsigned kind,
+                   const void *key, size_t len)
+{
+	unsigned tries;
+
+	for (tries = 0; tries < TRIES; tries++) {
+		uint64_t s1 = uatomic_read(&s->seq), s2;
+		const struct fg_ovr_entry *e = &s->e[s1 & 1];
+		unsigned state = CMM_LOAD_SHARED(e->state);
+		int r = state == FG_OVR_EMPTY ? -1 : 0;
+
+		if (state == FG_OVR_LIVE && CMM_LOAD_SHARED(e->rule) == rule &&
+		    (CMM_LOAD_SHARED(e->kind) & FG_OVR_PREFIX) == kind &&
+		    CMM_LOAD_SHARED(e->keylen) == len)
+			r = memcmp((const void *)e->key, key, len) == 0;
+		cmm_smp_rmb();
+		s2 = uatomic_read(&s->seq);
+		if (s1 == s2)
+			return r;
+	}
+	return -2;
+}
+
 int fg__ovr_find(const struct fg_ovr_region *o, const uint64_t seed[2],
                  unsigned rule, unsigned kind, const void *key, size_t len,
                  struct fg_ovr_entry *out)
@@ -101,13 +128,13 @@ int fg__ovr_find(const struct fg_ovr_region *o, const uint64_t seed[2],
 
 	for (i = 0; i < FG_OVR_PROBE; i++) {
 		const struct fg_ovr_slot *s = &o->s[(h + i) % FG_OVR_SLOTS];
+		int r = slot_is(s, rule, kind, key, len);
 
-		if (!slot_read(s, out))
+		if (r < 0)
 			return 0;
-		if (out->state == FG_OVR_EMPTY)
-			return 0;
-		if (same(out, rule, kind, key, len))
-			return 1;
+		/* the copy, consistent, and still the key's */
+		if (r == 1 && slot_read(s, out))
+			return same(out, rule, kind, key, len);
 	}
 	return 0;
 }
