@@ -158,10 +158,10 @@ static int locate(struct fgc *c, const char *seg_opt)
 	}
 	if (fgd_ctl_path(&cfg, c->ctl_path, sizeof c->ctl_path) != 0)
 		c->ctl_path[0] = '\0';
-	c->tiers = cfg.tiers; /* for override set ... tier NAME */
-	c->ntiers = cfg.ntiers;
-	cfg.tiers = NULL;
-	cfg.ntiers = 0;
+	c->tiers = cfg.ov.tiers; /* for override set ... tier NAME */
+	c->ntiers = cfg.ov.ntiers;
+	cfg.ov.tiers = NULL;
+	cfg.ov.ntiers = 0;
 out:
 	fgd_config_free(&cfg);
 	return r;

@@ -62,7 +62,7 @@ void fgc_override_json(struct fgc *c, const char *rule,
 static int set_words(struct fgc *c, int argc, char **argv,
                      struct fg_ovr_entry *e)
 {
-	struct fgd_config cfg;
+	struct fgd_overconf cfg;
 	const struct fgd_override *o;
 	char *w[16], why[320], word[] = "override";
 	int i;

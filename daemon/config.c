@@ -468,7 +468,8 @@ static int d_override(struct parser *p, char **w, int nw)
 {
 	char why[320];
 
-	if (fgd_overconf_words(&p->cfg, w, nw, p->line, why, sizeof why) != 0)
+	if (fgd_overconf_words(&p->cfg.ov, w, nw, p->line, why, sizeof why) !=
+	    0)
 		return fail(p, "%s", why);
 	return 0;
 }
@@ -600,7 +601,8 @@ static int finish(struct parser *p)
 	char a[FGD_ADDR_TEXT], b[FGD_ADDR_TEXT], why[256];
 	const struct fgd_addr *peer = NULL;
 
-	if (fgd_overconf_check(&p->cfg, &p->line, why, sizeof why) != 0)
+	if (fgd_overconf_check(&p->cfg.ov, p->cfg.rules, p->cfg.nrules,
+	                       &p->line, why, sizeof why) != 0)
 		return fail(p, "%s", why);
 	if (fgr_conf_check(&p->cfg.redis, p->cfg.node_key[0] != '\0', why,
 	                   sizeof why) != 0) {
@@ -768,6 +770,6 @@ void fgd_config_free(struct fgd_config *cfg)
 		return;
 	free(cfg->peers);
 	free(cfg->rules);
-	fgd_overconf_free(cfg);
+	fgd_overconf_free(&cfg->ov);
 	memset(cfg, 0, sizeof *cfg);
 }

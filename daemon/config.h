@@ -86,10 +86,7 @@ struct fgd_config {
 	struct fgd_rule *rules;
 	size_t nrules;
 	/* "tier NAME ...", "override RULE key|prefix KEY ..." (overconf.h) */
-	struct fgd_tier *tiers;
-	size_t ntiers;
-	struct fgd_override *overrides;
-	size_t noverrides;
+	struct fgd_overconf ov;
 };
 
 /*

@@ -26,8 +26,8 @@ static int in_config(fg_client *fg, const struct fgd_config *cfg,
 {
 	size_t i;
 
-	for (i = 0; i < cfg->noverrides; i++) {
-		const struct fgd_override *o = &cfg->overrides[i];
+	for (i = 0; i < cfg->ov.noverrides; i++) {
+		const struct fgd_override *o = &cfg->ov.overrides[i];
 
 		if (o->keylen == e->keylen && o->prefix == (e->kind & 1u) &&
 		    memcmp(o->key, e->key, e->keylen) == 0 &&
@@ -68,8 +68,8 @@ int fgd_overrides_apply(fg_client *fg, const struct fgd_config *cfg)
 	size_t k;
 	int r;
 
-	for (k = 0; k < cfg->noverrides; k++) {
-		const struct fgd_override *o = &cfg->overrides[k];
+	for (k = 0; k < cfg->ov.noverrides; k++) {
+		const struct fgd_override *o = &cfg->ov.overrides[k];
 
 		r = set_one(fg, o);
 		if (r != 0) {

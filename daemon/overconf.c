@@ -12,7 +12,7 @@
  * overrides that name it.  An override gives one key of a rule (key) or
  * every key that starts with some bytes (prefix) its own capacity and
  * rate: the key's exact override wins, else its longest prefix
- * (lib/override.c).  Capacity and rate are checked by the rule
+ * (shm/override.c).  Capacity and rate are checked by the rule
  * directive's own words (rule.c, hence the library's fg__rule_check), so
  * a config that parses holds nothing the segment refuses.  The rule of
  * an override must be a rule of tokens of the same config, which is
@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/config.h"
 #include "daemon/rule.h"
 #include "lib/client.h"
 #include "util/why.h"
@@ -68,7 +67,7 @@ static int limit_words(const char *what, char **w, int nw, uint32_t *cap,
 	return 0;
 }
 
-static const struct fgd_tier *tier_find(const struct fgd_config *cfg,
+static const struct fgd_tier *tier_find(const struct fgd_overconf *cfg,
                                         const char *name)
 {
 	size_t i;
@@ -79,7 +78,7 @@ static const struct fgd_tier *tier_find(const struct fgd_config *cfg,
 	return NULL;
 }
 
-static int tier_words(struct fgd_config *cfg, char **w, int nw, char *why,
+static int tier_words(struct fgd_overconf *cfg, char **w, int nw, char *why,
                       size_t len)
 {
 	struct fgd_tier t, *nt;
@@ -109,7 +108,7 @@ static int tier_words(struct fgd_config *cfg, char **w, int nw, char *why,
 }
 
 /* The limit of an override: "tier NAME" or capacity and rate. */
-static int override_limit(const struct fgd_config *cfg, const char *what,
+static int override_limit(const struct fgd_overconf *cfg, const char *what,
                           char **w, int nw, struct fgd_override *o, char *why,
                           size_t len)
 {
@@ -140,8 +139,8 @@ static int same_override(const struct fgd_override *a,
 	       a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0;
 }
 
-static int override_words(struct fgd_config *cfg, char **w, int nw, size_t line,
-                          char *why, size_t len)
+static int override_words(struct fgd_overconf *cfg, char **w, int nw,
+                          size_t line, char *why, size_t len)
 {
 	struct fgd_override o, *no;
 	char what[160];
@@ -182,7 +181,7 @@ static int override_words(struct fgd_config *cfg, char **w, int nw, size_t line,
 	return 0;
 }
 
-int fgd_overconf_words(struct fgd_config *cfg, char **w, int nw, size_t line,
+int fgd_overconf_words(struct fgd_overconf *cfg, char **w, int nw, size_t line,
                        char *why, size_t len)
 {
 	if (strcmp(w[0], "tier") == 0)
@@ -190,24 +189,25 @@ int fgd_overconf_words(struct fgd_config *cfg, char **w, int nw, size_t line,
 	return override_words(cfg, w, nw, line, why, len);
 }
 
-int fgd_overconf_check(const struct fgd_config *cfg, size_t *line, char *why,
-                       size_t len)
+int fgd_overconf_check(const struct fgd_overconf *cfg,
+                       const struct fgd_rule *rules, size_t nrules,
+                       size_t *line, char *why, size_t len)
 {
 	size_t i, j;
 
 	for (i = 0; i < cfg->noverrides; i++) {
 		const struct fgd_override *o = &cfg->overrides[i];
 
-		for (j = 0; j < cfg->nrules; j++)
-			if (strcmp(cfg->rules[j].name, o->rule) == 0)
+		for (j = 0; j < nrules; j++)
+			if (strcmp(rules[j].name, o->rule) == 0)
 				break;
 		*line = o->line;
-		if (j == cfg->nrules)
+		if (j == nrules)
 			return fgu_why(why, len,
 			               "override %s: no rule '%s' in this "
 			               "config",
 			               o->rule, o->rule);
-		if (cfg->rules[j].flags & FG_RULE_IN_FLIGHT)
+		if (rules[j].flags & FG_RULE_IN_FLIGHT)
 			return fgu_why(why, len,
 			               "override %s: an in-flight rule takes "
 			               "no overrides (they are of tokens)",
@@ -216,7 +216,7 @@ int fgd_overconf_check(const struct fgd_config *cfg, size_t *line, char *why,
 	return 0;
 }
 
-void fgd_overconf_free(struct fgd_config *cfg)
+void fgd_overconf_free(struct fgd_overconf *cfg)
 {
 	free(cfg->tiers);
 	free(cfg->overrides);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/rule.h"
 #include "lib/floodgate.h"
 #include "shm/layout.h"
 
@@ -32,18 +33,26 @@ struct fgd_override {
 	size_t line; /* of the config, for messages */
 };
 
-struct fgd_config;
+/* The tiers and overrides of a config. */
+struct fgd_overconf {
+	struct fgd_tier *tiers;
+	size_t ntiers;
+	struct fgd_override *overrides;
+	size_t noverrides;
+};
 
 /* The words of a tier (@w[0] "tier") or override (@w[0] "override")
- * directive at @line into @cfg: 0, or -1 with why in @why. */
-int fgd_overconf_words(struct fgd_config *cfg, char **w, int nw, size_t line,
+ * directive at @line into @oc: 0, or -1 with why in @why. */
+int fgd_overconf_words(struct fgd_overconf *oc, char **w, int nw, size_t line,
                        char *why, size_t len);
 
 /* Once every line is read: each override's rule is a rule of tokens of
- * the config.  0, or -1 with why in @why and its line in *@line. */
-int fgd_overconf_check(const struct fgd_config *cfg, size_t *line, char *why,
-                       size_t len);
+ * the config's @nrules @rules.  0, or -1 with why in @why and its line in
+ * *@line. */
+int fgd_overconf_check(const struct fgd_overconf *oc,
+                       const struct fgd_rule *rules, size_t nrules,
+                       size_t *line, char *why, size_t len);
 
-void fgd_overconf_free(struct fgd_config *cfg);
+void fgd_overconf_free(struct fgd_overconf *oc);
 
 #endif

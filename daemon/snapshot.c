@@ -437,6 +437,15 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 	return 0;
 }
 
+/* An override record: of version 4, with its numbers, without a debt. */
+static int override_rec_ok(const struct fgd_snap_hdr *h,
+                           const struct fgd_snap_bucket *r)
+{
+	return r->kind == FGD_SNAP_OVERRIDE && h->version >= 4 &&
+	       r->debt_ns == 0 && r->capacity != 0 && r->rate != 0 &&
+	       r->period_ms != 0 && r->prefix <= 1;
+}
+
 int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
                            const void *rec)
 {
@@ -453,11 +462,7 @@ int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
 		return -1;
 	if (r->kind == FGD_SNAP_BUCKET)
 		return 0;
-	return r->kind == FGD_SNAP_OVERRIDE && h->version >= 4 &&
-	               r->debt_ns == 0 && r->capacity != 0 && r->rate != 0 &&
-	               r->period_ms != 0 && r->prefix <= 1
-	           ? 0
-	           : -1;
+	return override_rec_ok(h, r) ? 0 : -1;
 }
 
 /* Read the records of @fd (just past the header) into @b, feeding @st;

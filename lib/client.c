@@ -405,6 +405,26 @@ check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	return check_slow(c, idx, rc, key, len, cost, now, h, 0, d);
 }
 
+const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
+                                               const struct fg_rule_cache *rc,
+                                               const void *key, size_t len,
+                                               struct fg_rule_cache *buf)
+{
+	struct fg_ovr_entry e;
+
+	/* what the override means for a live bucket: shm/override.c */
+	if (!fg__ovr_lookup(c->seg.ovr, c->seg.tbl.seed, idx, key, len, &e))
+		return rc;
+	*buf = *rc;
+	buf->interval_ns = e.interval_ns;
+	buf->interval_inv = fg__recip(e.interval_ns);
+	buf->capacity = e.capacity;
+	buf->tau_ns = (uint64_t)e.capacity * e.interval_ns;
+	if (buf->max_delay_ns > FG_TAU_MAX - buf->tau_ns)
+		buf->max_delay_ns = FG_TAU_MAX - buf->tau_ns;
+	return buf;
+}
+
 int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
               uint32_t cost, fg_decision *d)
 {
@@ -459,7 +479,7 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return FG_ENORULE;
 	if (rc->flags & FG__RULE_IN_FLIGHT)
-		return FG_EKIND; /* leases are no debt */
+		return FG_EKIND;                       /* leases are no debt */
 	rc = fg__rule_key(c, idx, rc, key, len, &buf); /* T of the key */
 	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();

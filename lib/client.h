@@ -21,6 +21,7 @@
 
 #include "lib/floodgate.h"
 #include "shm/pair.h"
+#include "shm/override.h"
 #include "shm/segment.h"
 
 #define FG_NAME_MAP     512u /* open-addressing map of rule names, private */
@@ -111,7 +112,7 @@ void fg__params_publish(fg_client *c, unsigned idx,
                         const struct fg_rule_params *p);
 
 /*
- * Overrides (lib/override.c).  fg__override_apply: the parameters of
+ * Overrides (shm/override.c).  fg__override_apply: the parameters of
  * rule @idx (@rc) for @key, which has an override: a copy in *@buf with
  * the override's capacity and rate; @rc when it has none.
  */
@@ -133,11 +134,14 @@ fg__rule_key(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 
 /* The override in effect for (@idx, @key): its exact entry, else its
  * longest prefix entry; 1 with *@out, or 0. */
-int fg__override_get(fg_client *c, unsigned idx, const void *key, size_t len,
-                     struct fg_ovr_entry *out);
+static inline int fg__override_get(fg_client *c, unsigned idx, const void *key,
+                                   size_t len, struct fg_ovr_entry *out)
+{
+	return fg__ovr_lookup(c->seg.ovr, c->seg.tbl.seed, idx, key, len, out);
+}
 
-/* The owner's: make @e (rule, kind, key, capacity, rate, period, tier;
- * the rest is computed) the override of its (rule, kind, key).  0, or
+/* The owner's (lib/ovrset.c): make @e (rule, kind, key, capacity, rate, period,
+ * tier; the rest is computed) the override of its (rule, kind, key).  0, or
  * FG_EINVAL, FG_ERULE (no rate fg_rule_set() takes), FG_ENORULE,
  * FG_EKIND (an in-flight rule), FG_ENOMEM (the table has no room near
  * its home), or the lock's error. */
@@ -150,8 +154,11 @@ int fg__override_remove(fg_client *c, unsigned idx, unsigned kind,
 
 /* The next live override from *@cursor (0 to start): 1 with *@out, 0 at
  * the end. */
-int fg__override_next(fg_client *c, unsigned *cursor,
-                      struct fg_ovr_entry *out);
+static inline int fg__override_next(fg_client *c, unsigned *cursor,
+                                    struct fg_ovr_entry *out)
+{
+	return fg__ovr_next(c->seg.ovr, cursor, out);
+}
 
 /*
  * Find the bucket of (@idx, @key), whose hash is @h, inserting it if it is

@@ -213,7 +213,7 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 	} else {
 		const struct fg_rule_rec *rec = &c->seg.rules[idx];
 
-		/* overrides stay with the rule (lib/override.c) */
+		/* overrides stay with the rule (lib/ovrset.c) */
 		p.flags |= rec->params[uatomic_read(&rec->seq) & 1].flags &
 		           FG__RULE_OVERRIDES;
 		fg__params_publish(c, (unsigned)idx, &p);

@@ -38,15 +38,34 @@
  * missing.
  *
  * The rule's flag.  A rule with any entry carries FG__RULE_OVERRIDES in
- * its parameters (lib/override.c publishes it, set before the first entry
+ * its parameters (lib/ovrset.c publishes it, set before the first entry
  * goes live, cleared after the last is gone): a check of a rule without
  * it tests one bit of its private copy of the parameters and reads
  * nothing here.
  *
  * A worker that trusts nothing: entries are read as values and checked
  * (lengths, a nonzero capacity and interval, a burst within FG_TAU_MAX)
- * by lib/override.c before any arithmetic uses them; a corrupt entry is
- * no override.
+ * before any arithmetic uses them; a corrupt entry is no override.
+ *
+ * What a check does with an override (lib/client.c, fg__override_apply):
+ * a check of a rule without the flag never comes here (client.h
+ * fg__rule_key: one bit of the private copy of the parameters).  With
+ * it, the key's exact entry, else its longest prefix entry, replaces the
+ * rule's capacity and ns per token in a copy of the parameters on the
+ * caller's stack; everything else (scope, fail policy, shadow mode, the
+ * maximum delay, cut to fit the burst window) stays the rule's.
+ *
+ * A live bucket under a change.  A bucket is its GCRA tat, the time at
+ * which it would be full again: tat - now is its debt in ns, whatever
+ * the parameters.  A new override (or one removed) keeps that debt and
+ * applies the new burst window tau' = capacity' x T' to it: the key has
+ * (tau' - debt) / T' tokens at once.  Raising a capacity thus grants the
+ * difference at once, lowering it below the debt leaves the key denied
+ * until the debt is down to tau' - T' (room for one token), and a new
+ * rate re-values the outstanding debt at the time it takes to refill,
+ * never at tokens: no change of parameters ever makes a bucket fuller
+ * than a full one or lets it borrow beyond its new window.  Snapshots store
+ * debts in ns too, so they restore the same way.
  */
 #include "shm/override.h"
 
@@ -54,6 +73,7 @@
 #include <urcu/uatomic.h>
 
 #include "lib/floodgate.h"
+#include "shm/gcra.h"
 #include "shm/hash.h"
 
 /* Tags of the override table: above any rule index (the table's tags). */
@@ -234,4 +254,45 @@ unsigned fg__ovr_count(const struct fg_ovr_region *o, unsigned rule,
 			*lens |= UINT64_C(1) << (e.keylen - 1);
 	}
 	return n;
+}
+
+/* Whether @e's numbers are safe for the GCRA arithmetic of a check. */
+static int entry_sane(const struct fg_ovr_entry *e)
+{
+	return e->capacity != 0 && e->interval_ns != 0 &&
+	       e->capacity <= FG_TAU_MAX / e->interval_ns;
+}
+
+int fg__ovr_lookup(const struct fg_ovr_region *o, const uint64_t seed[2],
+                   unsigned rule, const void *key, size_t len,
+                   struct fg_ovr_entry *out)
+{
+	uint64_t lens;
+
+	if (rule >= FG_MAX_RULES || len == 0 || len > FG_SLOT_KEY_MAX)
+		return 0;
+	if (fg__ovr_find(o, seed, rule, 0, key, len, out) && entry_sane(out))
+		return 1;
+	lens = uatomic_read(&o->prefix_lens[rule]);
+	if (len < 64)
+		lens &= (UINT64_C(1) << len) - 1; /* prefixes up to len bytes */
+	while (lens != 0) {
+		unsigned l = 64u - (unsigned)__builtin_clzll(lens);
+
+		if (fg__ovr_find(o, seed, rule, FG_OVR_PREFIX, key, l, out) &&
+		    entry_sane(out))
+			return 1;
+		lens &= ~(UINT64_C(1) << (l - 1));
+	}
+	return 0;
+}
+
+int fg__ovr_next(const struct fg_ovr_region *o, unsigned *cursor,
+                 struct fg_ovr_entry *out)
+{
+	while (*cursor < FG_OVR_SLOTS)
+		if (fg__ovr_at(o, (*cursor)++, out) &&
+		    out->rule < FG_MAX_RULES && entry_sane(out))
+			return 1;
+	return 0;
 }

@@ -40,6 +40,18 @@ int fg__ovr_del(struct fg_ovr_region *o, const uint64_t seed[2], unsigned rule,
 int fg__ovr_at(const struct fg_ovr_region *o, unsigned i,
                struct fg_ovr_entry *out);
 
+/* The override in effect for (@rule, @key): its exact entry, else its
+ * longest prefix entry, with numbers a check can use; 1 with *@out, or
+ * 0.  Any process, without a lock. */
+int fg__ovr_lookup(const struct fg_ovr_region *o, const uint64_t seed[2],
+                   unsigned rule, const void *key, size_t len,
+                   struct fg_ovr_entry *out);
+
+/* The next live, usable entry from *@cursor (0 to start): 1 with *@out,
+ * 0 at the end. */
+int fg__ovr_next(const struct fg_ovr_region *o, unsigned *cursor,
+                 struct fg_ovr_entry *out);
+
 /* Rule @rule's live entries: how many, and in *@lens the mask of its
  * prefixes' lengths (bit L-1 for L bytes).  A scan of the whole table. */
 unsigned fg__ovr_count(const struct fg_ovr_region *o, unsigned rule,

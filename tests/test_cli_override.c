@@ -35,7 +35,7 @@ Test(cli_override, set_reaches_a_running_worker_and_get_shows_it)
 	start(0);
 	cr_assert_eq(fg_open(E.seg[0], 0, &w), 0);
 	/* the worker has the rule's parameters (a debt taken at the rule's
-	 * rate would carry over in ns: lib/override.c) */
+	 * rate would carry over in ns: shm/override.c) */
 	cr_assert_eq(limit_of(w, "x"), 5, "the rule's capacity");
 	r = cli("-c", E.conf[0], "override", "set", "api", "key", "vip", "tier",
 	        "gold", NULL);

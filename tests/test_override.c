@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_override.c - per-key overrides and tiers (shm/override.c,
- * lib/override.c, daemon/overconf.c): decision tables of exact and prefix
+ * lib/ovrset.c, daemon/overconf.c): decision tables of exact and prefix
  * overrides written from the GCRA's definition, a key without one deciding
  * exactly as before, a bucket under a change of parameters, exactness
  * across processes, the double-buffered entries, and the config's words.
@@ -419,7 +419,7 @@ static void conf_bad(const char *text, const char *want)
 	             -1, "accepted: %s", text);
 	cr_assert(strstr(err, want) != NULL, "for %s: '%s' lacks '%s'", text,
 	          err, want);
-	cr_assert_eq(cfg.noverrides, 0);
+	cr_assert_eq(cfg.ov.noverrides, 0);
 }
 
 #define RULE "rule api capacity 10 rate 5/1s\n"
@@ -436,15 +436,15 @@ Test(override, config_takes_tiers_keys_and_prefixes)
 	cr_assert_eq(fgd_config_parse(text, sizeof text - 1, "t.conf", &cfg,
 	                              err, sizeof err),
 	             0, "%s", err);
-	cr_assert_eq(cfg.ntiers, 1);
-	cr_assert_eq(cfg.noverrides, 2);
-	cr_assert_str_eq(cfg.overrides[0].tier, "gold");
-	cr_assert_eq(cfg.overrides[0].capacity, 100);
-	cr_assert_eq(cfg.overrides[0].rate, 50);
-	cr_assert_eq(cfg.overrides[0].period_ms, 1000);
-	cr_assert_eq(cfg.overrides[1].prefix, 1);
-	cr_assert_eq(cfg.overrides[1].keylen, 4);
-	cr_assert_eq(cfg.overrides[1].period_ms, 60000);
+	cr_assert_eq(cfg.ov.ntiers, 1);
+	cr_assert_eq(cfg.ov.noverrides, 2);
+	cr_assert_str_eq(cfg.ov.overrides[0].tier, "gold");
+	cr_assert_eq(cfg.ov.overrides[0].capacity, 100);
+	cr_assert_eq(cfg.ov.overrides[0].rate, 50);
+	cr_assert_eq(cfg.ov.overrides[0].period_ms, 1000);
+	cr_assert_eq(cfg.ov.overrides[1].prefix, 1);
+	cr_assert_eq(cfg.ov.overrides[1].keylen, 4);
+	cr_assert_eq(cfg.ov.overrides[1].period_ms, 60000);
 	fgd_config_free(&cfg);
 }
 

@@ -118,30 +118,31 @@ static void check_override(const struct fgd_config *cfg,
 	            !(cfg->rules[j].flags & FG_RULE_IN_FLIGHT));
 	if (o->tier[0] == '\0')
 		return;
-	for (j = 0; j < cfg->ntiers; j++)
-		if (strcmp(cfg->tiers[j].name, o->tier) == 0)
+	for (j = 0; j < cfg->ov.ntiers; j++)
+		if (strcmp(cfg->ov.tiers[j].name, o->tier) == 0)
 			break;
-	FUZZ_ASSERT(j < cfg->ntiers);
+	FUZZ_ASSERT(j < cfg->ov.ntiers);
 }
 
 static void check_overrides(const struct fgd_config *cfg)
 {
 	size_t i, j;
 
-	FUZZ_ASSERT(cfg->ntiers <= FGD_TIERS_MAX &&
-	            cfg->noverrides <= FGD_OVERRIDES_MAX);
-	for (i = 0; i < cfg->ntiers; i++)
-		FUZZ_ASSERT(TERMINATED(cfg->tiers[i].name));
-	for (i = 0; i < cfg->noverrides; i++) {
-		const struct fgd_override *o = &cfg->overrides[i];
+	FUZZ_ASSERT(cfg->ov.ntiers <= FGD_TIERS_MAX &&
+	            cfg->ov.noverrides <= FGD_OVERRIDES_MAX);
+	for (i = 0; i < cfg->ov.ntiers; i++)
+		FUZZ_ASSERT(TERMINATED(cfg->ov.tiers[i].name));
+	for (i = 0; i < cfg->ov.noverrides; i++) {
+		const struct fgd_override *o = &cfg->ov.overrides[i];
 
 		check_override(cfg, o);
 		for (j = 0; j < i; j++)
-			FUZZ_ASSERT(strcmp(o->rule, cfg->overrides[j].rule) ||
-			            o->prefix != cfg->overrides[j].prefix ||
-			            o->keylen != cfg->overrides[j].keylen ||
-			            memcmp(o->key, cfg->overrides[j].key,
-			                   o->keylen) != 0);
+			FUZZ_ASSERT(
+			    strcmp(o->rule, cfg->ov.overrides[j].rule) ||
+			    o->prefix != cfg->ov.overrides[j].prefix ||
+			    o->keylen != cfg->ov.overrides[j].keylen ||
+			    memcmp(o->key, cfg->ov.overrides[j].key,
+			           o->keylen) != 0);
 	}
 }
 
@@ -209,6 +210,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_config(&cfg);
 	fgd_config_free(&cfg);
 	FUZZ_ASSERT(cfg.peers == NULL && cfg.rules == NULL &&
-	            cfg.tiers == NULL && cfg.overrides == NULL);
+	            cfg.ov.tiers == NULL && cfg.ov.overrides == NULL);
 	return 0;
 }
