@@ -140,9 +140,14 @@ int fgc_slot_read(struct fg_table *t, uint64_t i, struct fgc_item *it);
 /* The live bucket of (@rule, @key), zeroed if there is none; 1 if found. */
 int fgc_bucket_read(struct fgc *c, unsigned rule, const void *key, size_t len,
                     struct fgc_item *it);
-/* Tokens left in a bucket whose tat is @tat (negative: in debt). */
-int64_t fgc_tokens_left(struct fgc *c, unsigned rule, uint64_t tat,
-                        uint64_t now);
+/* The parameters a check of @x's key applies (its override's, if any;
+ * in *@buf). */
+const struct fg_rule_cache *fgc_key_params(struct fgc *c,
+                                           const struct fgc_item *x,
+                                           struct fg_rule_cache *buf);
+/* Tokens left in @x's bucket at @now (negative: in debt), under its
+ * key's parameters. */
+int64_t fgc_tokens_left(struct fgc *c, const struct fgc_item *x, uint64_t now);
 /* Order by rule, then key bytes. */
 int fgc_cmp_rule_key(const void *a, const void *b);
 /* A key for a table: printable ASCII as is, other bytes as \xNN. */

@@ -198,8 +198,8 @@ static int override_list(struct fgc *c, int argc, char **argv)
 
 int fgc_cmd_override(struct fgc *c, int argc, char **argv)
 {
-	if (argc < 2)
-		return fgc_usage_error(c);
+	if (argc < 2) /* no word: list them all */
+		return override_list(c, 0, argv + 1);
 	if (strcmp(argv[1], "set") == 0)
 		return override_set(c, argc - 2, argv + 2);
 	if (strcmp(argv[1], "rm") == 0)

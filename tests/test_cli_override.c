@@ -64,6 +64,13 @@ Test(cli_override, set_reaches_a_running_worker_and_get_shows_it)
 	cr_assert(has(&r, "override:     none"), "%s", r.out);
 	run_free(&r);
 
+	r = cli("-s", E.seg[0], "list", "--json", "--rule", "api", NULL);
+	EXPECT(r, 0);
+	assert_json(r.out);
+	cr_assert(has(&r, "\"key\":\"vip\",\"key_hex\":\"766970\","
+	                  "\"tokens_left\":39,\"capacity\":40,"),
+	          "list reads the key's own numbers: %s", r.out);
+	run_free(&r);
 	r = cli("-s", E.seg[0], "override", "list", NULL);
 	EXPECT(r, 0);
 	cr_assert(has(&r, "api") && has(&r, "key vip (tier gold)"), "%s",
