@@ -76,6 +76,14 @@ Test(cli_override, set_reaches_a_running_worker_and_get_shows_it)
 	cr_assert(has(&r, "api") && has(&r, "key vip (tier gold)"), "%s",
 	          r.out);
 	run_free(&r);
+	/* check --cost is judged against the key's capacity */
+	r = cli("-s", E.seg[0], "check", "api", "vip", "--cost", "30", NULL);
+	EXPECT(r, 0);
+	cr_assert(has(&r, "allowed: 9 of 40 left"), "%s", r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "check", "api", "x", "--cost", "30", NULL);
+	EXPECT(r, 64);
+	run_free(&r);
 	r = cli("-s", E.seg[0], "override", "rm", "api", "key", "vip", NULL);
 	EXPECT(r, 0);
 	cr_assert(has(&r, "removed"), "%s", r.out);
