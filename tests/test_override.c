@@ -406,6 +406,106 @@ Test(override, four_processes_admit_exactly_the_overridden_capacity)
 	ov_destroy(c, "ovmp");
 }
 
+/* Writers killed at any instant while readers look the key up: every
+ * copy a reader uses is one a writer wrote whole, never the capacity of
+ * one with the interval of the other.  The two pairs: 100 at 100/s
+ * (10 ms a token), 200 at 50/s (20 ms). */
+#define TORN_READERS 2u
+#define TORN_ROUNDS  8u
+
+struct torn_shm {
+	uint64_t stop;
+	uint64_t found[TORN_READERS], torn[TORN_READERS];
+};
+
+struct torn_job {
+	struct torn_shm *shm;
+	struct start_gun gun;
+	const char *segment;
+};
+
+static int torn_reader(void *arg, unsigned i)
+{
+	const struct torn_job *job = arg;
+	uint64_t deadline = fg__now_ns() + WORKER_DEADLINE_NS, found = 0;
+	uint64_t torn = 0, n = 0;
+	struct fg_ovr_entry e;
+	fg_client *c;
+
+	if (fg_open(job->segment, 0, &c) != 0)
+		return WX_OPEN;
+	if (gun_wait(&job->gun) != 0)
+		return WX_START;
+	while (!load64(&job->shm->stop)) {
+		if (fg__override_get(c, 0, "k", 1, &e)) {
+			found++;
+			torn +=
+			    !((e.capacity == 100 && e.interval_ns == 10 * MS) ||
+			      (e.capacity == 200 && e.interval_ns == 20 * MS));
+		}
+		if ((++n & 1023) == 0 && fg__now_ns() > deadline)
+			return WX_DEADLINE;
+	}
+	store64(&job->shm->found[i], found);
+	store64(&job->shm->torn[i], torn);
+	fg_close(c);
+	return 0;
+}
+
+/* Set the two pairs in turn until killed. */
+static void torn_writer(const char *segment)
+{
+	fg_client *c;
+	unsigned n;
+
+	if (fg_open(segment, 0, &c) != 0)
+		_exit(WX_OPEN);
+	for (n = 0;; n++)
+		if (ov_set(c, "api", 0, "k", n & 1 ? 200 : 100,
+		           n & 1 ? 50 : 100, 1000) != 0)
+			_exit(WX_ERROR);
+}
+
+Test(override, readers_never_use_a_copy_a_killed_writer_tore)
+{
+	fg_client *c = ov_create("ovkill");
+	struct torn_shm *shm = shared_alloc(sizeof *shm);
+	struct torn_job job = {.shm = shm, .segment = test_segment("ovkill")};
+	uint64_t found = 0, torn = 0, rng = 0x9e3779b97f4a7c15ull;
+	unsigned i;
+
+	cr_assert_eq(ov_set(c, "api", 0, "k", 100, 100, 1000), 0);
+	gun_load(&job.gun);
+	spawn_n(torn_reader, &job, TORN_READERS);
+	gun_fire(&job.gun, TORN_READERS);
+	for (i = 0; i < TORN_ROUNDS; i++) {
+		pid_t w = fork();
+		int st;
+
+		cr_assert_geq(w, 0);
+		if (w == 0)
+			torn_writer(job.segment); /* the name has our pid */
+		usleep(1000 + (unsigned)(xorshift(&rng) % 20000));
+		kill(w, SIGKILL);
+		cr_assert_eq(waitpid(w, &st, 0), w);
+		cr_assert(WIFSIGNALED(st), "the writer failed: %#x", st);
+	}
+	store64(&shm->stop, 1);
+	wait_children((int)TORN_READERS);
+	for (i = 0; i < TORN_READERS; i++) {
+		found += load64(&shm->found[i]);
+		torn += load64(&shm->torn[i]);
+	}
+	cr_assert_gt(found, 1000, "the readers looked %llu times",
+	             (unsigned long long)found);
+	cr_assert_eq(torn, 0, "%llu torn copies used of %llu",
+	             (unsigned long long)torn, (unsigned long long)found);
+	/* the lock died with each writer: the owner still writes */
+	cr_assert_eq(ov_set(c, "api", 0, "k", 7, 1, 1000), 0);
+	munmap(shm, sizeof *shm);
+	ov_destroy(c, "ovkill");
+}
+
 /* A worker that has cached the rule sees an override set after. */
 Test(override, a_running_worker_sees_an_override_set_later)
 {
