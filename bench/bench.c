@@ -61,6 +61,7 @@
  * a second (a new window every 2 ms, as a busy key meets them) */
 #define RULE_FIXED "bench.fixed"
 #define RULE_SLIDE "bench.slide"
+#define RULE_OVR   "bench.ovr" /* bench.allow with overrides of other keys */
 /* two more rules like bench.allow, for checks under three rules */
 static const char *const rules3[3] = {RULE_ALLOW, "bench.allow2",
                                       "bench.allow3"};
@@ -269,6 +270,8 @@ enum lat_kind {
 	LAT_LEASE,   /* fg_acquire() then fg_release() of an existing key */
 	LAT_FIXED,   /* fg_allow() of an existing key, fixed-window rule */
 	LAT_SLIDE,   /* the same, sliding-window rule */
+	LAT_OVR_NO,  /* a rule with overrides, a key without one */
+	LAT_OVR_YES, /* the same rule, a key with a prefix override */
 	NLAT
 };
 
@@ -322,11 +325,12 @@ static int warm_once(enum lat_kind kind, enum impl impl, const char *rule,
 /* ns per call of @kind on @impl; -1 on error. */
 static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 {
-	const char *rule = kind == LAT_DENY    ? RULE_DENY
-	                   : kind == LAT_FIXED ? RULE_FIXED
-	                   : kind == LAT_SLIDE ? RULE_SLIDE
-	                                       : RULE_ALLOW;
-	const char *key = "user:123456";
+	const char *rule = kind == LAT_DENY     ? RULE_DENY
+	                   : kind == LAT_FIXED  ? RULE_FIXED
+	                   : kind == LAT_SLIDE  ? RULE_SLIDE
+	                   : kind >= LAT_OVR_NO ? RULE_OVR
+	                                        : RULE_ALLOW;
+	const char *key = kind == LAT_OVR_YES ? "premium:123" : "user:123456";
 	size_t len = strlen(key);
 	int idx = fg__rule_index(g_fg, rule);
 	uint64_t t0, t1, sink = 0;
@@ -381,6 +385,11 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 			sink += (uint64_t)fg_reserve(g_fg, rule, key, 1, &delay,
 			                             NULL);
 		}
+		break;
+	case LAT_OVR_NO:
+	case LAT_OVR_YES:
+		for (i = 0; i < iters; i++)
+			sink += (uint64_t)fg_allow(g_fg, rule, key, 1, NULL);
 		break;
 	case LAT_LEASE:
 		for (i = 0; i < iters; i++) {
@@ -666,6 +675,32 @@ static unsigned parse_uint(const char *s, unsigned lo, unsigned hi)
 	return (unsigned)v;
 }
 
+/* bench.ovr's overrides, of the same numbers as the rule (so checks are
+ * admitted): 64 exact keys (none the benchmark's) and the prefix
+ * "premium:", so that a key without one is looked up exactly and under
+ * one prefix length, as a real rule with tiers would. */
+static int setup_overrides(void)
+{
+	struct fg_ovr_entry e;
+	unsigned i;
+	int r = 0;
+
+	memset(&e, 0, sizeof e);
+	e.rule = (uint8_t)fg__rule_index(g_fg, RULE_OVR);
+	e.capacity = 1000000u;
+	e.rate = 1000000000u;
+	e.period_ms = 1000u;
+	for (i = 0; i < 64 && r == 0; i++) {
+		e.keylen =
+		    (uint8_t)snprintf((char *)e.key, sizeof e.key, "vip:%u", i);
+		r = fg__override_set(g_fg, &e);
+	}
+	e.kind = FG_OVR_PREFIX;
+	memset(e.key, 0, sizeof e.key);
+	e.keylen = (uint8_t)snprintf((char *)e.key, sizeof e.key, "premium:");
+	return r == 0 ? fg__override_set(g_fg, &e) : r;
+}
+
 static int setup_rules(void)
 {
 	/* capacity 10^6, refilled 1 token per ns: checks are admitted,
@@ -707,6 +742,11 @@ static int setup_rules(void)
 	}
 	if (r == 0)
 		r = fg_rule_set(g_fg, &conn);
+	more.name = RULE_OVR;
+	if (r == 0)
+		r = fg_rule_set(g_fg, &more);
+	if (r == 0)
+		r = setup_overrides();
 	if (r != 0)
 		fprintf(stderr, "fg_bench: fg_rule_set: %s\n", fg_strerror(r));
 	return r;
@@ -723,6 +763,7 @@ static const char *const lat_label[NLAT] = {
     "3 rules, 3 x fg_allow (ns/request)", "3 rules, fg_allow_many (ns/request)",
     "fg_reserve, existing key (ns/call)", "fg_acquire + fg_release (ns/pair)",
     "fixed window, existing key (ns)",    "sliding window, existing key (ns)",
+    "overrides: key without one (ns)",    "overrides: key with one (ns)",
 };
 
 /* One run of every workload; 0 or -1. */

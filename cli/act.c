@@ -74,6 +74,7 @@ static void check_print(struct fgc *c, int allowed, const fg_decision *d)
 int fgc_cmd_check(struct fgc *c, int argc, char **argv)
 {
 	const char *rule, *key;
+	struct fg_ovr_entry ov;
 	fg_rule_info ri;
 	fg_decision d;
 	uint32_t cost;
@@ -88,6 +89,8 @@ int fgc_cmd_check(struct fgc *c, int argc, char **argv)
 	if ((e = fgc_key_arg(key, &len)) != 0 || (e = fgc_seg_open(c)) != 0 ||
 	    (e = fgc_rule_find(c, rule, &idx, &ri)) != 0)
 		return e;
+	if (fg__override_get(c->fg, idx, key, len, &ov))
+		ri.capacity = ov.capacity; /* the key's own */
 	if (cost > ri.capacity) {
 		fgc_warn("--cost %u is above rule %s's capacity: give 1 to %u",
 		         cost, rule, ri.capacity);
@@ -102,20 +105,19 @@ int fgc_cmd_check(struct fgc *c, int argc, char **argv)
 
 /* ----------------------------------------------------------------- reset */
 
-/* Changing a bucket is the owner's: its user, or root. */
-static int owner_only(struct fgc *c)
+int fgc_owner_only(struct fgc *c, const char *what)
 {
 	struct stat st;
 
 	if (fstat(c->fg->seg.fd, &st) != 0) {
-		fgc_warn("reset: cannot stat %s: run as its owner or root",
+		fgc_warn("%s: cannot stat %s: run as its owner or root", what,
 		         c->seg_path);
 		return EXIT_SYS;
 	}
 	if (geteuid() != 0 && geteuid() != st.st_uid) {
-		fgc_warn("only the segment's owner (uid %u) or root may reset "
-		         "a bucket: run as one of them",
-		         (unsigned)st.st_uid);
+		fgc_warn("only the segment's owner (uid %u) or root may %s: "
+		         "run as one of them",
+		         (unsigned)st.st_uid, what);
 		return EXIT_PERM;
 	}
 	return 0;
@@ -141,7 +143,8 @@ int fgc_cmd_reset(struct fgc *c, int argc, char **argv)
 	if (argc != 3)
 		return fgc_usage_error(c);
 	if ((e = fgc_key_arg(argv[2], &len)) != 0 ||
-	    (e = fgc_seg_open(c)) != 0 || (e = owner_only(c)) != 0 ||
+	    (e = fgc_seg_open(c)) != 0 ||
+	    (e = fgc_owner_only(c, "reset a bucket")) != 0 ||
 	    (e = fgc_rule_find(c, argv[1], &idx, &ri)) != 0)
 		return e;
 	done = refill(c, idx, argv[2], len);

@@ -72,6 +72,8 @@ struct fgc {
 	char seg_path[FG_SEG_PATH_MAX + 16];
 	char ctl_path[FGD_CONTROL_MAX + 1]; /* "": no control socket */
 	fg_client *fg;
+	struct fgd_tier *tiers; /* the -c file's, for override set */
+	size_t ntiers;
 	struct fgd_buf out; /* printed by main when the command returns */
 	struct fgu_json j;  /* on out */
 };
@@ -142,9 +144,14 @@ int fgc_bucket_read(struct fgc *c, unsigned rule, const void *key, size_t len,
  * rule's penalty (lib/penalty.c); 0: it is not. */
 uint64_t fgc_blocked_ms(struct fgc *c, unsigned rule, uint64_t tat,
                         uint64_t now);
-/* Tokens left in a bucket whose tat is @tat (negative: in debt). */
-int64_t fgc_tokens_left(struct fgc *c, unsigned rule, uint64_t tat,
-                        uint64_t now);
+/* The parameters a check of @x's key applies (its override's, if any;
+ * in *@buf). */
+const struct fg_rule_cache *fgc_key_params(struct fgc *c,
+                                           const struct fgc_item *x,
+                                           struct fg_rule_cache *buf);
+/* Tokens left in @x's bucket at @now (negative: in debt), under its
+ * key's parameters. */
+int64_t fgc_tokens_left(struct fgc *c, const struct fgc_item *x, uint64_t now);
 /* Order by rule, then key bytes. */
 int fgc_cmp_rule_key(const void *a, const void *b);
 /* A key for a table: printable ASCII as is, other bytes as \xNN. */
@@ -208,5 +215,15 @@ int fgc_cmd_remove(struct fgc *c, int argc, char **argv);
 int fgc_cmd_peers(struct fgc *c, int argc, char **argv);
 int fgc_cmd_stats(struct fgc *c, int argc, char **argv);
 int fgc_cmd_keygen(struct fgc *c, int argc, char **argv);
+int fgc_cmd_override(struct fgc *c, int argc, char **argv);
+
+/* Changing a bucket or an override is the segment owner's, or root's:
+ * 0, or EXIT_PERM or EXIT_SYS (said, with @what). */
+int fgc_owner_only(struct fgc *c, const char *what);
+/* An override for people ("key vip (tier gold): capacity 100, 50/s
+ * (config)"), and as a JSON object (with its rule when not NULL). */
+void fgc_override_say(const struct fg_ovr_entry *e, char *buf, size_t len);
+void fgc_override_json(struct fgc *c, const char *rule,
+                       const struct fg_ovr_entry *e);
 
 #endif

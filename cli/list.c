@@ -231,6 +231,7 @@ static void row_json(struct fgc *c, const struct list_opts *o,
 {
 	struct fgu_json *j = &c->j;
 	char hex[2 * FG_KEY_MAX + 1];
+	struct fg_rule_cache buf;
 
 	fgu_hex(x->key, x->klen, hex);
 	fgu_json_object(j);
@@ -238,9 +239,8 @@ static void row_json(struct fgc *c, const struct list_opts *o,
 	fgu_json_name(j, "key");
 	fgu_json_bytes(j, x->key, x->klen);
 	fgu_json_kstr(j, "key_hex", hex);
-	fgu_json_ki64(j, "tokens_left",
-	              fgc_tokens_left(c, x->rule, x->tat, now));
-	fgu_json_ku64(j, "capacity", fg__rule_params(c->fg, x->rule)->capacity);
+	fgu_json_ki64(j, "tokens_left", fgc_tokens_left(c, x, now));
+	fgu_json_ku64(j, "capacity", fgc_key_params(c, x, &buf)->capacity);
 	fgu_json_ku64(j, "local_consumed", x->consumed);
 	fgu_json_ku64(j, "denied", x->denied);
 	fgu_json_name(j, "remote_consumed");
@@ -274,7 +274,8 @@ static void row_text(struct fgc *c, const struct list_opts *o,
 {
 	char hk[HUMAN_KEY_MAX], rem[24], dur[FGU_HUMAN_MAX],
 	    blk[FGU_HUMAN_MAX + 16] = "";
-	int64_t left = fgc_tokens_left(c, x->rule, x->tat, now);
+	int64_t left = fgc_tokens_left(c, x, now);
+	struct fg_rule_cache buf;
 	uint64_t blocked;
 
 	fgc_human_key(x->key, x->klen, hk);
@@ -299,7 +300,7 @@ static void row_text(struct fgc *c, const struct list_opts *o,
 	        "%-16s %-24s %8" PRId64 " %8u %10" PRIu64 " %10s %8" PRIu64
 	        "%s\n",
 	        c->fg->names[x->rule], hk, left,
-	        fg__rule_params(c->fg, x->rule)->capacity, x->consumed, rem,
+	        fgc_key_params(c, x, &buf)->capacity, x->consumed, rem,
 	        x->denied, blk);
 }
 

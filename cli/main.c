@@ -158,6 +158,10 @@ static int locate(struct fgc *c, const char *seg_opt)
 	}
 	if (fgd_ctl_path(&cfg, c->ctl_path, sizeof c->ctl_path) != 0)
 		c->ctl_path[0] = '\0';
+	c->tiers = cfg.ov.tiers; /* for override set ... tier NAME */
+	c->ntiers = cfg.ov.ntiers;
+	cfg.ov.tiers = NULL;
+	cfg.ov.ntiers = 0;
 out:
 	fgd_config_free(&cfg);
 	return r;
@@ -177,6 +181,7 @@ static int finish(struct fgc *c, int e)
 	}
 	fgd_buf_free(&c->out);
 	fg_close(c->fg);
+	free(c->tiers);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fgc_warn("cannot write the output");
 		return EXIT_SYS;

@@ -144,16 +144,24 @@ uint64_t fgc_blocked_ms(struct fgc *c, unsigned rule, uint64_t tat,
 	    fg__penalty_blocked(&fg__rule_params(c->fg, rule)->pen, tat, now));
 }
 
-int64_t fgc_tokens_left(struct fgc *c, unsigned rule, uint64_t tat,
-                        uint64_t now)
+const struct fg_rule_cache *fgc_key_params(struct fgc *c,
+                                           const struct fgc_item *x,
+                                           struct fg_rule_cache *buf)
 {
-	const struct fg_rule_cache *rc = fg__rule_params(c->fg, rule);
-	uint64_t debt;
+	return fg__rule_key(c->fg, x->rule, fg__rule_params(c->fg, x->rule),
+	                    x->key, x->klen, buf);
+}
+
+int64_t fgc_tokens_left(struct fgc *c, const struct fgc_item *x, uint64_t now)
+{
+	struct fg_rule_cache buf;
+	const struct fg_rule_cache *rc = fgc_key_params(c, x, &buf);
+	uint64_t tat = x->tat, debt;
 
 	if (!(rc->flags & FG__RULE_ACTIVE))
 		return 0;
 	if (rc->flags & FG__RULE_WINDOWS) /* a window's counts */
-		return fg__tokens_left(c->fg, rule, rc, tat, now);
+		return fg__tokens_left(c->fg, x->rule, rc, tat, now);
 	if (tat == FG_TAT_EVICTED || tat <= now)
 		return rc->capacity;
 	debt = tat - now;

@@ -312,6 +312,8 @@ struct bucket {
 	int found;
 	struct fgc_reply r;
 	int up;
+	struct fg_ovr_entry ov; /* the key's override, when has_ov */
+	int has_ov;
 };
 
 static void get_json(struct fgc *c, const struct bucket *b)
@@ -328,7 +330,13 @@ static void get_json(struct fgc *c, const struct bucket *b)
 	fgu_json_bytes(j, b->key, b->len);
 	fgu_json_kstr(j, "key_hex", hex);
 	fgu_json_ki64(j, "tokens_left", b->left);
-	fgu_json_ku64(j, "capacity", b->ri.capacity);
+	fgu_json_ku64(j, "capacity",
+	              b->has_ov ? b->ov.capacity : b->ri.capacity);
+	fgu_json_name(j, "override");
+	if (b->has_ov)
+		fgc_override_json(c, NULL, &b->ov);
+	else
+		fgu_json_null(j);
 	fgu_json_ku64(j, "local_consumed", b->x.consumed);
 	fgu_json_ku64(j, "denied", b->x.denied);
 	fgu_json_ku64(j, "blocked_ms", b->blocked_ms);
@@ -355,6 +363,7 @@ static void get_text(struct fgc *c, const struct bucket *b)
 {
 	char hk[HUMAN_KEY_MAX], rate[FGU_HUMAN_MAX], lag[FGU_HUMAN_MAX + 8];
 	char blk[FGU_HUMAN_MAX];
+	char ov[512];
 	size_t i;
 
 	fgc_human_key((const uint8_t *)b->key, b->len, hk);
@@ -362,6 +371,9 @@ static void get_text(struct fgc *c, const struct bucket *b)
 	        b->ri.capacity, fgc_rule_rate(&b->ri, rate, sizeof rate),
 	        fgc_rule_scope(b->ri.flags));
 	fgc_out(c, "key:          %s\n", hk);
+	if (b->has_ov)
+		fgc_override_say(&b->ov, ov, sizeof ov);
+	fgc_out(c, "override:     %s\n", b->has_ov ? ov : "none");
 	fgc_out(c, "tokens left:  %" PRId64 "\n", b->left);
 	if (b->blocked_ms != 0)
 		fgc_out(c, "blocked:      for %s more (penalty)\n",
@@ -395,6 +407,7 @@ int fgc_cmd_get(struct fgc *c, int argc, char **argv)
 	    (e = fgc_seg_open(c)) != 0 ||
 	    (e = fgc_rule_find(c, b.rule, &idx, &b.ri)) != 0)
 		return e;
+	b.has_ov = fg__override_get(c->fg, idx, b.key, b.len, &b.ov);
 	if ((e = fg__peek(c->fg, b.rule, b.key, b.len, &b.left)) != 0)
 		return fgc_fail(c, b.rule, e);
 	b.found = fgc_bucket_read(c, idx, b.key, b.len, &b.x);

@@ -463,6 +463,17 @@ static int d_rule(struct parser *p, char **w, int nw)
 	return 0;
 }
 
+/* "tier ..." and "override ...": overconf.c's words. */
+static int d_override(struct parser *p, char **w, int nw)
+{
+	char why[320];
+
+	return fgd_overconf_words(&p->cfg.ov, w, nw, p->line, why,
+	                          sizeof why) != 0
+	           ? fail(p, "%s", why)
+	           : 0;
+}
+
 static const struct directive directives[] = {
     {"segment", d_segment, 1, 0},
     {"capacity", d_capacity, 1, 0},
@@ -488,6 +499,8 @@ static const struct directive directives[] = {
     {"redis-timeout", d_redis, -1, 0},
     {"redis-namespace", d_redis, -1, 0},
     {"rule", d_rule, -1, 1},
+    {"tier", d_override, -1, 1},
+    {"override", d_override, -1, 1},
 };
 _Static_assert(sizeof directives / sizeof directives[0] <=
                    sizeof((struct parser *)0)->seen /
@@ -587,22 +600,17 @@ static int strict_check(struct parser *p)
 {
 	size_t i;
 
-	for (i = 0; i < p->cfg.nrules; i++) {
-		if (!(p->cfg.rules[i].flags & FG_RULE_STRICT))
-			continue;
-		if (!p->cfg.redis.on)
+	for (i = 0; i < p->cfg.nrules; i++)
+		if ((p->cfg.rules[i].flags & FG_RULE_STRICT) &&
+		    (!p->cfg.redis.on ||
+		     2 * p->cfg.redis.timeout_ms >= FG_STRICT_WAIT_MS))
 			return fail(p,
 			            "rule '%s': scope strict needs sync "
-			            "redis://... (Redis decides its requests)",
-			            p->cfg.rules[i].name);
-		if (2 * p->cfg.redis.timeout_ms >= FG_STRICT_WAIT_MS)
-			return fail(p,
-			            "rule '%s': scope strict needs a "
-			            "redis-timeout below %ums (workers wait "
-			            "%ums at most)",
+			            "redis://... (Redis decides its requests) "
+			            "and a redis-timeout below %ums (workers "
+			            "wait %ums at most)",
 			            p->cfg.rules[i].name, FG_STRICT_WAIT_MS / 2,
 			            FG_STRICT_WAIT_MS);
-	}
 	return 0;
 }
 
@@ -615,6 +623,9 @@ static int finish(struct parser *p)
 
 	if (strict_check(p) != 0)
 		return -1;
+	if (fgd_overconf_check(&p->cfg.ov, p->cfg.rules, p->cfg.nrules,
+	                       &p->line, why, sizeof why) != 0)
+		return fail(p, "%s", why);
 	if (fgr_conf_check(&p->cfg.redis, p->cfg.node_key[0] != '\0', why,
 	                   sizeof why) != 0) {
 		p->line = redis_line(p);
@@ -781,5 +792,6 @@ void fgd_config_free(struct fgd_config *cfg)
 		return;
 	free(cfg->peers);
 	free(cfg->rules);
+	fgd_overconf_free(&cfg->ov);
 	memset(cfg, 0, sizeof *cfg);
 }

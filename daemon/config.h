@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "daemon/httpconf.h"
+#include "daemon/overconf.h"
 #include "daemon/rule.h"
 #include "gossip/addr.h"
 #include "lib/floodgate.h"
@@ -84,6 +85,8 @@ struct fgd_config {
 	 *         [on-full open|closed] [mode enforce|shadow] [default]" */
 	struct fgd_rule *rules;
 	size_t nrules;
+	/* "tier NAME ...", "override RULE key|prefix KEY ..." (overconf.h) */
+	struct fgd_overconf ov;
 };
 
 /*

@@ -310,18 +310,21 @@ static int check_list(struct fgd_http *h, const char *v, size_t n, int fallback,
 		const char *comma = memchr(v + at, ',', n - at);
 		size_t end = comma ? (size_t)(comma - v) : n;
 		int idx = rule_of(h, v + at, end - at, fallback);
+		const struct fg_rule_cache *rc;
+		struct fg_rule_cache buf;
 
 		if (idx < 0)
 			return FG_ENORULE;
-		if (fg__rule_params(h->fg, (unsigned)idx)->flags &
-		    FG__RULE_IN_FLIGHT)
+		rc = fg__rule_params(h->fg, (unsigned)idx);
+		if (rc->flags & FG__RULE_IN_FLIGHT)
 			return FG_EKIND; /* leases are not checked here */
 		for (i = 0; i < count && in[i].rule != (unsigned)idx; i++)
 			;
 		if (i == count && count == FG_TRIPLES_MAX)
 			return FG_EINVAL;
-		if (cost == 0 ||
-		    cost > fg__rule_params(h->fg, (unsigned)idx)->capacity)
+		/* the key's capacity: its override's, if it has one */
+		rc = fg__rule_key(h->fg, (unsigned)idx, rc, key, len, &buf);
+		if (cost == 0 || cost > rc->capacity)
 			return FG_ECOST;
 		in[i] = (struct fg__triple){(unsigned)idx, key, len, cost};
 		count += i == count;

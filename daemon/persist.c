@@ -97,12 +97,14 @@ void fgd_persist_start(const struct fgd_persist *p, int fresh, uint64_t now_ms)
 		age_str(n->age_ms, age, sizeof age);
 		if (r < 0)
 			p->log(LOG_ERR, "%s", err);
-		snprintf(what, sizeof what,
-		         "restored %llu buckets, %llu marks (%llu skipped: "
-		         "refilled or rule gone), written %s ago",
-		         (unsigned long long)n->buckets,
-		         (unsigned long long)n->remote,
-		         (unsigned long long)n->skipped, age);
+		snprintf(
+		    what, sizeof what,
+		    "restored %llu buckets, %llu overrides, %llu marks "
+		    "(%llu skipped: refilled or rule gone), written %s ago",
+		    (unsigned long long)n->buckets,
+		    (unsigned long long)n->overrides,
+		    (unsigned long long)n->remote,
+		    (unsigned long long)n->skipped, age);
 		if (r != 0)
 			snprintf(what, sizeof what, "%s: full buckets",
 			         r < 0 ? "refused (above)" : "none yet");

@@ -14,7 +14,8 @@
  * buckets of the rules that still exist.  After that only a failure of
  * the segment's lock can stop fg_rule_set half-way; the old rules are then
  * put back.  What a running daemon cannot change (the segment, the keys,
- * the sockets, HTTP, Redis) is said to take effect at restart.
+ * the sockets, HTTP, Redis) is said to take effect at restart.  The
+ * config's overrides follow its rules (overapply.c).
  */
 #include "daemon/reload.h"
 
@@ -25,6 +26,7 @@
 
 #include "daemon/log.h"
 #include "daemon/net.h"
+#include "daemon/overapply.h"
 #include "lib/client.h"
 
 /* The first rule of @cfg whose kind or algorithm is not the one its name
@@ -126,7 +128,8 @@ int fgd_rules_apply(fg_client *fg, const struct fgd_config *cfg)
 		if (!keep && fg_rule_remove(fg, ri.name) == 0)
 			fgd_log(LOG_INFO, "rule %s removed", ri.name);
 	}
-	return 0;
+	/* the overrides of the rules just set (daemon/overconf.c) */
+	return fgd_overrides_apply(fg, cfg);
 }
 
 /* Say what a running daemon does not take from @nc. */

@@ -16,8 +16,8 @@
 int fgd_rules_fit(fg_client *fg, const struct fgd_config *cfg, char *why,
                   size_t whylen);
 
-/* Make the segment's rules those of @cfg: set each, remove the others.
- * 0, or -1 logged. */
+/* Make the segment's rules those of @cfg: set each, remove the others;
+ * then its overrides (reload.c).  0, or -1 logged. */
 int fgd_rules_apply(fg_client *fg, const struct fgd_config *cfg);
 
 /* Re-read d->cfg_path and take what a running daemon can change.  0, or

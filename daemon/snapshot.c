@@ -168,10 +168,38 @@ static int collect_buckets(fg_client *fg, struct recbuf *b, uint64_t *count)
 		memcpy(rec->rule, ri[v.rule].name, sizeof rec->rule);
 		memcpy(rec->key, v.key, v.keylen);
 		rec->key_len = v.keylen;
-		rec->window = st.window;
+		rec->kind = st.window;
 		rec->debt_ns = st.debt_ns;
 		rec->prev = st.prev;
 		rec->cur = st.cur;
+		(*count)++;
+	}
+	return 0;
+}
+
+/* The overrides set at run time, among the buckets' records. */
+static int collect_overrides(fg_client *fg, struct recbuf *b, uint64_t *count)
+{
+	struct fg_ovr_entry e;
+	fg_rule_info ri;
+	unsigned i = 0;
+
+	while (fg__override_next(fg, &i, &e)) {
+		struct fgd_snap_bucket *rec;
+
+		if (!(e.kind & FG_OVR_RUNTIME) || fg_rule_get(fg, e.rule, &ri))
+			continue; /* the config's, or of a rule gone */
+		rec = rec_new(b);
+		if (rec == NULL)
+			return -1;
+		memcpy(rec->rule, ri.name, sizeof rec->rule);
+		memcpy(rec->key, e.key, e.keylen);
+		rec->key_len = e.keylen;
+		rec->kind = FGD_SNAP_OVERRIDE;
+		rec->capacity = e.capacity;
+		rec->rate = e.rate;
+		rec->period_ms = e.period_ms;
+		rec->prefix = e.kind & FG_OVR_PREFIX ? 1 : 0;
 		(*count)++;
 	}
 	return 0;
@@ -225,6 +253,7 @@ int fgd_snapshot_collect(fg_client *fg, struct fgd_node *marks,
 
 	memset(body, 0, sizeof *body);
 	if (collect_buckets(fg, &b, &body->nbuckets) != 0 ||
+	    collect_overrides(fg, &b, &body->nbuckets) != 0 ||
 	    (marks != NULL && collect_remote(marks, &b, &body->nremote) != 0)) {
 		free(b.p);
 		memset(body, 0, sizeof *body);
@@ -371,16 +400,39 @@ static void restore_bucket(fg_client *fg, const struct fgd_snap_bucket *r,
 {
 	int idx = fg__rule_index(fg, r->rule);
 
-	if (r->window ? restore_window(fg, idx, r, elapsed) != 0
-	              : idx < 0 || r->debt_ns <= elapsed ||
-	                    (fg__rule_params(fg, (unsigned)idx)->flags &
-	                     FG__RULE_WINDOWS) ||
-	                    fg__raise(fg, (unsigned)idx, r->key, r->key_len,
-	                              r->debt_ns - elapsed) != 0) {
+	if (r->kind == FGD_SNAP_WINDOW
+	        ? restore_window(fg, idx, r, elapsed) != 0
+	        : idx < 0 || r->debt_ns <= elapsed ||
+	              (fg__rule_params(fg, (unsigned)idx)->flags &
+	               FG__RULE_WINDOWS) ||
+	              fg__raise(fg, (unsigned)idx, r->key, r->key_len,
+	                        r->debt_ns - elapsed) != 0) {
 		out->skipped++; /* rule gone, refilled since, or no room */
 		return;
 	}
 	out->buckets++;
+}
+
+/* An override set at run time, set again as it was. */
+static void restore_override(fg_client *fg, const struct fgd_snap_bucket *r,
+                             struct fgd_snap_counts *out)
+{
+	struct fg_ovr_entry e;
+	int idx = fg__rule_index(fg, r->rule);
+
+	memset(&e, 0, sizeof e);
+	e.rule = (uint8_t)idx;
+	e.keylen = (uint8_t)r->key_len;
+	e.kind = FG_OVR_RUNTIME | (r->prefix ? FG_OVR_PREFIX : 0);
+	memcpy(e.key, r->key, r->key_len);
+	e.capacity = r->capacity;
+	e.rate = r->rate;
+	e.period_ms = r->period_ms;
+	if (idx < 0 || fg__override_set(fg, &e) != 0) {
+		out->skipped++; /* rule gone, of leases, or no room */
+		return;
+	}
+	out->overrides++;
 }
 
 /* Keep the higher of a mark and what a snapshot says of it. */
@@ -449,6 +501,15 @@ int fgd_snapshot_check_hdr(const struct fgd_snap_hdr *h, uint64_t file_size,
 	return 0;
 }
 
+/* An override record: of version 4, with its numbers, without a debt. */
+static int override_rec_ok(const struct fgd_snap_hdr *h,
+                           const struct fgd_snap_bucket *r)
+{
+	return r->kind == FGD_SNAP_OVERRIDE && h->version >= 4 &&
+	       r->debt_ns == 0 && r->capacity != 0 && r->rate != 0 &&
+	       r->period_ms != 0 && r->prefix <= 1;
+}
+
 int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
                            const void *rec)
 {
@@ -460,14 +521,15 @@ int fgd_snapshot_check_rec(const struct fgd_snap_hdr *h, uint64_t i,
 		               m->count > m->floor
 		           ? 0
 		           : -1;
-	if (r->window != 0 &&
-	    (r->window != FGD_SNAP_WINDOW || h->version == FGD_SNAP_VERSION_3 ||
-	     r->debt_ns == 0))
-		return -1; /* a window of an unknown kind, or in version 3 */
-	return name_ok(r->rule, sizeof r->rule) && r->key_len > 0 &&
-	               r->key_len <= FG_KEY_MAX
-	           ? 0
-	           : -1;
+	if (!name_ok(r->rule, sizeof r->rule) || r->key_len == 0 ||
+	    r->key_len > FG_KEY_MAX)
+		return -1;
+	if (r->kind == FGD_SNAP_BUCKET)
+		return 0;
+	if (r->kind == FGD_SNAP_WINDOW) /* not in version 3 */
+		return h->version != FGD_SNAP_VERSION_3 && r->debt_ns != 0 ? 0
+		                                                           : -1;
+	return override_rec_ok(h, r) ? 0 : -1;
 }
 
 /* Read the records of @fd (just past the header) into @b, feeding @st;
@@ -609,7 +671,11 @@ void fgd_snapshot_apply(const struct fgd_snap_body *b, uint64_t first,
 	for (i = 0; i < n; i++) {
 		const void *rec = (const uint8_t *)recs + i * REC_SIZE;
 
-		if (first + i < b->nbuckets)
+		if (first + i < b->nbuckets &&
+		    ((const struct fgd_snap_bucket *)rec)->kind ==
+		        FGD_SNAP_OVERRIDE)
+			restore_override(fg, rec, out);
+		else if (first + i < b->nbuckets)
 			restore_bucket(fg, rec, elapsed_ns, out);
 		else
 			restore_mark(marks, rec, now_ms, out);

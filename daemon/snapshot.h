@@ -30,9 +30,15 @@
  * restored window ends up to a window earlier or later than it would
  * have.
  *
+ * Overrides set at run time (floodgate override set) live in the segment
+ * only, so they are written too, as records among the buckets' (version
+ * 4): a restart on a new segment sets them again.  The config's are not:
+ * the config sets them.
+ *
  * Format (all fields fixed-width, host byte order: a snapshot does not
- * leave its host): a 128-byte header, then nbuckets bucket records, then
- * nremote remote records, 128 bytes each; a MAC in the header (keyed
+ * leave its host): a 128-byte header, then nbuckets bucket records (a
+ * bucket or, by its kind, an override), then nremote remote records, 128
+ * bytes each; a MAC in the header (keyed
  * BLAKE2b-256) covers the header and everything after it.  Its key is
  * the daemon's alone (daemon/snapkey.h: derived from the node's secret
  * key, or a key file in the state directory): whoever can write the file
@@ -53,11 +59,12 @@
 #include "lib/floodgate.h"
 
 #define FGD_SNAP_MAGIC "FGSNAP\0\0"
-/* 4: buckets of window rules (their counts); 3: the checksum is a MAC;
- * 2: marks by their ledger id (node.h); 1: marks by name.  Version 3 is
- * read as well (its buckets are all of GCRA rules); versions 1 and 2 are
- * recognised, to say why they are refused: anyone who could write them
- * could forge them. */
+/* 4: buckets of window rules (their counts), and records of overrides
+ * set at run time among the buckets'; 3: the checksum is a MAC; 2: marks
+ * by their ledger id (node.h); 1: marks by name.  Version 3 is read as a
+ * version 4 of GCRA buckets only (its records' kind was padding, zero).
+ * Versions 1 and 2 are recognised, to say why they are refused: anyone
+ * who could write them could forge them. */
 #define FGD_SNAP_VERSION   4u
 #define FGD_SNAP_VERSION_3 3u
 #define FGD_SNAP_REC_SIZE  128u
@@ -78,21 +85,33 @@ struct fgd_snap_hdr {
 	                                  * field zeroed) and body */
 };
 
-/* A bucket: its rule by name, its key, the debt it carried; or, of a
- * window rule, its counts and when its window was to end. */
+/* A bucket: its rule by name, its key, the debt it carried; of kind
+ * FGD_SNAP_WINDOW, a window rule's bucket: its counts and when its
+ * window was to end.  Or, of kind FGD_SNAP_OVERRIDE, an override set at
+ * run time (floodgate override set): its rule, its key or prefix, its
+ * capacity and rate.  Overrides of the config are not written: the
+ * config sets them. */
 struct fgd_snap_bucket {
 	char rule[FG_RULE_NAME_MAX + 1];
 	uint8_t key[FG_KEY_MAX];
 	uint32_t key_len;
-	uint32_t window;  /* 0: GCRA; FGD_SNAP_WINDOW: a window rule's */
-	uint64_t debt_ns; /* TAT - now when written; > 0.  A window: ns
-	                   * until the current window ended; > 0 */
-	uint32_t prev;    /* a window: tokens of the previous window */
-	uint32_t cur;     /* a window: tokens of the current window */
-	uint8_t pad2[8];
+	uint32_t kind;    /* FGD_SNAP_BUCKET, _WINDOW or _OVERRIDE */
+	uint64_t debt_ns; /* bucket: TAT - now when written; > 0.  A window:
+	                   * ns until the current window ended; > 0 */
+	union {
+		struct {
+			uint32_t prev; /* a window: tokens of the previous */
+			uint32_t cur;  /* and of the current window */
+		};
+		struct {
+			uint32_t capacity, rate, period_ms; /* override */
+			uint32_t prefix; /* override: 1 a prefix, 0 a key */
+		};
+	};
 };
-
-#define FGD_SNAP_WINDOW 1u
+#define FGD_SNAP_BUCKET   0u
+#define FGD_SNAP_OVERRIDE 1u
+#define FGD_SNAP_WINDOW   2u
 
 /* A high-water mark of another node's cumulative count, by the remote
  * ledger's id of (origin, rule, key): the id key is derived from the node
@@ -112,11 +131,12 @@ _Static_assert(sizeof(struct fgd_snap_bucket) == FGD_SNAP_REC_SIZE, "bucket");
 _Static_assert(sizeof(struct fgd_snap_mark) == FGD_SNAP_REC_SIZE, "mark v2");
 
 struct fgd_snap_counts {
-	uint64_t buckets; /* written, or restored */
-	uint64_t remote;  /* marks written, or restored */
-	uint64_t skipped; /* restore: unknown rule, refilled, no room, or a
-	                   * mark with no node to take it */
-	uint64_t age_ms;  /* restore: how long ago the snapshot was written */
+	uint64_t buckets;   /* written, or restored */
+	uint64_t remote;    /* marks written, or restored */
+	uint64_t skipped;   /* restore: unknown rule, refilled, no room, or a
+	                     * mark with no node to take it */
+	uint64_t overrides; /* written, or restored (of buckets) */
+	uint64_t age_ms;    /* restore: how long ago the snapshot was written */
 };
 
 /* The MAC under @key of a snapshot with header @h and records @body. */

@@ -61,6 +61,7 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
                 uint64_t now_ns, fg_decision *d)
 {
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	size_t len;
 	int idx, r = fg__key_args(c, rule, key, &len);
 
@@ -73,6 +74,7 @@ int fg_allow_at(fg_client *c, const char *rule, const char *key, uint32_t cost,
 		return idx;
 	if (rc->flags & (FG__RULE_IN_FLIGHT | FG__RULE_STRICT))
 		return FG_EKIND;
+	rc = fg__rule_key(c, (unsigned)idx, rc, key, len, &buf);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return fg__check_at(c, (unsigned)idx, rc, key, len, cost, now_ns, d);

@@ -456,16 +456,38 @@ static __attribute__((noinline)) int check_other(fg_client *c, unsigned idx,
 	return fg__win_check_at(c, idx, rc, key, len, cost, fg__now_ns(), d);
 }
 
+const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
+                                               const struct fg_rule_cache *rc,
+                                               const void *key, size_t len,
+                                               struct fg_rule_cache *buf)
+{
+	struct fg_ovr_entry e;
+
+	/* what the override means for a live bucket: shm/override.c */
+	if (!fg__ovr_lookup(c->seg.ovr, c->seg.tbl.seed, idx, key, len, &e))
+		return rc;
+	*buf = *rc;
+	buf->interval_ns = e.interval_ns;
+	buf->interval_inv = fg__recip(e.interval_ns);
+	buf->capacity = e.capacity;
+	buf->tau_ns = (uint64_t)e.capacity * e.interval_ns;
+	if (buf->max_delay_ns > FG_TAU_MAX - buf->tau_ns)
+		buf->max_delay_ns = FG_TAU_MAX - buf->tau_ns;
+	return buf;
+}
+
 int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
               uint32_t cost, fg_decision *d)
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
+	struct fg_rule_cache buf;
 
 	/* one test sends all but an active GCRA rule off the inline path */
 	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT |
 	                               FG__RULE_WINDOWS | FG__RULE_STRICT)) !=
 	                 FG__RULE_ACTIVE))
 		return check_other(c, idx, rc, key, len, cost, d);
+	rc = fg__rule_key(c, idx, rc, key, len, &buf);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
 	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
@@ -511,6 +533,7 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	struct fg_table *t = &c->seg.tbl;
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	struct fg_slot *s;
 	struct fg_ref ref;
 	struct fg_pair p;
@@ -523,6 +546,7 @@ static int owner_move(fg_client *c, unsigned idx, const void *key, size_t len,
 		return FG_ENORULE;
 	if (!move_fits(c, idx, rc, m))
 		return FG_EKIND;
+	rc = fg__rule_key(c, idx, rc, key, len, &buf); /* T of the key */
 	h = fg__hash64(t->seed, idx, key, len);
 	now = fg__now_ns();
 find:
@@ -629,107 +653,6 @@ int fg__raise_window(fg_client *c, unsigned idx, const void *key, size_t len,
 	if (prev == 0 && cur == 0)
 		return 0; /* nothing counted: as good as absent */
 	return owner_move(c, idx, key, len, &m);
-}
-
-/* The tat of the bucket of (@rule, @key): 1, or 0 if it is absent. */
-static int bucket_tat(fg_client *c, unsigned rule, const void *key, size_t len,
-                      uint64_t *tat)
-{
-	struct fg_table *t = &c->seg.tbl;
-	uint64_t h = fg__hash64(t->seed, rule, key, len);
-	struct fg_ref ref;
-
-	do {
-		if (fg__table_lookup(t, rule, key, len, h, &ref) == NULL)
-			return 0;
-		*tat = fg__load(&ref.s->tat);
-	} while (!fg__ref_valid(&ref));
-	return 1;
-}
-
-int fg__active_rule(fg_client *c, const char *rule,
-                    const struct fg_rule_cache **rc)
-{
-	int idx = fg__rule_index(c, rule);
-
-	if (idx < 0)
-		return FG_ENORULE;
-	*rc = fg__rule_params(c, (unsigned)idx);
-	return (*rc)->flags & FG__RULE_ACTIVE ? idx : FG_ENORULE;
-}
-
-/* Leases held at @now in a bucket of the in-flight rule @rc at @tat. */
-static int64_t leases_held(const struct fg_rule_cache *rc, uint64_t tat,
-                           uint64_t now)
-{
-	struct fg_leases l;
-
-	fg__leases_at(tat, fg__div(now, rc->interval_ns, rc->interval_inv),
-	              rc->interval_ns, &l);
-	return fg__leases_held(&l);
-}
-
-int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
-             int64_t *left)
-{
-	const struct fg_rule_cache *rc;
-	uint64_t tat;
-	int idx;
-
-	if (c == NULL || rule == NULL || left == NULL)
-		return FG_EINVAL;
-	if (key == NULL || len == 0)
-		return FG_EKEY;
-	if (len > FG_KEY_MAX)
-		return FG_EKEYLEN;
-	idx = fg__active_rule(c, rule, &rc);
-	if (idx < 0)
-		return idx;
-	if (!bucket_tat(c, (unsigned)idx, key, len, &tat)) {
-		*left = rc->capacity;
-		return 0;
-	}
-	*left = fg__tokens_left(c, (unsigned)idx, rc, tat, fg__now_ns());
-	return 0;
-}
-
-int64_t fg__tokens_left(fg_client *c, unsigned idx,
-                        const struct fg_rule_cache *rc, uint64_t tat,
-                        uint64_t now)
-{
-	uint64_t debt, q;
-
-	if (tat == FG_TAT_EVICTED) /* evicted: full, like an absent key */
-		return rc->capacity;
-	if (rc->flags & FG__RULE_IN_FLIGHT) /* leases free */
-		return (int64_t)rc->capacity - leases_held(rc, tat, now);
-	if (rc->flags & FG__RULE_WINDOWS)
-		return fg__win_left(&c->win[idx], tat, now);
-	if (tat <= now + rc->tau_ns)
-		return (int64_t)fg__gcra_remaining_inv(
-		    tat, now, rc->interval_ns, rc->interval_inv, rc->tau_ns);
-	/* in debt: floor of the level, as for a positive one */
-	debt = tat - now - rc->tau_ns;
-	q = fg__div(debt, rc->interval_ns, rc->interval_inv);
-	return -(int64_t)(q * rc->interval_ns < debt ? q + 1 : q);
-}
-
-int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
-                    uint64_t now_ns)
-{
-	uint64_t tat;
-
-	if (c == NULL || rule >= FG_MAX_RULES || key == NULL || len == 0 ||
-	    len > FG_KEY_MAX)
-		return FG_EINVAL;
-	if (!bucket_tat(c, rule, key, len, &tat))
-		return 1;
-	if (tat == FG_TAT_EVICTED || tat == 0)
-		return 1;
-	if (fg__rule_params(c, rule)->flags & FG__RULE_WINDOWS)
-		return fg__win_left(&c->win[rule], tat, now_ns) ==
-		       (int64_t)c->win[rule].limit; /* nothing counted */
-	return tat <= now_ns;
 }
 
 int fg__client_new(struct fg_seg *seg, fg_client **out)

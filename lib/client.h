@@ -22,6 +22,7 @@
 #include "lib/floodgate.h"
 #include "lib/penalty.h"
 #include "shm/pair.h"
+#include "shm/override.h"
 #include "shm/segment.h"
 #include "shm/window.h"
 
@@ -115,6 +116,59 @@ static inline const struct fg_rule_cache *fg__rule_params(fg_client *c,
 	return &c->rc[idx];
 }
 
+/* Write @p as rule @idx's next live copy (caller holds the owner lock). */
+void fg__params_publish(fg_client *c, unsigned idx,
+                        const struct fg_rule_params *p);
+
+/*
+ * Overrides (shm/override.c).  fg__override_apply: the parameters of
+ * rule @idx (@rc) for @key, which has an override: a copy in *@buf with
+ * the override's capacity and rate; @rc when it has none.
+ */
+const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
+                                               const struct fg_rule_cache *rc,
+                                               const void *key, size_t len,
+                                               struct fg_rule_cache *buf);
+
+/* The parameters a check of @key applies: the rule's own unless the rule
+ * has overrides (one bit of its private copy: nothing else is read). */
+static inline const struct fg_rule_cache *
+fg__rule_key(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+             const void *key, size_t len, struct fg_rule_cache *buf)
+{
+	if (__builtin_expect(!(rc->flags & FG__RULE_OVERRIDES), 1))
+		return rc;
+	return fg__override_apply(c, idx, rc, key, len, buf);
+}
+
+/* The override in effect for (@idx, @key): its exact entry, else its
+ * longest prefix entry; 1 with *@out, or 0. */
+static inline int fg__override_get(fg_client *c, unsigned idx, const void *key,
+                                   size_t len, struct fg_ovr_entry *out)
+{
+	return fg__ovr_lookup(c->seg.ovr, c->seg.tbl.seed, idx, key, len, out);
+}
+
+/* The owner's (lib/ovrset.c): make @e (rule, kind, key, capacity, rate, period,
+ * tier; the rest is computed) the override of its (rule, kind, key).  0, or
+ * FG_EINVAL, FG_ERULE (no rate fg_rule_set() takes), FG_ENORULE,
+ * FG_EKIND (an in-flight rule), FG_ENOMEM (the table has no room near
+ * its home), or the lock's error. */
+int fg__override_set(fg_client *c, const struct fg_ovr_entry *e);
+
+/* The owner's: remove the override of (@idx, @kind, @key): 1 removed, 0
+ * none, or FG_EINVAL or the lock's error. */
+int fg__override_remove(fg_client *c, unsigned idx, unsigned kind,
+                        const void *key, size_t len);
+
+/* The next live override from *@cursor (0 to start): 1 with *@out, 0 at
+ * the end. */
+static inline int fg__override_next(fg_client *c, unsigned *cursor,
+                                    struct fg_ovr_entry *out)
+{
+	return fg__ovr_next(c->seg.ovr, cursor, out);
+}
+
 /*
  * Find the bucket of (@idx, @key), whose hash is @h, inserting it if it is
  * absent and making room as a check does when there is none (at @now),
@@ -177,10 +231,12 @@ int fg__release_at(fg_client *c, fg_lease *lease, uint64_t now);
 /* The argument checks of a call on (@rule, @key, @cost), as fg_allow()
  * makes them: the rule's index, with *@len and *@rc set, or the error.
  * @kind: 0 for a rule of tokens, FG__RULE_IN_FLIGHT for one of leases
- * (whose cost is not checked); FG_EKIND for a rule of the other kind. */
+ * (whose cost is not checked); FG_EKIND for a rule of the other kind.
+ * *@rc is the key's parameters (an override's in *@buf). */
 static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
                                 unsigned kind, uint32_t cost, size_t *len,
-                                const struct fg_rule_cache **rc)
+                                const struct fg_rule_cache **rc,
+                                struct fg_rule_cache *buf)
 {
 	int idx, r = fg__key_args(c, rule, key, len);
 
@@ -194,6 +250,7 @@ static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
 		return FG_ENORULE;
 	if (((*rc)->flags & (FG__RULE_IN_FLIGHT | FG__RULE_STRICT)) != kind)
 		return FG_EKIND;
+	*rc = fg__rule_key(c, (unsigned)idx, *rc, key, *len, buf);
 	if (kind == 0 && (cost == 0 || cost > (*rc)->capacity))
 		return FG_ECOST;
 	return idx;

@@ -209,13 +209,15 @@ int fg_acquire(fg_client *c, const char *rule, const char *key, fg_lease *lease,
                fg_decision *d)
 {
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf; /* unused: in-flight rules take none */
 	size_t len;
 	int idx;
 
 	if (lease == NULL)
 		return FG_EINVAL;
 	memset(lease, 0, sizeof *lease);
-	idx = fg__call_args(c, rule, key, FG__RULE_IN_FLIGHT, 0, &len, &rc);
+	idx =
+	    fg__call_args(c, rule, key, FG__RULE_IN_FLIGHT, 0, &len, &rc, &buf);
 	if (idx < 0)
 		return idx;
 	return fg__acquire_at(c, (unsigned)idx, rc, key, len, fg__now_ns(),

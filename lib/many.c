@@ -81,6 +81,7 @@ struct item {
 	const struct fg__triple *in;
 	const struct fg_rule_cache *rc;
 	const struct fg_win *win; /* a window rule's, else NULL (GCRA) */
+	struct fg_rule_cache ovr; /* rc, when the key has an override */
 	uint64_t h;
 	struct fg_ref ref;
 	struct fg_pair p; /* the bucket's pair as last read or left */
@@ -434,7 +435,8 @@ static void item_init(fg_client *c, struct item *it,
                       const struct fg__triple *in, unsigned pos, int reserve)
 {
 	it->in = in;
-	it->rc = &c->rc[in->rule];
+	it->rc = fg__rule_key(c, in->rule, &c->rc[in->rule], in->key, in->len,
+	                      &it->ovr);
 	it->win = it->rc->flags & FG__RULE_WINDOWS ? &c->win[in->rule] : NULL;
 	it->pos = pos;
 	it->held = 0;
@@ -509,8 +511,10 @@ int fg__reserve_many(fg_client *c, const struct fg__triple *in, unsigned n,
 static int triple(fg_client *c, const fg_triple *ck, struct fg__triple *t)
 {
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	size_t len;
-	int idx = fg__call_args(c, ck->rule, ck->key, 0, ck->cost, &len, &rc);
+	int idx =
+	    fg__call_args(c, ck->rule, ck->key, 0, ck->cost, &len, &rc, &buf);
 
 	if (idx < 0)
 		return idx;

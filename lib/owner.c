@@ -189,9 +189,8 @@ enum fg__rule_bad fg__rule_check(const fg_rule *rule, uint64_t *interval_ns)
 	return tokens_check(rule, interval_ns);
 }
 
-/* Write @p as rule @idx's next live copy (caller holds the owner lock). */
-static void params_publish(fg_client *c, unsigned idx,
-                           const struct fg_rule_params *p)
+void fg__params_publish(fg_client *c, unsigned idx,
+                        const struct fg_rule_params *p)
 {
 	struct fg_rule_rec *r = &c->seg.rules[idx];
 	uint64_t s = uatomic_read(&r->seq);
@@ -261,7 +260,7 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		memset(c->seg.rules[idx].name, 0,
 		       sizeof c->seg.rules[idx].name);
 		memcpy(c->seg.rules[idx].name, rule->name, strlen(rule->name));
-		params_publish(c, (unsigned)idx, &p);
+		fg__params_publish(c, (unsigned)idx, &p);
 		/* a new rule's share: the default (fg_rule_share_set) */
 		uatomic_set(&c->seg.rules[idx].slot_quota,
 		            fg__quota_of(fg__table_nslots(&c->seg.tbl),
@@ -272,7 +271,12 @@ int fg_rule_set(fg_client *c, const fg_rule *rule)
 		r = FG_EKIND; /* its buckets hold another kind of state */
 		goto out;
 	} else {
-		params_publish(c, (unsigned)idx, &p);
+		const struct fg_rule_rec *rec = &c->seg.rules[idx];
+
+		/* overrides stay with the rule (lib/ovrset.c) */
+		p.flags |= rec->params[uatomic_read(&rec->seq) & 1].flags &
+		           FG__RULE_OVERRIDES;
+		fg__params_publish(c, (unsigned)idx, &p);
 	}
 	default_set(c, (unsigned)idx, (rule->flags & FG_RULE_DEFAULT) != 0);
 out:
@@ -300,7 +304,7 @@ int fg_rule_remove(fg_client *c, const char *name)
 	rec = &c->seg.rules[idx];
 	memcpy(&p, &rec->params[uatomic_read(&rec->seq) & 1], sizeof p);
 	p.flags &= ~FG__RULE_ACTIVE;
-	params_publish(c, (unsigned)idx, &p);
+	fg__params_publish(c, (unsigned)idx, &p);
 	default_set(c, (unsigned)idx, 0);
 out:
 	fg__seg_unlock(&c->seg);
@@ -335,7 +339,7 @@ int fg_rule_get(fg_client *c, uint32_t index, fg_rule_info *out)
 		out->lease_ms = p.period_ms;
 		out->period_ms = 0;
 	}
-	out->flags = rc->flags & ~FG__RULE_ACTIVE;
+	out->flags = rc->flags & ~(FG__RULE_ACTIVE | FG__RULE_OVERRIDES);
 	if (uatomic_read(&c->seg.tbl.hdr->default_rule) == index + 1)
 		out->flags |= FG_RULE_DEFAULT;
 	out->interval_ns = rc->interval_ns;

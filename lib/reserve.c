@@ -107,13 +107,14 @@ int fg_reserve(fg_client *c, const char *rule, const char *key, uint32_t cost,
                uint64_t *delay_ns, fg_decision *d)
 {
 	const struct fg_rule_cache *rc;
+	struct fg_rule_cache buf;
 	size_t len;
 	int idx;
 
 	if (delay_ns == NULL)
 		return FG_EINVAL;
 	*delay_ns = 0;
-	idx = fg__call_args(c, rule, key, 0, cost, &len, &rc);
+	idx = fg__call_args(c, rule, key, 0, cost, &len, &rc, &buf);
 	if (idx < 0)
 		return idx;
 	return fg__reserve_at(c, (unsigned)idx, rc, key, len, cost,

@@ -9,13 +9,13 @@
  * naturally aligned.  This header is the only place the layout is described;
  * change anything here and bump FG_LAYOUT_VERSION.
  *
- *   0            4096          69632        dirty_off+   blocks_off
- *   +------------+-------------+------------+------------------------------+
- *   | header     | rule table  | dirty map  | blocks: nblocks x 832 B      |
- *   | 0: identity| 255 x 256 B | 1 bit a    |                              |
- *   | 128: names |             | block,     |                              |
- *   | 256: counts|             | pages      |                              |
- *   +------------+-------------+------------+------------------------------+
+ *   0            4096          69632        1122304    dirty_off+ blocks_off
+ *   +------------+-------------+------------+----------+--------------------+
+ *   | header     | rule table  | overrides  | dirty map| blocks: nblocks x  |
+ *   | 0: identity| 255 x 256 B | 4 KiB +    | 1 bit a  | 832 B              |
+ *   | 128: names |             | 4096 x     | block,   |                    |
+ *   | 256: counts|             | 256 B      | pages    |                    |
+ *   +------------+-------------+------------+----------+--------------------+
  *
  *   one block (832 B = 13 cache lines, 16 slots):
  *   +--------------------------------------------------------------------+
@@ -73,17 +73,28 @@
  * after the owner's harvest cleared it (shm/scan.c): the harvest visits
  * those blocks only.
  *
+ * Overrides (shm/override.c) are capacities and rates of single keys or
+ * key prefixes of a rule, in a region of fixed size between the rules and
+ * the dirty map: a page of prefix-length masks, a word a rule, then 4096
+ * entries of 256 bytes in one open-addressing table keyed by (rule, kind,
+ * key) with the segment's secret seed.  An entry is double-buffered like
+ * a rule's parameters (seq, then the live copy e[seq & 1]).  A rule that
+ * has any override carries FG__RULE_OVERRIDES in its parameters' flags:
+ * a check of a rule without it reads nothing of the region.
+ *
  * Version 6 gave a rule's parameters a penalty (lib/penalty.c): N
  * denials within T block a key for B, which made them 48 bytes (params[1]
  * moved from offset 40 to 56), and counted the blocks in the first word of
  * what had been the padding of a rule record's last line.  A key's count
  * of recent denials is a bucket of the same rule under a key no caller can
- * give (a NUL, then the key's bytes).  It also added rules of the window
+ * give (a NUL, then the key's bytes).  It added rules of the window
  * algorithms (FG__RULE_FIXED_WINDOW, FG__RULE_SLIDING_WINDOW): their
  * buckets keep a window's counts where tat would be (shm/window.h), and
- * are refilled once their windows passed.  A version 5 client would read
- * the second copy of the parameters at the wrong offset, and window counts
- * as a time.
+ * are refilled once their windows passed.  And it added the override
+ * region, which moved the dirty map and the blocks (dirty_off, in the
+ * identity, says where), and the flag FG__RULE_OVERRIDES.  A version 5
+ * client would read the second copy of the parameters at the wrong
+ * offset, window counts as a time, and ignore every override.
  *
  * Version 5 gave each rule a quota of slots (shm/quota.c): the slots its
  * buckets hold, counted by the inserters and evictors themselves, the
@@ -111,7 +122,7 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 6u /* 6: penalty box, window algorithms */
+#define FG_LAYOUT_VERSION 6u /* 6: penalty, windows, overrides */
 
 #define FG_HDR_SIZE        4096u
 #define FG_RULE_SIZE       256u
@@ -187,8 +198,9 @@ struct fg_seg_hdr {
 #define FG__RULE_FIXED_WINDOW   0x80u
 
 /* penalty_* set: denials block a key (lib/penalty.c) */
-#define FG__RULE_PENALTY 0x100u
-#define FG__RULE_STRICT  0x400u /* admitted by floodgated via Redis */
+#define FG__RULE_PENALTY   0x100u
+#define FG__RULE_OVERRIDES 0x200u /* has overrides (shm/override.h) */
+#define FG__RULE_STRICT    0x400u /* admitted by floodgated via Redis */
 
 /* Flags a reader of this version knows; any other makes the rule absent
  * to it (a rule of a kind it would misread).  FG__RULE_STRICT came
@@ -197,7 +209,8 @@ struct fg_seg_hdr {
 #define FG__RULE_KNOWN                                                         \
 	(FG__RULE_ACTIVE | FG__RULE_GLOBAL | FG__RULE_FAIL_CLOSED |            \
 	 FG__RULE_SHADOW | FG__RULE_IN_FLIGHT | FG__RULE_SLIDING_WINDOW |      \
-	 FG__RULE_FIXED_WINDOW | FG__RULE_PENALTY | FG__RULE_STRICT)
+	 FG__RULE_FIXED_WINDOW | FG__RULE_PENALTY | FG__RULE_OVERRIDES |       \
+	 FG__RULE_STRICT)
 
 /* A window rule admits rate tokens a window of period_ms, its capacity
  * equal to its rate, and has no delay (shm/window.h).
@@ -238,6 +251,52 @@ struct fg_rule_rec {
 	uint64_t over_quota;       /* of table_full: for the quota */
 	uint64_t penalties;        /* blocks imposed (lib/penalty.c) */
 	uint8_t pad2[FG_RULE_SIZE - 248];
+};
+
+/* Overrides: the region (shm/override.h). */
+#define FG_OVR_SLOTS     4096u
+#define FG_OVR_SLOT_SIZE 256u
+#define FG_OVR_HEAD      4096u /* prefix-length masks, a page */
+#define FG_OVR_BYTES     (FG_OVR_HEAD + FG_OVR_SLOTS * FG_OVR_SLOT_SIZE)
+#define FG_OVR_TIER_MAX  15u /* a tier's name, NUL-padded to 16 */
+
+/* fg_ovr_entry.state */
+#define FG_OVR_EMPTY 0u /* never used: ends a probe */
+#define FG_OVR_LIVE  1u
+#define FG_OVR_FREE  2u /* removed: reusable, does not end a probe */
+/* fg_ovr_entry.kind */
+#define FG_OVR_PREFIX 0x1u /* the key is a prefix (else the whole key) */
+#define FG_OVR_RUNTIME                                                         \
+	0x2u /* set at run time (floodgate override), not                      \
+	      * by the config: kept in snapshots */
+
+/* One copy of an override: a rule's capacity and rate for one key. */
+struct fg_ovr_entry {
+	uint8_t state;  /* FG_OVR_* */
+	uint8_t rule;   /* index */
+	uint8_t keylen; /* 1..FG_SLOT_KEY_MAX */
+	uint8_t kind;   /* FG_OVR_PREFIX | FG_OVR_RUNTIME */
+	uint32_t capacity;
+	uint64_t interval_ns; /* ceil(period / rate) */
+	uint32_t rate;
+	uint32_t period_ms;
+	uint8_t key[FG_SLOT_KEY_MAX];   /* zero-padded */
+	char tier[FG_OVR_TIER_MAX + 1]; /* NUL-padded; "" for none */
+};
+
+struct fg_ovr_slot {
+	uint64_t seq; /* live copy: e[seq & 1] */
+	struct fg_ovr_entry e[2];
+	uint8_t pad[FG_OVR_SLOT_SIZE - 8 - 2 * 104];
+} __attribute__((aligned(64)));
+
+struct fg_ovr_region {
+	/* bit L-1 of prefix_lens[rule]: the rule may have a prefix of L
+	 * bytes (set before such an entry goes live, cleared after the last
+	 * goes) */
+	uint64_t prefix_lens[FG_MAX_RULES + 1];
+	uint8_t pad[FG_OVR_HEAD - 8 * (FG_MAX_RULES + 1)];
+	struct fg_ovr_slot s[FG_OVR_SLOTS];
 };
 
 /* A slot's state: the low 3 bits of its tag (shm/table.c). */
@@ -339,6 +398,11 @@ _Static_assert(offsetof(struct fg_block, cold) == 64 + 16 * FG_SLOT_SIZE,
 _Static_assert(sizeof(struct fg_block) == FG_BLOCK_SIZE, "block size");
 _Static_assert(FG_BLOCK_SIZE % 64 == 0, "blocks start on a line");
 _Static_assert(FG_BLOCK_SLOTS == 2 * FG_GROUP_SLOTS, "two groups a block");
+_Static_assert(sizeof(struct fg_ovr_entry) == 104, "override copy");
+_Static_assert(sizeof(struct fg_ovr_slot) == FG_OVR_SLOT_SIZE, "override");
+_Static_assert(offsetof(struct fg_ovr_region, s) == FG_OVR_HEAD, "masks");
+_Static_assert(sizeof(struct fg_ovr_region) == FG_OVR_BYTES, "region");
+_Static_assert((FG_OVR_SLOTS & (FG_OVR_SLOTS - 1)) == 0, "a power of 2");
 _Static_assert((FG_AUX_CLEAN & FG_AUX_TOKEN) == 0, "a clean bit is no token");
 _Static_assert(FG_SLOT_KEY_INLINE + 2 * FG_SLOT_SIZE >= FG_SLOT_KEY_MAX,
                "two EXT slots hold the longest key");

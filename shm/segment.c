@@ -44,7 +44,8 @@
 #define PAGE           4096u
 #define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
 #define RULES_BYTES    ((uint64_t)FG_MAX_RULES * FG_RULE_SIZE)
-#define DIRTY_OFF      ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
+#define OVR_OFF        ALIGN_UP((uint64_t)FG_HDR_SIZE + RULES_BYTES, PAGE)
+#define DIRTY_OFF      (OVR_OFF + FG_OVR_BYTES)
 /* Beyond this a segment is a mistake, not a configuration (1 TiB). */
 #define SEG_SIZE_MAX (UINT64_C(1) << 40)
 
@@ -182,6 +183,7 @@ void fg__seg_use(struct fg_seg *seg, void *base, const struct fg_seg_hdr *hdr,
 	seg->tbl.blocks =
 	    (struct fg_block *)(void *)((uint8_t *)base + hdr->blocks_off);
 	seg->tbl.dirty = (uint64_t *)(void *)((uint8_t *)base + hdr->dirty_off);
+	seg->ovr = (struct fg_ovr_region *)(void *)((uint8_t *)base + OVR_OFF);
 	seg->tbl.nblocks = hdr->nblocks;
 	seg->tbl.seed[0] = hdr->hash_seed[0];
 	seg->tbl.seed[1] = hdr->hash_seed[1];

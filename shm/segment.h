@@ -31,6 +31,7 @@ struct fg_seg {
 	size_t size;
 	struct fg_table tbl;
 	struct fg_rule_rec *rules;
+	struct fg_ovr_region *ovr; /* overrides (shm/override.h) */
 	uint64_t capacity;
 	uint8_t ident[FG_IDENT_SIZE]; /* the identity as validated */
 	char path[FG_SEG_PATH_MAX + 16];

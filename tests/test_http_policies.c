@@ -120,3 +120,20 @@ Test(http_policies, a_bad_list_is_400_and_consumes_nothing)
 	cr_expect_eq(left("r5", "walt"), 8);
 	stop();
 }
+
+/* A key's override (floodgate.conf(5)) is its capacity: the cost it may
+ * ask, and the tokens it has; another key keeps the rule's. */
+Test(http_policies, a_keys_override_sets_the_cost_it_may_ask)
+{
+	struct resp r;
+
+	start_on(NULL, "timeout 2s connections 4 per-address 4",
+	         RULES "override small key vip capacity 6 rate 6/1h\n");
+	post(&r, "/v1/allow?rule=small&key=vip&cost=5");
+	cr_assert_eq(r.status, 200, "%s", r.raw);
+	cr_expect_eq(left("small", "vip"), 1, "6 less 5");
+	post(&r, "/v1/allow?rule=small&key=bob&cost=5");
+	cr_expect_eq(r.status, 400, "above the rule's 3: %s", r.raw);
+	cr_expect_eq(left("small", "bob"), 3, "nothing taken");
+	stop();
+}

@@ -445,6 +445,6 @@ Test(quota, a_segment_of_layout_version_4_is_refused)
 	plant_old_segment("tests/fuzz/corpus/segment/v4-capacity-1-full", path);
 	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION);
 	cr_expect_null(w);
-	cr_expect_geq(FG_LAYOUT_VERSION, 5);
+	cr_expect_geq(FG_LAYOUT_VERSION, 5, "quotas came with 5");
 	cr_expect_eq(fg_unlink(name), 0, "a segment of any version");
 }

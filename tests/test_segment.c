@@ -138,7 +138,7 @@ static uint64_t expected_size(uint64_t capacity)
 	uint64_t blocks = (capacity + 13) / 14;
 	uint64_t map = ((blocks + 63) / 64 * 8 + 4095) / 4096 * 4096;
 
-	return 4096 + 65536 + map + blocks * FG_BLOCK_SIZE;
+	return 4096 + 65536 + FG_OVR_BYTES + map + blocks * FG_BLOCK_SIZE;
 }
 
 Test(segment, created_segment_is_attachable_and_shares_buckets)
@@ -157,7 +157,7 @@ Test(segment, created_segment_is_attachable_and_shares_buckets)
 	cr_assert_eq(st.nslots, 2 * FG_BLOCK_SLOTS, "16 keys: 2 blocks");
 	cr_assert_eq(file_size(shm_path(test_segment("attach"))),
 	             expected_size(16),
-	             "header, rule table, dirty map, blocks");
+	             "header, rule table, overrides, dirty map, blocks");
 	assert_no_tmp_files(test_segment("attach"));
 	fg_close(w);
 	fg_close(c);

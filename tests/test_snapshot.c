@@ -292,7 +292,7 @@ Test(snapshot, a_window_record_whose_window_has_passed_is_skipped)
 	struct fgd_snap_bucket rec = {.rule = "fw",
 	                              .key = "k",
 	                              .key_len = 1,
-	                              .window = FGD_SNAP_WINDOW,
+	                              .kind = FGD_SNAP_WINDOW,
 	                              .debt_ns = 1,
 	                              .cur = 5};
 	struct fgd_snap_body body = {.nbuckets = 1};

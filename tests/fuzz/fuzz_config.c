@@ -16,7 +16,11 @@
  *  - "a config that parses is one the library accepts at publish": each
  *    rule passes rule_publishable(), a restatement of what fg_rule_set()
  *    (lib/owner.c) refuses, rules of tokens and in-flight rules alike,
- *    and at most one rule is the default.
+ *    and at most one rule is the default;
+ *  - each override names a rule of tokens of the config, a key of 1..64
+ *    bytes, and a capacity and rate the library takes (ns per token
+ *    nonzero, burst within FG_TAU_MAX), at most once per (rule, kind,
+ *    key); a tier's name is terminated and names a tier of the config.
  */
 #include <string.h>
 
@@ -95,6 +99,53 @@ static void check_redis(const struct fgd_config *cfg)
 		FUZZ_ASSERT(r->host[0] != '\0' && r->port >= 1);
 }
 
+static void check_override(const struct fgd_config *cfg,
+                           const struct fgd_override *o)
+{
+	uint64_t period_ns = (uint64_t)o->period_ms * 1000000u, t;
+	size_t j;
+
+	FUZZ_ASSERT(TERMINATED(o->rule) && TERMINATED(o->tier));
+	FUZZ_ASSERT(o->keylen >= 1 && o->keylen <= FG_KEY_MAX);
+	FUZZ_ASSERT(o->prefix <= 1);
+	FUZZ_ASSERT(o->capacity >= 1 && o->rate >= 1 && o->rate <= period_ns);
+	t = (period_ns + o->rate - 1) / o->rate;
+	FUZZ_ASSERT(o->capacity <= FG_TAU_MAX / t);
+	for (j = 0; j < cfg->nrules; j++)
+		if (strcmp(cfg->rules[j].name, o->rule) == 0)
+			break;
+	FUZZ_ASSERT(j < cfg->nrules &&
+	            !(cfg->rules[j].flags & FG_RULE_IN_FLIGHT));
+	if (o->tier[0] == '\0')
+		return;
+	for (j = 0; j < cfg->ov.ntiers; j++)
+		if (strcmp(cfg->ov.tiers[j].name, o->tier) == 0)
+			break;
+	FUZZ_ASSERT(j < cfg->ov.ntiers);
+}
+
+static void check_overrides(const struct fgd_config *cfg)
+{
+	size_t i, j;
+
+	FUZZ_ASSERT(cfg->ov.ntiers <= FGD_TIERS_MAX &&
+	            cfg->ov.noverrides <= FGD_OVERRIDES_MAX);
+	for (i = 0; i < cfg->ov.ntiers; i++)
+		FUZZ_ASSERT(TERMINATED(cfg->ov.tiers[i].name));
+	for (i = 0; i < cfg->ov.noverrides; i++) {
+		const struct fgd_override *o = &cfg->ov.overrides[i];
+
+		check_override(cfg, o);
+		for (j = 0; j < i; j++)
+			FUZZ_ASSERT(
+			    strcmp(o->rule, cfg->ov.overrides[j].rule) ||
+			    o->prefix != cfg->ov.overrides[j].prefix ||
+			    o->keylen != cfg->ov.overrides[j].keylen ||
+			    memcmp(o->key, cfg->ov.overrides[j].key,
+			           o->keylen) != 0);
+	}
+}
+
 static void check_config(const struct fgd_config *cfg)
 {
 	size_t i, j, ndefault = 0;
@@ -134,6 +185,7 @@ static void check_config(const struct fgd_config *cfg)
 			                   cfg->rules[j].name) != 0);
 	}
 	FUZZ_ASSERT(ndefault <= 1);
+	check_overrides(cfg);
 	check_redis(cfg);
 }
 
@@ -157,6 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(err[0] == '\0');
 	check_config(&cfg);
 	fgd_config_free(&cfg);
-	FUZZ_ASSERT(cfg.peers == NULL && cfg.rules == NULL);
+	FUZZ_ASSERT(cfg.peers == NULL && cfg.rules == NULL &&
+	            cfg.ov.tiers == NULL && cfg.ov.overrides == NULL);
 	return 0;
 }

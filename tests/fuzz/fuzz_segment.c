@@ -17,8 +17,9 @@
  *
  * Oracle: what map_validated() (shm/segment.c) and the table go on to
  * trust about a header that validated: the sizes and offsets are the
- * compiled-in ones, the rule table, the dirty map and the blocks fit in
- * the file in that order with no overflow, the file is exactly seg_size,
+ * compiled-in ones, the rule table, the override region (at the page
+ * after the rules: segment.c), the dirty map and the blocks fit in the
+ * file in that order with no overflow, the file is exactly seg_size,
  * the map has a bit for every block, and there are at least as many
  * slots as keys.
  */
@@ -51,6 +52,8 @@ static void check_valid(const struct fg_seg_hdr *h, uint64_t file_size)
 	FUZZ_ASSERT(h->seg_size == file_size);
 	rules_end = h->rules_off + (uint64_t)h->max_rules * h->rule_size;
 	FUZZ_ASSERT(rules_end <= h->dirty_off && h->dirty_off % 4096 == 0);
+	FUZZ_ASSERT((rules_end + 4095) / 4096 * 4096 + FG_OVR_BYTES <=
+	            h->dirty_off);
 	FUZZ_ASSERT(h->nblocks >= 1 &&
 	            h->nblocks <= h->seg_size / FG_BLOCK_SIZE);
 	FUZZ_ASSERT(h->dirty_off + (h->nblocks + 63) / 64 * 8 <= h->blocks_off);

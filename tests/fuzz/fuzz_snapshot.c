@@ -10,15 +10,17 @@
  * under its own.
  *
  * Oracle: a header that passes promises exactly what the restore goes on
- * to rely on: the version (4, or 3 without window buckets: versions 1
- * and 2 had no MAC and are refused) and record size are this daemon's,
+ * to rely on: the version (4, or 3 read as 4 of GCRA buckets only:
+ * versions 1 and 2 had no MAC and are refused) and record size are this
+ * daemon's,
  * and the file
  * holds the header and exactly nbuckets + nremote records, with no
  * overflow on the way; a bucket (or a version 1 mark) that passes has a
  * NUL-terminated, NUL-padded rule name of 1..31 bytes and a key of 1..64
- * bytes, and counts of a window only under version 4; a mark that passes has an
- * id, an origin, and a count above its floor.  A file whose MAC holds under KEY
- * holds under no other key.
+ * bytes, and is a bucket, a window's counts (version 4 only) or an
+ * override (version 4 only) with a nonzero capacity, rate and period and
+ * no debt; a mark that passes has an id, an origin, and a count above
+ * its floor.  A file whose MAC holds under KEY holds under no other key.
  */
 #include <sodium.h>
 #include <string.h>
@@ -31,14 +33,19 @@ static void check_rec_valid(const struct fgd_snap_hdr *h,
 {
 	size_t len = strnlen(r->rule, sizeof r->rule), i;
 
-	/* a window's counts: of a known kind, in a version that has them */
-	FUZZ_ASSERT(r->window == 0 ||
-	            (r->window == FGD_SNAP_WINDOW &&
-	             h->version == FGD_SNAP_VERSION && r->debt_ns > 0));
+	/* a window's counts: in a version that has them */
+	FUZZ_ASSERT(r->kind != FGD_SNAP_WINDOW ||
+	            (h->version == FGD_SNAP_VERSION && r->debt_ns > 0));
 	FUZZ_ASSERT(len >= 1 && len < sizeof r->rule);
 	for (i = len; i < sizeof r->rule; i++)
 		FUZZ_ASSERT(r->rule[i] == '\0');
 	FUZZ_ASSERT(r->key_len >= 1 && r->key_len <= FG_KEY_MAX);
+	FUZZ_ASSERT(r->kind == FGD_SNAP_BUCKET || r->kind == FGD_SNAP_WINDOW ||
+	            r->kind == FGD_SNAP_OVERRIDE);
+	if (r->kind == FGD_SNAP_OVERRIDE)
+		FUZZ_ASSERT(h->version == 4 && r->debt_ns == 0 &&
+		            r->capacity != 0 && r->rate != 0 &&
+		            r->period_ms != 0 && r->prefix <= 1);
 }
 
 static void check_mark_valid(const struct fgd_snap_mark *m)
