@@ -6,8 +6,8 @@
 # fg_apache_conf DIR PORT SEGMENT SERVERS [LOCATIONS]: print a configuration
 # with ServerRoot, logs, pid file and mutexes in DIR, listening on
 # 127.0.0.1:PORT, DocumentRoot DIR/htdocs, SERVERS to 4*SERVERS prefork
-# children (with FG_APACHE_MPM=event: two children of 2*SERVERS threads,
-# the threaded MPM), mod_floodgate ($mod) on SEGMENT, then LOCATIONS
+# children (with FG_APACHE_MPM=event: two to four children of 2*SERVERS
+# threads, the threaded MPM), mod_floodgate ($mod) on SEGMENT, then LOCATIONS
 # verbatim.
 # Under root the children run as nobody (DIR must be readable by them).
 # Needs $moddir (Apache's module directory) and $mod.
@@ -59,12 +59,12 @@ fg_apache_mpm() {
 		cat <<CONF
 LoadModule mpm_event_module $moddir/mod_mpm_event.so
 StartServers 2
-ServerLimit 2
+ServerLimit 4
 ThreadLimit $t
 ThreadsPerChild $t
-MaxRequestWorkers $((t * 2))
-MinSpareThreads $t
-MaxSpareThreads $((t * 2))
+MaxRequestWorkers $((t * 4))
+MinSpareThreads 1
+MaxSpareThreads $((t * 4))
 CONF
 	else
 		cat <<CONF
