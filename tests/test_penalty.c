@@ -428,6 +428,97 @@ Test(penalty, four_processes_make_one_block_and_none_is_admitted_during_it)
 	pol_destroy(c);
 }
 
+/* ------------------------------------------------------------- kills */
+
+#define KL_PROCS  4u
+#define KL_KEYS   16u
+#define KL_ROUNDS 20u
+#define KL_T_MS   200u /* the penalty's window: its tally refills a denial */
+#define KL_B_MS   100u /* the block: short, so that keys block again */
+
+/* Checks of random keys until killed (or the deadline: a hang). */
+static int kl_worker(void *arg, unsigned i)
+{
+	uint64_t rng = (uint64_t)getpid() << 16 | (i + 1);
+	uint64_t end = fg__now_ns() + WORKER_DEADLINE_NS;
+	fg_client *c;
+	char key[16];
+
+	(void)arg;
+	if (fg_open(pol_segment, 0, &c) != 0)
+		return WX_OPEN;
+	while (fg__now_ns() < end) {
+		snprintf(key, sizeof key, "k%u",
+		         (unsigned)(xorshift(&rng) % KL_KEYS));
+		if (fg_allow(c, "api", key, 1, NULL) < 0)
+			return WX_ERROR;
+	}
+	return WX_DEADLINE;
+}
+
+/* Whether @key gets blocked within 3 s of denials 5 ms apart (a block:
+ * a wait beyond the hour's token); *@admitted counts what was not
+ * denied (nothing, once the workers took the key's token of the hour). */
+static int kl_blocks(fg_client *c, const char *key, unsigned *admitted)
+{
+	uint64_t end = fg__now_ns() + 3 * SEC;
+	fg_decision d;
+
+	while (fg__now_ns() < end) {
+		int r = fg_allow(c, "api", key, 1, &d);
+
+		cr_assert_geq(r, 0, "%s: %s", key, fg_strerror(r));
+		*admitted += (unsigned)r;
+		if (r == 0 && d.retry_after_ms > HOUR_MS)
+			return 1;
+		usleep(5000); /* the tally refills with time, one every T */
+	}
+	return 0;
+}
+
+/* A worker killed between the tally's last token and the block loses
+ * that block (libfloodgate(3), CAVEATS), and nothing more: whatever
+ * instant the kills land, every key blocks again within T of more
+ * denials, none is admitted beyond its rule, and the table stays sound. */
+Test(penalty, workers_killed_mid_check_leave_every_key_able_to_block)
+{
+	fg_client *c = pol_create("kill", 1000);
+	fg_rule r = {.name = "api",
+	             .capacity = 1,
+	             .rate = 1,
+	             .period_ms = HOUR_MS,
+	             .flags = FG_RULE_PENALTY,
+	             .penalty_denials = N_DENIALS,
+	             .penalty_window_ms = KL_T_MS,
+	             .penalty_block_ms = KL_B_MS};
+	uint64_t rng = fg__now_ns() | 1;
+	pid_t pids[KL_PROCS];
+	unsigned round, k, i, admitted = 0;
+	char key[16];
+
+	cr_assert_eq(fg_rule_set(c, &r), 0);
+	for (round = 0; round < KL_ROUNDS; round++) {
+		for (i = 0; i < KL_PROCS; i++)
+			pids[i] = spawn(kl_worker, NULL, i);
+		kill_each(pids, KL_PROCS, &rng, 20000);
+	}
+	cr_expect_gt(blocks(c), 0, "the workers blocked keys");
+	cr_assert_geq(fg_reap(c, 0), 0);
+	for (k = 0; k < KL_KEYS; k++) {
+		struct fg_slot_view v;
+		unsigned before = admitted;
+
+		snprintf(key, sizeof key, "k%u", k);
+		cr_assert(bucket_of(c, "api", key, &v), "%s never checked",
+		          key);
+		cr_expect(kl_blocks(c, key, &admitted), "%s never blocked",
+		          key);
+		cr_expect_eq(admitted, before,
+		             "%s admitted past its token of the hour", key);
+	}
+	pol_destroy(c);
+}
+
 /* ------------------------------------------------------ floodgate.conf */
 
 Test(penalty, the_config_penalty_reaches_the_segment)
