@@ -52,19 +52,26 @@ import weakref
 __all__ = [
     "Client", "Owner", "Decision", "Error", "load_library", "diagnose",
     "strerror", "KEY_MAX", "DECISION_SHADOW", "DECISION_UNTRACKED",
-    "RULE_GLOBAL", "RULE_FAIL_CLOSED", "RULE_SHADOW", "RULE_DEFAULT",
-    "RULE_IN_FLIGHT", "Lease", "TRIPLES_MAX", "RATELIMIT_MAX",
+    "DECISION_FALLBACK", "RULE_GLOBAL", "RULE_FAIL_CLOSED", "RULE_SHADOW",
+    "RULE_DEFAULT", "RULE_IN_FLIGHT", "RULE_SLIDING_WINDOW",
+    "RULE_FIXED_WINDOW", "RULE_PENALTY", "RULE_STRICT",
+    "SLIDING_WINDOW_MAX", "Lease", "TRIPLES_MAX", "RATELIMIT_MAX",
 ]
 
 KEY_MAX = 64
 DECISION_SHADOW = 0x1
 DECISION_UNTRACKED = 0x2
+DECISION_FALLBACK = 0x4
 RULE_GLOBAL = 0x02
 RULE_FAIL_CLOSED = 0x04
 RULE_SHADOW = 0x08
 RULE_DEFAULT = 0x10
 RULE_IN_FLIGHT = 0x20
+RULE_SLIDING_WINDOW = 0x40
+RULE_FIXED_WINDOW = 0x80
 RULE_PENALTY = 0x100
+RULE_STRICT = 0x400
+SLIDING_WINDOW_MAX = 1048575
 TRIPLES_MAX = 8
 RATELIMIT_MAX = 80
 CREATE_REPLACE = 0x1
@@ -192,6 +199,11 @@ class Decision:
     @property
     def untracked(self):
         return bool(self.flags & DECISION_UNTRACKED)
+
+    @property
+    def fallback(self):
+        """A strict rule's on-redis-down policy answered."""
+        return bool(self.flags & DECISION_FALLBACK)
 
     @property
     def retry_after(self):

@@ -186,6 +186,22 @@ class TestBinding(SegmentCase):
             self.assertGreater(d.retry_after_ms, 3600000 + 29000)
             self.assertEqual(c.rule("p")["penalties"], 1)
 
+    def test_window_rules_admit_their_rate_a_window(self):
+        self.owner.set_rule("fw", 3, 3, 3600000, floodgate.RULE_FIXED_WINDOW)
+        self.owner.set_rule("sw", 2, 2, 3600000,
+                            floodgate.RULE_SLIDING_WINDOW)
+        with floodgate.Client(self.seg) as c:
+            self.assertEqual([c.allow("fw", "k").allowed for _ in range(4)],
+                             [True, True, True, False])
+            self.assertEqual([c.allow("sw", "k").allowed for _ in range(3)],
+                             [True, True, False])
+            info = c.rule("fw")
+            self.assertTrue(info["flags"] & floodgate.RULE_FIXED_WINDOW)
+        with self.assertRaises(floodgate.Error) as cm:  # capacity != rate
+            self.owner.set_rule("bad", 2, 3, 1000,
+                                floodgate.RULE_FIXED_WINDOW)
+        self.assertEqual(cm.exception.code, floodgate.ERULE)
+
     def test_acquire_holds_a_place_until_release(self):
         self.owner.set_rule("c", 1, 0, 0, floodgate.RULE_IN_FLIGHT,
                             lease_ms=60000)
