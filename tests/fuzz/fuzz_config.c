@@ -16,7 +16,8 @@
  *  - "a config that parses is one the library accepts at publish": each
  *    rule passes rule_publishable(), a restatement of what fg_rule_set()
  *    (lib/owner.c) refuses, rules of tokens and in-flight rules alike,
- *    and at most one rule is the default;
+ *    window, strict and penalty rules too, and at most one rule is the
+ *    default;
  *  - each override names a rule of tokens of the config, a key of 1..64
  *    bytes, and a capacity and rate the library takes (ns per token
  *    nonzero, burst within FG_TAU_MAX), at most once per (rule, kind,
@@ -38,14 +39,57 @@ static int leases_publishable(const struct fgd_rule *r)
 	return r->capacity >= 1 && r->capacity <= 4095 && r->lease_ms >= 1 &&
 	       r->lease_ms <= 86400000u && r->rate == 0 && r->period_ms == 0 &&
 	       r->max_delay_ms == 0 &&
-	       !(r->flags & (FG_RULE_GLOBAL | FG_RULE_DEFAULT));
+	       !(r->flags & (FG_RULE_GLOBAL | FG_RULE_DEFAULT)) &&
+	       (r->flags & FG_RULE_PENALTY) == 0 &&
+	       (r->penalty_denials | r->penalty_window_ms |
+	        r->penalty_block_ms) == 0;
+}
+
+#define WINDOWS (FG_RULE_SLIDING_WINDOW | FG_RULE_FIXED_WINDOW)
+
+/* A window rule: one algorithm, its rate's N a window (capacity N), no
+ * delay or penalty, a sliding one's N within FG_SLIDING_WINDOW_MAX. */
+static int window_publishable(const struct fgd_rule *r)
+{
+	return (r->flags & WINDOWS) != WINDOWS && r->capacity == r->rate &&
+	       r->max_delay_ms == 0 && !(r->flags & FG_RULE_PENALTY) &&
+	       (!(r->flags & FG_RULE_SLIDING_WINDOW) ||
+	        r->rate <= FG_SLIDING_WINDOW_MAX);
+}
+
+/* A strict rule: decided by Redis alone, so of host scope, enforced, of
+ * GCRA, without a delay or penalty. */
+static int strict_publishable(const struct fgd_rule *r)
+{
+	return !(r->flags & (FG_RULE_GLOBAL | FG_RULE_SHADOW |
+	                     FG_RULE_IN_FLIGHT | WINDOWS | FG_RULE_PENALTY)) &&
+	       r->max_delay_ms == 0;
+}
+
+/* A penalty: the flag with its three fields, or neither; N denials in a
+ * window and a block that keep every sum of the bucket within FG_TAU_MAX
+ * and the block's tokens within 32 bits (lib/penalty.c). */
+static int penalty_publishable(const struct fgd_rule *r, uint64_t t)
+{
+	uint64_t w = (uint64_t)r->penalty_window_ms * 1000000u,
+	         b = (uint64_t)r->penalty_block_ms * 1000000u,
+	         tau = (uint64_t)r->capacity * t,
+	         delay = (uint64_t)r->max_delay_ms * 1000000u;
+
+	if (!(r->flags & FG_RULE_PENALTY))
+		return (r->penalty_denials | r->penalty_window_ms |
+		        r->penalty_block_ms) == 0;
+	return r->penalty_denials != 0 && w != 0 && b != 0 &&
+	       r->penalty_denials <= FG_TAU_MAX / w &&
+	       b <= FG_TAU_MAX - tau - delay && (tau + b) / t < UINT32_MAX;
 }
 
 static int rule_publishable(const struct fgd_rule *r)
 {
 	const uint32_t known = FG_RULE_GLOBAL | FG_RULE_FAIL_CLOSED |
 	                       FG_RULE_SHADOW | FG_RULE_DEFAULT |
-	                       FG_RULE_IN_FLIGHT;
+	                       FG_RULE_IN_FLIGHT | WINDOWS | FG_RULE_PENALTY |
+	                       FG_RULE_STRICT;
 	uint64_t period_ns = (uint64_t)r->period_ms * 1000000u, interval_ns;
 	size_t i, n;
 
@@ -63,6 +107,9 @@ static int rule_publishable(const struct fgd_rule *r)
 	}
 	if (r->flags & ~known)
 		return 0;
+	if (((r->flags & WINDOWS) && !window_publishable(r)) ||
+	    ((r->flags & FG_RULE_STRICT) && !strict_publishable(r)))
+		return 0;
 	if (r->flags & FG_RULE_IN_FLIGHT)
 		return leases_publishable(r);
 	if (r->capacity == 0 || r->rate == 0 || r->period_ms == 0 ||
@@ -71,7 +118,8 @@ static int rule_publishable(const struct fgd_rule *r)
 	interval_ns = (period_ns + r->rate - 1) / r->rate;
 	return r->capacity <= FG_TAU_MAX / interval_ns &&
 	       (uint64_t)r->max_delay_ms * 1000000u <=
-	           FG_TAU_MAX - r->capacity * interval_ns;
+	           FG_TAU_MAX - r->capacity * interval_ns &&
+	       penalty_publishable(r, interval_ns);
 }
 
 /* sync and redis-*: redis/conf.h */
