@@ -99,29 +99,54 @@ static void add_delay(zval *out, uint64_t delay_ns)
 	add_assoc_double(out, "delay", (double)delay_ns / 1e9);
 }
 
-/* {{{ floodgate_allow_many(array $checks): array */
-PHP_FUNCTION(floodgate_allow_many)
+/* floodgate_allow_many() and, with @reserve, floodgate_reserve_many():
+ * one list of checks, the decision, "which", and a reservation's delay. */
+static void many(zval *return_value, HashTable *checks, int reserve)
 {
 	fg_triple t[FG_TRIPLES_MAX];
-	HashTable *checks;
+	uint64_t delay_ns = 0;
 	unsigned which = 0;
 	fg_decision d;
 	fg_client *c;
 	int n, r;
 
+	if ((n = checks_in(checks, t)) < 0 || (c = fgphp_client()) == NULL)
+		return;
+	r = reserve ? fg_reserve_many(c, t, (unsigned)n, &delay_ns, &d, &which)
+	            : fg_allow_many(c, t, (unsigned)n, &d, &which);
+	if (r < 0) {
+		throw_many(r, t, n, which);
+		return;
+	}
+	fgphp_decision(return_value, c, r == 1, &d);
+	if (reserve)
+		add_delay(return_value, delay_ns);
+	add_assoc_long(return_value, "which", (zend_long)which);
+}
+
+/* {{{ floodgate_allow_many(array $checks): array */
+PHP_FUNCTION(floodgate_allow_many)
+{
+	HashTable *checks;
+
 	ZEND_PARSE_PARAMETERS_START(1, 1)
 	Z_PARAM_ARRAY_HT(checks)
 	ZEND_PARSE_PARAMETERS_END();
 
-	if ((n = checks_in(checks, t)) < 0 || (c = fgphp_client()) == NULL)
-		RETURN_THROWS();
-	r = fg_allow_many(c, t, (unsigned)n, &d, &which);
-	if (r < 0) {
-		throw_many(r, t, n, which);
-		RETURN_THROWS();
-	}
-	fgphp_decision(return_value, c, r == 1, &d);
-	add_assoc_long(return_value, "which", (zend_long)which);
+	many(return_value, checks, 0);
+}
+/* }}} */
+
+/* {{{ floodgate_reserve_many(array $checks): array */
+PHP_FUNCTION(floodgate_reserve_many)
+{
+	HashTable *checks;
+
+	ZEND_PARSE_PARAMETERS_START(1, 1)
+	Z_PARAM_ARRAY_HT(checks)
+	ZEND_PARSE_PARAMETERS_END();
+
+	many(return_value, checks, 1);
 }
 /* }}} */
 
@@ -153,34 +178,6 @@ PHP_FUNCTION(floodgate_reserve)
 	}
 	fgphp_decision(return_value, c, r == 1, &d);
 	add_delay(return_value, delay_ns);
-}
-/* }}} */
-
-/* {{{ floodgate_reserve_many(array $checks): array */
-PHP_FUNCTION(floodgate_reserve_many)
-{
-	fg_triple t[FG_TRIPLES_MAX];
-	uint64_t delay_ns = 0;
-	HashTable *checks;
-	unsigned which = 0;
-	fg_decision d;
-	fg_client *c;
-	int n, r;
-
-	ZEND_PARSE_PARAMETERS_START(1, 1)
-	Z_PARAM_ARRAY_HT(checks)
-	ZEND_PARSE_PARAMETERS_END();
-
-	if ((n = checks_in(checks, t)) < 0 || (c = fgphp_client()) == NULL)
-		RETURN_THROWS();
-	r = fg_reserve_many(c, t, (unsigned)n, &delay_ns, &d, &which);
-	if (r < 0) {
-		throw_many(r, t, n, which);
-		RETURN_THROWS();
-	}
-	fgphp_decision(return_value, c, r == 1, &d);
-	add_delay(return_value, delay_ns);
-	add_assoc_long(return_value, "which", (zend_long)which);
 }
 /* }}} */
 
