@@ -137,6 +137,15 @@ int fg__rule_index(fg_client *c, const char *name)
 	return rule_index_slow(c, name);
 }
 
+int fg__rule_index_hint(fg_client *c, const char *name, int *hint)
+{
+	/* a name, once given to an index, is never taken back */
+	if (*hint >= 0 && name_is(c, (unsigned)*hint, name))
+		return *hint;
+	*hint = fg__rule_index(c, name);
+	return *hint;
+}
+
 /* Whether @p are parameters this reader may use: of a kind it knows,
  * and of sizes no arithmetic of that kind overflows with. */
 static int flags_sane(const struct fg_rule_params *p)
@@ -666,6 +675,8 @@ int fg__client_new(struct fg_seg *seg, fg_client **out)
 	for (i = 0; i < FG_RECENT_RULES; i++)
 		c->recent[i] = -1;
 	c->recent_next = 1;
+	for (i = 0; i < FG_TRIPLES_MAX; i++)
+		c->many_hint[i] = -1;
 	for (i = 0; i < FG_MAX_RULES; i++)
 		c->rc[i].seq = UINT64_MAX; /* never a record's seq: re-read */
 	*out = c;

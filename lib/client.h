@@ -47,6 +47,8 @@ struct fg_client {
 	int recent[FG_RECENT_RULES];    /* rules last looked up, or -1; [0]
 	                                 * the last */
 	unsigned recent_next;           /* the next of recent[1..] to go */
+	int many_hint[FG_TRIPLES_MAX];  /* a multi-rule check's rules, by
+	                                 * position, last time (or -1) */
 	uint8_t name_map[FG_NAME_MAP];  /* index + 1; 0: empty */
 	uint8_t name_len[FG_MAX_RULES]; /* strlen of names[i] */
 	struct fg_rule_cache rc[FG_MAX_RULES];
@@ -60,6 +62,11 @@ struct fg_client {
 
 /* Rule index of @name, or -1. */
 int fg__rule_index(fg_client *c, const char *name);
+
+/* The same, trying *@hint first, and leaving the answer there: a caller
+ * that asks for the same few names in the same order (the triples of a
+ * multi-rule check) compares one name each. */
+int fg__rule_index_hint(fg_client *c, const char *name, int *hint);
 
 /* The index of the rule in force named @rule, with its parameters in
  * *@rc; or FG_ENORULE. */
@@ -232,17 +239,20 @@ int fg__release_at(fg_client *c, fg_lease *lease, uint64_t now);
  * makes them: the rule's index, with *@len and *@rc set, or the error.
  * @kind: 0 for a rule of tokens, FG__RULE_IN_FLIGHT for one of leases
  * (whose cost is not checked); FG_EKIND for a rule of the other kind.
- * *@rc is the key's parameters (an override's in *@buf). */
-static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
-                                unsigned kind, uint32_t cost, size_t *len,
-                                const struct fg_rule_cache **rc,
-                                struct fg_rule_cache *buf)
+ * *@rc is the key's parameters (an override's in *@buf).  With @hint, the
+ * rule's name is looked up by fg__rule_index_hint(). */
+static inline int fg__call_args_hint(fg_client *c, const char *rule,
+                                     const char *key, unsigned kind,
+                                     uint32_t cost, size_t *len,
+                                     const struct fg_rule_cache **rc,
+                                     struct fg_rule_cache *buf, int *hint)
 {
 	int idx, r = fg__key_args(c, rule, key, len);
 
 	if (r != 0)
 		return r;
-	idx = fg__rule_index(c, rule);
+	idx = hint != NULL ? fg__rule_index_hint(c, rule, hint)
+	                   : fg__rule_index(c, rule);
 	if (idx < 0)
 		return FG_ENORULE;
 	*rc = fg__rule_params(c, (unsigned)idx);
@@ -254,6 +264,14 @@ static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
 	if (kind == 0 && (cost == 0 || cost > (*rc)->capacity))
 		return FG_ECOST;
 	return idx;
+}
+
+static inline int fg__call_args(fg_client *c, const char *rule, const char *key,
+                                unsigned kind, uint32_t cost, size_t *len,
+                                const struct fg_rule_cache **rc,
+                                struct fg_rule_cache *buf)
+{
+	return fg__call_args_hint(c, rule, key, kind, cost, len, rc, buf, NULL);
 }
 
 /* What fg__check() returns for a strict rule whose cost is valid: its

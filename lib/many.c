@@ -444,6 +444,7 @@ static void item_init(fg_client *c, struct item *it,
 	                ? it->rc->max_delay_ns
 	                : 0;
 	it->h = fg__hash64(c->seg.tbl.seed, in->rule, in->key, in->len);
+	fg__table_prefetch(&c->seg.tbl, it->h);
 }
 
 /* fg__check_many(), and with @delay_ns a reservation of them all
@@ -455,10 +456,13 @@ static int check_many(fg_client *c, const struct fg__triple *in, unsigned n,
 	struct item items[FG_TRIPLES_MAX], *order[FG_TRIPLES_MAX];
 	unsigned i, k, j, denials = 0;
 
-	for (i = 0; i < n; i++) { /* 1. read */
+	/* 1. read: every key's hash (and the fetch of its lines) first, so
+	 * that the lookups do not wait for one another's misses */
+	for (i = 0; i < n; i++)
+		item_init(c, &items[i], &in[i], i, delay_ns != NULL);
+	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
 
-		item_init(c, it, &in[i], i, delay_ns != NULL);
 		item_read(c, it, now);
 		if (caa_unlikely(it->state != TAKE)) {
 			item_deny(c, it, now);
@@ -508,13 +512,14 @@ int fg__reserve_many(fg_client *c, const struct fg__triple *in, unsigned n,
 
 /* @ck checked as fg_allow() checks its arguments, into @t: 0 or the
  * error. */
-static int triple(fg_client *c, const fg_triple *ck, struct fg__triple *t)
+static int triple(fg_client *c, const fg_triple *ck, struct fg__triple *t,
+                  unsigned pos)
 {
 	const struct fg_rule_cache *rc;
 	struct fg_rule_cache buf;
 	size_t len;
-	int idx =
-	    fg__call_args(c, ck->rule, ck->key, 0, ck->cost, &len, &rc, &buf);
+	int idx = fg__call_args_hint(c, ck->rule, ck->key, 0, ck->cost, &len,
+	                             &rc, &buf, &c->many_hint[pos]);
 
 	if (idx < 0)
 		return idx;
@@ -538,7 +543,7 @@ static int triples_in(fg_client *c, const fg_triple *triples, unsigned n,
 	if (c == NULL || triples == NULL || n == 0 || n > FG_TRIPLES_MAX)
 		return FG_EINVAL;
 	for (i = 0; i < n; i++) {
-		r = triple(c, &triples[i], &in[i]);
+		r = triple(c, &triples[i], &in[i], i);
 		if (r != 0) {
 			if (which != NULL)
 				*which = i;

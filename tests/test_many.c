@@ -236,6 +236,36 @@ Test(many, a_key_the_full_table_cannot_hold_is_decided_by_its_rules_policy)
 
 /* ------------------------------------------------------------- arguments */
 
+/* A call's names are found first where the last call had them
+ * (lib/client.c: fg__rule_index_hint): a name at another position, a
+ * name that begins like another, or one added since, is its own rule. */
+Test(many, each_triple_pays_the_rule_it_names_wherever_it_stands)
+{
+	fg_client *c = three_rules("names");
+	fg_triple t[3] = {
+	    {"user", "k", 1}, {"ip", "k", 1}, {"endpoint", "k", 1}};
+	fg_triple u[3] = {
+	    {"endpoint", "k", 1}, {"user", "k", 1}, {"ip", "k", 1}};
+	fg_triple v[3] = {{"use", "k", 1}, {"ip", "k", 1}, {"users", "k", 1}};
+	unsigned which;
+
+	cr_assert_eq(fg_allow_many(c, t, 3, NULL, NULL), 1);
+	cr_assert_eq(fg_allow_many(c, u, 3, NULL, NULL), 1);
+	cr_expect_eq(pol_left(c, "user", "k"), 3);
+	cr_expect_eq(pol_left(c, "ip", "k"), 1);
+	cr_expect_eq(pol_left(c, "endpoint", "k"), 8);
+	cr_expect_eq(fg_allow_many(c, v, 3, NULL, &which), FG_ENORULE);
+	cr_expect_eq(which, 0, "\"use\" is not \"user\"");
+	test_rule(c, "use", 5, 1, HOUR_MS, FG_RULE_GLOBAL);
+	test_rule(c, "users", 5, 1, HOUR_MS, FG_RULE_GLOBAL);
+	cr_assert_eq(fg_allow_many(c, v, 3, NULL, NULL), 1, "added since");
+	cr_expect_eq(pol_left(c, "use", "k"), 4);
+	cr_expect_eq(pol_left(c, "users", "k"), 4);
+	cr_expect_eq(pol_left(c, "user", "k"), 3);
+	cr_expect_eq(pol_left(c, "ip", "k"), 0);
+	pol_destroy(c);
+}
+
 Test(many, a_bad_triple_is_named_and_nothing_is_consumed)
 {
 	fg_client *c = three_rules("args");
