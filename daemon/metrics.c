@@ -347,6 +347,9 @@ static const struct {
         "Tokens debited here for consumption on other nodes."),
     CTR(records_unknown, "gossip_records_unknown_rule_total",
         "Received records for a rule that is not global here."),
+    CTR(records_badkey, "gossip_records_bad_key_total",
+        "Received records whose key holds a NUL byte (no caller's key "
+        "does): not applied."),
     CTR(records_noroom, "gossip_records_no_room_total",
         "Received records not applied for want of room in the table "
         "(retried by a repair)."),

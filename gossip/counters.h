@@ -23,6 +23,9 @@ struct fgd_counters {
 	uint64_t harvested;       /* tokens harvested from local buckets */
 	uint64_t applied;         /* tokens debited for other nodes */
 	uint64_t records_unknown; /* records for a rule not global here */
+	uint64_t records_badkey;  /* records whose key holds a NUL: no
+	                           * caller's key does (a penalty's tally
+	                           * key does, and is this host's alone) */
 	uint64_t records_noroom;  /* no room in the table for a debit:
 	                           * retried by a repair */
 	uint64_t local_noroom;    /* harvest found no room in the ledger:

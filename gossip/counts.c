@@ -443,6 +443,14 @@ static int prepare(struct fgd_counts *c, const struct fgw_record *rec,
 	const struct fg_block *b;
 	uint64_t h;
 
+	/* Keys given to the library are C strings: one with a NUL can only
+	 * name a bucket no caller has, such as a penalty's tally
+	 * (lib/penalty.c), which a peer has no business debiting. */
+	if (memchr(rec->key, '\0', rec->key_len) != NULL) {
+		a->idx = -1;
+		c->ctr->records_badkey++;
+		return 0;
+	}
 	a->idx = global_rule(c, rec, last, &a->rc);
 	if (a->idx < 0)
 		return -1;

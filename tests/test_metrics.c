@@ -447,6 +447,8 @@ Test(metrics, daemon_counters_show_drops_by_reason_traffic_and_peers)
 		    {"floodgate_gossip_send_errors_total", &c->tx_errors},
 		    {"floodgate_gossip_records_unknown_rule_total",
 		     &c->records_unknown},
+		    {"floodgate_gossip_records_bad_key_total",
+		     &c->records_badkey},
 		    {"floodgate_gossip_records_no_room_total",
 		     &c->records_noroom},
 		    {"floodgate_gossip_local_no_room_total", &c->local_noroom},

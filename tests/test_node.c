@@ -370,6 +370,31 @@ Test(gossip, records_for_a_rule_not_global_here_are_counted_and_skipped)
 	cr_expect_eq(left(1, "g", "k"), CAP);
 }
 
+/* A penalty's tally is a bucket under a key no caller can give (a NUL,
+ * then the key: lib/penalty.c), and this host's alone: a record that
+ * names such a key, even from a member, is counted and not applied. */
+Test(gossip, records_whose_key_holds_a_nul_are_counted_and_not_applied)
+{
+	struct fgw_writer w;
+	int64_t n = -1;
+	size_t len;
+
+	fgw_begin(&w, 1200, W.keys[0].pk, W.node[0].x.incarnation, 1);
+	cr_assert_eq(fgw_add(&w, "g", 1, "\0k", 2, 3, 0), 0);
+	cr_assert_eq(fgw_add(&w, "g", 1, "k\0", 2, 3, 0), 0);
+	cr_assert_eq(fgw_add(&w, "g", 1, "k", 1, 2, 0), 0);
+	len = fgw_finish(&w, W.sk[0]);
+	cr_assert_gt(len, 0);
+	cr_expect_eq(fgd_node_receive(&W.node[1], w.buf, len, 1), FGW_OK);
+	cr_expect_eq(W.node[1].ctr.records_badkey, 2);
+	cr_expect_eq(W.node[1].ctr.records_unknown, 0);
+	cr_expect_eq(left(1, "g", "k"), CAP - 2, "the good record applies");
+	cr_assert_eq(fg__peek(W.fg[1], "g", "\0k", 2, &n), 0);
+	cr_expect_eq(n, CAP, "no tally was debited");
+	cr_assert_eq(fg__peek(W.fg[1], "g", "k\0", 2, &n), 0);
+	cr_expect_eq(n, CAP);
+}
+
 Test(gossip, thousands_of_keys_travel_in_datagrams_under_the_size_limit)
 {
 	char key[32];
