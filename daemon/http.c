@@ -53,6 +53,7 @@
 #include "daemon/http.h"
 #include "daemon/httpconns.h"
 #include "daemon/metrics.h"
+#include "daemon/strict.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/layout.h"
@@ -66,6 +67,7 @@ struct fgd_http {
 	fg_client *fg;
 	struct fgd_node *node;
 	const struct fgd_counters *solo; /* no node: a single host's own */
+	const struct fgd_strict *strict; /* NULL: no strict rule */
 	int epfd;
 	int legacy_headers;
 	struct fgd_hc hc; /* deadlines and places (httpconns.h) */
@@ -414,6 +416,8 @@ static enum MHD_Result metrics(struct MHD_Connection *conn, struct fgd_http *h)
 	struct fgd_buf b = {0};
 
 	fgd_metrics_scrape(&b, h->fg, h->node, h->solo, mono_ms());
+	if (h->strict != NULL)
+		fgd_strict_metrics(&b, h->strict);
 	conns_metrics(&b, &h->hc);
 	return reply(conn, MHD_HTTP_OK,
 	             "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
@@ -620,10 +624,13 @@ void fgd_http_service(struct fgd_http *h)
 	(void)MHD_run(h->mhd);
 }
 
-void fgd_http_set_node(struct fgd_http *h, struct fgd_node *node)
+void fgd_http_attach(struct fgd_http *h, struct fgd_node *node,
+                     const struct fgd_strict *strict)
 {
-	if (h != NULL)
-		h->node = node;
+	if (h == NULL)
+		return;
+	h->node = node;
+	h->strict = strict;
 }
 
 void fgd_http_stop(struct fgd_http *h)

@@ -38,9 +38,12 @@ int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
                    fg_client *fg, struct fgd_node *node,
                    const struct fgd_counters *solo, char *err, size_t errlen);
 
-/* The node, once it is up (it starts after the endpoint, see start.c):
- * its metrics join /metrics.  @h NULL is allowed. */
-void fgd_http_set_node(struct fgd_http *h, struct fgd_node *node);
+/* The node and the strict rules' server (either NULL), once they are up
+ * (they start after the endpoint, see start.c): their metrics join
+ * /metrics.  @h NULL is allowed. */
+struct fgd_strict;
+void fgd_http_attach(struct fgd_http *h, struct fgd_node *node,
+                     const struct fgd_strict *strict);
 
 /* Fill @pfd with the server's descriptor and lower *@timeout_ms to when
  * it next needs to run (the nearest request deadline, MHD's timers).

@@ -310,6 +310,8 @@ static void req_metrics(const struct fgd_ctl_env *env, char **w, int nw,
 	(void)nw;
 	fgd_buf_printf(out, "ok\n");
 	fgd_metrics_scrape(out, env->fg, env->node, env->solo, now);
+	if (env->strict != NULL)
+		fgd_strict_metrics(out, env->strict);
 }
 
 static void req_remote(const struct fgd_ctl_env *env, char **w, int nw,

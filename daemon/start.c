@@ -194,7 +194,8 @@ static void endpoints_attach(struct fgd_daemon *d)
 	d->ctl.env.node = d->node_ok ? &d->node : NULL;
 	d->ctl.env.redis = d->redis.node ? &d->redis : NULL;
 	d->ctl.env.strict = d->strict.lfd >= 0 ? &d->strict : NULL;
-	fgd_http_set_node(d->http, d->node_ok ? &d->node : NULL);
+	fgd_http_attach(d->http, d->node_ok ? &d->node : NULL,
+	                d->strict.lfd >= 0 ? &d->strict : NULL);
 }
 
 static int http_open(struct fgd_daemon *d)

@@ -30,6 +30,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "daemon/metrics.h"
 #include "lib/client.h"
 #include "redis/gcra.h"
 #include "redis/proto.h"
@@ -610,4 +611,42 @@ void fgd_strict_status(struct fgd_buf *o, const struct fgd_strict *s)
 	               fgr_breaker_name(s->br.state), s->st.asked,
 	               s->st.granted, s->st.denied, s->st.down, s->st.calls,
 	               s->st.leased, s->st.dropped);
+}
+
+void fgd_strict_metrics(struct fgd_buf *b, const struct fgd_strict *s)
+{
+	static const char req[] = "strict_requests_total";
+	const struct {
+		const char *verdict;
+		uint64_t n;
+	} v[] = {{"granted", s->st.granted},
+	         {"denied", s->st.denied},
+	         {"down", s->st.down}};
+	size_t i;
+
+	if (s->lfd < 0)
+		return;
+	fgd_metrics_scalar(b, "strict_redis_up", "gauge",
+	                   "1 while the breaker in front of Redis for strict "
+	                   "rules is closed.",
+	                   (uint64_t)(s->br.state == FGR_CLOSED));
+	fgd_metrics_family(b, req, "counter",
+	                   "Checks of strict rules workers asked this daemon, "
+	                   "by answer: granted (by Redis or from a lease), "
+	                   "denied by Redis, down (no answer from Redis: the "
+	                   "rule's on-redis-down decided).");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++)
+		fgd_buf_printf(b, "floodgate_%s{verdict=\"%s\"} %" PRIu64 "\n",
+		               req, v[i].verdict, v[i].n);
+	fgd_metrics_scalar(b, "strict_granted_from_lease_total", "counter",
+	                   "Granted checks of strict rules taken from a lease "
+	                   "this host held, without a call to Redis.",
+	                   s->st.leased);
+	fgd_metrics_scalar(b, "strict_redis_calls_total", "counter",
+	                   "Calls of the strict rules' script sent to Redis.",
+	                   s->st.calls);
+	fgd_metrics_scalar(b, "strict_dropped_total", "counter",
+	                   "Requests of workers refused unanswered: malformed, "
+	                   "for no strict rule, or every connection busy.",
+	                   s->st.dropped);
 }

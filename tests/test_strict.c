@@ -33,6 +33,7 @@
 #include "redis/gcra.h"
 #include "tests/cluster.h"
 #include "tests/ports.h"
+#include "tests/prom.h"
 #include "tests/redis.h"
 
 #define N       2 /* daemons */
@@ -262,6 +263,28 @@ static int cli_says(int i, const char *text)
 	return strstr(out, text) != NULL;
 }
 
+/* The sample @sample of node @i's metrics (control socket), which must
+ * be there, as a number; the whole page passes the format's checks. */
+static uint64_t metric_u64(int i, const char *sample)
+{
+	char *m = ctl_ask(K.c.node[i].seg, "metrics"), *text, *at;
+	const char *why;
+	uint64_t v;
+
+	cr_assert_not_null(m);
+	text = strchr(m, '\n'); /* after "ok" */
+	cr_assert_not_null(text);
+	why = prom_check(text + 1);
+	cr_expect_null(why, "%s", why);
+	for (at = text; (at = strstr(at + 1, sample)) != NULL;)
+		if (at[-1] == '\n' && at[strlen(sample)] == ' ')
+			break; /* a sample's line, not its family's */
+	cr_assert_not_null(at, "no %s in node %d's metrics", sample, i);
+	v = strtoull(at + strlen(sample) + 1, NULL, 10);
+	free(m);
+	return v;
+}
+
 Test(strict, a_key_the_local_bucket_denies_costs_no_redis_call)
 {
 	redisContext *m;
@@ -292,6 +315,24 @@ Test(strict, a_key_the_local_bucket_denies_costs_no_redis_call)
 	cr_expect_eq(ctl_u64(K.c.node[0].seg, "status", "strict", "calls"), 5);
 	cr_expect_eq(ctl_u64(K.c.node[1].seg, "status", "strict", "calls"), 1);
 	cr_expect_eq(ctl_u64(K.c.node[1].seg, "status", "strict", "denied"), 1);
+	/* the same in the metrics, against what the workers got */
+	cr_expect_eq(metric_u64(0, "floodgate_strict_redis_calls_total"), 5);
+	cr_expect_eq(metric_u64(1, "floodgate_strict_redis_calls_total"), 1);
+	cr_expect_eq(
+	    metric_u64(0,
+	               "floodgate_strict_requests_total{verdict=\"granted\"}"),
+	    t.admitted);
+	cr_expect_eq(
+	    metric_u64(1,
+	               "floodgate_strict_requests_total{verdict=\"denied\"}"),
+	    1);
+	cr_expect_eq(
+	    metric_u64(1,
+	               "floodgate_strict_requests_total{verdict=\"granted\"}"),
+	    0);
+	cr_expect_eq(metric_u64(0, "floodgate_strict_granted_from_lease_total"),
+	             0);
+	cr_expect_eq(metric_u64(0, "floodgate_strict_redis_up"), 1);
 	cr_expect(cli_says(0, "strict:    breaker closed, 5 granted, 0 denied, "
 	                      "0 down (the rules' on-redis-down decided), 5 "
 	                      "Redis calls, 0 from leases"),
@@ -344,6 +385,13 @@ Test(strict, redis_killed_the_policy_answers_in_bound_and_redis_back_resumes)
 	}
 	cr_assert_leq(slowest, (uint64_t)FG_STRICT_WAIT_MS * 1000000u,
 	              "fg_allow waited %llu ns", (unsigned long long)slowest);
+	/* the daemon's figures: every one of the 40 answered "down" */
+	AWAIT(metric_u64(
+	          0, "floodgate_strict_requests_total{verdict=\"down\"}") == 40,
+	      "down answers counted: %llu of 40",
+	      (unsigned long long)metric_u64(
+	          0, "floodgate_strict_requests_total{verdict=\"down\"}"));
+	cr_expect_eq(metric_u64(0, "floodgate_strict_redis_up"), 0);
 	redis_up(&K.r, K.rdir); /* empty: the fleet's buckets are full */
 	AWAIT(admits_strictly(c, "sd"), "strict admission never resumed");
 	cr_expect(admits_strictly(c, "sa"));
