@@ -389,26 +389,19 @@ static enum MHD_Result check(struct MHD_Connection *conn, struct fgd_http *h)
 /* The endpoint's own connections: open, and ended by httpconns.c. */
 static void conns_metrics(struct fgd_buf *b, const struct fgd_hc *hc)
 {
-	static const char name[] = "http_connections_dropped_total";
-	const struct {
-		const char *why;
-		uint64_t n;
-	} d[] = {{"per-address", hc->refused},
-	         {"displaced", hc->displaced},
-	         {"deadline", hc->expired},
-	         {"no-memory", hc->untracked}};
-	size_t i;
+	const struct fgd_metrics_sample d[] = {{"per-address", hc->refused},
+	                                       {"displaced", hc->displaced},
+	                                       {"deadline", hc->expired},
+	                                       {"no-memory", hc->untracked}};
 
 	fgd_metrics_scalar(b, "http_connections_open", "gauge",
 	                   "Connections the HTTP endpoint holds.", hc->nlive);
-	fgd_metrics_family(b, name, "counter",
-	                   "HTTP connections the endpoint ended or refused, "
-	                   "by why: over the per-address limit, displaced by "
-	                   "a newcomer when all were taken, past their "
-	                   "request's deadline, no memory to track.");
-	for (i = 0; i < sizeof d / sizeof d[0]; i++)
-		fgd_buf_printf(b, "floodgate_%s{reason=\"%s\"} %llu\n", name,
-		               d[i].why, (unsigned long long)d[i].n);
+	fgd_metrics_labelled(b, "http_connections_dropped_total", "counter",
+	                     "HTTP connections the endpoint ended or refused, "
+	                     "by why: over the per-address limit, displaced by "
+	                     "a newcomer when all were taken, past their "
+	                     "request's deadline, no memory to track.",
+	                     "reason", d, sizeof d / sizeof d[0]);
 }
 
 static enum MHD_Result metrics(struct MHD_Connection *conn, struct fgd_http *h)

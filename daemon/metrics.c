@@ -18,6 +18,7 @@
  * failure instead of reporting it at each call: the caller checks once.
  */
 #include <dirent.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -734,6 +735,18 @@ void fgd_metrics_scalar(struct fgd_buf *b, const char *name, const char *type,
                         const char *help, uint64_t v)
 {
 	scalar(b, name, type, help, v);
+}
+
+void fgd_metrics_labelled(struct fgd_buf *b, const char *name, const char *type,
+                          const char *help, const char *label,
+                          const struct fgd_metrics_sample *s, size_t n)
+{
+	size_t i;
+
+	family(b, name, type, help);
+	for (i = 0; i < n; i++)
+		fgd_buf_printf(b, "floodgate_%s{%s=\"%s\"} %" PRIu64 "\n", name,
+		               label, s[i].value, s[i].n);
 }
 
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,

@@ -47,6 +47,16 @@ void fgd_metrics_family(struct fgd_buf *b, const char *name, const char *type,
 void fgd_metrics_scalar(struct fgd_buf *b, const char *name, const char *type,
                         const char *help, uint64_t v);
 
+/* A family whose samples differ by one label @label: @n of them, the
+ * label's value and the sample's each. */
+struct fgd_metrics_sample {
+	const char *value;
+	uint64_t n;
+};
+void fgd_metrics_labelled(struct fgd_buf *b, const char *name, const char *type,
+                          const char *help, const char *label,
+                          const struct fgd_metrics_sample *s, size_t n);
+
 /* What a scrape of the daemon (GET /metrics, the control socket's
  * "metrics") answers: with @n, the next round's harvest is brought
  * forward, so that the figures include every check that returned before

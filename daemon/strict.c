@@ -615,14 +615,9 @@ void fgd_strict_status(struct fgd_buf *o, const struct fgd_strict *s)
 
 void fgd_strict_metrics(struct fgd_buf *b, const struct fgd_strict *s)
 {
-	static const char req[] = "strict_requests_total";
-	const struct {
-		const char *verdict;
-		uint64_t n;
-	} v[] = {{"granted", s->st.granted},
-	         {"denied", s->st.denied},
-	         {"down", s->st.down}};
-	size_t i;
+	const struct fgd_metrics_sample v[] = {{"granted", s->st.granted},
+	                                       {"denied", s->st.denied},
+	                                       {"down", s->st.down}};
 
 	if (s->lfd < 0)
 		return;
@@ -630,14 +625,13 @@ void fgd_strict_metrics(struct fgd_buf *b, const struct fgd_strict *s)
 	                   "1 while the breaker in front of Redis for strict "
 	                   "rules is closed.",
 	                   (uint64_t)(s->br.state == FGR_CLOSED));
-	fgd_metrics_family(b, req, "counter",
-	                   "Checks of strict rules workers asked this daemon, "
-	                   "by answer: granted (by Redis or from a lease), "
-	                   "denied by Redis, down (no answer from Redis: the "
-	                   "rule's on-redis-down decided).");
-	for (i = 0; i < sizeof v / sizeof v[0]; i++)
-		fgd_buf_printf(b, "floodgate_%s{verdict=\"%s\"} %" PRIu64 "\n",
-		               req, v[i].verdict, v[i].n);
+	fgd_metrics_labelled(
+	    b, "strict_requests_total", "counter",
+	    "Checks of strict rules workers asked this daemon, "
+	    "by answer: granted (by Redis or from a lease), "
+	    "denied by Redis, down (no answer from Redis: the "
+	    "rule's on-redis-down decided).",
+	    "verdict", v, sizeof v / sizeof v[0]);
 	fgd_metrics_scalar(b, "strict_granted_from_lease_total", "counter",
 	                   "Granted checks of strict rules taken from a lease "
 	                   "this host held, without a call to Redis.",
