@@ -27,6 +27,7 @@
 #include "daemon/log.h"
 #include "daemon/net.h"
 #include "daemon/overapply.h"
+#include "daemon/strict.h"
 #include "lib/client.h"
 
 /* The first rule of @cfg whose kind or algorithm is not the one its name
@@ -179,6 +180,35 @@ static void take(struct fgd_daemon *d, struct fgd_config *nc)
 	}
 }
 
+/* The first strict rule of @nc: its socket opens before the rule is
+ * published, so that no worker finds the rule and not the socket.  It
+ * stays open if a later reload drops every strict rule (a request for a
+ * rule that is not strict is dropped). */
+static void strict_start(struct fgd_daemon *d, const struct fgd_config *nc)
+{
+	struct fgd_config with = *nc;
+	char err[512];
+
+	if (d->strict.lfd >= 0 || !fgd_strict_wanted(nc))
+		return;
+	if (!d->cfg.redis.on) {
+		fgd_log(LOG_ERR, "reload: strict rules need the sync of a "
+		                 "restart: their checks fall back to "
+		                 "on-redis-down until then");
+		return;
+	}
+	with.redis = d->cfg.redis; /* redis-* change at restart only */
+	if (fgd_strict_open(&d->strict, d->fg, &with, &d->strict_pw, fgd_log,
+	                    err, sizeof err) != 0) {
+		fgd_log(LOG_ERR, "reload: %s", err);
+		return;
+	}
+	d->strict.cfg = &d->cfg; /* @nc's rules are about to be ours */
+	d->ctl.env.strict = &d->strict;
+	fgd_http_attach(d->http, d->node_ok ? &d->node : NULL, &d->strict);
+	fgd_log(LOG_INFO, "strict rules: requests at %s", d->strict.path);
+}
+
 int fgd_reload(struct fgd_daemon *d, char *why, size_t whylen)
 {
 	struct fgd_config nc;
@@ -205,6 +235,7 @@ int fgd_reload(struct fgd_daemon *d, char *why, size_t whylen)
 		return -1;
 	}
 	restart_only(&nc, &d->cfg);
+	strict_start(d, &nc);
 	if (fgd_rules_apply(d->fg, &nc) != 0) {
 		/* the lock failed half-way: put the old rules back */
 		(void)fgd_rules_apply(d->fg, &d->cfg);

@@ -287,12 +287,12 @@ static int redis_secret(struct fgd_daemon *d)
 {
 	char err[600];
 
+	/* a copy for strict rules too, which a reload may bring */
 	if (!d->cfg.redis.on || !d->cfg.redis.password_file[0] ||
 	    (fgr_secret_load(&d->redis_pw, d->cfg.redis.password_file, err,
 	                     sizeof err) == 0 &&
-	     (!fgd_strict_wanted(&d->cfg) ||
-	      fgr_secret_load(&d->strict_pw, d->cfg.redis.password_file, err,
-	                      sizeof err) == 0)))
+	     fgr_secret_load(&d->strict_pw, d->cfg.redis.password_file, err,
+	                     sizeof err) == 0))
 		return 0;
 	fgd_log(LOG_ERR, "%s", err);
 	return -1;

@@ -74,12 +74,22 @@ static void teardown(void)
 TestSuite(strict, .fini = teardown, .timeout = 180);
 
 /* Redis, then @n daemons with @rules, each ready for @rule. */
-static void fleet(int n, const char *rules, const char *rule)
+/* The config of the @n nodes: @rules, and sync through K.r. */
+static void fleet_conf(int n, const char *rules)
 {
 	char text[2048], sync[256];
 	struct fgc_conf conf = {.capacity = 30000, .interval_ms = 100};
 	int i;
 
+	cr_assert_eq(fgc_redis_sync_line(&K.r, sync, sizeof sync), 0);
+	snprintf(text, sizeof text, "%s%sredis-timeout 200ms\n", rules, sync);
+	conf.extra = text;
+	for (i = 0; i < n; i++)
+		CLUSTER_OK(&K.c, fgc_write_conf(&K.c, i, &conf));
+}
+
+static void fleet(int n, const char *rules, const char *rule)
+{
 	redis_required();
 	snprintf(K.rdir, sizeof K.rdir, "/tmp/fg-strict-r-XXXXXX");
 	cr_assert_not_null(mkdtemp(K.rdir));
@@ -88,11 +98,7 @@ static void fleet(int n, const char *rules, const char *rule)
 	K.up = 1;
 	fgc_set_ports(&K.c, fgt_ports(n));
 	CLUSTER_OK(&K.c, fgc_make_keys(&K.c));
-	cr_assert_eq(fgc_redis_sync_line(&K.r, sync, sizeof sync), 0);
-	snprintf(text, sizeof text, "%s%sredis-timeout 200ms\n", rules, sync);
-	conf.extra = text;
-	for (i = 0; i < n; i++)
-		CLUSTER_OK(&K.c, fgc_write_conf(&K.c, i, &conf));
+	fleet_conf(n, rules);
 	CLUSTER_OK(&K.c, fgc_start_all(&K.c, rule));
 }
 
@@ -395,6 +401,35 @@ Test(strict, redis_killed_the_policy_answers_in_bound_and_redis_back_resumes)
 	redis_up(&K.r, K.rdir); /* empty: the fleet's buckets are full */
 	AWAIT(admits_strictly(c, "sd"), "strict admission never resumed");
 	cr_expect(admits_strictly(c, "sa"));
+}
+
+/* The socket of strict rules opens with the reload that brings the first
+ * of them, before the rule is published: no check falls back. */
+Test(strict, a_reload_that_brings_the_first_strict_rule_serves_it_at_once)
+{
+	fg_client *c;
+	char *reply;
+
+	fleet(1, "rule h capacity 10 rate 1/1m\n", "h");
+	c = K.c.node[0].fg;
+	fleet_conf(1, "rule h capacity 10 rate 1/1m\n"
+	              "rule s capacity 3 rate 1/1m scope strict "
+	              "on-redis-down allow\n");
+	reply = ctl_ask(K.c.node[0].seg, "reload");
+	cr_assert_not_null(reply);
+	cr_expect_eq(strncmp(reply, "ok", 2), 0, "%s", reply);
+	free(reply);
+	cr_expect(admits_strictly(c, "s"), "the first check fell back");
+	cr_expect(admits_strictly(c, "s"));
+	cr_expect(admits_strictly(c, "s"));
+	cr_expect_eq(fg_allow(c, "s", "k", 1, NULL), 0, "3 of 3 taken");
+	cr_expect_eq(
+	    metric_u64(0,
+	               "floodgate_strict_requests_total{verdict=\"granted\"}"),
+	    3);
+	cr_expect_eq(
+	    metric_u64(0, "floodgate_strict_requests_total{verdict=\"down\"}"),
+	    0);
 }
 
 Test(strict, the_daemon_gone_the_policy_answers_at_once)
