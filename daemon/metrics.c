@@ -17,18 +17,17 @@
  * Everything is appended to a growable buffer that records allocation
  * failure instead of reporting it at each call: the caller checks once.
  */
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <urcu/uatomic.h>
 
 #include "daemon/metrics.h"
+#include "daemon/procmetrics.h"
 #include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -397,14 +396,6 @@ static const struct {
         "Repairs received that completed a batch."),
 };
 
-/* A family of one unlabelled sample, any name (process_*). */
-static void pfamily(struct fgd_buf *b, const char *name, const char *type,
-                    const char *help, int prec, double v)
-{
-	fgd_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.*f\n", name, help,
-	               name, type, name, prec, v);
-}
-
 static void peer_sample(struct fgd_buf *b, const char *name, const char *peer,
                         const char *state, double v)
 {
@@ -630,101 +621,6 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 		n->metrics_more(b, n->metrics_arg, now_ms);
 }
 
-/* Inside the daemon: the process, as client libraries export it
- * (process_*), from getrusage() and /proc/self: a few small reads. */
-static void process_memory(struct fgd_buf *b)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	unsigned long long vsz = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "re");
-
-	if (f == NULL)
-		return;
-	if (fscanf(f, "%llu %llu", &vsz, &rss) == 2 && page > 0) {
-		pfamily(b, "process_virtual_memory_bytes", "gauge",
-		        "Virtual memory size in bytes.", 0,
-		        (double)vsz * (double)page);
-		pfamily(b, "process_resident_memory_bytes", "gauge",
-		        "Resident memory size in bytes.", 0,
-		        (double)rss * (double)page);
-	}
-	fclose(f);
-}
-
-static void process_fds(struct fgd_buf *b)
-{
-	struct rlimit rl;
-	DIR *dir = opendir("/proc/self/fd");
-
-	if (dir != NULL) {
-		unsigned long long nfd = 0;
-
-		while (readdir(dir) != NULL)
-			nfd++;
-		closedir(dir);
-		/* ".", ".." and the directory's own descriptor */
-		pfamily(b, "process_open_fds", "gauge",
-		        "Number of open file descriptors.", 0,
-		        nfd >= 3 ? (double)(nfd - 3) : 0.0);
-	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		pfamily(b, "process_max_fds", "gauge",
-		        "Maximum number of open file descriptors.", 0,
-		        (double)rl.rlim_cur);
-}
-
-/* When we started, in seconds of the Unix epoch: clock ticks after boot
- * (field 22 of /proc/self/stat) plus the boot time; 0 if unknown. */
-static double start_time(void)
-{
-	unsigned long long start = 0, btime = 0;
-	long tck = sysconf(_SC_CLK_TCK);
-	char line[256];
-	FILE *f;
-
-	if ((f = fopen("/proc/self/stat", "re")) != NULL) {
-		const char *p = fgets(line, sizeof line, f) != NULL
-		                    ? strrchr(line, ')')
-		                    : NULL;
-
-		if (p == NULL || sscanf(p + 2,
-		                        "%*c %*d %*d %*d %*d %*d %*u "
-		                        "%*u %*u %*u %*u %*u %*u %*d "
-		                        "%*d %*d %*d %*d %*d %llu",
-		                        &start) != 1)
-			start = 0;
-		fclose(f);
-	}
-	if ((f = fopen("/proc/stat", "re")) != NULL) {
-		while (fgets(line, sizeof line, f) != NULL)
-			if (sscanf(line, "btime %llu", &btime) == 1)
-				break;
-		fclose(f);
-	}
-	if (start == 0 || btime == 0 || tck <= 0)
-		return 0;
-	return (double)btime + (double)start / (double)tck;
-}
-
-static void process_metrics(struct fgd_buf *b)
-{
-	struct rusage ru;
-	double start = start_time();
-
-	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		pfamily(b, "process_cpu_seconds_total", "counter",
-		        "User and system CPU time spent, in seconds.", 6,
-		        ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-		            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-	process_memory(b);
-	process_fds(b);
-	if (start != 0)
-		pfamily(b, "process_start_time_seconds", "gauge",
-		        "Start time of the process since the Unix epoch, in "
-		        "seconds.",
-		        2, start);
-}
-
 void fgd_metrics_family(struct fgd_buf *b, const char *name, const char *type,
                         const char *help)
 {
@@ -762,7 +658,7 @@ void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
 	/* the owner of the segment renders: the daemon, not the CLI */
 	if (fg != NULL &&
 	    uatomic_read(&fg->seg.tbl.hdr->owner_pid) == (uint64_t)getpid())
-		process_metrics(b);
+		fgd_metrics_process(b);
 }
 
 void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
