@@ -202,7 +202,7 @@ int fgc_cmd_status(struct fgc *c, int argc, char **argv)
 /* ----------------------------------------------------------------- rules */
 
 static void rule_json(struct fgc *c, const fg_rule_info *ri,
-                      const fg_share_info *si)
+                      const fg_share_info *si, uint32_t overrides)
 {
 	struct fgu_json *j = &c->j;
 
@@ -229,6 +229,7 @@ static void rule_json(struct fgc *c, const fg_rule_info *ri,
 	fgu_json_ku64(j, "penalty_block_ms", ri->penalty_block_ms);
 	fgu_json_ku64(j, "penalty_blocks", ri->penalties);
 	fgu_json_kstr(j, "algorithm", fgc_rule_algorithm(ri->flags));
+	fgu_json_ku64(j, "overrides", overrides);
 	fgu_json_object_end(j);
 }
 
@@ -247,7 +248,7 @@ static char *penalty_text(const fg_rule_info *ri, char *buf, size_t len)
 }
 
 static void rule_text(struct fgc *c, const fg_rule_info *ri,
-                      const fg_share_info *si)
+                      const fg_share_info *si, uint32_t overrides)
 {
 	char rate[FGU_HUMAN_MAX], quota[24] = "-", pen[3 * FGU_HUMAN_MAX];
 
@@ -255,18 +256,19 @@ static void rule_text(struct fgc *c, const fg_rule_info *ri,
 		snprintf(quota, sizeof quota, "%" PRIu64, si->slot_quota);
 	fgc_out(c,
 	        "%-20s %10u %12s %-6s %-7s %-7s %-7s %10" PRIu64 " %8" PRIu64
-	        " %8s %-18s %8" PRIu64 " %s\n",
+	        " %8s %-18s %8" PRIu64 " %-14s %u\n",
 	        ri->name, ri->capacity, fgc_rule_rate(ri, rate, sizeof rate),
 	        fgc_rule_scope(ri->flags),
 	        ri->flags & FG_RULE_FAIL_CLOSED ? "closed" : "open",
 	        ri->flags & FG_RULE_SHADOW ? "shadow" : "enforce",
 	        ri->flags & FG_RULE_DEFAULT ? "yes" : "no", ri->table_full,
 	        si->slots, quota, penalty_text(ri, pen, sizeof pen),
-	        ri->penalties, fgc_rule_algorithm(ri->flags));
+	        ri->penalties, fgc_rule_algorithm(ri->flags), overrides);
 }
 
 int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 {
+	uint32_t ovr[FG_MAX_RULES];
 	fg_rule_info ri;
 	fg_share_info si;
 	unsigned i;
@@ -276,24 +278,25 @@ int fgc_cmd_rules(struct fgc *c, int argc, char **argv)
 	(void)argv;
 	if ((e = fgc_seg_open(c)) != 0)
 		return e;
+	fg__override_counts(c->fg, ovr);
 	if (c->json)
 		fgu_json_array(&c->j);
 	else
 		fgc_out(
 		    c,
 		    "%-20s %10s %12s %-6s %-7s %-7s %-7s %10s %8s %8s %-18s "
-		    "%8s %s\n",
+		    "%8s %-14s %s\n",
 		    "RULE", "CAPACITY", "RATE", "SCOPE", "ON-FULL", "MODE",
 		    "DEFAULT", "TABLE-FULL", "SLOTS", "QUOTA", "PENALTY",
-		    "BLOCKS", "ALGORITHM");
+		    "BLOCKS", "ALGORITHM", "OVERRIDES");
 	for (i = 0; i < FG_RULES_MAX; i++) {
 		if (fg_rule_get(c->fg, i, &ri) != 0 ||
 		    fg_rule_share_get(c->fg, i, &si) != 0)
 			continue;
 		if (c->json)
-			rule_json(c, &ri, &si);
+			rule_json(c, &ri, &si, ovr[i]);
 		else
-			rule_text(c, &ri, &si);
+			rule_text(c, &ri, &si, ovr[i]);
 	}
 	if (c->json)
 		fgu_json_array_end(&c->j);

@@ -78,6 +78,7 @@ struct scan {
 	uint64_t used, dead;
 	struct fgd_rule_sums r[FG_MAX_RULES];
 	fg_share_info share[FG_MAX_RULES]; /* read, never scanned */
+	uint32_t overrides[FG_MAX_RULES];  /* the override table's */
 };
 
 /* Outside the daemon (the CLI without one): one pass over the slots.
@@ -119,7 +120,8 @@ enum rule_fig {
 	RF_SLOTS,
 	RF_QUOTA,
 	RF_OVER,
-	RF_BLOCKS
+	RF_BLOCKS,
+	RF_OVERRIDES
 };
 
 static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
@@ -173,6 +175,9 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 			break;
 		case RF_BLOCKS:
 			v = ri[i].penalties;
+			break;
+		case RF_OVERRIDES:
+			v = s->overrides[i];
 			break;
 		}
 		rule_sample(b, name, &ri[i], 0, (double)v);
@@ -249,6 +254,11 @@ static const struct {
      "Keys this host blocked by the rule's penalty (N denials within T: "
      "denied for B); a block is counted where its denials were.",
      RF_BLOCKS},
+    {"rule_overrides", "gauge",
+     "Keys and key prefixes with a capacity and rate of their own under "
+     "the rule (floodgate override list), from the config and set at run "
+     "time.",
+     RF_OVERRIDES},
 };
 
 /* Inside the daemon, the last harvest's sums (refreshed by a scrape, see
@@ -283,6 +293,7 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	for (i = 0; i < FG_MAX_RULES; i++)
 		active[i] = fg_rule_get(fg, i, &ri[i]) == 0 &&
 		            fg_rule_share_get(fg, i, &s->share[i]) == 0;
+	fg__override_counts(fg, s->overrides);
 	if (n != NULL && n->harvest.passes != 0 && n->fg == fg) {
 		node_sums(n, s);
 	} else if (slots_scan(fg, ri, active, s) != 0) {

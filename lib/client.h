@@ -338,6 +338,10 @@ int64_t fg__tokens_left(fg_client *c, unsigned rule,
 int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
              int64_t *left);
 
+/* How many overrides each rule has in force (by index), for operators:
+ * a pass over the override table. */
+void fg__override_counts(fg_client *c, uint32_t n[FG_MAX_RULES]);
+
 /*
  * 1 if the bucket of (@rule, @key) is full at @now_ns (absent, evicted,
  * TAT <= now, or nothing counted in a window rule's windows): whatever

@@ -2,7 +2,8 @@
 /*
  * peek.c - what a bucket holds, read without taking anything: tokens
  * left for operators (floodgate get and list, the HTTP endpoint) and
- * whether a bucket is full, for the daemon's harvest.  Above the check
+ * whether a bucket is full, for the daemon's harvest; the overrides each
+ * rule has, for floodgate rules and /metrics.  Above the check
  * (client.c), which never calls it.
  */
 #include "lib/client.h"
@@ -113,4 +114,15 @@ int fg__bucket_full(fg_client *c, unsigned rule, const void *key, size_t len,
 		return fg__win_left(&c->win[rule], tat, now_ns) ==
 		       (int64_t)c->win[rule].limit; /* nothing counted */
 	return tat <= now_ns;
+}
+
+void fg__override_counts(fg_client *c, uint32_t n[FG_MAX_RULES])
+{
+	struct fg_ovr_entry e;
+	unsigned i = 0;
+
+	memset(n, 0, FG_MAX_RULES * sizeof *n);
+	while (fg__override_next(c, &i, &e))
+		if (e.rule < FG_MAX_RULES)
+			n[e.rule]++;
 }

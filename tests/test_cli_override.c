@@ -25,6 +25,47 @@ static int has(const struct run *r, const char *s)
 
 TestSuite(cli_override, .timeout = 60, .fini = env_fini);
 
+/* Lines of @text that begin with @word and a space. */
+static unsigned lines_of(const char *text, const char *word)
+{
+	unsigned n = 0;
+	size_t len = strlen(word);
+
+	for (; text != NULL && *text; text = strchr(text, '\n'), text += !!text)
+		n += strncmp(text, word, len) == 0 && text[len] == ' ';
+	return n;
+}
+
+/* Overrides of rules api and login, as floodgate rules and the daemon's
+ * metrics count them: the same as the entries override list prints. */
+static void expect_override_counts(unsigned api, unsigned login)
+{
+	char want[64], *reply = NULL;
+	struct run r = cli("-s", E.seg[0], "--json", "rules", NULL);
+
+	EXPECT(r, 0);
+	assert_json(r.out);
+	snprintf(want, sizeof want, "\"algorithm\":\"gcra\",\"overrides\":%u}",
+	         api);
+	cr_expect(strstr(r.out, "\"name\":\"api\"") != NULL &&
+	              strstr(strstr(r.out, "\"name\":\"api\""), want) != NULL,
+	          "want %s: %s", want, r.out);
+	run_free(&r);
+	r = cli("-s", E.seg[0], "override", "list", NULL);
+	EXPECT(r, 0);
+	cr_expect_eq(lines_of(r.out, "api"), api, "%s", r.out);
+	cr_expect_eq(lines_of(r.out, "login"), login, "%s", r.out);
+	run_free(&r);
+	cr_assert_eq(fgd_ctl_request(E.sock[0], "metrics", &reply), 0);
+	snprintf(want, sizeof want,
+	         "floodgate_rule_overrides{rule=\"api\"} %u\n", api);
+	cr_expect(strstr(reply, want) != NULL, "want %s", want);
+	snprintf(want, sizeof want,
+	         "floodgate_rule_overrides{rule=\"login\"} %u\n", login);
+	cr_expect(strstr(reply, want) != NULL, "want %s", want);
+	free(reply);
+}
+
 Test(cli_override, set_reaches_a_running_worker_and_get_shows_it)
 {
 	fg_client *w;
@@ -76,6 +117,12 @@ Test(cli_override, set_reaches_a_running_worker_and_get_shows_it)
 	cr_assert(has(&r, "api") && has(&r, "key vip (tier gold)"), "%s",
 	          r.out);
 	run_free(&r);
+	expect_override_counts(1, 0);
+	r = cli("-c", E.conf[0], "override", "set", "login", "prefix", "10.",
+	        "capacity", "9", "rate", "9/1h", NULL);
+	EXPECT(r, 0);
+	run_free(&r);
+	expect_override_counts(1, 1);
 	/* check --cost is judged against the key's capacity */
 	r = cli("-s", E.seg[0], "check", "api", "vip", "--cost", "30", NULL);
 	EXPECT(r, 0);
@@ -89,6 +136,7 @@ Test(cli_override, set_reaches_a_running_worker_and_get_shows_it)
 	cr_assert(has(&r, "removed"), "%s", r.out);
 	run_free(&r);
 	cr_assert_eq(limit_of(w, "vip"), 5, "the rule's again");
+	expect_override_counts(0, 1);
 	fg_close(w);
 	env_fini();
 }
