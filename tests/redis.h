@@ -13,12 +13,31 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/control.h"
 #include "demo/redisd.h"
 #include "lib/client.h"
+#include "shm/clock.h"
 #include "shm/segment.h"
+#include "tests/cluster.h"
+#include "tests/ports.h"
+
+#define REDIS_WAIT_S 30 /* the most a test waits for anything */
+
+/* Poll @cond until it holds; fail after REDIS_WAIT_S with @... */
+#define AWAIT(cond, ...)                                                       \
+	do {                                                                   \
+		uint64_t t0_ = fg__now_ns();                                   \
+		while (!(cond)) {                                              \
+			cr_assert_lt(fg__now_ns() - t0_,                       \
+			             (uint64_t)REDIS_WAIT_S * 1000000000u,     \
+			             __VA_ARGS__);                             \
+			usleep(20000);                                         \
+		}                                                              \
+	} while (0)
 
 /* A TAP SKIP without redis-server, a failure if it was required. */
 static inline void redis_required(void)
@@ -38,6 +57,55 @@ static inline void redis_required(void)
 static inline void redis_up(struct fgc_redis *r, const char *dir)
 {
 	cr_assert_eq(fgc_redis_start(r, dir), 0, "%s", r->err);
+}
+
+/* What a Redis test holds: a private Redis in its own directory, and
+ * the cluster of daemons beside it. */
+struct redis_fleet {
+	struct fgc_cluster c;
+	struct fgc_redis r; /* its args and port set before the start */
+	char rdir[64];
+	int up; /* c was made */
+};
+
+/* @f's Redis, started in a fresh directory under /tmp named for @tag
+ * (or the test is skipped where it cannot be: redis_required). */
+static inline void redis_fleet_redis(struct redis_fleet *f, const char *tag)
+{
+	redis_required();
+	snprintf(f->rdir, sizeof f->rdir, "/tmp/fg-%s-r-XXXXXX", tag);
+	cr_assert_not_null(mkdtemp(f->rdir));
+	redis_up(&f->r, f->rdir);
+}
+
+/* @f's Redis, then the files of @n daemons (keys, ports: no daemon
+ * runs yet); their segments are named "fg-@tag-". */
+static inline void redis_fleet_prepare(struct redis_fleet *f, const char *tag,
+                                       int n)
+{
+	char prefix[32];
+
+	redis_fleet_redis(f, tag);
+	snprintf(prefix, sizeof prefix, "fg-%s-", tag);
+	CLUSTER_OK(&f->c, fgc_init(&f->c, n, prefix));
+	f->up = 1;
+	fgc_set_ports(&f->c, fgt_ports(n));
+	CLUSTER_OK(&f->c, fgc_make_keys(&f->c));
+}
+
+/* The daemons stopped (they push a last time), Redis killed, its
+ * directory removed: a suite's .fini. */
+static inline void redis_fleet_fini(struct redis_fleet *f)
+{
+	char cmd[128];
+
+	if (f->up)
+		(void)fgc_fini(&f->c, 0);
+	(void)fgc_redis_stop(&f->r, SIGKILL);
+	if (f->rdir[0]) {
+		snprintf(cmd, sizeof cmd, "rm -rf %s", f->rdir);
+		(void)system(cmd);
+	}
 }
 
 /* A blocking connection to @r, or fail the test. */

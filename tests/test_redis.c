@@ -40,42 +40,16 @@
 #include "tests/prom.h"
 #include "tests/redis.h"
 
-#define N      3
-#define CAP    1000000
-#define WAIT_S 30
-#define SEC    1000000000ull
+#define N   3
+#define CAP 1000000
 /* the whole table: 20,000 keys of it in a segment of 30,000 */
 #define G_RULE "rule g capacity 1000000 rate 1/1m scope global share 100%\n"
 
-static struct {
-	struct fgc_cluster c;
-	struct fgc_redis r;
-	char rdir[64];
-	int up;
-} K;
-
-/* Poll @cond until it holds; fail after WAIT_S with @... */
-#define AWAIT(cond, ...)                                                       \
-	do {                                                                   \
-		uint64_t t0_ = fg__now_ns();                                   \
-		while (!(cond)) {                                              \
-			cr_assert_lt(fg__now_ns() - t0_,                       \
-			             (uint64_t)WAIT_S * SEC, __VA_ARGS__);     \
-			usleep(20000);                                         \
-		}                                                              \
-	} while (0)
+static struct redis_fleet K;
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	if (K.up)
-		(void)fgc_fini(&K.c, 0); /* the daemons push a last time */
-	(void)fgc_redis_stop(&K.r, SIGKILL);
-	if (K.rdir[0]) {
-		snprintf(cmd, sizeof cmd, "rm -rf %s", K.rdir);
-		(void)system(cmd);
-	}
+	redis_fleet_fini(&K);
 }
 
 TestSuite(redis, .fini = teardown, .timeout = 180);
@@ -83,16 +57,9 @@ TestSuite(redis, .fini = teardown, .timeout = 180);
 /* Redis (with @args), then the cluster's files; no daemon yet. */
 static void prepare(const char *const *args, int tcp)
 {
-	redis_required();
-	snprintf(K.rdir, sizeof K.rdir, "/tmp/fg-redis-r-XXXXXX");
-	cr_assert_not_null(mkdtemp(K.rdir));
 	K.r.args = args;
 	K.r.port = tcp ? fgt_ports(1) : 0;
-	redis_up(&K.r, K.rdir);
-	CLUSTER_OK(&K.c, fgc_init(&K.c, N, "fg-redis-"));
-	K.up = 1;
-	fgc_set_ports(&K.c, fgt_ports(N));
-	CLUSTER_OK(&K.c, fgc_make_keys(&K.c));
+	redis_fleet_prepare(&K, "redis", N);
 }
 
 /* Node @i's config: @rules, the sync line (TCP when @tcp), @extra. */

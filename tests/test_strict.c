@@ -38,37 +38,12 @@
 
 #define N       2 /* daemons */
 #define WORKERS 4 /* worker processes on each */
-#define WAIT_S  30
-#define SEC     1000000000ull
 
-static struct {
-	struct fgc_cluster c;
-	struct fgc_redis r;
-	char rdir[64];
-	int up;
-} K;
-
-#define AWAIT(cond, ...)                                                       \
-	do {                                                                   \
-		uint64_t t0_ = fg__now_ns();                                   \
-		while (!(cond)) {                                              \
-			cr_assert_lt(fg__now_ns() - t0_,                       \
-			             (uint64_t)WAIT_S * SEC, __VA_ARGS__);     \
-			usleep(20000);                                         \
-		}                                                              \
-	} while (0)
+static struct redis_fleet K;
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	if (K.up)
-		(void)fgc_fini(&K.c, 0);
-	(void)fgc_redis_stop(&K.r, SIGKILL);
-	if (K.rdir[0]) {
-		snprintf(cmd, sizeof cmd, "rm -rf %s", K.rdir);
-		(void)system(cmd);
-	}
+	redis_fleet_fini(&K);
 }
 
 TestSuite(strict, .fini = teardown, .timeout = 180);
@@ -90,14 +65,7 @@ static void fleet_conf(int n, const char *rules)
 
 static void fleet(int n, const char *rules, const char *rule)
 {
-	redis_required();
-	snprintf(K.rdir, sizeof K.rdir, "/tmp/fg-strict-r-XXXXXX");
-	cr_assert_not_null(mkdtemp(K.rdir));
-	redis_up(&K.r, K.rdir);
-	CLUSTER_OK(&K.c, fgc_init(&K.c, n, "fg-strict-"));
-	K.up = 1;
-	fgc_set_ports(&K.c, fgt_ports(n));
-	CLUSTER_OK(&K.c, fgc_make_keys(&K.c));
+	redis_fleet_prepare(&K, "strict", n);
 	fleet_conf(n, rules);
 	CLUSTER_OK(&K.c, fgc_start_all(&K.c, rule));
 }
@@ -593,10 +561,7 @@ Test(strict, the_gcra_script_grants_what_the_bucket_holds_and_no_more)
 	char sha[41];
 	long long debt, ttl;
 
-	redis_required();
-	snprintf(K.rdir, sizeof K.rdir, "/tmp/fg-strict-r-XXXXXX");
-	cr_assert_not_null(mkdtemp(K.rdir));
-	redis_up(&K.r, K.rdir);
+	redis_fleet_redis(&K, "strict");
 	r = redis_cli(&K.r);
 	x = redis_do(r, "SCRIPT LOAD",
 	             redisCommand(r, "SCRIPT LOAD %s", fgr_gcra_script));
