@@ -141,10 +141,12 @@ def gossip_conf(cli, d, port):
 
 def redis_conf(cli, d, port):
     """A Redis node whose Redis is down (nothing listens on port): the
-    Redis transport's families, breaker open."""
+    Redis transport's families, breaker open, and a strict rule's."""
     subprocess.run([cli, "keygen", f"{d}/n0.key", "n0"], check=True,
                    stdout=subprocess.DEVNULL)
-    return f"node-key {d}/n0.key\nsync redis://127.0.0.1:{port}\nredis-timeout 100ms\n"
+    return (f"node-key {d}/n0.key\nsync redis://127.0.0.1:{port}\n"
+            "redis-timeout 100ms\n"
+            "rule strict capacity 2 rate 1/1h scope strict\n")
 
 
 def gossip_ready(text):
@@ -155,7 +157,8 @@ def gossip_ready(text):
 
 
 def redis_ready(text):
-    return "\nfloodgate_redis_breaker_state{" in text
+    return "\nfloodgate_redis_breaker_state{" in text \
+        and "\nfloodgate_strict_redis_up " in text
 
 
 def exported(floodgated, cli, transport, ready):
