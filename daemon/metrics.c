@@ -77,8 +77,9 @@ static void rule_sample(struct fgd_buf *b, const char *name,
 struct scan {
 	uint64_t used, dead;
 	struct fgd_rule_sums r[FG_MAX_RULES];
-	fg_share_info share[FG_MAX_RULES]; /* read, never scanned */
-	uint32_t overrides[FG_MAX_RULES];  /* the override table's */
+	fg_share_info share[FG_MAX_RULES];   /* read, never scanned */
+	uint32_t overrides[FG_MAX_RULES];    /* the override table's */
+	uint64_t block_tokens[FG_MAX_RULES]; /* the rule record's */
 };
 
 /* Outside the daemon (the CLI without one): one pass over the slots.
@@ -121,6 +122,7 @@ enum rule_fig {
 	RF_QUOTA,
 	RF_OVER,
 	RF_BLOCKS,
+	RF_BLOCK_TOKENS,
 	RF_OVERRIDES
 };
 
@@ -175,6 +177,9 @@ static void rules_family(struct fgd_buf *b, const fg_rule_info *ri,
 			break;
 		case RF_BLOCKS:
 			v = ri[i].penalties;
+			break;
+		case RF_BLOCK_TOKENS:
+			v = s->block_tokens[i];
 			break;
 		case RF_OVERRIDES:
 			v = s->overrides[i];
@@ -254,6 +259,12 @@ static const struct {
      "Keys this host blocked by the rule's penalty (N denials within T: "
      "denied for B); a block is counted where its denials were.",
      RF_BLOCKS},
+    {"rule_penalty_block_tokens_total", "counter",
+     "Tokens those blocks took (a blocked key's bucket is emptied to B "
+     "past now, and counted as consumed so that other hosts block it "
+     "too): they are in floodgate_rule_allowed_tokens_total, which less "
+     "this is what the rule admitted.",
+     RF_BLOCK_TOKENS},
     {"rule_overrides", "gauge",
      "Keys and key prefixes with a capacity and rate of their own under "
      "the rule (floodgate override list), from the config and set at run "
@@ -294,6 +305,9 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 		active[i] = fg_rule_get(fg, i, &ri[i]) == 0 &&
 		            fg_rule_share_get(fg, i, &s->share[i]) == 0;
 	fg__override_counts(fg, s->overrides);
+	for (i = 0; i < FG_MAX_RULES; i++)
+		s->block_tokens[i] =
+		    uatomic_read(&fg->seg.rules[i].penalty_tokens);
 	if (n != NULL && n->harvest.passes != 0 && n->fg == fg) {
 		node_sums(n, s);
 	} else if (slots_scan(fg, ri, active, s) != 0) {

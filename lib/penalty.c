@@ -215,11 +215,11 @@ static int tally(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
 /* Take the bucket of (@idx, @key), at @ref with pair *@p, to at least
  * @now + tau + block, counting the whole tokens that reach that far (a
  * fraction of one more than tat moves: the other hosts block no less):
- * 1 done (*@p as left), 0 when it is gone and the table has no room for
- * it again. */
+ * 1 done (*@p as left, *@took the tokens counted), 0 when it is gone and
+ * the table has no room for it again. */
 static int block(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
                  const void *key, size_t len, uint64_t now, struct fg_ref *ref,
-                 struct fg_pair *p)
+                 struct fg_pair *p, uint64_t *took)
 {
 	const uint64_t until = now + pen->tau_ns + pen->block_ns;
 	const uint64_t T = pen->interval_ns;
@@ -227,9 +227,11 @@ static int block(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
 	for (;;) {
 		uint64_t base = fg__gcra_base(p->tat, now), k;
 
+		*took = 0;
 		if (base >= until)
 			return 1;               /* in debt that long already */
 		k = (until - base + T - 1) / T; /* below 2^32: fits() */
+		*took = k;
 		if (fg__pair_advance(ref->s, p, until, k)) {
 			if (p->word & FG_W_CLEAN) /* for the harvest */
 				fg__table_touch(t, fg__ref_block(t, ref));
@@ -247,12 +249,17 @@ int fg__penalty(struct fg_table *t, struct fg_rule_rec *rec, unsigned idx,
                 const struct fg_penalty *pen, const void *key, size_t len,
                 uint64_t now, struct fg_ref *ref, struct fg_pair *p)
 {
+	uint64_t took;
+
 	if (fg__penalty_blocked(pen, p->tat, now))
 		return 0; /* what it is denied while blocked does not count */
 	if (!tally(t, idx, pen, key, len, now) ||
-	    !block(t, idx, pen, key, len, now, ref, p))
+	    !block(t, idx, pen, key, len, now, ref, p, &took))
 		return 0;
 	uatomic_inc(&rec->penalties);
+	/* for operators: a block's tokens are in the count, with what the
+	 * rule admitted */
+	uatomic_add(&rec->penalty_tokens, took);
 	return 1;
 }
 

@@ -47,7 +47,7 @@
  *   | 128: name[32] | pad                                                |
  *   | 192: counters of rare events (table full, evicted)                 |
  *   | 216: slots held | slot quota | over quota      (shm/quota.c)      |
- *   | 240: penalty blocks imposed (lib/penalty.c) | pad                  |
+ *   | 240: penalty blocks imposed | 248: their tokens  (lib/penalty.c) |
  *   +--------------------------------------------------------------------+
  *
  * Blocks.  A key hashes to a home block and a preferred slot in it.  Its
@@ -250,7 +250,7 @@ struct fg_rule_rec {
 	uint64_t slot_quota;       /* the most slots it may hold; 0: no quota */
 	uint64_t over_quota;       /* of table_full: for the quota */
 	uint64_t penalties;        /* blocks imposed (lib/penalty.c) */
-	uint8_t pad2[FG_RULE_SIZE - 248];
+	uint64_t penalty_tokens;   /* tokens those blocks counted */
 };
 
 /* Overrides: the region (shm/override.h). */
@@ -386,6 +386,8 @@ _Static_assert(offsetof(struct fg_rule_rec, name) == 128, "rule line 2");
 _Static_assert(offsetof(struct fg_rule_rec, table_full) == 192, "rule line 3");
 _Static_assert(offsetof(struct fg_rule_rec, slots) == 216, "quota words");
 _Static_assert(offsetof(struct fg_rule_rec, penalties) == 240, "penalties");
+_Static_assert(offsetof(struct fg_rule_rec, penalty_tokens) == 248,
+               "the last word of a rule record");
 _Static_assert(sizeof(struct fg_group) == 32, "a group is half a line");
 _Static_assert(offsetof(struct fg_group, ver) == 8, "tags and ver: one pair");
 _Static_assert(sizeof(struct fg_slot) == FG_SLOT_SIZE, "slot size");

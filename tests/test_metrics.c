@@ -289,7 +289,7 @@ Test(metrics, slots_and_quota_refusals_are_counted_per_rule)
 	fg_unlink(test_segment("metrics-quota"));
 }
 
-Test(metrics, penalty_blocks_are_the_keys_a_rule_blocked)
+Test(metrics, penalty_blocks_and_their_tokens_are_counted_apart)
 {
 	fg_client *c = test_create("metrics-penalty", 100);
 	fg_rule r = {.name = "p",
@@ -319,6 +319,16 @@ Test(metrics, penalty_blocks_are_the_keys_a_rule_blocked)
 	cr_expect_eq(series(t, "floodgate_rule_penalty_blocks_total"
 	                       "{rule=\"q\"}"),
 	             0);
+	/* what the rule admitted (the test's 3) is the allowed tokens less
+	 * the tokens of the blocks (one each here: 1 s past an hour's) */
+	cr_expect_eq(series(t, "floodgate_rule_penalty_block_tokens_total"
+	                       "{rule=\"p\"}"),
+	             blocked);
+	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
+	                       "{rule=\"p\"}") -
+	                 series(t, "floodgate_rule_penalty_block_tokens_total"
+	                           "{rule=\"p\"}"),
+	             3);
 	free(t);
 	fg_close(c);
 	fg_unlink(test_segment("metrics-penalty"));

@@ -69,6 +69,12 @@ static uint64_t blocks(fg_client *c)
 	return ri.penalties;
 }
 
+/* Tokens rule api's blocks counted (its record: for the metrics). */
+static uint64_t block_tokens(fg_client *c)
+{
+	return c->seg.rules[pol_rule_index(c, "api")].penalty_tokens;
+}
+
 /* Denied at each of @n times (ms from t0); the retry_after_ms of the last. */
 static uint64_t denials(fg_client *c, const char *key, const uint64_t *ms,
                         unsigned n)
@@ -263,6 +269,7 @@ Test(penalty, a_block_is_counted_as_the_tokens_it_takes)
 	cr_expect_eq(v.tat, t0 + HOUR_NS + BLOCK_MS * MS);
 	cr_expect_eq(v.consumed, 2);
 	cr_expect_eq(v.denied, 3);
+	cr_expect_eq(block_tokens(c), 1, "the count less the one admitted");
 	pol_destroy(c);
 }
 
@@ -422,6 +429,8 @@ Test(penalty, four_processes_make_one_block_and_none_is_admitted_during_it)
 	cr_expect_eq(blocks(c), 1);
 	cr_assert(bucket_of(c, "api", "hammer", &v));
 	cr_expect_eq(v.denied, denied);
+	cr_expect_eq(block_tokens(c), v.consumed - admitted,
+	             "the block's tokens: the count less what was admitted");
 	cr_expect_gt(v.tat, shm->start_ns + MP_RUN_NS + 2 * 200 * MS,
 	             "still blocked after the run");
 	munmap(shm, sizeof *shm);
