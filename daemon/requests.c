@@ -179,6 +179,62 @@ static void answer_stats(const struct fgd_ctl_env *env, struct fgd_buf *o)
  * the mark's count, what the origin consumed of the key since the mark
  * was made, what of it is still owed (above the floor), and how long ago
  * it moved and the origin was heard.  Returns the lines written. */
+static void mark_line(const struct fgd_remote *e, const char *origin,
+                      const char *rule, const char *hex, uint64_t now,
+                      uint64_t heard_ms, struct fgd_buf *o)
+{
+	fgd_buf_printf(o,
+	               "remote origin=%s rule=%s key=%s count=%" PRIu64
+	               " consumed=%" PRIu64 " owed=%" PRIu64
+	               " changed_ms_ago=%" PRIu64,
+	               origin, rule, hex, e->count, e->consumed,
+	               e->count - e->floor, since(now, e->touched));
+	if (heard_ms == 0)
+		fgd_buf_printf(o, " lag_ms=-1\n");
+	else
+		fgd_buf_printf(o, " lag_ms=%" PRIu64 "\n",
+		               since(now, heard_ms));
+}
+
+/* Whether the origin @oid is a member of the keyring. */
+static int in_keyring(const struct fgw_keyring *kr, uint64_t oid)
+{
+	size_t j;
+
+	for (j = 0; j < kr->n; j++)
+		if (fgd_origin_id(kr, (int)j) == oid)
+			return 1;
+	return 0;
+}
+
+/* The marks of the origins Redis names that the keyring does not (a
+ * fleet that syncs through Redis alone needs no keyring of the others):
+ * named by their id, in hex.  Lines written. */
+static size_t redis_marks_of(const struct fgd_ctl_env *env, const char *rule,
+                             const uint8_t *key, size_t klen, const char *hex,
+                             uint64_t now, struct fgd_buf *o)
+{
+	const struct fgr_sync *r = env->redis;
+	char name[17];
+	size_t j, lines = 0;
+
+	for (j = 0; r != NULL && j < r->ncur; j++) {
+		uint64_t oid = r->cur[j].oid;
+		const struct fgd_remote *e;
+
+		if (oid == r->self || in_keyring(env->kr, oid))
+			continue;
+		e = fgd_node_mark(env->node, oid, rule, strlen(rule), key,
+		                  klen);
+		if (e == NULL)
+			continue;
+		snprintf(name, sizeof name, "%016" PRIx64, oid);
+		mark_line(e, name, rule, hex, now, r->st.last_ms, o);
+		lines++;
+	}
+	return lines;
+}
+
 static size_t marks_of(const struct fgd_ctl_env *env, const char *rule,
                        const uint8_t *key, size_t klen, uint64_t now,
                        struct fgd_buf *o)
@@ -198,20 +254,10 @@ static size_t marks_of(const struct fgd_ctl_env *env, const char *rule,
 		if (e == NULL)
 			continue;
 		lines++;
-		fgd_buf_printf(o,
-		               "remote origin=%s rule=%s key=%s count=%" PRIu64
-		               " consumed=%" PRIu64 " owed=%" PRIu64
-		               " changed_ms_ago=%" PRIu64,
-		               env->kr->keys[j].name, rule, hex, e->count,
-		               e->consumed, e->count - e->floor,
-		               since(now, e->touched));
-		if (n->members.mem[j].heard_ms == 0)
-			fgd_buf_printf(o, " lag_ms=-1\n");
-		else
-			fgd_buf_printf(o, " lag_ms=%" PRIu64 "\n",
-			               since(now, n->members.mem[j].heard_ms));
+		mark_line(e, env->kr->keys[j].name, rule, hex, now,
+		          n->members.mem[j].heard_ms, o);
 	}
-	return lines;
+	return lines + redis_marks_of(env, rule, key, klen, hex, now, o);
 }
 
 static void answer_marks(const struct fgd_ctl_env *env, const char *rule,

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gossip/keys.h"
 #include "tests/cluster.h"
 #include "tests/ports.h"
 #include "tests/prom.h"
@@ -254,6 +255,44 @@ Test(redis, three_daemons_sharing_one_redis_hold_one_budget)
 	}
 	freeReplyObject(keys);
 	redisFree(rc);
+}
+
+/* ----------------------------------------------------------- operators */
+
+/* A fleet that shares through Redis needs no keyring of the others: what
+ * an origin the keyring does not name consumed is still shown, under its
+ * origin id. */
+Test(redis, an_origin_the_keyring_does_not_name_is_shown_by_its_id)
+{
+	char path[FGC_NAME_MAX + 16], pub[FGC_NAME_MAX + 24], err[256];
+	char *reply, *line;
+	int64_t left = 0;
+	int i;
+
+	prepare(NULL, 0);
+	/* node 0 signs with a key of its own, which no keyring lists */
+	snprintf(path, sizeof path, "%s/n0.key", K.c.dir);
+	snprintf(pub, sizeof pub, "%s.pub", path);
+	cr_assert_eq(unlink(path) | unlink(pub), 0);
+	cr_assert_eq(fgk_keygen(path, "stranger", err, sizeof err), 0, "%s",
+	             err);
+	for (i = 0; i < N; i++)
+		configure(i, G_RULE, FGC_PEERS_NONE, 0, NULL);
+	CLUSTER_OK(&K.c, fgc_start_all(&K.c, "g"));
+	AWAIT(all_exchanged(), "a node never exchanged with Redis");
+	consume(0, "alice", 7);
+	AWAIT(fgc_left(&K.c, 1, "g", "alice", &left) == 0 && left == CAP - 7,
+	      "node 1 holds %lld of alice's bucket", (long long)left);
+	reply = ctl_ask(seg(1), "remote g 616c696365"); /* "alice" */
+	cr_assert_not_null(reply);
+	line = strstr(reply, "remote origin=");
+	cr_assert_not_null(line, "no origin: %s", reply);
+	cr_expect_eq(strspn(line + 14, "0123456789abcdef"), 16,
+	             "an origin id: %s", line);
+	cr_expect_neq(strstr(line, " count=7 consumed=7 "), NULL, "%s", line);
+	cr_expect_null(strstr(line + 1, "remote origin="), "one origin: %s",
+	               reply);
+	free(reply);
 }
 
 /* ------------------------------------------------------------- once */
