@@ -12,6 +12,9 @@
 #define FG_SHM_GROUP_H
 
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "shm/table.h"
 
@@ -103,6 +106,40 @@ static inline unsigned owned_span(uint64_t tags, unsigned i)
 	while (i + n < FG_GROUP_SLOTS && tag_at(tags, i + n) == TAG_EXT)
 		n++;
 	return n;
+}
+
+/* The slots of block @b (bit j: slot j) whose tag is @tag; in *@open,
+ * those that are EMPTY.  Its groups' versions have been read. */
+static inline uint32_t block_match(const struct fg_block *b, uint8_t tag,
+                                   uint32_t *open)
+{
+#if defined(__SSE2__) && !defined(__SANITIZE_THREAD__)
+	/* two 8-byte loads (each atomic: aligned) into one register */
+	const __m128i v = _mm_castpd_si128(_mm_loadh_pd(
+	    _mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)&b->g[0].tags)),
+	    (const double *)&b->g[1].tags));
+
+	*open =
+	    (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+	return (uint32_t)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8((char)tag)));
+#else
+	const uint64_t t0 = fg__load(&b->g[0].tags),
+	               t1 = fg__load(&b->g[1].tags);
+	uint32_t m = 0, o = 0;
+	unsigned j;
+
+	for (j = 0; j < FG_BLOCK_SLOTS; j++) {
+		unsigned x = (unsigned)((j < FG_GROUP_SLOTS ? t0 : t1) >>
+		                        (8 * (j % FG_GROUP_SLOTS))) &
+		             0xffu;
+
+		m |= (uint32_t)(x == tag) << j;
+		o |= (uint32_t)(x == 0) << j;
+	}
+	*open = o;
+	return m;
+#endif
 }
 
 static inline uint64_t block_index(const struct fg_table *t,

@@ -187,6 +187,53 @@ Test(table, a_full_home_group_overflows_to_its_sibling_then_the_next_block)
 	table_free(t);
 }
 
+/* Keys of one hash in ranks 0 (block 1, group 1), 1 (block 1, group 0)
+ * and 2 (block 2, group 1) of their sequence: a lookup from rank r finds
+ * those at r and after, with a reference to their own group, and no
+ * other. */
+Test(table, a_lookup_from_a_rank_finds_the_keys_at_or_past_it_only)
+{
+	struct fg_table *t = table_new(2);
+	uint64_t h = hash_at(1, 10, 7);
+	unsigned i, from, rank[2 * FG_GROUP_SLOTS + 1];
+	char key[16];
+
+	for (i = 0; i < 2 * FG_GROUP_SLOTS + 1; i++) {
+		uint64_t at;
+
+		key_of(key, sizeof key, "k", i);
+		at = index_of(t, find(t, 0, key, h));
+		rank[i] = 2 * (unsigned)(at / FG_BLOCK_SLOTS - 1) +
+		          (at % FG_BLOCK_SLOTS < FG_GROUP_SLOTS);
+	}
+	cr_assert_eq(rank[0], 0);
+	cr_assert_eq(rank[FG_GROUP_SLOTS], 1);
+	cr_assert_eq(rank[2 * FG_GROUP_SLOTS], 2);
+	for (from = 0; from < 4; from++) {
+		for (i = 0; i < 2 * FG_GROUP_SLOTS + 1; i++) {
+			struct fg_ref ref;
+			struct fg_slot *s;
+
+			key_of(key, sizeof key, "k", i);
+			s = fg__table_lookup_from(t, 0, key, strlen(key), h,
+			                          from, &ref);
+			if (rank[i] < from) {
+				cr_expect_null(s, "%s (rank %u) from %u", key,
+				               rank[i], from);
+				continue;
+			}
+			cr_assert_not_null(s, "%s from %u", key, from);
+			cr_expect_eq(s, find(t, 0, key, h));
+			cr_expect_eq(ref.s, s);
+			cr_expect_eq(&ref.b->s[ref.j], s);
+			cr_expect_eq(ref.g, &ref.b->g[ref.j / FG_GROUP_SLOTS]);
+			cr_expect(fg__ref_valid(&ref),
+			          "%s: its group's version", key);
+		}
+	}
+	table_free(t);
+}
+
 Test(table, full_window_returns_null_and_changes_nothing)
 {
 	struct fg_table *t = table_new(0); /* one block: the whole window */
