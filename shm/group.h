@@ -108,6 +108,28 @@ static inline unsigned owned_span(uint64_t tags, unsigned i)
 	return n;
 }
 
+/* block_match() one slot at a time, with atomic loads: the reference
+ * the SSE2 version is tested against, and the one TSan sees. */
+static inline uint32_t block_match_slots(const struct fg_block *b, uint8_t tag,
+                                         uint32_t *open)
+{
+	const uint64_t t0 = fg__load(&b->g[0].tags),
+	               t1 = fg__load(&b->g[1].tags);
+	uint32_t m = 0, o = 0;
+	unsigned j;
+
+	for (j = 0; j < FG_BLOCK_SLOTS; j++) {
+		unsigned x = (unsigned)((j < FG_GROUP_SLOTS ? t0 : t1) >>
+		                        (8 * (j % FG_GROUP_SLOTS))) &
+		             0xffu;
+
+		m |= (uint32_t)(x == tag) << j;
+		o |= (uint32_t)(x == 0) << j;
+	}
+	*open = o;
+	return m;
+}
+
 /* The slots of block @b (bit j: slot j) whose tag is @tag; in *@open,
  * those that are EMPTY.  Its groups' versions have been read. */
 static inline uint32_t block_match(const struct fg_block *b, uint8_t tag,
@@ -124,21 +146,7 @@ static inline uint32_t block_match(const struct fg_block *b, uint8_t tag,
 	return (uint32_t)_mm_movemask_epi8(
 	    _mm_cmpeq_epi8(v, _mm_set1_epi8((char)tag)));
 #else
-	const uint64_t t0 = fg__load(&b->g[0].tags),
-	               t1 = fg__load(&b->g[1].tags);
-	uint32_t m = 0, o = 0;
-	unsigned j;
-
-	for (j = 0; j < FG_BLOCK_SLOTS; j++) {
-		unsigned x = (unsigned)((j < FG_GROUP_SLOTS ? t0 : t1) >>
-		                        (8 * (j % FG_GROUP_SLOTS))) &
-		             0xffu;
-
-		m |= (uint32_t)(x == tag) << j;
-		o |= (uint32_t)(x == 0) << j;
-	}
-	*open = o;
-	return m;
+	return block_match_slots(b, tag, open);
 #endif
 }
 
