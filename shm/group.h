@@ -108,8 +108,8 @@ static inline unsigned owned_span(uint64_t tags, unsigned i)
 	return n;
 }
 
-/* block_match() one slot at a time, with atomic loads: the reference
- * the SSE2 version is tested against, and the one TSan sees. */
+/* block_match() one slot at a time: the reference the SSE2 version is
+ * tested against, and the one of a build without SSE2. */
 static inline uint32_t block_match_slots(const struct fg_block *b, uint8_t tag,
                                          uint32_t *open)
 {
@@ -135,11 +135,11 @@ static inline uint32_t block_match_slots(const struct fg_block *b, uint8_t tag,
 static inline uint32_t block_match(const struct fg_block *b, uint8_t tag,
                                    uint32_t *open)
 {
-#if defined(__SSE2__) && !defined(__SANITIZE_THREAD__)
-	/* two 8-byte loads (each atomic: aligned) into one register */
-	const __m128i v = _mm_castpd_si128(_mm_loadh_pd(
-	    _mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)&b->g[0].tags)),
-	    (const double *)&b->g[1].tags));
+#ifdef __SSE2__
+	/* the tags by the atomic loads every reader uses, then compared in
+	 * one register */
+	const __m128i v = _mm_set_epi64x((long long)fg__load(&b->g[1].tags),
+	                                 (long long)fg__load(&b->g[0].tags));
 
 	*open =
 	    (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
