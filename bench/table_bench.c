@@ -18,8 +18,14 @@
  * short keys ("user:NNNNNNN"), then 1000 of them picked at random, each
  * checked back to back (its lines in L1): the median and 99th percentile
  * of the 1000 per-key times, and of their ratios to the CAS limit; the
- * same in a segment filled to half its capacity.  (2) Cold: every key of
- * the full segment once, in random order, against the random read.
+ * same in a segment filled to half its capacity; and where the keys are
+ * (the share of each segment's keys in their preferred slot, elsewhere in
+ * their home group, and so on along their probe sequence) with the median
+ * ratio of the sampled keys of each class.  One key is checked back to
+ * back: its lines are in L1 and every branch is predicted, so a key's
+ * figure is the length of its chain of dependent loads.  (2) Cold: every
+ * key of the full segment once, in random order, against the random read;
+ * then again by where the key is (preferred slot, home group, other).
  * (3) What the harvest's mark costs: a check just after a harvest pass
  * over its block (it marks the block again) against one after a pass
  * over another block (layout 3).  (4) Bytes per key: the segment's size
@@ -35,8 +41,8 @@
  * Options: -r runs (medians of runs are printed), -c capacity, -i seconds
  * of idle daemon (0: skip), -H for 2 MiB pages (segment and read
  * buffer), -s DIR for the segments (a tmpfs mounted huge=advise, say).
- * It uses the public API and shm/scan.h only, so the same program
- * measures layouts 2 and 3.  Segments are named fg-table-bench-PID-*,
+ * It uses the public API, shm/scan.h and the placement of shm/table.h
+ * (for where the keys are).  Segments are named fg-table-bench-PID-*,
  * the daemon listens on a port in 25100-25899.  With FG_COST_RAW=FILE,
  * the first run's per-key figures of the full table go to FILE for
  * scripts/charts.sh: "ns V" a key, then "limit NAME V" for the limits
@@ -115,6 +121,65 @@ static double median(double *v, unsigned n)
 static void user_key(char *buf, size_t size, uint64_t i)
 {
 	snprintf(buf, size, "user:%07llu", (unsigned long long)i);
+}
+
+/* Where a present key is in its probe sequence (shm/table.c). */
+enum {
+	AT_PREF,    /* its preferred slot: every address from the hash */
+	AT_GROUP,   /* elsewhere in its home group */
+	AT_SIBLING, /* the home block's other group (rank 1) */
+	AT_NEXT,    /* the next block (ranks 2-3) */
+	AT_NEAR,    /* ranks 4-7: the last of the inline path */
+	AT_FAR,     /* rank 8 on: check_slow() */
+	AT_CLASSES
+};
+
+static const char *const at_name[AT_CLASSES] = {
+    "its preferred slot",
+    "elsewhere in its home group",
+    "the home block's other group",
+    "the next block (ranks 2-3)",
+    "ranks 4-7",
+    "rank 8 or further (out of line)"};
+
+/* The AT_* of @key of rule "r" in @c, or -1 if it is absent. */
+static int where(fg_client *c, const char *key)
+{
+	struct fg_table *t = &c->seg.tbl;
+	unsigned idx = (unsigned)fg__rule_index(c, "r"), pref, k;
+	size_t len = strlen(key);
+	uint64_t h = fg__hash64(t->seed, idx, key, len), home, d;
+	struct fg_slot_view v;
+
+	if (!fg__bucket_get(t, idx, key, len, &v))
+		return -1;
+	home = fg__table_home(t, h);
+	pref = fg__table_pref(h);
+	if (v.slot == home * FG_BLOCK_SLOTS + pref)
+		return AT_PREF;
+	d = (v.slot / FG_BLOCK_SLOTS + t->nblocks - home) % t->nblocks;
+	k = 2 * (unsigned)d + ((v.slot % FG_BLOCK_SLOTS) / FG_GROUP_SLOTS !=
+	                       pref / FG_GROUP_SLOTS);
+	if (k == 0)
+		return AT_GROUP;
+	return k == 1 ? AT_SIBLING : k < 4 ? AT_NEXT : k < 8 ? AT_NEAR : AT_FAR;
+}
+
+/* The share of @c's keys 0..@n-1 in each AT_* class. */
+static void where_shares(fg_client *c, uint64_t n, double share[AT_CLASSES])
+{
+	uint64_t count[AT_CLASSES] = {0}, i;
+	char key[32];
+	int at;
+
+	for (i = 0; i < n; i++) {
+		user_key(key, sizeof key, i);
+		at = where(c, key);
+		if (at >= 0)
+			count[at]++;
+	}
+	for (at = 0; at < AT_CLASSES; at++)
+		share[at] = (double)count[at] / (double)n;
 }
 
 static void seg_name(char *buf, size_t size, const char *tag)
@@ -279,9 +344,10 @@ static void key_ns(fg_client *c, const char *key, struct pair16 *pair,
 }
 
 struct spread {
-	double med, p99;   /* ns of the median and 99th percentile key */
-	double limit;      /* the CAS limit, median */
-	double rmed, rp99; /* the same per-key ratios to the limit */
+	double med, p99;       /* ns of the median and 99th percentile key */
+	double limit;          /* the CAS limit, median */
+	double rmed, rp99;     /* the same per-key ratios to the limit */
+	double at[AT_CLASSES]; /* median ratio of the keys of each class */
 };
 
 static FILE *cost_raw; /* FG_COST_RAW: written once, then closed */
@@ -312,11 +378,20 @@ static void spread(fg_client *c, uint64_t nkeys, struct spread *out)
 	char key[32];
 	unsigned k;
 
+	double byat[AT_CLASSES][SPREAD_KEYS];
+	unsigned nat[AT_CLASSES] = {0};
+	int at;
+
 	for (k = 0; k < SPREAD_KEYS; k++) {
 		user_key(key, sizeof key, rnd() % nkeys);
 		key_ns(c, key, &pair, &v[k], &l[k]);
 		r[k] = v[k] / l[k];
+		at = where(c, key);
+		if (at >= 0)
+			byat[at][nat[at]++] = r[k];
 	}
+	for (at = 0; at < AT_CLASSES; at++)
+		out->at[at] = nat[at] ? median(byat[at], nat[at]) : -1;
 	out->med = median(v, SPREAD_KEYS);
 	out->p99 = rank(v, SPREAD_KEYS, 0.99);
 	out->limit = median(l, SPREAD_KEYS);
@@ -363,6 +438,57 @@ static void cold_ns(fg_client *c, uint64_t nkeys, const uint64_t *chase,
 	free(keys);
 	*ns = median(v, COLD_CHUNKS);
 	*limit = median(l, COLD_CHUNKS);
+}
+
+/* The cold check again, by where the key is: in its preferred slot, in
+ * its home group, elsewhere; ns of each over ns of a random read, which
+ * take turns in chunks (medians). */
+static void cold_where(fg_client *c, uint64_t nkeys, const uint64_t *chase,
+                       double ratio[3])
+{
+	uint32_t *of[3];
+	uint64_t n[3] = {0, 0, 0}, i, m;
+	double v[3][COLD_CHUNKS], l[COLD_CHUNKS];
+	char key[32];
+	unsigned k, w;
+	int sink = 0, at;
+
+	for (w = 0; w < 3; w++)
+		if ((of[w] = malloc(nkeys * sizeof *of[w])) == NULL)
+			abort();
+	for (i = 0; i < nkeys; i++) {
+		user_key(key, sizeof key, i);
+		at = where(c, key);
+		w = at == AT_PREF ? 0 : at == AT_GROUP ? 1 : 2;
+		of[w][n[w]++] = (uint32_t)i;
+	}
+	for (w = 0; w < 3; w++)
+		for (i = n[w] - 1; n[w] && i > 0; i--) {
+			uint64_t j = rnd() % (i + 1);
+			uint32_t x = of[w][i];
+
+			of[w][i] = of[w][j];
+			of[w][j] = x;
+		}
+	for (k = 0; k < COLD_CHUNKS; k++) {
+		l[k] = random_read_ns(chase, 20000);
+		for (w = 0; w < 3; w++) {
+			uint64_t t0 = fg__now_ns();
+
+			m = n[w] / COLD_CHUNKS;
+			for (i = k * m; i < (k + 1) * m; i++) {
+				user_key(key, sizeof key, of[w][i]);
+				sink += fg_allow(c, "r", key, 1, NULL);
+			}
+			v[w][k] =
+			    m ? (double)(fg__now_ns() - t0) / (double)m : 0;
+		}
+	}
+	__asm__ __volatile__("" ::"r"(sink));
+	for (w = 0; w < 3; w++) {
+		ratio[w] = median(v[w], COLD_CHUNKS) / median(l, COLD_CHUNKS);
+		free(of[w]);
+	}
 }
 
 /* Keys of @len bytes a segment of capacity 1000 holds. */
@@ -710,11 +836,13 @@ static long huge_kb(const void *addr)
 struct run {
 	double clock, cas, read, cold;
 	struct spread sp, half; /* at capacity; half of it */
-	double mark[2]; /* a check that marks its block; one that does not */
+	double mark[2];    /* a check that marks its block; one that does not */
+	double cold_at[3]; /* cold_where() */
 	struct churn churn;
 };
 
 static struct run g_run[MAX_RUNS];
+static double g_share[2][AT_CLASSES]; /* where_shares(): full, half */
 
 static void one_run(fg_client *full, fg_client *half, const uint64_t *chase,
                     struct run *r)
@@ -726,6 +854,7 @@ static void one_run(fg_client *full, fg_client *half, const uint64_t *chase,
 	spread(full, opt_capacity, &r->sp);
 	spread(half, opt_capacity / 2, &r->half);
 	cold_ns(full, opt_capacity, chase, &r->cold, &r->read);
+	cold_where(full, opt_capacity, chase, r->cold_at);
 	mark_cost(full, r->mark);
 }
 
@@ -741,6 +870,25 @@ static double med_of(size_t off)
 }
 
 #define MED(field) med_of(offsetof(struct run, field))
+
+/* Where the keys are, and what a check of each class costs. */
+static void report_where(void)
+{
+	unsigned i;
+
+	printf("%-46s %13s %13s\n", "  where the keys are: share, median ratio",
+	       "full", "half");
+	for (i = 0; i < AT_CLASSES; i++) {
+		size_t off = i * sizeof(double);
+		double f = med_of(offsetof(struct run, sp.at) + off);
+		double h = med_of(offsetof(struct run, half.at) + off);
+
+		/* a class without sampled keys has no ratio (-1) */
+		printf("    %-42s %5.1f%% %5.2fx %5.1f%% %5.2fx\n", at_name[i],
+		       100 * g_share[0][i], f < 0 ? 0 : f, 100 * g_share[1][i],
+		       h < 0 ? 0 : h);
+	}
+}
 
 static void report(size_t size, const uint64_t held[3], double idle)
 {
@@ -769,9 +917,13 @@ static void report(size_t size, const uint64_t held[3], double idle)
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
 	       "  the same, segment half full: p99", MED(half.p99),
 	       MED(half.limit), MED(half.rp99));
+	report_where();
 	printf("%-46s %10.1f %10.1f %7.2fx\n",
 	       "fg_allow, every key once, random order (ns)", MED(cold), read,
 	       MED(cold) / read);
+	printf("  %-44s %5.2fx %5.2fx %5.2fx\n",
+	       "the same: preferred slot, home group, other", MED(cold_at[0]),
+	       MED(cold_at[1]), MED(cold_at[2]));
 	if (MED(mark[0]) >= 0)
 		printf("%-46s %10.1f %10.1f %7.2fx\n",
 		       "a check that marks its block for the harvest",
@@ -899,6 +1051,8 @@ int main(int argc, char **argv)
 	if (half == NULL)
 		return 1;
 	(void)fill(half, opt_capacity / 2);
+	where_shares(full, opt_capacity, g_share[0]);
+	where_shares(half, opt_capacity / 2, g_share[1]);
 	for (i = 0; i < opt_runs; i++) {
 		one_run(full, half, chase, &g_run[i]);
 		if (churn_run(&g_run[i].churn) != 0)

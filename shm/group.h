@@ -12,6 +12,9 @@
 #define FG_SHM_GROUP_H
 
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "shm/table.h"
 
@@ -103,6 +106,48 @@ static inline unsigned owned_span(uint64_t tags, unsigned i)
 	while (i + n < FG_GROUP_SLOTS && tag_at(tags, i + n) == TAG_EXT)
 		n++;
 	return n;
+}
+
+/* block_match() one slot at a time: the reference the SSE2 version is
+ * tested against, and the one of a build without SSE2. */
+static inline uint32_t block_match_slots(const struct fg_block *b, uint8_t tag,
+                                         uint32_t *open)
+{
+	const uint64_t t0 = fg__load(&b->g[0].tags),
+	               t1 = fg__load(&b->g[1].tags);
+	uint32_t m = 0, o = 0;
+	unsigned j;
+
+	for (j = 0; j < FG_BLOCK_SLOTS; j++) {
+		unsigned x = (unsigned)((j < FG_GROUP_SLOTS ? t0 : t1) >>
+		                        (8 * (j % FG_GROUP_SLOTS))) &
+		             0xffu;
+
+		m |= (uint32_t)(x == tag) << j;
+		o |= (uint32_t)(x == 0) << j;
+	}
+	*open = o;
+	return m;
+}
+
+/* The slots of block @b (bit j: slot j) whose tag is @tag; in *@open,
+ * those that are EMPTY.  Its groups' versions have been read. */
+static inline uint32_t block_match(const struct fg_block *b, uint8_t tag,
+                                   uint32_t *open)
+{
+#ifdef __SSE2__
+	/* the tags by the atomic loads every reader uses, then compared in
+	 * one register */
+	const __m128i v = _mm_set_epi64x((long long)fg__load(&b->g[1].tags),
+	                                 (long long)fg__load(&b->g[0].tags));
+
+	*open =
+	    (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+	return (uint32_t)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8((char)tag)));
+#else
+	return block_match_slots(b, tag, open);
+#endif
 }
 
 static inline uint64_t block_index(const struct fg_table *t,

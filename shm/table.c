@@ -119,7 +119,9 @@
  * gives its slots back (quota.c).  A check of a present key never looks.
  *
  * Cost.  A check of a key in its home group reads one metadata line and
- * one slot line, inline in table.h; only the rest comes here.
+ * one slot line, inline in table.h; only the rest comes here.  A lookup
+ * past the inline groups goes a block at a time: both groups' tags in
+ * one compare (block_match(), group.h).
  */
 #include "shm/table.h"
 
@@ -571,26 +573,59 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 	}
 }
 
+/* The slots of the groups of ranks @k and @k + 1 (one block, @first the
+ * group of even ranks) that are not before rank @from. */
+static uint32_t ranks_from(unsigned k, unsigned first, unsigned from)
+{
+	uint32_t m = 0xffffu;
+
+	if (k < from)
+		m &= ~(0xffu << (FG_GROUP_SLOTS * first));
+	if (k + 1 < from)
+		m &= ~(0xffu << (FG_GROUP_SLOTS * (first ^ 1u)));
+	return m;
+}
+
+/*
+ * A block at a time: both groups' versions, then both groups' tags
+ * compared at once.  A block with an open group ends the sequence; looking
+ * at its other group as well (past the end, when the first is open) can
+ * find only the key's one bucket (invariant 3), never another.
+ */
 struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
                                       const void *key, size_t len, uint64_t h,
                                       unsigned from, struct fg_ref *ref)
 {
+	const uint8_t tag = FG_TAG(FG_SLOT_READY, fg__table_fp5(h));
+	const uint64_t ident = FG_W_MAKE(rule, len, 0);
+	uint64_t ver[2];
+	uint32_t m, open;
 	struct probe p;
 	struct pos at;
-	struct gs s;
-	unsigned k;
-	int i;
+	unsigned k, j;
 
 	probe_init(t, h, &p);
-	for (k = 0; k < p.steps; k++) {
+	for (k = 0; k < p.steps; k += 2) {
 		pos_at(t, &p, k, &at);
-		gload(at.g, &s);
-		i = k < from ? -1 : match_ready(&at, &s, rule, key, len, h);
-		if (i >= 0) {
-			set_ref(&at, (unsigned)i, s.ver, ref);
-			return ref->s;
+		ver[0] = fg__load(&at.b->g[0].ver);
+		ver[1] = fg__load(&at.b->g[1].ver);
+		m = block_match(at.b, tag, &open) &
+		    ranks_from(k, p.first, from);
+		for (; m; m &= m - 1) {
+			j = (unsigned)__builtin_ctz(m);
+			at.half = j / FG_GROUP_SLOTS;
+			at.g = &at.b->g[at.half];
+			if (__atomic_load_n(&at.g->fp[j % FG_GROUP_SLOTS],
+			                    __ATOMIC_RELAXED) ==
+			        fg__table_fp16(h) &&
+			    FG_W_IDENT(fg__load(&at.b->s[j].word)) == ident &&
+			    fg__key_equal(at.b, j, key, len)) {
+				set_ref(&at, j % FG_GROUP_SLOTS, ver[at.half],
+				        ref);
+				return ref->s;
+			}
 		}
-		if (is_open(s.tags))
+		if (open)
 			return NULL;
 	}
 	return NULL;

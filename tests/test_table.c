@@ -17,6 +17,7 @@
 
 #include "lib/client.h"
 #include "shm/clock.h"
+#include "shm/group.h"
 #include "shm/hash.h"
 #include "shm/layout.h"
 #include "shm/scan.h"
@@ -184,6 +185,85 @@ Test(table, a_full_home_group_overflows_to_its_sibling_then_the_next_block)
 		cr_expect_not_null(find(t, 0, key, h), "%s found again", key);
 	}
 	cr_expect_eq(count_state(t, FG_SLOT_READY), 2 * FG_GROUP_SLOTS + 1);
+	table_free(t);
+}
+
+/* block_match() (SSE2 where there is SSE2) against the slot at a time
+ * reference, on tags of every kind, including bytes that equal the tag
+ * looked for in the other group and bytes with the high bit set. */
+Test(table, a_blocks_tags_match_at_once_as_they_do_one_at_a_time)
+{
+	struct fg_table *t = table_new(0);
+	struct fg_block *b = &t->blocks[0];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned round, j;
+
+	for (round = 0; round < 20000; round++) {
+		uint32_t open, want_open, m;
+		uint8_t tag;
+
+		for (j = 0; j < 2; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* few distinct bytes, so that matches are common */
+			b->g[j].tags = x & UINT64_C(0x8381838183818381);
+		}
+		tag = (uint8_t)(round % 4 == 0 ? 0 : (x >> 40) & 0x83u);
+		m = block_match(b, tag, &open);
+		cr_assert_eq(m, block_match_slots(b, tag, &want_open),
+		             "tags %016llx %016llx, tag %02x",
+		             (unsigned long long)b->g[0].tags,
+		             (unsigned long long)b->g[1].tags, tag);
+		cr_assert_eq(open, want_open);
+	}
+	table_free(t);
+}
+
+/* Keys of one hash in ranks 0 (block 1, group 1), 1 (block 1, group 0)
+ * and 2 (block 2, group 1) of their sequence: a lookup from rank r finds
+ * those at r and after, with a reference to their own group, and no
+ * other. */
+Test(table, a_lookup_from_a_rank_finds_the_keys_at_or_past_it_only)
+{
+	struct fg_table *t = table_new(2);
+	uint64_t h = hash_at(1, 10, 7);
+	unsigned i, from, rank[2 * FG_GROUP_SLOTS + 1];
+	char key[16];
+
+	for (i = 0; i < 2 * FG_GROUP_SLOTS + 1; i++) {
+		uint64_t at;
+
+		key_of(key, sizeof key, "k", i);
+		at = index_of(t, find(t, 0, key, h));
+		rank[i] = 2 * (unsigned)(at / FG_BLOCK_SLOTS - 1) +
+		          (at % FG_BLOCK_SLOTS < FG_GROUP_SLOTS);
+	}
+	cr_assert_eq(rank[0], 0);
+	cr_assert_eq(rank[FG_GROUP_SLOTS], 1);
+	cr_assert_eq(rank[2 * FG_GROUP_SLOTS], 2);
+	for (from = 0; from < 4; from++) {
+		for (i = 0; i < 2 * FG_GROUP_SLOTS + 1; i++) {
+			struct fg_ref ref;
+			struct fg_slot *s;
+
+			key_of(key, sizeof key, "k", i);
+			s = fg__table_lookup_from(t, 0, key, strlen(key), h,
+			                          from, &ref);
+			if (rank[i] < from) {
+				cr_expect_null(s, "%s (rank %u) from %u", key,
+				               rank[i], from);
+				continue;
+			}
+			cr_assert_not_null(s, "%s from %u", key, from);
+			cr_expect_eq(s, find(t, 0, key, h));
+			cr_expect_eq(ref.s, s);
+			cr_expect_eq(&ref.b->s[ref.j], s);
+			cr_expect_eq(ref.g, &ref.b->g[ref.j / FG_GROUP_SLOTS]);
+			cr_expect(fg__ref_valid(&ref),
+			          "%s: its group's version", key);
+		}
+	}
 	table_free(t);
 }
 
