@@ -57,6 +57,10 @@ struct fg_client {
 	 * another process may act (NULL: nothing). */
 	void (*many_hook)(fg_client *c, unsigned stage, void *arg);
 	void *many_arg;
+	/* For tests: run by fg__override_set() between an entry's bits in
+	 * the filter and the entry (NULL: nothing). */
+	void (*ovr_hook)(fg_client *c, void *arg);
+	void *ovr_arg;
 };
 
 /* Rule index of @name, or -1. */

@@ -52,10 +52,10 @@
  * clear bits, which it could do to the entries themselves.
  *
  * Bits are set in the live copy (filter[filter_gen & 1]) before the
- * entry goes live, so a check that finds one clear is a check made
- * before the entry existed: any check that begins after
- * fg__override_set() returned finds the bits, as it finds the entry.
- * Removals clear nothing (bits are shared by items): the owner rebuilds
+ * entry goes live (fg__ovr_place(), then fg__ovr_publish()), so a check that
+ * finds one clear is a check made before the entry existed: any check that
+ * begins after fg__override_set() returned finds the bits, as it finds the
+ * entry. Removals clear nothing (bits are shared by items): the owner rebuilds
  * the other copy from the live entries once FG_OVR_FILTER_REBUILD items went
  * into the live one, then flips filter_gen.  A reader reads filter_gen,
  * its words, then filter_gen again, and probes everything when it moved
@@ -280,8 +280,9 @@ static void filter_add(struct fg_ovr_region *o, const uint64_t seed[2],
 	uatomic_set(&o->filter_items, uatomic_read(&o->filter_items) + 1);
 }
 
-int fg__ovr_put(struct fg_ovr_region *o, const uint64_t seed[2],
-                const struct fg_ovr_entry *e)
+struct fg_ovr_slot *fg__ovr_place(struct fg_ovr_region *o,
+                                  const uint64_t seed[2],
+                                  const struct fg_ovr_entry *e)
 {
 	unsigned kind = e->kind & FG_OVR_PREFIX;
 	uint64_t h = ovr_hash(seed, e->rule, kind, e->key, e->keylen);
@@ -290,12 +291,14 @@ int fg__ovr_put(struct fg_ovr_region *o, const uint64_t seed[2],
 
 	if (s == NULL)
 		s = room;
-	if (s == NULL)
-		return FG_ENOMEM;
-	/* the bits first: slot_publish's barrier orders them */
-	filter_add(o, seed, item_hash(seed, e));
+	if (s != NULL) /* the bits first: slot_publish's barrier orders them */
+		filter_add(o, seed, item_hash(seed, e));
+	return s;
+}
+
+void fg__ovr_publish(struct fg_ovr_slot *s, const struct fg_ovr_entry *e)
+{
 	slot_publish(s, e);
-	return 0;
 }
 
 int fg__ovr_del(struct fg_ovr_region *o, const uint64_t seed[2], unsigned rule,

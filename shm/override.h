@@ -146,7 +146,7 @@ int fg__ovr_probe(const struct fg_ovr_region *o, const uint64_t seed[2],
                   const struct fg_ovr_cands *k, struct fg_ovr_entry *out);
 
 /* Rebuild the filter from the live entries into its spare copy, then
- * make that copy live (the owner lock held).  fg__ovr_put() does when
+ * make that copy live (the owner lock held).  fg__ovr_place() does when
  * the live copy has taken FG_OVR_FILTER_REBUILD items. */
 void fg__ovr_filter_rebuild(struct fg_ovr_region *o, const uint64_t seed[2]);
 
@@ -161,13 +161,19 @@ int fg__ovr_find(const struct fg_ovr_region *o, const uint64_t seed[2],
                  struct fg_ovr_entry *out);
 
 /*
- * The owner's writes (the segment's owner lock held).  fg__ovr_put makes
- * @e (state FG_OVR_LIVE, fields checked by the caller) the live entry of
- * its (rule, kind, key): 0, or FG_ENOMEM when its probe window is full.
+ * The owner's writes (the segment's owner lock held).  Making @e (state
+ * FG_OVR_LIVE, fields checked by the caller) the live entry of its
+ * (rule, kind, key) takes two calls: fg__ovr_place() sets @e's bits in
+ * the filter and returns the slot the entry goes to (its live one, or
+ * a free one), or NULL when its probe window is full (FG_ENOMEM: no bit
+ * set); fg__ovr_publish() then makes @e that slot's live copy.  An owner
+ * killed between the two leaves bits without an entry: a wasted probe.
  * fg__ovr_del removes that entry: 1 removed, 0 there was none.
  */
-int fg__ovr_put(struct fg_ovr_region *o, const uint64_t seed[2],
-                const struct fg_ovr_entry *e);
+struct fg_ovr_slot *fg__ovr_place(struct fg_ovr_region *o,
+                                  const uint64_t seed[2],
+                                  const struct fg_ovr_entry *e);
+void fg__ovr_publish(struct fg_ovr_slot *s, const struct fg_ovr_entry *e);
 int fg__ovr_del(struct fg_ovr_region *o, const uint64_t seed[2], unsigned rule,
                 unsigned kind, const void *key, size_t len);
 
