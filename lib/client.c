@@ -474,9 +474,9 @@ const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
 {
 	struct fg_ovr_entry e;
 
-	/* what the override means for a live bucket: shm/override.c */
 	if (!fg__ovr_probe(c->seg.ovr, c->seg.tbl.seed, idx, key, len, k, &e))
 		return rc;
+	/* what the override means for a live bucket: shm/override.c */
 	*buf = *rc;
 	buf->interval_ns = e.interval_ns;
 	buf->interval_inv = fg__recip(e.interval_ns);
@@ -492,19 +492,22 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 	struct fg_rule_cache buf;
-	uint64_t h;
+	uint64_t h, now;
 
 	/* one test sends all but an active GCRA rule off the inline path */
 	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT |
 	                               FG__RULE_WINDOWS | FG__RULE_STRICT)) !=
 	                 FG__RULE_ACTIVE))
 		return check_other(c, idx, rc, key, len, cost, d);
-	h = fg__hash64(c->seg.tbl.seed, idx, key, len); /* the table's, and
-	                                                 * the filter's */
+	/* The clock first: its read waits for all before it (lfence;
+	 * rdtsc), and what comes after (the key's hash, an override's
+	 * filter, the bucket) runs side by side. */
+	now = fg__now_ns();
+	h = fg__hash64(c->seg.tbl.seed, idx, key, len); /* table's, filter's */
 	rc = fg__rule_key_h(c, idx, rc, key, len, h, &buf);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
-	return check_h(c, idx, rc, key, len, h, cost, fg__now_ns(), d);
+	return check_h(c, idx, rc, key, len, h, cost, now, d);
 }
 
 int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,

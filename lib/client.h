@@ -127,9 +127,10 @@ void fg__params_publish(fg_client *c, unsigned idx,
 
 /*
  * Overrides (shm/override.c).  fg__override_apply: the parameters of
- * rule @idx (@rc) for @key, whose candidate entries the filter left in
- * *@k, when it has an override: a copy in *@buf with the override's
- * capacity and rate; @rc when it has none.
+ * rule @idx (@rc, which has overrides) for @key, whose hash in the
+ * bucket table is @h: with the key's override, a copy in *@buf with its
+ * capacity and rate; @rc when it has none (the filter's word, most
+ * often, and no probe).
  */
 const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
                                                const struct fg_rule_cache *rc,
@@ -139,9 +140,8 @@ const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
 
 /* The parameters a check of @key, whose hash in the bucket table is @h,
  * applies: the rule's own unless the rule has overrides (one bit of its
- * private copy: nothing else is read).  With overrides, a key without
- * one reads the override filter's words (shm/override.c). */
-static inline const struct fg_rule_cache *
+ * private copy: nothing else is read, and no call is made). */
+static inline __attribute__((always_inline)) const struct fg_rule_cache *
 fg__rule_key_h(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
                const void *key, size_t len, uint64_t h,
                struct fg_rule_cache *buf)
