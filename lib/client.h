@@ -127,10 +127,10 @@ void fg__params_publish(fg_client *c, unsigned idx,
 
 /*
  * Overrides (shm/override.c).  fg__override_apply: the parameters of
- * rule @idx (@rc, which has overrides) for @key, whose hash in the
- * bucket table is @h: with the key's override, a copy in *@buf with its
- * capacity and rate; @rc when it has none (the filter's word, most
- * often, and no probe).
+ * rule @idx (@rc, which has overrides) for @key, whose entries the
+ * filter may hold are in *@k (fg__ovr_filter()): with the key's
+ * override, a copy in *@buf with its capacity and rate; @rc when it has
+ * none (a false positive of the filter, or an entry removed since).
  */
 const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
                                                const struct fg_rule_cache *rc,
@@ -140,7 +140,8 @@ const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
 
 /* The parameters a check of @key, whose hash in the bucket table is @h,
  * applies: the rule's own unless the rule has overrides (one bit of its
- * private copy: nothing else is read, and no call is made). */
+ * private copy: nothing else is read).  With overrides, the filter's
+ * words inline, and a call only for a key the filter may hold. */
 static inline __attribute__((always_inline)) const struct fg_rule_cache *
 fg__rule_key_h(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
                const void *key, size_t len, uint64_t h,

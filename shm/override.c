@@ -45,24 +45,26 @@
  * word for the exact key and one for each prefix length its rule uses,
  * and probes only where all four bits are set.  The exact key's item is
  * the key's hash in the bucket table (fg__hash64 with the rule as tag),
- * which a check computes anyway: a key without an override pays a word,
- * and a hash and a word a prefix length.  A prefix's item is the hash
- * that places its entry.  False positives cost what every key paid
- * before, a probe; a hostile writer of the segment can do no worse than
- * clear bits, which it could do to the entries themselves.
+ * which a check computes anyway; a prefix's is fg__ovr_prefix_item(),
+ * one multiplication for up to 16 bytes.  A key without an override pays
+ * a word, and a short hash and a word a prefix length, inline, after the
+ * check's clock read (lib/client.c).  False positives cost what every
+ * key paid before, a probe; a hostile writer of the segment can do no
+ * worse than clear bits, which it could do to the entries themselves.
  *
  * Bits are set in the live copy (filter[filter_gen & 1]) before the
- * entry goes live (fg__ovr_place(), then fg__ovr_publish()), so a check that
- * finds one clear is a check made before the entry existed: any check that
- * begins after fg__override_set() returned finds the bits, as it finds the
- * entry. Removals clear nothing (bits are shared by items): the owner rebuilds
- * the other copy from the live entries once FG_OVR_FILTER_REBUILD items went
- * into the live one, then flips filter_gen.  A reader reads filter_gen,
- * its words, then filter_gen again, and probes everything when it moved
- * (the copy it read may have been the one being rebuilt): so no reader
- * ever trusts a word of a copy that was not live for its whole read.
- * An owner killed half-way leaves bits without an entry (a wasted probe)
- * or a half-built spare copy that the next rebuild clears again.
+ * entry goes live (fg__ovr_place(), then fg__ovr_publish()), so a check
+ * that finds one clear is a check made before the entry existed: any
+ * check that begins after fg__override_set() returned finds the bits, as
+ * it finds the entry.  Removals clear nothing (bits are shared by
+ * items): the owner rebuilds the other copy from the live entries once
+ * FG_OVR_FILTER_REBUILD items went into the live one, then flips
+ * filter_gen.  A reader reads filter_gen, its words, then filter_gen
+ * again, and probes everything when it moved (the copy it read may have
+ * been the one being rebuilt): so no reader ever trusts a word of a copy
+ * that was not live for its whole read.  An owner killed half-way leaves
+ * bits without an entry (a wasted probe) or a half-built spare copy that
+ * the next rebuild clears again.
  *
  * The rule's flag.  A rule with any entry carries FG__RULE_OVERRIDES in
  * its parameters (lib/ovrset.c publishes it, set before the first entry
