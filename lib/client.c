@@ -397,11 +397,12 @@ found:
  * its bucket admits, one cmpxchg16b.  Anything else is check_slow's.
  */
 static inline __attribute__((always_inline)) int
-check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
-      const void *key, size_t len, uint32_t cost, uint64_t now, fg_decision *d)
+check_h(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+        const void *key, size_t len, uint64_t h, uint32_t cost, uint64_t now,
+        fg_decision *d)
 {
 	struct fg_table *t = &c->seg.tbl;
-	uint64_t h = fg__hash64(t->seed, idx, key, len), next;
+	uint64_t next;
 	struct fg_ref ref;
 	struct fg_pair p;
 	struct fg_slot *s = fg__table_find_home(t, idx, key, len, h, &ref);
@@ -430,6 +431,15 @@ check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	}
 	/* contention, a change in the group, or an eviction */
 	return check_slow(c, idx, rc, key, len, cost, now, h, 0, d);
+}
+
+static inline __attribute__((always_inline)) int
+check(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+      const void *key, size_t len, uint32_t cost, uint64_t now, fg_decision *d)
+{
+	return check_h(c, idx, rc, key, len,
+	               fg__hash64(c->seg.tbl.seed, idx, key, len), cost, now,
+	               d);
 }
 
 int fg__win_check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
@@ -468,13 +478,14 @@ static __attribute__((noinline)) int check_other(fg_client *c, unsigned idx,
 const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
                                                const struct fg_rule_cache *rc,
                                                const void *key, size_t len,
+                                               const struct fg_ovr_cands *k,
                                                struct fg_rule_cache *buf)
 {
 	struct fg_ovr_entry e;
 
-	/* what the override means for a live bucket: shm/override.c */
-	if (!fg__ovr_lookup(c->seg.ovr, c->seg.tbl.seed, idx, key, len, &e))
+	if (!fg__ovr_probe(c->seg.ovr, c->seg.tbl.seed, idx, key, len, k, &e))
 		return rc;
+	/* what the override means for a live bucket: shm/override.c */
 	*buf = *rc;
 	buf->interval_ns = e.interval_ns;
 	buf->interval_inv = fg__recip(e.interval_ns);
@@ -490,16 +501,22 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
 	struct fg_rule_cache buf;
+	uint64_t h, now;
 
 	/* one test sends all but an active GCRA rule off the inline path */
 	if (caa_unlikely((rc->flags & (FG__RULE_ACTIVE | FG__RULE_IN_FLIGHT |
 	                               FG__RULE_WINDOWS | FG__RULE_STRICT)) !=
 	                 FG__RULE_ACTIVE))
 		return check_other(c, idx, rc, key, len, cost, d);
-	rc = fg__rule_key(c, idx, rc, key, len, &buf);
+	/* The clock first: its read waits for all before it (lfence;
+	 * rdtsc), and what comes after (the key's hash, an override's
+	 * filter, the bucket) runs side by side. */
+	now = fg__now_ns();
+	h = fg__hash64(c->seg.tbl.seed, idx, key, len); /* table's, filter's */
+	rc = fg__rule_key_h(c, idx, rc, key, len, h, &buf);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;
-	return check(c, idx, rc, key, len, cost, fg__now_ns(), d);
+	return check_h(c, idx, rc, key, len, h, cost, now, d);
 }
 
 int fg__check_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,

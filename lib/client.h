@@ -21,6 +21,7 @@
 
 #include "lib/floodgate.h"
 #include "lib/penalty.h"
+#include "shm/hash.h"
 #include "shm/pair.h"
 #include "shm/override.h"
 #include "shm/segment.h"
@@ -58,6 +59,10 @@ struct fg_client {
 	 * another process may act (NULL: nothing). */
 	void (*many_hook)(fg_client *c, unsigned stage, void *arg);
 	void *many_arg;
+	/* For tests: run by fg__override_set() between an entry's bits in
+	 * the filter and the entry (NULL: nothing). */
+	void (*ovr_hook)(fg_client *c, void *arg);
+	void *ovr_arg;
 };
 
 /* Rule index of @name, or -1. */
@@ -129,23 +134,45 @@ void fg__params_publish(fg_client *c, unsigned idx,
 
 /*
  * Overrides (shm/override.c).  fg__override_apply: the parameters of
- * rule @idx (@rc) for @key, which has an override: a copy in *@buf with
- * the override's capacity and rate; @rc when it has none.
+ * rule @idx (@rc, which has overrides) for @key, whose entries the
+ * filter may hold are in *@k (fg__ovr_filter()): with the key's
+ * override, a copy in *@buf with its capacity and rate; @rc when it has
+ * none (a false positive of the filter, or an entry removed since).
  */
 const struct fg_rule_cache *fg__override_apply(fg_client *c, unsigned idx,
                                                const struct fg_rule_cache *rc,
                                                const void *key, size_t len,
+                                               const struct fg_ovr_cands *k,
                                                struct fg_rule_cache *buf);
 
-/* The parameters a check of @key applies: the rule's own unless the rule
- * has overrides (one bit of its private copy: nothing else is read). */
+/* The parameters a check of @key, whose hash in the bucket table is @h,
+ * applies: the rule's own unless the rule has overrides (one bit of its
+ * private copy: nothing else is read).  With overrides, the filter's
+ * words inline, and a call only for a key the filter may hold. */
+static inline __attribute__((always_inline)) const struct fg_rule_cache *
+fg__rule_key_h(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
+               const void *key, size_t len, uint64_t h,
+               struct fg_rule_cache *buf)
+{
+	struct fg_ovr_cands k;
+
+	if (__builtin_expect(!(rc->flags & FG__RULE_OVERRIDES), 1))
+		return rc;
+	if (!fg__ovr_filter(c->seg.ovr, c->seg.tbl.seed, idx, key, len, h, &k))
+		return rc;
+	return fg__override_apply(c, idx, rc, key, len, &k, buf);
+}
+
+/* The same for a caller that has not hashed the key: with overrides,
+ * the hash is made here too. */
 static inline const struct fg_rule_cache *
 fg__rule_key(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
              const void *key, size_t len, struct fg_rule_cache *buf)
 {
 	if (__builtin_expect(!(rc->flags & FG__RULE_OVERRIDES), 1))
 		return rc;
-	return fg__override_apply(c, idx, rc, key, len, buf);
+	return fg__rule_key_h(c, idx, rc, key, len,
+	                      fg__hash64(c->seg.tbl.seed, idx, key, len), buf);
 }
 
 /* The override in effect for (@idx, @key): its exact entry, else its
@@ -153,7 +180,8 @@ fg__rule_key(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 static inline int fg__override_get(fg_client *c, unsigned idx, const void *key,
                                    size_t len, struct fg_ovr_entry *out)
 {
-	return fg__ovr_lookup(c->seg.ovr, c->seg.tbl.seed, idx, key, len, out);
+	return fg__ovr_lookup(c->seg.ovr, c->seg.tbl.seed, idx, key, len,
+	                      fg__hash64(c->seg.tbl.seed, idx, key, len), out);
 }
 
 /* The owner's (lib/ovrset.c): make @e (rule, kind, key, capacity, rate, period,

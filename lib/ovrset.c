@@ -9,7 +9,8 @@
  * the rule's entries are counted again (a scan of 4096 entries) and flag and
  * mask follow the count: a writer killed half-way leaves at worst a flag or a
  * bit too many, which the next change of that rule repairs, never an entry
- * nobody looks up.
+ * nobody looks up.  The entry's bits in the filter go in before the entry
+ * (shm/override.c), for the same reason.
  */
 #include <string.h>
 #include <urcu/uatomic.h>
@@ -79,6 +80,7 @@ static int rule_takes(fg_client *c, unsigned idx)
 int fg__override_set(fg_client *c, const struct fg_ovr_entry *in)
 {
 	struct fg_ovr_entry e;
+	struct fg_ovr_slot *s;
 	int r;
 
 	if (c == NULL || in == NULL || in->keylen == 0 ||
@@ -108,9 +110,15 @@ int fg__override_set(fg_client *c, const struct fg_ovr_entry *in)
 	if (e.kind & FG_OVR_PREFIX)
 		uatomic_or(&c->seg.ovr->prefix_lens[e.rule],
 		           UINT64_C(1) << (e.keylen - 1));
-	r = fg__ovr_put(c->seg.ovr, c->seg.tbl.seed, &e);
-	if (r != 0)
+	s = fg__ovr_place(c->seg.ovr, c->seg.tbl.seed, &e); /* its bits */
+	if (s == NULL) {
+		r = FG_ENOMEM;
 		resync(c, e.rule); /* what the flag and the bit were set for */
+		goto out;
+	}
+	if (c->ovr_hook != NULL)
+		c->ovr_hook(c, c->ovr_arg);
+	fg__ovr_publish(s, &e); /* then the entry */
 out:
 	fg__seg_unlock(&c->seg);
 	return r;

@@ -9,12 +9,13 @@
  * naturally aligned.  This header is the only place the layout is described;
  * change anything here and bump FG_LAYOUT_VERSION.
  *
- *   0            4096          69632        1122304    dirty_off+ blocks_off
+ *   0            4096          69632        1253376    dirty_off+ blocks_off
  *   +------------+-------------+------------+----------+--------------------+
  *   | header     | rule table  | overrides  | dirty map| blocks: nblocks x  |
  *   | 0: identity| 255 x 256 B | 4 KiB +    | 1 bit a  | 832 B              |
  *   | 128: names |             | 4096 x     | block,   |                    |
- *   | 256: counts|             | 256 B      | pages    |                    |
+ *   | 256: counts|             | 256 B +    | pages    |                    |
+ *   |            |             | 2 x 64 KiB |          |                    |
  *   +------------+-------------+------------+----------+--------------------+
  *
  *   one block (832 B = 13 cache lines, 16 slots):
@@ -75,12 +76,26 @@
  *
  * Overrides (shm/override.c) are capacities and rates of single keys or
  * key prefixes of a rule, in a region of fixed size between the rules and
- * the dirty map: a page of prefix-length masks, a word a rule, then 4096
- * entries of 256 bytes in one open-addressing table keyed by (rule, kind,
- * key) with the segment's secret seed.  An entry is double-buffered like
- * a rule's parameters (seq, then the live copy e[seq & 1]).  A rule that
- * has any override carries FG__RULE_OVERRIDES in its parameters' flags:
- * a check of a rule without it reads nothing of the region.
+ * the dirty map: a page of prefix-length masks, a word a rule, and the
+ * filter's generation (2048) and item count (2112); then 4096 entries of
+ * 256 bytes in one open-addressing table keyed by (rule, kind, key) with
+ * the segment's secret seed; then the filter, two copies of 8192 words.
+ * An entry is double-buffered like a rule's parameters (seq, then the
+ * live copy e[seq & 1]).  A rule that has any override carries
+ * FG__RULE_OVERRIDES in its parameters' flags: a check of a rule without
+ * it reads nothing of the region.  The filter is a Bloom filter of one
+ * word an item over the hashes that place entries: a check of a key
+ * without an override that finds a bit clear in the live copy
+ * (filter[filter_gen & 1]) for its key and for each prefix length its
+ * rule uses probes no entry.  Bits are set before an entry goes live;
+ * only a rebuild of the other copy, then filter_gen + 1, clears them.
+ *
+ * Version 7 added the filter (shm/override.c), which grew the override
+ * region by 128 KiB at its end (the dirty map and the blocks moved:
+ * dirty_off says where) and took two lines of the region's first page.
+ * A version 6 client would read the entries where they still are, but a
+ * version 6 owner would publish entries without their bits, which version
+ * 7 checks would then never find: segments of version 6 are refused.
  *
  * Version 6 gave a rule's parameters a penalty (lib/penalty.c): N
  * denials within T block a key for B, which made them 48 bytes (params[1]
@@ -122,7 +137,7 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 6u /* 6: penalty, windows, overrides */
+#define FG_LAYOUT_VERSION 7u /* 7: the override filter */
 
 #define FG_HDR_SIZE        4096u
 #define FG_RULE_SIZE       256u
@@ -256,9 +271,13 @@ struct fg_rule_rec {
 /* Overrides: the region (shm/override.h). */
 #define FG_OVR_SLOTS     4096u
 #define FG_OVR_SLOT_SIZE 256u
-#define FG_OVR_HEAD      4096u /* prefix-length masks, a page */
-#define FG_OVR_BYTES     (FG_OVR_HEAD + FG_OVR_SLOTS * FG_OVR_SLOT_SIZE)
-#define FG_OVR_TIER_MAX  15u /* a tier's name, NUL-padded to 16 */
+#define FG_OVR_HEAD      4096u /* prefix-length masks, filter words: a page */
+/* The filter: a Bloom filter of a word an item, two copies */
+#define FG_OVR_FILTER_WORDS 8192u /* 64 KiB a copy */
+#define FG_OVR_FILTER_BYTES (2u * FG_OVR_FILTER_WORDS * 8u)
+#define FG_OVR_BYTES                                                           \
+	(FG_OVR_HEAD + FG_OVR_SLOTS * FG_OVR_SLOT_SIZE + FG_OVR_FILTER_BYTES)
+#define FG_OVR_TIER_MAX 15u /* a tier's name, NUL-padded to 16 */
 
 /* fg_ovr_entry.state */
 #define FG_OVR_EMPTY 0u /* never used: ends a probe */
@@ -295,8 +314,15 @@ struct fg_ovr_region {
 	 * bytes (set before such an entry goes live, cleared after the last
 	 * goes) */
 	uint64_t prefix_lens[FG_MAX_RULES + 1];
-	uint8_t pad[FG_OVR_HEAD - 8 * (FG_MAX_RULES + 1)];
+	/* the live copy of the filter is filter[filter_gen & 1]; +1 when
+	 * the owner has rebuilt the other one (read by checks) */
+	uint64_t filter_gen __attribute__((aligned(64)));
+	/* items the owner added to the live copy since it was built (the
+	 * owner's alone: a line of its own) */
+	uint64_t filter_items __attribute__((aligned(64)));
+	uint8_t pad[FG_OVR_HEAD - 8 * (FG_MAX_RULES + 1) - 128];
 	struct fg_ovr_slot s[FG_OVR_SLOTS];
+	uint64_t filter[2][FG_OVR_FILTER_WORDS];
 };
 
 /* A slot's state: the low 3 bits of its tag (shm/table.c). */
@@ -403,7 +429,14 @@ _Static_assert(FG_BLOCK_SLOTS == 2 * FG_GROUP_SLOTS, "two groups a block");
 _Static_assert(sizeof(struct fg_ovr_entry) == 104, "override copy");
 _Static_assert(sizeof(struct fg_ovr_slot) == FG_OVR_SLOT_SIZE, "override");
 _Static_assert(offsetof(struct fg_ovr_region, s) == FG_OVR_HEAD, "masks");
+_Static_assert(offsetof(struct fg_ovr_region, filter_gen) == 2048, "filter");
+_Static_assert(offsetof(struct fg_ovr_region, filter_items) == 2112, "items");
+_Static_assert(offsetof(struct fg_ovr_region, filter) ==
+                   FG_OVR_HEAD + FG_OVR_SLOTS * FG_OVR_SLOT_SIZE,
+               "the filter after the entries");
 _Static_assert(sizeof(struct fg_ovr_region) == FG_OVR_BYTES, "region");
+_Static_assert((FG_OVR_FILTER_WORDS & (FG_OVR_FILTER_WORDS - 1)) == 0,
+               "filter words: a power of 2");
 _Static_assert((FG_OVR_SLOTS & (FG_OVR_SLOTS - 1)) == 0, "a power of 2");
 _Static_assert((FG_AUX_CLEAN & FG_AUX_TOKEN) == 0, "a clean bit is no token");
 _Static_assert(FG_SLOT_KEY_INLINE + 2 * FG_SLOT_SIZE >= FG_SLOT_KEY_MAX,

@@ -37,6 +37,35 @@
  * after removing one, so a bit may be stale (one wasted probe), never
  * missing.
  *
+ * The filter.  A key without an override, in a rule with some, would
+ * pay a probe for its exact entry and one a prefix length: two hashes
+ * and two slots for a rule with tiers.  The region therefore holds a
+ * Bloom filter of one 64-bit word an item (bits 12-24 of the item's hash
+ * choose the word, bits 25-48 its four bits in it), so a check tests a
+ * word for the exact key and one for each prefix length its rule uses,
+ * and probes only where all four bits are set.  The exact key's item is
+ * the key's hash in the bucket table (fg__hash64 with the rule as tag),
+ * which a check computes anyway; a prefix's is fg__ovr_prefix_item(),
+ * one multiplication for up to 16 bytes.  A key without an override pays
+ * a word, and a short hash and a word a prefix length, inline, after the
+ * check's clock read (lib/client.c).  False positives cost what every
+ * key paid before, a probe; a hostile writer of the segment can do no
+ * worse than clear bits, which it could do to the entries themselves.
+ *
+ * Bits are set in the live copy (filter[filter_gen & 1]) before the
+ * entry goes live (fg__ovr_place(), then fg__ovr_publish()), so a check
+ * that finds one clear is a check made before the entry existed: any
+ * check that begins after fg__override_set() returned finds the bits, as
+ * it finds the entry.  Removals clear nothing (bits are shared by
+ * items): the owner rebuilds the other copy from the live entries once
+ * FG_OVR_FILTER_REBUILD items went into the live one, then flips
+ * filter_gen.  A reader reads filter_gen, its words, then filter_gen
+ * again, and probes everything when it moved (the copy it read may have
+ * been the one being rebuilt): so no reader ever trusts a word of a copy
+ * that was not live for its whole read.  An owner killed half-way leaves
+ * bits without an entry (a wasted probe) or a half-built spare copy that
+ * the next rebuild clears again.
+ *
  * The rule's flag.  A rule with any entry carries FG__RULE_OVERRIDES in
  * its parameters (lib/ovrset.c publishes it, set before the first entry
  * goes live, cleared after the last is gone): a check of a rule without
@@ -76,14 +105,15 @@
 #include "shm/gcra.h"
 #include "shm/hash.h"
 
-/* Tags of the override table: above any rule index (the table's tags). */
-#define OVR_TAG UINT64_C(0x4f56520000000000)
-#define TRIES   8u
+#define TRIES 8u
+
+_Static_assert(FG_OVR_SLOTS == 1u << 12, "home: bits 0-11 of the hash");
+_Static_assert(FG_OVR_FILTER_WORDS <= 1u << 13, "word: bits 12-24");
 
 static uint64_t ovr_hash(const uint64_t seed[2], unsigned rule, unsigned kind,
                          const void *key, size_t len)
 {
-	return fg__hash64(seed, OVR_TAG | (uint64_t)kind << 8 | rule, key, len);
+	return fg__ovr_hash(seed, rule, kind, key, len);
 }
 
 static int same(const struct fg_ovr_entry *e, unsigned rule, unsigned kind,
@@ -139,11 +169,11 @@ static int slot_is(const struct fg_ovr_slot *s, unsigned rule, unsigned kind,
 	return -2;
 }
 
-int fg__ovr_find(const struct fg_ovr_region *o, const uint64_t seed[2],
-                 unsigned rule, unsigned kind, const void *key, size_t len,
-                 struct fg_ovr_entry *out)
+/* fg__ovr_find() with the hash @h of (@rule, @kind, @key) */
+static int find_at(const struct fg_ovr_region *o, uint64_t h, unsigned rule,
+                   unsigned kind, const void *key, size_t len,
+                   struct fg_ovr_entry *out)
 {
-	uint64_t h = ovr_hash(seed, rule, kind, key, len);
 	unsigned i;
 
 	for (i = 0; i < FG_OVR_PROBE; i++) {
@@ -159,6 +189,23 @@ int fg__ovr_find(const struct fg_ovr_region *o, const uint64_t seed[2],
 	return 0;
 }
 
+/* The item of @e in the filter: the table's hash of an exact key,
+ * fg__ovr_prefix_item() of a prefix. */
+static uint64_t item_hash(const uint64_t seed[2], const struct fg_ovr_entry *e)
+{
+	if (e->kind & FG_OVR_PREFIX)
+		return fg__ovr_prefix_item(seed, e->rule, e->key, e->keylen);
+	return fg__hash64(seed, e->rule, e->key, e->keylen);
+}
+
+int fg__ovr_find(const struct fg_ovr_region *o, const uint64_t seed[2],
+                 unsigned rule, unsigned kind, const void *key, size_t len,
+                 struct fg_ovr_entry *out)
+{
+	return find_at(o, ovr_hash(seed, rule, kind, key, len), rule, kind, key,
+	               len, out);
+}
+
 /* Make @e the live copy of @s (owner). */
 static void slot_publish(struct fg_ovr_slot *s, const struct fg_ovr_entry *e)
 {
@@ -172,12 +219,11 @@ static void slot_publish(struct fg_ovr_slot *s, const struct fg_ovr_entry *e)
 
 /* The slot of (@rule, @kind, @key)'s live entry, or NULL; *@room (if not
  * NULL) the first slot an insert may take, or NULL. */
-static struct fg_ovr_slot *slot_find(struct fg_ovr_region *o,
-                                     const uint64_t seed[2], unsigned rule,
-                                     unsigned kind, const void *key, size_t len,
+static struct fg_ovr_slot *slot_find(struct fg_ovr_region *o, uint64_t h,
+                                     unsigned rule, unsigned kind,
+                                     const void *key, size_t len,
                                      struct fg_ovr_slot **room)
 {
-	uint64_t h = ovr_hash(seed, rule, kind, key, len);
 	struct fg_ovr_entry e;
 	unsigned i;
 
@@ -201,25 +247,68 @@ static struct fg_ovr_slot *slot_find(struct fg_ovr_region *o,
 	return NULL;
 }
 
-int fg__ovr_put(struct fg_ovr_region *o, const uint64_t seed[2],
-                const struct fg_ovr_entry *e)
+void fg__ovr_filter_rebuild(struct fg_ovr_region *o, const uint64_t seed[2])
 {
+	uint64_t g = uatomic_read(&o->filter_gen), n = 0, h;
+	uint64_t *f = o->filter[(g + 1) & 1];
+	struct fg_ovr_entry e;
+	unsigned i;
+
+	cmm_smp_wmb(); /* the flip that retired this copy, before we clear it */
+	memset(f, 0, sizeof o->filter[0]);
+	for (i = 0; i < FG_OVR_SLOTS; i++) {
+		if (!fg__ovr_at(o, i, &e))
+			continue;
+		h = item_hash(seed, &e);
+		f[fg__ovr_filter_word(h)] |= fg__ovr_filter_bits(h);
+		n++;
+	}
+	cmm_smp_wmb(); /* the copy before the generation that makes it live */
+	uatomic_set(&o->filter_gen, g + 1);
+	uatomic_set(&o->filter_items, n);
+}
+
+/* Set @h's bits in the live copy of the filter (owner). */
+static void filter_add(struct fg_ovr_region *o, const uint64_t seed[2],
+                       uint64_t h)
+{
+	uint64_t *w;
+
+	if (uatomic_read(&o->filter_items) >= FG_OVR_FILTER_REBUILD)
+		fg__ovr_filter_rebuild(o, seed);
+	w = &o->filter[uatomic_read(&o->filter_gen) & 1]
+	              [fg__ovr_filter_word(h)];
+	uatomic_set(w, *w | fg__ovr_filter_bits(h));
+	uatomic_set(&o->filter_items, uatomic_read(&o->filter_items) + 1);
+}
+
+struct fg_ovr_slot *fg__ovr_place(struct fg_ovr_region *o,
+                                  const uint64_t seed[2],
+                                  const struct fg_ovr_entry *e)
+{
+	unsigned kind = e->kind & FG_OVR_PREFIX;
+	uint64_t h = ovr_hash(seed, e->rule, kind, e->key, e->keylen);
 	struct fg_ovr_slot *room,
-	    *s = slot_find(o, seed, e->rule, e->kind & FG_OVR_PREFIX, e->key,
-	                   e->keylen, &room);
+	    *s = slot_find(o, h, e->rule, kind, e->key, e->keylen, &room);
 
 	if (s == NULL)
 		s = room;
-	if (s == NULL)
-		return FG_ENOMEM;
+	if (s != NULL) /* the bits first: slot_publish's barrier orders them */
+		filter_add(o, seed, item_hash(seed, e));
+	return s;
+}
+
+void fg__ovr_publish(struct fg_ovr_slot *s, const struct fg_ovr_entry *e)
+{
 	slot_publish(s, e);
-	return 0;
 }
 
 int fg__ovr_del(struct fg_ovr_region *o, const uint64_t seed[2], unsigned rule,
                 unsigned kind, const void *key, size_t len)
 {
-	struct fg_ovr_slot *s = slot_find(o, seed, rule, kind, key, len, NULL);
+	struct fg_ovr_slot *s =
+	    slot_find(o, ovr_hash(seed, rule, kind, key, len), rule, kind, key,
+	              len, NULL);
 	struct fg_ovr_entry e;
 
 	if (s == NULL)
@@ -263,19 +352,19 @@ static int entry_sane(const struct fg_ovr_entry *e)
 	       e->capacity <= FG_TAU_MAX / e->interval_ns;
 }
 
-int fg__ovr_lookup(const struct fg_ovr_region *o, const uint64_t seed[2],
-                   unsigned rule, const void *key, size_t len,
-                   struct fg_ovr_entry *out)
+int fg__ovr_probe(const struct fg_ovr_region *o, const uint64_t seed[2],
+                  unsigned rule, const void *key, size_t len,
+                  const struct fg_ovr_cands *k, struct fg_ovr_entry *out)
 {
-	uint64_t lens;
+	uint64_t lens = k->lens;
 
 	if (rule >= FG_MAX_RULES || len == 0 || len > FG_SLOT_KEY_MAX)
 		return 0;
-	if (fg__ovr_find(o, seed, rule, 0, key, len, out) && entry_sane(out))
+	if (k->exact && fg__ovr_find(o, seed, rule, 0, key, len, out) &&
+	    entry_sane(out))
 		return 1;
-	lens = uatomic_read(&o->prefix_lens[rule]);
 	if (len < 64)
-		lens &= (UINT64_C(1) << len) - 1; /* prefixes up to len bytes */
+		lens &= (UINT64_C(1) << len) - 1; /* prefixes up to len */
 	while (lens != 0) {
 		unsigned l = 64u - (unsigned)__builtin_clzll(lens);
 
@@ -285,6 +374,16 @@ int fg__ovr_lookup(const struct fg_ovr_region *o, const uint64_t seed[2],
 		lens &= ~(UINT64_C(1) << (l - 1));
 	}
 	return 0;
+}
+
+int fg__ovr_lookup(const struct fg_ovr_region *o, const uint64_t seed[2],
+                   unsigned rule, const void *key, size_t len, uint64_t h,
+                   struct fg_ovr_entry *out)
+{
+	struct fg_ovr_cands k;
+
+	return fg__ovr_filter(o, seed, rule, key, len, h, &k) &&
+	       fg__ovr_probe(o, seed, rule, key, len, &k, out);
 }
 
 int fg__ovr_next(const struct fg_ovr_region *o, unsigned *cursor,
