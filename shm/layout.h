@@ -95,7 +95,10 @@
  * dirty_off says where) and took two lines of the region's first page.
  * A version 6 client would read the entries where they still are, but a
  * version 6 owner would publish entries without their bits, which version
- * 7 checks would then never find: segments of version 6 are refused.
+ * 7 checks would then never find: segments of version 6 are refused.  It
+ * also gave the last word of a rule record (padding until then) the
+ * tokens its penalty's blocks counted, which a version 6 client would
+ * leave out (operators' figures only).
  *
  * Version 6 gave a rule's parameters a penalty (lib/penalty.c): N
  * denials within T block a key for B, which made them 48 bytes (params[1]
