@@ -435,16 +435,16 @@ static void item_init(fg_client *c, struct item *it,
                       const struct fg__triple *in, unsigned pos, int reserve)
 {
 	it->in = in;
-	it->rc = fg__rule_key(c, in->rule, &c->rc[in->rule], in->key, in->len,
-	                      &it->ovr);
+	it->h = fg__hash64(c->seg.tbl.seed, in->rule, in->key, in->len);
+	fg__table_prefetch(&c->seg.tbl, it->h);
+	it->rc = fg__rule_key_h(c, in->rule, &c->rc[in->rule], in->key, in->len,
+	                        it->h, &it->ovr);
 	it->win = it->rc->flags & FG__RULE_WINDOWS ? &c->win[in->rule] : NULL;
 	it->pos = pos;
 	it->held = 0;
 	it->extra = reserve && !(it->rc->flags & FG__RULE_SHADOW)
 	                ? it->rc->max_delay_ns
 	                : 0;
-	it->h = fg__hash64(c->seg.tbl.seed, in->rule, in->key, in->len);
-	fg__table_prefetch(&c->seg.tbl, it->h);
 }
 
 /* fg__check_many(), and with @delay_ns a reservation of them all
