@@ -269,13 +269,10 @@ static unsigned displaced_pins(fg_client *c)
  * check of it would insert a second bucket (a pin bucket is never
  * evicted, so it would still be there), and the admissions would split.
  */
-Test(table_churn, owner_reopening_groups_under_running_inserts_hides_no_key)
+/* The table of the test: filled, then the pins in the last slots; how
+ * many of the pins are behind full groups. */
+static unsigned ro_fill(fg_client *c)
 {
-	fg_client *c = churn_create("reopen", RO_CAPACITY);
-	struct ro_shm *shm = shared_alloc(sizeof *shm);
-	struct ro_job job = {.shm = shm, .segment = segment};
-	uint64_t t0, pinned = 0, consumed = 0, passes = 0;
-	fg_segment_stats st;
 	char key[16];
 	unsigned i;
 
@@ -287,9 +284,28 @@ Test(table_churn, owner_reopening_groups_under_running_inserts_hides_no_key)
 	for (i = 0; i < RO_PINS; i++) {
 		snprintf(key, sizeof key, "p%u", i);
 		cr_assert_eq(fg_allow(c, "pin", key, 1, NULL), 1);
-		pinned++;
 	}
-	cr_assert_gt(displaced_pins(c), 0, "pins behind full groups");
+	return displaced_pins(c);
+}
+
+Test(table_churn, owner_reopening_groups_under_running_inserts_hides_no_key)
+{
+	fg_client *c = churn_create("reopen", RO_CAPACITY);
+	struct ro_shm *shm = shared_alloc(sizeof *shm);
+	struct ro_job job = {.shm = shm, .segment = segment};
+	uint64_t t0, pinned = RO_PINS, consumed = 0, passes = 0;
+	fg_segment_stats st;
+	unsigned i, tries = 1;
+	char key[16];
+
+	/* Where keys go follows the segment's secret seed: about 3 tables in
+	 * 1000 have every pin at home, which tests nothing here.  A new
+	 * segment has a new seed. */
+	while (ro_fill(c) == 0) {
+		cr_assert_lt(tries++, 10, "pins behind full groups");
+		churn_destroy(c);
+		c = churn_create("reopen", RO_CAPACITY);
+	}
 	(void)evict_full(c, "slow"); /* the fillers go: tombstones */
 	gun_load(&job.gun);
 	spawn_n(ro_worker, &job, RO_WORKERS);
