@@ -53,7 +53,7 @@
 #include "daemon/http.h"
 #include "daemon/httpconns.h"
 #include "daemon/metrics.h"
-#include "daemon/strict.h"
+#include "daemon/strictview.h"
 #include "lib/client.h"
 #include "shm/clock.h"
 #include "shm/layout.h"

@@ -16,6 +16,7 @@
 
 #include "daemon/metrics.h"
 #include "daemon/redisview.h"
+#include "daemon/strictview.h"
 #include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/layout.h"

@@ -96,11 +96,4 @@ void fgd_strict_service(struct fgd_strict *s, const struct pollfd *pfd,
 int fgd_strict_req_name(const struct fg__strict_req *q,
                         char name[FG_RULE_NAME_MAX + 1]);
 
-/* "strict state=... asked=..." and a newline, for floodgate status. */
-void fgd_strict_status(struct fgd_buf *o, const struct fgd_strict *s);
-
-/* Its metrics (nothing while off), for GET /metrics and the control
- * socket's "metrics" (daemon/metrics.h's way of writing names). */
-void fgd_strict_metrics(struct fgd_buf *b, const struct fgd_strict *s);
-
 #endif
