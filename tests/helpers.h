@@ -115,6 +115,22 @@ static inline uint64_t plant_old_segment(const char *seed, const char *path)
 	return size;
 }
 
+/* A segment of an earlier layout (fuzz seed @seed) planted under the
+ * name @name is refused by fg_open() with FG_EVERSION, no handle made,
+ * and fg_unlink() removes it all the same. */
+static inline void expect_old_segment_refused(const char *seed,
+                                              const char *name)
+{
+	char path[128];
+	fg_client *w = NULL;
+
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	(void)plant_old_segment(seed, path);
+	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION, "%s", seed);
+	cr_expect_null(w);
+	cr_expect_eq(fg_unlink(name), 0, "a segment of any version");
+}
+
 /* How many lines of the file at @path hold @what (0 without the file). */
 static inline int lines_with(const char *path, const char *what)
 {

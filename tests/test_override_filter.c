@@ -323,15 +323,10 @@ Test(override_filter, an_owner_killed_between_bits_and_entry_leaves_no_override)
  * this version's checks would never find. */
 Test(override_filter, a_segment_of_layout_version_6_is_refused)
 {
-	char path[128];
-	fg_client *w = NULL;
-
-	snprintf(path, sizeof path, "/dev/shm/%s", test_segment("flv6"));
-	plant_old_segment("tests/fuzz/corpus/segment/v6-capacity-1-full", path);
-	cr_expect_eq(fg_open(test_segment("flv6"), 0, &w), FG_EVERSION);
-	cr_expect_null(w);
+	expect_old_segment_refused(
+	    "tests/fuzz/corpus/segment/v6-capacity-1-full",
+	    test_segment("flv6"));
 	cr_expect_eq(FG_LAYOUT_VERSION, 7);
-	cr_expect_eq(fg_unlink(test_segment("flv6")), 0);
 }
 
 /* ------------------------------------------------ across processes */

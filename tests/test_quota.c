@@ -437,14 +437,7 @@ Test(quota, share_is_1_to_100_percent_and_100_means_no_quota)
  * quotas nor give slots back, is refused. */
 Test(quota, a_segment_of_layout_version_4_is_refused)
 {
-	const char *name = seg_name("v4");
-	char path[128];
-	fg_client *w = NULL;
-
-	snprintf(path, sizeof path, "/dev/shm/%s", name);
-	plant_old_segment("tests/fuzz/corpus/segment/v4-capacity-1-full", path);
-	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION);
-	cr_expect_null(w);
+	expect_old_segment_refused(
+	    "tests/fuzz/corpus/segment/v4-capacity-1-full", seg_name("v4"));
 	cr_expect_geq(FG_LAYOUT_VERSION, 5, "quotas came with 5");
-	cr_expect_eq(fg_unlink(name), 0, "a segment of any version");
 }

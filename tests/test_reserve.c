@@ -348,18 +348,12 @@ Test(reserve, a_rule_with_flags_this_reader_does_not_know_is_absent)
  * fuzz corpus), is refused, with what to do. */
 Test(reserve, a_segment_of_layout_version_3_is_refused)
 {
-	char path[128];
-	fg_client *w = NULL;
+	char name[64];
 
-	snprintf(pol_segment, sizeof pol_segment, "fg-policies-v3-%d",
-	         (int)getpid());
-	snprintf(path, sizeof path, "/dev/shm/%s", pol_segment);
-	plant_old_segment("tests/fuzz/corpus/segment/v3-capacity-1-full", path);
-	cr_expect_eq(fg_open(pol_segment, 0, &w), FG_EVERSION);
-	cr_expect_null(w);
+	snprintf(name, sizeof name, "fg-policies-v3-%d", (int)getpid());
+	expect_old_segment_refused(
+	    "tests/fuzz/corpus/segment/v3-capacity-1-full", name);
 	cr_expect_geq(FG_LAYOUT_VERSION, 4);
-	cr_expect_eq(fg_unlink(pol_segment), 0, "a segment of any version");
-	pol_segment[0] = '\0';
 }
 
 /* -------------------------------------------- four processes, exact times */

@@ -649,13 +649,9 @@ Test(window, a_bad_algorithm_is_refused_with_its_reason)
  * refused. */
 Test(window, a_segment_of_layout_version_5_is_refused)
 {
-	char name[64], path[128];
-	fg_client *w = NULL;
+	char name[64];
 
 	snprintf(name, sizeof name, "fg-windows-v5-%d", (int)getpid());
-	snprintf(path, sizeof path, "/dev/shm/%s", name);
-	plant_old_segment("tests/fuzz/corpus/segment/v5-capacity-1-full", path);
-	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION);
-	cr_expect_null(w);
-	cr_expect_eq(fg_unlink(name), 0, "a segment of any version");
+	expect_old_segment_refused(
+	    "tests/fuzz/corpus/segment/v5-capacity-1-full", name);
 }
