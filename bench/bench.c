@@ -61,7 +61,8 @@
  * a second (a new window every 2 ms, as a busy key meets them) */
 #define RULE_FIXED "bench.fixed"
 #define RULE_SLIDE "bench.slide"
-#define RULE_OVR   "bench.ovr" /* bench.allow with overrides of other keys */
+#define RULE_OVR   "bench.ovr"  /* bench.allow with overrides of other keys */
+#define RULE_OVRX  "bench.ovrx" /* the same, exact keys' overrides only */
 /* two more rules like bench.allow, for checks under three rules */
 static const char *const rules3[3] = {RULE_ALLOW, "bench.allow2",
                                       "bench.allow3"};
@@ -272,6 +273,7 @@ enum lat_kind {
 	LAT_SLIDE,   /* the same, sliding-window rule */
 	LAT_OVR_NO,  /* a rule with overrides, a key without one */
 	LAT_OVR_YES, /* the same rule, a key with a prefix override */
+	LAT_OVR_EX,  /* a rule with exact overrides only, a key without */
 	NLAT
 };
 
@@ -328,6 +330,7 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 	const char *rule = kind == LAT_DENY     ? RULE_DENY
 	                   : kind == LAT_FIXED  ? RULE_FIXED
 	                   : kind == LAT_SLIDE  ? RULE_SLIDE
+	                   : kind == LAT_OVR_EX ? RULE_OVRX
 	                   : kind >= LAT_OVR_NO ? RULE_OVR
 	                                        : RULE_ALLOW;
 	const char *key = kind == LAT_OVR_YES ? "premium:123" : "user:123456";
@@ -388,6 +391,7 @@ static double lat_run(enum lat_kind kind, enum impl impl, unsigned iters)
 		break;
 	case LAT_OVR_NO:
 	case LAT_OVR_YES:
+	case LAT_OVR_EX:
 		for (i = 0; i < iters; i++)
 			sink += (uint64_t)fg_allow(g_fg, rule, key, 1, NULL);
 		break;
@@ -675,18 +679,18 @@ static unsigned parse_uint(const char *s, unsigned lo, unsigned hi)
 	return (unsigned)v;
 }
 
-/* bench.ovr's overrides, of the same numbers as the rule (so checks are
- * admitted): 64 exact keys (none the benchmark's) and the prefix
- * "premium:", so that a key without one is looked up exactly and under
- * one prefix length, as a real rule with tiers would. */
-static int setup_overrides(void)
+/* Rule @rule's overrides, of the same numbers as the rule (so checks are
+ * admitted): 64 exact keys (none the benchmark's), and with @prefix the
+ * prefix "premium:", so that a key without one is looked up exactly and
+ * under one prefix length, as a real rule with tiers would. */
+static int setup_overrides(const char *rule, int prefix)
 {
 	struct fg_ovr_entry e;
 	unsigned i;
 	int r = 0;
 
 	memset(&e, 0, sizeof e);
-	e.rule = (uint8_t)fg__rule_index(g_fg, RULE_OVR);
+	e.rule = (uint8_t)fg__rule_index(g_fg, rule);
 	e.capacity = 1000000u;
 	e.rate = 1000000000u;
 	e.period_ms = 1000u;
@@ -695,6 +699,8 @@ static int setup_overrides(void)
 		    (uint8_t)snprintf((char *)e.key, sizeof e.key, "vip:%u", i);
 		r = fg__override_set(g_fg, &e);
 	}
+	if (!prefix)
+		return r;
 	e.kind = FG_OVR_PREFIX;
 	memset(e.key, 0, sizeof e.key);
 	e.keylen = (uint8_t)snprintf((char *)e.key, sizeof e.key, "premium:");
@@ -746,7 +752,12 @@ static int setup_rules(void)
 	if (r == 0)
 		r = fg_rule_set(g_fg, &more);
 	if (r == 0)
-		r = setup_overrides();
+		r = setup_overrides(RULE_OVR, 1);
+	more.name = RULE_OVRX;
+	if (r == 0)
+		r = fg_rule_set(g_fg, &more);
+	if (r == 0)
+		r = setup_overrides(RULE_OVRX, 0);
 	if (r != 0)
 		fprintf(stderr, "fg_bench: fg_rule_set: %s\n", fg_strerror(r));
 	return r;
@@ -758,12 +769,19 @@ static double g_tp[NTP][NIMPL][MAX_REPS];
 static uint64_t g_checks[NTP][NIMPL], g_admitted[NTP][NIMPL];
 
 static const char *const lat_label[NLAT] = {
-    "clock_gettime(MONOTONIC) (ns)",      "1 proc, existing key (ns/check)",
-    "  same, rule pre-resolved (ns)",     "1 proc, exhausted key (ns/check)",
-    "3 rules, 3 x fg_allow (ns/request)", "3 rules, fg_allow_many (ns/request)",
-    "fg_reserve, existing key (ns/call)", "fg_acquire + fg_release (ns/pair)",
-    "fixed window, existing key (ns)",    "sliding window, existing key (ns)",
-    "overrides: key without one (ns)",    "overrides: key with one (ns)",
+    "clock_gettime(MONOTONIC) (ns)",
+    "1 proc, existing key (ns/check)",
+    "  same, rule pre-resolved (ns)",
+    "1 proc, exhausted key (ns/check)",
+    "3 rules, 3 x fg_allow (ns/request)",
+    "3 rules, fg_allow_many (ns/request)",
+    "fg_reserve, existing key (ns/call)",
+    "fg_acquire + fg_release (ns/pair)",
+    "fixed window, existing key (ns)",
+    "sliding window, existing key (ns)",
+    "overrides: key without one (ns)",
+    "overrides: key with one (ns)",
+    "  exact overrides only, without (ns)",
 };
 
 /* One run of every workload; 0 or -1. */
