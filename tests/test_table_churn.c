@@ -97,7 +97,11 @@ static int ex_worker(void *arg, unsigned i)
 		return WX_OPEN;
 	if (gun_wait(&job->gun) != 0)
 		return WX_START;
-	while (run < 2000) {
+	/* until the bucket is empty and the churn has evicted more than the
+	 * table holds (a churn key refills, and may go, 1 ms after its check:
+	 * a fast run must go on a little) */
+	while (run < 2000 || __atomic_load_n(&c->seg.tbl.hdr->evicted,
+	                                     __ATOMIC_RELAXED) <= EX_CAPACITY) {
 		fg_decision d;
 		int r = fg_allow(c, "pin", "exact", 1, &d);
 
