@@ -103,7 +103,7 @@
 #define MAX_PATH      16u   /* moves an insert may make */
 #define BFS_NODES     8192u /* buckets a path search may visit */
 #define KEY_BYTES     16u
-#define NLAYOUTS      5u
+#define NLAYOUTS      10u
 
 static unsigned opt_runs = 3;
 static uint64_t opt_keys = 1000000;
@@ -385,27 +385,41 @@ stash_find(struct ctab *t, uint64_t ident, const char *key, size_t len)
 	return NULL;
 }
 
-/*
- * The key's slot: both buckets' lines are fetched (for writing) before
- * anything is compared, then every slot's word and key are compared
- * without a branch; the stash only when both miss.
- */
-static inline __attribute__((always_inline)) struct fg_slot *
-cfind(struct ctab *t, const unsigned W, uint64_t ident, const char *key,
-      size_t len, uint64_t h)
+/* The key's two buckets from its hash, their lines fetched (to be
+ * written) before anything is compared. */
+static inline __attribute__((always_inline)) void
+cpair(const struct ctab *t, const unsigned W, uint64_t h, struct fg_slot **x,
+      struct fg_slot **y)
 {
-	const uint8_t *k = (const uint8_t *)key;
-	struct fg_slot *x, *y;
 	uint64_t b1, b2;
-	unsigned m = 0, i;
+	unsigned i;
 
 	cbuckets(t, h, &b1, &b2);
-	x = &t->s[b1 * W];
-	y = &t->s[b2 * W];
+	*x = &t->s[b1 * W];
+	*y = &t->s[b2 * W];
 	for (i = 0; i < W; i += 2) {
-		__builtin_prefetch(&x[i], 1, 3);
-		__builtin_prefetch(&y[i], 1, 3);
+		__builtin_prefetch(&(*x)[i], 1, 3);
+		__builtin_prefetch(&(*y)[i], 1, 3);
 	}
+}
+
+static inline __attribute__((always_inline)) int
+slot_is(const struct fg_slot *s, uint64_t ident, const char *key, size_t len)
+{
+	return FG_W_IDENT(fg__load(&s->word)) == ident &&
+	       fg__key16_equal(s->key, (const uint8_t *)key, len);
+}
+
+/* The key's slot in buckets @x and @y: every slot's word and key compared
+ * without a branch, then the first match taken ("all"); the stash only
+ * when both miss. */
+static inline __attribute__((always_inline)) struct fg_slot *
+cfind_all(struct ctab *t, const unsigned W, struct fg_slot *x,
+          struct fg_slot *y, uint64_t ident, const char *key, size_t len)
+{
+	const uint8_t *k = (const uint8_t *)key;
+	unsigned m = 0, i;
+
 	for (i = 0; i < W; i++) {
 		m |= (unsigned)((FG_W_IDENT(fg__load(&x[i].word)) == ident) &
 		                fg__key16_equal(x[i].key, k, len))
@@ -418,6 +432,23 @@ cfind(struct ctab *t, const unsigned W, uint64_t ident, const char *key,
 		i = (unsigned)__builtin_ctz(m);
 		return i < W ? &x[i] : &y[i - W];
 	}
+	return stash_find(t, ident, key, len);
+}
+
+/* The same with a branch a slot, bucket 1's slots then bucket 2's: the
+ * first match ends it ("first"). */
+static inline __attribute__((always_inline)) struct fg_slot *
+cfind_first(struct ctab *t, const unsigned W, struct fg_slot *x,
+            struct fg_slot *y, uint64_t ident, const char *key, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < W; i++)
+		if (slot_is(&x[i], ident, key, len))
+			return &x[i];
+	for (i = 0; i < W; i++)
+		if (slot_is(&y[i], ident, key, len))
+			return &y[i];
 	return stash_find(t, ident, key, len);
 }
 
@@ -446,39 +477,45 @@ struct layout {
 	unsigned ways;  /* 0: today's table */
 	double load;    /* keys / slots */
 	unsigned stash; /* 0 or STASH */
+	unsigned like;  /* 1 + the layout whose table this checks; 0 */
 	struct ctab c;
 	struct fg_table t7;
 	size_t size; /* bytes of bucket data (the cold read's span) */
 	uint64_t *chase;
 };
 
-static __attribute__((noinline)) int check_c2(struct layout *l, const char *key,
-                                              size_t len)
-{
-	uint64_t now = fg__now_ns(), ident = FG_W_MAKE(RULE, len, 0);
-	uint64_t h = fg__hash64(l->c.seed, RULE, key, len);
-	struct fg_slot *s = cfind(&l->c, 2, ident, key, len, h);
-	struct fg_pair p;
+/*
+ * A check of a candidate: clock, hash, both lines, the key, the GCRA step
+ * (as lib/client.c's check_h()); "early" hashes and issues the two lines'
+ * loads before reading the clock, so that the clock's 23 ns overlap a
+ * miss.
+ */
+#define CHECK_FN(NAME, W, FIND, EARLY)                                         \
+	static __attribute__((noinline)) int NAME(struct layout *l,            \
+	                                          const char *key, size_t len) \
+	{                                                                      \
+		uint64_t now = 0, ident = FG_W_MAKE(RULE, len, 0), h;          \
+		struct fg_slot *x, *y, *s;                                     \
+		struct fg_pair p;                                              \
+                                                                               \
+		if (!(EARLY))                                                  \
+			now = fg__now_ns();                                    \
+		h = fg__hash64(l->c.seed, RULE, key, len);                     \
+		cpair(&l->c, W, h, &x, &y);                                    \
+		if (EARLY)                                                     \
+			now = fg__now_ns();                                    \
+		s = FIND(&l->c, W, x, y, ident, key, len);                     \
+		if (caa_unlikely(s == NULL))                                   \
+			return -1;                                             \
+		fg__pair_load(s, &p);                                          \
+		return commit(s, &p, ident, now);                              \
+	}
 
-	if (caa_unlikely(s == NULL))
-		return -1;
-	fg__pair_load(s, &p);
-	return commit(s, &p, ident, now);
-}
-
-static __attribute__((noinline)) int check_c4(struct layout *l, const char *key,
-                                              size_t len)
-{
-	uint64_t now = fg__now_ns(), ident = FG_W_MAKE(RULE, len, 0);
-	uint64_t h = fg__hash64(l->c.seed, RULE, key, len);
-	struct fg_slot *s = cfind(&l->c, 4, ident, key, len, h);
-	struct fg_pair p;
-
-	if (caa_unlikely(s == NULL))
-		return -1;
-	fg__pair_load(s, &p);
-	return commit(s, &p, ident, now);
-}
+CHECK_FN(check_2all, 2, cfind_all, 0)
+CHECK_FN(check_2first, 2, cfind_first, 0)
+CHECK_FN(check_2early, 2, cfind_first, 1)
+CHECK_FN(check_4first, 4, cfind_first, 0)
+CHECK_FN(check_4early, 4, cfind_first, 1)
 
 /* Past the inline groups, as check_slow() starts. */
 static __attribute__((noinline)) struct fg_slot *l7_slow(struct fg_table *t,
@@ -490,17 +527,23 @@ static __attribute__((noinline)) struct fg_slot *l7_slow(struct fg_table *t,
 	                             ref);
 }
 
-/* Today's check (lib/client.c's check_h()) on layout 7. */
-static __attribute__((noinline)) int check_l7(struct layout *l, const char *key,
-                                              size_t len)
+/* Today's check (lib/client.c's check_h()) on layout 7; @early: the
+ * hash and fg__table_prefetch() before the clock. */
+static inline __attribute__((always_inline)) int
+l7_check(struct layout *l, const char *key, size_t len, const int early)
 {
 	struct fg_table *t = &l->t7;
-	uint64_t now = fg__now_ns(), next;
+	uint64_t now = early ? 0 : fg__now_ns(), next;
 	uint64_t h = fg__hash64(t->seed, RULE, key, len);
 	struct fg_ref ref;
 	struct fg_pair p;
-	struct fg_slot *s = fg__table_find_home(t, RULE, key, len, h, &ref);
+	struct fg_slot *s;
 
+	if (early) {
+		fg__table_prefetch(t, h);
+		now = fg__now_ns();
+	}
+	s = fg__table_find_home(t, RULE, key, len, h, &ref);
 	if (caa_unlikely(s == NULL) &&
 	    (s = l7_slow(t, key, len, h, &ref)) == NULL)
 		return -1;
@@ -520,12 +563,43 @@ static __attribute__((noinline)) int check_l7(struct layout *l, const char *key,
 	}
 }
 
+static __attribute__((noinline)) int check_l7(struct layout *l, const char *key,
+                                              size_t len)
+{
+	return l7_check(l, key, len, 0);
+}
+
+static __attribute__((noinline)) int check_l7early(struct layout *l,
+                                                   const char *key, size_t len)
+{
+	return l7_check(l, key, len, 1);
+}
+
+/* Candidates whose .like is not 0 check the table of layout .like - 1. */
 static struct layout g_layouts[NLAYOUTS] = {
-    {"L7 today: blocks of 16, tags", check_l7, 0, 0.875, 0, {0}, {0}, 0, 0},
-    {"A  2 x line of 2 slots, load 0.5", check_c2, 2, 0.5, 0, {0}, {0}, 0, 0},
-    {"B  2 x 128 B of 4, load 0.875", check_c4, 4, 0.875, 0, {0}, {0}, 0, 0},
-    {"B  2 x 128 B of 4, load 0.8", check_c4, 4, 0.8, 0, {0}, {0}, 0, 0},
-    {"C  2 x line of 2, 0.85, stash", check_c2, 2, 0.85, STASH, {0}, {0}, 0, 0},
+    {.name = "L7 today: blocks of 16, tags", .check = check_l7, .load = 0.875},
+    {.name = "L7 today, early", .check = check_l7early, .like = 1},
+    {.name = "A 2x64B/2, load 0.5, all",
+     .check = check_2all,
+     .ways = 2,
+     .load = 0.5},
+    {.name = "A 2x64B/2, load 0.5, first", .check = check_2first, .like = 3},
+    {.name = "A 2x64B/2, load 0.5, early", .check = check_2early, .like = 3},
+    {.name = "B 2x128B/4, load 0.875, first",
+     .check = check_4first,
+     .ways = 4,
+     .load = 0.875},
+    {.name = "B 2x128B/4, load 0.875, early", .check = check_4early, .like = 6},
+    {.name = "B 2x128B/4, load 0.8, early",
+     .check = check_4early,
+     .ways = 4,
+     .load = 0.8},
+    {.name = "C 2x64B/2, 0.85, stash, first",
+     .check = check_2first,
+     .ways = 2,
+     .load = 0.85,
+     .stash = STASH},
+    {.name = "C 2x64B/2, 0.85, stash, early", .check = check_2early, .like = 9},
 };
 
 static char (*g_keys)[KEY_BYTES]; /* key i: "user-i" */
@@ -587,11 +661,31 @@ static void path_stats(const struct ctab *c, double q, unsigned *at,
 	}
 }
 
+/* Find every key again: how many are in their second bucket, and that
+ * none is lost. */
+static void census(struct ctab *c)
+{
+	uint64_t i, h, lost = 0;
+	struct fg_slot *x, *y, *s;
+
+	for (i = 0; i < opt_keys; i++) {
+		h = fg__hash64(c->seed, RULE, g_keys[i], g_len[i]);
+		cpair(c, c->ways, h, &x, &y);
+		s = cfind_first(c, c->ways, x, y, FG_W_MAKE(RULE, g_len[i], 0),
+		                g_keys[i], g_len[i]);
+		c->in2 += s >= y && s < y + c->ways;
+		lost += s == NULL;
+	}
+	if (lost != c->failed) {
+		fprintf(stderr, "layout_proto: %" PRIu64 " keys lost\n", lost);
+		exit(1);
+	}
+}
+
 static void build_cuckoo(struct layout *l)
 {
 	struct ctab *c = &l->c;
-	uint64_t slots = (uint64_t)((double)opt_keys / l->load + 0.5), i, b1,
-	         b2, moved;
+	uint64_t slots = (uint64_t)((double)opt_keys / l->load + 0.5), i, moved;
 	unsigned p999, max;
 
 	c->ways = l->ways;
@@ -603,15 +697,7 @@ static void build_cuckoo(struct layout *l)
 	c->stash_cap = l->stash;
 	for (i = 0; i < opt_keys; i++)
 		cinsert(c, g_keys[i], g_len[i]);
-	for (i = 0; i < opt_keys; i++) {
-		struct fg_slot *s = cfind(
-		    c, c->ways, FG_W_MAKE(RULE, g_len[i], 0), g_keys[i],
-		    g_len[i], fg__hash64(c->seed, RULE, g_keys[i], g_len[i]));
-
-		cbuckets(c, fg__hash64(c->seed, RULE, g_keys[i], g_len[i]), &b1,
-		         &b2);
-		c->in2 += s != NULL && (uint64_t)(s - c->s) / c->ways == b2;
-	}
+	census(c);
 	path_stats(c, 0.999, &p999, &max);
 	moved = opt_keys - c->hist[0] - c->failed - c->nstash;
 	printf("%-34s %8" PRIu64 " buckets, %6.1f B/key (+%4.1f cold), "
@@ -630,6 +716,17 @@ static void build_all(void)
 	for (i = 0; i < NLAYOUTS; i++) {
 		struct layout *l = &g_layouts[i];
 
+		if (l->like != 0) { /* the same table, another check */
+			struct layout *of = &g_layouts[l->like - 1];
+
+			l->ways = of->ways;
+			l->load = of->load;
+			l->c = of->c;
+			l->t7 = of->t7;
+			l->size = of->size;
+			l->chase = of->chase;
+			continue;
+		}
 		if (l->ways == 0)
 			build_l7(l);
 		else
@@ -688,6 +785,7 @@ struct figures {
 	double med[NLAYOUTS], p99[NLAYOUTS], ns_med[NLAYOUTS];
 	double pref; /* L7's preferred-slot keys: median */
 	double cold[NLAYOUTS], read[NLAYOUTS]; /* ns */
+	double rcold[NLAYOUTS]; /* median of the chunks' cold / read */
 };
 
 static double g_r[NLAYOUTS][SPREAD_KEYS], g_ns[NLAYOUTS][SPREAD_KEYS];
@@ -717,44 +815,60 @@ static void spread(struct figures *f)
 	f->cas = median(lim, nl);
 }
 
-static uint32_t *g_order; /* every key once, in random order */
+/* Every key once, in random order, copied so that the keys themselves
+ * are read in sequence (as table_bench.c's). */
+static char (*g_okeys)[KEY_BYTES];
+static uint8_t *g_olen;
 
-/* Every key once in random order on layout @l, in chunks that take turns
- * with chunks of random reads over its size (medians). */
-static void cold(struct layout *l, double *ns, double *read)
+/* Every key once in random order on every layout, in chunks: chunk k of
+ * each layout right after a chunk of random reads over its size, so that
+ * each ratio is of figures a few ms apart (medians of the chunks). */
+static void cold(struct figures *f)
 {
-	double v[COLD_CHUNKS], r[COLD_CHUNKS];
+	double v[NLAYOUTS][COLD_CHUNKS], r[NLAYOUTS][COLD_CHUNKS];
+	double q[NLAYOUTS][COLD_CHUNKS];
 	uint64_t n = opt_keys / COLD_CHUNKS, i;
-	unsigned k;
+	unsigned k, j;
 	int sink = 0;
 
-	for (k = 0; k < COLD_CHUNKS; k++) {
-		uint64_t t0;
+	for (k = 0; k < COLD_CHUNKS; k++)
+		for (j = 0; j < NLAYOUTS; j++) {
+			struct layout *l = &g_layouts[j];
+			uint64_t t0;
 
-		r[k] = random_read_ns(l->chase, 20000);
-		t0 = fg__now_ns();
-		for (i = k * n; i < (k + 1) * n; i++)
-			sink +=
-			    l->check(l, g_keys[g_order[i]], g_len[g_order[i]]);
-		v[k] = (double)(fg__now_ns() - t0) / (double)n;
-	}
+			r[j][k] = random_read_ns(l->chase, 20000);
+			t0 = fg__now_ns();
+			for (i = k * n; i < (k + 1) * n; i++)
+				sink += l->check(l, g_okeys[i], g_olen[i]);
+			v[j][k] = (double)(fg__now_ns() - t0) / (double)n;
+			q[j][k] = v[j][k] / r[j][k];
+		}
 	__asm__ __volatile__("" ::"r"(sink));
-	*ns = median(v, COLD_CHUNKS);
-	*read = median(r, COLD_CHUNKS);
+	for (j = 0; j < NLAYOUTS; j++) {
+		f->cold[j] = median(v[j], COLD_CHUNKS);
+		f->read[j] = median(r[j], COLD_CHUNKS);
+		f->rcold[j] = median(q[j], COLD_CHUNKS);
+	}
 }
 
 static void shuffle_order(void)
 {
 	uint64_t i;
 
-	for (i = 0; i < opt_keys; i++)
-		g_order[i] = (uint32_t)i;
+	for (i = 0; i < opt_keys; i++) {
+		memcpy(g_okeys[i], g_keys[i], KEY_BYTES);
+		g_olen[i] = g_len[i];
+	}
 	for (i = opt_keys - 1; i > 0; i--) {
 		uint64_t j = rnd() % (i + 1);
-		uint32_t x = g_order[i];
+		char x[KEY_BYTES];
+		uint8_t n = g_olen[i];
 
-		g_order[i] = g_order[j];
-		g_order[j] = x;
+		memcpy(x, g_okeys[i], KEY_BYTES);
+		memcpy(g_okeys[i], g_okeys[j], KEY_BYTES);
+		memcpy(g_okeys[j], x, KEY_BYTES);
+		g_olen[i] = g_olen[j];
+		g_olen[j] = n;
 	}
 }
 
@@ -773,7 +887,7 @@ static void report(unsigned run, const struct figures *f)
 	for (i = 0; i < NLAYOUTS; i++)
 		printf("  %-34s %10.1f %7.2fx %7.2fx %9.1f %9.1f %6.2fx\n",
 		       g_layouts[i].name, f->ns_med[i], f->med[i], f->p99[i],
-		       f->cold[i], f->read[i], f->cold[i] / f->read[i]);
+		       f->cold[i], f->read[i], f->rcold[i]);
 	printf("  L7, keys in their preferred slot (the check table_bench "
 	       "times at 1.18-1.22x): median %.2fx\n",
 	       f->pref);
@@ -791,7 +905,7 @@ int main(int argc, char **argv)
 {
 	static struct pair16 pair;
 	struct figures f;
-	unsigned run, i;
+	unsigned run;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "r:n:h")) != -1) {
@@ -809,8 +923,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	keys_make();
-	g_order = malloc(opt_keys * sizeof *g_order);
-	if (g_order == NULL)
+	g_okeys = malloc(opt_keys * sizeof *g_okeys);
+	g_olen = malloc(opt_keys);
+	if (g_okeys == NULL || g_olen == NULL)
 		abort();
 	printf("layout_proto: %" PRIu64 " keys \"user-N\" in each layout\n",
 	       opt_keys);
@@ -820,8 +935,7 @@ int main(int argc, char **argv)
 		(void)cas_limit_ns(&pair, 1u << 20);
 		spread(&f);
 		shuffle_order();
-		for (i = 0; i < NLAYOUTS; i++)
-			cold(&g_layouts[i], &f.cold[i], &f.read[i]);
+		cold(&f);
 		report(run, &f);
 	}
 	return 0;
