@@ -11,7 +11,7 @@
  * compare the key in place:
  *   A  buckets of one 64-byte line, 2 slots of 32 bytes, load 0.5;
  *   B  buckets of a 128-byte aligned pair of lines, 4 slots, 0.875, 0.8;
- *   C  buckets of one line, 2 slots, load 0.85, with a stash of 16 slots
+ *   C  buckets of one line, 2 slots, load 0.875, with a stash of 16 slots
  *      looked at only when both lines miss.
  * A slot is struct fg_slot: tat | word | key[16]; (tat, word) is one
  * cmpxchg16b pair.  Today's table is built in the same process with the
@@ -594,12 +594,14 @@ static struct layout g_layouts[NLAYOUTS] = {
      .check = check_4early,
      .ways = 4,
      .load = 0.8},
-    {.name = "C 2x64B/2, 0.85, stash, first",
+    {.name = "C 2x64B/2, 0.875, stash, first",
      .check = check_2first,
      .ways = 2,
-     .load = 0.85,
+     .load = 0.875,
      .stash = STASH},
-    {.name = "C 2x64B/2, 0.85, stash, early", .check = check_2early, .like = 9},
+    {.name = "C 2x64B/2, 0.875, stash, early",
+     .check = check_2early,
+     .like = 9},
 };
 
 static char (*g_keys)[KEY_BYTES]; /* key i: "user-i" */
