@@ -884,14 +884,15 @@ static void report(unsigned run, const struct figures *f)
 	printf("\nrun %u (load average %.2f %.2f %.2f): clock %.1f ns, "
 	       "CAS limit %.1f ns\n",
 	       run, load[0], load[1], load[2], f->clock, f->cas);
-	printf("  %-34s %10s %8s %8s %9s %9s %7s\n", "layout", "median ns",
-	       "median", "p99", "cold ns", "read ns", "cold");
+	printf("  %-34s %9s %7s %7s %8s %8s %7s %6s\n", "layout", "median ns",
+	       "median", "p99", "cold ns", "read ns", "-read", "cold");
 	for (i = 0; i < NLAYOUTS; i++)
-		printf("  %-34s %10.1f %7.2fx %7.2fx %9.1f %9.1f %6.2fx\n",
+		printf("  %-34s %9.1f %6.2fx %6.2fx %8.1f %8.1f %7.1f %5.2fx\n",
 		       g_layouts[i].name, f->ns_med[i], f->med[i], f->p99[i],
-		       f->cold[i], f->read[i], f->rcold[i]);
-	printf("  L7, keys in their preferred slot (the check table_bench "
-	       "times at 1.18-1.22x): median %.2fx\n",
+		       f->cold[i], f->read[i], f->cold[i] - f->read[i],
+		       f->rcold[i]);
+	printf("  L7, keys in their preferred slot: median %.2fx (the same "
+	       "keys' fg_allow, in table_bench: its \"preferred slot\" row)\n",
 	       f->pref);
 	fflush(stdout);
 }
