@@ -1,80 +1,61 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * layout_proto.c - candidate layouts for the 99th-percentile key (issue
- * 14), measured before anyone rewrites shm/table.c.
+ * 14), side by side with today's, before anyone rewrites shm/table.c.
  *
- * Today (layout 7) 44% of the keys at capacity are outside the slot whose
- * address comes from the hash alone: their slot's address comes from the
- * tags, a load that the slot's load waits for (+4 ns in L1, a second miss
- * cold).  The candidates here give every key two candidate lines known
- * from its hash (2-choice bucketized cuckoo), load both at once and
- * compare the key in place:
+ * Today (layout 7) 44% of the keys at capacity are not in the slot whose
+ * address comes from the hash: their slot's address waits for the tags.
+ * Here every key has two candidate buckets known from its hash (2-choice
+ * bucketized cuckoo, breadth-first displacement of at most MAX_PATH
+ * moves); a check loads both at once and compares the key in place:
  *   A  buckets of one 64-byte line, 2 slots of 32 bytes, load 0.5;
  *   B  buckets of a 128-byte aligned pair of lines, 4 slots, 0.875, 0.8;
- *   C  buckets of one line, 2 slots, load 0.875, with a stash of 16 slots
- *      looked at only when both lines miss.
- * A slot is struct fg_slot: tat | word | key[16]; (tat, word) is one
- * cmpxchg16b pair.  Today's table is built in the same process with the
- * real shm/table.c (fg__table_find_ref() inserts, check_h()'s path checks),
- * so each figure is next to today's, with the same clock, hash and GCRA
- * step, and the limits of table_bench.c measured in turns with them.
+ *   C  buckets of one line, 2 slots, load 0.875.
+ * A slot is struct fg_slot (tat | word | key[16]; (tat, word) one
+ * cmpxchg16b pair).  Today's table is built beside them with the real
+ * shm/table.c and checked as lib/client.c's check_h() does, so every
+ * figure has the same clock, hash, GCRA step and limits (table_bench.c's,
+ * measured in turns).  "early": hash and fetch before reading the clock.
  *
- * The design these would keep today's guarantees with (for the session
- * that implements it):
- * - State in the pair.  word = rule:8 | keylen:7 | clean:1 | state:3 |
- *   dest:2 | count:43 (count wraps in 2.4 h at a token a ns; the harvest
- *   takes differences mod 2^43).  States FREE, CLAIMED, READY, MOVING
- *   (frozen: dest names the slot it goes to in its other bucket), COPY, DEAD,
- *   EXT.  No group word, no tombstones, no open/closed groups and no reopen:
- *   a key is only ever in its two buckets (or the stash), so a lookup always
- *   reads both and nothing else decides where it stops.
- * - Insert: claim = one cmpxchg16b of a FREE slot's pair to (TOKEN | time
- *   << 16 | fp16, CLAIMED | rule | len | count): the token is in the claim
- *   itself (today's window of a claim without a token is gone).  Write the
- *   key, then look at both buckets and the stash again: the key READY,
- *   MOVING or COPY there, or a matching claim earlier in the order (bucket
- *   1's slots, bucket 2's, the stash): yield; a matching claim later: wait,
- *   then abandon it when stale (today's proof 3, over 2W + 16 slots).
- *   Publish = cmpxchg16b (token, CLAIMED ..) -> (0, READY ..): a claim
- *   marked DEAD (stale, killed claimer) never publishes; the reap frees
- *   DEAD slots after the grace period.  SIGKILL anywhere leaves a claim
- *   that ages, a COPY that ages (below) or a frozen move anyone finishes.
- * - Move of key K from slot S (bucket X) to a FREE slot D of its other
- *   bucket Y, the path's last edge first (so each move fills a hole):
- *   (1) take K's stripe (a word of 4096, by K's hash: seq | holder pid |
- *   time; +1 on taking and on leaving; stale after 20 ms, then taken over);
- *   (2) claim D as COPY with K's key bytes; (3) freeze S: cmpxchg16b
- *   (t, READY|c) -> (t, MOVING|dest|c); a check whose cmpxchg16b fails
- *   there re-reads, sees MOVING and helps: (4) transfer: cmpxchg16b D
- *   (token, COPY) -> (t, READY) with S's frozen tat (once: it expects
- *   COPY), its cold part from S's (denials; origin so that count - origin
- *   goes on: origin_D = count_D - (count_S - origin_S)); (5) retire S:
- *   cmpxchg16b (t, MOVING) -> (0, FREE); mark both lines dirty; leave the
- *   stripe.  At every instant exactly one slot holds K's live pair (S until
- *   the freeze, D after the transfer; in between nobody commits, and
- *   everybody can finish), so no check double-counts, and K is in X or Y
- *   throughout (the copy exists before S is retired).
- * - A check that finds K in neither line (a miss: rare, the insert path)
- *   confirms it: K's stripe, then X, Y, X again, then the stripe: equal
- *   stripes mean at most the one move the stripe names was under way, and
- *   a move X->Y is seen by a read of Y after a read of X (Y holds K from
- *   the copy on, X until after it), Y->X by X after Y.  A present key's
- *   check never reads the stripe and never waits for a mover.
- * - Keys of 17-40 bytes take both slots of a line (A, C) or two of a
- *   bucket (B: up to 64 in three): an EXT slot holds 24 more key bytes
- *   (all but its word); keys of 41-64 bytes in A and C go to a side table
- *   of 64-byte records (the slot keeps 8 bytes and the record's index):
- *   one more dependent line for them alone (libfloodgate(3)).
- * - Cold part (aux: denials, clean; origin), 16 bytes a slot, in its own
- *   region indexed by slot: a check that admits never touches it.
- * - Eviction as today: the pair to FG_TAT_EVICTED, then READY -> FREE with
- *   counts moved to the rule (no tombstones: a freed slot is just FREE).
- *   A worker whose key finds both buckets full and no path within the
- *   bound evicts a refilled bucket among the 2W candidates and the path's.
- *   The dirty map keeps a bit per 64 lines (4 KiB), set by the first
- *   change after a harvest; the harvest reads the dirty pages' slots (a
- *   line holds whole slots: no metadata to read), keeping its per-bucket
- *   memory by (rule, key), so a moved bucket is one bucket.
+ * The design that keeps today's guarantees (for the session that writes
+ * it).  word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43;
+ * states FREE, CLAIMED, READY, MOVING, COPY, DEAD, EXT.  A key lives only
+ * in its two buckets (or a 16-slot stash read on a miss, for what finds no
+ * path), so there are no group words, tombstones, open/closed groups or
+ * reopening, and a lookup reads both buckets and stops.
+ * - Insert: claim = cmpxchg16b of a FREE pair to (TOKEN | time | fp16,
+ *   CLAIMED | rule | len | count): the token is in the claim.  Write the
+ *   key, look at both buckets again: the key READY, MOVING or COPY, or a
+ *   matching claim earlier in bucket order: yield; a later one: wait, and
+ *   mark it DEAD once stale (today's proof 3).  Publish = cmpxchg16b
+ *   (token, CLAIMED) -> (0, READY): a DEAD claim never publishes; the
+ *   reap frees DEAD slots after the grace period.
+ * - Move of K from slot S (bucket X) to FREE slot D of its other bucket Y,
+ *   a path's last edge first: (1) take K's stripe (one of 4096 words by
+ *   K's hash: seq | pid | time, seq +1 on taking and leaving, taken over
+ *   when 20 ms stale); (2) claim D as COPY, write K; (3) freeze S:
+ *   (t, READY|c) -> (t, MOVING|dest|c); from here a check's cmpxchg16b on
+ *   S fails, it re-reads and helps: (4) D (token, COPY) -> (t, READY), S's
+ *   frozen tat, cold part from S's, origin_D = count_D - (count_S -
+ *   origin_S); (5) S (t, MOVING) -> (0, FREE); mark both dirty; leave the
+ *   stripe.  One slot holds K's live pair at any instant (S until (3), D
+ *   from (4), nobody commits between and anybody finishes), so nothing is
+ *   counted twice; K is in X or Y throughout.  SIGKILL anywhere leaves a
+ *   claim or COPY that ages into DEAD, or a frozen S anyone finishes.
+ * - A miss (neither line has K: the insert path) is confirmed by K's
+ *   stripe, X, Y, X, the stripe: equal stripes allow at most one move
+ *   under way, and a move X->Y is seen by a read of Y after one of X, Y->X
+ *   by X after Y.  A present key's check never reads the stripe.
+ * - Keys of 17-40 bytes take both slots of a line (an EXT slot holds 24
+ *   key bytes), 17-64 in B two or three of a bucket; keys of 41-64 in A
+ *   and C go to 64-byte records of a side table (the slot keeps 8 bytes
+ *   and an index): one more dependent line for them alone.
+ * - The cold part (aux, origin: 16 bytes a slot) is a region of its own
+ *   indexed by slot; an admitting check never touches it.  Eviction as
+ *   today (pair to FG_TAT_EVICTED, then READY -> FREE); a key that finds
+ *   no path evicts a refilled bucket of its buckets or its path's.  The
+ *   dirty map has a bit per 64 lines; the harvest reads dirty pages' slots
+ *   (no metadata) and remembers buckets by (rule, key), not by slot.
  *
  * Usage: layout_proto [-r runs] [-n keys]; one block of figures per run.
  */
@@ -99,11 +80,10 @@
 #define RULE          1u
 #define GCRA_T        1u          /* a token a ns ... */
 #define GCRA_TAU      1000000000u /* ... a second of burst: always admits */
-#define STASH         16u
-#define MAX_PATH      16u   /* moves an insert may make */
-#define BFS_NODES     8192u /* buckets a path search may visit */
+#define MAX_PATH      16u         /* moves an insert may make */
+#define BFS_NODES     8192u       /* buckets a path search may visit */
 #define KEY_BYTES     16u
-#define NLAYOUTS      10u
+#define NLAYOUTS      9u
 
 static unsigned opt_runs = 3;
 static uint64_t opt_keys = 1000000;
@@ -229,9 +209,8 @@ static double random_read_ns(const uint64_t *buf, unsigned iters)
 struct ctab {
 	struct fg_slot *s; /* nb buckets of @ways slots */
 	uint64_t nb;
-	unsigned ways, nstash, stash_cap;
+	unsigned ways;
 	uint64_t seed[2];
-	struct fg_slot stash[STASH];
 	uint64_t hist[MAX_PATH + 1]; /* inserts by moves made */
 	uint64_t failed, in2;        /* no room; keys in their 2nd bucket */
 };
@@ -247,19 +226,16 @@ cbuckets(const struct ctab *t, uint64_t h, uint64_t *b1, uint64_t *b2)
 		*b2 = *b1 + 1 == t->nb ? 0 : *b1 + 1;
 }
 
-static uint64_t slot_hash(const struct ctab *t, const struct fg_slot *s)
-{
-	return fg__hash64(t->seed, FG_W_RULE(s->word), s->key,
-	                  FG_W_KEYLEN(s->word));
-}
-
 /* The other bucket of the key in slot @s of bucket @b. */
 static uint64_t alt_of(const struct ctab *t, uint64_t b,
                        const struct fg_slot *s)
 {
 	uint64_t b1, b2;
 
-	cbuckets(t, slot_hash(t, s), &b1, &b2);
+	cbuckets(t,
+	         fg__hash64(t->seed, FG_W_RULE(s->word), s->key,
+	                    FG_W_KEYLEN(s->word)),
+	         &b1, &b2);
 	return b == b1 ? b2 : b1;
 }
 
@@ -352,13 +328,12 @@ static void cinsert(struct ctab *t, const char *key, size_t len)
 	cbuckets(t, h, &b1, &b2);
 	f1 = free_in(t, b1, &u1);
 	f2 = free_in(t, b2, &u2);
-	if (f1 >= 0 && (f2 < 0 || u1 <= u2)) {
-		slot_put(&t->s[b1 * t->ways + (unsigned)f1], RULE, key, len);
-		t->hist[0]++;
-		return;
-	}
-	if (f2 >= 0) {
-		slot_put(&t->s[b2 * t->ways + (unsigned)f2], RULE, key, len);
+	if (f1 >= 0 || f2 >= 0) { /* the emptier bucket */
+		int one = f1 >= 0 && (f2 < 0 || u1 <= u2);
+
+		slot_put(&t->s[one ? b1 * t->ways + (unsigned)f1
+		                   : b2 * t->ways + (unsigned)f2],
+		         RULE, key, len);
 		t->hist[0]++;
 		return;
 	}
@@ -366,23 +341,9 @@ static void cinsert(struct ctab *t, const char *key, size_t len)
 	if (e >= 0) {
 		slot_put(walk(t, e, hole), RULE, key, len);
 		t->hist[g_nodes[e].depth]++;
-	} else if (t->nstash < t->stash_cap) {
-		slot_put(&t->stash[t->nstash++], RULE, key, len);
 	} else {
 		t->failed++;
 	}
-}
-
-static __attribute__((noinline)) struct fg_slot *
-stash_find(struct ctab *t, uint64_t ident, const char *key, size_t len)
-{
-	unsigned i;
-
-	for (i = 0; i < t->nstash; i++)
-		if (FG_W_IDENT(fg__load(&t->stash[i].word)) == ident &&
-		    fg__key16_equal(t->stash[i].key, (const uint8_t *)key, len))
-			return &t->stash[i];
-	return NULL;
 }
 
 /* The key's two buckets from its hash, their lines fetched (to be
@@ -410,36 +371,12 @@ slot_is(const struct fg_slot *s, uint64_t ident, const char *key, size_t len)
 	       fg__key16_equal(s->key, (const uint8_t *)key, len);
 }
 
-/* The key's slot in buckets @x and @y: every slot's word and key compared
- * without a branch, then the first match taken ("all"); the stash only
- * when both miss. */
+/* The key's slot in buckets @x and @y, or NULL: a branch a slot, bucket
+ * 1's slots then bucket 2's.  (Every slot compared without a branch, then
+ * the first match taken, was 1.14x against 1.04x: BENCHMARKS.md.) */
 static inline __attribute__((always_inline)) struct fg_slot *
-cfind_all(struct ctab *t, const unsigned W, struct fg_slot *x,
-          struct fg_slot *y, uint64_t ident, const char *key, size_t len)
-{
-	const uint8_t *k = (const uint8_t *)key;
-	unsigned m = 0, i;
-
-	for (i = 0; i < W; i++) {
-		m |= (unsigned)((FG_W_IDENT(fg__load(&x[i].word)) == ident) &
-		                fg__key16_equal(x[i].key, k, len))
-		     << i;
-		m |= (unsigned)((FG_W_IDENT(fg__load(&y[i].word)) == ident) &
-		                fg__key16_equal(y[i].key, k, len))
-		     << (W + i);
-	}
-	if (caa_likely(m != 0)) {
-		i = (unsigned)__builtin_ctz(m);
-		return i < W ? &x[i] : &y[i - W];
-	}
-	return stash_find(t, ident, key, len);
-}
-
-/* The same with a branch a slot, bucket 1's slots then bucket 2's: the
- * first match ends it ("first"). */
-static inline __attribute__((always_inline)) struct fg_slot *
-cfind_first(struct ctab *t, const unsigned W, struct fg_slot *x,
-            struct fg_slot *y, uint64_t ident, const char *key, size_t len)
+cfind_first(const unsigned W, struct fg_slot *x, struct fg_slot *y,
+            uint64_t ident, const char *key, size_t len)
 {
 	unsigned i;
 
@@ -449,7 +386,7 @@ cfind_first(struct ctab *t, const unsigned W, struct fg_slot *x,
 	for (i = 0; i < W; i++)
 		if (slot_is(&y[i], ident, key, len))
 			return &y[i];
-	return stash_find(t, ident, key, len);
+	return NULL;
 }
 
 /* The GCRA step with one cmpxchg16b on the pair of @s, as check_h(): 1
@@ -474,10 +411,9 @@ commit(struct fg_slot *s, struct fg_pair *p, uint64_t ident, uint64_t now)
 struct layout {
 	const char *name;
 	int (*check)(struct layout *l, const char *key, size_t len);
-	unsigned ways;  /* 0: today's table */
-	double load;    /* keys / slots */
-	unsigned stash; /* 0 or STASH */
-	unsigned like;  /* 1 + the layout whose table this checks; 0 */
+	unsigned ways; /* 0: today's table */
+	double load;   /* keys / slots */
+	unsigned like; /* 1 + the layout whose table this checks; 0 */
 	struct ctab c;
 	struct fg_table t7;
 	size_t size; /* bytes of bucket data (the cold read's span) */
@@ -504,14 +440,13 @@ struct layout {
 		cpair(&l->c, W, h, &x, &y);                                    \
 		if (EARLY)                                                     \
 			now = fg__now_ns();                                    \
-		s = FIND(&l->c, W, x, y, ident, key, len);                     \
+		s = FIND(W, x, y, ident, key, len);                            \
 		if (caa_unlikely(s == NULL))                                   \
 			return -1;                                             \
 		fg__pair_load(s, &p);                                          \
 		return commit(s, &p, ident, now);                              \
 	}
 
-CHECK_FN(check_2all, 2, cfind_all, 0)
 CHECK_FN(check_2first, 2, cfind_first, 0)
 CHECK_FN(check_2early, 2, cfind_first, 1)
 CHECK_FN(check_4first, 4, cfind_first, 0)
@@ -563,61 +498,48 @@ l7_check(struct layout *l, const char *key, size_t len, const int early)
 	}
 }
 
-static __attribute__((noinline)) int check_l7(struct layout *l, const char *key,
-                                              size_t len)
-{
-	return l7_check(l, key, len, 0);
-}
+#define L7_FN(NAME, EARLY)                                                     \
+	static __attribute__((noinline)) int NAME(struct layout *l,            \
+	                                          const char *key, size_t len) \
+	{                                                                      \
+		return l7_check(l, key, len, EARLY);                           \
+	}
+L7_FN(check_l7, 0)
+L7_FN(check_l7early, 1)
 
-static __attribute__((noinline)) int check_l7early(struct layout *l,
-                                                   const char *key, size_t len)
-{
-	return l7_check(l, key, len, 1);
-}
-
-/* Candidates whose .like is not 0 check the table of layout .like - 1. */
+/* Name, check, slots a bucket, load; a layout whose last field is not 0
+ * checks the table of layout (that - 1) instead of its own. */
+#define LAYOUT(N, F, W, L, LIKE)                                               \
+	{                                                                      \
+		.name = N, .check = F, .ways = W, .load = L, .like = LIKE      \
+	}
 static struct layout g_layouts[NLAYOUTS] = {
-    {.name = "L7 today: blocks of 16, tags", .check = check_l7, .load = 0.875},
-    {.name = "L7 today, early", .check = check_l7early, .like = 1},
-    {.name = "A 2x64B/2, load 0.5, all",
-     .check = check_2all,
-     .ways = 2,
-     .load = 0.5},
-    {.name = "A 2x64B/2, load 0.5, first", .check = check_2first, .like = 3},
-    {.name = "A 2x64B/2, load 0.5, early", .check = check_2early, .like = 3},
-    {.name = "B 2x128B/4, load 0.875, first",
-     .check = check_4first,
-     .ways = 4,
-     .load = 0.875},
-    {.name = "B 2x128B/4, load 0.875, early", .check = check_4early, .like = 6},
-    {.name = "B 2x128B/4, load 0.8, early",
-     .check = check_4early,
-     .ways = 4,
-     .load = 0.8},
-    {.name = "C 2x64B/2, 0.875, stash, first",
-     .check = check_2first,
-     .ways = 2,
-     .load = 0.875,
-     .stash = STASH},
-    {.name = "C 2x64B/2, 0.875, stash, early",
-     .check = check_2early,
-     .like = 9},
+    LAYOUT("L7 today: blocks of 16, tags", check_l7, 0, 0.875, 0),
+    LAYOUT("L7 today, early", check_l7early, 0, 0, 1),
+    LAYOUT("A 2x64B/2, load 0.5, first", check_2first, 2, 0.5, 0),
+    LAYOUT("A 2x64B/2, load 0.5, early", check_2early, 0, 0, 3),
+    LAYOUT("B 2x128B/4, load 0.875, first", check_4first, 4, 0.875, 0),
+    LAYOUT("B 2x128B/4, load 0.875, early", check_4early, 0, 0, 5),
+    LAYOUT("B 2x128B/4, load 0.8, early", check_4early, 4, 0.8, 0),
+    LAYOUT("C 2x64B/2, load 0.875, first", check_2first, 2, 0.875, 0),
+    LAYOUT("C 2x64B/2, load 0.875, early", check_2early, 0, 0, 8),
 };
 
-static char (*g_keys)[KEY_BYTES]; /* key i: "user-i" */
-static uint8_t *g_len;
+/* The keys, "user-N"; shuffled after the tables are built. */
+static struct key {
+	char s[KEY_BYTES];
+	size_t len;
+} * g_keys;
 
 static void keys_make(void)
 {
 	uint64_t i;
 
-	g_keys = malloc(opt_keys * sizeof *g_keys);
-	g_len = malloc(opt_keys);
-	if (g_keys == NULL || g_len == NULL)
+	if ((g_keys = malloc(opt_keys * sizeof *g_keys)) == NULL)
 		abort();
 	for (i = 0; i < opt_keys; i++)
-		g_len[i] =
-		    (uint8_t)snprintf(g_keys[i], KEY_BYTES, "user-%" PRIu64, i);
+		g_keys[i].len = (size_t)snprintf(g_keys[i].s, KEY_BYTES,
+		                                 "user-%" PRIu64, i);
 }
 
 static void build_l7(struct layout *l)
@@ -634,8 +556,8 @@ static void build_l7(struct layout *l)
 	t->seed[1] = rnd();
 	for (i = 0; i < opt_keys; i++)
 		if (fg__table_find_ref(
-		        t, RULE, g_keys[i], g_len[i],
-		        fg__hash64(t->seed, RULE, g_keys[i], g_len[i]),
+		        t, RULE, g_keys[i].s, g_keys[i].len,
+		        fg__hash64(t->seed, RULE, g_keys[i].s, g_keys[i].len),
 		        &ref) == NULL)
 			lost++;
 	printf("%-34s %8" PRIu64 " blocks, %6.1f B/key (832 B / 14), "
@@ -643,8 +565,7 @@ static void build_l7(struct layout *l)
 	       l->name, t->nblocks, (double)l->size / (double)opt_keys, lost);
 }
 
-/* The share of inserts that made @k moves or more; *@at the
- * nearest-rank @q quantile of moves. */
+/* Of the inserts' moves: the nearest-rank @q quantile, and the most. */
 static void path_stats(const struct ctab *c, double q, unsigned *at,
                        unsigned *max)
 {
@@ -653,13 +574,9 @@ static void path_stats(const struct ctab *c, double q, unsigned *at,
 
 	for (k = 0; k <= MAX_PATH; k++)
 		n += c->hist[k];
-	*at = *max = 0;
-	for (k = 0; k <= MAX_PATH; k++) {
-		if (c->hist[k] != 0)
-			*max = k;
-		if (sum < (uint64_t)(q * (double)n + 0.999999))
-			*at = k;
-		sum += c->hist[k];
+	for (*at = *max = k = 0; k <= MAX_PATH; sum += c->hist[k++]) {
+		*max = c->hist[k] ? k : *max;
+		*at = sum < (uint64_t)(q * (double)n + 0.999999) ? k : *at;
 	}
 }
 
@@ -671,10 +588,11 @@ static void census(struct ctab *c)
 	struct fg_slot *x, *y, *s;
 
 	for (i = 0; i < opt_keys; i++) {
-		h = fg__hash64(c->seed, RULE, g_keys[i], g_len[i]);
+		h = fg__hash64(c->seed, RULE, g_keys[i].s, g_keys[i].len);
 		cpair(c, c->ways, h, &x, &y);
-		s = cfind_first(c, c->ways, x, y, FG_W_MAKE(RULE, g_len[i], 0),
-		                g_keys[i], g_len[i]);
+		s = cfind_first(c->ways, x, y,
+		                FG_W_MAKE(RULE, g_keys[i].len, 0), g_keys[i].s,
+		                g_keys[i].len);
 		c->in2 += s >= y && s < y + c->ways;
 		lost += s == NULL;
 	}
@@ -696,19 +614,17 @@ static void build_cuckoo(struct layout *l)
 	c->s = map(l->size);
 	c->seed[0] = rnd();
 	c->seed[1] = rnd();
-	c->stash_cap = l->stash;
 	for (i = 0; i < opt_keys; i++)
-		cinsert(c, g_keys[i], g_len[i]);
+		cinsert(c, g_keys[i].s, g_keys[i].len);
 	census(c);
 	path_stats(c, 0.999, &p999, &max);
-	moved = opt_keys - c->hist[0] - c->failed - c->nstash;
+	moved = opt_keys - c->hist[0] - c->failed;
 	printf("%-34s %8" PRIu64 " buckets, %6.1f B/key (+%4.1f cold), "
-	       "moves: %.2f%% of inserts, p99.9 %u, max %u; stashed %u, "
+	       "moves: %.2f%% of inserts, p99.9 %u, max %u; "
 	       "failed %" PRIu64 "; in bucket 2: %.1f%%\n",
 	       l->name, c->nb, (double)l->size / (double)opt_keys,
 	       16.0 / l->load, 100.0 * (double)moved / (double)opt_keys, p999,
-	       max, c->nstash, c->failed,
-	       100.0 * (double)c->in2 / (double)opt_keys);
+	       max, c->failed, 100.0 * (double)c->in2 / (double)opt_keys);
 }
 
 static void build_all(void)
@@ -719,14 +635,11 @@ static void build_all(void)
 		struct layout *l = &g_layouts[i];
 
 		if (l->like != 0) { /* the same table, another check */
-			struct layout *of = &g_layouts[l->like - 1];
+			struct layout own = *l;
 
-			l->ways = of->ways;
-			l->load = of->load;
-			l->c = of->c;
-			l->t7 = of->t7;
-			l->size = of->size;
-			l->chase = of->chase;
+			*l = g_layouts[own.like - 1];
+			l->name = own.name;
+			l->check = own.check;
 			continue;
 		}
 		if (l->ways == 0)
@@ -752,14 +665,14 @@ static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 	int sink = 0;
 
 	for (i = 0; i < 100; i++)
-		sink += l->check(l, g_keys[key], g_len[key]);
+		sink += l->check(l, g_keys[key].s, g_keys[key].len);
 	for (k = 0; k < SPREAD_CHUNKS; k++) {
 		uint64_t t0;
 
 		lim[k] = cas_limit_ns(&pair, n);
 		t0 = fg__now_ns();
 		for (i = 0; i < n; i++)
-			sink += l->check(l, g_keys[key], g_len[key]);
+			sink += l->check(l, g_keys[key].s, g_keys[key].len);
 		v[k] = (double)(fg__now_ns() - t0) / n;
 	}
 	if (sink != (int)(SPREAD_ITERS + 100)) {
@@ -774,10 +687,10 @@ static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 static int l7_pref(struct layout *l, uint64_t i)
 {
 	struct fg_table *t = &l->t7;
-	uint64_t h = fg__hash64(t->seed, RULE, g_keys[i], g_len[i]);
+	uint64_t h = fg__hash64(t->seed, RULE, g_keys[i].s, g_keys[i].len);
 	struct fg_ref ref;
 
-	return fg__table_lookup(t, RULE, g_keys[i], g_len[i], h, &ref) &&
+	return fg__table_lookup(t, RULE, g_keys[i].s, g_keys[i].len, h, &ref) &&
 	       (uint64_t)(ref.b - t->blocks) == fg__table_home(t, h) &&
 	       ref.j == fg__table_pref(h);
 }
@@ -817,11 +730,6 @@ static void spread(struct figures *f)
 	f->cas = median(lim, nl);
 }
 
-/* Every key once, in random order, copied so that the keys themselves
- * are read in sequence (as table_bench.c's). */
-static char (*g_okeys)[KEY_BYTES];
-static uint8_t *g_olen;
-
 /* Every key once in random order on every layout, in chunks: chunk k of
  * each layout right after a chunk of random reads over its size, so that
  * each ratio is of figures a few ms apart (medians of the chunks). */
@@ -841,7 +749,7 @@ static void cold(struct figures *f)
 			r[j][k] = random_read_ns(l->chase, 20000);
 			t0 = fg__now_ns();
 			for (i = k * n; i < (k + 1) * n; i++)
-				sink += l->check(l, g_okeys[i], g_olen[i]);
+				sink += l->check(l, g_keys[i].s, g_keys[i].len);
 			v[j][k] = (double)(fg__now_ns() - t0) / (double)n;
 			q[j][k] = v[j][k] / r[j][k];
 		}
@@ -853,24 +761,18 @@ static void cold(struct figures *f)
 	}
 }
 
-static void shuffle_order(void)
+/* The keys in a new random order: the cold pass reads them in sequence
+ * (as table_bench.c's), their buckets at random. */
+static void shuffle_keys(void)
 {
-	uint64_t i;
+	uint64_t i, j;
 
-	for (i = 0; i < opt_keys; i++) {
-		memcpy(g_okeys[i], g_keys[i], KEY_BYTES);
-		g_olen[i] = g_len[i];
-	}
 	for (i = opt_keys - 1; i > 0; i--) {
-		uint64_t j = rnd() % (i + 1);
-		char x[KEY_BYTES];
-		uint8_t n = g_olen[i];
+		struct key x = g_keys[i];
 
-		memcpy(x, g_okeys[i], KEY_BYTES);
-		memcpy(g_okeys[i], g_okeys[j], KEY_BYTES);
-		memcpy(g_okeys[j], x, KEY_BYTES);
-		g_olen[i] = g_olen[j];
-		g_olen[j] = n;
+		j = rnd() % (i + 1);
+		g_keys[i] = g_keys[j];
+		g_keys[j] = x;
 	}
 }
 
@@ -926,10 +828,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	keys_make();
-	g_okeys = malloc(opt_keys * sizeof *g_okeys);
-	g_olen = malloc(opt_keys);
-	if (g_okeys == NULL || g_olen == NULL)
-		abort();
 	printf("layout_proto: %" PRIu64 " keys \"user-N\" in each layout\n",
 	       opt_keys);
 	build_all();
@@ -937,7 +835,7 @@ int main(int argc, char **argv)
 		f.clock = clock_ns(1u << 20);
 		(void)cas_limit_ns(&pair, 1u << 20);
 		spread(&f);
-		shuffle_order();
+		shuffle_keys();
 		cold(&f);
 		report(run, &f);
 	}
