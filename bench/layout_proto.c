@@ -15,7 +15,10 @@
  * cmpxchg16b pair).  Today's table is built beside them with the real
  * shm/table.c and checked as lib/client.c's check_h() does, so every
  * figure has the same clock, hash, GCRA step and limits (table_bench.c's,
- * measured in turns).  "early": hash and fetch before reading the clock.
+ * measured in turns).  "early": hash and fetch before reading the clock;
+ * "fenced": the cold pass with an lfence after each check, so that one
+ * check's misses cannot overlap the next one's (a server does other work
+ * between checks; the back-to-back pass is table_bench.c's "cold").
  *
  * The design that keeps today's guarantees (for the session that writes
  * it).  word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43;
@@ -699,8 +702,9 @@ struct figures {
 	double clock, cas; /* limits, ns */
 	double med[NLAYOUTS], p99[NLAYOUTS], ns_med[NLAYOUTS];
 	double pref; /* L7's preferred-slot keys: median */
-	double cold[NLAYOUTS], read[NLAYOUTS]; /* ns */
-	double rcold[NLAYOUTS]; /* median of the chunks' cold / read */
+	double read[NLAYOUTS];
+	double cold[2][NLAYOUTS];  /* ns: back to back, one at a time */
+	double rcold[2][NLAYOUTS]; /* medians of the chunks' cold / read */
 };
 
 static double g_r[NLAYOUTS][SPREAD_KEYS], g_ns[NLAYOUTS][SPREAD_KEYS];
@@ -730,34 +734,48 @@ static void spread(struct figures *f)
 	f->cas = median(lim, nl);
 }
 
+/* ns a check of each of the @n keys from @i on @l; @fenced: an lfence
+ * after each, so that no check's misses overlap the next one's. */
+static double pass_ns(struct layout *l, uint64_t i, uint64_t n, int fenced)
+{
+	uint64_t t0 = fg__now_ns(), end = i + n;
+	int sink = 0;
+
+	for (; i < end; i++) {
+		sink += l->check(l, g_keys[i].s, g_keys[i].len);
+		if (fenced)
+			__asm__ __volatile__("lfence" ::: "memory");
+	}
+	__asm__ __volatile__("" ::"r"(sink));
+	return (double)(fg__now_ns() - t0) / (double)n;
+}
+
 /* Every key once in random order on every layout, in chunks: chunk k of
  * each layout right after a chunk of random reads over its size, so that
- * each ratio is of figures a few ms apart (medians of the chunks). */
+ * each ratio is of figures a few ms apart (medians of the chunks); half
+ * of each chunk's keys back to back, half one at a time (fenced). */
 static void cold(struct figures *f)
 {
-	double v[NLAYOUTS][COLD_CHUNKS], r[NLAYOUTS][COLD_CHUNKS];
-	double q[NLAYOUTS][COLD_CHUNKS];
-	uint64_t n = opt_keys / COLD_CHUNKS, i;
-	unsigned k, j;
-	int sink = 0;
+	double v[2][NLAYOUTS][COLD_CHUNKS], r[NLAYOUTS][COLD_CHUNKS];
+	double q[2][NLAYOUTS][COLD_CHUNKS];
+	uint64_t n = opt_keys / COLD_CHUNKS / 2;
+	unsigned k, j, w;
 
 	for (k = 0; k < COLD_CHUNKS; k++)
 		for (j = 0; j < NLAYOUTS; j++) {
-			struct layout *l = &g_layouts[j];
-			uint64_t t0;
-
-			r[j][k] = random_read_ns(l->chase, 20000);
-			t0 = fg__now_ns();
-			for (i = k * n; i < (k + 1) * n; i++)
-				sink += l->check(l, g_keys[i].s, g_keys[i].len);
-			v[j][k] = (double)(fg__now_ns() - t0) / (double)n;
-			q[j][k] = v[j][k] / r[j][k];
+			r[j][k] = random_read_ns(g_layouts[j].chase, 20000);
+			for (w = 0; w < 2; w++) {
+				v[w][j][k] = pass_ns(&g_layouts[j],
+				                     (2 * k + w) * n, n, w);
+				q[w][j][k] = v[w][j][k] / r[j][k];
+			}
 		}
-	__asm__ __volatile__("" ::"r"(sink));
 	for (j = 0; j < NLAYOUTS; j++) {
-		f->cold[j] = median(v[j], COLD_CHUNKS);
 		f->read[j] = median(r[j], COLD_CHUNKS);
-		f->rcold[j] = median(q[j], COLD_CHUNKS);
+		for (w = 0; w < 2; w++) {
+			f->cold[w][j] = median(v[w][j], COLD_CHUNKS);
+			f->rcold[w][j] = median(q[w][j], COLD_CHUNKS);
+		}
 	}
 }
 
@@ -786,13 +804,15 @@ static void report(unsigned run, const struct figures *f)
 	printf("\nrun %u (load average %.2f %.2f %.2f): clock %.1f ns, "
 	       "CAS limit %.1f ns\n",
 	       run, load[0], load[1], load[2], f->clock, f->cas);
-	printf("  %-34s %9s %7s %7s %8s %8s %7s %6s\n", "layout", "median ns",
-	       "median", "p99", "cold ns", "read ns", "-read", "cold");
+	printf("  %-34s %9s %6s %6s %7s %7s %6s %7s %6s\n", "layout",
+	       "median ns", "median", "p99", "read ns", "cold ns", "cold",
+	       "fenced", "ratio");
 	for (i = 0; i < NLAYOUTS; i++)
-		printf("  %-34s %9.1f %6.2fx %6.2fx %8.1f %8.1f %7.1f %5.2fx\n",
+		printf("  %-34s %9.1f %5.2fx %5.2fx %7.1f %7.1f %5.2fx %7.1f "
+		       "%5.2fx\n",
 		       g_layouts[i].name, f->ns_med[i], f->med[i], f->p99[i],
-		       f->cold[i], f->read[i], f->cold[i] - f->read[i],
-		       f->rcold[i]);
+		       f->read[i], f->cold[0][i], f->rcold[0][i], f->cold[1][i],
+		       f->rcold[1][i]);
 	printf("  L7, keys in their preferred slot: median %.2fx (the same "
 	       "keys' fg_allow, in table_bench: its \"preferred slot\" row)\n",
 	       f->pref);
