@@ -3,62 +3,53 @@
  * layout_proto.c - candidate layouts for the 99th-percentile key (issue
  * 14), side by side with today's, before anyone rewrites shm/table.c.
  *
- * Today (layout 7) 44% of the keys at capacity are not in the slot whose
- * address comes from the hash: their slot's address waits for the tags.
- * Here every key has two candidate buckets known from its hash (2-choice
- * bucketized cuckoo, breadth-first displacement of at most MAX_PATH
- * moves); a check loads both at once and compares the key in place:
- *   A  buckets of one 64-byte line, 2 slots of 32 bytes, load 0.5;
- *   B  buckets of a 128-byte aligned pair of lines, 4 slots, 0.875, 0.8;
- *   C  buckets of one line, 2 slots, load 0.875.
- * A slot is struct fg_slot (tat | word | key[16]; (tat, word) one
- * cmpxchg16b pair).  Today's table is built beside them with the real
- * shm/table.c and checked as lib/client.c's check_h() does, so every
- * figure has the same clock, hash, GCRA step and limits (table_bench.c's,
- * measured in turns).  "early": hash and fetch before reading the clock;
- * "fenced": the cold pass with an lfence after each check, so that one
- * check's misses cannot overlap the next one's (a server does other work
- * between checks; the back-to-back pass is table_bench.c's "cold").
+ * Today (layout 7) 44% of the keys at capacity wait for the tags to know
+ * their slot.  Here every key has two buckets known from its hash
+ * (2-choice bucketized cuckoo, breadth-first paths of at most MAX_PATH
+ * moves), loaded at once, the key compared in place: A, one 64-byte line
+ * of 2 slots at a load of 0.5; B, a 128-byte pair of lines of 4 slots at
+ * 0.875 and 0.8; C, one line of 2 slots at 0.875.  Today's table is built
+ * beside them with the real shm/table.c and checked as check_h() does:
+ * same clock, hash, GCRA step, and table_bench.c's limits in turns.
+ * "early": hash and prefetch before the clock read; "fenced": the cold
+ * pass with an lfence after each check, so that its misses cannot overlap
+ * the next check's (table_bench.c's cold pass is back to back).
  *
  * The design that keeps today's guarantees (for the session that writes
- * it).  word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43;
+ * it).  word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43,
  * states FREE, CLAIMED, READY, MOVING, COPY, DEAD, EXT.  A key lives only
  * in its two buckets (or a 16-slot stash read on a miss, for what finds no
- * path), so there are no group words, tombstones, open/closed groups or
- * reopening, and a lookup reads both buckets and stops.
- * - Insert: claim = cmpxchg16b of a FREE pair to (TOKEN | time | fp16,
- *   CLAIMED | rule | len | count): the token is in the claim.  Write the
- *   key, look at both buckets again: the key READY, MOVING or COPY, or a
- *   matching claim earlier in bucket order: yield; a later one: wait, and
- *   mark it DEAD once stale (today's proof 3).  Publish = cmpxchg16b
- *   (token, CLAIMED) -> (0, READY): a DEAD claim never publishes; the
- *   reap frees DEAD slots after the grace period.
+ * path): no group words, tombstones or reopening; a lookup reads both
+ * buckets and stops.  A check takes READY, helps MOVING, ignores the rest.
+ * - Insert: claim = cmpxchg16b of a FREE pair to (TOKEN | ms | fp16,
+ *   CLAIMED | rule | len | count), the token in the claim itself; write
+ *   the key; look at both buckets again (the key READY, MOVING or COPY, or
+ *   a matching claim earlier in bucket order: yield; a later one: wait,
+ *   and mark it DEAD once stale: today's proof 3); publish = cmpxchg16b
+ *   (token, CLAIMED) -> (0, READY), which a DEAD claim never passes; the
+ *   reap frees DEAD slots after a grace period longer than a ms.
  * - Move of K from slot S (bucket X) to FREE slot D of its other bucket Y,
  *   a path's last edge first: (1) take K's stripe (one of 4096 words by
- *   K's hash: seq | pid | time, seq +1 on taking and leaving, taken over
- *   when 20 ms stale); (2) claim D as COPY, write K; (3) freeze S:
- *   (t, READY|c) -> (t, MOVING|dest|c); from here a check's cmpxchg16b on
- *   S fails, it re-reads and helps: (4) D (token, COPY) -> (t, READY), S's
- *   frozen tat, cold part from S's, origin_D = count_D - (count_S -
- *   origin_S); (5) S (t, MOVING) -> (0, FREE); mark both dirty; leave the
- *   stripe.  One slot holds K's live pair at any instant (S until (3), D
- *   from (4), nobody commits between and anybody finishes), so nothing is
- *   counted twice; K is in X or Y throughout.  SIGKILL anywhere leaves a
- *   claim or COPY that ages into DEAD, or a frozen S anyone finishes.
- * - A miss (neither line has K: the insert path) is confirmed by K's
- *   stripe, X, Y, X, the stripe: equal stripes allow at most one move
- *   under way, and a move X->Y is seen by a read of Y after one of X, Y->X
- *   by X after Y.  A present key's check never reads the stripe.
- * - Keys of 17-40 bytes take both slots of a line (an EXT slot holds 24
- *   key bytes), 17-64 in B two or three of a bucket; keys of 41-64 in A
- *   and C go to 64-byte records of a side table (the slot keeps 8 bytes
- *   and an index): one more dependent line for them alone.
- * - The cold part (aux, origin: 16 bytes a slot) is a region of its own
- *   indexed by slot; an admitting check never touches it.  Eviction as
- *   today (pair to FG_TAT_EVICTED, then READY -> FREE); a key that finds
- *   no path evicts a refilled bucket of its buckets or its path's.  The
- *   dirty map has a bit per 64 lines; the harvest reads dirty pages' slots
- *   (no metadata) and remembers buckets by (rule, key), not by slot.
+ *   hash: seq | pid | time; seq +1 on taking and leaving; taken over when
+ *   20 ms stale by a holder that first ends the move it finds: nobody else
+ *   frees a COPY); (2) claim D as COPY, write K; (3) freeze S: (t, READY|c)
+ *   -> (t, MOVING|dest|c): a check's cmpxchg16b on S fails, it re-reads
+ *   and helps with (4) D (token, COPY) -> (t, READY), cold part from S's,
+ *   origin_D = count_D - (count_S - origin_S), and (5) S -> (0, FREE);
+ *   mark both dirty, leave the stripe.  One slot holds K's live pair at
+ *   any instant (S until 3, D from 4; nobody commits between, anybody can
+ *   finish): nothing counts twice, and K is in X or Y throughout.
+ * - A miss (the insert path) is confirmed by K's stripe, X, Y, X, the
+ *   stripe: equal stripes leave at most one move under way, and a move
+ *   X->Y is seen by a read of Y after one of X, Y->X by X after Y.
+ * - Keys of 17-40 bytes take a line's two slots (an EXT slot holds 24 key
+ *   bytes), in B two or three slots up to 64; keys of 41-64 in A and C go
+ *   to 64-byte records of a side table: one more line for them alone.
+ * - The cold part (aux, origin: 16 bytes a slot) is a region of its own.
+ *   Eviction as today (pair to FG_TAT_EVICTED, then FREE); a key without a
+ *   path evicts a refilled bucket of its buckets or path.  The dirty map
+ *   has a bit per 64 lines; the harvest reads dirty pages' slots and keys
+ *   its memory by (rule, key), taking READY over MOVING.
  *
  * Usage: layout_proto [-r runs] [-n keys]; one block of figures per run.
  */
@@ -129,10 +120,8 @@ static void *map(size_t size)
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (p == MAP_FAILED) {
-		perror("layout_proto: mmap");
-		exit(1);
-	}
+	if (p == MAP_FAILED)
+		abort();
 	return p;
 }
 
@@ -153,8 +142,7 @@ struct pair16 {
 	uint64_t tat, consumed;
 } __attribute__((aligned(64)));
 
-/* The clock, one GCRA step, one cmpxchg16b: a check with its bucket in
- * hand. */
+/* The clock, a GCRA step, one cmpxchg16b: a check with its bucket found. */
 static double cas_limit_ns(struct pair16 *p, unsigned iters)
 {
 	typedef unsigned __int128 u128;
@@ -249,13 +237,11 @@ static int free_in(const struct ctab *t, uint64_t b, unsigned *used)
 	int f = -1;
 	unsigned i;
 
-	*used = 0;
-	for (i = 0; i < t->ways; i++) {
+	for (*used = i = 0; i < t->ways; i++)
 		if (s[i].word != 0)
 			(*used)++;
 		else if (f < 0)
 			f = (int)i;
-	}
 	return f;
 }
 
@@ -301,8 +287,8 @@ static void slot_put(struct fg_slot *s, unsigned rule, const char *key,
 	s->word = FG_W_MAKE(rule, len, s->word & FG_W_COUNT_MASK);
 }
 
-/* Make the moves of the path ending at node @e (its free slot @hole),
- * last edge first; the root's freed slot. */
+/* The moves of the path to node @e's slot @hole, last first: the root's
+ * slot they freed. */
 static struct fg_slot *walk(struct ctab *t, int e, int hole)
 {
 	struct fg_slot *dst = &t->s[g_nodes[e].b * t->ways + (unsigned)hole];
@@ -320,8 +306,7 @@ static struct fg_slot *walk(struct ctab *t, int e, int hole)
 	return dst;
 }
 
-/* Insert a key known absent (single process: the moves' protocol is in
- * the opening comment). */
+/* Insert a key known absent (one process: see the opening comment). */
 static void cinsert(struct ctab *t, const char *key, size_t len)
 {
 	uint64_t h = fg__hash64(t->seed, RULE, key, len), b1, b2;
@@ -340,17 +325,15 @@ static void cinsert(struct ctab *t, const char *key, size_t len)
 		t->hist[0]++;
 		return;
 	}
-	e = bfs(t, b1, b2, &hole);
-	if (e >= 0) {
-		slot_put(walk(t, e, hole), RULE, key, len);
-		t->hist[g_nodes[e].depth]++;
-	} else {
+	if ((e = bfs(t, b1, b2, &hole)) < 0) {
 		t->failed++;
+		return;
 	}
+	slot_put(walk(t, e, hole), RULE, key, len);
+	t->hist[g_nodes[e].depth]++;
 }
 
-/* The key's two buckets from its hash, their lines fetched (to be
- * written) before anything is compared. */
+/* The key's two buckets, their lines fetched to be written. */
 static inline __attribute__((always_inline)) void
 cpair(const struct ctab *t, const unsigned W, uint64_t h, struct fg_slot **x,
       struct fg_slot **y)
@@ -423,12 +406,8 @@ struct layout {
 	uint64_t *chase;
 };
 
-/*
- * A check of a candidate: clock, hash, both lines, the key, the GCRA step
- * (as lib/client.c's check_h()); "early" hashes and issues the two lines'
- * loads before reading the clock, so that the clock's 23 ns overlap a
- * miss.
- */
+/* A candidate's check, as check_h(): clock, hash, both lines, the key,
+ * the GCRA step; EARLY: the clock after the lines' loads are issued. */
 #define CHECK_FN(NAME, W, FIND, EARLY)                                         \
 	static __attribute__((noinline)) int NAME(struct layout *l,            \
 	                                          const char *key, size_t len) \
@@ -455,18 +434,7 @@ CHECK_FN(check_2early, 2, cfind_first, 1)
 CHECK_FN(check_4first, 4, cfind_first, 0)
 CHECK_FN(check_4early, 4, cfind_first, 1)
 
-/* Past the inline groups, as check_slow() starts. */
-static __attribute__((noinline)) struct fg_slot *l7_slow(struct fg_table *t,
-                                                         const char *key,
-                                                         size_t len, uint64_t h,
-                                                         struct fg_ref *ref)
-{
-	return fg__table_lookup_from(t, RULE, key, len, h, FG_INLINE_GROUPS,
-	                             ref);
-}
-
-/* Today's check (lib/client.c's check_h()) on layout 7; @early: the
- * hash and fg__table_prefetch() before the clock. */
+/* lib/client.c's check_h() on layout 7; @early: prefetch, then clock. */
 static inline __attribute__((always_inline)) int
 l7_check(struct layout *l, const char *key, size_t len, const int early)
 {
@@ -483,7 +451,8 @@ l7_check(struct layout *l, const char *key, size_t len, const int early)
 	}
 	s = fg__table_find_home(t, RULE, key, len, h, &ref);
 	if (caa_unlikely(s == NULL) &&
-	    (s = l7_slow(t, key, len, h, &ref)) == NULL)
+	    (s = fg__table_lookup_from(t, RULE, key, len, h, FG_INLINE_GROUPS,
+	                               &ref)) == NULL)
 		return -1;
 	fg__pair_load(s, &p);
 	if (!fg__ref_valid(&ref))
@@ -568,23 +537,20 @@ static void build_l7(struct layout *l)
 	       l->name, t->nblocks, (double)l->size / (double)opt_keys, lost);
 }
 
-/* Of the inserts' moves: the nearest-rank @q quantile, and the most. */
-static void path_stats(const struct ctab *c, double q, unsigned *at,
+/* Of the @n inserts' moves: the nearest-rank @q quantile, and the most. */
+static void path_stats(const struct ctab *c, uint64_t n, double q, unsigned *at,
                        unsigned *max)
 {
-	uint64_t n = 0, sum = 0;
+	uint64_t sum = 0;
 	unsigned k;
 
-	for (k = 0; k <= MAX_PATH; k++)
-		n += c->hist[k];
 	for (*at = *max = k = 0; k <= MAX_PATH; sum += c->hist[k++]) {
 		*max = c->hist[k] ? k : *max;
 		*at = sum < (uint64_t)(q * (double)n + 0.999999) ? k : *at;
 	}
 }
 
-/* Find every key again: how many are in their second bucket, and that
- * none is lost. */
+/* Every key found again (none lost); how many in their second bucket. */
 static void census(struct ctab *c)
 {
 	uint64_t i, h, lost = 0;
@@ -620,7 +586,7 @@ static void build_cuckoo(struct layout *l)
 	for (i = 0; i < opt_keys; i++)
 		cinsert(c, g_keys[i].s, g_keys[i].len);
 	census(c);
-	path_stats(c, 0.999, &p999, &max);
+	path_stats(c, opt_keys - c->failed, 0.999, &p999, &max);
 	moved = opt_keys - c->hist[0] - c->failed;
 	printf("%-34s %8" PRIu64 " buckets, %6.1f B/key (+%4.1f cold), "
 	       "moves: %.2f%% of inserts, p99.9 %u, max %u; "
@@ -657,8 +623,7 @@ static void build_all(void)
 
 /* ------------------------------------------------------- measurements */
 
-/* ns per check of one key back to back, with the CAS limit in turns
- * (medians of SPREAD_CHUNKS chunks), as table_bench.c's key_ns(). */
+/* As table_bench.c's key_ns(): one key back to back, the limit in turns. */
 static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 {
 	static struct pair16 pair;
@@ -667,7 +632,7 @@ static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 	unsigned i, k;
 	int sink = 0;
 
-	for (i = 0; i < 100; i++)
+	for (i = 0; i < 100; i++) /* its lines into L1, its branches learnt */
 		sink += l->check(l, g_keys[key].s, g_keys[key].len);
 	for (k = 0; k < SPREAD_CHUNKS; k++) {
 		uint64_t t0;
@@ -686,22 +651,9 @@ static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 	*limit = median(lim, SPREAD_CHUNKS);
 }
 
-/* Whether key @i is in its preferred slot of today's table. */
-static int l7_pref(struct layout *l, uint64_t i)
-{
-	struct fg_table *t = &l->t7;
-	uint64_t h = fg__hash64(t->seed, RULE, g_keys[i].s, g_keys[i].len);
-	struct fg_ref ref;
-
-	return fg__table_lookup(t, RULE, g_keys[i].s, g_keys[i].len, h, &ref) &&
-	       (uint64_t)(ref.b - t->blocks) == fg__table_home(t, h) &&
-	       ref.j == fg__table_pref(h);
-}
-
 struct figures {
 	double clock, cas; /* limits, ns */
 	double med[NLAYOUTS], p99[NLAYOUTS], ns_med[NLAYOUTS];
-	double pref; /* L7's preferred-slot keys: median */
 	double read[NLAYOUTS];
 	double cold[2][NLAYOUTS];  /* ns: back to back, one at a time */
 	double rcold[2][NLAYOUTS]; /* medians of the chunks' cold / read */
@@ -712,8 +664,8 @@ static double g_r[NLAYOUTS][SPREAD_KEYS], g_ns[NLAYOUTS][SPREAD_KEYS];
 /* SPREAD_KEYS random present keys, each on every layout in turn. */
 static void spread(struct figures *f)
 {
-	double pref[SPREAD_KEYS], lim[SPREAD_KEYS * NLAYOUTS];
-	unsigned k, i, np = 0, nl = 0;
+	double lim[SPREAD_KEYS * NLAYOUTS];
+	unsigned k, i, nl = 0;
 
 	for (k = 0; k < SPREAD_KEYS; k++) {
 		uint64_t key = rnd() % opt_keys;
@@ -722,15 +674,12 @@ static void spread(struct figures *f)
 			key_ns(&g_layouts[i], key, &g_ns[i][k], &lim[nl]);
 			g_r[i][k] = g_ns[i][k] / lim[nl++];
 		}
-		if (l7_pref(&g_layouts[0], key))
-			pref[np++] = g_r[0][k];
 	}
 	for (i = 0; i < NLAYOUTS; i++) {
 		f->med[i] = median(g_r[i], SPREAD_KEYS);
 		f->p99[i] = rank(g_r[i], SPREAD_KEYS, 0.99);
 		f->ns_med[i] = median(g_ns[i], SPREAD_KEYS);
 	}
-	f->pref = np ? median(pref, np) : -1;
 	f->cas = median(lim, nl);
 }
 
@@ -796,11 +745,10 @@ static void shuffle_keys(void)
 
 static void report(unsigned run, const struct figures *f)
 {
-	double load[3] = {0, 0, 0};
+	double load[3] = {-1, -1, -1};
 	unsigned i;
 
-	if (getloadavg(load, 3) < 0)
-		load[0] = -1;
+	(void)getloadavg(load, 3);
 	printf("\nrun %u (load average %.2f %.2f %.2f): clock %.1f ns, "
 	       "CAS limit %.1f ns\n",
 	       run, load[0], load[1], load[2], f->clock, f->cas);
@@ -813,38 +761,26 @@ static void report(unsigned run, const struct figures *f)
 		       g_layouts[i].name, f->ns_med[i], f->med[i], f->p99[i],
 		       f->read[i], f->cold[0][i], f->rcold[0][i], f->cold[1][i],
 		       f->rcold[1][i]);
-	printf("  L7, keys in their preferred slot: median %.2fx (the same "
-	       "keys' fg_allow, in table_bench: its \"preferred slot\" row)\n",
-	       f->pref);
 	fflush(stdout);
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: layout_proto [-r runs] [-n keys]\n"
-	             "  -r  runs, each printed (default 3)\n"
-	             "  -n  keys inserted in each layout (default 1000000)\n");
 }
 
 int main(int argc, char **argv)
 {
-	static struct pair16 pair;
 	struct figures f;
 	unsigned run;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:n:h")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:")) != -1) {
 		if (opt == 'r')
 			opt_runs = (unsigned)atoi(optarg);
 		else if (opt == 'n')
 			opt_keys = strtoull(optarg, NULL, 10);
-		else {
-			usage(opt == 'h' ? stdout : stderr);
-			return opt == 'h' ? 0 : 2;
-		}
+		else
+			opt_runs = 0;
 	}
-	if (opt_runs < 1 || opt_keys < 10000 || opt_keys > UINT32_MAX) {
-		usage(stderr);
+	if (opt_runs < 1 || opt_keys < 10000 || optind != argc) {
+		fprintf(stderr, "usage: layout_proto [-r runs (3)] "
+		                "[-n keys (1000000)]\n");
 		return 2;
 	}
 	keys_make();
@@ -853,7 +789,6 @@ int main(int argc, char **argv)
 	build_all();
 	for (run = 1; run <= opt_runs; run++) {
 		f.clock = clock_ns(1u << 20);
-		(void)cas_limit_ns(&pair, 1u << 20);
 		spread(&f);
 		shuffle_keys();
 		cold(&f);
