@@ -434,7 +434,7 @@ CHECK_FN(check_2early, 2, cfind_first, 1)
 CHECK_FN(check_4first, 4, cfind_first, 0)
 CHECK_FN(check_4early, 4, cfind_first, 1)
 
-/* lib/client.c's check_h() on layout 7; @early: prefetch, then clock. */
+/* lib/client.c's check_h() on today's table; @early: prefetch, clock. */
 static inline __attribute__((always_inline)) int
 l7_check(struct layout *l, const char *key, size_t len, const int early)
 {
@@ -486,8 +486,8 @@ L7_FN(check_l7early, 1)
 		.name = N, .check = F, .ways = W, .load = L, .like = LIKE      \
 	}
 static struct layout g_layouts[NLAYOUTS] = {
-    LAYOUT("L7 today: blocks of 16, tags", check_l7, 0, 0.875, 0),
-    LAYOUT("L7 today, early", check_l7early, 0, 0, 1),
+    LAYOUT("today: blocks of 16, tags", check_l7, 0, 0, 0),
+    LAYOUT("today, early", check_l7early, 0, 0, 1),
     LAYOUT("A 2x64B/2, load 0.5, first", check_2first, 2, 0.5, 0),
     LAYOUT("A 2x64B/2, load 0.5, early", check_2early, 0, 0, 3),
     LAYOUT("B 2x128B/4, load 0.875, first", check_4first, 4, 0.875, 0),
@@ -532,9 +532,10 @@ static void build_l7(struct layout *l)
 		        fg__hash64(t->seed, RULE, g_keys[i].s, g_keys[i].len),
 		        &ref) == NULL)
 			lost++;
-	printf("%-34s %8" PRIu64 " blocks, %6.1f B/key (832 B / 14), "
+	printf("%-34s %8" PRIu64 " blocks, %6.1f B/key (layout %u), "
 	       "%" PRIu64 " found no room\n",
-	       l->name, t->nblocks, (double)l->size / (double)opt_keys, lost);
+	       l->name, t->nblocks, (double)l->size / (double)opt_keys,
+	       FG_LAYOUT_VERSION, lost);
 }
 
 /* Of the @n inserts' moves: the nearest-rank @q quantile, and the most. */
