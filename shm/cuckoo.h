@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cuckoo.h - layout C: a 2-choice bucketized cuckoo table of buckets.
+ *
+ * Every key has two buckets known from its hash, each one 64-byte line of
+ * two 32-byte slots (struct fg_slot: the pair (tat, word), then 16 key
+ * bytes), so a present key's check loads at most two lines whose
+ * addresses it knows before any load, compares the key in place and
+ * commits with one cmpxchg16b on the pair.  Load up to 0.875: an insert
+ * whose buckets are full moves keys to their other bucket along a
+ * breadth-first path (bench/layout_proto.c, BENCHMARKS.md).
+ *
+ * This slice: keys of at most 16 bytes (FG_CK_KEY_MAX); longer keys (EXT
+ * slots) are the next one, as are the cold part, dirty marks and the
+ * stash.  A slot's count is the key's, and moves with it.
+ *
+ * word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43.  A
+ * FREE slot is the pair (0, 0).  CLAIMED and COPY slots hold a token in
+ * tat (FG_CK_TOKEN | ms:31 | serial:32, unique while it can matter); a
+ * DEAD slot, the ms it was abandoned.  Invariants (cuckoo.c proves them):
+ *  - a key is only ever in its two buckets, and exactly one slot holds
+ *    its live pair (READY) at any instant, or none while it is frozen
+ *    (MOVING) and not yet copied: nothing counts twice;
+ *  - a check reads both buckets, and a miss is believed only once the
+ *    key's stripe word read before and after X, Y, X is unchanged;
+ *  - a process killed at any instruction leaves at most claims, COPY and
+ *    MOVING slots and a held stripe, which fg__cuckoo_reap() undoes once
+ *    they are older than the table's stale_ms.
+ */
+#ifndef FG_SHM_CUCKOO_H
+#define FG_SHM_CUCKOO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/layout.h"
+#include "shm/pair.h"
+
+#define FG_CK_WAYS      2u    /* slots a bucket: one line */
+#define FG_CK_STRIPES   4096u /* stripe words: a move holds its key's */
+#define FG_CK_KEY_MAX   16u   /* this slice: inline keys only */
+#define FG_CK_PATH_MAX  10u   /* moves an insert may make */
+#define FG_CK_BFS_NODES 2048u /* buckets a path search may visit */
+#define FG_CK_HEAD      64u   /* the serial counter's line */
+
+#define FG_CK_COUNT_MASK  ((UINT64_C(1) << 43) - 1)
+#define FG_CK_DEST_SHIFT  43
+#define FG_CK_STATE_SHIFT 45
+#define FG_CK_LOW_MASK    ((UINT64_C(1) << 48) - 1) /* state, dest, count */
+#define FG_CK_STATE(w)    ((unsigned)((w) >> FG_CK_STATE_SHIFT) & 7u)
+#define FG_CK_DEST(w)     ((unsigned)((w) >> FG_CK_DEST_SHIFT) & 3u)
+#define FG_CK_COUNT(w)    ((w)&FG_CK_COUNT_MASK)
+#define FG_CK_WORD(ident, state, dest, count)                                  \
+	((ident) | ((uint64_t)(state) << FG_CK_STATE_SHIFT) |                  \
+	 ((uint64_t)(dest) << FG_CK_DEST_SHIFT) | ((count)&FG_CK_COUNT_MASK))
+#define FG_CK_TOKEN (UINT64_C(1) << 63)
+
+enum fg_ck_state {
+	FG_CK_FREE = 0,    /* (0, 0): anyone may claim it */
+	FG_CK_CLAIMED = 1, /* an inserter writes its key */
+	FG_CK_READY = 2,   /* a key's live pair */
+	FG_CK_MOVING = 3,  /* frozen: its pair goes to slot dest of Y */
+	FG_CK_COPY = 4,    /* a move's destination, key written */
+	FG_CK_DEAD = 5,    /* an abandoned claim, FREE after stale_ms */
+	FG_CK_EXT = 6,     /* more key bytes (next slice) */
+};
+
+/* A process's view of a table in memory it was given (shared or not). */
+struct fg_cuckoo {
+	struct fg_slot *s; /* 2 * nb slots, bucket b at s[2b] */
+	uint64_t *stripes; /* FG_CK_STRIPES words: seq:24 | ms:40 */
+	uint64_t *serial;  /* tokens' serial numbers */
+	uint64_t nb;       /* buckets (at least 2) */
+	uint64_t seed[2];  /* the hash's */
+	uint64_t stale_ms; /* a claim, COPY or stripe this old is dead */
+};
+
+/* A key and where it may be, computed once per operation. */
+struct fg_ck_key {
+	uint64_t ident; /* FG_W_MAKE(rule, len, 0) */
+	uint64_t b[2];  /* the key, zero-padded */
+	uint64_t h;     /* its hash */
+	uint64_t x, y;  /* its buckets, x first in bucket order */
+};
+
+/* Bytes of memory for @nb buckets; buckets for @keys keys at 0.875. */
+size_t fg__cuckoo_size(uint64_t nb);
+uint64_t fg__cuckoo_buckets_for(uint64_t keys);
+
+/*
+ * Attach @t to @mem (64-aligned, fg__cuckoo_size(nb) bytes, zero when the
+ * table is new: every slot FREE).  Return 0, or -EINVAL.
+ */
+int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb,
+                      const uint64_t seed[2], uint64_t stale_ms);
+
+/* Fill @k for (@rule, @key, @len); -EINVAL if @len is over 16. */
+int fg__cuckoo_key(const struct fg_cuckoo *t, struct fg_ck_key *k,
+                   unsigned rule, const void *key, size_t len);
+
+/*
+ * The slot holding @k's live pair, its pair in *@p, or NULL when the key
+ * is absent (a miss confirmed by the stripe).  Helps a move it meets.
+ */
+struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                               struct fg_pair *p);
+
+/*
+ * Find or insert @k.  Return 1 inserted, 0 found, -ENOSPC when no path of
+ * moves makes room, -EAGAIN when moves kept failing under contention.
+ */
+int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k);
+
+/*
+ * The check: take @cost tokens of a bucket (@T ns a token, @tau of burst)
+ * at @now.  Return 1 admitted, 0 denied, -ENOENT if the key is absent.
+ */
+int fg__cuckoo_check(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                     uint64_t now, uint64_t T, uint64_t tau, uint64_t cost);
+
+/*
+ * Remove @k, only if its bucket is full at @full_at (tat <= @full_at: an
+ * eviction decides as absence would) unless @full_at is UINT64_MAX.
+ * Return 0, -ENOENT, -EBUSY (not full, or a move of it under way).
+ */
+int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                      uint64_t full_at);
+
+/*
+ * Move the key of slot @slot (0 or 1) of bucket @b to slot @dest of its
+ * other bucket.  Return 0, -EAGAIN (not READY, @dest not FREE) or -EBUSY
+ * (its stripe held).  Inserts call it along a path; tests, directly.
+ */
+int fg__cuckoo_move(struct fg_cuckoo *t, uint64_t b, unsigned slot,
+                    unsigned dest);
+
+/*
+ * The owner's reap at @now_ms: finish or undo the moves of dead movers,
+ * mark claims older than stale_ms DEAD and free DEAD slots older than
+ * that, release stripes held that long.  Safe beside live workers.
+ */
+void fg__cuckoo_reap(struct fg_cuckoo *t, uint64_t now_ms);
+
+/* CLOCK_MONOTONIC in ms, the unit of tokens, DEAD slots and stripes. */
+uint64_t fg__cuckoo_now_ms(void);
+
+#endif

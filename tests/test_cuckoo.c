@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_cuckoo.c - the layout C table (shm/cuckoo.c): a million keys at
+ * load 0.875, concurrent inserts of the same keys, checks that count
+ * exactly while keys move under them, and workers SIGKILLed mid-insert and
+ * mid-move whose leftovers the reap undoes.
+ *
+ * Workers are forked children on MAP_SHARED anonymous memory; they never
+ * call cr_assert (the parent checks what they wrote in the shared area
+ * and their exit status).  Every test checks the table itself afterwards
+ * by walking all slots: the count of READY slots per key, no slot left in
+ * a state that blocks a key.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shm/clock.h"
+#include "shm/cuckoo.h"
+
+TestSuite(cuckoo, .timeout = 240);
+
+#define RULE  1u
+#define STALE 2u                  /* ms: the tests' stale_ms */
+#define HUGE  (UINT64_C(1) << 50) /* tau: every check admits */
+#define MAXK  (1u << 20)          /* keys a test may name */
+
+static const uint64_t seed[2] = {0x1234, 0x5678};
+
+static void *shared(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(p, MAP_FAILED);
+	return p;
+}
+
+static void table_new(struct fg_cuckoo *t, uint64_t nb)
+{
+	void *m = shared(fg__cuckoo_size(nb));
+
+	cr_assert_eq(fg__cuckoo_attach(t, m, nb, seed, STALE), 0);
+}
+
+static void key_n(const struct fg_cuckoo *t, struct fg_ck_key *k, unsigned n)
+{
+	char b[16];
+	int len = snprintf(b, sizeof b, "user-%u", n);
+
+	(void)fg__cuckoo_key(t, k, RULE, b, (size_t)len);
+}
+
+/* The number a READY slot's key "user-N" names, or -1. */
+static long key_number(const struct fg_slot *s)
+{
+	char b[17];
+	unsigned n;
+
+	memcpy(b, s->key, 16);
+	b[16] = '\0';
+	return sscanf(b, "user-%u", &n) == 1 ? (long)n : -1;
+}
+
+/* Walk every slot: READY slots per key in @ready (@nkeys long), the
+ * count of each key's READY slot added into @count if not NULL.  Fails
+ * on a READY slot outside its key's buckets.  Return slots that are
+ * neither FREE nor READY. */
+static unsigned walk(const struct fg_cuckoo *t, unsigned *ready, unsigned nkeys,
+                     uint64_t *count)
+{
+	unsigned other = 0;
+	uint64_t i;
+
+	memset(ready, 0, nkeys * sizeof *ready);
+	for (i = 0; i < t->nb * FG_CK_WAYS; i++) {
+		const struct fg_slot *s = &t->s[i];
+		unsigned st = FG_CK_STATE(s->word);
+		struct fg_ck_key k;
+		long n;
+
+		if (st != FG_CK_READY) {
+			other += st != FG_CK_FREE;
+			continue;
+		}
+		n = key_number(s);
+		cr_assert(n >= 0 && n < (long)nkeys, "a stray key in slot %lu",
+		          (unsigned long)i);
+		key_n(t, &k, (unsigned)n);
+		cr_assert(i / 2 == k.x || i / 2 == k.y, "key %ld out of place",
+		          n);
+		ready[n]++;
+		if (count != NULL)
+			*count += FG_CK_COUNT(s->word);
+	}
+	return other;
+}
+
+static void wait_all(pid_t *pid, unsigned n)
+{
+	unsigned i;
+	int st;
+
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(waitpid(pid[i], &st, 0), pid[i]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		          "worker %u failed (status %#x)", i, st);
+	}
+}
+
+/* ------------------------------------------------- 1. one process */
+
+Test(cuckoo, million_keys_at_load_0_875_each_found_exactly_once)
+{
+	const unsigned n = 1000000;
+	unsigned *ready = calloc(n, sizeof *ready), i;
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+
+	table_new(&t, fg__cuckoo_buckets_for(n));
+	cr_assert_geq((double)n / (double)(t.nb * 2), 0.874);
+	for (i = 0; i < n; i++) {
+		key_n(&t, &k, i);
+		cr_assert_eq(fg__cuckoo_insert(&t, &k), 1, "insert %u", i);
+	}
+	for (i = 0; i < n; i++) {
+		key_n(&t, &k, i);
+		cr_assert_not_null(fg__cuckoo_get(&t, &k, &p), "get %u", i);
+		cr_assert_eq(fg__cuckoo_insert(&t, &k), 0, "re-insert %u", i);
+	}
+	cr_assert_eq(walk(&t, ready, n, NULL), 0);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(ready[i], 1, "key %u in %u slots", i, ready[i]);
+	key_n(&t, &k, n);
+	cr_assert_null(fg__cuckoo_get(&t, &k, &p), "an absent key is absent");
+	free(ready);
+}
+
+Test(cuckoo, check_admits_the_burst_then_denies_and_counts_admissions)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+	uint64_t now = fg__now_ns();
+	unsigned i, admitted = 0;
+
+	table_new(&t, 16);
+	key_n(&t, &k, 7);
+	cr_assert_eq(fg__cuckoo_check(&t, &k, now, 1000, 5000, 1), -ENOENT);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	for (i = 0; i < 10; i++)
+		admitted += fg__cuckoo_check(&t, &k, now, 1000, 5000, 1) == 1;
+	cr_assert_eq(admitted, 5, "a burst of tau / T");
+	cr_assert_not_null(fg__cuckoo_get(&t, &k, &p));
+	cr_assert_eq(FG_CK_COUNT(p.word), 5);
+}
+
+Test(cuckoo, remove_evicts_only_a_refilled_bucket)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+	uint64_t now = fg__now_ns();
+
+	table_new(&t, 16);
+	key_n(&t, &k, 3);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	cr_assert_eq(fg__cuckoo_check(&t, &k, now, 1000, 5000, 1), 1);
+	cr_assert_eq(fg__cuckoo_remove(&t, &k, now), -EBUSY, "in debt");
+	cr_assert_eq(fg__cuckoo_remove(&t, &k, now + 1000), 0, "refilled");
+	cr_assert_null(fg__cuckoo_get(&t, &k, &p));
+	cr_assert_eq(fg__cuckoo_remove(&t, &k, UINT64_MAX), -ENOENT);
+}
+
+Test(cuckoo, move_keeps_the_pair_and_frees_the_source)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair before, after;
+	struct fg_slot *s, *d;
+	uint64_t now = fg__now_ns(), b;
+	unsigned slot;
+
+	table_new(&t, 16);
+	key_n(&t, &k, 1);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	cr_assert_eq(fg__cuckoo_check(&t, &k, now, 1000, 5000, 1), 1);
+	s = fg__cuckoo_get(&t, &k, &before);
+	b = (uint64_t)(s - t.s) / 2;
+	slot = (unsigned)(s - t.s) % 2;
+	cr_assert_eq(fg__cuckoo_move(&t, b, slot, 1), 0);
+	d = fg__cuckoo_get(&t, &k, &after);
+	cr_assert_eq((uint64_t)(d - t.s), (b == k.x ? k.y : k.x) * 2 + 1);
+	cr_assert_eq(after.tat, before.tat);
+	cr_assert_eq(after.word, before.word);
+	cr_assert_eq(s->word, 0);
+	cr_assert_eq(s->tat, 0);
+}
+
+/* ---------------------------------------- 2. concurrent inserts */
+
+#define INS_PROCS 4
+#define INS_KEYS  10000u
+
+static void insert_worker(struct fg_cuckoo *t, volatile unsigned *go,
+                          unsigned *inserted, unsigned w)
+{
+	struct fg_ck_key k;
+	unsigned i, n;
+	int rc;
+
+	while (*go == 0)
+		;
+	for (i = 0; i < INS_KEYS; i++) {
+		n = w & 1 ? INS_KEYS - 1 - i : i; /* two forward, two back */
+		key_n(t, &k, n);
+		rc = fg__cuckoo_insert(t, &k);
+		if (rc < 0)
+			_exit(1);
+		__atomic_fetch_add(&inserted[n], (unsigned)rc,
+		                   __ATOMIC_RELAXED);
+	}
+	_exit(0);
+}
+
+Test(cuckoo, four_processes_inserting_the_same_keys_make_one_bucket_each)
+{
+	struct fg_cuckoo t;
+	unsigned *area = shared((INS_KEYS + 1) * sizeof(unsigned));
+	unsigned ready[INS_KEYS], i, w;
+	pid_t pid[INS_PROCS];
+
+	table_new(&t, fg__cuckoo_buckets_for(INS_KEYS));
+	for (w = 0; w < INS_PROCS; w++) {
+		pid[w] = fork();
+		cr_assert_geq(pid[w], 0);
+		if (pid[w] == 0)
+			insert_worker(&t, &area[INS_KEYS], area, w);
+	}
+	__atomic_store_n(&area[INS_KEYS], 1, __ATOMIC_SEQ_CST);
+	wait_all(pid, INS_PROCS);
+	cr_assert_eq(walk(&t, ready, INS_KEYS, NULL), 0);
+	for (i = 0; i < INS_KEYS; i++) {
+		cr_assert_eq(ready[i], 1, "key %u in %u slots", i, ready[i]);
+		cr_assert_eq(area[i], 1, "key %u inserted %u times", i,
+		             area[i]);
+	}
+}
+
+/* ------------------------------ 3. checks while keys move under them */
+
+#define CHK_PROCS 4
+#define CHK_KEYS  16u
+#define CHK_ITERS 300000u
+
+struct chk_area {
+	unsigned go, stop;
+	uint64_t admitted[CHK_PROCS], missed[CHK_PROCS], denied[CHK_PROCS];
+	uint64_t moves;
+};
+
+static void check_worker(struct fg_cuckoo *t, struct chk_area *a, unsigned w)
+{
+	uint64_t r = 0x9e3779b97f4a7c15ull * (w + 1);
+	struct fg_ck_key k[CHK_KEYS];
+	unsigned i;
+
+	for (i = 0; i < CHK_KEYS; i++)
+		key_n(t, &k[i], i);
+	while (!__atomic_load_n(&a->go, __ATOMIC_ACQUIRE))
+		;
+	for (i = 0; i < CHK_ITERS; i++) {
+		int rc;
+
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		rc = fg__cuckoo_check(t, &k[r % CHK_KEYS], fg__now_ns(), 1,
+		                      HUGE, 1);
+		if (rc == 1)
+			a->admitted[w]++;
+		else if (rc == 0)
+			a->denied[w]++;
+		else
+			a->missed[w]++;
+	}
+	_exit(0);
+}
+
+/* Move every key to its other bucket, over and over, until told. */
+static void move_worker(struct fg_cuckoo *t, struct chk_area *a)
+{
+	struct fg_ck_key k;
+	struct fg_pair p;
+	unsigned i;
+
+	while (!__atomic_load_n(&a->go, __ATOMIC_ACQUIRE))
+		;
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+		for (i = 0; i < CHK_KEYS; i++) {
+			struct fg_slot *s;
+			uint64_t at;
+
+			key_n(t, &k, i);
+			s = fg__cuckoo_get(t, &k, &p);
+			if (s == NULL)
+				_exit(1);
+			at = (uint64_t)(s - t->s);
+			a->moves +=
+			    fg__cuckoo_move(t, at / 2, at % 2,
+			                    (unsigned)(a->moves & 1)) == 0;
+		}
+	}
+	_exit(0);
+}
+
+Test(cuckoo, checks_count_exactly_and_never_miss_while_keys_move)
+{
+	struct fg_cuckoo t;
+	struct chk_area *a = shared(sizeof *a);
+	pid_t pid[CHK_PROCS + 1];
+	uint64_t counted = 0, admitted = 0;
+	unsigned ready[CHK_KEYS], i;
+	struct fg_ck_key k;
+
+	table_new(&t, 64);
+	for (i = 0; i < CHK_KEYS; i++) {
+		key_n(&t, &k, i);
+		cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	}
+	for (i = 0; i <= CHK_PROCS; i++) {
+		pid[i] = fork();
+		cr_assert_geq(pid[i], 0);
+		if (pid[i] == 0 && i < CHK_PROCS)
+			check_worker(&t, a, i);
+		if (pid[i] == 0)
+			move_worker(&t, a);
+	}
+	__atomic_store_n(&a->go, 1, __ATOMIC_RELEASE);
+	wait_all(pid, CHK_PROCS);
+	__atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
+	wait_all(&pid[CHK_PROCS], 1);
+	cr_assert_eq(walk(&t, ready, CHK_KEYS, &counted), 0);
+	for (i = 0; i < CHK_PROCS; i++) {
+		cr_assert_eq(a->missed[i], 0, "worker %u missed present keys",
+		             i);
+		cr_assert_eq(a->denied[i], 0, "worker %u was denied", i);
+		admitted += a->admitted[i];
+	}
+	for (i = 0; i < CHK_KEYS; i++)
+		cr_assert_eq(ready[i], 1, "key %u in %u slots", i, ready[i]);
+	cr_assert_eq(admitted, (uint64_t)CHK_PROCS * CHK_ITERS);
+	cr_assert_eq(counted, admitted, "the buckets counted %lu, workers %lu",
+	             (unsigned long)counted, (unsigned long)admitted);
+	cr_assert_gt(a->moves, 1000, "only %lu moves", (unsigned long)a->moves);
+	cr_log_info("%lu moves under %lu checks", (unsigned long)a->moves,
+	            (unsigned long)admitted);
+}
+
+/* ------------------------------------------------ 4. SIGKILL storm */
+
+#define KILL_PROCS  3
+#define KILL_KEYS   200000u
+#define KILL_ROUNDS 300u
+
+static void storm_worker(struct fg_cuckoo *t, unsigned char *published)
+{
+	uint64_t r = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull + 1;
+	struct fg_ck_key k;
+
+	for (;;) {
+		unsigned n;
+
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		n = (unsigned)(r % KILL_KEYS);
+		if (r & (UINT64_C(1) << 40)) {
+			(void)fg__cuckoo_move(t, (r >> 20) % t->nb,
+			                      (unsigned)(r >> 50) & 1,
+			                      (unsigned)(r >> 51) & 1);
+			continue;
+		}
+		key_n(t, &k, n);
+		if (fg__cuckoo_insert(t, &k) >= 0)
+			published[n] = 1;
+	}
+}
+
+Test(cuckoo, workers_killed_anywhere_leave_every_key_once_after_the_reap)
+{
+	struct fg_cuckoo t;
+	unsigned char *published = shared(KILL_KEYS);
+	unsigned *ready = calloc(KILL_KEYS, sizeof *ready);
+	unsigned i, round, left, npub = 0;
+	uint64_t now;
+	pid_t pid[KILL_PROCS];
+
+	table_new(&t, fg__cuckoo_buckets_for(KILL_KEYS));
+	srandom((unsigned)getpid());
+	for (round = 0; round < KILL_ROUNDS; round++) {
+		for (i = 0; i < KILL_PROCS; i++) {
+			pid[i] = fork();
+			cr_assert_geq(pid[i], 0);
+			if (pid[i] == 0)
+				storm_worker(&t, published);
+		}
+		usleep((useconds_t)(random() % 3000)); /* the kill's instant */
+		for (i = 0; i < KILL_PROCS; i++) {
+			cr_assert_eq(kill(pid[i], SIGKILL), 0);
+			cr_assert_eq(waitpid(pid[i], NULL, 0), pid[i]);
+		}
+	}
+	left = walk(&t, ready, KILL_KEYS, NULL);
+	now = fg__cuckoo_now_ms() + 10 * STALE;
+	fg__cuckoo_reap(&t, now);
+	fg__cuckoo_reap(&t, now + 2 * STALE + 1); /* DEAD slots age */
+	cr_assert_eq(walk(&t, ready, KILL_KEYS, NULL), 0,
+	             "blocking slots left");
+	for (i = 0; i < FG_CK_STRIPES; i++)
+		cr_assert_eq((t.stripes[i] >> 40) & 1, 0, "stripe %u held", i);
+	for (i = 0; i < KILL_KEYS; i++) {
+		cr_assert_leq(ready[i], 1, "key %u in %u slots", i, ready[i]);
+		cr_assert(!published[i] || ready[i] == 1, "key %u lost", i);
+		npub += published[i];
+	}
+	cr_log_info("%u keys published, %u slots left mid-protocol", npub,
+	            left);
+	cr_assert_gt(left, 0, "no worker was killed mid-protocol");
+	cr_assert_gt(npub, KILL_KEYS / 2);
+	free(ready);
+}
