@@ -651,8 +651,10 @@ int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)
 
 	for (;;) {
 		rc = insert_once(t, k);
-		if (rc == -EBUSY && ++busy < 64)
+		if (rc == -EBUSY && ++busy < FG_CK_BUSY_MAX) {
+			sched_yield(); /* a mover on our path was preempted */
 			continue;
+		}
 		if (rc == -EBUSY)
 			return -EAGAIN;
 		if (rc != -EAGAIN)

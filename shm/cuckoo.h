@@ -42,6 +42,7 @@
 #define FG_CK_PATH_MAX  10u   /* moves an insert may make */
 #define FG_CK_BFS_NODES 2048u /* buckets a path search may visit */
 #define FG_CK_HEAD      64u   /* the serial counter's line */
+#define FG_CK_BUSY_MAX  1024u /* paths an insert may try, yielding */
 
 #define FG_CK_COUNT_MASK  ((UINT64_C(1) << 43) - 1)
 #define FG_CK_DEST_SHIFT  43

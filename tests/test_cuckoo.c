@@ -13,6 +13,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,24 +209,36 @@ Test(cuckoo, move_keeps_the_pair_and_frees_the_source)
 
 #define INS_PROCS 4
 #define INS_KEYS  10000u
+#define INS_BATCH 1u  /* keys all workers insert between two barriers */
 
-static void insert_worker(struct fg_cuckoo *t, volatile unsigned *go,
-                          unsigned *inserted, unsigned w)
+/* Wait until every worker has arrived at barrier @n (area[0]). */
+static void barrier(unsigned *arrived, unsigned n)
+{
+	__atomic_fetch_add(arrived, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(arrived, __ATOMIC_SEQ_CST) < n * INS_PROCS)
+		sched_yield();
+}
+
+/* Insert the keys batch by batch, all workers in the same order at the
+ * same time: each key is inserted by 4 racing processes. */
+static void insert_worker(struct fg_cuckoo *t, unsigned *arrived,
+                          unsigned *inserted)
 {
 	struct fg_ck_key k;
-	unsigned i, n;
+	unsigned i;
 	int rc;
 
-	while (*go == 0)
-		;
 	for (i = 0; i < INS_KEYS; i++) {
-		n = w & 1 ? INS_KEYS - 1 - i : i; /* two forward, two back */
-		key_n(t, &k, n);
+		if (i % INS_BATCH == 0)
+			barrier(arrived, i / INS_BATCH + 1);
+		key_n(t, &k, i);
 		rc = fg__cuckoo_insert(t, &k);
-		if (rc < 0)
-			_exit(1);
-		__atomic_fetch_add(&inserted[n], (unsigned)rc,
-		                   __ATOMIC_RELAXED);
+		if (rc < 0) /* the barrier needs us: report, do not leave */
+			__atomic_store_n(&inserted[INS_KEYS + 1], (unsigned)-rc,
+			                 __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_add(&inserted[i], (unsigned)rc,
+			                   __ATOMIC_RELAXED);
 	}
 	_exit(0);
 }
@@ -233,7 +246,7 @@ static void insert_worker(struct fg_cuckoo *t, volatile unsigned *go,
 Test(cuckoo, four_processes_inserting_the_same_keys_make_one_bucket_each)
 {
 	struct fg_cuckoo t;
-	unsigned *area = shared((INS_KEYS + 1) * sizeof(unsigned));
+	unsigned *area = shared((INS_KEYS + 2) * sizeof(unsigned));
 	unsigned ready[INS_KEYS], i, w;
 	pid_t pid[INS_PROCS];
 
@@ -242,10 +255,11 @@ Test(cuckoo, four_processes_inserting_the_same_keys_make_one_bucket_each)
 		pid[w] = fork();
 		cr_assert_geq(pid[w], 0);
 		if (pid[w] == 0)
-			insert_worker(&t, &area[INS_KEYS], area, w);
+			insert_worker(&t, &area[INS_KEYS], area);
 	}
-	__atomic_store_n(&area[INS_KEYS], 1, __ATOMIC_SEQ_CST);
 	wait_all(pid, INS_PROCS);
+	cr_assert_eq(area[INS_KEYS + 1], 0, "an insert failed: %s",
+	             strerror((int)area[INS_KEYS + 1]));
 	cr_assert_eq(walk(&t, ready, INS_KEYS, NULL), 0);
 	for (i = 0; i < INS_KEYS; i++) {
 		cr_assert_eq(ready[i], 1, "key %u in %u slots", i, ready[i]);
@@ -258,7 +272,7 @@ Test(cuckoo, four_processes_inserting_the_same_keys_make_one_bucket_each)
 
 #define CHK_PROCS 4
 #define CHK_KEYS  16u
-#define CHK_ITERS 300000u
+#define CHK_ITERS 1000000u
 
 struct chk_area {
 	unsigned go, stop;
