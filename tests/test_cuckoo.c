@@ -209,7 +209,7 @@ Test(cuckoo, move_keeps_the_pair_and_frees_the_source)
 
 #define INS_PROCS 4
 #define INS_KEYS  10000u
-#define INS_BATCH 1u  /* keys all workers insert between two barriers */
+#define INS_BATCH 1u /* keys all workers insert between two barriers */
 
 /* Wait until every worker has arrived at barrier @n (area[0]). */
 static void barrier(unsigned *arrived, unsigned n)
