@@ -28,7 +28,12 @@
  *
  * A miss: K moving X->Y is seen by a read of Y after one of X, Y->X by a
  * read of X after one of Y; reads X, Y, X between two equal readings of
- * K's stripe (a move takes and leaves it, seq +1 each) see K somewhere.
+ * K's stripe (a move takes and leaves it, seq +1 each) see K somewhere. *
+ * A dead mover leaves its stripe held, S frozen and D COPY or READY; the
+ * reap, once they are stale_ms old, copies, retires or thaws, then frees
+ * the stripe; whoever takes a stripe next first ends the moves of its key
+ * left frozen (end_moves()), so a leftover frozen copy is never thawed
+ * beside a live one that moved on.
  */
 #include <errno.h>
 #include <sched.h>
@@ -255,6 +260,34 @@ static void finish(struct fg_cuckoo *t, struct fg_slot *S,
 		help(t, S, f, k);
 }
 
+/* The pair of @s read in one piece (a cmpxchg16b that writes nothing
+ * new): for the reap, whose decisions rest on a whole pair. */
+static void pair_snap(struct fg_slot *s, struct fg_pair *p)
+{
+	p->tat = p->word = 0;
+	(void)fg__dwcas(&s->tat, &p->tat, &p->word, 0, 0);
+}
+
+/*
+ * End the moves of @k that a dead mover left (its stripe just taken, so
+ * no live one is under way): before a new move or a removal, so that a
+ * stale frozen copy of the key is never thawed beside its live one.
+ */
+static void end_moves(struct fg_cuckoo *t, const struct fg_ck_key *k)
+{
+	unsigned i;
+
+	for (i = 0; i < 2 * FG_CK_WAYS; i++) {
+		uint64_t b = i < FG_CK_WAYS ? k->x : k->y;
+		struct fg_slot *S = &t->s[b * FG_CK_WAYS + i % FG_CK_WAYS];
+		struct fg_pair f;
+
+		pair_snap(S, &f);
+		if (FG_CK_STATE(f.word) == FG_CK_MOVING && has(S, f.word, k))
+			finish(t, S, &f, k);
+	}
+}
+
 struct survey {
 	struct fg_slot *ready, *moving; /* the key's live slot */
 	int copy;                       /* a move of the key under way */
@@ -459,6 +492,7 @@ int fg__cuckoo_move(struct fg_cuckoo *t, uint64_t b, unsigned slot,
 	sw = stripe_of(t, &k);
 	if (stripe_take(sw, &held) != 0)
 		return -EBUSY;
+	end_moves(t, &k);
 	rc = move_held(t, &k, S, D, dest);
 	stripe_leave(sw, held);
 	return rc;
@@ -474,6 +508,7 @@ int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
 
 	if (stripe_take(sw, &held) != 0)
 		return -EBUSY;
+	end_moves(t, k);
 	for (s = fg__cuckoo_get(t, k, &p); s != NULL;) {
 		if (full_at != UINT64_MAX && p.tat > full_at) {
 			rc = -EBUSY;
@@ -691,7 +726,7 @@ static void reap_copy(struct fg_cuckoo *t, struct fg_slot *D,
 		struct fg_slot *S = &t->s[ob * FG_CK_WAYS + i];
 		struct fg_pair q;
 
-		fg__pair_load(S, &q);
+		pair_snap(S, &q);
 		if (FG_CK_STATE(q.word) == FG_CK_MOVING && has(S, q.word, &k) &&
 		    dest_of(t, S, q.word, &k) == D) {
 			finish(t, S, &q, &k);
@@ -706,7 +741,7 @@ static void reap_slot(struct fg_cuckoo *t, struct fg_slot *s, uint64_t now)
 	struct fg_ck_key k;
 	struct fg_pair p;
 
-	fg__pair_load(s, &p); /* torn: the swap fails, the next reap acts */
+	pair_snap(s, &p);
 	switch (FG_CK_STATE(p.word)) {
 	case FG_CK_CLAIMED:
 		if (token_age(p.tat, now) > t->stale_ms)
