@@ -205,6 +205,151 @@ Test(cuckoo, move_keeps_the_pair_and_frees_the_source)
 	cr_assert_eq(s->tat, 0);
 }
 
+/* -------------------------------- what a mover killed leaves, by hand */
+
+/* @k inserted, admitted @n times; its slot S and a FREE slot D of its
+ * other bucket made the COPY of a move (token from @ms), as a mover
+ * killed right after its claim leaves them. */
+static void left_by_mover(struct fg_cuckoo *t, struct fg_ck_key *k, unsigned n,
+                          uint64_t ms, struct fg_slot **S, struct fg_slot **D)
+{
+	uint64_t now = fg__now_ns(), b;
+	struct fg_pair p;
+	unsigned i;
+
+	cr_assert_eq(fg__cuckoo_insert(t, k), 1);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(fg__cuckoo_check(t, k, now, 1, HUGE, 1), 1);
+	*S = fg__cuckoo_get(t, k, &p);
+	b = (uint64_t)(*S - t->s) / 2 == k->x ? k->y : k->x;
+	*D = &t->s[b * 2];
+	cr_assert_eq((*D)->word, 0);
+	(*D)->tat = FG_CK_TOKEN | ((ms & 0x7fffffff) << 32);
+	(*D)->word = FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0);
+	memcpy((*D)->key, k->b, 16);
+}
+
+/* ... and S frozen toward D, as one killed after its freeze leaves it. */
+static void freeze_by_hand(struct fg_slot *S)
+{
+	S->word = (S->word & ~(UINT64_C(7) << FG_CK_STATE_SHIFT)) |
+	          ((uint64_t)FG_CK_MOVING << FG_CK_STATE_SHIFT);
+}
+
+Test(cuckoo, a_check_meeting_a_frozen_key_copies_it_and_admits_on_the_copy)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_slot *S, *D;
+	struct fg_pair p;
+
+	table_new(&t, 16);
+	key_n(&t, &k, 5);
+	left_by_mover(&t, &k, 3, fg__cuckoo_now_ms(), &S, &D);
+	freeze_by_hand(S);
+	cr_assert_eq(fg__cuckoo_check(&t, &k, fg__now_ns(), 1, HUGE, 1), 1);
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), D, "the copy is the live one");
+	cr_assert_eq(FG_CK_COUNT(p.word), 4, "3 before the move, 1 after");
+	cr_assert_eq(FG_CK_STATE(S->word), FG_CK_MOVING,
+	             "only its mover "
+	             "retires the source");
+	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
+	cr_assert_eq(S->word, 0, "the reap retires it once the mover is dead");
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), D);
+}
+
+Test(cuckoo, the_reap_finishes_a_dead_movers_copy_and_frees_its_stripe)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_slot *S, *D;
+	struct fg_pair p;
+	unsigned ready[8];
+	uint64_t ms = fg__cuckoo_now_ms();
+
+	table_new(&t, 16);
+	key_n(&t, &k, 6);
+	left_by_mover(&t, &k, 2, ms, &S, &D);
+	freeze_by_hand(S);
+	t.stripes[k.h & (FG_CK_STRIPES - 1)] = (UINT64_C(1) << 40) | ms;
+	cr_assert_eq(fg__cuckoo_remove(&t, &k, UINT64_MAX), -EBUSY,
+	             "its stripe is held");
+	fg__cuckoo_reap(&t, ms + STALE / 2);
+	cr_assert_eq(FG_CK_STATE(D->word), FG_CK_COPY, "a fresh stripe: left");
+	fg__cuckoo_reap(&t, ms + 10 * STALE);
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), D);
+	cr_assert_eq(FG_CK_COUNT(p.word), 2);
+	cr_assert_eq(walk(&t, ready, 8, NULL), 0, "nothing left frozen");
+	cr_assert_eq(ready[6], 1);
+	cr_assert_eq((t.stripes[k.h & (FG_CK_STRIPES - 1)] >> 40) & 1, 0);
+}
+
+Test(cuckoo, a_new_move_first_ends_the_key_s_move_left_frozen)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_slot *S, *D;
+	struct fg_pair p;
+	unsigned ready[8], si;
+
+	table_new(&t, 16);
+	key_n(&t, &k, 3);
+	left_by_mover(&t, &k, 2, fg__cuckoo_now_ms(), &S, &D);
+	freeze_by_hand(S); /* and its stripe freed by the reap */
+	cr_assert_eq(fg__cuckoo_check(&t, &k, fg__now_ns(), 1, HUGE, 1), 1);
+	si = (unsigned)(S - t.s);
+	cr_assert_eq(
+	    fg__cuckoo_move(&t, (uint64_t)(D - t.s) / 2, 0, 1 - si % 2), 0,
+	    "back to the source's bucket, beside it");
+	cr_assert_eq(S->word, 0, "the frozen source retired first");
+	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
+	cr_assert_eq(walk(&t, ready, 8, NULL), 0);
+	cr_assert_eq(ready[3], 1, "one live slot, not a thawed second");
+	cr_assert_eq(FG_CK_COUNT(fg__cuckoo_get(&t, &k, &p)->word), 3);
+}
+
+Test(cuckoo, the_reap_frees_the_copy_of_a_mover_killed_before_its_freeze)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_slot *S, *D;
+	struct fg_pair p;
+	unsigned ready[8];
+
+	table_new(&t, 16);
+	key_n(&t, &k, 4);
+	left_by_mover(&t, &k, 1, fg__cuckoo_now_ms(), &S, &D);
+	fg__cuckoo_reap(&t, fg__cuckoo_now_ms());
+	cr_assert_eq(FG_CK_STATE(D->word), FG_CK_COPY, "not stale yet");
+	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
+	cr_assert_eq(D->word, 0);
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), S);
+	cr_assert_eq(walk(&t, ready, 8, NULL), 0);
+	cr_assert_eq(ready[4], 1);
+}
+
+Test(cuckoo, a_stale_claim_for_the_key_is_marked_dead_and_the_key_inserted)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_slot *c;
+	unsigned ready[8];
+	uint64_t ms = fg__cuckoo_now_ms() - 10 * STALE;
+
+	table_new(&t, 16);
+	key_n(&t, &k, 2);
+	c = &t.s[k.x * 2];
+	c->tat = FG_CK_TOKEN | ((ms & 0x7fffffff) << 32);
+	c->word = FG_CK_WORD(k.ident, FG_CK_CLAIMED, 0, 0);
+	memcpy(c->key, k.b, 16);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	cr_assert_eq(FG_CK_STATE(c->word), FG_CK_DEAD);
+	cr_assert_eq(walk(&t, ready, 8, NULL), 1, "the DEAD slot");
+	cr_assert_eq(ready[2], 1);
+	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
+	cr_assert_eq(c->word, 0, "the reap frees it");
+}
+
 /* ---------------------------------------- 2. concurrent inserts */
 
 #define INS_PROCS 4
