@@ -289,6 +289,25 @@ Test(cuckoo, the_reap_finishes_a_dead_movers_copy_and_frees_its_stripe)
 	cr_assert_eq((t.stripes[k.h & (FG_CK_STRIPES - 1)] >> 40) & 1, 0);
 }
 
+Test(cuckoo, a_frozen_key_whose_copy_is_gone_is_thawed_where_it_was)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_slot *S, *D;
+	struct fg_pair p;
+
+	table_new(&t, 16);
+	key_n(&t, &k, 6);
+	left_by_mover(&t, &k, 2, fg__cuckoo_now_ms(), &S, &D);
+	freeze_by_hand(S);
+	D->word = 0; /* the reap freed the COPY of a mover it thought dead */
+	D->tat = 0;
+	cr_assert_eq(fg__cuckoo_check(&t, &k, fg__now_ns(), 1, HUGE, 1), 1);
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), S);
+	cr_assert_eq(FG_CK_COUNT(p.word), 3);
+	cr_assert_eq(D->word, 0);
+}
+
 Test(cuckoo, a_new_move_first_ends_the_key_s_move_left_frozen)
 {
 	struct fg_cuckoo t;
