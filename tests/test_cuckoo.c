@@ -3,7 +3,8 @@
  * test_cuckoo.c - the layout C table (shm/cuckoo.c): a million keys at
  * load 0.875, concurrent inserts of the same keys, checks that count
  * exactly while keys move under them, and workers SIGKILLed mid-insert and
- * mid-move whose leftovers the reap undoes.
+ * mid-move whose leftovers the reap undoes.  Each leftover of a killed
+ * worker is also set by hand, to check which step ends it.
  *
  * Workers are forked children on MAP_SHARED anonymous memory; they never
  * call cr_assert (the parent checks what they wrote in the shared area
