@@ -324,6 +324,49 @@ Test(trust, name_records_are_checked_before_their_memory_is_touched)
 #undef TRY
 }
 
+/* The fuzz target's seeds (tests/fuzz/corpus/sysv_name) are of this
+ * layout, so that each reaches the check it is named for: until layout 8
+ * they were of layout 3, and every one stopped at its version. */
+Test(trust, the_fuzz_seeds_of_name_records_fail_each_for_its_own_reason)
+{
+	static const struct {
+		const char *name;
+		int want;
+	} seeds[] = {{"valid", 0},
+	             {"other-layout", FG_EVERSION},
+	             {"other-version", FG_EVERSION},
+	             {"flags", FG_EBADSEG},
+	             {"negative-id", FG_EBADSEG},
+	             {"too-small", FG_EBADSEG},
+	             {"stale-check", FG_EBADSEG},
+	             {"wrong-magic", FG_EBADSEG}};
+	struct fg_sysv_name out;
+	uint8_t buf[128];
+	char name[128], path[512];
+	unsigned i;
+
+	for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+		FILE *f;
+		size_t len;
+
+		snprintf(name, sizeof name, "tests/fuzz/corpus/sysv_name/%s",
+		         seeds[i].name);
+		test_src_path(name, path, sizeof path);
+		f = fopen(path, "rb");
+		cr_assert_not_null(f, "%s", path);
+		len = fread(buf, 1, sizeof buf, f);
+		fclose(f);
+		cr_assert_eq(len, sizeof(struct fg_sysv_name), "%s", path);
+		cr_expect_eq(fg__sysv_name_check(buf, len, &out), seeds[i].want,
+		             "%s", seeds[i].name);
+		if (seeds[i].want == FG_EBADSEG) {
+			memcpy(&out, buf, sizeof out);
+			cr_expect_eq(out.layout_version, FG_LAYOUT_VERSION,
+			             "%s: of this layout", seeds[i].name);
+		}
+	}
+}
+
 /* ------------------------------------------------- another user's segment */
 
 struct squat {
