@@ -433,14 +433,13 @@ static int apply_one(struct fgd_counts *c, const struct fgd_apply *a,
 }
 
 /* Find @rec's rule and mark id, and start fetching the memory applying it
- * will touch: the mark's home in the remote ledger and the bucket's
- * preferred slot in the table (shm/table.h: a prefetch is a hint, never a
+ * will touch: the mark's home in the remote ledger and the bucket's two
+ * lines in the table (shm/table.h: a prefetch is a hint, never a
  * dependency on where a bucket is).  0, or -1 for a rule not ours. */
 static int prepare(struct fgd_counts *c, const struct fgw_record *rec,
                    struct fgd_rule_seen *last, struct fgd_apply *a)
 {
 	struct fg_table *t = &c->fg->seg.tbl;
-	const struct fg_block *b;
 	uint64_t h;
 
 	/* Keys given to the library are C strings: one with a NUL can only
@@ -457,11 +456,8 @@ static int prepare(struct fgd_counts *c, const struct fgw_record *rec,
 	fgd_counts_mark_id(c, a->oid, last->name, rec->rule_len, rec->key,
 	                   rec->key_len, a->id);
 	fgd_ledger_prefetch(&c->remote, a->id);
-	/* the home block's group and preferred slot (fg__table_find_home) */
 	h = fg__hash64(t->seed, (unsigned)a->idx, rec->key, rec->key_len);
-	b = &t->blocks[fg__table_home(t, h)];
-	__builtin_prefetch(&b->g[fg__table_pref(h) / FG_GROUP_SLOTS]);
-	__builtin_prefetch(&b->s[fg__table_pref(h)], 1);
+	fg__table_prefetch(t, h);
 	return 0;
 }
 

@@ -31,7 +31,7 @@ struct state_hdr {
 	uint64_t pad[2];
 };
 
-static const uint8_t state_magic[8] = "FGDSTAT3"; /* layout 3 baseline */
+static const uint8_t state_magic[8] = "FGDSTAT4"; /* layout 9 baseline */
 
 /* What the sums hold of slot @b: taken out (@sign -1) or put in (+1). */
 static void base_count(struct fgd_harvest *h, const struct fgd_base *b,
@@ -60,9 +60,13 @@ static void base_take(struct fgd_harvest *h, struct fgd_base *b,
 {
 	base_count(h, b, -1);
 	if (live) {
-		if (v->id != b->id) /* a bucket new since the last look */
+		/* a bucket new since the last look; or the key's bucket was
+		 * removed and made again at the same slot since (it counts
+		 * from 0 again: fewer than seen) */
+		if (v->id != b->id || v->count < b->seen)
 			b->seen = v->origin;
 		b->id = v->id;
+		b->alt = v->alt;
 		b->allowed = v->consumed;
 		b->denied = v->denied;
 	} else {
@@ -301,7 +305,113 @@ static void pass_begin(struct fgd_harvest *h, struct pass *p)
 	}
 }
 
-/* Slot @v of a changed block: its sums, its ranking, and its growth to
+/* --------------------------------------------------- keys that move */
+
+/*
+ * A key lives in one of four slots, the two of each of its buckets, and
+ * moves between them (shm/cuckoo.c): its count goes along, so its
+ * baseline must too, or the harvest would take what it had seen again at
+ * the new slot (a baseline lost), or miss growth.  The baseline of a slot
+ * names its key (id) and the key's other bucket (alt), so the harvest
+ * knows the four slots it may be at.  Two events meet a move, in either
+ * order, since a move marks neither page (a moved key's first admission
+ * marks the new one): a slot whose baseline's key is no longer there
+ * (depart: the key is found at one of its other slots, and its baseline
+ * goes there; else the key is gone and the baseline with it), and a key
+ * at a slot whose baseline is another's (arrive: its baseline is looked
+ * for at its other slots).  A key in flight (a slot MOVING or COPY) is
+ * decided at a later pass.
+ */
+
+#define FOLLOW_DEPTH 16u /* baselines moved ahead of one (a path's moves) */
+
+/* The three other slots of the key of baseline @b at slot @slot. */
+static void others(const struct fgd_base *b, uint64_t slot, uint64_t o[3])
+{
+	o[0] = slot ^ 1u;
+	o[1] = b->alt * 2u;
+	o[2] = b->alt * 2u + 1u;
+}
+
+/* Baseline @from goes to slot @to, whose own (none, or an abandoned
+ * insert's) leaves the sums; @from's entry stays in them, counted once. */
+static void base_move(struct fgd_harvest *h, uint64_t from, uint64_t to)
+{
+	base_count(h, &h->base[to], -1);
+	h->base[to] = h->base[from];
+	memset(&h->base[from], 0, sizeof h->base[from]);
+	h->base[from].id = FGD_BASE_NONE;
+	fg__harvest_again(&h->fg->seg.tbl, to); /* its growth, next */
+}
+
+static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth);
+
+/* Where the key of baseline @b (at @slot) is: 1 at *@at, 0 gone, -1 in
+ * flight or unsure (a slot in a move, or read while it changed). */
+static int find_key(struct fgd_harvest *h, const struct fgd_base *b,
+                    uint64_t slot, uint64_t *at)
+{
+	const struct fg_table *t = &h->fg->seg.tbl;
+	struct fg_slot_view v;
+	uint64_t o[3];
+	unsigned i;
+	int unsure = 0;
+
+	others(b, slot, o);
+	for (i = 0; i < 3; i++) {
+		if (o[i] >= h->nslots)
+			return -1; /* not a baseline of this table: unsure */
+		if (fg__slot_read(t, o[i], &v) && v.id == b->id) {
+			*at = o[i];
+			return 1;
+		}
+		unsure |= v.state == FG_SLOT_MOVING ||
+		          v.state == FG_SLOT_COPY ||
+		          (v.state == FG_SLOT_READY && v.keylen == 0);
+	}
+	return unsure ? -1 : 0;
+}
+
+/* The key of @slot's baseline is not there: its baseline follows it, or
+ * goes with it.  1 done, 0 not yet (the slot is to be visited again). */
+static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth)
+{
+	struct fgd_base *b = &h->base[slot];
+	uint64_t at;
+	int r = find_key(h, b, slot, &at);
+
+	if (r < 0 || depth == FOLLOW_DEPTH)
+		return 0;
+	if (r > 0 && h->base[at].id != b->id && (h->base[at].id & 1u) &&
+	    !depart(h, at, depth + 1))
+		return 0; /* the baseline there is of a key that left too */
+	if (r > 0 && h->base[at].id != b->id) {
+		base_move(h, slot, at);
+		return 1;
+	}
+	base_count(h, b, -1); /* gone (or its baseline is there already) */
+	memset(b, 0, sizeof *b);
+	b->id = FGD_BASE_NONE;
+	return 1;
+}
+
+/* Key @v is new at its slot: its baseline from another of its slots,
+ * if one has it. */
+static void arrive(struct fgd_harvest *h, const struct fg_slot_view *v)
+{
+	struct fgd_base probe = {.id = v->id, .alt = v->alt};
+	uint64_t o[3];
+	unsigned i;
+
+	others(&probe, v->slot, o);
+	for (i = 0; i < 3; i++)
+		if (o[i] < h->nslots && h->base[o[i]].id == v->id) {
+			base_move(h, o[i], v->slot);
+			return;
+		}
+}
+
+/* Slot @v of a changed page: its sums, its ranking, and its growth to
  * the taker. */
 static void pass_slot(struct fgd_harvest *h, struct pass *p,
                       const struct fg_slot_view *v)
@@ -310,12 +420,20 @@ static void pass_slot(struct fgd_harvest *h, struct pass *p,
 	struct fgd_base *b = &h->base[v->slot];
 	int live = v->state == FG_SLOT_READY && v->keylen > 0;
 
-	if (v->state == FG_SLOT_READY && v->keylen == 0) {
+	if ((v->state == FG_SLOT_READY && v->keylen == 0) ||
+	    v->state == FG_SLOT_MOVING || v->state == FG_SLOT_COPY) {
 		fg__harvest_again(t, v->slot); /* changing as we read */
 		return;
 	}
+	if ((b->id & 1u) && !(live && v->id == b->id) &&
+	    !depart(h, v->slot, 0)) {
+		fg__harvest_again(t, v->slot); /* its key is in flight */
+		return;
+	}
+	if (live && b->id != v->id)
+		arrive(h, v);
 	if (!live && b->id == FGD_BASE_NONE && v->state != FG_SLOT_DEAD)
-		return; /* empty, and was: most of a block */
+		return; /* empty, and was: most of a page */
 	if (live)
 		fgd_top_see(&h->top, v, b->id == v->id ? b->denied : 0,
 		            b->id != v->id);
@@ -397,13 +515,11 @@ uint64_t fgd_harvest_evict(struct fgd_harvest *h, int always)
 		if (v.rule < FG_RULES_MAX && global[v.rule] &&
 		    (b->id != v.id || b->seen != v.count))
 			continue;
-		evicted += (uint64_t)fg__bucket_evict(t, &v, now);
-	}
-	/* Evictions from groups that had been full left tombstones: make
-	 * misses short again now, not at the next reap. */
-	if (evicted > 0 && fg__seg_lock(&h->fg->seg) == 0) {
-		(void)fg__table_reopen(t);
-		fg__seg_unlock(&h->fg->seg);
+		if (fg__bucket_evict(t, &v, now)) {
+			/* its key's next bucket counts from 0 */
+			base_take(h, &h->base[v.slot], &v, 0);
+			evicted++;
+		}
 	}
 	return evicted;
 }

@@ -2,18 +2,21 @@
 /*
  * harvest.h - the one pass over the segment's table each round.
  *
- * Workers count, per bucket, a grow-only `count` (tokens admitted in the
- * slot, ever) and their denials; the harvest takes the growth of each
- * since its last pass against a baseline per slot, and gives the growth
- * of every bucket of a global rule to its taker (counts.c) to gossip.  A
+ * Workers count, per bucket, a grow-only `count` (tokens its key was
+ * admitted) and their denials; the harvest takes the growth of each since
+ * its last pass against a baseline per slot, and gives the growth of
+ * every bucket of a global rule to its taker (counts.c) to gossip.  A
  * baseline moves only once the taker has taken it, so a taker without
- * room loses nothing: the block is visited again at the next pass.  The
+ * room loses nothing: the page is visited again at the next pass.  A key
+ * that moves to its other bucket (shm/cuckoo.c) takes its count along;
+ * its baseline follows it (harvest.c), so a move neither loses nor counts
+ * twice what the key consumed.  The
  * same pass keeps what the operators read without scanning the table
  * again: per rule sums (the figures of /metrics) and the keys denied most
  * (topdenied.h).
  *
- * A pass visits only the blocks that changed since the previous one
- * (shm/scan.h): an idle table costs nothing.  So the sums are kept by
+ * A pass visits only the pages of buckets that changed since the previous
+ * one (shm/scan.h): an idle table costs nothing.  So the sums are kept by
  * difference: each slot's baseline records what the sums hold of it, and
  * a visit takes that out and puts the slot's present figures in.
  *
@@ -63,8 +66,9 @@ struct fgd_live {
 struct fgd_harvest {
 	fg_client *fg;
 	struct fgd_base {
-		uint64_t id;      /* the slot's bucket (fg_slot_view.id, odd);
+		uint64_t id;      /* the slot's key (fg_slot_view.id, odd);
 		                   * FGD_BASE_NONE or FGD_BASE_DEAD */
+		uint64_t alt;     /* the key's other bucket (its id's) */
 		uint64_t seen;    /* its count already taken */
 		uint64_t allowed; /* its consumed count, in the sums */
 		uint64_t denied;  /* its denials, in the sums */

@@ -349,7 +349,7 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	uint64_t next;
 	int admitted, room = 0;
 
-	/* The inline path has looked through @seen groups already. */
+	/* The inline path has looked at both buckets already (@seen). */
 	s = fg__table_lookup_from(t, idx, key, len, h, seen, &ref);
 	if (s != NULL)
 		goto found;
@@ -363,7 +363,7 @@ find:
 found:
 	fg__pair_load(s, &p);
 	if (!fg__ref_valid(&ref))
-		goto find; /* its group changed meanwhile: look again */
+		goto find; /* its slot changed meanwhile: look again */
 	for (;;) {
 		admitted = fg__gcra_take(p.tat, now, rc->interval_ns,
 		                         rc->tau_ns, cost, &next);
@@ -384,8 +384,8 @@ found:
 				fg__table_touch(t, fg__ref_block(t, &ref));
 			break;
 		}
-		/* The pair moved: by another check, or the bucket was evicted
-		 * (its group's version moved with it: invariant 4). */
+		/* The pair moved: by another check, or the key moved or was
+		 * evicted (the slot no longer holds it: shm/table.c). */
 		if (!fg__ref_valid(&ref))
 			goto find;
 	}
@@ -393,8 +393,9 @@ found:
 }
 
 /*
- * The check at @now.  Inline, the common case: the key in its home group,
- * its bucket admits, one cmpxchg16b.  Anything else is check_slow's.
+ * The check at @now.  Inline, the common case: the key in one of its two
+ * buckets, not being moved, admits: one cmpxchg16b.  Anything else is
+ * check_slow's.
  */
 static inline __attribute__((always_inline)) int
 check_h(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
@@ -429,7 +430,7 @@ check_h(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 			return decide(idx, rc, p.tat, now, cost, 0, d);
 		}
 	}
-	/* contention, a change in the group, or an eviction */
+	/* contention, a move of the key, or an eviction */
 	return check_slow(c, idx, rc, key, len, cost, now, h, 0, d);
 }
 
@@ -508,11 +509,14 @@ int fg__check(fg_client *c, unsigned idx, const void *key, size_t len,
 	                               FG__RULE_WINDOWS | FG__RULE_STRICT)) !=
 	                 FG__RULE_ACTIVE))
 		return check_other(c, idx, rc, key, len, cost, d);
-	/* The clock first: its read waits for all before it (lfence;
-	 * rdtsc), and what comes after (the key's hash, an override's
-	 * filter, the bucket) runs side by side. */
-	now = fg__now_ns();
+	/* The key's two lines are asked for before the clock is read: the
+	 * clock's read waits for what came before it to finish (lfence;
+	 * rdtsc), not for the lines to arrive, so a cold key's misses run
+	 * beside it (bench/layout_proto.c, "early"); what comes after (an
+	 * override's filter, the compare) runs side by side. */
 	h = fg__hash64(c->seg.tbl.seed, idx, key, len); /* table's, filter's */
+	fg__table_prefetch(&c->seg.tbl, h);
+	now = fg__now_ns();
 	rc = fg__rule_key_h(c, idx, rc, key, len, h, &buf);
 	if (cost == 0 || cost > rc->capacity)
 		return FG_ECOST;

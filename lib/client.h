@@ -102,7 +102,9 @@ static inline size_t fg__key_strlen(const char *s)
 	return strnlen(s, FG_KEY_MAX + 1);
 }
 
-/* The argument checks of fg_allow(): 0 with *@len set, or the error. */
+/* The argument checks of fg_allow(): 0 with *@len set, or the error.  A
+ * key the segment's table cannot hold is refused as too long: until keys
+ * of 17-64 bytes come to layout C (shm/layout.h), FG_TABLE_KEY_MAX. */
 static inline int fg__key_args(const fg_client *c, const char *rule,
                                const char *key, size_t *len)
 {
@@ -111,7 +113,7 @@ static inline int fg__key_args(const fg_client *c, const char *rule,
 	if (key == NULL || key[0] == '\0')
 		return FG_EKEY;
 	*len = fg__key_strlen(key);
-	return *len > FG_KEY_MAX ? FG_EKEYLEN : 0;
+	return *len > FG_TABLE_KEY_MAX ? FG_EKEYLEN : 0;
 }
 
 /* Re-read rule @idx's parameters (the owner changed them). */
@@ -207,9 +209,10 @@ static inline int fg__override_next(fg_client *c, unsigned *cursor,
 /*
  * Find the bucket of (@idx, @key), whose hash is @h, inserting it if it is
  * absent and making room as a check does when there is none (at @now),
- * and copy its pair into *@p, consistent with @ref (the group had not
- * changed when it was copied) and never an eviction's mark (an eviction
- * met on the way is finished).  1 found; 0 when the table has no room.
+ * and copy its pair into *@p, consistent with @ref (the slot still held
+ * the bucket after it was copied) and never an eviction's mark (an
+ * eviction met on the way is finished).  1 found; 0 when the table has
+ * no room.
  */
 int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
                     uint64_t h, uint64_t now, struct fg_ref *ref,

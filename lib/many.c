@@ -38,16 +38,14 @@
  * count stays grow-only (the harvest takes differences modulo 2^48: a
  * count that went down would read as 2^48 tokens consumed).  A token that
  * stays taken is counted in step 3 and gossiped at the next pass, as any
- * other.  The count also keeps invariant 4 of shm/table.c: a pair moved
- * by tat alone has the count it had, and the proof there needs no more
- * than that a slot's count never decreases.
+ * other.  A pair moved by tat alone keeps the count it had.
  *
  * A refund is relative: tat goes back by cost x T from wherever other
  * checks have moved it since (levels add), never below the check's time
  * (a bucket is never fuller than full).  It must go to the bucket the
- * tokens came from.  While the group's version holds, it is that bucket
- * (table.c, invariant 2).  When the group changed (a neighbour's insert,
- * say), the key is looked up again, but only while the clock is before
+ * tokens came from.  While the slot still holds the key, it is that
+ * bucket (shm/table.c).  When it does not (the key moved to its other
+ * bucket, say), the key is looked up again, but only while the clock is before
  * our take's tat: a bucket is evicted only once it is full at the
  * evictor's clock, so until then the key's bucket is still ours.  Past
  * that time the refund is given up: its tokens stay taken until they
@@ -233,8 +231,8 @@ static int item_take(fg_client *c, struct item *it, uint64_t now, int count)
 			return 1;
 		}
 		/* Moved by another check: judge the pair it returned.  The
-		 * group changed, or the bucket is being evicted: find the
-		 * key again. */
+		 * key moved, or the bucket is being evicted: find the key
+		 * again. */
 		if (fg__ref_valid(&it->ref) && it->p.tat != FG_TAT_EVICTED)
 			item_judge(it, now);
 		else
@@ -273,15 +271,15 @@ static void item_count(fg_client *c, struct item *it, uint64_t now)
 		}
 		if (fg__ref_valid(&it->ref) && it->p.tat != FG_TAT_EVICTED)
 			continue;
-		/* The group changed, or the bucket went (we were stopped
-		 * until it refilled): the key's bucket now counts it. */
+		/* The key moved, or the bucket went (we were stopped until
+		 * it refilled): the key's bucket now counts it. */
 		if (!fg__bucket_find(c, in->rule, in->key, in->len, it->h, now,
 		                     &it->ref, &it->p))
 			return; /* no room: taken, and counted nowhere */
 	}
 }
 
-/* @it's group changed under a refund: its bucket again, if it is surely
+/* @it's slot changed under a refund: its bucket again, if it is surely
  * the one the tokens came from (see the top of the file); 0 if not. */
 static int item_again(fg_client *c, struct item *it)
 {

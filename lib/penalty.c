@@ -204,7 +204,7 @@ static int tally(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
 			return 0; /* empty already: blocked, or just was */
 		if (fg__pair_advance(ref.s, &p, next, 0))
 			return next - now > pen->tally_tau_ns - pen->tally_ns;
-		/* moved by another denial; or the group changed, or the
+		/* moved by another denial; or the key moved, or the
 		 * tally is being evicted: find it again */
 		if ((!fg__ref_valid(&ref) || p.tat == FG_TAT_EVICTED) &&
 		    !find(t, idx, pen, k, klen, now, &ref, &p))

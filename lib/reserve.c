@@ -87,7 +87,7 @@ int fg__reserve_at(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 			describe(idx, rc, next, now, 0, 0, d);
 			return 1;
 		}
-		/* moved by another process; or the group changed, or the
+		/* moved by another process; or the key moved, or the
 		 * bucket is being evicted: the key's bucket again */
 		if ((!fg__ref_valid(&ref) || p.tat == FG_TAT_EVICTED) &&
 		    !fg__bucket_find(c, idx, key, len, h, now, &ref, &p))

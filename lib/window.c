@@ -63,8 +63,8 @@ int fg__win_step(struct fg_table *t, const struct fg_win *w, unsigned idx,
 				fg__table_touch(t, fg__ref_block(t, ref));
 			break;
 		}
-		/* moved by another check; or the group changed, or the bucket
-		 * is being evicted: the key's bucket again */
+		/* moved by another check; or the key moved, or the bucket is
+		 * being evicted: the key's bucket again */
 		if (!fg__ref_valid(ref) || p->tat == FG_TAT_EVICTED)
 			return -1;
 	}

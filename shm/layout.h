@@ -9,23 +9,24 @@
  * naturally aligned.  This header is the only place the layout is described;
  * change anything here and bump FG_LAYOUT_VERSION.
  *
- *   0            4096          69632        1253376    dirty_off+ blocks_off
- *   +------------+-------------+------------+----------+--------------------+
- *   | header     | rule table  | overrides  | dirty map| blocks: nblocks x  |
- *   | 0: identity| 255 x 256 B | 4 KiB +    | 1 bit a  | 832 B              |
- *   | 128: names |             | 4096 x     | block,   |                    |
- *   | 256: counts|             | 256 B +    | pages    |                    |
- *   |            |             | 2 x 64 KiB |          |                    |
- *   +------------+-------------+------------+----------+--------------------+
+ *   0        4096         69632       1253376    table_off       cold_off
+ *   +--------+------------+-----------+----------+---------------+---------+
+ *   | header | rule table | overrides | dirty map| table: serial | cold:   |
+ *   | 0: id  | 255 x 256 B| 4 KiB +   | 1 bit a  | line, 4096    | 16 B a  |
+ *   | 192:   |            | 4096 x    | 64       | stripe words, | slot    |
+ *   |  names |            | 256 B +   | buckets, | nbuckets x    |         |
+ *   | 256:   |            | 2 x 64 KiB| pages    | 64 B          |         |
+ *   |  counts|            |           |          |               |         |
+ *   +--------+------------+-----------+----------+---------------+---------+
  *
- *   one block (832 B = 13 cache lines, 16 slots):
+ *   one bucket (64 B, one cache line), two slots:
  *   +--------------------------------------------------------------------+
- *   | line 0: group 0 control | group 1 control     (tags, ver, fp16[8]) |
- *   | lines 1-8: slots 0-15, 32 B each: tat | word | key[16]             |
- *   | lines 9-12: cold, 16 B a slot: aux | base                          |
+ *   | slot 0: tat | word | key[16]      | slot 1: tat | word | key[16]   |
  *   +--------------------------------------------------------------------+
+ *   word: rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43
+ *   cold part of a slot (its own region): aux | tag
  *
- * Header.  The identity (first 128 bytes) is written once, before the file
+ * Header.  The identity (first 192 bytes) is written once, before the file
  * is linked under its public name, and is covered by a checksum: an
  * attacher that finds the right magic and version but inconsistent sizes
  * refuses the segment instead of indexing out of the mapping.  The rule
@@ -51,28 +52,39 @@
  *   | 240: penalty blocks imposed | 248: their tokens  (lib/penalty.c) |
  *   +--------------------------------------------------------------------+
  *
- * Blocks.  A key hashes to a home block and a preferred slot in it.  Its
- * block's first line holds the control of its two groups of 8 slots: the
- * tags (a byte a slot: state and 5 bits of fingerprint), the group's
- * version, and 16 more bits of fingerprint a slot, so a check reads one
- * line of metadata to find its slot among 16, and one line of bucket data
- * (a slot is 32 bytes, two to a line, never across one).  Tags and version
- * are one 16-byte word that every change of state moves with one
- * cmpxchg16b, so a group's slots change state together (a long key's
- * slots, the rule that keeps probes short: shm/table.c).  A bucket's tat
- * and word are a 16-byte pair: admitting a request is one cmpxchg16b.  The
- * word holds the bucket's rule and key length, its clean bit and the
- * slot's count of admitted tokens, which keeps growing across the slot's
- * buckets (base, in the cold part, is where this bucket started).  The
- * bucket of an in-flight rule keeps its leases where tat would be, and
- * counts the leases taken (shm/lease.h); that of a window rule keeps its
- * window's id and counts there (shm/window.h).  Keys of
- * up to 16 bytes live in their slot; longer ones take the next one or two
- * slots of the group as well (EXT), which hold bytes 16-47 and 48-63.
+ * The table (layout C: shm/cuckoo.c, bench/layout_proto.c) is a 2-choice
+ * bucketized cuckoo table.  A key's hash names two buckets, each one
+ * 64-byte line of two 32-byte slots, and a key lives in one of those four
+ * slots and nowhere else: a check knows both lines' addresses before it
+ * loads anything, fetches them together, compares the key in place and
+ * admits with one cmpxchg16b on the slot's (tat, word) pair.  Buckets are
+ * sized for a load of 0.875 at capacity (FG_BUCKETS_FOR); an insert whose
+ * buckets are full moves keys to their other bucket along a short path.
+ * A slot's state is in its word: FREE (the pair (0, 0)), CLAIMED (an
+ * inserter writes its key; tat holds the claim's token), READY (a live
+ * bucket), MOVING (frozen: its pair goes to slot dest of the key's other
+ * bucket), COPY (that destination), DEAD (an abandoned claim; tat says
+ * when), EXT (more key bytes: not used yet, keys are of 1..16 bytes,
+ * FG_TABLE_KEY_MAX).  count is the key's tokens admitted (modulo 2^43) and
+ * moves with it; a check adds its cost and clears clean, the harvest sets
+ * clean.  The bucket of an in-flight rule keeps its leases where tat
+ * would be, and counts the leases taken (shm/lease.h); that of a window
+ * rule keeps its window's id and counts there (shm/window.h).  Before the
+ * buckets, the table's region holds a line with the claim tokens' serial
+ * counter and FG_TABLE_STRIPES stripe words: a move holds its key's
+ * stripe, so that a lookup that reads the key's two buckets between two
+ * equal readings of the stripe cannot miss a key in flight.
  *
- * The dirty map has a bit a block, set by the first change to a block
- * after the owner's harvest cleared it (shm/scan.c): the harvest visits
- * those blocks only.
+ * The cold region has 16 bytes a slot, read only when a check denies and
+ * by the owner's scans: aux, the bucket's denials and the harvest's clean
+ * bit for them, and tag, the hash of the key whose denials they are (| 1;
+ * 0: none).  A key that moves leaves its cold part behind; the first
+ * denial at its new slot takes the count over from the old one if the
+ * tag there is still the key's (shm/table.c).
+ *
+ * The dirty map has a bit for every FG_DIRTY_BUCKETS buckets (a 4 KiB page
+ * of them), set by the first change there after the owner's harvest
+ * cleared it (shm/scan.c): the harvest visits those pages only.
  *
  * Overrides (shm/override.c) are capacities and rates of single keys or
  * key prefixes of a rule, in a region of fixed size between the rules and
@@ -89,6 +101,25 @@
  * (filter[filter_gen & 1]) for its key and for each prefix length its
  * rule uses probes no entry.  Bits are set before an entry goes live;
  * only a rebuild of the other copy, then filter_gen + 1, clears them.
+ *
+ * Version 9 replaced the blocks of 16 slots of versions 3-8 (linear
+ * probing of groups of 8 slots under a 16-byte control word, tombstones
+ * and their reopening) by the cuckoo table above, for issue 14: a key
+ * away from its home group cost several lines more than one at home (the
+ * 99th-percentile key 1.4-1.5x the CAS limit, against 1.05-1.10x for
+ * layout C in bench/layout_proto.c), and a cold check waited for the
+ * metadata line before it knew which slot line to load.  A slot's state
+ * moved from its group's tags into its word (state and dest took 5 bits
+ * of the count, now 43), the count became the key's own (it moves with
+ * the key; a new bucket starts at 0, so there is no base), the cold part
+ * left the bucket's lines for a region of its own, and tagged, the dirty
+ * map went from a bit a block to a bit a page of buckets, and the
+ * header's identity grew to three lines (cold_off, the table's fixed
+ * sizes).  A segment of capacity C has FG_BUCKETS_FOR(C) buckets: 36.6
+ * bytes of buckets and 18.3 of cold parts a key at capacity.  A version 8
+ * client would read every line as a block: segments of other versions
+ * are refused (FG_EVERSION); snapshots, which name buckets by rule and
+ * key, restore across versions.
  *
  * Version 8 made a segment of a given capacity 1/27 larger (13.5 keys a
  * block, FG_BLOCKS_FOR): at 14 a block a key's probe sometimes found its
@@ -146,56 +177,63 @@
 #include <stdint.h>
 
 #define FG_SEG_MAGIC      "FLOODGT\0"
-#define FG_LAYOUT_VERSION 8u /* 8: 13.5 keys a block */
+#define FG_LAYOUT_VERSION 9u /* 9: the cuckoo table (layout C) */
 
 #define FG_HDR_SIZE        4096u
+#define FG_IDENT_BYTES     192u /* the header's identity: three lines */
 #define FG_RULE_SIZE       256u
 #define FG_MAX_RULES       255u /* rule indices fit in 8 bits of a word */
 #define FG_RULE_NAME_BYTES 32u  /* NUL-padded */
 #define FG_SLOT_SIZE       32u
-#define FG_SLOT_KEY_MAX    64u /* longest key */
+#define FG_SLOT_KEY_MAX    64u /* longest key of the format */
 #define FG_SLOT_KEY_INLINE 16u /* key bytes in a bucket's own slot */
-#define FG_GROUP_SLOTS     8u  /* slots under one control word */
-#define FG_BLOCK_SLOTS     16u /* two groups: one line of metadata */
-#define FG_BLOCK_SIZE      832u
-#define FG_PROBE_BLOCKS    64u /* bound on any probe sequence (1024 slots) */
+#define FG_TABLE_KEY_MAX   16u /* longest key this version stores */
+#define FG_BUCKET_SLOTS    2u  /* a bucket: one line of two slots */
+#define FG_BUCKET_SIZE     64u
+#define FG_COLD_SIZE       16u   /* a slot's cold part */
+#define FG_TABLE_HEAD      64u   /* the line of the tokens' serial */
+#define FG_TABLE_STRIPES   4096u /* stripe words, after that line */
+#define FG_DIRTY_BUCKETS   64u   /* buckets a bit of the dirty map */
 
-/* Blocks for a capacity: 13.5 keys a block (27 in two), a load of 0.844
- * at capacity.  At 0.875 (14 a block, layout 7) the 64 blocks of a probe
- * were all taken for a key or two of the last 2% in 1.5% of segments
- * filled to a million keys; at 0.844, in none of 1200. */
-#define FG_BLOCK_KEYS2 27u /* keys in two blocks */
-#define FG_BLOCKS_FOR(capacity)                                                \
-	(((capacity)*2 + FG_BLOCK_KEYS2 - 1) / FG_BLOCK_KEYS2)
+/* Buckets for a capacity: 2 slots a bucket at a load of 0.875, so 1.75
+ * keys a bucket (7 in 4), and never fewer than 2 (a key needs two). */
+#define FG_BUCKETS_FOR(capacity)                                               \
+	((capacity) < 4 ? UINT64_C(2) : ((capacity)*4 + 6) / 7)
 
 /* Header flags (fg_seg_hdr.flags). */
 #define FG_SEG_HUGE  0x1u /* sized and advised for 2 MiB pages */
 #define FG_HUGE_PAGE (UINT64_C(2) << 20)
 
 struct fg_seg_hdr {
-	/* lines 0-1: identity; immutable once published */
+	/* lines 0-2: identity; immutable once published */
 	uint8_t magic[8];
 	uint32_t layout_version;
 	uint32_t hdr_size;  /* FG_HDR_SIZE */
 	uint64_t seg_size;  /* bytes, equals the file size */
-	uint64_t nslots;    /* nblocks * FG_BLOCK_SLOTS */
+	uint64_t nslots;    /* nbuckets * FG_BUCKET_SLOTS */
 	uint64_t capacity;  /* keys the table is sized for */
 	uint32_t slot_size; /* FG_SLOT_SIZE */
 	uint32_t rule_size; /* FG_RULE_SIZE */
 	uint32_t max_rules; /* FG_MAX_RULES */
-	uint32_t key_max;   /* FG_SLOT_KEY_MAX */
+	uint32_t key_max;   /* FG_TABLE_KEY_MAX */
 	uint64_t rules_off;
-	uint64_t blocks_off;
+	uint64_t table_off; /* the serial line, the stripes, the buckets */
 	uint64_t
 	    hash_seed[2];    /* random per segment: keys' placement is secret */
 	uint64_t created_ns; /* CLOCK_REALTIME at creation, for operators */
-	uint64_t nblocks;
+	uint64_t nbuckets;
 	uint64_t dirty_off;
-	uint32_t block_size; /* FG_BLOCK_SIZE */
-	uint32_t flags;      /* FG_SEG_* */
-	uint64_t checksum;   /* fg__hash64 of the identity up to here */
+	uint64_t cold_off;
+	uint32_t bucket_size;   /* FG_BUCKET_SIZE */
+	uint32_t flags;         /* FG_SEG_* */
+	uint32_t cold_size;     /* FG_COLD_SIZE */
+	uint32_t stripes;       /* FG_TABLE_STRIPES */
+	uint32_t dirty_buckets; /* FG_DIRTY_BUCKETS */
+	uint32_t reserved0;     /* 0 */
+	uint64_t reserved[5];   /* 0 */
+	uint64_t checksum;      /* fg__hash64 of the identity up to here */
 
-	/* line 2: rule name map (owner writes, workers read) */
+	/* line 3: rule name map (owner writes, workers read) */
 	uint64_t nnames
 	    __attribute__((aligned(64))); /* indices 0..nnames-1 named */
 	uint64_t default_rule; /* index + 1 of the default rule, 0 for none */
@@ -208,7 +246,7 @@ struct fg_seg_hdr {
 	uint64_t reaped;                   /* dead slots made reusable */
 	uint64_t inserts;                  /* keys inserted */
 	uint64_t evicted;  /* idle full buckets reclaimed under pressure */
-	uint64_t reopened; /* groups whose tombstones became empty again */
+	uint64_t reopened; /* layouts 3-8's reopened groups; 0 since 9 */
 	uint8_t pad[FG_HDR_SIZE - 296];
 };
 
@@ -337,42 +375,41 @@ struct fg_ovr_region {
 	uint64_t filter[2][FG_OVR_FILTER_WORDS];
 };
 
-/* A slot's state: the low 3 bits of its tag (shm/table.c). */
+/* A slot's state: the state field of its word (shm/cuckoo.h). */
 enum fg_slot_state {
-	FG_SLOT_EMPTY = 0,   /* never used since its group was last open */
+	FG_SLOT_FREE = 0,    /* the pair (0, 0): anyone may claim it */
 	FG_SLOT_CLAIMED = 1, /* an inserter owns it; the bucket is not valid */
 	FG_SLOT_READY = 2,   /* a live bucket */
-	FG_SLOT_FREE = 3,    /* a tombstone: reusable, does not end probes */
-	FG_SLOT_DEAD = 4,    /* abandoned claim; FREE once reaped */
-	FG_SLOT_EXT = 5,     /* more key bytes of the slot before it */
+	FG_SLOT_MOVING = 3,  /* frozen: its pair is being moved to dest */
+	FG_SLOT_COPY = 4,    /* a move's destination, not live yet */
+	FG_SLOT_DEAD = 5,    /* abandoned claim; FREE once reaped */
+	FG_SLOT_EXT = 6,     /* more key bytes (not used yet) */
 };
 
-/* tag: state:3 | fingerprint:5 (of CLAIMED and READY slots) */
-#define FG_TAG_STATE(t)    ((unsigned)((t)&7u))
-#define FG_TAG(state, fp5) ((uint8_t)((state) | ((fp5) << 3)))
-
-/* A group's control word and fingerprints: half a metadata line. */
-struct fg_group {
-	uint64_t tags; /* slot i's tag in byte i */
-	uint64_t ver;  /* bit 0: reopening (table.c); +2 a change of tags */
-	uint16_t fp[FG_GROUP_SLOTS]; /* 16 more fingerprint bits a slot */
-} __attribute__((aligned(32)));
-
-#define FG_VER_REOPENING UINT64_C(1)
-
 /*
- * A bucket's word: rule:8 | keylen:7 | clean:1 | count:48.  count is the
- * slot's tokens admitted, ever (modulo 2^48: 78 hours at a token a ns); a
- * check adds its cost and clears clean, the harvest sets clean.
+ * A bucket's word: rule:8 | keylen:7 | clean:1 | state:3 | dest:2 |
+ * count:43.  count is the key's tokens admitted, ever (modulo 2^43: 2.4
+ * hours at a token a ns); a check adds its cost and clears clean, the
+ * harvest sets clean.  dest is the slot of the other bucket a MOVING
+ * slot's pair goes to.
  */
-#define FG_W_COUNT_MASK ((UINT64_C(1) << 48) - 1)
-#define FG_W_CLEAN      (UINT64_C(1) << 48)
-#define FG_W_KEYLEN(w)  ((unsigned)(((w) >> 49) & 0x7fu))
-#define FG_W_RULE(w)    ((unsigned)((w) >> 56))
-#define FG_W_IDENT(w)   ((w) & ~(FG_W_COUNT_MASK | FG_W_CLEAN))
+#define FG_W_COUNT_MASK    ((UINT64_C(1) << 43) - 1)
+#define FG_W_DEST_SHIFT    43
+#define FG_W_STATE_SHIFT   45
+#define FG_W_LOW_MASK      ((UINT64_C(1) << 48) - 1) /* state, dest, count */
+#define FG_W_CLEAN         (UINT64_C(1) << 48)
+#define FG_W_KEYLEN(w)     ((unsigned)(((w) >> 49) & 0x7fu))
+#define FG_W_RULE(w)       ((unsigned)((w) >> 56))
+#define FG_W_STATE(w)      ((unsigned)((w) >> FG_W_STATE_SHIFT) & 7u)
+#define FG_W_IDENT(w)      ((w) & ~(FG_W_LOW_MASK | FG_W_CLEAN))
+#define FG_W_STATE_BITS(s) ((uint64_t)(s) << FG_W_STATE_SHIFT)
+/* rule, key length and state: what a check compares */
+#define FG_W_LIVE_MASK (~(FG_W_LOW_MASK | FG_W_CLEAN) | FG_W_STATE_BITS(7))
 #define FG_W_MAKE(rule, keylen, count)                                         \
 	(((uint64_t)(rule) << 56) | ((uint64_t)(keylen) << 49) |               \
 	 ((count)&FG_W_COUNT_MASK))
+#define FG_W_LIVE(rule, keylen)                                                \
+	(FG_W_MAKE(rule, keylen, 0) | FG_W_STATE_BITS(FG_SLOT_READY))
 
 /* tat of a bucket being evicted (table.c): far beyond any real time (which
  * stays below 2^62 ns for a century of uptime), so a check that meets it
@@ -381,39 +418,35 @@ struct fg_group {
 
 struct fg_slot {
 	uint64_t tat;  /* GCRA theoretical arrival time, CLOCK_MONOTONIC ns;
-	                * a window rule's counts (shm/window.h);
-	                * CLAIMED: when the reaper first saw the claim */
+	                * a window rule's counts (shm/window.h); CLAIMED,
+	                * COPY: the claim's token; DEAD: when (ms) */
 	uint64_t word; /* see FG_W_*; tat and word move as one pair */
 	uint8_t key[FG_SLOT_KEY_INLINE]; /* zero-padded */
 } __attribute__((aligned(32)));
 
-/* aux of a CLAIMED slot: the claim's token, this bit and the time of the
- * claim (below 2^62: table.c); also of a READY slot whose publisher was
- * killed before taking its token back, whose denials are then lost */
-#define FG_AUX_TOKEN (UINT64_C(1) << 63)
-/* aux of a READY slot: denials (bits 0-61), and the clean bit of the
- * harvest, which must not be the token's (a set clean bit is no token) */
-#define FG_AUX_CLEAN (UINT64_C(1) << 62)
-#define FG_AUX_DENIALS(aux)                                                    \
-	((aux)&FG_AUX_TOKEN ? 0 : (aux) & (FG_AUX_CLEAN - 1))
-
-struct fg_cold {
-	uint64_t aux;  /* READY: denials | FG_AUX_CLEAN; CLAIMED: token;
-	                * DEAD: when it was abandoned (ns) */
-	uint64_t base; /* the word's count when the bucket was created */
-};
-
-struct fg_block {
-	struct fg_group g[2];                /* line 0 */
-	struct fg_slot s[FG_BLOCK_SLOTS];    /* lines 1-8 */
-	struct fg_cold cold[FG_BLOCK_SLOTS]; /* lines 9-12 */
+struct fg_bucket {
+	struct fg_slot s[FG_BUCKET_SLOTS];
 } __attribute__((aligned(64)));
 
+/* aux: denials (bits 0-61), and the clean bit of the harvest */
+#define FG_AUX_CLEAN        (UINT64_C(1) << 62)
+#define FG_AUX_DENIALS(aux) ((aux) & (FG_AUX_CLEAN - 1))
+
+/* A slot's cold part: aux and tag move as one pair (cmpxchg16b). */
+struct fg_cold {
+	uint64_t aux; /* denials | FG_AUX_CLEAN */
+	uint64_t tag; /* hash of the key they are the denials of, | 1; or 0 */
+} __attribute__((aligned(16)));
+
 _Static_assert(sizeof(struct fg_seg_hdr) == FG_HDR_SIZE, "header size");
-_Static_assert(offsetof(struct fg_seg_hdr, blocks_off) == 64, "identity");
-_Static_assert(offsetof(struct fg_seg_hdr, nblocks) == 96, "identity");
-_Static_assert(offsetof(struct fg_seg_hdr, checksum) == 120, "identity");
-_Static_assert(offsetof(struct fg_seg_hdr, nnames) == 128, "rule map line");
+_Static_assert(offsetof(struct fg_seg_hdr, table_off) == 64, "identity");
+_Static_assert(offsetof(struct fg_seg_hdr, nbuckets) == 96, "identity");
+_Static_assert(offsetof(struct fg_seg_hdr, cold_off) == 112, "identity");
+_Static_assert(offsetof(struct fg_seg_hdr, cold_size) == 128, "identity");
+_Static_assert(offsetof(struct fg_seg_hdr, checksum) == FG_IDENT_BYTES - 8,
+               "the checksum ends the identity");
+_Static_assert(offsetof(struct fg_seg_hdr, nnames) == FG_IDENT_BYTES,
+               "rule map line");
 _Static_assert(offsetof(struct fg_seg_hdr, abandoned) == 256, "counter line");
 _Static_assert(sizeof(struct fg_rule_rec) == FG_RULE_SIZE, "rule size");
 _Static_assert(sizeof(struct fg_rule_params) == 48, "rule parameters");
@@ -426,18 +459,18 @@ _Static_assert(offsetof(struct fg_rule_rec, slots) == 216, "quota words");
 _Static_assert(offsetof(struct fg_rule_rec, penalties) == 240, "penalties");
 _Static_assert(offsetof(struct fg_rule_rec, penalty_tokens) == 248,
                "the last word of a rule record");
-_Static_assert(sizeof(struct fg_group) == 32, "a group is half a line");
-_Static_assert(offsetof(struct fg_group, ver) == 8, "tags and ver: one pair");
 _Static_assert(sizeof(struct fg_slot) == FG_SLOT_SIZE, "slot size");
-_Static_assert(64 % FG_SLOT_SIZE == 0, "no slot across a cache line");
 _Static_assert(offsetof(struct fg_slot, word) == 8, "tat and word: one pair");
-_Static_assert(sizeof(struct fg_cold) == 16, "cold part of a slot");
-_Static_assert(offsetof(struct fg_block, s) == 64, "slots after one line");
-_Static_assert(offsetof(struct fg_block, cold) == 64 + 16 * FG_SLOT_SIZE,
-               "cold after the slots");
-_Static_assert(sizeof(struct fg_block) == FG_BLOCK_SIZE, "block size");
-_Static_assert(FG_BLOCK_SIZE % 64 == 0, "blocks start on a line");
-_Static_assert(FG_BLOCK_SLOTS == 2 * FG_GROUP_SLOTS, "two groups a block");
+_Static_assert(sizeof(struct fg_bucket) == FG_BUCKET_SIZE, "bucket: a line");
+_Static_assert(FG_BUCKET_SIZE == 64, "no slot across a cache line");
+_Static_assert(sizeof(struct fg_cold) == FG_COLD_SIZE, "cold part");
+_Static_assert(FG_TABLE_HEAD % 64 == 0 && FG_TABLE_STRIPES * 8 % 64 == 0,
+               "buckets start on a line");
+_Static_assert(FG_W_COUNT_MASK < (UINT64_C(1) << FG_W_DEST_SHIFT) &&
+                   FG_W_STATE_SHIFT + 3 == 48,
+               "count, dest and state below clean");
+_Static_assert(FG_TABLE_KEY_MAX <= FG_SLOT_KEY_INLINE, "keys in their slot");
+_Static_assert(FG_SLOT_KEY_MAX < 128, "keylen: 7 bits");
 _Static_assert(sizeof(struct fg_ovr_entry) == 104, "override copy");
 _Static_assert(sizeof(struct fg_ovr_slot) == FG_OVR_SLOT_SIZE, "override");
 _Static_assert(offsetof(struct fg_ovr_region, s) == FG_OVR_HEAD, "masks");
@@ -450,8 +483,5 @@ _Static_assert(sizeof(struct fg_ovr_region) == FG_OVR_BYTES, "region");
 _Static_assert((FG_OVR_FILTER_WORDS & (FG_OVR_FILTER_WORDS - 1)) == 0,
                "filter words: a power of 2");
 _Static_assert((FG_OVR_SLOTS & (FG_OVR_SLOTS - 1)) == 0, "a power of 2");
-_Static_assert((FG_AUX_CLEAN & FG_AUX_TOKEN) == 0, "a clean bit is no token");
-_Static_assert(FG_SLOT_KEY_INLINE + 2 * FG_SLOT_SIZE >= FG_SLOT_KEY_MAX,
-               "two EXT slots hold the longest key");
 
 #endif

@@ -5,9 +5,10 @@
  * Two places in a segment move two words at once.  A bucket's (tat, word)
  * pair: admitting a request moves the theoretical arrival time and adds
  * to the slot's count in one cmpxchg16b (6.8 ns here, against 12 ns for a
- * CAS then an atomic add, in a check budgeted at 40 ns).  A group's
- * (tags, ver): every change of a slot's state moves the group's tags and
- * its version together (shm/table.c).  Both need a lock-free 16-byte
+ * CAS then an atomic add, in a check budgeted at 40 ns), and every change
+ * of a slot's state is one too (shm/cuckoo.c).  A slot's cold part
+ * (aux, tag): a denial counts in it and claims it for its key at once
+ * (shm/table.c).  Both need a lock-free 16-byte
  * compare-and-swap: cmpxchg16b on x86-64 (-mcx16), casp or ldxp/stxp on
  * arm64.  Emulating it with a lock would break the promise that a worker
  * killed anywhere leaves nothing locked, so there is no fallback.
@@ -87,19 +88,24 @@ static inline void fg__pair_load(struct fg_slot *s, struct fg_pair *p)
 }
 
 /*
- * Set tat to @tat and add @cost to the word's count (modulo 2^48, clearing
- * its clean bit when @cost is not 0) if the pair still holds *p.
+ * Set tat to @tat and add @cost to the word's count (modulo 2^43, clearing
+ * its clean bit when @cost is not 0) if the pair still holds *p, a live
+ * bucket's (READY: a pair frozen by a move must not change, shm/cuckoo.c).
  * Return: 1 on success; 0 with *p reloaded with the current pair.
  */
 static inline int fg__pair_advance(struct fg_slot *s, struct fg_pair *p,
                                    uint64_t tat, uint64_t cost)
 {
-	/* The count wraps at 2^48 into the clean bit, which then reads set:
-	 * harmless (the harvest takes differences modulo 2^48, and a clean
-	 * bit only makes the next admission mark its block again); cost is
-	 * below 2^32, so nothing wraps further. */
-	uint64_t w = cost ? (p->word & ~FG_W_CLEAN) + cost : p->word;
+	/* The count wraps at 2^43 within its field (the harvest takes
+	 * differences modulo 2^43); cost is below 2^32. */
+	uint64_t w = cost ? (p->word & ~(FG_W_COUNT_MASK | FG_W_CLEAN)) |
+	                        ((p->word + cost) & FG_W_COUNT_MASK)
+	                  : p->word;
 
+	if (__builtin_expect(FG_W_STATE(p->word) != FG_SLOT_READY, 0)) {
+		fg__pair_load(s, p);
+		return 0;
+	}
 	return fg__dwcas(&s->tat, &p->tat, &p->word, tat, w);
 }
 

@@ -2,141 +2,161 @@
 /*
  * scan.c - consistent copies of slots, iteration and sums (see scan.h).
  *
- * A slot is copied the way a seqlock is read: its group's version, then
- * the bucket, then the version again (table.c, invariant 2).  The counters
- * are copied with single loads: each is exact at the moment it was read,
- * which is all an observer can ask of a live bucket.
+ * A slot is copied the way a seqlock is read: its word, then the bucket's
+ * key and cold part, then the word again (shm/table.c says why that is
+ * enough).  The counters are copied with single loads: each is exact at
+ * the moment it was read, which is all an observer can ask of a live
+ * bucket.
  *
- * The harvest.  Every change to a block sets the block's bit in the dirty
- * map (table.h): a claim, a publish, a free, an eviction, and the first
- * admission or denial of a bucket after the harvest set its clean bits.
- * A pass clears a block's bit before it reads the block's slots, and sets
- * a bucket's clean bits with the same atomic steps that read its counts
- * (a cmpxchg16b on the pair, a fetch-or on aux).  A check that admits
- * clears the clean bit in its own cmpxchg16b and, if it was set, sets the
- * block's bit: so either the pass's read already counts the admission, or
- * the check saw the clean bit the pass set and marks the block for the
- * next pass.  No change is missed, and a block is visited at most once a
- * pass however busy it is.  A clean bit the pass finds set it leaves
- * alone, read with a plain load: nothing counted since it was set, and
- * the next admission or denial clears it and marks the block.
+ * The harvest.  Every change to a page of buckets sets the page's bit in
+ * the dirty map (table.h): an insert, an eviction, the reap's changes, a
+ * denial that claims a cold part, and the first admission or denial of a
+ * bucket after the harvest set its clean bits.  A pass clears a page's
+ * bit before it reads the page's slots, and sets a bucket's clean bits
+ * with the same atomic steps that read its counts (a cmpxchg16b on the
+ * pair, a fetch-or on aux).  A check that admits clears the clean bit in
+ * its own cmpxchg16b and, if it was set, sets the page's bit: so either
+ * the pass's read already counts the admission, or the check saw the
+ * clean bit the pass set and marks the page for the next pass.  A key
+ * that moves takes its clean bit along, so the same holds at its new
+ * slot; its old slot's page may not be marked (the core's moves mark
+ * nothing), which the harvest allows for (gossip/harvest.c).  A page is
+ * visited at most once a pass however busy it is.
  */
 #include "shm/scan.h"
 
 #include <string.h>
 
-#include "shm/group.h"
 #include "shm/hash.h"
 #include "shm/pair.h"
 #include "shm/quota.h"
 #include "shm/window.h"
 
+#define PAGE_SLOTS (FG_DIRTY_BUCKETS * FG_BUCKET_SLOTS)
+
 uint64_t fg__table_nslots(const struct fg_table *t)
 {
-	return t->nblocks * FG_BLOCK_SLOTS;
-}
-
-static unsigned tag_of(const struct fg_ref *ref)
-{
-	unsigned i = ref->j % FG_GROUP_SLOTS;
-
-	return (unsigned)(fg__load(&ref->g->tags) >> (8 * i)) & 0xffu;
+	return t->nbuckets * FG_BUCKET_SLOTS;
 }
 
 unsigned fg__slot_state(const struct fg_table *t, uint64_t i)
 {
-	struct fg_ref ref;
-
-	fg__table_ref_of((struct fg_table *)t, i, &ref);
-	return FG_TAG_STATE(tag_of(&ref));
+	return FG_W_STATE(fg__load(&t->slots[i].word));
 }
 
-static uint64_t denials(uint64_t aux)
+/* Set the harvest's clean bits of the live pair *@p of @s (its count
+ * read by the same step), as long as it is the bucket it was, and of its
+ * cold part @c if that is its key's (@tag): the denials counted there. */
+static uint64_t clean(struct fg_slot *s, struct fg_pair *p, struct fg_cold *c,
+                      uint64_t tag)
 {
-	/* a token: a publisher killed before taking it back (table.c) */
-	return FG_AUX_DENIALS(aux);
+	const uint64_t live = p->word & FG_W_LIVE_MASK;
+	uint64_t aux;
+
+	while (p->tat != FG_TAT_EVICTED && !(p->word & FG_W_CLEAN) &&
+	       (p->word & FG_W_LIVE_MASK) == live &&
+	       !fg__dwcas(&s->tat, &p->tat, &p->word, p->tat,
+	                  p->word | FG_W_CLEAN))
+		;
+	if (fg__load(&c->tag) != tag)
+		return 0;
+	/* set already: no denial since, and the next one marks */
+	aux = fg__load(&c->aux);
+	if (!(aux & FG_AUX_CLEAN))
+		aux =
+		    __atomic_fetch_or(&c->aux, FG_AUX_CLEAN, __ATOMIC_SEQ_CST);
+	return fg__load(&c->tag) == tag ? FG_AUX_DENIALS(aux) : 0;
 }
 
-/* The bucket's fields from its pair, cold part and key slots. */
-static int copy_bucket(const struct fg_ref *ref, const struct fg_pair *p,
-                       uint64_t aux, struct fg_slot_view *v)
+/* The denials of the key tagged @tag in cold part @c. */
+static uint64_t denials(const struct fg_cold *c, uint64_t tag)
 {
-	const struct fg_cold *cold = &ref->b->cold[ref->j];
-	unsigned len = FG_W_KEYLEN(p->word), n;
+	uint64_t aux = fg__load(&c->aux);
 
-	/* garbage, which any process attached may write: no rule index
-	 * past the table (the daemon indexes its sums with it) */
-	if (len == 0 || len > FG_SLOT_KEY_MAX ||
-	    ref->j + (len + 15) / 16 > FG_BLOCK_SLOTS ||
+	return fg__load(&c->tag) == tag ? FG_AUX_DENIALS(aux) : 0;
+}
+
+/* The bucket's fields from its pair and key bytes @kb, and its key's hash
+ * in *@h: 0 if they are garbage, which any process attached may write (no
+ * rule index past the table: the daemon indexes its sums with it; a key
+ * in one of its own buckets). */
+static int copy_bucket(const struct fg_table *t, uint64_t i,
+                       const struct fg_pair *p, const uint8_t *kb,
+                       struct fg_slot_view *v, uint64_t *h)
+{
+	unsigned len = FG_W_KEYLEN(p->word);
+	uint64_t x, y;
+
+	if (len == 0 || len > FG_TABLE_KEY_MAX ||
 	    FG_W_RULE(p->word) >= FG_MAX_RULES)
+		return 0;
+	*h = fg__hash64(t->seed, FG_W_RULE(p->word), kb, len);
+	fg__table_buckets(t, *h, &x, &y);
+	if (i / FG_BUCKET_SLOTS != x && i / FG_BUCKET_SLOTS != y)
 		return 0;
 	v->tat = p->tat;
 	v->word = p->word;
 	v->count = p->word & FG_W_COUNT_MASK;
-	v->origin = fg__load(&cold->base) & FG_W_COUNT_MASK;
-	v->consumed = (v->count - v->origin) & FG_W_COUNT_MASK;
-	v->denied = denials(aux);
+	v->origin = 0; /* a new bucket starts at 0 (layout.h) */
+	v->consumed = v->count;
 	v->rule = FG_W_RULE(p->word);
 	v->keylen = len;
-	for (n = 0; 16 * n < len; n++)
-		memcpy(v->key + 16 * n, ref->b->s[ref->j + n].key,
-		       len - 16 * n < 16 ? len - 16 * n : 16);
-	/* odd: never one of the values a caller may keep for "none" */
-	v->id = (v->origin ^ FG_W_IDENT(p->word) ^
-	         ((uint64_t)__atomic_load_n(
-	              &ref->g->fp[ref->j % FG_GROUP_SLOTS], __ATOMIC_RELAXED)
-	          << 32)) |
-	        1u;
+	memcpy(v->key, kb, len);
+	v->id = ((uint64_t)v->rule << 56) | (*h >> 8) | 1u;
+	v->alt = i / FG_BUCKET_SLOTS == x ? y : x;
 	return 1;
 }
 
-/* One attempt at a copy of @ref's slot: 1 done, 0 not a live bucket, -1
+/* One attempt at a copy of slot @i: 1 done, 0 not a live bucket, -1
  * changed meanwhile.  With @harvest, the bucket's clean bits are set by
  * the reads. */
-static int read_once(const struct fg_ref *ref, struct fg_slot_view *v,
-                     int harvest)
+static int read_once(const struct fg_table *t, uint64_t i,
+                     struct fg_slot_view *v, int harvest)
 {
+	struct fg_slot *s = &t->slots[i];
+	struct fg_cold *c = &t->cold[i];
+	uint8_t kb[FG_SLOT_KEY_INLINE];
 	struct fg_pair p;
-	uint64_t aux;
+	uint64_t h, live;
 
 	v->keylen = 0; /* READY with keylen 0: no consistent copy */
-	v->state = FG_TAG_STATE(tag_of(ref));
+	fg__pair_load(s, &p);
+	v->state = FG_W_STATE(p.word);
 	if (v->state != FG_SLOT_READY)
 		return 0;
-	fg__pair_load(ref->s, &p);
-	if (harvest && p.tat != FG_TAT_EVICTED) {
-		while (!(p.word & FG_W_CLEAN) &&
-		       !fg__dwcas(&ref->s->tat, &p.tat, &p.word, p.tat,
-		                  p.word | FG_W_CLEAN))
-			;
-		/* set already: no denial since, and the next one marks */
-		aux = fg__load(&ref->b->cold[ref->j].aux);
-		if (!(aux & FG_AUX_CLEAN))
-			aux = __atomic_fetch_or(&ref->b->cold[ref->j].aux,
-			                        FG_AUX_CLEAN, __ATOMIC_SEQ_CST);
-	} else {
-		aux = fg__load(&ref->b->cold[ref->j].aux);
+	live = p.word & FG_W_LIVE_MASK;
+	memcpy(kb, s->key, sizeof kb);
+	cmm_smp_rmb();
+	if ((fg__load(&s->word) & FG_W_LIVE_MASK) != live)
+		return -1;
+	if (!copy_bucket(t, i, &p, kb, v, &h))
+		return 0;
+	if (!harvest) {
+		v->denied = denials(c, h | 1u);
+		return p.tat != FG_TAT_EVICTED;
 	}
-	if (!copy_bucket(ref, &p, aux, v) || !fg__ref_valid(ref)) {
+	v->denied = clean(s, &p, c, h | 1u);
+	if ((p.word & FG_W_LIVE_MASK) != live) {
 		v->keylen = 0;
-		return fg__ref_valid(ref) ? 0 : -1;
+		return -1; /* another bucket's pair by now */
 	}
+	v->tat = p.tat; /* the pair as the clean bit's step read it */
+	v->word = p.word;
+	v->count = v->consumed = p.word & FG_W_COUNT_MASK;
 	return p.tat != FG_TAT_EVICTED;
 }
 
 static int read_slot(const struct fg_table *t, uint64_t i,
                      struct fg_slot_view *v, int harvest)
 {
-	struct fg_ref ref;
 	int r, tries = 0;
 
 	v->slot = i;
 	/* A slot given to another bucket while we copied it: read the new
 	 * one (a few times at most: a slot reused that fast is churn). */
-	do {
-		fg__table_ref_of((struct fg_table *)t, i, &ref);
-		r = read_once(&ref, v, harvest);
-	} while (r < 0 && ++tries < 4);
+	do
+		r = read_once(t, i, v, harvest);
+	while (r < 0 && ++tries < 4);
 	return r > 0;
 }
 
@@ -156,86 +176,50 @@ int fg__slot_next(const struct fg_table *t, uint64_t *cursor,
 	return 0;
 }
 
-/* The next dirty block at or after @blk, its bit cleared: its index, or
- * nblocks at the end. */
-static uint64_t next_dirty(struct fg_table *t, uint64_t blk)
+static uint64_t npages(const struct fg_table *t)
 {
-	while (blk < t->nblocks) {
-		uint64_t *w = &t->dirty[blk >> 6];
-		uint64_t bits = fg__load(w) >> (blk & 63);
+	return (t->nbuckets + FG_DIRTY_BUCKETS - 1) / FG_DIRTY_BUCKETS;
+}
+
+/* The next dirty page at or after @pg, its bit cleared: its index, or
+ * npages at the end. */
+static uint64_t next_dirty(struct fg_table *t, uint64_t pg)
+{
+	const uint64_t n = npages(t);
+
+	while (pg < n) {
+		uint64_t *w = &t->dirty[pg >> 6];
+		uint64_t bits = fg__load(w) >> (pg & 63);
 
 		if (bits == 0) {
-			blk = (blk | 63) + 1;
+			pg = (pg | 63) + 1;
 			continue;
 		}
-		blk += (uint64_t)__builtin_ctzll(bits);
-		if (blk >= t->nblocks)
+		pg += (uint64_t)__builtin_ctzll(bits);
+		if (pg >= n)
 			break;
-		__atomic_fetch_and(w, ~(UINT64_C(1) << (blk & 63)),
+		__atomic_fetch_and(w, ~(UINT64_C(1) << (pg & 63)),
 		                   __ATOMIC_SEQ_CST);
-		return blk;
+		return pg;
 	}
-	return t->nblocks;
-}
-
-/* The next block at or after @blk whose bit is set, bits left alone. */
-static uint64_t peek_dirty(const struct fg_table *t, uint64_t blk)
-{
-	while (blk < t->nblocks) {
-		uint64_t bits = fg__load(&t->dirty[blk >> 6]) >> (blk & 63);
-
-		if (bits != 0)
-			return blk + (uint64_t)__builtin_ctzll(bits);
-		blk = (blk | 63) + 1;
-	}
-	return t->nblocks;
-}
-
-/*
- * The pass's reads of one bucket take a few hundred instructions, so the
- * processor never has the next bucket's loads in flight while it waits
- * for this one's: every bucket would cost a full miss.  So the pass asks
- * ahead, in two steps: the metadata line of the block after next, and the
- * lines of the buckets of the next block, whose tags that line, asked for
- * a block earlier, now holds.
- */
-static void prefetch_ahead(const struct fg_table *t, uint64_t blk)
-{
-	uint64_t n1 = peek_dirty(t, blk + 1), n2;
-	const struct fg_block *b;
-	unsigned j, h;
-
-	if (n1 >= t->nblocks)
-		return;
-	n2 = peek_dirty(t, n1 + 1);
-	if (n2 < t->nblocks)
-		__builtin_prefetch(&t->blocks[n2].g[0]);
-	b = &t->blocks[n1];
-	for (h = 0; h < 2; h++) {
-		uint64_t tags = fg__load(&b->g[h].tags);
-
-		for (j = 0; j < FG_GROUP_SLOTS; j++, tags >>= 8)
-			if (FG_TAG_STATE((unsigned)tags & 0xffu) ==
-			    FG_SLOT_READY) {
-				unsigned k = h * FG_GROUP_SLOTS + j;
-
-				__builtin_prefetch(&b->s[k], 1);
-				__builtin_prefetch(&b->cold[k], 1);
-			}
-	}
+	return n;
 }
 
 /* What the harvest reports of slot @i: a copy of a bucket, or only the
- * state of a slot that holds none (from its group's tags, one load: most
- * slots of a dirty block are empty). */
+ * state of a slot that holds none (one load of its word).  The lines a
+ * few buckets on are asked for now: the pass's reads of one bucket take
+ * a few hundred instructions, which would otherwise leave every line a
+ * full miss. */
 static void harvest_slot(struct fg_table *t, uint64_t i, struct fg_slot_view *v)
 {
-	const struct fg_group *g =
-	    &t->blocks[i / FG_BLOCK_SLOTS]
-	         .g[(unsigned)(i % FG_BLOCK_SLOTS) / FG_GROUP_SLOTS];
-	unsigned st = FG_TAG_STATE(
-	    (unsigned)(fg__load(&g->tags) >> (8 * (i % FG_GROUP_SLOTS))));
+	const uint64_t ahead = i + 8 * FG_BUCKET_SLOTS;
+	unsigned st;
 
+	if (i % FG_BUCKET_SLOTS == 0 && ahead < fg__table_nslots(t)) {
+		__builtin_prefetch(&t->slots[ahead], 1);
+		__builtin_prefetch(&t->cold[ahead], 1);
+	}
+	st = FG_W_STATE(fg__load(&t->slots[i].word));
 	if (st != FG_SLOT_READY) {
 		v->slot = i;
 		v->state = st;
@@ -250,22 +234,16 @@ int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
 {
 	uint64_t i = *cursor;
 
-	if (t->dirty == NULL) { /* not tracked: every slot, every time */
-		if (i >= fg__table_nslots(t))
-			return 0;
-		harvest_slot(t, i, v);
-		*cursor = i + 1;
-		return 1;
-	}
-	if (i % FG_BLOCK_SLOTS == 0) {
-		uint64_t blk = next_dirty(t, i / FG_BLOCK_SLOTS);
+	if (i >= fg__table_nslots(t))
+		return 0;
+	if (t->dirty != NULL && i % PAGE_SLOTS == 0) {
+		uint64_t pg = next_dirty(t, i / PAGE_SLOTS);
 
-		if (blk >= t->nblocks) {
+		if (pg >= npages(t)) {
 			*cursor = fg__table_nslots(t);
 			return 0;
 		}
-		i = blk * FG_BLOCK_SLOTS;
-		prefetch_ahead(t, blk);
+		i = pg * PAGE_SLOTS;
 	}
 	harvest_slot(t, i, v);
 	*cursor = i + 1;
@@ -274,15 +252,15 @@ int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
 
 void fg__harvest_again(struct fg_table *t, uint64_t slot)
 {
-	fg__table_touch(t, slot / FG_BLOCK_SLOTS);
+	fg__table_touch(t, slot / FG_BUCKET_SLOTS);
 }
 
 void fg__harvest_all(struct fg_table *t)
 {
-	uint64_t blk;
+	uint64_t b;
 
-	for (blk = 0; blk < t->nblocks; blk++)
-		fg__table_touch(t, blk);
+	for (b = 0; b < t->nbuckets; b += FG_DIRTY_BUCKETS)
+		fg__table_touch(t, b);
 }
 
 int fg__bucket_get(const struct fg_table *t, unsigned rule, const void *key,
@@ -292,13 +270,12 @@ int fg__bucket_get(const struct fg_table *t, unsigned rule, const void *key,
 	uint64_t h;
 	struct fg_ref ref;
 
-	if (len == 0 || len > FG_SLOT_KEY_MAX)
+	if (len == 0 || len > FG_TABLE_KEY_MAX)
 		return 0;
 	h = fg__hash64(t->seed, rule, key, len);
 	if (fg__table_lookup(tt, rule, key, len, h, &ref) == NULL)
 		return 0;
-	return fg__slot_read(
-	    t, (uint64_t)(ref.b - t->blocks) * FG_BLOCK_SLOTS + ref.j, v);
+	return fg__slot_read(t, ref.j, v);
 }
 
 /* A reference to @v's slot if it still holds @v's bucket: 1, else 0. */
@@ -308,7 +285,7 @@ static int same_bucket(struct fg_table *t, const struct fg_slot_view *v,
 	struct fg_slot_view now;
 
 	fg__table_ref_of(t, v->slot, ref);
-	if (read_once(ref, &now, 0) <= 0)
+	if (read_once(t, v->slot, &now, 0) <= 0)
 		return 0;
 	return now.id == v->id && now.keylen == v->keylen &&
 	       memcmp(now.key, v->key, v->keylen) == 0;
@@ -392,7 +369,8 @@ int fg__bucket_mark_evicted(struct fg_table *t, const struct fg_slot_view *v)
 
 	if (!same_bucket(t, v, &ref))
 		return 0;
-	return fg__dwcas(&ref.s->tat, &p.tat, &p.word, FG_TAT_EVICTED, p.word);
+	return FG_W_STATE(p.word) == FG_SLOT_READY &&
+	       fg__dwcas(&ref.s->tat, &p.tat, &p.word, FG_TAT_EVICTED, p.word);
 }
 
 void fg__table_sums(const struct fg_table *t, struct fg_table_sums *s)
@@ -428,39 +406,16 @@ void fg__table_sums(const struct fg_table *t, struct fg_table_sums *s)
 
 /* ------------------------------------------------------------ quotas */
 
-/* Add the slots of the buckets of group @g to @held, per rule: 1, or 0 if
- * the group kept changing while it was read. */
-static int count_group(const struct fg_block *b, unsigned half, uint32_t *held)
-{
-	const struct fg_group *g = &b->g[half];
-	uint32_t add[FG_GROUP_SLOTS];
-	unsigned rule[FG_GROUP_SLOTS], i, n, tries;
-	struct gs s;
-
-	for (tries = 0; tries < 8; tries++) {
-		gload(g, &s);
-		for (n = 0, i = 0; i < FG_GROUP_SLOTS; i++) {
-			unsigned j = half * FG_GROUP_SLOTS + i;
-
-			if (FG_TAG_STATE(tag_at(s.tags, i)) != FG_SLOT_READY)
-				continue;
-			rule[n] = FG_W_RULE(fg__load(&b->s[j].word));
-			add[n++] = owned_span(s.tags, i);
-		}
-		cmm_smp_rmb();
-		if (fg__load(&g->ver) != s.ver)
-			continue;
-		for (i = 0; i < n; i++)
-			if (rule[i] < FG_MAX_RULES)
-				held[rule[i]] += add[i];
-		return 1;
-	}
-	return 0;
-}
-
+/*
+ * Slots held per rule: a READY or MOVING slot holds one for its key (a
+ * COPY is the same key's).  A key that moves while it is counted may be
+ * counted twice or not at all; moves do not touch the quota word, so
+ * such a count may be set: it is off by the keys in flight at that
+ * instant, until the next quiet re-sync.
+ */
 unsigned fg__table_quota_resync(struct fg_table *t)
 {
-	uint64_t before[FG_MAX_RULES], blk;
+	uint64_t before[FG_MAX_RULES], i;
 	uint32_t held[FG_MAX_RULES] = {0};
 	unsigned r, fixed = 0;
 
@@ -468,10 +423,14 @@ unsigned fg__table_quota_resync(struct fg_table *t)
 		return 0;
 	for (r = 0; r < FG_MAX_RULES; r++)
 		before[r] = fg__load(&t->rules[r].slots);
-	for (blk = 0; blk < t->nblocks; blk++)
-		if (!count_group(&t->blocks[blk], 0, held) ||
-		    !count_group(&t->blocks[blk], 1, held))
-			return 0; /* churn: the next maintenance */
+	for (i = 0; i < fg__table_nslots(t); i++) {
+		uint64_t w = fg__load(&t->slots[i].word);
+		unsigned st = FG_W_STATE(w);
+
+		if ((st == FG_SLOT_READY || st == FG_SLOT_MOVING) &&
+		    FG_W_RULE(w) < FG_MAX_RULES)
+			held[FG_W_RULE(w)]++;
+	}
 	cmm_smp_mb();
 	for (r = 0; r < FG_MAX_RULES; r++)
 		fixed +=

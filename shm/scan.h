@@ -7,18 +7,23 @@
  * machine of table.c.  This is their only way in: nothing outside shm/
  * and lib/ reads the slot array or its control words.
  *
- * Every copy is consistent: the slot's control word is read before and
- * after the bucket is copied, and a copy taken while the slot changed
- * hands is thrown away.  A copy may be stale a moment later (workers keep
- * checking); what it promises is that its key, rule and counters belong to
- * one bucket.
+ * Every copy is consistent: the slot's word is read before and after the
+ * bucket is copied (its key bytes change only after the slot was FREE,
+ * which changes the word), and a copy taken while the slot changed hands
+ * is thrown away.  A copy may be stale a moment later (workers keep
+ * checking, keys move); what it promises is that its key, rule and
+ * counters belong to one bucket.
  *
- * Counters.  A slot's `count` is the number of tokens admitted in it; it
- * never decreases while a bucket lives, and the harvest takes differences
- * of it.  `origin` is what count was when the bucket was created, so
- * `consumed` = count - origin is the bucket's own admissions; `id` changes
- * whenever the slot is given to a new bucket.  A harvest that sees a new
- * id starts again from origin.
+ * Counters.  A slot's `count` is the number of tokens its key was
+ * admitted; it never decreases while a bucket lives, moves with the key
+ * when the key moves to its other bucket, and the harvest takes
+ * differences of it.  `origin` is what count was when the bucket was
+ * created (0 since layout 9: a new bucket starts at 0), so `consumed` =
+ * count - origin.  `id` names the key (its rule in the top 8 bits, and
+ * its hash): the same at every slot the key moves to, and `alt` is the
+ * key's other bucket, where a move would take it.  A harvest that finds
+ * a key new at a slot looks for what it knew of it at the key's other
+ * slots first (gossip/harvest.c).
  */
 #ifndef FG_SHM_SCAN_H
 #define FG_SHM_SCAN_H
@@ -32,7 +37,8 @@
 /* A consistent copy of one slot. */
 struct fg_slot_view {
 	uint64_t slot;     /* its index, below fg__table_nslots() */
-	uint64_t id;       /* equal ids at one slot: the same bucket (odd) */
+	uint64_t id;       /* rule << 56 | the key's hash (odd): the key's */
+	uint64_t alt;      /* the key's other bucket */
 	uint64_t tat;      /* GCRA TAT; FG_TAT_EVICTED while evicted */
 	uint64_t word;     /* the bucket's word as read (layout.h) */
 	uint64_t count;    /* tokens admitted in the slot (grow-only) */
@@ -41,7 +47,7 @@ struct fg_slot_view {
 	uint64_t denied;   /* denials counted in this bucket */
 	unsigned state;    /* enum fg_slot_state */
 	unsigned rule;     /* rule index (READY only) */
-	unsigned keylen;   /* 1..FG_SLOT_KEY_MAX (READY only) */
+	unsigned keylen;   /* 1..FG_TABLE_KEY_MAX (READY only) */
 	uint8_t key[FG_SLOT_KEY_MAX];
 };
 
@@ -64,8 +70,8 @@ uint64_t fg__table_nslots(const struct fg_table *t);
 /*
  * Copy slot @i: 1 if it holds a live bucket (READY, not being evicted),
  * with every field of @v set; 0 otherwise, with v->slot and v->state set
- * (state FG_SLOT_READY then means: changed while being read, or being
- * evicted).
+ * (state FG_SLOT_READY then means: changed while being read, being
+ * evicted, or corrupt).
  */
 int fg__slot_read(const struct fg_table *t, uint64_t i, struct fg_slot_view *v);
 
@@ -75,21 +81,21 @@ int fg__slot_next(const struct fg_table *t, uint64_t *cursor,
                   struct fg_slot_view *v);
 
 /*
- * The slots of the blocks that changed since the previous pass (scan.c),
- * one at a time, live or not: 1 with @v (v->state tells whether it is a
- * bucket; READY with keylen 0: one that kept changing while it was read,
- * or is corrupt, to be visited again), 0 when done.  A pass starts with
- * *@cursor = 0; only the owner's harvest may run passes (a pass resets what the
- * next one sees).
+ * The slots of the pages of buckets that changed since the previous pass
+ * (scan.c), one at a time, live or not: 1 with @v (v->state tells whether
+ * it is a bucket; READY with keylen 0: one that kept changing while it was
+ * read, or is corrupt, to be visited again; MOVING or COPY: a key in
+ * flight), 0 when done.  A pass starts with *@cursor = 0; only the owner's
+ * harvest may run passes (a pass resets what the next one sees).
  */
 int fg__harvest_next(struct fg_table *t, uint64_t *cursor,
                      struct fg_slot_view *v);
 
-/* Have the next pass visit @slot's block again (the harvest could not
+/* Have the next pass visit @slot's page again (the harvest could not
  * take what it read there yet). */
 void fg__harvest_again(struct fg_table *t, uint64_t slot);
 
-/* Have the next pass visit every block (a daemon that does not know what
+/* Have the next pass visit every page (a daemon that does not know what
  * happened since its last pass: it restarted). */
 void fg__harvest_all(struct fg_table *t);
 

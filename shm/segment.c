@@ -91,17 +91,28 @@ int fg__seg_path(const char *segment, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? FG_ENAME : 0;
 }
 
+/* Bytes of the table's region for @nb buckets: the serial line, the
+ * stripes, the buckets (shm/cuckoo.c's fg__cuckoo_size). */
+static uint64_t table_bytes(uint64_t nb)
+{
+	return FG_TABLE_HEAD + FG_TABLE_STRIPES * 8u + nb * FG_BUCKET_SIZE;
+}
+
 int fg__seg_geometry(uint64_t capacity, unsigned flags, struct fg_seg_geom *g)
 {
-	uint64_t size;
+	uint64_t size, dirty_bits;
 
-	if (capacity == 0 || capacity > SEG_SIZE_MAX / FG_BLOCK_SIZE)
+	/* a key costs less than a bucket: this bounds every product below */
+	if (capacity == 0 || capacity > SEG_SIZE_MAX / FG_BUCKET_SIZE)
 		return FG_ETOOBIG;
-	g->nblocks = FG_BLOCKS_FOR(capacity);
+	g->nbuckets = FG_BUCKETS_FOR(capacity);
+	dirty_bits = (g->nbuckets + FG_DIRTY_BUCKETS - 1) / FG_DIRTY_BUCKETS;
 	g->dirty_off = DIRTY_OFF;
-	g->blocks_off =
-	    DIRTY_OFF + ALIGN_UP((g->nblocks + 63) / 64 * 8, (uint64_t)PAGE);
-	size = g->blocks_off + g->nblocks * FG_BLOCK_SIZE;
+	g->table_off =
+	    DIRTY_OFF + ALIGN_UP((dirty_bits + 63) / 64 * 8, (uint64_t)PAGE);
+	g->cold_off =
+	    ALIGN_UP(g->table_off + table_bytes(g->nbuckets), (uint64_t)PAGE);
+	size = g->cold_off + g->nbuckets * FG_BUCKET_SLOTS * FG_COLD_SIZE;
 	if (flags & FG_SEG_HUGE)
 		size = ALIGN_UP(size, FG_HUGE_PAGE);
 	if (size > SEG_SIZE_MAX || size > (uint64_t)SIZE_MAX)
@@ -123,12 +134,18 @@ uint64_t fg__seg_checksum(const struct fg_seg_hdr *h)
 static int fixed_fields_ok(const struct fg_seg_hdr *h)
 {
 	const uint32_t got[] = {h->hdr_size,  h->slot_size, h->rule_size,
-	                        h->max_rules, h->key_max,   h->block_size};
-	static const uint32_t want[] = {FG_HDR_SIZE,     FG_SLOT_SIZE,
-	                                FG_RULE_SIZE,    FG_MAX_RULES,
-	                                FG_SLOT_KEY_MAX, FG_BLOCK_SIZE};
+	                        h->max_rules, h->key_max,   h->bucket_size,
+	                        h->cold_size, h->stripes,   h->dirty_buckets,
+	                        h->reserved0};
+	static const uint32_t want[] = {FG_HDR_SIZE,      FG_SLOT_SIZE,
+	                                FG_RULE_SIZE,     FG_MAX_RULES,
+	                                FG_TABLE_KEY_MAX, FG_BUCKET_SIZE,
+	                                FG_COLD_SIZE,     FG_TABLE_STRIPES,
+	                                FG_DIRTY_BUCKETS, 0};
+	static const uint64_t zero[5];
 
 	return memcmp(got, want, sizeof want) == 0 &&
+	       memcmp(h->reserved, zero, sizeof zero) == 0 &&
 	       h->rules_off == FG_HDR_SIZE && (h->flags & ~FG_SEG_HUGE) == 0;
 }
 
@@ -140,13 +157,14 @@ static int geometry_ok(const struct fg_seg_hdr *h, uint64_t file_size)
 	if (fg__seg_geometry(h->capacity, h->flags, &g) != 0)
 		return 0;
 	{
-		const uint64_t got[] = {h->nblocks,   h->nslots,
-		                        h->dirty_off, h->blocks_off,
-		                        h->seg_size,  file_size};
+		const uint64_t got[] = {h->nbuckets,  h->nslots,   h->dirty_off,
+		                        h->table_off, h->cold_off, h->seg_size,
+		                        file_size};
 		const uint64_t want[] = {
-		    g.nblocks,   g.nblocks * FG_BLOCK_SLOTS,
-		    g.dirty_off, g.blocks_off,
-		    g.size,      g.size};
+		    g.nbuckets,  g.nbuckets * FG_BUCKET_SLOTS,
+		    g.dirty_off, g.table_off,
+		    g.cold_off,  g.size,
+		    g.size};
 
 		return memcmp(got, want, sizeof want) == 0;
 	}
@@ -169,6 +187,8 @@ int fg__seg_validate(const struct fg_seg_hdr *h, uint64_t file_size)
 void fg__seg_use(struct fg_seg *seg, void *base, const struct fg_seg_hdr *hdr,
                  int fd, int shmid)
 {
+	uint8_t *b = base;
+
 	seg->fd = fd;
 	seg->shmid = shmid;
 	seg->lock_fd = -1;
@@ -176,17 +196,13 @@ void fg__seg_use(struct fg_seg *seg, void *base, const struct fg_seg_hdr *hdr,
 	seg->size = (size_t)hdr->seg_size;
 	seg->capacity = hdr->capacity;
 	memcpy(seg->ident, hdr, sizeof seg->ident);
-	seg->rules =
-	    (struct fg_rule_rec *)(void *)((uint8_t *)base + hdr->rules_off);
-	seg->tbl.hdr = base;
-	seg->tbl.rules = seg->rules;
-	seg->tbl.blocks =
-	    (struct fg_block *)(void *)((uint8_t *)base + hdr->blocks_off);
-	seg->tbl.dirty = (uint64_t *)(void *)((uint8_t *)base + hdr->dirty_off);
-	seg->ovr = (struct fg_ovr_region *)(void *)((uint8_t *)base + OVR_OFF);
-	seg->tbl.nblocks = hdr->nblocks;
-	seg->tbl.seed[0] = hdr->hash_seed[0];
-	seg->tbl.seed[1] = hdr->hash_seed[1];
+	seg->rules = (struct fg_rule_rec *)(void *)(b + hdr->rules_off);
+	seg->ovr = (struct fg_ovr_region *)(void *)(b + OVR_OFF);
+	/* validated: the table's region is the size fg__table_init wants */
+	(void)fg__table_init(&seg->tbl, base, seg->rules, b + hdr->table_off,
+	                     (struct fg_cold *)(void *)(b + hdr->cold_off),
+	                     (uint64_t *)(void *)(b + hdr->dirty_off),
+	                     hdr->nbuckets, hdr->hash_seed);
 }
 
 /* Map the file segment open at @fd, validated first: 0, FG_EBADSEG,
@@ -247,22 +263,26 @@ int fg__seg_hdr_init(struct fg_seg_hdr *h, const struct fg_seg_geom *g,
 {
 	struct timespec ts;
 
-	/* The memory is new and zero-filled: every slot EMPTY, no rules. */
+	/* The memory is new and zero-filled: every slot FREE, no rules. */
 	memcpy(h->magic, FG_SEG_MAGIC, sizeof h->magic);
 	h->layout_version = FG_LAYOUT_VERSION;
 	h->hdr_size = FG_HDR_SIZE;
 	h->seg_size = g->size;
-	h->nslots = g->nblocks * FG_BLOCK_SLOTS;
+	h->nslots = g->nbuckets * FG_BUCKET_SLOTS;
 	h->capacity = capacity;
 	h->slot_size = FG_SLOT_SIZE;
 	h->rule_size = FG_RULE_SIZE;
 	h->max_rules = FG_MAX_RULES;
-	h->key_max = FG_SLOT_KEY_MAX;
+	h->key_max = FG_TABLE_KEY_MAX;
 	h->rules_off = FG_HDR_SIZE;
-	h->blocks_off = g->blocks_off;
-	h->nblocks = g->nblocks;
+	h->table_off = g->table_off;
+	h->nbuckets = g->nbuckets;
 	h->dirty_off = g->dirty_off;
-	h->block_size = FG_BLOCK_SIZE;
+	h->cold_off = g->cold_off;
+	h->bucket_size = FG_BUCKET_SIZE;
+	h->cold_size = FG_COLD_SIZE;
+	h->stripes = FG_TABLE_STRIPES;
+	h->dirty_buckets = FG_DIRTY_BUCKETS;
 	h->flags = segflags;
 	if (getrandom(h->hash_seed, sizeof h->hash_seed, 0) !=
 	    (ssize_t)sizeof h->hash_seed)

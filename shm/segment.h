@@ -42,9 +42,10 @@ int fg__seg_path(const char *segment, char *out, size_t outlen);
 
 /* Where everything is in a segment of @capacity keys. */
 struct fg_seg_geom {
-	uint64_t nblocks;
+	uint64_t nbuckets;
 	uint64_t dirty_off;
-	uint64_t blocks_off;
+	uint64_t table_off;
+	uint64_t cold_off;
 	uint64_t size; /* bytes */
 };
 

@@ -1,634 +1,146 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * table.c - lock-free find-or-insert of buckets in shared memory.
+ * table.c - the segment's table over the layout C core: lookups, inserts,
+ * quotas, denials and their cold parts (eviction: evict.c; the owner's
+ * maintenance: reap.c; reading from outside: scan.c).
  *
- * The table is an array of blocks of 16 slots in two groups of 8
- * (layout.h).  A key's hash names a home block and a preferred slot,
- * whose group is the key's first group in every block; its probe sequence
- * is, for each of the FG_PROBE_BLOCKS blocks from home on, that group and
- * then the other one.  Processes that share the table may die at any
- * instruction, so nothing here waits on another process without a way
- * out, and no state is left that needs more than the owner's periodic
- * maintenance to recover.
+ * shm/cuckoo.c owns the states of slots (layout.h) and proves that a key
+ * is only ever in its two buckets, that exactly one slot holds its live
+ * pair (none while it is frozen for a move), that a miss confirmed by its
+ * stripe is a miss, and that whatever a killed process leaves is undone
+ * by its reap.  What this file adds is the segment's: the rule's quota of
+ * slots, the harvest's dirty marks, the counters, the cold parts, and the
+ * check's contract with lib/ (table.h).
  *
- * States (a slot's tag; every change of tags is one cmpxchg16b of the
- * group's (tags, ver) that also moves ver):
+ * The check's contract.  fg__table_find_home() (inline) or a lookup here
+ * returns a slot that held the key READY when its word and key were read,
+ * and a reference that remembers the word's rule, length and state and
+ * the 16 key bytes as read.  The caller copies the pair, then
+ * fg__ref_valid() reads the word and the bytes again: if they are
+ * unchanged, the copy was taken while the slot held the key (its bytes
+ * change only after the slot was FREE, which changes its word, and are
+ * written before the word is READY again).  That copy may be frozen
+ * (MOVING): a decision to deny on it is the key's own state, and
+ * fg__pair_advance() never commits one.  What is left is the ABA of a
+ * whole slot: the key leaves the slot and comes back to it, through two
+ * moves or a removal and an insert, between the caller's copy and its
+ * cmpxchg16b, with a pair equal to the one copied (a new bucket starts at
+ * (0, 0 tokens)).  Then one admission is counted in the right key with a
+ * pair it no longer had; generation bits in the word (the core's next
+ * slice) make even that fail.
  *
- *   EMPTY/FREE --claim--> CLAIMED --publish--> READY --evict--> EMPTY/FREE
- *                         CLAIMED --yield----> EMPTY/FREE
- *                         CLAIMED --stale----> DEAD --reap--> EMPTY/FREE
- *   FREE (in a closed group) --reopen (owner)--> EMPTY
+ * Inserts.  An insert reserves one slot in its rule's quota before the
+ * core inserts, and gives it back unless its bucket is the one that
+ * stays; the bucket's remover gives it back (evict.c).  The new bucket's
+ * page is marked for the harvest once it is READY.  The core's moves mark
+ * nothing: a moved bucket keeps its clean bit, so its first admission at
+ * the new slot marks that page, and a harvest that meets the page of the
+ * old slot finds it at the other one (gossip/harvest.c).
  *
- * A key of more than 16 bytes claims one to three EXT slots after its own
- * in the same cmpxchg16b, and they are freed with it: an EXT slot belongs
- * to the nearest slot before it that is not EXT.
- *
- * Open and closed.  A group with an EMPTY slot is open; one without is
- * closed.  A lookup stops after the first open group of its sequence.
- * Freed slots become EMPTY if their group is open at that instant (the
- * same cmpxchg16b that frees them sees the group's tags), FREE otherwise.
- * An inserter takes the first group of its sequence with room (EMPTY or
- * FREE slots where its key fits); a long key that finds no room before the
- * first open group closes that group (its EMPTY slots become FREE) and goes
- * on.  Only the owner makes a closed group open again (reopen, below).
- *
- * Invariants.
- *  1. No key is behind an open group: if a READY or CLAIMED key K is in
- *     group q_K, every group before q_K in K's sequence is closed.
- *  2. A READY slot's key, rule and length never change while its group's
- *     ver stays the same; ver moves on every change of the group's tags
- *     (and never repeats: +2 each time, 64 bits).
- *  3. At most one READY slot holds a given (rule, key).
- *  4. A slot's pair never returns to a value it had before an eviction.
- *
- * Proof of 1 (a lookup never misses a present key).  An inserter passes a
- * group only when it saw it closed and without room.  A closed group
- * becomes open in two ways only.  (a) Freeing slots marks them EMPTY only
- * if the group already has an EMPTY slot, in the cmpxchg16b that checks
- * it: so it never opens a closed group.  (b) The owner's reopen.  An
- * inserter, after its claim and before publishing, reads again every
- * group it passed: if one is open, or is being reopened (ver's bit 0) and
- * has a FREE slot, it yields its claim and starts over.  The owner sets
- * bit 0 on a closed group q that has a FREE slot, then scans the groups
- * after q (in the sequences that pass q) up to the first open one for a
- * key that passed q, or any claim; it finds none, then opens q with a
- * cmpxchg16b that expects q exactly as it marked it (so no claim in q
- * since: while q has a FREE slot, no inserter passes it).  An inserter
- * that re-read q before the mark had claimed before it, so the owner's
- * scan, which follows the mark, sees that claim and gives up; one that
- * re-reads q between the mark and the opening sees the mark and a FREE
- * slot and starts over; one that re-reads q after the opening sees it
- * open and starts over.  The scan reaches the claim: every group between
- * q and it was passed by the inserter, so was closed, and stays closed
- * (owner operations are serialised by the owner lock, and a reopen of one
- * of them would have seen the same claim).  A lookup of a present K
- * therefore finds every group before q_K closed, and q_K holds K.
- *
- * Proof of 3 (concurrent inserters of one key never both publish).  An
- * inserter claims first and checks after.  Its claim records five bits of
- * the key's fingerprint in the tag, in the cmpxchg16b itself, so a claim
- * for the same key always matches (a claim for another key matches one
- * time in 32, which costs a wait, never correctness).  After claiming it
- * scans its sequence again, up to the first open group: it yields if it
- * finds the key READY, or a matching claim earlier in the sequence than
- * its own, and waits for a matching claim later than its own.  Of two
- * inserters A and B of one key, say A claims first.  B's second scan
- * follows B's claim, which follows A's: it sees A's claim, or what
- * followed it (A's bucket READY, or A gone, which frees the slot).  Both
- * scans cover both slots: each claimed slot is before the first open
- * group (invariant 1, by the same argument), and a group passed is closed.
- * If A is earlier in the sequence, B yields or finds A READY; if B is
- * earlier, B waits, and A's second scan sees B's claim and yields.  Waits
- * go only to later claims, and a later claimer never waits for an earlier
- * one, so waits end.
- *
- * Proof of 4, and why a stale copy can never commit.  A check reads the
- * group's ver, finds its key, copies the pair, and reads ver again: equal,
- * the pair is its bucket's (2).  Its cmpxchg16b then succeeds only if the
- * pair is unchanged.  After an eviction the pair cannot come back: the
- * count in the word never decreases in a slot (a new bucket starts where
- * the last stopped: base), and a pair with the same count is made only by
- * steps that leave tat at 0 (a claim), at FG_TAT_EVICTED or FG_TAT_EXT, or
- * later than the eviction (debits and refills use a fresh clock, and a
- * bucket is evicted only when its tat is strictly before the evictor's
- * clock and not 0; a window rule's only when its windows have passed, and
- * later states name later windows: shm/window.h).  So a stale copy's cmpxchg16b
- * fails, and the check, reading ver again, looks its key up anew.
- *
- * Abandoned claims.  A claimer writes a token in the slot's aux right after
- * claiming: bit 63 and the time of the claim.  A claim older than
- * FG_CLAIM_STALE_NS is abandoned (marked DEAD) by a waiter or the owner's
- * reap; one without a token (its claimer died before writing it) is given
- * one by whoever first sees it, and is abandoned when that ages.  The
- * claimer publishes only if its tag and token are still in the slot, in
- * the cmpxchg16b that expects the group as it read it: an abandoned claim
- * never becomes READY, even if its slot was reused meanwhile.  DEAD slots
- * are freed by the reap after a grace period long enough that a stopped
- * claimer is not still writing into them.
- *
- * Eviction.  A bucket that is full again decides exactly as an absent one
- * would.  Evicting one takes two steps: a cmpxchg16b moves its pair to
- * (FG_TAT_EVICTED, word), which any check that meets it treats as absent
- * and then finishes; the second frees the slot (and its EXT slots), and
- * moves the bucket's counts to its rule's record.  Owners evict buckets of
- * any rule whose consumption has been harvested; workers that find no room
- * evict buckets of host-scope rules only (client.c).
- *
- * Quotas.  An insert reserves its slots in its rule's quota before it
- * claims, and gives them back unless it publishes; the burier of a bucket
- * gives its slots back (quota.c).  A check of a present key never looks.
- *
- * Cost.  A check of a key in its home group reads one metadata line and
- * one slot line, inline in table.h; only the rest comes here.  A lookup
- * past the inline groups goes a block at a time: both groups' tags in
- * one compare (block_match(), group.h).
+ * Denials.  A slot's cold part (aux, tag) counts the denials of the key
+ * whose hash is in tag.  A denial that finds another key's tag there (the
+ * slot's previous key, or the key's own count left in the slot it moved
+ * from) takes over what the key's other slots hold under its tag, and
+ * claims the part with its own tag, in one cmpxchg16b.  A denial counted
+ * in the old slot by a check that found the key there just before it
+ * moved is lost: denials are for operators, and a move is rare.
  */
 #include "shm/table.h"
 
-#include <sched.h>
-#include <urcu/arch.h>
+#include <errno.h>
 
 #include "shm/clock.h"
-#include "shm/group.h"
 #include "shm/hash.h"
 #include "shm/quota.h"
-#include "shm/window.h"
 
-/* Where a probe sequence goes. */
-struct probe {
-	uint64_t home;  /* block */
-	unsigned first; /* group first visited in each block */
-	unsigned pref;  /* preferred slot in that group */
-	unsigned steps; /* groups in the sequence */
-};
+_Static_assert(FG_TABLE_HEAD == FG_CK_HEAD, "the core's serial line");
+_Static_assert(FG_TABLE_STRIPES == FG_CK_STRIPES, "the core's stripes");
+_Static_assert(FG_BUCKET_SLOTS == FG_CK_WAYS, "the core's buckets");
+_Static_assert(FG_TABLE_KEY_MAX <= FG_CK_KEY_MAX, "keys the core holds");
+_Static_assert(FG_W_COUNT_MASK == FG_CK_COUNT_MASK, "the core's count");
+_Static_assert(FG_W_STATE_SHIFT == FG_CK_STATE_SHIFT &&
+                   FG_W_DEST_SHIFT == FG_CK_DEST_SHIFT,
+               "the core's word");
+_Static_assert((int)FG_SLOT_FREE == (int)FG_CK_FREE &&
+                   (int)FG_SLOT_CLAIMED == (int)FG_CK_CLAIMED &&
+                   (int)FG_SLOT_READY == (int)FG_CK_READY &&
+                   (int)FG_SLOT_MOVING == (int)FG_CK_MOVING &&
+                   (int)FG_SLOT_COPY == (int)FG_CK_COPY &&
+                   (int)FG_SLOT_DEAD == (int)FG_CK_DEAD &&
+                   (int)FG_SLOT_EXT == (int)FG_CK_EXT,
+               "the core's states");
 
-/* The first slot of the group where @span slots from it are free, trying
- * @pref's neighbourhood first; -1 if there is none. */
-static int room(uint64_t tags, unsigned span, unsigned pref)
+size_t fg__table_region_size(uint64_t nb)
 {
-	unsigned i, k, start;
+	return fg__cuckoo_size(nb);
+}
 
-	if (span == 1) {
-		if (slot_free(tags, pref))
-			return (int)pref;
-		if (slot_free(tags, pref ^ 1u))
-			return (int)(pref ^ 1u);
-		for (i = 0; i < FG_GROUP_SLOTS; i++)
-			if (slot_free(tags, i))
-				return (int)i;
+int fg__table_init(struct fg_table *t, void *hdr, struct fg_rule_rec *rules,
+                   void *mem, struct fg_cold *cold, uint64_t *dirty,
+                   uint64_t nb, const uint64_t seed[2])
+{
+	memset(t, 0, sizeof *t);
+	if (fg__cuckoo_attach(&t->ck, mem, nb, seed,
+	                      FG_CLAIM_STALE_NS / 1000000u) != 0)
+		return -EINVAL;
+	t->hdr = hdr;
+	t->rules = rules;
+	t->slots = t->ck.s;
+	t->cold = cold;
+	t->dirty = dirty;
+	t->nbuckets = nb;
+	t->seed[0] = seed[0];
+	t->seed[1] = seed[1];
+	return 0;
+}
+
+/* The core's key for (@rule, @key): 0, or -1 for a key it cannot hold. */
+static int key_of(const struct fg_table *t, struct fg_ck_key *k, unsigned rule,
+                  const void *key, size_t len)
+{
+	if (len == 0 || len > FG_TABLE_KEY_MAX)
 		return -1;
-	}
-	/* a long key starts on an even slot: its first 32 bytes in a line */
-	for (k = 0; k <= FG_GROUP_SLOTS / 2; k++) {
-		start = k == 0 ? pref & ~1u : 2 * (k - 1);
-		if (start + span > FG_GROUP_SLOTS)
-			continue;
-		for (i = 0; i < span && slot_free(tags, start + i); i++)
-			;
-		if (i == span)
-			return (int)start;
-	}
-	return -1;
+	return fg__cuckoo_key(&t->ck, k, rule, key, len) == 0 ? 0 : -1;
 }
 
-static void probe_init(const struct fg_table *t, uint64_t h, struct probe *p)
+/* The live slot of @k as the core finds it (helping a move it meets),
+ * with @ref set from one reading of its word and bytes; NULL if absent. */
+static struct fg_slot *get_ref(struct fg_table *t, const struct fg_ck_key *k,
+                               const void *key, size_t len, struct fg_ref *ref)
 {
-	unsigned pref = fg__table_pref(h);
-	uint64_t blocks =
-	    t->nblocks < FG_PROBE_BLOCKS ? t->nblocks : FG_PROBE_BLOCKS;
-
-	p->home = fg__table_home(t, h);
-	p->first = pref / FG_GROUP_SLOTS;
-	p->pref = pref % FG_GROUP_SLOTS;
-	p->steps = (unsigned)(2 * blocks);
-}
-
-static void pos_at(const struct fg_table *t, const struct probe *p, unsigned k,
-                   struct pos *at)
-{
-	uint64_t blk = p->home + k / 2;
-
-	if (blk >= t->nblocks)
-		blk -= t->nblocks;
-	at->b = &t->blocks[blk];
-	at->half = p->first ^ (k & 1u);
-	at->g = &at->b->g[at->half];
-}
-
-int fg__table_key_equal(const struct fg_block *b, unsigned j, const void *key,
-                        size_t len)
-{
-	const uint8_t *k = key;
-	size_t off;
-
-	if (!fg__key16_equal(b->s[j].key, k, FG_SLOT_KEY_INLINE))
-		return 0;
-	for (off = FG_SLOT_KEY_INLINE; off < len; off += FG_SLOT_KEY_INLINE) {
-		size_t n = len - off < 16 ? len - off : 16;
-
-		j++;
-		if (j >= FG_BLOCK_SLOTS ||
-		    !fg__key16_equal(b->s[j].key, k + off, n))
-			return 0;
-	}
-	return 1;
-}
-
-/* The READY slot of (@rule, @key) in the group at @at read as @s: its
- * index in the group, or -1. */
-static int match_ready(const struct pos *at, const struct gs *s, unsigned rule,
-                       const void *key, size_t len, uint64_t h)
-{
-	uint64_t m =
-	    fg__tag_match(s->tags, FG_TAG(FG_SLOT_READY, fg__table_fp5(h)));
-	uint64_t ident = FG_W_MAKE(rule, len, 0);
-
-	while (m) {
-		unsigned i = (unsigned)__builtin_ctzll(m) >> 3;
-		unsigned j = at->half * FG_GROUP_SLOTS + i;
-
-		m &= m - 1;
-		if (__atomic_load_n(&at->g->fp[i], __ATOMIC_RELAXED) ==
-		        fg__table_fp16(h) &&
-		    FG_W_IDENT(fg__load(&at->b->s[j].word)) == ident &&
-		    fg__key_equal(at->b, j, key, len))
-			return (int)i;
-	}
-	return -1;
-}
-
-static void set_ref(const struct pos *at, unsigned i, uint64_t ver,
-                    struct fg_ref *ref)
-{
-	ref->b = at->b;
-	ref->g = at->g;
-	ref->j = at->half * FG_GROUP_SLOTS + i;
-	ref->s = &at->b->s[ref->j];
-	ref->ver = ver;
-}
-
-/*
- * Wait for the claim at slot @i of @at (tag @tag) to end: spin briefly (a
- * claim lasts nanoseconds), then yield the CPU so that a preempted claimer
- * can finish, and once the claim is FG_CLAIM_STALE_NS old mark it DEAD.
- */
-static void wait_claim(struct fg_table *t, const struct pos *at, unsigned i,
-                       unsigned tag)
-{
-	unsigned spins = 0;
-	struct gs s;
+	const uint64_t live = k->ident | FG_W_STATE_BITS(FG_SLOT_READY);
+	struct fg_slot *s;
+	struct fg_pair p;
 
 	for (;;) {
-		gload(at->g, &s);
-		if (tag_at(s.tags, i) != tag)
-			return;
-		if (++spins < 256) {
-			caa_cpu_relax();
-			continue;
-		}
-		spins = 0;
-		if (abandon(t, at, &s, i, fg__load(aux_of(at, i)), fg__now_ns(),
-		            FG_CLAIM_STALE_NS))
-			return;
-		(void)sched_yield();
-	}
-}
-
-/* Our claim of @span slots at slot @i of @at. */
-struct claim {
-	struct pos at;
-	unsigned i, span, k; /* slot in group, slots, rank in the sequence */
-	unsigned tag;        /* CLAIMED | fp5 */
-	uint64_t token;
-};
-
-static int claim_ours(const struct claim *c, const struct gs *s)
-{
-	return tag_at(s->tags, c->i) == c->tag &&
-	       fg__load(aux_of(&c->at, c->i)) == c->token;
-}
-
-/* Give the claim back; if it was taken for abandoned, leave it. */
-static void yield_claim(struct fg_table *t, const struct claim *c)
-{
-	struct gs s;
-
-	gload(c->at.g, &s);
-	while (claim_ours(c, &s)) {
-		__atomic_store_n(aux_of(&c->at, c->i), 0, __ATOMIC_SEQ_CST);
-		if (gcas(c->at.g, &s, freed(s.tags, c->i, c->span),
-		         s.ver + 2)) {
-			fg__table_touch(t, block_index(t, c->at.b));
-			return;
-		}
-		/* a neighbour changed: ours still, unless the token went */
-		__atomic_store_n(aux_of(&c->at, c->i), c->token,
-		                 __ATOMIC_SEQ_CST);
-	}
-}
-
-/* Write the bucket of a new claim: counts, fingerprint, key, EXT slots. */
-static void claim_fill(struct claim *c, unsigned rule, const void *key,
-                       size_t len, uint64_t h)
-{
-	struct fg_block *b = c->at.b;
-	unsigned j = c->at.half * FG_GROUP_SLOTS + c->i, k;
-	struct fg_slot *s = &b->s[j];
-	uint64_t count = fg__load(&s->word) & FG_W_COUNT_MASK;
-	const uint8_t *kb = key;
-
-	__atomic_store_n(&b->cold[j].aux, c->token, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&b->cold[j].base, count, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->at.g->fp[c->i], fg__table_fp16(h),
-	                 __ATOMIC_RELAXED);
-	__atomic_store_n(&s->tat, 0, __ATOMIC_RELAXED); /* a full bucket */
-	__atomic_store_n(&s->word, FG_W_MAKE(rule, len, count),
-	                 __ATOMIC_RELAXED);
-	memset(s->key, 0, sizeof s->key);
-	memcpy(s->key, kb, len < 16 ? len : 16);
-	for (k = 1; k < c->span; k++) {
-		struct fg_slot *x = &b->s[j + k];
-		size_t off = 16 * k, n = len - off < 16 ? len - off : 16;
-		uint64_t xc = fg__load(&x->word) & FG_W_COUNT_MASK;
-
-		__atomic_store_n(&b->cold[j + k].aux, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&x->tat, FG_TAT_EXT, __ATOMIC_RELAXED);
-		__atomic_store_n(&x->word, FG_W_MAKE(0, 0, xc),
-		                 __ATOMIC_RELAXED);
-		memset(x->key, 0, sizeof x->key);
-		memcpy(x->key, kb + off, n);
-	}
-}
-
-/* Take @span slots at the group of rank @k (read as @s) for a key: 1 with
- * @c set, 0 if the group changed under us. */
-static int claim_at(struct fg_table *t, const struct probe *p, unsigned k,
-                    struct gs *s, unsigned span, uint64_t h, struct claim *c)
-{
-	int i = room(s->tags, span, p->pref);
-	uint64_t tags;
-	unsigned n;
-
-	if (i < 0)
-		return 0;
-	pos_at(t, p, k, &c->at);
-	c->i = (unsigned)i;
-	c->span = span;
-	c->k = k;
-	c->tag = FG_TAG(FG_SLOT_CLAIMED, fg__table_fp5(h));
-	tags = with_tag(s->tags, c->i, c->tag);
-	for (n = 1; n < span; n++)
-		tags = with_tag(tags, c->i + n, TAG_EXT);
-	if (!gcas(c->at.g, s, tags, s->ver + 2))
-		return 0;
-	/* (no mark for the harvest: a claim is not a bucket; its publish,
-	 * yield or abandonment marks the block) */
-	c->token = TOKEN_BIT | fg__now_ns();
-	return 1;
-}
-
-/* Close the open group at @at (its EMPTY slots become FREE), so that a
- * long key that found no room before it may go on; 1 if done. */
-static int close_group(struct fg_table *t, const struct pos *at, struct gs *s)
-{
-	uint64_t tags = s->tags;
-	unsigned i;
-
-	for (i = 0; i < FG_GROUP_SLOTS; i++)
-		if (tag_at(tags, i) == FG_TAG(FG_SLOT_EMPTY, 0))
-			tags = with_tag(tags, i, TAG_FREE);
-	if (!gcas(at->g, s, tags, s->ver + 2))
-		return 0;
-	fg__table_touch(t, block_index(t, at->b));
-	return 1;
-}
-
-/* A claim that may be for our key at the group of rank @k, other than
- * @mine: its slot, or -1. */
-static int matching_claim(const struct gs *s, unsigned tag, unsigned k,
-                          const struct claim *mine)
-{
-	uint64_t m = fg__tag_match(s->tags, (uint8_t)tag);
-
-	while (m) {
-		unsigned i = (unsigned)__builtin_ctzll(m) >> 3;
-
-		m &= m - 1;
-		if (mine == NULL || k != mine->k || i != mine->i)
-			return (int)i;
-	}
-	return -1;
-}
-
-enum verdict { GO_ON, FOUND, RESTART };
-
-/*
- * The check after a claim (proof of 3 above): the sequence again, up to
- * the first open group at or after ours.  FOUND with @ref if the key is
- * READY elsewhere, RESTART if we must yield, GO_ON if we may publish.
- */
-static enum verdict recheck(struct fg_table *t, const struct probe *p,
-                            const struct claim *c, unsigned rule,
-                            const void *key, size_t len, uint64_t h,
-                            struct fg_ref *ref)
-{
-	struct pos at;
-	struct gs s;
-	unsigned k;
-	int i;
-
-	for (k = 0; k < p->steps; k++) {
-		pos_at(t, p, k, &at);
-		gload(at.g, &s);
-		if (k < c->k &&
-		    (is_open(s.tags) ||
-		     ((s.ver & FG_VER_REOPENING) && has_free(s.tags))))
-			return RESTART; /* a group we passed is (being) opened
-			                 */
-		i = match_ready(&at, &s, rule, key, len, h);
-		if (i >= 0) {
-			set_ref(&at, (unsigned)i, s.ver, ref);
-			return FOUND;
-		}
-		i = matching_claim(&s, c->tag, k, c);
-		if (i >= 0) {
-			if (k * FG_GROUP_SLOTS + (unsigned)i <
-			    c->k * FG_GROUP_SLOTS + c->i)
-				return RESTART; /* the earlier claim wins */
-			wait_claim(t, &at, (unsigned)i, c->tag);
-			k--; /* look at this group again */
-			continue;
-		}
-		if (k >= c->k && is_open(s.tags))
-			break;
-	}
-	return GO_ON;
-}
-
-/* Make our claim a bucket: 1 with @ref set; 0 if it was abandoned. */
-static int publish(struct fg_table *t, const struct claim *c,
-                   struct fg_ref *ref)
-{
-	uint64_t *aux = aux_of(&c->at, c->i);
-	unsigned ready = FG_TAG(FG_SLOT_READY, c->tag >> 3);
-	struct gs s;
-
-	gload(c->at.g, &s);
-	do {
-		if (!claim_ours(c, &s))
-			return 0;
-	} while (!gcas(c->at.g, &s, with_tag(s.tags, c->i, ready), s.ver + 2));
-	/* the token goes; denials counted meanwhile stay */
-	__atomic_fetch_sub(aux, c->token, __ATOMIC_SEQ_CST);
-	__atomic_fetch_add(&t->hdr->inserts, 1, __ATOMIC_SEQ_CST);
-	fg__table_touch(t, block_index(t, c->at.b));
-	set_ref(&c->at, c->i, s.ver + 2, ref);
-	return 1;
-}
-
-/*
- * Step 1 of an insert: look for the key along the sequence (waiting for
- * claims that may be for it), and choose where a claim could go.  FOUND
- * with @ref, or GO_ON with *@target (the rank of a group with room, read
- * as @ts), or RESTART when there is no room in the window.
- */
-static enum verdict scan(struct fg_table *t, const struct probe *p,
-                         unsigned rule, const void *key, size_t len, uint64_t h,
-                         struct fg_ref *ref, unsigned *target, struct gs *ts)
-{
-	const unsigned span = span_of(len);
-	const unsigned claimed = FG_TAG(FG_SLOT_CLAIMED, fg__table_fp5(h));
-	unsigned k, found = p->steps;
-	struct pos at;
-	struct gs s;
-	int i;
-
-	for (k = 0; k < p->steps; k++) {
-		pos_at(t, p, k, &at);
-		gload(at.g, &s);
-		i = match_ready(&at, &s, rule, key, len, h);
-		if (i >= 0) {
-			set_ref(&at, (unsigned)i, s.ver, ref);
-			return FOUND;
-		}
-		i = matching_claim(&s, claimed, k, NULL);
-		if (i >= 0) {
-			wait_claim(t, &at, (unsigned)i, claimed);
-			k--;
-			continue;
-		}
-		if (found == p->steps && room(s.tags, span, p->pref) >= 0) {
-			found = k;
-			*ts = s;
-		}
-		if (!is_open(s.tags))
-			continue;
-		if (found != p->steps)
-			break; /* the key is not behind an open group */
-		if (!close_group(t, &at, &s))
-			k--; /* changed: look again */
-	}
-	*target = found;
-	return found == p->steps ? RESTART : GO_ON;
-}
-
-/* Give back the slots reserved for a bucket that was not made; @s. */
-static struct fg_slot *unreserve(struct fg_table *t, unsigned rule, size_t len,
-                                 int reserved, struct fg_slot *s)
-{
-	if (reserved)
-		fg__quota_give(t->rules, rule, span_of(len));
-	return s;
-}
-
-struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
-                                    const void *key, size_t len, uint64_t h,
-                                    struct fg_ref *ref)
-{
-	struct probe p;
-	struct claim c;
-	unsigned target;
-	struct gs s;
-	int reserved = 0;
-
-	ref->over_quota = 0;
-	probe_init(t, h, &p);
-	for (;;) {
-		/* 1. Look for the key; choose a group with room. */
-		switch (scan(t, &p, rule, key, len, h, ref, &target, &s)) {
-		case FOUND:
-			return unreserve(t, rule, len, reserved, ref->s);
-		case RESTART: /* no room in the window */
-			return unreserve(t, rule, len, reserved, NULL);
-		default:
-			break;
-		}
-		/* 2. A new bucket: its rule's quota first (quota.c). */
-		if (!reserved && !(reserved = fg__quota_take(t->rules, rule,
-		                                             span_of(len)))) {
-			ref->over_quota = 1;
+		s = fg__cuckoo_get(&t->ck, k, &p);
+		if (s == NULL)
 			return NULL;
-		}
-		if (caa_unlikely(t->between != NULL))
-			t->between(t, t->between_arg);
-		/* 3. Claim there, recording the key's fingerprint. */
-		if (!claim_at(t, &p, target, &s, span_of(len), h, &c))
+		if ((fg__load(&s->word) & FG_W_LIVE_MASK) != live)
+			continue; /* moved or gone since: the core looks again
+			           */
+		memcpy(ref->kb, s->key, sizeof ref->kb);
+		if (!fg__key16_equal((const uint8_t *)ref->kb, key, len))
 			continue;
-		claim_fill(&c, rule, key, len, h);
-		/* 4. Check that nobody else holds or is inserting the key. */
-		switch (recheck(t, &p, &c, rule, key, len, h, ref)) {
-		case FOUND:
-			yield_claim(t, &c);
-			return unreserve(t, rule, len, reserved, ref->s);
-		case RESTART:
-			yield_claim(t, &c);
-			continue;
-		default:
-			break;
-		}
-		/* 5. Publish; fails only if our claim was taken for
-		 * abandoned.  The reservation stays with the bucket. */
-		if (publish(t, &c, ref))
-			return ref->s;
+		ref->s = s;
+		ref->j = (uint64_t)(s - t->slots);
+		ref->live = live;
+		ref->h = k->h;
+		return s;
 	}
 }
 
-/* The slots of the groups of ranks @k and @k + 1 (one block, @first the
- * group of even ranks) that are not before rank @from. */
-static uint32_t ranks_from(unsigned k, unsigned first, unsigned from)
-{
-	uint32_t m = 0xffffu;
-
-	if (k < from)
-		m &= ~(0xffu << (FG_GROUP_SLOTS * first));
-	if (k + 1 < from)
-		m &= ~(0xffu << (FG_GROUP_SLOTS * (first ^ 1u)));
-	return m;
-}
-
-/*
- * A block at a time: both groups' versions, then both groups' tags
- * compared at once.  A block with an open group ends the sequence; looking
- * at its other group as well (past the end, when the first is open) can
- * find only the key's one bucket (invariant 3), never another.
- */
 struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
                                       const void *key, size_t len, uint64_t h,
                                       unsigned from, struct fg_ref *ref)
 {
-	const uint8_t tag = FG_TAG(FG_SLOT_READY, fg__table_fp5(h));
-	const uint64_t ident = FG_W_MAKE(rule, len, 0);
-	uint64_t ver[2];
-	uint32_t m, open;
-	struct probe p;
-	struct pos at;
-	unsigned k, j;
+	struct fg_ck_key k;
 
-	probe_init(t, h, &p);
-	for (k = 0; k < p.steps; k += 2) {
-		pos_at(t, &p, k, &at);
-		ver[0] = fg__load(&at.b->g[0].ver);
-		ver[1] = fg__load(&at.b->g[1].ver);
-		m = block_match(at.b, tag, &open) &
-		    ranks_from(k, p.first, from);
-		for (; m; m &= m - 1) {
-			j = (unsigned)__builtin_ctz(m);
-			at.half = j / FG_GROUP_SLOTS;
-			at.g = &at.b->g[at.half];
-			if (__atomic_load_n(&at.g->fp[j % FG_GROUP_SLOTS],
-			                    __ATOMIC_RELAXED) ==
-			        fg__table_fp16(h) &&
-			    FG_W_IDENT(fg__load(&at.b->s[j].word)) == ident &&
-			    fg__key_equal(at.b, j, key, len)) {
-				set_ref(&at, j % FG_GROUP_SLOTS, ver[at.half],
-				        ref);
-				return ref->s;
-			}
-		}
-		if (open)
-			return NULL;
-	}
-	return NULL;
+	(void)h;    /* the core hashes the key itself */
+	(void)from; /* one look at four slots: nothing to skip */
+	if (key_of(t, &k, rule, key, len) != 0)
+		return NULL;
+	return get_ref(t, &k, key, len, ref);
 }
 
 struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
@@ -638,118 +150,118 @@ struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
 	return fg__table_lookup_from(t, rule, key, len, h, 0, ref);
 }
 
+/* Give back the slot reserved for a bucket that was not made; @s. */
+static struct fg_slot *unreserve(struct fg_table *t, unsigned rule,
+                                 int reserved, struct fg_slot *s)
+{
+	if (reserved)
+		fg__quota_give(t->rules, rule, 1);
+	return s;
+}
+
+struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
+                                    const void *key, size_t len, uint64_t h,
+                                    struct fg_ref *ref)
+{
+	struct fg_ck_key k;
+	struct fg_slot *s;
+	int reserved = 0, rc;
+
+	(void)h;
+	ref->over_quota = 0;
+	if (key_of(t, &k, rule, key, len) != 0)
+		return NULL;
+	for (;;) {
+		/* 1. The key may be there (or have come meanwhile). */
+		s = get_ref(t, &k, key, len, ref);
+		if (s != NULL)
+			return unreserve(t, rule, reserved, s);
+		/* 2. A new bucket: its rule's quota first (quota.c). */
+		if (!reserved &&
+		    !(reserved = fg__quota_take(t->rules, rule, 1))) {
+			ref->over_quota = 1;
+			return NULL;
+		}
+		if (caa_unlikely(t->between != NULL))
+			t->between(t, t->between_arg);
+		/* 3. The core claims, checks for rivals and publishes. */
+		rc = fg__cuckoo_insert(&t->ck, &k);
+		if (rc < 0) /* no path of moves made room */
+			return unreserve(t, rule, reserved, NULL);
+		if (rc == 0)
+			continue; /* someone else's insert won: take theirs */
+		/* 4. Ours: the reservation stays with the bucket (its
+		 * remover gives it back, even if that is already done). */
+		reserved = 0;
+		__atomic_fetch_add(&t->hdr->inserts, 1, __ATOMIC_SEQ_CST);
+		s = get_ref(t, &k, key, len, ref);
+		if (s != NULL) {
+			fg__table_touch(t, fg__ref_block(t, ref));
+			return s;
+		}
+	}
+}
+
 void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref)
 {
-	struct pos at;
+	struct fg_slot *s = &t->slots[i];
+	uint64_t w = fg__load(&s->word);
+	size_t len = FG_W_KEYLEN(w);
 
-	at.b = &t->blocks[i / FG_BLOCK_SLOTS];
-	at.half = (unsigned)(i % FG_BLOCK_SLOTS) / FG_GROUP_SLOTS;
-	at.g = &at.b->g[at.half];
-	set_ref(&at, (unsigned)(i % FG_GROUP_SLOTS), fg__load(&at.g->ver), ref);
+	ref->s = s;
+	ref->j = i;
+	ref->live = FG_W_IDENT(w) | FG_W_STATE_BITS(FG_SLOT_READY);
+	memcpy(ref->kb, s->key, sizeof ref->kb);
+	ref->over_quota = 0;
+	ref->h = len > 0 && len <= FG_TABLE_KEY_MAX
+	             ? fg__hash64(t->seed, FG_W_RULE(w), ref->kb, len)
+	             : 0;
 }
 
-/* ------------------------------------------------------------ eviction */
+/* ------------------------------------------------------------ denials */
 
-int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
-                    const struct fg_pair *p, uint64_t now)
+/* What the key tagged @tag left in the cold parts of its other slots
+ * (@ref's key moved here from one of them): taken, and the parts freed. */
+static uint64_t take_over(struct fg_table *t, const struct fg_ref *ref,
+                          uint64_t tag)
 {
-	struct fg_pair cur = *p;
+	uint64_t x, y, i[3], got = 0;
+	unsigned n;
 
-	/* Strictly before now, and moved at least once (invariant 4); a
-	 * window rule's: its windows passed (shm/window.h). */
-	if (!fg__bucket_refilled(t->rules, p->tat, p->word, now))
-		return 0;
-	if (!fg__dwcas(&ref->s->tat, &cur.tat, &cur.word, FG_TAT_EVICTED,
-	               p->word))
-		return 0; /* in use since it was read: keep it */
-	fg__table_bury(t, ref);
-	return 1;
-}
+	fg__table_buckets(t, ref->h, &x, &y);
+	i[0] = ref->j ^ 1u; /* the same bucket's other slot */
+	i[1] = (ref->j / 2 == x ? y : x) * FG_BUCKET_SLOTS;
+	i[2] = i[1] + 1;
+	for (n = 0; n < 3; n++) {
+		struct fg_cold *c = &t->cold[i[n]];
+		uint64_t lo = fg__load(&c->aux), hi = fg__load(&c->tag);
 
-void fg__table_bury(struct fg_table *t, const struct fg_ref *ref)
-{
-	unsigned i = ref->j % FG_GROUP_SLOTS;
-	const struct fg_cold *cold = &ref->b->cold[ref->j];
-	uint64_t word, base, aux;
-	struct gs s;
-
-	gload(ref->g, &s);
-	for (;;) {
-		if (FG_TAG_STATE(tag_at(s.tags, i)) != FG_SLOT_READY ||
-		    fg__load(&ref->s->tat) != FG_TAT_EVICTED)
-			return; /* buried by someone else */
-		/* The mark stops every check and debit: the counts are final;
-		 * read them before the slot can be reused. */
-		word = fg__load(&ref->s->word);
-		base = fg__load(&cold->base);
-		aux = fg__load(&cold->aux);
-		if (gcas(ref->g, &s, freed(s.tags, i, owned_span(s.tags, i)),
-		         s.ver + 2))
-			break;
+		while (hi == tag && !fg__dwcas(&c->aux, &lo, &hi, 0, 0))
+			;
+		if (hi == tag)
+			got += FG_AUX_DENIALS(lo);
 	}
-	__atomic_fetch_add(&t->hdr->evicted, 1, __ATOMIC_SEQ_CST);
-	fg__table_touch(t, block_index(t, ref->b));
-	fg__quota_give(t->rules, FG_W_RULE(word), span_of(FG_W_KEYLEN(word)));
-	if (t->rules != NULL && FG_W_RULE(word) < FG_MAX_RULES) {
-		struct fg_rule_rec *r = &t->rules[FG_W_RULE(word)];
-
-		__atomic_fetch_add(&r->evicted_consumed,
-		                   (word - base) & FG_W_COUNT_MASK,
-		                   __ATOMIC_SEQ_CST);
-		__atomic_fetch_add(&r->evicted_denied, FG_AUX_DENIALS(aux),
-		                   __ATOMIC_SEQ_CST);
-	}
+	return got;
 }
 
-/* The READY buckets of the group at @at: evict the first full one @evictable
- * accepts (or finish a stopped eviction); 1 if a slot was freed. */
-static int evict_one(struct fg_table *t, const struct pos *at, uint64_t now,
-                     int (*evictable)(void *arg, unsigned rule), void *arg)
+void fg__table_deny(struct fg_table *t, const struct fg_ref *ref)
 {
-	uint64_t m;
-	struct gs s;
+	struct fg_cold *c = &t->cold[ref->j];
+	const uint64_t tag = ref->h | 1u;
+	uint64_t lo = fg__load(&c->aux), hi = fg__load(&c->tag), add = 1, n;
+	int took = 0;
 
-	gload(at->g, &s);
-	for (m = FG__HIGH; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m) >> 3;
-		struct fg_ref ref;
-		struct fg_pair p;
-
-		if (FG_TAG_STATE(tag_at(s.tags, i)) != FG_SLOT_READY)
-			continue;
-		set_ref(at, i, s.ver, &ref);
-		fg__pair_load(ref.s, &p);
-		if (!fg__ref_valid(&ref)) {
-			gload(at->g, &s); /* changed: go on with it as it is */
-			continue;
+	do {
+		if (hi != tag && !took) {
+			add += take_over(t, ref, tag);
+			took = 1;
 		}
-		if (p.tat == FG_TAT_EVICTED) { /* an evictor stopped */
-			fg__table_bury(t, &ref);
-			return 1;
-		}
-		if (!fg__bucket_refilled(t->rules, p.tat, p.word, now) ||
-		    !evictable(arg, FG_W_RULE(p.word)))
-			continue;
-		if (fg__table_evict(t, &ref, &p, now))
-			return 1;
-	}
-	return 0;
-}
-
-int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
-                        int (*evictable)(void *arg, unsigned rule), void *arg)
-{
-	struct probe p;
-	struct pos at;
-	unsigned k;
-
-	probe_init(t, h, &p);
-	for (k = 0; k < p.steps; k++) {
-		pos_at(t, &p, k, &at);
-		if (evict_one(t, &at, now, evictable, arg))
-			return 1;
-	}
-	return 0;
+		/* ours: count; another key's: ours now, with what we took */
+		n = hi == tag ? (lo & ~FG_AUX_CLEAN) + add : add;
+	} while (!fg__dwcas(&c->aux, &lo, &hi, n, tag));
+	/* the first denial since the harvest (or a new count): mark */
+	if ((lo & FG_AUX_CLEAN) || hi != tag)
+		fg__table_touch(t, fg__ref_block(t, ref));
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -757,20 +269,32 @@ int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
 int64_t fg__table_plant_claim(struct fg_table *t, unsigned rule,
                               const void *key, size_t len, uint64_t h)
 {
+	const uint64_t claimed =
+	    FG_W_MAKE(rule, len, 0) | FG_W_STATE_BITS(FG_SLOT_CLAIMED);
+	struct fg_ck_key k;
 	struct fg_ref ref;
-	struct probe p;
-	struct claim c;
-	struct gs s;
-	unsigned target;
+	uint64_t b[2], i, n;
+	unsigned w;
 
-	if (fg__table_lookup(t, rule, key, len, h, &ref) != NULL)
+	if (key_of(t, &k, rule, key, len) != 0 ||
+	    fg__table_lookup(t, rule, key, len, h, &ref) != NULL)
 		return -1;
-	probe_init(t, h, &p);
-	do {
-		if (scan(t, &p, rule, key, len, h, &ref, &target, &s) != GO_ON)
-			return -1;
-	} while (!claim_at(t, &p, target, &s, span_of(len), h, &c));
-	claim_fill(&c, rule, key, len, h);
-	return (int64_t)(block_index(t, c.at.b) * FG_BLOCK_SLOTS +
-	                 c.at.half * FG_GROUP_SLOTS + c.i);
+	b[0] = k.x;
+	b[1] = k.y;
+	for (w = 0; w < 2 * FG_BUCKET_SLOTS; w++) {
+		uint64_t lo = 0, hi = 0, tok;
+
+		i = b[w / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
+		    w % FG_BUCKET_SLOTS;
+		/* a token as the core makes them: its bit, ms:31, serial */
+		n = __atomic_fetch_add(t->ck.serial, 1, __ATOMIC_RELAXED);
+		tok = FG_CK_TOKEN |
+		      ((fg__cuckoo_now_ms() & 0x7fffffffu) << 32) |
+		      (n & 0xffffffffu);
+		if (!fg__dwcas(&t->slots[i].tat, &lo, &hi, tok, claimed))
+			continue;
+		memcpy(t->slots[i].key, k.b, sizeof k.b);
+		return (int64_t)i;
+	}
+	return -1;
 }

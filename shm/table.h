@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * table.h - the table of buckets in blocks of 16 slots (see table.c).
+ * table.h - the segment's table of buckets: layout C (see table.c).
+ *
+ * The check's own path is inline here: a key's two buckets are known from
+ * its hash, both lines are fetched at once, and the key is compared in
+ * place in the four slots.  Everything else (a key in the middle of a
+ * move, an insert, an eviction) is table.c's, over the concurrent core
+ * of shm/cuckoo.c.
  */
 #ifndef FG_SHM_TABLE_H
 #define FG_SHM_TABLE_H
@@ -10,6 +16,7 @@
 #include <string.h>
 #include <urcu/arch.h>
 
+#include "shm/cuckoo.h"
 #include "shm/hash.h"
 #include "shm/layout.h"
 #include "shm/pair.h"
@@ -23,67 +30,58 @@
 struct fg_table {
 	struct fg_seg_hdr *hdr;
 	struct fg_rule_rec *rules; /* NULL in tests of the table alone */
-	struct fg_block *blocks;
-	uint64_t *dirty; /* a bit a block; NULL: not tracked */
-	uint64_t nblocks;
+	struct fg_cuckoo ck;       /* the core's view (shm/cuckoo.h) */
+	struct fg_slot *slots;     /* ck.s: bucket b is slots[2b], [2b + 1] */
+	struct fg_cold *cold;      /* slot i's cold part is cold[i] */
+	uint64_t *dirty;           /* a bit a FG_DIRTY_BUCKETS; NULL: none */
+	uint64_t nbuckets;
 	uint64_t seed[2];
-	/* For tests: run between an insert's scan and its claim, where
-	 * another process may act (NULL: nothing). */
+	/* For tests: run before an insert claims, where another process
+	 * may act (NULL: nothing). */
 	void (*between)(struct fg_table *t, void *arg);
 	void *between_arg;
 };
 
-/* Where a bucket was found, and the version of its group then: a copy of
- * the bucket is the bucket's while the version has not moved (table.c). */
+/*
+ * Where a bucket was found.  A copy of its pair taken after the find is
+ * the bucket's if fg__ref_valid() then finds the slot still READY with
+ * the same rule, length and key bytes (table.c says what that leaves).
+ */
 struct fg_ref {
-	struct fg_block *b;
-	struct fg_group *g;
 	struct fg_slot *s;
-	uint64_t ver;
-	unsigned j;          /* slot in the block, 0..15 */
+	uint64_t j;          /* slot index: bucket j / 2, way j % 2 */
+	uint64_t live;       /* FG_W_LIVE(rule, keylen) */
+	uint64_t kb[2];      /* the key's bytes as the slot holds them */
+	uint64_t h;          /* the key's hash */
 	unsigned over_quota; /* fg__table_find_slow() found no room because
 	                      * the rule is at its quota (shm/quota.c) */
 };
 
-/* Groups a check looks through inline: its home block's two, the next
- * block's two; the rest of the window is fg__table_lookup_from()'s. */
-#define FG_INLINE_GROUPS 8u
+/* What a check's inline path has looked at: both buckets (the argument
+ * fg__table_lookup_from() takes). */
+#define FG_INLINE_GROUPS 1u
 
-#define FG__ONES UINT64_C(0x0101010101010101)
-#define FG__HIGH UINT64_C(0x8080808080808080)
-#define FG__LOW7 UINT64_C(0x7f7f7f7f7f7f7f7f)
+/*
+ * Initialise @t over a segment's table: @mem the table's region
+ * (serial line, stripes, buckets), @cold and @dirty the other regions'
+ * starts (@dirty may be NULL), @nb buckets.  0, or -EINVAL.
+ */
+int fg__table_init(struct fg_table *t, void *hdr, struct fg_rule_rec *rules,
+                   void *mem, struct fg_cold *cold, uint64_t *dirty,
+                   uint64_t nb, const uint64_t seed[2]);
 
-/* The high bit of each byte of @x that is zero, and only of those. */
-static inline uint64_t fg__zero_bytes(uint64_t x)
+/* Bytes of the table's region for @nb buckets. */
+size_t fg__table_region_size(uint64_t nb);
+
+/* The two buckets of the key of hash @h (as shm/cuckoo.c places it:
+ * tests/test_table.c checks that they agree). */
+static inline void fg__table_buckets(const struct fg_table *t, uint64_t h,
+                                     uint64_t *x, uint64_t *y)
 {
-	return ~(((x & FG__LOW7) + FG__LOW7) | x | FG__LOW7);
-}
-
-/* Bytes of @tags equal to @tag, as high bits. */
-static inline uint64_t fg__tag_match(uint64_t tags, uint8_t tag)
-{
-	return fg__zero_bytes(tags ^ (FG__ONES * tag));
-}
-
-static inline uint64_t fg__table_home(const struct fg_table *t, uint64_t h)
-{
-	return (uint64_t)(((unsigned __int128)h * t->nblocks) >> 64);
-}
-
-/* The slot a key prefers in its home block (bits the home does not use). */
-static inline unsigned fg__table_pref(uint64_t h)
-{
-	return (unsigned)(h >> 24) & 15u;
-}
-
-static inline uint8_t fg__table_fp5(uint64_t h)
-{
-	return (uint8_t)((h >> 16) & 31u);
-}
-
-static inline uint16_t fg__table_fp16(uint64_t h)
-{
-	return (uint16_t)h;
+	*x = (uint64_t)(((fg_u128)h * t->nbuckets) >> 64);
+	*y = (uint64_t)(((fg_u128)((h << 32) | (h >> 32)) * t->nbuckets) >> 64);
+	if (*y == *x)
+		*y = *x + 1 == t->nbuckets ? 0 : *x + 1;
 }
 
 /* Whether the first @len (1..16) bytes at @a and @b are equal. */
@@ -100,27 +98,27 @@ fg__key16_equal(const uint8_t *a, const uint8_t *b, size_t len)
 	       a[len - 1] == b[len - 1];
 }
 
-/* The key bytes of the bucket at slot @j of @b equal @key (@len bytes;
- * the word has told that the lengths are equal). */
-int fg__table_key_equal(const struct fg_block *b, unsigned j, const void *key,
-                        size_t len);
-
+/* Slot @s holds a live bucket of word @live's rule and length for @key:
+ * the word first, then the bytes (written before the word went READY),
+ * read once into @kb, which fg__ref_valid() compares with them again. */
 static inline __attribute__((always_inline)) int
-fg__key_equal(const struct fg_block *b, unsigned j, const void *key, size_t len)
+fg__slot_holds(const struct fg_slot *s, uint64_t live, const void *key,
+               size_t len, uint64_t kb[2])
 {
-	if (len <= FG_SLOT_KEY_INLINE)
-		return fg__key16_equal(b->s[j].key, (const uint8_t *)key, len);
-	return fg__table_key_equal(b, j, key, len);
+	if ((fg__load(&s->word) & FG_W_LIVE_MASK) != live)
+		return 0;
+	memcpy(kb, s->key, 2 * sizeof *kb);
+	return fg__key16_equal((const uint8_t *)kb, (const uint8_t *)key, len);
 }
 
-/* The bucket of (@rule, @key) if it is in the table; never inserts. */
+/* The bucket of (@rule, @key) if it is in the table; never inserts.  A
+ * key being moved is waited for (helped): a miss is a miss. */
 struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
                                  const void *key, size_t len, uint64_t h,
                                  struct fg_ref *ref);
 
-/* The same, looking for the key only from the @from-th group of its
- * sequence on (the caller has seen the ones before: their ends still
- * count). */
+/* The same, after the caller's inline look (@from: FG_INLINE_GROUPS if
+ * it saw both buckets, 0 if not). */
 struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
                                       const void *key, size_t len, uint64_t h,
                                       unsigned from, struct fg_ref *ref);
@@ -130,96 +128,73 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     struct fg_ref *ref);
 
 /*
- * Find the bucket of (@rule, @key), whose hash is @h, in the first
- * FG_INLINE_GROUPS groups of its sequence: the slot, with @ref set, or
- * NULL when they do not hold it.
- * Reads the group's version, then its tags, then the candidate's word and
- * key: a caller validates with fg__ref_valid() after copying the pair.
+ * Find the bucket of (@rule, @key), whose hash is @h, where it is when no
+ * move is under way: the slot, with @ref set, or NULL.  Both lines are
+ * fetched before either is read, so their misses overlap; then a branch a
+ * slot, bucket X's then Y's (a predicted branch lets the pair's load leave
+ * at once: BENCHMARKS.md).  A caller validates with fg__ref_valid() after
+ * copying the pair.
  */
 static inline __attribute__((always_inline)) struct fg_slot *
 fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
                     size_t len, uint64_t h, struct fg_ref *ref)
 {
-	struct fg_block *b = &t->blocks[fg__table_home(t, h)];
-	const unsigned pref = fg__table_pref(h);
-	unsigned half = pref >> 3, i = pref % FG_GROUP_SLOTS, k;
-	struct fg_group *g = &b->g[half];
-	const uint64_t ident = FG_W_MAKE(rule, len, 0);
-	const uint8_t tag = FG_TAG(FG_SLOT_READY, fg__table_fp5(h));
-	struct fg_slot *s = &b->s[pref];
-	uint64_t ver, tags, m;
+	const uint64_t live = FG_W_LIVE(rule, len);
+	struct fg_slot *x, *y, *s;
+	uint64_t bx, by;
 
-	/* The key is most likely in its preferred slot: every address of
-	 * that guess is known from the hash, so its loads (and the slot's
-	 * line, fetched to be written) go out together with the metadata;
-	 * the key's own bytes, rule and length decide. */
-	__builtin_prefetch(s, 1, 3);
-	ver = fg__load(&g->ver);
-	tags = fg__load(&g->tags);
-	if (caa_likely(((tags >> (8 * i)) & 0xffu) == tag &&
-	               FG_W_IDENT(fg__load(&s->word)) == ident &&
-	               fg__key_equal(b, pref, key, len)))
-		goto found;
-	/* Elsewhere in the group, then in the other group of the block (the
-	 * same line of metadata), then the next block's (FG_INLINE_GROUPS in
-	 * all: 99% of keys at capacity): the fingerprints first, so that
-	 * other keys' slot lines are not read. */
-	for (k = 0;;) {
-		for (m = fg__tag_match(tags, tag); m; m &= m - 1) {
-			i = (unsigned)__builtin_ctzll(m) >> 3;
-			s = &b->s[half * FG_GROUP_SLOTS + i];
-			if (__atomic_load_n(&g->fp[i], __ATOMIC_RELAXED) ==
-			        fg__table_fp16(h) &&
-			    FG_W_IDENT(fg__load(&s->word)) == ident &&
-			    fg__key_equal(b, half * FG_GROUP_SLOTS + i, key,
-			                  len))
-				goto found;
-		}
-		if (++k == FG_INLINE_GROUPS || fg__tag_match(tags, 0))
-			return NULL; /* seen enough, or an open group ends it */
-		half ^= 1;
-		if (half == pref >> 3) { /* the next block */
-			b = b + 1 == t->blocks + t->nblocks ? t->blocks : b + 1;
-			if (t->nblocks < 2)
-				return NULL;
-		}
-		g = &b->g[half];
-		ver = fg__load(&g->ver);
-		tags = fg__load(&g->tags);
-	}
-found:
-	ref->b = b;
-	ref->g = g;
+	if (caa_unlikely(len == 0 || len > FG_TABLE_KEY_MAX))
+		return NULL;
+	fg__table_buckets(t, h, &bx, &by);
+	x = &t->slots[bx * FG_BUCKET_SLOTS];
+	y = &t->slots[by * FG_BUCKET_SLOTS];
+	__builtin_prefetch(x, 1, 3);
+	__builtin_prefetch(y, 1, 3);
+	if (fg__slot_holds(&x[0], live, key, len, ref->kb))
+		s = &x[0];
+	else if (fg__slot_holds(&x[1], live, key, len, ref->kb))
+		s = &x[1];
+	else if (fg__slot_holds(&y[0], live, key, len, ref->kb))
+		s = &y[0];
+	else if (fg__slot_holds(&y[1], live, key, len, ref->kb))
+		s = &y[1];
+	else
+		return NULL;
 	ref->s = s;
-	ref->ver = ver;
-	ref->j = half * FG_GROUP_SLOTS + i;
+	ref->j = (uint64_t)(s - t->slots);
+	ref->live = live;
+	ref->h = h;
 	return s;
 }
 
-/* Start fetching what fg__table_find_home() reads first for @h: a caller
- * with several keys to find lets their misses overlap. */
+/* Start fetching both lines of @h's buckets: a caller with several keys
+ * to find lets their misses overlap, and a check issues them before it
+ * reads the clock, whose wait they then share. */
 static inline void fg__table_prefetch(const struct fg_table *t, uint64_t h)
 {
-	const struct fg_block *b = &t->blocks[fg__table_home(t, h)];
-	const unsigned pref = fg__table_pref(h);
+	uint64_t x, y;
 
-	__builtin_prefetch(&b->g[pref >> 3], 0, 3);
-	__builtin_prefetch(&b->s[pref], 1, 3);
+	fg__table_buckets(t, h, &x, &y);
+	__builtin_prefetch(&t->slots[x * FG_BUCKET_SLOTS], 1, 3);
+	__builtin_prefetch(&t->slots[y * FG_BUCKET_SLOTS], 1, 3);
 }
 
-/* The group has not changed state since @ref was taken: what was read
- * of its bucket since then is the bucket's. */
+/* The slot still holds the bucket @ref found: what was read of it since
+ * then is the bucket's (a pair copied meanwhile may still be frozen by a
+ * move, which fg__pair_advance() refuses to commit). */
 static inline int fg__ref_valid(const struct fg_ref *ref)
 {
 	cmm_smp_rmb(); /* the copies first */
-	return fg__load(&ref->g->ver) == ref->ver;
+	return (fg__load(&ref->s->word) & FG_W_LIVE_MASK) == ref->live &&
+	       ((fg__rd64(ref->s->key) ^ ref->kb[0]) |
+	        (fg__rd64(ref->s->key + 8) ^ ref->kb[1])) == 0;
 }
 
 /*
  * Find the bucket of (@rule, @key), inserting it if it is absent: the
- * slot with @ref set, or NULL when the probe window has no room, or when
- * the rule's buckets hold its quota of slots (ref->over_quota set).  The
- * common case, a live key in its home group, stays inline.
+ * slot with @ref set, or NULL when no room could be made, or when the
+ * rule's buckets hold its quota of slots (ref->over_quota set).  The
+ * common case, a live key not being moved, stays inline.
  */
 static inline __attribute__((always_inline)) struct fg_slot *
 fg__table_find_ref(struct fg_table *t, unsigned rule, const void *key,
@@ -227,52 +202,47 @@ fg__table_find_ref(struct fg_table *t, unsigned rule, const void *key,
 {
 	struct fg_slot *s = fg__table_find_home(t, rule, key, len, h, ref);
 
-	if (s == NULL) /* elsewhere in the window, or absent */
+	if (s == NULL) /* being moved, or absent */
 		s = fg__table_lookup(t, rule, key, len, h, ref);
 	return s ? s : fg__table_find_slow(t, rule, key, len, h, ref);
 }
 
-/* Mark block @blk as changed for the owner's harvest (shm/scan.c). */
-static inline void fg__table_touch(struct fg_table *t, uint64_t blk)
+/* Mark bucket @b's page as changed for the owner's harvest (shm/scan.c). */
+static inline void fg__table_touch(struct fg_table *t, uint64_t b)
 {
-	uint64_t *w, bit;
+	uint64_t *w, bit, page = b / FG_DIRTY_BUCKETS;
 
 	if (t->dirty == NULL)
 		return;
-	w = &t->dirty[blk >> 6];
-	bit = UINT64_C(1) << (blk & 63);
+	w = &t->dirty[page >> 6];
+	bit = UINT64_C(1) << (page & 63);
 	if (!(fg__load(w) & bit))
 		__atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST);
 }
 
+/* The bucket of @ref (what fg__table_touch() takes). */
 static inline uint64_t fg__ref_block(const struct fg_table *t,
                                      const struct fg_ref *ref)
 {
-	return (uint64_t)(ref->b - t->blocks);
+	(void)t;
+	return ref->j / FG_BUCKET_SLOTS;
 }
 
-/* Count a denial in the bucket of @ref (aux; the harvest's clean bit). */
-static inline void fg__table_deny(struct fg_table *t, const struct fg_ref *ref)
-{
-	uint64_t *aux = &ref->b->cold[ref->j].aux;
-
-	if (__atomic_fetch_add(aux, 1, __ATOMIC_SEQ_CST) & FG_AUX_CLEAN) {
-		__atomic_fetch_and(aux, ~FG_AUX_CLEAN, __ATOMIC_SEQ_CST);
-		fg__table_touch(t, fg__ref_block(t, ref));
-	}
-}
+/* Count a denial in the bucket of @ref (its cold part; the harvest's
+ * clean bit).  Denials are for operators: one counted while its key
+ * moves may be lost (table.c). */
+void fg__table_deny(struct fg_table *t, const struct fg_ref *ref);
 
 /*
- * Maintenance for the owner: claims seen unchanged for @min_age_ns (at
- * least FG_CLAIM_STALE_NS) are marked DEAD, DEAD slots older than
- * @min_age_ns become reusable, and groups whose tombstones no key is
- * behind become open again.  Returns how many slots were freed.  O(slots);
- * the caller holds the owner lock (fg__seg_lock).
+ * Maintenance for the owner: claims, moves and stripes left by processes
+ * that died are undone or finished once FG_CLAIM_STALE_NS (or @min_age_ns,
+ * if longer) old, DEAD slots that old become FREE.  Returns how many slots
+ * were freed.  O(slots); the caller holds the owner lock (fg__seg_lock).
  */
 uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns);
 
-/* Only the last part of the reap: reopen the groups of tombstones that no
- * key is behind, as the owner does after evicting.  Returns how many. */
+/* Layouts 3-8 reopened groups of tombstones here; layout C has none:
+ * returns 0.  Kept so that the owner's callers need not know. */
 uint64_t fg__table_reopen(struct fg_table *t);
 
 /*
@@ -282,7 +252,8 @@ uint64_t fg__table_reopen(struct fg_table *t);
  * is still owed to anyone (the owner's harvest).  fg__table_bury()
  * finishes an eviction a stopped evictor left with its mark set.
  * fg__table_make_room() evicts one full bucket, of a rule @evictable
- * accepts, from the probe window of hash @h; 1 if it freed a slot.
+ * accepts, from hash @h's buckets or those their keys could move to; 1
+ * if it freed a slot.
  */
 int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
                     const struct fg_pair *p, uint64_t now);
@@ -290,14 +261,14 @@ void fg__table_bury(struct fg_table *t, const struct fg_ref *ref);
 int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
                         int (*evictable)(void *arg, unsigned rule), void *arg);
 
-/* Slot @i (0 .. nblocks * 16 - 1) as a reference, its version read now. */
+/* Slot @i (0 .. 2 * nbuckets - 1) as a reference to what it holds now. */
 void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref);
 
 /*
  * For tests that stand in for a process killed at a given instruction.
  * fg__table_plant_claim() claims a slot for (@rule, @key) and stops, as
  * an inserter killed between claiming and publishing leaves it; it returns
- * the slot's index, or -1 if the key is present or the window is full.
+ * the slot's index, or -1 if the key is present or its buckets are full.
  */
 int64_t fg__table_plant_claim(struct fg_table *t, unsigned rule,
                               const void *key, size_t len, uint64_t h);

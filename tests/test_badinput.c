@@ -631,12 +631,13 @@ Test(badinput, table_full_fail_open_rule_allows_untracked_and_counts_it)
 	fg_decision d;
 	unsigned n;
 
-	cr_assert_eq(st.nslots, FG_BLOCKS_FOR(4) * FG_BLOCK_SLOTS,
+	cr_assert_eq(st.nslots, FG_BUCKETS_FOR(4) * FG_BUCKET_SLOTS,
 	             "a tiny table");
 	test_rule(c, "open", 5, 5, HOUR_MS, 0);
 	n = fill_table(c, "open");
-	cr_assert_eq(n, st.nslots, "%u keys in %llu slots", n,
-	             (unsigned long long)st.nslots);
+	/* its capacity always fits; beyond, it depends on where keys go */
+	cr_assert(n >= 4 && n <= st.nslots, "%u keys in %llu slots", n,
+	          (unsigned long long)st.nslots);
 	cr_assert_eq(rule_info(c, "open").table_full, 1);
 
 	/* a new key: allowed, untracked, counted, nothing consumed */
@@ -673,7 +674,7 @@ Test(badinput, table_full_fail_closed_rule_denies_untracked)
 	test_rule(c, "open", 5, 5, HOUR_MS, 0);
 	test_rule(c, "closed", 5, 5, 1000, FG_RULE_FAIL_CLOSED);
 	n = fill_table(c, "open");
-	cr_assert_eq(n, FG_BLOCKS_FOR(4) * FG_BLOCK_SLOTS);
+	cr_assert(n >= 4 && n <= FG_BUCKETS_FOR(4) * FG_BUCKET_SLOTS);
 
 	cr_assert_eq(fg_allow(c, "closed", "newkey", 1, &d), 0);
 	cr_assert_eq(d.flags, FG_DECISION_UNTRACKED);

@@ -195,20 +195,42 @@ Test(many, a_shadow_rule_never_denies_and_counts_what_it_would_have_denied)
 	pol_destroy(c);
 }
 
-/* A table of one block, every slot holding a bucket that cannot go. */
+/* A small table, full of buckets that cannot go: fillers until one
+ * finds no room. */
 static fg_client *full_table(const char *tag)
 {
 	fg_client *c = pol_create(tag, 8);
+	fg_decision d;
 	char key[16];
 	unsigned i;
 
 	test_rule(c, "filler", 5, 1, HOUR_MS, 0);
-	for (i = 0; i < FG_BLOCK_SLOTS; i++) {
+	for (i = 0; i < 64; i++) {
 		snprintf(key, sizeof key, "fill-%u", i);
-		cr_assert_eq(fg_allow(c, "filler", key, 1, NULL), 1);
+		cr_assert_eq(fg_allow(c, "filler", key, 1, &d), 1);
+		if (d.flags & FG_DECISION_UNTRACKED)
+			break;
 	}
-	cr_assert_eq(stats_of(c).used, FG_BLOCK_SLOTS);
+	cr_assert(i >= 8 && i < 64, "%u fillers before one found no room", i);
 	return c;
+}
+
+/* A key of @rule that finds no room in @c's full table (which key does
+ * depends on where keys go: those that find room take it), in @buf. */
+static const char *roomless(fg_client *c, const char *rule, char *buf,
+                            size_t size)
+{
+	fg_decision d;
+	unsigned i;
+
+	for (i = 0; i < 64; i++) {
+		snprintf(buf, size, "newcomer-%u", i);
+		if (fg_allow(c, rule, buf, 1, &d) >= 0 &&
+		    (d.flags & FG_DECISION_UNTRACKED))
+			return buf;
+	}
+	cr_assert_fail("every %s key found room", rule);
+	return NULL;
 }
 
 Test(many, a_key_the_full_table_cannot_hold_is_decided_by_its_rules_policy)
@@ -217,15 +239,17 @@ Test(many, a_key_the_full_table_cannot_hold_is_decided_by_its_rules_policy)
 	struct fg__triple t[2];
 	uint64_t now = fg__now_ns();
 	fg_decision d;
+	char key[32];
 	unsigned which;
 
 	test_rule(c, "open", 5, 1, HOUR_MS, 0);
 	test_rule(c, "closed", 5, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
 	t[0] = pol_triple(c, "filler", "fill-3", 1); /* has a bucket */
-	t[1] = pol_triple(c, "open", "newcomer", 1);
+	t[1] = pol_triple(c, "open", roomless(c, "open", key, sizeof key), 1);
 	cr_assert_eq(many_at(c, t, 2, now, &d, &which), 1);
 	cr_expect_eq(pol_left(c, "filler", "fill-3"), 3);
-	t[1] = pol_triple(c, "closed", "newcomer", 1);
+	t[1] =
+	    pol_triple(c, "closed", roomless(c, "closed", key, sizeof key), 1);
 	cr_assert_eq(many_at(c, t, 2, now, &d, &which), 0);
 	cr_expect_eq(which, 1);
 	cr_expect_eq(d.flags, FG_DECISION_UNTRACKED);
@@ -335,10 +359,33 @@ struct race {
 	struct fgd_harvest h;
 	struct gossiped g;
 	const char *drain_rule, *drain_key; /* emptied at stage 0 */
-	const char *near_key;      /* inserted at stage 1 (group moves) */
-	unsigned stage1_harvested; /* passes run at stage 1 */
-	uint64_t user_count_at_1;  /* user's bucket count at stage 1 */
+	int move_user;                      /* user's alice moves at stage 1 */
+	unsigned stage1_harvested;          /* passes run at stage 1 */
+	uint64_t user_count_at_1;           /* user's bucket count at stage 1 */
 };
+
+/* Move (@rule, @key)'s bucket to a free slot of its other bucket, as a
+ * path of moves of an insert would (shm/cuckoo.c). */
+static void move_away(fg_client *c, const char *rule, const char *key)
+{
+	struct fg_table *t = &c->seg.tbl;
+	unsigned idx = pol_rule_index(c, rule);
+	uint64_t h = fg__hash64(t->seed, idx, key, strlen(key)), x, y, to;
+	struct fg_ref ref;
+	unsigned dest;
+
+	cr_assert_not_null(fg__table_lookup(t, idx, key, strlen(key), h, &ref));
+	fg__table_buckets(t, h, &x, &y);
+	to = ref.j / 2 == x ? y : x;
+	for (dest = 0; dest < 2; dest++)
+		if (fg__slot_state(t, to * 2 + dest) == FG_SLOT_FREE)
+			break;
+	cr_assert_lt(dest, 2, "a free slot in the other bucket");
+	cr_assert_eq(
+	    fg__cuckoo_move(&t->ck, ref.j / 2, (unsigned)(ref.j % 2), dest), 0);
+	cr_assert_not_null(fg__table_lookup(t, idx, key, strlen(key), h, &ref));
+	cr_assert_eq(ref.j, to * 2 + dest, "moved");
+}
 
 /* Between the steps of the check under test, as another process. */
 static void race_hook(fg_client *c, unsigned stage, void *arg)
@@ -359,9 +406,8 @@ static void race_hook(fg_client *c, unsigned stage, void *arg)
 	r->stage1_harvested++;
 	if (bucket_of(c, "user", "alice", &v))
 		r->user_count_at_1 = v.count;
-	if (r->near_key != NULL)
-		cr_assert_eq(fg_allow(r->other, "user", r->near_key, 1, NULL),
-		             1);
+	if (r->move_user)
+		move_away(c, "user", "alice");
 }
 
 static void race_start(struct race *r, fg_client *c)
@@ -387,42 +433,27 @@ static void race_end(struct race *r, fg_client *c)
  * fewer tokens left than ip (cost 1 of 3), so step 2 takes user first;
  * then ip, emptied by another process meanwhile, denies.  user's tokens
  * go back, and the harvest that ran while they were taken saw none of
- * them.  With @group_moves, a key inserted into alice's group meanwhile
- * moves the group's version: the refund looks alice up again.
+ * them.  With @key_moves, alice's bucket moves to its other bucket
+ * meanwhile (as an insert's path of moves would move it): the refund
+ * looks alice up again.
  */
-static void refund_case(const char *tag, int group_moves)
+static void refund_case(const char *tag, int key_moves)
 {
 	fg_client *c = three_rules(tag);
 	struct fg__triple t[2];
-	struct race r = {.drain_rule = "ip", .drain_key = "10.0.0.1"};
-	char near[32];
+	struct race r = {.drain_rule = "ip",
+	                 .drain_key = "10.0.0.1",
+	                 .move_user = key_moves};
 	uint64_t count_before;
 	struct fg_slot_view v;
 	fg_decision d;
 	unsigned which;
-	int i;
 
 	t[0] = pol_triple(c, "ip", "10.0.0.1", 1);
 	t[1] = pol_triple(c, "user", "alice", 4);
 	cr_assert_eq(fg_allow(c, "user", "alice", 1, NULL), 1); /* exists */
 	cr_assert(bucket_of(c, "user", "alice", &v));
 	count_before = v.count;
-	if (group_moves) { /* a key whose bucket goes to alice's group */
-		uint64_t h = fg__hash64(c->seg.tbl.seed, t[1].rule, "alice", 5);
-		uint64_t blk = fg__table_home(&c->seg.tbl, h);
-
-		for (i = 0;; i++) {
-			uint64_t hn;
-
-			snprintf(near, sizeof near, "near-%d", i);
-			hn = fg__hash64(c->seg.tbl.seed, t[1].rule, near,
-			                strlen(near));
-			if (fg__table_home(&c->seg.tbl, hn) == blk &&
-			    fg__table_pref(hn) / 8 == fg__table_pref(h) / 8)
-				break;
-		}
-		r.near_key = near;
-	}
 	race_start(&r, c);
 	cr_assert_eq(many_at(c, t, 2, fg__now_ns(), &d, &which), 0);
 	race_end(&r, c);
@@ -446,7 +477,7 @@ Test(many, a_refunded_token_is_never_counted_nor_gossiped)
 	refund_case("refund", 0);
 }
 
-Test(many, a_refund_finds_its_bucket_after_a_neighbour_moved_the_group)
+Test(many, a_refund_finds_its_bucket_after_its_key_moved)
 {
 	refund_case("refund-moved", 1);
 }

@@ -22,9 +22,10 @@
 #include "shm/scan.h"
 #include "tests/helpers.h"
 
-/* A table of one block of 16 slots: the probe window is the table. */
+/* A table of 5 buckets of 2 slots: every key's buckets are close to all
+ * of it, and any key's path of moves reaches the rest. */
 #define SMALL_CAP   8
-#define SMALL_SLOTS (FG_BLOCKS_FOR(SMALL_CAP) * FG_BLOCK_SLOTS)
+#define SMALL_SLOTS (FG_BUCKETS_FOR(SMALL_CAP) * FG_BUCKET_SLOTS)
 
 static fg_segment_stats stats_of(fg_client *c)
 {
@@ -227,7 +228,7 @@ Test(pressure, evicting_a_bucket_used_since_it_was_read_fails)
  */
 #define PW_WORKERS 4
 #define PW_CAP     64
-#define PW_SLOTS   (FG_BLOCKS_FOR(PW_CAP) * FG_BLOCK_SLOTS)
+#define PW_SLOTS   (FG_BUCKETS_FOR(PW_CAP) * FG_BUCKET_SLOTS)
 #define PW_CHURN   (10 * PW_SLOTS)
 #define PW_EXACT   24
 #define PW_ROUNDS  40

@@ -130,15 +130,24 @@ static void assert_no_tmp_files(const char *name)
 
 /* ------------------------------------------------- create and attach */
 
+/* Pages of @n bytes. */
+static uint64_t pages(uint64_t n)
+{
+	return (n + 4095) / 4096 * 4096;
+}
+
 /* The size of a segment of @capacity keys, by the layout: the header,
- * the rule table and the dirty map (a bit a block) rounded to pages,
- * then the blocks. */
+ * the rule table, the overrides and the dirty map (a bit a 64 buckets)
+ * rounded to pages, the table's region (a line, 4096 stripe words, the
+ * buckets of 64 bytes at 1.75 keys a bucket) rounded to a page, then the
+ * cold parts, 16 bytes a slot. */
 static uint64_t expected_size(uint64_t capacity)
 {
-	uint64_t blocks = (capacity + 13) / 14;
-	uint64_t map = ((blocks + 63) / 64 * 8 + 4095) / 4096 * 4096;
+	uint64_t buckets = (capacity * 4 + 6) / 7;
+	uint64_t map = pages(((buckets + 63) / 64 + 63) / 64 * 8);
 
-	return 4096 + 65536 + FG_OVR_BYTES + map + blocks * FG_BLOCK_SIZE;
+	return 4096 + 65536 + FG_OVR_BYTES + map +
+	       pages(64 + 4096 * 8 + buckets * 64) + buckets * 2 * 16;
 }
 
 Test(segment, created_segment_is_attachable_and_shares_buckets)
@@ -154,10 +163,10 @@ Test(segment, created_segment_is_attachable_and_shares_buckets)
 	cr_assert_eq(remaining_after_one(c, "k"), 3, "not the same bucket");
 	cr_assert_eq(fg_stats(w, &st), 0);
 	cr_assert_eq(st.capacity, 16);
-	cr_assert_eq(st.nslots, 2 * FG_BLOCK_SLOTS, "16 keys: 2 blocks");
+	cr_assert_eq(st.nslots, 20, "16 keys: 10 buckets of 2 slots");
 	cr_assert_eq(file_size(shm_path(test_segment("attach"))),
 	             expected_size(16),
-	             "header, rule table, overrides, dirty map, blocks");
+	             "header, rule table, overrides, dirty map, table, cold");
 	assert_no_tmp_files(test_segment("attach"));
 	fg_close(w);
 	fg_close(c);
@@ -403,7 +412,7 @@ Test(segment, open_of_truncated_or_extended_segment_is_ebadseg)
 	full = file_size(path);
 	sizes[0] = full - 1;
 	sizes[1] = full - FG_SLOT_SIZE;
-	sizes[2] = full - 2 * FG_BLOCK_SIZE; /* no blocks */
+	sizes[2] = full - 20 * FG_COLD_SIZE; /* no cold parts */
 	sizes[3] = FG_HDR_SIZE;
 	sizes[4] = FG_HDR_SIZE - 1;
 	sizes[5] = 100;
@@ -439,11 +448,18 @@ Test(segment, open_of_segment_with_corrupt_size_or_offset_is_ebadseg)
 	    F(max_rules),
 	    F(key_max),
 	    F(rules_off),
-	    F(blocks_off),
-	    F(nblocks),
+	    F(table_off),
+	    F(nbuckets),
 	    F(dirty_off),
-	    F(block_size),
+	    F(cold_off),
+	    F(bucket_size),
 	    F(flags),
+	    F(cold_size),
+	    F(stripes),
+	    F(dirty_buckets),
+	    F(reserved0),
+	    F(reserved),
+	    F(reserved[4]),
 #undef F
 	    {"capacity", offsetof(struct fg_seg_hdr, capacity), 14},
 	};
@@ -478,9 +494,10 @@ Test(segment, open_of_segment_with_corrupt_size_or_offset_is_ebadseg)
 		read_hdr(path, &h);
 		cr_assert_eq(fg__seg_geometry(1000, 0, &g), 0);
 		h.capacity = 1000;
-		h.nblocks = g.nblocks;
-		h.nslots = g.nblocks * FG_BLOCK_SLOTS;
-		h.blocks_off = g.blocks_off;
+		h.nbuckets = g.nbuckets;
+		h.nslots = g.nbuckets * FG_BUCKET_SLOTS;
+		h.table_off = g.table_off;
+		h.cold_off = g.cold_off;
 		h.seg_size = g.size;
 		h.checksum = fg__seg_checksum(&h);
 		write_hdr(path, &h);
@@ -540,7 +557,7 @@ Test(segment, corrupt_header_does_not_affect_attached_client)
 		cr_assert_eq(fg_allow(c, "r", key, 1, NULL), 1);
 	}
 	cr_assert_eq(fg_stats(c, &st), 0);
-	cr_assert_eq(st.nslots, 2 * FG_BLOCK_SLOTS);
+	cr_assert_eq(st.nslots, 20);
 	cr_assert_eq(st.used, 16);
 	fg_close(c);
 	remove_seg(name);
@@ -1248,8 +1265,8 @@ static uint64_t interesting(uint64_t orig)
 	}
 }
 
-/* The identity the checksum covers: bytes 0 .. checksum's end.  (Bytes
- * from there to 128 are padding, read by nobody.) */
+/* The identity the checksum covers: bytes 0 .. checksum's end (the
+ * first three lines). */
 #define IDENTITY (offsetof(struct fg_seg_hdr, checksum) + 8)
 
 static const size_t u32_fields[] = {
@@ -1259,17 +1276,23 @@ static const size_t u32_fields[] = {
     offsetof(struct fg_seg_hdr, rule_size),
     offsetof(struct fg_seg_hdr, max_rules),
     offsetof(struct fg_seg_hdr, key_max),
-    offsetof(struct fg_seg_hdr, block_size),
+    offsetof(struct fg_seg_hdr, bucket_size),
     offsetof(struct fg_seg_hdr, flags),
+    offsetof(struct fg_seg_hdr, cold_size),
+    offsetof(struct fg_seg_hdr, stripes),
+    offsetof(struct fg_seg_hdr, dirty_buckets),
+    offsetof(struct fg_seg_hdr, reserved0),
 };
 static const size_t u64_fields[] = {
     offsetof(struct fg_seg_hdr, seg_size),
     offsetof(struct fg_seg_hdr, nslots),
     offsetof(struct fg_seg_hdr, capacity),
     offsetof(struct fg_seg_hdr, rules_off),
-    offsetof(struct fg_seg_hdr, blocks_off),
-    offsetof(struct fg_seg_hdr, nblocks),
+    offsetof(struct fg_seg_hdr, table_off),
+    offsetof(struct fg_seg_hdr, nbuckets),
     offsetof(struct fg_seg_hdr, dirty_off),
+    offsetof(struct fg_seg_hdr, cold_off),
+    offsetof(struct fg_seg_hdr, reserved),
     offsetof(struct fg_seg_hdr, hash_seed),
     offsetof(struct fg_seg_hdr, created_ns),
     offsetof(struct fg_seg_hdr, checksum),
@@ -1405,10 +1428,11 @@ Test(segment, validate_never_accepts_inconsistent_geometry)
 			                        : interesting(m->capacity);
 			m->flags = rnd() % 4 == 0 ? FG_SEG_HUGE : 0;
 			if (fg__seg_geometry(m->capacity, m->flags, &g) == 0) {
-				m->nblocks = g.nblocks;
-				m->nslots = g.nblocks * FG_BLOCK_SLOTS;
+				m->nbuckets = g.nbuckets;
+				m->nslots = g.nbuckets * FG_BUCKET_SLOTS;
 				m->dirty_off = g.dirty_off;
-				m->blocks_off = g.blocks_off;
+				m->table_off = g.table_off;
+				m->cold_off = g.cold_off;
 				m->seg_size = g.size;
 			}
 		}
@@ -1437,17 +1461,21 @@ Test(segment, validate_never_accepts_inconsistent_geometry)
 		    m->slot_size != FG_SLOT_SIZE ||
 		    m->rule_size != FG_RULE_SIZE ||
 		    m->max_rules != FG_MAX_RULES ||
-		    m->key_max != FG_SLOT_KEY_MAX ||
-		    m->block_size != FG_BLOCK_SIZE ||
+		    m->key_max != FG_TABLE_KEY_MAX ||
+		    m->bucket_size != FG_BUCKET_SIZE ||
+		    m->cold_size != FG_COLD_SIZE ||
 		    m->rules_off != FG_HDR_SIZE ||
 		    m->dirty_off != orig->dirty_off ||
 		    fg__seg_geometry(m->capacity, m->flags, &g) != 0 ||
-		    m->nblocks != g.nblocks ||
-		    m->nslots != m->nblocks * FG_BLOCK_SLOTS ||
-		    m->blocks_off != g.blocks_off || m->seg_size != g.size ||
-		    fsz != g.size ||
-		    m->dirty_off + (m->nblocks + 63) / 64 * 8 > m->blocks_off ||
-		    m->blocks_off + m->nblocks * FG_BLOCK_SIZE > fsz)
+		    m->nbuckets != g.nbuckets ||
+		    m->nslots != m->nbuckets * FG_BUCKET_SLOTS ||
+		    m->table_off != g.table_off || m->cold_off != g.cold_off ||
+		    m->seg_size != g.size || fsz != g.size ||
+		    m->dirty_off + (m->nbuckets + 4095) / 4096 * 8 >
+		        m->table_off ||
+		    m->table_off + fg__table_region_size(m->nbuckets) >
+		        m->cold_off ||
+		    m->cold_off + m->nslots * FG_COLD_SIZE > fsz)
 			cr_assert_fail(
 			    "iteration %u: accepted capacity %" PRIu64
 			    " nslots %" PRIu64 " seg_size %" PRIu64

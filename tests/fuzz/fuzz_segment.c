@@ -5,8 +5,8 @@
  *
  * Input: the file size (8 bytes, little-endian: segments never leave the
  * host, layout.h), then the header as pread() would return it, zero-padded
- * or cut to sizeof(struct fg_seg_hdr).  Only the identity line (the first
- * 128 bytes) is looked at, so the seeds stop there.
+ * or cut to sizeof(struct fg_seg_hdr).  Only the identity (the first 192
+ * bytes) is looked at, so the seeds stop there.
  *
  * The checksum is checked last, so every field check is reached by
  * mutation; but a fuzzer cannot forge the checksum, so past it only the
@@ -15,13 +15,14 @@
  * any combination of fields reach the "valid" verdict and meet the
  * oracle.
  *
- * Oracle: what map_validated() (shm/segment.c) and the table go on to
+ * Oracle: what fg__seg_use() (shm/segment.c) and the table go on to
  * trust about a header that validated: the sizes and offsets are the
  * compiled-in ones, the rule table, the override region (at the page
- * after the rules: segment.c), the dirty map and the blocks fit in the
- * file in that order with no overflow, the file is exactly seg_size,
- * the map has a bit for every block, and there are at least as many
- * slots as keys.
+ * after the rules: segment.c), the dirty map, the table's region (its
+ * line, stripes and buckets) and the cold parts fit in the file in that
+ * order with no overflow, the file is exactly seg_size, the map has a bit
+ * for every 64 buckets, there are two slots a bucket, at least two
+ * buckets, and at least as many slots as keys.
  */
 #include <string.h>
 
@@ -40,27 +41,32 @@ static uint64_t get_le64(const uint8_t *p, size_t n)
 
 static void check_valid(const struct fg_seg_hdr *h, uint64_t file_size)
 {
-	uint64_t rules_end, blocks_bytes;
+	uint64_t rules_end, pages;
 
 	FUZZ_ASSERT(memcmp(h->magic, FG_SEG_MAGIC, sizeof h->magic) == 0);
 	FUZZ_ASSERT(h->layout_version == FG_LAYOUT_VERSION);
 	FUZZ_ASSERT(h->hdr_size == FG_HDR_SIZE && h->rules_off >= h->hdr_size);
 	FUZZ_ASSERT(
 	    h->slot_size == FG_SLOT_SIZE && h->rule_size == FG_RULE_SIZE &&
-	    h->max_rules == FG_MAX_RULES && h->key_max == FG_SLOT_KEY_MAX &&
-	    h->block_size == FG_BLOCK_SIZE);
+	    h->max_rules == FG_MAX_RULES && h->key_max == FG_TABLE_KEY_MAX &&
+	    h->bucket_size == FG_BUCKET_SIZE && h->cold_size == FG_COLD_SIZE &&
+	    h->stripes == FG_TABLE_STRIPES &&
+	    h->dirty_buckets == FG_DIRTY_BUCKETS);
 	FUZZ_ASSERT(h->seg_size == file_size);
 	rules_end = h->rules_off + (uint64_t)h->max_rules * h->rule_size;
 	FUZZ_ASSERT(rules_end <= h->dirty_off && h->dirty_off % 4096 == 0);
 	FUZZ_ASSERT((rules_end + 4095) / 4096 * 4096 + FG_OVR_BYTES <=
 	            h->dirty_off);
-	FUZZ_ASSERT(h->nblocks >= 1 &&
-	            h->nblocks <= h->seg_size / FG_BLOCK_SIZE);
-	FUZZ_ASSERT(h->dirty_off + (h->nblocks + 63) / 64 * 8 <= h->blocks_off);
-	FUZZ_ASSERT(h->blocks_off % 64 == 0 && h->blocks_off <= h->seg_size);
-	blocks_bytes = h->nblocks * FG_BLOCK_SIZE;
-	FUZZ_ASSERT(h->blocks_off + blocks_bytes <= h->seg_size);
-	FUZZ_ASSERT(h->nslots == h->nblocks * FG_BLOCK_SLOTS);
+	FUZZ_ASSERT(h->nbuckets >= 2 &&
+	            h->nbuckets <= h->seg_size / FG_BUCKET_SIZE);
+	pages = (h->nbuckets + FG_DIRTY_BUCKETS - 1) / FG_DIRTY_BUCKETS;
+	FUZZ_ASSERT(h->dirty_off + (pages + 63) / 64 * 8 <= h->table_off);
+	FUZZ_ASSERT(h->table_off % 64 == 0 && h->table_off <= h->seg_size);
+	FUZZ_ASSERT(h->table_off + fg__table_region_size(h->nbuckets) <=
+	            h->cold_off);
+	FUZZ_ASSERT(h->cold_off % 64 == 0 && h->cold_off <= h->seg_size);
+	FUZZ_ASSERT(h->nslots == h->nbuckets * FG_BUCKET_SLOTS);
+	FUZZ_ASSERT(h->cold_off + h->nslots * FG_COLD_SIZE <= h->seg_size);
 	FUZZ_ASSERT(h->capacity >= 1 && h->nslots >= h->capacity);
 }
 

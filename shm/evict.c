@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * evict.c - taking full buckets out of the table to make room.
+ *
+ * A bucket that is full again decides exactly as an absent one would, so
+ * it may go when room is needed.  Owners evict buckets of any rule whose
+ * consumption has been harvested; workers that find no room evict buckets
+ * of host-scope rules only (lib/client.c).
+ *
+ * An eviction takes two steps.  (1) One cmpxchg16b that expects the pair
+ * exactly as the evictor read it (so nothing was admitted since) resets it
+ * to a new bucket's, (0, READY, 0 tokens), and its counts go to its rule's
+ * record: from here the bucket is a new one, whatever happens next.  (2)
+ * The core removes the key only if its tat is still 0 (nothing admitted
+ * since the reset), under its stripe, after ending any move of it a dead
+ * mover left (shm/cuckoo.c), so that no frozen copy of it can come back.
+ * A check that admits between the steps keeps the bucket alive, counting
+ * from 0; a removal of a bucket at (0, 0 tokens) by anyone loses nothing,
+ * however late it comes, since such a bucket holds nothing to lose.
+ *
+ * The mark FG_TAT_EVICTED of layouts 3-8 (a pair taken out of use before
+ * its slot is freed) is still understood: a check that meets it buries
+ * the bucket, and fg__bucket_mark_evicted() sets it for tests of that.
+ *
+ * Room.  An insert that finds no path of moves to a free slot evicts from
+ * the key's two buckets, then from the buckets their four keys could move
+ * to: one bucket freed anywhere there makes a path.
+ */
+#include "shm/clock.h"
+#include "shm/quota.h"
+#include "shm/table.h"
+#include "shm/window.h"
+
+/* The denials the cold part of @ref's slot holds for its key (hash
+ * @tag), taken: the part keeps the tag, with none. */
+static uint64_t take_denials(struct fg_table *t, uint64_t j, uint64_t tag)
+{
+	struct fg_cold *c = &t->cold[j];
+	uint64_t lo = fg__load(&c->aux), hi = fg__load(&c->tag);
+
+	while (hi == tag && !fg__dwcas(&c->aux, &lo, &hi, 0, tag))
+		;
+	return hi == tag ? FG_AUX_DENIALS(lo) : 0;
+}
+
+/* Step 2: the core removes the key of the bucket reset at @ref (key
+ * @k) if nothing was admitted since.  1 if the slot was freed. */
+static int remove_reset(struct fg_table *t, const struct fg_ref *ref,
+                        const struct fg_ck_key *k)
+{
+	unsigned rule = FG_W_RULE(k->ident);
+
+	if (fg__cuckoo_remove(&t->ck, k, 0) != 0)
+		return 0; /* used again, or a move holds the stripe: it stays */
+	__atomic_fetch_add(&t->hdr->evicted, 1, __ATOMIC_SEQ_CST);
+	fg__quota_give(t->rules, rule, 1);
+	fg__table_touch(t, fg__ref_block(t, ref));
+	return 1;
+}
+
+/* Step 1 from the pair *@p of @ref's slot, then step 2: 1 if freed. */
+static int retire(struct fg_table *t, const struct fg_ref *ref,
+                  const struct fg_pair *p)
+{
+	struct fg_pair cur = *p;
+	const uint64_t fresh = p->word & ~(FG_W_LOW_MASK | FG_W_CLEAN);
+	unsigned rule = FG_W_RULE(p->word), len = FG_W_KEYLEN(p->word);
+	uint64_t denied;
+	struct fg_ck_key k;
+
+	if (FG_W_STATE(p->word) != FG_SLOT_READY || len == 0 ||
+	    len > FG_TABLE_KEY_MAX ||
+	    fg__cuckoo_key(&t->ck, &k, rule, ref->kb, len) != 0)
+		return 0;
+	if (!fg__dwcas(&ref->s->tat, &cur.tat, &cur.word, 0,
+	               fresh | FG_W_STATE_BITS(FG_SLOT_READY)))
+		return 0; /* in use since it was read: keep it */
+	denied = take_denials(t, ref->j, k.h | 1u);
+	if (t->rules != NULL && rule < FG_MAX_RULES) {
+		struct fg_rule_rec *r = &t->rules[rule];
+
+		__atomic_fetch_add(&r->evicted_consumed,
+		                   p->word & FG_W_COUNT_MASK, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&r->evicted_denied, denied,
+		                   __ATOMIC_SEQ_CST);
+	}
+	fg__table_touch(t, fg__ref_block(t, ref));
+	return remove_reset(t, ref, &k);
+}
+
+int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
+                    const struct fg_pair *p, uint64_t now)
+{
+	/* Strictly before now, and moved at least once; a window rule's:
+	 * its windows passed (shm/window.h). */
+	if (!fg__bucket_refilled(t->rules, p->tat, p->word, now))
+		return 0;
+	return retire(t, ref, p);
+}
+
+/* fg__table_bury(): 1 if this call freed the slot. */
+static int bury(struct fg_table *t, const struct fg_ref *ref)
+{
+	struct fg_pair p;
+
+	fg__pair_load(ref->s, &p);
+	if (p.tat != FG_TAT_EVICTED || !fg__ref_valid(ref))
+		return 0; /* buried by someone else */
+	return retire(t, ref, &p);
+}
+
+void fg__table_bury(struct fg_table *t, const struct fg_ref *ref)
+{
+	(void)bury(t, ref);
+}
+
+/* Evict the bucket of slot @i if it is full and @evictable accepts its
+ * rule (or finish a stopped eviction there): 1 if a slot was freed. */
+static int evict_slot(struct fg_table *t, uint64_t i, uint64_t now,
+                      int (*evictable)(void *arg, unsigned rule), void *arg)
+{
+	struct fg_ref ref;
+	struct fg_pair p;
+
+	if (FG_W_STATE(fg__load(&t->slots[i].word)) != FG_SLOT_READY)
+		return 0;
+	fg__table_ref_of(t, i, &ref);
+	fg__pair_load(ref.s, &p);
+	if (!fg__ref_valid(&ref))
+		return 0;
+	if (p.tat == FG_TAT_EVICTED) /* an evictor stopped */
+		return bury(t, &ref);
+	if (!fg__bucket_refilled(t->rules, p.tat, p.word, now) ||
+	    !evictable(arg, FG_W_RULE(p.word)))
+		return 0;
+	return retire(t, &ref, &p);
+}
+
+/* The other bucket of the key in slot @i, or @i's own if it holds none. */
+static uint64_t alt_of(struct fg_table *t, uint64_t i)
+{
+	struct fg_ref ref;
+	uint64_t x, y;
+
+	fg__table_ref_of(t, i, &ref);
+	if (ref.h == 0)
+		return i / FG_BUCKET_SLOTS;
+	fg__table_buckets(t, ref.h, &x, &y);
+	return i / FG_BUCKET_SLOTS == x ? y : x;
+}
+
+int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
+                        int (*evictable)(void *arg, unsigned rule), void *arg)
+{
+	uint64_t b[2 + 2 * FG_BUCKET_SLOTS];
+	unsigned n, w;
+
+	fg__table_buckets(t, h, &b[0], &b[1]);
+	for (n = 0; n < 2 * FG_BUCKET_SLOTS; n++)
+		b[2 + n] = alt_of(t, b[n / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
+		                         n % FG_BUCKET_SLOTS);
+	for (n = 0; n < 2 + 2 * FG_BUCKET_SLOTS; n++)
+		for (w = 0; w < FG_BUCKET_SLOTS; w++)
+			if (evict_slot(t, b[n] * FG_BUCKET_SLOTS + w, now,
+			               evictable, arg))
+				return 1;
+	return 0;
+}
