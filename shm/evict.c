@@ -31,18 +31,6 @@
 #include "shm/table.h"
 #include "shm/window.h"
 
-/* The denials the cold part of @ref's slot holds for its key (hash
- * @tag), taken: the part keeps the tag, with none. */
-static uint64_t take_denials(struct fg_table *t, uint64_t j, uint64_t tag)
-{
-	struct fg_cold *c = &t->cold[j];
-	uint64_t lo = fg__load(&c->aux), hi = fg__load(&c->tag);
-
-	while (hi == tag && !fg__dwcas(&c->aux, &lo, &hi, 0, tag))
-		;
-	return hi == tag ? FG_AUX_DENIALS(lo) : 0;
-}
-
 /* Step 2: the core removes the key of the bucket reset at @ref (key
  * @k) if nothing was admitted since.  1 if the slot was freed. */
 static int remove_reset(struct fg_table *t, const struct fg_ref *ref,
@@ -75,7 +63,7 @@ static int retire(struct fg_table *t, const struct fg_ref *ref,
 	if (!fg__dwcas(&ref->s->tat, &cur.tat, &cur.word, 0,
 	               fresh | FG_W_STATE_BITS(FG_SLOT_READY)))
 		return 0; /* in use since it was read: keep it */
-	denied = take_denials(t, ref->j, k.h | 1u);
+	denied = fg__table_take_denials(t, k.h, ref->j);
 	if (t->rules != NULL && rule < FG_MAX_RULES) {
 		struct fg_rule_rec *r = &t->rules[rule];
 

@@ -10,7 +10,7 @@
  *
  * The harvest.  Every change to a page of buckets sets the page's bit in
  * the dirty map (table.h): an insert, an eviction, the reap's changes, a
- * denial that claims a cold part, and the first admission or denial of a
+ * denial that tags a cold part, and the first admission or denial of a
  * bucket after the harvest set its clean bits.  A pass clears a page's
  * bit before it reads the page's slots, and sets a bucket's clean bits
  * with the same atomic steps that read its counts (a cmpxchg16b on the
@@ -44,36 +44,17 @@ unsigned fg__slot_state(const struct fg_table *t, uint64_t i)
 	return FG_W_STATE(fg__load(&t->slots[i].word));
 }
 
-/* Set the harvest's clean bits of the live pair *@p of @s (its count
- * read by the same step), as long as it is the bucket it was, and of its
- * cold part @c if that is its key's (@tag): the denials counted there. */
-static uint64_t clean(struct fg_slot *s, struct fg_pair *p, struct fg_cold *c,
-                      uint64_t tag)
+/* Set the harvest's clean bit of the live pair *@p of @s (its count read
+ * by the same step), as long as it is the bucket it was. */
+static void clean(struct fg_slot *s, struct fg_pair *p)
 {
 	const uint64_t live = p->word & FG_W_LIVE_MASK;
-	uint64_t aux;
 
 	while (p->tat != FG_TAT_EVICTED && !(p->word & FG_W_CLEAN) &&
 	       (p->word & FG_W_LIVE_MASK) == live &&
 	       !fg__dwcas(&s->tat, &p->tat, &p->word, p->tat,
 	                  p->word | FG_W_CLEAN))
 		;
-	if (fg__load(&c->tag) != tag)
-		return 0;
-	/* set already: no denial since, and the next one marks */
-	aux = fg__load(&c->aux);
-	if (!(aux & FG_AUX_CLEAN))
-		aux =
-		    __atomic_fetch_or(&c->aux, FG_AUX_CLEAN, __ATOMIC_SEQ_CST);
-	return fg__load(&c->tag) == tag ? FG_AUX_DENIALS(aux) : 0;
-}
-
-/* The denials of the key tagged @tag in cold part @c. */
-static uint64_t denials(const struct fg_cold *c, uint64_t tag)
-{
-	uint64_t aux = fg__load(&c->aux);
-
-	return fg__load(&c->tag) == tag ? FG_AUX_DENIALS(aux) : 0;
 }
 
 /* The bucket's fields from its pair and key bytes @kb, and its key's hash
@@ -114,7 +95,6 @@ static int read_once(const struct fg_table *t, uint64_t i,
                      struct fg_slot_view *v, int harvest)
 {
 	struct fg_slot *s = &t->slots[i];
-	struct fg_cold *c = &t->cold[i];
 	uint8_t kb[FG_SLOT_KEY_INLINE];
 	struct fg_pair p;
 	uint64_t h, live;
@@ -131,11 +111,10 @@ static int read_once(const struct fg_table *t, uint64_t i,
 		return -1;
 	if (!copy_bucket(t, i, &p, kb, v, &h))
 		return 0;
-	if (!harvest) {
-		v->denied = denials(c, h | 1u);
+	v->denied = fg__table_denials((struct fg_table *)t, h, i, harvest);
+	if (!harvest)
 		return p.tat != FG_TAT_EVICTED;
-	}
-	v->denied = clean(s, &p, c, h | 1u);
+	clean(s, &p);
 	if ((p.word & FG_W_LIVE_MASK) != live) {
 		v->keylen = 0;
 		return -1; /* another bucket's pair by now */

@@ -37,17 +37,12 @@
  * the new slot marks that page, and a harvest that meets the page of the
  * old slot finds it at the other one (gossip/harvest.c).
  *
- * Denials.  A slot's cold part (aux, tag) counts the denials of the key
- * whose hash is in tag.  A denial that finds another key's tag there (the
- * slot's previous key, or the key's own count left in the slot it moved
- * from) takes over what the key's other slots hold under its tag, and
- * claims the part with its own tag, in one cmpxchg16b.  A denial counted
- * in the old slot by a check that found the key there just before it
- * moved is lost: denials are for operators, and a move is rare.
+ * Denials are counted in the cold parts of the key's slots (cold.c).
  */
 #include "shm/table.h"
 
 #include <errno.h>
+#include <sched.h>
 
 #include "shm/clock.h"
 #include "shm/hash.h"
@@ -150,6 +145,55 @@ struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
 	return fg__table_lookup_from(t, rule, key, len, h, 0, ref);
 }
 
+/* Slot @s holds a claim for @k, read as *@p. */
+static int claim_for(const struct fg_slot *s, const struct fg_pair *p,
+                     const struct fg_ck_key *k)
+{
+	uint64_t b[2];
+
+	if (FG_W_STATE(p->word) != FG_SLOT_CLAIMED ||
+	    FG_W_IDENT(p->word) != k->ident)
+		return 0;
+	memcpy(b, s->key, sizeof b);
+	return ((b[0] ^ k->b[0]) | (b[1] ^ k->b[1])) == 0;
+}
+
+/*
+ * Wait for the claims for @k in its four slots to end: published, given
+ * back, or once stale marked DEAD here (as the core would: its token's
+ * ms are older than stale_ms), so that the header counts the inserts
+ * found abandoned.  A claim that appears after this look is the core's
+ * to wait for.
+ */
+static void wait_claims(struct fg_table *t, const struct fg_ck_key *k)
+{
+	unsigned i;
+
+	for (i = 0; i < 2 * FG_BUCKET_SLOTS; i++) {
+		uint64_t b = i < FG_BUCKET_SLOTS ? k->x : k->y;
+		struct fg_slot *s = &t->slots[b * FG_BUCKET_SLOTS + i % 2];
+		struct fg_pair p;
+
+		for (fg__pair_load(s, &p); claim_for(s, &p, k);
+		     fg__pair_load(s, &p)) {
+			uint64_t now = fg__cuckoo_now_ms();
+			uint64_t dead = (p.word & ~FG_W_LOW_MASK) |
+			                FG_W_STATE_BITS(FG_SLOT_DEAD);
+
+			if (((now - (p.tat >> 32)) & 0x7fffffffu) <=
+			    t->ck.stale_ms) {
+				(void)sched_yield(); /* let it finish */
+				continue;
+			}
+			if (fg__dwcas(&s->tat, &p.tat, &p.word, now, dead)) {
+				__atomic_fetch_add(&t->hdr->abandoned, 1,
+				                   __ATOMIC_SEQ_CST);
+				fg__table_touch(t, b);
+			}
+		}
+	}
+}
+
 /* Give back the slot reserved for a bucket that was not made; @s. */
 static struct fg_slot *unreserve(struct fg_table *t, unsigned rule,
                                  int reserved, struct fg_slot *s)
@@ -184,6 +228,7 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 		}
 		if (caa_unlikely(t->between != NULL))
 			t->between(t, t->between_arg);
+		wait_claims(t, &k);
 		/* 3. The core claims, checks for rivals and publishes. */
 		rc = fg__cuckoo_insert(&t->ck, &k);
 		if (rc < 0) /* no path of moves made room */
@@ -216,52 +261,6 @@ void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref)
 	ref->h = len > 0 && len <= FG_TABLE_KEY_MAX
 	             ? fg__hash64(t->seed, FG_W_RULE(w), ref->kb, len)
 	             : 0;
-}
-
-/* ------------------------------------------------------------ denials */
-
-/* What the key tagged @tag left in the cold parts of its other slots
- * (@ref's key moved here from one of them): taken, and the parts freed. */
-static uint64_t take_over(struct fg_table *t, const struct fg_ref *ref,
-                          uint64_t tag)
-{
-	uint64_t x, y, i[3], got = 0;
-	unsigned n;
-
-	fg__table_buckets(t, ref->h, &x, &y);
-	i[0] = ref->j ^ 1u; /* the same bucket's other slot */
-	i[1] = (ref->j / 2 == x ? y : x) * FG_BUCKET_SLOTS;
-	i[2] = i[1] + 1;
-	for (n = 0; n < 3; n++) {
-		struct fg_cold *c = &t->cold[i[n]];
-		uint64_t lo = fg__load(&c->aux), hi = fg__load(&c->tag);
-
-		while (hi == tag && !fg__dwcas(&c->aux, &lo, &hi, 0, 0))
-			;
-		if (hi == tag)
-			got += FG_AUX_DENIALS(lo);
-	}
-	return got;
-}
-
-void fg__table_deny(struct fg_table *t, const struct fg_ref *ref)
-{
-	struct fg_cold *c = &t->cold[ref->j];
-	const uint64_t tag = ref->h | 1u;
-	uint64_t lo = fg__load(&c->aux), hi = fg__load(&c->tag), add = 1, n;
-	int took = 0;
-
-	do {
-		if (hi != tag && !took) {
-			add += take_over(t, ref, tag);
-			took = 1;
-		}
-		/* ours: count; another key's: ours now, with what we took */
-		n = hi == tag ? (lo & ~FG_AUX_CLEAN) + add : add;
-	} while (!fg__dwcas(&c->aux, &lo, &hi, n, tag));
-	/* the first denial since the harvest (or a new count): mark */
-	if ((lo & FG_AUX_CLEAN) || hi != tag)
-		fg__table_touch(t, fg__ref_block(t, ref));
 }
 
 /* ---------------------------------------------------------------- tests */

@@ -228,10 +228,18 @@ static inline uint64_t fg__ref_block(const struct fg_table *t,
 	return ref->j / FG_BUCKET_SLOTS;
 }
 
-/* Count a denial in the bucket of @ref (its cold part; the harvest's
- * clean bit).  Denials are for operators: one counted while its key
- * moves may be lost (table.c). */
+/* Count a denial in the bucket of @ref: in a cold part of one of its
+ * key's four slots (cold.c), marking the page for the harvest when it is
+ * the first since the harvest read it. */
 void fg__table_deny(struct fg_table *t, const struct fg_ref *ref);
+
+/* The denials of the key of hash @h living at slot @j (the sum over its
+ * four slots); with @clean, the harvest's clean bits set by the reads. */
+uint64_t fg__table_denials(struct fg_table *t, uint64_t h, uint64_t j,
+                           int clean);
+
+/* The same, taken: the parts count none after it (an eviction's). */
+uint64_t fg__table_take_denials(struct fg_table *t, uint64_t h, uint64_t j);
 
 /*
  * Maintenance for the owner: claims, moves and stripes left by processes

@@ -187,9 +187,9 @@ Test(api, stats_count_consumption_and_denials)
 	cr_expect_eq(st.consumed, 3);
 	cr_expect_eq(st.denied, 1);
 	cr_expect_eq(st.capacity, 1000);
-	cr_expect_eq(st.nslots, 75 * 16,
-	             "75 blocks of 16 slots: 27 keys in two "
-	             "blocks (layout.h)");
+	cr_expect_eq(st.nslots, 2 * (572 + 3 * 24),
+	             "572 buckets of 2 slots for 1000 keys at 1.75 a bucket, "
+	             "and 3 x sqrt(572) more (layout.h)");
 	fg_close(c);
 	fg_unlink(test_segment("stats"));
 }

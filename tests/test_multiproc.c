@@ -293,7 +293,12 @@ static void one_bucket_per_key(const char *tag, int shuffled)
 	             (unsigned long long)st.inserts, FRESH_KEYS + 1);
 	cr_expect_eq(st.consumed, FRESH_KEYS + 1);
 	cr_expect_eq(st.denied,
-	             (INSERT_WORKERS - 1) * FRESH_KEYS + INSERT_WORKERS);
+	             (INSERT_WORKERS - 1) * FRESH_KEYS + INSERT_WORKERS,
+	             "%llu denials counted of %u (rule %llu)",
+	             (unsigned long long)st.denied,
+	             (INSERT_WORKERS - 1) * FRESH_KEYS + INSERT_WORKERS,
+	             (unsigned long long)c->seg.rules[rule_index(c, "once")]
+	                 .evicted_denied);
 	cr_expect_eq(st.table_full, 0);
 	munmap(shm, sizeof *shm);
 	mp_destroy(c);

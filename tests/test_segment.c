@@ -139,12 +139,17 @@ static uint64_t pages(uint64_t n)
 /* The size of a segment of @capacity keys, by the layout: the header,
  * the rule table, the overrides and the dirty map (a bit a 64 buckets)
  * rounded to pages, the table's region (a line, 4096 stripe words, the
- * buckets of 64 bytes at 1.75 keys a bucket) rounded to a page, then the
- * cold parts, 16 bytes a slot. */
+ * buckets of 64 bytes at 1.75 keys a bucket, and a margin) rounded to a
+ * page, then the cold parts, 16 bytes a slot. */
 static uint64_t expected_size(uint64_t capacity)
 {
-	uint64_t buckets = (capacity * 4 + 6) / 7;
-	uint64_t map = pages(((buckets + 63) / 64 + 63) / 64 * 8);
+	uint64_t buckets = (capacity * 4 + 6) / 7, r = 0;
+	uint64_t map;
+
+	while (r * r < buckets) /* and 3 x its square root (layout.h) */
+		r++;
+	buckets += 3 * r;
+	map = pages(((buckets + 63) / 64 + 63) / 64 * 8);
 
 	return 4096 + 65536 + FG_OVR_BYTES + map +
 	       pages(64 + 4096 * 8 + buckets * 64) + buckets * 2 * 16;
@@ -163,7 +168,7 @@ Test(segment, created_segment_is_attachable_and_shares_buckets)
 	cr_assert_eq(remaining_after_one(c, "k"), 3, "not the same bucket");
 	cr_assert_eq(fg_stats(w, &st), 0);
 	cr_assert_eq(st.capacity, 16);
-	cr_assert_eq(st.nslots, 20, "16 keys: 10 buckets of 2 slots");
+	cr_assert_eq(st.nslots, 44, "16 keys: 10 + 3 x 4 buckets of 2 slots");
 	cr_assert_eq(file_size(shm_path(test_segment("attach"))),
 	             expected_size(16),
 	             "header, rule table, overrides, dirty map, table, cold");
@@ -412,7 +417,7 @@ Test(segment, open_of_truncated_or_extended_segment_is_ebadseg)
 	full = file_size(path);
 	sizes[0] = full - 1;
 	sizes[1] = full - FG_SLOT_SIZE;
-	sizes[2] = full - 20 * FG_COLD_SIZE; /* no cold parts */
+	sizes[2] = full - 44 * FG_COLD_SIZE; /* no cold parts */
 	sizes[3] = FG_HDR_SIZE;
 	sizes[4] = FG_HDR_SIZE - 1;
 	sizes[5] = 100;
@@ -557,7 +562,7 @@ Test(segment, corrupt_header_does_not_affect_attached_client)
 		cr_assert_eq(fg_allow(c, "r", key, 1, NULL), 1);
 	}
 	cr_assert_eq(fg_stats(c, &st), 0);
-	cr_assert_eq(st.nslots, 20);
+	cr_assert_eq(st.nslots, 44);
 	cr_assert_eq(st.used, 16);
 	fg_close(c);
 	remove_seg(name);

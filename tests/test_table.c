@@ -318,6 +318,7 @@ Test(table, claim_of_a_dead_inserter_is_abandoned_and_the_key_inserted)
 	              "the dead claim is never published");
 	cr_expect_eq(fg__slot_state(t, dead), FG_SLOT_DEAD);
 	cr_expect_geq(t1 - t0, FG_CLAIM_STALE_NS, "waited for the claimer");
+	cr_expect_eq(t->hdr->abandoned, 1);
 	cr_expect_eq(find(t, 0, "victim"), s, "found again, no wait");
 	table_free(t);
 }
@@ -740,9 +741,10 @@ Test(table, denials_read_the_same_by_every_pass_clean_bit_or_not)
 	table_free(t);
 }
 
-/* A key's denials stay in the cold part of the slot it left; its first
- * denial at its new slot takes them over, and the old part is freed. */
-Test(table, a_key_that_moves_takes_its_denials_along_at_its_next_denial)
+/* A key's denials are counted in the cold parts of its four slots: a key
+ * that moves keeps them, and its next denial gathers them in the part of
+ * the slot it lives in. */
+Test(table, a_key_that_moves_keeps_its_denials)
 {
 	struct fg_table *t = table_new(8);
 	struct fg_slot_view v;
@@ -760,12 +762,69 @@ Test(table, a_key_that_moves_takes_its_denials_along_at_its_next_denial)
 	n = ref.j;
 	cr_assert_neq(n, i);
 	cr_expect_eq(fg__slot_read(t, n, &v), 1);
-	cr_expect_eq(v.denied, 0, "nothing counted here yet");
-	memset(t->dirty, 0, sizeof *t->dirty);
+	cr_expect_eq(v.denied, 2, "at its new slot");
 	fg__table_deny(t, &ref);
 	cr_expect_eq(fg__slot_read(t, n, &v), 1);
-	cr_expect_eq(v.denied, 3, "two taken over, and this one");
-	cr_expect_eq(t->cold[i].tag, 0, "the old part is free");
-	cr_expect(t->dirty[0] & 1, "a new count marks its page");
+	cr_expect_eq(v.denied, 3);
+	cr_expect_eq(FG_AUX_DENIALS(t->cold[n].aux), 3,
+	             "in the part of its slot, with what it left");
+	cr_expect_eq(FG_AUX_DENIALS(t->cold[i].aux), 0);
+	table_free(t);
+}
+
+/* A key that moved left its count in the part of the slot it left; the
+ * first denial of the key that lives there now takes that count home,
+ * to the part of the slot where the first key lives, and takes the part. */
+Test(table, a_denial_takes_home_the_count_a_moved_key_left)
+{
+	struct fg_table *t = table_new(2);
+	struct fg_ref a, b;
+	uint64_t sa;
+	unsigned i;
+
+	cr_assert_not_null(
+	    fg__table_find_ref(t, 0, "a", 1, hash_of(t, 0, "a"), &a));
+	sa = a.j;
+	for (i = 0; i < 3; i++)
+		fg__table_deny(t, &a);
+	cr_assert_eq(fg__cuckoo_move(&t->ck, sa / 2, (unsigned)(sa % 2), 0), 0);
+	cr_assert_not_null(
+	    fg__table_find_ref(t, 0, "b", 1, hash_of(t, 0, "b"), &b));
+	cr_assert_eq(b.j, sa, "b took the slot a left");
+	cr_assert_not_null(
+	    fg__table_find_ref(t, 0, "a", 1, hash_of(t, 0, "a"), &a));
+	cr_expect_eq(t->cold[sa].tag, a.h, "a's count is still there");
+	fg__table_deny(t, &b);
+	cr_expect_eq(t->cold[sa].tag, b.h, "b's part now");
+	cr_expect_eq(FG_AUX_DENIALS(t->cold[sa].aux), 1);
+	cr_expect_eq(t->cold[a.j].tag, a.h, "a's count went home");
+	cr_expect_eq(FG_AUX_DENIALS(t->cold[a.j].aux), 3);
+	cr_expect_eq(fg__table_denials(t, a.h, a.j, 0), 3);
+	cr_expect_eq(t->rules[0].evicted_denied, 0, "nothing to the rule");
+	table_free(t);
+}
+
+/* When the key's part counts for a key that cannot be found (here: none
+ * lives in the table), and the key has no other part, the denial goes to
+ * its rule's record, which the rule's figures add: none is lost. */
+Test(table, a_denial_with_no_part_to_be_had_is_counted_in_its_rule)
+{
+	struct fg_table *t = table_new(2);
+	struct fg_table_sums sums;
+	struct fg_ref ref;
+	unsigned i;
+
+	cr_assert_not_null(
+	    fg__table_find_ref(t, 4, "k", 1, hash_of(t, 4, "k"), &ref));
+	for (i = 0; i < 4; i++) { /* four keys' counts: no part to spare */
+		t->cold[i].aux = 5;
+		t->cold[i].tag = 0x990 + i;
+	}
+	fg__table_deny(t, &ref);
+	cr_expect_eq(t->rules[4].evicted_denied, 1);
+	for (i = 0; i < 4; i++)
+		cr_expect_eq(t->cold[i].aux, 5, "part %u left alone", i);
+	fg__table_sums(t, &sums);
+	cr_expect_eq(sums.r[4].denied, 1);
 	table_free(t);
 }
