@@ -4,10 +4,17 @@
  *
  * The rule under test: a bucket that has refilled completely decides as
  * an absent one would, so it may be evicted to make room, and nothing
- * else may.  Workers evict buckets of host-scope rules from the probe
- * window of a key that finds no room; the daemon evicts global ones only
- * after harvesting them.  When nothing can be evicted the rule's fail
- * policy answers and table_full counts it.
+ * else may.  Workers evict buckets of host-scope rules from the buckets
+ * of a key that finds no room (and those their keys could move to); the
+ * daemon evicts global ones only after harvesting them.  When nothing
+ * can be evicted the rule's fail policy answers and table_full counts it.
+ *
+ * A key finds no room when both its buckets are full and no path of
+ * moves frees a slot in them.  Where keys go follows the segment's secret
+ * seed, so the tests make that happen on purpose: PAIR_KEYS keys whose
+ * buckets are the same two (a "pair"), found by hashing names with the
+ * segment's seed, fill both, and a fifth of them has nowhere to go (its
+ * four neighbours can only move to each other's buckets).
  */
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -22,10 +29,10 @@
 #include "shm/scan.h"
 #include "tests/helpers.h"
 
-/* A table of 5 buckets of 2 slots: every key's buckets are close to all
- * of it, and any key's path of moves reaches the rest. */
-#define SMALL_CAP   8
-#define SMALL_SLOTS (FG_BUCKETS_FOR(SMALL_CAP) * FG_BUCKET_SLOTS)
+#define SMALL_CAP 8
+#define PAIR_KEYS (2 * FG_BUCKET_SLOTS) /* what a pair of buckets holds */
+/* more keys than the table is sized for, far fewer than its slots */
+#define PRESSED_KEYS (2 * SMALL_CAP)
 
 static fg_segment_stats stats_of(fg_client *c)
 {
@@ -50,42 +57,83 @@ static void let_time_pass(unsigned ms)
 		nanosleep(&ts, NULL);
 }
 
-/* Fill every slot with a key of @rule, each admitted once. */
-static void fill(fg_client *c, const char *rule)
+/* The two buckets of (@rule, @key), lower first. */
+static void pair_of(fg_client *c, const char *rule, const char *key,
+                    uint64_t b[2])
 {
-	char key[32];
-	unsigned i;
-	fg_decision d;
+	struct fg_table *t = &c->seg.tbl;
+	int idx = fg__rule_index(c, rule);
+	uint64_t x, y;
 
-	for (i = 0; i < SMALL_SLOTS; i++) {
-		key_name(key, sizeof key, "fill", i);
-		cr_assert_eq(fg_allow(c, rule, key, 1, &d), 1);
-		cr_assert_eq(d.flags & FG_DECISION_UNTRACKED, 0,
-		             "key %u of %u found no room", i,
-		             (unsigned)SMALL_SLOTS);
-	}
-	cr_assert_eq(stats_of(c).used, SMALL_SLOTS);
+	cr_assert_geq(idx, 0);
+	fg__table_buckets(
+	    t, fg__hash64(t->seed, (unsigned)idx, key, strlen(key)), &x, &y);
+	b[0] = x < y ? x : y;
+	b[1] = x < y ? y : x;
 }
 
-Test(pressure, a_full_table_makes_room_by_evicting_a_refilled_bucket)
+/* Names of @n keys of @rule ("PREFIX-N") whose buckets are those of
+ * "PREFIX-0", into @keys. */
+static void same_pair(fg_client *c, const char *rule, const char *prefix,
+                      char keys[][32], unsigned n)
+{
+	uint64_t want[2], got[2];
+	unsigned i, k = 0;
+
+	key_name(keys[0], 32, prefix, 0);
+	pair_of(c, rule, keys[0], want);
+	for (i = 1, k = 1; k < n; i++) {
+		cr_assert_lt(i, 1000000, "no keys of one pair");
+		key_name(keys[k], 32, prefix, i);
+		pair_of(c, rule, keys[k], got);
+		k += got[0] == want[0] && got[1] == want[1];
+	}
+}
+
+/* Fill a pair of buckets with keys of @rule, each admitted once; in
+ * @newcomer, a key of that pair with no room left. */
+static void fill(fg_client *c, const char *rule, char newcomer[32])
+{
+	char keys[PAIR_KEYS + 1][32];
+	fg_decision d;
+	unsigned i;
+
+	same_pair(c, rule, "fill", keys, PAIR_KEYS + 1);
+	for (i = 0; i < PAIR_KEYS; i++) {
+		cr_assert_eq(fg_allow(c, rule, keys[i], 1, &d), 1);
+		cr_assert_eq(d.flags & FG_DECISION_UNTRACKED, 0,
+		             "%s found no room", keys[i]);
+	}
+	cr_assert_eq(stats_of(c).used, PAIR_KEYS);
+	memcpy(newcomer, keys[PAIR_KEYS], 32);
+}
+
+/* The keys fill() used (the first PAIR_KEYS of its pair). */
+static void filled(fg_client *c, const char *rule, char keys[][32])
+{
+	same_pair(c, rule, "fill", keys, PAIR_KEYS);
+}
+
+Test(pressure, a_full_pair_of_buckets_makes_room_by_evicting_a_refilled_bucket)
 {
 	fg_client *c = test_create("evict", SMALL_CAP);
 	fg_segment_stats st;
 	fg_decision d;
+	char newcomer[32];
 
 	test_rule(c, "fast", 1, 1, 1, 0); /* one token per ms */
-	fill(c, "fast");
+	fill(c, "fast", newcomer);
 	let_time_pass(3);
-	cr_expect_eq(fg_allow(c, "fast", "newcomer", 1, &d), 1);
+	cr_expect_eq(fg_allow(c, "fast", newcomer, 1, &d), 1);
 	cr_expect_eq(d.flags & FG_DECISION_UNTRACKED, 0,
 	             "the newcomer got a bucket of its own");
 	st = stats_of(c);
 	cr_expect_eq(st.evicted, 1, "one bucket evicted, %llu",
 	             (unsigned long long)st.evicted);
 	cr_expect_eq(st.table_full, 0);
-	cr_expect_eq(st.used, SMALL_SLOTS);
+	cr_expect_eq(st.used, PAIR_KEYS);
 	/* the newcomer's bucket is tracked: its one token is gone */
-	cr_expect_eq(fg_allow(c, "fast", "newcomer", 1, &d), 0);
+	cr_expect_eq(fg_allow(c, "fast", newcomer, 1, &d), 0);
 	/* the evicted bucket's count moved to its rule */
 	cr_expect_eq(c->seg.rules[fg__rule_index(c, "fast")].evicted_consumed,
 	             1);
@@ -98,35 +146,36 @@ Test(pressure, a_bucket_that_has_not_refilled_is_never_evicted)
 	fg_client *c = test_create("keep", SMALL_CAP);
 	fg_segment_stats st;
 	fg_decision d;
-	char key[32];
+	char keys[PAIR_KEYS][32], newcomer[32];
 	unsigned i;
 
 	test_rule(c, "slow", 2, 1, HOUR_MS, 0);
-	fill(c, "slow"); /* every bucket has 1 of 2 tokens left */
-	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 1, "fail-open");
+	fill(c, "slow", newcomer); /* every bucket has 1 of 2 tokens left */
+	cr_expect_eq(fg_allow(c, "slow", newcomer, 1, &d), 1, "fail-open");
 	cr_expect_neq(d.flags & FG_DECISION_UNTRACKED, 0);
 	st = stats_of(c);
 	cr_expect_eq(st.evicted, 0);
 	cr_expect_eq(st.table_full, 1);
 	/* every old key kept its bucket: exactly one more token each */
-	for (i = 0; i < SMALL_SLOTS; i++) {
-		key_name(key, sizeof key, "fill", i);
-		cr_expect_eq(fg_allow(c, "slow", key, 1, NULL), 1);
-		cr_expect_eq(fg_allow(c, "slow", key, 1, NULL), 0,
-		             "key %u admitted a third time", i);
+	filled(c, "slow", keys);
+	for (i = 0; i < PAIR_KEYS; i++) {
+		cr_expect_eq(fg_allow(c, "slow", keys[i], 1, NULL), 1);
+		cr_expect_eq(fg_allow(c, "slow", keys[i], 1, NULL), 0,
+		             "%s admitted a third time", keys[i]);
 	}
 	fg_close(c);
 	fg_unlink(test_segment("keep"));
 }
 
-Test(pressure, a_full_table_of_unrefilled_buckets_applies_fail_closed)
+Test(pressure, a_full_pair_of_unrefilled_buckets_applies_fail_closed)
 {
 	fg_client *c = test_create("closed", SMALL_CAP);
 	fg_decision d;
+	char newcomer[32];
 
 	test_rule(c, "slow", 2, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
-	fill(c, "slow");
-	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 0);
+	fill(c, "slow", newcomer);
+	cr_expect_eq(fg_allow(c, "slow", newcomer, 1, &d), 0);
 	cr_expect_neq(d.flags & FG_DECISION_UNTRACKED, 0);
 	cr_expect_eq(stats_of(c).table_full, 1);
 	fg_close(c);
@@ -137,30 +186,54 @@ Test(pressure, workers_never_evict_buckets_of_a_global_rule)
 {
 	fg_client *c = test_create("global", SMALL_CAP);
 	fg_decision d;
+	char newcomer[32];
 
 	test_rule(c, "fastg", 1, 1, 1, FG_RULE_GLOBAL);
-	fill(c, "fastg");
+	fill(c, "fastg", newcomer);
 	let_time_pass(3);
 	/* full again, but maybe not harvested: only the daemon may judge */
-	cr_expect_eq(fg_allow(c, "fastg", "newcomer", 1, &d), 1, "fail-open");
+	cr_expect_eq(fg_allow(c, "fastg", newcomer, 1, &d), 1, "fail-open");
 	cr_expect_neq(d.flags & FG_DECISION_UNTRACKED, 0);
 	cr_expect_eq(stats_of(c).evicted, 0);
 	fg_close(c);
 	fg_unlink(test_segment("global"));
 }
 
+/* A key of rule @rule whose buckets are the pair fill() filled with keys
+ * of rule @filler, in @key. */
+static void key_of_pair(fg_client *c, const char *filler, const char *rule,
+                        char key[32])
+{
+	uint64_t want[2], got[2];
+	char first[32];
+	unsigned i;
+
+	key_name(first, sizeof first, "fill", 0);
+	pair_of(c, filler, first, want);
+	for (i = 0;; i++) {
+		cr_assert_lt(i, 1000000, "no key of that pair");
+		key_name(key, 32, "newcomer", i);
+		pair_of(c, rule, key, got);
+		if (got[0] == want[0] && got[1] == want[1])
+			return;
+	}
+}
+
 Test(pressure, a_host_key_may_evict_a_refilled_bucket_of_another_host_rule)
 {
 	fg_client *c = test_create("other", SMALL_CAP);
 	fg_decision d;
+	char newcomer[32];
 
 	test_rule(c, "fast", 1, 1, 1, 0);
 	test_rule(c, "slow", 1, 1, HOUR_MS, FG_RULE_FAIL_CLOSED);
-	fill(c, "fast");
+	fill(c, "fast", newcomer);
+	key_of_pair(c, "fast", "slow", newcomer);
 	let_time_pass(3);
-	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 1);
+	cr_expect_eq(fg_allow(c, "slow", newcomer, 1, &d), 1);
 	cr_expect_eq(d.flags & FG_DECISION_UNTRACKED, 0);
-	cr_expect_eq(fg_allow(c, "slow", "newcomer", 1, &d), 0,
+	cr_expect_eq(stats_of(c).evicted, 1);
+	cr_expect_eq(fg_allow(c, "slow", newcomer, 1, &d), 0,
 	             "its bucket is tracked");
 	fg_close(c);
 	fg_unlink(test_segment("other"));
@@ -404,26 +477,26 @@ Test(pressure, the_daemon_evicts_a_global_bucket_only_once_it_is_harvested,
 
 	/* more buckets than the segment is sized for (the ledger holds
 	 * SMALL_CAP keys: the rest are host-scope) */
-	for (i = 0; i < SMALL_SLOTS; i++) {
+	for (i = 0; i < PRESSED_KEYS; i++) {
 		key_name(key_s, sizeof key_s, "g", i);
 		cr_assert_eq(fg_allow(c, i < SMALL_CAP ? "fastg" : "fast",
 		                      key_s, 1, NULL),
 		             1);
 	}
 	let_time_pass(3); /* all full again, none harvested yet */
-	P.n.harvest.ready = SMALL_SLOTS;
-	cr_expect_eq(fgd_node_evict(&P.n), SMALL_SLOTS - SMALL_CAP,
+	P.n.harvest.ready = PRESSED_KEYS;
+	cr_expect_eq(fgd_node_evict(&P.n), PRESSED_KEYS - SMALL_CAP,
 	             "host buckets evicted, global ones not yet harvested");
 	cr_expect_eq(stats_of(c).used, SMALL_CAP);
 	/* pressure again; this time the harvest comes first */
-	for (i = SMALL_CAP; i < SMALL_SLOTS; i++) {
+	for (i = SMALL_CAP; i < PRESSED_KEYS; i++) {
 		key_name(key_s, sizeof key_s, "h", i);
 		cr_assert_eq(fg_allow(c, "fast", key_s, 1, NULL), 1);
 	}
 	let_time_pass(3);
 	fgd_node_harvest(&P.n, 1); /* harvests, then evicts */
 	cr_expect_eq(stats_of(c).evicted,
-	             2 * (SMALL_SLOTS - SMALL_CAP) + SMALL_CAP);
+	             2 * (PRESSED_KEYS - SMALL_CAP) + SMALL_CAP);
 	cr_expect_eq(stats_of(c).used, 0);
 	for (i = 0; i < SMALL_CAP; i++) {
 		key_name(key_s, sizeof key_s, "g", i);

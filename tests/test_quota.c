@@ -89,6 +89,11 @@ static uint64_t slots_in_table(fg_client *c, const char *name)
 
 		if (held && v.rule == idx)
 			n += v.keylen <= 16 ? 1 : (v.keylen + 15) / 16;
+		/* a key frozen for a move (its mover was killed) holds its
+		 * slot until the reap ends the move (shm/cuckoo.c) */
+		if (v.state == FG_SLOT_MOVING &&
+		    FG_W_RULE(c->seg.tbl.slots[i].word) == idx)
+			n++;
 	}
 	return n;
 }
@@ -319,8 +324,8 @@ static int kill_worker(void *arg, unsigned i)
 	for (;;) {
 		uint64_t x = xorshift(&rng);
 
-		/* short and long keys: 1 to 3 slots each */
-		snprintf(key, sizeof key, "%0*" PRIx64, (int)(8 + x % 40), x);
+		/* keys of 8 to 16 bytes (the longest layout 9 holds) */
+		snprintf(key, sizeof key, "%0*" PRIx64, (int)(8 + x % 9), x);
 		if (fg_allow(c, "flood", key, 1, NULL) < 0)
 			return WX_ERROR;
 	}

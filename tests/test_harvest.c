@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_harvest.c - the daemon's harvest (gossip/harvest.c) over a table
+ * whose keys move.
+ *
+ * An insert moves keys to their other bucket along a path
+ * (shm/cuckoo.c), and a key's count moves with it.  The harvest keeps a
+ * baseline per slot (what it took of the slot's key so far): the rule
+ * checked here is that the baseline follows the key, so that what a key
+ * admitted is taken exactly once, whether the harvest meets the slot the
+ * key left or the one it went to first, in one pass or over several, and
+ * whether the key was clean (nothing admitted since the last pass) or
+ * not when it moved.  Moves are made by hand between passes, with the
+ * core's own move (fg__cuckoo_move).
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "gossip/harvest.h"
+#include "lib/client.h"
+#include "shm/hash.h"
+#include "shm/scan.h"
+#include "tests/helpers.h"
+
+TestSuite(harvest, .timeout = 60);
+
+#define CAP 1000u /* 644 buckets: 11 pages of the dirty map */
+
+static struct {
+	fg_client *c;
+	struct fgd_harvest h;
+	uint64_t taken; /* what the harvest gave the taker, in all */
+	unsigned idx;   /* rule "g" */
+} H;
+
+static int take(void *arg, unsigned rule, const uint8_t *key, size_t len,
+                uint64_t delta, uint64_t now_ms)
+{
+	(void)arg;
+	(void)rule;
+	(void)key;
+	(void)len;
+	(void)now_ms;
+	H.taken += delta;
+	return 0;
+}
+
+static void setup(void)
+{
+	char err[160];
+	int idx;
+
+	memset(&H, 0, sizeof H);
+	H.c = test_create("harvest", CAP);
+	test_rule(H.c, "g", 1000, 1, HOUR_MS, FG_RULE_GLOBAL);
+	idx = fg__rule_index(H.c, "g");
+	cr_assert_geq(idx, 0);
+	H.idx = (unsigned)idx;
+	cr_assert_eq(fgd_harvest_init(&H.h, H.c, NULL, err, sizeof err), 0,
+	             "%s", err);
+}
+
+static void teardown(void)
+{
+	fgd_harvest_fini(&H.h);
+	fg_close(H.c);
+	fg_unlink(test_segment("harvest"));
+}
+
+static void pass(void)
+{
+	fgd_harvest_pass(&H.h, 1, take, NULL);
+}
+
+static void admit(const char *key, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		cr_assert_eq(fg_allow(H.c, "g", key, 1, NULL), 1);
+}
+
+static uint64_t page_of(uint64_t bucket)
+{
+	return bucket / FG_DIRTY_BUCKETS;
+}
+
+/* Where @key's bucket is, and its other bucket. */
+static uint64_t where(const char *key, uint64_t *other)
+{
+	struct fg_table *t = &H.c->seg.tbl;
+	uint64_t h = fg__hash64(t->seed, H.idx, key, strlen(key)), x, y;
+	struct fg_ref ref;
+
+	cr_assert_not_null(
+	    fg__table_lookup(t, H.idx, key, strlen(key), h, &ref));
+	fg__table_buckets(t, h, &x, &y);
+	*other = ref.j / 2 == x ? y : x;
+	return ref.j;
+}
+
+/* Move @key to a free slot of its other bucket: its new slot. */
+static uint64_t move(const char *key)
+{
+	struct fg_table *t = &H.c->seg.tbl;
+	uint64_t to, from = where(key, &to), now;
+	unsigned dest;
+
+	for (dest = 0; dest < 2; dest++)
+		if (fg__slot_state(t, to * 2 + dest) == FG_SLOT_FREE)
+			break;
+	cr_assert_lt(dest, 2, "a free slot in the other bucket");
+	cr_assert_eq(
+	    fg__cuckoo_move(&t->ck, from / 2, (unsigned)(from % 2), dest), 0);
+	cr_assert_eq(where(key, &now), to * 2 + dest, "moved");
+	return to * 2 + dest;
+}
+
+/* A name for a key whose buckets are on pages in the order @order asks:
+ * -1 its first bucket's page before the other's, 1 after, 0 the same. */
+static void key_with(char *key, size_t size, int order)
+{
+	struct fg_table *t = &H.c->seg.tbl;
+	unsigned i;
+
+	for (i = 0;; i++) {
+		uint64_t x, y, px, py;
+
+		cr_assert_lt(i, 100000);
+		snprintf(key, size, "k%d-%u", order + 1, i);
+		fg__table_buckets(
+		    t, fg__hash64(t->seed, H.idx, key, strlen(key)), &x, &y);
+		/* inserted in an empty table, a key goes to its first */
+		px = page_of(x);
+		py = page_of(y);
+		if ((order < 0 && px < py) || (order > 0 && px > py) ||
+		    (order == 0 && px == py))
+			return;
+	}
+}
+
+/* What was admitted since the last pass is taken by the next two at most
+ * (a baseline that follows its key marks the page it goes to, which one
+ * pass may have left behind), and nothing more by a third. */
+static void expect_taken(uint64_t want, const char *when)
+{
+	pass();
+	pass();
+	cr_expect_eq(H.taken, want, "%s: %llu taken of %llu", when,
+	             (unsigned long long)H.taken, (unsigned long long)want);
+	pass();
+	cr_expect_eq(H.taken, want, "%s: nothing more", when);
+}
+
+/* The case of @order: admissions before and after moves back and forth,
+ * each move made while the key had admissions not yet harvested. */
+static void moves_while_dirty(int order)
+{
+	char key[32];
+
+	key_with(key, sizeof key, order);
+	admit(key, 5);
+	expect_taken(5, "before any move");
+	admit(key, 3);
+	(void)move(key);
+	expect_taken(8, "moved after 3 more");
+	admit(key, 2);
+	expect_taken(10, "admitted where it went");
+	admit(key, 1);
+	(void)move(key);
+	expect_taken(11, "moved back");
+	cr_expect_eq(H.h.sums[H.idx].allowed, 11, "the rule's sums");
+	cr_expect_eq(H.h.sums[H.idx].keys, 1);
+}
+
+Test(harvest, a_key_moved_to_a_later_page_is_taken_once, .init = setup,
+     .fini = teardown)
+{
+	moves_while_dirty(-1);
+}
+
+Test(harvest, a_key_moved_to_an_earlier_page_is_taken_once, .init = setup,
+     .fini = teardown)
+{
+	moves_while_dirty(1);
+}
+
+Test(harvest, a_key_moved_within_its_page_is_taken_once, .init = setup,
+     .fini = teardown)
+{
+	moves_while_dirty(0);
+}
+
+/* A clean key moves without marking any page: its next admission marks
+ * the page where it went, and the harvest finds its baseline at the slot
+ * it left. */
+Test(harvest, a_clean_key_that_moved_is_followed_from_its_next_admission,
+     .init = setup, .fini = teardown)
+{
+	char key[32];
+
+	key_with(key, sizeof key, -1);
+	admit(key, 5);
+	expect_taken(5, "before the move");
+	(void)move(key);
+	expect_taken(5, "a clean move: nothing to take");
+	admit(key, 4);
+	expect_taken(9, "4 where it went, not 9 again");
+	cr_expect_eq(H.h.sums[H.idx].allowed, 9);
+}
+
+/* A key evicted (by a worker) and made again between two passes counts
+ * from 0: the harvest takes its new count, not the difference with the
+ * old one. */
+Test(harvest, a_key_made_again_between_two_passes_counts_from_zero,
+     .init = setup, .fini = teardown)
+{
+	struct fg_table *t = &H.c->seg.tbl;
+	struct fg_slot_view v;
+	char key[32];
+	uint64_t i, other;
+
+	key_with(key, sizeof key, 0);
+	admit(key, 5);
+	expect_taken(5, "the first bucket");
+	i = where(key, &other);
+	cr_assert(fg__slot_read(t, i, &v));
+	cr_assert(fg__bucket_evict(t, &v, v.tat + 1), "full by then");
+	admit(key, 2);
+	expect_taken(7, "the second bucket's 2");
+}
+
+/* A key frozen for a move keeps its baseline until the move ends. */
+Test(harvest, a_key_frozen_for_a_move_keeps_its_baseline, .init = setup,
+     .fini = teardown)
+{
+	struct fg_table *t = &H.c->seg.tbl;
+	const uint64_t moving = FG_W_STATE_BITS(FG_SLOT_MOVING);
+	struct fg_slot *s;
+	char key[32];
+	uint64_t i, other;
+
+	key_with(key, sizeof key, 1);
+	admit(key, 5);
+	expect_taken(5, "before");
+	admit(key, 3);
+	i = where(key, &other);
+	s = &t->slots[i];
+	s->word ^= FG_W_STATE_BITS(FG_SLOT_READY) ^ moving; /* frozen */
+	pass();
+	cr_expect_eq(H.taken, 5, "nothing taken while it is frozen");
+	cr_expect_eq(H.h.sums[H.idx].keys, 1, "and its baseline kept");
+	s->word ^= FG_W_STATE_BITS(FG_SLOT_READY) ^ moving; /* thawed */
+	expect_taken(8, "thawed");
+}
