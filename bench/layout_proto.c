@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * layout_proto.c - candidate layouts for the 99th-percentile key (issue
- * 14), side by side with today's, before anyone rewrites shm/table.c.
+ * 14), side by side with today's.  Written when today's was layout 7
+ * (blocks of 16 slots); since layout 9, today's is layout C itself, the
+ * real shm/table.c, beside its model here.
  *
  * Today (layout 7) 44% of the keys at capacity wait for the tags to know
  * their slot.  Here every key has two buckets known from its hash
@@ -486,7 +488,7 @@ L7_FN(check_l7early, 1)
 		.name = N, .check = F, .ways = W, .load = L, .like = LIKE      \
 	}
 static struct layout g_layouts[NLAYOUTS] = {
-    LAYOUT("today: blocks of 16, tags", check_l7, 0, 0, 0),
+    LAYOUT("today: shm/table.c (layout 9)", check_l7, 0, 0, 0),
     LAYOUT("today, early", check_l7early, 0, 0, 1),
     LAYOUT("A 2x64B/2, load 0.5, first", check_2first, 2, 0.5, 0),
     LAYOUT("A 2x64B/2, load 0.5, early", check_2early, 0, 0, 3),
@@ -517,24 +519,25 @@ static void keys_make(void)
 static void build_l7(struct layout *l)
 {
 	struct fg_table *t = &l->t7;
+	uint64_t i, lost = 0, nb = FG_BUCKETS_FOR(opt_keys), seed[2];
 	struct fg_ref ref;
-	uint64_t i, lost = 0;
 
-	t->nblocks = FG_BLOCKS_FOR(opt_keys);
-	l->size = t->nblocks * sizeof(struct fg_block);
-	t->blocks = map(l->size);
-	t->hdr = map(sizeof *t->hdr);
-	t->seed[0] = rnd();
-	t->seed[1] = rnd();
+	seed[0] = rnd();
+	seed[1] = rnd();
+	l->size = fg__table_region_size(nb);
+	if (fg__table_init(t, map(sizeof *t->hdr), NULL, map(l->size),
+	                   map(nb * FG_BUCKET_SLOTS * sizeof(struct fg_cold)),
+	                   NULL, nb, seed) != 0)
+		abort();
 	for (i = 0; i < opt_keys; i++)
 		if (fg__table_find_ref(
 		        t, RULE, g_keys[i].s, g_keys[i].len,
 		        fg__hash64(t->seed, RULE, g_keys[i].s, g_keys[i].len),
 		        &ref) == NULL)
 			lost++;
-	printf("%-34s %8" PRIu64 " blocks, %6.1f B/key (layout %u), "
+	printf("%-34s %8" PRIu64 " buckets, %6.1f B/key (layout %u), "
 	       "%" PRIu64 " found no room\n",
-	       l->name, t->nblocks, (double)l->size / (double)opt_keys,
+	       l->name, nb, (double)l->size / (double)opt_keys,
 	       FG_LAYOUT_VERSION, lost);
 }
 

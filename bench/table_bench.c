@@ -19,16 +19,16 @@
  * checked back to back (its lines in L1): the median and 99th percentile
  * of the 1000 per-key times, and of their ratios to the CAS limit; the
  * same in a segment filled to half its capacity; and where the keys are
- * (the share of each segment's keys in their preferred slot, elsewhere in
- * their home group, and so on along their probe sequence) with the median
- * ratio of the sampled keys of each class.  One key is checked back to
+ * (the share of each segment's keys in each of their four slots, in the
+ * order a check compares them) with the median ratio of the sampled keys
+ * of each class.  One key is checked back to
  * back: its lines are in L1 and every branch is predicted, so a key's
  * figure is the length of its chain of dependent loads.  (2) Cold: every
  * key of the full segment once, in random order, against the random read;
- * then again by where the key is (preferred slot, home group, other).
+ * then again by where the key is (which of its four slots).
  * (3) What the harvest's mark costs: a check just after a harvest pass
- * over its block (it marks the block again) against one after a pass
- * over another block (layout 3).  (4) Bytes per key: the segment's size
+ * over its page (it marks the page again) against one after a pass
+ * over another page (layout 3 on).  (4) Bytes per key: the segment's size
  * over its capacity, and how many keys of 16, 32 and 64 bytes a segment of
  * capacity 1000 holds.  (5) Churn: first checks (a miss, then an insert)
  * and lookups of absent keys in a table at capacity, after 10 x its
@@ -123,46 +123,39 @@ static void user_key(char *buf, size_t size, uint64_t i)
 	snprintf(buf, size, "user:%07llu", (unsigned long long)i);
 }
 
-/* Where a present key is in its probe sequence (shm/table.c). */
+/* Which of its four slots a present key is in (shm/table.h compares
+ * them in this order: its first bucket's two, then its second's). */
 enum {
-	AT_PREF,    /* its preferred slot: every address from the hash */
-	AT_GROUP,   /* elsewhere in its home group */
-	AT_SIBLING, /* the home block's other group (rank 1) */
-	AT_NEXT,    /* the next block (ranks 2-3) */
-	AT_NEAR,    /* ranks 4-7: the last of the inline path */
-	AT_FAR,     /* rank 8 on: check_slow() */
+	AT_X0,   /* the first slot compared */
+	AT_X1,   /* the other slot of its first bucket */
+	AT_Y0,   /* its second bucket's first slot */
+	AT_Y1,   /* its second bucket's other slot */
+	AT_ELSE, /* none: read while being moved */
 	AT_CLASSES
 };
 
 static const char *const at_name[AT_CLASSES] = {
-    "its preferred slot",
-    "elsewhere in its home group",
-    "the home block's other group",
-    "the next block (ranks 2-3)",
-    "ranks 4-7",
-    "rank 8 or further (out of line)"};
+    "its first bucket, first slot", "its first bucket, second slot",
+    "its second bucket, first slot", "its second bucket, second slot",
+    "elsewhere (being moved)"};
 
 /* The AT_* of @key of rule "r" in @c, or -1 if it is absent. */
 static int where(fg_client *c, const char *key)
 {
 	struct fg_table *t = &c->seg.tbl;
-	unsigned idx = (unsigned)fg__rule_index(c, "r"), pref, k;
+	unsigned idx = (unsigned)fg__rule_index(c, "r");
 	size_t len = strlen(key);
-	uint64_t h = fg__hash64(t->seed, idx, key, len), home, d;
+	uint64_t h = fg__hash64(t->seed, idx, key, len), x, y;
 	struct fg_slot_view v;
 
 	if (!fg__bucket_get(t, idx, key, len, &v))
 		return -1;
-	home = fg__table_home(t, h);
-	pref = fg__table_pref(h);
-	if (v.slot == home * FG_BLOCK_SLOTS + pref)
-		return AT_PREF;
-	d = (v.slot / FG_BLOCK_SLOTS + t->nblocks - home) % t->nblocks;
-	k = 2 * (unsigned)d + ((v.slot % FG_BLOCK_SLOTS) / FG_GROUP_SLOTS !=
-	                       pref / FG_GROUP_SLOTS);
-	if (k == 0)
-		return AT_GROUP;
-	return k == 1 ? AT_SIBLING : k < 4 ? AT_NEXT : k < 8 ? AT_NEAR : AT_FAR;
+	fg__table_buckets(t, h, &x, &y);
+	if (v.slot / 2 == x)
+		return v.slot % 2 ? AT_X1 : AT_X0;
+	if (v.slot / 2 == y)
+		return v.slot % 2 ? AT_Y1 : AT_Y0;
+	return AT_ELSE;
 }
 
 /* The share of @c's keys 0..@n-1 in each AT_* class. */
@@ -440,9 +433,9 @@ static void cold_ns(fg_client *c, uint64_t nkeys, const uint64_t *chase,
 	*limit = median(l, COLD_CHUNKS);
 }
 
-/* The cold check again, by where the key is: in its preferred slot, in
- * its home group, elsewhere; ns of each over ns of a random read, which
- * take turns in chunks (medians). */
+/* The cold check again, by where the key is: the first slot compared,
+ * the second or third, the last; ns of each over ns of a random read,
+ * which take turns in chunks (medians). */
 static void cold_where(fg_client *c, uint64_t nkeys, const uint64_t *chase,
                        double ratio[3])
 {
@@ -459,7 +452,7 @@ static void cold_where(fg_client *c, uint64_t nkeys, const uint64_t *chase,
 	for (i = 0; i < nkeys; i++) {
 		user_key(key, sizeof key, i);
 		at = where(c, key);
-		w = at == AT_PREF ? 0 : at == AT_GROUP ? 1 : 2;
+		w = at == AT_X0 ? 0 : at <= AT_Y0 ? 1 : 2;
 		of[w][n[w]++] = (uint32_t)i;
 	}
 	for (w = 0; w < 3; w++)
@@ -561,8 +554,7 @@ static void let_refill(void)
 }
 
 /* What floodgated does to a table above its capacity (node.c): evict
- * every bucket that is full again, then fg_reap() (which, from layout 3
- * on, also reopens groups of tombstones). */
+ * every bucket that is full again, then fg_reap(). */
 static void owner_maintenance(fg_client *c)
 {
 	uint64_t cur = 0, now = fg__now_ns();
@@ -922,7 +914,7 @@ static void report(size_t size, const uint64_t held[3], double idle)
 	       "fg_allow, every key once, random order (ns)", MED(cold), read,
 	       MED(cold) / read);
 	printf("  %-44s %5.2fx %5.2fx %5.2fx\n",
-	       "the same: preferred slot, home group, other", MED(cold_at[0]),
+	       "the same: 1st slot compared, 2nd-3rd, 4th", MED(cold_at[0]),
 	       MED(cold_at[1]), MED(cold_at[2]));
 	if (MED(mark[0]) >= 0)
 		printf("%-46s %10.1f %10.1f %7.2fx\n",

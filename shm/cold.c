@@ -24,9 +24,10 @@
  * it has one, else to the rule's record, with the denials of evicted
  * buckets, so that the rule's figures stay exact.  A key's parts are
  * emptied (their counts taken to its rule's record) when its bucket is
- * evicted (evict.c).  A count taken home is added there before it is
- * taken off where it was: an eviction of its key in between counts it
- * twice (a race of nanoseconds, in operators' figures only).
+ * evicted (evict.c).  A count is moved by taking it whole, then adding
+ * it where it goes: if that part went to another key in between, the
+ * count goes to another part of its key, and is lost only if every one
+ * did (a race of nanoseconds, in operators' figures only).
  *
  * Readers read tag, aux, tag: a part retagged meanwhile is skipped (it
  * held no count then).  A denial counted by a check that read the key's
@@ -71,14 +72,15 @@ static int add_to(struct fg_cold *c, uint64_t tag, int any, uint64_t n,
 	}
 }
 
-/* Take @n off part @c if it still counts that many for @tag. */
-static void take_off(struct fg_cold *c, uint64_t tag, uint64_t n)
+/* Take what part @c counts for @tag: the count (0 if it counts none). */
+static uint64_t take(struct fg_cold *c, uint64_t tag)
 {
 	uint64_t lo = fg__load(&c->aux), hi = fg__load(&c->tag);
 
-	while (hi == tag && FG_AUX_DENIALS(lo) >= n &&
-	       !fg__dwcas(&c->aux, &lo, &hi, lo - n, tag))
+	while (hi == tag && FG_AUX_DENIALS(lo) > 0 &&
+	       !fg__dwcas(&c->aux, &lo, &hi, lo & FG_AUX_CLEAN, tag))
 		;
+	return hi == tag ? FG_AUX_DENIALS(lo) : 0;
 }
 
 /* The slot among the key of hash @tag's four, other than @i, where it
@@ -105,23 +107,42 @@ static int live_at(const struct fg_table *t, uint64_t tag, uint64_t i,
 	return 0;
 }
 
+/* Put @n denials of the key tagged @tag in one of its parts, @i's
+ * four; 0 if none would take them (they are lost: a part taken by
+ * another key in each of the few ns since they were taken). */
+static int put(struct fg_table *t, uint64_t tag, uint64_t i, uint64_t n)
+{
+	uint64_t o[4], was;
+	unsigned k;
+
+	four(t, tag, i, o);
+	for (k = 0; k < 4; k++)
+		if (add_to(&t->cold[o[k]], tag, 1, n, &was))
+			return 1;
+	return 0;
+}
+
 /* Part @i counts the denials of a key that no longer lives at slot @i:
- * take them home (see the top).  1 if part @i counts none now. */
+ * take them home (see the top).  1 if part @i counts none now.  The
+ * count is taken in one step, then added: two processes taking the same
+ * count home never both add it. */
 static int take_home(struct fg_table *t, uint64_t i, unsigned depth)
 {
-	struct fg_cold *c = &t->cold[i];
-	uint64_t tag = fg__load(&c->tag), n = FG_AUX_DENIALS(fg__load(&c->aux));
-	uint64_t at, was;
+	struct fg_cold *c = &t->cold[i], *home;
+	uint64_t tag = fg__load(&c->tag), at, n, was;
 
-	if (n == 0)
+	if (FG_AUX_DENIALS(fg__load(&c->aux)) == 0)
 		return 1;
 	if (tag == 0 || depth > FG_CK_PATH_MAX || !live_at(t, tag, i, &at))
 		return 0;
-	if (!add_to(&t->cold[at], tag, 1, n, &was) &&
-	    !(take_home(t, at, depth + 1) &&
-	      add_to(&t->cold[at], tag, 1, n, &was)))
-		return 0;
-	take_off(c, tag, n);
+	home = &t->cold[at];
+	if (fg__load(&home->tag) != tag &&
+	    FG_AUX_DENIALS(fg__load(&home->aux)) != 0 &&
+	    !take_home(t, at, depth + 1))
+		return 0; /* the part there counts another's, kept there */
+	n = take(c, tag);
+	if (n != 0 && !add_to(home, tag, 1, n, &was))
+		(void)put(t, tag, i, n); /* home was taken meanwhile */
 	return FG_AUX_DENIALS(fg__load(&c->aux)) == 0;
 }
 
@@ -131,16 +152,8 @@ static uint64_t gather(struct fg_table *t, uint64_t tag, const uint64_t c[4])
 	uint64_t n = 0;
 	unsigned k;
 
-	for (k = 1; k < 4; k++) {
-		struct fg_cold *p = &t->cold[c[k]];
-		uint64_t lo = fg__load(&p->aux), hi = fg__load(&p->tag);
-
-		while (hi == tag && FG_AUX_DENIALS(lo) > 0 &&
-		       !fg__dwcas(&p->aux, &lo, &hi, lo & FG_AUX_CLEAN, tag))
-			;
-		if (hi == tag)
-			n += FG_AUX_DENIALS(lo);
-	}
+	for (k = 1; k < 4; k++)
+		n += take(&t->cold[c[k]], tag);
 	return n;
 }
 

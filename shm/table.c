@@ -213,6 +213,7 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 
 	(void)h;
 	ref->over_quota = 0;
+	ref->too_long = len > FG_TABLE_KEY_MAX;
 	if (key_of(t, &k, rule, key, len) != 0)
 		return NULL;
 	for (;;) {
@@ -258,6 +259,7 @@ void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref)
 	ref->live = FG_W_IDENT(w) | FG_W_STATE_BITS(FG_SLOT_READY);
 	memcpy(ref->kb, s->key, sizeof ref->kb);
 	ref->over_quota = 0;
+	ref->too_long = 0;
 	ref->h = len > 0 && len <= FG_TABLE_KEY_MAX
 	             ? fg__hash64(t->seed, FG_W_RULE(w), ref->kb, len)
 	             : 0;

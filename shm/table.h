@@ -55,6 +55,8 @@ struct fg_ref {
 	uint64_t h;          /* the key's hash */
 	unsigned over_quota; /* fg__table_find_slow() found no room because
 	                      * the rule is at its quota (shm/quota.c) */
+	unsigned too_long;   /* ... because the table cannot hold the key
+	                      * (over FG_TABLE_KEY_MAX): no room to make */
 };
 
 /* What a check's inline path has looked at: both buckets (the argument

@@ -637,6 +637,7 @@ Test(badinput, table_full_fail_open_rule_allows_untracked_and_counts_it)
 	fg_client *c = test_create("fullopen", 4);
 	fg_segment_stats st = snapshot(c);
 	fg_decision d;
+	char newkey[32];
 	unsigned n;
 
 	cr_assert_eq(st.nslots, FG_BUCKETS_FOR(4) * FG_BUCKET_SLOTS,
@@ -648,21 +649,23 @@ Test(badinput, table_full_fail_open_rule_allows_untracked_and_counts_it)
 	          (unsigned long long)st.nslots);
 	cr_assert_eq(rule_info(c, "open").table_full, 1);
 
-	/* a new key: allowed, untracked, counted, nothing consumed */
+	/* a new key (the one that found no room): allowed, untracked,
+	 * counted, nothing consumed */
+	snprintf(newkey, sizeof newkey, "fill%u", n);
 	st = snapshot(c);
-	cr_assert_eq(fg_allow(c, "open", "newkey", 1, &d), 1);
+	cr_assert_eq(fg_allow(c, "open", newkey, 1, &d), 1);
 	cr_assert_eq(d.flags, FG_DECISION_UNTRACKED);
 	cr_assert_eq(d.limit, 5);
 	cr_assert_eq(d.retry_after_ms, 0);
 	cr_assert_eq(d.rule, rule_index(c, "open"));
-	cr_assert_eq(fg_allow(c, "open", "newkey", 5, NULL), 1);
-	cr_assert_eq(fg_allow_request(c, "newkey", "open"), 1);
+	cr_assert_eq(fg_allow(c, "open", newkey, 5, NULL), 1);
+	cr_assert_eq(fg_allow_request(c, newkey, "open"), 1);
 	cr_assert_eq(rule_info(c, "open").table_full, 4);
 	cr_assert_eq(snapshot(c).table_full, st.table_full + 3);
 	cr_assert_eq(snapshot(c).used, st.used);
 	cr_assert_eq(snapshot(c).consumed, st.consumed);
 	/* a bad cost is still refused, and not counted as table full */
-	cr_assert_eq(fg_allow(c, "open", "newkey", 6, NULL), FG_ECOST);
+	cr_assert_eq(fg_allow(c, "open", newkey, 6, NULL), FG_ECOST);
 	cr_assert_eq(rule_info(c, "open").table_full, 4);
 
 	/* keys already in the table are still tracked */
@@ -673,39 +676,59 @@ Test(badinput, table_full_fail_open_rule_allows_untracked_and_counts_it)
 	fg_unlink(test_segment("fullopen"));
 }
 
+/* The first key "newkey-N" of @rule that finds no room, in @key (where a
+ * key goes depends on its name and rule: those before it take the room
+ * they find); its refusal is counted in the rule's table_full. */
+static void roomless(fg_client *c, const char *rule, char *key, size_t size)
+{
+	fg_decision d;
+	unsigned i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(key, size, "newkey-%u", i);
+		if (fg_allow(c, rule, key, 1, &d) >= 0 &&
+		    (d.flags & FG_DECISION_UNTRACKED))
+			break;
+	}
+	cr_assert_lt(i, 1000, "the keys of %s always found room", rule);
+}
+
 Test(badinput, table_full_fail_closed_rule_denies_untracked)
 {
 	fg_client *c = test_create("fullclosed", 4);
 	fg_decision d;
+	char newkey[32];
 	unsigned n;
 
 	test_rule(c, "open", 5, 5, HOUR_MS, 0);
 	test_rule(c, "closed", 5, 5, 1000, FG_RULE_FAIL_CLOSED);
 	n = fill_table(c, "open");
 	cr_assert(n >= 4 && n <= FG_BUCKETS_FOR(4) * FG_BUCKET_SLOTS);
+	roomless(c, "closed", newkey, sizeof newkey);
 
-	cr_assert_eq(fg_allow(c, "closed", "newkey", 1, &d), 0);
+	cr_assert_eq(fg_allow(c, "closed", newkey, 1, &d), 0);
 	cr_assert_eq(d.flags, FG_DECISION_UNTRACKED);
 	cr_assert_eq(d.limit, 5);
 	cr_assert_eq(d.remaining, 0);
 	cr_assert_eq(d.retry_after_ms, 200, "one interval");
 	cr_assert_eq(d.rule, rule_index(c, "closed"));
-	cr_assert_eq(fg_allow(c, "closed", "newkey", 1, NULL), 0);
-	cr_assert_eq(fg_allow_request(c, "newkey", "closed"), 0);
-	cr_assert_eq(rule_info(c, "closed").table_full, 3);
+	cr_assert_eq(fg_allow(c, "closed", newkey, 1, NULL), 0);
+	cr_assert_eq(fg_allow_request(c, newkey, "closed"), 0);
+	cr_assert_eq(rule_info(c, "closed").table_full, 4, "roomless()'s too");
 	cr_assert_eq(rule_info(c, "open").table_full, 1,
 	             "counted on the wrong rule");
 
 	/* a shadow rule never denies: it flags what enforcing would do */
 	test_rule(c, "dryrun", 5, 5, 1000,
 	          FG_RULE_FAIL_CLOSED | FG_RULE_SHADOW);
-	cr_assert_eq(fg_allow(c, "dryrun", "newkey", 1, &d), 1);
+	roomless(c, "dryrun", newkey, sizeof newkey);
+	cr_assert_eq(fg_allow(c, "dryrun", newkey, 1, &d), 1);
 	cr_assert_eq(d.flags, FG_DECISION_UNTRACKED | FG_DECISION_SHADOW);
 	cr_assert_eq(d.retry_after_ms, 0);
-	cr_assert_eq(rule_info(c, "dryrun").table_full, 1);
+	cr_assert_eq(rule_info(c, "dryrun").table_full, 2, "roomless()'s too");
 	/* a fail-open shadow rule: untracked only */
 	test_rule(c, "dryrun", 5, 5, 1000, FG_RULE_SHADOW);
-	cr_assert_eq(fg_allow(c, "dryrun", "newkey", 1, &d), 1);
+	cr_assert_eq(fg_allow(c, "dryrun", newkey, 1, &d), 1);
 	cr_assert_eq(d.flags, FG_DECISION_UNTRACKED);
 	fg_close(c);
 	fg_unlink(test_segment("fullclosed"));
