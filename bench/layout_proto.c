@@ -286,7 +286,10 @@ static void slot_put(struct fg_slot *s, unsigned rule, const char *key,
 	memset(s->key, 0, sizeof s->key);
 	memcpy(s->key, key, len);
 	s->tat = 0;
-	s->word = FG_W_MAKE(rule, len, s->word & FG_W_COUNT_MASK);
+	/* READY, as the layout's word says a live bucket is (layout 9:
+	 * fg__pair_advance() commits nothing else) */
+	s->word = FG_W_MAKE(rule, len, s->word & FG_W_COUNT_MASK) |
+	          FG_W_STATE_BITS(FG_SLOT_READY);
 }
 
 /* The moves of the path to node @e's slot @hole, last first: the root's

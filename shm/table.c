@@ -107,22 +107,17 @@ static struct fg_slot *get_ref(struct fg_table *t, const struct fg_ck_key *k,
 	struct fg_slot *s;
 	struct fg_pair p;
 
-	for (;;) {
+	fg__key_words(key, len, ref->kb);
+	do { /* a slot changed since the core read it: the core again */
 		s = fg__cuckoo_get(&t->ck, k, &p);
 		if (s == NULL)
 			return NULL;
-		if ((fg__load(&s->word) & FG_W_LIVE_MASK) != live)
-			continue; /* moved or gone since: the core looks again
-			           */
-		memcpy(ref->kb, s->key, sizeof ref->kb);
-		if (!fg__key16_equal((const uint8_t *)ref->kb, key, len))
-			continue;
-		ref->s = s;
-		ref->j = (uint64_t)(s - t->slots);
-		ref->live = live;
-		ref->h = k->h;
-		return s;
-	}
+	} while (!fg__slot_holds(s, live, ref->kb));
+	ref->s = s;
+	ref->j = (uint64_t)(s - t->slots);
+	ref->live = live;
+	ref->h = k->h;
+	return s;
 }
 
 struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,

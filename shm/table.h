@@ -21,6 +21,10 @@
 #include "shm/layout.h"
 #include "shm/pair.h"
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "fg__key_words() pads keys as a little-endian host reads them"
+#endif
+
 /* A claim unchanged this long is taken for abandoned (its inserter died or
  * is stopped) by a process that needs the same key. */
 #define FG_CLAIM_STALE_NS (20u * 1000000u)
@@ -100,17 +104,35 @@ fg__key16_equal(const uint8_t *a, const uint8_t *b, size_t len)
 	       a[len - 1] == b[len - 1];
 }
 
-/* Slot @s holds a live bucket of word @live's rule and length for @key:
- * the word first, then the bytes (written before the word went READY),
- * read once into @kb, which fg__ref_valid() compares with them again. */
-static inline __attribute__((always_inline)) int
-fg__slot_holds(const struct fg_slot *s, uint64_t live, const void *key,
-               size_t len, uint64_t kb[2])
+/* The key @key of @len (1..16) bytes as the slot holds it, zero-padded
+ * to two words, read without a byte past its end (a key may end a
+ * page): a slot's key is then two compares. */
+static inline __attribute__((always_inline)) void
+fg__key_words(const uint8_t *key, size_t len, uint64_t w[2])
 {
-	if ((fg__load(&s->word) & FG_W_LIVE_MASK) != live)
-		return 0;
-	memcpy(kb, s->key, 2 * sizeof *kb);
-	return fg__key16_equal((const uint8_t *)kb, (const uint8_t *)key, len);
+	if (len >= 8) {
+		w[0] = fg__rd64(key);
+		w[1] =
+		    len > 8 ? fg__rd64(key + len - 8) >> (8 * (16 - len)) : 0;
+	} else if (len >= 4) {
+		w[0] = fg__rd32(key) |
+		       ((fg__rd32(key + len - 4) >> (8 * (8 - len))) << 32);
+		w[1] = 0;
+	} else {
+		w[0] = key[0] | (len > 1 ? (uint64_t)key[1] << 8 : 0) |
+		       (len > 2 ? (uint64_t)key[2] << 16 : 0);
+		w[1] = 0;
+	}
+}
+
+/* Slot @s holds a live bucket of word @live's rule and length for the key
+ * of words @w: the word first, then the bytes (written before the word
+ * went READY). */
+static inline __attribute__((always_inline)) int
+fg__slot_holds(const struct fg_slot *s, uint64_t live, const uint64_t w[2])
+{
+	return (fg__load(&s->word) & FG_W_LIVE_MASK) == live &&
+	       ((fg__rd64(s->key) ^ w[0]) | (fg__rd64(s->key + 8) ^ w[1])) == 0;
 }
 
 /* The bucket of (@rule, @key) if it is in the table; never inserts.  A
@@ -152,13 +174,14 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 	y = &t->slots[by * FG_BUCKET_SLOTS];
 	__builtin_prefetch(x, 1, 3);
 	__builtin_prefetch(y, 1, 3);
-	if (fg__slot_holds(&x[0], live, key, len, ref->kb))
+	fg__key_words((const uint8_t *)key, len, ref->kb);
+	if (fg__slot_holds(&x[0], live, ref->kb))
 		s = &x[0];
-	else if (fg__slot_holds(&x[1], live, key, len, ref->kb))
+	else if (fg__slot_holds(&x[1], live, ref->kb))
 		s = &x[1];
-	else if (fg__slot_holds(&y[0], live, key, len, ref->kb))
+	else if (fg__slot_holds(&y[0], live, ref->kb))
 		s = &y[0];
-	else if (fg__slot_holds(&y[1], live, key, len, ref->kb))
+	else if (fg__slot_holds(&y[1], live, ref->kb))
 		s = &y[1];
 	else
 		return NULL;

@@ -28,7 +28,7 @@ TestSuite(table, .timeout = 60);
 Test(table, a_key_is_found_inline_in_one_of_its_two_buckets)
 {
 	struct fg_table *t = table_new(64);
-	struct fg_ref ref;
+	struct fg_ref ref = {0};
 	char key[16];
 	unsigned i;
 
