@@ -16,7 +16,8 @@ const char *fg_strerror(int err)
 	case FG_EKEY:
 		return "key is NULL or empty";
 	case FG_EKEYLEN:
-		return "key longer than the table holds (16 bytes; FG_KEY_MAX is 64)";
+		return "key longer than the table holds (16 bytes; FG_KEY_MAX "
+		       "is 64)";
 	case FG_ENORULE:
 		return "no such rule";
 	case FG_ECOST:
