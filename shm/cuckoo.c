@@ -44,12 +44,26 @@
 #include "shm/gcra.h"
 #include "shm/hash.h"
 
-#define MS31       UINT64_C(0x7fffffff)
-#define MS40       ((UINT64_C(1) << 40) - 1)
-#define SEQ(w)     ((w) >> 40)
-#define STATE_MASK ((UINT64_C(7) << FG_CK_STATE_SHIFT) | (UINT64_C(3) << 43))
+#define MS31   UINT64_C(0x7fffffff)
+#define MS40   ((UINT64_C(1) << 40) - 1)
+#define SEQ(w) ((w) >> 40)
+#define STATE_MASK                                                             \
+	((UINT64_C(7) << FG_CK_STATE_SHIFT) | (UINT64_C(1) << FG_CK_DEST_SHIFT))
 #define WITH(w, st)                                                            \
 	(((w) & ~STATE_MASK) | ((uint64_t)(st) << FG_CK_STATE_SHIFT))
+/* The word a slot keeps when it is freed: its generation. */
+#define FREED(w) ((w)&FG_CK_GEN_MASK)
+/* @w with the generation of the slot whose word is @g. */
+#define GEN_OF(w, g) (((w) & ~FG_CK_GEN_MASK) | ((g)&FG_CK_GEN_MASK))
+
+#ifdef FG_CK_TEST_HOOKS
+void (*fg__cuckoo_hook)(struct fg_cuckoo *t, enum fg_ck_at at,
+                        struct fg_slot *s);
+#define HOOK(t, at, s)                                                         \
+	(fg__cuckoo_hook != NULL ? fg__cuckoo_hook(t, at, s) : (void)0)
+#else
+#define HOOK(t, at, s) ((void)(t), (void)(s))
+#endif
 
 uint64_t fg__cuckoo_now_ms(void)
 {
@@ -191,17 +205,21 @@ static uint64_t token_age(uint64_t tok, uint64_t now_ms)
 	return (now_ms - (tok >> 32)) & MS31;
 }
 
-/* Claim the FREE slot @s with word @w and write @k's bytes: the token,
- * or 0 if @s was not FREE. */
+/* Claim the FREE slot @s with word @w, its generation moved on, and
+ * write @k's bytes: the token, the word claimed in *@cw; or 0 if @s was
+ * not FREE. */
 static uint64_t claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
-                      const struct fg_ck_key *k)
+                      const struct fg_ck_key *k, uint64_t *cw)
 {
 	uint64_t n = __atomic_fetch_add(t->serial, 1, __ATOMIC_RELAXED);
 	uint64_t tok = FG_CK_TOKEN | ((fg__cuckoo_now_ms() & MS31) << 32) |
 	               (n & 0xffffffffu);
-	uint64_t lo = 0, hi = 0;
+	uint64_t lo = 0, hi = fg__load(&s->word);
 
-	if (!fg__dwcas(&s->tat, &lo, &hi, tok, w))
+	if (FG_CK_STATE(hi) != FG_CK_FREE)
+		return 0;
+	*cw = GEN_OF(w, hi + (UINT64_C(1) << FG_CK_GEN_SHIFT));
+	if (!fg__dwcas(&s->tat, &lo, &hi, tok, *cw))
 		return 0;
 	memcpy(s->key, k->b, sizeof k->b);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the key before any read */
@@ -230,7 +248,8 @@ static void help(struct fg_cuckoo *t, struct fg_slot *S,
 	if (FG_CK_STATE(q.word) == FG_CK_COPY && has(D, q.word, k)) {
 		fg__pair_load(S, &cur);
 		if (cur.tat == P->tat && cur.word == P->word)
-			(void)swap(D, q.tat, q.word, P->tat, ready);
+			(void)swap(D, q.tat, q.word, P->tat,
+			           GEN_OF(ready, q.word));
 		return;
 	}
 	if (FG_CK_STATE(q.word) == FG_CK_READY && has(D, q.word, k))
@@ -255,7 +274,7 @@ static void finish(struct fg_cuckoo *t, struct fg_slot *S,
 		help(t, S, f, k);
 	}
 	if (FG_CK_STATE(q.word) == FG_CK_READY && has(D, q.word, k))
-		(void)swap(S, f->tat, f->word, 0, 0);
+		(void)swap(S, f->tat, f->word, 0, FREED(f->word));
 	else
 		help(t, S, f, k);
 }
@@ -398,9 +417,12 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
 }
 
 /* The GCRA step on the pair *@p of @s: 1, 0, or -1 if @s is no longer
- * @k's live slot.  The count is masked: it must not carry into dest. */
-static int take(struct fg_slot *s, struct fg_pair *p, const struct fg_ck_key *k,
-                uint64_t now, uint64_t T, uint64_t tau, uint64_t cost)
+ * @k's live slot.  The count is masked: it must not carry into gen.  The
+ * pair's gen makes the cmpxchg16b fail if @s was reused since @k was
+ * seen in it, whatever key is there now. */
+static int take(struct fg_cuckoo *t, struct fg_slot *s, struct fg_pair *p,
+                const struct fg_ck_key *k, uint64_t now, uint64_t T,
+                uint64_t tau, uint64_t cost)
 {
 	uint64_t next, w;
 
@@ -411,6 +433,7 @@ static int take(struct fg_slot *s, struct fg_pair *p, const struct fg_ck_key *k,
 			return 0; /* a torn tat is older: only more lenient */
 		w = (p->word & ~(FG_CK_COUNT_MASK | FG_W_CLEAN)) |
 		    ((p->word + cost) & FG_CK_COUNT_MASK);
+		HOOK(t, FG_CK_AT_TAKE, s);
 		if (fg__dwcas(&s->tat, &p->tat, &p->word, next, w))
 			return 1;
 	}
@@ -427,7 +450,7 @@ int fg__cuckoo_check(struct fg_cuckoo *t, const struct fg_ck_key *k,
 		s = fg__cuckoo_get(t, k, &p);
 		if (s == NULL)
 			return -ENOENT;
-		r = take(s, &p, k, now, T, tau, cost);
+		r = take(t, s, &p, k, now, T, tau, cost);
 		if (r >= 0)
 			return r;
 	}
@@ -457,14 +480,14 @@ static int freeze(struct fg_slot *S, const struct fg_ck_key *k, unsigned dest,
 static int move_held(struct fg_cuckoo *t, const struct fg_ck_key *k,
                      struct fg_slot *S, struct fg_slot *D, unsigned dest)
 {
-	uint64_t copy = FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0), tok;
+	uint64_t copy, tok;
 	struct fg_pair f;
 
-	tok = claim(t, D, copy, k);
+	tok = claim(t, D, FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0), k, &copy);
 	if (tok == 0)
 		return -EAGAIN;
 	if (!freeze(S, k, dest, &f)) {
-		(void)swap(D, tok, copy, 0, 0);
+		(void)swap(D, tok, copy, 0, FREED(copy));
 		return -EAGAIN;
 	}
 	finish(t, S, &f, k);
@@ -514,7 +537,7 @@ int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
 			rc = -EBUSY;
 			break;
 		}
-		if (fg__dwcas(&s->tat, &p.tat, &p.word, 0, 0)) {
+		if (fg__dwcas(&s->tat, &p.tat, &p.word, 0, FREED(p.word))) {
 			rc = 0;
 			break;
 		}
@@ -534,12 +557,18 @@ struct node {
 	uint8_t depth;  /* moves to get here */
 };
 
+static int is_free(const struct fg_cuckoo *t, uint64_t b, unsigned i)
+{
+	return FG_CK_STATE(fg__load(&t->s[b * FG_CK_WAYS + i].word)) ==
+	       FG_CK_FREE;
+}
+
 static int free_at(const struct fg_cuckoo *t, uint64_t b, unsigned *hole)
 {
 	unsigned i;
 
 	for (i = 0; i < FG_CK_WAYS; i++)
-		if (fg__load(&t->s[b * FG_CK_WAYS + i].word) == 0) {
+		if (is_free(t, b, i)) {
 			*hole = i;
 			return 1;
 		}
@@ -604,8 +633,8 @@ static struct fg_slot *free_slot(struct fg_cuckoo *t, const struct fg_ck_key *k)
 	int fx = free_at(t, k->x, &hx), fy = free_at(t, k->y, &hy);
 
 	for (i = 0; i < FG_CK_WAYS; i++) {
-		used[0] += fg__load(&t->s[k->x * FG_CK_WAYS + i].word) != 0;
-		used[1] += fg__load(&t->s[k->y * FG_CK_WAYS + i].word) != 0;
+		used[0] += !is_free(t, k->x, i);
+		used[1] += !is_free(t, k->y, i);
 	}
 	if (fx && (!fy || used[0] <= used[1]))
 		return &t->s[k->x * FG_CK_WAYS + hx];
@@ -620,6 +649,7 @@ static void wait_for(struct fg_cuckoo *t, struct fg_slot *s)
 	uint64_t now = fg__cuckoo_now_ms();
 	struct fg_pair p;
 
+	HOOK(t, FG_CK_AT_WAIT, s);
 	fg__pair_load(s, &p);
 	if (FG_CK_STATE(p.word) == FG_CK_CLAIMED &&
 	    token_age(p.tat, now) > t->stale_ms)
@@ -631,22 +661,21 @@ static void wait_for(struct fg_cuckoo *t, struct fg_slot *s)
 /* Our claim @D (token @tok) of @k: publish it, or give it back (-EAGAIN:
  * start over) to the key or to an earlier claim for it. */
 static int settle(struct fg_cuckoo *t, const struct fg_ck_key *k,
-                  struct fg_slot *D, uint64_t tok)
+                  struct fg_slot *D, uint64_t tok, uint64_t cw)
 {
-	uint64_t cw = FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0);
 	struct survey v;
 
 	for (;;) {
 		survey(t, k, D, &v);
 		if (v.ready || v.moving || v.copy || v.before) {
-			(void)swap(D, tok, cw, 0, 0);
+			(void)swap(D, tok, cw, 0, FREED(cw));
 			return -EAGAIN;
 		}
 		if (v.after == NULL)
 			break;
 		wait_for(t, v.after);
 	}
-	if (swap(D, tok, cw, 0, FG_CK_WORD(k->ident, FG_CK_READY, 0, 0)))
+	if (swap(D, tok, cw, 0, WITH(cw, FG_CK_READY)))
 		return 1;
 	return -EAGAIN; /* marked DEAD by a rival that found us stale */
 }
@@ -658,7 +687,7 @@ static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
 	struct fg_slot *D;
 	struct survey v;
 	struct fg_pair p;
-	uint64_t tok;
+	uint64_t tok, cw;
 
 	survey(t, k, NULL, &v);
 	if (v.ready || v.moving || v.copy)
@@ -673,10 +702,11 @@ static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
 
 		return rc == 0 ? -EAGAIN : rc;
 	}
-	tok = claim(t, D, FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0), k);
+	tok = claim(t, D, FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0), k, &cw);
 	if (tok == 0)
 		return -EAGAIN;
-	return settle(t, k, D, tok);
+	HOOK(t, FG_CK_AT_CLAIMED, D);
+	return settle(t, k, D, tok, cw);
 }
 
 int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)
@@ -733,7 +763,7 @@ static void reap_copy(struct fg_cuckoo *t, struct fg_slot *D,
 			return;
 		}
 	}
-	(void)swap(D, p->tat, p->word, 0, 0);
+	(void)swap(D, p->tat, p->word, 0, FREED(p->word));
 }
 
 static void reap_slot(struct fg_cuckoo *t, struct fg_slot *s, uint64_t now)
@@ -750,7 +780,7 @@ static void reap_slot(struct fg_cuckoo *t, struct fg_slot *s, uint64_t now)
 		break;
 	case FG_CK_DEAD:
 		if (now - p.tat > t->stale_ms && now >= p.tat)
-			(void)swap(s, p.tat, p.word, 0, 0);
+			(void)swap(s, p.tat, p.word, 0, FREED(p.word));
 		break;
 	case FG_CK_MOVING:
 		key_of(t, s, p.word, &k);

@@ -14,10 +14,20 @@
  * slots) are the next one, as are the cold part, dirty marks and the
  * stash.  A slot's count is the key's, and moves with it.
  *
- * word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43.  A
- * FREE slot is the pair (0, 0).  CLAIMED and COPY slots hold a token in
- * tat (FG_CK_TOKEN | ms:31 | serial:32, unique while it can matter); a
- * DEAD slot, the ms it was abandoned.  Invariants (cuckoo.c proves them):
+ * word = rule:8 | keylen:7 | clean:1 | state:3 | dest:1 | gen:8 |
+ * count:36.  gen is the slot's: every claim of the slot (an insert's or a
+ * move's destination) moves it by one and a freed slot keeps it, so a
+ * pair read from a slot before its key left never matches a pair of the
+ * key that reuses the slot (ABA): a check's cmpxchg16b on a stale pair
+ * fails even when the new key has the same rule, length, tat and count
+ * (two fresh keys: (0, count 0)).  It would take 256 reuses of one slot
+ * between a check's read and its cmpxchg16b, and the key then in it to
+ * have the rule, length, tat and count of the one read.  count is modulo 2^36
+ * (6.9e10 tokens: a minute at a token a ns), read as differences by a harvest
+ * that comes far more often. A FREE slot is the pair (0, gen).  CLAIMED and
+ * COPY slots hold a token in tat (FG_CK_TOKEN | ms:31 | serial:32, unique while
+ * it can matter); a DEAD slot, the ms it was abandoned.  Invariants (cuckoo.c
+ * proves them):
  *  - a key is only ever in its two buckets, and exactly one slot holds
  *    its live pair (READY) at any instant, or none while it is frozen
  *    (MOVING) and not yet copied: nothing counts twice;
@@ -44,12 +54,14 @@
 #define FG_CK_HEAD      64u   /* the serial counter's line */
 #define FG_CK_BUSY_MAX  1024u /* paths an insert may try, yielding */
 
-#define FG_CK_COUNT_MASK  ((UINT64_C(1) << 43) - 1)
-#define FG_CK_DEST_SHIFT  43
+#define FG_CK_COUNT_MASK  ((UINT64_C(1) << 36) - 1)
+#define FG_CK_GEN_SHIFT   36
+#define FG_CK_GEN_MASK    (UINT64_C(0xff) << FG_CK_GEN_SHIFT)
+#define FG_CK_DEST_SHIFT  44
 #define FG_CK_STATE_SHIFT 45
-#define FG_CK_LOW_MASK    ((UINT64_C(1) << 48) - 1) /* state, dest, count */
 #define FG_CK_STATE(w)    ((unsigned)((w) >> FG_CK_STATE_SHIFT) & 7u)
-#define FG_CK_DEST(w)     ((unsigned)((w) >> FG_CK_DEST_SHIFT) & 3u)
+#define FG_CK_DEST(w)     ((unsigned)((w) >> FG_CK_DEST_SHIFT) & 1u)
+#define FG_CK_GEN(w)      ((unsigned)((w) >> FG_CK_GEN_SHIFT) & 0xffu)
 #define FG_CK_COUNT(w)    ((w)&FG_CK_COUNT_MASK)
 #define FG_CK_WORD(ident, state, dest, count)                                  \
 	((ident) | ((uint64_t)(state) << FG_CK_STATE_SHIFT) |                  \
@@ -144,5 +156,21 @@ void fg__cuckoo_reap(struct fg_cuckoo *t, uint64_t now_ms);
 
 /* CLOCK_MONOTONIC in ms, the unit of tokens, DEAD slots and stripes. */
 uint64_t fg__cuckoo_now_ms(void);
+
+#ifdef FG_CK_TEST_HOOKS
+/*
+ * Test builds only (tests/test_cuckoo.c compiles its own cuckoo.c with
+ * FG_CK_TEST_HOOKS): fg__cuckoo_hook, when set, is called at the instants
+ * below, where another process's steps could fall, so that a test plays
+ * them there deterministically.  The library has no such pointer.
+ */
+enum fg_ck_at {
+	FG_CK_AT_TAKE,    /* a check read @s's pair, before its cmpxchg16b */
+	FG_CK_AT_CLAIMED, /* an insert claimed @s, before it looks again */
+	FG_CK_AT_WAIT,    /* an insert waits for the later claim @s */
+};
+extern void (*fg__cuckoo_hook)(struct fg_cuckoo *t, enum fg_ck_at at,
+                               struct fg_slot *s);
+#endif
 
 #endif

@@ -59,6 +59,12 @@ static void key_n(const struct fg_cuckoo *t, struct fg_ck_key *k, unsigned n)
 	(void)fg__cuckoo_key(t, k, RULE, b, (size_t)len);
 }
 
+/* A FREE slot: (0, its generation). */
+static int is_free(const struct fg_slot *s)
+{
+	return s->tat == 0 && FG_CK_STATE(s->word) == FG_CK_FREE;
+}
+
 /* The number a READY slot's key "user-N" names, or -1. */
 static long key_number(const struct fg_slot *s)
 {
@@ -207,8 +213,7 @@ Test(cuckoo, move_keeps_the_pair_and_frees_the_source)
 	cr_assert_eq((uint64_t)(d - t.s), (b == k.x ? k.y : k.x) * 2 + 1);
 	cr_assert_eq(after.tat, before.tat);
 	cr_assert_eq(after.word, before.word);
-	cr_assert_eq(s->word, 0);
-	cr_assert_eq(s->tat, 0);
+	cr_assert(is_free(s));
 }
 
 /* -------------------------------- what a mover killed leaves, by hand */
@@ -229,7 +234,7 @@ static void left_by_mover(struct fg_cuckoo *t, struct fg_ck_key *k, unsigned n,
 	*S = fg__cuckoo_get(t, k, &p);
 	b = (uint64_t)(*S - t->s) / 2 == k->x ? k->y : k->x;
 	*D = &t->s[b * 2];
-	cr_assert_eq((*D)->word, 0);
+	cr_assert(is_free(*D));
 	(*D)->tat = FG_CK_TOKEN | ((ms & 0x7fffffff) << 32);
 	(*D)->word = FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0);
 	memcpy((*D)->key, k->b, 16);
@@ -260,7 +265,7 @@ Test(cuckoo, a_check_meeting_a_frozen_key_copies_it_and_admits_on_the_copy)
 	             "only its mover "
 	             "retires the source");
 	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
-	cr_assert_eq(S->word, 0, "the reap retires it once the mover is dead");
+	cr_assert(is_free(S), "the reap retires it once the mover is dead");
 	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), D);
 }
 
@@ -306,7 +311,7 @@ Test(cuckoo, a_frozen_key_whose_copy_is_gone_is_thawed_where_it_was)
 	cr_assert_eq(fg__cuckoo_check(&t, &k, fg__now_ns(), 1, HUGE, 1), 1);
 	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), S);
 	cr_assert_eq(FG_CK_COUNT(p.word), 3);
-	cr_assert_eq(D->word, 0);
+	cr_assert(is_free(D));
 }
 
 Test(cuckoo, a_new_move_first_ends_the_key_s_move_left_frozen)
@@ -326,7 +331,7 @@ Test(cuckoo, a_new_move_first_ends_the_key_s_move_left_frozen)
 	cr_assert_eq(
 	    fg__cuckoo_move(&t, (uint64_t)(D - t.s) / 2, 0, 1 - si % 2), 0,
 	    "back to the source's bucket, beside it");
-	cr_assert_eq(S->word, 0, "the frozen source retired first");
+	cr_assert(is_free(S), "the frozen source retired first");
 	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
 	cr_assert_eq(walk(&t, ready, 8, NULL), 0);
 	cr_assert_eq(ready[3], 1, "one live slot, not a thawed second");
@@ -347,7 +352,7 @@ Test(cuckoo, the_reap_frees_the_copy_of_a_mover_killed_before_its_freeze)
 	fg__cuckoo_reap(&t, fg__cuckoo_now_ms());
 	cr_assert_eq(FG_CK_STATE(D->word), FG_CK_COPY, "not stale yet");
 	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
-	cr_assert_eq(D->word, 0);
+	cr_assert(is_free(D));
 	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), S);
 	cr_assert_eq(walk(&t, ready, 8, NULL), 0);
 	cr_assert_eq(ready[4], 1);
@@ -372,7 +377,102 @@ Test(cuckoo, a_stale_claim_for_the_key_is_marked_dead_and_the_key_inserted)
 	cr_assert_eq(walk(&t, ready, 8, NULL), 1, "the DEAD slot");
 	cr_assert_eq(ready[2], 1);
 	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
-	cr_assert_eq(c->word, 0, "the reap frees it");
+	cr_assert(is_free(c), "the reap frees it");
+}
+
+/* ---------------------------- a slot reused under a check (ABA) */
+
+/* A key "user-N" (N from @from, so of one length) whose first bucket is
+ * @x and that is not @not. */
+static void key_at(const struct fg_cuckoo *t, struct fg_ck_key *k,
+                   unsigned from, uint64_t x, const struct fg_ck_key * not )
+{
+	unsigned n;
+
+	for (n = from;; n++) {
+		key_n(t, k, n);
+		if (k->x == x && memcmp(k->b, not ->b, sizeof k->b) != 0)
+			return;
+	}
+}
+
+/* What the hook plays, once, where a check is about to commit. */
+static struct {
+	struct fg_ck_key *k, *k2; /* the checked key, the other one */
+	int calls;
+	void (*play)(struct fg_cuckoo *t, struct fg_slot *s);
+} aba;
+
+static void aba_hook(struct fg_cuckoo *t, enum fg_ck_at at, struct fg_slot *s)
+{
+	if (at == FG_CK_AT_TAKE && aba.calls++ == 0)
+		aba.play(t, s);
+}
+
+/* K removed, K2 inserted into the slot it left: same rule, length, tat 0
+ * and count 0, so the same pair but for the slot's generation. */
+static void remove_then_reuse(struct fg_cuckoo *t, struct fg_slot *s)
+{
+	struct fg_pair p;
+
+	cr_assert_eq(fg__cuckoo_remove(t, aba.k, UINT64_MAX), 0);
+	cr_assert_eq(fg__cuckoo_insert(t, aba.k2), 1);
+	cr_assert_eq(fg__cuckoo_get(t, aba.k2, &p), s, "K2 reuses K's slot");
+}
+
+Test(cuckoo, a_check_never_commits_on_a_slot_reused_by_an_identical_pair)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k, k2;
+	struct fg_pair p;
+
+	table_new(&t, 2);
+	key_n(&t, &k, 10);
+	key_at(&t, &k2, 11, k.x, &k);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	aba.k = &k, aba.k2 = &k2, aba.play = remove_then_reuse;
+	fg__cuckoo_hook = aba_hook;
+	cr_assert_eq(fg__cuckoo_check(&t, &k, fg__now_ns(), 1, HUGE, 1),
+	             -ENOENT, "K is gone: its check must not land on K2");
+	fg__cuckoo_hook = NULL;
+	cr_assert_eq(aba.calls, 1);
+	cr_assert_not_null(fg__cuckoo_get(&t, &k2, &p));
+	cr_assert_eq(FG_CK_COUNT(p.word), 0, "K2 was never checked");
+	cr_assert_eq(p.tat, 0);
+}
+
+/* K moved to its other bucket, K2 moved into the slot it left. */
+static void move_then_reuse(struct fg_cuckoo *t, struct fg_slot *s)
+{
+	uint64_t at = (uint64_t)(s - t->s), at2;
+	struct fg_pair p;
+	struct fg_slot *s2 = fg__cuckoo_get(t, aba.k2, &p);
+
+	at2 = (uint64_t)(s2 - t->s);
+	cr_assert_eq(fg__cuckoo_move(t, at / 2, at % 2, 1 - at2 % 2), 0);
+	cr_assert_eq(fg__cuckoo_move(t, at2 / 2, at2 % 2, at % 2), 0);
+	cr_assert_eq(fg__cuckoo_get(t, aba.k2, &p), s, "K2 in K's old slot");
+}
+
+Test(cuckoo, a_check_whose_key_moved_away_counts_on_its_key_not_the_newcomer)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k, k2;
+	struct fg_pair p;
+
+	table_new(&t, 2);
+	key_n(&t, &k, 10);
+	key_at(&t, &k2, 11, k.y, &k);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k2), 1);
+	aba.k = &k, aba.k2 = &k2, aba.play = move_then_reuse;
+	fg__cuckoo_hook = aba_hook;
+	cr_assert_eq(fg__cuckoo_check(&t, &k, fg__now_ns(), 1, HUGE, 1), 1);
+	fg__cuckoo_hook = NULL;
+	cr_assert_eq(aba.calls, 2, "the stale commit failed, then K's own");
+	cr_assert_eq(FG_CK_COUNT(fg__cuckoo_get(&t, &k, &p)->word), 1);
+	cr_assert_eq(FG_CK_COUNT(fg__cuckoo_get(&t, &k2, &p)->word), 0,
+	             "K2 was never checked");
 }
 
 /* ---------------------------------------- 2. concurrent inserts */
@@ -567,9 +667,9 @@ static void storm_move(struct fg_cuckoo *t, uint64_t r)
 		return;
 	key_n(t, &k, (unsigned)n);
 	ob = at / 2 == k.x ? k.y : k.x;
-	if (t->s[ob * 2].word == 0 || t->s[ob * 2 + 1].word == 0)
+	if (is_free(&t->s[ob * 2]) || is_free(&t->s[ob * 2 + 1]))
 		(void)fg__cuckoo_move(t, at / 2, at % 2,
-		                      t->s[ob * 2].word == 0 ? 0 : 1);
+		                      is_free(&t->s[ob * 2]) ? 0 : 1);
 }
 
 /* Insert keys not yet published (mostly) and move keys, forever. */
