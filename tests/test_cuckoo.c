@@ -475,6 +475,121 @@ Test(cuckoo, a_check_whose_key_moved_away_counts_on_its_key_not_the_newcomer)
 	             "K2 was never checked");
 }
 
+/* ------------------------------ an insert waits for a rival's claim */
+
+/*
+ * Of two inserters of one key, the rival surveyed before our claim and
+ * claimed after our first survey, in a slot later in bucket order: our
+ * second survey finds its claim after ours and waits.  The hook plants
+ * that claim where our insert has just claimed (AT_CLAIMED), and plays
+ * the rival's next step where our insert waits (AT_WAIT).
+ */
+enum rival_step { RIVAL_PUBLISHES, RIVAL_GIVES_BACK, RIVAL_DIES };
+
+static struct {
+	struct fg_ck_key *k;
+	enum rival_step step;
+	struct fg_slot *ours, *theirs;
+	unsigned waits;
+} rival;
+
+/* A live claim for @k in @s, as claim() leaves it, token from now. */
+static void plant_claim(struct fg_slot *s, const struct fg_ck_key *k)
+{
+	cr_assert(is_free(s));
+	s->tat = FG_CK_TOKEN | ((fg__cuckoo_now_ms() & 0x7fffffff) << 32) | 7;
+	s->word = FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0) |
+	          (s->word & FG_CK_GEN_MASK) | (UINT64_C(1) << FG_CK_GEN_SHIFT);
+	memcpy(s->key, k->b, 16);
+}
+
+static void rival_hook(struct fg_cuckoo *t, enum fg_ck_at at, struct fg_slot *s)
+{
+	uint64_t ready;
+
+	if (at == FG_CK_AT_CLAIMED && rival.theirs == NULL) {
+		rival.ours = s;
+		rival.theirs = &t->s[rival.k->y * 2 + 1]; /* last in order */
+		plant_claim(rival.theirs, rival.k);
+	}
+	if (at != FG_CK_AT_WAIT)
+		return;
+	cr_assert_eq(s, rival.theirs, "we wait for the rival's claim");
+	if (rival.waits++ > 0 || rival.step == RIVAL_DIES)
+		return;
+	ready = (s->word & ~(UINT64_C(7) << FG_CK_STATE_SHIFT)) |
+	        ((uint64_t)FG_CK_READY << FG_CK_STATE_SHIFT);
+	if (rival.step == RIVAL_PUBLISHES) /* (token, CLAIMED) -> (0, READY) */
+		s->word = ready, s->tat = 0;
+	else /* it saw our claim: (token, CLAIMED) -> (0, gen) */
+		s->word &= FG_CK_GEN_MASK, s->tat = 0;
+}
+
+/* Insert @n's key against a rival playing @step: what insert returned. */
+static int insert_against(struct fg_cuckoo *t, struct fg_ck_key *k, unsigned n,
+                          enum rival_step step)
+{
+	int rc;
+
+	table_new(t, 16);
+	key_n(t, k, n);
+	rival.k = k, rival.step = step;
+	fg__cuckoo_hook = rival_hook;
+	rc = fg__cuckoo_insert(t, k);
+	fg__cuckoo_hook = NULL;
+	cr_assert_not_null(rival.theirs, "the rival's claim was planted");
+	cr_assert_geq(rival.waits, 1, "the insert waited for it");
+	return rc;
+}
+
+Test(cuckoo, an_insert_waiting_for_a_rival_that_publishes_finds_its_key)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+	unsigned ready[8];
+
+	cr_assert_eq(insert_against(&t, &k, 4, RIVAL_PUBLISHES), 0,
+	             "found, not inserted");
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), rival.theirs);
+	cr_assert(is_free(rival.ours), "our claim given back");
+	cr_assert_eq(walk(&t, ready, 8, NULL), 0);
+	cr_assert_eq(ready[4], 1, "one copy of the key");
+}
+
+Test(cuckoo, an_insert_waiting_for_a_rival_that_gives_back_publishes_its_own)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+	unsigned ready[8];
+
+	cr_assert_eq(insert_against(&t, &k, 4, RIVAL_GIVES_BACK), 1);
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), rival.ours);
+	cr_assert(is_free(rival.theirs));
+	cr_assert_eq(walk(&t, ready, 8, NULL), 0);
+	cr_assert_eq(ready[4], 1, "one copy of the key");
+}
+
+Test(cuckoo, an_insert_waiting_for_a_dead_rival_marks_it_dead_once_stale)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+	unsigned ready[8];
+	uint64_t t0 = fg__cuckoo_now_ms();
+
+	cr_assert_eq(insert_against(&t, &k, 4, RIVAL_DIES), 1);
+	cr_assert_geq(fg__cuckoo_now_ms() - t0, STALE, "not before stale_ms");
+	cr_assert_eq(fg__cuckoo_get(&t, &k, &p), rival.ours);
+	cr_assert_eq(FG_CK_STATE(rival.theirs->word), FG_CK_DEAD);
+	cr_assert_eq(walk(&t, ready, 8, NULL), 1, "the DEAD claim");
+	cr_assert_eq(ready[4], 1, "one copy of the key");
+	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
+	cr_assert(is_free(rival.theirs), "the reap frees it");
+	cr_assert_eq(walk(&t, ready, 8, NULL), 0);
+}
+
 /* ---------------------------------------- 2. concurrent inserts */
 
 #define INS_PROCS 4
