@@ -1,19 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cuckoo.c - the layout C table: find, insert, check, remove, move, reap.
+ * cuckoo.c - the layout C table: find, check, remove, move (the insert is
+ * in cuckoo_insert.c, the reap in cuckoo_reap.c).
  *
  * Memory: a line with the tokens' serial counter, FG_CK_STRIPES stripe
  * words, then the buckets.  Every change of a slot's state is one
  * cmpxchg16b of its (tat, word) pair expecting the exact pair it read, so
  * a process killed between two steps leaves a state, never half of one.
- *
- * Insert (no lock): survey the key's buckets; claim a FREE slot with a
- * token in the claim itself, write the key, fence, survey again.  The key
- * live elsewhere, or a claim for it earlier in bucket order (X0 X1 Y0 Y1):
- * give the slot back.  A later claim: wait until it is published or given
- * back, or mark it DEAD once stale.  Of two claimers that both wrote then
- * read (Dekker), one sees the other, and the earlier alone publishes:
- * (token, CLAIMED) -> (0, READY), which a claim marked DEAD never passes.
  *
  * Move of K from S (bucket X) to D (bucket Y), under K's stripe: claim D
  * as COPY, write K; freeze S, (t, READY|c) -> (t, MOVING|dest|c); copy,
@@ -28,41 +21,22 @@
  *
  * A miss: K moving X->Y is seen by a read of Y after one of X, Y->X by a
  * read of X after one of Y; reads X, Y, X between two equal readings of
- * K's stripe (a move takes and leaves it, seq +1 each) see K somewhere. *
- * A dead mover leaves its stripe held, S frozen and D COPY or READY; the
- * reap, once they are stale_ms old, copies, retires or thaws, then frees
- * the stripe; whoever takes a stripe next first ends the moves of its key
- * left frozen (end_moves()), so a leftover frozen copy is never thawed
- * beside a live one that moved on.
+ * K's stripe (a move takes and leaves it, seq +1 each) see K somewhere.
+ * Whoever takes a stripe first ends the moves of its key that a dead
+ * mover left frozen (end_moves()), so a leftover frozen copy is never
+ * thawed beside a live one that moved on.
  */
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
 
-#include "shm/clock.h"
-#include "shm/cuckoo.h"
+#include "shm/cuckoo_int.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
-
-#define MS31   UINT64_C(0x7fffffff)
-#define MS40   ((UINT64_C(1) << 40) - 1)
-#define SEQ(w) ((w) >> 40)
-#define STATE_MASK                                                             \
-	((UINT64_C(7) << FG_CK_STATE_SHIFT) | (UINT64_C(1) << FG_CK_DEST_SHIFT))
-#define WITH(w, st)                                                            \
-	(((w) & ~STATE_MASK) | ((uint64_t)(st) << FG_CK_STATE_SHIFT))
-/* The word a slot keeps when it is freed: its generation. */
-#define FREED(w) ((w)&FG_CK_GEN_MASK)
-/* @w with the generation of the slot whose word is @g. */
-#define GEN_OF(w, g) (((w) & ~FG_CK_GEN_MASK) | ((g)&FG_CK_GEN_MASK))
 
 #ifdef FG_CK_TEST_HOOKS
 void (*fg__cuckoo_hook)(struct fg_cuckoo *t, enum fg_ck_at at,
                         struct fg_slot *s);
-#define HOOK(t, at, s)                                                         \
-	(fg__cuckoo_hook != NULL ? fg__cuckoo_hook(t, at, s) : (void)0)
-#else
-#define HOOK(t, at, s) ((void)(t), (void)(s))
 #endif
 
 uint64_t fg__cuckoo_now_ms(void)
@@ -134,7 +108,7 @@ int fg__cuckoo_key(const struct fg_cuckoo *t, struct fg_ck_key *k,
 }
 
 /* The key a slot's word and bytes name (a move's, the reap's). */
-static void key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
+void fg__ck_key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
                    uint64_t w, struct fg_ck_key *k)
 {
 	uint8_t pad[FG_CK_KEY_MAX];
@@ -142,39 +116,6 @@ static void key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
 
 	memcpy(pad, s->key, sizeof pad);
 	key_fill(t, k, FG_W_RULE(w), pad, len > 16 ? 16 : len);
-}
-
-/* Slot @s, whose word is @w, names @k (its bytes read after the word). */
-static int has(const struct fg_slot *s, uint64_t w, const struct fg_ck_key *k)
-{
-	uint64_t b[2];
-
-	if (FG_W_IDENT(w) != k->ident)
-		return 0;
-	memcpy(b, s->key, sizeof b);
-	return ((b[0] ^ k->b[0]) | (b[1] ^ k->b[1])) == 0;
-}
-
-static uint64_t bucket_of(const struct fg_cuckoo *t, const struct fg_slot *s)
-{
-	return (uint64_t)(s - t->s) / FG_CK_WAYS;
-}
-
-static uint64_t other(const struct fg_ck_key *k, uint64_t b)
-{
-	return b == k->x ? k->y : k->x;
-}
-
-/* The destination of the move that froze @S (word @w). */
-static struct fg_slot *dest_of(struct fg_cuckoo *t, const struct fg_slot *S,
-                               uint64_t w, const struct fg_ck_key *k)
-{
-	return &t->s[other(k, bucket_of(t, S)) * FG_CK_WAYS + FG_CK_DEST(w)];
-}
-
-static uint64_t *stripe_of(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	return &t->stripes[k->h & (FG_CK_STRIPES - 1)];
 }
 
 static int stripe_take(uint64_t *sw, uint64_t *held)
@@ -191,24 +132,10 @@ static int stripe_take(uint64_t *sw, uint64_t *held)
 	return 0;
 }
 
-/* Leave a stripe, unless the reap took it back as stale meanwhile. */
-static void stripe_leave(uint64_t *sw, uint64_t held)
-{
-	uint64_t nw = (((SEQ(held) + 1) & 0xffffff) << 40) | (held & MS40);
-
-	(void)__atomic_compare_exchange_n(sw, &held, nw, 0, __ATOMIC_SEQ_CST,
-	                                  __ATOMIC_SEQ_CST);
-}
-
-static uint64_t token_age(uint64_t tok, uint64_t now_ms)
-{
-	return (now_ms - (tok >> 32)) & MS31;
-}
-
 /* Claim the FREE slot @s with word @w, its generation moved on, and
  * write @k's bytes: the token, the word claimed in *@cw; or 0 if @s was
  * not FREE. */
-static uint64_t claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
+uint64_t fg__ck_claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
                       const struct fg_ck_key *k, uint64_t *cw)
 {
 	uint64_t n = __atomic_fetch_add(t->serial, 1, __ATOMIC_RELAXED);
@@ -224,13 +151,6 @@ static uint64_t claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
 	memcpy(s->key, k->b, sizeof k->b);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the key before any read */
 	return tok;
-}
-
-/* Set @s from the pair (@lo, @hi) to (@nlo, @nhi) if it holds it. */
-static int swap(struct fg_slot *s, uint64_t lo, uint64_t hi, uint64_t nlo,
-                uint64_t nhi)
-{
-	return fg__dwcas(&s->tat, &lo, &hi, nlo, nhi);
 }
 
 /*
@@ -259,7 +179,7 @@ static void help(struct fg_cuckoo *t, struct fg_slot *S,
 
 /* Take a frozen @S's move to its end: D copied and S retired, or S
  * thawed.  Called by the mover, or the reap once the mover is dead. */
-static void finish(struct fg_cuckoo *t, struct fg_slot *S,
+void fg__ck_finish(struct fg_cuckoo *t, struct fg_slot *S,
                    const struct fg_pair *f, const struct fg_ck_key *k)
 {
 	struct fg_slot *D = dest_of(t, S, f->word, k);
@@ -279,14 +199,6 @@ static void finish(struct fg_cuckoo *t, struct fg_slot *S,
 		help(t, S, f, k);
 }
 
-/* The pair of @s read in one piece (a cmpxchg16b that writes nothing
- * new): for the reap, whose decisions rest on a whole pair. */
-static void pair_snap(struct fg_slot *s, struct fg_pair *p)
-{
-	p->tat = p->word = 0;
-	(void)fg__dwcas(&s->tat, &p->tat, &p->word, 0, 0);
-}
-
 /*
  * End the moves of @k that a dead mover left (its stripe just taken, so
  * no live one is under way): before a new move or a removal, so that a
@@ -303,15 +215,9 @@ static void end_moves(struct fg_cuckoo *t, const struct fg_ck_key *k)
 
 		pair_snap(S, &f);
 		if (FG_CK_STATE(f.word) == FG_CK_MOVING && has(S, f.word, k))
-			finish(t, S, &f, k);
+			fg__ck_finish(t, S, &f, k);
 	}
 }
-
-struct survey {
-	struct fg_slot *ready, *moving; /* the key's live slot */
-	int copy;                       /* a move of the key under way */
-	struct fg_slot *before, *after; /* claims for it, in bucket order */
-};
 
 static unsigned order(const struct fg_cuckoo *t, const struct fg_ck_key *k,
                       const struct fg_slot *s)
@@ -356,7 +262,7 @@ static void survey_bucket(struct fg_cuckoo *t, const struct fg_ck_key *k,
 
 /* What @k's buckets hold for it besides @self: X, Y, X between two equal
  * readings of its stripe, so that a move cannot hide it. */
-static void survey(struct fg_cuckoo *t, const struct fg_ck_key *k,
+void fg__ck_survey(struct fg_cuckoo *t, const struct fg_ck_key *k,
                    const struct fg_slot *self, struct survey *v)
 {
 	const uint64_t *sw = stripe_of(t, k);
@@ -401,7 +307,7 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	for (;;) {
 		s = scan(t, k);
 		if (s == NULL) {
-			survey(t, k, NULL, &v);
+			fg__ck_survey(t, k, NULL, &v);
 			s = v.ready != NULL ? v.ready : v.moving;
 			if (s == NULL)
 				return NULL;
@@ -483,14 +389,15 @@ static int move_held(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	uint64_t copy, tok;
 	struct fg_pair f;
 
-	tok = claim(t, D, FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0), k, &copy);
+	tok = fg__ck_claim(t, D, FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0), k,
+	                   &copy);
 	if (tok == 0)
 		return -EAGAIN;
 	if (!freeze(S, k, dest, &f)) {
 		(void)swap(D, tok, copy, 0, FREED(copy));
 		return -EAGAIN;
 	}
-	finish(t, S, &f, k);
+	fg__ck_finish(t, S, &f, k);
 	return 0;
 }
 
@@ -508,7 +415,7 @@ int fg__cuckoo_move(struct fg_cuckoo *t, uint64_t b, unsigned slot,
 	w = fg__load(&S->word);
 	if (FG_CK_STATE(w) != FG_CK_READY)
 		return -EAGAIN;
-	key_of(t, S, w, &k); /* freeze() checks the key is still S's */
+	fg__ck_key_of(t, S, w, &k); /* freeze() checks the key is still S's */
 	if (b != k.x && b != k.y)
 		return -EAGAIN; /* torn: bytes of another key */
 	D = &t->s[other(&k, b) * FG_CK_WAYS + dest];
@@ -546,265 +453,4 @@ int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	}
 	stripe_leave(sw, held);
 	return rc;
-}
-
-/* ------------------------------------------------------------ insert */
-
-struct node {
-	uint64_t b;     /* a bucket a path reaches */
-	int32_t parent; /* the node whose slot @slot's key goes to @b */
-	uint8_t slot;   /* that slot in the parent's bucket */
-	uint8_t depth;  /* moves to get here */
-};
-
-static int is_free(const struct fg_cuckoo *t, uint64_t b, unsigned i)
-{
-	return FG_CK_STATE(fg__load(&t->s[b * FG_CK_WAYS + i].word)) ==
-	       FG_CK_FREE;
-}
-
-static int free_at(const struct fg_cuckoo *t, uint64_t b, unsigned *hole)
-{
-	unsigned i;
-
-	for (i = 0; i < FG_CK_WAYS; i++)
-		if (is_free(t, b, i)) {
-			*hole = i;
-			return 1;
-		}
-	return 0;
-}
-
-/* Breadth first from @k's buckets to one with a FREE slot: its node,
- * with *@hole that slot, or -1.  Reads without a lock: moves recheck. */
-static int bfs(struct fg_cuckoo *t, const struct fg_ck_key *k, struct node *n,
-               unsigned *hole)
-{
-	unsigned head, tail = 2, i;
-
-	n[0] = (struct node){k->x, -1, 0, 0};
-	n[1] = (struct node){k->y, -1, 0, 0};
-	for (head = 0; head < tail; head++) {
-		if (free_at(t, n[head].b, hole))
-			return (int)head;
-		if (n[head].depth == FG_CK_PATH_MAX)
-			continue;
-		for (i = 0; i < FG_CK_WAYS && tail < FG_CK_BFS_NODES; i++) {
-			const struct fg_slot *s =
-			    &t->s[n[head].b * FG_CK_WAYS + i];
-			uint64_t w = fg__load(&s->word);
-			struct fg_ck_key sk;
-
-			if (FG_CK_STATE(w) != FG_CK_READY)
-				continue;
-			key_of(t, s, w, &sk);
-			n[tail++] = (struct node){other(&sk, n[head].b),
-			                          (int32_t)head, (uint8_t)i,
-			                          (uint8_t)(n[head].depth + 1)};
-		}
-	}
-	return -1;
-}
-
-/* Free a slot in one of @k's buckets by moves, the path's last first. */
-static int make_room(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	struct node n[FG_CK_BFS_NODES];
-	unsigned hole;
-	int e = bfs(t, k, n, &hole);
-
-	if (e < 0)
-		return -ENOSPC;
-	while (n[e].parent >= 0) {
-		const struct node *p = &n[n[e].parent];
-
-		if (fg__cuckoo_move(t, p->b, n[e].slot, hole) != 0)
-			return -EBUSY;
-		hole = n[e].slot;
-		e = n[e].parent;
-	}
-	return 0;
-}
-
-/* A FREE slot of @k's buckets, in the emptier one, or NULL. */
-static struct fg_slot *free_slot(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	unsigned hx = 0, hy = 0, i, used[2] = {0, 0};
-	int fx = free_at(t, k->x, &hx), fy = free_at(t, k->y, &hy);
-
-	for (i = 0; i < FG_CK_WAYS; i++) {
-		used[0] += !is_free(t, k->x, i);
-		used[1] += !is_free(t, k->y, i);
-	}
-	if (fx && (!fy || used[0] <= used[1]))
-		return &t->s[k->x * FG_CK_WAYS + hx];
-	if (fy)
-		return &t->s[k->y * FG_CK_WAYS + hy];
-	return NULL;
-}
-
-/* A rival claim in the way: mark it DEAD once stale, else let it run. */
-static void wait_for(struct fg_cuckoo *t, struct fg_slot *s)
-{
-	uint64_t now = fg__cuckoo_now_ms();
-	struct fg_pair p;
-
-	HOOK(t, FG_CK_AT_WAIT, s);
-	fg__pair_load(s, &p);
-	if (FG_CK_STATE(p.word) == FG_CK_CLAIMED &&
-	    token_age(p.tat, now) > t->stale_ms)
-		(void)swap(s, p.tat, p.word, now, WITH(p.word, FG_CK_DEAD));
-	else
-		sched_yield();
-}
-
-/* Our claim @D (token @tok) of @k: publish it, or give it back (-EAGAIN:
- * start over) to the key or to an earlier claim for it. */
-static int settle(struct fg_cuckoo *t, const struct fg_ck_key *k,
-                  struct fg_slot *D, uint64_t tok, uint64_t cw)
-{
-	struct survey v;
-
-	for (;;) {
-		survey(t, k, D, &v);
-		if (v.ready || v.moving || v.copy || v.before) {
-			(void)swap(D, tok, cw, 0, FREED(cw));
-			return -EAGAIN;
-		}
-		if (v.after == NULL)
-			break;
-		wait_for(t, v.after);
-	}
-	if (swap(D, tok, cw, 0, WITH(cw, FG_CK_READY)))
-		return 1;
-	return -EAGAIN; /* marked DEAD by a rival that found us stale */
-}
-
-/* One attempt: 1 inserted, 0 found, -EAGAIN start over, -EBUSY or
- * -ENOSPC no room made. */
-static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	struct fg_slot *D;
-	struct survey v;
-	struct fg_pair p;
-	uint64_t tok, cw;
-
-	survey(t, k, NULL, &v);
-	if (v.ready || v.moving || v.copy)
-		return fg__cuckoo_get(t, k, &p) != NULL ? 0 : -EAGAIN;
-	if (v.before != NULL) {
-		wait_for(t, v.before);
-		return -EAGAIN;
-	}
-	D = free_slot(t, k);
-	if (D == NULL) {
-		int rc = make_room(t, k);
-
-		return rc == 0 ? -EAGAIN : rc;
-	}
-	tok = claim(t, D, FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0), k, &cw);
-	if (tok == 0)
-		return -EAGAIN;
-	HOOK(t, FG_CK_AT_CLAIMED, D);
-	return settle(t, k, D, tok, cw);
-}
-
-int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	unsigned busy = 0;
-	int rc;
-
-	for (;;) {
-		rc = insert_once(t, k);
-		if (rc == -EBUSY && ++busy < FG_CK_BUSY_MAX) {
-			sched_yield(); /* a mover on our path was preempted */
-			continue;
-		}
-		if (rc == -EBUSY)
-			return -EAGAIN;
-		if (rc != -EAGAIN)
-			return rc;
-	}
-}
-
-/* -------------------------------------------------------------- reap */
-
-static int stripe_fresh(struct fg_cuckoo *t, const struct fg_ck_key *k,
-                        uint64_t now)
-{
-	uint64_t w = fg__load(stripe_of(t, k));
-
-	return (SEQ(w) & 1) != 0 && ((now - w) & MS40) <= t->stale_ms;
-}
-
-/* A COPY slot whose mover is dead: the copy done if its source froze,
- * else freed. */
-static void reap_copy(struct fg_cuckoo *t, struct fg_slot *D,
-                      const struct fg_pair *p, uint64_t now)
-{
-	struct fg_ck_key k;
-	uint64_t ob;
-	unsigned i;
-
-	if (token_age(p->tat, now) <= t->stale_ms)
-		return;
-	key_of(t, D, p->word, &k);
-	if (stripe_fresh(t, &k, now))
-		return;
-	ob = other(&k, bucket_of(t, D));
-	for (i = 0; i < FG_CK_WAYS; i++) {
-		struct fg_slot *S = &t->s[ob * FG_CK_WAYS + i];
-		struct fg_pair q;
-
-		pair_snap(S, &q);
-		if (FG_CK_STATE(q.word) == FG_CK_MOVING && has(S, q.word, &k) &&
-		    dest_of(t, S, q.word, &k) == D) {
-			finish(t, S, &q, &k);
-			return;
-		}
-	}
-	(void)swap(D, p->tat, p->word, 0, FREED(p->word));
-}
-
-static void reap_slot(struct fg_cuckoo *t, struct fg_slot *s, uint64_t now)
-{
-	struct fg_ck_key k;
-	struct fg_pair p;
-
-	pair_snap(s, &p);
-	switch (FG_CK_STATE(p.word)) {
-	case FG_CK_CLAIMED:
-		if (token_age(p.tat, now) > t->stale_ms)
-			(void)swap(s, p.tat, p.word, now,
-			           WITH(p.word, FG_CK_DEAD));
-		break;
-	case FG_CK_DEAD:
-		if (now - p.tat > t->stale_ms && now >= p.tat)
-			(void)swap(s, p.tat, p.word, 0, FREED(p.word));
-		break;
-	case FG_CK_MOVING:
-		key_of(t, s, p.word, &k);
-		if (!stripe_fresh(t, &k, now))
-			finish(t, s, &p, &k);
-		break;
-	case FG_CK_COPY:
-		reap_copy(t, s, &p, now);
-		break;
-	default:
-		break;
-	}
-}
-
-void fg__cuckoo_reap(struct fg_cuckoo *t, uint64_t now)
-{
-	uint64_t i;
-
-	for (i = 0; i < t->nb * FG_CK_WAYS; i++)
-		reap_slot(t, &t->s[i], now);
-	for (i = 0; i < FG_CK_STRIPES; i++) {
-		uint64_t w = fg__load(&t->stripes[i]);
-
-		if ((SEQ(w) & 1) != 0 && ((now - w) & MS40) > t->stale_ms)
-			stripe_leave(&t->stripes[i], w);
-	}
 }
