@@ -27,7 +27,6 @@
  * thawed beside a live one that moved on.
  */
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 
 #include "shm/cuckoo_int.h"
@@ -41,13 +40,14 @@ void (*fg__cuckoo_hook)(struct fg_cuckoo *t, enum fg_ck_at at,
 
 uint64_t fg__cuckoo_now_ms(void)
 {
-	return fg__now_ns() / 1000000u;
+	return now_ms();
 }
 
-size_t fg__cuckoo_size(uint64_t nb)
+size_t fg__cuckoo_size(uint64_t nb, uint64_t nr)
 {
 	return FG_CK_HEAD + FG_CK_STRIPES * sizeof(uint64_t) +
-	       nb * FG_CK_WAYS * sizeof(struct fg_slot);
+	       nb * FG_CK_WAYS * sizeof(struct fg_slot) +
+	       nr * (FG_CK_REC_KEY + FG_CK_REC_HEAD);
 }
 
 uint64_t fg__cuckoo_buckets_for(uint64_t keys)
@@ -57,17 +57,20 @@ uint64_t fg__cuckoo_buckets_for(uint64_t keys)
 	return nb < 2 ? 2 : nb;
 }
 
-int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb,
+int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb, uint64_t nr,
                       const uint64_t seed[2], uint64_t stale_ms)
 {
 	char *m = mem;
 
-	if (nb < 2 || ((uintptr_t)mem & 63) != 0)
+	if (nb < 2 || nr > UINT32_MAX || ((uintptr_t)mem & 63) != 0)
 		return -EINVAL;
 	t->serial = (uint64_t *)(void *)m;
 	t->stripes = (uint64_t *)(void *)(m + FG_CK_HEAD);
 	t->s = (struct fg_slot *)(void *)(m + FG_CK_HEAD +
 	                                  FG_CK_STRIPES * sizeof(uint64_t));
+	t->rk = (struct fg_ck_rkey *)(void *)(t->s + nb * FG_CK_WAYS);
+	t->rh = (struct fg_ck_rhead *)(void *)(t->rk + nr);
+	t->nr = nr;
 	t->nb = nb;
 	t->seed[0] = seed[0];
 	t->seed[1] = seed[1];
@@ -75,22 +78,21 @@ int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb,
 	return 0;
 }
 
-static void buckets_of(const struct fg_cuckoo *t, struct fg_ck_key *k)
-{
-	uint64_t h = k->h;
-
-	k->x = (uint64_t)(((fg_u128)h * t->nb) >> 64);
-	k->y = (uint64_t)(((fg_u128)((h << 32) | (h >> 32)) * t->nb) >> 64);
-	if (k->y == k->x)
-		k->y = k->x + 1 == t->nb ? 0 : k->x + 1;
-}
-
+/* A long key's slot bytes are its hash and its record, unknown here. */
 static void key_fill(const struct fg_cuckoo *t, struct fg_ck_key *k,
-                     unsigned rule, const uint8_t pad[16], size_t len)
+                     unsigned rule, const uint8_t pad[FG_CK_KEY_MAX],
+                     size_t len)
 {
-	memcpy(k->b, pad, sizeof k->b);
 	k->ident = FG_W_MAKE(rule, len, 0);
 	k->h = fg__hash64(t->seed, rule, pad, len);
+	k->ext = len > FG_CK_INLINE;
+	if (k->ext) {
+		memcpy(k->full, pad, sizeof k->full);
+		k->b[0] = k->h;
+		k->b[1] = 0;
+	} else {
+		memcpy(k->b, pad, sizeof k->b);
+	}
 	buckets_of(t, k);
 }
 
@@ -107,22 +109,31 @@ int fg__cuckoo_key(const struct fg_cuckoo *t, struct fg_ck_key *k,
 	return 0;
 }
 
-/* The key a slot's word and bytes name (a move's, the reap's). */
+/* The key a slot's word and bytes name (a move's, the reap's); a long
+ * one with the hash and record the slot names, which a move copies. */
 void fg__ck_key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
                    uint64_t w, struct fg_ck_key *k)
 {
-	uint8_t pad[FG_CK_KEY_MAX];
+	uint8_t pad[FG_CK_KEY_MAX] = {0};
 	size_t len = FG_W_KEYLEN(w);
 
-	memcpy(pad, s->key, sizeof pad);
-	key_fill(t, k, FG_W_RULE(w), pad, len > 16 ? 16 : len);
+	memcpy(pad, s->key, FG_CK_INLINE);
+	if (len <= FG_CK_INLINE) {
+		key_fill(t, k, FG_W_RULE(w), pad, len);
+		return;
+	}
+	k->ident = FG_W_IDENT(w);
+	k->ext = 1;
+	memcpy(k->b, pad, sizeof k->b);
+	k->h = k->b[0];
+	fg__ck_rec_load(t, k->b[1], k->full);
+	buckets_of(t, k);
 }
 
 static int stripe_take(uint64_t *sw, uint64_t *held)
 {
 	uint64_t w = fg__load(sw);
-	uint64_t nw =
-	    (((SEQ(w) + 1) & 0xffffff) << 40) | (fg__cuckoo_now_ms() & MS40);
+	uint64_t nw = (((SEQ(w) + 1) & 0xffffff) << 40) | (now_ms() & MS40);
 
 	if ((SEQ(w) & 1) != 0 ||
 	    !__atomic_compare_exchange_n(sw, &w, nw, 0, __ATOMIC_SEQ_CST,
@@ -139,8 +150,8 @@ uint64_t fg__ck_claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
                       const struct fg_ck_key *k, uint64_t *cw)
 {
 	uint64_t n = __atomic_fetch_add(t->serial, 1, __ATOMIC_RELAXED);
-	uint64_t tok = FG_CK_TOKEN | ((fg__cuckoo_now_ms() & MS31) << 32) |
-	               (n & 0xffffffffu);
+	uint64_t tok =
+	    FG_CK_TOKEN | ((now_ms() & MS31) << 32) | (n & 0xffffffffu);
 	uint64_t lo = 0, hi = fg__load(&s->word);
 
 	if (FG_CK_STATE(hi) != FG_CK_FREE)
@@ -165,14 +176,14 @@ static void help(struct fg_cuckoo *t, struct fg_slot *S,
 	struct fg_pair q, cur;
 
 	fg__pair_load(D, &q);
-	if (FG_CK_STATE(q.word) == FG_CK_COPY && has(D, q.word, k)) {
+	if (FG_CK_STATE(q.word) == FG_CK_COPY && has(t, D, q.word, k)) {
 		fg__pair_load(S, &cur);
 		if (cur.tat == P->tat && cur.word == P->word)
 			(void)swap(D, q.tat, q.word, P->tat,
 			           GEN_OF(ready, q.word));
 		return;
 	}
-	if (FG_CK_STATE(q.word) == FG_CK_READY && has(D, q.word, k))
+	if (FG_CK_STATE(q.word) == FG_CK_READY && has(t, D, q.word, k))
 		return; /* copied: the mover (or the reap) retires S */
 	(void)swap(S, P->tat, P->word, P->tat, ready);
 }
@@ -188,12 +199,13 @@ void fg__ck_finish(struct fg_cuckoo *t, struct fg_slot *S,
 	for (;;) {
 		fg__pair_load(D, &q);
 		fg__pair_load(S, &cur);
-		if (FG_CK_STATE(q.word) != FG_CK_COPY || !has(D, q.word, k) ||
-		    cur.tat != f->tat || cur.word != f->word)
+		if (FG_CK_STATE(q.word) != FG_CK_COPY ||
+		    !has(t, D, q.word, k) || cur.tat != f->tat ||
+		    cur.word != f->word)
 			break;
 		help(t, S, f, k);
 	}
-	if (FG_CK_STATE(q.word) == FG_CK_READY && has(D, q.word, k))
+	if (FG_CK_STATE(q.word) == FG_CK_READY && has(t, D, q.word, k))
 		(void)swap(S, f->tat, f->word, 0, FREED(f->word));
 	else
 		help(t, S, f, k);
@@ -214,7 +226,7 @@ static void end_moves(struct fg_cuckoo *t, const struct fg_ck_key *k)
 		struct fg_pair f;
 
 		pair_snap(S, &f);
-		if (FG_CK_STATE(f.word) == FG_CK_MOVING && has(S, f.word, k))
+		if (FG_CK_STATE(f.word) == FG_CK_MOVING && has(t, S, f.word, k))
 			fg__ck_finish(t, S, &f, k);
 	}
 }
@@ -236,7 +248,7 @@ static void survey_bucket(struct fg_cuckoo *t, const struct fg_ck_key *k,
 		struct fg_slot *s = &t->s[b * FG_CK_WAYS + i];
 		uint64_t w = fg__load(&s->word);
 
-		if (s == self || !has(s, w, k))
+		if (s == self || !has(t, s, w, k))
 			continue;
 		switch (FG_CK_STATE(w)) {
 		case FG_CK_READY:
@@ -288,7 +300,7 @@ static struct fg_slot *scan(struct fg_cuckoo *t, const struct fg_ck_key *k)
 		struct fg_slot *s = &t->s[b * FG_CK_WAYS + i % FG_CK_WAYS];
 		uint64_t w = fg__load(&s->word);
 
-		if (!has(s, w, k))
+		if (!has(t, s, w, k))
 			continue;
 		if (FG_CK_STATE(w) == FG_CK_READY)
 			return s;
@@ -313,7 +325,7 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
 				return NULL;
 		}
 		fg__pair_load(s, p);
-		if (!has(s, p->word, k))
+		if (!has(t, s, p->word, k))
 			continue;
 		if (FG_CK_STATE(p->word) == FG_CK_READY)
 			return s;
@@ -333,7 +345,8 @@ static int take(struct fg_cuckoo *t, struct fg_slot *s, struct fg_pair *p,
 	uint64_t next, w;
 
 	for (;;) {
-		if (FG_CK_STATE(p->word) != FG_CK_READY || !has(s, p->word, k))
+		if (FG_CK_STATE(p->word) != FG_CK_READY ||
+		    !has(t, s, p->word, k))
 			return -1;
 		if (!fg__gcra_take(p->tat, now, T, tau, cost, &next))
 			return 0; /* a torn tat is older: only more lenient */
@@ -363,14 +376,15 @@ int fg__cuckoo_check(struct fg_cuckoo *t, const struct fg_ck_key *k,
 }
 
 /* Freeze @S if it holds @k READY: 1 with *@f the frozen pair. */
-static int freeze(struct fg_slot *S, const struct fg_ck_key *k, unsigned dest,
-                  struct fg_pair *f)
+static int freeze(struct fg_cuckoo *t, struct fg_slot *S,
+                  const struct fg_ck_key *k, unsigned dest, struct fg_pair *f)
 {
 	uint64_t nw;
 
 	fg__pair_load(S, f);
 	for (;;) {
-		if (FG_CK_STATE(f->word) != FG_CK_READY || !has(S, f->word, k))
+		if (FG_CK_STATE(f->word) != FG_CK_READY ||
+		    !has(t, S, f->word, k))
 			return 0;
 		nw = WITH(f->word, FG_CK_MOVING) |
 		     ((uint64_t)dest << FG_CK_DEST_SHIFT);
@@ -393,7 +407,7 @@ static int move_held(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	                   &copy);
 	if (tok == 0)
 		return -EAGAIN;
-	if (!freeze(S, k, dest, &f)) {
+	if (!freeze(t, S, k, dest, &f)) {
 		(void)swap(D, tok, copy, 0, FREED(copy));
 		return -EAGAIN;
 	}
@@ -428,6 +442,25 @@ int fg__cuckoo_move(struct fg_cuckoo *t, uint64_t b, unsigned slot,
 	return rc;
 }
 
+/* Free @k's live slot @s (pair *@p) and a long key's record, whose token
+ * is read while the slot still names it: the drop then frees that record
+ * or nothing, never one taken since.  1, or 0 with *@p reloaded. */
+static int free_live(struct fg_cuckoo *t, struct fg_slot *s, struct fg_pair *p,
+                     const struct fg_ck_key *k)
+{
+	uint64_t b[2] = {0, 0}, rtok = 0;
+
+	if (k->ext) {
+		memcpy(b, s->key, sizeof b);
+		rtok = fg__ck_rec_tok(t, b[1]);
+	}
+	if (!fg__dwcas(&s->tat, &p->tat, &p->word, 0, FREED(p->word)))
+		return 0;
+	if (k->ext)
+		fg__ck_rec_drop(t, b[1], rtok);
+	return 1;
+}
+
 int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
                       uint64_t full_at)
 {
@@ -444,11 +477,11 @@ int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
 			rc = -EBUSY;
 			break;
 		}
-		if (fg__dwcas(&s->tat, &p.tat, &p.word, 0, FREED(p.word))) {
+		if (free_live(t, s, &p, k)) {
 			rc = 0;
 			break;
 		}
-		if (FG_CK_STATE(p.word) != FG_CK_READY || !has(s, p.word, k))
+		if (FG_CK_STATE(p.word) != FG_CK_READY || !has(t, s, p.word, k))
 			s = fg__cuckoo_get(t, k, &p);
 	}
 	stripe_leave(sw, held);

@@ -116,7 +116,7 @@ static struct fg_slot *free_slot(struct fg_cuckoo *t, const struct fg_ck_key *k)
 /* A rival claim in the way: mark it DEAD once stale, else let it run. */
 static void wait_for(struct fg_cuckoo *t, struct fg_slot *s)
 {
-	uint64_t now = fg__cuckoo_now_ms();
+	uint64_t now = now_ms();
 	struct fg_pair p;
 
 	HOOK(t, FG_CK_AT_WAIT, s);
@@ -128,10 +128,11 @@ static void wait_for(struct fg_cuckoo *t, struct fg_slot *s)
 		sched_yield();
 }
 
-/* Our claim @D (token @tok) of @k: publish it, or give it back (-EAGAIN:
- * start over) to the key or to an earlier claim for it. */
+/* Our claim @D (token @tok, word @cw) of @k: publish it, or give it back
+ * (-EAGAIN: start over) to the key or to an earlier claim for it, or when
+ * the reap is judging a long key's record (token @rtok: cuckoo_rec.c). */
 static int settle(struct fg_cuckoo *t, const struct fg_ck_key *k,
-                  struct fg_slot *D, uint64_t tok, uint64_t cw)
+                  struct fg_slot *D, uint64_t tok, uint64_t cw, uint64_t rtok)
 {
 	struct survey v;
 
@@ -145,9 +146,35 @@ static int settle(struct fg_cuckoo *t, const struct fg_ck_key *k,
 			break;
 		wait_for(t, v.after);
 	}
+	if (k->ext && !fg__ck_rec_still(t, k->b[1], rtok)) {
+		(void)swap(D, tok, cw, 0, FREED(cw));
+		return -EAGAIN;
+	}
 	if (swap(D, tok, cw, 0, WITH(cw, FG_CK_READY)))
 		return 1;
 	return -EAGAIN; /* marked DEAD by a rival that found us stale */
+}
+
+/* Claim the FREE slot @D for @k, a long key's record taken first, and
+ * settle the claim: 1 published, else the record given back too. */
+static int place(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                 struct fg_slot *D)
+{
+	struct fg_ck_key ck = *k; /* a long one's slot bytes name its record */
+	uint64_t tok, cw, rtok = 0;
+	int rc = -EAGAIN;
+
+	if (ck.ext && fg__ck_rec_take(t, &ck, &rtok) != 0)
+		return -ENOSPC;
+	tok = fg__ck_claim(t, D, FG_CK_WORD(ck.ident, FG_CK_CLAIMED, 0, 0), &ck,
+	                   &cw);
+	if (tok != 0) {
+		HOOK(t, FG_CK_AT_CLAIMED, D);
+		rc = settle(t, &ck, D, tok, cw, rtok);
+	}
+	if (rc != 1 && ck.ext)
+		fg__ck_rec_drop(t, ck.b[1], rtok);
+	return rc;
 }
 
 /* One attempt: 1 inserted, 0 found, -EAGAIN start over, -EBUSY or
@@ -157,7 +184,6 @@ static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
 	struct fg_slot *D;
 	struct survey v;
 	struct fg_pair p;
-	uint64_t tok, cw;
 
 	fg__ck_survey(t, k, NULL, &v);
 	if (v.ready || v.moving || v.copy)
@@ -172,12 +198,7 @@ static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
 
 		return rc == 0 ? -EAGAIN : rc;
 	}
-	tok = fg__ck_claim(t, D, FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0), k,
-	                   &cw);
-	if (tok == 0)
-		return -EAGAIN;
-	HOOK(t, FG_CK_AT_CLAIMED, D);
-	return settle(t, k, D, tok, cw);
+	return place(t, k, D);
 }
 
 int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)

@@ -32,16 +32,48 @@
 #define HOOK(t, at, s) ((void)(t), (void)(s))
 #endif
 
-/* Slot @s, whose word is @w, names @k (its bytes read after the word). */
-static inline int has(const struct fg_slot *s, uint64_t w,
-                      const struct fg_ck_key *k)
+/* CLOCK_MONOTONIC in ms (fg__cuckoo_now_ms(), inline for every file). */
+static inline uint64_t now_ms(void)
+{
+	return fg__now_ns() / 1000000u;
+}
+
+/* cuckoo_rec.c: long keys' records (below everything else here). */
+int fg__ck_rec_has(const struct fg_cuckoo *t, uint64_t r,
+                   const struct fg_ck_key *k);
+void fg__ck_rec_load(const struct fg_cuckoo *t, uint64_t r,
+                     uint64_t full[FG_CK_KEY_MAX / 8]);
+int fg__ck_rec_take(struct fg_cuckoo *t, struct fg_ck_key *k, uint64_t *tok);
+int fg__ck_rec_still(const struct fg_cuckoo *t, uint64_t r, uint64_t tok);
+uint64_t fg__ck_rec_tok(const struct fg_cuckoo *t, uint64_t r);
+void fg__ck_rec_drop(struct fg_cuckoo *t, uint64_t r, uint64_t tok);
+void fg__ck_rec_reap(struct fg_cuckoo *t, uint64_t now_ms);
+
+/* Slot @s, whose word is @w, names @k (its bytes read after the word): a
+ * short key in place; a long one by its hash, then its record's bytes, so
+ * that two claims for one long key, each with its record, both name it. */
+static inline int has(const struct fg_cuckoo *t, const struct fg_slot *s,
+                      uint64_t w, const struct fg_ck_key *k)
 {
 	uint64_t b[2];
 
 	if (FG_W_IDENT(w) != k->ident)
 		return 0;
 	memcpy(b, s->key, sizeof b);
-	return ((b[0] ^ k->b[0]) | (b[1] ^ k->b[1])) == 0;
+	if (!k->ext)
+		return ((b[0] ^ k->b[0]) | (b[1] ^ k->b[1])) == 0;
+	return b[0] == k->h && fg__ck_rec_has(t, b[1], k);
+}
+
+/* @k's buckets from its hash: two different ones. */
+static inline void buckets_of(const struct fg_cuckoo *t, struct fg_ck_key *k)
+{
+	uint64_t h = k->h;
+
+	k->x = (uint64_t)(((fg_u128)h * t->nb) >> 64);
+	k->y = (uint64_t)(((fg_u128)((h << 32) | (h >> 32)) * t->nb) >> 64);
+	if (k->y == k->x)
+		k->y = k->x + 1 == t->nb ? 0 : k->x + 1;
 }
 
 static inline uint64_t bucket_of(const struct fg_cuckoo *t,

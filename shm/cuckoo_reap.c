@@ -39,8 +39,8 @@ static void reap_copy(struct fg_cuckoo *t, struct fg_slot *D,
 		struct fg_pair q;
 
 		pair_snap(S, &q);
-		if (FG_CK_STATE(q.word) == FG_CK_MOVING && has(S, q.word, &k) &&
-		    dest_of(t, S, q.word, &k) == D) {
+		if (FG_CK_STATE(q.word) == FG_CK_MOVING &&
+		    has(t, S, q.word, &k) && dest_of(t, S, q.word, &k) == D) {
 			fg__ck_finish(t, S, &q, &k);
 			return;
 		}
@@ -83,6 +83,7 @@ void fg__cuckoo_reap(struct fg_cuckoo *t, uint64_t now)
 
 	for (i = 0; i < t->nb * FG_CK_WAYS; i++)
 		reap_slot(t, &t->s[i], now);
+	fg__ck_rec_reap(t, now); /* after the slots: DEAD ones freed */
 	for (i = 0; i < FG_CK_STRIPES; i++) {
 		uint64_t w = fg__load(&t->stripes[i]);
 
