@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <urcu/arch.h>
 
 #include "shm/cuckoo_int.h"
 #include "shm/gcra.h"
@@ -160,7 +161,7 @@ uint64_t fg__ck_claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
 	if (!fg__dwcas(&s->tat, &lo, &hi, tok, *cw))
 		return 0;
 	memcpy(s->key, k->b, sizeof k->b);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the key before any read */
+	cmm_smp_mb(); /* the key before any read (not a C11 fence: TSan) */
 	return tok;
 }
 
