@@ -93,7 +93,7 @@
 #define FG_CK_TOKEN (UINT64_C(1) << 63)
 
 enum fg_ck_state {
-	FG_CK_FREE = 0,    /* (0, 0): anyone may claim it */
+	FG_CK_FREE = 0,    /* (0, gen): anyone may claim it */
 	FG_CK_CLAIMED = 1, /* an inserter writes its key */
 	FG_CK_READY = 2,   /* a key's live pair */
 	FG_CK_MOVING = 3,  /* frozen: its pair goes to slot dest of Y */

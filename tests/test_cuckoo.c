@@ -787,6 +787,25 @@ Test(cuckoo, the_reap_frees_a_record_no_slot_names_and_keeps_a_live_keys)
 	cr_assert_eq(fg__cuckoo_check(&t, &k, fg__now_ns(), 1, HUGE, 1), 1);
 }
 
+Test(cuckoo, the_reap_frees_the_record_of_a_remover_killed_after_the_slot)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+	struct fg_slot *s;
+
+	table_new_nr(&t, 16, 4);
+	long_n(&t, &k, 3, 64);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1);
+	s = fg__cuckoo_get(&t, &k, &p);
+	s->tat = 0; /* freed, (t, READY) -> (0, gen); its record not yet */
+	s->word &= FG_CK_GEN_MASK;
+	cr_assert_eq(records_held(&t), 1);
+	fg__cuckoo_reap(&t, fg__cuckoo_now_ms() + 10 * STALE);
+	cr_assert_eq(records_held(&t), 0);
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1, "the key can come back");
+}
+
 /* Where an insert has just claimed: mark its record as the reap does
  * before it looks for slots naming it. */
 static long judged = -1;
