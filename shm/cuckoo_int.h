@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cuckoo_int.h - what the files of the layout C table share (cuckoo.c,
- * cuckoo_insert.c, cuckoo_reap.c): the word's macros, the small steps on
- * a slot or a stripe, and the functions one file lends the others.  Not
- * for anything outside them.
+ * cuckoo_int.h - what the files of the layout C table share: the word's
+ * macros, the small steps on a slot or a stripe, and the functions one
+ * file lends those above it (cuckoo_rec.c the lowest, then cuckoo.c, then
+ * cuckoo_insert.c and cuckoo_reap.c).  Not for anything outside them.
  */
 #ifndef FG_SHM_CUCKOO_INT_H
 #define FG_SHM_CUCKOO_INT_H
