@@ -1,19 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cuckoo.c - the layout C table: find, insert, check, remove, move, reap.
+ * cuckoo.c - the layout C table: find, check, remove, move (the insert is
+ * in cuckoo_insert.c, the reap in cuckoo_reap.c).
  *
  * Memory: a line with the tokens' serial counter, FG_CK_STRIPES stripe
  * words, then the buckets.  Every change of a slot's state is one
  * cmpxchg16b of its (tat, word) pair expecting the exact pair it read, so
  * a process killed between two steps leaves a state, never half of one.
- *
- * Insert (no lock): survey the key's buckets; claim a FREE slot with a
- * token in the claim itself, write the key, fence, survey again.  The key
- * live elsewhere, or a claim for it earlier in bucket order (X0 X1 Y0 Y1):
- * give the slot back.  A later claim: wait until it is published or given
- * back, or mark it DEAD once stale.  Of two claimers that both wrote then
- * read (Dekker), one sees the other, and the earlier alone publishes:
- * (token, CLAIMED) -> (0, READY), which a claim marked DEAD never passes.
  *
  * Move of K from S (bucket X) to D (bucket Y), under K's stripe: claim D
  * as COPY, write K; freeze S, (t, READY|c) -> (t, MOVING|dest|c); copy,
@@ -28,38 +21,34 @@
  *
  * A miss: K moving X->Y is seen by a read of Y after one of X, Y->X by a
  * read of X after one of Y; reads X, Y, X between two equal readings of
- * K's stripe (a move takes and leaves it, seq +1 each) see K somewhere. *
- * A dead mover leaves its stripe held, S frozen and D COPY or READY; the
- * reap, once they are stale_ms old, copies, retires or thaws, then frees
- * the stripe; whoever takes a stripe next first ends the moves of its key
- * left frozen (end_moves()), so a leftover frozen copy is never thawed
- * beside a live one that moved on.
+ * K's stripe (a move takes and leaves it, seq +1 each) see K somewhere.
+ * Whoever takes a stripe first ends the moves of its key that a dead
+ * mover left frozen (end_moves()), so a leftover frozen copy is never
+ * thawed beside a live one that moved on.
  */
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
+#include <urcu/arch.h>
 
-#include "shm/clock.h"
-#include "shm/cuckoo.h"
+#include "shm/cuckoo_int.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
 
-#define MS31       UINT64_C(0x7fffffff)
-#define MS40       ((UINT64_C(1) << 40) - 1)
-#define SEQ(w)     ((w) >> 40)
-#define STATE_MASK ((UINT64_C(7) << FG_CK_STATE_SHIFT) | (UINT64_C(3) << 43))
-#define WITH(w, st)                                                            \
-	(((w) & ~STATE_MASK) | ((uint64_t)(st) << FG_CK_STATE_SHIFT))
+#ifdef FG_CK_TEST_HOOKS
+void (*fg__cuckoo_hook)(struct fg_cuckoo *t, enum fg_ck_at at,
+                        struct fg_slot *s);
+#endif
 
 uint64_t fg__cuckoo_now_ms(void)
 {
-	return fg__now_ns() / 1000000u;
+	return now_ms();
 }
 
-size_t fg__cuckoo_size(uint64_t nb)
+size_t fg__cuckoo_size(uint64_t nb, uint64_t nr)
 {
 	return FG_CK_HEAD + FG_CK_STRIPES * sizeof(uint64_t) +
-	       nb * FG_CK_WAYS * sizeof(struct fg_slot);
+	       nb * FG_CK_WAYS * sizeof(struct fg_slot) +
+	       nr * (FG_CK_REC_KEY + FG_CK_REC_HEAD);
 }
 
 uint64_t fg__cuckoo_buckets_for(uint64_t keys)
@@ -69,17 +58,20 @@ uint64_t fg__cuckoo_buckets_for(uint64_t keys)
 	return nb < 2 ? 2 : nb;
 }
 
-int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb,
+int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb, uint64_t nr,
                       const uint64_t seed[2], uint64_t stale_ms)
 {
 	char *m = mem;
 
-	if (nb < 2 || ((uintptr_t)mem & 63) != 0)
+	if (nb < 2 || nr > UINT32_MAX || ((uintptr_t)mem & 63) != 0)
 		return -EINVAL;
 	t->serial = (uint64_t *)(void *)m;
 	t->stripes = (uint64_t *)(void *)(m + FG_CK_HEAD);
 	t->s = (struct fg_slot *)(void *)(m + FG_CK_HEAD +
 	                                  FG_CK_STRIPES * sizeof(uint64_t));
+	t->rk = (struct fg_ck_rkey *)(void *)(t->s + nb * FG_CK_WAYS);
+	t->rh = (struct fg_ck_rhead *)(void *)(t->rk + nr);
+	t->nr = nr;
 	t->nb = nb;
 	t->seed[0] = seed[0];
 	t->seed[1] = seed[1];
@@ -87,22 +79,21 @@ int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb,
 	return 0;
 }
 
-static void buckets_of(const struct fg_cuckoo *t, struct fg_ck_key *k)
-{
-	uint64_t h = k->h;
-
-	k->x = (uint64_t)(((fg_u128)h * t->nb) >> 64);
-	k->y = (uint64_t)(((fg_u128)((h << 32) | (h >> 32)) * t->nb) >> 64);
-	if (k->y == k->x)
-		k->y = k->x + 1 == t->nb ? 0 : k->x + 1;
-}
-
+/* A long key's slot bytes are its hash and its record, unknown here. */
 static void key_fill(const struct fg_cuckoo *t, struct fg_ck_key *k,
-                     unsigned rule, const uint8_t pad[16], size_t len)
+                     unsigned rule, const uint8_t pad[FG_CK_KEY_MAX],
+                     size_t len)
 {
-	memcpy(k->b, pad, sizeof k->b);
 	k->ident = FG_W_MAKE(rule, len, 0);
 	k->h = fg__hash64(t->seed, rule, pad, len);
+	k->ext = len > FG_CK_INLINE;
+	if (k->ext) {
+		memcpy(k->full, pad, sizeof k->full);
+		k->b[0] = k->h;
+		k->b[1] = 0;
+	} else {
+		memcpy(k->b, pad, sizeof k->b);
+	}
 	buckets_of(t, k);
 }
 
@@ -119,55 +110,31 @@ int fg__cuckoo_key(const struct fg_cuckoo *t, struct fg_ck_key *k,
 	return 0;
 }
 
-/* The key a slot's word and bytes name (a move's, the reap's). */
-static void key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
+/* The key a slot's word and bytes name (a move's, the reap's); a long
+ * one with the hash and record the slot names, which a move copies. */
+void fg__ck_key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
                    uint64_t w, struct fg_ck_key *k)
 {
-	uint8_t pad[FG_CK_KEY_MAX];
+	uint8_t pad[FG_CK_KEY_MAX] = {0};
 	size_t len = FG_W_KEYLEN(w);
 
-	memcpy(pad, s->key, sizeof pad);
-	key_fill(t, k, FG_W_RULE(w), pad, len > 16 ? 16 : len);
-}
-
-/* Slot @s, whose word is @w, names @k (its bytes read after the word). */
-static int has(const struct fg_slot *s, uint64_t w, const struct fg_ck_key *k)
-{
-	uint64_t b[2];
-
-	if (FG_W_IDENT(w) != k->ident)
-		return 0;
-	memcpy(b, s->key, sizeof b);
-	return ((b[0] ^ k->b[0]) | (b[1] ^ k->b[1])) == 0;
-}
-
-static uint64_t bucket_of(const struct fg_cuckoo *t, const struct fg_slot *s)
-{
-	return (uint64_t)(s - t->s) / FG_CK_WAYS;
-}
-
-static uint64_t other(const struct fg_ck_key *k, uint64_t b)
-{
-	return b == k->x ? k->y : k->x;
-}
-
-/* The destination of the move that froze @S (word @w). */
-static struct fg_slot *dest_of(struct fg_cuckoo *t, const struct fg_slot *S,
-                               uint64_t w, const struct fg_ck_key *k)
-{
-	return &t->s[other(k, bucket_of(t, S)) * FG_CK_WAYS + FG_CK_DEST(w)];
-}
-
-static uint64_t *stripe_of(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	return &t->stripes[k->h & (FG_CK_STRIPES - 1)];
+	memcpy(pad, s->key, FG_CK_INLINE);
+	if (len <= FG_CK_INLINE) {
+		key_fill(t, k, FG_W_RULE(w), pad, len);
+		return;
+	}
+	k->ident = FG_W_IDENT(w);
+	k->ext = 1;
+	memcpy(k->b, pad, sizeof k->b);
+	k->h = k->b[0];
+	fg__ck_rec_load(t, k->b[1], k->full);
+	buckets_of(t, k);
 }
 
 static int stripe_take(uint64_t *sw, uint64_t *held)
 {
 	uint64_t w = fg__load(sw);
-	uint64_t nw =
-	    (((SEQ(w) + 1) & 0xffffff) << 40) | (fg__cuckoo_now_ms() & MS40);
+	uint64_t nw = (((SEQ(w) + 1) & 0xffffff) << 40) | (now_ms() & MS40);
 
 	if ((SEQ(w) & 1) != 0 ||
 	    !__atomic_compare_exchange_n(sw, &w, nw, 0, __ATOMIC_SEQ_CST,
@@ -177,42 +144,25 @@ static int stripe_take(uint64_t *sw, uint64_t *held)
 	return 0;
 }
 
-/* Leave a stripe, unless the reap took it back as stale meanwhile. */
-static void stripe_leave(uint64_t *sw, uint64_t held)
-{
-	uint64_t nw = (((SEQ(held) + 1) & 0xffffff) << 40) | (held & MS40);
-
-	(void)__atomic_compare_exchange_n(sw, &held, nw, 0, __ATOMIC_SEQ_CST,
-	                                  __ATOMIC_SEQ_CST);
-}
-
-static uint64_t token_age(uint64_t tok, uint64_t now_ms)
-{
-	return (now_ms - (tok >> 32)) & MS31;
-}
-
-/* Claim the FREE slot @s with word @w and write @k's bytes: the token,
- * or 0 if @s was not FREE. */
-static uint64_t claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
-                      const struct fg_ck_key *k)
+/* Claim the FREE slot @s with word @w, its generation moved on, and
+ * write @k's bytes: the token, the word claimed in *@cw; or 0 if @s was
+ * not FREE. */
+uint64_t fg__ck_claim(struct fg_cuckoo *t, struct fg_slot *s, uint64_t w,
+                      const struct fg_ck_key *k, uint64_t *cw)
 {
 	uint64_t n = __atomic_fetch_add(t->serial, 1, __ATOMIC_RELAXED);
-	uint64_t tok = FG_CK_TOKEN | ((fg__cuckoo_now_ms() & MS31) << 32) |
-	               (n & 0xffffffffu);
-	uint64_t lo = 0, hi = 0;
+	uint64_t tok =
+	    FG_CK_TOKEN | ((now_ms() & MS31) << 32) | (n & 0xffffffffu);
+	uint64_t lo = 0, hi = fg__load(&s->word);
 
-	if (!fg__dwcas(&s->tat, &lo, &hi, tok, w))
+	if (FG_CK_STATE(hi) != FG_CK_FREE)
+		return 0;
+	*cw = GEN_OF(w, hi + (UINT64_C(1) << FG_CK_GEN_SHIFT));
+	if (!fg__dwcas(&s->tat, &lo, &hi, tok, *cw))
 		return 0;
 	memcpy(s->key, k->b, sizeof k->b);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the key before any read */
+	cmm_smp_mb(); /* the key before any read (not a C11 fence: TSan) */
 	return tok;
-}
-
-/* Set @s from the pair (@lo, @hi) to (@nlo, @nhi) if it holds it. */
-static int swap(struct fg_slot *s, uint64_t lo, uint64_t hi, uint64_t nlo,
-                uint64_t nhi)
-{
-	return fg__dwcas(&s->tat, &lo, &hi, nlo, nhi);
 }
 
 /*
@@ -227,20 +177,21 @@ static void help(struct fg_cuckoo *t, struct fg_slot *S,
 	struct fg_pair q, cur;
 
 	fg__pair_load(D, &q);
-	if (FG_CK_STATE(q.word) == FG_CK_COPY && has(D, q.word, k)) {
+	if (FG_CK_STATE(q.word) == FG_CK_COPY && has(t, D, q.word, k)) {
 		fg__pair_load(S, &cur);
 		if (cur.tat == P->tat && cur.word == P->word)
-			(void)swap(D, q.tat, q.word, P->tat, ready);
+			(void)swap(D, q.tat, q.word, P->tat,
+			           GEN_OF(ready, q.word));
 		return;
 	}
-	if (FG_CK_STATE(q.word) == FG_CK_READY && has(D, q.word, k))
+	if (FG_CK_STATE(q.word) == FG_CK_READY && has(t, D, q.word, k))
 		return; /* copied: the mover (or the reap) retires S */
 	(void)swap(S, P->tat, P->word, P->tat, ready);
 }
 
 /* Take a frozen @S's move to its end: D copied and S retired, or S
  * thawed.  Called by the mover, or the reap once the mover is dead. */
-static void finish(struct fg_cuckoo *t, struct fg_slot *S,
+void fg__ck_finish(struct fg_cuckoo *t, struct fg_slot *S,
                    const struct fg_pair *f, const struct fg_ck_key *k)
 {
 	struct fg_slot *D = dest_of(t, S, f->word, k);
@@ -249,23 +200,16 @@ static void finish(struct fg_cuckoo *t, struct fg_slot *S,
 	for (;;) {
 		fg__pair_load(D, &q);
 		fg__pair_load(S, &cur);
-		if (FG_CK_STATE(q.word) != FG_CK_COPY || !has(D, q.word, k) ||
-		    cur.tat != f->tat || cur.word != f->word)
+		if (FG_CK_STATE(q.word) != FG_CK_COPY ||
+		    !has(t, D, q.word, k) || cur.tat != f->tat ||
+		    cur.word != f->word)
 			break;
 		help(t, S, f, k);
 	}
-	if (FG_CK_STATE(q.word) == FG_CK_READY && has(D, q.word, k))
-		(void)swap(S, f->tat, f->word, 0, 0);
+	if (FG_CK_STATE(q.word) == FG_CK_READY && has(t, D, q.word, k))
+		(void)swap(S, f->tat, f->word, 0, FREED(f->word));
 	else
 		help(t, S, f, k);
-}
-
-/* The pair of @s read in one piece (a cmpxchg16b that writes nothing
- * new): for the reap, whose decisions rest on a whole pair. */
-static void pair_snap(struct fg_slot *s, struct fg_pair *p)
-{
-	p->tat = p->word = 0;
-	(void)fg__dwcas(&s->tat, &p->tat, &p->word, 0, 0);
 }
 
 /*
@@ -283,16 +227,10 @@ static void end_moves(struct fg_cuckoo *t, const struct fg_ck_key *k)
 		struct fg_pair f;
 
 		pair_snap(S, &f);
-		if (FG_CK_STATE(f.word) == FG_CK_MOVING && has(S, f.word, k))
-			finish(t, S, &f, k);
+		if (FG_CK_STATE(f.word) == FG_CK_MOVING && has(t, S, f.word, k))
+			fg__ck_finish(t, S, &f, k);
 	}
 }
-
-struct survey {
-	struct fg_slot *ready, *moving; /* the key's live slot */
-	int copy;                       /* a move of the key under way */
-	struct fg_slot *before, *after; /* claims for it, in bucket order */
-};
 
 static unsigned order(const struct fg_cuckoo *t, const struct fg_ck_key *k,
                       const struct fg_slot *s)
@@ -311,7 +249,7 @@ static void survey_bucket(struct fg_cuckoo *t, const struct fg_ck_key *k,
 		struct fg_slot *s = &t->s[b * FG_CK_WAYS + i];
 		uint64_t w = fg__load(&s->word);
 
-		if (s == self || !has(s, w, k))
+		if (s == self || !has(t, s, w, k))
 			continue;
 		switch (FG_CK_STATE(w)) {
 		case FG_CK_READY:
@@ -337,7 +275,7 @@ static void survey_bucket(struct fg_cuckoo *t, const struct fg_ck_key *k,
 
 /* What @k's buckets hold for it besides @self: X, Y, X between two equal
  * readings of its stripe, so that a move cannot hide it. */
-static void survey(struct fg_cuckoo *t, const struct fg_ck_key *k,
+void fg__ck_survey(struct fg_cuckoo *t, const struct fg_ck_key *k,
                    const struct fg_slot *self, struct survey *v)
 {
 	const uint64_t *sw = stripe_of(t, k);
@@ -363,7 +301,7 @@ static struct fg_slot *scan(struct fg_cuckoo *t, const struct fg_ck_key *k)
 		struct fg_slot *s = &t->s[b * FG_CK_WAYS + i % FG_CK_WAYS];
 		uint64_t w = fg__load(&s->word);
 
-		if (!has(s, w, k))
+		if (!has(t, s, w, k))
 			continue;
 		if (FG_CK_STATE(w) == FG_CK_READY)
 			return s;
@@ -382,13 +320,13 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	for (;;) {
 		s = scan(t, k);
 		if (s == NULL) {
-			survey(t, k, NULL, &v);
+			fg__ck_survey(t, k, NULL, &v);
 			s = v.ready != NULL ? v.ready : v.moving;
 			if (s == NULL)
 				return NULL;
 		}
 		fg__pair_load(s, p);
-		if (!has(s, p->word, k))
+		if (!has(t, s, p->word, k))
 			continue;
 		if (FG_CK_STATE(p->word) == FG_CK_READY)
 			return s;
@@ -398,19 +336,24 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
 }
 
 /* The GCRA step on the pair *@p of @s: 1, 0, or -1 if @s is no longer
- * @k's live slot.  The count is masked: it must not carry into dest. */
-static int take(struct fg_slot *s, struct fg_pair *p, const struct fg_ck_key *k,
-                uint64_t now, uint64_t T, uint64_t tau, uint64_t cost)
+ * @k's live slot.  The count is masked: it must not carry into gen.  The
+ * pair's gen makes the cmpxchg16b fail if @s was reused since @k was
+ * seen in it, whatever key is there now. */
+static int take(struct fg_cuckoo *t, struct fg_slot *s, struct fg_pair *p,
+                const struct fg_ck_key *k, uint64_t now, uint64_t T,
+                uint64_t tau, uint64_t cost)
 {
 	uint64_t next, w;
 
 	for (;;) {
-		if (FG_CK_STATE(p->word) != FG_CK_READY || !has(s, p->word, k))
+		if (FG_CK_STATE(p->word) != FG_CK_READY ||
+		    !has(t, s, p->word, k))
 			return -1;
 		if (!fg__gcra_take(p->tat, now, T, tau, cost, &next))
 			return 0; /* a torn tat is older: only more lenient */
 		w = (p->word & ~(FG_CK_COUNT_MASK | FG_W_CLEAN)) |
 		    ((p->word + cost) & FG_CK_COUNT_MASK);
+		HOOK(t, FG_CK_AT_TAKE, s);
 		if (fg__dwcas(&s->tat, &p->tat, &p->word, next, w))
 			return 1;
 	}
@@ -427,21 +370,22 @@ int fg__cuckoo_check(struct fg_cuckoo *t, const struct fg_ck_key *k,
 		s = fg__cuckoo_get(t, k, &p);
 		if (s == NULL)
 			return -ENOENT;
-		r = take(s, &p, k, now, T, tau, cost);
+		r = take(t, s, &p, k, now, T, tau, cost);
 		if (r >= 0)
 			return r;
 	}
 }
 
 /* Freeze @S if it holds @k READY: 1 with *@f the frozen pair. */
-static int freeze(struct fg_slot *S, const struct fg_ck_key *k, unsigned dest,
-                  struct fg_pair *f)
+static int freeze(struct fg_cuckoo *t, struct fg_slot *S,
+                  const struct fg_ck_key *k, unsigned dest, struct fg_pair *f)
 {
 	uint64_t nw;
 
 	fg__pair_load(S, f);
 	for (;;) {
-		if (FG_CK_STATE(f->word) != FG_CK_READY || !has(S, f->word, k))
+		if (FG_CK_STATE(f->word) != FG_CK_READY ||
+		    !has(t, S, f->word, k))
 			return 0;
 		nw = WITH(f->word, FG_CK_MOVING) |
 		     ((uint64_t)dest << FG_CK_DEST_SHIFT);
@@ -457,17 +401,18 @@ static int freeze(struct fg_slot *S, const struct fg_ck_key *k, unsigned dest,
 static int move_held(struct fg_cuckoo *t, const struct fg_ck_key *k,
                      struct fg_slot *S, struct fg_slot *D, unsigned dest)
 {
-	uint64_t copy = FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0), tok;
+	uint64_t copy, tok;
 	struct fg_pair f;
 
-	tok = claim(t, D, copy, k);
+	tok = fg__ck_claim(t, D, FG_CK_WORD(k->ident, FG_CK_COPY, 0, 0), k,
+	                   &copy);
 	if (tok == 0)
 		return -EAGAIN;
-	if (!freeze(S, k, dest, &f)) {
-		(void)swap(D, tok, copy, 0, 0);
+	if (!freeze(t, S, k, dest, &f)) {
+		(void)swap(D, tok, copy, 0, FREED(copy));
 		return -EAGAIN;
 	}
-	finish(t, S, &f, k);
+	fg__ck_finish(t, S, &f, k);
 	return 0;
 }
 
@@ -485,7 +430,7 @@ int fg__cuckoo_move(struct fg_cuckoo *t, uint64_t b, unsigned slot,
 	w = fg__load(&S->word);
 	if (FG_CK_STATE(w) != FG_CK_READY)
 		return -EAGAIN;
-	key_of(t, S, w, &k); /* freeze() checks the key is still S's */
+	fg__ck_key_of(t, S, w, &k); /* freeze() checks the key is still S's */
 	if (b != k.x && b != k.y)
 		return -EAGAIN; /* torn: bytes of another key */
 	D = &t->s[other(&k, b) * FG_CK_WAYS + dest];
@@ -496,6 +441,25 @@ int fg__cuckoo_move(struct fg_cuckoo *t, uint64_t b, unsigned slot,
 	rc = move_held(t, &k, S, D, dest);
 	stripe_leave(sw, held);
 	return rc;
+}
+
+/* Free @k's live slot @s (pair *@p) and a long key's record, whose token
+ * is read while the slot still names it: the drop then frees that record
+ * or nothing, never one taken since.  1, or 0 with *@p reloaded. */
+static int free_live(struct fg_cuckoo *t, struct fg_slot *s, struct fg_pair *p,
+                     const struct fg_ck_key *k)
+{
+	uint64_t b[2] = {0, 0}, rtok = 0;
+
+	if (k->ext) {
+		memcpy(b, s->key, sizeof b);
+		rtok = fg__ck_rec_tok(t, b[1]);
+	}
+	if (!fg__dwcas(&s->tat, &p->tat, &p->word, 0, FREED(p->word)))
+		return 0;
+	if (k->ext)
+		fg__ck_rec_drop(t, b[1], rtok);
+	return 1;
 }
 
 int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
@@ -514,267 +478,13 @@ int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
 			rc = -EBUSY;
 			break;
 		}
-		if (fg__dwcas(&s->tat, &p.tat, &p.word, 0, 0)) {
+		if (free_live(t, s, &p, k)) {
 			rc = 0;
 			break;
 		}
-		if (FG_CK_STATE(p.word) != FG_CK_READY || !has(s, p.word, k))
+		if (FG_CK_STATE(p.word) != FG_CK_READY || !has(t, s, p.word, k))
 			s = fg__cuckoo_get(t, k, &p);
 	}
 	stripe_leave(sw, held);
 	return rc;
-}
-
-/* ------------------------------------------------------------ insert */
-
-struct node {
-	uint64_t b;     /* a bucket a path reaches */
-	int32_t parent; /* the node whose slot @slot's key goes to @b */
-	uint8_t slot;   /* that slot in the parent's bucket */
-	uint8_t depth;  /* moves to get here */
-};
-
-static int free_at(const struct fg_cuckoo *t, uint64_t b, unsigned *hole)
-{
-	unsigned i;
-
-	for (i = 0; i < FG_CK_WAYS; i++)
-		if (fg__load(&t->s[b * FG_CK_WAYS + i].word) == 0) {
-			*hole = i;
-			return 1;
-		}
-	return 0;
-}
-
-/* Breadth first from @k's buckets to one with a FREE slot: its node,
- * with *@hole that slot, or -1.  Reads without a lock: moves recheck. */
-static int bfs(struct fg_cuckoo *t, const struct fg_ck_key *k, struct node *n,
-               unsigned *hole)
-{
-	unsigned head, tail = 2, i;
-
-	n[0] = (struct node){k->x, -1, 0, 0};
-	n[1] = (struct node){k->y, -1, 0, 0};
-	for (head = 0; head < tail; head++) {
-		if (free_at(t, n[head].b, hole))
-			return (int)head;
-		if (n[head].depth == FG_CK_PATH_MAX)
-			continue;
-		for (i = 0; i < FG_CK_WAYS && tail < FG_CK_BFS_NODES; i++) {
-			const struct fg_slot *s =
-			    &t->s[n[head].b * FG_CK_WAYS + i];
-			uint64_t w = fg__load(&s->word);
-			struct fg_ck_key sk;
-
-			if (FG_CK_STATE(w) != FG_CK_READY)
-				continue;
-			key_of(t, s, w, &sk);
-			n[tail++] = (struct node){other(&sk, n[head].b),
-			                          (int32_t)head, (uint8_t)i,
-			                          (uint8_t)(n[head].depth + 1)};
-		}
-	}
-	return -1;
-}
-
-/* Free a slot in one of @k's buckets by moves, the path's last first. */
-static int make_room(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	struct node n[FG_CK_BFS_NODES];
-	unsigned hole;
-	int e = bfs(t, k, n, &hole);
-
-	if (e < 0)
-		return -ENOSPC;
-	while (n[e].parent >= 0) {
-		const struct node *p = &n[n[e].parent];
-
-		if (fg__cuckoo_move(t, p->b, n[e].slot, hole) != 0)
-			return -EBUSY;
-		hole = n[e].slot;
-		e = n[e].parent;
-	}
-	return 0;
-}
-
-/* A FREE slot of @k's buckets, in the emptier one, or NULL. */
-static struct fg_slot *free_slot(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	unsigned hx = 0, hy = 0, i, used[2] = {0, 0};
-	int fx = free_at(t, k->x, &hx), fy = free_at(t, k->y, &hy);
-
-	for (i = 0; i < FG_CK_WAYS; i++) {
-		used[0] += fg__load(&t->s[k->x * FG_CK_WAYS + i].word) != 0;
-		used[1] += fg__load(&t->s[k->y * FG_CK_WAYS + i].word) != 0;
-	}
-	if (fx && (!fy || used[0] <= used[1]))
-		return &t->s[k->x * FG_CK_WAYS + hx];
-	if (fy)
-		return &t->s[k->y * FG_CK_WAYS + hy];
-	return NULL;
-}
-
-/* A rival claim in the way: mark it DEAD once stale, else let it run. */
-static void wait_for(struct fg_cuckoo *t, struct fg_slot *s)
-{
-	uint64_t now = fg__cuckoo_now_ms();
-	struct fg_pair p;
-
-	fg__pair_load(s, &p);
-	if (FG_CK_STATE(p.word) == FG_CK_CLAIMED &&
-	    token_age(p.tat, now) > t->stale_ms)
-		(void)swap(s, p.tat, p.word, now, WITH(p.word, FG_CK_DEAD));
-	else
-		sched_yield();
-}
-
-/* Our claim @D (token @tok) of @k: publish it, or give it back (-EAGAIN:
- * start over) to the key or to an earlier claim for it. */
-static int settle(struct fg_cuckoo *t, const struct fg_ck_key *k,
-                  struct fg_slot *D, uint64_t tok)
-{
-	uint64_t cw = FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0);
-	struct survey v;
-
-	for (;;) {
-		survey(t, k, D, &v);
-		if (v.ready || v.moving || v.copy || v.before) {
-			(void)swap(D, tok, cw, 0, 0);
-			return -EAGAIN;
-		}
-		if (v.after == NULL)
-			break;
-		wait_for(t, v.after);
-	}
-	if (swap(D, tok, cw, 0, FG_CK_WORD(k->ident, FG_CK_READY, 0, 0)))
-		return 1;
-	return -EAGAIN; /* marked DEAD by a rival that found us stale */
-}
-
-/* One attempt: 1 inserted, 0 found, -EAGAIN start over, -EBUSY or
- * -ENOSPC no room made. */
-static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	struct fg_slot *D;
-	struct survey v;
-	struct fg_pair p;
-	uint64_t tok;
-
-	survey(t, k, NULL, &v);
-	if (v.ready || v.moving || v.copy)
-		return fg__cuckoo_get(t, k, &p) != NULL ? 0 : -EAGAIN;
-	if (v.before != NULL) {
-		wait_for(t, v.before);
-		return -EAGAIN;
-	}
-	D = free_slot(t, k);
-	if (D == NULL) {
-		int rc = make_room(t, k);
-
-		return rc == 0 ? -EAGAIN : rc;
-	}
-	tok = claim(t, D, FG_CK_WORD(k->ident, FG_CK_CLAIMED, 0, 0), k);
-	if (tok == 0)
-		return -EAGAIN;
-	return settle(t, k, D, tok);
-}
-
-int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)
-{
-	unsigned busy = 0;
-	int rc;
-
-	for (;;) {
-		rc = insert_once(t, k);
-		if (rc == -EBUSY && ++busy < FG_CK_BUSY_MAX) {
-			sched_yield(); /* a mover on our path was preempted */
-			continue;
-		}
-		if (rc == -EBUSY)
-			return -EAGAIN;
-		if (rc != -EAGAIN)
-			return rc;
-	}
-}
-
-/* -------------------------------------------------------------- reap */
-
-static int stripe_fresh(struct fg_cuckoo *t, const struct fg_ck_key *k,
-                        uint64_t now)
-{
-	uint64_t w = fg__load(stripe_of(t, k));
-
-	return (SEQ(w) & 1) != 0 && ((now - w) & MS40) <= t->stale_ms;
-}
-
-/* A COPY slot whose mover is dead: the copy done if its source froze,
- * else freed. */
-static void reap_copy(struct fg_cuckoo *t, struct fg_slot *D,
-                      const struct fg_pair *p, uint64_t now)
-{
-	struct fg_ck_key k;
-	uint64_t ob;
-	unsigned i;
-
-	if (token_age(p->tat, now) <= t->stale_ms)
-		return;
-	key_of(t, D, p->word, &k);
-	if (stripe_fresh(t, &k, now))
-		return;
-	ob = other(&k, bucket_of(t, D));
-	for (i = 0; i < FG_CK_WAYS; i++) {
-		struct fg_slot *S = &t->s[ob * FG_CK_WAYS + i];
-		struct fg_pair q;
-
-		pair_snap(S, &q);
-		if (FG_CK_STATE(q.word) == FG_CK_MOVING && has(S, q.word, &k) &&
-		    dest_of(t, S, q.word, &k) == D) {
-			finish(t, S, &q, &k);
-			return;
-		}
-	}
-	(void)swap(D, p->tat, p->word, 0, 0);
-}
-
-static void reap_slot(struct fg_cuckoo *t, struct fg_slot *s, uint64_t now)
-{
-	struct fg_ck_key k;
-	struct fg_pair p;
-
-	pair_snap(s, &p);
-	switch (FG_CK_STATE(p.word)) {
-	case FG_CK_CLAIMED:
-		if (token_age(p.tat, now) > t->stale_ms)
-			(void)swap(s, p.tat, p.word, now,
-			           WITH(p.word, FG_CK_DEAD));
-		break;
-	case FG_CK_DEAD:
-		if (now - p.tat > t->stale_ms && now >= p.tat)
-			(void)swap(s, p.tat, p.word, 0, 0);
-		break;
-	case FG_CK_MOVING:
-		key_of(t, s, p.word, &k);
-		if (!stripe_fresh(t, &k, now))
-			finish(t, s, &p, &k);
-		break;
-	case FG_CK_COPY:
-		reap_copy(t, s, &p, now);
-		break;
-	default:
-		break;
-	}
-}
-
-void fg__cuckoo_reap(struct fg_cuckoo *t, uint64_t now)
-{
-	uint64_t i;
-
-	for (i = 0; i < t->nb * FG_CK_WAYS; i++)
-		reap_slot(t, &t->s[i], now);
-	for (i = 0; i < FG_CK_STRIPES; i++) {
-		uint64_t w = fg__load(&t->stripes[i]);
-
-		if ((SEQ(w) & 1) != 0 && ((now - w) & MS40) > t->stale_ms)
-			stripe_leave(&t->stripes[i], w);
-	}
 }

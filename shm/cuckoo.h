@@ -10,22 +10,53 @@
  * whose buckets are full moves keys to their other bucket along a
  * breadth-first path (bench/layout_proto.c, BENCHMARKS.md).
  *
- * This slice: keys of at most 16 bytes (FG_CK_KEY_MAX); longer keys (EXT
- * slots) are the next one, as are the cold part, dirty marks and the
- * stash.  A slot's count is the key's, and moves with it.
+ * Long keys.  A key of 17-64 bytes (FG_CK_KEY_MAX) takes a slot like any
+ * key, whose 16 key bytes then hold its hash and the index of its record:
+ * the key, zero-padded, in a line of its own (FG_CK_REC_KEY bytes) in a
+ * region after the buckets, and a head (token, hash: FG_CK_REC_HEAD
+ * bytes) in an array beside.  Its check compares the hash in place, then
+ * the record's line: one line more than a short key's.  Short keys never
+ * read a record (the word's length tells them apart first), so their
+ * bucket stays one line and their cost 36.6 bytes a key at 0.875 (54.9
+ * with the cold part to come).  A long key, whatever its length, costs
+ * its slot and a record: 36.6 + 80 = 116.6 bytes (134.9).  The region
+ * holds nr records, sized by whoever makes the table for the long keys it
+ * expects, nr * 80 bytes whether they come or not, every one usable: a
+ * record is found by a scan of heads, never looked up by its place.  A
+ * record is filled before the claim that names it, never moves (a move
+ * copies the slot naming it), and is freed by whoever ends the last slot
+ * naming it, or by the reap (cuckoo_rec.c).
  *
- * word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43.  A
- * FREE slot is the pair (0, 0).  CLAIMED and COPY slots hold a token in
- * tat (FG_CK_TOKEN | ms:31 | serial:32, unique while it can matter); a
- * DEAD slot, the ms it was abandoned.  Invariants (cuckoo.c proves them):
+ * Still to come: the cold part, dirty marks and the stash.  A slot's
+ * count is the key's, and moves with it.
+ *
+ * word = rule:8 | keylen:7 | clean:1 | state:3 | dest:1 | gen:8 |
+ * count:36.  gen is the slot's: every claim of the slot (an insert's or a
+ * move's destination) moves it by one and a freed slot keeps it, so a
+ * pair read from a slot before its key left never matches a pair of the
+ * key that reuses the slot (ABA): a check's cmpxchg16b on a stale pair
+ * fails even when the new key has the same rule, length, tat and count
+ * (two fresh keys: (0, count 0)).  It would take 256 reuses of one slot
+ * between a check's read and its cmpxchg16b, and the key then in it to
+ * have the rule, length, tat and count of the one read.  count is modulo
+ * 2^36 (6.9e10 tokens: a minute at a token a ns), read as differences by
+ * a harvest that comes far more often.
+ *
+ * A FREE slot is the pair (0, gen).  CLAIMED and COPY slots hold a token
+ * in tat (FG_CK_TOKEN | ms:31 | serial:32, unique while it can matter); a
+ * DEAD slot, the ms it was abandoned.  Invariants (cuckoo.c, and
+ * cuckoo_rec.c for records, prove them):
  *  - a key is only ever in its two buckets, and exactly one slot holds
  *    its live pair (READY) at any instant, or none while it is frozen
  *    (MOVING) and not yet copied: nothing counts twice;
  *  - a check reads both buckets, and a miss is believed only once the
  *    key's stripe word read before and after X, Y, X is unchanged;
+ *  - a record is named only by slots of its key's buckets, and freed
+ *    only once none names it;
  *  - a process killed at any instruction leaves at most claims, COPY and
- *    MOVING slots and a held stripe, which fg__cuckoo_reap() undoes once
- *    they are older than the table's stale_ms.
+ *    MOVING slots, a held stripe and records no slot names, which
+ *    fg__cuckoo_reap() undoes once they are older than the table's
+ *    stale_ms (twice that for records).
  */
 #ifndef FG_SHM_CUCKOO_H
 #define FG_SHM_CUCKOO_H
@@ -38,18 +69,23 @@
 
 #define FG_CK_WAYS      2u    /* slots a bucket: one line */
 #define FG_CK_STRIPES   4096u /* stripe words: a move holds its key's */
-#define FG_CK_KEY_MAX   16u   /* this slice: inline keys only */
+#define FG_CK_KEY_MAX   64u   /* FG_SLOT_KEY_MAX */
+#define FG_CK_INLINE    16u   /* key bytes in the slot; longer: a record */
+#define FG_CK_REC_KEY   64u   /* a record's key: one line */
+#define FG_CK_REC_HEAD  16u   /* and its head */
 #define FG_CK_PATH_MAX  10u   /* moves an insert may make */
 #define FG_CK_BFS_NODES 2048u /* buckets a path search may visit */
 #define FG_CK_HEAD      64u   /* the serial counter's line */
 #define FG_CK_BUSY_MAX  1024u /* paths an insert may try, yielding */
 
-#define FG_CK_COUNT_MASK  ((UINT64_C(1) << 43) - 1)
-#define FG_CK_DEST_SHIFT  43
+#define FG_CK_COUNT_MASK  ((UINT64_C(1) << 36) - 1)
+#define FG_CK_GEN_SHIFT   36
+#define FG_CK_GEN_MASK    (UINT64_C(0xff) << FG_CK_GEN_SHIFT)
+#define FG_CK_DEST_SHIFT  44
 #define FG_CK_STATE_SHIFT 45
-#define FG_CK_LOW_MASK    ((UINT64_C(1) << 48) - 1) /* state, dest, count */
 #define FG_CK_STATE(w)    ((unsigned)((w) >> FG_CK_STATE_SHIFT) & 7u)
-#define FG_CK_DEST(w)     ((unsigned)((w) >> FG_CK_DEST_SHIFT) & 3u)
+#define FG_CK_DEST(w)     ((unsigned)((w) >> FG_CK_DEST_SHIFT) & 1u)
+#define FG_CK_GEN(w)      ((unsigned)((w) >> FG_CK_GEN_SHIFT) & 0xffu)
 #define FG_CK_COUNT(w)    ((w)&FG_CK_COUNT_MASK)
 #define FG_CK_WORD(ident, state, dest, count)                                  \
 	((ident) | ((uint64_t)(state) << FG_CK_STATE_SHIFT) |                  \
@@ -57,45 +93,67 @@
 #define FG_CK_TOKEN (UINT64_C(1) << 63)
 
 enum fg_ck_state {
-	FG_CK_FREE = 0,    /* (0, 0): anyone may claim it */
+	FG_CK_FREE = 0,    /* (0, gen): anyone may claim it */
 	FG_CK_CLAIMED = 1, /* an inserter writes its key */
 	FG_CK_READY = 2,   /* a key's live pair */
 	FG_CK_MOVING = 3,  /* frozen: its pair goes to slot dest of Y */
 	FG_CK_COPY = 4,    /* a move's destination, key written */
 	FG_CK_DEAD = 5,    /* an abandoned claim, FREE after stale_ms */
-	FG_CK_EXT = 6,     /* more key bytes (next slice) */
 };
 
 /* A process's view of a table in memory it was given (shared or not). */
 struct fg_cuckoo {
-	struct fg_slot *s; /* 2 * nb slots, bucket b at s[2b] */
-	uint64_t *stripes; /* FG_CK_STRIPES words: seq:24 | ms:40 */
-	uint64_t *serial;  /* tokens' serial numbers */
-	uint64_t nb;       /* buckets (at least 2) */
-	uint64_t seed[2];  /* the hash's */
-	uint64_t stale_ms; /* a claim, COPY or stripe this old is dead */
+	struct fg_slot *s;      /* 2 * nb slots, bucket b at s[2b] */
+	uint64_t *stripes;      /* FG_CK_STRIPES words: seq:24 | ms:40 */
+	uint64_t *serial;       /* tokens' serial numbers */
+	uint64_t nb;            /* buckets (at least 2) */
+	uint64_t seed[2];       /* the hash's */
+	uint64_t stale_ms;      /* a claim, COPY or stripe this old is dead */
+	struct fg_ck_rkey *rk;  /* nr records' keys */
+	struct fg_ck_rhead *rh; /* and heads */
+	uint64_t nr;            /* records (may be 0: no long keys) */
 };
+
+/* A long key's record: its bytes, then apart, who holds it. */
+struct fg_ck_rkey {
+	uint8_t b[FG_CK_REC_KEY]; /* zero-padded */
+} __attribute__((aligned(64)));
+
+struct fg_ck_rhead {
+	uint64_t tok; /* 0: FREE; else FG_CK_TOKEN | ms:30 | serial:32 */
+	uint64_t h;   /* its key's hash: where the slots naming it are */
+} __attribute__((aligned(16)));
+
+_Static_assert(sizeof(struct fg_ck_rkey) == FG_CK_REC_KEY, "a line");
+_Static_assert(sizeof(struct fg_ck_rhead) == FG_CK_REC_HEAD, "a pair");
+_Static_assert(FG_CK_KEY_MAX == FG_SLOT_KEY_MAX, "every key fits");
+_Static_assert(FG_CK_INLINE == sizeof(((struct fg_slot *)0)->key),
+               "a slot's key bytes");
 
 /* A key and where it may be, computed once per operation. */
 struct fg_ck_key {
 	uint64_t ident; /* FG_W_MAKE(rule, len, 0) */
-	uint64_t b[2];  /* the key, zero-padded */
+	uint64_t b[2];  /* a slot's key bytes: the key, zero-padded; or for
+	                 * a long one its hash and its record (if known) */
 	uint64_t h;     /* its hash */
 	uint64_t x, y;  /* its buckets, x first in bucket order */
+	int ext;        /* a long key (over FG_CK_INLINE bytes) */
+	uint64_t full[FG_CK_KEY_MAX / 8]; /* a long key, zero-padded */
 };
 
-/* Bytes of memory for @nb buckets; buckets for @keys keys at 0.875. */
-size_t fg__cuckoo_size(uint64_t nb);
+/* Bytes of memory for @nb buckets and @nr records; buckets for @keys
+ * keys at 0.875. */
+size_t fg__cuckoo_size(uint64_t nb, uint64_t nr);
 uint64_t fg__cuckoo_buckets_for(uint64_t keys);
 
 /*
- * Attach @t to @mem (64-aligned, fg__cuckoo_size(nb) bytes, zero when the
- * table is new: every slot FREE).  Return 0, or -EINVAL.
+ * Attach @t to @mem (64-aligned, fg__cuckoo_size(nb, nr) bytes, zero when
+ * the table is new: every slot and record FREE).  Return 0, or -EINVAL.
  */
-int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb,
+int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb, uint64_t nr,
                       const uint64_t seed[2], uint64_t stale_ms);
 
-/* Fill @k for (@rule, @key, @len); -EINVAL if @len is over 16. */
+/* Fill @k for (@rule, @key, @len); -EINVAL if @len is over 64. */
 int fg__cuckoo_key(const struct fg_cuckoo *t, struct fg_ck_key *k,
                    unsigned rule, const void *key, size_t len);
 
@@ -108,7 +166,8 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
 
 /*
  * Find or insert @k.  Return 1 inserted, 0 found, -ENOSPC when no path of
- * moves makes room, -EAGAIN when moves kept failing under contention.
+ * moves makes room (or no record is free for a long key), -EAGAIN when
+ * moves kept failing under contention.
  */
 int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k);
 
@@ -144,5 +203,21 @@ void fg__cuckoo_reap(struct fg_cuckoo *t, uint64_t now_ms);
 
 /* CLOCK_MONOTONIC in ms, the unit of tokens, DEAD slots and stripes. */
 uint64_t fg__cuckoo_now_ms(void);
+
+#ifdef FG_CK_TEST_HOOKS
+/*
+ * Test builds only (tests/test_cuckoo.c compiles its own cuckoo.c with
+ * FG_CK_TEST_HOOKS): fg__cuckoo_hook, when set, is called at the instants
+ * below, where another process's steps could fall, so that a test plays
+ * them there deterministically.  The library has no such pointer.
+ */
+enum fg_ck_at {
+	FG_CK_AT_TAKE,    /* a check read @s's pair, before its cmpxchg16b */
+	FG_CK_AT_CLAIMED, /* an insert claimed @s, before it looks again */
+	FG_CK_AT_WAIT,    /* an insert waits for the later claim @s */
+};
+extern void (*fg__cuckoo_hook)(struct fg_cuckoo *t, enum fg_ck_at at,
+                               struct fg_slot *s);
+#endif
 
 #endif
