@@ -12,10 +12,10 @@
  * of 2 slots at a load of 0.5; B, a 128-byte pair of lines of 4 slots at
  * 0.875 and 0.8; C, one line of 2 slots at 0.875.  Today's table is built
  * beside them with the real shm/table.c and checked as check_h() does:
- * same clock, hash, GCRA step, and table_bench.c's limits in turns.
- * "early": hash and prefetch before the clock read; "fenced": the cold
- * pass with an lfence after each check, so that its misses cannot overlap
- * the next check's (table_bench.c's cold pass is back to back).
+ * same clock, hash, GCRA step, and the limits of bench/limits.h in
+ * turns.  "early": hash and prefetch before the clock read; "fenced": the
+ * cold pass with an lfence after each check, so that its misses cannot
+ * overlap the next check's (table_bench.c's "one check at a time").
  *
  * The design that keeps today's guarantees (for the session that writes
  * it).  word = rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43,
@@ -62,6 +62,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bench/limits.h"
 #include "shm/clock.h"
 #include "shm/gcra.h"
 #include "shm/hash.h"
@@ -83,120 +84,6 @@
 
 static unsigned opt_runs = 3;
 static uint64_t opt_keys = 1000000;
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return x;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* The value at rank @q (0..1) of @n samples (nearest rank); sorts @v. */
-static double rank(double *v, unsigned n, double q)
-{
-	unsigned r = (unsigned)(q * n + 0.999999);
-
-	qsort(v, n, sizeof *v, cmp_double);
-	return v[(r < 1 ? 1 : r) - 1];
-}
-
-static double median(double *v, unsigned n)
-{
-	return rank(v, n, 0.5);
-}
-
-static void *map(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		abort();
-	return p;
-}
-
-/* ------------------------------------------- limits (as table_bench.c) */
-
-static double clock_ns(unsigned iters)
-{
-	uint64_t t0 = fg__now_ns(), sink = 0;
-	unsigned i;
-
-	for (i = 0; i < iters; i++)
-		sink += fg__now_ns();
-	__asm__ __volatile__("" ::"r"(sink));
-	return (double)(fg__now_ns() - t0) / iters;
-}
-
-struct pair16 {
-	uint64_t tat, consumed;
-} __attribute__((aligned(64)));
-
-/* The clock, a GCRA step, one cmpxchg16b: a check with its bucket found. */
-static double cas_limit_ns(struct pair16 *p, unsigned iters)
-{
-	typedef unsigned __int128 u128;
-	const uint64_t T = 1, tau = UINT64_C(1) << 40;
-	uint64_t t0 = fg__now_ns();
-	unsigned i;
-
-	for (i = 0; i < iters; i++) {
-		uint64_t now = fg__now_ns(), next;
-		u128 old = ((u128)p->consumed << 64) | p->tat, nw;
-
-		if (!fg__gcra_take(p->tat, now, T, tau, 1, &next))
-			next = p->tat;
-		nw = ((u128)(p->consumed + 1) << 64) | next;
-		(void)__sync_val_compare_and_swap((u128 *)(void *)p, old, nw);
-	}
-	return (double)(fg__now_ns() - t0) / iters;
-}
-
-/* A random cycle over the @n lines of @buf: line i holds the next. */
-static void chase_build(uint64_t *buf, uint64_t n)
-{
-	uint64_t *perm = malloc(n * sizeof *perm), i;
-
-	if (perm == NULL)
-		abort();
-	for (i = 0; i < n; i++)
-		perm[i] = i;
-	for (i = n - 1; i > 0; i--) {
-		uint64_t j = rnd() % (i + 1), t = perm[i];
-
-		perm[i] = perm[j];
-		perm[j] = t;
-	}
-	for (i = 0; i < n; i++)
-		buf[perm[i] * 8] = perm[(i + 1) % n];
-	free(perm);
-}
-
-static double random_read_ns(const uint64_t *buf, unsigned iters)
-{
-	uint64_t t0 = fg__now_ns(), at = 0, sink = 0;
-	unsigned i;
-
-	for (i = 0; i < iters; i++) {
-		sink += fg__now_ns();
-		at = buf[at * 8];
-	}
-	__asm__ __volatile__("" ::"r"(sink), "r"(at));
-	return (double)(fg__now_ns() - t0) / iters;
-}
-
 /* ------------------------------------------------ the cuckoo tables */
 
 struct ctab {
@@ -525,11 +412,11 @@ static void build_l7(struct layout *l)
 	uint64_t i, lost = 0, nb = FG_BUCKETS_FOR(opt_keys), seed[2];
 	struct fg_ref ref;
 
-	seed[0] = rnd();
-	seed[1] = rnd();
+	seed[0] = fgb_rnd();
+	seed[1] = fgb_rnd();
 	l->size = fg__table_region_size(nb);
-	if (fg__table_init(t, map(sizeof *t->hdr), NULL, map(l->size),
-	                   map(nb * FG_BUCKET_SLOTS * sizeof(struct fg_cold)),
+	if (fg__table_init(t, fgb_map(sizeof *t->hdr), NULL, fgb_map(l->size),
+	                   fgb_map(nb * FG_BUCKET_SLOTS * sizeof(struct fg_cold)),
 	                   NULL, nb, seed) != 0)
 		abort();
 	for (i = 0; i < opt_keys; i++)
@@ -587,9 +474,9 @@ static void build_cuckoo(struct layout *l)
 	c->ways = l->ways;
 	c->nb = (slots + c->ways - 1) / c->ways;
 	l->size = c->nb * c->ways * sizeof(struct fg_slot);
-	c->s = map(l->size);
-	c->seed[0] = rnd();
-	c->seed[1] = rnd();
+	c->s = fgb_map(l->size);
+	c->seed[0] = fgb_rnd();
+	c->seed[1] = fgb_rnd();
 	for (i = 0; i < opt_keys; i++)
 		cinsert(c, g_keys[i].s, g_keys[i].len);
 	census(c);
@@ -622,8 +509,8 @@ static void build_all(void)
 			build_l7(l);
 		else
 			build_cuckoo(l);
-		l->chase = map(l->size);
-		chase_build(l->chase, l->size / 64);
+		l->chase = fgb_map(l->size);
+		fgb_chase_build(l->chase, l->size / 64);
 		fflush(stdout);
 	}
 }
@@ -633,7 +520,7 @@ static void build_all(void)
 /* As table_bench.c's key_ns(): one key back to back, the limit in turns. */
 static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 {
-	static struct pair16 pair;
+	static struct fgb_pair16 pair;
 	double v[SPREAD_CHUNKS], lim[SPREAD_CHUNKS];
 	const unsigned n = SPREAD_ITERS / SPREAD_CHUNKS;
 	unsigned i, k;
@@ -644,7 +531,7 @@ static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 	for (k = 0; k < SPREAD_CHUNKS; k++) {
 		uint64_t t0;
 
-		lim[k] = cas_limit_ns(&pair, n);
+		lim[k] = fgb_cas_limit_ns(&pair, n);
 		t0 = fg__now_ns();
 		for (i = 0; i < n; i++)
 			sink += l->check(l, g_keys[key].s, g_keys[key].len);
@@ -654,8 +541,8 @@ static void key_ns(struct layout *l, uint64_t key, double *ns, double *limit)
 		fprintf(stderr, "layout_proto: %s: a check failed\n", l->name);
 		exit(1);
 	}
-	*ns = median(v, SPREAD_CHUNKS);
-	*limit = median(lim, SPREAD_CHUNKS);
+	*ns = fgb_median(v, SPREAD_CHUNKS);
+	*limit = fgb_median(lim, SPREAD_CHUNKS);
 }
 
 struct figures {
@@ -675,7 +562,7 @@ static void spread(struct figures *f)
 	unsigned k, i, nl = 0;
 
 	for (k = 0; k < SPREAD_KEYS; k++) {
-		uint64_t key = rnd() % opt_keys;
+		uint64_t key = fgb_rnd() % opt_keys;
 
 		for (i = 0; i < NLAYOUTS; i++) {
 			key_ns(&g_layouts[i], key, &g_ns[i][k], &lim[nl]);
@@ -683,11 +570,11 @@ static void spread(struct figures *f)
 		}
 	}
 	for (i = 0; i < NLAYOUTS; i++) {
-		f->med[i] = median(g_r[i], SPREAD_KEYS);
-		f->p99[i] = rank(g_r[i], SPREAD_KEYS, 0.99);
-		f->ns_med[i] = median(g_ns[i], SPREAD_KEYS);
+		f->med[i] = fgb_median(g_r[i], SPREAD_KEYS);
+		f->p99[i] = fgb_rank(g_r[i], SPREAD_KEYS, 0.99);
+		f->ns_med[i] = fgb_median(g_ns[i], SPREAD_KEYS);
 	}
-	f->cas = median(lim, nl);
+	f->cas = fgb_median(lim, nl);
 }
 
 /* ns a check of each of the @n keys from @i on @l; @fenced: an lfence
@@ -719,7 +606,7 @@ static void cold(struct figures *f)
 
 	for (k = 0; k < COLD_CHUNKS; k++)
 		for (j = 0; j < NLAYOUTS; j++) {
-			r[j][k] = random_read_ns(g_layouts[j].chase, 20000);
+			r[j][k] = fgb_random_read_ns(g_layouts[j].chase, 20000);
 			for (w = 0; w < 2; w++) {
 				v[w][j][k] = pass_ns(&g_layouts[j],
 				                     (2 * k + w) * n, n, w);
@@ -727,10 +614,10 @@ static void cold(struct figures *f)
 			}
 		}
 	for (j = 0; j < NLAYOUTS; j++) {
-		f->read[j] = median(r[j], COLD_CHUNKS);
+		f->read[j] = fgb_median(r[j], COLD_CHUNKS);
 		for (w = 0; w < 2; w++) {
-			f->cold[w][j] = median(v[w][j], COLD_CHUNKS);
-			f->rcold[w][j] = median(q[w][j], COLD_CHUNKS);
+			f->cold[w][j] = fgb_median(v[w][j], COLD_CHUNKS);
+			f->rcold[w][j] = fgb_median(q[w][j], COLD_CHUNKS);
 		}
 	}
 }
@@ -744,7 +631,7 @@ static void shuffle_keys(void)
 	for (i = opt_keys - 1; i > 0; i--) {
 		struct key x = g_keys[i];
 
-		j = rnd() % (i + 1);
+		j = fgb_rnd() % (i + 1);
 		g_keys[i] = g_keys[j];
 		g_keys[j] = x;
 	}
@@ -795,7 +682,7 @@ int main(int argc, char **argv)
 	       opt_keys);
 	build_all();
 	for (run = 1; run <= opt_runs; run++) {
-		f.clock = clock_ns(1u << 20);
+		f.clock = fgb_clock_ns(1u << 20);
 		spread(&f);
 		shuffle_keys();
 		cold(&f);

@@ -593,6 +593,10 @@ static void snapshot_metrics(struct fgd_buf *b, const struct fgd_counters *c,
 	scalar(b, "snapshot_errors_total", "counter",
 	       "Snapshots that could not be written (the log says why).",
 	       c->snapshot_errors);
+	scalar(b, "snapshots_unchanged_total", "counter",
+	       "Periodic snapshots not written: nothing they hold had changed "
+	       "since the last one.",
+	       c->snapshots_unchanged);
 	family(b, "snapshot_interval_seconds", "gauge",
 	       "Time between two snapshots (absent: snapshots off, or none "
 	       "tried yet).");
@@ -600,7 +604,8 @@ static void snapshot_metrics(struct fgd_buf *b, const struct fgd_counters *c,
 		fgd_buf_printf(b, "floodgate_snapshot_interval_seconds %.3f\n",
 		               c->snapshot_every_ms / 1000.0);
 	family(b, "snapshot_age_seconds", "gauge",
-	       "Time since the last snapshot written (absent: none yet).");
+	       "Time since the snapshot on disk was last written or found "
+	       "current (absent: none yet).");
 	if (c->snapshot_ms && now_ms >= c->snapshot_ms)
 		fgd_buf_printf(b, "floodgate_snapshot_age_seconds %.3f\n",
 		               (now_ms - c->snapshot_ms) / 1000.0);

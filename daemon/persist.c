@@ -6,7 +6,12 @@
 #include "daemon/persist.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
+#include <urcu/uatomic.h>
+
+#include "lib/client.h"
+#include "shm/scan.h"
 
 int fgd_persist_check(const char *path, fgd_log_fn *log)
 {
@@ -18,31 +23,105 @@ int fgd_persist_check(const char *path, fgd_log_fn *log)
 	return -1;
 }
 
-void fgd_persist_save(const struct fgd_persist *p, const char *why,
-                      uint64_t now_ms)
+/* Slots of changed blocks read by a pass of our own: a daemon without
+ * gossip has no harvest, and the dirty map is then ours (shm/scan.h).
+ * The first pass reads every block, setting the clean bits that make
+ * the next change of each bucket mark its block. */
+static uint64_t solo_pass(struct fgd_persist *p)
 {
-	struct fgd_snap_counts n = {0};
+	struct fg_table *t = &p->fg->seg.tbl;
+	struct fg_slot_view v;
+	uint64_t cur = 0;
+
+	if (!p->solo_armed) {
+		fg__harvest_all(t);
+		p->solo_armed = 1;
+	}
+	while (fg__harvest_next(t, &cur, &v))
+		p->solo_passes++;
+	return p->solo_passes;
+}
+
+/* The sequence numbers of the rules and of the override entries, summed:
+ * each publication of either moves its record's by one or two. */
+static uint64_t records_seq(const fg_client *fg)
+{
+	const struct fg_seg_hdr *h = fg->seg.tbl.hdr;
+	uint64_t sum =
+	    uatomic_read(&h->nnames) + (uatomic_read(&h->default_rule) << 32);
+	unsigned i;
+
+	for (i = 0; i < FG_MAX_RULES; i++)
+		sum += uatomic_read(&fg->seg.rules[i].seq);
+	for (i = 0; i < FG_OVR_SLOTS; i++)
+		sum += uatomic_read(&fg->seg.ovr->s[i].seq);
+	return sum;
+}
+
+/*
+ * What a snapshot holds (snapshot.c) and what changes it:
+ *  - the buckets that are not full: every change a check makes (an
+ *    admission, a block, an insert) marks its block for the harvest once
+ *    it read it (shm/scan.h), and so do the operator's refills; the
+ *    harvest's passes, or ours, then read that block.  The daemon's own
+ *    moves (debits of other hosts' consumption, restores) mark nothing:
+ *    the handle counts them.  A bucket that refills as time passes drops
+ *    out, which a snapshot written earlier, restored later, also does;
+ *  - the marks of other hosts' consumption: the ledger counts changes;
+ *  - rules and run-time overrides: their sequence numbers.
+ * A change the harvest has not read yet still has its block marked
+ * (fg__harvest_pending()): the snapshot is written then too.
+ */
+static void inputs_now(struct fgd_persist *p, uint64_t in[FGD_PERSIST_INPUTS])
+{
+	in[0] = p->marks ? p->marks->harvest.visited : solo_pass(p);
+	in[1] = p->fg->owner_moves;
+	in[2] = p->marks ? p->marks->counts.remote_changes : 0;
+	in[3] = records_seq(p->fg);
+}
+
+/* Collect and store the snapshot: 0 with @n, or -1 with why in @err. */
+static int save(const struct fgd_persist *p, struct fgd_snap_counts *n,
+                char *err, size_t errlen)
+{
 	struct fgd_snap_body b;
+	int r;
+
+	if (fgd_snapshot_collect(p->fg, p->marks, &b) != 0) {
+		snprintf(err, errlen, "snapshot %s: out of memory", p->path);
+		return -1;
+	}
+	r = fgd_ps_snap_store(p->ps, &b, err, errlen);
+	n->buckets = b.nbuckets;
+	n->remote = b.nremote;
+	fgd_snapshot_body_free(&b);
+	return r;
+}
+
+void fgd_persist_save(struct fgd_persist *p, const char *why, uint64_t now_ms)
+{
+	uint64_t in[FGD_PERSIST_INPUTS];
+	struct fgd_snap_counts n = {0};
 	char err[600] = "";
-	int r = -1;
 
 	if (!p->path[0])
 		return;
 	p->ctr->snapshot_every_ms = p->every_ms;
-	if (fgd_snapshot_collect(p->fg, p->marks, &b) != 0) {
-		snprintf(err, sizeof err, "snapshot %s: out of memory",
-		         p->path);
-	} else {
-		r = fgd_ps_snap_store(p->ps, &b, err, sizeof err);
-		n.buckets = b.nbuckets;
-		n.remote = b.nremote;
-		fgd_snapshot_body_free(&b);
+	inputs_now(p, in);
+	if (why == NULL && p->written &&
+	    memcmp(in, p->inputs, sizeof in) == 0 &&
+	    !fg__harvest_pending(&p->fg->seg.tbl)) {
+		p->ctr->snapshots_unchanged++;
+		p->ctr->snapshot_ms = now_ms; /* the one written is current */
+		return;
 	}
-	if (r != 0) {
+	if (save(p, &n, err, sizeof err) != 0) {
 		p->ctr->snapshot_errors++;
 		p->log(LOG_ERR, "%s", err);
 		return;
 	}
+	memcpy(p->inputs, in, sizeof in);
+	p->written = 1;
 	p->ctr->snapshots++;
 	p->ctr->snapshot_ms = now_ms;
 	p->log(why ? LOG_INFO : LOG_DEBUG,

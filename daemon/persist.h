@@ -11,6 +11,17 @@
  * where the snapshot is, what was restored from it and how often it is written;
  * each write at exit is logged, the periodic ones at debug level, every failure
  * as an error.
+ *
+ * A periodic snapshot is written only when something it holds changed
+ * since the last one written: an idle host's daemon must cost nothing,
+ * and a snapshot of a million buckets is a pass over the table and 128
+ * MB.  What it holds changes with each of these numbers, and only with
+ * them (persist.c says why): the slots of changed blocks the harvest read
+ * (or, without gossip, a pass of our own over them), the buckets the
+ * daemon moved itself, the marks the ledger changed, and the sequence
+ * numbers of the rules and of the run-time overrides.  Time alone
+ * changes nothing: a snapshot's debts are measured from when it was
+ * written, so an older one with the same buckets restores the same.
  */
 #ifndef FGD_PERSIST_H
 #define FGD_PERSIST_H
@@ -26,6 +37,8 @@
 typedef void fgd_log_fn(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+#define FGD_PERSIST_INPUTS 4
+
 struct fgd_persist {
 	const char *path;         /* the snapshot; "": none */
 	struct fgd_ps *ps;        /* who writes and reads it */
@@ -34,6 +47,11 @@ struct fgd_persist {
 	struct fgd_node *marks;   /* the remote marks; NULL: no gossip */
 	struct fgd_counters *ctr; /* snapshots, errors, last, interval */
 	fgd_log_fn *log;
+	/* what the last snapshot written held changes with (persist.c) */
+	uint64_t inputs[FGD_PERSIST_INPUTS];
+	int written;          /* inputs[] is the last written's */
+	int solo_armed;       /* our own passes started over every block */
+	uint64_t solo_passes; /* slots of changed blocks they read */
 };
 
 /* Before anything starts: the snapshot's directory can hold it
@@ -45,9 +63,9 @@ int fgd_persist_check(const char *path, fgd_log_fn *log);
  * that says where and when. */
 void fgd_persist_start(const struct fgd_persist *p, int fresh, uint64_t now_ms);
 
-/* Write the snapshot; @why NULL for a periodic one, else the occasion
- * ("at exit"), which is logged at level info. */
-void fgd_persist_save(const struct fgd_persist *p, const char *why,
-                      uint64_t now_ms);
+/* Write the snapshot; @why NULL for a periodic one, which is not written
+ * when nothing it holds changed since the last one, else the occasion
+ * ("at exit"), which is logged at level info and always written. */
+void fgd_persist_save(struct fgd_persist *p, const char *why, uint64_t now_ms);
 
 #endif

@@ -55,8 +55,10 @@ struct fgd_counters {
 	uint64_t caught_up;       /* batches completed by a repair */
 	/* snapshots (the daemon's, floodgated.c) */
 	uint64_t snapshots, snapshot_errors; /* written, failed */
-	uint64_t snapshot_ms;       /* the last written (monotonic); 0 none */
-	uint64_t snapshot_every_ms; /* 0: snapshots are off */
+	uint64_t snapshots_unchanged; /* not written: nothing had changed */
+	uint64_t snapshot_ms;         /* the last written or found current
+	                               * (monotonic); 0 none */
+	uint64_t snapshot_every_ms;   /* 0: snapshots are off */
 };
 
 #endif

@@ -384,12 +384,15 @@ static struct fgd_remote *mark_for(struct fgd_counts *c, const uint64_t id[2],
 		return NULL; /* an older life of the origin: counted */
 	if (e != NULL && e->incarnation < inc) {
 		fgd_ledger_del(&c->remote, e); /* its counts restart at 0 */
+		c->remote_changes++;
 		e = NULL;
 	}
 	if (rec->count <= rec->floor) {
 		/* All floor: nothing in it matters to anyone any more. */
-		if (e != NULL && rec->floor >= e->count)
+		if (e != NULL && rec->floor >= e->count) {
 			fgd_ledger_del(&c->remote, e);
+			c->remote_changes++;
+		}
 		return NULL;
 	}
 	if (e != NULL && rec->count <= e->count)
@@ -429,6 +432,7 @@ static int apply_one(struct fgd_counts *c, const struct fgd_apply *a,
 	e->consumed += rec->count - base;
 	e->count = rec->count;
 	e->touched = now_ms;
+	c->remote_changes++;
 	return 0;
 }
 
@@ -521,6 +525,7 @@ void fgd_counts_expire(struct fgd_counts *c, uint64_t now_ms)
 
 		if (e != NULL && e->touched < now_ms - FGD_REMOTE_STALE_MS) {
 			fgd_ledger_del(&c->remote, e);
+			c->remote_changes++;
 			continue; /* the slot may hold a record moved back */
 		}
 		i++;

@@ -139,8 +139,9 @@ struct fgd_counts {
 	uint64_t total;   /* tokens harvested in this incarnation */
 	uint64_t debt_window_ns;
 	size_t npeers;
-	uint64_t purged_pass;  /* harvest pass of the last drop for room */
-	uint64_t evicted_pass; /* and of the last eviction for a debit */
+	uint64_t remote_changes; /* marks added, changed or forgotten */
+	uint64_t purged_pass;    /* harvest pass of the last drop for room */
+	uint64_t evicted_pass;   /* and of the last eviction for a debit */
 	struct fgd_counters *ctr;
 };
 

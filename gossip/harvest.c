@@ -462,8 +462,10 @@ void fgd_harvest_pass(struct fgd_harvest *h, uint64_t now_ms, fgd_take_fn *take,
 
 	(void)fgd_top_begin(&h->top, h->nslots, now_ms);
 	pass_begin(h, &p);
-	while (fg__harvest_next(t, &cur, &v))
+	while (fg__harvest_next(t, &cur, &v)) {
 		pass_slot(h, &p, &v);
+		h->visited++;
+	}
 	for (r = 0; r < FG_RULES_MAX; r++) {
 		h->sums[r].keys = h->live[r].keys;
 		p.allowed[r] += h->live[r].allowed;

@@ -78,9 +78,10 @@ struct fgd_harvest {
 	uint64_t own_inc;
 	uint64_t nslots;
 	uint64_t passes;
-	uint64_t last_ms;                        /* when the last pass ran */
-	uint64_t ready;                          /* buckets the last pass saw */
-	uint64_t dead;                           /* and abandoned inserts */
+	uint64_t visited; /* slots of the changed blocks the passes read */
+	uint64_t last_ms; /* when the last pass ran */
+	uint64_t ready;   /* buckets the last pass saw */
+	uint64_t dead;    /* and abandoned inserts */
 	struct fgd_rule_sums sums[FG_RULES_MAX]; /* valid once it ran */
 	struct fgd_live live[FG_RULES_MAX];      /* live buckets' part */
 	struct fgd_topdenied top;                /* the keys denied most */

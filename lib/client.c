@@ -594,8 +594,12 @@ find:
 			goto find;
 		}
 		next = m->next(m, p.tat, now, rc);
-		if (next == p.tat || fg__pair_advance(s, &p, next, 0))
+		if (next == p.tat)
 			return 0;
+		if (fg__pair_advance(s, &p, next, 0)) {
+			c->owner_moves++;
+			return 0;
+		}
 		if (!fg__ref_valid(&ref))
 			goto find;
 	}

@@ -63,6 +63,10 @@ struct fg_client {
 	 * the filter and the entry (NULL: nothing). */
 	void (*ovr_hook)(fg_client *c, void *arg);
 	void *ovr_arg;
+	/* Buckets this handle's owner moves (debits, restores) changed: they
+	 * mark no block for the harvest, and the daemon's snapshot must
+	 * know that the buckets changed (daemon/persist.c). */
+	uint64_t owner_moves;
 };
 
 /* Rule index of @name, or -1. */

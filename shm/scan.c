@@ -242,6 +242,18 @@ void fg__harvest_all(struct fg_table *t)
 		fg__table_touch(t, b);
 }
 
+int fg__harvest_pending(const struct fg_table *t)
+{
+	uint64_t i;
+
+	if (t->dirty == NULL)
+		return 1;
+	for (i = 0; i < (t->nblocks + 63) / 64; i++)
+		if (fg__load(&t->dirty[i]) != 0)
+			return 1;
+	return 0;
+}
+
 int fg__bucket_get(const struct fg_table *t, unsigned rule, const void *key,
                    size_t len, struct fg_slot_view *v)
 {
@@ -303,12 +315,28 @@ static int window_refill(const struct fg_win *w, const struct fg_ref *ref,
 	return 0;
 }
 
+/* fg__bucket_refill() of a GCRA rule's bucket: a tat not after now; the
+ * counts stay (the daemon harvests them).  tat becomes now, not 0: a
+ * bucket that moved never shows tat 0 again (eviction relies on it). */
+static int gcra_refill(const struct fg_ref *ref, struct fg_pair *p,
+                       uint64_t now)
+{
+	while (fg__ref_valid(ref)) {
+		if (p->tat <= now || p->tat == FG_TAT_EVICTED)
+			return 0;
+		if (fg__pair_advance(ref->s, p, now, 0))
+			return 1;
+	}
+	return 0;
+}
+
 int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
                       uint64_t now)
 {
 	struct fg_win w;
 	struct fg_ref ref;
 	struct fg_pair p;
+	int done;
 
 	/* Leases are not refilled: they end by themselves, and forgetting
 	 * them would let their holders give back leases of others. */
@@ -317,17 +345,14 @@ int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
 	fg__pair_load(ref.s, &p);
 	if (t->rules != NULL && v->rule < FG_MAX_RULES &&
 	    fg__win_of_rec(&t->rules[v->rule], &w))
-		return window_refill(&w, &ref, &p, now);
-	while (fg__ref_valid(&ref)) {
-		/* Refill = a tat not after now; the counts stay (the daemon
-		 * harvests them).  tat becomes now, not 0: a bucket that
-		 * moved never shows tat 0 again (eviction relies on it). */
-		if (p.tat <= now || p.tat == FG_TAT_EVICTED)
-			return 0;
-		if (fg__pair_advance(ref.s, &p, now, 0))
-			return 1;
-	}
-	return 0;
+		done = window_refill(&w, &ref, &p, now);
+	else
+		done = gcra_refill(&ref, &p, now);
+	/* No check marked the block: the daemon, whose snapshot must hold
+	 * the refill (daemon/persist.c), learns of it from the mark. */
+	if (done)
+		fg__table_touch(t, fg__ref_block(t, &ref));
+	return done;
 }
 
 int fg__bucket_evict(struct fg_table *t, const struct fg_slot_view *v,

@@ -99,6 +99,12 @@ void fg__harvest_again(struct fg_table *t, uint64_t slot);
  * happened since its last pass: it restarted). */
 void fg__harvest_all(struct fg_table *t);
 
+/* Whether the next pass has a block to visit: 1 when a bucket changed
+ * since the last pass read it (or the table is not tracked), else 0.  A
+ * bucket that is not clean has its block marked until a pass reads it:
+ * the first change after a read marks it. */
+int fg__harvest_pending(const struct fg_table *t);
+
 /* The live bucket of (@rule, @key): 1 with @v, 0 if it is absent. */
 int fg__bucket_get(const struct fg_table *t, unsigned rule, const void *key,
                    size_t len, struct fg_slot_view *v);
