@@ -414,10 +414,11 @@ static void build_l7(struct layout *l)
 
 	seed[0] = fgb_rnd();
 	seed[1] = fgb_rnd();
-	l->size = fg__table_region_size(nb);
-	if (fg__table_init(t, fgb_map(sizeof *t->hdr), NULL, fgb_map(l->size),
-	                   fgb_map(nb * FG_BUCKET_SLOTS * sizeof(struct fg_cold)),
-	                   NULL, nb, seed) != 0)
+	l->size = fg__table_region_size(nb, 0);
+	if (fg__table_init(
+	        t, fgb_map(sizeof *t->hdr), NULL, fgb_map(l->size),
+	        fgb_map(nb * FG_BUCKET_SLOTS * sizeof(struct fg_cold)), NULL,
+	        nb, 0, seed) != 0)
 		abort();
 	for (i = 0; i < opt_keys; i++)
 		if (fg__table_find_ref(

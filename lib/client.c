@@ -269,8 +269,6 @@ static int room_for(fg_client *c, unsigned idx, const struct fg_ref *ref,
 {
 	struct evictable e = {c, ref->over_quota ? (int)idx : -1};
 
-	if (ref->too_long) /* a key the table cannot hold: evict nothing */
-		return 0;
 	if ((*tries)++ < 4 &&
 	    fg__table_make_room(&c->seg.tbl, h, now, worker_may_evict, &e))
 		return 1;

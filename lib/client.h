@@ -106,9 +106,7 @@ static inline size_t fg__key_strlen(const char *s)
 	return strnlen(s, FG_KEY_MAX + 1);
 }
 
-/* The argument checks of fg_allow(): 0 with *@len set, or the error.  A
- * key the segment's table cannot hold is refused as too long: until keys
- * of 17-64 bytes come to layout C (shm/layout.h), FG_TABLE_KEY_MAX. */
+/* The argument checks of fg_allow(): 0 with *@len set, or the error. */
 static inline int fg__key_args(const fg_client *c, const char *rule,
                                const char *key, size_t *len)
 {
@@ -117,7 +115,7 @@ static inline int fg__key_args(const fg_client *c, const char *rule,
 	if (key == NULL || key[0] == '\0')
 		return FG_EKEY;
 	*len = fg__key_strlen(key);
-	return *len > FG_TABLE_KEY_MAX ? FG_EKEYLEN : 0;
+	return *len > FG_KEY_MAX ? FG_EKEYLEN : 0;
 }
 
 /* Re-read rule @idx's parameters (the owner changed them). */

@@ -63,7 +63,7 @@ int fg__peek(fg_client *c, const char *rule, const void *key, size_t len,
 		return FG_EINVAL;
 	if (key == NULL || len == 0)
 		return FG_EKEY;
-	if (len > FG_TABLE_KEY_MAX) /* a key the table cannot hold */
+	if (len > FG_KEY_MAX)
 		return FG_EKEYLEN;
 	idx = fg__active_rule(c, rule, &rc);
 	if (idx < 0)

@@ -12,9 +12,8 @@
  * Counting.  The denials of (rule, key) are counted in the table itself,
  * in a second bucket of the same rule, the tally, under a key no caller
  * can give: a NUL, then the key's bytes (keys given to the library are C
- * strings; of a key as long as the table holds, FG_TABLE_KEY_MAX, its
- * first bytes and 8 of a hash keyed by the segment's secret seed, so that
- * it still fits a slot).  The tally is
+ * strings; of a 64-byte key, the first 55 bytes and 8 of a hash keyed by
+ * the segment's secret seed, so that it still fits a slot).  The tally is
  * a GCRA bucket (shm/gcra.h) of N tokens refilled one every T; each denial
  * takes one, with one cmpxchg16b that leaves its count alone (a tally
  * admits nothing: the harvest never sees it grow, nothing is gossiped).
@@ -81,22 +80,21 @@
 #define MS UINT64_C(1000000)
 
 /* The tally's key of the key @key (@len bytes) of rule @idx, into @out:
- * its length, at most what the table holds (FG_TABLE_KEY_MAX). */
+ * its length. */
 static size_t tally_key(const struct fg_table *t, unsigned idx, const void *key,
                         size_t len, uint8_t out[FG_KEY_MAX])
 {
-	const size_t max = FG_TABLE_KEY_MAX;
 	uint64_t h;
 
 	out[0] = '\0';
-	if (len < max) {
+	if (len < FG_KEY_MAX) {
 		memcpy(out + 1, key, len);
 		return len + 1;
 	}
 	h = fg__hash64(t->seed, ~(uint64_t)idx, key, len);
-	memcpy(out + 1, key, max - 1 - sizeof h);
-	memcpy(out + max - sizeof h, &h, sizeof h);
-	return max;
+	memcpy(out + 1, key, FG_KEY_MAX - 1 - sizeof h);
+	memcpy(out + FG_KEY_MAX - sizeof h, &h, sizeof h);
+	return FG_KEY_MAX;
 }
 
 /* The one check of both fg__penalty_check() and fg__penalty_sane(). */
@@ -173,7 +171,7 @@ static int find(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
 		    fg__table_find_ref(t, idx, key, len, h, ref);
 
 		if (s == NULL) {
-			if (!pen->evict || ref->too_long || tries++ == 4 ||
+			if (!pen->evict || tries++ == 4 ||
 			    !fg__table_make_room(t, h, now, own_bucket, &idx))
 				return 0;
 			continue;

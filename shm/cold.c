@@ -95,11 +95,9 @@ static int live_at(const struct fg_table *t, uint64_t tag, uint64_t i,
 	for (k = 1; k < 4; k++) {
 		const struct fg_slot *s = &t->slots[o[k]];
 		uint64_t w = fg__load(&s->word);
-		unsigned len = FG_W_KEYLEN(w);
 
-		if (FG_W_STATE(w) == FG_SLOT_READY && len > 0 &&
-		    len <= FG_TABLE_KEY_MAX &&
-		    fg__hash64(t->seed, FG_W_RULE(w), s->key, len) == tag) {
+		if (FG_W_STATE(w) == FG_SLOT_READY &&
+		    fg__slot_hash(t, s, w) == tag) {
 			*at = o[k];
 			return 1;
 		}

@@ -51,14 +51,17 @@ static int retire(struct fg_table *t, const struct fg_ref *ref,
                   const struct fg_pair *p)
 {
 	struct fg_pair cur = *p;
-	const uint64_t fresh = p->word & ~(FG_W_LOW_MASK | FG_W_CLEAN);
+	/* rule, length and the slot's generation: a fresh bucket there */
+	const uint64_t fresh = (p->word & ~(FG_W_LOW_MASK | FG_W_CLEAN)) |
+	                       (p->word & FG_W_GEN_MASK);
 	unsigned rule = FG_W_RULE(p->word), len = FG_W_KEYLEN(p->word);
+	uint8_t key[FG_TABLE_KEY_MAX];
 	uint64_t denied;
 	struct fg_ck_key k;
 
-	if (FG_W_STATE(p->word) != FG_SLOT_READY || len == 0 ||
-	    len > FG_TABLE_KEY_MAX ||
-	    fg__cuckoo_key(&t->ck, &k, rule, ref->kb, len) != 0)
+	if (FG_W_STATE(p->word) != FG_SLOT_READY ||
+	    fg__table_key_bytes(t, ref->kb, len, key) != len || len == 0 ||
+	    fg__cuckoo_key(&t->ck, &k, rule, key, len) != 0)
 		return 0;
 	if (!fg__dwcas(&ref->s->tat, &cur.tat, &cur.word, 0,
 	               fresh | FG_W_STATE_BITS(FG_SLOT_READY)))

@@ -9,21 +9,23 @@
  * naturally aligned.  This header is the only place the layout is described;
  * change anything here and bump FG_LAYOUT_VERSION.
  *
- *   0        4096         69632       1253376    table_off       cold_off
- *   +--------+------------+-----------+----------+---------------+---------+
- *   | header | rule table | overrides | dirty map| table: serial | cold:   |
- *   | 0: id  | 255 x 256 B| 4 KiB +   | 1 bit a  | line, 4096    | 16 B a  |
- *   | 192:   |            | 4096 x    | 64       | stripe words, | slot    |
- *   |  names |            | 256 B +   | buckets, | nbuckets x    |         |
- *   | 256:   |            | 2 x 64 KiB| pages    | 64 B          |         |
- *   |  counts|            |           |          |               |         |
- *   +--------+------------+-----------+----------+---------------+---------+
+ *   0        4096         69632       1253376    table_off            cold_off
+ *   +--------+------------+-----------+----------+--------------------+-------+
+ *   | header | rule table | overrides | dirty map| table: serial line,| cold: |
+ *   | 0: id  | 255 x 256 B| 4 KiB +   | 1 bit a  | 4096 stripe words, | 16 B a|
+ *   | 192:   |            | 4096 x    | 64       | nbuckets x 64 B,   | slot  |
+ *   |  names |            | 256 B +   | buckets, | nrecords x 64 B,   |       |
+ *   | 256:   |            | 2 x 64 KiB| pages    | nrecords x 16 B    |       |
+ *   |  counts|            |           |          |                    |       |
+ *   +--------+------------+-----------+----------+--------------------+-------+
  *
  *   one bucket (64 B, one cache line), two slots:
  *   +--------------------------------------------------------------------+
  *   | slot 0: tat | word | key[16]      | slot 1: tat | word | key[16]   |
  *   +--------------------------------------------------------------------+
- *   word: rule:8 | keylen:7 | clean:1 | state:3 | dest:2 | count:43
+ *   word: rule:8 | keylen:7 | clean:1 | state:3 | dest:1 | gen:8 | count:36
+ *   key[16] of a long key (17-64 bytes): its hash | its record's index
+ *   a record: the key, zero-padded (a line); apart, its head: token | hash
  *   cold part of a slot (its own region): aux | tag
  *
  * Header.  The identity (first 192 bytes) is written once, before the file
@@ -61,20 +63,34 @@
  * sized for a load of 0.875 at capacity, and a little more in small tables
  * (FG_BUCKETS_FOR); an insert whose
  * buckets are full moves keys to their other bucket along a short path.
- * A slot's state is in its word: FREE (the pair (0, 0)), CLAIMED (an
+ * A slot's state is in its word: FREE (the pair (0, gen)), CLAIMED (an
  * inserter writes its key; tat holds the claim's token), READY (a live
  * bucket), MOVING (frozen: its pair goes to slot dest of the key's other
  * bucket), COPY (that destination), DEAD (an abandoned claim; tat says
- * when), EXT (more key bytes: not used yet, keys are of 1..16 bytes,
- * FG_TABLE_KEY_MAX).  count is the key's tokens admitted (modulo 2^43) and
- * moves with it; a check adds its cost and clears clean, the harvest sets
- * clean.  The bucket of an in-flight rule keeps its leases where tat
- * would be, and counts the leases taken (shm/lease.h); that of a window
- * rule keeps its window's id and counts there (shm/window.h).  Before the
- * buckets, the table's region holds a line with the claim tokens' serial
+ * when).  gen is the slot's generation: every claim of the slot moves it,
+ * so a pair read before its key left the slot never matches the pair of
+ * a key that took the slot since (shm/cuckoo.h).  count is the key's
+ * tokens admitted (modulo 2^36, FG_W_COUNT_MASK: what that bounds is in
+ * libfloodgate(3)) and moves with it; a check adds its cost and clears
+ * clean, the harvest sets clean.  The bucket of an in-flight rule keeps its
+ * leases where tat would be, and counts the leases taken (shm/lease.h); that of
+ * a window rule keeps its window's id and counts there (shm/window.h).  Before
+ * the buckets, the table's region holds a line with the claim tokens' serial
  * counter and FG_TABLE_STRIPES stripe words: a move holds its key's
  * stripe, so that a lookup that reads the key's two buckets between two
  * equal readings of the stripe cannot miss a key in flight.
+ *
+ * Long keys.  A key of 1-16 bytes (FG_SLOT_KEY_INLINE) is in its slot,
+ * zero-padded.  A key of 17-64 takes a slot like any key, whose 16 key
+ * bytes hold its hash and the index of its record, after the buckets: its
+ * bytes, zero-padded, in a line of its own (the nrecords lines), and its
+ * head (a token while it is held, its key's hash) in an array of 16-byte
+ * heads after them.  A check of a long key compares the hash in place and
+ * then the record's line: one line more than a short key.  A record is
+ * written before the claim that names it and freed once no slot names it
+ * (shm/cuckoo_rec.c).  A segment of capacity C has FG_RECORDS_FOR(C)
+ * records (see there for why that many): when they are all held, a new
+ * long key finds no room as it would in a full table.
  *
  * The cold region has 16 bytes a slot, read only when a check denies and
  * by the owner's scans: aux, denials and the harvest's clean bit for
@@ -116,7 +132,10 @@
  * map went from a bit a block to a bit a page of buckets, and the
  * header's identity grew to three lines (cold_off, the table's fixed
  * sizes).  A segment of capacity C has FG_BUCKETS_FOR(C) buckets: 36.7
- * bytes of buckets and 18.4 of cold parts a key at a million keys.  A version 8
+ * bytes of buckets and 18.4 of cold parts a key at a million keys, and
+ * FG_RECORDS_FOR(C) records for long keys (5 bytes a key).  A slot's
+ * word gave 8 bits of its count and one of dest to a generation (the
+ * count is 36 bits).  A version 8
  * client would read every line as a block: segments of other versions
  * are refused (FG_EVERSION); snapshots, which name buckets by rule and
  * key, restore across versions.
@@ -187,7 +206,8 @@
 #define FG_SLOT_SIZE       32u
 #define FG_SLOT_KEY_MAX    64u /* longest key of the format */
 #define FG_SLOT_KEY_INLINE 16u /* key bytes in a bucket's own slot */
-#define FG_TABLE_KEY_MAX   16u /* longest key this version stores */
+#define FG_TABLE_KEY_MAX   64u /* longest key this version stores */
+#define FG_RECORD_SIZE     80u /* a long key's record: its line, its head */
 #define FG_BUCKET_SLOTS    2u  /* a bucket: one line of two slots */
 #define FG_BUCKET_SIZE     64u
 #define FG_COLD_SIZE       16u   /* a slot's cold part */
@@ -221,6 +241,27 @@ static inline uint64_t fg__buckets_for(uint64_t capacity)
 }
 #define FG_BUCKETS_FOR(capacity) fg__buckets_for(capacity)
 
+/*
+ * Records for a capacity: one for every 16 keys, and never fewer than
+ * min(capacity, 4096).  A record costs 80 bytes (FG_RECORD_SIZE) whether
+ * a long key comes or not, so their number is a share of the capacity
+ * that keeps a default segment (10^6 keys) at most 64 bytes a key of
+ * short keys (issue 14): 56.4 + 80 / 16 = 61.4.  Long keys are what
+ * callers hash down to at most 64 bytes (contrib/nginx's long keys,
+ * digests): rarer than ids and addresses, and one in 16 leaves them room
+ * in a segment sized for its keys.  The floor lets a small segment (tests,
+ * a single service's) hold only long keys: 320 KiB at most.  A segment
+ * whose keys are mostly long needs a capacity sized for the records:
+ * libfloodgate(3) says what a long key costs.
+ */
+static inline uint64_t fg__records_for(uint64_t capacity)
+{
+	uint64_t floor = capacity < 4096 ? capacity : 4096;
+
+	return capacity / 16 > floor ? capacity / 16 : floor;
+}
+#define FG_RECORDS_FOR(capacity) fg__records_for(capacity)
+
 /* Header flags (fg_seg_hdr.flags). */
 #define FG_SEG_HUGE  0x1u /* sized and advised for 2 MiB pages */
 #define FG_HUGE_PAGE (UINT64_C(2) << 20)
@@ -251,7 +292,8 @@ struct fg_seg_hdr {
 	uint32_t stripes;       /* FG_TABLE_STRIPES */
 	uint32_t dirty_buckets; /* FG_DIRTY_BUCKETS */
 	uint32_t reserved0;     /* 0 */
-	uint64_t reserved[5];   /* 0 */
+	uint64_t nrecords;      /* long keys' records: FG_RECORDS_FOR */
+	uint64_t reserved[4];   /* 0 */
 	uint64_t checksum;      /* fg__hash64 of the identity up to here */
 
 	/* line 3: rule name map (owner writes, workers read) */
@@ -398,34 +440,40 @@ struct fg_ovr_region {
 
 /* A slot's state: the state field of its word (shm/cuckoo.h). */
 enum fg_slot_state {
-	FG_SLOT_FREE = 0,    /* the pair (0, 0): anyone may claim it */
+	FG_SLOT_FREE = 0,    /* the pair (0, gen): anyone may claim it */
 	FG_SLOT_CLAIMED = 1, /* an inserter owns it; the bucket is not valid */
 	FG_SLOT_READY = 2,   /* a live bucket */
 	FG_SLOT_MOVING = 3,  /* frozen: its pair is being moved to dest */
 	FG_SLOT_COPY = 4,    /* a move's destination, not live yet */
 	FG_SLOT_DEAD = 5,    /* abandoned claim; FREE once reaped */
-	FG_SLOT_EXT = 6,     /* more key bytes (not used yet) */
 };
 
 /*
- * A bucket's word: rule:8 | keylen:7 | clean:1 | state:3 | dest:2 |
- * count:43.  count is the key's tokens admitted, ever (modulo 2^43: 2.4
- * hours at a token a ns); a check adds its cost and clears clean, the
- * harvest sets clean.  dest is the slot of the other bucket a MOVING
- * slot's pair goes to.
+ * A bucket's word: rule:8 | keylen:7 | clean:1 | state:3 | dest:1 | gen:8
+ * | count:36 (shm/cuckoo.h's FG_CK_*, which table.c asserts equal).
+ * count is the key's tokens admitted, ever, modulo 2^36 (6.9e10: a
+ * harvest that reads a bucket less often than that loses whole turns);
+ * a check adds its cost and clears clean, the harvest sets clean.  gen is
+ * the slot's generation, moved by every claim of the slot.  dest is the
+ * slot of the other bucket a MOVING slot's pair goes to.
  */
-#define FG_W_COUNT_MASK    ((UINT64_C(1) << 43) - 1)
-#define FG_W_DEST_SHIFT    43
+#define FG_W_COUNT_MASK    ((UINT64_C(1) << 36) - 1)
+#define FG_W_GEN_SHIFT     36
+#define FG_W_GEN_MASK      (UINT64_C(0xff) << FG_W_GEN_SHIFT)
+#define FG_W_DEST_SHIFT    44
 #define FG_W_STATE_SHIFT   45
-#define FG_W_LOW_MASK      ((UINT64_C(1) << 48) - 1) /* state, dest, count */
+#define FG_W_LOW_MASK      ((UINT64_C(1) << 48) - 1) /* state .. count */
 #define FG_W_CLEAN         (UINT64_C(1) << 48)
 #define FG_W_KEYLEN(w)     ((unsigned)(((w) >> 49) & 0x7fu))
 #define FG_W_RULE(w)       ((unsigned)((w) >> 56))
 #define FG_W_STATE(w)      ((unsigned)((w) >> FG_W_STATE_SHIFT) & 7u)
 #define FG_W_IDENT(w)      ((w) & ~(FG_W_LOW_MASK | FG_W_CLEAN))
 #define FG_W_STATE_BITS(s) ((uint64_t)(s) << FG_W_STATE_SHIFT)
-/* rule, key length and state: what a check compares */
-#define FG_W_LIVE_MASK (~(FG_W_LOW_MASK | FG_W_CLEAN) | FG_W_STATE_BITS(7))
+/* rule, key length and state: what a find compares */
+#define FG_W_MATCH_MASK (~(FG_W_LOW_MASK | FG_W_CLEAN) | FG_W_STATE_BITS(7))
+/* and the generation: what a reference remembers (fg__ref_valid()), so
+ * that a slot the key left and came back to is not the one it found */
+#define FG_W_LIVE_MASK (FG_W_MATCH_MASK | FG_W_GEN_MASK)
 #define FG_W_MAKE(rule, keylen, count)                                         \
 	(((uint64_t)(rule) << 56) | ((uint64_t)(keylen) << 49) |               \
 	 ((count)&FG_W_COUNT_MASK))
@@ -487,10 +535,13 @@ _Static_assert(FG_BUCKET_SIZE == 64, "no slot across a cache line");
 _Static_assert(sizeof(struct fg_cold) == FG_COLD_SIZE, "cold part");
 _Static_assert(FG_TABLE_HEAD % 64 == 0 && FG_TABLE_STRIPES * 8 % 64 == 0,
                "buckets start on a line");
-_Static_assert(FG_W_COUNT_MASK < (UINT64_C(1) << FG_W_DEST_SHIFT) &&
+_Static_assert(FG_W_COUNT_MASK < (UINT64_C(1) << FG_W_GEN_SHIFT) &&
+                   FG_W_GEN_SHIFT + 8 == FG_W_DEST_SHIFT &&
+                   FG_W_DEST_SHIFT + 1 == FG_W_STATE_SHIFT &&
                    FG_W_STATE_SHIFT + 3 == 48,
-               "count, dest and state below clean");
-_Static_assert(FG_TABLE_KEY_MAX <= FG_SLOT_KEY_INLINE, "keys in their slot");
+               "count, gen, dest and state below clean");
+_Static_assert(FG_TABLE_KEY_MAX == FG_SLOT_KEY_MAX, "every key of the format");
+_Static_assert(offsetof(struct fg_seg_hdr, nrecords) == 144, "identity");
 _Static_assert(FG_SLOT_KEY_MAX < 128, "keylen: 7 bits");
 _Static_assert(sizeof(struct fg_ovr_entry) == 104, "override copy");
 _Static_assert(sizeof(struct fg_ovr_slot) == FG_OVR_SLOT_SIZE, "override");

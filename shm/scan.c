@@ -3,8 +3,10 @@
  * scan.c - consistent copies of slots, iteration and sums (see scan.h).
  *
  * A slot is copied the way a seqlock is read: its word, then the bucket's
- * key and cold part, then the word again (shm/table.c says why that is
- * enough).  The counters are copied with single loads: each is exact at
+ * key (a long key's from its record) and cold part, then the word again
+ * (shm/table.c says why that is enough: the word's generation moves with
+ * every claim of the slot, and a record stays its key's while a slot
+ * names it).  The counters are copied with single loads: each is exact at
  * the moment it was read, which is all an observer can ask of a live
  * bucket.
  *
@@ -57,13 +59,14 @@ static void clean(struct fg_slot *s, struct fg_pair *p)
 		;
 }
 
-/* The bucket's fields from its pair and key bytes @kb, and its key's hash
- * in *@h: 0 if they are garbage, which any process attached may write (no
- * rule index past the table: the daemon indexes its sums with it; a key
- * in one of its own buckets). */
+/* The bucket's fields from its pair and key bytes @kb (a long key's:
+ * @kb's hash, its key @key), and its key's hash in *@h: 0 if they are
+ * garbage, which any process attached may write (no rule index past the
+ * table: the daemon indexes its sums with it; a key in one of its own
+ * buckets, a long key with its own hash). */
 static int copy_bucket(const struct fg_table *t, uint64_t i,
-                       const struct fg_pair *p, const uint8_t *kb,
-                       struct fg_slot_view *v, uint64_t *h)
+                       const struct fg_pair *p, const uint64_t kb[2],
+                       const uint8_t *key, struct fg_slot_view *v, uint64_t *h)
 {
 	unsigned len = FG_W_KEYLEN(p->word);
 	uint64_t x, y;
@@ -71,7 +74,9 @@ static int copy_bucket(const struct fg_table *t, uint64_t i,
 	if (len == 0 || len > FG_TABLE_KEY_MAX ||
 	    FG_W_RULE(p->word) >= FG_MAX_RULES)
 		return 0;
-	*h = fg__hash64(t->seed, FG_W_RULE(p->word), kb, len);
+	*h = fg__hash64(t->seed, FG_W_RULE(p->word), key, len);
+	if (len > FG_SLOT_KEY_INLINE && *h != kb[0])
+		return 0;
 	fg__table_buckets(t, *h, &x, &y);
 	if (i / FG_BUCKET_SLOTS != x && i / FG_BUCKET_SLOTS != y)
 		return 0;
@@ -82,7 +87,7 @@ static int copy_bucket(const struct fg_table *t, uint64_t i,
 	v->consumed = v->count;
 	v->rule = FG_W_RULE(p->word);
 	v->keylen = len;
-	memcpy(v->key, kb, len);
+	memcpy(v->key, key, len);
 	v->id = ((uint64_t)v->rule << 56) | (*h >> 8) | 1u;
 	v->alt = i / FG_BUCKET_SLOTS == x ? y : x;
 	return 1;
@@ -95,9 +100,10 @@ static int read_once(const struct fg_table *t, uint64_t i,
                      struct fg_slot_view *v, int harvest)
 {
 	struct fg_slot *s = &t->slots[i];
-	uint8_t kb[FG_SLOT_KEY_INLINE];
+	uint8_t key[FG_TABLE_KEY_MAX];
 	struct fg_pair p;
-	uint64_t h, live;
+	uint64_t h, live, kb[2];
+	size_t len;
 
 	v->keylen = 0; /* READY with keylen 0: no consistent copy */
 	fg__pair_load(s, &p);
@@ -106,10 +112,11 @@ static int read_once(const struct fg_table *t, uint64_t i,
 		return 0;
 	live = p.word & FG_W_LIVE_MASK;
 	memcpy(kb, s->key, sizeof kb);
+	len = fg__table_key_bytes(t, kb, FG_W_KEYLEN(p.word), key);
 	cmm_smp_rmb();
 	if ((fg__load(&s->word) & FG_W_LIVE_MASK) != live)
 		return -1;
-	if (!copy_bucket(t, i, &p, kb, v, &h))
+	if (len == 0 || !copy_bucket(t, i, &p, kb, key, v, &h))
 		return 0;
 	v->denied = fg__table_denials((struct fg_table *)t, h, i, harvest);
 	if (!harvest)
@@ -248,7 +255,7 @@ int fg__harvest_pending(const struct fg_table *t)
 
 	if (t->dirty == NULL)
 		return 1;
-	for (i = 0; i < (t->nblocks + 63) / 64; i++)
+	for (i = 0; i < (npages(t) + 63) / 64; i++)
 		if (fg__load(&t->dirty[i]) != 0)
 			return 1;
 	return 0;

@@ -91,11 +91,13 @@ int fg__seg_path(const char *segment, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? FG_ENAME : 0;
 }
 
-/* Bytes of the table's region for @nb buckets: the serial line, the
- * stripes, the buckets (shm/cuckoo.c's fg__cuckoo_size). */
-static uint64_t table_bytes(uint64_t nb)
+/* Bytes of the table's region for @nb buckets and @nr records: the
+ * serial line, the stripes, the buckets, the records (shm/cuckoo.c's
+ * fg__cuckoo_size). */
+static uint64_t table_bytes(uint64_t nb, uint64_t nr)
 {
-	return FG_TABLE_HEAD + FG_TABLE_STRIPES * 8u + nb * FG_BUCKET_SIZE;
+	return FG_TABLE_HEAD + FG_TABLE_STRIPES * 8u + nb * FG_BUCKET_SIZE +
+	       nr * FG_RECORD_SIZE;
 }
 
 int fg__seg_geometry(uint64_t capacity, unsigned flags, struct fg_seg_geom *g)
@@ -106,12 +108,14 @@ int fg__seg_geometry(uint64_t capacity, unsigned flags, struct fg_seg_geom *g)
 	if (capacity == 0 || capacity > SEG_SIZE_MAX / FG_BUCKET_SIZE)
 		return FG_ETOOBIG;
 	g->nbuckets = FG_BUCKETS_FOR(capacity);
+	g->nrecords = FG_RECORDS_FOR(capacity);
 	dirty_bits = (g->nbuckets + FG_DIRTY_BUCKETS - 1) / FG_DIRTY_BUCKETS;
 	g->dirty_off = DIRTY_OFF;
 	g->table_off =
 	    DIRTY_OFF + ALIGN_UP((dirty_bits + 63) / 64 * 8, (uint64_t)PAGE);
 	g->cold_off =
-	    ALIGN_UP(g->table_off + table_bytes(g->nbuckets), (uint64_t)PAGE);
+	    ALIGN_UP(g->table_off + table_bytes(g->nbuckets, g->nrecords),
+	             (uint64_t)PAGE);
 	size = g->cold_off + g->nbuckets * FG_BUCKET_SLOTS * FG_COLD_SIZE;
 	if (flags & FG_SEG_HUGE)
 		size = ALIGN_UP(size, FG_HUGE_PAGE);
@@ -142,7 +146,7 @@ static int fixed_fields_ok(const struct fg_seg_hdr *h)
 	                                FG_TABLE_KEY_MAX, FG_BUCKET_SIZE,
 	                                FG_COLD_SIZE,     FG_TABLE_STRIPES,
 	                                FG_DIRTY_BUCKETS, 0};
-	static const uint64_t zero[5];
+	static const uint64_t zero[4];
 
 	return memcmp(got, want, sizeof want) == 0 &&
 	       memcmp(h->reserved, zero, sizeof zero) == 0 &&
@@ -159,12 +163,12 @@ static int geometry_ok(const struct fg_seg_hdr *h, uint64_t file_size)
 	{
 		const uint64_t got[] = {h->nbuckets,  h->nslots,   h->dirty_off,
 		                        h->table_off, h->cold_off, h->seg_size,
-		                        file_size};
+		                        file_size,    h->nrecords};
 		const uint64_t want[] = {
 		    g.nbuckets,  g.nbuckets * FG_BUCKET_SLOTS,
 		    g.dirty_off, g.table_off,
 		    g.cold_off,  g.size,
-		    g.size};
+		    g.size,      g.nrecords};
 
 		return memcmp(got, want, sizeof want) == 0;
 	}
@@ -202,7 +206,7 @@ void fg__seg_use(struct fg_seg *seg, void *base, const struct fg_seg_hdr *hdr,
 	(void)fg__table_init(&seg->tbl, base, seg->rules, b + hdr->table_off,
 	                     (struct fg_cold *)(void *)(b + hdr->cold_off),
 	                     (uint64_t *)(void *)(b + hdr->dirty_off),
-	                     hdr->nbuckets, hdr->hash_seed);
+	                     hdr->nbuckets, hdr->nrecords, hdr->hash_seed);
 }
 
 /* Map the file segment open at @fd, validated first: 0, FG_EBADSEG,
@@ -277,6 +281,7 @@ int fg__seg_hdr_init(struct fg_seg_hdr *h, const struct fg_seg_geom *g,
 	h->rules_off = FG_HDR_SIZE;
 	h->table_off = g->table_off;
 	h->nbuckets = g->nbuckets;
+	h->nrecords = g->nrecords;
 	h->dirty_off = g->dirty_off;
 	h->cold_off = g->cold_off;
 	h->bucket_size = FG_BUCKET_SIZE;

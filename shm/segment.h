@@ -43,6 +43,7 @@ int fg__seg_path(const char *segment, char *out, size_t outlen);
 /* Where everything is in a segment of @capacity keys. */
 struct fg_seg_geom {
 	uint64_t nbuckets;
+	uint64_t nrecords; /* long keys' (FG_RECORDS_FOR) */
 	uint64_t dirty_off;
 	uint64_t table_off;
 	uint64_t cold_off;

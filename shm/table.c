@@ -15,19 +15,24 @@
  * The check's contract.  fg__table_find_home() (inline) or a lookup here
  * returns a slot that held the key READY when its word and key were read,
  * and a reference that remembers the word's rule, length and state and
- * the 16 key bytes as read.  The caller copies the pair, then
- * fg__ref_valid() reads the word and the bytes again: if they are
- * unchanged, the copy was taken while the slot held the key (its bytes
- * change only after the slot was FREE, which changes its word, and are
- * written before the word is READY again).  That copy may be frozen
+ * the 16 key bytes as read, and the slot's generation.  The caller copies
+ * the pair, then fg__ref_valid() reads the word and the bytes again: if
+ * they are unchanged, the copy was taken while the slot held the key (its
+ * bytes change only after the slot was FREE, which changes its word, and
+ * are written before the word is READY again).  That copy may be frozen
  * (MOVING): a decision to deny on it is the key's own state, and
- * fg__pair_advance() never commits one.  What is left is the ABA of a
- * whole slot: the key leaves the slot and comes back to it, through two
- * moves or a removal and an insert, between the caller's copy and its
- * cmpxchg16b, with a pair equal to the one copied (a new bucket starts at
- * (0, 0 tokens)).  Then one admission is counted in the right key with a
- * pair it no longer had; generation bits in the word (the core's next
- * slice) make even that fail.
+ * fg__pair_advance() never commits one.  A key that leaves the slot and
+ * comes back to it (two moves, a removal and an insert) between the
+ * caller's copy and its cmpxchg16b comes back with another generation
+ * (every claim of a slot moves it): the cmpxchg16b fails and the
+ * reference is no longer valid, so the caller finds the key again.
+ *
+ * Long keys (17-64 bytes) are the core's records (cuckoo_rec.c): their
+ * slot's key bytes are their hash and their record's index, which the
+ * reference remembers; a find compares the hash, then the record's line
+ * (fg__table_find_long(): one line more than a short key).  A record is
+ * its key's as long as a slot names it, so fg__ref_valid() needs nothing
+ * more for them.
  *
  * Inserts.  An insert reserves one slot in its rule's quota before the
  * core inserts, and gives it back unless its bucket is the one that
@@ -52,7 +57,14 @@ _Static_assert(FG_TABLE_HEAD == FG_CK_HEAD, "the core's serial line");
 _Static_assert(FG_TABLE_STRIPES == FG_CK_STRIPES, "the core's stripes");
 _Static_assert(FG_BUCKET_SLOTS == FG_CK_WAYS, "the core's buckets");
 _Static_assert(FG_TABLE_KEY_MAX <= FG_CK_KEY_MAX, "keys the core holds");
+_Static_assert(FG_TABLE_KEY_MAX == FG_CK_KEY_MAX, "every key in the core");
+_Static_assert(FG_SLOT_KEY_INLINE == FG_CK_INLINE, "the core's short keys");
+_Static_assert(FG_RECORD_SIZE == FG_CK_REC_KEY + FG_CK_REC_HEAD,
+               "the core's records");
 _Static_assert(FG_W_COUNT_MASK == FG_CK_COUNT_MASK, "the core's count");
+_Static_assert(FG_W_GEN_SHIFT == FG_CK_GEN_SHIFT &&
+                   FG_W_GEN_MASK == FG_CK_GEN_MASK,
+               "the core's generation");
 _Static_assert(FG_W_STATE_SHIFT == FG_CK_STATE_SHIFT &&
                    FG_W_DEST_SHIFT == FG_CK_DEST_SHIFT,
                "the core's word");
@@ -61,26 +73,27 @@ _Static_assert((int)FG_SLOT_FREE == (int)FG_CK_FREE &&
                    (int)FG_SLOT_READY == (int)FG_CK_READY &&
                    (int)FG_SLOT_MOVING == (int)FG_CK_MOVING &&
                    (int)FG_SLOT_COPY == (int)FG_CK_COPY &&
-                   (int)FG_SLOT_DEAD == (int)FG_CK_DEAD &&
-                   (int)FG_SLOT_EXT == (int)FG_CK_EXT,
+                   (int)FG_SLOT_DEAD == (int)FG_CK_DEAD,
                "the core's states");
 
-size_t fg__table_region_size(uint64_t nb)
+size_t fg__table_region_size(uint64_t nb, uint64_t nr)
 {
-	return fg__cuckoo_size(nb);
+	return fg__cuckoo_size(nb, nr);
 }
 
 int fg__table_init(struct fg_table *t, void *hdr, struct fg_rule_rec *rules,
                    void *mem, struct fg_cold *cold, uint64_t *dirty,
-                   uint64_t nb, const uint64_t seed[2])
+                   uint64_t nb, uint64_t nr, const uint64_t seed[2])
 {
 	memset(t, 0, sizeof *t);
-	if (fg__cuckoo_attach(&t->ck, mem, nb, seed,
+	if (fg__cuckoo_attach(&t->ck, mem, nb, nr, seed,
 	                      FG_CLAIM_STALE_NS / 1000000u) != 0)
 		return -EINVAL;
 	t->hdr = hdr;
 	t->rules = rules;
 	t->slots = t->ck.s;
+	t->rk = t->ck.rk;
+	t->nrecords = nr;
 	t->cold = cold;
 	t->dirty = dirty;
 	t->nbuckets = nb;
@@ -99,25 +112,114 @@ static int key_of(const struct fg_table *t, struct fg_ck_key *k, unsigned rule,
 }
 
 /* The live slot of @k as the core finds it (helping a move it meets),
- * with @ref set from one reading of its word and bytes; NULL if absent. */
+ * with @ref set from one reading of its word and bytes; NULL if absent.
+ * A long key's bytes in its slot are its hash and its record, which the
+ * core compared: they are taken as the slot holds them. */
 static struct fg_slot *get_ref(struct fg_table *t, const struct fg_ck_key *k,
                                const void *key, size_t len, struct fg_ref *ref)
 {
 	const uint64_t live = k->ident | FG_W_STATE_BITS(FG_SLOT_READY);
 	struct fg_slot *s;
 	struct fg_pair p;
+	uint64_t w;
 
-	fg__key_words(key, len, ref->kb);
+	if (!k->ext)
+		fg__key_words(key, len, ref->kb);
 	do { /* a slot changed since the core read it: the core again */
 		s = fg__cuckoo_get(&t->ck, k, &p);
 		if (s == NULL)
 			return NULL;
-	} while (!fg__slot_holds(s, live, ref->kb));
+		if (k->ext) {
+			ref->kb[0] = k->h;
+			memcpy(&ref->kb[1], s->key + 8, 8);
+		}
+	} while (!fg__slot_holds(s, live, ref->kb, &w));
 	ref->s = s;
 	ref->j = (uint64_t)(s - t->slots);
-	ref->live = live;
+	ref->live = w & FG_W_LIVE_MASK;
 	ref->h = k->h;
 	return s;
+}
+
+/* Slot @s names the long key whose zero-padded bytes are @full: its word
+ * matches @live, its hash is @h, and its record holds the key. */
+static int names_long(const struct fg_table *t, const struct fg_slot *s,
+                      uint64_t live, uint64_t h, const uint64_t *full,
+                      uint64_t *w, uint64_t *r)
+{
+	const uint64_t *rec;
+	uint64_t d = 0;
+	unsigned i;
+
+	*w = fg__load(&s->word);
+	if ((*w & FG_W_MATCH_MASK) != live || fg__rd64(s->key) != h)
+		return 0;
+	*r = fg__rd64(s->key + 8);
+	if (*r >= t->nrecords)
+		return 0;
+	rec = (const uint64_t *)(const void *)t->rk[*r].b;
+	for (i = 0; i < FG_TABLE_KEY_MAX / 8; i++)
+		d |= fg__load(&rec[i]) ^ full[i];
+	return d == 0;
+}
+
+struct fg_slot *fg__table_find_long(struct fg_table *t, unsigned rule,
+                                    const void *key, size_t len, uint64_t h,
+                                    struct fg_ref *ref)
+{
+	const uint64_t live = FG_W_LIVE(rule, len);
+	uint64_t full[FG_TABLE_KEY_MAX / 8] = {0}, b[2], w, r;
+	unsigned i;
+
+	if (len > FG_TABLE_KEY_MAX)
+		return NULL;
+	fg__table_buckets(t, h, &b[0], &b[1]);
+	__builtin_prefetch(&t->slots[b[0] * FG_BUCKET_SLOTS], 1, 3);
+	__builtin_prefetch(&t->slots[b[1] * FG_BUCKET_SLOTS], 1, 3);
+	memcpy(full, key, len);
+	for (i = 0; i < 2 * FG_BUCKET_SLOTS; i++) {
+		struct fg_slot *s =
+		    &t->slots[b[i / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
+		              i % FG_BUCKET_SLOTS];
+
+		if (!names_long(t, s, live, h, full, &w, &r))
+			continue;
+		ref->s = s;
+		ref->j = (uint64_t)(s - t->slots);
+		ref->live = w & FG_W_LIVE_MASK;
+		ref->kb[0] = h;
+		ref->kb[1] = r;
+		ref->h = h;
+		return s;
+	}
+	return NULL;
+}
+
+uint64_t fg__slot_hash(const struct fg_table *t, const struct fg_slot *s,
+                       uint64_t w)
+{
+	size_t len = FG_W_KEYLEN(w);
+
+	if (len == 0 || len > FG_TABLE_KEY_MAX)
+		return 0;
+	if (len > FG_SLOT_KEY_INLINE)
+		return fg__rd64(s->key);
+	return fg__hash64(t->seed, FG_W_RULE(w), s->key, len);
+}
+
+size_t fg__table_key_bytes(const struct fg_table *t, const uint64_t kb[2],
+                           size_t len, uint8_t out[FG_TABLE_KEY_MAX])
+{
+	if (len == 0 || len > FG_TABLE_KEY_MAX)
+		return 0;
+	if (len <= FG_SLOT_KEY_INLINE) {
+		memcpy(out, kb, len);
+		return len;
+	}
+	if (kb[1] >= t->nrecords)
+		return 0;
+	memcpy(out, t->rk[kb[1]].b, len);
+	return len;
 }
 
 struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
@@ -140,7 +242,8 @@ struct fg_slot *fg__table_lookup(struct fg_table *t, unsigned rule,
 	return fg__table_lookup_from(t, rule, key, len, h, 0, ref);
 }
 
-/* Slot @s holds a claim for @k, read as *@p. */
+/* Slot @s holds a claim for @k, read as *@p (a long key's: a claim
+ * naming its hash, whichever record it took). */
 static int claim_for(const struct fg_slot *s, const struct fg_pair *p,
                      const struct fg_ck_key *k)
 {
@@ -150,7 +253,7 @@ static int claim_for(const struct fg_slot *s, const struct fg_pair *p,
 	    FG_W_IDENT(p->word) != k->ident)
 		return 0;
 	memcpy(b, s->key, sizeof b);
-	return ((b[0] ^ k->b[0]) | (b[1] ^ k->b[1])) == 0;
+	return ((b[0] ^ k->b[0]) | (k->ext ? 0 : b[1] ^ k->b[1])) == 0;
 }
 
 /*
@@ -172,7 +275,7 @@ static void wait_claims(struct fg_table *t, const struct fg_ck_key *k)
 		for (fg__pair_load(s, &p); claim_for(s, &p, k);
 		     fg__pair_load(s, &p)) {
 			uint64_t now = fg__cuckoo_now_ms();
-			uint64_t dead = (p.word & ~FG_W_LOW_MASK) |
+			uint64_t dead = (p.word & ~FG_W_STATE_BITS(7)) |
 			                FG_W_STATE_BITS(FG_SLOT_DEAD);
 
 			if (((now - (p.tat >> 32)) & 0x7fffffffu) <=
@@ -208,7 +311,6 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 
 	(void)h;
 	ref->over_quota = 0;
-	ref->too_long = len > FG_TABLE_KEY_MAX;
 	if (key_of(t, &k, rule, key, len) != 0)
 		return NULL;
 	for (;;) {
@@ -227,7 +329,7 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 		wait_claims(t, &k);
 		/* 3. The core claims, checks for rivals and publishes. */
 		rc = fg__cuckoo_insert(&t->ck, &k);
-		if (rc < 0) /* no path of moves made room */
+		if (rc < 0) /* no path of moves made room, or no record */
 			return unreserve(t, rule, reserved, NULL);
 		if (rc == 0)
 			continue; /* someone else's insert won: take theirs */
@@ -247,17 +349,14 @@ void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref)
 {
 	struct fg_slot *s = &t->slots[i];
 	uint64_t w = fg__load(&s->word);
-	size_t len = FG_W_KEYLEN(w);
 
 	ref->s = s;
 	ref->j = i;
-	ref->live = FG_W_IDENT(w) | FG_W_STATE_BITS(FG_SLOT_READY);
+	ref->live = (w & (FG_W_LIVE_MASK & ~FG_W_STATE_BITS(7))) |
+	            FG_W_STATE_BITS(FG_SLOT_READY);
 	memcpy(ref->kb, s->key, sizeof ref->kb);
 	ref->over_quota = 0;
-	ref->too_long = 0;
-	ref->h = len > 0 && len <= FG_TABLE_KEY_MAX
-	             ? fg__hash64(t->seed, FG_W_RULE(w), ref->kb, len)
-	             : 0;
+	ref->h = fg__slot_hash(t, s, w);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -267,27 +366,32 @@ int64_t fg__table_plant_claim(struct fg_table *t, unsigned rule,
 {
 	const uint64_t claimed =
 	    FG_W_MAKE(rule, len, 0) | FG_W_STATE_BITS(FG_SLOT_CLAIMED);
+	const uint64_t gen1 = UINT64_C(1) << FG_W_GEN_SHIFT;
 	struct fg_ck_key k;
 	struct fg_ref ref;
 	uint64_t b[2], i, n;
 	unsigned w;
 
-	if (key_of(t, &k, rule, key, len) != 0 ||
+	if (key_of(t, &k, rule, key, len) != 0 || k.ext ||
 	    fg__table_lookup(t, rule, key, len, h, &ref) != NULL)
 		return -1;
 	b[0] = k.x;
 	b[1] = k.y;
 	for (w = 0; w < 2 * FG_BUCKET_SLOTS; w++) {
-		uint64_t lo = 0, hi = 0, tok;
+		uint64_t lo = 0, hi, tok;
 
 		i = b[w / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
 		    w % FG_BUCKET_SLOTS;
+		hi = fg__load(&t->slots[i].word);
+		if (FG_W_STATE(hi) != FG_SLOT_FREE)
+			continue;
 		/* a token as the core makes them: its bit, ms:31, serial */
 		n = __atomic_fetch_add(t->ck.serial, 1, __ATOMIC_RELAXED);
 		tok = FG_CK_TOKEN |
 		      ((fg__cuckoo_now_ms() & 0x7fffffffu) << 32) |
 		      (n & 0xffffffffu);
-		if (!fg__dwcas(&t->slots[i].tat, &lo, &hi, tok, claimed))
+		if (!fg__dwcas(&t->slots[i].tat, &lo, &hi, tok,
+		               claimed | ((hi + gen1) & FG_W_GEN_MASK)))
 			continue;
 		memcpy(t->slots[i].key, k.b, sizeof k.b);
 		return (int64_t)i;

@@ -36,6 +36,8 @@ struct fg_table {
 	struct fg_rule_rec *rules; /* NULL in tests of the table alone */
 	struct fg_cuckoo ck;       /* the core's view (shm/cuckoo.h) */
 	struct fg_slot *slots;     /* ck.s: bucket b is slots[2b], [2b + 1] */
+	struct fg_ck_rkey *rk;     /* ck.rk: long keys' records */
+	uint64_t nrecords;         /* ck.nr */
 	struct fg_cold *cold;      /* slot i's cold part is cold[i] */
 	uint64_t *dirty;           /* a bit a FG_DIRTY_BUCKETS; NULL: none */
 	uint64_t nbuckets;
@@ -49,18 +51,17 @@ struct fg_table {
 /*
  * Where a bucket was found.  A copy of its pair taken after the find is
  * the bucket's if fg__ref_valid() then finds the slot still READY with
- * the same rule, length and key bytes (table.c says what that leaves).
+ * the same rule, length, generation and key bytes (table.c says why).
  */
 struct fg_ref {
 	struct fg_slot *s;
 	uint64_t j;          /* slot index: bucket j / 2, way j % 2 */
-	uint64_t live;       /* FG_W_LIVE(rule, keylen) */
-	uint64_t kb[2];      /* the key's bytes as the slot holds them */
+	uint64_t live;       /* the word as found, FG_W_LIVE_MASK of it */
+	uint64_t kb[2];      /* the key's bytes as the slot holds them (a
+	                      * long key's: its hash, its record) */
 	uint64_t h;          /* the key's hash */
 	unsigned over_quota; /* fg__table_find_slow() found no room because
 	                      * the rule is at its quota (shm/quota.c) */
-	unsigned too_long;   /* ... because the table cannot hold the key
-	                      * (over FG_TABLE_KEY_MAX): no room to make */
 };
 
 /* What a check's inline path has looked at: both buckets (the argument
@@ -69,15 +70,16 @@ struct fg_ref {
 
 /*
  * Initialise @t over a segment's table: @mem the table's region
- * (serial line, stripes, buckets), @cold and @dirty the other regions'
- * starts (@dirty may be NULL), @nb buckets.  0, or -EINVAL.
+ * (serial line, stripes, buckets, records), @cold and @dirty the other
+ * regions' starts (@dirty may be NULL), @nb buckets, @nr records.  0, or
+ * -EINVAL.
  */
 int fg__table_init(struct fg_table *t, void *hdr, struct fg_rule_rec *rules,
                    void *mem, struct fg_cold *cold, uint64_t *dirty,
-                   uint64_t nb, const uint64_t seed[2]);
+                   uint64_t nb, uint64_t nr, const uint64_t seed[2]);
 
-/* Bytes of the table's region for @nb buckets. */
-size_t fg__table_region_size(uint64_t nb);
+/* Bytes of the table's region for @nb buckets and @nr records. */
+size_t fg__table_region_size(uint64_t nb, uint64_t nr);
 
 /* The two buckets of the key of hash @h (as shm/cuckoo.c places it:
  * tests/test_table.c checks that they agree). */
@@ -126,14 +128,22 @@ fg__key_words(const uint8_t *key, size_t len, uint64_t w[2])
 }
 
 /* Slot @s holds a live bucket of word @live's rule and length for the key
- * of words @w: the word first, then the bytes (written before the word
- * went READY). */
+ * of words @w: the word first (into *@word), then the bytes (written
+ * before the word went READY). */
 static inline __attribute__((always_inline)) int
-fg__slot_holds(const struct fg_slot *s, uint64_t live, const uint64_t w[2])
+fg__slot_holds(const struct fg_slot *s, uint64_t live, const uint64_t w[2],
+               uint64_t *word)
 {
-	return (fg__load(&s->word) & FG_W_LIVE_MASK) == live &&
+	*word = fg__load(&s->word);
+	return (*word & FG_W_MATCH_MASK) == live &&
 	       ((fg__rd64(s->key) ^ w[0]) | (fg__rd64(s->key + 8) ^ w[1])) == 0;
 }
+
+/* The long key (17-64 bytes) of @t's find: the slot with @ref set, or
+ * NULL (table.c). */
+struct fg_slot *fg__table_find_long(struct fg_table *t, unsigned rule,
+                                    const void *key, size_t len, uint64_t h,
+                                    struct fg_ref *ref);
 
 /* The bucket of (@rule, @key) if it is in the table; never inserts.  A
  * key being moved is waited for (helped): a miss is a miss. */
@@ -165,29 +175,31 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 {
 	const uint64_t live = FG_W_LIVE(rule, len);
 	struct fg_slot *x, *y, *s;
-	uint64_t bx, by;
+	uint64_t bx, by, w;
 
-	if (caa_unlikely(len == 0 || len > FG_TABLE_KEY_MAX))
-		return NULL;
+	if (caa_unlikely(len == 0 || len > FG_SLOT_KEY_INLINE))
+		return len > FG_SLOT_KEY_INLINE
+		           ? fg__table_find_long(t, rule, key, len, h, ref)
+		           : NULL;
 	fg__table_buckets(t, h, &bx, &by);
 	x = &t->slots[bx * FG_BUCKET_SLOTS];
 	y = &t->slots[by * FG_BUCKET_SLOTS];
 	__builtin_prefetch(x, 1, 3);
 	__builtin_prefetch(y, 1, 3);
 	fg__key_words((const uint8_t *)key, len, ref->kb);
-	if (fg__slot_holds(&x[0], live, ref->kb))
+	if (fg__slot_holds(&x[0], live, ref->kb, &w))
 		s = &x[0];
-	else if (fg__slot_holds(&x[1], live, ref->kb))
+	else if (fg__slot_holds(&x[1], live, ref->kb, &w))
 		s = &x[1];
-	else if (fg__slot_holds(&y[0], live, ref->kb))
+	else if (fg__slot_holds(&y[0], live, ref->kb, &w))
 		s = &y[0];
-	else if (fg__slot_holds(&y[1], live, ref->kb))
+	else if (fg__slot_holds(&y[1], live, ref->kb, &w))
 		s = &y[1];
 	else
 		return NULL;
 	ref->s = s;
 	ref->j = (uint64_t)(s - t->slots);
-	ref->live = live;
+	ref->live = w & FG_W_LIVE_MASK;
 	ref->h = h;
 	return s;
 }
@@ -206,7 +218,10 @@ static inline void fg__table_prefetch(const struct fg_table *t, uint64_t h)
 
 /* The slot still holds the bucket @ref found: what was read of it since
  * then is the bucket's (a pair copied meanwhile may still be frozen by a
- * move, which fg__pair_advance() refuses to commit). */
+ * move, which fg__pair_advance() refuses to commit).  The generation is
+ * part of it: a slot the key left and took again (a removal and an
+ * insert, two moves) is another bucket, which a caller finds again.  A
+ * long key's record is its own as long as its slot names it. */
 static inline int fg__ref_valid(const struct fg_ref *ref)
 {
 	cmm_smp_rmb(); /* the copies first */
@@ -252,6 +267,17 @@ static inline uint64_t fg__ref_block(const struct fg_table *t,
 	(void)t;
 	return ref->j / FG_BUCKET_SLOTS;
 }
+
+/* The hash of the key of READY slot @s, whose word is @w (a long key's
+ * is in its slot); 0 for garbage (a length past FG_TABLE_KEY_MAX). */
+uint64_t fg__slot_hash(const struct fg_table *t, const struct fg_slot *s,
+                       uint64_t w);
+
+/* The key bytes of a slot whose word has length @len and whose key bytes
+ * were read as @kb (a long key's: from its record) into @out: @len, or
+ * 0 if @kb names no record. */
+size_t fg__table_key_bytes(const struct fg_table *t, const uint64_t kb[2],
+                           size_t len, uint8_t out[FG_TABLE_KEY_MAX]);
 
 /* Count a denial in the bucket of @ref: in a cold part of one of its
  * key's four slots (cold.c), marking the page for the harvest when it is

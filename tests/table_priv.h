@@ -31,7 +31,8 @@ static inline void *zalloc(size_t size)
 	return p;
 }
 
-/* A table of @nb buckets in private memory, with rule records. */
+/* A table of @nb buckets in private memory, with rule records and
+ * records for long keys as a segment of nb keys has. */
 static inline struct fg_table *table_new(uint64_t nb)
 {
 	struct fg_table *t = calloc(1, sizeof *t);
@@ -41,9 +42,10 @@ static inline struct fg_table *table_new(uint64_t nb)
 	cr_assert_eq(fg__table_init(
 	                 t, zalloc(sizeof(struct fg_seg_hdr)),
 	                 zalloc(FG_MAX_RULES * sizeof(struct fg_rule_rec)),
-	                 zalloc(fg__table_region_size(nb)),
+	                 zalloc(fg__table_region_size(nb, FG_RECORDS_FOR(nb))),
 	                 zalloc(nb * FG_BUCKET_SLOTS * sizeof(struct fg_cold)),
-	                 zalloc((pages + 63) / 64 * 8), nb, priv_seed),
+	                 zalloc((pages + 63) / 64 * 8), nb, FG_RECORDS_FOR(nb),
+	                 priv_seed),
 	             0);
 	return t;
 }

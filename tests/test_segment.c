@@ -139,12 +139,16 @@ static uint64_t pages(uint64_t n)
 /* The size of a segment of @capacity keys, by the layout: the header,
  * the rule table, the overrides and the dirty map (a bit a 64 buckets)
  * rounded to pages, the table's region (a line, 4096 stripe words, the
- * buckets of 64 bytes at 1.75 keys a bucket, and a margin) rounded to a
- * page, then the cold parts, 16 bytes a slot. */
+ * buckets of 64 bytes at 1.75 keys a bucket, and a margin, then long
+ * keys' records of 80 bytes, one a 16 keys and at least min(capacity,
+ * 4096)) rounded to a page, then the cold parts, 16 bytes a slot. */
 static uint64_t expected_size(uint64_t capacity)
 {
 	uint64_t buckets = (capacity * 4 + 6) / 7, r = 0;
-	uint64_t map;
+	uint64_t recs = capacity < 4096 ? capacity : 4096, map;
+
+	if (capacity / 16 > recs)
+		recs = capacity / 16;
 
 	while (r * r < buckets) /* and 3 x its square root (layout.h) */
 		r++;
@@ -152,7 +156,8 @@ static uint64_t expected_size(uint64_t capacity)
 	map = pages(((buckets + 63) / 64 + 63) / 64 * 8);
 
 	return 4096 + 65536 + FG_OVR_BYTES + map +
-	       pages(64 + 4096 * 8 + buckets * 64) + buckets * 2 * 16;
+	       pages(64 + 4096 * 8 + buckets * 64 + recs * 80) +
+	       buckets * 2 * 16;
 }
 
 Test(segment, created_segment_is_attachable_and_shares_buckets)
@@ -463,8 +468,9 @@ Test(segment, open_of_segment_with_corrupt_size_or_offset_is_ebadseg)
 	    F(stripes),
 	    F(dirty_buckets),
 	    F(reserved0),
+	    F(nrecords),
 	    F(reserved),
-	    F(reserved[4]),
+	    F(reserved[3]),
 #undef F
 	    {"capacity", offsetof(struct fg_seg_hdr, capacity), 14},
 	};
@@ -1297,6 +1303,7 @@ static const size_t u64_fields[] = {
     offsetof(struct fg_seg_hdr, nbuckets),
     offsetof(struct fg_seg_hdr, dirty_off),
     offsetof(struct fg_seg_hdr, cold_off),
+    offsetof(struct fg_seg_hdr, nrecords),
     offsetof(struct fg_seg_hdr, reserved),
     offsetof(struct fg_seg_hdr, hash_seed),
     offsetof(struct fg_seg_hdr, created_ns),
@@ -1478,7 +1485,9 @@ Test(segment, validate_never_accepts_inconsistent_geometry)
 		    m->seg_size != g.size || fsz != g.size ||
 		    m->dirty_off + (m->nbuckets + 4095) / 4096 * 8 >
 		        m->table_off ||
-		    m->table_off + fg__table_region_size(m->nbuckets) >
+		    m->nrecords != g.nrecords ||
+		    m->table_off +
+		            fg__table_region_size(m->nbuckets, m->nrecords) >
 		        m->cold_off ||
 		    m->cold_off + m->nslots * FG_COLD_SIZE > fsz)
 			cr_assert_fail(

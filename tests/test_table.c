@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_table.c - the segment's table, layout C (shm/table.c over
- * shm/cuckoo.c): where keys are found, what a full table does, keys it
- * cannot hold, moves, claims left by dead inserters, eviction, the
- * reap, and the harvest's marks (denials: test_cold.c).
+ * shm/cuckoo.c): where keys are found, what a full table does, long
+ * keys and their records, the generation, moves, claims left by dead inserters,
+ * eviction, the reap, and the harvest's marks (denials: test_cold.c).
  *
  * Most tests drive the table directly on private memory with a few
  * buckets (tests/table_priv.h); tests/test_cuckoo.c tests the core's
@@ -103,29 +103,143 @@ Test(table, same_key_under_two_rules_is_two_buckets)
 	table_free(t);
 }
 
-/* Layout C holds keys of up to 16 bytes in this version: a longer one
- * is never found nor inserted, and fg_allow() calls it too long. */
-Test(table, keys_over_16_bytes_are_refused_and_change_nothing)
+/* A key of @len bytes: "long-" and its index, then 'x's (a key of 64
+ * bytes differs from one of 63 in length, from another of 64 at the
+ * start; @last set: in its last byte only). */
+static void long_key(char *buf, size_t len, unsigned i, char last)
 {
-	struct fg_table *t = table_new(16);
-	const char *k17 = "0123456789abcdefg";
-	fg_client *c = test_create("longkey", 100);
-	struct fg_ref ref;
+	memset(buf, 'x', len);
+	buf[len] = '\0';
+	buf[snprintf(buf, len, "long-%u", i)] = 'x';
+	if (last)
+		buf[len - 1] = last;
+}
 
-	cr_assert_eq(strlen(k17), FG_TABLE_KEY_MAX + 1);
-	cr_expect_null(find(t, 0, k17));
-	cr_expect_null(
-	    fg__table_find_slow(t, 0, k17, 17, hash_of(t, 0, k17), &ref));
-	cr_expect_eq(ref.over_quota, 0, "not the quota's refusal");
-	cr_expect_null(lookup(t, 0, k17));
-	cr_expect_eq(count_state(t, FG_SLOT_FREE), 32, "nothing claimed");
-	cr_expect_not_null(find(t, 0, "0123456789abcdef"), "16 bytes fit");
-	test_rule(c, "r", 5, 1, HOUR_MS, 0);
-	cr_expect_eq(fg_allow(c, "r", k17, 1, NULL), FG_EKEYLEN);
-	cr_expect_eq(fg_allow(c, "r", "0123456789abcdef", 1, NULL), 1);
+/* Keys of 17-64 bytes take a slot naming their record: the inline find
+ * compares the hash, then the record's line, and finds the slot the
+ * insert made; the reference holds the hash and the record; a scan reads
+ * the whole key back, and keys that differ past their 16th byte, or only
+ * in their last, are distinct buckets. */
+Test(table, long_keys_are_found_inline_through_their_record)
+{
+	static const size_t lens[] = {17, 32, 33, 63, 64};
+	struct fg_table *t = table_new(64);
+	char key[FG_TABLE_KEY_MAX + 1], other[FG_TABLE_KEY_MAX + 1];
+	struct fg_slot_view v;
+	unsigned i;
+
+	for (i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		struct fg_ref ref = {0}, ref2 = {0};
+		struct fg_slot *s, *o;
+		uint64_t h;
+
+		long_key(key, lens[i], i, 0);
+		long_key(other, lens[i], i, 'y');
+		h = hash_of(t, 1, key);
+		s = fg__table_find_ref(t, 1, key, lens[i], h, &ref);
+		cr_assert_not_null(s, "%zu bytes", lens[i]);
+		cr_expect_eq(ref.kb[0], h, "the slot names the key's hash");
+		cr_expect_lt(ref.kb[1], t->nrecords, "and a record");
+		cr_expect(fg__ref_valid(&ref));
+		cr_expect_eq(fg__table_find_home(t, 1, key, lens[i], h, &ref2),
+		             s, "found inline, %zu bytes", lens[i]);
+		cr_expect_eq(ref2.live, ref.live);
+		cr_expect_eq(ref2.kb[1], ref.kb[1]);
+		cr_expect_eq(lookup(t, 1, key), s);
+		cr_expect_null(lookup(t, 1, other), "differs in its last byte");
+		o = find(t, 1, other);
+		cr_assert_not_null(o);
+		cr_expect_neq(o, s);
+		cr_assert(fg__slot_read(t, index_of(t, s), &v));
+		cr_expect_eq(v.keylen, lens[i]);
+		cr_expect_eq(memcmp(v.key, key, lens[i]), 0,
+		             "the key read back");
+	}
+	cr_expect_eq(count_state(t, FG_SLOT_READY), 10);
+	cr_expect_not_null(find(t, 0, "0123456789abcdef"), "16 bytes inline");
+	table_free(t);
+}
+
+/* A long key's eviction frees its slot and its record: as many long keys
+ * as there are records fill them, another finds no room, and one evicted
+ * lets it in. */
+Test(table, an_evicted_long_key_gives_back_its_record)
+{
+	struct fg_table *t = table_new(64);
+	char key[41];
+	struct fg_ref ref;
+	struct fg_pair p;
+	struct fg_slot *s;
+	unsigned i;
+
+	cr_assert_eq(t->nrecords, 64, "a small table: a record a key");
+	for (i = 0; i < t->nrecords; i++) {
+		long_key(key, 40, i, 0);
+		cr_assert_not_null(find(t, 0, key), "%u", i);
+	}
+	long_key(key, 40, i, 0);
+	cr_expect_null(find(t, 0, key), "no record left");
+	cr_expect_eq(count_state(t, FG_SLOT_READY), t->nrecords);
+	long_key(key, 40, 0, 0);
+	s = lookup(t, 0, key);
+	cr_assert_not_null(s);
+	admit(s, 1000, 3);
+	fg__table_ref_of(t, index_of(t, s), &ref);
+	cr_expect_eq(ref.h, hash_of(t, 0, key), "its hash from its slot");
+	fg__pair_load(s, &p);
+	cr_assert(fg__table_evict(t, &ref, &p, 1001));
+	cr_expect_null(lookup(t, 0, key));
+	cr_expect_eq(t->rules[0].evicted_consumed, 3);
+	long_key(key, 40, (unsigned)t->nrecords, 0);
+	cr_expect_not_null(find(t, 0, key), "the freed record taken");
+	table_free(t);
+}
+
+/* The generation: a reference to a slot its key left and came back to
+ * (removed, then inserted into the same slot) is no longer valid, though
+ * rule, length, key bytes and pair are the same again. */
+Test(table, a_reference_to_a_slot_reused_by_the_same_key_is_not_valid)
+{
+	struct fg_table *t = table_new(2);
+	struct fg_ref ref, again;
+	struct fg_ck_key k;
+	struct fg_slot *s;
+	int tries;
+
+	s = fg__table_find_ref(t, 0, "same", 4, hash_of(t, 0, "same"), &ref);
+	cr_assert_not_null(s);
+	for (tries = 0; tries < 16; tries++) {
+		cr_assert_eq(fg__cuckoo_key(&t->ck, &k, 0, "same", 4), 0);
+		cr_assert_eq(fg__cuckoo_remove(&t->ck, &k, UINT64_MAX), 0);
+		if (fg__table_find_ref(t, 0, "same", 4, hash_of(t, 0, "same"),
+		                       &again) == s)
+			break;
+	}
+	cr_assert_eq(again.s, s, "back in its slot");
+	cr_expect_eq(again.kb[0], ref.kb[0]);
+	cr_expect_neq(again.live, ref.live, "another generation");
+	cr_expect_not(fg__ref_valid(&ref), "the old reference is stale");
+	cr_expect(fg__ref_valid(&again));
+	table_free(t);
+}
+
+/* fg_allow() takes keys up to FG_KEY_MAX (64) bytes, now the table's,
+ * and refuses a longer one. */
+Test(table, fg_allow_takes_keys_of_64_bytes_and_refuses_65)
+{
+	fg_client *c = test_create("longkey", 100);
+	char k64[FG_KEY_MAX + 1], k65[FG_KEY_MAX + 2];
+
+	cr_assert_eq(FG_TABLE_KEY_MAX, FG_KEY_MAX);
+	long_key(k64, FG_KEY_MAX, 0, 0);
+	long_key(k65, FG_KEY_MAX + 1, 0, 0);
+	test_rule(c, "r", 2, 1, HOUR_MS, 0);
+	cr_expect_eq(fg_allow(c, "r", k64, 1, NULL), 1);
+	cr_expect_eq(fg_allow(c, "r", k64, 1, NULL), 1);
+	cr_expect_eq(fg_allow(c, "r", k64, 1, NULL), 0, "one bucket");
+	cr_expect_eq(fg_allow(c, "r", k65, 1, NULL), FG_EKEYLEN);
 	fg_close(c);
 	fg_unlink(test_segment("longkey"));
-	table_free(t);
 }
 
 /* With two buckets every key has both: four keys fill the table, and
@@ -594,8 +708,6 @@ Test(table, peek_reads_a_bucket_without_taking_or_creating_anything)
 	cr_expect_eq(fg__peek(c, "nope", "k", 1, &n), FG_ENORULE);
 	cr_expect_eq(fg__peek(c, "r", "k", 0, &n), FG_EKEY);
 	cr_expect_eq(fg__peek(c, "r", "k", FG_KEY_MAX + 1, &n), FG_EKEYLEN);
-	cr_expect_eq(fg__peek(c, "r", "k", FG_TABLE_KEY_MAX + 1, &n),
-	             FG_EKEYLEN, "longer than the table holds");
 	fg_close(c);
 	fg_unlink(test_segment("peek"));
 }

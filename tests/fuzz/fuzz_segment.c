@@ -62,7 +62,9 @@ static void check_valid(const struct fg_seg_hdr *h, uint64_t file_size)
 	pages = (h->nbuckets + FG_DIRTY_BUCKETS - 1) / FG_DIRTY_BUCKETS;
 	FUZZ_ASSERT(h->dirty_off + (pages + 63) / 64 * 8 <= h->table_off);
 	FUZZ_ASSERT(h->table_off % 64 == 0 && h->table_off <= h->seg_size);
-	FUZZ_ASSERT(h->table_off + fg__table_region_size(h->nbuckets) <=
+	FUZZ_ASSERT(h->nrecords <= h->capacity);
+	FUZZ_ASSERT(h->table_off +
+	                fg__table_region_size(h->nbuckets, h->nrecords) <=
 	            h->cold_off);
 	FUZZ_ASSERT(h->cold_off % 64 == 0 && h->cold_off <= h->seg_size);
 	FUZZ_ASSERT(h->nslots == h->nbuckets * FG_BUCKET_SLOTS);
