@@ -215,51 +215,46 @@ Test(badinput, null_or_empty_key_is_ekey_and_consumes_nothing)
 	fg_unlink(test_segment("ekey"));
 }
 
-/* FG_KEY_MAX is 64, and layout 9's table holds keys of up to 16 bytes
- * (FG_TABLE_KEY_MAX) until keys of 17-64 come to it: a longer key is
- * refused as too long, never truncated. */
-Test(badinput, rejects_key_over_what_the_table_holds_and_accepts_16)
+/* FG_KEY_MAX is 64, and so is what layout 9's table holds: keys of 17-64
+ * bytes in records (shm/layout.h).  A longer key is refused, never
+ * truncated. */
+Test(badinput, rejects_key_over_64_bytes_and_accepts_64)
 {
 	fg_client *c = test_create("keylen", 16);
-	char k16[FG_TABLE_KEY_MAX + 1], k15[FG_TABLE_KEY_MAX],
-	    k17[FG_TABLE_KEY_MAX + 2], k65[FG_KEY_MAX + 2];
+	char k64[FG_KEY_MAX + 1], k63[FG_KEY_MAX], k65[FG_KEY_MAX + 2];
 	char big[1000];
 	fg_segment_stats before;
 
 	test_rule(c, "r", 5, 5, HOUR_MS, FG_RULE_DEFAULT);
 	memset(k65, 'k', sizeof k65 - 1);
 	k65[sizeof k65 - 1] = '\0';
-	memcpy(k17, k65, FG_TABLE_KEY_MAX + 1);
-	k17[FG_TABLE_KEY_MAX + 1] = '\0';
-	memcpy(k16, k65, FG_TABLE_KEY_MAX);
-	k16[FG_TABLE_KEY_MAX] = '\0';
-	memcpy(k15, k65, FG_TABLE_KEY_MAX - 1);
-	k15[FG_TABLE_KEY_MAX - 1] = '\0';
+	memcpy(k64, k65, FG_KEY_MAX);
+	k64[FG_KEY_MAX] = '\0';
+	memcpy(k63, k65, FG_KEY_MAX - 1);
+	k63[FG_KEY_MAX - 1] = '\0';
 	memset(big, 'k', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	cr_assert_eq(strlen(k65), 65);
 
 	before = snapshot(c);
 	cr_assert_eq(fg_allow(c, "r", k65, 1, NULL), FG_EKEYLEN);
-	cr_assert_eq(fg_allow(c, "r", k17, 1, NULL), FG_EKEYLEN);
 	cr_assert_eq(fg_allow(c, "r", big, 1, NULL), FG_EKEYLEN);
 	cr_assert_eq(fg_allow_request(c, k65, "r"), FG_EKEYLEN);
-	cr_assert_eq(fg_allow_request(c, k17, "r"), FG_EKEYLEN);
 	cr_assert_eq(fg_allow_request(c, big, "unknown"), FG_EKEYLEN);
-	assert_unchanged(c, &before, "keys of 17 and 65 bytes");
+	assert_unchanged(c, &before, "key of 65 bytes");
 
-	/* 16 bytes: accepted, and the longer keys above took nothing from
-	 * it (never truncated to 16) */
-	cr_assert_eq(take(c, "r", k16, 1), 4);
-	cr_assert_eq(take(c, "r", k16, 4), 0);
-	cr_assert_eq(fg_allow(c, "r", k17, 1, NULL), FG_EKEYLEN);
-	/* its 15-byte prefix is another bucket, still full */
-	cr_assert_eq(take(c, "r", k15, 1), 4, "15-byte prefix merged");
-	/* as is a 16-byte key that differs in its last byte only */
-	k16[FG_TABLE_KEY_MAX - 1] = 'z';
-	cr_assert_eq(take(c, "r", k16, 1), 4, "last byte ignored");
-	k16[FG_TABLE_KEY_MAX - 1] = 'k';
-	cr_assert_eq(fg_allow(c, "r", k16, 1, NULL), 0);
+	/* 64 bytes: accepted, and the 65-byte key above took nothing from
+	 * it (never truncated to 64) */
+	cr_assert_eq(take(c, "r", k64, 1), 4);
+	cr_assert_eq(take(c, "r", k64, 4), 0);
+	cr_assert_eq(fg_allow(c, "r", k65, 1, NULL), FG_EKEYLEN);
+	/* its 63-byte prefix is another bucket, still full */
+	cr_assert_eq(take(c, "r", k63, 1), 4, "63-byte prefix merged");
+	/* as is a 64-byte key that differs in its last byte only */
+	k64[FG_KEY_MAX - 1] = 'z';
+	cr_assert_eq(take(c, "r", k64, 1), 4, "last byte ignored");
+	k64[FG_KEY_MAX - 1] = 'k';
+	cr_assert_eq(fg_allow(c, "r", k64, 1, NULL), 0);
 	fg_close(c);
 	fg_unlink(test_segment("keylen"));
 }

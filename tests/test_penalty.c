@@ -189,19 +189,17 @@ Test(penalty, a_shadow_rule_never_blocks)
 	pol_destroy(c);
 }
 
-/* A key as long as the table holds (16 bytes in layout 9): its tally's
- * key, a byte longer with its NUL, is shortened with a hash. */
-Test(penalty, a_key_of_the_longest_length_has_a_count_of_its_own)
+Test(penalty, a_64_byte_key_has_a_count_of_its_own)
 {
 	fg_client *c = boxed("long", 0);
 	static const uint64_t ms[] = {1, 2, 3};
-	char a[FG_TABLE_KEY_MAX + 1], b[FG_TABLE_KEY_MAX + 1];
+	char a[FG_KEY_MAX + 1], b[FG_KEY_MAX + 1];
 	fg_decision d;
 
-	memset(a, 'x', FG_TABLE_KEY_MAX);
-	a[FG_TABLE_KEY_MAX] = '\0';
+	memset(a, 'x', FG_KEY_MAX);
+	a[FG_KEY_MAX] = '\0';
 	memcpy(b, a, sizeof b);
-	b[FG_TABLE_KEY_MAX - 1] = 'y'; /* differs in the last byte only */
+	b[FG_KEY_MAX - 1] = 'y'; /* differs in the last byte only */
 	cr_assert_eq(at(c, a, 0, &d), 1);
 	cr_assert_eq(at(c, b, 0, &d), 1);
 	(void)denials(c, a, ms, 2);

@@ -88,7 +88,7 @@ static uint64_t slots_in_table(fg_client *c, const char *name)
 		            v.tat == FG_TAT_EVICTED && v.keylen > 0);
 
 		if (held && v.rule == idx)
-			n += v.keylen <= 16 ? 1 : (v.keylen + 15) / 16;
+			n++; /* a slot a key, long or short (layout 9) */
 		/* a key frozen for a move (its mover was killed) holds its
 		 * slot until the reap ends the move (shm/cuckoo.c) */
 		if (v.state == FG_SLOT_MOVING &&
@@ -324,8 +324,8 @@ static int kill_worker(void *arg, unsigned i)
 	for (;;) {
 		uint64_t x = xorshift(&rng);
 
-		/* keys of 8 to 16 bytes (the longest layout 9 holds) */
-		snprintf(key, sizeof key, "%0*" PRIx64, (int)(8 + x % 9), x);
+		/* short and long keys: a slot each, a record for the long */
+		snprintf(key, sizeof key, "%0*" PRIx64, (int)(8 + x % 40), x);
 		if (fg_allow(c, "flood", key, 1, NULL) < 0)
 			return WX_ERROR;
 	}

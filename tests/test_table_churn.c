@@ -2,7 +2,7 @@
 /*
  * test_table_churn.c - the table under churn, from many processes: inserts and
  * evictions racing, keys moved by inserts under the owner's evictions and
- * reaps, concurrent inserts of one key, and workers killed at any
+ * reaps, concurrent inserts of one long key, and workers killed at any
  * instruction while all of that goes on.
  *
  * The claims of shm/table.c checked here, each by a figure that a table
@@ -318,7 +318,7 @@ Test(table_churn,
 	churn_destroy(c);
 }
 
-/* --------------------------------------- 3. new keys, in the same order */
+/* ------------------------------------------- 3. long keys, same order */
 
 #define LK_KEYS    120u
 #define LK_WORKERS 8u
@@ -334,11 +334,10 @@ struct lk_job {
 	fg_client *c;
 };
 
-/* Keys of 9 to 16 bytes, the longest this layout holds (the test of
- * keys of 17 to 64 bytes comes back with them: shm/layout.h). */
+/* Keys of 17 to 64 bytes: a slot and a record each. */
 static void long_key(char *buf, unsigned k)
 {
-	unsigned len = 9 + k % 8;
+	unsigned len = 17 + k % 48;
 
 	memset(buf, 'a' + (char)(k % 26), len);
 	snprintf(buf, len, "long-%u-", k);
@@ -377,9 +376,9 @@ static int lk_worker(void *arg, unsigned i)
 	return 0;
 }
 
-/* 8 workers insert the same keys in step: every key is new to all of
- * them at once. */
-Test(table_churn, same_new_keys_from_8_workers_get_one_bucket_each)
+/* 8 workers insert the same long keys in step: every key is new to all
+ * of them at once, and each of them takes a record before it claims. */
+Test(table_churn, same_long_keys_from_8_workers_get_one_bucket_each)
 {
 	fg_client *c = churn_create("longkeys", 4 * LK_KEYS);
 	struct lk_shm *shm = shared_alloc(sizeof *shm);
