@@ -85,6 +85,7 @@ static void key_fill(const struct fg_cuckoo *t, struct fg_ck_key *k,
                      size_t len)
 {
 	k->ident = FG_W_MAKE(rule, len, 0);
+	k->len = (unsigned)len;
 	k->h = fg__hash64(t->seed, rule, pad, len);
 	k->ext = len > FG_CK_INLINE;
 	if (k->ext) {
@@ -126,6 +127,7 @@ void fg__ck_key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
 	k->ident = FG_W_IDENT(w);
 	k->ext = 1;
 	memcpy(k->b, pad, sizeof k->b);
+	k->len = FG_CK_REC_LEN(k->b[1]);
 	k->h = k->b[0];
 	fg__ck_rec_load(t, k->b[1], k->full);
 	buckets_of(t, k);

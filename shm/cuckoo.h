@@ -30,17 +30,32 @@
  * Still to come: the cold part, dirty marks and the stash.  A slot's
  * count is the key's, and moves with it.
  *
- * word = rule:8 | keylen:7 | clean:1 | state:3 | dest:1 | gen:8 |
- * count:36.  gen is the slot's: every claim of the slot (an insert's or a
- * move's destination) moves it by one and a freed slot keeps it, so a
- * pair read from a slot before its key left never matches a pair of the
- * key that reuses the slot (ABA): a check's cmpxchg16b on a stale pair
- * fails even when the new key has the same rule, length, tat and count
- * (two fresh keys: (0, count 0)).  It would take 256 reuses of one slot
- * between a check's read and its cmpxchg16b, and the key then in it to
- * have the rule, length, tat and count of the one read.  count is modulo
- * 2^36 (6.9e10 tokens: a minute at a token a ns), read as differences by
- * a harvest that comes far more often.
+ * word = rule:8 | keylen:5 | clean:1 | state:3 | dest:1 | gen:4 |
+ * count:42.  keylen is a short key's length (1-16), or FG_W_KEYLEN_REC
+ * for a long key, whose length is in its slot's bytes beside its record's
+ * index (FG_CK_REC_LEN): 2 bits of the word that go to the count.
+ *
+ * gen is the slot's: every claim of the slot (an insert's or a move's
+ * destination) moves it by one and a freed slot keeps it, so a pair read
+ * from a slot before its key left never matches a pair of the key that
+ * reuses the slot (ABA): a check's cmpxchg16b on a stale pair fails even
+ * when the new key has the same rule, length, tat and count (two fresh
+ * keys: (0, count 0)).  Four bits are enough: a stale commit needs 16
+ * claims of that one slot (each an insert or a move into it, each after
+ * a removal, an eviction or a move out of it) between the check's read
+ * of the pair and its cmpxchg16b, a few ns apart unless the checker is
+ * descheduled, and then the key in the slot to have the rule, length,
+ * tat and count read, which for a key that was ever checked means the
+ * same tat to the ns.  With a whole table churning at 10^7 claims a
+ * second over 10^6 slots, a slot is claimed 10 times a second: 16 claims
+ * take a checker stopped for over a second, and a fresh key (tat 0)
+ * landing there at that instant.  What it costs then is bounded and
+ * never a lost count: the one check's cost is counted in the newcomer's
+ * bucket (harvested as its consumption) instead of the key checked.
+ * Eight bits would make that 16 times rarer at the price of the count's
+ * range, which decides what a stopped daemon loses: count is modulo 2^42
+ * (4.4e12 tokens: 73 minutes at 10^9 tokens a second for one key),
+ * read as differences by a harvest that comes every round.
  *
  * A FREE slot is the pair (0, gen).  CLAIMED and COPY slots hold a token
  * in tat (FG_CK_TOKEN | ms:31 | serial:32, unique while it can matter); a
@@ -78,15 +93,21 @@
 #define FG_CK_HEAD      64u   /* the serial counter's line */
 #define FG_CK_BUSY_MAX  1024u /* paths an insert may try, yielding */
 
-#define FG_CK_COUNT_MASK  ((UINT64_C(1) << 36) - 1)
-#define FG_CK_GEN_SHIFT   36
-#define FG_CK_GEN_MASK    (UINT64_C(0xff) << FG_CK_GEN_SHIFT)
-#define FG_CK_DEST_SHIFT  44
-#define FG_CK_STATE_SHIFT 45
+#define FG_CK_COUNT_MASK  ((UINT64_C(1) << 42) - 1)
+#define FG_CK_GEN_SHIFT   42
+#define FG_CK_GEN_MASK    (UINT64_C(0xf) << FG_CK_GEN_SHIFT)
+#define FG_CK_DEST_SHIFT  46
+#define FG_CK_STATE_SHIFT 47
 #define FG_CK_STATE(w)    ((unsigned)((w) >> FG_CK_STATE_SHIFT) & 7u)
 #define FG_CK_DEST(w)     ((unsigned)((w) >> FG_CK_DEST_SHIFT) & 1u)
-#define FG_CK_GEN(w)      ((unsigned)((w) >> FG_CK_GEN_SHIFT) & 0xffu)
-#define FG_CK_COUNT(w)    ((w)&FG_CK_COUNT_MASK)
+#define FG_CK_GEN(w)      ((unsigned)((w) >> FG_CK_GEN_SHIFT) & 0xfu)
+/* A long key's slot bytes: its hash, then its record's index (low 32
+ * bits) and its length (the next 8); the word's keylen says only
+ * "a record" (FG_W_KEYLEN_REC). */
+#define FG_CK_REC_OF(b1)     ((b1)&UINT64_C(0xffffffff))
+#define FG_CK_REC_LEN(b1)    ((unsigned)((b1) >> 32) & 0xffu)
+#define FG_CK_REC_B1(r, len) ((r) | (uint64_t)(len) << 32)
+#define FG_CK_COUNT(w)       ((w)&FG_CK_COUNT_MASK)
 #define FG_CK_WORD(ident, state, dest, count)                                  \
 	((ident) | ((uint64_t)(state) << FG_CK_STATE_SHIFT) |                  \
 	 ((uint64_t)(dest) << FG_CK_DEST_SHIFT) | ((count)&FG_CK_COUNT_MASK))
@@ -133,6 +154,7 @@ _Static_assert(FG_CK_INLINE == sizeof(((struct fg_slot *)0)->key),
 /* A key and where it may be, computed once per operation. */
 struct fg_ck_key {
 	uint64_t ident; /* FG_W_MAKE(rule, len, 0) */
+	unsigned len;   /* its length */
 	uint64_t b[2];  /* a slot's key bytes: the key, zero-padded; or for
 	                 * a long one its hash and its record (if known) */
 	uint64_t h;     /* its hash */

@@ -40,12 +40,16 @@
 int fg__ck_rec_has(const struct fg_cuckoo *t, uint64_t r,
                    const struct fg_ck_key *k)
 {
-	return r < t->nr && memcmp(t->rk[r].b, k->full, sizeof t->rk[r].b) == 0;
+	uint64_t i = FG_CK_REC_OF(r);
+
+	return FG_CK_REC_LEN(r) == k->len && i < t->nr &&
+	       memcmp(t->rk[i].b, k->full, sizeof t->rk[i].b) == 0;
 }
 
 void fg__ck_rec_load(const struct fg_cuckoo *t, uint64_t r,
                      uint64_t full[FG_CK_KEY_MAX / 8])
 {
+	r = FG_CK_REC_OF(r);
 	if (r < t->nr)
 		memcpy(full, t->rk[r].b, FG_CK_REC_KEY);
 	else
@@ -76,7 +80,7 @@ int fg__ck_rec_take(struct fg_cuckoo *t, struct fg_ck_key *k, uint64_t *tok)
 		if (lo != 0 || !fg__dwcas(&rh->tok, &lo, &hi, tk, k->h))
 			continue;
 		memcpy(t->rk[r].b, k->full, FG_CK_REC_KEY);
-		k->b[1] = r;
+		k->b[1] = FG_CK_REC_B1(r, k->len);
 		*tok = tk;
 		return 0;
 	}
@@ -86,11 +90,13 @@ int fg__ck_rec_take(struct fg_cuckoo *t, struct fg_ck_key *k, uint64_t *tok)
 /* Record @r still holds @tok: not freed, not being judged by the reap. */
 int fg__ck_rec_still(const struct fg_cuckoo *t, uint64_t r, uint64_t tok)
 {
+	r = FG_CK_REC_OF(r);
 	return r < t->nr && fg__load(&t->rh[r].tok) == tok;
 }
 
 uint64_t fg__ck_rec_tok(const struct fg_cuckoo *t, uint64_t r)
 {
+	r = FG_CK_REC_OF(r);
 	return r < t->nr ? fg__load(&t->rh[r].tok) : 0;
 }
 
@@ -98,6 +104,7 @@ uint64_t fg__ck_rec_tok(const struct fg_cuckoo *t, uint64_t r)
  * frees (no slot names it now). */
 void fg__ck_rec_drop(struct fg_cuckoo *t, uint64_t r, uint64_t tok)
 {
+	r = FG_CK_REC_OF(r);
 	if (r < t->nr && tok != 0 && (tok & REC_DYING) == 0)
 		(void)__atomic_compare_exchange_n(&t->rh[r].tok, &tok, 0, 0,
 		                                  __ATOMIC_SEQ_CST,
@@ -112,7 +119,7 @@ static int names(const struct fg_slot *s, uint64_t h, uint64_t r)
 	if (FG_CK_STATE(w) == FG_CK_FREE || FG_W_KEYLEN(w) <= FG_CK_INLINE)
 		return 0;
 	memcpy(b, s->key, sizeof b);
-	return b[0] == h && b[1] == r;
+	return b[0] == h && FG_CK_REC_OF(b[1]) == r;
 }
 
 /* A slot of the buckets of hash @h names record @r: X, Y, X between two

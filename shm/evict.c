@@ -54,13 +54,14 @@ static int retire(struct fg_table *t, const struct fg_ref *ref,
 	/* rule, length and the slot's generation: a fresh bucket there */
 	const uint64_t fresh = (p->word & ~(FG_W_LOW_MASK | FG_W_CLEAN)) |
 	                       (p->word & FG_W_GEN_MASK);
-	unsigned rule = FG_W_RULE(p->word), len = FG_W_KEYLEN(p->word);
+	unsigned rule = FG_W_RULE(p->word);
 	uint8_t key[FG_TABLE_KEY_MAX];
 	uint64_t denied;
 	struct fg_ck_key k;
+	size_t len;
 
 	if (FG_W_STATE(p->word) != FG_SLOT_READY ||
-	    fg__table_key_bytes(t, ref->kb, len, key) != len || len == 0 ||
+	    (len = fg__table_key_bytes(t, p->word, ref->kb, key)) == 0 ||
 	    fg__cuckoo_key(&t->ck, &k, rule, key, len) != 0)
 		return 0;
 	if (!fg__dwcas(&ref->s->tat, &cur.tat, &cur.word, 0,

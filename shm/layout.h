@@ -23,8 +23,8 @@
  *   +--------------------------------------------------------------------+
  *   | slot 0: tat | word | key[16]      | slot 1: tat | word | key[16]   |
  *   +--------------------------------------------------------------------+
- *   word: rule:8 | keylen:7 | clean:1 | state:3 | dest:1 | gen:8 | count:36
- *   key[16] of a long key (17-64 bytes): its hash | its record's index
+ *   word: rule:8 | keylen:5 | clean:1 | state:3 | dest:1 | gen:4 | count:42
+ *   key[16] of a long key (17-64 bytes): its hash | record:32 | length:8
  *   a record: the key, zero-padded (a line); apart, its head: token | hash
  *   cold part of a slot (its own region): aux | tag
  *
@@ -69,20 +69,22 @@
  * bucket), COPY (that destination), DEAD (an abandoned claim; tat says
  * when).  gen is the slot's generation: every claim of the slot moves it,
  * so a pair read before its key left the slot never matches the pair of
- * a key that took the slot since (shm/cuckoo.h).  count is the key's
- * tokens admitted (modulo 2^36, FG_W_COUNT_MASK: what that bounds is in
- * libfloodgate(3)) and moves with it; a check adds its cost and clears
- * clean, the harvest sets clean.  The bucket of an in-flight rule keeps its
- * leases where tat would be, and counts the leases taken (shm/lease.h); that of
- * a window rule keeps its window's id and counts there (shm/window.h).  Before
- * the buckets, the table's region holds a line with the claim tokens' serial
- * counter and FG_TABLE_STRIPES stripe words: a move holds its key's
- * stripe, so that a lookup that reads the key's two buckets between two
- * equal readings of the stripe cannot miss a key in flight.
+ * a key that took the slot since (shm/cuckoo.h says why 4 bits do).
+ * keylen is a short key's length, or FG_W_KEYLEN_REC for a long key.
+ * count is the key's tokens admitted (modulo 2^42, FG_W_COUNT_MASK: what
+ * that bounds is in libfloodgate(3)) and moves with it; a check adds its cost
+ * and clears clean, the harvest sets clean.  The bucket of an in-flight rule
+ * keeps its leases where tat would be, and counts the leases taken
+ * (shm/lease.h); that of a window rule keeps its window's id and counts there
+ * (shm/window.h).  Before the buckets, the table's region holds a line with the
+ * claim tokens' serial counter and FG_TABLE_STRIPES stripe words: a move holds
+ * its key's stripe, so that a lookup that reads the key's two buckets between
+ * two equal readings of the stripe cannot miss a key in flight.
  *
  * Long keys.  A key of 1-16 bytes (FG_SLOT_KEY_INLINE) is in its slot,
  * zero-padded.  A key of 17-64 takes a slot like any key, whose 16 key
- * bytes hold its hash and the index of its record, after the buckets: its
+ * bytes hold its hash, the index of its record (32 bits) and its length
+ * (the word's keylen says only FG_W_KEYLEN_REC), after the buckets: its
  * bytes, zero-padded, in a line of its own (the nrecords lines), and its
  * head (a token while it is held, its key's hash) in an array of 16-byte
  * heads after them.  A check of a long key compares the hash in place and
@@ -125,17 +127,17 @@
  * 99th-percentile key 1.4-1.5x the CAS limit, against 1.05-1.10x for
  * layout C in bench/layout_proto.c), and a cold check waited for the
  * metadata line before it knew which slot line to load.  A slot's state
- * moved from its group's tags into its word (state and dest took 5 bits
- * of the count, now 43), the count became the key's own (it moves with
- * the key; a new bucket starts at 0, so there is no base), the cold part
- * left the bucket's lines for a region of its own, and tagged, the dirty
- * map went from a bit a block to a bit a page of buckets, and the
+ * moved from its group's tags into its word (state, dest and a
+ * generation took bits of the count, now 42), the count became the key's own
+ * (it moves with the key; a new bucket starts at 0, so there is no base), the
+ * cold part left the bucket's lines for a region of its own, and tagged, the
+ * dirty map went from a bit a block to a bit a page of buckets, and the
  * header's identity grew to three lines (cold_off, the table's fixed
  * sizes).  A segment of capacity C has FG_BUCKETS_FOR(C) buckets: 36.7
  * bytes of buckets and 18.4 of cold parts a key at a million keys, and
  * FG_RECORDS_FOR(C) records for long keys (5 bytes a key).  A slot's
- * word gave 8 bits of its count and one of dest to a generation (the
- * count is 36 bits).  A version 8
+ * word gave 4 bits to a generation, one of dest's and two of keylen's
+ * (a long key's length is in its slot): the count is 42 bits.  A version 8
  * client would read every line as a block: segments of other versions
  * are refused (FG_EVERSION); snapshots, which name buckets by rule and
  * key, restore across versions.
@@ -449,22 +451,28 @@ enum fg_slot_state {
 };
 
 /*
- * A bucket's word: rule:8 | keylen:7 | clean:1 | state:3 | dest:1 | gen:8
- * | count:36 (shm/cuckoo.h's FG_CK_*, which table.c asserts equal).
- * count is the key's tokens admitted, ever, modulo 2^36 (6.9e10: a
+ * A bucket's word: rule:8 | keylen:5 | clean:1 | state:3 | dest:1 | gen:4
+ * | count:42 (shm/cuckoo.h's FG_CK_*, which table.c asserts equal).
+ * count is the key's tokens admitted, ever, modulo 2^42 (4.4e12: a
  * harvest that reads a bucket less often than that loses whole turns);
  * a check adds its cost and clears clean, the harvest sets clean.  gen is
  * the slot's generation, moved by every claim of the slot.  dest is the
- * slot of the other bucket a MOVING slot's pair goes to.
+ * slot of the other bucket a MOVING slot's pair goes to.  keylen is a
+ * short key's length (1-16) or FG_W_KEYLEN_REC: a long key, whose length
+ * is in its slot's bytes (FG_W_MAKE codes it from the length).
  */
-#define FG_W_COUNT_MASK    ((UINT64_C(1) << 36) - 1)
-#define FG_W_GEN_SHIFT     36
-#define FG_W_GEN_MASK      (UINT64_C(0xff) << FG_W_GEN_SHIFT)
-#define FG_W_DEST_SHIFT    44
-#define FG_W_STATE_SHIFT   45
-#define FG_W_LOW_MASK      ((UINT64_C(1) << 48) - 1) /* state .. count */
-#define FG_W_CLEAN         (UINT64_C(1) << 48)
-#define FG_W_KEYLEN(w)     ((unsigned)(((w) >> 49) & 0x7fu))
+#define FG_W_COUNT_MASK   ((UINT64_C(1) << 42) - 1)
+#define FG_W_GEN_SHIFT    42
+#define FG_W_GEN_MASK     (UINT64_C(0xf) << FG_W_GEN_SHIFT)
+#define FG_W_DEST_SHIFT   46
+#define FG_W_STATE_SHIFT  47
+#define FG_W_LOW_MASK     ((UINT64_C(1) << 50) - 1) /* state .. count */
+#define FG_W_CLEAN        (UINT64_C(1) << 50)
+#define FG_W_KEYLEN_SHIFT 51
+#define FG_W_KEYLEN_REC   (FG_SLOT_KEY_INLINE + 1) /* a record's key */
+#define FG_W_KEYLEN(w)    ((unsigned)(((w) >> FG_W_KEYLEN_SHIFT) & 0x1fu))
+#define FG_W_KEYCODE(len)                                                      \
+	((len) > FG_SLOT_KEY_INLINE ? FG_W_KEYLEN_REC : (unsigned)(len))
 #define FG_W_RULE(w)       ((unsigned)((w) >> 56))
 #define FG_W_STATE(w)      ((unsigned)((w) >> FG_W_STATE_SHIFT) & 7u)
 #define FG_W_IDENT(w)      ((w) & ~(FG_W_LOW_MASK | FG_W_CLEAN))
@@ -475,7 +483,8 @@ enum fg_slot_state {
  * that a slot the key left and came back to is not the one it found */
 #define FG_W_LIVE_MASK (FG_W_MATCH_MASK | FG_W_GEN_MASK)
 #define FG_W_MAKE(rule, keylen, count)                                         \
-	(((uint64_t)(rule) << 56) | ((uint64_t)(keylen) << 49) |               \
+	(((uint64_t)(rule) << 56) |                                            \
+	 ((uint64_t)FG_W_KEYCODE(keylen) << FG_W_KEYLEN_SHIFT) |               \
 	 ((count)&FG_W_COUNT_MASK))
 #define FG_W_LIVE(rule, keylen)                                                \
 	(FG_W_MAKE(rule, keylen, 0) | FG_W_STATE_BITS(FG_SLOT_READY))
@@ -536,13 +545,14 @@ _Static_assert(sizeof(struct fg_cold) == FG_COLD_SIZE, "cold part");
 _Static_assert(FG_TABLE_HEAD % 64 == 0 && FG_TABLE_STRIPES * 8 % 64 == 0,
                "buckets start on a line");
 _Static_assert(FG_W_COUNT_MASK < (UINT64_C(1) << FG_W_GEN_SHIFT) &&
-                   FG_W_GEN_SHIFT + 8 == FG_W_DEST_SHIFT &&
+                   FG_W_GEN_SHIFT + 4 == FG_W_DEST_SHIFT &&
                    FG_W_DEST_SHIFT + 1 == FG_W_STATE_SHIFT &&
-                   FG_W_STATE_SHIFT + 3 == 48,
-               "count, gen, dest and state below clean");
+                   FG_W_STATE_SHIFT + 3 == 50 && FG_W_KEYLEN_SHIFT + 5 == 56,
+               "count, gen, dest and state below clean, keylen below rule");
 _Static_assert(FG_TABLE_KEY_MAX == FG_SLOT_KEY_MAX, "every key of the format");
 _Static_assert(offsetof(struct fg_seg_hdr, nrecords) == 144, "identity");
-_Static_assert(FG_SLOT_KEY_MAX < 128, "keylen: 7 bits");
+_Static_assert(FG_W_KEYLEN_REC < 32 && FG_SLOT_KEY_MAX < 256,
+               "keylen: 5 bits; a long key's length: 8 bits in its slot");
 _Static_assert(sizeof(struct fg_ovr_entry) == 104, "override copy");
 _Static_assert(sizeof(struct fg_ovr_slot) == FG_OVR_SLOT_SIZE, "override");
 _Static_assert(offsetof(struct fg_ovr_region, s) == FG_OVR_HEAD, "masks");

@@ -88,7 +88,7 @@ static inline void fg__pair_load(struct fg_slot *s, struct fg_pair *p)
 }
 
 /*
- * Set tat to @tat and add @cost to the word's count (modulo 2^43, clearing
+ * Set tat to @tat and add @cost to the word's count (modulo 2^42, clearing
  * its clean bit when @cost is not 0) if the pair still holds *p, a live
  * bucket's (READY: a pair frozen by a move must not change, shm/cuckoo.c).
  * Return: 1 on success; 0 with *p reloaded with the current pair.
@@ -96,8 +96,8 @@ static inline void fg__pair_load(struct fg_slot *s, struct fg_pair *p)
 static inline int fg__pair_advance(struct fg_slot *s, struct fg_pair *p,
                                    uint64_t tat, uint64_t cost)
 {
-	/* The count wraps at 2^43 within its field (the harvest takes
-	 * differences modulo 2^43); cost is below 2^32. */
+	/* The count wraps at 2^42 within its field (the harvest takes
+	 * differences modulo 2^42); cost is below 2^32. */
 	uint64_t w = cost ? (p->word & ~(FG_W_COUNT_MASK | FG_W_CLEAN)) |
 	                        ((p->word + cost) & FG_W_COUNT_MASK)
 	                  : p->word;

@@ -66,13 +66,12 @@ static void clean(struct fg_slot *s, struct fg_pair *p)
  * buckets, a long key with its own hash). */
 static int copy_bucket(const struct fg_table *t, uint64_t i,
                        const struct fg_pair *p, const uint64_t kb[2],
-                       const uint8_t *key, struct fg_slot_view *v, uint64_t *h)
+                       const uint8_t *key, size_t len, struct fg_slot_view *v,
+                       uint64_t *h)
 {
-	unsigned len = FG_W_KEYLEN(p->word);
 	uint64_t x, y;
 
-	if (len == 0 || len > FG_TABLE_KEY_MAX ||
-	    FG_W_RULE(p->word) >= FG_MAX_RULES)
+	if (len == 0 || FG_W_RULE(p->word) >= FG_MAX_RULES)
 		return 0;
 	*h = fg__hash64(t->seed, FG_W_RULE(p->word), key, len);
 	if (len > FG_SLOT_KEY_INLINE && *h != kb[0])
@@ -86,7 +85,7 @@ static int copy_bucket(const struct fg_table *t, uint64_t i,
 	v->origin = 0; /* a new bucket starts at 0 (layout.h) */
 	v->consumed = v->count;
 	v->rule = FG_W_RULE(p->word);
-	v->keylen = len;
+	v->keylen = (unsigned)len;
 	memcpy(v->key, key, len);
 	v->id = ((uint64_t)v->rule << 56) | (*h >> 8) | 1u;
 	v->alt = i / FG_BUCKET_SLOTS == x ? y : x;
@@ -112,11 +111,11 @@ static int read_once(const struct fg_table *t, uint64_t i,
 		return 0;
 	live = p.word & FG_W_LIVE_MASK;
 	memcpy(kb, s->key, sizeof kb);
-	len = fg__table_key_bytes(t, kb, FG_W_KEYLEN(p.word), key);
+	len = fg__table_key_bytes(t, p.word, kb, key);
 	cmm_smp_rmb();
 	if ((fg__load(&s->word) & FG_W_LIVE_MASK) != live)
 		return -1;
-	if (len == 0 || !copy_bucket(t, i, &p, kb, key, v, &h))
+	if (!copy_bucket(t, i, &p, kb, key, len, v, &h))
 		return 0;
 	v->denied = fg__table_denials((struct fg_table *)t, h, i, harvest);
 	if (!harvest)

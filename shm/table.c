@@ -141,11 +141,12 @@ static struct fg_slot *get_ref(struct fg_table *t, const struct fg_ck_key *k,
 	return s;
 }
 
-/* Slot @s names the long key whose zero-padded bytes are @full: its word
- * matches @live, its hash is @h, and its record holds the key. */
+/* Slot @s names the long key of @len bytes whose zero-padded bytes are
+ * @full: its word matches @live, its hash is @h, its length @len, and its
+ * record holds the key (*@r: the slot's record and length word). */
 static int names_long(const struct fg_table *t, const struct fg_slot *s,
-                      uint64_t live, uint64_t h, const uint64_t *full,
-                      uint64_t *w, uint64_t *r)
+                      uint64_t live, uint64_t h, size_t len,
+                      const uint64_t *full, uint64_t *w, uint64_t *r)
 {
 	const uint64_t *rec;
 	uint64_t d = 0;
@@ -154,10 +155,10 @@ static int names_long(const struct fg_table *t, const struct fg_slot *s,
 	*w = fg__load(&s->word);
 	if ((*w & FG_W_MATCH_MASK) != live || fg__rd64(s->key) != h)
 		return 0;
-	*r = fg__rd64(s->key + 8);
-	if (*r >= t->nrecords)
+	*r = fg__rd64(s->key + 8); /* the record and the length */
+	if (FG_CK_REC_OF(*r) >= t->nrecords || FG_CK_REC_LEN(*r) != len)
 		return 0;
-	rec = (const uint64_t *)(const void *)t->rk[*r].b;
+	rec = (const uint64_t *)(const void *)t->rk[FG_CK_REC_OF(*r)].b;
 	for (i = 0; i < FG_TABLE_KEY_MAX / 8; i++)
 		d |= fg__load(&rec[i]) ^ full[i];
 	return d == 0;
@@ -182,7 +183,7 @@ struct fg_slot *fg__table_find_long(struct fg_table *t, unsigned rule,
 		    &t->slots[b[i / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
 		              i % FG_BUCKET_SLOTS];
 
-		if (!names_long(t, s, live, h, full, &w, &r))
+		if (!names_long(t, s, live, h, len, full, &w, &r))
 			continue;
 		ref->s = s;
 		ref->j = (uint64_t)(s - t->slots);
@@ -200,25 +201,29 @@ uint64_t fg__slot_hash(const struct fg_table *t, const struct fg_slot *s,
 {
 	size_t len = FG_W_KEYLEN(w);
 
-	if (len == 0 || len > FG_TABLE_KEY_MAX)
-		return 0;
-	if (len > FG_SLOT_KEY_INLINE)
+	if (len == FG_W_KEYLEN_REC)
 		return fg__rd64(s->key);
+	if (len == 0 || len > FG_SLOT_KEY_INLINE)
+		return 0;
 	return fg__hash64(t->seed, FG_W_RULE(w), s->key, len);
 }
 
-size_t fg__table_key_bytes(const struct fg_table *t, const uint64_t kb[2],
-                           size_t len, uint8_t out[FG_TABLE_KEY_MAX])
+size_t fg__table_key_bytes(const struct fg_table *t, uint64_t w,
+                           const uint64_t kb[2], uint8_t out[FG_TABLE_KEY_MAX])
 {
-	if (len == 0 || len > FG_TABLE_KEY_MAX)
+	size_t len = FG_W_KEYLEN(w);
+
+	if (len == 0 || len > FG_W_KEYLEN_REC)
 		return 0;
 	if (len <= FG_SLOT_KEY_INLINE) {
 		memcpy(out, kb, len);
 		return len;
 	}
-	if (kb[1] >= t->nrecords)
+	len = FG_CK_REC_LEN(kb[1]);
+	if (len <= FG_SLOT_KEY_INLINE || len > FG_TABLE_KEY_MAX ||
+	    FG_CK_REC_OF(kb[1]) >= t->nrecords)
 		return 0;
-	memcpy(out, t->rk[kb[1]].b, len);
+	memcpy(out, t->rk[FG_CK_REC_OF(kb[1])].b, len);
 	return len;
 }
 

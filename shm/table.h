@@ -273,11 +273,11 @@ static inline uint64_t fg__ref_block(const struct fg_table *t,
 uint64_t fg__slot_hash(const struct fg_table *t, const struct fg_slot *s,
                        uint64_t w);
 
-/* The key bytes of a slot whose word has length @len and whose key bytes
- * were read as @kb (a long key's: from its record) into @out: @len, or
- * 0 if @kb names no record. */
-size_t fg__table_key_bytes(const struct fg_table *t, const uint64_t kb[2],
-                           size_t len, uint8_t out[FG_TABLE_KEY_MAX]);
+/* The key of a slot whose word is @w and whose key bytes were read as
+ * @kb (a long key's: its length there, its bytes from its record) into
+ * @out: its length, or 0 for garbage (no length, no record). */
+size_t fg__table_key_bytes(const struct fg_table *t, uint64_t w,
+                           const uint64_t kb[2], uint8_t out[FG_TABLE_KEY_MAX]);
 
 /* Count a denial in the bucket of @ref: in a cold part of one of its
  * key's four slots (cold.c), marking the page for the harvest when it is

@@ -104,7 +104,17 @@ static long record_of(const struct fg_cuckoo *t, const struct fg_slot *s)
 	uint64_t r;
 
 	memcpy(&r, s->key + 8, sizeof r);
+	r = FG_CK_REC_OF(r);
 	return FG_W_KEYLEN(s->word) > 16 && r < t->nr ? (long)r : -1;
+}
+
+/* A long key's length, from its slot (the word says only "long"). */
+static unsigned long_len(const struct fg_slot *s)
+{
+	uint64_t b1;
+
+	memcpy(&b1, s->key + 8, sizeof b1);
+	return FG_CK_REC_LEN(b1);
 }
 
 /* The number a READY slot's key "user-N" or "long-N-..." names, or -1. */
@@ -163,7 +173,7 @@ static unsigned walk(const struct fg_cuckoo *t, unsigned *ready, unsigned nkeys,
 		cr_assert(n >= 0 && n < (long)nkeys, "a stray key in slot %lu",
 		          (unsigned long)i);
 		if (FG_W_KEYLEN(s->word) > 16)
-			long_n(t, &k, (unsigned)n, FG_W_KEYLEN(s->word));
+			long_n(t, &k, (unsigned)n, long_len(s));
 		else
 			user_n(t, &k, (unsigned)n);
 		cr_assert(i / 2 == k.x || i / 2 == k.y, "key %ld out of place",
@@ -817,6 +827,7 @@ static void mark_dying(struct fg_cuckoo *t, enum fg_ck_at at, struct fg_slot *s)
 	if (at != FG_CK_AT_CLAIMED || judged >= 0)
 		return;
 	memcpy(&r, s->key + 8, sizeof r);
+	r = FG_CK_REC_OF(r);
 	cr_assert_lt(r, t->nr);
 	t->rh[r].tok |= UINT64_C(1) << 62;
 	judged = (long)r;

@@ -139,7 +139,11 @@ Test(table, long_keys_are_found_inline_through_their_record)
 		s = fg__table_find_ref(t, 1, key, lens[i], h, &ref);
 		cr_assert_not_null(s, "%zu bytes", lens[i]);
 		cr_expect_eq(ref.kb[0], h, "the slot names the key's hash");
-		cr_expect_lt(ref.kb[1], t->nrecords, "and a record");
+		cr_expect_lt(FG_CK_REC_OF(ref.kb[1]), t->nrecords,
+		             "and a record");
+		cr_expect_eq(FG_CK_REC_LEN(ref.kb[1]), lens[i],
+		             "and its length");
+		cr_expect_eq(FG_W_KEYLEN(ref.live), FG_W_KEYLEN_REC);
 		cr_expect(fg__ref_valid(&ref));
 		cr_expect_eq(fg__table_find_home(t, 1, key, lens[i], h, &ref2),
 		             s, "found inline, %zu bytes", lens[i]);
@@ -220,6 +224,36 @@ Test(table, a_reference_to_a_slot_reused_by_the_same_key_is_not_valid)
 	cr_expect_neq(again.live, ref.live, "another generation");
 	cr_expect_not(fg__ref_valid(&ref), "the old reference is stale");
 	cr_expect(fg__ref_valid(&again));
+	table_free(t);
+}
+
+/* The count is 42 bits (layout.h): admissions past 2^42 wrap within it
+ * and leave the generation, the state and the key's ident alone, so the
+ * reference stays valid and the harvest's difference is exact. */
+Test(table, the_count_wraps_at_2_to_the_42_within_its_field)
+{
+	struct fg_table *t = table_new(8);
+	struct fg_ref ref;
+	struct fg_slot *s;
+	struct fg_pair p;
+	uint64_t before;
+
+	cr_assert_eq(FG_W_COUNT_MASK, (UINT64_C(1) << 42) - 1);
+	s = fg__table_find_ref(t, 0, "wrap", 4, hash_of(t, 0, "wrap"), &ref);
+	cr_assert_not_null(s);
+	s->word |= FG_W_COUNT_MASK - 1; /* 2^42 - 2 tokens admitted */
+	fg__pair_load(s, &p);
+	before = p.word;
+	cr_assert(fg__pair_advance(s, &p, 5, 3));
+	fg__pair_load(s, &p);
+	cr_expect_eq(p.word & FG_W_COUNT_MASK, 1, "wrapped");
+	cr_expect_eq(p.word & ~(FG_W_COUNT_MASK | FG_W_CLEAN),
+	             before & ~(FG_W_COUNT_MASK | FG_W_CLEAN),
+	             "gen, state, dest, length and rule untouched");
+	cr_expect(fg__ref_valid(&ref));
+	cr_expect_eq(((p.word & FG_W_COUNT_MASK) - (before & FG_W_COUNT_MASK)) &
+	                 FG_W_COUNT_MASK,
+	             3, "a difference modulo 2^42 is what was admitted");
 	table_free(t);
 }
 
