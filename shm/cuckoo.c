@@ -133,13 +133,22 @@ void fg__ck_key_of(const struct fg_cuckoo *t, const struct fg_slot *s,
 	buckets_of(t, k);
 }
 
-static int stripe_take(uint64_t *sw, uint64_t *held)
+/* Take @k's stripe: 0 with *@held, or -EBUSY.  A stripe held for longer
+ * than stale_ms is a dead mover's (or one stopped that long, as the reap
+ * takes it): taken over in one step, the reap's release and our take,
+ * so that inserts need not wait for the owner's reap to get past a
+ * killed mover; the caller then ends the moves it left (end_moves()). */
+static int stripe_take(const struct fg_cuckoo *t, uint64_t *sw, uint64_t *held)
 {
-	uint64_t w = fg__load(sw);
-	uint64_t nw = (((SEQ(w) + 1) & 0xffffff) << 40) | (now_ms() & MS40);
+	uint64_t w = fg__load(sw), now = now_ms(), step = 1, nw;
 
-	if ((SEQ(w) & 1) != 0 ||
-	    !__atomic_compare_exchange_n(sw, &w, nw, 0, __ATOMIC_SEQ_CST,
+	if ((SEQ(w) & 1) != 0) {
+		if (((now - w) & MS40) <= t->stale_ms)
+			return -EBUSY;
+		step = 2;
+	}
+	nw = (((SEQ(w) + step) & 0xffffff) << 40) | (now & MS40);
+	if (!__atomic_compare_exchange_n(sw, &w, nw, 0, __ATOMIC_SEQ_CST,
 	                                 __ATOMIC_SEQ_CST))
 		return -EBUSY;
 	*held = nw;
@@ -437,7 +446,7 @@ int fg__cuckoo_move(struct fg_cuckoo *t, uint64_t b, unsigned slot,
 		return -EAGAIN; /* torn: bytes of another key */
 	D = &t->s[other(&k, b) * FG_CK_WAYS + dest];
 	sw = stripe_of(t, &k);
-	if (stripe_take(sw, &held) != 0)
+	if (stripe_take(t, sw, &held) != 0)
 		return -EBUSY;
 	end_moves(t, &k);
 	rc = move_held(t, &k, S, D, dest);
@@ -472,7 +481,7 @@ int fg__cuckoo_remove(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	struct fg_slot *s;
 	int rc = -ENOENT;
 
-	if (stripe_take(sw, &held) != 0)
+	if (stripe_take(t, sw, &held) != 0)
 		return -EBUSY;
 	end_moves(t, k);
 	for (s = fg__cuckoo_get(t, k, &p); s != NULL;) {

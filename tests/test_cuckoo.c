@@ -372,6 +372,34 @@ Test(cuckoo, the_reap_finishes_a_dead_movers_copy_and_frees_its_stripe)
 	cr_assert_eq((t.stripes[k.h & (FG_CK_STRIPES - 1)] >> 40) & 1, 0);
 }
 
+/* A stripe held past stale_ms by a mover that died is taken over by the
+ * next remover or mover, who ends the move first: no wait for the
+ * owner's reap (inserts whose paths cross it would find no room). */
+Test(cuckoo, a_stripe_a_dead_mover_held_past_stale_is_taken_over)
+{
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_slot *S, *D;
+	struct fg_pair p;
+	unsigned ready[8];
+	uint64_t ms = fg__cuckoo_now_ms(), *sw;
+
+	table_new(&t, 16);
+	key_n(&t, &k, 6);
+	left_by_mover(&t, &k, 2, ms - 10 * STALE, &S, &D);
+	freeze_by_hand(S);
+	sw = &t.stripes[k.h & (FG_CK_STRIPES - 1)];
+	*sw = (UINT64_C(1) << 40) |
+	      ((ms - 10 * STALE) & ((UINT64_C(1) << 40) - 1));
+	cr_assert_eq(walk(&t, ready, 8, NULL), 2, "S frozen, D its copy");
+	cr_assert_eq(fg__cuckoo_remove(&t, &k, UINT64_MAX), 0,
+	             "the stale stripe taken over");
+	cr_assert_null(fg__cuckoo_get(&t, &k, &p), "removed");
+	cr_assert_eq(walk(&t, ready, 8, NULL), 0, "nothing left frozen");
+	cr_assert_eq(ready[6], 0);
+	cr_assert_eq(*sw >> 40, 4, "taken over (+2), then left (+1)");
+}
+
 Test(cuckoo, a_frozen_key_whose_copy_is_gone_is_thawed_where_it_was)
 {
 	struct fg_cuckoo t;
