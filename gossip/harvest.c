@@ -411,34 +411,28 @@ static void arrive(struct fgd_harvest *h, const struct fg_slot_view *v)
 		}
 }
 
-/* Slot @v of a changed page: its sums, its ranking, and its growth to
- * the taker. */
-static void pass_slot(struct fgd_harvest *h, struct pass *p,
-                      const struct fg_slot_view *v)
+/* Slot @v is changing as we read it, or its key is in flight: it is
+ * marked for the next pass, 1; else 0. */
+static int unsettled(struct fgd_harvest *h, const struct fg_slot_view *v,
+                     const struct fgd_base *b, int live)
 {
 	struct fg_table *t = &h->fg->seg.tbl;
-	struct fgd_base *b = &h->base[v->slot];
-	int live = v->state == FG_SLOT_READY && v->keylen > 0;
 
 	if ((v->state == FG_SLOT_READY && v->keylen == 0) ||
-	    v->state == FG_SLOT_MOVING || v->state == FG_SLOT_COPY) {
-		fg__harvest_again(t, v->slot); /* changing as we read */
-		return;
+	    v->state == FG_SLOT_MOVING || v->state == FG_SLOT_COPY ||
+	    ((b->id & 1u) && !(live && v->id == b->id) &&
+	     !depart(h, v->slot, 0))) {
+		fg__harvest_again(t, v->slot);
+		return 1;
 	}
-	if ((b->id & 1u) && !(live && v->id == b->id) &&
-	    !depart(h, v->slot, 0)) {
-		fg__harvest_again(t, v->slot); /* its key is in flight */
-		return;
-	}
-	if (live && b->id != v->id)
-		arrive(h, v);
-	if (!live && b->id == FGD_BASE_NONE && v->state != FG_SLOT_DEAD)
-		return; /* empty, and was: most of a page */
-	if (live)
-		fgd_top_see(&h->top, v, b->id == v->id ? b->denied : 0,
-		            b->id != v->id);
-	base_take(h, b, v, live);
-	if (!live || v->count == b->seen)
+	return 0;
+}
+
+/* The growth of live bucket @v since @b's baseline, to the taker. */
+static void grown(struct fgd_harvest *h, struct pass *p, struct fgd_base *b,
+                  const struct fg_slot_view *v)
+{
+	if (v->count == b->seen)
 		return;
 	if (v->rule >= FG_RULES_MAX || !p->global[v->rule]) {
 		b->seen = v->count; /* not gossiped */
@@ -447,8 +441,30 @@ static void pass_slot(struct fgd_harvest *h, struct pass *p,
 	if (p->take(p->arg, v->rule, v->key, v->keylen,
 	            (v->count - b->seen) & FG_W_COUNT_MASK, p->now_ms) == 0)
 		b->seen = v->count;
-	else
-		fg__harvest_again(t, v->slot); /* the taker had no room */
+	else /* the taker had no room */
+		fg__harvest_again(&h->fg->seg.tbl, v->slot);
+}
+
+/* Slot @v of a changed page: its sums, its ranking, and its growth to
+ * the taker. */
+static void pass_slot(struct fgd_harvest *h, struct pass *p,
+                      const struct fg_slot_view *v)
+{
+	struct fgd_base *b = &h->base[v->slot];
+	int live = v->state == FG_SLOT_READY && v->keylen > 0;
+
+	if (unsettled(h, v, b, live))
+		return;
+	if (live && b->id != v->id)
+		arrive(h, v);
+	if (!live && b->id == FGD_BASE_NONE && v->state != FG_SLOT_DEAD)
+		return; /* empty, and was: most of a page */
+	if (live)
+		fgd_top_see(&h->top, v, b->id == v->id ? b->denied : 0,
+		            b->id != v->id);
+	base_take(h, b, v, live);
+	if (live)
+		grown(h, p, b, v);
 }
 
 void fgd_harvest_pass(struct fgd_harvest *h, uint64_t now_ms, fgd_take_fn *take,
