@@ -260,6 +260,19 @@ static int worker_may_evict(void *arg, unsigned rule)
 	        (FG__RULE_ACTIVE | FG__RULE_GLOBAL)) == FG__RULE_ACTIVE;
 }
 
+/* Whose full buckets a worker's insert of a key of rule @idx may evict
+ * (*@e, filled in): @idx's alone if @own (at its quota, or before a path
+ * of moves is looked for), else any host-scope rule's. */
+static void room_of(fg_client *c, unsigned idx, int own, uint64_t now,
+                    struct evictable *e, struct fg_room *room)
+{
+	e->c = c;
+	e->only = own ? (int)idx : -1;
+	room->evictable = worker_may_evict;
+	room->arg = e;
+	room->now = now;
+}
+
 /* After an insert of a key of rule @idx found no room (@ref says why):
  * 1 if room was made, a few times at most (others may take it, and a
  * full window must stay bounded work); else 0, a quota's refusal
@@ -267,10 +280,11 @@ static int worker_may_evict(void *arg, unsigned rule)
 static int room_for(fg_client *c, unsigned idx, const struct fg_ref *ref,
                     uint64_t h, uint64_t now, int *tries)
 {
-	struct evictable e = {c, ref->over_quota ? (int)idx : -1};
+	struct evictable e;
+	struct fg_room room;
 
-	if ((*tries)++ < 4 &&
-	    fg__table_make_room(&c->seg.tbl, h, now, worker_may_evict, &e))
+	room_of(c, idx, (int)ref->over_quota, now, &e, &room);
+	if ((*tries)++ < 4 && fg__table_make_room(&c->seg.tbl, h, &room))
 		return 1;
 	if (ref->over_quota)
 		uatomic_inc(&c->seg.rules[idx].over_quota);
@@ -310,6 +324,8 @@ int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
 {
 	struct fg_table *t = &c->seg.tbl;
 	struct fg_slot *s = fg__table_find_home(t, idx, key, len, h, ref);
+	struct evictable e;
+	struct fg_room home;
 	int room = 0;
 
 	if (s != NULL) {
@@ -317,8 +333,9 @@ int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
 		if (fg__ref_valid(ref) && p->tat != FG_TAT_EVICTED)
 			return 1;
 	}
+	room_of(c, idx, 1, now, &e, &home);
 	for (;;) {
-		s = fg__table_find_ref(t, idx, key, len, h, ref);
+		s = fg__table_find_room(t, idx, key, len, h, ref, &home);
 		if (s == NULL) {
 			if (room_for(c, idx, ref, h, now, &room))
 				continue;
@@ -343,6 +360,8 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
            unsigned seen, fg_decision *d)
 {
 	struct fg_table *t = &c->seg.tbl;
+	struct evictable e;
+	struct fg_room home;
 	struct fg_slot *s;
 	struct fg_ref ref;
 	struct fg_pair p;
@@ -353,8 +372,9 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	s = fg__table_lookup_from(t, idx, key, len, h, seen, &ref);
 	if (s != NULL)
 		goto found;
+	room_of(c, idx, 1, now, &e, &home);
 find:
-	s = fg__table_find_ref(t, idx, key, len, h, &ref);
+	s = fg__table_find_room(t, idx, key, len, h, &ref, &home);
 	if (s == NULL) {
 		if (room_for(c, idx, &ref, h, now, &room))
 			goto find;

@@ -164,15 +164,16 @@ static int find(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
                 struct fg_pair *p)
 {
 	const uint64_t h = fg__hash64(t->seed, idx, key, len);
+	const struct fg_room room = {own_bucket, &idx, now};
 	unsigned tries = 0;
 
 	for (;;) {
-		struct fg_slot *s =
-		    fg__table_find_ref(t, idx, key, len, h, ref);
+		struct fg_slot *s = fg__table_find_room(
+		    t, idx, key, len, h, ref, pen->evict ? &room : NULL);
 
 		if (s == NULL) {
 			if (!pen->evict || tries++ == 4 ||
-			    !fg__table_make_room(t, h, now, own_bucket, &idx))
+			    !fg__table_make_room(t, h, &room))
 				return 0;
 			continue;
 		}

@@ -22,9 +22,15 @@
  * its slot is freed) is still understood: a check that meets it buries
  * the bucket, and fg__bucket_mark_evicted() sets it for tests of that.
  *
- * Room.  An insert that finds no path of moves to a free slot evicts from
- * the key's two buckets, then from the buckets their four keys could move
- * to: one bucket freed anywhere there makes a path.
+ * Room.  An insert whose two buckets are full evicts a full bucket of
+ * its own two first (fg__table_make_room_home(), from the insert itself):
+ * it loses nothing, where a path of moves costs up to FG_CK_BFS_NODES
+ * random reads and hashes, all of them in vain in a table full of
+ * refilled buckets (a worker's inserts take only their own rule's there,
+ * lib/client.c, so that a flooded rule leaves the others' alone while
+ * moves can make room).  One that finds no path either evicts from its two
+ * buckets and then from those their four keys could move to: one bucket
+ * freed anywhere there makes a path.
  */
 #include "shm/clock.h"
 #include "shm/quota.h"
@@ -141,20 +147,39 @@ static uint64_t alt_of(struct fg_table *t, uint64_t i)
 	return i / FG_BUCKET_SLOTS == x ? y : x;
 }
 
-int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
-                        int (*evictable)(void *arg, unsigned rule), void *arg)
+/* Evict one full bucket @room accepts among the slots of the @n
+ * buckets @b: 1 if a slot was freed. */
+static int evict_among(struct fg_table *t, const uint64_t *b, unsigned n,
+                       const struct fg_room *room)
+{
+	unsigned i, w;
+
+	for (i = 0; i < n; i++)
+		for (w = 0; w < FG_BUCKET_SLOTS; w++)
+			if (evict_slot(t, b[i] * FG_BUCKET_SLOTS + w, room->now,
+			               room->evictable, room->arg))
+				return 1;
+	return 0;
+}
+
+int fg__table_make_room_home(struct fg_table *t, uint64_t h,
+                             const struct fg_room *room)
+{
+	uint64_t b[2];
+
+	fg__table_buckets(t, h, &b[0], &b[1]);
+	return evict_among(t, b, 2, room);
+}
+
+int fg__table_make_room(struct fg_table *t, uint64_t h,
+                        const struct fg_room *room)
 {
 	uint64_t b[2 + 2 * FG_BUCKET_SLOTS];
-	unsigned n, w;
+	unsigned n;
 
 	fg__table_buckets(t, h, &b[0], &b[1]);
 	for (n = 0; n < 2 * FG_BUCKET_SLOTS; n++)
 		b[2 + n] = alt_of(t, b[n / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
 		                         n % FG_BUCKET_SLOTS);
-	for (n = 0; n < 2 + 2 * FG_BUCKET_SLOTS; n++)
-		for (w = 0; w < FG_BUCKET_SLOTS; w++)
-			if (evict_slot(t, b[n] * FG_BUCKET_SLOTS + w, now,
-			               evictable, arg))
-				return 1;
-	return 0;
+	return evict_among(t, b, 2 + 2 * FG_BUCKET_SLOTS, room);
 }

@@ -306,9 +306,26 @@ static struct fg_slot *unreserve(struct fg_table *t, unsigned rule,
 	return s;
 }
 
+/* No FREE slot in @k's buckets (read without a lock: a hint). */
+static int home_full(const struct fg_table *t, const struct fg_ck_key *k)
+{
+	unsigned w;
+
+	for (w = 0; w < 2 * FG_BUCKET_SLOTS; w++) {
+		uint64_t b = w < FG_BUCKET_SLOTS ? k->x : k->y;
+
+		if (FG_W_STATE(fg__load(
+		        &t->slots[b * FG_BUCKET_SLOTS + w % FG_BUCKET_SLOTS]
+		             .word)) == FG_SLOT_FREE)
+			return 0;
+	}
+	return 1;
+}
+
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     const void *key, size_t len, uint64_t h,
-                                    struct fg_ref *ref)
+                                    struct fg_ref *ref,
+                                    const struct fg_room *room)
 {
 	struct fg_ck_key k;
 	struct fg_slot *s;
@@ -332,13 +349,16 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 		if (caa_unlikely(t->between != NULL))
 			t->between(t, t->between_arg);
 		wait_claims(t, &k);
-		/* 3. The core claims, checks for rivals and publishes. */
+		/* 3. A full bucket of its own two goes before any move. */
+		if (room != NULL && home_full(t, &k))
+			(void)fg__table_make_room_home(t, k.h, room);
+		/* 4. The core claims, checks for rivals and publishes. */
 		rc = fg__cuckoo_insert(&t->ck, &k);
 		if (rc < 0) /* no path of moves made room, or no record */
 			return unreserve(t, rule, reserved, NULL);
 		if (rc == 0)
 			continue; /* someone else's insert won: take theirs */
-		/* 4. Ours: the reservation stays with the bucket (its
+		/* 5. Ours: the reservation stays with the bucket (its
 		 * remover gives it back, even if that is already done). */
 		reserved = 0;
 		__atomic_fetch_add(&t->hdr->inserts, 1, __ATOMIC_SEQ_CST);

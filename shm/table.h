@@ -64,6 +64,17 @@ struct fg_ref {
 	                      * the rule is at its quota (shm/quota.c) */
 };
 
+/*
+ * Whose full buckets an insert may evict when its key finds no room, and
+ * when they count as full (shm/evict.c): @evictable(@arg, rule) says yes
+ * for the rules it may take buckets of, at time @now.
+ */
+struct fg_room {
+	int (*evictable)(void *arg, unsigned rule);
+	void *arg;
+	uint64_t now;
+};
+
 /* What a check's inline path has looked at: both buckets (the argument
  * fg__table_lookup_from() takes). */
 #define FG_INLINE_GROUPS 1u
@@ -157,9 +168,13 @@ struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
                                       const void *key, size_t len, uint64_t h,
                                       unsigned from, struct fg_ref *ref);
 
+/* The key absent from its buckets: inserted, evicting a full bucket of
+ * its own two that @room (NULL: none) accepts when both are full, before
+ * a path of moves is looked for (evict.c). */
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     const void *key, size_t len, uint64_t h,
-                                    struct fg_ref *ref);
+                                    struct fg_ref *ref,
+                                    const struct fg_room *room);
 
 /*
  * Find the bucket of (@rule, @key), whose hash is @h, where it is when no
@@ -234,17 +249,26 @@ static inline int fg__ref_valid(const struct fg_ref *ref)
  * Find the bucket of (@rule, @key), inserting it if it is absent: the
  * slot with @ref set, or NULL when no room could be made, or when the
  * rule's buckets hold its quota of slots (ref->over_quota set).  The
- * common case, a live key not being moved, stays inline.
+ * common case, a live key not being moved, stays inline.  @room: whose
+ * full buckets the insert may evict first (NULL: none; fg__table_find_ref()).
  */
 static inline __attribute__((always_inline)) struct fg_slot *
-fg__table_find_ref(struct fg_table *t, unsigned rule, const void *key,
-                   size_t len, uint64_t h, struct fg_ref *ref)
+fg__table_find_room(struct fg_table *t, unsigned rule, const void *key,
+                    size_t len, uint64_t h, struct fg_ref *ref,
+                    const struct fg_room *room)
 {
 	struct fg_slot *s = fg__table_find_home(t, rule, key, len, h, ref);
 
 	if (s == NULL) /* being moved, or absent */
 		s = fg__table_lookup(t, rule, key, len, h, ref);
-	return s ? s : fg__table_find_slow(t, rule, key, len, h, ref);
+	return s ? s : fg__table_find_slow(t, rule, key, len, h, ref, room);
+}
+
+static inline __attribute__((always_inline)) struct fg_slot *
+fg__table_find_ref(struct fg_table *t, unsigned rule, const void *key,
+                   size_t len, uint64_t h, struct fg_ref *ref)
+{
+	return fg__table_find_room(t, rule, key, len, h, ref, NULL);
 }
 
 /* Mark bucket @b's page as changed for the owner's harvest (shm/scan.c). */
@@ -310,15 +334,17 @@ uint64_t fg__table_reopen(struct fg_table *t);
  * it is not, or was used meanwhile.  The caller decides that nothing in it
  * is still owed to anyone (the owner's harvest).  fg__table_bury()
  * finishes an eviction a stopped evictor left with its mark set.
- * fg__table_make_room() evicts one full bucket, of a rule @evictable
- * accepts, from hash @h's buckets or those their keys could move to; 1
- * if it freed a slot.
+ * fg__table_make_room() evicts one full bucket, of a rule @room accepts,
+ * from hash @h's buckets or those their keys could move to; 1 if it freed
+ * a slot.  fg__table_make_room_home() the same from @h's buckets alone.
  */
 int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
                     const struct fg_pair *p, uint64_t now);
 void fg__table_bury(struct fg_table *t, const struct fg_ref *ref);
-int fg__table_make_room(struct fg_table *t, uint64_t h, uint64_t now,
-                        int (*evictable)(void *arg, unsigned rule), void *arg);
+int fg__table_make_room(struct fg_table *t, uint64_t h,
+                        const struct fg_room *room);
+int fg__table_make_room_home(struct fg_table *t, uint64_t h,
+                             const struct fg_room *room);
 
 /* Slot @i (0 .. 2 * nbuckets - 1) as a reference to what it holds now. */
 void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref);

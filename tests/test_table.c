@@ -491,6 +491,8 @@ static int only_rule_1(void *arg, unsigned rule)
 
 Test(table, make_room_evicts_only_full_buckets_of_rules_it_may)
 {
+	const struct fg_room early = {only_rule_1, NULL, 999};
+	const struct fg_room later = {only_rule_1, NULL, 2000};
 	struct fg_table *t = table_new(2);
 	struct fg_slot *s[4];
 	char key[16];
@@ -502,11 +504,9 @@ Test(table, make_room_evicts_only_full_buckets_of_rules_it_may)
 		cr_assert_not_null(s[i]);
 		admit(s[i], 1000, 1);
 	}
-	cr_expect_not(fg__table_make_room(t, hash_of(t, 0, "new"), 999,
-	                                  only_rule_1, NULL),
+	cr_expect_not(fg__table_make_room(t, hash_of(t, 0, "new"), &early),
 	              "none full yet");
-	cr_expect(fg__table_make_room(t, hash_of(t, 0, "new"), 2000,
-	                              only_rule_1, NULL));
+	cr_expect(fg__table_make_room(t, hash_of(t, 0, "new"), &later));
 	cr_expect_null(lookup(t, 1, "k3"), "rule 1's went");
 	for (i = 0; i < 3; i++) {
 		key_of(key, sizeof key, "k", i);
