@@ -25,6 +25,7 @@
 #include "tests/cluster.h"
 #include "tests/helpers.h"
 #include "tests/ports.h"
+#include "tests/prom.h"
 
 #define SEC_NS  UINT64_C(1000000000)
 #define WAIT_NS (15 * SEC_NS)
@@ -84,17 +85,15 @@ static void cluster_up(int n, int gossip)
 /* One sample of node @i's metrics. */
 static uint64_t metric(int i, const char *name)
 {
-	char sock[128], key[128], *reply = NULL, *p;
-	uint64_t v;
+	char sock[128], *reply = NULL;
+	double v;
 
 	node_file(i, "sock", sock, sizeof sock);
 	cr_assert_eq(fgd_ctl_request(sock, "metrics", &reply), 0);
-	snprintf(key, sizeof key, "\n%s ", name);
-	p = strstr(reply, key);
-	cr_assert_not_null(p, "no %s in node %d's metrics", name, i);
-	v = strtoull(p + strlen(key), NULL, 10);
+	v = prom_value(reply, name);
 	free(reply);
-	return v;
+	cr_assert_geq(v, 0, "no %s in node %d's metrics", name, i);
+	return (uint64_t)v;
 }
 
 #define WRITTEN   "floodgate_snapshots_total"
