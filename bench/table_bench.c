@@ -150,8 +150,9 @@ static void seg_name(char *buf, size_t size, const char *tag)
 
 /* A new segment of @capacity with rule "r" (@capacity_tokens, one token
  * per @period_ms), its name already unlinked (the mapping stays). */
-static fg_client *segment(const char *tag, uint64_t capacity, uint32_t tokens,
-                          uint32_t period_ms)
+static fg_client *segment_of(const char *tag, uint64_t capacity,
+                             uint32_t tokens, uint32_t period_ms,
+                             unsigned flags)
 {
 	fg_segment_opts o = {.capacity = capacity, .mode = 0600};
 
@@ -159,8 +160,11 @@ static fg_client *segment(const char *tag, uint64_t capacity, uint32_t tokens,
 	if (opt_huge)
 		o.flags = FG_SEGMENT_HUGEPAGES;
 #endif
-	fg_rule rule = {
-	    .name = "r", .capacity = tokens, .rate = 1, .period_ms = period_ms};
+	fg_rule rule = {.name = "r",
+	                .capacity = tokens,
+	                .rate = 1,
+	                .period_ms = period_ms,
+	                .flags = flags};
 	fg_client *c = NULL;
 	char name[256];
 	int r;
@@ -181,6 +185,12 @@ static fg_client *segment(const char *tag, uint64_t capacity, uint32_t tokens,
 		return NULL;
 	}
 	return c;
+}
+
+static fg_client *segment(const char *tag, uint64_t capacity, uint32_t tokens,
+                          uint32_t period_ms)
+{
+	return segment_of(tag, capacity, tokens, period_ms, 0);
 }
 
 /* ------------------------------------------------------- the table */
@@ -448,6 +458,7 @@ static double miss_ns(fg_client *c, uint64_t from, uint64_t n)
 
 struct churn {
 	double first[3], miss[3]; /* fresh, churned, churned + fg_reap */
+	double full;              /* first check, none evictable */
 };
 
 static void let_refill(void)
@@ -468,6 +479,34 @@ static void owner_maintenance(fg_client *c)
 		if (v.tat < now)
 			(void)fg__bucket_evict(&c->seg.tbl, &v, now);
 	(void)fg_reap(c, 0);
+}
+
+/*
+ * The table full of buckets no worker may evict (a global rule's, whose
+ * consumption only the owner's harvest may release): ns of the first
+ * check of a new key, which looks for room in vain and is untracked.
+ */
+static double full_run(void)
+{
+	fg_client *c = segment_of("full", CHURN_CAP, 1, 1, FG_RULE_GLOBAL);
+	uint64_t i, misses = 0;
+	char key[32];
+	double ns;
+
+	if (c == NULL)
+		return -1;
+	for (i = 0; i < 2 * CHURN_CAP && misses < 1000; i++) {
+		fg_decision d;
+
+		user_key(key, sizeof key, i);
+		if (fg_allow(c, "r", key, 1, &d) < 0 ||
+		    (d.flags & FG_DECISION_UNTRACKED))
+			misses++;
+	}
+	let_refill();
+	ns = first_check_ns(c, 4100000000u, CHURN_CAP / 50);
+	fg_close(c);
+	return ns;
 }
 
 /*
@@ -502,7 +541,8 @@ static int churn_run(struct churn *out)
 	out->miss[2] = miss_ns(c, 3000000000u, probe);
 	out->first[2] = first_check_ns(c, 3100000000u, probe);
 	fg_close(c);
-	return 0;
+	out->full = full_run();
+	return out->full < 0 ? -1 : 0;
 }
 
 /* ---------------------------------------------------- the harvest's mark */
@@ -853,6 +893,9 @@ static void report(size_t size, const uint64_t held[3], double idle)
 		       med_of(offsetof(struct run, churn.miss) +
 		              i * sizeof(double)));
 	}
+	printf("  %-44s %10.1f\n",
+	       "first check of a new key, full, none evictable",
+	       med_of(offsetof(struct run, churn.full)));
 	if (idle >= 0)
 		printf("%-46s %9.2f%% %9.1f%% %7.2fx\n",
 		       "floodgated idle, CPU (gossip, snapshot every 1s)", idle,

@@ -3,10 +3,11 @@
  * cuckoo.c - the layout C table: find, check, remove, move (the insert is
  * in cuckoo_insert.c, the reap in cuckoo_reap.c).
  *
- * Memory: a line with the tokens' serial counter, FG_CK_STRIPES stripe
- * words, then the buckets.  Every change of a slot's state is one
- * cmpxchg16b of its (tat, word) pair expecting the exact pair it read, so
- * a process killed between two steps leaves a state, never half of one.
+ * Memory: a line with the tokens' serial counter and the count of slots
+ * freed (cuckoo_insert.c), FG_CK_STRIPES stripe words, then the buckets.  Every
+ * change of a slot's state is one cmpxchg16b of its (tat, word) pair expecting
+ * the exact pair it read, so a process killed between two steps leaves a state,
+ * never half of one.
  *
  * Move of K from S (bucket X) to D (bucket Y), under K's stripe: claim D
  * as COPY, write K; freeze S, (t, READY|c) -> (t, MOVING|dest|c); copy,
@@ -66,6 +67,8 @@ int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb, uint64_t nr,
 	if (nb < 2 || nr > UINT32_MAX || ((uintptr_t)mem & 63) != 0)
 		return -EINVAL;
 	t->serial = (uint64_t *)(void *)m;
+	t->frees = t->serial + 1;
+	t->vain = t->serial + 2;
 	t->stripes = (uint64_t *)(void *)(m + FG_CK_HEAD);
 	t->s = (struct fg_slot *)(void *)(m + FG_CK_HEAD +
 	                                  FG_CK_STRIPES * sizeof(uint64_t));
@@ -468,6 +471,7 @@ static int free_live(struct fg_cuckoo *t, struct fg_slot *s, struct fg_pair *p,
 	}
 	if (!fg__dwcas(&s->tat, &p->tat, &p->word, 0, FREED(p->word)))
 		return 0;
+	freed_one(t);
 	if (k->ext)
 		fg__ck_rec_drop(t, b[1], rtok);
 	return 1;

@@ -127,6 +127,8 @@ struct fg_cuckoo {
 	struct fg_slot *s;      /* 2 * nb slots, bucket b at s[2b] */
 	uint64_t *stripes;      /* FG_CK_STRIPES words: seq:24 | ms:40 */
 	uint64_t *serial;       /* tokens' serial numbers */
+	uint64_t *frees;        /* slots freed, ever (serial's line) */
+	uint64_t *vain;         /* 1 + frees when a path search last failed */
 	uint64_t nb;            /* buckets (at least 2) */
 	uint64_t seed[2];       /* the hash's */
 	uint64_t stale_ms;      /* a claim, COPY or stripe this old is dead */
@@ -188,8 +190,9 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
 
 /*
  * Find or insert @k.  Return 1 inserted, 0 found, -ENOSPC when no path of
- * moves makes room (or no record is free for a long key), -EAGAIN when
- * moves kept failing under contention.
+ * moves makes room (or none was searched for: a search failed and no
+ * slot has been freed since; or no record is free for a long key),
+ * -EAGAIN when moves kept failing under contention.
  */
 int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k);
 
@@ -237,6 +240,7 @@ enum fg_ck_at {
 	FG_CK_AT_TAKE,    /* a check read @s's pair, before its cmpxchg16b */
 	FG_CK_AT_CLAIMED, /* an insert claimed @s, before it looks again */
 	FG_CK_AT_WAIT,    /* an insert waits for the later claim @s */
+	FG_CK_AT_SEARCH,  /* an insert searches for a path of moves (@s NULL) */
 };
 extern void (*fg__cuckoo_hook)(struct fg_cuckoo *t, enum fg_ck_at at,
                                struct fg_slot *s);

@@ -14,6 +14,15 @@
  * Room: breadth first from the key's buckets to one with a FREE slot,
  * through READY keys' other buckets, read without a lock; the path's
  * moves go last first, each rechecking what it moves (fg__cuckoo_move()).
+ * A search that fails has read FG_CK_BFS_NODES buckets and hashed the key
+ * of every slot in them: in a table full of buckets nobody may evict,
+ * every new key would pay that (25 us at 100 k keys, table_bench).  So it
+ * leaves the count of slots freed it started from (*vain, plus one), and
+ * no insert searches again until a slot is freed for good (removed,
+ * evicted, reaped; freed_one()).  Another key's search might have found
+ * what this one did not, but only in a table past its capacity (at 0.875
+ * none fails: test_cuckoo's million keys), whose room the owner's
+ * eviction makes.
  */
 #include <errno.h>
 #include <sched.h>
@@ -76,15 +85,23 @@ static int bfs(struct fg_cuckoo *t, const struct fg_ck_key *k, struct node *n,
 	return -1;
 }
 
-/* Free a slot in one of @k's buckets by moves, the path's last first. */
+/* Free a slot in one of @k's buckets by moves, the path's last first;
+ * -ENOSPC without a search if one failed and no slot was freed since. */
 static int make_room(struct fg_cuckoo *t, const struct fg_ck_key *k)
 {
+	const uint64_t f = __atomic_load_n(t->frees, __ATOMIC_ACQUIRE);
 	struct node n[FG_CK_BFS_NODES];
 	unsigned hole;
-	int e = bfs(t, k, n, &hole);
+	int e;
 
-	if (e < 0)
+	if (__atomic_load_n(t->vain, __ATOMIC_RELAXED) == f + 1)
 		return -ENOSPC;
+	HOOK(t, FG_CK_AT_SEARCH, NULL);
+	e = bfs(t, k, n, &hole);
+	if (e < 0) {
+		__atomic_store_n(t->vain, f + 1, __ATOMIC_RELAXED);
+		return -ENOSPC;
+	}
 	while (n[e].parent >= 0) {
 		const struct node *p = &n[n[e].parent];
 

@@ -110,6 +110,13 @@ static inline void stripe_leave(uint64_t *sw, uint64_t held)
 	                                  __ATOMIC_SEQ_CST);
 }
 
+/* A slot went FREE for good (not as the end of a move, nor a claim
+ * given back): a path search that failed may find one now. */
+static inline void freed_one(struct fg_cuckoo *t)
+{
+	__atomic_fetch_add(t->frees, 1, __ATOMIC_RELEASE);
+}
+
 static inline uint64_t token_age(uint64_t tok, uint64_t now_ms)
 {
 	return (now_ms - (tok >> 32)) & MS31;

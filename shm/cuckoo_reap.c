@@ -45,7 +45,8 @@ static void reap_copy(struct fg_cuckoo *t, struct fg_slot *D,
 			return;
 		}
 	}
-	(void)swap(D, p->tat, p->word, 0, FREED(p->word));
+	if (swap(D, p->tat, p->word, 0, FREED(p->word)))
+		freed_one(t);
 }
 
 static void reap_slot(struct fg_cuckoo *t, struct fg_slot *s, uint64_t now)
@@ -61,8 +62,9 @@ static void reap_slot(struct fg_cuckoo *t, struct fg_slot *s, uint64_t now)
 			           WITH(p.word, FG_CK_DEAD));
 		break;
 	case FG_CK_DEAD:
-		if (now - p.tat > t->stale_ms && now >= p.tat)
-			(void)swap(s, p.tat, p.word, 0, FREED(p.word));
+		if (now - p.tat > t->stale_ms && now >= p.tat &&
+		    swap(s, p.tat, p.word, 0, FREED(p.word)))
+			freed_one(t);
 		break;
 	case FG_CK_MOVING:
 		fg__ck_key_of(t, s, p.word, &k);

@@ -77,9 +77,11 @@
  * keeps its leases where tat would be, and counts the leases taken
  * (shm/lease.h); that of a window rule keeps its window's id and counts there
  * (shm/window.h).  Before the buckets, the table's region holds a line with the
- * claim tokens' serial counter and FG_TABLE_STRIPES stripe words: a move holds
- * its key's stripe, so that a lookup that reads the key's two buckets between
- * two equal readings of the stripe cannot miss a key in flight.
+ * claim tokens' serial counter, the count of slots freed and where a search
+ * for room last failed (shm/cuckoo_insert.c), and FG_TABLE_STRIPES stripe
+ * words: a move holds its key's stripe, so that a lookup that reads the key's
+ * two buckets between two equal readings of the stripe cannot miss a key in
+ * flight.
  *
  * Long keys.  A key of 1-16 bytes (FG_SLOT_KEY_INLINE) is in its slot,
  * zero-padded.  A key of 17-64 takes a slot like any key, whose 16 key
