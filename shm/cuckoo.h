@@ -90,6 +90,7 @@
 #define FG_CK_REC_HEAD  16u   /* and its head */
 #define FG_CK_PATH_MAX  10u   /* moves an insert may make */
 #define FG_CK_BFS_NODES 2048u /* buckets a path search may visit */
+#define FG_CK_BFS_NEAR  16u   /* and a near one, before eviction */
 #define FG_CK_HEAD      64u   /* the serial counter's line */
 #define FG_CK_BUSY_MAX  1024u /* paths an insert may try, yielding */
 
@@ -195,6 +196,11 @@ struct fg_slot *fg__cuckoo_get(struct fg_cuckoo *t, const struct fg_ck_key *k,
  * -EAGAIN when moves kept failing under contention.
  */
 int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k);
+
+/* The same, a search for a path of moves visiting at most @nodes buckets
+ * (2 .. FG_CK_BFS_NODES): a near one, before eviction is tried. */
+int fg__cuckoo_insert_within(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                             unsigned nodes);
 
 /*
  * The check: take @cost tokens of a bucket (@T ns a token, @tau of burst)

@@ -54,10 +54,11 @@ static int free_at(const struct fg_cuckoo *t, uint64_t b, unsigned *hole)
 	return 0;
 }
 
-/* Breadth first from @k's buckets to one with a FREE slot: its node,
- * with *@hole that slot, or -1.  Reads without a lock: moves recheck. */
+/* Breadth first from @k's buckets to one with a FREE slot, visiting at
+ * most @nodes buckets: its node, with *@hole that slot, or -1.  Reads
+ * without a lock: moves recheck. */
 static int bfs(struct fg_cuckoo *t, const struct fg_ck_key *k, struct node *n,
-               unsigned *hole)
+               unsigned nodes, unsigned *hole)
 {
 	unsigned head, tail = 2, i;
 
@@ -68,7 +69,7 @@ static int bfs(struct fg_cuckoo *t, const struct fg_ck_key *k, struct node *n,
 			return (int)head;
 		if (n[head].depth == FG_CK_PATH_MAX)
 			continue;
-		for (i = 0; i < FG_CK_WAYS && tail < FG_CK_BFS_NODES; i++) {
+		for (i = 0; i < FG_CK_WAYS && tail < nodes; i++) {
 			const struct fg_slot *s =
 			    &t->s[n[head].b * FG_CK_WAYS + i];
 			uint64_t w = fg__load(&s->word);
@@ -85,9 +86,11 @@ static int bfs(struct fg_cuckoo *t, const struct fg_ck_key *k, struct node *n,
 	return -1;
 }
 
-/* Free a slot in one of @k's buckets by moves, the path's last first;
- * -ENOSPC without a search if one failed and no slot was freed since. */
-static int make_room(struct fg_cuckoo *t, const struct fg_ck_key *k)
+/* Free a slot in one of @k's buckets by moves, the path's last first,
+ * searching at most @nodes buckets; -ENOSPC without a search if a whole
+ * one failed and no slot was freed since. */
+static int make_room(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                     unsigned nodes)
 {
 	const uint64_t f = __atomic_load_n(t->frees, __ATOMIC_ACQUIRE);
 	struct node n[FG_CK_BFS_NODES];
@@ -97,9 +100,10 @@ static int make_room(struct fg_cuckoo *t, const struct fg_ck_key *k)
 	if (__atomic_load_n(t->vain, __ATOMIC_RELAXED) == f + 1)
 		return -ENOSPC;
 	HOOK(t, FG_CK_AT_SEARCH, NULL);
-	e = bfs(t, k, n, &hole);
+	e = bfs(t, k, n, nodes, &hole);
 	if (e < 0) {
-		__atomic_store_n(t->vain, f + 1, __ATOMIC_RELAXED);
+		if (nodes == FG_CK_BFS_NODES)
+			__atomic_store_n(t->vain, f + 1, __ATOMIC_RELAXED);
 		return -ENOSPC;
 	}
 	while (n[e].parent >= 0) {
@@ -196,7 +200,8 @@ static int place(struct fg_cuckoo *t, const struct fg_ck_key *k,
 
 /* One attempt: 1 inserted, 0 found, -EAGAIN start over, -EBUSY or
  * -ENOSPC no room made. */
-static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
+static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                       unsigned nodes)
 {
 	struct fg_slot *D;
 	struct survey v;
@@ -211,20 +216,23 @@ static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k)
 	}
 	D = free_slot(t, k);
 	if (D == NULL) {
-		int rc = make_room(t, k);
+		int rc = make_room(t, k, nodes);
 
 		return rc == 0 ? -EAGAIN : rc;
 	}
 	return place(t, k, D);
 }
 
-int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)
+int fg__cuckoo_insert_within(struct fg_cuckoo *t, const struct fg_ck_key *k,
+                             unsigned nodes)
 {
 	unsigned busy = 0;
 	int rc;
 
+	if (nodes < 2 || nodes > FG_CK_BFS_NODES)
+		nodes = FG_CK_BFS_NODES;
 	for (;;) {
-		rc = insert_once(t, k);
+		rc = insert_once(t, k, nodes);
 		if (rc == -EBUSY && ++busy < FG_CK_BUSY_MAX) {
 			sched_yield(); /* a mover on our path was preempted */
 			continue;
@@ -234,4 +242,9 @@ int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)
 		if (rc != -EAGAIN)
 			return rc;
 	}
+}
+
+int fg__cuckoo_insert(struct fg_cuckoo *t, const struct fg_ck_key *k)
+{
+	return fg__cuckoo_insert_within(t, k, FG_CK_BFS_NODES);
 }

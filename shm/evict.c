@@ -22,15 +22,17 @@
  * its slot is freed) is still understood: a check that meets it buries
  * the bucket, and fg__bucket_mark_evicted() sets it for tests of that.
  *
- * Room.  An insert whose two buckets are full evicts a full bucket of
- * its own two first (fg__table_make_room_home(), from the insert itself):
- * it loses nothing, where a path of moves costs up to FG_CK_BFS_NODES
- * random reads and hashes, all of them in vain in a table full of
- * refilled buckets (a worker's inserts take only their own rule's there,
- * lib/client.c, so that a flooded rule leaves the others' alone while
- * moves can make room).  One that finds no path either evicts from its two
- * buckets and then from those their four keys could move to: one bucket
- * freed anywhere there makes a path.
+ * Room.  An insert whose two buckets are full looks for a near path of
+ * moves (FG_CK_BFS_NEAR buckets: cheap, and it keeps a full bucket whose
+ * key may come back), then evicts a full bucket of its own two
+ * (fg__table_make_room_home(), from the insert itself), and only then
+ * looks further: a far path costs up to FG_CK_BFS_NODES random reads and
+ * hashes, all in vain in a table full of refilled buckets, where the
+ * eviction loses nothing.  A worker's inserts take only their own rule's
+ * buckets there (lib/client.c), so that a flooded rule leaves the
+ * others' alone while moves can make room.  One that finds no path at
+ * all evicts from its two buckets and then from those their four keys
+ * could move to: one bucket freed anywhere there makes a path.
  */
 #include "shm/clock.h"
 #include "shm/quota.h"

@@ -99,6 +99,7 @@ int fg__table_init(struct fg_table *t, void *hdr, struct fg_rule_rec *rules,
 	t->nbuckets = nb;
 	t->seed[0] = seed[0];
 	t->seed[1] = seed[1];
+	t->near = FG_CK_BFS_NEAR;
 	return 0;
 }
 
@@ -322,6 +323,21 @@ static int home_full(const struct fg_table *t, const struct fg_ck_key *k)
 	return 1;
 }
 
+/* The core's insert of @k, with room made as find_slow() says. */
+static int insert(struct fg_table *t, const struct fg_ck_key *k,
+                  const struct fg_room *room)
+{
+	int rc;
+
+	if (room == NULL || !home_full(t, k))
+		return fg__cuckoo_insert(&t->ck, k);
+	rc = fg__cuckoo_insert_within(&t->ck, k, t->near);
+	if (rc != -ENOSPC)
+		return rc;
+	(void)fg__table_make_room_home(t, k->h, room);
+	return fg__cuckoo_insert(&t->ck, k);
+}
+
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     const void *key, size_t len, uint64_t h,
                                     struct fg_ref *ref,
@@ -349,16 +365,15 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 		if (caa_unlikely(t->between != NULL))
 			t->between(t, t->between_arg);
 		wait_claims(t, &k);
-		/* 3. A full bucket of its own two goes before any move. */
-		if (room != NULL && home_full(t, &k))
-			(void)fg__table_make_room_home(t, k.h, room);
-		/* 4. The core claims, checks for rivals and publishes. */
-		rc = fg__cuckoo_insert(&t->ck, &k);
+		/* 3. The core claims, checks for rivals and publishes,
+		 * moving keys along a near path if it must; failing that, a
+		 * full bucket of the key's own two goes before a far path. */
+		rc = insert(t, &k, room);
 		if (rc < 0) /* no path of moves made room, or no record */
 			return unreserve(t, rule, reserved, NULL);
 		if (rc == 0)
 			continue; /* someone else's insert won: take theirs */
-		/* 5. Ours: the reservation stays with the bucket (its
+		/* 4. Ours: the reservation stays with the bucket (its
 		 * remover gives it back, even if that is already done). */
 		reserved = 0;
 		__atomic_fetch_add(&t->hdr->inserts, 1, __ATOMIC_SEQ_CST);

@@ -42,6 +42,7 @@ struct fg_table {
 	uint64_t *dirty;           /* a bit a FG_DIRTY_BUCKETS; NULL: none */
 	uint64_t nbuckets;
 	uint64_t seed[2];
+	unsigned near; /* buckets a search looks at before evicting (evict.c) */
 	/* For tests: run before an insert claims, where another process
 	 * may act (NULL: nothing). */
 	void (*between)(struct fg_table *t, void *arg);

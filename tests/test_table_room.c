@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_table_room.c - where an insert whose key's two buckets are full
- * finds room (shm/evict.c): a full bucket of those two that the caller
- * may evict goes first, before any key is moved; a path of moves when
- * none may go; and nothing evicted for a caller that gave no room.
+ * finds room (shm/evict.c): a near path of moves first; then a full
+ * bucket of those two that the caller may evict, before any far path;
+ * a far path when none may go; and nothing evicted for a caller that
+ * gave no room.
  *
  * Each table holds the new key's two buckets full of four keys placed by
  * hand (fg__cuckoo_move()), each of which could move to an empty bucket:
- * a path of one move is always there, so only the order decides.
+ * a path of one move is always there.  A table whose near search looks
+ * at the key's own two buckets alone (t->near = 2) has that path far.
  */
 #include "tests/table_priv.h"
 
@@ -119,13 +121,29 @@ static struct fg_slot *find_room(struct fg_table *t, const char *key,
 	                           &ref, room);
 }
 
-Test(table_room, a_full_bucket_of_the_keys_own_two_goes_before_any_move)
+Test(table_room, a_near_path_of_moves_goes_before_an_eviction)
 {
 	const struct fg_room room = {any_rule, NULL, 2000};
 	struct fg_table *t = table_new(NB);
 	unsigned present;
 	struct home h;
 
+	fill_home(t, &h);
+	cr_assert_not_null(find_room(t, "new", &room));
+	cr_expect_eq(t->hdr->evicted, 0);
+	cr_expect_lt(in_place(t, &h, &present), 4, "a key moved");
+	cr_expect_eq(present, 4, "all kept");
+	table_free(t);
+}
+
+Test(table_room, a_full_bucket_of_the_keys_own_two_goes_before_a_far_path)
+{
+	const struct fg_room room = {any_rule, NULL, 2000};
+	struct fg_table *t = table_new(NB);
+	unsigned present;
+	struct home h;
+
+	t->near = 2;
 	fill_home(t, &h);
 	cr_assert_not_null(find_room(t, "new", &room));
 	cr_expect_eq(in_place(t, &h, &present), 3, "none moved");
@@ -142,6 +160,7 @@ Test(table_room, buckets_not_yet_full_again_are_moved_not_evicted)
 	unsigned present;
 	struct home h;
 
+	t->near = 2;
 	fill_home(t, &h);
 	cr_assert_not_null(find_room(t, "new", &room));
 	cr_expect_eq(t->hdr->evicted, 0);
@@ -157,6 +176,7 @@ Test(table_room, a_rule_the_caller_may_not_evict_is_moved_not_evicted)
 	unsigned present;
 	struct home h;
 
+	t->near = 2;
 	fill_home(t, &h);
 	cr_assert_not_null(find_room(t, "new", &room));
 	cr_expect_eq(t->hdr->evicted, 0);
@@ -170,6 +190,7 @@ Test(table_room, without_a_room_the_insert_evicts_nothing)
 	struct fg_table *t = table_new(NB);
 	struct home h;
 
+	t->near = 2;
 	fill_home(t, &h);
 	cr_assert_not_null(find(t, 0, "new"));
 	cr_expect_eq(t->hdr->evicted, 0);
