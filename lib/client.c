@@ -368,11 +368,11 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	uint64_t next;
 	int admitted, room = 0;
 
+	room_of(c, idx, 1, now, &e, &home);
 	/* The inline path has looked at both buckets already (@seen). */
 	s = fg__table_lookup_from(t, idx, key, len, h, seen, &ref);
 	if (s != NULL)
 		goto found;
-	room_of(c, idx, 1, now, &e, &home);
 find:
 	s = fg__table_find_room(t, idx, key, len, h, &ref, &home);
 	if (s == NULL) {
