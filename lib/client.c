@@ -335,7 +335,7 @@ int fg__bucket_find(fg_client *c, unsigned idx, const void *key, size_t len,
 	}
 	room_of(c, idx, 1, now, &e, &home);
 	for (;;) {
-		s = fg__table_find_room(t, idx, key, len, h, ref, &home);
+		s = fg__table_find_evict(t, idx, key, len, h, ref, &home);
 		if (s == NULL) {
 			if (room_for(c, idx, ref, h, now, &room))
 				continue;
@@ -374,7 +374,7 @@ check_slow(fg_client *c, unsigned idx, const struct fg_rule_cache *rc,
 	if (s != NULL)
 		goto found;
 find:
-	s = fg__table_find_room(t, idx, key, len, h, &ref, &home);
+	s = fg__table_find_evict(t, idx, key, len, h, &ref, &home);
 	if (s == NULL) {
 		if (room_for(c, idx, &ref, h, now, &room))
 			goto find;

@@ -168,8 +168,10 @@ static int find(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
 	unsigned tries = 0;
 
 	for (;;) {
-		struct fg_slot *s = fg__table_find_room(
-		    t, idx, key, len, h, ref, pen->evict ? &room : NULL);
+		struct fg_slot *s =
+		    pen->evict
+		        ? fg__table_find_evict(t, idx, key, len, h, ref, &room)
+		        : fg__table_find_ref(t, idx, key, len, h, ref);
 
 		if (s == NULL) {
 			if (!pen->evict || tries++ == 4 ||

@@ -25,7 +25,7 @@
  * Room.  An insert whose two buckets are full looks for a near path of
  * moves (FG_CK_BFS_NEAR buckets: cheap, and it keeps a full bucket whose
  * key may come back), then evicts a full bucket of its own two
- * (fg__table_make_room_home(), from the insert itself), and only then
+ * (fg__table_find_evict()), and only then
  * looks further: a far path costs up to FG_CK_BFS_NODES random reads and
  * hashes, all in vain in a table full of refilled buckets, where the
  * eviction loses nothing.  A worker's inserts take only their own rule's
@@ -164,13 +164,20 @@ static int evict_among(struct fg_table *t, const uint64_t *b, unsigned n,
 	return 0;
 }
 
-int fg__table_make_room_home(struct fg_table *t, uint64_t h,
-                             const struct fg_room *room)
+struct fg_slot *fg__table_find_evict(struct fg_table *t, unsigned rule,
+                                     const void *key, size_t len, uint64_t h,
+                                     struct fg_ref *ref,
+                                     const struct fg_room *room)
 {
+	struct fg_slot *s =
+	    fg__table_find_near(t, rule, key, len, h, ref, t->near);
 	uint64_t b[2];
 
+	if (s != NULL || !ref->crowded)
+		return s;
 	fg__table_buckets(t, h, &b[0], &b[1]);
-	return evict_among(t, b, 2, room);
+	(void)evict_among(t, b, 2, room);
+	return fg__table_find_ref(t, rule, key, len, h, ref);
 }
 
 int fg__table_make_room(struct fg_table *t, uint64_t h,

@@ -323,25 +323,24 @@ static int home_full(const struct fg_table *t, const struct fg_ck_key *k)
 	return 1;
 }
 
-/* The core's insert of @k, with room made as find_slow() says. */
-static int insert(struct fg_table *t, const struct fg_ck_key *k,
-                  const struct fg_room *room)
+/* The core's insert of @k: with @near, a path of moves among that many
+ * buckets at most when its two are full (-ENOSPC with *@crowded set
+ * when there is none). */
+static int insert(struct fg_table *t, const struct fg_ck_key *k, unsigned near,
+                  unsigned *crowded)
 {
 	int rc;
 
-	if (room == NULL || !home_full(t, k))
+	if (near == 0 || !home_full(t, k))
 		return fg__cuckoo_insert(&t->ck, k);
-	rc = fg__cuckoo_insert_within(&t->ck, k, t->near);
-	if (rc != -ENOSPC)
-		return rc;
-	(void)fg__table_make_room_home(t, k->h, room);
-	return fg__cuckoo_insert(&t->ck, k);
+	rc = fg__cuckoo_insert_within(&t->ck, k, near);
+	*crowded = rc == -ENOSPC;
+	return rc;
 }
 
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     const void *key, size_t len, uint64_t h,
-                                    struct fg_ref *ref,
-                                    const struct fg_room *room)
+                                    struct fg_ref *ref, unsigned near)
 {
 	struct fg_ck_key k;
 	struct fg_slot *s;
@@ -349,6 +348,7 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 
 	(void)h;
 	ref->over_quota = 0;
+	ref->crowded = 0;
 	if (key_of(t, &k, rule, key, len) != 0)
 		return NULL;
 	for (;;) {
@@ -366,9 +366,8 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
 			t->between(t, t->between_arg);
 		wait_claims(t, &k);
 		/* 3. The core claims, checks for rivals and publishes,
-		 * moving keys along a near path if it must; failing that, a
-		 * full bucket of the key's own two goes before a far path. */
-		rc = insert(t, &k, room);
+		 * moving keys along a path (a near one only, with @near). */
+		rc = insert(t, &k, near, &ref->crowded);
 		if (rc < 0) /* no path of moves made room, or no record */
 			return unreserve(t, rule, reserved, NULL);
 		if (rc == 0)

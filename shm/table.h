@@ -63,6 +63,8 @@ struct fg_ref {
 	uint64_t h;          /* the key's hash */
 	unsigned over_quota; /* fg__table_find_slow() found no room because
 	                      * the rule is at its quota (shm/quota.c) */
+	unsigned crowded;    /* or because the key's buckets are full and a
+	                      * near search found no path (evict.c) */
 };
 
 /*
@@ -169,13 +171,12 @@ struct fg_slot *fg__table_lookup_from(struct fg_table *t, unsigned rule,
                                       const void *key, size_t len, uint64_t h,
                                       unsigned from, struct fg_ref *ref);
 
-/* The key absent from its buckets: inserted, evicting a full bucket of
- * its own two that @room (NULL: none) accepts when both are full, before
- * a path of moves is looked for (evict.c). */
+/* The key absent from its buckets: inserted, moving keys along a path of
+ * moves if both are full; with @near (not 0), a path among that many
+ * buckets at most, NULL with ref->crowded set when none is found there. */
 struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
                                     const void *key, size_t len, uint64_t h,
-                                    struct fg_ref *ref,
-                                    const struct fg_room *room);
+                                    struct fg_ref *ref, unsigned near);
 
 /*
  * Find the bucket of (@rule, @key), whose hash is @h, where it is when no
@@ -250,26 +251,25 @@ static inline int fg__ref_valid(const struct fg_ref *ref)
  * Find the bucket of (@rule, @key), inserting it if it is absent: the
  * slot with @ref set, or NULL when no room could be made, or when the
  * rule's buckets hold its quota of slots (ref->over_quota set).  The
- * common case, a live key not being moved, stays inline.  @room: whose
- * full buckets the insert may evict first (NULL: none; fg__table_find_ref()).
+ * common case, a live key not being moved, stays inline.  @near: as
+ * fg__table_find_slow() takes it (fg__table_find_ref(): 0, any path).
  */
 static inline __attribute__((always_inline)) struct fg_slot *
-fg__table_find_room(struct fg_table *t, unsigned rule, const void *key,
-                    size_t len, uint64_t h, struct fg_ref *ref,
-                    const struct fg_room *room)
+fg__table_find_near(struct fg_table *t, unsigned rule, const void *key,
+                    size_t len, uint64_t h, struct fg_ref *ref, unsigned near)
 {
 	struct fg_slot *s = fg__table_find_home(t, rule, key, len, h, ref);
 
 	if (s == NULL) /* being moved, or absent */
 		s = fg__table_lookup(t, rule, key, len, h, ref);
-	return s ? s : fg__table_find_slow(t, rule, key, len, h, ref, room);
+	return s ? s : fg__table_find_slow(t, rule, key, len, h, ref, near);
 }
 
 static inline __attribute__((always_inline)) struct fg_slot *
 fg__table_find_ref(struct fg_table *t, unsigned rule, const void *key,
                    size_t len, uint64_t h, struct fg_ref *ref)
 {
-	return fg__table_find_room(t, rule, key, len, h, ref, NULL);
+	return fg__table_find_near(t, rule, key, len, h, ref, 0);
 }
 
 /* Mark bucket @b's page as changed for the owner's harvest (shm/scan.c). */
@@ -337,15 +337,24 @@ uint64_t fg__table_reopen(struct fg_table *t);
  * finishes an eviction a stopped evictor left with its mark set.
  * fg__table_make_room() evicts one full bucket, of a rule @room accepts,
  * from hash @h's buckets or those their keys could move to; 1 if it freed
- * a slot.  fg__table_make_room_home() the same from @h's buckets alone.
+ * a slot.
  */
 int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
                     const struct fg_pair *p, uint64_t now);
 void fg__table_bury(struct fg_table *t, const struct fg_ref *ref);
 int fg__table_make_room(struct fg_table *t, uint64_t h,
                         const struct fg_room *room);
-int fg__table_make_room_home(struct fg_table *t, uint64_t h,
-                             const struct fg_room *room);
+
+/*
+ * fg__table_find_ref() for a caller that may evict (@room): when the
+ * key's two buckets are full, a path among t->near buckets first, then a
+ * full bucket of those two that @room accepts goes, then a path among all
+ * a search may visit (evict.c says why).
+ */
+struct fg_slot *fg__table_find_evict(struct fg_table *t, unsigned rule,
+                                     const void *key, size_t len, uint64_t h,
+                                     struct fg_ref *ref,
+                                     const struct fg_room *room);
 
 /* Slot @i (0 .. 2 * nbuckets - 1) as a reference to what it holds now. */
 void fg__table_ref_of(struct fg_table *t, uint64_t i, struct fg_ref *ref);

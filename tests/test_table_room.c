@@ -117,8 +117,8 @@ static struct fg_slot *find_room(struct fg_table *t, const char *key,
 {
 	struct fg_ref ref;
 
-	return fg__table_find_room(t, 0, key, strlen(key), hash_of(t, 0, key),
-	                           &ref, room);
+	return fg__table_find_evict(t, 0, key, strlen(key), hash_of(t, 0, key),
+	                            &ref, room);
 }
 
 Test(table_room, a_near_path_of_moves_goes_before_an_eviction)
