@@ -127,11 +127,10 @@ static int names(const struct fg_slot *s, uint64_t h, uint64_t r)
 static int named(struct fg_cuckoo *t, uint64_t r, uint64_t h)
 {
 	const uint64_t *sw = &t->stripes[h & (FG_CK_STRIPES - 1)];
-	struct fg_ck_key k;
+	struct fg_ck_key k = {.h = h}; /* buckets_of() reads the hash alone */
 	uint64_t s1, b[3];
 	unsigned i;
 
-	k.h = h;
 	buckets_of(t, &k);
 	b[0] = b[2] = k.x;
 	b[1] = k.y;

@@ -25,14 +25,13 @@
  * Room.  An insert whose two buckets are full looks for a near path of
  * moves (FG_CK_BFS_NEAR buckets: cheap, and it keeps a full bucket whose
  * key may come back), then evicts a full bucket of its own two
- * (fg__table_find_evict()), and only then
- * looks further: a far path costs up to FG_CK_BFS_NODES random reads and
- * hashes, all in vain in a table full of refilled buckets, where the
- * eviction loses nothing.  A worker's inserts take only their own rule's
- * buckets there (lib/client.c), so that a flooded rule leaves the
- * others' alone while moves can make room.  One that finds no path at
- * all evicts from its two buckets and then from those their four keys
- * could move to: one bucket freed anywhere there makes a path.
+ * (fg__table_find_evict()), and only then looks further: a far path
+ * costs up to FG_CK_BFS_NODES random reads and hashes, all in vain in a
+ * table full of refilled buckets, where the eviction loses nothing.  A worker's
+ * inserts take only their own rule's buckets there (lib/client.c), so that a
+ * flooded rule leaves the others' alone while moves can make room.  One that
+ * finds no path at all evicts from its two buckets and then from those their
+ * four keys could move to: one bucket freed anywhere there makes a path.
  */
 #include "shm/clock.h"
 #include "shm/quota.h"
