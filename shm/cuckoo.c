@@ -69,6 +69,7 @@ int fg__cuckoo_attach(struct fg_cuckoo *t, void *mem, uint64_t nb, uint64_t nr,
 	t->serial = (uint64_t *)(void *)m;
 	t->frees = t->serial + 1;
 	t->vain = t->serial + 2;
+	t->hint = nb > FG_CK_BFS_NODES;
 	t->stripes = (uint64_t *)(void *)(m + FG_CK_HEAD);
 	t->s = (struct fg_slot *)(void *)(m + FG_CK_HEAD +
 	                                  FG_CK_STRIPES * sizeof(uint64_t));

@@ -125,15 +125,16 @@ enum fg_ck_state {
 
 /* A process's view of a table in memory it was given (shared or not). */
 struct fg_cuckoo {
-	struct fg_slot *s;      /* 2 * nb slots, bucket b at s[2b] */
-	uint64_t *stripes;      /* FG_CK_STRIPES words: seq:24 | ms:40 */
-	uint64_t *serial;       /* tokens' serial numbers */
-	uint64_t *frees;        /* slots freed, ever (serial's line) */
-	uint64_t *vain;         /* 1 + frees when a path search last failed */
-	uint64_t nb;            /* buckets (at least 2) */
-	uint64_t seed[2];       /* the hash's */
-	uint64_t stale_ms;      /* a claim, COPY or stripe this old is dead */
-	struct fg_ck_rkey *rk;  /* nr records' keys */
+	struct fg_slot *s;     /* 2 * nb slots, bucket b at s[2b] */
+	uint64_t *stripes;     /* FG_CK_STRIPES words: seq:24 | ms:40 */
+	uint64_t *serial;      /* tokens' serial numbers */
+	uint64_t *frees;       /* slots freed, ever (serial's line) */
+	uint64_t *vain;        /* 1 + frees when a path search last failed */
+	int hint;              /* heed *vain: more buckets than a search sees */
+	uint64_t nb;           /* buckets (at least 2) */
+	uint64_t seed[2];      /* the hash's */
+	uint64_t stale_ms;     /* a claim, COPY or stripe this old is dead */
+	struct fg_ck_rkey *rk; /* nr records' keys */
 	struct fg_ck_rhead *rh; /* and heads */
 	uint64_t nr;            /* records (may be 0: no long keys) */
 };

@@ -22,7 +22,10 @@
  * evicted, reaped; freed_one()).  Another key's search might have found
  * what this one did not, but only in a table past its capacity (at 0.875
  * none fails: test_cuckoo's million keys), whose room the owner's
- * eviction makes.
+ * eviction makes.  Only in a table of more buckets than a search visits
+ * (t->hint): a small one's search covers the part of the table its key
+ * can reach, another key's part may still have room, and the search
+ * costs little there (a table full to its last slot: test_metrics).
  */
 #include <errno.h>
 #include <sched.h>
@@ -97,12 +100,12 @@ static int make_room(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	unsigned hole;
 	int e;
 
-	if (__atomic_load_n(t->vain, __ATOMIC_RELAXED) == f + 1)
+	if (t->hint && __atomic_load_n(t->vain, __ATOMIC_RELAXED) == f + 1)
 		return -ENOSPC;
 	HOOK(t, FG_CK_AT_SEARCH, NULL);
 	e = bfs(t, k, n, nodes, &hole);
 	if (e < 0) {
-		if (nodes == FG_CK_BFS_NODES)
+		if (t->hint && nodes == FG_CK_BFS_NODES)
 			__atomic_store_n(t->vain, f + 1, __ATOMIC_RELAXED);
 		return -ENOSPC;
 	}

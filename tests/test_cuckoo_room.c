@@ -3,7 +3,8 @@
  * test_cuckoo_room.c - the layout C table's search for room
  * (shm/cuckoo_insert.c): a search for a path of moves that failed is not
  * made again until a slot is freed for good, by a removal or by the reap;
- * an insert that finds a FREE slot in its own buckets needs none.  The
+ * an insert that finds a FREE slot in its own buckets needs none; in a
+ * table a search sees whole, every insert searches.  The
  * searches are counted through the hook of this test's own build of
  * cuckoo*.c (FG_CK_AT_SEARCH).
  */
@@ -58,6 +59,7 @@ static void *full_table(struct fg_cuckoo *t)
 	cr_assert_eq(fg__cuckoo_attach(t, m, 2, 0, seed, STALE), 0);
 	for (i = 0; i < 4; i++)
 		cr_assert_eq(insert_n(t, i), 1, "key %u", i);
+	t->hint = 1; /* as a table of more buckets than a search sees */
 	searches = 0;
 	fg__cuckoo_hook = count_searches;
 	return m;
@@ -110,4 +112,33 @@ Test(cuckoo_room, a_slot_the_reap_frees_lets_an_insert_search_again)
 	cr_expect_eq(insert_n(&t, 6), -ENOSPC);
 	cr_expect_eq(searches, 2, "searched again after the reap");
 	done(m);
+}
+
+Test(cuckoo_room, in_a_table_a_search_sees_whole_every_insert_searches)
+{
+	struct fg_cuckoo t;
+	void *m = full_table(&t);
+
+	t.hint = 0; /* as fg__cuckoo_attach() leaves a table of 2 buckets */
+	cr_expect_eq(insert_n(&t, 4), -ENOSPC);
+	cr_expect_eq(insert_n(&t, 5), -ENOSPC);
+	cr_expect_eq(searches, 2, "searched again");
+	done(m);
+}
+
+Test(cuckoo_room, only_a_table_larger_than_a_search_heeds_a_failed_one)
+{
+	size_t big = fg__cuckoo_size(2 * FG_CK_BFS_NODES, 0);
+	void *m = aligned_alloc(64, big);
+	struct fg_cuckoo t;
+
+	cr_assert_not_null(m);
+	memset(m, 0, big);
+	cr_assert_eq(fg__cuckoo_attach(&t, m, FG_CK_BFS_NODES, 0, seed, STALE),
+	             0);
+	cr_expect_not(t.hint);
+	cr_assert_eq(
+	    fg__cuckoo_attach(&t, m, FG_CK_BFS_NODES + 1, 0, seed, STALE), 0);
+	cr_expect(t.hint);
+	free(m);
 }
