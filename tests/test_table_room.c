@@ -112,40 +112,50 @@ static unsigned in_place(struct fg_table *t, const struct home *h,
 	return n;
 }
 
-static struct fg_slot *find_room(struct fg_table *t, const char *key,
-                                 const struct fg_room *room)
+/* A table whose near search looks at @near buckets, "new"'s two buckets
+ * filled (*@h), then "new" found with @room (NULL: fg__table_find_ref()). */
+static struct fg_table *insert_new(unsigned near, const struct fg_room *room,
+                                   struct home *h)
 {
+	struct fg_table *t = table_new(NB);
 	struct fg_ref ref;
 
-	return fg__table_find_evict(t, 0, key, strlen(key), hash_of(t, 0, key),
-	                            &ref, room);
+	t->near = near;
+	fill_home(t, h);
+	cr_assert_not_null(
+	    room != NULL ? fg__table_find_evict(
+	                       t, 0, "new", 3, hash_of(t, 0, "new"), &ref, room)
+	                 : find(t, 0, "new"));
+	return t;
+}
+
+/* A path of moves made room: a key moved, none evicted. */
+static void expect_moved_not_evicted(struct fg_table *t, const struct home *h)
+{
+	unsigned present;
+
+	cr_expect_eq(t->hdr->evicted, 0);
+	cr_expect_lt(in_place(t, h, &present), 4, "a key moved");
+	cr_expect_eq(present, 4, "all kept");
 }
 
 Test(table_room, a_near_path_of_moves_goes_before_an_eviction)
 {
 	const struct fg_room room = {any_rule, NULL, 2000};
-	struct fg_table *t = table_new(NB);
-	unsigned present;
 	struct home h;
+	struct fg_table *t = insert_new(FG_CK_BFS_NEAR, &room, &h);
 
-	fill_home(t, &h);
-	cr_assert_not_null(find_room(t, "new", &room));
-	cr_expect_eq(t->hdr->evicted, 0);
-	cr_expect_lt(in_place(t, &h, &present), 4, "a key moved");
-	cr_expect_eq(present, 4, "all kept");
+	expect_moved_not_evicted(t, &h);
 	table_free(t);
 }
 
 Test(table_room, a_full_bucket_of_the_keys_own_two_goes_before_a_far_path)
 {
 	const struct fg_room room = {any_rule, NULL, 2000};
-	struct fg_table *t = table_new(NB);
-	unsigned present;
 	struct home h;
+	struct fg_table *t = insert_new(2, &room, &h);
+	unsigned present;
 
-	t->near = 2;
-	fill_home(t, &h);
-	cr_assert_not_null(find_room(t, "new", &room));
 	cr_expect_eq(in_place(t, &h, &present), 3, "none moved");
 	cr_expect_eq(present, 3, "one evicted");
 	cr_expect_eq(t->hdr->evicted, 1);
@@ -156,43 +166,28 @@ Test(table_room, a_full_bucket_of_the_keys_own_two_goes_before_a_far_path)
 Test(table_room, buckets_not_yet_full_again_are_moved_not_evicted)
 {
 	const struct fg_room room = {any_rule, NULL, 999};
-	struct fg_table *t = table_new(NB);
-	unsigned present;
 	struct home h;
+	struct fg_table *t = insert_new(2, &room, &h);
 
-	t->near = 2;
-	fill_home(t, &h);
-	cr_assert_not_null(find_room(t, "new", &room));
-	cr_expect_eq(t->hdr->evicted, 0);
-	cr_expect_lt(in_place(t, &h, &present), 4, "a path of moves made room");
-	cr_expect_eq(present, 4, "all kept");
+	expect_moved_not_evicted(t, &h);
 	table_free(t);
 }
 
 Test(table_room, a_rule_the_caller_may_not_evict_is_moved_not_evicted)
 {
 	const struct fg_room room = {no_rule, NULL, 2000};
-	struct fg_table *t = table_new(NB);
-	unsigned present;
 	struct home h;
+	struct fg_table *t = insert_new(2, &room, &h);
 
-	t->near = 2;
-	fill_home(t, &h);
-	cr_assert_not_null(find_room(t, "new", &room));
-	cr_expect_eq(t->hdr->evicted, 0);
-	cr_expect_lt(in_place(t, &h, &present), 4, "a path of moves made room");
-	cr_expect_eq(present, 4, "all kept");
+	expect_moved_not_evicted(t, &h);
 	table_free(t);
 }
 
 Test(table_room, without_a_room_the_insert_evicts_nothing)
 {
-	struct fg_table *t = table_new(NB);
 	struct home h;
+	struct fg_table *t = insert_new(2, NULL, &h);
 
-	t->near = 2;
-	fill_home(t, &h);
-	cr_assert_not_null(find(t, 0, "new"));
 	cr_expect_eq(t->hdr->evicted, 0);
 	cr_expect_eq(count_state(t, FG_SLOT_READY), 5, "all five kept");
 	table_free(t);
