@@ -6,7 +6,9 @@
  *
  * Workers never wait on it: if it is down they keep limiting on local
  * state, and when it comes back it re-attaches to the same segment and
- * goes on (a new incarnation, so peers do not count anything twice).
+ * goes on: the same incarnation, its counts continued from the files
+ * beside the segment (gossip/node.h), so that peers count nothing twice
+ * and lose nothing it took before it died.
  * Timers are due times on the monotonic clock; a round that fell behind
  * is not made up in a burst.  Signals: SIGTERM/SIGINT flush one last
  * round and the snapshot and exit 0; SIGHUP reloads (reload.h); SIGUSR1

@@ -103,8 +103,9 @@ static void answer_peers(const struct fgd_ctl_env *env, uint64_t now,
 		                          fgd_node_peer_state(n, (int)i, now)));
 		/* how far we hold its records: versions (sync.c) */
 		fgd_buf_printf(o, " have=%" PRIu64 " latest=%" PRIu64,
-		               self ? n->counts.version : n->sync.o[i].have,
-		               self ? n->counts.version : n->sync.o[i].latest);
+		               self ? n->counts.k->version : n->sync.o[i].have,
+		               self ? n->counts.k->version
+		                    : n->sync.o[i].latest);
 		if (heard == 0 || self)
 			fgd_buf_printf(o, " heard_ms_ago=-1\n");
 		else

@@ -129,8 +129,9 @@ static int node_start(struct fgd_daemon *d)
 		strcat(state, ".state");
 		p.state_path = state;
 	}
-	/* The incarnation must grow across restarts of this node: the
-	 * wall clock at start, its only use here. */
+	/* A new incarnation must grow across restarts of this node: the
+	 * wall clock at start, its only use here (a restart that continues
+	 * the previous daemon's counts keeps its incarnation: node.h). */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	p.incarnation =
 	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;

@@ -18,9 +18,9 @@
  *
  * Files.  Everything the harness writes is in a directory it made with
  * mkdtemp (mode 0700), so no other user can plant a file there; the
- * segments and their .state/.state-remote/.sock files are the daemon's,
- * under names with our pid, removed at init (a previous process with our
- * pid may have left them) and at fini.
+ * segments and their .state/.state-local/.state-remote/.sock files are the
+ * daemon's, under names with our pid, removed at init (a previous process with
+ * our pid may have left them) and at fini.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -283,7 +283,8 @@ int fgc_pick_ports(struct fgc_cluster *c, int lo, int hi)
 /* Remove segment @seg and the files the daemon keeps beside it. */
 static void remove_segment(const char *seg)
 {
-	static const char *const ext[] = {".state", ".state-remote", ".sock"};
+	static const char *const ext[] = {".state", ".state-local",
+	                                  ".state-remote", ".sock"};
 	char path[FG_SEG_PATH_MAX + 32];
 	size_t k, n;
 

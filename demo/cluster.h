@@ -23,8 +23,8 @@
  *     are polled with a deadline (ready_ms, stop_ms).
  *   - A daemon never outlives the process that started it
  *     (PR_SET_PDEATHSIG), and fgc_fini() stops every daemon, removes each
- *     segment with its .state, .state-remote and .sock files, and the
- *     directory, whatever state the cluster is in.
+ *     segment with its .state, .state-local, .state-remote and .sock
+ *     files, and the directory, whatever state the cluster is in.
  *   - Functions return 0 or -1 (a pid, a count or a wait status where
  *     they say so); on -1, c->err says what failed, with the end of the
  *     daemon's log when a daemon failed.  Nothing here prints.

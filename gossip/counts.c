@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <urcu/compiler.h>
 
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -31,34 +32,69 @@ void fgd_counts_ledger_key(const uint8_t *sk, uint8_t key[FGD_LEDGER_KEYBYTES])
 	                   sk, 32);
 }
 
-static int remote_open(struct fgd_counts *c, const uint8_t *sk,
+static const char local_ctx[] = "floodgate local ledger ids v1";
+
+/* The remote ledger's id key (counts.h): from our secret key, or given. */
+static int remote_key(const uint8_t *sk, const struct fgd_counts_params *p,
+                      uint8_t key[FGD_LEDGER_KEYBYTES])
+{
+	if (sk != NULL)
+		fgd_counts_ledger_key(sk, key);
+	else if (p->ledger_key != NULL)
+		memcpy(key, p->ledger_key, FGD_LEDGER_KEYBYTES);
+	else
+		return -1;
+	return 0;
+}
+
+/* A ledger of @esize records for @max, in @path if there is one. */
+static int ledger_open(struct fgd_ledger *l, size_t esize, size_t max,
+                       const uint8_t *key, const char *path,
                        const struct fgd_counts_params *p, char *err,
                        size_t errlen)
+{
+	if (path != NULL)
+		return fgd_ledger_open(l, esize, max, key, path, p->ident, err,
+		                       errlen);
+	if (fgd_ledger_init(l, esize, max, key) == 0)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* Both ledgers.  Their ids stay the same across restarts and reboots,
+ * so that records in the files and marks in snapshots stay found, and
+ * secret: keyed by keys derived from the node's secret key.  Ours (the
+ * local ledger) is therefore also bound to the node's key. */
+static int ledgers_open(struct fgd_counts *c, const uint8_t *sk,
+                        const struct fgd_counts_params *p, char *err,
+                        size_t errlen)
 {
 	size_t max = p->ledger_max
 	                 ? p->ledger_max
 	                 : fgd_ledger_default(c->fg->seg.capacity, c->npeers);
-	uint8_t key[FGD_LEDGER_KEYBYTES];
-	int r;
+	uint8_t key[FGD_LEDGER_KEYBYTES], lkey[FGD_LEDGER_KEYBYTES];
+	int r = -1;
 
-	/* Ids that stay the same across restarts and reboots, so that marks
-	 * in the file and in snapshots stay found, and secret. */
-	if (sk != NULL)
-		fgd_counts_ledger_key(sk, key);
-	else if (p->ledger_key != NULL)
-		memcpy(key, p->ledger_key, sizeof key);
-	else
-		return fgu_why(err, errlen, "no ledger key");
-	if (p->path == NULL) {
-		r = fgd_ledger_init(&c->remote, sizeof(struct fgd_remote), max,
-		                    key);
-		if (r != 0)
-			snprintf(err, errlen, "out of memory");
-	} else {
-		r = fgd_ledger_open(&c->remote, sizeof(struct fgd_remote), max,
-		                    key, p->path, p->ident, err, errlen);
+	if (remote_key(sk, p, key) != 0) {
+		snprintf(err, errlen, "no ledger key");
+		return -1;
 	}
+	crypto_generichash(lkey, sizeof lkey, (const uint8_t *)local_ctx,
+	                   sizeof local_ctx - 1, key, sizeof key);
+	if (ledger_open(&c->local, sizeof(struct fgd_local),
+	                c->fg->seg.capacity, lkey, p->local_path, p, err,
+	                errlen) != 0)
+		goto out;
+	if (ledger_open(&c->remote, sizeof(struct fgd_remote), max, key,
+	                p->path, p, err, errlen) != 0) {
+		fgd_ledger_fini(&c->local);
+		goto out;
+	}
+	r = 0;
+out:
 	sodium_memzero(key, sizeof key);
+	sodium_memzero(lkey, sizeof lkey);
 	return r;
 }
 
@@ -70,6 +106,7 @@ int fgd_counts_init(struct fgd_counts *c, fg_client *fg, struct fgd_harvest *h,
 	memset(c, 0, sizeof *c);
 	c->fg = fg;
 	c->harvest = h;
+	c->k = h->keep;
 	c->kr = kr;
 	c->ctr = ctr;
 	c->npeers = p->npeers;
@@ -78,16 +115,44 @@ int fgd_counts_init(struct fgd_counts *c, fg_client *fg, struct fgd_harvest *h,
 	                    1000000u;
 	c->purged_pass = c->evicted_pass = UINT64_MAX;
 	c->pushed = UINT64_MAX;
-	if (fgd_ledger_init(&c->local, sizeof(struct fgd_local),
-	                    fg->seg.capacity, NULL) != 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	return ledgers_open(c, sk, p, err, errlen);
+}
+
+int fgd_counts_resumable(const struct fgd_counts *c)
+{
+	return c->harvest->resumed && c->local.reloaded &&
+	       c->k->incarnation != 0;
+}
+
+void fgd_counts_restart(struct fgd_counts *c)
+{
+	size_t i = 0;
+
+	while (i < c->local.cap) {
+		void *e = fgd_ledger_at(&c->local, i);
+
+		if (e != NULL)
+			fgd_ledger_del(&c->local,
+			               e); /* one moved back: again */
+		else
+			i++;
 	}
-	if (remote_open(c, sk, p, err, errlen) != 0) {
-		fgd_ledger_fini(&c->local);
-		return -1;
-	}
-	return 0;
+	c->k->version = c->k->emitted = c->k->total = 0;
+}
+
+int fgd_counts_recover(struct fgd_counts *c)
+{
+	struct fgd_keep *k = c->k;
+	struct fgd_local *e;
+
+	if (k->jslot == 0 || k->ctag != k->jtag)
+		return 0; /* the take had not begun */
+	e = fgd_ledger_find(&c->local, k->cid);
+	if (e == NULL || e->count != k->ccount + k->cdelta)
+		return 0; /* nor changed the count */
+	k->total = k->ctotal + k->cdelta;
+	e->ver = ++k->version; /* sent again, whatever was */
+	return 1;
 }
 
 void fgd_counts_fini(struct fgd_counts *c)
@@ -119,7 +184,7 @@ static struct fgd_local *local_get(struct fgd_counts *c, unsigned rule,
 	e->rule = (uint8_t)rule;
 	e->key_len = (uint8_t)len;
 	memcpy(e->key, key, len);
-	e->count = e->floor = c->total;
+	e->count = e->floor = c->k->total;
 	return e;
 }
 
@@ -152,6 +217,21 @@ static size_t local_drop_absorbed(struct fgd_counts *c, uint64_t before)
 	return dropped;
 }
 
+/* What the take of @delta into @e is about to change, under the
+ * harvest's tag, stored before the count is (struct fgd_keep). */
+static void take_journal(struct fgd_keep *k, const struct fgd_local *e,
+                         uint64_t delta)
+{
+	k->cid[0] = e->id[0];
+	k->cid[1] = e->id[1];
+	k->ccount = e->count;
+	k->ctotal = k->total;
+	k->cdelta = delta;
+	cmm_barrier();
+	k->ctag = k->jtag;
+	cmm_barrier();
+}
+
 int fgd_counts_take(void *arg, unsigned rule, const uint8_t *key, size_t len,
                     uint64_t delta, uint64_t now_ms)
 {
@@ -169,10 +249,12 @@ int fgd_counts_take(void *arg, unsigned rule, const uint8_t *key, size_t len,
 		c->ctr->local_noroom++;
 		return -1;
 	}
-	e->count += delta;
-	e->ver = ++c->version;
+	take_journal(c->k, e, delta);
+	e->count += delta; /* the take happened (fgd_counts_recover) */
+	cmm_barrier();
+	e->ver = ++c->k->version;
 	e->touched = now_ms;
-	c->total += delta;
+	c->k->total += delta;
 	c->ctr->harvested += delta;
 	return 0;
 }
@@ -189,8 +271,8 @@ void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms)
 		/* A change not sent yet (by every transport) is sent with
 		 * its old floor first: every consumption is announced once
 		 * as such. */
-		if (e == NULL || e->count <= e->floor || e->ver > c->emitted ||
-		    e->ver > c->pushed)
+		if (e == NULL || e->count <= e->floor ||
+		    e->ver > c->k->emitted || e->ver > c->pushed)
 			continue;
 		rc = fg__rule_params(c->fg, e->rule);
 		if ((rc->flags & FG__RULE_ACTIVE) &&
@@ -198,7 +280,7 @@ void fgd_counts_absorb(struct fgd_counts *c, uint64_t now_ms)
 		        1)
 			continue;
 		e->floor = e->count;
-		e->ver = ++c->version;
+		e->ver = ++c->k->version;
 		e->touched = now_ms;
 	}
 }

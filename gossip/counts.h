@@ -116,6 +116,8 @@ struct fgd_counts_params {
 	/* the remote ledger's file (it must outlive the daemon: the debits
 	 * it records stay in the segment); NULL: memory only */
 	const char *path;
+	/* ours, so that a restart continues our counts (node.h) */
+	const char *local_path;
 	const uint64_t *ident; /* [3]: the segment's seed and birth */
 	/* the remote ledger's id key when init is given no secret key (a
 	 * daemon whose key is in another process: fgd_counts_ledger_key
@@ -132,11 +134,12 @@ struct fgd_counts {
 	const struct fgw_keyring *kr; /* names the origins */
 	struct fgd_ledger local;      /* struct fgd_local */
 	struct fgd_ledger remote;     /* struct fgd_remote */
-	uint64_t version; /* of our records' last change, this incarnation */
-	uint64_t emitted; /* version covered by the rounds sent so far */
-	uint64_t pushed;  /* and by what Redis holds (redis/); UINT64_MAX
-	                   * without the Redis transport */
-	uint64_t total;   /* tokens harvested in this incarnation */
+	/* of our records, this incarnation: the version of the last
+	 * change, what the rounds sent cover, the tokens harvested; kept
+	 * by the harvest, across restarts (struct fgd_keep) */
+	struct fgd_keep *k;
+	uint64_t pushed; /* the version Redis holds (redis/); UINT64_MAX
+	                  * without the Redis transport */
 	uint64_t debt_window_ns;
 	size_t npeers;
 	uint64_t remote_changes; /* marks added, changed or forgotten */
@@ -155,6 +158,19 @@ int fgd_counts_init(struct fgd_counts *c, fg_client *fg, struct fgd_harvest *h,
                     const struct fgd_counts_params *p, struct fgd_counters *ctr,
                     char *err, size_t errlen);
 void fgd_counts_fini(struct fgd_counts *c);
+
+/* Whether our counts continue where the previous daemon left them: the
+ * harvest's state and our ledger are its, made for this segment under our
+ * key (node.h's incarnations). */
+int fgd_counts_resumable(const struct fgd_counts *c);
+
+/* A new incarnation: our counts, versions and total start again. */
+void fgd_counts_restart(struct fgd_counts *c);
+
+/* Finish the take a killed daemon left half done: 1 if it changed our
+ * count (its version and total are made whole), else 0; what
+ * fgd_harvest_recover() takes. */
+int fgd_counts_recover(struct fgd_counts *c);
 
 /* The harvest's taker (harvest.h): add @delta to our count of the key;
  * @arg is the counts. */

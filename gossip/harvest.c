@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <urcu/compiler.h>
 #include <urcu/uatomic.h>
 
 #include "lib/client.h"
@@ -27,11 +28,11 @@ struct state_hdr {
 	uint64_t seed[2];
 	uint64_t created_ns;
 	uint64_t nslots;
-	uint64_t incarnation; /* the last one this node used */
-	uint64_t pad[2];
+	struct fgd_keep keep;
 };
 
-static const uint8_t state_magic[8] = "FGDSTAT4"; /* layout 9 baseline */
+/* 5: the keep (counts, versions, seqs and the take's journal) */
+static const uint8_t state_magic[8] = "FGDSTAT5";
 
 /* What the sums hold of slot @b: taken out (@sign -1) or put in (+1). */
 static void base_count(struct fgd_harvest *h, const struct fgd_base *b,
@@ -199,6 +200,7 @@ static int state_reuse(struct fgd_harvest *h, const char *path, size_t bytes,
 	}
 	h->base = (struct fgd_base *)(void *)((struct state_hdr *)p + 1);
 	baseline_resume(h);
+	h->resumed = 1;
 	*out = p;
 	return 1;
 }
@@ -216,7 +218,7 @@ static int state_map(struct fgd_harvest *h, const char *path, char *err,
 		return fgu_why(err, errlen, "%s: cannot create: %s", path,
 		               strerror(errno));
 	h->base_bytes = bytes;
-	h->incarnation = &((struct state_hdr *)p)->incarnation;
+	h->keep = &((struct state_hdr *)p)->keep;
 	return 0;
 }
 
@@ -226,7 +228,7 @@ int fgd_harvest_init(struct fgd_harvest *h, fg_client *fg,
 	memset(h, 0, sizeof *h);
 	h->fg = fg;
 	h->nslots = fg__table_nslots(&fg->seg.tbl);
-	h->incarnation = &h->own_inc;
+	h->keep = &h->own_keep;
 	if (state_path != NULL)
 		return state_map(h, state_path, err, errlen);
 	h->base = calloc(h->nslots ? h->nslots : 1, sizeof *h->base);
@@ -245,15 +247,24 @@ void fgd_harvest_fini(struct fgd_harvest *h)
 		free(h->base);
 	h->base = NULL;
 	h->base_bytes = 0;
-	h->incarnation = &h->own_inc;
+	h->keep = &h->own_keep;
 }
 
 uint64_t fgd_harvest_incarnation(struct fgd_harvest *h, uint64_t want)
 {
-	if (want <= *h->incarnation)
-		want = *h->incarnation + 1;
-	*h->incarnation = want;
+	if (want <= h->keep->incarnation)
+		want = h->keep->incarnation + 1;
+	h->keep->incarnation = want;
 	return want;
+}
+
+void fgd_harvest_recover(struct fgd_harvest *h, int taken)
+{
+	struct fgd_keep *k = h->keep;
+
+	if (k->jslot != 0 && k->jslot <= h->nslots && taken)
+		h->base[k->jslot - 1].seen = k->jseen;
+	k->jslot = 0;
 }
 
 /* The pass's per-rule totals into the sums /metrics shows, which never
@@ -428,6 +439,17 @@ static int unsettled(struct fgd_harvest *h, const struct fg_slot_view *v,
 	return 0;
 }
 
+/* The take of @v's growth begins (struct fgd_keep): a new tag, then the
+ * slot, each store in this order (a SIGKILL stops between two). */
+static void journal_arm(struct fgd_keep *k, const struct fg_slot_view *v)
+{
+	k->jseen = v->count;
+	k->jtag++;
+	cmm_barrier();
+	k->jslot = v->slot + 1;
+	cmm_barrier();
+}
+
 /* The growth of live bucket @v since @b's baseline, to the taker. */
 static void grown(struct fgd_harvest *h, struct pass *p, struct fgd_base *b,
                   const struct fg_slot_view *v)
@@ -438,11 +460,14 @@ static void grown(struct fgd_harvest *h, struct pass *p, struct fgd_base *b,
 		b->seen = v->count; /* not gossiped */
 		return;
 	}
+	journal_arm(h->keep, v);
 	if (p->take(p->arg, v->rule, v->key, v->keylen,
 	            (v->count - b->seen) & FG_W_COUNT_MASK, p->now_ms) == 0)
 		b->seen = v->count;
 	else /* the taker had no room */
 		fg__harvest_again(&h->fg->seg.tbl, v->slot);
+	cmm_barrier();
+	h->keep->jslot = 0;
 }
 
 /* Slot @v of a changed page: its sums, its ranking, and its growth to

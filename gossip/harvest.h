@@ -23,9 +23,9 @@
  * The baseline is a file beside the segment (PATH.state), so that what
  * workers consume while no daemon runs is harvested when one is back.  It
  * names the segment it belongs to (its random hash seed and birth, which
- * a re-created segment does not share) and holds the last incarnation
- * the node used (node.h).  It is created 0600 with O_EXCL and O_NOFOLLOW
- * under a temporary name and renamed into place; one that is not a
+ * a re-created segment does not share) and what the node keeps across
+ * its restarts (struct fgd_keep).  It is created 0600 with O_EXCL and
+ * O_NOFOLLOW under a temporary name and renamed into place; one that is not a
  * regular file of ours, closed to others, is refused: a local user who
  * could write it could make the daemon report consumption nobody had.
  *
@@ -60,6 +60,31 @@ struct fgd_live {
 	uint64_t keys, allowed, denied;
 };
 
+/*
+ * What a node keeps across its restarts beside the baselines, so that a
+ * daemon killed at any instant comes back as the same incarnation, its
+ * counts, versions and seqs continued (node.h): in the state file (zero
+ * in a new one), else in the harvest.  The take under way is journalled
+ * in it: the harvest arms (jtag, jslot, jseen) before it calls the taker
+ * and disarms once the baseline moved; the taker writes what it is about
+ * to change (c*) under the same tag first, so that a restart can tell
+ * whether the take happened (fgd_counts_recover) and finish its half
+ * (fgd_harvest_recover): the growth is taken once, never twice or not at
+ * all.
+ */
+struct fgd_keep {
+	uint64_t incarnation; /* the last one this node used */
+	uint64_t version;     /* of our records' last change (counts.h) */
+	uint64_t total;       /* tokens harvested in this incarnation */
+	uint64_t emitted;     /* version the rounds sent so far cover */
+	uint64_t seq[2];      /* reserved (node.c): none used at or above */
+	uint64_t jtag, jslot, jseen; /* the harvest's half: slot + 1 */
+	uint64_t ctag, cid[2], ccount, ctotal, cdelta; /* the taker's */
+	uint64_t pad;
+};
+
+_Static_assert(sizeof(struct fgd_keep) == 128, "the keep: two lines");
+
 #define FGD_BASE_NONE 0u /* fgd_base.id: no bucket */
 #define FGD_BASE_DEAD 2u /* an abandoned insert */
 
@@ -74,8 +99,9 @@ struct fgd_harvest {
 		uint64_t denied;  /* its denials, in the sums */
 	} * base;          /* per slot; in the state file when there is one */
 	size_t base_bytes; /* mapped length, 0 when calloc'ed */
-	uint64_t *incarnation; /* in the state file; else &own_inc */
-	uint64_t own_inc;
+	struct fgd_keep *keep; /* in the state file; else &own_keep */
+	struct fgd_keep own_keep;
+	int resumed; /* the state file was the previous daemon's */
 	uint64_t nslots;
 	uint64_t passes;
 	uint64_t visited; /* slots of the changed blocks the passes read */
@@ -104,8 +130,12 @@ void fgd_harvest_fini(struct fgd_harvest *h);
  * used on this segment if that is not below it; recorded as the last. */
 uint64_t fgd_harvest_incarnation(struct fgd_harvest *h, uint64_t want);
 
+/* Finish the take a killed daemon left half done (struct fgd_keep): its
+ * baseline moves if the taker says it was @taken; disarmed either way. */
+void fgd_harvest_recover(struct fgd_harvest *h, int taken);
+
 /* Take the growth of (@rule, @key)'s bucket: 0, or -1 to leave it for a
- * later pass. */
+ * later pass.  The taker journals in the keep (struct fgd_keep). */
 typedef int fgd_take_fn(void *arg, unsigned rule, const uint8_t *key,
                         size_t len, uint64_t delta, uint64_t now_ms);
 

@@ -293,6 +293,7 @@ static int reload(struct fgd_ledger *l, int fd, char *err, size_t errlen)
 		if (cap > l->cap_max)
 			cap = l->cap_max;
 		r = rebuild(l, (uint8_t *)(void *)(h + 1), h->cap, cap);
+		l->reloaded = r == 0;
 		if (r != 0)
 			fgu_why(err, errlen, "%s: cannot rewrite: %s", l->path,
 			        strerror(errno));

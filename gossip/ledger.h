@@ -56,6 +56,7 @@ struct fgd_ledger {
 	char *path;
 	uint64_t ident[3]; /* whose: the segment's seed and birth */
 	size_t bytes;      /* mapped length, header included */
+	int reloaded;      /* open found the file a ledger of ours */
 };
 
 /* A ledger in memory for @max records of @esize bytes (a multiple of 8,
@@ -66,8 +67,8 @@ int fgd_ledger_init(struct fgd_ledger *l, size_t esize, size_t max,
 
 /*
  * The ledger kept in @path, reloaded if the file holds one made for the
- * same @ident, @esize and @key (else started empty).  0, or -1 with a
- * reason in @err: the file is not ours, or cannot be written.
+ * same @ident, @esize and @key (l->reloaded; else started empty).  0, or -1
+ * with a reason in @err: the file is not ours, or cannot be written.
  */
 int fgd_ledger_open(struct fgd_ledger *l, size_t esize, size_t max,
                     const uint8_t *key, const char *path,

@@ -11,6 +11,46 @@
 
 #include "lib/client.h"
 
+/* Seqs are reserved in the keep this far ahead of the ones in use, and
+ * the reservation moved on once half of it is used: a restarted node
+ * starts at the reservation, past every seq its past lives sent, so that
+ * the same incarnation never sends one (incarnation, seq) twice (replay.h
+ * would drop the second).  Half a reservation is more datagrams than a
+ * round can send (one per record of the local ledger at most). */
+#define FGD_SEQ_RESERVE (UINT64_C(1) << 32)
+
+static void seqs_reserve(struct fgd_node *n)
+{
+	const uint64_t in_use[2] = {n->x.seq, n->x.seq_direct};
+	struct fgd_keep *k = n->harvest.keep;
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (k->seq[i] < in_use[i] + FGD_SEQ_RESERVE / 2)
+			k->seq[i] = in_use[i] + FGD_SEQ_RESERVE;
+}
+
+/* The incarnation: the previous daemon's when our counts continue where it
+ * left them (its take cut short finished), else a new one. */
+static void incarnation_begin(struct fgd_node *n, uint64_t guess)
+{
+	struct fgd_keep *k = n->harvest.keep;
+
+	if (fgd_counts_resumable(&n->counts)) {
+		fgd_harvest_recover(&n->harvest,
+		                    fgd_counts_recover(&n->counts));
+		n->x.incarnation = k->incarnation;
+		n->x.seq = k->seq[0];
+		n->x.seq_direct = k->seq[1];
+	} else {
+		fgd_harvest_recover(&n->harvest, 0);
+		fgd_counts_restart(&n->counts);
+		n->x.incarnation = fgd_harvest_incarnation(&n->harvest, guess);
+		k->seq[0] = k->seq[1] = 0;
+	}
+	seqs_reserve(n);
+}
+
 static int modules_init(struct fgd_node *n, const uint8_t *sk,
                         const struct fgd_node_params *p, char *err,
                         size_t errlen)
@@ -21,7 +61,7 @@ static int modules_init(struct fgd_node *n, const uint8_t *sk,
 	                               .debt_window_ms = p->debt_window_ms,
 	                               .ident = ident,
 	                               .ledger_key = p->ledger_key};
-	char path[600];
+	char path[600], local[600];
 
 	/* The debt bound counts every member that may consume, not only
 	 * the seeds: with discovery a node may be configured with one. */
@@ -30,15 +70,16 @@ static int modules_init(struct fgd_node *n, const uint8_t *sk,
 		cp.npeers = n->kr->n - 1;
 	if (p->state_path != NULL) {
 		snprintf(path, sizeof path, "%s-remote", p->state_path);
+		snprintf(local, sizeof local, "%s-local", p->state_path);
 		cp.path = path;
+		cp.local_path = local;
 	}
 	if (fgd_harvest_init(&n->harvest, n->fg, p->state_path, err, errlen) !=
-	    0)
-		return -1;
-	n->x.incarnation = fgd_harvest_incarnation(&n->harvest, p->incarnation);
-	if (fgd_counts_init(&n->counts, n->fg, &n->harvest, n->kr, sk, &cp,
+	        0 ||
+	    fgd_counts_init(&n->counts, n->fg, &n->harvest, n->kr, sk, &cp,
 	                    &n->ctr, err, errlen) != 0)
 		return -1;
+	incarnation_begin(n, p->incarnation);
 	if (fgd_members_init(&n->members, &n->x, p->interval_ms, &n->ctr) !=
 	        0 ||
 	    fgd_sync_init(&n->sync, &n->counts, &n->members, &n->x, &n->ctr) !=
@@ -113,6 +154,7 @@ int fgd_node_set_net(struct fgd_node *n, const struct fgd_net *net)
 
 void fgd_node_harvest(struct fgd_node *n, uint64_t now_ms)
 {
+	seqs_reserve(n);
 	fgd_harvest_pass(&n->harvest, now_ms, fgd_counts_take, &n->counts);
 	if (n->harvest.passes % FGD_ABSORB_EVERY == 0)
 		fgd_counts_absorb(&n->counts, now_ms);
@@ -132,9 +174,9 @@ static int round_begin(struct fgd_node *n, int full, unsigned *flags)
 	n->rounds++;
 	heartbeat = full ||
 	            (n->rounds + n->members.phase) % FGD_HEARTBEAT_EVERY == 0 ||
-	            (n->changed_round != 0 && c->version == c->emitted &&
+	            (n->changed_round != 0 && c->k->version == c->k->emitted &&
 	             n->rounds - n->changed_round <= FGD_FLOOD_QUIET);
-	if (c->version != c->emitted)
+	if (c->k->version != c->k->emitted)
 		n->changed_round = n->rounds;
 	*flags = heartbeat && n->changed_round != 0 &&
 	                 n->rounds - n->changed_round <=
@@ -152,24 +194,25 @@ static size_t emit(struct fgd_node *n, int full, fgd_send_fn *send,
 	struct fgd_batch b;
 	unsigned flags;
 	int heartbeat = round_begin(n, full, &flags);
-	size_t i;
+	size_t i, sent;
 
-	fgd_batch_begin(&b, &n->x, full ? 0 : c->emitted, c->version, flags,
-	                send, arg);
+	fgd_batch_begin(&b, &n->x, full ? 0 : c->k->emitted, c->k->version,
+	                flags, send, arg);
 	b.seal = seal;
 	(void)fg__rule_index(n->fg, ""); /* rule names, for the records */
 	for (i = 0; i < c->local.cap; i++) {
 		const struct fgd_local *e = fgd_ledger_at(&c->local, i);
 
 		if (e == NULL || e->count == 0 ||
-		    !(e->ver > c->emitted || (full && e->count > e->floor)))
+		    !(e->ver > c->k->emitted || (full && e->count > e->floor)))
 			continue;
 		fgd_batch_add(&b, n->fg->names[e->rule], e->key, e->key_len,
 		              e->count, e->floor, e->ver);
 	}
-	c->emitted = c->version;
-	fgd_sync_round(&n->sync, c->version);
-	return fgd_batch_end(&b, heartbeat);
+	sent = fgd_batch_end(&b, heartbeat);
+	c->k->emitted = c->k->version; /* sent: a restart sends it no more */
+	fgd_sync_round(&n->sync, c->k->version);
+	return sent;
 }
 
 size_t fgd_node_emit(struct fgd_node *n, uint64_t now_ms, int full,

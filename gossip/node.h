@@ -23,16 +23,26 @@
  *        └── replay      └── spread         ledger, addr (below counts,
  *                                           members)
  *
- * Incarnations.  Each start of a node is a new incarnation; its counts,
- * versions and seqs restart, and receivers take a higher incarnation's
- * counts afresh.  The first one is the caller's guess (the daemon's wall
- * clock), raised above the last one this node used on this segment
- * (harvest.h's state file).  The wall clock decides nothing: a member
- * that pings us or asks us for a repair names the incarnation it knows us
- * by (its digest), and a node that learns it is known by a later one
- * than its own moves past it at once, so a clock set back across a
- * reboot costs at most the time until the next such datagram (a probe
- * cycle), never a split.
+ * Incarnations.  A node's counts, versions and seqs belong to its
+ * incarnation; receivers take a higher incarnation's counts afresh.  A
+ * restart keeps the incarnation when its counts go on where the
+ * previous daemon left them: the harvest's state file (the baselines,
+ * and the keep: versions, total, seqs reserved, the journal of the take
+ * under way: harvest.h) and our ledger (PATH-local, bound to the
+ * segment and to our key) are the previous daemon's.  Every change to
+ * them is a store to those mapped files, so a daemon killed at any
+ * instant, even between its harvest and its send, loses nothing: what
+ * it took and did not send is sent by the next, once.  Otherwise (the
+ * first start, a state file lost or of an older format, a new key) the
+ * start is a new incarnation, and what the previous one took but never
+ * sent is lost to the others.  A new one is the caller's guess (the
+ * daemon's wall clock), raised above the last one this node used on
+ * this segment.  The wall clock decides nothing: a member that pings us
+ * or asks us for a repair names the incarnation it knows us by (its
+ * digest), and a node that learns it is known by a later one than its
+ * own moves past it at once, so a clock set back across a reboot costs
+ * at most the time until the next such datagram (a probe cycle), never
+ * a split.
  *
  * Time enters only as arguments (monotonic ms), so tests drive rounds.
  */
@@ -84,9 +94,10 @@ struct fgd_node_params {
 	size_t max_datagram;
 	uint32_t interval_ms;
 	size_t npeers;
-	/* Where the harvest baseline, the incarnation (PATH) and the marks
-	 * of other nodes' counts (PATH-remote) survive a daemon restart:
-	 * files beside the segment.  NULL: memory only. */
+	/* Where the harvest baseline and the keep (PATH), our counts
+	 * (PATH-local) and the marks of other nodes' counts (PATH-remote)
+	 * survive a daemon restart: files beside the segment.  NULL: memory
+	 * only. */
 	const char *state_path;
 	size_t ledger_max;       /* marks of others kept; 0: the default */
 	uint32_t debt_window_ms; /* 0: FGD_DEBT_WINDOW_MS */

@@ -304,7 +304,7 @@ static size_t repair_list(const struct fgd_counts *c, uint64_t have,
 	 * own, so what arrives of it is progress even if the rest is lost. */
 	if (k > 1)
 		qsort(list, k, sizeof *list, by_ver_cmp);
-	*to = c->version;
+	*to = c->k->version;
 	if (k > FGD_REPAIR_MAX) {
 		k = FGD_REPAIR_MAX;
 		*to = list[k - 1].ver; /* versions are unique: nothing split */
@@ -321,7 +321,7 @@ static int worth_answering(struct fgd_sync *sy, int origin,
 {
 	const struct fgd_sync_origin *s = &sy->o[origin];
 
-	if (have > sy->counts->version) {
+	if (have > sy->counts->k->version) {
 		sy->ctr->member_ignored++; /* versions we never made */
 		return 0;
 	}
@@ -330,7 +330,7 @@ static int worth_answering(struct fgd_sync *sy, int origin,
 	 * comes from a node that waited that long already. */
 	if (m->kind == FGW_PING && have >= version_ago(sy, FGD_SYNC_GRACE))
 		return 0;
-	if (have == sy->counts->version || to == NULL || to->len == 0 ||
+	if (have == sy->counts->k->version || to == NULL || to->len == 0 ||
 	    sy->x->send == NULL)
 		return 0;
 	if (s->answered_ms != 0 &&

@@ -92,7 +92,7 @@ static uint64_t push_from(const struct fgr_sync *s)
 
 uint64_t fgr_sync_unpushed(const struct fgr_sync *s)
 {
-	return s->node->counts.version - push_from(s);
+	return s->node->counts.k->version - push_from(s);
 }
 
 /* -------------------------------------------------------------- failure */
@@ -193,7 +193,7 @@ static size_t select_changed(struct fgr_sync *s, uint64_t from, uint64_t *to)
 	size_t i, n = changed(s, from);
 
 	*to =
-	    s->cap >= s->node->counts.local.n ? s->node->counts.version : from;
+	    s->cap >= s->node->counts.local.n ? s->node->counts.k->version : from;
 	if (n > FGR_PUSH_MAX)
 		qsort(s->sel, n, sizeof *s->sel, by_ver);
 	if (n > FGR_BATCHES * FGR_PUSH_MAX) {

@@ -314,7 +314,7 @@ static inline void stop(int i)
 
 static inline void env_fini(void)
 {
-	char cmd[256], path[160];
+	char cmd[256];
 	int i, st[ENV_NODES_MAX];
 
 	if (E.dir[0] == '\0')
@@ -322,10 +322,7 @@ static inline void env_fini(void)
 	for (i = 0; i < ENV_NODES_MAX; i++) {
 		st[i] = stop_status(i);
 		(void)fg_unlink(E.seg[i]);
-		snprintf(path, sizeof path, "/dev/shm/%s.state", E.seg[i]);
-		unlink(path);
-		strcat(path, "-remote");
-		unlink(path);
+		test_unlink_state(E.seg[i]);
 		unlink(E.sock[i]);
 	}
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", E.dir);

@@ -21,6 +21,7 @@
 
 #include "lib/floodgate.h"
 #include "shm/layout.h"
+#include "shm/segment.h"
 
 /* UNDER_ASAN: the test runs under AddressSanitizer (which, for one,
  * turns a write to read-only memory into its own report). */
@@ -129,6 +130,31 @@ static inline void expect_old_segment_refused(const char *seed,
 	cr_expect_eq(fg_open(name, 0, &w), FG_EVERSION, "%s", seed);
 	cr_expect_null(w);
 	cr_expect_eq(fg_unlink(name), 0, "a segment of any version");
+}
+
+/* Remove a node's state files (gossip/node.h): @state, its ledger
+ * (-local) and its marks of other nodes' counts (-remote). */
+static inline void test_unlink_state_at(const char *state)
+{
+	static const char *const ext[] = {"", "-local", "-remote"};
+	char path[FG_SEG_PATH_MAX + 32];
+	size_t k;
+
+	for (k = 0; k < sizeof ext / sizeof *ext; k++) {
+		snprintf(path, sizeof path, "%s%s", state, ext[k]);
+		(void)unlink(path);
+	}
+}
+
+/* The same for the files a daemon keeps beside segment @seg. */
+static inline void test_unlink_state(const char *seg)
+{
+	char path[FG_SEG_PATH_MAX + 16];
+
+	if (seg[0] == '\0' || fg__seg_path(seg, path, FG_SEG_PATH_MAX) != 0)
+		return;
+	strcat(path, ".state");
+	test_unlink_state_at(path);
 }
 
 /* How many lines of the file at @path hold @what (0 without the file). */

@@ -27,6 +27,7 @@
 
 #include "lib/client.h"
 #include "tests/cluster.h"
+#include "tests/helpers.h"
 #include "tests/ports.h"
 
 /* The segment's name: PREFIX-PID. */
@@ -261,10 +262,8 @@ static inline void stop(void)
 	}
 	fg_close(D.fg);
 	fg_unlink(D.seg);
-	snprintf(cmd, sizeof cmd,
-	         "rm -rf %s /dev/shm/%s.state /dev/shm/%s.state-remote "
-	         "/dev/shm/%s.sock",
-	         D.dir, D.seg, D.seg, D.seg);
+	test_unlink_state(D.seg);
+	snprintf(cmd, sizeof cmd, "rm -rf %s /dev/shm/%s.sock", D.dir, D.seg);
 	if (system(cmd) != 0)
 		cr_log_warn("cleanup failed: %s", cmd);
 }

@@ -441,7 +441,7 @@ static void unlink_in(const char *dir, const char *name)
 /* Idempotent; the suite's .fini, so it runs after a failed assertion. */
 static void teardown(void)
 {
-	char path[FG_SEG_PATH_MAX + 32], name[32];
+	char name[32];
 	int i;
 
 	wide_teardown();
@@ -453,14 +453,7 @@ static void teardown(void)
 	for (i = 0; i < N; i++) {
 		fg_close(K.fg[i]);
 		K.fg[i] = NULL;
-		if (fg__seg_path(K.seg[i], path, sizeof path - 16) == 0) {
-			size_t n = strlen(path);
-
-			strcpy(path + n, ".state");
-			(void)unlink(path);
-			strcpy(path + n, ".state-remote");
-			(void)unlink(path);
-		}
+		test_unlink_state(K.seg[i]);
 		(void)fg_unlink(K.seg[i]);
 		snprintf(name, sizeof name, "n%d.key", i);
 		unlink_in(K.dir, name);

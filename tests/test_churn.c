@@ -32,6 +32,7 @@
 #include "shm/clock.h"
 #include "shm/segment.h"
 #include "tests/cluster.h"
+#include "tests/helpers.h"
 #include "tests/ports.h"
 
 #define N           3
@@ -152,10 +153,7 @@ static void teardown(void)
 		if (K.seg[i][0] == '\0')
 			continue;
 		fg_unlink(K.seg[i]);
-		snprintf(path, sizeof path, "/dev/shm/%s.state", K.seg[i]);
-		unlink(path);
-		strcat(path, "-remote");
-		unlink(path);
+		test_unlink_state(K.seg[i]);
 		snprintf(path, sizeof path, "%s/n%d.conf", K.dir, i);
 		unlink(path);
 		snprintf(path, sizeof path, "%s/n%d.log", K.dir, i);

@@ -23,6 +23,7 @@
 #include "demo/figures.h"
 #include "shm/clock.h"
 #include "shm/segment.h"
+#include "tests/helpers.h"
 
 #define N           3
 #define SEC         1000000000ull
@@ -134,15 +135,7 @@ Test(incarnation, a_node_rebooted_with_its_clock_set_back_is_heard_again)
 	C.node[2].fg = NULL;
 	snprintf(seg, sizeof seg, "%s", C.node[2].seg);
 	cr_assert_eq(fg_unlink(seg), 0);
-	{
-		char path[200];
-
-		cr_assert_eq(fg__seg_path(seg, path, sizeof path - 16), 0);
-		strcat(path, ".state");
-		unlink(path);
-		strcat(path, "-remote");
-		unlink(path);
-	}
+	test_unlink_state(seg);
 	start_at(2, NULL);
 	take(2, "after", 3);
 	t = until_left("after", CAP - 3, 10);

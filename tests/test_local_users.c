@@ -218,10 +218,7 @@ static void teardown(void)
 	if (fg_unlink(L.seg) != 0)
 		unlink(L.path); /* not a segment any more: garbage */
 	unlink(L.sock);
-	snprintf(path, sizeof path, "%s.state", L.path);
-	unlink(path);
-	snprintf(path, sizeof path, "%s.state-remote", L.path);
-	unlink(path);
+	test_unlink_state(L.seg);
 	snprintf(path, sizeof path, "rm -rf '%s'", L.dir);
 	(void)system(path);
 	L.dir[0] = '\0';

@@ -844,14 +844,11 @@ static void daemon_down(fg_client *c)
 
 static void daemon_segment_destroyed(void)
 {
-	char cmd[256], name[80];
+	char name[80];
 
 	snprintf(name, sizeof name, "%s-d", seg);
 	cr_assert_eq(fg_unlink(name), 0); /* its memory too, as a reboot */
-	snprintf(cmd, sizeof cmd,
-	         "rm -f /dev/shm/%s-d.state /dev/shm/%s-d.state-remote", seg,
-	         seg);
-	cr_assert_eq(system(cmd), 0);
+	test_unlink_state(name);
 }
 
 /* Spend from two buckets, stop the daemon (a snapshot on the way out),

@@ -260,7 +260,6 @@ static int restored(const char *text, void *arg)
  * bucket is back as it was. */
 static void idle_then_killed(int gossip)
 {
-	char cmd[512];
 	int64_t left;
 	unsigned idx;
 
@@ -269,10 +268,7 @@ static void idle_then_killed(int gossip)
 	fg_close(K.node[0].fg);
 	K.node[0].fg = NULL;
 	cr_assert_eq(fg_unlink(K.node[0].seg), 0);
-	snprintf(cmd, sizeof cmd,
-	         "rm -f /dev/shm/%s.state /dev/shm/%s.state-remote",
-	         K.node[0].seg, K.node[0].seg);
-	cr_assert_eq(system(cmd), 0);
+	test_unlink_state(K.node[0].seg);
 	CLUSTER_OK(&K, fgc_start(&K, 0));
 	CLUSTER_OK(&K, fgc_await_ready(&K, 0, "api"));
 	CLUSTER_OK(&K, fgc_await_log(&K, 0, K.node[0].log_mark, restored, NULL,

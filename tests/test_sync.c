@@ -74,7 +74,7 @@ Test(sync, a_node_that_joins_late_gets_consumption_older_than_any_round)
 	cr_expect_gt(S.node[0].ctr.repairs, 0, "by a repair");
 	cr_expect_eq(S.node[3].ctr.applied, 7);
 	cr_expect_eq(S.node[1].ctr.applied, 7, "and nothing twice elsewhere");
-	cr_expect_eq(S.node[3].sync.o[0].have, S.node[0].counts.version,
+	cr_expect_eq(S.node[3].sync.o[0].have, S.node[0].counts.k->version,
 	             "it holds node 0 up to its latest version");
 }
 
@@ -145,7 +145,7 @@ static int all_caught_up(void)
 	for (i = 0; i < S.n; i++)
 		for (j = 0; j < S.n; j++)
 			if (i != j && S.node[i].sync.o[j].have !=
-			                  S.node[j].counts.version)
+			                  S.node[j].counts.k->version)
 				return 0;
 	return 1;
 }
@@ -225,7 +225,7 @@ Test(sync, a_large_repair_comes_in_bounded_pieces_and_resumes)
 	             (unsigned long long)S.node[1].ctr.applied, nkeys, r);
 	cr_expect_geq(S.node[0].ctr.repairs, 2, "at most %u records a repair",
 	              FGD_REPAIR_MAX);
-	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.version);
+	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.k->version);
 	cr_expect_eq(left(1, "k00000"), CAP - 1);
 	cr_expect_eq(left(1, "k04500"), CAP - 1);
 }
@@ -241,10 +241,10 @@ Test(sync, a_heartbeat_that_shows_a_gap_gets_it_repaired_at_once)
 	/* the first quiet round: a heartbeat, which shows node 1 its gap;
 	 * it asks on receipt, and has the repair in the same round */
 	round_all();
-	cr_expect_eq(S.node[1].sync.o[0].latest, S.node[0].counts.version);
+	cr_expect_eq(S.node[1].sync.o[0].latest, S.node[0].counts.k->version);
 	cr_expect_eq(left(1, "gap"), CAP - 5,
 	             "a heartbeat follows the round it lacks: no need to wait");
-	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.version);
+	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.k->version);
 	cr_expect_eq(S.node[1].ctr.sync_requests, 1);
 }
 
@@ -264,7 +264,7 @@ Test(sync, a_round_that_starts_past_what_a_node_holds_is_asked_for_at_once)
 	cr_expect_eq(left(1, "a"), CAP - 5,
 	             "the gap, repaired in the round "
 	             "that showed it");
-	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.version);
+	cr_expect_eq(S.node[1].sync.o[0].have, S.node[0].counts.k->version);
 	cr_expect_eq(S.node[1].ctr.sync_requests, 1);
 }
 
@@ -299,7 +299,7 @@ Test(sync, a_digest_ahead_of_what_the_origin_made_is_ignored_and_counted)
 	for (r = 0; r < 3; r++)
 		round_all();
 	len = sync_request(buf, 1, 0, S.node[0].x.incarnation,
-	                   S.node[0].counts.version + 1000);
+	                   S.node[0].counts.k->version + 1000);
 	cr_assert_eq(len, FGW_MEMBER_SIZE);
 	cr_assert_eq(
 	    fgd_node_receive_from(&S.node[0], buf, len, &S.addr[1], S.now),

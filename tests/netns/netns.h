@@ -172,10 +172,10 @@ static inline int fgn_orphan(const char *name)
 	return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* What killed runs left: namespaces, segments (with their .state and
- * .state-remote files), directories.  Only what we own and could have
- * made: /tmp and /dev/shm are anyone's, and a directory tree is removed
- * only when nobody else could have written in it. */
+/* What killed runs left: namespaces, segments (with the files beside
+ * them: .state, .state-local, .state-remote), directories.  Only what we own
+ * and could have made: /tmp and /dev/shm are anyone's, and a directory tree is
+ * removed only when nobody else could have written in it. */
 static inline void fgn_sweep(const struct fgn_net *net)
 {
 	static const char *const dirs[] = {"/run/netns", "/dev/shm", "/tmp"};

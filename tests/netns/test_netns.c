@@ -48,6 +48,7 @@
 
 #include "shm/segment.h"
 #include "tests/cluster.h"
+#include "tests/helpers.h"
 #include "tests/netns/netns.h"
 
 #define MAXN    FGN_NODES
@@ -194,16 +195,7 @@ static void await_mesh(void)
 
 static void unlink_seg(const char *seg)
 {
-	char path[FG_SEG_PATH_MAX + 32];
-	size_t n;
-
-	if (seg[0] == '\0' || fg__seg_path(seg, path, sizeof path - 16) != 0)
-		return;
-	n = strlen(path);
-	strcpy(path + n, ".state");
-	(void)unlink(path);
-	strcpy(path + n, ".state-remote");
-	(void)unlink(path);
+	test_unlink_state(seg);
 	(void)fg_unlink(seg);
 }
 
