@@ -19,6 +19,7 @@
 #include "daemon/http.h"
 #include "daemon/persist.h"
 #include "daemon/privsep.h"
+#include "daemon/solo.h"
 #include "gossip/keys.h"
 #include "gossip/node.h"
 #include "lib/floodgate.h"
@@ -36,7 +37,7 @@ struct fgd_daemon {
 	struct fgw_keyring kr;
 	struct fgd_node node;
 	struct fgd_counters noted;  /* as ledger_note() last saw them */
-	struct fgd_counters solo;   /* a single host's snapshot counters */
+	struct fgd_solo solo;       /* a single host's harvest, counters */
 	struct fgd_persist persist; /* snapshots: where, when, of what */
 	int node_ok;
 	enum fgd_peer_state *peer_state; /* per keyring entry, as last logged */

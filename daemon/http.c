@@ -66,7 +66,7 @@ struct fgd_http {
 	struct MHD_Daemon *mhd;
 	fg_client *fg;
 	struct fgd_node *node;
-	const struct fgd_counters *solo; /* no node: a single host's own */
+	struct fgd_solo *solo;           /* no node: a single host's own */
 	const struct fgd_strict *strict; /* NULL: no strict rule */
 	int epfd;
 	int legacy_headers;
@@ -531,8 +531,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 /* ------------------------------------------------------------- lifecycle */
 
 int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
-                   fg_client *fg, struct fgd_node *node,
-                   const struct fgd_counters *solo, char *err, size_t errlen)
+                   fg_client *fg, struct fgd_node *node, struct fgd_solo *solo,
+                   char *err, size_t errlen)
 {
 	const union MHD_DaemonInfo *info;
 	struct fgd_http *h;

@@ -25,7 +25,7 @@
 #include "lib/floodgate.h"
 
 struct fgd_node;
-struct fgd_counters;
+struct fgd_solo; /* solo.h */
 struct fgd_http;
 
 /*
@@ -35,8 +35,8 @@ struct fgd_http;
  * Return: 0, or -1 with the reason in @err.
  */
 int fgd_http_start(struct fgd_http **out, const struct fgd_config *cfg,
-                   fg_client *fg, struct fgd_node *node,
-                   const struct fgd_counters *solo, char *err, size_t errlen);
+                   fg_client *fg, struct fgd_node *node, struct fgd_solo *solo,
+                   char *err, size_t errlen);
 
 /* The node and the strict rules' server (either NULL), once they are up
  * (they start after the endpoint, see start.c): their metrics join

@@ -40,8 +40,10 @@ struct timers {
 
 static void round_run(struct fgd_daemon *d, uint64_t t)
 {
-	if (!d->node_ok)
+	if (!d->node_ok) {
+		fgd_solo_pass(&d->solo, t);
 		return;
+	}
 	fgd_node_harvest(&d->node, t);
 	(void)fgd_node_tick(&d->node, t);
 	fgd_notes_peers(d, t);

@@ -28,6 +28,7 @@
 
 #include "daemon/metrics.h"
 #include "daemon/procmetrics.h"
+#include "daemon/solo.h"
 #include "gossip/node.h"
 #include "lib/client.h"
 #include "shm/clock.h"
@@ -275,11 +276,11 @@ static const struct {
 /* Inside the daemon, the last harvest's sums (refreshed by a scrape, see
  * fgd_metrics_scrape): a scrape must not scan a million slots in the
  * daemon's loop. */
-static void node_sums(const struct fgd_node *n, struct scan *s)
+static void harvest_sums(const struct fgd_harvest *h, struct scan *s)
 {
-	s->used = n->harvest.ready;
-	s->dead = n->harvest.dead;
-	memcpy(s->r, n->harvest.sums, sizeof s->r);
+	s->used = h->ready;
+	s->dead = h->dead;
+	memcpy(s->r, h->sums, sizeof s->r);
 }
 
 _Static_assert(sizeof((struct scan *)0)->r ==
@@ -287,7 +288,7 @@ _Static_assert(sizeof((struct scan *)0)->r ==
                "a harvest's sums are a scan's");
 
 static void segment_metrics(struct fgd_buf *b, fg_client *fg,
-                            const struct fgd_node *n)
+                            const struct fgd_harvest *hv)
 {
 	const struct fg_seg_hdr *h = fg->seg.tbl.hdr;
 	struct scan *s;
@@ -308,8 +309,8 @@ static void segment_metrics(struct fgd_buf *b, fg_client *fg,
 	for (i = 0; i < FG_MAX_RULES; i++)
 		s->block_tokens[i] =
 		    uatomic_read(&fg->seg.rules[i].penalty_tokens);
-	if (n != NULL && n->harvest.passes != 0 && n->fg == fg) {
-		node_sums(n, s);
+	if (hv != NULL && hv->passes != 0 && hv->fg == fg) {
+		harvest_sums(hv, s);
 	} else if (slots_scan(fg, ri, active, s) != 0) {
 		b->oom = 1;
 		goto out;
@@ -492,24 +493,24 @@ static void peers_metrics(struct fgd_buf *b, const struct fgd_node *n,
 			                : 0.0);
 }
 
-static void harvest_metrics(struct fgd_buf *b, const struct fgd_node *n,
+static void harvest_metrics(struct fgd_buf *b, const struct fgd_harvest *h,
                             uint64_t now_ms)
 {
 	scalar(b, "harvests_total", "counter",
 	       "Passes over the table that took the workers' consumption "
 	       "(one a round, and one brought forward by a scrape).",
-	       n->harvest.passes);
+	       h->passes);
+	scalar(b, "harvest_slots_read_total", "counter",
+	       "Slots the harvests read: only those of pages of buckets "
+	       "that changed since the pass before.",
+	       h->visited);
 	family(b, "harvest_age_seconds", "gauge",
 	       "Age of the per-rule figures, the occupancy and the top "
 	       "denied keys: since the last harvest.");
 	fgd_buf_printf(b, "floodgate_harvest_age_seconds %.3f\n",
-	               n->harvest.passes && now_ms >= n->harvest.last_ms
-	                   ? (now_ms - n->harvest.last_ms) / 1000.0
+	               h->passes && now_ms >= h->last_ms
+	                   ? (now_ms - h->last_ms) / 1000.0
 	                   : 0.0);
-	family(b, "gossip_interval_seconds", "gauge",
-	       "Time between two gossip rounds (the interval directive).");
-	fgd_buf_printf(b, "floodgate_gossip_interval_seconds %.3f\n",
-	               fgd_interval_ms(n) / 1e3);
 }
 
 /* A key as a label value: printable ASCII up to FGD_TOP_TEXT_MAX bytes as
@@ -535,9 +536,9 @@ static const char *key_label(char *out, const uint8_t *k, unsigned len)
 	return len > FGD_TOP_HEX_MAX ? "hex-prefix" : "hex";
 }
 
-static void top_metrics(struct fgd_buf *b, const struct fgd_node *n)
+static void top_metrics(struct fgd_buf *b, const struct fgd_harvest *h)
 {
-	const struct fgd_topdenied *t = &n->harvest.top;
+	const struct fgd_topdenied *t = &h->top;
 	char seen[FGD_TOP_N][FGD_TOP_TEXT_MAX + 2 * FGD_TOP_HEX_MAX + 48];
 	size_t i, j, nseen = 0;
 
@@ -556,7 +557,7 @@ static void top_metrics(struct fgd_buf *b, const struct fgd_node *n)
 		fg_rule_info ri;
 		uint64_t sum = t->top[i].denied;
 
-		if (fg_rule_get(n->fg, t->top[i].rule, &ri) != 0)
+		if (fg_rule_get(h->fg, t->top[i].rule, &ri) != 0)
 			continue; /* removed since */
 		enc = key_label(key, t->top[i].key, t->top[i].len);
 		snprintf(seen[nseen], sizeof seen[0], "%s/%s/%s", ri.name, enc,
@@ -643,9 +644,13 @@ static void daemon_metrics(struct fgd_buf *b, const struct fgd_node *n,
 	       "Marks the remote ledger holds at most (ledger-size).",
 	       n->counts.remote.max);
 
+	family(b, "gossip_interval_seconds", "gauge",
+	       "Time between two gossip rounds (the interval directive).");
+	fgd_buf_printf(b, "floodgate_gossip_interval_seconds %.3f\n",
+	               fgd_interval_ms(n) / 1e3);
 	peers_metrics(b, n, now_ms);
-	harvest_metrics(b, n, now_ms);
-	top_metrics(b, n);
+	harvest_metrics(b, &n->harvest, now_ms);
+	top_metrics(b, &n->harvest);
 	snapshot_metrics(b, &n->ctr, now_ms);
 	if (n->metrics_more != NULL) /* the Redis transport (redisview.h) */
 		n->metrics_more(b, n->metrics_arg, now_ms);
@@ -675,16 +680,32 @@ void fgd_metrics_labelled(struct fgd_buf *b, const char *name, const char *type,
 		               label, s[i].value, s[i].n);
 }
 
+/* A single host's daemon: its harvest's figures and its snapshots'. */
+static void solo_metrics(struct fgd_buf *b, const struct fgd_solo *solo,
+                         uint64_t now_ms)
+{
+	if (solo->up) {
+		harvest_metrics(b, &solo->harvest, now_ms);
+		top_metrics(b, &solo->harvest);
+	}
+	snapshot_metrics(b, &solo->ctr, now_ms);
+}
+
 void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
                             const struct fgd_node *n,
-                            const struct fgd_counters *solo, uint64_t now_ms)
+                            const struct fgd_solo *solo, uint64_t now_ms)
 {
+	const struct fgd_harvest *h = n != NULL ? &n->harvest
+	                              : solo != NULL && solo->up
+	                                  ? &solo->harvest
+	                                  : NULL;
+
 	if (fg != NULL)
-		segment_metrics(b, fg, n);
+		segment_metrics(b, fg, h);
 	if (n != NULL)
 		daemon_metrics(b, n, now_ms);
 	else if (solo != NULL)
-		snapshot_metrics(b, solo, now_ms);
+		solo_metrics(b, solo, now_ms);
 	/* the owner of the segment renders: the daemon, not the CLI */
 	if (fg != NULL &&
 	    uatomic_read(&fg->seg.tbl.hdr->owner_pid) == (uint64_t)getpid())
@@ -692,21 +713,26 @@ void fgd_metrics_prometheus(struct fgd_buf *b, fg_client *fg,
 }
 
 void fgd_metrics_scrape(struct fgd_buf *b, fg_client *fg, struct fgd_node *n,
-                        const struct fgd_counters *solo, uint64_t now_ms)
+                        struct fgd_solo *solo, uint64_t now_ms)
 {
+	uint64_t *next = NULL, t0 = fg__now_ns();
+
 	/* The harvest of the next round, brought forward: what workers did
 	 * up to this request is in the figures.  A pass over a large table
 	 * takes a while, so a flood of scrapes may not harvest more than
 	 * FGD_SCRAPE_SHARE of the daemon's time: after a pass of D, scrapes
 	 * read it until D * (FGD_SCRAPE_SHARE - 1) later. */
-	if (n != NULL && n->fg == fg) {
-		uint64_t t0 = fg__now_ns();
-
-		if (t0 >= n->scrape_next_ns) {
+	if (n != NULL && n->fg == fg)
+		next = &n->scrape_next_ns;
+	else if (n == NULL && solo != NULL && solo->up &&
+	         solo->harvest.fg == fg)
+		next = &solo->scrape_next_ns;
+	if (next != NULL && t0 >= *next) {
+		if (n != NULL)
 			fgd_node_harvest(n, now_ms);
-			n->scrape_next_ns =
-			    t0 + (fg__now_ns() - t0) * FGD_SCRAPE_SHARE;
-		}
+		else
+			fgd_solo_pass(solo, now_ms);
+		*next = t0 + (fg__now_ns() - t0) * FGD_SCRAPE_SHARE;
 	}
 	fgd_metrics_prometheus(b, fg, n, solo, now_ms);
 }

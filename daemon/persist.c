@@ -23,25 +23,6 @@ int fgd_persist_check(const char *path, fgd_log_fn *log)
 	return -1;
 }
 
-/* Slots of changed blocks read by a pass of our own: a daemon without
- * gossip has no harvest, and the dirty map is then ours (shm/scan.h).
- * The first pass reads every block, setting the clean bits that make
- * the next change of each bucket mark its block. */
-static uint64_t solo_pass(struct fgd_persist *p)
-{
-	struct fg_table *t = &p->fg->seg.tbl;
-	struct fg_slot_view v;
-	uint64_t cur = 0;
-
-	if (!p->solo_armed) {
-		fg__harvest_all(t);
-		p->solo_armed = 1;
-	}
-	while (fg__harvest_next(t, &cur, &v))
-		p->solo_passes++;
-	return p->solo_passes;
-}
-
 /* The sequence numbers of the rules and of the override entries, summed:
  * each publication of either moves its record's by one or two. */
 static uint64_t records_seq(const fg_client *fg)
@@ -63,7 +44,8 @@ static uint64_t records_seq(const fg_client *fg)
  *  - the buckets that are not full: every change a check makes (an
  *    admission, a block, an insert) marks its block for the harvest once
  *    it read it (shm/scan.h), and so do the operator's refills; the
- *    harvest's passes, or ours, then read that block.  The daemon's own
+ *    harvest's passes (the node's, or a single host's: solo.h) then
+ *    read that block.  The daemon's own
  *    moves (debits of other hosts' consumption, restores) mark nothing:
  *    the handle counts them.  A bucket that refills as time passes drops
  *    out, which a snapshot written earlier, restored later, also does;
@@ -74,7 +56,7 @@ static uint64_t records_seq(const fg_client *fg)
  */
 static void inputs_now(struct fgd_persist *p, uint64_t in[FGD_PERSIST_INPUTS])
 {
-	in[0] = p->marks ? p->marks->harvest.visited : solo_pass(p);
+	in[0] = p->harvest->visited;
 	in[1] = p->fg->owner_moves;
 	in[2] = p->marks ? p->marks->counts.remote_changes : 0;
 	in[3] = records_seq(p->fg);

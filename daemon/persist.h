@@ -40,18 +40,19 @@ typedef void fgd_log_fn(int prio, const char *fmt, ...)
 #define FGD_PERSIST_INPUTS 4
 
 struct fgd_persist {
-	const char *path;         /* the snapshot; "": none */
-	struct fgd_ps *ps;        /* who writes and reads it */
-	uint32_t every_ms;        /* how often it is written */
-	fg_client *fg;            /* the buckets */
-	struct fgd_node *marks;   /* the remote marks; NULL: no gossip */
+	const char *path;       /* the snapshot; "": none */
+	struct fgd_ps *ps;      /* who writes and reads it */
+	uint32_t every_ms;      /* how often it is written */
+	fg_client *fg;          /* the buckets */
+	struct fgd_node *marks; /* the remote marks; NULL: no gossip */
+	/* the harvest whose passes read the changed blocks (the node's,
+	 * or a single host's own: solo.h) */
+	const struct fgd_harvest *harvest;
 	struct fgd_counters *ctr; /* snapshots, errors, last, interval */
 	fgd_log_fn *log;
 	/* what the last snapshot written held changes with (persist.c) */
 	uint64_t inputs[FGD_PERSIST_INPUTS];
-	int written;          /* inputs[] is the last written's */
-	int solo_armed;       /* our own passes started over every block */
-	uint64_t solo_passes; /* slots of changed blocks they read */
+	int written; /* inputs[] is the last written's */
 };
 
 /* Before anything starts: the snapshot's directory can hold it

@@ -18,7 +18,7 @@
 #define FGD_CTL_LINE_MAX 512u /* request bytes, without the '\n' */
 
 struct fgd_node;
-struct fgd_counters;
+struct fgd_solo; /* solo.h */
 struct fgr_sync; /* redis/transport.h */
 
 /* What a request may look at, and how to reload (floodgated's own). */
@@ -27,7 +27,7 @@ struct fgd_ctl_env {
 	const struct fgd_config *cfg; /* live: peers change on reload */
 	const struct fgw_keyring *kr;
 	struct fgd_node *node;           /* NULL: gossip is off (single host) */
-	const struct fgd_counters *solo; /* then: its own counters */
+	struct fgd_solo *solo;           /* then: its own harvest */
 	const struct fgr_sync *redis;    /* NULL: no sync redis */
 	const struct fgd_strict *strict; /* NULL: no strict rules */
 	const char *cfg_path;

@@ -111,8 +111,12 @@ static int node_start(struct fgd_daemon *d)
 	                            .errlen = sizeof err};
 	struct timespec ts;
 
-	if (!d->ps.hello.node)
-		return 0; /* a single host: no gossip */
+	if (!d->ps.hello.node) { /* a single host: no gossip */
+		if (fgd_solo_init(&d->solo, d->fg, err, sizeof err) == 0)
+			return 0;
+		fgd_log(LOG_ERR, "harvest: %s", err[0] ? err : "out of memory");
+		return -1;
+	}
 	p.ledger_key = d->ps.hello.ledger_key;
 	p.prove = fgd_ps_prove;
 	p.prove_arg = &d->ps;
@@ -230,14 +234,15 @@ static int rules_publish(struct fgd_daemon *d)
  * daemon's own counters. */
 static void persist_init(struct fgd_daemon *d)
 {
-	d->persist =
-	    (struct fgd_persist){.path = d->cfg.snapshot,
-	                         .ps = &d->ps,
-	                         .every_ms = d->cfg.snapshot_every_ms,
-	                         .fg = d->fg,
-	                         .marks = d->node_ok ? &d->node : NULL,
-	                         .ctr = d->node_ok ? &d->node.ctr : &d->solo,
-	                         .log = fgd_log};
+	d->persist = (struct fgd_persist){
+	    .path = d->cfg.snapshot,
+	    .ps = &d->ps,
+	    .every_ms = d->cfg.snapshot_every_ms,
+	    .fg = d->fg,
+	    .marks = d->node_ok ? &d->node : NULL,
+	    .harvest = d->node_ok ? &d->node.harvest : &d->solo.harvest,
+	    .ctr = d->node_ok ? &d->node.ctr : &d->solo.ctr,
+	    .log = fgd_log};
 }
 
 /* --------------------------------------------------------------- start */
@@ -355,6 +360,7 @@ void fgd_stop(struct fgd_daemon *d)
 	fgr_secret_free(&d->redis_pw);
 	if (d->node_ok)
 		fgd_node_fini(&d->node);
+	fgd_solo_fini(&d->solo);
 	free(d->peer_state);
 	fgd_http_stop(d->http);
 	fgd_ctl_close(&d->ctl);
