@@ -296,6 +296,7 @@ struct layout {
 	struct fg_table t7;
 	size_t size; /* bytes of bucket data (the cold read's span) */
 	uint64_t *chase;
+	uint64_t chase_at; /* where the next random read goes on */
 };
 
 /* A candidate's check, as check_h(): clock, hash, both lines, the key,
@@ -607,7 +608,8 @@ static void cold(struct figures *f)
 
 	for (k = 0; k < COLD_CHUNKS; k++)
 		for (j = 0; j < NLAYOUTS; j++) {
-			r[j][k] = fgb_random_read_ns(g_layouts[j].chase, 20000);
+			r[j][k] = fgb_random_read_ns(
+			    g_layouts[j].chase, &g_layouts[j].chase_at, 20000);
 			for (w = 0; w < 2; w++) {
 				v[w][j][k] = pass_ns(&g_layouts[j],
 				                     (2 * k + w) * n, n, w);

@@ -43,7 +43,10 @@ double fgb_cas_limit_ns(struct fgb_pair16 *p, unsigned iters);
  * index of the next. */
 void fgb_chase_build(uint64_t *buf, uint64_t n);
 
-/* ns of a clock read and one read of the cycle's next line, over @iters. */
-double fgb_random_read_ns(const uint64_t *buf, unsigned iters);
+/* ns of a clock read and one read of the cycle's next line, over @iters,
+ * from line *@at on (left at the next): each call reads lines the calls
+ * before did not, so that none is in a cache (from line 0 every time, a
+ * call read the lines the last one had brought into L2 and L3). */
+double fgb_random_read_ns(const uint64_t *buf, uint64_t *at, unsigned iters);
 
 #endif

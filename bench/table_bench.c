@@ -298,6 +298,9 @@ static void spread(fg_client *c, uint64_t nkeys, struct spread *out)
 
 #define COLD_CHUNKS 20u
 
+/* Where the random reads go on: each chunk's are lines no chunk read. */
+static uint64_t chase_at;
+
 /* Every key once in random order, in chunks that take turns with chunks
  * of random reads: ns per check and per read (medians).  Each chunk's
  * first half goes back to back, its second one check at a time (an
@@ -326,7 +329,7 @@ static void cold_ns(fg_client *c, uint64_t nkeys, const uint64_t *chase,
 		memcpy(keys[j], x, sizeof x);
 	}
 	for (k = 0; k < COLD_CHUNKS; k++) {
-		l[k] = fgb_random_read_ns(chase, 20000);
+		l[k] = fgb_random_read_ns(chase, &chase_at, 20000);
 		for (f = 0; f < 2; f++) {
 			uint64_t t0 = fg__now_ns(), at = (2 * k + f) * n;
 
@@ -377,7 +380,7 @@ static void cold_where(fg_client *c, uint64_t nkeys, const uint64_t *chase,
 			of[w][j] = x;
 		}
 	for (k = 0; k < COLD_CHUNKS; k++) {
-		l[k] = fgb_random_read_ns(chase, 20000);
+		l[k] = fgb_random_read_ns(chase, &chase_at, 20000);
 		for (w = 0; w < 3; w++) {
 			uint64_t t0 = fg__now_ns();
 
