@@ -449,11 +449,13 @@ Test(gossip, a_restart_with_its_state_file_reports_what_was_consumed_meanwhile)
  * make the node report consumption nobody had. */
 Test(gossip, a_state_file_another_user_could_write_is_refused_not_adopted)
 {
+	static const char *const ext[] = {"", "-local", "-remote"};
 	struct fgd_node_params p = {.incarnation = 2000,
 	                            .max_datagram = 1200,
 	                            .interval_ms = 100,
 	                            .npeers = NNODES - 1};
-	char state[128];
+	char state[128], path[160];
+	unsigned i;
 
 	snprintf(state, sizeof state, "/dev/shm/fgtest-squat-%d",
 	         (int)getpid());
@@ -464,16 +466,21 @@ Test(gossip, a_state_file_another_user_could_write_is_refused_not_adopted)
 	take(0, "g", "k", 4);
 	round_of(0, 1);
 	fgd_node_fini(&W.node[0]);
-	cr_assert_eq(chmod(state, 0666), 0);
-	cr_expect_neq(fgd_node_init(&W.node[0], W.fg[0], &W.kr, W.sk[0],
-	                            W.keys[0].pk, &p),
-	              0, "a state file others may write is refused");
-	cr_assert_eq(chmod(state, 0600), 0);
-	if (geteuid() == 0) {
-		cr_assert_eq(chown(state, 65534, 65534), 0);
+	for (i = 0; i < 3; i++) { /* the state, our counts, our marks */
+		snprintf(path, sizeof path, "%s%s", state, ext[i]);
+		cr_assert_eq(chmod(path, 0666), 0, "%s", path);
 		cr_expect_neq(fgd_node_init(&W.node[0], W.fg[0], &W.kr, W.sk[0],
 		                            W.keys[0].pk, &p),
-		              0, "a state file of another user is refused");
+		              0, "%s, which others may write, is refused",
+		              path);
+		cr_assert_eq(chmod(path, 0600), 0);
+		if (geteuid() != 0)
+			continue;
+		cr_assert_eq(chown(path, 65534, 65534), 0);
+		cr_expect_neq(fgd_node_init(&W.node[0], W.fg[0], &W.kr, W.sk[0],
+		                            W.keys[0].pk, &p),
+		              0, "%s, another user's, is refused", path);
+		cr_assert_eq(chown(path, 0, 0), 0);
 	}
 	test_unlink_state_at(state);
 	node_start(0, 3000); /* for the teardown */
