@@ -25,7 +25,13 @@
  * Room.  An insert whose two buckets are full looks for a near path of
  * moves (FG_CK_BFS_NEAR buckets: cheap, and it keeps a full bucket whose
  * key may come back), then evicts a full bucket of its own two
- * (fg__table_find_evict()), and only then looks further: a far path
+ * (fg__table_find_evict()), and only then looks further.  Once a
+ * handle's near searches found no path FG_NEAR_VAIN times in a row (a
+ * table filled past its capacity, as a rule without a quota may fill it:
+ * each such search hashed the keys of 16 buckets read at random, 3-5 us
+ * in vain), its inserts evict first and search only if nothing could go,
+ * and one in FG_NEAR_PROBE searches first anyway, to see paths come back
+ * (a search that finds one ends the streak).  A far path
  * costs up to FG_CK_BFS_NODES random reads and hashes, all in vain in a
  * table full of refilled buckets, where the eviction loses nothing.  A worker's
  * inserts take only their own rule's buckets there (lib/client.c), so that a
@@ -163,18 +169,45 @@ static int evict_among(struct fg_table *t, const uint64_t *b, unsigned n,
 	return 0;
 }
 
+#define FG_NEAR_VAIN  4u  /* near searches in vain: evict first */
+#define FG_NEAR_PROBE 16u /* but search first once in this many */
+
+/* No FREE slot in buckets @b[0], @b[1] (read without a lock: a hint). */
+static int full(const struct fg_table *t, const uint64_t b[2])
+{
+	unsigned w;
+
+	for (w = 0; w < 2 * FG_BUCKET_SLOTS; w++)
+		if (FG_W_STATE(fg__load(
+		        &t->slots[b[w / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
+		                  w % FG_BUCKET_SLOTS]
+		             .word)) == FG_SLOT_FREE)
+			return 0;
+	return 1;
+}
+
+/* Whether this insert evicts before it searches (the comment above). */
+static int evict_first(struct fg_table *t, const uint64_t b[2])
+{
+	if (t->near_vain < FG_NEAR_VAIN)
+		return 0;
+	return ++t->near_skips % FG_NEAR_PROBE != 0 && full(t, b);
+}
+
 struct fg_slot *fg__table_find_evict(struct fg_table *t, unsigned rule,
                                      const void *key, size_t len, uint64_t h,
                                      struct fg_ref *ref,
                                      const struct fg_room *room)
 {
-	struct fg_slot *s =
-	    fg__table_find_near(t, rule, key, len, h, ref, t->near);
+	struct fg_slot *s;
 	uint64_t b[2];
 
+	fg__table_buckets(t, h, &b[0], &b[1]);
+	if (evict_first(t, b) && evict_among(t, b, 2, room))
+		return fg__table_find_ref(t, rule, key, len, h, ref);
+	s = fg__table_find_near(t, rule, key, len, h, ref, t->near);
 	if (s != NULL || !ref->crowded)
 		return s;
-	fg__table_buckets(t, h, &b[0], &b[1]);
 	(void)evict_among(t, b, 2, room);
 	return fg__table_find_ref(t, rule, key, len, h, ref);
 }

@@ -47,6 +47,7 @@
 #include "shm/table.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 
 #include "shm/clock.h"
@@ -335,6 +336,7 @@ static int insert(struct fg_table *t, const struct fg_ck_key *k, unsigned near,
 		return fg__cuckoo_insert(&t->ck, k);
 	rc = fg__cuckoo_insert_within(&t->ck, k, near);
 	*crowded = rc == -ENOSPC;
+	t->near_vain = *crowded ? t->near_vain + (t->near_vain < UINT_MAX) : 0;
 	return rc;
 }
 

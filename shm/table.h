@@ -43,6 +43,9 @@ struct fg_table {
 	uint64_t nbuckets;
 	uint64_t seed[2];
 	unsigned near; /* buckets a search looks at before evicting (evict.c) */
+	/* this handle's near searches that found no path, in a row, and
+	 * the inserts that evicted first since (evict.c) */
+	unsigned near_vain, near_skips;
 	/* For tests: run before an insert claims, where another process
 	 * may act (NULL: nothing). */
 	void (*between)(struct fg_table *t, void *arg);
@@ -349,7 +352,8 @@ int fg__table_make_room(struct fg_table *t, uint64_t h,
  * fg__table_find_ref() for a caller that may evict (@room): when the
  * key's two buckets are full, a path among t->near buckets first, then a
  * full bucket of those two that @room accepts goes, then a path among all
- * a search may visit (evict.c says why).
+ * a search may visit; the eviction first once this handle's near
+ * searches keep finding nothing (evict.c says why).
  */
 struct fg_slot *fg__table_find_evict(struct fg_table *t, unsigned rule,
                                      const void *key, size_t len, uint64_t h,

@@ -4,7 +4,8 @@
  * finds room (shm/evict.c): a near path of moves first; then a full
  * bucket of those two that the caller may evict, before any far path;
  * a far path when none may go; and nothing evicted for a caller that
- * gave no room.
+ * gave no room.  A handle whose near searches keep finding nothing
+ * evicts first.
  *
  * Each table holds the new key's two buckets full of four keys placed by
  * hand (fg__cuckoo_move()), each of which could move to an empty bucket:
@@ -112,21 +113,29 @@ static unsigned in_place(struct fg_table *t, const struct home *h,
 	return n;
 }
 
-/* A table whose near search looks at @near buckets, "new"'s two buckets
- * filled (*@h), then "new" found with @room (NULL: fg__table_find_ref()). */
-static struct fg_table *insert_new(unsigned near, const struct fg_room *room,
-                                   struct home *h)
+/* A table whose near search looks at @near buckets and whose handle saw
+ * @vain near searches in vain in a row, "new"'s two buckets filled
+ * (*@h), then "new" found with @room (NULL: fg__table_find_ref()). */
+static struct fg_table *insert_after(unsigned near, unsigned vain,
+                                     const struct fg_room *room, struct home *h)
 {
 	struct fg_table *t = table_new(NB);
 	struct fg_ref ref;
 
 	t->near = near;
+	t->near_vain = vain;
 	fill_home(t, h);
 	cr_assert_not_null(
 	    room != NULL ? fg__table_find_evict(
 	                       t, 0, "new", 3, hash_of(t, 0, "new"), &ref, room)
 	                 : find(t, 0, "new"));
 	return t;
+}
+
+static struct fg_table *insert_new(unsigned near, const struct fg_room *room,
+                                   struct home *h)
+{
+	return insert_after(near, 0, room, h);
 }
 
 /* A path of moves made room: a key moved, none evicted. */
@@ -190,5 +199,55 @@ Test(table_room, without_a_room_the_insert_evicts_nothing)
 
 	cr_expect_eq(t->hdr->evicted, 0);
 	cr_expect_eq(count_state(t, FG_SLOT_READY), 5, "all five kept");
+	table_free(t);
+}
+
+/* The near path is there, but the handle has seen near searches find
+ * nothing (a table past its capacity): a full bucket goes first. */
+Test(table_room, after_near_searches_in_vain_an_eviction_goes_first)
+{
+	const struct fg_room room = {any_rule, NULL, 2000};
+	struct home h;
+	struct fg_table *t = insert_after(FG_CK_BFS_NEAR, 100, &room, &h);
+	unsigned present;
+
+	cr_expect_eq(in_place(t, &h, &present), 3, "none moved");
+	cr_expect_eq(present, 3, "one evicted");
+	cr_expect_eq(t->near_vain, 100, "and no search was made");
+	table_free(t);
+}
+
+Test(table_room, a_near_search_counts_its_failures_and_a_path_ends_them)
+{
+	const struct fg_room none = {no_rule, NULL, 2000};
+	const struct fg_room room = {any_rule, NULL, 2000};
+	struct home h;
+	struct fg_table *t = insert_after(2, 2, &none, &h);
+
+	cr_expect_eq(t->near_vain, 3, "a search in vain more");
+	table_free(t);
+	t = insert_after(FG_CK_BFS_NEAR, 2, &room, &h);
+	expect_moved_not_evicted(t, &h);
+	cr_expect_eq(t->near_vain, 0, "a path found: the streak is over");
+	table_free(t);
+}
+
+/* Past the streak, one insert in FG_NEAR_PROBE (16) still searches
+ * first, so that a table that has room again is seen to. */
+Test(table_room, a_handle_that_evicts_first_still_searches_now_and_then)
+{
+	const struct fg_room room = {any_rule, NULL, 2000};
+	struct home h;
+	struct fg_table *t = table_new(NB);
+	struct fg_ref ref;
+
+	t->near = FG_CK_BFS_NEAR;
+	t->near_vain = 100;
+	t->near_skips = 15; /* the next is the 16th */
+	fill_home(t, &h);
+	cr_assert_not_null(fg__table_find_evict(
+	    t, 0, "new", 3, hash_of(t, 0, "new"), &ref, &room));
+	expect_moved_not_evicted(t, &h);
+	cr_expect_eq(t->near_vain, 0);
 	table_free(t);
 }
