@@ -13,9 +13,12 @@
  * check's contract with lib/ (table.h).
  *
  * The check's contract.  fg__table_find_home() (inline) or a lookup here
- * returns a slot that held the key READY when its word and key were read,
- * and a reference that remembers the word's rule, length and state and
- * the 16 key bytes as read, and the slot's generation.  The caller copies
+ * returns a slot whose word was READY with the key's rule and length and
+ * whose bytes were the key's when each was read (inline the bytes first,
+ * here the word first: neither order alone proves both were one bucket's),
+ * and a reference that remembers the word's rule, length and state, the
+ * 16 key bytes as the slot holds them and the slot's generation.  The
+ * caller copies
  * the pair, then fg__ref_valid() reads the word and the bytes again: if
  * they are unchanged, the copy was taken while the slot held the key (its
  * bytes change only after the slot was FREE, which changes its word, and
