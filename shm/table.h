@@ -153,17 +153,20 @@ fg__slot_holds(const struct fg_slot *s, uint64_t live, const uint64_t w[2],
 	       ((fg__rd64(s->key) ^ w[0]) | (fg__rd64(s->key + 8) ^ w[1])) == 0;
 }
 
-/* The same, the bytes first: a slot of another key (the common miss)
- * fails on them in one branch, and only a slot whose bytes match has its
- * word read and compared (fg__table_find_home() says why that order is
- * enough there). */
+/*
+ * The same, the bytes first: @a, the key's word @f (its bytes 8-15 if it
+ * is longer than 8 bytes, the ones that differ most often between keys,
+ * as the digits of "user:1234567"; else bytes 0-7), then @b, the other.
+ * A slot of another key, the common miss, costs one compare and one
+ * branch; only a slot whose bytes match has its word read and compared
+ * (fg__table_find_home() says why that order is enough there).
+ */
 static inline __attribute__((always_inline)) int
-fg__slot_is(const struct fg_slot *s, uint64_t live, const uint64_t w[2],
-            uint64_t *word)
+fg__slot_is(const struct fg_slot *s, uint64_t live, uint64_t a, uint64_t b,
+            size_t f, uint64_t *word)
 {
-	if (__builtin_expect(((fg__rd64(s->key) ^ w[0]) |
-	                      (fg__rd64(s->key + 8) ^ w[1])) != 0,
-	                     1))
+	if (__builtin_expect(fg__rd64(s->key + 8 * f) != a, 1) ||
+	    fg__rd64(s->key + 8 * (f ^ 1)) != b)
 		return 0;
 	*word = fg__load(&s->word);
 	return (*word & FG_W_MATCH_MASK) == live;
@@ -199,10 +202,10 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
  * move is under way: the slot, with @ref set, or NULL.  Both lines are
  * fetched before either is read, so their misses overlap; then a branch a
  * slot, bucket X's then Y's (a predicted branch lets the pair's load leave
- * at once: BENCHMARKS.md), on the slot's key bytes alone: a key in the
- * fourth slot costs three compares of two words, not three of the word
- * and then of the bytes (BENCHMARKS.md, "The fourth slot").  The word of
- * the slot whose bytes match is read after them, not before: the
+ * at once: BENCHMARKS.md), on one word of the slot's key bytes: a key in
+ * the fourth slot costs three compares more than one in the first, not
+ * three of the word and then of the bytes (BENCHMARKS.md, "The fourth
+ * slot").  The word of the slot whose bytes match is read after them: the
  * reference keeps the bytes searched for, not those read, and the
  * generation of that word, so what vouches for the slot is
  * fg__ref_valid(), which reads the word and then the bytes again after
@@ -214,7 +217,8 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 {
 	const uint64_t live = FG_W_LIVE(rule, len);
 	struct fg_slot *x, *y, *s;
-	uint64_t bx, by, w, kw[2];
+	uint64_t bx, by, w, kw[2], a, b;
+	size_t f;
 
 	if (caa_unlikely(len == 0 || len > FG_SLOT_KEY_INLINE))
 		return len > FG_SLOT_KEY_INLINE
@@ -226,15 +230,18 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 	__builtin_prefetch(x, 1, 3);
 	__builtin_prefetch(y, 1, 3);
 	fg__key_words((const uint8_t *)key, len, kw);
-	ref->kb[0] = kw[0]; /* the words in registers for the compares */
+	ref->kb[0] = kw[0];
 	ref->kb[1] = kw[1];
-	if (fg__slot_is(&x[0], live, kw, &w))
+	f = len > 8; /* which word first (fg__slot_is()), in registers */
+	a = f ? kw[1] : kw[0];
+	b = f ? kw[0] : kw[1];
+	if (fg__slot_is(&x[0], live, a, b, f, &w))
 		s = &x[0];
-	else if (fg__slot_is(&x[1], live, kw, &w))
+	else if (fg__slot_is(&x[1], live, a, b, f, &w))
 		s = &x[1];
-	else if (fg__slot_is(&y[0], live, kw, &w))
+	else if (fg__slot_is(&y[0], live, a, b, f, &w))
 		s = &y[0];
-	else if (fg__slot_is(&y[1], live, kw, &w))
+	else if (fg__slot_is(&y[1], live, a, b, f, &w))
 		s = &y[1];
 	else
 		return NULL;

@@ -98,6 +98,40 @@ Test(table, slots_with_the_keys_bytes_and_another_word_are_passed_inline)
 	table_free(t);
 }
 
+/* A key of 9-16 bytes is compared on its bytes 8-15 first: slots that
+ * share those and not its first 8, or its first 8 and not those, are
+ * passed, and it is found in the fourth slot compared. */
+Test(table, slots_sharing_either_half_of_a_key_are_passed_inline)
+{
+	struct fg_table *t = table_new(8);
+	const char *keys[4] = {"USER:1234567", "user:1234568", "user:1234567",
+	                       "user:1234567"};
+	const unsigned rules[4] = {1, 1, 0, 1};
+	const uint64_t h = hash_of(t, 1, keys[3]);
+	struct fg_slot *order[4];
+	struct fg_ref ref = {0};
+	uint64_t x, y;
+	unsigned n;
+
+	fg__table_buckets(t, h, &x, &y);
+	order[0] = &t->slots[2 * x];
+	order[1] = &t->slots[2 * x + 1];
+	order[2] = &t->slots[2 * y];
+	order[3] = &t->slots[2 * y + 1];
+	for (n = 0; n < 4; n++) {
+		order[n]->word =
+		    FG_W_MAKE(rules[n], 12, 0) | FG_W_STATE_BITS(FG_SLOT_READY);
+		memcpy(order[n]->key, keys[n], 12);
+	}
+	cr_expect_eq(fg__table_find_home(t, 1, keys[3], 12, h, &ref), order[3]);
+	cr_expect(fg__ref_valid(&ref));
+	cr_expect_eq(fg__table_find_home(t, 1, keys[0], 12, h, &ref), order[0],
+	             "the slot whose first 8 bytes differ is its key's");
+	cr_expect_eq(fg__table_find_home(t, 1, keys[1], 12, h, &ref), order[1],
+	             "the slot whose last 4 bytes differ is its key's");
+	table_free(t);
+}
+
 /* The inline path computes the key's buckets itself: they must be the
  * core's, for every table size. */
 Test(table, the_inline_buckets_are_the_ones_the_core_uses)
