@@ -13,19 +13,21 @@
  * check's contract with lib/ (table.h).
  *
  * The check's contract.  fg__table_find_home() (inline) or a lookup here
- * returns a slot that held the key READY when its word and key were read,
- * and a reference that remembers the word's rule, length and state and
- * the 16 key bytes as read, and the slot's generation.  The caller copies
- * the pair, then fg__ref_valid() reads the word and the bytes again: if
- * they are unchanged, the copy was taken while the slot held the key (its
- * bytes change only after the slot was FREE, which changes its word, and
- * are written before the word is READY again).  That copy may be frozen
- * (MOVING): a decision to deny on it is the key's own state, and
+ * returns a slot whose word was READY with the key's rule and length and
+ * whose bytes were the key's when each was read (inline the bytes first,
+ * here the word first: neither order alone proves both were one bucket's),
+ * and a reference that remembers the word's rule, length and state, the 16
+ * key bytes as the slot holds them and the slot's generation.  The caller
+ * copies the pair, then fg__ref_valid() reads the word and the bytes
+ * again: if they are unchanged, the copy was taken while the slot held the
+ * key (its bytes change only after the slot was FREE, which changes its
+ * word, and are written before the word is READY again).  That copy may be
+ * frozen (MOVING): a decision to deny on it is the key's own state, and
  * fg__pair_advance() never commits one.  A key that leaves the slot and
  * comes back to it (two moves, a removal and an insert) between the
  * caller's copy and its cmpxchg16b comes back with another generation
- * (every claim of a slot moves it): the cmpxchg16b fails and the
- * reference is no longer valid, so the caller finds the key again.
+ * (every claim of a slot moves it): the cmpxchg16b fails and the reference
+ * is no longer valid, so the caller finds the key again.
  *
  * Long keys (17-64 bytes) are the core's records (cuckoo_rec.c): their
  * slot's key bytes are their hash and their record's index, which the

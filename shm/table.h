@@ -156,6 +156,25 @@ fg__slot_holds(const struct fg_slot *s, uint64_t live, const uint64_t w[2],
 	       ((fg__rd64(s->key) ^ w[0]) | (fg__rd64(s->key + 8) ^ w[1])) == 0;
 }
 
+/*
+ * The same, the bytes first: @a, the key's word @f (its bytes 8-15 if it
+ * is longer than 8 bytes, the ones that differ most often between keys,
+ * as the digits of "user:1234567"; else bytes 0-7), then @b, the other.
+ * A slot of another key, the common miss, costs one compare and one
+ * branch; only a slot whose bytes match has its word read and compared
+ * (fg__table_find_home() says why that order is enough there).
+ */
+static inline __attribute__((always_inline)) int
+fg__slot_is(const struct fg_slot *s, uint64_t live, uint64_t a, uint64_t b,
+            size_t f, uint64_t *word)
+{
+	if (__builtin_expect(fg__rd64(s->key + 8 * f) != a, 1) ||
+	    fg__rd64(s->key + 8 * (f ^ 1)) != b)
+		return 0;
+	*word = fg__load(&s->word);
+	return (*word & FG_W_MATCH_MASK) == live;
+}
+
 /* The long key (17-64 bytes) of @t's find: the slot with @ref set, or
  * NULL (table.c). */
 struct fg_slot *fg__table_find_long(struct fg_table *t, unsigned rule,
@@ -186,8 +205,14 @@ struct fg_slot *fg__table_find_slow(struct fg_table *t, unsigned rule,
  * move is under way: the slot, with @ref set, or NULL.  Both lines are
  * fetched before either is read, so their misses overlap; then a branch a
  * slot, bucket X's then Y's (a predicted branch lets the pair's load leave
- * at once: BENCHMARKS.md).  A caller validates with fg__ref_valid() after
- * copying the pair.
+ * at once: BENCHMARKS.md), on one word of the slot's key bytes: a key in
+ * the fourth slot costs three compares more than one in the first, not
+ * three of the word and then of the bytes (BENCHMARKS.md, "The fourth
+ * slot").  The word of the slot whose bytes match is read after them: the
+ * reference keeps the bytes searched for, not those read, and the
+ * generation of that word, so what vouches for the slot is
+ * fg__ref_valid(), which reads the word and then the bytes again after
+ * the caller copied the pair.
  */
 static inline __attribute__((always_inline)) struct fg_slot *
 fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
@@ -195,7 +220,8 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 {
 	const uint64_t live = FG_W_LIVE(rule, len);
 	struct fg_slot *x, *y, *s;
-	uint64_t bx, by, w;
+	uint64_t bx, by, w, kw[2], a, b;
+	size_t f;
 
 	if (caa_unlikely(len == 0 || len > FG_SLOT_KEY_INLINE))
 		return len > FG_SLOT_KEY_INLINE
@@ -206,14 +232,19 @@ fg__table_find_home(struct fg_table *t, unsigned rule, const void *key,
 	y = &t->slots[by * FG_BUCKET_SLOTS];
 	__builtin_prefetch(x, 1, 3);
 	__builtin_prefetch(y, 1, 3);
-	fg__key_words((const uint8_t *)key, len, ref->kb);
-	if (fg__slot_holds(&x[0], live, ref->kb, &w))
+	fg__key_words((const uint8_t *)key, len, kw);
+	ref->kb[0] = kw[0];
+	ref->kb[1] = kw[1];
+	f = len > 8; /* which word first (fg__slot_is()), in registers */
+	a = f ? kw[1] : kw[0];
+	b = f ? kw[0] : kw[1];
+	if (fg__slot_is(&x[0], live, a, b, f, &w))
 		s = &x[0];
-	else if (fg__slot_holds(&x[1], live, ref->kb, &w))
+	else if (fg__slot_is(&x[1], live, a, b, f, &w))
 		s = &x[1];
-	else if (fg__slot_holds(&y[0], live, ref->kb, &w))
+	else if (fg__slot_is(&y[0], live, a, b, f, &w))
 		s = &y[0];
-	else if (fg__slot_holds(&y[1], live, ref->kb, &w))
+	else if (fg__slot_is(&y[1], live, a, b, f, &w))
 		s = &y[1];
 	else
 		return NULL;
@@ -244,10 +275,14 @@ static inline void fg__table_prefetch(const struct fg_table *t, uint64_t h)
  * long key's record is its own as long as its slot names it. */
 static inline int fg__ref_valid(const struct fg_ref *ref)
 {
+	/* The caller's own fields read before the barrier, not after it
+	 * (a check 0.3 ns faster: BENCHMARKS.md, "The fourth slot"). */
+	const struct fg_slot *s = ref->s;
+	const uint64_t live = ref->live, k0 = ref->kb[0], k1 = ref->kb[1];
+
 	cmm_smp_rmb(); /* the copies first */
-	return (fg__load(&ref->s->word) & FG_W_LIVE_MASK) == ref->live &&
-	       ((fg__rd64(ref->s->key) ^ ref->kb[0]) |
-	        (fg__rd64(ref->s->key + 8) ^ ref->kb[1])) == 0;
+	return (fg__load(&s->word) & FG_W_LIVE_MASK) == live &&
+	       ((fg__rd64(s->key) ^ k0) | (fg__rd64(s->key + 8) ^ k1)) == 0;
 }
 
 /*

@@ -60,6 +60,79 @@ Test(table, a_key_is_found_inline_in_one_of_its_two_buckets)
 	table_free(t);
 }
 
+/* Fill the four slots of hash @h's buckets, in the order the inline
+ * find compares them (into @order), with @words and the @len bytes of
+ * @keys. */
+static void plant_four(struct fg_table *t, uint64_t h, const uint64_t words[4],
+                       const char *const keys[4], size_t len,
+                       struct fg_slot *order[4])
+{
+	uint64_t x, y;
+	unsigned n;
+
+	fg__table_buckets(t, h, &x, &y);
+	for (n = 0; n < 4; n++) {
+		order[n] = &t->slots[2 * (n < 2 ? x : y) + n % 2];
+		order[n]->word = words[n];
+		memcpy(order[n]->key, keys[n], len);
+	}
+}
+
+/* The inline find compares a slot's bytes first: slots before the key's
+ * whose bytes are the key's zero-padded bytes but whose word is another
+ * rule's, another length's ("k" and "k\0") or not READY are passed, and
+ * the key found in the fourth slot compared, its reference valid. */
+Test(table, slots_with_the_keys_bytes_and_another_word_are_passed_inline)
+{
+	struct fg_table *t = table_new(8);
+	const uint64_t ready = FG_W_STATE_BITS(FG_SLOT_READY);
+	const uint64_t words[4] = {
+	    FG_W_MAKE(0, 1, 0) | ready, FG_W_MAKE(1, 2, 0) | ready,
+	    FG_W_MAKE(1, 1, 0) | FG_W_STATE_BITS(FG_SLOT_CLAIMED),
+	    FG_W_MAKE(1, 1, 0) | ready};
+	const char *const keys[4] = {"k", "k", "k", "k"};
+	const uint64_t h = hash_of(t, 1, "k");
+	struct fg_slot *order[4];
+	struct fg_ref ref = {0};
+
+	plant_four(t, h, words, keys, 1, order);
+	cr_expect_eq(fg__table_find_home(t, 1, "k", 1, h, &ref), order[3]);
+	cr_expect_eq(ref.j, index_of(t, order[3]));
+	cr_expect(fg__ref_valid(&ref));
+	cr_expect_eq(fg__table_find_home(t, 1, "k\0", 2, h, &ref), order[1],
+	             "the same bytes under the length of the slot's word");
+	order[3]->word = FG_W_MAKE(1, 1, 0) | FG_W_STATE_BITS(FG_SLOT_DEAD);
+	cr_expect_null(fg__table_find_home(t, 1, "k", 1, h, &ref),
+	               "no READY slot of the key's word: not found inline");
+	table_free(t);
+}
+
+/* A key of 9-16 bytes is compared on its bytes 8-15 first: slots that
+ * share those and not its first 8, or its first 8 and not those, are
+ * passed, and it is found in the fourth slot compared. */
+Test(table, slots_sharing_either_half_of_a_key_are_passed_inline)
+{
+	struct fg_table *t = table_new(8);
+	const uint64_t ready = FG_W_STATE_BITS(FG_SLOT_READY);
+	const uint64_t words[4] = {
+	    FG_W_MAKE(1, 12, 0) | ready, FG_W_MAKE(1, 12, 0) | ready,
+	    FG_W_MAKE(0, 12, 0) | ready, FG_W_MAKE(1, 12, 0) | ready};
+	const char *const keys[4] = {"USER:1234567", "user:1234568",
+	                             "user:1234567", "user:1234567"};
+	const uint64_t h = hash_of(t, 1, keys[3]);
+	struct fg_slot *order[4];
+	struct fg_ref ref = {0};
+
+	plant_four(t, h, words, keys, 12, order);
+	cr_expect_eq(fg__table_find_home(t, 1, keys[3], 12, h, &ref), order[3]);
+	cr_expect(fg__ref_valid(&ref));
+	cr_expect_eq(fg__table_find_home(t, 1, keys[0], 12, h, &ref), order[0],
+	             "the slot whose first 8 bytes differ is its key's");
+	cr_expect_eq(fg__table_find_home(t, 1, keys[1], 12, h, &ref), order[1],
+	             "the slot whose last 4 bytes differ is its key's");
+	table_free(t);
+}
+
 /* The inline path computes the key's buckets itself: they must be the
  * core's, for every table size. */
 Test(table, the_inline_buckets_are_the_ones_the_core_uses)
