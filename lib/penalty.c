@@ -188,8 +188,17 @@ static int find(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
 	}
 }
 
-/* Count a denial of (@idx, @key) at @now in its tally: 1 if it is the
- * one that empties it (the key is to be blocked). */
+/*
+ * Count a denial of (@idx, @key) at @now in its tally: 1 if it is the
+ * one that empties it (the key is to be blocked).  Concurrent denials
+ * read their clocks in another order than their takes land: a take
+ * whose clock is earlier than the one before it finds fewer tokens than
+ * a later clock would, and may see the tally empty before its last
+ * token went, and the next take empty it again.  So the take that
+ * empties it leaves it empty at its own clock (no token for any clock
+ * less than one interval later), and every other denial of those
+ * processes then finds it empty: one block.
+ */
 static int tally(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
                  const void *key, size_t len, uint64_t now)
 {
@@ -202,11 +211,16 @@ static int tally(struct fg_table *t, unsigned idx, const struct fg_penalty *pen,
 	if (!find(t, idx, pen, k, klen, now, &ref, &p))
 		return 0; /* no room: the denial goes uncounted */
 	for (;;) {
+		int empties;
+
 		if (!fg__gcra_take(p.tat, now, pen->tally_ns, pen->tally_tau_ns,
 		                   1, &next))
 			return 0; /* empty already: blocked, or just was */
+		empties = next - now > pen->tally_tau_ns - pen->tally_ns;
+		if (empties && next - now < pen->tally_tau_ns)
+			next = now + pen->tally_tau_ns;
 		if (fg__pair_advance(ref.s, &p, next, 0))
-			return next - now > pen->tally_tau_ns - pen->tally_ns;
+			return empties;
 		/* moved by another denial; or the key moved, or the
 		 * tally is being evicted: find it again */
 		if ((!fg__ref_valid(&ref) || p.tat == FG_TAT_EVICTED) &&

@@ -111,6 +111,38 @@ Test(penalty, n_denials_within_t_block_the_key_for_b)
 	pol_destroy(c);
 }
 
+/* Processes that read the key's pair before any of them blocked it,
+ * whose clocks run in another order than their denials land: the second
+ * denial to land comes with the earliest clock.  One block. */
+Test(penalty, denials_with_clocks_out_of_order_make_one_block)
+{
+	fg_client *c = boxed("order", 0);
+	static const uint64_t ms[] = {10, 5, 10, 10}; /* in landing order */
+	const unsigned idx = pol_rule_index(c, "api");
+	const struct fg_rule_cache *rc = fg__rule_params(c, idx);
+	struct fg_table *t = &c->seg.tbl;
+	unsigned i, made = 0;
+	struct fg_ref ref;
+	struct fg_pair p;
+	fg_decision d;
+
+	cr_assert_eq(at(c, "k", 0, &d), 1);
+	cr_assert_not_null(fg__table_find_ref(
+	    t, idx, "k", 1, fg__hash64(t->seed, idx, "k", 1), &ref));
+	fg__pair_load(ref.s, &p); /* what each of them read */
+	for (i = 0; i < 4; i++) {
+		struct fg_ref r = ref;
+		struct fg_pair q = p;
+
+		made +=
+		    (unsigned)fg__penalty(t, &c->seg.rules[idx], idx, &rc->pen,
+		                          "k", 1, t0 + ms[i] * MS, &r, &q);
+	}
+	cr_expect_eq(made, 1, "blocks made: %u", made);
+	cr_expect_eq(blocks(c), 1);
+	pol_destroy(c);
+}
+
 Test(penalty, n_minus_1_denials_never_block)
 {
 	fg_client *c = boxed("nminus1", 0);
