@@ -331,7 +331,11 @@ static void pass_begin(struct fgd_harvest *h, struct pass *p)
  * goes there; else the key is gone and the baseline with it), and a key
  * at a slot whose baseline is another's (arrive: its baseline is looked
  * for at its other slots).  A key in flight (a slot MOVING or COPY) is
- * decided at a later pass.
+ * decided at a later pass.  Keys that traded places (two keys of one
+ * bucket swapped ways, or a path of moves that came back round) leave
+ * each baseline where the other's key is: a departing baseline trades
+ * places with the one where its key went, which puts that one right,
+ * and the other is followed in turn from here; each trade settles one.
  */
 
 #define FOLLOW_DEPTH 16u /* baselines moved ahead of one (a path's moves) */
@@ -356,6 +360,17 @@ static void base_move(struct fgd_harvest *h, uint64_t from, uint64_t to)
 }
 
 static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth);
+
+/* Baselines @a and @b trade slots; both are read again next pass. */
+static void base_swap(struct fgd_harvest *h, uint64_t a, uint64_t b)
+{
+	struct fgd_base x = h->base[a];
+
+	h->base[a] = h->base[b];
+	h->base[b] = x;
+	fg__harvest_again(&h->fg->seg.tbl, a);
+	fg__harvest_again(&h->fg->seg.tbl, b);
+}
 
 /* Where the key of baseline @b (at @slot) is: 1 at *@at, 0 gone, -1 in
  * flight or unsure (a slot in a move, or read while it changed). */
@@ -383,6 +398,15 @@ static int find_key(struct fgd_harvest *h, const struct fgd_base *b,
 	return unsure ? -1 : 0;
 }
 
+/* Whether the key of @slot's baseline is the one there. */
+static int keyed_here(const struct fgd_harvest *h, uint64_t slot)
+{
+	struct fg_slot_view v;
+
+	return fg__slot_read(&h->fg->seg.tbl, slot, &v) &&
+	       v.id == h->base[slot].id;
+}
+
 /* The key of @slot's baseline is not there: its baseline follows it, or
  * goes with it.  1 done, 0 not yet (the slot is to be visited again). */
 static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth)
@@ -393,9 +417,12 @@ static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth)
 
 	if (r < 0 || depth == FOLLOW_DEPTH)
 		return 0;
-	if (r > 0 && h->base[at].id != b->id && (h->base[at].id & 1u) &&
-	    !depart(h, at, depth + 1))
-		return 0; /* the baseline there is of a key that left too */
+	if (r > 0 && h->base[at].id != b->id && (h->base[at].id & 1u)) {
+		/* the baseline there is of a key that left too: ours goes
+		 * there, and that one is followed from here */
+		base_swap(h, slot, at);
+		return keyed_here(h, slot) || depart(h, slot, depth + 1);
+	}
 	if (r > 0 && h->base[at].id != b->id) {
 		base_move(h, slot, at);
 		return 1;
