@@ -609,6 +609,22 @@ static void mark_cost(fg_client *c, double out[2])
 /* ------------------------------------------------------- idle daemon */
 
 static char g_dir[64];
+static uint64_t g_idle_keys; /* keys that had a bucket in its segment */
+
+/* Remove the files the daemon kept beside segment @seg. */
+static void state_unlink(const char *seg)
+{
+	static const char *const ext[] = {".state", ".state-local",
+	                                  ".state-remote"};
+	char path[512];
+	size_t k;
+
+	for (k = 0; k < sizeof ext / sizeof *ext; k++) {
+		snprintf(path, sizeof path, "%s%s%s",
+		         opt_dir ? "" : "/dev/shm/", seg, ext[k]);
+		unlink(path);
+	}
+}
 
 static int write_file(const char *path, const char *text)
 {
@@ -692,7 +708,8 @@ static double idle_daemon(uint64_t cap, unsigned secs)
 	snprintf(conf, sizeof conf,
 	         "segment %s\ncapacity %llu\nnode-key %s/node.key\n"
 	         "keyring %s/keyring\nlisten 127.0.0.1:%d\ncontrol off\n"
-	         "snapshot %s/snap every 1s\nrule r capacity 100 rate 1/1h\n",
+	         "snapshot %s/snap every 1s\n"
+	         "rule r capacity 100 rate 1/1h share 100%%\n",
 	         seg, (unsigned long long)cap, g_dir, g_dir,
 	         PORT_LO + (int)(getpid() % 800), g_dir);
 	snprintf(path, sizeof path, "%s/floodgated.conf", g_dir);
@@ -716,7 +733,7 @@ static double idle_daemon(uint64_t cap, unsigned secs)
 		}
 		usleep(10000);
 	}
-	(void)fill(c, cap);
+	g_idle_keys = fill(c, cap); /* its only rule: the whole table */
 	sleep(2); /* the daemon harvests what was just filled */
 	c0 = cpu_ns(pid);
 	w0 = fg__now_ns();
@@ -730,11 +747,7 @@ out:
 	waitpid(pid, &status, 0);
 	fg_close(c);
 	(void)fg_unlink(seg);
-	snprintf(path, sizeof path, "%s%s.state", opt_dir ? "" : "/dev/shm/",
-	         seg);
-	unlink(path);
-	strncat(path, "-remote", sizeof path - strlen(path) - 1);
-	unlink(path);
+	state_unlink(seg);
 	snprintf(path, sizeof path, "rm -rf %s", g_dir);
 	if (system(path) != 0)
 		fprintf(stderr, "table_bench: could not remove %s\n", g_dir);
@@ -899,11 +912,13 @@ static void report(size_t size, const uint64_t held[3], double idle)
 	printf("  %-44s %10.1f\n",
 	       "first check of a new key, full, none evictable",
 	       med_of(offsetof(struct run, churn.full)));
-	if (idle >= 0)
+	if (idle >= 0) {
 		printf("%-46s %9.2f%% %9.1f%% %7.2fx\n",
 		       "floodgated idle, CPU (gossip, snapshot every 1s)", idle,
 		       0.5, idle / 0.5);
-	else
+		printf("  %-44s %10llu\n", "keys with a bucket in its segment",
+		       (unsigned long long)g_idle_keys);
+	} else
 		printf("%-46s %10s\n", "floodgated idle, CPU", "not run");
 }
 
