@@ -243,11 +243,17 @@ Test(metrics, table_full_is_counted_per_rule)
 	             untracked);
 	cr_expect_eq(series(t, "floodgate_rule_table_full_total{rule=\"b\"}"),
 	             1);
-	cr_expect_eq(series(t, "floodgate_segment_slots_used"), st.nslots);
+	/* A table this small may keep a slot that no new key's buckets
+	 * reach (2 choices among 14 buckets): nearly all, as fg_stats says */
+	cr_assert_eq(fg_stats(c, &st), 0);
+	cr_expect_geq(st.used * 10, st.nslots * 9, "%llu of %llu slots",
+	              (unsigned long long)st.used,
+	              (unsigned long long)st.nslots);
+	cr_expect_eq(series(t, "floodgate_segment_slots_used"), st.used);
 	/* checks the policy answered are not in a bucket */
 	cr_expect_eq(series(t, "floodgate_rule_allowed_tokens_total"
 	                       "{rule=\"a\"}"),
-	             (double)st.nslots);
+	             (double)st.used);
 	free(t);
 	fg_close(c);
 	fg_unlink(test_segment("metrics-full"));
