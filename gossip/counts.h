@@ -45,6 +45,13 @@
  * what its origin consumed since its bucket was last full, at most down
  * to the debt bound.  Stricter, never looser: a full ledger can never
  * switch a global limit off.
+ *
+ * Both ledgers outlive the daemon when it keeps state beside its segment
+ * (files PATH-local and PATH-remote, mapped): ours with the version, the
+ * total and the journal of the take under way in the harvest's keep
+ * (struct fgd_keep), so that a restarted daemon goes on as the same
+ * incarnation and sends what its predecessor took and did not send
+ * (node.h).
  */
 #ifndef FGD_COUNTS_H
 #define FGD_COUNTS_H
