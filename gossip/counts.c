@@ -126,17 +126,7 @@ int fgd_counts_resumable(const struct fgd_counts *c)
 
 void fgd_counts_restart(struct fgd_counts *c)
 {
-	size_t i = 0;
-
-	while (i < c->local.cap) {
-		void *e = fgd_ledger_at(&c->local, i);
-
-		if (e != NULL)
-			fgd_ledger_del(&c->local,
-			               e); /* one moved back: again */
-		else
-			i++;
-	}
+	fgd_ledger_clear(&c->local);
 	c->k->version = c->k->emitted = c->k->total = 0;
 }
 

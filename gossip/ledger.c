@@ -431,6 +431,13 @@ void fgd_ledger_del(struct fgd_ledger *l, void *rec)
 	memset(slot_in(l, l->slots, i), 0, l->esize);
 }
 
+void fgd_ledger_clear(struct fgd_ledger *l)
+{
+	memset(l->slots, 0, l->cap * l->esize);
+	l->n = 0;
+	l->hand = 0;
+}
+
 void *fgd_ledger_at(const struct fgd_ledger *l, size_t i)
 {
 	uint8_t *s = slot_in(l, l->slots, i);

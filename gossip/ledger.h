@@ -94,6 +94,9 @@ void *fgd_ledger_add(struct fgd_ledger *l, const uint64_t id[2]);
 /* Delete @rec (a pointer from this ledger); records after it may move. */
 void fgd_ledger_del(struct fgd_ledger *l, void *rec);
 
+/* Delete every record (a file-backed ledger's too, in place). */
+void fgd_ledger_clear(struct fgd_ledger *l);
+
 /* The record in slot @i < l->cap, or NULL when the slot is empty.  To
  * delete while walking, re-read the same slot after fgd_ledger_del(). */
 void *fgd_ledger_at(const struct fgd_ledger *l, size_t i);

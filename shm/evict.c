@@ -172,26 +172,13 @@ static int evict_among(struct fg_table *t, const uint64_t *b, unsigned n,
 #define FG_NEAR_VAIN  4u  /* near searches in vain: evict first */
 #define FG_NEAR_PROBE 16u /* but search first once in this many */
 
-/* No FREE slot in buckets @b[0], @b[1] (read without a lock: a hint). */
-static int full(const struct fg_table *t, const uint64_t b[2])
-{
-	unsigned w;
-
-	for (w = 0; w < 2 * FG_BUCKET_SLOTS; w++)
-		if (FG_W_STATE(fg__load(
-		        &t->slots[b[w / FG_BUCKET_SLOTS] * FG_BUCKET_SLOTS +
-		                  w % FG_BUCKET_SLOTS]
-		             .word)) == FG_SLOT_FREE)
-			return 0;
-	return 1;
-}
-
 /* Whether this insert evicts before it searches (the comment above). */
 static int evict_first(struct fg_table *t, const uint64_t b[2])
 {
 	if (t->near_vain < FG_NEAR_VAIN)
 		return 0;
-	return ++t->near_skips % FG_NEAR_PROBE != 0 && full(t, b);
+	return ++t->near_skips % FG_NEAR_PROBE != 0 &&
+	       fg__table_full_at(t, b[0], b[1]);
 }
 
 struct fg_slot *fg__table_find_evict(struct fg_table *t, unsigned rule,

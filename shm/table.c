@@ -310,22 +310,6 @@ static struct fg_slot *unreserve(struct fg_table *t, unsigned rule,
 	return s;
 }
 
-/* No FREE slot in @k's buckets (read without a lock: a hint). */
-static int home_full(const struct fg_table *t, const struct fg_ck_key *k)
-{
-	unsigned w;
-
-	for (w = 0; w < 2 * FG_BUCKET_SLOTS; w++) {
-		uint64_t b = w < FG_BUCKET_SLOTS ? k->x : k->y;
-
-		if (FG_W_STATE(fg__load(
-		        &t->slots[b * FG_BUCKET_SLOTS + w % FG_BUCKET_SLOTS]
-		             .word)) == FG_SLOT_FREE)
-			return 0;
-	}
-	return 1;
-}
-
 /* The core's insert of @k: with @near, a path of moves among that many
  * buckets at most when its two are full (-ENOSPC with *@crowded set
  * when there is none). */
@@ -334,7 +318,7 @@ static int insert(struct fg_table *t, const struct fg_ck_key *k, unsigned near,
 {
 	int rc;
 
-	if (near == 0 || !home_full(t, k))
+	if (near == 0 || !fg__table_full_at(t, k->x, k->y))
 		return fg__cuckoo_insert(&t->ck, k);
 	rc = fg__cuckoo_insert_within(&t->ck, k, near);
 	*crowded = rc == -ENOSPC;

@@ -109,6 +109,22 @@ static inline void fg__table_buckets(const struct fg_table *t, uint64_t h,
 		*y = *x + 1 == t->nbuckets ? 0 : *x + 1;
 }
 
+/* No FREE slot in buckets @x and @y (read without a lock: a hint). */
+static inline int fg__table_full_at(const struct fg_table *t, uint64_t x,
+                                    uint64_t y)
+{
+	unsigned w;
+
+	for (w = 0; w < 2 * FG_BUCKET_SLOTS; w++)
+		if (FG_W_STATE(
+		        fg__load(&t->slots[(w < FG_BUCKET_SLOTS ? x : y) *
+		                               FG_BUCKET_SLOTS +
+		                           w % FG_BUCKET_SLOTS]
+		                      .word)) == FG_SLOT_FREE)
+			return 0;
+	return 1;
+}
+
 /* Whether the first @len (1..16) bytes at @a and @b are equal. */
 static inline __attribute__((always_inline)) int
 fg__key16_equal(const uint8_t *a, const uint8_t *b, size_t len)

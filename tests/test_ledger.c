@@ -211,6 +211,30 @@ Test(ledger, a_file_comes_back_with_its_records)
 	fgd_ledger_fini(&l);
 }
 
+/* A cleared file ledger (a daemon's new incarnation: its counts start
+ * again) holds nothing, in the file too, and takes records again. */
+Test(ledger, a_cleared_file_comes_back_empty_and_takes_records)
+{
+	struct fgd_ledger l;
+	char err[256];
+	unsigned k;
+
+	cr_assert_eq(open_at(&l, key0, ident, err, sizeof err), 0, "%s", err);
+	for (k = 0; k < 300; k++)
+		put(&l, k, k);
+	fgd_ledger_clear(&l);
+	cr_expect_eq(l.n, 0);
+	cr_expect_null(get(&l, 7));
+	cr_assert_not_null(put(&l, 7, 70));
+	fgd_ledger_fini(&l);
+	cr_assert_eq(open_at(&l, key0, ident, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(l.n, 1, "only the record put after the clear");
+	cr_assert_not_null(get(&l, 7));
+	cr_expect_eq(get(&l, 7)->value, 70);
+	cr_expect_null(get(&l, 8));
+	fgd_ledger_fini(&l);
+}
+
 Test(ledger, another_segments_or_another_keys_file_starts_over)
 {
 	static const uint64_t other[3] = {7, 8, 9};
