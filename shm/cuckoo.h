@@ -92,7 +92,7 @@
 #define FG_CK_BFS_NODES 2048u /* buckets a path search may visit */
 #define FG_CK_BFS_NEAR  16u   /* and a near one, before eviction */
 #define FG_CK_HEAD      64u   /* the serial counter's line */
-#define FG_CK_BUSY_MAX  1024u /* paths an insert may try, yielding */
+#define FG_CK_YIELDS    1024u /* held paths an insert yields for, then naps */
 
 #define FG_CK_COUNT_MASK  ((UINT64_C(1) << 42) - 1)
 #define FG_CK_GEN_SHIFT   42

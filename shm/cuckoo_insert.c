@@ -14,6 +14,8 @@
  * Room: breadth first from the key's buckets to one with a FREE slot,
  * through READY keys' other buckets, read without a lock; the path's
  * moves go last first, each rechecking what it moves (fg__cuckoo_move()).
+ * A move whose key's stripe is held waits: for a live mover, yielding; a
+ * killed one's until its stripe is stale and taken over (busy_again()).
  * A search that fails has read FG_CK_BFS_NODES buckets and hashed the key
  * of every slot in them: in a table full of buckets nobody may evict,
  * every new key would pay that (25 us at 100 k keys, table_bench).  So it
@@ -29,6 +31,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <time.h>
 
 #include "shm/cuckoo_int.h"
 
@@ -226,20 +229,46 @@ static int insert_once(struct fg_cuckoo *t, const struct fg_ck_key *k,
 	return place(t, k, D);
 }
 
+/*
+ * Whether an insert whose path a move holds (-EBUSY) tries again, after
+ * a pause: 1 until twice stale_ms past its first -EBUSY (*@until, 0
+ * until then).  A live mover is done in microseconds; a killed one's
+ * stripe is taken over once stale_ms old (cuckoo.c), so the insert
+ * outlasts it.  Giving up sooner left the key without a bucket, its
+ * check uncounted, for as long as the dead stripe was fresh.  The first
+ * FG_CK_YIELDS pauses yield (a preempted mover), the rest sleep a
+ * millisecond (a dead one: nothing to gain by spinning).
+ */
+static int busy_again(const struct fg_cuckoo *t, uint64_t *until,
+                      unsigned *tries)
+{
+	static const struct timespec ms = {0, 1000000};
+	uint64_t now = now_ms();
+
+	if (*until == 0)
+		*until = now + 2 * (uint64_t)t->stale_ms + 1;
+	if (now > *until)
+		return 0;
+	if (++*tries < FG_CK_YIELDS)
+		(void)sched_yield();
+	else
+		(void)nanosleep(&ms, NULL);
+	return 1;
+}
+
 int fg__cuckoo_insert_within(struct fg_cuckoo *t, const struct fg_ck_key *k,
                              unsigned nodes)
 {
-	unsigned busy = 0;
+	uint64_t until = 0;
+	unsigned tries = 0;
 	int rc;
 
 	if (nodes < 2 || nodes > FG_CK_BFS_NODES)
 		nodes = FG_CK_BFS_NODES;
 	for (;;) {
 		rc = insert_once(t, k, nodes);
-		if (rc == -EBUSY && ++busy < FG_CK_BUSY_MAX) {
-			sched_yield(); /* a mover on our path was preempted */
+		if (rc == -EBUSY && busy_again(t, &until, &tries))
 			continue;
-		}
 		if (rc == -EBUSY)
 			return -EAGAIN;
 		if (rc != -EAGAIN)

@@ -142,3 +142,58 @@ Test(cuckoo_room, only_a_table_larger_than_a_search_heeds_a_failed_one)
 	cr_expect(t.hint);
 	free(m);
 }
+
+/* Whether both of @k's buckets are full of READY keys (an insert moves). */
+static int both_full(const struct fg_cuckoo *t, const struct fg_ck_key *k)
+{
+	unsigned i;
+
+	for (i = 0; i < 2 * FG_CK_WAYS; i++) {
+		uint64_t b = i < FG_CK_WAYS ? k->x : k->y;
+
+		if (FG_CK_STATE(t->s[b * FG_CK_WAYS + i % FG_CK_WAYS].word) !=
+		    FG_CK_READY)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A worker killed while moving a key leaves its stripe held; once
+ * stale_ms old, the next mover takes it over.  An insert whose path
+ * crosses it waits for that (its check would otherwise go uncounted:
+ * the CI failure of test_multiproc's kill storm).
+ */
+Test(cuckoo_room, an_insert_whose_moves_a_dead_mover_holds_waits_it_out)
+{
+	const uint64_t stale = 50; /* ms: 1024 yields take far less */
+	size_t size = fg__cuckoo_size(8, 0);
+	void *m = aligned_alloc(64, size);
+	struct fg_cuckoo t;
+	struct fg_ck_key k;
+	struct fg_pair p;
+	uint64_t t0, ms;
+	unsigned n, i;
+
+	cr_assert_not_null(m);
+	memset(m, 0, size);
+	cr_assert_eq(fg__cuckoo_attach(&t, m, 8, 0, seed, stale), 0);
+	for (n = 0; n < 10; n++)
+		cr_assert_eq(insert_n(&t, n), 1, "key %u", n);
+	for (;; n++) { /* a new key whose buckets are both full */
+		cr_assert_lt(n, 1000);
+		key_n(&t, &k, n);
+		if (both_full(&t, &k))
+			break;
+	}
+	t0 = fg__cuckoo_now_ms();
+	for (i = 0; i < FG_CK_STRIPES; i++) /* held, as a killed mover's */
+		t.stripes[i] = (UINT64_C(1) << 40) | t0;
+	cr_assert_eq(fg__cuckoo_insert(&t, &k), 1, "inserted, not given up");
+	ms = fg__cuckoo_now_ms() - t0;
+	cr_expect_geq(ms, stale, "after the stripe went stale: %llu ms",
+	              (unsigned long long)ms);
+	cr_expect_leq(ms, 2 * stale + 2, "%llu ms", (unsigned long long)ms);
+	cr_expect_not_null(fg__cuckoo_get(&t, &k, &p), "found");
+	free(m);
+}
