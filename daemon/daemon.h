@@ -47,6 +47,7 @@ struct fgd_daemon {
 	struct fgd_http *http; /* NULL: no HTTP endpoint */
 	struct fgd_ctl ctl;    /* control socket for floodgate(1) */
 	int fresh; /* we created the segment: restore the snapshot */
+	int held;  /* the hold on the segment (fgd_segment_open()), or -1 */
 	struct fgr_secret redis_pw;  /* read while root, for redis below */
 	struct fgr_secret strict_pw; /* the same, for strict below */
 	struct fgd_strict strict;    /* strict rules' socket (strict.h) */

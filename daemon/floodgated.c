@@ -39,8 +39,11 @@ static void harden(void)
 
 int main(int argc, char **argv)
 {
-	struct fgd_daemon d = {
-	    .sock = -1, .sigfd = -1, .ctl = {.lfd = -1}, .ps = {.fd = -1}};
+	struct fgd_daemon d = {.sock = -1,
+	                       .held = -1,
+	                       .sigfd = -1,
+	                       .ctl = {.lfd = -1},
+	                       .ps = {.fd = -1}};
 	struct fgd_cmdline cl;
 	int rc = 1, r;
 

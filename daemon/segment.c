@@ -16,6 +16,11 @@
  * to do, a segment made by someone else (taken before it started), of
  * another capacity, or any file that is not a segment.
  *
+ * One daemon a segment: it holds the segment (fg__seg_hold()) while it
+ * runs, and one that finds it held, by a daemon of another configuration
+ * (another control socket, state file, port), refuses before it changes
+ * anything.  A holder still exiting (a restart) is waited for, a while.
+ *
  * While running, a worker may write anything in the segment; what the
  * daemon reads from it is bounded by the table's own checks, and the
  * header's identity, which new workers check, is written back from the
@@ -23,9 +28,12 @@
  */
 #include "daemon/segment.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
 #include "lib/client.h"
@@ -100,8 +108,57 @@ static void refusal(const struct fgd_config *cfg, const char *path, int r,
 		                       : "");
 }
 
+/* How long a daemon before us may take to let go of the segment: a
+ * restart, or the network process of one killed, gone a moment later. */
+#define HOLD_WAIT_MS 3000u
+
+static void nap(void)
+{
+	static const struct timespec ms10 = {0, 10000000};
+
+	(void)nanosleep(&ms10, NULL);
+}
+
+/* Whether another daemon holds the segment at @path (logged). */
+static int held_elsewhere(const struct fgd_config *cfg, const char *path)
+{
+	uint64_t end = fgd_now_ms() + HOLD_WAIT_MS;
+	int r;
+
+	while ((r = fg__seg_held(path)) == 1 && fgd_now_ms() < end)
+		nap();
+	if (r == 1)
+		fgd_log(LOG_ERR,
+		        "segment %s: another floodgated runs on it (under "
+		        "another configuration, or not yet gone): refused",
+		        cfg->segment);
+	else if (r < 0)
+		fgd_log(LOG_ERR, "segment %s: %s", path, strerror(errno));
+	return r != 0;
+}
+
+/* Take the hold on @fg's segment: its descriptor, or -1 (logged). */
+static int hold(const struct fgd_config *cfg, fg_client *fg)
+{
+	uint64_t end = fgd_now_ms() + HOLD_WAIT_MS;
+	int fd;
+
+	while ((fd = fg__seg_hold(&fg->seg)) < 0 && errno == EAGAIN &&
+	       fgd_now_ms() < end)
+		nap();
+	if (fd < 0 && errno == EAGAIN)
+		fgd_log(LOG_ERR,
+		        "segment %s: another floodgated started on it at "
+		        "the same time: refused",
+		        cfg->segment);
+	else if (fd < 0)
+		fgd_log(LOG_ERR, "segment %s: cannot hold it: %s", cfg->segment,
+		        strerror(errno));
+	return fd;
+}
+
 int fgd_segment_open(const struct fgd_config *cfg, int64_t uid, int64_t gid,
-                     fg_client **out, int *fresh)
+                     fg_client **out, int *fresh, int *held)
 {
 	fg_segment_opts o = {.capacity = cfg->capacity,
 	                     .uid = uid,
@@ -116,12 +173,20 @@ int fgd_segment_open(const struct fgd_config *cfg, int64_t uid, int64_t gid,
 
 	if (fg__seg_path(cfg->segment, path, sizeof path) != 0)
 		return -1;
+	if (held_elsewhere(cfg, path))
+		return -1;
 	found = fg__seg_found(path, uid, &f) == 0;
 	r = fg__create(cfg->segment, &o, 0, out, fresh);
 	if (r != 0 && found && rebuild(path, r, &f))
 		r = fg__create(cfg->segment, &o, FG_CREATE_REPLACE, out, fresh);
 	if (r != 0) {
 		refusal(cfg, path, r, &o);
+		return -1;
+	}
+	*held = hold(cfg, *out);
+	if (*held < 0) {
+		fg_close(*out);
+		*out = NULL;
 		return -1;
 	}
 	if (found && !*fresh && f.mem)

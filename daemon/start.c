@@ -48,7 +48,8 @@ static int segment_open(struct fgd_daemon *d)
 		fgd_log(LOG_ERR, "%s", buf);
 		return -1;
 	}
-	if (fgd_segment_open(&d->cfg, uid, gid, &d->fg, &d->fresh) != 0)
+	if (fgd_segment_open(&d->cfg, uid, gid, &d->fg, &d->fresh, &d->held) !=
+	    0)
 		return -1;
 	uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, (uint64_t)getpid());
 	return 0;
@@ -370,6 +371,8 @@ void fgd_stop(struct fgd_daemon *d)
 		uatomic_set(&d->fg->seg.tbl.hdr->owner_pid, 0);
 		fg_close(d->fg);
 	}
+	if (d->held >= 0)
+		close(d->held); /* the segment is free for another daemon */
 	fgk_keyring_free(&d->kr);
 	if (d->sigfd >= 0)
 		close(d->sigfd);

@@ -438,6 +438,59 @@ void fg__seg_unlock(struct fg_seg *seg)
 	seg->lock_fd = -1;
 }
 
+/*
+ * The hold is an open file description lock (fcntl F_OFD_SETLK), a write
+ * lock on the whole file: a second daemon on the same segment, under
+ * another configuration (its control socket, its state file elsewhere),
+ * finds it and refuses, rather than harvest and gossip the same table
+ * under the same node.  fcntl() locks and the owner lock's flock() never
+ * conflict; a write lock needs the file open for writing, which only its
+ * owner and root may, so no worker can take it first; and it goes with
+ * the holder's last descriptor, however that process ends.
+ */
+int fg__seg_hold(const struct fg_seg *seg)
+{
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char self[64];
+	int fd, e;
+
+	snprintf(self, sizeof self, "/proc/self/fd/%d", seg->fd);
+	fd = open(self, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fcntl(fd, F_OFD_SETLK, &l) == 0)
+		return fd;
+	e = errno == EACCES ? EAGAIN : errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int fg__seg_held(const char *path)
+{
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct stat ls, fs;
+	int fd, r = -1;
+
+	/* opened only if a regular file: opening a device may do things */
+	if (lstat(path, &ls) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISREG(ls.st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? 0 : -1;
+	if (fstat(fd, &fs) != 0)
+		goto out;
+	if (fs.st_ino != ls.st_ino || fs.st_dev != ls.st_dev)
+		r = 0; /* replaced since: not the file looked at */
+	else if (fcntl(fd, F_OFD_GETLK, &l) == 0)
+		r = l.l_type != F_UNLCK;
+out:
+	close(fd);
+	return r;
+}
+
 int fg__seg_repair(struct fg_seg *seg)
 {
 	int r;

@@ -123,6 +123,16 @@ void fg__seg_detach(struct fg_seg *seg);
 int fg__seg_lock(struct fg_seg *seg);
 void fg__seg_unlock(struct fg_seg *seg);
 
+/*
+ * The daemon's hold on its segment, for as long as it runs (segment.c):
+ * fg__seg_hold() takes it on @seg's file, returning the descriptor that
+ * keeps it, or -1 with errno (EAGAIN: another process holds it);
+ * fg__seg_held() says whether a process holds the one at @path: 1, 0
+ * (also when nothing, or no regular file, is there), or -1 with errno.
+ */
+int fg__seg_hold(const struct fg_seg *seg);
+int fg__seg_held(const char *path);
+
 /* Write the identity back if a process with write access changed it (new
  * attachers would refuse the segment): 1 if it did, 0 if intact, or the
  * FG_E* code of taking the owner lock.  For the owner. */

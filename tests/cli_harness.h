@@ -262,6 +262,18 @@ static inline int daemon_refuses(const char *conf, const char *log)
 	return WEXITSTATUS(st);
 }
 
+/* A daemon on @conf refuses to start (exit 1), logging @why to @log. */
+static inline void refused_saying(const char *conf, const char *log,
+                                  const char *why)
+{
+	char *text;
+
+	cr_assert_eq(daemon_refuses(conf, log), 1);
+	text = slurp(log);
+	cr_assert(strstr(text, why) != NULL, "%s", text);
+	free(text);
+}
+
 /* Start node @i and wait until its control socket answers. */
 static inline void start(int i)
 {
