@@ -173,9 +173,10 @@ int fgd_segment_open(const struct fgd_config *cfg, int64_t uid, int64_t gid,
 
 	if (fg__seg_path(cfg->segment, path, sizeof path) != 0)
 		return -1;
-	if (held_elsewhere(cfg, path))
-		return -1;
 	found = fg__seg_found(path, uid, &f) == 0;
+	/* what someone else made is refused below, saying who */
+	if (found && f.trusted && held_elsewhere(cfg, path))
+		return -1;
 	r = fg__create(cfg->segment, &o, 0, out, fresh);
 	if (r != 0 && found && rebuild(path, r, &f))
 		r = fg__create(cfg->segment, &o, FG_CREATE_REPLACE, out, fresh);

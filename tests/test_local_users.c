@@ -316,12 +316,42 @@ static int squat_fn(void *job, unsigned i)
 	return 0;
 }
 
+/* A child holding an OFD write lock on @path (as a daemon holds its
+ * segment) until killed. */
+static pid_t lock_holder(const char *path)
+{
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int p[2];
+	char ok = 0;
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_NOFOLLOW);
+
+		ok = fd >= 0 && fcntl(fd, F_OFD_SETLK, &l) == 0;
+		(void)!write(p[1], &ok, 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &ok, 1), 1);
+	close(p[0]);
+	cr_assert_eq(ok, 1, "the lock on %s taken", path);
+	return pid;
+}
+
 /* Finding 1 of issue 12: any local user could create the segment's name
- * in /dev/shm before floodgated started, and the daemon adopted it. */
+ * in /dev/shm before floodgated started, and the daemon adopted it.  Its
+ * maker holding a lock on it, as a running daemon holds its segment,
+ * changes nothing: the refusal still says who made it. */
 Test(local_users, floodgated_refuses_a_segment_another_user_made_first)
 {
 	struct stat before, after;
 	uint64_t digest;
+	pid_t holder;
 	int st;
 
 	setup("squat", "mode 0660\ngroup nogroup\n");
@@ -332,12 +362,16 @@ Test(local_users, floodgated_refuses_a_segment_another_user_made_first)
 	cr_assert_eq(before.st_uid, MALLORY);
 	digest = file_digest(L.path);
 
+	holder = lock_holder(L.path);
 	st = start_or_status();
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
 	cr_assert(
 	    WIFEXITED(st) && WEXITSTATUS(st) == 1,
 	    "floodgated started on a segment another user made (status %#x)",
 	    st);
 	cr_assert(log_has("was made by uid 4242"), "log: see %s", L.log);
+	cr_assert(!log_has("another floodgated"), "log: see %s", L.log);
 	cr_assert(log_has("/run/floodgate"), "no fix said: see %s", L.log);
 	/* refused, never adopted: not a byte changed */
 	cr_assert_eq(stat(L.path, &after), 0);
