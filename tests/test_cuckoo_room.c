@@ -166,7 +166,7 @@ static int both_full(const struct fg_cuckoo *t, const struct fg_ck_key *k)
  */
 Test(cuckoo_room, an_insert_whose_moves_a_dead_mover_holds_waits_it_out)
 {
-	const uint64_t stale = 50; /* ms: 1024 yields take far less */
+	const uint64_t stale = 200; /* ms: 1024 yields take far less */
 	size_t size = fg__cuckoo_size(8, 0);
 	void *m = aligned_alloc(64, size);
 	struct fg_cuckoo t;
