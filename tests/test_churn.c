@@ -323,10 +323,21 @@ Test(churn, a_global_limit_holds_one_budget_while_new_keys_pour_in)
 		 * that a repair brought after the origin's bucket refilled
 		 * (then it no longer matters, and is not debited) */
 		if (stat_of(i, "gossip", "buffer_full") == 0)
-			cr_expect_eq(applied, peers,
-			             "node %d applied %llu of %llu", i,
-			             (unsigned long long)applied,
-			             (unsigned long long)peers);
+			cr_expect_eq(
+			    applied, peers,
+			    "node %d applied %llu of %llu (harvested "
+			    "%llu %llu %llu; here clamped %llu capped "
+			    "%llu noroom %llu; caught up %llu)",
+			    i, (unsigned long long)applied,
+			    (unsigned long long)peers,
+			    (unsigned long long)harvested[0],
+			    (unsigned long long)harvested[1],
+			    (unsigned long long)harvested[2],
+			    (unsigned long long)stat_of(i, "ledger", "clamped"),
+			    (unsigned long long)stat_of(i, "ledger", "capped"),
+			    (unsigned long long)noroom,
+			    (unsigned long long)stat_of(i, "sync",
+			                                "caught_up"));
 		cr_expect_geq(applied, peers - peers / 100,
 		              "node %d applied %llu of %llu", i,
 		              (unsigned long long)applied,
