@@ -331,60 +331,44 @@ static void pass_begin(struct fgd_harvest *h, struct pass *p)
  * goes there; else the key is gone and the baseline with it), and a key
  * at a slot whose baseline is another's (arrive: its baseline is looked
  * for at its other slots).  A key in flight (a slot MOVING or COPY) is
- * decided at a later pass.  Keys that traded places (two keys of one
- * bucket swapped ways, or a path of moves that came back round) leave
- * each baseline where the other's key is: a departing baseline trades
- * places with the one where its key went, which puts that one right,
- * and the other is followed in turn from here; each trade settles one.
+ * decided at a later pass.  A baseline only ever sits at a slot of its
+ * key, and knows the key's other bucket: that is how the key's slots
+ * are known from it.  So a departing baseline whose key went where the
+ * baseline is of another key that left too follows that one first, down
+ * a chain of moves, each to where its key went, the last first; keys
+ * that traded places (two of one bucket swapped ways, or a path of moves
+ * that came back round) rotate their baselines.  A key is taken as gone
+ * only when two looks at its slots agree: one dropped wrongly would count
+ * again all its bucket ever admitted.
  */
 
-#define FOLLOW_DEPTH 16u /* baselines moved ahead of one (a path's moves) */
+#define FOLLOW_DEPTH 16u /* baselines in one chain of moves */
+#define KEY_SLOTS    (2u * FG_BUCKET_SLOTS)
 
-/* The three other slots of the key of baseline @b at slot @slot. */
-static void others(const struct fgd_base *b, uint64_t slot, uint64_t o[3])
+/* The slots of the key of baseline @b, which sits at @slot, one of them:
+ * those of @slot's bucket, then those of the key's other bucket (alt). */
+static void slots_of(const struct fgd_base *b, uint64_t slot,
+                     uint64_t o[KEY_SLOTS])
 {
-	o[0] = slot ^ 1u;
-	o[1] = b->alt * 2u;
-	o[2] = b->alt * 2u + 1u;
+	unsigned w;
+
+	for (w = 0; w < KEY_SLOTS; w++)
+		o[w] = (w < FG_BUCKET_SLOTS ? slot / FG_BUCKET_SLOTS : b->alt) *
+		           FG_BUCKET_SLOTS +
+		       w % FG_BUCKET_SLOTS;
 }
 
-/* Baseline @from goes to slot @to, whose own (none, or an abandoned
- * insert's) leaves the sums; @from's entry stays in them, counted once. */
-static void base_move(struct fgd_harvest *h, uint64_t from, uint64_t to)
-{
-	base_count(h, &h->base[to], -1);
-	h->base[to] = h->base[from];
-	memset(&h->base[from], 0, sizeof h->base[from]);
-	h->base[from].id = FGD_BASE_NONE;
-	fg__harvest_again(&h->fg->seg.tbl, to); /* its growth, next */
-}
-
-static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth);
-
-/* Baselines @a and @b trade slots; both are read again next pass. */
-static void base_swap(struct fgd_harvest *h, uint64_t a, uint64_t b)
-{
-	struct fgd_base x = h->base[a];
-
-	h->base[a] = h->base[b];
-	h->base[b] = x;
-	fg__harvest_again(&h->fg->seg.tbl, a);
-	fg__harvest_again(&h->fg->seg.tbl, b);
-}
-
-/* Where the key of baseline @b (at @slot) is: 1 at *@at, 0 gone, -1 in
- * flight or unsure (a slot in a move, or read while it changed). */
-static int find_key(struct fgd_harvest *h, const struct fgd_base *b,
-                    uint64_t slot, uint64_t *at)
+/* One look at @o for the key of @b: 1 at *@at, 0 not there, -1 in flight
+ * or unsure (a slot in a move, or read while it changed). */
+static int look_for(const struct fgd_harvest *h, const struct fgd_base *b,
+                    const uint64_t o[KEY_SLOTS], uint64_t *at)
 {
 	const struct fg_table *t = &h->fg->seg.tbl;
 	struct fg_slot_view v;
-	uint64_t o[3];
 	unsigned i;
 	int unsure = 0;
 
-	others(b, slot, o);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < KEY_SLOTS; i++) {
 		if (o[i] >= h->nslots)
 			return -1; /* not a baseline of this table: unsure */
 		if (fg__slot_read(t, o[i], &v) && v.id == b->id) {
@@ -398,38 +382,128 @@ static int find_key(struct fgd_harvest *h, const struct fgd_base *b,
 	return unsure ? -1 : 0;
 }
 
-/* Whether the key of @slot's baseline is the one there. */
-static int keyed_here(const struct fgd_harvest *h, uint64_t slot)
+/* Where the key of baseline @b (at @slot, one of its slots) is: 1 at
+ * *@at, 0 gone, -1 unsure.  Gone only if a second look agrees: a key
+ * that moved between two slots as the first read them was missed by it
+ * (a baseline dropped for a key still there would count its admissions
+ * again). */
+static int find_key(const struct fgd_harvest *h, const struct fgd_base *b,
+                    uint64_t slot, uint64_t *at)
 {
-	struct fg_slot_view v;
+	uint64_t o[KEY_SLOTS];
+	int r;
 
-	return fg__slot_read(&h->fg->seg.tbl, slot, &v) &&
-	       v.id == h->base[slot].id;
+	slots_of(b, slot, o);
+	r = look_for(h, b, o, at);
+	return r != 0 ? r : look_for(h, b, o, at);
 }
 
-/* The key of @slot's baseline is not there: its baseline follows it, or
- * goes with it.  1 done, 0 not yet (the slot is to be visited again). */
-static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth)
+/* Baseline @b goes from @from to @to, both slots of its key: its other
+ * bucket is then @from's, when @to is in what was its other bucket. */
+static void rehome(struct fgd_base *b, uint64_t from, uint64_t to)
 {
-	struct fgd_base *b = &h->base[slot];
-	uint64_t at;
-	int r = find_key(h, b, slot, &at);
+	if (to / FG_BUCKET_SLOTS != from / FG_BUCKET_SLOTS)
+		b->alt = from / FG_BUCKET_SLOTS;
+}
 
-	if (r < 0 || depth == FOLLOW_DEPTH)
-		return 0;
-	if (r > 0 && h->base[at].id != b->id && (h->base[at].id & 1u)) {
-		/* the baseline there is of a key that left too: ours goes
-		 * there, and that one is followed from here */
-		base_swap(h, slot, at);
-		return keyed_here(h, slot) || depart(h, slot, depth + 1);
+/* Baseline @from goes to slot @to, whose own (none, or an abandoned
+ * insert's) leaves the sums; @from's entry stays in them, counted once. */
+static void base_move(struct fgd_harvest *h, uint64_t from, uint64_t to)
+{
+	base_count(h, &h->base[to], -1);
+	h->base[to] = h->base[from];
+	rehome(&h->base[to], from, to);
+	memset(&h->base[from], 0, sizeof h->base[from]);
+	h->base[from].id = FGD_BASE_NONE;
+	fg__harvest_again(&h->fg->seg.tbl, to); /* its growth, next */
+}
+
+/* The baseline at @slot goes, with what the sums hold of it. */
+static void base_drop(struct fgd_harvest *h, uint64_t slot)
+{
+	base_count(h, &h->base[slot], -1);
+	memset(&h->base[slot], 0, sizeof h->base[slot]);
+	h->base[slot].id = FGD_BASE_NONE;
+}
+
+/* Keys that went round a cycle of slots @path[0..n-1], each to the next
+ * and the last to the first: their baselines go round too. */
+static void base_rotate(struct fgd_harvest *h, const uint64_t *path, unsigned n)
+{
+	struct fgd_base last = h->base[path[n - 1]];
+	unsigned i;
+
+	for (i = n - 1; i > 0; i--) {
+		h->base[path[i]] = h->base[path[i - 1]];
+		rehome(&h->base[path[i]], path[i - 1], path[i]);
+		fg__harvest_again(&h->fg->seg.tbl, path[i]);
 	}
-	if (r > 0 && h->base[at].id != b->id) {
-		base_move(h, slot, at);
-		return 1;
+	h->base[path[0]] = last;
+	rehome(&h->base[path[0]], path[n - 1], path[0]);
+	fg__harvest_again(&h->fg->seg.tbl, path[0]);
+}
+
+/* The chain of baselines from @path[0], whose key is not there: each
+ * key is at the next slot, whose baseline is of a key that left too.
+ * Returns 1 if its end is @end, a slot whose baseline goes: one of no
+ * live key (none, an abandoned insert's), or one whose key is gone;
+ * 2 if the chain went round to @path[0]; 0 unsure, or too long. */
+static int chain(struct fgd_harvest *h, uint64_t *path, unsigned *n,
+                 uint64_t *end)
+{
+	uint64_t at;
+	unsigned i;
+	int r;
+
+	for (;;) {
+		const struct fgd_base *b = &h->base[path[*n - 1]];
+
+		r = find_key(h, b, path[*n - 1], &at);
+		if (r < 0 || (r > 0 && at == path[*n - 1]))
+			return 0; /* in flight: back where it was */
+		if (r == 0 || h->base[at].id == b->id) {
+			/* gone (or its baseline is there already): this one
+			 * goes, and the others move up to its slot */
+			*end = path[--*n];
+			return 1;
+		}
+		if (at == path[0])
+			return 2;
+		if (!(h->base[at].id & 1u)) {
+			*end = at;
+			return 1;
+		}
+		for (i = 1; i < *n; i++)
+			if (path[i] == at)
+				return 0; /* two keys at one slot: in flight */
+		if (*n == FOLLOW_DEPTH)
+			return 0;
+		path[(*n)++] = at;
 	}
-	base_count(h, b, -1); /* gone (or its baseline is there already) */
-	memset(b, 0, sizeof *b);
-	b->id = FGD_BASE_NONE;
+}
+
+/* The key of @slot's baseline is not there: the baseline follows it,
+ * and so on down the chain (chain()), or goes with it.  Each baseline
+ * only ever sits at a slot of its key, so that the key's slots are known
+ * from it.  1 done, 0 not yet (the slot is to be visited again). */
+static int depart(struct fgd_harvest *h, uint64_t slot)
+{
+	uint64_t path[FOLLOW_DEPTH], end;
+	unsigned n = 1;
+	int r;
+
+	path[0] = slot;
+	r = chain(h, path, &n, &end);
+	if (r == 2)
+		base_rotate(h, path, n);
+	if (r != 1)
+		return r == 2;
+	if (h->base[end].id & 1u) /* of a key that is gone */
+		base_drop(h, end);
+	while (n-- > 0) { /* each to where its key is, the last first */
+		base_move(h, path[n], end);
+		end = path[n];
+	}
 	return 1;
 }
 
@@ -438,12 +512,13 @@ static int depart(struct fgd_harvest *h, uint64_t slot, unsigned depth)
 static void arrive(struct fgd_harvest *h, const struct fg_slot_view *v)
 {
 	struct fgd_base probe = {.id = v->id, .alt = v->alt};
-	uint64_t o[3];
+	uint64_t o[KEY_SLOTS];
 	unsigned i;
 
-	others(&probe, v->slot, o);
-	for (i = 0; i < 3; i++)
-		if (o[i] < h->nslots && h->base[o[i]].id == v->id) {
+	slots_of(&probe, v->slot, o);
+	for (i = 0; i < KEY_SLOTS; i++)
+		if (o[i] != v->slot && o[i] < h->nslots &&
+		    h->base[o[i]].id == v->id) {
 			base_move(h, o[i], v->slot);
 			return;
 		}
@@ -459,7 +534,7 @@ static int unsettled(struct fgd_harvest *h, const struct fg_slot_view *v,
 	if ((v->state == FG_SLOT_READY && v->keylen == 0) ||
 	    v->state == FG_SLOT_MOVING || v->state == FG_SLOT_COPY ||
 	    ((b->id & 1u) && !(live && v->id == b->id) &&
-	     !depart(h, v->slot, 0))) {
+	     !depart(h, v->slot))) {
 		fg__harvest_again(t, v->slot);
 		return 1;
 	}

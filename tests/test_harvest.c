@@ -316,3 +316,107 @@ Test(harvest, keys_that_traded_places_are_taken_once_and_settle, .init = setup,
 	admit(b, 4);
 	expect_taken(15, "and followed after");
 }
+
+/* Move @key to way @way of its other bucket: its new slot, or UINT64_MAX
+ * when that way is taken. */
+static uint64_t move_to(const char *key, unsigned way)
+{
+	struct fg_table *t = &H.c->seg.tbl;
+	uint64_t to, from = where(key, &to);
+
+	if (fg__slot_state(t, to * 2 + way) != FG_SLOT_FREE)
+		return UINT64_MAX;
+	cr_assert_eq(
+	    fg__cuckoo_move(&t->ck, from / 2, (unsigned)(from % 2), way), 0);
+	return to * 2 + way;
+}
+
+/* A key whose first bucket is @a's other bucket, in @b: it goes there,
+ * in a table where that bucket is empty, and moves on to a third. */
+static void key_after(const char *a, char *b, size_t size)
+{
+	struct fg_table *t = &H.c->seg.tbl;
+	uint64_t xa, ya, x, y;
+	unsigned i;
+
+	fg__table_buckets(t, fg__hash64(t->seed, H.idx, a, strlen(a)), &xa,
+	                  &ya);
+	for (i = 0;; i++) {
+		cr_assert_lt(i, 10000000);
+		snprintf(b, size, "c%u", i);
+		fg__table_buckets(t, fg__hash64(t->seed, H.idx, b, strlen(b)),
+		                  &x, &y);
+		if (x == ya && y != xa)
+			return;
+	}
+}
+
+/* A chain of moves whose second key came back to its bucket's other
+ * way: A goes to the slot B left, B is beside it.  A's baseline follows A
+ * to B's slot, and B's, there first, follows B from there: found at a
+ * slot of B (once the harvest swapped B's baseline to where A had been,
+ * not one of B's slots, lost it, and took B's 4 twice). */
+Test(harvest, a_chain_of_moves_ending_beside_its_start_is_taken_once,
+     .init = setup, .fini = teardown)
+{
+	char a[32], b[32];
+	uint64_t ia, ib, xa, xb;
+
+	key_with(a, sizeof a, -1); /* A's page before its other bucket's */
+	key_after(a, b, sizeof b);
+	admit(a, 5);
+	admit(b, 3);
+	ia = where(a, &xa);
+	ib = where(b, &xb);
+	cr_assert_eq(ib / 2, xa, "B in A's other bucket");
+	cr_assert_eq(ib % 2, 0, "at its first way");
+	expect_taken(8, "before");
+	admit(a, 2);
+	admit(b, 1);
+	cr_assert_neq(move_to(b, 0), UINT64_MAX); /* out... */
+	cr_assert_eq(move_to(b, 1), ib + 1);      /* ...and back beside */
+	cr_assert_eq(move_to(a, 0), ib, "A where B was");
+	(void)ia;
+	expect_taken(11, "a chain of two");
+	cr_expect_eq(H.h.sums[H.idx].keys, 2);
+	cr_expect_eq(H.h.sums[H.idx].allowed, 11);
+	admit(a, 1);
+	admit(b, 4);
+	expect_taken(16, "and each followed after");
+}
+
+#define MANY_KEYS  300u
+#define MANY_ROUND 400u
+
+/* Keys admitted and moved at random, several moves between passes (paths,
+ * chains, keys that came back, cycles): every admission taken once. */
+Test(harvest, however_keys_move_between_passes_each_admission_is_taken_once,
+     .init = setup, .fini = teardown)
+{
+	static char keys[MANY_KEYS][16];
+	uint64_t x = 0x9e3779b97f4a7c15ull, admitted = 0;
+	unsigned i, r, moves = 0;
+
+	for (i = 0; i < MANY_KEYS; i++) {
+		snprintf(keys[i], sizeof keys[i], "m%u", i);
+		admit(keys[i], 1);
+		admitted++;
+	}
+	for (r = 0; r < MANY_ROUND; r++) {
+		for (i = 0; i < 20; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			admit(keys[x % MANY_KEYS], 1 + (unsigned)(x >> 60) % 2);
+			admitted += 1 + (x >> 60) % 2;
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if (move_to(keys[x % MANY_KEYS], (unsigned)(x >> 63)) !=
+			    UINT64_MAX)
+				moves++;
+		}
+		if (r % 3 == 0)
+			pass();
+	}
+	cr_assert_gt(moves, MANY_ROUND * 20 / 4, "keys moved: %u", moves);
+	expect_taken(admitted, "after random moves");
+	cr_expect_eq(H.h.sums[H.idx].keys, MANY_KEYS);
+	cr_expect_eq(H.h.sums[H.idx].allowed, admitted);
+}
