@@ -620,6 +620,17 @@ void fgd_harvest_pass(struct fgd_harvest *h, uint64_t now_ms, fgd_take_fn *take,
 	h->passes++;
 }
 
+/* The bucket of baseline @b was reset to a new one of its key, which
+ * stayed: it counts from 0 (what it had went to its rule's record), and
+ * so does its baseline, wherever the key goes next.  Left as it was, a
+ * count grown back past the old one would have its first tokens missed. */
+static void base_renew(struct fgd_harvest *h, struct fgd_base *b)
+{
+	base_count(h, b, -1);
+	b->seen = b->allowed = b->denied = 0;
+	base_count(h, b, 1);
+}
+
 /* Whether the table is under pressure: more buckets than it is sized for,
  * or checks that found no room since the last look. */
 static int pressed(struct fgd_harvest *h)
@@ -651,7 +662,8 @@ uint64_t fgd_harvest_evict(struct fgd_harvest *h, int always)
 		            (ri.flags & FG_RULE_GLOBAL);
 	now = fg__now_ns();
 	while (fg__slot_next(t, &cur, &v)) {
-		const struct fgd_base *b = &h->base[v.slot];
+		struct fgd_base *b = &h->base[v.slot];
+		int done;
 
 		/* A global bucket's consumption must have been taken: the
 		 * baseline is this very bucket, and has seen all of it.
@@ -660,10 +672,13 @@ uint64_t fgd_harvest_evict(struct fgd_harvest *h, int always)
 		if (v.rule < FG_RULES_MAX && global[v.rule] &&
 		    (b->id != v.id || b->seen != v.count))
 			continue;
-		if (fg__bucket_evict(t, &v, now)) {
+		done = fg__bucket_evict(t, &v, now);
+		if (done == FG__EVICT_FREED) {
 			/* its key's next bucket counts from 0 */
-			base_take(h, &h->base[v.slot], &v, 0);
+			base_take(h, b, &v, 0);
 			evicted++;
+		} else if (done == FG__EVICT_RENEWED && b->id == v.id) {
+			base_renew(h, b);
 		}
 	}
 	return evicted;

@@ -59,7 +59,8 @@ static int remove_reset(struct fg_table *t, const struct fg_ref *ref,
 	return 1;
 }
 
-/* Step 1 from the pair *@p of @ref's slot, then step 2: 1 if freed. */
+/* Step 1 from the pair *@p of @ref's slot, then step 2: FG__EVICT_FREED,
+ * FG__EVICT_RENEWED when step 2 kept the new bucket, or 0 (untouched). */
 static int retire(struct fg_table *t, const struct fg_ref *ref,
                   const struct fg_pair *p)
 {
@@ -90,7 +91,7 @@ static int retire(struct fg_table *t, const struct fg_ref *ref,
 		                   __ATOMIC_SEQ_CST);
 	}
 	fg__table_touch(t, fg__ref_block(t, ref));
-	return remove_reset(t, ref, &k);
+	return remove_reset(t, ref, &k) ? FG__EVICT_FREED : FG__EVICT_RENEWED;
 }
 
 int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
@@ -111,7 +112,7 @@ static int bury(struct fg_table *t, const struct fg_ref *ref)
 	fg__pair_load(ref->s, &p);
 	if (p.tat != FG_TAT_EVICTED || !fg__ref_valid(ref))
 		return 0; /* buried by someone else */
-	return retire(t, ref, &p);
+	return retire(t, ref, &p) == FG__EVICT_FREED;
 }
 
 void fg__table_bury(struct fg_table *t, const struct fg_ref *ref)
@@ -138,7 +139,7 @@ static int evict_slot(struct fg_table *t, uint64_t i, uint64_t now,
 	if (!fg__bucket_refilled(t->rules, p.tat, p.word, now) ||
 	    !evictable(arg, FG_W_RULE(p.word)))
 		return 0;
-	return retire(t, &ref, &p);
+	return retire(t, &ref, &p) == FG__EVICT_FREED;
 }
 
 /* The other bucket of the key in slot @i, or @i's own if it holds none. */

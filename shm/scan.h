@@ -121,8 +121,10 @@ int fg__bucket_refill(struct fg_table *t, const struct fg_slot_view *v,
 /*
  * Evict the bucket @v if it is full at @now and unchanged since it was
  * read (nothing admitted or denied since: its counts go to its rule's
- * record).  1 evicted, 0 left alone.  For the owner, who decides that
- * nothing in it is still owed (table.c).
+ * record).  FG__EVICT_FREED evicted; FG__EVICT_RENEWED reset to a new
+ * bucket of the key, which stays (a check admitted in it first, or a move
+ * held it): it counts from 0; 0 left alone.  For the owner, who decides
+ * that nothing in it is still owed (table.h).
  */
 int fg__bucket_evict(struct fg_table *t, const struct fg_slot_view *v,
                      uint64_t now);

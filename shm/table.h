@@ -385,14 +385,19 @@ uint64_t fg__table_reopen(struct fg_table *t);
 
 /*
  * Eviction (table.c).  fg__table_evict() frees the bucket of @ref whose
- * pair was read as *@p, if it is full at @now (and has been used); 0 when
- * it is not, or was used meanwhile.  The caller decides that nothing in it
- * is still owed to anyone (the owner's harvest).  fg__table_bury()
+ * pair was read as *@p, if it is full at @now (and has been used):
+ * FG__EVICT_FREED; 0 when it is not, or was used meanwhile.  Its counts
+ * went to its rule's record and it was reset to a new bucket, which a
+ * check admitted in or a move held before it could go: FG__EVICT_RENEWED
+ * (the key's bucket stays, counting from 0).  The caller decides that
+ * nothing in it is still owed to anyone (the owner's harvest). fg__table_bury()
  * finishes an eviction a stopped evictor left with its mark set.
  * fg__table_make_room() evicts one full bucket, of a rule @room accepts,
  * from hash @h's buckets or those their keys could move to; 1 if it freed
  * a slot.
  */
+#define FG__EVICT_FREED   1
+#define FG__EVICT_RENEWED 2
 int fg__table_evict(struct fg_table *t, const struct fg_ref *ref,
                     const struct fg_pair *p, uint64_t now);
 void fg__table_bury(struct fg_table *t, const struct fg_ref *ref);

@@ -420,3 +420,35 @@ Test(harvest, however_keys_move_between_passes_each_admission_is_taken_once,
 	cr_expect_eq(H.h.sums[H.idx].keys, MANY_KEYS);
 	cr_expect_eq(H.h.sums[H.idx].allowed, admitted);
 }
+
+/* An eviction whose reset bucket had to stay (here a move held its
+ * stripe; or a check admitted in it first) leaves a new bucket of the
+ * key, counting from 0: its baseline does too.  Kept at 1, it made the
+ * harvest miss the new bucket's first token once it counted 2. */
+Test(harvest, a_bucket_reset_by_an_eviction_that_stayed_counts_from_zero,
+     .init = setup, .fini = teardown)
+{
+	struct fg_cuckoo *ck = &H.c->seg.tbl.ck;
+	static uint64_t was[FG_CK_STRIPES];
+	struct fg_table_sums sums;
+	uint64_t until;
+	unsigned i;
+
+	test_rule(H.c, "f", 2, 1, 1, FG_RULE_GLOBAL); /* a token a ms */
+	cr_assert_eq(fg_allow(H.c, "f", "k", 1, NULL), 1);
+	expect_taken(1, "before");
+	until = fg__now_ns() + 3000000; /* full again */
+	while (fg__now_ns() < until)
+		;
+	for (i = 0; i < FG_CK_STRIPES; i++) { /* held, as by a move */
+		was[i] = ck->stripes[i];
+		ck->stripes[i] = (UINT64_C(1) << 40) | fg__cuckoo_now_ms();
+	}
+	cr_expect_eq(fgd_harvest_evict(&H.h, 1), 0, "reset, not freed");
+	memcpy(ck->stripes, was, sizeof was);
+	fg__table_sums(&H.c->seg.tbl, &sums);
+	cr_expect_eq(sums.used, 1, "the key's bucket stays");
+	cr_assert_eq(fg_allow(H.c, "f", "k", 1, NULL), 1);
+	cr_assert_eq(fg_allow(H.c, "f", "k", 1, NULL), 1);
+	expect_taken(3, "both tokens of the new bucket");
+}
