@@ -264,7 +264,7 @@ Test(table, an_evicted_long_key_gives_back_its_record)
 	fg__table_ref_of(t, index_of(t, s), &ref);
 	cr_expect_eq(ref.h, hash_of(t, 0, key), "its hash from its slot");
 	fg__pair_load(s, &p);
-	cr_assert(fg__table_evict(t, &ref, &p, 1001));
+	cr_assert_eq(fg__table_evict(t, &ref, &p, 1001), FG__EVICT_FREED);
 	cr_expect_null(lookup(t, 0, key));
 	cr_expect_eq(t->rules[0].evicted_consumed, 3);
 	long_key(key, 40, (unsigned)t->nrecords, 0);
@@ -482,7 +482,7 @@ Test(table, an_evicted_bucket_frees_its_slot_and_its_counts_go_to_its_rule)
 	fg__table_deny(t, &ref);
 	fg__pair_load(s, &p);
 	cr_expect_not(fg__table_evict(t, &ref, &p, 999), "not full yet");
-	cr_assert(fg__table_evict(t, &ref, &p, 1001));
+	cr_assert_eq(fg__table_evict(t, &ref, &p, 1001), FG__EVICT_FREED);
 	cr_expect_eq(fg__slot_state(t, i), FG_SLOT_FREE);
 	cr_expect_eq(t->rules[2].evicted_consumed, 7);
 	cr_expect_eq(t->rules[2].evicted_denied, 1);
@@ -517,7 +517,8 @@ Test(table, an_eviction_that_cannot_remove_leaves_a_new_bucket)
 	*stripe = ((held >> 40) + 1) << 40 | fg__cuckoo_now_ms();
 	fg__table_ref_of(t, i, &ref);
 	fg__pair_load(s, &p);
-	cr_expect_not(fg__table_evict(t, &ref, &p, 2000));
+	cr_expect_eq(fg__table_evict(t, &ref, &p, 2000), FG__EVICT_RENEWED,
+	             "reset, not freed");
 	*stripe = held + (UINT64_C(2) << 40);
 	fg__pair_load(s, &p);
 	cr_expect_eq(FG_W_STATE(p.word), FG_SLOT_READY, "still there");

@@ -237,7 +237,7 @@ static uint64_t evict_full(fg_client *c, const char *refill)
 		if ((int)v.rule == fill &&
 		    fg__bucket_refill(&c->seg.tbl, &v, now - 1))
 			(void)fg__slot_read(&c->seg.tbl, v.slot, &v);
-		n += (uint64_t)fg__bucket_evict(&c->seg.tbl, &v, now);
+		n += fg__bucket_evict(&c->seg.tbl, &v, now) == FG__EVICT_FREED;
 	}
 	return n;
 }
