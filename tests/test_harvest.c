@@ -254,8 +254,11 @@ Test(harvest, a_key_frozen_for_a_move_keeps_its_baseline, .init = setup,
 	expect_taken(8, "thawed");
 }
 
-/* A second key whose first bucket is @a's, in @b. */
-static void key_beside(const char *a, char *b, size_t size)
+/* A key, in @b, whose first bucket is @a's first (@other 0) or its other
+ * bucket (@other 1), and whose other bucket is neither of @a's: inserted
+ * in a table where that bucket is empty, it goes there, and a move
+ * takes it to a third. */
+static void key_near(const char *a, int other, char *b, size_t size)
 {
 	struct fg_table *t = &H.c->seg.tbl;
 	uint64_t xa, ya, x, y;
@@ -264,11 +267,11 @@ static void key_beside(const char *a, char *b, size_t size)
 	fg__table_buckets(t, fg__hash64(t->seed, H.idx, a, strlen(a)), &xa,
 	                  &ya);
 	for (i = 0;; i++) {
-		cr_assert_lt(i, 1000000);
-		snprintf(b, size, "b%u", i);
+		cr_assert_lt(i, 10000000);
+		snprintf(b, size, "%c%u", other ? 'c' : 'b', i);
 		fg__table_buckets(t, fg__hash64(t->seed, H.idx, b, strlen(b)),
 		                  &x, &y);
-		if (x == xa && y != ya && y != xa)
+		if (x == (other ? ya : xa) && y != xa && y != ya)
 			return;
 	}
 }
@@ -285,7 +288,7 @@ Test(harvest, keys_that_traded_places_are_taken_once_and_settle, .init = setup,
 	uint64_t ia, ib, ja, jb, xa, xb, visited;
 
 	key_with(a, sizeof a, -1);
-	key_beside(a, b, sizeof b);
+	key_near(a, 0, b, sizeof b);
 	admit(a, 5);
 	admit(b, 3);
 	ia = where(a, &xa);
@@ -331,26 +334,6 @@ static uint64_t move_to(const char *key, unsigned way)
 	return to * 2 + way;
 }
 
-/* A key whose first bucket is @a's other bucket, in @b: it goes there,
- * in a table where that bucket is empty, and moves on to a third. */
-static void key_after(const char *a, char *b, size_t size)
-{
-	struct fg_table *t = &H.c->seg.tbl;
-	uint64_t xa, ya, x, y;
-	unsigned i;
-
-	fg__table_buckets(t, fg__hash64(t->seed, H.idx, a, strlen(a)), &xa,
-	                  &ya);
-	for (i = 0;; i++) {
-		cr_assert_lt(i, 10000000);
-		snprintf(b, size, "c%u", i);
-		fg__table_buckets(t, fg__hash64(t->seed, H.idx, b, strlen(b)),
-		                  &x, &y);
-		if (x == ya && y != xa)
-			return;
-	}
-}
-
 /* A chain of moves whose second key came back to its bucket's other
  * way: A goes to the slot B left, B is beside it.  A's baseline follows A
  * to B's slot, and B's, there first, follows B from there: found at a
@@ -363,7 +346,7 @@ Test(harvest, a_chain_of_moves_ending_beside_its_start_is_taken_once,
 	uint64_t ia, ib, xa, xb;
 
 	key_with(a, sizeof a, -1); /* A's page before its other bucket's */
-	key_after(a, b, sizeof b);
+	key_near(a, 1, b, sizeof b);
 	admit(a, 5);
 	admit(b, 3);
 	ia = where(a, &xa);
