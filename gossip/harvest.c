@@ -406,6 +406,13 @@ static void rehome(struct fgd_base *b, uint64_t from, uint64_t to)
 		b->alt = from / FG_BUCKET_SLOTS;
 }
 
+/* @b holds no baseline (the sums are the caller's). */
+static void base_clear(struct fgd_base *b)
+{
+	memset(b, 0, sizeof *b);
+	b->id = FGD_BASE_NONE;
+}
+
 /* Baseline @from goes to slot @to, whose own (none, or an abandoned
  * insert's) leaves the sums; @from's entry stays in them, counted once. */
 static void base_move(struct fgd_harvest *h, uint64_t from, uint64_t to)
@@ -413,8 +420,7 @@ static void base_move(struct fgd_harvest *h, uint64_t from, uint64_t to)
 	base_count(h, &h->base[to], -1);
 	h->base[to] = h->base[from];
 	rehome(&h->base[to], from, to);
-	memset(&h->base[from], 0, sizeof h->base[from]);
-	h->base[from].id = FGD_BASE_NONE;
+	base_clear(&h->base[from]);
 	fg__harvest_again(&h->fg->seg.tbl, to); /* its growth, next */
 }
 
@@ -422,8 +428,7 @@ static void base_move(struct fgd_harvest *h, uint64_t from, uint64_t to)
 static void base_drop(struct fgd_harvest *h, uint64_t slot)
 {
 	base_count(h, &h->base[slot], -1);
-	memset(&h->base[slot], 0, sizeof h->base[slot]);
-	h->base[slot].id = FGD_BASE_NONE;
+	base_clear(&h->base[slot]);
 }
 
 /* Keys that went round a cycle of slots @path[0..n-1], each to the next

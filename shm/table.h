@@ -384,14 +384,15 @@ uint64_t fg__table_reap(struct fg_table *t, uint64_t now, uint64_t min_age_ns);
 uint64_t fg__table_reopen(struct fg_table *t);
 
 /*
- * Eviction (table.c).  fg__table_evict() frees the bucket of @ref whose
+ * Eviction (evict.c).  fg__table_evict() frees the bucket of @ref whose
  * pair was read as *@p, if it is full at @now (and has been used):
- * FG__EVICT_FREED; 0 when it is not, or was used meanwhile.  Its counts
- * went to its rule's record and it was reset to a new bucket, which a
- * check admitted in or a move held before it could go: FG__EVICT_RENEWED
- * (the key's bucket stays, counting from 0).  The caller decides that
- * nothing in it is still owed to anyone (the owner's harvest). fg__table_bury()
- * finishes an eviction a stopped evictor left with its mark set.
+ * FG__EVICT_FREED; 0 when it is not, or was used meanwhile.
+ * FG__EVICT_RENEWED when it was reset to a new bucket (its counts went to
+ * its rule's record) that could not go, a check having admitted in it or
+ * a move holding it: the key's bucket stays, counting from 0.  The caller
+ * decides that nothing in it is still owed to anyone (the owner's
+ * harvest).  fg__table_bury() finishes an eviction a stopped evictor left
+ * with its mark set.
  * fg__table_make_room() evicts one full bucket, of a rule @room accepts,
  * from hash @h's buckets or those their keys could move to; 1 if it freed
  * a slot.
